@@ -1,0 +1,84 @@
+/**
+ * Fixtures for the policy tests: real cdktf stacks with raw provider resources (not the service
+ * kit), starting from ONE fully compliant container that each test breaks in one property.
+ */
+import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
+import { Image } from "@cdktf/provider-docker/lib/image";
+import { Network } from "@cdktf/provider-docker/lib/network";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { type App, TerraformStack, Testing } from "cdktf";
+import type { Construct } from "constructs";
+import { evaluatePolicy, type Finding } from "../../constructs/policy/policy-aspect";
+import type { Environment } from "../../constructs/policy/rules";
+
+export const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
+export const PINNED_IMAGE = `postgres:17.2-bookworm@${DIGEST}`;
+
+export interface Fixture {
+  readonly stack: TerraformStack;
+  readonly environment: Environment;
+  /** Internal network (compliant for data containers). */
+  readonly internalNet: Network;
+  /** Non-internal network (e.g. the edge network). */
+  readonly publicNet: Network;
+  /** docker_image pinned by digest. */
+  readonly image: Image;
+}
+
+export function fixture(environment: Environment = "dev", app: App = Testing.app()): Fixture {
+  const stack = new TerraformStack(app, environment);
+  new DockerProvider(stack, "docker");
+  const internalNet = new Network(stack, "backend-net", { name: `${environment}-backend`, internal: true });
+  const publicNet = new Network(stack, "frontend-net", { name: `${environment}-frontend` });
+  const image = new Image(stack, "image", { name: PINNED_IMAGE, keepLocally: true });
+  return { stack, environment, internalNet, publicNet, image };
+}
+
+export function labels(environment: Environment, component: string, extra: Record<string, string> = {}): { label: string; value: string }[] {
+  return Object.entries({
+    "io.updateio.project": "updateio",
+    "io.updateio.environment": environment,
+    "io.updateio.service": "db",
+    "io.updateio.component": component,
+    ...extra,
+  }).map(([label, value]) => ({ label, value }));
+}
+
+/** A container that passes every rule in every environment. */
+export function compliantConfig(f: Fixture, name = "db"): ContainerConfig {
+  return {
+    name: `${f.environment}-${name}`,
+    image: f.image.imageId,
+    memory: 512,
+    restart: "unless-stopped",
+    healthcheck: { test: ["CMD", "pg_isready", "-q"], interval: "30s", timeout: "5s", retries: 3 },
+    logDriver: "json-file",
+    logOpts: { "max-size": "10m", "max-file": "3" },
+    privileged: false,
+    capabilities: { drop: ["ALL"] },
+    securityOpts: ["no-new-privileges:true"],
+    readOnly: true,
+    user: "999:999",
+    env: ["POSTGRES_USER=app", "POSTGRES_PASSWORD_FILE=/run/secrets/db_password", "PGDATA=/var/lib/postgresql/data"],
+    labels: labels(f.environment, "data"),
+    networksAdvanced: [{ name: f.internalNet.name, aliases: ["db"] }],
+    volumes: [{ volumeName: "db-data", containerPath: "/var/lib/postgresql/data" }],
+  };
+}
+
+/** Add the compliant container with some properties replaced (`undefined` removes one). */
+export function container(f: Fixture, overrides: Partial<ContainerConfig> = {}, id = "db", scope: Construct = f.stack): Container {
+  return new Container(scope, id, { ...compliantConfig(f, id), ...overrides });
+}
+
+export function findings(f: Fixture, ruleId?: string): Finding[] {
+  const all = evaluatePolicy(f.stack, { environment: f.environment });
+  return ruleId === undefined ? all : all.filter((x) => x.ruleId === ruleId);
+}
+
+/** Findings of one rule for the compliant container with `overrides` applied. */
+export function check(ruleId: string, overrides: Partial<ContainerConfig> = {}, environment: Environment = "dev"): Finding[] {
+  const f = fixture(environment);
+  container(f, overrides);
+  return findings(f, ruleId);
+}

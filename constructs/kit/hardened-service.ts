@@ -1,0 +1,443 @@
+import { createHash } from "node:crypto";
+import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { suppressPolicy } from "../policy/policy-aspect";
+import { canonicalDuration } from "./durations";
+import type { PlatformNetwork } from "./platform-network";
+import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
+import type { ServiceImage } from "./service-image";
+import {
+  replicaHost,
+  upstreamAddresses,
+  type BindMount,
+  type ConfigDirectory,
+  type HealthcheckProps,
+  type NetworkAttachment,
+  type PublishedPort,
+  type SecretFile,
+  type ServiceSpec,
+  type VolumeMount,
+} from "./service-spec";
+import { ServiceVolume } from "./service-volume";
+
+/** Secure defaults that a service may weaken, each only with a written reason (its policy rule id). */
+export type Relaxation = "read-only-rootfs" | "non-root" | "healthcheck" | "restart-policy";
+
+export interface HardenedServiceProps {
+  readonly environment: string;
+  /** Logical service name: DNS alias and name suffix, lowercase with dashes (e.g. "discord-bot"). */
+  readonly service: string;
+  readonly component: Component;
+  /** Optional finer role label, e.g. "docker-socket-proxy". */
+  readonly role?: string;
+  readonly image: ServiceImage;
+  /**
+   * Containers behind the service's alias; each also answers to <service>-<n>.
+   * @default 1
+   */
+  readonly replicas?: number;
+  readonly command?: readonly string[];
+  readonly entrypoint?: readonly string[];
+  readonly workingDir?: string;
+  /** Non-secret environment. Names that look secret are rejected: use secrets. @default {} */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Secret files under /run/secrets. @default [] */
+  readonly secrets?: readonly SecretFile[];
+  /** Rendered config files, mounted read-only. @default [] */
+  readonly configDirs?: readonly ConfigDirectory[];
+  /**
+   * User (name or uid:gid) the process runs as. Root needs relax["non-root"].
+   * @default "65534:65534" (nobody)
+   */
+  readonly user?: string;
+  /**
+   * Read-only root filesystem; false needs relax["read-only-rootfs"].
+   * @default true
+   */
+  readonly readOnlyRootfs?: boolean;
+  /** Extra tmpfs mounts (path → MiB), merged over the default /tmp. @default {} */
+  readonly tmpfs?: Readonly<Record<string, number>>;
+  /** Capabilities added back after dropping ALL, each with its reason. @default {} */
+  readonly capabilities?: Readonly<Record<string, string>>;
+  /** Hard memory limit in MiB (required: no unlimited containers). */
+  readonly memoryMb: number;
+  /** @default 512 */
+  readonly cpuShares?: number;
+  /** /dev/shm size in MiB. @default Docker's 64 */
+  readonly shmSizeMb?: number;
+  /** Required unless relax.healthcheck says why not (one-shot jobs). */
+  readonly healthcheck?: HealthcheckProps;
+  /** @default "unless-stopped" ("no" for one-shot jobs, which needs relax["restart-policy"]) */
+  readonly restart?: ServiceSpec["restart"];
+  /** @default 10 MiB x 3 files */
+  readonly log?: { readonly maxSizeMb?: number; readonly maxFiles?: number };
+  readonly networks: readonly NetworkAttachment[];
+  /** @default [] */
+  readonly volumes?: readonly VolumeMount[];
+  /** Host bind mounts (dev source for hot reload). @default [] */
+  readonly binds?: readonly BindMount[];
+  /** @default [] */
+  readonly ports?: readonly PublishedPort[];
+  /** @default {} */
+  readonly sysctls?: Readonly<Record<string, string>>;
+  /**
+   * Run once to completion (migrations): apply waits for it and fails unless it exits 0.
+   * @default false
+   */
+  readonly oneShot?: boolean;
+  /** Weakened defaults with the reason for each. @default {} */
+  readonly relax?: Readonly<Partial<Record<Relaxation, string>>>;
+  /** Resources that must exist first (e.g. a migration job). @default [] */
+  readonly dependsOn?: readonly ITerraformDependable[];
+  /**
+   * apply waits until each container is healthy (needs a healthcheck).
+   * @default true when a healthcheck is set
+   */
+  readonly waitHealthy?: boolean;
+  /** @default 180 */
+  readonly waitTimeoutSeconds?: number;
+}
+
+const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}$/;
+const SECRET_FILE = /^[a-z][a-z0-9_]{0,62}$/;
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+const SECRET_LIKE = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|COOKIE)/i;
+const CAPABILITY = /^[A-Z][A-Z_]+$/;
+const LOOPBACK = new Set(["127.0.0.1", "::1"]);
+
+/**
+ * Every container of the platform goes through here: image by ID, secure defaults, limits,
+ * healthcheck, log rotation, labels, networks with aliases, volumes, and secrets and config files
+ * delivered through a seed volume (see below). It validates its props and says how to fix them.
+ */
+export class HardenedService extends Construct {
+  readonly spec: ServiceSpec;
+  /** The running containers, one per replica. */
+  readonly containers: Container[] = [];
+  /** The never-started container that takes the uploads, when there are secrets or files. */
+  readonly seed?: Container;
+
+  constructor(scope: Construct, id: string, props: HardenedServiceProps) {
+    super(scope, id);
+    this.spec = resolveSpec(this.node.path, props);
+    this.applyRelaxations(props);
+    const seedMounts = this.seedVolumes(this.spec);
+    if (seedMounts.length > 0) this.seed = this.createSeed(this.spec, seedMounts);
+    for (let i = 1; i <= this.spec.replicas; i++) {
+      this.containers.push(this.createReplica(this.spec, i, seedMounts, props));
+    }
+  }
+
+  /** Dial addresses of all replicas on the given port (for the edge proxy). */
+  upstreams(port: number): string[] {
+    return upstreamAddresses(this.spec.service, this.spec.replicas, port);
+  }
+
+  private applyRelaxations(props: HardenedServiceProps): void {
+    for (const [rule, reason] of Object.entries(props.relax ?? {})) {
+      if (reason !== undefined) suppressPolicy(this, rule, reason);
+    }
+  }
+
+  /**
+   * Docker refuses uploads into a read-only container, even onto a volume (DESIGN.md), so a
+   * never-started seed container mounts the secret and config volumes and takes the uploads;
+   * the hardened containers mount the same volumes read-only.
+   */
+  private seedVolumes(spec: ServiceSpec): VolumeMount[] {
+    const mounts: VolumeMount[] = [];
+    if (spec.secrets.length > 0) {
+      const volume = new ServiceVolume(this, "secrets-volume", {
+        environment: spec.environment,
+        service: spec.service,
+        purpose: "secrets",
+        ephemeral: true,
+      });
+      mounts.push({ volume, containerPath: SECURE_DEFAULTS.secretsDir, readOnly: true });
+    }
+    spec.configDirs.forEach((dir, i) => {
+      const volume = new ServiceVolume(this, `config-volume-${i}`, {
+        environment: spec.environment,
+        service: spec.service,
+        purpose: `config${i === 0 ? "" : i}`,
+        ephemeral: true,
+      });
+      mounts.push({ volume, containerPath: dir.path, readOnly: true });
+    });
+    return mounts;
+  }
+
+  private createSeed(spec: ServiceSpec, mounts: VolumeMount[]): Container {
+    const uploads = [
+      ...spec.secrets.map((s) => ({ file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, content: s.value, executable: false })),
+      ...spec.configDirs.flatMap((dir) =>
+        dir.files.map((f) => ({ file: `${dir.path}/${f.name}`, content: f.content, executable: f.executable ?? false })),
+      ),
+    ];
+    const seed = new Container(this, "seed", {
+      name: `${spec.environment}-${spec.service}-seed`,
+      image: spec.image.imageId,
+      // Never started: it exists only so Docker can copy the files into its volumes.
+      start: false,
+      mustRun: false,
+      networkMode: "none",
+      user: SECURE_DEFAULTS.user,
+      readOnly: false,
+      memory: 16,
+      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop] },
+      securityOpts: [...SECURE_DEFAULTS.securityOpts],
+      logDriver: SECURE_DEFAULTS.logDriver,
+      logOpts: { "max-size": "1m", "max-file": "1" },
+      labels: labelList(spec, "seed"),
+      volumes: mounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: false })),
+      upload: uploads,
+    });
+    suppressPolicy(seed, "read-only-rootfs", "seed container never starts; Docker accepts uploads only into a container whose rootfs is writable");
+    return seed;
+  }
+
+  private createReplica(spec: ServiceSpec, index: number, seedMounts: VolumeMount[], props: HardenedServiceProps): Container {
+    const host = replicaHost(spec.service, spec.replicas, index);
+    const hc = spec.healthcheck;
+    const wait = props.waitHealthy ?? hc !== undefined;
+    const dependencies = [...(this.seed ? [this.seed] : []), ...(props.dependsOn ?? [])];
+    const config: ContainerConfig = {
+      name: `${spec.environment}-${host}`,
+      image: spec.image.imageId,
+      hostname: host,
+      command: spec.command ? [...spec.command] : undefined,
+      entrypoint: spec.entrypoint ? [...spec.entrypoint] : undefined,
+      workingDir: spec.workingDir,
+      env: envList(spec),
+      user: spec.user,
+      readOnly: spec.readOnlyRootfs,
+      tmpfs: Object.fromEntries(Object.entries(spec.tmpfs).map(([path, mb]) => [path, `rw,noexec,nosuid,size=${mb}m`])),
+      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop], add: spec.capAdd.length > 0 ? [...spec.capAdd] : undefined },
+      securityOpts: [...SECURE_DEFAULTS.securityOpts],
+      privileged: false,
+      memory: spec.memoryMb,
+      memorySwap: spec.memoryMb,
+      cpuShares: spec.cpuShares,
+      shmSize: spec.shmSizeMb,
+      restart: spec.restart,
+      stopTimeout: spec.stopTimeoutSeconds,
+      healthcheck: hc ? { test: [...hc.test], interval: hc.interval, timeout: hc.timeout, retries: hc.retries, startPeriod: hc.startPeriod } : undefined,
+      logDriver: SECURE_DEFAULTS.logDriver,
+      logOpts: { "max-size": `${spec.log.maxSizeMb}m`, "max-file": String(spec.log.maxFiles) },
+      labels: labelList(spec, spec.component, hc),
+      networksAdvanced: spec.networks.map((n) => ({
+        name: n.network.name,
+        aliases: uniqueSorted([spec.service, host, ...(n.aliases ?? [])]),
+      })),
+      volumes: [
+        ...seedMounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: true })),
+        ...spec.volumes.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: m.readOnly ?? false })),
+        ...spec.binds.map((b) => ({ hostPath: b.hostPath, containerPath: b.containerPath, readOnly: b.readOnly ?? true })),
+      ],
+      // The provider reads ports back sorted: declare them sorted or plans never settle.
+      ports: [...spec.ports]
+        .sort((a, b) => a.internal - b.internal || (a.protocol ?? "tcp").localeCompare(b.protocol ?? "tcp"))
+        .map((p) => ({ internal: p.internal, external: p.external, ip: p.ip, protocol: p.protocol ?? "tcp" })),
+      sysctls: Object.keys(spec.sysctls).length > 0 ? { ...spec.sysctls } : undefined,
+      mustRun: !spec.oneShot,
+      attach: spec.oneShot ? true : undefined,
+      logs: spec.oneShot ? true : undefined,
+      wait: wait && !spec.oneShot ? true : undefined,
+      waitTimeout: wait && !spec.oneShot ? props.waitTimeoutSeconds ?? SECURE_DEFAULTS.waitTimeoutSeconds : undefined,
+      dependsOn: dependencies.length > 0 ? dependencies : undefined,
+      lifecycle: {
+        // New secrets or config files re-create the seed; the service must restart to read them.
+        replaceTriggeredBy: this.seed ? [this.seed] : undefined,
+        postcondition: spec.oneShot
+          ? [{ condition: "${self.exit_code == 0}", errorMessage: `${spec.environment}-${host} did not exit 0; read its logs with: docker logs ${spec.environment}-${host}` }]
+          : undefined,
+      },
+    };
+    return new Container(this, spec.replicas === 1 ? "container" : `replica-${index}`, config);
+  }
+}
+
+function labelList(spec: ServiceSpec, component: Component, hc?: ServiceSpec["healthcheck"]): { label: string; value: string }[] {
+  const labels: { label: string; value: string }[] = [
+    { label: LABELS.project, value: PROJECT },
+    { label: LABELS.environment, value: spec.environment },
+    { label: LABELS.service, value: spec.service },
+    { label: LABELS.component, value: component },
+  ];
+  if (spec.role) labels.push({ label: LABELS.role, value: spec.role });
+  // The provider ignores healthcheck edits (DESIGN.md); a label change forces the replacement that applies them.
+  if (hc) labels.push({ label: LABELS.healthcheck, value: createHash("sha256").update(JSON.stringify(hc)).digest("hex").slice(0, 16) });
+  return labels.sort((a, b) => a.label.localeCompare(b.label));
+}
+
+function envList(spec: ServiceSpec): string[] {
+  const env: Record<string, string> = { ...spec.env };
+  for (const secret of spec.secrets) {
+    if (secret.envVar) env[secret.envVar] = `${SECURE_DEFAULTS.secretsDir}/${secret.name}`;
+  }
+  return Object.keys(env)
+    .sort()
+    .map((name) => `${name}=${env[name]}`);
+}
+
+function uniqueSorted(values: string[]): string[] {
+  return [...new Set(values)].sort();
+}
+
+/** Applies the defaults and validates; every problem names the prop and the fix. */
+export function resolveSpec(path: string, props: HardenedServiceProps): ServiceSpec {
+  const problems: string[] = [];
+  const fail = (key: string, message: string) => problems.push(`${key}: ${message}`);
+  const relax = props.relax ?? {};
+
+  if (!SERVICE_NAME.test(props.service)) fail("service", `"${props.service}" must be lowercase letters, digits and dashes, starting with a letter`);
+  if (!/^[a-z][a-z0-9]*$/.test(props.environment)) fail("environment", `"${props.environment}" must be lowercase letters and digits`);
+  const replicas = props.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1) fail("replicas", `${replicas} must be a whole number ≥ 1`);
+  if (props.oneShot && replicas !== 1) fail("replicas", "a one-shot job runs exactly once; set replicas to 1");
+  if (!Number.isInteger(props.memoryMb) || props.memoryMb < 16) fail("memoryMb", `${props.memoryMb} must be a whole number of MiB ≥ 16`);
+  const cpuShares = props.cpuShares ?? SECURE_DEFAULTS.cpuShares;
+  if (!Number.isInteger(cpuShares) || cpuShares < 2) fail("cpuShares", `${cpuShares} must be a whole number ≥ 2`);
+
+  for (const [key, reason] of Object.entries(relax)) {
+    if (!["read-only-rootfs", "non-root", "healthcheck", "restart-policy"].includes(key)) fail(`relax.${key}`, "is not a relaxable default (read-only-rootfs, non-root, healthcheck, restart-policy)");
+    if (typeof reason !== "string" || reason.trim().length < 10) fail(`relax.${key}`, "needs a written reason of at least 10 characters");
+  }
+
+  const user = props.user ?? SECURE_DEFAULTS.user;
+  if (/^(root|0)(:|$)/.test(user) && !relax["non-root"]) fail("user", `"${user}" is root; run as the image's unprivileged user, or state why in relax["non-root"]`);
+  const readOnlyRootfs = props.readOnlyRootfs ?? SECURE_DEFAULTS.readOnlyRootfs;
+  if (!readOnlyRootfs && !relax["read-only-rootfs"]) fail("readOnlyRootfs", "false weakens isolation; mount tmpfs/volumes for writable paths, or state why in relax[\"read-only-rootfs\"]");
+
+  const env = props.env ?? {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!ENV_NAME.test(name)) fail(`env.${name}`, "must be UPPER_SNAKE_CASE");
+    if (SECRET_LIKE.test(name) && !name.endsWith("_FILE")) fail(`env.${name}`, "looks like a secret; pass it in secrets (delivered as a file) instead");
+    if (/:\/\/[^/\s:@]+:[^/\s@]+@/.test(value)) fail(`env.${name}`, "contains credentials in a URL; pass the URL in secrets instead");
+  }
+
+  const secrets = props.secrets ?? [];
+  const secretNames = new Set<string>();
+  for (const s of secrets) {
+    if (!SECRET_FILE.test(s.name)) fail(`secrets.${s.name}`, "file name must be lowercase letters, digits and underscores");
+    if (secretNames.has(s.name)) fail(`secrets.${s.name}`, "is declared twice");
+    secretNames.add(s.name);
+    if (s.envVar !== undefined && (!ENV_NAME.test(s.envVar) || !s.envVar.endsWith("_FILE"))) fail(`secrets.${s.name}.envVar`, `"${s.envVar}" must be UPPER_SNAKE_CASE ending in _FILE (it carries a path, not the secret)`);
+    if (s.envVar !== undefined && s.envVar in env) fail(`secrets.${s.name}.envVar`, `${s.envVar} is also set in env; keep one`);
+  }
+
+  const mountPaths = new Set<string>(secrets.length > 0 ? [SECURE_DEFAULTS.secretsDir] : []);
+  const claim = (key: string, p: string) => {
+    if (!p.startsWith("/")) fail(key, `"${p}" must be an absolute container path`);
+    if (mountPaths.has(p)) fail(key, `"${p}" is mounted twice`);
+    mountPaths.add(p);
+  };
+  (props.configDirs ?? []).forEach((dir, i) => {
+    claim(`configDirs.${i}.path`, dir.path);
+    if (dir.files.length === 0) fail(`configDirs.${i}.files`, "is empty; drop the directory");
+    const names = new Set<string>();
+    for (const f of dir.files) {
+      if (!/^[A-Za-z0-9._-]+$/.test(f.name)) fail(`configDirs.${i}.files.${f.name}`, "must be a plain file name");
+      if (names.has(f.name)) fail(`configDirs.${i}.files.${f.name}`, "is declared twice");
+      names.add(f.name);
+    }
+  });
+  (props.volumes ?? []).forEach((v, i) => claim(`volumes.${i}.containerPath`, v.containerPath));
+  (props.binds ?? []).forEach((b, i) => claim(`binds.${i}.containerPath`, b.containerPath));
+  const tmpfs = { ...SECURE_DEFAULTS.tmpfs, ...(props.tmpfs ?? {}) };
+  for (const [p, mb] of Object.entries(tmpfs)) {
+    claim(`tmpfs.${p}`, p);
+    if (!Number.isInteger(mb) || mb < 1) fail(`tmpfs.${p}`, `${mb} must be a whole number of MiB ≥ 1`);
+  }
+
+  const capAdd: string[] = [];
+  for (const [cap, reason] of Object.entries(props.capabilities ?? {})) {
+    if (!CAPABILITY.test(cap) || cap.startsWith("CAP_")) fail(`capabilities.${cap}`, "write the capability without CAP_, e.g. NET_BIND_SERVICE");
+    if (cap === "ALL" || cap === "SYS_ADMIN") fail(`capabilities.${cap}`, "is never granted; find a narrower capability");
+    if (!reason || reason.trim().length < 10) fail(`capabilities.${cap}`, "needs a written reason of at least 10 characters");
+    capAdd.push(cap);
+  }
+
+  let healthcheck: ServiceSpec["healthcheck"];
+  if (props.healthcheck) {
+    const hc = props.healthcheck;
+    if (hc.test.length === 0 || !["CMD", "CMD-SHELL"].includes(hc.test[0]!)) fail("healthcheck.test", "must start with \"CMD\" or \"CMD-SHELL\"");
+    const duration = (key: string, value: string | undefined, fallback: string) => {
+      try {
+        return canonicalDuration(value ?? fallback);
+      } catch (e) {
+        fail(`healthcheck.${key}`, (e as Error).message);
+        return fallback;
+      }
+    };
+    healthcheck = {
+      test: [...hc.test],
+      interval: duration("interval", hc.interval, SECURE_DEFAULTS.healthcheck.interval),
+      timeout: duration("timeout", hc.timeout, SECURE_DEFAULTS.healthcheck.timeout),
+      retries: hc.retries ?? SECURE_DEFAULTS.healthcheck.retries,
+      startPeriod: duration("startPeriod", hc.startPeriod, SECURE_DEFAULTS.healthcheck.startPeriod),
+    };
+  } else if (!relax.healthcheck) {
+    fail("healthcheck", "is required so Docker and apply know the service works; or state why not in relax.healthcheck");
+  }
+  const restart = props.restart ?? (props.oneShot ? "no" : SECURE_DEFAULTS.restart);
+  if (restart === "no" && !relax["restart-policy"]) fail("restart", "\"no\" leaves a crashed service down; use unless-stopped, or state why in relax[\"restart-policy\"]");
+
+  const networks = props.networks;
+  if (networks.length === 0) fail("networks", "attach at least one network (the service is unreachable otherwise)");
+  const seenNetworks = new Set<PlatformNetwork>();
+  for (const n of networks) {
+    if (seenNetworks.has(n.network)) fail("networks", `network "${n.network.purpose}" is attached twice`);
+    seenNetworks.add(n.network);
+  }
+  const ports = props.ports ?? [];
+  for (const p of ports) {
+    if (!LOOPBACK.has(p.ip) && p.ip !== "0.0.0.0") fail(`ports.${p.internal}.ip`, `"${p.ip}" must be 127.0.0.1 (private) or 0.0.0.0 (public edge)`);
+  }
+  if (ports.length > 0 && networks.every((n) => n.network.internal)) {
+    fail("ports", "Docker publishes no ports for a container that is only on internal networks; attach a non-internal network (e.g. egress) or drop the ports");
+  }
+
+  const log = {
+    maxSizeMb: props.log?.maxSizeMb ?? SECURE_DEFAULTS.logMaxSizeMb,
+    maxFiles: props.log?.maxFiles ?? SECURE_DEFAULTS.logMaxFiles,
+  };
+  if (!Number.isInteger(log.maxSizeMb) || log.maxSizeMb < 1) fail("log.maxSizeMb", "must be a whole number ≥ 1");
+  if (!Number.isInteger(log.maxFiles) || log.maxFiles < 1) fail("log.maxFiles", "must be a whole number ≥ 1");
+
+  if (problems.length > 0) {
+    throw new Error(`HardenedService ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+  return {
+    environment: props.environment,
+    service: props.service,
+    component: props.component,
+    role: props.role,
+    image: props.image as ServiceImage,
+    replicas,
+    command: props.command,
+    entrypoint: props.entrypoint,
+    workingDir: props.workingDir,
+    env: Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b))),
+    secrets,
+    configDirs: props.configDirs ?? [],
+    user,
+    readOnlyRootfs,
+    tmpfs,
+    capAdd: capAdd.sort(),
+    memoryMb: props.memoryMb,
+    cpuShares,
+    shmSizeMb: props.shmSizeMb,
+    restart,
+    healthcheck,
+    log,
+    networks,
+    volumes: props.volumes ?? [],
+    binds: props.binds ?? [],
+    ports,
+    sysctls: props.sysctls ?? {},
+    oneShot: props.oneShot ?? false,
+    stopTimeoutSeconds: SECURE_DEFAULTS.stopTimeoutSeconds,
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * The secure defaults every container gets, in one place. Constructs never repeat these; they
+ * state only what differs, and a weaker setting needs a written reason (see HardenedService).
+ */
+export const SECURE_DEFAULTS = {
+  /** Root filesystem read-only; writable paths are tmpfs or volumes. */
+  readOnlyRootfs: true,
+  /** Linux capabilities: drop everything, add back only named ones with a reason. */
+  capabilityDrop: ["ALL"] as readonly string[],
+  securityOpts: ["no-new-privileges:true"] as readonly string[],
+  /** Fallback user when an image has no named unprivileged user (nobody:nogroup). */
+  user: "65534:65534",
+  restart: "unless-stopped",
+  /** CPU weight: 1024 is one CPU's fair share under contention. */
+  cpuShares: 512,
+  /** Swap equal to memory = no swap on top of the limit. */
+  swapEqualsMemory: true,
+  /** Every container writes json-file logs rotated at 10 MiB x 3 files (30 MiB per container at most). */
+  logDriver: "json-file",
+  logMaxSizeMb: 10,
+  logMaxFiles: 3,
+  /** Writable scratch space on tmpfs, mode 1777 like a normal /tmp. */
+  tmpfs: { "/tmp": 64 } as Readonly<Record<string, number>>,
+  /** Healthcheck timing, written in Go's canonical duration form (DESIGN.md: "30s", "1m0s"). */
+  healthcheck: { interval: "30s", timeout: "5s", retries: 3, startPeriod: "20s" },
+  /** apply waits this long for a container to turn healthy. */
+  waitTimeoutSeconds: 180,
+  /** Where secret files appear in every container. */
+  secretsDir: "/run/secrets",
+  /** Seconds Docker waits after SIGTERM before SIGKILL. */
+  stopTimeoutSeconds: 30,
+} as const;
+
+/** Label keys set on every resource; policy rules and reviews rely on them. */
+export const LABELS = {
+  project: "io.updateio.project",
+  environment: "io.updateio.environment",
+  service: "io.updateio.service",
+  component: "io.updateio.component",
+  role: "io.updateio.role",
+  healthcheck: "io.updateio.healthcheck-sha",
+  ephemeral: "io.updateio.ephemeral",
+} as const;
+
+export const PROJECT = "updateio";
+
+/** What a container is for; drives policy (e.g. data containers only on internal networks). */
+export type Component = "edge" | "app" | "data" | "job" | "seed" | "proxy" | "observability";

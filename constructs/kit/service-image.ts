@@ -1,0 +1,69 @@
+import { Image } from "@cdktf/provider-docker/lib/image";
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+
+export interface ServiceImageProps {
+  /** Registry reference, e.g. "postgres:17.6-bookworm@sha256:..." (exclusive with build). */
+  readonly ref?: string;
+  /** Build locally from source (dev). Paths are relative to the project root. */
+  readonly build?: {
+    readonly context: string;
+    /** @default "Dockerfile" */
+    readonly dockerfile?: string;
+    /** Local tag for the built image, e.g. "updateio-dev/api:dev". */
+    readonly tag: string;
+  };
+}
+
+const DIGEST = /@sha256:[0-9a-f]{64}$/;
+
+/**
+ * Terraform runs in cdktf.out/stacks/<stack>/, three levels below the project root; Terraform's
+ * abspath() resolves from there at plan time, so synth output is the same on every machine.
+ */
+export function projectPath(relative: string): string {
+  return Fn.abspath(`\${path.root}/../../../${relative}`);
+}
+
+/** One image a service runs: pulled by reference or built from local source. */
+export class ServiceImage extends Construct {
+  /** Image ID for containers (changes when the image really changes, which replaces them). */
+  readonly imageId: string;
+  /** The reference as written (for reviews and labels). */
+  readonly ref: string;
+  /** Pinned by digest: the only way a pull really updates (DESIGN.md). */
+  readonly pinned: boolean;
+  readonly built: boolean;
+  readonly resource: Image;
+
+  constructor(scope: Construct, id: string, props: ServiceImageProps) {
+    super(scope, id);
+    if ((props.ref === undefined) === (props.build === undefined)) {
+      throw new Error(`ServiceImage ${this.node.path}: set exactly one of ref (registry image) or build (local source)`);
+    }
+    if (props.build) {
+      const dockerfile = props.build.dockerfile ?? "Dockerfile";
+      this.ref = props.build.tag;
+      this.pinned = false;
+      this.built = true;
+      this.resource = new Image(this, "image", {
+        name: props.build.tag,
+        keepLocally: true,
+        buildAttribute: {
+          context: projectPath(props.build.context),
+          dockerfile,
+          tag: [props.build.tag],
+        },
+        // Rebuild when the Dockerfile changes; source changes reach the container by bind mount.
+        triggers: { dockerfile: Fn.filesha256(projectPath(`${props.build.context}/${dockerfile}`)) },
+      });
+    } else {
+      this.ref = props.ref!;
+      this.pinned = DIGEST.test(this.ref);
+      this.built = false;
+      // keep_locally: other environments on the same host may still run this image.
+      this.resource = new Image(this, "image", { name: this.ref, keepLocally: true });
+    }
+    this.imageId = this.resource.imageId;
+  }
+}

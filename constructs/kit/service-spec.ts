@@ -1,0 +1,131 @@
+import type { PlatformNetwork } from "./platform-network";
+import type { ServiceImage } from "./service-image";
+import type { ServiceVolume } from "./service-volume";
+import type { Component } from "./secure-defaults";
+
+/**
+ * The runtime-neutral description of a service: what runs, with which limits, secrets, files,
+ * networks and volumes. The container runtime turns it into docker_container resources today;
+ * a Swarm runtime can turn the same spec into a docker_service later without touching the
+ * constructs that build it.
+ */
+export interface ServiceSpec {
+  readonly environment: string;
+  /** Logical name and primary DNS alias, e.g. "api". */
+  readonly service: string;
+  readonly component: Component;
+  readonly role?: string;
+  readonly image: ServiceImage;
+  readonly replicas: number;
+  readonly command?: readonly string[];
+  readonly entrypoint?: readonly string[];
+  readonly workingDir?: string;
+  /** Non-secret environment, sorted by name. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: readonly SecretFile[];
+  readonly configDirs: readonly ConfigDirectory[];
+  readonly user: string;
+  readonly readOnlyRootfs: boolean;
+  /** tmpfs mounts: container path → size in MiB. */
+  readonly tmpfs: Readonly<Record<string, number>>;
+  readonly capAdd: readonly string[];
+  readonly memoryMb: number;
+  readonly cpuShares: number;
+  readonly shmSizeMb?: number;
+  readonly restart: "unless-stopped" | "always" | "on-failure" | "no";
+  readonly healthcheck?: ResolvedHealthcheck;
+  readonly log: { readonly maxSizeMb: number; readonly maxFiles: number };
+  readonly networks: readonly NetworkAttachment[];
+  readonly volumes: readonly VolumeMount[];
+  readonly binds: readonly BindMount[];
+  readonly ports: readonly PublishedPort[];
+  readonly sysctls: Readonly<Record<string, string>>;
+  /** Runs to completion once per apply that replaces it (migrations), instead of running forever. */
+  readonly oneShot: boolean;
+  readonly stopTimeoutSeconds: number;
+}
+
+/** A secret delivered as the file /run/secrets/<name>; envVar (if any) gets that path. */
+export interface SecretFile {
+  /** File name: lowercase letters, digits and underscores. */
+  readonly name: string;
+  /** The secret value (a Terraform token, never a literal). */
+  readonly value: string;
+  /** e.g. "POSTGRES_PASSWORD_FILE". */
+  readonly envVar?: string;
+}
+
+/** Files rendered at synth time and mounted read-only at one directory of the container. */
+export interface ConfigDirectory {
+  /** Absolute directory in the container, e.g. "/etc/caddy". */
+  readonly path: string;
+  readonly files: readonly ConfigFile[];
+}
+
+export interface ConfigFile {
+  readonly name: string;
+  readonly content: string;
+  /** @default false */
+  readonly executable?: boolean;
+}
+
+export interface HealthcheckProps {
+  /** Docker healthcheck test, e.g. ["CMD", "pg_isready", ...] or ["CMD-SHELL", "..."]. */
+  readonly test: readonly string[];
+  /** @default "30s" */
+  readonly interval?: string;
+  /** @default "5s" */
+  readonly timeout?: string;
+  /** @default 3 */
+  readonly retries?: number;
+  /** @default "20s" */
+  readonly startPeriod?: string;
+}
+
+export interface ResolvedHealthcheck {
+  readonly test: readonly string[];
+  readonly interval: string;
+  readonly timeout: string;
+  readonly retries: number;
+  readonly startPeriod: string;
+}
+
+export interface NetworkAttachment {
+  readonly network: PlatformNetwork;
+  /** Extra DNS aliases on this network (the service name and per-replica names are always added). */
+  readonly aliases?: readonly string[];
+}
+
+export interface VolumeMount {
+  readonly volume: ServiceVolume;
+  readonly containerPath: string;
+  /** @default false */
+  readonly readOnly?: boolean;
+}
+
+export interface BindMount {
+  /** Host path (use projectPath() for paths inside the project, dev only). */
+  readonly hostPath: string;
+  readonly containerPath: string;
+  /** @default true */
+  readonly readOnly?: boolean;
+}
+
+export interface PublishedPort {
+  readonly internal: number;
+  readonly external: number;
+  /** Host address to bind; 127.0.0.1 unless the port is public. */
+  readonly ip: string;
+  /** @default "tcp" */
+  readonly protocol?: "tcp" | "udp";
+}
+
+/** DNS name of replica i (1-based) of a service; a single replica answers to the service name. */
+export function replicaHost(service: string, replicas: number, index: number): string {
+  return replicas === 1 ? service : `${service}-${index}`;
+}
+
+/** Dial addresses of every replica of a service, for load balancers. */
+export function upstreamAddresses(service: string, replicas: number, port: number): string[] {
+  return Array.from({ length: replicas }, (_, i) => `${replicaHost(service, replicas, i + 1)}:${port}`);
+}

@@ -1,0 +1,54 @@
+import type { EnvironmentConfigInput } from "./schema";
+import { OFFICIAL_IMAGES, tagOnly } from "./images";
+import type { Variables } from "./variables";
+
+/** A laptop: every service built from local source with hot reload, debug on, one replica each. */
+export function devConfig(vars: Variables): EnvironmentConfigInput {
+  const source = vars.string("UPDATEIO_SOURCE_ROOT", "../updateio");
+  const build = (folder: string) => ({
+    kind: "build" as const,
+    context: `${source}/${folder}`,
+    devCommand: ["npm", "run", "dev"],
+    mountPath: "/app",
+    dockerfile: "Dockerfile",
+  });
+  const service = (folder: string, port: number, memoryMb = 512) => ({
+    image: build(folder),
+    replicas: 1,
+    memoryMb,
+    cpuShares: 512,
+    port,
+    env: { NODE_ENV: "development" },
+  });
+  return {
+    name: "dev",
+    dockerHost: vars.string("UPDATEIO_DOCKER_HOST", "unix:///var/run/docker.sock"),
+    state: { backend: "local", path: "state/dev.tfstate" },
+    requireDigests: false,
+    protectData: false,
+    debug: true,
+    logLevel: "debug",
+    hosts: { api: "api.updateio.localhost", admin: "admin.updateio.localhost", miniApp: "app.updateio.localhost" },
+    edge: {
+      image: tagOnly(OFFICIAL_IMAGES.caddy),
+      memoryMb: 128,
+      cpuShares: 256,
+      bindAddress: "127.0.0.1",
+      httpPort: vars.port("UPDATEIO_EDGE_HTTP_PORT", 80),
+      httpsPort: vars.port("UPDATEIO_EDGE_HTTPS_PORT", 443),
+      tls: { mode: "internal" },
+      adminAllowList: vars.list("UPDATEIO_ADMIN_ALLOW", ["127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]),
+    },
+    postgres: { image: tagOnly(OFFICIAL_IMAGES.postgres), memoryMb: 512, cpuShares: 512, database: "updateio" },
+    redis: { image: tagOnly(OFFICIAL_IMAGES.redis), memoryMb: 128, cpuShares: 256 },
+    rabbitmq: { image: tagOnly(OFFICIAL_IMAGES.rabbitmq), memoryMb: 512, cpuShares: 256, vhost: "updateio-dev" },
+    migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
+    services: {
+      api: { ...service("api", 3000, 768), debugPorts: [9229], features: { debugRoutes: true } },
+      discordBot: service("discord-bot", 3001),
+      telegramBot: { ...service("telegram-bot", 3002), mode: "polling" },
+      adminPanel: service("admin-panel", 3003),
+      miniApp: service("mini-app", 3004),
+    },
+  };
+}

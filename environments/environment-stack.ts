@@ -1,0 +1,219 @@
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { Annotations, CloudBackend, LocalBackend, NamedCloudWorkspace, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import type { Construct } from "constructs";
+import { EdgeProxy } from "../constructs/edge-proxy";
+import { GeneratedSecret } from "../constructs/kit/generated-secret";
+import { PlatformNetwork } from "../constructs/kit/platform-network";
+import { MigrationJob } from "../constructs/migration-job";
+import { applyPolicy } from "../constructs/policy/policy-aspect";
+import { PostgresCluster } from "../constructs/postgres-cluster";
+import { RabbitBroker } from "../constructs/rabbit-broker";
+import { RedisCache } from "../constructs/redis-cache";
+import type { CaddyRoute } from "../constructs/renderers/caddyfile";
+import { appImage, UpdateioService } from "../constructs/updateio-service";
+import type { EnvironmentConfig } from "./schema";
+
+/** Telegram's allowed frame ancestors for mini apps (web and desktop clients). */
+const TELEGRAM_FRAME_ANCESTORS = ["https://web.telegram.org", "https://*.telegram.org"];
+
+/**
+ * One environment, wired from its validated config: providers and state, the shared networks, the
+ * data tier, the UpdateIO services and the edge proxy, then the policy pack over all of it.
+ */
+export class EnvironmentStack extends TerraformStack {
+  readonly config: EnvironmentConfig;
+  readonly postgres: PostgresCluster;
+  readonly redis: RedisCache;
+  readonly rabbitmq: RabbitBroker;
+  readonly edge: EdgeProxy;
+  readonly services: Record<keyof EnvironmentConfig["services"], UpdateioService>;
+  readonly migrations: MigrationJob;
+
+  constructor(scope: Construct, id: string, config: EnvironmentConfig) {
+    super(scope, id);
+    this.config = config;
+    const env = config.name;
+    new DockerProvider(this, "docker", { host: config.dockerHost });
+    new RandomProvider(this, "random");
+    if (config.state.backend === "local") {
+      // Relative to cdktf.out/stacks/<stack>/, so it lands in <project>/state/ and synth output is machine-independent.
+      new LocalBackend(this, { path: `../../../${config.state.path}` });
+    } else {
+      new CloudBackend(this, {
+        hostname: config.state.hostname,
+        organization: config.state.organization,
+        workspaces: new NamedCloudWorkspace(config.state.workspace),
+      });
+    }
+
+    // Shared networks: the edge network carries routed traffic (no route out); egress is the only way out.
+    const edgeNet = new PlatformNetwork(this, "edge-network", { environment: env, purpose: "edge" });
+    const egressNet = new PlatformNetwork(this, "egress-network", { environment: env, purpose: "egress", internal: false });
+
+    this.postgres = new PostgresCluster(this, "postgres", {
+      environment: env,
+      image: config.postgres.image,
+      memoryMb: config.postgres.memoryMb,
+      cpuShares: config.postgres.cpuShares,
+      database: config.postgres.database,
+      settings: config.postgres.settings,
+      protectData: config.protectData,
+    });
+    this.redis = new RedisCache(this, "redis", { environment: env, image: config.redis.image, memoryMb: config.redis.memoryMb, cpuShares: config.redis.cpuShares, protectData: config.protectData });
+    this.rabbitmq = new RabbitBroker(this, "rabbitmq", {
+      environment: env,
+      image: config.rabbitmq.image,
+      memoryMb: config.rabbitmq.memoryMb,
+      cpuShares: config.rabbitmq.cpuShares,
+      vhost: config.rabbitmq.vhost,
+      protectData: config.protectData,
+      logLevel: config.logLevel === "trace" ? "debug" : config.logLevel === "warn" ? "warning" : config.logLevel,
+    });
+
+    // Tokens issued by Discord and Telegram: Terraform variables (workspace variables in Terraform Cloud).
+    const token = (name: string, description: string) =>
+      new TerraformVariable(this, name, {
+        type: "string",
+        sensitive: true,
+        nullable: false,
+        description,
+        // Dev runs without real bots; the placeholder only keeps the upload non-empty.
+        default: env === "dev" ? "dev-placeholder-set-TF_VAR_to-connect" : undefined,
+      }).stringValue;
+    const discordToken = token("discord_bot_token", "Discord bot token (Discord developer portal). Set TF_VAR_discord_bot_token or the workspace variable.");
+    const telegramToken = token("telegram_bot_token", "Telegram bot token from @BotFather. Set TF_VAR_telegram_bot_token or the workspace variable.");
+
+    const s = config.services;
+    const common = { environment: env, logLevel: config.logLevel, debug: config.debug };
+    const publicUrl = (host: string) => (config.edge.httpsPort === 443 ? `https://${host}` : `https://${host}:${config.edge.httpsPort}`);
+    // Services with debug ports need a non-internal network to publish them (dev only).
+    const debugNet = (cfg: { debugPorts: number[] }) => (cfg.debugPorts.length > 0 ? [{ network: egressNet }] : []);
+
+    const apiSecrets = [
+      { name: "session_secret", value: new GeneratedSecret(this, "api-session-secret", { length: 64 }).value, envVar: "SESSION_SECRET_FILE" },
+      { name: "encryption_key", value: new GeneratedSecret(this, "api-encryption-key", { length: 64 }).value, envVar: "ENCRYPTION_KEY_FILE" },
+    ];
+    const apiUrlEnv = { API_INTERNAL_URL: `http://api:${s.api.port}`, API_PUBLIC_URL: publicUrl(config.hosts.api) };
+
+    // The migration job runs the API's image and must finish before the API starts.
+    const apiImage = appImage(this, "api-image", env, "api", s.api.image);
+    this.migrations = new MigrationJob(this, "migrations", {
+      environment: env,
+      image: apiImage,
+      apiConfig: s.api,
+      postgres: this.postgres,
+      command: config.migrations.command,
+      memoryMb: config.migrations.memoryMb,
+      logLevel: config.logLevel,
+    });
+    const api = new UpdateioService(this, "api", {
+      ...common,
+      service: "api",
+      config: s.api,
+      image: apiImage,
+      uses: [{ target: this.postgres }, { target: this.redis }, { target: this.rabbitmq }],
+      networks: [{ network: edgeNet }, ...debugNet(s.api)],
+      secrets: apiSecrets,
+      env: { MINI_APP_URL: publicUrl(config.hosts.miniApp), ADMIN_URL: publicUrl(config.hosts.admin) },
+      dependsOn: this.migrations.containers,
+    });
+
+    const discordBot = new UpdateioService(this, "discord-bot", {
+      ...common,
+      service: "discord-bot",
+      config: s.discordBot,
+      uses: [{ target: this.redis }, { target: this.rabbitmq }],
+      // The Discord gateway is on the internet.
+      networks: [{ network: egressNet }],
+      secrets: [{ name: "discord_bot_token", value: discordToken, envVar: "DISCORD_BOT_TOKEN_FILE" }],
+      env: apiUrlEnv,
+    });
+
+    const webhook = s.telegramBot.mode === "webhook";
+    const telegramSecrets = [{ name: "telegram_bot_token", value: telegramToken, envVar: "TELEGRAM_BOT_TOKEN_FILE" }];
+    if (webhook) {
+      // Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; letters and digits are within its allowed set.
+      telegramSecrets.push({ name: "telegram_webhook_secret", value: new GeneratedSecret(this, "telegram-webhook-secret", { length: 48 }).value, envVar: "TELEGRAM_WEBHOOK_SECRET_FILE" });
+    }
+    const telegramBot = new UpdateioService(this, "telegram-bot", {
+      ...common,
+      service: "telegram-bot",
+      config: s.telegramBot,
+      uses: [{ target: this.redis }, { target: this.rabbitmq }],
+      networks: [{ network: egressNet }, ...(webhook ? [{ network: edgeNet }] : [])],
+      secrets: telegramSecrets,
+      env: {
+        ...apiUrlEnv,
+        TELEGRAM_MODE: s.telegramBot.mode,
+        MINI_APP_URL: publicUrl(config.hosts.miniApp),
+        ...(webhook ? { TELEGRAM_WEBHOOK_URL: `${publicUrl(config.hosts.api)}${s.telegramBot.webhookPath}` } : {}),
+      },
+    });
+
+    const adminPanel = new UpdateioService(this, "admin-panel", {
+      ...common,
+      service: "admin-panel",
+      config: s.adminPanel,
+      networks: [{ network: edgeNet }, ...debugNet(s.adminPanel)],
+      secrets: [{ name: "session_secret", value: new GeneratedSecret(this, "admin-session-secret", { length: 64 }).value, envVar: "SESSION_SECRET_FILE" }],
+      env: apiUrlEnv,
+    });
+    const miniApp = new UpdateioService(this, "mini-app", {
+      ...common,
+      service: "mini-app",
+      config: s.miniApp,
+      networks: [{ network: edgeNet }, ...debugNet(s.miniApp)],
+      env: apiUrlEnv,
+    });
+    this.services = { api, discordBot, telegramBot, adminPanel, miniApp };
+
+    const routes: CaddyRoute[] = [
+      { host: config.hosts.api, upstreams: api.upstreams(), healthPath: "/health" },
+      { host: config.hosts.admin, upstreams: adminPanel.upstreams(), healthPath: "/health", adminOnly: true },
+      { host: config.hosts.miniApp, upstreams: miniApp.upstreams(), healthPath: "/health", frameAncestors: TELEGRAM_FRAME_ANCESTORS },
+    ];
+    if (webhook) routes.push({ host: config.hosts.api, path: s.telegramBot.webhookPath, upstreams: telegramBot.upstreams(), healthPath: "/health" });
+
+    this.edge = new EdgeProxy(this, "edge", {
+      environment: env,
+      image: config.edge.image,
+      memoryMb: config.edge.memoryMb,
+      cpuShares: config.edge.cpuShares,
+      bindAddress: config.edge.bindAddress,
+      httpPort: config.edge.httpPort,
+      httpsPort: config.edge.httpsPort,
+      tls: config.edge.tls,
+      adminAllowList: config.edge.adminAllowList,
+      hsts: env === "prod",
+      routes,
+      edgeNetwork: edgeNet,
+      egressNetwork: egressNet,
+      protectData: config.protectData,
+    });
+
+    new TerraformOutput(this, "urls", {
+      description: "Public URLs served by the edge proxy.",
+      value: { api: publicUrl(config.hosts.api), admin: publicUrl(config.hosts.admin), mini_app: publicUrl(config.hosts.miniApp) },
+    });
+    new TerraformOutput(this, "internal_endpoints", {
+      description: "Service discovery names on the internal networks (host:port).",
+      value: {
+        postgres: `${this.postgres.host}:${this.postgres.port}`,
+        redis: `${this.redis.host}:${this.redis.port}`,
+        rabbitmq: `${this.rabbitmq.host}:${this.rabbitmq.port}`,
+        api: `api:${s.api.port}`,
+      },
+    });
+    new TerraformOutput(this, "database_app_url", {
+      description: "Connection URL of the app role (for operators; read with `terraform output -raw`).",
+      sensitive: true,
+      value: this.postgres.connectionFor("app").secrets.find((x) => x.name === "database_url")!.value,
+    });
+
+    if (Object.values(s).some((svc) => svc.image.kind === "registry" && /@sha256:0{64}$/.test(svc.image.ref))) {
+      Annotations.of(this).addWarning("environments/releases.json still holds placeholder digests (sha256:000...): deploys will fail to pull until the release pipeline writes real ones or UPDATEIO_<SERVICE>_IMAGE is set.");
+    }
+    applyPolicy(this, { environment: env });
+  }
+}

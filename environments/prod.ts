@@ -1,0 +1,70 @@
+import type { EnvironmentConfigInput } from "./schema";
+import { OFFICIAL_IMAGES } from "./images";
+import releases from "./releases.json";
+import type { Variables } from "./variables";
+
+type AppKey = keyof typeof releases.images;
+
+const IMAGE_VARIABLES = {
+  api: "UPDATEIO_API_IMAGE",
+  discordBot: "UPDATEIO_DISCORD_BOT_IMAGE",
+  telegramBot: "UPDATEIO_TELEGRAM_BOT_IMAGE",
+  adminPanel: "UPDATEIO_ADMIN_PANEL_IMAGE",
+  miniApp: "UPDATEIO_MINI_APP_IMAGE",
+} as const;
+
+/** The released image of an app service: releases.json, or its UPDATEIO_*_IMAGE override. */
+export function releasedImage(vars: Variables, key: AppKey) {
+  return { kind: "registry" as const, ref: vars.string(IMAGE_VARIABLES[key], releases.images[key]) };
+}
+
+/** The real thing: Terraform Cloud state, ACME certificates, digests everywhere, protected data. */
+export function prodConfig(vars: Variables): EnvironmentConfigInput {
+  const domain = vars.string("UPDATEIO_DOMAIN", "updateio.app");
+  const caUrl = vars.string("UPDATEIO_ACME_CA", "");
+  const app = (key: AppKey, port: number, replicas: number, memoryMb: number) => ({
+    image: releasedImage(vars, key),
+    replicas,
+    memoryMb,
+    cpuShares: 1024,
+    port,
+    env: { NODE_ENV: "production" },
+  });
+  return {
+    name: "prod",
+    dockerHost: vars.string("UPDATEIO_DOCKER_HOST", "unix:///var/run/docker.sock"),
+    state: {
+      backend: "cloud",
+      hostname: vars.string("UPDATEIO_TFC_HOSTNAME", "app.terraform.io"),
+      organization: vars.string("UPDATEIO_TFC_ORGANIZATION", "updateio"),
+      workspace: vars.string("UPDATEIO_TFC_WORKSPACE", "updateio-prod"),
+    },
+    requireDigests: true,
+    protectData: true,
+    debug: false,
+    logLevel: "info",
+    hosts: { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}` },
+    edge: {
+      image: OFFICIAL_IMAGES.caddy,
+      memoryMb: 256,
+      cpuShares: 1024,
+      bindAddress: "0.0.0.0",
+      httpPort: vars.port("UPDATEIO_EDGE_HTTP_PORT", 80),
+      httpsPort: vars.port("UPDATEIO_EDGE_HTTPS_PORT", 443),
+      tls: { mode: "acme", email: vars.string("UPDATEIO_ACME_EMAIL", `ops@${domain}`), ...(caUrl ? { caUrl } : {}) },
+      // Nobody until the operators list their networks (or use the VPN).
+      adminAllowList: vars.list("UPDATEIO_ADMIN_ALLOW", []),
+    },
+    postgres: { image: OFFICIAL_IMAGES.postgres, memoryMb: 2048, cpuShares: 2048, database: "updateio" },
+    redis: { image: OFFICIAL_IMAGES.redis, memoryMb: 512, cpuShares: 1024 },
+    rabbitmq: { image: OFFICIAL_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod" },
+    migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
+    services: {
+      api: app("api", 3000, 3, 768),
+      discordBot: app("discordBot", 3001, 1, 512),
+      telegramBot: { ...app("telegramBot", 3002, 2, 512), mode: "webhook" },
+      adminPanel: app("adminPanel", 3003, 2, 384),
+      miniApp: app("miniApp", 3004, 2, 256),
+    },
+  };
+}

@@ -1,0 +1,265 @@
+import { z } from "zod";
+
+/**
+ * The shape of one environment's configuration. Data only: the EnvironmentStack reads it, nothing
+ * here builds resources. Every object is strict (unknown keys are errors) and every message says
+ * how to fix the value, because the platform team reads these at `cdktf synth` time.
+ */
+
+const DIGEST = /@sha256:[0-9a-f]{64}$/;
+// Registry reference: [registry[:port]/]path[:tag][@sha256:digest]
+const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|COOKIE)/i;
+
+export const imageRef = z
+  .string({ error: "must be an image reference string such as \"postgres:17.6-bookworm\"" })
+  .regex(IMAGE_REF, {
+    error: (issue) =>
+      `"${String(issue.input)}" is not a valid image reference; use [registry/]name:tag or name:tag@sha256:<64 hex>`,
+  })
+  .refine((ref) => ref.includes(":") || ref.includes("@"), {
+    error: "has no tag or digest; pin it, e.g. name:1.2.3 or name:1.2.3@sha256:<digest> (never an implicit latest)",
+  })
+  .refine((ref) => !/:latest(@|$)/.test(ref), {
+    error: "uses the floating tag \"latest\"; pin a version tag (and a digest in prod)",
+  });
+
+const port = z
+  .int({ error: "must be a whole number between 1 and 65535" })
+  .min(1, { error: "must be between 1 and 65535" })
+  .max(65535, { error: "must be between 1 and 65535" });
+
+const memoryMb = z
+  .int({ error: "must be a whole number of MiB, e.g. 512" })
+  .min(32, { error: "must be at least 32 (MiB); containers below that fail to start" })
+  .max(65536, { error: "must be at most 65536 (MiB); split the service instead" });
+
+const cpuShares = z
+  .int({ error: "must be a whole number, 1024 = one CPU's fair share" })
+  .min(2, { error: "must be at least 2 (Docker's minimum CPU share)" })
+  .max(262144, { error: "must be at most 262144 (Docker's maximum CPU share)" });
+
+const cidr = z.string().refine(isCidr, {
+  error: (issue) => `"${String(issue.input)}" is not a CIDR; write an address with a prefix length, e.g. 203.0.113.0/24 or 10.8.0.0/16`,
+});
+
+const envVars = z.record(
+  z.string().regex(ENV_NAME, { error: "environment variable names must be UPPER_SNAKE_CASE, e.g. LOG_FORMAT" }),
+  z.string({ error: "environment variable values must be strings; quote numbers and booleans" }),
+).superRefine((vars, ctx) => {
+  for (const name of Object.keys(vars)) {
+    if (SECRET_NAME.test(name) && !name.endsWith("_FILE")) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "looks like a secret; never put secrets in config: declare it under secrets (delivered as a file) instead",
+      });
+    }
+  }
+});
+
+const featureFlags = z.record(
+  z.string().regex(/^[a-z][a-zA-Z0-9]*$/, { error: "feature flag names must be camelCase, e.g. newOnboarding" }),
+  z.boolean({ error: "feature flags are true or false" }),
+);
+
+/** How an app service's image is obtained: pulled from a registry, or built from local source (dev). */
+const imageSource = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({ kind: z.literal("registry"), ref: imageRef }),
+    z.strictObject({
+      kind: z.literal("build"),
+      /** Source directory, relative to the project root (the stack resolves it with Terraform's abspath). */
+      context: z.string().min(1, { error: "must name the service's source folder, e.g. ../updateio/api" }),
+      dockerfile: z.string().min(1).default("Dockerfile"),
+      /** Command that runs the service with hot reload, e.g. ["npm", "run", "dev"]. */
+      devCommand: z.array(z.string().min(1)).min(1, { error: "must be a non-empty command such as [\"npm\", \"run\", \"dev\"]" }),
+      /** Path of the source inside the container, where the context is bind-mounted for hot reload. */
+      mountPath: z.string().startsWith("/", { error: "must be an absolute path inside the container, e.g. /app" }).default("/app"),
+    }),
+  ],
+  { error: "must be { kind: \"registry\", ref } or { kind: \"build\", context, devCommand }" },
+);
+
+const appService = z.strictObject({
+  image: imageSource,
+  replicas: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1; remove the service from the environment instead" }).max(20, { error: "must be at most 20 on one host; move prod to the Swarm runtime for more" }),
+  memoryMb,
+  cpuShares,
+  /** Port the service listens on inside the container (HTTP and the /health endpoint). */
+  port,
+  env: envVars.default({}),
+  features: featureFlags.default({}),
+  /** Ports published on 127.0.0.1 for debugging (dev only), e.g. the Node inspector. */
+  debugPorts: z.array(port).default([]),
+});
+
+const telegramBot = appService.extend({
+  /** polling: the bot calls getUpdates (no inbound traffic); webhook: Telegram calls us through the edge. */
+  mode: z.enum(["polling", "webhook"], { error: "must be \"polling\" or \"webhook\"" }),
+  webhookPath: z.string().regex(/^\/[a-z0-9/_-]+$/, { error: "must be a URL path such as /telegram/webhook" }).default("/telegram/webhook"),
+});
+
+const dataService = z.strictObject({
+  image: imageRef,
+  memoryMb,
+  cpuShares,
+});
+
+const postgres = dataService.extend({
+  database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lowercase SQL identifier, e.g. updateio" }),
+  /** Extra settings for postgresql.conf (validated by the construct). */
+  settings: z.record(z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }), z.union([z.string(), z.number(), z.boolean()])).default({}),
+});
+
+const rabbitmq = dataService.extend({
+  vhost: z.string().regex(/^[a-z0-9_-]+$/, { error: "must be a simple name such as updateio-prod" }),
+});
+
+const edge = z.strictObject({
+  image: imageRef,
+  memoryMb,
+  cpuShares,
+  /** Host address the published ports bind to: 127.0.0.1 on a laptop or shared test host, 0.0.0.0 in prod. */
+  bindAddress: z.enum(["127.0.0.1", "0.0.0.0"], { error: "must be \"127.0.0.1\" or \"0.0.0.0\"" }),
+  httpPort: port,
+  httpsPort: port,
+  tls: z.discriminatedUnion("mode", [
+    z.strictObject({ mode: z.literal("internal") }),
+    z.strictObject({
+      mode: z.literal("acme"),
+      email: z.email({ error: "must be an email address for the ACME account, e.g. ops@updateio.app (set UPDATEIO_ACME_EMAIL)" }),
+      caUrl: z.url({ error: "must be the ACME directory URL, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" }).optional(),
+    }),
+  ], { error: "must be { mode: \"internal\" } or { mode: \"acme\", email }" }),
+  /** Client networks allowed on admin surfaces (admin panel, later Grafana). Empty = nobody. */
+  adminAllowList: z.array(cidr).default([]),
+});
+
+const hosts = z.strictObject({
+  api: z.string().regex(HOSTNAME, { error: "must be a bare host name such as api.updateio.app (no scheme, no port)" }),
+  admin: z.string().regex(HOSTNAME, { error: "must be a bare host name such as admin.updateio.app (no scheme, no port)" }),
+  miniApp: z.string().regex(HOSTNAME, { error: "must be a bare host name such as app.updateio.app (no scheme, no port)" }),
+});
+
+const state = z.discriminatedUnion("backend", [
+  z.strictObject({
+    backend: z.literal("local"),
+    /** State file path relative to the project root; keep it out of cdktf.out and git. */
+    path: z.string().regex(/^[A-Za-z0-9._/-]+\.tfstate$/, { error: "must be a relative path ending in .tfstate, e.g. state/dev.tfstate" })
+      .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), { error: "must stay inside the project (relative, no ..)" })
+      .refine((p) => !p.startsWith("cdktf.out"), { error: "must not live in cdktf.out, which people delete; use state/<env>.tfstate" }),
+  }),
+  z.strictObject({
+    backend: z.literal("cloud"),
+    hostname: z.string().regex(HOSTNAME, { error: "must be a host name such as app.terraform.io" }),
+    organization: z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "must be a Terraform Cloud organization name (set UPDATEIO_TFC_ORGANIZATION)" }),
+    workspace: z.string().regex(/^[A-Za-z0-9_-]{1,90}$/, { error: "must be a Terraform Cloud workspace name (letters, digits, - and _)" }),
+  }),
+], { error: "must be { backend: \"local\", path } or { backend: \"cloud\", organization, workspace, hostname }" });
+
+export const environmentConfigSchema = z
+  .strictObject({
+    name: z.enum(["dev", "test", "prod"], { error: "must be dev, test or prod" }),
+    /** Docker daemon the provider talks to, e.g. unix:///var/run/docker.sock or ssh://deploy@host. */
+    dockerHost: z.string().regex(/^(unix|tcp|ssh|npipe):\/\/.+/, { error: "must be a Docker host URL such as unix:///var/run/docker.sock (set UPDATEIO_DOCKER_HOST)" }),
+    state,
+    /** Every image must carry a digest (prod). */
+    requireDigests: z.boolean(),
+    /** Named data volumes get lifecycle.prevent_destroy. */
+    protectData: z.boolean(),
+    debug: z.boolean(),
+    logLevel: z.enum(["trace", "debug", "info", "warn", "error"], { error: "must be one of trace, debug, info, warn, error" }),
+    hosts,
+    edge,
+    postgres,
+    redis: dataService,
+    rabbitmq,
+    migrations: z.strictObject({
+      /** Command run once per API image before the API starts. */
+      command: z.array(z.string().min(1)).min(1, { error: "must be a command such as [\"npx\", \"prisma\", \"migrate\", \"deploy\"]" }),
+      memoryMb,
+    }),
+    services: z.strictObject({
+      api: appService,
+      discordBot: appService,
+      telegramBot,
+      adminPanel: appService,
+      miniApp: appService,
+    }),
+  })
+  .superRefine((cfg, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    if (cfg.requireDigests) {
+      const refs: [string[], string][] = [
+        [["edge", "image"], cfg.edge.image],
+        [["postgres", "image"], cfg.postgres.image],
+        [["redis", "image"], cfg.redis.image],
+        [["rabbitmq", "image"], cfg.rabbitmq.image],
+      ];
+      for (const [name, svc] of Object.entries(cfg.services)) {
+        if (svc.image.kind === "build") {
+          issue(["services", name, "image"], "is built from local source, which this environment forbids (requireDigests); use { kind: \"registry\", ref: \"name:tag@sha256:...\" }");
+        } else {
+          refs.push([["services", name, "image", "ref"], svc.image.ref]);
+        }
+      }
+      for (const [path, ref] of refs) {
+        if (!DIGEST.test(ref)) issue(path, `"${ref}" has no digest; this environment requires images pinned as name:tag@sha256:<64 hex>`);
+      }
+    }
+    if (cfg.services.discordBot.replicas !== 1) {
+      issue(["services", "discordBot", "replicas"], "must be 1: a Discord bot token allows one gateway session per shard, two replicas would answer every command twice");
+    }
+    if (cfg.services.telegramBot.replicas !== 1 && cfg.services.telegramBot.mode === "polling") {
+      issue(["services", "telegramBot", "replicas"], "must be 1 in polling mode (Telegram allows one getUpdates consumer); use mode \"webhook\" to run more");
+    }
+    if (cfg.edge.httpPort === cfg.edge.httpsPort) {
+      issue(["edge", "httpsPort"], "must differ from edge.httpPort");
+    }
+    if (cfg.name === "prod") {
+      if (cfg.edge.tls.mode !== "acme") issue(["edge", "tls", "mode"], "must be \"acme\" in prod: browsers do not trust the internal CA");
+      if (cfg.state.backend !== "cloud") issue(["state", "backend"], "must be \"cloud\" in prod: prod state holds secrets and lives in Terraform Cloud");
+      if (cfg.debug) issue(["debug"], "must be false in prod");
+      if (!cfg.protectData) issue(["protectData"], "must be true in prod: destroying a data volume deletes the data");
+    }
+    if (cfg.name !== "prod" && cfg.edge.bindAddress !== "127.0.0.1") {
+      issue(["edge", "bindAddress"], `must be "127.0.0.1" in ${cfg.name}: only prod publishes on all interfaces`);
+    }
+    for (const [name, svc] of Object.entries(cfg.services)) {
+      if (svc.debugPorts.length > 0 && cfg.name !== "dev") {
+        issue(["services", name, "debugPorts"], "debug ports are for dev only; remove them");
+      }
+      if (svc.debugPorts.includes(svc.port)) {
+        issue(["services", name, "debugPorts"], `must not include the service port ${svc.port}; reach the service through the edge`);
+      }
+    }
+    const hostNames = Object.entries(cfg.hosts);
+    const seen = new Map<string, string>();
+    for (const [key, host] of hostNames) {
+      const other = seen.get(host);
+      if (other) issue(["hosts", key], `duplicates hosts.${other} ("${host}"); each surface needs its own host name`);
+      seen.set(host, key);
+    }
+  });
+
+export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
+/** What an environment file writes: defaults (env, features, ...) may be left out. */
+export type EnvironmentConfigInput = z.input<typeof environmentConfigSchema>;
+export type AppServiceConfig = z.output<typeof appService>;
+export type TelegramBotConfig = z.output<typeof telegramBot>;
+export type ImageSource = z.output<typeof imageSource>;
+export type AppServiceName = keyof EnvironmentConfig["services"];
+
+export function isCidr(value: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (m) {
+    const octets = m.slice(1, 5).map(Number);
+    return octets.every((o) => o <= 255) && Number(m[5]) <= 32;
+  }
+  const v6 = /^([0-9a-fA-F:]+)\/(\d{1,3})$/.exec(value);
+  return v6 !== null && v6[1]!.includes(":") && Number(v6[2]) <= 128;
+}

@@ -1,0 +1,64 @@
+/**
+ * Values that differ per machine come from environment variables. This file is the one list of
+ * them (README documents the same list): each read records a problem instead of throwing, so that
+ * a bad variable is reported together with every other configuration error.
+ */
+export interface VariableProblem {
+  readonly variable: string;
+  readonly message: string;
+}
+
+export const VARIABLES = {
+  UPDATEIO_DOCKER_HOST: "Docker daemon for the stack (unix://, tcp:// or ssh:// URL).",
+  UPDATEIO_DOMAIN: "Base domain of test/prod; hosts are api.<domain>, admin.<domain>, app.<domain>.",
+  UPDATEIO_ACME_EMAIL: "Contact email of the ACME (Let's Encrypt) account in prod.",
+  UPDATEIO_ACME_CA: "ACME directory URL (for example Let's Encrypt staging) in prod.",
+  UPDATEIO_ADMIN_ALLOW: "Comma-separated CIDRs allowed on admin surfaces.",
+  UPDATEIO_EDGE_HTTP_PORT: "Host port for the edge's HTTP listener.",
+  UPDATEIO_EDGE_HTTPS_PORT: "Host port for the edge's HTTPS listener.",
+  UPDATEIO_SOURCE_ROOT: "Dev: folder holding the UpdateIO service sources (api/, discord-bot/, ...), relative to this project.",
+  UPDATEIO_TFC_HOSTNAME: "Terraform Cloud host for prod state.",
+  UPDATEIO_TFC_ORGANIZATION: "Terraform Cloud organization for prod state.",
+  UPDATEIO_TFC_WORKSPACE: "Terraform Cloud workspace for the prod stack.",
+  UPDATEIO_API_IMAGE: "test/prod: API image override (name:tag@sha256:...).",
+  UPDATEIO_DISCORD_BOT_IMAGE: "test/prod: Discord bot image override.",
+  UPDATEIO_TELEGRAM_BOT_IMAGE: "test/prod: Telegram bot image override.",
+  UPDATEIO_ADMIN_PANEL_IMAGE: "test/prod: admin panel image override.",
+  UPDATEIO_MINI_APP_IMAGE: "test/prod: mini app image override.",
+} as const;
+
+export type VariableName = keyof typeof VARIABLES;
+
+export class Variables {
+  readonly problems: VariableProblem[] = [];
+
+  constructor(private readonly env: Readonly<Record<string, string | undefined>>) {
+    for (const name of Object.keys(env)) {
+      if (name.startsWith("UPDATEIO_") && !(name in VARIABLES)) {
+        this.problems.push({ variable: name, message: `is not a variable this project reads; known: ${Object.keys(VARIABLES).join(", ")}` });
+      }
+    }
+  }
+
+  string(name: VariableName, fallback: string): string {
+    const value = this.env[name];
+    return value === undefined || value.trim() === "" ? fallback : value.trim();
+  }
+
+  port(name: VariableName, fallback: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw.trim() === "") return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1 || value > 65535) {
+      this.problems.push({ variable: name, message: `"${raw}" is not a port; set a whole number between 1 and 65535` });
+      return fallback;
+    }
+    return value;
+  }
+
+  list(name: VariableName, fallback: string[]): string[] {
+    const raw = this.env[name];
+    if (raw === undefined || raw.trim() === "") return fallback;
+    return raw.split(",").map((item) => item.trim()).filter((item) => item.length > 0);
+  }
+}

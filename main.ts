@@ -1,0 +1,30 @@
+import { App } from "cdktf";
+import { EnvironmentStack } from "./environments/environment-stack";
+import { ConfigError, ENVIRONMENTS, loadEnvironmentConfig } from "./environments/load";
+
+/**
+ * One independent stack per environment (dev, test, prod), so `cdktf deploy dev` touches dev
+ * alone. Every config is validated before any construct is built: one bad environment stops the
+ * whole synth with every problem listed, and nothing is written.
+ */
+function main(): void {
+  const configs = [];
+  const errors: ConfigError[] = [];
+  for (const name of ENVIRONMENTS) {
+    try {
+      configs.push(loadEnvironmentConfig(name));
+    } catch (e) {
+      if (e instanceof ConfigError) errors.push(e);
+      else throw e;
+    }
+  }
+  if (errors.length > 0) {
+    process.stderr.write(`${errors.map((e) => e.message).join("\n\n")}\n`);
+    process.exit(1);
+  }
+  const app = new App();
+  for (const config of configs) new EnvironmentStack(app, config.name, config);
+  app.synth();
+}
+
+main();
