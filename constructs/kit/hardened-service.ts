@@ -1,14 +1,13 @@
-import { createHash } from "node:crypto";
-import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
+import type { Container } from "@cdktf/provider-docker/lib/container";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { suppressPolicy } from "../policy/policy-aspect";
 import { canonicalDuration } from "./durations";
 import type { PlatformNetwork } from "./platform-network";
-import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
+import { ContainerRuntime } from "./container-runtime";
+import { SECURE_DEFAULTS, type Component } from "./secure-defaults";
 import type { ServiceImage } from "./service-image";
 import {
-  replicaHost,
   upstreamAddresses,
   type BindMount,
   type ConfigDirectory,
@@ -16,10 +15,12 @@ import {
   type NetworkAttachment,
   type PublishedPort,
   type SecretFile,
+  type ServiceRuntime,
   type ServiceSpec,
   type VolumeMount,
 } from "./service-spec";
-import { ServiceVolume } from "./service-volume";
+
+const DEFAULT_RUNTIME: ServiceRuntime = new ContainerRuntime();
 
 /** Secure defaults that a service may weaken, each only with a written reason (its policy rule id). */
 export type Relaxation = "read-only-rootfs" | "non-root" | "healthcheck" | "restart-policy";
@@ -97,6 +98,11 @@ export interface HardenedServiceProps {
   readonly waitHealthy?: boolean;
   /** @default 180 */
   readonly waitTimeoutSeconds?: number;
+  /**
+   * Turns the spec into resources.
+   * @default ContainerRuntime (docker_container on one host)
+   */
+  readonly runtime?: ServiceRuntime;
 }
 
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}$/;
@@ -114,7 +120,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1"]);
 export class HardenedService extends Construct {
   readonly spec: ServiceSpec;
   /** The running containers, one per replica. */
-  readonly containers: Container[] = [];
+  readonly containers: readonly Container[];
   /** The never-started container that takes the uploads, when there are secrets or files. */
   readonly seed?: Container;
 
@@ -122,11 +128,9 @@ export class HardenedService extends Construct {
     super(scope, id);
     this.spec = resolveSpec(this.node.path, props);
     this.applyRelaxations(props);
-    const seedMounts = this.seedVolumes(this.spec);
-    if (seedMounts.length > 0) this.seed = this.createSeed(this.spec, seedMounts);
-    for (let i = 1; i <= this.spec.replicas; i++) {
-      this.containers.push(this.createReplica(this.spec, i, seedMounts, props));
-    }
+    const deployed = (props.runtime ?? DEFAULT_RUNTIME).deploy(this, this.spec);
+    this.containers = deployed.containers;
+    this.seed = deployed.seed;
   }
 
   /** Dial addresses of all replicas on the given port (for the edge proxy). */
@@ -140,149 +144,6 @@ export class HardenedService extends Construct {
     }
   }
 
-  /**
-   * Docker refuses uploads into a read-only container, even onto a volume (DESIGN.md), so a
-   * never-started seed container mounts the secret and config volumes and takes the uploads;
-   * the hardened containers mount the same volumes read-only.
-   */
-  private seedVolumes(spec: ServiceSpec): VolumeMount[] {
-    const mounts: VolumeMount[] = [];
-    if (spec.secrets.length > 0) {
-      const volume = new ServiceVolume(this, "secrets-volume", {
-        environment: spec.environment,
-        service: spec.service,
-        purpose: "secrets",
-        ephemeral: true,
-      });
-      mounts.push({ volume, containerPath: SECURE_DEFAULTS.secretsDir, readOnly: true });
-    }
-    spec.configDirs.forEach((dir, i) => {
-      const volume = new ServiceVolume(this, `config-volume-${i}`, {
-        environment: spec.environment,
-        service: spec.service,
-        purpose: `config${i === 0 ? "" : i}`,
-        ephemeral: true,
-      });
-      mounts.push({ volume, containerPath: dir.path, readOnly: true });
-    });
-    return mounts;
-  }
-
-  private createSeed(spec: ServiceSpec, mounts: VolumeMount[]): Container {
-    const uploads = [
-      ...spec.secrets.map((s) => ({ file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, content: s.value, executable: false })),
-      ...spec.configDirs.flatMap((dir) =>
-        dir.files.map((f) => ({ file: `${dir.path}/${f.name}`, content: f.content, executable: f.executable ?? false })),
-      ),
-    ];
-    const seed = new Container(this, "seed", {
-      name: `${spec.environment}-${spec.service}-seed`,
-      image: spec.image.imageId,
-      // Never started: it exists only so Docker can copy the files into its volumes.
-      start: false,
-      mustRun: false,
-      networkMode: "none",
-      user: SECURE_DEFAULTS.user,
-      readOnly: false,
-      memory: 16,
-      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop] },
-      securityOpts: [...SECURE_DEFAULTS.securityOpts],
-      logDriver: SECURE_DEFAULTS.logDriver,
-      logOpts: { "max-size": "1m", "max-file": "1" },
-      labels: labelList(spec, "seed"),
-      volumes: mounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: false })),
-      upload: uploads,
-    });
-    suppressPolicy(seed, "read-only-rootfs", "seed container never starts; Docker accepts uploads only into a container whose rootfs is writable");
-    return seed;
-  }
-
-  private createReplica(spec: ServiceSpec, index: number, seedMounts: VolumeMount[], props: HardenedServiceProps): Container {
-    const host = replicaHost(spec.service, spec.replicas, index);
-    const hc = spec.healthcheck;
-    const wait = props.waitHealthy ?? hc !== undefined;
-    const dependencies = [...(this.seed ? [this.seed] : []), ...(props.dependsOn ?? [])];
-    const config: ContainerConfig = {
-      name: `${spec.environment}-${host}`,
-      image: spec.image.imageId,
-      hostname: host,
-      command: spec.command ? [...spec.command] : undefined,
-      entrypoint: spec.entrypoint ? [...spec.entrypoint] : undefined,
-      workingDir: spec.workingDir,
-      env: envList(spec),
-      user: spec.user,
-      readOnly: spec.readOnlyRootfs,
-      tmpfs: Object.fromEntries(Object.entries(spec.tmpfs).map(([path, mb]) => [path, `rw,noexec,nosuid,size=${mb}m`])),
-      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop], add: spec.capAdd.length > 0 ? [...spec.capAdd] : undefined },
-      securityOpts: [...SECURE_DEFAULTS.securityOpts],
-      privileged: false,
-      memory: spec.memoryMb,
-      memorySwap: spec.memoryMb,
-      cpuShares: spec.cpuShares,
-      shmSize: spec.shmSizeMb,
-      restart: spec.restart,
-      stopTimeout: spec.stopTimeoutSeconds,
-      healthcheck: hc ? { test: [...hc.test], interval: hc.interval, timeout: hc.timeout, retries: hc.retries, startPeriod: hc.startPeriod } : undefined,
-      logDriver: SECURE_DEFAULTS.logDriver,
-      logOpts: { "max-size": `${spec.log.maxSizeMb}m`, "max-file": String(spec.log.maxFiles) },
-      labels: labelList(spec, spec.component, hc),
-      networksAdvanced: spec.networks.map((n) => ({
-        name: n.network.name,
-        aliases: uniqueSorted([spec.service, host, ...(n.aliases ?? [])]),
-      })),
-      volumes: [
-        ...seedMounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: true })),
-        ...spec.volumes.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: m.readOnly ?? false })),
-        ...spec.binds.map((b) => ({ hostPath: b.hostPath, containerPath: b.containerPath, readOnly: b.readOnly ?? true })),
-      ],
-      // The provider reads ports back sorted: declare them sorted or plans never settle.
-      ports: [...spec.ports]
-        .sort((a, b) => a.internal - b.internal || (a.protocol ?? "tcp").localeCompare(b.protocol ?? "tcp"))
-        .map((p) => ({ internal: p.internal, external: p.external, ip: p.ip, protocol: p.protocol ?? "tcp" })),
-      sysctls: Object.keys(spec.sysctls).length > 0 ? { ...spec.sysctls } : undefined,
-      mustRun: !spec.oneShot,
-      attach: spec.oneShot ? true : undefined,
-      logs: spec.oneShot ? true : undefined,
-      wait: wait && !spec.oneShot ? true : undefined,
-      waitTimeout: wait && !spec.oneShot ? props.waitTimeoutSeconds ?? SECURE_DEFAULTS.waitTimeoutSeconds : undefined,
-      dependsOn: dependencies.length > 0 ? dependencies : undefined,
-      lifecycle: {
-        // New secrets or config files re-create the seed; the service must restart to read them.
-        replaceTriggeredBy: this.seed ? [this.seed] : undefined,
-        postcondition: spec.oneShot
-          ? [{ condition: "${self.exit_code == 0}", errorMessage: `${spec.environment}-${host} did not exit 0; read its logs with: docker logs ${spec.environment}-${host}` }]
-          : undefined,
-      },
-    };
-    return new Container(this, spec.replicas === 1 ? "container" : `replica-${index}`, config);
-  }
-}
-
-function labelList(spec: ServiceSpec, component: Component, hc?: ServiceSpec["healthcheck"]): { label: string; value: string }[] {
-  const labels: { label: string; value: string }[] = [
-    { label: LABELS.project, value: PROJECT },
-    { label: LABELS.environment, value: spec.environment },
-    { label: LABELS.service, value: spec.service },
-    { label: LABELS.component, value: component },
-  ];
-  if (spec.role) labels.push({ label: LABELS.role, value: spec.role });
-  // The provider ignores healthcheck edits (DESIGN.md); a label change forces the replacement that applies them.
-  if (hc) labels.push({ label: LABELS.healthcheck, value: createHash("sha256").update(JSON.stringify(hc)).digest("hex").slice(0, 16) });
-  return labels.sort((a, b) => a.label.localeCompare(b.label));
-}
-
-function envList(spec: ServiceSpec): string[] {
-  const env: Record<string, string> = { ...spec.env };
-  for (const secret of spec.secrets) {
-    if (secret.envVar) env[secret.envVar] = `${SECURE_DEFAULTS.secretsDir}/${secret.name}`;
-  }
-  return Object.keys(env)
-    .sort()
-    .map((name) => `${name}=${env[name]}`);
-}
-
-function uniqueSorted(values: string[]): string[] {
-  return [...new Set(values)].sort();
 }
 
 /** Applies the defaults and validates; every problem names the prop and the fix. */
@@ -406,6 +267,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   if (!Number.isInteger(log.maxSizeMb) || log.maxSizeMb < 1) fail("log.maxSizeMb", "must be a whole number ≥ 1");
   if (!Number.isInteger(log.maxFiles) || log.maxFiles < 1) fail("log.maxFiles", "must be a whole number ≥ 1");
 
+  if (props.waitHealthy && !healthcheck) fail("waitHealthy", "needs a healthcheck: apply can only wait for a container that reports health");
+
   if (problems.length > 0) {
     throw new Error(`HardenedService ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   }
@@ -439,5 +302,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
     sysctls: props.sysctls ?? {},
     oneShot: props.oneShot ?? false,
     stopTimeoutSeconds: SECURE_DEFAULTS.stopTimeoutSeconds,
+    dependsOn: props.dependsOn ?? [],
+    waitHealthy: (props.waitHealthy ?? healthcheck !== undefined) && !(props.oneShot ?? false),
+    waitTimeoutSeconds: props.waitTimeoutSeconds ?? SECURE_DEFAULTS.waitTimeoutSeconds,
   };
 }

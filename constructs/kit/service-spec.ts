@@ -1,3 +1,6 @@
+import type { Container } from "@cdktf/provider-docker/lib/container";
+import type { ITerraformDependable } from "cdktf";
+import type { Construct } from "constructs";
 import type { PlatformNetwork } from "./platform-network";
 import type { ServiceImage } from "./service-image";
 import type { ServiceVolume } from "./service-volume";
@@ -43,6 +46,24 @@ export interface ServiceSpec {
   /** Runs to completion once per apply that replaces it (migrations), instead of running forever. */
   readonly oneShot: boolean;
   readonly stopTimeoutSeconds: number;
+  /** Created only after these exist (and, when they wait, are healthy). */
+  readonly dependsOn: readonly ITerraformDependable[];
+  /** apply waits until each replica reports healthy. */
+  readonly waitHealthy: boolean;
+  readonly waitTimeoutSeconds: number;
+}
+
+/** Turns a spec into resources: plain containers today, Swarm services later. */
+export interface ServiceRuntime {
+  readonly kind: string;
+  deploy(scope: Construct, spec: ServiceSpec): DeployedService;
+}
+
+export interface DeployedService {
+  /** One per replica. */
+  readonly containers: readonly Container[];
+  /** Takes the secret and config uploads, when there are any. */
+  readonly seed?: Container;
 }
 
 /** A secret delivered as the file /run/secrets/<name>; envVar (if any) gets that path. */

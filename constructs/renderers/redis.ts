@@ -28,6 +28,8 @@ export function renderRedisConf(input: RedisConfInput): string {
     "save 3600 1 300 100 60 10000",
     `maxmemory ${maxmemory}mb`,
     "maxmemory-policy noeviction",
+    "enable-debug-command no",
+    "enable-module-command no",
     "tcp-keepalive 60",
     "timeout 0",
     "loglevel notice",

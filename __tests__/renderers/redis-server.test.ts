@@ -1,0 +1,66 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { renderRedisAcl, renderRedisConf } from "../../constructs/renderers/redis";
+import { describeIfBinary } from "../support/binaries";
+
+// The redis.conf and ACL file exactly as rendered, on a real redis-server (Debian's) on loopback.
+// Only the paths and port differ from the container: they are rewritten to the temp dir below.
+describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real redis-server", () => {
+  const dir = mkdtempSync(join(tmpdir(), "updateio-redis-"));
+  const port = 56379;
+  const appPassword = "AppPw0123456789abcdefABCDEF012345";
+  const healthPassword = "HealthPw0123456789abcdefABCDEF01";
+  let server: ChildProcess | undefined;
+
+  const cli = (args: string[]) => spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 });
+
+  beforeAll(async () => {
+    const acl = join(dir, "users_acl");
+    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword }));
+    const conf = renderRedisConf({ memoryMb: 128, aclFile: acl, port }).replace("dir /data", `dir ${dir}`);
+    writeFileSync(join(dir, "redis.conf"), conf);
+    server = spawn("redis-server", [join(dir, "redis.conf")], { stdio: "ignore" });
+    for (let i = 0; i < 50; i++) {
+      if (cli(["--user", "healthcheck", "--pass", healthPassword, "ping"]).stdout.includes("PONG")) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("redis-server did not answer PING within 5 s on the rendered config");
+  });
+  afterAll(() => {
+    server?.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses unauthenticated clients (the default user is off)", () => {
+    expect(cli(["set", "k", "v"]).stdout).toMatch(/NOAUTH/);
+  });
+
+  it("lets the app user read and write, but not FLUSHALL, FLUSHDB or CONFIG", () => {
+    const app = ["--user", "updateio", "--pass", appPassword];
+    expect(cli([...app, "set", "session:1", "alice"]).stdout.trim()).toBe("OK");
+    expect(cli([...app, "get", "session:1"]).stdout.trim()).toBe("alice");
+    expect(cli([...app, "info", "server"]).stdout).toContain("redis_version");
+    for (const command of [["flushall"], ["flushdb"], ["config", "get", "maxmemory"], ["debug", "sleep", "0"], ["shutdown"]]) {
+      // DEBUG is also switched off server-wide (enable-debug-command no), which answers first.
+      expect(cli([...app, ...command]).stdout, command.join(" ")).toMatch(/NOPERM|DEBUG command not allowed/);
+    }
+  });
+
+  it("gives the healthcheck user PING and nothing else", () => {
+    const hc = ["--user", "healthcheck", "--pass", healthPassword];
+    expect(cli([...hc, "ping"]).stdout.trim()).toBe("PONG");
+    expect(cli([...hc, "get", "session:1"]).stdout).toMatch(/NOPERM/);
+  });
+
+  it("runs with AOF on, the memory cap and noeviction", () => {
+    const app = ["--user", "updateio", "--pass", appPassword];
+    const info = cli([...app, "info", "persistence"]).stdout;
+    expect(info).toMatch(/aof_enabled:1/);
+    const memory = cli([...app, "info", "memory"]).stdout;
+    expect(memory).toMatch(/maxmemory:100663296/); // 75% of 128 MiB
+    expect(memory).toMatch(/maxmemory_policy:noeviction/);
+  });
+});

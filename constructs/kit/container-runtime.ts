@@ -1,0 +1,169 @@
+import { createHash } from "node:crypto";
+import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
+import type { Construct } from "constructs";
+import { suppressPolicy } from "../policy/policy-aspect";
+import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
+import { replicaHost, type DeployedService, type ServiceRuntime, type ServiceSpec, type VolumeMount } from "./service-spec";
+import { ServiceVolume } from "./service-volume";
+
+/**
+ * Runs a ServiceSpec as plain docker_container resources on one Docker host: one container per
+ * replica, plus a seed container for secret and config files. A Swarm runtime (docker_service)
+ * would implement the same ServiceRuntime interface.
+ */
+export class ContainerRuntime implements ServiceRuntime {
+  readonly kind = "containers";
+
+  deploy(scope: Construct, spec: ServiceSpec): DeployedService {
+    const seedMounts = this.seedVolumes(scope, spec);
+    const seed = seedMounts.length > 0 ? this.createSeed(scope, spec, seedMounts) : undefined;
+    const containers: Container[] = [];
+    for (let i = 1; i <= spec.replicas; i++) containers.push(this.createReplica(scope, spec, i, seedMounts, seed));
+    return { containers, seed };
+  }
+
+  /**
+   * Docker refuses uploads into a read-only container, even onto a volume (DESIGN.md), so a
+   * never-started seed container mounts the secret and config volumes and takes the uploads;
+   * the hardened containers mount the same volumes read-only.
+   */
+  private seedVolumes(scope: Construct, spec: ServiceSpec): VolumeMount[] {
+    const mounts: VolumeMount[] = [];
+    if (spec.secrets.length > 0) {
+      const volume = new ServiceVolume(scope, "secrets-volume", {
+        environment: spec.environment,
+        service: spec.service,
+        purpose: "secrets",
+        ephemeral: true,
+      });
+      mounts.push({ volume, containerPath: SECURE_DEFAULTS.secretsDir, readOnly: true });
+    }
+    spec.configDirs.forEach((dir, i) => {
+      const volume = new ServiceVolume(scope, `config-volume-${i}`, {
+        environment: spec.environment,
+        service: spec.service,
+        purpose: `config${i === 0 ? "" : i}`,
+        ephemeral: true,
+      });
+      mounts.push({ volume, containerPath: dir.path, readOnly: true });
+    });
+    return mounts;
+  }
+
+  private createSeed(scope: Construct, spec: ServiceSpec, mounts: VolumeMount[]): Container {
+    const uploads = [
+      ...spec.secrets.map((s) => ({ file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, content: s.value, executable: false })),
+      ...spec.configDirs.flatMap((dir) =>
+        dir.files.map((f) => ({ file: `${dir.path}/${f.name}`, content: f.content, executable: f.executable ?? false })),
+      ),
+    ];
+    const seed = new Container(scope, "seed", {
+      name: `${spec.environment}-${spec.service}-seed`,
+      image: spec.image.imageId,
+      // Never started: it exists only so Docker can copy the files into its volumes.
+      start: false,
+      mustRun: false,
+      networkMode: "none",
+      user: SECURE_DEFAULTS.user,
+      readOnly: false,
+      memory: 16,
+      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop] },
+      securityOpts: [...SECURE_DEFAULTS.securityOpts],
+      logDriver: SECURE_DEFAULTS.logDriver,
+      logOpts: { "max-size": "1m", "max-file": "1" },
+      labels: labelList(spec, "seed"),
+      volumes: mounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: false })),
+      upload: uploads,
+    });
+    suppressPolicy(seed, "read-only-rootfs", "seed container never starts; Docker accepts uploads only into a container whose rootfs is writable");
+    return seed;
+  }
+
+  private createReplica(scope: Construct, spec: ServiceSpec, index: number, seedMounts: VolumeMount[], seed: Container | undefined): Container {
+    const host = replicaHost(spec.service, spec.replicas, index);
+    const hc = spec.healthcheck;
+    const wait = spec.waitHealthy;
+    const dependencies = [...(seed ? [seed] : []), ...spec.dependsOn];
+    const config: ContainerConfig = {
+      name: `${spec.environment}-${host}`,
+      image: spec.image.imageId,
+      hostname: host,
+      command: spec.command ? [...spec.command] : undefined,
+      entrypoint: spec.entrypoint ? [...spec.entrypoint] : undefined,
+      workingDir: spec.workingDir,
+      env: envList(spec),
+      user: spec.user,
+      readOnly: spec.readOnlyRootfs,
+      tmpfs: Object.fromEntries(Object.entries(spec.tmpfs).map(([path, mb]) => [path, `rw,noexec,nosuid,size=${mb}m`])),
+      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop], add: spec.capAdd.length > 0 ? [...spec.capAdd] : undefined },
+      securityOpts: [...SECURE_DEFAULTS.securityOpts],
+      privileged: false,
+      memory: spec.memoryMb,
+      memorySwap: spec.memoryMb,
+      cpuShares: spec.cpuShares,
+      shmSize: spec.shmSizeMb,
+      restart: spec.restart,
+      stopTimeout: spec.stopTimeoutSeconds,
+      healthcheck: hc ? { test: [...hc.test], interval: hc.interval, timeout: hc.timeout, retries: hc.retries, startPeriod: hc.startPeriod } : undefined,
+      logDriver: SECURE_DEFAULTS.logDriver,
+      logOpts: { "max-size": `${spec.log.maxSizeMb}m`, "max-file": String(spec.log.maxFiles) },
+      labels: labelList(spec, spec.component, hc),
+      networksAdvanced: spec.networks.map((n) => ({
+        name: n.network.name,
+        aliases: uniqueSorted([spec.service, host, ...(n.aliases ?? [])]),
+      })),
+      volumes: [
+        ...seedMounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: true })),
+        ...spec.volumes.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: m.readOnly ?? false })),
+        ...spec.binds.map((b) => ({ hostPath: b.hostPath, containerPath: b.containerPath, readOnly: b.readOnly ?? true })),
+      ],
+      // The provider reads ports back sorted: declare them sorted or plans never settle.
+      ports: [...spec.ports]
+        .sort((a, b) => a.internal - b.internal || (a.protocol ?? "tcp").localeCompare(b.protocol ?? "tcp"))
+        .map((p) => ({ internal: p.internal, external: p.external, ip: p.ip, protocol: p.protocol ?? "tcp" })),
+      sysctls: Object.keys(spec.sysctls).length > 0 ? { ...spec.sysctls } : undefined,
+      mustRun: !spec.oneShot,
+      attach: spec.oneShot ? true : undefined,
+      logs: spec.oneShot ? true : undefined,
+      wait: wait ? true : undefined,
+      waitTimeout: wait ? spec.waitTimeoutSeconds : undefined,
+      dependsOn: dependencies.length > 0 ? dependencies : undefined,
+      lifecycle: {
+        // New secrets or config files re-create the seed; the service must restart to read them.
+        replaceTriggeredBy: seed ? [seed] : undefined,
+        postcondition: spec.oneShot
+          ? [{ condition: "${self.exit_code == 0}", errorMessage: `${spec.environment}-${host} did not exit 0; read its logs with: docker logs ${spec.environment}-${host}` }]
+          : undefined,
+      },
+    };
+    return new Container(scope, spec.replicas === 1 ? "container" : `replica-${index}`, config);
+  }
+}
+
+function labelList(spec: ServiceSpec, component: Component, hc?: ServiceSpec["healthcheck"]): { label: string; value: string }[] {
+  const labels: { label: string; value: string }[] = [
+    { label: LABELS.project, value: PROJECT },
+    { label: LABELS.environment, value: spec.environment },
+    { label: LABELS.service, value: spec.service },
+    { label: LABELS.component, value: component },
+  ];
+  if (spec.role) labels.push({ label: LABELS.role, value: spec.role });
+  // The provider ignores healthcheck edits (DESIGN.md); a label change forces the replacement that applies them.
+  if (hc) labels.push({ label: LABELS.healthcheck, value: createHash("sha256").update(JSON.stringify(hc)).digest("hex").slice(0, 16) });
+  return labels.sort((a, b) => a.label.localeCompare(b.label));
+}
+
+function envList(spec: ServiceSpec): string[] {
+  const env: Record<string, string> = { ...spec.env };
+  for (const secret of spec.secrets) {
+    if (secret.envVar) env[secret.envVar] = `${SECURE_DEFAULTS.secretsDir}/${secret.name}`;
+  }
+  return Object.keys(env)
+    .sort()
+    .map((name) => `${name}=${env[name]}`);
+}
+
+function uniqueSorted(values: string[]): string[] {
+  return [...new Set(values)].sort();
+}
+

@@ -1,0 +1,15 @@
+if (process.env.NOSM) process.setSourceMapsEnabled(false);
+const pa = require("../../../constructs/policy/policy-aspect");
+let policyMs = 0; const orig = pa.PolicyAspect.prototype.annotate;
+pa.PolicyAspect.prototype.annotate = function (s: any) { const a = performance.now(); try { return orig.call(this, s); } finally { policyMs += performance.now() - a; } };
+const cdktf = require("cdktf");
+let ttMs = 0; const ot = cdktf.TerraformStack.prototype.toTerraform;
+cdktf.TerraformStack.prototype.toTerraform = function () { const a = performance.now(); try { return ot.call(this); } finally { ttMs += performance.now() - a; } };
+const load = require("../../../environments/load");
+const es = require("../../../environments/environment-stack");
+const cfgs = load.ENVIRONMENTS.map((n: string) => load.loadEnvironmentConfig(n));
+const app = new cdktf.App({ outdir: process.env.CDKTF_OUTDIR });
+let a = performance.now();
+for (const c of cfgs) new es.EnvironmentStack(app, c.name, c); const cons = performance.now() - a;
+a = performance.now(); app.synth(); const syn = performance.now() - a;
+console.log({ cons, syn, policyMs, toTerraformTotal: ttMs, resources: app.node.findAll().filter((c: any) => cdktf.TerraformResource.isTerraformResource(c)).length, nodes: app.node.findAll().length });
