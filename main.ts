@@ -23,7 +23,13 @@ function main(): void {
     process.exit(1);
   }
   const app = new App();
-  for (const config of configs) new EnvironmentStack(app, config.name, config);
+  try {
+    for (const config of configs) new EnvironmentStack(app, config.name, config);
+  } catch (e) {
+    // A construct rejected its props: say which and why, without a stack trace, and write nothing.
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(1);
+  }
   app.synth();
 }
 

@@ -1,6 +1,6 @@
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { postgresCommand, postgresSettings, renderPostgresInitScript } from "./renderers/postgres";
+import { postgresCommand, postgresSettings, renderPostgresInitSql } from "./renderers/postgres";
 import type { Connectable, ServiceConnection } from "./kit/connection";
 import { GeneratedSecret } from "./kit/generated-secret";
 import { HardenedService } from "./kit/hardened-service";
@@ -85,9 +85,8 @@ export class PostgresCluster extends Construct implements Connectable {
           path: "/docker-entrypoint-initdb.d",
           files: [
             {
-              name: "10-updateio-roles.sh",
-              executable: true,
-              content: renderPostgresInitScript({
+              name: "10-updateio-roles.sql",
+              content: renderPostgresInitSql({
                 database: this.database,
                 ownerRole: this.ownerRole,
                 appRole: this.appRole,

@@ -50,6 +50,8 @@ export class EnvironmentStack extends TerraformStack {
     // Shared networks: the edge network carries routed traffic (no route out); egress is the only way out.
     const edgeNet = new PlatformNetwork(this, "edge-network", { environment: env, purpose: "edge" });
     const egressNet = new PlatformNetwork(this, "egress-network", { environment: env, purpose: "egress", internal: false });
+    // Service-to-service calls that are not routed by the edge (the bots calling the API).
+    const appNet = new PlatformNetwork(this, "app-network", { environment: env, purpose: "app" });
 
     this.postgres = new PostgresCluster(this, "postgres", {
       environment: env,
@@ -113,7 +115,7 @@ export class EnvironmentStack extends TerraformStack {
       config: s.api,
       image: apiImage,
       uses: [{ target: this.postgres }, { target: this.redis }, { target: this.rabbitmq }],
-      networks: [{ network: edgeNet }, ...debugNet(s.api)],
+      networks: [{ network: edgeNet }, { network: appNet }, ...debugNet(s.api)],
       secrets: apiSecrets,
       env: { MINI_APP_URL: publicUrl(config.hosts.miniApp), ADMIN_URL: publicUrl(config.hosts.admin) },
       dependsOn: this.migrations.containers,
@@ -124,8 +126,8 @@ export class EnvironmentStack extends TerraformStack {
       service: "discord-bot",
       config: s.discordBot,
       uses: [{ target: this.redis }, { target: this.rabbitmq }],
-      // The Discord gateway is on the internet.
-      networks: [{ network: egressNet }],
+      // The Discord gateway is on the internet; the API on the app network.
+      networks: [{ network: egressNet }, { network: appNet }],
       secrets: [{ name: "discord_bot_token", value: discordToken, envVar: "DISCORD_BOT_TOKEN_FILE" }],
       env: apiUrlEnv,
     });
@@ -141,7 +143,7 @@ export class EnvironmentStack extends TerraformStack {
       service: "telegram-bot",
       config: s.telegramBot,
       uses: [{ target: this.redis }, { target: this.rabbitmq }],
-      networks: [{ network: egressNet }, ...(webhook ? [{ network: edgeNet }] : [])],
+      networks: [{ network: egressNet }, { network: appNet }, ...(webhook ? [{ network: edgeNet }] : [])],
       secrets: telegramSecrets,
       env: {
         ...apiUrlEnv,

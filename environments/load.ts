@@ -35,6 +35,10 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
         const at = issue.path.length > 0 ? `${path}.${key}` : key;
         lines.push(`${at}: unknown key; remove it or fix its spelling`);
       }
+    } else if ((issue.code === "invalid_key" || issue.code === "invalid_element") && issue.issues.length > 0) {
+      // A bad record key or map element: the useful message is the nested one.
+      const key = issue.code === "invalid_key" ? [] : [String(issue.key)];
+      lines.push(...describeIssues(issue.issues.map((inner) => ({ ...inner, path: [...issue.path, ...key, ...inner.path] })) as z.core.$ZodIssue[]));
     } else if (issue.code === "invalid_union" && issue.errors.length > 0) {
       // A discriminated union reports the branch errors: show the most specific ones.
       const nested = issue.errors.flat().map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));

@@ -1,3 +1,5 @@
+import { isIP } from "node:net";
+import { posix } from "node:path";
 import { z } from "zod";
 
 /**
@@ -19,7 +21,7 @@ export const imageRef = z
     error: (issue) =>
       `"${String(issue.input)}" is not a valid image reference; use [registry/]name:tag or name:tag@sha256:<64 hex>`,
   })
-  .refine((ref) => ref.includes(":") || ref.includes("@"), {
+  .refine((ref) => ref.includes("@") || (ref.split("/").pop() ?? "").includes(":"), {
     error: "has no tag or digest; pin it, e.g. name:1.2.3 or name:1.2.3@sha256:<digest> (never an implicit latest)",
   })
   .refine((ref) => !/:latest(@|$)/.test(ref), {
@@ -132,7 +134,7 @@ const edge = z.strictObject({
     z.strictObject({
       mode: z.literal("acme"),
       email: z.email({ error: "must be an email address for the ACME account, e.g. ops@updateio.app (set UPDATEIO_ACME_EMAIL)" }),
-      caUrl: z.url({ error: "must be the ACME directory URL, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" }).optional(),
+      caUrl: z.url({ protocol: /^https$/, error: "must be the https ACME directory URL, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" }).optional(),
     }),
   ], { error: "must be { mode: \"internal\" } or { mode: \"acme\", email }" }),
   /** Client networks allowed on admin surfaces (admin panel, later Grafana). Empty = nobody. */
@@ -151,7 +153,7 @@ const state = z.discriminatedUnion("backend", [
     /** State file path relative to the project root; keep it out of cdktf.out and git. */
     path: z.string().regex(/^[A-Za-z0-9._/-]+\.tfstate$/, { error: "must be a relative path ending in .tfstate, e.g. state/dev.tfstate" })
       .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), { error: "must stay inside the project (relative, no ..)" })
-      .refine((p) => !p.startsWith("cdktf.out"), { error: "must not live in cdktf.out, which people delete; use state/<env>.tfstate" }),
+      .refine((p) => !posix.normalize(p).startsWith("cdktf.out/"), { error: "must not live in cdktf.out, which people delete; use state/<env>.tfstate" }),
   }),
   z.strictObject({
     backend: z.literal("cloud"),
@@ -191,60 +193,84 @@ export const environmentConfigSchema = z
       miniApp: appService,
     }),
   })
+  // Cross-field rules run even when some fields are invalid (when: always), so every problem is
+  // reported in one pass; they therefore read the input defensively.
   .superRefine((cfg, ctx) => {
-    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
-    if (cfg.requireDigests) {
-      const refs: [string[], string][] = [
-        [["edge", "image"], cfg.edge.image],
-        [["postgres", "image"], cfg.postgres.image],
-        [["redis", "image"], cfg.redis.image],
-        [["rabbitmq", "image"], cfg.rabbitmq.image],
-      ];
-      for (const [name, svc] of Object.entries(cfg.services)) {
-        if (svc.image.kind === "build") {
-          issue(["services", name, "image"], "is built from local source, which this environment forbids (requireDigests); use { kind: \"registry\", ref: \"name:tag@sha256:...\" }");
-        } else {
-          refs.push([["services", name, "image", "ref"], svc.image.ref]);
-        }
-      }
-      for (const [path, ref] of refs) {
-        if (!DIGEST.test(ref)) issue(path, `"${ref}" has no digest; this environment requires images pinned as name:tag@sha256:<64 hex>`);
-      }
+    for (const [path, message] of crossFieldProblems(cfg as unknown)) ctx.addIssue({ code: "custom", path, message });
+  }, { when: () => true });
+
+type Problem = [(string | number)[], string];
+
+/** Rules that relate several fields. Tolerates partial or mistyped input (it may not have parsed). */
+export function crossFieldProblems(input: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const issue = (path: (string | number)[], message: string) => problems.push([path, message]);
+  const obj = (v: unknown): Record<string, any> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, any>) : {});
+  const cfg = obj(input);
+  const services = obj(cfg.services);
+  const edgeCfg = obj(cfg.edge);
+  const name = cfg.name;
+
+  if (name === "prod" && cfg.requireDigests !== true) issue(["requireDigests"], "must be true in prod: only a digest really pins what runs");
+  if (cfg.requireDigests === true) {
+    const refs: Problem[] = [];
+    for (const key of ["edge", "postgres", "redis", "rabbitmq"]) {
+      const ref = obj(cfg[key]).image;
+      if (typeof ref === "string") refs.push([[key, "image"], ref]);
     }
-    if (cfg.services.discordBot.replicas !== 1) {
-      issue(["services", "discordBot", "replicas"], "must be 1: a Discord bot token allows one gateway session per shard, two replicas would answer every command twice");
-    }
-    if (cfg.services.telegramBot.replicas !== 1 && cfg.services.telegramBot.mode === "polling") {
-      issue(["services", "telegramBot", "replicas"], "must be 1 in polling mode (Telegram allows one getUpdates consumer); use mode \"webhook\" to run more");
-    }
-    if (cfg.edge.httpPort === cfg.edge.httpsPort) {
-      issue(["edge", "httpsPort"], "must differ from edge.httpPort");
-    }
-    if (cfg.name === "prod") {
-      if (cfg.edge.tls.mode !== "acme") issue(["edge", "tls", "mode"], "must be \"acme\" in prod: browsers do not trust the internal CA");
-      if (cfg.state.backend !== "cloud") issue(["state", "backend"], "must be \"cloud\" in prod: prod state holds secrets and lives in Terraform Cloud");
-      if (cfg.debug) issue(["debug"], "must be false in prod");
-      if (!cfg.protectData) issue(["protectData"], "must be true in prod: destroying a data volume deletes the data");
-    }
-    if (cfg.name !== "prod" && cfg.edge.bindAddress !== "127.0.0.1") {
-      issue(["edge", "bindAddress"], `must be "127.0.0.1" in ${cfg.name}: only prod publishes on all interfaces`);
-    }
-    for (const [name, svc] of Object.entries(cfg.services)) {
-      if (svc.debugPorts.length > 0 && cfg.name !== "dev") {
-        issue(["services", name, "debugPorts"], "debug ports are for dev only; remove them");
-      }
-      if (svc.debugPorts.includes(svc.port)) {
-        issue(["services", name, "debugPorts"], `must not include the service port ${svc.port}; reach the service through the edge`);
+    for (const [svcName, svc] of Object.entries(services)) {
+      const image = obj(obj(svc).image);
+      if (image.kind === "build") {
+        issue(["services", svcName, "image"], "is built from local source, which this environment forbids (requireDigests); use { kind: \"registry\", ref: \"name:tag@sha256:...\" }");
+      } else if (typeof image.ref === "string") {
+        refs.push([["services", svcName, "image", "ref"], image.ref]);
       }
     }
-    const hostNames = Object.entries(cfg.hosts);
-    const seen = new Map<string, string>();
-    for (const [key, host] of hostNames) {
-      const other = seen.get(host);
-      if (other) issue(["hosts", key], `duplicates hosts.${other} ("${host}"); each surface needs its own host name`);
-      seen.set(host, key);
+    for (const [path, ref] of refs) {
+      if (IMAGE_REF.test(ref) && !DIGEST.test(ref)) issue(path, `"${ref}" has no digest; this environment requires images pinned as name:tag@sha256:<64 hex>`);
     }
-  });
+  }
+  const discord = obj(services.discordBot);
+  if (typeof discord.replicas === "number" && discord.replicas !== 1) {
+    issue(["services", "discordBot", "replicas"], "must be 1: a Discord bot token allows one gateway session per shard, two replicas would answer every command twice");
+  }
+  const telegram = obj(services.telegramBot);
+  if (typeof telegram.replicas === "number" && telegram.replicas !== 1 && telegram.mode === "polling") {
+    issue(["services", "telegramBot", "replicas"], "must be 1 in polling mode (Telegram allows one getUpdates consumer); use mode \"webhook\" to run more");
+  }
+  if (typeof edgeCfg.httpPort === "number" && edgeCfg.httpPort === edgeCfg.httpsPort) issue(["edge", "httpsPort"], "must differ from edge.httpPort");
+  if (name === "prod") {
+    if (obj(edgeCfg.tls).mode !== "acme") issue(["edge", "tls", "mode"], "must be \"acme\" in prod: browsers do not trust the internal CA");
+    if (obj(cfg.state).backend !== "cloud") issue(["state", "backend"], "must be \"cloud\" in prod: prod state holds secrets and lives in Terraform Cloud");
+    if (cfg.debug !== false) issue(["debug"], "must be false in prod");
+    if (cfg.protectData !== true) issue(["protectData"], "must be true in prod: destroying a data volume deletes the data");
+  }
+  if ((name === "dev" || name === "test") && edgeCfg.bindAddress !== undefined && edgeCfg.bindAddress !== "127.0.0.1") {
+    issue(["edge", "bindAddress"], `must be "127.0.0.1" in ${name}: only prod publishes on all interfaces`);
+  }
+  const debugPortOwners = new Map<number, string>();
+  for (const [svcName, raw] of Object.entries(services)) {
+    const svc = obj(raw);
+    const debugPorts: unknown[] = Array.isArray(svc.debugPorts) ? svc.debugPorts : [];
+    if (debugPorts.length > 0 && name !== undefined && name !== "dev") issue(["services", svcName, "debugPorts"], "debug ports are for dev only; remove them");
+    for (const p of debugPorts) {
+      if (typeof p !== "number") continue;
+      if (p === svc.port) issue(["services", svcName, "debugPorts"], `must not include the service port ${p}; reach the service through the edge`);
+      if (p === edgeCfg.httpPort || p === edgeCfg.httpsPort) issue(["services", svcName, "debugPorts"], `port ${p} is the edge's; pick another host port`);
+      const other = debugPortOwners.get(p);
+      if (other !== undefined) issue(["services", svcName, "debugPorts"], `port ${p} is already published by services.${other}; pick another`);
+      debugPortOwners.set(p, svcName);
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const [key, host] of Object.entries(obj(cfg.hosts))) {
+    if (typeof host !== "string") continue;
+    const other = seen.get(host);
+    if (other) issue(["hosts", key], `duplicates hosts.${other} ("${host}"); each surface needs its own host name`);
+    seen.set(host, key);
+  }
+  return problems;
+}
 
 export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
 /** What an environment file writes: defaults (env, features, ...) may be left out. */
@@ -255,11 +281,11 @@ export type ImageSource = z.output<typeof imageSource>;
 export type AppServiceName = keyof EnvironmentConfig["services"];
 
 export function isCidr(value: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (m) {
-    const octets = m.slice(1, 5).map(Number);
-    return octets.every((o) => o <= 255) && Number(m[5]) <= 32;
-  }
-  const v6 = /^([0-9a-fA-F:]+)\/(\d{1,3})$/.exec(value);
-  return v6 !== null && v6[1]!.includes(":") && Number(v6[2]) <= 128;
+  const slash = value.lastIndexOf("/");
+  if (slash < 0) return false;
+  const address = value.slice(0, slash);
+  const prefix = value.slice(slash + 1);
+  const family = isIP(address);
+  if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
 }

@@ -35,7 +35,7 @@ export class Variables {
   constructor(private readonly env: Readonly<Record<string, string | undefined>>) {
     for (const name of Object.keys(env)) {
       if (name.startsWith("UPDATEIO_") && !(name in VARIABLES)) {
-        this.problems.push({ variable: name, message: `is not a variable this project reads; known: ${Object.keys(VARIABLES).join(", ")}` });
+        this.report(name, `is not a variable this project reads; known: ${Object.keys(VARIABLES).join(", ")}`);
       }
     }
   }
@@ -48,12 +48,17 @@ export class Variables {
   port(name: VariableName, fallback: number): number {
     const raw = this.env[name];
     if (raw === undefined || raw.trim() === "") return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1 || value > 65535) {
-      this.problems.push({ variable: name, message: `"${raw}" is not a port; set a whole number between 1 and 65535` });
+    const value = /^\d{1,5}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+    if (!(value >= 1 && value <= 65535)) {
+      this.report(name, `"${raw}" is not a port; set a whole number between 1 and 65535`);
       return fallback;
     }
     return value;
+  }
+
+  /** An environment may read a variable more than once; its problem is reported once. */
+  private report(variable: string, message: string): void {
+    if (!this.problems.some((p) => p.variable === variable && p.message === message)) this.problems.push({ variable, message });
   }
 
   list(name: VariableName, fallback: string[]): string[] {

@@ -1,12 +1,12 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { renderPostgresInitScript } from "../../constructs/renderers/postgres";
+import { renderPostgresInitSql } from "../../constructs/renderers/postgres";
 import { describeIf } from "../support/binaries";
 import { postgresRequirement, TempPostgres } from "../support/postgres-server";
 
-// Runs the first-boot script exactly as rendered against a real PostgreSQL (Debian's), the way the
-// image's entrypoint does: POSTGRES_USER set, psql on the local socket, secrets read from files.
+// Runs the first-boot SQL exactly as rendered against a real PostgreSQL (Debian's), the way the
+// image's entrypoint runs a .sql file: psql on the local socket, secrets read from files.
 describeIf(postgresRequirement(), "PostgresCluster first-boot roles on a real server", () => {
   const server = new TempPostgres(55432);
   const ownerPassword = "OwnerPw0123456789abcdefABCDEF0123";
@@ -18,12 +18,13 @@ describeIf(postgresRequirement(), "PostgresCluster first-boot roles on a real se
     const appFile = join(server.dir, "app_password");
     writeFileSync(ownerFile, ownerPassword);
     writeFileSync(appFile, appPassword);
-    const script = join(server.dir, "10-updateio-roles.sh");
-    writeFileSync(script, renderPostgresInitScript({ database: "updateio", ownerRole: "updateio_owner", appRole: "updateio_app", ownerPasswordFile: ownerFile, appPasswordFile: appFile }));
-    chmodSync(script, 0o755);
+    const script = join(server.dir, "10-updateio-roles.sql");
+    writeFileSync(script, renderPostgresInitSql({ database: "updateio", ownerRole: "updateio_owner", appRole: "updateio_app", ownerPasswordFile: ownerFile, appPasswordFile: appFile }));
+    chmodSync(script, 0o644);
     chmodSync(ownerFile, 0o644);
     chmodSync(appFile, 0o644);
-    server.run("sh", [script], { POSTGRES_USER: "postgres", PGHOST: server.dir, PGPORT: String(server.port) });
+    // What the entrypoint's docker_process_sql does with a .sql file.
+    server.run("psql", ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script], { PGHOST: server.dir, PGPORT: String(server.port) });
   });
   afterAll(() => server.stop());
 

@@ -67,6 +67,8 @@ export class ContainerRuntime implements ServiceRuntime {
       user: SECURE_DEFAULTS.user,
       readOnly: false,
       memory: 16,
+      // Without it the engine reads back 2x memory as swap and every plan shows a diff.
+      memorySwap: 16,
       capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop] },
       securityOpts: [...SECURE_DEFAULTS.securityOpts],
       logDriver: SECURE_DEFAULTS.logDriver,

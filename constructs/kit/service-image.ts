@@ -1,5 +1,5 @@
 import { Image } from "@cdktf/provider-docker/lib/image";
-import { Fn } from "cdktf";
+import { Fn, ref, Token } from "cdktf";
 import { Construct } from "constructs";
 
 export interface ServiceImageProps {
@@ -22,7 +22,7 @@ const DIGEST = /@sha256:[0-9a-f]{64}$/;
  * abspath() resolves from there at plan time, so synth output is the same on every machine.
  */
 export function projectPath(relative: string): string {
-  return Fn.abspath(`\${path.root}/../../../${relative}`);
+  return Fn.abspath(`${Token.asString(ref("path.root"))}/../../../${relative}`);
 }
 
 /** One image a service runs: pulled by reference or built from local source. */

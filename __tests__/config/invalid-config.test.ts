@@ -1,0 +1,382 @@
+/**
+ * Invalid configurations: each case takes a VALID environment config (as loaded from its file with no
+ * environment variables), breaks exactly one thing, and expects a ConfigError whose problems contain a
+ * line "<key.path>: <message with the fix>". Environment-variable cases go through loadEnvironmentConfig.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, ENVIRONMENTS, loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import type { EnvironmentConfig } from "../../environments/schema";
+
+const ROOT = resolve(__dirname, "../..");
+const VALID: Record<EnvironmentName, EnvironmentConfig> = {
+  dev: loadEnvironmentConfig("dev", {}),
+  test: loadEnvironmentConfig("test", {}),
+  prod: loadEnvironmentConfig("prod", {}),
+};
+const DIGEST = `@sha256:${"0123456789abcdef".repeat(4)}`;
+
+/** Every file (not directory) below `dir`, relative to it. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => !e.isDirectory())
+    .map((e) => join(e.parentPath, e.name));
+}
+
+/** Throws unless `fn` throws a ConfigError; returns it. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw new Error(`expected a ConfigError, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+  }
+  throw new Error("expected a ConfigError, but the configuration was accepted");
+}
+
+function breakConfig(env: EnvironmentName, mutate: (c: any) => void): ConfigError {
+  const bad = structuredClone(VALID[env]) as any;
+  mutate(bad);
+  return configError(() => validateEnvironmentConfig(bad, env));
+}
+
+/** The problem line for `path`, which must exist. */
+function problemAt(error: ConfigError, path: string): string {
+  const line = error.problems.find((p) => p.startsWith(`${path}: `));
+  expect(line, `no problem starts with "${path}: " in:\n${error.message}`).toBeDefined();
+  return line!;
+}
+
+interface Case {
+  readonly name: string;
+  readonly env: EnvironmentName;
+  readonly mutate: (c: any) => void;
+  /** The key path the problem must start with. */
+  readonly path: string;
+  /** What the message must say (the fix or the rule). */
+  readonly says: RegExp;
+}
+
+const CASES: readonly Case[] = [
+  // unknown keys
+  { name: "unknown top-level key", env: "dev", mutate: (c) => (c.replica = 2), path: "replica", says: /unknown key; remove it or fix its spelling/ },
+  { name: "unknown key in a service", env: "dev", mutate: (c) => (c.services.api.replica = 2), path: "services.api.replica", says: /remove it or fix its spelling/ },
+  { name: "unknown key deep in an image source", env: "prod", mutate: (c) => (c.services.miniApp.image.digest = "x"), path: "services.miniApp.image.digest", says: /remove it or fix its spelling/ },
+  { name: "unknown key in edge.tls", env: "prod", mutate: (c) => (c.edge.tls.staging = true), path: "edge.tls.staging", says: /unknown key/ },
+  { name: "unknown service", env: "dev", mutate: (c) => (c.services.worker = structuredClone(c.services.api)), path: "services.worker", says: /unknown key/ },
+  // wrong types
+  { name: "replicas as a string", env: "dev", mutate: (c) => (c.services.api.replicas = "2"), path: "services.api.replicas", says: /whole number/ },
+  { name: "debug as a string", env: "dev", mutate: (c) => (c.debug = "yes"), path: "debug", says: /./ },
+  { name: "env value as a number", env: "dev", mutate: (c) => (c.services.api.env.WORKERS = 4), path: "services.api.env.WORKERS", says: /quote numbers and booleans/ },
+  { name: "image ref as a number", env: "dev", mutate: (c) => (c.postgres.image = 17), path: "postgres.image", says: /image reference string such as/ },
+  { name: "unknown environment name", env: "dev", mutate: (c) => (c.name = "staging"), path: "name", says: /must be dev, test or prod/ },
+  // ranges
+  { name: "port 0", env: "dev", mutate: (c) => (c.services.api.port = 0), path: "services.api.port", says: /between 1 and 65535/ },
+  { name: "port above 65535", env: "dev", mutate: (c) => (c.edge.httpsPort = 70000), path: "edge.httpsPort", says: /between 1 and 65535/ },
+  { name: "fractional port", env: "dev", mutate: (c) => (c.services.miniApp.port = 3000.5), path: "services.miniApp.port", says: /whole number between 1 and 65535/ },
+  { name: "debug port out of range", env: "dev", mutate: (c) => (c.services.api.debugPorts = [0]), path: "services.api.debugPorts.0", says: /between 1 and 65535/ },
+  { name: "memory below 32 MiB", env: "dev", mutate: (c) => (c.postgres.memoryMb = 16), path: "postgres.memoryMb", says: /at least 32/ },
+  { name: "memory above 64 GiB", env: "prod", mutate: (c) => (c.services.api.memoryMb = 100000), path: "services.api.memoryMb", says: /at most 65536/ },
+  { name: "migration memory as a fraction", env: "dev", mutate: (c) => (c.migrations.memoryMb = 256.5), path: "migrations.memoryMb", says: /whole number of MiB/ },
+  { name: "cpu shares below 2", env: "dev", mutate: (c) => (c.redis.cpuShares = 1), path: "redis.cpuShares", says: /at least 2/ },
+  { name: "cpu shares above the maximum", env: "dev", mutate: (c) => (c.edge.cpuShares = 300000), path: "edge.cpuShares", says: /at most 262144/ },
+  { name: "replicas 0", env: "dev", mutate: (c) => (c.services.adminPanel.replicas = 0), path: "services.adminPanel.replicas", says: /at least 1; remove the service/ },
+  { name: "replicas above 20", env: "prod", mutate: (c) => (c.services.api.replicas = 21), path: "services.api.replicas", says: /at most 20 .* Swarm/ },
+  // images
+  { name: "image without tag", env: "dev", mutate: (c) => (c.postgres.image = "postgres"), path: "postgres.image", says: /has no tag or digest; pin it/ },
+  { name: "image with the latest tag", env: "dev", mutate: (c) => (c.redis.image = "redis:latest"), path: "redis.image", says: /floating tag "latest"; pin a version tag/ },
+  { name: "image latest with a digest", env: "dev", mutate: (c) => (c.redis.image = `redis:latest${DIGEST}`), path: "redis.image", says: /"latest"/ },
+  { name: "uppercase image", env: "dev", mutate: (c) => (c.rabbitmq.image = "RabbitMQ:4.1"), path: "rabbitmq.image", says: /not a valid image reference; use \[registry\/\]name:tag/ },
+  { name: "garbage image", env: "dev", mutate: (c) => (c.edge.image = "not an image!"), path: "edge.image", says: /not a valid image reference/ },
+  { name: "app image without tag", env: "test", mutate: (c) => (c.services.discordBot.image.ref = "ghcr.io/updateio/discord-bot"), path: "services.discordBot.image.ref", says: /no tag or digest/ },
+  { name: "missing digest with requireDigests (data image)", env: "prod", mutate: (c) => (c.postgres.image = "postgres:17.6-bookworm"), path: "postgres.image", says: /has no digest; .*name:tag@sha256:<64 hex>/ },
+  { name: "missing digest with requireDigests (app image)", env: "test", mutate: (c) => (c.services.api.image.ref = "ghcr.io/updateio/api:1.0.0"), path: "services.api.image.ref", says: /has no digest/ },
+  { name: "short digest", env: "prod", mutate: (c) => (c.edge.image = "caddy:2.10.2-alpine@sha256:abc"), path: "edge.image", says: /not a valid image reference/ },
+  { name: "build image in prod", env: "prod", mutate: (c) => (c.services.api.image = { kind: "build", context: "../updateio/api", dockerfile: "Dockerfile", devCommand: ["npm", "run", "dev"], mountPath: "/app" }), path: "services.api.image", says: /built from local source, which this environment forbids .* kind: "registry"/ },
+  { name: "unknown image kind", env: "dev", mutate: (c) => (c.services.api.image = { kind: "git", url: "x" }), path: "services.api.image.kind", says: /must be \{ kind: "registry", ref \} or \{ kind: "build"/ },
+  { name: "build without a dev command", env: "dev", mutate: (c) => (c.services.api.image.devCommand = []), path: "services.api.image.devCommand", says: /non-empty command/ },
+  { name: "build mount path not absolute", env: "dev", mutate: (c) => (c.services.api.image.mountPath = "app"), path: "services.api.image.mountPath", says: /absolute path inside the container/ },
+  // prod rules
+  { name: "prod with internal TLS", env: "prod", mutate: (c) => (c.edge.tls = { mode: "internal" }), path: "edge.tls.mode", says: /must be "acme" in prod/ },
+  { name: "prod with local state", env: "prod", mutate: (c) => (c.state = { backend: "local", path: "state/prod.tfstate" }), path: "state.backend", says: /must be "cloud" in prod/ },
+  { name: "prod with debug", env: "prod", mutate: (c) => (c.debug = true), path: "debug", says: /must be false in prod/ },
+  { name: "prod with protectData false", env: "prod", mutate: (c) => (c.protectData = false), path: "protectData", says: /must be true in prod/ },
+  { name: "requireDigests as a string", env: "prod", mutate: (c) => (c.requireDigests = "yes"), path: "requireDigests", says: /./ },
+  // non-prod rules
+  { name: "dev bound to all interfaces", env: "dev", mutate: (c) => (c.edge.bindAddress = "0.0.0.0"), path: "edge.bindAddress", says: /must be "127.0.0.1" in dev/ },
+  { name: "test bound to all interfaces", env: "test", mutate: (c) => (c.edge.bindAddress = "0.0.0.0"), path: "edge.bindAddress", says: /must be "127.0.0.1" in test/ },
+  { name: "bind address that is neither loopback nor wildcard", env: "prod", mutate: (c) => (c.edge.bindAddress = "192.168.1.10"), path: "edge.bindAddress", says: /must be "127.0.0.1" or "0.0.0.0"/ },
+  { name: "debug ports in test", env: "test", mutate: (c) => (c.services.api.debugPorts = [9229]), path: "services.api.debugPorts", says: /dev only; remove them/ },
+  { name: "debug ports in prod", env: "prod", mutate: (c) => (c.services.adminPanel.debugPorts = [9230]), path: "services.adminPanel.debugPorts", says: /dev only/ },
+  { name: "debug port equal to the service port", env: "dev", mutate: (c) => (c.services.api.debugPorts = [9229, 3000]), path: "services.api.debugPorts", says: /must not include the service port 3000; reach the service through the edge/ },
+  // bots
+  { name: "discord bot with 2 replicas", env: "prod", mutate: (c) => (c.services.discordBot.replicas = 2), path: "services.discordBot.replicas", says: /must be 1: .* answer every command twice/ },
+  { name: "telegram polling with 2 replicas", env: "dev", mutate: (c) => (c.services.telegramBot.replicas = 2), path: "services.telegramBot.replicas", says: /must be 1 in polling mode.*use mode "webhook"/ },
+  { name: "telegram mode unknown", env: "prod", mutate: (c) => (c.services.telegramBot.mode = "push"), path: "services.telegramBot.mode", says: /"polling" or "webhook"/ },
+  { name: "telegram webhook path without slash", env: "prod", mutate: (c) => (c.services.telegramBot.webhookPath = "telegram/webhook"), path: "services.telegramBot.webhookPath", says: /URL path such as \/telegram\/webhook/ },
+  // hosts
+  { name: "duplicate hosts", env: "prod", mutate: (c) => (c.hosts.miniApp = c.hosts.api), path: "hosts.miniApp", says: /duplicates hosts\.api \("api\.updateio\.app"\); each surface needs its own host name/ },
+  { name: "host with scheme", env: "dev", mutate: (c) => (c.hosts.api = "https://api.updateio.localhost"), path: "hosts.api", says: /bare host name .*no scheme, no port/ },
+  { name: "host with port", env: "prod", mutate: (c) => (c.hosts.admin = "admin.updateio.app:8443"), path: "hosts.admin", says: /no scheme, no port/ },
+  { name: "uppercase host", env: "prod", mutate: (c) => (c.hosts.miniApp = "App.updateio.app"), path: "hosts.miniApp", says: /bare host name/ },
+  // edge
+  { name: "bad CIDR in adminAllowList", env: "dev", mutate: (c) => (c.edge.adminAllowList = ["10.0.0.0/8", "10.0.0.300/8"]), path: "edge.adminAllowList.1", says: /"10\.0\.0\.300\/8" is not a CIDR; write an address with a prefix length/ },
+  { name: "address without prefix in adminAllowList", env: "prod", mutate: (c) => (c.edge.adminAllowList = ["203.0.113.7"]), path: "edge.adminAllowList.0", says: /not a CIDR/ },
+  { name: "prefix above 32", env: "prod", mutate: (c) => (c.edge.adminAllowList = ["203.0.113.0/33"]), path: "edge.adminAllowList.0", says: /not a CIDR/ },
+  { name: "bad ACME email", env: "prod", mutate: (c) => (c.edge.tls.email = "ops-at-updateio"), path: "edge.tls.email", says: /email address for the ACME account.*UPDATEIO_ACME_EMAIL/ },
+  { name: "ACME without email", env: "prod", mutate: (c) => delete c.edge.tls.email, path: "edge.tls.email", says: /./ },
+  { name: "bad ACME CA URL", env: "prod", mutate: (c) => (c.edge.tls.caUrl = "letsencrypt staging"), path: "edge.tls.caUrl", says: /ACME directory URL/ },
+  { name: "unknown TLS mode", env: "dev", mutate: (c) => (c.edge.tls = { mode: "selfsigned" }), path: "edge.tls.mode", says: /\{ mode: "internal" \} or \{ mode: "acme", email \}/ },
+  { name: "http port equal to https port", env: "dev", mutate: (c) => (c.edge.httpsPort = c.edge.httpPort), path: "edge.httpsPort", says: /must differ from edge\.httpPort/ },
+  // service env and features
+  { name: "secret-looking env var", env: "dev", mutate: (c) => (c.services.api.env.DATABASE_PASSWORD = "hunter2"), path: "services.api.env.DATABASE_PASSWORD", says: /looks like a secret; .*declare it under secrets/ },
+  { name: "token env var on a bot", env: "prod", mutate: (c) => (c.services.discordBot.env.DISCORD_TOKEN = "x"), path: "services.discordBot.env.DISCORD_TOKEN", says: /looks like a secret/ },
+  { name: "api key env var", env: "test", mutate: (c) => (c.services.miniApp.env.MAPS_API_KEY = "x"), path: "services.miniApp.env.MAPS_API_KEY", says: /looks like a secret/ },
+  { name: "feature flag set to a string", env: "dev", mutate: (c) => (c.services.api.features.newOnboarding = "yes"), path: "services.api.features.newOnboarding", says: /feature flags are true or false/ },
+  // state
+  { name: "absolute state path", env: "dev", mutate: (c) => (c.state.path = "/var/lib/updateio/dev.tfstate"), path: "state.path", says: /must stay inside the project \(relative, no \.\.\)/ },
+  { name: "state path with ..", env: "test", mutate: (c) => (c.state.path = "../state/test.tfstate"), path: "state.path", says: /no \.\./ },
+  { name: "state path in cdktf.out", env: "dev", mutate: (c) => (c.state.path = "cdktf.out/dev.tfstate"), path: "state.path", says: /must not live in cdktf\.out, .*use state\/<env>\.tfstate/ },
+  { name: "state path not ending in .tfstate", env: "dev", mutate: (c) => (c.state.path = "state/dev.json"), path: "state.path", says: /ending in \.tfstate, e\.g\. state\/dev\.tfstate/ },
+  { name: "unknown state backend", env: "dev", mutate: (c) => (c.state = { backend: "s3", bucket: "x" }), path: "state.backend", says: /\{ backend: "local", path \} or \{ backend: "cloud"/ },
+  { name: "bad Terraform Cloud workspace", env: "prod", mutate: (c) => (c.state.workspace = "updateio prod"), path: "state.workspace", says: /workspace name/ },
+  // docker host and log level
+  { name: "docker host without a scheme", env: "dev", mutate: (c) => (c.dockerHost = "/var/run/docker.sock"), path: "dockerHost", says: /Docker host URL such as unix:\/\/\/var\/run\/docker\.sock \(set UPDATEIO_DOCKER_HOST\)/ },
+  { name: "docker host with an http scheme", env: "prod", mutate: (c) => (c.dockerHost = "http://docker:2375"), path: "dockerHost", says: /Docker host URL/ },
+  { name: "bad log level", env: "dev", mutate: (c) => (c.logLevel = "verbose"), path: "logLevel", says: /one of trace, debug, info, warn, error/ },
+  // data services
+  { name: "bad database name", env: "dev", mutate: (c) => (c.postgres.database = "Update-IO"), path: "postgres.database", says: /lowercase SQL identifier/ },
+  { name: "bad rabbitmq vhost", env: "dev", mutate: (c) => (c.rabbitmq.vhost = "updateio dev"), path: "rabbitmq.vhost", says: /simple name/ },
+  { name: "empty migration command", env: "prod", mutate: (c) => (c.migrations.command = []), path: "migrations.command", says: /must be a command such as/ },
+];
+
+describe("invalid configurations are rejected with the key path and the fix", () => {
+  it("has at least 30 cases", () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(30);
+  });
+
+  for (const c of CASES) {
+    it(`${c.env}: ${c.name} → ${c.path}`, () => {
+      const error = breakConfig(c.env, c.mutate);
+      expect(error.environment).toBe(c.env);
+      expect(problemAt(error, c.path)).toMatch(c.says);
+      expect(error.message).toMatch(/^Invalid configuration for environment "\w+" \(\d+ problems?\); nothing was synthesized:\n {2}- /);
+    });
+  }
+
+  it("rejects a missing required key, naming it", () => {
+    const error = breakConfig("dev", (c) => delete c.postgres);
+    problemAt(error, "postgres");
+    // QUESTIONABLE (environments/schema.ts): the message is zod's default ("Invalid input: expected object,
+    // received undefined") and gives no fix; see the report.
+  });
+});
+
+describe("inputs that would otherwise lose their fix or break later", () => {
+  it("a lowercase env var name says UPPER_SNAKE_CASE", () => {
+    expect(problemAt(breakConfig("dev", (c) => (c.services.api.env.log_format = "json")), "services.api.env.log_format")).toMatch(/UPPER_SNAKE_CASE/);
+  });
+  it("a bad feature flag name says camelCase", () => {
+    expect(problemAt(breakConfig("dev", (c) => (c.services.api.features["new-onboarding"] = true)), "services.api.features.new-onboarding")).toMatch(/camelCase/);
+  });
+
+  it("an image with a registry port but no tag is rejected", () => {
+    problemAt(breakConfig("dev", (c) => (c.postgres.image = "localhost:5000/postgres")), "postgres.image");
+  });
+
+  it("a state path ./cdktf.out/... is rejected", () => {
+    problemAt(breakConfig("dev", (c) => (c.state.path = "./cdktf.out/dev.tfstate")), "state.path");
+  });
+
+  it("an http:// ACME directory is rejected by the schema", () => {
+    problemAt(breakConfig("prod", (c) => (c.edge.tls.caUrl = "http://acme.example/directory")), "edge.tls.caUrl");
+  });
+
+  it("prod with requireDigests false is rejected", () => {
+    problemAt(breakConfig("prod", (c) => (c.requireDigests = false)), "requireDigests");
+  });
+
+  it("CIDRs that Caddy would refuse are rejected by the schema", () => {
+    problemAt(breakConfig("dev", (c) => (c.edge.adminAllowList = ["010.0.0.0/8"])), "edge.adminAllowList.0");
+    problemAt(breakConfig("dev", (c) => (c.edge.adminAllowList = [":::::/64"])), "edge.adminAllowList.0");
+  });
+});
+
+describe("several problems at once", () => {
+  it("reports field problems and cross-field rules together in one error", () => {
+    const error = breakConfig("prod", (c) => {
+      c.replica = 2;
+      c.services.api.replicas = 0;
+      c.edge.adminAllowList = ["nonsense"];
+      c.redis.image = "redis:7.4.6-alpine";
+      c.debug = true;
+      c.protectData = false;
+      c.hosts.admin = c.hosts.api;
+      c.services.discordBot.replicas = 2;
+    });
+    for (const path of ["replica", "services.api.replicas", "edge.adminAllowList.0", "redis.image", "debug", "protectData", "hosts.admin", "services.discordBot.replicas"]) {
+      problemAt(error, path);
+    }
+    expect(error.problems.length).toBeGreaterThanOrEqual(8);
+    expect(error.message).toContain(`(${error.problems.length} problems)`);
+  });
+
+  it("reports a bad variable together with the schema problems it does not cause", () => {
+    const error = configError(() => loadEnvironmentConfig("prod", { UPDATEIO_EDGE_HTTP_PORT: "http", UPDATEIO_DOMAIN: "https://updateio.app" }));
+    problemAt(error, "UPDATEIO_EDGE_HTTP_PORT (environment variable)");
+    problemAt(error, "hosts.api");
+  });
+
+  it("reports cross-field rules even when a field has the wrong type", () => {
+    const error = breakConfig("prod", (c) => {
+      c.services.api.replicas = "2";
+      c.debug = true;
+    });
+    problemAt(error, "services.api.replicas");
+    problemAt(error, "debug");
+  });
+});
+
+describe("environment variables", () => {
+  it("a non-numeric UPDATEIO_EDGE_HTTP_PORT names the variable and the fix", () => {
+    const error = configError(() => loadEnvironmentConfig("dev", { UPDATEIO_EDGE_HTTP_PORT: "abc" }));
+    expect(problemAt(error, "UPDATEIO_EDGE_HTTP_PORT (environment variable)")).toMatch(/"abc" is not a port; set a whole number between 1 and 65535/);
+  });
+
+  it("an out-of-range UPDATEIO_EDGE_HTTPS_PORT names the variable", () => {
+    const error = configError(() => loadEnvironmentConfig("prod", { UPDATEIO_EDGE_HTTPS_PORT: "65536" }));
+    problemAt(error, "UPDATEIO_EDGE_HTTPS_PORT (environment variable)");
+  });
+
+  it("an unknown UPDATEIO_* variable is an error listing the known ones", () => {
+    const error = configError(() => loadEnvironmentConfig("dev", { UPDATEIO_EDGE_PORT: "8080" }));
+    const line = problemAt(error, "UPDATEIO_EDGE_PORT (environment variable)");
+    expect(line).toMatch(/is not a variable this project reads; known: .*UPDATEIO_EDGE_HTTP_PORT/);
+  });
+
+  it("variables outside the UPDATEIO_ prefix are ignored", () => {
+    expect(() => loadEnvironmentConfig("dev", { PATH: "/usr/bin", HOME: "/root", UPDATEIO: "x" })).not.toThrow();
+  });
+
+  it("a bad UPDATEIO_ADMIN_ALLOW CIDR is reported at its list position", () => {
+    const error = configError(() => loadEnvironmentConfig("dev", { UPDATEIO_ADMIN_ALLOW: "10.0.0.0/8, 192.168.1.1" }));
+    expect(problemAt(error, "edge.adminAllowList.1")).toMatch(/"192\.168\.1\.1" is not a CIDR/);
+  });
+
+  it("a bad UPDATEIO_API_IMAGE is reported at services.api.image.ref (test and prod)", () => {
+    for (const env of ["test", "prod"] as const) {
+      const error = configError(() => loadEnvironmentConfig(env, { UPDATEIO_API_IMAGE: "Updateio API" }));
+      expect(problemAt(error, "services.api.image.ref")).toMatch(/"Updateio API" is not a valid image reference/);
+    }
+  });
+
+  it("an UPDATEIO_API_IMAGE without a digest is refused in prod", () => {
+    const error = configError(() => loadEnvironmentConfig("prod", { UPDATEIO_API_IMAGE: "ghcr.io/updateio/api:1.0.0" }));
+    expect(problemAt(error, "services.api.image.ref")).toMatch(/has no digest/);
+  });
+
+  it("a bad UPDATEIO_ACME_EMAIL and UPDATEIO_DOCKER_HOST are reported at their keys", () => {
+    const error = configError(() => loadEnvironmentConfig("prod", { UPDATEIO_ACME_EMAIL: "nobody", UPDATEIO_DOCKER_HOST: "docker.internal:2375" }));
+    problemAt(error, "edge.tls.email");
+    problemAt(error, "dockerHost");
+  });
+
+  it("an unknown environment name is a ConfigError", () => {
+    expect(problemAt(configError(() => loadEnvironmentConfig("staging", {})), "environment")).toMatch(/not one of dev, test, prod/);
+  });
+
+  it("reports a bad variable once per environment (test)", () => {
+    const error = configError(() => loadEnvironmentConfig("test", { UPDATEIO_EDGE_HTTP_PORT: "abc" }));
+    expect(error.problems.filter((p) => p.startsWith("UPDATEIO_EDGE_HTTP_PORT"))).toHaveLength(1);
+  });
+
+  // QUESTIONABLE (environments/variables.ts, Variables.port): Number() accepts "0x50", "1e3" and " 80 ", so a
+  // typo can silently become another port. The message itself asks for "a whole number". Fix: /^\d{1,5}$/.
+  it("a port written in hex or exponent notation is rejected", () => {
+    configError(() => loadEnvironmentConfig("dev", { UPDATEIO_EDGE_HTTP_PORT: "0x50" }));
+    configError(() => loadEnvironmentConfig("dev", { UPDATEIO_EDGE_HTTPS_PORT: "4.43e2" }));
+  });
+});
+
+describe("valid configurations", () => {
+  for (const env of ENVIRONMENTS) {
+    it(`${env} loads with no variables and re-validates unchanged`, () => {
+      const config = loadEnvironmentConfig(env, {});
+      expect(config.name).toBe(env);
+      expect(validateEnvironmentConfig(structuredClone(config), env)).toEqual(config);
+    });
+  }
+
+  it("accepts the documented variables with good values", () => {
+    const vars = {
+      UPDATEIO_DOMAIN: "staging.updateio.app",
+      UPDATEIO_ACME_EMAIL: "platform@updateio.app",
+      UPDATEIO_ACME_CA: "https://acme-staging-v02.api.letsencrypt.org/directory",
+      UPDATEIO_ADMIN_ALLOW: "203.0.113.0/24, 2001:db8::/32",
+      UPDATEIO_EDGE_HTTP_PORT: "8080",
+      UPDATEIO_EDGE_HTTPS_PORT: "8443",
+      UPDATEIO_TFC_ORGANIZATION: "updateio-ops",
+      UPDATEIO_TFC_WORKSPACE: "updateio-prod-eu",
+      UPDATEIO_API_IMAGE: `ghcr.io/updateio/api:2.0.0${DIGEST}`,
+    };
+    const prod = loadEnvironmentConfig("prod", vars);
+    expect(prod.hosts.api).toBe("api.staging.updateio.app");
+    expect(prod.edge).toMatchObject({ httpPort: 8080, httpsPort: 8443, adminAllowList: ["203.0.113.0/24", "2001:db8::/32"] });
+    expect(prod.edge.tls).toEqual({ mode: "acme", email: "platform@updateio.app", caUrl: "https://acme-staging-v02.api.letsencrypt.org/directory" });
+    expect(prod.state).toEqual({ backend: "cloud", hostname: "app.terraform.io", organization: "updateio-ops", workspace: "updateio-prod-eu" });
+    expect(prod.services.api.image).toEqual({ kind: "registry", ref: `ghcr.io/updateio/api:2.0.0${DIGEST}` });
+  });
+
+  it("fills the schema defaults (env, features, debugPorts, webhookPath, settings)", () => {
+    expect(VALID.prod.services.adminPanel.features).toEqual({});
+    expect(VALID.prod.services.adminPanel.debugPorts).toEqual([]);
+    expect(VALID.prod.services.telegramBot.webhookPath).toBe("/telegram/webhook");
+    expect(VALID.prod.postgres.settings).toEqual({});
+    expect(VALID.dev.services.api.debugPorts).toEqual([9229]);
+  });
+});
+
+describe("main.ts with an invalid configuration", () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  function runMain(extraEnv: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; outdir: string; parent: string }> {
+    const parent = mkdtempSync(join(tmpdir(), "main-invalid-"));
+    dirs.push(parent);
+    const outdir = join(parent, "cdktf.out");
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("UPDATEIO_") && !k.startsWith("CDKTF_")) env[k] = v;
+    Object.assign(env, { CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" }, extraEnv);
+    return new Promise((done, fail) => {
+      const child = spawn("npx", ["tsx", "main.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("error", fail);
+      child.on("close", (code) => done({ code, stdout, stderr, outdir, parent }));
+    });
+  }
+
+  it("exits non-zero, names the variable, and writes nothing", async () => {
+    const run = await runMain({ UPDATEIO_EDGE_HTTP_PORT: "abc" });
+    expect(run.code, run.stderr).not.toBe(0);
+    expect(run.stderr).toContain('UPDATEIO_EDGE_HTTP_PORT (environment variable): "abc" is not a port; set a whole number between 1 and 65535');
+    for (const env of ENVIRONMENTS) expect(run.stderr).toContain(`Invalid configuration for environment "${env}"`);
+    expect(run.stderr).toContain("nothing was synthesized");
+    expect(run.stderr).not.toMatch(/^\s+at /m); // a clean message, not a stack trace
+    // nothing half-written: the outdir was never even created
+    expect(readdirSync(run.parent)).toEqual([]);
+  });
+
+  it("rejects an http:// ACME directory before any construct runs, and writes no file", async () => {
+    const run = await runMain({ UPDATEIO_ACME_CA: "http://acme.example/directory" });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/edge\.tls\.caUrl: must be the https ACME directory URL/);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(filesUnder(run.parent)).toEqual([]);
+  });
+});

@@ -1,0 +1,480 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { afterAll, describe, expect, it } from "vitest";
+import { GeneratedSecret } from "../../constructs/kit/generated-secret";
+import { HardenedService, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
+import { PlatformNetwork } from "../../constructs/kit/platform-network";
+import { ServiceImage } from "../../constructs/kit/service-image";
+import { ServiceVolume } from "../../constructs/kit/service-volume";
+import { suppressionsOf } from "../../constructs/policy/policy-aspect";
+
+const OUT = mkdtempSync(join(tmpdir(), "hardened-service-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const IMAGE = `registry.example/worker:1.2.3@sha256:${"ab".repeat(32)}`;
+
+interface Fixture {
+  stack: TerraformStack;
+  internal: PlatformNetwork;
+  egress: PlatformNetwork;
+  image: ServiceImage;
+}
+
+function fixture(): Fixture {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  return {
+    stack,
+    internal: new PlatformNetwork(stack, "internal-net", { environment: "dev", purpose: "backend" }),
+    egress: new PlatformNetwork(stack, "egress-net", { environment: "dev", purpose: "egress", internal: false }),
+    image: new ServiceImage(stack, "image", { ref: IMAGE }),
+  };
+}
+
+function props(f: Fixture, overrides: Partial<HardenedServiceProps> = {}): HardenedServiceProps {
+  return {
+    environment: "dev",
+    service: "worker",
+    component: "app",
+    image: f.image,
+    memoryMb: 256,
+    networks: [{ network: f.internal }],
+    healthcheck: { test: ["CMD", "true"] },
+    ...overrides,
+  };
+}
+
+type Json = Record<string, any>;
+function synth(f: Fixture): { text: string; json: Json } {
+  const text = Testing.synth(f.stack);
+  return { text, json: JSON.parse(text) };
+}
+const containers = (json: Json): Json[] => Object.values(json.resource.docker_container ?? {});
+const byName = (json: Json, name: string): Json => {
+  const c = containers(json).find((x) => x.name === name);
+  if (!c) throw new Error(`no container ${name}; have ${containers(json).map((x) => x.name).join(", ")}`);
+  return c;
+};
+const resourceKey = (json: Json, type: string, name: string): string => {
+  const entry = Object.entries(json.resource[type] ?? {}).find(([, v]) => (v as Json).name === name);
+  if (!entry) throw new Error(`no ${type} named ${name}`);
+  return entry[0];
+};
+
+describe("HardenedService: snapshot", () => {
+  it("synthesizes a service with a secret, a config file and a data volume", () => {
+    const f = fixture();
+    const secret = new GeneratedSecret(f.stack, "token");
+    const data = new ServiceVolume(f.stack, "data", { environment: "dev", service: "worker", purpose: "data", protect: true });
+    new HardenedService(f.stack, "worker", props(f, {
+      env: { LOG_FORMAT: "json" },
+      secrets: [{ name: "api_token", value: secret.value, envVar: "API_TOKEN_FILE" }],
+      configDirs: [{ path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }] }],
+      volumes: [{ volume: data, containerPath: "/var/lib/worker" }],
+    }));
+    expect(synth(f).text).toMatchSnapshot();
+  });
+});
+
+describe("HardenedService: secure defaults", () => {
+  const f = fixture();
+  new HardenedService(f.stack, "worker", props(f));
+  const { text, json } = synth(f);
+  const c = byName(json, "dev-worker");
+
+  it("uses the matcher-visible defaults (read-only, no capabilities, no-new-privileges, not privileged)", () => {
+    expect(text).toHaveResourceWithProperties(Container, {
+      name: "dev-worker",
+      read_only: true,
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      privileged: false,
+    });
+    expect(c.capabilities.add).toBeUndefined();
+  });
+
+  it("limits memory with no swap on top, and cpu_shares defaults to 512", () => {
+    expect(c.memory).toBe(256);
+    expect(c.memory_swap).toBe(256);
+    expect(c.cpu_shares).toBe(512);
+  });
+
+  it("restarts unless-stopped and rotates json-file logs at 10m x 3", () => {
+    expect(c.restart).toBe("unless-stopped");
+    expect(c.log_driver).toBe("json-file");
+    expect(c.log_opts).toEqual({ "max-size": "10m", "max-file": "3" });
+  });
+
+  it("labels project, environment, service and component (sorted), plus the healthcheck hash", () => {
+    const labels = Object.fromEntries(c.labels.map((l: Json) => [l.label, l.value]));
+    expect(labels).toMatchObject({
+      "io.updateio.project": "updateio",
+      "io.updateio.environment": "dev",
+      "io.updateio.service": "worker",
+      "io.updateio.component": "app",
+    });
+    expect(labels["io.updateio.healthcheck-sha"]).toMatch(/^[0-9a-f]{16}$/);
+    const keys = c.labels.map((l: Json) => l.label);
+    expect(keys).toEqual([...keys].sort());
+  });
+
+  it("fills the healthcheck defaults in canonical Go duration form", () => {
+    expect(c.healthcheck).toEqual({ test: ["CMD", "true"], interval: "30s", timeout: "5s", retries: 3, start_period: "20s" });
+  });
+
+  it("mounts /tmp as a 64 MiB noexec tmpfs and runs as nobody (65534:65534)", () => {
+    expect(c.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m" });
+    expect(c.user).toBe("65534:65534");
+  });
+
+  it("must run, waits for health with the default timeout and stops within 30s", () => {
+    expect(c.must_run).toBe(true);
+    expect(c.wait).toBe(true);
+    expect(c.wait_timeout).toBe(180);
+    expect(c.stop_timeout).toBe(30);
+    expect(c.attach).toBeUndefined();
+  });
+
+  it("answers to the service name on each network and has no seed without secrets or files", () => {
+    expect(c.hostname).toBe("worker");
+    expect(c.networks_advanced).toEqual([{ name: `\${docker_network.${resourceKey(json, "docker_network", "dev-backend")}.name}`, aliases: ["worker"] }]);
+    expect(containers(json)).toHaveLength(1);
+    expect(c.depends_on).toBeUndefined();
+    expect(c.lifecycle?.replace_triggered_by).toBeUndefined();
+    expect(json.resource.docker_volume).toBeUndefined();
+  });
+});
+
+describe("HardenedService: explicit settings", () => {
+  it("writes healthcheck durations in canonical Go form whatever the input spelling", () => {
+    const f = fixture();
+    new HardenedService(f.stack, "worker", props(f, { healthcheck: { test: ["CMD-SHELL", "true"], interval: "1m", timeout: "90s", startPeriod: "1h", retries: 5 } }));
+    expect(byName(synth(f).json, "dev-worker").healthcheck).toEqual({ test: ["CMD-SHELL", "true"], interval: "1m0s", timeout: "1m30s", start_period: "1h0m0s", retries: 5 });
+  });
+
+  it("changes the healthcheck label when the healthcheck changes (the provider ignores healthcheck edits)", () => {
+    const label = (interval: string) => {
+      const f = fixture();
+      new HardenedService(f.stack, "worker", props(f, { healthcheck: { test: ["CMD", "true"], interval } }));
+      return byName(synth(f).json, "dev-worker").labels.find((l: Json) => l.label === "io.updateio.healthcheck-sha").value;
+    };
+    expect(label("30s")).toBe(label("30s"));
+    expect(label("30s")).not.toBe(label("1m"));
+  });
+
+  it("honours cpuShares, log sizes, extra tmpfs, capabilities (sorted) and the role label", () => {
+    const f = fixture();
+    new HardenedService(f.stack, "worker", props(f, {
+      cpuShares: 2048,
+      log: { maxSizeMb: 5, maxFiles: 2 },
+      tmpfs: { "/var/cache/worker": 32 },
+      capabilities: { NET_RAW: "sends ICMP probes to check upstreams", CHOWN: "fixes ownership of its cache directory" },
+      role: "prober",
+    }));
+    const c = byName(synth(f).json, "dev-worker");
+    expect(c.cpu_shares).toBe(2048);
+    expect(c.log_opts).toEqual({ "max-size": "5m", "max-file": "2" });
+    expect(c.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m", "/var/cache/worker": "rw,noexec,nosuid,size=32m" });
+    expect(c.capabilities).toEqual({ drop: ["ALL"], add: ["CHOWN", "NET_RAW"] });
+    expect(c.labels).toContainEqual({ label: "io.updateio.role", value: "prober" });
+  });
+
+  it("sorts the environment by name", () => {
+    const f = fixture();
+    new HardenedService(f.stack, "worker", props(f, { env: { ZED: "1", ALPHA: "2", MIDDLE: "3" } }));
+    expect(byName(synth(f).json, "dev-worker").env).toEqual(["ALPHA=2", "MIDDLE=3", "ZED=1"]);
+  });
+
+  it("declares published ports sorted ascending (internal port, then protocol)", () => {
+    const f = fixture();
+    new HardenedService(f.stack, "worker", props(f, {
+      networks: [{ network: f.egress }],
+      ports: [
+        { internal: 443, external: 8443, ip: "127.0.0.1" },
+        { internal: 80, external: 8080, ip: "127.0.0.1" },
+        { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "udp" },
+        { internal: 53, external: 5353, ip: "127.0.0.1" },
+      ],
+    }));
+    expect(byName(synth(f).json, "dev-worker").ports).toEqual([
+      { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "tcp" },
+      { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "udp" },
+      { internal: 80, external: 8080, ip: "127.0.0.1", protocol: "tcp" },
+      { internal: 443, external: 8443, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
+  });
+
+  it("mounts volumes read-write by default and binds read-only by default", () => {
+    const f = fixture();
+    const data = new ServiceVolume(f.stack, "data", { environment: "dev", service: "worker", purpose: "data" });
+    new HardenedService(f.stack, "worker", props(f, {
+      volumes: [{ volume: data, containerPath: "/data" }],
+      binds: [{ hostPath: "/srv/src", containerPath: "/src" }],
+    }));
+    const { json } = synth(f);
+    expect(byName(json, "dev-worker").volumes).toEqual([
+      { volume_name: `\${docker_volume.${resourceKey(json, "docker_volume", "dev-worker-data")}.name}`, container_path: "/data", read_only: false },
+      { host_path: "/srv/src", container_path: "/src", read_only: true },
+    ]);
+  });
+
+  it("records each relaxation as a policy suppression with its reason", () => {
+    const f = fixture();
+    const svc = new HardenedService(f.stack, "worker", props(f, {
+      user: "0:0",
+      readOnlyRootfs: false,
+      relax: { "non-root": "image ships no unprivileged user at all", "read-only-rootfs": "legacy tool writes into /usr/share at start" },
+    }));
+    const c = byName(synth(f).json, "dev-worker");
+    expect(c.user).toBe("0:0");
+    expect(c.read_only).toBe(false);
+    expect(suppressionsOf(svc).map((s) => [s.ruleId, s.reason]).sort()).toEqual([
+      ["non-root", "image ships no unprivileged user at all"],
+      ["read-only-rootfs", "legacy tool writes into /usr/share at start"],
+    ]);
+  });
+});
+
+describe("HardenedService: replicas", () => {
+  it("makes N containers named <env>-<svc>-<i>, each aliased [svc, svc-i]", () => {
+    const f = fixture();
+    const svc = new HardenedService(f.stack, "worker", props(f, { replicas: 3 }));
+    const { json } = synth(f);
+    const names = containers(json).map((c) => c.name).sort();
+    expect(names).toEqual(["dev-worker-1", "dev-worker-2", "dev-worker-3"]);
+    for (const i of [1, 2, 3]) {
+      const c = byName(json, `dev-worker-${i}`);
+      expect(c.hostname).toBe(`worker-${i}`);
+      expect(c.networks_advanced.map((n: Json) => n.aliases)).toEqual([["worker", `worker-${i}`]]);
+    }
+    expect(svc.containers).toHaveLength(3);
+    expect(svc.upstreams(8080)).toEqual(["worker-1:8080", "worker-2:8080", "worker-3:8080"]);
+    expect(Object.keys(json.resource.docker_container).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort()).toEqual([
+      "worker_replica-1",
+      "worker_replica-2",
+      "worker_replica-3",
+    ]);
+  });
+
+  it("names a single replica after the service, with upstream <svc>:<port>", () => {
+    const f = fixture();
+    const svc = new HardenedService(f.stack, "worker", props(f));
+    expect(svc.upstreams(9000)).toEqual(["worker:9000"]);
+    expect(Object.keys(synth(f).json.resource.docker_container)[0]).toMatch(/^worker_container_/);
+  });
+
+  it("adds extra aliases per network", () => {
+    const f = fixture();
+    new HardenedService(f.stack, "worker", props(f, { networks: [{ network: f.internal, aliases: ["jobs"] }] }));
+    expect(byName(synth(f).json, "dev-worker").networks_advanced[0].aliases).toEqual(["jobs", "worker"]);
+  });
+});
+
+describe("HardenedService: seed container for secrets and config files", () => {
+  const f = fixture();
+  const token = new GeneratedSecret(f.stack, "token");
+  const signing = new GeneratedSecret(f.stack, "signing");
+  const svc = new HardenedService(f.stack, "worker", props(f, {
+    replicas: 2,
+    secrets: [
+      { name: "api_token", value: token.value, envVar: "API_TOKEN_FILE" },
+      { name: "signing_key", value: signing.value },
+    ],
+    configDirs: [
+      { path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }, { name: "start.sh", content: "#!/bin/sh\n", executable: true }] },
+      { path: "/etc/worker-extra", files: [{ name: "extra.conf", content: "x\n" }] },
+    ],
+  }));
+  const { json, text } = synth(f);
+  const seed = byName(json, "dev-worker-seed");
+  const seedKey = resourceKey(json, "docker_container", "dev-worker-seed");
+  const vol = (name: string) => `\${docker_volume.${resourceKey(json, "docker_volume", name)}.name}`;
+
+  it("is never started, has no network and writable rootfs (Docker refuses uploads otherwise)", () => {
+    expect(seed).toMatchObject({ start: false, must_run: false, network_mode: "none", read_only: false, user: "65534:65534" });
+    expect(seed.capabilities).toEqual({ drop: ["ALL"] });
+    expect(seed.labels).toContainEqual({ label: "io.updateio.component", value: "seed" });
+    expect(seed.networks_advanced).toBeUndefined();
+    expect(svc.seed).toBeDefined();
+  });
+
+  it("uploads secrets to /run/secrets/<name> and config files to their directories", () => {
+    expect(seed.upload).toEqual([
+      { file: "/run/secrets/api_token", content: `\${${token.resource.terraformResourceType}.${token.resource.friendlyUniqueId}.result}`, executable: false },
+      { file: "/run/secrets/signing_key", content: `\${random_password.${signing.resource.friendlyUniqueId}.result}`, executable: false },
+      { file: "/etc/worker/worker.conf", content: "threads = 2\n", executable: false },
+      { file: "/etc/worker/start.sh", content: "#!/bin/sh\n", executable: true },
+      { file: "/etc/worker-extra/extra.conf", content: "x\n", executable: false },
+    ]);
+  });
+
+  it("mounts one ephemeral volume per directory read-write in the seed", () => {
+    expect(seed.volumes).toEqual([
+      { volume_name: vol("dev-worker-secrets"), container_path: "/run/secrets", read_only: false },
+      { volume_name: vol("dev-worker-config"), container_path: "/etc/worker", read_only: false },
+      { volume_name: vol("dev-worker-config1"), container_path: "/etc/worker-extra", read_only: false },
+    ]);
+    for (const v of Object.values(json.resource.docker_volume) as Json[]) {
+      expect(v.labels).toContainEqual({ label: "io.updateio.ephemeral", value: "true" });
+      expect(v.lifecycle).toBeUndefined();
+    }
+  });
+
+  it("mounts the same volumes read-only in every replica, which depends on the seed and is replaced with it", () => {
+    for (const name of ["dev-worker-1", "dev-worker-2"]) {
+      const c = byName(json, name);
+      expect(c.volumes).toEqual([
+        { volume_name: vol("dev-worker-secrets"), container_path: "/run/secrets", read_only: true },
+        { volume_name: vol("dev-worker-config"), container_path: "/etc/worker", read_only: true },
+        { volume_name: vol("dev-worker-config1"), container_path: "/etc/worker-extra", read_only: true },
+      ]);
+      expect(c.depends_on).toEqual([`docker_container.${seedKey}`]);
+      expect(c.lifecycle.replace_triggered_by).toEqual([`\${docker_container.${seedKey}}`]);
+      expect(c.read_only).toBe(true);
+    }
+  });
+
+  it("hands secrets to the service only as *_FILE paths under /run/secrets", () => {
+    const c = byName(json, "dev-worker-1");
+    expect(c.env).toEqual(["API_TOKEN_FILE=/run/secrets/api_token"]);
+    for (const container of containers(json)) {
+      for (const entry of container.env ?? []) expect(entry).not.toMatch(/random_password/);
+    }
+    // the secret values appear only as upload contents of the seed
+    const occurrences = text.match(/random_password\.[^.]+\.result/g) ?? [];
+    expect(occurrences).toHaveLength(2);
+  });
+});
+
+describe("HardenedService: one-shot job", () => {
+  const f = fixture();
+  new HardenedService(f.stack, "migrate", props(f, {
+    service: "migrate",
+    component: "job",
+    oneShot: true,
+    healthcheck: undefined,
+    relax: { healthcheck: "one-shot job: its exit code is the check", "restart-policy": "one-shot job: must not loop on failure" },
+  }));
+  const c = byName(synth(f).json, "dev-migrate");
+
+  it("attaches, does not have to keep running, never restarts and checks its exit code", () => {
+    expect(c).toMatchObject({ attach: true, logs: true, must_run: false, restart: "no" });
+    expect(c.wait).toBeUndefined();
+    expect(c.healthcheck).toBeUndefined();
+    expect(c.lifecycle.postcondition).toEqual([
+      { condition: "${self.exit_code == 0}", error_message: "dev-migrate did not exit 0; read its logs with: docker logs dev-migrate" },
+    ]);
+  });
+});
+
+describe("HardenedService: validation names the prop and the fix", () => {
+  function problemsOf(build: (f: Fixture) => Partial<HardenedServiceProps>): string {
+    const f = fixture();
+    try {
+      new HardenedService(f.stack, "svc", props(f, build(f)));
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error("expected HardenedService to throw");
+  }
+  const line = (key: string) => new RegExp(`^  - ${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `, "m");
+
+  const cases: [string, string, (f: Fixture) => Partial<HardenedServiceProps>, RegExp][] = [
+    ["root user without a relax reason", "user", () => ({ user: "root" }), /relax\["non-root"\]/],
+    ["uid 0 without a relax reason", "user", () => ({ user: "0:0" }), /is root/],
+    ["readOnlyRootfs false without a reason", "readOnlyRootfs", () => ({ readOnlyRootfs: false }), /relax\["read-only-rootfs"\]/],
+    ["a secret-looking env var", "env.DB_PASSWORD", () => ({ env: { DB_PASSWORD: "hunter2" } }), /pass it in secrets/],
+    ["a token-looking env var", "env.BOT_TOKEN", () => ({ env: { BOT_TOKEN: "x" } }), /secrets/],
+    ["a URL with credentials in env", "env.UPSTREAM_URL", () => ({ env: { UPSTREAM_URL: "https://user:pa55@example.com/x" } }), /pass the URL in secrets/],
+    ["a lowercase env var name", "env.log_format", () => ({ env: { log_format: "json" } }), /UPPER_SNAKE_CASE/],
+    ["a missing healthcheck without a reason", "healthcheck", () => ({ healthcheck: undefined }), /relax\.healthcheck/],
+    ["ports on internal-only networks", "ports", () => ({ ports: [{ internal: 80, external: 8080, ip: "127.0.0.1" }] }), /attach a non-internal network/],
+    ["a port on a non-loopback, non-wildcard address", "ports.80.ip", (f) => ({ networks: [{ network: f.egress }], ports: [{ internal: 80, external: 80, ip: "192.168.1.10" }] }), /127\.0\.0\.1/],
+    ["a capability written with CAP_", "capabilities.CAP_NET_ADMIN", () => ({ capabilities: { CAP_NET_ADMIN: "needs to configure routes" } }), /without CAP_/],
+    ["a capability that is never granted", "capabilities.SYS_ADMIN", () => ({ capabilities: { SYS_ADMIN: "mounts filesystems at start" } }), /never granted/],
+    ["a lowercase capability", "capabilities.net_raw", () => ({ capabilities: { net_raw: "sends ICMP probes" } }), /NET_BIND_SERVICE/],
+    ["a capability without a reason", "capabilities.NET_BIND_SERVICE", () => ({ capabilities: { NET_BIND_SERVICE: "" } }), /written reason/],
+    ["a duplicate mount path", "volumes.1.containerPath", (f) => {
+      const v1 = new ServiceVolume(f.stack, "v1", { environment: "dev", service: "svc", purpose: "a" });
+      const v2 = new ServiceVolume(f.stack, "v2", { environment: "dev", service: "svc", purpose: "b" });
+      return { volumes: [{ volume: v1, containerPath: "/data" }, { volume: v2, containerPath: "/data" }] };
+    }, /mounted twice/],
+    ["a volume over the secrets directory", "volumes.0.containerPath", (f) => {
+      const secret = new GeneratedSecret(f.stack, "s");
+      const v = new ServiceVolume(f.stack, "v", { environment: "dev", service: "svc", purpose: "a" });
+      return { secrets: [{ name: "token", value: secret.value }], volumes: [{ volume: v, containerPath: "/run/secrets" }] };
+    }, /mounted twice/],
+    ["a tmpfs over a bind mount", "tmpfs./src", () => ({ binds: [{ hostPath: "/srv", containerPath: "/src" }], tmpfs: { "/src": 8 } }), /mounted twice/],
+    ["a relative mount path", "binds.0.containerPath", () => ({ binds: [{ hostPath: "/srv", containerPath: "src" }] }), /absolute container path/],
+    ["a bad healthcheck interval", "healthcheck.interval", () => ({ healthcheck: { test: ["CMD", "true"], interval: "1 minute" } }), /like 30s, 1m30s or 1h/],
+    ["a fractional healthcheck timeout", "healthcheck.timeout", () => ({ healthcheck: { test: ["CMD", "true"], timeout: "1.5s" } }), /duration/],
+    ["a healthcheck test without CMD", "healthcheck.test", () => ({ healthcheck: { test: ["curl", "-f", "http://x"] } }), /"CMD" or "CMD-SHELL"/],
+    ["replicas 0", "replicas", () => ({ replicas: 0 }), /whole number ≥ 1/],
+    ["fractional replicas", "replicas", () => ({ replicas: 1.5 }), /whole number/],
+    ["a one-shot job with 2 replicas", "replicas", () => ({ oneShot: true, replicas: 2, healthcheck: undefined, relax: { healthcheck: "one-shot job, exit code", "restart-policy": "one-shot job, no loop" } }), /set replicas to 1/],
+    ["a secret env var not ending in _FILE", "secrets.db_password.envVar", (f) => ({ secrets: [{ name: "db_password", value: new GeneratedSecret(f.stack, "s").value, envVar: "DB_PASSWORD" }] }), /ending in _FILE/],
+    ["a secret declared twice", "secrets.token", (f) => {
+      const s = new GeneratedSecret(f.stack, "s").value;
+      return { secrets: [{ name: "token", value: s }, { name: "token", value: s }] };
+    }, /declared twice/],
+    ["a secret file name with a dash", "secrets.db-password", (f) => ({ secrets: [{ name: "db-password", value: new GeneratedSecret(f.stack, "s").value }] }), /lowercase letters, digits and underscores/],
+    ["a secret envVar also set in env", "secrets.token.envVar", (f) => ({ env: { TOKEN_FILE: "/x" }, secrets: [{ name: "token", value: new GeneratedSecret(f.stack, "s").value, envVar: "TOKEN_FILE" }] }), /keep one/],
+    ["memory below 16 MiB", "memoryMb", () => ({ memoryMb: 8 }), /≥ 16/],
+    ["cpuShares below 2", "cpuShares", () => ({ cpuShares: 1 }), /≥ 2/],
+    ["restart no without a reason", "restart", () => ({ restart: "no" }), /unless-stopped/],
+    ["no network", "networks", () => ({ networks: [] }), /attach at least one network/],
+    ["the same network twice", "networks", (f) => ({ networks: [{ network: f.internal }, { network: f.internal }] }), /attached twice/],
+    ["a relax reason that is too short", "relax.non-root", () => ({ user: "root", relax: { "non-root": "because" } }), /at least 10 characters/],
+    ["an unknown relaxation", "relax.privileged", () => ({ relax: { privileged: "we really need it here" } as never }), /not a relaxable default/],
+    ["an invalid service name", "service", () => ({ service: "Worker_1" }), /lowercase letters, digits and dashes/],
+    ["an invalid environment name", "environment", () => ({ environment: "Dev-1" }), /lowercase/],
+    ["an empty config directory", "configDirs.0.files", () => ({ configDirs: [{ path: "/etc/x", files: [] }] }), /drop the directory/],
+    ["a config file name with a slash", "configDirs.0.files.a/b", () => ({ configDirs: [{ path: "/etc/x", files: [{ name: "a/b", content: "" }] }] }), /plain file name/],
+    ["a zero log size", "log.maxSizeMb", () => ({ log: { maxSizeMb: 0 } }), /≥ 1/],
+  ];
+
+  for (const [label, key, build, fix] of cases) {
+    it(`rejects ${label} (${key})`, () => {
+      const message = problemsOf(build);
+      expect(message).toMatch(/^HardenedService dev\/svc is invalid:\n/);
+      expect(message).toMatch(line(key));
+      const problem = message.split("\n").find((l) => line(key).test(l))!;
+      expect(problem).toMatch(fix);
+    });
+  }
+
+  it("accepts each weakened default when the reason is written down", () => {
+    const f = fixture();
+    expect(() =>
+      new HardenedService(f.stack, "svc", props(f, {
+        user: "root",
+        readOnlyRootfs: false,
+        healthcheck: undefined,
+        restart: "no",
+        relax: {
+          "non-root": "vendor image needs root to bind its socket",
+          "read-only-rootfs": "vendor image rewrites its config on start",
+          healthcheck: "vendor image has no shell or probe binary",
+          "restart-policy": "operator restarts it by hand after review",
+        },
+      })),
+    ).not.toThrow();
+  });
+
+  it("reports every problem at once", () => {
+    const message = problemsOf(() => ({ user: "root", replicas: 0, memoryMb: 1, env: { API_KEY: "x" }, healthcheck: undefined }));
+    for (const key of ["user", "replicas", "memoryMb", "env.API_KEY", "healthcheck"]) expect(message).toMatch(line(key));
+  });
+
+  // DESIGN.md: "wait = true needs a healthcheck on the container".
+  it("rejects waitHealthy without a healthcheck (waitHealthy)", () => {
+    const message = problemsOf(() => ({ waitHealthy: true, healthcheck: undefined, relax: { healthcheck: "vendor image has no probe binary" } }));
+    expect(message).toMatch(line("waitHealthy"));
+  });
+});

@@ -1,0 +1,452 @@
+/**
+ * The three environment stacks, synthesized in-process once each (Testing.synth: aspects run, validations
+ * do not unless asked, annotations are not enforced), plus main.ts run twice for determinism.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { Testing } from "cdktf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EnvironmentStack } from "../../environments/environment-stack";
+import { ENVIRONMENTS, loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import { itIfBinary } from "../support/binaries";
+
+const ROOT = resolve(__dirname, "../..");
+const OUT = mkdtempSync(join(tmpdir(), "stacks-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+type Json = Record<string, any>;
+interface Synthesized {
+  readonly stack: EnvironmentStack;
+  readonly text: string;
+  readonly json: Json;
+}
+
+function synthesize(name: EnvironmentName): Synthesized {
+  const stack = new EnvironmentStack(Testing.app({ outdir: OUT }), name, loadEnvironmentConfig(name, {}));
+  const text = Testing.synth(stack);
+  return { stack, text, json: JSON.parse(text) };
+}
+
+const S = {} as Record<EnvironmentName, Synthesized>;
+beforeAll(() => {
+  for (const env of ENVIRONMENTS) S[env] = synthesize(env);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Helpers over the synthesized JSON
+// ---------------------------------------------------------------------------------------------
+
+const allContainers = (json: Json): [string, Json][] => Object.entries(json.resource.docker_container ?? {}) as [string, Json][];
+const running = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter((c) => c.start !== false);
+const seeds = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter((c) => c.start === false);
+function container(json: Json, name: string): Json {
+  const c = allContainers(json).find(([, v]) => v.name === name);
+  if (!c) throw new Error(`no container ${name}; have ${allContainers(json).map(([, v]) => v.name).join(", ")}`);
+  return c[1];
+}
+const containerKey = (json: Json, name: string): string => allContainers(json).find(([, v]) => v.name === name)![0];
+/** "${docker_network.<id>.name}" → Docker network name. */
+function networkNames(json: Json): Map<string, string> {
+  return new Map(Object.entries(json.resource.docker_network as Json).map(([id, n]) => [`\${docker_network.${id}.name}`, (n as Json).name as string]));
+}
+function networksOf(json: Json, name: string): string[] {
+  const names = networkNames(json);
+  return container(json, name).networks_advanced.map((n: Json) => names.get(n.name) ?? `?${n.name}`).sort();
+}
+/** Container names of one service: "<env>-<svc>" or "<env>-<svc>-<i>". */
+const replicasOf = (json: Json, env: string, svc: string): string[] =>
+  running(json)
+    .map((c) => c.name as string)
+    .filter((n) => n === `${env}-${svc}` || new RegExp(`^${env}-${svc}-\\d+$`).test(n))
+    .sort();
+function caddyfile(json: Json, env: string): string {
+  const upload = container(json, `${env}-edge-seed`).upload.find((u: Json) => u.file === "/etc/caddy/Caddyfile");
+  if (!upload) throw new Error("no Caddyfile upload on the edge seed");
+  return upload.content;
+}
+/** The lines of the site block that starts with "<host> {". */
+function siteBlock(text: string, host: string): string {
+  const start = text.indexOf(`\n${host} {\n`);
+  if (start < 0) throw new Error(`no site block for ${host}`);
+  const end = text.indexOf("\n}\n", start + 1);
+  return text.slice(start + 1, end + 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expectations per environment
+// ---------------------------------------------------------------------------------------------
+
+const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
+  dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "rabbitmq", "redis", "telegram-bot"].map((s) => `dev-${s}`),
+  test: [
+    "admin-panel", "api-1", "api-2", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "rabbitmq", "redis", "telegram-bot",
+  ].map((s) => `test-${s}`),
+  prod: [
+    "admin-panel-1", "admin-panel-2", "api-1", "api-2", "api-3", "api-migrate", "discord-bot", "edge", "mini-app-1", "mini-app-2",
+    "postgres", "rabbitmq", "redis", "telegram-bot-1", "telegram-bot-2",
+  ].map((s) => `prod-${s}`),
+};
+// The mini app has no secret and no file, so no seed.
+const EXPECTED_SEEDS = ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "postgres", "rabbitmq", "redis", "telegram-bot"];
+const REPLICAS: Record<EnvironmentName, Record<string, number>> = {
+  dev: { api: 1, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },
+  test: { api: 2, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },
+  prod: { api: 3, "discord-bot": 1, "telegram-bot": 2, "admin-panel": 2, "mini-app": 2 },
+};
+
+describe.each(ENVIRONMENTS)("%s stack", (env) => {
+  const json = () => S[env].json;
+  const text = () => S[env].text;
+  const webhook = env !== "dev";
+
+  describe("inventory", () => {
+    it("has exactly the expected containers", () => {
+      expect(running(json()).map((c) => c.name).sort()).toEqual([...EXPECTED_RUNNING[env]].sort());
+      expect(seeds(json()).map((c) => c.name).sort()).toEqual(EXPECTED_SEEDS.map((s) => `${env}-${s}-seed`).sort());
+    });
+
+    it("runs each app service with its configured replica count, named and aliased per replica", () => {
+      for (const [svc, n] of Object.entries(REPLICAS[env])) {
+        const names = replicasOf(json(), env, svc);
+        expect(names, svc).toEqual(n === 1 ? [`${env}-${svc}`] : Array.from({ length: n }, (_, i) => `${env}-${svc}-${i + 1}`));
+        names.forEach((name, i) => {
+          const expected = n === 1 ? [svc] : [svc, `${svc}-${i + 1}`];
+          for (const net of container(json(), name).networks_advanced) expect(net.aliases, name).toEqual(expected);
+        });
+      }
+    });
+
+    it("has six networks: edge, app, postgres, redis and rabbitmq internal, egress not", () => {
+      const nets = Object.fromEntries(Object.values(json().resource.docker_network as Json).map((n: Json) => [n.name, n.internal]));
+      expect(nets).toEqual({ [`${env}-edge`]: true, [`${env}-app`]: true, [`${env}-postgres`]: true, [`${env}-redis`]: true, [`${env}-rabbitmq`]: true, [`${env}-egress`]: false });
+    });
+
+    it("has the providers, one image per distinct image and the random passwords", () => {
+      expect(Object.keys(json().provider).sort()).toEqual(["docker", "random"]);
+      expect(json().provider.docker).toEqual([{ host: "unix:///var/run/docker.sock" }]);
+      expect(Object.keys(json().resource.docker_image)).toHaveLength(9);
+      const passwords = Object.keys(json().resource.random_password).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort();
+      expect(passwords).toEqual([
+        "admin-session-secret_password",
+        "api-encryption-key_password",
+        "api-session-secret_password",
+        "postgres_app-password",
+        "postgres_owner-password",
+        "postgres_superuser-password",
+        "rabbitmq_password",
+        "redis_app-password",
+        "redis_healthcheck-password",
+        ...(webhook ? ["telegram-webhook-secret_password"] : []),
+      ].sort());
+    });
+
+    it("passes the policy pack with no error annotation", () => {
+      const errors = S[env].stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => `${c.node.path}: ${m.data}`));
+      expect(errors).toEqual([]);
+    });
+  });
+
+  describe("network attachments", () => {
+    const each = (svc: string, expected: string[]) => {
+      const names = replicasOf(json(), env, svc);
+      expect(names.length, svc).toBeGreaterThan(0);
+      for (const name of names) expect(networksOf(json(), name), name).toEqual(expected.map((n) => `${env}-${n}`).sort());
+    };
+
+    it("api: edge + app + postgres + redis + rabbitmq (+ egress in dev only, for its debug port)", () => {
+      each("api", ["edge", "app", "postgres", "redis", "rabbitmq", ...(env === "dev" ? ["egress"] : [])]);
+    });
+
+    it("discord bot: egress + app + redis + rabbitmq", () => {
+      each("discord-bot", ["egress", "app", "redis", "rabbitmq"]);
+    });
+
+    it(`telegram bot: egress + app + redis + rabbitmq${webhook ? " + edge (webhook)" : ""}`, () => {
+      each("telegram-bot", ["egress", "app", "redis", "rabbitmq", ...(webhook ? ["edge"] : [])]);
+    });
+
+    it("admin panel and mini app: edge only", () => {
+      each("admin-panel", ["edge"]);
+      each("mini-app", ["edge"]);
+    });
+
+    it("data services: only their own internal network", () => {
+      for (const svc of ["postgres", "redis", "rabbitmq"]) each(svc, [svc]);
+    });
+
+    it("edge: edge + egress; migration job: postgres only", () => {
+      each("edge", ["edge", "egress"]);
+      expect(networksOf(json(), `${env}-api-migrate`)).toEqual([`${env}-postgres`]);
+    });
+
+    it("seeds have no network at all", () => {
+      for (const seed of seeds(json())) {
+        expect(seed.network_mode).toBe("none");
+        expect(seed.networks_advanced).toBeUndefined();
+      }
+    });
+  });
+
+  describe("published ports", () => {
+    const EXPECTED: Record<EnvironmentName, string[]> = {
+      dev: ["dev-api 127.0.0.1:9229->9229/tcp", "dev-edge 127.0.0.1:80->80/tcp", "dev-edge 127.0.0.1:443->443/tcp"],
+      test: ["test-edge 127.0.0.1:8081->80/tcp", "test-edge 127.0.0.1:8444->443/tcp"],
+      prod: ["prod-edge 0.0.0.0:80->80/tcp", "prod-edge 0.0.0.0:443->443/tcp"],
+    };
+    it(`are exactly: ${EXPECTED[env].join(", ")}`, () => {
+      const published = allContainers(json()).flatMap(([, c]) => (c.ports ?? []).map((p: Json) => `${c.name} ${p.ip}:${p.external}->${p.internal}/${p.protocol}`));
+      expect(published.sort()).toEqual([...EXPECTED[env]].sort());
+    });
+  });
+
+  describe("secrets by reference only", () => {
+    it("no environment variable carries a secret value or reference", () => {
+      for (const c of running(json())) {
+        for (const entry of c.env ?? []) {
+          expect(entry, c.name).not.toMatch(/random_password|\$\{var\.|\$\{/);
+          const name = entry.slice(0, entry.indexOf("="));
+          if (/(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|COOKIE)/i.test(name) || name.endsWith("_URL_FILE")) {
+            expect(name, c.name).toMatch(/_FILE$/);
+            expect(entry.slice(name.length + 1), c.name).toMatch(/^\/run\/secrets\/[a-z0-9_]+$/);
+          }
+        }
+      }
+    });
+
+    it("every *_FILE variable points at a file the service's seed uploads", () => {
+      for (const c of running(json())) {
+        const files = (c.env ?? []).filter((e: string) => e.split("=")[0]!.endsWith("_FILE")).map((e: string) => e.split("=")[1]);
+        if (files.length === 0) continue;
+        const seedName = c.name.replace(/-\d+$/, "") + "-seed";
+        const uploaded = container(json(), seedName).upload.map((u: Json) => u.file);
+        for (const f of files) expect(uploaded, `${c.name} ${f}`).toContain(f);
+      }
+    });
+
+    it("every secret upload is a random_password (or sensitive variable) reference, or a template containing one", () => {
+      const sensitiveVars = Object.entries(json().variable as Json).filter(([, v]) => v.sensitive === true).map(([k]) => k);
+      expect(sensitiveVars.sort()).toEqual(["discord_bot_token", "telegram_bot_token"]);
+      let count = 0;
+      for (const seed of seeds(json())) {
+        for (const u of seed.upload.filter((x: Json) => x.file.startsWith("/run/secrets/"))) {
+          count++;
+          const refs = [...(u.content as string).matchAll(/\$\{(?:urlencode\()?(random_password\.[A-Za-z0-9_-]+\.result|var\.[a-z_]+)\)?\}/g)].map((m) => m[1]!);
+          expect(refs.length, `${seed.name} ${u.file}`).toBeGreaterThan(0);
+          for (const r of refs.filter((x) => x.startsWith("var."))) expect(sensitiveVars).toContain(r.slice(4));
+        }
+      }
+      expect(count).toBeGreaterThan(20);
+    });
+
+    it("secret references outside /run/secrets appear only in the RabbitMQ config (default_pass)", () => {
+      const carriers = seeds(json()).flatMap((s) => s.upload.filter((u: Json) => !u.file.startsWith("/run/secrets/") && /random_password|\$\{var\./.test(u.content)).map((u: Json) => u.file));
+      expect(carriers).toEqual(["/etc/rabbitmq/conf.d/20-updateio.conf"]);
+    });
+
+    it("contains no literal that looks like a generated password anywhere in the JSON", () => {
+      const candidates = text().match(/[A-Za-z0-9]{24,}/g) ?? [];
+      const passwordLike = candidates.filter((s) => /[A-Z]/.test(s) && /[a-z]/.test(s) && /[0-9]/.test(s));
+      expect(passwordLike).toEqual([]);
+    });
+
+    it("bot tokens are sensitive variables with no default outside dev", () => {
+      for (const v of ["discord_bot_token", "telegram_bot_token"]) {
+        expect(json().variable[v]).toMatchObject({ type: "string", sensitive: true, nullable: false });
+        if (env === "dev") expect(json().variable[v].default).toMatch(/placeholder/);
+        else expect(json().variable[v].default).toBeUndefined();
+      }
+    });
+  });
+
+  describe("state backend", () => {
+    it(env === "prod" ? "is Terraform Cloud" : `is local at ../../../state/${env}.tfstate`, () => {
+      if (env === "prod") {
+        expect(json().terraform.backend).toBeUndefined();
+        expect(json().terraform.cloud).toEqual({ hostname: "app.terraform.io", organization: "updateio", workspaces: { name: "updateio-prod" } });
+      } else {
+        expect(json().terraform.cloud).toBeUndefined();
+        expect(json().terraform.backend).toEqual({ local: { path: `../../../state/${env}.tfstate` } });
+      }
+    });
+
+    it("pins the provider versions", () => {
+      expect(json().terraform.required_providers).toEqual({ docker: { source: "kreuzwerker/docker", version: "3.6.2" }, random: { source: "hashicorp/random", version: "3.7.2" } });
+    });
+  });
+
+  describe("outputs", () => {
+    it("has urls, internal_endpoints and a sensitive database_app_url", () => {
+      expect(Object.keys(json().output).sort()).toEqual(["database_app_url", "internal_endpoints", "urls"]);
+      expect(json().output.database_app_url.sensitive).toBe(true);
+      expect(json().output.database_app_url.value).toMatch(/^postgresql:\/\/updateio_app:\$\{urlencode\(random_password\.postgres_app-password_[0-9A-F]+\.result\)\}@postgres:5432\/updateio\?schema=public$/);
+      expect(json().output.urls.sensitive).toBeUndefined();
+      expect(json().output.internal_endpoints.value).toEqual({ api: "api:3000", postgres: "postgres:5432", redis: "redis:6379", rabbitmq: "rabbitmq:5672" });
+    });
+
+    it("publishes the public URLs with the https port when it is not 443", () => {
+      const expected = {
+        dev: { api: "https://api.updateio.localhost", admin: "https://admin.updateio.localhost", mini_app: "https://app.updateio.localhost" },
+        test: { api: "https://api.updateio.test:8444", admin: "https://admin.updateio.test:8444", mini_app: "https://app.updateio.test:8444" },
+        prod: { api: "https://api.updateio.app", admin: "https://admin.updateio.app", mini_app: "https://app.updateio.app" },
+      }[env];
+      expect(json().output.urls.value).toEqual(expected);
+    });
+  });
+
+  describe("volumes", () => {
+    it(`data volumes are prevent_destroy ${env === "prod" ? "(prod)" : "nowhere (not prod)"}, ephemeral volumes never`, () => {
+      const volumes = Object.values(json().resource.docker_volume as Json) as Json[];
+      const protectedNames = volumes.filter((v) => v.lifecycle?.prevent_destroy === true).map((v) => v.name).sort();
+      expect(protectedNames).toEqual(env === "prod" ? ["prod-edge-data", "prod-postgres-data", "prod-rabbitmq-data", "prod-redis-data"] : []);
+      for (const v of volumes.filter((x) => x.labels.some((l: Json) => l.label === "io.updateio.ephemeral"))) expect(v.lifecycle, v.name).toBeUndefined();
+    });
+  });
+
+  describe("ordering", () => {
+    it("every API container depends on the migration job", () => {
+      const job = `docker_container.${containerKey(json(), `${env}-api-migrate`)}`;
+      const apis = replicasOf(json(), env, "api");
+      expect(apis).toHaveLength(REPLICAS[env].api!);
+      for (const api of apis) expect(container(json(), api).depends_on, api).toContain(job);
+    });
+
+    it("the migration job waits for postgres and checks its exit code", () => {
+      const job = container(json(), `${env}-api-migrate`);
+      expect(job.depends_on).toContain(`docker_container.${containerKey(json(), `${env}-postgres`)}`);
+      expect(container(json(), `${env}-postgres`).wait).toBe(true);
+      expect(job).toMatchObject({ attach: true, must_run: false, restart: "no" });
+      expect(job.lifecycle.postcondition[0].condition).toBe("${self.exit_code == 0}");
+    });
+
+    it("apps that use a backing service depend on its container", () => {
+      const redis = `docker_container.${containerKey(json(), `${env}-redis`)}`;
+      for (const svc of ["api", "discord-bot", "telegram-bot"]) for (const name of replicasOf(json(), env, svc)) expect(container(json(), name).depends_on, name).toContain(redis);
+    });
+  });
+
+  describe("telegram webhook", () => {
+    it(webhook ? "has its secret, route and settings (webhook mode)" : "has no secret, route or webhook settings (polling mode)", () => {
+      const bot = container(json(), replicasOf(json(), env, "telegram-bot")[0]!);
+      const seedFiles = container(json(), `${env}-telegram-bot-seed`).upload.map((u: Json) => u.file);
+      const cf = caddyfile(json(), env);
+      const hasSecret = Object.keys(json().resource.random_password).some((k) => k.startsWith("telegram-webhook-secret"));
+      expect(hasSecret).toBe(webhook);
+      expect(seedFiles.includes("/run/secrets/telegram_webhook_secret")).toBe(webhook);
+      expect(bot.env.includes("TELEGRAM_WEBHOOK_SECRET_FILE=/run/secrets/telegram_webhook_secret")).toBe(webhook);
+      expect(bot.env).toContain(`TELEGRAM_MODE=${webhook ? "webhook" : "polling"}`);
+      expect(bot.env.some((e: string) => e.startsWith("TELEGRAM_WEBHOOK_URL="))).toBe(webhook);
+      expect(cf.includes("handle /telegram/webhook {")).toBe(webhook);
+      if (webhook) {
+        const port = env === "test" ? ":8444" : "";
+        expect(bot.env).toContain(`TELEGRAM_WEBHOOK_URL=https://api.updateio.${env === "test" ? "test" : "app"}${port}/telegram/webhook`);
+        const upstreams = replicasOf(json(), env, "telegram-bot").map((n) => `${n.slice(env.length + 1)}:3002`).join(" ");
+        expect(siteBlock(cf, env === "test" ? "api.updateio.test" : "api.updateio.app")).toContain(`\thandle /telegram/webhook {`);
+        expect(cf).toContain(`reverse_proxy ${upstreams} {`);
+      }
+    });
+  });
+
+  describe("Caddyfile", () => {
+    const hosts = () => S[env].stack.config.hosts;
+
+    it("has one site block per host, each routing to every replica of its service", () => {
+      const cf = caddyfile(json(), env);
+      const siteLines = cf.split("\n").filter((l) => /^[a-z0-9.-]+ \{$/.test(l));
+      expect(siteLines.sort()).toEqual([hosts().admin, hosts().api, hosts().miniApp].map((h) => `${h} {`).sort());
+      const upstreams = (svc: string, port: number) => replicasOf(json(), env, svc).map((n) => `${n.slice(env.length + 1)}:${port}`).join(" ");
+      expect(siteBlock(cf, hosts().api)).toContain(`\t\treverse_proxy ${upstreams("api", 3000)} {`);
+      // prod's admin allow-list is empty (nobody until operators list their networks): the route answers 403 only
+      if (env === "prod") expect(siteBlock(cf, hosts().admin)).not.toContain("reverse_proxy");
+      else expect(siteBlock(cf, hosts().admin)).toContain(`\t\treverse_proxy ${upstreams("admin-panel", 3003)} {`);
+      expect(siteBlock(cf, hosts().miniApp)).toContain(`\t\treverse_proxy ${upstreams("mini-app", 3004)} {`);
+    });
+
+    it("fences the admin host with the allow-list and lets Telegram frame the mini app", () => {
+      const cf = caddyfile(json(), env);
+      const admin = siteBlock(cf, hosts().admin);
+      if (env === "prod") expect(admin).toContain("respond 403"); // empty allow-list: nobody
+      else expect(admin).toContain(`not remote_ip ${S[env].stack.config.edge.adminAllowList.join(" ")}`);
+      expect(siteBlock(cf, hosts().miniApp)).toContain("frame-ancestors https://web.telegram.org https://*.telegram.org");
+    });
+
+    it(env === "prod" ? "uses ACME with HSTS" : "uses the internal CA without HSTS", () => {
+      const cf = caddyfile(json(), env);
+      if (env === "prod") {
+        expect(cf).toContain("\temail ops@updateio.app\n");
+        expect(cf).not.toContain("local_certs");
+        expect(cf).toContain("Strict-Transport-Security");
+      } else {
+        expect(cf).toContain("\tlocal_certs\n");
+        expect(cf).not.toContain("Strict-Transport-Security");
+      }
+    });
+  });
+
+  it("synthesizes byte-identical JSON in a fresh app", () => {
+    expect(synthesize(env).text).toBe(text());
+  });
+});
+
+describe("dev specifics", () => {
+  it("builds every app from local source with hot reload, and debugs the API", () => {
+    const { json } = S.dev;
+    for (const svc of ["api", "discord-bot", "telegram-bot", "admin-panel", "mini-app"]) {
+      const c = container(json, `dev-${svc}`);
+      expect(c.command, svc).toEqual(["npm", "run", "dev"]);
+      expect(c.volumes, svc).toContainEqual({ host_path: `\${abspath("\${path.root}/../../../../updateio/${svc}")}`, container_path: "/app", read_only: false });
+    }
+    expect(container(json, "dev-api").env).toContain("NODE_OPTIONS=--inspect=0.0.0.0:9229");
+  });
+});
+
+describe("prod validations (Testing.synth skips them unless asked)", () => {
+  itIfBinary("terraform", "pass with runValidations (the CloudBackend runs `terraform version`)", () => {
+    const stack = new EnvironmentStack(Testing.app({ outdir: OUT }), "prod", loadEnvironmentConfig("prod", {}));
+    expect(() => Testing.synth(stack, true)).not.toThrow();
+  });
+
+  it("warns that releases.json still holds placeholder digests", () => {
+    const warnings = S.prod.stack.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
+    expect(warnings.some((w) => w.includes("placeholder digests"))).toBe(true);
+  });
+});
+
+describe("main.ts determinism", () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  function runMain(): Promise<{ code: number | null; stderr: string; outdir: string }> {
+    const outdir = mkdtempSync(join(tmpdir(), "main-synth-"));
+    dirs.push(outdir);
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("UPDATEIO_") && !k.startsWith("CDKTF_")) env[k] = v;
+    Object.assign(env, { CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" });
+    return new Promise((done, fail) => {
+      const child = spawn("npx", ["tsx", "main.ts"], { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("error", fail);
+      child.on("close", (code) => done({ code, stderr, outdir }));
+    });
+  }
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => !e.isDirectory())
+      .map((e) => relative(dir, join(e.parentPath, e.name)))
+      .sort();
+
+  it("writes byte-identical files on two runs into two outdirs", async () => {
+    const [a, b] = await Promise.all([runMain(), runMain()]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    expect(files(a.outdir)).toEqual(["manifest.json", "stacks/dev/cdk.tf.json", "stacks/prod/cdk.tf.json", "stacks/test/cdk.tf.json"]);
+    expect(files(b.outdir)).toEqual(files(a.outdir));
+    for (const f of files(a.outdir)) {
+      expect(readFileSync(join(b.outdir, f)).equals(readFileSync(join(a.outdir, f))), f).toBe(true);
+    }
+    // nothing machine-specific leaks into the output
+    for (const f of files(a.outdir)) expect(readFileSync(join(a.outdir, f), "utf8"), f).not.toContain(a.outdir);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * Phase probe for `npm run bench` (scripts/bench.ts): where one synth process spends its time.
+ * Run with the app's own launcher (`npx tsx scripts/bench/probe.ts <mode>`, CDKTF_OUTDIR set);
+ * it writes its figures as JSON to the file named by BENCH_REPORT and prints nothing.
+ *
+ * Modes:
+ *   ours          the steps of main.ts (validate every config, one EnvironmentStack each, synth),
+ *                 with the modules it needs loaded one group at a time so each group is timed
+ *   minimal       a one-container app (TerraformStack + DockerProvider + docker_container)
+ *   import-deep   cdktf, then the five @cdktf/provider-docker deep imports our constructs use
+ *   import-root   cdktf, then the @cdktf/provider-docker root index
+ *   noop          nothing (node + tsx start-up alone)
+ * BENCH_NO_SOURCEMAPS=1 turns source maps off first (tsx turns them on), to price stack traces.
+ *
+ * Every figure is milliseconds from this process's start (performance.now()); the module groups
+ * are loaded with require() in the order given so each group's time excludes the ones before it.
+ */
+import { writeFileSync } from "node:fs";
+
+const marks: [string, number][] = [];
+const mark = (name: string) => marks.push([name, performance.now()]);
+const extra: Record<string, number> = {};
+const add = (key: string, ms: number) => (extra[key] = (extra[key] ?? 0) + ms);
+
+if (process.env.BENCH_NO_SOURCEMAPS === "1") process.setSourceMapsEnabled(false);
+mark("boot");
+
+// Counts stack captures (cdktf captures one, with no depth limit, for every token it creates).
+let stackCaptures = 0;
+const captureStackTrace = Error.captureStackTrace;
+Error.captureStackTrace = function (target: object, ctor?: Function) {
+  stackCaptures++;
+  captureStackTrace.call(Error, target, ctor);
+};
+
+/** Wraps obj[name] so that its wall time accumulates under `key` (re-entrant calls counted once). */
+function timeMethod(obj: Record<string, unknown>, name: string, key: string): void {
+  const original = obj[name] as (...args: unknown[]) => unknown;
+  let depth = 0;
+  obj[name] = function (this: unknown, ...args: unknown[]) {
+    if (depth > 0) return original.apply(this, args);
+    depth++;
+    const start = performance.now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      depth--;
+      add(key, performance.now() - start);
+    }
+  };
+}
+
+function ours(outdir: string): void {
+  const cdktf = require("cdktf") as typeof import("cdktf");
+  mark("cdktf");
+  require("constructs");
+  mark("constructs");
+  for (const m of ["provider", "container", "image", "network", "volume"]) require(`@cdktf/provider-docker/lib/${m}`);
+  require("@cdktf/provider-random/lib/provider");
+  require("@cdktf/provider-random/lib/password");
+  mark("provider bindings");
+  require("zod");
+  mark("zod");
+  const load = require("../../environments/load") as typeof import("../../environments/load");
+  const { EnvironmentStack } = require("../../environments/environment-stack") as typeof import("../../environments/environment-stack");
+  const policy = require("../../constructs/policy/policy-aspect") as typeof import("../../constructs/policy/policy-aspect");
+  mark("project modules");
+
+  // Synth breakdown: cdktf's preparing resolve (prepareStack), the policy aspect (it renders the
+  // stack JSON itself), the final rendering, child processes (CloudBackend's `terraform version`
+  // validation), file writes.
+  timeMethod(policy.PolicyAspect.prototype as unknown as Record<string, unknown>, "annotate", "policyMs");
+  const proto = cdktf.TerraformStack.prototype as unknown as Record<string, unknown>;
+  const toTerraform = proto.toTerraform as () => unknown;
+  let inPolicy = 0;
+  const annotate = (policy.PolicyAspect.prototype as unknown as Record<string, (...a: unknown[]) => unknown>).annotate!;
+  (policy.PolicyAspect.prototype as unknown as Record<string, unknown>).annotate = function (this: unknown, ...args: unknown[]) {
+    inPolicy++;
+    try {
+      return annotate.apply(this, args);
+    } finally {
+      inPolicy--;
+    }
+  };
+  proto.toTerraform = function (this: unknown) {
+    const start = performance.now();
+    try {
+      return toTerraform.call(this);
+    } finally {
+      add(inPolicy > 0 ? "toTerraformInPolicyMs" : "toTerraformMs", performance.now() - start);
+    }
+  };
+  timeMethod(proto, "prepareStack", "prepareMs");
+  const childProcess = require("node:child_process") as Record<string, unknown>;
+  for (const fn of ["execSync", "execFileSync", "spawnSync"]) timeMethod(childProcess, fn, "childProcessMs");
+  const fs = require("node:fs") as Record<string, unknown>;
+  timeMethod(fs, "writeFileSync", "writeMs");
+
+  const configs = load.ENVIRONMENTS.map((name) => load.loadEnvironmentConfig(name));
+  mark("config validation");
+  const app = new cdktf.App({ outdir });
+  for (const config of configs) new EnvironmentStack(app, config.name, config);
+  mark("construct");
+  const capturesBeforeSynth = stackCaptures;
+  app.synth();
+  mark("synth");
+  extra.stackCapturesConstruct = capturesBeforeSynth;
+  extra.stackCapturesSynth = stackCaptures - capturesBeforeSynth;
+  extra.resources = app.node.findAll().filter((c) => cdktf.TerraformResource.isTerraformResource(c)).length;
+}
+
+function minimal(outdir: string): void {
+  const cdktf = require("cdktf") as typeof import("cdktf");
+  mark("cdktf");
+  require("constructs");
+  mark("constructs");
+  const { DockerProvider } = require("@cdktf/provider-docker/lib/provider") as typeof import("@cdktf/provider-docker/lib/provider");
+  const { Container } = require("@cdktf/provider-docker/lib/container") as typeof import("@cdktf/provider-docker/lib/container");
+  mark("provider bindings");
+  const app = new cdktf.App({ outdir });
+  const stack = new cdktf.TerraformStack(app, "minimal");
+  new DockerProvider(stack, "docker", {});
+  new Container(stack, "hello", { name: "hello", image: "nginx:1.27" });
+  mark("construct");
+  const capturesBeforeSynth = stackCaptures;
+  app.synth();
+  mark("synth");
+  extra.stackCapturesConstruct = capturesBeforeSynth;
+  extra.stackCapturesSynth = stackCaptures - capturesBeforeSynth;
+}
+
+function imports(root: boolean): void {
+  require("cdktf");
+  mark("cdktf");
+  if (root) require("@cdktf/provider-docker");
+  else for (const m of ["provider", "container", "image", "network", "volume"]) require(`@cdktf/provider-docker/lib/${m}`);
+  mark(root ? "provider-docker root index" : "provider-docker 5 deep imports");
+}
+
+const mode = process.argv[2] ?? "";
+const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
+switch (mode) {
+  case "ours":
+    ours(outdir);
+    break;
+  case "minimal":
+    minimal(outdir);
+    break;
+  case "import-deep":
+  case "import-root":
+    imports(mode === "import-root");
+    break;
+  case "noop":
+    break;
+  default:
+    throw new Error(`probe: unknown mode "${mode}" (ours, minimal, import-deep, import-root, noop)`);
+}
+mark("end");
+
+const phases: Record<string, number> = {};
+let previous = 0;
+for (const [name, at] of marks) {
+  phases[name] = at - previous;
+  previous = at;
+}
+const report = process.env.BENCH_REPORT;
+if (report) writeFileSync(report, JSON.stringify({ mode, phases, extra, totalMs: performance.now(), maxRssMb: process.resourceUsage().maxRSS / 1024 }));

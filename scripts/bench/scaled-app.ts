@@ -1,0 +1,175 @@
+/**
+ * Bench workload for `npm run bench` (scripts/bench.ts), section 3: the real app (dev, test and prod
+ * EnvironmentStacks, built exactly as main.ts builds them) with every stack's app services
+ * multiplied by BENCH_SCALE (1 = the real app, 10 = 50 app services per stack, 50 = 250).
+ *
+ * Each extra service is a copy of one of the five real services (round robin) wired the way
+ * EnvironmentStack wires the original: its own image (its own docker_image resource), its own secrets
+ * (random_password or a sensitive variable, as the original), hence its own seed container, the data
+ * tier's connections (networks, settings, credentials, readiness) and the edge or egress network.
+ * Copies publish no debug ports (two containers cannot bind the same host port) and get no Caddy
+ * route (the edge proxy is built inside EnvironmentStack from the five known services).
+ *
+ * Run like the app itself (`npx tsx scripts/bench/scaled-app.ts` with CDKTF_OUTDIR set). When
+ * BENCH_REPORT names a file, the in-process figures are written there as JSON; nothing is printed.
+ * BENCH_NO_SOURCEMAPS=1 turns source maps off before building (for a manual what-if).
+ */
+import { writeFileSync } from "node:fs";
+import { App, type ITerraformDependable, TerraformResource, TerraformVariable } from "cdktf";
+import { GeneratedSecret } from "../../constructs/kit/generated-secret";
+import type { PlatformNetwork } from "../../constructs/kit/platform-network";
+import type { SecretFile } from "../../constructs/kit/service-spec";
+import { UpdateioService, type ServiceUse } from "../../constructs/updateio-service";
+import { EnvironmentStack } from "../../environments/environment-stack";
+import { ENVIRONMENTS, loadEnvironmentConfig } from "../../environments/load";
+import type { EnvironmentConfig } from "../../environments/schema";
+
+type ServiceKey = keyof EnvironmentConfig["services"];
+
+/** The five real services, in EnvironmentStack's order, with the DNS names it gives them. */
+const KINDS: readonly { key: ServiceKey; service: string }[] = [
+  { key: "api", service: "api" },
+  { key: "discordBot", service: "discord-bot" },
+  { key: "telegramBot", service: "telegram-bot" },
+  { key: "adminPanel", service: "admin-panel" },
+  { key: "miniApp", service: "mini-app" },
+];
+
+/** Number of app services per stack at a multiplier (the five real ones included). */
+export function appServicesPerStack(multiplier: number): number {
+  return KINDS.length * multiplier;
+}
+
+class ScaledEnvironmentStack extends EnvironmentStack {
+  constructor(scope: App, id: string, config: EnvironmentConfig, multiplier: number) {
+    super(scope, id, config);
+    const extra = appServicesPerStack(multiplier) - KINDS.length;
+    for (let i = 0; i < extra; i++) this.addCopy(KINDS[i % KINDS.length]!, Math.floor(i / KINDS.length) + 2);
+  }
+
+  /** Copy number `n` (2, 3, ...) of one real service, wired as EnvironmentStack wires the original. */
+  private addCopy(kind: { key: ServiceKey; service: string }, n: number): void {
+    const config = this.config;
+    const env = config.name;
+    const s = config.services;
+    const service = `${kind.service}-x${n}`;
+    const edgeNet = this.node.findChild("edge-network") as PlatformNetwork;
+    const egressNet = this.node.findChild("egress-network") as PlatformNetwork;
+    const publicUrl = (host: string) => (config.edge.httpsPort === 443 ? `https://${host}` : `https://${host}:${config.edge.httpsPort}`);
+    const apiUrlEnv = { API_INTERNAL_URL: `http://api:${s.api.port}`, API_PUBLIC_URL: publicUrl(config.hosts.api) };
+    const generated = (name: string, envVar: string, length: number): SecretFile => ({
+      name,
+      value: new GeneratedSecret(this, `${service}-${name.replace(/_/g, "-")}`, { length }).value,
+      envVar,
+    });
+    const token = (name: string, envVar: string): SecretFile => ({
+      name,
+      value: new TerraformVariable(this, `${service.replace(/-/g, "_")}_${name}`, {
+        type: "string",
+        sensitive: true,
+        nullable: false,
+        description: `Bench copy ${service}: ${name}.`,
+        default: env === "dev" ? "dev-placeholder-set-TF_VAR_to-connect" : undefined,
+      }).stringValue,
+      envVar,
+    });
+
+    let uses: ServiceUse[] = [];
+    let networks: { network: PlatformNetwork }[] = [];
+    let secrets: SecretFile[] = [];
+    let extraEnv: Record<string, string> = apiUrlEnv;
+    let dependsOn: readonly ITerraformDependable[] | undefined;
+    switch (kind.key) {
+      case "api":
+        uses = [{ target: this.postgres }, { target: this.redis }, { target: this.rabbitmq }];
+        networks = [{ network: edgeNet }];
+        secrets = [generated("session_secret", "SESSION_SECRET_FILE", 64), generated("encryption_key", "ENCRYPTION_KEY_FILE", 64)];
+        extraEnv = { MINI_APP_URL: publicUrl(config.hosts.miniApp), ADMIN_URL: publicUrl(config.hosts.admin) };
+        dependsOn = this.migrations.containers;
+        break;
+      case "discordBot":
+        uses = [{ target: this.redis }, { target: this.rabbitmq }];
+        networks = [{ network: egressNet }];
+        secrets = [token("discord_bot_token", "DISCORD_BOT_TOKEN_FILE")];
+        break;
+      case "telegramBot": {
+        const webhook = s.telegramBot.mode === "webhook";
+        uses = [{ target: this.redis }, { target: this.rabbitmq }];
+        networks = [{ network: egressNet }, ...(webhook ? [{ network: edgeNet }] : [])];
+        secrets = [token("telegram_bot_token", "TELEGRAM_BOT_TOKEN_FILE")];
+        if (webhook) secrets.push(generated("telegram_webhook_secret", "TELEGRAM_WEBHOOK_SECRET_FILE", 48));
+        extraEnv = {
+          ...apiUrlEnv,
+          TELEGRAM_MODE: s.telegramBot.mode,
+          MINI_APP_URL: publicUrl(config.hosts.miniApp),
+          ...(webhook ? { TELEGRAM_WEBHOOK_URL: `${publicUrl(config.hosts.api)}${s.telegramBot.webhookPath}` } : {}),
+        };
+        break;
+      }
+      case "adminPanel":
+        networks = [{ network: edgeNet }];
+        secrets = [generated("session_secret", "SESSION_SECRET_FILE", 64)];
+        break;
+      case "miniApp":
+        networks = [{ network: edgeNet }];
+        break;
+    }
+    const original = s[kind.key];
+    new UpdateioService(this, service, {
+      environment: env,
+      logLevel: config.logLevel,
+      debug: config.debug,
+      service,
+      // No debug ports on copies: the host port is the original's.
+      config: { ...original, debugPorts: [] },
+      uses,
+      networks,
+      secrets,
+      env: extraEnv,
+      dependsOn,
+    });
+  }
+}
+
+function main(): void {
+  const loaded = performance.now(); // process start → every module loaded (node + tsx boot, imports)
+  // Optional, to price stack-trace source mapping (tsx turns source maps on); the bench does not set it.
+  if (process.env.BENCH_NO_SOURCEMAPS === "1") process.setSourceMapsEnabled(false);
+  const multiplier = Number(process.env.BENCH_SCALE ?? "1");
+  if (!Number.isInteger(multiplier) || multiplier < 1) throw new Error(`BENCH_SCALE must be a whole number ≥ 1, got ${process.env.BENCH_SCALE}`);
+
+  let t = performance.now();
+  const configs = ENVIRONMENTS.map((name) => loadEnvironmentConfig(name));
+  const configMs = performance.now() - t;
+
+  t = performance.now();
+  const app = new App();
+  for (const config of configs) new ScaledEnvironmentStack(app, config.name, config, multiplier);
+  const constructMs = performance.now() - t;
+
+  t = performance.now();
+  app.synth();
+  const synthMs = performance.now() - t;
+
+  const report = process.env.BENCH_REPORT;
+  if (report) {
+    const resources = app.node.findAll().filter((c): c is TerraformResource => TerraformResource.isTerraformResource(c));
+    writeFileSync(
+      report,
+      JSON.stringify({
+        multiplier,
+        stacks: configs.length,
+        appServicesPerStack: appServicesPerStack(multiplier),
+        resources: resources.length,
+        containers: resources.filter((r) => r.terraformResourceType === "docker_container").length,
+        loadMs: loaded,
+        configMs,
+        constructMs,
+        synthMs,
+        maxRssMb: process.resourceUsage().maxRSS / 1024,
+      }),
+    );
+  }
+}
+
+main();
