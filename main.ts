@@ -8,6 +8,9 @@ import { ConfigError, ENVIRONMENTS, loadEnvironmentConfig } from "./environments
  * whole synth with every problem listed, and nothing is written.
  */
 function main(): void {
+  // cdktf records a stack trace for every token; with tsx's source maps on, mapping them costs
+  // about 140 ms per synth (scripts/bench.ts, section 4). Errors below are printed as messages.
+  process.setSourceMapsEnabled(false);
   const configs = [];
   const errors: ConfigError[] = [];
   for (const name of ENVIRONMENTS) {

@@ -99,8 +99,8 @@ describe("ServiceImage", () => {
     const image = only(synth(s).json, "docker_image");
     expect(image.name).toBe("updateio-dev/api:dev");
     expect(image.keep_locally).toBe(true);
-    expect(image.build).toEqual({ context: '${abspath("${path.root}/../../../../updateio/api")}', dockerfile: "Dockerfile.dev", tag: ["updateio-dev/api:dev"] });
-    expect(image.triggers).toEqual({ dockerfile: '${filesha256(abspath("${path.root}/../../../../updateio/api/Dockerfile.dev"))}' });
+    expect(image.build).toEqual({ context: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}', dockerfile: "Dockerfile.dev", tag: ["updateio-dev/api:dev"] });
+    expect(image.triggers).toEqual({ dockerfile: '${filesha256(abspath(join("/", [path.root, "../../..", "../updateio/api/Dockerfile.dev"])))}' });
     expect(img.built).toBe(true);
     expect(img.pinned).toBe(false);
     expect(img.ref).toBe("updateio-dev/api:dev");
@@ -120,7 +120,7 @@ describe("ServiceImage", () => {
   it("projectPath goes three levels up from cdktf.out/stacks/<stack>/ to the project root", () => {
     const s = stack();
     new TerraformOutput(s, "path", { value: projectPath("state/dev.tfstate") });
-    expect(synth(s).json.output.path.value).toBe('${abspath("${path.root}/../../../state/dev.tfstate")}');
+    expect(synth(s).json.output.path.value).toBe('${abspath(join("/", [path.root, "../../..", "state/dev.tfstate"]))}');
   });
 });
 

@@ -184,10 +184,10 @@ describe("UpdateioService (dev: built from source, hot reload, debug)", () => {
   it("bind-mounts the source read-write over the image's copy and keeps node_modules on a volume", () => {
     expect(api.volumes).toEqual([
       { volume_name: `\${docker_volume.${key("docker_volume", "dev-api-node-modules")}.name}`, container_path: "/app/node_modules", read_only: false },
-      { host_path: '${abspath("${path.root}/../../../../updateio/api")}', container_path: "/app", read_only: false },
+      { host_path: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}', container_path: "/app", read_only: false },
     ]);
     expect(api.command).toEqual(["npm", "run", "dev"]);
-    expect(json.resource.docker_image[key("docker_image", "updateio-dev/api:dev")].build.context).toBe('${abspath("${path.root}/../../../../updateio/api")}');
+    expect(json.resource.docker_image[key("docker_image", "updateio-dev/api:dev")].build.context).toBe('${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}');
   });
 
   it("turns on the inspector and publishes debug ports on 127.0.0.1 only", () => {

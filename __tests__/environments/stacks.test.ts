@@ -395,7 +395,7 @@ describe("dev specifics", () => {
     for (const svc of ["api", "discord-bot", "telegram-bot", "admin-panel", "mini-app"]) {
       const c = container(json, `dev-${svc}`);
       expect(c.command, svc).toEqual(["npm", "run", "dev"]);
-      expect(c.volumes, svc).toContainEqual({ host_path: `\${abspath("\${path.root}/../../../../updateio/${svc}")}`, container_path: "/app", read_only: false });
+      expect(c.volumes, svc).toContainEqual({ host_path: `\${abspath(join("/", [path.root, "../../..", "../updateio/${svc}"]))}`, container_path: "/app", read_only: false });
     }
     expect(container(json, "dev-api").env).toContain("NODE_OPTIONS=--inspect=0.0.0.0:9229");
   });

@@ -22,7 +22,8 @@ const DIGEST = /@sha256:[0-9a-f]{64}$/;
  * abspath() resolves from there at plan time, so synth output is the same on every machine.
  */
 export function projectPath(relative: string): string {
-  return Fn.abspath(`${Token.asString(ref("path.root"))}/../../../${relative}`);
+  // join() rather than a "${...}" template: cdktf mis-escapes templates nested in function calls.
+  return Fn.abspath(Fn.join("/", [Token.asString(ref("path.root")), "../../..", relative]));
 }
 
 /** One image a service runs: pulled by reference or built from local source. */
