@@ -1,6 +1,6 @@
-import { isIP } from "node:net";
 import { posix } from "node:path";
 import { z } from "zod";
+import { isCidr } from "../constructs/renderers/caddyfile";
 
 /**
  * The shape of one environment's configuration. Data only: the EnvironmentStack reads it, nothing
@@ -280,12 +280,3 @@ export type TelegramBotConfig = z.output<typeof telegramBot>;
 export type ImageSource = z.output<typeof imageSource>;
 export type AppServiceName = keyof EnvironmentConfig["services"];
 
-export function isCidr(value: string): boolean {
-  const slash = value.lastIndexOf("/");
-  if (slash < 0) return false;
-  const address = value.slice(0, slash);
-  const prefix = value.slice(slash + 1);
-  const family = isIP(address);
-  if (family === 0 || !/^\d{1,3}$/.test(prefix)) return false;
-  return Number(prefix) <= (family === 4 ? 32 : 128);
-}

@@ -365,7 +365,8 @@ function hostError(host: string): string | undefined {
   return undefined;
 }
 
-function isCidr(value: string): boolean {
+/** An IPv4 or IPv6 network in CIDR form (also used by the config schema, so both agree). */
+export function isCidr(value: string): boolean {
   const slash = value.indexOf("/");
   if (slash < 0) return false;
   const address = value.slice(0, slash);

@@ -10,7 +10,7 @@
  *   import-deep   cdktf, then the five @cdktf/provider-docker deep imports our constructs use
  *   import-root   cdktf, then the @cdktf/provider-docker root index
  *   noop          nothing (node + tsx start-up alone)
- * BENCH_NO_SOURCEMAPS=1 turns source maps off first (tsx turns them on), to price stack traces.
+ * Source maps are off, as in main.ts; BENCH_SOURCEMAPS=1 leaves them on (tsx turns them on), to price stack traces.
  *
  * Every figure is milliseconds from this process's start (performance.now()); the module groups
  * are loaded with require() in the order given so each group's time excludes the ones before it.
@@ -22,7 +22,8 @@ const mark = (name: string) => marks.push([name, performance.now()]);
 const extra: Record<string, number> = {};
 const add = (key: string, ms: number) => (extra[key] = (extra[key] ?? 0) + ms);
 
-if (process.env.BENCH_NO_SOURCEMAPS === "1") process.setSourceMapsEnabled(false);
+// As main.ts does (BENCH_SOURCEMAPS=1 to price source mapping).
+if (process.env.BENCH_SOURCEMAPS !== "1") process.setSourceMapsEnabled(false);
 mark("boot");
 
 // Counts stack captures (cdktf captures one, with no depth limit, for every token it creates).

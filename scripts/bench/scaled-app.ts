@@ -12,7 +12,7 @@
  *
  * Run like the app itself (`npx tsx scripts/bench/scaled-app.ts` with CDKTF_OUTDIR set). When
  * BENCH_REPORT names a file, the in-process figures are written there as JSON; nothing is printed.
- * BENCH_NO_SOURCEMAPS=1 turns source maps off before building (for a manual what-if).
+ * Source maps are off, as in main.ts; BENCH_SOURCEMAPS=1 leaves them on (for a what-if).
  */
 import { writeFileSync } from "node:fs";
 import { App, type ITerraformDependable, TerraformResource, TerraformVariable } from "cdktf";
@@ -133,8 +133,8 @@ class ScaledEnvironmentStack extends EnvironmentStack {
 
 function main(): void {
   const loaded = performance.now(); // process start → every module loaded (node + tsx boot, imports)
-  // Optional, to price stack-trace source mapping (tsx turns source maps on); the bench does not set it.
-  if (process.env.BENCH_NO_SOURCEMAPS === "1") process.setSourceMapsEnabled(false);
+  // As main.ts does: no source mapping of cdktf's per-token stack traces (BENCH_SOURCEMAPS=1 to price it).
+  if (process.env.BENCH_SOURCEMAPS !== "1") process.setSourceMapsEnabled(false);
   const multiplier = Number(process.env.BENCH_SCALE ?? "1");
   if (!Number.isInteger(multiplier) || multiplier < 1) throw new Error(`BENCH_SCALE must be a whole number ≥ 1, got ${process.env.BENCH_SCALE}`);
 
