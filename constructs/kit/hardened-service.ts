@@ -115,7 +115,8 @@ const LOOPBACK = new Set(["127.0.0.1", "::1"]);
 /**
  * Every container of the platform goes through here: image by ID, secure defaults, limits,
  * healthcheck, log rotation, labels, networks with aliases, volumes, and secrets and config files
- * delivered through a seed volume (see below). It validates its props and says how to fix them.
+ * delivered as files (see ContainerRuntime for the seed volumes). It validates its props, says how
+ * to fix them, and hands the resolved spec to a runtime.
  */
 export class HardenedService extends Construct {
   readonly spec: ServiceSpec;
@@ -143,7 +144,6 @@ export class HardenedService extends Construct {
       if (reason !== undefined) suppressPolicy(this, rule, reason);
     }
   }
-
 }
 
 /** Applies the defaults and validates; every problem names the prop and the fix. */
