@@ -62,13 +62,22 @@ export class EnvironmentStack extends TerraformStack {
       settings: config.postgres.settings,
       protectData: config.protectData,
     });
-    this.redis = new RedisCache(this, "redis", { environment: env, image: config.redis.image, memoryMb: config.redis.memoryMb, cpuShares: config.redis.cpuShares, protectData: config.protectData });
+    this.redis = new RedisCache(this, "redis", {
+      environment: env,
+      image: config.redis.image,
+      memoryMb: config.redis.memoryMb,
+      cpuShares: config.redis.cpuShares,
+      protectData: config.protectData,
+      replicas: config.redis.replicas,
+      sentinels: config.redis.sentinels,
+    });
     this.rabbitmq = new RabbitBroker(this, "rabbitmq", {
       environment: env,
       image: config.rabbitmq.image,
       memoryMb: config.rabbitmq.memoryMb,
       cpuShares: config.rabbitmq.cpuShares,
       vhost: config.rabbitmq.vhost,
+      clusterSize: config.rabbitmq.clusterSize,
       protectData: config.protectData,
       logLevel: config.logLevel === "trace" ? "debug" : config.logLevel === "warn" ? "warning" : config.logLevel,
     });
@@ -114,7 +123,7 @@ export class EnvironmentStack extends TerraformStack {
       service: "api",
       config: s.api,
       image: apiImage,
-      uses: [{ target: this.postgres }, { target: this.redis }, { target: this.rabbitmq }],
+      uses: [{ target: this.postgres }, { target: this.redis }, { target: this.rabbitmq, role: "api" }],
       networks: [{ network: edgeNet }, { network: appNet }, ...debugNet(s.api)],
       secrets: apiSecrets,
       env: { MINI_APP_URL: publicUrl(config.hosts.miniApp), ADMIN_URL: publicUrl(config.hosts.admin) },
@@ -125,7 +134,7 @@ export class EnvironmentStack extends TerraformStack {
       ...common,
       service: "discord-bot",
       config: s.discordBot,
-      uses: [{ target: this.redis }, { target: this.rabbitmq }],
+      uses: [{ target: this.redis }, { target: this.rabbitmq, role: "discord-bot" }],
       // The Discord gateway is on the internet; the API on the app network.
       networks: [{ network: egressNet }, { network: appNet }],
       secrets: [{ name: "discord_bot_token", value: discordToken, envVar: "DISCORD_BOT_TOKEN_FILE" }],
@@ -142,7 +151,7 @@ export class EnvironmentStack extends TerraformStack {
       ...common,
       service: "telegram-bot",
       config: s.telegramBot,
-      uses: [{ target: this.redis }, { target: this.rabbitmq }],
+      uses: [{ target: this.redis }, { target: this.rabbitmq, role: "telegram-bot" }],
       networks: [{ network: egressNet }, { network: appNet }, ...(webhook ? [{ network: edgeNet }] : [])],
       secrets: telegramSecrets,
       env: {

@@ -56,8 +56,9 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
       adminAllowList: vars.list("UPDATEIO_ADMIN_ALLOW", []),
     },
     postgres: { image: OFFICIAL_IMAGES.postgres, memoryMb: 2048, cpuShares: 2048, database: "updateio" },
-    redis: { image: OFFICIAL_IMAGES.redis, memoryMb: 512, cpuShares: 1024 },
-    rabbitmq: { image: OFFICIAL_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod" },
+    // A replica and three Sentinels: the master can fail over without losing sessions.
+    redis: { image: OFFICIAL_IMAGES.redis, memoryMb: 512, cpuShares: 1024, replicas: 1, sentinels: 3 },
+    rabbitmq: { image: OFFICIAL_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod", clusterSize: 3 },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {
       api: app("api", 3000, 3, 768),

@@ -117,7 +117,16 @@ const postgres = dataService.extend({
   settings: z.record(z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }), z.union([z.string(), z.number(), z.boolean()])).default({}),
 });
 
+const redis = dataService.extend({
+  /** Replicas following the master (prod: 1, with Sentinels for failover). */
+  replicas: z.int({ error: "must be a whole number" }).min(0, { error: "must be 0 or more" }).max(3, { error: "must be at most 3 on one host" }).default(0),
+  /** Sentinels watching the master: 0 (none) or an odd number ≥ 3 so a majority can decide. */
+  sentinels: z.int({ error: "must be a whole number" }).refine((n) => n === 0 || (n >= 3 && n % 2 === 1 && n <= 7), { error: "must be 0, 3, 5 or 7: Sentinels need an odd majority" }).default(0),
+});
+
 const rabbitmq = dataService.extend({
+  /** Broker nodes: 1, or 3 for a cluster whose quorum queues survive losing one node. */
+  clusterSize: z.union([z.literal(1), z.literal(3)], { error: "must be 1 or 3 (quorum queues need an odd number of nodes; 3 tolerates one loss)" }).default(1),
   vhost: z.string().regex(/^[a-z0-9_-]+$/, { error: "must be a simple name such as updateio-prod" }),
 });
 
@@ -178,7 +187,7 @@ export const environmentConfigSchema = z
     hosts,
     edge,
     postgres,
-    redis: dataService,
+    redis,
     rabbitmq,
     migrations: z.strictObject({
       /** Command run once per API image before the API starts. */
@@ -229,6 +238,10 @@ export function crossFieldProblems(input: unknown): Problem[] {
     for (const [path, ref] of refs) {
       if (IMAGE_REF.test(ref) && !DIGEST.test(ref)) issue(path, `"${ref}" has no digest; this environment requires images pinned as name:tag@sha256:<64 hex>`);
     }
+  }
+  const redisCfg = obj(cfg.redis);
+  if (typeof redisCfg.sentinels === "number" && redisCfg.sentinels > 0 && !(typeof redisCfg.replicas === "number" && redisCfg.replicas >= 1)) {
+    issue(["redis", "replicas"], "must be at least 1 when redis.sentinels is set: Sentinels need a replica to promote");
   }
   const discord = obj(services.discordBot);
   if (typeof discord.replicas === "number" && discord.replicas !== 1) {

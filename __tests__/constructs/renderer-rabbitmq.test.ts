@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { renderRabbitConf } from "../../constructs/renderers/rabbitmq";
+import { renderCookieEntrypoint, renderEnabledPlugins, renderRabbitConf } from "../../constructs/renderers/rabbitmq";
+import { appPermissions, DEFAULT_APPS, DEFAULT_TOPOLOGY, renderRabbitDefinitions, topologyProblems } from "../../constructs/renderers/rabbitmq-definitions";
 
 function keys(text: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -57,5 +58,76 @@ describe("renderRabbitConf", () => {
     expect(() => renderRabbitConf({ ...input, vhost: "Bad Vhost" })).toThrow(/vhost "Bad Vhost"/);
     expect(() => renderRabbitConf({ ...input, vhost: "a/b" })).toThrow(/vhost/);
     expect(() => renderRabbitConf({ ...input, user: "Admin" })).toThrow(/user "Admin"/);
+  });
+});
+
+describe("renderRabbitConf with definitions and a cluster", () => {
+  const k = keys(renderRabbitConf({ memoryMb: 512, vhost: "updateio-prod", definitionsFile: "/run/secrets/rabbitmq_definitions", clusterNodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"] }));
+
+  it("imports the definitions file and configures no default user", () => {
+    expect(k.get("definitions.import_backend")).toBe("local_filesystem");
+    expect(k.get("definitions.local.path")).toBe("/run/secrets/rabbitmq_definitions");
+    for (const key of ["default_user", "default_pass", "default_vhost"]) expect(k.has(key)).toBe(false);
+  });
+
+  it("forms the cluster by classic_config peer discovery and pauses a minority", () => {
+    expect(k.get("cluster_formation.peer_discovery_backend")).toBe("classic_config");
+    expect(k.get("cluster_formation.classic_config.nodes.2")).toBe("rabbit@rabbitmq-2");
+    expect(k.get("cluster_partition_handling")).toBe("pause_minority");
+  });
+
+  it("needs either the legacy user or a definitions file", () => {
+    expect(() => renderRabbitConf({ memoryMb: 512, vhost: "v" })).toThrow(/definitionsFile/);
+    expect(() => renderRabbitConf({ memoryMb: 512, vhost: "v", definitionsFile: "/x", clusterNodes: ["bad node"] })).toThrow(/cluster node/);
+  });
+});
+
+describe("renderRabbitDefinitions", () => {
+  const users = [
+    { name: "updateio", password: "${random_password.a.result}", tags: ["management"], permissions: { configure: ".*", write: ".*", read: ".*" } },
+    ...DEFAULT_APPS.map((a) => ({ name: a.name, password: `\${random_password.${a.name}.result}`, permissions: appPermissions(a) })),
+  ];
+  const text = renderRabbitDefinitions({ vhost: "updateio-dev", users, topology: DEFAULT_TOPOLOGY });
+  const defs = JSON.parse(text);
+
+  it("matches its snapshot", () => {
+    expect(text).toMatchSnapshot();
+  });
+
+  it("carries cleartext password tokens (hashed by RabbitMQ on import), never a password_hash", () => {
+    expect(defs.users.map((u: { password: string }) => u.password)).toContain("${random_password.telegram-bot.result}");
+    expect(text).not.toContain("password_hash");
+  });
+
+  it("gives every work queue quorum type, a DLX with its own routing key and a dead-letter queue", () => {
+    const q = defs.queues.find((x: { name: string }) => x.name === "updates.fetch");
+    expect(q.arguments).toEqual({ "x-queue-type": "quorum", "x-dead-letter-exchange": "updateio.dlx", "x-dead-letter-routing-key": "updates.fetch.dlq" });
+    expect(defs.bindings).toContainEqual({ source: "updateio.dlx", vhost: "updateio-dev", destination: "updates.fetch.dlq", destination_type: "queue", routing_key: "updates.fetch.dlq", arguments: {} });
+    expect(defs.policies.map((p: { name: string }) => p.name)).toEqual(["updateio-work-queues", "updateio-dead-letter-queues"]);
+    expect(defs.policies[0].definition).toEqual({ "delivery-limit": 5, "max-length": 100000, overflow: "reject-publish" });
+  });
+
+  it("limits an app to its own exchanges and queues", () => {
+    expect(appPermissions({ name: "x", publishes: [], consumes: [] })).toEqual({ configure: "^$", write: "^$", read: "^$" });
+    expect(appPermissions({ name: "x", publishes: ["b.x", "a.x"], consumes: ["q.1"] })).toEqual({ configure: "^(q\\.1)$", write: "^(a\\.x|b\\.x)$", read: "^(q\\.1)$" });
+  });
+
+  it("reports every topology problem at once", () => {
+    const problems = topologyProblems({ exchanges: [{ name: "amq.x", type: "topic" }], queues: [{ name: "q", bindings: [{ exchange: "nope", routingKey: "${x}" }] }] }, [{ name: "Bad", publishes: [], consumes: ["zz"] }]);
+    expect(problems.length).toBe(5);
+  });
+});
+
+describe("renderCookieEntrypoint and renderEnabledPlugins", () => {
+  it("installs the cookie 0400 by an atomic rename and hands over to the image's entrypoint", () => {
+    const script = renderCookieEntrypoint("/run/secrets/erlang_cookie");
+    expect(script).toContain("umask 0277");
+    expect(script).toContain('cat /run/secrets/erlang_cookie > "$HOME/.erlang.cookie.new"');
+    expect(script.endsWith('exec docker-entrypoint.sh "$@"')).toBe(true);
+    expect(script).not.toContain("${");
+  });
+
+  it("enables management and Prometheus", () => {
+    expect(renderEnabledPlugins()).toBe("[rabbitmq_management,rabbitmq_prometheus].\n");
   });
 });

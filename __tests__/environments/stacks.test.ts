@@ -78,18 +78,23 @@ function siteBlock(text: string, host: string): string {
 // Expectations per environment
 // ---------------------------------------------------------------------------------------------
 
+// test and prod share prod's data-tier topology: Redis master + replica + 3 Sentinels, a 3-node RabbitMQ cluster.
+const HA_DATA = ["redis", "redis-replica-1", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3"];
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
   dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "rabbitmq", "redis", "telegram-bot"].map((s) => `dev-${s}`),
-  test: [
-    "admin-panel", "api-1", "api-2", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "rabbitmq", "redis", "telegram-bot",
-  ].map((s) => `test-${s}`),
+  test: ["admin-panel", "api-1", "api-2", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "telegram-bot", ...HA_DATA].map((s) => `test-${s}`),
   prod: [
     "admin-panel-1", "admin-panel-2", "api-1", "api-2", "api-3", "api-migrate", "discord-bot", "edge", "mini-app-1", "mini-app-2",
-    "postgres", "rabbitmq", "redis", "telegram-bot-1", "telegram-bot-2",
+    "postgres", "telegram-bot-1", "telegram-bot-2", ...HA_DATA,
   ].map((s) => `prod-${s}`),
 };
-// The mini app has no secret and no file, so no seed.
-const EXPECTED_SEEDS = ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "postgres", "rabbitmq", "redis", "telegram-bot"];
+// The mini app has no secret and no file, so no seed; every data node has its own.
+const APP_SEEDS = ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "postgres", "telegram-bot"];
+const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
+  dev: [...APP_SEEDS, "rabbitmq", "redis"],
+  test: [...APP_SEEDS, ...HA_DATA],
+  prod: [...APP_SEEDS, ...HA_DATA],
+};
 const REPLICAS: Record<EnvironmentName, Record<string, number>> = {
   dev: { api: 1, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },
   test: { api: 2, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },
@@ -104,7 +109,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   describe("inventory", () => {
     it("has exactly the expected containers", () => {
       expect(running(json()).map((c) => c.name).sort()).toEqual([...EXPECTED_RUNNING[env]].sort());
-      expect(seeds(json()).map((c) => c.name).sort()).toEqual(EXPECTED_SEEDS.map((s) => `${env}-${s}-seed`).sort());
+      expect(seeds(json()).map((c) => c.name).sort()).toEqual(EXPECTED_SEEDS[env].map((s) => `${env}-${s}-seed`).sort());
     });
 
     it("runs each app service with its configured replica count, named and aliased per replica", () => {
@@ -135,9 +140,14 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         "postgres_app-password",
         "postgres_owner-password",
         "postgres_superuser-password",
+        "rabbitmq_api-password",
+        "rabbitmq_discord-bot-password",
+        "rabbitmq_erlang-cookie_password",
         "rabbitmq_password",
+        "rabbitmq_telegram-bot-password",
         "redis_app-password",
         "redis_healthcheck-password",
+        ...(webhook ? ["redis_replication-password", "redis_sentinel-client-password", "redis_sentinel-password", "redis_sentinel-peer-password"] : []),
         ...(webhook ? ["telegram-webhook-secret_password"] : []),
       ].sort());
     });
@@ -219,7 +229,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       for (const c of running(json())) {
         const files = (c.env ?? []).filter((e: string) => e.split("=")[0]!.endsWith("_FILE")).map((e: string) => e.split("=")[1]);
         if (files.length === 0) continue;
-        const seedName = c.name.replace(/-\d+$/, "") + "-seed";
+        // Replicas of one service share its seed; data nodes (rabbitmq-1, redis-sentinel-2, ...) have their own.
+        const own = `${c.name}-seed`;
+        const seedName = seeds(json()).some((x) => x.name === own) ? own : c.name.replace(/-\d+$/, "") + "-seed";
         const uploaded = container(json(), seedName).upload.map((u: Json) => u.file);
         for (const f of files) expect(uploaded, `${c.name} ${f}`).toContain(f);
       }
@@ -240,9 +252,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       expect(count).toBeGreaterThan(20);
     });
 
-    it("secret references outside /run/secrets appear only in the RabbitMQ config (default_pass)", () => {
+    it("secret references appear only in files under /run/secrets", () => {
       const carriers = seeds(json()).flatMap((s) => s.upload.filter((u: Json) => !u.file.startsWith("/run/secrets/") && /random_password|\$\{var\./.test(u.content)).map((u: Json) => u.file));
-      expect(carriers).toEqual(["/etc/rabbitmq/conf.d/20-updateio.conf"]);
+      expect(carriers).toEqual([]);
     });
 
     it("contains no literal that looks like a generated password anywhere in the JSON", () => {
@@ -299,7 +311,11 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it(`data volumes are prevent_destroy ${env === "prod" ? "(prod)" : "nowhere (not prod)"}, ephemeral volumes never`, () => {
       const volumes = Object.values(json().resource.docker_volume as Json) as Json[];
       const protectedNames = volumes.filter((v) => v.lifecycle?.prevent_destroy === true).map((v) => v.name).sort();
-      expect(protectedNames).toEqual(env === "prod" ? ["prod-edge-data", "prod-postgres-data", "prod-rabbitmq-data", "prod-redis-data"] : []);
+      expect(protectedNames).toEqual(
+        env === "prod"
+          ? ["prod-edge-data", "prod-postgres-data", "prod-rabbitmq-1-data", "prod-rabbitmq-2-data", "prod-rabbitmq-3-data", "prod-redis-data", "prod-redis-replica-1-data"]
+          : [],
+      );
       for (const v of volumes.filter((x) => x.labels.some((l: Json) => l.label === "io.updateio.ephemeral"))) expect(v.lifecycle, v.name).toBeUndefined();
     });
   });

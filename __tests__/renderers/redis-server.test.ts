@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { renderRedisAcl, renderRedisConf } from "../../constructs/renderers/redis";
@@ -10,27 +11,40 @@ import { describeIfBinary } from "../support/binaries";
 // Only the paths and port differ from the container: they are rewritten to the temp dir below.
 describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real redis-server", () => {
   const dir = mkdtempSync(join(tmpdir(), "updateio-redis-"));
-  const port = 56379;
+  let port = 0;
   const appPassword = "AppPw0123456789abcdefABCDEF012345";
   const healthPassword = "HealthPw0123456789abcdefABCDEF01";
   let server: ChildProcess | undefined;
 
   const cli = (args: string[]) => spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 });
 
-  beforeAll(async () => {
-    const acl = join(dir, "users_acl");
-    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword }));
-    const conf = renderRedisConf({ memoryMb: 128, aclFile: acl, port }).replace("dir /data", `dir ${dir}`);
-    writeFileSync(join(dir, "redis.conf"), conf);
+  const start = async () => {
     server = spawn("redis-server", [join(dir, "redis.conf")], { stdio: "ignore" });
     for (let i = 0; i < 50; i++) {
       if (cli(["--user", "healthcheck", "--pass", healthPassword, "ping"]).stdout.includes("PONG")) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error("redis-server did not answer PING within 5 s on the rendered config");
+  };
+  const stop = async (signal: NodeJS.Signals) => {
+    const p = server;
+    server = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once("exit", r));
+    p.kill(signal);
+    await exited;
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    const acl = join(dir, "users_acl");
+    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword }));
+    const conf = renderRedisConf({ memoryMb: 128, aclFile: acl, port }).replace("dir /data", `dir ${dir}`);
+    writeFileSync(join(dir, "redis.conf"), conf);
+    await start();
   });
-  afterAll(() => {
-    server?.kill("SIGTERM");
+  afterAll(async () => {
+    await stop("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -63,4 +77,66 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
     expect(memory).toMatch(/maxmemory:100663296/); // 75% of 128 MiB
     expect(memory).toMatch(/maxmemory_policy:noeviction/);
   });
+
+  it("keeps keys across a crash and restart (AOF, not the RDB snapshot)", async () => {
+    const app = ["--user", "updateio", "--pass", appPassword];
+    expect(cli([...app, "set", "ratelimit:ip:1", "7"]).stdout.trim()).toBe("OK");
+    // appendfsync everysec: wait past one fsync, then kill without a shutdown save.
+    await new Promise((r) => setTimeout(r, 1_200));
+    await stop("SIGKILL");
+    await start();
+    expect(cli([...app, "get", "ratelimit:ip:1"]).stdout.trim()).toBe("7");
+  }, 15_000);
 });
+
+// The "cache" role: the same ACL, but allkeys-lru and no persistence.
+describeIfBinary(["redis-server", "redis-cli"], "RedisCache cache-role config on a real redis-server", () => {
+  const dir = mkdtempSync(join(tmpdir(), "updateio-redis-cache-"));
+  let port = 0;
+  const appPassword = "AppPw0123456789abcdefABCDEF012345";
+  let server: ChildProcess | undefined;
+  const cli = (args: string[]) => spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), "--user", "updateio", "--pass", appPassword, ...args], { encoding: "utf8", timeout: 10_000 });
+
+  beforeAll(async () => {
+    port = await freePort();
+    const acl = join(dir, "users_acl");
+    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword: "HealthPw0123456789abcdefABCDEF01" }));
+    writeFileSync(join(dir, "redis.conf"), renderRedisConf({ memoryMb: 128, aclFile: acl, port, role: "cache" }).replace("dir /data", `dir ${dir}`));
+    server = spawn("redis-server", [join(dir, "redis.conf")], { stdio: "ignore" });
+    for (let i = 0; i < 50; i++) {
+      if (cli(["ping"]).stdout.includes("PONG")) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("redis-server did not answer PING within 5 s on the rendered cache config");
+  });
+  afterAll(async () => {
+    const p = server;
+    if (p && p.exitCode === null) {
+      const exited = new Promise((r) => p.once("exit", r));
+      p.kill("SIGTERM");
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("evicts any key under memory pressure and persists nothing", () => {
+    const memory = cli(["info", "memory"]).stdout;
+    expect(memory).toMatch(/maxmemory_policy:allkeys-lru/);
+    const persistence = cli(["info", "persistence"]).stdout;
+    expect(persistence).toMatch(/aof_enabled:0/);
+    expect(cli(["config", "get", "save"]).stdout).toMatch(/NOPERM/); // CONFIG stays forbidden for the app user
+    expect(persistence).toMatch(/rdb_changes_since_last_save:/);
+  });
+});
+
+/** A loopback port free right now (the kernel picks it), so a stray server on a fixed port cannot answer for ours. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
