@@ -1,6 +1,8 @@
 import { Fn } from "cdktf";
 import { Construct } from "constructs";
-import { postgresCommand, postgresSettings, renderPostgresInitSql } from "./renderers/postgres";
+import { renderPgBouncerIni, renderPgBouncerUserlist } from "./renderers/pgbouncer";
+import { postgresClusterSettings, postgresCommand, renderPostgresInitSql, renderReplicaBootstrapScript } from "./renderers/postgres";
+import { renderPgHba } from "./renderers/postgres-hba";
 import type { Connectable, ServiceConnection } from "./kit/connection";
 import { GeneratedSecret } from "./kit/generated-secret";
 import { HardenedService } from "./kit/hardened-service";
@@ -8,6 +10,7 @@ import { PlatformNetwork } from "./kit/platform-network";
 import { SECURE_DEFAULTS } from "./kit/secure-defaults";
 import { ServiceImage } from "./kit/service-image";
 import { ServiceVolume } from "./kit/service-volume";
+import type { VolumeMount } from "./kit/service-spec";
 
 export interface PostgresClusterProps {
   readonly environment: string;
@@ -26,14 +29,78 @@ export interface PostgresClusterProps {
    * @default false
    */
   readonly protectData?: boolean;
+  /**
+   * Streaming replicas of the primary, each its own container postgres-replica-<n> with its own
+   * data volume, all answering to the read-only alias postgres-ro. See renderReplicaBootstrapScript.
+   * @default 0
+   */
+  readonly replicas?: number;
+  /**
+   * PgBouncer (transaction pooling) in front of the primary, as postgres-pooler:6432; the app
+   * role's DATABASE_URL then goes through it. Migrations always connect to the primary directly.
+   * @default false
+   */
+  readonly pooler?: boolean;
+  /**
+   * PgBouncer image. No official image exists; edoburu/pgbouncer is the most used maintained
+   * one (Alpine, PgBouncer built from the release tarball, runs as postgres uid 70, ships
+   * pg_isready). Pin it by digest in prod like every other image.
+   * @default "edoburu/pgbouncer:v1.23.1-p3"
+   */
+  readonly poolerImage?: string;
+  /** Server connections PgBouncer keeps to the primary (default_pool_size). @default 20 */
+  readonly poolSize?: number;
+  /** Client connections PgBouncer accepts. @default 500 */
+  readonly poolerMaxClientConnections?: number;
+  /** PgBouncer memory limit in MiB. @default 64 */
+  readonly poolerMemoryMb?: number;
+  /**
+   * Login roles other constructs need, e.g. PostgresBackup's backup role: the password is
+   * delivered as /run/secrets/postgres_<role>_password, `initSql(thatPath)` (e.g.
+   * renderBackupRoleSql) runs on first boot after the cluster's roles, and pg_hba lets the role
+   * into the database (and into replication when `replication` is set).
+   * @default []
+   */
+  readonly extraRoles?: readonly PostgresExtraRole[];
+  /**
+   * Further volumes mounted into the primary only (e.g. the backup volume that receives the WAL archive).
+   * @default []
+   */
+  readonly extraVolumes?: readonly VolumeMount[];
+}
+
+export interface PostgresExtraRole {
+  /** Lowercase SQL identifier, e.g. "updateio_backup". */
+  readonly role: string;
+  /** The role's password (a Terraform token). */
+  readonly password: string;
+  /** Also allow physical replication connections (pg_basebackup). @default false */
+  readonly replication?: boolean;
+  /** First-boot SQL that creates the role, given the password file's path. @default none */
+  readonly initSql?: (passwordFile: string) => string;
 }
 
 const PORT = 5432;
+const POOLER_PORT = 6432;
 const DATA_DIR = "/var/lib/postgresql/data";
+const HBA_DIR = "/etc/postgresql";
+const SOCKET_DIR = "/var/run/postgresql";
+/** The replication passfile lives in the socket tmpfs (mode 1777, not on any volume). */
+const REPLICA_PASSFILE = `${SOCKET_DIR}/replication.pgpass`;
+const POOLER_CONFIG_DIR = "/etc/pgbouncer";
+// PgBouncer has no official image; edoburu publishes v<version>-p<n> tags (there is no plain "1.23.1").
+const DEFAULT_POOLER_IMAGE = "edoburu/pgbouncer:v1.23.1-p3";
 
 /**
  * PostgreSQL on its own internal network, with generated passwords for a superuser, a migration
- * owner (DDL, used by Prisma migrate) and the app role (data only).
+ * owner (DDL, used by Prisma migrate), the app role (data only), a read-only role (dashboards)
+ * and a replication role; pg_hba from renderPgHba (scram-sha-256 on the postgres network only).
+ * Optionally streaming replicas (postgres-replica-<n>, alias postgres-ro) and PgBouncer.
+ *
+ * Roles and slots are created by the first-boot SQL, which the image runs only on an empty data
+ * volume: a cluster initialised before this version has no read-only or replication role; create
+ * them once with the rendered SQL's last sections (see renderPostgresInitSql). Replicas create
+ * their slot themselves if it is missing.
  */
 export class PostgresCluster extends Construct implements Connectable {
   /** DNS name on the postgres network. */
@@ -47,6 +114,19 @@ export class PostgresCluster extends Construct implements Connectable {
   readonly dataVolume: ServiceVolume;
   readonly ownerPassword: GeneratedSecret;
   readonly appPassword: GeneratedSecret;
+  readonly readonlyRole: string;
+  readonly replicationRole: string;
+  readonly readonlyPassword: GeneratedSecret;
+  readonly replicationPassword: GeneratedSecret;
+  /** DNS alias of all replicas (read-only queries); the primary when there are none. */
+  readonly readOnlyHost: string;
+  readonly replicaServices: readonly HardenedService[];
+  readonly replicaVolumes: readonly ServiceVolume[];
+  /** PgBouncer, when pooler is on. */
+  readonly poolerService?: HardenedService;
+  readonly poolerHost = "postgres-pooler";
+  readonly poolerPort = POOLER_PORT;
+  private readonly poolSize: number;
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps) {
     super(scope, id);
@@ -54,31 +134,74 @@ export class PostgresCluster extends Construct implements Connectable {
     if (!/^[a-z_][a-z0-9_]{0,50}$/.test(this.database)) {
       throw new Error(`PostgresCluster ${this.node.path}: database "${this.database}" must be a lowercase SQL identifier of at most 51 characters`);
     }
+    const replicas = props.replicas ?? 0;
+    if (!Number.isInteger(replicas) || replicas < 0 || replicas > 9) {
+      throw new Error(`PostgresCluster ${this.node.path}: replicas ${replicas} must be a whole number from 0 to 9`);
+    }
+    this.poolSize = props.poolSize ?? 20;
+    if (!Number.isInteger(this.poolSize) || this.poolSize < 1 || this.poolSize > 1000) {
+      throw new Error(`PostgresCluster ${this.node.path}: poolSize ${this.poolSize} must be a whole number from 1 to 1000`);
+    }
     this.ownerRole = `${this.database}_owner`;
     this.appRole = `${this.database}_app`;
+    this.readonlyRole = `${this.database}_readonly`;
+    this.replicationRole = `${this.database}_replication`;
+    this.readOnlyHost = replicas > 0 ? "postgres-ro" : this.host;
     this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "postgres" });
     this.dataVolume = new ServiceVolume(this, "data", { environment: props.environment, service: "postgres", purpose: "data", protect: props.protectData ?? false });
     const superuserPassword = new GeneratedSecret(this, "superuser-password");
     this.ownerPassword = new GeneratedSecret(this, "owner-password");
     this.appPassword = new GeneratedSecret(this, "app-password");
+    this.readonlyPassword = new GeneratedSecret(this, "readonly-password");
+    // Always generated (and the role always created), so replicas can be added to a running cluster.
+    this.replicationPassword = new GeneratedSecret(this, "replication-password");
     const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
+    const slots = Array.from({ length: replicas }, (_, i) => `postgres_replica_${i + 1}`);
+    const extraRoles = props.extraRoles ?? [];
+    const builtIn = new Set(["postgres", this.ownerRole, this.appRole, this.readonlyRole, this.replicationRole]);
+    for (const [i, extra] of extraRoles.entries()) {
+      if (!/^[a-z_][a-z0-9_]{0,40}$/.test(extra.role)) throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" must be a lowercase SQL identifier of at most 41 characters`);
+      if (builtIn.has(extra.role)) throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" is taken (a built-in role or declared twice)`);
+      builtIn.add(extra.role);
+    }
+    const extraSecret = (role: string) => `postgres_${role}_password`;
+    const settings = postgresClusterSettings({ memoryMb: props.memoryMb, settings: props.settings, hbaFile: `${HBA_DIR}/pg_hba.conf`, replicas });
+    const hbaDir = {
+      path: HBA_DIR,
+      files: [
+        {
+          name: "pg_hba.conf",
+          content: renderPgHba({
+            superuser: "postgres",
+            database: this.database,
+            databaseRoles: [this.ownerRole, this.appRole, this.readonlyRole, ...extraRoles.map((r) => r.role)],
+            replicationRoles: [this.replicationRole, ...extraRoles.filter((r) => r.replication).map((r) => r.role)],
+          }),
+        },
+      ],
+    };
+    const image = new ServiceImage(this, "image", { ref: props.image });
+    const healthcheck = { test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", "postgres", "-d", "postgres"], interval: "10s", timeout: "5s", retries: 6, startPeriod: "1m0s" };
 
     this.service = new HardenedService(this, "server", {
       environment: props.environment,
       service: "postgres",
       component: "data",
-      image: new ServiceImage(this, "image", { ref: props.image }),
+      image,
       // The official image's postgres user owns PGDATA; the entrypoint works unprivileged.
       user: "postgres",
       memoryMb: props.memoryMb,
       cpuShares: props.cpuShares,
       shmSizeMb: Math.min(512, Math.max(64, Math.floor(props.memoryMb / 8))),
-      command: postgresCommand(postgresSettings({ memoryMb: props.memoryMb, settings: props.settings })),
+      command: postgresCommand(settings),
       env: { POSTGRES_USER: "postgres", PGDATA: DATA_DIR, POSTGRES_INITDB_ARGS: "--auth-host=scram-sha-256 --auth-local=peer" },
       secrets: [
         { name: "postgres_superuser_password", value: superuserPassword.value, envVar: "POSTGRES_PASSWORD_FILE" },
         { name: "postgres_owner_password", value: this.ownerPassword.value },
         { name: "postgres_app_password", value: this.appPassword.value },
+        { name: "postgres_readonly_password", value: this.readonlyPassword.value },
+        { name: "postgres_replication_password", value: this.replicationPassword.value },
+        ...extraRoles.map((r) => ({ name: extraSecret(r.role), value: r.password })),
       ],
       configDirs: [
         {
@@ -92,33 +215,154 @@ export class PostgresCluster extends Construct implements Connectable {
                 appRole: this.appRole,
                 ownerPasswordFile: secretPath("postgres_owner_password"),
                 appPasswordFile: secretPath("postgres_app_password"),
+                readonly: { role: this.readonlyRole, passwordFile: secretPath("postgres_readonly_password") },
+                replication: { role: this.replicationRole, passwordFile: secretPath("postgres_replication_password"), slots },
               }),
             },
+            // Runs after 10-updateio-roles.sql (the entrypoint sorts the files): the database exists.
+            ...extraRoles.flatMap((r, i) =>
+              r.initSql ? [{ name: `${20 + i}-${r.role.replace(/_/g, "-")}.sql`, content: r.initSql(secretPath(extraSecret(r.role))) }] : [],
+            ),
           ],
         },
+        hbaDir,
       ],
-      tmpfs: { "/var/run/postgresql": 8 },
-      volumes: [{ volume: this.dataVolume, containerPath: DATA_DIR }],
+      tmpfs: { [SOCKET_DIR]: 8 },
+      volumes: [{ volume: this.dataVolume, containerPath: DATA_DIR }, ...(props.extraVolumes ?? [])],
       networks: [{ network: this.network }],
       // TCP, not the socket: during initdb the entrypoint runs a socket-only server that must not count as ready.
-      healthcheck: { test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", "postgres", "-d", "postgres"], interval: "10s", timeout: "5s", retries: 6, startPeriod: "1m0s" },
+      healthcheck,
     });
+
+    const primary = this.service.containers;
+    const replicaVolumes: ServiceVolume[] = [];
+    this.replicaServices = slots.map((slot, i) => {
+      const service = `postgres-replica-${i + 1}`;
+      const volume = new ServiceVolume(this, `replica-${i + 1}-data`, { environment: props.environment, service, purpose: "data", protect: props.protectData ?? false });
+      replicaVolumes.push(volume);
+      return new HardenedService(this, `replica-${i + 1}`, {
+        environment: props.environment,
+        service,
+        component: "data",
+        role: "replica",
+        image,
+        user: "postgres",
+        memoryMb: props.memoryMb,
+        cpuShares: props.cpuShares,
+        shmSizeMb: Math.min(512, Math.max(64, Math.floor(props.memoryMb / 8))),
+        // Clone on an empty volume, then follow the primary: see renderReplicaBootstrapScript.
+        command: [
+          "sh",
+          "-c",
+          renderReplicaBootstrapScript({
+            dataDir: DATA_DIR,
+            primaryHost: this.host,
+            primaryPort: PORT,
+            port: PORT,
+            replicationRole: this.replicationRole,
+            passwordFile: secretPath("postgres_replication_password"),
+            passfile: REPLICA_PASSFILE,
+            slot,
+            applicationName: slot,
+            settings,
+          }),
+        ],
+        env: { PGDATA: DATA_DIR },
+        secrets: [{ name: "postgres_replication_password", value: this.replicationPassword.value }],
+        configDirs: [hbaDir],
+        tmpfs: { [SOCKET_DIR]: 8 },
+        volumes: [{ volume, containerPath: DATA_DIR }],
+        networks: [{ network: this.network, aliases: ["postgres-ro"] }],
+        healthcheck,
+        // The first start copies the whole database before it reports healthy.
+        waitTimeoutSeconds: 900,
+        dependsOn: [...primary],
+      });
+    });
+    this.replicaVolumes = replicaVolumes;
+
+    if (props.pooler ?? false) {
+      const userlistFile = secretPath("pgbouncer_userlist");
+      this.poolerService = new HardenedService(this, "pooler", {
+        environment: props.environment,
+        service: this.poolerHost,
+        component: "data",
+        role: "pgbouncer",
+        image: new ServiceImage(this, "pooler-image", { ref: props.poolerImage ?? DEFAULT_POOLER_IMAGE }),
+        // The image's unprivileged user (uid 70). Its entrypoint script only writes a config from
+        // environment variables when none is mounted; bypass it and run PgBouncer on ours.
+        user: "postgres",
+        entrypoint: ["/usr/bin/pgbouncer"],
+        command: [`${POOLER_CONFIG_DIR}/pgbouncer.ini`],
+        memoryMb: props.poolerMemoryMb ?? 64,
+        cpuShares: props.cpuShares,
+        secrets: [{ name: "pgbouncer_userlist", value: renderPgBouncerUserlist([{ name: this.appRole, password: this.appPassword.value }]) }],
+        configDirs: [
+          {
+            path: POOLER_CONFIG_DIR,
+            files: [
+              {
+                name: "pgbouncer.ini",
+                content: renderPgBouncerIni({
+                  database: this.database,
+                  serverHost: this.host,
+                  serverPort: PORT,
+                  listenAddr: "*",
+                  listenPort: POOLER_PORT,
+                  authFile: userlistFile,
+                  poolSize: this.poolSize,
+                  maxClientConnections: props.poolerMaxClientConnections ?? 500,
+                }),
+              },
+            ],
+          },
+        ],
+        networks: [{ network: this.network }],
+        // pg_isready counts any answer (even "no such user") as up: it checks that PgBouncer listens.
+        healthcheck: { test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(POOLER_PORT)], interval: "10s", timeout: "5s", retries: 3, startPeriod: "10s" },
+        dependsOn: [...primary],
+      });
+    }
   }
 
-  /** "app" (default) for services, "migrations" for the schema owner. */
+  /**
+   * "app" (default) for services, "migrations" for the schema owner, "readonly" for dashboards
+   * (served by the replicas through postgres-ro when there are any).
+   * With the pooler, "app" goes through PgBouncer: DATABASE_URL carries pgbouncer=true (Prisma
+   * then avoids named prepared statements, which transaction pooling cannot keep) and
+   * connection_limit (Prisma's own pool per process); DATABASE_DIRECT_URL_FILE still points at
+   * the primary for anything that needs a session. "migrations" always connects directly:
+   * Prisma migrate takes session-level advisory locks.
+   */
   connectionFor(role = "app"): ServiceConnection {
-    if (role !== "app" && role !== "migrations") {
-      throw new Error(`PostgresCluster ${this.node.path}: connection role "${role}" is unknown; use "app" or "migrations"`);
+    if (role !== "app" && role !== "migrations" && role !== "readonly") {
+      throw new Error(`PostgresCluster ${this.node.path}: connection role "${role}" is unknown; use "app", "migrations" or "readonly"`);
     }
-    const [user, password] = role === "app" ? [this.appRole, this.appPassword] : [this.ownerRole, this.ownerPassword];
+    const [user, password] =
+      role === "app" ? [this.appRole, this.appPassword] : role === "migrations" ? [this.ownerRole, this.ownerPassword] : [this.readonlyRole, this.readonlyPassword];
+    const host = role === "readonly" ? this.readOnlyHost : this.host;
+    const url = (h: string, port: number, extra = "") => `postgresql://${user}:${Fn.urlencode(password.value)}@${h}:${port}/${this.database}?schema=public${extra}`;
+    const pooled = role === "app" && this.poolerService !== undefined;
+    if (pooled) {
+      return {
+        network: this.network,
+        ready: [...this.service.containers, ...this.poolerService!.containers],
+        env: { DATABASE_HOST: this.poolerHost, DATABASE_PORT: String(this.poolerPort), DATABASE_NAME: this.database, DATABASE_USER: user },
+        secrets: [
+          { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
+          { name: "database_url", value: url(this.poolerHost, this.poolerPort, `&pgbouncer=true&connection_limit=${this.poolSize}`), envVar: "DATABASE_URL_FILE" },
+          { name: "database_direct_url", value: url(this.host, this.port), envVar: "DATABASE_DIRECT_URL_FILE" },
+        ],
+      };
+    }
     return {
       network: this.network,
-      ready: this.service.containers,
-      env: { DATABASE_HOST: this.host, DATABASE_PORT: String(this.port), DATABASE_NAME: this.database, DATABASE_USER: user },
+      ready: role === "readonly" ? [...this.service.containers, ...this.replicaServices.flatMap((r) => r.containers)] : this.service.containers,
+      env: { DATABASE_HOST: host, DATABASE_PORT: String(this.port), DATABASE_NAME: this.database, DATABASE_USER: user },
       secrets: [
         { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
         // Prisma reads one URL; the service's entrypoint exports DATABASE_URL from this file.
-        { name: "database_url", value: `postgresql://${user}:${Fn.urlencode(password.value)}@${this.host}:${this.port}/${this.database}?schema=public`, envVar: "DATABASE_URL_FILE" },
+        { name: "database_url", value: url(host, this.port), envVar: "DATABASE_URL_FILE" },
       ],
     };
   }

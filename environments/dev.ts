@@ -1,5 +1,5 @@
 import type { EnvironmentConfigInput } from "./schema";
-import { OFFICIAL_IMAGES, tagOnly } from "./images";
+import { PINNED_IMAGES, tagOnly } from "./images";
 import type { Variables } from "./variables";
 
 /** A laptop: every service built from local source with hot reload, debug on, one replica each. */
@@ -30,7 +30,7 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     logLevel: "debug",
     hosts: { api: "api.updateio.localhost", admin: "admin.updateio.localhost", miniApp: "app.updateio.localhost" },
     edge: {
-      image: tagOnly(OFFICIAL_IMAGES.caddy),
+      image: tagOnly(PINNED_IMAGES.caddy),
       memoryMb: 128,
       cpuShares: 256,
       bindAddress: "127.0.0.1",
@@ -39,9 +39,9 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
       tls: { mode: "internal" },
       adminAllowList: vars.list("UPDATEIO_ADMIN_ALLOW", ["127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]),
     },
-    postgres: { image: tagOnly(OFFICIAL_IMAGES.postgres), memoryMb: 512, cpuShares: 512, database: "updateio" },
-    redis: { image: tagOnly(OFFICIAL_IMAGES.redis), memoryMb: 128, cpuShares: 256 },
-    rabbitmq: { image: tagOnly(OFFICIAL_IMAGES.rabbitmq), memoryMb: 512, cpuShares: 256, vhost: "updateio-dev" },
+    postgres: { image: tagOnly(PINNED_IMAGES.postgres), memoryMb: 512, cpuShares: 512, database: "updateio" },
+    redis: { image: tagOnly(PINNED_IMAGES.redis), memoryMb: 128, cpuShares: 256 },
+    rabbitmq: { image: tagOnly(PINNED_IMAGES.rabbitmq), memoryMb: 512, cpuShares: 256, vhost: "updateio-dev" },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {
       api: { ...service("api", 3000, 768), debugPorts: [9229], features: { debugRoutes: true } },

@@ -7,7 +7,10 @@ import { GeneratedSecret } from "../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../constructs/kit/platform-network";
 import { MigrationJob } from "../constructs/migration-job";
 import { applyPolicy } from "../constructs/policy/policy-aspect";
+import { ServiceVolume } from "../constructs/kit/service-volume";
+import { PostgresBackup } from "../constructs/postgres-backup";
 import { PostgresCluster } from "../constructs/postgres-cluster";
+import { BACKUP_ROOT, renderBackupRoleSql, walArchiveSettings } from "../constructs/renderers/postgres-backup";
 import { RabbitBroker } from "../constructs/rabbit-broker";
 import { RedisCache } from "../constructs/redis-cache";
 import type { CaddyRoute } from "../constructs/renderers/caddyfile";
@@ -24,6 +27,7 @@ const TELEGRAM_FRAME_ANCESTORS = ["https://web.telegram.org", "https://*.telegra
 export class EnvironmentStack extends TerraformStack {
   readonly config: EnvironmentConfig;
   readonly postgres: PostgresCluster;
+  readonly backup: PostgresBackup;
   readonly redis: RedisCache;
   readonly rabbitmq: RabbitBroker;
   readonly edge: EdgeProxy;
@@ -53,14 +57,43 @@ export class EnvironmentStack extends TerraformStack {
     // Service-to-service calls that are not routed by the edge (the bots calling the API).
     const appNet = new PlatformNetwork(this, "app-network", { environment: env, purpose: "app" });
 
+    // Backups: a dedicated role (read all data + replication for base backups), one volume for
+    // dumps, base backups and the WAL archive, mounted into the primary (archive_command) and the
+    // backup scheduler.
+    const database = config.postgres.database;
+    const backupRole = `${database}_backup`;
+    const backupPassword = new GeneratedSecret(this, "postgres-backup-password");
+    const backupsVolume = new ServiceVolume(this, "postgres-backups", { environment: env, service: "postgres", purpose: "backups", protect: config.protectData });
+
     this.postgres = new PostgresCluster(this, "postgres", {
       environment: env,
       image: config.postgres.image,
       memoryMb: config.postgres.memoryMb,
       cpuShares: config.postgres.cpuShares,
-      database: config.postgres.database,
-      settings: config.postgres.settings,
+      database,
+      settings: { ...walArchiveSettings(), ...config.postgres.settings },
+      extraRoles: [{ role: backupRole, password: backupPassword.value, replication: true, initSql: (passwordFile) => renderBackupRoleSql({ role: backupRole, database, passwordFile }) }],
+      extraVolumes: [{ volume: backupsVolume, containerPath: BACKUP_ROOT }],
       protectData: config.protectData,
+      replicas: config.postgres.replicas,
+      pooler: config.postgres.pooler,
+      poolerImage: config.postgres.poolerImage,
+      poolSize: config.postgres.poolSize,
+    });
+    this.backup = new PostgresBackup(this, "postgres-backup", {
+      environment: env,
+      image: this.postgres.service.spec.image,
+      network: this.postgres.network,
+      host: this.postgres.host,
+      port: this.postgres.port,
+      database: this.postgres.database,
+      ownerRole: this.postgres.ownerRole,
+      appRole: this.postgres.appRole,
+      role: backupRole,
+      password: backupPassword.value,
+      volume: backupsVolume,
+      protectData: config.protectData,
+      dependsOn: this.postgres.service.containers,
     });
     this.redis = new RedisCache(this, "redis", {
       environment: env,

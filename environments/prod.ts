@@ -1,5 +1,5 @@
 import type { EnvironmentConfigInput } from "./schema";
-import { OFFICIAL_IMAGES } from "./images";
+import { PINNED_IMAGES } from "./images";
 import releases from "./releases.json";
 import type { Variables } from "./variables";
 
@@ -45,7 +45,7 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
     logLevel: "info",
     hosts: { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}` },
     edge: {
-      image: OFFICIAL_IMAGES.caddy,
+      image: PINNED_IMAGES.caddy,
       memoryMb: 256,
       cpuShares: 1024,
       bindAddress: "0.0.0.0",
@@ -55,10 +55,11 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
       // Nobody until the operators list their networks (or use the VPN).
       adminAllowList: vars.list("UPDATEIO_ADMIN_ALLOW", []),
     },
-    postgres: { image: OFFICIAL_IMAGES.postgres, memoryMb: 2048, cpuShares: 2048, database: "updateio" },
+    // One streaming replica (read-only alias postgres-ro) and PgBouncer in front of the primary.
+    postgres: { image: PINNED_IMAGES.postgres, memoryMb: 2048, cpuShares: 2048, database: "updateio", replicas: 1, pooler: true, poolerImage: PINNED_IMAGES.pgbouncer },
     // A replica and three Sentinels: the master can fail over without losing sessions.
-    redis: { image: OFFICIAL_IMAGES.redis, memoryMb: 512, cpuShares: 1024, replicas: 1, sentinels: 3 },
-    rabbitmq: { image: OFFICIAL_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod", clusterSize: 3 },
+    redis: { image: PINNED_IMAGES.redis, memoryMb: 512, cpuShares: 1024, replicas: 1, sentinels: 3 },
+    rabbitmq: { image: PINNED_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod", clusterSize: 3 },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {
       api: app("api", 3000, 3, 768),

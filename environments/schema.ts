@@ -112,6 +112,12 @@ const dataService = z.strictObject({
 });
 
 const postgres = dataService.extend({
+  /** Streaming replicas (read-only alias postgres-ro). */
+  replicas: z.int({ error: "must be a whole number" }).min(0, { error: "must be 0 or more" }).max(3, { error: "must be at most 3 on one host" }).default(0),
+  /** PgBouncer in front of the primary (transaction pooling) for the services; migrations stay direct. */
+  pooler: z.boolean({ error: "must be true or false" }).default(false),
+  poolerImage: imageRef.optional(),
+  poolSize: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).max(500, { error: "must be at most 500" }).default(20),
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lowercase SQL identifier, e.g. updateio" }),
   /** Extra settings for postgresql.conf (validated by the construct). */
   settings: z.record(z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }), z.union([z.string(), z.number(), z.boolean()])).default({}),
@@ -226,6 +232,11 @@ export function crossFieldProblems(input: unknown): Problem[] {
     for (const key of ["edge", "postgres", "redis", "rabbitmq"]) {
       const ref = obj(cfg[key]).image;
       if (typeof ref === "string") refs.push([[key, "image"], ref]);
+    }
+    const pg = obj(cfg.postgres);
+    if (pg.pooler === true) {
+      if (typeof pg.poolerImage === "string") refs.push([["postgres", "poolerImage"], pg.poolerImage]);
+      else issue(["postgres", "poolerImage"], "is required when postgres.pooler is on in an environment that requires digests: set name:tag@sha256:<digest>");
     }
     for (const [svcName, svc] of Object.entries(services)) {
       const image = obj(obj(svc).image);

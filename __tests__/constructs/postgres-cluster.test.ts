@@ -70,25 +70,39 @@ describe("PostgresCluster", () => {
     expect(pg.port).toBe(5432);
   });
 
-  it("reads the superuser password from a file and generates three passwords", () => {
+  it("reads the superuser password from a file and generates five passwords (superuser, owner, app, read-only, replication)", () => {
     expect(server.env).toContain("POSTGRES_PASSWORD_FILE=/run/secrets/postgres_superuser_password");
     expect(server.env).toContain("PGDATA=/var/lib/postgresql/data");
     expect(server.env.some((e: string) => /random_password/.test(e))).toBe(false);
-    expect(Object.keys(json.resource.random_password)).toHaveLength(3);
+    expect(Object.keys(json.resource.random_password)).toHaveLength(5);
   });
 
-  it("seeds the three password files and a first-boot role SQL file (not executable: the postgres user could not run a root-owned 0744 script)", () => {
+  it("seeds the password files, a first-boot role SQL file (not executable: the postgres user could not run a root-owned 0744 script) and pg_hba.conf", () => {
     const files = seed.upload.map((u: Json) => [u.file, u.executable]);
     expect(files).toEqual([
       ["/run/secrets/postgres_superuser_password", false],
       ["/run/secrets/postgres_owner_password", false],
       ["/run/secrets/postgres_app_password", false],
+      ["/run/secrets/postgres_readonly_password", false],
+      ["/run/secrets/postgres_replication_password", false],
       ["/docker-entrypoint-initdb.d/10-updateio-roles.sql", false],
+      ["/etc/postgresql/pg_hba.conf", false],
     ]);
-    for (const u of seed.upload.slice(0, 3)) expect(u.content).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
-    const script = seed.upload[3].content as string;
+    for (const u of seed.upload.slice(0, 5)) expect(u.content).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
+    const script = seed.upload[5].content as string;
     expect(script).toContain("CREATE ROLE updateio_owner LOGIN PASSWORD :'owner_password';");
+    expect(script).toContain("CREATE ROLE updateio_readonly LOGIN PASSWORD :'readonly_password';");
+    expect(script).toContain("CREATE ROLE updateio_replication REPLICATION LOGIN PASSWORD :'replication_password';");
+    expect(script).not.toContain("pg_create_physical_replication_slot");
     expect(script).not.toMatch(/random_password/);
+    const hba = seed.upload[6].content as string;
+    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly +samenet +scram-sha-256$/m);
+    expect(hba).not.toMatch(/random_password/);
+  });
+
+  it("points hba_file at the rendered pg_hba.conf; no replication slot limit without replicas", () => {
+    expect(server.command).toContain("hba_file=/etc/postgresql/pg_hba.conf");
+    expect(server.command.some((a: string) => a.startsWith("max_slot_wal_keep_size="))).toBe(false);
   });
 
   it("keeps data on a named volume, mounted read-write, unprotected by default", () => {
@@ -120,6 +134,136 @@ describe("PostgresCluster", () => {
     expect(app.ready).toEqual(pg.service.containers);
     expect(pg.connectionFor("migrations").env.DATABASE_USER).toBe("updateio_owner");
     expect(() => pg.connectionFor("admin")).toThrow(/connection role "admin" is unknown/);
+  });
+
+  it("gives dashboards the read-only role, on the primary when there are no replicas", () => {
+    const ro = pg.connectionFor("readonly");
+    expect(ro.env).toEqual({ DATABASE_HOST: "postgres", DATABASE_PORT: "5432", DATABASE_NAME: "updateio", DATABASE_USER: "updateio_readonly" });
+    expect(ro.secrets.find((x) => x.name === "database_url")!.value).toMatch(/^postgresql:\/\/updateio_readonly:.+@postgres:5432\/updateio\?schema=public$/);
+  });
+
+  it("creates no replica and no pooler by default", () => {
+    expect(pg.replicaServices).toEqual([]);
+    expect(pg.poolerService).toBeUndefined();
+    expect(Object.values(json.resource.docker_container).map((c) => (c as Json).name).sort()).toEqual(["dev-postgres", "dev-postgres-seed"]);
+  });
+});
+
+describe("PostgresCluster with replicas and the pooler", () => {
+  const { pg, json, server, key } = build({ replicas: 2, pooler: true, protectData: true });
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const byName = (name: string) => containers.find((c) => c.name === name)!;
+
+  it("runs each replica as its own hardened container with its own protected data volume", () => {
+    expect(containers.map((c) => c.name).sort()).toEqual([
+      "dev-postgres",
+      "dev-postgres-pooler",
+      "dev-postgres-pooler-seed",
+      "dev-postgres-replica-1",
+      "dev-postgres-replica-1-seed",
+      "dev-postgres-replica-2",
+      "dev-postgres-replica-2-seed",
+      "dev-postgres-seed",
+    ]);
+    for (const n of [1, 2]) {
+      const replica = byName(`dev-postgres-replica-${n}`);
+      expect(replica.read_only).toBe(true);
+      expect(replica.user).toBe("postgres");
+      expect(replica.capabilities).toEqual({ drop: ["ALL"] });
+      const vol = key("docker_volume", `dev-postgres-replica-${n}-data`);
+      expect(replica.volumes).toContainEqual({ volume_name: `\${docker_volume.${vol}.name}`, container_path: "/var/lib/postgresql/data", read_only: false });
+      expect(json.resource.docker_volume[vol].lifecycle).toEqual({ prevent_destroy: true });
+      expect(replica.depends_on).toContain(`docker_container.${key("docker_container", "dev-postgres")}`);
+      expect(replica.wait_timeout).toBe(900);
+    }
+    expect(pg.replicaVolumes.map((v) => v.protected)).toEqual([true, true]);
+  });
+
+  it("gives every replica the read-only alias postgres-ro on the postgres network", () => {
+    const net = `\${docker_network.${key("docker_network", "dev-postgres")}.name}`;
+    expect(byName("dev-postgres-replica-1").networks_advanced).toEqual([{ name: net, aliases: ["postgres-replica-1", "postgres-ro"] }]);
+    expect(byName("dev-postgres-replica-2").networks_advanced).toEqual([{ name: net, aliases: ["postgres-replica-2", "postgres-ro"] }]);
+    expect(server.networks_advanced).toEqual([{ name: net, aliases: ["postgres"] }]);
+  });
+
+  it("bootstraps each replica with the rendered script through its own slot, the password only in a file", () => {
+    const replica = byName("dev-postgres-replica-2");
+    expect(replica.command.slice(0, 2)).toEqual(["sh", "-c"]);
+    const script = replica.command[2] as string;
+    expect(script).toContain("pg_basebackup -h postgres -p 5432 -U updateio_replication -w -D /var/lib/postgresql/data -S postgres_replica_2 -R -X stream -c fast");
+    expect(script).toContain("passfile=/var/run/postgresql/replication.pgpass");
+    expect(script).toContain('"$(cat /run/secrets/postgres_replication_password)"');
+    expect(script).toContain("hba_file=/etc/postgresql/pg_hba.conf");
+    expect(script).not.toMatch(/random_password/);
+    expect(replica.env).toContain("PGDATA=/var/lib/postgresql/data");
+    expect(replica.tmpfs["/var/run/postgresql"]).toBe("rw,noexec,nosuid,size=8m");
+    const seed = byName("dev-postgres-replica-2-seed");
+    expect(seed.upload.map((u: Json) => u.file)).toEqual(["/run/secrets/postgres_replication_password", "/etc/postgresql/pg_hba.conf"]);
+  });
+
+  it("creates one slot per replica on first boot and bounds the WAL slots may keep", () => {
+    const sql = byName("dev-postgres-seed").upload.find((u: Json) => u.file.endsWith("10-updateio-roles.sql")).content as string;
+    expect(sql).toContain("SELECT pg_create_physical_replication_slot('postgres_replica_1');");
+    expect(sql).toContain("SELECT pg_create_physical_replication_slot('postgres_replica_2');");
+    expect(server.command).toContain("max_slot_wal_keep_size=4GB");
+  });
+
+  it("runs PgBouncer hardened, on the postgres network, with the rendered ini and the auth file as a secret", () => {
+    const pooler = byName("dev-postgres-pooler");
+    expect(pooler.read_only).toBe(true);
+    expect(pooler.user).toBe("postgres");
+    expect(pooler.entrypoint).toEqual(["/usr/bin/pgbouncer"]);
+    expect(pooler.command).toEqual(["/etc/pgbouncer/pgbouncer.ini"]);
+    expect(pooler.memory).toBe(64);
+    expect(pooler.ports).toEqual([]);
+    expect(pooler.depends_on).toContain(`docker_container.${key("docker_container", "dev-postgres")}`);
+    const seed = byName("dev-postgres-pooler-seed");
+    const userlist = seed.upload.find((u: Json) => u.file === "/run/secrets/pgbouncer_userlist").content as string;
+    expect(userlist).toMatch(/^"updateio_app" "\$\{random_password\.postgres_app-password_[0-9A-F]+\.result\}"\n$/);
+    const ini = seed.upload.find((u: Json) => u.file === "/etc/pgbouncer/pgbouncer.ini").content as string;
+    expect(ini).toContain("pool_mode = transaction");
+    expect(ini).toContain("auth_type = scram-sha-256");
+    expect(ini).toContain("updateio = host=postgres port=5432 dbname=updateio");
+    expect(ini).not.toMatch(/random_password/);
+  });
+
+  it("sends the app through the pooler (Prisma: pgbouncer=true, connection_limit) and migrations straight to the primary", () => {
+    const app = pg.connectionFor("app");
+    expect(app.env.DATABASE_HOST).toBe("postgres-pooler");
+    expect(app.env.DATABASE_PORT).toBe("6432");
+    const url = (c: typeof app, name: string) => c.secrets.find((x) => x.name === name)!.value;
+    expect(url(app, "database_url")).toMatch(/@postgres-pooler:6432\/updateio\?schema=public&pgbouncer=true&connection_limit=20$/);
+    expect(url(app, "database_direct_url")).toMatch(/@postgres:5432\/updateio\?schema=public$/);
+    expect(app.secrets.find((x) => x.name === "database_direct_url")!.envVar).toBe("DATABASE_DIRECT_URL_FILE");
+    expect(app.ready).toEqual([...pg.service.containers, ...pg.poolerService!.containers]);
+    const migrations = pg.connectionFor("migrations");
+    expect(migrations.env.DATABASE_HOST).toBe("postgres");
+    expect(url(migrations, "database_url")).toMatch(/@postgres:5432\/updateio\?schema=public$/);
+    const ro = pg.connectionFor("readonly");
+    expect(ro.env.DATABASE_HOST).toBe("postgres-ro");
+    expect(ro.ready).toHaveLength(3);
+  });
+
+  it("lets another construct add a role (e.g. the backup role): secret file, first-boot SQL after ours, pg_hba lines", () => {
+    const { json: j } = build({
+      extraRoles: [{ role: "updateio_backup", password: "${random_password.x.result}", replication: true, initSql: (file) => `CREATE ROLE updateio_backup LOGIN REPLICATION; -- password in ${file}\n` }],
+    });
+    const seed = (Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === "dev-postgres-seed")!;
+    const files = seed.upload.map((u: Json) => u.file);
+    expect(files).toContain("/run/secrets/postgres_updateio_backup_password");
+    expect(files.indexOf("/docker-entrypoint-initdb.d/20-updateio-backup.sql")).toBeGreaterThan(files.indexOf("/docker-entrypoint-initdb.d/10-updateio-roles.sql"));
+    const sql = seed.upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/20-updateio-backup.sql").content;
+    expect(sql).toContain("password in /run/secrets/postgres_updateio_backup_password");
+    const hba = seed.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
+    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_backup +samenet +scram-sha-256$/m);
+    expect(hba).toMatch(/^host +replication +updateio_replication,updateio_backup +samenet +scram-sha-256$/m);
+    expect(() => build({ extraRoles: [{ role: "updateio_app", password: "x" }] })).toThrow(/extraRoles.0.role "updateio_app" is taken/);
+  });
+
+  it("rejects a replica count or pool size out of range", () => {
+    expect(() => build({ replicas: -1 })).toThrow(/replicas -1 must be a whole number from 0 to 9/);
+    expect(() => build({ replicas: 1.5 })).toThrow(/replicas 1.5/);
+    expect(() => build({ pooler: true, poolSize: 0 })).toThrow(/poolSize 0/);
   });
 });
 

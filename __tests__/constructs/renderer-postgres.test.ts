@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { postgresCommand, postgresSettings, renderPostgresInitSql } from "../../constructs/renderers/postgres";
+import { postgresClusterSettings, postgresCommand, postgresSettings, renderPostgresInitSql, renderReplicaBootstrapScript } from "../../constructs/renderers/postgres";
+import { renderPgHba } from "../../constructs/renderers/postgres-hba";
 
 describe("postgresSettings (sized from the container memory)", () => {
   it("gives shared_buffers 25% and effective_cache_size 75% of memory", () => {
@@ -113,5 +114,131 @@ describe("renderPostgresInitSql", () => {
     expect(() => renderPostgresInitSql({ ...input, ownerRole: "owner; DROP" })).toThrow(/ownerRole/);
     expect(() => renderPostgresInitSql({ ...input, appRole: "" })).toThrow(/appRole/);
     expect(() => renderPostgresInitSql({ ...input, appPasswordFile: "/x`rm -rf /`" })).toThrow(/appPasswordFile/);
+  });
+});
+
+describe("renderPostgresInitSql with the read-only and replication roles", () => {
+  const base = {
+    database: "updateio",
+    ownerRole: "updateio_owner",
+    appRole: "updateio_app",
+    ownerPasswordFile: "/run/secrets/postgres_owner_password",
+    appPasswordFile: "/run/secrets/postgres_app_password",
+  };
+  const readonly = { role: "updateio_readonly", passwordFile: "/run/secrets/postgres_readonly_password" };
+  const replication = { role: "updateio_replication", passwordFile: "/run/secrets/postgres_replication_password", slots: ["postgres_replica_1", "postgres_replica_2"] };
+  const sql = renderPostgresInitSql({ ...base, readonly, replication });
+
+  it("renders exactly the old script when neither is given", () => {
+    expect(renderPostgresInitSql(base)).not.toMatch(/readonly|REPLICATION/);
+    expect(sql.startsWith(renderPostgresInitSql(base))).toBe(true);
+  });
+
+  it("gives the read-only role SELECT only, through default privileges from the owner", () => {
+    expect(sql).toContain("\\set readonly_password `cat /run/secrets/postgres_readonly_password`");
+    expect(sql).toContain("CREATE ROLE updateio_readonly LOGIN PASSWORD :'readonly_password';");
+    expect(sql).toContain("GRANT CONNECT ON DATABASE updateio TO updateio_readonly;");
+    expect(sql).toContain("GRANT SELECT ON TABLES TO updateio_readonly;");
+    expect(sql).not.toMatch(/GRANT [^;]*(INSERT|UPDATE|DELETE|CREATE|TEMPORARY|EXECUTE)[^;]*TO updateio_readonly/);
+  });
+
+  it("gives the replication role REPLICATION LOGIN and nothing else, and one slot per replica", () => {
+    expect(sql).toContain("CREATE ROLE updateio_replication REPLICATION LOGIN PASSWORD :'replication_password';");
+    expect(sql).not.toMatch(/GRANT [^;]*TO updateio_replication/);
+    expect(sql.match(/pg_create_physical_replication_slot\('postgres_replica_\d'\)/g)).toEqual([
+      "pg_create_physical_replication_slot('postgres_replica_1')",
+      "pg_create_physical_replication_slot('postgres_replica_2')",
+    ]);
+  });
+
+  it("refuses bad names, paths and duplicate roles", () => {
+    expect(() => renderPostgresInitSql({ ...base, readonly: { ...readonly, role: "Read" } })).toThrow(/readonly.role "Read"/);
+    expect(() => renderPostgresInitSql({ ...base, replication: { ...replication, slots: ["bad-slot"] } })).toThrow(/replication.slots.0 "bad-slot"/);
+    expect(() => renderPostgresInitSql({ ...base, replication: { ...replication, passwordFile: "x" } })).toThrow(/replication.passwordFile/);
+    expect(() => renderPostgresInitSql({ ...base, readonly: { ...readonly, role: "updateio_app" } })).toThrow(/role names must differ/);
+  });
+});
+
+describe("renderPgHba", () => {
+  const hba = renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["updateio_owner", "updateio_app", "updateio_readonly"], replicationRoles: ["updateio_replication"] });
+  const rows = hba
+    .split("\n")
+    .filter((l) => l !== "" && !l.startsWith("#"))
+    .map((l) => l.split(/ +/));
+
+  it("allows the superuser by peer on the socket only, our roles and replication by scram on samenet, rejects the rest", () => {
+    expect(rows).toEqual([
+      ["local", "all", "postgres", "peer"],
+      ["local", "all", "all", "reject"],
+      ["host", "updateio", "updateio_owner,updateio_app,updateio_readonly", "samenet", "scram-sha-256"],
+      ["host", "replication", "updateio_replication", "samenet", "scram-sha-256"],
+      ["host", "all", "all", "all", "reject"],
+      ["host", "replication", "all", "all", "reject"],
+    ]);
+    expect(hba).not.toMatch(/\b(trust|md5|password|ident)\b/);
+  });
+
+  it("refuses a superuser on the TCP lines and odd names", () => {
+    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["postgres"], replicationRoles: ["r"] })).toThrow(/only connect over the local socket/);
+    expect(() => renderPgHba({ superuser: "postgres", database: "up date", databaseRoles: ["a"], replicationRoles: ["r"] })).toThrow(/database "up date"/);
+    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: [], replicationRoles: ["r"] })).toThrow(/databaseRoles is empty/);
+    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: [] })).toThrow(/replicationRoles is empty/);
+    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: ["postgres"] })).toThrow(/only connect over the local socket/);
+    expect(renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: ["r", "b"] })).toMatch(/^host +replication +r,b +samenet +scram-sha-256$/m);
+  });
+});
+
+describe("postgresClusterSettings", () => {
+  it("adds hba_file, and max_slot_wal_keep_size only with replicas; explicit settings win", () => {
+    expect(postgresClusterSettings({ memoryMb: 512, hbaFile: "/etc/postgresql/pg_hba.conf", replicas: 0 })).toEqual({ ...postgresSettings({ memoryMb: 512 }), hba_file: "/etc/postgresql/pg_hba.conf" });
+    expect(postgresClusterSettings({ memoryMb: 512, hbaFile: "/h", replicas: 1 }).max_slot_wal_keep_size).toBe("4GB");
+    expect(postgresClusterSettings({ memoryMb: 512, hbaFile: "/h", replicas: 1, settings: { max_slot_wal_keep_size: "10GB" } }).max_slot_wal_keep_size).toBe("10GB");
+  });
+});
+
+describe("renderReplicaBootstrapScript", () => {
+  const input = {
+    dataDir: "/var/lib/postgresql/data",
+    primaryHost: "postgres",
+    primaryPort: 5432,
+    port: 5432,
+    replicationRole: "updateio_replication",
+    passwordFile: "/run/secrets/postgres_replication_password",
+    passfile: "/var/run/postgresql/replication.pgpass",
+    slot: "postgres_replica_1",
+    applicationName: "postgres_replica_1",
+    settings: postgresClusterSettings({ memoryMb: 512, hbaFile: "/etc/postgresql/pg_hba.conf", replicas: 1 }),
+  };
+  const script = renderReplicaBootstrapScript(input);
+  const lines = script.split("\n");
+
+  it("writes the passfile from the secret under umask 077 before anything connects", () => {
+    expect(lines.slice(0, 2)).toEqual(["set -eu", "umask 077"]);
+    expect(lines[2]).toBe(`printf '%s:%s:*:%s:%s\\n' postgres 5432 updateio_replication "$(cat /run/secrets/postgres_replication_password)" > /var/run/postgresql/replication.pgpass`);
+  });
+
+  it("clones only an empty data directory, through its slot, and refuses a foreign one", () => {
+    expect(script).toContain('if [ -z "$(ls -A /var/lib/postgresql/data)" ]; then');
+    expect(script).toContain("pg_receivewal -h postgres -p 5432 -U updateio_replication -w -S postgres_replica_1 --create-slot --if-not-exists");
+    expect(script).toContain("pg_basebackup -h postgres -p 5432 -U updateio_replication -w -D /var/lib/postgresql/data -S postgres_replica_1 -R -X stream -c fast");
+    expect(script).toContain("elif [ ! -f /var/lib/postgresql/data/PG_VERSION ]; then");
+  });
+
+  it("then execs postgres with the primary's settings plus the standby ones (passfile, never the password)", () => {
+    const exec = lines.find((l) => l.startsWith("exec postgres "))!;
+    expect(exec).toContain("-c hba_file=/etc/postgresql/pg_hba.conf");
+    expect(exec).toContain("-c shared_buffers=128MB");
+    expect(exec).toContain("-c 'primary_conninfo=host=postgres port=5432 user=updateio_replication passfile=/var/run/postgresql/replication.pgpass application_name=postgres_replica_1'");
+    expect(exec).toContain("-c primary_slot_name=postgres_replica_1");
+    expect(exec).toContain("-c hot_standby=on");
+    expect(exec).toContain("-c 'log_line_prefix=%m [%p] %q%u@%d '");
+    expect(script).not.toMatch(/password=/);
+  });
+
+  it("refuses odd paths, names and ports", () => {
+    expect(() => renderReplicaBootstrapScript({ ...input, dataDir: "/x;rm" })).toThrow(/dataDir/);
+    expect(() => renderReplicaBootstrapScript({ ...input, slot: "Slot" })).toThrow(/slot "Slot"/);
+    expect(() => renderReplicaBootstrapScript({ ...input, primaryHost: "a b" })).toThrow(/primaryHost/);
+    expect(() => renderReplicaBootstrapScript({ ...input, port: 0 })).toThrow(/port 0/);
   });
 });

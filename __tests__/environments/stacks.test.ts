@@ -78,18 +78,19 @@ function siteBlock(text: string, host: string): string {
 // Expectations per environment
 // ---------------------------------------------------------------------------------------------
 
-// test and prod share prod's data-tier topology: Redis master + replica + 3 Sentinels, a 3-node RabbitMQ cluster.
-const HA_DATA = ["redis", "redis-replica-1", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3"];
+// test and prod share prod's data-tier topology: a Postgres replica and PgBouncer, Redis master + replica +
+// 3 Sentinels, a 3-node RabbitMQ cluster.
+const HA_DATA = ["postgres-replica-1", "postgres-pooler", "redis", "redis-replica-1", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3"];
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
-  dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "rabbitmq", "redis", "telegram-bot"].map((s) => `dev-${s}`),
-  test: ["admin-panel", "api-1", "api-2", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "telegram-bot", ...HA_DATA].map((s) => `test-${s}`),
+  dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "rabbitmq", "redis", "telegram-bot"].map((s) => `dev-${s}`),
+  test: ["admin-panel", "api-1", "api-2", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "telegram-bot", ...HA_DATA].map((s) => `test-${s}`),
   prod: [
     "admin-panel-1", "admin-panel-2", "api-1", "api-2", "api-3", "api-migrate", "discord-bot", "edge", "mini-app-1", "mini-app-2",
-    "postgres", "telegram-bot-1", "telegram-bot-2", ...HA_DATA,
+    "postgres", "postgres-backup", "telegram-bot-1", "telegram-bot-2", ...HA_DATA,
   ].map((s) => `prod-${s}`),
 };
 // The mini app has no secret and no file, so no seed; every data node has its own.
-const APP_SEEDS = ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "postgres", "telegram-bot"];
+const APP_SEEDS = ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "postgres", "postgres-backup", "telegram-bot"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
   dev: [...APP_SEEDS, "rabbitmq", "redis"],
   test: [...APP_SEEDS, ...HA_DATA],
@@ -131,14 +132,18 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("has the providers, one image per distinct image and the random passwords", () => {
       expect(Object.keys(json().provider).sort()).toEqual(["docker", "random"]);
       expect(json().provider.docker).toEqual([{ host: "unix:///var/run/docker.sock" }]);
-      expect(Object.keys(json().resource.docker_image)).toHaveLength(9);
+      // edge, postgres, redis, rabbitmq, five apps (+ PgBouncer where the pooler is on).
+      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 10 : 9);
       const passwords = Object.keys(json().resource.random_password).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort();
       expect(passwords).toEqual([
         "admin-session-secret_password",
         "api-encryption-key_password",
         "api-session-secret_password",
+        "postgres-backup-password",
         "postgres_app-password",
         "postgres_owner-password",
+        "postgres_readonly-password",
+        "postgres_replication-password",
         "postgres_superuser-password",
         "rabbitmq_api-password",
         "rabbitmq_discord-bot-password",
@@ -292,7 +297,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("has urls, internal_endpoints and a sensitive database_app_url", () => {
       expect(Object.keys(json().output).sort()).toEqual(["database_app_url", "internal_endpoints", "urls"]);
       expect(json().output.database_app_url.sensitive).toBe(true);
-      expect(json().output.database_app_url.value).toMatch(/^postgresql:\/\/updateio_app:\$\{urlencode\(random_password\.postgres_app-password_[0-9A-F]+\.result\)\}@postgres:5432\/updateio\?schema=public$/);
+      // Through PgBouncer (transaction pooling, Prisma's pgbouncer flag) where the pooler is on (test, prod).
+      const target = webhook ? "postgres-pooler:6432\\/updateio\\?schema=public&pgbouncer=true&connection_limit=20" : "postgres:5432\\/updateio\\?schema=public";
+      expect(json().output.database_app_url.value).toMatch(new RegExp(`^postgresql:\\/\\/updateio_app:\\$\\{urlencode\\(random_password\\.postgres_app-password_[0-9A-F]+\\.result\\)\\}@${target}$`));
       expect(json().output.urls.sensitive).toBeUndefined();
       expect(json().output.internal_endpoints.value).toEqual({ api: "api:3000", postgres: "postgres:5432", redis: "redis:6379", rabbitmq: "rabbitmq:5672" });
     });
@@ -313,7 +320,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       const protectedNames = volumes.filter((v) => v.lifecycle?.prevent_destroy === true).map((v) => v.name).sort();
       expect(protectedNames).toEqual(
         env === "prod"
-          ? ["prod-edge-data", "prod-postgres-data", "prod-rabbitmq-1-data", "prod-rabbitmq-2-data", "prod-rabbitmq-3-data", "prod-redis-data", "prod-redis-replica-1-data"]
+          ? ["prod-edge-data", "prod-postgres-backups", "prod-postgres-data", "prod-postgres-replica-1-data", "prod-rabbitmq-1-data", "prod-rabbitmq-2-data", "prod-rabbitmq-3-data", "prod-redis-data", "prod-redis-replica-1-data"]
           : [],
       );
       for (const v of volumes.filter((x) => x.labels.some((l: Json) => l.label === "io.updateio.ephemeral"))) expect(v.lifecycle, v.name).toBeUndefined();

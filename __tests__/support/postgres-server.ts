@@ -1,7 +1,9 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { postgresClusterSettings, postgresCommand, renderPostgresInitSql } from "../../constructs/renderers/postgres";
+import { renderPgHba } from "../../constructs/renderers/postgres-hba";
 import type { Requirement } from "./binaries";
 
 /** Debian's PostgreSQL server binaries (any installed major version). */
@@ -20,6 +22,26 @@ export function postgresRequirement(): Requirement {
 }
 
 /**
+ * Our pg_hba gives the superuser `local ... peer` only, so the process that connects must run as
+ * the OS user named postgres: true as root (commands go through runuser) or as postgres itself.
+ */
+export function peerAsPostgresRequirement(): Requirement {
+  const uid = process.getuid?.();
+  let name = "";
+  try {
+    name = execFileSync("id", ["-un"], { encoding: "utf8" }).trim();
+  } catch {
+    // unknown
+  }
+  return uid === 0 || name === "postgres"
+    ? { available: true, reason: "running as root (runuser postgres) or as postgres: peer authentication works" }
+    : { available: false, reason: `running as "${name}": the rendered pg_hba allows the superuser only by peer authentication as the OS user postgres; run the tests as root or as postgres` };
+}
+
+/** Sleeps without blocking the event loop. */
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
  * A throwaway server on a loopback port, in a temp directory. PostgreSQL refuses to run as root,
  * so as root every command runs as the postgres user (runuser).
  */
@@ -29,6 +51,7 @@ export class TempPostgres {
   readonly port: number;
   private readonly bin: string;
   private readonly asRoot = process.getuid?.() === 0;
+  private readonly children: ChildProcess[] = [];
 
   constructor(port: number) {
     const bin = postgresBinDir();
@@ -78,6 +101,128 @@ export class TempPostgres {
     } catch {
       // already stopped
     }
+    for (const child of this.children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
+
+  /** PATH with this server's binaries (postgres, pg_basebackup ...) first, as in the official image. */
+  get path(): string {
+    return `${this.bin}:${process.env.PATH ?? "/usr/bin:/bin"}`;
+  }
+
+  /** initdb the way the official image does with POSTGRES_INITDB_ARGS="--auth-host=scram-sha-256 --auth-local=peer". */
+  initdbLikeImage(): void {
+    this.run(this.tool("initdb"), ["-D", this.dataDir, "-U", "postgres", "--auth-local=peer", "--auth-host=scram-sha-256"]);
+  }
+
+  /** Writes a file the way an upload lands: owned by root (when root), mode 0644. */
+  writeFile(name: string, content: string, mode = 0o644): string {
+    const file = join(this.dir, name);
+    writeFileSync(file, content);
+    chmodSync(file, mode);
+    return file;
+  }
+
+  /** An empty directory owned by the server's user (a fresh Docker volume). */
+  makeOwnedDir(name: string): string {
+    const dir = join(this.dir, name);
+    mkdirSync(dir, { mode: 0o700 });
+    if (this.asRoot) execFileSync("chown", ["postgres:postgres", dir]);
+    return dir;
+  }
+
+  /**
+   * Runs a long-lived process (a server in the foreground, as in a container) as the server's
+   * user, output appended to <dir>/<logName>; stop() ends it.
+   */
+  spawnAsUser(command: string, args: string[], env: Record<string, string> = {}, logName = "server.log"): ChildProcess {
+    const fd = openSync(join(this.dir, logName), "a");
+    const fullEnv = { PATH: this.path, ...env };
+    const [cmd, argv] = this.asRoot ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(fullEnv).map(([k, v]) => `${k}=${v}`), command, ...args]] : [command, args];
+    const child = spawn(cmd as string, argv as string[], { env: { ...process.env, ...fullEnv }, cwd: this.dir, stdio: ["ignore", fd, fd] });
+    closeSync(fd);
+    this.children.push(child);
+    return child;
+  }
+
+  log(name = "server.log"): string {
+    try {
+      return readFileSync(join(this.dir, name), "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  /** Waits until the server answers on its TCP port (pg_isready), or throws with the log. */
+  async waitReady(timeoutMs = 30_000, child?: ChildProcess): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const r = spawnSync(this.tool("pg_isready"), ["-h", "127.0.0.1", "-p", String(this.port), "-U", "postgres", "-d", "postgres"], { encoding: "utf8" });
+      if (r.status === 0) return;
+      if (child && child.exitCode !== null) break;
+      await sleep(200);
+    }
+    throw new Error(`server on port ${this.port} did not become ready:\n${this.log()}`);
+  }
+}
+
+/** Role names and test passwords of a cluster primary (same names as the PostgresCluster's defaults). */
+export const CLUSTER = {
+  database: "updateio",
+  owner: { user: "updateio_owner", password: "OwnerPw0123456789abcdefABCDEF0123", database: "updateio" },
+  app: { user: "updateio_app", password: "AppPw0123456789abcdefABCDEF012345", database: "updateio" },
+  readonly: { user: "updateio_readonly", password: "ReadPw0123456789abcdefABCDEF01234", database: "updateio" },
+  replication: { user: "updateio_replication", password: "ReplPw0123456789abcdefABCDEF01234" },
+} as const;
+
+export interface ClusterPrimary {
+  readonly server: TempPostgres;
+  /** The settings the server runs with (the cluster's, with paths, address and port rewritten). */
+  readonly settings: Record<string, string>;
+  readonly replicationPasswordFile: string;
+  readonly hbaFile: string;
+}
+
+/**
+ * A primary as the PostgresCluster runs it: initdb like the image, our settings as server
+ * arguments, our pg_hba (hba_file), then our first-boot SQL run the way the entrypoint runs it
+ * (psql on the socket as postgres: peer). Only paths, the listen address and the port differ.
+ */
+export async function startClusterPrimary(port: number, replicas: number, memoryMb = 256): Promise<ClusterPrimary> {
+  const server = new TempPostgres(port);
+  server.initdbLikeImage();
+  const hbaFile = server.writeFile(
+    "pg_hba.conf",
+    renderPgHba({ superuser: "postgres", database: CLUSTER.database, databaseRoles: [CLUSTER.owner.user, CLUSTER.app.user, CLUSTER.readonly.user], replicationRoles: [CLUSTER.replication.user] }),
+  );
+  const file = (name: string, value: string) => server.writeFile(name, value);
+  const ownerFile = file("postgres_owner_password", CLUSTER.owner.password);
+  const appFile = file("postgres_app_password", CLUSTER.app.password);
+  const readonlyFile = file("postgres_readonly_password", CLUSTER.readonly.password);
+  const replicationPasswordFile = file("postgres_replication_password", CLUSTER.replication.password);
+  const settings = {
+    ...postgresClusterSettings({ memoryMb, hbaFile, replicas }),
+    listen_addresses: "127.0.0.1",
+    port: String(port),
+    unix_socket_directories: server.dir,
+  };
+  const child = server.spawnAsUser("postgres", ["-D", server.dataDir, ...postgresCommand(settings).slice(1)]);
+  await server.waitReady(30_000, child);
+  const script = server.writeFile(
+    "10-updateio-roles.sql",
+    renderPostgresInitSql({
+      database: CLUSTER.database,
+      ownerRole: CLUSTER.owner.user,
+      appRole: CLUSTER.app.user,
+      ownerPasswordFile: ownerFile,
+      appPasswordFile: appFile,
+      readonly: { role: CLUSTER.readonly.user, passwordFile: readonlyFile },
+      replication: { role: CLUSTER.replication.user, passwordFile: replicationPasswordFile, slots: Array.from({ length: replicas }, (_, i) => `postgres_replica_${i + 1}`) },
+    }),
+  );
+  // What the entrypoint's docker_process_sql does with a .sql file.
+  server.run("psql", ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script], { PGHOST: server.dir, PGPORT: String(port) });
+  return { server, settings, replicationPasswordFile, hbaFile };
 }
