@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { renderReplicaBootstrapScript } from "../../constructs/renderers/postgres";
+import { PROMOTE_SQL, renderReplicaBootstrapScript } from "../../constructs/renderers/postgres";
 import { describeIf } from "../support/binaries";
 import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, sleep, startClusterPrimary, TempPostgres, type ClusterPrimary } from "../support/postgres-server";
 
@@ -130,5 +130,25 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "PostgresCluste
     expect(replicaPsql("SELECT count(*) FROM lag_probe", CLUSTER.readonly).trim()).toBe("1000");
     console.log(`[replication lag] 1000-row insert: ${bytesBehind} bytes behind right after commit; replayed on the replica within ${lagMs} ms of commit (insert took ${committed - started} ms; timings include ~10-20 ms per psql process); pg_stat_replication.replay_lag ${replayLag}`);
     expect(lagMs).toBeLessThan(10_000);
+  });
+
+  // Last: it ends the primary. Same SQL as docs/runbooks/postgres-failover.md.
+  it("failover: with the primary stopped, the runbook's promotion makes the replica take writes (time measured)", async () => {
+    primary.server.psql("INSERT INTO release (name) VALUES ('before-failover')", CLUSTER.app);
+    const before = primary.server.psql("SELECT count(*) FROM release", CLUSTER.app).trim();
+    let seen = "";
+    for (let i = 0; i < 50 && seen !== before; i++) {
+      seen = replicaPsql("SELECT count(*) FROM release", CLUSTER.readonly).trim();
+      if (seen !== before) await sleep(100);
+    }
+    expect(seen).toBe(before);
+    const stopped = Date.now();
+    primary.server.run(primary.server.tool("pg_ctl"), ["-D", primary.server.dataDir, "-m", "immediate", "-w", "stop"]);
+    expect(replica.psql(PROMOTE_SQL).trim()).toBe("t");
+    replica.psql("INSERT INTO release (name) VALUES ('after-failover')", { ...CLUSTER.app });
+    const writable = Date.now();
+    expect(replica.psql("SELECT pg_is_in_recovery()").trim()).toBe("f");
+    expect(replicaPsql("SELECT count(*) FROM release", CLUSTER.app).trim()).toBe(String(Number(before) + 1));
+    console.log(`[failover] primary stopped → replica promoted and took the app's write in ${writable - stopped} ms; rows committed before the stop: ${before}, all present after promotion`);
   });
 });

@@ -247,3 +247,10 @@ export function renderReplicaBootstrapScript(input: ReplicaBootstrapInput): stri
 function shq(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * Promotes a streaming replica to primary (failover). pg_promote waits until the server has left
+ * recovery, so success means it accepts writes. Used by docs/runbooks/postgres-failover.md and
+ * checked on a real replica by __tests__/renderers/postgres-replication.test.ts.
+ */
+export const PROMOTE_SQL = "SELECT pg_promote(wait => true, wait_seconds => 60)";
