@@ -1,5 +1,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
+import { ENV_NAME } from "../constructs/kit/hardened-service";
+import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy/rules";
 import { isCidr } from "../constructs/renderers/caddyfile";
 
 /**
@@ -8,12 +10,9 @@ import { isCidr } from "../constructs/renderers/caddyfile";
  * how to fix the value, because the platform team reads these at `cdktf synth` time.
  */
 
-const DIGEST = /@sha256:[0-9a-f]{64}$/;
 // Registry reference: [registry[:port]/]path[:tag][@sha256:digest]
 const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
-const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|COOKIE)/i;
 
 export const imageRef = z
   .string({ error: "must be an image reference string such as \"postgres:17.6-bookworm\"" })
@@ -52,7 +51,7 @@ const envVars = z.record(
   z.string({ error: "environment variable values must be strings; quote numbers and booleans" }),
 ).superRefine((vars, ctx) => {
   for (const name of Object.keys(vars)) {
-    if (SECRET_NAME.test(name) && !name.endsWith("_FILE")) {
+    if (isSecretEnvName(name)) {
       ctx.addIssue({
         code: "custom",
         path: [name],
@@ -247,7 +246,7 @@ export function crossFieldProblems(input: unknown): Problem[] {
       }
     }
     for (const [path, ref] of refs) {
-      if (IMAGE_REF.test(ref) && !DIGEST.test(ref)) issue(path, `"${ref}" has no digest; this environment requires images pinned as name:tag@sha256:<64 hex>`);
+      if (IMAGE_REF.test(ref) && !isPinnedByDigest(ref)) issue(path, `"${ref}" has no digest; this environment requires images pinned as name:tag@sha256:<64 hex>`);
     }
   }
   const redisCfg = obj(cfg.redis);

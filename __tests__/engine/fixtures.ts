@@ -9,10 +9,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Testing } from "cdktf";
-import { EnvironmentStack } from "../../environments/environment-stack";
-import { loadEnvironmentConfig } from "../../environments/load";
 import { requireBinary, type Requirement } from "../support/binaries";
+import { synthEnvironment } from "../support/stacks";
 import {
   goDurationString,
   networkCreateArgs,
@@ -245,9 +243,7 @@ const stacks = new Map<string, StackJson>();
 export function synthesizedStack(environment: "dev" | "test" | "prod"): StackJson {
   const cached = stacks.get(environment);
   if (cached) return cached;
-  const app = Testing.app();
-  const stack = new EnvironmentStack(app, environment, loadEnvironmentConfig(environment, {}));
-  const json = JSON.parse(Testing.synth(stack, false)) as StackJson;
+  const json = synthEnvironment(environment).json as unknown as StackJson;
   stacks.set(environment, json);
   return json;
 }

@@ -15,7 +15,7 @@ describeIfBinary("caddy", "generated Caddyfiles pass the real caddy", () => {
 
   for (const name of ENVIRONMENTS) {
     it(`${name}: caddy validate accepts it and caddy adapt routes every host`, () => {
-      const { stack, json } = synthEnvironment(name);
+      const { stack, json } = synthEnvironment(name, {}, join(dir, "cdktf.out"));
       const caddyfile = uploadedFile(json, "/etc/caddy/Caddyfile");
       expect(caddyfile, "edge seed uploads /etc/caddy/Caddyfile").toBeDefined();
       const file = join(dir, `${name}.Caddyfile`);

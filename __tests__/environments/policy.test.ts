@@ -1,32 +1,39 @@
-import { describe, expect, it } from "vitest";
-import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
-import { ENVIRONMENTS } from "../../environments/load";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { blockingFindings, evaluatePolicy, type Finding } from "../../constructs/policy/policy-aspect";
+import { ENVIRONMENTS, type EnvironmentName } from "../../environments/load";
 import { synthEnvironment } from "../support/stacks";
 
 describe("policy pack over the real environments", () => {
+  const out = mkdtempSync(join(tmpdir(), "updateio-policy-"));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  // Each environment is synthesized and evaluated once, on first use.
+  const cache = new Map<EnvironmentName, Finding[]>();
+  const findings = (name: EnvironmentName): Finding[] => {
+    if (!cache.has(name)) cache.set(name, evaluatePolicy(synthEnvironment(name, {}, out).stack, { environment: name }));
+    return cache.get(name)!;
+  };
+
   for (const name of ENVIRONMENTS) {
     it(`${name} has zero unsuppressed policy errors`, () => {
-      const { stack } = synthEnvironment(name);
-      const findings = evaluatePolicy(stack, { environment: name });
-      expect(blockingFindings(findings).map((f) => f.message)).toEqual([]);
+      expect(blockingFindings(findings(name)).map((f) => f.message)).toEqual([]);
     });
 
     it(`${name}: every suppression carries a written reason`, () => {
-      const { stack } = synthEnvironment(name);
-      const suppressed = evaluatePolicy(stack, { environment: name }).filter((f) => f.suppressed);
+      const suppressed = findings(name).filter((f) => f.suppressed);
       expect(suppressed.length).toBeGreaterThan(0);
       for (const f of suppressed) expect(f.suppressed!.reason.length).toBeGreaterThanOrEqual(10);
     });
   }
 
   it("prod pins every image by digest (no image-digest findings at all)", () => {
-    const { stack } = synthEnvironment("prod");
-    expect(evaluatePolicy(stack, { environment: "prod" }).filter((f) => f.ruleId === "image-digest")).toEqual([]);
+    expect(findings("prod").filter((f) => f.ruleId === "image-digest")).toEqual([]);
   });
 
   it("dev is told (as warnings) that its images are not pinned", () => {
-    const { stack } = synthEnvironment("dev");
-    const warnings = evaluatePolicy(stack, { environment: "dev" }).filter((f) => f.ruleId === "image-digest");
+    const warnings = findings("dev").filter((f) => f.ruleId === "image-digest");
     expect(warnings.length).toBeGreaterThan(0);
     expect(warnings.every((f) => f.severity === "warning")).toBe(true);
   });

@@ -11,27 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { ENVIRONMENTS, loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import { itIfBinary } from "../support/binaries";
+import { synthEnvironment, type SynthesizedEnvironment } from "../support/stacks";
 
 const ROOT = resolve(__dirname, "../..");
 const OUT = mkdtempSync(join(tmpdir(), "stacks-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 type Json = Record<string, any>;
-interface Synthesized {
-  readonly stack: EnvironmentStack;
-  readonly text: string;
-  readonly json: Json;
-}
-
-function synthesize(name: EnvironmentName): Synthesized {
-  const stack = new EnvironmentStack(Testing.app({ outdir: OUT }), name, loadEnvironmentConfig(name, {}));
-  const text = Testing.synth(stack);
-  return { stack, text, json: JSON.parse(text) };
-}
-
-const S = {} as Record<EnvironmentName, Synthesized>;
+const S = {} as Record<EnvironmentName, SynthesizedEnvironment>;
 beforeAll(() => {
-  for (const env of ENVIRONMENTS) S[env] = synthesize(env);
+  for (const env of ENVIRONMENTS) S[env] = synthEnvironment(env, {}, OUT);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -408,7 +397,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   });
 
   it("synthesizes byte-identical JSON in a fresh app", () => {
-    expect(synthesize(env).text).toBe(text());
+    expect(synthEnvironment(env, {}, OUT).text).toBe(text());
   });
 });
 

@@ -1,11 +1,12 @@
 import { Testing } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
-import { ENVIRONMENTS, loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import { loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 
 export interface SynthesizedEnvironment {
   readonly name: EnvironmentName;
   readonly stack: EnvironmentStack;
-  /** The stack's Terraform JSON, parsed. */
+  /** The stack's Terraform JSON, as text and parsed. */
+  readonly text: string;
   readonly json: TerraformJson;
 }
 
@@ -14,15 +15,16 @@ export interface TerraformJson {
   [key: string]: any;
 }
 
-/** Synthesizes one environment in-process, with default variables (what a fresh checkout gets). */
-export function synthEnvironment(name: EnvironmentName, env: Record<string, string> = {}): SynthesizedEnvironment {
-  const app = Testing.app();
+/**
+ * Synthesizes one environment in-process, with default variables (what a fresh checkout gets).
+ * Testing.synth runs no validations (prod's CloudBackend would run `terraform version`). Pass an
+ * outdir the caller removes: Testing.app() otherwise leaves a temp dir behind per call.
+ */
+export function synthEnvironment(name: EnvironmentName, env: Record<string, string> = {}, outdir?: string): SynthesizedEnvironment {
+  const app = Testing.app(outdir === undefined ? {} : { outdir });
   const stack = new EnvironmentStack(app, name, loadEnvironmentConfig(name, env));
-  return { name, stack, json: JSON.parse(Testing.synth(stack)) as TerraformJson };
-}
-
-export function synthAll(): SynthesizedEnvironment[] {
-  return ENVIRONMENTS.map((name) => synthEnvironment(name));
+  const text = Testing.synth(stack);
+  return { name, stack, text, json: JSON.parse(text) as TerraformJson };
 }
 
 /** Upload content of a file path across the stack's containers (seed uploads). */

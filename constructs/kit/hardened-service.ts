@@ -2,6 +2,7 @@ import type { Container } from "@cdktf/provider-docker/lib/container";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { suppressPolicy } from "../policy/policy-aspect";
+import { isSecretEnvName } from "../policy/rules";
 import { canonicalDuration } from "./durations";
 import type { PlatformNetwork } from "./platform-network";
 import { ContainerRuntime } from "./container-runtime";
@@ -107,8 +108,8 @@ export interface HardenedServiceProps {
 
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}$/;
 const SECRET_FILE = /^[a-z][a-z0-9_]{0,62}$/;
-const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
-const SECRET_LIKE = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|COOKIE)/i;
+/** Environment variable names: UPPER_SNAKE_CASE (the config schema uses the same rule). */
+export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const CAPABILITY = /^[A-Z][A-Z_]+$/;
 const LOOPBACK = new Set(["127.0.0.1", "::1"]);
 
@@ -174,7 +175,7 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   const env = props.env ?? {};
   for (const [name, value] of Object.entries(env)) {
     if (!ENV_NAME.test(name)) fail(`env.${name}`, "must be UPPER_SNAKE_CASE");
-    if (SECRET_LIKE.test(name) && !name.endsWith("_FILE")) fail(`env.${name}`, "looks like a secret; pass it in secrets (delivered as a file) instead");
+    if (isSecretEnvName(name)) fail(`env.${name}`, "looks like a secret; pass it in secrets (delivered as a file) instead");
     if (/:\/\/[^/\s:@]+:[^/\s@]+@/.test(value)) fail(`env.${name}`, "contains credentials in a URL; pass the URL in secrets instead");
   }
 

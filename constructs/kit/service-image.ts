@@ -1,6 +1,7 @@
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { Fn, ref, Token } from "cdktf";
 import { Construct } from "constructs";
+import { isPinnedByDigest } from "../policy/rules";
 
 export interface ServiceImageProps {
   /** Registry reference, e.g. "postgres:17.6-bookworm@sha256:..." (exclusive with build). */
@@ -14,8 +15,6 @@ export interface ServiceImageProps {
     readonly tag: string;
   };
 }
-
-const DIGEST = /@sha256:[0-9a-f]{64}$/;
 
 /**
  * Terraform runs in cdktf.out/stacks/<stack>/, three levels below the project root; Terraform's
@@ -60,7 +59,7 @@ export class ServiceImage extends Construct {
       });
     } else {
       this.ref = props.ref!;
-      this.pinned = DIGEST.test(this.ref);
+      this.pinned = isPinnedByDigest(this.ref);
       this.built = false;
       // keep_locally: other environments on the same host may still run this image.
       this.resource = new Image(this, "image", { name: this.ref, keepLocally: true });

@@ -102,12 +102,17 @@ function ours(outdir: string): void {
   const app = new cdktf.App({ outdir });
   for (const config of configs) new EnvironmentStack(app, config.name, config);
   mark("construct");
+  synthCountingCaptures(app);
+  extra.resources = app.node.findAll().filter((c) => cdktf.TerraformResource.isTerraformResource(c)).length;
+}
+
+/** app.synth(), recording how many stack traces were captured before and during it. */
+function synthCountingCaptures(app: { synth(): void }): void {
   const capturesBeforeSynth = stackCaptures;
   app.synth();
   mark("synth");
   extra.stackCapturesConstruct = capturesBeforeSynth;
   extra.stackCapturesSynth = stackCaptures - capturesBeforeSynth;
-  extra.resources = app.node.findAll().filter((c) => cdktf.TerraformResource.isTerraformResource(c)).length;
 }
 
 function minimal(outdir: string): void {
@@ -123,11 +128,7 @@ function minimal(outdir: string): void {
   new DockerProvider(stack, "docker", {});
   new Container(stack, "hello", { name: "hello", image: "nginx:1.27" });
   mark("construct");
-  const capturesBeforeSynth = stackCaptures;
-  app.synth();
-  mark("synth");
-  extra.stackCapturesConstruct = capturesBeforeSynth;
-  extra.stackCapturesSynth = stackCaptures - capturesBeforeSynth;
+  synthCountingCaptures(app);
 }
 
 function imports(root: boolean): void {
