@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { renderCaddyfile, type CaddyfileInput, type CaddyRoute } from "./renderers/caddyfile";
 import { HardenedService } from "./kit/hardened-service";
+import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
 import type { PlatformNetwork } from "./kit/platform-network";
 import { ServiceImage } from "./kit/service-image";
 import { ServiceVolume } from "./kit/service-volume";
@@ -26,6 +27,11 @@ export interface EdgeProxyProps {
   readonly edgeNetwork: PlatformNetwork;
   /** Network with a route out (ACME) and the published ports. */
   readonly egressNetwork: PlatformNetwork;
+  /**
+   * Network Prometheus scrapes the edge's metrics through (port 9180, never published).
+   * @default undefined (no metrics listener)
+   */
+  readonly monitoringNetwork?: PlatformNetwork;
   /** Keep certificates and the ACME account across destroys (prod). @default false */
   readonly protectData?: boolean;
 }
@@ -36,6 +42,8 @@ const HEALTH_PORT = 8099;
 export class EdgeProxy extends Construct {
   readonly service: HardenedService;
   readonly caddyfile: string;
+  /** Prometheus scrape target of the edge's metrics, when a monitoring network is given. */
+  readonly metricsTarget?: string;
 
   constructor(scope: Construct, id: string, props: EdgeProxyProps) {
     super(scope, id);
@@ -44,10 +52,12 @@ export class EdgeProxy extends Construct {
       httpPort: 80,
       httpsPort: 443,
       healthPort: HEALTH_PORT,
+      metricsPort: props.monitoringNetwork ? SCRAPE_JOBS.edge.port : undefined,
       adminAllowList: props.adminAllowList,
       hsts: props.hsts,
       routes: props.routes,
     });
+    if (props.monitoringNetwork) this.metricsTarget = `edge:${SCRAPE_JOBS.edge.port}`;
     const data = new ServiceVolume(this, "data", { environment: props.environment, service: "edge", purpose: "data", protect: props.protectData ?? false });
     this.service = new HardenedService(this, "proxy", {
       environment: props.environment,
@@ -65,7 +75,7 @@ export class EdgeProxy extends Construct {
       configDirs: [{ path: "/etc/caddy", files: [{ name: "Caddyfile", content: this.caddyfile }] }],
       tmpfs: { "/config": 16 },
       volumes: [{ volume: data, containerPath: "/data" }],
-      networks: [{ network: props.egressNetwork }, { network: props.edgeNetwork }],
+      networks: [{ network: props.egressNetwork }, { network: props.edgeNetwork }, ...(props.monitoringNetwork ? [{ network: props.monitoringNetwork }] : [])],
       ports: [
         { internal: 80, external: props.httpPort, ip: props.bindAddress },
         { internal: 443, external: props.httpsPort, ip: props.bindAddress },

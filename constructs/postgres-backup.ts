@@ -1,4 +1,4 @@
-import { Annotations, type ITerraformDependable } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import {
   BACKUP_INTERVAL_SECONDS,
@@ -13,6 +13,7 @@ import {
   type BackupScriptInput,
   type RetentionPolicy,
 } from "./renderers/postgres-backup";
+import { offsiteScriptProblems, renderOffsiteScript, type OffsiteScriptInput } from "./renderers/postgres-offsite";
 import { HardenedService } from "./kit/hardened-service";
 import type { PlatformNetwork } from "./kit/platform-network";
 import { SECURE_DEFAULTS } from "./kit/secure-defaults";
@@ -23,15 +24,26 @@ import { ServiceVolume } from "./kit/service-volume";
 export interface PostgresBackupOffsiteProps {
   /** S3-compatible endpoint, e.g. "https://s3.eu-central-1.amazonaws.com". */
   readonly endpoint: string;
+  /** The bucket must exist (the copy never creates it); set its lifecycle rule for remote retention. */
   readonly bucket: string;
   /** @default "<environment>/postgres" */
   readonly prefix?: string;
   /** @default "us-east-1" */
   readonly region?: string;
+  /** rclone's s3 provider ("AWS", "Minio", "Cloudflare", "Other"). @default "Other" */
+  readonly provider?: string;
   /** Access key id (a Terraform token; delivered as a secret file). */
   readonly accessKeyId: string;
   /** Secret access key (a Terraform token; delivered as a secret file). */
   readonly secretAccessKey: string;
+  /** The rclone image (official rclone/rclone, pinned). */
+  readonly image: string;
+  /** A non-internal network: the copy leaves the host. */
+  readonly network: PlatformNetwork;
+  /** Seconds between copies. @default 900 */
+  readonly intervalSeconds?: number;
+  /** @default 128 */
+  readonly memoryMb?: number;
 }
 
 export interface PostgresBackupProps {
@@ -72,8 +84,8 @@ export interface PostgresBackupProps {
   /** Base backups kept; the PITR window reaches back to the oldest. @default 2 */
   readonly keepBaseBackups?: number;
   /**
-   * Off-host copy to S3-compatible storage. CONFIGURATION ONLY with the official postgres image,
-   * which has no aws/rclone: the run records `offsite=unavailable` and synth warns.
+   * Off-host copy to S3-compatible storage: a `postgres-offsite` container (rclone) copies dumps,
+   * base backups and the WAL archive every interval, never deleting remotely.
    * @default undefined (no off-host copy)
    */
   readonly offsite?: PostgresBackupOffsiteProps;
@@ -94,6 +106,8 @@ export interface PostgresBackupProps {
 }
 
 export const BACKUP_SERVICE = "postgres-backup";
+export const OFFSITE_SERVICE = "postgres-offsite";
+const OFFSITE_SCRIPTS_DIR = "/etc/postgres-offsite";
 
 /**
  * Scheduled logical dumps (pg_dump -Fc, daily) and base backups (weekly) of a PostgresCluster into
@@ -117,6 +131,9 @@ export class PostgresBackup extends Construct {
   /** Docker names, for runbooks. */
   readonly containerName: string;
   readonly configVolumeName: string;
+  /** The off-host copy (rclone), when `offsite` is set. */
+  readonly offsite?: HardenedService;
+  readonly offsiteScript?: string;
   /** Seconds between scheduled runs; the healthcheck fails after 1.5 x this without a success. */
   readonly intervalSeconds = BACKUP_INTERVAL_SECONDS;
 
@@ -138,16 +155,6 @@ export class PostgresBackup extends Construct {
       retention,
       baseBackupEveryDays: props.baseBackupEveryDays ?? 7,
       keepBaseBackups: props.keepBaseBackups ?? 2,
-      offsite: offsite
-        ? {
-            endpoint: offsite.endpoint,
-            bucket: offsite.bucket,
-            prefix: offsite.prefix ?? `${props.environment}/postgres`,
-            region: offsite.region,
-            accessKeyIdFile: secretPath("offsite_access_key_id"),
-            secretAccessKeyFile: secretPath("offsite_secret_access_key"),
-          }
-        : undefined,
     };
 
     // Every problem at once, each naming its prop and the fix.
@@ -168,7 +175,25 @@ export class PostgresBackup extends Construct {
     if (!Number.isInteger(memoryMb) || memoryMb < 64) problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 64 (pg_dump and gzip need room)`);
     if (typeof props.image === "string" && props.image.trim() === "") problems.push("image: is empty; pass cluster.service.spec.image");
     if (props.password === "") problems.push("password: is empty; pass the backup role's generated password (a GeneratedSecret's value)");
-    if (offsite && (offsite.accessKeyId === "" || offsite.secretAccessKey === "")) problems.push("offsite.accessKeyId/secretAccessKey: must be set (Terraform variables or generated), never empty");
+    let offsiteInput: OffsiteScriptInput | undefined;
+    if (offsite) {
+      if (offsite.accessKeyId === "" || offsite.secretAccessKey === "") problems.push("offsite.accessKeyId/secretAccessKey: must be set (Terraform variables), never empty");
+      if (offsite.image.trim() === "") problems.push("offsite.image: is empty; pass the pinned rclone image (PINNED_IMAGES.rclone)");
+      if (offsite.network.internal) problems.push(`offsite.network: the "${offsite.network.purpose}" network is internal, so the copy could never leave the host; pass the egress network`);
+      const offsiteMemory = offsite.memoryMb ?? 128;
+      if (!Number.isInteger(offsiteMemory) || offsiteMemory < 64) problems.push(`offsite.memoryMb: ${offsiteMemory} must be a whole number ≥ 64`);
+      offsiteInput = {
+        endpoint: offsite.endpoint,
+        bucket: offsite.bucket,
+        prefix: offsite.prefix ?? `${props.environment}/postgres`,
+        region: offsite.region,
+        provider: offsite.provider,
+        accessKeyIdFile: secretPath("offsite_access_key_id"),
+        secretAccessKeyFile: secretPath("offsite_secret_access_key"),
+        intervalSeconds: offsite.intervalSeconds,
+      };
+      problems.push(...offsiteScriptProblems(offsiteInput).map((p) => `${p} (fix: set it in the environment's postgres.offsite)`));
+    }
     if (problems.length > 0) {
       throw new Error(`PostgresBackup ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }
@@ -184,15 +209,7 @@ export class PostgresBackup extends Construct {
     this.primaryMount = { volume: this.volume, containerPath: BACKUP_ROOT };
     const image = typeof props.image === "string" ? new ServiceImage(this, "image", { ref: props.image }) : props.image;
 
-    const secrets = [
-      { name: "postgres_backup_password", value: props.password },
-      ...(offsite
-        ? [
-            { name: "offsite_access_key_id", value: offsite.accessKeyId },
-            { name: "offsite_secret_access_key", value: offsite.secretAccessKey },
-          ]
-        : []),
-    ];
+    const secrets = [{ name: "postgres_backup_password", value: props.password }];
     const healthInterval = 300;
     this.service = new HardenedService(this, "scheduler", {
       environment: props.environment,
@@ -238,10 +255,40 @@ export class PostgresBackup extends Construct {
     this.containerName = `${props.environment}-${BACKUP_SERVICE}`;
     this.configVolumeName = `${props.environment}-${BACKUP_SERVICE}-config`;
 
-    if (offsite) {
-      Annotations.of(this).addWarning(
-        `PostgresBackup ${this.node.path}: offsite copy is configuration only: the postgres image has no aws or rclone, so nothing leaves the host (status shows offsite=unavailable) until an image with an S3 client runs the backup.`,
-      );
+    if (offsite && offsiteInput) {
+      const script = renderOffsiteScript(offsiteInput);
+      this.offsiteScript = script;
+      const interval = offsite.intervalSeconds ?? 900;
+      this.offsite = new HardenedService(this, "offsite", {
+        environment: props.environment,
+        service: OFFSITE_SERVICE,
+        component: "job",
+        role: "backup-offsite",
+        image: new ServiceImage(this, "offsite-image", { ref: offsite.image }),
+        // The postgres image's uid/gid (Debian: 999), which owns the backups volume; the copy
+        // writes only its metrics file there and never deletes (rclone copy, not sync).
+        user: "999:999",
+        memoryMb: offsite.memoryMb ?? 128,
+        cpuShares: props.cpuShares ?? 256,
+        entrypoint: ["sh", `${OFFSITE_SCRIPTS_DIR}/offsite.sh`],
+        command: ["loop"],
+        secrets: [
+          { name: "offsite_access_key_id", value: offsite.accessKeyId },
+          { name: "offsite_secret_access_key", value: offsite.secretAccessKey },
+        ],
+        configDirs: [{ path: OFFSITE_SCRIPTS_DIR, files: [{ name: "offsite.sh", content: script }] }],
+        volumes: [{ volume: this.volume, containerPath: BACKUP_ROOT }],
+        networks: [{ network: offsite.network }],
+        healthcheck: {
+          test: ["CMD", "sh", `${OFFSITE_SCRIPTS_DIR}/offsite.sh`, "health"],
+          interval: "60s",
+          timeout: "10s",
+          retries: 1,
+          startPeriod: `${Math.max(600, interval)}s`,
+        },
+        waitHealthy: false,
+        dependsOn: [this.service.containers[0]!],
+      });
     }
   }
 }

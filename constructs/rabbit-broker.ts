@@ -71,6 +71,10 @@ export class RabbitBroker extends Construct implements Connectable {
   readonly service: HardenedService;
   /** Every node, in order (one unless clusterSize > 1). */
   readonly nodes: readonly HardenedService[];
+  /** DNS name of each node (its Prometheus plugin listens on metricsPort there). */
+  readonly nodeHosts: readonly string[];
+  /** rabbitmq_prometheus' port (never published; scraped over the rabbitmq network). */
+  readonly metricsPort = 15692;
   /** The first (or only) node's data volume. */
   readonly dataVolume: ServiceVolume;
   readonly dataVolumes: readonly ServiceVolume[];
@@ -108,6 +112,7 @@ export class RabbitBroker extends Construct implements Connectable {
     const definitions = renderRabbitDefinitions({ vhost: props.vhost, users, topology: this.topology });
     const image = new ServiceImage(this, "image", { ref: props.image });
     const nodeNames = Array.from({ length: clusterSize }, (_, i) => (clusterSize === 1 ? this.host : `${this.host}-${i + 1}`));
+    this.nodeHosts = nodeNames;
     const conf = renderRabbitConf({
       memoryMb: props.memoryMb,
       vhost: props.vhost,

@@ -1,6 +1,6 @@
 import type { Container } from "@cdktf/provider-docker/lib/container";
 import { Construct } from "constructs";
-import { REPLICATION_USER, SENTINEL_USER, renderRedisAcl, renderRedisConf, renderRedisReplicationAuth, type RedisRole } from "./renderers/redis";
+import { MONITOR_USER, REPLICATION_USER, SENTINEL_USER, renderRedisAcl, renderRedisConf, renderRedisReplicationAuth, type RedisRole } from "./renderers/redis";
 import { renderSentinelConf } from "./renderers/redis-sentinel";
 import type { Connectable, ServiceConnection } from "./kit/connection";
 import { GeneratedSecret } from "./kit/generated-secret";
@@ -52,6 +52,13 @@ export interface RedisCacheProps {
   readonly sentinelFailoverTimeoutMs?: number;
   /** Memory limit of each Sentinel in MiB. @default 64 */
   readonly sentinelMemoryMb?: number;
+  /**
+   * Adds the ACL user "monitor" to every data node, with a generated password: server statistics
+   * only (INFO, LATENCY, SLOWLOG LEN ...), no keys, no CONFIG (see MONITOR_ACL), for
+   * redis_exporter (MetricsExporters). Sentinels get no such user.
+   * @default false
+   */
+  readonly monitoring?: boolean;
 }
 
 const PORT = 6379;
@@ -85,6 +92,15 @@ export class RedisCache extends Construct implements Connectable {
   /** The master name clients ask Sentinel for. */
   readonly sentinelMasterName: string;
   readonly sentinelPort = SENTINEL_PORT;
+  /**
+   * DNS names of the data nodes, the initial master first, then the replicas
+   * (<name>, <name>-replica-1, ...): an exporter scrapes each one.
+   */
+  readonly nodeHosts: readonly string[];
+  /** The monitoring ACL user ("monitor"), when `monitoring` is on. */
+  readonly monitorUser?: string;
+  /** Its password, a Terraform token (deliver it as a file), when `monitoring` is on. */
+  readonly monitorPassword?: string;
   private readonly sentinelClientPassword?: GeneratedSecret;
 
   constructor(scope: Construct, id: string, props: RedisCacheProps) {
@@ -105,6 +121,10 @@ export class RedisCache extends Construct implements Connectable {
     const healthPassword = new GeneratedSecret(this, "healthcheck-password");
     const replicationPassword = replicas > 0 ? new GeneratedSecret(this, "replication-password") : undefined;
     const sentinelPassword = sentinels > 0 ? new GeneratedSecret(this, "sentinel-password") : undefined;
+    if (props.monitoring) {
+      this.monitorUser = MONITOR_USER;
+      this.monitorPassword = new GeneratedSecret(this, "monitor-password").value;
+    }
     const aclFile = `${SECURE_DEFAULTS.secretsDir}/users_acl`;
     const aclSecret = {
       name: "users_acl",
@@ -114,6 +134,7 @@ export class RedisCache extends Construct implements Connectable {
         healthPassword: healthPassword.value,
         replicationPassword: replicationPassword?.value,
         sentinelPassword: sentinelPassword?.value,
+        monitorPassword: this.monitorPassword,
       }),
     };
     const healthSecret = { name: "redis_healthcheck_password", value: healthPassword.value };
@@ -165,6 +186,8 @@ export class RedisCache extends Construct implements Connectable {
       const volume = new ServiceVolume(this, `replica-${i + 1}-data`, { environment: props.environment, service, purpose: "data", protect: props.protectData ?? false });
       return dataNode(`replica-${i + 1}`, service, volume, true, [...master]);
     });
+
+    this.nodeHosts = [name, ...this.replicaServices.map((r) => r.spec.service)];
 
     const sentinelHosts = Array.from({ length: sentinels }, (_, i) => `${name}-sentinel-${i + 1}`);
     this.sentinelAddresses = sentinelHosts.map((h) => `${h}:${SENTINEL_PORT}`);
@@ -269,6 +292,7 @@ function validate(
   }
   if (v.sentinels > 0 && v.replicas < 1) problems.push("sentinels: need replicas ≥ 1 (Sentinel can only promote a replica)");
   if (!Number.isInteger(v.downAfterMs) || v.downAfterMs < 100) problems.push(`sentinelDownAfterMs: ${v.downAfterMs} must be a whole number of milliseconds ≥ 100`);
+  if (props.monitoring !== undefined && typeof props.monitoring !== "boolean") problems.push(`monitoring: ${JSON.stringify(props.monitoring)} must be true or false`);
   if (!Number.isInteger(v.failoverTimeoutMs) || v.failoverTimeoutMs < 1000) problems.push(`sentinelFailoverTimeoutMs: ${v.failoverTimeoutMs} must be a whole number of milliseconds ≥ 1000`);
   if (problems.length > 0) throw new Error(`RedisCache ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }

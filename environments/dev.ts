@@ -1,6 +1,7 @@
 import type { EnvironmentConfigInput } from "./schema";
 import { PINNED_IMAGES, tagOnly } from "./images";
 import type { Variables } from "./variables";
+import { observabilityConfig } from "./prod";
 
 /** A laptop: every service built from local source with hot reload, debug on, one replica each. */
 export function devConfig(vars: Variables): EnvironmentConfigInput {
@@ -28,7 +29,7 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     protectData: false,
     debug: true,
     logLevel: "debug",
-    hosts: { api: "api.updateio.localhost", admin: "admin.updateio.localhost", miniApp: "app.updateio.localhost" },
+    hosts: { api: "api.updateio.localhost", admin: "admin.updateio.localhost", miniApp: "app.updateio.localhost", grafana: "grafana.updateio.localhost" },
     edge: {
       image: tagOnly(PINNED_IMAGES.caddy),
       memoryMb: 128,
@@ -42,6 +43,7 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     postgres: { image: tagOnly(PINNED_IMAGES.postgres), memoryMb: 512, cpuShares: 512, database: "updateio" },
     redis: { image: tagOnly(PINNED_IMAGES.redis), memoryMb: 128, cpuShares: 256 },
     rabbitmq: { image: tagOnly(PINNED_IMAGES.rabbitmq), memoryMb: 512, cpuShares: 256, vhost: "updateio-dev" },
+    observability: observabilityConfig(vars, { lokiDays: 3, prometheusDays: 7, scale: 0.5, pin: tagOnly }),
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {
       api: { ...service("api", 3000, 768), debugPorts: [9229], features: { debugRoutes: true } },

@@ -3,6 +3,12 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { Annotations, CloudBackend, LocalBackend, NamedCloudWorkspace, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
 import { EdgeProxy } from "../constructs/edge-proxy";
+import { GrafanaServer } from "../constructs/grafana-server";
+import { LokiStack } from "../constructs/loki-stack";
+import { MetricsExporters } from "../constructs/metrics-exporters";
+import { PrometheusServer } from "../constructs/prometheus-server";
+import { renderMonitorRoleSql } from "../constructs/renderers/postgres-monitor";
+import { SCRAPE_JOBS } from "../constructs/renderers/observability-catalogue";
 import { GeneratedSecret } from "../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../constructs/kit/platform-network";
 import { MigrationJob } from "../constructs/migration-job";
@@ -16,6 +22,11 @@ import { RedisCache } from "../constructs/redis-cache";
 import type { CaddyRoute } from "../constructs/renderers/caddyfile";
 import { appImage, UpdateioService } from "../constructs/updateio-service";
 import type { EnvironmentConfig } from "./schema";
+
+/** A sensitive string Terraform variable (a workspace variable in Terraform Cloud, TF_VAR_<name> locally). */
+function sensitiveVariable(scope: Construct, name: string, description: string, fallback?: string): string {
+  return new TerraformVariable(scope, name, { type: "string", sensitive: true, nullable: false, description, default: fallback }).stringValue;
+}
 
 /** Telegram's allowed frame ancestors for mini apps (web and desktop clients). */
 const TELEGRAM_FRAME_ANCESTORS = ["https://web.telegram.org", "https://*.telegram.org"];
@@ -33,6 +44,10 @@ export class EnvironmentStack extends TerraformStack {
   readonly edge: EdgeProxy;
   readonly services: Record<keyof EnvironmentConfig["services"], UpdateioService>;
   readonly migrations: MigrationJob;
+  readonly logs: LokiStack;
+  readonly exporters: MetricsExporters;
+  readonly prometheus: PrometheusServer;
+  readonly grafana: GrafanaServer;
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig) {
     super(scope, id);
@@ -63,6 +78,9 @@ export class EnvironmentStack extends TerraformStack {
     const database = config.postgres.database;
     const backupRole = `${database}_backup`;
     const backupPassword = new GeneratedSecret(this, "postgres-backup-password");
+    // The metrics exporter's role: pg_monitor only (statistics, settings), no table data.
+    const monitorRole = `${database}_monitor`;
+    const monitorPassword = new GeneratedSecret(this, "postgres-monitor-password");
     const backupsVolume = new ServiceVolume(this, "postgres-backups", { environment: env, service: "postgres", purpose: "backups", protect: config.protectData });
 
     this.postgres = new PostgresCluster(this, "postgres", {
@@ -72,7 +90,10 @@ export class EnvironmentStack extends TerraformStack {
       cpuShares: config.postgres.cpuShares,
       database,
       settings: { ...walArchiveSettings(), ...config.postgres.settings },
-      extraRoles: [{ role: backupRole, password: backupPassword.value, replication: true, initSql: (passwordFile) => renderBackupRoleSql({ role: backupRole, database, passwordFile }) }],
+      extraRoles: [
+        { role: backupRole, password: backupPassword.value, replication: true, initSql: (passwordFile) => renderBackupRoleSql({ role: backupRole, database, passwordFile }) },
+        { role: monitorRole, password: monitorPassword.value, initSql: (passwordFile) => renderMonitorRoleSql({ role: monitorRole, database, passwordFile }) },
+      ],
       extraVolumes: [{ volume: backupsVolume, containerPath: BACKUP_ROOT }],
       protectData: config.protectData,
       replicas: config.postgres.replicas,
@@ -80,6 +101,22 @@ export class EnvironmentStack extends TerraformStack {
       poolerImage: config.postgres.poolerImage,
       poolSize: config.postgres.poolSize,
     });
+    const offsiteCfg = config.postgres.offsite;
+    const offsite = offsiteCfg && {
+      endpoint: offsiteCfg.endpoint,
+      bucket: offsiteCfg.bucket,
+      prefix: offsiteCfg.prefix,
+      region: offsiteCfg.region,
+      provider: offsiteCfg.provider,
+      image: offsiteCfg.image,
+      intervalSeconds: offsiteCfg.intervalSeconds,
+      network: egressNet,
+      accessKeyId: sensitiveVariable(this, "offsite_access_key_id", "Access key id for the off-host backup bucket. Set TF_VAR_offsite_access_key_id or the workspace variable."),
+      secretAccessKey: sensitiveVariable(this, "offsite_secret_access_key", "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable."),
+    };
+    if (!offsite && env === "prod") {
+      Annotations.of(this).addWarning("prod backups stay on this host: set UPDATEIO_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_BACKUP_OFFSITE_BUCKET (and the Terraform variables offsite_access_key_id/offsite_secret_access_key) for an off-host copy.");
+    }
     this.backup = new PostgresBackup(this, "postgres-backup", {
       environment: env,
       image: this.postgres.service.spec.image,
@@ -94,6 +131,7 @@ export class EnvironmentStack extends TerraformStack {
       volume: backupsVolume,
       protectData: config.protectData,
       dependsOn: this.postgres.service.containers,
+      offsite,
     });
     this.redis = new RedisCache(this, "redis", {
       environment: env,
@@ -103,6 +141,7 @@ export class EnvironmentStack extends TerraformStack {
       protectData: config.protectData,
       replicas: config.redis.replicas,
       sentinels: config.redis.sentinels,
+      monitoring: true,
     });
     this.rabbitmq = new RabbitBroker(this, "rabbitmq", {
       environment: env,
@@ -116,15 +155,8 @@ export class EnvironmentStack extends TerraformStack {
     });
 
     // Tokens issued by Discord and Telegram: Terraform variables (workspace variables in Terraform Cloud).
-    const token = (name: string, description: string) =>
-      new TerraformVariable(this, name, {
-        type: "string",
-        sensitive: true,
-        nullable: false,
-        description,
-        // Dev runs without real bots; the placeholder only keeps the upload non-empty.
-        default: env === "dev" ? "dev-placeholder-set-TF_VAR_to-connect" : undefined,
-      }).stringValue;
+    // Dev runs without real bots; the placeholder only keeps the upload non-empty.
+    const token = (name: string, description: string) => sensitiveVariable(this, name, description, env === "dev" ? "dev-placeholder-set-TF_VAR_to-connect" : undefined);
     const discordToken = token("discord_bot_token", "Discord bot token (Discord developer portal). Set TF_VAR_discord_bot_token or the workspace variable.");
     const telegramToken = token("telegram_bot_token", "Telegram bot token from @BotFather. Set TF_VAR_telegram_bot_token or the workspace variable.");
 
@@ -212,12 +244,122 @@ export class EnvironmentStack extends TerraformStack {
     });
     this.services = { api, discordBot, telegramBot, adminPanel, miniApp };
 
+    // Observability: logs (Loki + shipper via the read-only socket proxy), metrics (exporters +
+    // Prometheus) and Grafana, on one internal monitoring network.
+    const o11y = config.observability;
+    const monitoringNet = new PlatformNetwork(this, "monitoring-network", { environment: env, purpose: "monitoring" });
+    this.logs = new LokiStack(this, "logs", {
+      environment: env,
+      lokiImage: o11y.loki.image,
+      lokiMemoryMb: o11y.loki.memoryMb,
+      retentionDays: o11y.loki.retentionDays,
+      shipper: o11y.shipper.kind,
+      shipperImage: o11y.shipper.image,
+      shipperMemoryMb: o11y.shipper.memoryMb,
+      socketProxyImage: o11y.socketProxyImage,
+      network: monitoringNet,
+      protectData: config.protectData,
+      // cAdvisor reads the engine's info and version through the same proxy.
+      allowEngineInfo: true,
+    });
+    this.exporters = new MetricsExporters(this, "exporters", {
+      environment: env,
+      monitoringNetwork: monitoringNet,
+      postgres: {
+        image: o11y.exporters.postgresImage,
+        network: this.postgres.network,
+        hosts: [
+          { host: this.postgres.host, instanceRole: "primary" as const },
+          ...this.postgres.replicaServices.map((r) => ({ host: r.spec.service, instanceRole: "replica" as const })),
+        ],
+        port: this.postgres.port,
+        database,
+        role: monitorRole,
+        password: monitorPassword.value,
+      },
+      redis: {
+        image: o11y.exporters.redisImage,
+        network: this.redis.network,
+        hosts: this.redis.nodeHosts.map((host, i) => ({ host, instanceRole: i === 0 ? ("primary" as const) : ("replica" as const) })),
+        port: this.redis.port,
+        user: this.redis.monitorUser!,
+        password: this.redis.monitorPassword!,
+      },
+      cadvisor: { image: o11y.exporters.cadvisorImage, dockerHost: this.logs.dockerHost, dockerApiNetwork: this.logs.dockerApiNetwork },
+      node: { image: o11y.exporters.nodeImage, backupsVolume },
+    });
+    this.prometheus = new PrometheusServer(this, "prometheus", {
+      environment: env,
+      image: o11y.prometheus.image,
+      memoryMb: o11y.prometheus.memoryMb,
+      retentionDays: o11y.prometheus.retentionDays,
+      scrapeTargets: [
+        ...this.logs.scrapeTargets(),
+        ...this.exporters.scrapeTargets(),
+        { job: "rabbitmq", targets: this.rabbitmq.nodeHosts.map((h) => `${h}:${this.rabbitmq.metricsPort}`) },
+        { job: "edge", targets: [`edge:${SCRAPE_JOBS.edge.port}`] },
+        { job: "grafana", targets: [`grafana:${SCRAPE_JOBS.grafana.port}`] },
+      ],
+      // ContainerMissing watches the io.updateio.service label of every long-running service.
+      alerts: {
+        expectedServices: [
+          ...Object.values(this.services).map((svc) => svc.service.spec.service),
+          this.postgres.host,
+          ...this.postgres.replicaServices.map((r) => r.spec.service),
+          ...this.redis.nodeHosts,
+          ...this.redis.sentinelServices.map((r) => r.spec.service),
+          ...this.rabbitmq.nodeHosts,
+          "edge",
+          "loki",
+        ],
+      },
+      // RabbitMQ's built-in plugin is scraped on its own network; everything else comes to monitoring.
+      networks: [{ network: monitoringNet }, { network: this.rabbitmq.network }],
+      protectData: config.protectData,
+    });
+    const alertChannels = o11y.alerting;
+    const grafanaOnEdge = o11y.grafana.expose === "edge";
+    this.grafana = new GrafanaServer(this, "grafana", {
+      environment: env,
+      image: o11y.grafana.image,
+      memoryMb: o11y.grafana.memoryMb,
+      rootUrl: grafanaOnEdge ? publicUrl(config.hosts.grafana) : `http://127.0.0.1:${o11y.grafana.localPort}`,
+      exposure: grafanaOnEdge ? { mode: "edge", edgeNetwork: edgeNet } : { mode: "localhost", port: o11y.grafana.localPort },
+      publishNetwork: grafanaOnEdge ? undefined : egressNet,
+      monitoringNetwork: monitoringNet,
+      postgres: {
+        network: this.postgres.network,
+        host: this.postgres.readOnlyHost,
+        port: this.postgres.port,
+        database,
+        role: this.postgres.readonlyRole,
+        password: this.postgres.readonlyPassword.value,
+      },
+      alerting: {
+        ...(alertChannels.telegramChatId
+          ? { telegram: { chatId: alertChannels.telegramChatId, botToken: sensitiveVariable(this, "alert_telegram_bot_token", "Telegram bot token Grafana sends alerts with. Set TF_VAR_alert_telegram_bot_token or the workspace variable.") } }
+          : {}),
+        ...(alertChannels.discord
+          ? { discord: { webhookUrl: sensitiveVariable(this, "alert_discord_webhook_url", "Discord webhook URL for alerts. Set TF_VAR_alert_discord_webhook_url or the workspace variable.") } }
+          : {}),
+      },
+      egressNetwork: alertChannels.telegramChatId || alertChannels.discord ? egressNet : undefined,
+      rules: this.prometheus.rules,
+      prometheusUrl: this.prometheus.url,
+      lokiUrl: this.logs.lokiUrl,
+      protectData: config.protectData,
+    });
+    if (!alertChannels.telegramChatId && !alertChannels.discord && env === "prod") {
+      Annotations.of(this).addWarning("prod alerts have nowhere to go: set UPDATEIO_ALERT_TELEGRAM_CHAT_ID (+ TF_VAR_alert_telegram_bot_token) or UPDATEIO_ALERT_DISCORD=1 (+ TF_VAR_alert_discord_webhook_url).");
+    }
+
     const routes: CaddyRoute[] = [
       { host: config.hosts.api, upstreams: api.upstreams(), healthPath: "/health" },
       { host: config.hosts.admin, upstreams: adminPanel.upstreams(), healthPath: "/health", adminOnly: true },
       { host: config.hosts.miniApp, upstreams: miniApp.upstreams(), healthPath: "/health", frameAncestors: TELEGRAM_FRAME_ANCESTORS },
     ];
     if (webhook) routes.push({ host: config.hosts.api, path: s.telegramBot.webhookPath, upstreams: telegramBot.upstreams(), healthPath: "/health" });
+    if (grafanaOnEdge) routes.push(this.grafana.edgeRoute());
 
     this.edge = new EdgeProxy(this, "edge", {
       environment: env,
@@ -233,12 +375,18 @@ export class EnvironmentStack extends TerraformStack {
       routes,
       edgeNetwork: edgeNet,
       egressNetwork: egressNet,
+      monitoringNetwork: monitoringNet,
       protectData: config.protectData,
     });
 
     new TerraformOutput(this, "urls", {
       description: "Public URLs served by the edge proxy.",
-      value: { api: publicUrl(config.hosts.api), admin: publicUrl(config.hosts.admin), mini_app: publicUrl(config.hosts.miniApp) },
+      value: { api: publicUrl(config.hosts.api), admin: publicUrl(config.hosts.admin), mini_app: publicUrl(config.hosts.miniApp), grafana: this.grafana.rootUrl },
+    });
+    new TerraformOutput(this, "grafana_admin_password", {
+      description: "Grafana's admin password (user admin; read with `terraform output -raw grafana_admin_password`).",
+      sensitive: true,
+      value: this.grafana.adminPasswordSecret.value,
     });
     new TerraformOutput(this, "internal_endpoints", {
       description: "Service discovery names on the internal networks (host:port).",

@@ -18,6 +18,38 @@ export function releasedImage(vars: Variables, key: AppKey) {
   return { kind: "registry" as const, ref: vars.string(IMAGE_VARIABLES[key], releases.images[key]) };
 }
 
+/** Off-host backup copy, when both the endpoint and the bucket are set. */
+export function offsiteConfig(vars: Variables) {
+  const endpoint = vars.string("UPDATEIO_BACKUP_OFFSITE_ENDPOINT", "");
+  const bucket = vars.string("UPDATEIO_BACKUP_OFFSITE_BUCKET", "");
+  if (endpoint === "" && bucket === "") return undefined;
+  const region = vars.string("UPDATEIO_BACKUP_OFFSITE_REGION", "");
+  const provider = vars.string("UPDATEIO_BACKUP_OFFSITE_PROVIDER", "");
+  return { endpoint, bucket, image: PINNED_IMAGES.rclone, ...(region ? { region } : {}), ...(provider ? { provider } : {}) };
+}
+
+/** Logs, metrics, dashboards and alerting; `scale` shrinks memory for dev and test. */
+export function observabilityConfig(vars: Variables, o: { lokiDays: number; prometheusDays: number; scale: number; pin?: (ref: string) => string }) {
+  const pin = o.pin ?? ((ref: string) => ref);
+  const mb = (n: number) => Math.max(64, Math.round(n * o.scale));
+  const chatId = vars.string("UPDATEIO_ALERT_TELEGRAM_CHAT_ID", "");
+  const expose = vars.string("UPDATEIO_GRAFANA_EXPOSE", "edge");
+  return {
+    loki: { image: pin(PINNED_IMAGES.loki), memoryMb: mb(1024), retentionDays: o.lokiDays },
+    shipper: { kind: "alloy" as const, image: pin(PINNED_IMAGES.alloy), memoryMb: mb(256) },
+    socketProxyImage: pin(PINNED_IMAGES.dockerSocketProxy),
+    prometheus: { image: pin(PINNED_IMAGES.prometheus), memoryMb: mb(1024), retentionDays: o.prometheusDays },
+    grafana: { image: pin(PINNED_IMAGES.grafana), memoryMb: mb(512), expose: expose as "edge" | "localhost" },
+    exporters: {
+      postgresImage: pin(PINNED_IMAGES.postgresExporter),
+      redisImage: pin(PINNED_IMAGES.redisExporter),
+      cadvisorImage: pin(PINNED_IMAGES.cadvisor),
+      nodeImage: pin(PINNED_IMAGES.nodeExporter),
+    },
+    alerting: { ...(chatId ? { telegramChatId: chatId } : {}), discord: vars.string("UPDATEIO_ALERT_DISCORD", "") === "1" },
+  };
+}
+
 /** The real thing: Terraform Cloud state, ACME certificates, digests everywhere, protected data. */
 export function prodConfig(vars: Variables): EnvironmentConfigInput {
   const domain = vars.string("UPDATEIO_DOMAIN", "updateio.app");
@@ -43,7 +75,7 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
     protectData: true,
     debug: false,
     logLevel: "info",
-    hosts: { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}` },
+    hosts: { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}`, grafana: `grafana.${domain}` },
     edge: {
       image: PINNED_IMAGES.caddy,
       memoryMb: 256,
@@ -56,10 +88,11 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
       adminAllowList: vars.list("UPDATEIO_ADMIN_ALLOW", []),
     },
     // One streaming replica (read-only alias postgres-ro) and PgBouncer in front of the primary.
-    postgres: { image: PINNED_IMAGES.postgres, memoryMb: 2048, cpuShares: 2048, database: "updateio", replicas: 1, pooler: true, poolerImage: PINNED_IMAGES.pgbouncer },
+    postgres: { image: PINNED_IMAGES.postgres, memoryMb: 2048, cpuShares: 2048, database: "updateio", replicas: 1, pooler: true, poolerImage: PINNED_IMAGES.pgbouncer, offsite: offsiteConfig(vars) },
     // A replica and three Sentinels: the master can fail over without losing sessions.
     redis: { image: PINNED_IMAGES.redis, memoryMb: 512, cpuShares: 1024, replicas: 1, sentinels: 3 },
     rabbitmq: { image: PINNED_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod", clusterSize: 3 },
+    observability: observabilityConfig(vars, { lokiDays: 30, prometheusDays: 30, scale: 1 }),
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {
       api: app("api", 3000, 3, 768),

@@ -110,6 +110,20 @@ const dataService = z.strictObject({
   cpuShares,
 });
 
+const days = (max: number, example: string) =>
+  z.int({ error: "must be a whole number of days" }).min(1, { error: `must be at least 1 day, e.g. ${example}` }).max(max, { error: `must be at most ${max} days` });
+
+/** Off-host copy of the backups volume to S3-compatible storage (rclone); keys are Terraform variables. */
+const offsite = z.strictObject({
+  endpoint: z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?\/?$/, { error: "must be the S3 endpoint URL with no path, e.g. https://s3.eu-central-1.amazonaws.com (set UPDATEIO_BACKUP_OFFSITE_ENDPOINT)" }),
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes; set UPDATEIO_BACKUP_OFFSITE_BUCKET)" }),
+  prefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { error: "must be path segments without leading or trailing slash, e.g. prod/postgres" }).optional(),
+  region: z.string().regex(/^[a-z0-9-]+$/, { error: "must be a region name such as eu-central-1" }).optional(),
+  provider: z.string().regex(/^[A-Za-z0-9]+$/, { error: "must be an rclone s3 provider name such as AWS, Minio, Cloudflare or Other" }).optional(),
+  image: imageRef,
+  intervalSeconds: z.int({ error: "must be a whole number of seconds" }).min(60, { error: "must be at least 60" }).max(86400, { error: "must be at most 86400 (a day)" }).default(900),
+});
+
 const postgres = dataService.extend({
   /** Streaming replicas (read-only alias postgres-ro). */
   replicas: z.int({ error: "must be a whole number" }).min(0, { error: "must be 0 or more" }).max(3, { error: "must be at most 3 on one host" }).default(0),
@@ -118,6 +132,8 @@ const postgres = dataService.extend({
   poolerImage: imageRef.optional(),
   poolSize: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).max(500, { error: "must be at most 500" }).default(20),
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lowercase SQL identifier, e.g. updateio" }),
+  /** Off-host copy of dumps, base backups and WAL (absent: backups stay on this host). */
+  offsite: offsite.optional(),
   /** Extra settings for postgresql.conf (validated by the construct). */
   settings: z.record(z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }), z.union([z.string(), z.number(), z.boolean()])).default({}),
 });
@@ -133,6 +149,27 @@ const rabbitmq = dataService.extend({
   /** Broker nodes: 1, or 3 for a cluster whose quorum queues survive losing one node. */
   clusterSize: z.union([z.literal(1), z.literal(3)], { error: "must be 1 or 3 (quorum queues need an odd number of nodes; 3 tolerates one loss)" }).default(1),
   vhost: z.string().regex(/^[a-z0-9_-]+$/, { error: "must be a simple name such as updateio-prod" }),
+});
+
+const observability = z.strictObject({
+  loki: z.strictObject({ image: imageRef, memoryMb, retentionDays: days(3650, "3 in dev, 30 in prod") }),
+  /** Alloy is the default; Promtail is end-of-life upstream and kept for teams that run it. */
+  shipper: z.strictObject({ kind: z.enum(["alloy", "promtail"], { error: "must be \"alloy\" (default) or \"promtail\"" }).default("alloy"), image: imageRef, memoryMb }),
+  socketProxyImage: imageRef,
+  prometheus: z.strictObject({ image: imageRef, memoryMb, retentionDays: days(3650, "7 in dev, 30 in prod") }),
+  grafana: z.strictObject({
+    image: imageRef,
+    memoryMb,
+    /** edge: https://<hosts.grafana> behind the admin allow-list; localhost: http://127.0.0.1:<localPort> only. */
+    expose: z.enum(["edge", "localhost"], { error: "must be \"edge\" (behind the admin allow-list) or \"localhost\" (127.0.0.1 only)" }).default("edge"),
+    localPort: port.default(3000),
+  }),
+  exporters: z.strictObject({ postgresImage: imageRef, redisImage: imageRef, cadvisorImage: imageRef, nodeImage: imageRef }),
+  /** Where Grafana sends alerts; the bot token and webhook URL are sensitive Terraform variables. */
+  alerting: z.strictObject({
+    telegramChatId: z.string().regex(/^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$/, { error: "must be a Telegram chat id such as -1001234567890 or @channelname (set UPDATEIO_ALERT_TELEGRAM_CHAT_ID)" }).optional(),
+    discord: z.boolean({ error: "must be true or false" }).default(false),
+  }).default({ discord: false }),
 });
 
 const edge = z.strictObject({
@@ -159,6 +196,8 @@ const hosts = z.strictObject({
   api: z.string().regex(HOSTNAME, { error: "must be a bare host name such as api.updateio.app (no scheme, no port)" }),
   admin: z.string().regex(HOSTNAME, { error: "must be a bare host name such as admin.updateio.app (no scheme, no port)" }),
   miniApp: z.string().regex(HOSTNAME, { error: "must be a bare host name such as app.updateio.app (no scheme, no port)" }),
+  /** Grafana, behind the admin allow-list (when observability.grafana.expose is "edge"). */
+  grafana: z.string().regex(HOSTNAME, { error: "must be a bare host name such as grafana.updateio.app (no scheme, no port)" }),
 });
 
 const state = z.discriminatedUnion("backend", [
@@ -194,6 +233,7 @@ export const environmentConfigSchema = z
     postgres,
     redis,
     rabbitmq,
+    observability,
     migrations: z.strictObject({
       /** Command run once per API image before the API starts. */
       command: z.array(z.string().min(1)).min(1, { error: "must be a command such as [\"npx\", \"prisma\", \"migrate\", \"deploy\"]" }),
@@ -233,6 +273,14 @@ export function crossFieldProblems(input: unknown): Problem[] {
       if (typeof ref === "string") refs.push([[key, "image"], ref]);
     }
     const pg = obj(cfg.postgres);
+    const off = obj(pg.offsite);
+    if (typeof off.image === "string") refs.push([["postgres", "offsite", "image"], off.image]);
+    const o11y = obj(cfg.observability);
+    for (const [key, field] of [["loki", "image"], ["shipper", "image"], ["prometheus", "image"], ["grafana", "image"], ["exporters", "postgresImage"], ["exporters", "redisImage"], ["exporters", "cadvisorImage"], ["exporters", "nodeImage"]] as const) {
+      const ref = obj(o11y[key])[field];
+      if (typeof ref === "string") refs.push([["observability", key, field], ref]);
+    }
+    if (typeof o11y.socketProxyImage === "string") refs.push([["observability", "socketProxyImage"], o11y.socketProxyImage]);
     if (pg.pooler === true) {
       if (typeof pg.poolerImage === "string") refs.push([["postgres", "poolerImage"], pg.poolerImage]);
       else issue(["postgres", "poolerImage"], "is required when postgres.pooler is on in an environment that requires digests: set name:tag@sha256:<digest>");
@@ -262,6 +310,11 @@ export function crossFieldProblems(input: unknown): Problem[] {
     issue(["services", "telegramBot", "replicas"], "must be 1 in polling mode (Telegram allows one getUpdates consumer); use mode \"webhook\" to run more");
   }
   if (typeof edgeCfg.httpPort === "number" && edgeCfg.httpPort === edgeCfg.httpsPort) issue(["edge", "httpsPort"], "must differ from edge.httpPort");
+  const grafanaCfg = obj(obj(cfg.observability).grafana);
+  if (grafanaCfg.expose === "localhost" && name === "prod") issue(["observability", "grafana", "expose"], "must be \"edge\" in prod: operators reach Grafana through the edge's admin allow-list (or the VPN), not a port on the host");
+  if (grafanaCfg.expose === "localhost" && typeof grafanaCfg.localPort === "number" && (grafanaCfg.localPort === edgeCfg.httpPort || grafanaCfg.localPort === edgeCfg.httpsPort)) {
+    issue(["observability", "grafana", "localPort"], `port ${grafanaCfg.localPort} is the edge's; pick another host port`);
+  }
   if (name === "prod") {
     if (obj(edgeCfg.tls).mode !== "acme") issue(["edge", "tls", "mode"], "must be \"acme\" in prod: browsers do not trust the internal CA");
     if (obj(cfg.state).backend !== "cloud") issue(["state", "backend"], "must be \"cloud\" in prod: prod state holds secrets and lives in Terraform Cloud");

@@ -1,5 +1,5 @@
 import type { EnvironmentConfigInput } from "./schema";
-import { prodConfig } from "./prod";
+import { observabilityConfig, prodConfig } from "./prod";
 import type { Variables } from "./variables";
 
 /**
@@ -17,7 +17,7 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
     state: { backend: "local", path: "state/test.tfstate" },
     protectData: false,
     logLevel: "debug",
-    hosts: { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}` },
+    hosts: { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}`, grafana: `grafana.${domain}` },
     edge: {
       ...prod.edge,
       memoryMb: 128,
@@ -31,6 +31,7 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
     postgres: { ...prod.postgres, memoryMb: 512, cpuShares: 512 },
     redis: { ...prod.redis, memoryMb: 128, cpuShares: 256 },
     rabbitmq: { ...prod.rabbitmq, memoryMb: 512, cpuShares: 256, vhost: "updateio-test" },
+    observability: observabilityConfig(vars, { lokiDays: 7, prometheusDays: 7, scale: 0.5 }),
     services: {
       api: small(prod.services.api, 2, 512),
       discordBot: small(prod.services.discordBot, 1, 256),

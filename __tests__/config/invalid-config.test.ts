@@ -131,6 +131,20 @@ const CASES: readonly Case[] = [
   { name: "bad ACME CA URL", env: "prod", mutate: (c) => (c.edge.tls.caUrl = "letsencrypt staging"), path: "edge.tls.caUrl", says: /ACME directory URL/ },
   { name: "unknown TLS mode", env: "dev", mutate: (c) => (c.edge.tls = { mode: "selfsigned" }), path: "edge.tls.mode", says: /\{ mode: "internal" \} or \{ mode: "acme", email \}/ },
   { name: "http port equal to https port", env: "dev", mutate: (c) => (c.edge.httpsPort = c.edge.httpPort), path: "edge.httpsPort", says: /must differ from edge\.httpPort/ },
+  // observability
+  { name: "Loki retention of 0 days", env: "dev", mutate: (c) => (c.observability.loki.retentionDays = 0), path: "observability.loki.retentionDays", says: /at least 1 day, e\.g\. 3 in dev, 30 in prod/ },
+  { name: "Prometheus retention as a string", env: "prod", mutate: (c) => (c.observability.prometheus.retentionDays = "30d"), path: "observability.prometheus.retentionDays", says: /whole number of days/ },
+  { name: "unknown log shipper", env: "dev", mutate: (c) => (c.observability.shipper.kind = "fluentd"), path: "observability.shipper.kind", says: /"alloy" \(default\) or "promtail"/ },
+  { name: "Grafana on localhost in prod", env: "prod", mutate: (c) => (c.observability.grafana.expose = "localhost"), path: "observability.grafana.expose", says: /must be "edge" in prod/ },
+  { name: "Grafana local port on the edge's", env: "dev", mutate: (c) => { c.observability.grafana.expose = "localhost"; c.observability.grafana.localPort = c.edge.httpsPort; }, path: "observability.grafana.localPort", says: /is the edge's; pick another host port/ },
+  { name: "bad Telegram chat id", env: "prod", mutate: (c) => (c.observability.alerting.telegramChatId = "ops chat"), path: "observability.alerting.telegramChatId", says: /Telegram chat id .*UPDATEIO_ALERT_TELEGRAM_CHAT_ID/ },
+  { name: "Grafana image without digest in prod", env: "prod", mutate: (c) => (c.observability.grafana.image = "grafana/grafana:12.1.1"), path: "observability.grafana.image", says: /has no digest/ },
+  { name: "exporter image without digest in test", env: "test", mutate: (c) => (c.observability.exporters.cadvisorImage = "gcr.io/cadvisor/cadvisor:v0.55.1"), path: "observability.exporters.cadvisorImage", says: /has no digest/ },
+  { name: "Grafana host equal to the admin host", env: "prod", mutate: (c) => (c.hosts.grafana = c.hosts.admin), path: "hosts.grafana", says: /duplicates hosts\.admin/ },
+  // off-host backups
+  { name: "offsite endpoint with a path", env: "prod", mutate: (c) => (c.postgres.offsite = { endpoint: "https://s3.example.com/bucket", bucket: "b-ups", image: "rclone/rclone:1.75.1@sha256:" + "a".repeat(64) }), path: "postgres.offsite.endpoint", says: /S3 endpoint URL with no path.*UPDATEIO_BACKUP_OFFSITE_ENDPOINT/ },
+  { name: "offsite bucket with capitals", env: "prod", mutate: (c) => (c.postgres.offsite = { endpoint: "https://s3.example.com", bucket: "Backups", image: "rclone/rclone:1.75.1@sha256:" + "a".repeat(64) }), path: "postgres.offsite.bucket", says: /S3 bucket name.*UPDATEIO_BACKUP_OFFSITE_BUCKET/ },
+  { name: "offsite image without digest in prod", env: "prod", mutate: (c) => (c.postgres.offsite = { endpoint: "https://s3.example.com", bucket: "backups", image: "rclone/rclone:1.75.1" }), path: "postgres.offsite.image", says: /has no digest/ },
   // service env and features
   { name: "secret-looking env var", env: "dev", mutate: (c) => (c.services.api.env.DATABASE_PASSWORD = "hunter2"), path: "services.api.env.DATABASE_PASSWORD", says: /looks like a secret; .*declare it under secrets/ },
   { name: "token env var on a bot", env: "prod", mutate: (c) => (c.services.discordBot.env.DISCORD_TOKEN = "x"), path: "services.discordBot.env.DISCORD_TOKEN", says: /looks like a secret/ },
@@ -309,6 +323,25 @@ describe("valid configurations", () => {
       expect(validateEnvironmentConfig(structuredClone(config), env)).toEqual(config);
     });
   }
+
+  it("turns the off-host backup copy and alert channels on from variables", () => {
+    const prod = loadEnvironmentConfig("prod", {
+      UPDATEIO_BACKUP_OFFSITE_ENDPOINT: "https://s3.eu-central-1.amazonaws.com",
+      UPDATEIO_BACKUP_OFFSITE_BUCKET: "updateio-backups",
+      UPDATEIO_BACKUP_OFFSITE_REGION: "eu-central-1",
+      UPDATEIO_ALERT_TELEGRAM_CHAT_ID: "-1001234567890",
+      UPDATEIO_ALERT_DISCORD: "1",
+    });
+    expect(prod.postgres.offsite).toMatchObject({ endpoint: "https://s3.eu-central-1.amazonaws.com", bucket: "updateio-backups", region: "eu-central-1", intervalSeconds: 900 });
+    expect(prod.postgres.offsite!.image).toMatch(/^rclone\/rclone:[0-9.]+@sha256:[0-9a-f]{64}$/);
+    expect(prod.observability.alerting).toEqual({ telegramChatId: "-1001234567890", discord: true });
+    expect(loadEnvironmentConfig("prod", {}).postgres.offsite).toBeUndefined();
+    // Only the bucket set: the endpoint's error names the variable to set.
+    const error = configError(() => loadEnvironmentConfig("prod", { UPDATEIO_BACKUP_OFFSITE_BUCKET: "updateio-backups" }));
+    expect(problemAt(error, "postgres.offsite.endpoint")).toMatch(/UPDATEIO_BACKUP_OFFSITE_ENDPOINT/);
+    const expose = configError(() => loadEnvironmentConfig("dev", { UPDATEIO_GRAFANA_EXPOSE: "public" }));
+    expect(problemAt(expose, "observability.grafana.expose")).toMatch(/"edge" \(behind the admin allow-list\) or "localhost"/);
+  });
 
   it("accepts the documented variables with good values", () => {
     const vars = {

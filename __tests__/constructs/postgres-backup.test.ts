@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
-import { PostgresBackup, type PostgresBackupProps } from "../../constructs/postgres-backup";
+import { PostgresBackup, type PostgresBackupOffsiteProps, type PostgresBackupProps } from "../../constructs/postgres-backup";
+import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { PostgresCluster } from "../../constructs/postgres-cluster";
 import { walArchiveSettings } from "../../constructs/renderers/postgres-backup";
 
@@ -20,8 +21,15 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 type Json = Record<string, any>;
 
-function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}) {
+type OffsiteInput = Omit<PostgresBackupOffsiteProps, "network" | "image"> & { internal?: boolean };
+
+function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}, offsiteInput?: OffsiteInput) {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
+  const offsite = offsiteInput && {
+    ...offsiteInput,
+    image: "rclone/rclone:1.71.2",
+    network: new PlatformNetwork(stack, "egress", { environment: env, purpose: "egress", internal: offsiteInput.internal ?? false }),
+  };
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
   const pg = new PostgresCluster(stack, "postgres", { environment: env, image: IMAGE, memoryMb: 512, protectData: env === "prod", settings: walArchiveSettings() });
@@ -38,6 +46,7 @@ function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}
     password: password.value,
     protectData: env === "prod",
     dependsOn: pg.service.containers,
+    ...(offsite ? { offsite } : {}),
     ...overrides,
   });
   const text = Testing.synth(stack);
@@ -45,7 +54,9 @@ function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}
   const containers = Object.values(json.resource.docker_container) as Json[];
   const c = containers.find((x) => x.name === `${env}-postgres-backup`)!;
   const seed = containers.find((x) => x.name === `${env}-postgres-backup-seed`)!;
-  return { stack, pg, backup, text, json, c, seed };
+  const offsiteC = containers.find((x) => x.name === `${env}-postgres-offsite`);
+  const offsiteSeed = containers.find((x) => x.name === `${env}-postgres-offsite-seed`);
+  return { stack, pg, backup, text, json, c, seed, offsiteC, offsiteSeed };
 }
 
 describe("PostgresBackup", () => {
@@ -107,7 +118,8 @@ describe("PostgresBackup", () => {
     expect(backup.scripts.backup).toContain(': "${KEEP_WEEKLY:=4}"');
     expect(backup.scripts.backup).toContain(': "${KEEP_MONTHLY:=6}"');
     expect(backup.scripts.backup).toContain(': "${PGUSER:=updateio_backup}"');
-    expect(backup.scripts.backup).toContain(': "${OFFSITE_ENABLED:=0}"');
+    expect(backup.scripts.backup).toContain(': "${METRICS_DIR:=$BACKUP_ROOT/metrics}"');
+    expect(backup.offsite).toBeUndefined();
     expect(backup.role).toBe("updateio_backup");
   });
 
@@ -116,20 +128,25 @@ describe("PostgresBackup", () => {
     expect(findings.map((f) => f.message)).toEqual([]);
   });
 
-  it("renders the off-host copy as configuration with credentials as secret files, and warns that it is configuration only", () => {
-    const { c: c2, seed: seed2, backup: b2 } = build("dev", {
-      offsite: { endpoint: "https://s3.example.com", bucket: "updateio-backups", accessKeyId: "${var.k}", secretAccessKey: "${var.s}" },
-      schedule: { at: "03:30" },
-      retention: { daily: 3 },
+  it("runs the off-host copy as its own hardened rclone container on the egress network, credentials as secret files", () => {
+    const { c: c2, backup: b2, offsiteC, offsiteSeed } = build("dev", { schedule: { at: "03:30" }, retention: { daily: 3 } }, {
+      endpoint: "https://s3.example.com", bucket: "updateio-backups", accessKeyId: "${var.k}", secretAccessKey: "${var.s}",
     });
-    expect(seed2.upload.map((u: Json) => u.file)).toEqual(expect.arrayContaining(["/run/secrets/offsite_access_key_id", "/run/secrets/offsite_secret_access_key"]));
-    expect(b2.scripts.backup).toContain(': "${OFFSITE_BUCKET:=updateio-backups}"');
-    expect(b2.scripts.backup).toContain(': "${OFFSITE_PREFIX:=dev/postgres}"');
+    expect(offsiteC).toBeDefined();
+    expect(offsiteC!.entrypoint).toEqual(["sh", "/etc/postgres-offsite/offsite.sh"]);
+    expect(offsiteC!.command).toEqual(["loop"]);
+    expect(offsiteC!.user).toBe("999:999");
+    expect(offsiteC!.read_only).toBe(true);
+    expect(String(offsiteC!.networks_advanced[0].name)).toMatch(/docker_network\.egress/);
+    expect(offsiteC!.volumes.map((v: Json) => v.container_path)).toContain("/var/lib/postgresql");
+    expect(offsiteSeed!.upload.map((u: Json) => u.file)).toEqual(expect.arrayContaining(["/run/secrets/offsite_access_key_id", "/run/secrets/offsite_secret_access_key", "/etc/postgres-offsite/offsite.sh"]));
+    expect(b2.offsiteScript).toContain(': "${OFFSITE_BUCKET:=updateio-backups}"');
+    expect(b2.offsiteScript).toContain(': "${OFFSITE_PREFIX:=dev/postgres}"');
     expect(b2.scripts.backup).toContain(': "${BACKUP_AT:=03:30}"');
     expect(b2.scripts.backup).toContain(': "${KEEP_DAILY:=3}"');
-    expect(JSON.stringify(c2.env ?? [])).not.toContain("var.s");
-    const warnings = b2.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
-    expect(warnings.join("\n")).toMatch(/configuration only.*no aws or rclone/);
+    for (const x of [c2, offsiteC!]) expect(JSON.stringify(x.env ?? [])).not.toContain("var.s");
+    // The scheduler itself stays on the postgres network only.
+    expect(c2.networks_advanced).toHaveLength(1);
   });
 
   it("rejects invalid props, naming each prop and the fix, all at once", () => {
@@ -144,7 +161,8 @@ describe("PostgresBackup", () => {
     expect(message).toMatch(/^  - retention\.weekly: -1 must be a whole number from 0 to 520$/m);
     expect(message).toMatch(/^  - role: "Backup" must be a lowercase SQL identifier/m);
     expect(message).toMatch(/^  - ownerRole: "X" must be a lowercase SQL identifier \(pass cluster\.ownerRole\)$/m);
-    expect(() => build("dev", { offsite: { endpoint: "s3.example.com/path", bucket: "B", accessKeyId: "a", secretAccessKey: "b" } })).toThrow(/offsite\.endpoint[\s\S]*offsite\.bucket/);
+    expect(() => build("dev", {}, { endpoint: "s3.example.com/path", bucket: "B", accessKeyId: "a", secretAccessKey: "b" })).toThrow(/offsite\.endpoint[\s\S]*offsite\.bucket[\s\S]*fix: set it in the environment's postgres\.offsite/);
+    expect(() => build("dev", {}, { endpoint: "https://s3.example.com", bucket: "bkt", accessKeyId: "a", secretAccessKey: "b", internal: true })).toThrow(/offsite\.network: the "egress" network is internal/);
     expect(() => build("dev", { password: "" })).toThrow(/password: is empty/);
   });
   it("uses a volume created by the caller (so the cluster can mount it first)", () => {

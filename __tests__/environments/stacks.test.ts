@@ -70,20 +70,26 @@ function siteBlock(text: string, host: string): string {
 // test and prod share prod's data-tier topology: a Postgres replica and PgBouncer, Redis master + replica +
 // 3 Sentinels, a 3-node RabbitMQ cluster.
 const HA_DATA = ["postgres-replica-1", "postgres-pooler", "redis", "redis-replica-1", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3"];
+// Observability: Loki + Alloy + the socket proxy, Prometheus + exporters (one per Postgres and Redis
+// node), Grafana. Exporters of replicas exist where the data tier has replicas.
+const O11Y = ["alloy", "cadvisor", "docker-socket-proxy", "grafana", "loki", "node-exporter", "postgres-exporter", "prometheus", "redis-exporter"];
+const HA_EXPORTERS = ["postgres-exporter-replica-1", "redis-exporter-replica-1"];
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
-  dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "rabbitmq", "redis", "telegram-bot"].map((s) => `dev-${s}`),
-  test: ["admin-panel", "api-1", "api-2", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "telegram-bot", ...HA_DATA].map((s) => `test-${s}`),
+  dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "rabbitmq", "redis", "telegram-bot", ...O11Y].map((s) => `dev-${s}`),
+  test: ["admin-panel", "api-1", "api-2", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "telegram-bot", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `test-${s}`),
   prod: [
     "admin-panel-1", "admin-panel-2", "api-1", "api-2", "api-3", "api-migrate", "discord-bot", "edge", "mini-app-1", "mini-app-2",
-    "postgres", "postgres-backup", "telegram-bot-1", "telegram-bot-2", ...HA_DATA,
+    "postgres", "postgres-backup", "telegram-bot-1", "telegram-bot-2", ...HA_DATA, ...O11Y, ...HA_EXPORTERS,
   ].map((s) => `prod-${s}`),
 };
-// The mini app has no secret and no file, so no seed; every data node has its own.
+// The mini app has no secret and no file, so no seed; every data node has its own. The socket proxy,
+// cAdvisor and node-exporter take neither secrets nor files.
 const APP_SEEDS = ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "postgres", "postgres-backup", "telegram-bot"];
+const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
-  dev: [...APP_SEEDS, "rabbitmq", "redis"],
-  test: [...APP_SEEDS, ...HA_DATA],
-  prod: [...APP_SEEDS, ...HA_DATA],
+  dev: [...APP_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
+  test: [...APP_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
+  prod: [...APP_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
 };
 const REPLICAS: Record<EnvironmentName, Record<string, number>> = {
   dev: { api: 1, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },
@@ -113,22 +119,29 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       }
     });
 
-    it("has six networks: edge, app, postgres, redis and rabbitmq internal, egress not", () => {
+    it("has eight networks: edge, app, postgres, redis, rabbitmq, monitoring and docker-api internal, egress not", () => {
       const nets = Object.fromEntries(Object.values(json().resource.docker_network as Json).map((n: Json) => [n.name, n.internal]));
-      expect(nets).toEqual({ [`${env}-edge`]: true, [`${env}-app`]: true, [`${env}-postgres`]: true, [`${env}-redis`]: true, [`${env}-rabbitmq`]: true, [`${env}-egress`]: false });
+      expect(nets).toEqual({
+        [`${env}-edge`]: true, [`${env}-app`]: true, [`${env}-postgres`]: true, [`${env}-redis`]: true, [`${env}-rabbitmq`]: true,
+        [`${env}-monitoring`]: true, [`${env}-docker-api`]: true, [`${env}-egress`]: false,
+      });
     });
 
     it("has the providers, one image per distinct image and the random passwords", () => {
       expect(Object.keys(json().provider).sort()).toEqual(["docker", "random"]);
       expect(json().provider.docker).toEqual([{ host: "unix:///var/run/docker.sock" }]);
-      // edge, postgres, redis, rabbitmq, five apps (+ PgBouncer where the pooler is on).
-      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 10 : 9);
+      // edge, postgres, redis, rabbitmq, five apps (+ PgBouncer where the pooler is on), and nine for
+      // observability (loki, alloy, socket proxy, prometheus, grafana, four exporters).
+      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 19 : 18);
       const passwords = Object.keys(json().resource.random_password).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort();
       expect(passwords).toEqual([
         "admin-session-secret_password",
         "api-encryption-key_password",
         "api-session-secret_password",
+        "grafana_admin-password",
+        "grafana_secret-key_password",
         "postgres-backup-password",
+        "postgres-monitor-password",
         "postgres_app-password",
         "postgres_owner-password",
         "postgres_readonly-password",
@@ -141,6 +154,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         "rabbitmq_telegram-bot-password",
         "redis_app-password",
         "redis_healthcheck-password",
+        "redis_monitor-password",
         ...(webhook ? ["redis_replication-password", "redis_sentinel-client-password", "redis_sentinel-password", "redis_sentinel-peer-password"] : []),
         ...(webhook ? ["telegram-webhook-secret_password"] : []),
       ].sort());
@@ -180,9 +194,33 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       for (const svc of ["postgres", "redis", "rabbitmq"]) each(svc, [svc]);
     });
 
-    it("edge: edge + egress; migration job: postgres only", () => {
-      each("edge", ["edge", "egress"]);
+    it("edge: edge + egress + monitoring (metrics port); migration job: postgres only", () => {
+      each("edge", ["edge", "egress", "monitoring"]);
       expect(networksOf(json(), `${env}-api-migrate`)).toEqual([`${env}-postgres`]);
+    });
+
+    it("observability: each part joins only what it talks to", () => {
+      each("loki", ["monitoring"]);
+      each("alloy", ["monitoring", "docker-api"]);
+      each("docker-socket-proxy", ["docker-api"]);
+      each("cadvisor", ["monitoring", "docker-api"]);
+      each("node-exporter", ["monitoring"]);
+      each("prometheus", ["monitoring", "rabbitmq"]);
+      each("grafana", ["monitoring", "postgres", "edge"]);
+      each("postgres-exporter", ["monitoring", "postgres"]);
+      each("redis-exporter", ["monitoring", "redis"]);
+    });
+
+    it("every Prometheus scrape target resolves to a container that shares a network with Prometheus", () => {
+      const promYaml = container(json(), `${env}-prometheus-seed`).upload.find((u: Json) => u.file.endsWith("/prometheus.yml")).content as string;
+      const targets = [...promYaml.matchAll(/^\s+- ([a-z0-9-]+):(\d+)$/gm)].map((m) => m[1]!);
+      expect(targets.length).toBeGreaterThan(8);
+      const netsOf = (c: Json) => new Set((c.networks_advanced ?? []).map((n: Json) => n.name));
+      const prometheus = container(json(), `${env}-prometheus`);
+      for (const host of new Set(targets)) {
+        const owners = running(json()).filter((c) => (c.networks_advanced ?? []).some((n: Json) => (n.aliases ?? []).includes(host) && netsOf(prometheus).has(n.name)));
+        expect(owners.map((c) => c.name), `scrape target ${host}`).toHaveLength(1);
+      }
     });
 
     it("seeds have no network at all", () => {
@@ -283,8 +321,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   });
 
   describe("outputs", () => {
-    it("has urls, internal_endpoints and a sensitive database_app_url", () => {
-      expect(Object.keys(json().output).sort()).toEqual(["database_app_url", "internal_endpoints", "urls"]);
+    it("has urls, internal_endpoints and the sensitive database_app_url and grafana_admin_password", () => {
+      expect(Object.keys(json().output).sort()).toEqual(["database_app_url", "grafana_admin_password", "internal_endpoints", "urls"]);
+      expect(json().output.grafana_admin_password.sensitive).toBe(true);
       expect(json().output.database_app_url.sensitive).toBe(true);
       // Through PgBouncer (transaction pooling, Prisma's pgbouncer flag) where the pooler is on (test, prod).
       const target = webhook ? "postgres-pooler:6432\\/updateio\\?schema=public&pgbouncer=true&connection_limit=20" : "postgres:5432\\/updateio\\?schema=public";
@@ -295,9 +334,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 
     it("publishes the public URLs with the https port when it is not 443", () => {
       const expected = {
-        dev: { api: "https://api.updateio.localhost", admin: "https://admin.updateio.localhost", mini_app: "https://app.updateio.localhost" },
-        test: { api: "https://api.updateio.test:8444", admin: "https://admin.updateio.test:8444", mini_app: "https://app.updateio.test:8444" },
-        prod: { api: "https://api.updateio.app", admin: "https://admin.updateio.app", mini_app: "https://app.updateio.app" },
+        dev: { api: "https://api.updateio.localhost", admin: "https://admin.updateio.localhost", mini_app: "https://app.updateio.localhost", grafana: "https://grafana.updateio.localhost/" },
+        test: { api: "https://api.updateio.test:8444", admin: "https://admin.updateio.test:8444", mini_app: "https://app.updateio.test:8444", grafana: "https://grafana.updateio.test:8444/" },
+        prod: { api: "https://api.updateio.app", admin: "https://admin.updateio.app", mini_app: "https://app.updateio.app", grafana: "https://grafana.updateio.app/" },
       }[env];
       expect(json().output.urls.value).toEqual(expected);
     });
@@ -309,7 +348,10 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       const protectedNames = volumes.filter((v) => v.lifecycle?.prevent_destroy === true).map((v) => v.name).sort();
       expect(protectedNames).toEqual(
         env === "prod"
-          ? ["prod-edge-data", "prod-postgres-backups", "prod-postgres-data", "prod-postgres-replica-1-data", "prod-rabbitmq-1-data", "prod-rabbitmq-2-data", "prod-rabbitmq-3-data", "prod-redis-data", "prod-redis-replica-1-data"]
+          ? [
+              "prod-alloy-data", "prod-edge-data", "prod-grafana-data", "prod-loki-data", "prod-postgres-backups", "prod-postgres-data", "prod-postgres-replica-1-data",
+              "prod-prometheus-data", "prod-rabbitmq-1-data", "prod-rabbitmq-2-data", "prod-rabbitmq-3-data", "prod-redis-data", "prod-redis-replica-1-data",
+            ]
           : [],
       );
       for (const v of volumes.filter((x) => x.labels.some((l: Json) => l.label === "io.updateio.ephemeral"))) expect(v.lifecycle, v.name).toBeUndefined();
@@ -366,7 +408,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("has one site block per host, each routing to every replica of its service", () => {
       const cf = caddyfile(json(), env);
       const siteLines = cf.split("\n").filter((l) => /^[a-z0-9.-]+ \{$/.test(l));
-      expect(siteLines.sort()).toEqual([hosts().admin, hosts().api, hosts().miniApp].map((h) => `${h} {`).sort());
+      expect(siteLines.sort()).toEqual([hosts().admin, hosts().api, hosts().miniApp, hosts().grafana].map((h) => `${h} {`).sort());
       const upstreams = (svc: string, port: number) => replicasOf(json(), env, svc).map((n) => `${n.slice(env.length + 1)}:${port}`).join(" ");
       expect(siteBlock(cf, hosts().api)).toContain(`\t\treverse_proxy ${upstreams("api", 3000)} {`);
       // prod's admin allow-list is empty (nobody until operators list their networks): the route answers 403 only

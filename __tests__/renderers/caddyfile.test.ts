@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderCaddyfile, type CaddyfileInput, type CaddyRoute } from "../../constructs/renderers/caddyfile";
 import { describeIfBinary } from "../support/binaries";
+import { METRICS } from "../../constructs/renderers/observability-catalogue";
 
 const TELEGRAM_FRAMES = ["https://web.telegram.org", "https://*.telegram.org"] as const;
 
@@ -508,16 +509,17 @@ interface RunningCaddy {
   readonly httpsPort: number;
   readonly httpPort: number;
   readonly healthPort: number;
+  readonly metricsPort: number;
   readonly rootCa: string;
   readonly stdout: () => string;
   readonly stop: () => Promise<void>;
 }
 
-async function runCaddy(makeInput: (ports: { httpPort: number; httpsPort: number; healthPort: number; adminPort: number }) => CaddyfileInput): Promise<RunningCaddy> {
-  const [httpPort, httpsPort, healthPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+async function runCaddy(makeInput: (ports: { httpPort: number; httpsPort: number; healthPort: number; adminPort: number; metricsPort: number }) => CaddyfileInput): Promise<RunningCaddy> {
+  const [httpPort, httpsPort, healthPort, adminPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const sandbox = caddySandbox();
   const file = join(sandbox.dir, "Caddyfile");
-  const input = makeInput({ httpPort, httpsPort, healthPort, adminPort });
+  const input = makeInput({ httpPort, httpsPort, healthPort, adminPort, metricsPort });
   writeFileSync(file, renderCaddyfile(input));
 
   const child: ChildProcess = spawn("caddy", ["run", "--adapter", "caddyfile", "--config", file], { env: sandbox.env, stdio: ["ignore", "pipe", "pipe"] });
@@ -548,7 +550,7 @@ async function runCaddy(makeInput: (ports: { httpPort: number; httpsPort: number
     for (const host of new Set(input.routes.map((r) => r.host))) {
       await eventually(`a certificate for ${host}`, () => get(`https://127.0.0.1:${httpsPort}/`, { host, ca: rootCa }));
     }
-    return { httpPort, httpsPort, healthPort, rootCa, stdout: () => out, stop };
+    return { httpPort, httpsPort, healthPort, metricsPort, rootCa, stdout: () => out, stop };
   } catch (error) {
     await stop();
     throw new Error(`${String(error)}\ncaddy stderr:\n${err}`);
@@ -592,6 +594,18 @@ describeIfBinary("caddy", "renderCaddyfile: caddy run on loopback", () => {
   afterAll(async () => {
     await edge?.stop();
     await Promise.all(upstreams.map((u) => new Promise<void>((resolve) => u.server.close(() => resolve()))));
+  });
+
+  it("serves Prometheus metrics on the metrics port, with the handler metrics the alerts and dashboards use", async () => {
+    expect((await https("api.updateio.localhost", "/v1/metrics-probe")).status).toBe(200);
+    const reply = await get(`http://127.0.0.1:${edge.metricsPort}/metrics`);
+    expect(reply.status).toBe(200);
+    const names = new Set(reply.body.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(/[{ ]/)[0]));
+    for (const name of METRICS.edge) expect(names, name).toContain(name);
+    // Caddy 2.6 counts routed requests under the site's subroute handler, not reverse_proxy: queries
+    // must not filter on handler (ratios stay right if a version also counts nested handlers).
+    expect(reply.body).toMatch(/caddy_http_request_duration_seconds_count\{[^}]*code="200"[^}]*handler="subroute"/);
+    expect((await get(`http://127.0.0.1:${edge.metricsPort}/other`)).status).toBe(404);
   });
 
   it("serves the health site: /healthz 200, anything else 404", async () => {

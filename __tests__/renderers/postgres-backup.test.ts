@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -143,6 +143,16 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     const status = readFileSync(join(backupRoot, "backup-status"), "utf8");
     expect(status).toMatch(/^last_result=error$/m);
     expect(status).toMatch(/^last_success=\d+$/m); // the earlier success is kept
+    // The alerting metrics (node-exporter's textfile collector) say the same.
+    const metrics = readFileSync(join(backupRoot, "metrics", "postgres_backup.prom"), "utf8");
+    // node-exporter runs as nobody: the metrics are world-readable, the dumps are not.
+    expect(statSync(join(backupRoot, "metrics", "postgres_backup.prom")).mode & 0o777).toBe(0o644);
+    expect(statSync(join(backupRoot, "metrics")).mode & 0o777).toBe(0o755);
+    expect(statSync(join(backupRoot, "dumps")).mode & 0o777).toBe(0o700);
+    expect(metrics).toMatch(/^updateio_backup_last_run_success 0$/m);
+    expect(metrics).toMatch(new RegExp(`^updateio_backup_last_success_timestamp_seconds ${/^last_success=(\d+)$/m.exec(status)![1]}$`, "m"));
+    const check = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
+    if (check.error === undefined) expect(check.status, check.stdout + check.stderr).toBe(0);
 
     // Stale: the last success 2 days ago (> 1.5 x the daily interval), although the run said ok.
     const twoDaysAgo = Math.floor(Date.now() / 1000) - 2 * 86_400;
@@ -154,6 +164,7 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     const again = server.sh(scripts.backup!, ["once"], backupEnv);
     expect(again.status, again.stderr).toBe(0);
     expect(server.sh(scripts.backup!, ["health"], backupEnv).status).toBe(0);
+    expect(readFileSync(join(backupRoot, "metrics", "postgres_backup.prom"), "utf8")).toMatch(/^updateio_backup_last_run_success 1$/m);
   });
 
   it("restores to a point in time from our base backup and WAL archive: rows A only", () => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { renderRedisAcl, renderRedisConf } from "../../constructs/renderers/redis";
+import { MONITOR_USER, renderRedisAcl, renderRedisConf } from "../../constructs/renderers/redis";
 import { describeIfBinary } from "../support/binaries";
 
 // The redis.conf and ACL file exactly as rendered, on a real redis-server (Debian's) on loopback.
@@ -14,6 +14,7 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   let port = 0;
   const appPassword = "AppPw0123456789abcdefABCDEF012345";
   const healthPassword = "HealthPw0123456789abcdefABCDEF01";
+  const monitorPassword = "MonitorPw0123456789abcdefABCDEF0";
   let server: ChildProcess | undefined;
 
   const cli = (args: string[]) => spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 });
@@ -38,7 +39,7 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   beforeAll(async () => {
     port = await freePort();
     const acl = join(dir, "users_acl");
-    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword }));
+    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword, monitorPassword }));
     const conf = renderRedisConf({ memoryMb: 128, aclFile: acl, port }).replace("dir /data", `dir ${dir}`);
     writeFileSync(join(dir, "redis.conf"), conf);
     await start();
@@ -67,6 +68,47 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
     const hc = ["--user", "healthcheck", "--pass", healthPassword];
     expect(cli([...hc, "ping"]).stdout.trim()).toBe("PONG");
     expect(cli([...hc, "get", "session:1"]).stdout).toMatch(/NOPERM/);
+  });
+
+  it("lets the monitor user read what redis_exporter needs: INFO (maxmemory included), LATENCY, SLOWLOG LEN, CLIENT SETNAME", () => {
+    const monitor = ["--user", MONITOR_USER, "--pass", monitorPassword];
+    expect(cli([...monitor, "ping"]).stdout.trim()).toBe("PONG");
+    const info = cli([...monitor, "info", "all"]).stdout;
+    expect(info).toContain("redis_version");
+    expect(info).toContain("# Keyspace");
+    // redis_memory_max_bytes comes from this line, not from CONFIG GET: 75% of 128 MiB.
+    expect(cli([...monitor, "info", "memory"]).stdout).toMatch(/^maxmemory:100663296\r?$/m);
+    expect(cli([...monitor, "latency", "latest"]).stdout).not.toMatch(/NOPERM/);
+    expect(cli([...monitor, "latency", "histogram"]).stdout).not.toMatch(/NOPERM/);
+    expect(cli([...monitor, "slowlog", "len"]).stdout.trim()).toMatch(/^\d+$/);
+    expect(cli([...monitor, "client", "setname", "redis_exporter"]).stdout.trim()).toBe("OK");
+  });
+
+  it("gives the monitor user no data and no control: no GET, FLUSHALL, CONFIG GET/SET, SLOWLOG GET", () => {
+    const app = ["--user", "updateio", "--pass", appPassword];
+    expect(cli([...app, "set", "session:monitor-probe", "secret"]).stdout.trim()).toBe("OK");
+    const monitor = ["--user", MONITOR_USER, "--pass", monitorPassword];
+    const refused: string[][] = [
+      ["get", "session:monitor-probe"],
+      ["scan", "0"],
+      ["flushall"],
+      ["config", "set", "maxmemory", "1"],
+      // Refused on purpose: CONFIG GET would answer masterauth (the replication password) in clear.
+      ["config", "get", "maxmemory"],
+      ["config", "get", "masterauth"],
+      // Refused on purpose: SLOWLOG GET replies with the arguments (keys, values) of slow commands.
+      ["slowlog", "get", "1"],
+      ["client", "list"],
+      ["acl", "list"],
+      ["shutdown"],
+    ];
+    for (const command of refused) {
+      expect(cli([...monitor, ...command]).stdout, command.join(" ")).toMatch(/NOPERM/);
+    }
+    // Nothing changed: the key and the memory cap are still there.
+    expect(cli([...app, "get", "session:monitor-probe"]).stdout.trim()).toBe("secret");
+    expect(cli([...app, "info", "memory"]).stdout).toMatch(/maxmemory:100663296/);
+    expect(cli([...monitor, "auth", MONITOR_USER, "wrong-password"]).stdout).toMatch(/WRONGPASS/);
   });
 
   it("runs with AOF on, the memory cap and noeviction", () => {

@@ -26,6 +26,12 @@ export interface CaddyfileInput {
   readonly httpsPort: number;
   /** Plain-HTTP port (inside the container only, never published) that answers GET /healthz with 200 for the container healthcheck. */
   readonly healthPort: number;
+  /**
+   * Serve Prometheus metrics on this port (plain HTTP, path /metrics) and turn on HTTP handler
+   * metrics. The port is never published: only networks the edge shares (monitoring) reach it.
+   * @default undefined (no metrics)
+   */
+  readonly metricsPort?: number;
   /** CIDRs allowed on adminOnly routes. Empty list = nobody (403 for all). */
   readonly adminAllowList: readonly string[];
   /** Send Strict-Transport-Security (prod). */
@@ -105,6 +111,14 @@ export function renderCaddyfile(input: CaddyfileInput): string {
   out.push("\trespond /healthz 200");
   out.push("\trespond 404");
   out.push("}");
+  if (input.metricsPort !== undefined) {
+    out.push("");
+    out.push(`http://:${input.metricsPort} {`);
+    // `respond` sorts before `metrics` in Caddy's directive order, so each gets its own handle.
+    out.push("\thandle /metrics {", "\t\tmetrics", "\t}");
+    out.push("\thandle {", "\t\trespond 404", "\t}");
+    out.push("}");
+  }
 
   return `${out.join("\n")}\n`;
 }
@@ -125,6 +139,8 @@ function globalOptions(input: CaddyfileInput): string[] {
   lines.push(`\t\tprotocols ${(input.http3 ?? CADDYFILE_DEFAULTS.http3) ? "h1 h2 h3" : "h1 h2"}`);
   // Slow-header (slowloris) clients are cut off; no read_body/write limits, which would break uploads and streams.
   lines.push("\t\ttimeouts {", "\t\t\tread_header 10s", "\t\t\tidle 2m", "\t\t}");
+  // `servers { metrics }` is the form both Caddy 2.6 (which the tests validate with) and 2.10 accept.
+  if (input.metricsPort !== undefined) lines.push("\t\tmetrics");
   lines.push("\t}");
   lines.push("}");
   return lines;
@@ -253,10 +269,12 @@ function assertValid(input: CaddyfileInput): void {
   checkPort(problems, "httpsPort", input.httpsPort);
   checkPort(problems, "healthPort", input.healthPort);
   if (input.adminPort !== undefined) checkPort(problems, "adminPort", input.adminPort);
+  if (input.metricsPort !== undefined) checkPort(problems, "metricsPort", input.metricsPort);
   const ports = [
     ["httpPort", input.httpPort],
     ["httpsPort", input.httpsPort],
     ["healthPort", input.healthPort],
+    ...(input.metricsPort !== undefined ? ([["metricsPort", input.metricsPort]] as const) : []),
     ["adminPort", input.adminPort ?? CADDYFILE_DEFAULTS.adminPort],
   ] as const;
   for (let i = 0; i < ports.length; i++) {

@@ -92,10 +92,43 @@ export interface RedisAclInput {
   readonly replicationPassword?: string;
   /** Adds the sentinel user (Sentinels monitor and reconfigure the data nodes with it). */
   readonly sentinelPassword?: string;
+  /** Adds the monitor user (redis_exporter scrapes the node with it); see MONITOR_ACL. */
+  readonly monitorPassword?: string;
 }
 
 export const REPLICATION_USER = "replication";
 export const SENTINEL_USER = "sentinel";
+export const MONITOR_USER = "monitor";
+
+/**
+ * What the monitor user may run: exactly the commands redis_exporter (oliver006, v1.84) sends on a
+ * scrape with its default flags plus REDIS_EXPORTER_CONFIG_COMMAND="-", read in its source
+ * (exporter/exporter.go scrapeRedisHost, latency.go, slowlog.go):
+ * - INFO (it sends INFO ALL, falling back to INFO): every metric we use, maxmemory included
+ *   (redis_memory_max_bytes comes from INFO memory's maxmemory line);
+ * - CLIENT SETNAME (set-client-name defaults to true; it names its own connection only);
+ * - LATENCY LATEST and LATENCY HISTOGRAM (latency spikes and per-command histograms);
+ * - SLOWLOG LEN (redis_slowlog_length);
+ * - PING (only with --ping-on-connect; harmless, and lets an operator check the login).
+ * Deliberately NOT granted:
+ * - CONFIG (GET included). Redis ACLs cannot restrict CONFIG GET to some parameters ("Allowing
+ *   first-arg of a subcommand is not supported"), and `CONFIG GET masterauth` answers the
+ *   replication password in clear (checked on redis-server 7.0), with which PSYNC streams the whole
+ *   dataset. The exporter runs with its CONFIG step switched off instead; it only loses
+ *   redis_config_maxclients/redis_config_maxmemory (INFO has maxmemory) and reads 16 databases.
+ * - SLOWLOG GET: replies with the arguments of slow commands, i.e. key names and values. The
+ *   exporter then skips redis_slowlog_last_id (it ignores that error). Cost, stated plainly: every
+ *   scrape adds one refused command to ACL LOG (one entry, its count grows) and to INFO's
+ *   acl_access_denied_cmd, so an alert on redis_acl_access_denied_cmd_total must allow a baseline
+ *   of one per scrape (ACL LOG names the user: "monitor", "slowlog|get").
+ * - CLIENT LIST (only with --export-client-list), CLUSTER INFO (cluster mode only), SELECT/SCAN/GET
+ *   (only with check-keys/count-keys/streams), COMMANDLOG (Valkey only; unknown to Redis, which
+ *   would refuse the ACL file).
+ * No key patterns and no channels: the user can read no data. Checked with Debian's redis_exporter
+ * (1.45) on redis-server 7.0 with exactly this line: redis_up 1, every catalogue metric present,
+ * and ACL LOG lists slowlog|get as the only refused command.
+ */
+export const MONITOR_ACL = "resetkeys resetchannels -@all +info +client|setname +latency|latest +latency|histogram +slowlog|len +ping";
 
 /**
  * The default user is off: every client authenticates. The app user may use every key and
@@ -109,6 +142,7 @@ export const SENTINEL_USER = "sentinel";
  * and Replicas": +psync +replconf +ping) and no keys. The sentinel user runs exactly the
  * commands those docs list for Sentinel (MULTI/EXEC around SLAVEOF, CONFIG REWRITE, CLIENT KILL;
  * INFO/ROLE/PING to monitor; PUBLISH/SUBSCRIBE on __sentinel__:hello, hence all channels) and no keys.
+ * The monitor user (optional, for redis_exporter) reads server statistics only: see MONITOR_ACL.
  */
 export function renderRedisAcl(input: RedisAclInput): string {
   const lines = [
@@ -123,6 +157,9 @@ export function renderRedisAcl(input: RedisAclInput): string {
     lines.push(
       `user ${SENTINEL_USER} on >${input.sentinelPassword} &* -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill`,
     );
+  }
+  if (input.monitorPassword !== undefined) {
+    lines.push(`user ${MONITOR_USER} on >${input.monitorPassword} ${MONITOR_ACL}`);
   }
   lines.push("");
   return lines.join("\n");
