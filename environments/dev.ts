@@ -1,7 +1,7 @@
 import type { EnvironmentConfigInput } from "./schema";
 import { PINNED_IMAGES, tagOnly } from "./images";
 import type { Variables } from "./variables";
-import { observabilityConfig } from "./prod";
+import { observabilityConfig, vpnConfig } from "./prod";
 
 /** A laptop: every service built from local source with hot reload, debug on, one replica each. */
 export function devConfig(vars: Variables): EnvironmentConfigInput {
@@ -44,6 +44,7 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     redis: { image: tagOnly(PINNED_IMAGES.redis), memoryMb: 128, cpuShares: 256 },
     rabbitmq: { image: tagOnly(PINNED_IMAGES.rabbitmq), memoryMb: 512, cpuShares: 256, vhost: "updateio-dev" },
     observability: observabilityConfig(vars, { lokiDays: 3, prometheusDays: 7, scale: 0.5, pin: tagOnly }),
+    vpn: { ...vpnConfig(vars), image: tagOnly(PINNED_IMAGES.wireguard) },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {
       api: { ...service("api", 3000, 768), debugPorts: [9229], features: { debugRoutes: true } },

@@ -7,6 +7,7 @@ import { GrafanaServer } from "../constructs/grafana-server";
 import { LokiStack } from "../constructs/loki-stack";
 import { MetricsExporters } from "../constructs/metrics-exporters";
 import { PrometheusServer } from "../constructs/prometheus-server";
+import { VPN_ROUTE_PORTS, VpnGateway } from "../constructs/vpn-gateway";
 import { renderMonitorRoleSql } from "../constructs/renderers/postgres-monitor";
 import { SCRAPE_JOBS } from "../constructs/renderers/observability-catalogue";
 import { GeneratedSecret } from "../constructs/kit/generated-secret";
@@ -48,6 +49,7 @@ export class EnvironmentStack extends TerraformStack {
   readonly exporters: MetricsExporters;
   readonly prometheus: PrometheusServer;
   readonly grafana: GrafanaServer;
+  readonly vpn?: VpnGateway;
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig) {
     super(scope, id);
@@ -361,6 +363,32 @@ export class EnvironmentStack extends TerraformStack {
     if (webhook) routes.push({ host: config.hosts.api, path: s.telegramBot.webhookPath, upstreams: telegramBot.upstreams(), healthPath: "/health" });
     if (grafanaOnEdge) routes.push(this.grafana.edgeRoute());
 
+    // Optional operator VPN: a private route to the admin surfaces (through the edge's allow-list)
+    // and RabbitMQ's management UI, instead of opening them to the internet.
+    const vpnCfg = config.vpn;
+    if (vpnCfg.enabled) {
+      this.vpn = new VpnGateway(this, "vpn", {
+        environment: env,
+        image: vpnCfg.image,
+        peers: vpnCfg.peers,
+        privateKey: vpnCfg.keyMode === "supplied" ? sensitiveVariable(this, "vpn_private_key", "The VPN gateway's WireGuard private key (wg genkey). Set TF_VAR_vpn_private_key or the workspace variable.") : undefined,
+        subnet: vpnCfg.subnet,
+        listenPort: vpnCfg.listenPort,
+        bindAddress: config.edge.bindAddress,
+        endpoint: vpnCfg.endpoint,
+        routes: [
+          { network: edgeNet, tcpPorts: VPN_ROUTE_PORTS.edge, description: "admin panel and Grafana, through the edge" },
+          { network: this.rabbitmq.network, tcpPorts: VPN_ROUTE_PORTS.rabbitmqManagement, description: "RabbitMQ management UI" },
+        ],
+        publishNetwork: egressNet,
+        protectData: config.protectData,
+      });
+      new TerraformOutput(this, "vpn_access", {
+        description: "VPN gateway: how to read its public key, and a client template per peer (fill in the device's private key).",
+        value: { public_key_command: this.vpn.publicKeyCommand, listen_port: this.vpn.listenPort, peers: this.vpn.peerConfigs },
+      });
+    }
+
     this.edge = new EdgeProxy(this, "edge", {
       environment: env,
       image: config.edge.image,
@@ -370,7 +398,8 @@ export class EnvironmentStack extends TerraformStack {
       httpPort: config.edge.httpPort,
       httpsPort: config.edge.httpsPort,
       tls: config.edge.tls,
-      adminAllowList: config.edge.adminAllowList,
+      // The VPN masquerades: the edge sees the gateway's Docker address (see VpnGateway.allowListCidrs).
+      adminAllowList: [...config.edge.adminAllowList, ...(this.vpn?.allowListCidrs ?? [])],
       hsts: env === "prod",
       routes,
       edgeNetwork: edgeNet,

@@ -28,6 +28,22 @@ export function offsiteConfig(vars: Variables) {
   return { endpoint, bucket, image: PINNED_IMAGES.rclone, ...(region ? { region } : {}), ...(provider ? { provider } : {}) };
 }
 
+/** The operator VPN, off unless UPDATEIO_VPN=1; peers as name:publicKey:address. */
+export function vpnConfig(vars: Variables) {
+  const endpoint = vars.string("UPDATEIO_VPN_ENDPOINT", "");
+  const peers = vars.list("UPDATEIO_VPN_PEERS", []).map((entry) => {
+    const [name = "", publicKey = "", allowedIps = ""] = entry.split(":");
+    return { name, publicKey, allowedIps };
+  });
+  return {
+    enabled: vars.string("UPDATEIO_VPN", "") === "1",
+    image: PINNED_IMAGES.wireguard,
+    keyMode: vars.string("UPDATEIO_VPN_KEY", "generated") as "generated" | "supplied",
+    ...(endpoint ? { endpoint } : {}),
+    peers,
+  };
+}
+
 /** Logs, metrics, dashboards and alerting; `scale` shrinks memory for dev and test. */
 export function observabilityConfig(vars: Variables, o: { lokiDays: number; prometheusDays: number; scale: number; pin?: (ref: string) => string }) {
   const pin = o.pin ?? ((ref: string) => ref);
@@ -93,6 +109,7 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
     redis: { image: PINNED_IMAGES.redis, memoryMb: 512, cpuShares: 1024, replicas: 1, sentinels: 3 },
     rabbitmq: { image: PINNED_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod", clusterSize: 3 },
     observability: observabilityConfig(vars, { lokiDays: 30, prometheusDays: 30, scale: 1 }),
+    vpn: vpnConfig(vars),
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {
       api: app("api", 3000, 3, 768),

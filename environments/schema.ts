@@ -172,6 +172,23 @@ const observability = z.strictObject({
   }).default({ discord: false }),
 });
 
+/** Optional WireGuard gateway: operators reach the admin surfaces through it instead of the internet. */
+const vpn = z.strictObject({
+  enabled: z.boolean({ error: "must be true or false (set UPDATEIO_VPN=1 to turn it on)" }),
+  image: imageRef,
+  /** generated: the container makes its key on first start (read the public key with `docker exec <env>-vpn wg show wg0 public-key`); supplied: TF_VAR_vpn_private_key. */
+  keyMode: z.enum(["generated", "supplied"], { error: "must be \"generated\" or \"supplied\" (TF_VAR_vpn_private_key)" }).default("generated"),
+  subnet: cidr.default("10.13.13.0/24"),
+  listenPort: port.default(51820),
+  /** Public host name of the Docker host, written into the client templates. */
+  endpoint: z.string().regex(HOSTNAME, { error: "must be the Docker host's public name, e.g. vpn.updateio.app (set UPDATEIO_VPN_ENDPOINT)" }).optional(),
+  peers: z.array(z.strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { error: "must be lowercase letters, digits and dashes, e.g. alice-laptop" }),
+    publicKey: z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, { error: "must be a WireGuard public key (44 base64 characters ending in =, from `wg pubkey`)" }),
+    allowedIps: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/32$/, { error: "must be the device's one VPN address as a /32, e.g. 10.13.13.2/32" }),
+  })).default([]),
+});
+
 const edge = z.strictObject({
   image: imageRef,
   memoryMb,
@@ -234,6 +251,7 @@ export const environmentConfigSchema = z
     redis,
     rabbitmq,
     observability,
+    vpn,
     migrations: z.strictObject({
       /** Command run once per API image before the API starts. */
       command: z.array(z.string().min(1)).min(1, { error: "must be a command such as [\"npx\", \"prisma\", \"migrate\", \"deploy\"]" }),
@@ -281,6 +299,8 @@ export function crossFieldProblems(input: unknown): Problem[] {
       if (typeof ref === "string") refs.push([["observability", key, field], ref]);
     }
     if (typeof o11y.socketProxyImage === "string") refs.push([["observability", "socketProxyImage"], o11y.socketProxyImage]);
+    const vpnCfg = obj(cfg.vpn);
+    if (vpnCfg.enabled === true && typeof vpnCfg.image === "string") refs.push([["vpn", "image"], vpnCfg.image]);
     if (pg.pooler === true) {
       if (typeof pg.poolerImage === "string") refs.push([["postgres", "poolerImage"], pg.poolerImage]);
       else issue(["postgres", "poolerImage"], "is required when postgres.pooler is on in an environment that requires digests: set name:tag@sha256:<digest>");

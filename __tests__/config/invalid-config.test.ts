@@ -141,6 +141,11 @@ const CASES: readonly Case[] = [
   { name: "Grafana image without digest in prod", env: "prod", mutate: (c) => (c.observability.grafana.image = "grafana/grafana:12.1.1"), path: "observability.grafana.image", says: /has no digest/ },
   { name: "exporter image without digest in test", env: "test", mutate: (c) => (c.observability.exporters.cadvisorImage = "gcr.io/cadvisor/cadvisor:v0.55.1"), path: "observability.exporters.cadvisorImage", says: /has no digest/ },
   { name: "Grafana host equal to the admin host", env: "prod", mutate: (c) => (c.hosts.grafana = c.hosts.admin), path: "hosts.grafana", says: /duplicates hosts\.admin/ },
+  // operator VPN
+  { name: "VPN peer with a bad public key", env: "prod", mutate: (c) => (c.vpn.peers = [{ name: "alice", publicKey: "not-a-key", allowedIps: "10.13.13.2/32" }]), path: "vpn.peers.0.publicKey", says: /WireGuard public key .*wg pubkey/ },
+  { name: "VPN peer with a subnet instead of one address", env: "dev", mutate: (c) => (c.vpn.peers = [{ name: "alice", publicKey: `${"A".repeat(43)}=`, allowedIps: "10.13.13.0/24" }]), path: "vpn.peers.0.allowedIps", says: /one VPN address as a \/32/ },
+  { name: "VPN image without digest in prod", env: "prod", mutate: (c) => { c.vpn.enabled = true; c.vpn.image = "lscr.io/linuxserver/wireguard:1.0.20260223-r0-ls124"; }, path: "vpn.image", says: /has no digest/ },
+  { name: "unknown VPN key mode", env: "dev", mutate: (c) => (c.vpn.keyMode = "random"), path: "vpn.keyMode", says: /"generated" or "supplied"/ },
   // off-host backups
   { name: "offsite endpoint with a path", env: "prod", mutate: (c) => (c.postgres.offsite = { endpoint: "https://s3.example.com/bucket", bucket: "b-ups", image: "rclone/rclone:1.75.1@sha256:" + "a".repeat(64) }), path: "postgres.offsite.endpoint", says: /S3 endpoint URL with no path.*UPDATEIO_BACKUP_OFFSITE_ENDPOINT/ },
   { name: "offsite bucket with capitals", env: "prod", mutate: (c) => (c.postgres.offsite = { endpoint: "https://s3.example.com", bucket: "Backups", image: "rclone/rclone:1.75.1@sha256:" + "a".repeat(64) }), path: "postgres.offsite.bucket", says: /S3 bucket name.*UPDATEIO_BACKUP_OFFSITE_BUCKET/ },

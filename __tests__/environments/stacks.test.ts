@@ -504,3 +504,32 @@ describe("main.ts determinism", () => {
     for (const f of files(a.outdir)) expect(readFileSync(join(a.outdir, f), "utf8"), f).not.toContain(a.outdir);
   });
 });
+
+describe("the operator VPN (UPDATEIO_VPN=1)", () => {
+  const peerKey = `${"A".repeat(43)}=`;
+  const vpnOut = mkdtempSync(join(tmpdir(), "stacks-vpn-"));
+  afterAll(() => rmSync(vpnOut, { recursive: true, force: true }));
+  const withVpn = synthEnvironment("prod", { UPDATEIO_VPN: "1", UPDATEIO_VPN_ENDPOINT: "vpn.updateio.app", UPDATEIO_VPN_PEERS: `alice-laptop:${peerKey}:10.13.13.2/32` }, vpnOut);
+
+  it("is off by default", () => {
+    for (const env of ENVIRONMENTS) expect(running(S[env].json).some((c) => c.name === `${env}-vpn`), env).toBe(false);
+  });
+
+  it("adds the gateway: UDP 51820 published, NET_ADMIN only, on egress (to publish), edge and rabbitmq (its routes)", () => {
+    const vpn = container(withVpn.json, "prod-vpn");
+    expect(vpn.ports).toEqual([{ external: 51820, internal: 51820, ip: "0.0.0.0", protocol: "udp" }]);
+    expect(vpn.capabilities).toEqual({ add: ["NET_ADMIN"], drop: ["ALL"] });
+    expect(networksOf(withVpn.json, "prod-vpn")).toEqual(["prod-edge", "prod-egress", "prod-rabbitmq"]);
+  });
+
+  it("lets the gateway's addresses through the edge's admin allow-list and outputs the client templates", () => {
+    const cf = caddyfile(withVpn.json, "prod");
+    expect(siteBlock(cf, "admin.updateio.app")).toContain("172.16.0.0/12");
+    expect(Object.keys(withVpn.json.output.vpn_access.value.peers)).toEqual(["alice-laptop"]);
+  });
+
+  it("still passes the policy pack (the published UDP port and NET_ADMIN are suppressed with reasons)", () => {
+    const errors = withVpn.stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => `${c.node.path}: ${m.data}`));
+    expect(errors).toEqual([]);
+  });
+});

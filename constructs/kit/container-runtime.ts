@@ -52,9 +52,9 @@ export class ContainerRuntime implements ServiceRuntime {
 
   private createSeed(scope: Construct, spec: ServiceSpec, mounts: VolumeMount[]): Container {
     const uploads = [
-      ...spec.secrets.map((s) => ({ file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, content: s.value, executable: false })),
+      ...spec.secrets.map((s) => ({ file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, content: escapeTemplateText(s.value), executable: false })),
       ...spec.configDirs.flatMap((dir) =>
-        dir.files.map((f) => ({ file: `${dir.path}/${f.name}`, content: f.content, executable: f.executable ?? false })),
+        dir.files.map((f) => ({ file: `${dir.path}/${f.name}`, content: escapeTemplateText(f.content), executable: f.executable ?? false })),
       ),
     ];
     const seed = new Container(scope, "seed", {
@@ -169,3 +169,12 @@ function uniqueSorted(values: string[]): string[] {
   return [...new Set(values)].sort();
 }
 
+/**
+ * File contents are Terraform template strings: a literal `${` or `%{` (shell parameter expansion
+ * in a script, say) would be read as an interpolation or directive, which Terraform rejects at
+ * validate. Escape them as `$${` / `%%{`, leaving cdktf's own token markers (`${TfToken[...]}`),
+ * which resolve to real references, untouched.
+ */
+export function escapeTemplateText(text: string): string {
+  return text.replace(/\$\{(?!TfToken\[)/g, () => "$${").replace(/%\{/g, () => "%%{");
+}

@@ -1,5 +1,6 @@
 /**
- * Renders loki.yaml for Loki 3.x (targeted: the 3.7 line) as a single binary (`target: all`) on
+ * Renders loki.yaml for Loki 3.x (the pinned image is 3.5; every key used exists since 3.0, checked
+ * against the 3.x sources, up to 3.7) as a single binary (`target: all`) on
  * the local filesystem. Key names were checked against Loki's 3.x sources and docs:
  * pkg/validation/limits.go (limits_config yaml tags), pkg/compactor Config (working_directory,
  * compaction_interval, retention_enabled, retention_delete_delay, retention_delete_worker_count,
@@ -15,8 +16,8 @@ import { stringify } from "yaml";
 import { SCRAPE_JOBS } from "./observability-catalogue";
 import { LOG_PIPELINE_DEFAULTS } from "./log-pipeline";
 
-/** The Loki release line this renderer's keys were checked against. */
-export const LOKI_TARGET_VERSION = "3.7";
+/** The Loki release line of the pinned image (environments/images.ts). */
+export const LOKI_TARGET_VERSION = "3.5";
 
 export interface LokiConfigInput {
   /** Days logs are kept (e.g. dev 3, prod 30); rendered as hours ("72h"). */

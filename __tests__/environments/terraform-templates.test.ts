@@ -1,0 +1,95 @@
+/**
+ * Every string in a synthesized stack is a Terraform template: a literal `${` or `%{` (a shell
+ * expansion in an uploaded script, say) must be escaped or Terraform refuses the whole stack at
+ * validate. Providers cannot be installed here, so `terraform validate` runs on a provider-free
+ * copy: each string becomes a local value, with each real reference `${...}` replaced by
+ * `${local.stub}`, and Terraform's own parser reads the rest.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { ENVIRONMENTS } from "../../environments/load";
+import { describeIfBinary } from "../support/binaries";
+import { synthEnvironment } from "../support/stacks";
+
+/**
+ * A reference or function call into the stack (what cdktf writes). Anything else inside `${...}`
+ * is left for Terraform to parse, so an unescaped shell expansion fails as it would in a real run.
+ */
+const REFERENCE = /^(?:(?:docker_[a-z_]+|random_[a-z_]+|var|self|local|path|terraform)\.|[a-z][a-z0-9_]*\()/;
+
+/** Replaces each real reference (`${` not escaped as `$${`) by one Terraform can resolve offline. */
+export function stubReferences(text: string): string {
+  let out = "";
+  let i = 0;
+  while (i < text.length) {
+    if (text.startsWith("$${", i)) {
+      out += "$${";
+      i += 3;
+    } else if (text.startsWith("${", i)) {
+      let depth = 1;
+      let j = i + 2;
+      while (j < text.length && depth > 0) {
+        if (text[j] === "{") depth++;
+        else if (text[j] === "}") depth--;
+        j++;
+      }
+      const inner = text.slice(i + 2, j - 1);
+      out += REFERENCE.test(inner) ? "${local.stub}" : text.slice(i, j);
+      i = j;
+    } else {
+      out += text[i];
+      i++;
+    }
+  }
+  return out;
+}
+
+function strings(value: unknown, into: string[] = []): string[] {
+  if (typeof value === "string") into.push(value);
+  else if (Array.isArray(value)) for (const v of value) strings(v, into);
+  else if (value !== null && typeof value === "object") for (const v of Object.values(value)) strings(v, into);
+  return into;
+}
+
+function validate(dir: string, values: readonly string[]): { status: number | null; output: string } {
+  const locals: Record<string, string> = { stub: "x" };
+  values.forEach((v, i) => (locals[`s${i}`] = stubReferences(v)));
+  writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ locals }));
+  // No CLI config of this machine's (it may name a missing file), no providers: init works offline.
+  const env = { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null", TF_IN_AUTOMATION: "1" };
+  const init = spawnSync("terraform", ["init", "-backend=false", "-input=false", "-no-color"], { cwd: dir, env, encoding: "utf8" });
+  if (init.status !== 0) return { status: init.status, output: init.stdout + init.stderr };
+  const r = spawnSync("terraform", ["validate", "-no-color"], { cwd: dir, env, encoding: "utf8" });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+describeIfBinary("terraform", "synthesized strings parse as Terraform templates (terraform validate, provider-free)", () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), "tf-templates-"));
+    dirs.push(d);
+    return d;
+  };
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("the harness fails on an unescaped shell expansion and passes once it is escaped", () => {
+    expect(validate(tempDir(), ['echo ${HOME:=/root}']).output).toMatch(/Extra characters after interpolation expression/);
+    expect(validate(tempDir(), ['echo $${HOME:=/root} ${random_password.x.result}']).status).toBe(0);
+  });
+
+  for (const env of ENVIRONMENTS) {
+    it(`${env}: every string of every resource and output (uploaded scripts and configs included)`, () => {
+      const out = tempDir();
+      const { json } = synthEnvironment(env, { UPDATEIO_BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com", UPDATEIO_BACKUP_OFFSITE_BUCKET: "updateio-backups" }, out);
+      const values = strings([json.resource, json.output]);
+      expect(values.some((v) => v.includes("$${BACKUP_ROOT"))).toBe(true);
+      const r = validate(tempDir(), values);
+      expect(r.status, r.output).toBe(0);
+    }, 60_000);
+  }
+});

@@ -1,0 +1,106 @@
+/**
+ * Checks of a deployed stack for scripts/e2e.ts: every container ready (healthy, running, or a
+ * one-shot job exited 0), the edge answering over HTTPS, TCP reachability from inside a service.
+ */
+import * as https from "node:https";
+import * as net from "node:net";
+import { Docker, type ContainerState } from "./docker";
+import type { ContainerRef } from "./stack";
+
+/** Ready: a job exited 0; a container with a healthcheck is healthy; any other is running. */
+export function isReady(c: ContainerRef, s: ContainerState): boolean {
+  if (!s.exists) return false;
+  if (c.oneShot) return s.status === "exited" && s.exitCode === 0;
+  if (s.status !== "running") return false;
+  return c.hasHealthcheck ? s.health === "healthy" : true;
+}
+
+/** A job that exited non-zero or a container that stopped will not become ready by waiting. */
+export function isHopeless(c: ContainerRef, s: ContainerState): boolean {
+  if (!s.exists) return false;
+  if (c.oneShot) return s.status === "exited" && s.exitCode !== 0;
+  return s.status === "exited" || s.status === "dead";
+}
+
+export function describeState(c: ContainerRef, s: ContainerState): string {
+  if (!s.exists) return `${c.name}: no such container`;
+  const health = s.health ? `, health ${s.health}` : c.hasHealthcheck ? "" : ", no healthcheck";
+  const exit = s.status === "exited" ? ` (exit ${s.exitCode})` : "";
+  return `${c.name}: ${s.status}${exit}${health}${s.health && s.health !== "healthy" && s.lastHealthOutput ? ` — last check: ${s.lastHealthOutput}` : ""}`;
+}
+
+export interface WaitResult {
+  readonly ok: boolean;
+  readonly seconds: number;
+  readonly notReady: readonly string[];
+}
+
+/** Polls every container until all are ready, one is hopeless, or the time is up. */
+export async function waitUntilReady(docker: Docker, containers: readonly ContainerRef[], timeoutSeconds: number, interrupted: () => boolean): Promise<WaitResult> {
+  const started = Date.now();
+  let lastCount = -1;
+  for (;;) {
+    const states = await Promise.all(containers.map(async (c) => ({ c, s: await docker.state(c.name) })));
+    const notReady = states.filter(({ c, s }) => !isReady(c, s));
+    const seconds = (Date.now() - started) / 1000;
+    if (notReady.length === 0) return { ok: true, seconds, notReady: [] };
+    const hopeless = notReady.filter(({ c, s }) => isHopeless(c, s));
+    if (hopeless.length > 0 || seconds > timeoutSeconds || interrupted()) {
+      return { ok: false, seconds, notReady: notReady.map(({ c, s }) => describeState(c, s)) };
+    }
+    if (notReady.length !== lastCount) {
+      process.stdout.write(`  waiting: ${containers.length - notReady.length}/${containers.length} ready; not yet: ${notReady.slice(0, 6).map(({ c }) => c.name).join(", ")}${notReady.length > 6 ? " ..." : ""}\n`);
+      lastCount = notReady.length;
+    }
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+}
+
+export interface HttpsAnswer {
+  readonly status?: number;
+  readonly body?: string;
+  readonly error?: string;
+}
+
+/**
+ * GET https://<address>:<port><path> with the given Host and SNI name, trusting any certificate:
+ * test's edge uses Caddy's internal CA, which this machine does not trust (that is not under test).
+ */
+export function httpsGet(address: string, port: number, hostname: string, urlPath: string, timeoutMs = 10_000): Promise<HttpsAnswer> {
+  return new Promise((resolve) => {
+    const req = https.request(
+      { host: address, port, path: urlPath, method: "GET", servername: hostname, headers: { Host: port === 443 ? hostname : `${hostname}:${port}` }, rejectUnauthorized: false, timeout: timeoutMs },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body = (body + chunk).slice(0, 2000)));
+        res.on("end", () => resolve({ status: res.statusCode, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", (e) => resolve({ error: (e as NodeJS.ErrnoException).code ?? e.message }));
+    req.end();
+  });
+}
+
+/** Whether a host port can still be bound (false: something already listens there). */
+export function portFree(ip: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", (e: NodeJS.ErrnoException) => resolve(e.code !== "EADDRINUSE"));
+    server.listen(port, ip, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Node program run inside a service container (`docker exec <c> node -e <program> <json>`): a TCP
+ * connect to each [host, port], printing [[target, "ok" | error], ...] as JSON.
+ */
+export const TCP_PROBE = [
+  "const net=require('net');",
+  "const targets=JSON.parse(process.argv[1]);",
+  "Promise.all(targets.map(([h,p])=>new Promise((r)=>{const s=net.connect({host:h,port:Number(p)});",
+  "const done=(e)=>{s.destroy();r([h+':'+p,e||'ok'])};s.setTimeout(5000,()=>done('timeout'));",
+  "s.on('connect',()=>done());s.on('error',(e)=>done(e.code||e.message))})))",
+  ".then((x)=>{console.log(JSON.stringify(x));process.exit(x.every(([,v])=>v==='ok')?0:1)});",
+].join("");

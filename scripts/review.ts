@@ -1,0 +1,102 @@
+/**
+ * `npm run review`: what the stacks run and what a change does to them (see scripts/review/options.ts
+ * for the flags). One synth per run: the current tree in-process, plus the earlier commit when
+ * --against-git is given.
+ *
+ *   npm run review                              reports for dev, test, prod
+ *   npm run review -- --against-git HEAD        + what applying this tree on top of HEAD does
+ *   npm run review -- --against old/cdktf.out   + the same against a kept synth output
+ *
+ * Exit code: 0 fine, 2 some change section contains data loss, 1 error.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { diffStacks, hasDataLoss, type StackDiff } from "./review/classify";
+import { renderDotFile } from "./review/graphviz";
+import { buildInventory } from "./review/inventory";
+import { renderReport, summaryLine, type PictureStatus } from "./review/markdown";
+import { parseOptions, USAGE, UsageError, type Options } from "./review/options";
+import { readSynthOutput, ReviewError, synthGitRef, synthInProcess, tempDir, type SynthStack } from "./review/synth";
+import { buildTopology, renderDot } from "./review/topology";
+
+const ROOT = resolve(__dirname, "..");
+
+async function current(opts: Options): Promise<SynthStack[]> {
+  if (opts.from !== undefined) return readSynthOutput(opts.from);
+  const out = tempDir("review-synth-");
+  return synthInProcess(ROOT, out.path);
+}
+
+async function previous(opts: Options): Promise<{ stacks: SynthStack[]; label: string } | undefined> {
+  if (opts.against !== undefined) return { stacks: readSynthOutput(opts.against), label: `\`${opts.against}\`` };
+  if (opts.againstGit === undefined) return undefined;
+  const out = tempDir("review-against-");
+  const { stacks, commit } = await synthGitRef(ROOT, opts.againstGit, out.path);
+  return { stacks, label: `git \`${opts.againstGit}\` (${commit.slice(0, 12)})` };
+}
+
+function selected<T extends { name: string }>(stacks: readonly T[], wanted: readonly string[]): T[] {
+  if (wanted.length === 0) return [...stacks];
+  const unknown = wanted.filter((w) => !stacks.some((s) => s.name === w));
+  if (unknown.length > 0) throw new UsageError(`unknown stack(s) ${unknown.join(", ")}; have ${stacks.map((s) => s.name).join(", ")}`);
+  return stacks.filter((s) => wanted.includes(s.name));
+}
+
+/** Relative to the working directory when inside it, else absolute. */
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith("..") ? file : rel;
+}
+
+function picture(stack: string, dot: string, outDir: string): PictureStatus {
+  const svg = join(outDir, `${stack}.svg`);
+  const result = renderDotFile(dot, "svg", svg);
+  return result.ok ? { svg: `${stack}.svg` } : { missing: result.reason };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const opts = parseOptions(argv);
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  // cdktf records a stack trace per token; source maps make that slow (main.ts does the same).
+  process.setSourceMapsEnabled(false);
+  const outDir = resolve(opts.out ?? join(ROOT, "cdktf.out", "review"));
+  const before = await previous(opts);
+  const after = selected(await current(opts), opts.stacks);
+  mkdirSync(outDir, { recursive: true });
+
+  const diffs: StackDiff[] = [];
+  const summaries: string[] = [];
+  for (const stack of after) {
+    const inventory = buildInventory(stack.name, stack.json, stack.annotations);
+    const topology = buildTopology(inventory, stack.json);
+    const old = before?.stacks.find((s) => s.name === stack.name);
+    const diff = before ? diffStacks(stack.name, old?.json, stack.json) : undefined;
+    if (diff) diffs.push(diff);
+    const report = renderReport({ inventory, topology, json: stack.json, picture: picture(stack.name, renderDot(topology), outDir), diff, against: before?.label });
+    const file = join(outDir, `${stack.name}.md`);
+    writeFileSync(file, report);
+    if (!opts.quiet) process.stdout.write(`${report}\n`);
+    summaries.push(`${summaryLine(inventory, diff)} [${displayPath(file)}]`);
+  }
+  // Stacks that exist only in the earlier synth: everything in them goes.
+  for (const gone of before?.stacks.filter((s) => !after.some((a) => a.name === s.name) && (opts.stacks.length === 0 || opts.stacks.includes(s.name))) ?? []) {
+    const diff = diffStacks(gone.name, gone.json, undefined);
+    diffs.push(diff);
+    summaries.push(`${gone.name}: stack removed; ${diff.removed.length} resources go, ${diff.dataLoss.length} data loss`);
+  }
+  process.stdout.write(`${summaries.join("\n")}\n`);
+  return hasDataLoss(diffs) ? 2 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) process.stderr.write(`review: ${e.message}\n\n${USAGE}\n`);
+    else if (e instanceof ReviewError) process.stderr.write(`review: ${e.message}\n`);
+    else process.stderr.write(`review: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);
