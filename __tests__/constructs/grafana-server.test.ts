@@ -15,6 +15,7 @@ import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy
 import { alertRules, isSecretReference, renderGrafanaAlerting } from "../../constructs/renderers/alert-rules";
 import { renderCaddyfile } from "../../constructs/renderers/caddyfile";
 import { GRAFANA_PATHS, grafanaEnv, renderDashboardProvider, renderDashboards, renderDatasources } from "../../constructs/renderers/grafana";
+import { errorOf } from "../support/helpers";
 
 const OUT = mkdtempSync(join(tmpdir(), "grafana-server-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -68,14 +69,6 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
   return { stack, grafana, text, json, key, server, seed, uploads, ctx };
 }
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error, got none");
-}
 
 const networkRef = (key: (type: string, name: string) => string, name: string) => `\${docker_network.${key("docker_network", name)}.name}`;
 

@@ -20,6 +20,7 @@ import {
 import { alertRules, renderPrometheusRules } from "../../constructs/renderers/alert-rules";
 import { renderPrometheusConfig, type ScrapeTarget } from "../../constructs/renderers/prometheus";
 import { describeIfBinary } from "../support/binaries";
+import { errorOf } from "../support/helpers";
 
 const OUT = mkdtempSync(join(tmpdir(), "prometheus-server-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -71,14 +72,6 @@ function flag(command: readonly string[], name: string): string | undefined {
   return arg?.slice(name.length + 3);
 }
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error, got none");
-}
 
 describe("PrometheusServer", () => {
   const { stack, prometheus, text, json, key, server, seed } = build("prod");

@@ -108,7 +108,9 @@ describe("documented commands", () => {
     const r = spawnSync("terraform", ["-help"], { encoding: "utf8", env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null", CHECKPOINT_DISABLE: "1" } });
     const commands = new Set([...`${r.stdout}`.matchAll(/^ {2}([a-z][a-z-]*)\s{2,}/gm)].map((m) => m[1]!));
     expect([...commands]).toEqual(expect.arrayContaining(["init", "validate", "plan", "apply", "destroy", "output", "state", "login", "providers"]));
-    const used = mentions(/(?:^|[\s`(&|;])terraform(?:\s+-chdir=\S+)?\s+([a-z][a-z-]*)\b/g, codeOnly);
+    // At a command position: line start, after a backtick, a pipe, ;, && or $( (not "use terraform directly" in a comment).
+    const used = mentions(/(?:^[ \t]*|`[ \t]*|[|;&(][ \t]*)terraform(?:[ \t]+-chdir=\S+)?[ \t]+([a-z][a-z-]*)\b/gm, codeOnly);
+    expect(used.length).toBeGreaterThan(0);
     expect(used.filter((m) => !commands.has(m.text)).map(where)).toEqual([]);
   });
 

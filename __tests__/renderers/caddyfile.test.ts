@@ -2,13 +2,13 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderCaddyfile, type CaddyfileInput, type CaddyRoute } from "../../constructs/renderers/caddyfile";
 import { describeIfBinary } from "../support/binaries";
 import { METRICS } from "../../constructs/renderers/observability-catalogue";
+import { freePort } from "../support/helpers";
 
 const TELEGRAM_FRAMES = ["https://web.telegram.org", "https://*.telegram.org"] as const;
 
@@ -422,16 +422,6 @@ interface Reply {
   readonly body: string;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 interface Upstream {
   readonly name: string;

@@ -1,6 +1,5 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +17,7 @@ import {
 import { APP_LOG_FIELDS, CADVISOR_LABELS, DATASOURCE_UIDS, LOG_LABELS, knownMetricNames } from "../../constructs/renderers/observability-catalogue";
 import { describeIf, describeIfBinary } from "../support/binaries";
 import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, startClusterPrimary, type ClusterPrimary } from "../support/postgres-server";
+import { freePort } from "../support/helpers";
 
 // Grafana is not packaged for Debian and cannot be installed here (DESIGN.md), so everything
 // below except the last block checks the rendered files against Grafana's documented keys and our
@@ -482,14 +482,3 @@ function logqlProblems(expr: string): string[] {
   return problems;
 }
 
-/** A loopback port nobody listens on right now (the OS picks it), so parallel test files never collide. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}

@@ -26,7 +26,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -36,6 +35,7 @@ import { METRICS, SCRAPE_JOBS } from "../../constructs/renderers/observability-c
 import { describeIf, requireBinary, type Requirement } from "../support/binaries";
 import { peerAsPostgresRequirement, postgresBinDir, postgresRequirement, sleep, TempPostgres } from "../support/postgres-server";
 import { synthEnvironment, type TerraformJson } from "../support/stacks";
+import { freePort } from "../support/helpers";
 
 const ENV = "dev" as const;
 const AS_ROOT = process.getuid?.() === 0;
@@ -126,17 +126,6 @@ function testPassword(id: string): string {
 // Processes, ports, HTTP, metrics text
 // =============================================================================================
 
-/** A loopback port free right now (the kernel picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** "uid:gid" of a container's `user` ("65534:65534", "59000:59000" or a name such as "postgres"). */
 function numericUser(user: string): { uid: number; gid: number } {

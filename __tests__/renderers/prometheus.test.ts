@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +21,7 @@ import {
 import { CADVISOR_LABELS, DATASOURCE_UIDS, METRICS, knownMetricNames } from "../../constructs/renderers/observability-catalogue";
 import { prometheusArgs, renderPrometheusConfig, type PrometheusConfigInput } from "../../constructs/renderers/prometheus";
 import { describeIfBinary } from "../support/binaries";
+import { errorOf, freePort } from "../support/helpers";
 
 // ---------------------------------------------------------------------------------------------
 // fixtures
@@ -52,15 +52,6 @@ const FILE_REFS: Pick<GrafanaAlertingInput, "telegram" | "discord"> = {
   discord: { webhookUrl: "$__file{/run/secrets/discord_webhook_url}" },
 };
 
-/** The error message thrown by fn (fails the test if nothing is thrown). */
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error, got none");
-}
 
 // ---------------------------------------------------------------------------------------------
 // PromQL metric names, extracted conservatively: strings, label matchers, ranges and label lists
@@ -868,14 +859,3 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
   }, 60_000);
 });
 
-/** A loopback port free right now (the kernel picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}

@@ -1,11 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { MONITOR_USER, renderRedisAcl, renderRedisConf } from "../../constructs/renderers/redis";
 import { describeIfBinary } from "../support/binaries";
+import { freePort } from "../support/helpers";
 
 // The redis.conf and ACL file exactly as rendered, on a real redis-server (Debian's) on loopback.
 // Only the paths and port differ from the container: they are rewritten to the temp dir below.
@@ -171,14 +171,3 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache cache-role config on
   });
 });
 
-/** A loopback port free right now (the kernel picks it), so a stray server on a fixed port cannot answer for ours. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}

@@ -1,0 +1,81 @@
+/**
+ * `npm run review` as a child process on two hand-made synth outputs (temp folders shaped like
+ * cdktf.out): the exit code says whether a change section contains data loss.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { baseStack, containers, volumes, type Stack } from "./fixtures";
+
+const ROOT = resolve(__dirname, "../..");
+const TMP = mkdtempSync(join(tmpdir(), "review-cli-test-"));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+
+/** A cdktf.out-like folder with one stack "t" (no manifest: the CLI reads stacks/<name>/cdk.tf.json). */
+function synthDir(name: string, stack: Stack): string {
+  const dir = join(TMP, name);
+  mkdirSync(join(dir, "stacks", "t"), { recursive: true });
+  writeFileSync(join(dir, "stacks", "t", "cdk.tf.json"), JSON.stringify(stack));
+  return dir;
+}
+
+const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+
+/** Runs the CLI the way `npm run review` does (tsx scripts/review.ts). */
+function review(args: readonly string[], env: NodeJS.ProcessEnv = process.env): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [TSX, join(ROOT, "scripts", "review.ts"), ...args], { cwd: ROOT, encoding: "utf8", env });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("exit code", () => {
+  const before = synthDir("before", baseStack());
+
+  it("2 when a change section contains data loss (a data volume removed)", () => {
+    const after = baseStack();
+    delete volumes(after).data;
+    containers(after).db!.volumes = [];
+    const out = join(TMP, "out-loss");
+    const r = review(["--from", synthDir("loss", after), "--against", before, "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/^t: .*1 data loss.*→ DATA LOSS/m);
+    const report = readFileSync(join(out, "t.md"), "utf8");
+    expect(report).toContain("**DATA LOSS**: t-db-data");
+    expect(r.stdout).toContain("# Review: stack `t`");
+  });
+
+  it("0 when nothing is lost (memory raised in place), with one summary line per stack", () => {
+    const after = baseStack();
+    containers(after).db!.memory = 1024;
+    const r = review(["--from", synthDir("in-place", after), "--against", before, "--out", join(TMP, "out-ok"), "--quiet"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    expect(r.stdout).toMatch(/^t: .*1 changed \(0 replaced, 1 in place\); 0 data loss, 0 service\(s\) down → safe/);
+  });
+
+  it("0 without a comparison", () => {
+    expect(review(["--from", before, "--out", join(TMP, "out-plain"), "--quiet"]).status).toBe(0);
+  });
+
+  it("1 on errors: an unknown option, a folder that is no synth output", () => {
+    const unknown = review(["--frm", before]);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain("unknown option --frm");
+    const missing = review(["--from", join(TMP, "nowhere"), "--out", join(TMP, "out-err")]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("is not a cdktf.out folder");
+  });
+
+  it("says so in the report when `dot` is missing (PATH without graphviz), and writes no SVG", () => {
+    const out = join(TMP, "out-nodot");
+    // An empty PATH: node is started by its absolute path, and `dot` cannot be found.
+    const emptyBin = join(TMP, "empty-bin");
+    mkdirSync(emptyBin, { recursive: true });
+    const r = review(["--from", before, "--out", out, "--quiet"], { ...process.env, PATH: emptyBin });
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(out, "t.md"), "utf8")).toContain("No SVG: Graphviz `dot` is not installed");
+    expect(existsSync(join(out, "t.svg"))).toBe(false);
+  });
+});

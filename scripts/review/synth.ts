@@ -1,0 +1,167 @@
+/**
+ * Getting synth output to review: the current tree in-process (main.ts itself, so the review sees
+ * exactly what `cdktf synth` writes), an earlier commit in a temporary git worktree, or a folder.
+ * Temporary folders and worktrees are removed at exit, also on Ctrl-C or a failed synth.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { IConstruct } from "constructs";
+import type { Annotation } from "./inventory";
+import type { TerraformJson } from "./terraform-json";
+
+export interface SynthStack {
+  readonly name: string;
+  readonly json: TerraformJson;
+  readonly annotations: readonly Annotation[];
+}
+
+export class ReviewError extends Error {}
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup that also runs when the process is interrupted
+// ---------------------------------------------------------------------------------------------
+
+const cleanups: (() => void)[] = [];
+let hooked = false;
+
+function runCleanups(): void {
+  while (cleanups.length > 0) {
+    try {
+      cleanups.pop()!();
+    } catch {
+      // best effort: one failed cleanup must not keep the others from running
+    }
+  }
+}
+
+/** Registers `fn` to run at exit (normal, error, Ctrl-C); returns a function that runs it now. */
+export function onExit(fn: () => void): () => void {
+  if (!hooked) {
+    hooked = true;
+    process.on("exit", runCleanups);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(signal === "SIGINT" ? 130 : 143));
+  }
+  let done = false;
+  const once = () => {
+    if (done) return;
+    done = true;
+    const i = cleanups.indexOf(once);
+    if (i >= 0) cleanups.splice(i, 1);
+    fn();
+  };
+  cleanups.push(once);
+  return once;
+}
+
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: onExit(() => rmSync(path, { recursive: true, force: true })) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a cdktf.out folder
+// ---------------------------------------------------------------------------------------------
+
+interface ManifestStack {
+  readonly synthesizedStackPath?: string;
+  readonly annotations?: Annotation[];
+}
+
+/** Every stack of a cdktf.out folder (manifest.json + stacks/<name>/cdk.tf.json). */
+export function readSynthOutput(dir: string): SynthStack[] {
+  const root = resolve(dir);
+  const manifestPath = join(root, "manifest.json");
+  if (existsSync(manifestPath)) {
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { stacks?: Record<string, ManifestStack> };
+    return Object.entries(manifest.stacks ?? {}).map(([name, s]) => ({
+      name,
+      json: readJson(join(root, s.synthesizedStackPath ?? join("stacks", name, "cdk.tf.json"))),
+      annotations: s.annotations ?? [],
+    }));
+  }
+  const stacksDir = join(root, "stacks");
+  if (!existsSync(stacksDir)) throw new ReviewError(`${dir} is not a cdktf.out folder: it has neither manifest.json nor stacks/`);
+  return readdirSync(stacksDir)
+    .filter((name) => existsSync(join(stacksDir, name, "cdk.tf.json")))
+    .sort()
+    .map((name) => ({ name, json: readJson(join(stacksDir, name, "cdk.tf.json")), annotations: [] }));
+}
+
+function readJson(path: string): TerraformJson {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as TerraformJson;
+  } catch (e) {
+    throw new ReviewError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+const ANNOTATION_LEVELS = new Set(["@cdktf/info", "@cdktf/warn", "@cdktf/error"]);
+
+/** The annotations a synth would write to manifest.json, read from the construct tree (after Testing.synth). */
+export function annotationsOfConstructs(root: IConstruct): Annotation[] {
+  return root.node
+    .findAll()
+    .flatMap((c) => c.node.metadata.filter((m) => ANNOTATION_LEVELS.has(m.type)).map((m) => ({ constructPath: c.node.path, level: m.type, message: String(m.data) })));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthesizing
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Runs the project's main.ts in this process with CDKTF_OUTDIR pointing at `outdir`: one synth,
+ * no second Node start. main.ts exits 1 itself (with its messages) on invalid config.
+ */
+export async function synthInProcess(root: string, outdir: string): Promise<SynthStack[]> {
+  process.env.CDKTF_OUTDIR = outdir;
+  try {
+    await import(join(root, "main.ts"));
+  } catch (e) {
+    throw new ReviewError(`synth failed: ${(e as Error).message}`);
+  }
+  return readSynthOutput(outdir);
+}
+
+function git(root: string, args: readonly string[]): string {
+  const result = spawnSync("git", ["-C", root, ...args], { encoding: "utf8" });
+  if (result.error) throw new ReviewError(`git ${args.join(" ")}: ${result.error.message}`);
+  if (result.status !== 0) throw new ReviewError(`git ${args.join(" ")} failed: ${result.stderr.trim()}`);
+  return result.stdout.trim();
+}
+
+function run(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code: code ?? 1, stderr }));
+  });
+}
+
+/**
+ * Synthesizes commit `ref`: a detached worktree in a temp dir sharing this project's node_modules,
+ * main.ts run there with tsx (as cdktf.json's app does), the worktree removed afterwards.
+ */
+export async function synthGitRef(root: string, ref: string, outdir: string): Promise<{ stacks: SynthStack[]; commit: string }> {
+  const commit = git(root, ["rev-parse", "--verify", `${ref}^{commit}`]);
+  const tmp = tempDir("review-git-");
+  const tree = join(tmp.path, "tree");
+  git(root, ["worktree", "add", "--detach", "--quiet", tree, commit]);
+  const removeTree = onExit(() => {
+    spawnSync("git", ["-C", root, "worktree", "remove", "--force", tree], { stdio: "ignore" });
+    spawnSync("git", ["-C", root, "worktree", "prune"], { stdio: "ignore" });
+  });
+  try {
+    symlinkSync(join(root, "node_modules"), join(tree, "node_modules"), "dir");
+    const tsx = join(root, "node_modules", ".bin", "tsx");
+    const { code, stderr } = await run(tsx, ["main.ts"], { cwd: tree, env: { ...process.env, CDKTF_OUTDIR: outdir } });
+    if (code !== 0) throw new ReviewError(`synth of ${ref} (${commit.slice(0, 12)}) failed with exit code ${code}:\n${stderr.trim()}`);
+    return { stacks: readSynthOutput(outdir), commit };
+  } finally {
+    removeTree();
+    tmp.remove();
+  }
+}
