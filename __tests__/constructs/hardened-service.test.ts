@@ -335,7 +335,7 @@ describe("HardenedService: seed container for secrets and config files", () => {
         { volume_name: vol("dev-worker-config1"), container_path: "/etc/worker-extra", read_only: true },
       ]);
       expect(c.depends_on).toEqual([`docker_container.${seedKey}`]);
-      expect(c.lifecycle.replace_triggered_by).toEqual([`\${docker_container.${seedKey}}`]);
+      expect(c.lifecycle.replace_triggered_by).toEqual([`docker_container.${seedKey}`]);
       expect(c.read_only).toBe(true);
     }
   });

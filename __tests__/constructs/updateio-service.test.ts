@@ -158,7 +158,7 @@ describe("UpdateioService (registry image, prod-like)", () => {
       `docker_container.${key("docker_container", "prod-postgres")}`,
       `docker_container.${key("docker_container", "prod-redis")}`,
     ]);
-    expect(api1.lifecycle.replace_triggered_by).toEqual([`\${docker_container.${seedKey}}`]);
+    expect(api1.lifecycle.replace_triggered_by).toEqual([`docker_container.${seedKey}`]);
   });
 
   it("checks GET /health on its port with canonical durations", () => {

@@ -82,6 +82,27 @@ describeIfBinary("terraform", "synthesized strings parse as Terraform templates 
     expect(validate(tempDir(), ['echo $${HOME:=/root} ${random_password.x.result}']).status).toBe(0);
   });
 
+  // terraform init reads the whole configuration before it installs providers: a configuration it
+  // refuses (e.g. "${docker_container.x}" in lifecycle.replace_triggered_by, hashicorp/terraform-cdk#3196)
+  // fails there. With no registry here, init then stops at the provider download, which is fine.
+  for (const env of ENVIRONMENTS) {
+    it(`${env}: terraform init accepts the synthesized configuration (up to installing providers)`, () => {
+      const dir = tempDir();
+      const { text } = synthEnvironment(env, {}, tempDir());
+      writeFileSync(join(dir, "cdk.tf.json"), text);
+      const r = spawnSync("terraform", ["init", "-backend=false", "-input=false", "-no-color"], {
+        cwd: dir,
+        env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null", TF_IN_AUTOMATION: "1" },
+        encoding: "utf8",
+        timeout: 120_000,
+      });
+      const output = r.stdout + r.stderr;
+      const errors = [...output.matchAll(/^Error: (.+)$/gm)].map((m) => m[1]!);
+      const providerOnly = errors.every((e) => /provider|registry/i.test(e));
+      expect({ status: r.status === 0 ? "ok" : providerOnly ? "stopped at providers" : "configuration refused", errors: providerOnly ? [] : errors }).toMatchObject({ errors: [] });
+    }, 120_000);
+  }
+
   for (const env of ENVIRONMENTS) {
     it(`${env}: every string of every resource and output (uploaded scripts and configs included)`, () => {
       const out = tempDir();

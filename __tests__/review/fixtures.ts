@@ -53,13 +53,13 @@ export function baseStack(): Stack {
         },
         api_1: container("t-api-1", "api", {
           depends_on: ["docker_container.api_seed", "docker_container.db"],
-          lifecycle: { replace_triggered_by: ["${docker_container.api_seed}"] },
+          lifecycle: { replace_triggered_by: ["docker_container.api_seed"] },
           env: ["LOG_LEVEL=info", "PORT=3000", "DATABASE_URL_FILE=/run/secrets/db_password", "DB=db:5432"],
           volumes: [{ container_path: "/run/secrets", read_only: true, volume_name: "${docker_volume.secrets.name}" }],
         }),
         api_2: container("t-api-2", "api", {
           depends_on: ["docker_container.api_seed", "docker_container.db"],
-          lifecycle: { replace_triggered_by: ["${docker_container.api_seed}"] },
+          lifecycle: { replace_triggered_by: ["docker_container.api_seed"] },
           env: ["LOG_LEVEL=info", "PORT=3000", "DATABASE_URL_FILE=/run/secrets/db_password", "DB=db:5432"],
           volumes: [{ container_path: "/run/secrets", read_only: true, volume_name: "${docker_volume.secrets.name}" }],
         }),

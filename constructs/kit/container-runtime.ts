@@ -132,7 +132,9 @@ export class ContainerRuntime implements ServiceRuntime {
       dependsOn: dependencies.length > 0 ? dependencies : undefined,
       lifecycle: {
         // New secrets or config files re-create the seed; the service must restart to read them.
-        replaceTriggeredBy: seed ? [seed] : undefined,
+        // A bare address: cdktf 0.21 renders a resource here as "${docker_container.x}", which
+        // Terraform refuses in lifecycle blocks (hashicorp/terraform-cdk#3196).
+        replaceTriggeredBy: seed ? [`${seed.terraformResourceType}.${seed.friendlyUniqueId}`] : undefined,
         postcondition: spec.oneShot
           ? [{ condition: "${self.exit_code == 0}", errorMessage: `${spec.environment}-${host} did not exit 0; read its logs with: docker logs ${spec.environment}-${host}` }]
           : undefined,

@@ -23,7 +23,7 @@ import {
   LABELS,
   META_KEYS,
   referencesByAttribute,
-  referencesIn,
+  lifecycleReferences,
   resourceTypes,
   wholeReference,
   type Body,
@@ -234,7 +234,7 @@ function raise(state: State, action: Action, cause: Cause): boolean {
 /** Triggers of `lifecycle.replace_triggered_by`: any planned update or replacement of the target. */
 function triggers(body: Body, types: ReadonlySet<string>): string[] {
   const lifecycle = isRecord(body.lifecycle) ? body.lifecycle : {};
-  return referencesIn(lifecycle.replace_triggered_by, types).map((r) => r.address);
+  return lifecycleReferences(lifecycle.replace_triggered_by, types).map((r) => r.address);
 }
 
 function propagate(after: Map<string, Resource>, states: Map<string, State>, types: ReadonlySet<string>): void {

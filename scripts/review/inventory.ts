@@ -18,7 +18,7 @@ import {
   LABELS,
   labelsOf,
   ofType,
-  referencesIn,
+  lifecycleReferences,
   wholeReference,
   type Body,
   type Resource,
@@ -273,7 +273,7 @@ const CONTAINER_TYPES = new Set(["docker_container"]);
 function seedsOf(container: Resource, lookup: Lookup): Resource[] {
   const lifecycle = isRecord(container.body.lifecycle) ? container.body.lifecycle : {};
   const refs = [
-    ...referencesIn(lifecycle.replace_triggered_by, CONTAINER_TYPES).map((r) => r.address),
+    ...lifecycleReferences(lifecycle.replace_triggered_by, CONTAINER_TYPES).map((r) => r.address),
     ...asArray(container.body.depends_on).filter((d): d is string => typeof d === "string"),
   ];
   const seeds = refs.map((a) => lookup.containers.get(a)).filter((r): r is Resource => r !== undefined && isSeed(r));

@@ -99,6 +99,19 @@ const REFERENCE = /(?<![\w.-])([a-z][a-z0-9_]*)\.([A-Za-z0-9_-]+)(?:\.([A-Za-z0-
 const INTERPOLATION = /\$\{([^}]*)\}/g;
 
 /** Every reference to a resource of the given types inside `${...}` expressions of `value`. */
+/**
+ * References in a `lifecycle.replace_triggered_by` list: bare addresses ("docker_container.x", what
+ * Terraform requires there) or, from older synth output, interpolations ("${docker_container.x}").
+ */
+export function lifecycleReferences(value: unknown, types: ReadonlySet<string>): Reference[] {
+  const bare = asArrayOfStrings(value).map((v) => (/^\$\{.*\}$/.test(v) ? v : `\${${v}}`));
+  return referencesIn(bare, types);
+}
+
+function asArrayOfStrings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
 export function referencesIn(value: unknown, types: ReadonlySet<string>): Reference[] {
   const out: Reference[] = [];
   const visit = (v: unknown): void => {
