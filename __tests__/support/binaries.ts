@@ -1,8 +1,7 @@
 // Project rule: a test that needs something missing locally is skipped with the reason printed;
 // under CI=true (where .ci/run installs everything) the same gap is a failure, never a silent skip.
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, join } from "node:path";
 import { describe, it } from "vitest";
+import { which } from "../../scripts/lib/process";
 
 /** Whether a prerequisite is met, and a sentence saying why (shown when a test is skipped or fails). */
 export interface Requirement {
@@ -34,17 +33,8 @@ function lookUp(name: string): BinaryRequirement {
   if (name.length === 0 || name.includes("/")) {
     return { available: false, reason: `requireBinary wants a bare command name, got ${JSON.stringify(name)}` };
   }
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (dir === "") continue;
-    const candidate = join(dir, name);
-    try {
-      if (!statSync(candidate).isFile()) continue;
-      accessSync(candidate, constants.X_OK);
-      return { available: true, reason: `${name} found at ${candidate}`, path: candidate };
-    } catch {
-      // not here (or not executable): keep looking
-    }
-  }
+  const path = which(name);
+  if (path !== undefined) return { available: true, reason: `${name} found at ${path}`, path };
   return {
     available: false,
     reason: `\`${name}\` is not installed (not found on PATH); install it to run these tests (CI installs it through .ci/run)`,
