@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPgBouncerIni, renderPgBouncerUserlist } from "../../constructs/renderers/pgbouncer";
 import { describeIf, requireBinary } from "../support/binaries";
 import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, sleep, startClusterPrimary, type ClusterPrimary } from "../support/postgres-server";
+import { freePort } from "../support/helpers";
 
 const POOL_SIZE = 20; // the PostgresCluster's default poolSize
-const PORT = 55452;
+// Ports the kernel picks at start: test files run in parallel.
+let PORT = 0;
 
 describe("renderPgBouncerIni / renderPgBouncerUserlist", () => {
   const input = { database: "updateio", serverHost: "postgres", serverPort: 5432, listenAddr: "*", listenPort: 6432, authFile: "/run/secrets/pgbouncer_userlist", poolSize: 20, maxClientConnections: 500 };
@@ -39,7 +41,8 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement(), requireBinary("p
   let primary: ClusterPrimary;
 
   beforeAll(async () => {
-    primary = await startClusterPrimary(55451, 0);
+    PORT = await freePort();
+    primary = await startClusterPrimary(await freePort(), 0);
     primary.server.psql("CREATE TABLE hit (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())", CLUSTER.owner);
     const authFile = primary.server.writeFile("pgbouncer_userlist", renderPgBouncerUserlist([{ name: CLUSTER.app.user, password: CLUSTER.app.password }]));
     const ini = primary.server.writeFile(

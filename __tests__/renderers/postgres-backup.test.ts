@@ -15,10 +15,12 @@ import {
 import { describeIf, requireBinary } from "../support/binaries";
 import { ArchivingPostgres, sleepMs } from "../support/postgres-backup-env";
 import { postgresRequirement } from "../support/postgres-server";
+import { freePort } from "../support/helpers";
 
 // Runs exactly the rendered scripts; only paths, host and port are rewritten, through the
 // environment variables the scripts read their defaults from.
-const PORT = 55442;
+// A port the kernel picks when the server starts: test files run in parallel.
+let PORT = 0;
 const DB = "updateio";
 const OWNER = "updateio_owner";
 const APP = "updateio_app";
@@ -77,7 +79,8 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
   let superEnv: Record<string, string>;
   const scripts: Record<string, string> = {};
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    PORT = await freePort();
     server = new ArchivingPostgres(PORT, {});
     // The primary's archive settings, as rendered, pointed at the temp archive dir.
     backupRoot = join(server.dir, "backups");

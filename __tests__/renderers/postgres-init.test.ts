@@ -4,15 +4,18 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { renderPostgresInitSql } from "../../constructs/renderers/postgres";
 import { describeIf } from "../support/binaries";
 import { postgresRequirement, TempPostgres } from "../support/postgres-server";
+import { freePort } from "../support/helpers";
 
 // Runs the first-boot SQL exactly as rendered against a real PostgreSQL (Debian's), the way the
 // image's entrypoint runs a .sql file: psql on the local socket, secrets read from files.
 describeIf(postgresRequirement(), "PostgresCluster first-boot roles on a real server", () => {
-  const server = new TempPostgres(55432);
+  let server: TempPostgres;
   const ownerPassword = "OwnerPw0123456789abcdefABCDEF0123";
   const appPassword = "AppPw0123456789abcdefABCDEF012345";
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    // A port the kernel picks: test files run in parallel.
+    server = new TempPostgres(await freePort());
     server.start();
     const ownerFile = join(server.dir, "owner_password");
     const appFile = join(server.dir, "app_password");
@@ -26,7 +29,7 @@ describeIf(postgresRequirement(), "PostgresCluster first-boot roles on a real se
     // What the entrypoint's docker_process_sql does with a .sql file.
     server.run("psql", ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script], { PGHOST: server.dir, PGPORT: String(server.port) });
   });
-  afterAll(() => server.stop());
+  afterAll(() => server?.stop());
 
   const owner = { user: "updateio_owner", password: ownerPassword, database: "updateio" };
   const app = { user: "updateio_app", password: appPassword, database: "updateio" };

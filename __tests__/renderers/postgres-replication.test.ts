@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { PROMOTE_SQL, renderReplicaBootstrapScript } from "../../constructs/renderers/postgres";
 import { describeIf } from "../support/binaries";
 import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, sleep, startClusterPrimary, TempPostgres, type ClusterPrimary } from "../support/postgres-server";
+import { freePort } from "../support/helpers";
 
 // A primary set up exactly as the PostgresCluster sets it up (settings, pg_hba, first-boot SQL),
 // and a replica made by running the rendered bootstrap script on an empty data directory — the
@@ -15,8 +16,9 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "PostgresCluste
   let script: string;
 
   beforeAll(async () => {
-    primary = await startClusterPrimary(55441, 1);
-    replica = new TempPostgres(55442);
+    // Ports the kernel picks: test files run in parallel (a fixed port once collided with another file's).
+    primary = await startClusterPrimary(await freePort(), 1);
+    replica = new TempPostgres(await freePort());
     const dataDir = replica.makeOwnedDir("data");
     passfile = join(replica.dir, "replication.pgpass");
     script = renderReplicaBootstrapScript({
@@ -43,7 +45,7 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "PostgresCluste
   const replicaPsql = (sql: string, who: { user: string; password: string; database: string } = CLUSTER.owner) => replica.psql(sql, who);
 
   it("cloned the primary with pg_basebackup and runs as a standby (standby.signal, in recovery)", () => {
-    expect(replica.log()).toMatch(/is empty; cloning 127\.0\.0\.1:55441 through slot postgres_replica_1/);
+    expect(replica.log()).toContain(`is empty; cloning 127.0.0.1:${primary.server.port} through slot postgres_replica_1`);
     expect(statSync(join(replica.dataDir, "standby.signal")).isFile()).toBe(true);
     expect(replicaPsql("SELECT pg_is_in_recovery()").trim()).toBe("t");
   });
