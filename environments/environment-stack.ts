@@ -13,7 +13,7 @@ import { SCRAPE_JOBS } from "../constructs/renderers/observability-catalogue";
 import { GeneratedSecret } from "../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../constructs/kit/platform-network";
 import { MigrationJob } from "../constructs/migration-job";
-import { applyPolicy } from "../constructs/policy/policy-aspect";
+import { applyPolicy, takePolicyRendering } from "../constructs/policy/policy-aspect";
 import { ServiceVolume } from "../constructs/kit/service-volume";
 import { PostgresBackup } from "../constructs/postgres-backup";
 import { PostgresCluster } from "../constructs/postgres-cluster";
@@ -436,5 +436,10 @@ export class EnvironmentStack extends TerraformStack {
       Annotations.of(this).addWarning("environments/releases.json still holds placeholder digests (sha256:000...): deploys will fail to pull until the release pipeline writes real ones or UPDATEIO_<SERVICE>_IMAGE is set.");
     }
     applyPolicy(this, { environment: env });
+  }
+
+  /** The policy aspect rendered this stack moments ago in the same synth: reuse it (one render, not two). */
+  override toTerraform(): any {
+    return takePolicyRendering(this) ?? super.toTerraform();
   }
 }

@@ -145,9 +145,24 @@ interface Located {
   readonly construct: IConstruct;
 }
 
-function evaluate(stack: TerraformStack, ctx: PolicyContext): Located[] {
+/** What the aspect rendered, per stack, until the stack's final render takes it (see takePolicyRendering). */
+const renderedDuringSynth = new WeakMap<TerraformStack, unknown>();
+
+/**
+ * The stack's Terraform JSON as the policy aspect rendered it during this synth, once: cdktf renders
+ * the stack again right after the aspects, and nothing between the two changes it, so a stack may
+ * return this from its toTerraform() instead of rendering twice. Undefined outside that window.
+ */
+export function takePolicyRendering(stack: TerraformStack): unknown {
+  const json = renderedDuringSynth.get(stack);
+  renderedDuringSynth.delete(stack);
+  return json;
+}
+
+function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = false): Located[] {
   assertContext(ctx);
   const stackJson = stack.toTerraform() as TerraformJson;
+  if (keepRendering) renderedDuringSynth.set(stack, stackJson);
   const all = stack.node.findAll();
   const byPath = new Map<string, IConstruct>(all.map((c) => [c.node.path, c]));
   const byLogicalId = new Map<string, IConstruct>();
@@ -226,7 +241,7 @@ export class PolicyAspect implements IAspect {
   }
 
   private annotate(stack: TerraformStack): void {
-    const located = evaluate(stack, this.context);
+    const located = evaluate(stack, this.context, true);
     this.results.set(stack, located.map((l) => l.finding));
     for (const { finding, construct } of located) {
       const level = finding.suppressed
