@@ -18,6 +18,7 @@ import { APP_LOG_FIELDS, CADVISOR_LABELS, DATASOURCE_UIDS, LOG_LABELS, knownMetr
 import { describeIf, describeIfBinary } from "../support/binaries";
 import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, startClusterPrimary, type ClusterPrimary } from "../support/postgres-server";
 import { freePort } from "../support/helpers";
+import { promqlIdentifiers } from "../support/promql";
 
 // Grafana is not packaged for Debian and cannot be installed here (DESIGN.md), so everything
 // below except the last block checks the rendered files against Grafana's documented keys and our
@@ -424,7 +425,6 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "the Postgres d
 // removed first, so what is left of an identifier is either a function call or a metric name.
 // ---------------------------------------------------------------------------------------------
 
-const PROMQL_KEYWORDS = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset", "inf", "nan"]);
 const PROMQL_FUNCTIONS = new Set([
   "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values", "group",
   "rate", "irate", "increase", "delta", "idelta", "deriv", "changes", "resets", "time", "vector", "scalar", "abs", "clamp_min", "clamp_max",
@@ -432,25 +432,6 @@ const PROMQL_FUNCTIONS = new Set([
   "count_over_time", "last_over_time", "timestamp", "sort", "sort_desc", "round", "ceil", "floor",
 ]);
 
-function promqlIdentifiers(expr: string): { metrics: string[]; functions: string[] } {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, " ")
-    .replace(/\[[^\]]*\]/g, " ")
-    .replace(/\boffset\s+-?[0-9a-z]+/gi, " ")
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ")
-    .replace(/(?<![A-Za-z_:])\d+(\.\d+)?(e[+-]?\d+)?/gi, " ");
-  const metrics: string[] = [];
-  const functions: string[] = [];
-  for (const m of stripped.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)) {
-    const name = m[0];
-    if (PROMQL_KEYWORDS.has(name.toLowerCase())) continue;
-    const rest = stripped.slice(m.index! + name.length);
-    if (/^\s*\(/.test(rest)) functions.push(name);
-    else metrics.push(name);
-  }
-  return { metrics, functions };
-}
 
 const LABEL_SET = new Set<string>(LOG_LABELS);
 const FIELD_SET = new Set<string>(Object.values(APP_LOG_FIELDS));

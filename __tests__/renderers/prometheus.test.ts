@@ -22,6 +22,7 @@ import { CADVISOR_LABELS, DATASOURCE_UIDS, METRICS, knownMetricNames } from "../
 import { prometheusArgs, renderPrometheusConfig, type PrometheusConfigInput } from "../../constructs/renderers/prometheus";
 import { describeIfBinary } from "../support/binaries";
 import { errorOf, freePort } from "../support/helpers";
+import { promqlIdentifiers } from "../support/promql";
 
 // ---------------------------------------------------------------------------------------------
 // fixtures
@@ -53,28 +54,7 @@ const FILE_REFS: Pick<GrafanaAlertingInput, "telegram" | "discord"> = {
 };
 
 
-// ---------------------------------------------------------------------------------------------
-// PromQL metric names, extracted conservatively: strings, label matchers, ranges and label lists
-// are removed, then every identifier that is not a function call or a keyword is a metric name.
-
-const PROMQL_KEYWORDS = new Set(["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"]);
-
-function metricNamesOf(expr: string): string[] {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
-    .replace(/\{[^}]*\}/g, " ")
-    .replace(/\[[^\]]*\]/g, " ")
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ");
-  // Numbers and duration literals ("5m" after offset) are one token each, never a name.
-  const tokens = stripped.match(/[a-zA-Z_:][a-zA-Z0-9_:]*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[a-zA-Z]*|\S/g) ?? [];
-  const names = new Set<string>();
-  tokens.forEach((token, i) => {
-    if (!/^[a-zA-Z_:]/.test(token) || PROMQL_KEYWORDS.has(token.toLowerCase())) return;
-    if (tokens[i + 1] === "(") return; // a function
-    names.add(token);
-  });
-  return [...names].sort();
-}
+const metricNamesOf = (expr: string): string[] => promqlIdentifiers(expr).metrics;
 
 // ---------------------------------------------------------------------------------------------
 // promtool unit-test table: for EVERY alert, series that make it fire (and the alerts expected) and
