@@ -105,13 +105,7 @@ export class EnvironmentStack extends TerraformStack {
     });
     const offsiteCfg = config.postgres.offsite;
     const offsite = offsiteCfg && {
-      endpoint: offsiteCfg.endpoint,
-      bucket: offsiteCfg.bucket,
-      prefix: offsiteCfg.prefix,
-      region: offsiteCfg.region,
-      provider: offsiteCfg.provider,
-      image: offsiteCfg.image,
-      intervalSeconds: offsiteCfg.intervalSeconds,
+      ...offsiteCfg,
       network: egressNet,
       accessKeyId: sensitiveVariable(this, "offsite_access_key_id", "Access key id for the off-host backup bucket. Set TF_VAR_offsite_access_key_id or the workspace variable."),
       secretAccessKey: sensitiveVariable(this, "offsite_secret_access_key", "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable."),
