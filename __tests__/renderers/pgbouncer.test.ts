@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPgBouncerIni, renderPgBouncerUserlist } from "../../constructs/renderers/pgbouncer";
 import { describeIf, requireBinary } from "../support/binaries";
 import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, sleep, startClusterPrimary, type ClusterPrimary } from "../support/postgres-server";
-import { freePort } from "../support/helpers";
+import { freePorts } from "../support/helpers";
 
 const POOL_SIZE = 20; // the PostgresCluster's default poolSize
 // Ports the kernel picks at start: test files run in parallel.
@@ -41,8 +41,9 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement(), requireBinary("p
   let primary: ClusterPrimary;
 
   beforeAll(async () => {
-    PORT = await freePort();
-    primary = await startClusterPrimary(await freePort(), 0);
+    const [pgPort, bouncerPort] = await freePorts(2);
+    PORT = bouncerPort!;
+    primary = await startClusterPrimary(pgPort!, 0);
     primary.server.psql("CREATE TABLE hit (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())", CLUSTER.owner);
     const authFile = primary.server.writeFile("pgbouncer_userlist", renderPgBouncerUserlist([{ name: CLUSTER.app.user, password: CLUSTER.app.password }]));
     const ini = primary.server.writeFile(

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { PROMOTE_SQL, renderReplicaBootstrapScript } from "../../constructs/renderers/postgres";
 import { describeIf } from "../support/binaries";
 import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, sleep, startClusterPrimary, TempPostgres, type ClusterPrimary } from "../support/postgres-server";
-import { freePort } from "../support/helpers";
+import { freePorts } from "../support/helpers";
 
 // A primary set up exactly as the PostgresCluster sets it up (settings, pg_hba, first-boot SQL),
 // and a replica made by running the rendered bootstrap script on an empty data directory — the
@@ -17,8 +17,9 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "PostgresCluste
 
   beforeAll(async () => {
     // Ports the kernel picks: test files run in parallel (a fixed port once collided with another file's).
-    primary = await startClusterPrimary(await freePort(), 1);
-    replica = new TempPostgres(await freePort());
+    const [primaryPort, replicaPort] = await freePorts(2);
+    primary = await startClusterPrimary(primaryPort!, 1);
+    replica = new TempPostgres(replicaPort!);
     const dataDir = replica.makeOwnedDir("data");
     passfile = join(replica.dir, "replication.pgpass");
     script = renderReplicaBootstrapScript({

@@ -1,12 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { REPLICATION_USER, SENTINEL_USER, renderRedisAcl, renderRedisConf, renderRedisReplicationAuth } from "../../constructs/renderers/redis";
 import { renderSentinelConf } from "../../constructs/renderers/redis-sentinel";
 import { describeIfBinary } from "../support/binaries";
+import { freePorts } from "../support/helpers";
 
 // A master, a replica and three Sentinels (quorum 2) on Debian's redis-server/redis-sentinel, with
 // the files exactly as rendered. Only ports, paths and hostnames differ from the containers: every
@@ -168,17 +168,3 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
     10_000);
   }, 40_000);
 });
-
-/** Distinct loopback ports that are free right now (held open together so they differ). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
-      const probe = createServer();
-      probe.once("error", reject);
-      probe.listen(0, "127.0.0.1", () => resolve(probe));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}

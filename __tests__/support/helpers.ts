@@ -1,16 +1,23 @@
 /** Small helpers shared by test files. */
-import { createServer } from "node:net";
+import { createServer, type AddressInfo, type Server } from "node:net";
 
-/** A loopback port free right now (the kernel picks it), so a stray server on a fixed port cannot answer for ours. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
+/** Distinct loopback ports free right now (held open together so they differ; the kernel picks them). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Server>((resolve, reject) => {
+      const probe = createServer();
+      probe.once("error", reject);
+      probe.listen(0, "127.0.0.1", () => resolve(probe));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** A loopback port free right now, so a stray server on a fixed port cannot answer for ours. */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
 }
 
 /** The message of the error fn throws (fails the test when nothing is thrown). */
