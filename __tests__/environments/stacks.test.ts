@@ -509,7 +509,10 @@ describe("the operator VPN (UPDATEIO_VPN=1)", () => {
   const peerKey = `${"A".repeat(43)}=`;
   const vpnOut = mkdtempSync(join(tmpdir(), "stacks-vpn-"));
   afterAll(() => rmSync(vpnOut, { recursive: true, force: true }));
-  const withVpn = synthEnvironment("prod", { UPDATEIO_VPN: "1", UPDATEIO_VPN_ENDPOINT: "vpn.updateio.app", UPDATEIO_VPN_PEERS: `alice-laptop:${peerKey}:10.13.13.2/32` }, vpnOut);
+  let withVpn: SynthesizedEnvironment;
+  beforeAll(() => {
+    withVpn = synthEnvironment("prod", { UPDATEIO_VPN: "1", UPDATEIO_VPN_ENDPOINT: "vpn.updateio.app", UPDATEIO_VPN_PEERS: `alice-laptop:${peerKey}:10.13.13.2/32` }, vpnOut);
+  });
 
   it("is off by default", () => {
     for (const env of ENVIRONMENTS) expect(running(S[env].json).some((c) => c.name === `${env}-vpn`), env).toBe(false);
