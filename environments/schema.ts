@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ENV_NAME } from "../constructs/kit/hardened-service";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy/rules";
 import { isCidr } from "../constructs/renderers/caddyfile";
+import { OFFSITE_PATTERNS } from "../constructs/renderers/postgres-offsite";
 
 /**
  * The shape of one environment's configuration. Data only: the EnvironmentStack reads it, nothing
@@ -115,11 +116,11 @@ const days = (max: number, example: string) =>
 
 /** Off-host copy of the backups volume to S3-compatible storage (rclone); keys are Terraform variables. */
 const offsite = z.strictObject({
-  endpoint: z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?\/?$/, { error: "must be the S3 endpoint URL with no path, e.g. https://s3.eu-central-1.amazonaws.com (set UPDATEIO_BACKUP_OFFSITE_ENDPOINT)" }),
-  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes; set UPDATEIO_BACKUP_OFFSITE_BUCKET)" }),
-  prefix: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { error: "must be path segments without leading or trailing slash, e.g. prod/postgres" }).optional(),
-  region: z.string().regex(/^[a-z0-9-]+$/, { error: "must be a region name such as eu-central-1" }).optional(),
-  provider: z.string().regex(/^[A-Za-z0-9]+$/, { error: "must be an rclone s3 provider name such as AWS, Minio, Cloudflare or Other" }).optional(),
+  endpoint: z.string().regex(OFFSITE_PATTERNS.endpoint, { error: "must be the S3 endpoint URL with no path, e.g. https://s3.eu-central-1.amazonaws.com (set UPDATEIO_BACKUP_OFFSITE_ENDPOINT)" }),
+  bucket: z.string().regex(OFFSITE_PATTERNS.bucket, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes; set UPDATEIO_BACKUP_OFFSITE_BUCKET)" }),
+  prefix: z.string().regex(OFFSITE_PATTERNS.prefix, { error: "must be path segments without leading or trailing slash, e.g. prod/postgres" }).optional(),
+  region: z.string().regex(OFFSITE_PATTERNS.region, { error: "must be a region name such as eu-central-1" }).optional(),
+  provider: z.string().regex(OFFSITE_PATTERNS.provider, { error: "must be an rclone s3 provider name such as AWS, Minio, Cloudflare or Other" }).optional(),
   image: imageRef,
   intervalSeconds: z.int({ error: "must be a whole number of seconds" }).min(60, { error: "must be at least 60" }).max(86400, { error: "must be at most 86400 (a day)" }).default(900),
 });

@@ -38,14 +38,23 @@ export const BACKUP_METRICS_DIR = `${BACKUP_ROOT}/metrics`;
 
 const ABS_PATH = /^\/[A-Za-z0-9_./-]+$/;
 
+/** What each setting must look like; the environment schema checks its config with the same patterns. */
+export const OFFSITE_PATTERNS = {
+  endpoint: /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?\/?$/,
+  bucket: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+  prefix: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+  region: /^[a-z0-9-]+$/,
+  provider: /^[A-Za-z0-9]+$/,
+} as const;
+
 /** Validates and returns the problems (empty when fine), each naming the key and the fix. */
 export function offsiteScriptProblems(input: OffsiteScriptInput): string[] {
   const p: string[] = [];
-  if (!/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?\/?$/.test(input.endpoint)) p.push(`offsite.endpoint "${input.endpoint}" must be an http(s) URL with no path, e.g. https://s3.example.com`);
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(input.bucket)) p.push(`offsite.bucket "${input.bucket}" must be an S3 bucket name (lowercase letters, digits, dots, dashes; 3-63)`);
-  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(input.prefix)) p.push(`offsite.prefix "${input.prefix}" must be path segments without leading or trailing slash, e.g. prod/postgres`);
-  if (input.region !== undefined && !/^[a-z0-9-]+$/.test(input.region)) p.push(`offsite.region "${input.region}" must be lowercase letters, digits and dashes, e.g. eu-central-1`);
-  if (input.provider !== undefined && !/^[A-Za-z0-9]+$/.test(input.provider)) p.push(`offsite.provider "${input.provider}" must be an rclone s3 provider name such as AWS, Minio or Other`);
+  if (!OFFSITE_PATTERNS.endpoint.test(input.endpoint)) p.push(`offsite.endpoint "${input.endpoint}" must be an http(s) URL with no path, e.g. https://s3.example.com`);
+  if (!OFFSITE_PATTERNS.bucket.test(input.bucket)) p.push(`offsite.bucket "${input.bucket}" must be an S3 bucket name (lowercase letters, digits, dots, dashes; 3-63)`);
+  if (!OFFSITE_PATTERNS.prefix.test(input.prefix)) p.push(`offsite.prefix "${input.prefix}" must be path segments without leading or trailing slash, e.g. prod/postgres`);
+  if (input.region !== undefined && !OFFSITE_PATTERNS.region.test(input.region)) p.push(`offsite.region "${input.region}" must be lowercase letters, digits and dashes, e.g. eu-central-1`);
+  if (input.provider !== undefined && !OFFSITE_PATTERNS.provider.test(input.provider)) p.push(`offsite.provider "${input.provider}" must be an rclone s3 provider name such as AWS, Minio or Other`);
   for (const key of ["accessKeyIdFile", "secretAccessKeyFile"] as const) {
     if (!ABS_PATH.test(input[key])) p.push(`offsite.${key} "${input[key]}" must be an absolute path (a secret file under /run/secrets)`);
   }
