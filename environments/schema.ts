@@ -4,6 +4,7 @@ import { ENV_NAME } from "../constructs/kit/hardened-service";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy/rules";
 import { isCidr } from "../constructs/renderers/caddyfile";
 import { OFFSITE_PATTERNS } from "../constructs/renderers/postgres-offsite";
+import { PEER_NAME, WG_KEY } from "../constructs/renderers/wireguard";
 
 /**
  * The shape of one environment's configuration. Data only: the EnvironmentStack reads it, nothing
@@ -184,8 +185,8 @@ const vpn = z.strictObject({
   /** Public host name of the Docker host, written into the client templates. */
   endpoint: z.string().regex(HOSTNAME, { error: "must be the Docker host's public name, e.g. vpn.updateio.app (set UPDATEIO_VPN_ENDPOINT)" }).optional(),
   peers: z.array(z.strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, { error: "must be lowercase letters, digits and dashes, e.g. alice-laptop" }),
-    publicKey: z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, { error: "must be a WireGuard public key (44 base64 characters ending in =, from `wg pubkey`)" }),
+    name: z.string().regex(PEER_NAME, { error: "must be lowercase letters, digits and dashes, e.g. alice-laptop" }),
+    publicKey: z.string().regex(WG_KEY, { error: "must be a WireGuard public key (44 base64 characters ending in =, from `wg pubkey`)" }),
     allowedIps: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/32$/, { error: "must be the device's one VPN address as a /32, e.g. 10.13.13.2/32" }),
   })).default([]),
 });

@@ -108,8 +108,9 @@ export interface VpnEntrypointInput {
 // ---------------------------------------------------------------------------------------------
 
 /** A WireGuard key: 32 bytes in base64, so 43 characters (the last one carrying 4 bits) and "=". */
-const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-const PEER_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+export const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+/** A peer's name (it names the secret file of its pre-shared key); the environment schema uses it too. */
+export const PEER_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const FILE_PATH = /^\/[A-Za-z0-9._/-]+$/;
 const CONFIG_PATH = /^\/[A-Za-z0-9._/-]*\/[a-zA-Z0-9_=+.-]{1,15}\.conf$/;
 
