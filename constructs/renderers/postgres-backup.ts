@@ -6,6 +6,7 @@
  * sed, grep, sort, cmp, sync. Paths and connection settings are rendered as defaults that the
  * environment may override (`: "${X:=default}"`), which is how the tests point them at temp dirs.
  */
+import { renderTextfileMetricsFunction } from "./textfile-metrics";
 
 /**
  * Where the backups volume is mounted, in the backup container, in the primary and in restore
@@ -109,6 +110,12 @@ export interface BackupScriptInput {
   /** Delay before retrying after a failed run. @default 3600 */
   readonly retrySeconds?: number;
 }
+
+const BACKUP_METRICS = renderTextfileMetricsFunction("postgres_backup.prom", [
+  { name: "updateio_backup_last_run_success", help: "1 when the last scheduled backup run succeeded.", value: "$1" },
+  { name: "updateio_backup_last_run_timestamp_seconds", help: "Unix time of the last backup run.", value: "$2" },
+  { name: "updateio_backup_last_success_timestamp_seconds", help: "Unix time of the last successful backup run.", value: "${3:-0}" },
+]);
 
 /** Seconds between scheduled runs (daily). */
 export const BACKUP_INTERVAL_SECONDS = 86400;
@@ -311,27 +318,10 @@ write_status() {
     echo "last_base=\$_sbase"
     echo "interval_seconds=\$BACKUP_INTERVAL_SECONDS"
   } > "\$STATUS.tmp" && mv "\$STATUS.tmp" "\$STATUS"
-  write_metrics "\$_result" "\$_t" "\$_success"
+  if [ "\$_result" = ok ]; then write_metrics 1 "\$_t" "\$_success"; else write_metrics 0 "\$_t" "\$_success"; fi
 }
 
-# Prometheus text format for node-exporter's textfile collector (written atomically: tmp + mv).
-write_metrics() {
-  # Readable by node-exporter (nobody): the backups themselves stay 0600/0700 (umask 077).
-  mkdir -p "\$METRICS_DIR" 2>/dev/null && chmod 755 "\$METRICS_DIR" 2>/dev/null || return 0
-  if [ "\$1" = ok ]; then _ok=1; else _ok=0; fi
-  {
-    echo "# HELP updateio_backup_last_run_success 1 when the last scheduled backup run succeeded."
-    echo "# TYPE updateio_backup_last_run_success gauge"
-    echo "updateio_backup_last_run_success \$_ok"
-    echo "# HELP updateio_backup_last_run_timestamp_seconds Unix time of the last backup run."
-    echo "# TYPE updateio_backup_last_run_timestamp_seconds gauge"
-    echo "updateio_backup_last_run_timestamp_seconds \$2"
-    echo "# HELP updateio_backup_last_success_timestamp_seconds Unix time of the last successful backup run."
-    echo "# TYPE updateio_backup_last_success_timestamp_seconds gauge"
-    echo "updateio_backup_last_success_timestamp_seconds \${3:-0}"
-  } > "\$METRICS_DIR/.postgres_backup.prom.tmp" 2>/dev/null && chmod 644 "\$METRICS_DIR/.postgres_backup.prom.tmp" && mv "\$METRICS_DIR/.postgres_backup.prom.tmp" "\$METRICS_DIR/postgres_backup.prom" 2>/dev/null
-  return 0
-}
+${BACKUP_METRICS}
 
 run_steps() {
   cleanup_tmp

@@ -8,6 +8,7 @@
  * once under a unique name). Remote retention is the bucket's lifecycle rule (docs/runbooks).
  */
 import { BACKUP_ROOT } from "./postgres-backup";
+import { renderTextfileMetricsFunction } from "./textfile-metrics";
 
 export interface OffsiteScriptInput {
   /** S3-compatible endpoint URL, e.g. "https://s3.eu-central-1.amazonaws.com". */
@@ -30,6 +31,11 @@ export interface OffsiteScriptInput {
   /** Writable directory for the status file (a tmpfs). @default "/tmp" */
   readonly stateDir?: string;
 }
+
+const OFFSITE_METRICS = renderTextfileMetricsFunction("postgres_offsite.prom", [
+  { name: "updateio_backup_offsite_success", help: "1 when the last off-host copy succeeded.", value: "$1" },
+  { name: "updateio_backup_offsite_last_success_timestamp_seconds", help: "Unix time of the last successful off-host copy.", value: "${2:-0}" },
+]);
 
 /** The directories of the backups volume that are copied (see renderers/postgres-backup.ts). */
 export const OFFSITE_DIRS = ["dumps", "base", "wal-archive"] as const;
@@ -114,20 +120,7 @@ copy_all() {
   done
 }
 
-write_metrics() {
-  # Read by node-exporter's textfile collector; a failed write only loses the metric, not the copy.
-  # Readable by node-exporter (nobody): the backups themselves stay 0600/0700 (umask 077).
-  mkdir -p "\$METRICS_DIR" 2>/dev/null && chmod 755 "\$METRICS_DIR" 2>/dev/null || return 0
-  {
-    echo "# HELP updateio_backup_offsite_success 1 when the last off-host copy succeeded."
-    echo "# TYPE updateio_backup_offsite_success gauge"
-    echo "updateio_backup_offsite_success \$1"
-    echo "# HELP updateio_backup_offsite_last_success_timestamp_seconds Unix time of the last successful off-host copy."
-    echo "# TYPE updateio_backup_offsite_last_success_timestamp_seconds gauge"
-    echo "updateio_backup_offsite_last_success_timestamp_seconds \${2:-0}"
-  } > "\$METRICS_DIR/.postgres_offsite.prom.tmp" 2>/dev/null && chmod 644 "\$METRICS_DIR/.postgres_offsite.prom.tmp" && mv "\$METRICS_DIR/.postgres_offsite.prom.tmp" "\$METRICS_DIR/postgres_offsite.prom" 2>/dev/null
-  return 0
-}
+${OFFSITE_METRICS}
 
 run_once() {
   mkdir -p "\$OFFSITE_STATE_DIR"
