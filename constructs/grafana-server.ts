@@ -337,7 +337,9 @@ export class GrafanaServer extends Construct {
 
   /** Dial addresses for the edge proxy (one replica). */
   upstreams(): string[] {
-    return this.service.upstreams(PORT);
+    const target = this.service.upstream(PORT);
+    if (target.kind !== "static") throw new Error("GrafanaServer runs as a container; its upstream is static");
+    return [...target.addresses];
   }
 
   /**

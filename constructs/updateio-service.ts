@@ -4,7 +4,7 @@ import type { AppServiceConfig, ImageSource } from "../environments/schema";
 import type { Connectable } from "./kit/connection";
 import { HardenedService } from "./kit/hardened-service";
 import { projectPath, ServiceImage } from "./kit/service-image";
-import type { NetworkAttachment, PublishedPort, SecretFile } from "./kit/service-spec";
+import type { NetworkAttachment, PublishedPort, SecretFile, ServiceRuntime, Upstream } from "./kit/service-spec";
 import { ServiceVolume } from "./kit/service-volume";
 
 export interface ServiceUse {
@@ -37,14 +37,25 @@ export interface UpdateioServiceProps {
   readonly oneShot?: boolean;
   /** Reuse an image built or pulled by another service (the migration job reuses the API's). */
   readonly image?: ServiceImage;
+  /**
+   * Where the service runs. One-shot jobs always run as a plain container.
+   * @default ContainerRuntime
+   */
+  readonly runtime?: ServiceRuntime;
+  /**
+   * Never run two replicas at once, even during an update (a bot that holds a single gateway or
+   * polling session): Swarm updates stop the old task first.
+   * @default false
+   */
+  readonly exclusive?: boolean;
 }
 
 /** The image of an app service: pulled by reference, or built from local source in dev. */
-export function appImage(scope: Construct, id: string, environment: string, service: string, source: ImageSource): ServiceImage {
+export function appImage(scope: Construct, id: string, environment: string, service: string, source: ImageSource, pull = true): ServiceImage {
   return new ServiceImage(
     scope,
     id,
-    source.kind === "registry" ? { ref: source.ref } : { build: { context: source.context, dockerfile: source.dockerfile, tag: `updateio-${environment}/${service}:dev` } },
+    source.kind === "registry" ? { ref: source.ref, pull } : { build: { context: source.context, dockerfile: source.dockerfile, tag: `updateio-${environment}/${service}:dev` } },
   );
 }
 
@@ -67,7 +78,8 @@ export class UpdateioService extends Construct {
     const cfg = props.config;
     this.port = cfg.port;
     const source = cfg.image;
-    this.image = props.image ?? appImage(this, "image", props.environment, props.service, source);
+    const swarm = props.runtime?.kind === "swarm" && !props.oneShot;
+    this.image = props.image ?? appImage(this, "image", props.environment, props.service, source, !swarm);
 
     const connections = (props.uses ?? []).map((u) => u.target.connectionFor(u.role));
     const env: Record<string, string> = {
@@ -141,10 +153,13 @@ export class UpdateioService extends Construct {
         : undefined,
       dependsOn: [...connections.flatMap((c) => c.ready), ...(props.dependsOn ?? [])],
       waitTimeoutSeconds: dev ? 300 : 180,
+      runtime: props.oneShot ? undefined : props.runtime,
+      updateOrder: props.exclusive ? "stop-first" : "start-first",
     });
   }
 
-  upstreams(): string[] {
-    return this.service.upstreams(this.port);
+  /** How the edge reaches this service's replicas. */
+  upstream(): Upstream {
+    return this.service.upstream(this.port);
   }
 }

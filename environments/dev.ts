@@ -25,6 +25,8 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     name: "dev",
     dockerHost: vars.string("UPDATEIO_DOCKER_HOST", "unix:///var/run/docker.sock"),
     state: { backend: "local", path: "state/dev.tfstate" },
+    // Plain containers: bind-mounted source, hot reload and debug ports on 127.0.0.1.
+    runtime: { kind: "containers" },
     requireDigests: false,
     protectData: false,
     debug: true,

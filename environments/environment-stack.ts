@@ -11,7 +11,9 @@ import { VPN_ROUTE_PORTS, VpnGateway } from "../constructs/vpn-gateway";
 import { renderMonitorRoleSql } from "../constructs/renderers/postgres-monitor";
 import { SCRAPE_JOBS } from "../constructs/renderers/observability-catalogue";
 import { GeneratedSecret } from "../constructs/kit/generated-secret";
-import { PlatformNetwork } from "../constructs/kit/platform-network";
+import { PlatformNetwork, setNetworkDefaults } from "../constructs/kit/platform-network";
+import type { Upstream } from "../constructs/kit/service-spec";
+import { SwarmRuntime } from "../constructs/kit/swarm-runtime";
 import { MigrationJob } from "../constructs/migration-job";
 import { applyPolicy, takePolicyRendering } from "../constructs/policy/policy-aspect";
 import { ServiceVolume } from "../constructs/kit/service-volume";
@@ -27,6 +29,14 @@ import type { EnvironmentConfig } from "./schema";
 /** A sensitive string Terraform variable (a workspace variable in Terraform Cloud, TF_VAR_<name> locally). */
 function sensitiveVariable(scope: Construct, name: string, description: string, fallback?: string): string {
   return new TerraformVariable(scope, name, { type: "string", sensitive: true, nullable: false, description, default: fallback }).stringValue;
+}
+
+/** Networks whose traffic is encrypted between Swarm nodes when runtime.encryptNetworks is on: all that carry data or credentials (egress only carries traffic bound for the internet). */
+const ENCRYPTED_PURPOSES = ["edge", "app", "postgres", "redis", "rabbitmq", "monitoring", "docker-api"];
+
+/** An edge route's upstream fields for a service's upstream. */
+function routeTarget(u: Upstream): { upstreams: readonly string[] } | { dnsUpstream: { name: string; port: number } } {
+  return u.kind === "static" ? { upstreams: u.addresses } : { dnsUpstream: { name: u.name, port: u.port } };
 }
 
 /** Telegram's allowed frame ancestors for mini apps (web and desktop clients). */
@@ -67,6 +77,14 @@ export class EnvironmentStack extends TerraformStack {
         workspaces: new NamedCloudWorkspace(config.state.workspace),
       });
     }
+
+    // On Swarm every network is an attachable overlay: app tasks on any node and the plain
+    // containers on the manager (data tier, edge, jobs) share them.
+    const swarm = config.runtime.kind === "swarm";
+    setNetworkDefaults(this, swarm ? { driver: "overlay", encryptedPurposes: config.runtime.encryptNetworks ? ENCRYPTED_PURPOSES : [] } : { driver: "bridge" });
+    const appRuntime = config.runtime.kind === "swarm"
+      ? new SwarmRuntime({ placementConstraints: config.runtime.placementConstraints, updateDelaySeconds: config.runtime.updateDelaySeconds })
+      : undefined;
 
     // Shared networks: the edge network carries routed traffic (no route out); egress is the only way out.
     const edgeNet = new PlatformNetwork(this, "edge-network", { environment: env, purpose: "edge" });
@@ -157,7 +175,7 @@ export class EnvironmentStack extends TerraformStack {
     const telegramToken = token("telegram_bot_token", "Telegram bot token from @BotFather. Set TF_VAR_telegram_bot_token or the workspace variable.");
 
     const s = config.services;
-    const common = { environment: env, logLevel: config.logLevel, debug: config.debug };
+    const common = { environment: env, logLevel: config.logLevel, debug: config.debug, runtime: appRuntime };
     const publicUrl = (host: string) => (config.edge.httpsPort === 443 ? `https://${host}` : `https://${host}:${config.edge.httpsPort}`);
     // Services with debug ports need a non-internal network to publish them (dev only).
     const debugNet = (cfg: { debugPorts: number[] }) => (cfg.debugPorts.length > 0 ? [{ network: egressNet }] : []);
@@ -199,6 +217,8 @@ export class EnvironmentStack extends TerraformStack {
       // The Discord gateway is on the internet; the API on the app network.
       networks: [{ network: egressNet }, { network: appNet }],
       secrets: [{ name: "discord_bot_token", value: discordToken, envVar: "DISCORD_BOT_TOKEN_FILE" }],
+      // One gateway session per token: an update must not run the old and new bot side by side.
+      exclusive: true,
       env: apiUrlEnv,
     });
 
@@ -215,6 +235,8 @@ export class EnvironmentStack extends TerraformStack {
       uses: [{ target: this.redis }, { target: this.rabbitmq, role: "telegram-bot" }],
       networks: [{ network: egressNet }, { network: appNet }, ...(webhook ? [{ network: edgeNet }] : [])],
       secrets: telegramSecrets,
+      // Telegram allows one getUpdates consumer; webhooks are plain HTTP and can overlap.
+      exclusive: !webhook,
       env: {
         ...apiUrlEnv,
         TELEGRAM_MODE: s.telegramBot.mode,
@@ -350,11 +372,11 @@ export class EnvironmentStack extends TerraformStack {
     }
 
     const routes: CaddyRoute[] = [
-      { host: config.hosts.api, upstreams: api.upstreams(), healthPath: "/health" },
-      { host: config.hosts.admin, upstreams: adminPanel.upstreams(), healthPath: "/health", adminOnly: true },
-      { host: config.hosts.miniApp, upstreams: miniApp.upstreams(), healthPath: "/health", frameAncestors: TELEGRAM_FRAME_ANCESTORS },
+      { host: config.hosts.api, ...routeTarget(api.upstream()), healthPath: "/health" },
+      { host: config.hosts.admin, ...routeTarget(adminPanel.upstream()), healthPath: "/health", adminOnly: true },
+      { host: config.hosts.miniApp, ...routeTarget(miniApp.upstream()), healthPath: "/health", frameAncestors: TELEGRAM_FRAME_ANCESTORS },
     ];
-    if (webhook) routes.push({ host: config.hosts.api, path: s.telegramBot.webhookPath, upstreams: telegramBot.upstreams(), healthPath: "/health" });
+    if (webhook) routes.push({ host: config.hosts.api, path: s.telegramBot.webhookPath, ...routeTarget(telegramBot.upstream()), healthPath: "/health" });
     if (grafanaOnEdge) routes.push(this.grafana.edgeRoute());
 
     // Optional operator VPN: a private route to the admin surfaces (through the edge's allow-list)

@@ -87,6 +87,9 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
       organization: vars.string("UPDATEIO_TFC_ORGANIZATION", "updateio"),
       workspace: vars.string("UPDATEIO_TFC_WORKSPACE", "updateio-prod"),
     },
+    // App services as Swarm services (rolling, health-gated, rolled back on failure); overlay
+    // traffic between nodes crosses the hosts' network, so networks carrying data are encrypted.
+    runtime: { kind: "swarm", encryptNetworks: true },
     requireDigests: true,
     protectData: true,
     debug: false,

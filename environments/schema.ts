@@ -87,9 +87,13 @@ const imageSource = z.discriminatedUnion(
   { error: "must be { kind: \"registry\", ref } or { kind: \"build\", context, devCommand }" },
 );
 
+/** Replicas per service: one host's containers stop at CONTAINER_REPLICA_LIMIT; Swarm spreads them over nodes. */
+export const CONTAINER_REPLICA_LIMIT = 20;
+const SWARM_REPLICA_LIMIT = 100;
+
 const appService = z.strictObject({
   image: imageSource,
-  replicas: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1; remove the service from the environment instead" }).max(20, { error: "must be at most 20 on one host; move prod to the Swarm runtime for more" }),
+  replicas: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1; remove the service from the environment instead" }).max(SWARM_REPLICA_LIMIT, { error: `must be at most ${SWARM_REPLICA_LIMIT}; split the service instead` }),
   memoryMb,
   cpuShares,
   /** Port the service listens on inside the container (HTTP and the /health endpoint). */
@@ -219,6 +223,33 @@ const hosts = z.strictObject({
   grafana: z.string().regex(HOSTNAME, { error: "must be a bare host name such as grafana.updateio.app (no scheme, no port)" }),
 });
 
+const swarmOnly = z.undefined({ error: "applies to the swarm runtime only; remove it, or set runtime.kind to \"swarm\"" }).optional();
+
+/**
+ * Where the app services run: plain containers on one Docker host (dev: bind mounts, hot reload,
+ * debug ports), or Docker Swarm services (test, prod: rolling updates with automatic rollback,
+ * more than one node). Stateful services, the edge and jobs are plain containers either way.
+ */
+const runtime = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("containers"),
+    encryptNetworks: swarmOnly,
+    placementConstraints: swarmOnly,
+    updateDelaySeconds: swarmOnly,
+  }),
+  z.strictObject({
+    kind: z.literal("swarm"),
+    /** IPsec-encrypt the overlay networks that carry data or credentials between nodes (prod). */
+    encryptNetworks: z.boolean({ error: "must be true or false" }).default(false),
+    /** Constraints for every app service, e.g. ["node.labels.updateio.apps==true"]; label the nodes first. */
+    placementConstraints: z.array(z.string().regex(/^(node|engine)\.[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/, {
+      error: (issue) => `"${String(issue.input)}" is not a placement constraint such as node.labels.updateio.apps==true or node.role==worker`,
+    })).default([]),
+    /** Pause between two tasks of a rolling update. */
+    updateDelaySeconds: z.int({ error: "must be a whole number of seconds" }).min(0, { error: "must be 0 or more" }).max(600, { error: "must be at most 600" }).default(5),
+  }),
+], { error: "must be { kind: \"containers\" } or { kind: \"swarm\" }" });
+
 const state = z.discriminatedUnion("backend", [
   z.strictObject({
     backend: z.literal("local"),
@@ -241,6 +272,7 @@ export const environmentConfigSchema = z
     /** Docker daemon the provider talks to, e.g. unix:///var/run/docker.sock or ssh://deploy@host. */
     dockerHost: z.string().regex(/^(unix|tcp|ssh|npipe):\/\/.+/, { error: "must be a Docker host URL such as unix:///var/run/docker.sock (set UPDATEIO_DOCKER_HOST)" }),
     state,
+    runtime,
     /** Every image must carry a digest (prod). */
     requireDigests: z.boolean(),
     /** Named data volumes get lifecycle.prevent_destroy. */
@@ -360,6 +392,19 @@ export function crossFieldProblems(input: unknown): Problem[] {
       debugPortOwners.set(p, svcName);
     }
   }
+  const runtimeKind = obj(cfg.runtime).kind;
+  for (const [svcName, raw] of Object.entries(services)) {
+    const svc = obj(raw);
+    if (runtimeKind === "containers" && typeof svc.replicas === "number" && svc.replicas > CONTAINER_REPLICA_LIMIT) {
+      issue(["services", svcName, "replicas"], `must be at most ${CONTAINER_REPLICA_LIMIT} on the container runtime (one host); set runtime.kind to "swarm" to run more`);
+    }
+    if (runtimeKind === "swarm") {
+      const image = obj(svc.image);
+      if (image.kind === "build") issue(["services", svcName, "image"], "is built from local source, which exists on one host only; the swarm runtime needs { kind: \"registry\", ref: \"name:tag@sha256:...\" } (or runtime.kind \"containers\")");
+      else if (typeof image.ref === "string" && IMAGE_REF.test(image.ref) && !isPinnedByDigest(image.ref)) issue(["services", svcName, "image", "ref"], `"${image.ref}" has no digest; Swarm nodes pull by reference, so the swarm runtime needs name:tag@sha256:<64 hex>`);
+      if (Array.isArray(svc.debugPorts) && svc.debugPorts.length > 0) issue(["services", svcName, "debugPorts"], "Swarm cannot publish a port on 127.0.0.1 only; remove them (or use runtime.kind \"containers\")");
+    }
+  }
   const seen = new Map<string, string>();
   for (const [key, host] of Object.entries(obj(cfg.hosts))) {
     if (typeof host !== "string") continue;
@@ -376,5 +421,6 @@ export type EnvironmentConfigInput = z.input<typeof environmentConfigSchema>;
 export type AppServiceConfig = z.output<typeof appService>;
 export type TelegramBotConfig = z.output<typeof telegramBot>;
 export type ImageSource = z.output<typeof imageSource>;
+export type RuntimeConfig = z.output<typeof runtime>;
 export type AppServiceName = keyof EnvironmentConfig["services"];
 

@@ -15,6 +15,8 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
     ...prod,
     name: "test",
     state: { backend: "local", path: "state/test.tfstate" },
+    // Prod's runtime on a one-node Swarm; nothing crosses a physical network, so nothing to encrypt.
+    runtime: { kind: "swarm", encryptNetworks: false },
     protectData: false,
     logLevel: "debug",
     hosts: { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}`, grafana: `grafana.${domain}` },

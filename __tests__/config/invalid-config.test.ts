@@ -84,7 +84,15 @@ const CASES: readonly Case[] = [
   { name: "cpu shares below 2", env: "dev", mutate: (c) => (c.redis.cpuShares = 1), path: "redis.cpuShares", says: /at least 2/ },
   { name: "cpu shares above the maximum", env: "dev", mutate: (c) => (c.edge.cpuShares = 300000), path: "edge.cpuShares", says: /at most 262144/ },
   { name: "replicas 0", env: "dev", mutate: (c) => (c.services.adminPanel.replicas = 0), path: "services.adminPanel.replicas", says: /at least 1; remove the service/ },
-  { name: "replicas above 20", env: "prod", mutate: (c) => (c.services.api.replicas = 21), path: "services.api.replicas", says: /at most 20 .* Swarm/ },
+  { name: "replicas above 20 on the container runtime", env: "dev", mutate: (c) => (c.services.api.replicas = 21), path: "services.api.replicas", says: /at most 20 on the container runtime .*runtime.kind to "swarm"/ },
+  { name: "replicas above 100 on swarm", env: "prod", mutate: (c) => (c.services.api.replicas = 101), path: "services.api.replicas", says: /at most 100/ },
+  // runtime
+  { name: "a swarm-only setting on the container runtime", env: "dev", mutate: (c) => ((c as any).runtime = { kind: "containers", encryptNetworks: true }), path: "runtime.encryptNetworks", says: /swarm runtime only; remove it, or set runtime.kind to "swarm"/ },
+  { name: "an unknown runtime", env: "test", mutate: (c) => ((c as any).runtime = { kind: "kubernetes" }), path: "runtime.kind", says: /must be \{ kind: "containers" \} or \{ kind: "swarm" \}/ },
+  { name: "a locally built image on swarm", env: "dev", mutate: (c) => ((c as any).runtime = { kind: "swarm" }), path: "services.miniApp.image", says: /exists on one host only; the swarm runtime needs/ },
+  { name: "an app image without digest on swarm", env: "dev", mutate: (c) => { (c as any).runtime = { kind: "swarm" }; (c as any).services.api.image = { kind: "registry", ref: "ghcr.io/updateio/api:1.0.0" }; }, path: "services.api.image.ref", says: /Swarm nodes pull by reference/ },
+  { name: "debug ports on swarm", env: "dev", mutate: (c) => ((c as any).runtime = { kind: "swarm" }), path: "services.api.debugPorts", says: /Swarm cannot publish a port on 127.0.0.1/ },
+  { name: "a malformed placement constraint", env: "prod", mutate: (c) => ((c as any).runtime = { kind: "swarm", placementConstraints: ["node.labels.x==1; rm -rf /"] }), path: "runtime.placementConstraints.0", says: /is not a placement constraint/ },
   // images
   { name: "image without tag", env: "dev", mutate: (c) => (c.postgres.image = "postgres"), path: "postgres.image", says: /has no tag or digest; pin it/ },
   { name: "image with the latest tag", env: "dev", mutate: (c) => (c.redis.image = "redis:latest"), path: "redis.image", says: /floating tag "latest"; pin a version tag/ },

@@ -254,7 +254,7 @@ describe("HardenedService: replicas", () => {
       expect(c.networks_advanced.map((n: Json) => n.aliases)).toEqual([["worker", `worker-${i}`]]);
     }
     expect(svc.containers).toHaveLength(3);
-    expect(svc.upstreams(8080)).toEqual(["worker-1:8080", "worker-2:8080", "worker-3:8080"]);
+    expect(svc.upstream(8080)).toEqual({ kind: "static", addresses: ["worker-1:8080", "worker-2:8080", "worker-3:8080"] });
     expect(Object.keys(json.resource.docker_container).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort()).toEqual([
       "worker_replica-1",
       "worker_replica-2",
@@ -265,7 +265,7 @@ describe("HardenedService: replicas", () => {
   it("names a single replica after the service, with upstream <svc>:<port>", () => {
     const f = fixture();
     const svc = new HardenedService(f.stack, "worker", props(f));
-    expect(svc.upstreams(9000)).toEqual(["worker:9000"]);
+    expect(svc.upstream(9000)).toEqual({ kind: "static", addresses: ["worker:9000"] });
     expect(Object.keys(synth(f).json.resource.docker_container)[0]).toMatch(/^worker_container_/);
   });
 

@@ -97,7 +97,7 @@ describe("UpdateioService (registry image, prod-like)", () => {
     }
     expect(api1.tmpfs).toEqual({ "/home/node": "rw,noexec,nosuid,size=64m", "/tmp": "rw,noexec,nosuid,size=64m" });
     expect(api1.labels).toContainEqual({ label: "io.updateio.component", value: "app" });
-    expect(svc.upstreams()).toEqual(["api-1:3000", "api-2:3000"]);
+    expect(svc.upstream()).toEqual({ kind: "static", addresses: ["api-1:3000", "api-2:3000"] });
     expect(svc.port).toBe(3000);
   });
 

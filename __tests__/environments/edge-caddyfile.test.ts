@@ -30,11 +30,22 @@ describeIfBinary("caddy", "generated Caddyfiles pass the real caddy", () => {
       const text = JSON.stringify(config);
       const hosts = stack.config.hosts;
       for (const host of [hosts.api, hosts.admin, hosts.miniApp]) expect(text).toContain(`"${host}"`);
-      // Every API replica is an upstream, with active health checks.
-      for (const container of Object.values(json.resource.docker_container)) {
-        if (/^(dev|test|prod)-api(-\d+)?$/.test(container.name)) expect(text).toContain(`"${container.hostname}:${stack.config.services.api.port}"`);
+      const apiPort = stack.config.services.api.port;
+      if (stack.config.runtime.kind === "swarm") {
+        // Swarm: the API's tasks come from DNS (tasks.api, re-resolved every second), with passive checks and retries.
+        expect(config.apps.http.servers.srv0.routes.flatMap((r: any) => JSON.stringify(r).match(/"dynamic_upstreams":\{[^}]*\}/g) ?? [])).toContain(
+          `"dynamic_upstreams":{"name":"tasks.api","port":"${apiPort}","refresh":1000000000,"source":"a"}`,
+        );
+        expect(text).toContain('"passive":{"fail_duration":30000000000}');
+      } else {
+        // Every API replica is an upstream, with active health checks.
+        const apis = Object.values(json.resource.docker_container).filter((c: any) => /^(dev|test|prod)-api(-\d+)?$/.test(c.name));
+        expect(apis.length).toBeGreaterThan(0);
+        for (const container of apis) expect(text).toContain(`"${container.hostname}:${apiPort}"`);
+        expect(text).toContain('"uri":"/health"');
       }
-      expect(text).toContain('"uri":"/health"');
+      // Grafana stays a container behind static upstreams with active checks (when it is routed).
+      if (name !== "prod") expect(text).toContain('"uri":"/api/health"');
       if (name === "prod") expect(text).toContain('"module":"acme"');
       else expect(text).toContain('"module":"internal"');
     });

@@ -36,20 +36,43 @@ function container(json: Json, name: string): Json {
   return c[1];
 }
 const containerKey = (json: Json, name: string): string => allContainers(json).find(([, v]) => v.name === name)![0];
-/** "${docker_network.<id>.name}" → Docker network name. */
+/** "${docker_network.<id>.name}" (containers) or "${docker_network.<id>.id}" (services) → Docker network name. */
 function networkNames(json: Json): Map<string, string> {
-  return new Map(Object.entries(json.resource.docker_network as Json).map(([id, n]) => [`\${docker_network.${id}.name}`, (n as Json).name as string]));
+  return new Map(
+    Object.entries(json.resource.docker_network as Json).flatMap(([id, n]) => [
+      [`\${docker_network.${id}.name}`, (n as Json).name as string],
+      [`\${docker_network.${id}.id}`, (n as Json).name as string],
+    ]),
+  );
 }
 function networksOf(json: Json, name: string): string[] {
   const names = networkNames(json);
-  return container(json, name).networks_advanced.map((n: Json) => names.get(n.name) ?? `?${n.name}`).sort();
+  const attachments: Json[] = swarmService(json, name)?.task_spec.networks_advanced ?? container(json, name).networks_advanced;
+  return attachments.map((n: Json) => names.get(n.name) ?? `?${n.name}`).sort();
 }
-/** Container names of one service: "<env>-<svc>" or "<env>-<svc>-<i>". */
+const allServices = (json: Json): [string, Json][] => Object.entries(json.resource.docker_service ?? {}) as [string, Json][];
+const swarmService = (json: Json, name: string): Json | undefined => allServices(json).find(([, v]) => v.name === name)?.[1];
+/** Environment of a container ("K=V" list) or a Swarm service (map), as "K=V" strings. */
+function envOf(json: Json, name: string): string[] {
+  const svc = swarmService(json, name);
+  return svc ? Object.entries(svc.task_spec.container_spec.env as Record<string, string>).map(([k, v]) => `${k}=${v}`) : container(json, name).env;
+}
+function dependsOn(json: Json, name: string): string[] {
+  return (swarmService(json, name) ?? container(json, name)).depends_on ?? [];
+}
+/** Container names of one service ("<env>-<svc>" or "<env>-<svc>-<i>"), or the name of its one Swarm service. */
 const replicasOf = (json: Json, env: string, svc: string): string[] =>
-  running(json)
-    .map((c) => c.name as string)
-    .filter((n) => n === `${env}-${svc}` || new RegExp(`^${env}-${svc}-\\d+$`).test(n))
-    .sort();
+  swarmService(json, `${env}-${svc}`)
+    ? [`${env}-${svc}`]
+    : running(json)
+        .map((c) => c.name as string)
+        .filter((n) => n === `${env}-${svc}` || new RegExp(`^${env}-${svc}-\\d+$`).test(n))
+        .sort();
+/** The edge's upstream for a service: every replica by name (containers), or tasks.<svc> by DNS (Swarm). */
+function upstreamOf(json: Json, env: string, svc: string, port: number): string {
+  if (swarmService(json, `${env}-${svc}`)) return `reverse_proxy {\n\t\t\tdynamic a tasks.${svc} ${port} {\n\t\t\t\trefresh 1s\n\t\t\t}`;
+  return `reverse_proxy ${replicasOf(json, env, svc).map((n) => `${n.slice(env.length + 1)}:${port}`).join(" ")} {`;
+}
 function caddyfile(json: Json, env: string): string {
   const upload = container(json, `${env}-edge-seed`).upload.find((u: Json) => u.file === "/etc/caddy/Caddyfile");
   if (!upload) throw new Error("no Caddyfile upload on the edge seed");
@@ -74,22 +97,28 @@ const HA_DATA = ["postgres-replica-1", "postgres-pooler", "redis", "redis-replic
 // node), Grafana. Exporters of replicas exist where the data tier has replicas.
 const O11Y = ["alloy", "cadvisor", "docker-socket-proxy", "grafana", "loki", "node-exporter", "postgres-exporter", "prometheus", "redis-exporter"];
 const HA_EXPORTERS = ["postgres-exporter-replica-1", "redis-exporter-replica-1"];
+const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
+// dev runs the apps as containers; test and prod run them as Swarm services (everything else stays a
+// container on the manager).
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
   dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "rabbitmq", "redis", "telegram-bot", ...O11Y].map((s) => `dev-${s}`),
-  test: ["admin-panel", "api-1", "api-2", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "telegram-bot", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `test-${s}`),
-  prod: [
-    "admin-panel-1", "admin-panel-2", "api-1", "api-2", "api-3", "api-migrate", "discord-bot", "edge", "mini-app-1", "mini-app-2",
-    "postgres", "postgres-backup", "telegram-bot-1", "telegram-bot-2", ...HA_DATA, ...O11Y, ...HA_EXPORTERS,
-  ].map((s) => `prod-${s}`),
+  test: ["api-migrate", "edge", "postgres", "postgres-backup", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `test-${s}`),
+  prod: ["api-migrate", "edge", "postgres", "postgres-backup", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `prod-${s}`),
+};
+const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
+  dev: [],
+  test: APPS.map((s) => `test-${s}`),
+  prod: APPS.map((s) => `prod-${s}`),
 };
 // The mini app has no secret and no file, so no seed; every data node has its own. The socket proxy,
-// cAdvisor and node-exporter take neither secrets nor files.
-const APP_SEEDS = ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "postgres", "postgres-backup", "telegram-bot"];
+// cAdvisor and node-exporter take neither secrets nor files. Swarm services take docker_secrets instead.
+const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
+const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup"];
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
-  dev: [...APP_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
-  test: [...APP_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
-  prod: [...APP_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
+  dev: [...APP_SEEDS, ...CORE_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
+  test: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
+  prod: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
 };
 const REPLICAS: Record<EnvironmentName, Record<string, number>> = {
   dev: { api: 1, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },
@@ -106,10 +135,18 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("has exactly the expected containers", () => {
       expect(running(json()).map((c) => c.name).sort()).toEqual([...EXPECTED_RUNNING[env]].sort());
       expect(seeds(json()).map((c) => c.name).sort()).toEqual(EXPECTED_SEEDS[env].map((s) => `${env}-${s}-seed`).sort());
+      expect(allServices(json()).map(([, v]) => v.name).sort()).toEqual(EXPECTED_SERVICES[env]);
     });
 
     it("runs each app service with its configured replica count, named and aliased per replica", () => {
       for (const [svc, n] of Object.entries(REPLICAS[env])) {
+        const service = swarmService(json(), `${env}-${svc}`);
+        if (service) {
+          // One Swarm service; its tasks answer to the service alias (tasks.<svc> lists them).
+          expect(service.mode, svc).toEqual({ replicated: { replicas: n } });
+          for (const net of service.task_spec.networks_advanced) expect(net.aliases, svc).toEqual([svc]);
+          continue;
+        }
         const names = replicasOf(json(), env, svc);
         expect(names, svc).toEqual(n === 1 ? [`${env}-${svc}`] : Array.from({ length: n }, (_, i) => `${env}-${svc}-${i + 1}`));
         names.forEach((name, i) => {
@@ -132,7 +169,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       expect(json().provider.docker).toEqual([{ host: "unix:///var/run/docker.sock" }]);
       // edge, postgres, redis, rabbitmq, five apps (+ PgBouncer where the pooler is on), and nine for
       // observability (loki, alloy, socket proxy, prometheus, grafana, four exporters).
-      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 19 : 18);
+      // On Swarm the nodes pull the four other app images themselves; the API's is still pulled for the migration job.
+      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 15 : 18);
       const passwords = Object.keys(json().resource.random_password).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort();
       expect(passwords).toEqual([
         "admin-session-secret_password",
@@ -359,11 +397,11 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   });
 
   describe("ordering", () => {
-    it("every API container depends on the migration job", () => {
+    it("every API container (or the API service) depends on the migration job", () => {
       const job = `docker_container.${containerKey(json(), `${env}-api-migrate`)}`;
       const apis = replicasOf(json(), env, "api");
-      expect(apis).toHaveLength(REPLICAS[env].api!);
-      for (const api of apis) expect(container(json(), api).depends_on, api).toContain(job);
+      expect(apis).toHaveLength(swarmService(json(), `${env}-api`) ? 1 : REPLICAS[env].api!);
+      for (const api of apis) expect(dependsOn(json(), api), api).toContain(job);
     });
 
     it("the migration job waits for postgres and checks its exit code", () => {
@@ -376,14 +414,18 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 
     it("apps that use a backing service depend on its container", () => {
       const redis = `docker_container.${containerKey(json(), `${env}-redis`)}`;
-      for (const svc of ["api", "discord-bot", "telegram-bot"]) for (const name of replicasOf(json(), env, svc)) expect(container(json(), name).depends_on, name).toContain(redis);
+      for (const svc of ["api", "discord-bot", "telegram-bot"]) for (const name of replicasOf(json(), env, svc)) expect(dependsOn(json(), name), name).toContain(redis);
     });
   });
 
   describe("telegram webhook", () => {
     it(webhook ? "has its secret, route and settings (webhook mode)" : "has no secret, route or webhook settings (polling mode)", () => {
-      const bot = container(json(), replicasOf(json(), env, "telegram-bot")[0]!);
-      const seedFiles = container(json(), `${env}-telegram-bot-seed`).upload.map((u: Json) => u.file);
+      const botName = replicasOf(json(), env, "telegram-bot")[0]!;
+      const bot = { env: envOf(json(), botName) };
+      const botService = swarmService(json(), botName);
+      const seedFiles: string[] = botService
+        ? botService.task_spec.container_spec.secrets.map((x: Json) => x.file_name)
+        : container(json(), `${env}-telegram-bot-seed`).upload.map((u: Json) => u.file);
       const cf = caddyfile(json(), env);
       const hasSecret = Object.keys(json().resource.random_password).some((k) => k.startsWith("telegram-webhook-secret"));
       expect(hasSecret).toBe(webhook);
@@ -395,9 +437,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       if (webhook) {
         const port = env === "test" ? ":8444" : "";
         expect(bot.env).toContain(`TELEGRAM_WEBHOOK_URL=https://api.updateio.${env === "test" ? "test" : "app"}${port}/telegram/webhook`);
-        const upstreams = replicasOf(json(), env, "telegram-bot").map((n) => `${n.slice(env.length + 1)}:3002`).join(" ");
         expect(siteBlock(cf, env === "test" ? "api.updateio.test" : "api.updateio.app")).toContain(`\thandle /telegram/webhook {`);
-        expect(cf).toContain(`reverse_proxy ${upstreams} {`);
+        expect(cf).toContain(upstreamOf(json(), env, "telegram-bot", 3002));
       }
     });
   });
@@ -409,12 +450,11 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       const cf = caddyfile(json(), env);
       const siteLines = cf.split("\n").filter((l) => /^[a-z0-9.-]+ \{$/.test(l));
       expect(siteLines.sort()).toEqual([hosts().admin, hosts().api, hosts().miniApp, hosts().grafana].map((h) => `${h} {`).sort());
-      const upstreams = (svc: string, port: number) => replicasOf(json(), env, svc).map((n) => `${n.slice(env.length + 1)}:${port}`).join(" ");
-      expect(siteBlock(cf, hosts().api)).toContain(`\t\treverse_proxy ${upstreams("api", 3000)} {`);
+      expect(siteBlock(cf, hosts().api)).toContain(`\t\t${upstreamOf(json(), env, "api", 3000)}`);
       // prod's admin allow-list is empty (nobody until operators list their networks): the route answers 403 only
       if (env === "prod") expect(siteBlock(cf, hosts().admin)).not.toContain("reverse_proxy");
-      else expect(siteBlock(cf, hosts().admin)).toContain(`\t\treverse_proxy ${upstreams("admin-panel", 3003)} {`);
-      expect(siteBlock(cf, hosts().miniApp)).toContain(`\t\treverse_proxy ${upstreams("mini-app", 3004)} {`);
+      else expect(siteBlock(cf, hosts().admin)).toContain(`\t\t${upstreamOf(json(), env, "admin-panel", 3003)}`);
+      expect(siteBlock(cf, hosts().miniApp)).toContain(`\t\t${upstreamOf(json(), env, "mini-app", 3004)}`);
     });
 
     it("fences the admin host with the allow-list and lets Telegram frame the mini app", () => {
@@ -440,6 +480,72 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 
   it("synthesizes byte-identical JSON in a fresh app", () => {
     expect(synthEnvironment(env, {}, OUT).text).toBe(text());
+  });
+});
+
+describe.each(["test", "prod"] as const)("%s: Swarm services", (env) => {
+  const json = () => S[env].json;
+  const services = () => allServices(json()).map(([, v]) => v);
+  const durationSeconds = (d: string) => [...d.matchAll(/(\d+)(h|m|s)/g)].reduce((t, [, n, u]) => t + Number(n) * (u === "h" ? 3600 : u === "m" ? 60 : 1), 0);
+
+  it("every *_FILE variable points at a secret mounted 0400 for the service's own uid:gid", () => {
+    for (const svc of services()) {
+      const c = svc.task_spec.container_spec;
+      const [uid, gid] = (c.user as string).split(":");
+      const mounted = new Map<string, Json>((c.secrets ?? []).map((m: Json) => [m.file_name, m]));
+      const files = Object.entries(c.env as Record<string, string>).filter(([k]) => k.endsWith("_FILE"));
+      // The mini app has no secret at all; every other app has some.
+      expect(files.length > 0, svc.name).toBe(svc.name !== `${env}-mini-app`);
+      expect(mounted.size, svc.name).toBe(files.length);
+      for (const [name, file] of files) {
+        expect(mounted.get(file), `${svc.name} ${name}`).toMatchObject({ file_uid: uid, file_gid: gid, file_mode: 0o400 });
+      }
+    }
+  });
+
+  it("every docker_secret holds a generated value or a sensitive variable (directly or through a local), named after its content", () => {
+    const locals = (json().locals ?? {}) as Record<string, string>;
+    for (const [key, secret] of Object.entries(json().resource.docker_secret as Json) as [string, Json][]) {
+      const m = /^\$\{base64encode\((.+)\)\}$/.exec(secret.data);
+      expect(m, key).not.toBeNull();
+      const inner = m![1]!.startsWith("local.") ? locals[m![1]!.slice(6)]! : `\${${m![1]}}`;
+      expect(inner, key).toMatch(/\$\{(urlencode\()?(random_password\.[A-Za-z0-9_-]+\.result|var\.[a-z_]+)\)?\}/);
+      expect(secret.name, key).toMatch(/^\$\{join\("", \["[a-z0-9-]+-[a-z0-9_]+-", substr\(sha256\(.+\), 0, 12\)\]\)\}$/);
+      expect(secret.lifecycle, key).toEqual({ create_before_destroy: true });
+    }
+  });
+
+  it("images are pinned by digest and no app image other than the API's (used by the migration job) is pulled onto the manager", () => {
+    for (const svc of services()) expect(svc.task_spec.container_spec.image, svc.name).toMatch(/@sha256:[0-9a-f]{64}$/);
+    const pulled = Object.values(json().resource.docker_image as Json).map((i: Json) => i.name as string);
+    for (const svc of services().filter((x) => x.name !== `${env}-api`)) expect(pulled, svc.name).not.toContain(svc.task_spec.container_spec.image);
+    expect(pulled).toContain(swarmService(json(), `${env}-api`)!.task_spec.container_spec.image);
+  });
+
+  it("updates roll one task at a time with automatic rollback, watching longer than a failing healthcheck needs", () => {
+    for (const svc of services()) {
+      const hc = svc.task_spec.container_spec.healthcheck;
+      const failsAfter = durationSeconds(hc.start_period) + hc.retries * (durationSeconds(hc.interval) + durationSeconds(hc.timeout));
+      expect(svc.update_config, svc.name).toMatchObject({ parallelism: 1, failure_action: "rollback", max_failure_ratio: "0.0" });
+      expect(durationSeconds(svc.update_config.monitor), svc.name).toBeGreaterThan(failsAfter);
+      expect(svc.rollback_config, svc.name).toMatchObject({ parallelism: 1, failure_action: "pause" });
+      expect(svc.task_spec.restart_policy, svc.name).toEqual({ condition: "any", delay: "5s", max_attempts: 0, window: "2m" });
+      expect(svc.task_spec.container_spec.stop_grace_period, svc.name).toBe("30s");
+    }
+  });
+
+  it("bots that hold one session update stop-first; everything else start-first", () => {
+    const order = Object.fromEntries(services().map((x) => [x.name.slice(env.length + 1), x.update_config.order]));
+    expect(order).toEqual({ "admin-panel": "start-first", api: "start-first", "discord-bot": "stop-first", "mini-app": "start-first", "telegram-bot": "start-first" });
+  });
+
+  it(env === "prod" ? "networks are attachable overlays, encrypted except egress" : "networks are attachable overlays (one node: nothing to encrypt)", () => {
+    for (const n of Object.values(json().resource.docker_network as Json) as Json[]) {
+      expect(n, n.name).toMatchObject({ driver: "overlay", attachable: true });
+      const encrypted = env === "prod" && n.name !== "prod-egress";
+      expect(n.options, n.name).toEqual(encrypted ? { encrypted: "" } : undefined);
+      expect(n.lifecycle, n.name).toEqual(encrypted ? { ignore_changes: ["options"] } : undefined);
+    }
   });
 });
 

@@ -186,6 +186,16 @@ describe("renderCaddyfile: text", () => {
     expect(tuned).toContain("lb_try_duration 2s\n");
   });
 
+  it("finds Swarm tasks by DNS (dynamic a, re-resolved every second), with retries and passive checks but no active ones", () => {
+    const text = renderCaddyfile(withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api", port: 3000 }, healthPath: "/health" }]));
+    const api = handle(site(text, "api.updateio.app"), "\thandle {");
+    expect(api).toContain("\t\treverse_proxy {\n\t\t\tdynamic a tasks.api 3000 {\n\t\t\t\trefresh 1s\n\t\t\t}\n\t\t\tlb_policy round_robin\n");
+    expect(api).toContain("\t\t\tlb_try_duration 5s\n");
+    expect(api).toContain("\t\t\tfail_duration 30s\n");
+    // Caddy runs no active checks on dynamic upstreams; Swarm keeps unhealthy tasks out of DNS.
+    expect(api).not.toContain("health_uri");
+  });
+
   it("adds a plain-HTTP health site: /healthz 200, anything else 404", () => {
     expect(site(prod, "http://:8081")).toBe("http://:8081 {\n\trespond /healthz 200\n\trespond 404\n}");
   });
@@ -222,6 +232,10 @@ describe("renderCaddyfile: invalid input", () => {
     ["frame source with ;", withRoutes(prodInput, [{ ...api, frameAncestors: ["https://a; script-src *"] }]), /routes\[0\]\.frameAncestors\[0\]/],
     ["bad duration", { ...prodInput, healthInterval: "10 seconds" }, /healthInterval "10 seconds" is not a Go duration/],
     ["bad timeout", { ...prodInput, healthTimeout: "2" }, /healthTimeout "2"/],
+    ["static and DNS upstreams together", withRoutes(prodInput, [{ ...api, dnsUpstream: { name: "tasks.api", port: 3000 } }]), /routes\[0\] sets both upstreams and dnsUpstream/],
+    ["DNS upstream name breaking out of the token", withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api }\n\trespond 200", port: 3000 } }]), /routes\[0\]\.dnsUpstream\.name .* is not a DNS name/],
+    ["DNS upstream wildcard", withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "*.api", port: 3000 } }]), /routes\[0\]\.dnsUpstream\.name/],
+    ["DNS upstream port", withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api", port: 0 } }]), /routes\[0\]\.dnsUpstream\.port 0/],
   ];
 
   it.each(cases)("rejects %s, naming the field", (_label, input, message) => {
@@ -392,6 +406,13 @@ describeIfBinary("caddy", "renderCaddyfile: caddy validate / adapt / fmt", () =>
     const healthServer = Object.values(http.servers as JsonObject).find((s) => isObject(s) && JSON.stringify(s.listen) === '[":8081"]');
     expect(healthServer).toBeDefined();
     expect(findAll(healthServer!, (o) => o.handler === "static_response").map((o) => o.status_code)).toEqual([200, 404]);
+  });
+
+  it("Swarm-like input: DNS upstreams adapt to dynamic_upstreams of source a, refreshed every second", () => {
+    const config = check("swarm", withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api", port: 3000 } }]));
+    const [proxy] = proxies(hostRoute(config, "api.updateio.app"));
+    expect(proxy!.dynamic_upstreams).toEqual({ source: "a", name: "tasks.api", port: "3000", refresh: 1_000_000_000 });
+    expect(proxy!.upstreams).toBeUndefined();
   });
 
   it("dev-like input (internal CA, one replica)", () => {

@@ -3,23 +3,29 @@ import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/cont
 import type { Construct } from "constructs";
 import { suppressPolicy } from "../policy/policy-aspect";
 import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
-import { replicaHost, type DeployedService, type ServiceRuntime, type ServiceSpec, type VolumeMount } from "./service-spec";
+import { replicaHost, upstreamAddresses, type DeployedService, type ServiceRuntime, type ServiceSpec, type Upstream, type VolumeMount } from "./service-spec";
 import { ServiceVolume } from "./service-volume";
 
 /**
  * Runs a ServiceSpec as plain docker_container resources on one Docker host: one container per
- * replica, plus a seed container for secret and config files. A Swarm runtime (docker_service)
- * would implement the same ServiceRuntime interface.
+ * replica, plus a seed container for secret and config files. SwarmRuntime implements the same
+ * interface with docker_service.
  */
 export class ContainerRuntime implements ServiceRuntime {
   readonly kind = "containers";
 
   deploy(scope: Construct, spec: ServiceSpec): DeployedService {
+    if (!spec.image.resource) throw new Error(`ContainerRuntime ${scope.node.path}: image "${spec.image.ref}" was declared with pull: false; a container needs the image pulled onto its host`);
     const seedMounts = this.seedVolumes(scope, spec);
     const seed = seedMounts.length > 0 ? this.createSeed(scope, spec, seedMounts) : undefined;
     const containers: Container[] = [];
     for (let i = 1; i <= spec.replicas; i++) containers.push(this.createReplica(scope, spec, i, seedMounts, seed));
-    return { containers, seed };
+    return { containers, seed, ready: containers };
+  }
+
+  /** Each replica has its own alias, known at synth time, so the edge can health-check each one. */
+  upstream(spec: ServiceSpec, port: number): Upstream {
+    return { kind: "static", addresses: upstreamAddresses(spec.service, spec.replicas, port) };
   }
 
   /**
@@ -144,7 +150,7 @@ export class ContainerRuntime implements ServiceRuntime {
   }
 }
 
-function labelList(spec: ServiceSpec, component: Component, hc?: ServiceSpec["healthcheck"]): { label: string; value: string }[] {
+export function labelList(spec: ServiceSpec, component: Component, hc?: ServiceSpec["healthcheck"]): { label: string; value: string }[] {
   const labels: { label: string; value: string }[] = [
     { label: LABELS.project, value: PROJECT },
     { label: LABELS.environment, value: spec.environment },
@@ -157,14 +163,17 @@ function labelList(spec: ServiceSpec, component: Component, hc?: ServiceSpec["he
   return labels.sort((a, b) => a.label.localeCompare(b.label));
 }
 
-function envList(spec: ServiceSpec): string[] {
+/** The spec's environment plus each secret's *_FILE variable, sorted by name. */
+export function envMap(spec: ServiceSpec): Record<string, string> {
   const env: Record<string, string> = { ...spec.env };
   for (const secret of spec.secrets) {
     if (secret.envVar) env[secret.envVar] = `${SECURE_DEFAULTS.secretsDir}/${secret.name}`;
   }
-  return Object.keys(env)
-    .sort()
-    .map((name) => `${name}=${env[name]}`);
+  return Object.fromEntries(Object.keys(env).sort().map((name) => [name, env[name]!]));
+}
+
+function envList(spec: ServiceSpec): string[] {
+  return Object.entries(envMap(spec)).map(([name, value]) => `${name}=${value}`);
 }
 
 function uniqueSorted(values: string[]): string[] {

@@ -21,3 +21,19 @@ export function canonicalDuration(value: string): string {
   if (!m || value === "") throw new Error(`duration: "${value}" is not a duration like 30s, 1m30s or 1h`);
   return goDuration(Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0));
 }
+
+/**
+ * The form the provider reads Swarm service durations back in (Go's Duration.String() without a
+ * trailing "0s" or "0m": "1m", "1m30s", "1h"); any other spelling leaves a diff in every plan.
+ */
+export function swarmDuration(seconds: number): string {
+  const go = goDuration(seconds);
+  return go.replace(/m0s$/, "m").replace(/h0m$/, "h");
+}
+
+/** Seconds of a duration written like 30s, 1m30s, 1m0s or 1h. */
+export function durationSeconds(value: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
+  if (!m || value === "") throw new Error(`duration: "${value}" is not a duration like 30s, 1m30s or 1h`);
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}

@@ -1,4 +1,5 @@
 import type { Container } from "@cdktf/provider-docker/lib/container";
+import type { Service } from "@cdktf/provider-docker/lib/service";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { suppressPolicy } from "../policy/policy-aspect";
@@ -9,7 +10,6 @@ import { ContainerRuntime } from "./container-runtime";
 import { SECURE_DEFAULTS, type Component } from "./secure-defaults";
 import type { ServiceImage } from "./service-image";
 import {
-  upstreamAddresses,
   type BindMount,
   type ConfigDirectory,
   type HealthcheckProps,
@@ -18,6 +18,7 @@ import {
   type SecretFile,
   type ServiceRuntime,
   type ServiceSpec,
+  type Upstream,
   type VolumeMount,
 } from "./service-spec";
 
@@ -66,6 +67,14 @@ export interface HardenedServiceProps {
   readonly memoryMb: number;
   /** @default 512 */
   readonly cpuShares?: number;
+  /** Hard CPU cap in CPUs (Swarm services; containers get cpuShares only). @default 1 */
+  readonly cpus?: number;
+  /**
+   * Swarm rolling updates: "start-first" keeps every replica serving while the new task starts;
+   * "stop-first" for a service that must never run twice at once (a bot holding one gateway session).
+   * @default "start-first"
+   */
+  readonly updateOrder?: "start-first" | "stop-first";
   /** /dev/shm size in MiB. @default Docker's 64 */
   readonly shmSizeMb?: number;
   /** Required unless relax.healthcheck says why not (one-shot jobs). */
@@ -125,19 +134,27 @@ export class HardenedService extends Construct {
   readonly containers: readonly Container[];
   /** The never-started container that takes the uploads, when there are secrets or files. */
   readonly seed?: Container;
+  /** The Swarm service, on the Swarm runtime. */
+  readonly swarmService?: Service;
+  /** What dependants wait for (the containers, or the Swarm service). */
+  readonly ready: readonly ITerraformDependable[];
+  readonly runtime: ServiceRuntime;
 
   constructor(scope: Construct, id: string, props: HardenedServiceProps) {
     super(scope, id);
     this.spec = resolveSpec(this.node.path, props);
     this.applyRelaxations(props);
-    const deployed = (props.runtime ?? DEFAULT_RUNTIME).deploy(this, this.spec);
+    this.runtime = props.runtime ?? DEFAULT_RUNTIME;
+    const deployed = this.runtime.deploy(this, this.spec);
     this.containers = deployed.containers;
     this.seed = deployed.seed;
+    this.swarmService = deployed.service;
+    this.ready = deployed.ready;
   }
 
-  /** Dial addresses of all replicas on the given port (for the edge proxy). */
-  upstreams(port: number): string[] {
-    return upstreamAddresses(this.spec.service, this.spec.replicas, port);
+  /** How a load balancer reaches the replicas on the given port (for the edge proxy). */
+  upstream(port: number): Upstream {
+    return this.runtime.upstream(this.spec, port);
   }
 
   private applyRelaxations(props: HardenedServiceProps): void {
@@ -161,6 +178,10 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   if (!Number.isInteger(props.memoryMb) || props.memoryMb < 16) fail("memoryMb", `${props.memoryMb} must be a whole number of MiB ≥ 16`);
   const cpuShares = props.cpuShares ?? SECURE_DEFAULTS.cpuShares;
   if (!Number.isInteger(cpuShares) || cpuShares < 2) fail("cpuShares", `${cpuShares} must be a whole number ≥ 2`);
+  const cpus = props.cpus ?? SECURE_DEFAULTS.cpus;
+  if (!(typeof cpus === "number" && cpus >= 0.01 && cpus <= 64)) fail("cpus", `${cpus} must be a number of CPUs from 0.01 to 64`);
+  const updateOrder = props.updateOrder ?? "start-first";
+  if (updateOrder !== "start-first" && updateOrder !== "stop-first") fail("updateOrder", `"${String(updateOrder)}" must be "start-first" or "stop-first"`);
 
   for (const [key, reason] of Object.entries(relax)) {
     if (!["read-only-rootfs", "non-root", "healthcheck", "restart-policy"].includes(key)) fail(`relax.${key}`, "is not a relaxable default (read-only-rootfs, non-root, healthcheck, restart-policy)");
@@ -292,6 +313,7 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
     capAdd: capAdd.sort(),
     memoryMb: props.memoryMb,
     cpuShares,
+    cpus,
     shmSizeMb: props.shmSizeMb,
     restart,
     healthcheck,
@@ -304,6 +326,7 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
     oneShot: props.oneShot ?? false,
     stopTimeoutSeconds: SECURE_DEFAULTS.stopTimeoutSeconds,
     dependsOn: props.dependsOn ?? [],
+    updateOrder,
     waitHealthy: (props.waitHealthy ?? healthcheck !== undefined) && !(props.oneShot ?? false),
     waitTimeoutSeconds: props.waitTimeoutSeconds ?? SECURE_DEFAULTS.waitTimeoutSeconds,
   };

@@ -13,6 +13,8 @@ export const SECURE_DEFAULTS = {
   restart: "unless-stopped",
   /** CPU weight: 1024 is one CPU's fair share under contention. */
   cpuShares: 512,
+  /** Hard CPU cap per task on Swarm, in CPUs. */
+  cpus: 1,
   /** Swap equal to memory = no swap on top of the limit. */
   swapEqualsMemory: true,
   /** Every container writes json-file logs rotated at 10 MiB x 3 files (30 MiB per container at most). */

@@ -14,6 +14,12 @@ export interface ServiceImageProps {
     /** Local tag for the built image, e.g. "updateio-dev/api:dev". */
     readonly tag: string;
   };
+  /**
+   * Pull the image onto the Docker host the provider talks to (a docker_image resource). Swarm
+   * services need no such pull: every node pulls the pinned reference itself.
+   * @default true
+   */
+  readonly pull?: boolean;
 }
 
 /**
@@ -27,14 +33,15 @@ export function projectPath(relative: string): string {
 
 /** One image a service runs: pulled by reference or built from local source. */
 export class ServiceImage extends Construct {
-  /** Image ID for containers (changes when the image really changes, which replaces them). */
+  /** Image ID for containers (changes when the image really changes, which replaces them); only with pull. */
   readonly imageId: string;
   /** The reference as written (for reviews and labels). */
   readonly ref: string;
   /** Pinned by digest: the only way a pull really updates (DESIGN.md). */
   readonly pinned: boolean;
   readonly built: boolean;
-  readonly resource: Image;
+  /** The docker_image resource (absent when pull is false). */
+  readonly resource?: Image;
 
   constructor(scope: Construct, id: string, props: ServiceImageProps) {
     super(scope, id);
@@ -62,8 +69,10 @@ export class ServiceImage extends Construct {
       this.pinned = isPinnedByDigest(this.ref);
       this.built = false;
       // keep_locally: other environments on the same host may still run this image.
-      this.resource = new Image(this, "image", { name: this.ref, keepLocally: true });
+      if (props.pull ?? true) this.resource = new Image(this, "image", { name: this.ref, keepLocally: true });
     }
-    this.imageId = this.resource.imageId;
+    if (props.build && props.pull === false) throw new Error(`ServiceImage ${this.node.path}: a locally built image exists only on this host; pull: false needs a registry ref`);
+    // Only a container can use the local image ID; a Swarm service takes `ref`.
+    this.imageId = this.resource?.imageId ?? this.ref;
   }
 }

@@ -1,4 +1,5 @@
 import type { Container } from "@cdktf/provider-docker/lib/container";
+import type { Service } from "@cdktf/provider-docker/lib/service";
 import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
 import type { PlatformNetwork } from "./platform-network";
@@ -34,6 +35,8 @@ export interface ServiceSpec {
   readonly capAdd: readonly string[];
   readonly memoryMb: number;
   readonly cpuShares: number;
+  /** Hard CPU cap in CPUs (Swarm: resources.limits.nano_cpus). */
+  readonly cpus: number;
   readonly shmSizeMb?: number;
   readonly restart: "unless-stopped" | "always" | "on-failure" | "no";
   readonly healthcheck?: ResolvedHealthcheck;
@@ -48,23 +51,39 @@ export interface ServiceSpec {
   readonly stopTimeoutSeconds: number;
   /** Created only after these exist (and, when they wait, are healthy). */
   readonly dependsOn: readonly ITerraformDependable[];
+  /** Swarm rolling updates: start the new task before stopping the old one, or the reverse. */
+  readonly updateOrder: "start-first" | "stop-first";
   /** apply waits until each replica reports healthy. */
   readonly waitHealthy: boolean;
   readonly waitTimeoutSeconds: number;
 }
 
-/** Turns a spec into resources: plain containers today, Swarm services later. */
+/** Turns a spec into resources: plain containers (ContainerRuntime) or Swarm services (SwarmRuntime). */
 export interface ServiceRuntime {
-  readonly kind: string;
+  readonly kind: "containers" | "swarm";
   deploy(scope: Construct, spec: ServiceSpec): DeployedService;
+  /** How the edge reaches the replicas of a deployed service. */
+  upstream(spec: ServiceSpec, port: number): Upstream;
 }
 
 export interface DeployedService {
-  /** One per replica. */
+  /** One per replica (container runtime); empty for a Swarm service. */
   readonly containers: readonly Container[];
-  /** Takes the secret and config uploads, when there are any. */
+  /** Takes the secret and config uploads, when there are any (container runtime only). */
   readonly seed?: Container;
+  /** The Swarm service (Swarm runtime only). */
+  readonly service?: Service;
+  /** What a dependant must wait for: the containers, or the service. */
+  readonly ready: readonly ITerraformDependable[];
 }
+
+/**
+ * Where a load balancer finds a service's replicas: fixed names known at synth time (containers,
+ * each with its own DNS alias), or a DNS name that lists the healthy tasks (Swarm's tasks.<alias>).
+ */
+export type Upstream =
+  | { readonly kind: "static"; readonly addresses: readonly string[] }
+  | { readonly kind: "dns"; readonly name: string; readonly port: number };
 
 /** A secret delivered as the file /run/secrets/<name>; envVar (if any) gets that path. */
 export interface SecretFile {

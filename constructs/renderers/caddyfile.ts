@@ -8,9 +8,19 @@ export interface CaddyRoute {
   readonly host: string;
   /** Optional path matcher such as "/telegram/webhook*"; path routes on a host are matched before that host's catch-all route. */
   readonly path?: string;
-  /** Upstream dial addresses "name:port" (one per replica, e.g. ["api-1:3000", "api-2:3000"]); load-balanced round robin. */
-  readonly upstreams: readonly string[];
-  /** When set, active health checks GET this path on every upstream (interval/timeout below); unhealthy upstreams leave the rotation. */
+  /**
+   * Upstream dial addresses "name:port" (one per replica, e.g. ["api-1:3000", "api-2:3000"]); load-balanced round robin.
+   * Exclusive with dnsUpstream.
+   */
+  readonly upstreams?: readonly string[];
+  /**
+   * Replicas found by DNS instead (Swarm: tasks.<alias> lists the healthy tasks), re-resolved every
+   * second. Caddy runs no active health checks on such upstreams: Swarm's own healthcheck keeps a
+   * task out of DNS until it is healthy, and the passive checks and retries cover a task that dies.
+   * Exclusive with upstreams.
+   */
+  readonly dnsUpstream?: { readonly name: string; readonly port: number };
+  /** When set, active health checks GET this path on every static upstream (interval/timeout below); unhealthy upstreams leave the rotation. */
   readonly healthPath?: string;
   /** Restricted to the allow-list (admin surfaces): other clients get 403. */
   readonly adminOnly?: boolean;
@@ -57,6 +67,9 @@ export interface CaddyfileInput {
    */
   readonly http3?: boolean;
 }
+
+/** How often DNS upstreams are re-resolved: a new or removed Swarm task is seen within a second. */
+const DNS_REFRESH = "1s";
 
 export const CADDYFILE_DEFAULTS = {
   healthInterval: "10s",
@@ -180,14 +193,19 @@ function routeBlock(route: CaddyRoute, index: number, allowList: readonly string
     lines.push(`\t\trespond ${matcher} 403`);
   }
 
-  lines.push(`\t\treverse_proxy ${route.upstreams.join(" ")} {`);
+  if (route.dnsUpstream !== undefined) {
+    lines.push("\t\treverse_proxy {");
+    lines.push(`\t\t\tdynamic a ${route.dnsUpstream.name} ${route.dnsUpstream.port} {`, `\t\t\t\trefresh ${DNS_REFRESH}`, "\t\t\t}");
+  } else {
+    lines.push(`\t\treverse_proxy ${(route.upstreams ?? []).join(" ")} {`);
+  }
   lines.push("\t\t\tlb_policy round_robin");
   // Retries go to another replica while lb_try_duration lasts; fail_duration turns on passive checks
   // so a replica that just failed is skipped for 30s.
   lines.push(`\t\t\tlb_try_duration ${timing.lbTryDuration}`);
   lines.push("\t\t\tlb_try_interval 250ms");
   lines.push("\t\t\tfail_duration 30s");
-  if (route.healthPath !== undefined) {
+  if (route.healthPath !== undefined && route.dnsUpstream === undefined) {
     lines.push(`\t\t\thealth_uri ${route.healthPath}`);
     lines.push(`\t\t\thealth_interval ${timing.healthInterval}`);
     lines.push(`\t\t\thealth_timeout ${timing.healthTimeout}`);
@@ -325,17 +343,23 @@ function assertValid(input: CaddyfileInput): void {
       problems.push(`${at}.healthPath ${JSON.stringify(route.healthPath)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/healthz".`);
     }
 
-    if (route.upstreams.length === 0) {
+    const upstreams = route.upstreams ?? [];
+    if (route.dnsUpstream !== undefined) {
+      if (route.upstreams !== undefined) problems.push(`${at} sets both upstreams and dnsUpstream: keep one.`);
+      const dns = route.dnsUpstream;
+      if (!HOSTNAME.test(dns.name) || dns.name.startsWith("*") || dns.name.length > 253) problems.push(`${at}.dnsUpstream.name ${JSON.stringify(dns.name)} is not a DNS name, e.g. "tasks.api".`);
+      if (!Number.isInteger(dns.port) || dns.port < 1 || dns.port > 65535) problems.push(`${at}.dnsUpstream.port ${String(dns.port)} is not a port: use an integer in 1..65535.`);
+    } else if (upstreams.length === 0) {
       problems.push(`${at}.upstreams is empty: list at least one "name:port" replica, e.g. ["api-1:3000"].`);
     }
-    route.upstreams.forEach((upstream, j) => {
+    upstreams.forEach((upstream, j) => {
       const match = UPSTREAM.exec(upstream);
       const port = match === null ? NaN : Number(match[3]);
       if (match === null || port < 1 || port > 65535) {
         problems.push(`${at}.upstreams[${j}] ${JSON.stringify(upstream)} is not "name:port" (no scheme, port 1..65535), e.g. "api-1:3000".`);
       }
     });
-    const duplicateUpstream = route.upstreams.find((u, j) => route.upstreams.indexOf(u) !== j);
+    const duplicateUpstream = upstreams.find((u, j) => upstreams.indexOf(u) !== j);
     if (duplicateUpstream !== undefined) {
       problems.push(`${at}.upstreams lists ${JSON.stringify(duplicateUpstream)} twice: list each replica once.`);
     }
