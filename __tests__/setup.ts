@@ -9,7 +9,7 @@ import {
 import { expect } from "vitest";
 
 /**
- * cdktf 0.21 ships its matchers for Jest only (DESIGN.md); this wires the same assertion functions
+ * cdktf 0.21 ships its matchers for Jest only (docs/architecture.md); this wires the same assertion functions
  * into vitest. Partial matching uses vitest's own asymmetric matchers, as the Jest adapter does.
  * Property keys are snake_case, as in the synthesized JSON.
  */

@@ -67,7 +67,7 @@ export interface GrafanaServerProps {
   readonly exposure: GrafanaExposure;
   /**
    * A non-internal network, required with exposure "localhost": Docker publishes no port of a
-   * container that is only on internal networks (DESIGN.md), and the monitoring, postgres and edge
+   * container that is only on internal networks (docs/architecture.md), and the monitoring, postgres and edge
    * networks are internal. Only the 127.0.0.1 binding is published; nothing else listens.
    * @default undefined (required in localhost mode, refused in edge mode)
    */

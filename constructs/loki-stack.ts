@@ -20,7 +20,7 @@ export interface LokiStackProps {
   /** grafana/loki reference (pinned; the 3.5 line: its image still has busybox wget for the healthcheck). */
   readonly lokiImage: string;
   /**
-   * Which shipper reads the containers' logs. Promtail is end-of-life upstream (DESIGN.md "Logs").
+   * Which shipper reads the containers' logs. Promtail is end-of-life upstream (docs/architecture.md "Logs").
    * @default "alloy"
    */
   readonly shipper?: LogShipper;

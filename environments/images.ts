@@ -1,5 +1,5 @@
 /**
- * Pinned images. Official upstream images only (DESIGN.md: no Bitnami). The digests are the
+ * Pinned images. Official upstream images only (docs/architecture.md: no Bitnami). The digests are the
  * multi-arch index digests published for these tags; bump tag and digest together, in one PR,
  * and check a new digest with `docker buildx imagetools inspect <image>:<tag>` before merging.
  */

@@ -472,7 +472,7 @@ describe("HardenedService: validation names the prop and the fix", () => {
     for (const key of ["user", "replicas", "memoryMb", "env.API_KEY", "healthcheck"]) expect(message).toMatch(line(key));
   });
 
-  // DESIGN.md: "wait = true needs a healthcheck on the container".
+  // docs/architecture.md: "wait = true needs a healthcheck on the container".
   it("rejects waitHealthy without a healthcheck (waitHealthy)", () => {
     const message = problemsOf(() => ({ waitHealthy: true, healthcheck: undefined, relax: { healthcheck: "vendor image has no probe binary" } }));
     expect(message).toMatch(line("waitHealthy"));

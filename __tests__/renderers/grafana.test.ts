@@ -20,7 +20,7 @@ import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, startClusterPr
 import { freePort } from "../support/helpers";
 import { promqlIdentifiers } from "../support/promql";
 
-// Grafana is not packaged for Debian and cannot be installed here (DESIGN.md), so everything
+// Grafana is not packaged for Debian and cannot be installed here (docs/architecture.md), so everything
 // below except the last block checks the rendered files against Grafana's documented keys and our
 // observability contract; whether Grafana 12 accepts them is proven only by running it.
 const NOT_PROVEN = "structural: Grafana 12 itself is not installed here, so its acceptance is not proven";

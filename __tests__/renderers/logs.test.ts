@@ -1,5 +1,5 @@
 // Structural tests for the log renderers (Loki, Alloy, Promtail, socket proxy). Loki, Alloy and
-// Promtail are not packaged for our machines (DESIGN.md), so nothing here runs them: the output is
+// Promtail are not packaged for our machines (docs/architecture.md), so nothing here runs them: the output is
 // checked against their documented keys, Alloy's syntax rules are checked by a small parser below,
 // and the pipeline's regexes are exercised with JavaScript's engine (kept to the RE2 ∩ JS subset).
 import { describe, expect, it } from "vitest";

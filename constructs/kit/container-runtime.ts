@@ -29,7 +29,7 @@ export class ContainerRuntime implements ServiceRuntime {
   }
 
   /**
-   * Docker refuses uploads into a read-only container, even onto a volume (DESIGN.md), so a
+   * Docker refuses uploads into a read-only container, even onto a volume (docs/architecture.md), so a
    * never-started seed container mounts the secret and config volumes and takes the uploads;
    * the hardened containers mount the same volumes read-only.
    */
@@ -158,7 +158,7 @@ export function labelList(spec: ServiceSpec, component: Component, hc?: ServiceS
     { label: LABELS.component, value: component },
   ];
   if (spec.role) labels.push({ label: LABELS.role, value: spec.role });
-  // The provider ignores healthcheck edits (DESIGN.md); a label change forces the replacement that applies them.
+  // The provider ignores healthcheck edits (docs/architecture.md); a label change forces the replacement that applies them.
   if (hc) labels.push({ label: LABELS.healthcheck, value: createHash("sha256").update(JSON.stringify(hc)).digest("hex").slice(0, 16) });
   return labels.sort((a, b) => a.label.localeCompare(b.label));
 }

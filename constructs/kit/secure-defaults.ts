@@ -23,7 +23,7 @@ export const SECURE_DEFAULTS = {
   logMaxFiles: 3,
   /** Writable scratch space on tmpfs, mode 1777 like a normal /tmp. */
   tmpfs: { "/tmp": 64 } as Readonly<Record<string, number>>,
-  /** Healthcheck timing, written in Go's canonical duration form (DESIGN.md: "30s", "1m0s"). */
+  /** Healthcheck timing, written in Go's canonical duration form (docs/architecture.md: "30s", "1m0s"). */
   healthcheck: { interval: "30s", timeout: "5s", retries: 3, startPeriod: "20s" },
   /** apply waits this long for a container to turn healthy. */
   waitTimeoutSeconds: 180,

@@ -37,7 +37,7 @@ export class ServiceImage extends Construct {
   readonly imageId: string;
   /** The reference as written (for reviews and labels). */
   readonly ref: string;
-  /** Pinned by digest: the only way a pull really updates (DESIGN.md). */
+  /** Pinned by digest: the only way a pull really updates (docs/architecture.md). */
   readonly pinned: boolean;
   readonly built: boolean;
   /** The docker_image resource (absent when pull is false). */

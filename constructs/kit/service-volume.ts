@@ -10,7 +10,7 @@ export interface ServiceVolumeProps {
   readonly purpose: string;
   /**
    * lifecycle.prevent_destroy: every docker_volume attribute forces replacement and delete
-   * removes the data (DESIGN.md), so volumes that hold data are protected in prod.
+   * removes the data (docs/architecture.md), so volumes that hold data are protected in prod.
    * @default false
    */
   readonly protect?: boolean;

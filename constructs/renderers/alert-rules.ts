@@ -1,6 +1,6 @@
 // The one alert catalogue, and two renderers from it: a Prometheus rule file (checked by
 // `promtool check rules` / `promtool test rules`) and a Grafana alerting provisioning file (Grafana
-// does the notifying: DESIGN.md "Metrics"). Both carry the same PromQL, so what promtool proves about
+// does the notifying: docs/architecture.md "Metrics"). Both carry the same PromQL, so what promtool proves about
 // an expression holds for the rule Grafana evaluates.
 import { stringify } from "yaml";
 import { CADVISOR_LABELS, DATASOURCE_UIDS } from "./observability-catalogue";

@@ -1,4 +1,4 @@
-// Pure renderer for the edge proxy's Caddyfile (see DESIGN.md, "Edge").
+// Pure renderer for the edge proxy's Caddyfile (see docs/architecture.md, "Edge").
 // Everything emitted must parse on Caddy 2.6.2 (Debian, used by tests) and on 2.10 (production image):
 // no directive or option added after 2.6.
 import { isIP } from "node:net";

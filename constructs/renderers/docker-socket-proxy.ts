@@ -1,6 +1,6 @@
 /**
  * Environment of the read-only Docker socket proxy (image tecnativa/docker-socket-proxy, HAProxy in
- * front of the socket) that the log shippers use instead of the raw socket (DESIGN.md "Logs").
+ * front of the socket) that the log shippers use instead of the raw socket (docs/architecture.md "Logs").
  *
  * Every section the image knows is set explicitly, so a new image whose defaults differ cannot
  * widen access. Allowed is exactly what the shippers call (read in their sources):

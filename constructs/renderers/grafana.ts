@@ -1,6 +1,6 @@
 // Pure renderers for Grafana (official image grafana/grafana-oss 12.x): container settings as GF_*
 // environment variables, provisioning files (data sources, dashboard provider) and the dashboards.
-// Grafana is not packaged for Debian, so tests check this output structurally (see DESIGN.md).
+// Grafana is not packaged for Debian, so tests check this output structurally (see docs/architecture.md).
 import { stringify } from "yaml";
 import {
   CADVISOR_LABELS,

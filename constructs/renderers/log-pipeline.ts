@@ -1,5 +1,5 @@
 /**
- * One typed description of log shipping, rendered by both shippers (DESIGN.md "Logs": Alloy is the
+ * One typed description of log shipping, rendered by both shippers (docs/architecture.md "Logs": Alloy is the
  * default, Promtail stays a supported choice). alloy.ts and promtail.ts translate this object and
  * add nothing of their own, so the two cannot drift: same discovery filter, same labels, same
  * multiline rule, same drop rules, same limits.
@@ -274,7 +274,7 @@ export function logPipelineProblems(p: LogPipeline): string[] {
   }
 
   if (/^unix:/i.test(p.dockerHost) || /docker\.sock/.test(p.dockerHost)) {
-    problems.push(`dockerHost ${JSON.stringify(p.dockerHost)} is the raw Docker socket: point at the read-only socket proxy instead, e.g. "tcp://docker-socket-proxy:2375" (DESIGN.md, Logs).`);
+    problems.push(`dockerHost ${JSON.stringify(p.dockerHost)} is the raw Docker socket: point at the read-only socket proxy instead, e.g. "tcp://docker-socket-proxy:2375" (docs/architecture.md, Logs).`);
   } else if (!/^(?:tcp|http|https):\/\/[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(p.dockerHost)) {
     problems.push(`dockerHost ${JSON.stringify(p.dockerHost)} is not a Docker API address: write "tcp://docker-socket-proxy:2375".`);
   }

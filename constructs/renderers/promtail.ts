@@ -1,5 +1,5 @@
 /**
- * Renders promtail.yaml from the same LogPipeline as Alloy (DESIGN.md "Logs": Promtail reached
+ * Renders promtail.yaml from the same LogPipeline as Alloy (docs/architecture.md "Logs": Promtail reached
  * end-of-life on 2026-03-02 and is not built with Loki 3.7+; it stays a supported choice because the
  * user's document names it, with Alloy the default). Keys follow Promtail's configuration reference
  * (grafana/loki docs/sources/send-data/promtail/configuration.md and stages/*.md, 3.x): server,
