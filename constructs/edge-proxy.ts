@@ -23,15 +23,21 @@ export interface EdgeProxyProps {
   /** Strict-Transport-Security (prod). */
   readonly hsts: boolean;
   readonly routes: readonly CaddyRoute[];
-  /** Internal network shared with the routed services. */
-  readonly edgeNetwork: PlatformNetwork;
+  /**
+   * One internal network per routed service (and per operator path such as the VPN), each shared
+   * by the edge and that service only: a routed service reaches neither its neighbours nor the
+   * admin surfaces except through the edge and its allow-list.
+   */
+  readonly routeNetworks: readonly PlatformNetwork[];
   /** Network with a route out (ACME) and the published ports. */
   readonly egressNetwork: PlatformNetwork;
   /**
-   * Network Prometheus scrapes the edge's metrics through (port 9180, never published).
+   * Internal network shared with Prometheus only, which scrapes the edge's metrics there (port
+   * 9180, never published). The internet-facing edge never joins the monitoring network, where Loki
+   * and the exporters answer anyone.
    * @default undefined (no metrics listener)
    */
-  readonly monitoringNetwork?: PlatformNetwork;
+  readonly metricsNetwork?: PlatformNetwork;
   /** Keep certificates and the ACME account across destroys (prod). @default false */
   readonly protectData?: boolean;
 }
@@ -47,17 +53,24 @@ export class EdgeProxy extends Construct {
 
   constructor(scope: Construct, id: string, props: EdgeProxyProps) {
     super(scope, id);
+    const problems: string[] = [];
+    if (props.routeNetworks.length === 0) problems.push("routeNetworks: is empty; pass one internal network per routed service");
+    for (const n of props.routeNetworks) if (!n.internal) problems.push(`routeNetworks: "${n.purpose}" is not internal; routed traffic must not have a route out`);
+    if (new Set(props.routeNetworks).size !== props.routeNetworks.length) problems.push("routeNetworks: lists a network twice");
+    if (props.metricsNetwork && !props.metricsNetwork.internal) problems.push(`metricsNetwork: "${props.metricsNetwork.purpose}" is not internal`);
+    if (props.metricsNetwork && props.routeNetworks.includes(props.metricsNetwork)) problems.push("metricsNetwork: is also a route network; give Prometheus its own network with the edge");
+    if (problems.length > 0) throw new Error(`EdgeProxy ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.caddyfile = renderCaddyfile({
       tls: props.tls,
       httpPort: 80,
       httpsPort: 443,
       healthPort: HEALTH_PORT,
-      metricsPort: props.monitoringNetwork ? SCRAPE_JOBS.edge.port : undefined,
+      metricsPort: props.metricsNetwork ? SCRAPE_JOBS.edge.port : undefined,
       adminAllowList: props.adminAllowList,
       hsts: props.hsts,
       routes: props.routes,
     });
-    if (props.monitoringNetwork) this.metricsTarget = `edge:${SCRAPE_JOBS.edge.port}`;
+    if (props.metricsNetwork) this.metricsTarget = `edge:${SCRAPE_JOBS.edge.port}`;
     const data = new ServiceVolume(this, "data", { environment: props.environment, service: "edge", purpose: "data", protect: props.protectData ?? false });
     this.service = new HardenedService(this, "proxy", {
       environment: props.environment,
@@ -75,7 +88,7 @@ export class EdgeProxy extends Construct {
       configDirs: [{ path: "/etc/caddy", files: [{ name: "Caddyfile", content: this.caddyfile }] }],
       tmpfs: { "/config": 16 },
       volumes: [{ volume: data, containerPath: "/data" }],
-      networks: [{ network: props.egressNetwork }, { network: props.edgeNetwork }, ...(props.monitoringNetwork ? [{ network: props.monitoringNetwork }] : [])],
+      networks: [{ network: props.egressNetwork }, ...props.routeNetworks.map((network) => ({ network })), ...(props.metricsNetwork ? [{ network: props.metricsNetwork }] : [])],
       ports: [
         { internal: 80, external: props.httpPort, ip: props.bindAddress },
         { internal: 443, external: props.httpsPort, ip: props.bindAddress },

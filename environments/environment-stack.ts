@@ -31,9 +31,6 @@ function sensitiveVariable(scope: Construct, name: string, description: string, 
   return new TerraformVariable(scope, name, { type: "string", sensitive: true, nullable: false, description, default: fallback }).stringValue;
 }
 
-/** Networks whose traffic is encrypted between Swarm nodes when runtime.encryptNetworks is on: all that carry data or credentials (egress only carries traffic bound for the internet). */
-const ENCRYPTED_PURPOSES = ["edge", "app", "postgres", "redis", "rabbitmq", "monitoring", "docker-api"];
-
 /** An edge route's upstream fields for a service's upstream. */
 function routeTarget(u: Upstream): { upstreams: readonly string[] } | { dnsUpstream: { name: string; port: number } } {
   return u.kind === "static" ? { upstreams: u.addresses } : { dnsUpstream: { name: u.name, port: u.port } };
@@ -81,16 +78,19 @@ export class EnvironmentStack extends TerraformStack {
     // On Swarm every network is an attachable overlay: app tasks on any node and the plain
     // containers on the manager (data tier, edge, jobs) share them.
     const swarm = config.runtime.kind === "swarm";
-    setNetworkDefaults(this, swarm ? { driver: "overlay", encryptedPurposes: config.runtime.encryptNetworks ? ENCRYPTED_PURPOSES : [] } : { driver: "bridge" });
+    setNetworkDefaults(this, swarm ? { driver: "overlay", encryptInternal: config.runtime.encryptNetworks } : { driver: "bridge" });
     const appRuntime = config.runtime.kind === "swarm"
       ? new SwarmRuntime({ placementConstraints: config.runtime.placementConstraints, updateDelaySeconds: config.runtime.updateDelaySeconds })
       : undefined;
 
-    // Shared networks: the edge network carries routed traffic (no route out); egress is the only way out.
-    const edgeNet = new PlatformNetwork(this, "edge-network", { environment: env, purpose: "edge" });
-    const egressNet = new PlatformNetwork(this, "egress-network", { environment: env, purpose: "egress", internal: false });
-    // Service-to-service calls that are not routed by the edge (the bots calling the API).
-    const appNet = new PlatformNetwork(this, "app-network", { environment: env, purpose: "app" });
+    // Networks are pairs wherever a pair is what talks: Docker networks cannot say who may call whom,
+    // only who shares one. The edge gets one internal network per routed service; the API one per
+    // caller; each service that needs the internet its own egress network. So no service reaches a
+    // neighbour it does not use, and nothing reaches an admin surface except through the edge.
+    const pairNet = (purpose: string, internal = true) => new PlatformNetwork(this, `${purpose}-network`, { environment: env, purpose, internal });
+    const routeNet = (svc: string) => pairNet(`edge-${svc}`);
+    const egressFor = (svc: string) => pairNet(`egress-${svc}`, false);
+    const apiFor = (caller: string) => pairNet(`api-${caller}`);
 
     // Backups: a dedicated role (read all data + replication for base backups), one volume for
     // dumps, base backups and the WAL archive, mounted into the primary (archive_command) and the
@@ -124,7 +124,7 @@ export class EnvironmentStack extends TerraformStack {
     const offsiteCfg = config.postgres.offsite;
     const offsite = offsiteCfg && {
       ...offsiteCfg,
-      network: egressNet,
+      network: egressFor("postgres-offsite"),
       accessKeyId: sensitiveVariable(this, "offsite_access_key_id", "Access key id for the off-host backup bucket. Set TF_VAR_offsite_access_key_id or the workspace variable."),
       secretAccessKey: sensitiveVariable(this, "offsite_secret_access_key", "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable."),
     };
@@ -178,7 +178,9 @@ export class EnvironmentStack extends TerraformStack {
     const common = { environment: env, logLevel: config.logLevel, debug: config.debug, runtime: appRuntime };
     const publicUrl = (host: string) => (config.edge.httpsPort === 443 ? `https://${host}` : `https://${host}:${config.edge.httpsPort}`);
     // Services with debug ports need a non-internal network to publish them (dev only).
-    const debugNet = (cfg: { debugPorts: number[] }) => (cfg.debugPorts.length > 0 ? [{ network: egressNet }] : []);
+    const debugNet = (svc: string, cfg: { debugPorts: number[] }) => (cfg.debugPorts.length > 0 ? [{ network: egressFor(svc) }] : []);
+    const callers = { discordBot: apiFor("discord-bot"), telegramBot: apiFor("telegram-bot"), adminPanel: apiFor("admin-panel"), miniApp: apiFor("mini-app") };
+    const routes = { api: routeNet("api"), adminPanel: routeNet("admin-panel"), miniApp: routeNet("mini-app") };
 
     const apiSecrets = [
       { name: "session_secret", value: new GeneratedSecret(this, "api-session-secret", { length: 64 }).value, envVar: "SESSION_SECRET_FILE" },
@@ -203,7 +205,7 @@ export class EnvironmentStack extends TerraformStack {
       config: s.api,
       image: apiImage,
       uses: [{ target: this.postgres }, { target: this.redis }, { target: this.rabbitmq, role: "api" }],
-      networks: [{ network: edgeNet }, { network: appNet }, ...debugNet(s.api)],
+      networks: [{ network: routes.api }, ...Object.values(callers).map((network) => ({ network })), ...debugNet("api", s.api)],
       secrets: apiSecrets,
       env: { MINI_APP_URL: publicUrl(config.hosts.miniApp), ADMIN_URL: publicUrl(config.hosts.admin) },
       dependsOn: this.migrations.containers,
@@ -215,7 +217,7 @@ export class EnvironmentStack extends TerraformStack {
       config: s.discordBot,
       uses: [{ target: this.redis }, { target: this.rabbitmq, role: "discord-bot" }],
       // The Discord gateway is on the internet; the API on the app network.
-      networks: [{ network: egressNet }, { network: appNet }],
+      networks: [{ network: egressFor("discord-bot") }, { network: callers.discordBot }],
       secrets: [{ name: "discord_bot_token", value: discordToken, envVar: "DISCORD_BOT_TOKEN_FILE" }],
       // One gateway session per token: an update must not run the old and new bot side by side.
       exclusive: true,
@@ -223,6 +225,7 @@ export class EnvironmentStack extends TerraformStack {
     });
 
     const webhook = s.telegramBot.mode === "webhook";
+    const telegramRoute = webhook ? routeNet("telegram-bot") : undefined;
     const telegramSecrets = [{ name: "telegram_bot_token", value: telegramToken, envVar: "TELEGRAM_BOT_TOKEN_FILE" }];
     if (webhook) {
       // Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; letters and digits are within its allowed set.
@@ -233,7 +236,7 @@ export class EnvironmentStack extends TerraformStack {
       service: "telegram-bot",
       config: s.telegramBot,
       uses: [{ target: this.redis }, { target: this.rabbitmq, role: "telegram-bot" }],
-      networks: [{ network: egressNet }, { network: appNet }, ...(webhook ? [{ network: edgeNet }] : [])],
+      networks: [{ network: egressFor("telegram-bot") }, { network: callers.telegramBot }, ...(telegramRoute ? [{ network: telegramRoute }] : [])],
       secrets: telegramSecrets,
       // Telegram allows one getUpdates consumer; webhooks are plain HTTP and can overlap.
       exclusive: !webhook,
@@ -249,7 +252,7 @@ export class EnvironmentStack extends TerraformStack {
       ...common,
       service: "admin-panel",
       config: s.adminPanel,
-      networks: [{ network: edgeNet }, ...debugNet(s.adminPanel)],
+      networks: [{ network: routes.adminPanel }, { network: callers.adminPanel }, ...debugNet("admin-panel", s.adminPanel)],
       secrets: [{ name: "session_secret", value: new GeneratedSecret(this, "admin-session-secret", { length: 64 }).value, envVar: "SESSION_SECRET_FILE" }],
       env: apiUrlEnv,
     });
@@ -257,7 +260,7 @@ export class EnvironmentStack extends TerraformStack {
       ...common,
       service: "mini-app",
       config: s.miniApp,
-      networks: [{ network: edgeNet }, ...debugNet(s.miniApp)],
+      networks: [{ network: routes.miniApp }, { network: callers.miniApp }, ...debugNet("mini-app", s.miniApp)],
       env: apiUrlEnv,
     });
     this.services = { api, discordBot, telegramBot, adminPanel, miniApp };
@@ -266,6 +269,8 @@ export class EnvironmentStack extends TerraformStack {
     // Prometheus) and Grafana, on one internal monitoring network.
     const o11y = config.observability;
     const monitoringNet = new PlatformNetwork(this, "monitoring-network", { environment: env, purpose: "monitoring" });
+    // Prometheus scrapes the internet-facing edge here, so the edge never joins the monitoring network.
+    const edgeMetricsNet = pairNet("edge-metrics");
     this.logs = new LokiStack(this, "logs", {
       environment: env,
       lokiImage: o11y.loki.image,
@@ -332,18 +337,20 @@ export class EnvironmentStack extends TerraformStack {
         ],
       },
       // RabbitMQ's built-in plugin is scraped on its own network; everything else comes to monitoring.
-      networks: [{ network: monitoringNet }, { network: this.rabbitmq.network }],
+      networks: [{ network: monitoringNet }, { network: this.rabbitmq.network }, { network: edgeMetricsNet }],
       protectData: config.protectData,
     });
     const alertChannels = o11y.alerting;
     const grafanaOnEdge = o11y.grafana.expose === "edge";
+    const grafanaRoute = grafanaOnEdge ? routeNet("grafana") : undefined;
+    const grafanaEgress = !grafanaOnEdge || alertChannels.telegramChatId || alertChannels.discord ? egressFor("grafana") : undefined;
     this.grafana = new GrafanaServer(this, "grafana", {
       environment: env,
       image: o11y.grafana.image,
       memoryMb: o11y.grafana.memoryMb,
       rootUrl: grafanaOnEdge ? publicUrl(config.hosts.grafana) : `http://127.0.0.1:${o11y.grafana.localPort}`,
-      exposure: grafanaOnEdge ? { mode: "edge", edgeNetwork: edgeNet } : { mode: "localhost", port: o11y.grafana.localPort },
-      publishNetwork: grafanaOnEdge ? undefined : egressNet,
+      exposure: grafanaRoute ? { mode: "edge", edgeNetwork: grafanaRoute } : { mode: "localhost", port: o11y.grafana.localPort },
+      publishNetwork: grafanaOnEdge ? undefined : grafanaEgress,
       monitoringNetwork: monitoringNet,
       postgres: {
         network: this.postgres.network,
@@ -361,7 +368,7 @@ export class EnvironmentStack extends TerraformStack {
           ? { discord: { webhookUrl: sensitiveVariable(this, "alert_discord_webhook_url", "Discord webhook URL for alerts. Set TF_VAR_alert_discord_webhook_url or the workspace variable.") } }
           : {}),
       },
-      egressNetwork: alertChannels.telegramChatId || alertChannels.discord ? egressNet : undefined,
+      egressNetwork: alertChannels.telegramChatId || alertChannels.discord ? grafanaEgress : undefined,
       rules: this.prometheus.rules,
       prometheusUrl: this.prometheus.url,
       lokiUrl: this.logs.lokiUrl,
@@ -371,17 +378,18 @@ export class EnvironmentStack extends TerraformStack {
       Annotations.of(this).addWarning("prod alerts have nowhere to go: set UPDATEIO_ALERT_TELEGRAM_CHAT_ID (+ TF_VAR_alert_telegram_bot_token) or UPDATEIO_ALERT_DISCORD=1 (+ TF_VAR_alert_discord_webhook_url).");
     }
 
-    const routes: CaddyRoute[] = [
+    const caddyRoutes: CaddyRoute[] = [
       { host: config.hosts.api, ...routeTarget(api.upstream()), healthPath: "/health" },
       { host: config.hosts.admin, ...routeTarget(adminPanel.upstream()), healthPath: "/health", adminOnly: true },
       { host: config.hosts.miniApp, ...routeTarget(miniApp.upstream()), healthPath: "/health", frameAncestors: TELEGRAM_FRAME_ANCESTORS },
     ];
-    if (webhook) routes.push({ host: config.hosts.api, path: s.telegramBot.webhookPath, ...routeTarget(telegramBot.upstream()), healthPath: "/health" });
-    if (grafanaOnEdge) routes.push(this.grafana.edgeRoute());
+    if (webhook) caddyRoutes.push({ host: config.hosts.api, path: s.telegramBot.webhookPath, ...routeTarget(telegramBot.upstream()), healthPath: "/health" });
+    if (grafanaOnEdge) caddyRoutes.push(this.grafana.edgeRoute());
 
     // Optional operator VPN: a private route to the admin surfaces (through the edge's allow-list)
     // and RabbitMQ's management UI, instead of opening them to the internet.
     const vpnCfg = config.vpn;
+    const vpnRoute = vpnCfg.enabled ? routeNet("vpn") : undefined;
     if (vpnCfg.enabled) {
       this.vpn = new VpnGateway(this, "vpn", {
         environment: env,
@@ -393,10 +401,10 @@ export class EnvironmentStack extends TerraformStack {
         bindAddress: config.edge.bindAddress,
         endpoint: vpnCfg.endpoint,
         routes: [
-          { network: edgeNet, tcpPorts: VPN_ROUTE_PORTS.edge, description: "admin panel and Grafana, through the edge" },
+          { network: vpnRoute!, tcpPorts: VPN_ROUTE_PORTS.edge, description: "admin panel and Grafana, through the edge" },
           { network: this.rabbitmq.network, tcpPorts: VPN_ROUTE_PORTS.rabbitmqManagement, description: "RabbitMQ management UI" },
         ],
-        publishNetwork: egressNet,
+        publishNetwork: egressFor("vpn"),
         protectData: config.protectData,
       });
       new TerraformOutput(this, "vpn_access", {
@@ -417,10 +425,10 @@ export class EnvironmentStack extends TerraformStack {
       // The VPN masquerades: the edge sees the gateway's Docker address (see VpnGateway.allowListCidrs).
       adminAllowList: [...config.edge.adminAllowList, ...(this.vpn?.allowListCidrs ?? [])],
       hsts: env === "prod",
-      routes,
-      edgeNetwork: edgeNet,
-      egressNetwork: egressNet,
-      monitoringNetwork: monitoringNet,
+      routes: caddyRoutes,
+      routeNetworks: [...Object.values(routes), ...(telegramRoute ? [telegramRoute] : []), ...(grafanaRoute ? [grafanaRoute] : []), ...(vpnRoute ? [vpnRoute] : [])],
+      egressNetwork: egressFor("edge"),
+      metricsNetwork: edgeMetricsNet,
       protectData: config.protectData,
     });
 

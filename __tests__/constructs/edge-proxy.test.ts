@@ -37,7 +37,7 @@ function build(overrides: (ctx: { stack: TerraformStack; edge: PlatformNetwork; 
       { host: "api.updateio.app", upstreams: ["api-1:3000", "api-2:3000"], healthPath: "/health" },
       { host: "admin.updateio.app", upstreams: ["admin-panel:3003"], adminOnly: true },
     ],
-    edgeNetwork: edge,
+    routeNetworks: [edge],
     egressNetwork: egress,
     ...overrides({ stack, edge, egress }),
   });
@@ -130,5 +130,23 @@ describe("EdgeProxy", () => {
 
   it("fails on an invalid route, through the Caddyfile renderer", () => {
     expect(() => build(() => ({ routes: [{ host: "https://api.updateio.app", upstreams: ["api:3000"] }] }))).toThrow(/routes\[0\]\.host .* must not include a scheme/);
+  });
+});
+
+describe("EdgeProxy networks", () => {
+  it("joins one network per routed service plus egress, and a metrics network shared with Prometheus only", () => {
+    const { json, server } = build(({ stack }) => ({
+      routeNetworks: [new PlatformNetwork(stack, "edge-api", { environment: "prod", purpose: "edge-api" }), new PlatformNetwork(stack, "edge-admin", { environment: "prod", purpose: "edge-admin-panel" })],
+      metricsNetwork: new PlatformNetwork(stack, "edge-metrics", { environment: "prod", purpose: "edge-metrics" }),
+    }));
+    const names = new Map(Object.entries(json.resource.docker_network as Json).map(([k, v]) => [`\${docker_network.${k}.name}`, (v as Json).name]));
+    expect(server.networks_advanced.map((n: Json) => names.get(n.name)).sort()).toEqual(["prod-edge-admin-panel", "prod-edge-api", "prod-edge-metrics", "prod-egress"]);
+  });
+
+  it("refuses a route network with a route out, a repeated one, and metrics on a route network", () => {
+    expect(() => build(({ egress }) => ({ routeNetworks: [egress] }))).toThrow(/routeNetworks: "egress" is not internal/);
+    expect(() => build(({ edge }) => ({ routeNetworks: [edge, edge] }))).toThrow(/routeNetworks: lists a network twice/);
+    expect(() => build(({ edge }) => ({ routeNetworks: [edge], metricsNetwork: edge }))).toThrow(/metricsNetwork: is also a route network/);
+    expect(() => build(() => ({ routeNetworks: [] }))).toThrow(/routeNetworks: is empty/);
   });
 });

@@ -30,7 +30,7 @@ function fixture(opts: { encrypt?: boolean; driver?: "bridge" | "overlay" } = {}
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
-  setNetworkDefaults(stack, opts.driver === "bridge" ? { driver: "bridge" } : { driver: "overlay", encryptedPurposes: opts.encrypt ? ["backend"] : [] });
+  setNetworkDefaults(stack, opts.driver === "bridge" ? { driver: "bridge" } : { driver: "overlay", encryptInternal: opts.encrypt ?? false });
   return {
     stack,
     net: new PlatformNetwork(stack, "net", { environment: "prod", purpose: "backend" }),
@@ -130,7 +130,7 @@ describe("SwarmRuntime", () => {
     const enc = only(synth(f), "docker_network");
     expect(enc.options).toEqual({ encrypted: "" });
     expect(enc.lifecycle).toEqual({ ignore_changes: ["options"] });
-    expect(() => setNetworkDefaults(new TerraformStack(Testing.app({ outdir: OUT }), "x"), { driver: "bridge", encryptedPurposes: ["a"] })).toThrow(/needs the overlay driver/);
+    expect(() => setNetworkDefaults(new TerraformStack(Testing.app({ outdir: OUT }), "x"), { driver: "bridge", encryptInternal: true })).toThrow(/needs the overlay driver/);
   });
 
   it("delivers secrets as docker_secret objects named after their content, readable only by the service's uid", () => {

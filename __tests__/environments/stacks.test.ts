@@ -156,12 +156,15 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       }
     });
 
-    it("has eight networks: edge, app, postgres, redis, rabbitmq, monitoring and docker-api internal, egress not", () => {
+    it("has one internal network per edge route and per API caller, the data and monitoring networks, and an egress network per service that goes out", () => {
       const nets = Object.fromEntries(Object.values(json().resource.docker_network as Json).map((n: Json) => [n.name, n.internal]));
-      expect(nets).toEqual({
-        [`${env}-edge`]: true, [`${env}-app`]: true, [`${env}-postgres`]: true, [`${env}-redis`]: true, [`${env}-rabbitmq`]: true,
-        [`${env}-monitoring`]: true, [`${env}-docker-api`]: true, [`${env}-egress`]: false,
-      });
+      const internal = [
+        "edge-api", "edge-admin-panel", "edge-mini-app", "edge-grafana", ...(webhook ? ["edge-telegram-bot"] : []), "edge-metrics",
+        "api-discord-bot", "api-telegram-bot", "api-admin-panel", "api-mini-app",
+        "postgres", "redis", "rabbitmq", "monitoring", "docker-api",
+      ];
+      const egress = ["egress-edge", "egress-discord-bot", "egress-telegram-bot", ...(env === "dev" ? ["egress-api"] : [])];
+      expect(nets).toEqual(Object.fromEntries([...internal.map((n) => [`${env}-${n}`, true]), ...egress.map((n) => [`${env}-${n}`, false])]));
     });
 
     it("has the providers, one image per distinct image and the random passwords", () => {
@@ -211,29 +214,42 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       for (const name of names) expect(networksOf(json(), name), name).toEqual(expected.map((n) => `${env}-${n}`).sort());
     };
 
-    it("api: edge + app + postgres + redis + rabbitmq (+ egress in dev only, for its debug port)", () => {
-      each("api", ["edge", "app", "postgres", "redis", "rabbitmq", ...(env === "dev" ? ["egress"] : [])]);
+    it("api: its edge route, one network per caller, postgres, redis, rabbitmq (+ its own egress in dev, for its debug port)", () => {
+      each("api", ["edge-api", "api-discord-bot", "api-telegram-bot", "api-admin-panel", "api-mini-app", "postgres", "redis", "rabbitmq", ...(env === "dev" ? ["egress-api"] : [])]);
     });
 
-    it("discord bot: egress + app + redis + rabbitmq", () => {
-      each("discord-bot", ["egress", "app", "redis", "rabbitmq"]);
+    it("discord bot: its own egress, its link to the API, redis, rabbitmq", () => {
+      each("discord-bot", ["egress-discord-bot", "api-discord-bot", "redis", "rabbitmq"]);
     });
 
-    it(`telegram bot: egress + app + redis + rabbitmq${webhook ? " + edge (webhook)" : ""}`, () => {
-      each("telegram-bot", ["egress", "app", "redis", "rabbitmq", ...(webhook ? ["edge"] : [])]);
+    it(`telegram bot: its own egress, its link to the API, redis, rabbitmq${webhook ? " and its edge route (webhook)" : ""}`, () => {
+      each("telegram-bot", ["egress-telegram-bot", "api-telegram-bot", "redis", "rabbitmq", ...(webhook ? ["edge-telegram-bot"] : [])]);
     });
 
-    it("admin panel and mini app: edge only", () => {
-      each("admin-panel", ["edge"]);
-      each("mini-app", ["edge"]);
+    it("admin panel and mini app: their edge route and their link to the API, nothing shared with a neighbour", () => {
+      each("admin-panel", ["edge-admin-panel", "api-admin-panel"]);
+      each("mini-app", ["edge-mini-app", "api-mini-app"]);
+    });
+
+    it("no two app services share a network except the API with each of its callers", () => {
+      const apps = ["api", "discord-bot", "telegram-bot", "admin-panel", "mini-app"];
+      const netsOf = Object.fromEntries(apps.map((a) => [a, new Set(networksOf(json(), replicasOf(json(), env, a)[0]!))]));
+      const dataNets = new Set(["postgres", "redis", "rabbitmq"].map((n) => `${env}-${n}`));
+      for (const a of apps) {
+        for (const b of apps) {
+          if (a >= b) continue;
+          const shared = [...netsOf[a]!].filter((n) => netsOf[b]!.has(n) && !dataNets.has(n));
+          expect(shared, `${a} / ${b}`).toEqual(a === "api" || b === "api" ? [`${env}-api-${a === "api" ? b : a}`] : []);
+        }
+      }
     });
 
     it("data services: only their own internal network", () => {
       for (const svc of ["postgres", "redis", "rabbitmq"]) each(svc, [svc]);
     });
 
-    it("edge: edge + egress + monitoring (metrics port); migration job: postgres only", () => {
-      each("edge", ["edge", "egress", "monitoring"]);
+    it("edge: one network per route, its own egress and the metrics network it shares with Prometheus only; migration job: postgres only", () => {
+      each("edge", ["egress-edge", "edge-api", "edge-admin-panel", "edge-mini-app", "edge-grafana", ...(webhook ? ["edge-telegram-bot"] : []), "edge-metrics"]);
       expect(networksOf(json(), `${env}-api-migrate`)).toEqual([`${env}-postgres`]);
     });
 
@@ -243,8 +259,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       each("docker-socket-proxy", ["docker-api"]);
       each("cadvisor", ["monitoring", "docker-api"]);
       each("node-exporter", ["monitoring"]);
-      each("prometheus", ["monitoring", "rabbitmq"]);
-      each("grafana", ["monitoring", "postgres", "edge"]);
+      each("prometheus", ["monitoring", "rabbitmq", "edge-metrics"]);
+      each("grafana", ["monitoring", "postgres", "edge-grafana"]);
       each("postgres-exporter", ["monitoring", "postgres"]);
       each("redis-exporter", ["monitoring", "redis"]);
     });
@@ -539,10 +555,10 @@ describe.each(["test", "prod"] as const)("%s: Swarm services", (env) => {
     expect(order).toEqual({ "admin-panel": "start-first", api: "start-first", "discord-bot": "stop-first", "mini-app": "start-first", "telegram-bot": "start-first" });
   });
 
-  it(env === "prod" ? "networks are attachable overlays, encrypted except egress" : "networks are attachable overlays (one node: nothing to encrypt)", () => {
+  it(env === "prod" ? "networks are attachable overlays, every internal one encrypted" : "networks are attachable overlays (one node: nothing to encrypt)", () => {
     for (const n of Object.values(json().resource.docker_network as Json) as Json[]) {
       expect(n, n.name).toMatchObject({ driver: "overlay", attachable: true });
-      const encrypted = env === "prod" && n.name !== "prod-egress";
+      const encrypted = env === "prod" && n.internal === true;
       expect(n.options, n.name).toEqual(encrypted ? { encrypted: "" } : undefined);
       expect(n.lifecycle, n.name).toEqual(encrypted ? { ignore_changes: ["options"] } : undefined);
     }
@@ -624,11 +640,11 @@ describe("the operator VPN (UPDATEIO_VPN=1)", () => {
     for (const env of ENVIRONMENTS) expect(running(S[env].json).some((c) => c.name === `${env}-vpn`), env).toBe(false);
   });
 
-  it("adds the gateway: UDP 51820 published, NET_ADMIN only, on egress (to publish), edge and rabbitmq (its routes)", () => {
+  it("adds the gateway: UDP 51820 published, NET_ADMIN only, on its own egress (to publish), its own edge route and rabbitmq (its routes)", () => {
     const vpn = container(withVpn.json, "prod-vpn");
     expect(vpn.ports).toEqual([{ external: 51820, internal: 51820, ip: "0.0.0.0", protocol: "udp" }]);
     expect(vpn.capabilities).toEqual({ add: ["NET_ADMIN"], drop: ["ALL"] });
-    expect(networksOf(withVpn.json, "prod-vpn")).toEqual(["prod-edge", "prod-egress", "prod-rabbitmq"]);
+    expect(networksOf(withVpn.json, "prod-vpn")).toEqual(["prod-edge-vpn", "prod-egress-vpn", "prod-rabbitmq"]);
   });
 
   it("lets the gateway's addresses through the edge's admin allow-list and outputs the client templates", () => {

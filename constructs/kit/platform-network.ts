@@ -6,18 +6,19 @@ import { LABELS, PROJECT } from "./secure-defaults";
 export interface NetworkDefaults {
   readonly driver: "bridge" | "overlay";
   /**
-   * Overlay only: IPsec-encrypt traffic between nodes (the purposes listed here).
-   * @default none
+   * Overlay only: IPsec-encrypt traffic between nodes on every internal network (all that carry
+   * data or credentials; an egress network only carries traffic bound for the internet).
+   * @default false
    */
-  readonly encryptedPurposes?: readonly string[];
+  readonly encryptInternal?: boolean;
 }
 
 const DEFAULTS = new WeakMap<IConstruct, NetworkDefaults>();
 
 /** Sets the network driver for every PlatformNetwork created below `scope` (the environment stack). */
 export function setNetworkDefaults(scope: IConstruct, defaults: NetworkDefaults): void {
-  if (defaults.driver === "bridge" && (defaults.encryptedPurposes ?? []).length > 0) {
-    throw new Error(`setNetworkDefaults ${scope.node.path}: encryptedPurposes needs the overlay driver (bridges never leave the host)`);
+  if (defaults.driver === "bridge" && defaults.encryptInternal) {
+    throw new Error(`setNetworkDefaults ${scope.node.path}: encryptInternal needs the overlay driver (bridges never leave the host)`);
   }
   DEFAULTS.set(scope, defaults);
 }
@@ -67,7 +68,7 @@ export class PlatformNetwork extends Construct {
     this.internal = props.internal ?? true;
     this.purpose = props.purpose;
     this.driver = defaults.driver;
-    this.encrypted = this.driver === "overlay" && (defaults.encryptedPurposes ?? []).includes(props.purpose);
+    this.encrypted = this.driver === "overlay" && (defaults.encryptInternal ?? false) && this.internal;
     const overlay = this.driver === "overlay";
     this.resource = new Network(this, "network", {
       name: `${props.environment}-${props.purpose}`,
