@@ -67,6 +67,13 @@ export interface PostgresClusterProps {
    * @default []
    */
   readonly extraVolumes?: readonly VolumeMount[];
+  /**
+   * Internal networks the read-only endpoint (the replicas, or the primary without replicas) also
+   * joins, each shared with one read-only client (Grafana), so that client does not share the
+   * postgres network with the app services. pg_hba's samenet covers them.
+   * @default []
+   */
+  readonly readOnlyClientNetworks?: readonly PlatformNetwork[];
 }
 
 export interface PostgresExtraRole {
@@ -229,7 +236,7 @@ export class PostgresCluster extends Construct implements Connectable {
       ],
       tmpfs: { [SOCKET_DIR]: 8 },
       volumes: [{ volume: this.dataVolume, containerPath: DATA_DIR }, ...(props.extraVolumes ?? [])],
-      networks: [{ network: this.network }],
+      networks: [{ network: this.network }, ...(replicas > 0 ? [] : (props.readOnlyClientNetworks ?? []).map((network) => ({ network })))],
       // TCP, not the socket: during initdb the entrypoint runs a socket-only server that must not count as ready.
       healthcheck,
     });
@@ -272,7 +279,7 @@ export class PostgresCluster extends Construct implements Connectable {
         configDirs: [hbaDir],
         tmpfs: { [SOCKET_DIR]: 8 },
         volumes: [{ volume, containerPath: DATA_DIR }],
-        networks: [{ network: this.network, aliases: ["postgres-ro"] }],
+        networks: [{ network: this.network, aliases: ["postgres-ro"] }, ...(props.readOnlyClientNetworks ?? []).map((network) => ({ network, aliases: ["postgres-ro"] }))],
         healthcheck,
         // The first start copies the whole database before it reports healthy.
         waitTimeoutSeconds: 900,

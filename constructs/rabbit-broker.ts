@@ -49,6 +49,12 @@ export interface RabbitBrokerProps {
    * @default 1
    */
   readonly clusterSize?: number;
+  /**
+   * An internal network every node also joins, shared with Prometheus only, which scrapes the
+   * nodes' Prometheus plugin there instead of joining the network the app services use.
+   * @default undefined (scraped on the rabbitmq network)
+   */
+  readonly metricsNetwork?: PlatformNetwork;
 }
 
 const PORT = 5672;
@@ -67,6 +73,8 @@ export class RabbitBroker extends Construct implements Connectable {
   readonly user = USER;
   readonly vhost: string;
   readonly network: PlatformNetwork;
+  /** Where Prometheus scrapes the nodes, when given. */
+  readonly metricsNetwork?: PlatformNetwork;
   /** The first (or only) node. */
   readonly service: HardenedService;
   /** Every node, in order (one unless clusterSize > 1). */
@@ -100,6 +108,7 @@ export class RabbitBroker extends Construct implements Connectable {
     if (problems.length > 0) throw new Error(`RabbitBroker ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 
     this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "rabbitmq" });
+    this.metricsNetwork = props.metricsNetwork;
     this.password = new GeneratedSecret(this, "password");
     this.erlangCookie = new GeneratedSecret(this, "erlang-cookie", { length: 64 });
     for (const app of this.apps) this.appPasswords.set(app.name, new GeneratedSecret(this, `${app.name}-password`));
@@ -155,7 +164,7 @@ export class RabbitBroker extends Construct implements Connectable {
           ],
           tmpfs: { "/var/log/rabbitmq": 16 },
           volumes: [{ volume, containerPath: "/var/lib/rabbitmq" }],
-          networks: [{ network: this.network, aliases: single ? [] : [this.host] }],
+          networks: [{ network: this.network, aliases: single ? [] : [this.host] }, ...(props.metricsNetwork ? [{ network: props.metricsNetwork }] : [])],
           healthcheck: { test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"], interval: "30s", timeout: "20s", retries: 5, startPeriod: "1m0s" },
         }),
       );

@@ -24,7 +24,8 @@ import { RabbitBroker } from "../constructs/rabbit-broker";
 import { RedisCache } from "../constructs/redis-cache";
 import type { CaddyRoute } from "../constructs/renderers/caddyfile";
 import { appImage, UpdateioService } from "../constructs/updateio-service";
-import type { EnvironmentConfig } from "./schema";
+import { configWarnings, type EnvironmentConfig } from "./schema";
+import { variableForPath, variableName } from "./variables";
 
 /** A sensitive string Terraform variable (a workspace variable in Terraform Cloud, TF_VAR_<name> locally). */
 function sensitiveVariable(scope: Construct, name: string, description: string, fallback?: string): string {
@@ -62,6 +63,11 @@ export class EnvironmentStack extends TerraformStack {
     super(scope, id);
     this.config = config;
     const env = config.name;
+    // Values prod refuses (plain-TCP Docker host, an allow-list for everyone, ...) are warnings here.
+    for (const [path, message] of configWarnings(config)) {
+      const key = variableForPath(env, path);
+      Annotations.of(this).addWarning(`${path.join(".")}${key ? ` (${variableName(env, key)} or environments/${env}.ts)` : ""}: ${message}`);
+    }
     new DockerProvider(this, "docker", { host: config.dockerHost });
     new RandomProvider(this, "random");
     if (config.state.backend === "local") {
@@ -103,6 +109,8 @@ export class EnvironmentStack extends TerraformStack {
     const monitorPassword = new GeneratedSecret(this, "postgres-monitor-password");
     const backupsVolume = new ServiceVolume(this, "postgres-backups", { environment: env, service: "postgres", purpose: "backups", protect: config.protectData });
 
+    // Grafana reads Postgres on a network of its own, so it shares nothing with the app services.
+    const grafanaDbNet = pairNet("postgres-grafana");
     this.postgres = new PostgresCluster(this, "postgres", {
       environment: env,
       image: config.postgres.image,
@@ -120,6 +128,7 @@ export class EnvironmentStack extends TerraformStack {
       pooler: config.postgres.pooler,
       poolerImage: config.postgres.poolerImage,
       poolSize: config.postgres.poolSize,
+      readOnlyClientNetworks: [grafanaDbNet],
     });
     const offsiteCfg = config.postgres.offsite;
     const offsite = offsiteCfg && {
@@ -129,7 +138,7 @@ export class EnvironmentStack extends TerraformStack {
       secretAccessKey: sensitiveVariable(this, "offsite_secret_access_key", "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable."),
     };
     if (!offsite && env === "prod") {
-      Annotations.of(this).addWarning("prod backups stay on this host: set UPDATEIO_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_BACKUP_OFFSITE_BUCKET (and the Terraform variables offsite_access_key_id/offsite_secret_access_key) for an off-host copy.");
+      Annotations.of(this).addWarning("prod backups stay on this host: set UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET (and the Terraform variables offsite_access_key_id/offsite_secret_access_key) for an off-host copy.");
     }
     this.backup = new PostgresBackup(this, "postgres-backup", {
       environment: env,
@@ -166,6 +175,8 @@ export class EnvironmentStack extends TerraformStack {
       clusterSize: config.rabbitmq.clusterSize,
       protectData: config.protectData,
       logLevel: config.logLevel === "trace" ? "debug" : config.logLevel === "warn" ? "warning" : config.logLevel,
+      // Prometheus scrapes the nodes here rather than joining the network the apps use.
+      metricsNetwork: pairNet("rabbitmq-metrics"),
     });
 
     // Tokens issued by Discord and Telegram: Terraform variables (workspace variables in Terraform Cloud).
@@ -337,7 +348,7 @@ export class EnvironmentStack extends TerraformStack {
         ],
       },
       // RabbitMQ's built-in plugin is scraped on its own network; everything else comes to monitoring.
-      networks: [{ network: monitoringNet }, { network: this.rabbitmq.network }, { network: edgeMetricsNet }],
+      networks: [{ network: monitoringNet }, { network: this.rabbitmq.metricsNetwork! }, { network: edgeMetricsNet }],
       protectData: config.protectData,
     });
     const alertChannels = o11y.alerting;
@@ -353,7 +364,7 @@ export class EnvironmentStack extends TerraformStack {
       publishNetwork: grafanaOnEdge ? undefined : grafanaEgress,
       monitoringNetwork: monitoringNet,
       postgres: {
-        network: this.postgres.network,
+        network: grafanaDbNet,
         host: this.postgres.readOnlyHost,
         port: this.postgres.port,
         database,
@@ -375,7 +386,7 @@ export class EnvironmentStack extends TerraformStack {
       protectData: config.protectData,
     });
     if (!alertChannels.telegramChatId && !alertChannels.discord && env === "prod") {
-      Annotations.of(this).addWarning("prod alerts have nowhere to go: set UPDATEIO_ALERT_TELEGRAM_CHAT_ID (+ TF_VAR_alert_telegram_bot_token) or UPDATEIO_ALERT_DISCORD=1 (+ TF_VAR_alert_discord_webhook_url).");
+      Annotations.of(this).addWarning("prod alerts have nowhere to go: set UPDATEIO_PROD_ALERT_TELEGRAM_CHAT_ID (+ TF_VAR_alert_telegram_bot_token) or UPDATEIO_PROD_ALERT_DISCORD=on (+ TF_VAR_alert_discord_webhook_url).");
     }
 
     const caddyRoutes: CaddyRoute[] = [
@@ -457,7 +468,7 @@ export class EnvironmentStack extends TerraformStack {
     });
 
     if (Object.values(s).some((svc) => svc.image.kind === "registry" && /@sha256:0{64}$/.test(svc.image.ref))) {
-      Annotations.of(this).addWarning("environments/releases.json still holds placeholder digests (sha256:000...): deploys will fail to pull until the release pipeline writes real ones or UPDATEIO_<SERVICE>_IMAGE is set.");
+      Annotations.of(this).addWarning(`environments/releases.json still holds placeholder digests (sha256:000...): deploys will fail to pull until the release pipeline writes real ones or UPDATEIO_${env.toUpperCase()}_<SERVICE>_IMAGE is set.`);
     }
     applyPolicy(this, { environment: env });
   }

@@ -161,7 +161,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       const internal = [
         "edge-api", "edge-admin-panel", "edge-mini-app", "edge-grafana", ...(webhook ? ["edge-telegram-bot"] : []), "edge-metrics",
         "api-discord-bot", "api-telegram-bot", "api-admin-panel", "api-mini-app",
-        "postgres", "redis", "rabbitmq", "monitoring", "docker-api",
+        "postgres", "redis", "rabbitmq", "monitoring", "docker-api", "postgres-grafana", "rabbitmq-metrics",
       ];
       const egress = ["egress-edge", "egress-discord-bot", "egress-telegram-bot", ...(env === "dev" ? ["egress-api"] : [])];
       expect(nets).toEqual(Object.fromEntries([...internal.map((n) => [`${env}-${n}`, true]), ...egress.map((n) => [`${env}-${n}`, false])]));
@@ -244,8 +244,12 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       }
     });
 
-    it("data services: only their own internal network", () => {
-      for (const svc of ["postgres", "redis", "rabbitmq"]) each(svc, [svc]);
+    it("data services: their own internal network, plus a network per read-only or scraping client", () => {
+      // Without replicas the primary serves Grafana's reads; with them, the replicas do.
+      each("postgres", ["postgres", ...(env === "dev" ? ["postgres-grafana"] : [])]);
+      if (env !== "dev") each("postgres-replica-1", ["postgres", "postgres-grafana"]);
+      each("redis", ["redis"]);
+      for (const node of env === "dev" ? ["rabbitmq"] : ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"]) each(node, ["rabbitmq", "rabbitmq-metrics"]);
     });
 
     it("edge: one network per route, its own egress and the metrics network it shares with Prometheus only; migration job: postgres only", () => {
@@ -259,8 +263,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       each("docker-socket-proxy", ["docker-api"]);
       each("cadvisor", ["monitoring", "docker-api"]);
       each("node-exporter", ["monitoring"]);
-      each("prometheus", ["monitoring", "rabbitmq", "edge-metrics"]);
-      each("grafana", ["monitoring", "postgres", "edge-grafana"]);
+      each("prometheus", ["monitoring", "rabbitmq-metrics", "edge-metrics"]);
+      each("grafana", ["monitoring", "postgres-grafana", "edge-grafana"]);
       each("postgres-exporter", ["monitoring", "postgres"]);
       each("redis-exporter", ["monitoring", "redis"]);
     });
@@ -627,13 +631,13 @@ describe("main.ts determinism", () => {
   });
 });
 
-describe("the operator VPN (UPDATEIO_VPN=1)", () => {
+describe("the operator VPN (UPDATEIO_PROD_VPN=1)", () => {
   const peerKey = `${"A".repeat(43)}=`;
   const vpnOut = mkdtempSync(join(tmpdir(), "stacks-vpn-"));
   afterAll(() => rmSync(vpnOut, { recursive: true, force: true }));
   let withVpn: SynthesizedEnvironment;
   beforeAll(() => {
-    withVpn = synthEnvironment("prod", { UPDATEIO_VPN: "1", UPDATEIO_VPN_ENDPOINT: "vpn.updateio.app", UPDATEIO_VPN_PEERS: `alice-laptop:${peerKey}:10.13.13.2/32` }, vpnOut);
+    withVpn = synthEnvironment("prod", { UPDATEIO_PROD_VPN: "1", UPDATEIO_PROD_VPN_ENDPOINT: "vpn.updateio.app", UPDATEIO_PROD_VPN_PEERS: `alice-laptop:${peerKey}:10.13.13.2/32` }, vpnOut);
   });
 
   it("is off by default", () => {
