@@ -1,6 +1,6 @@
 /**
  * The change classifier on small hand-made before/after pairs. Each describe block is named after the
- * DESIGN.md fact ("Facts checked by hand", kreuzwerker/docker 3.6.2) it encodes.
+ * fact about kreuzwerker/docker 3.6.2 (checked by hand against the provider) it encodes.
  */
 import { describe, expect, it } from "vitest";
 import { CONTAINER_IN_PLACE, diffStacks, hasDataLoss, isGoDuration, settleProblems, type ResourceChange, type StackDiff } from "../../scripts/review/classify";
@@ -30,7 +30,7 @@ describe("no change", () => {
   });
 });
 
-describe("DESIGN.md: only restart, max_retry_count, cpu_shares, memory, cpu_set, memory_swap update in place", () => {
+describe("kreuzwerker/docker 3.6.2: only restart, max_retry_count, cpu_shares, memory, cpu_set, memory_swap update in place", () => {
   const values: Record<string, unknown> = { restart: "always", max_retry_count: 3, cpu_shares: 1024, memory: 512, cpu_set: "0-1", memory_swap: 512 };
   it.each([...CONTAINER_IN_PLACE])("%s alone: in place, nobody goes down", (attribute) => {
     const d = diff((s) => (containers(s).db![attribute] = values[attribute]));
@@ -54,7 +54,7 @@ describe("DESIGN.md: only restart, max_retry_count, cpu_shares, memory, cpu_set,
   });
 });
 
-describe("DESIGN.md: most other container attributes force replacement", () => {
+describe("kreuzwerker/docker 3.6.2: most other container attributes force replacement", () => {
   it.each([
     ["env", ["LOG_LEVEL=debug", "PORT=3000"]],
     ["user", "0:0"],
@@ -96,7 +96,7 @@ describe("DESIGN.md: most other container attributes force replacement", () => {
   });
 });
 
-describe("DESIGN.md: `healthcheck` edits are silently ignored in 3.6.2", () => {
+describe("kreuzwerker/docker 3.6.2: `healthcheck` edits are silently ignored in 3.6.2", () => {
   it("a healthcheck-only edit has no effect and says so", () => {
     const d = diff((s) => ((containers(s).db!.healthcheck as Record<string, unknown>).retries = 5));
     const c = change(d, "docker_container.db");
@@ -125,7 +125,7 @@ describe("DESIGN.md: `healthcheck` edits are silently ignored in 3.6.2", () => {
   });
 });
 
-describe("DESIGN.md: Healthcheck durations are read back in Go form", () => {
+describe("kreuzwerker/docker 3.6.2: Healthcheck durations are read back in Go form", () => {
   it.each(["30s", "1m0s", "1m30s", "1h0m0s", "2m0s", "500ms", "0s", "1.5s"])("%s is Go's form", (v) => expect(isGoDuration(v)).toBe(true));
   it.each(["1m", "90s", "60s", "1h", "1h30s", "", "5"])("%s is not", (v) => expect(isGoDuration(v)).toBe(false));
 
@@ -138,7 +138,7 @@ describe("DESIGN.md: Healthcheck durations are read back in Go form", () => {
   });
 });
 
-describe("DESIGN.md: `labels` is a list of `{label, value}`, not a map", () => {
+describe("kreuzwerker/docker 3.6.2: `labels` is a list of `{label, value}`, not a map", () => {
   it("the same labels in another order are no change (a set in the provider)", () => {
     const d = diff((s) => (containers(s).db!.labels as unknown[]).reverse());
     expect(addresses(d)).toEqual([]);
@@ -155,7 +155,7 @@ describe("DESIGN.md: `labels` is a list of `{label, value}`, not a map", () => {
   });
 });
 
-describe("DESIGN.md: `ports` are read back sorted", () => {
+describe("kreuzwerker/docker 3.6.2: `ports` are read back sorted", () => {
   const p = (n: number) => ({ internal: n, external: n, ip: "127.0.0.1", protocol: "tcp" });
 
   it("a reorder is a change (ports are a list), reported as order only", () => {
@@ -172,7 +172,7 @@ describe("DESIGN.md: `ports` are read back sorted", () => {
   });
 });
 
-describe("DESIGN.md: every `docker_volume` attribute forces replacement and delete removes data", () => {
+describe("kreuzwerker/docker 3.6.2: every `docker_volume` attribute forces replacement and delete removes data", () => {
   it("a data volume whose labels change: replaced = DATA LOSS, and its container goes with it", () => {
     const d = diff((s) => (volumes(s).data!.labels as unknown[]).push({ label: "x", value: "y" }));
     const v = change(d, "docker_volume.data");
@@ -223,7 +223,7 @@ describe("DESIGN.md: every `docker_volume` attribute forces replacement and dele
   });
 });
 
-describe("DESIGN.md: prod data volumes need `lifecycle.preventDestroy`", () => {
+describe("kreuzwerker/docker 3.6.2: prod data volumes need `lifecycle.preventDestroy`", () => {
   it("a protected volume replaced: DATA LOSS, and the plan would stop on prevent_destroy", () => {
     const d = diff((s) => (volumes(s).data!.name = "t-db-data-2"));
     const v = change(d, "docker_volume.data");
@@ -247,7 +247,7 @@ describe("DESIGN.md: prod data volumes need `lifecycle.preventDestroy`", () => {
   });
 });
 
-describe("DESIGN.md: Named volumes survive container replacement", () => {
+describe("kreuzwerker/docker 3.6.2: Named volumes survive container replacement", () => {
   it("a container replaced with its data volume: no data loss, the volume is named", () => {
     const d = diff((s) => (containers(s).db!.env = ["LOG_LEVEL=debug"]));
     const c = change(d, "docker_container.db");
@@ -257,7 +257,7 @@ describe("DESIGN.md: Named volumes survive container replacement", () => {
   });
 });
 
-describe("DESIGN.md: `upload` needs a seed; replace_triggered_by replaces the service with it", () => {
+describe("kreuzwerker/docker 3.6.2: `upload` needs a seed; replace_triggered_by replaces the service with it", () => {
   it("a new file in the seed: seed replaced, every replica replaced through replace_triggered_by", () => {
     const d = diff((s) => (containers(s).api_seed!.upload as unknown[]).push({ file: "/run/secrets/token", content: "very-secret-token", executable: false }));
     const seed = change(d, "docker_container.api_seed");
@@ -312,7 +312,7 @@ describe("network replaced: its containers are replaced with it", () => {
   });
 });
 
-describe("DESIGN.md: An image that exists locally with the same name is not pulled again; pin by digest", () => {
+describe("kreuzwerker/docker 3.6.2: An image that exists locally with the same name is not pulled again; pin by digest", () => {
   it("a new digest: image changed, pulled, and every container using it replaced", () => {
     const d = diff((s) => (s.resource.docker_image!.img!.name = "ghcr.io/updateio/api:1.0.1@sha256:" + "b".repeat(64)));
     const i = change(d, "docker_image.img");

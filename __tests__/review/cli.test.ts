@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { baseStack, containers, volumes, type Stack } from "./fixtures";
+import { swarmStack, taskSpec } from "./swarm-fixtures";
 
 const ROOT = resolve(__dirname, "../..");
 const TMP = mkdtempSync(join(tmpdir(), "review-cli-test-"));
@@ -53,6 +54,20 @@ describe("exit code", () => {
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split("\n")).toHaveLength(1);
     expect(r.stdout).toMatch(/^t: .*1 changed \(0 replaced, 1 in place\); 0 data loss, 0 service\(s\) down → safe/);
+  });
+
+  it("0 when a Swarm service is replaced (downtime is reported, not data loss); the report names the ForceNew value", () => {
+    const swarmBefore = synthDir("swarm-before", swarmStack());
+    const after = swarmStack();
+    (taskSpec(after, "api").networks_advanced as Record<string, unknown>[])[0]!.aliases = ["api", "backend"];
+    const out = join(TMP, "out-swarm");
+    const r = review(["--from", synthDir("swarm-after", after), "--against", swarmBefore, "--out", out, "--quiet"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^t: .*1 changed \(1 replaced, 0 in place\); 0 data loss, 1 service\(s\) down → downtime/m);
+    const report = readFileSync(join(out, "t.md"), "utf8");
+    expect(report).toContain("**DOWNTIME**: api: its Swarm service is replaced (destroyed, then created), all 2 tasks stop");
+    expect(report).toContain("ForceNew in 3.6.2: networks_advanced");
   });
 
   it("0 without a comparison", () => {

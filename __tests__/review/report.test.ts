@@ -40,6 +40,7 @@ beforeAll(() => {
 
 const running = (r: Rendered) => ofType(r.env.json, "docker_container").filter((c) => !isSeed(c));
 const seeds = (r: Rendered) => ofType(r.env.json, "docker_container").filter(isSeed);
+const swarmServices = (r: Rendered) => ofType(r.env.json, "docker_service");
 /** The report's section that starts with `heading`, up to the next "## ". */
 function section(report: string, heading: string): string {
   const start = report.indexOf(`\n${heading}`);
@@ -51,8 +52,8 @@ function section(report: string, heading: string): string {
 describe.each(["dev", "prod"] as const)("the %s report", (name) => {
   const r = () => (name === "dev" ? dev : prod);
 
-  it("lists every service (io.updateio.service of every container that runs) in the services table", () => {
-    const services = new Set(running(r()).map((c) => label(c.body, LABELS.service)!));
+  it("lists every service (io.updateio.service of every container that runs, and of every Swarm service) in the services table", () => {
+    const services = new Set([...running(r()), ...swarmServices(r())].map((c) => label(c.body, LABELS.service)!));
     expect(services.size).toBeGreaterThan(10);
     const table = section(r().report, "## Services");
     for (const s of services) expect(table).toContain(`| **${s}**`);
@@ -91,13 +92,16 @@ describe.each(["dev", "prod"] as const)("the %s report", (name) => {
     const table = section(r().report, "## Services");
     expect(table).toMatch(/\| \*\*postgres\*\* \| data \| postgres:17\.\d+-bookworm \| (tag only \(not pinned\)|sha256:[0-9a-f]{12}…) \| 1 \| \d+ MiB \| \d+ shares \| postgres \| yes \|/);
     const api = r().inventory.services.find((s) => s.name === "api")!;
-    expect(table).toContain(`| ${api.replicas} | ${api.memoryMb} MiB |`);
+    // A Swarm service's memory cell adds its reservation: "768 MiB (reserves 192)".
+    expect(table).toContain(`| ${api.replicas} | ${api.memoryMb} MiB`);
   });
 
-  it("resolves networks to their Docker names and marks the one that routes out", () => {
+  it("resolves networks to their Docker names and marks the ones that route out", () => {
     const table = section(r().report, "## Networks");
     expect(table).toContain(`| ${name}-postgres | yes |`);
-    expect(table).toContain(`| ${name}-egress | **no** (routed out) |`);
+    const routed = ofType(r().env.json, "docker_network").filter((n) => n.body.internal !== true);
+    expect(routed.length).toBeGreaterThan(0);
+    for (const n of routed) expect(table).toContain(`| ${String(n.body.name)} | **no** (routed out) |`);
   });
 
   it("reads the backup schedule and retention from the scheduler script", () => {
@@ -119,6 +123,37 @@ describe.each(["dev", "prod"] as const)("the %s report", (name) => {
 
   it("contains one mermaid block", () => {
     expect(r().report.match(/```mermaid\n/g)?.length).toBe(1);
+  });
+});
+
+describe("the prod report's Swarm sections (prod runs its app services on Swarm)", () => {
+  it("lists every docker_service with its Swarm name, update settings and the values that would replace it", () => {
+    const list = swarmServices(prod);
+    expect(list.length).toBeGreaterThan(0);
+    const swarm = section(prod.report, "## Swarm services");
+    const forceNew = swarm.slice(swarm.indexOf("### What replaces a Swarm service"));
+    for (const svc of list) {
+      const name = label(svc.body, LABELS.service)!;
+      expect(swarm).toContain(`| **${name}** | ${String(svc.body.name)} |`);
+      expect(forceNew).toContain(`| **${name}** | ${String(svc.body.name)} |`);
+      expect(section(prod.report, "## Services")).toContain(`| **${name}** (Swarm service) |`);
+    }
+  });
+
+  it("names every docker_secret and docker_config by name, never by data or by the expression that derives its name", () => {
+    const objects = [...ofType(prod.env.json, "docker_secret"), ...ofType(prod.env.json, "docker_config")];
+    const table = section(prod.report, "## Swarm services").slice(section(prod.report, "## Swarm services").indexOf("### Swarm secrets and configs"));
+    for (const o of objects) {
+      expect(prod.report).not.toContain(String(o.body.data));
+      const name = String(o.body.name);
+      if (name.includes("${")) expect(prod.report).not.toContain(name);
+    }
+    expect(prod.inventory.swarmObjects.map((o) => o.address).sort()).toEqual(objects.map((o) => o.address).sort());
+    for (const o of prod.inventory.swarmObjects) expect(table).toContain(`| ${o.name} |`);
+  });
+
+  it("has nothing that never settles or fails at apply (durations, max_failure_ratio, network ids, overlay options, secret data)", () => {
+    expect(prod.report).not.toContain("## Plans that would never settle");
   });
 });
 

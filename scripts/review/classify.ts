@@ -1,18 +1,25 @@
 /**
  * What applying "after" on top of "before" does, resource by resource, with kreuzwerker/docker 3.6.2
- * (DESIGN.md, "Facts checked by hand"). Compares two synthesized stacks; no Terraform, no state.
+ * (facts checked by hand against the provider; Swarm resources in ./swarm.ts). Compares two
+ * synthesized stacks; no Terraform, no state.
  *
- * 1. Direct changes: attributes that differ, judged by resource type (in place or replaced).
+ * 1. Direct changes: attributes that differ, judged by resource type (in place or replaced); for a
+ *    docker_service, attribute paths (task_spec.container_spec.image), since one block mixes
+ *    ForceNew and in-place values. Attributes in lifecycle.ignore_changes are left out (and said so).
  * 2. Propagation until nothing moves: a reference to a replaced resource's computed attribute
  *    (image_id, result) changes the referring attribute; replace_triggered_by fires on any planned
  *    change of its target; a container attached to a replaced network or mounting a replaced volume
- *    is replaced with it (Docker refuses to remove a network or volume that is in use).
+ *    is replaced with it (Docker refuses to remove a network or volume that is in use); a Swarm
+ *    service on a replaced network is replaced too (its networks_advanced is ForceNew).
  * 3. Risks: data loss (a volume that is not ephemeral replaced or removed) and downtime (every
- *    running replica of a service replaced at once).
+ *    running replica of a service replaced at once, a Swarm service replaced, the only task of a
+ *    stop-first service updated).
  */
 import {
   asArray,
   asString,
+  block,
+  blocks,
   canonical,
   constructPath,
   indexResources,
@@ -23,23 +30,39 @@ import {
   LABELS,
   META_KEYS,
   referencesByAttribute,
+  referencesByPath,
   lifecycleReferences,
   resourceTypes,
   wholeReference,
   type Body,
+  type Reference,
   type Resource,
   type TerraformJson,
 } from "./terraform-json";
 import { volumeProtection } from "./inventory";
+import {
+  isServiceForceNew,
+  MODE_SWITCH,
+  networkProblems,
+  objectName,
+  REPLICAS,
+  rollsTasks,
+  serviceChangedPaths,
+  serviceMode,
+  serviceProblems,
+  serviceReplicas,
+  swarmObjectProblems,
+  updatePolicy,
+} from "./swarm";
 
-/** The only docker_container attributes 3.6.2 updates in place (DESIGN.md). */
+/** The only docker_container attributes 3.6.2 updates in place. */
 export const CONTAINER_IN_PLACE: ReadonlySet<string> = new Set(["restart", "max_retry_count", "cpu_shares", "memory", "cpu_set", "memory_swap"]);
 /** docker_image attributes that only matter to the provider (no new image_id). */
 export const IMAGE_IN_PLACE: ReadonlySet<string> = new Set(["keep_locally", "force_remove"]);
 
 /**
  * Attributes the provider schema declares as sets: their order is not a change. `labels` is a set
- * of {label, value} (DESIGN.md), `ports` a list that is read back sorted (so order does count).
+ * of {label, value}, `ports` a list that is read back sorted (so order does count).
  */
 const SET_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {
   docker_container: ["labels", "env", "upload", "volumes", "networks_advanced", "security_opts", "mounts", "host", "devices", "dns", "dns_opts", "dns_search", "group_add", "ulimit", "links"],
@@ -62,6 +85,16 @@ export type Kind =
   | "network-replaced"
   | "image-changed"
   | "password-replaced"
+  | "service-replaced"
+  | "service-rolling-update"
+  | "service-placement"
+  | "service-scaled"
+  | "service-settings"
+  | "service-mode-refused"
+  | "secret-rotated"
+  | "config-rotated"
+  | "swarm-object-refused"
+  | "ignored-change"
   | "replaced"
   | "changed";
 
@@ -69,6 +102,8 @@ export interface Cause {
   /** Address of the resource whose change causes this one. */
   readonly via: string;
   readonly text: string;
+  /** The attribute (path, for a docker_service) of this resource the change arrives through. */
+  readonly attribute?: string;
 }
 
 export interface ResourceChange {
@@ -89,6 +124,10 @@ export interface ResourceChange {
   readonly notes: readonly string[];
   /** Services whose containers are replaced because of this change ("api ×3"): network, image, password, volume. */
   readonly replaces: readonly string[];
+  /** Swarm services replaced (network) or rolled (secret, config, password) because of this change. */
+  readonly swarmServices: readonly string[];
+  /** Attributes changed in the configuration but listed in lifecycle.ignore_changes: no effect. */
+  readonly ignored: readonly string[];
 }
 
 export interface DowntimeRisk {
@@ -154,13 +193,31 @@ export function directAction(type: string, attributes: readonly string[]): Actio
     }
     case "docker_image":
       return attributes.every((a) => IMAGE_IN_PLACE.has(a)) ? "update" : "replace";
+    case "docker_service":
+      return attributes.some(isServiceForceNew) ? "replace" : "update";
     case "docker_volume":
     case "docker_network":
+    case "docker_secret":
+    case "docker_config":
     case "random_password":
       return "replace";
     default:
       return "update";
   }
+}
+
+/** Attribute paths a resource's lifecycle.ignore_changes lists ("task_spec[0].x" → "task_spec.x"; "all": every one). */
+export function ignoredAttributes(body: Body): Set<string> | "all" {
+  const lifecycle = isRecord(body.lifecycle) ? body.lifecycle : {};
+  const list = asArray(lifecycle.ignore_changes);
+  if (lifecycle.ignore_changes === "all" || list.includes("all")) return "all";
+  return new Set(list.filter((x): x is string => typeof x === "string").map((x) => x.replace(/^\$\{(.*)\}$/, "$1").replace(/\[[^\]]*\]/g, "")));
+}
+
+/** Whether a changed attribute (path) is covered by ignore_changes: the entry itself or a parent of it. */
+function isIgnoredBy(ignoring: Set<string> | "all", attribute: string): boolean {
+  if (ignoring === "all") return true;
+  return [...ignoring].some((e) => attribute === e || attribute.startsWith(`${e}.`));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,6 +231,8 @@ interface State {
 }
 
 function displayName(resource: Resource): string {
+  // Content-derived names are expressions over generated values: show their readable prefix.
+  if (resource.type === "docker_secret" || resource.type === "docker_config") return objectName(resource.body);
   const name = asString(resource.body.name);
   // Image names carry 64-hex digests: a prefix is enough to tell them apart in a sentence.
   if (name && resource.type === "docker_image") return name.replace(/@sha256:([0-9a-f]{12})[0-9a-f]{52}$/, "@sha256:$1…");
@@ -200,14 +259,20 @@ function referenceEffect(dependent: Resource, attribute: string, target: Resourc
       ? `image ${displayName(target)} changes (new image_id)`
       : target.type === "random_password"
         ? `secret ${constructPath(target.body) ?? target.address} rotates (${attribute} changes)`
-        : `${target.address} changes (${attribute} changes)`;
+        : target.type === "docker_secret" || target.type === "docker_config"
+          ? `${target.type === "docker_secret" ? "secret" : "config"} ${objectName(target.body)} is replaced by a new one (${attribute.replace(/^task_spec\.(container_spec\.)?/, "")} changes)`
+          : `${target.address} changes (${attribute} changes)`;
   switch (dependent.type) {
     case "docker_container":
       return { action: CONTAINER_IN_PLACE.has(attribute) ? "update" : "replace", text: what };
     case "docker_image":
       return { action: IMAGE_IN_PLACE.has(attribute) ? "update" : "replace", text: what };
+    case "docker_service":
+      return { action: isServiceForceNew(attribute) ? "replace" : "update", text: what };
     case "docker_volume":
     case "docker_network":
+    case "docker_secret":
+    case "docker_config":
     case "random_password":
       return { action: "replace", text: what };
     default:
@@ -215,10 +280,14 @@ function referenceEffect(dependent: Resource, attribute: string, target: Resourc
   }
 }
 
-/** Docker refuses to remove a network or volume in use: its containers go with it. */
+/**
+ * Docker refuses to remove a network or volume in use: its containers go with it. A Swarm service
+ * references the network's id in networks_advanced (ForceNew), so it is replaced as well.
+ */
 function inUseEffect(dependent: Resource, target: Resource, targetState: State): { action: Action; text: string } | undefined {
-  if (dependent.type !== "docker_container" || targetState.action !== "replace") return undefined;
+  if ((dependent.type !== "docker_container" && dependent.type !== "docker_service") || targetState.action !== "replace") return undefined;
   const what = target.type === "docker_network" ? `attached to network ${displayName(target)}` : `mounts volume ${displayName(target)}`;
+  if (dependent.type === "docker_service") return { action: "replace", text: `${what}, which is replaced (a new network id in networks_advanced, ForceNew)` };
   return { action: "replace", text: `${what}, which is replaced (Docker cannot remove it while in use)` };
 }
 
@@ -244,18 +313,16 @@ function propagate(after: Map<string, Resource>, states: Map<string, State>, typ
     for (const [address, state] of states) {
       const resource = after.get(address);
       if (!resource || state.action === "add" || state.action === "remove") continue;
-      for (const [attribute, refs] of referencesByAttribute(resource.body, types)) {
-        for (const ref of refs) {
-          const target = after.get(ref.address);
-          const targetState = states.get(ref.address);
-          if (!target || !targetState || ref.address === address) continue;
-          const effect = IN_USE_TYPES.has(target.type)
-            ? inUseEffect(resource, target, targetState)
-            : referenceChanges(target, targetState, ref.attr)
-              ? referenceEffect(resource, attribute, target)
-              : undefined;
-          if (effect && raise(state, effect.action, { via: ref.address, text: effect.text })) moved = true;
-        }
+      for (const { attribute, ref } of attributeReferences(resource, types)) {
+        const target = after.get(ref.address);
+        const targetState = states.get(ref.address);
+        if (!target || !targetState || ref.address === address) continue;
+        const effect = IN_USE_TYPES.has(target.type)
+          ? inUseEffect(resource, target, targetState)
+          : referenceChanges(target, targetState, ref.attr)
+            ? referenceEffect(resource, attribute, target)
+            : undefined;
+        if (effect && raise(state, effect.action, { via: ref.address, text: effect.text, attribute })) moved = true;
       }
       for (const trigger of triggers(resource.body, types)) {
         const targetState = states.get(trigger);
@@ -266,6 +333,12 @@ function propagate(after: Map<string, Resource>, states: Map<string, State>, typ
       }
     }
   }
+}
+
+/** References with the attribute they sit in: attribute paths for a docker_service (see swarm.ts). */
+function attributeReferences(resource: Resource, types: ReadonlySet<string>): { attribute: string; ref: Reference }[] {
+  if (resource.type === "docker_service") return referencesByPath(resource.body, types).map((ref) => ({ attribute: ref.path, ref }));
+  return [...referencesByAttribute(resource.body, types)].flatMap(([attribute, refs]) => refs.map((ref) => ({ attribute, ref })));
 }
 
 /** Every resource replaced (directly or transitively) because of `address`. */
@@ -289,7 +362,7 @@ function dependentsOf(address: string, states: Map<string, State>): Set<string> 
 // Consequences
 // ---------------------------------------------------------------------------------------------
 
-/** Ports are read back sorted and Go durations canonical: anything else never settles (DESIGN.md). */
+/** Ports are read back sorted and Go durations canonical: anything else never settles. */
 export function settleProblems(body: Body): string[] {
   const problems: string[] = [];
   const ports = asArray(body.ports).filter(isRecord);
@@ -345,6 +418,7 @@ const field = (name: string) => (item: unknown) => (isRecord(item) && item[name]
 
 /** "upload (/etc/loki/loki.yaml)", "env (LOG_LEVEL)", "ports (order only)": what to look at in the diff. */
 export function describeAttribute(attribute: string, before: Body, after: Body, names: (ref: string) => string): string {
+  if (attribute.includes(".")) return describeServicePath(attribute, before, after, names);
   const keyOf: Record<string, (item: unknown) => string | undefined> = {
     env: envKey,
     upload: field("file"),
@@ -364,10 +438,74 @@ export function describeAttribute(attribute: string, before: Body, after: Body, 
   return attribute;
 }
 
-function kindOf(type: string, action: Action, attributes: readonly string[], before: Body | undefined): Kind {
+/** The value at a service attribute path ("task_spec.container_spec.env"), one-item blocks unwrapped. */
+function valueAt(body: Body, path: string): unknown {
+  let value: unknown = body;
+  for (const key of path.split(".")) value = block(value)?.[key];
+  return value;
+}
+
+/** "task_spec.container_spec.env (LOG_LEVEL)", "mode.replicated.replicas (2 → 3)": what to look at. */
+function describeServicePath(path: string, before: Body, after: Body, names: (ref: string) => string): string {
+  if (path === REPLICAS) return `replicas (${serviceReplicas(before)} → ${serviceReplicas(after)})`;
+  const short = path.replace(/^task_spec\.(container_spec\.)?/, "");
+  const key = path.split(".").pop()!;
+  const b = valueAt(before, path);
+  const a = valueAt(after, path);
+  if (key === "env") {
+    const map = (v: unknown) => new Map(Object.entries(isRecord(v) ? v : {}).map(([k, x]) => [k, canonical(x)]));
+    const keys = differingKeys(map(b), map(a));
+    return keys.length > 0 ? `${short} (${list(keys, 5)})` : short;
+  }
+  const keyOf: Record<string, (item: unknown) => string | undefined> = {
+    labels: field("label"),
+    secrets: field("file_name"),
+    configs: field("file_name"),
+    mounts: field("target"),
+    hosts: field("host"),
+    networks_advanced: (item) => (isRecord(item) && typeof item.name === "string" ? names(item.name) : undefined),
+  };
+  const by = keyOf[key];
+  if (by) {
+    const keys = differingKeys(keyed(blocks(b), by), keyed(blocks(a), by));
+    return keys.length > 0 ? `${short} (${list(keys, 5)})` : short;
+  }
+  if (key === "image") return `image (${imageTail(b)} → ${imageTail(a)})`;
+  return short;
+}
+
+/** "api:1.2.3@sha256:abcdef012345…": enough of an image reference to tell two apart. */
+function imageTail(value: unknown): string {
+  if (typeof value !== "string") return "?";
+  return value.replace(/^.*\//, "").replace(/@sha256:([0-9a-f]{12})[0-9a-f]{52}$/, "@sha256:$1…");
+}
+
+/** Attribute paths of a service that change, configured or through a reference. */
+function servicePathsOf(attributes: readonly string[], causes: readonly Cause[]): string[] {
+  return [...new Set([...attributes, ...causes.map((c) => c.attribute).filter((a): a is string => a !== undefined)])];
+}
+
+function kindOf(type: string, action: Action, attributes: readonly string[], before: Body | undefined, causes: readonly Cause[] = [], after?: Body, mounted = false): Kind {
   if (action === "add") return "added";
   if (action === "remove") return type === "docker_volume" && before && volumeProtection(before) !== "ephemeral" ? "volume-data-loss" : "removed";
   if (action === "no-op") return attributes.includes("healthcheck") ? "healthcheck-ignored" : "meta-only";
+  if (type === "docker_service") {
+    if (action === "replace") return "service-replaced";
+    const paths = servicePathsOf(attributes, causes);
+    if (paths.includes(MODE_SWITCH)) return "service-mode-refused";
+    if (paths.some(rollsTasks)) return "service-rolling-update";
+    if (paths.includes("task_spec.placement")) return "service-placement";
+    return paths.includes(REPLICAS) ? "service-scaled" : "service-settings";
+  }
+  if (type === "docker_secret" || type === "docker_config") {
+    const nameChanges = attributes.includes("name") || causes.some((c) => c.attribute === "name");
+    const lifecycle = after && isRecord(after.lifecycle) ? after.lifecycle : {};
+    const first = lifecycle.create_before_destroy === true;
+    // New object first: its name must be free. Old object first: it must not be in use.
+    if ((first && !nameChanges) || (!first && mounted)) return "swarm-object-refused";
+    if (!first) return "replaced";
+    return type === "docker_secret" ? "secret-rotated" : "config-rotated";
+  }
   switch (type) {
     case "docker_container":
       return action === "update" ? "in-place" : "container-replaced";
@@ -384,6 +522,18 @@ function kindOf(type: string, action: Action, attributes: readonly string[], bef
   }
 }
 
+/** "all 3 tasks", "its only task", "a task on every node". */
+function tasksText(body: Body): string {
+  if (serviceMode(body) === "global") return "the task on every node";
+  const n = serviceReplicas(body) ?? 1;
+  return n === 1 ? "its only task" : `all ${n} tasks`;
+}
+
+function stopText(body: Body): string {
+  const tasks = tasksText(body);
+  return tasks.startsWith("all ") ? `${tasks} stop` : `${tasks} stops`;
+}
+
 function list(items: readonly string[], max = 8): string {
   if (items.length <= max) return items.join(", ");
   return `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
@@ -393,7 +543,8 @@ function consequenceText(c: Omit<ResourceChange, "consequence" | "notes">, befor
   const attrs = c.details.join(", ");
   const through = c.causes.map((x) => x.text);
   const why = [...(attrs ? [attrs] : []), ...through].join("; ");
-  const replaced = c.replaces.length > 0 ? ` → containers replaced: ${list(c.replaces)}` : "";
+  const swarm = c.swarmServices.length > 0 ? `; Swarm services replaced (downtime): ${list(c.swarmServices)}` : "";
+  const replaced = c.replaces.length > 0 ? ` → containers replaced: ${list(c.replaces)}${swarm}` : swarm ? ` →${swarm.slice(1)}` : "";
   switch (c.kind) {
     case "added":
       return "added";
@@ -420,8 +571,44 @@ function consequenceText(c: Omit<ResourceChange, "consequence" | "notes">, befor
       const verb = after && isRecord(after.body.build) ? "rebuild" : "pull";
       return `image changed: ${verb} ${to}${from !== to ? ` (was ${from})` : ""}${replaced || " (no container uses it)"}`;
     }
-    case "password-replaced":
-      return `random_password replaced: the secret rotates${c.replaces.length > 0 ? ` → services restart: ${list(c.replaces)}` : ""} (${why})`;
+    case "password-replaced": {
+      const rolls = c.swarmServices.length > 0 ? ` → Swarm services roll: ${list(c.swarmServices)}` : "";
+      return `random_password replaced: the secret rotates${c.replaces.length > 0 ? ` → services restart: ${list(c.replaces)}` : ""}${rolls} (${why})`;
+    }
+    case "service-replaced": {
+      const forcing = c.attributes.filter(isServiceForceNew).map((a) => a.replace(/^task_spec\./, ""));
+      const tasks = before ? stopText(before.body) : "every task stops";
+      return `Swarm service REPLACED = DOWNTIME: destroyed, then created under the same name, ${tasks} (${[...(forcing.length > 0 ? [`ForceNew in 3.6.2: ${forcing.join(", ")}`] : []), ...(why ? [why] : [])].join("; ")})`;
+    }
+    case "service-rolling-update": {
+      const p = updatePolicy(after?.body ?? {}, "update_config");
+      return `ROLLING UPDATE (${why}): ${after ? tasksText(after.body) : "every task"} replaced ${p.parallelism} at a time, ${p.order}, every ${p.delay}; a failed task → ${p.failureAction}`;
+    }
+    case "service-placement":
+      return `placement changes (${why}): only tasks on nodes that no longer match move; the others keep running`;
+    case "service-scaled":
+      return `scaled in place (${why}): tasks added or removed, running ones untouched`;
+    case "service-settings":
+      return `in place, no task restarts (${why})`;
+    case "service-mode-refused":
+      return `APPLY FAILS: replicated ↔ global is planned in place (3.6.2 marks only the mode block's presence ForceNew) and Docker refuses it ("service mode change is not allowed"); apply it with \`terraform apply -replace=${c.address}\` = downtime (${why})`;
+    case "secret-rotated":
+    case "config-rotated": {
+      const what = c.type === "docker_secret" ? "secret" : "config";
+      const rolls = c.swarmServices.length > 0 ? `; services that mount it roll to the new one: ${list(c.swarmServices)}` : "; no service mounts it";
+      return `ROTATION: a new ${what} ${after ? objectName(after.body) : ""} is created before the old one is removed (create_before_destroy)${rolls} (${why})`;
+    }
+    case "swarm-object-refused": {
+      const what = c.type === "docker_secret" ? "secret" : "config";
+      const lifecycle = after && isRecord(after.body.lifecycle) ? after.body.lifecycle : {};
+      const reason =
+        lifecycle.create_before_destroy !== true
+          ? `without create_before_destroy the old ${what} is deleted first, which Docker refuses while a service uses it`
+          : `the name stays the same, so the new ${what} conflicts with the old one ("already exists")`;
+      return `APPLY FAILS: ${what}s are immutable (every attribute ForceNew) and ${reason} (${why})`;
+    }
+    case "ignored-change":
+      return `no effect: ${c.ignored.join(", ")} changed but listed in lifecycle.ignore_changes; the running resource keeps the old value (replace it with \`terraform apply -replace=${c.address}\` to apply it)`;
     case "replaced":
       return `replaced (${why})`;
     case "changed":
@@ -454,6 +641,14 @@ function notesOf(
     notes.push("if it is a server credential, the server keeps what it stored at first start (Postgres roles, for one): change it there too, or clients lose access");
   }
   if (after && after.type === "docker_container") notes.push(...settleProblems(after.body));
+  if (c.ignored.length > 0 && c.kind !== "ignored-change") notes.push(`${c.ignored.join(", ")} changed but listed in lifecycle.ignore_changes: not applied`);
+  if (after && after.type === "docker_service") notes.push(...serviceProblems(after.body));
+  if (after && (after.type === "docker_secret" || after.type === "docker_config") && c.kind !== "swarm-object-refused") notes.push(...swarmObjectProblems(after.type, after.body));
+  if (after && after.type === "docker_network") notes.push(...networkProblems(after.body));
+  if (c.type === "docker_service" && c.kind === "service-replaced" && after && isRecord(after.body.lifecycle) && after.body.lifecycle.create_before_destroy === true) {
+    notes.push("create_before_destroy cannot help: the new service would take the same name, which the engine refuses (\"name conflicts with an existing object\")");
+  }
+  if (c.kind === "network-replaced" && after?.body.driver === "overlay") notes.push("an overlay spans every node: every Swarm service and container attached to it is replaced");
   if (before && after && c.kind === "meta-only" && before.type === "docker_volume" && volumeProtection(before.body) === "protected" && volumeProtection(after.body) !== "protected") {
     notes.push("prevent_destroy removed: the data in this volume is no longer guarded against a delete");
   }
@@ -468,15 +663,28 @@ function serviceOf(resource: Resource): string {
   return label(resource.body, LABELS.service) ?? displayName(resource);
 }
 
-/** A service is down when every running replica it had is replaced or removed in one apply. */
-function downtimeRisks(before: Map<string, Resource>, after: Map<string, Resource>, states: Map<string, State>): DowntimeRisk[] {
+/**
+ * A service is down when every running replica it had is replaced or removed in one apply; a Swarm
+ * service when it is replaced (destroy, then create), when its only task is updated stop-first, or
+ * when it cannot be updated at all (mode switch). A service moving from containers to Swarm loses
+ * its containers while its tasks start: nothing orders one after the other.
+ */
+function downtimeRisks(before: Map<string, Resource>, after: Map<string, Resource>, states: Map<string, State>, changes: readonly ResourceChange[]): DowntimeRisk[] {
   const running = [...before.values()].filter((r) => r.type === "docker_container" && !isSeed(r) && !isOneShot(r.body));
   const byService = new Map<string, Resource[]>();
   for (const r of running) byService.set(serviceOf(r), [...(byService.get(serviceOf(r)) ?? []), r]);
   const stillThere = new Set([...after.values()].filter((r) => r.type === "docker_container" && !isSeed(r)).map(serviceOf));
+  const swarmAfter = new Set([...after.values()].filter((r) => r.type === "docker_service").map(serviceOf));
+  const swarmBefore = new Set([...before.values()].filter((r) => r.type === "docker_service").map(serviceOf));
   const out: DowntimeRisk[] = [];
   for (const [service, replicas] of byService) {
-    if (!stillThere.has(service)) continue;
+    if (!stillThere.has(service)) {
+      const removed = replicas.filter((r) => states.get(r.address)?.action === "remove");
+      if (swarmAfter.has(service) && !swarmBefore.has(service) && removed.length === replicas.length) {
+        out.push({ service, replicas: replicas.length, text: `${service}: its ${replicas.length === 1 ? "container is" : `${replicas.length} containers are`} removed while its new Swarm service starts (nothing orders one after the other)` });
+      }
+      continue;
+    }
     const gone = replicas.filter((r) => {
       const action = states.get(r.address)?.action;
       return action === "replace" || action === "remove";
@@ -485,7 +693,35 @@ function downtimeRisks(before: Map<string, Resource>, after: Map<string, Resourc
     const text = replicas.length === 1 ? `${service}: its only container is replaced` : `${service}: all ${replicas.length} replicas are replaced in the same apply`;
     out.push({ service, replicas: replicas.length, text });
   }
+  for (const c of changes.filter((x) => x.type === "docker_service")) {
+    const b = before.get(c.address);
+    const a = after.get(c.address);
+    if (!b || !a) continue;
+    const service = serviceOf(a);
+    const replicas = serviceReplicas(b.body) ?? 0;
+    if (c.kind === "service-replaced") {
+      out.push({ service, replicas, text: `${service}: its Swarm service is replaced (destroyed, then created), ${stopText(b.body)}` });
+    } else if (c.kind === "service-mode-refused") {
+      out.push({ service, replicas, text: `${service}: the mode switch fails the apply; replacing the service (the only way) stops ${tasksText(b.body)}` });
+    } else if (c.kind === "service-rolling-update" && serviceMode(a.body) === "replicated" && Math.min(serviceReplicas(a.body) ?? 1, replicas) === 1 && updatePolicy(a.body, "update_config").order !== "start-first") {
+      out.push({ service, replicas, text: `${service}: its only task is stopped before the new one starts (update order stop-first)` });
+    }
+  }
   return out.sort((a, b) => a.service.localeCompare(b.service));
+}
+
+/** Swarm services replaced (or rolled, with `rolled`) because of `address`, directly or through replaced resources. */
+function swarmDependents(address: string, states: Map<string, State>, after: Map<string, Resource>): { replaced: string[]; rolled: string[] } {
+  const chain = new Set([address, ...dependentsOf(address, states)]);
+  const replaced: string[] = [];
+  const rolled: string[] = [];
+  for (const [a, s] of states) {
+    const r = after.get(a);
+    if (!r || r.type !== "docker_service" || !s.causes.some((c) => chain.has(c.via))) continue;
+    if (s.action === "replace") replaced.push(serviceOf(r));
+    else if (s.action === "update") rolled.push(serviceOf(r));
+  }
+  return { replaced: [...new Set(replaced)].sort(), rolled: [...new Set(rolled)].sort() };
 }
 
 /** Docker names of the volumes with data (not ephemeral) a container mounts. */
@@ -516,13 +752,18 @@ export function diffStacks(stack: string, beforeJson: TerraformJson | undefined,
   const types = resourceTypes(beforeJson, afterJson);
   const states = new Map<string, State>();
   const meta = new Map<string, string[]>();
+  const ignored = new Map<string, string[]>();
   for (const address of new Set([...before.keys(), ...after.keys()])) {
     const b = before.get(address);
     const a = after.get(address);
     if (!b) states.set(address, { action: "add", attributes: [], causes: [] });
     else if (!a) states.set(address, { action: "remove", attributes: [], causes: [] });
     else {
-      const attributes = changedAttributes(a.type, b.body, a.body);
+      const all = a.type === "docker_service" ? serviceChangedPaths(b.body, a.body) : changedAttributes(a.type, b.body, a.body);
+      const ignoring = ignoredAttributes(a.body);
+      const isIgnored = (attr: string) => isIgnoredBy(ignoring, attr);
+      const attributes = all.filter((x) => !isIgnored(x));
+      if (all.some(isIgnored)) ignored.set(address, all.filter(isIgnored));
       states.set(address, { action: directAction(a.type, attributes), attributes, causes: [] });
       const m = changedMeta(b.body, a.body);
       if (m.length > 0) meta.set(address, m);
@@ -541,11 +782,14 @@ export function diffStacks(stack: string, beforeJson: TerraformJson | undefined,
     const b = before.get(address);
     const a = after.get(address);
     const resource = (a ?? b)!;
-    if (s.action === "no-op" && s.attributes.length === 0 && !meta.has(address)) continue;
-    const kind = kindOf(resource.type, s.action, s.attributes, b?.body);
+    const ignoredHere = ignored.get(address) ?? [];
+    if (s.action === "no-op" && s.attributes.length === 0 && !meta.has(address) && ignoredHere.length === 0) continue;
     const replaces = ["docker_network", "docker_image", "random_password", "docker_volume"].includes(resource.type) && s.action === "replace"
       ? collapseByService([...dependentsOf(address, states)].map((d) => after.get(d)).filter((r): r is Resource => r !== undefined && r.type === "docker_container" && !isSeed(r)))
       : [];
+    const swarm = ["docker_network", "random_password", "docker_secret", "docker_config", "docker_image"].includes(resource.type) && s.action === "replace" ? swarmDependents(address, states, after) : undefined;
+    const swarmServices = resource.type === "docker_network" ? swarm?.replaced ?? [] : [...new Set([...(swarm?.replaced ?? []), ...(swarm?.rolled ?? [])])].sort();
+    const kind = s.action === "no-op" && s.attributes.length === 0 && ignoredHere.length > 0 ? "ignored-change" : kindOf(resource.type, s.action, s.attributes, b?.body, s.causes, a?.body, swarmServices.length > 0);
     const names = (ref: string) => {
       const target = wholeReference(ref, "docker_network");
       const r = target ? after.get(target) ?? before.get(target) : undefined;
@@ -563,15 +807,20 @@ export function diffStacks(stack: string, beforeJson: TerraformJson | undefined,
       causes: s.causes,
       dataLoss: kind === "volume-data-loss",
       replaces,
+      swarmServices,
+      ignored: ignoredHere,
     };
     changes.push({ ...base, consequence: consequenceText(base, b, a), notes: notesOf(base, b, a, addedNames, a && !isSeed(a) ? dataVolumesOf(a, after) : []) });
   }
-  // Worst first: data loss, then the replacements that cause others, the replaced containers, in-place updates, the rest.
-  const severity = (c: ResourceChange) => (c.dataLoss ? 0 : c.action === "replace" ? (c.type === "docker_container" ? 2 : 1) : c.action === "update" ? 3 : 4);
+  // Worst first: data loss, then the replacements that cause others, the replaced containers and services, in-place updates, the rest.
+  const severity = (c: ResourceChange) => (c.dataLoss ? 0 : c.action === "replace" ? (c.type === "docker_container" || c.type === "docker_service" ? 2 : 1) : c.action === "update" ? 3 : 4);
   changes.sort((x, y) => severity(x) - severity(y) || x.address.localeCompare(y.address));
 
   const warnings = [
-    ...changes.filter((c) => c.kind === "password-replaced").map((c) => `secret rotates: ${c.label}${c.replaces.length > 0 ? ` (restarts ${list(c.replaces)})` : ""}`),
+    ...changes.filter((c) => c.kind === "password-replaced").map((c) => `secret rotates: ${c.label}${c.replaces.length > 0 || c.swarmServices.length > 0 ? ` (restarts ${list([...c.replaces, ...c.swarmServices])})` : ""}`),
+    ...changes.filter((c) => c.kind === "secret-rotated" || c.kind === "config-rotated").map((c) => `${c.type === "docker_secret" ? "Swarm secret" : "Swarm config"} rotates: ${c.label}${c.swarmServices.length > 0 ? ` (services roll: ${list(c.swarmServices)})` : ""}`),
+    ...changes.filter((c) => c.kind === "swarm-object-refused" || c.kind === "service-mode-refused").map((c) => `${c.label}: the apply fails (${c.address}; see Changes)`),
+    ...changes.filter((c) => c.kind === "ignored-change").map((c) => `${c.label}: ${c.ignored.join(", ")} changed but ignored (lifecycle ignore_changes): no effect`),
     ...changes.filter((c) => c.kind === "healthcheck-ignored").map((c) => `${c.label}: healthcheck edit has no effect (ignored by the provider)`),
     ...changes.filter((c) => c.notes.some((n) => n.startsWith("prevent_destroy removed"))).map((c) => `${c.label}: prevent_destroy removed`),
     ...oneShotReruns(before, states),
@@ -583,7 +832,7 @@ export function diffStacks(stack: string, beforeJson: TerraformJson | undefined,
     removed: changes.filter((c) => c.action === "remove"),
     changed: changes.filter((c) => c.action !== "add" && c.action !== "remove"),
     dataLoss: changes.filter((c) => c.dataLoss),
-    downtime: downtimeRisks(before, after, states),
+    downtime: downtimeRisks(before, after, states, changes),
     warnings,
   };
 }

@@ -1,16 +1,22 @@
 /**
- * What one synthesized stack runs: services (containers grouped by the io.updateio.service label),
- * seeds, networks, volumes, images, backups and policy annotations. Built from the Terraform JSON
+ * What one synthesized stack runs: services (containers grouped by the io.updateio.service label,
+ * and Swarm services, one docker_service each), seeds, Swarm secrets and configs, networks,
+ * volumes, images, backups and policy annotations. Built from the Terraform JSON
  * (and the manifest's annotations) only, so it works the same for a fresh synth and an old cdktf.out.
  *
  * Upload contents are read to find secrets' names and the backup script's defaults; they are never
- * copied into the inventory (only file names and whitelisted numeric settings are).
+ * copied into the inventory (only file names and whitelisted numeric settings are). Swarm secrets
+ * appear by name and mount path; their `data` is never read.
  */
 import { BACKUP_SERVICE, OFFSITE_SERVICE } from "../../constructs/postgres-backup";
+import { mountedObjects, objectName, serviceMode, serviceReplicas, updatePolicy, type ServiceMode, type UpdatePolicy } from "./swarm";
 import {
   asArray,
   asNumber,
   asString,
+  block,
+  blocks,
+  containerSpecOf,
   isOneShot,
   isRecord,
   isSeed,
@@ -22,6 +28,7 @@ import {
   wholeReference,
   type Body,
   type Resource,
+  taskSpecOf,
   type TerraformJson,
 } from "./terraform-json";
 
@@ -56,6 +63,8 @@ export interface PortInfo {
   readonly external: number;
   readonly internal: number;
   readonly protocol: string;
+  /** Swarm: "ingress" (routing mesh, every node) or "host" (the node running the task). */
+  readonly publishMode?: string;
 }
 
 export interface NetworkRef {
@@ -63,13 +72,60 @@ export interface NetworkRef {
   readonly name: string;
   readonly purpose: string;
   readonly internal: boolean;
+  /** "bridge" (one host) or "overlay" (spans the Swarm). */
+  readonly driver?: string;
+  /** Overlay that plain containers may join. */
+  readonly attachable?: boolean;
+  /** Overlay with IPsec between nodes (options.encrypted). */
+  readonly encrypted?: boolean;
+}
+
+/** What a docker_service adds to a service: how it updates, where it runs, what replaces it. */
+export interface SwarmServiceInfo {
+  readonly address: string;
+  /** The Swarm service name (`docker service ps <name>`). */
+  readonly serviceName: string;
+  readonly mode: ServiceMode;
+  readonly update: UpdatePolicy;
+  readonly rollback: UpdatePolicy;
+  readonly placement: readonly string[];
+  readonly endpointMode: string;
+  /** Memory the scheduler reserves per task, MiB. */
+  readonly memoryReservationMb?: number;
+  /** CPU limit per task, in CPUs. */
+  readonly cpus?: number;
+  /** Config files by mount path. */
+  readonly configs: readonly string[];
+  /** Values that replace the service (downtime) when they change, in provider 3.6.2. */
+  readonly forceNew: {
+    readonly labels: number;
+    readonly containerLabels: number;
+    /** "edge (aliases: api)" per network. */
+    readonly networks: readonly string[];
+    readonly hosts: number;
+    readonly sysctls: number;
+  };
+}
+
+export interface SwarmObjectInfo {
+  readonly address: string;
+  readonly type: "docker_secret" | "docker_config";
+  /** The Docker name, or its prefix with "<hash ...>" when derived from a generated value. */
+  readonly name: string;
+  readonly service?: string;
+  /** "api:/run/secrets/session_secret" for every service that mounts it. */
+  readonly mountedBy: readonly string[];
+  readonly createBeforeDestroy: boolean;
 }
 
 export interface ServiceInfo {
   readonly name: string;
   readonly component: string;
   readonly role?: string;
-  /** Docker container names, sorted. */
+  /** Plain containers, or one Swarm service (details in `swarm`). */
+  readonly runtime: "containers" | "swarm";
+  readonly swarm?: SwarmServiceInfo;
+  /** Docker container names (the Swarm service name for a Swarm service), sorted. */
   readonly containers: readonly string[];
   readonly addresses: readonly string[];
   readonly replicas: number;
@@ -84,7 +140,7 @@ export interface ServiceInfo {
   readonly networks: readonly NetworkRef[];
   readonly ports: readonly PortInfo[];
   readonly mounts: readonly MountInfo[];
-  /** File names under /run/secrets delivered by the service's seeds. */
+  /** File names under /run/secrets delivered by the service's seeds (Swarm: its secrets' file names). */
   readonly secrets: readonly string[];
   /** Container names of the seeds that carry its files. */
   readonly seeds: readonly string[];
@@ -156,6 +212,7 @@ export interface StackInventory {
   readonly networks: readonly NetworkInfo[];
   readonly volumes: readonly VolumeInfo[];
   readonly images: readonly ImageInfo[];
+  readonly swarmObjects: readonly SwarmObjectInfo[];
   readonly passwords: number;
   readonly backup: BackupInfo;
   readonly policy: PolicyInfo;
@@ -182,7 +239,16 @@ export function volumeProtection(body: Body): Protection {
 
 export function networkRef(resource: Resource): NetworkRef {
   const name = asString(resource.body.name) ?? resource.name;
-  return { address: resource.address, name, purpose: label(resource.body, LABELS.role) ?? name, internal: resource.body.internal === true };
+  const options = isRecord(resource.body.options) ? resource.body.options : {};
+  return {
+    address: resource.address,
+    name,
+    purpose: label(resource.body, LABELS.role) ?? name,
+    internal: resource.body.internal === true,
+    driver: asString(resource.body.driver) ?? "bridge",
+    ...(resource.body.attachable === true ? { attachable: true } : {}),
+    ...("encrypted" in options ? { encrypted: true } : {}),
+  };
 }
 
 interface Upload {
@@ -259,6 +325,15 @@ function networksOf(body: Body, lookup: Lookup): NetworkRef[] {
   });
 }
 
+/** A Swarm service's published ports: no host IP, every node (ingress) or the task's node (host). */
+function swarmPortsOf(body: Body): PortInfo[] {
+  return blocks(block(body.endpoint_spec)?.ports).flatMap((p) =>
+    typeof p.target_port === "number"
+      ? [{ ip: "0.0.0.0", external: asNumber(p.published_port) ?? p.target_port, internal: p.target_port, protocol: asString(p.protocol) ?? "tcp", publishMode: asString(p.publish_mode) ?? "ingress" }]
+      : [],
+  );
+}
+
 function portsOf(body: Body): PortInfo[] {
   return asArray(body.ports).flatMap((p) =>
     isRecord(p) && typeof p.internal === "number"
@@ -303,6 +378,7 @@ function buildService(name: string, containers: Resource[], lookup: Lookup): Ser
     name,
     component: labels.get(LABELS.component) ?? "?",
     ...(labels.has(LABELS.role) ? { role: labels.get(LABELS.role)! } : {}),
+    runtime: "containers",
     containers: uniqueSorted(containers.map((c) => asString(c.body.name) ?? c.name)),
     addresses: containers.map((c) => c.address).sort(),
     replicas: containers.length,
@@ -320,6 +396,106 @@ function buildService(name: string, containers: Resource[], lookup: Lookup): Ser
     secrets: uniqueSorted(seeds.flatMap((s) => uploadsOf(s.body).filter((u) => isSecretFile(u.file)).map((u) => basename(u.file)))),
     seeds: uniqueSorted(seeds.map((s) => asString(s.body.name) ?? s.name)),
   };
+}
+
+const MIB = 1024 * 1024;
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** One docker_service as a service of the inventory. */
+function buildSwarmService(resource: Resource, lookup: Lookup): ServiceInfo {
+  const body = resource.body;
+  const task = taskSpecOf(body);
+  const spec = containerSpecOf(body);
+  const labels = labelsOf(body);
+  const resources = block(task.resources);
+  const limits = block(resources?.limits);
+  const reservation = block(resources?.reservation);
+  const imageName = asString(spec.image);
+  const imageAddress = wholeReference(spec.image, "docker_image");
+  const image = imageAddress ? lookup.images.get(imageAddress) : imageName && !imageName.includes("${") ? imageInfo({ ...resource, address: "", body: { name: imageName } }) : undefined;
+  const networks = blocks(task.networks_advanced).flatMap((n): NetworkRef[] => {
+    const address = wholeReference(n.name, "docker_network");
+    const ref = address ? lookup.networks.get(address) : undefined;
+    if (ref) return [ref];
+    return typeof n.name === "string" ? [{ address: "", name: n.name, purpose: n.name, internal: false }] : [];
+  });
+  const networkText = blocks(task.networks_advanced).map((n, i) => {
+    const aliases = asArray(n.aliases).filter((a): a is string => typeof a === "string");
+    return `${networks[i]?.name ?? "?"}${aliases.length > 0 ? ` (aliases: ${aliases.join(", ")})` : ""}`;
+  });
+  const memory = asNumber(limits?.memory_bytes);
+  const reserved = asNumber(reservation?.memory_bytes);
+  const nano = asNumber(limits?.nano_cpus);
+  const name = label(body, LABELS.service) ?? asString(body.name) ?? resource.name;
+  const dockerName = asString(body.name) ?? resource.name;
+  const mounts = blocks(spec.mounts).flatMap((m): MountInfo[] => {
+    if (typeof m.target !== "string" || m.type === "tmpfs") return [];
+    const readOnly = m.read_only === true;
+    if (m.type === "bind") return [{ containerPath: m.target, readOnly, hostPath: asString(m.source) ?? "?" }];
+    return [{ containerPath: m.target, readOnly, volume: asString(m.source) ?? "(anonymous)", protection: "unprotected" }];
+  });
+  return {
+    name,
+    component: labels.get(LABELS.component) ?? "?",
+    ...(labels.has(LABELS.role) ? { role: labels.get(LABELS.role)! } : {}),
+    runtime: "swarm",
+    swarm: {
+      address: resource.address,
+      serviceName: dockerName,
+      mode: serviceMode(body),
+      update: updatePolicy(body, "update_config"),
+      rollback: updatePolicy(body, "rollback_config"),
+      placement: asArray(block(task.placement)?.constraints).filter((c): c is string => typeof c === "string"),
+      endpointMode: asString(block(body.endpoint_spec)?.mode) ?? "vip",
+      ...(reserved !== undefined ? { memoryReservationMb: reserved / MIB } : {}),
+      ...(nano !== undefined ? { cpus: nano / 1e9 } : {}),
+      configs: uniqueSorted(mountedObjects(body, "configs").map((c) => c.file)),
+      forceNew: {
+        labels: blocks(body.labels).length,
+        containerLabels: blocks(spec.labels).length,
+        networks: networkText,
+        hosts: blocks(spec.hosts).length,
+        sysctls: isRecord(spec.sysctl) ? Object.keys(spec.sysctl).length : 0,
+      },
+    },
+    containers: [dockerName],
+    addresses: [resource.address],
+    replicas: serviceReplicas(body) ?? 0,
+    ...(image ? { image } : {}),
+    ...(memory !== undefined ? { memoryMb: memory / MIB } : {}),
+    user: asString(spec.user) ?? "(image default)",
+    readOnly: spec.read_only === true,
+    oneShot: false,
+    networks,
+    ports: swarmPortsOf(body),
+    mounts,
+    // Names only: the file a secret is mounted as, never its data.
+    secrets: uniqueSorted(mountedObjects(body, "secrets").map((s) => basenameOf(s.file))),
+    seeds: [],
+  };
+}
+
+function buildSwarmObjects(json: TerraformJson, services: readonly Resource[]): SwarmObjectInfo[] {
+  const mounts = new Map<string, string[]>();
+  for (const svc of services) {
+    const who = label(svc.body, LABELS.service) ?? asString(svc.body.name) ?? svc.name;
+    for (const kind of ["secrets", "configs"] as const) {
+      for (const m of mountedObjects(svc.body, kind)) if (m.address) mounts.set(m.address, [...(mounts.get(m.address) ?? []), `${who}:${m.file}`]);
+    }
+  }
+  return [...ofType(json, "docker_secret"), ...ofType(json, "docker_config")]
+    .map((r) => ({
+      address: r.address,
+      type: r.type as SwarmObjectInfo["type"],
+      name: objectName(r.body),
+      ...(label(r.body, LABELS.service) ? { service: label(r.body, LABELS.service)! } : {}),
+      mountedBy: uniqueSorted(mounts.get(r.address) ?? []),
+      createBeforeDestroy: isRecord(r.body.lifecycle) && r.body.lifecycle.create_before_destroy === true,
+    }))
+    .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
 }
 
 function buildSeed(seed: Resource): SeedInfo {
@@ -381,7 +557,10 @@ export function buildInventory(stack: string, json: TerraformJson, annotations: 
   const containers = [...lookup.containers.values()];
   const byService = new Map<string, Resource[]>();
   for (const c of containers.filter((c) => !isSeed(c))) byService.set(serviceName(c), [...(byService.get(serviceName(c)) ?? []), c]);
-  const services = [...byService.entries()].map(([name, list]) => buildService(name, list, lookup)).sort((a, b) => a.name.localeCompare(b.name));
+  const swarmServices = ofType(json, "docker_service");
+  const services = [...[...byService.entries()].map(([name, list]) => buildService(name, list, lookup)), ...swarmServices.map((s) => buildSwarmService(s, lookup))].sort(
+    (a, b) => a.name.localeCompare(b.name) || a.runtime.localeCompare(b.runtime),
+  );
 
   const mountedBy = new Map<string, string[]>();
   for (const c of containers.filter((c) => !isSeed(c))) {
@@ -405,6 +584,7 @@ export function buildInventory(stack: string, json: TerraformJson, annotations: 
     networks: networks.sort((a, b) => a.name.localeCompare(b.name)),
     volumes: volumes.sort((a, b) => a.name.localeCompare(b.name)),
     images: [...lookup.images.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    swarmObjects: buildSwarmObjects(json, swarmServices),
     passwords: ofType(json, "random_password").length,
     backup: buildBackup(containers),
     policy: policyOf(annotations),

@@ -1,10 +1,12 @@
 /**
- * The Markdown report of one stack: risks first (when compared), then what runs, the topology,
- * backups, policy suppressions and the change list. Pure: text in, text out.
- * Never prints upload contents or variable values: secrets appear by file name only.
+ * The Markdown report of one stack: risks first (when compared), then what runs (Swarm services with
+ * how they update and what would replace them), the topology, backups, policy suppressions and the
+ * change list. Pure: text in, text out.
+ * Never prints upload contents, secret data or variable values: secrets appear by name only.
  */
 import { settleProblems, type ResourceChange, type StackDiff } from "./classify";
 import type { BackupInfo, MountInfo, NetworkRef, PolicyInfo, ServiceInfo, StackInventory } from "./inventory";
+import { networkProblems, serviceProblems, swarmObjectProblems } from "./swarm";
 import { ofType, type TerraformJson } from "./terraform-json";
 import { renderMermaid, type Topology } from "./topology";
 
@@ -48,6 +50,7 @@ function imageCell(s: ServiceInfo): string {
 }
 
 function cpuCell(s: ServiceInfo): string {
+  if (s.swarm) return s.swarm.cpus !== undefined ? `${s.swarm.cpus.toFixed(2)} CPU limit` : "unlimited";
   const parts = [];
   if (s.cpuShares !== undefined) parts.push(`${s.cpuShares} shares`);
   if (s.cpuQuota) parts.push(`${(s.cpuQuota.quota / s.cpuQuota.period).toFixed(2)} CPU quota`);
@@ -56,11 +59,16 @@ function cpuCell(s: ServiceInfo): string {
 
 function memoryCell(s: ServiceInfo): string {
   if (s.memoryMb === undefined) return "unlimited";
+  if (s.swarm) return s.swarm.memoryReservationMb !== undefined ? `${s.memoryMb} MiB (reserves ${s.swarm.memoryReservationMb})` : `${s.memoryMb} MiB`;
   return s.memorySwapMb !== undefined && s.memorySwapMb !== s.memoryMb ? `${s.memoryMb} MiB (+swap to ${s.memorySwapMb})` : `${s.memoryMb} MiB`;
 }
 
 function networkCell(n: NetworkRef): string {
   return `${n.name}${n.internal ? "" : " (routed out)"}`;
+}
+
+function replicasCell(s: ServiceInfo): string {
+  return s.swarm?.mode === "global" ? "global (one per node)" : String(s.replicas);
 }
 
 function mountCell(m: MountInfo): string {
@@ -70,16 +78,16 @@ function mountCell(m: MountInfo): string {
 }
 
 function portsCell(s: ServiceInfo): string {
-  return s.ports.map((p) => `${p.ip}:${p.external}→${p.internal}/${p.protocol}`).join(", ") || "—";
+  return s.ports.map((p) => `${p.ip}:${p.external}→${p.internal}/${p.protocol}${p.publishMode ? ` (${p.publishMode})` : ""}`).join(", ") || "—";
 }
 
 function servicesSection(inv: StackInventory): string[] {
   const rows = inv.services.map((s) => [
-    `**${s.name}**${s.oneShot ? " (one-shot)" : ""}`,
+    `**${s.name}**${s.oneShot ? " (one-shot)" : ""}${s.swarm ? " (Swarm service)" : ""}`,
     s.component,
     imageCell(s),
     s.image?.built ? "local build" : shortDigest(s.image?.digest),
-    String(s.replicas),
+    replicasCell(s),
     memoryCell(s),
     cpuCell(s),
     s.user,
@@ -99,9 +107,52 @@ function servicesSection(inv: StackInventory): string[] {
     "",
     "### Networks, ports, volumes, secrets",
     "",
-    "Secrets are listed by file name under /run/secrets; their values never appear here.",
+    "Secrets are listed by file name under /run/secrets; their values never appear here. A Swarm service's published ports have no host IP: ingress publishes on every node.",
     "",
     ...table(["Service", "Networks", "Published", "Volumes", "Secrets"], wiring),
+  ];
+}
+
+function policyCell(p: { order: string; failureAction: string; parallelism: number; delay: string; monitor: string }): string {
+  return `${p.order}, ${p.parallelism} at a time, delay ${p.delay}, monitor ${p.monitor}; on failure: ${p.failureAction}`;
+}
+
+/** Swarm services: how they update and roll back, where they run, and what would replace them. */
+function swarmSection(inv: StackInventory): string[] {
+  const swarm = inv.services.filter((s) => s.swarm);
+  if (swarm.length === 0 && inv.swarmObjects.length === 0) return [];
+  const rows = swarm.map((s) => {
+    const w = s.swarm!;
+    return [`**${s.name}**`, w.serviceName, replicasCell(s), policyCell(w.update), policyCell(w.rollback), w.placement.join(", ") || "any node", w.endpointMode, w.configs.join(", ") || "—"];
+  });
+  const forceNew = swarm.map((s) => {
+    const f = s.swarm!.forceNew;
+    return [`**${s.name}**`, s.swarm!.serviceName, f.networks.join("; ") || "—", `${f.labels} service, ${f.containerLabels} container`, `${f.hosts} hosts, ${f.sysctls} sysctls`];
+  });
+  const objects = inv.swarmObjects.map((o) => [
+    o.name,
+    o.type === "docker_secret" ? "secret" : "config",
+    o.mountedBy.join(", ") || "— (no service mounts it)",
+    o.createBeforeDestroy ? "new object first (create_before_destroy)" : "**no create_before_destroy: a new value fails the apply**",
+  ]);
+  return [
+    `## Swarm services (${swarm.length})`,
+    "",
+    "A change to the image, env, secrets or configs list, resources, healthcheck, restart policy or log driver is a rolling update: tasks are replaced one batch at a time, in the update order below, and a failed task triggers the failure action. Replicas, update and rollback settings change without restarting tasks; placement moves only tasks whose node no longer matches.",
+    "",
+    ...table(["Service", "Swarm name", "Replicas", "Update", "Rollback", "Placement", "Endpoint", "Config files"], rows),
+    "",
+    "### What replaces a Swarm service (downtime)",
+    "",
+    "In kreuzwerker/docker 3.6.2 these values are ForceNew: changing one destroys the service and creates it again under the same name, so every task stops (create_before_destroy cannot help: the name conflicts). They are: the name, the service and container labels, the networks and their aliases (networks_advanced), hosts, sysctls and registry auth. A replaced network replaces every service on it. Switching replicated ↔ global is planned in place and refused by the engine: the apply fails.",
+    "",
+    ...table(["Service", "Name", "Networks (aliases)", "Labels", "Hosts, sysctls"], forceNew),
+    "",
+    `### Swarm secrets and configs (${inv.swarmObjects.length})`,
+    "",
+    "By name only, never their data. Immutable: a new value is a new object (the name carries a hash of the content), created before the old one is removed; the services that mount it roll over to it.",
+    "",
+    ...table(["Object", "Kind", "Mounted by (service:path)", "On a new value"], objects),
   ];
 }
 
@@ -121,10 +172,15 @@ function networksSection(inv: StackInventory): string[] {
     `## Networks (${inv.networks.length})`,
     "",
     ...table(
-      ["Network", "Internal", "Services"],
-      inv.networks.map((n) => [n.name, n.internal ? "yes" : "**no** (routed out)", n.services.join(", ") || "—"]),
+      ["Network", "Internal", "Driver", "Services"],
+      inv.networks.map((n) => [n.name, n.internal ? "yes" : "**no** (routed out)", driverCell(n), n.services.join(", ") || "—"]),
     ),
   ];
+}
+
+function driverCell(n: NetworkRef): string {
+  if (n.driver !== "overlay") return n.driver ?? "bridge";
+  return ["overlay", ...(n.attachable ? ["attachable"] : []), ...(n.encrypted ? ["encrypted"] : [])].join(", ");
 }
 
 function volumesSection(inv: StackInventory): string[] {
@@ -147,7 +203,9 @@ function volumesSection(inv: StackInventory): string[] {
 }
 
 function publishedSection(inv: StackInventory): string[] {
-  const rows = inv.services.flatMap((s) => s.ports.map((p) => [`${p.ip}:${p.external}`, `${s.name}:${p.internal}/${p.protocol}`, p.ip === "127.0.0.1" || p.ip === "::1" ? "this host only" : "**every interface**"]));
+  const reach = (ip: string, mode: string | undefined) =>
+    mode === "ingress" ? "**every node, every interface** (ingress mesh)" : mode === "host" ? "**every interface** of the nodes running a task (host mode)" : ip === "127.0.0.1" || ip === "::1" ? "this host only" : "**every interface**";
+  const rows = inv.services.flatMap((s) => s.ports.map((p) => [`${p.ip}:${p.external}`, `${s.name}:${p.internal}/${p.protocol}`, reach(p.ip, p.publishMode)]));
   return ["## Published ports", "", ...table(["Bind", "Target", "Reachable from"], rows)];
 }
 
@@ -198,8 +256,13 @@ function firstSentence(message: string): string {
 }
 
 function settleSection(json: TerraformJson): string[] {
-  const problems = ofType(json, "docker_container").flatMap((c) => settleProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`));
-  return problems.length === 0 ? [] : ["## Plans that would never settle", "", ...problems, ""];
+  const problems = [
+    ...ofType(json, "docker_container").flatMap((c) => settleProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
+    ...ofType(json, "docker_service").flatMap((c) => serviceProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
+    ...["docker_secret", "docker_config"].flatMap((t) => ofType(json, t).flatMap((c) => swarmObjectProblems(t, c.body).map((p) => `- ${c.address}: ${p}`))),
+    ...ofType(json, "docker_network").flatMap((c) => networkProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
+  ];
+  return problems.length === 0 ? [] : ["## Plans that would never settle, or fail", "", ...problems, ""];
 }
 
 function topologySection(t: Topology, picture: PictureStatus): string[] {
@@ -269,11 +332,14 @@ export function summaryCounts(diff: StackDiff): string {
 
 export function renderReport(input: ReportInput): string {
   const { inventory: inv, diff } = input;
-  const counts = `${inv.services.length} services, ${inv.seeds.length} seeds, ${inv.networks.length} networks, ${inv.volumes.length} volumes, ${inv.images.length} images, ${inv.passwords} generated secrets`;
+  const swarm = inv.services.filter((s) => s.swarm).length;
+  const counts = `${inv.services.length} services${swarm > 0 ? ` (${swarm} on Swarm)` : ""}, ${inv.seeds.length} seeds,${inv.swarmObjects.length > 0 ? ` ${inv.swarmObjects.length} Swarm secrets/configs,` : ""} ${inv.networks.length} networks, ${inv.volumes.length} volumes, ${inv.images.length} images, ${inv.passwords} generated secrets`;
   const lines = [`# Review: stack \`${inv.stack}\``, "", counts, ""];
   if (diff) lines.push(`## Risks against ${input.against ?? "the previous synth"}`, "", ...risksSection(diff).slice(2));
   lines.push(
     ...servicesSection(inv),
+    "",
+    ...swarmSection(inv),
     "",
     ...seedsSection(inv),
     "",

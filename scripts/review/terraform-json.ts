@@ -53,7 +53,7 @@ export function ofType(json: TerraformJson | undefined, type: string): Resource[
   return resourcesOf(json).filter((r) => r.type === type);
 }
 
-/** `labels` is a list of {label, value} in the provider (DESIGN.md), not a map. */
+/** `labels` is a list (a set) of {label, value} in kreuzwerker/docker, not a map. */
 export function labelsOf(body: Body): Map<string, string> {
   const out = new Map<string, string>();
   for (const entry of asArray(body.labels)) {
@@ -98,7 +98,6 @@ export function isOneShot(body: Body): boolean {
 const REFERENCE = /(?<![\w.-])([a-z][a-z0-9_]*)\.([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_]+))?/g;
 const INTERPOLATION = /\$\{([^}]*)\}/g;
 
-/** Every reference to a resource of the given types inside `${...}` expressions of `value`. */
 /**
  * References in a `lifecycle.replace_triggered_by` list: bare addresses ("docker_container.x", what
  * Terraform requires there) or, from older synth output, interpolations ("${docker_container.x}").
@@ -112,6 +111,61 @@ function asArrayOfStrings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
+/**
+ * A nested block: cdktf writes a block of at most one item as an object, Terraform JSON also takes
+ * a one-item list. Both read the same.
+ */
+export function block(value: unknown): Record<string, unknown> | undefined {
+  if (isRecord(value)) return value;
+  if (Array.isArray(value) && isRecord(value[0])) return value[0];
+  return undefined;
+}
+
+/** A repeated block (list of objects), or a single one written as an object. */
+export function blocks(value: unknown): Record<string, unknown>[] {
+  if (isRecord(value)) return [value];
+  return asArray(value).filter(isRecord);
+}
+
+/** `task_spec` and its `container_spec` of a docker_service ({} when absent). */
+export function taskSpecOf(body: Body): Record<string, unknown> {
+  return block(body.task_spec) ?? {};
+}
+
+export function containerSpecOf(body: Body): Record<string, unknown> {
+  return block(taskSpecOf(body).container_spec) ?? {};
+}
+
+export interface PathReference extends Reference {
+  /** Where the reference sits, in the granularity the classifier judges (see `attributePath`). */
+  readonly path: string;
+}
+
+/**
+ * The attribute a docker_service value belongs to: a top-level key, `task_spec.<key>`, or
+ * `task_spec.container_spec.<key>` (list indices and one-item block wrappers dropped).
+ */
+export function attributePath(keys: readonly string[]): string {
+  const named = keys.filter((k) => !/^\d+$/.test(k));
+  if (named[0] === "task_spec" && named[1] === "container_spec") return named.slice(0, 3).join(".");
+  if (named[0] === "task_spec") return named.slice(0, 2).join(".");
+  return named.slice(0, 1).join(".");
+}
+
+/** References of a body with the attribute path they sit in, meta-arguments left out. */
+export function referencesByPath(body: Body, types: ReadonlySet<string>): PathReference[] {
+  const out: PathReference[] = [];
+  const visit = (v: unknown, keys: string[]): void => {
+    if (typeof v === "string") {
+      for (const ref of referencesIn(v, types)) out.push({ ...ref, path: attributePath(keys) });
+    } else if (Array.isArray(v)) v.forEach((x, i) => visit(x, [...keys, String(i)]));
+    else if (isRecord(v)) for (const [k, x] of Object.entries(v)) visit(x, [...keys, k]);
+  };
+  for (const [key, value] of Object.entries(body)) if (!META_KEYS.has(key)) visit(value, [key]);
+  return out;
+}
+
+/** Every reference to a resource of the given types inside `${...}` expressions of `value`. */
 export function referencesIn(value: unknown, types: ReadonlySet<string>): Reference[] {
   const out: Reference[] = [];
   const visit = (v: unknown): void => {
@@ -144,7 +198,7 @@ export function resourceTypes(...jsons: (TerraformJson | undefined)[]): Set<stri
   return new Set(jsons.flatMap((j) => Object.keys(j?.resource ?? {})));
 }
 
-/** "${docker_network.X.name}" → "docker_network.X" (exactly one whole reference), else undefined. */
+/** "${docker_network.X.name}" or "${docker_network.X.id}" → "docker_network.X" (exactly one whole reference), else undefined. */
 export function wholeReference(value: unknown, type: string): string | undefined {
   if (typeof value !== "string") return undefined;
   const m = /^\$\{([a-z_]+)\.([A-Za-z0-9_-]+)\.[a-z_]+\}$/.exec(value);

@@ -10,10 +10,11 @@
  * when they share it, else the most specific shared one. Replicas collapse into one node
  * ("api ×3"), and so do numbered members of one cluster ("rabbitmq-1..3" → "rabbitmq ×3"); data
  * services are drawn per tier, and a client of several members of a tier gets one arrow to the tier.
- * Seeds are not drawn (they never run).
+ * Seeds are not drawn (they never run). A Swarm service (docker_service) is one node like a group of
+ * replicas: its aliases, env, command and config files count the same way.
  */
 import type { NetworkRef, ServiceInfo, StackInventory } from "./inventory";
-import { asArray, asString, isRecord, isSeed, label, LABELS, ofType, type Resource, type TerraformJson } from "./terraform-json";
+import { asArray, asString, blocks, containerSpecOf, isRecord, isSeed, label, LABELS, ofType, taskSpecOf, wholeReference, type Resource, type TerraformJson } from "./terraform-json";
 
 export interface TopologyNode {
   readonly id: string;
@@ -56,8 +57,13 @@ export const INTERNET = "internet";
 export const HOST = "host";
 
 // Shared networks in order of preference for labelling a call (after the server's own network).
+// A purpose may be one network ("edge") or a family of pair networks ("edge-api", "egress-edge").
 const PREFERENCE = ["app", "docker-api", "monitoring"];
 const LAST = ["edge", "egress"];
+
+const inFamily = (purpose: string, family: string) => purpose === family || purpose.startsWith(`${family}-`);
+/** The edge's network to a routed service: one shared "edge" network, or one "edge-<service>" per route. */
+const isEdgeNetwork = (n: NetworkRef) => inFamily(n.purpose, "edge");
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
 // Cluster order: left to right in the pictures.
 export const GROUP_ORDER = ["external", "edge", "app", "job", "data", "proxy", "observability"];
@@ -75,6 +81,13 @@ function escapeRegExp(text: string): string {
 function aliasesOf(containers: readonly Resource[]): Set<string> {
   const out = new Set<string>();
   for (const c of containers) {
+    if (c.type === "docker_service") {
+      // Swarm DNS answers to the aliases and to the service name itself.
+      for (const n of blocks(taskSpecOf(c.body).networks_advanced)) for (const a of asArray(n.aliases)) if (typeof a === "string") out.add(a);
+      const name = asString(c.body.name);
+      if (name) out.add(name);
+      continue;
+    }
     for (const n of asArray(c.body.networks_advanced)) if (isRecord(n)) for (const a of asArray(n.aliases)) if (typeof a === "string") out.add(a);
     const hostname = asString(c.body.hostname);
     if (hostname) out.add(hostname);
@@ -86,6 +99,17 @@ function aliasesOf(containers: readonly Resource[]): Set<string> {
 function configTextOf(containers: readonly Resource[], all: ReadonlyMap<string, Resource>): string {
   const parts: string[] = [];
   for (const c of containers) {
+    if (c.type === "docker_service") {
+      const spec = containerSpecOf(c.body);
+      parts.push(...Object.values(isRecord(spec.env) ? spec.env : {}).map(String), ...asArray(spec.command).map(String), ...asArray(spec.args).map(String));
+      // Config files (docker_config data: the rendered content inside base64encode(...)).
+      for (const cfg of blocks(spec.configs)) {
+        const address = wholeReference(cfg.config_id, "docker_config");
+        const config = address ? all.get(address) : undefined;
+        if (config) parts.push(String(config.body.data ?? ""));
+      }
+      continue;
+    }
     parts.push(...asArray(c.body.env).map(String), ...asArray(c.body.command).map(String), ...asArray(c.body.entrypoint).map(String));
     const deps = asArray(c.body.depends_on).filter((d): d is string => typeof d === "string");
     for (const d of deps) {
@@ -108,7 +132,7 @@ export function callNetwork(server: ServiceInfo, shared: readonly NetworkRef[]):
   const rank = (n: NetworkRef) => {
     const p = PREFERENCE.indexOf(n.purpose);
     if (p >= 0) return p;
-    const l = LAST.indexOf(n.purpose);
+    const l = LAST.findIndex((family) => inFamily(n.purpose, family));
     return l >= 0 ? 100 + l : 50;
   };
   return [...shared].sort((a, b) => rank(a) - rank(b) || a.purpose.localeCompare(b.purpose))[0];
@@ -155,8 +179,9 @@ export function groupId(group: string, subgroup?: string): string {
 }
 
 function serviceEdges(inventory: StackInventory, json: TerraformJson, nodeOf: (service: string) => string): TopologyEdge[] {
-  const containers = ofType(json, "docker_container");
-  const all = new Map(containers.map((c) => [c.address, c]));
+  // Swarm services and their configs sit next to the containers: one lookup for all of them.
+  const containers = [...ofType(json, "docker_container"), ...ofType(json, "docker_service")];
+  const all = new Map([...containers, ...ofType(json, "docker_config")].map((c) => [c.address, c]));
   const serviceOfAddress = new Map(containers.map((c) => [c.address, label(c.body, LABELS.service) ?? c.name]));
   const running = (s: ServiceInfo) => s.addresses.map((a) => all.get(a)!).filter(Boolean);
   const out: TopologyEdge[] = [];
@@ -167,9 +192,9 @@ function serviceEdges(inventory: StackInventory, json: TerraformJson, nodeOf: (s
     for (const server of inventory.services) {
       const shared = sharedNetworks(client, server);
       if (shared.length === 0) continue;
-      const ctx = { dependsOn, text, aliases: aliasesOf(running(server)), edgeMember: shared.some((n) => n.purpose === "edge") };
+      const ctx = { dependsOn, text, aliases: aliasesOf(running(server)), edgeMember: shared.some(isEdgeNetwork) };
       if (!talksTo(client, server, ctx)) continue;
-      const via = client.component === "edge" && ctx.edgeMember ? shared.find((n) => n.purpose === "edge")! : callNetwork(server, shared)!;
+      const via = client.component === "edge" && ctx.edgeMember ? shared.find(isEdgeNetwork)! : callNetwork(server, shared)!;
       out.push({ from: nodeOf(client.name), to: nodeOf(server.name), label: via.purpose, kind: "talks", network: via.purpose });
     }
     out.push(...publishEdges(client).map((e) => ({ ...e, to: nodeOf(client.name) })));
