@@ -1,39 +1,82 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { App } from "cdktf";
 import { EnvironmentStack } from "./environments/environment-stack";
-import { ConfigError, ENVIRONMENTS, loadEnvironmentConfig } from "./environments/load";
+import { ENVIRONMENTS, loadEnvironments, type EnvironmentName } from "./environments/load";
+import type { EnvironmentConfig } from "./environments/schema";
 
 /**
- * One independent stack per environment (dev, test, prod), so `cdktf deploy dev` touches dev
- * alone. Every config is validated before any construct is built: one bad environment stops the
- * whole synth with every problem listed, and nothing is written.
+ * One independent stack per environment (dev, test, prod), so `cdktf deploy dev` touches dev alone.
+ *
+ * Which stacks: the cdktf CLI runs this app without saying which stack it will deploy (it passes
+ * only CDKTF_OUTDIR and context), then refuses to go on when any stack has an error. So the
+ * selection is explicit: stack names as arguments (`cdktf deploy dev --app "npx tsx main.ts dev"`)
+ * or CDKTF_TARGET_STACK_ID (the variable cdktf's App reads as "the stack to synthesize", which
+ * 0.21 itself ignores). Without one, every environment is validated and all problems are listed.
+ *
+ * Nothing is written unless everything succeeds: the app synthesizes into a temporary directory
+ * (cdktf's App creates its outdir in its constructor) and copies the result into the outdir last.
  */
-function main(): void {
+const USAGE = `To synthesize or deploy one environment while another is invalid, select it: npx cdktf deploy dev --app "npx tsx main.ts dev" (or CDKTF_TARGET_STACK_ID=dev).`;
+
+function selectedStacks(args: readonly string[], env: NodeJS.ProcessEnv): { names: EnvironmentName[]; problem?: string } {
+  const requested = [...args, ...(env.CDKTF_TARGET_STACK_ID ?? "").split(",")].map((s) => s.trim()).filter((s) => s !== "");
+  const unknown = requested.filter((s) => !(ENVIRONMENTS as readonly string[]).includes(s));
+  if (unknown.length > 0) return { names: [], problem: `unknown stack ${unknown.map((s) => `"${s}"`).join(", ")} (arguments or CDKTF_TARGET_STACK_ID); the stacks are ${ENVIRONMENTS.join(", ")}` };
+  return { names: requested.length === 0 ? [...ENVIRONMENTS] : ENVIRONMENTS.filter((e) => requested.includes(e)) };
+}
+
+/** Error annotations in a synthesized outdir (the CLI sets CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS, so synth() does not throw on them). */
+function errorAnnotations(outdir: string): string[] {
+  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as { stacks: Record<string, { annotations?: { constructPath: string; level: string; message: string }[] }> };
+  return Object.values(manifest.stacks).flatMap((s) => (s.annotations ?? []).filter((a) => a.level === "@cdktf/error").map((a) => `[${a.constructPath}] ${a.message}`));
+}
+
+function synthesize(configs: readonly EnvironmentConfig[], outdir: string): string | undefined {
+  const staging = mkdtempSync(join(tmpdir(), "updateio-synth-"));
+  try {
+    const app = new App({ outdir: staging });
+    for (const config of configs) new EnvironmentStack(app, config.name, config);
+    app.synth();
+    const errors = errorAnnotations(staging);
+    if (errors.length > 0) return `Synth found ${errors.length} error${errors.length === 1 ? "" : "s"}; nothing was written:\n${errors.map((e) => `  - ${e}`).join("\n")}`;
+    mkdirSync(outdir, { recursive: true });
+    cpSync(staging, outdir, { recursive: true });
+    return undefined;
+  } catch (e) {
+    // A construct rejected its props or the policy pack failed the stack: say which and why, without a stack trace.
+    return `${(e as Error).message}\nNothing was written.`;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+function main(): number {
   // cdktf records a stack trace for every token; with tsx's source maps on, mapping them costs
   // about 140 ms per synth (scripts/bench.ts, section 4). Errors below are printed as messages.
   process.setSourceMapsEnabled(false);
-  const configs = [];
-  const errors: ConfigError[] = [];
-  for (const name of ENVIRONMENTS) {
-    try {
-      configs.push(loadEnvironmentConfig(name));
-    } catch (e) {
-      if (e instanceof ConfigError) errors.push(e);
-      else throw e;
-    }
+  const selection = selectedStacks(process.argv.slice(2), process.env);
+  if (selection.problem) {
+    process.stderr.write(`${selection.problem}\n`);
+    return 1;
   }
-  if (errors.length > 0) {
-    process.stderr.write(`${errors.map((e) => e.message).join("\n\n")}\n`);
-    process.exit(1);
+  const { configs, global, errors } = loadEnvironments(selection.names, process.env);
+  if (global.length > 0 || errors.length > 0) {
+    const blocks = [
+      ...(global.length > 0 ? [`Invalid UPDATEIO_* variables (they block every environment); nothing was synthesized:\n${global.map((p) => `  - ${p}`).join("\n")}`] : []),
+      ...errors.map((e) => e.message),
+    ];
+    const others = selection.names.length > 1 && errors.length < selection.names.length ? `\n\n${USAGE}` : "";
+    process.stderr.write(`${blocks.join("\n\n")}${others}\n`);
+    return 1;
   }
-  const app = new App();
-  try {
-    for (const config of configs) new EnvironmentStack(app, config.name, config);
-  } catch (e) {
-    // A construct rejected its props: say which and why, without a stack trace, and write nothing.
-    process.stderr.write(`${(e as Error).message}\n`);
-    process.exit(1);
+  const failure = synthesize(configs, process.env.CDKTF_OUTDIR ?? "cdktf.out");
+  if (failure) {
+    process.stderr.write(`${failure}\n`);
+    return 1;
   }
-  app.synth();
+  return 0;
 }
 
-main();
+process.exitCode = main();

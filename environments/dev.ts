@@ -1,11 +1,12 @@
 import type { EnvironmentConfigInput } from "./schema";
 import { PINNED_IMAGES, tagOnly } from "./images";
 import type { Variables } from "./variables";
-import { observabilityConfig, vpnConfig } from "./prod";
+import { DEFAULT_DOCKER_HOST, observabilityConfig, vpnConfig } from "./prod";
 
-/** A laptop: every service built from local source with hot reload, debug on, one replica each. */
+/** A laptop: every service built from local source with hot reload, debug on, one replica each. Reads UPDATEIO_DEV_* only. */
 export function devConfig(vars: Variables): EnvironmentConfigInput {
-  const source = vars.string("UPDATEIO_SOURCE_ROOT", "../updateio");
+  // Absolute, or relative to this project (resolved by Terraform's abspath at plan time).
+  const source = vars.path("SOURCE_ROOT", "../updateio");
   const build = (folder: string) => ({
     kind: "build" as const,
     context: `${source}/${folder}`,
@@ -23,7 +24,7 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
   });
   return {
     name: "dev",
-    dockerHost: vars.string("UPDATEIO_DOCKER_HOST", "unix:///var/run/docker.sock"),
+    dockerHost: vars.dockerHost("DOCKER_HOST", DEFAULT_DOCKER_HOST),
     state: { backend: "local", path: "state/dev.tfstate" },
     // Plain containers: bind-mounted source, hot reload and debug ports on 127.0.0.1.
     runtime: { kind: "containers" },
@@ -37,15 +38,15 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
       memoryMb: 128,
       cpuShares: 256,
       bindAddress: "127.0.0.1",
-      httpPort: vars.port("UPDATEIO_EDGE_HTTP_PORT", 80),
-      httpsPort: vars.port("UPDATEIO_EDGE_HTTPS_PORT", 443),
+      httpPort: vars.port("EDGE_HTTP_PORT", 80),
+      httpsPort: vars.port("EDGE_HTTPS_PORT", 443),
       tls: { mode: "internal" },
-      adminAllowList: vars.list("UPDATEIO_ADMIN_ALLOW", ["127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]),
+      adminAllowList: vars.cidrList("ADMIN_ALLOW", ["127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]),
     },
     postgres: { image: tagOnly(PINNED_IMAGES.postgres), memoryMb: 512, cpuShares: 512, database: "updateio" },
     redis: { image: tagOnly(PINNED_IMAGES.redis), memoryMb: 128, cpuShares: 256 },
     rabbitmq: { image: tagOnly(PINNED_IMAGES.rabbitmq), memoryMb: 512, cpuShares: 256, vhost: "updateio-dev" },
-    observability: observabilityConfig(vars, { lokiDays: 3, prometheusDays: 7, scale: 0.5, pin: tagOnly }),
+    observability: observabilityConfig(vars, { lokiDays: 3, prometheusDays: 7, scale: 0.5, pin: tagOnly, grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge") }),
     vpn: { ...vpnConfig(vars), image: tagOnly(PINNED_IMAGES.wireguard) },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {

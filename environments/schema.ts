@@ -5,6 +5,7 @@ import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy/rules";
 import { isCidr } from "../constructs/renderers/caddyfile";
 import { OFFSITE_PATTERNS } from "../constructs/renderers/postgres-offsite";
 import { PEER_NAME, WG_KEY } from "../constructs/renderers/wireguard";
+import { VARIABLE_PATTERNS } from "./variables";
 
 /**
  * The shape of one environment's configuration. Data only: the EnvironmentStack reads it, nothing
@@ -13,8 +14,8 @@ import { PEER_NAME, WG_KEY } from "../constructs/renderers/wireguard";
  */
 
 // Registry reference: [registry[:port]/]path[:tag][@sha256:digest]
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
-const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+const HOSTNAME = VARIABLE_PATTERNS.HOSTNAME;
 
 export const imageRef = z
   .string({ error: "must be an image reference string such as \"postgres:17.6-bookworm\"" })
@@ -121,8 +122,8 @@ const days = (max: number, example: string) =>
 
 /** Off-host copy of the backups volume to S3-compatible storage (rclone); keys are Terraform variables. */
 const offsite = z.strictObject({
-  endpoint: z.string().regex(OFFSITE_PATTERNS.endpoint, { error: "must be the S3 endpoint URL with no path, e.g. https://s3.eu-central-1.amazonaws.com (set UPDATEIO_BACKUP_OFFSITE_ENDPOINT)" }),
-  bucket: z.string().regex(OFFSITE_PATTERNS.bucket, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes; set UPDATEIO_BACKUP_OFFSITE_BUCKET)" }),
+  endpoint: z.string().regex(VARIABLE_PATTERNS.ENDPOINT_URL, { error: "must be the S3 endpoint URL with no path, e.g. https://s3.eu-central-1.amazonaws.com" }),
+  bucket: z.string().regex(OFFSITE_PATTERNS.bucket, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes)" }),
   prefix: z.string().regex(OFFSITE_PATTERNS.prefix, { error: "must be path segments without leading or trailing slash, e.g. prod/postgres" }).optional(),
   region: z.string().regex(OFFSITE_PATTERNS.region, { error: "must be a region name such as eu-central-1" }).optional(),
   provider: z.string().regex(OFFSITE_PATTERNS.provider, { error: "must be an rclone s3 provider name such as AWS, Minio, Cloudflare or Other" }).optional(),
@@ -173,21 +174,21 @@ const observability = z.strictObject({
   exporters: z.strictObject({ postgresImage: imageRef, redisImage: imageRef, cadvisorImage: imageRef, nodeImage: imageRef }),
   /** Where Grafana sends alerts; the bot token and webhook URL are sensitive Terraform variables. */
   alerting: z.strictObject({
-    telegramChatId: z.string().regex(/^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$/, { error: "must be a Telegram chat id such as -1001234567890 or @channelname (set UPDATEIO_ALERT_TELEGRAM_CHAT_ID)" }).optional(),
+    telegramChatId: z.string().regex(/^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$/, { error: "must be a Telegram chat id such as -1001234567890 or @channelname" }).optional(),
     discord: z.boolean({ error: "must be true or false" }).default(false),
   }).default({ discord: false }),
 });
 
 /** Optional WireGuard gateway: operators reach the admin surfaces through it instead of the internet. */
 const vpn = z.strictObject({
-  enabled: z.boolean({ error: "must be true or false (set UPDATEIO_VPN=1 to turn it on)" }),
+  enabled: z.boolean({ error: "must be true or false" }),
   image: imageRef,
   /** generated: the container makes its key on first start (read the public key with `docker exec <env>-vpn wg show wg0 public-key`); supplied: TF_VAR_vpn_private_key. */
   keyMode: z.enum(["generated", "supplied"], { error: "must be \"generated\" or \"supplied\" (TF_VAR_vpn_private_key)" }).default("generated"),
   subnet: cidr.default("10.13.13.0/24"),
   listenPort: port.default(51820),
   /** Public host name of the Docker host, written into the client templates. */
-  endpoint: z.string().regex(HOSTNAME, { error: "must be the Docker host's public name, e.g. vpn.updateio.app (set UPDATEIO_VPN_ENDPOINT)" }).optional(),
+  endpoint: z.string().regex(HOSTNAME, { error: "must be the Docker host's public name, e.g. vpn.updateio.app" }).optional(),
   peers: z.array(z.strictObject({
     name: z.string().regex(PEER_NAME, { error: "must be lowercase letters, digits and dashes, e.g. alice-laptop" }),
     publicKey: z.string().regex(WG_KEY, { error: "must be a WireGuard public key (44 base64 characters ending in =, from `wg pubkey`)" }),
@@ -207,8 +208,9 @@ const edge = z.strictObject({
     z.strictObject({ mode: z.literal("internal") }),
     z.strictObject({
       mode: z.literal("acme"),
-      email: z.email({ error: "must be an email address for the ACME account, e.g. ops@updateio.app (set UPDATEIO_ACME_EMAIL)" }),
-      caUrl: z.url({ protocol: /^https$/, error: "must be the https ACME directory URL, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" }).optional(),
+      // Both end up in the Caddyfile: allow-lists, so no value can add a token or a directive.
+      email: z.string({ error: "must be an email address for the ACME account, e.g. ops@updateio.app" }).regex(VARIABLE_PATTERNS.EMAIL, { error: "must be an email address for the ACME account, e.g. ops@updateio.app" }),
+      caUrl: z.string().regex(VARIABLE_PATTERNS.HTTPS_URL, { error: "must be the https ACME directory URL, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" }).optional(),
     }),
   ], { error: "must be { mode: \"internal\" } or { mode: \"acme\", email }" }),
   /** Client networks allowed on admin surfaces (admin panel, later Grafana). Empty = nobody. */
@@ -222,6 +224,8 @@ const hosts = z.strictObject({
   /** Grafana, behind the admin allow-list (when observability.grafana.expose is "edge"). */
   grafana: z.string().regex(HOSTNAME, { error: "must be a bare host name such as grafana.updateio.app (no scheme, no port)" }),
 });
+
+const DOCKER_HOST = [VARIABLE_PATTERNS.DOCKER_UNIX, VARIABLE_PATTERNS.DOCKER_SSH, VARIABLE_PATTERNS.DOCKER_TCP];
 
 const swarmOnly = z.undefined({ error: "applies to the swarm runtime only; remove it, or set runtime.kind to \"swarm\"" }).optional();
 
@@ -261,7 +265,7 @@ const state = z.discriminatedUnion("backend", [
   z.strictObject({
     backend: z.literal("cloud"),
     hostname: z.string().regex(HOSTNAME, { error: "must be a host name such as app.terraform.io" }),
-    organization: z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "must be a Terraform Cloud organization name (set UPDATEIO_TFC_ORGANIZATION)" }),
+    organization: z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "must be a Terraform Cloud organization name (letters, digits, - and _)" }),
     workspace: z.string().regex(/^[A-Za-z0-9_-]{1,90}$/, { error: "must be a Terraform Cloud workspace name (letters, digits, - and _)" }),
   }),
 ], { error: "must be { backend: \"local\", path } or { backend: \"cloud\", organization, workspace, hostname }" });
@@ -270,7 +274,7 @@ export const environmentConfigSchema = z
   .strictObject({
     name: z.enum(["dev", "test", "prod"], { error: "must be dev, test or prod" }),
     /** Docker daemon the provider talks to, e.g. unix:///var/run/docker.sock or ssh://deploy@host. */
-    dockerHost: z.string().regex(/^(unix|tcp|ssh|npipe):\/\/.+/, { error: "must be a Docker host URL such as unix:///var/run/docker.sock (set UPDATEIO_DOCKER_HOST)" }),
+    dockerHost: z.string().refine((h) => DOCKER_HOST.some((p) => p.test(h)), { error: "must be a Docker host URL: unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:port" }),
     state,
     runtime,
     /** Every image must carry a digest (prod). */
@@ -405,6 +409,15 @@ export function crossFieldProblems(input: unknown): Problem[] {
       if (Array.isArray(svc.debugPorts) && svc.debugPorts.length > 0) issue(["services", svcName, "debugPorts"], "Swarm cannot publish a port on 127.0.0.1 only; remove them (or use runtime.kind \"containers\")");
     }
   }
+  // Dangerous but valid: refused in prod, a warning elsewhere (configWarnings).
+  if (name === "prod") for (const [path, message] of riskyValues(cfg)) issue(path, `${message}; prod refuses it`);
+  const vpnCfg = obj(cfg.vpn);
+  if (vpnCfg.enabled === false) {
+    const inert = "has no effect while vpn.enabled is false; turn the VPN on or remove it";
+    if (Array.isArray(vpnCfg.peers) && vpnCfg.peers.length > 0) issue(["vpn", "peers"], inert);
+    if (vpnCfg.endpoint !== undefined) issue(["vpn", "endpoint"], inert);
+    if (vpnCfg.keyMode === "supplied") issue(["vpn", "keyMode"], inert);
+  }
   const seen = new Map<string, string>();
   for (const [key, host] of Object.entries(obj(cfg.hosts))) {
     if (typeof host !== "string") continue;
@@ -413,6 +426,41 @@ export function crossFieldProblems(input: unknown): Problem[] {
     seen.set(host, key);
   }
   return problems;
+}
+
+/** An allow-list entry that admits (nearly) every address: IPv4 shorter than /8, IPv6 shorter than /16. */
+export function coversEverything(cidr: string): boolean {
+  const [address = "", bits = ""] = cidr.split("/");
+  const prefix = Number(bits);
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return address.includes(":") ? prefix < 16 : prefix < 8;
+}
+
+/** Valid values that weaken the environment: prod refuses them, dev and test warn (configWarnings). */
+function riskyValues(cfg: Record<string, any>): Problem[] {
+  const obj = (v: unknown): Record<string, any> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, any>) : {});
+  const risks: Problem[] = [];
+  if (typeof cfg.dockerHost === "string" && cfg.dockerHost.startsWith("tcp://")) {
+    risks.push([["dockerHost"], `"${cfg.dockerHost}" is plain TCP: anyone who reaches that port controls the Docker engine (root on the host); use ssh://user@host or a unix socket`]);
+  }
+  const allow: unknown[] = Array.isArray(obj(cfg.edge).adminAllowList) ? obj(cfg.edge).adminAllowList : [];
+  allow.forEach((cidr, i) => {
+    if (typeof cidr === "string" && isCidr(cidr) && coversEverything(cidr)) risks.push([["edge", "adminAllowList", i], `"${cidr}" admits (nearly) every address to the admin surfaces; list your networks, or use the VPN`]);
+  });
+  const endpoint = obj(obj(cfg.postgres).offsite).endpoint;
+  if (typeof endpoint === "string" && endpoint.startsWith("http://")) {
+    risks.push([["postgres", "offsite", "endpoint"], `"${endpoint}" is plain http: the backups and the bucket keys cross the network unencrypted; use https://`]);
+  }
+  const vpnCfg = obj(cfg.vpn);
+  if (vpnCfg.enabled === true && !(Array.isArray(vpnCfg.peers) && vpnCfg.peers.length > 0)) {
+    risks.push([["vpn", "enabled"], "the VPN is on without peers: it opens a UDP port that nobody can use; list the peers or turn the VPN off"]);
+  }
+  return risks;
+}
+
+/** Warnings for dev and test about values prod would refuse, as [key path, message]. */
+export function configWarnings(config: EnvironmentConfig): Problem[] {
+  return config.name === "prod" ? [] : riskyValues(config as unknown as Record<string, any>).map(([path, message]) => [path, `${message} (prod refuses this)`]);
 }
 
 export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;

@@ -7,11 +7,12 @@
  *   npm run review -- --against-git HEAD        + what applying this tree on top of HEAD does
  *   npm run review -- --against old/cdktf.out   + the same against a kept synth output
  *
- * Exit code: 0 fine, 2 some change section contains data loss, 1 error.
+ * Exit code: 0 fine, 2 some change section contains data loss, 3 a change stops services (downtime)
+ * and nothing is lost, 1 error. The workflow asks for an approval before a prod apply on 2 or 3.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { diffStacks, hasDataLoss, type StackDiff } from "./review/classify";
+import { diffStacks, reviewExitCode, type StackDiff } from "./review/classify";
 import { renderDotFile } from "./review/graphviz";
 import { buildInventory } from "./review/inventory";
 import { renderReport, summaryLine, type PictureStatus } from "./review/markdown";
@@ -88,7 +89,7 @@ async function main(argv: readonly string[]): Promise<number> {
     summaries.push(`${gone.name}: stack removed; ${diff.removed.length} resources go, ${diff.dataLoss.length} data loss`);
   }
   process.stdout.write(`${summaries.join("\n")}\n`);
-  return hasDataLoss(diffs) ? 2 : 0;
+  return reviewExitCode(diffs);
 }
 
 main(process.argv.slice(2)).then(

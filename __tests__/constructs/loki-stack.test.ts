@@ -286,7 +286,8 @@ describe("LokiStack policy (prod)", () => {
         expect(f.suppressed!.reason.length).toBeGreaterThanOrEqual(10);
       }
       expect(suppressionsOf(logs.socketProxy)).toEqual([
-        { ruleId: "non-root", constructPath: "prod/logs/socket-proxy", reason: expect.stringContaining("root-owned Docker socket") },
+        // Limited to the proxy's image: the exemption rests on what the container is.
+        { ruleId: "non-root", constructPath: "prod/logs/socket-proxy", reason: expect.stringContaining("root-owned Docker socket"), image: "tecnativa/docker-socket-proxy" },
       ]);
       // The socket bind passes no-docker-socket on its own merits (proxy role, read-only, the
       // socket itself): no suppression hides that rule, so a read-write or directory bind would fail.

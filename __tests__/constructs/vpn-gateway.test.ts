@@ -126,7 +126,7 @@ describe("VpnGateway (supplied key)", () => {
     expect(blockingFindings(findings).map((f) => f.message)).toEqual([]);
     const suppressed = findings.filter((f) => f.suppressed && f.resourceName === key("docker_container", "prod-vpn")).map((f) => f.ruleId).sort();
     expect(suppressed).toEqual(["capabilities-dropped", "non-root", "published-ports"]);
-    expect(findings.find((f) => f.ruleId === "capabilities-dropped")!.message).toContain("adds back NET_ADMIN");
+    expect(findings.find((f) => f.ruleId === "capabilities-dropped")!.message).toContain('adds back "NET_ADMIN"');
   });
 
   it("delivers the private key and the pre-shared key as secret files only, never in env or config", () => {

@@ -106,7 +106,7 @@ describeIfBinary("terraform", "synthesized strings parse as Terraform templates 
   for (const env of ENVIRONMENTS) {
     it(`${env}: every string of every resource, local and output (uploaded scripts and configs included)`, () => {
       const out = tempDir();
-      const { json } = synthEnvironment(env, { UPDATEIO_BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com", UPDATEIO_BACKUP_OFFSITE_BUCKET: "updateio-backups" }, out);
+      const { json } = synthEnvironment(env, env === "dev" ? {} : { [`UPDATEIO_${env.toUpperCase()}_BACKUP_OFFSITE_ENDPOINT`]: "https://s3.example.com", [`UPDATEIO_${env.toUpperCase()}_BACKUP_OFFSITE_BUCKET`]: "updateio-backups" }, out);
       const values = strings([json.resource, json.locals ?? {}, json.output]);
       expect(values.some((v) => v.includes("$${BACKUP_ROOT"))).toBe(true);
       const r = validate(tempDir(), values);

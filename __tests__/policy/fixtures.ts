@@ -6,6 +6,7 @@ import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/cont
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { type App, TerraformStack, Testing } from "cdktf";
 import type { Construct } from "constructs";
 import { evaluatePolicy, type Finding } from "../../constructs/policy/policy-aspect";
@@ -23,6 +24,8 @@ export interface Fixture {
   readonly publicNet: Network;
   /** docker_image pinned by digest. */
   readonly image: Image;
+  /** Named volume for the data directory. */
+  readonly volume: Volume;
 }
 
 export function fixture(environment: Environment = "dev", app: App = Testing.app()): Fixture {
@@ -31,8 +34,17 @@ export function fixture(environment: Environment = "dev", app: App = Testing.app
   const internalNet = new Network(stack, "backend-net", { name: `${environment}-backend`, internal: true });
   const publicNet = new Network(stack, "frontend-net", { name: `${environment}-frontend` });
   const image = new Image(stack, "image", { name: PINNED_IMAGE, keepLocally: true });
-  return { stack, environment, internalNet, publicNet, image };
+  const volume = new Volume(stack, "db-data", { name: `${environment}-db-data`, lifecycle: { preventDestroy: true } });
+  return { stack, environment, internalNet, publicNet, image, volume };
 }
+
+/** A docker_image of `name` (pinned by digest unless the name says otherwise). */
+export function image(f: Fixture, id: string, name: string): Image {
+  return new Image(f.stack, id, { name, keepLocally: true });
+}
+
+export const CADDY_IMAGE = `caddy:2.10.2-alpine@${DIGEST}`;
+export const SOCKET_PROXY_IMAGE = `tecnativa/docker-socket-proxy:v0.5.0@${DIGEST}`;
 
 export function labels(environment: Environment, component: string, extra: Record<string, string> = {}): { label: string; value: string }[] {
   return Object.entries({
@@ -62,7 +74,7 @@ export function compliantConfig(f: Fixture, name = "db"): ContainerConfig {
     env: ["POSTGRES_USER=app", "POSTGRES_PASSWORD_FILE=/run/secrets/db_password", "PGDATA=/var/lib/postgresql/data"],
     labels: labels(f.environment, "data"),
     networksAdvanced: [{ name: f.internalNet.name, aliases: ["db"] }],
-    volumes: [{ volumeName: "db-data", containerPath: "/var/lib/postgresql/data" }],
+    volumes: [{ volumeName: f.volume.name, containerPath: "/var/lib/postgresql/data" }],
   };
 }
 

@@ -13,7 +13,7 @@ import {
   suppressPolicy,
   suppressionsOf,
 } from "../../constructs/policy/policy-aspect";
-import { container, findings, fixture } from "./fixtures";
+import { container, findings, fixture, image } from "./fixtures";
 
 const REASON = "postgres entrypoint needs root to chown PGDATA, then drops to uid 999";
 
@@ -64,6 +64,36 @@ describe("suppressPolicy", () => {
   it.each(["", "   ", "legacy", "too short"])("rejects the reason %j", (reason) => {
     const f = fixture();
     expect(() => suppressPolicy(container(f), "memory-limit", reason)).toThrow(/written reason of at least 10 characters/);
+  });
+
+  it("cannot be borrowed by a resource that claims another construct's path in its metadata", () => {
+    const f = fixture();
+    const svc = new Construct(f.stack, "svc");
+    const legit = container(f, {}, "legit", svc);
+    suppressPolicy(svc, "no-docker-socket", "the socket proxy of this construct reads the socket, read-only");
+    // A raw resource injected through the stack's escape hatch, with metadata naming the suppressed construct.
+    f.stack.addOverride("resource.docker_container.evil", {
+      ...JSON.parse(JSON.stringify((f.stack.toTerraform() as { resource: Record<string, Record<string, unknown>> }).resource.docker_container![legit.friendlyUniqueId])),
+      "//": { metadata: { path: legit.node.path, uniqueId: legit.friendlyUniqueId } },
+      name: "evil",
+      volumes: [{ host_path: "/var/run/docker.sock", container_path: "/s" }],
+    });
+    const evil = findings(f).filter((x) => x.resourceName === "evil");
+    expect(evil.map((x) => [x.ruleId, x.suppressed === undefined])).toEqual([["no-docker-socket", true]]);
+    expect(evil[0]!.constructPath).toBe("dev (docker_container.evil, not made by a construct)");
+  });
+
+  it("can be limited to an image repository: it then covers only a resource that runs that image", () => {
+    const f = fixture();
+    const svc = new Construct(f.stack, "svc");
+    const pg = container(f, { user: "root" }, "pg", svc);
+    const other = container(f, { user: "root", image: image(f, "alpine", `alpine:3.20@sha256:${"c".repeat(64)}`).imageId }, "other", svc);
+    suppressPolicy(svc, "non-root", REASON, { image: "docker.io/library/postgres:17" });
+    const byPath = (c: IConstruct) => findings(f).filter((x) => x.constructPath === c.node.path && x.ruleId === "non-root");
+    expect(byPath(pg).map((x) => x.suppressed?.reason)).toEqual([REASON]);
+    expect(byPath(other).map((x) => x.suppressed)).toEqual([undefined]);
+    expect(byPath(other)[0]!.message).toContain("(the suppression on dev/svc covers only image postgres)");
+    expect(suppressionsOf(svc)).toEqual([{ ruleId: "non-root", reason: REASON, constructPath: "dev/svc", image: "postgres" }]);
   });
 
   it("rejects stack-wide suppressions and double suppressions", () => {

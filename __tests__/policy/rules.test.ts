@@ -5,8 +5,8 @@ import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { describe, expect, it } from "vitest";
-import { RULES, RULE_IDS, rulesFor, severityOf, type Environment } from "../../constructs/policy/rules";
-import { check, container, findings, fixture, labels } from "./fixtures";
+import { PACKS, RULES, RULE_IDS, ruleAppliesTo, rulesFor, severityOf, type Environment } from "../../constructs/policy/rules";
+import { CADDY_IMAGE, SOCKET_PROXY_IMAGE, check, container, findings, fixture, image, labels } from "./fixtures";
 
 const ENVIRONMENTS: Environment[] = ["dev", "test", "prod"];
 
@@ -28,13 +28,38 @@ describe("rule table", () => {
         "memory-limit", "restart-policy", "healthcheck", "log-rotation", "not-privileged", "capabilities-dropped",
         "no-new-privileges", "published-ports", "read-only-rootfs", "non-root", "image-digest", "no-docker-socket",
         "no-secret-literal-env", "no-upload-on-read-only", "data-internal-networks", "prod-volume-protected",
+        "no-host-namespaces", "no-unconfined-profiles", "required-labels",
+        // Swarm and the hardening against bypasses
+        "cpu-limit", "stop-grace-period", "update-config", "rollback-config", "secret-file-permissions", "swarm-object-data",
+        "swarm-object-replace-first", "network-by-id", "network-driver", "no-host-paths", "plain-volumes", "no-volumes-from",
+        "no-devices", "sysctls-allowed", "ulimits-bounded", "default-runtime", "no-storage-opts", "shm-size-bounded",
+        "no-cgroup-parent", "no-extra-hosts", "no-unjudged-expressions", "no-provisioners", "known-resource-types", "declared-networks",
       ]),
     );
   });
 
+  it("covers docker_service, docker_secret and docker_config", () => {
+    const covering = (type: string) => RULES.filter((r) => ruleAppliesTo(r, type)).map((r) => r.id);
+    expect(covering("docker_service")).toEqual(
+      expect.arrayContaining(["non-root", "capabilities-dropped", "no-docker-socket", "no-host-paths", "memory-limit", "cpu-limit", "healthcheck",
+        "published-ports", "image-digest", "read-only-rootfs", "log-rotation", "required-labels", "secret-file-permissions", "update-config",
+        "rollback-config", "restart-policy", "stop-grace-period", "network-by-id", "not-privileged", "no-unjudged-expressions"]),
+    );
+    expect(covering("docker_secret")).toEqual(expect.arrayContaining(["swarm-object-data", "swarm-object-replace-first", "no-unjudged-expressions"]));
+    expect(covering("docker_config")).toEqual(expect.arrayContaining(["swarm-object-data", "swarm-object-replace-first"]));
+    expect(covering("data.external")).toContain("known-resource-types");
+  });
+
+  it("has a pack per environment", () => {
+    expect(PACKS.prod.find((p) => p.rule.id === "image-digest")?.severity).toBe("error");
+    expect(PACKS.dev.find((p) => p.rule.id === "image-digest")?.severity).toBe("warning");
+    expect(PACKS.dev.map((p) => p.rule.id)).not.toContain("prod-volume-protected");
+  });
+
   it("groups rules into packs per environment and severity", () => {
     expect(rulesFor("prod", "error").map((r) => r.id)).toContain("image-digest");
-    expect(rulesFor("dev", "warning").map((r) => r.id)).toEqual(["image-digest"]);
+    expect(rulesFor("dev", "warning").map((r) => r.id).sort()).toEqual(["image-digest", "network-by-id"]);
+    expect(rulesFor("prod", "warning").map((r) => r.id)).toEqual(["network-by-id"]);
     expect(rulesFor("dev").map((r) => r.id)).not.toContain("prod-volume-protected");
     expect(rulesFor("prod").map((r) => r.id)).toContain("prod-volume-protected");
   });
@@ -71,7 +96,7 @@ describe("healthcheck", () => {
   it("passes with a CMD test", () => expect(check("healthcheck")).toEqual([]));
   it("fails without a healthcheck", () => expect(check("healthcheck", { healthcheck: undefined })).toHaveLength(1));
   it('fails with test ["NONE"]', () => expect(check("healthcheck", { healthcheck: { test: ["NONE"] } })[0]!.message).toContain("disables"));
-  it("exempts seed containers", () => expect(check("healthcheck", { healthcheck: undefined, start: false })).toEqual([]));
+  it("exempts seed containers", () => expect(check("healthcheck", { healthcheck: undefined, start: false, restart: undefined })).toEqual([]));
 });
 
 describe("log-rotation", () => {
@@ -118,16 +143,24 @@ describe("published-ports", () => {
     expect(check("published-ports", { ports: [{ internal: 5432, external: 5432 }] })[0]!.message).toContain("all interfaces"));
   it("test: fails for a port on 0.0.0.0", () =>
     expect(check("published-ports", { ports: [{ internal: 5432, external: 5432, ip: "0.0.0.0" }] }, "test")).toHaveLength(1));
-  it("dev: the edge may publish on all interfaces", () =>
-    expect(check("published-ports", { labels: labels("dev", "edge"), ports: [{ internal: 8443, external: 8443 }] })).toEqual([]));
+  /** The edge: a Caddy image labelled edge. */
+  function edge(environment: Environment, ports: { internal: number; external?: number; ip?: string }[], name = CADDY_IMAGE) {
+    const f = fixture(environment);
+    container(f, { image: image(f, "caddy", name).imageId, labels: labels(environment, "edge"), ports });
+    return findings(f, "published-ports");
+  }
+  it("dev: the edge may publish on all interfaces", () => expect(edge("dev", [{ internal: 8443, external: 8443 }])).toEqual([]));
+  it("a postgres image labelled edge is not the edge", () => {
+    const found = check("published-ports", { labels: labels("dev", "edge"), ports: [{ internal: 5432, external: 5432 }] });
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toContain("its image is not an edge image");
+  });
   it("prod: fails for a non-edge container even on loopback", () =>
     expect(check("published-ports", { ports: [{ internal: 5432, external: 5432, ip: "127.0.0.1" }] }, "prod")).toHaveLength(1));
   it("prod: passes for the edge on 80 and 443", () =>
-    expect(
-      check("published-ports", { labels: labels("prod", "edge"), ports: [{ internal: 80, external: 80 }, { internal: 443, external: 443 }] }, "prod"),
-    ).toEqual([]));
-  it("prod: fails for the edge on another port", () =>
-    expect(check("published-ports", { labels: labels("prod", "edge"), ports: [{ internal: 2019, external: 2019 }] }, "prod")).toHaveLength(1));
+    expect(edge("prod", [{ internal: 80, external: 80 }, { internal: 443, external: 443 }])).toEqual([]));
+  it("prod: fails for the edge on another port", () => expect(edge("prod", [{ internal: 2019, external: 2019 }])).toHaveLength(1));
+  it("prod: fails for the edge publishing 80 as another host port", () => expect(edge("prod", [{ internal: 80, external: 8080 }])).toHaveLength(1));
   it("fails with publish_all_ports", () => expect(check("published-ports", { publishAllPorts: true })).toHaveLength(1));
 });
 
@@ -135,7 +168,9 @@ describe("read-only-rootfs", () => {
   it("passes with read_only true", () => expect(check("read-only-rootfs")).toEqual([]));
   it("fails with read_only false", () => expect(check("read-only-rootfs", { readOnly: false })).toHaveLength(1));
   it("fails when unset", () => expect(check("read-only-rootfs", { readOnly: undefined })).toHaveLength(1));
-  it("exempts seed containers", () => expect(check("read-only-rootfs", { readOnly: false, start: false })).toEqual([]));
+  it("exempts seed containers", () => expect(check("read-only-rootfs", { readOnly: false, start: false, restart: undefined })).toEqual([]));
+  it("does not exempt a never-started container that the engine restarts (restart always)", () =>
+    expect(check("read-only-rootfs", { readOnly: false, start: false, restart: "always" })).toHaveLength(1));
 });
 
 describe("non-root", () => {
@@ -152,7 +187,7 @@ describe("image-digest", () => {
 
   it.each([
     ["dev", "warning"],
-    ["test", "warning"],
+    ["test", "error"],
     ["prod", "error"],
   ] as const)("a docker_image pinned by tag is a %s %s", (environment, severity) => {
     const f = fixture(environment);
@@ -173,7 +208,7 @@ describe("image-digest", () => {
 
   it("has the environment-dependent severity in the rule table", () => {
     const rule = RULES.find((r) => r.id === "image-digest")!;
-    expect(ENVIRONMENTS.map((e) => severityOf(rule, e))).toEqual(["warning", "warning", "error"]);
+    expect(ENVIRONMENTS.map((e) => severityOf(rule, e))).toEqual(["warning", "error", "error"]);
   });
 });
 
@@ -187,10 +222,17 @@ describe("no-docker-socket", () => {
     expect(check("no-docker-socket", { volumes: [{ hostPath: "/var/run/", containerPath: "/host-run", readOnly: true }] })).toHaveLength(1));
 
   const proxyLabels = labels("dev", "proxy", { "io.updateio.role": "docker-socket-proxy" });
-  it("passes for the socket proxy mounting it read-only", () =>
-    expect(check("no-docker-socket", { labels: proxyLabels, volumes: [{ ...socket, readOnly: true }] })).toEqual([]));
-  it("fails for the socket proxy mounting it read-write", () =>
-    expect(check("no-docker-socket", { labels: proxyLabels, volumes: [socket] })[0]!.message).toContain("read-write"));
+  function proxy(volumes: { hostPath: string; containerPath: string; readOnly?: boolean }[], name = SOCKET_PROXY_IMAGE) {
+    const f = fixture("dev");
+    container(f, { image: image(f, "proxy", name).imageId, labels: proxyLabels, volumes });
+    return findings(f, "no-docker-socket");
+  }
+  it("passes for the socket proxy mounting it read-only", () => expect(proxy([{ ...socket, readOnly: true }])).toEqual([]));
+  it("fails for the socket proxy mounting it read-write", () => expect(proxy([socket])[0]!.message).toContain("read-write"));
+  it("fails for the socket proxy mounting the directory", () =>
+    expect(proxy([{ hostPath: "/var/run", containerPath: "/var/run", readOnly: true }])[0]!.message).toContain("whole directory"));
+  it("fails for another image carrying the socket proxy's role label", () =>
+    expect(proxy([{ ...socket, readOnly: true }], `alpine:3.20@sha256:${"c".repeat(64)}`)[0]!.message).toContain("exposes the Docker socket"));
 });
 
 describe("no-secret-literal-env", () => {
@@ -237,8 +279,14 @@ describe("data-internal-networks", () => {
     expect(check("data-internal-networks", { networksAdvanced: undefined })).toHaveLength(1));
   it("does not apply to app containers", () => {
     const f = fixture();
-    container(f, { labels: labels("dev", "app"), networksAdvanced: [{ name: f.publicNet.name }] });
+    const app = image(f, "app", `registry.example/updateio/api:1@sha256:${"d".repeat(64)}`);
+    container(f, { image: app.imageId, labels: labels("dev", "app"), networksAdvanced: [{ name: f.publicNet.name }] });
     expect(findings(f, "data-internal-networks")).toEqual([]);
+  });
+  it("applies to a postgres image whatever its label says", () => {
+    const f = fixture();
+    container(f, { labels: labels("dev", "app"), networksAdvanced: [{ name: f.publicNet.name }] });
+    expect(findings(f, "data-internal-networks")).toHaveLength(1);
   });
 });
 

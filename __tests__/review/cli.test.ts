@@ -1,6 +1,6 @@
 /**
  * `npm run review` as a child process on two hand-made synth outputs (temp folders shaped like
- * cdktf.out): the exit code says whether a change section contains data loss.
+ * cdktf.out): the exit code says whether a change section contains data loss (2) or downtime (3).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -56,14 +56,14 @@ describe("exit code", () => {
     expect(r.stdout).toMatch(/^t: .*1 changed \(0 replaced, 1 in place\); 0 data loss, 0 service\(s\) down → safe/);
   });
 
-  it("0 when a Swarm service is replaced (downtime is reported, not data loss); the report names the ForceNew value", () => {
+  it("3 when a Swarm service is replaced (downtime, nothing lost); the report names the ForceNew value", () => {
     const swarmBefore = synthDir("swarm-before", swarmStack());
     const after = swarmStack();
     (taskSpec(after, "api").networks_advanced as Record<string, unknown>[])[0]!.aliases = ["api", "backend"];
     const out = join(TMP, "out-swarm");
     const r = review(["--from", synthDir("swarm-after", after), "--against", swarmBefore, "--out", out, "--quiet"]);
     expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(3);
     expect(r.stdout).toMatch(/^t: .*1 changed \(1 replaced, 0 in place\); 0 data loss, 1 service\(s\) down → downtime/m);
     const report = readFileSync(join(out, "t.md"), "utf8");
     expect(report).toContain("**DOWNTIME**: api: its Swarm service is replaced (destroyed, then created), all 2 tasks stop");

@@ -159,7 +159,8 @@ export class HardenedService extends Construct {
 
   private applyRelaxations(props: HardenedServiceProps): void {
     for (const [rule, reason] of Object.entries(props.relax ?? {})) {
-      if (reason !== undefined) suppressPolicy(this, rule, reason);
+      // Limited to the image the reason was written for: a construct changed to run another image loses it.
+      if (reason !== undefined) suppressPolicy(this, rule, reason, { image: this.spec.image.ref });
     }
   }
 }

@@ -6,7 +6,7 @@ import { isPinnedByDigest } from "../policy/rules";
 export interface ServiceImageProps {
   /** Registry reference, e.g. "postgres:17.6-bookworm@sha256:..." (exclusive with build). */
   readonly ref?: string;
-  /** Build locally from source (dev). Paths are relative to the project root. */
+  /** Build locally from source (dev). Paths are absolute, or relative to the project root. */
   readonly build?: {
     readonly context: string;
     /** @default "Dockerfile" */
@@ -22,13 +22,24 @@ export interface ServiceImageProps {
   readonly pull?: boolean;
 }
 
+/** Characters a path may hold here: none of them can open a Terraform template (`${`, `%{`), end a string (`"`) or escape (`\`). */
+const SAFE_PATH = /^[A-Za-z0-9._@+/-]+$/;
+
 /**
- * Terraform runs in cdktf.out/stacks/<stack>/, three levels below the project root; Terraform's
- * abspath() resolves from there at plan time, so synth output is the same on every machine.
+ * A host path for Terraform. An absolute path is written as a plain literal (no expression, nothing
+ * for Terraform to evaluate). A relative one is relative to the project root: Terraform runs in
+ * cdktf.out/stacks/<stack>/, three levels below it, and abspath() resolves from there at plan time,
+ * so synth output is the same on every machine. Either way the path sits in a string literal, so
+ * anything outside SAFE_PATH is refused rather than escaped: cdktf does not escape strings passed
+ * to its built-in functions.
  */
-export function projectPath(relative: string): string {
+export function projectPath(path: string): string {
+  if (!SAFE_PATH.test(path)) {
+    throw new Error(`projectPath: ${JSON.stringify(path)} may hold letters, digits and . _ - + @ / only; a path is never written into a Terraform expression with other characters`);
+  }
+  if (path.startsWith("/")) return path;
   // join() rather than a "${...}" template: cdktf mis-escapes templates nested in function calls.
-  return Fn.abspath(Fn.join("/", [Token.asString(ref("path.root")), "../../..", relative]));
+  return Fn.abspath(Fn.join("/", [Token.asString(ref("path.root")), "../../..", path]));
 }
 
 /** One image a service runs: pulled by reference or built from local source. */

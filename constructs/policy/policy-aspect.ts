@@ -3,6 +3,7 @@
  *
  *   applyPolicy(stack, { environment: "prod" });      // in EnvironmentStack, after everything else
  *   suppressPolicy(someConstruct, "image-digest", "built from source in dev on purpose: hot reload");
+ *   vouchForExpression(container, "env.NODE_OPTIONS", "heap size derived from the memory limit variable");
  *
  * The rules (`rules.ts`) run on the stack's own synthesized Terraform JSON
  * (`TerraformStack.toTerraform()`, which resolves tokens: references come out as plain
@@ -12,18 +13,23 @@
  *   error      → "@cdktf/error"  (fails `app.synth()` with a thrown Error, and `cdktf synth` with exit 1)
  *   warning    → "@cdktf/warn"
  *   suppressed → "@cdktf/info", with the written reason.
+ * A vouched-for expression is reported like a suppression of "no-unjudged-expressions" (info).
  *
  * Timing: cdktf invokes aspects top-down (a node, then its children), so an aspect that acts on the
  * stack node would run BEFORE other aspects visit the stack's resources. This aspect therefore
  * records the stack when it visits it and evaluates when it reaches the stack's last descendant,
  * i.e. after every aspect added before it has visited every node. Add the policy last.
  */
-import { AnnotationMetadataEntryType, App, Aspects, IAspect, TerraformResource, TerraformStack } from "cdktf";
+import { AnnotationMetadataEntryType, App, Aspects, IAspect, TerraformDataSource, TerraformResource, TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
-import { Environment, PolicyRule, RULE_IDS, RULES, Severity, TerraformJson, ruleById, severityOf } from "./rules";
+import { pattern } from "./expressions";
+import { Environment, PolicyRule, RULE_IDS, RULES, Severity, TerraformJson, noUnjudgedExpressions, ruleAppliesTo, ruleById, severityOf } from "./rules";
+import { vouchedExpressions } from "./rules/guard";
+import { imageRepository } from "./normalize";
+import { repositoryOf, workloadOf } from "./workload";
 
 export type { Environment, PolicyRule, Severity } from "./rules";
-export { RULES, RULE_IDS, rulesFor, severityOf } from "./rules";
+export { PACKS, RULES, RULE_IDS, rulesFor, severityOf } from "./rules";
 
 export interface PolicyContext {
   readonly environment: Environment;
@@ -49,6 +55,22 @@ export interface Suppression {
   readonly reason: string;
   /** Path of the construct the suppression was declared on (it covers everything below it). */
   readonly constructPath: string;
+  /** Image repository the suppression is limited to, when it is (see SuppressOptions). */
+  readonly image?: string;
+}
+
+export interface SuppressOptions {
+  /**
+   * Limit the suppression to resources running this image repository ("gcr.io/cadvisor/cadvisor",
+   * tag and digest ignored): the exemption then rests on what the container IS, and does not
+   * carry over to anything else the construct creates or is changed to run.
+   */
+  readonly image?: string;
+}
+
+interface SuppressionEntry {
+  readonly reason: string;
+  readonly image?: string;
 }
 
 export const MIN_REASON_LENGTH = 10;
@@ -57,7 +79,7 @@ export const MIN_REASON_LENGTH = 10;
 // Suppressions
 // ---------------------------------------------------------------------------------------------
 
-const SUPPRESSIONS = new WeakMap<IConstruct, Map<string, string>>();
+const SUPPRESSIONS = new WeakMap<IConstruct, Map<string, SuppressionEntry>>();
 
 /**
  * Suppress one rule on one construct and everything below it, with a written reason.
@@ -65,7 +87,7 @@ const SUPPRESSIONS = new WeakMap<IConstruct, Map<string, string>>();
  * app scope (suppressions are per construct, never global) or a second suppression of the same
  * rule on the same construct.
  */
-export function suppressPolicy(scope: IConstruct, ruleId: string, reason: string): void {
+export function suppressPolicy(scope: IConstruct, ruleId: string, reason: string, options: SuppressOptions = {}): void {
   if (!ruleById(ruleId)) {
     throw new Error(`suppressPolicy(${scope.node.path || "<app>"}): unknown rule id "${ruleId}". Known rule ids: ${RULE_IDS.join(", ")}.`);
   }
@@ -87,28 +109,84 @@ export function suppressPolicy(scope: IConstruct, ruleId: string, reason: string
     SUPPRESSIONS.set(scope, own);
   }
   if (own.has(ruleId)) {
-    throw new Error(`suppressPolicy(${scope.node.path}, "${ruleId}"): the rule is already suppressed on this construct (reason: ${own.get(ruleId)}).`);
+    throw new Error(`suppressPolicy(${scope.node.path}, "${ruleId}"): the rule is already suppressed on this construct (reason: ${own.get(ruleId)!.reason}).`);
   }
-  own.set(ruleId, text);
+  if (options.image !== undefined && (typeof options.image !== "string" || imageRepository(options.image) === "")) {
+    throw new Error(`suppressPolicy(${scope.node.path}, "${ruleId}"): options.image must be an image repository such as "gcr.io/cadvisor/cadvisor"; got ${JSON.stringify(options.image)}.`);
+  }
+  own.set(ruleId, options.image === undefined ? { reason: text } : { reason: text, image: imageRepository(options.image) });
 }
 
 /** Suppressions declared on `scope` and on every construct below it (for the review report). */
 export function suppressionsOf(scope: IConstruct): Suppression[] {
   const out: Suppression[] = [];
   for (const c of scope.node.findAll()) {
-    for (const [ruleId, reason] of SUPPRESSIONS.get(c) ?? []) out.push({ ruleId, reason, constructPath: c.node.path });
+    for (const [ruleId, e] of SUPPRESSIONS.get(c) ?? []) out.push({ ruleId, reason: e.reason, constructPath: c.node.path, ...(e.image !== undefined ? { image: e.image } : {}) });
   }
   return out;
 }
 
-/** The suppression that covers `ruleId` on `construct` (declared on it or on the nearest parent). */
-export function effectiveSuppression(construct: IConstruct, ruleId: string): { reason: string; scopePath: string } | undefined {
+/**
+ * The suppression that covers `ruleId` on `construct` (declared on it or on the nearest parent).
+ * One limited to an image (SuppressOptions.image) covers only a resource running that image
+ * repository: pass the resource's repository (undefined when unknown, which never matches).
+ */
+export function effectiveSuppression(construct: IConstruct, ruleId: string, imageRepo?: string): { reason: string; scopePath: string; image?: string } | undefined {
   const scopes = construct.node.scopes; // root first
   for (let i = scopes.length - 1; i >= 0; i--) {
-    const reason = SUPPRESSIONS.get(scopes[i]!)?.get(ruleId);
-    if (reason !== undefined) return { reason, scopePath: scopes[i]!.node.path };
+    const e = SUPPRESSIONS.get(scopes[i]!)?.get(ruleId);
+    if (e === undefined) continue;
+    if (e.image !== undefined && e.image !== imageRepo) return undefined;
+    return { reason: e.reason, scopePath: scopes[i]!.node.path, ...(e.image !== undefined ? { image: e.image } : {}) };
   }
   return undefined;
+}
+
+/** Why a suppression on the construct did not apply (an image limit), for the finding's message. */
+function missedSuppression(construct: IConstruct, ruleId: string): string | undefined {
+  const scopes = construct.node.scopes;
+  for (let i = scopes.length - 1; i >= 0; i--) {
+    const e = SUPPRESSIONS.get(scopes[i]!)?.get(ruleId);
+    if (e?.image !== undefined) return ` (the suppression on ${scopes[i]!.node.path} covers only image ${e.image})`;
+    if (e) return undefined;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vouching for expressions
+// ---------------------------------------------------------------------------------------------
+
+const VOUCHES = new WeakMap<IConstruct, Map<string, string>>();
+
+/**
+ * Say why an expression at one attribute of one resource is safe, so the rules accept it instead of
+ * reporting it as unjudgeable: e.g. a value computed from a variable that the configuration schema
+ * validates. `attribute` is the path in the synthesized JSON with `[]` for list positions
+ * ("volumes[].host_path", "task_spec.container_spec.env.NODE_OPTIONS"). It covers only that
+ * attribute of that resource, never a literal wrapped in `${...}`, and shows up as an info
+ * annotation with the reason. Throws for a non-resource scope, a vague path or a short reason.
+ */
+export function vouchForExpression(resource: IConstruct, attribute: string, reason: string): void {
+  const where = resource.node.path || "<app>";
+  if (!TerraformResource.isTerraformResource(resource)) {
+    throw new Error(`vouchForExpression(${where}): vouch on the resource itself (a docker_container, docker_service ...), not on a ${App.isApp(resource) ? "app" : TerraformStack.isStack(resource) ? "stack" : "construct"}.`);
+  }
+  const path = pattern(typeof attribute === "string" ? attribute.trim() : "");
+  if (!/^[a-z_][a-z0-9_]*(\[\])?(\.[A-Za-z0-9_.-]+?(\[\])?)*$/.test(path) || /[*]/.test(path)) {
+    throw new Error(`vouchForExpression(${where}): "${attribute}" is not an attribute path such as "volumes[].host_path" or "env.NAME".`);
+  }
+  const text = typeof reason === "string" ? reason.trim() : "";
+  if (text.length < MIN_REASON_LENGTH) {
+    throw new Error(`vouchForExpression(${where}, "${path}"): needs a written reason of at least ${MIN_REASON_LENGTH} characters (why the expression is safe); got ${JSON.stringify(reason)}.`);
+  }
+  let own = VOUCHES.get(resource);
+  if (!own) {
+    own = new Map();
+    VOUCHES.set(resource, own);
+  }
+  if (own.has(path)) throw new Error(`vouchForExpression(${where}, "${path}"): already vouched for (reason: ${own.get(path)}).`);
+  own.set(path, text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,6 +218,13 @@ function metadataPath(resource: Record<string, unknown>): string | undefined {
   return typeof path === "string" ? path : undefined;
 }
 
+/** True when `c` is the resource (or data source) that renders as `resourceType.resourceName`. */
+function rendersAs(c: IConstruct | undefined, resourceType: string, resourceName: string): boolean {
+  if (TerraformResource.isTerraformResource(c)) return c.friendlyUniqueId === resourceName && c.terraformResourceType === resourceType;
+  if (TerraformDataSource.isTerraformDataSource(c)) return c.friendlyUniqueId === resourceName && `data.${c.terraformResourceType}` === resourceType;
+  return false;
+}
+
 interface Located {
   readonly finding: Finding;
   readonly construct: IConstruct;
@@ -166,25 +251,54 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
   const all = stack.node.findAll();
   const byPath = new Map<string, IConstruct>(all.map((c) => [c.node.path, c]));
   const byLogicalId = new Map<string, IConstruct>();
-  for (const c of all) if (TerraformResource.isTerraformResource(c)) byLogicalId.set(c.friendlyUniqueId, c);
+  for (const c of all) if (TerraformResource.isTerraformResource(c) || TerraformDataSource.isTerraformDataSource(c)) byLogicalId.set(c.friendlyUniqueId, c);
 
   const out: Located[] = [];
-  const resources = stackJson.resource ?? {};
-  for (const [resourceType, byName] of Object.entries(resources)) {
-    const rules = RULES.filter((r) => r.appliesTo === resourceType);
+  // Data sources are checked as "data.<type>" (only rules for every type look at them).
+  const groups: [string, Record<string, Record<string, unknown>>][] = [
+    ...Object.entries(stackJson.resource ?? {}),
+    ...Object.entries(stackJson.data ?? {}).map(([t, byName]): [string, Record<string, Record<string, unknown>>] => [`data.${t}`, byName]),
+  ];
+  for (const [resourceType, byName] of groups) {
+    const rules = RULES.filter((r) => ruleAppliesTo(r, resourceType));
     if (rules.length === 0) continue;
     for (const [resourceName, resource] of Object.entries(byName ?? {})) {
+      // The resource's own construct, only when it really renders this block: the "//" metadata is
+      // part of the JSON and can be written by an override, and pointing it at a construct with
+      // suppressions would borrow them. Anything else belongs to the stack (never suppressible).
       const path = metadataPath(resource);
-      const construct = (path !== undefined ? byPath.get(path) : undefined) ?? byLogicalId.get(resourceName) ?? stack;
-      const constructPath = path ?? construct.node.path;
+      const made = [path !== undefined ? byPath.get(path) : undefined, byLogicalId.get(resourceName)].find((c) => rendersAs(c, resourceType, resourceName));
+      const construct: IConstruct = made ?? stack;
+      const constructPath = made ? made.node.path : `${stack.node.path} (${resourceType}.${resourceName}, not made by a construct)`;
+      const vouches = VOUCHES.get(construct);
+      const w = workloadOf(resource, resourceType);
+      const imageRepo = w ? repositoryOf(w, stackJson) : undefined;
+      const ruleCtx = { environment: ctx.environment, stackJson, vouchedFor: (p: string) => vouches?.get(p) };
+      const guardSeverity = severityOf(noUnjudgedExpressions, ctx.environment);
+      if (vouches && guardSeverity && !resourceType.startsWith("data.")) {
+        for (const v of vouchedExpressions(resourceType, resource, ruleCtx)) {
+          const message = `[${noUnjudgedExpressions.id}] vouched: ${v.reason} (expression: ${v.path} = ${v.value}; vouched on ${construct.node.path})`;
+          const finding: Finding = {
+            ruleId: noUnjudgedExpressions.id,
+            severity: guardSeverity,
+            resourceType,
+            resourceName,
+            constructPath,
+            message,
+            suppressed: { reason: v.reason, scopePath: construct.node.path },
+          };
+          out.push({ finding, construct });
+        }
+      }
       for (const rule of rules) {
         const severity = severityOf(rule, ctx.environment);
         if (!severity) continue;
-        for (const problem of rule.check(resource, { environment: ctx.environment, stackJson })) {
-          const suppressed = effectiveSuppression(construct, rule.id);
+        for (const problem of rule.check(resource, ruleCtx, resourceType)) {
+          const found = effectiveSuppression(construct, rule.id, imageRepo);
+          const suppressed = found ? { reason: found.reason, scopePath: found.scopePath } : undefined;
           const message = suppressed
             ? formatSuppressedMessage(rule, problem, suppressed.reason, suppressed.scopePath)
-            : formatFindingMessage(rule, problem);
+            : formatFindingMessage(rule, `${problem}${missedSuppression(construct, rule.id) ?? ""}`);
           const finding: Finding = { ruleId: rule.id, severity, resourceType, resourceName, constructPath, message, ...(suppressed ? { suppressed } : {}) };
           out.push({ finding, construct });
         }

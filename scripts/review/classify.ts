@@ -850,3 +850,13 @@ function backendChange(before: TerraformJson | undefined, after: TerraformJson |
 export function hasDataLoss(diffs: readonly StackDiff[]): boolean {
   return diffs.some((d) => d.dataLoss.length > 0);
 }
+
+export function hasDowntime(diffs: readonly StackDiff[]): boolean {
+  return diffs.some((d) => d.downtime.length > 0);
+}
+
+/** The CLI's exit code: 2 data loss, 3 downtime (services stop during the apply), 0 otherwise. */
+export function reviewExitCode(diffs: readonly StackDiff[]): 0 | 2 | 3 {
+  if (hasDataLoss(diffs)) return 2;
+  return hasDowntime(diffs) ? 3 : 0;
+}
