@@ -146,7 +146,7 @@ class StackChecker {
         return;
       }
       validateDir = scratch;
-      validateNote = ` (in a scratch copy with empty stand-ins for ${missing.length} missing Dockerfiles, e.g. ${path.relative(ROOT, missing[0]!)}: set UPDATEIO_SOURCE_ROOT to the UpdateIO sources to validate the real ones)`;
+      validateNote = ` (in a scratch copy with empty stand-ins for ${missing.length} missing Dockerfiles, e.g. ${path.relative(ROOT, missing[0]!)}: set UPDATEIO_DEV_SOURCE_ROOT to the UpdateIO sources to validate the real ones)`;
     }
 
     const init = await terraform(this.bin, this.cfg, validateDir, ["init", "-backend=false", "-input=false"], this.cfg.env, 600);
@@ -194,7 +194,7 @@ class StackChecker {
     if (backend.kind === "cloud") return this.planCloud(stack, backend.hostname!, `${backend.organization}/${backend.workspace}`);
     if (backend.kind !== "local") return this.report.skipped(stack.name, "plan", `backend "${backend.kind}" is not one this script plans against`);
     if (missingSources.length > 0) {
-      return this.report.skipped(stack.name, "plan", `builds its images from the UpdateIO sources, missing here (${path.relative(ROOT, missingSources[0]!)} ...): check them out next to this project or set UPDATEIO_SOURCE_ROOT`);
+      return this.report.skipped(stack.name, "plan", `builds its images from the UpdateIO sources, missing here (${path.relative(ROOT, missingSources[0]!)} ...): check them out next to this project or set UPDATEIO_DEV_SOURCE_ROOT`);
     }
     const host = dockerHostOf(stack.json);
     const engine = await new Docker(host).engine();
