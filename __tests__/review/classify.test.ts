@@ -3,23 +3,15 @@
  * fact about kreuzwerker/docker 3.6.2 (checked by hand against the provider) it encodes.
  */
 import { describe, expect, it } from "vitest";
-import { CONTAINER_IN_PLACE, diffStacks, hasDataLoss, isGoDuration, settleProblems, type ResourceChange, type StackDiff } from "../../scripts/review/classify";
+import { CONTAINER_IN_PLACE, diffStacks, hasDataLoss, isGoDuration, settleProblems, type StackDiff } from "../../scripts/review/classify";
 import { LABELS } from "../../scripts/review/terraform-json";
-import { baseStack, containers, pair, volumes, type Stack } from "./fixtures";
+import { addresses, baseStack, change, containers, pair, volumes, type Stack } from "./fixtures";
 
 function diff(edit: (after: Stack) => void): StackDiff {
   const { before, after } = pair(edit);
   return diffStacks("t", before, after);
 }
 
-function change(d: StackDiff, address: string): ResourceChange {
-  const all = [...d.added, ...d.removed, ...d.changed];
-  const found = all.find((c) => c.address === address);
-  if (!found) throw new Error(`no change for ${address}; have ${all.map((c) => c.address).join(", ") || "none"}`);
-  return found;
-}
-
-const addresses = (d: StackDiff) => [...d.added, ...d.removed, ...d.changed].map((c) => c.address).sort();
 
 describe("no change", () => {
   it("identical stacks give an empty diff", () => {

@@ -3,6 +3,7 @@
  * generated password, a seed carrying a secret file, an "api" service with two replicas that take
  * the seed's files (replace_triggered_by), and a single "db" container with a protected data volume.
  */
+import type { ResourceChange, StackDiff } from "../../scripts/review/classify";
 import { LABELS, type Body, type TerraformJson } from "../../scripts/review/terraform-json";
 
 export type Stack = TerraformJson & { resource: Record<string, Record<string, Body>> };
@@ -82,3 +83,14 @@ export function pair(edit: (after: Stack) => void): { before: Stack; after: Stac
 
 export const containers = (s: Stack) => s.resource.docker_container!;
 export const volumes = (s: Stack) => s.resource.docker_volume!;
+
+/** The change of one resource in a diff (throws, listing what changed, when there is none). */
+export function change(d: StackDiff, address: string): ResourceChange {
+  const all = [...d.added, ...d.removed, ...d.changed];
+  const found = all.find((c) => c.address === address);
+  if (!found) throw new Error(`no change for ${address}; have ${all.map((c) => c.address).join(", ") || "none"}`);
+  return found;
+}
+
+/** Every address a diff touches, sorted. */
+export const addresses = (d: StackDiff) => [...d.added, ...d.removed, ...d.changed].map((c) => c.address).sort();

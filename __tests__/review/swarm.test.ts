@@ -5,13 +5,13 @@
  * which attributes are ForceNew) or what the engine does (which changes restart tasks).
  */
 import { describe, expect, it } from "vitest";
-import { diffStacks, hasDataLoss, type ResourceChange, type StackDiff } from "../../scripts/review/classify";
+import { diffStacks, hasDataLoss, type StackDiff } from "../../scripts/review/classify";
 import { buildInventory } from "../../scripts/review/inventory";
 import { renderReport } from "../../scripts/review/markdown";
 import { isSwarmDuration, networkProblems, serviceChangedPaths, serviceProblems, swarmObjectProblems } from "../../scripts/review/swarm";
 import { attributePath, referencesByPath, type Body } from "../../scripts/review/terraform-json";
 import { buildTopology } from "../../scripts/review/topology";
-import { baseStack, type Stack } from "./fixtures";
+import { addresses, baseStack, change, type Stack } from "./fixtures";
 import { CONFIG_CONTENT, containerSpec, labels, SECRET_NAME_EXPRESSION, services, swarmPair, swarmStack, taskSpec } from "./swarm-fixtures";
 
 function diff(edit: (after: Stack) => void): StackDiff {
@@ -19,14 +19,6 @@ function diff(edit: (after: Stack) => void): StackDiff {
   return diffStacks("t", before, after);
 }
 
-function change(d: StackDiff, address: string): ResourceChange {
-  const all = [...d.added, ...d.removed, ...d.changed];
-  const found = all.find((c) => c.address === address);
-  if (!found) throw new Error(`no change for ${address}; have ${all.map((c) => c.address).join(", ") || "none"}`);
-  return found;
-}
-
-const addresses = (d: StackDiff) => [...d.added, ...d.removed, ...d.changed].map((c) => c.address).sort();
 const API = "docker_service.api";
 const BOT = "docker_service.bot";
 

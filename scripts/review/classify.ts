@@ -20,24 +20,26 @@ import {
   asString,
   block,
   blocks,
+  type Body,
   canonical,
   constructPath,
+  formatGoSeconds,
   indexResources,
+  isDurationIn,
   isOneShot,
   isRecord,
   isSeed,
   label,
   LABELS,
+  lifecycleReferences,
   META_KEYS,
+  type Reference,
   referencesByAttribute,
   referencesByPath,
-  lifecycleReferences,
-  resourceTypes,
-  wholeReference,
-  type Body,
-  type Reference,
   type Resource,
+  resourceTypes,
   type TerraformJson,
+  wholeReference,
 } from "./terraform-json";
 import { volumeProtection } from "./inventory";
 import {
@@ -379,19 +381,7 @@ export function settleProblems(body: Body): string[] {
 
 /** Go's time.Duration.String() form: "30s", "1m0s", "1h0m0s", "1m30s", "500ms" (not "1m", "90s"). */
 export function isGoDuration(value: string): boolean {
-  if (value === "0s") return true;
-  if (/^[1-9]\d{0,2}(\.\d*[1-9])?(ns|µs|us|ms)$/.test(value)) return true;
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(value);
-  if (!m || value === "") return false;
-  const total = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
-  return total >= 1 && formatGoSeconds(total) === value;
-}
-
-function formatGoSeconds(total: number): string {
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = Number((total % 60).toFixed(9));
-  return `${h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m` : ""}${s}s`;
+  return isDurationIn(value, formatGoSeconds);
 }
 
 // ---------------------------------------------------------------------------------------------

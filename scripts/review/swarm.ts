@@ -19,7 +19,7 @@
  *
  * Pure functions over the Terraform JSON; no Terraform, no Docker.
  */
-import { asArray, asNumber, asString, block, blocks, canonical, containerSpecOf, isRecord, META_KEYS, taskSpecOf, type Body } from "./terraform-json";
+import { asArray, asNumber, asString, block, blocks, canonical, containerSpecOf, formatGoSeconds, isDurationIn, isRecord, META_KEYS, taskSpecOf, type Body } from "./terraform-json";
 
 export const SWARM_OBJECT_TYPES: ReadonlySet<string> = new Set(["docker_secret", "docker_config"]);
 
@@ -171,20 +171,11 @@ export function updatePolicy(body: Body, key: "update_config" | "rollback_config
 
 /** Go's Duration.String() with a trailing "0s" / "0m" dropped: how 3.6.2 reads service durations back. */
 export function isSwarmDuration(value: string): boolean {
-  if (value === "0s") return true;
-  if (/^[1-9]\d{0,2}(\.\d*[1-9])?(ns|µs|us|ms)$/.test(value)) return true;
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(value);
-  if (!m || value === "") return false;
-  const total = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
-  return total >= 1 && shortDuration(total) === value;
+  return isDurationIn(value, shortDuration);
 }
 
 export function shortDuration(total: number): string {
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = Number((total % 60).toFixed(9));
-  const go = `${h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m` : ""}${s}s`;
-  return go.replace(/m0s$/, "m").replace(/h0m$/, "h");
+  return formatGoSeconds(total).replace(/m0s$/, "m").replace(/h0m$/, "h");
 }
 
 const isExpression = (v: unknown) => typeof v === "string" && v.includes("${");

@@ -215,3 +215,24 @@ function sortKeys(value: unknown): unknown {
   if (isRecord(value)) return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
   return value;
 }
+
+/**
+ * `value` is a positive duration written exactly as `format` writes its number of seconds (or a
+ * sub-second unit, which both forms share).
+ */
+export function isDurationIn(value: string, format: (seconds: number) => string): boolean {
+  if (value === "0s") return true;
+  if (/^[1-9]\d{0,2}(\.\d*[1-9])?(ns|µs|us|ms)$/.test(value)) return true;
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(value);
+  if (!m || value === "") return false;
+  const total = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  return total >= 1 && format(total) === value;
+}
+
+/** Go's Duration.String() of a number of seconds. */
+export function formatGoSeconds(total: number): string {
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = Number((total % 60).toFixed(9));
+  return `${h > 0 ? `${h}h${m}m` : m > 0 ? `${m}m` : ""}${s}s`;
+}
