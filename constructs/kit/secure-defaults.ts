@@ -33,18 +33,5 @@ export const SECURE_DEFAULTS = {
   stopTimeoutSeconds: 30,
 } as const;
 
-/** Label keys set on every resource; policy rules and reviews rely on them. */
-export const LABELS = {
-  project: "io.updateio.project",
-  environment: "io.updateio.environment",
-  service: "io.updateio.service",
-  component: "io.updateio.component",
-  role: "io.updateio.role",
-  healthcheck: "io.updateio.healthcheck-sha",
-  ephemeral: "io.updateio.ephemeral",
-} as const;
-
-export const PROJECT = "updateio";
-
-/** What a container is for; drives policy (e.g. data containers only on internal networks). */
-export type Component = "edge" | "app" | "data" | "job" | "seed" | "proxy" | "observability";
+// The shared names live in the contract module; re-exported for the kit's constructs.
+export { COMPONENTS, LABELS, PROJECT, type Component } from "../contract";

@@ -7,18 +7,8 @@ import { plain } from "../normalize";
 import type { RuleContext, TerraformJson } from "../types";
 import { repositoryOf, type Workload } from "../workload";
 
-/** Labels set by the service kit on every container and service. */
-export const LABELS = {
-  project: "io.updateio.project",
-  environment: "io.updateio.environment",
-  service: "io.updateio.service",
-  component: "io.updateio.component",
-  role: "io.updateio.role",
-  ephemeral: "io.updateio.ephemeral",
-} as const;
-
-export const COMPONENTS = ["edge", "app", "data", "job", "seed", "proxy", "observability"] as const;
-export type Component = (typeof COMPONENTS)[number];
+export { COMPONENTS, LABELS, type Component } from "../../contract";
+import { LABELS } from "../../contract";
 
 export const DOCKER_SOCKET_PROXY_ROLE = "docker-socket-proxy";
 
