@@ -2,11 +2,12 @@
  * `npm run bench`: synth speed figures. A benchmark, not a test: it prints numbers and verdicts
  * against the targets as information, and exits 0 unless an app run itself fails.
  *
- *   npm run bench                      5 interleaved runs of each app, 1 CLI run each, 3 scaling rounds
+ *   npm run bench                      5 interleaved runs of each app, 1 CLI run each, 3 scaling rounds,
+ *                                      5 rounds of Swarm vs containers
  *   npm run bench -- --runs 9          more runs of section 1/2
  *   npm run bench -- --quick           smoke check: 1 run of everything
  *   options: --runs N  --cli-runs N (0 skips the CLI)  --scale-runs N  --profile-runs N
- *            --no-profile (skip section 4)
+ *            --no-profile (skip section 4)  --runtime-runs N
  *
  * Sections
  *   1/2  Our app (main.ts) and a minimal one-container cdktf app, each run with the `app` command of
@@ -15,7 +16,10 @@
  *        machine noise hits both alike; then the full CLI (`npx cdktf synth`) for both.
  *   3    The real app with 1x, 10x and 50x the app services (scripts/bench/scaled-app.ts).
  *   4    Where the time goes (scripts/bench/probe.ts): phases of our app and the minimal one.
- *   5    Summary.
+ *   5    The Swarm stacks vs the container stacks, same run: the test environment synthesized on its
+ *        Swarm runtime and with the runtime switched to containers (scripts/bench/runtime-app.ts),
+ *        interleaved; resource counts per stack (dev, test, prod, test on containers).
+ *   6    Summary.
  *
  * Every app run writes to a fresh temporary directory (never the project's cdktf.out); the minimal
  * app lives in scripts/bench/.tmp-<pid>/ so that it resolves this project's node_modules, and every
@@ -25,6 +29,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { resourceCounts, type ResourceCounts } from "./bench/runtime";
 
 const ROOT = path.resolve(__dirname, "..");
 const TARGET_RATIO = 1.5;
@@ -46,12 +51,13 @@ interface Options {
   scaleRuns: number;
   profileRuns: number;
   profile: boolean;
+  runtimeRuns: number;
   quick: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
   const quick = argv.includes("--quick");
-  const opts: Options = { runs: quick ? 1 : 5, cliRuns: 1, scaleRuns: quick ? 1 : 3, profileRuns: quick ? 1 : 3, profile: true, quick };
+  const opts: Options = { runs: quick ? 1 : 5, cliRuns: 1, scaleRuns: quick ? 1 : 3, profileRuns: quick ? 1 : 3, profile: true, runtimeRuns: quick ? 1 : 5, quick };
   const count = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
     if (value === undefined || !Number.isInteger(n) || n < min) usage(`${flag} needs a whole number ≥ ${min}, got ${value ?? "nothing"}`);
@@ -82,6 +88,9 @@ function parseOptions(argv: readonly string[]): Options {
       case "--no-profile":
         opts.profile = false;
         break;
+      case "--runtime-runs":
+        opts.runtimeRuns = count(flag, value(), 1);
+        break;
       case "--help":
       case "-h":
         usage();
@@ -95,12 +104,13 @@ function parseOptions(argv: readonly string[]): Options {
 
 function usage(problem?: string): never {
   const text = [
-    "usage: npm run bench -- [--runs N] [--quick] [--cli-runs N] [--scale-runs N] [--profile-runs N] [--profile | --no-profile]",
+    "usage: npm run bench -- [--runs N] [--quick] [--cli-runs N] [--scale-runs N] [--profile-runs N] [--profile | --no-profile] [--runtime-runs N]",
     "  --runs N          timed runs of each app in sections 1/2 (default 5; --quick: 1)",
     "  --cli-runs N      full `npx cdktf synth` runs of each app (default 1; 0 skips)",
     "  --scale-runs N    rounds of the 1x/10x/50x workload (default 3; --quick: 1)",
     "  --profile-runs N  rounds of the phase probe (default 3; --quick: 1)",
     "  --no-profile      skip section 4 (where the time goes); --profile is the default",
+    "  --runtime-runs N  rounds of test on Swarm vs test on containers, section 5 (default 5; --quick: 1)",
   ].join("\n");
   if (problem) {
     process.stderr.write(`bench: ${problem}\n${text}\n`);
@@ -235,6 +245,14 @@ function synthesizedStacks(outdir: string, what: string): string[] {
   const manifest = path.join(outdir, "manifest.json");
   if (!existsSync(manifest)) throw new Error(`${what}: exited 0 but wrote no ${manifest}; did the app call app.synth()?`);
   return Object.keys((JSON.parse(readFileSync(manifest, "utf8")) as { stacks: Record<string, unknown> }).stacks).sort();
+}
+
+/** Resource counts of every stack an app run wrote, by stack name. */
+function stackCounts(outdir: string): Map<string, ResourceCounts> {
+  const manifest = JSON.parse(readFileSync(path.join(outdir, "manifest.json"), "utf8")) as { stacks: Record<string, { synthesizedStackPath?: string }> };
+  return new Map(
+    Object.entries(manifest.stacks).map(([name, s]) => [name, resourceCounts(JSON.parse(readFileSync(path.join(outdir, s.synthesizedStackPath ?? path.join("stacks", name, "cdk.tf.json")), "utf8")))]),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,9 +429,10 @@ async function scaling(opts: Options, ours: AppUnderTest): Promise<ScaleFigures>
   heading("3. Growth with the number of app services");
   const command = "npx tsx scripts/bench/scaled-app.ts";
   line(`workload: scripts/bench/scaled-app.ts = main.ts's three EnvironmentStacks (dev, test, prod) with every stack's five app`);
-  line(`services multiplied (1×: the real app; 10×: 50 per stack; 50×: 250 per stack). Each copy is wired like its original:`);
-  line(`own docker_image, own secrets (random_password / sensitive variable) and so its own seed container, the data tier's`);
-  line(`connections (networks, settings, credentials, depends_on), edge/egress network. Copies get no debug ports and no Caddy route.`);
+  line(`services multiplied (1×: the real app; 10×: 50 per stack; 50×: 250 per stack). Each copy is wired like its original, on`);
+  line(`the stack's runtime (dev containers, test/prod Swarm): own image, own secrets (a seed container on containers, docker_secrets`);
+  line(`on Swarm), the data tier's connections (networks, settings, credentials, depends_on), own route/egress/caller networks.`);
+  line(`Copies get no debug ports and no Caddy route.`);
   line(`run as: ${command} (same launcher and cdktf environment as section 1), ${opts.scaleRuns} round(s), order rotated each round.`);
   line(`wall = whole process (npx + tsx + node start + module loading + synth); in-process = construct + app.synth() only.`);
   const wall = new Map<number, number[]>(MULTIPLIERS.map((m) => [m, []]));
@@ -608,6 +627,104 @@ async function profile(opts: Options, ours: AppUnderTest, figures: SynthFigures)
   line(`  common to both apps: the launcher \`${launcher}\` costs ≈ ${msf(wallOf("noop") - wallOf("noop-import"))} more than \`node --import tsx\` on every synth.`);
 }
 
+interface RuntimeReport {
+  runtime: "swarm" | "containers";
+  environment: string;
+  loadMs: number;
+  configMs: number;
+  constructMs: number;
+  synthMs: number;
+  maxRssMb: number;
+}
+
+interface RuntimeFigures {
+  wall: Record<RuntimeReport["runtime"], number[]>;
+  inProcess: Record<RuntimeReport["runtime"], number[]>;
+}
+
+const RUNTIME_ENV = "test";
+const ON_CONTAINERS = `${RUNTIME_ENV} on containers`;
+
+async function runtimes(opts: Options, ours: AppUnderTest): Promise<RuntimeFigures> {
+  heading("5. The Swarm stacks vs the container stacks (same run)");
+  const command = "npx tsx scripts/bench/runtime-app.ts";
+  line(`workload: scripts/bench/runtime-app.ts = the ${RUNTIME_ENV} environment alone, one EnvironmentStack built as main.ts builds it,`);
+  line(`once on its own runtime (BENCH_RUNTIME=swarm: the five app services as docker_service + docker_secret) and once with`);
+  line(`runtime switched to { kind: "containers" } (BENCH_RUNTIME=containers; the config is validated again by the schema), the`);
+  line(`rest of the config unchanged. Run as: ${command} (launcher and cdktf environment as section 1), one warm-up each,`);
+  line(`then ${opts.runtimeRuns} round(s), order alternated each round. in-process = construct + app.synth() (config loading excluded).`);
+  const kinds = ["swarm", "containers"] as const;
+  const wall: RuntimeFigures["wall"] = { swarm: [], containers: [] };
+  const reports: Record<RuntimeReport["runtime"], RuntimeReport[]> = { swarm: [], containers: [] };
+  const counts = new Map<string, ResourceCounts>();
+  const once = async (runtime: RuntimeReport["runtime"], keep: boolean) => {
+    const outdir = freshDir("runtime");
+    const report = path.join(SCRATCH, `runtime-${runtime}-${scratchCount}.json`);
+    try {
+      const env = cdktfAppEnv(ours.config, outdir, { BENCH_RUNTIME: runtime, BENCH_ENV: RUNTIME_ENV, BENCH_REPORT: report });
+      const result = await runOk(`${RUNTIME_ENV} on ${runtime}`, command, ROOT, env);
+      synthesizedStacks(outdir, `${RUNTIME_ENV} on ${runtime}`);
+      if (!keep) return;
+      if (runtime === "containers" && !counts.has(ON_CONTAINERS)) counts.set(ON_CONTAINERS, stackCounts(outdir).get(RUNTIME_ENV)!);
+      wall[runtime].push(result.ms);
+      reports[runtime].push(JSON.parse(readFileSync(report, "utf8")) as RuntimeReport);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+      rmSync(report, { force: true });
+    }
+  };
+  for (const k of kinds) await once(k, false);
+  for (let round = 0; round < opts.runtimeRuns; round++) {
+    for (const k of round % 2 === 0 ? kinds : [...kinds].reverse()) await once(k, true);
+  }
+  // The real app once more, for the counts of every stack as main.ts writes them.
+  const outdir = freshDir("counts");
+  try {
+    await runOk("our app: app command", ours.config.app, ours.dir, cdktfAppEnv(ours.config, outdir));
+    for (const [name, c] of stackCounts(outdir)) counts.set(name, c);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+
+  const inProcess: RuntimeFigures["inProcess"] = {
+    swarm: reports.swarm.map((r) => r.constructMs + r.synthMs),
+    containers: reports.containers.map((r) => r.constructMs + r.synthMs),
+  };
+  line();
+  line(`  ${pad("runtime", 12)}${pad("wall (median, min–max)", 30)}${pad("in-process (median, min–max)", 32)}${lpad("construct", 10)}${lpad("synth", 10)}${lpad("peak RSS", 10)}`);
+  for (const k of kinds) {
+    const w = wall[k];
+    const ip = inProcess[k];
+    line(
+      `  ${pad(k, 12)}${pad(`${sec(median(w))} (${sec(min(w))}–${sec(max(w))})`, 30)}${pad(`${msf(median(ip))} (${msf(min(ip))}–${msf(max(ip))})`, 32)}` +
+        `${lpad(msf(median(reports[k].map((r) => r.constructMs))), 10)}${lpad(msf(median(reports[k].map((r) => r.synthMs))), 10)}${lpad(`${Math.round(max(reports[k].map((r) => r.maxRssMb)))} MB`, 10)}`,
+    );
+  }
+  line(
+    `  swarm / containers (medians): wall ${times(median(wall.swarm) / median(wall.containers))}, in-process ${times(median(inProcess.swarm) / median(inProcess.containers))}` +
+      ` (difference ${msf(median(inProcess.swarm) - median(inProcess.containers))} in-process, ${msf(median(wall.swarm) - median(wall.containers))} wall)`,
+  );
+
+  const columns: [string, keyof ResourceCounts][] = [
+    ["containers", "containers"],
+    ["services", "services"],
+    ["secrets", "secrets"],
+    ["configs", "configs"],
+    ["networks", "networks"],
+    ["images", "images"],
+    ["volumes", "volumes"],
+    ["total", "total"],
+  ];
+  line();
+  line(`  resources per stack, from cdk.tf.json (dev, test, prod: main.ts as configured; total = every resource, random_password included):`);
+  line(`  ${pad("stack", 20)}${columns.map(([h]) => lpad(h, 11)).join("")}`);
+  for (const name of ["dev", "test", "prod", ON_CONTAINERS]) {
+    const c = counts.get(name);
+    if (c) line(`  ${pad(name, 20)}${columns.map(([, key]) => lpad(String(c[key]), 11)).join("")}`);
+  }
+  return { wall, inProcess };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------
@@ -630,8 +747,9 @@ async function main(): Promise<void> {
   const ratio = median(figures.ours) / median(figures.minimal);
   const scale = await scaling(opts, ours);
   if (opts.profile) await profile(opts, ours, figures);
+  const runtime = await runtimes(opts, ours);
 
-  heading("5. Summary (information only; nothing here fails the run)");
+  heading("6. Summary (information only; nothing here fails the run)");
   line(`node ${process.version}, ${typeof os.availableParallelism === "function" ? os.availableParallelism() : cpus.length} cores; load average now ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   line(`  synth, app command: ours ${sec(median(figures.ours))} (${sec(min(figures.ours))}–${sec(max(figures.ours))}), minimal ${sec(median(figures.minimal))} (${sec(min(figures.minimal))}–${sec(max(figures.minimal))})`);
   if (figures.oursCli.length > 0) line(`  synth, full CLI:    ours ${sec(median(figures.oursCli))}, minimal ${sec(median(figures.minimalCli))}`);
@@ -641,6 +759,10 @@ async function main(): Promise<void> {
   line(`  ${pad("50× / 1× app services (wall, medians)", 46)}${lpad(times(scale.ratio50), 8)}   target ≤ ${TARGET_SCALE_50}×      ${verdict(scale.ratio50 <= TARGET_SCALE_50)}`);
   line(`  ${pad("growth: cost/service 10→50× ÷ 1→10×", 46)}${lpad(scale.linearRatio.toFixed(2), 8)}   target ≤ ${LINEAR_LIMIT} (linear)  ${verdict(linear)}`);
   line(`  wall per multiplier: ${MULTIPLIERS.map((m) => `${m}× ${sec(w(m))}`).join(", ")}`);
+  line(
+    `  ${RUNTIME_ENV} on Swarm vs on containers (in-process medians): ${msf(median(runtime.inProcess.swarm))} vs ${msf(median(runtime.inProcess.containers))}` +
+      ` (${times(median(runtime.inProcess.swarm) / median(runtime.inProcess.containers))}); wall ${sec(median(runtime.wall.swarm))} vs ${sec(median(runtime.wall.containers))}`,
+  );
 }
 
 main().then(

@@ -1,24 +1,32 @@
 /**
  * `npm run e2e`: the `test` stack for real, on the Docker engine its provider points at
- * (UPDATEIO_DOCKER_HOST at synth, default the local socket), then gone again.
+ * (UPDATEIO_TEST_DOCKER_HOST at synth, default the local socket), then gone again.
  *
  *   preflight  terraform on PATH; the Docker engine answers; `npx cdktf synth`; state/test.tfstate
  *              holds no deployment (e2e destroys what it deploys and refuses to take over one);
- *              no container of another deployment has a stack container's name; the edge's host
- *              ports are free; `terraform init` works (configuration valid, providers installable);
- *              every image is present locally or can be pulled (placeholder digests in
- *              environments/releases.json cannot). A missing capability (terraform, engine,
- *              providers, images) SKIPS the run with the reason; a problem in this project or on
- *              this machine (invalid configuration, a clash, a busy port) FAILS it.
+ *              when the stack has Swarm services (test and prod run the app services as
+ *              docker_service), the engine is a Swarm manager (docker info: Swarm.LocalNodeState
+ *              active, ControlAvailable); no container, service, secret or config of another
+ *              deployment has a name the stack's take; the published host ports are free;
+ *              `terraform init` works (configuration valid, providers installable); every image
+ *              (docker_image resources and every service's task_spec.container_spec.image) is
+ *              present locally or can be pulled (placeholder digests in environments/releases.json
+ *              cannot). A missing capability (terraform, engine, an engine that is not in a Swarm,
+ *              providers, images) SKIPS the run with the reason and what to run; a problem in this
+ *              project or on this machine (invalid configuration, a clash, a busy port, a Swarm
+ *              worker, a locked or broken Swarm) FAILS it.
  *   deploy     terraform apply in cdktf.out/stacks/test (what `npx cdktf deploy test --auto-approve`
  *              runs after its synth). Variables without a default (the bot tokens) get a placeholder
  *              TF_VAR_ when unset: the bots then cannot log in to Discord/Telegram.
  *   checks     every container ready: healthy (healthcheck), running (none), or exited 0 (the
- *              migration job); the edge answers https://127.0.0.1:<edge port>/health for the API's
- *              host name (Caddy's internal CA: the certificate is not verified); from inside the
- *              first API container (the team's image: it must have `node`, as its healthcheck does)
- *              a TCP connect to Postgres, the pooler, Redis and its Sentinels, and RabbitMQ;
- *              a second plan (-detailed-exitcode) shows no changes.
+ *              migration job); every Swarm service converged: as many tasks running (so healthy:
+ *              Swarm holds a task in "starting" until its healthcheck passes) as its replica count;
+ *              the edge answers https://127.0.0.1:<edge port>/health for the API's host name
+ *              (Caddy's internal CA: the certificate is not verified); from inside a running API
+ *              task container on the manager (label com.docker.swarm.service.name=test-api; on the
+ *              container runtime the first API container; the team's image: it must have `node`, as
+ *              its healthcheck does) a TCP connect to Postgres, the pooler, Redis and its Sentinels,
+ *              and RabbitMQ; a second plan (-detailed-exitcode) shows no changes.
  *   destroy    terraform destroy, always once apply has started: also after a failed check or Ctrl-C
  *              (a second Ctrl-C leaves without destroying and prints how to clean up).
  *
@@ -26,8 +34,10 @@
  * Options: --health-timeout <seconds> (default 600).
  */
 import { existsSync, readFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { httpsGet, portFree, TCP_PROBE, waitUntilReady } from "./lib/checks";
+import { variableName } from "../environments/variables";
+import { httpsGet, portFree, TCP_PROBE, waitUntilConverged, waitUntilReady, type WaitResult } from "./lib/checks";
 import { knownCauses } from "./lib/diagnose";
 import { Docker, isPlaceholderDigest, registryOf } from "./lib/docker";
 import { run, tail } from "./lib/process";
@@ -36,19 +46,27 @@ import {
   containersOf,
   dockerHostOf,
   envMap,
-  imagesOf,
   listStacks,
   literalOutput,
   localStatePath,
+  pulledImages,
   requiredProviders,
   ROOT,
+  servicesOf,
+  swarmClashes,
+  swarmObjectsOf,
   synthesize,
+  usesSwarm,
   variablesWithoutDefault,
+  type ServiceRef,
   type StackInfo,
 } from "./lib/stack";
+import { advertiseAddressHint, dockerCommand, swarmVerdict } from "./lib/swarm";
 import { classifyInit, cliConfig, findTerraform, mirrorInstructions, summarizeConfigErrors, type CliConfig } from "./lib/terraform";
 
 const STACK = "test";
+/** The variables that override the team's images (environments/variables.ts). */
+const TEAM_IMAGES = ["API_IMAGE", "DISCORD_BOT_IMAGE", "TELEGRAM_BOT_IMAGE", "ADMIN_PANEL_IMAGE", "MINI_APP_IMAGE"] as const;
 const SCOPE = "e2e";
 
 let interrupts = 0;
@@ -71,6 +89,10 @@ interface Context {
   readonly stack: StackInfo;
   readonly docker: Docker;
   readonly env: NodeJS.ProcessEnv;
+  /** The stack's Swarm services (empty on the container runtime). */
+  readonly services: readonly ServiceRef[];
+  /** The stack has services, secrets or configs: it needs a Swarm manager. */
+  readonly swarm: boolean;
 }
 
 function parseHealthTimeout(argv: readonly string[]): number {
@@ -110,17 +132,50 @@ function checkState(stack: StackInfo, pre: Preflight): void {
   }
 }
 
-async function checkClashesAndPorts(docker: Docker, stack: StackInfo, pre: Preflight): Promise<void> {
+/** Whether the engine can take Swarm services: a manager (SKIP when not in a Swarm, FAIL when it is but cannot). */
+async function checkSwarm(ctx: Context, pre: Preflight): Promise<boolean> {
+  const { info, problem } = await ctx.docker.swarm();
+  if (!info) {
+    pre.fail.push({ step: "preflight: swarm manager", reason: `could not read the engine's Swarm state at ${ctx.docker.host}: ${problem}` });
+    return false;
+  }
+  const local = Object.entries(os.networkInterfaces()).flatMap(([iface, addrs]) => (addrs ?? []).filter((a) => a.family === "IPv4").map((a) => ({ iface, address: a.address })));
+  const verdict = swarmVerdict(info, ctx.docker.host, advertiseAddressHint(ctx.docker.host, local));
+  if (verdict.kind === "ok") {
+    ctx.report.passed(SCOPE, "preflight: swarm manager", `${verdict.detail} (${ctx.services.length} services, ${swarmObjectsOf(ctx.stack.json).filter((o) => o.kind !== "service").length} secrets/configs to create)`);
+    return true;
+  }
+  (verdict.kind === "skip" ? pre.skip : pre.fail).push({ step: "preflight: swarm manager", reason: verdict.reason });
+  return false;
+}
+
+async function checkClashesAndPorts(ctx: Context, manager: boolean, pre: Preflight): Promise<void> {
+  const { docker, stack } = ctx;
   const containers = containersOf(stack.json);
   const existing = new Set(await docker.containerNames([]));
   const clashes = containers.map((c) => c.name).filter((n) => existing.has(n));
   if (clashes.length > 0) {
     pre.fail.push({ step: "preflight: container names", reason: `containers named like the stack's already exist (${clashes.slice(0, 5).join(", ")}${clashes.length > 5 ? " ..." : ""}), not in state/test.tfstate: remove them (docker rm -f ...) first` });
   }
-  for (const c of containers) {
+  // Only a manager lists services, secrets and configs; without one the Swarm check has already stopped the run.
+  if (manager) {
+    const lists = await Promise.all((["service", "secret", "config"] as const).map((k) => docker.swarmObjectNames(k)));
+    const problems = lists.map((l) => l.problem).filter((p): p is string => p !== undefined);
+    if (problems.length > 0) pre.fail.push({ step: "preflight: swarm object names", reason: `could not list services, secrets and configs: ${problems[0]}` });
+    const found = swarmClashes(swarmObjectsOf(stack.json), { service: lists[0]!.names, secret: lists[1]!.names, config: lists[2]!.names });
+    if (found.length > 0) {
+      const rm = (kind: string) => found.filter((c) => c.kind === kind).map((c) => c.name);
+      const commands = (["service", "secret", "config"] as const).filter((k) => rm(k).length > 0).map((k) => dockerCommand(docker.host, `${k} rm ${rm(k).slice(0, 5).join(" ")}${rm(k).length > 5 ? " ..." : ""}`));
+      pre.fail.push({
+        step: "preflight: swarm object names",
+        reason: `Swarm objects named like the stack's already exist (${found.slice(0, 5).map((c) => `${c.kind} ${c.name}`).join(", ")}${found.length > 5 ? " ..." : ""}), not in state/test.tfstate: another test deployment; remove them first:\n${commands.map((c) => `  ${c}`).join("\n")}`,
+      });
+    }
+  }
+  for (const c of [...containers, ...ctx.services]) {
     for (const p of c.ports) {
       if (p.external !== undefined && !(await portFree(p.ip ?? "0.0.0.0", p.external))) {
-        pre.fail.push({ step: "preflight: host ports", reason: `${p.ip ?? "0.0.0.0"}:${p.external} (published by ${c.name}) is already in use: stop what listens there, or set UPDATEIO_EDGE_HTTP_PORT/UPDATEIO_EDGE_HTTPS_PORT` });
+        pre.fail.push({ step: "preflight: host ports", reason: `${p.ip ?? "0.0.0.0"}:${p.external} (published by ${c.name}) is already in use: stop what listens there, or set ${variableName(STACK, "EDGE_HTTP_PORT")}/${variableName(STACK, "EDGE_HTTPS_PORT")}` });
       }
     }
   }
@@ -145,14 +200,15 @@ async function checkInit(ctx: Context, pre: Preflight): Promise<boolean> {
  * only when nothing else blocks the run; otherwise the registry is asked (no download).
  */
 async function checkImages(ctx: Context, pre: Preflight): Promise<string> {
-  const refs = [...new Set(imagesOf(ctx.stack.json).filter((i) => !i.built).map((i) => i.name))].sort();
+  // Service images are strings in the task spec, not docker_image resources: each node pulls them itself.
+  const refs = pulledImages(ctx.stack.json);
   const placeholders = refs.filter(isPlaceholderDigest);
   if (placeholders.length > 0) {
     pre.skip.push({
       step: "preflight: images",
       reason:
         `environments/releases.json holds placeholder digests (sha256:000...) for ${placeholders.map((r) => r.split("@")[0]).join(", ")}: ` +
-        "these are the team's images; set UPDATEIO_API_IMAGE, UPDATEIO_DISCORD_BOT_IMAGE, UPDATEIO_TELEGRAM_BOT_IMAGE, UPDATEIO_ADMIN_PANEL_IMAGE, UPDATEIO_MINI_APP_IMAGE to released name:tag@sha256:<digest> references",
+        `these are the team's images; set ${TEAM_IMAGES.map((k) => variableName(STACK, k)).join(", ")} to released name:tag@sha256:<digest> references`,
     });
   }
   const candidates = refs.filter((r) => !isPlaceholderDigest(r));
@@ -197,15 +253,34 @@ async function checkImages(ctx: Context, pre: Preflight): Promise<string> {
 
 async function checkHealth(ctx: Context, timeoutSeconds: number): Promise<boolean> {
   const containers = containersOf(ctx.stack.json).filter((c) => !c.seed);
-  const result = await waitUntilReady(ctx.docker, containers, timeoutSeconds, interrupted);
+  // Containers and services are waited for together; one side giving up stops the other.
+  let gaveUp = false;
+  const stop = () => gaveUp || interrupted();
+  const settle = (r: WaitResult) => {
+    if (!r.ok) gaveUp = true;
+    return r;
+  };
+  const [result, services] = await Promise.all([
+    waitUntilReady(ctx.docker, containers, timeoutSeconds, stop).then(settle),
+    ctx.services.length > 0 ? waitUntilConverged(ctx.docker, ctx.services, timeoutSeconds, stop).then(settle) : undefined,
+  ]);
   if (result.ok) {
     ctx.report.passed(SCOPE, "containers ready", `${containers.length} containers healthy/running/completed after ${result.seconds.toFixed(0)} s`);
-    return true;
+  } else {
+    const first = containers.find((c) => result.notReady.some((n) => n.startsWith(`${c.name}:`)));
+    const logs = first ? `\nlast log lines of ${first.name}:\n${tail(await ctx.docker.logs(first.name), 10)}` : "";
+    ctx.report.failed(SCOPE, "containers ready", `${result.notReady.length} not ready after ${result.seconds.toFixed(0)} s:\n${result.notReady.map((n) => `  ${n}`).join("\n")}${logs}`);
   }
-  const first = containers.find((c) => result.notReady.some((n) => n.startsWith(`${c.name}:`)));
-  const logs = first ? `\nlast log lines of ${first.name}:\n${tail(await ctx.docker.logs(first.name), 10)}` : "";
-  ctx.report.failed(SCOPE, "containers ready", `${result.notReady.length} not ready after ${result.seconds.toFixed(0)} s:\n${result.notReady.map((n) => `  ${n}`).join("\n")}${logs}`);
-  return false;
+  if (!services) return result.ok;
+  if (services.ok) {
+    const tasks = ctx.services.reduce((n, s) => n + (s.replicas ?? 1), 0);
+    ctx.report.passed(SCOPE, "services converged", `${ctx.services.length} services, ${tasks} tasks running (healthy) after ${services.seconds.toFixed(0)} s`);
+  } else {
+    const first = ctx.services.find((s) => services.notReady.some((n) => n.startsWith(`${s.name}:`)));
+    const logs = first ? `\nlast log lines of ${first.name} (docker service logs):\n${tail(await ctx.docker.serviceLogs(first.name), 10)}` : "";
+    ctx.report.failed(SCOPE, "services converged", `${services.notReady.length} not converged after ${services.seconds.toFixed(0)} s:\n${services.notReady.map((n) => `  ${n}`).join("\n")}${logs}`);
+  }
+  return result.ok && services.ok;
 }
 
 async function checkEdge(ctx: Context): Promise<void> {
@@ -228,10 +303,27 @@ async function checkEdge(ctx: Context): Promise<void> {
   ctx.report.failed(SCOPE, "edge answers", `${target}: ${last.error ?? `HTTP ${last.status}: ${(last.body ?? "").slice(0, 200)}`}`);
 }
 
-async function checkBackends(ctx: Context): Promise<void> {
+/** Where to exec: a running API task container (Swarm), or the first API container. */
+async function apiContainer(ctx: Context): Promise<{ name?: string; env?: Record<string, string>; why?: string; skip?: boolean }> {
+  const service = ctx.services.find((s) => s.env.SERVICE_NAME === "api");
+  if (service) {
+    const local = await ctx.docker.taskContainers(service.name);
+    if (local.length > 0) return { name: local.sort()[0], env: { ...service.env } };
+    // Task containers are visible only on their own node's engine.
+    const { tasks } = await ctx.docker.serviceTasks(service.name);
+    const elsewhere = tasks.filter((t) => t.DesiredState === "Running" && t.CurrentState.startsWith("Running")).map((t) => t.Node).filter((n): n is string => !!n);
+    if (elsewhere.length > 0) return { skip: true, why: `no ${service.name} task runs on the engine the provider talks to (${ctx.docker.host}); they run on ${[...new Set(elsewhere)].join(", ")}: exec there` };
+    return { why: `no running task container of ${service.name} (label com.docker.swarm.service.name=${service.name})` };
+  }
   const api = containersOf(ctx.stack.json).find((c) => !c.seed && !c.oneShot && envMap(c.env).SERVICE_NAME === "api");
-  if (!api) return ctx.report.failed(SCOPE, "api reaches postgres, redis, rabbitmq", "no API container in the stack");
-  const env = envMap(api.env);
+  return api ? { name: api.name, env: envMap(api.env) } : { why: "no API container or service in the stack" };
+}
+
+async function checkBackends(ctx: Context): Promise<void> {
+  const step = "api reaches postgres, redis, rabbitmq";
+  const found = await apiContainer(ctx);
+  if (!found.name || !found.env) return found.skip ? ctx.report.skipped(SCOPE, step, found.why!) : ctx.report.failed(SCOPE, step, found.why!);
+  const { name: container, env } = found;
   const endpoints = (literalOutput(ctx.stack.json, "internal_endpoints") ?? {}) as Record<string, string>;
   const targets = new Map<string, [string, string]>();
   const add = (hostPort: string | undefined) => {
@@ -245,21 +337,20 @@ async function checkBackends(ctx: Context): Promise<void> {
   for (const s of (env.REDIS_SENTINELS ?? "").split(",")) add(s.trim() || undefined);
   add(endpoints.rabbitmq);
   add(env.AMQP_HOST && `${env.AMQP_HOST}:${env.AMQP_PORT}`);
-  const r = await ctx.docker.exec(api.name, ["node", "-e", TCP_PROBE, JSON.stringify([...targets.values()])], 60);
+  const r = await ctx.docker.exec(container, ["node", "-e", TCP_PROBE, JSON.stringify([...targets.values()])], 60);
   let results: Array<[string, string]> = [];
   try {
     results = JSON.parse(r.stdout.trim().split("\n").pop() ?? "[]") as Array<[string, string]>;
   } catch {
     // handled below
   }
-  const step = "api reaches postgres, redis, rabbitmq";
   if (results.length === 0) {
-    return ctx.report.failed(SCOPE, step, `docker exec ${api.name} node -e ... printed no result (the API image is the team's and must have node, as its healthcheck does): ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+    return ctx.report.failed(SCOPE, step, `docker exec ${container} node -e ... printed no result (the API image is the team's and must have node, as its healthcheck does): ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
   }
   const bad = results.filter(([, v]) => v !== "ok");
   const line = results.map(([t, v]) => `${t} ${v}`).join(", ");
-  if (bad.length === 0) ctx.report.passed(SCOPE, step, `from ${api.name} (TCP connect): ${line}`);
-  else ctx.report.failed(SCOPE, step, `from ${api.name} (TCP connect): ${line}`);
+  if (bad.length === 0) ctx.report.passed(SCOPE, step, `from ${container} (TCP connect): ${line}`);
+  else ctx.report.failed(SCOPE, step, `from ${container} (TCP connect): ${line}`);
 }
 
 async function checkNoDrift(ctx: Context): Promise<void> {
@@ -279,7 +370,7 @@ async function destroy(ctx: Context): Promise<void> {
   ctx.report.failed(
     SCOPE,
     "destroy",
-    `terraform destroy failed; clean up by hand:\n  terraform -chdir=${ctx.stack.relDir} destroy -auto-approve\n  docker ps -a --filter label=io.updateio.environment=${STACK}\n${tail(r.output, 10)}`,
+    `terraform destroy failed; clean up by hand:\n  terraform -chdir=${ctx.stack.relDir} destroy -auto-approve\n  docker ps -a --filter label=io.updateio.environment=${STACK}\n${ctx.swarm ? `  docker service ls --filter label=io.updateio.environment=${STACK}; docker secret ls --filter label=io.updateio.environment=${STACK}\n` : ""}${tail(r.output, 10)}`,
   );
 }
 
@@ -288,8 +379,11 @@ async function destroy(ctx: Context): Promise<void> {
 async function main(): Promise<number> {
   const healthTimeout = parseHealthTimeout(process.argv.slice(2));
   const report = new Report("e2e");
+  // Known once the stack is read: a stack with Swarm services has one more step.
+  let withServices = false;
   const skipRest = (reason: string) => {
-    for (const step of ["deploy", "containers ready", "edge answers", "api reaches postgres, redis, rabbitmq", "second plan: no changes", "destroy"]) report.skipped(SCOPE, step, reason);
+    const health = withServices ? ["containers ready", "services converged"] : ["containers ready"];
+    for (const step of ["deploy", ...health, "edge answers", "api reaches postgres, redis, rabbitmq", "second plan: no changes", "destroy"]) report.skipped(SCOPE, step, reason);
   };
   process.stdout.write(`e2e: deploy the ${STACK} stack to Docker, check it, destroy it\n`);
   const cfg = cliConfig(process.env);
@@ -318,14 +412,16 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...cfg.env };
   const placeholders = variablesWithoutDefault(stack.json).filter((v) => !env[`TF_VAR_${v}`]);
   for (const v of placeholders) env[`TF_VAR_${v}`] = "e2e-placeholder-not-a-real-token";
-  const ctx: Context = { report, cfg, terraform: terraformBin.path, stack, docker: new Docker(dockerHostOf(stack.json)), env };
+  const ctx: Context = { report, cfg, terraform: terraformBin.path, stack, docker: new Docker(dockerHostOf(stack.json)), env, services: servicesOf(stack.json), swarm: usesSwarm(stack.json) };
+  withServices = ctx.services.length > 0;
 
   const pre: Preflight = { skip: [], fail: [] };
   const engine = await ctx.docker.engine();
   if (engine.ok) report.passed(SCOPE, "preflight: docker engine", `${ctx.docker.host} (Docker ${engine.version})`);
   else pre.skip.push({ step: "preflight: docker engine", reason: engine.problem! });
   checkState(stack, pre);
-  if (engine.ok) await checkClashesAndPorts(ctx.docker, stack, pre);
+  const manager = engine.ok && ctx.swarm && (await checkSwarm(ctx, pre));
+  if (engine.ok) await checkClashesAndPorts(ctx, manager, pre);
   const initOk = await checkInit(ctx, pre);
   if (initOk) report.passed(SCOPE, "preflight: terraform init", `${stack.relDir} (local state ${path.relative(ROOT, localStatePath(stack) ?? "")})`);
   if (engine.ok) {
@@ -367,7 +463,7 @@ async function main(): Promise<number> {
       ];
       for (const [step, check] of checks) {
         if (interrupted()) report.skipped(SCOPE, step, "interrupted");
-        else if (!ready) report.skipped(SCOPE, step, "containers not ready");
+        else if (!ready) report.skipped(SCOPE, step, ctx.swarm ? "containers or services not ready" : "containers not ready");
         else await check();
       }
     }

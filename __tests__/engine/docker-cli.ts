@@ -452,10 +452,14 @@ export function networkCreateArgs(stack: StackJson, resource: string, namePrefix
   const where = `docker_network.${resource}`;
   const n = stack.resource?.docker_network?.[resource];
   if (n === undefined) throw new UntranslatableError(where, "no such resource in the stack");
-  onlyKeys(where, n, ["name", "driver", "internal", "labels"]);
+  // lifecycle (ignore_changes on options) is Terraform-only.
+  onlyKeys(where, n, ["name", "driver", "internal", "attachable", "options", "labels", "lifecycle"]);
   const args = ["network", "create"];
   if (n.driver !== undefined) args.push("--driver", literal(`${where}.driver`, str(`${where}.driver`, n.driver)));
   if (bool(`${where}.internal`, n.internal ?? false)) args.push("--internal");
+  // Overlay networks (Swarm stacks): plain containers join them only when attachable.
+  if (bool(`${where}.attachable`, n.attachable ?? false)) args.push("--attachable");
+  for (const [k, v] of Object.entries(strMap(`${where}.options`, n.options ?? {}))) args.push("--opt", `${k}=${v}`);
   objList(`${where}.labels`, n.labels ?? []).forEach((l, i) => {
     onlyKeys(`${where}.labels[${i}]`, l, ["label", "value"]);
     args.push("--label", `${str(`${where}.labels[${i}].label`, l.label)}=${str(`${where}.labels[${i}].value`, l.value)}`);

@@ -299,6 +299,11 @@ export class EngineSession {
     return dir;
   }
 
+  /** Networks made elsewhere (Swarm overlays created through the Engine API) that prepare() must not create. */
+  adoptNetworks(names: Iterable<string>): void {
+    for (const n of names) this.networks.add(n);
+  }
+
   /** Creates the networks and volumes the plans reference (as synthesized: bridge, internal or not, labels). */
   async prepare(plans: readonly ContainerPlan[]): Promise<void> {
     const nets = new Map<string, string>();
@@ -325,7 +330,8 @@ export class EngineSession {
   }
 
   async start(plan: ContainerPlan): Promise<void> {
-    await dockerOk(["start", plan.name], { timeoutMs: 60_000 });
+    // A container on Swarm overlays waits for the manager at each attachment (5-7 s per network here).
+    await dockerOk(["start", plan.name], { timeoutMs: 180_000 });
   }
 
   /** Runs argv in the container as its own user (no shell unless argv asks for one). */

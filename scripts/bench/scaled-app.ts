@@ -4,11 +4,14 @@
  * multiplied by BENCH_SCALE (1 = the real app, 10 = 50 app services per stack, 50 = 250).
  *
  * Each extra service is a copy of one of the five real services (round robin) wired the way
- * EnvironmentStack wires the original: its own image (its own docker_image resource), its own secrets
- * (random_password or a sensitive variable, as the original), hence its own seed container, the data
- * tier's connections (networks, settings, credentials, readiness) and the edge or egress network.
- * Copies publish no debug ports (two containers cannot bind the same host port) and get no Caddy
- * route (the edge proxy is built inside EnvironmentStack from the five known services).
+ * EnvironmentStack wires the original, on the stack's runtime (containers in dev, Swarm in test and
+ * prod): its own image, its own secrets (random_password or a sensitive variable, as the original;
+ * a seed container on the container runtime, docker_secrets on Swarm), the data tier's connections
+ * (networks, settings, credentials, readiness) and networks of its own like the original's: a
+ * route network towards the edge, an egress network, a caller network towards the API. Copies
+ * publish no debug ports (two containers cannot bind the same host port), get no Caddy route (the
+ * edge proxy is built inside EnvironmentStack from the five known services) and the API does not
+ * join their caller networks.
  *
  * Run like the app itself (`npx tsx scripts/bench/scaled-app.ts` with CDKTF_OUTDIR set). When
  * BENCH_REPORT names a file, the in-process figures are written there as JSON; nothing is printed.
@@ -17,8 +20,9 @@
 import { writeFileSync } from "node:fs";
 import { App, type ITerraformDependable, TerraformResource, TerraformVariable } from "cdktf";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
-import type { PlatformNetwork } from "../../constructs/kit/platform-network";
+import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import type { SecretFile } from "../../constructs/kit/service-spec";
+import { SwarmRuntime } from "../../constructs/kit/swarm-runtime";
 import { UpdateioService, type ServiceUse } from "../../constructs/updateio-service";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../environments/load";
@@ -41,8 +45,13 @@ export function appServicesPerStack(multiplier: number): number {
 }
 
 class ScaledEnvironmentStack extends EnvironmentStack {
+  /** The runtime EnvironmentStack gives the real services (undefined: plain containers). */
+  private readonly appRuntime: SwarmRuntime | undefined;
+
   constructor(scope: App, id: string, config: EnvironmentConfig, multiplier: number) {
     super(scope, id, config);
+    const rt = config.runtime;
+    this.appRuntime = rt.kind === "swarm" ? new SwarmRuntime({ placementConstraints: rt.placementConstraints, updateDelaySeconds: rt.updateDelaySeconds }) : undefined;
     const extra = appServicesPerStack(multiplier) - KINDS.length;
     for (let i = 0; i < extra; i++) this.addCopy(KINDS[i % KINDS.length]!, Math.floor(i / KINDS.length) + 2);
   }
@@ -53,8 +62,11 @@ class ScaledEnvironmentStack extends EnvironmentStack {
     const env = config.name;
     const s = config.services;
     const service = `${kind.service}-x${n}`;
-    const edgeNet = this.node.findChild("edge-network") as PlatformNetwork;
-    const egressNet = this.node.findChild("egress-network") as PlatformNetwork;
+    // Networks of the copy's own, as EnvironmentStack gives each real service (pairs, not shared ones).
+    const own = (purpose: string, internal = true) => new PlatformNetwork(this, `${purpose}-network`, { environment: env, purpose, internal });
+    const routeNet = () => own(`edge-${service}`);
+    const egressNet = () => own(`egress-${service}`, false);
+    const callerNet = () => own(`api-${service}`);
     const publicUrl = (host: string) => (config.edge.httpsPort === 443 ? `https://${host}` : `https://${host}:${config.edge.httpsPort}`);
     const apiUrlEnv = { API_INTERNAL_URL: `http://api:${s.api.port}`, API_PUBLIC_URL: publicUrl(config.hosts.api) };
     const generated = (name: string, envVar: string, length: number): SecretFile => ({
@@ -82,20 +94,20 @@ class ScaledEnvironmentStack extends EnvironmentStack {
     switch (kind.key) {
       case "api":
         uses = [{ target: this.postgres }, { target: this.redis }, { target: this.rabbitmq }];
-        networks = [{ network: edgeNet }];
+        networks = [{ network: routeNet() }];
         secrets = [generated("session_secret", "SESSION_SECRET_FILE", 64), generated("encryption_key", "ENCRYPTION_KEY_FILE", 64)];
         extraEnv = { MINI_APP_URL: publicUrl(config.hosts.miniApp), ADMIN_URL: publicUrl(config.hosts.admin) };
         dependsOn = this.migrations.containers;
         break;
       case "discordBot":
         uses = [{ target: this.redis }, { target: this.rabbitmq }];
-        networks = [{ network: egressNet }];
+        networks = [{ network: egressNet() }, { network: callerNet() }];
         secrets = [token("discord_bot_token", "DISCORD_BOT_TOKEN_FILE")];
         break;
       case "telegramBot": {
         const webhook = s.telegramBot.mode === "webhook";
         uses = [{ target: this.redis }, { target: this.rabbitmq }];
-        networks = [{ network: egressNet }, ...(webhook ? [{ network: edgeNet }] : [])];
+        networks = [{ network: egressNet() }, { network: callerNet() }, ...(webhook ? [{ network: routeNet() }] : [])];
         secrets = [token("telegram_bot_token", "TELEGRAM_BOT_TOKEN_FILE")];
         if (webhook) secrets.push(generated("telegram_webhook_secret", "TELEGRAM_WEBHOOK_SECRET_FILE", 48));
         extraEnv = {
@@ -107,11 +119,11 @@ class ScaledEnvironmentStack extends EnvironmentStack {
         break;
       }
       case "adminPanel":
-        networks = [{ network: edgeNet }];
+        networks = [{ network: routeNet() }, { network: callerNet() }];
         secrets = [generated("session_secret", "SESSION_SECRET_FILE", 64)];
         break;
       case "miniApp":
-        networks = [{ network: edgeNet }];
+        networks = [{ network: routeNet() }, { network: callerNet() }];
         break;
     }
     const original = s[kind.key];
@@ -127,6 +139,9 @@ class ScaledEnvironmentStack extends EnvironmentStack {
       secrets,
       env: extraEnv,
       dependsOn,
+      runtime: this.appRuntime,
+      // As EnvironmentStack: the bots hold one gateway or polling session each.
+      exclusive: kind.key === "discordBot" || (kind.key === "telegramBot" && s.telegramBot.mode !== "webhook"),
     });
   }
 }

@@ -1,11 +1,13 @@
 /**
  * Checks of a deployed stack for scripts/e2e.ts: every container ready (healthy, running, or a
- * one-shot job exited 0), the edge answering over HTTPS, TCP reachability from inside a service.
+ * one-shot job exited 0), every Swarm service converged to its replica count of running tasks,
+ * the edge answering over HTTPS, TCP reachability from inside a service.
  */
 import * as https from "node:https";
 import * as net from "node:net";
 import { Docker, type ContainerState } from "./docker";
-import type { ContainerRef } from "./stack";
+import type { ContainerRef, ServiceRef } from "./stack";
+import { convergence } from "./swarm";
 
 /** Ready: a job exited 0; a container with a healthcheck is healthy; any other is running. */
 export function isReady(c: ContainerRef, s: ContainerState): boolean {
@@ -50,6 +52,29 @@ export async function waitUntilReady(docker: Docker, containers: readonly Contai
     }
     if (notReady.length !== lastCount) {
       process.stdout.write(`  waiting: ${containers.length - notReady.length}/${containers.length} ready; not yet: ${notReady.slice(0, 6).map(({ c }) => c.name).join(", ")}${notReady.length > 6 ? " ..." : ""}\n`);
+      lastCount = notReady.length;
+    }
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+}
+
+/** Polls every Swarm service until each runs its replica count of tasks, one is hopeless, or the time is up. */
+export async function waitUntilConverged(docker: Docker, services: readonly ServiceRef[], timeoutSeconds: number, interrupted: () => boolean): Promise<WaitResult> {
+  const started = Date.now();
+  let lastCount = -1;
+  for (;;) {
+    const states = await Promise.all(services.map(async (s) => {
+      const { exists, tasks } = await docker.serviceTasks(s.name);
+      return convergence(s, exists, tasks);
+    }));
+    const notReady = states.filter((c) => !c.ready);
+    const seconds = (Date.now() - started) / 1000;
+    if (notReady.length === 0) return { ok: true, seconds, notReady: [] };
+    if (notReady.some((c) => c.hopeless) || seconds > timeoutSeconds || interrupted()) {
+      return { ok: false, seconds, notReady: notReady.map((c) => c.description) };
+    }
+    if (notReady.length !== lastCount) {
+      process.stdout.write(`  waiting: ${services.length - notReady.length}/${services.length} services converged; not yet: ${notReady.slice(0, 6).map((c) => c.description.split(";")[0]).join(", ")}\n`);
       lastCount = notReady.length;
     }
     await new Promise((r) => setTimeout(r, 5000));

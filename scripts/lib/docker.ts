@@ -3,6 +3,7 @@
  * the stack's docker provider uses (its `host`), never at whatever DOCKER_HOST happens to be.
  */
 import { firstLine, run, which } from "./process";
+import { parseTaskRows, type SwarmInfo, type TaskRow } from "./swarm";
 
 export class Docker {
   private readonly bin: string | undefined = which("docker");
@@ -22,7 +23,37 @@ export class Docker {
     if (!this.bin) return { ok: false, problem: "the docker CLI is not installed (apt-get install docker.io)" };
     const r = await this.docker(["info", "--format", "{{.ServerVersion}}"], 30);
     if (r.code === 0 && r.stdout.trim() !== "") return { ok: true, version: r.stdout.trim() };
-    return { ok: false, problem: `no Docker daemon answers at ${this.host}: ${firstLine(r.stderr || r.stdout || r.spawnError || "no output")} (start dockerd, or set UPDATEIO_DOCKER_HOST and synth again)` };
+    return { ok: false, problem: `no Docker daemon answers at ${this.host}: ${firstLine(r.stderr || r.stdout || r.spawnError || "no output")} (start dockerd, or set UPDATEIO_<ENV>_DOCKER_HOST and synth again)` };
+  }
+
+  /** The engine's Swarm membership (docker info .Swarm), or why it could not be read. */
+  async swarm(): Promise<{ info?: SwarmInfo; problem?: string }> {
+    const r = await this.docker(["info", "--format", "{{json .Swarm}}"], 30);
+    if (r.code !== 0) return { problem: firstLine(r.stderr || r.stdout || r.spawnError || "docker info failed") };
+    try {
+      return { info: JSON.parse(r.stdout) as SwarmInfo };
+    } catch {
+      return { problem: `docker info printed no Swarm section: ${firstLine(r.stdout)}` };
+    }
+  }
+
+  /** Names of the Swarm services, secrets or configs on the manager (empty when the list fails). */
+  async swarmObjectNames(kind: "service" | "secret" | "config"): Promise<{ names: string[]; problem?: string }> {
+    const r = await this.docker([kind, "ls", "--format", "{{.Name}}"], 30);
+    if (r.code !== 0) return { names: [], problem: firstLine(r.stderr || r.stdout || r.spawnError || `docker ${kind} ls failed`) };
+    return { names: r.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "") };
+  }
+
+  /** Every task of a service, history included (exists: false when there is no such service). */
+  async serviceTasks(name: string): Promise<{ exists: boolean; tasks: TaskRow[] }> {
+    const r = await this.docker(["service", "ps", "--no-trunc", "--format", "{{json .}}", name], 30);
+    if (r.code !== 0) return { exists: false, tasks: [] };
+    return { exists: true, tasks: parseTaskRows(r.stdout) };
+  }
+
+  /** Running task containers of a Swarm service on this engine (Swarm labels every task container). */
+  async taskContainers(service: string): Promise<string[]> {
+    return this.containerNames([`label=com.docker.swarm.service.name=${service}`, "status=running"]);
   }
 
   /**
@@ -63,6 +94,12 @@ export class Docker {
 
   async exec(container: string, args: readonly string[], timeoutSeconds = 60) {
     return this.docker(["exec", container, ...args], timeoutSeconds);
+  }
+
+  /** The last lines of every task of a service, interleaved (docker service logs). */
+  async serviceLogs(service: string, lines = 20): Promise<string> {
+    const r = await this.docker(["service", "logs", "--no-trunc", "--tail", String(lines), service], 30);
+    return r.output.trim();
   }
 
   async logs(container: string, lines = 20): Promise<string> {

@@ -175,6 +175,106 @@ export function containersOf(json: TerraformJson): ContainerRef[] {
   }));
 }
 
+/**
+ * A Swarm service (docker_service): the app services of a stack on the swarm runtime. Their images
+ * are plain strings in task_spec.container_spec.image, not docker_image resources.
+ */
+export interface ServiceRef {
+  readonly address: string;
+  readonly name: string;
+  /** Replicated: the task count it must converge to; undefined for a global service (one task per node). */
+  readonly replicas?: number;
+  readonly image: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly hasHealthcheck: boolean;
+  /** Ports published through the routing mesh (endpoint_spec.ports): on every node, all addresses. */
+  readonly ports: ReadonlyArray<{ internal: number; external?: number; ip?: string }>;
+}
+
+interface ServiceJson {
+  name?: unknown;
+  mode?: { global?: unknown; replicated?: { replicas?: unknown } };
+  endpoint_spec?: { ports?: Array<{ target_port?: unknown; published_port?: unknown }> };
+  task_spec?: { container_spec?: { image?: unknown; env?: unknown; healthcheck?: unknown } };
+}
+
+export function servicesOf(json: TerraformJson): ServiceRef[] {
+  return Object.entries(json.resource?.docker_service ?? {}).map(([id, raw]) => {
+    const r = raw as ServiceJson;
+    const spec = r.task_spec?.container_spec ?? {};
+    const global = r.mode?.global === true;
+    // The provider's default is one replica when `replicated` leaves it out.
+    const replicas = global ? undefined : typeof r.mode?.replicated?.replicas === "number" ? r.mode.replicated.replicas : 1;
+    const env = Array.isArray(spec.env) ? envMap(spec.env as string[]) : typeof spec.env === "object" && spec.env !== null ? Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, String(v)])) : {};
+    const ports = (r.endpoint_spec?.ports ?? [])
+      .filter((p) => typeof p.target_port === "number")
+      .map((p) => ({ internal: p.target_port as number, external: typeof p.published_port === "number" ? p.published_port : undefined, ip: "0.0.0.0" }));
+    return { address: `docker_service.${id}`, name: String(r.name), replicas, image: String(spec.image ?? ""), env, hasHealthcheck: spec.healthcheck !== undefined, ports };
+  });
+}
+
+/** Whether the stack needs a Swarm manager: it has services, secrets or configs. */
+export function usesSwarm(json: TerraformJson): boolean {
+  const r = json.resource ?? {};
+  return ["docker_service", "docker_secret", "docker_config"].some((t) => Object.keys(r[t] ?? {}).length > 0);
+}
+
+/**
+ * Images the engine must pull (or already have): every docker_image that is not built here, and
+ * every service image (each Swarm node pulls those itself; the manager first). An image written as
+ * an expression (a docker_image's attribute) is covered by that docker_image.
+ */
+export function pulledImages(json: TerraformJson): string[] {
+  const refs = [
+    ...imagesOf(json).filter((i) => !i.built).map((i) => i.name),
+    ...servicesOf(json).map((s) => s.image).filter((i) => i !== "" && !i.includes("${")),
+  ];
+  return [...new Set(refs)].sort();
+}
+
+/** A docker_service, docker_secret or docker_config: a Swarm object whose name must be free on the manager. */
+export interface SwarmObjectRef {
+  readonly kind: "service" | "secret" | "config";
+  readonly address: string;
+  /** The name as written: a literal, or an expression Terraform evaluates. */
+  readonly written: string;
+  /** Matches the names this object can get; undefined when the expression cannot be predicted. */
+  readonly pattern?: RegExp;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** join("", ["<prefix>", substr(sha256(...), 0, 12)]): a content name hashed by Terraform at apply. */
+const HASHED_NAME = /^\$\{join\("", \["([^"$]+)", substr\(sha256\(.*\), 0, 12\)\]\)\}$/;
+
+/** The names a written object name can take: itself when literal, prefix + 12 hex when Terraform hashes it. */
+export function objectNamePattern(written: string): RegExp | undefined {
+  if (!written.includes("${")) return new RegExp(`^${escapeRegExp(written)}$`);
+  const m = HASHED_NAME.exec(written);
+  return m ? new RegExp(`^${escapeRegExp(m[1]!)}[0-9a-f]{12}$`) : undefined;
+}
+
+/** Services, secrets and configs of the stack, with the names each may take on the engine. */
+export function swarmObjectsOf(json: TerraformJson): SwarmObjectRef[] {
+  const out: SwarmObjectRef[] = [];
+  for (const [type, kind] of [["docker_service", "service"], ["docker_secret", "secret"], ["docker_config", "config"]] as const) {
+    for (const [id, r] of Object.entries(json.resource?.[type] ?? {})) {
+      const written = String(r.name);
+      out.push({ kind, address: `${type}.${id}`, written, pattern: objectNamePattern(written) });
+    }
+  }
+  return out;
+}
+
+/** Existing names (per kind) that one of the stack's objects would take or already took. */
+export function swarmClashes(objects: readonly SwarmObjectRef[], existing: Readonly<Record<SwarmObjectRef["kind"], readonly string[]>>): Array<{ kind: SwarmObjectRef["kind"]; name: string }> {
+  const clashes: Array<{ kind: SwarmObjectRef["kind"]; name: string }> = [];
+  for (const kind of ["service", "secret", "config"] as const) {
+    const patterns = objects.filter((o) => o.kind === kind && o.pattern).map((o) => o.pattern!);
+    for (const name of existing[kind]) if (patterns.some((p) => p.test(name))) clashes.push({ kind, name });
+  }
+  return clashes;
+}
+
 /** An env list ["A=1", ...] as a map. */
 export function envMap(env: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
