@@ -75,6 +75,12 @@ export interface GrafanaServerProps {
   /** Reaches Prometheus and Loki (and lets Prometheus scrape Grafana's /metrics). */
   readonly monitoringNetwork: PlatformNetwork;
   /**
+   * The network Loki answers queries on (LokiStack.queryNetwork), when Loki is not on the
+   * monitoring network.
+   * @default undefined (Loki is reached on the monitoring network)
+   */
+  readonly lokiNetwork?: PlatformNetwork;
+  /**
    * The PostgreSQL data source (read-only role). Required, although the brief sketched it as
    * optional: renderDatasources always provisions it and the Postgres dashboard queries it.
    */
@@ -293,6 +299,7 @@ export class GrafanaServer extends Construct {
       if (network && !networks.some((n) => n.network === network)) networks.push({ network });
     };
     join(props.monitoringNetwork);
+    join(props.lokiNetwork);
     join(props.postgres.network);
     if (exposure.mode === "edge") join(exposure.edgeNetwork);
     else join(props.publishNetwork);

@@ -39,8 +39,8 @@ export interface LokiStackProps {
   /** CPU weight of every container of the stack. @default 512 (the kit's default) */
   readonly cpuShares?: number;
   /**
-   * The environment's internal `monitoring` network: Loki, the shipper, Grafana and Prometheus
-   * share it. Loki joins only this one.
+   * The environment's internal `monitoring` network, where Prometheus scrapes the shipper. Loki
+   * itself never joins it: it is reached only on the stack's own push, query and metrics networks.
    */
   readonly network: PlatformNetwork;
   /** Protect the Loki data and shipper positions volumes from destroy (prod). @default false */
@@ -73,7 +73,10 @@ const MIN_MEMORY = { lokiMemoryMb: 256, shipperMemoryMb: 128, proxyMemoryMb: 32 
  * shipper (Grafana Alloy by default, Promtail on request) that discovers and tails our containers
  * through a read-only Docker socket proxy, and that proxy, alone with the shipper on its own
  * internal `<env>-docker-api` network (cAdvisor may join it later through `dockerApiNetwork`).
- * Nothing is published: Grafana and Prometheus reach Loki and the shipper on the monitoring network.
+ * Nothing is published. Loki has no authentication of its own, so who may reach it is decided by
+ * networks: the shipper pushes on `<env>-logs-push`, Grafana queries on `<env>-logs-query`
+ * (queryNetwork) and Prometheus scrapes on `<env>-logs-metrics` (metricsNetwork); nothing else
+ * shares a network with Loki.
  */
 export class LokiStack extends Construct {
   readonly lokiHost = LOKI_SERVICE;
@@ -88,6 +91,12 @@ export class LokiStack extends Construct {
   readonly network: PlatformNetwork;
   /** Internal network of the socket proxy, shared only with its clients. */
   readonly dockerApiNetwork: PlatformNetwork;
+  /** Loki and the shipper only: where logs are pushed. */
+  readonly pushNetwork: PlatformNetwork;
+  /** Loki and its reader: give it to Grafana (the Loki data source) and nothing else. */
+  readonly queryNetwork: PlatformNetwork;
+  /** Loki and Prometheus: where Loki's own metrics are scraped. */
+  readonly metricsNetwork: PlatformNetwork;
   readonly shipperKind: LogShipper;
   /** DNS name of the shipper on the monitoring network ("alloy" or "promtail"). */
   readonly shipperHost: string;
@@ -124,6 +133,9 @@ export class LokiStack extends Construct {
     const pipeline = defaultLogPipeline({ environment: env, lokiUrl: this.pushUrl, dockerHost: this.dockerHost });
 
     // --- Loki ---------------------------------------------------------------------------------
+    this.pushNetwork = new PlatformNetwork(this, "logs-push", { environment: env, purpose: "logs-push" });
+    this.queryNetwork = new PlatformNetwork(this, "logs-query", { environment: env, purpose: "logs-query" });
+    this.metricsNetwork = new PlatformNetwork(this, "logs-metrics", { environment: env, purpose: "logs-metrics" });
     const lokiData = new ServiceVolume(this, "loki-data", { environment: env, service: LOKI_SERVICE, purpose: "data", protect });
     this.loki = new HardenedService(this, "loki", {
       environment: env,
@@ -143,7 +155,7 @@ export class LokiStack extends Construct {
       // Chunks, TSDB index, compactor state and the ruler's rules-temp all live under /loki
       // (common.path_prefix), so nothing else needs to be writable.
       volumes: [{ volume: lokiData, containerPath: LOKI_DEFAULTS.dataDir }],
-      networks: [{ network: props.network }],
+      networks: [{ network: this.pushNetwork }, { network: this.queryNetwork }, { network: this.metricsNetwork }],
       // /ready answers 200 once the in-process ring is ACTIVE (about 15s after start). The 3.5
       // image carries busybox (wget); 3.6+ images are distroless without it.
       healthcheck: {
@@ -210,7 +222,7 @@ export class LokiStack extends Construct {
       image: new ServiceImage(this, `${shipper}-image`, { ref: props.shipperImage }),
       memoryMb: memory.shipperMemoryMb,
       cpuShares: props.cpuShares,
-      networks: [{ network: props.network }, { network: this.dockerApiNetwork }],
+      networks: [{ network: props.network }, { network: this.pushNetwork }, { network: this.dockerApiNetwork }],
       // Starts once Loki and the proxy report healthy (both wait), so the first pushes land.
       dependsOn: [...this.loki.containers, ...this.socketProxy.containers],
     };

@@ -348,7 +348,7 @@ export class EnvironmentStack extends TerraformStack {
         ],
       },
       // RabbitMQ's built-in plugin is scraped on its own network; everything else comes to monitoring.
-      networks: [{ network: monitoringNet }, { network: this.rabbitmq.metricsNetwork! }, { network: edgeMetricsNet }],
+      networks: [{ network: monitoringNet }, { network: this.rabbitmq.metricsNetwork! }, { network: edgeMetricsNet }, { network: this.logs.metricsNetwork }],
       protectData: config.protectData,
     });
     const alertChannels = o11y.alerting;
@@ -363,6 +363,7 @@ export class EnvironmentStack extends TerraformStack {
       exposure: grafanaRoute ? { mode: "edge", edgeNetwork: grafanaRoute } : { mode: "localhost", port: o11y.grafana.localPort },
       publishNetwork: grafanaOnEdge ? undefined : grafanaEgress,
       monitoringNetwork: monitoringNet,
+      lokiNetwork: this.logs.queryNetwork,
       postgres: {
         network: grafanaDbNet,
         host: this.postgres.readOnlyHost,

@@ -107,8 +107,12 @@ describe("LokiStack (default: Alloy)", () => {
     expect(loki.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m" });
   });
 
-  it("attaches Loki only to the monitoring network", () => {
-    expect(loki.networks_advanced).toEqual([{ name: ref("docker_network", "dev-monitoring"), aliases: ["loki"] }]);
+  it("attaches Loki only to its push, query and metrics networks, never to the monitoring network", () => {
+    expect(loki.networks_advanced).toEqual([
+      { name: ref("docker_network", "dev-logs-push"), aliases: ["loki"] },
+      { name: ref("docker_network", "dev-logs-query"), aliases: ["loki"] },
+      { name: ref("docker_network", "dev-logs-metrics"), aliases: ["loki"] },
+    ]);
   });
 
   it("uploads a Loki config that carries the retention (3 days = 72h, compactor retention on)", () => {
@@ -161,6 +165,7 @@ describe("LokiStack (default: Alloy)", () => {
     expect(alloy.command).toEqual(["run", "/etc/alloy/config.alloy", "--storage.path=/var/lib/alloy/data", "--server.http.listen-addr=0.0.0.0:12345", "--disable-reporting"]);
     expect(alloy.networks_advanced).toEqual([
       { name: ref("docker_network", "dev-monitoring"), aliases: ["alloy"] },
+      { name: ref("docker_network", "dev-logs-push"), aliases: ["alloy"] },
       { name: ref("docker_network", "dev-docker-api"), aliases: ["alloy"] },
     ]);
     expect(alloy.volumes).toEqual([
@@ -239,6 +244,7 @@ describe("LokiStack with Promtail", () => {
     expect(promtail).toMatchObject({ ...HARDENED, user: "0:0", memory: 256, command: ["-config.file=/etc/promtail/config.yml"] });
     expect(promtail.networks_advanced).toEqual([
       { name: ref("docker_network", "dev-monitoring"), aliases: ["promtail"] },
+      { name: ref("docker_network", "dev-logs-push"), aliases: ["promtail"] },
       { name: ref("docker_network", "dev-docker-api"), aliases: ["promtail"] },
     ]);
     // Besides the kit's own exemption of the never-started seed (uploads need a writable rootfs).

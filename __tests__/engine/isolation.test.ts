@@ -37,9 +37,12 @@ const DENIED: Record<string, readonly string[]> = {
   "telegram-bot": ["admin-panel", "mini-app", "grafana", "loki", "prometheus", "edge", "postgres"],
   "admin-panel": ["mini-app", "grafana", "discord-bot", "telegram-bot", "loki", "prometheus", "postgres", "redis", "rabbitmq"],
   "mini-app": ["admin-panel", "grafana", "discord-bot", "telegram-bot", "loki", "prometheus", "postgres", "redis", "rabbitmq"],
-  grafana: ["api", "admin-panel", "mini-app", "docker-socket-proxy", "redis", "rabbitmq", "edge"],
+  grafana: ["api", "admin-panel", "mini-app", "docker-socket-proxy", "redis", "rabbitmq"],
   prometheus: ["api", "postgres", "redis", "docker-socket-proxy"],
-  "postgres-exporter": ["redis", "api", "grafana"],
+  "postgres-exporter": ["redis", "loki"],
+  "redis-exporter": ["loki", "postgres"],
+  "node-exporter": ["loki"],
+  cadvisor: ["loki", "postgres"],
 };
 
 /**
@@ -52,7 +55,9 @@ const OPEN_BY_DESIGN: Record<string, readonly string[]> = {
   "admin-panel": ["edge"],
   "mini-app": ["edge"],
   edge: ["prometheus"],
+  grafana: ["edge"],
   "discord-bot": ["telegram-bot"],
+  "postgres-exporter": ["api"],
 };
 
 const busybox = staticBusyboxRequirement();
@@ -97,15 +102,19 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "netwo
   }
 
   /**
-   * true when `from` fetched the probe page from `to` by its alias, or (so that a denial is not
-   * just a name that does not resolve) by any of `to`'s addresses.
+   * true when `from` fetched the probe page from `to` by its alias, or can resolve the alias at all
+   * (Docker's DNS answers it only to a container that shares a network with `to`, so a slow machine
+   * cannot turn an open path into a denied one), or fetched from any of `to`'s addresses (so that a
+   * denial is not just a name that does not resolve).
    */
   async function reaches(from: string, to: string): Promise<boolean> {
     const source = plans.get(from);
     if (!source) throw new Error(`no container ${from}; have ${[...plans.keys()].join(", ")}`);
     if (await fetches(source, to)) return true;
+    const resolved = await session.exec(source, ["timeout", "5", "nslookup", to]);
+    if (resolved.code === 0 && /Address:?\s+\d+\.\d+\.\d+\.\d+/.test(resolved.stdout.split(/Name:/)[1] ?? "")) return true;
     // Between containers on one host a reachable address answers in milliseconds; a dropped packet would hang.
-    for (const ip of await addressesOf(to)) if (await fetches(source, ip, 1)) return true;
+    for (const ip of await addressesOf(to)) if (await fetches(source, ip, 2)) return true;
     return false;
   }
 

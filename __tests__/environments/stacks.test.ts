@@ -162,6 +162,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         "edge-api", "edge-admin-panel", "edge-mini-app", "edge-grafana", ...(webhook ? ["edge-telegram-bot"] : []), "edge-metrics",
         "api-discord-bot", "api-telegram-bot", "api-admin-panel", "api-mini-app",
         "postgres", "redis", "rabbitmq", "monitoring", "docker-api", "postgres-grafana", "rabbitmq-metrics",
+        "logs-push", "logs-query", "logs-metrics",
       ];
       const egress = ["egress-edge", "egress-discord-bot", "egress-telegram-bot", ...(env === "dev" ? ["egress-api"] : [])];
       expect(nets).toEqual(Object.fromEntries([...internal.map((n) => [`${env}-${n}`, true]), ...egress.map((n) => [`${env}-${n}`, false])]));
@@ -258,13 +259,13 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     });
 
     it("observability: each part joins only what it talks to", () => {
-      each("loki", ["monitoring"]);
-      each("alloy", ["monitoring", "docker-api"]);
+      each("loki", ["logs-push", "logs-query", "logs-metrics"]);
+      each("alloy", ["monitoring", "logs-push", "docker-api"]);
       each("docker-socket-proxy", ["docker-api"]);
       each("cadvisor", ["monitoring", "docker-api"]);
       each("node-exporter", ["monitoring"]);
-      each("prometheus", ["monitoring", "rabbitmq-metrics", "edge-metrics"]);
-      each("grafana", ["monitoring", "postgres-grafana", "edge-grafana"]);
+      each("prometheus", ["monitoring", "rabbitmq-metrics", "edge-metrics", "logs-metrics"]);
+      each("grafana", ["monitoring", "logs-query", "postgres-grafana", "edge-grafana"]);
       each("postgres-exporter", ["monitoring", "postgres"]);
       each("redis-exporter", ["monitoring", "redis"]);
     });
