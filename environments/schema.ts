@@ -1,6 +1,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { ENV_NAME } from "../constructs/kit/hardened-service";
+import { PLACEMENT_CONSTRAINT } from "../constructs/kit/swarm-runtime";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy/rules";
 import { isCidr } from "../constructs/renderers/caddyfile";
 import { OFFSITE_PATTERNS } from "../constructs/renderers/postgres-offsite";
@@ -246,7 +247,7 @@ const runtime = z.discriminatedUnion("kind", [
     /** IPsec-encrypt the overlay networks that carry data or credentials between nodes (prod). */
     encryptNetworks: z.boolean({ error: "must be true or false" }).default(false),
     /** Constraints for every app service, e.g. ["node.labels.updateio.apps==true"]; label the nodes first. */
-    placementConstraints: z.array(z.string().regex(/^(node|engine)\.[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/, {
+    placementConstraints: z.array(z.string().regex(PLACEMENT_CONSTRAINT, {
       error: (issue) => `"${String(issue.input)}" is not a placement constraint such as node.labels.updateio.apps==true or node.role==worker`,
     })).default([]),
     /** Pause between two tasks of a rolling update. */

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { Testing } from "cdktf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { durationSeconds } from "../../constructs/kit/durations";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { ENVIRONMENTS, loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import { itIfBinary } from "../support/binaries";
@@ -507,7 +508,6 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 describe.each(["test", "prod"] as const)("%s: Swarm services", (env) => {
   const json = () => S[env].json;
   const services = () => allServices(json()).map(([, v]) => v);
-  const durationSeconds = (d: string) => [...d.matchAll(/(\d+)(h|m|s)/g)].reduce((t, [, n, u]) => t + Number(n) * (u === "h" ? 3600 : u === "m" ? 60 : 1), 0);
 
   it("every *_FILE variable points at a secret mounted 0400 for the service's own uid:gid", () => {
     for (const svc of services()) {

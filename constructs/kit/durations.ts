@@ -17,9 +17,7 @@ export function goDuration(seconds: number): string {
 
 /** Parses "90s", "1m30s", "2m", "1h" and returns the canonical form; throws on anything else. */
 export function canonicalDuration(value: string): string {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
-  if (!m || value === "") throw new Error(`duration: "${value}" is not a duration like 30s, 1m30s or 1h`);
-  return goDuration(Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0));
+  return goDuration(durationSeconds(value));
 }
 
 /**

@@ -17,6 +17,8 @@ export const SECRET_FILE_MODE = 0o400;
 /** 0444 for plain config files, 0555 for scripts: nothing in them is secret. */
 const CONFIG_FILE_MODE = 0o444;
 const CONFIG_EXEC_MODE = 0o555;
+/** A placement constraint such as node.labels.updateio.apps==true (the config schema uses the same rule). */
+export const PLACEMENT_CONSTRAINT = /^(node|engine)\.[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/;
 
 export interface SwarmRuntimeProps {
   /**
@@ -68,7 +70,7 @@ export class SwarmRuntime implements ServiceRuntime {
     this.updateDelay = props.updateDelaySeconds ?? SWARM_DEFAULTS.updateDelaySeconds;
     this.monitorMargin = props.monitorMarginSeconds ?? SWARM_DEFAULTS.monitorMarginSeconds;
     for (const c of this.placement) {
-      if (!/^(node|engine)\.[A-Za-z0-9_.-]+ *(==|!=) *[A-Za-z0-9_.:-]+$/.test(c)) {
+      if (!PLACEMENT_CONSTRAINT.test(c)) {
         problems.push(`placementConstraints: "${c}" is not a constraint like node.labels.updateio.apps==true or node.role==worker`);
       }
     }
