@@ -19,6 +19,7 @@ const INTEGRATION = [
   "__tests__/policy/cli-synth.test.ts",
   "__tests__/review/cli.test.ts",
   "__tests__/review/dot.test.ts",
+  "__tests__/scripts/staged-apply.test.ts",
 ];
 
 export default defineConfig({

@@ -16,6 +16,18 @@ export const LABELS = {
 
 export const PROJECT = "updateio";
 
+/**
+ * The role label of a one-shot job that makes running servers re-read a changed config file:
+ * the review reports its re-run as a reload in place (no restart), not as a replacement.
+ */
+export const CONFIG_RELOAD_ROLE = "config-reload";
+
+/**
+ * The role label of the one-shot job that gives a service's secret files to its user (container
+ * runtime): part of the service's plumbing, like its seed, not a replica or a service of its own.
+ */
+export const SECRETS_OWNER_ROLE = "secrets-owner";
+
 /** What a workload is for; drives policy (e.g. data only on internal networks). */
 export const COMPONENTS = ["edge", "app", "data", "job", "seed", "proxy", "observability"] as const;
 export type Component = (typeof COMPONENTS)[number];

@@ -8,6 +8,7 @@ import { ServiceImage } from "./kit/service-image";
 import type { NetworkAttachment, PublishedPort, SecretFile } from "./kit/service-spec";
 import { ServiceVolume } from "./kit/service-volume";
 import { isSecretEnvName } from "./policy/rules";
+import type { PostgresLogin } from "./postgres-cluster";
 import { collect } from "./prometheus-server";
 import { renderGrafanaAlerting, type AlertRule } from "./renderers/alert-rules";
 import type { CaddyRoute } from "./renderers/caddyfile";
@@ -30,18 +31,14 @@ export type GrafanaExposure =
   | { readonly mode: "localhost"; readonly port: number };
 
 export interface GrafanaPostgresProps {
-  /** The cluster's network (`cluster.network`); Grafana joins it. */
+  /** A network shared with the endpoint `login.host` names (the cluster's readOnlyClientNetworks); Grafana joins it. */
   readonly network: PlatformNetwork;
-  /** `cluster.readOnlyHost` (replicas when there are any) or `cluster.host`. */
-  readonly host: string;
-  /** `cluster.port`. */
-  readonly port: number;
-  /** `cluster.database`. */
-  readonly database: string;
-  /** The read-only role (`cluster.readonlyRole`): Grafana runs whatever SQL a dashboard editor types. */
-  readonly role: string;
-  /** That role's password (a Terraform token: `cluster.readonlyPassword.value`); delivered as a secret file. */
-  readonly password: string;
+  /**
+   * `cluster.loginFor(<Grafana's role>)`: a role made by renderGrafanaRoleSql, which can read only
+   * what the dashboards read (Grafana runs whatever SQL a dashboard editor types). The password (a
+   * Terraform token) is delivered as a secret file.
+   */
+  readonly login: PostgresLogin;
 }
 
 export interface GrafanaAlertingProps {
@@ -81,8 +78,8 @@ export interface GrafanaServerProps {
    */
   readonly lokiNetwork?: PlatformNetwork;
   /**
-   * The PostgreSQL data source (read-only role). Required, although the brief sketched it as
-   * optional: renderDatasources always provisions it and the Postgres dashboard queries it.
+   * The PostgreSQL data source (Grafana's own role). Required: renderDatasources always provisions
+   * it and the Postgres dashboard queries it.
    */
   readonly postgres: GrafanaPostgresProps;
   /**
@@ -149,7 +146,7 @@ const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
 const fileRef = (name: string) => `$__file{${secretPath(name)}}`;
 
 /**
- * Grafana (official image) with its data sources (Prometheus, Loki, PostgreSQL read-only),
+ * Grafana (official image) with its data sources (Prometheus, Loki, PostgreSQL as its own role),
  * dashboards and alerting provisioned from the renderers, read-only: the files are the truth.
  *
  * Mounts: each provisioning subdirectory the renderers fill (datasources, dashboards, alerting) is
@@ -200,14 +197,15 @@ export class GrafanaServer extends Construct {
       if (typeof value !== "string" || value === "") problems.push(`${key}: is empty (fix: ${fix})`);
       else if (!Token.isUnresolved(value)) problems.push(`${key}: is a literal; it would be written into the synthesized JSON (fix: ${fix})`);
     };
-    token("postgres.password", props.postgres.password, "pass the read-only role's generated password, cluster.readonlyPassword.value");
+    const login = props.postgres.login;
+    token("postgres.login.password", login.password, "pass cluster.loginFor(<role>) for a role declared in the cluster's extraRoles with a generated password");
     if (alerting.telegram) token("alerting.telegram.botToken", alerting.telegram.botToken, "pass a sensitive Terraform variable's value (TerraformVariable.stringValue)");
     if (alerting.discord) token("alerting.discord.webhookUrl", alerting.discord.webhookUrl, "pass a sensitive Terraform variable's value (TerraformVariable.stringValue)");
 
     if (props.image.trim() === "") problems.push("image: is empty (fix: pass the pinned Grafana image, PINNED_IMAGES.grafana)");
     if (!Number.isInteger(memoryMb) || memoryMb < 256) problems.push(`memoryMb: ${memoryMb} must be a whole number of MiB ≥ 256 (fix: 512 is a good start)`);
-    if (!Number.isInteger(props.postgres.port) || props.postgres.port < 1 || props.postgres.port > 65535) {
-      problems.push(`postgres.port: ${props.postgres.port} is not a port (fix: pass cluster.port)`);
+    if (!Number.isInteger(login.port) || login.port < 1 || login.port > 65535) {
+      problems.push(`postgres.login.port: ${login.port} is not a port (fix: pass cluster.loginFor(<role>))`);
     }
     if (props.monitoringNetwork.internal === false) {
       problems.push(`monitoringNetwork: the "${props.monitoringNetwork.purpose}" network is not internal (fix: pass the internal monitoring network; routes out go through egressNetwork)`);
@@ -236,14 +234,14 @@ export class GrafanaServer extends Construct {
 
     // The renderers' own checks, re-keyed to this construct's props.
     const env = collect(problems, {}, () => grafanaEnv({ rootUrl: props.rootUrl }));
-    const datasources = collect(problems, { "postgres.user": "postgres.role", "postgres.address": "postgres.host/port" }, () =>
+    const datasources = collect(problems, { "postgres.user": "postgres.login.role", "postgres.address": "postgres.login.host/port", "postgres.database": "postgres.login.database" }, () =>
       renderDatasources({
         prometheusUrl: props.prometheusUrl,
         lokiUrl: props.lokiUrl,
         postgres: {
-          address: `${props.postgres.host}:${props.postgres.port}`,
-          database: props.postgres.database,
-          user: props.postgres.role,
+          address: `${login.host}:${login.port}`,
+          database: login.database,
+          user: login.role,
           passwordFile: secretPath(GRAFANA_SECRETS.postgresPassword),
         },
       }),
@@ -285,7 +283,7 @@ export class GrafanaServer extends Construct {
       // Read through GF_SECURITY_*__FILE, which grafanaEnv sets (so no envVar here: it would be set twice).
       { name: GRAFANA_SECRETS.adminPassword, value: this.adminPasswordSecret.value },
       { name: GRAFANA_SECRETS.secretKey, value: this.secretKeySecret.value },
-      { name: GRAFANA_SECRETS.postgresPassword, value: props.postgres.password },
+      { name: GRAFANA_SECRETS.postgresPassword, value: login.password },
       ...(alerting.telegram ? [{ name: GRAFANA_SECRETS.telegramBotToken, value: alerting.telegram.botToken }] : []),
       ...(alerting.discord ? [{ name: GRAFANA_SECRETS.discordWebhookUrl, value: alerting.discord.webhookUrl }] : []),
     ];

@@ -53,6 +53,11 @@ export interface RedisExporterProps {
   readonly password: string;
   /** oliver006/redis_exporter, pinned. */
   readonly image: string;
+  /**
+   * redis_exporter's image is FROM scratch (no chown): the job that gives its password file to its
+   * user runs this image instead, one already pulled on the same host (the Redis server's).
+   */
+  readonly secretsOwnerImage: ServiceImage;
 }
 
 export interface CadvisorProps {
@@ -249,6 +254,7 @@ export class MetricsExporters extends Construct {
               service,
               role: "redis-exporter",
               image,
+              secretsOwnerImage: rd.secretsOwnerImage,
               // The image's USER (FROM scratch, uid 59000); it writes nothing.
               user: "59000:59000",
               memoryMb: memory.redis,

@@ -3,14 +3,18 @@ import { Construct } from "constructs";
 import { renderPgBouncerIni, renderPgBouncerUserlist } from "./renderers/pgbouncer";
 import { postgresClusterSettings, postgresCommand, renderPostgresInitSql, renderReplicaBootstrapScript } from "./renderers/postgres";
 import { renderPgHba } from "./renderers/postgres-hba";
+import { renderReloadCheckSql, renderReloadJobScript, renderReloadRoleSql } from "./renderers/postgres-reload";
+import { postgresSettingsProblems, renderPostgresSettingsFile, splitPostgresSettings } from "./renderers/postgres-settings";
 import type { Connectable, ServiceConnection } from "./kit/connection";
 import { GeneratedSecret } from "./kit/generated-secret";
 import { HardenedService } from "./kit/hardened-service";
+import { LiveConfig } from "./kit/live-config";
 import { PlatformNetwork } from "./kit/platform-network";
 import { SECURE_DEFAULTS } from "./kit/secure-defaults";
 import { ServiceImage } from "./kit/service-image";
 import { ServiceVolume } from "./kit/service-volume";
 import type { VolumeMount } from "./kit/service-spec";
+import { CONFIG_RELOAD_ROLE } from "./contract";
 
 export interface PostgresClusterProps {
   readonly environment: string;
@@ -22,7 +26,11 @@ export interface PostgresClusterProps {
   readonly cpuShares?: number;
   /** @default "updateio" */
   readonly database?: string;
-  /** Extra postgresql.conf settings, passed as server arguments. @default {} */
+  /**
+   * Extra server settings, by name (POSTGRES_SETTINGS lists the accepted ones). Restart-only ones
+   * (pg_settings.context postmaster) become server arguments, so changing one replaces the
+   * containers; the others reach a settings file that the reload job applies in place. @default {}
+   */
   readonly settings?: Readonly<Record<string, string | number | boolean>>;
   /**
    * Protect the data volume from destroy (prod).
@@ -85,6 +93,23 @@ export interface PostgresExtraRole {
   readonly replication?: boolean;
   /** First-boot SQL that creates the role, given the password file's path. @default none */
   readonly initSql?: (passwordFile: string) => string;
+  /**
+   * A database of the role's own (its initSql creates it): pg_hba lets the role into that one and
+   * not into the cluster's. @default the cluster's database
+   */
+  readonly database?: string;
+  /** Where loginFor sends its clients: the primary, or readOnlyHost (the replicas when there are any). @default "primary" */
+  readonly endpoint?: "primary" | "read-only";
+}
+
+/** Where and as whom a client of one role logs in (PostgresCluster.loginFor). */
+export interface PostgresLogin {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly role: string;
+  /** A Terraform token: deliver it as a secret file, never in the environment or a config file. */
+  readonly password: string;
 }
 
 const PORT = 5432;
@@ -92,6 +117,11 @@ const POOLER_PORT = 6432;
 const DATA_DIR = "/var/lib/postgresql/data";
 const HBA_DIR = "/etc/postgresql";
 const SOCKET_DIR = "/var/run/postgresql";
+/** The live settings file (config_file): its own volume, so a change does not replace the servers. */
+const SETTINGS_DIR = "/etc/postgresql-settings";
+const SETTINGS_FILE = `${SETTINGS_DIR}/postgresql.conf`;
+const RELOAD_DIR = "/etc/postgres-reload";
+const RELOAD_ROLE_SQL = "/docker-entrypoint-initdb.d/15-updateio-reload-role.sql";
 /** The replication passfile lives in the socket tmpfs (mode 1777, not on any volume). */
 const REPLICA_PASSFILE = `${SOCKET_DIR}/replication.pgpass`;
 const POOLER_CONFIG_DIR = "/etc/pgbouncer";
@@ -104,10 +134,15 @@ const DEFAULT_POOLER_IMAGE = "edoburu/pgbouncer:v1.23.1-p3";
  * and a replication role; pg_hba from renderPgHba (scram-sha-256 on the postgres network only).
  * Optionally streaming replicas (postgres-replica-<n>, alias postgres-ro) and PgBouncer.
  *
+ * Settings: restart-only ones are server arguments, so changing one replaces the servers; every
+ * setting is also in a settings file (config_file) on a LiveConfig volume that no server is
+ * replace_triggered_by, and the one-shot postgres-reload job applies a change with
+ * pg_reload_conf() as the reload role (docs/runbooks/postgres-settings.md).
+ *
  * Roles and slots are created by the first-boot SQL, which the image runs only on an empty data
- * volume: a cluster initialised before this version has no read-only or replication role; create
- * them once with the rendered SQL's last sections (see renderPostgresInitSql). Replicas create
- * their slot themselves if it is missing.
+ * volume: a cluster initialised before this version has no read-only, replication or reload role;
+ * create them once with the rendered SQL's last sections (see renderPostgresInitSql) and
+ * 15-updateio-reload-role.sql. Replicas create their slot themselves if it is missing.
  */
 export class PostgresCluster extends Construct implements Connectable {
   /** DNS name on the postgres network. */
@@ -133,7 +168,14 @@ export class PostgresCluster extends Construct implements Connectable {
   readonly poolerService?: HardenedService;
   readonly poolerHost = "postgres-pooler";
   readonly poolerPort = POOLER_PORT;
+  /** Logs in only to run pg_reload_conf() (renderReloadRoleSql). */
+  readonly reloadRole: string;
+  /** The settings file's volume and seed: a change replaces the seed, never the servers. */
+  readonly settingsConfig: LiveConfig;
+  /** Re-runs when the settings change and reloads the primary and every replica (one-shot). */
+  readonly reloadJob: HardenedService;
   private readonly poolSize: number;
+  private readonly extraRoles: readonly PostgresExtraRole[];
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps) {
     super(scope, id);
@@ -153,6 +195,9 @@ export class PostgresCluster extends Construct implements Connectable {
     this.appRole = `${this.database}_app`;
     this.readonlyRole = `${this.database}_readonly`;
     this.replicationRole = `${this.database}_replication`;
+    this.reloadRole = `${this.database}_reload`;
+    const settingProblems = postgresSettingsProblems(props.settings ?? {}, "settings.");
+    if (settingProblems.length > 0) throw new Error(`PostgresCluster ${this.node.path}: invalid server settings:\n${settingProblems.map((p) => `  - ${p}`).join("\n")}`);
     this.readOnlyHost = replicas > 0 ? "postgres-ro" : this.host;
     this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "postgres" });
     this.dataVolume = new ServiceVolume(this, "data", { environment: props.environment, service: "postgres", purpose: "data", protect: props.protectData ?? false });
@@ -162,17 +207,31 @@ export class PostgresCluster extends Construct implements Connectable {
     this.readonlyPassword = new GeneratedSecret(this, "readonly-password");
     // Always generated (and the role always created), so replicas can be added to a running cluster.
     this.replicationPassword = new GeneratedSecret(this, "replication-password");
+    const reloadPassword = new GeneratedSecret(this, "reload-password");
     const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
     const slots = Array.from({ length: replicas }, (_, i) => `postgres_replica_${i + 1}`);
     const extraRoles = props.extraRoles ?? [];
-    const builtIn = new Set(["postgres", this.ownerRole, this.appRole, this.readonlyRole, this.replicationRole]);
+    const builtIn = new Set(["postgres", this.ownerRole, this.appRole, this.readonlyRole, this.replicationRole, this.reloadRole]);
     for (const [i, extra] of extraRoles.entries()) {
       if (!/^[a-z_][a-z0-9_]{0,40}$/.test(extra.role)) throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" must be a lowercase SQL identifier of at most 41 characters`);
       if (builtIn.has(extra.role)) throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" is taken (a built-in role or declared twice)`);
       builtIn.add(extra.role);
+      if (extra.database !== undefined && (!/^[a-z_][a-z0-9_]{0,62}$/.test(extra.database) || ["postgres", "template0", "template1", this.database].includes(extra.database))) {
+        throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.database "${extra.database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "${this.database}"`);
+      }
+      if (extra.endpoint !== undefined && extra.endpoint !== "primary" && extra.endpoint !== "read-only") {
+        throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.endpoint "${String(extra.endpoint)}" must be "primary" or "read-only"`);
+      }
     }
+    this.extraRoles = extraRoles;
+    // Roles with a database of their own get a pg_hba line for it alone (see renderPgHba).
+    const ownDatabases = [...new Set(extraRoles.flatMap((r) => (r.database ? [r.database] : [])))].map((db) => ({ database: db, roles: extraRoles.filter((r) => r.database === db).map((r) => r.role) }));
     const extraSecret = (role: string) => `postgres_${role}_password`;
     const settings = postgresClusterSettings({ memoryMb: props.memoryMb, settings: props.settings, hbaFile: `${HBA_DIR}/pg_hba.conf`, replicas });
+    // Restart-only settings are server arguments (a change replaces the servers); the file holds
+    // every setting and is shared by the primary and the replicas, which run the primary's settings.
+    const split = splitPostgresSettings(settings);
+    const serverArgs = { ...split.restart, config_file: SETTINGS_FILE };
     const hbaDir = {
       path: HBA_DIR,
       files: [
@@ -181,13 +240,23 @@ export class PostgresCluster extends Construct implements Connectable {
           content: renderPgHba({
             superuser: "postgres",
             database: this.database,
-            databaseRoles: [this.ownerRole, this.appRole, this.readonlyRole, ...extraRoles.map((r) => r.role)],
+            databaseRoles: [this.ownerRole, this.appRole, this.readonlyRole, this.reloadRole, ...extraRoles.filter((r) => r.database === undefined).map((r) => r.role)],
             replicationRoles: [this.replicationRole, ...extraRoles.filter((r) => r.replication).map((r) => r.role)],
+            otherDatabases: ownDatabases,
           }),
         },
       ],
     };
     const image = new ServiceImage(this, "image", { ref: props.image });
+    const settingsFile = renderPostgresSettingsFile({ ...split, includeFile: `${DATA_DIR}/postgresql.conf` });
+    this.settingsConfig = new LiveConfig(this, "settings", {
+      environment: props.environment,
+      service: "postgres",
+      purpose: "settings",
+      image,
+      path: SETTINGS_DIR,
+      files: [{ name: "postgresql.conf", content: settingsFile }],
+    });
     const healthcheck = { test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", "postgres", "-d", "postgres"], interval: "10s", timeout: "5s", retries: 6, startPeriod: "1m0s" };
 
     this.service = new HardenedService(this, "server", {
@@ -200,7 +269,7 @@ export class PostgresCluster extends Construct implements Connectable {
       memoryMb: props.memoryMb,
       cpuShares: props.cpuShares,
       shmSizeMb: Math.min(512, Math.max(64, Math.floor(props.memoryMb / 8))),
-      command: postgresCommand(settings),
+      command: postgresCommand(serverArgs),
       env: { POSTGRES_USER: "postgres", PGDATA: DATA_DIR, POSTGRES_INITDB_ARGS: "--auth-host=scram-sha-256 --auth-local=peer" },
       secrets: [
         { name: "postgres_superuser_password", value: superuserPassword.value, envVar: "POSTGRES_PASSWORD_FILE" },
@@ -208,6 +277,7 @@ export class PostgresCluster extends Construct implements Connectable {
         { name: "postgres_app_password", value: this.appPassword.value },
         { name: "postgres_readonly_password", value: this.readonlyPassword.value },
         { name: "postgres_replication_password", value: this.replicationPassword.value },
+        { name: "postgres_reload_password", value: reloadPassword.value },
         ...extraRoles.map((r) => ({ name: extraSecret(r.role), value: r.password })),
       ],
       configDirs: [
@@ -226,6 +296,10 @@ export class PostgresCluster extends Construct implements Connectable {
                 replication: { role: this.replicationRole, passwordFile: secretPath("postgres_replication_password"), slots },
               }),
             },
+            {
+              name: RELOAD_ROLE_SQL.split("/").pop()!,
+              content: renderReloadRoleSql({ role: this.reloadRole, database: this.database, passwordFile: secretPath("postgres_reload_password") }),
+            },
             // Runs after 10-updateio-roles.sql (the entrypoint sorts the files): the database exists.
             ...extraRoles.flatMap((r, i) =>
               r.initSql ? [{ name: `${20 + i}-${r.role.replace(/_/g, "-")}.sql`, content: r.initSql(secretPath(extraSecret(r.role))) }] : [],
@@ -235,10 +309,12 @@ export class PostgresCluster extends Construct implements Connectable {
         hbaDir,
       ],
       tmpfs: { [SOCKET_DIR]: 8 },
-      volumes: [{ volume: this.dataVolume, containerPath: DATA_DIR }, ...(props.extraVolumes ?? [])],
+      volumes: [{ volume: this.dataVolume, containerPath: DATA_DIR }, this.settingsConfig.mount, ...(props.extraVolumes ?? [])],
       networks: [{ network: this.network }, ...(replicas > 0 ? [] : (props.readOnlyClientNetworks ?? []).map((network) => ({ network })))],
       // TCP, not the socket: during initdb the entrypoint runs a socket-only server that must not count as ready.
       healthcheck,
+      // The file must be there at first boot; later changes reach it without touching this container.
+      dependsOn: [this.settingsConfig.seed],
     });
 
     const primary = this.service.containers;
@@ -271,22 +347,70 @@ export class PostgresCluster extends Construct implements Connectable {
             passfile: REPLICA_PASSFILE,
             slot,
             applicationName: slot,
-            settings,
+            settings: split.restart,
+            configFile: SETTINGS_FILE,
           }),
         ],
         env: { PGDATA: DATA_DIR },
         secrets: [{ name: "postgres_replication_password", value: this.replicationPassword.value }],
         configDirs: [hbaDir],
         tmpfs: { [SOCKET_DIR]: 8 },
-        volumes: [{ volume, containerPath: DATA_DIR }],
+        volumes: [{ volume, containerPath: DATA_DIR }, this.settingsConfig.mount],
         networks: [{ network: this.network, aliases: ["postgres-ro"] }, ...(props.readOnlyClientNetworks ?? []).map((network) => ({ network, aliases: ["postgres-ro"] }))],
         healthcheck,
         // The first start copies the whole database before it reports healthy.
         waitTimeoutSeconds: 900,
-        dependsOn: [...primary],
+        dependsOn: [...primary, this.settingsConfig.seed],
       });
     });
     this.replicaVolumes = replicaVolumes;
+
+    // Applies the settings file in place. Its own files carry the expected values and the file's
+    // hash, so any change of the file replaces its seed and, through the kit's replace_triggered_by,
+    // re-runs it (no kit change needed); it starts only after the new file is uploaded (settings
+    // seed) and every server is up.
+    const reloadPasswordFile = secretPath("postgres_reload_password");
+    this.reloadJob = new HardenedService(this, "reload", {
+      environment: props.environment,
+      service: "postgres-reload",
+      component: "job",
+      role: CONFIG_RELOAD_ROLE,
+      image,
+      user: "postgres",
+      memoryMb: 32,
+      cpuShares: props.cpuShares,
+      command: ["sh", `${RELOAD_DIR}/reload.sh`],
+      secrets: [{ name: "postgres_reload_password", value: reloadPassword.value }],
+      configDirs: [
+        {
+          path: RELOAD_DIR,
+          files: [
+            {
+              name: "reload.sh",
+              content: renderReloadJobScript({
+                role: this.reloadRole,
+                database: this.database,
+                port: PORT,
+                hosts: [this.host, ...this.replicaServices.map((r) => r.spec.service)],
+                passwordFile: reloadPasswordFile,
+                passfile: "/tmp/reload.pgpass",
+                checkFile: `${RELOAD_DIR}/check.sql`,
+                primaryContainer: `${props.environment}-postgres`,
+                roleSqlFile: RELOAD_ROLE_SQL,
+              }),
+            },
+            { name: "check.sql", content: renderReloadCheckSql(settings, settingsFile) },
+          ],
+        },
+      ],
+      networks: [{ network: this.network }],
+      oneShot: true,
+      relax: {
+        healthcheck: "a one-shot job: apply waits for its exit code instead",
+        "restart-policy": "a one-shot job: it reloads once per settings change and must not restart",
+      },
+      dependsOn: [this.settingsConfig.seed, ...primary, ...this.replicaServices.flatMap((r) => r.containers)],
+    });
 
     if (props.pooler ?? false) {
       const userlistFile = secretPath("pgbouncer_userlist");
@@ -330,6 +454,25 @@ export class PostgresCluster extends Construct implements Connectable {
         dependsOn: [...primary],
       });
     }
+  }
+
+  /**
+   * Host, database, role and password for a client of one of the extraRoles (e.g. Grafana's data
+   * source), so the client takes one object instead of loose fields.
+   */
+  loginFor(role: string): PostgresLogin {
+    const extra = this.extraRoles.find((r) => r.role === role);
+    if (!extra) {
+      const declared = this.extraRoles.map((r) => r.role).join(", ") || "none";
+      throw new Error(`PostgresCluster ${this.node.path}: loginFor("${role}"): no such role in extraRoles (declared: ${declared}); declare it in the cluster's extraRoles`);
+    }
+    return {
+      host: extra.endpoint === "read-only" ? this.readOnlyHost : this.host,
+      port: this.port,
+      database: extra.database ?? this.database,
+      role: extra.role,
+      password: extra.password,
+    };
   }
 
   /**

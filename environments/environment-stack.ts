@@ -8,6 +8,7 @@ import { LokiStack } from "../constructs/loki-stack";
 import { MetricsExporters } from "../constructs/metrics-exporters";
 import { PrometheusServer } from "../constructs/prometheus-server";
 import { VPN_ROUTE_PORTS, VpnGateway } from "../constructs/vpn-gateway";
+import { renderGrafanaRoleSql } from "../constructs/renderers/postgres-grafana";
 import { renderMonitorRoleSql } from "../constructs/renderers/postgres-monitor";
 import { SCRAPE_JOBS } from "../constructs/renderers/observability-catalogue";
 import { GeneratedSecret } from "../constructs/kit/generated-secret";
@@ -107,6 +108,10 @@ export class EnvironmentStack extends TerraformStack {
     // The metrics exporter's role: pg_monitor only (statistics, settings), no table data.
     const monitorRole = `${database}_monitor`;
     const monitorPassword = new GeneratedSecret(this, "postgres-monitor-password");
+    // Grafana's role: a database of its own with one session-state function, no app data, served
+    // by the read-only endpoint (see renderGrafanaRoleSql).
+    const grafanaRole = `${database}_grafana`;
+    const grafanaPassword = new GeneratedSecret(this, "postgres-grafana-password");
     const backupsVolume = new ServiceVolume(this, "postgres-backups", { environment: env, service: "postgres", purpose: "backups", protect: config.protectData });
 
     // Grafana reads Postgres on a network of its own, so it shares nothing with the app services.
@@ -121,6 +126,13 @@ export class EnvironmentStack extends TerraformStack {
       extraRoles: [
         { role: backupRole, password: backupPassword.value, replication: true, initSql: (passwordFile) => renderBackupRoleSql({ role: backupRole, database, passwordFile }) },
         { role: monitorRole, password: monitorPassword.value, initSql: (passwordFile) => renderMonitorRoleSql({ role: monitorRole, database, passwordFile }) },
+        {
+          role: grafanaRole,
+          password: grafanaPassword.value,
+          database: grafanaRole,
+          endpoint: "read-only",
+          initSql: (passwordFile) => renderGrafanaRoleSql({ role: grafanaRole, database: grafanaRole, passwordFile }),
+        },
       ],
       extraVolumes: [{ volume: backupsVolume, containerPath: BACKUP_ROOT }],
       protectData: config.protectData,
@@ -313,6 +325,7 @@ export class EnvironmentStack extends TerraformStack {
       },
       redis: {
         image: o11y.exporters.redisImage,
+        secretsOwnerImage: this.redis.service.spec.image,
         network: this.redis.network,
         hosts: this.redis.nodeHosts.map((host, i) => ({ host, instanceRole: i === 0 ? ("primary" as const) : ("replica" as const) })),
         port: this.redis.port,
@@ -364,14 +377,7 @@ export class EnvironmentStack extends TerraformStack {
       publishNetwork: grafanaOnEdge ? undefined : grafanaEgress,
       monitoringNetwork: monitoringNet,
       lokiNetwork: this.logs.queryNetwork,
-      postgres: {
-        network: grafanaDbNet,
-        host: this.postgres.readOnlyHost,
-        port: this.postgres.port,
-        database,
-        role: this.postgres.readonlyRole,
-        password: this.postgres.readonlyPassword.value,
-      },
+      postgres: { network: grafanaDbNet, login: this.postgres.loginFor(grafanaRole) },
       alerting: {
         ...(alertChannels.telegramChatId
           ? { telegram: { chatId: alertChannels.telegramChatId, botToken: sensitiveVariable(this, "alert_telegram_bot_token", "Telegram bot token Grafana sends alerts with. Set TF_VAR_alert_telegram_bot_token or the workspace variable.") } }

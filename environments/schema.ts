@@ -5,6 +5,7 @@ import { PLACEMENT_CONSTRAINT } from "../constructs/kit/swarm-runtime";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy/rules";
 import { isCidr } from "../constructs/renderers/caddyfile";
 import { OFFSITE_PATTERNS } from "../constructs/renderers/postgres-offsite";
+import { postgresSettingsProblems } from "../constructs/renderers/postgres-settings";
 import { PEER_NAME, WG_KEY } from "../constructs/renderers/wireguard";
 import { VARIABLE_PATTERNS } from "./variables";
 
@@ -142,8 +143,19 @@ const postgres = dataService.extend({
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lowercase SQL identifier, e.g. updateio" }),
   /** Off-host copy of dumps, base backups and WAL (absent: backups stay on this host). */
   offsite: offsite.optional(),
-  /** Extra settings for postgresql.conf (validated by the construct). */
-  settings: z.record(z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  /**
+   * Extra server settings by name (constructs/renderers/postgres-settings.ts lists the accepted
+   * ones). Reloadable ones are applied in place; restart-only ones replace the Postgres containers.
+   */
+  settings: z
+    .record(z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }), z.union([z.string(), z.number(), z.boolean()]))
+    .superRefine((settings, ctx) => {
+      for (const line of postgresSettingsProblems(settings, "")) {
+        const colon = line.indexOf(": ");
+        ctx.addIssue({ code: "custom", path: [line.slice(0, colon)], message: line.slice(colon + 2) });
+      }
+    })
+    .default({}),
 });
 
 const redis = dataService.extend({

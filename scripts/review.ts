@@ -7,12 +7,19 @@
  *   npm run review -- --against-git HEAD        + what applying this tree on top of HEAD does
  *   npm run review -- --against old/cdktf.out   + the same against a kept synth output
  *
- * Exit code: 0 fine, 2 some change section contains data loss, 3 a change stops services (downtime)
- * and nothing is lost, 1 error. The workflow asks for an approval before a prod apply on 2 or 3.
+ *   npm run review -- --against-git HEAD --stages-json stages.json
+ *                                               + per stack, the stages of a staged apply (npm run apply:staged)
+ *
+ * Exit code: 0 fine, 2 some change section contains data loss, 4 a staged apply is required (a
+ * store's primary and replica would go down together; see review/staging.ts), 3 a change stops
+ * services (downtime) and nothing is lost, 1 error. The workflow asks for an approval before a prod
+ * apply on 2, 3 or 4, and applies in stages when the stages file says so.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { diffStacks, reviewExitCode, type StackDiff } from "./review/classify";
+import { fileStack, STAGES_FILE_VERSION, type FileStack, type StagesFile } from "./review/stages-file";
+import { needsStagedApply } from "./review/staging";
 import { renderDotFile } from "./review/graphviz";
 import { buildInventory } from "./review/inventory";
 import { renderReport, summaryLine, type PictureStatus } from "./review/markdown";
@@ -49,6 +56,16 @@ function displayPath(file: string): string {
   return rel.startsWith("..") ? file : rel;
 }
 
+/** The stages on stdout, also with --quiet: what the person deploying must do differently. */
+function stagesText(diff: StackDiff, stagesFile: string | undefined): string {
+  const staged = diff.staged!;
+  const dir = `cdktf.out/stacks/${diff.stack}`;
+  const lines = [`${diff.stack}: STAGED APPLY REQUIRED (exit 4 unless data loss): ${staged.conflicts.join("; ")}`];
+  for (const s of staged.stages) lines.push(`  stage ${s.stage}: terraform -chdir=${dir} apply${s.targets.map((t) => ` -target=${t}`).join("")}`, `           ${s.why}`);
+  lines.push(`  or: npm run apply:staged -- --stack ${diff.stack} --stages ${stagesFile ?? "<file from --stages-json>"}`);
+  return lines.join("\n");
+}
+
 function picture(stack: string, dot: string, outDir: string): PictureStatus {
   const svg = join(outDir, `${stack}.svg`);
   const result = renderDotFile(dot, "svg", svg);
@@ -70,12 +87,14 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const diffs: StackDiff[] = [];
   const summaries: string[] = [];
+  const stageEntries: FileStack[] = [];
   for (const stack of after) {
     const inventory = buildInventory(stack.name, stack.json, stack.annotations);
     const topology = buildTopology(inventory, stack.json);
     const old = before?.stacks.find((s) => s.name === stack.name);
     const diff = before ? diffStacks(stack.name, old?.json, stack.json) : undefined;
     if (diff) diffs.push(diff);
+    if (diff) stageEntries.push(fileStack(stack.name, stack.json, diff.staged));
     const report = renderReport({ inventory, topology, json: stack.json, picture: picture(stack.name, renderDot(topology), outDir), diff, against: before?.label });
     const file = join(outDir, `${stack.name}.md`);
     writeFileSync(file, report);
@@ -89,6 +108,13 @@ async function main(argv: readonly string[]): Promise<number> {
     summaries.push(`${gone.name}: stack removed; ${diff.removed.length} resources go, ${diff.dataLoss.length} data loss`);
   }
   process.stdout.write(`${summaries.join("\n")}\n`);
+  const stagesFile = opts.stagesJson ? resolve(opts.stagesJson) : undefined;
+  for (const diff of diffs.filter((d) => needsStagedApply(d.staged))) process.stdout.write(`${stagesText(diff, stagesFile && displayPath(stagesFile))}\n`);
+  if (stagesFile) {
+    const file: StagesFile = { version: STAGES_FILE_VERSION, stacks: stageEntries };
+    mkdirSync(dirname(stagesFile), { recursive: true });
+    writeFileSync(stagesFile, `${JSON.stringify(file, null, 2)}\n`);
+  }
   return reviewExitCode(diffs);
 }
 

@@ -12,8 +12,10 @@ import { GRAFANA_MOUNTS, GRAFANA_SECRETS, GrafanaServer, type GrafanaServerProps
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
+import { PostgresCluster } from "../../constructs/postgres-cluster";
 import { alertRules, isSecretReference, renderGrafanaAlerting } from "../../constructs/renderers/alert-rules";
 import { renderCaddyfile } from "../../constructs/renderers/caddyfile";
+import { renderGrafanaRoleSql } from "../../constructs/renderers/postgres-grafana";
 import { GRAFANA_PATHS, grafanaEnv, renderDashboardProvider, renderDashboards, renderDatasources } from "../../constructs/renderers/grafana";
 import { errorOf } from "../support/helpers";
 
@@ -42,7 +44,7 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
   const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
   const postgresNet = new PlatformNetwork(stack, "postgres-network", { environment: env, purpose: "postgres" });
-  const readonlyPassword = new GeneratedSecret(stack, "postgres-readonly-password");
+  const grafanaPassword = new GeneratedSecret(stack, "postgres-grafana-password");
   const botToken = new TerraformVariable(stack, "alert_telegram_bot_token", { type: "string", sensitive: true }).stringValue;
   const webhookUrl = new TerraformVariable(stack, "alert_discord_webhook_url", { type: "string", sensitive: true }).stringValue;
   const ctx: Ctx = { stack, monitoring, edge, egress, postgresNet, botToken, webhookUrl };
@@ -52,7 +54,7 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
     rootUrl: "https://grafana.updateio.app",
     exposure: { mode: "edge", edgeNetwork: edge },
     monitoringNetwork: monitoring,
-    postgres: { network: postgresNet, host: "postgres-ro", port: 5432, database: "updateio", role: "updateio_readonly", password: readonlyPassword.value },
+    postgres: { network: postgresNet, login: { host: "postgres-ro", port: 5432, database: "updateio_grafana", role: "updateio_grafana", password: grafanaPassword.value } },
     alerting: { telegram: { botToken, chatId: "-1001234567890" }, discord: { webhookUrl } },
     egressNetwork: egress,
     rules: RULES,
@@ -111,7 +113,7 @@ describe("GrafanaServer", () => {
 
   it("uploads exactly the renderers' output, at the paths grafanaEnv and the dashboard provider expect", () => {
     const expected = new Map<string, string>([
-      [`${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`, renderDatasources({ postgres: { address: "postgres-ro:5432", database: "updateio", user: "updateio_readonly", passwordFile: "/run/secrets/grafana_postgres_password" } })],
+      [`${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`, renderDatasources({ postgres: { address: "postgres-ro:5432", database: "updateio_grafana", user: "updateio_grafana", passwordFile: "/run/secrets/grafana_postgres_password" } })],
       [`${GRAFANA_PATHS.provisioning}/dashboards/dashboards.yaml`, renderDashboardProvider()],
       [
         `${GRAFANA_PATHS.provisioning}/alerting/alerting.yaml`,
@@ -165,7 +167,7 @@ describe("GrafanaServer", () => {
     };
     expect(uploads.get("/run/secrets/grafana_admin_password")).toBe(passwordRef("grafana_admin-password_"));
     expect(uploads.get("/run/secrets/grafana_secret_key")).toBe(passwordRef("grafana_secret-key_"));
-    expect(uploads.get("/run/secrets/grafana_postgres_password")).toBe(passwordRef("postgres-readonly-password_"));
+    expect(uploads.get("/run/secrets/grafana_postgres_password")).toBe(passwordRef("postgres-grafana-password_"));
     expect(json.resource.random_password[passwordRef("grafana_secret-key_").split(".")[1]!].length).toBe(48);
     expect(uploads.get("/run/secrets/telegram_bot_token")).toBe("${var.alert_telegram_bot_token}");
     expect(uploads.get("/run/secrets/discord_webhook_url")).toBe("${var.alert_discord_webhook_url}");
@@ -173,7 +175,8 @@ describe("GrafanaServer", () => {
     const datasources = parse(grafana.files.datasources);
     const pg = datasources.datasources.find((d: Json) => d.uid === "postgres-readonly");
     expect(pg.secureJsonData).toEqual({ password: "$__file{/run/secrets/grafana_postgres_password}" });
-    expect(pg.user).toBe("updateio_readonly");
+    expect(pg.user).toBe("updateio_grafana");
+    expect(pg.jsonData.database).toBe("updateio_grafana");
     const alerting = parse(grafana.files.alerting);
     const settings = alerting.contactPoints.flatMap((c: Json) => c.receivers.map((r: Json) => r.settings));
     expect(settings).toEqual([{ bottoken: "$__file{/run/secrets/telegram_bot_token}", chatid: "-1001234567890" }, { url: "$__file{/run/secrets/discord_webhook_url}" }]);
@@ -244,13 +247,52 @@ describe("GrafanaServer", () => {
     expect(b.server.env).toContain("GF_SERVER_SERVE_FROM_SUB_PATH=true");
   });
 
+  it("takes its Postgres login from the cluster (loginFor): its own role and database on the read-only endpoint, the password the cluster delivers", () => {
+    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "test");
+    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+    new RandomProvider(stack, "random");
+    const readNet = new PlatformNetwork(stack, "postgres-grafana-network", { environment: "test", purpose: "postgres-grafana" });
+    const password = new GeneratedSecret(stack, "postgres-grafana-password");
+    const role = "updateio_grafana";
+    const cluster = new PostgresCluster(stack, "postgres", {
+      environment: "test",
+      image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`,
+      memoryMb: 512,
+      replicas: 1,
+      readOnlyClientNetworks: [readNet],
+      extraRoles: [{ role, password: password.value, database: role, endpoint: "read-only", initSql: (passwordFile) => renderGrafanaRoleSql({ role, database: role, passwordFile }) }],
+    });
+    new GrafanaServer(stack, "grafana", {
+      environment: "test",
+      image: IMAGE,
+      rootUrl: "https://grafana.updateio.test",
+      exposure: { mode: "edge", edgeNetwork: new PlatformNetwork(stack, "edge-network", { environment: "test", purpose: "edge" }) },
+      monitoringNetwork: new PlatformNetwork(stack, "monitoring-network", { environment: "test", purpose: "monitoring" }),
+      postgres: { network: readNet, login: cluster.loginFor(role) },
+      rules: RULES,
+    });
+    const j: Json = JSON.parse(Testing.synth(stack));
+    const uploadsOf = (name: string) => new Map<string, string>(((Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === name)!.upload as Json[]).map((u) => [u.file, u.content]));
+    const grafanaFiles = uploadsOf("test-grafana-seed");
+    const pgFiles = uploadsOf("test-postgres-seed");
+    const ds = parse(grafanaFiles.get(`${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`)!).datasources.find((d: Json) => d.uid === "postgres-readonly");
+    expect({ url: ds.url, user: ds.user, database: ds.jsonData.database }).toEqual({ url: "postgres-ro:5432", user: role, database: role });
+    // The same generated password, as a file on both sides; never in the provisioning file.
+    expect(grafanaFiles.get("/run/secrets/grafana_postgres_password")).toMatch(/^\$\{random_password\.postgres-grafana-password_[0-9A-F]{8}\.result\}$/);
+    expect(pgFiles.get("/run/secrets/postgres_updateio_grafana_password")).toBe(grafanaFiles.get("/run/secrets/grafana_postgres_password"));
+    expect(ds.secureJsonData).toEqual({ password: "$__file{/run/secrets/grafana_postgres_password}" });
+    // The role's first-boot SQL and its pg_hba line come with the cluster (the replica joins Grafana's network as postgres-ro).
+    expect(pgFiles.get("/docker-entrypoint-initdb.d/20-updateio-grafana.sql")).toBe(renderGrafanaRoleSql({ role, database: role, passwordFile: "/run/secrets/postgres_updateio_grafana_password" }));
+    expect(pgFiles.get("/etc/postgresql/pg_hba.conf")).toMatch(/^host +updateio_grafana +updateio_grafana +samenet +scram-sha-256$/m);
+  });
+
   it("rejects invalid props, naming each prop and the fix, all at once", () => {
     const message = errorOf(() =>
       build("dev", ({ edge }) => ({
         rootUrl: "http://grafana.updateio.app",
         exposure: { mode: "edge", edgeNetwork: edge },
         publishNetwork: edge,
-        postgres: { network: edge, host: "Postgres", port: 70000, database: "updateio", role: "Bad Role", password: "hunter2" },
+        postgres: { network: edge, login: { host: "Postgres", port: 70000, database: "Up-Date", role: "Bad Role", password: "hunter2" } },
         alerting: { telegram: { botToken: "123:abc", chatId: "chat" } },
         egressNetwork: undefined,
         rules: [],
@@ -258,15 +300,16 @@ describe("GrafanaServer", () => {
       })),
     );
     expect(message).toMatch(/^GrafanaServer dev\/grafana is invalid:$/m);
-    expect(message).toMatch(/^  - postgres\.password: is a literal; it would be written into the synthesized JSON \(fix: pass the read-only role's generated password/m);
+    expect(message).toMatch(/^  - postgres\.login\.password: is a literal; it would be written into the synthesized JSON \(fix: pass cluster\.loginFor\(<role>\)/m);
     expect(message).toMatch(/^  - alerting\.telegram\.botToken: is a literal; .*\(fix: pass a sensitive Terraform variable's value/m);
     expect(message).toMatch(/^  - memoryMb: 64 must be a whole number of MiB ≥ 256/m);
-    expect(message).toMatch(/^  - postgres\.port: 70000 is not a port \(fix: pass cluster\.port\)$/m);
+    expect(message).toMatch(/^  - postgres\.login\.port: 70000 is not a port \(fix: pass cluster\.loginFor\(<role>\)\)$/m);
     expect(message).toMatch(/^  - publishNetwork: is only used with exposure\.mode "localhost"/m);
     expect(message).toMatch(/^  - egressNetwork: is required when an alerting channel is configured/m);
     expect(message).toMatch(/^  - rootUrl: "http:\/\/grafana\.updateio\.app" uses http on a non-loopback host: serve it through the edge proxy/m);
-    expect(message).toMatch(/^  - postgres\.host\/port: "Postgres:70000" must be "host:port"/m);
-    expect(message).toMatch(/^  - postgres\.role: "Bad Role" must be a plain lowercase Postgres identifier/m);
+    expect(message).toMatch(/^  - postgres\.login\.host\/port: "Postgres:70000" must be "host:port"/m);
+    expect(message).toMatch(/^  - postgres\.login\.database: "Up-Date" must be a plain lowercase Postgres identifier/m);
+    expect(message).toMatch(/^  - postgres\.login\.role: "Bad Role" must be a plain lowercase Postgres identifier/m);
     expect(message).toMatch(/^  - alerting\.telegram\.chatId: "chat" is not a chat id/m);
     expect(message).toMatch(/^  - rules: is empty: pass alertRules/m);
 

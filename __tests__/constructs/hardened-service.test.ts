@@ -306,8 +306,8 @@ describe("HardenedService: seed container for secrets and config files", () => {
 
   it("uploads secrets to /run/secrets/<name> and config files to their directories", () => {
     expect(seed.upload).toEqual([
-      { file: "/run/secrets/api_token", content: `\${${token.resource.terraformResourceType}.${token.resource.friendlyUniqueId}.result}`, executable: false },
-      { file: "/run/secrets/signing_key", content: `\${random_password.${signing.resource.friendlyUniqueId}.result}`, executable: false },
+      { file: "/run/secrets/api_token", content: `\${${token.resource.terraformResourceType}.${token.resource.friendlyUniqueId}.result}`, executable: false, permissions: "0400" },
+      { file: "/run/secrets/signing_key", content: `\${random_password.${signing.resource.friendlyUniqueId}.result}`, executable: false, permissions: "0400" },
       { file: "/etc/worker/worker.conf", content: "threads = 2\n", executable: false },
       { file: "/etc/worker/start.sh", content: "#!/bin/sh\n", executable: true },
       { file: "/etc/worker-extra/extra.conf", content: "x\n", executable: false },
@@ -334,10 +334,36 @@ describe("HardenedService: seed container for secrets and config files", () => {
         { volume_name: vol("dev-worker-config"), container_path: "/etc/worker", read_only: true },
         { volume_name: vol("dev-worker-config1"), container_path: "/etc/worker-extra", read_only: true },
       ]);
-      expect(c.depends_on).toEqual([`docker_container.${seedKey}`]);
+      expect(c.depends_on).toEqual([`docker_container.${seedKey}`, `docker_container.${ownerKey}`]);
       expect(c.lifecycle.replace_triggered_by).toEqual([`docker_container.${seedKey}`]);
       expect(c.read_only).toBe(true);
     }
+  });
+
+  const owner = byName(json, "dev-worker-secrets-owner");
+  const ownerKey = resourceKey(json, "docker_container", "dev-worker-secrets-owner");
+  it("hands the secret files (uploaded root 0400) to the service's user with a one-shot chown: root with CHOWN only, read-only rootfs, no network, only the secrets volume", () => {
+    expect(owner).toMatchObject({
+      entrypoint: ["chown", "-R", "65534:65534", "/run/secrets"],
+      user: "0:0",
+      read_only: true,
+      network_mode: "none",
+      capabilities: { drop: ["ALL"], add: ["CHOWN"] },
+      security_opts: ["no-new-privileges:true"],
+      restart: "no",
+      must_run: false,
+      attach: true,
+      memory: 16,
+      memory_swap: 16,
+    });
+    expect(owner.command).toBeUndefined();
+    expect(owner.volumes).toEqual([{ volume_name: vol("dev-worker-secrets"), container_path: "/run/secrets", read_only: false }]);
+    expect(owner.depends_on).toEqual([`docker_container.${seedKey}`]);
+    // New uploads are root-owned again: it re-runs whenever the seed is replaced.
+    expect(owner.lifecycle.replace_triggered_by).toEqual([`docker_container.${seedKey}`]);
+    expect(owner.lifecycle.postcondition[0].condition).toBe("${self.exit_code == 0}");
+    expect(owner.labels).toContainEqual({ label: "io.updateio.role", value: "secrets-owner" });
+    expect(svc.secretsOwner).toBeDefined();
   });
 
   it("hands secrets to the service only as *_FILE paths under /run/secrets", () => {
@@ -415,6 +441,12 @@ describe("HardenedService: validation names the prop and the fix", () => {
     ["a bad healthcheck interval", "healthcheck.interval", () => ({ healthcheck: { test: ["CMD", "true"], interval: "1 minute" } }), /like 30s, 1m30s or 1h/],
     ["a fractional healthcheck timeout", "healthcheck.timeout", () => ({ healthcheck: { test: ["CMD", "true"], timeout: "1.5s" } }), /duration/],
     ["a healthcheck test without CMD", "healthcheck.test", () => ({ healthcheck: { test: ["curl", "-f", "http://x"] } }), /"CMD" or "CMD-SHELL"/],
+    // The user becomes an argument of the secrets owner's chown: never an option, a second argument or a line break.
+    ["a user that chown would read as an option", "user", () => ({ user: "-R" }), /user name or uid/],
+    ["a user with a space", "user", () => ({ user: "app /etc" }), /user name or uid/],
+    ["a user with a newline", "user", () => ({ user: "app\n0" }), /user name or uid/],
+    ["a user with an expression", "user", () => ({ user: "${var.x}" }), /user name or uid/],
+    ["a named user with another image for the secrets owner", "secretsOwnerImage", (f) => ({ user: "app", secretsOwnerImage: new ServiceImage(f.stack, "chown-image", { ref: "redis:7.4.6-alpine" }) }), /numeric user/],
     ["replicas 0", "replicas", () => ({ replicas: 0 }), /whole number ≥ 1/],
     ["fractional replicas", "replicas", () => ({ replicas: 1.5 }), /whole number/],
     ["a one-shot job with 2 replicas", "replicas", () => ({ oneShot: true, replicas: 2, healthcheck: undefined, relax: { healthcheck: "one-shot job, exit code", "restart-policy": "one-shot job, no loop" } }), /set replicas to 1/],

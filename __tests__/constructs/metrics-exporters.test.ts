@@ -70,6 +70,7 @@ function build(env: Env = "dev", overrides: (parts: Parts) => Partial<MetricsExp
       user: redis.monitorUser!,
       password: redis.monitorPassword!,
       image: IMAGES.redisExporter,
+      secretsOwnerImage: redis.service.spec.image,
     },
     cadvisor: { image: IMAGES.cadvisor, dockerHost: "tcp://docker-socket-proxy:2375", dockerApiNetwork: dockerApi },
     node: { image: IMAGES.nodeExporter, backupsVolume: backups },
@@ -291,7 +292,13 @@ describe("MetricsExporters", () => {
     expect(all.filter(([path]) => path!.endsWith("/seed"))).toEqual(
       ["postgres-exporter", "postgres-exporter-replica-1", "redis-exporter", "redis-exporter-replica-1"].map((s) => [`${s}/seed`, "read-only-rootfs"]),
     );
-    expect(all.filter(([path]) => !path!.endsWith("/seed"))).toEqual([
+    // And the one-shot job that hands each exporter's secret file to its user (root with CHOWN only).
+    expect(all.filter(([path]) => path!.endsWith("/secrets-owner"))).toEqual(
+      ["postgres-exporter", "postgres-exporter-replica-1", "redis-exporter", "redis-exporter-replica-1"].flatMap((s) =>
+        ["non-root", "restart-policy", "healthcheck"].map((rule) => [`${s}/secrets-owner`, rule]),
+      ),
+    );
+    expect(all.filter(([path]) => !path!.endsWith("/seed") && !path!.endsWith("/secrets-owner"))).toEqual([
       ["redis-exporter", "healthcheck"],
       ["redis-exporter-replica-1", "healthcheck"],
       ["cadvisor", "non-root"],
@@ -349,8 +356,11 @@ describe("MetricsExporters in prod", () => {
       "cadvisor/container no-host-paths",
       "cadvisor/container non-root",
       "node-exporter/container no-docker-socket",
+      ...["postgres-exporter-replica-1", "postgres-exporter"].flatMap((s) => ["healthcheck", "non-root", "restart-policy"].map((r) => `${s}/secrets-owner ${r}`)),
       "redis-exporter-replica-1/container healthcheck",
+      ...["healthcheck", "non-root", "restart-policy"].map((r) => `redis-exporter-replica-1/secrets-owner ${r}`),
       "redis-exporter/container healthcheck",
+      ...["healthcheck", "non-root", "restart-policy"].map((r) => `redis-exporter/secrets-owner ${r}`),
     ]);
     for (const f of suppressed) expect(f.suppressed!.reason.length).toBeGreaterThan(60);
   });
@@ -387,7 +397,7 @@ describe("MetricsExporters validation", () => {
             password: "hunter2hunter2",
             image: "",
           },
-          redis: { network: p.redis.network, hosts: [], user: "default", password: "", image: IMAGES.redisExporter },
+          redis: { network: p.redis.network, hosts: [], user: "default", password: "", image: IMAGES.redisExporter, secretsOwnerImage: p.redis.service.spec.image },
           cadvisor: { image: IMAGES.cadvisor, dockerHost: "unix:///var/run/docker.sock", dockerApiNetwork: new PlatformNetwork(p.stack, "api-open", { environment: "dev", purpose: "api-open", internal: false }) },
           memoryMb: { cadvisor: 8, grafana: 64 } as never,
           cpuShares: 1,

@@ -28,6 +28,9 @@ function build(overrides: Partial<PostgresClusterProps> = {}) {
   return { stack, pg, text, json, server, seed, key };
 }
 
+/** Container names, sorted; the kit's secrets-owner jobs (one per service with secrets) left out. */
+const names = (json: Json) => (Object.values(json.resource.docker_container) as Json[]).map((c) => c.name as string).filter((n) => !n.endsWith("-secrets-owner")).sort();
+
 describe("PostgresCluster", () => {
   const { pg, text, json, server, seed, key } = build();
 
@@ -54,11 +57,15 @@ describe("PostgresCluster", () => {
     expect(server.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m", "/var/run/postgresql": "rw,noexec,nosuid,size=8m" });
   });
 
-  it("passes the tuned settings as server arguments (shared_buffers 25% of memory)", () => {
+  it("passes only the restart-only settings as server arguments (shared_buffers 25% of memory), plus the settings file", () => {
     expect(server.command[0]).toBe("postgres");
     expect(server.command).toContain("shared_buffers=128MB");
-    expect(server.command).toContain("effective_cache_size=384MB");
-    expect(server.command).toContain("password_encryption=scram-sha-256");
+    expect(server.command).toContain("config_file=/etc/postgresql-settings/postgresql.conf");
+    // Reloadable ones must not be arguments: an argument overrides the file, and a reload would change nothing.
+    expect(server.command).not.toContain("effective_cache_size=384MB");
+    expect(server.command).not.toContain("password_encryption=scram-sha-256");
+    const names = server.command.filter((_: string, i: number) => i > 0 && server.command[i - 1] === "-c").map((a: string) => a.split("=")[0]);
+    expect(names).toEqual(["hba_file", "listen_addresses", "max_connections", "shared_buffers", "wal_level", "config_file"]);
     expect(server.command.filter((a: string) => a === "-c")).toHaveLength((server.command.length - 1) / 2);
   });
 
@@ -70,11 +77,11 @@ describe("PostgresCluster", () => {
     expect(pg.port).toBe(5432);
   });
 
-  it("reads the superuser password from a file and generates five passwords (superuser, owner, app, read-only, replication)", () => {
+  it("reads the superuser password from a file and generates six passwords (superuser, owner, app, read-only, replication, reload)", () => {
     expect(server.env).toContain("POSTGRES_PASSWORD_FILE=/run/secrets/postgres_superuser_password");
     expect(server.env).toContain("PGDATA=/var/lib/postgresql/data");
     expect(server.env.some((e: string) => /random_password/.test(e))).toBe(false);
-    expect(Object.keys(json.resource.random_password)).toHaveLength(5);
+    expect(Object.keys(json.resource.random_password)).toHaveLength(6);
   });
 
   it("seeds the password files, a first-boot role SQL file (not executable: the postgres user could not run a root-owned 0744 script) and pg_hba.conf", () => {
@@ -85,18 +92,20 @@ describe("PostgresCluster", () => {
       ["/run/secrets/postgres_app_password", false],
       ["/run/secrets/postgres_readonly_password", false],
       ["/run/secrets/postgres_replication_password", false],
+      ["/run/secrets/postgres_reload_password", false],
       ["/docker-entrypoint-initdb.d/10-updateio-roles.sql", false],
+      ["/docker-entrypoint-initdb.d/15-updateio-reload-role.sql", false],
       ["/etc/postgresql/pg_hba.conf", false],
     ]);
-    for (const u of seed.upload.slice(0, 5)) expect(u.content).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
-    const script = seed.upload[5].content as string;
+    for (const u of seed.upload.slice(0, 6)) expect(u.content).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
+    const script = seed.upload[6].content as string;
     expect(script).toContain("CREATE ROLE updateio_owner LOGIN PASSWORD :'owner_password';");
     expect(script).toContain("CREATE ROLE updateio_readonly LOGIN PASSWORD :'readonly_password';");
     expect(script).toContain("CREATE ROLE updateio_replication REPLICATION LOGIN PASSWORD :'replication_password';");
     expect(script).not.toContain("pg_create_physical_replication_slot");
     expect(script).not.toMatch(/random_password/);
-    const hba = seed.upload[6].content as string;
-    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly +samenet +scram-sha-256$/m);
+    const hba = seed.upload[8].content as string;
+    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload +samenet +scram-sha-256$/m);
     expect(hba).not.toMatch(/random_password/);
   });
 
@@ -145,7 +154,7 @@ describe("PostgresCluster", () => {
   it("creates no replica and no pooler by default", () => {
     expect(pg.replicaServices).toEqual([]);
     expect(pg.poolerService).toBeUndefined();
-    expect(Object.values(json.resource.docker_container).map((c) => (c as Json).name).sort()).toEqual(["dev-postgres", "dev-postgres-seed"]);
+    expect(names(json)).toEqual(["dev-postgres", "dev-postgres-reload", "dev-postgres-reload-seed", "dev-postgres-seed", "dev-postgres-settings-seed"]);
   });
 });
 
@@ -155,15 +164,18 @@ describe("PostgresCluster with replicas and the pooler", () => {
   const byName = (name: string) => containers.find((c) => c.name === name)!;
 
   it("runs each replica as its own hardened container with its own protected data volume", () => {
-    expect(containers.map((c) => c.name).sort()).toEqual([
+    expect(names(json)).toEqual([
       "dev-postgres",
       "dev-postgres-pooler",
       "dev-postgres-pooler-seed",
+      "dev-postgres-reload",
+      "dev-postgres-reload-seed",
       "dev-postgres-replica-1",
       "dev-postgres-replica-1-seed",
       "dev-postgres-replica-2",
       "dev-postgres-replica-2-seed",
       "dev-postgres-seed",
+      "dev-postgres-settings-seed",
     ]);
     for (const n of [1, 2]) {
       const replica = byName(`dev-postgres-replica-${n}`);
@@ -205,7 +217,9 @@ describe("PostgresCluster with replicas and the pooler", () => {
     const sql = byName("dev-postgres-seed").upload.find((u: Json) => u.file.endsWith("10-updateio-roles.sql")).content as string;
     expect(sql).toContain("SELECT pg_create_physical_replication_slot('postgres_replica_1');");
     expect(sql).toContain("SELECT pg_create_physical_replication_slot('postgres_replica_2');");
-    expect(server.command).toContain("max_slot_wal_keep_size=4GB");
+    const file = byName("dev-postgres-settings-seed").upload[0].content as string;
+    expect(file).toMatch(/^max_slot_wal_keep_size = '4GB'$/m);
+    expect(server.command.some((a: string) => a.startsWith("max_slot_wal_keep_size"))).toBe(false);
   });
 
   it("runs PgBouncer hardened, on the postgres network, with the rendered ini and the auth file as a secret", () => {
@@ -255,7 +269,7 @@ describe("PostgresCluster with replicas and the pooler", () => {
     const sql = seed.upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/20-updateio-backup.sql").content;
     expect(sql).toContain("password in /run/secrets/postgres_updateio_backup_password");
     const hba = seed.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
-    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_backup +samenet +scram-sha-256$/m);
+    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload,updateio_backup +samenet +scram-sha-256$/m);
     expect(hba).toMatch(/^host +replication +updateio_replication,updateio_backup +samenet +scram-sha-256$/m);
     expect(() => build({ extraRoles: [{ role: "updateio_app", password: "x" }] })).toThrow(/extraRoles.0.role "updateio_app" is taken/);
   });
@@ -289,5 +303,121 @@ describe("PostgresCluster options", () => {
   it("rejects a database name that is not a short lowercase SQL identifier", () => {
     expect(() => build({ database: "Update-IO" })).toThrow(/database "Update-IO" must be a lowercase SQL identifier/);
     expect(() => build({ database: "a".repeat(52) })).toThrow(/at most 51 characters/);
+  });
+});
+
+describe("PostgresCluster settings: reloadable ones applied by reload, not by replacement", () => {
+  const { json, server, key } = build({ replicas: 1, settings: { work_mem: "8MB", statement_timeout: "30s", max_wal_senders: 12 } });
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const byName = (name: string) => containers.find((c) => c.name === name)!;
+  const settingsSeed = byName("dev-postgres-settings-seed");
+  const file = settingsSeed.upload[0].content as string;
+  const seedAddress = `docker_container.${key("docker_container", "dev-postgres-settings-seed")}`;
+
+  it("renders every setting into one file on a volume of its own; restart-only ones are also server arguments", () => {
+    expect(settingsSeed.upload.map((u: Json) => u.file)).toEqual(["/etc/postgresql-settings/postgresql.conf"]);
+    expect(settingsSeed.start).toBe(false);
+    expect(file).toContain("include_if_exists '/var/lib/postgresql/data/postgresql.conf'\n");
+    const [reloadable, restartOnly] = file.split("# Restart-only");
+    expect(reloadable).toMatch(/^work_mem = '8MB'$/m);
+    expect(reloadable).toMatch(/^statement_timeout = '30s'$/m);
+    expect(restartOnly).toMatch(/^max_wal_senders = '12'$/m);
+    expect(server.command).toContain("max_wal_senders=12");
+    expect(server.command.join(" ")).not.toMatch(/work_mem|statement_timeout/);
+    const vol = key("docker_volume", "dev-postgres-settings");
+    expect(json.resource.docker_volume[vol].labels).toContainEqual({ label: "io.updateio.ephemeral", value: "true" });
+    for (const name of ["dev-postgres", "dev-postgres-replica-1"]) {
+      expect(byName(name).volumes).toContainEqual({ volume_name: `\${docker_volume.${vol}.name}`, container_path: "/etc/postgresql-settings", read_only: true });
+      expect(byName(name).depends_on).toContain(seedAddress);
+    }
+    const replicaScript = byName("dev-postgres-replica-1").command[2] as string;
+    expect(replicaScript).toContain("-c config_file=/etc/postgresql-settings/postgresql.conf");
+    expect(replicaScript).toContain("-c max_wal_senders=12");
+    expect(replicaScript).not.toMatch(/work_mem|statement_timeout/);
+  });
+
+  it("never replaces a server when the file changes: nothing is replace_triggered_by the settings seed", () => {
+    for (const c of containers) expect(c.lifecycle?.replace_triggered_by ?? []).not.toContain(seedAddress);
+  });
+
+  it("re-runs a one-shot reload job as its own least-privilege role against the primary and every replica", () => {
+    const job = byName("dev-postgres-reload");
+    expect(job.restart).toBe("no");
+    expect(job.must_run).toBe(false);
+    expect(job.user).toBe("postgres");
+    expect(job.read_only).toBe(true);
+    expect(job.command).toEqual(["sh", "/etc/postgres-reload/reload.sh"]);
+    expect(job.labels).toContainEqual({ label: "io.updateio.role", value: "config-reload" });
+    expect(job.networks_advanced).toEqual([{ name: `\${docker_network.${key("docker_network", "dev-postgres")}.name}`, aliases: ["postgres-reload"] }]);
+    expect(job.depends_on).toEqual(expect.arrayContaining([seedAddress, `docker_container.${key("docker_container", "dev-postgres")}`, `docker_container.${key("docker_container", "dev-postgres-replica-1")}`]));
+    expect(job.lifecycle.replace_triggered_by).toEqual([`docker_container.${key("docker_container", "dev-postgres-reload-seed")}`]);
+    const seed = byName("dev-postgres-reload-seed");
+    expect(seed.upload.map((u: Json) => u.file)).toEqual(["/run/secrets/postgres_reload_password", "/etc/postgres-reload/reload.sh", "/etc/postgres-reload/check.sql"]);
+    const script = seed.upload[1].content as string;
+    expect(script).toContain("for host in postgres postgres-replica-1; do");
+    expect(script).toContain("PGUSER=updateio_reload PGDATABASE=updateio");
+    // The job's own files carry the expected values: a settings change replaces its seed, so it runs again.
+    expect(seed.upload[2].content).toContain("('work_mem', '8192', false)");
+    const roleSql = byName("dev-postgres-seed").upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/15-updateio-reload-role.sql").content as string;
+    expect(roleSql).toContain("GRANT EXECUTE ON FUNCTION pg_reload_conf() TO updateio_reload;");
+  });
+
+  it("a reloadable-only change touches no server or replica container, only the file's seed and the job", () => {
+    const other = build({ replicas: 1, settings: { work_mem: "16MB", statement_timeout: "30s", max_wal_senders: 12 } }).json;
+    const body = (j: Json, name: string) => (Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === name);
+    for (const name of ["dev-postgres", "dev-postgres-seed", "dev-postgres-replica-1", "dev-postgres-replica-1-seed"]) expect(body(other, name), name).toEqual(body(json, name));
+    expect(body(other, "dev-postgres-settings-seed")).not.toEqual(body(json, "dev-postgres-settings-seed"));
+    expect(body(other, "dev-postgres-reload-seed")).not.toEqual(body(json, "dev-postgres-reload-seed"));
+    // A restart-only change, by contrast, changes the servers' command: they are replaced.
+    const restart = build({ replicas: 1, settings: { work_mem: "8MB", statement_timeout: "30s", max_wal_senders: 16 } }).json;
+    expect(body(restart, "dev-postgres")!.command).not.toEqual(server.command);
+  });
+
+  it("refuses an unknown or managed setting and a value the server would refuse, naming the key and the fix", () => {
+    expect(() => build({ settings: { work_mme: "8MB" } })).toThrow(/settings\.work_mme: "work_mme" is not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it .*POSTGRES_SETTINGS in constructs\/renderers\/postgres-settings\.ts/);
+    expect(() => build({ settings: { hba_file: "/tmp/x" } })).toThrow(/settings\.hba_file: is set by PostgresCluster.*remove it/);
+    expect(() => build({ settings: { work_mem: "8XB" } })).toThrow(/settings\.work_mem: "8XB": work_mem takes the units B, kB, MB, GB, TB/);
+    expect(() => build({ settings: { log_line_prefix: "%m ${x}" } })).toThrow(/settings\.log_line_prefix: .*"\$\{" or "%\{"/);
+    expect(() => build({ settings: { log_line_prefix: "%m\nx" } })).toThrow(/settings\.log_line_prefix: .*newline/);
+  });
+});
+
+describe("PostgresCluster roles with a database of their own (Grafana's), and loginFor", () => {
+  const grafana = {
+    role: "updateio_grafana",
+    password: "${random_password.grafana.result}",
+    database: "updateio_grafana",
+    endpoint: "read-only" as const,
+    initSql: (file: string) => `CREATE ROLE updateio_grafana LOGIN; -- password in ${file}\n`,
+  };
+  const backup = { role: "updateio_backup", password: "${random_password.backup.result}", replication: true };
+  const hbaOf = (j: Json) => (Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === "dev-postgres-seed")!.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
+
+  it("lets the role into its own database only: its pg_hba line names that database, the app database's line leaves it out", () => {
+    const hba = hbaOf(build({ extraRoles: [backup, grafana] }).json);
+    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload,updateio_backup +samenet +scram-sha-256$/m);
+    expect(hba).toMatch(/^host +updateio_grafana +updateio_grafana +samenet +scram-sha-256$/m);
+    expect(hba.match(/updateio_grafana/g)).toHaveLength(2); // database and user of that one line
+    // Before the final rejects: first match wins.
+    const lines = hba.split("\n");
+    expect(lines.findIndex((l) => /^host +updateio_grafana /.test(l))).toBeLessThan(lines.findIndex((l) => /^host .* reject$/.test(l)));
+  });
+
+  it("loginFor gives the role, its database, the read-only endpoint (replicas when there are any) and the password token", () => {
+    const alone = build({ extraRoles: [backup, grafana] }).pg;
+    expect(alone.loginFor("updateio_grafana")).toEqual({ host: "postgres", port: 5432, database: "updateio_grafana", role: "updateio_grafana", password: grafana.password });
+    const replicated = build({ replicas: 1, extraRoles: [backup, grafana] }).pg;
+    expect(replicated.loginFor("updateio_grafana").host).toBe("postgres-ro");
+    // Without a database or endpoint of its own: the cluster's database, on the primary.
+    expect(replicated.loginFor("updateio_backup")).toEqual({ host: "postgres", port: 5432, database: "updateio", role: "updateio_backup", password: backup.password });
+  });
+
+  it("refuses an undeclared role, a database that is not the role's own, and an unknown endpoint, naming the key and the fix", () => {
+    const { pg } = build({ extraRoles: [backup] });
+    expect(() => pg.loginFor("updateio_grafana")).toThrow(/loginFor\("updateio_grafana"\): no such role in extraRoles \(declared: updateio_backup\); declare it in the cluster's extraRoles/);
+    for (const database of ["updateio", "postgres", "template1", "Grafana-DB"]) {
+      expect(() => build({ extraRoles: [{ ...grafana, database }] })).toThrow(new RegExp(`extraRoles\\.0\\.database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "updateio"`));
+    }
+    expect(() => build({ extraRoles: [{ ...grafana, endpoint: "replica" as never }] })).toThrow(/extraRoles\.0\.endpoint "replica" must be "primary" or "read-only"/);
   });
 });

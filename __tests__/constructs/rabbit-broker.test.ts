@@ -124,7 +124,7 @@ describe("RabbitBroker", () => {
   it("forms a cluster of per-node containers and volumes with static peer discovery", () => {
     const b = build({ clusterSize: 3 });
     const names = (Object.values(b.json.resource.docker_container) as Json[]).map((c) => c.name).sort();
-    expect(names).toEqual(["dev-rabbitmq-1", "dev-rabbitmq-1-seed", "dev-rabbitmq-2", "dev-rabbitmq-2-seed", "dev-rabbitmq-3", "dev-rabbitmq-3-seed"]);
+    expect(names).toEqual([1, 2, 3].flatMap((n) => [`dev-rabbitmq-${n}`, `dev-rabbitmq-${n}-secrets-owner`, `dev-rabbitmq-${n}-seed`]));
     const node2 = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-2")!;
     expect(node2.env).toContain("RABBITMQ_NODENAME=rabbit@rabbitmq-2");
     expect(node2.networks_advanced[0].aliases).toEqual(["rabbitmq", "rabbitmq-2"]);

@@ -151,10 +151,11 @@ describe("UpdateioService (registry image, prod-like)", () => {
     expect(api1.ports).toEqual([]);
   });
 
-  it("starts after the seed and the backing services, and is replaced with its seed", () => {
+  it("starts after the seed, its secrets owner and the backing services, and is replaced with its seed", () => {
     const seedKey = key("docker_container", "prod-api-seed");
     expect(api1.depends_on).toEqual([
       `docker_container.${seedKey}`,
+      `docker_container.${key("docker_container", "prod-api-secrets-owner")}`,
       `docker_container.${key("docker_container", "prod-postgres")}`,
       `docker_container.${key("docker_container", "prod-redis")}`,
     ]);

@@ -62,6 +62,8 @@ export interface Upload {
   /** As synthesized: may hold Terraform expressions (secrets) that only apply resolves. */
   readonly content: string;
   readonly executable: boolean;
+  /** Octal mode as the provider parses it ("0400"); the provider's default is 0644 / 0744 (executable). */
+  readonly permissions?: string;
 }
 
 export interface NetworkConnect {
@@ -371,8 +373,15 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
 
   const uploads: Upload[] = objList(at("upload"), r.upload ?? []).map((u, i) => {
     const where = `${at("upload")}[${i}]`;
-    onlyKeys(where, u, ["file", "content", "executable"]);
-    return { file: str(`${where}.file`, u.file), content: str(`${where}.content`, u.content), executable: bool(`${where}.executable`, u.executable ?? false) };
+    onlyKeys(where, u, ["file", "content", "executable", "permissions"]);
+    const permissions = u.permissions === undefined ? undefined : str(`${where}.permissions`, u.permissions);
+    if (permissions !== undefined && !/^0?[0-7]{3,4}$/.test(permissions)) throw new UntranslatableError(`${where}.permissions`, `"${permissions}" is not an octal mode`);
+    return {
+      file: str(`${where}.file`, u.file),
+      content: str(`${where}.content`, u.content),
+      executable: bool(`${where}.executable`, u.executable ?? false),
+      ...(permissions !== undefined ? { permissions } : {}),
+    };
   });
 
   if (options.extraFlags && options.extraFlags.length > 0) {

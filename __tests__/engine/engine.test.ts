@@ -212,7 +212,9 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "synth
         const jobs = plans.filter((p) => p.lifecycle.start && p.lifecycle.attach);
         const longRunning = plans.filter((p) => p.lifecycle.start && !p.lifecycle.attach);
         expect(seeds.length).toBeGreaterThan(0);
-        expect(jobs.map((p) => p.synthesizedName)).toEqual([`${env}-api-migrate`]);
+        expect(jobs.filter((p) => !p.synthesizedName.endsWith("-secrets-owner")).map((p) => p.synthesizedName).sort()).toEqual([`${env}-api-migrate`, `${env}-postgres-reload`]);
+        // One secrets owner per seed that carries secrets.
+        expect(jobs.filter((p) => p.synthesizedName.endsWith("-secrets-owner")).length).toBe(seeds.filter((p) => p.uploads.some((u) => u.file.startsWith("/run/secrets/"))).length);
         expect(longRunning.length).toBeGreaterThan(5);
 
         await session.prepare(plans);
@@ -344,12 +346,19 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "synth
     }
   }, 60_000);
 
-  it("seed volumes: the never-started seed takes the provider's uploads (0644/0744, root) into the volumes; the read-only service reads them as its user and cannot write; a read-only container refuses uploads", async () => {
-    const session = new EngineSession(synthesizedStack("prod"), `${prefix}t3-`, image);
+  it("seed volumes: the never-started seed takes the provider's uploads (secrets 0400, config 0644/0744, root) into the volumes; the secrets owner gives the secrets to the service's uid; the service reads them, a second uid cannot, nobody writes; a read-only container refuses uploads", async () => {
+    const stack = synthesizedStack("prod");
+    const session = new EngineSession(stack, `${prefix}t3-`, image);
     try {
       const seed = session.plan("prod-postgres-seed");
+      const synthesizedOwner = Object.values(stack.resource?.docker_container ?? {}).find((c) => c.name === "prod-postgres-secrets-owner");
+      expect(synthesizedOwner, "prod-postgres-secrets-owner is synthesized").toBeDefined();
+      // The test image's busybox has chown: the job runs its synthesized argv as is.
+      const ownerArgv = synthesizedOwner!.entrypoint as string[];
+      expect(ownerArgv).toEqual(["chown", "-R", "postgres", "/run/secrets"]);
+      const owner = session.plan("prod-postgres-secrets-owner", { command: ownerArgv });
       const pg = session.plan("prod-postgres");
-      await session.prepare([seed, pg]);
+      await session.prepare([seed, owner, pg]);
       await session.create(seed);
       expect(seed.lifecycle.start).toBe(false);
       expect(seed.expected.ReadonlyRootfs).toBe(false);
@@ -363,8 +372,21 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "synth
       files.push({ ...files[files.length - 1]!, file: "/docker-entrypoint-initdb.d/probe.sh", content: "#!/bin/sh\necho ran\n", executable: true });
       for (const f of files) {
         // `docker cp -` streams the tar unchanged to PUT /containers/{id}/archive?path=/, as the provider does.
-        await dockerOk(["cp", "-", `${seed.name}:/`], { input: providerUploadTar(f.file, f.content, f.executable) });
+        await dockerOk(["cp", "-", `${seed.name}:/`], { input: providerUploadTar(f.file, f.content, f.executable, f.permissions) });
       }
+      const secrets = files.filter((f) => f.file.startsWith("/run/secrets/"));
+      expect(secrets.length).toBeGreaterThan(0);
+      for (const f of files) expect(f.permissions, f.file).toBe(f.file.startsWith("/run/secrets/") ? "0400" : undefined);
+
+      // The secrets owner: root with CHOWN only, read-only rootfs, no network; it runs once and exits 0.
+      expect(owner.expected.ReadonlyRootfs).toBe(true);
+      expect(owner.expected.NetworkMode).toBe("none");
+      expect(owner.user).toBe("0:0");
+      await session.create(owner);
+      await session.start(owner);
+      expect((await dockerOk(["wait", owner.name])).trim()).toBe("0");
+      const [ownerState] = await session.inspect([owner.name]);
+      expect(ownerState!.HostConfig.CapAdd).toEqual(["CAP_CHOWN"]);
 
       // The hardened (read-only) container cannot take the same upload, even onto a volume path.
       await session.create(pg);
@@ -381,14 +403,23 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "synth
         expect(cat.code, `${f.file}: ${cat.stderr}`).toBe(0);
         expect(cat.stdout, f.file).toBe(f.content);
         const stat = await session.exec(pg, ["stat", "-c", "%a %u %g", f.file]);
-        expect(stat.stdout.trim(), f.file).toBe(f.executable ? "744 0 0" : "644 0 0");
+        // Secrets: the service's uid alone may read them (the name-only user keeps group root, and 0400 gives the group nothing).
+        expect(stat.stdout.trim(), f.file).toBe(f.file.startsWith("/run/secrets/") ? `400 ${uid} 0` : f.executable ? "744 0 0" : "644 0 0");
+        if (f.file.startsWith("/run/secrets/")) {
+          for (const other of ["12345:12345", "65534:65534"]) {
+            const stranger = await session.exec(pg, ["cat", f.file], { user: other });
+            expect(stranger.code, `${f.file} as ${other}`).not.toBe(0);
+            expect(stranger.stderr, `${f.file} as ${other}`).toContain("Permission denied");
+          }
+        }
         // The service's user may not write (root-owned 0644); even root, the files' owner, may not: the mount is read-only.
         const append = ["sh", "-c", 'echo changed >> "$1"', "sh", f.file];
         const write = await session.exec(pg, append);
         expect(write.code, f.file).not.toBe(0);
         expect(write.stderr, f.file).toMatch(/Permission denied|Read-only file system/);
         const rootWrite = await session.exec(pg, append, { user: "0:0" });
-        expect(rootWrite.stderr, f.file).toContain("Read-only file system");
+        // Root in the container has no DAC_OVERRIDE: a secret (0400, another uid's) is closed to it before the read-only mount is reached.
+        expect(rootWrite.stderr, f.file).toContain(f.file.startsWith("/run/secrets/") ? "Permission denied" : "Read-only file system");
         const add = await session.exec(pg, ["touch", `${f.file}.new`], { user: "0:0" });
         expect(add.stderr, f.file).toContain("Read-only file system");
       }

@@ -198,8 +198,10 @@ export function ustar(entries: readonly TarEntry[]): Buffer {
 }
 
 /** The archive the provider PUTs to /containers/{id}/archive?path=/ for one `upload` block. */
-export function providerUploadTar(file: string, content: string, executable: boolean): Buffer {
-  return ustar([{ name: file, type: "file", mode: executable ? 0o744 : 0o644, content }]);
+export function providerUploadTar(file: string, content: string, executable: boolean, permissions?: string): Buffer {
+  // As the provider's upload: an explicit octal mode wins, then executable (0744), else 0644; owner root.
+  const mode = permissions !== undefined ? parseInt(permissions, 8) : executable ? 0o744 : 0o644;
+  return ustar([{ name: file, type: "file", mode, content }]);
 }
 
 // --- the test image ---

@@ -29,7 +29,9 @@ beforeAll(() => {
 // ---------------------------------------------------------------------------------------------
 
 const allContainers = (json: Json): [string, Json][] => Object.entries(json.resource.docker_container ?? {}) as [string, Json][];
-const running = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter((c) => c.start !== false);
+const isSecretsOwner = (c: Json) => (c.labels as Json[]).some((l) => l.label === "io.updateio.role" && l.value === "secrets-owner");
+const running = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter((c) => c.start !== false && !isSecretsOwner(c));
+const secretsOwners = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter(isSecretsOwner);
 const seeds = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter((c) => c.start === false);
 function container(json: Json, name: string): Json {
   const c = allContainers(json).find(([, v]) => v.name === name);
@@ -102,9 +104,9 @@ const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
 // dev runs the apps as containers; test and prod run them as Swarm services (everything else stays a
 // container on the manager).
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
-  dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "rabbitmq", "redis", "telegram-bot", ...O11Y].map((s) => `dev-${s}`),
-  test: ["api-migrate", "edge", "postgres", "postgres-backup", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `test-${s}`),
-  prod: ["api-migrate", "edge", "postgres", "postgres-backup", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `prod-${s}`),
+  dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "postgres-reload", "rabbitmq", "redis", "telegram-bot", ...O11Y].map((s) => `dev-${s}`),
+  test: ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `test-${s}`),
+  prod: ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `prod-${s}`),
 };
 const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
   dev: [],
@@ -114,7 +116,8 @@ const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
 // The mini app has no secret and no file, so no seed; every data node has its own. The socket proxy,
 // cAdvisor and node-exporter take neither secrets nor files. Swarm services take docker_secrets instead.
 const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
-const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup"];
+// postgres-settings: the reloadable settings file (no container is replaced with it); postgres-reload: its job's files.
+const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", "postgres-settings"];
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
   dev: [...APP_SEEDS, ...CORE_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
@@ -136,6 +139,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("has exactly the expected containers", () => {
       expect(running(json()).map((c) => c.name).sort()).toEqual([...EXPECTED_RUNNING[env]].sort());
       expect(seeds(json()).map((c) => c.name).sort()).toEqual(EXPECTED_SEEDS[env].map((s) => `${env}-${s}-seed`).sort());
+      // Every seed that carries secrets has the job that hands them to its service's user, and no other seed has one.
+      const withSecrets = seeds(json()).filter((c) => ((c.upload ?? []) as Json[]).some((u) => String(u.file).startsWith("/run/secrets/")));
+      expect(secretsOwners(json()).map((c) => c.name).sort()).toEqual(withSecrets.map((c) => String(c.name).replace(/-seed$/, "-secrets-owner")).sort());
       expect(allServices(json()).map(([, v]) => v.name).sort()).toEqual(EXPECTED_SERVICES[env]);
     });
 
@@ -184,10 +190,12 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         "grafana_admin-password",
         "grafana_secret-key_password",
         "postgres-backup-password",
+        "postgres-grafana-password",
         "postgres-monitor-password",
         "postgres_app-password",
         "postgres_owner-password",
         "postgres_readonly-password",
+        "postgres_reload-password",
         "postgres_replication-password",
         "postgres_superuser-password",
         "rabbitmq_api-password",

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import {
   DASHBOARD_SCHEMA_VERSION,
@@ -15,13 +15,11 @@ import {
   type GrafanaDatasourcesInput,
 } from "../../constructs/renderers/grafana";
 import { APP_LOG_FIELDS, CADVISOR_LABELS, DATASOURCE_UIDS, LOG_LABELS, knownMetricNames } from "../../constructs/renderers/observability-catalogue";
-import { describeIf, describeIfBinary } from "../support/binaries";
-import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, startClusterPrimary, type ClusterPrimary } from "../support/postgres-server";
-import { freePort } from "../support/helpers";
+import { describeIfBinary } from "../support/binaries";
 import { promqlIdentifiers } from "../support/promql";
 
 // Grafana is not packaged for Debian and cannot be installed here (docs/architecture.md), so everything
-// below except the last block checks the rendered files against Grafana's documented keys and our
+// below except the promtool block checks the rendered files against Grafana's documented keys and our
 // observability contract; whether Grafana 12 accepts them is proven only by running it.
 const NOT_PROVEN = "structural: Grafana 12 itself is not installed here, so its acceptance is not proven";
 
@@ -382,43 +380,8 @@ describeIfBinary("promtool", "the dashboards' PromQL parsed by promtool", () => 
   });
 });
 
-// The one thing here a real server can prove: the Sessions table's SQL runs as the read-only role
-// the PostgresCluster creates (no superuser, no pg_read_all_stats) and returns the table's columns.
-describeIf([postgresRequirement(), peerAsPostgresRequirement()], "the Postgres dashboard's table SQL on a real PostgreSQL, as the read-only role", () => {
-  let primary: ClusterPrimary;
-  beforeAll(async () => {
-    primary = await startClusterPrimary(await freePort(), 0);
-  }, 120_000);
-  afterAll(() => primary?.server.stop());
-
-  it("returns database/role/state/session rows; another role's session shows as hidden", async () => {
-    const sql = byUid.get(DASHBOARD_UIDS.postgres)!.panels.find((p) => p.type === "table")!.targets[0]!.rawSql!;
-    const { server } = primary;
-    // Another role (the app) keeps a session open while the read-only role queries.
-    const app = server.spawnAsUser(
-      "psql",
-      ["-X", "-h", "127.0.0.1", "-p", String(server.port), "-U", CLUSTER.app.user, "-d", CLUSTER.database, "-c", "SELECT pg_sleep(20)"],
-      { PGPASSWORD: CLUSTER.app.password },
-      "app-session.log",
-    );
-    try {
-      for (let i = 0; i < 50 && server.psql(`SELECT count(*) FROM pg_stat_activity WHERE usename = '${CLUSTER.app.user}'`).trim() !== "1"; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const rows = server
-        .psql(sql, CLUSTER.readonly)
-        .trim()
-        .split("\n")
-        .map((line) => line.split("|"));
-      for (const row of rows) expect(row).toHaveLength(4);
-      // Its own session is fully visible; the app's is counted, its state hidden (no pg_read_all_stats).
-      expect(rows).toContainEqual([CLUSTER.database, CLUSTER.readonly.user, "active", "1"]);
-      expect(rows).toContainEqual([CLUSTER.database, CLUSTER.app.user, "hidden", "1"]);
-    } finally {
-      app.kill("SIGTERM");
-    }
-  }, 60_000);
-});
+// The Postgres queries of the dashboards and alert rules run on a real PostgreSQL as Grafana's own
+// role, taken from the synthesized dev stack: __tests__/renderers/postgres-grafana.test.ts.
 
 // ---------------------------------------------------------------------------------------------
 // Conservative query checkers (test-only): strings, label matchers, ranges and grouping lists are

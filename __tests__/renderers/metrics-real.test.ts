@@ -294,6 +294,7 @@ interface PostgresFixture {
  * container's env and flags.
  *
  * Rewritten: /run/secrets → <dir>/secrets, /etc/postgresql/pg_hba.conf → <dir>/pg_hba.conf,
+ * the settings file (config_file) → <dir>/postgresql.conf with its paths rewritten the same way,
  * the WAL archive under /var/lib/postgresql → <dir>/wal-archive, listen_addresses * → 127.0.0.1,
  * port 5432 → a free port (+ the socket in <dir>); DATA_SOURCE_URI's host:port → 127.0.0.1:<port>,
  * DATA_SOURCE_PASS_FILE → a temp file with the uploaded content, the listen address :9187 →
@@ -339,14 +340,23 @@ async function startPostgresWithExporter(): Promise<PostgresFixture> {
       settings[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
     }
     const walArchive = join(server.dir, "wal-archive");
+    // The live settings file (config_file) as its seed uploads it: reloadable settings live only there.
+    const settingsFile = writeUpload(
+      join(server.dir, "postgresql.conf"),
+      uploadOf(container("postgres-settings-seed"), settings.config_file!)
+        .replaceAll("/var/lib/postgresql/wal-archive", walArchive)
+        .replaceAll("/var/lib/postgresql/data/", `${server.dataDir}/`)
+        .replaceAll("/etc/postgresql/pg_hba.conf", hbaFile),
+    );
     const run: Record<string, string> = {
       ...settings,
-      archive_command: settings.archive_command!.replaceAll("/var/lib/postgresql/wal-archive", walArchive),
+      config_file: settingsFile,
       hba_file: hbaFile,
       listen_addresses: "127.0.0.1",
       port: String(pgPort),
       unix_socket_directories: server.dir,
     };
+    expect(readFileSync(settingsFile, "utf8"), "every container path in the settings file is rewritten").not.toMatch(/\/var\/lib\/postgresql\/|\/etc\/postgresql\/|\/run\/secrets/);
     const leftover = Object.entries(run).filter(([, v]) => /\/var\/lib\/postgresql|\/etc\/postgresql|\/run\/secrets/.test(v));
     expect(leftover, "every container path in the settings is rewritten").toEqual([]);
     const child = server.spawnAsUser("postgres", ["-D", server.dataDir, ...Object.entries(run).flatMap(([k, v]) => ["-c", `${k}=${v}`])]);
@@ -356,7 +366,7 @@ async function startPostgresWithExporter(): Promise<PostgresFixture> {
     const initScripts = uploadsOf(pgSeed)
       .filter((u) => u.file.startsWith("/docker-entrypoint-initdb.d/"))
       .sort((a, b) => (a.file < b.file ? -1 : 1));
-    expect(initScripts.map((u) => u.file.split("/").pop())).toEqual(["10-updateio-roles.sql", "20-updateio-backup.sql", "21-updateio-monitor.sql"]);
+    expect(initScripts.map((u) => u.file.split("/").pop())).toEqual(["10-updateio-roles.sql", "15-updateio-reload-role.sql", "20-updateio-backup.sql", "21-updateio-monitor.sql", "22-updateio-grafana.sql"]);
     for (const u of initScripts) {
       const script = server.writeFile(u.file.split("/").pop()!, rewritePaths(resolveTerraform(u.content)));
       expect(readFileSync(script, "utf8")).not.toContain("/run/secrets");

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
 import type { Construct } from "constructs";
 import { suppressPolicy } from "../policy/policy-aspect";
+import { SECRETS_OWNER_ROLE } from "../contract";
 import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
 import { replicaHost, upstreamAddresses, type DeployedService, type ServiceRuntime, type ServiceSpec, type Upstream, type VolumeMount } from "./service-spec";
 import { ServiceVolume } from "./service-volume";
@@ -18,9 +19,11 @@ export class ContainerRuntime implements ServiceRuntime {
     if (!spec.image.resource) throw new Error(`ContainerRuntime ${scope.node.path}: image "${spec.image.ref}" was declared with pull: false; a container needs the image pulled onto its host`);
     const seedMounts = this.seedVolumes(scope, spec);
     const seed = seedMounts.length > 0 ? this.createSeed(scope, spec, seedMounts) : undefined;
+    const secretsMount = spec.secrets.length > 0 ? seedMounts[0] : undefined;
+    const secretsOwner = seed && secretsMount ? this.createSecretsOwner(scope, spec, seed, secretsMount) : undefined;
     const containers: Container[] = [];
-    for (let i = 1; i <= spec.replicas; i++) containers.push(this.createReplica(scope, spec, i, seedMounts, seed));
-    return { containers, seed, ready: containers };
+    for (let i = 1; i <= spec.replicas; i++) containers.push(this.createReplica(scope, spec, i, seedMounts, seed, secretsOwner));
+    return { containers, seed, secretsOwner, ready: containers };
   }
 
   /** Each replica has its own alias, known at synth time, so the edge can health-check each one. */
@@ -58,7 +61,8 @@ export class ContainerRuntime implements ServiceRuntime {
 
   private createSeed(scope: Construct, spec: ServiceSpec, mounts: VolumeMount[]): Container {
     const uploads = [
-      ...spec.secrets.map((s) => ({ file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, content: escapeTemplateText(s.value), executable: false })),
+      // 0400 root until the secrets owner hands them to the service's user.
+      ...spec.secrets.map((s) => ({ file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, content: escapeTemplateText(s.value), executable: false, permissions: SECRET_FILE_PERMISSIONS })),
       ...spec.configDirs.flatMap((dir) =>
         dir.files.map((f) => ({ file: `${dir.path}/${f.name}`, content: escapeTemplateText(f.content), executable: f.executable ?? false })),
       ),
@@ -87,11 +91,54 @@ export class ContainerRuntime implements ServiceRuntime {
     return seed;
   }
 
-  private createReplica(scope: Construct, spec: ServiceSpec, index: number, seedMounts: VolumeMount[], seed: Container | undefined): Container {
+  /**
+   * The provider uploads every file as root (its tar headers carry no owner), so a secret at 0400
+   * would be unreadable by the service and at 0644 readable by every uid in the container. This
+   * one-shot job gives the secrets volume to the service's user, as Swarm does for its secrets:
+   * root with CHOWN only, read-only rootfs, no network, the secrets volume its only mount. It runs
+   * again whenever the seed is replaced (the new uploads are root-owned again).
+   */
+  private createSecretsOwner(scope: Construct, spec: ServiceSpec, seed: Container, secrets: VolumeMount): Container {
+    const name = `${spec.environment}-${spec.service}-secrets-owner`;
+    const image = spec.secretsOwnerImage ?? spec.image;
+    if (!image.resource) throw new Error(`ContainerRuntime ${scope.node.path}: secretsOwnerImage "${image.ref}" was declared with pull: false; the secrets owner runs on this host and needs it pulled`);
+    const job = new Container(scope, "secrets-owner", {
+      name,
+      image: image.imageId,
+      entrypoint: ["chown", "-R", spec.user, secrets.containerPath],
+      user: "0:0",
+      readOnly: true,
+      networkMode: "none",
+      memory: 16,
+      memorySwap: 16,
+      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop], add: ["CHOWN"] },
+      securityOpts: [...SECURE_DEFAULTS.securityOpts],
+      restart: "no",
+      mustRun: false,
+      attach: true,
+      logs: true,
+      logDriver: SECURE_DEFAULTS.logDriver,
+      logOpts: { "max-size": "1m", "max-file": "1" },
+      labels: labelList({ ...spec, role: SECRETS_OWNER_ROLE }, "job"),
+      volumes: [{ volumeName: secrets.volume.name, containerPath: secrets.containerPath, readOnly: false }],
+      dependsOn: [seed],
+      lifecycle: {
+        replaceTriggeredBy: [`${seed.terraformResourceType}.${seed.friendlyUniqueId}`],
+        postcondition: [{ condition: "${self.exit_code == 0}", errorMessage: `${name} could not give the secret files to ${spec.user}; read its logs with: docker logs ${name}` }],
+      },
+    });
+    const scoped = { image: image.ref };
+    suppressPolicy(job, "non-root", "chown needs root with CAP_CHOWN (its only capability); the job has no network and a read-only rootfs and exits at once", scoped);
+    suppressPolicy(job, "restart-policy", "a one-shot job: it runs chown once per upload and must not restart", scoped);
+    suppressPolicy(job, "healthcheck", "a one-shot job that exits at once: apply waits for its exit code (a postcondition) instead of a health status", scoped);
+    return job;
+  }
+
+  private createReplica(scope: Construct, spec: ServiceSpec, index: number, seedMounts: VolumeMount[], seed: Container | undefined, secretsOwner: Container | undefined): Container {
     const host = replicaHost(spec.service, spec.replicas, index);
     const hc = spec.healthcheck;
     const wait = spec.waitHealthy;
-    const dependencies = [...(seed ? [seed] : []), ...spec.dependsOn];
+    const dependencies = [...(seed ? [seed] : []), ...(secretsOwner ? [secretsOwner] : []), ...spec.dependsOn];
     const config: ContainerConfig = {
       name: `${spec.environment}-${host}`,
       image: spec.image.imageId,
@@ -149,6 +196,9 @@ export class ContainerRuntime implements ServiceRuntime {
     return new Container(scope, spec.replicas === 1 ? "container" : `replica-${index}`, config);
   }
 }
+
+/** Owner read-only: the secrets owner then gives the files to the service's user. */
+export const SECRET_FILE_PERMISSIONS = "0400";
 
 export function labelList(spec: ServiceSpec, component: Component, hc?: ServiceSpec["healthcheck"]): { label: string; value: string }[] {
   const labels: { label: string; value: string }[] = [

@@ -36,6 +36,13 @@ export interface HardenedServiceProps {
   readonly role?: string;
   readonly image: ServiceImage;
   /**
+   * On the container runtime a one-shot job runs this image's `chown` to give the secret files to
+   * `user`. An image without chown (scratch, distroless) must name one that has it, pulled on the
+   * same host; `user` must then be numeric, since names resolve in the service's own image only.
+   * @default the service's own image
+   */
+  readonly secretsOwnerImage?: ServiceImage;
+  /**
    * Containers behind the service's alias; each also answers to <service>-<n>.
    * @default 1
    */
@@ -120,6 +127,7 @@ const SECRET_FILE = /^[a-z][a-z0-9_]{0,62}$/;
 /** Environment variable names: UPPER_SNAKE_CASE (the config schema uses the same rule). */
 export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const CAPABILITY = /^[A-Z][A-Z_]+$/;
+const USER = /^(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10})(?::(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10}))?$/;
 const LOOPBACK = new Set(["127.0.0.1", "::1"]);
 
 /**
@@ -134,6 +142,8 @@ export class HardenedService extends Construct {
   readonly containers: readonly Container[];
   /** The never-started container that takes the uploads, when there are secrets or files. */
   readonly seed?: Container;
+  /** The one-shot job that gives the secret files to the service's user (container runtime). */
+  readonly secretsOwner?: Container;
   /** The Swarm service, on the Swarm runtime. */
   readonly swarmService?: Service;
   /** What dependants wait for (the containers, or the Swarm service). */
@@ -148,6 +158,7 @@ export class HardenedService extends Construct {
     const deployed = this.runtime.deploy(this, this.spec);
     this.containers = deployed.containers;
     this.seed = deployed.seed;
+    this.secretsOwner = deployed.secretsOwner;
     this.swarmService = deployed.service;
     this.ready = deployed.ready;
   }
@@ -190,6 +201,9 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   }
 
   const user = props.user ?? SECURE_DEFAULTS.user;
+  // It becomes an argument of chown and of the engine's user field: a name or a numeric id, never an option.
+  if (!USER.test(user)) fail("user", `${JSON.stringify(user)} must be a user name or uid, optionally with ":group" or ":gid" (e.g. "postgres", "1000:1000")`);
+  if (props.secretsOwnerImage && !/^\d+(:\d+)?$/.test(user)) fail("secretsOwnerImage", `needs a numeric user (uid[:gid]); ${JSON.stringify(user)} is a name that only the service's own image resolves`);
   if (/^(root|0)(:|$)/.test(user) && !relax["non-root"]) fail("user", `"${user}" is root; run as the image's unprivileged user, or state why in relax["non-root"]`);
   const readOnlyRootfs = props.readOnlyRootfs ?? SECURE_DEFAULTS.readOnlyRootfs;
   if (!readOnlyRootfs && !relax["read-only-rootfs"]) fail("readOnlyRootfs", "false weakens isolation; mount tmpfs/volumes for writable paths, or state why in relax[\"read-only-rootfs\"]");
@@ -301,6 +315,7 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
     component: props.component,
     role: props.role,
     image: props.image as ServiceImage,
+    secretsOwnerImage: props.secretsOwnerImage,
     replicas,
     command: props.command,
     entrypoint: props.entrypoint,

@@ -20,6 +20,8 @@ export interface ServiceSpec {
   readonly component: Component;
   readonly role?: string;
   readonly image: ServiceImage;
+  /** Runs `chown` on the secret files (container runtime); undefined: the service's own image. */
+  readonly secretsOwnerImage?: ServiceImage;
   readonly replicas: number;
   readonly command?: readonly string[];
   readonly entrypoint?: readonly string[];
@@ -71,6 +73,8 @@ export interface DeployedService {
   readonly containers: readonly Container[];
   /** Takes the secret and config uploads, when there are any (container runtime only). */
   readonly seed?: Container;
+  /** The one-shot job that gives the secret files to the service's user (container runtime only). */
+  readonly secretsOwner?: Container;
   /** The Swarm service (Swarm runtime only). */
   readonly service?: Service;
   /** What a dependant must wait for: the containers, or the service. */

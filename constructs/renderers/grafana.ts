@@ -10,6 +10,7 @@ import {
   type LogLabel,
   type ScrapeJob,
 } from "./observability-catalogue";
+import { GRAFANA_PG_STATS } from "./postgres-grafana";
 
 /** Fixed paths inside the Grafana container. */
 export const GRAFANA_PATHS = {
@@ -175,8 +176,8 @@ export interface GrafanaDatasourcesInput {
     /** Database the queries run in, e.g. "updateio". */
     readonly database: string;
     /**
-     * The read-only role (Grafana's docs: SELECT only, since it runs whatever SQL a dashboard
-     * editor types). Add pg_read_all_stats if the sessions table should show other roles' states.
+     * Grafana's own role (renderGrafanaRoleSql): it runs whatever SQL a dashboard editor types, so
+     * it can read only what the dashboards read (GRAFANA_PG_STATS), in a database of its own.
      */
     readonly user: string;
     /**
@@ -265,6 +266,8 @@ export function renderDatasources(input: GrafanaDatasourcesInput): string {
         jsonData: { maxLines: 1000 },
       },
       {
+        // Name and uid predate Grafana's own role. They stay: provisioning looks the existing source
+        // up by name, so a rename risks a second insert under the same uid.
         name: "PostgreSQL (read-only)",
         type: DATASOURCE_TYPES.postgres,
         uid: DATASOURCE_UIDS.postgres,
@@ -595,16 +598,15 @@ function postgresDashboard(): DashboardSpec {
         type: "table",
         w: 24,
         h: 8,
-        description:
-          "Client sessions, read live through the read-only role. Without pg_read_all_stats, other roles' sessions show state \"hidden\" (Postgres nulls those columns).",
+        description: `Client sessions of every role, read live through ${GRAFANA_PG_STATS.sessionStates}(): states only, never query text.`,
         queries: [
           sql(
             [
-              "SELECT datname AS database, usename AS role, coalesce(state, 'hidden') AS state, count(*) AS sessions",
-              "FROM pg_stat_activity",
-              // Without pg_read_all_stats, Postgres nulls backend_type and state of other roles'
-              // sessions too (checked on PostgreSQL 15), so a hidden type with a database counts.
-              "WHERE datname IS NOT NULL AND coalesce(backend_type, 'client backend') = 'client backend'",
+              "SELECT datname AS database, usename AS role, coalesce(state, 'unknown') AS state, count(*) AS sessions",
+              // Grafana's role has no pg_read_all_stats (it would show every query's text); this
+              // function returns the states of every session and nothing else (renderGrafanaRoleSql).
+              `FROM ${GRAFANA_PG_STATS.sessionStates}()`,
+              "WHERE datname IS NOT NULL AND backend_type = 'client backend'",
               "GROUP BY 1, 2, 3",
               "ORDER BY sessions DESC, database, role, state",
             ].join("\n"),

@@ -9,10 +9,18 @@ export interface PgHbaInput {
   readonly databaseRoles: readonly string[];
   /** Roles allowed to open physical replication connections (replicas' pg_basebackup and walreceiver, base backups). */
   readonly replicationRoles: readonly string[];
+  /**
+   * Further databases, each with the roles allowed into it and into no other (e.g. Grafana's own
+   * database, which holds only statistics functions). List such a role here, not in databaseRoles.
+   * @default []
+   */
+  readonly otherDatabases?: readonly { readonly database: string; readonly roles: readonly string[] }[];
 }
 
 const HEADER = ["# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD"];
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Words pg_hba.conf reads as keywords in the DATABASE column, never as a database's name. */
+const DATABASE_KEYWORDS = new Set(["all", "sameuser", "samerole", "samegroup", "replication"]);
 
 /**
  * First match wins (PostgreSQL manual, "The pg_hba.conf File"); a connection that matches no line
@@ -38,10 +46,23 @@ export function renderPgHba(input: PgHbaInput): string {
       if (role === input.superuser) throw new Error(`renderPgHba: the superuser "${role}" may only connect over the local socket`);
     }
   }
+  const others = input.otherDatabases ?? [];
+  others.forEach((other, i) => {
+    const key = `otherDatabases.${i}`;
+    if (!IDENT.test(other.database) || DATABASE_KEYWORDS.has(other.database)) throw new Error(`renderPgHba: ${key}.database "${other.database}" must be a lowercase SQL identifier and not a pg_hba keyword`);
+    if (other.database === input.database || others.findIndex((o) => o.database === other.database) !== i) throw new Error(`renderPgHba: ${key}.database "${other.database}" is listed twice; merge its roles`);
+    if (other.roles.length === 0) throw new Error(`renderPgHba: ${key}.roles is empty; list the roles that may connect or drop the entry`);
+    for (const role of other.roles) {
+      if (!IDENT.test(role) || role === "all") throw new Error(`renderPgHba: ${key}.roles entry "${role}" must be a lowercase SQL identifier`);
+      if (role === input.superuser) throw new Error(`renderPgHba: the superuser "${role}" may only connect over the local socket`);
+      if (input.databaseRoles.includes(role)) throw new Error(`renderPgHba: ${key}.roles entry "${role}" is also in databaseRoles; a role of another database must not get "${input.database}" too`);
+    }
+  });
   const rows: [string, string, string, string, string][] = [
     ["local", "all", input.superuser, "", "peer"],
     ["local", "all", "all", "", "reject"],
     ["host", input.database, [...input.databaseRoles].join(","), "samenet", "scram-sha-256"],
+    ...others.map((o): [string, string, string, string, string] => ["host", o.database, [...o.roles].join(","), "samenet", "scram-sha-256"]),
     ["host", "replication", [...input.replicationRoles].join(","), "samenet", "scram-sha-256"],
     ["host", "all", "all", "all", "reject"],
     ["host", "replication", "all", "all", "reject"],

@@ -61,7 +61,11 @@ export function postgresClusterSettings(input: PostgresClusterSettingsInput): Re
   });
 }
 
-/** `postgres -c key=value ...`: settings as server arguments, so no config file is mounted. */
+/**
+ * `postgres -c key=value ...`: settings as server arguments. Arguments override every config file
+ * and change only with a restart; PostgresCluster passes only restart-only settings this way (see
+ * splitPostgresSettings).
+ */
 export function postgresCommand(settings: Readonly<Record<string, string>>): string[] {
   return ["postgres", ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])];
 }
@@ -185,6 +189,11 @@ export interface ReplicaBootstrapInput {
   readonly applicationName: string;
   /** The server settings (the primary's, so a replica can take over); replication settings are added. */
   readonly settings: Readonly<Record<string, string>>;
+  /**
+   * The settings file the server reads (config_file), when `settings` holds only the restart-only
+   * ones and the file the rest (PostgresCluster: renderPostgresSettingsFile). @default none
+   */
+  readonly configFile?: string;
 }
 
 /**
@@ -199,12 +208,13 @@ export interface ReplicaBootstrapInput {
  *    A non-empty PGDATA without PG_VERSION is refused rather than overwritten.
  * 3. exec postgres with the same settings as the primary, plus primary_conninfo (passfile=...,
  *    never the password), primary_slot_name and hot_standby. Settings given with -c win over the
- *    primary_conninfo that -R wrote to postgresql.auto.conf.
+ *    primary_conninfo that -R wrote to postgresql.auto.conf. These replication settings are fixed
+ *    per replica, so they stay server arguments even where a settings file carries the rest.
  * The official image's entrypoint runs any command that is not `postgres` as is, so its initdb
  * never runs on a replica.
  */
 export function renderReplicaBootstrapScript(input: ReplicaBootstrapInput): string {
-  for (const [key, value] of Object.entries({ dataDir: input.dataDir, passwordFile: input.passwordFile, passfile: input.passfile })) {
+  for (const [key, value] of Object.entries({ dataDir: input.dataDir, passwordFile: input.passwordFile, passfile: input.passfile, ...(input.configFile !== undefined ? { configFile: input.configFile } : {}) })) {
     if (!/^\/[A-Za-z0-9_./-]+$/.test(value)) throw new Error(`renderReplicaBootstrapScript: ${key} "${value}" must be an absolute path of letters, digits, _ . / -`);
   }
   for (const [key, value] of Object.entries({ replicationRole: input.replicationRole, slot: input.slot, applicationName: input.applicationName })) {
@@ -217,6 +227,7 @@ export function renderReplicaBootstrapScript(input: ReplicaBootstrapInput): stri
   const conninfo = `host=${input.primaryHost} port=${input.primaryPort} user=${input.replicationRole} passfile=${input.passfile} application_name=${input.applicationName}`;
   const settings: Record<string, string> = {
     ...input.settings,
+    ...(input.configFile !== undefined ? { config_file: input.configFile } : {}),
     port: String(input.port),
     hot_standby: "on",
     primary_conninfo: conninfo,

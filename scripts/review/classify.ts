@@ -14,6 +14,8 @@
  * 3. Risks: data loss (a volume that is not ephemeral replaced or removed) and downtime (every
  *    running replica of a service replaced at once, a Swarm service replaced, the only task of a
  *    stop-first service updated).
+ * 4. Stores (./staging.ts): a primary and its replica, or a Sentinel or cluster majority, replaced
+ *    in the same apply; then the targeted applies that keep part of the store up.
  */
 import {
   asArray,
@@ -41,6 +43,7 @@ import {
   type TerraformJson,
   wholeReference,
 } from "./terraform-json";
+import { CONFIG_RELOAD_ROLE } from "../../constructs/contract";
 import { volumeProtection } from "./inventory";
 import {
   isServiceForceNew,
@@ -56,6 +59,7 @@ import {
   swarmObjectProblems,
   updatePolicy,
 } from "./swarm";
+import { needsStagedApply, planStagedApply, type StagedApply } from "./staging";
 
 /** The only docker_container attributes 3.6.2 updates in place. */
 export const CONTAINER_IN_PLACE: ReadonlySet<string> = new Set(["restart", "max_retry_count", "cpu_shares", "memory", "cpu_set", "memory_swap"]);
@@ -147,6 +151,8 @@ export interface StackDiff {
   readonly downtime: readonly DowntimeRisk[];
   /** Other things a reviewer must not miss (secret rotation, protection removed, ignored edits). */
   readonly warnings: readonly string[];
+  /** Present when one apply would replace a store's primary and replica (or its majority) together. */
+  readonly staged?: StagedApply;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -733,7 +739,12 @@ function collapseByService(containers: readonly Resource[]): string[] {
 function oneShotReruns(before: Map<string, Resource>, states: Map<string, State>): string[] {
   return [...before.values()]
     .filter((r) => r.type === "docker_container" && !isSeed(r) && isOneShot(r.body) && states.get(r.address)?.action === "replace")
-    .map((r) => `${displayName(r)} (one-shot job) runs again`);
+    .map((r) =>
+      // A config-reload job applies a changed file to servers that keep running (constructs/contract.ts).
+      label(r.body, LABELS.role) === CONFIG_RELOAD_ROLE
+        ? `${displayName(r)} (one-shot job) runs again: the changed settings are reloaded in place, no restart`
+        : `${displayName(r)} (one-shot job) runs again`,
+    );
 }
 
 export function diffStacks(stack: string, beforeJson: TerraformJson | undefined, afterJson: TerraformJson | undefined): StackDiff {
@@ -816,6 +827,8 @@ export function diffStacks(stack: string, beforeJson: TerraformJson | undefined,
     ...oneShotReruns(before, states),
     ...backendChange(beforeJson, afterJson),
   ];
+  const staged = planStagedApply(afterJson, new Map([...states].map(([a, s]) => [a, s.action])));
+  if (staged?.blocked) warnings.push(`STORE DOWN, cannot be staged: ${staged.conflicts.join("; ")}; ${staged.blocked}`);
   return {
     stack,
     added: changes.filter((c) => c.action === "add"),
@@ -824,6 +837,7 @@ export function diffStacks(stack: string, beforeJson: TerraformJson | undefined,
     dataLoss: changes.filter((c) => c.dataLoss),
     downtime: downtimeRisks(before, after, states, changes),
     warnings,
+    ...(staged ? { staged } : {}),
   };
 }
 
@@ -845,8 +859,20 @@ export function hasDowntime(diffs: readonly StackDiff[]): boolean {
   return diffs.some((d) => d.downtime.length > 0);
 }
 
-/** The CLI's exit code: 2 data loss, 3 downtime (services stop during the apply), 0 otherwise. */
-export function reviewExitCode(diffs: readonly StackDiff[]): 0 | 2 | 3 {
-  if (hasDataLoss(diffs)) return 2;
-  return hasDowntime(diffs) ? 3 : 0;
+/** Whether some stack must be applied in stages (see ./staging.ts). */
+export function hasStagedApply(diffs: readonly StackDiff[]): boolean {
+  return diffs.some((d) => needsStagedApply(d.staged));
+}
+
+/**
+ * The CLI's exit code: 2 data loss, 4 staged apply required (a store's primary and replica, or its
+ * majority, would be replaced in one apply), 3 downtime (services stop during the apply), 0
+ * otherwise. Data loss wins: a staged apply does not make it safe.
+ */
+export const EXIT = { safe: 0, dataLoss: 2, downtime: 3, staged: 4 } as const;
+
+export function reviewExitCode(diffs: readonly StackDiff[]): 0 | 2 | 3 | 4 {
+  if (hasDataLoss(diffs)) return EXIT.dataLoss;
+  if (hasStagedApply(diffs)) return EXIT.staged;
+  return hasDowntime(diffs) ? EXIT.downtime : EXIT.safe;
 }

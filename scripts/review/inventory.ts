@@ -19,6 +19,7 @@ import {
   containerSpecOf,
   isOneShot,
   isRecord,
+  isSecretsOwner,
   isSeed,
   label,
   LABELS,
@@ -556,14 +557,15 @@ export function buildInventory(stack: string, json: TerraformJson, annotations: 
   const lookup = lookupOf(json);
   const containers = [...lookup.containers.values()];
   const byService = new Map<string, Resource[]>();
-  for (const c of containers.filter((c) => !isSeed(c))) byService.set(serviceName(c), [...(byService.get(serviceName(c)) ?? []), c]);
+  const running = containers.filter((c) => !isSeed(c) && !isSecretsOwner(c));
+  for (const c of running) byService.set(serviceName(c), [...(byService.get(serviceName(c)) ?? []), c]);
   const swarmServices = ofType(json, "docker_service");
   const services = [...[...byService.entries()].map(([name, list]) => buildService(name, list, lookup)), ...swarmServices.map((s) => buildSwarmService(s, lookup))].sort(
     (a, b) => a.name.localeCompare(b.name) || a.runtime.localeCompare(b.runtime),
   );
 
   const mountedBy = new Map<string, string[]>();
-  for (const c of containers.filter((c) => !isSeed(c))) {
+  for (const c of running) {
     for (const v of asArray(c.body.volumes)) {
       const address = isRecord(v) ? wholeReference(v.volume_name, "docker_volume") : undefined;
       if (address && isRecord(v)) mountedBy.set(address, [...(mountedBy.get(address) ?? []), `${serviceName(c)}:${String(v.container_path)}`]);

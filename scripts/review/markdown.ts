@@ -5,6 +5,7 @@
  * Never prints upload contents, secret data or variable values: secrets appear by name only.
  */
 import { settleProblems, type ResourceChange, type StackDiff } from "./classify";
+import { needsStagedApply } from "./staging";
 import type { BackupInfo, MountInfo, NetworkRef, PolicyInfo, ServiceInfo, StackInventory } from "./inventory";
 import { networkProblems, serviceProblems, swarmObjectProblems } from "./swarm";
 import { ofType, type TerraformJson } from "./terraform-json";
@@ -295,7 +296,19 @@ export function risksSection(diff: StackDiff): string[] {
   for (const c of diff.dataLoss) lines.push(`- **DATA LOSS**: ${c.label} (${c.address}) — ${c.consequence}${c.notes.length > 0 ? `; ${c.notes.join("; ")}` : ""}`);
   for (const d of diff.downtime) lines.push(`- **DOWNTIME**: ${d.text}`);
   for (const w of diff.warnings) lines.push(`- ${w}`);
-  return [...lines, ""];
+  return [...lines, "", ...stagedApplySection(diff)];
+}
+
+/** The stages of a required staged apply, as commands a person can run (docs/runbooks/promote-to-prod.md). */
+export function stagedApplySection(diff: StackDiff): string[] {
+  const staged = diff.staged;
+  if (!needsStagedApply(staged)) return [];
+  const dir = `cdktf.out/stacks/${diff.stack}`;
+  const lines = ["### Staged apply required", "", ...staged!.conflicts.map((c) => `- ${c}`), ...staged!.notes.map((n) => `- _${n}_`), ""];
+  lines.push(`Apply in ${staged!.stages.length} stages, each after the previous one succeeded and its containers are healthy (\`npm run apply:staged -- --stack ${diff.stack} --stages <file>\` runs them from \`npm run review -- --stages-json <file>\`):`, "");
+  for (const st of staged!.stages) lines.push(`${st.stage}. ${st.why}`);
+  lines.push("", "```sh", ...staged!.stages.map((st) => `terraform -chdir=${dir} apply${st.targets.map((t) => ` \\\n    -target=${t}`).join("")}`), "```", "");
+  return lines;
 }
 
 export function changesSection(diff: StackDiff, against: string): string[] {
@@ -365,6 +378,7 @@ export function renderReport(input: ReportInput): string {
 export function summaryLine(inv: StackInventory, diff: StackDiff | undefined): string {
   const head = `${inv.stack}: ${inv.services.length} services, ${inv.volumes.filter((v) => v.protection === "protected").length} protected / ${inv.volumes.filter((v) => v.protection === "unprotected").length} unprotected data volumes, ${inv.policy.suppressions.length} suppressions`;
   if (!diff) return head;
-  const verdict = diff.dataLoss.length > 0 ? "DATA LOSS" : diff.downtime.length > 0 ? "downtime" : "safe";
+  const staged = needsStagedApply(diff.staged) ? `staged apply required (${diff.staged!.stages.length} stages)` : undefined;
+  const verdict = diff.dataLoss.length > 0 ? `DATA LOSS${staged ? `; ${staged}` : ""}` : staged ?? (diff.downtime.length > 0 ? "downtime" : "safe");
   return `${head}; changes: ${summaryCounts(diff)} → ${verdict}`;
 }

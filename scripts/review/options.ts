@@ -10,10 +10,14 @@ Synthesizes the app once (in-process, as cdktf synth would), writes a Markdown r
   --against <dir>        compare with an earlier synth output (a cdktf.out folder)
   --against-git <ref>    synthesize commit <ref> in a temporary git worktree and compare with it
   --stack <name>         only this stack (repeat for more)
+  --stages-json <file>   with --against/--against-git: write, per stack, whether it must be applied in
+                         stages and the -target addresses of each stage (read by npm run apply:staged)
   --quiet                print only the one-line summaries, not the reports
   -h, --help             this text
 
-Exit code: 0 fine, 2 a change section contains data loss, 1 error.`;
+Exit code: 0 fine, 2 a change section contains data loss, 3 a change stops services (downtime),
+4 staged apply required (a store's primary and replica, or most of its Sentinels or cluster nodes,
+would be replaced in one apply; data loss still wins with 2), 1 error.`;
 
 export interface Options {
   readonly out?: string;
@@ -21,6 +25,7 @@ export interface Options {
   readonly against?: string;
   readonly againstGit?: string;
   readonly stacks: readonly string[];
+  readonly stagesJson?: string;
   readonly quiet: boolean;
   readonly help: boolean;
 }
@@ -56,6 +61,9 @@ export function parseOptions(argv: readonly string[]): Options {
       case "--stack":
         stacks.push(value());
         break;
+      case "--stages-json":
+        opts.stagesJson = value();
+        break;
       case "--quiet":
         opts.quiet = true;
         break;
@@ -68,5 +76,8 @@ export function parseOptions(argv: readonly string[]): Options {
     }
   }
   if (opts.against !== undefined && opts.againstGit !== undefined) throw new UsageError("--against and --against-git exclude each other: pick one");
+  if (opts.stagesJson !== undefined && opts.against === undefined && opts.againstGit === undefined) {
+    throw new UsageError("--stages-json needs --against <dir> or --against-git <ref>: stages come from a comparison");
+  }
   return { ...opts, stacks };
 }

@@ -5,6 +5,7 @@
 import { LABELS } from "../../constructs/policy/rules";
 
 export { LABELS };
+import { SECRETS_OWNER_ROLE } from "../../constructs/contract";
 
 export type Body = Record<string, unknown>;
 
@@ -85,9 +86,18 @@ export function constructPath(body: Body): string | undefined {
   return asString(meta.metadata.path);
 }
 
-/** A seed carries uploads for a hardened container and is never started (start = false). */
+/**
+ * A seed carries the uploads of a hardened container. Known by the kit's component label "seed"
+ * (constructs/contract.ts), which stays when a seed starts once as a one-shot; `start = false`
+ * alone still counts, for synth output written before the label existed.
+ */
 export function isSeed(resource: Resource): boolean {
-  return resource.type === "docker_container" && resource.body.start === false;
+  return resource.type === "docker_container" && (label(resource.body, LABELS.component) === "seed" || resource.body.start === false);
+}
+
+/** The kit's job that gives a service's secret files to its user: plumbing of that service, like its seed. */
+export function isSecretsOwner(resource: Resource): boolean {
+  return resource.type === "docker_container" && label(resource.body, LABELS.role) === SECRETS_OWNER_ROLE;
 }
 
 /** A one-shot job (migrations): restart "no", it exits when done. */

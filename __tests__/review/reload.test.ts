@@ -1,0 +1,116 @@
+/**
+ * A change that only touches a reloadable setting: the settings file's seed and the reload job are
+ * replaced, no server is, and the review says the settings are reloaded in place (no downtime).
+ * On a hand-made fixture, then on the real prod stack synthesized twice.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Testing } from "cdktf";
+import { afterAll, describe, expect, it } from "vitest";
+import { CONFIG_RELOAD_ROLE } from "../../constructs/contract";
+import { EnvironmentStack } from "../../environments/environment-stack";
+import { loadEnvironmentConfig } from "../../environments/load";
+import { diffStacks, reviewExitCode } from "../../scripts/review/classify";
+import { risksSection } from "../../scripts/review/markdown";
+import { LABELS, type Body } from "../../scripts/review/terraform-json";
+import { addresses, baseStack, change, containers, type Stack } from "./fixtures";
+
+const labels = (service: string, component: string, extra: Record<string, string> = {}) =>
+  Object.entries({ [LABELS.project]: "updateio", [LABELS.service]: service, [LABELS.component]: component, ...extra }).map(([label, value]) => ({ label, value }));
+
+/** The base fixture plus db reading a live settings file, and a reload job that re-runs with it. */
+function withReload(workMem: string): Stack {
+  const s = baseStack();
+  s.resource.docker_volume!.settings = { name: "t-db-settings", labels: labels("db", "data", { [LABELS.ephemeral]: "true" }) };
+  const c = containers(s);
+  c.settings_seed = {
+    name: "t-db-settings-seed",
+    image: "${docker_image.img.image_id}",
+    labels: labels("db", "seed"),
+    start: false,
+    must_run: false,
+    memory: 16,
+    upload: [{ file: "/etc/db-settings/db.conf", content: `work_mem = '${workMem}'\n`, executable: false }],
+    volumes: [{ container_path: "/etc/db-settings", read_only: false, volume_name: "${docker_volume.settings.name}" }],
+  };
+  c.db!.volumes = [...(c.db!.volumes as Body[]), { container_path: "/etc/db-settings", read_only: true, volume_name: "${docker_volume.settings.name}" }];
+  c.db!.depends_on = ["docker_container.settings_seed"];
+  c.reload_seed = {
+    name: "t-db-reload-seed",
+    image: "${docker_image.img.image_id}",
+    labels: labels("db-reload", "seed"),
+    start: false,
+    must_run: false,
+    memory: 16,
+    upload: [{ file: "/etc/reload/check.sql", content: `('work_mem', '${workMem}')`, executable: false }],
+  };
+  c.reload = {
+    name: "t-db-reload",
+    image: "${docker_image.img.image_id}",
+    labels: labels("db-reload", "job", { [LABELS.role]: CONFIG_RELOAD_ROLE }),
+    restart: "no",
+    must_run: false,
+    read_only: true,
+    depends_on: ["docker_container.reload_seed", "docker_container.settings_seed", "docker_container.db"],
+    lifecycle: { replace_triggered_by: ["docker_container.reload_seed"] },
+  };
+  return s;
+}
+
+describe("a reloadable-setting-only change (fixture)", () => {
+  const d = diffStacks("t", withReload("4MB"), withReload("8MB"));
+
+  it("replaces the settings seed and re-runs the reload job, and nothing else", () => {
+    expect(addresses(d)).toEqual(["docker_container.reload", "docker_container.reload_seed", "docker_container.settings_seed"]);
+    expect(change(d, "docker_container.settings_seed").consequence).toBe("seed replaced, its files are uploaded again (upload (/etc/db-settings/db.conf))");
+    expect(change(d, "docker_container.reload").action).toBe("replace");
+  });
+
+  it("is no downtime: reported as reloaded in place, the server untouched", () => {
+    expect(d.downtime).toEqual([]);
+    expect(d.dataLoss).toEqual([]);
+    expect(d.warnings).toEqual(["t-db-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart"]);
+    expect(reviewExitCode([d])).toBe(0);
+    expect(risksSection(d).join("\n")).toContain("reloaded in place, no restart");
+  });
+
+  it("an ordinary one-shot job keeps the plain wording", () => {
+    const plain = (s: Stack) => {
+      containers(s).reload!.labels = labels("db-reload", "job");
+      return s;
+    };
+    expect(diffStacks("t", plain(withReload("4MB")), plain(withReload("8MB"))).warnings).toEqual(["t-db-reload (one-shot job) runs again"]);
+  });
+});
+
+describe("a reloadable-setting-only change on the synthesized prod stack", () => {
+  const OUT = mkdtempSync(join(tmpdir(), "review-reload-test-"));
+  afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+  const synth = (settings: Record<string, string>, dir: string) => {
+    const config = loadEnvironmentConfig("prod", {});
+    const stack = new EnvironmentStack(Testing.app({ outdir: join(OUT, dir) }), "prod", { ...config, postgres: { ...config.postgres, settings } });
+    return JSON.parse(Testing.synth(stack));
+  };
+  const before = synth({ statement_timeout: "30s" }, "a");
+  const after = synth({ statement_timeout: "60s", work_mem: "8MB" }, "b");
+  const d = diffStacks("prod", before, after);
+  const label = (address: string) => change(d, address).label;
+
+  it("replaces only the settings seed, the reload job and its seed: no Postgres server, replica, pooler or client", () => {
+    // The kit's secrets-owner job re-runs with the job's seed (its uploads are root-owned again).
+    const changed = d.changed.map((c) => c.address).map(label).filter((n) => !n.endsWith("-secrets-owner"));
+    expect(changed.sort()).toEqual(["prod-postgres-reload", "prod-postgres-reload-seed", "prod-postgres-settings-seed"]);
+    expect(d.added).toEqual([]);
+    expect(d.removed).toEqual([]);
+    expect(d.downtime).toEqual([]);
+    expect(d.staged === undefined || d.staged.conflicts.length === 0).toBe(true);
+    expect(d.warnings.filter((w) => !w.includes("-secrets-owner "))).toEqual(["prod-postgres-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart"]);
+    expect(reviewExitCode([d])).toBe(0);
+  });
+
+  it("a restart-only change, by contrast, replaces the primary and its replica (downtime)", () => {
+    const restart = diffStacks("prod", before, synth({ statement_timeout: "30s", max_wal_senders: "12" }, "c"));
+    expect(restart.downtime.map((x) => x.service)).toEqual(expect.arrayContaining(["postgres", "postgres-replica-1"]));
+  });
+});
