@@ -23,14 +23,22 @@ const USAGE = `To synthesize or deploy one environment while another is invalid,
 function selectedStacks(args: readonly string[], env: NodeJS.ProcessEnv): { names: EnvironmentName[]; problem?: string } {
   const requested = [...args, ...(env.CDKTF_TARGET_STACK_ID ?? "").split(",")].map((s) => s.trim()).filter((s) => s !== "");
   const unknown = requested.filter((s) => !(ENVIRONMENTS as readonly string[]).includes(s));
-  if (unknown.length > 0) return { names: [], problem: `unknown stack ${unknown.map((s) => `"${s}"`).join(", ")} (arguments or CDKTF_TARGET_STACK_ID); the stacks are ${ENVIRONMENTS.join(", ")}` };
+  if (unknown.length > 0)
+    return {
+      names: [],
+      problem: `unknown stack ${unknown.map((s) => `"${s}"`).join(", ")} (arguments or CDKTF_TARGET_STACK_ID); the stacks are ${ENVIRONMENTS.join(", ")}`,
+    };
   return { names: requested.length === 0 ? [...ENVIRONMENTS] : ENVIRONMENTS.filter((e) => requested.includes(e)) };
 }
 
 /** Error annotations in a synthesized outdir (the CLI sets CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS, so synth() does not throw on them). */
 function errorAnnotations(outdir: string): string[] {
-  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as { stacks: Record<string, { annotations?: { constructPath: string; level: string; message: string }[] }> };
-  return Object.values(manifest.stacks).flatMap((s) => (s.annotations ?? []).filter((a) => a.level === "@cdktf/error").map((a) => `[${a.constructPath}] ${a.message}`));
+  const manifest = JSON.parse(readFileSync(join(outdir, "manifest.json"), "utf8")) as {
+    stacks: Record<string, { annotations?: { constructPath: string; level: string; message: string }[] }>;
+  };
+  return Object.values(manifest.stacks).flatMap((s) =>
+    (s.annotations ?? []).filter((a) => a.level === "@cdktf/error").map((a) => `[${a.constructPath}] ${a.message}`),
+  );
 }
 
 function synthesize(configs: readonly EnvironmentConfig[], outdir: string): string | undefined {
@@ -40,7 +48,8 @@ function synthesize(configs: readonly EnvironmentConfig[], outdir: string): stri
     for (const config of configs) new EnvironmentStack(app, config.name, config);
     app.synth();
     const errors = errorAnnotations(staging);
-    if (errors.length > 0) return `Synth found ${errors.length} error${errors.length === 1 ? "" : "s"}; nothing was written:\n${errors.map((e) => `  - ${e}`).join("\n")}`;
+    if (errors.length > 0)
+      return `Synth found ${errors.length} error${errors.length === 1 ? "" : "s"}; nothing was written:\n${errors.map((e) => `  - ${e}`).join("\n")}`;
     mkdirSync(outdir, { recursive: true });
     cpSync(staging, outdir, { recursive: true });
     return undefined;
@@ -64,7 +73,11 @@ function main(): number {
   const { configs, global, errors } = loadEnvironments(selection.names, process.env);
   if (global.length > 0 || errors.length > 0) {
     const blocks = [
-      ...(global.length > 0 ? [`Invalid UPDATEIO_* variables (they block every environment); nothing was synthesized:\n${global.map((p) => `  - ${p}`).join("\n")}`] : []),
+      ...(global.length > 0
+        ? [
+            `Invalid UPDATEIO_* variables (they block every environment); nothing was synthesized:\n${global.map((p) => `  - ${p}`).join("\n")}`,
+          ]
+        : []),
       ...errors.map((e) => e.message),
     ];
     const others = selection.names.length > 1 && errors.length < selection.names.length ? `\n\n${USAGE}` : "";

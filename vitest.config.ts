@@ -20,6 +20,7 @@ const INTEGRATION = [
   "__tests__/review/cli.test.ts",
   "__tests__/review/dot.test.ts",
   "__tests__/scripts/staged-apply.test.ts",
+  "__tests__/scripts/format.test.ts",
 ];
 
 export default defineConfig({

@@ -55,10 +55,13 @@ export class EdgeProxy extends Construct {
     super(scope, id);
     const problems: string[] = [];
     if (props.routeNetworks.length === 0) problems.push("routeNetworks: is empty; pass one internal network per routed service");
-    for (const n of props.routeNetworks) if (!n.internal) problems.push(`routeNetworks: "${n.purpose}" is not internal; routed traffic must not have a route out`);
+    for (const n of props.routeNetworks)
+      if (!n.internal) problems.push(`routeNetworks: "${n.purpose}" is not internal; routed traffic must not have a route out`);
     if (new Set(props.routeNetworks).size !== props.routeNetworks.length) problems.push("routeNetworks: lists a network twice");
-    if (props.metricsNetwork && !props.metricsNetwork.internal) problems.push(`metricsNetwork: "${props.metricsNetwork.purpose}" is not internal`);
-    if (props.metricsNetwork && props.routeNetworks.includes(props.metricsNetwork)) problems.push("metricsNetwork: is also a route network; give Prometheus its own network with the edge");
+    if (props.metricsNetwork && !props.metricsNetwork.internal)
+      problems.push(`metricsNetwork: "${props.metricsNetwork.purpose}" is not internal`);
+    if (props.metricsNetwork && props.routeNetworks.includes(props.metricsNetwork))
+      problems.push("metricsNetwork: is also a route network; give Prometheus its own network with the edge");
     if (problems.length > 0) throw new Error(`EdgeProxy ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.caddyfile = renderCaddyfile({
       tls: props.tls,
@@ -71,7 +74,12 @@ export class EdgeProxy extends Construct {
       routes: props.routes,
     });
     if (props.metricsNetwork) this.metricsTarget = `edge:${SCRAPE_JOBS.edge.port}`;
-    const data = new ServiceVolume(this, "data", { environment: props.environment, service: "edge", purpose: "data", protect: props.protectData ?? false });
+    const data = new ServiceVolume(this, "data", {
+      environment: props.environment,
+      service: "edge",
+      purpose: "data",
+      protect: props.protectData ?? false,
+    });
     this.service = new HardenedService(this, "proxy", {
       environment: props.environment,
       service: "edge",
@@ -80,7 +88,10 @@ export class EdgeProxy extends Construct {
       // The official image has no unprivileged user and its /data is root-owned.
       user: "0:0",
       capabilities: { NET_BIND_SERVICE: "listens on 80 and 443 inside the container" },
-      relax: { "non-root": "the caddy image ships no unprivileged user and owns /data as root; runs with every capability dropped except NET_BIND_SERVICE, read-only rootfs, no-new-privileges" },
+      relax: {
+        "non-root":
+          "the caddy image ships no unprivileged user and owns /data as root; runs with every capability dropped except NET_BIND_SERVICE, read-only rootfs, no-new-privileges",
+      },
       memoryMb: props.memoryMb,
       cpuShares: props.cpuShares,
       command: ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
@@ -88,12 +99,22 @@ export class EdgeProxy extends Construct {
       configDirs: [{ path: "/etc/caddy", files: [{ name: "Caddyfile", content: this.caddyfile }] }],
       tmpfs: { "/config": 16 },
       volumes: [{ volume: data, containerPath: "/data" }],
-      networks: [{ network: props.egressNetwork }, ...props.routeNetworks.map((network) => ({ network })), ...(props.metricsNetwork ? [{ network: props.metricsNetwork }] : [])],
+      networks: [
+        { network: props.egressNetwork },
+        ...props.routeNetworks.map((network) => ({ network })),
+        ...(props.metricsNetwork ? [{ network: props.metricsNetwork }] : []),
+      ],
       ports: [
         { internal: 80, external: props.httpPort, ip: props.bindAddress },
         { internal: 443, external: props.httpsPort, ip: props.bindAddress },
       ],
-      healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HEALTH_PORT}/healthz`], interval: "15s", timeout: "3s", retries: 3, startPeriod: "10s" },
+      healthcheck: {
+        test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${HEALTH_PORT}/healthz`],
+        interval: "15s",
+        timeout: "3s",
+        retries: 3,
+        startPeriod: "10s",
+      },
     });
   }
 }

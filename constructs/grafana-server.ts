@@ -195,64 +195,118 @@ export class GrafanaServer extends Construct {
     // Secrets must be Terraform tokens: a literal would be written into the synthesized JSON.
     const token = (key: string, value: string, fix: string) => {
       if (typeof value !== "string" || value === "") problems.push(`${key}: is empty (fix: ${fix})`);
-      else if (!Token.isUnresolved(value)) problems.push(`${key}: is a literal; it would be written into the synthesized JSON (fix: ${fix})`);
+      else if (!Token.isUnresolved(value))
+        problems.push(`${key}: is a literal; it would be written into the synthesized JSON (fix: ${fix})`);
     };
     const login = props.postgres.login;
-    token("postgres.login.password", login.password, "pass cluster.loginFor(<role>) for a role declared in the cluster's extraRoles with a generated password");
-    if (alerting.telegram) token("alerting.telegram.botToken", alerting.telegram.botToken, "pass a sensitive Terraform variable's value (TerraformVariable.stringValue)");
-    if (alerting.discord) token("alerting.discord.webhookUrl", alerting.discord.webhookUrl, "pass a sensitive Terraform variable's value (TerraformVariable.stringValue)");
+    token(
+      "postgres.login.password",
+      login.password,
+      "pass cluster.loginFor(<role>) for a role declared in the cluster's extraRoles with a generated password",
+    );
+    if (alerting.telegram)
+      token(
+        "alerting.telegram.botToken",
+        alerting.telegram.botToken,
+        "pass a sensitive Terraform variable's value (TerraformVariable.stringValue)",
+      );
+    if (alerting.discord)
+      token(
+        "alerting.discord.webhookUrl",
+        alerting.discord.webhookUrl,
+        "pass a sensitive Terraform variable's value (TerraformVariable.stringValue)",
+      );
 
     if (props.image.trim() === "") problems.push("image: is empty (fix: pass the pinned Grafana image, PINNED_IMAGES.grafana)");
-    if (!Number.isInteger(memoryMb) || memoryMb < 256) problems.push(`memoryMb: ${memoryMb} must be a whole number of MiB ≥ 256 (fix: 512 is a good start)`);
+    if (!Number.isInteger(memoryMb) || memoryMb < 256)
+      problems.push(`memoryMb: ${memoryMb} must be a whole number of MiB ≥ 256 (fix: 512 is a good start)`);
     if (!Number.isInteger(login.port) || login.port < 1 || login.port > 65535) {
       problems.push(`postgres.login.port: ${login.port} is not a port (fix: pass cluster.loginFor(<role>))`);
     }
     if (props.monitoringNetwork.internal === false) {
-      problems.push(`monitoringNetwork: the "${props.monitoringNetwork.purpose}" network is not internal (fix: pass the internal monitoring network; routes out go through egressNetwork)`);
+      problems.push(
+        `monitoringNetwork: the "${props.monitoringNetwork.purpose}" network is not internal (fix: pass the internal monitoring network; routes out go through egressNetwork)`,
+      );
     }
 
     const url = parseUrl(props.rootUrl);
     const exposure = props.exposure;
     if (exposure.mode === "edge") {
       // http on a non-loopback host is grafanaEnv's to report; http on loopback is valid for it, not behind the edge.
-      if (url && url.protocol === "http:" && LOOPBACK_HOSTS.includes(url.hostname)) problems.push(`rootUrl: "${props.rootUrl}" must be https behind the edge, which terminates TLS (fix: e.g. "https://grafana.updateio.app")`);
-      if (props.publishNetwork) problems.push("publishNetwork: is only used with exposure.mode \"localhost\"; behind the edge nothing is published (fix: drop it)");
+      if (url && url.protocol === "http:" && LOOPBACK_HOSTS.includes(url.hostname))
+        problems.push(
+          `rootUrl: "${props.rootUrl}" must be https behind the edge, which terminates TLS (fix: e.g. "https://grafana.updateio.app")`,
+        );
+      if (props.publishNetwork)
+        problems.push('publishNetwork: is only used with exposure.mode "localhost"; behind the edge nothing is published (fix: drop it)');
     } else if (exposure.mode === "localhost") {
-      if (!Number.isInteger(exposure.port) || exposure.port < 1 || exposure.port > 65535) problems.push(`exposure.port: ${exposure.port} is not a port (fix: a free host port such as 3000)`);
+      if (!Number.isInteger(exposure.port) || exposure.port < 1 || exposure.port > 65535)
+        problems.push(`exposure.port: ${exposure.port} is not a port (fix: a free host port such as 3000)`);
       if (url) {
         const urlPort = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
-        if (!LOOPBACK_HOSTS.includes(url.hostname)) problems.push(`rootUrl: "${props.rootUrl}" must name the loopback host that exposure "localhost" publishes on (fix: "http://127.0.0.1:${exposure.port}")`);
-        else if (urlPort !== exposure.port) problems.push(`rootUrl: port ${urlPort} differs from exposure.port ${exposure.port}, so redirects would go elsewhere (fix: "http://127.0.0.1:${exposure.port}")`);
+        if (!LOOPBACK_HOSTS.includes(url.hostname))
+          problems.push(
+            `rootUrl: "${props.rootUrl}" must name the loopback host that exposure "localhost" publishes on (fix: "http://127.0.0.1:${exposure.port}")`,
+          );
+        else if (urlPort !== exposure.port)
+          problems.push(
+            `rootUrl: port ${urlPort} differs from exposure.port ${exposure.port}, so redirects would go elsewhere (fix: "http://127.0.0.1:${exposure.port}")`,
+          );
       }
-      if (!props.publishNetwork) problems.push("publishNetwork: is required with exposure \"localhost\": Docker publishes no port of a container on internal networks only (fix: pass the egress network)");
-      else if (props.publishNetwork.internal) problems.push(`publishNetwork: the "${props.publishNetwork.purpose}" network is internal, so Docker would publish nothing (fix: pass the egress network)`);
+      if (!props.publishNetwork)
+        problems.push(
+          'publishNetwork: is required with exposure "localhost": Docker publishes no port of a container on internal networks only (fix: pass the egress network)',
+        );
+      else if (props.publishNetwork.internal)
+        problems.push(
+          `publishNetwork: the "${props.publishNetwork.purpose}" network is internal, so Docker would publish nothing (fix: pass the egress network)`,
+        );
     } else {
       problems.push(`exposure.mode: ${JSON.stringify((exposure as { mode: unknown }).mode)} must be "edge" or "localhost"`);
     }
-    if (channels && !props.egressNetwork) problems.push("egressNetwork: is required when an alerting channel is configured: Grafana posts to api.telegram.org / discord.com (fix: pass the egress network)");
-    if (channels && props.egressNetwork?.internal) problems.push(`egressNetwork: the "${props.egressNetwork.purpose}" network is internal, so notifications could never leave the host (fix: pass the egress network)`);
+    if (channels && !props.egressNetwork)
+      problems.push(
+        "egressNetwork: is required when an alerting channel is configured: Grafana posts to api.telegram.org / discord.com (fix: pass the egress network)",
+      );
+    if (channels && props.egressNetwork?.internal)
+      problems.push(
+        `egressNetwork: the "${props.egressNetwork.purpose}" network is internal, so notifications could never leave the host (fix: pass the egress network)`,
+      );
 
     // The renderers' own checks, re-keyed to this construct's props.
     const env = collect(problems, {}, () => grafanaEnv({ rootUrl: props.rootUrl }));
-    const datasources = collect(problems, { "postgres.user": "postgres.login.role", "postgres.address": "postgres.login.host/port", "postgres.database": "postgres.login.database" }, () =>
-      renderDatasources({
-        prometheusUrl: props.prometheusUrl,
-        lokiUrl: props.lokiUrl,
-        postgres: {
-          address: `${login.host}:${login.port}`,
-          database: login.database,
-          user: login.role,
-          passwordFile: secretPath(GRAFANA_SECRETS.postgresPassword),
-        },
-      }),
+    const datasources = collect(
+      problems,
+      {
+        "postgres.user": "postgres.login.role",
+        "postgres.address": "postgres.login.host/port",
+        "postgres.database": "postgres.login.database",
+      },
+      () =>
+        renderDatasources({
+          prometheusUrl: props.prometheusUrl,
+          lokiUrl: props.lokiUrl,
+          postgres: {
+            address: `${login.host}:${login.port}`,
+            database: login.database,
+            user: login.role,
+            passwordFile: secretPath(GRAFANA_SECRETS.postgresPassword),
+          },
+        }),
     );
     const alertingText = collect(
       problems,
-      { "telegram.chatId": "alerting.telegram.chatId", "telegram.botToken": "alerting.telegram.botToken", "discord.webhookUrl": "alerting.discord.webhookUrl" },
+      {
+        "telegram.chatId": "alerting.telegram.chatId",
+        "telegram.botToken": "alerting.telegram.botToken",
+        "discord.webhookUrl": "alerting.discord.webhookUrl",
+      },
       () =>
         renderGrafanaAlerting({
           rules: props.rules,
-          telegram: alerting.telegram ? { botToken: fileRef(GRAFANA_SECRETS.telegramBotToken), chatId: alerting.telegram.chatId } : undefined,
+          telegram: alerting.telegram
+            ? { botToken: fileRef(GRAFANA_SECRETS.telegramBotToken), chatId: alerting.telegram.chatId }
+            : undefined,
           discord: alerting.discord ? { webhookUrl: fileRef(GRAFANA_SECRETS.discordWebhookUrl) } : undefined,
         }),
     );
@@ -267,7 +321,10 @@ export class GrafanaServer extends Construct {
     for (const [name, value] of Object.entries(env)) {
       const setting = COMMAND_LINE_SETTINGS[name];
       if (setting !== undefined) command.push(`cfg:${setting}=${value}`);
-      else if (isSecretEnvName(name)) throw new Error(`GrafanaServer ${this.node.path}: grafanaEnv returned ${name}, whose name looks secret to the policy; add it to COMMAND_LINE_SETTINGS`);
+      else if (isSecretEnvName(name))
+        throw new Error(
+          `GrafanaServer ${this.node.path}: grafanaEnv returned ${name}, whose name looks secret to the policy; add it to COMMAND_LINE_SETTINGS`,
+        );
       else containerEnv[name] = value;
     }
     this.env = containerEnv;
@@ -306,7 +363,12 @@ export class GrafanaServer extends Construct {
 
     // The image's /var/lib/grafana is owned by 472: an empty named volume mounted there is filled
     // from the image on first use, ownership included (copy-up), so uid 472 can write it.
-    this.dataVolume = new ServiceVolume(this, "data", { environment: props.environment, service: HOST, purpose: "data", protect: props.protectData ?? false });
+    this.dataVolume = new ServiceVolume(this, "data", {
+      environment: props.environment,
+      service: HOST,
+      purpose: "data",
+      protect: props.protectData ?? false,
+    });
     this.service = new HardenedService(this, "server", {
       environment: props.environment,
       service: HOST,
@@ -352,7 +414,8 @@ export class GrafanaServer extends Construct {
    * Grafana serves itself), admin allow-list, active health checks on /api/health.
    */
   edgeRoute(): CaddyRoute {
-    if (this.exposure !== "edge") throw new Error(`GrafanaServer ${this.node.path}: edgeRoute() needs exposure "edge"; it is published on localhost`);
+    if (this.exposure !== "edge")
+      throw new Error(`GrafanaServer ${this.node.path}: edgeRoute() needs exposure "edge"; it is published on localhost`);
     const url = new URL(this.rootUrl);
     const subPath = url.pathname === "/" ? undefined : url.pathname;
     return {

@@ -289,7 +289,9 @@ export class LokiStack extends Construct {
 function proxySectionsEnv(allowEngineInfo: boolean): Record<string, string> {
   const { SECRETS: secrets, ...env } = socketProxyEnv({ allowEngineInfo });
   if (secrets !== undefined && secrets !== "0") {
-    throw new Error(`LokiStack: socketProxyEnv opens SECRETS (${secrets}); the stack can only rely on the image's default SECRETS=0. Close the section in renderers/docker-socket-proxy.ts.`);
+    throw new Error(
+      `LokiStack: socketProxyEnv opens SECRETS (${secrets}); the stack can only rely on the image's default SECRETS=0. Close the section in renderers/docker-socket-proxy.ts.`,
+    );
   }
   return env;
 }
@@ -340,11 +342,16 @@ function validate(path: string, props: LokiStackProps, shipper: string, memory: 
   if (shipperOk && typeof props.shipperImage === "string" && props.shipperImage.trim() !== "") {
     const repo = repositoryName(props.shipperImage);
     const other = shipper === "alloy" ? "promtail" : "alloy";
-    if (repo === other) problems.push(`shipperImage: "${props.shipperImage}" is ${other === "alloy" ? "an" : "a"} ${other} image but shipper is "${shipper}"; pass the ${shipper} image or set shipper to "${other}"`);
+    if (repo === other)
+      problems.push(
+        `shipperImage: "${props.shipperImage}" is ${other === "alloy" ? "an" : "a"} ${other} image but shipper is "${shipper}"; pass the ${shipper} image or set shipper to "${other}"`,
+      );
   }
   const days = props.retentionDays;
   if (!Number.isInteger(days) || days < 1 || days > 3650) {
-    problems.push(`retentionDays: ${days} must be a whole number of days from 1 to 3650 (Loki's minimum retention is 24h), e.g. 3 for dev or 30 for prod`);
+    problems.push(
+      `retentionDays: ${days} must be a whole number of days from 1 to 3650 (Loki's minimum retention is 24h), e.g. 3 for dev or 30 for prod`,
+    );
   }
   for (const key of Object.keys(MIN_MEMORY) as (keyof typeof MIN_MEMORY)[]) {
     const mb = memory[key];
@@ -356,7 +363,9 @@ function validate(path: string, props: LokiStackProps, shipper: string, memory: 
   if (!props.network) {
     problems.push("network: is missing; pass the environment's internal monitoring network");
   } else if (!props.network.internal) {
-    problems.push(`network: the "${props.network.purpose}" network is not internal; pass the environment's internal monitoring network (Loki must not be reachable from, or reach, outside the host)`);
+    problems.push(
+      `network: the "${props.network.purpose}" network is not internal; pass the environment's internal monitoring network (Loki must not be reachable from, or reach, outside the host)`,
+    );
   }
   if (problems.length > 0) throw new Error(`LokiStack ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }

@@ -396,7 +396,12 @@ export class MetricsExporters extends Construct {
       this.targets.push({ job: "node", targets: [`node-exporter:${port}`] });
     }
 
-    this.services = [...this.postgresExporters, ...this.redisExporters, ...(this.cadvisor ? [this.cadvisor] : []), ...(this.nodeExporter ? [this.nodeExporter] : [])];
+    this.services = [
+      ...this.postgresExporters,
+      ...this.redisExporters,
+      ...(this.cadvisor ? [this.cadvisor] : []),
+      ...(this.nodeExporter ? [this.nodeExporter] : []),
+    ];
   }
 
   /**
@@ -431,34 +436,44 @@ function validate(path: string, props: MetricsExportersProps): void {
   const fail = (key: string, message: string) => problems.push(`${key}: ${message}`);
 
   if (!/^[a-z][a-z0-9]*$/.test(props.environment)) fail("environment", `"${props.environment}" must be lowercase letters and digits`);
-  if (!props.monitoringNetwork.internal) fail("monitoringNetwork", `"${props.monitoringNetwork.purpose}" is not internal; exporters answer anyone who reaches them, so give them an internal network (internal: true) that only Prometheus shares`);
-  if (!props.postgres && !props.redis && !props.cadvisor && !props.node) fail("postgres/redis/cadvisor/node", "none is set; set at least one exporter (or drop MetricsExporters)");
+  if (!props.monitoringNetwork.internal)
+    fail(
+      "monitoringNetwork",
+      `"${props.monitoringNetwork.purpose}" is not internal; exporters answer anyone who reaches them, so give them an internal network (internal: true) that only Prometheus shares`,
+    );
+  if (!props.postgres && !props.redis && !props.cadvisor && !props.node)
+    fail("postgres/redis/cadvisor/node", "none is set; set at least one exporter (or drop MetricsExporters)");
 
   const checkNodes = (key: string, nodes: readonly ExporterNode[]) => {
     if (nodes.length === 0) fail(`${key}.hosts`, "is empty; list every node (the primary and each replica) to scrape");
     if (nodes.length > MAX_NODES) fail(`${key}.hosts`, `has ${nodes.length} nodes; at most ${MAX_NODES}`);
     const seen = new Set<string>();
     nodes.forEach((n, i) => {
-      if (!HOST.test(n.host)) fail(`${key}.hosts.${i}.host`, `"${n.host}" must be a DNS name: lowercase letters, digits and dashes, starting with a letter`);
+      if (!HOST.test(n.host))
+        fail(`${key}.hosts.${i}.host`, `"${n.host}" must be a DNS name: lowercase letters, digits and dashes, starting with a letter`);
       if (seen.has(n.host)) fail(`${key}.hosts.${i}.host`, `"${n.host}" is listed twice`);
       seen.add(n.host);
-      if (n.instanceRole !== "primary" && n.instanceRole !== "replica") fail(`${key}.hosts.${i}.instanceRole`, `${JSON.stringify(n.instanceRole)} must be "primary" or "replica"`);
+      if (n.instanceRole !== "primary" && n.instanceRole !== "replica")
+        fail(`${key}.hosts.${i}.instanceRole`, `${JSON.stringify(n.instanceRole)} must be "primary" or "replica"`);
     });
     const primaries = nodes.filter((n) => n.instanceRole === "primary").length;
     if (primaries > 1) fail(`${key}.hosts`, `has ${primaries} primaries; mark one "primary" and the others "replica"`);
   };
   const checkPort = (key: string, port: number | undefined) => {
-    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) fail(key, `${port} must be a port number from 1 to 65535`);
+    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
+      fail(key, `${port} must be a port number from 1 to 65535`);
   };
   const checkSecret = (key: string, value: string) => {
     if (typeof value !== "string" || value.length === 0) fail(key, "is empty; pass the generated secret's token");
-    else if (!Token.isUnresolved(value)) fail(key, "is a literal; pass a generated secret (a Terraform token such as GeneratedSecret.value), never a password in code");
+    else if (!Token.isUnresolved(value))
+      fail(key, "is a literal; pass a generated secret (a Terraform token such as GeneratedSecret.value), never a password in code");
   };
   const checkImage = (key: string, image: string) => {
     if (typeof image !== "string" || image.trim() === "") fail(key, "is empty; pass the pinned image reference (environments/images.ts)");
   };
   const checkNetwork = (key: string, network: PlatformNetwork) => {
-    if (network === props.monitoringNetwork) fail(key, "is the monitoring network; pass the data service's own network (the exporter joins both)");
+    if (network === props.monitoringNetwork)
+      fail(key, "is the monitoring network; pass the data service's own network (the exporter joins both)");
   };
 
   const pg = props.postgres;
@@ -467,8 +482,10 @@ function validate(path: string, props: MetricsExportersProps): void {
     checkNodes("postgres", pg.hosts);
     checkPort("postgres.port", pg.port);
     if (!SQL_IDENT.test(pg.database)) fail("postgres.database", `"${pg.database}" must be a lowercase SQL identifier`);
-    if (!SQL_IDENT.test(pg.role)) fail("postgres.role", `"${pg.role}" must be a lowercase SQL identifier (the monitoring role of renderMonitorRoleSql)`);
-    if (pg.role === "postgres") fail("postgres.role", '"postgres" is the superuser; create a monitoring role (renderMonitorRoleSql: pg_monitor only) and pass it');
+    if (!SQL_IDENT.test(pg.role))
+      fail("postgres.role", `"${pg.role}" must be a lowercase SQL identifier (the monitoring role of renderMonitorRoleSql)`);
+    if (pg.role === "postgres")
+      fail("postgres.role", '"postgres" is the superuser; create a monitoring role (renderMonitorRoleSql: pg_monitor only) and pass it');
     checkSecret("postgres.password", pg.password);
     checkImage("postgres.image", pg.image);
   }
@@ -478,7 +495,8 @@ function validate(path: string, props: MetricsExportersProps): void {
     checkNodes("redis", rd.hosts);
     checkPort("redis.port", rd.port);
     if (!REDIS_USER.test(rd.user)) fail("redis.user", `"${rd.user}" must be an ACL user name (lowercase letters, digits, - and _)`);
-    if (rd.user === "default") fail("redis.user", '"default" is switched off on our nodes; pass redis.monitorUser (RedisCache with monitoring: true)');
+    if (rd.user === "default")
+      fail("redis.user", '"default" is switched off on our nodes; pass redis.monitorUser (RedisCache with monitoring: true)');
     checkSecret("redis.password", rd.password);
     checkImage("redis.image", rd.image);
   }
@@ -486,18 +504,31 @@ function validate(path: string, props: MetricsExportersProps): void {
   if (ca) {
     checkImage("cadvisor.image", ca.image);
     if (!DOCKER_TCP.test(ca.dockerHost)) {
-      fail("cadvisor.dockerHost", `"${ca.dockerHost}" must be tcp://<socket-proxy>:<port> (e.g. tcp://docker-socket-proxy:2375); a unix socket would need the Docker socket mounted, which the policy forbids`);
+      fail(
+        "cadvisor.dockerHost",
+        `"${ca.dockerHost}" must be tcp://<socket-proxy>:<port> (e.g. tcp://docker-socket-proxy:2375); a unix socket would need the Docker socket mounted, which the policy forbids`,
+      );
     }
-    if (!ca.dockerApiNetwork.internal) fail("cadvisor.dockerApiNetwork", `"${ca.dockerApiNetwork.purpose}" is not internal; the Docker API must stay on an internal network`);
-    if (ca.dockerApiNetwork === props.monitoringNetwork) fail("cadvisor.dockerApiNetwork", "is the monitoring network; keep the socket proxy on its own network so that Prometheus and Grafana cannot reach the Docker API");
+    if (!ca.dockerApiNetwork.internal)
+      fail(
+        "cadvisor.dockerApiNetwork",
+        `"${ca.dockerApiNetwork.purpose}" is not internal; the Docker API must stay on an internal network`,
+      );
+    if (ca.dockerApiNetwork === props.monitoringNetwork)
+      fail(
+        "cadvisor.dockerApiNetwork",
+        "is the monitoring network; keep the socket proxy on its own network so that Prometheus and Grafana cannot reach the Docker API",
+      );
   }
   if (props.node) checkImage("node.image", props.node.image);
 
   for (const [kind, mb] of Object.entries(props.memoryMb ?? {})) {
-    if (!["postgres", "redis", "cadvisor", "node"].includes(kind)) fail(`memoryMb.${kind}`, "is not an exporter (postgres, redis, cadvisor, node)");
+    if (!["postgres", "redis", "cadvisor", "node"].includes(kind))
+      fail(`memoryMb.${kind}`, "is not an exporter (postgres, redis, cadvisor, node)");
     else if (mb !== undefined && (!Number.isInteger(mb) || mb < 16)) fail(`memoryMb.${kind}`, `${mb} must be a whole number of MiB ≥ 16`);
   }
-  if (props.cpuShares !== undefined && (!Number.isInteger(props.cpuShares) || props.cpuShares < 2)) fail("cpuShares", `${props.cpuShares} must be a whole number ≥ 2`);
+  if (props.cpuShares !== undefined && (!Number.isInteger(props.cpuShares) || props.cpuShares < 2))
+    fail("cpuShares", `${props.cpuShares} must be a whole number ≥ 2`);
 
   if (problems.length > 0) throw new Error(`MetricsExporters ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }

@@ -163,25 +163,32 @@ export class PostgresBackup extends Construct {
         host: "pass cluster.host",
         port: "pass cluster.port",
         database: "pass cluster.database",
-        role: "use a lowercase SQL identifier, e.g. \"updateio_backup\"",
-        "schedule.at": "write it as \"HH:MM\" in UTC",
+        role: 'use a lowercase SQL identifier, e.g. "updateio_backup"',
+        "schedule.at": 'write it as "HH:MM" in UTC',
       };
       const key = p.split(" ")[0]!;
       return `${key}: ${p.slice(key.length + 1)}${fix[key] ? ` (fix: ${fix[key]})` : ""}`;
     });
     for (const [key, value] of Object.entries({ ownerRole: props.ownerRole, appRole: props.appRole })) {
-      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) problems.push(`${key}: "${value}" must be a lowercase SQL identifier (pass cluster.${key})`);
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
+        problems.push(`${key}: "${value}" must be a lowercase SQL identifier (pass cluster.${key})`);
     }
-    if (!Number.isInteger(memoryMb) || memoryMb < 64) problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 64 (pg_dump and gzip need room)`);
+    if (!Number.isInteger(memoryMb) || memoryMb < 64)
+      problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 64 (pg_dump and gzip need room)`);
     if (typeof props.image === "string" && props.image.trim() === "") problems.push("image: is empty; pass cluster.service.spec.image");
     if (props.password === "") problems.push("password: is empty; pass the backup role's generated password (a GeneratedSecret's value)");
     let offsiteInput: OffsiteScriptInput | undefined;
     if (offsite) {
-      if (offsite.accessKeyId === "" || offsite.secretAccessKey === "") problems.push("offsite.accessKeyId/secretAccessKey: must be set (Terraform variables), never empty");
+      if (offsite.accessKeyId === "" || offsite.secretAccessKey === "")
+        problems.push("offsite.accessKeyId/secretAccessKey: must be set (Terraform variables), never empty");
       if (offsite.image.trim() === "") problems.push("offsite.image: is empty; pass the pinned rclone image (PINNED_IMAGES.rclone)");
-      if (offsite.network.internal) problems.push(`offsite.network: the "${offsite.network.purpose}" network is internal, so the copy could never leave the host; pass the egress network`);
+      if (offsite.network.internal)
+        problems.push(
+          `offsite.network: the "${offsite.network.purpose}" network is internal, so the copy could never leave the host; pass the egress network`,
+        );
       const offsiteMemory = offsite.memoryMb ?? 128;
-      if (!Number.isInteger(offsiteMemory) || offsiteMemory < 64) problems.push(`offsite.memoryMb: ${offsiteMemory} must be a whole number ≥ 64`);
+      if (!Number.isInteger(offsiteMemory) || offsiteMemory < 64)
+        problems.push(`offsite.memoryMb: ${offsiteMemory} must be a whole number ≥ 64`);
       offsiteInput = {
         endpoint: offsite.endpoint,
         bucket: offsite.bucket,
@@ -200,12 +207,24 @@ export class PostgresBackup extends Construct {
 
     this.scripts = {
       backup: renderBackupScript(input),
-      restoreDump: renderRestoreDumpScript({ database: props.database, ownerRole: props.ownerRole, appRole: props.appRole, backupRole: role }),
+      restoreDump: renderRestoreDumpScript({
+        database: props.database,
+        ownerRole: props.ownerRole,
+        appRole: props.appRole,
+        backupRole: role,
+      }),
       restorePitr: renderRestorePitrScript(),
     };
     this.walArchiveSettings = walArchiveSettings(WAL_ARCHIVE_DIR);
 
-    this.volume = props.volume ?? new ServiceVolume(this, "backups", { environment: props.environment, service: "postgres", purpose: "backups", protect: props.protectData ?? false });
+    this.volume =
+      props.volume ??
+      new ServiceVolume(this, "backups", {
+        environment: props.environment,
+        service: "postgres",
+        purpose: "backups",
+        protect: props.protectData ?? false,
+      });
     this.primaryMount = { volume: this.volume, containerPath: BACKUP_ROOT };
     const image = typeof props.image === "string" ? new ServiceImage(this, "image", { ref: props.image }) : props.image;
 

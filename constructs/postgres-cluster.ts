@@ -181,7 +181,9 @@ export class PostgresCluster extends Construct implements Connectable {
     super(scope, id);
     this.database = props.database ?? "updateio";
     if (!/^[a-z_][a-z0-9_]{0,50}$/.test(this.database)) {
-      throw new Error(`PostgresCluster ${this.node.path}: database "${this.database}" must be a lowercase SQL identifier of at most 51 characters`);
+      throw new Error(
+        `PostgresCluster ${this.node.path}: database "${this.database}" must be a lowercase SQL identifier of at most 51 characters`,
+      );
     }
     const replicas = props.replicas ?? 0;
     if (!Number.isInteger(replicas) || replicas < 0 || replicas > 9) {
@@ -197,10 +199,16 @@ export class PostgresCluster extends Construct implements Connectable {
     this.replicationRole = `${this.database}_replication`;
     this.reloadRole = `${this.database}_reload`;
     const settingProblems = postgresSettingsProblems(props.settings ?? {}, "settings.");
-    if (settingProblems.length > 0) throw new Error(`PostgresCluster ${this.node.path}: invalid server settings:\n${settingProblems.map((p) => `  - ${p}`).join("\n")}`);
+    if (settingProblems.length > 0)
+      throw new Error(`PostgresCluster ${this.node.path}: invalid server settings:\n${settingProblems.map((p) => `  - ${p}`).join("\n")}`);
     this.readOnlyHost = replicas > 0 ? "postgres-ro" : this.host;
     this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "postgres" });
-    this.dataVolume = new ServiceVolume(this, "data", { environment: props.environment, service: "postgres", purpose: "data", protect: props.protectData ?? false });
+    this.dataVolume = new ServiceVolume(this, "data", {
+      environment: props.environment,
+      service: "postgres",
+      purpose: "data",
+      protect: props.protectData ?? false,
+    });
     const superuserPassword = new GeneratedSecret(this, "superuser-password");
     this.ownerPassword = new GeneratedSecret(this, "owner-password");
     this.appPassword = new GeneratedSecret(this, "app-password");
@@ -213,21 +221,42 @@ export class PostgresCluster extends Construct implements Connectable {
     const extraRoles = props.extraRoles ?? [];
     const builtIn = new Set(["postgres", this.ownerRole, this.appRole, this.readonlyRole, this.replicationRole, this.reloadRole]);
     for (const [i, extra] of extraRoles.entries()) {
-      if (!/^[a-z_][a-z0-9_]{0,40}$/.test(extra.role)) throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" must be a lowercase SQL identifier of at most 41 characters`);
-      if (builtIn.has(extra.role)) throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" is taken (a built-in role or declared twice)`);
+      if (!/^[a-z_][a-z0-9_]{0,40}$/.test(extra.role))
+        throw new Error(
+          `PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" must be a lowercase SQL identifier of at most 41 characters`,
+        );
+      if (builtIn.has(extra.role))
+        throw new Error(
+          `PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" is taken (a built-in role or declared twice)`,
+        );
       builtIn.add(extra.role);
-      if (extra.database !== undefined && (!/^[a-z_][a-z0-9_]{0,62}$/.test(extra.database) || ["postgres", "template0", "template1", this.database].includes(extra.database))) {
-        throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.database "${extra.database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "${this.database}"`);
+      if (
+        extra.database !== undefined &&
+        (!/^[a-z_][a-z0-9_]{0,62}$/.test(extra.database) || ["postgres", "template0", "template1", this.database].includes(extra.database))
+      ) {
+        throw new Error(
+          `PostgresCluster ${this.node.path}: extraRoles.${i}.database "${extra.database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "${this.database}"`,
+        );
       }
       if (extra.endpoint !== undefined && extra.endpoint !== "primary" && extra.endpoint !== "read-only") {
-        throw new Error(`PostgresCluster ${this.node.path}: extraRoles.${i}.endpoint "${String(extra.endpoint)}" must be "primary" or "read-only"`);
+        throw new Error(
+          `PostgresCluster ${this.node.path}: extraRoles.${i}.endpoint "${String(extra.endpoint)}" must be "primary" or "read-only"`,
+        );
       }
     }
     this.extraRoles = extraRoles;
     // Roles with a database of their own get a pg_hba line for it alone (see renderPgHba).
-    const ownDatabases = [...new Set(extraRoles.flatMap((r) => (r.database ? [r.database] : [])))].map((db) => ({ database: db, roles: extraRoles.filter((r) => r.database === db).map((r) => r.role) }));
+    const ownDatabases = [...new Set(extraRoles.flatMap((r) => (r.database ? [r.database] : [])))].map((db) => ({
+      database: db,
+      roles: extraRoles.filter((r) => r.database === db).map((r) => r.role),
+    }));
     const extraSecret = (role: string) => `postgres_${role}_password`;
-    const settings = postgresClusterSettings({ memoryMb: props.memoryMb, settings: props.settings, hbaFile: `${HBA_DIR}/pg_hba.conf`, replicas });
+    const settings = postgresClusterSettings({
+      memoryMb: props.memoryMb,
+      settings: props.settings,
+      hbaFile: `${HBA_DIR}/pg_hba.conf`,
+      replicas,
+    });
     // Restart-only settings are server arguments (a change replaces the servers); the file holds
     // every setting and is shared by the primary and the replicas, which run the primary's settings.
     const split = splitPostgresSettings(settings);
@@ -240,7 +269,13 @@ export class PostgresCluster extends Construct implements Connectable {
           content: renderPgHba({
             superuser: "postgres",
             database: this.database,
-            databaseRoles: [this.ownerRole, this.appRole, this.readonlyRole, this.reloadRole, ...extraRoles.filter((r) => r.database === undefined).map((r) => r.role)],
+            databaseRoles: [
+              this.ownerRole,
+              this.appRole,
+              this.readonlyRole,
+              this.reloadRole,
+              ...extraRoles.filter((r) => r.database === undefined).map((r) => r.role),
+            ],
             replicationRoles: [this.replicationRole, ...extraRoles.filter((r) => r.replication).map((r) => r.role)],
             otherDatabases: ownDatabases,
           }),
@@ -257,7 +292,13 @@ export class PostgresCluster extends Construct implements Connectable {
       path: SETTINGS_DIR,
       files: [{ name: "postgresql.conf", content: settingsFile }],
     });
-    const healthcheck = { test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", "postgres", "-d", "postgres"], interval: "10s", timeout: "5s", retries: 6, startPeriod: "1m0s" };
+    const healthcheck = {
+      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", "postgres", "-d", "postgres"],
+      interval: "10s",
+      timeout: "5s",
+      retries: 6,
+      startPeriod: "1m0s",
+    };
 
     this.service = new HardenedService(this, "server", {
       environment: props.environment,
@@ -298,11 +339,17 @@ export class PostgresCluster extends Construct implements Connectable {
             },
             {
               name: RELOAD_ROLE_SQL.split("/").pop()!,
-              content: renderReloadRoleSql({ role: this.reloadRole, database: this.database, passwordFile: secretPath("postgres_reload_password") }),
+              content: renderReloadRoleSql({
+                role: this.reloadRole,
+                database: this.database,
+                passwordFile: secretPath("postgres_reload_password"),
+              }),
             },
             // Runs after 10-updateio-roles.sql (the entrypoint sorts the files): the database exists.
             ...extraRoles.flatMap((r, i) =>
-              r.initSql ? [{ name: `${20 + i}-${r.role.replace(/_/g, "-")}.sql`, content: r.initSql(secretPath(extraSecret(r.role))) }] : [],
+              r.initSql
+                ? [{ name: `${20 + i}-${r.role.replace(/_/g, "-")}.sql`, content: r.initSql(secretPath(extraSecret(r.role))) }]
+                : [],
             ),
           ],
         },
@@ -321,7 +368,12 @@ export class PostgresCluster extends Construct implements Connectable {
     const replicaVolumes: ServiceVolume[] = [];
     this.replicaServices = slots.map((slot, i) => {
       const service = `postgres-replica-${i + 1}`;
-      const volume = new ServiceVolume(this, `replica-${i + 1}-data`, { environment: props.environment, service, purpose: "data", protect: props.protectData ?? false });
+      const volume = new ServiceVolume(this, `replica-${i + 1}-data`, {
+        environment: props.environment,
+        service,
+        purpose: "data",
+        protect: props.protectData ?? false,
+      });
       replicaVolumes.push(volume);
       return new HardenedService(this, `replica-${i + 1}`, {
         environment: props.environment,
@@ -356,7 +408,10 @@ export class PostgresCluster extends Construct implements Connectable {
         configDirs: [hbaDir],
         tmpfs: { [SOCKET_DIR]: 8 },
         volumes: [{ volume, containerPath: DATA_DIR }, this.settingsConfig.mount],
-        networks: [{ network: this.network, aliases: ["postgres-ro"] }, ...(props.readOnlyClientNetworks ?? []).map((network) => ({ network, aliases: ["postgres-ro"] }))],
+        networks: [
+          { network: this.network, aliases: ["postgres-ro"] },
+          ...(props.readOnlyClientNetworks ?? []).map((network) => ({ network, aliases: ["postgres-ro"] })),
+        ],
         healthcheck,
         // The first start copies the whole database before it reports healthy.
         waitTimeoutSeconds: 900,
@@ -427,7 +482,9 @@ export class PostgresCluster extends Construct implements Connectable {
         command: [`${POOLER_CONFIG_DIR}/pgbouncer.ini`],
         memoryMb: props.poolerMemoryMb ?? 64,
         cpuShares: props.cpuShares,
-        secrets: [{ name: "pgbouncer_userlist", value: renderPgBouncerUserlist([{ name: this.appRole, password: this.appPassword.value }]) }],
+        secrets: [
+          { name: "pgbouncer_userlist", value: renderPgBouncerUserlist([{ name: this.appRole, password: this.appPassword.value }]) },
+        ],
         configDirs: [
           {
             path: POOLER_CONFIG_DIR,
@@ -450,7 +507,13 @@ export class PostgresCluster extends Construct implements Connectable {
         ],
         networks: [{ network: this.network }],
         // pg_isready counts any answer (even "no such user") as up: it checks that PgBouncer listens.
-        healthcheck: { test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(POOLER_PORT)], interval: "10s", timeout: "5s", retries: 3, startPeriod: "10s" },
+        healthcheck: {
+          test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(POOLER_PORT)],
+          interval: "10s",
+          timeout: "5s",
+          retries: 3,
+          startPeriod: "10s",
+        },
         dependsOn: [...primary],
       });
     }
@@ -464,7 +527,9 @@ export class PostgresCluster extends Construct implements Connectable {
     const extra = this.extraRoles.find((r) => r.role === role);
     if (!extra) {
       const declared = this.extraRoles.map((r) => r.role).join(", ") || "none";
-      throw new Error(`PostgresCluster ${this.node.path}: loginFor("${role}"): no such role in extraRoles (declared: ${declared}); declare it in the cluster's extraRoles`);
+      throw new Error(
+        `PostgresCluster ${this.node.path}: loginFor("${role}"): no such role in extraRoles (declared: ${declared}); declare it in the cluster's extraRoles`,
+      );
     }
     return {
       host: extra.endpoint === "read-only" ? this.readOnlyHost : this.host,
@@ -489,9 +554,14 @@ export class PostgresCluster extends Construct implements Connectable {
       throw new Error(`PostgresCluster ${this.node.path}: connection role "${role}" is unknown; use "app", "migrations" or "readonly"`);
     }
     const [user, password] =
-      role === "app" ? [this.appRole, this.appPassword] : role === "migrations" ? [this.ownerRole, this.ownerPassword] : [this.readonlyRole, this.readonlyPassword];
+      role === "app"
+        ? [this.appRole, this.appPassword]
+        : role === "migrations"
+          ? [this.ownerRole, this.ownerPassword]
+          : [this.readonlyRole, this.readonlyPassword];
     const host = role === "readonly" ? this.readOnlyHost : this.host;
-    const url = (h: string, port: number, extra = "") => `postgresql://${user}:${Fn.urlencode(password.value)}@${h}:${port}/${this.database}?schema=public${extra}`;
+    const url = (h: string, port: number, extra = "") =>
+      `postgresql://${user}:${Fn.urlencode(password.value)}@${h}:${port}/${this.database}?schema=public${extra}`;
     const pooled = role === "app" && this.poolerService !== undefined;
     if (pooled) {
       return {
@@ -500,14 +570,19 @@ export class PostgresCluster extends Construct implements Connectable {
         env: { DATABASE_HOST: this.poolerHost, DATABASE_PORT: String(this.poolerPort), DATABASE_NAME: this.database, DATABASE_USER: user },
         secrets: [
           { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
-          { name: "database_url", value: url(this.poolerHost, this.poolerPort, `&pgbouncer=true&connection_limit=${this.poolSize}`), envVar: "DATABASE_URL_FILE" },
+          {
+            name: "database_url",
+            value: url(this.poolerHost, this.poolerPort, `&pgbouncer=true&connection_limit=${this.poolSize}`),
+            envVar: "DATABASE_URL_FILE",
+          },
           { name: "database_direct_url", value: url(this.host, this.port), envVar: "DATABASE_DIRECT_URL_FILE" },
         ],
       };
     }
     return {
       network: this.network,
-      ready: role === "readonly" ? [...this.service.containers, ...this.replicaServices.flatMap((r) => r.containers)] : this.service.containers,
+      ready:
+        role === "readonly" ? [...this.service.containers, ...this.replicaServices.flatMap((r) => r.containers)] : this.service.containers,
       env: { DATABASE_HOST: host, DATABASE_PORT: String(this.port), DATABASE_NAME: this.database, DATABASE_USER: user },
       secrets: [
         { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },

@@ -101,7 +101,12 @@ export class PrometheusServer extends Construct {
 
     // Every problem at once: the renderers' own checks (re-keyed to this construct's props) and ours.
     const problems: string[] = [];
-    const rules = collect(problems, {}, () => alertRules({ ...props.alerts, environment: props.alerts?.environment ?? props.environment }), "alerts.");
+    const rules = collect(
+      problems,
+      {},
+      () => alertRules({ ...props.alerts, environment: props.alerts?.environment ?? props.environment }),
+      "alerts.",
+    );
     const args = collect(problems, {}, () =>
       prometheusArgs({
         retentionDays,
@@ -111,11 +116,19 @@ export class PrometheusServer extends Construct {
       }),
     );
     const configText = collect(problems, {}, () =>
-      renderPrometheusConfig({ environment: props.environment, scrapeTargets: this.scrapeTargets, ruleFiles: [`${PROMETHEUS_RULES_DIR}/*.yml`] }),
+      renderPrometheusConfig({
+        environment: props.environment,
+        scrapeTargets: this.scrapeTargets,
+        ruleFiles: [`${PROMETHEUS_RULES_DIR}/*.yml`],
+      }),
     );
     if (props.image.trim() === "") problems.push("image: is empty (fix: pass the pinned Prometheus image, PINNED_IMAGES.prometheus)");
-    if (!Number.isInteger(memoryMb) || memoryMb < 256) problems.push(`memoryMb: ${memoryMb} must be a whole number of MiB ≥ 256 (fix: the head block of recent samples lives in memory; 1024 is a good start)`);
-    if (props.networks.length === 0) problems.push("networks: is empty (fix: attach the monitoring network, and the network of any target scraped directly)");
+    if (!Number.isInteger(memoryMb) || memoryMb < 256)
+      problems.push(
+        `memoryMb: ${memoryMb} must be a whole number of MiB ≥ 256 (fix: the head block of recent samples lives in memory; 1024 is a good start)`,
+      );
+    if (props.networks.length === 0)
+      problems.push("networks: is empty (fix: attach the monitoring network, and the network of any target scraped directly)");
     if (problems.length > 0 || rules === undefined || args === undefined || configText === undefined) {
       throw new Error(`PrometheusServer ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }
@@ -127,7 +140,12 @@ export class PrometheusServer extends Construct {
     // The image declares VOLUME /prometheus, owned by nobody: an empty named volume mounted there
     // is filled from the image on first use, ownership included (copy-up), so nobody can write it
     // without a chown step or a root init container.
-    this.dataVolume = new ServiceVolume(this, "data", { environment: props.environment, service: HOST, purpose: "data", protect: props.protectData ?? false });
+    this.dataVolume = new ServiceVolume(this, "data", {
+      environment: props.environment,
+      service: HOST,
+      purpose: "data",
+      protect: props.protectData ?? false,
+    });
     this.service = new HardenedService(this, "server", {
       environment: props.environment,
       service: HOST,

@@ -134,7 +134,12 @@ export class RabbitBroker extends Construct implements Connectable {
     const volumes: ServiceVolume[] = [];
     nodeNames.forEach((name, i) => {
       const single = clusterSize === 1;
-      const volume = new ServiceVolume(this, single ? "data" : `data-${i + 1}`, { environment: props.environment, service: name, purpose: "data", protect: props.protectData ?? false });
+      const volume = new ServiceVolume(this, single ? "data" : `data-${i + 1}`, {
+        environment: props.environment,
+        service: name,
+        purpose: "data",
+        protect: props.protectData ?? false,
+      });
       volumes.push(volume);
       nodes.push(
         new HardenedService(this, single ? "server" : `server-${i + 1}`, {
@@ -164,8 +169,17 @@ export class RabbitBroker extends Construct implements Connectable {
           ],
           tmpfs: { "/var/log/rabbitmq": 16 },
           volumes: [{ volume, containerPath: "/var/lib/rabbitmq" }],
-          networks: [{ network: this.network, aliases: single ? [] : [this.host] }, ...(props.metricsNetwork ? [{ network: props.metricsNetwork }] : [])],
-          healthcheck: { test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"], interval: "30s", timeout: "20s", retries: 5, startPeriod: "1m0s" },
+          networks: [
+            { network: this.network, aliases: single ? [] : [this.host] },
+            ...(props.metricsNetwork ? [{ network: props.metricsNetwork }] : []),
+          ],
+          healthcheck: {
+            test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"],
+            interval: "30s",
+            timeout: "20s",
+            retries: 5,
+            startPeriod: "1m0s",
+          },
         }),
       );
     });
@@ -184,7 +198,10 @@ export class RabbitBroker extends Construct implements Connectable {
     let password = this.password.value;
     if (role !== undefined) {
       const secret = this.appPasswords.get(role);
-      if (!secret) throw new Error(`RabbitBroker ${this.node.path}: no app "${role}"; known apps: ${[...this.appPasswords.keys()].join(", ") || "(none)"} (add it to apps)`);
+      if (!secret)
+        throw new Error(
+          `RabbitBroker ${this.node.path}: no app "${role}"; known apps: ${[...this.appPasswords.keys()].join(", ") || "(none)"} (add it to apps)`,
+        );
       user = role;
       password = secret.value;
     }
@@ -194,7 +211,11 @@ export class RabbitBroker extends Construct implements Connectable {
       env: { AMQP_HOST: this.host, AMQP_PORT: String(this.port), AMQP_VHOST: this.vhost, AMQP_USER: user },
       secrets: [
         { name: "amqp_password", value: password, envVar: "AMQP_PASSWORD_FILE" },
-        { name: "amqp_url", value: `amqp://${user}:${password}@${this.host}:${this.port}/${encodeURIComponent(this.vhost)}`, envVar: "AMQP_URL_FILE" },
+        {
+          name: "amqp_url",
+          value: `amqp://${user}:${password}@${this.host}:${this.port}/${encodeURIComponent(this.vhost)}`,
+          envVar: "AMQP_URL_FILE",
+        },
       ],
     };
   }

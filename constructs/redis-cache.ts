@@ -1,6 +1,14 @@
 import type { Container } from "@cdktf/provider-docker/lib/container";
 import { Construct } from "constructs";
-import { MONITOR_USER, REPLICATION_USER, SENTINEL_USER, renderRedisAcl, renderRedisConf, renderRedisReplicationAuth, type RedisRole } from "./renderers/redis";
+import {
+  MONITOR_USER,
+  REPLICATION_USER,
+  SENTINEL_USER,
+  renderRedisAcl,
+  renderRedisConf,
+  renderRedisReplicationAuth,
+  type RedisRole,
+} from "./renderers/redis";
 import { renderSentinelConf } from "./renderers/redis-sentinel";
 import type { Connectable, ServiceConnection } from "./kit/connection";
 import { GeneratedSecret } from "./kit/generated-secret";
@@ -139,7 +147,12 @@ export class RedisCache extends Construct implements Connectable {
     };
     const healthSecret = { name: "redis_healthcheck_password", value: healthPassword.value };
     const replicationSecret = replicationPassword
-      ? [{ name: "redis_replication_conf", value: renderRedisReplicationAuth({ user: REPLICATION_USER, password: replicationPassword.value }) }]
+      ? [
+          {
+            name: "redis_replication_conf",
+            value: renderRedisReplicationAuth({ user: REPLICATION_USER, password: replicationPassword.value }),
+          },
+        ]
       : [];
 
     const dataNode = (nodeId: string, service: string, volume: ServiceVolume, replicaOf: boolean, dependsOn: Container[]) =>
@@ -165,7 +178,11 @@ export class RedisCache extends Construct implements Connectable {
                   port: PORT,
                   role: this.role,
                   replication: replicationPassword
-                    ? { authFile: `${SECURE_DEFAULTS.secretsDir}/redis_replication_conf`, announceHostname: service, replicaOf: replicaOf ? { host: name, port: PORT } : undefined }
+                    ? {
+                        authFile: `${SECURE_DEFAULTS.secretsDir}/redis_replication_conf`,
+                        announceHostname: service,
+                        replicaOf: replicaOf ? { host: name, port: PORT } : undefined,
+                      }
                     : undefined,
                 }),
               },
@@ -178,12 +195,22 @@ export class RedisCache extends Construct implements Connectable {
         dependsOn,
       });
 
-    this.dataVolume = new ServiceVolume(this, "data", { environment: props.environment, service: name, purpose: "data", protect: props.protectData ?? false });
+    this.dataVolume = new ServiceVolume(this, "data", {
+      environment: props.environment,
+      service: name,
+      purpose: "data",
+      protect: props.protectData ?? false,
+    });
     this.service = dataNode("server", name, this.dataVolume, false, []);
     const master = this.service.containers;
     this.replicaServices = Array.from({ length: replicas }, (_, i) => {
       const service = `${name}-replica-${i + 1}`;
-      const volume = new ServiceVolume(this, `replica-${i + 1}-data`, { environment: props.environment, service, purpose: "data", protect: props.protectData ?? false });
+      const volume = new ServiceVolume(this, `replica-${i + 1}-data`, {
+        environment: props.environment,
+        service,
+        purpose: "data",
+        protect: props.protectData ?? false,
+      });
       return dataNode(`replica-${i + 1}`, service, volume, true, [...master]);
     });
 
@@ -214,7 +241,11 @@ export class RedisCache extends Construct implements Connectable {
             // small tmpfs each start and Sentinel runs from the copy. The state in the copy is lost
             // when the container restarts; a restarted Sentinel learns the current master and
             // epoch again from its peers' hello messages (higher config epoch wins).
-            command: ["sh", "-c", `cp ${SECURE_DEFAULTS.secretsDir}/sentinel_conf ${SENTINEL_DIR}/sentinel.conf && exec redis-sentinel ${SENTINEL_DIR}/sentinel.conf`],
+            command: [
+              "sh",
+              "-c",
+              `cp ${SECURE_DEFAULTS.secretsDir}/sentinel_conf ${SENTINEL_DIR}/sentinel.conf && exec redis-sentinel ${SENTINEL_DIR}/sentinel.conf`,
+            ],
             tmpfs: { [SENTINEL_DIR]: 1 },
             secrets: [
               {
@@ -251,17 +282,31 @@ export class RedisCache extends Construct implements Connectable {
 
   connectionFor(): ServiceConnection {
     const sentinelEnv: Record<string, string> =
-      this.sentinelAddresses.length > 0 ? { REDIS_SENTINELS: this.sentinelAddresses.join(","), REDIS_SENTINEL_MASTER: this.sentinelMasterName, REDIS_SENTINEL_USER: this.appUser } : {};
+      this.sentinelAddresses.length > 0
+        ? {
+            REDIS_SENTINELS: this.sentinelAddresses.join(","),
+            REDIS_SENTINEL_MASTER: this.sentinelMasterName,
+            REDIS_SENTINEL_USER: this.appUser,
+          }
+        : {};
     const sentinelSecrets: SecretFile[] = this.sentinelClientPassword
       ? [{ name: "redis_sentinel_password", value: this.sentinelClientPassword.value, envVar: "REDIS_SENTINEL_PASSWORD_FILE" }]
       : [];
     return {
       network: this.network,
-      ready: [...this.service.containers, ...this.replicaServices.flatMap((s) => s.containers), ...this.sentinelServices.flatMap((s) => s.containers)],
+      ready: [
+        ...this.service.containers,
+        ...this.replicaServices.flatMap((s) => s.containers),
+        ...this.sentinelServices.flatMap((s) => s.containers),
+      ],
       env: { REDIS_HOST: this.host, REDIS_PORT: String(this.port), REDIS_USER: this.appUser, ...sentinelEnv },
       secrets: [
         { name: "redis_password", value: this.appPassword.value, envVar: "REDIS_PASSWORD_FILE" },
-        { name: "redis_url", value: `redis://${this.appUser}:${this.appPassword.value}@${this.host}:${this.port}/0`, envVar: "REDIS_URL_FILE" },
+        {
+          name: "redis_url",
+          value: `redis://${this.appUser}:${this.appPassword.value}@${this.host}:${this.port}/0`,
+          envVar: "REDIS_URL_FILE",
+        },
         ...sentinelSecrets,
       ],
     };
@@ -270,7 +315,10 @@ export class RedisCache extends Construct implements Connectable {
 
 function pingHealthcheck(port: number) {
   return {
-    test: ["CMD-SHELL", `redis-cli --no-auth-warning${port === PORT ? "" : ` -p ${port}`} --user healthcheck --pass "$(cat ${SECURE_DEFAULTS.secretsDir}/redis_healthcheck_password)" ping | grep -q PONG`],
+    test: [
+      "CMD-SHELL",
+      `redis-cli --no-auth-warning${port === PORT ? "" : ` -p ${port}`} --user healthcheck --pass "$(cat ${SECURE_DEFAULTS.secretsDir}/redis_healthcheck_password)" ping | grep -q PONG`,
+    ],
     interval: "10s",
     timeout: "3s",
     retries: 5,
@@ -284,15 +332,23 @@ function validate(
   v: { name: string; replicas: number; sentinels: number; downAfterMs: number; failoverTimeoutMs: number },
 ): void {
   const problems: string[] = [];
-  if (!/^[a-z][a-z0-9-]{0,20}$/.test(v.name)) problems.push(`name: "${v.name}" must be lowercase letters, digits and dashes, starting with a letter (at most 21 characters)`);
-  if (props.role !== undefined && props.role !== "state" && props.role !== "cache") problems.push(`role: "${String(props.role)}" must be "state" or "cache"`);
-  if (!Number.isInteger(v.replicas) || v.replicas < 0 || v.replicas > 5) problems.push(`replicas: ${v.replicas} must be a whole number from 0 to 5`);
+  if (!/^[a-z][a-z0-9-]{0,20}$/.test(v.name))
+    problems.push(`name: "${v.name}" must be lowercase letters, digits and dashes, starting with a letter (at most 21 characters)`);
+  if (props.role !== undefined && props.role !== "state" && props.role !== "cache")
+    problems.push(`role: "${String(props.role)}" must be "state" or "cache"`);
+  if (!Number.isInteger(v.replicas) || v.replicas < 0 || v.replicas > 5)
+    problems.push(`replicas: ${v.replicas} must be a whole number from 0 to 5`);
   if (!Number.isInteger(v.sentinels) || v.sentinels < 0 || v.sentinels > 7 || (v.sentinels > 0 && v.sentinels < 3)) {
-    problems.push(`sentinels: ${v.sentinels} must be 0 or a whole number from 3 to 7 (a failover needs a majority of Sentinels alive; use 3)`);
+    problems.push(
+      `sentinels: ${v.sentinels} must be 0 or a whole number from 3 to 7 (a failover needs a majority of Sentinels alive; use 3)`,
+    );
   }
   if (v.sentinels > 0 && v.replicas < 1) problems.push("sentinels: need replicas ≥ 1 (Sentinel can only promote a replica)");
-  if (!Number.isInteger(v.downAfterMs) || v.downAfterMs < 100) problems.push(`sentinelDownAfterMs: ${v.downAfterMs} must be a whole number of milliseconds ≥ 100`);
-  if (props.monitoring !== undefined && typeof props.monitoring !== "boolean") problems.push(`monitoring: ${JSON.stringify(props.monitoring)} must be true or false`);
-  if (!Number.isInteger(v.failoverTimeoutMs) || v.failoverTimeoutMs < 1000) problems.push(`sentinelFailoverTimeoutMs: ${v.failoverTimeoutMs} must be a whole number of milliseconds ≥ 1000`);
+  if (!Number.isInteger(v.downAfterMs) || v.downAfterMs < 100)
+    problems.push(`sentinelDownAfterMs: ${v.downAfterMs} must be a whole number of milliseconds ≥ 100`);
+  if (props.monitoring !== undefined && typeof props.monitoring !== "boolean")
+    problems.push(`monitoring: ${JSON.stringify(props.monitoring)} must be true or false`);
+  if (!Number.isInteger(v.failoverTimeoutMs) || v.failoverTimeoutMs < 1000)
+    problems.push(`sentinelFailoverTimeoutMs: ${v.failoverTimeoutMs} must be a whole number of milliseconds ≥ 1000`);
   if (problems.length > 0) throw new Error(`RedisCache ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }

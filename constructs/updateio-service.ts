@@ -51,11 +51,20 @@ export interface UpdateioServiceProps {
 }
 
 /** The image of an app service: pulled by reference, or built from local source in dev. */
-export function appImage(scope: Construct, id: string, environment: string, service: string, source: ImageSource, pull = true): ServiceImage {
+export function appImage(
+  scope: Construct,
+  id: string,
+  environment: string,
+  service: string,
+  source: ImageSource,
+  pull = true,
+): ServiceImage {
   return new ServiceImage(
     scope,
     id,
-    source.kind === "registry" ? { ref: source.ref, pull } : { build: { context: source.context, dockerfile: source.dockerfile, tag: `updateio-${environment}/${service}:dev` } },
+    source.kind === "registry"
+      ? { ref: source.ref, pull }
+      : { build: { context: source.context, dockerfile: source.dockerfile, tag: `updateio-${environment}/${service}:dev` } },
   );
 }
 
@@ -88,7 +97,9 @@ export class UpdateioService extends Construct {
       PORT: String(cfg.port),
       LOG_LEVEL: props.logLevel,
       LOG_FORMAT: "json",
-      ...Object.fromEntries(Object.entries(cfg.features).map(([flag, on]) => [`FEATURE_${flag.replace(/([A-Z])/g, "_$1").toUpperCase()}`, String(on)])),
+      ...Object.fromEntries(
+        Object.entries(cfg.features).map(([flag, on]) => [`FEATURE_${flag.replace(/([A-Z])/g, "_$1").toUpperCase()}`, String(on)]),
+      ),
       ...Object.assign({}, ...connections.map((c) => c.env)),
       ...cfg.env,
       ...props.env,
@@ -101,7 +112,12 @@ export class UpdateioService extends Construct {
     if (dev) {
       // Hot reload: the source folder replaces the image's copy; node_modules stays the image's (a named volume is filled from the image on first use).
       binds.push({ hostPath: projectPath(source.context), containerPath: source.mountPath, readOnly: false });
-      const modules = new ServiceVolume(this, "node-modules", { environment: props.environment, service: props.service, purpose: "node-modules", ephemeral: true });
+      const modules = new ServiceVolume(this, "node-modules", {
+        environment: props.environment,
+        service: props.service,
+        purpose: "node-modules",
+        ephemeral: true,
+      });
       volumes.push({ volume: modules, containerPath: `${source.mountPath}/node_modules` });
       command = command ?? source.devCommand;
     }
@@ -139,7 +155,12 @@ export class UpdateioService extends Construct {
       healthcheck: props.oneShot
         ? undefined
         : {
-            test: ["CMD", "node", "-e", `fetch('http://127.0.0.1:${cfg.port}/health').then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+            test: [
+              "CMD",
+              "node",
+              "-e",
+              `fetch('http://127.0.0.1:${cfg.port}/health').then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+            ],
             interval: "15s",
             timeout: "5s",
             retries: 3,

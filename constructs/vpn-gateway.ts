@@ -213,30 +213,50 @@ export class VpnGateway extends Construct {
       if (value.trim() === "") problems.push(`${key}: is empty; pass ${what}`);
       else if (!Token.isUnresolved(value)) problems.push(`${key}: is a literal, which would land in the synthesized JSON; pass ${what}`);
     };
-    secretToken("privateKey", props.privateKey, "a sensitive Terraform variable's value (TF_VAR_..., holding `wg genkey` output), or leave it unset to generate the key in the container");
-    peers.forEach((p, i) => secretToken(`peers[${i}].presharedKey`, p.presharedKey, "a sensitive Terraform variable's value (holding `wg genpsk` output), or leave it unset"));
+    secretToken(
+      "privateKey",
+      props.privateKey,
+      "a sensitive Terraform variable's value (TF_VAR_..., holding `wg genkey` output), or leave it unset to generate the key in the container",
+    );
+    peers.forEach((p, i) =>
+      secretToken(
+        `peers[${i}].presharedKey`,
+        p.presharedKey,
+        "a sensitive Terraform variable's value (holding `wg genpsk` output), or leave it unset",
+      ),
+    );
     if (props.publicKey !== undefined && !isWireguardKey(props.publicKey)) {
-      problems.push(`publicKey: ${JSON.stringify(props.publicKey)} is not a WireGuard public key (44 base64 characters ending in "="); use the output of \`${this.publicKeyCommand}\` or \`wg pubkey < server.key\``);
+      problems.push(
+        `publicKey: ${JSON.stringify(props.publicKey)} is not a WireGuard public key (44 base64 characters ending in "="); use the output of \`${this.publicKeyCommand}\` or \`wg pubkey < server.key\``,
+      );
     }
     if (image.trim() === "") problems.push("image: is empty; leave it unset for VPN_GATEWAY_IMAGE or pass a pinned reference");
-    if (!["0.0.0.0", "127.0.0.1"].includes(bindAddress)) problems.push(`bindAddress: "${bindAddress}" must be "0.0.0.0" (reachable by operators) or "127.0.0.1" (this host only)`);
+    if (!["0.0.0.0", "127.0.0.1"].includes(bindAddress))
+      problems.push(`bindAddress: "${bindAddress}" must be "0.0.0.0" (reachable by operators) or "127.0.0.1" (this host only)`);
     if (!Number.isInteger(memoryMb) || memoryMb < 32) problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 32`);
     if (props.publishNetwork.internal) {
-      problems.push(`publishNetwork: the "${props.publishNetwork.purpose}" network is internal, and Docker publishes no ports for a container on internal networks only; pass the egress network`);
+      problems.push(
+        `publishNetwork: the "${props.publishNetwork.purpose}" network is internal, and Docker publishes no ports for a container on internal networks only; pass the egress network`,
+      );
     }
-    if (props.routes.length === 0) problems.push("routes: is empty; list what operators may reach, e.g. { network: edgeNetwork, tcpPorts: VPN_ROUTE_PORTS.edge }");
+    if (props.routes.length === 0)
+      problems.push("routes: is empty; list what operators may reach, e.g. { network: edgeNetwork, tcpPorts: VPN_ROUTE_PORTS.edge }");
     const networks = new Set<PlatformNetwork>();
     props.routes.forEach((r, i) => {
-      if (r.network === props.publishNetwork) problems.push(`routes[${i}].network: is the publish network (the way out); route only internal networks`);
-      if (networks.has(r.network)) problems.push(`routes[${i}].network: the "${r.network.purpose}" network is routed twice; merge the two routes' ports`);
+      if (r.network === props.publishNetwork)
+        problems.push(`routes[${i}].network: is the publish network (the way out); route only internal networks`);
+      if (networks.has(r.network))
+        problems.push(`routes[${i}].network: the "${r.network.purpose}" network is routed twice; merge the two routes' ports`);
       networks.add(r.network);
     });
     allowListCidrs.forEach((cidr, i) => {
       const c = parseCidr(cidr);
-      if (!c || c.hostBitsSet) problems.push(`allowListCidrs[${i}]: ${JSON.stringify(cidr)} is not an IPv4 CIDR with a network address, e.g. "172.16.0.0/12"`);
+      if (!c || c.hostBitsSet)
+        problems.push(`allowListCidrs[${i}]: ${JSON.stringify(cidr)} is not an IPv4 CIDR with a network address, e.g. "172.16.0.0/12"`);
     });
 
-    const privateKeyFile = this.keyMode === "supplied" ? `${SECURE_DEFAULTS.secretsDir}/${PRIVATE_KEY_SECRET}` : `${VPN_KEY_DIR}/private.key`;
+    const privateKeyFile =
+      this.keyMode === "supplied" ? `${SECURE_DEFAULTS.secretsDir}/${PRIVATE_KEY_SECRET}` : `${VPN_KEY_DIR}/private.key`;
     const pskSecret = (name: string) => `wg_psk_${name.replace(/-/g, "_")}`;
     const routes: WireguardRoute[] = props.routes.map((r) => ({
       cidr: r.cidr ?? r.network.resource.ipamConfig.get(0).subnet,
@@ -258,7 +278,9 @@ export class VpnGateway extends Construct {
     // The renderer's keys (subnet, listenPort, routes[i], peers[i]) are this construct's prop names.
     problems.push(...wireguardConfigProblems(serverInput));
     if (props.endpoint !== undefined && !/^[A-Za-z0-9.-]+$/.test(props.endpoint)) {
-      problems.push(`endpoint: ${JSON.stringify(props.endpoint)} must be a host name or IPv4 address without port or scheme, e.g. "vpn.updateio.app"`);
+      problems.push(
+        `endpoint: ${JSON.stringify(props.endpoint)} must be a host name or IPv4 address without port or scheme, e.g. "vpn.updateio.app"`,
+      );
     }
     if (problems.length > 0) {
       throw new Error(`VpnGateway ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -293,7 +315,12 @@ export class VpnGateway extends Construct {
     this.peerConfigs = configs;
 
     if (this.keyMode === "generated") {
-      this.keyVolume = new ServiceVolume(this, "keys", { environment: env, service: VPN_SERVICE, purpose: "keys", protect: props.protectData ?? false });
+      this.keyVolume = new ServiceVolume(this, "keys", {
+        environment: env,
+        service: VPN_SERVICE,
+        purpose: "keys",
+        protect: props.protectData ?? false,
+      });
     }
     const secrets = [
       ...(props.privateKey !== undefined ? [{ name: PRIVATE_KEY_SECRET, value: props.privateKey }] : []),
@@ -308,10 +335,12 @@ export class VpnGateway extends Construct {
       image: new ServiceImage(this, "image", { ref: image }),
       user: "0:0",
       relax: {
-        "non-root": "creating wg0 and installing its forward/NAT rules need NET_ADMIN in effect, which Docker grants to root only (no ambient capabilities); every other capability is dropped, rootfs read-only, no-new-privileges",
+        "non-root":
+          "creating wg0 and installing its forward/NAT rules need NET_ADMIN in effect, which Docker grants to root only (no ambient capabilities); every other capability is dropped, rootfs read-only, no-new-privileges",
       },
       capabilities: {
-        NET_ADMIN: "creates wg0, sets its key, addresses and routes, and installs the forward and NAT rules, all in the container's own network namespace",
+        NET_ADMIN:
+          "creates wg0, sets its key, addresses and routes, and installs the forward and NAT rules, all in the container's own network namespace",
       },
       memoryMb,
       cpuShares: props.cpuShares ?? 256,

@@ -32,7 +32,12 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     protectData: false,
     debug: true,
     logLevel: "debug",
-    hosts: { api: "api.updateio.localhost", admin: "admin.updateio.localhost", miniApp: "app.updateio.localhost", grafana: "grafana.updateio.localhost" },
+    hosts: {
+      api: "api.updateio.localhost",
+      admin: "admin.updateio.localhost",
+      miniApp: "app.updateio.localhost",
+      grafana: "grafana.updateio.localhost",
+    },
     edge: {
       image: tagOnly(PINNED_IMAGES.caddy),
       memoryMb: 128,
@@ -46,7 +51,13 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     postgres: { image: tagOnly(PINNED_IMAGES.postgres), memoryMb: 512, cpuShares: 512, database: "updateio" },
     redis: { image: tagOnly(PINNED_IMAGES.redis), memoryMb: 128, cpuShares: 256 },
     rabbitmq: { image: tagOnly(PINNED_IMAGES.rabbitmq), memoryMb: 512, cpuShares: 256, vhost: "updateio-dev" },
-    observability: observabilityConfig(vars, { lokiDays: 3, prometheusDays: 7, scale: 0.5, pin: tagOnly, grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge") }),
+    observability: observabilityConfig(vars, {
+      lokiDays: 3,
+      prometheusDays: 7,
+      scale: 0.5,
+      pin: tagOnly,
+      grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
+    }),
     vpn: { ...vpnConfig(vars), image: tagOnly(PINNED_IMAGES.wireguard) },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: {

@@ -30,7 +30,8 @@ import { variableForPath, variableName } from "./variables";
 
 /** A sensitive string Terraform variable (a workspace variable in Terraform Cloud, TF_VAR_<name> locally). */
 function sensitiveVariable(scope: Construct, name: string, description: string, fallback?: string): string {
-  return new TerraformVariable(scope, name, { type: "string", sensitive: true, nullable: false, description, default: fallback }).stringValue;
+  return new TerraformVariable(scope, name, { type: "string", sensitive: true, nullable: false, description, default: fallback })
+    .stringValue;
 }
 
 /** An edge route's upstream fields for a service's upstream. */
@@ -67,7 +68,9 @@ export class EnvironmentStack extends TerraformStack {
     // Values prod refuses (plain-TCP Docker host, an allow-list for everyone, ...) are warnings here.
     for (const [path, message] of configWarnings(config)) {
       const key = variableForPath(env, path);
-      Annotations.of(this).addWarning(`${path.join(".")}${key ? ` (${variableName(env, key)} or environments/${env}.ts)` : ""}: ${message}`);
+      Annotations.of(this).addWarning(
+        `${path.join(".")}${key ? ` (${variableName(env, key)} or environments/${env}.ts)` : ""}: ${message}`,
+      );
     }
     new DockerProvider(this, "docker", { host: config.dockerHost });
     new RandomProvider(this, "random");
@@ -86,15 +89,20 @@ export class EnvironmentStack extends TerraformStack {
     // containers on the manager (data tier, edge, jobs) share them.
     const swarm = config.runtime.kind === "swarm";
     setNetworkDefaults(this, swarm ? { driver: "overlay", encryptInternal: config.runtime.encryptNetworks } : { driver: "bridge" });
-    const appRuntime = config.runtime.kind === "swarm"
-      ? new SwarmRuntime({ placementConstraints: config.runtime.placementConstraints, updateDelaySeconds: config.runtime.updateDelaySeconds })
-      : undefined;
+    const appRuntime =
+      config.runtime.kind === "swarm"
+        ? new SwarmRuntime({
+            placementConstraints: config.runtime.placementConstraints,
+            updateDelaySeconds: config.runtime.updateDelaySeconds,
+          })
+        : undefined;
 
     // Networks are pairs wherever a pair is what talks: Docker networks cannot say who may call whom,
     // only who shares one. The edge gets one internal network per routed service; the API one per
     // caller; each service that needs the internet its own egress network. So no service reaches a
     // neighbour it does not use, and nothing reaches an admin surface except through the edge.
-    const pairNet = (purpose: string, internal = true) => new PlatformNetwork(this, `${purpose}-network`, { environment: env, purpose, internal });
+    const pairNet = (purpose: string, internal = true) =>
+      new PlatformNetwork(this, `${purpose}-network`, { environment: env, purpose, internal });
     const routeNet = (svc: string) => pairNet(`edge-${svc}`);
     const egressFor = (svc: string) => pairNet(`egress-${svc}`, false);
     const apiFor = (caller: string) => pairNet(`api-${caller}`);
@@ -112,7 +120,12 @@ export class EnvironmentStack extends TerraformStack {
     // by the read-only endpoint (see renderGrafanaRoleSql).
     const grafanaRole = `${database}_grafana`;
     const grafanaPassword = new GeneratedSecret(this, "postgres-grafana-password");
-    const backupsVolume = new ServiceVolume(this, "postgres-backups", { environment: env, service: "postgres", purpose: "backups", protect: config.protectData });
+    const backupsVolume = new ServiceVolume(this, "postgres-backups", {
+      environment: env,
+      service: "postgres",
+      purpose: "backups",
+      protect: config.protectData,
+    });
 
     // Grafana reads Postgres on a network of its own, so it shares nothing with the app services.
     const grafanaDbNet = pairNet("postgres-grafana");
@@ -124,8 +137,17 @@ export class EnvironmentStack extends TerraformStack {
       database,
       settings: { ...walArchiveSettings(), ...config.postgres.settings },
       extraRoles: [
-        { role: backupRole, password: backupPassword.value, replication: true, initSql: (passwordFile) => renderBackupRoleSql({ role: backupRole, database, passwordFile }) },
-        { role: monitorRole, password: monitorPassword.value, initSql: (passwordFile) => renderMonitorRoleSql({ role: monitorRole, database, passwordFile }) },
+        {
+          role: backupRole,
+          password: backupPassword.value,
+          replication: true,
+          initSql: (passwordFile) => renderBackupRoleSql({ role: backupRole, database, passwordFile }),
+        },
+        {
+          role: monitorRole,
+          password: monitorPassword.value,
+          initSql: (passwordFile) => renderMonitorRoleSql({ role: monitorRole, database, passwordFile }),
+        },
         {
           role: grafanaRole,
           password: grafanaPassword.value,
@@ -146,11 +168,21 @@ export class EnvironmentStack extends TerraformStack {
     const offsite = offsiteCfg && {
       ...offsiteCfg,
       network: egressFor("postgres-offsite"),
-      accessKeyId: sensitiveVariable(this, "offsite_access_key_id", "Access key id for the off-host backup bucket. Set TF_VAR_offsite_access_key_id or the workspace variable."),
-      secretAccessKey: sensitiveVariable(this, "offsite_secret_access_key", "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable."),
+      accessKeyId: sensitiveVariable(
+        this,
+        "offsite_access_key_id",
+        "Access key id for the off-host backup bucket. Set TF_VAR_offsite_access_key_id or the workspace variable.",
+      ),
+      secretAccessKey: sensitiveVariable(
+        this,
+        "offsite_secret_access_key",
+        "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable.",
+      ),
     };
     if (!offsite && env === "prod") {
-      Annotations.of(this).addWarning("prod backups stay on this host: set UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET (and the Terraform variables offsite_access_key_id/offsite_secret_access_key) for an off-host copy.");
+      Annotations.of(this).addWarning(
+        "prod backups stay on this host: set UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET (and the Terraform variables offsite_access_key_id/offsite_secret_access_key) for an off-host copy.",
+      );
     }
     this.backup = new PostgresBackup(this, "postgres-backup", {
       environment: env,
@@ -193,21 +225,41 @@ export class EnvironmentStack extends TerraformStack {
 
     // Tokens issued by Discord and Telegram: Terraform variables (workspace variables in Terraform Cloud).
     // Dev runs without real bots; the placeholder only keeps the upload non-empty.
-    const token = (name: string, description: string) => sensitiveVariable(this, name, description, env === "dev" ? "dev-placeholder-set-TF_VAR_to-connect" : undefined);
-    const discordToken = token("discord_bot_token", "Discord bot token (Discord developer portal). Set TF_VAR_discord_bot_token or the workspace variable.");
-    const telegramToken = token("telegram_bot_token", "Telegram bot token from @BotFather. Set TF_VAR_telegram_bot_token or the workspace variable.");
+    const token = (name: string, description: string) =>
+      sensitiveVariable(this, name, description, env === "dev" ? "dev-placeholder-set-TF_VAR_to-connect" : undefined);
+    const discordToken = token(
+      "discord_bot_token",
+      "Discord bot token (Discord developer portal). Set TF_VAR_discord_bot_token or the workspace variable.",
+    );
+    const telegramToken = token(
+      "telegram_bot_token",
+      "Telegram bot token from @BotFather. Set TF_VAR_telegram_bot_token or the workspace variable.",
+    );
 
     const s = config.services;
     const common = { environment: env, logLevel: config.logLevel, debug: config.debug, runtime: appRuntime };
     const publicUrl = (host: string) => (config.edge.httpsPort === 443 ? `https://${host}` : `https://${host}:${config.edge.httpsPort}`);
     // Services with debug ports need a non-internal network to publish them (dev only).
     const debugNet = (svc: string, cfg: { debugPorts: number[] }) => (cfg.debugPorts.length > 0 ? [{ network: egressFor(svc) }] : []);
-    const callers = { discordBot: apiFor("discord-bot"), telegramBot: apiFor("telegram-bot"), adminPanel: apiFor("admin-panel"), miniApp: apiFor("mini-app") };
+    const callers = {
+      discordBot: apiFor("discord-bot"),
+      telegramBot: apiFor("telegram-bot"),
+      adminPanel: apiFor("admin-panel"),
+      miniApp: apiFor("mini-app"),
+    };
     const routes = { api: routeNet("api"), adminPanel: routeNet("admin-panel"), miniApp: routeNet("mini-app") };
 
     const apiSecrets = [
-      { name: "session_secret", value: new GeneratedSecret(this, "api-session-secret", { length: 64 }).value, envVar: "SESSION_SECRET_FILE" },
-      { name: "encryption_key", value: new GeneratedSecret(this, "api-encryption-key", { length: 64 }).value, envVar: "ENCRYPTION_KEY_FILE" },
+      {
+        name: "session_secret",
+        value: new GeneratedSecret(this, "api-session-secret", { length: 64 }).value,
+        envVar: "SESSION_SECRET_FILE",
+      },
+      {
+        name: "encryption_key",
+        value: new GeneratedSecret(this, "api-encryption-key", { length: 64 }).value,
+        envVar: "ENCRYPTION_KEY_FILE",
+      },
     ];
     const apiUrlEnv = { API_INTERNAL_URL: `http://api:${s.api.port}`, API_PUBLIC_URL: publicUrl(config.hosts.api) };
 
@@ -252,14 +304,22 @@ export class EnvironmentStack extends TerraformStack {
     const telegramSecrets = [{ name: "telegram_bot_token", value: telegramToken, envVar: "TELEGRAM_BOT_TOKEN_FILE" }];
     if (webhook) {
       // Telegram echoes this in X-Telegram-Bot-Api-Secret-Token; letters and digits are within its allowed set.
-      telegramSecrets.push({ name: "telegram_webhook_secret", value: new GeneratedSecret(this, "telegram-webhook-secret", { length: 48 }).value, envVar: "TELEGRAM_WEBHOOK_SECRET_FILE" });
+      telegramSecrets.push({
+        name: "telegram_webhook_secret",
+        value: new GeneratedSecret(this, "telegram-webhook-secret", { length: 48 }).value,
+        envVar: "TELEGRAM_WEBHOOK_SECRET_FILE",
+      });
     }
     const telegramBot = new UpdateioService(this, "telegram-bot", {
       ...common,
       service: "telegram-bot",
       config: s.telegramBot,
       uses: [{ target: this.redis }, { target: this.rabbitmq, role: "telegram-bot" }],
-      networks: [{ network: egressFor("telegram-bot") }, { network: callers.telegramBot }, ...(telegramRoute ? [{ network: telegramRoute }] : [])],
+      networks: [
+        { network: egressFor("telegram-bot") },
+        { network: callers.telegramBot },
+        ...(telegramRoute ? [{ network: telegramRoute }] : []),
+      ],
       secrets: telegramSecrets,
       // Telegram allows one getUpdates consumer; webhooks are plain HTTP and can overlap.
       exclusive: !webhook,
@@ -276,7 +336,13 @@ export class EnvironmentStack extends TerraformStack {
       service: "admin-panel",
       config: s.adminPanel,
       networks: [{ network: routes.adminPanel }, { network: callers.adminPanel }, ...debugNet("admin-panel", s.adminPanel)],
-      secrets: [{ name: "session_secret", value: new GeneratedSecret(this, "admin-session-secret", { length: 64 }).value, envVar: "SESSION_SECRET_FILE" }],
+      secrets: [
+        {
+          name: "session_secret",
+          value: new GeneratedSecret(this, "admin-session-secret", { length: 64 }).value,
+          envVar: "SESSION_SECRET_FILE",
+        },
+      ],
       env: apiUrlEnv,
     });
     const miniApp = new UpdateioService(this, "mini-app", {
@@ -361,7 +427,12 @@ export class EnvironmentStack extends TerraformStack {
         ],
       },
       // RabbitMQ's built-in plugin is scraped on its own network; everything else comes to monitoring.
-      networks: [{ network: monitoringNet }, { network: this.rabbitmq.metricsNetwork! }, { network: edgeMetricsNet }, { network: this.logs.metricsNetwork }],
+      networks: [
+        { network: monitoringNet },
+        { network: this.rabbitmq.metricsNetwork! },
+        { network: edgeMetricsNet },
+        { network: this.logs.metricsNetwork },
+      ],
       protectData: config.protectData,
     });
     const alertChannels = o11y.alerting;
@@ -380,10 +451,27 @@ export class EnvironmentStack extends TerraformStack {
       postgres: { network: grafanaDbNet, login: this.postgres.loginFor(grafanaRole) },
       alerting: {
         ...(alertChannels.telegramChatId
-          ? { telegram: { chatId: alertChannels.telegramChatId, botToken: sensitiveVariable(this, "alert_telegram_bot_token", "Telegram bot token Grafana sends alerts with. Set TF_VAR_alert_telegram_bot_token or the workspace variable.") } }
+          ? {
+              telegram: {
+                chatId: alertChannels.telegramChatId,
+                botToken: sensitiveVariable(
+                  this,
+                  "alert_telegram_bot_token",
+                  "Telegram bot token Grafana sends alerts with. Set TF_VAR_alert_telegram_bot_token or the workspace variable.",
+                ),
+              },
+            }
           : {}),
         ...(alertChannels.discord
-          ? { discord: { webhookUrl: sensitiveVariable(this, "alert_discord_webhook_url", "Discord webhook URL for alerts. Set TF_VAR_alert_discord_webhook_url or the workspace variable.") } }
+          ? {
+              discord: {
+                webhookUrl: sensitiveVariable(
+                  this,
+                  "alert_discord_webhook_url",
+                  "Discord webhook URL for alerts. Set TF_VAR_alert_discord_webhook_url or the workspace variable.",
+                ),
+              },
+            }
           : {}),
       },
       egressNetwork: alertChannels.telegramChatId || alertChannels.discord ? grafanaEgress : undefined,
@@ -393,7 +481,9 @@ export class EnvironmentStack extends TerraformStack {
       protectData: config.protectData,
     });
     if (!alertChannels.telegramChatId && !alertChannels.discord && env === "prod") {
-      Annotations.of(this).addWarning("prod alerts have nowhere to go: set UPDATEIO_PROD_ALERT_TELEGRAM_CHAT_ID (+ TF_VAR_alert_telegram_bot_token) or UPDATEIO_PROD_ALERT_DISCORD=on (+ TF_VAR_alert_discord_webhook_url).");
+      Annotations.of(this).addWarning(
+        "prod alerts have nowhere to go: set UPDATEIO_PROD_ALERT_TELEGRAM_CHAT_ID (+ TF_VAR_alert_telegram_bot_token) or UPDATEIO_PROD_ALERT_DISCORD=on (+ TF_VAR_alert_discord_webhook_url).",
+      );
     }
 
     const caddyRoutes: CaddyRoute[] = [
@@ -401,7 +491,13 @@ export class EnvironmentStack extends TerraformStack {
       { host: config.hosts.admin, ...routeTarget(adminPanel.upstream()), healthPath: "/health", adminOnly: true },
       { host: config.hosts.miniApp, ...routeTarget(miniApp.upstream()), healthPath: "/health", frameAncestors: TELEGRAM_FRAME_ANCESTORS },
     ];
-    if (webhook) caddyRoutes.push({ host: config.hosts.api, path: s.telegramBot.webhookPath, ...routeTarget(telegramBot.upstream()), healthPath: "/health" });
+    if (webhook)
+      caddyRoutes.push({
+        host: config.hosts.api,
+        path: s.telegramBot.webhookPath,
+        ...routeTarget(telegramBot.upstream()),
+        healthPath: "/health",
+      });
     if (grafanaOnEdge) caddyRoutes.push(this.grafana.edgeRoute());
 
     // Optional operator VPN: a private route to the admin surfaces (through the edge's allow-list)
@@ -413,7 +509,14 @@ export class EnvironmentStack extends TerraformStack {
         environment: env,
         image: vpnCfg.image,
         peers: vpnCfg.peers,
-        privateKey: vpnCfg.keyMode === "supplied" ? sensitiveVariable(this, "vpn_private_key", "The VPN gateway's WireGuard private key (wg genkey). Set TF_VAR_vpn_private_key or the workspace variable.") : undefined,
+        privateKey:
+          vpnCfg.keyMode === "supplied"
+            ? sensitiveVariable(
+                this,
+                "vpn_private_key",
+                "The VPN gateway's WireGuard private key (wg genkey). Set TF_VAR_vpn_private_key or the workspace variable.",
+              )
+            : undefined,
         subnet: vpnCfg.subnet,
         listenPort: vpnCfg.listenPort,
         bindAddress: config.edge.bindAddress,
@@ -444,7 +547,12 @@ export class EnvironmentStack extends TerraformStack {
       adminAllowList: [...config.edge.adminAllowList, ...(this.vpn?.allowListCidrs ?? [])],
       hsts: env === "prod",
       routes: caddyRoutes,
-      routeNetworks: [...Object.values(routes), ...(telegramRoute ? [telegramRoute] : []), ...(grafanaRoute ? [grafanaRoute] : []), ...(vpnRoute ? [vpnRoute] : [])],
+      routeNetworks: [
+        ...Object.values(routes),
+        ...(telegramRoute ? [telegramRoute] : []),
+        ...(grafanaRoute ? [grafanaRoute] : []),
+        ...(vpnRoute ? [vpnRoute] : []),
+      ],
       egressNetwork: egressFor("edge"),
       metricsNetwork: edgeMetricsNet,
       protectData: config.protectData,
@@ -452,7 +560,12 @@ export class EnvironmentStack extends TerraformStack {
 
     new TerraformOutput(this, "urls", {
       description: "Public URLs served by the edge proxy.",
-      value: { api: publicUrl(config.hosts.api), admin: publicUrl(config.hosts.admin), mini_app: publicUrl(config.hosts.miniApp), grafana: this.grafana.rootUrl },
+      value: {
+        api: publicUrl(config.hosts.api),
+        admin: publicUrl(config.hosts.admin),
+        mini_app: publicUrl(config.hosts.miniApp),
+        grafana: this.grafana.rootUrl,
+      },
     });
     new TerraformOutput(this, "grafana_admin_password", {
       description: "Grafana's admin password (user admin; read with `terraform output -raw grafana_admin_password`).",
@@ -475,7 +588,9 @@ export class EnvironmentStack extends TerraformStack {
     });
 
     if (Object.values(s).some((svc) => svc.image.kind === "registry" && /@sha256:0{64}$/.test(svc.image.ref))) {
-      Annotations.of(this).addWarning(`environments/releases.json still holds placeholder digests (sha256:000...): deploys will fail to pull until the release pipeline writes real ones or UPDATEIO_${env.toUpperCase()}_<SERVICE>_IMAGE is set.`);
+      Annotations.of(this).addWarning(
+        `environments/releases.json still holds placeholder digests (sha256:000...): deploys will fail to pull until the release pipeline writes real ones or UPDATEIO_${env.toUpperCase()}_<SERVICE>_IMAGE is set.`,
+      );
     }
     applyPolicy(this, { environment: env });
   }

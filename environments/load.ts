@@ -21,7 +21,9 @@ export class ConfigError extends Error {
     readonly environment: string,
     readonly problems: readonly string[],
   ) {
-    super(`Invalid configuration for environment "${environment}" (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was synthesized:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super(
+      `Invalid configuration for environment "${environment}" (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was synthesized:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
     this.name = "ConfigError";
   }
 }
@@ -39,7 +41,9 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string[] {
     } else if ((issue.code === "invalid_key" || issue.code === "invalid_element") && issue.issues.length > 0) {
       // A bad record key or map element: the useful message is the nested one.
       const key = issue.code === "invalid_key" ? [] : [String(issue.key)];
-      lines.push(...describeIssues(issue.issues.map((inner) => ({ ...inner, path: [...issue.path, ...key, ...inner.path] })) as z.core.$ZodIssue[]));
+      lines.push(
+        ...describeIssues(issue.issues.map((inner) => ({ ...inner, path: [...issue.path, ...key, ...inner.path] })) as z.core.$ZodIssue[]),
+      );
     } else if (issue.code === "invalid_union" && issue.errors.length > 0) {
       // A discriminated union reports the branch errors: show the most specific ones.
       const nested = issue.errors.flat().map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }));
@@ -66,7 +70,10 @@ function dockerEngine(url: string): string {
 }
 
 /** Problems of one environment's own variables and config, without the global ones. */
-function environmentProblems(name: EnvironmentName, env: Readonly<Record<string, string | undefined>>): { config?: EnvironmentConfig; problems: string[] } {
+function environmentProblems(
+  name: EnvironmentName,
+  env: Readonly<Record<string, string | undefined>>,
+): { config?: EnvironmentConfig; problems: string[] } {
   const vars = new Variables(name, env);
   const input = BUILDERS[name](vars);
   // The prod engine is never a dev target, whatever the variables say (a dev deploy there would
@@ -75,7 +82,10 @@ function environmentProblems(name: EnvironmentName, env: Readonly<Record<string,
     const prodHost = env[variableName("prod", "DOCKER_HOST")]?.trim();
     if (prodHost && dockerEngine(prodHost) === dockerEngine(input.dockerHost)) {
       const devVar = vars.name("DOCKER_HOST");
-      vars.report(devVar, `${vars.isSet("DOCKER_HOST") ? `"${input.dockerHost}"` : `the default "${input.dockerHost}"`} is prod's Docker engine (${variableName("prod", "DOCKER_HOST")}); dev never deploys there: set ${devVar} to your own engine`);
+      vars.report(
+        devVar,
+        `${vars.isSet("DOCKER_HOST") ? `"${input.dockerHost}"` : `the default "${input.dockerHost}"`} is prod's Docker engine (${variableName("prod", "DOCKER_HOST")}); dev never deploys there: set ${devVar} to your own engine`,
+      );
     }
   }
   const result = environmentConfigSchema.safeParse(input);
@@ -92,7 +102,11 @@ function attributeIssues(name: EnvironmentName, vars: Variables, issues: readonl
     const colon = line.indexOf(": ");
     const path = line.slice(0, colon);
     const mentioned = [path, ...(line.slice(colon).match(/\b[a-z][A-Za-z]*(?:\.[A-Za-z0-9]+)+\b/g) ?? [])];
-    const keys = [...new Set(mentioned.map((p) => variableForPath(name, p.split("."))).filter((k): k is VariableKey => k !== undefined && vars.isSet(k)))];
+    const keys = [
+      ...new Set(
+        mentioned.map((p) => variableForPath(name, p.split("."))).filter((k): k is VariableKey => k !== undefined && vars.isSet(k)),
+      ),
+    ];
     return keys.length === 0 ? line : `${keys.map((k) => vars.name(k)).join(", ")} (environment variable, ${path})${line.slice(colon)}`;
   });
 }
@@ -117,7 +131,10 @@ export interface LoadedEnvironments {
 }
 
 /** Loads the named environments, each validated on its own: one invalid environment does not hide another's problems. */
-export function loadEnvironments(names: readonly EnvironmentName[], env: Readonly<Record<string, string | undefined>> = process.env): LoadedEnvironments {
+export function loadEnvironments(
+  names: readonly EnvironmentName[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): LoadedEnvironments {
   const configs: EnvironmentConfig[] = [];
   const errors: ConfigError[] = [];
   for (const name of names) {

@@ -17,16 +17,29 @@ const IMAGE_VARIABLES: Record<AppKey, VariableKey> = {
 
 /** The released image of an app service: releases.json, or its UPDATEIO_<ENV>_<SERVICE>_IMAGE override. */
 export function releasedImage(vars: Variables, key: AppKey) {
-  const ref = vars.pattern(IMAGE_VARIABLES[key], IMAGE_REF, "write an image reference such as ghcr.io/updateio/api:1.2.3@sha256:<64 hex>", releases.images[key]);
+  const ref = vars.pattern(
+    IMAGE_VARIABLES[key],
+    IMAGE_REF,
+    "write an image reference such as ghcr.io/updateio/api:1.2.3@sha256:<64 hex>",
+    releases.images[key],
+  );
   return { kind: "registry" as const, ref };
 }
 
 /** Off-host backup copy, when both the endpoint and the bucket are set; a part set alone is refused, not ignored. */
 export function offsiteConfig(vars: Variables) {
   const endpoint = vars.endpointUrl("BACKUP_OFFSITE_ENDPOINT");
-  const bucket = vars.pattern("BACKUP_OFFSITE_BUCKET", OFFSITE_PATTERNS.bucket, "write an existing S3 bucket name: 3-63 lowercase letters, digits, dots and dashes");
+  const bucket = vars.pattern(
+    "BACKUP_OFFSITE_BUCKET",
+    OFFSITE_PATTERNS.bucket,
+    "write an existing S3 bucket name: 3-63 lowercase letters, digits, dots and dashes",
+  );
   const region = vars.pattern("BACKUP_OFFSITE_REGION", OFFSITE_PATTERNS.region, "write a region name such as eu-central-1");
-  const provider = vars.pattern("BACKUP_OFFSITE_PROVIDER", OFFSITE_PATTERNS.provider, "write an rclone s3 provider name such as AWS, Minio, Cloudflare or Other");
+  const provider = vars.pattern(
+    "BACKUP_OFFSITE_PROVIDER",
+    OFFSITE_PATTERNS.provider,
+    "write an rclone s3 provider name such as AWS, Minio, Cloudflare or Other",
+  );
   const [e, b] = [vars.name("BACKUP_OFFSITE_ENDPOINT"), vars.name("BACKUP_OFFSITE_BUCKET")];
   if (vars.isSet("BACKUP_OFFSITE_ENDPOINT") !== vars.isSet("BACKUP_OFFSITE_BUCKET")) {
     const [set, missing] = vars.isSet("BACKUP_OFFSITE_ENDPOINT") ? [e, b] : [b, e];
@@ -47,10 +60,16 @@ export function vpnConfig(vars: Variables) {
   const enabled = vars.bool("VPN", false);
   const endpoint = vars.hostname("VPN_ENDPOINT");
   const keyMode = vars.choice("VPN_KEY", ["generated", "supplied"] as const, "generated");
-  const peers = vars.records("VPN_PEERS", 3, "alice-laptop:<44-character wg pubkey>:10.13.13.2/32").map(([name = "", publicKey = "", allowedIps = ""]) => ({ name, publicKey, allowedIps }));
+  const peers = vars
+    .records("VPN_PEERS", 3, "alice-laptop:<44-character wg pubkey>:10.13.13.2/32")
+    .map(([name = "", publicKey = "", allowedIps = ""]) => ({ name, publicKey, allowedIps }));
   if (!enabled) {
     for (const key of ["VPN_ENDPOINT", "VPN_PEERS", "VPN_KEY"] as const) {
-      if (vars.isSet(key)) vars.report(vars.name(key), `has no effect while ${vars.name("VPN")} is off; set ${vars.name("VPN")}=on, or unset ${vars.name(key)}`);
+      if (vars.isSet(key))
+        vars.report(
+          vars.name(key),
+          `has no effect while ${vars.name("VPN")} is off; set ${vars.name("VPN")}=on, or unset ${vars.name(key)}`,
+        );
     }
     return { enabled, image: PINNED_IMAGES.wireguard, keyMode: "generated" as const, peers: [] };
   }
@@ -58,10 +77,17 @@ export function vpnConfig(vars: Variables) {
 }
 
 /** Logs, metrics, dashboards and alerting; `scale` shrinks memory for dev and test. */
-export function observabilityConfig(vars: Variables, o: { lokiDays: number; prometheusDays: number; scale: number; pin?: (ref: string) => string; grafanaExpose: "edge" | "localhost" }) {
+export function observabilityConfig(
+  vars: Variables,
+  o: { lokiDays: number; prometheusDays: number; scale: number; pin?: (ref: string) => string; grafanaExpose: "edge" | "localhost" },
+) {
   const pin = o.pin ?? ((ref: string) => ref);
   const mb = (n: number) => Math.max(64, Math.round(n * o.scale));
-  const chatId = vars.pattern("ALERT_TELEGRAM_CHAT_ID", /^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$/, "write a Telegram chat id such as -1001234567890 or @channelname");
+  const chatId = vars.pattern(
+    "ALERT_TELEGRAM_CHAT_ID",
+    /^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$/,
+    "write a Telegram chat id such as -1001234567890 or @channelname",
+  );
   return {
     loki: { image: pin(PINNED_IMAGES.loki), memoryMb: mb(1024), retentionDays: o.lokiDays },
     shipper: { kind: "alloy" as const, image: pin(PINNED_IMAGES.alloy), memoryMb: mb(256) },
@@ -117,7 +143,16 @@ export function releasedConfig(vars: Variables, domain: string): EnvironmentConf
       adminAllowList: vars.cidrList("ADMIN_ALLOW", []),
     },
     // One streaming replica (read-only alias postgres-ro) and PgBouncer in front of the primary.
-    postgres: { image: PINNED_IMAGES.postgres, memoryMb: 2048, cpuShares: 2048, database: "updateio", replicas: 1, pooler: true, poolerImage: PINNED_IMAGES.pgbouncer, offsite: offsiteConfig(vars) },
+    postgres: {
+      image: PINNED_IMAGES.postgres,
+      memoryMb: 2048,
+      cpuShares: 2048,
+      database: "updateio",
+      replicas: 1,
+      pooler: true,
+      poolerImage: PINNED_IMAGES.pgbouncer,
+      offsite: offsiteConfig(vars),
+    },
     // A replica and three Sentinels: the master can fail over without losing sessions.
     redis: { image: PINNED_IMAGES.redis, memoryMb: 512, cpuShares: 1024, replicas: 1, sentinels: 3 },
     rabbitmq: { image: PINNED_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod", clusterSize: 3 },
@@ -145,8 +180,18 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
     state: {
       backend: "cloud",
       hostname: vars.hostname("TFC_HOSTNAME", "app.terraform.io")!,
-      organization: vars.pattern("TFC_ORGANIZATION", /^[A-Za-z0-9_-]{1,90}$/, "write a Terraform Cloud organization name (letters, digits, - and _)", "updateio"),
-      workspace: vars.pattern("TFC_WORKSPACE", /^[A-Za-z0-9_-]{1,90}$/, "write a Terraform Cloud workspace name (letters, digits, - and _)", "updateio-prod"),
+      organization: vars.pattern(
+        "TFC_ORGANIZATION",
+        /^[A-Za-z0-9_-]{1,90}$/,
+        "write a Terraform Cloud organization name (letters, digits, - and _)",
+        "updateio",
+      ),
+      workspace: vars.pattern(
+        "TFC_WORKSPACE",
+        /^[A-Za-z0-9_-]{1,90}$/,
+        "write a Terraform Cloud workspace name (letters, digits, - and _)",
+        "updateio-prod",
+      ),
     },
     edge: { ...base.edge, tls: { mode: "acme", email: vars.email("ACME_EMAIL", `ops@${domain}`), ...(caUrl ? { caUrl } : {}) } },
   };

@@ -16,20 +16,20 @@ import { VARIABLE_PATTERNS } from "./variables";
  */
 
 // Registry reference: [registry[:port]/]path[:tag][@sha256:digest]
-export const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+export const IMAGE_REF =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 const HOSTNAME = VARIABLE_PATTERNS.HOSTNAME;
 
 export const imageRef = z
-  .string({ error: "must be an image reference string such as \"postgres:17.6-bookworm\"" })
+  .string({ error: 'must be an image reference string such as "postgres:17.6-bookworm"' })
   .regex(IMAGE_REF, {
-    error: (issue) =>
-      `"${String(issue.input)}" is not a valid image reference; use [registry/]name:tag or name:tag@sha256:<64 hex>`,
+    error: (issue) => `"${String(issue.input)}" is not a valid image reference; use [registry/]name:tag or name:tag@sha256:<64 hex>`,
   })
   .refine((ref) => ref.includes("@") || (ref.split("/").pop() ?? "").includes(":"), {
     error: "has no tag or digest; pin it, e.g. name:1.2.3 or name:1.2.3@sha256:<digest> (never an implicit latest)",
   })
   .refine((ref) => !/:latest(@|$)/.test(ref), {
-    error: "uses the floating tag \"latest\"; pin a version tag (and a digest in prod)",
+    error: 'uses the floating tag "latest"; pin a version tag (and a digest in prod)',
   });
 
 const port = z
@@ -51,20 +51,22 @@ const cidr = z.string().refine(isCidr, {
   error: (issue) => `"${String(issue.input)}" is not a CIDR; write an address with a prefix length, e.g. 203.0.113.0/24 or 10.8.0.0/16`,
 });
 
-const envVars = z.record(
-  z.string().regex(ENV_NAME, { error: "environment variable names must be UPPER_SNAKE_CASE, e.g. LOG_FORMAT" }),
-  z.string({ error: "environment variable values must be strings; quote numbers and booleans" }),
-).superRefine((vars, ctx) => {
-  for (const name of Object.keys(vars)) {
-    if (isSecretEnvName(name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: [name],
-        message: "looks like a secret; never put secrets in config: declare it under secrets (delivered as a file) instead",
-      });
+const envVars = z
+  .record(
+    z.string().regex(ENV_NAME, { error: "environment variable names must be UPPER_SNAKE_CASE, e.g. LOG_FORMAT" }),
+    z.string({ error: "environment variable values must be strings; quote numbers and booleans" }),
+  )
+  .superRefine((vars, ctx) => {
+    for (const name of Object.keys(vars)) {
+      if (isSecretEnvName(name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "looks like a secret; never put secrets in config: declare it under secrets (delivered as a file) instead",
+        });
+      }
     }
-  }
-});
+  });
 
 const featureFlags = z.record(
   z.string().regex(/^[a-z][a-zA-Z0-9]*$/, { error: "feature flag names must be camelCase, e.g. newOnboarding" }),
@@ -82,12 +84,12 @@ const imageSource = z.discriminatedUnion(
       context: z.string().min(1, { error: "must name the service's source folder, e.g. ../updateio/api" }),
       dockerfile: z.string().min(1).default("Dockerfile"),
       /** Command that runs the service with hot reload, e.g. ["npm", "run", "dev"]. */
-      devCommand: z.array(z.string().min(1)).min(1, { error: "must be a non-empty command such as [\"npm\", \"run\", \"dev\"]" }),
+      devCommand: z.array(z.string().min(1)).min(1, { error: 'must be a non-empty command such as ["npm", "run", "dev"]' }),
       /** Path of the source inside the container, where the context is bind-mounted for hot reload. */
       mountPath: z.string().startsWith("/", { error: "must be an absolute path inside the container, e.g. /app" }).default("/app"),
     }),
   ],
-  { error: "must be { kind: \"registry\", ref } or { kind: \"build\", context, devCommand }" },
+  { error: 'must be { kind: "registry", ref } or { kind: "build", context, devCommand }' },
 );
 
 /** Replicas per service: one host's containers stop at CONTAINER_REPLICA_LIMIT; Swarm spreads them over nodes. */
@@ -96,7 +98,10 @@ const SWARM_REPLICA_LIMIT = 100;
 
 const appService = z.strictObject({
   image: imageSource,
-  replicas: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1; remove the service from the environment instead" }).max(SWARM_REPLICA_LIMIT, { error: `must be at most ${SWARM_REPLICA_LIMIT}; split the service instead` }),
+  replicas: z
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be at least 1; remove the service from the environment instead" })
+    .max(SWARM_REPLICA_LIMIT, { error: `must be at most ${SWARM_REPLICA_LIMIT}; split the service instead` }),
   memoryMb,
   cpuShares,
   /** Port the service listens on inside the container (HTTP and the /health endpoint). */
@@ -109,8 +114,11 @@ const appService = z.strictObject({
 
 const telegramBot = appService.extend({
   /** polling: the bot calls getUpdates (no inbound traffic); webhook: Telegram calls us through the edge. */
-  mode: z.enum(["polling", "webhook"], { error: "must be \"polling\" or \"webhook\"" }),
-  webhookPath: z.string().regex(/^\/[a-z0-9/_-]+$/, { error: "must be a URL path such as /telegram/webhook" }).default("/telegram/webhook"),
+  mode: z.enum(["polling", "webhook"], { error: 'must be "polling" or "webhook"' }),
+  webhookPath: z
+    .string()
+    .regex(/^\/[a-z0-9/_-]+$/, { error: "must be a URL path such as /telegram/webhook" })
+    .default("/telegram/webhook"),
 });
 
 const dataService = z.strictObject({
@@ -120,26 +128,51 @@ const dataService = z.strictObject({
 });
 
 const days = (max: number, example: string) =>
-  z.int({ error: "must be a whole number of days" }).min(1, { error: `must be at least 1 day, e.g. ${example}` }).max(max, { error: `must be at most ${max} days` });
+  z
+    .int({ error: "must be a whole number of days" })
+    .min(1, { error: `must be at least 1 day, e.g. ${example}` })
+    .max(max, { error: `must be at most ${max} days` });
 
 /** Off-host copy of the backups volume to S3-compatible storage (rclone); keys are Terraform variables. */
 const offsite = z.strictObject({
-  endpoint: z.string().regex(VARIABLE_PATTERNS.ENDPOINT_URL, { error: "must be the S3 endpoint URL with no path, e.g. https://s3.eu-central-1.amazonaws.com" }),
-  bucket: z.string().regex(OFFSITE_PATTERNS.bucket, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes)" }),
-  prefix: z.string().regex(OFFSITE_PATTERNS.prefix, { error: "must be path segments without leading or trailing slash, e.g. prod/postgres" }).optional(),
+  endpoint: z.string().regex(VARIABLE_PATTERNS.ENDPOINT_URL, {
+    error: "must be the S3 endpoint URL with no path, e.g. https://s3.eu-central-1.amazonaws.com",
+  }),
+  bucket: z
+    .string()
+    .regex(OFFSITE_PATTERNS.bucket, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes)" }),
+  prefix: z
+    .string()
+    .regex(OFFSITE_PATTERNS.prefix, { error: "must be path segments without leading or trailing slash, e.g. prod/postgres" })
+    .optional(),
   region: z.string().regex(OFFSITE_PATTERNS.region, { error: "must be a region name such as eu-central-1" }).optional(),
-  provider: z.string().regex(OFFSITE_PATTERNS.provider, { error: "must be an rclone s3 provider name such as AWS, Minio, Cloudflare or Other" }).optional(),
+  provider: z
+    .string()
+    .regex(OFFSITE_PATTERNS.provider, { error: "must be an rclone s3 provider name such as AWS, Minio, Cloudflare or Other" })
+    .optional(),
   image: imageRef,
-  intervalSeconds: z.int({ error: "must be a whole number of seconds" }).min(60, { error: "must be at least 60" }).max(86400, { error: "must be at most 86400 (a day)" }).default(900),
+  intervalSeconds: z
+    .int({ error: "must be a whole number of seconds" })
+    .min(60, { error: "must be at least 60" })
+    .max(86400, { error: "must be at most 86400 (a day)" })
+    .default(900),
 });
 
 const postgres = dataService.extend({
   /** Streaming replicas (read-only alias postgres-ro). */
-  replicas: z.int({ error: "must be a whole number" }).min(0, { error: "must be 0 or more" }).max(3, { error: "must be at most 3 on one host" }).default(0),
+  replicas: z
+    .int({ error: "must be a whole number" })
+    .min(0, { error: "must be 0 or more" })
+    .max(3, { error: "must be at most 3 on one host" })
+    .default(0),
   /** PgBouncer in front of the primary (transaction pooling) for the services; migrations stay direct. */
   pooler: z.boolean({ error: "must be true or false" }).default(false),
   poolerImage: imageRef.optional(),
-  poolSize: z.int({ error: "must be a whole number" }).min(1, { error: "must be at least 1" }).max(500, { error: "must be at most 500" }).default(20),
+  poolSize: z
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be at least 1" })
+    .max(500, { error: "must be at most 500" })
+    .default(20),
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lowercase SQL identifier, e.g. updateio" }),
   /** Off-host copy of dumps, base backups and WAL (absent: backups stay on this host). */
   offsite: offsite.optional(),
@@ -148,7 +181,10 @@ const postgres = dataService.extend({
    * ones). Reloadable ones are applied in place; restart-only ones replace the Postgres containers.
    */
   settings: z
-    .record(z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }), z.union([z.string(), z.number(), z.boolean()]))
+    .record(
+      z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }),
+      z.union([z.string(), z.number(), z.boolean()]),
+    )
     .superRefine((settings, ctx) => {
       for (const line of postgresSettingsProblems(settings, "")) {
         const colon = line.indexOf(": ");
@@ -160,36 +196,56 @@ const postgres = dataService.extend({
 
 const redis = dataService.extend({
   /** Replicas following the master (prod: 1, with Sentinels for failover). */
-  replicas: z.int({ error: "must be a whole number" }).min(0, { error: "must be 0 or more" }).max(3, { error: "must be at most 3 on one host" }).default(0),
+  replicas: z
+    .int({ error: "must be a whole number" })
+    .min(0, { error: "must be 0 or more" })
+    .max(3, { error: "must be at most 3 on one host" })
+    .default(0),
   /** Sentinels watching the master: 0 (none) or an odd number ≥ 3 so a majority can decide. */
-  sentinels: z.int({ error: "must be a whole number" }).refine((n) => n === 0 || (n >= 3 && n % 2 === 1 && n <= 7), { error: "must be 0, 3, 5 or 7: Sentinels need an odd majority" }).default(0),
+  sentinels: z
+    .int({ error: "must be a whole number" })
+    .refine((n) => n === 0 || (n >= 3 && n % 2 === 1 && n <= 7), { error: "must be 0, 3, 5 or 7: Sentinels need an odd majority" })
+    .default(0),
 });
 
 const rabbitmq = dataService.extend({
   /** Broker nodes: 1, or 3 for a cluster whose quorum queues survive losing one node. */
-  clusterSize: z.union([z.literal(1), z.literal(3)], { error: "must be 1 or 3 (quorum queues need an odd number of nodes; 3 tolerates one loss)" }).default(1),
+  clusterSize: z
+    .union([z.literal(1), z.literal(3)], { error: "must be 1 or 3 (quorum queues need an odd number of nodes; 3 tolerates one loss)" })
+    .default(1),
   vhost: z.string().regex(/^[a-z0-9_-]+$/, { error: "must be a simple name such as updateio-prod" }),
 });
 
 const observability = z.strictObject({
   loki: z.strictObject({ image: imageRef, memoryMb, retentionDays: days(3650, "3 in dev, 30 in prod") }),
   /** Alloy is the default; Promtail is end-of-life upstream and kept for teams that run it. */
-  shipper: z.strictObject({ kind: z.enum(["alloy", "promtail"], { error: "must be \"alloy\" (default) or \"promtail\"" }).default("alloy"), image: imageRef, memoryMb }),
+  shipper: z.strictObject({
+    kind: z.enum(["alloy", "promtail"], { error: 'must be "alloy" (default) or "promtail"' }).default("alloy"),
+    image: imageRef,
+    memoryMb,
+  }),
   socketProxyImage: imageRef,
   prometheus: z.strictObject({ image: imageRef, memoryMb, retentionDays: days(3650, "7 in dev, 30 in prod") }),
   grafana: z.strictObject({
     image: imageRef,
     memoryMb,
     /** edge: https://<hosts.grafana> behind the admin allow-list; localhost: http://127.0.0.1:<localPort> only. */
-    expose: z.enum(["edge", "localhost"], { error: "must be \"edge\" (behind the admin allow-list) or \"localhost\" (127.0.0.1 only)" }).default("edge"),
+    expose: z
+      .enum(["edge", "localhost"], { error: 'must be "edge" (behind the admin allow-list) or "localhost" (127.0.0.1 only)' })
+      .default("edge"),
     localPort: port.default(3000),
   }),
   exporters: z.strictObject({ postgresImage: imageRef, redisImage: imageRef, cadvisorImage: imageRef, nodeImage: imageRef }),
   /** Where Grafana sends alerts; the bot token and webhook URL are sensitive Terraform variables. */
-  alerting: z.strictObject({
-    telegramChatId: z.string().regex(/^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$/, { error: "must be a Telegram chat id such as -1001234567890 or @channelname" }).optional(),
-    discord: z.boolean({ error: "must be true or false" }).default(false),
-  }).default({ discord: false }),
+  alerting: z
+    .strictObject({
+      telegramChatId: z
+        .string()
+        .regex(/^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{5,32}$/, { error: "must be a Telegram chat id such as -1001234567890 or @channelname" })
+        .optional(),
+      discord: z.boolean({ error: "must be true or false" }).default(false),
+    })
+    .default({ discord: false }),
 });
 
 /** Optional WireGuard gateway: operators reach the admin surfaces through it instead of the internet. */
@@ -197,16 +253,24 @@ const vpn = z.strictObject({
   enabled: z.boolean({ error: "must be true or false" }),
   image: imageRef,
   /** generated: the container makes its key on first start (read the public key with `docker exec <env>-vpn wg show wg0 public-key`); supplied: TF_VAR_vpn_private_key. */
-  keyMode: z.enum(["generated", "supplied"], { error: "must be \"generated\" or \"supplied\" (TF_VAR_vpn_private_key)" }).default("generated"),
+  keyMode: z.enum(["generated", "supplied"], { error: 'must be "generated" or "supplied" (TF_VAR_vpn_private_key)' }).default("generated"),
   subnet: cidr.default("10.13.13.0/24"),
   listenPort: port.default(51820),
   /** Public host name of the Docker host, written into the client templates. */
   endpoint: z.string().regex(HOSTNAME, { error: "must be the Docker host's public name, e.g. vpn.updateio.app" }).optional(),
-  peers: z.array(z.strictObject({
-    name: z.string().regex(PEER_NAME, { error: "must be lowercase letters, digits and dashes, e.g. alice-laptop" }),
-    publicKey: z.string().regex(WG_KEY, { error: "must be a WireGuard public key (44 base64 characters ending in =, from `wg pubkey`)" }),
-    allowedIps: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/32$/, { error: "must be the device's one VPN address as a /32, e.g. 10.13.13.2/32" }),
-  })).default([]),
+  peers: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(PEER_NAME, { error: "must be lowercase letters, digits and dashes, e.g. alice-laptop" }),
+        publicKey: z
+          .string()
+          .regex(WG_KEY, { error: "must be a WireGuard public key (44 base64 characters ending in =, from `wg pubkey`)" }),
+        allowedIps: z
+          .string()
+          .regex(/^\d{1,3}(\.\d{1,3}){3}\/32$/, { error: "must be the device's one VPN address as a /32, e.g. 10.13.13.2/32" }),
+      }),
+    )
+    .default([]),
 });
 
 const edge = z.strictObject({
@@ -214,18 +278,29 @@ const edge = z.strictObject({
   memoryMb,
   cpuShares,
   /** Host address the published ports bind to: 127.0.0.1 on a laptop or shared test host, 0.0.0.0 in prod. */
-  bindAddress: z.enum(["127.0.0.1", "0.0.0.0"], { error: "must be \"127.0.0.1\" or \"0.0.0.0\"" }),
+  bindAddress: z.enum(["127.0.0.1", "0.0.0.0"], { error: 'must be "127.0.0.1" or "0.0.0.0"' }),
   httpPort: port,
   httpsPort: port,
-  tls: z.discriminatedUnion("mode", [
-    z.strictObject({ mode: z.literal("internal") }),
-    z.strictObject({
-      mode: z.literal("acme"),
-      // Both end up in the Caddyfile: allow-lists, so no value can add a token or a directive.
-      email: z.string({ error: "must be an email address for the ACME account, e.g. ops@updateio.app" }).regex(VARIABLE_PATTERNS.EMAIL, { error: "must be an email address for the ACME account, e.g. ops@updateio.app" }),
-      caUrl: z.string().regex(VARIABLE_PATTERNS.HTTPS_URL, { error: "must be the https ACME directory URL, e.g. https://acme-staging-v02.api.letsencrypt.org/directory" }).optional(),
-    }),
-  ], { error: "must be { mode: \"internal\" } or { mode: \"acme\", email }" }),
+  tls: z.discriminatedUnion(
+    "mode",
+    [
+      z.strictObject({ mode: z.literal("internal") }),
+      z.strictObject({
+        mode: z.literal("acme"),
+        // Both end up in the Caddyfile: allow-lists, so no value can add a token or a directive.
+        email: z
+          .string({ error: "must be an email address for the ACME account, e.g. ops@updateio.app" })
+          .regex(VARIABLE_PATTERNS.EMAIL, { error: "must be an email address for the ACME account, e.g. ops@updateio.app" }),
+        caUrl: z
+          .string()
+          .regex(VARIABLE_PATTERNS.HTTPS_URL, {
+            error: "must be the https ACME directory URL, e.g. https://acme-staging-v02.api.letsencrypt.org/directory",
+          })
+          .optional(),
+      }),
+    ],
+    { error: 'must be { mode: "internal" } or { mode: "acme", email }' },
+  ),
   /** Client networks allowed on admin surfaces (admin panel, later Grafana). Empty = nobody. */
   adminAllowList: z.array(cidr).default([]),
 });
@@ -240,54 +315,81 @@ const hosts = z.strictObject({
 
 const DOCKER_HOST = [VARIABLE_PATTERNS.DOCKER_UNIX, VARIABLE_PATTERNS.DOCKER_SSH, VARIABLE_PATTERNS.DOCKER_TCP];
 
-const swarmOnly = z.undefined({ error: "applies to the swarm runtime only; remove it, or set runtime.kind to \"swarm\"" }).optional();
+const swarmOnly = z.undefined({ error: 'applies to the swarm runtime only; remove it, or set runtime.kind to "swarm"' }).optional();
 
 /**
  * Where the app services run: plain containers on one Docker host (dev: bind mounts, hot reload,
  * debug ports), or Docker Swarm services (test, prod: rolling updates with automatic rollback,
  * more than one node). Stateful services, the edge and jobs are plain containers either way.
  */
-const runtime = z.discriminatedUnion("kind", [
-  z.strictObject({
-    kind: z.literal("containers"),
-    encryptNetworks: swarmOnly,
-    placementConstraints: swarmOnly,
-    updateDelaySeconds: swarmOnly,
-  }),
-  z.strictObject({
-    kind: z.literal("swarm"),
-    /** IPsec-encrypt the overlay networks that carry data or credentials between nodes (prod). */
-    encryptNetworks: z.boolean({ error: "must be true or false" }).default(false),
-    /** Constraints for every app service, e.g. ["node.labels.updateio.apps==true"]; label the nodes first. */
-    placementConstraints: z.array(z.string().regex(PLACEMENT_CONSTRAINT, {
-      error: (issue) => `"${String(issue.input)}" is not a placement constraint such as node.labels.updateio.apps==true or node.role==worker`,
-    })).default([]),
-    /** Pause between two tasks of a rolling update. */
-    updateDelaySeconds: z.int({ error: "must be a whole number of seconds" }).min(0, { error: "must be 0 or more" }).max(600, { error: "must be at most 600" }).default(5),
-  }),
-], { error: "must be { kind: \"containers\" } or { kind: \"swarm\" }" });
+const runtime = z.discriminatedUnion(
+  "kind",
+  [
+    z.strictObject({
+      kind: z.literal("containers"),
+      encryptNetworks: swarmOnly,
+      placementConstraints: swarmOnly,
+      updateDelaySeconds: swarmOnly,
+    }),
+    z.strictObject({
+      kind: z.literal("swarm"),
+      /** IPsec-encrypt the overlay networks that carry data or credentials between nodes (prod). */
+      encryptNetworks: z.boolean({ error: "must be true or false" }).default(false),
+      /** Constraints for every app service, e.g. ["node.labels.updateio.apps==true"]; label the nodes first. */
+      placementConstraints: z
+        .array(
+          z.string().regex(PLACEMENT_CONSTRAINT, {
+            error: (issue) =>
+              `"${String(issue.input)}" is not a placement constraint such as node.labels.updateio.apps==true or node.role==worker`,
+          }),
+        )
+        .default([]),
+      /** Pause between two tasks of a rolling update. */
+      updateDelaySeconds: z
+        .int({ error: "must be a whole number of seconds" })
+        .min(0, { error: "must be 0 or more" })
+        .max(600, { error: "must be at most 600" })
+        .default(5),
+    }),
+  ],
+  { error: 'must be { kind: "containers" } or { kind: "swarm" }' },
+);
 
-const state = z.discriminatedUnion("backend", [
-  z.strictObject({
-    backend: z.literal("local"),
-    /** State file path relative to the project root; keep it out of cdktf.out and git. */
-    path: z.string().regex(/^[A-Za-z0-9._/-]+\.tfstate$/, { error: "must be a relative path ending in .tfstate, e.g. state/dev.tfstate" })
-      .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), { error: "must stay inside the project (relative, no ..)" })
-      .refine((p) => !posix.normalize(p).startsWith("cdktf.out/"), { error: "must not live in cdktf.out, which people delete; use state/<env>.tfstate" }),
-  }),
-  z.strictObject({
-    backend: z.literal("cloud"),
-    hostname: z.string().regex(HOSTNAME, { error: "must be a host name such as app.terraform.io" }),
-    organization: z.string().regex(/^[A-Za-z0-9_-]+$/, { error: "must be a Terraform Cloud organization name (letters, digits, - and _)" }),
-    workspace: z.string().regex(/^[A-Za-z0-9_-]{1,90}$/, { error: "must be a Terraform Cloud workspace name (letters, digits, - and _)" }),
-  }),
-], { error: "must be { backend: \"local\", path } or { backend: \"cloud\", organization, workspace, hostname }" });
+const state = z.discriminatedUnion(
+  "backend",
+  [
+    z.strictObject({
+      backend: z.literal("local"),
+      /** State file path relative to the project root; keep it out of cdktf.out and git. */
+      path: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]+\.tfstate$/, { error: "must be a relative path ending in .tfstate, e.g. state/dev.tfstate" })
+        .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), { error: "must stay inside the project (relative, no ..)" })
+        .refine((p) => !posix.normalize(p).startsWith("cdktf.out/"), {
+          error: "must not live in cdktf.out, which people delete; use state/<env>.tfstate",
+        }),
+    }),
+    z.strictObject({
+      backend: z.literal("cloud"),
+      hostname: z.string().regex(HOSTNAME, { error: "must be a host name such as app.terraform.io" }),
+      organization: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/, { error: "must be a Terraform Cloud organization name (letters, digits, - and _)" }),
+      workspace: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,90}$/, { error: "must be a Terraform Cloud workspace name (letters, digits, - and _)" }),
+    }),
+  ],
+  { error: 'must be { backend: "local", path } or { backend: "cloud", organization, workspace, hostname }' },
+);
 
 export const environmentConfigSchema = z
   .strictObject({
     name: z.enum(["dev", "test", "prod"], { error: "must be dev, test or prod" }),
     /** Docker daemon the provider talks to, e.g. unix:///var/run/docker.sock or ssh://deploy@host. */
-    dockerHost: z.string().refine((h) => DOCKER_HOST.some((p) => p.test(h)), { error: "must be a Docker host URL: unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:port" }),
+    dockerHost: z.string().refine((h) => DOCKER_HOST.some((p) => p.test(h)), {
+      error: "must be a Docker host URL: unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:port",
+    }),
     state,
     runtime,
     /** Every image must carry a digest (prod). */
@@ -305,7 +407,7 @@ export const environmentConfigSchema = z
     vpn,
     migrations: z.strictObject({
       /** Command run once per API image before the API starts. */
-      command: z.array(z.string().min(1)).min(1, { error: "must be a command such as [\"npx\", \"prisma\", \"migrate\", \"deploy\"]" }),
+      command: z.array(z.string().min(1)).min(1, { error: 'must be a command such as ["npx", "prisma", "migrate", "deploy"]' }),
       memoryMb,
     }),
     services: z.strictObject({
@@ -318,9 +420,12 @@ export const environmentConfigSchema = z
   })
   // Cross-field rules run even when some fields are invalid (when: always), so every problem is
   // reported in one pass; they therefore read the input defensively.
-  .superRefine((cfg, ctx) => {
-    for (const [path, message] of crossFieldProblems(cfg as unknown)) ctx.addIssue({ code: "custom", path, message });
-  }, { when: () => true });
+  .superRefine(
+    (cfg, ctx) => {
+      for (const [path, message] of crossFieldProblems(cfg as unknown)) ctx.addIssue({ code: "custom", path, message });
+    },
+    { when: () => true },
+  );
 
 type Problem = [(string | number)[], string];
 
@@ -328,13 +433,15 @@ type Problem = [(string | number)[], string];
 export function crossFieldProblems(input: unknown): Problem[] {
   const problems: Problem[] = [];
   const issue = (path: (string | number)[], message: string) => problems.push([path, message]);
-  const obj = (v: unknown): Record<string, any> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, any>) : {});
+  const obj = (v: unknown): Record<string, any> =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, any>) : {};
   const cfg = obj(input);
   const services = obj(cfg.services);
   const edgeCfg = obj(cfg.edge);
   const name = cfg.name;
 
-  if (name === "prod" && cfg.requireDigests !== true) issue(["requireDigests"], "must be true in prod: only a digest really pins what runs");
+  if (name === "prod" && cfg.requireDigests !== true)
+    issue(["requireDigests"], "must be true in prod: only a digest really pins what runs");
   if (cfg.requireDigests === true) {
     const refs: Problem[] = [];
     for (const key of ["edge", "postgres", "redis", "rabbitmq"]) {
@@ -345,7 +452,16 @@ export function crossFieldProblems(input: unknown): Problem[] {
     const off = obj(pg.offsite);
     if (typeof off.image === "string") refs.push([["postgres", "offsite", "image"], off.image]);
     const o11y = obj(cfg.observability);
-    for (const [key, field] of [["loki", "image"], ["shipper", "image"], ["prometheus", "image"], ["grafana", "image"], ["exporters", "postgresImage"], ["exporters", "redisImage"], ["exporters", "cadvisorImage"], ["exporters", "nodeImage"]] as const) {
+    for (const [key, field] of [
+      ["loki", "image"],
+      ["shipper", "image"],
+      ["prometheus", "image"],
+      ["grafana", "image"],
+      ["exporters", "postgresImage"],
+      ["exporters", "redisImage"],
+      ["exporters", "cadvisorImage"],
+      ["exporters", "nodeImage"],
+    ] as const) {
       const ref = obj(o11y[key])[field];
       if (typeof ref === "string") refs.push([["observability", key, field], ref]);
     }
@@ -354,41 +470,69 @@ export function crossFieldProblems(input: unknown): Problem[] {
     if (vpnCfg.enabled === true && typeof vpnCfg.image === "string") refs.push([["vpn", "image"], vpnCfg.image]);
     if (pg.pooler === true) {
       if (typeof pg.poolerImage === "string") refs.push([["postgres", "poolerImage"], pg.poolerImage]);
-      else issue(["postgres", "poolerImage"], "is required when postgres.pooler is on in an environment that requires digests: set name:tag@sha256:<digest>");
+      else
+        issue(
+          ["postgres", "poolerImage"],
+          "is required when postgres.pooler is on in an environment that requires digests: set name:tag@sha256:<digest>",
+        );
     }
     for (const [svcName, svc] of Object.entries(services)) {
       const image = obj(obj(svc).image);
       if (image.kind === "build") {
-        issue(["services", svcName, "image"], "is built from local source, which this environment forbids (requireDigests); use { kind: \"registry\", ref: \"name:tag@sha256:...\" }");
+        issue(
+          ["services", svcName, "image"],
+          'is built from local source, which this environment forbids (requireDigests); use { kind: "registry", ref: "name:tag@sha256:..." }',
+        );
       } else if (typeof image.ref === "string") {
         refs.push([["services", svcName, "image", "ref"], image.ref]);
       }
     }
     for (const [path, ref] of refs) {
-      if (IMAGE_REF.test(ref) && !isPinnedByDigest(ref)) issue(path, `"${ref}" has no digest; this environment requires images pinned as name:tag@sha256:<64 hex>`);
+      if (IMAGE_REF.test(ref) && !isPinnedByDigest(ref))
+        issue(path, `"${ref}" has no digest; this environment requires images pinned as name:tag@sha256:<64 hex>`);
     }
   }
   const redisCfg = obj(cfg.redis);
-  if (typeof redisCfg.sentinels === "number" && redisCfg.sentinels > 0 && !(typeof redisCfg.replicas === "number" && redisCfg.replicas >= 1)) {
+  if (
+    typeof redisCfg.sentinels === "number" &&
+    redisCfg.sentinels > 0 &&
+    !(typeof redisCfg.replicas === "number" && redisCfg.replicas >= 1)
+  ) {
     issue(["redis", "replicas"], "must be at least 1 when redis.sentinels is set: Sentinels need a replica to promote");
   }
   const discord = obj(services.discordBot);
   if (typeof discord.replicas === "number" && discord.replicas !== 1) {
-    issue(["services", "discordBot", "replicas"], "must be 1: a Discord bot token allows one gateway session per shard, two replicas would answer every command twice");
+    issue(
+      ["services", "discordBot", "replicas"],
+      "must be 1: a Discord bot token allows one gateway session per shard, two replicas would answer every command twice",
+    );
   }
   const telegram = obj(services.telegramBot);
   if (typeof telegram.replicas === "number" && telegram.replicas !== 1 && telegram.mode === "polling") {
-    issue(["services", "telegramBot", "replicas"], "must be 1 in polling mode (Telegram allows one getUpdates consumer); use mode \"webhook\" to run more");
+    issue(
+      ["services", "telegramBot", "replicas"],
+      'must be 1 in polling mode (Telegram allows one getUpdates consumer); use mode "webhook" to run more',
+    );
   }
-  if (typeof edgeCfg.httpPort === "number" && edgeCfg.httpPort === edgeCfg.httpsPort) issue(["edge", "httpsPort"], "must differ from edge.httpPort");
+  if (typeof edgeCfg.httpPort === "number" && edgeCfg.httpPort === edgeCfg.httpsPort)
+    issue(["edge", "httpsPort"], "must differ from edge.httpPort");
   const grafanaCfg = obj(obj(cfg.observability).grafana);
-  if (grafanaCfg.expose === "localhost" && name === "prod") issue(["observability", "grafana", "expose"], "must be \"edge\" in prod: operators reach Grafana through the edge's admin allow-list (or the VPN), not a port on the host");
-  if (grafanaCfg.expose === "localhost" && typeof grafanaCfg.localPort === "number" && (grafanaCfg.localPort === edgeCfg.httpPort || grafanaCfg.localPort === edgeCfg.httpsPort)) {
+  if (grafanaCfg.expose === "localhost" && name === "prod")
+    issue(
+      ["observability", "grafana", "expose"],
+      'must be "edge" in prod: operators reach Grafana through the edge\'s admin allow-list (or the VPN), not a port on the host',
+    );
+  if (
+    grafanaCfg.expose === "localhost" &&
+    typeof grafanaCfg.localPort === "number" &&
+    (grafanaCfg.localPort === edgeCfg.httpPort || grafanaCfg.localPort === edgeCfg.httpsPort)
+  ) {
     issue(["observability", "grafana", "localPort"], `port ${grafanaCfg.localPort} is the edge's; pick another host port`);
   }
   if (name === "prod") {
-    if (obj(edgeCfg.tls).mode !== "acme") issue(["edge", "tls", "mode"], "must be \"acme\" in prod: browsers do not trust the internal CA");
-    if (obj(cfg.state).backend !== "cloud") issue(["state", "backend"], "must be \"cloud\" in prod: prod state holds secrets and lives in Terraform Cloud");
+    if (obj(edgeCfg.tls).mode !== "acme") issue(["edge", "tls", "mode"], 'must be "acme" in prod: browsers do not trust the internal CA');
+    if (obj(cfg.state).backend !== "cloud")
+      issue(["state", "backend"], 'must be "cloud" in prod: prod state holds secrets and lives in Terraform Cloud');
     if (cfg.debug !== false) issue(["debug"], "must be false in prod");
     if (cfg.protectData !== true) issue(["protectData"], "must be true in prod: destroying a data volume deletes the data");
   }
@@ -399,13 +543,17 @@ export function crossFieldProblems(input: unknown): Problem[] {
   for (const [svcName, raw] of Object.entries(services)) {
     const svc = obj(raw);
     const debugPorts: unknown[] = Array.isArray(svc.debugPorts) ? svc.debugPorts : [];
-    if (debugPorts.length > 0 && name !== undefined && name !== "dev") issue(["services", svcName, "debugPorts"], "debug ports are for dev only; remove them");
+    if (debugPorts.length > 0 && name !== undefined && name !== "dev")
+      issue(["services", svcName, "debugPorts"], "debug ports are for dev only; remove them");
     for (const p of debugPorts) {
       if (typeof p !== "number") continue;
-      if (p === svc.port) issue(["services", svcName, "debugPorts"], `must not include the service port ${p}; reach the service through the edge`);
-      if (p === edgeCfg.httpPort || p === edgeCfg.httpsPort) issue(["services", svcName, "debugPorts"], `port ${p} is the edge's; pick another host port`);
+      if (p === svc.port)
+        issue(["services", svcName, "debugPorts"], `must not include the service port ${p}; reach the service through the edge`);
+      if (p === edgeCfg.httpPort || p === edgeCfg.httpsPort)
+        issue(["services", svcName, "debugPorts"], `port ${p} is the edge's; pick another host port`);
       const other = debugPortOwners.get(p);
-      if (other !== undefined) issue(["services", svcName, "debugPorts"], `port ${p} is already published by services.${other}; pick another`);
+      if (other !== undefined)
+        issue(["services", svcName, "debugPorts"], `port ${p} is already published by services.${other}; pick another`);
       debugPortOwners.set(p, svcName);
     }
   }
@@ -413,13 +561,28 @@ export function crossFieldProblems(input: unknown): Problem[] {
   for (const [svcName, raw] of Object.entries(services)) {
     const svc = obj(raw);
     if (runtimeKind === "containers" && typeof svc.replicas === "number" && svc.replicas > CONTAINER_REPLICA_LIMIT) {
-      issue(["services", svcName, "replicas"], `must be at most ${CONTAINER_REPLICA_LIMIT} on the container runtime (one host); set runtime.kind to "swarm" to run more`);
+      issue(
+        ["services", svcName, "replicas"],
+        `must be at most ${CONTAINER_REPLICA_LIMIT} on the container runtime (one host); set runtime.kind to "swarm" to run more`,
+      );
     }
     if (runtimeKind === "swarm") {
       const image = obj(svc.image);
-      if (image.kind === "build") issue(["services", svcName, "image"], "is built from local source, which exists on one host only; the swarm runtime needs { kind: \"registry\", ref: \"name:tag@sha256:...\" } (or runtime.kind \"containers\")");
-      else if (typeof image.ref === "string" && IMAGE_REF.test(image.ref) && !isPinnedByDigest(image.ref)) issue(["services", svcName, "image", "ref"], `"${image.ref}" has no digest; Swarm nodes pull by reference, so the swarm runtime needs name:tag@sha256:<64 hex>`);
-      if (Array.isArray(svc.debugPorts) && svc.debugPorts.length > 0) issue(["services", svcName, "debugPorts"], "Swarm cannot publish a port on 127.0.0.1 only; remove them (or use runtime.kind \"containers\")");
+      if (image.kind === "build")
+        issue(
+          ["services", svcName, "image"],
+          'is built from local source, which exists on one host only; the swarm runtime needs { kind: "registry", ref: "name:tag@sha256:..." } (or runtime.kind "containers")',
+        );
+      else if (typeof image.ref === "string" && IMAGE_REF.test(image.ref) && !isPinnedByDigest(image.ref))
+        issue(
+          ["services", svcName, "image", "ref"],
+          `"${image.ref}" has no digest; Swarm nodes pull by reference, so the swarm runtime needs name:tag@sha256:<64 hex>`,
+        );
+      if (Array.isArray(svc.debugPorts) && svc.debugPorts.length > 0)
+        issue(
+          ["services", svcName, "debugPorts"],
+          'Swarm cannot publish a port on 127.0.0.1 only; remove them (or use runtime.kind "containers")',
+        );
     }
   }
   // Dangerous but valid: refused in prod, a warning elsewhere (configWarnings).
@@ -451,29 +614,45 @@ export function coversEverything(cidr: string): boolean {
 
 /** Valid values that weaken the environment: prod refuses them, dev and test warn (configWarnings). */
 function riskyValues(cfg: Record<string, any>): Problem[] {
-  const obj = (v: unknown): Record<string, any> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, any>) : {});
+  const obj = (v: unknown): Record<string, any> =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, any>) : {};
   const risks: Problem[] = [];
   if (typeof cfg.dockerHost === "string" && cfg.dockerHost.startsWith("tcp://")) {
-    risks.push([["dockerHost"], `"${cfg.dockerHost}" is plain TCP: anyone who reaches that port controls the Docker engine (root on the host); use ssh://user@host or a unix socket`]);
+    risks.push([
+      ["dockerHost"],
+      `"${cfg.dockerHost}" is plain TCP: anyone who reaches that port controls the Docker engine (root on the host); use ssh://user@host or a unix socket`,
+    ]);
   }
   const allow: unknown[] = Array.isArray(obj(cfg.edge).adminAllowList) ? obj(cfg.edge).adminAllowList : [];
   allow.forEach((cidr, i) => {
-    if (typeof cidr === "string" && isCidr(cidr) && coversEverything(cidr)) risks.push([["edge", "adminAllowList", i], `"${cidr}" admits (nearly) every address to the admin surfaces; list your networks, or use the VPN`]);
+    if (typeof cidr === "string" && isCidr(cidr) && coversEverything(cidr))
+      risks.push([
+        ["edge", "adminAllowList", i],
+        `"${cidr}" admits (nearly) every address to the admin surfaces; list your networks, or use the VPN`,
+      ]);
   });
   const endpoint = obj(obj(cfg.postgres).offsite).endpoint;
   if (typeof endpoint === "string" && endpoint.startsWith("http://")) {
-    risks.push([["postgres", "offsite", "endpoint"], `"${endpoint}" is plain http: the backups and the bucket keys cross the network unencrypted; use https://`]);
+    risks.push([
+      ["postgres", "offsite", "endpoint"],
+      `"${endpoint}" is plain http: the backups and the bucket keys cross the network unencrypted; use https://`,
+    ]);
   }
   const vpnCfg = obj(cfg.vpn);
   if (vpnCfg.enabled === true && !(Array.isArray(vpnCfg.peers) && vpnCfg.peers.length > 0)) {
-    risks.push([["vpn", "enabled"], "the VPN is on without peers: it opens a UDP port that nobody can use; list the peers or turn the VPN off"]);
+    risks.push([
+      ["vpn", "enabled"],
+      "the VPN is on without peers: it opens a UDP port that nobody can use; list the peers or turn the VPN off",
+    ]);
   }
   return risks;
 }
 
 /** Warnings for dev and test about values prod would refuse, as [key path, message]. */
 export function configWarnings(config: EnvironmentConfig): Problem[] {
-  return config.name === "prod" ? [] : riskyValues(config as unknown as Record<string, any>).map(([path, message]) => [path, `${message} (prod refuses this)`]);
+  return config.name === "prod"
+    ? []
+    : riskyValues(config as unknown as Record<string, any>).map(([path, message]) => [path, `${message} (prod refuses this)`]);
 }
 
 export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
@@ -484,4 +663,3 @@ export type TelegramBotConfig = z.output<typeof telegramBot>;
 export type ImageSource = z.output<typeof imageSource>;
 export type RuntimeConfig = z.output<typeof runtime>;
 export type AppServiceName = keyof EnvironmentConfig["services"];
-

@@ -10,7 +10,11 @@ import type { Variables } from "./variables";
 export function testConfig(vars: Variables): EnvironmentConfigInput {
   const domain = vars.domain("DOMAIN", "updateio.test");
   const base = releasedConfig(vars, domain);
-  const small = <T extends { memoryMb: number; replicas: number }>(svc: T, replicas: number, memoryMb: number): T => ({ ...svc, replicas, memoryMb });
+  const small = <T extends { memoryMb: number; replicas: number }>(svc: T, replicas: number, memoryMb: number): T => ({
+    ...svc,
+    replicas,
+    memoryMb,
+  });
   const services = base.services;
   return {
     ...base,
@@ -33,7 +37,12 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
     postgres: { ...base.postgres, memoryMb: 512, cpuShares: 512 },
     redis: { ...base.redis, memoryMb: 128, cpuShares: 256 },
     rabbitmq: { ...base.rabbitmq, memoryMb: 512, cpuShares: 256, vhost: "updateio-test" },
-    observability: observabilityConfig(vars, { lokiDays: 7, prometheusDays: 7, scale: 0.5, grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge") }),
+    observability: observabilityConfig(vars, {
+      lokiDays: 7,
+      prometheusDays: 7,
+      scale: 0.5,
+      grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
+    }),
     services: {
       api: small(services.api, 2, 512),
       discordBot: small(services.discordBot, 1, 256),

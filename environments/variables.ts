@@ -25,26 +25,78 @@ interface VariableSpec {
 }
 
 export const VARIABLES = {
-  DOCKER_HOST: { envs: ALL, paths: ["dockerHost"], help: "Docker daemon of this environment: unix:///path, ssh://user@host[:port], or tcp://host:port (plain TCP: refused in prod). Default unix:///var/run/docker.sock." },
-  SOURCE_ROOT: { envs: ["dev"], paths: ["services.*.image"], help: "Folder holding the UpdateIO service sources (api/, discord-bot/, ...): absolute, or relative to this project. Default ../updateio." },
-  DOMAIN: { envs: TEST_PROD, paths: ["hosts"], help: "Base domain; hosts are api.<domain>, admin.<domain>, app.<domain>, grafana.<domain>. Default updateio.test (test), updateio.app (prod)." },
-  ACME_EMAIL: { envs: ["prod"], paths: ["edge.tls.email"], help: "Contact e-mail of the ACME (Let's Encrypt) account. Default ops@<domain>." },
-  ACME_CA: { envs: ["prod"], paths: ["edge.tls.caUrl"], help: "https ACME directory URL, e.g. Let's Encrypt staging. Default Let's Encrypt production." },
+  DOCKER_HOST: {
+    envs: ALL,
+    paths: ["dockerHost"],
+    help: "Docker daemon of this environment: unix:///path, ssh://user@host[:port], or tcp://host:port (plain TCP: refused in prod). Default unix:///var/run/docker.sock.",
+  },
+  SOURCE_ROOT: {
+    envs: ["dev"],
+    paths: ["services.*.image"],
+    help: "Folder holding the UpdateIO service sources (api/, discord-bot/, ...): absolute, or relative to this project. Default ../updateio.",
+  },
+  DOMAIN: {
+    envs: TEST_PROD,
+    paths: ["hosts"],
+    help: "Base domain; hosts are api.<domain>, admin.<domain>, app.<domain>, grafana.<domain>. Default updateio.test (test), updateio.app (prod).",
+  },
+  ACME_EMAIL: {
+    envs: ["prod"],
+    paths: ["edge.tls.email"],
+    help: "Contact e-mail of the ACME (Let's Encrypt) account. Default ops@<domain>.",
+  },
+  ACME_CA: {
+    envs: ["prod"],
+    paths: ["edge.tls.caUrl"],
+    help: "https ACME directory URL, e.g. Let's Encrypt staging. Default Let's Encrypt production.",
+  },
   ADMIN_ALLOW: { envs: ALL, paths: ["edge.adminAllowList"], help: "Comma-separated CIDRs allowed on admin surfaces, or none." },
   EDGE_HTTP_PORT: { envs: ALL, paths: ["edge.httpPort"], help: "Host port of the edge's HTTP listener." },
   EDGE_HTTPS_PORT: { envs: ALL, paths: ["edge.httpsPort"], help: "Host port of the edge's HTTPS listener." },
   TFC_HOSTNAME: { envs: ["prod"], paths: ["state.hostname"], help: "Terraform Cloud host for prod state. Default app.terraform.io." },
   TFC_ORGANIZATION: { envs: ["prod"], paths: ["state.organization"], help: "Terraform Cloud organization. Default updateio." },
   TFC_WORKSPACE: { envs: ["prod"], paths: ["state.workspace"], help: "Terraform Cloud workspace. Default updateio-prod." },
-  BACKUP_OFFSITE_ENDPOINT: { envs: TEST_PROD, paths: ["postgres.offsite.endpoint"], help: "S3-compatible endpoint (https://host[:port]) for the off-host backup copy; with BACKUP_OFFSITE_BUCKET." },
-  BACKUP_OFFSITE_BUCKET: { envs: TEST_PROD, paths: ["postgres.offsite.bucket"], help: "Existing bucket for the off-host backup copy; with BACKUP_OFFSITE_ENDPOINT." },
-  BACKUP_OFFSITE_REGION: { envs: TEST_PROD, paths: ["postgres.offsite.region"], help: "Region of the off-host bucket, e.g. eu-central-1 (needs endpoint and bucket)." },
-  BACKUP_OFFSITE_PROVIDER: { envs: TEST_PROD, paths: ["postgres.offsite.provider"], help: "rclone s3 provider of the off-host bucket: AWS, Minio, Cloudflare, Other (needs endpoint and bucket)." },
-  ALERT_TELEGRAM_CHAT_ID: { envs: ALL, paths: ["observability.alerting.telegramChatId"], help: "Telegram chat Grafana sends alerts to (bot token: TF_VAR_alert_telegram_bot_token)." },
-  ALERT_DISCORD: { envs: ALL, paths: ["observability.alerting.discord"], help: "on/off: send alerts to Discord (webhook: TF_VAR_alert_discord_webhook_url)." },
-  GRAFANA_EXPOSE: { envs: ["dev", "test"], paths: ["observability.grafana.expose"], help: "edge (https://grafana.<domain>, admin allow-list) or localhost (http://127.0.0.1:3000)." },
+  BACKUP_OFFSITE_ENDPOINT: {
+    envs: TEST_PROD,
+    paths: ["postgres.offsite.endpoint"],
+    help: "S3-compatible endpoint (https://host[:port]) for the off-host backup copy; with BACKUP_OFFSITE_BUCKET.",
+  },
+  BACKUP_OFFSITE_BUCKET: {
+    envs: TEST_PROD,
+    paths: ["postgres.offsite.bucket"],
+    help: "Existing bucket for the off-host backup copy; with BACKUP_OFFSITE_ENDPOINT.",
+  },
+  BACKUP_OFFSITE_REGION: {
+    envs: TEST_PROD,
+    paths: ["postgres.offsite.region"],
+    help: "Region of the off-host bucket, e.g. eu-central-1 (needs endpoint and bucket).",
+  },
+  BACKUP_OFFSITE_PROVIDER: {
+    envs: TEST_PROD,
+    paths: ["postgres.offsite.provider"],
+    help: "rclone s3 provider of the off-host bucket: AWS, Minio, Cloudflare, Other (needs endpoint and bucket).",
+  },
+  ALERT_TELEGRAM_CHAT_ID: {
+    envs: ALL,
+    paths: ["observability.alerting.telegramChatId"],
+    help: "Telegram chat Grafana sends alerts to (bot token: TF_VAR_alert_telegram_bot_token).",
+  },
+  ALERT_DISCORD: {
+    envs: ALL,
+    paths: ["observability.alerting.discord"],
+    help: "on/off: send alerts to Discord (webhook: TF_VAR_alert_discord_webhook_url).",
+  },
+  GRAFANA_EXPOSE: {
+    envs: ["dev", "test"],
+    paths: ["observability.grafana.expose"],
+    help: "edge (https://grafana.<domain>, admin allow-list) or localhost (http://127.0.0.1:3000).",
+  },
   VPN: { envs: ALL, paths: ["vpn.enabled"], help: "on/off: the WireGuard gateway for operators." },
-  VPN_ENDPOINT: { envs: ALL, paths: ["vpn.endpoint"], help: "Public host name of the Docker host, for the VPN client templates (needs VPN on)." },
+  VPN_ENDPOINT: {
+    envs: ALL,
+    paths: ["vpn.endpoint"],
+    help: "Public host name of the Docker host, for the VPN client templates (needs VPN on).",
+  },
   VPN_PEERS: { envs: ALL, paths: ["vpn.peers"], help: "Comma-separated name:publicKey:10.13.13.N/32 (needs VPN on)." },
   VPN_KEY: { envs: ALL, paths: ["vpn.keyMode"], help: "generated (default) or supplied (TF_VAR_vpn_private_key; needs VPN on)." },
   API_IMAGE: { envs: TEST_PROD, paths: ["services.api.image"], help: "API image override, name:tag@sha256:<digest>." },
@@ -90,9 +142,16 @@ export function globalVariableProblems(env: Readonly<Record<string, string | und
     const retired = RETIRED.get(name);
     if (retired) {
       const names = replacementsOf(retired);
-      problems.push({ variable: name, message: `is no longer read: each environment has its own variable now; set ${names.join(", ").replace(/, ([^,]*)$/, " and/or $1")} instead (the one(s) you mean), and unset ${name}` });
+      problems.push({
+        variable: name,
+        message: `is no longer read: each environment has its own variable now; set ${names.join(", ").replace(/, ([^,]*)$/, " and/or $1")} instead (the one(s) you mean), and unset ${name}`,
+      });
     } else {
-      problems.push({ variable: name, message: "is not a variable this project reads; per-environment variables are UPDATEIO_DEV_*, UPDATEIO_TEST_* and UPDATEIO_PROD_* (README, \"Configuration\")" });
+      problems.push({
+        variable: name,
+        message:
+          'is not a variable this project reads; per-environment variables are UPDATEIO_DEV_*, UPDATEIO_TEST_* and UPDATEIO_PROD_* (README, "Configuration")',
+      });
     }
   }
   return problems;
@@ -144,7 +203,10 @@ export class Variables {
         this.report(name, `is not a variable ${env} reads; ${env} reads ${variableNames(env).join(", ")}`);
       } else if (!spec.envs.includes(env)) {
         const others = replacementsOf(key as VariableKey);
-        this.report(name, `applies to ${spec.envs.join(" and ")} only (${spec.help}); remove it${others.length > 0 ? `, or set ${others.join(" / ")}` : ""}`);
+        this.report(
+          name,
+          `applies to ${spec.envs.join(" and ")} only (${spec.help}); remove it${others.length > 0 ? `, or set ${others.join(" / ")}` : ""}`,
+        );
       }
     }
   }
@@ -155,7 +217,8 @@ export class Variables {
 
   /** The trimmed value, or undefined when unset or empty. */
   raw(key: VariableKey): string | undefined {
-    if (!(VARIABLES[key].envs as readonly string[]).includes(this.env)) throw new Error(`${this.env} does not read ${key} (environments/variables.ts)`);
+    if (!(VARIABLES[key].envs as readonly string[]).includes(this.env))
+      throw new Error(`${this.env} does not read ${key} (environments/variables.ts)`);
     const value = this.source[this.name(key)];
     return value === undefined || value.trim() === "" ? undefined : value.trim();
   }
@@ -202,7 +265,11 @@ export class Variables {
   }
 
   bool(key: VariableKey, fallback: boolean): boolean {
-    return this.check(key, fallback, (raw) => BOOLEANS[raw.toLowerCase()] ?? refuse(`${show(raw)} is not on or off; write 1/0, true/false, yes/no or on/off`));
+    return this.check(
+      key,
+      fallback,
+      (raw) => BOOLEANS[raw.toLowerCase()] ?? refuse(`${show(raw)} is not on or off; write 1/0, true/false, yes/no or on/off`),
+    );
   }
 
   choice<T extends string>(key: VariableKey, options: readonly T[], fallback: T): T {
@@ -216,36 +283,69 @@ export class Variables {
   }
 
   domain(key: VariableKey, fallback: string): string {
-    return this.pattern(key, DOMAIN, "write a lowercase domain such as updateio.app (letters, digits, dashes and dots; no scheme, port or path)", fallback);
+    return this.pattern(
+      key,
+      DOMAIN,
+      "write a lowercase domain such as updateio.app (letters, digits, dashes and dots; no scheme, port or path)",
+      fallback,
+    );
   }
 
   hostname(key: VariableKey, fallback?: string): string | undefined {
-    return this.pattern(key, HOSTNAME, "write a lowercase host name such as vpn.updateio.app or an IPv4 address (no scheme, port or path)", fallback as string);
+    return this.pattern(
+      key,
+      HOSTNAME,
+      "write a lowercase host name such as vpn.updateio.app or an IPv4 address (no scheme, port or path)",
+      fallback as string,
+    );
   }
 
   email(key: VariableKey, fallback: string): string {
-    return this.pattern(key, EMAIL, "write an e-mail address such as ops@updateio.app (letters, digits and . _ + - before the @)", fallback);
+    return this.pattern(
+      key,
+      EMAIL,
+      "write an e-mail address such as ops@updateio.app (letters, digits and . _ + - before the @)",
+      fallback,
+    );
   }
 
   httpsUrl(key: VariableKey): string | undefined {
-    return this.pattern(key, HTTPS_URL, "write an https URL such as https://acme-staging-v02.api.letsencrypt.org/directory (no query, spaces or quotes)");
+    return this.pattern(
+      key,
+      HTTPS_URL,
+      "write an https URL such as https://acme-staging-v02.api.letsencrypt.org/directory (no query, spaces or quotes)",
+    );
   }
 
   endpointUrl(key: VariableKey): string | undefined {
-    return this.pattern(key, ENDPOINT_URL, "write the endpoint as https://host[:port] with no path, e.g. https://s3.eu-central-1.amazonaws.com");
+    return this.pattern(
+      key,
+      ENDPOINT_URL,
+      "write the endpoint as https://host[:port] with no path, e.g. https://s3.eu-central-1.amazonaws.com",
+    );
   }
 
   dockerHost(key: VariableKey, fallback: string): string {
     return this.check(key, fallback, (raw) =>
-      DOCKER_UNIX.test(raw) || DOCKER_SSH.test(raw) || DOCKER_TCP.test(raw) ? raw
-        : refuse(`${show(raw)} is not a Docker host URL; write unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:port (letters, digits and . _ - only in names)`));
+      DOCKER_UNIX.test(raw) || DOCKER_SSH.test(raw) || DOCKER_TCP.test(raw)
+        ? raw
+        : refuse(
+            `${show(raw)} is not a Docker host URL; write unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:port (letters, digits and . _ - only in names)`,
+          ),
+    );
   }
 
   /** A file system path: absolute, or relative to this project. */
   path(key: VariableKey, fallback: string): string {
     return this.check(key, fallback, (raw) => {
-      if (raw.startsWith("~")) return refuse(`${show(raw)} starts with ~, which nothing expands here; write the absolute path (e.g. $HOME/updateio expanded by your shell)`);
-      if (!SAFE_PATH.test(raw)) return refuse(`${show(raw)} is refused; a path here may hold letters, digits and . _ - + @ / only (no spaces, quotes, $, %, braces, ~, : or ,)`);
+      if (raw.startsWith("~"))
+        return refuse(
+          `${show(raw)} starts with ~, which nothing expands here; write the absolute path (e.g. $HOME/updateio expanded by your shell)`,
+        );
+      if (!SAFE_PATH.test(raw))
+        return refuse(
+          `${show(raw)} is refused; a path here may hold letters, digits and . _ - + @ / only (no spaces, quotes, $, %, braces, ~, : or ,)`,
+        );
       return raw.length > 1 ? raw.replace(/\/+$/, "") : raw;
     });
   }
@@ -257,9 +357,17 @@ export class Variables {
     if (value.toLowerCase() === "none") return [];
     const items = value.split(",").map((item) => item.trim());
     const bad = items.flatMap((item, i) =>
-      item === "" ? [`entry ${i + 1} is empty`] : isCidr(item) && /^[0-9a-fA-F:./]+$/.test(item) ? [] : [`entry ${i + 1} ${show(item)} is not a CIDR`]);
+      item === ""
+        ? [`entry ${i + 1} is empty`]
+        : isCidr(item) && /^[0-9a-fA-F:./]+$/.test(item)
+          ? []
+          : [`entry ${i + 1} ${show(item)} is not a CIDR`],
+    );
     if (bad.length > 0) {
-      this.report(this.name(key), `${bad.join("; ")}; write CIDRs separated by commas, e.g. 203.0.113.0/24,2001:db8::/32 (or none for nobody)`);
+      this.report(
+        this.name(key),
+        `${bad.join("; ")}; write CIDRs separated by commas, e.g. 203.0.113.0/24,2001:db8::/32 (or none for nobody)`,
+      );
       return fallback;
     }
     return items;
@@ -273,7 +381,9 @@ export class Variables {
     const bad = entries.flatMap((entry, i) => {
       if (entry === "") return [`entry ${i + 1} is empty`];
       const parts = entry.split(":");
-      return parts.length === fields && parts.every((p) => p !== "") ? [] : [`entry ${i + 1} has ${parts.length} field${parts.length === 1 ? "" : "s"} (want ${fields})`];
+      return parts.length === fields && parts.every((p) => p !== "")
+        ? []
+        : [`entry ${i + 1} has ${parts.length} field${parts.length === 1 ? "" : "s"} (want ${fields})`];
     });
     if (bad.length > 0) {
       this.report(this.name(key), `${bad.join("; ")}; write entries such as ${example}, separated by commas`);
@@ -299,7 +409,8 @@ export function variableForPath(env: EnvName, path: readonly (string | number)[]
     if (!spec.envs.includes(env)) continue;
     for (const p of spec.paths) {
       const want = p.split(".");
-      if (want.length <= segments.length && want.every((w, i) => w === "*" || w === segments[i]) && (!best || want.length > best.length)) best = { key, length: want.length };
+      if (want.length <= segments.length && want.every((w, i) => w === "*" || w === segments[i]) && (!best || want.length > best.length))
+        best = { key, length: want.length };
     }
   }
   return best?.key;

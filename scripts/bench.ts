@@ -57,7 +57,15 @@ interface Options {
 
 function parseOptions(argv: readonly string[]): Options {
   const quick = argv.includes("--quick");
-  const opts: Options = { runs: quick ? 1 : 5, cliRuns: 1, scaleRuns: quick ? 1 : 3, profileRuns: quick ? 1 : 3, profile: true, runtimeRuns: quick ? 1 : 5, quick };
+  const opts: Options = {
+    runs: quick ? 1 : 5,
+    cliRuns: 1,
+    scaleRuns: quick ? 1 : 3,
+    profileRuns: quick ? 1 : 3,
+    profile: true,
+    runtimeRuns: quick ? 1 : 5,
+    quick,
+  };
   const count = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
     if (value === undefined || !Number.isInteger(n) || n < min) usage(`${flag} needs a whole number ≥ ${min}, got ${value ?? "nothing"}`);
@@ -225,7 +233,8 @@ function readCdktfJson(dir: string): CdktfJson {
 function cdktfAppEnv(config: CdktfJson, outdir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("TF_VAR_")));
   if (!env.NODE_OPTIONS) env.NODE_OPTIONS = "--max-old-space-size=4096";
-  const context = config.context ?? (process.env.CDKTF_CONTEXT_JSON ? (JSON.parse(process.env.CDKTF_CONTEXT_JSON) as Record<string, unknown>) : {});
+  const context =
+    config.context ?? (process.env.CDKTF_CONTEXT_JSON ? (JSON.parse(process.env.CDKTF_CONTEXT_JSON) as Record<string, unknown>) : {});
   const relativeModules = (config.terraformModules ?? []).filter((m) => {
     const source = typeof m === "string" ? m : m.source;
     return source.startsWith("./") || source.startsWith("../");
@@ -249,9 +258,16 @@ function synthesizedStacks(outdir: string, what: string): string[] {
 
 /** Resource counts of every stack an app run wrote, by stack name. */
 function stackCounts(outdir: string): Map<string, ResourceCounts> {
-  const manifest = JSON.parse(readFileSync(path.join(outdir, "manifest.json"), "utf8")) as { stacks: Record<string, { synthesizedStackPath?: string }> };
+  const manifest = JSON.parse(readFileSync(path.join(outdir, "manifest.json"), "utf8")) as {
+    stacks: Record<string, { synthesizedStackPath?: string }>;
+  };
   return new Map(
-    Object.entries(manifest.stacks).map(([name, s]) => [name, resourceCounts(JSON.parse(readFileSync(path.join(outdir, s.synthesizedStackPath ?? path.join("stacks", name, "cdk.tf.json")), "utf8")))]),
+    Object.entries(manifest.stacks).map(([name, s]) => [
+      name,
+      resourceCounts(
+        JSON.parse(readFileSync(path.join(outdir, s.synthesizedStackPath ?? path.join("stacks", name, "cdk.tf.json")), "utf8")),
+      ),
+    ]),
   );
 }
 
@@ -271,7 +287,9 @@ const msf = (ms: number) => `${Math.round(ms)} ms`;
 const times = (x: number) => `${x.toFixed(2)}×`;
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 function spread(xs: readonly number[], fmt: (ms: number) => string = sec): string {
-  return xs.length === 1 ? `${fmt(xs[0]!)} (1 run)` : `median ${fmt(median(xs))}  (min ${fmt(min(xs))}, max ${fmt(max(xs))}, ${xs.length} runs)`;
+  return xs.length === 1
+    ? `${fmt(xs[0]!)} (1 run)`
+    : `median ${fmt(median(xs))}  (min ${fmt(min(xs))}, max ${fmt(max(xs))}, ${xs.length} runs)`;
 }
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
@@ -370,7 +388,9 @@ async function appVersusMinimal(opts: Options, ours: AppUnderTest, minimal: AppU
   line(`app command (cdktf.json): ${ours.config.app}   run through a shell in the app's folder, with the cdktf-cli environment`);
   line(`(CDKTF_OUTDIR=<fresh temp dir>, CDKTF_CONTEXT_JSON, CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS=true, SYNTH_HCL_OUTPUT=false,`);
   line(` NODE_OPTIONS=${cdktfAppEnv(ours.config, "x").NODE_OPTIONS}, TF_VAR_* removed). Wall time = spawn to exit of that shell.`);
-  line(`minimal app: one TerraformStack, DockerProvider, one docker_container (${path.relative(ROOT, minimal.dir)}/main.ts, same command).`);
+  line(
+    `minimal app: one TerraformStack, DockerProvider, one docker_container (${path.relative(ROOT, minimal.dir)}/main.ts, same command).`,
+  );
   line(`Warm-up: each app runs once untimed first (fills tsx's transform cache and the file cache).`);
   const warmOurs = await synthOnce(ours);
   const warmMinimal = await synthOnce(minimal);
@@ -398,9 +418,15 @@ async function appVersusMinimal(opts: Options, ours: AppUnderTest, minimal: AppU
       const order = i % 2 === 0 ? [ours, minimal] : [minimal, ours];
       for (const app of order) (app === ours ? figures.oursCli : figures.minimalCli).push(await cliSynthOnce(app));
     }
-    line(`  CLI, ours      ${spread(figures.oursCli)}   (CLI overhead over the app command: ${msf(median(figures.oursCli) - median(figures.ours))})`);
-    line(`  CLI, minimal   ${spread(figures.minimalCli)}   (CLI overhead over the app command: ${msf(median(figures.minimalCli) - median(figures.minimal))})`);
-    line(`  CLI ratio ours / minimal: ${times(median(figures.oursCli) / median(figures.minimalCli))} (information; the target applies to the app command)`);
+    line(
+      `  CLI, ours      ${spread(figures.oursCli)}   (CLI overhead over the app command: ${msf(median(figures.oursCli) - median(figures.ours))})`,
+    );
+    line(
+      `  CLI, minimal   ${spread(figures.minimalCli)}   (CLI overhead over the app command: ${msf(median(figures.minimalCli) - median(figures.minimal))})`,
+    );
+    line(
+      `  CLI ratio ours / minimal: ${times(median(figures.oursCli) / median(figures.minimalCli))} (information; the target applies to the app command)`,
+    );
   }
   return figures;
 }
@@ -472,12 +498,16 @@ async function scaling(opts: Options, ours: AppUnderTest): Promise<ScaleFigures>
         `${lpad(`${Math.round(max(reports.get(m)!.map((x) => x.maxRssMb)))} MB`, 10)}`,
     );
   }
-  line(`  (app svcs and containers are totals over the ${first(1).stacks} stacks; peak RSS = the app process's maxRSS, largest over the runs)`);
+  line(
+    `  (app svcs and containers are totals over the ${first(1).stacks} stacks; peak RSS = the app process's maxRSS, largest over the runs)`,
+  );
   const w = (m: number) => median(wall.get(m)!);
   const ip = (m: number) => median(inProcess(m));
   const ratio50 = w(50) / w(1);
   line();
-  line(`  ratios, wall:       10×/1× = ${times(w(10) / w(1))}   50×/1× = ${times(ratio50)}   target 50×/1× ≤ ${TARGET_SCALE_50}×  → ${verdict(ratio50 <= TARGET_SCALE_50)}`);
+  line(
+    `  ratios, wall:       10×/1× = ${times(w(10) / w(1))}   50×/1× = ${times(ratio50)}   target 50×/1× ≤ ${TARGET_SCALE_50}×  → ${verdict(ratio50 <= TARGET_SCALE_50)}`,
+  );
   line(`  ratios, in-process: 10×/1× = ${times(ip(10) / ip(1))}   50×/1× = ${times(ip(50) / ip(1))}`);
   const services = (m: number) => first(m).appServicesPerStack * first(m).stacks;
   const perService1 = (ip(10) - ip(1)) / (services(10) - services(1));
@@ -490,7 +520,9 @@ async function scaling(opts: Options, ours: AppUnderTest): Promise<ScaleFigures>
       `(wall: ${perServiceWall1.toFixed(1)} ms, ${perServiceWall2.toFixed(1)} ms)`,
   );
   line(`  linear? judged on the in-process cost per added service (fixed costs cancel out in these differences): growth is linear`);
-  line(`  (or better) when the 10×→50× cost is at most ${LINEAR_LIMIT}× the 1×→10× cost, i.e. a service does not get dearer as the stack grows.`);
+  line(
+    `  (or better) when the 10×→50× cost is at most ${LINEAR_LIMIT}× the 1×→10× cost, i.e. a service does not get dearer as the stack grows.`,
+  );
   line(
     `  10×→50× / 1×→10× = ${linearRatio.toFixed(2)}  → ${linearRatio > LINEAR_LIMIT ? "superlinear (MISS)" : linearRatio < 1 / LINEAR_LIMIT ? "sublinear: later services are cheaper (PASS)" : "linear within noise (PASS)"}`,
   );
@@ -498,7 +530,7 @@ async function scaling(opts: Options, ours: AppUnderTest): Promise<ScaleFigures>
   const fixedWall = w(1) - perServiceWall1 * services(1);
   line(
     `  model: wall ≈ ${sec(fixedWall)} fixed + ${perServiceWall1.toFixed(1)} ms × app services; the 50×/1× ≤ ${TARGET_SCALE_50}× target would need ≤ ` +
-      `${((TARGET_SCALE_50 - 1) * w(1) / (services(50) - services(1))).toFixed(1)} ms per added service (in-process fixed part ≈ ${msf(fixed)}).`,
+      `${(((TARGET_SCALE_50 - 1) * w(1)) / (services(50) - services(1))).toFixed(1)} ms per added service (in-process fixed part ≈ ${msf(fixed)}).`,
   );
   return { wall, reports, linearRatio, ratio50 };
 }
@@ -558,7 +590,11 @@ async function profile(opts: Options, ours: AppUnderTest, figures: SynthFigures)
   const rows: [string, number, number][] = [
     [`launcher (${launcher})`, launcherOf("ours"), launcherOf("minimal")],
     ["node + tsx start-up (to first line)", phase("ours", "boot"), phase("minimal", "boot")],
-    ["load cdktf (+ constructs)", phase("ours", "cdktf") + phase("ours", "constructs"), phase("minimal", "cdktf") + phase("minimal", "constructs")],
+    [
+      "load cdktf (+ constructs)",
+      phase("ours", "cdktf") + phase("ours", "constructs"),
+      phase("minimal", "cdktf") + phase("minimal", "constructs"),
+    ],
     ["load provider bindings (deep imports)", phase("ours", "provider bindings"), phase("minimal", "provider bindings")],
     ["load zod", phase("ours", "zod"), 0],
     ["load project modules (tsx-compiled TS)", phase("ours", "project modules"), 0],
@@ -569,10 +605,13 @@ async function profile(opts: Options, ours: AppUnderTest, figures: SynthFigures)
   const col = 44;
   line();
   line(`  ${pad("phase", col)}${lpad("ours", 8)}${lpad("minimal", 9)}${lpad("ours−min", 10)}`);
-  for (const [name, a, b] of rows) line(`  ${pad(name, col)}${lpad(String(Math.round(a)), 8)}${lpad(String(Math.round(b)), 9)}${lpad(String(Math.round(a - b)), 10)}`);
+  for (const [name, a, b] of rows)
+    line(`  ${pad(name, col)}${lpad(String(Math.round(a)), 8)}${lpad(String(Math.round(b)), 9)}${lpad(String(Math.round(a - b)), 10)}`);
   const sumOurs = rows.reduce((s, r) => s + r[1], 0);
   const sumMinimal = rows.reduce((s, r) => s + r[2], 0);
-  line(`  ${pad("sum = probe wall time", col)}${lpad(String(Math.round(sumOurs)), 8)}${lpad(String(Math.round(sumMinimal)), 9)}${lpad(String(Math.round(sumOurs - sumMinimal)), 10)}`);
+  line(
+    `  ${pad("sum = probe wall time", col)}${lpad(String(Math.round(sumOurs)), 8)}${lpad(String(Math.round(sumMinimal)), 9)}${lpad(String(Math.round(sumOurs - sumMinimal)), 10)}`,
+  );
   line(`  (section 1 medians for comparison: ours ${msf(median(figures.ours))}, minimal ${msf(median(figures.minimal))})`);
 
   const synth = phase("ours", "synth");
@@ -601,15 +640,25 @@ async function profile(opts: Options, ours: AppUnderTest, figures: SynthFigures)
   const synthOff = phase("ours", "synth");
   line();
   line(`  stack traces: cdktf captures a full, unlimited-depth stack trace for every token it creates; tsx turns source maps on,`);
-  line(`  so every captured frame is mapped back to TypeScript. Captures while constructing: ours ${Math.round(extra("ours", "stackCapturesConstruct"))},` +
-    ` minimal ${Math.round(extra("minimal", "stackCapturesConstruct"))}.`);
-  line(`    main.ts turns source maps off (process.setSourceMapsEnabled(false)): construct ${msf(constructOn)} → ${msf(constructOff)},` +
-    ` synth ${msf(synthOn)} → ${msf(synthOff)}  (saves ≈ ${msf(constructOn + synthOn - constructOff - synthOff)})`);
-  line(`  provider-docker module loading after cdktf: 5 deep imports ${msf(phase("import-deep", "provider-docker 5 deep imports"))},` +
-    ` root index ${msf(phase("import-root", "provider-docker root index"))} (we use deep imports everywhere)`);
-  line(`  launcher alone (empty .ts file, wall): \`${launcher}\` ${msf(wallOf("noop"))}, \`./node_modules/.bin/tsx\` ${msf(wallOf("noop-bin"))},` +
-    ` \`node --import tsx\` ${msf(wallOf("noop-import"))}`);
-  line(`  peak RSS: ours ${Math.round(median(runs.get("ours")!.map((r) => r.report.maxRssMb)))} MB, minimal ${Math.round(median(runs.get("minimal")!.map((r) => r.report.maxRssMb)))} MB`);
+  line(
+    `  so every captured frame is mapped back to TypeScript. Captures while constructing: ours ${Math.round(extra("ours", "stackCapturesConstruct"))},` +
+      ` minimal ${Math.round(extra("minimal", "stackCapturesConstruct"))}.`,
+  );
+  line(
+    `    main.ts turns source maps off (process.setSourceMapsEnabled(false)): construct ${msf(constructOn)} → ${msf(constructOff)},` +
+      ` synth ${msf(synthOn)} → ${msf(synthOff)}  (saves ≈ ${msf(constructOn + synthOn - constructOff - synthOff)})`,
+  );
+  line(
+    `  provider-docker module loading after cdktf: 5 deep imports ${msf(phase("import-deep", "provider-docker 5 deep imports"))},` +
+      ` root index ${msf(phase("import-root", "provider-docker root index"))} (we use deep imports everywhere)`,
+  );
+  line(
+    `  launcher alone (empty .ts file, wall): \`${launcher}\` ${msf(wallOf("noop"))}, \`./node_modules/.bin/tsx\` ${msf(wallOf("noop-bin"))},` +
+      ` \`node --import tsx\` ${msf(wallOf("noop-import"))}`,
+  );
+  line(
+    `  peak RSS: ours ${Math.round(median(runs.get("ours")!.map((r) => r.report.maxRssMb)))} MB, minimal ${Math.round(median(runs.get("minimal")!.map((r) => r.report.maxRssMb)))} MB`,
+  );
 
   const contributors: [string, number][] = [
     ["construct tree", phase("ours", "construct") - phase("minimal", "construct")],
@@ -624,7 +673,9 @@ async function profile(opts: Options, ours: AppUnderTest, figures: SynthFigures)
   line();
   line(`  what makes ours slower than minimal (largest first): ${contributors.map(([n, v]) => `${n} ${msf(v)}`).join("; ")}`);
   line(`  of the construct tree, ≈ ${msf(constructOn - constructOff)} is source-mapping the captured stack traces.`);
-  line(`  common to both apps: the launcher \`${launcher}\` costs ≈ ${msf(wallOf("noop") - wallOf("noop-import"))} more than \`node --import tsx\` on every synth.`);
+  line(
+    `  common to both apps: the launcher \`${launcher}\` costs ≈ ${msf(wallOf("noop") - wallOf("noop-import"))} more than \`node --import tsx\` on every synth.`,
+  );
 }
 
 interface RuntimeReport {
@@ -691,7 +742,9 @@ async function runtimes(opts: Options, ours: AppUnderTest): Promise<RuntimeFigur
     containers: reports.containers.map((r) => r.constructMs + r.synthMs),
   };
   line();
-  line(`  ${pad("runtime", 12)}${pad("wall (median, min–max)", 30)}${pad("in-process (median, min–max)", 32)}${lpad("construct", 10)}${lpad("synth", 10)}${lpad("peak RSS", 10)}`);
+  line(
+    `  ${pad("runtime", 12)}${pad("wall (median, min–max)", 30)}${pad("in-process (median, min–max)", 32)}${lpad("construct", 10)}${lpad("synth", 10)}${lpad("peak RSS", 10)}`,
+  );
   for (const k of kinds) {
     const w = wall[k];
     const ip = inProcess[k];
@@ -716,7 +769,9 @@ async function runtimes(opts: Options, ours: AppUnderTest): Promise<RuntimeFigur
     ["total", "total"],
   ];
   line();
-  line(`  resources per stack, from cdk.tf.json (dev, test, prod: main.ts as configured; total = every resource, random_password included):`);
+  line(
+    `  resources per stack, from cdk.tf.json (dev, test, prod: main.ts as configured; total = every resource, random_password included):`,
+  );
   line(`  ${pad("stack", 20)}${columns.map(([h]) => lpad(h, 11)).join("")}`);
   for (const name of ["dev", "test", "prod", ON_CONTAINERS]) {
     const c = counts.get(name);
@@ -733,10 +788,19 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const cpus = os.cpus();
   heading("UpdateIO synth benchmark (information only: numbers and target verdicts, no assertions)");
-  line(`node ${process.version} on ${os.platform()}/${os.arch()}, ${typeof os.availableParallelism === "function" ? os.availableParallelism() : cpus.length} cores` +
-    ` (${cpus[0]?.model.trim() ?? "unknown CPU"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
-  line(`cdktf ${packageVersion("cdktf")}, cdktf-cli ${packageVersion("cdktf-cli")}, @cdktf/provider-docker ${packageVersion("@cdktf/provider-docker")}, tsx ${packageVersion("tsx")}, zod ${packageVersion("zod")}`);
-  line(`load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}   options: runs ${opts.runs}, cli-runs ${opts.cliRuns}, scale-runs ${opts.scaleRuns}${opts.quick ? " (--quick)" : ""}`);
+  line(
+    `node ${process.version} on ${os.platform()}/${os.arch()}, ${typeof os.availableParallelism === "function" ? os.availableParallelism() : cpus.length} cores` +
+      ` (${cpus[0]?.model.trim() ?? "unknown CPU"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  );
+  line(
+    `cdktf ${packageVersion("cdktf")}, cdktf-cli ${packageVersion("cdktf-cli")}, @cdktf/provider-docker ${packageVersion("@cdktf/provider-docker")}, tsx ${packageVersion("tsx")}, zod ${packageVersion("zod")}`,
+  );
+  line(
+    `load average at start: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}   options: runs ${opts.runs}, cli-runs ${opts.cliRuns}, scale-runs ${opts.scaleRuns}${opts.quick ? " (--quick)" : ""}`,
+  );
 
   const oursConfig = readCdktfJson(ROOT);
   const ours: AppUnderTest = { label: "our app", dir: ROOT, config: oursConfig };
@@ -750,14 +814,28 @@ async function main(): Promise<void> {
   const runtime = await runtimes(opts, ours);
 
   heading("6. Summary (information only; nothing here fails the run)");
-  line(`node ${process.version}, ${typeof os.availableParallelism === "function" ? os.availableParallelism() : cpus.length} cores; load average now ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-  line(`  synth, app command: ours ${sec(median(figures.ours))} (${sec(min(figures.ours))}–${sec(max(figures.ours))}), minimal ${sec(median(figures.minimal))} (${sec(min(figures.minimal))}–${sec(max(figures.minimal))})`);
-  if (figures.oursCli.length > 0) line(`  synth, full CLI:    ours ${sec(median(figures.oursCli))}, minimal ${sec(median(figures.minimalCli))}`);
+  line(
+    `node ${process.version}, ${typeof os.availableParallelism === "function" ? os.availableParallelism() : cpus.length} cores; load average now ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+  );
+  line(
+    `  synth, app command: ours ${sec(median(figures.ours))} (${sec(min(figures.ours))}–${sec(max(figures.ours))}), minimal ${sec(median(figures.minimal))} (${sec(min(figures.minimal))}–${sec(max(figures.minimal))})`,
+  );
+  if (figures.oursCli.length > 0)
+    line(`  synth, full CLI:    ours ${sec(median(figures.oursCli))}, minimal ${sec(median(figures.minimalCli))}`);
   const linear = scale.linearRatio <= LINEAR_LIMIT;
   const w = (m: number) => median(scale.wall.get(m)!);
-  line(`  ${pad("ours / minimal (app command, medians)", 46)}${lpad(times(ratio), 8)}   target ≤ ${times(TARGET_RATIO)}   ${verdict(ratio <= TARGET_RATIO)}`);
-  line(`  ${pad("50× / 1× app services (wall, medians)", 46)}${lpad(times(scale.ratio50), 8)}   target ≤ ${TARGET_SCALE_50}×      ${verdict(scale.ratio50 <= TARGET_SCALE_50)}`);
-  line(`  ${pad("growth: cost/service 10→50× ÷ 1→10×", 46)}${lpad(scale.linearRatio.toFixed(2), 8)}   target ≤ ${LINEAR_LIMIT} (linear)  ${verdict(linear)}`);
+  line(
+    `  ${pad("ours / minimal (app command, medians)", 46)}${lpad(times(ratio), 8)}   target ≤ ${times(TARGET_RATIO)}   ${verdict(ratio <= TARGET_RATIO)}`,
+  );
+  line(
+    `  ${pad("50× / 1× app services (wall, medians)", 46)}${lpad(times(scale.ratio50), 8)}   target ≤ ${TARGET_SCALE_50}×      ${verdict(scale.ratio50 <= TARGET_SCALE_50)}`,
+  );
+  line(
+    `  ${pad("growth: cost/service 10→50× ÷ 1→10×", 46)}${lpad(scale.linearRatio.toFixed(2), 8)}   target ≤ ${LINEAR_LIMIT} (linear)  ${verdict(linear)}`,
+  );
   line(`  wall per multiplier: ${MULTIPLIERS.map((m) => `${m}× ${sec(w(m))}`).join(", ")}`);
   line(
     `  ${RUNTIME_ENV} on Swarm vs on containers (in-process medians): ${msf(median(runtime.inProcess.swarm))} vs ${msf(median(runtime.inProcess.containers))}` +

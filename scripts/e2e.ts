@@ -125,7 +125,10 @@ function checkState(stack: StackInfo, pre: Preflight): void {
   try {
     const resources = (JSON.parse(readFileSync(file, "utf8")) as { resources?: unknown[] }).resources ?? [];
     if (resources.length > 0) {
-      pre.fail.push({ step: "preflight: state", reason: `${path.relative(ROOT, file)} already holds ${resources.length} resources: a test deployment exists and e2e would destroy it. Destroy it first (npx cdktf destroy test) or move that state file away` });
+      pre.fail.push({
+        step: "preflight: state",
+        reason: `${path.relative(ROOT, file)} already holds ${resources.length} resources: a test deployment exists and e2e would destroy it. Destroy it first (npx cdktf destroy test) or move that state file away`,
+      });
     }
   } catch (e) {
     pre.fail.push({ step: "preflight: state", reason: `${path.relative(ROOT, file)} is not readable state: ${(e as Error).message}` });
@@ -136,13 +139,22 @@ function checkState(stack: StackInfo, pre: Preflight): void {
 async function checkSwarm(ctx: Context, pre: Preflight): Promise<boolean> {
   const { info, problem } = await ctx.docker.swarm();
   if (!info) {
-    pre.fail.push({ step: "preflight: swarm manager", reason: `could not read the engine's Swarm state at ${ctx.docker.host}: ${problem}` });
+    pre.fail.push({
+      step: "preflight: swarm manager",
+      reason: `could not read the engine's Swarm state at ${ctx.docker.host}: ${problem}`,
+    });
     return false;
   }
-  const local = Object.entries(os.networkInterfaces()).flatMap(([iface, addrs]) => (addrs ?? []).filter((a) => a.family === "IPv4").map((a) => ({ iface, address: a.address })));
+  const local = Object.entries(os.networkInterfaces()).flatMap(([iface, addrs]) =>
+    (addrs ?? []).filter((a) => a.family === "IPv4").map((a) => ({ iface, address: a.address })),
+  );
   const verdict = swarmVerdict(info, ctx.docker.host, advertiseAddressHint(ctx.docker.host, local));
   if (verdict.kind === "ok") {
-    ctx.report.passed(SCOPE, "preflight: swarm manager", `${verdict.detail} (${ctx.services.length} services, ${swarmObjectsOf(ctx.stack.json).filter((o) => o.kind !== "service").length} secrets/configs to create)`);
+    ctx.report.passed(
+      SCOPE,
+      "preflight: swarm manager",
+      `${verdict.detail} (${ctx.services.length} services, ${swarmObjectsOf(ctx.stack.json).filter((o) => o.kind !== "service").length} secrets/configs to create)`,
+    );
     return true;
   }
   (verdict.kind === "skip" ? pre.skip : pre.fail).push({ step: "preflight: swarm manager", reason: verdict.reason });
@@ -155,27 +167,41 @@ async function checkClashesAndPorts(ctx: Context, manager: boolean, pre: Preflig
   const existing = new Set(await docker.containerNames([]));
   const clashes = containers.map((c) => c.name).filter((n) => existing.has(n));
   if (clashes.length > 0) {
-    pre.fail.push({ step: "preflight: container names", reason: `containers named like the stack's already exist (${clashes.slice(0, 5).join(", ")}${clashes.length > 5 ? " ..." : ""}), not in state/test.tfstate: remove them (docker rm -f ...) first` });
+    pre.fail.push({
+      step: "preflight: container names",
+      reason: `containers named like the stack's already exist (${clashes.slice(0, 5).join(", ")}${clashes.length > 5 ? " ..." : ""}), not in state/test.tfstate: remove them (docker rm -f ...) first`,
+    });
   }
   // Only a manager lists services, secrets and configs; without one the Swarm check has already stopped the run.
   if (manager) {
     const lists = await Promise.all((["service", "secret", "config"] as const).map((k) => docker.swarmObjectNames(k)));
     const problems = lists.map((l) => l.problem).filter((p): p is string => p !== undefined);
-    if (problems.length > 0) pre.fail.push({ step: "preflight: swarm object names", reason: `could not list services, secrets and configs: ${problems[0]}` });
+    if (problems.length > 0)
+      pre.fail.push({ step: "preflight: swarm object names", reason: `could not list services, secrets and configs: ${problems[0]}` });
     const found = swarmClashes(swarmObjectsOf(stack.json), { service: lists[0]!.names, secret: lists[1]!.names, config: lists[2]!.names });
     if (found.length > 0) {
       const rm = (kind: string) => found.filter((c) => c.kind === kind).map((c) => c.name);
-      const commands = (["service", "secret", "config"] as const).filter((k) => rm(k).length > 0).map((k) => dockerCommand(docker.host, `${k} rm ${rm(k).slice(0, 5).join(" ")}${rm(k).length > 5 ? " ..." : ""}`));
+      const commands = (["service", "secret", "config"] as const)
+        .filter((k) => rm(k).length > 0)
+        .map((k) => dockerCommand(docker.host, `${k} rm ${rm(k).slice(0, 5).join(" ")}${rm(k).length > 5 ? " ..." : ""}`));
       pre.fail.push({
         step: "preflight: swarm object names",
-        reason: `Swarm objects named like the stack's already exist (${found.slice(0, 5).map((c) => `${c.kind} ${c.name}`).join(", ")}${found.length > 5 ? " ..." : ""}), not in state/test.tfstate: another test deployment; remove them first:\n${commands.map((c) => `  ${c}`).join("\n")}`,
+        reason: `Swarm objects named like the stack's already exist (${found
+          .slice(0, 5)
+          .map((c) => `${c.kind} ${c.name}`)
+          .join(
+            ", ",
+          )}${found.length > 5 ? " ..." : ""}), not in state/test.tfstate: another test deployment; remove them first:\n${commands.map((c) => `  ${c}`).join("\n")}`,
       });
     }
   }
   for (const c of [...containers, ...ctx.services]) {
     for (const p of c.ports) {
       if (p.external !== undefined && !(await portFree(p.ip ?? "0.0.0.0", p.external))) {
-        pre.fail.push({ step: "preflight: host ports", reason: `${p.ip ?? "0.0.0.0"}:${p.external} (published by ${c.name}) is already in use: stop what listens there, or set ${variableName(STACK, "EDGE_HTTP_PORT")}/${variableName(STACK, "EDGE_HTTPS_PORT")}` });
+        pre.fail.push({
+          step: "preflight: host ports",
+          reason: `${p.ip ?? "0.0.0.0"}:${p.external} (published by ${c.name}) is already in use: stop what listens there, or set ${variableName(STACK, "EDGE_HTTP_PORT")}/${variableName(STACK, "EDGE_HTTPS_PORT")}`,
+        });
       }
     }
   }
@@ -186,9 +212,19 @@ async function checkInit(ctx: Context, pre: Preflight): Promise<boolean> {
   const outcome = classifyInit(init, requiredProviders(ctx.stack.json));
   if (outcome.kind === "ok") return true;
   if (outcome.kind === "config") {
-    pre.fail.push({ step: "preflight: terraform init", reason: [`terraform rejects ${ctx.stack.relDir}/cdk.tf.json (${outcome.diagnostics.length} errors; npm run test:terraform shows them all):`, ...summarizeConfigErrors(outcome.diagnostics, 3), ...knownCauses(outcome.diagnostics)].join("\n") });
+    pre.fail.push({
+      step: "preflight: terraform init",
+      reason: [
+        `terraform rejects ${ctx.stack.relDir}/cdk.tf.json (${outcome.diagnostics.length} errors; npm run test:terraform shows them all):`,
+        ...summarizeConfigErrors(outcome.diagnostics, 3),
+        ...knownCauses(outcome.diagnostics),
+      ].join("\n"),
+    });
   } else if (outcome.kind === "providers") {
-    pre.skip.push({ step: "preflight: terraform init", reason: `terraform init could not install ${outcome.providers.join(", ")}: ${outcome.firstError}; provide a filesystem mirror (commands at the end)` });
+    pre.skip.push({
+      step: "preflight: terraform init",
+      reason: `terraform init could not install ${outcome.providers.join(", ")}: ${outcome.firstError}; provide a filesystem mirror (commands at the end)`,
+    });
   } else {
     pre.fail.push({ step: "preflight: terraform init", reason: `terraform init failed: ${outcome.message}` });
   }
@@ -240,8 +276,13 @@ async function checkImages(ctx: Context, pre: Preflight): Promise<string> {
     failures.set(key, entry);
   }
   if (unavailable > 0) {
-    const lines = [...failures.entries()].map(([key, f]) => `  ${key.split(" ")[0]}: ${f.reason} — ${f.refs.map((r) => r.split("@")[0]).join(", ")}`);
-    pre.skip.push({ step: "preflight: images", reason: `${unavailable} of ${refs.length} images are neither present locally nor pullable (${blocked ? "asked the registries, nothing downloaded" : "docker pull"}):\n${lines.join("\n")}` });
+    const lines = [...failures.entries()].map(
+      ([key, f]) => `  ${key.split(" ")[0]}: ${f.reason} — ${f.refs.map((r) => r.split("@")[0]).join(", ")}`,
+    );
+    pre.skip.push({
+      step: "preflight: images",
+      reason: `${unavailable} of ${refs.length} images are neither present locally nor pullable (${blocked ? "asked the registries, nothing downloaded" : "docker pull"}):\n${lines.join("\n")}`,
+    });
   }
   const how = blocked ? "pullable (not pulled: the run is blocked anyway)" : "pulled";
   return `${present} present locally, ${missing.length - unavailable} ${how}, ${unavailable} unavailable, ${placeholders.length} placeholders`;
@@ -265,20 +306,38 @@ async function checkHealth(ctx: Context, timeoutSeconds: number): Promise<boolea
     ctx.services.length > 0 ? waitUntilConverged(ctx.docker, ctx.services, timeoutSeconds, stop).then(settle) : undefined,
   ]);
   if (result.ok) {
-    ctx.report.passed(SCOPE, "containers ready", `${containers.length} containers healthy/running/completed after ${result.seconds.toFixed(0)} s`);
+    ctx.report.passed(
+      SCOPE,
+      "containers ready",
+      `${containers.length} containers healthy/running/completed after ${result.seconds.toFixed(0)} s`,
+    );
   } else {
     const first = containers.find((c) => result.notReady.some((n) => n.startsWith(`${c.name}:`)));
     const logs = first ? `\nlast log lines of ${first.name}:\n${tail(await ctx.docker.logs(first.name), 10)}` : "";
-    ctx.report.failed(SCOPE, "containers ready", `${result.notReady.length} not ready after ${result.seconds.toFixed(0)} s:\n${result.notReady.map((n) => `  ${n}`).join("\n")}${logs}`);
+    ctx.report.failed(
+      SCOPE,
+      "containers ready",
+      `${result.notReady.length} not ready after ${result.seconds.toFixed(0)} s:\n${result.notReady.map((n) => `  ${n}`).join("\n")}${logs}`,
+    );
   }
   if (!services) return result.ok;
   if (services.ok) {
     const tasks = ctx.services.reduce((n, s) => n + (s.replicas ?? 1), 0);
-    ctx.report.passed(SCOPE, "services converged", `${ctx.services.length} services, ${tasks} tasks running (healthy) after ${services.seconds.toFixed(0)} s`);
+    ctx.report.passed(
+      SCOPE,
+      "services converged",
+      `${ctx.services.length} services, ${tasks} tasks running (healthy) after ${services.seconds.toFixed(0)} s`,
+    );
   } else {
     const first = ctx.services.find((s) => services.notReady.some((n) => n.startsWith(`${s.name}:`)));
-    const logs = first ? `\nlast log lines of ${first.name} (docker service logs):\n${tail(await ctx.docker.serviceLogs(first.name), 10)}` : "";
-    ctx.report.failed(SCOPE, "services converged", `${services.notReady.length} not converged after ${services.seconds.toFixed(0)} s:\n${services.notReady.map((n) => `  ${n}`).join("\n")}${logs}`);
+    const logs = first
+      ? `\nlast log lines of ${first.name} (docker service logs):\n${tail(await ctx.docker.serviceLogs(first.name), 10)}`
+      : "";
+    ctx.report.failed(
+      SCOPE,
+      "services converged",
+      `${services.notReady.length} not converged after ${services.seconds.toFixed(0)} s:\n${services.notReady.map((n) => `  ${n}`).join("\n")}${logs}`,
+    );
   }
   return result.ok && services.ok;
 }
@@ -296,7 +355,11 @@ async function checkEdge(ctx: Context): Promise<void> {
   while (Date.now() < deadline && !interrupted()) {
     last = await httpsGet(address === "0.0.0.0" ? "127.0.0.1" : address, port, url.hostname, "/health");
     if (last.status !== undefined && last.status >= 200 && last.status < 300) {
-      return ctx.report.passed(SCOPE, "edge answers", `${target}: HTTP ${last.status} (certificate from Caddy's internal CA, not verified)`);
+      return ctx.report.passed(
+        SCOPE,
+        "edge answers",
+        `${target}: HTTP ${last.status} (certificate from Caddy's internal CA, not verified)`,
+      );
     }
     await new Promise((r) => setTimeout(r, 3000));
   }
@@ -311,8 +374,15 @@ async function apiContainer(ctx: Context): Promise<{ name?: string; env?: Record
     if (local.length > 0) return { name: local.sort()[0], env: { ...service.env } };
     // Task containers are visible only on their own node's engine.
     const { tasks } = await ctx.docker.serviceTasks(service.name);
-    const elsewhere = tasks.filter((t) => t.DesiredState === "Running" && t.CurrentState.startsWith("Running")).map((t) => t.Node).filter((n): n is string => !!n);
-    if (elsewhere.length > 0) return { skip: true, why: `no ${service.name} task runs on the engine the provider talks to (${ctx.docker.host}); they run on ${[...new Set(elsewhere)].join(", ")}: exec there` };
+    const elsewhere = tasks
+      .filter((t) => t.DesiredState === "Running" && t.CurrentState.startsWith("Running"))
+      .map((t) => t.Node)
+      .filter((n): n is string => !!n);
+    if (elsewhere.length > 0)
+      return {
+        skip: true,
+        why: `no ${service.name} task runs on the engine the provider talks to (${ctx.docker.host}); they run on ${[...new Set(elsewhere)].join(", ")}: exec there`,
+      };
     return { why: `no running task container of ${service.name} (label com.docker.swarm.service.name=${service.name})` };
   }
   const api = containersOf(ctx.stack.json).find((c) => !c.seed && !c.oneShot && envMap(c.env).SERVICE_NAME === "api");
@@ -322,7 +392,8 @@ async function apiContainer(ctx: Context): Promise<{ name?: string; env?: Record
 async function checkBackends(ctx: Context): Promise<void> {
   const step = "api reaches postgres, redis, rabbitmq";
   const found = await apiContainer(ctx);
-  if (!found.name || !found.env) return found.skip ? ctx.report.skipped(SCOPE, step, found.why!) : ctx.report.failed(SCOPE, step, found.why!);
+  if (!found.name || !found.env)
+    return found.skip ? ctx.report.skipped(SCOPE, step, found.why!) : ctx.report.failed(SCOPE, step, found.why!);
   const { name: container, env } = found;
   const endpoints = (literalOutput(ctx.stack.json, "internal_endpoints") ?? {}) as Record<string, string>;
   const targets = new Map<string, [string, string]>();
@@ -345,7 +416,11 @@ async function checkBackends(ctx: Context): Promise<void> {
     // handled below
   }
   if (results.length === 0) {
-    return ctx.report.failed(SCOPE, step, `docker exec ${container} node -e ... printed no result (the API image is the team's and must have node, as its healthcheck does): ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+    return ctx.report.failed(
+      SCOPE,
+      step,
+      `docker exec ${container} node -e ... printed no result (the API image is the team's and must have node, as its healthcheck does): ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
+    );
   }
   const bad = results.filter(([, v]) => v !== "ok");
   const line = results.map(([t, v]) => `${t} ${v}`).join(", ");
@@ -357,8 +432,15 @@ async function checkNoDrift(ctx: Context): Promise<void> {
   const plan = await tf(ctx, ["plan", "-detailed-exitcode", "-input=false"], 900);
   if (plan.code === 0) return ctx.report.passed(SCOPE, "second plan: no changes", "terraform plan -detailed-exitcode = 0");
   if (plan.code === 2) {
-    const changes = plan.output.split("\n").filter((l) => /^\s*# \S+ (will be|must be)/.test(l)).map((l) => `  ${l.trim()}`);
-    return ctx.report.failed(SCOPE, "second plan: no changes", `the plan right after apply is not empty (the provider reads something back differently):\n${changes.slice(0, 15).join("\n")}${changes.length > 15 ? `\n  ... ${changes.length - 15} more` : ""}`);
+    const changes = plan.output
+      .split("\n")
+      .filter((l) => /^\s*# \S+ (will be|must be)/.test(l))
+      .map((l) => `  ${l.trim()}`);
+    return ctx.report.failed(
+      SCOPE,
+      "second plan: no changes",
+      `the plan right after apply is not empty (the provider reads something back differently):\n${changes.slice(0, 15).join("\n")}${changes.length > 15 ? `\n  ... ${changes.length - 15} more` : ""}`,
+    );
   }
   ctx.report.failed(SCOPE, "second plan: no changes", tail(plan.output, 15));
 }
@@ -383,7 +465,8 @@ async function main(): Promise<number> {
   let withServices = false;
   const skipRest = (reason: string) => {
     const health = withServices ? ["containers ready", "services converged"] : ["containers ready"];
-    for (const step of ["deploy", ...health, "edge answers", "api reaches postgres, redis, rabbitmq", "second plan: no changes", "destroy"]) report.skipped(SCOPE, step, reason);
+    for (const step of ["deploy", ...health, "edge answers", "api reaches postgres, redis, rabbitmq", "second plan: no changes", "destroy"])
+      report.skipped(SCOPE, step, reason);
   };
   process.stdout.write(`e2e: deploy the ${STACK} stack to Docker, check it, destroy it\n`);
   const cfg = cliConfig(process.env);
@@ -412,7 +495,16 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...cfg.env };
   const placeholders = variablesWithoutDefault(stack.json).filter((v) => !env[`TF_VAR_${v}`]);
   for (const v of placeholders) env[`TF_VAR_${v}`] = "e2e-placeholder-not-a-real-token";
-  const ctx: Context = { report, cfg, terraform: terraformBin.path, stack, docker: new Docker(dockerHostOf(stack.json)), env, services: servicesOf(stack.json), swarm: usesSwarm(stack.json) };
+  const ctx: Context = {
+    report,
+    cfg,
+    terraform: terraformBin.path,
+    stack,
+    docker: new Docker(dockerHostOf(stack.json)),
+    env,
+    services: servicesOf(stack.json),
+    swarm: usesSwarm(stack.json),
+  };
   withServices = ctx.services.length > 0;
 
   const pre: Preflight = { skip: [], fail: [] };
@@ -423,7 +515,8 @@ async function main(): Promise<number> {
   const manager = engine.ok && ctx.swarm && (await checkSwarm(ctx, pre));
   if (engine.ok) await checkClashesAndPorts(ctx, manager, pre);
   const initOk = await checkInit(ctx, pre);
-  if (initOk) report.passed(SCOPE, "preflight: terraform init", `${stack.relDir} (local state ${path.relative(ROOT, localStatePath(stack) ?? "")})`);
+  if (initOk)
+    report.passed(SCOPE, "preflight: terraform init", `${stack.relDir} (local state ${path.relative(ROOT, localStatePath(stack) ?? "")})`);
   if (engine.ok) {
     const images = await checkImages(ctx, pre);
     process.stdout.write(`  images: ${images}\n`);
@@ -433,15 +526,21 @@ async function main(): Promise<number> {
   if (pre.fail.length > 0 || pre.skip.length > 0) {
     skipRest(pre.fail.length > 0 ? "preflight failed" : "preflight: a requirement is missing (above)");
     const code = report.finish();
-    if (pre.skip.some((b) => b.reason.startsWith("terraform init could not install"))) process.stdout.write(`\n${mirrorInstructions(requiredProviders(stack.json)).join("\n")}\n`);
+    if (pre.skip.some((b) => b.reason.startsWith("terraform init could not install")))
+      process.stdout.write(`\n${mirrorInstructions(requiredProviders(stack.json)).join("\n")}\n`);
     return code;
   }
-  if (placeholders.length > 0) process.stdout.write(`note: ${placeholders.map((v) => `TF_VAR_${v}`).join(", ")} unset: using a placeholder (the bots cannot log in with it)\n`);
+  if (placeholders.length > 0)
+    process.stdout.write(
+      `note: ${placeholders.map((v) => `TF_VAR_${v}`).join(", ")} unset: using a placeholder (the bots cannot log in with it)\n`,
+    );
 
   process.on("SIGINT", () => {
     interrupts++;
     if (interrupts === 1) {
-      process.stdout.write("\ninterrupted: finishing the current terraform step, then destroying (Ctrl-C again to leave without destroying)\n");
+      process.stdout.write(
+        "\ninterrupted: finishing the current terraform step, then destroying (Ctrl-C again to leave without destroying)\n",
+      );
       return;
     }
     process.stdout.write(`\nleaving without destroy; clean up with: terraform -chdir=${stack.relDir} destroy -auto-approve\n`);
@@ -452,7 +551,11 @@ async function main(): Promise<number> {
   try {
     const apply = await tf(ctx, ["apply", "-auto-approve", "-input=false"], 2700, "  [apply] ");
     if (apply.code !== 0) {
-      report.failed(SCOPE, "deploy", `terraform apply failed (exit ${apply.code}${apply.timedOut ? ", timed out" : ""}):\n${tail(apply.output, 15)}`);
+      report.failed(
+        SCOPE,
+        "deploy",
+        `terraform apply failed (exit ${apply.code}${apply.timedOut ? ", timed out" : ""}):\n${tail(apply.output, 15)}`,
+      );
     } else {
       report.passed(SCOPE, "deploy", `terraform apply in ${apply.seconds.toFixed(0)} s`);
       const ready = !interrupted() && (await checkHealth(ctx, healthTimeout));
@@ -476,7 +579,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`e2e crashed: ${(e as Error).stack ?? String(e)}\nif anything was deployed: terraform -chdir=cdktf.out/stacks/${STACK} destroy -auto-approve\n`);
+    process.stderr.write(
+      `e2e crashed: ${(e as Error).stack ?? String(e)}\nif anything was deployed: terraform -chdir=cdktf.out/stacks/${STACK} destroy -auto-approve\n`,
+    );
     process.exit(1);
   },
 );

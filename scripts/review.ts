@@ -61,7 +61,8 @@ function stagesText(diff: StackDiff, stagesFile: string | undefined): string {
   const staged = diff.staged!;
   const dir = `cdktf.out/stacks/${diff.stack}`;
   const lines = [`${diff.stack}: STAGED APPLY REQUIRED (exit 4 unless data loss): ${staged.conflicts.join("; ")}`];
-  for (const s of staged.stages) lines.push(`  stage ${s.stage}: terraform -chdir=${dir} apply${s.targets.map((t) => ` -target=${t}`).join("")}`, `           ${s.why}`);
+  for (const s of staged.stages)
+    lines.push(`  stage ${s.stage}: terraform -chdir=${dir} apply${s.targets.map((t) => ` -target=${t}`).join("")}`, `           ${s.why}`);
   lines.push(`  or: npm run apply:staged -- --stack ${diff.stack} --stages ${stagesFile ?? "<file from --stages-json>"}`);
   return lines.join("\n");
 }
@@ -95,21 +96,31 @@ async function main(argv: readonly string[]): Promise<number> {
     const diff = before ? diffStacks(stack.name, old?.json, stack.json) : undefined;
     if (diff) diffs.push(diff);
     if (diff) stageEntries.push(fileStack(stack.name, stack.json, diff.staged));
-    const report = renderReport({ inventory, topology, json: stack.json, picture: picture(stack.name, renderDot(topology), outDir), diff, against: before?.label });
+    const report = renderReport({
+      inventory,
+      topology,
+      json: stack.json,
+      picture: picture(stack.name, renderDot(topology), outDir),
+      diff,
+      against: before?.label,
+    });
     const file = join(outDir, `${stack.name}.md`);
     writeFileSync(file, report);
     if (!opts.quiet) process.stdout.write(`${report}\n`);
     summaries.push(`${summaryLine(inventory, diff)} [${displayPath(file)}]`);
   }
   // Stacks that exist only in the earlier synth: everything in them goes.
-  for (const gone of before?.stacks.filter((s) => !after.some((a) => a.name === s.name) && (opts.stacks.length === 0 || opts.stacks.includes(s.name))) ?? []) {
+  for (const gone of before?.stacks.filter(
+    (s) => !after.some((a) => a.name === s.name) && (opts.stacks.length === 0 || opts.stacks.includes(s.name)),
+  ) ?? []) {
     const diff = diffStacks(gone.name, gone.json, undefined);
     diffs.push(diff);
     summaries.push(`${gone.name}: stack removed; ${diff.removed.length} resources go, ${diff.dataLoss.length} data loss`);
   }
   process.stdout.write(`${summaries.join("\n")}\n`);
   const stagesFile = opts.stagesJson ? resolve(opts.stagesJson) : undefined;
-  for (const diff of diffs.filter((d) => needsStagedApply(d.staged))) process.stdout.write(`${stagesText(diff, stagesFile && displayPath(stagesFile))}\n`);
+  for (const diff of diffs.filter((d) => needsStagedApply(d.staged)))
+    process.stdout.write(`${stagesText(diff, stagesFile && displayPath(stagesFile))}\n`);
   if (stagesFile) {
     const file: StagesFile = { version: STAGES_FILE_VERSION, stacks: stageEntries };
     mkdirSync(dirname(stagesFile), { recursive: true });

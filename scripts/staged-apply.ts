@@ -52,7 +52,13 @@ export interface ApplyOptions {
 }
 
 export function parseArgs(argv: readonly string[]): ApplyOptions {
-  const o: { -readonly [K in keyof ApplyOptions]?: ApplyOptions[K] } = { autoApprove: false, pauseSeconds: 0, skipInit: false, dryRun: false, help: false };
+  const o: { -readonly [K in keyof ApplyOptions]?: ApplyOptions[K] } = {
+    autoApprove: false,
+    pauseSeconds: 0,
+    skipInit: false,
+    dryRun: false,
+    help: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf("=");
@@ -78,7 +84,8 @@ export function parseArgs(argv: readonly string[]): ApplyOptions {
         break;
       case "--pause": {
         const v = value();
-        if (!/^\d{1,4}$/.test(v) || Number(v) > 3600) throw new InputError(`--pause "${v}" must be a whole number of seconds from 0 to 3600`);
+        if (!/^\d{1,4}$/.test(v) || Number(v) > 3600)
+          throw new InputError(`--pause "${v}" must be a whole number of seconds from 0 to 3600`);
         o.pauseSeconds = Number(v);
         break;
       }
@@ -102,23 +109,39 @@ export function parseArgs(argv: readonly string[]): ApplyOptions {
   if (o.help) return o as ApplyOptions;
   if (o.stack === undefined) throw new InputError("--stack is required (dev, test or prod)");
   if (!STACK_NAME.test(o.stack)) throw new InputError(`--stack "${o.stack}" must match ${STACK_NAME} (a stack name such as prod)`);
-  if (o.stages === undefined) throw new InputError("--stages is required: the file npm run review -- --against-git <ref> --stages-json <file> wrote");
+  if (o.stages === undefined)
+    throw new InputError("--stages is required: the file npm run review -- --against-git <ref> --stages-json <file> wrote");
   return o as ApplyOptions;
 }
 
 /** The stack's entry of the stages file, checked against the synth folder it will be applied in. */
 export function loadPlan(opts: ApplyOptions, cwd: string): { entry: FileStack; dir: string } {
   const stagesPath = resolve(cwd, opts.stages);
-  if (!existsSync(stagesPath)) throw new InputError(`--stages ${opts.stages}: no such file; write it with npm run review -- --stack ${opts.stack} --against-git <ref> --stages-json ${opts.stages}`);
+  if (!existsSync(stagesPath))
+    throw new InputError(
+      `--stages ${opts.stages}: no such file; write it with npm run review -- --stack ${opts.stack} --against-git <ref> --stages-json ${opts.stages}`,
+    );
   const file = parseStagesFile(readFileSync(stagesPath, "utf8"), opts.stages);
   const entry = file.stacks.find((s) => s.stack === opts.stack);
-  if (!entry) throw new InputError(`--stages ${opts.stages} has no entry for stack "${opts.stack}" (it has: ${file.stacks.map((s) => s.stack).join(", ") || "none"}); review that stack with --stack ${opts.stack}`);
-  if (entry.blocked) throw new InputError(`stack ${opts.stack}: the review found no safe stages (${entry.blocked}); a staged apply cannot help, apply it once after an approval (docs/runbooks/promote-to-prod.md)`);
-  if (!entry.staged) throw new InputError(`stack ${opts.stack}: the review says no staged apply is needed; apply it the usual way (npx cdktf deploy ${opts.stack})`);
+  if (!entry)
+    throw new InputError(
+      `--stages ${opts.stages} has no entry for stack "${opts.stack}" (it has: ${file.stacks.map((s) => s.stack).join(", ") || "none"}); review that stack with --stack ${opts.stack}`,
+    );
+  if (entry.blocked)
+    throw new InputError(
+      `stack ${opts.stack}: the review found no safe stages (${entry.blocked}); a staged apply cannot help, apply it once after an approval (docs/runbooks/promote-to-prod.md)`,
+    );
+  if (!entry.staged)
+    throw new InputError(
+      `stack ${opts.stack}: the review says no staged apply is needed; apply it the usual way (npx cdktf deploy ${opts.stack})`,
+    );
 
   const dir = resolve(cwd, opts.dir ?? join("cdktf.out", "stacks", opts.stack));
   const stackFile = join(dir, "cdk.tf.json");
-  if (!existsSync(stackFile)) throw new InputError(`${stackFile} does not exist: synthesize the stack first (npx tsx main.ts ${opts.stack}) or pass its folder with --dir`);
+  if (!existsSync(stackFile))
+    throw new InputError(
+      `${stackFile} does not exist: synthesize the stack first (npx tsx main.ts ${opts.stack}) or pass its folder with --dir`,
+    );
   let json: { resource?: Record<string, Record<string, unknown>> };
   try {
     json = JSON.parse(readFileSync(stackFile, "utf8")) as typeof json;
@@ -136,7 +159,8 @@ export function loadPlan(opts: ApplyOptions, cwd: string): { entry: FileStack; d
       // Checked by parseStagesFile already; again here because this is what reaches terraform.
       if (!TARGET_ADDRESS.test(t)) throw new InputError(`stage ${stage.stage}: target "${t}" is not a container or volume address`);
       const [type, name] = t.split(".") as [string, string];
-      if (!json.resource?.[type]?.[name]) throw new InputError(`stage ${stage.stage}: target ${t} is not a resource of ${stackFile}; review the stack again`);
+      if (!json.resource?.[type]?.[name])
+        throw new InputError(`stage ${stage.stage}: target ${t} is not a resource of ${stackFile}; review the stack again`);
     }
   }
   if (opts.check !== undefined) {
@@ -145,18 +169,25 @@ export function loadPlan(opts: ApplyOptions, cwd: string): { entry: FileStack; d
       if (!statSync(check).isFile()) throw new Error("not a file");
       accessSync(check, constants.X_OK);
     } catch {
-      throw new InputError(`--check ${opts.check}: not an executable file (give the path of a script with a shebang, chmod +x; it gets <stack> <stage> <stages> as arguments)`);
+      throw new InputError(
+        `--check ${opts.check}: not an executable file (give the path of a script with a shebang, chmod +x; it gets <stack> <stage> <stages> as arguments)`,
+      );
     }
   }
   return { entry, dir };
 }
 
 /** The terraform argument lists, in order: init, one apply per targeted stage, the full apply. */
-export function commands(entry: FileStack, dir: string, opts: Pick<ApplyOptions, "autoApprove" | "skipInit">): { stage?: number; argv: string[] }[] {
+export function commands(
+  entry: FileStack,
+  dir: string,
+  opts: Pick<ApplyOptions, "autoApprove" | "skipInit">,
+): { stage?: number; argv: string[] }[] {
   const approve = opts.autoApprove ? ["-input=false", "-auto-approve"] : [];
   const out: { stage?: number; argv: string[] }[] = [];
   if (!opts.skipInit) out.push({ argv: [`-chdir=${dir}`, "init", "-input=false"] });
-  for (const s of entry.stages) out.push({ stage: s.stage, argv: [`-chdir=${dir}`, "apply", ...approve, ...s.targets.map((t) => `-target=${t}`)] });
+  for (const s of entry.stages)
+    out.push({ stage: s.stage, argv: [`-chdir=${dir}`, "apply", ...approve, ...s.targets.map((t) => `-target=${t}`)] });
   return out;
 }
 
@@ -164,7 +195,9 @@ function run(file: string, args: readonly string[], what: string): void {
   const r = spawnSync(file, args, { stdio: "inherit" });
   if (r.error) {
     const missing = (r.error as NodeJS.ErrnoException).code === "ENOENT";
-    throw new StageFailed(`${what}: ${missing ? `${file} not found${file === "terraform" ? " on PATH (install Terraform 1.11)" : ""}` : r.error.message}`);
+    throw new StageFailed(
+      `${what}: ${missing ? `${file} not found${file === "terraform" ? " on PATH (install Terraform 1.11)" : ""}` : r.error.message}`,
+    );
   }
   if (r.status !== 0) throw new StageFailed(`${what} failed (exit ${r.status ?? `signal ${r.signal}`})`);
 }
@@ -199,9 +232,20 @@ export function main(argv: readonly string[], cwd = process.cwd()): number {
     for (const step of steps) {
       const stage = step.stage === undefined ? undefined : entry.stages[step.stage - 1]!;
       if (stage) process.stdout.write(`\napply:staged: stage ${stage.stage}/${n}: ${stage.why}\n`);
-      run("terraform", step.argv, stage ? `stage ${stage.stage}/${n} (terraform apply${stage.full ? "" : ` with ${stage.targets.length} targets`})` : "terraform init");
+      run(
+        "terraform",
+        step.argv,
+        stage
+          ? `stage ${stage.stage}/${n} (terraform apply${stage.full ? "" : ` with ${stage.targets.length} targets`})`
+          : "terraform init",
+      );
       if (!stage || stage.full) continue;
-      if (opts.check !== undefined) run(resolve(cwd, opts.check), [opts.stack, String(stage.stage), String(n)], `check after stage ${stage.stage}/${n} (${opts.check})`);
+      if (opts.check !== undefined)
+        run(
+          resolve(cwd, opts.check),
+          [opts.stack, String(stage.stage), String(n)],
+          `check after stage ${stage.stage}/${n} (${opts.check})`,
+        );
       if (opts.pauseSeconds > 0) {
         process.stdout.write(`apply:staged: waiting ${opts.pauseSeconds} s before stage ${stage.stage + 1}\n`);
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, opts.pauseSeconds * 1000);
@@ -209,7 +253,9 @@ export function main(argv: readonly string[], cwd = process.cwd()): number {
     }
   } catch (e) {
     if (!(e instanceof StageFailed)) throw e;
-    process.stderr.write(`apply:staged: ${e.message}; later stages did not run. Fix the cause, then run the same command again (applied stages are no-ops).\n`);
+    process.stderr.write(
+      `apply:staged: ${e.message}; later stages did not run. Fix the cause, then run the same command again (applied stages are no-ops).\n`,
+    );
     return 2;
   }
   process.stdout.write(`\napply:staged: ${opts.stack}: all ${n} stages applied\n`);

@@ -72,7 +72,9 @@ function parseOptions(argv: readonly string[]): Options {
     else if (arg === "--no-plan") opts.plan = false;
     else if (arg === "--require-providers") opts.requireProviders = true;
     else {
-      process.stderr.write(`unknown option ${arg}\nusage: npm run test:terraform [-- --stack <name>]... [--no-plan] [--require-providers]\n`);
+      process.stderr.write(
+        `unknown option ${arg}\nusage: npm run test:terraform [-- --stack <name>]... [--no-plan] [--require-providers]\n`,
+      );
       process.exit(2);
     }
   }
@@ -80,7 +82,14 @@ function parseOptions(argv: readonly string[]): Options {
 }
 
 /** One terraform command in a stack directory, with -no-color and a time limit. */
-function terraform(bin: string, cfg: CliConfig, cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = cfg.env, timeoutSeconds = 600) {
+function terraform(
+  bin: string,
+  cfg: CliConfig,
+  cwd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = cfg.env,
+  timeoutSeconds = 600,
+) {
   return run(bin, [...args, "-no-color"], { cwd, env, timeoutSeconds });
 }
 
@@ -141,7 +150,11 @@ class StackChecker {
     if (missing.length > 0) {
       const scratch = scratchWithStandIns(stack, this.scratchRoot);
       if (!scratch) {
-        this.report.skipped(stack.name, "init + validate", `the stack hashes Dockerfiles outside the project's parent folder that are missing here: ${missing.join(", ")}`);
+        this.report.skipped(
+          stack.name,
+          "init + validate",
+          `the stack hashes Dockerfiles outside the project's parent folder that are missing here: ${missing.join(", ")}`,
+        );
         this.skipPlan(stack, "validate did not run");
         return;
       }
@@ -153,7 +166,11 @@ class StackChecker {
     const outcome = classifyInit(init, providers);
     if (outcome.kind === "config") {
       const lines = [...summarizeConfigErrors(outcome.diagnostics), ...knownCauses(outcome.diagnostics)];
-      this.report.failed(stack.name, "init -backend=false", `terraform rejects ${stack.relDir}/cdk.tf.json (${outcome.diagnostics.length} errors):\n${lines.join("\n")}`);
+      this.report.failed(
+        stack.name,
+        "init -backend=false",
+        `terraform rejects ${stack.relDir}/cdk.tf.json (${outcome.diagnostics.length} errors):\n${lines.join("\n")}`,
+      );
       this.report.skipped(stack.name, "validate", "init failed");
       this.skipPlan(stack, "init failed");
       return;
@@ -180,7 +197,11 @@ class StackChecker {
       this.report.passed(stack.name, "validate", validateNote.trim());
     } else {
       const diagnostics = errorsOf(validate.output);
-      this.report.failed(stack.name, "validate", [...summarizeConfigErrors(diagnostics), ...knownCauses(diagnostics)].join("\n") || tail(validate.output));
+      this.report.failed(
+        stack.name,
+        "validate",
+        [...summarizeConfigErrors(diagnostics), ...knownCauses(diagnostics)].join("\n") || tail(validate.output),
+      );
     }
     if (this.opts.plan) await this.plan(stack, missing);
   }
@@ -192,13 +213,19 @@ class StackChecker {
   private async plan(stack: StackInfo, missingSources: readonly string[]): Promise<void> {
     const backend = backendOf(stack.json);
     if (backend.kind === "cloud") return this.planCloud(stack, backend.hostname!, `${backend.organization}/${backend.workspace}`);
-    if (backend.kind !== "local") return this.report.skipped(stack.name, "plan", `backend "${backend.kind}" is not one this script plans against`);
+    if (backend.kind !== "local")
+      return this.report.skipped(stack.name, "plan", `backend "${backend.kind}" is not one this script plans against`);
     if (missingSources.length > 0) {
-      return this.report.skipped(stack.name, "plan", `builds its images from the UpdateIO sources, missing here (${path.relative(ROOT, missingSources[0]!)} ...): check them out next to this project or set UPDATEIO_DEV_SOURCE_ROOT`);
+      return this.report.skipped(
+        stack.name,
+        "plan",
+        `builds its images from the UpdateIO sources, missing here (${path.relative(ROOT, missingSources[0]!)} ...): check them out next to this project or set UPDATEIO_DEV_SOURCE_ROOT`,
+      );
     }
     const host = dockerHostOf(stack.json);
     const engine = await new Docker(host).engine();
-    if (!engine.ok) return this.report.skipped(stack.name, "plan", `the docker provider needs a reachable Docker daemon: ${engine.problem}`);
+    if (!engine.ok)
+      return this.report.skipped(stack.name, "plan", `the docker provider needs a reachable Docker daemon: ${engine.problem}`);
 
     const env = { ...this.cfg.env };
     const placeholders = variablesWithoutDefault(stack.json).filter((v) => !env[`TF_VAR_${v}`]);
@@ -209,16 +236,30 @@ class StackChecker {
     const summary = /^(Plan: .*|No changes\..*)$/m.exec(plan.output)?.[1] ?? "";
     const note = placeholders.length > 0 ? ` (placeholder values for ${placeholders.map((v) => `TF_VAR_${v}`).join(", ")})` : "";
     if (plan.code === 0) this.report.passed(stack.name, "plan -refresh=false", `${summary}${note}`);
-    else this.report.failed(stack.name, "plan -refresh=false", [...summarizeConfigErrors(errorsOf(plan.output)), ...knownCauses(errorsOf(plan.output))].join("\n") || tail(plan.output, 20));
+    else
+      this.report.failed(
+        stack.name,
+        "plan -refresh=false",
+        [...summarizeConfigErrors(errorsOf(plan.output)), ...knownCauses(errorsOf(plan.output))].join("\n") || tail(plan.output, 20),
+      );
   }
 
   private async planCloud(stack: StackInfo, hostname: string, workspace: string): Promise<void> {
     const creds = hasCloudCredentials(hostname, this.cfg.env);
     if (!creds.available) {
-      return this.report.skipped(stack.name, "plan", `needs a Terraform Cloud token for ${hostname} (workspace ${workspace}): set ${tokenVariable(hostname)} or run terraform login`);
+      return this.report.skipped(
+        stack.name,
+        "plan",
+        `needs a Terraform Cloud token for ${hostname} (workspace ${workspace}): set ${tokenVariable(hostname)} or run terraform login`,
+      );
     }
     const init = await terraform(this.bin, this.cfg, stack.dir, ["init", "-input=false"]);
-    if (init.code !== 0) return this.report.failed(stack.name, "plan", `terraform init (Terraform Cloud, ${workspace}, token from ${creds.via}) failed:\n${tail(init.output, 15)}`);
+    if (init.code !== 0)
+      return this.report.failed(
+        stack.name,
+        "plan",
+        `terraform init (Terraform Cloud, ${workspace}, token from ${creds.via}) failed:\n${tail(init.output, 15)}`,
+      );
     const plan = await terraform(this.bin, this.cfg, stack.dir, ["plan", "-refresh=false", "-input=false"], this.cfg.env, 1800);
     const summary = /^(Plan: .*|No changes\..*)$/m.exec(plan.output)?.[1] ?? "";
     if (plan.code === 0) this.report.passed(stack.name, "plan -refresh=false", `${summary} (Terraform Cloud ${workspace})`);

@@ -48,8 +48,14 @@ const BASE: Record<VariableKey, { value: string; with?: Partial<Record<VariableK
   TFC_WORKSPACE: { value: "updateio-prod" },
   BACKUP_OFFSITE_ENDPOINT: { value: "https://s3.example.com", with: { BACKUP_OFFSITE_BUCKET: "backups" } },
   BACKUP_OFFSITE_BUCKET: { value: "backups", with: { BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com" } },
-  BACKUP_OFFSITE_REGION: { value: "eu-central-1", with: { BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com", BACKUP_OFFSITE_BUCKET: "backups" } },
-  BACKUP_OFFSITE_PROVIDER: { value: "Minio", with: { BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com", BACKUP_OFFSITE_BUCKET: "backups" } },
+  BACKUP_OFFSITE_REGION: {
+    value: "eu-central-1",
+    with: { BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com", BACKUP_OFFSITE_BUCKET: "backups" },
+  },
+  BACKUP_OFFSITE_PROVIDER: {
+    value: "Minio",
+    with: { BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com", BACKUP_OFFSITE_BUCKET: "backups" },
+  },
   ALERT_TELEGRAM_CHAT_ID: { value: "-1001234567890" },
   ALERT_DISCORD: { value: "on" },
   GRAFANA_EXPOSE: { value: "edge" },
@@ -79,7 +85,9 @@ function problemsOf(env: EnvironmentName, vars: Record<string, string>): string[
 
 const figures = { tried: 0, refusedNamed: 0, acceptedSafely: 0 };
 afterAll(() => {
-  process.stdout.write(`injection figures: ${figures.tried} inputs tried, ${figures.refusedNamed} refused with the variable named, ${figures.acceptedSafely} accepted and proven inert\n`);
+  process.stdout.write(
+    `injection figures: ${figures.tried} inputs tried, ${figures.refusedNamed} refused with the variable named, ${figures.acceptedSafely} accepted and proven inert\n`,
+  );
 });
 
 describe("every variable refuses every dangerous character, naming itself", () => {
@@ -188,11 +196,16 @@ describe("accepted values are inert", () => {
             expect(text.includes(part.replace(/\/$/, "")), `${part} in ${env}`).toBe(true);
           }
         }
-        const validate = validateTemplates(tempDir(), strings([json.resource, json.locals ?? {}, json.output, json.provider, json.terraform]));
+        const validate = validateTemplates(
+          tempDir(),
+          strings([json.resource, json.locals ?? {}, json.output, json.provider, json.terraform]),
+        );
         expect(validate.status, validate.output).toBe(0);
         if (env === "dev") {
           // The absolute source root is a literal: no expression Terraform would evaluate.
-          const contexts = Object.values(json.resource.docker_image).filter((i: any) => i.build).map((i: any) => i.build.context);
+          const contexts = Object.values(json.resource.docker_image)
+            .filter((i: any) => i.build)
+            .map((i: any) => i.build.context);
           expect(contexts).toContain("/srv/up-date_io/v1.2+build@x/api");
         }
         expect(json.provider.docker[0].host).toBe(ACCEPTED[env][`UPDATEIO_${env.toUpperCase()}_DOCKER_HOST`]);
@@ -208,7 +221,11 @@ describe("accepted values are inert", () => {
         const file = join(dir, "Caddyfile");
         writeFileSync(file, uploadedFile(json, "/etc/caddy/Caddyfile")!);
         const caddyEnv = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, "data"), XDG_CONFIG_HOME: join(dir, "config") };
-        const adapt = spawnSync("caddy", ["adapt", "--adapter", "caddyfile", "--config", file], { env: caddyEnv, encoding: "utf8", timeout: 30_000 });
+        const adapt = spawnSync("caddy", ["adapt", "--adapter", "caddyfile", "--config", file], {
+          env: caddyEnv,
+          encoding: "utf8",
+          timeout: 30_000,
+        });
         expect(adapt.status, adapt.stderr).toBe(0);
         const config = JSON.stringify(JSON.parse(adapt.stdout));
         for (const cidr of stack.config.edge.adminAllowList) expect(config).toContain(`"${cidr}"`);
@@ -217,7 +234,11 @@ describe("accepted values are inert", () => {
           expect(config).toContain('"email":"ops+acme@updateio.example"');
           expect(config).toContain('"ca":"https://acme-staging-v02.api.letsencrypt.org:443/directory"');
         }
-        const validate = spawnSync("caddy", ["validate", "--adapter", "caddyfile", "--config", file], { env: caddyEnv, encoding: "utf8", timeout: 30_000 });
+        const validate = spawnSync("caddy", ["validate", "--adapter", "caddyfile", "--config", file], {
+          env: caddyEnv,
+          encoding: "utf8",
+          timeout: 30_000,
+        });
         expect(validate.status, validate.stderr).toBe(0);
       }, 60_000);
     }

@@ -26,7 +26,10 @@ interface Run {
 
 function files(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => !e.isDirectory())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
 }
 
 function runMain(extraEnv: Record<string, string>, args: string[] = [], prepare?: (outdir: string, bin: string) => void): Promise<Run> {
@@ -59,18 +62,28 @@ function expectNothingWritten(run: Run): void {
 
 describe("main.ts writes nothing when synth fails", () => {
   it("invalid variables in every environment: each is listed, nothing is written", async () => {
-    const run = await runMain({ UPDATEIO_DEV_EDGE_HTTP_PORT: "abc", UPDATEIO_TEST_ACME_CA: "https://x.example/dir", UPDATEIO_PROD_ACME_CA: "https://acme.example/dir\nx" });
+    const run = await runMain({
+      UPDATEIO_DEV_EDGE_HTTP_PORT: "abc",
+      UPDATEIO_TEST_ACME_CA: "https://x.example/dir",
+      UPDATEIO_PROD_ACME_CA: "https://acme.example/dir\nx",
+    });
     expectNothingWritten(run);
-    expect(run.stderr).toContain('UPDATEIO_DEV_EDGE_HTTP_PORT (environment variable): "abc" is not a port; set a whole number between 1 and 65535');
+    expect(run.stderr).toContain(
+      'UPDATEIO_DEV_EDGE_HTTP_PORT (environment variable): "abc" is not a port; set a whole number between 1 and 65535',
+    );
     expect(run.stderr).toMatch(/UPDATEIO_TEST_ACME_CA \(environment variable\): applies to prod only/);
-    expect(run.stderr).toMatch(/UPDATEIO_PROD_ACME_CA \(environment variable\): "https:\/\/acme\.example\/dir\\nx" is refused; write an https URL/);
+    expect(run.stderr).toMatch(
+      /UPDATEIO_PROD_ACME_CA \(environment variable\): "https:\/\/acme\.example\/dir\\nx" is refused; write an https URL/,
+    );
     for (const env of ENVIRONMENTS) expect(run.stderr).toContain(`Invalid configuration for environment "${env}"`);
   }, 120_000);
 
   it("an old global name blocks every environment, even a selected one, and names its replacements", async () => {
     const run = await runMain({ UPDATEIO_DOCKER_HOST: "ssh://deploy@prod-host" }, ["dev"]);
     expectNothingWritten(run);
-    expect(run.stderr).toMatch(/UPDATEIO_DOCKER_HOST \(environment variable\): is no longer read: .*UPDATEIO_DEV_DOCKER_HOST, UPDATEIO_TEST_DOCKER_HOST and\/or UPDATEIO_PROD_DOCKER_HOST/);
+    expect(run.stderr).toMatch(
+      /UPDATEIO_DOCKER_HOST \(environment variable\): is no longer read: .*UPDATEIO_DEV_DOCKER_HOST, UPDATEIO_TEST_DOCKER_HOST and\/or UPDATEIO_PROD_DOCKER_HOST/,
+    );
   }, 120_000);
 
   it("a failure after the stacks are built (prod's Terraform version check) writes nothing", async () => {
@@ -86,12 +99,12 @@ describe("main.ts writes nothing when synth fails", () => {
   it("an existing outdir is left exactly as it was", async () => {
     const run = await runMain({ UPDATEIO_PROD_DOMAIN: "Not A Domain" }, [], (out) => {
       mkdirSync(join(out, "stacks", "prod"), { recursive: true });
-      writeFileSync(join(out, "stacks", "prod", "cdk.tf.json"), "{\"previous\":true}");
-      writeFileSync(join(out, "manifest.json"), "{\"previous\":true}");
+      writeFileSync(join(out, "stacks", "prod", "cdk.tf.json"), '{"previous":true}');
+      writeFileSync(join(out, "manifest.json"), '{"previous":true}');
     });
     expect(run.code, run.stderr).not.toBe(0);
     expect(files(run.outdir)).toEqual(["manifest.json", "stacks/prod/cdk.tf.json"]);
-    expect(readFileSync(join(run.outdir, "manifest.json"), "utf8")).toBe("{\"previous\":true}");
+    expect(readFileSync(join(run.outdir, "manifest.json"), "utf8")).toBe('{"previous":true}');
     expect(run.stderr).toMatch(/UPDATEIO_PROD_DOMAIN \(environment variable\): "Not A Domain" is refused; write a lowercase domain/);
     expect(run.stderr).toContain('npx cdktf deploy dev --app "npx tsx main.ts dev"');
   }, 120_000);
@@ -106,14 +119,21 @@ describe("main.ts writes nothing when synth fails", () => {
 describe("a selected stack is not blocked by another environment", () => {
   // prod is invalid here; dev alone is synthesized (as `cdktf deploy dev --app "npx tsx main.ts dev"` runs it).
   const prodBroken = { UPDATEIO_PROD_GRAFANA_EXPOSE: "localhost", UPDATEIO_PROD_ADMIN_ALLOW: "0.0.0.0/0" };
-  for (const [how, args, env] of [["as an argument", ["dev"], {}], ["through CDKTF_TARGET_STACK_ID", [], { CDKTF_TARGET_STACK_ID: "dev" }]] as const) {
-    it(how, async () => {
-      const run = await runMain({ ...prodBroken, ...env }, [...args]);
-      expect(run.stderr).not.toMatch(/UPDATEIO_PROD/);
-      expect(run.code, run.stderr).toBe(0);
-      expect(files(run.outdir)).toEqual(["manifest.json", "stacks/dev/cdk.tf.json"]);
-      expect(Object.keys(JSON.parse(readFileSync(join(run.outdir, "manifest.json"), "utf8")).stacks)).toEqual(["dev"]);
-      expect(readdirSync(run.tmp).filter((d) => d.startsWith("updateio-synth-"))).toEqual([]);
-    }, 120_000);
+  for (const [how, args, env] of [
+    ["as an argument", ["dev"], {}],
+    ["through CDKTF_TARGET_STACK_ID", [], { CDKTF_TARGET_STACK_ID: "dev" }],
+  ] as const) {
+    it(
+      how,
+      async () => {
+        const run = await runMain({ ...prodBroken, ...env }, [...args]);
+        expect(run.stderr).not.toMatch(/UPDATEIO_PROD/);
+        expect(run.code, run.stderr).toBe(0);
+        expect(files(run.outdir)).toEqual(["manifest.json", "stacks/dev/cdk.tf.json"]);
+        expect(Object.keys(JSON.parse(readFileSync(join(run.outdir, "manifest.json"), "utf8")).stacks)).toEqual(["dev"]);
+        expect(readdirSync(run.tmp).filter((d) => d.startsWith("updateio-synth-"))).toEqual([]);
+      },
+      120_000,
+    );
   }
 });

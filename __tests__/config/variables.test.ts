@@ -34,7 +34,9 @@ function refusal(env: string, vars: Record<string, string>, variable = Object.ke
 }
 
 const warningsOf = (env: "dev" | "test" | "prod", vars: Record<string, string>): string[] =>
-  synthEnvironment(env, vars, OUT).stack.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
+  synthEnvironment(env, vars, OUT)
+    .stack.node.metadata.filter((m) => m.type === "@cdktf/warn")
+    .map((m) => String(m.data));
 
 describe("one namespace per environment", () => {
   it("a value set for one environment changes no other", () => {
@@ -51,15 +53,23 @@ describe("one namespace per environment", () => {
     expect(test!.dockerHost).toBe("unix:///var/run/docker.sock");
     expect(prod!.dockerHost).toBe("ssh://deploy@prod-host");
     expect([dev!.edge.httpPort, test!.edge.httpPort, prod!.edge.httpPort]).toEqual([8080, 8081, 80]);
-    expect([dev!.observability.grafana.expose, test!.observability.grafana.expose, prod!.observability.grafana.expose]).toEqual(["localhost", "edge", "edge"]);
+    expect([dev!.observability.grafana.expose, test!.observability.grafana.expose, prod!.observability.grafana.expose]).toEqual([
+      "localhost",
+      "edge",
+      "edge",
+    ]);
     expect(prod!.edge.adminAllowList).toEqual([]);
     expect(test!.edge.adminAllowList).toEqual(["203.0.113.0/24"]);
   });
 
   it("the prod Docker engine is never a dev target", () => {
-    expect(refusal("dev", { UPDATEIO_DEV_DOCKER_HOST: "ssh://me@prod-host:2222", UPDATEIO_PROD_DOCKER_HOST: "ssh://deploy@PROD-host" })).toMatch(/is prod's Docker engine \(UPDATEIO_PROD_DOCKER_HOST\); dev never deploys there/);
+    expect(
+      refusal("dev", { UPDATEIO_DEV_DOCKER_HOST: "ssh://me@prod-host:2222", UPDATEIO_PROD_DOCKER_HOST: "ssh://deploy@PROD-host" }),
+    ).toMatch(/is prod's Docker engine \(UPDATEIO_PROD_DOCKER_HOST\); dev never deploys there/);
     // dev's default (the local socket) is refused on the prod host itself
-    expect(refusal("dev", { UPDATEIO_PROD_DOCKER_HOST: "unix:///var/run/docker.sock" }, "UPDATEIO_DEV_DOCKER_HOST")).toMatch(/the default "unix:\/\/\/var\/run\/docker\.sock" is prod's Docker engine/);
+    expect(refusal("dev", { UPDATEIO_PROD_DOCKER_HOST: "unix:///var/run/docker.sock" }, "UPDATEIO_DEV_DOCKER_HOST")).toMatch(
+      /the default "unix:\/\/\/var\/run\/docker\.sock" is prod's Docker engine/,
+    );
     expect(problems("dev", { UPDATEIO_PROD_DOCKER_HOST: "ssh://deploy@prod-host" })).toEqual([]);
   });
 
@@ -71,7 +81,9 @@ describe("one namespace per environment", () => {
     expect(all.errors.map((e) => e.environment)).toEqual(["test", "prod"]);
     const prod = all.errors[1]!.problems.join("\n");
     expect(prod).toMatch(/UPDATEIO_PROD_GRAFANA_EXPOSE \(environment variable\): applies to dev and test only/);
-    expect(prod).toMatch(/UPDATEIO_PROD_ADMIN_ALLOW \(environment variable, edge\.adminAllowList\.0\): "0\.0\.0\.0\/0" admits \(nearly\) every address .*prod refuses it/);
+    expect(prod).toMatch(
+      /UPDATEIO_PROD_ADMIN_ALLOW \(environment variable, edge\.adminAllowList\.0\): "0\.0\.0\.0\/0" admits \(nearly\) every address .*prod refuses it/,
+    );
     expect(all.errors[0]!.problems.join("\n")).toMatch(/UPDATEIO_TEST_EDGE_HTTP_PORT/);
   });
 
@@ -97,12 +109,22 @@ describe("migration from the global names", () => {
   }
 
   it("an unknown UPDATEIO_* name outside the namespaces is refused everywhere", () => {
-    for (const env of ENVIRONMENTS) expect(refusal(env, { UPDATEIO_STAGING_DOMAIN: "x" })).toMatch(/UPDATEIO_DEV_\*, UPDATEIO_TEST_\* and UPDATEIO_PROD_\*/);
+    for (const env of ENVIRONMENTS)
+      expect(refusal(env, { UPDATEIO_STAGING_DOMAIN: "x" })).toMatch(/UPDATEIO_DEV_\*, UPDATEIO_TEST_\* and UPDATEIO_PROD_\*/);
   });
 });
 
 describe("booleans", () => {
-  const spellings: [string, boolean][] = [["1", true], ["0", false], ["true", true], ["FALSE", false], ["Yes", true], ["no", false], ["ON", true], ["off", false]];
+  const spellings: [string, boolean][] = [
+    ["1", true],
+    ["0", false],
+    ["true", true],
+    ["FALSE", false],
+    ["Yes", true],
+    ["no", false],
+    ["ON", true],
+    ["off", false],
+  ];
   for (const [value, on] of spellings) {
     it(`"${value}" is ${on ? "on" : "off"}`, () => {
       const prod = loadEnvironmentConfig("prod", { UPDATEIO_PROD_ALERT_DISCORD: value });
@@ -121,21 +143,35 @@ describe("settings that need another setting", () => {
   it("VPN peers, endpoint or key without the VPN are refused", () => {
     for (const key of ["VPN_PEERS", "VPN_ENDPOINT", "VPN_KEY"] as const) {
       const value = key === "VPN_PEERS" ? `alice:${PEER_KEY}:10.13.13.2/32` : key === "VPN_KEY" ? "supplied" : "vpn.example.org";
-      expect(refusal("test", { [`UPDATEIO_TEST_${key}`]: value })).toMatch(/has no effect while UPDATEIO_TEST_VPN is off; set UPDATEIO_TEST_VPN=on/);
+      expect(refusal("test", { [`UPDATEIO_TEST_${key}`]: value })).toMatch(
+        /has no effect while UPDATEIO_TEST_VPN is off; set UPDATEIO_TEST_VPN=on/,
+      );
     }
   });
 
   it("a VPN peer must have exactly three fields", () => {
-    expect(refusal("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_VPN_PEERS: `alice:${PEER_KEY}:10.13.13.2/32:extra` }, "UPDATEIO_DEV_VPN_PEERS")).toMatch(/entry 1 has 4 fields \(want 3\)/);
-    expect(refusal("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_VPN_PEERS: `alice:${PEER_KEY}` }, "UPDATEIO_DEV_VPN_PEERS")).toMatch(/entry 1 has 2 fields/);
-    expect(refusal("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_VPN_PEERS: `alice:${PEER_KEY}:10.13.13.2/32,` }, "UPDATEIO_DEV_VPN_PEERS")).toMatch(/entry 2 is empty/);
-    expect(refusal("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_VPN_PEERS: "alice:notakey:10.13.13.2/32" }, "UPDATEIO_DEV_VPN_PEERS")).toMatch(/\(environment variable, vpn\.peers\.0\.publicKey\): must be a WireGuard public key/);
+    expect(
+      refusal("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_VPN_PEERS: `alice:${PEER_KEY}:10.13.13.2/32:extra` }, "UPDATEIO_DEV_VPN_PEERS"),
+    ).toMatch(/entry 1 has 4 fields \(want 3\)/);
+    expect(refusal("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_VPN_PEERS: `alice:${PEER_KEY}` }, "UPDATEIO_DEV_VPN_PEERS")).toMatch(
+      /entry 1 has 2 fields/,
+    );
+    expect(
+      refusal("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_VPN_PEERS: `alice:${PEER_KEY}:10.13.13.2/32,` }, "UPDATEIO_DEV_VPN_PEERS"),
+    ).toMatch(/entry 2 is empty/);
+    expect(
+      refusal("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_VPN_PEERS: "alice:notakey:10.13.13.2/32" }, "UPDATEIO_DEV_VPN_PEERS"),
+    ).toMatch(/\(environment variable, vpn\.peers\.0\.publicKey\): must be a WireGuard public key/);
   });
 
   it("off-host region or provider without endpoint and bucket, and one of endpoint/bucket alone, are refused", () => {
-    expect(refusal("prod", { UPDATEIO_PROD_BACKUP_OFFSITE_REGION: "eu-central-1" })).toMatch(/has no effect without UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET/);
+    expect(refusal("prod", { UPDATEIO_PROD_BACKUP_OFFSITE_REGION: "eu-central-1" })).toMatch(
+      /has no effect without UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET/,
+    );
     expect(refusal("test", { UPDATEIO_TEST_BACKUP_OFFSITE_PROVIDER: "Minio" })).toMatch(/has no effect without/);
-    expect(refusal("prod", { UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com" })).toMatch(/has no effect without UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET/);
+    expect(refusal("prod", { UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com" })).toMatch(
+      /has no effect without UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET/,
+    );
   });
 
   it("an admin allow-list of only commas is refused, and none means nobody", () => {
@@ -146,22 +182,56 @@ describe("settings that need another setting", () => {
 });
 
 describe("dangerous but valid: refused in prod, a warning annotation elsewhere", () => {
-  const cases: { name: string; key: string; value: string; extra?: Record<string, string>; prodSays: RegExp; envs: ("dev" | "test")[] }[] = [
-    { name: "an allow-list for every IPv4 address", key: "ADMIN_ALLOW", value: "0.0.0.0/0", prodSays: /admits \(nearly\) every address/, envs: ["dev", "test"] },
-    { name: "an allow-list for every IPv6 address", key: "ADMIN_ALLOW", value: "10.0.0.0/8,::/0", prodSays: /"::\/0" admits/, envs: ["dev", "test"] },
-    { name: "a plain-TCP Docker host", key: "DOCKER_HOST", value: "tcp://10.0.0.5:2375", prodSays: /plain TCP: anyone who reaches that port controls the Docker engine/, envs: ["dev", "test"] },
-    { name: "an http:// off-host endpoint", key: "BACKUP_OFFSITE_ENDPOINT", value: "http://minio.internal:9000", extra: { BACKUP_OFFSITE_BUCKET: "backups" }, prodSays: /plain http/, envs: ["test"] },
-    { name: "the VPN without peers", key: "VPN", value: "on", prodSays: /VPN is on without peers/, envs: ["dev", "test"] },
-  ];
+  const cases: { name: string; key: string; value: string; extra?: Record<string, string>; prodSays: RegExp; envs: ("dev" | "test")[] }[] =
+    [
+      {
+        name: "an allow-list for every IPv4 address",
+        key: "ADMIN_ALLOW",
+        value: "0.0.0.0/0",
+        prodSays: /admits \(nearly\) every address/,
+        envs: ["dev", "test"],
+      },
+      {
+        name: "an allow-list for every IPv6 address",
+        key: "ADMIN_ALLOW",
+        value: "10.0.0.0/8,::/0",
+        prodSays: /"::\/0" admits/,
+        envs: ["dev", "test"],
+      },
+      {
+        name: "a plain-TCP Docker host",
+        key: "DOCKER_HOST",
+        value: "tcp://10.0.0.5:2375",
+        prodSays: /plain TCP: anyone who reaches that port controls the Docker engine/,
+        envs: ["dev", "test"],
+      },
+      {
+        name: "an http:// off-host endpoint",
+        key: "BACKUP_OFFSITE_ENDPOINT",
+        value: "http://minio.internal:9000",
+        extra: { BACKUP_OFFSITE_BUCKET: "backups" },
+        prodSays: /plain http/,
+        envs: ["test"],
+      },
+      { name: "the VPN without peers", key: "VPN", value: "on", prodSays: /VPN is on without peers/, envs: ["dev", "test"] },
+    ];
   for (const c of cases) {
-    it(c.name, () => {
-      const vars = (env: string) => Object.fromEntries(Object.entries({ [c.key]: c.value, ...c.extra }).map(([k, v]) => [`UPDATEIO_${env.toUpperCase()}_${k}`, v]));
-      expect(refusal("prod", vars("prod"), `UPDATEIO_PROD_${c.key}`)).toMatch(new RegExp(`${c.prodSays.source}.*prod refuses it`));
-      for (const env of c.envs) {
-        const warnings = warningsOf(env, vars(env));
-        expect(warnings.find((w) => w.includes(`UPDATEIO_${env.toUpperCase()}_${c.key}`) && c.prodSays.test(w)), warnings.join("\n")).toBeDefined();
-      }
-    }, 30_000);
+    it(
+      c.name,
+      () => {
+        const vars = (env: string) =>
+          Object.fromEntries(Object.entries({ [c.key]: c.value, ...c.extra }).map(([k, v]) => [`UPDATEIO_${env.toUpperCase()}_${k}`, v]));
+        expect(refusal("prod", vars("prod"), `UPDATEIO_PROD_${c.key}`)).toMatch(new RegExp(`${c.prodSays.source}.*prod refuses it`));
+        for (const env of c.envs) {
+          const warnings = warningsOf(env, vars(env));
+          expect(
+            warnings.find((w) => w.includes(`UPDATEIO_${env.toUpperCase()}_${c.key}`) && c.prodSays.test(w)),
+            warnings.join("\n"),
+          ).toBeDefined();
+        }
+      },
+      30_000,
+    );
   }
 
   it("the defaults carry none of these warnings", () => {
@@ -172,7 +242,9 @@ describe("dangerous but valid: refused in prod, a warning annotation elsewhere",
 describe("UPDATEIO_DEV_SOURCE_ROOT", () => {
   const contexts = (vars: Record<string, string>) => {
     const json = synthEnvironment("dev", vars, OUT).json;
-    return Object.values(json.resource.docker_image).filter((i: any) => i.build).map((i: any) => [i.build.context, i.triggers.dockerfile]);
+    return Object.values(json.resource.docker_image)
+      .filter((i: any) => i.build)
+      .map((i: any) => [i.build.context, i.triggers.dockerfile]);
   };
 
   it("an absolute path is used as written, as a literal (not re-rooted under the project)", () => {

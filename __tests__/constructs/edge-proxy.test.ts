@@ -16,7 +16,9 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 const IMAGE = `caddy:2.10.2-alpine@sha256:${"4c".repeat(32)}`;
 type Json = Record<string, any>;
 
-function build(overrides: (ctx: { stack: TerraformStack; edge: PlatformNetwork; egress: PlatformNetwork }) => Partial<EdgeProxyProps> = () => ({})) {
+function build(
+  overrides: (ctx: { stack: TerraformStack; edge: PlatformNetwork; egress: PlatformNetwork }) => Partial<EdgeProxyProps> = () => ({}),
+) {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
@@ -45,7 +47,14 @@ function build(overrides: (ctx: { stack: TerraformStack; edge: PlatformNetwork; 
   const json: Json = JSON.parse(text);
   const containers = Object.values(json.resource.docker_container) as Json[];
   const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
-  return { proxy, text, json, server: containers.find((c) => c.name === "prod-edge")!, seed: containers.find((c) => c.name === "prod-edge-seed")!, key };
+  return {
+    proxy,
+    text,
+    json,
+    server: containers.find((c) => c.name === "prod-edge")!,
+    seed: containers.find((c) => c.name === "prod-edge-seed")!,
+    key,
+  };
 }
 
 describe("EdgeProxy", () => {
@@ -93,13 +102,20 @@ describe("EdgeProxy", () => {
 
   it("joins the egress network (ACME, published ports) and the internal edge network", () => {
     const names = server.networks_advanced.map((n: Json) => n.name);
-    expect(names).toEqual([`\${docker_network.${key("docker_network", "prod-egress")}.name}`, `\${docker_network.${key("docker_network", "prod-edge")}.name}`]);
+    expect(names).toEqual([
+      `\${docker_network.${key("docker_network", "prod-egress")}.name}`,
+      `\${docker_network.${key("docker_network", "prod-edge")}.name}`,
+    ]);
     expect(server.networks_advanced.every((n: Json) => JSON.stringify(n.aliases) === '["edge"]')).toBe(true);
   });
 
   it("delivers the rendered Caddyfile through the seed, mounted read-only at /etc/caddy", () => {
     expect(seed.upload).toEqual([{ file: "/etc/caddy/Caddyfile", content: proxy.caddyfile, executable: false }]);
-    expect(server.volumes).toContainEqual({ volume_name: `\${docker_volume.${key("docker_volume", "prod-edge-config")}.name}`, container_path: "/etc/caddy", read_only: true });
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "prod-edge-config")}.name}`,
+      container_path: "/etc/caddy",
+      read_only: true,
+    });
     expect(proxy.caddyfile).toContain("\temail ops@updateio.app\n");
     expect(proxy.caddyfile).toContain("\napi.updateio.app {\n");
     expect(proxy.caddyfile).toContain("reverse_proxy api-1:3000 api-2:3000 {");
@@ -110,7 +126,11 @@ describe("EdgeProxy", () => {
   });
 
   it("keeps certificates on a data volume (protected when asked) and XDG paths off the rootfs", () => {
-    expect(server.volumes).toContainEqual({ volume_name: `\${docker_volume.${key("docker_volume", "prod-edge-data")}.name}`, container_path: "/data", read_only: false });
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "prod-edge-data")}.name}`,
+      container_path: "/data",
+      read_only: false,
+    });
     expect(json.resource.docker_volume[key("docker_volume", "prod-edge-data")].lifecycle).toBeUndefined();
     const p = build(() => ({ protectData: true }));
     expect(p.json.resource.docker_volume[p.key("docker_volume", "prod-edge-data")].lifecycle).toEqual({ prevent_destroy: true });
@@ -119,28 +139,48 @@ describe("EdgeProxy", () => {
   });
 
   it("checks health on the internal-only health port", () => {
-    expect(server.healthcheck).toEqual({ test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8099/healthz"], interval: "15s", timeout: "3s", retries: 3, start_period: "10s" });
+    expect(server.healthcheck).toEqual({
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8099/healthz"],
+      interval: "15s",
+      timeout: "3s",
+      retries: 3,
+      start_period: "10s",
+    });
     expect(proxy.caddyfile).toContain("http://:8099 {");
   });
 
   it("fails when the 'egress' network is internal (Docker would publish nothing)", () => {
-    const internalEgress = ({ stack }: { stack: TerraformStack }) => ({ egressNetwork: new PlatformNetwork(stack, "closed", { environment: "prod", purpose: "closed" }) });
+    const internalEgress = ({ stack }: { stack: TerraformStack }) => ({
+      egressNetwork: new PlatformNetwork(stack, "closed", { environment: "prod", purpose: "closed" }),
+    });
     expect(() => build(internalEgress)).toThrow(/ports: Docker publishes no ports for a container that is only on internal networks/);
   });
 
   it("fails on an invalid route, through the Caddyfile renderer", () => {
-    expect(() => build(() => ({ routes: [{ host: "https://api.updateio.app", upstreams: ["api:3000"] }] }))).toThrow(/routes\[0\]\.host .* must not include a scheme/);
+    expect(() => build(() => ({ routes: [{ host: "https://api.updateio.app", upstreams: ["api:3000"] }] }))).toThrow(
+      /routes\[0\]\.host .* must not include a scheme/,
+    );
   });
 });
 
 describe("EdgeProxy networks", () => {
   it("joins one network per routed service plus egress, and a metrics network shared with Prometheus only", () => {
     const { json, server } = build(({ stack }) => ({
-      routeNetworks: [new PlatformNetwork(stack, "edge-api", { environment: "prod", purpose: "edge-api" }), new PlatformNetwork(stack, "edge-admin", { environment: "prod", purpose: "edge-admin-panel" })],
+      routeNetworks: [
+        new PlatformNetwork(stack, "edge-api", { environment: "prod", purpose: "edge-api" }),
+        new PlatformNetwork(stack, "edge-admin", { environment: "prod", purpose: "edge-admin-panel" }),
+      ],
       metricsNetwork: new PlatformNetwork(stack, "edge-metrics", { environment: "prod", purpose: "edge-metrics" }),
     }));
-    const names = new Map(Object.entries(json.resource.docker_network as Json).map(([k, v]) => [`\${docker_network.${k}.name}`, (v as Json).name]));
-    expect(server.networks_advanced.map((n: Json) => names.get(n.name)).sort()).toEqual(["prod-edge-admin-panel", "prod-edge-api", "prod-edge-metrics", "prod-egress"]);
+    const names = new Map(
+      Object.entries(json.resource.docker_network as Json).map(([k, v]) => [`\${docker_network.${k}.name}`, (v as Json).name]),
+    );
+    expect(server.networks_advanced.map((n: Json) => names.get(n.name)).sort()).toEqual([
+      "prod-edge-admin-panel",
+      "prod-edge-api",
+      "prod-edge-metrics",
+      "prod-egress",
+    ]);
   });
 
   it("refuses a route network with a route out, a repeated one, and metrics on a route network", () => {

@@ -16,7 +16,13 @@ import { PostgresCluster } from "../../constructs/postgres-cluster";
 import { alertRules, isSecretReference, renderGrafanaAlerting } from "../../constructs/renderers/alert-rules";
 import { renderCaddyfile } from "../../constructs/renderers/caddyfile";
 import { renderGrafanaRoleSql } from "../../constructs/renderers/postgres-grafana";
-import { GRAFANA_PATHS, grafanaEnv, renderDashboardProvider, renderDashboards, renderDatasources } from "../../constructs/renderers/grafana";
+import {
+  GRAFANA_PATHS,
+  grafanaEnv,
+  renderDashboardProvider,
+  renderDashboards,
+  renderDatasources,
+} from "../../constructs/renderers/grafana";
 import { errorOf } from "../support/helpers";
 
 const OUT = mkdtempSync(join(tmpdir(), "grafana-server-test-"));
@@ -54,7 +60,10 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
     rootUrl: "https://grafana.updateio.app",
     exposure: { mode: "edge", edgeNetwork: edge },
     monitoringNetwork: monitoring,
-    postgres: { network: postgresNet, login: { host: "postgres-ro", port: 5432, database: "updateio_grafana", role: "updateio_grafana", password: grafanaPassword.value } },
+    postgres: {
+      network: postgresNet,
+      login: { host: "postgres-ro", port: 5432, database: "updateio_grafana", role: "updateio_grafana", password: grafanaPassword.value },
+    },
     alerting: { telegram: { botToken, chatId: "-1001234567890" }, discord: { webhookUrl } },
     egressNetwork: egress,
     rules: RULES,
@@ -71,7 +80,6 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
   return { stack, grafana, text, json, key, server, seed, uploads, ctx };
 }
 
-
 const networkRef = (key: (type: string, name: string) => string, name: string) => `\${docker_network.${key("docker_network", name)}.name}`;
 
 describe("GrafanaServer", () => {
@@ -80,7 +88,10 @@ describe("GrafanaServer", () => {
 
   it("matches its snapshot (rendered files as digests: their content is checked below and by the renderer tests)", () => {
     const digest = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex").slice(0, 16)} (${s.length} chars)`;
-    const seedView = { ...seed, upload: (seed.upload as Json[]).map((u) => ({ ...u, content: u.file.startsWith("/run/secrets/") ? u.content : digest(u.content) })) };
+    const seedView = {
+      ...seed,
+      upload: (seed.upload as Json[]).map((u) => ({ ...u, content: u.file.startsWith("/run/secrets/") ? u.content : digest(u.content) })),
+    };
     const volumes = Object.values(json.resource.docker_volume).filter((v) => (v as Json).name.startsWith("prod-grafana"));
     expect({ container: server, seed: seedView, volumes }).toMatchSnapshot();
   });
@@ -113,7 +124,17 @@ describe("GrafanaServer", () => {
 
   it("uploads exactly the renderers' output, at the paths grafanaEnv and the dashboard provider expect", () => {
     const expected = new Map<string, string>([
-      [`${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`, renderDatasources({ postgres: { address: "postgres-ro:5432", database: "updateio_grafana", user: "updateio_grafana", passwordFile: "/run/secrets/grafana_postgres_password" } })],
+      [
+        `${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`,
+        renderDatasources({
+          postgres: {
+            address: "postgres-ro:5432",
+            database: "updateio_grafana",
+            user: "updateio_grafana",
+            passwordFile: "/run/secrets/grafana_postgres_password",
+          },
+        }),
+      ],
       [`${GRAFANA_PATHS.provisioning}/dashboards/dashboards.yaml`, renderDashboardProvider()],
       [
         `${GRAFANA_PATHS.provisioning}/alerting/alerting.yaml`,
@@ -123,7 +144,9 @@ describe("GrafanaServer", () => {
           discord: { webhookUrl: "$__file{/run/secrets/discord_webhook_url}" },
         }),
       ],
-      ...Object.entries(renderDashboards({ environment: "prod" })).map(([name, content]) => [`${GRAFANA_PATHS.dashboards}/${name}`, content] as [string, string]),
+      ...Object.entries(renderDashboards({ environment: "prod" })).map(
+        ([name, content]) => [`${GRAFANA_PATHS.dashboards}/${name}`, content] as [string, string],
+      ),
     ]);
     expect(new Map(provisioning)).toEqual(expected);
     expect(grafana.files.datasources).toBe(expected.get(`${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`));
@@ -147,7 +170,11 @@ describe("GrafanaServer", () => {
     ]);
     expect(mounts.map(([p]) => p)).not.toContain(GRAFANA_PATHS.provisioning);
     expect(mounts.map(([p]) => p)).not.toContain("/etc/grafana");
-    expect(server.volumes).toContainEqual({ volume_name: `\${docker_volume.${key("docker_volume", "prod-grafana-data")}.name}`, container_path: "/var/lib/grafana", read_only: false });
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "prod-grafana-data")}.name}`,
+      container_path: "/var/lib/grafana",
+      read_only: false,
+    });
     expect(json.resource.docker_volume[key("docker_volume", "prod-grafana-data")].lifecycle).toEqual({ prevent_destroy: true });
   });
 
@@ -159,7 +186,11 @@ describe("GrafanaServer", () => {
     expect(JSON.stringify(server.command)).not.toMatch(/\$\{/);
 
     const secretFiles = [...uploads.keys()].filter((f) => f.startsWith("/run/secrets/")).sort();
-    expect(secretFiles).toEqual(Object.values(GRAFANA_SECRETS).map((n) => `/run/secrets/${n}`).sort());
+    expect(secretFiles).toEqual(
+      Object.values(GRAFANA_SECRETS)
+        .map((n) => `/run/secrets/${n}`)
+        .sort(),
+    );
     const passwordRef = (prefix: string) => {
       const ids = Object.keys(json.resource.random_password).filter((k) => k.startsWith(prefix));
       expect(ids).toHaveLength(1);
@@ -179,7 +210,10 @@ describe("GrafanaServer", () => {
     expect(pg.jsonData.database).toBe("updateio_grafana");
     const alerting = parse(grafana.files.alerting);
     const settings = alerting.contactPoints.flatMap((c: Json) => c.receivers.map((r: Json) => r.settings));
-    expect(settings).toEqual([{ bottoken: "$__file{/run/secrets/telegram_bot_token}", chatid: "-1001234567890" }, { url: "$__file{/run/secrets/discord_webhook_url}" }]);
+    expect(settings).toEqual([
+      { bottoken: "$__file{/run/secrets/telegram_bot_token}", chatid: "-1001234567890" },
+      { url: "$__file{/run/secrets/discord_webhook_url}" },
+    ]);
     expect(isSecretReference(settings[0].bottoken)).toBe(true);
     expect(isSecretReference(settings[1].url)).toBe(true);
     for (const [, content] of provisioning) expect(content).not.toMatch(/random_password|var\.alert|TfToken/);
@@ -188,11 +222,19 @@ describe("GrafanaServer", () => {
   it("sets the grafanaEnv settings; the COOKIE-named one goes on the command line (the kit refuses secret-looking names)", () => {
     const expected = grafanaEnv({ rootUrl: "https://grafana.updateio.app" });
     const { GF_SECURITY_COOKIE_SECURE: cookieSecure, ...rest } = expected;
-    expect(server.env).toEqual(Object.entries(rest).map(([k, v]) => `${k}=${v}`).sort());
+    expect(server.env).toEqual(
+      Object.entries(rest)
+        .map(([k, v]) => `${k}=${v}`)
+        .sort(),
+    );
     expect(server.command).toEqual([`cfg:security.cookie_secure=${cookieSecure}`]);
     expect(cookieSecure).toBe("true");
     expect(grafana.rootUrl).toBe("https://grafana.updateio.app/");
-    const local = build("dev", ({ egress }) => ({ rootUrl: "http://127.0.0.1:3000", exposure: { mode: "localhost", port: 3000 }, publishNetwork: egress }));
+    const local = build("dev", ({ egress }) => ({
+      rootUrl: "http://127.0.0.1:3000",
+      exposure: { mode: "localhost", port: 3000 },
+      publishNetwork: egress,
+    }));
     expect(local.server.command).toEqual(["cfg:security.cookie_secure=false"]);
   });
 
@@ -202,12 +244,25 @@ describe("GrafanaServer", () => {
       ["prod-monitoring", "prod-postgres", "prod-edge", "prod-egress"].map((n) => ({ name: networkRef(key, n), aliases: ["grafana"] })),
     );
     expect(grafana.upstreams()).toEqual(["grafana:3000"]);
-    expect(grafana.edgeRoute()).toEqual({ host: "grafana.updateio.app", upstreams: ["grafana:3000"], healthPath: "/api/health", adminOnly: true });
+    expect(grafana.edgeRoute()).toEqual({
+      host: "grafana.updateio.app",
+      upstreams: ["grafana:3000"],
+      healthPath: "/api/health",
+      adminOnly: true,
+    });
     expect(grafana.host).toBe("grafana");
     expect(grafana.port).toBe(3000);
     expect(grafana.scrapeTarget).toEqual({ job: "grafana", targets: ["grafana:3000"] });
     // The route renders in the edge's Caddyfile behind the admin allow-list.
-    const caddyfile = renderCaddyfile({ tls: { mode: "internal" }, httpPort: 80, httpsPort: 443, healthPort: 8099, adminAllowList: ["10.8.0.0/16"], hsts: true, routes: [grafana.edgeRoute()] });
+    const caddyfile = renderCaddyfile({
+      tls: { mode: "internal" },
+      httpPort: 80,
+      httpsPort: 443,
+      healthPort: 8099,
+      adminAllowList: ["10.8.0.0/16"],
+      hsts: true,
+      routes: [grafana.edgeRoute()],
+    });
     expect(caddyfile).toContain("grafana.updateio.app {");
     expect(caddyfile).toContain("reverse_proxy grafana:3000");
     expect(caddyfile).toContain("not remote_ip 10.8.0.0/16");
@@ -215,20 +270,39 @@ describe("GrafanaServer", () => {
 
   it("without alerting channels it has no route out: no egress network, no channel secrets", () => {
     const b = build("dev", () => ({ alerting: undefined }));
-    expect(b.server.networks_advanced.map((n: Json) => n.name)).toEqual(["dev-monitoring", "dev-postgres", "dev-edge"].map((n) => networkRef(b.key, n)));
-    expect([...b.uploads.keys()].filter((f) => f.startsWith("/run/secrets/")).sort()).toEqual(["/run/secrets/grafana_admin_password", "/run/secrets/grafana_postgres_password", "/run/secrets/grafana_secret_key"]);
+    expect(b.server.networks_advanced.map((n: Json) => n.name)).toEqual(
+      ["dev-monitoring", "dev-postgres", "dev-edge"].map((n) => networkRef(b.key, n)),
+    );
+    expect([...b.uploads.keys()].filter((f) => f.startsWith("/run/secrets/")).sort()).toEqual([
+      "/run/secrets/grafana_admin_password",
+      "/run/secrets/grafana_postgres_password",
+      "/run/secrets/grafana_secret_key",
+    ]);
     expect(parse(b.grafana.files.alerting).contactPoints).toBeUndefined();
   });
 
   it("localhost mode publishes only 127.0.0.1:<port>, through the non-internal publish network", () => {
-    const b = build("dev", ({ egress }) => ({ rootUrl: "http://127.0.0.1:3300", exposure: { mode: "localhost", port: 3300 }, publishNetwork: egress, alerting: undefined }));
+    const b = build("dev", ({ egress }) => ({
+      rootUrl: "http://127.0.0.1:3300",
+      exposure: { mode: "localhost", port: 3300 },
+      publishNetwork: egress,
+      alerting: undefined,
+    }));
     expect(b.server.ports).toEqual([{ internal: 3000, external: 3300, ip: "127.0.0.1", protocol: "tcp" }]);
-    expect(b.server.networks_advanced.map((n: Json) => n.name)).toEqual(["dev-monitoring", "dev-postgres", "dev-egress"].map((n) => networkRef(b.key, n)));
+    expect(b.server.networks_advanced.map((n: Json) => n.name)).toEqual(
+      ["dev-monitoring", "dev-postgres", "dev-egress"].map((n) => networkRef(b.key, n)),
+    );
     expect(b.server.env).toContain("GF_SERVER_ROOT_URL=http://127.0.0.1:3300/");
     expect(() => b.grafana.edgeRoute()).toThrow(/needs exposure "edge"/);
     // publish and egress networks may be the same: joined once
-    const c = build("dev", ({ egress }) => ({ rootUrl: "http://127.0.0.1:3300", exposure: { mode: "localhost", port: 3300 }, publishNetwork: egress }));
-    expect(c.server.networks_advanced.map((n: Json) => n.name)).toEqual(["dev-monitoring", "dev-postgres", "dev-egress"].map((n) => networkRef(c.key, n)));
+    const c = build("dev", ({ egress }) => ({
+      rootUrl: "http://127.0.0.1:3300",
+      exposure: { mode: "localhost", port: 3300 },
+      publishNetwork: egress,
+    }));
+    expect(c.server.networks_advanced.map((n: Json) => n.name)).toEqual(
+      ["dev-monitoring", "dev-postgres", "dev-egress"].map((n) => networkRef(c.key, n)),
+    );
     const policy = blockingFindings(evaluatePolicy(b.stack, { environment: "dev" })).filter((f) => f.constructPath.includes("grafana"));
     expect(policy.map((f) => f.message)).toEqual([]);
   });
@@ -236,14 +310,26 @@ describe("GrafanaServer", () => {
   it("passes the policy pack for prod (edge mode) with zero blocking findings; localhost mode would not", () => {
     const findings = blockingFindings(evaluatePolicy(stack, { environment: "prod" })).filter((f) => f.constructPath.includes("grafana"));
     expect(findings.map((f) => f.message)).toEqual([]);
-    const local = build("prod", ({ egress }) => ({ rootUrl: "http://127.0.0.1:3000", exposure: { mode: "localhost", port: 3000 }, publishNetwork: egress }));
-    const localFindings = blockingFindings(evaluatePolicy(local.stack, { environment: "prod" })).filter((f) => f.constructPath.includes("grafana"));
+    const local = build("prod", ({ egress }) => ({
+      rootUrl: "http://127.0.0.1:3000",
+      exposure: { mode: "localhost", port: 3000 },
+      publishNetwork: egress,
+    }));
+    const localFindings = blockingFindings(evaluatePolicy(local.stack, { environment: "prod" })).filter((f) =>
+      f.constructPath.includes("grafana"),
+    );
     expect(localFindings.map((f) => f.ruleId)).toEqual(["published-ports"]);
   });
 
   it("supports a sub-path root URL in the edge route", () => {
     const b = build("dev", () => ({ rootUrl: "https://ops.updateio.app/grafana/" }));
-    expect(b.grafana.edgeRoute()).toEqual({ host: "ops.updateio.app", path: "/grafana/*", upstreams: ["grafana:3000"], healthPath: "/grafana/api/health", adminOnly: true });
+    expect(b.grafana.edgeRoute()).toEqual({
+      host: "ops.updateio.app",
+      path: "/grafana/*",
+      upstreams: ["grafana:3000"],
+      healthPath: "/grafana/api/health",
+      adminOnly: true,
+    });
     expect(b.server.env).toContain("GF_SERVER_SERVE_FROM_SUB_PATH=true");
   });
 
@@ -260,7 +346,15 @@ describe("GrafanaServer", () => {
       memoryMb: 512,
       replicas: 1,
       readOnlyClientNetworks: [readNet],
-      extraRoles: [{ role, password: password.value, database: role, endpoint: "read-only", initSql: (passwordFile) => renderGrafanaRoleSql({ role, database: role, passwordFile }) }],
+      extraRoles: [
+        {
+          role,
+          password: password.value,
+          database: role,
+          endpoint: "read-only",
+          initSql: (passwordFile) => renderGrafanaRoleSql({ role, database: role, passwordFile }),
+        },
+      ],
     });
     new GrafanaServer(stack, "grafana", {
       environment: "test",
@@ -272,17 +366,29 @@ describe("GrafanaServer", () => {
       rules: RULES,
     });
     const j: Json = JSON.parse(Testing.synth(stack));
-    const uploadsOf = (name: string) => new Map<string, string>(((Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === name)!.upload as Json[]).map((u) => [u.file, u.content]));
+    const uploadsOf = (name: string) =>
+      new Map<string, string>(
+        ((Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === name)!.upload as Json[]).map((u) => [
+          u.file,
+          u.content,
+        ]),
+      );
     const grafanaFiles = uploadsOf("test-grafana-seed");
     const pgFiles = uploadsOf("test-postgres-seed");
-    const ds = parse(grafanaFiles.get(`${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`)!).datasources.find((d: Json) => d.uid === "postgres-readonly");
+    const ds = parse(grafanaFiles.get(`${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`)!).datasources.find(
+      (d: Json) => d.uid === "postgres-readonly",
+    );
     expect({ url: ds.url, user: ds.user, database: ds.jsonData.database }).toEqual({ url: "postgres-ro:5432", user: role, database: role });
     // The same generated password, as a file on both sides; never in the provisioning file.
-    expect(grafanaFiles.get("/run/secrets/grafana_postgres_password")).toMatch(/^\$\{random_password\.postgres-grafana-password_[0-9A-F]{8}\.result\}$/);
+    expect(grafanaFiles.get("/run/secrets/grafana_postgres_password")).toMatch(
+      /^\$\{random_password\.postgres-grafana-password_[0-9A-F]{8}\.result\}$/,
+    );
     expect(pgFiles.get("/run/secrets/postgres_updateio_grafana_password")).toBe(grafanaFiles.get("/run/secrets/grafana_postgres_password"));
     expect(ds.secureJsonData).toEqual({ password: "$__file{/run/secrets/grafana_postgres_password}" });
     // The role's first-boot SQL and its pg_hba line come with the cluster (the replica joins Grafana's network as postgres-ro).
-    expect(pgFiles.get("/docker-entrypoint-initdb.d/20-updateio-grafana.sql")).toBe(renderGrafanaRoleSql({ role, database: role, passwordFile: "/run/secrets/postgres_updateio_grafana_password" }));
+    expect(pgFiles.get("/docker-entrypoint-initdb.d/20-updateio-grafana.sql")).toBe(
+      renderGrafanaRoleSql({ role, database: role, passwordFile: "/run/secrets/postgres_updateio_grafana_password" }),
+    );
     expect(pgFiles.get("/etc/postgresql/pg_hba.conf")).toMatch(/^host +updateio_grafana +updateio_grafana +samenet +scram-sha-256$/m);
   });
 
@@ -300,13 +406,17 @@ describe("GrafanaServer", () => {
       })),
     );
     expect(message).toMatch(/^GrafanaServer dev\/grafana is invalid:$/m);
-    expect(message).toMatch(/^  - postgres\.login\.password: is a literal; it would be written into the synthesized JSON \(fix: pass cluster\.loginFor\(<role>\)/m);
+    expect(message).toMatch(
+      /^  - postgres\.login\.password: is a literal; it would be written into the synthesized JSON \(fix: pass cluster\.loginFor\(<role>\)/m,
+    );
     expect(message).toMatch(/^  - alerting\.telegram\.botToken: is a literal; .*\(fix: pass a sensitive Terraform variable's value/m);
     expect(message).toMatch(/^  - memoryMb: 64 must be a whole number of MiB ≥ 256/m);
     expect(message).toMatch(/^  - postgres\.login\.port: 70000 is not a port \(fix: pass cluster\.loginFor\(<role>\)\)$/m);
     expect(message).toMatch(/^  - publishNetwork: is only used with exposure\.mode "localhost"/m);
     expect(message).toMatch(/^  - egressNetwork: is required when an alerting channel is configured/m);
-    expect(message).toMatch(/^  - rootUrl: "http:\/\/grafana\.updateio\.app" uses http on a non-loopback host: serve it through the edge proxy/m);
+    expect(message).toMatch(
+      /^  - rootUrl: "http:\/\/grafana\.updateio\.app" uses http on a non-loopback host: serve it through the edge proxy/m,
+    );
     expect(message).toMatch(/^  - postgres\.login\.host\/port: "Postgres:70000" must be "host:port"/m);
     expect(message).toMatch(/^  - postgres\.login\.database: "Up-Date" must be a plain lowercase Postgres identifier/m);
     expect(message).toMatch(/^  - postgres\.login\.role: "Bad Role" must be a plain lowercase Postgres identifier/m);
@@ -317,10 +427,21 @@ describe("GrafanaServer", () => {
     const loopbackBehindEdge = errorOf(() => build("dev", () => ({ rootUrl: "http://127.0.0.1:3000" })));
     expect(loopbackBehindEdge).toMatch(/^  - rootUrl: "http:\/\/127\.0\.0\.1:3000" must be https behind the edge, which terminates TLS/m);
 
-    const local = errorOf(() => build("dev", () => ({ rootUrl: "http://127.0.0.1:3000", exposure: { mode: "localhost", port: 3001 }, alerting: undefined })));
+    const local = errorOf(() =>
+      build("dev", () => ({ rootUrl: "http://127.0.0.1:3000", exposure: { mode: "localhost", port: 3001 }, alerting: undefined })),
+    );
     expect(local).toMatch(/^  - rootUrl: port 3000 differs from exposure\.port 3001.*\(fix: "http:\/\/127\.0\.0\.1:3001"\)$/m);
-    expect(local).toMatch(/^  - publishNetwork: is required with exposure "localhost": Docker publishes no port of a container on internal networks only \(fix: pass the egress network\)$/m);
-    const internalPublish = errorOf(() => build("dev", ({ edge }) => ({ rootUrl: "http://127.0.0.1:3000", exposure: { mode: "localhost", port: 3000 }, publishNetwork: edge, alerting: undefined })));
+    expect(local).toMatch(
+      /^  - publishNetwork: is required with exposure "localhost": Docker publishes no port of a container on internal networks only \(fix: pass the egress network\)$/m,
+    );
+    const internalPublish = errorOf(() =>
+      build("dev", ({ edge }) => ({
+        rootUrl: "http://127.0.0.1:3000",
+        exposure: { mode: "localhost", port: 3000 },
+        publishNetwork: edge,
+        alerting: undefined,
+      })),
+    );
     expect(internalPublish).toMatch(/^  - publishNetwork: the "edge" network is internal, so Docker would publish nothing/m);
   });
 });

@@ -58,7 +58,12 @@ function synth(f: Fixture): { text: string; json: Json } {
 const containers = (json: Json): Json[] => Object.values(json.resource.docker_container ?? {});
 const byName = (json: Json, name: string): Json => {
   const c = containers(json).find((x) => x.name === name);
-  if (!c) throw new Error(`no container ${name}; have ${containers(json).map((x) => x.name).join(", ")}`);
+  if (!c)
+    throw new Error(
+      `no container ${name}; have ${containers(json)
+        .map((x) => x.name)
+        .join(", ")}`,
+    );
   return c;
 };
 const resourceKey = (json: Json, type: string, name: string): string => {
@@ -72,12 +77,16 @@ describe("HardenedService: snapshot", () => {
     const f = fixture();
     const secret = new GeneratedSecret(f.stack, "token");
     const data = new ServiceVolume(f.stack, "data", { environment: "dev", service: "worker", purpose: "data", protect: true });
-    new HardenedService(f.stack, "worker", props(f, {
-      env: { LOG_FORMAT: "json" },
-      secrets: [{ name: "api_token", value: secret.value, envVar: "API_TOKEN_FILE" }],
-      configDirs: [{ path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }] }],
-      volumes: [{ volume: data, containerPath: "/var/lib/worker" }],
-    }));
+    new HardenedService(
+      f.stack,
+      "worker",
+      props(f, {
+        env: { LOG_FORMAT: "json" },
+        secrets: [{ name: "api_token", value: secret.value, envVar: "API_TOKEN_FILE" }],
+        configDirs: [{ path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }] }],
+        volumes: [{ volume: data, containerPath: "/var/lib/worker" }],
+      }),
+    );
     expect(synth(f).text).toMatchSnapshot();
   });
 });
@@ -143,7 +152,9 @@ describe("HardenedService: secure defaults", () => {
 
   it("answers to the service name on each network and has no seed without secrets or files", () => {
     expect(c.hostname).toBe("worker");
-    expect(c.networks_advanced).toEqual([{ name: `\${docker_network.${resourceKey(json, "docker_network", "dev-backend")}.name}`, aliases: ["worker"] }]);
+    expect(c.networks_advanced).toEqual([
+      { name: `\${docker_network.${resourceKey(json, "docker_network", "dev-backend")}.name}`, aliases: ["worker"] },
+    ]);
     expect(containers(json)).toHaveLength(1);
     expect(c.depends_on).toBeUndefined();
     expect(c.lifecycle?.replace_triggered_by).toBeUndefined();
@@ -154,8 +165,18 @@ describe("HardenedService: secure defaults", () => {
 describe("HardenedService: explicit settings", () => {
   it("writes healthcheck durations in canonical Go form whatever the input spelling", () => {
     const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, { healthcheck: { test: ["CMD-SHELL", "true"], interval: "1m", timeout: "90s", startPeriod: "1h", retries: 5 } }));
-    expect(byName(synth(f).json, "dev-worker").healthcheck).toEqual({ test: ["CMD-SHELL", "true"], interval: "1m0s", timeout: "1m30s", start_period: "1h0m0s", retries: 5 });
+    new HardenedService(
+      f.stack,
+      "worker",
+      props(f, { healthcheck: { test: ["CMD-SHELL", "true"], interval: "1m", timeout: "90s", startPeriod: "1h", retries: 5 } }),
+    );
+    expect(byName(synth(f).json, "dev-worker").healthcheck).toEqual({
+      test: ["CMD-SHELL", "true"],
+      interval: "1m0s",
+      timeout: "1m30s",
+      start_period: "1h0m0s",
+      retries: 5,
+    });
   });
 
   it("changes the healthcheck label when the healthcheck changes (the provider ignores healthcheck edits)", () => {
@@ -170,13 +191,17 @@ describe("HardenedService: explicit settings", () => {
 
   it("honours cpuShares, log sizes, extra tmpfs, capabilities (sorted) and the role label", () => {
     const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, {
-      cpuShares: 2048,
-      log: { maxSizeMb: 5, maxFiles: 2 },
-      tmpfs: { "/var/cache/worker": 32 },
-      capabilities: { NET_RAW: "sends ICMP probes to check upstreams", CHOWN: "fixes ownership of its cache directory" },
-      role: "prober",
-    }));
+    new HardenedService(
+      f.stack,
+      "worker",
+      props(f, {
+        cpuShares: 2048,
+        log: { maxSizeMb: 5, maxFiles: 2 },
+        tmpfs: { "/var/cache/worker": 32 },
+        capabilities: { NET_RAW: "sends ICMP probes to check upstreams", CHOWN: "fixes ownership of its cache directory" },
+        role: "prober",
+      }),
+    );
     const c = byName(synth(f).json, "dev-worker");
     expect(c.cpu_shares).toBe(2048);
     expect(c.log_opts).toEqual({ "max-size": "5m", "max-file": "2" });
@@ -193,15 +218,19 @@ describe("HardenedService: explicit settings", () => {
 
   it("declares published ports sorted ascending (internal port, then protocol)", () => {
     const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, {
-      networks: [{ network: f.egress }],
-      ports: [
-        { internal: 443, external: 8443, ip: "127.0.0.1" },
-        { internal: 80, external: 8080, ip: "127.0.0.1" },
-        { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "udp" },
-        { internal: 53, external: 5353, ip: "127.0.0.1" },
-      ],
-    }));
+    new HardenedService(
+      f.stack,
+      "worker",
+      props(f, {
+        networks: [{ network: f.egress }],
+        ports: [
+          { internal: 443, external: 8443, ip: "127.0.0.1" },
+          { internal: 80, external: 8080, ip: "127.0.0.1" },
+          { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "udp" },
+          { internal: 53, external: 5353, ip: "127.0.0.1" },
+        ],
+      }),
+    );
     expect(byName(synth(f).json, "dev-worker").ports).toEqual([
       { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "tcp" },
       { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "udp" },
@@ -213,28 +242,44 @@ describe("HardenedService: explicit settings", () => {
   it("mounts volumes read-write by default and binds read-only by default", () => {
     const f = fixture();
     const data = new ServiceVolume(f.stack, "data", { environment: "dev", service: "worker", purpose: "data" });
-    new HardenedService(f.stack, "worker", props(f, {
-      volumes: [{ volume: data, containerPath: "/data" }],
-      binds: [{ hostPath: "/srv/src", containerPath: "/src" }],
-    }));
+    new HardenedService(
+      f.stack,
+      "worker",
+      props(f, {
+        volumes: [{ volume: data, containerPath: "/data" }],
+        binds: [{ hostPath: "/srv/src", containerPath: "/src" }],
+      }),
+    );
     const { json } = synth(f);
     expect(byName(json, "dev-worker").volumes).toEqual([
-      { volume_name: `\${docker_volume.${resourceKey(json, "docker_volume", "dev-worker-data")}.name}`, container_path: "/data", read_only: false },
+      {
+        volume_name: `\${docker_volume.${resourceKey(json, "docker_volume", "dev-worker-data")}.name}`,
+        container_path: "/data",
+        read_only: false,
+      },
       { host_path: "/srv/src", container_path: "/src", read_only: true },
     ]);
   });
 
   it("records each relaxation as a policy suppression with its reason", () => {
     const f = fixture();
-    const svc = new HardenedService(f.stack, "worker", props(f, {
-      user: "0:0",
-      readOnlyRootfs: false,
-      relax: { "non-root": "image ships no unprivileged user at all", "read-only-rootfs": "legacy tool writes into /usr/share at start" },
-    }));
+    const svc = new HardenedService(
+      f.stack,
+      "worker",
+      props(f, {
+        user: "0:0",
+        readOnlyRootfs: false,
+        relax: { "non-root": "image ships no unprivileged user at all", "read-only-rootfs": "legacy tool writes into /usr/share at start" },
+      }),
+    );
     const c = byName(synth(f).json, "dev-worker");
     expect(c.user).toBe("0:0");
     expect(c.read_only).toBe(false);
-    expect(suppressionsOf(svc).map((s) => [s.ruleId, s.reason]).sort()).toEqual([
+    expect(
+      suppressionsOf(svc)
+        .map((s) => [s.ruleId, s.reason])
+        .sort(),
+    ).toEqual([
       ["non-root", "image ships no unprivileged user at all"],
       ["read-only-rootfs", "legacy tool writes into /usr/share at start"],
     ]);
@@ -246,7 +291,9 @@ describe("HardenedService: replicas", () => {
     const f = fixture();
     const svc = new HardenedService(f.stack, "worker", props(f, { replicas: 3 }));
     const { json } = synth(f);
-    const names = containers(json).map((c) => c.name).sort();
+    const names = containers(json)
+      .map((c) => c.name)
+      .sort();
     expect(names).toEqual(["dev-worker-1", "dev-worker-2", "dev-worker-3"]);
     for (const i of [1, 2, 3]) {
       const c = byName(json, `dev-worker-${i}`);
@@ -255,11 +302,11 @@ describe("HardenedService: replicas", () => {
     }
     expect(svc.containers).toHaveLength(3);
     expect(svc.upstream(8080)).toEqual({ kind: "static", addresses: ["worker-1:8080", "worker-2:8080", "worker-3:8080"] });
-    expect(Object.keys(json.resource.docker_container).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort()).toEqual([
-      "worker_replica-1",
-      "worker_replica-2",
-      "worker_replica-3",
-    ]);
+    expect(
+      Object.keys(json.resource.docker_container)
+        .map((k) => k.replace(/_[0-9A-F]{8}$/, ""))
+        .sort(),
+    ).toEqual(["worker_replica-1", "worker_replica-2", "worker_replica-3"]);
   });
 
   it("names a single replica after the service, with upstream <svc>:<port>", () => {
@@ -280,17 +327,27 @@ describe("HardenedService: seed container for secrets and config files", () => {
   const f = fixture();
   const token = new GeneratedSecret(f.stack, "token");
   const signing = new GeneratedSecret(f.stack, "signing");
-  const svc = new HardenedService(f.stack, "worker", props(f, {
-    replicas: 2,
-    secrets: [
-      { name: "api_token", value: token.value, envVar: "API_TOKEN_FILE" },
-      { name: "signing_key", value: signing.value },
-    ],
-    configDirs: [
-      { path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }, { name: "start.sh", content: "#!/bin/sh\n", executable: true }] },
-      { path: "/etc/worker-extra", files: [{ name: "extra.conf", content: "x\n" }] },
-    ],
-  }));
+  const svc = new HardenedService(
+    f.stack,
+    "worker",
+    props(f, {
+      replicas: 2,
+      secrets: [
+        { name: "api_token", value: token.value, envVar: "API_TOKEN_FILE" },
+        { name: "signing_key", value: signing.value },
+      ],
+      configDirs: [
+        {
+          path: "/etc/worker",
+          files: [
+            { name: "worker.conf", content: "threads = 2\n" },
+            { name: "start.sh", content: "#!/bin/sh\n", executable: true },
+          ],
+        },
+        { path: "/etc/worker-extra", files: [{ name: "extra.conf", content: "x\n" }] },
+      ],
+    }),
+  );
   const { json, text } = synth(f);
   const seed = byName(json, "dev-worker-seed");
   const seedKey = resourceKey(json, "docker_container", "dev-worker-seed");
@@ -306,8 +363,18 @@ describe("HardenedService: seed container for secrets and config files", () => {
 
   it("uploads secrets to /run/secrets/<name> and config files to their directories", () => {
     expect(seed.upload).toEqual([
-      { file: "/run/secrets/api_token", content: `\${${token.resource.terraformResourceType}.${token.resource.friendlyUniqueId}.result}`, executable: false, permissions: "0400" },
-      { file: "/run/secrets/signing_key", content: `\${random_password.${signing.resource.friendlyUniqueId}.result}`, executable: false, permissions: "0400" },
+      {
+        file: "/run/secrets/api_token",
+        content: `\${${token.resource.terraformResourceType}.${token.resource.friendlyUniqueId}.result}`,
+        executable: false,
+        permissions: "0400",
+      },
+      {
+        file: "/run/secrets/signing_key",
+        content: `\${random_password.${signing.resource.friendlyUniqueId}.result}`,
+        executable: false,
+        permissions: "0400",
+      },
       { file: "/etc/worker/worker.conf", content: "threads = 2\n", executable: false },
       { file: "/etc/worker/start.sh", content: "#!/bin/sh\n", executable: true },
       { file: "/etc/worker-extra/extra.conf", content: "x\n", executable: false },
@@ -380,13 +447,17 @@ describe("HardenedService: seed container for secrets and config files", () => {
 
 describe("HardenedService: one-shot job", () => {
   const f = fixture();
-  new HardenedService(f.stack, "migrate", props(f, {
-    service: "migrate",
-    component: "job",
-    oneShot: true,
-    healthcheck: undefined,
-    relax: { healthcheck: "one-shot job: its exit code is the check", "restart-policy": "one-shot job: must not loop on failure" },
-  }));
+  new HardenedService(
+    f.stack,
+    "migrate",
+    props(f, {
+      service: "migrate",
+      component: "job",
+      oneShot: true,
+      healthcheck: undefined,
+      relax: { healthcheck: "one-shot job: its exit code is the check", "restart-policy": "one-shot job: must not loop on failure" },
+    }),
+  );
   const c = byName(synth(f).json, "dev-migrate");
 
   it("attaches, does not have to keep running, never restarts and checks its exit code", () => {
@@ -417,57 +488,185 @@ describe("HardenedService: validation names the prop and the fix", () => {
     ["readOnlyRootfs false without a reason", "readOnlyRootfs", () => ({ readOnlyRootfs: false }), /relax\["read-only-rootfs"\]/],
     ["a secret-looking env var", "env.DB_PASSWORD", () => ({ env: { DB_PASSWORD: "hunter2" } }), /pass it in secrets/],
     ["a token-looking env var", "env.BOT_TOKEN", () => ({ env: { BOT_TOKEN: "x" } }), /secrets/],
-    ["a URL with credentials in env", "env.UPSTREAM_URL", () => ({ env: { UPSTREAM_URL: "https://user:pa55@example.com/x" } }), /pass the URL in secrets/],
+    [
+      "a URL with credentials in env",
+      "env.UPSTREAM_URL",
+      () => ({ env: { UPSTREAM_URL: "https://user:pa55@example.com/x" } }),
+      /pass the URL in secrets/,
+    ],
     ["a lowercase env var name", "env.log_format", () => ({ env: { log_format: "json" } }), /UPPER_SNAKE_CASE/],
     ["a missing healthcheck without a reason", "healthcheck", () => ({ healthcheck: undefined }), /relax\.healthcheck/],
-    ["ports on internal-only networks", "ports", () => ({ ports: [{ internal: 80, external: 8080, ip: "127.0.0.1" }] }), /attach a non-internal network/],
-    ["a port on a non-loopback, non-wildcard address", "ports.80.ip", (f) => ({ networks: [{ network: f.egress }], ports: [{ internal: 80, external: 80, ip: "192.168.1.10" }] }), /127\.0\.0\.1/],
-    ["a capability written with CAP_", "capabilities.CAP_NET_ADMIN", () => ({ capabilities: { CAP_NET_ADMIN: "needs to configure routes" } }), /without CAP_/],
-    ["a capability that is never granted", "capabilities.SYS_ADMIN", () => ({ capabilities: { SYS_ADMIN: "mounts filesystems at start" } }), /never granted/],
+    [
+      "ports on internal-only networks",
+      "ports",
+      () => ({ ports: [{ internal: 80, external: 8080, ip: "127.0.0.1" }] }),
+      /attach a non-internal network/,
+    ],
+    [
+      "a port on a non-loopback, non-wildcard address",
+      "ports.80.ip",
+      (f) => ({ networks: [{ network: f.egress }], ports: [{ internal: 80, external: 80, ip: "192.168.1.10" }] }),
+      /127\.0\.0\.1/,
+    ],
+    [
+      "a capability written with CAP_",
+      "capabilities.CAP_NET_ADMIN",
+      () => ({ capabilities: { CAP_NET_ADMIN: "needs to configure routes" } }),
+      /without CAP_/,
+    ],
+    [
+      "a capability that is never granted",
+      "capabilities.SYS_ADMIN",
+      () => ({ capabilities: { SYS_ADMIN: "mounts filesystems at start" } }),
+      /never granted/,
+    ],
     ["a lowercase capability", "capabilities.net_raw", () => ({ capabilities: { net_raw: "sends ICMP probes" } }), /NET_BIND_SERVICE/],
-    ["a capability without a reason", "capabilities.NET_BIND_SERVICE", () => ({ capabilities: { NET_BIND_SERVICE: "" } }), /written reason/],
-    ["a duplicate mount path", "volumes.1.containerPath", (f) => {
-      const v1 = new ServiceVolume(f.stack, "v1", { environment: "dev", service: "svc", purpose: "a" });
-      const v2 = new ServiceVolume(f.stack, "v2", { environment: "dev", service: "svc", purpose: "b" });
-      return { volumes: [{ volume: v1, containerPath: "/data" }, { volume: v2, containerPath: "/data" }] };
-    }, /mounted twice/],
-    ["a volume over the secrets directory", "volumes.0.containerPath", (f) => {
-      const secret = new GeneratedSecret(f.stack, "s");
-      const v = new ServiceVolume(f.stack, "v", { environment: "dev", service: "svc", purpose: "a" });
-      return { secrets: [{ name: "token", value: secret.value }], volumes: [{ volume: v, containerPath: "/run/secrets" }] };
-    }, /mounted twice/],
-    ["a tmpfs over a bind mount", "tmpfs./src", () => ({ binds: [{ hostPath: "/srv", containerPath: "/src" }], tmpfs: { "/src": 8 } }), /mounted twice/],
-    ["a relative mount path", "binds.0.containerPath", () => ({ binds: [{ hostPath: "/srv", containerPath: "src" }] }), /absolute container path/],
-    ["a bad healthcheck interval", "healthcheck.interval", () => ({ healthcheck: { test: ["CMD", "true"], interval: "1 minute" } }), /like 30s, 1m30s or 1h/],
-    ["a fractional healthcheck timeout", "healthcheck.timeout", () => ({ healthcheck: { test: ["CMD", "true"], timeout: "1.5s" } }), /duration/],
-    ["a healthcheck test without CMD", "healthcheck.test", () => ({ healthcheck: { test: ["curl", "-f", "http://x"] } }), /"CMD" or "CMD-SHELL"/],
+    [
+      "a capability without a reason",
+      "capabilities.NET_BIND_SERVICE",
+      () => ({ capabilities: { NET_BIND_SERVICE: "" } }),
+      /written reason/,
+    ],
+    [
+      "a duplicate mount path",
+      "volumes.1.containerPath",
+      (f) => {
+        const v1 = new ServiceVolume(f.stack, "v1", { environment: "dev", service: "svc", purpose: "a" });
+        const v2 = new ServiceVolume(f.stack, "v2", { environment: "dev", service: "svc", purpose: "b" });
+        return {
+          volumes: [
+            { volume: v1, containerPath: "/data" },
+            { volume: v2, containerPath: "/data" },
+          ],
+        };
+      },
+      /mounted twice/,
+    ],
+    [
+      "a volume over the secrets directory",
+      "volumes.0.containerPath",
+      (f) => {
+        const secret = new GeneratedSecret(f.stack, "s");
+        const v = new ServiceVolume(f.stack, "v", { environment: "dev", service: "svc", purpose: "a" });
+        return { secrets: [{ name: "token", value: secret.value }], volumes: [{ volume: v, containerPath: "/run/secrets" }] };
+      },
+      /mounted twice/,
+    ],
+    [
+      "a tmpfs over a bind mount",
+      "tmpfs./src",
+      () => ({ binds: [{ hostPath: "/srv", containerPath: "/src" }], tmpfs: { "/src": 8 } }),
+      /mounted twice/,
+    ],
+    [
+      "a relative mount path",
+      "binds.0.containerPath",
+      () => ({ binds: [{ hostPath: "/srv", containerPath: "src" }] }),
+      /absolute container path/,
+    ],
+    [
+      "a bad healthcheck interval",
+      "healthcheck.interval",
+      () => ({ healthcheck: { test: ["CMD", "true"], interval: "1 minute" } }),
+      /like 30s, 1m30s or 1h/,
+    ],
+    [
+      "a fractional healthcheck timeout",
+      "healthcheck.timeout",
+      () => ({ healthcheck: { test: ["CMD", "true"], timeout: "1.5s" } }),
+      /duration/,
+    ],
+    [
+      "a healthcheck test without CMD",
+      "healthcheck.test",
+      () => ({ healthcheck: { test: ["curl", "-f", "http://x"] } }),
+      /"CMD" or "CMD-SHELL"/,
+    ],
     // The user becomes an argument of the secrets owner's chown: never an option, a second argument or a line break.
     ["a user that chown would read as an option", "user", () => ({ user: "-R" }), /user name or uid/],
     ["a user with a space", "user", () => ({ user: "app /etc" }), /user name or uid/],
     ["a user with a newline", "user", () => ({ user: "app\n0" }), /user name or uid/],
     ["a user with an expression", "user", () => ({ user: "${var.x}" }), /user name or uid/],
-    ["a named user with another image for the secrets owner", "secretsOwnerImage", (f) => ({ user: "app", secretsOwnerImage: new ServiceImage(f.stack, "chown-image", { ref: "redis:7.4.6-alpine" }) }), /numeric user/],
+    [
+      "a named user with another image for the secrets owner",
+      "secretsOwnerImage",
+      (f) => ({ user: "app", secretsOwnerImage: new ServiceImage(f.stack, "chown-image", { ref: "redis:7.4.6-alpine" }) }),
+      /numeric user/,
+    ],
     ["replicas 0", "replicas", () => ({ replicas: 0 }), /whole number ≥ 1/],
     ["fractional replicas", "replicas", () => ({ replicas: 1.5 }), /whole number/],
-    ["a one-shot job with 2 replicas", "replicas", () => ({ oneShot: true, replicas: 2, healthcheck: undefined, relax: { healthcheck: "one-shot job, exit code", "restart-policy": "one-shot job, no loop" } }), /set replicas to 1/],
-    ["a secret env var not ending in _FILE", "secrets.db_password.envVar", (f) => ({ secrets: [{ name: "db_password", value: new GeneratedSecret(f.stack, "s").value, envVar: "DB_PASSWORD" }] }), /ending in _FILE/],
-    ["a secret declared twice", "secrets.token", (f) => {
-      const s = new GeneratedSecret(f.stack, "s").value;
-      return { secrets: [{ name: "token", value: s }, { name: "token", value: s }] };
-    }, /declared twice/],
-    ["a secret file name with a dash", "secrets.db-password", (f) => ({ secrets: [{ name: "db-password", value: new GeneratedSecret(f.stack, "s").value }] }), /lowercase letters, digits and underscores/],
-    ["a secret envVar also set in env", "secrets.token.envVar", (f) => ({ env: { TOKEN_FILE: "/x" }, secrets: [{ name: "token", value: new GeneratedSecret(f.stack, "s").value, envVar: "TOKEN_FILE" }] }), /keep one/],
+    [
+      "a one-shot job with 2 replicas",
+      "replicas",
+      () => ({
+        oneShot: true,
+        replicas: 2,
+        healthcheck: undefined,
+        relax: { healthcheck: "one-shot job, exit code", "restart-policy": "one-shot job, no loop" },
+      }),
+      /set replicas to 1/,
+    ],
+    [
+      "a secret env var not ending in _FILE",
+      "secrets.db_password.envVar",
+      (f) => ({ secrets: [{ name: "db_password", value: new GeneratedSecret(f.stack, "s").value, envVar: "DB_PASSWORD" }] }),
+      /ending in _FILE/,
+    ],
+    [
+      "a secret declared twice",
+      "secrets.token",
+      (f) => {
+        const s = new GeneratedSecret(f.stack, "s").value;
+        return {
+          secrets: [
+            { name: "token", value: s },
+            { name: "token", value: s },
+          ],
+        };
+      },
+      /declared twice/,
+    ],
+    [
+      "a secret file name with a dash",
+      "secrets.db-password",
+      (f) => ({ secrets: [{ name: "db-password", value: new GeneratedSecret(f.stack, "s").value }] }),
+      /lowercase letters, digits and underscores/,
+    ],
+    [
+      "a secret envVar also set in env",
+      "secrets.token.envVar",
+      (f) => ({
+        env: { TOKEN_FILE: "/x" },
+        secrets: [{ name: "token", value: new GeneratedSecret(f.stack, "s").value, envVar: "TOKEN_FILE" }],
+      }),
+      /keep one/,
+    ],
     ["memory below 16 MiB", "memoryMb", () => ({ memoryMb: 8 }), /≥ 16/],
     ["cpuShares below 2", "cpuShares", () => ({ cpuShares: 1 }), /≥ 2/],
     ["restart no without a reason", "restart", () => ({ restart: "no" }), /unless-stopped/],
     ["no network", "networks", () => ({ networks: [] }), /attach at least one network/],
     ["the same network twice", "networks", (f) => ({ networks: [{ network: f.internal }, { network: f.internal }] }), /attached twice/],
-    ["a relax reason that is too short", "relax.non-root", () => ({ user: "root", relax: { "non-root": "because" } }), /at least 10 characters/],
-    ["an unknown relaxation", "relax.privileged", () => ({ relax: { privileged: "we really need it here" } as never }), /not a relaxable default/],
+    [
+      "a relax reason that is too short",
+      "relax.non-root",
+      () => ({ user: "root", relax: { "non-root": "because" } }),
+      /at least 10 characters/,
+    ],
+    [
+      "an unknown relaxation",
+      "relax.privileged",
+      () => ({ relax: { privileged: "we really need it here" } as never }),
+      /not a relaxable default/,
+    ],
     ["an invalid service name", "service", () => ({ service: "Worker_1" }), /lowercase letters, digits and dashes/],
     ["an invalid environment name", "environment", () => ({ environment: "Dev-1" }), /lowercase/],
     ["an empty config directory", "configDirs.0.files", () => ({ configDirs: [{ path: "/etc/x", files: [] }] }), /drop the directory/],
-    ["a config file name with a slash", "configDirs.0.files.a/b", () => ({ configDirs: [{ path: "/etc/x", files: [{ name: "a/b", content: "" }] }] }), /plain file name/],
+    [
+      "a config file name with a slash",
+      "configDirs.0.files.a/b",
+      () => ({ configDirs: [{ path: "/etc/x", files: [{ name: "a/b", content: "" }] }] }),
+      /plain file name/,
+    ],
     ["a zero log size", "log.maxSizeMb", () => ({ log: { maxSizeMb: 0 } }), /≥ 1/],
   ];
 
@@ -483,19 +682,24 @@ describe("HardenedService: validation names the prop and the fix", () => {
 
   it("accepts each weakened default when the reason is written down", () => {
     const f = fixture();
-    expect(() =>
-      new HardenedService(f.stack, "svc", props(f, {
-        user: "root",
-        readOnlyRootfs: false,
-        healthcheck: undefined,
-        restart: "no",
-        relax: {
-          "non-root": "vendor image needs root to bind its socket",
-          "read-only-rootfs": "vendor image rewrites its config on start",
-          healthcheck: "vendor image has no shell or probe binary",
-          "restart-policy": "operator restarts it by hand after review",
-        },
-      })),
+    expect(
+      () =>
+        new HardenedService(
+          f.stack,
+          "svc",
+          props(f, {
+            user: "root",
+            readOnlyRootfs: false,
+            healthcheck: undefined,
+            restart: "no",
+            relax: {
+              "non-root": "vendor image needs root to bind its socket",
+              "read-only-rootfs": "vendor image rewrites its config on start",
+              healthcheck: "vendor image has no shell or probe binary",
+              "restart-policy": "operator restarts it by hand after review",
+            },
+          }),
+        ),
     ).not.toThrow();
   });
 
@@ -506,7 +710,11 @@ describe("HardenedService: validation names the prop and the fix", () => {
 
   // docs/architecture.md: "wait = true needs a healthcheck on the container".
   it("rejects waitHealthy without a healthcheck (waitHealthy)", () => {
-    const message = problemsOf(() => ({ waitHealthy: true, healthcheck: undefined, relax: { healthcheck: "vendor image has no probe binary" } }));
+    const message = problemsOf(() => ({
+      waitHealthy: true,
+      healthcheck: undefined,
+      relax: { healthcheck: "vendor image has no probe binary" },
+    }));
     expect(message).toMatch(line("waitHealthy"));
   });
 });

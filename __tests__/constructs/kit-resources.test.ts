@@ -68,7 +68,9 @@ describe("PlatformNetwork", () => {
   });
 
   it("rejects a purpose that is not lowercase-with-dashes, naming it", () => {
-    expect(() => new PlatformNetwork(stack(), "net", { environment: "dev", purpose: "Edge_Net" })).toThrow(/purpose "Edge_Net" must be lowercase/);
+    expect(() => new PlatformNetwork(stack(), "net", { environment: "dev", purpose: "Edge_Net" })).toThrow(
+      /purpose "Edge_Net" must be lowercase/,
+    );
   });
 });
 
@@ -95,12 +97,20 @@ describe("ServiceImage", () => {
 
   it("builds from a project-relative context resolved by Terraform (machine-independent), rebuilding when the Dockerfile changes", () => {
     const s = stack();
-    const img = new ServiceImage(s, "built", { build: { context: "../updateio/api", dockerfile: "Dockerfile.dev", tag: "updateio-dev/api:dev" } });
+    const img = new ServiceImage(s, "built", {
+      build: { context: "../updateio/api", dockerfile: "Dockerfile.dev", tag: "updateio-dev/api:dev" },
+    });
     const image = only(synth(s).json, "docker_image");
     expect(image.name).toBe("updateio-dev/api:dev");
     expect(image.keep_locally).toBe(true);
-    expect(image.build).toEqual({ context: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}', dockerfile: "Dockerfile.dev", tag: ["updateio-dev/api:dev"] });
-    expect(image.triggers).toEqual({ dockerfile: '${filesha256(abspath(join("/", [path.root, "../../..", "../updateio/api/Dockerfile.dev"])))}' });
+    expect(image.build).toEqual({
+      context: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}',
+      dockerfile: "Dockerfile.dev",
+      tag: ["updateio-dev/api:dev"],
+    });
+    expect(image.triggers).toEqual({
+      dockerfile: '${filesha256(abspath(join("/", [path.root, "../../..", "../updateio/api/Dockerfile.dev"])))}',
+    });
     expect(img.built).toBe(true);
     expect(img.pinned).toBe(false);
     expect(img.ref).toBe("updateio-dev/api:dev");
@@ -168,7 +178,9 @@ describe("ServiceVolume", () => {
   });
 
   it("refuses to be both protected and ephemeral", () => {
-    expect(() => new ServiceVolume(stack(), "v", { environment: "dev", service: "x", purpose: "y", protect: true, ephemeral: true })).toThrow(/either protected .* or ephemeral/);
+    expect(
+      () => new ServiceVolume(stack(), "v", { environment: "dev", service: "x", purpose: "y", protect: true, ephemeral: true }),
+    ).toThrow(/either protected .* or ephemeral/);
   });
 });
 
@@ -183,7 +195,13 @@ describe("GeneratedSecret", () => {
   it("is a 32-character random_password of letters and digits with at least 2 of each class", () => {
     const s = stack();
     new GeneratedSecret(s, "secret");
-    expect(synth(s).text).toHaveResourceWithProperties(Password, { length: 32, special: false, min_upper: 2, min_lower: 2, min_numeric: 2 });
+    expect(synth(s).text).toHaveResourceWithProperties(Password, {
+      length: 32,
+      special: false,
+      min_upper: 2,
+      min_lower: 2,
+      min_numeric: 2,
+    });
   });
 
   it("exposes the value as a reference to the password, never a literal", () => {
@@ -200,7 +218,9 @@ describe("GeneratedSecret", () => {
   });
 
   it("rejects lengths outside 24..256, naming the construct", () => {
-    expect(() => new GeneratedSecret(stack(), "short", { length: 16 })).toThrow(/GeneratedSecret dev\/short: length 16 must be a whole number from 24 to 256/);
+    expect(() => new GeneratedSecret(stack(), "short", { length: 16 })).toThrow(
+      /GeneratedSecret dev\/short: length 16 must be a whole number from 24 to 256/,
+    );
     expect(() => new GeneratedSecret(stack(), "long", { length: 300 })).toThrow(/length 300/);
     expect(() => new GeneratedSecret(stack(), "frac", { length: 32.5 })).toThrow(/length 32.5/);
   });

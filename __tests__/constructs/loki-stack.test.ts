@@ -35,7 +35,11 @@ function build(overrides: Partial<LokiStackProps> = {}, opts: BuildOptions = {})
   const env = opts.env ?? "dev";
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  const monitoring = new PlatformNetwork(stack, "monitoring", { environment: env, purpose: "monitoring", internal: opts.monitoringInternal ?? true });
+  const monitoring = new PlatformNetwork(stack, "monitoring", {
+    environment: env,
+    purpose: "monitoring",
+    internal: opts.monitoringInternal ?? true,
+  });
   const shipper = overrides.shipper ?? "alloy";
   const logs = new LokiStack(stack, "logs", {
     environment: env,
@@ -78,7 +82,13 @@ describe("LokiStack (default: Alloy)", () => {
   });
 
   it("runs three hardened containers (plus their never-started config seeds), none publishing a port", () => {
-    expect(containers.map((c) => c.name).sort()).toEqual(["dev-alloy", "dev-alloy-seed", "dev-docker-socket-proxy", "dev-loki", "dev-loki-seed"]);
+    expect(containers.map((c) => c.name).sort()).toEqual([
+      "dev-alloy",
+      "dev-alloy-seed",
+      "dev-docker-socket-proxy",
+      "dev-loki",
+      "dev-loki-seed",
+    ]);
     for (const c of [loki, proxy, alloy]) {
       expect(c, c.name).toMatchObject(HARDENED);
       expect(c.capabilities.add, c.name).toBeUndefined();
@@ -103,7 +113,13 @@ describe("LokiStack (default: Alloy)", () => {
       { volume_name: ref("docker_volume", "dev-loki-config"), container_path: "/etc/loki", read_only: true },
       { volume_name: ref("docker_volume", "dev-loki-data"), container_path: "/loki", read_only: false },
     ]);
-    expect(loki.healthcheck).toEqual({ test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:3100/ready"], interval: "15s", timeout: "5s", retries: 5, start_period: "1m0s" });
+    expect(loki.healthcheck).toEqual({
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:3100/ready"],
+      interval: "15s",
+      timeout: "5s",
+      retries: 5,
+      start_period: "1m0s",
+    });
     expect(loki.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m" });
   });
 
@@ -131,7 +147,12 @@ describe("LokiStack (default: Alloy)", () => {
     for (const c of containers.filter((x) => x !== proxy)) {
       expect(JSON.stringify(c.volumes ?? []), c.name).not.toContain("docker.sock");
     }
-    expect(proxy.labels).toEqual(expect.arrayContaining([{ label: "io.updateio.role", value: "docker-socket-proxy" }, { label: "io.updateio.component", value: "proxy" }]));
+    expect(proxy.labels).toEqual(
+      expect.arrayContaining([
+        { label: "io.updateio.role", value: "docker-socket-proxy" },
+        { label: "io.updateio.component", value: "proxy" },
+      ]),
+    );
     // The entrypoint renders /tmp/haproxy.cfg; haproxy writes its pidfile to /run.
     expect(proxy.tmpfs).toEqual({ "/run": "rw,noexec,nosuid,size=1m", "/tmp": "rw,noexec,nosuid,size=1m" });
     expect(proxy.healthcheck.test).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2375/_ping"]);
@@ -139,7 +160,10 @@ describe("LokiStack (default: Alloy)", () => {
 
   it("opens only the read-only sections the shipper needs (no /info, /version by default), IPv4 bind", () => {
     const env = Object.fromEntries((proxy.env as string[]).map((e) => e.split("=") as [string, string]));
-    const open = Object.entries(env).filter(([k, v]) => v === "1" && !["DISABLE_IPV6"].includes(k)).map(([k]) => k).sort();
+    const open = Object.entries(env)
+      .filter(([k, v]) => v === "1" && !["DISABLE_IPV6"].includes(k))
+      .map(([k]) => k)
+      .sort();
     expect(open).toEqual(["ALLOW_LOGS", "CONTAINERS", "NETWORKS", "PING"]);
     expect(env).toMatchObject({ POST: "0", INFO: "0", VERSION: "0", EXEC: "0", LOG_LEVEL: "notice", DISABLE_IPV6: "1" });
     // Every switch of the renderer except SECRETS (a secret-looking name to the kit and the policy;
@@ -156,13 +180,21 @@ describe("LokiStack (default: Alloy)", () => {
     expect(net[apiKey]).toMatchObject({ name: "dev-docker-api", internal: true, driver: "bridge" });
     expect(proxy.networks_advanced).toEqual([{ name: ref("docker_network", "dev-docker-api"), aliases: ["docker-socket-proxy"] }]);
     expect(logs.dockerApiNetwork.internal).toBe(true);
-    const onApi = containers.filter((c) => (c.networks_advanced ?? []).some((n: Json) => n.name === ref("docker_network", "dev-docker-api"))).map((c) => c.name);
+    const onApi = containers
+      .filter((c) => (c.networks_advanced ?? []).some((n: Json) => n.name === ref("docker_network", "dev-docker-api")))
+      .map((c) => c.name);
     expect(onApi.sort()).toEqual(["dev-alloy", "dev-docker-socket-proxy"]);
   });
 
   it("runs Alloy as the image's alloy user (473) on monitoring + docker-api, positions on <env>-alloy-data", () => {
     expect(alloy.user).toBe("473:473");
-    expect(alloy.command).toEqual(["run", "/etc/alloy/config.alloy", "--storage.path=/var/lib/alloy/data", "--server.http.listen-addr=0.0.0.0:12345", "--disable-reporting"]);
+    expect(alloy.command).toEqual([
+      "run",
+      "/etc/alloy/config.alloy",
+      "--storage.path=/var/lib/alloy/data",
+      "--server.http.listen-addr=0.0.0.0:12345",
+      "--disable-reporting",
+    ]);
     expect(alloy.networks_advanced).toEqual([
       { name: ref("docker_network", "dev-monitoring"), aliases: ["alloy"] },
       { name: ref("docker_network", "dev-logs-push"), aliases: ["alloy"] },
@@ -172,7 +204,12 @@ describe("LokiStack (default: Alloy)", () => {
       { volume_name: ref("docker_volume", "dev-alloy-config"), container_path: "/etc/alloy", read_only: true },
       { volume_name: ref("docker_volume", "dev-alloy-data"), container_path: "/var/lib/alloy", read_only: false },
     ]);
-    expect(alloy.depends_on).toEqual(expect.arrayContaining([`docker_container.${key("docker_container", "dev-loki")}`, `docker_container.${key("docker_container", "dev-docker-socket-proxy")}`]));
+    expect(alloy.depends_on).toEqual(
+      expect.arrayContaining([
+        `docker_container.${key("docker_container", "dev-loki")}`,
+        `docker_container.${key("docker_container", "dev-docker-socket-proxy")}`,
+      ]),
+    );
   });
 
   it("checks Alloy's /-/ready with bash's /dev/tcp (the image has no curl or wget)", () => {
@@ -186,7 +223,15 @@ describe("LokiStack (default: Alloy)", () => {
   it("uploads the Alloy config rendered from the default pipeline: proxy as Docker host, Loki's push URL", () => {
     const content = upload("dev-alloy-seed", "/etc/alloy/config.alloy");
     expect(content).toBe(logs.shipperConfig);
-    expect(content).toBe(renderAlloyConfig(defaultLogPipeline({ environment: "dev", lokiUrl: "http://loki:3100/loki/api/v1/push", dockerHost: "tcp://docker-socket-proxy:2375" })));
+    expect(content).toBe(
+      renderAlloyConfig(
+        defaultLogPipeline({
+          environment: "dev",
+          lokiUrl: "http://loki:3100/loki/api/v1/push",
+          dockerHost: "tcp://docker-socket-proxy:2375",
+        }),
+      ),
+    );
     expect(content).toContain('host             = "tcp://docker-socket-proxy:2375"');
     expect(content).toContain('url = "http://loki:3100/loki/api/v1/push"');
     expect(content).not.toContain("docker.sock");
@@ -213,10 +258,16 @@ describe("LokiStack (default: Alloy)", () => {
   });
 
   it("leaves the volumes unprotected in dev and protects both when asked", () => {
-    expect(json.resource.docker_volume[Object.keys(json.resource.docker_volume).find((k) => json.resource.docker_volume[k].name === "dev-loki-data")!].lifecycle).toBeUndefined();
+    expect(
+      json.resource.docker_volume[
+        Object.keys(json.resource.docker_volume).find((k) => json.resource.docker_volume[k].name === "dev-loki-data")!
+      ].lifecycle,
+    ).toBeUndefined();
     const p = build({ protectData: true });
-    for (const name of ["dev-loki-data", "dev-alloy-data"]) expect(p.json.resource.docker_volume[p.key("docker_volume", name)].lifecycle, name).toEqual({ prevent_destroy: true });
-    for (const name of ["dev-loki-config", "dev-alloy-config"]) expect(p.json.resource.docker_volume[p.key("docker_volume", name)].lifecycle, name).toBeUndefined();
+    for (const name of ["dev-loki-data", "dev-alloy-data"])
+      expect(p.json.resource.docker_volume[p.key("docker_volume", name)].lifecycle, name).toEqual({ prevent_destroy: true });
+    for (const name of ["dev-loki-config", "dev-alloy-config"])
+      expect(p.json.resource.docker_volume[p.key("docker_volume", name)].lifecycle, name).toBeUndefined();
   });
 });
 
@@ -240,7 +291,13 @@ describe("LokiStack with Promtail", () => {
   const promtail = byName("dev-promtail");
 
   it("runs Promtail instead of Alloy, hardened, on monitoring + docker-api", () => {
-    expect(containers.map((c) => c.name).sort()).toEqual(["dev-docker-socket-proxy", "dev-loki", "dev-loki-seed", "dev-promtail", "dev-promtail-seed"]);
+    expect(containers.map((c) => c.name).sort()).toEqual([
+      "dev-docker-socket-proxy",
+      "dev-loki",
+      "dev-loki-seed",
+      "dev-promtail",
+      "dev-promtail-seed",
+    ]);
     expect(promtail).toMatchObject({ ...HARDENED, user: "0:0", memory: 256, command: ["-config.file=/etc/promtail/config.yml"] });
     expect(promtail.networks_advanced).toEqual([
       { name: ref("docker_network", "dev-monitoring"), aliases: ["promtail"] },
@@ -285,7 +342,8 @@ describe("LokiStack policy (prod)", () => {
       const findings = evaluatePolicy(stack, { environment: "prod" });
       expect(blockingFindings(findings).map((f) => f.message)).toEqual([]);
       const suppressed = findings.filter((f) => f.suppressed);
-      const expected = shipper === "promtail" ? ["prod/logs/shipper/container", "prod/logs/socket-proxy/container"] : ["prod/logs/socket-proxy/container"];
+      const expected =
+        shipper === "promtail" ? ["prod/logs/shipper/container", "prod/logs/socket-proxy/container"] : ["prod/logs/socket-proxy/container"];
       expect(suppressed.map((f) => f.constructPath).sort()).toEqual(expected);
       for (const f of suppressed) {
         expect(f.ruleId).toBe("non-root");
@@ -293,7 +351,12 @@ describe("LokiStack policy (prod)", () => {
       }
       expect(suppressionsOf(logs.socketProxy)).toEqual([
         // Limited to the proxy's image: the exemption rests on what the container is.
-        { ruleId: "non-root", constructPath: "prod/logs/socket-proxy", reason: expect.stringContaining("root-owned Docker socket"), image: "tecnativa/docker-socket-proxy" },
+        {
+          ruleId: "non-root",
+          constructPath: "prod/logs/socket-proxy",
+          reason: expect.stringContaining("root-owned Docker socket"),
+          image: "tecnativa/docker-socket-proxy",
+        },
       ]);
       // The socket bind passes no-docker-socket on its own merits (proxy role, read-only, the
       // socket itself): no suppression hides that rule, so a read-write or directory bind would fail.
@@ -308,7 +371,9 @@ describe("LokiStack policy (prod)", () => {
     const { stack } = build({ protectData: false }, { env: "prod" });
     const blocking = blockingFindings(evaluatePolicy(stack, { environment: "prod" }));
     expect(blocking.map((f) => f.ruleId)).toEqual(["prod-volume-protected", "prod-volume-protected"]);
-    expect(blocking.map((f) => f.message).join("\n")).toMatch(/"prod-loki-data"[\s\S]*"prod-alloy-data"|"prod-alloy-data"[\s\S]*"prod-loki-data"/);
+    expect(blocking.map((f) => f.message).join("\n")).toMatch(
+      /"prod-loki-data"[\s\S]*"prod-alloy-data"|"prod-alloy-data"[\s\S]*"prod-loki-data"/,
+    );
   });
 });
 
@@ -347,8 +412,12 @@ describe("LokiStack validation", () => {
   });
 
   it("rejects an unknown shipper and a shipper image of the other kind", () => {
-    expect(() => build({ shipper: "fluentd" as never, shipperImage: IMAGES.alloy })).toThrow(/shipper: "fluentd" must be "alloy" \(the default\) or "promtail"/);
-    expect(() => build({ shipperImage: IMAGES.promtail })).toThrow(/shipperImage: "grafana\/promtail:3\.5\.0@sha256:[0-9a-f]+" is a promtail image but shipper is "alloy"; pass the alloy image or set shipper to "promtail"/);
+    expect(() => build({ shipper: "fluentd" as never, shipperImage: IMAGES.alloy })).toThrow(
+      /shipper: "fluentd" must be "alloy" \(the default\) or "promtail"/,
+    );
+    expect(() => build({ shipperImage: IMAGES.promtail })).toThrow(
+      /shipperImage: "grafana\/promtail:3\.5\.0@sha256:[0-9a-f]+" is a promtail image but shipper is "alloy"; pass the alloy image or set shipper to "promtail"/,
+    );
     expect(() => build({ shipper: "promtail", shipperImage: IMAGES.alloy })).toThrow(/is an alloy image but shipper is "promtail"/);
     expect(() => build({ shipperImage: "" })).toThrow(/shipperImage: is empty; pass the pinned image reference \(PINNED_IMAGES\.alloy\)/);
   });

@@ -46,9 +46,27 @@ function build(env: Env = "dev", overrides: (parts: Parts) => Partial<MetricsExp
   new RandomProvider(stack, "random");
   const monitoring = new PlatformNetwork(stack, "monitoring", { environment: env, purpose: "monitoring" });
   const dockerApi = new PlatformNetwork(stack, "docker-api", { environment: env, purpose: "docker-api" });
-  const pg = new PostgresCluster(stack, "postgres", { environment: env, image: IMAGES.postgres, memoryMb: 512, replicas: 1, protectData: env === "prod" });
-  const redis = new RedisCache(stack, "redis", { environment: env, image: IMAGES.redis, memoryMb: 128, replicas: 1, monitoring: true, protectData: env === "prod" });
-  const backups = new ServiceVolume(stack, "backups", { environment: env, service: "postgres-backup", purpose: "backups", protect: env === "prod" });
+  const pg = new PostgresCluster(stack, "postgres", {
+    environment: env,
+    image: IMAGES.postgres,
+    memoryMb: 512,
+    replicas: 1,
+    protectData: env === "prod",
+  });
+  const redis = new RedisCache(stack, "redis", {
+    environment: env,
+    image: IMAGES.redis,
+    memoryMb: 128,
+    replicas: 1,
+    monitoring: true,
+    protectData: env === "prod",
+  });
+  const backups = new ServiceVolume(stack, "backups", {
+    environment: env,
+    service: "postgres-backup",
+    purpose: "backups",
+    protect: env === "prod",
+  });
   const monitorPassword = new GeneratedSecret(stack, "postgres-monitor-password");
   const parts: Parts = { stack, monitoring, dockerApi, pg, redis, backups, monitorPassword };
   const props: MetricsExportersProps = {
@@ -56,7 +74,10 @@ function build(env: Env = "dev", overrides: (parts: Parts) => Partial<MetricsExp
     monitoringNetwork: monitoring,
     postgres: {
       network: pg.network,
-      hosts: [{ host: pg.host, instanceRole: "primary" }, ...pg.replicaServices.map((r) => ({ host: r.spec.service, instanceRole: "replica" as const }))],
+      hosts: [
+        { host: pg.host, instanceRole: "primary" },
+        ...pg.replicaServices.map((r) => ({ host: r.spec.service, instanceRole: "replica" as const })),
+      ],
       port: pg.port,
       database: pg.database,
       role: "updateio_monitor",
@@ -101,14 +122,27 @@ interface Parts {
   monitorPassword: GeneratedSecret;
 }
 
-const EXPORTERS = ["postgres-exporter", "postgres-exporter-replica-1", "redis-exporter", "redis-exporter-replica-1", "cadvisor", "node-exporter"];
-const envOf = (c: Json): Record<string, string> => Object.fromEntries((c.env as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+const EXPORTERS = [
+  "postgres-exporter",
+  "postgres-exporter-replica-1",
+  "redis-exporter",
+  "redis-exporter-replica-1",
+  "cadvisor",
+  "node-exporter",
+];
+const envOf = (c: Json): Record<string, string> =>
+  Object.fromEntries((c.env as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 
 describe("MetricsExporters", () => {
   const b = build();
 
   it("matches its snapshot (its own resources only, so cluster and cache changes do not churn it)", () => {
-    const ids = new Set(b.exporters.node.findAll().filter(TerraformResource.isTerraformResource).map((r) => r.friendlyUniqueId));
+    const ids = new Set(
+      b.exporters.node
+        .findAll()
+        .filter(TerraformResource.isTerraformResource)
+        .map((r) => r.friendlyUniqueId),
+    );
     const own: Json = {};
     for (const [type, byName] of Object.entries(b.json.resource as Json)) {
       for (const [name, resource] of Object.entries(byName as Json)) if (ids.has(name)) (own[type] ??= {})[name] = resource;
@@ -123,7 +157,8 @@ describe("MetricsExporters", () => {
     expect(b.exporters.redisExporters.map((s) => s.spec.service)).toEqual(["redis-exporter", "redis-exporter-replica-1"]);
     expect(b.exporters.cadvisor?.spec.service).toBe("cadvisor");
     expect(b.exporters.nodeExporter?.spec.service).toBe("node-exporter");
-    for (const s of EXPORTERS) expect(b.byName(`dev-${s}`).labels).toContainEqual({ label: "io.updateio.component", value: "observability" });
+    for (const s of EXPORTERS)
+      expect(b.byName(`dev-${s}`).labels).toContainEqual({ label: "io.updateio.component", value: "observability" });
   });
 
   it("hardens every exporter: read-only rootfs, ALL capabilities dropped, no-new-privileges, not privileged, limits, log rotation", () => {
@@ -143,7 +178,8 @@ describe("MetricsExporters", () => {
       expect(c.capabilities.add, s).toBeUndefined();
       expect(c.memory, s).toBe(c.memory_swap);
       expect(c.ports ?? [], s).toEqual([]);
-      for (const key of ["network_mode", "pid_mode", "ipc_mode", "userns_mode", "cgroupns_mode"]) expect(c[key], `${s} ${key}`).toBeUndefined();
+      for (const key of ["network_mode", "pid_mode", "ipc_mode", "userns_mode", "cgroupns_mode"])
+        expect(c[key], `${s} ${key}`).toBeUndefined();
     }
     expect(b.byName("dev-postgres-exporter").memory).toBe(64);
     expect(b.byName("dev-redis-exporter").memory).toBe(48);
@@ -180,7 +216,9 @@ describe("MetricsExporters", () => {
       PG_EXPORTER_WEB_LISTEN_ADDRESS: ":9187",
     });
     expect(envOf(b.byName("dev-postgres-exporter-replica-1")).DATA_SOURCE_URI).toBe("postgres-replica-1:5432/updateio?sslmode=disable");
-    expect(b.upload("dev-postgres-exporter-seed", "/run/secrets/postgres_monitor_password")).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
+    expect(b.upload("dev-postgres-exporter-seed", "/run/secrets/postgres_monitor_password")).toMatch(
+      /^\$\{random_password\.[^}]+\.result\}$/,
+    );
   });
 
   it("points each Redis exporter at its own node as the monitor user, CONFIG off, the password map in a secret file", () => {
@@ -217,7 +255,11 @@ describe("MetricsExporters", () => {
       expect(line!.endsWith(` ${MONITOR_ACL}`), seed).toBe(true);
       expect(line, seed).not.toMatch(/~|\+@|\+config|\+get\b|\+slowlog\|get|\+client\|list/);
     }
-    const plain = new RedisCache(new TerraformStack(Testing.app({ outdir: OUT }), "dev"), "redis", { environment: "dev", image: IMAGES.redis, memoryMb: 128 });
+    const plain = new RedisCache(new TerraformStack(Testing.app({ outdir: OUT }), "dev"), "redis", {
+      environment: "dev",
+      image: IMAGES.redis,
+      memoryMb: 128,
+    });
     expect(plain.monitorUser).toBeUndefined();
     expect(plain.monitorPassword).toBeUndefined();
     expect(plain.nodeHosts).toEqual(["redis"]);
@@ -238,7 +280,11 @@ describe("MetricsExporters", () => {
     expect(CADVISOR_DISABLED_METRICS).not.toEqual(expect.arrayContaining(["cpu"]));
     expect(CADVISOR_DISABLED_METRICS).not.toEqual(expect.arrayContaining(["memory"]));
     // cAdvisor exposes the three labels as container_label_io_updateio_<label> (CADVISOR_LABELS).
-    expect(Object.values(CADVISOR_LABELS)).toEqual(["container_label_io_updateio_environment", "container_label_io_updateio_service", "container_label_io_updateio_component"]);
+    expect(Object.values(CADVISOR_LABELS)).toEqual([
+      "container_label_io_updateio_environment",
+      "container_label_io_updateio_service",
+      "container_label_io_updateio_component",
+    ]);
     const binds = (c.volumes as Json[]).filter((v) => v.host_path !== undefined);
     expect(binds).toEqual([
       { host_path: "/proc", container_path: "/rootfs/proc", read_only: true },
@@ -290,7 +336,10 @@ describe("MetricsExporters", () => {
     const all = suppressionsOf(b.exporters).map((s) => [s.constructPath.replace("dev/exporters/", ""), s.ruleId]);
     // The kit's own: seed containers (never started) take uploads, so their rootfs is writable.
     expect(all.filter(([path]) => path!.endsWith("/seed"))).toEqual(
-      ["postgres-exporter", "postgres-exporter-replica-1", "redis-exporter", "redis-exporter-replica-1"].map((s) => [`${s}/seed`, "read-only-rootfs"]),
+      ["postgres-exporter", "postgres-exporter-replica-1", "redis-exporter", "redis-exporter-replica-1"].map((s) => [
+        `${s}/seed`,
+        "read-only-rootfs",
+      ]),
     );
     // And the one-shot job that hands each exporter's secret file to its user (root with CHOWN only).
     expect(all.filter(([path]) => path!.endsWith("/secrets-owner"))).toEqual(
@@ -305,9 +354,12 @@ describe("MetricsExporters", () => {
       ["cadvisor", "no-host-paths"],
       ["node-exporter", "no-docker-socket"],
     ]);
-    const reason = (service: string, rule: string) => suppressionsOf(b.exporters).find((s) => s.constructPath.endsWith(`/${service}`) && s.ruleId === rule)!.reason;
+    const reason = (service: string, rule: string) =>
+      suppressionsOf(b.exporters).find((s) => s.constructPath.endsWith(`/${service}`) && s.ruleId === rule)!.reason;
     expect(reason("redis-exporter", "healthcheck")).toMatch(/FROM scratch.*up\{job="redis"\}/);
-    expect(reason("cadvisor", "non-root")).toMatch(/\/var\/lib\/docker\/image, root-only.*capability dropped.*no volumes.*no Docker socket/);
+    expect(reason("cadvisor", "non-root")).toMatch(
+      /\/var\/lib\/docker\/image, root-only.*capability dropped.*no volumes.*no Docker socket/,
+    );
     expect(reason("node-exporter", "no-docker-socket")).toMatch(/statfs every host mount point.*nobody.*refuses its connect/);
   });
 
@@ -320,7 +372,8 @@ describe("MetricsExporters", () => {
       { job: "cadvisor", targets: ["cadvisor:8080"] },
       { job: "node", targets: ["node-exporter:9100"] },
     ]);
-    for (const t of b.exporters.scrapeTargets()) for (const target of t.targets) expect(Number(target.split(":")[1])).toBe(SCRAPE_JOBS[t.job].port);
+    for (const t of b.exporters.scrapeTargets())
+      for (const target of t.targets) expect(Number(target.split(":")[1])).toBe(SCRAPE_JOBS[t.job].port);
     // The renderer takes them as they are.
     const yaml = renderPrometheusConfig({ environment: "dev", scrapeTargets: b.exporters.scrapeTargets() });
     expect(yaml).toContain("postgres-exporter-replica-1:9187");
@@ -335,7 +388,12 @@ describe("MetricsExporters", () => {
     const only = build("dev", () => ({ postgres: undefined, redis: undefined, cadvisor: undefined }));
     expect(only.exporters.services.map((s) => s.spec.service)).toEqual(["node-exporter"]);
     expect(only.exporters.scrapeTargets()).toEqual([{ job: "node", targets: ["node-exporter:9100"] }]);
-    const noBackups = build("dev", () => ({ redis: undefined, postgres: undefined, cadvisor: undefined, node: { image: IMAGES.nodeExporter } }));
+    const noBackups = build("dev", () => ({
+      redis: undefined,
+      postgres: undefined,
+      cadvisor: undefined,
+      node: { image: IMAGES.nodeExporter },
+    }));
     const c = noBackups.byName("dev-node-exporter");
     expect(c.command.filter((a: string) => a.startsWith("--collector.textfile"))).toEqual([]);
     expect(c.volumes).toEqual([{ host_path: "/", container_path: "/host", read_only: true }]);
@@ -356,7 +414,9 @@ describe("MetricsExporters in prod", () => {
       "cadvisor/container no-host-paths",
       "cadvisor/container non-root",
       "node-exporter/container no-docker-socket",
-      ...["postgres-exporter-replica-1", "postgres-exporter"].flatMap((s) => ["healthcheck", "non-root", "restart-policy"].map((r) => `${s}/secrets-owner ${r}`)),
+      ...["postgres-exporter-replica-1", "postgres-exporter"].flatMap((s) =>
+        ["healthcheck", "non-root", "restart-policy"].map((r) => `${s}/secrets-owner ${r}`),
+      ),
       "redis-exporter-replica-1/container healthcheck",
       ...["healthcheck", "non-root", "restart-policy"].map((r) => `redis-exporter-replica-1/secrets-owner ${r}`),
       "redis-exporter/container healthcheck",
@@ -397,8 +457,19 @@ describe("MetricsExporters validation", () => {
             password: "hunter2hunter2",
             image: "",
           },
-          redis: { network: p.redis.network, hosts: [], user: "default", password: "", image: IMAGES.redisExporter, secretsOwnerImage: p.redis.service.spec.image },
-          cadvisor: { image: IMAGES.cadvisor, dockerHost: "unix:///var/run/docker.sock", dockerApiNetwork: new PlatformNetwork(p.stack, "api-open", { environment: "dev", purpose: "api-open", internal: false }) },
+          redis: {
+            network: p.redis.network,
+            hosts: [],
+            user: "default",
+            password: "",
+            image: IMAGES.redisExporter,
+            secretsOwnerImage: p.redis.service.spec.image,
+          },
+          cadvisor: {
+            image: IMAGES.cadvisor,
+            dockerHost: "unix:///var/run/docker.sock",
+            dockerApiNetwork: new PlatformNetwork(p.stack, "api-open", { environment: "dev", purpose: "api-open", internal: false }),
+          },
           memoryMb: { cadvisor: 8, grafana: 64 } as never,
           cpuShares: 1,
         };
@@ -433,14 +504,20 @@ describe("MetricsExporters validation", () => {
   });
 
   it("refuses an empty set of exporters, and the socket proxy on the monitoring network", () => {
-    expect(invalid(() => ({ postgres: undefined, redis: undefined, cadvisor: undefined, node: undefined }))).toThrow(/postgres\/redis\/cadvisor\/node: none is set; set at least one exporter/);
-    expect(invalid((p) => ({ cadvisor: { image: IMAGES.cadvisor, dockerHost: "tcp://docker-socket-proxy:2375", dockerApiNetwork: p.monitoring } }))).toThrow(
-      /cadvisor\.dockerApiNetwork: is the monitoring network; keep the socket proxy on its own network/,
+    expect(invalid(() => ({ postgres: undefined, redis: undefined, cadvisor: undefined, node: undefined }))).toThrow(
+      /postgres\/redis\/cadvisor\/node: none is set; set at least one exporter/,
     );
+    expect(
+      invalid((p) => ({
+        cadvisor: { image: IMAGES.cadvisor, dockerHost: "tcp://docker-socket-proxy:2375", dockerApiNetwork: p.monitoring },
+      })),
+    ).toThrow(/cadvisor\.dockerApiNetwork: is the monitoring network; keep the socket proxy on its own network/);
   });
 
   it("refuses a RedisCache monitoring flag that is not a boolean", () => {
     const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-    expect(() => new RedisCache(stack, "redis", { environment: "dev", image: IMAGES.redis, memoryMb: 128, monitoring: "yes" as never })).toThrow(/monitoring: "yes" must be true or false/);
+    expect(
+      () => new RedisCache(stack, "redis", { environment: "dev", image: IMAGES.redis, memoryMb: 128, monitoring: "yes" as never }),
+    ).toThrow(/monitoring: "yes" must be true or false/);
   });
 });

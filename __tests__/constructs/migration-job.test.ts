@@ -31,7 +31,11 @@ describe("MigrationJob", () => {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
-  const postgres = new PostgresCluster(stack, "postgres", { environment: "prod", image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`, memoryMb: 512 });
+  const postgres = new PostgresCluster(stack, "postgres", {
+    environment: "prod",
+    image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`,
+    memoryMb: 512,
+  });
   const image = new ServiceImage(stack, "api-image", { ref: API_IMAGE });
   const job = new MigrationJob(stack, "migrations", {
     environment: "prod",
@@ -53,9 +57,18 @@ describe("MigrationJob", () => {
   });
 
   it("is a one-shot job: attached, not kept running, never restarted, checked on its exit code", () => {
-    expect(text).toHaveResourceWithProperties(Container, { name: "prod-api-migrate", attach: true, logs: true, must_run: false, restart: "no" });
+    expect(text).toHaveResourceWithProperties(Container, {
+      name: "prod-api-migrate",
+      attach: true,
+      logs: true,
+      must_run: false,
+      restart: "no",
+    });
     expect(c.lifecycle.postcondition).toEqual([
-      { condition: "${self.exit_code == 0}", error_message: "prod-api-migrate did not exit 0; read its logs with: docker logs prod-api-migrate" },
+      {
+        condition: "${self.exit_code == 0}",
+        error_message: "prod-api-migrate did not exit 0; read its logs with: docker logs prod-api-migrate",
+      },
     ]);
     expect(c.wait).toBeUndefined();
     expect(c.healthcheck).toBeUndefined();
@@ -63,12 +76,22 @@ describe("MigrationJob", () => {
   });
 
   it("keeps the secure defaults of every container", () => {
-    expect(c).toMatchObject({ read_only: true, capabilities: { drop: ["ALL"] }, security_opts: ["no-new-privileges:true"], privileged: false, user: "1000:1000", memory: 512, memory_swap: 512 });
+    expect(c).toMatchObject({
+      read_only: true,
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      privileged: false,
+      user: "1000:1000",
+      memory: 512,
+      memory_swap: 512,
+    });
     expect(c.log_opts).toEqual({ "max-size": "10m", "max-file": "3" });
   });
 
   it("runs once with the API's image and the migrate command, whatever the API's replicas and debug ports", () => {
-    expect(containers.filter((x) => x.name.startsWith("prod-api-migrate") && x.start !== false && !x.name.endsWith("-secrets-owner"))).toHaveLength(1);
+    expect(
+      containers.filter((x) => x.name.startsWith("prod-api-migrate") && x.start !== false && !x.name.endsWith("-secrets-owner")),
+    ).toHaveLength(1);
     expect(job.containers).toHaveLength(1);
     expect(c.image).toBe(`\${docker_image.${key("docker_image", API_IMAGE)}.image_id}`);
     expect(c.command).toEqual(["npx", "prisma", "migrate", "deploy"]);
@@ -79,10 +102,14 @@ describe("MigrationJob", () => {
   it("connects as the schema owner, over the postgres network only, after postgres is healthy", () => {
     expect(c.env).toContain("DATABASE_USER=updateio_owner");
     expect(c.env).toContain("DATABASE_URL_FILE=/run/secrets/database_url");
-    expect(c.networks_advanced).toEqual([{ name: `\${docker_network.${key("docker_network", "prod-postgres")}.name}`, aliases: ["api-migrate"] }]);
+    expect(c.networks_advanced).toEqual([
+      { name: `\${docker_network.${key("docker_network", "prod-postgres")}.name}`, aliases: ["api-migrate"] },
+    ]);
     expect(c.depends_on).toContain(`docker_container.${key("docker_container", "prod-postgres")}`);
     const seed = containers.find((x) => x.name === "prod-api-migrate-seed")!;
     const url = seed.upload.find((u: Json) => u.file === "/run/secrets/database_url").content;
-    expect(url).toMatch(/^postgresql:\/\/updateio_owner:\$\{urlencode\(random_password\.postgres_owner-password_[0-9A-F]+\.result\)\}@postgres:5432\/updateio\?schema=public$/);
+    expect(url).toMatch(
+      /^postgresql:\/\/updateio_owner:\$\{urlencode\(random_password\.postgres_owner-password_[0-9A-F]+\.result\)\}@postgres:5432\/updateio\?schema=public$/,
+    );
   });
 });

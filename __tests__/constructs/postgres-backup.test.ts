@@ -32,7 +32,13 @@ function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}
   };
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
-  const pg = new PostgresCluster(stack, "postgres", { environment: env, image: IMAGE, memoryMb: 512, protectData: env === "prod", settings: walArchiveSettings() });
+  const pg = new PostgresCluster(stack, "postgres", {
+    environment: env,
+    image: IMAGE,
+    memoryMb: 512,
+    protectData: env === "prod",
+    settings: walArchiveSettings(),
+  });
   const password = new GeneratedSecret(stack, "postgres-backup-password");
   const backup = new PostgresBackup(stack, "postgres-backup", {
     environment: env,
@@ -124,14 +130,28 @@ describe("PostgresBackup", () => {
   });
 
   it("passes the policy pack for prod", () => {
-    const findings = blockingFindings(evaluatePolicy(stack, { environment: "prod" })).filter((f) => f.constructPath.includes("postgres-backup"));
+    const findings = blockingFindings(evaluatePolicy(stack, { environment: "prod" })).filter((f) =>
+      f.constructPath.includes("postgres-backup"),
+    );
     expect(findings.map((f) => f.message)).toEqual([]);
   });
 
   it("runs the off-host copy as its own hardened rclone container on the egress network, credentials as secret files", () => {
-    const { c: c2, backup: b2, offsiteC, offsiteSeed } = build("dev", { schedule: { at: "03:30" }, retention: { daily: 3 } }, {
-      endpoint: "https://s3.example.com", bucket: "updateio-backups", accessKeyId: "${var.k}", secretAccessKey: "${var.s}",
-    });
+    const {
+      c: c2,
+      backup: b2,
+      offsiteC,
+      offsiteSeed,
+    } = build(
+      "dev",
+      { schedule: { at: "03:30" }, retention: { daily: 3 } },
+      {
+        endpoint: "https://s3.example.com",
+        bucket: "updateio-backups",
+        accessKeyId: "${var.k}",
+        secretAccessKey: "${var.s}",
+      },
+    );
     expect(offsiteC).toBeDefined();
     expect(offsiteC!.entrypoint).toEqual(["sh", "/etc/postgres-offsite/offsite.sh"]);
     expect(offsiteC!.command).toEqual(["loop"]);
@@ -139,7 +159,13 @@ describe("PostgresBackup", () => {
     expect(offsiteC!.read_only).toBe(true);
     expect(String(offsiteC!.networks_advanced[0].name)).toMatch(/docker_network\.egress/);
     expect(offsiteC!.volumes.map((v: Json) => v.container_path)).toContain("/var/lib/postgresql");
-    expect(offsiteSeed!.upload.map((u: Json) => u.file)).toEqual(expect.arrayContaining(["/run/secrets/offsite_access_key_id", "/run/secrets/offsite_secret_access_key", "/etc/postgres-offsite/offsite.sh"]));
+    expect(offsiteSeed!.upload.map((u: Json) => u.file)).toEqual(
+      expect.arrayContaining([
+        "/run/secrets/offsite_access_key_id",
+        "/run/secrets/offsite_secret_access_key",
+        "/etc/postgres-offsite/offsite.sh",
+      ]),
+    );
     expect(b2.offsiteScript).toContain(': "${OFFSITE_BUCKET:=updateio-backups}"');
     expect(b2.offsiteScript).toContain(': "${OFFSITE_PREFIX:=dev/postgres}"');
     expect(b2.scripts.backup).toContain(': "${BACKUP_AT:=03:30}"');
@@ -161,8 +187,12 @@ describe("PostgresBackup", () => {
     expect(message).toMatch(/^  - retention\.weekly: -1 must be a whole number from 0 to 520$/m);
     expect(message).toMatch(/^  - role: "Backup" must be a lowercase SQL identifier/m);
     expect(message).toMatch(/^  - ownerRole: "X" must be a lowercase SQL identifier \(pass cluster\.ownerRole\)$/m);
-    expect(() => build("dev", {}, { endpoint: "s3.example.com/path", bucket: "B", accessKeyId: "a", secretAccessKey: "b" })).toThrow(/offsite\.endpoint[\s\S]*offsite\.bucket[\s\S]*fix: set it in the environment's postgres\.offsite/);
-    expect(() => build("dev", {}, { endpoint: "https://s3.example.com", bucket: "bkt", accessKeyId: "a", secretAccessKey: "b", internal: true })).toThrow(/offsite\.network: the "egress" network is internal/);
+    expect(() => build("dev", {}, { endpoint: "s3.example.com/path", bucket: "B", accessKeyId: "a", secretAccessKey: "b" })).toThrow(
+      /offsite\.endpoint[\s\S]*offsite\.bucket[\s\S]*fix: set it in the environment's postgres\.offsite/,
+    );
+    expect(() =>
+      build("dev", {}, { endpoint: "https://s3.example.com", bucket: "bkt", accessKeyId: "a", secretAccessKey: "b", internal: true }),
+    ).toThrow(/offsite\.network: the "egress" network is internal/);
     expect(() => build("dev", { password: "" })).toThrow(/password: is empty/);
   });
   it("uses a volume created by the caller (so the cluster can mount it first)", () => {
@@ -173,8 +203,16 @@ describe("PostgresBackup", () => {
     const volume = new ServiceVolume(st, "postgres-backups", { environment: "test", service: "postgres", purpose: "backups" });
     const pg = new PostgresCluster(st, "postgres", { environment: "test", image: IMAGE, memoryMb: 512 });
     const b = new PostgresBackup(st, "postgres-backup", {
-      environment: "test", image: pg.service.spec.image, network: pg.network, host: pg.host, port: pg.port, database: pg.database,
-      ownerRole: pg.ownerRole, appRole: pg.appRole, password: new GeneratedSecret(st, "pw").value, volume,
+      environment: "test",
+      image: pg.service.spec.image,
+      network: pg.network,
+      host: pg.host,
+      port: pg.port,
+      database: pg.database,
+      ownerRole: pg.ownerRole,
+      appRole: pg.appRole,
+      password: new GeneratedSecret(st, "pw").value,
+      volume,
     });
     expect(b.volume).toBe(volume);
     expect(b.primaryMount).toEqual({ volume, containerPath: "/var/lib/postgresql" });

@@ -29,7 +29,11 @@ function build(overrides: Partial<PostgresClusterProps> = {}) {
 }
 
 /** Container names, sorted; the kit's secrets-owner jobs (one per service with secrets) left out. */
-const names = (json: Json) => (Object.values(json.resource.docker_container) as Json[]).map((c) => c.name as string).filter((n) => !n.endsWith("-secrets-owner")).sort();
+const names = (json: Json) =>
+  (Object.values(json.resource.docker_container) as Json[])
+    .map((c) => c.name as string)
+    .filter((n) => !n.endsWith("-secrets-owner"))
+    .sort();
 
 describe("PostgresCluster", () => {
   const { pg, text, json, server, seed, key } = build();
@@ -64,14 +68,18 @@ describe("PostgresCluster", () => {
     // Reloadable ones must not be arguments: an argument overrides the file, and a reload would change nothing.
     expect(server.command).not.toContain("effective_cache_size=384MB");
     expect(server.command).not.toContain("password_encryption=scram-sha-256");
-    const names = server.command.filter((_: string, i: number) => i > 0 && server.command[i - 1] === "-c").map((a: string) => a.split("=")[0]);
+    const names = server.command
+      .filter((_: string, i: number) => i > 0 && server.command[i - 1] === "-c")
+      .map((a: string) => a.split("=")[0]);
     expect(names).toEqual(["hba_file", "listen_addresses", "max_connections", "shared_buffers", "wal_level", "config_file"]);
     expect(server.command.filter((a: string) => a === "-c")).toHaveLength((server.command.length - 1) / 2);
   });
 
   it("sits alone on its own internal network, aliased postgres", () => {
     expect(json.resource.docker_network[key("docker_network", "dev-postgres")].internal).toBe(true);
-    expect(server.networks_advanced).toEqual([{ name: `\${docker_network.${key("docker_network", "dev-postgres")}.name}`, aliases: ["postgres"] }]);
+    expect(server.networks_advanced).toEqual([
+      { name: `\${docker_network.${key("docker_network", "dev-postgres")}.name}`, aliases: ["postgres"] },
+    ]);
     expect(server.ports).toEqual([]);
     expect(pg.host).toBe("postgres");
     expect(pg.port).toBe(5432);
@@ -116,7 +124,11 @@ describe("PostgresCluster", () => {
 
   it("keeps data on a named volume, mounted read-write, unprotected by default", () => {
     const dataVol = key("docker_volume", "dev-postgres-data");
-    expect(server.volumes).toContainEqual({ volume_name: `\${docker_volume.${dataVol}.name}`, container_path: "/var/lib/postgresql/data", read_only: false });
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${dataVol}.name}`,
+      container_path: "/var/lib/postgresql/data",
+      read_only: false,
+    });
     expect(json.resource.docker_volume[dataVol].lifecycle).toBeUndefined();
     expect(pg.dataVolume.protected).toBe(false);
   });
@@ -147,14 +159,27 @@ describe("PostgresCluster", () => {
 
   it("gives dashboards the read-only role, on the primary when there are no replicas", () => {
     const ro = pg.connectionFor("readonly");
-    expect(ro.env).toEqual({ DATABASE_HOST: "postgres", DATABASE_PORT: "5432", DATABASE_NAME: "updateio", DATABASE_USER: "updateio_readonly" });
-    expect(ro.secrets.find((x) => x.name === "database_url")!.value).toMatch(/^postgresql:\/\/updateio_readonly:.+@postgres:5432\/updateio\?schema=public$/);
+    expect(ro.env).toEqual({
+      DATABASE_HOST: "postgres",
+      DATABASE_PORT: "5432",
+      DATABASE_NAME: "updateio",
+      DATABASE_USER: "updateio_readonly",
+    });
+    expect(ro.secrets.find((x) => x.name === "database_url")!.value).toMatch(
+      /^postgresql:\/\/updateio_readonly:.+@postgres:5432\/updateio\?schema=public$/,
+    );
   });
 
   it("creates no replica and no pooler by default", () => {
     expect(pg.replicaServices).toEqual([]);
     expect(pg.poolerService).toBeUndefined();
-    expect(names(json)).toEqual(["dev-postgres", "dev-postgres-reload", "dev-postgres-reload-seed", "dev-postgres-seed", "dev-postgres-settings-seed"]);
+    expect(names(json)).toEqual([
+      "dev-postgres",
+      "dev-postgres-reload",
+      "dev-postgres-reload-seed",
+      "dev-postgres-seed",
+      "dev-postgres-settings-seed",
+    ]);
   });
 });
 
@@ -183,7 +208,11 @@ describe("PostgresCluster with replicas and the pooler", () => {
       expect(replica.user).toBe("postgres");
       expect(replica.capabilities).toEqual({ drop: ["ALL"] });
       const vol = key("docker_volume", `dev-postgres-replica-${n}-data`);
-      expect(replica.volumes).toContainEqual({ volume_name: `\${docker_volume.${vol}.name}`, container_path: "/var/lib/postgresql/data", read_only: false });
+      expect(replica.volumes).toContainEqual({
+        volume_name: `\${docker_volume.${vol}.name}`,
+        container_path: "/var/lib/postgresql/data",
+        read_only: false,
+      });
       expect(json.resource.docker_volume[vol].lifecycle).toEqual({ prevent_destroy: true });
       expect(replica.depends_on).toContain(`docker_container.${key("docker_container", "dev-postgres")}`);
       expect(replica.wait_timeout).toBe(900);
@@ -202,7 +231,9 @@ describe("PostgresCluster with replicas and the pooler", () => {
     const replica = byName("dev-postgres-replica-2");
     expect(replica.command.slice(0, 2)).toEqual(["sh", "-c"]);
     const script = replica.command[2] as string;
-    expect(script).toContain("pg_basebackup -h postgres -p 5432 -U updateio_replication -w -D /var/lib/postgresql/data -S postgres_replica_2 -R -X stream -c fast");
+    expect(script).toContain(
+      "pg_basebackup -h postgres -p 5432 -U updateio_replication -w -D /var/lib/postgresql/data -S postgres_replica_2 -R -X stream -c fast",
+    );
     expect(script).toContain("passfile=/var/run/postgresql/replication.pgpass");
     expect(script).toContain('"$(cat /run/secrets/postgres_replication_password)"');
     expect(script).toContain("hba_file=/etc/postgresql/pg_hba.conf");
@@ -260,16 +291,27 @@ describe("PostgresCluster with replicas and the pooler", () => {
 
   it("lets another construct add a role (e.g. the backup role): secret file, first-boot SQL after ours, pg_hba lines", () => {
     const { json: j } = build({
-      extraRoles: [{ role: "updateio_backup", password: "${random_password.x.result}", replication: true, initSql: (file) => `CREATE ROLE updateio_backup LOGIN REPLICATION; -- password in ${file}\n` }],
+      extraRoles: [
+        {
+          role: "updateio_backup",
+          password: "${random_password.x.result}",
+          replication: true,
+          initSql: (file) => `CREATE ROLE updateio_backup LOGIN REPLICATION; -- password in ${file}\n`,
+        },
+      ],
     });
     const seed = (Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === "dev-postgres-seed")!;
     const files = seed.upload.map((u: Json) => u.file);
     expect(files).toContain("/run/secrets/postgres_updateio_backup_password");
-    expect(files.indexOf("/docker-entrypoint-initdb.d/20-updateio-backup.sql")).toBeGreaterThan(files.indexOf("/docker-entrypoint-initdb.d/10-updateio-roles.sql"));
+    expect(files.indexOf("/docker-entrypoint-initdb.d/20-updateio-backup.sql")).toBeGreaterThan(
+      files.indexOf("/docker-entrypoint-initdb.d/10-updateio-roles.sql"),
+    );
     const sql = seed.upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/20-updateio-backup.sql").content;
     expect(sql).toContain("password in /run/secrets/postgres_updateio_backup_password");
     const hba = seed.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
-    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload,updateio_backup +samenet +scram-sha-256$/m);
+    expect(hba).toMatch(
+      /^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload,updateio_backup +samenet +scram-sha-256$/m,
+    );
     expect(hba).toMatch(/^host +replication +updateio_replication,updateio_backup +samenet +scram-sha-256$/m);
     expect(() => build({ extraRoles: [{ role: "updateio_app", password: "x" }] })).toThrow(/extraRoles.0.role "updateio_app" is taken/);
   });
@@ -327,7 +369,11 @@ describe("PostgresCluster settings: reloadable ones applied by reload, not by re
     const vol = key("docker_volume", "dev-postgres-settings");
     expect(json.resource.docker_volume[vol].labels).toContainEqual({ label: "io.updateio.ephemeral", value: "true" });
     for (const name of ["dev-postgres", "dev-postgres-replica-1"]) {
-      expect(byName(name).volumes).toContainEqual({ volume_name: `\${docker_volume.${vol}.name}`, container_path: "/etc/postgresql-settings", read_only: true });
+      expect(byName(name).volumes).toContainEqual({
+        volume_name: `\${docker_volume.${vol}.name}`,
+        container_path: "/etc/postgresql-settings",
+        read_only: true,
+      });
       expect(byName(name).depends_on).toContain(seedAddress);
     }
     const replicaScript = byName("dev-postgres-replica-1").command[2] as string;
@@ -348,24 +394,39 @@ describe("PostgresCluster settings: reloadable ones applied by reload, not by re
     expect(job.read_only).toBe(true);
     expect(job.command).toEqual(["sh", "/etc/postgres-reload/reload.sh"]);
     expect(job.labels).toContainEqual({ label: "io.updateio.role", value: "config-reload" });
-    expect(job.networks_advanced).toEqual([{ name: `\${docker_network.${key("docker_network", "dev-postgres")}.name}`, aliases: ["postgres-reload"] }]);
-    expect(job.depends_on).toEqual(expect.arrayContaining([seedAddress, `docker_container.${key("docker_container", "dev-postgres")}`, `docker_container.${key("docker_container", "dev-postgres-replica-1")}`]));
+    expect(job.networks_advanced).toEqual([
+      { name: `\${docker_network.${key("docker_network", "dev-postgres")}.name}`, aliases: ["postgres-reload"] },
+    ]);
+    expect(job.depends_on).toEqual(
+      expect.arrayContaining([
+        seedAddress,
+        `docker_container.${key("docker_container", "dev-postgres")}`,
+        `docker_container.${key("docker_container", "dev-postgres-replica-1")}`,
+      ]),
+    );
     expect(job.lifecycle.replace_triggered_by).toEqual([`docker_container.${key("docker_container", "dev-postgres-reload-seed")}`]);
     const seed = byName("dev-postgres-reload-seed");
-    expect(seed.upload.map((u: Json) => u.file)).toEqual(["/run/secrets/postgres_reload_password", "/etc/postgres-reload/reload.sh", "/etc/postgres-reload/check.sql"]);
+    expect(seed.upload.map((u: Json) => u.file)).toEqual([
+      "/run/secrets/postgres_reload_password",
+      "/etc/postgres-reload/reload.sh",
+      "/etc/postgres-reload/check.sql",
+    ]);
     const script = seed.upload[1].content as string;
     expect(script).toContain("for host in postgres postgres-replica-1; do");
     expect(script).toContain("PGUSER=updateio_reload PGDATABASE=updateio");
     // The job's own files carry the expected values: a settings change replaces its seed, so it runs again.
     expect(seed.upload[2].content).toContain("('work_mem', '8192', false)");
-    const roleSql = byName("dev-postgres-seed").upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/15-updateio-reload-role.sql").content as string;
+    const roleSql = byName("dev-postgres-seed").upload.find(
+      (u: Json) => u.file === "/docker-entrypoint-initdb.d/15-updateio-reload-role.sql",
+    ).content as string;
     expect(roleSql).toContain("GRANT EXECUTE ON FUNCTION pg_reload_conf() TO updateio_reload;");
   });
 
   it("a reloadable-only change touches no server or replica container, only the file's seed and the job", () => {
     const other = build({ replicas: 1, settings: { work_mem: "16MB", statement_timeout: "30s", max_wal_senders: 12 } }).json;
     const body = (j: Json, name: string) => (Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === name);
-    for (const name of ["dev-postgres", "dev-postgres-seed", "dev-postgres-replica-1", "dev-postgres-replica-1-seed"]) expect(body(other, name), name).toEqual(body(json, name));
+    for (const name of ["dev-postgres", "dev-postgres-seed", "dev-postgres-replica-1", "dev-postgres-replica-1-seed"])
+      expect(body(other, name), name).toEqual(body(json, name));
     expect(body(other, "dev-postgres-settings-seed")).not.toEqual(body(json, "dev-postgres-settings-seed"));
     expect(body(other, "dev-postgres-reload-seed")).not.toEqual(body(json, "dev-postgres-reload-seed"));
     // A restart-only change, by contrast, changes the servers' command: they are replaced.
@@ -374,7 +435,9 @@ describe("PostgresCluster settings: reloadable ones applied by reload, not by re
   });
 
   it("refuses an unknown or managed setting and a value the server would refuse, naming the key and the fix", () => {
-    expect(() => build({ settings: { work_mme: "8MB" } })).toThrow(/settings\.work_mme: "work_mme" is not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it .*POSTGRES_SETTINGS in constructs\/renderers\/postgres-settings\.ts/);
+    expect(() => build({ settings: { work_mme: "8MB" } })).toThrow(
+      /settings\.work_mme: "work_mme" is not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it .*POSTGRES_SETTINGS in constructs\/renderers\/postgres-settings\.ts/,
+    );
     expect(() => build({ settings: { hba_file: "/tmp/x" } })).toThrow(/settings\.hba_file: is set by PostgresCluster.*remove it/);
     expect(() => build({ settings: { work_mem: "8XB" } })).toThrow(/settings\.work_mem: "8XB": work_mem takes the units B, kB, MB, GB, TB/);
     expect(() => build({ settings: { log_line_prefix: "%m ${x}" } })).toThrow(/settings\.log_line_prefix: .*"\$\{" or "%\{"/);
@@ -391,11 +454,16 @@ describe("PostgresCluster roles with a database of their own (Grafana's), and lo
     initSql: (file: string) => `CREATE ROLE updateio_grafana LOGIN; -- password in ${file}\n`,
   };
   const backup = { role: "updateio_backup", password: "${random_password.backup.result}", replication: true };
-  const hbaOf = (j: Json) => (Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === "dev-postgres-seed")!.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
+  const hbaOf = (j: Json) =>
+    (Object.values(j.resource.docker_container) as Json[])
+      .find((c) => c.name === "dev-postgres-seed")!
+      .upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
 
   it("lets the role into its own database only: its pg_hba line names that database, the app database's line leaves it out", () => {
     const hba = hbaOf(build({ extraRoles: [backup, grafana] }).json);
-    expect(hba).toMatch(/^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload,updateio_backup +samenet +scram-sha-256$/m);
+    expect(hba).toMatch(
+      /^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload,updateio_backup +samenet +scram-sha-256$/m,
+    );
     expect(hba).toMatch(/^host +updateio_grafana +updateio_grafana +samenet +scram-sha-256$/m);
     expect(hba.match(/updateio_grafana/g)).toHaveLength(2); // database and user of that one line
     // Before the final rejects: first match wins.
@@ -405,19 +473,39 @@ describe("PostgresCluster roles with a database of their own (Grafana's), and lo
 
   it("loginFor gives the role, its database, the read-only endpoint (replicas when there are any) and the password token", () => {
     const alone = build({ extraRoles: [backup, grafana] }).pg;
-    expect(alone.loginFor("updateio_grafana")).toEqual({ host: "postgres", port: 5432, database: "updateio_grafana", role: "updateio_grafana", password: grafana.password });
+    expect(alone.loginFor("updateio_grafana")).toEqual({
+      host: "postgres",
+      port: 5432,
+      database: "updateio_grafana",
+      role: "updateio_grafana",
+      password: grafana.password,
+    });
     const replicated = build({ replicas: 1, extraRoles: [backup, grafana] }).pg;
     expect(replicated.loginFor("updateio_grafana").host).toBe("postgres-ro");
     // Without a database or endpoint of its own: the cluster's database, on the primary.
-    expect(replicated.loginFor("updateio_backup")).toEqual({ host: "postgres", port: 5432, database: "updateio", role: "updateio_backup", password: backup.password });
+    expect(replicated.loginFor("updateio_backup")).toEqual({
+      host: "postgres",
+      port: 5432,
+      database: "updateio",
+      role: "updateio_backup",
+      password: backup.password,
+    });
   });
 
   it("refuses an undeclared role, a database that is not the role's own, and an unknown endpoint, naming the key and the fix", () => {
     const { pg } = build({ extraRoles: [backup] });
-    expect(() => pg.loginFor("updateio_grafana")).toThrow(/loginFor\("updateio_grafana"\): no such role in extraRoles \(declared: updateio_backup\); declare it in the cluster's extraRoles/);
+    expect(() => pg.loginFor("updateio_grafana")).toThrow(
+      /loginFor\("updateio_grafana"\): no such role in extraRoles \(declared: updateio_backup\); declare it in the cluster's extraRoles/,
+    );
     for (const database of ["updateio", "postgres", "template1", "Grafana-DB"]) {
-      expect(() => build({ extraRoles: [{ ...grafana, database }] })).toThrow(new RegExp(`extraRoles\\.0\\.database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "updateio"`));
+      expect(() => build({ extraRoles: [{ ...grafana, database }] })).toThrow(
+        new RegExp(
+          `extraRoles\\.0\\.database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "updateio"`,
+        ),
+      );
     }
-    expect(() => build({ extraRoles: [{ ...grafana, endpoint: "replica" as never }] })).toThrow(/extraRoles\.0\.endpoint "replica" must be "primary" or "read-only"/);
+    expect(() => build({ extraRoles: [{ ...grafana, endpoint: "replica" as never }] })).toThrow(
+      /extraRoles\.0\.endpoint "replica" must be "primary" or "read-only"/,
+    );
   });
 });

@@ -37,7 +37,14 @@ const TARGETS: ScrapeTarget[] = [
   { job: "grafana", targets: ["grafana:3000"] },
 ];
 
-function build(env: "dev" | "prod", overrides: (ctx: { stack: TerraformStack; monitoring: PlatformNetwork; rabbitmq: PlatformNetwork }) => Partial<PrometheusServerProps> = () => ({})) {
+function build(
+  env: "dev" | "prod",
+  overrides: (ctx: {
+    stack: TerraformStack;
+    monitoring: PlatformNetwork;
+    rabbitmq: PlatformNetwork;
+  }) => Partial<PrometheusServerProps> = () => ({}),
+) {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
@@ -71,7 +78,6 @@ function flag(command: readonly string[], name: string): string | undefined {
   const arg = command.find((a) => a.startsWith(`--${name}=`));
   return arg?.slice(name.length + 3);
 }
-
 
 describe("PrometheusServer", () => {
   const { stack, prometheus, text, json, key, server, seed } = build("prod");
@@ -129,7 +135,11 @@ describe("PrometheusServer", () => {
     ]);
     expect(PROMETHEUS_RULES_DIR.startsWith(`${PROMETHEUS_CONFIG_DIR}/`)).toBe(false);
     expect(mounts.map(([p]) => p)).not.toContain("/etc/prometheus");
-    expect(server.volumes).toContainEqual({ volume_name: `\${docker_volume.${key("docker_volume", "prod-prometheus-data")}.name}`, container_path: "/prometheus", read_only: false });
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "prod-prometheus-data")}.name}`,
+      container_path: "/prometheus",
+      read_only: false,
+    });
   });
 
   it("points the command flags at the uploaded files and the data volume", () => {
@@ -241,7 +251,10 @@ describeIfBinary("promtool", "PrometheusServer's uploaded files on promtool", ()
     for (const u of seed.upload as Json[]) {
       const path = join(root, u.file);
       mkdirSync(dirname(path), { recursive: true });
-      const content = u.file === flag(server.command, "config.file") ? (u.content as string).split(`${PROMETHEUS_RULES_DIR}/`).join(`${root}${PROMETHEUS_RULES_DIR}/`) : (u.content as string);
+      const content =
+        u.file === flag(server.command, "config.file")
+          ? (u.content as string).split(`${PROMETHEUS_RULES_DIR}/`).join(`${root}${PROMETHEUS_RULES_DIR}/`)
+          : (u.content as string);
       writeFileSync(path, content);
     }
     configFile = join(root, flag(server.command, "config.file")!);

@@ -18,12 +18,25 @@ function build(overrides: Partial<RabbitBrokerProps> = {}) {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
-  const rabbit = new RabbitBroker(stack, "rabbitmq", { environment: "dev", image: IMAGE, memoryMb: 512, vhost: "updateio-dev", ...overrides });
+  const rabbit = new RabbitBroker(stack, "rabbitmq", {
+    environment: "dev",
+    image: IMAGE,
+    memoryMb: 512,
+    vhost: "updateio-dev",
+    ...overrides,
+  });
   const text = Testing.synth(stack);
   const json: Json = JSON.parse(text);
   const containers = Object.values(json.resource.docker_container) as Json[];
   const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
-  return { rabbit, text, json, server: containers.find((c) => c.name === "dev-rabbitmq")!, seed: containers.find((c) => c.name === "dev-rabbitmq-seed")!, key };
+  return {
+    rabbit,
+    text,
+    json,
+    server: containers.find((c) => c.name === "dev-rabbitmq")!,
+    seed: containers.find((c) => c.name === "dev-rabbitmq-seed")!,
+    key,
+  };
 }
 
 describe("RabbitBroker", () => {
@@ -45,7 +58,10 @@ describe("RabbitBroker", () => {
       cpu_shares: 512,
       restart: "unless-stopped",
     });
-    expect(server.env).toEqual(["RABBITMQ_ENABLED_PLUGINS_FILE=/etc/rabbitmq/plugins/enabled_plugins", "RABBITMQ_NODENAME=rabbit@rabbitmq"]);
+    expect(server.env).toEqual([
+      "RABBITMQ_ENABLED_PLUGINS_FILE=/etc/rabbitmq/plugins/enabled_plugins",
+      "RABBITMQ_NODENAME=rabbit@rabbitmq",
+    ]);
     expect(server.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m", "/var/log/rabbitmq": "rw,noexec,nosuid,size=16m" });
   });
 
@@ -77,10 +93,27 @@ describe("RabbitBroker", () => {
       expect(u).not.toHaveProperty("password_hash");
     }
     expect(new Set(defs.users.map((u: Json) => u.password)).size).toBe(4);
-    expect(defs.permissions.find((p: Json) => p.user === "telegram-bot")).toEqual({ user: "telegram-bot", vhost: "updateio-dev", configure: "^(notifications\\.telegram)$", write: "^(updateio\\.commands)$", read: "^(notifications\\.telegram)$" });
+    expect(defs.permissions.find((p: Json) => p.user === "telegram-bot")).toEqual({
+      user: "telegram-bot",
+      vhost: "updateio-dev",
+      configure: "^(notifications\\.telegram)$",
+      write: "^(updateio\\.commands)$",
+      read: "^(notifications\\.telegram)$",
+    });
     expect(defs.queues.every((q: Json) => q.arguments["x-queue-type"] === "quorum")).toBe(true);
-    expect(defs.queues.map((q: Json) => q.name).sort()).toEqual(["notifications.discord", "notifications.discord.dlq", "notifications.telegram", "notifications.telegram.dlq", "updates.fetch", "updates.fetch.dlq"]);
-    expect(defs.exchanges.map((e: Json) => `${e.name}:${e.type}`)).toEqual(["updateio.events:topic", "updateio.commands:direct", "updateio.dlx:direct"]);
+    expect(defs.queues.map((q: Json) => q.name).sort()).toEqual([
+      "notifications.discord",
+      "notifications.discord.dlq",
+      "notifications.telegram",
+      "notifications.telegram.dlq",
+      "updates.fetch",
+      "updates.fetch.dlq",
+    ]);
+    expect(defs.exchanges.map((e: Json) => `${e.name}:${e.type}`)).toEqual([
+      "updateio.events:topic",
+      "updateio.commands:direct",
+      "updateio.dlx:direct",
+    ]);
   });
 
   it("installs the Erlang cookie through an entrypoint wrapper, then runs the image's entrypoint", () => {
@@ -92,15 +125,29 @@ describe("RabbitBroker", () => {
   });
 
   it("keeps data at /var/lib/rabbitmq and is alone on its internal network", () => {
-    expect(server.volumes).toContainEqual({ volume_name: `\${docker_volume.${key("docker_volume", "dev-rabbitmq-data")}.name}`, container_path: "/var/lib/rabbitmq", read_only: false });
-    expect(server.volumes).toContainEqual({ volume_name: `\${docker_volume.${key("docker_volume", "dev-rabbitmq-config")}.name}`, container_path: "/etc/rabbitmq/conf.d", read_only: true });
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "dev-rabbitmq-data")}.name}`,
+      container_path: "/var/lib/rabbitmq",
+      read_only: false,
+    });
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "dev-rabbitmq-config")}.name}`,
+      container_path: "/etc/rabbitmq/conf.d",
+      read_only: true,
+    });
     expect(json.resource.docker_network[key("docker_network", "dev-rabbitmq")].internal).toBe(true);
     expect(server.networks_advanced).toHaveLength(1);
     expect(server.ports).toEqual([]);
   });
 
   it("checks that the node runs, with canonical durations", () => {
-    expect(server.healthcheck).toEqual({ test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"], interval: "30s", timeout: "20s", retries: 5, start_period: "1m0s" });
+    expect(server.healthcheck).toEqual({
+      test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"],
+      interval: "30s",
+      timeout: "20s",
+      retries: 5,
+      start_period: "1m0s",
+    });
   });
 
   it("gives clients the vhost and user as settings and the password and URL as files", () => {
@@ -128,16 +175,22 @@ describe("RabbitBroker", () => {
     const node2 = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-2")!;
     expect(node2.env).toContain("RABBITMQ_NODENAME=rabbit@rabbitmq-2");
     expect(node2.networks_advanced[0].aliases).toEqual(["rabbitmq", "rabbitmq-2"]);
-    const conf = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-2-seed")!.upload.find((u: Json) => u.file.endsWith("20-updateio.conf")).content;
+    const conf = (Object.values(b.json.resource.docker_container) as Json[])
+      .find((c) => c.name === "dev-rabbitmq-2-seed")!
+      .upload.find((u: Json) => u.file.endsWith("20-updateio.conf")).content;
     expect(conf).toContain("cluster_formation.peer_discovery_backend = classic_config\n");
     expect(conf).toContain("cluster_formation.classic_config.nodes.3 = rabbit@rabbitmq-3\n");
-    expect(Object.values(b.json.resource.docker_volume).map((v) => (v as Json).name)).toEqual(expect.arrayContaining(["dev-rabbitmq-1-data", "dev-rabbitmq-2-data", "dev-rabbitmq-3-data"]));
+    expect(Object.values(b.json.resource.docker_volume).map((v) => (v as Json).name)).toEqual(
+      expect.arrayContaining(["dev-rabbitmq-1-data", "dev-rabbitmq-2-data", "dev-rabbitmq-3-data"]),
+    );
     expect(b.rabbit.connectionFor("api").ready).toHaveLength(3);
     expect(() => build({ clusterSize: 2 })).toThrow(/clusterSize: 2 must be 1 or an odd/);
   });
 
   it("rejects apps that use exchanges or queues outside the topology", () => {
-    expect(() => build({ apps: [{ name: "worker", publishes: ["nope"], consumes: ["updates.fetch", "missing"] }] })).toThrow(/apps\.0\.publishes: "nope"[\s\S]*apps\.0\.consumes: "missing"/);
+    expect(() => build({ apps: [{ name: "worker", publishes: ["nope"], consumes: ["updates.fetch", "missing"] }] })).toThrow(
+      /apps\.0\.publishes: "nope"[\s\S]*apps\.0\.consumes: "missing"/,
+    );
   });
 
   it("passes the log level and protects data when asked", () => {

@@ -23,7 +23,14 @@ function build(overrides: Partial<RedisCacheProps> = {}) {
   const json: Json = JSON.parse(text);
   const containers = Object.values(json.resource.docker_container) as Json[];
   const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
-  return { redis, text, json, server: containers.find((c) => c.name === "dev-redis")!, seed: containers.find((c) => c.name === "dev-redis-seed")!, key };
+  return {
+    redis,
+    text,
+    json,
+    server: containers.find((c) => c.name === "dev-redis")!,
+    seed: containers.find((c) => c.name === "dev-redis-seed")!,
+    key,
+  };
 }
 
 describe("RedisCache", () => {
@@ -63,8 +70,16 @@ describe("RedisCache", () => {
 
   it("mounts the config and secrets read-only, and data at /data", () => {
     expect(server.volumes).toEqual([
-      { volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-secrets")}.name}`, container_path: "/run/secrets", read_only: true },
-      { volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-config")}.name}`, container_path: "/usr/local/etc/redis", read_only: true },
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-secrets")}.name}`,
+        container_path: "/run/secrets",
+        read_only: true,
+      },
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-config")}.name}`,
+        container_path: "/usr/local/etc/redis",
+        read_only: true,
+      },
       { volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-data")}.name}`, container_path: "/data", read_only: false },
     ]);
     expect(server.env).toEqual([]);
@@ -78,7 +93,9 @@ describe("RedisCache", () => {
 
   it("is alone on its internal network", () => {
     expect(json.resource.docker_network[key("docker_network", "dev-redis")].internal).toBe(true);
-    expect(server.networks_advanced).toEqual([{ name: `\${docker_network.${key("docker_network", "dev-redis")}.name}`, aliases: ["redis"] }]);
+    expect(server.networks_advanced).toEqual([
+      { name: `\${docker_network.${key("docker_network", "dev-redis")}.name}`, aliases: ["redis"] },
+    ]);
   });
 
   it("gives clients host, port and user as settings and the password and URL as files", () => {
@@ -106,7 +123,9 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
   const upload = (seedName: string, file: string): string => byName(seedName).upload.find((u: Json) => u.file === file)!.content;
 
   it("runs a master, one replica and three Sentinels, each with its own hostname", () => {
-    const running = containers.filter((c) => !c.name.endsWith("-seed") && !c.name.endsWith("-secrets-owner")).map((c) => [c.name, c.hostname]);
+    const running = containers
+      .filter((c) => !c.name.endsWith("-seed") && !c.name.endsWith("-secrets-owner"))
+      .map((c) => [c.name, c.hostname]);
     expect(running.sort()).toEqual([
       ["dev-redis", "redis"],
       ["dev-redis-replica-1", "redis-replica-1"],
@@ -123,7 +142,9 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
     expect(conf).toContain("replica-announce-ip redis-replica-1\n");
     expect(conf).toContain("include /run/secrets/redis_replication_conf\n");
     expect(conf).not.toContain("random_password");
-    expect(upload("dev-redis-replica-1-seed", "/run/secrets/redis_replication_conf")).toMatch(/^masteruser replication\nmasterauth \$\{random_password\.[^}]+\.result\}\n$/);
+    expect(upload("dev-redis-replica-1-seed", "/run/secrets/redis_replication_conf")).toMatch(
+      /^masteruser replication\nmasterauth \$\{random_password\.[^}]+\.result\}\n$/,
+    );
     const master = upload("dev-redis-seed", "/usr/local/etc/redis/redis.conf");
     expect(master).toContain("replica-announce-ip redis\n");
     expect(master).not.toContain("replicaof");
@@ -135,7 +156,11 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
 
   it("runs each Sentinel from a writable tmpfs copy of its rendered (secret) config", () => {
     const s2 = byName("dev-redis-sentinel-2");
-    expect(s2.command).toEqual(["sh", "-c", "cp /run/secrets/sentinel_conf /sentinel/sentinel.conf && exec redis-sentinel /sentinel/sentinel.conf"]);
+    expect(s2.command).toEqual([
+      "sh",
+      "-c",
+      "cp /run/secrets/sentinel_conf /sentinel/sentinel.conf && exec redis-sentinel /sentinel/sentinel.conf",
+    ]);
     expect(s2.read_only).toBe(true);
     expect(s2.user).toBe("redis");
     expect(s2.tmpfs).toEqual({ "/sentinel": "rw,noexec,nosuid,size=1m", "/tmp": "rw,noexec,nosuid,size=64m" });
@@ -145,7 +170,12 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
     expect(conf).toContain("sentinel monitor redis redis 6379 2\n");
     expect(conf).toContain("sentinel down-after-milliseconds redis 5000\n");
     expect(conf).toContain("sentinel failover-timeout redis 60000\n");
-    expect(s2.depends_on).toEqual(expect.arrayContaining([`docker_container.${key("docker_container", "dev-redis")}`, `docker_container.${key("docker_container", "dev-redis-replica-1")}`]));
+    expect(s2.depends_on).toEqual(
+      expect.arrayContaining([
+        `docker_container.${key("docker_container", "dev-redis")}`,
+        `docker_container.${key("docker_container", "dev-redis-replica-1")}`,
+      ]),
+    );
   });
 
   it("gives Sentinel-aware clients the Sentinel list, master name, user and password file", () => {
@@ -172,7 +202,9 @@ describe("RedisCache props", () => {
     const { seed, json } = build({ role: "cache", name: "redis-cache" });
     expect(seed).toBeUndefined();
     const containers = Object.values(json.resource.docker_container) as Json[];
-    const conf = containers.find((c) => c.name === "dev-redis-cache-seed")!.upload.find((u: Json) => u.file === "/usr/local/etc/redis/redis.conf").content;
+    const conf = containers
+      .find((c) => c.name === "dev-redis-cache-seed")!
+      .upload.find((u: Json) => u.file === "/usr/local/etc/redis/redis.conf").content;
     expect(conf).toContain("maxmemory-policy allkeys-lru\n");
     expect(conf).toContain("appendonly no\n");
     expect(Object.values(json.resource.docker_network).map((n) => (n as Json).name)).toEqual(["dev-redis-cache"]);

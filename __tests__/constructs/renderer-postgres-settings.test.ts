@@ -24,13 +24,20 @@ const setting = (name: string, value: string | number | boolean) => {
 
 describe("POSTGRES_SETTINGS", () => {
   it("knows every setting the cluster computes, and the WAL archive's", () => {
-    const computed = { ...postgresClusterSettings({ memoryMb: 2048, hbaFile: "/etc/postgresql/pg_hba.conf", replicas: 1 }), ...walArchiveSettings() };
+    const computed = {
+      ...postgresClusterSettings({ memoryMb: 2048, hbaFile: "/etc/postgresql/pg_hba.conf", replicas: 1 }),
+      ...walArchiveSettings(),
+    };
     for (const name of Object.keys(computed)) expect(POSTGRES_SETTINGS[name], name).toBeDefined();
     expect(() => splitPostgresSettings(computed)).not.toThrow();
   });
 
   it("calls sighup, superuser, user and (superuser-)backend settings reloadable, postmaster ones not", () => {
-    expect(["work_mem", "statement_timeout", "log_min_duration_statement", "autovacuum_naptime", "log_connections", "archive_command"].every(isReloadable)).toBe(true);
+    expect(
+      ["work_mem", "statement_timeout", "log_min_duration_statement", "autovacuum_naptime", "log_connections", "archive_command"].every(
+        isReloadable,
+      ),
+    ).toBe(true);
     expect(["shared_buffers", "max_connections", "wal_level", "archive_mode", "hba_file"].some(isReloadable)).toBe(false);
     expect(isReloadable("no_such_setting")).toBe(false);
   });
@@ -75,7 +82,11 @@ describe("normalizePostgresSetting: the value as pg_settings.setting will show i
     ["archive_command", "%{ if true }", /Terraform reads as a template/],
     ["shared_preload_libraries", "pg_stat_statements; rm", /not an accepted value/],
     ["log_destination", "eventlog", /not an accepted value/],
-    ["no_such_setting", "1", /not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it with its context to POSTGRES_SETTINGS in constructs\/renderers\/postgres-settings\.ts/],
+    [
+      "no_such_setting",
+      "1",
+      /not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it with its context to POSTGRES_SETTINGS in constructs\/renderers\/postgres-settings\.ts/,
+    ],
   ])("%s = %j is refused", (name, value, message) => {
     expect(setting(name, value)).toMatch(message);
   });
@@ -101,19 +112,36 @@ describe("postgresSettingsProblems", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems;
-    expect(problems).toContainEqual(expect.stringMatching(/^postgres\.settings\.work_mme: "work_mme" is not a PostgreSQL setting this project knows/));
-    expect(problems).toContainEqual(expect.stringMatching(/^postgres\.settings\.statement_timeout: "soon" is not a whole number for statement_timeout, optionally with a unit/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^postgres\.settings\.work_mme: "work_mme" is not a PostgreSQL setting this project knows/),
+    );
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /^postgres\.settings\.statement_timeout: "soon" is not a whole number for statement_timeout, optionally with a unit/,
+      ),
+    );
     dev.postgres.settings = { work_mem: "16MB", max_wal_senders: 12 };
     expect(validateEnvironmentConfig(dev, "dev").postgres.settings).toEqual({ work_mem: "16MB", max_wal_senders: 12 });
   });
 });
 
 describe("splitPostgresSettings and renderPostgresSettingsFile", () => {
-  const split = splitPostgresSettings({ work_mem: "8MB", shared_buffers: "128MB", log_line_prefix: "it's \\ %m ", statement_timeout: "30s", wal_level: "replica" });
+  const split = splitPostgresSettings({
+    work_mem: "8MB",
+    shared_buffers: "128MB",
+    log_line_prefix: "it's \\ %m ",
+    statement_timeout: "30s",
+    wal_level: "replica",
+  });
 
   it("puts restart-only settings in restart and the others in reload, sorted", () => {
-    expect(split).toEqual({ restart: { shared_buffers: "128MB", wal_level: "replica" }, reload: { log_line_prefix: "it's \\ %m ", statement_timeout: "30s", work_mem: "8MB" } });
-    expect(() => splitPostgresSettings({ work_mme: "8MB", work_mem: "x" })).toThrow(/work_mme: "work_mme" is not a PostgreSQL setting[\s\S]*work_mem: "x" is not a whole number/);
+    expect(split).toEqual({
+      restart: { shared_buffers: "128MB", wal_level: "replica" },
+      reload: { log_line_prefix: "it's \\ %m ", statement_timeout: "30s", work_mem: "8MB" },
+    });
+    expect(() => splitPostgresSettings({ work_mme: "8MB", work_mem: "x" })).toThrow(
+      /work_mme: "work_mme" is not a PostgreSQL setting[\s\S]*work_mem: "x" is not a whole number/,
+    );
   });
 
   it("reads initdb's file first, then ours; quotes every value, doubling quotes and backslashes", () => {
@@ -137,10 +165,14 @@ describe("splitPostgresSettings and renderPostgresSettingsFile", () => {
   });
 
   it("refuses a setting in the wrong half, an unknown one, a bad value or an odd include path", () => {
-    expect(errorOf(() => renderPostgresSettingsFile({ restart: { work_mem: "8MB" }, reload: { shared_buffers: "1GB" }, includeFile: "/d/postgresql.conf" }))).toMatch(
-      /shared_buffers needs a restart and belongs in restart[\s\S]*work_mem is reloadable and belongs in reload/,
-    );
-    expect(() => renderPostgresSettingsFile({ restart: {}, reload: { log_line_prefix: "a\nb" }, includeFile: "/d/postgresql.conf" })).toThrow(/newline/);
+    expect(
+      errorOf(() =>
+        renderPostgresSettingsFile({ restart: { work_mem: "8MB" }, reload: { shared_buffers: "1GB" }, includeFile: "/d/postgresql.conf" }),
+      ),
+    ).toMatch(/shared_buffers needs a restart and belongs in restart[\s\S]*work_mem is reloadable and belongs in reload/);
+    expect(() =>
+      renderPostgresSettingsFile({ restart: {}, reload: { log_line_prefix: "a\nb" }, includeFile: "/d/postgresql.conf" }),
+    ).toThrow(/newline/);
     expect(() => renderPostgresSettingsFile({ restart: {}, reload: {}, includeFile: "/d/it's.conf" })).toThrow(/includeFile/);
   });
 });
@@ -155,7 +187,10 @@ describe("renderReloadRoleSql", () => {
     expect(sql).toContain("\\unset reload_password\n");
     expect(sql).toContain("GRANT EXECUTE ON FUNCTION pg_reload_conf() TO updateio_reload;\n");
     expect(sql).toContain("GRANT CONNECT ON DATABASE updateio TO updateio_reload;\n");
-    expect(sql.match(/^GRANT .*$/gm)).toEqual(["GRANT CONNECT ON DATABASE updateio TO updateio_reload;", "GRANT EXECUTE ON FUNCTION pg_reload_conf() TO updateio_reload;"]);
+    expect(sql.match(/^GRANT .*$/gm)).toEqual([
+      "GRANT CONNECT ON DATABASE updateio TO updateio_reload;",
+      "GRANT EXECUTE ON FUNCTION pg_reload_conf() TO updateio_reload;",
+    ]);
     // pg_proc is per database: the EXECUTE grant is made in the database the job logs into.
     expect(sql.indexOf("\\connect updateio\n")).toBeGreaterThan(-1);
     expect(sql.indexOf("\\connect updateio\n")).toBeLessThan(sql.indexOf("GRANT EXECUTE"));
@@ -163,14 +198,23 @@ describe("renderReloadRoleSql", () => {
   });
 
   it("refuses identifiers and paths that would need quoting, all at once", () => {
-    expect(() => renderReloadRoleSql({ role: "Reload;", database: "up-dateio", passwordFile: "rel/file" })).toThrow(/role "Reload;".*; database "up-dateio".*; passwordFile "rel\/file"/);
+    expect(() => renderReloadRoleSql({ role: "Reload;", database: "up-dateio", passwordFile: "rel/file" })).toThrow(
+      /role "Reload;".*; database "up-dateio".*; passwordFile "rel\/file"/,
+    );
   });
 });
 
 describe("renderReloadCheckSql and renderReloadJobScript", () => {
   it("checks every unmanaged setting of the file by its normalized value (reals numerically), and pending_restart", () => {
-    const sql = renderReloadCheckSql({ work_mem: "8MB", checkpoint_completion_target: "0.9", hba_file: "/etc/postgresql/pg_hba.conf", log_line_prefix: "it's %m " });
-    expect(sql).toContain("  ('checkpoint_completion_target', '0.9', true),\n  ('log_line_prefix', 'it''s %m ', false),\n  ('work_mem', '8192', false)\n");
+    const sql = renderReloadCheckSql({
+      work_mem: "8MB",
+      checkpoint_completion_target: "0.9",
+      hba_file: "/etc/postgresql/pg_hba.conf",
+      log_line_prefix: "it's %m ",
+    });
+    expect(sql).toContain(
+      "  ('checkpoint_completion_target', '0.9', true),\n  ('log_line_prefix', 'it''s %m ', false),\n  ('work_mem', '8192', false)\n",
+    );
     expect(sql).not.toContain("hba_file");
     expect(sql).toContain("WHEN s.name IS NULL OR s.pending_restart THEN true");
     expect(() => renderReloadCheckSql({ hba_file: "/x" })).toThrow(/no settings to check/);
@@ -194,11 +238,15 @@ describe("renderReloadCheckSql and renderReloadJobScript", () => {
 
   it("reloads every server, then waits for each to show the file's values; the password only through a 0600 passfile", () => {
     const script = renderReloadJobScript(input);
-    expect(script).toContain("umask 077\nprintf '*:*:*:%s:%s\\n' updateio_reload \"$(cat /run/secrets/postgres_reload_password)\" > /tmp/reload.pgpass\n");
+    expect(script).toContain(
+      "umask 077\nprintf '*:*:*:%s:%s\\n' updateio_reload \"$(cat /run/secrets/postgres_reload_password)\" > /tmp/reload.pgpass\n",
+    );
     expect(script).toContain(`-h "$host" -c '${RELOAD_SQL}'`);
     expect(script.match(/for host in postgres postgres-replica-1; do/g)).toHaveLength(2);
     expect(script).toContain('[ "$tries" -lt 30 ]');
-    expect(script).toContain("docker exec -u postgres prod-postgres psql -v ON_ERROR_STOP=1 -d postgres -f /docker-entrypoint-initdb.d/15-updateio-reload-role.sql");
+    expect(script).toContain(
+      "docker exec -u postgres prod-postgres psql -v ON_ERROR_STOP=1 -d postgres -f /docker-entrypoint-initdb.d/15-updateio-reload-role.sql",
+    );
     expect(script).not.toMatch(/\$\{|%\{/);
   });
 

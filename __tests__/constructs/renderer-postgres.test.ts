@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { postgresClusterSettings, postgresCommand, postgresSettings, renderPostgresInitSql, renderReplicaBootstrapScript } from "../../constructs/renderers/postgres";
+import {
+  postgresClusterSettings,
+  postgresCommand,
+  postgresSettings,
+  renderPostgresInitSql,
+  renderReplicaBootstrapScript,
+} from "../../constructs/renderers/postgres";
 import { renderPgHba } from "../../constructs/renderers/postgres-hba";
 
 describe("postgresSettings (sized from the container memory)", () => {
@@ -55,7 +61,10 @@ describe("postgresSettings (sized from the container memory)", () => {
   });
 
   it("lets explicit settings win over the computed ones and turns every value into a string", () => {
-    const s = postgresSettings({ memoryMb: 512, settings: { shared_buffers: "1GB", max_connections: 50, log_connections: true, "auto_explain.log_min_duration": "1s" } });
+    const s = postgresSettings({
+      memoryMb: 512,
+      settings: { shared_buffers: "1GB", max_connections: 50, log_connections: true, "auto_explain.log_min_duration": "1s" },
+    });
     expect(s.shared_buffers).toBe("1GB");
     expect(s.max_connections).toBe("50");
     expect(s.log_connections).toBe("true");
@@ -126,7 +135,11 @@ describe("renderPostgresInitSql with the read-only and replication roles", () =>
     appPasswordFile: "/run/secrets/postgres_app_password",
   };
   const readonly = { role: "updateio_readonly", passwordFile: "/run/secrets/postgres_readonly_password" };
-  const replication = { role: "updateio_replication", passwordFile: "/run/secrets/postgres_replication_password", slots: ["postgres_replica_1", "postgres_replica_2"] };
+  const replication = {
+    role: "updateio_replication",
+    passwordFile: "/run/secrets/postgres_replication_password",
+    slots: ["postgres_replica_1", "postgres_replica_2"],
+  };
   const sql = renderPostgresInitSql({ ...base, readonly, replication });
 
   it("renders exactly the old script when neither is given", () => {
@@ -153,14 +166,23 @@ describe("renderPostgresInitSql with the read-only and replication roles", () =>
 
   it("refuses bad names, paths and duplicate roles", () => {
     expect(() => renderPostgresInitSql({ ...base, readonly: { ...readonly, role: "Read" } })).toThrow(/readonly.role "Read"/);
-    expect(() => renderPostgresInitSql({ ...base, replication: { ...replication, slots: ["bad-slot"] } })).toThrow(/replication.slots.0 "bad-slot"/);
-    expect(() => renderPostgresInitSql({ ...base, replication: { ...replication, passwordFile: "x" } })).toThrow(/replication.passwordFile/);
+    expect(() => renderPostgresInitSql({ ...base, replication: { ...replication, slots: ["bad-slot"] } })).toThrow(
+      /replication.slots.0 "bad-slot"/,
+    );
+    expect(() => renderPostgresInitSql({ ...base, replication: { ...replication, passwordFile: "x" } })).toThrow(
+      /replication.passwordFile/,
+    );
     expect(() => renderPostgresInitSql({ ...base, readonly: { ...readonly, role: "updateio_app" } })).toThrow(/role names must differ/);
   });
 });
 
 describe("renderPgHba", () => {
-  const hba = renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["updateio_owner", "updateio_app", "updateio_readonly"], replicationRoles: ["updateio_replication"] });
+  const hba = renderPgHba({
+    superuser: "postgres",
+    database: "updateio",
+    databaseRoles: ["updateio_owner", "updateio_app", "updateio_readonly"],
+    replicationRoles: ["updateio_replication"],
+  });
   const rows = hba
     .split("\n")
     .filter((l) => l !== "" && !l.startsWith("#"))
@@ -179,20 +201,38 @@ describe("renderPgHba", () => {
   });
 
   it("refuses a superuser on the TCP lines and odd names", () => {
-    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["postgres"], replicationRoles: ["r"] })).toThrow(/only connect over the local socket/);
-    expect(() => renderPgHba({ superuser: "postgres", database: "up date", databaseRoles: ["a"], replicationRoles: ["r"] })).toThrow(/database "up date"/);
-    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: [], replicationRoles: ["r"] })).toThrow(/databaseRoles is empty/);
-    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: [] })).toThrow(/replicationRoles is empty/);
-    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: ["postgres"] })).toThrow(/only connect over the local socket/);
-    expect(renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: ["r", "b"] })).toMatch(/^host +replication +r,b +samenet +scram-sha-256$/m);
+    expect(() =>
+      renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["postgres"], replicationRoles: ["r"] }),
+    ).toThrow(/only connect over the local socket/);
+    expect(() => renderPgHba({ superuser: "postgres", database: "up date", databaseRoles: ["a"], replicationRoles: ["r"] })).toThrow(
+      /database "up date"/,
+    );
+    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: [], replicationRoles: ["r"] })).toThrow(
+      /databaseRoles is empty/,
+    );
+    expect(() => renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: [] })).toThrow(
+      /replicationRoles is empty/,
+    );
+    expect(() =>
+      renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: ["postgres"] }),
+    ).toThrow(/only connect over the local socket/);
+    expect(renderPgHba({ superuser: "postgres", database: "updateio", databaseRoles: ["a"], replicationRoles: ["r", "b"] })).toMatch(
+      /^host +replication +r,b +samenet +scram-sha-256$/m,
+    );
   });
 });
 
 describe("postgresClusterSettings", () => {
   it("adds hba_file, and max_slot_wal_keep_size only with replicas; explicit settings win", () => {
-    expect(postgresClusterSettings({ memoryMb: 512, hbaFile: "/etc/postgresql/pg_hba.conf", replicas: 0 })).toEqual({ ...postgresSettings({ memoryMb: 512 }), hba_file: "/etc/postgresql/pg_hba.conf" });
+    expect(postgresClusterSettings({ memoryMb: 512, hbaFile: "/etc/postgresql/pg_hba.conf", replicas: 0 })).toEqual({
+      ...postgresSettings({ memoryMb: 512 }),
+      hba_file: "/etc/postgresql/pg_hba.conf",
+    });
     expect(postgresClusterSettings({ memoryMb: 512, hbaFile: "/h", replicas: 1 }).max_slot_wal_keep_size).toBe("4GB");
-    expect(postgresClusterSettings({ memoryMb: 512, hbaFile: "/h", replicas: 1, settings: { max_slot_wal_keep_size: "10GB" } }).max_slot_wal_keep_size).toBe("10GB");
+    expect(
+      postgresClusterSettings({ memoryMb: 512, hbaFile: "/h", replicas: 1, settings: { max_slot_wal_keep_size: "10GB" } })
+        .max_slot_wal_keep_size,
+    ).toBe("10GB");
   });
 });
 
@@ -214,13 +254,19 @@ describe("renderReplicaBootstrapScript", () => {
 
   it("writes the passfile from the secret under umask 077 before anything connects", () => {
     expect(lines.slice(0, 2)).toEqual(["set -eu", "umask 077"]);
-    expect(lines[2]).toBe(`printf '%s:%s:*:%s:%s\\n' postgres 5432 updateio_replication "$(cat /run/secrets/postgres_replication_password)" > /var/run/postgresql/replication.pgpass`);
+    expect(lines[2]).toBe(
+      `printf '%s:%s:*:%s:%s\\n' postgres 5432 updateio_replication "$(cat /run/secrets/postgres_replication_password)" > /var/run/postgresql/replication.pgpass`,
+    );
   });
 
   it("clones only an empty data directory, through its slot, and refuses a foreign one", () => {
     expect(script).toContain('if [ -z "$(ls -A /var/lib/postgresql/data)" ]; then');
-    expect(script).toContain("pg_receivewal -h postgres -p 5432 -U updateio_replication -w -S postgres_replica_1 --create-slot --if-not-exists");
-    expect(script).toContain("pg_basebackup -h postgres -p 5432 -U updateio_replication -w -D /var/lib/postgresql/data -S postgres_replica_1 -R -X stream -c fast");
+    expect(script).toContain(
+      "pg_receivewal -h postgres -p 5432 -U updateio_replication -w -S postgres_replica_1 --create-slot --if-not-exists",
+    );
+    expect(script).toContain(
+      "pg_basebackup -h postgres -p 5432 -U updateio_replication -w -D /var/lib/postgresql/data -S postgres_replica_1 -R -X stream -c fast",
+    );
     expect(script).toContain("elif [ ! -f /var/lib/postgresql/data/PG_VERSION ]; then");
   });
 
@@ -228,7 +274,9 @@ describe("renderReplicaBootstrapScript", () => {
     const exec = lines.find((l) => l.startsWith("exec postgres "))!;
     expect(exec).toContain("-c hba_file=/etc/postgresql/pg_hba.conf");
     expect(exec).toContain("-c shared_buffers=128MB");
-    expect(exec).toContain("-c 'primary_conninfo=host=postgres port=5432 user=updateio_replication passfile=/var/run/postgresql/replication.pgpass application_name=postgres_replica_1'");
+    expect(exec).toContain(
+      "-c 'primary_conninfo=host=postgres port=5432 user=updateio_replication passfile=/var/run/postgresql/replication.pgpass application_name=postgres_replica_1'",
+    );
     expect(exec).toContain("-c primary_slot_name=postgres_replica_1");
     expect(exec).toContain("-c hot_standby=on");
     expect(exec).toContain("-c 'log_line_prefix=%m [%p] %q%u@%d '");

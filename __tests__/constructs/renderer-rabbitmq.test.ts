@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { renderCookieEntrypoint, renderEnabledPlugins, renderRabbitConf } from "../../constructs/renderers/rabbitmq";
-import { appPermissions, DEFAULT_APPS, DEFAULT_TOPOLOGY, renderRabbitDefinitions, topologyProblems } from "../../constructs/renderers/rabbitmq-definitions";
+import {
+  appPermissions,
+  DEFAULT_APPS,
+  DEFAULT_TOPOLOGY,
+  renderRabbitDefinitions,
+  topologyProblems,
+} from "../../constructs/renderers/rabbitmq-definitions";
 
 function keys(text: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -62,7 +68,14 @@ describe("renderRabbitConf", () => {
 });
 
 describe("renderRabbitConf with definitions and a cluster", () => {
-  const k = keys(renderRabbitConf({ memoryMb: 512, vhost: "updateio-prod", definitionsFile: "/run/secrets/rabbitmq_definitions", clusterNodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"] }));
+  const k = keys(
+    renderRabbitConf({
+      memoryMb: 512,
+      vhost: "updateio-prod",
+      definitionsFile: "/run/secrets/rabbitmq_definitions",
+      clusterNodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"],
+    }),
+  );
 
   it("imports the definitions file and configures no default user", () => {
     expect(k.get("definitions.import_backend")).toBe("local_filesystem");
@@ -78,13 +91,20 @@ describe("renderRabbitConf with definitions and a cluster", () => {
 
   it("needs either the legacy user or a definitions file", () => {
     expect(() => renderRabbitConf({ memoryMb: 512, vhost: "v" })).toThrow(/definitionsFile/);
-    expect(() => renderRabbitConf({ memoryMb: 512, vhost: "v", definitionsFile: "/x", clusterNodes: ["bad node"] })).toThrow(/cluster node/);
+    expect(() => renderRabbitConf({ memoryMb: 512, vhost: "v", definitionsFile: "/x", clusterNodes: ["bad node"] })).toThrow(
+      /cluster node/,
+    );
   });
 });
 
 describe("renderRabbitDefinitions", () => {
   const users = [
-    { name: "updateio", password: "${random_password.a.result}", tags: ["management"], permissions: { configure: ".*", write: ".*", read: ".*" } },
+    {
+      name: "updateio",
+      password: "${random_password.a.result}",
+      tags: ["management"],
+      permissions: { configure: ".*", write: ".*", read: ".*" },
+    },
     ...DEFAULT_APPS.map((a) => ({ name: a.name, password: `\${random_password.${a.name}.result}`, permissions: appPermissions(a) })),
   ];
   const text = renderRabbitDefinitions({ vhost: "updateio-dev", users, topology: DEFAULT_TOPOLOGY });
@@ -101,19 +121,37 @@ describe("renderRabbitDefinitions", () => {
 
   it("gives every work queue quorum type, a DLX with its own routing key and a dead-letter queue", () => {
     const q = defs.queues.find((x: { name: string }) => x.name === "updates.fetch");
-    expect(q.arguments).toEqual({ "x-queue-type": "quorum", "x-dead-letter-exchange": "updateio.dlx", "x-dead-letter-routing-key": "updates.fetch.dlq" });
-    expect(defs.bindings).toContainEqual({ source: "updateio.dlx", vhost: "updateio-dev", destination: "updates.fetch.dlq", destination_type: "queue", routing_key: "updates.fetch.dlq", arguments: {} });
+    expect(q.arguments).toEqual({
+      "x-queue-type": "quorum",
+      "x-dead-letter-exchange": "updateio.dlx",
+      "x-dead-letter-routing-key": "updates.fetch.dlq",
+    });
+    expect(defs.bindings).toContainEqual({
+      source: "updateio.dlx",
+      vhost: "updateio-dev",
+      destination: "updates.fetch.dlq",
+      destination_type: "queue",
+      routing_key: "updates.fetch.dlq",
+      arguments: {},
+    });
     expect(defs.policies.map((p: { name: string }) => p.name)).toEqual(["updateio-work-queues", "updateio-dead-letter-queues"]);
     expect(defs.policies[0].definition).toEqual({ "delivery-limit": 5, "max-length": 100000, overflow: "reject-publish" });
   });
 
   it("limits an app to its own exchanges and queues", () => {
     expect(appPermissions({ name: "x", publishes: [], consumes: [] })).toEqual({ configure: "^$", write: "^$", read: "^$" });
-    expect(appPermissions({ name: "x", publishes: ["b.x", "a.x"], consumes: ["q.1"] })).toEqual({ configure: "^(q\\.1)$", write: "^(a\\.x|b\\.x)$", read: "^(q\\.1)$" });
+    expect(appPermissions({ name: "x", publishes: ["b.x", "a.x"], consumes: ["q.1"] })).toEqual({
+      configure: "^(q\\.1)$",
+      write: "^(a\\.x|b\\.x)$",
+      read: "^(q\\.1)$",
+    });
   });
 
   it("reports every topology problem at once", () => {
-    const problems = topologyProblems({ exchanges: [{ name: "amq.x", type: "topic" }], queues: [{ name: "q", bindings: [{ exchange: "nope", routingKey: "${x}" }] }] }, [{ name: "Bad", publishes: [], consumes: ["zz"] }]);
+    const problems = topologyProblems(
+      { exchanges: [{ name: "amq.x", type: "topic" }], queues: [{ name: "q", bindings: [{ exchange: "nope", routingKey: "${x}" }] }] },
+      [{ name: "Bad", publishes: [], consumes: ["zz"] }],
+    );
     expect(problems.length).toBe(5);
   });
 });

@@ -43,7 +43,10 @@ describe("renderRedisConf", () => {
   });
 
   it("declares each directive once and ends with a newline", () => {
-    const keys = conf.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(" ")[0]);
+    const keys = conf
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => l.split(" ")[0]);
     expect(new Set(keys).size).toBe(keys.length);
     expect(conf.endsWith("\n")).toBe(true);
   });
@@ -60,11 +63,19 @@ describe("renderRedisConf roles and replication", () => {
   });
 
   it("replication: includes the credentials file, announces the hostname, replicaof only on replicas", () => {
-    const replica = directives(renderRedisConf({ memoryMb: 128, aclFile: "/a", replication: { authFile: "/run/secrets/r", announceHostname: "redis-replica-1", replicaOf: { host: "redis", port: 6379 } } }));
+    const replica = directives(
+      renderRedisConf({
+        memoryMb: 128,
+        aclFile: "/a",
+        replication: { authFile: "/run/secrets/r", announceHostname: "redis-replica-1", replicaOf: { host: "redis", port: 6379 } },
+      }),
+    );
     expect(replica.get("include")).toBe("/run/secrets/r");
     expect(replica.get("replica-announce-ip")).toBe("redis-replica-1");
     expect(replica.get("replicaof")).toBe("redis 6379");
-    const master = directives(renderRedisConf({ memoryMb: 128, aclFile: "/a", replication: { authFile: "/run/secrets/r", announceHostname: "redis" } }));
+    const master = directives(
+      renderRedisConf({ memoryMb: 128, aclFile: "/a", replication: { authFile: "/run/secrets/r", announceHostname: "redis" } }),
+    );
     expect(master.get("replica-announce-ip")).toBe("redis");
     expect(master.has("replicaof")).toBe(false);
     expect(master.has("masterauth")).toBe(false);
@@ -73,7 +84,11 @@ describe("renderRedisConf roles and replication", () => {
 });
 
 describe("renderRedisAcl", () => {
-  const acl = renderRedisAcl({ appUser: "updateio", appPassword: "${random_password.app.result}", healthPassword: "${random_password.hc.result}" });
+  const acl = renderRedisAcl({
+    appUser: "updateio",
+    appPassword: "${random_password.app.result}",
+    healthPassword: "${random_password.hc.result}",
+  });
   const lines = acl.trimEnd().split("\n");
 
   it("turns the default user off", () => {
@@ -82,7 +97,9 @@ describe("renderRedisAcl", () => {
 
   it("gives the app user every key and channel but no admin or destructive command", () => {
     const app = lines.find((l) => l.startsWith("user updateio "))!;
-    expect(app).toBe("user updateio on >${random_password.app.result} ~* &* +@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore");
+    expect(app).toBe(
+      "user updateio on >${random_password.app.result} ~* &* +@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore",
+    );
   });
 
   it("lets the healthcheck user run PING and nothing else", () => {
@@ -96,7 +113,15 @@ describe("renderRedisAcl", () => {
 });
 
 describe("renderRedisAcl with replication and Sentinel", () => {
-  const lines = renderRedisAcl({ appUser: "updateio", appPassword: "${a}", healthPassword: "${h}", replicationPassword: "${r}", sentinelPassword: "${s}" }).trimEnd().split("\n");
+  const lines = renderRedisAcl({
+    appUser: "updateio",
+    appPassword: "${a}",
+    healthPassword: "${h}",
+    replicationPassword: "${r}",
+    sentinelPassword: "${s}",
+  })
+    .trimEnd()
+    .split("\n");
 
   it("adds a replication user with PSYNC, REPLCONF and PING only", () => {
     expect(lines).toContain("user replication on >${r} -@all +psync +replconf +ping");

@@ -30,7 +30,10 @@ function fixture(opts: { encrypt?: boolean; driver?: "bridge" | "overlay" } = {}
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
-  setNetworkDefaults(stack, opts.driver === "bridge" ? { driver: "bridge" } : { driver: "overlay", encryptInternal: opts.encrypt ?? false });
+  setNetworkDefaults(
+    stack,
+    opts.driver === "bridge" ? { driver: "bridge" } : { driver: "overlay", encryptInternal: opts.encrypt ?? false },
+  );
   return {
     stack,
     net: new PlatformNetwork(stack, "net", { environment: "prod", purpose: "backend" }),
@@ -64,7 +67,11 @@ const only = (json: Json, type: string): Json => {
 describe("SwarmRuntime", () => {
   it("turns a spec into one replicated docker_service, hardened like a container", () => {
     const f = fixture();
-    const svc = new HardenedService(f.stack, "worker", props(f, { capabilities: { NET_BIND_SERVICE: "listens on port 80 inside the task" } }));
+    const svc = new HardenedService(
+      f.stack,
+      "worker",
+      props(f, { capabilities: { NET_BIND_SERVICE: "listens on port 80 inside the task" } }),
+    );
     const json = synth(f);
     expect(json.resource.docker_container).toBeUndefined();
     expect(json.resource.docker_image).toBeUndefined();
@@ -74,9 +81,19 @@ describe("SwarmRuntime", () => {
     expect(s.name).toBe("prod-worker");
     expect(s.mode).toEqual({ replicated: { replicas: 3 } });
     const c = s.task_spec.container_spec;
-    expect(c).toMatchObject({ image: IMAGE, user: "1000:1000", read_only: true, cap_drop: ["ALL"], cap_add: ["NET_BIND_SERVICE"], stop_grace_period: "30s" });
+    expect(c).toMatchObject({
+      image: IMAGE,
+      user: "1000:1000",
+      read_only: true,
+      cap_drop: ["ALL"],
+      cap_add: ["NET_BIND_SERVICE"],
+      stop_grace_period: "30s",
+    });
     expect(c.mounts).toEqual([{ target: "/tmp", type: "tmpfs" }]);
-    expect(s.task_spec.resources).toEqual({ limits: { memory_bytes: 256 * 1024 * 1024, nano_cpus: 1e9 }, reservation: { memory_bytes: 64 * 1024 * 1024 } });
+    expect(s.task_spec.resources).toEqual({
+      limits: { memory_bytes: 256 * 1024 * 1024, nano_cpus: 1e9 },
+      reservation: { memory_bytes: 64 * 1024 * 1024 },
+    });
     expect(s.task_spec.log_driver).toEqual({ name: "json-file", options: { "max-file": "3", "max-size": "10m" } });
     expect(s.endpoint_spec).toEqual({ mode: "dnsrr" });
     expect(svc.upstream(8080)).toEqual({ kind: "dns", name: "tasks.worker", port: 8080 });
@@ -88,8 +105,22 @@ describe("SwarmRuntime", () => {
     const s = only(synth(f), "docker_service");
     // start 30s + 3 × (15s + 5s) = 90s to be declared unhealthy; the monitor adds 20s.
     expect(healthFailureSeconds({ test: [], interval: "15s", timeout: "5s", retries: 3, startPeriod: "30s" })).toBe(90);
-    expect(s.update_config).toEqual({ parallelism: 1, delay: "5s", failure_action: "rollback", monitor: "1m50s", max_failure_ratio: "0.0", order: "start-first" });
-    expect(s.rollback_config).toEqual({ parallelism: 1, delay: "0s", failure_action: "pause", monitor: "1m50s", max_failure_ratio: "0.0", order: "start-first" });
+    expect(s.update_config).toEqual({
+      parallelism: 1,
+      delay: "5s",
+      failure_action: "rollback",
+      monitor: "1m50s",
+      max_failure_ratio: "0.0",
+      order: "start-first",
+    });
+    expect(s.rollback_config).toEqual({
+      parallelism: 1,
+      delay: "0s",
+      failure_action: "pause",
+      monitor: "1m50s",
+      max_failure_ratio: "0.0",
+      order: "start-first",
+    });
     // All four restart fields: a left-out one is sent as 0 and read back as "0s".
     expect(s.task_spec.restart_policy).toEqual({ condition: "any", delay: "5s", max_attempts: 0, window: "2m" });
   });
@@ -106,7 +137,11 @@ describe("SwarmRuntime", () => {
     expect([30, 60, 90, 110, 3600, 3660, 0].map(swarmDuration)).toEqual(["30s", "1m", "1m30s", "1m50s", "1h", "1h1m", "0s"]);
     // and the healthcheck in the service form, not the container form
     const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, { healthcheck: { test: ["CMD", "true"], interval: "1m0s", timeout: "5s", retries: 2, startPeriod: "2m0s" } }));
+    new HardenedService(
+      f.stack,
+      "worker",
+      props(f, { healthcheck: { test: ["CMD", "true"], interval: "1m0s", timeout: "5s", retries: 2, startPeriod: "2m0s" } }),
+    );
     const hc = only(synth(f), "docker_service").task_spec.container_spec.healthcheck;
     expect(hc).toEqual({ test: ["CMD", "true"], interval: "1m", timeout: "5s", retries: 2, start_period: "2m" });
     expect(goDuration(60)).toBe("1m0s"); // containers keep Go's canonical form
@@ -130,7 +165,9 @@ describe("SwarmRuntime", () => {
     const enc = only(synth(f), "docker_network");
     expect(enc.options).toEqual({ encrypted: "" });
     expect(enc.lifecycle).toEqual({ ignore_changes: ["options"] });
-    expect(() => setNetworkDefaults(new TerraformStack(Testing.app({ outdir: OUT }), "x"), { driver: "bridge", encryptInternal: true })).toThrow(/needs the overlay driver/);
+    expect(() =>
+      setNetworkDefaults(new TerraformStack(Testing.app({ outdir: OUT }), "x"), { driver: "bridge", encryptInternal: true }),
+    ).toThrow(/needs the overlay driver/);
   });
 
   it("delivers secrets as docker_secret objects named after their content, readable only by the service's uid", () => {
@@ -175,7 +212,21 @@ describe("SwarmRuntime", () => {
 
   it("delivers config files as docker_config objects with canonical base64 and a content hash in the name", () => {
     const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, { configDirs: [{ path: "/etc/worker", files: [{ name: "worker.conf", content: "a = ${b}\n" }, { name: "run.sh", content: "#!/bin/sh\n", executable: true }] }] }));
+    new HardenedService(
+      f.stack,
+      "worker",
+      props(f, {
+        configDirs: [
+          {
+            path: "/etc/worker",
+            files: [
+              { name: "worker.conf", content: "a = ${b}\n" },
+              { name: "run.sh", content: "#!/bin/sh\n", executable: true },
+            ],
+          },
+        ],
+      }),
+    );
     const json = synth(f);
     const configs = Object.values(json.resource.docker_config as Json) as Json[];
     const conf = configs.find((c) => c.name.startsWith("prod-worker-worker.conf-"))!;
@@ -184,16 +235,36 @@ describe("SwarmRuntime", () => {
     expect(Buffer.from(conf.data, "base64").toString("base64")).toBe(conf.data);
     expect(conf.lifecycle).toEqual({ create_before_destroy: true });
     const mounts = only(json, "docker_service").task_spec.container_spec.configs.map((m: Json) => [m.file_name, m.file_mode]);
-    expect(mounts.sort()).toEqual([["/etc/worker/run.sh", 0o555], ["/etc/worker/worker.conf", 0o444]]);
+    expect(mounts.sort()).toEqual([
+      ["/etc/worker/run.sh", 0o555],
+      ["/etc/worker/worker.conf", 0o444],
+    ]);
   });
 
   it("an everyday change (image, replicas, env, secret value, limits) keeps every attribute that would replace the service", () => {
-    const forceNew = (s: Json) => ({ name: s.name, labels: s.labels, mode: Object.keys(s.mode), nets: s.task_spec.networks_advanced, clabels: s.task_spec.container_spec.labels, hosts: s.task_spec.container_spec.hosts, sysctl: s.task_spec.container_spec.sysctl });
+    const forceNew = (s: Json) => ({
+      name: s.name,
+      labels: s.labels,
+      mode: Object.keys(s.mode),
+      nets: s.task_spec.networks_advanced,
+      clabels: s.task_spec.container_spec.labels,
+      hosts: s.task_spec.container_spec.hosts,
+      sysctl: s.task_spec.container_spec.sysctl,
+    });
     const build = (change: Partial<HardenedServiceProps>, secretLength: number) => {
       const f = fixture();
       const secret = new GeneratedSecret(f.stack, "token", { length: secretLength });
       const image = new ServiceImage(f.stack, "image2", { ref: `registry.example/worker:1.2.4@sha256:${"cd".repeat(32)}`, pull: false });
-      new HardenedService(f.stack, "worker", props(f, { secrets: [{ name: "token", value: secret.value }], ...(change.image ? { image } : {}), ...change, ...(change.image ? { image } : {}) }));
+      new HardenedService(
+        f.stack,
+        "worker",
+        props(f, {
+          secrets: [{ name: "token", value: secret.value }],
+          ...(change.image ? { image } : {}),
+          ...change,
+          ...(change.image ? { image } : {}),
+        }),
+      );
       return only(synth(f), "docker_service");
     };
     const before = build({}, 32);
@@ -208,20 +279,21 @@ describe("SwarmRuntime", () => {
     const vol = new ServiceVolume(f.stack, "vol", { environment: "prod", service: "worker", purpose: "data" });
     const local = new ServiceImage(f.stack, "local", { ref: "registry.example/worker:1.2.3" });
     const egress = new PlatformNetwork(f.stack, "egress", { environment: "prod", purpose: "egress", internal: false });
-    const message = errorOf(() =>
-      new HardenedService(
-        f.stack,
-        "bad",
-        props(f, {
-          image: local,
-          user: "node",
-          networks: [{ network: f.net }, { network: egress }],
-          volumes: [{ volume: vol, containerPath: "/data" }],
-          ports: [{ internal: 80, external: 8080, ip: "127.0.0.1" }],
-          sysctls: { "net.core.somaxconn": "1024" },
-          shmSizeMb: 128,
-        }),
-      ),
+    const message = errorOf(
+      () =>
+        new HardenedService(
+          f.stack,
+          "bad",
+          props(f, {
+            image: local,
+            user: "node",
+            networks: [{ network: f.net }, { network: egress }],
+            volumes: [{ volume: vol, containerPath: "/data" }],
+            ports: [{ internal: 80, external: 8080, ip: "127.0.0.1" }],
+            sysctls: { "net.core.somaxconn": "1024" },
+            shmSizeMb: 128,
+          }),
+        ),
     );
     expect(message).toMatch(/SwarmRuntime prod\/bad cannot run this service/);
     for (const [key, fix] of [
@@ -235,15 +307,44 @@ describe("SwarmRuntime", () => {
       const line = message.split("\n").find((l) => l.startsWith(`  - ${key}: `));
       expect(line, key).toMatch(fix);
     }
-    expect(errorOf(() => new HardenedService(f.stack, "job", props(f, { oneShot: true, replicas: 1, relax: { healthcheck: "one-shot job, checked by exit code", "restart-policy": "one-shot job must not loop" } })))).toMatch(/oneShot: .*container runtime/);
+    expect(
+      errorOf(
+        () =>
+          new HardenedService(
+            f.stack,
+            "job",
+            props(f, {
+              oneShot: true,
+              replicas: 1,
+              relax: { healthcheck: "one-shot job, checked by exit code", "restart-policy": "one-shot job must not loop" },
+            }),
+          ),
+      ),
+    ).toMatch(/oneShot: .*container runtime/);
     const bridge = fixture({ driver: "bridge" });
-    expect(errorOf(() => new HardenedService(bridge.stack, "w", props(bridge)))).toMatch(/networks: a Swarm service can only join overlay networks/);
-    expect(errorOf(() => new SwarmRuntime({ placementConstraints: ['node.labels.a==1"; rm -rf /'] }))).toMatch(/placementConstraints: .* is not a constraint/);
+    expect(errorOf(() => new HardenedService(bridge.stack, "w", props(bridge)))).toMatch(
+      /networks: a Swarm service can only join overlay networks/,
+    );
+    expect(errorOf(() => new SwarmRuntime({ placementConstraints: ['node.labels.a==1"; rm -rf /'] }))).toMatch(
+      /placementConstraints: .* is not a constraint/,
+    );
   });
 
   it("refuses object names over Swarm's 64 characters", () => {
     const f = fixture();
     const secret = new GeneratedSecret(f.stack, "s");
-    expect(errorOf(() => new HardenedService(f.stack, "w", props(f, { service: "a-very-long-service-name-for-testing", secrets: [{ name: "an_equally_long_secret_name", value: secret.value }] })))).toMatch(/too long for a Swarm object name/);
+    expect(
+      errorOf(
+        () =>
+          new HardenedService(
+            f.stack,
+            "w",
+            props(f, {
+              service: "a-very-long-service-name-for-testing",
+              secrets: [{ name: "an_equally_long_secret_name", value: secret.value }],
+            }),
+          ),
+      ),
+    ).toMatch(/too long for a Swarm object name/);
   });
 });

@@ -41,14 +41,22 @@ const buildConfig: AppServiceConfig = {
   debugPorts: [9229],
 };
 
-function build(extra: (ctx: { stack: TerraformStack; edge: PlatformNetwork; egress: PlatformNetwork }) => Partial<UpdateioServiceProps> = () => ({}), env = "prod", withData = true) {
+function build(
+  extra: (ctx: { stack: TerraformStack; edge: PlatformNetwork; egress: PlatformNetwork }) => Partial<UpdateioServiceProps> = () => ({}),
+  env = "prod",
+  withData = true,
+) {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
   const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
-  const pg = withData ? new PostgresCluster(stack, "postgres", { environment: env, image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`, memoryMb: 512 }) : undefined;
-  const redis = withData ? new RedisCache(stack, "redis", { environment: env, image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`, memoryMb: 128 }) : undefined;
+  const pg = withData
+    ? new PostgresCluster(stack, "postgres", { environment: env, image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`, memoryMb: 512 })
+    : undefined;
+  const redis = withData
+    ? new RedisCache(stack, "redis", { environment: env, image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`, memoryMb: 128 })
+    : undefined;
   const svc = new UpdateioService(stack, "api", {
     environment: env,
     service: "api",
@@ -102,20 +110,22 @@ describe("UpdateioService (registry image, prod-like)", () => {
   });
 
   it("sets the service contract environment, feature flags and connection settings", () => {
-    expect(api1.env).toEqual(expect.arrayContaining([
-      "SERVICE_NAME=api",
-      "DEPLOY_ENVIRONMENT=prod",
-      "PORT=3000",
-      "LOG_LEVEL=info",
-      "LOG_FORMAT=json",
-      "NODE_ENV=production",
-      "FEATURE_NEW_ONBOARDING=true",
-      "FEATURE_BETA_SEARCH=false",
-      "DATABASE_HOST=postgres",
-      "DATABASE_USER=updateio_app",
-      "REDIS_HOST=redis",
-      "ADMIN_URL=https://admin.updateio.app",
-    ]));
+    expect(api1.env).toEqual(
+      expect.arrayContaining([
+        "SERVICE_NAME=api",
+        "DEPLOY_ENVIRONMENT=prod",
+        "PORT=3000",
+        "LOG_LEVEL=info",
+        "LOG_FORMAT=json",
+        "NODE_ENV=production",
+        "FEATURE_NEW_ONBOARDING=true",
+        "FEATURE_BETA_SEARCH=false",
+        "DATABASE_HOST=postgres",
+        "DATABASE_USER=updateio_app",
+        "REDIS_HOST=redis",
+        "ADMIN_URL=https://admin.updateio.app",
+      ]),
+    );
     expect(api1.env.some((e: string) => e.startsWith("DEBUG=") || e.startsWith("NODE_OPTIONS="))).toBe(false);
   });
 
@@ -179,16 +189,26 @@ describe("UpdateioService (registry image, prod-like)", () => {
 });
 
 describe("UpdateioService (dev: built from source, hot reload, debug)", () => {
-  const { named, key, json } = build(({ egress }) => ({ config: buildConfig, debug: true, logLevel: "debug", networks: [{ network: egress }] }), "dev", false);
+  const { named, key, json } = build(
+    ({ egress }) => ({ config: buildConfig, debug: true, logLevel: "debug", networks: [{ network: egress }] }),
+    "dev",
+    false,
+  );
   const api = named("dev-api");
 
   it("bind-mounts the source read-write over the image's copy and keeps node_modules on a volume", () => {
     expect(api.volumes).toEqual([
-      { volume_name: `\${docker_volume.${key("docker_volume", "dev-api-node-modules")}.name}`, container_path: "/app/node_modules", read_only: false },
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "dev-api-node-modules")}.name}`,
+        container_path: "/app/node_modules",
+        read_only: false,
+      },
       { host_path: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}', container_path: "/app", read_only: false },
     ]);
     expect(api.command).toEqual(["npm", "run", "dev"]);
-    expect(json.resource.docker_image[key("docker_image", "updateio-dev/api:dev")].build.context).toBe('${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}');
+    expect(json.resource.docker_image[key("docker_image", "updateio-dev/api:dev")].build.context).toBe(
+      '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}',
+    );
   });
 
   it("turns on the inspector and publishes debug ports on 127.0.0.1 only", () => {
@@ -204,10 +224,14 @@ describe("UpdateioService (dev: built from source, hot reload, debug)", () => {
   });
 
   it("fails when debug ports are published from internal-only networks", () => {
-    expect(() => build(({ edge }) => ({ config: buildConfig, debug: true, networks: [{ network: edge }] }), "dev", false)).toThrow(/ports: Docker publishes no ports/);
+    expect(() => build(({ edge }) => ({ config: buildConfig, debug: true, networks: [{ network: edge }] }), "dev", false)).toThrow(
+      /ports: Docker publishes no ports/,
+    );
   });
 
   it("rejects a secret-looking variable in the config's env, naming it", () => {
-    expect(() => build(() => ({ config: { ...registryConfig, env: { STRIPE_API_KEY: "sk_live" } } }), "prod", false)).toThrow(/env\.STRIPE_API_KEY: looks like a secret/);
+    expect(() => build(() => ({ config: { ...registryConfig, env: { STRIPE_API_KEY: "sk_live" } } }), "prod", false)).toThrow(
+      /env\.STRIPE_API_KEY: looks like a secret/,
+    );
   });
 });

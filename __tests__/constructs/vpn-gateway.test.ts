@@ -10,7 +10,13 @@ import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { blockingFindings, evaluatePolicy, suppressionsOf } from "../../constructs/policy/policy-aspect";
 import { isPinnedByDigest } from "../../constructs/policy/rules";
 import { PEER_PLACEHOLDERS } from "../../constructs/renderers/wireguard";
-import { DOCKER_DEFAULT_ADDRESS_POOLS, VPN_GATEWAY_IMAGE, VPN_ROUTE_PORTS, VpnGateway, type VpnGatewayProps } from "../../constructs/vpn-gateway";
+import {
+  DOCKER_DEFAULT_ADDRESS_POOLS,
+  VPN_GATEWAY_IMAGE,
+  VPN_ROUTE_PORTS,
+  VpnGateway,
+  type VpnGatewayProps,
+} from "../../constructs/vpn-gateway";
 
 const OUT = mkdtempSync(join(tmpdir(), "vpn-gateway-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -39,7 +45,11 @@ function build(overrides: (ctx: Ctx) => Partial<VpnGatewayProps> = () => ({}), o
   const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
   const rabbitmq = new PlatformNetwork(stack, "rabbitmq-network", { environment: env, purpose: "rabbitmq" });
-  const privateKey = new TerraformVariable(stack, "vpn_private_key", { type: "string", sensitive: true, description: "WireGuard server private key (wg genkey)." }).stringValue;
+  const privateKey = new TerraformVariable(stack, "vpn_private_key", {
+    type: "string",
+    sensitive: true,
+    description: "WireGuard server private key (wg genkey).",
+  }).stringValue;
   const bobPsk = new TerraformVariable(stack, "vpn_psk_bob", { type: "string", sensitive: true }).stringValue;
   const ctx: Ctx = { stack, edge, egress, rabbitmq, privateKey, bobPsk };
   const supplied = opts.supplied ?? true;
@@ -96,7 +106,13 @@ describe("VpnGateway (supplied key)", () => {
     });
     expect(c.labels).toContainEqual({ label: "io.updateio.component", value: "proxy" });
     expect(c.labels).toContainEqual({ label: "io.updateio.role", value: "vpn-gateway" });
-    expect(c.healthcheck).toEqual({ test: ["CMD", "sh", "/etc/vpn-gateway/entrypoint.sh", "health"], interval: "30s", timeout: "5s", retries: 3, start_period: "10s" });
+    expect(c.healthcheck).toEqual({
+      test: ["CMD", "sh", "/etc/vpn-gateway/entrypoint.sh", "health"],
+      interval: "30s",
+      timeout: "5s",
+      retries: 3,
+      start_period: "10s",
+    });
     expect(c.tmpfs).toEqual({ "/config": "rw,noexec,nosuid,size=1m", "/tmp": "rw,noexec,nosuid,size=64m" });
   });
 
@@ -113,7 +129,11 @@ describe("VpnGateway (supplied key)", () => {
   });
 
   it("records each weakened default as a policy suppression with its written reason", () => {
-    const own = Object.fromEntries(suppressionsOf(vpn.service).filter((s) => s.constructPath === vpn.service.node.path).map((s) => [s.ruleId, s.reason]));
+    const own = Object.fromEntries(
+      suppressionsOf(vpn.service)
+        .filter((s) => s.constructPath === vpn.service.node.path)
+        .map((s) => [s.ruleId, s.reason]),
+    );
     expect(Object.keys(own).sort()).toEqual(["capabilities-dropped", "non-root", "published-ports"]);
     for (const reason of Object.values(own)) expect(reason.length).toBeGreaterThan(60);
     expect(own["capabilities-dropped"]).toMatch(/NET_ADMIN only/);
@@ -124,7 +144,10 @@ describe("VpnGateway (supplied key)", () => {
   it("passes the prod policy pack: no blocking finding, and the three rules it trips are suppressed", () => {
     const findings = evaluatePolicy(stack, { environment: "prod" }).filter((f) => f.constructPath.startsWith("prod/vpn"));
     expect(blockingFindings(findings).map((f) => f.message)).toEqual([]);
-    const suppressed = findings.filter((f) => f.suppressed && f.resourceName === key("docker_container", "prod-vpn")).map((f) => f.ruleId).sort();
+    const suppressed = findings
+      .filter((f) => f.suppressed && f.resourceName === key("docker_container", "prod-vpn"))
+      .map((f) => f.ruleId)
+      .sort();
     expect(suppressed).toEqual(["capabilities-dropped", "non-root", "published-ports"]);
     expect(findings.find((f) => f.ruleId === "capabilities-dropped")!.message).toContain('adds back "NET_ADMIN"');
   });
@@ -139,7 +162,11 @@ describe("VpnGateway (supplied key)", () => {
     expect(conf).toContain("PostUp = wg set %i private-key /run/secrets/wg_private_key\n");
     expect(conf).toContain(`PostUp = wg set %i peer ${BOB} preshared-key /run/secrets/wg_psk_bob\n`);
     expect(conf).not.toMatch(/^\s*(PrivateKey|PresharedKey)\s*=/m);
-    expect(c.volumes).toContainEqual({ volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-secrets")}.name}`, container_path: "/run/secrets", read_only: true });
+    expect(c.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-secrets")}.name}`,
+      container_path: "/run/secrets",
+      read_only: true,
+    });
     expect(vpn.keyMode).toBe("supplied");
     expect(vpn.keyVolume).toBeUndefined();
     expect(vpn.entrypointScript).toContain("VPN_KEY_MODE=supplied\n");
@@ -193,14 +220,20 @@ describe("VpnGateway (generated key)", () => {
     const { vpn, c, seed, key, json, text, stack } = build(() => ({}), { supplied: false });
     expect(vpn.keyMode).toBe("generated");
     expect(text).toHaveResourceWithProperties(Volume, { name: "prod-vpn-keys", lifecycle: { prevent_destroy: true } });
-    expect(c.volumes).toContainEqual({ volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-keys")}.name}`, container_path: "/var/lib/wireguard", read_only: false });
+    expect(c.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-keys")}.name}`,
+      container_path: "/var/lib/wireguard",
+      read_only: false,
+    });
     expect(Object.values(json.resource.docker_volume).some((v) => (v as Json).name === "prod-vpn-secrets")).toBe(false);
     expect((seed.upload as Json[]).map((u) => u.file)).toEqual(["/etc/vpn-gateway/entrypoint.sh", "/etc/vpn-gateway/wg0.conf"]);
     expect(vpn.serverConfig).toContain("PostUp = wg set %i private-key /var/lib/wireguard/private.key\n");
     expect(vpn.entrypointScript).toContain("VPN_KEY_MODE=generated\n");
     expect(vpn.peerConfigs.alice).toContain(`PublicKey = ${PEER_PLACEHOLDERS.serverPublicKey}\n`);
     expect(vpn.peerConfigs.alice).toContain("# PublicKey: the server's, printed by: docker exec prod-vpn wg show wg0 public-key");
-    expect(blockingFindings(evaluatePolicy(stack, { environment: "prod" }).filter((f) => f.constructPath.startsWith("prod/vpn")))).toEqual([]);
+    expect(blockingFindings(evaluatePolicy(stack, { environment: "prod" }).filter((f) => f.constructPath.startsWith("prod/vpn")))).toEqual(
+      [],
+    );
   });
 
   it("without protection in prod the policy blocks the key volume (losing it re-keys every client)", () => {
@@ -210,7 +243,15 @@ describe("VpnGateway (generated key)", () => {
   });
 
   it("dev: bound to 127.0.0.1 on request, other port and subnet, no prevent_destroy", () => {
-    const { c, vpn, text, json, key } = build(() => ({ bindAddress: "127.0.0.1", listenPort: 51999, subnet: "10.99.0.0/24", peers: [{ name: "dev", publicKey: ALICE, allowedIps: "10.99.0.2/32" }] }), { supplied: false, env: "dev" });
+    const { c, vpn, text, json, key } = build(
+      () => ({
+        bindAddress: "127.0.0.1",
+        listenPort: 51999,
+        subnet: "10.99.0.0/24",
+        peers: [{ name: "dev", publicKey: ALICE, allowedIps: "10.99.0.2/32" }],
+      }),
+      { supplied: false, env: "dev" },
+    );
     expect(c.ports).toEqual([{ internal: 51999, external: 51999, ip: "127.0.0.1", protocol: "udp" }]);
     expect(vpn.serverConfig).toContain("Address = 10.99.0.1/24\nListenPort = 51999\n");
     expect(vpn.serverAddress).toBe("10.99.0.1");
@@ -256,9 +297,9 @@ describe("VpnGateway: invalid props", () => {
       'allowListCidrs[0]: "172.16.0.1/12" is not an IPv4 CIDR with a network address',
       "routes[1].tcpPorts is empty",
       'peers[0] ("alice").allowedIps "10.13.14.2/32" is outside the VPN subnet 10.13.13.0/24',
-      "peers[1] (\"alice\").name is also peers[0]'s name",
-      "peers[1] (\"alice\").publicKey is also peers[0]'s key",
-      "peers[1] (\"alice\").allowedIps \"10.13.13.1/32\" is the server's own address",
+      'peers[1] ("alice").name is also peers[0]\'s name',
+      'peers[1] ("alice").publicKey is also peers[0]\'s key',
+      'peers[1] ("alice").allowedIps "10.13.13.1/32" is the server\'s own address',
     ]) {
       expect(message).toContain(`  - ${expected}`);
     }

@@ -93,7 +93,9 @@ describe("documented commands", () => {
     const shorthands = mentions(/\bnpm (test|start|stop|restart)\b/g);
     expect(runs.length).toBeGreaterThan(0);
     const unknown = [...runs, ...shorthands].filter((m) => !scripts.includes(m.text) && !SERVICE_SCRIPTS.includes(m.text));
-    expect(unknown.map(where), `package.json scripts are: ${scripts.join(", ")} (services' own: ${SERVICE_SCRIPTS.join(", ")})`).toEqual([]);
+    expect(unknown.map(where), `package.json scripts are: ${scripts.join(", ")} (services' own: ${SERVICE_SCRIPTS.join(", ")})`).toEqual(
+      [],
+    );
   });
 
   it("every `npx cdktf <command>` is a command of the installed cdktf CLI", () => {
@@ -105,9 +107,14 @@ describe("documented commands", () => {
   }, 60_000);
 
   itIfBinary("terraform", "every `terraform <command>` in code is a command of the installed Terraform", () => {
-    const r = spawnSync("terraform", ["-help"], { encoding: "utf8", env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null", CHECKPOINT_DISABLE: "1" } });
+    const r = spawnSync("terraform", ["-help"], {
+      encoding: "utf8",
+      env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null", CHECKPOINT_DISABLE: "1" },
+    });
     const commands = new Set([...`${r.stdout}`.matchAll(/^ {2}([a-z][a-z-]*)\s{2,}/gm)].map((m) => m[1]!));
-    expect([...commands]).toEqual(expect.arrayContaining(["init", "validate", "plan", "apply", "destroy", "output", "state", "login", "providers"]));
+    expect([...commands]).toEqual(
+      expect.arrayContaining(["init", "validate", "plan", "apply", "destroy", "output", "state", "login", "providers"]),
+    );
     // At a command position: line start, after a backtick, a pipe, ;, && or $( (not "use terraform directly" in a comment).
     const used = mentions(/(?:^[ \t]*|`[ \t]*|[|;&(][ \t]*)terraform(?:[ \t]+-chdir=\S+)?[ \t]+([a-z][a-z-]*)\b/gm, codeOnly);
     expect(used.length).toBeGreaterThan(0);
@@ -136,7 +143,8 @@ describe("documented commands", () => {
 
   it("help lists every package.json script", () => {
     const help = read("help");
-    const listed = (s: string) => new RegExp(s === "test" ? "\\bnpm test\\b" : `\\bnpm run ${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?=\\s|$)`).test(help);
+    const listed = (s: string) =>
+      new RegExp(s === "test" ? "\\bnpm test\\b" : `\\bnpm run ${s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?=\\s|$)`).test(help);
     expect(scripts.filter((s) => !listed(s))).toEqual([]);
   });
 });

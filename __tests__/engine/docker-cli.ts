@@ -181,7 +181,10 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
   const at = (k: string) => `${address}.${k}`;
   for (const k of Object.keys(r)) {
     if (!PROVIDER_ONLY.has(k) && !SUBSTITUTED.has(k) && !TRANSLATED.has(k)) {
-      throw new UntranslatableError(at(k), "is not translated to docker flags yet; teach __tests__/engine/docker-cli.ts what Engine field the provider sets for it");
+      throw new UntranslatableError(
+        at(k),
+        "is not translated to docker flags yet; teach __tests__/engine/docker-cli.ts what Engine field the provider sets for it",
+      );
     }
   }
   const notes: string[] = [];
@@ -225,7 +228,8 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
 
   const tmpfs = strMap(at("tmpfs"), r.tmpfs ?? {});
   for (const [path, opts] of Object.entries(tmpfs)) {
-    if (!path.startsWith("/") || path.includes(":")) throw new UntranslatableError(`${at("tmpfs")}["${path}"]`, "must be an absolute path without ':'");
+    if (!path.startsWith("/") || path.includes(":"))
+      throw new UntranslatableError(`${at("tmpfs")}["${path}"]`, "must be an absolute path without ':'");
     flag("--tmpfs", opts === "" ? path : `${path}:${opts}`);
   }
 
@@ -238,7 +242,8 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
     capDrop = strList(at("capabilities.drop"), caps.drop ?? []).map((c) => literal(at("capabilities.drop"), c));
     for (const c of capDrop) flag("--cap-drop", c);
     for (const c of capAdd) flag("--cap-add", c);
-    if (capAdd.length > 0) notes.push("capabilities: the docker CLI sends CAP_-prefixed names (CAP_NET_BIND_SERVICE); the provider sends them as written");
+    if (capAdd.length > 0)
+      notes.push("capabilities: the docker CLI sends CAP_-prefixed names (CAP_NET_BIND_SERVICE); the provider sends them as written");
   }
 
   const securityOpts = strList(at("security_opts"), r.security_opts ?? []).map((s) => literal(at("security_opts"), s));
@@ -286,7 +291,9 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
       } else if (test[0] === "CMD" && test.length > 1) {
         // `--health-cmd` always makes a CMD-SHELL test; the exec form cannot be written as a flag.
         cliTest = ["CMD-SHELL", shellJoin(test.slice(1))];
-        notes.push("healthcheck: exec-form [\"CMD\", ...] sent as its shell-quoted CMD-SHELL equivalent (the docker CLI cannot express the exec form; the provider sends it unchanged)");
+        notes.push(
+          'healthcheck: exec-form ["CMD", ...] sent as its shell-quoted CMD-SHELL equivalent (the docker CLI cannot express the exec form; the provider sends it unchanged)',
+        );
       } else {
         throw new UntranslatableError(at("healthcheck.test"), `must start with "CMD", "CMD-SHELL" or "NONE", got ${JSON.stringify(test)}`);
       }
@@ -320,11 +327,15 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
     const ip = p.ip === undefined ? "0.0.0.0" : literal(`${where}.ip`, str(`${where}.ip`, p.ip));
     const protocol = p.protocol === undefined ? "tcp" : literal(`${where}.protocol`, str(`${where}.protocol`, p.protocol));
     const port = `${internal}/${protocol}`;
-    const binding = portMode === "loopback-ephemeral" ? { HostIp: "127.0.0.1", HostPort: "" } : { HostIp: ip, HostPort: external === 0 ? "" : String(external) };
+    const binding =
+      portMode === "loopback-ephemeral"
+        ? { HostIp: "127.0.0.1", HostPort: "" }
+        : { HostIp: ip, HostPort: external === 0 ? "" : String(external) };
     (portBindings[port] ??= []).push(binding);
     flag("--publish", `${binding.HostIp.includes(":") ? `[${binding.HostIp}]` : binding.HostIp}:${binding.HostPort}:${port}`);
   });
-  if (portMode === "loopback-ephemeral" && Object.keys(portBindings).length > 0) notes.push("ports: published on 127.0.0.1 with an ephemeral host port instead of the synthesized ip:external");
+  if (portMode === "loopback-ephemeral" && Object.keys(portBindings).length > 0)
+    notes.push("ports: published on 127.0.0.1 with an ephemeral host port instead of the synthesized ip:external");
 
   const networkMode = r.network_mode === undefined ? undefined : literal(at("network_mode"), str(at("network_mode"), r.network_mode));
   if (networkMode) flag("--network", networkMode);
@@ -351,7 +362,8 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
     const containerPath = literal(`${where}.container_path`, str(`${where}.container_path`, v.container_path));
     const mode = bool(`${where}.read_only`, v.read_only ?? false) ? "ro" : "rw";
     let source: string;
-    if (v.volume_name !== undefined && v.host_path !== undefined) throw new UntranslatableError(where, "sets both volume_name and host_path");
+    if (v.volume_name !== undefined && v.host_path !== undefined)
+      throw new UntranslatableError(where, "sets both volume_name and host_path");
     if (v.volume_name !== undefined) {
       const ref = volumeRef(stack, `${where}.volume_name`, str(`${where}.volume_name`, v.volume_name), options.namePrefix);
       volumes.push(ref);
@@ -375,7 +387,8 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
     const where = `${at("upload")}[${i}]`;
     onlyKeys(where, u, ["file", "content", "executable", "permissions"]);
     const permissions = u.permissions === undefined ? undefined : str(`${where}.permissions`, u.permissions);
-    if (permissions !== undefined && !/^0?[0-7]{3,4}$/.test(permissions)) throw new UntranslatableError(`${where}.permissions`, `"${permissions}" is not an octal mode`);
+    if (permissions !== undefined && !/^0?[0-7]{3,4}$/.test(permissions))
+      throw new UntranslatableError(`${where}.permissions`, `"${permissions}" is not an octal mode`);
     return {
       file: str(`${where}.file`, u.file),
       content: str(`${where}.content`, u.content),
@@ -495,7 +508,7 @@ export function volumeCreateArgs(stack: StackJson, resource: string, namePrefix:
 
 // --- Go durations (time.ParseDuration / Duration.String), as the provider uses them ---
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration, in nanoseconds. The provider ignores its error (sending 0); we throw. */
 export function parseGoDuration(where: string, value: string): number {
@@ -509,7 +522,10 @@ export function parseGoDuration(where: string, value: string): number {
     consumed = re.lastIndex;
   }
   if (value === "" || consumed !== value.length) {
-    throw new UntranslatableError(where, `"${value}" is not a Go duration (time.ParseDuration would fail and the provider would silently send 0)`);
+    throw new UntranslatableError(
+      where,
+      `"${value}" is not a Go duration (time.ParseDuration would fail and the provider would silently send 0)`,
+    );
   }
   return Math.round(total);
 }
@@ -523,7 +539,9 @@ export function goDurationString(ns: number): string {
   const frac = (v: number, digits: number) => {
     const scale = 10 ** digits;
     const whole = Math.floor(v / scale);
-    const rest = String(v % scale).padStart(digits, "0").replace(/0+$/, "");
+    const rest = String(v % scale)
+      .padStart(digits, "0")
+      .replace(/0+$/, "");
     return rest === "" ? String(whole) : `${whole}.${rest}`;
   };
   if (u < 1e3) return `${sign}${u}ns`;
@@ -551,7 +569,11 @@ function networkRef(stack: StackJson, where: string, value: string, prefix: stri
   if (!m) throw new UntranslatableError(where, `"${value}" is not a reference to a docker_network in this stack`);
   const n = stack.resource?.docker_network?.[m[1]!];
   if (n === undefined) throw new UntranslatableError(where, `docker_network.${m[1]} is not in this stack`);
-  return { resource: m[1]!, name: `${prefix}${literal(`docker_network.${m[1]}.name`, str(`docker_network.${m[1]}.name`, n.name))}`, internal: bool(`docker_network.${m[1]}.internal`, n.internal ?? false) };
+  return {
+    resource: m[1]!,
+    name: `${prefix}${literal(`docker_network.${m[1]}.name`, str(`docker_network.${m[1]}.name`, n.name))}`,
+    internal: bool(`docker_network.${m[1]}.internal`, n.internal ?? false),
+  };
 }
 
 function volumeRef(stack: StackJson, where: string, value: string, prefix: string): VolumeRef {
@@ -584,7 +606,8 @@ function bool(where: string, v: unknown): boolean {
 }
 
 function int(where: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isInteger(v)) throw new UntranslatableError(where, `expected a whole number, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v))
+    throw new UntranslatableError(where, `expected a whole number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -608,7 +631,8 @@ function oneBlock(where: string, v: unknown): JsonObject {
 }
 
 function strMap(where: string, v: unknown): Record<string, string> {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new UntranslatableError(where, `expected a map, got ${JSON.stringify(v)}`);
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new UntranslatableError(where, `expected a map, got ${JSON.stringify(v)}`);
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(v as JsonObject)) {
     literal(`${where}["${k}"]`, k);
@@ -619,6 +643,10 @@ function strMap(where: string, v: unknown): Record<string, string> {
 
 function onlyKeys(where: string, o: JsonObject, allowed: readonly string[]): void {
   for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw new UntranslatableError(`${where}.${k}`, "is not translated yet; teach __tests__/engine/docker-cli.ts what the provider does with it");
+    if (!allowed.includes(k))
+      throw new UntranslatableError(
+        `${where}.${k}`,
+        "is not translated yet; teach __tests__/engine/docker-cli.ts what the provider does with it",
+      );
   }
 }

@@ -164,7 +164,12 @@ export interface TarEntry {
 export function ustar(entries: readonly TarEntry[]): Buffer {
   const blocks: Buffer[] = [];
   for (const e of entries) {
-    const body = e.type === "file" ? (typeof e.content === "string" ? Buffer.from(e.content, "utf8") : e.content ?? Buffer.alloc(0)) : Buffer.alloc(0);
+    const body =
+      e.type === "file"
+        ? typeof e.content === "string"
+          ? Buffer.from(e.content, "utf8")
+          : (e.content ?? Buffer.alloc(0))
+        : Buffer.alloc(0);
     const h = Buffer.alloc(512);
     let name = e.name;
     let prefix = "";
@@ -217,8 +222,17 @@ const GROUP = ["root:x:0:", "postgres:x:999:", "node:x:1000:", "redis:x:1000:", 
  */
 export async function ensureTestImage(busyboxPath: string): Promise<string> {
   const busybox = readFileSync(busyboxPath);
-  const applets = spawnSync(busyboxPath, ["--list"], { encoding: "utf8" }).stdout.split("\n").filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox");
-  const digest = createHash("sha256").update(busybox).update(PASSWD).update(GROUP).update(applets.join(",")).update("v1").digest("hex").slice(0, 16);
+  const applets = spawnSync(busyboxPath, ["--list"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox");
+  const digest = createHash("sha256")
+    .update(busybox)
+    .update(PASSWD)
+    .update(GROUP)
+    .update(applets.join(","))
+    .update("v1")
+    .digest("hex")
+    .slice(0, 16);
   const current = await docker(["image", "inspect", "--format", "{{json .Config.Env}}", TEST_IMAGE]);
   if (current.code === 0 && (JSON.parse(current.stdout) as string[] | null)?.includes(`${TEST_IMAGE_MARK}=${digest}`)) return TEST_IMAGE;
   const tar = ustar([
@@ -231,7 +245,17 @@ export async function ensureTestImage(busyboxPath: string): Promise<string> {
     { name: "tmp/", type: "dir", mode: 0o1777 },
   ]);
   await dockerOk(
-    ["import", "--change", "ENV PATH=/bin", "--change", `ENV ${TEST_IMAGE_MARK}=${digest}`, "--change", 'CMD ["sleep", "3600"]', "-", TEST_IMAGE],
+    [
+      "import",
+      "--change",
+      "ENV PATH=/bin",
+      "--change",
+      `ENV ${TEST_IMAGE_MARK}=${digest}`,
+      "--change",
+      'CMD ["sleep", "3600"]',
+      "-",
+      TEST_IMAGE,
+    ],
     { input: tar, timeoutMs: 60_000 },
   );
   return TEST_IMAGE;
@@ -347,7 +371,10 @@ export class EngineSession {
 
   async networkGateway(networkName: string): Promise<string> {
     const out = await dockerOk(["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", networkName]);
-    const gw = out.trim().split(/\s+/).find((g) => /^\d+\.\d+\.\d+\.\d+$/.test(g));
+    const gw = out
+      .trim()
+      .split(/\s+/)
+      .find((g) => /^\d+\.\d+\.\d+\.\d+$/.test(g));
     if (!gw) throw new Error(`network ${networkName} has no IPv4 gateway`);
     return gw;
   }
@@ -361,7 +388,11 @@ export class EngineSession {
 
 /** Removes containers (with their anonymous volumes), then networks, then volumes named <prefix>*. */
 export async function removeByPrefix(prefix: string): Promise<void> {
-  const names = async (args: string[]) => (await dockerOk(args)).split("\n").map((s) => s.trim()).filter((s) => s.startsWith(prefix));
+  const names = async (args: string[]) =>
+    (await dockerOk(args))
+      .split("\n")
+      .map((s) => s.trim())
+      .filter((s) => s.startsWith(prefix));
   const containers = await names(["ps", "-a", "--format", "{{.Names}}"]);
   if (containers.length > 0) await docker(["rm", "-f", "-v", ...containers], { timeoutMs: 60_000 });
   const networks = await names(["network", "ls", "--format", "{{.Name}}"]);
@@ -427,7 +458,8 @@ export function inspectMismatches(plan: ContainerPlan, c: DockerInspect): Mismat
   const out: string[] = [];
   const readBack: string[] = [];
   const check = (field: string, actual: unknown, expected: unknown) => {
-    if (!same(actual, expected)) out.push(`${plan.synthesizedName}: ${field} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+    if (!same(actual, expected))
+      out.push(`${plan.synthesizedName}: ${field} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
   };
   const hc = c.HostConfig;
   check("Config.User", c.Config.User, e.User);
@@ -435,11 +467,19 @@ export function inspectMismatches(plan: ContainerPlan, c: DockerInspect): Mismat
   if (e.WorkingDir !== undefined) check("Config.WorkingDir", c.Config.WorkingDir, e.WorkingDir);
   const env = new Set(c.Config.Env ?? []);
   for (const v of e.Env) if (!env.has(v)) out.push(`${plan.synthesizedName}: Config.Env lacks ${v}`);
-  check("Config.Labels", Object.fromEntries(Object.entries(c.Config.Labels ?? {}).sort()), Object.fromEntries(Object.entries(e.Labels).sort()));
+  check(
+    "Config.Labels",
+    Object.fromEntries(Object.entries(c.Config.Labels ?? {}).sort()),
+    Object.fromEntries(Object.entries(e.Labels).sort()),
+  );
   if (e.StopTimeout !== undefined) check("Config.StopTimeout", c.Config.StopTimeout, e.StopTimeout);
   if (e.Healthcheck) {
     const h = c.Config.Healthcheck;
-    check("Config.Healthcheck", h && { Test: h.Test, Interval: h.Interval ?? 0, Timeout: h.Timeout ?? 0, StartPeriod: h.StartPeriod ?? 0, Retries: h.Retries ?? 0 }, e.Healthcheck);
+    check(
+      "Config.Healthcheck",
+      h && { Test: h.Test, Interval: h.Interval ?? 0, Timeout: h.Timeout ?? 0, StartPeriod: h.StartPeriod ?? 0, Retries: h.Retries ?? 0 },
+      e.Healthcheck,
+    );
   }
   check("HostConfig.ReadonlyRootfs", hc.ReadonlyRootfs, e.ReadonlyRootfs);
   check("HostConfig.Privileged", hc.Privileged, e.Privileged);
@@ -450,12 +490,28 @@ export function inspectMismatches(plan: ContainerPlan, c: DockerInspect): Mismat
   if (e.MemorySwap !== undefined) check("HostConfig.MemorySwap", hc.MemorySwap, e.MemorySwap);
   check("HostConfig.CpuShares", hc.CpuShares, e.CpuShares);
   if (e.ShmSize !== undefined) check("HostConfig.ShmSize", hc.ShmSize, e.ShmSize);
-  check("HostConfig.LogConfig", { Type: hc.LogConfig.Type, Config: Object.fromEntries(Object.entries(hc.LogConfig.Config ?? {}).sort()) }, { Type: e.LogConfig.Type, Config: Object.fromEntries(Object.entries(e.LogConfig.Config).sort()) });
+  check(
+    "HostConfig.LogConfig",
+    { Type: hc.LogConfig.Type, Config: Object.fromEntries(Object.entries(hc.LogConfig.Config ?? {}).sort()) },
+    { Type: e.LogConfig.Type, Config: Object.fromEntries(Object.entries(e.LogConfig.Config).sort()) },
+  );
   check("HostConfig.Tmpfs", Object.fromEntries(Object.entries(hc.Tmpfs ?? {}).sort()), Object.fromEntries(Object.entries(e.Tmpfs).sort()));
-  check("HostConfig.RestartPolicy", { Name: hc.RestartPolicy.Name, MaximumRetryCount: hc.RestartPolicy.MaximumRetryCount }, e.RestartPolicy);
-  check("HostConfig.Sysctls", Object.fromEntries(Object.entries(hc.Sysctls ?? {}).sort()), Object.fromEntries(Object.entries(e.Sysctls).sort()));
+  check(
+    "HostConfig.RestartPolicy",
+    { Name: hc.RestartPolicy.Name, MaximumRetryCount: hc.RestartPolicy.MaximumRetryCount },
+    e.RestartPolicy,
+  );
+  check(
+    "HostConfig.Sysctls",
+    Object.fromEntries(Object.entries(hc.Sysctls ?? {}).sort()),
+    Object.fromEntries(Object.entries(e.Sysctls).sort()),
+  );
   check("HostConfig.Binds", sorted(hc.Binds), sorted(e.Binds));
-  const ports = Object.fromEntries(Object.entries(hc.PortBindings ?? {}).filter(([, b]) => b && b.length > 0).sort());
+  const ports = Object.fromEntries(
+    Object.entries(hc.PortBindings ?? {})
+      .filter(([, b]) => b && b.length > 0)
+      .sort(),
+  );
   check("HostConfig.PortBindings", ports, Object.fromEntries(Object.entries(e.PortBindings).sort()));
   if (e.NetworkMode !== undefined) check("HostConfig.NetworkMode", hc.NetworkMode, e.NetworkMode);
   // Mounts: each bind at its destination, writable exactly when not read_only.
@@ -465,7 +521,8 @@ export function inspectMismatches(plan: ContainerPlan, c: DockerInspect): Mismat
     if (!m) out.push(`${plan.synthesizedName}: no mount at ${dest}`);
     else {
       if (m.RW !== (mode === "rw")) out.push(`${plan.synthesizedName}: mount ${dest} RW=${m.RW}, expected ${mode}`);
-      if ((m.Type === "volume" ? m.Name : m.Source) !== source) out.push(`${plan.synthesizedName}: mount ${dest} comes from ${m.Name ?? m.Source}, expected ${source}`);
+      if ((m.Type === "volume" ? m.Name : m.Source) !== source)
+        out.push(`${plan.synthesizedName}: mount ${dest} comes from ${m.Name ?? m.Source}, expected ${source}`);
     }
   }
   // Networks: exactly the synthesized ones (the default bridge disconnected), each with its aliases.
@@ -473,7 +530,8 @@ export function inspectMismatches(plan: ContainerPlan, c: DockerInspect): Mismat
     check("NetworkSettings.Networks (names)", Object.keys(c.NetworkSettings.Networks).sort(), Object.keys(e.Networks).sort());
     for (const [net, aliases] of Object.entries(e.Networks)) {
       const got = c.NetworkSettings.Networks[net]?.Aliases ?? [];
-      for (const a of aliases) if (!got.includes(a)) out.push(`${plan.synthesizedName}: alias ${a} missing on ${net} (has ${JSON.stringify(got)})`);
+      for (const a of aliases)
+        if (!got.includes(a)) out.push(`${plan.synthesizedName}: alias ${a} missing on ${net} (has ${JSON.stringify(got)})`);
     }
   }
   // What the provider's Read would put in state, compared with what we synthesized.
@@ -481,7 +539,11 @@ export function inspectMismatches(plan: ContainerPlan, c: DockerInspect): Mismat
   const h = c.Config.Healthcheck;
   const synthesizedHc = plan.healthcheckStrings;
   if (h && synthesizedHc) {
-    for (const [k, ns] of [["interval", h.Interval ?? 0], ["timeout", h.Timeout ?? 0], ["start_period", h.StartPeriod ?? 0]] as const) {
+    for (const [k, ns] of [
+      ["interval", h.Interval ?? 0],
+      ["timeout", h.Timeout ?? 0],
+      ["start_period", h.StartPeriod ?? 0],
+    ] as const) {
       const back = goDurationString(ns);
       if (synthesizedHc[k] !== undefined && back !== synthesizedHc[k]) {
         readBack.push(`${plan.synthesizedName}: healthcheck.${k} "${synthesizedHc[k]}" is read back as "${back}"`);
@@ -491,7 +553,9 @@ export function inspectMismatches(plan: ContainerPlan, c: DockerInspect): Mismat
   const mib = (bytes: number) => (bytes > 0 ? bytes / 1024 / 1024 : bytes);
   if (mib(hc.Memory) !== plan.memoryMb) back(`memory ${plan.memoryMb} is read back as ${mib(hc.Memory)}`);
   if (mib(hc.MemorySwap) !== plan.memorySwapMb) {
-    back(`memory_swap ${plan.memorySwapMb === 0 ? "(not set)" : plan.memorySwapMb} is read back as ${mib(hc.MemorySwap)} (HostConfig.MemorySwap ${hc.MemorySwap})`);
+    back(
+      `memory_swap ${plan.memorySwapMb === 0 ? "(not set)" : plan.memorySwapMb} is read back as ${mib(hc.MemorySwap)} (HostConfig.MemorySwap ${hc.MemorySwap})`,
+    );
   }
   if (c.Config.User !== plan.user) back(`user "${plan.user}" is read back as "${c.Config.User}"`);
   if (hc.RestartPolicy.Name !== e.RestartPolicy.Name) back(`restart "${e.RestartPolicy.Name}" is read back as "${hc.RestartPolicy.Name}"`);

@@ -10,7 +10,15 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeIf, requireBinary } from "../support/binaries";
 import { containersOf, type ContainerPlan } from "./docker-cli";
-import { dockerDaemonRequirement, EngineSession, ensureTestImage, mapLimit, runPrefix, staticBusyboxRequirement, synthesizedStack } from "./fixtures";
+import {
+  dockerDaemonRequirement,
+  EngineSession,
+  ensureTestImage,
+  mapLimit,
+  runPrefix,
+  staticBusyboxRequirement,
+  synthesizedStack,
+} from "./fixtures";
 
 const PROBE_PORT = 7777;
 /** Serves "ok" on the probe port from the container's /tmp tmpfs, as the container's own user. */
@@ -31,7 +39,19 @@ const ALLOWED: Record<string, readonly string[]> = {
 
 /** Paths that must not exist: the internet-facing edge into monitoring and data, services past the edge's allow-list, neighbours. */
 const DENIED: Record<string, readonly string[]> = {
-  edge: ["loki", "alloy", "cadvisor", "node-exporter", "docker-socket-proxy", "postgres", "redis", "rabbitmq", "discord-bot", "telegram-bot", "postgres-exporter"],
+  edge: [
+    "loki",
+    "alloy",
+    "cadvisor",
+    "node-exporter",
+    "docker-socket-proxy",
+    "postgres",
+    "redis",
+    "rabbitmq",
+    "discord-bot",
+    "telegram-bot",
+    "postgres-exporter",
+  ],
   api: ["grafana", "loki", "prometheus", "docker-socket-proxy", "cadvisor"],
   "discord-bot": ["admin-panel", "mini-app", "grafana", "loki", "prometheus", "edge", "postgres"],
   "telegram-bot": ["admin-panel", "mini-app", "grafana", "loki", "prometheus", "edge", "postgres"],
@@ -62,86 +82,97 @@ const OPEN_BY_DESIGN: Record<string, readonly string[]> = {
 
 const busybox = staticBusyboxRequirement();
 
-describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "network isolation of the dev stack on the real Docker engine", () => {
-  const prefix = runPrefix();
-  let session: EngineSession;
-  const plans = new Map<string, ContainerPlan>();
+describeIf(
+  [requireBinary("docker"), dockerDaemonRequirement(), busybox],
+  "network isolation of the dev stack on the real Docker engine",
+  () => {
+    const prefix = runPrefix();
+    let session: EngineSession;
+    const plans = new Map<string, ContainerPlan>();
 
-  beforeAll(async () => {
-    const image = await ensureTestImage(busybox.path!);
-    const stack = synthesizedStack("dev");
-    session = new EngineSession(stack, `${prefix}iso-`, image);
-    const running = containersOf(stack).filter(([, c]) => c.start !== false && c.must_run !== false);
-    const all = running.map(([key]) => session.planByKey(key, { command: SERVE, ports: "loopback-ephemeral" }));
-    await session.prepare(all);
-    await mapLimit(all, 4, async (p) => {
-      await session.create(p);
-      await session.start(p);
-      plans.set(p.synthesizedName.replace(/^dev-/, ""), p);
+    beforeAll(async () => {
+      const image = await ensureTestImage(busybox.path!);
+      const stack = synthesizedStack("dev");
+      session = new EngineSession(stack, `${prefix}iso-`, image);
+      const running = containersOf(stack).filter(([, c]) => c.start !== false && c.must_run !== false);
+      const all = running.map(([key]) => session.planByKey(key, { command: SERVE, ports: "loopback-ephemeral" }));
+      await session.prepare(all);
+      await mapLimit(all, 4, async (p) => {
+        await session.create(p);
+        await session.start(p);
+        plans.set(p.synthesizedName.replace(/^dev-/, ""), p);
+      });
+    }, 240_000);
+
+    afterAll(async () => {
+      await session?.cleanup();
+    }, 120_000);
+
+    const addresses = new Map<string, string[]>();
+    async function addressesOf(name: string): Promise<string[]> {
+      if (!addresses.has(name)) {
+        const [c] = await session.inspect([plans.get(name)!.name]);
+        const nets = (c as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }).NetworkSettings.Networks;
+        addresses.set(
+          name,
+          Object.values(nets)
+            .map((n) => n.IPAddress)
+            .filter((ip) => ip !== ""),
+        );
+      }
+      return addresses.get(name)!;
+    }
+
+    async function fetches(from: ContainerPlan, host: string, seconds = 3): Promise<boolean> {
+      // busybox wget -T crashes here; timeout bounds a connect that would hang on a dropped packet.
+      const r = await session.exec(from, ["timeout", String(seconds), "wget", "-q", "-O", "-", `http://${host}:${PROBE_PORT}/probe`]);
+      return r.code === 0 && r.stdout.trim() === "ok";
+    }
+
+    /**
+     * true when `from` fetched the probe page from `to` by its alias, or can resolve the alias at all
+     * (Docker's DNS answers it only to a container that shares a network with `to`, so a slow machine
+     * cannot turn an open path into a denied one), or fetched from any of `to`'s addresses (so that a
+     * denial is not just a name that does not resolve).
+     */
+    async function reaches(from: string, to: string): Promise<boolean> {
+      const source = plans.get(from);
+      if (!source) throw new Error(`no container ${from}; have ${[...plans.keys()].join(", ")}`);
+      if (await fetches(source, to)) return true;
+      const resolved = await session.exec(source, ["timeout", "5", "nslookup", to]);
+      if (resolved.code === 0 && /Address:?\s+\d+\.\d+\.\d+\.\d+/.test(resolved.stdout.split(/Name:/)[1] ?? "")) return true;
+      // Between containers on one host a reachable address answers in milliseconds; a dropped packet would hang.
+      for (const ip of await addressesOf(to)) if (await fetches(source, ip, 2)) return true;
+      return false;
+    }
+
+    it("every container of the stack is up with the probe server", () => {
+      const named = [ALLOWED, DENIED, OPEN_BY_DESIGN].flatMap((m) => [...Object.keys(m), ...Object.values(m).flat()]);
+      for (const name of named) {
+        expect(plans.has(name), name).toBe(true);
+      }
     });
-  }, 240_000);
 
-  afterAll(async () => {
-    await session?.cleanup();
-  }, 120_000);
+    it("allowed paths connect", async () => {
+      const pairs = Object.entries(ALLOWED).flatMap(([from, tos]) => tos.map((to) => [from, to] as const));
+      const results = await mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await reaches(from, to) }));
+      console.log(`isolation: ${results.filter((r) => r.ok).length}/${results.length} allowed paths connected`);
+      expect(results.filter((r) => !r.ok).map((r) => r.pair)).toEqual([]);
+    }, 180_000);
 
-  const addresses = new Map<string, string[]>();
-  async function addressesOf(name: string): Promise<string[]> {
-    if (!addresses.has(name)) {
-      const [c] = await session.inspect([plans.get(name)!.name]);
-      const nets = (c as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }).NetworkSettings.Networks;
-      addresses.set(name, Object.values(nets).map((n) => n.IPAddress).filter((ip) => ip !== ""));
-    }
-    return addresses.get(name)!;
-  }
+    it("paths a shared network opens both ways connect, as documented (API and callers, edge and routes, clients of one data service)", async () => {
+      const pairs = Object.entries(OPEN_BY_DESIGN).flatMap(([from, tos]) => tos.map((to) => [from, to] as const));
+      const results = await mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await reaches(from, to) }));
+      expect(results.filter((r) => !r.ok).map((r) => r.pair)).toEqual([]);
+    }, 180_000);
 
-  async function fetches(from: ContainerPlan, host: string, seconds = 3): Promise<boolean> {
-    // busybox wget -T crashes here; timeout bounds a connect that would hang on a dropped packet.
-    const r = await session.exec(from, ["timeout", String(seconds), "wget", "-q", "-O", "-", `http://${host}:${PROBE_PORT}/probe`]);
-    return r.code === 0 && r.stdout.trim() === "ok";
-  }
-
-  /**
-   * true when `from` fetched the probe page from `to` by its alias, or can resolve the alias at all
-   * (Docker's DNS answers it only to a container that shares a network with `to`, so a slow machine
-   * cannot turn an open path into a denied one), or fetched from any of `to`'s addresses (so that a
-   * denial is not just a name that does not resolve).
-   */
-  async function reaches(from: string, to: string): Promise<boolean> {
-    const source = plans.get(from);
-    if (!source) throw new Error(`no container ${from}; have ${[...plans.keys()].join(", ")}`);
-    if (await fetches(source, to)) return true;
-    const resolved = await session.exec(source, ["timeout", "5", "nslookup", to]);
-    if (resolved.code === 0 && /Address:?\s+\d+\.\d+\.\d+\.\d+/.test(resolved.stdout.split(/Name:/)[1] ?? "")) return true;
-    // Between containers on one host a reachable address answers in milliseconds; a dropped packet would hang.
-    for (const ip of await addressesOf(to)) if (await fetches(source, ip, 2)) return true;
-    return false;
-  }
-
-  it("every container of the stack is up with the probe server", () => {
-    const named = [ALLOWED, DENIED, OPEN_BY_DESIGN].flatMap((m) => [...Object.keys(m), ...Object.values(m).flat()]);
-    for (const name of named) {
-      expect(plans.has(name), name).toBe(true);
-    }
-  });
-
-  it("allowed paths connect", async () => {
-    const pairs = Object.entries(ALLOWED).flatMap(([from, tos]) => tos.map((to) => [from, to] as const));
-    const results = await mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await reaches(from, to) }));
-    console.log(`isolation: ${results.filter((r) => r.ok).length}/${results.length} allowed paths connected`);
-    expect(results.filter((r) => !r.ok).map((r) => r.pair)).toEqual([]);
-  }, 180_000);
-
-  it("paths a shared network opens both ways connect, as documented (API and callers, edge and routes, clients of one data service)", async () => {
-    const pairs = Object.entries(OPEN_BY_DESIGN).flatMap(([from, tos]) => tos.map((to) => [from, to] as const));
-    const results = await mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await reaches(from, to) }));
-    expect(results.filter((r) => !r.ok).map((r) => r.pair)).toEqual([]);
-  }, 180_000);
-
-  it("denied paths do not connect (the edge into monitoring or data, services past the allow-list, neighbours)", async () => {
-    const pairs = Object.entries(DENIED).flatMap(([from, tos]) => tos.map((to) => [from, to] as const));
-    const results = await mapLimit(pairs, 8, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await reaches(from, to) }));
-    console.log(`isolation: ${results.filter((r) => !r.ok).length}/${results.length} denied paths refused (by alias and by every address)`);
-    expect(results.filter((r) => r.ok).map((r) => r.pair)).toEqual([]);
-  }, 300_000);
-});
+    it("denied paths do not connect (the edge into monitoring or data, services past the allow-list, neighbours)", async () => {
+      const pairs = Object.entries(DENIED).flatMap(([from, tos]) => tos.map((to) => [from, to] as const));
+      const results = await mapLimit(pairs, 8, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await reaches(from, to) }));
+      console.log(
+        `isolation: ${results.filter((r) => !r.ok).length}/${results.length} denied paths refused (by alias and by every address)`,
+      );
+      expect(results.filter((r) => r.ok).map((r) => r.pair)).toEqual([]);
+    }, 300_000);
+  },
+);

@@ -91,7 +91,11 @@ export async function engineOk<T = any>(method: string, path: string, body?: unk
 }
 
 export class EngineError extends Error {
-  constructor(message: string, readonly status: number, readonly engineMessage: string) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly engineMessage: string,
+  ) {
     super(message);
     this.name = "EngineError";
   }
@@ -177,7 +181,8 @@ export async function releaseSwarm(lease: SwarmLease | undefined): Promise<{ lef
       if (r.code === 0) labels = (JSON.parse(r.stdout || "{}") ?? {}) as Record<string, string>;
       else await sleep(3000);
     }
-    if (labels === undefined) throw new Error("cannot read this node's labels to decide whether the tests made the swarm; leave it by hand if they did");
+    if (labels === undefined)
+      throw new Error("cannot read this node's labels to decide whether the tests made the swarm; leave it by hand if they did");
     if (!labels[TEST_SWARM_LABEL]) return { left: false };
     for (let i = 0; ; i++) {
       const r = await docker(["swarm", "leave", "--force"], { timeoutMs: 60_000 });
@@ -453,7 +458,22 @@ const RANDOM_SPECIAL_DEFAULT = "!@#$%&*()-_=+[]{}<>:?";
 /** A stand-in result for a random_password resource, honouring its length and character classes. */
 export function standInPassword(where: string, r: JsonObject): string {
   for (const k of Object.keys(r)) {
-    if (!["length", "special", "upper", "lower", "numeric", "min_lower", "min_upper", "min_numeric", "min_special", "override_special", "keepers", "lifecycle"].includes(k)) {
+    if (
+      ![
+        "length",
+        "special",
+        "upper",
+        "lower",
+        "numeric",
+        "min_lower",
+        "min_upper",
+        "min_numeric",
+        "min_special",
+        "override_special",
+        "keepers",
+        "lifecycle",
+      ].includes(k)
+    ) {
       throw new UntranslatableError(`${where}.${k}`, "is not understood by the stand-in random_password");
     }
   }
@@ -552,7 +572,10 @@ const TF_META = new Set(["depends_on", "lifecycle", "count", "for_each", "provid
 function only(where: string, o: JsonObject, allowed: readonly string[]): void {
   for (const k of Object.keys(o)) {
     if (!allowed.includes(k) && !TF_META.has(k)) {
-      throw new UntranslatableError(`${where}.${k}`, "is not translated yet; teach __tests__/engine/swarm-api.ts what provider 3.6.2 sends for it");
+      throw new UntranslatableError(
+        `${where}.${k}`,
+        "is not translated yet; teach __tests__/engine/swarm-api.ts what provider 3.6.2 sends for it",
+      );
     }
   }
 }
@@ -591,7 +614,14 @@ function boolOf(where: string, v: unknown, dflt: boolean): boolean {
 function lifecycleOf(where: string, r: JsonObject): { ignoreChanges: string[]; createBeforeDestroy: boolean } {
   const l = block(`${where}.lifecycle`, r.lifecycle);
   if (!l) return { ignoreChanges: [], createBeforeDestroy: false };
-  only(`${where}.lifecycle`, l, ["ignore_changes", "create_before_destroy", "prevent_destroy", "replace_triggered_by", "postcondition", "precondition"]);
+  only(`${where}.lifecycle`, l, [
+    "ignore_changes",
+    "create_before_destroy",
+    "prevent_destroy",
+    "replace_triggered_by",
+    "postcondition",
+    "precondition",
+  ]);
   const ic = l.ignore_changes;
   return {
     ignoreChanges: ic === undefined ? [] : ic === "all" ? ["all"] : (ic as string[]),
@@ -672,7 +702,12 @@ export function translateNetwork(stack: SwarmStackJson, key: string, ctx: Transl
 }
 
 /** docker_secret / docker_config → POST /secrets/create or /configs/create. */
-export function translateSecret(stack: SwarmStackJson, kind: "docker_secret" | "docker_config", key: string, ctx: TranslateContext): SecretPlan {
+export function translateSecret(
+  stack: SwarmStackJson,
+  kind: "docker_secret" | "docker_config",
+  key: string,
+  ctx: TranslateContext,
+): SecretPlan {
   const address = `${kind}.${key}`;
   const r = stack.resource?.[kind]?.[key];
   if (!r) throw new UntranslatableError(address, "no such resource");
@@ -682,21 +717,62 @@ export function translateSecret(stack: SwarmStackJson, kind: "docker_secret" | "
   const data = strOf(`${address}.data`, r.data, ctx);
   const bytes = goStdBase64Decode(data);
   if (!bytes) {
-    throw new UntranslatableError(`${address}.data`, `is not standard base64; the provider ignores the decode error and stores whatever part decoded (wrap the value in base64encode())`);
+    throw new UntranslatableError(
+      `${address}.data`,
+      `is not standard base64; the provider ignores the decode error and stores whatever part decoded (wrap the value in base64encode())`,
+    );
   }
   const wrapped = typeof r.data === "string" ? /^\$\{base64encode\((.*)\)\}$/s.exec(r.data) : null;
   const plaintext = wrapped ? evaluate(`${address}.data`, `\${${wrapped[1]}}`, ctx) : undefined;
-  const request: JsonObject = { Name: name, Labels: kind === "docker_secret" && r.labels !== undefined ? labelMap(`${address}.labels`, r.labels, ctx) : null, Data: bytes.toString("base64") };
+  const request: JsonObject = {
+    Name: name,
+    Labels: kind === "docker_secret" && r.labels !== undefined ? labelMap(`${address}.labels`, r.labels, ctx) : null,
+    Data: bytes.toString("base64"),
+  };
   return { address, key, kind, name, data, bytes, plaintext, request, createBeforeDestroy: lifecycleOf(address, r).createBeforeDestroy };
 }
 
 const SERVICE_KEYS = ["name", "labels", "mode", "task_spec", "update_config", "rollback_config", "endpoint_spec"];
-const TASK_KEYS = ["container_spec", "resources", "restart_policy", "placement", "force_update", "runtime", "networks_advanced", "log_driver"];
-const CONTAINER_KEYS = [
-  "image", "labels", "command", "args", "hostname", "env", "dir", "user", "groups", "read_only", "mounts", "stop_signal",
-  "stop_grace_period", "healthcheck", "secrets", "configs", "isolation", "sysctl", "cap_add", "cap_drop",
+const TASK_KEYS = [
+  "container_spec",
+  "resources",
+  "restart_policy",
+  "placement",
+  "force_update",
+  "runtime",
+  "networks_advanced",
+  "log_driver",
 ];
-const UPDATE_DEFAULTS = { parallelism: 1, delay: "0s", failure_action: "pause", monitor: "5s", max_failure_ratio: "0.0", order: "stop-first" };
+const CONTAINER_KEYS = [
+  "image",
+  "labels",
+  "command",
+  "args",
+  "hostname",
+  "env",
+  "dir",
+  "user",
+  "groups",
+  "read_only",
+  "mounts",
+  "stop_signal",
+  "stop_grace_period",
+  "healthcheck",
+  "secrets",
+  "configs",
+  "isolation",
+  "sysctl",
+  "cap_add",
+  "cap_drop",
+];
+const UPDATE_DEFAULTS = {
+  parallelism: 1,
+  delay: "0s",
+  failure_action: "pause",
+  monitor: "5s",
+  max_failure_ratio: "0.0",
+  order: "stop-first",
+};
 
 /** docker_service → swarm.ServiceSpec exactly as createServiceSpec builds it, plus the configured values. */
 export function translateService(stack: SwarmStackJson, key: string, ctx: TranslateContext): ServicePlan {
@@ -751,11 +827,21 @@ export function translateService(stack: SwarmStackJson, key: string, ctx: Transl
 
   const mounts = blocks(c("mounts"), cs.mounts).map((m, i) => {
     const w = `${c("mounts")}[${i}]`;
-    if (m.tmpfs_options !== undefined) throw new UntranslatableError(`${w}.tmpfs_options`, "crashes provider 3.6.2 (the SDK fills size_bytes as int, the provider asserts int64)");
+    if (m.tmpfs_options !== undefined)
+      throw new UntranslatableError(
+        `${w}.tmpfs_options`,
+        "crashes provider 3.6.2 (the SDK fills size_bytes as int, the provider asserts int64)",
+      );
     only(w, m, ["target", "source", "type", "read_only"]);
     const type = strOf(`${w}.type`, m.type, ctx);
-    if (!/^(bind|volume|tmpfs)$/.test(type)) throw new UntranslatableError(`${w}.type`, `"${type}" is refused by the provider's validation`);
-    return { target: strOf(`${w}.target`, m.target, ctx), source: strOf(`${w}.source`, m.source, ctx), type, read_only: boolOf(`${w}.read_only`, m.read_only, false) };
+    if (!/^(bind|volume|tmpfs)$/.test(type))
+      throw new UntranslatableError(`${w}.type`, `"${type}" is refused by the provider's validation`);
+    return {
+      target: strOf(`${w}.target`, m.target, ctx),
+      source: strOf(`${w}.source`, m.source, ctx),
+      type,
+      read_only: boolOf(`${w}.read_only`, m.read_only, false),
+    };
   });
 
   const hcB = block(c("healthcheck"), cs.healthcheck);
@@ -801,15 +887,25 @@ export function translateService(stack: SwarmStackJson, key: string, ctx: Transl
     Command: command,
     Args: args,
     Hostname: strOf(c("hostname"), cs.hostname, ctx),
-    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`).sort(),
+    Env: Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .sort(),
     Dir: strOf(c("dir"), cs.dir, ctx),
     User: strOf(c("user"), cs.user, ctx),
     Groups: groups,
     StopSignal: strOf(c("stop_signal"), cs.stop_signal, ctx),
     ReadOnly: boolOf(c("read_only"), cs.read_only, false),
     Mounts: mounts.map((m) => omitZero({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.read_only })),
-    Secrets: secrets.map((s) => ({ File: { Name: s.file_name, UID: s.file_uid, GID: s.file_gid, Mode: s.file_mode }, SecretID: s.secret_id, SecretName: s.secret_name })),
-    Configs: configs.map((s) => ({ File: { Name: s.file_name, UID: s.file_uid, GID: s.file_gid, Mode: s.file_mode }, ConfigID: s.config_id, ConfigName: s.config_name })),
+    Secrets: secrets.map((s) => ({
+      File: { Name: s.file_name, UID: s.file_uid, GID: s.file_gid, Mode: s.file_mode },
+      SecretID: s.secret_id,
+      SecretName: s.secret_name,
+    })),
+    Configs: configs.map((s) => ({
+      File: { Name: s.file_name, UID: s.file_uid, GID: s.file_gid, Mode: s.file_mode },
+      ConfigID: s.config_id,
+      ConfigName: s.config_name,
+    })),
     Isolation: isolation,
     Sysctls: sysctl,
     CapabilityAdd: capAdd,
@@ -856,14 +952,21 @@ export function translateService(stack: SwarmStackJson, key: string, ctx: Transl
     const lim = block(at("task_spec.resources.limits"), resB.limits);
     if (lim) {
       only(at("task_spec.resources.limits"), lim, ["nano_cpus", "memory_bytes"]);
-      const l = { nano_cpus: intOf(at("task_spec.resources.limits.nano_cpus"), lim.nano_cpus, 0), memory_bytes: intOf(at("task_spec.resources.limits.memory_bytes"), lim.memory_bytes, 0) };
+      const l = {
+        nano_cpus: intOf(at("task_spec.resources.limits.nano_cpus"), lim.nano_cpus, 0),
+        memory_bytes: intOf(at("task_spec.resources.limits.memory_bytes"), lim.memory_bytes, 0),
+      };
       res.Limits = { NanoCPUs: l.nano_cpus, MemoryBytes: l.memory_bytes };
       resConfigured.limits = l;
     } else resConfigured.limits = null;
     const resv = block(at("task_spec.resources.reservation"), resB.reservation);
     if (resv) {
       only(at("task_spec.resources.reservation"), resv, ["nano_cpus", "memory_bytes"]);
-      const l = { nano_cpus: intOf(at("task_spec.resources.reservation.nano_cpus"), resv.nano_cpus, 0), memory_bytes: intOf(at("task_spec.resources.reservation.memory_bytes"), resv.memory_bytes, 0), generic_resources: [] };
+      const l = {
+        nano_cpus: intOf(at("task_spec.resources.reservation.nano_cpus"), resv.nano_cpus, 0),
+        memory_bytes: intOf(at("task_spec.resources.reservation.memory_bytes"), resv.memory_bytes, 0),
+        generic_resources: [],
+      };
       res.Reservations = { NanoCPUs: l.nano_cpus, MemoryBytes: l.memory_bytes };
       resConfigured.reservation = l;
     } else resConfigured.reservation = null;
@@ -878,7 +981,12 @@ export function translateService(stack: SwarmStackJson, key: string, ctx: Transl
   if (rpB) {
     only(at("task_spec.restart_policy"), rpB, ["condition", "delay", "max_attempts", "window"]);
     const w = (k: string) => at(`task_spec.restart_policy.${k}`);
-    const rp = { condition: strOf(w("condition"), rpB.condition, ctx), delay: strOf(w("delay"), rpB.delay, ctx), max_attempts: intOf(w("max_attempts"), rpB.max_attempts, 0), window: strOf(w("window"), rpB.window, ctx) };
+    const rp = {
+      condition: strOf(w("condition"), rpB.condition, ctx),
+      delay: strOf(w("delay"), rpB.delay, ctx),
+      max_attempts: intOf(w("max_attempts"), rpB.max_attempts, 0),
+      window: strOf(w("window"), rpB.window, ctx),
+    };
     const dur = (k: "delay" | "window") => (rp[k] === "" ? 0 : parseGoDuration(w(k), rp[k]));
     taskTemplate.RestartPolicy = omitZero({ Condition: rp.condition }) as JsonObject;
     Object.assign(taskTemplate.RestartPolicy as JsonObject, { Delay: dur("delay"), MaxAttempts: rp.max_attempts, Window: dur("window") });
@@ -893,7 +1001,11 @@ export function translateService(stack: SwarmStackJson, key: string, ctx: Transl
     const constraints = strList(at("task_spec.placement.constraints"), plB.constraints, ctx);
     const prefs = strList(at("task_spec.placement.prefs"), plB.prefs, ctx);
     const maxReplicas = intOf(at("task_spec.placement.max_replicas"), plB.max_replicas, 0);
-    taskTemplate.Placement = omitZero({ Constraints: constraints, Preferences: prefs.map((p) => ({ Spread: { SpreadDescriptor: p } })), MaxReplicas: maxReplicas });
+    taskTemplate.Placement = omitZero({
+      Constraints: constraints,
+      Preferences: prefs.map((p) => ({ Spread: { SpreadDescriptor: p } })),
+      MaxReplicas: maxReplicas,
+    });
     taskConfigured.placement = { constraints: [...constraints].sort(), prefs: [...prefs].sort(), max_replicas: maxReplicas };
   } else {
     taskTemplate.Placement = {};
@@ -910,15 +1022,28 @@ export function translateService(stack: SwarmStackJson, key: string, ctx: Transl
   const nets = blocks(at("task_spec.networks_advanced"), ts.networks_advanced).map((n, i) => {
     const w = at(`task_spec.networks_advanced[${i}]`);
     only(w, n, ["name", "aliases", "driver_opts"]);
-    return { name: strOf(`${w}.name`, n.name, ctx), aliases: strList(`${w}.aliases`, n.aliases, ctx).sort(), driver_opts: strList(`${w}.driver_opts`, n.driver_opts, ctx).sort() };
+    return {
+      name: strOf(`${w}.name`, n.name, ctx),
+      aliases: strList(`${w}.aliases`, n.aliases, ctx).sort(),
+      driver_opts: strList(`${w}.driver_opts`, n.driver_opts, ctx).sort(),
+    };
   });
-  taskTemplate.Networks = nets.map((n) => omitZero({ Target: n.name, Aliases: n.aliases, DriverOpts: Object.fromEntries(n.driver_opts.map((o) => [o.split("=")[0]!, o.split("=").slice(1).join("=")])) }));
+  taskTemplate.Networks = nets.map((n) =>
+    omitZero({
+      Target: n.name,
+      Aliases: n.aliases,
+      DriverOpts: Object.fromEntries(n.driver_opts.map((o) => [o.split("=")[0]!, o.split("=").slice(1).join("=")])),
+    }),
+  );
   taskConfigured.networks_advanced = sortSet(nets);
 
   const ldB = block(at("task_spec.log_driver"), ts.log_driver);
   if (ldB) {
     only(at("task_spec.log_driver"), ldB, ["name", "options"]);
-    const ld = { name: strOf(at("task_spec.log_driver.name"), ldB.name, ctx), options: sortedEntries(strMap(at("task_spec.log_driver.options"), ldB.options, ctx)) };
+    const ld = {
+      name: strOf(at("task_spec.log_driver.name"), ldB.name, ctx),
+      options: sortedEntries(strMap(at("task_spec.log_driver.options"), ldB.options, ctx)),
+    };
     taskTemplate.LogDriver = omitZero({ Name: ld.name, Options: ld.options });
     taskConfigured.log_driver = ld;
   } else taskConfigured.log_driver = null;
@@ -967,9 +1092,24 @@ export function translateService(stack: SwarmStackJson, key: string, ctx: Transl
     const ports = blocks(at("endpoint_spec.ports"), epB.ports).map((p, i) => {
       const w = at(`endpoint_spec.ports[${i}]`);
       only(w, p, ["name", "protocol", "target_port", "published_port", "publish_mode"]);
-      return { name: strOf(`${w}.name`, p.name, ctx), protocol: strOf(`${w}.protocol`, p.protocol, ctx, "tcp"), target_port: intOf(`${w}.target_port`, p.target_port, 0), published_port: intOf(`${w}.published_port`, p.published_port, 0), publish_mode: strOf(`${w}.publish_mode`, p.publish_mode, ctx, "ingress") };
+      return {
+        name: strOf(`${w}.name`, p.name, ctx),
+        protocol: strOf(`${w}.protocol`, p.protocol, ctx, "tcp"),
+        target_port: intOf(`${w}.target_port`, p.target_port, 0),
+        published_port: intOf(`${w}.published_port`, p.published_port, 0),
+        publish_mode: strOf(`${w}.publish_mode`, p.publish_mode, ctx, "ingress"),
+      };
     });
-    if (ports.length > 0) endpointSpec.Ports = ports.map((p) => omitZero({ Name: p.name, Protocol: p.protocol, TargetPort: p.target_port, PublishedPort: p.published_port, PublishMode: p.publish_mode }));
+    if (ports.length > 0)
+      endpointSpec.Ports = ports.map((p) =>
+        omitZero({
+          Name: p.name,
+          Protocol: p.protocol,
+          TargetPort: p.target_port,
+          PublishedPort: p.published_port,
+          PublishMode: p.publish_mode,
+        }),
+      );
     epConfigured.ports = ports;
     configured.endpoint_spec = epConfigured;
   }
@@ -1066,10 +1206,24 @@ export function flattenService(s: any): JsonObject {
     stop_signal: cs.StopSignal ?? "",
     hosts: cs.Hosts ?? [],
     secrets: sortSet(
-      ((cs.Secrets ?? []) as any[]).map((x) => ({ secret_id: x.SecretID, secret_name: x.SecretName ?? "", file_name: x.File?.Name ?? "", file_uid: x.File?.UID ?? "", file_gid: x.File?.GID ?? "", file_mode: x.File?.Mode ?? 0 })),
+      ((cs.Secrets ?? []) as any[]).map((x) => ({
+        secret_id: x.SecretID,
+        secret_name: x.SecretName ?? "",
+        file_name: x.File?.Name ?? "",
+        file_uid: x.File?.UID ?? "",
+        file_gid: x.File?.GID ?? "",
+        file_mode: x.File?.Mode ?? 0,
+      })),
     ),
     configs: sortSet(
-      ((cs.Configs ?? []) as any[]).map((x) => ({ config_id: x.ConfigID, config_name: x.ConfigName ?? "", file_name: x.File?.Name ?? "", file_uid: x.File?.UID ?? "", file_gid: x.File?.GID ?? "", file_mode: x.File?.Mode ?? 0 })),
+      ((cs.Configs ?? []) as any[]).map((x) => ({
+        config_id: x.ConfigID,
+        config_name: x.ConfigName ?? "",
+        file_name: x.File?.Name ?? "",
+        file_uid: x.File?.UID ?? "",
+        file_gid: x.File?.GID ?? "",
+        file_mode: x.File?.Mode ?? 0,
+      })),
     ),
     isolation: cs.Isolation ?? "",
     sysctl: sortedEntries(cs.Sysctls ?? {}),
@@ -1078,12 +1232,27 @@ export function flattenService(s: any): JsonObject {
     privileges: cs.Privileges ? [cs.Privileges] : [],
   };
   if (cs.StopGracePeriod !== undefined && cs.StopGracePeriod !== null) containerSpec.stop_grace_period = shortDur(cs.StopGracePeriod);
-  if (hc) containerSpec.healthcheck = { test: hc.Test ?? [], interval: shortDur(hc.Interval ?? 0), timeout: shortDur(hc.Timeout ?? 0), start_period: shortDur(hc.StartPeriod ?? 0), retries: hc.Retries ?? 0 };
+  if (hc)
+    containerSpec.healthcheck = {
+      test: hc.Test ?? [],
+      interval: shortDur(hc.Interval ?? 0),
+      timeout: shortDur(hc.Timeout ?? 0),
+      start_period: shortDur(hc.StartPeriod ?? 0),
+      retries: hc.Retries ?? 0,
+    };
   const task: JsonObject = { container_spec: containerSpec };
   if (tt.Resources) {
     task.resources = {
-      limits: tt.Resources.Limits ? { nano_cpus: tt.Resources.Limits.NanoCPUs ?? 0, memory_bytes: tt.Resources.Limits.MemoryBytes ?? 0 } : null,
-      reservation: tt.Resources.Reservations ? { nano_cpus: tt.Resources.Reservations.NanoCPUs ?? 0, memory_bytes: tt.Resources.Reservations.MemoryBytes ?? 0, generic_resources: [] } : null,
+      limits: tt.Resources.Limits
+        ? { nano_cpus: tt.Resources.Limits.NanoCPUs ?? 0, memory_bytes: tt.Resources.Limits.MemoryBytes ?? 0 }
+        : null,
+      reservation: tt.Resources.Reservations
+        ? {
+            nano_cpus: tt.Resources.Reservations.NanoCPUs ?? 0,
+            memory_bytes: tt.Resources.Reservations.MemoryBytes ?? 0,
+            generic_resources: [],
+          }
+        : null,
     };
   }
   if (tt.RestartPolicy) {
@@ -1096,7 +1265,11 @@ export function flattenService(s: any): JsonObject {
     };
   }
   if (tt.Placement) {
-    task.placement = { constraints: [...(tt.Placement.Constraints ?? [])].sort(), prefs: ((tt.Placement.Preferences ?? []) as any[]).map((p) => p.Spread?.SpreadDescriptor).sort(), max_replicas: tt.Placement.MaxReplicas ?? 0 };
+    task.placement = {
+      constraints: [...(tt.Placement.Constraints ?? [])].sort(),
+      prefs: ((tt.Placement.Preferences ?? []) as any[]).map((p) => p.Spread?.SpreadDescriptor).sort(),
+      max_replicas: tt.Placement.MaxReplicas ?? 0,
+    };
   }
   task.force_update = tt.ForceUpdate ?? 0;
   task.runtime = tt.Runtime ?? "";
@@ -1104,7 +1277,9 @@ export function flattenService(s: any): JsonObject {
     ((tt.Networks ?? []) as any[]).map((n) => ({
       name: n.Target,
       aliases: [...(n.Aliases ?? [])].sort(),
-      driver_opts: Object.entries((n.DriverOpts ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`).sort(),
+      driver_opts: Object.entries((n.DriverOpts ?? {}) as Record<string, string>)
+        .map(([k, v]) => `${k}=${v}`)
+        .sort(),
     })),
   );
   task.log_driver = tt.LogDriver ? { name: tt.LogDriver.Name, options: sortedEntries(tt.LogDriver.Options ?? {}) } : null;
@@ -1120,17 +1295,28 @@ export function flattenService(s: any): JsonObject {
         }
       : null;
   // endpoint_spec comes from Endpoint (the applied one) when it has a mode, else from the spec.
-  const ep = s.Endpoint?.Spec?.Mode ? { spec: s.Endpoint.Spec, ports: s.Endpoint.Ports } : { spec: spec.EndpointSpec ?? {}, ports: spec.EndpointSpec?.Ports };
+  const ep = s.Endpoint?.Spec?.Mode
+    ? { spec: s.Endpoint.Spec, ports: s.Endpoint.Ports }
+    : { spec: spec.EndpointSpec ?? {}, ports: spec.EndpointSpec?.Ports };
   return {
     name: spec.Name,
     labels: labelsOf(spec.Labels),
-    mode: { ...(spec.Mode?.Replicated ? { replicated: { replicas: spec.Mode.Replicated.Replicas ?? 0 } } : {}), global: spec.Mode?.Global !== undefined && spec.Mode?.Global !== null },
+    mode: {
+      ...(spec.Mode?.Replicated ? { replicated: { replicas: spec.Mode.Replicated.Replicas ?? 0 } } : {}),
+      global: spec.Mode?.Global !== undefined && spec.Mode?.Global !== null,
+    },
     task_spec: task,
     update_config: upd(spec.UpdateConfig),
     rollback_config: upd(spec.RollbackConfig),
     endpoint_spec: {
       mode: ep.spec.Mode ?? "",
-      ports: ((ep.ports ?? []) as any[]).map((p) => ({ name: p.Name ?? "", protocol: p.Protocol ?? "", target_port: p.TargetPort ?? 0, published_port: p.PublishedPort ?? 0, publish_mode: p.PublishMode ?? "" })),
+      ports: ((ep.ports ?? []) as any[]).map((p) => ({
+        name: p.Name ?? "",
+        protocol: p.Protocol ?? "",
+        target_port: p.TargetPort ?? 0,
+        published_port: p.PublishedPort ?? 0,
+        publish_mode: p.PublishMode ?? "",
+      })),
     },
   };
 }
@@ -1154,7 +1340,12 @@ export const formatDiff = (d: ReadBackDiff) =>
  * Every configured attribute whose read-back differs. Only attributes present in `configured` are
  * compared: the translators leave out what is Computed and unset, and fill in schema defaults.
  */
-export function compareReadBack(address: string, configured: JsonObject, state: JsonObject, ignoreChanges: readonly string[] = []): ReadBackDiff[] {
+export function compareReadBack(
+  address: string,
+  configured: JsonObject,
+  state: JsonObject,
+  ignoreChanges: readonly string[] = [],
+): ReadBackDiff[] {
   const out: ReadBackDiff[] = [];
   const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === "object" && !Array.isArray(v);
   const walk = (path: string, want: unknown, got: unknown) => {
@@ -1165,7 +1356,9 @@ export function compareReadBack(address: string, configured: JsonObject, state: 
     }
     if (JSON.stringify(want ?? null) !== JSON.stringify(got ?? null)) {
       const top = path.split(".")[0]!;
-      const ignored = ignoreChanges.includes("all") ? "all" : ignoreChanges.find((i) => i === top || path === i || path.startsWith(`${i}.`));
+      const ignored = ignoreChanges.includes("all")
+        ? "all"
+        : ignoreChanges.find((i) => i === top || path === i || path.startsWith(`${i}.`));
       out.push({ address, field: path, synthesized: want, readBack: got, ...(ignored ? { ignoredBy: `[${ignored}]` } : {}) });
     }
   };
@@ -1275,7 +1468,9 @@ export class SwarmDeployment {
   /** Creates the service as resourceDockerServiceCreate does (without the client-side digest lookup). */
   async createService(key: string): Promise<ServicePlan & { id: string; warnings: string[] }> {
     const plan = translateService(this.stack, key, this.context());
-    const res = await engineOk<{ ID: string; Warnings?: string[] | null }>("POST", "/services/create", plan.spec, { "X-Registry-Auth": EMPTY_REGISTRY_AUTH });
+    const res = await engineOk<{ ID: string; Warnings?: string[] | null }>("POST", "/services/create", plan.spec, {
+      "X-Registry-Auth": EMPTY_REGISTRY_AUTH,
+    });
     this.created.set(plan.address, { id: res.ID, name: plan.name });
     this.services.push(plan);
     return { ...plan, id: res.ID, warnings: res.Warnings ?? [] };
@@ -1287,7 +1482,12 @@ export class SwarmDeployment {
     const o = this.created.get(plan.address);
     if (!o) throw new Error(`${plan.address} was not created`);
     const current = await engineOk<any>("GET", `/services/${o.id}`);
-    const res = await engineOk<{ Warnings?: string[] | null }>("POST", `/services/${o.id}/update?version=${current.Version.Index}`, plan.spec, { "X-Registry-Auth": EMPTY_REGISTRY_AUTH });
+    const res = await engineOk<{ Warnings?: string[] | null }>(
+      "POST",
+      `/services/${o.id}/update?version=${current.Version.Index}`,
+      plan.spec,
+      { "X-Registry-Auth": EMPTY_REGISTRY_AUTH },
+    );
     const i = this.services.findIndex((s) => s.address === plan.address);
     if (i >= 0) this.services[i] = plan;
     return { ...plan, warnings: res.Warnings ?? [] };
@@ -1370,13 +1570,16 @@ export const runningTasks = (tasks: readonly TaskInfo[]) => tasks.filter((t) => 
 
 /** Removes every Swarm service, secret and config named <prefix>*; services first, waiting for their tasks. */
 export async function removeSwarmObjectsByPrefix(prefix: string): Promise<void> {
-  const named = async (kind: string) => ((await engineOk<any[]>("GET", `/${kind}`)) ?? []).filter((o) => String(o.Spec?.Name ?? "").startsWith(prefix));
+  const named = async (kind: string) =>
+    ((await engineOk<any[]>("GET", `/${kind}`)) ?? []).filter((o) => String(o.Spec?.Name ?? "").startsWith(prefix));
   const services = await named("services");
   for (const s of services) await engine("DELETE", `/services/${s.ID}`);
   // Secrets and networks can go only once the tasks' containers are gone.
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
-    const left = (await engineOk<any[]>("GET", "/containers/json?all=true")).filter((c) => String(c.Labels?.["com.docker.swarm.service.name"] ?? "").startsWith(prefix));
+    const left = (await engineOk<any[]>("GET", "/containers/json?all=true")).filter((c) =>
+      String(c.Labels?.["com.docker.swarm.service.name"] ?? "").startsWith(prefix),
+    );
     if (left.length === 0) break;
     await sleep(500);
   }
@@ -1425,11 +1628,18 @@ export const EDGE_IMAGE = "updateio-test/swarm-edge:caddy";
 /** `docker build` from a context made in memory; rebuilt only when the inputs change (an ENV mark). */
 async function buildImage(tag: string, files: TarEntry[], dockerfile: string): Promise<void> {
   const mark = createHash("sha256").update(dockerfile);
-  for (const f of files) mark.update(f.name).update(String(f.mode)).update(f.content ?? "");
+  for (const f of files)
+    mark
+      .update(f.name)
+      .update(String(f.mode))
+      .update(f.content ?? "");
   const digest = mark.digest("hex").slice(0, 16);
   const current = await docker(["image", "inspect", "--format", "{{json .Config.Env}}", tag]);
   if (current.code === 0 && (JSON.parse(current.stdout) as string[] | null)?.includes(`UPDATEIO_STANDIN=${digest}`)) return;
-  const context = ustar([{ name: "Dockerfile", type: "file", mode: 0o644, content: `${dockerfile}\nENV UPDATEIO_STANDIN=${digest}\n` }, ...files]);
+  const context = ustar([
+    { name: "Dockerfile", type: "file", mode: 0o644, content: `${dockerfile}\nENV UPDATEIO_STANDIN=${digest}\n` },
+    ...files,
+  ]);
   await dockerOk(["build", "-q", "-t", tag, "-"], { input: context, timeoutMs: 180_000 });
 }
 

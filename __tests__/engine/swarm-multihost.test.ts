@@ -68,7 +68,8 @@ const CADDYFILE = `{
  * The app stand-in: answers /health with its version and node (both from the task's env). It stops
  * on SIGTERM like the real apps do (busybox httpd as PID 1 would ignore it and sit out the grace period).
  */
-const serve = (port: number, body: string) => `mkdir -p /tmp/www && echo "${body}" > /tmp/www/health || exit 1; trap 'exit 0' TERM; httpd -f -p ${port} -h /tmp/www & wait`;
+const serve = (port: number, body: string) =>
+  `mkdir -p /tmp/www && echo "${body}" > /tmp/www/health || exit 1; trap 'exit 0' TERM; httpd -f -p ${port} -h /tmp/www & wait`;
 const APP_CMD = serve(APP_PORT, "$VERSION $TASK_NODE");
 const DATA_CMD = serve(DATA_PORT, "data-tier");
 /** busybox `wget -T` crashes; `timeout` bounds it instead. */
@@ -80,30 +81,93 @@ const MONITOR = "12s";
 function serviceCreateArgs(image: string): string[] {
   const labels = ["io.updateio.project=updateio", "io.updateio.environment=test", "io.updateio.service=app", "io.updateio.component=app"];
   return [
-    "service", "create", "--detach", "--no-resolve-image",
-    "--name", SERVICE,
-    "--replicas", String(REPLICAS),
+    "service",
+    "create",
+    "--detach",
+    "--no-resolve-image",
+    "--name",
+    SERVICE,
+    "--replicas",
+    String(REPLICAS),
     ...labels.flatMap((l) => ["--label", l, "--container-label", l]),
-    "--endpoint-mode", "dnsrr",
-    "--network", `name=edge,alias=${SERVICE}`,
-    "--network", "name=data",
-    "--user", "1000:1000",
+    "--endpoint-mode",
+    "dnsrr",
+    "--network",
+    `name=edge,alias=${SERVICE}`,
+    "--network",
+    "name=data",
+    "--user",
+    "1000:1000",
     "--read-only",
-    "--cap-drop", "ALL",
-    "--mount", "type=tmpfs,target=/tmp",
-    "--env", "VERSION=v1",
+    "--cap-drop",
+    "ALL",
+    "--mount",
+    "type=tmpfs,target=/tmp",
+    "--env",
+    "VERSION=v1",
     // Test-only: tells the client which node answered.
-    "--env", "TASK_NODE={{.Node.Hostname}}",
-    "--health-cmd", HEALTH_CMD, "--health-interval", "2s", "--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "2s",
-    "--stop-grace-period", "10s",
-    "--limit-memory", "64M", "--limit-cpu", "0.5", "--reserve-memory", "16M",
-    "--restart-condition", "any", "--restart-delay", "5s", "--restart-max-attempts", "0", "--restart-window", "2m",
-    "--update-parallelism", "1", "--update-delay", "2s", "--update-failure-action", "rollback", "--update-monitor", MONITOR,
-    "--update-max-failure-ratio", "0", "--update-order", "start-first",
-    "--rollback-parallelism", "1", "--rollback-delay", "0s", "--rollback-failure-action", "pause", "--rollback-monitor", MONITOR,
-    "--rollback-max-failure-ratio", "0", "--rollback-order", "start-first",
-    "--log-driver", "json-file", "--log-opt", "max-file=3", "--log-opt", "max-size=10m",
-    image, "sh", "-c", APP_CMD,
+    "--env",
+    "TASK_NODE={{.Node.Hostname}}",
+    "--health-cmd",
+    HEALTH_CMD,
+    "--health-interval",
+    "2s",
+    "--health-timeout",
+    "3s",
+    "--health-retries",
+    "3",
+    "--health-start-period",
+    "2s",
+    "--stop-grace-period",
+    "10s",
+    "--limit-memory",
+    "64M",
+    "--limit-cpu",
+    "0.5",
+    "--reserve-memory",
+    "16M",
+    "--restart-condition",
+    "any",
+    "--restart-delay",
+    "5s",
+    "--restart-max-attempts",
+    "0",
+    "--restart-window",
+    "2m",
+    "--update-parallelism",
+    "1",
+    "--update-delay",
+    "2s",
+    "--update-failure-action",
+    "rollback",
+    "--update-monitor",
+    MONITOR,
+    "--update-max-failure-ratio",
+    "0",
+    "--update-order",
+    "start-first",
+    "--rollback-parallelism",
+    "1",
+    "--rollback-delay",
+    "0s",
+    "--rollback-failure-action",
+    "pause",
+    "--rollback-monitor",
+    MONITOR,
+    "--rollback-max-failure-ratio",
+    "0",
+    "--rollback-order",
+    "start-first",
+    "--log-driver",
+    "json-file",
+    "--log-opt",
+    "max-file=3",
+    "--log-opt",
+    "max-size=10m",
+    image,
+    "sh",
+    "-c",
+    APP_CMD,
   ];
 }
 
@@ -120,7 +184,10 @@ function serviceCreateArgs(image: string): string[] {
 function expectEdgeRetriesHeld(s: LoadSummary, lostTasks: number, fullStrengthAfterS: number): void {
   expect(s.sent - s.failed, "requests answered").toBeGreaterThan(0);
   expect(s.failed, `failed requests (${lostTasks} task(s) lost)`).toBeLessThanOrEqual(2 * lostTasks + 1);
-  expect(s.failures.filter((f) => f.at > fullStrengthAfterS), "failures after the service was back to full strength").toEqual([]);
+  expect(
+    s.failures.filter((f) => f.at > fullStrengthAfterS),
+    "failures after the service was back to full strength",
+  ).toEqual([]);
 }
 
 function kernelHas(module: string): boolean {
@@ -128,10 +195,17 @@ function kernelHas(module: string): boolean {
 }
 
 function report(what: string, s: LoadSummary, extra: Record<string, number | string> = {}): void {
-  const failures = s.failures.length === 0 ? "" : ` failures(sent at s after the event: reason): ${s.failures.map((f) => `${f.at}s: ${f.why}`).join("; ")}`;
+  const failures =
+    s.failures.length === 0
+      ? ""
+      : ` failures(sent at s after the event: reason): ${s.failures.map((f) => `${f.at}s: ${f.why}`).join("; ")}`;
   const slow = s.slowOnes.length === 0 ? "" : ` slow(sent at s: ms): ${s.slowOnes.map((x) => `${x.at}s: ${x.ms}`).join(", ")}`;
-  const more = Object.entries(extra).map(([k, v]) => ` ${k}=${v}`).join("");
-  console.log(`[swarm] ${what}: sent=${s.sent} failed=${s.failed} slow(>${s.slowOverMs}ms)=${s.slow} max=${s.maxMs}ms over ${s.seconds}s${more}${failures}${slow}`);
+  const more = Object.entries(extra)
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join("");
+  console.log(
+    `[swarm] ${what}: sent=${s.sent} failed=${s.failed} slow(>${s.slowOverMs}ms)=${s.slow} max=${s.maxMs}ms over ${s.seconds}s${more}${failures}${slow}`,
+  );
 }
 
 describeIf(swarmRigRequirement(), "Swarm on 4 nodes (3 managers + 1 worker), each a dockerd in its own network namespace", () => {
@@ -142,11 +216,18 @@ describeIf(swarmRigRequirement(), "Swarm on 4 nodes (3 managers + 1 worker), eac
 
   /** Tasks the swarm wants running, with where they run and their state, as the manager m1 sees them. */
   async function tasks(): Promise<{ node: string; state: string }[]> {
-    const out = await rig.dockerOk(MANAGER, ["service", "ps", SERVICE, "--filter", "desired-state=running", "--format", "{{.Node}}|{{.CurrentState}}"], { timeoutMs: 15_000 });
-    return out.split("\n").filter((l) => l.trim() !== "").map((l) => {
-      const [node = "", state = ""] = l.split("|");
-      return { node, state };
-    });
+    const out = await rig.dockerOk(
+      MANAGER,
+      ["service", "ps", SERVICE, "--filter", "desired-state=running", "--format", "{{.Node}}|{{.CurrentState}}"],
+      { timeoutMs: 15_000 },
+    );
+    return out
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => {
+        const [node = "", state = ""] = l.split("|");
+        return { node, state };
+      });
   }
 
   /**
@@ -180,7 +261,14 @@ describeIf(swarmRigRequirement(), "Swarm on 4 nodes (3 managers + 1 worker), eac
     try {
       return await waitFor(what, timeoutMs, check);
     } catch (e) {
-      const ps = await rig.docker(MANAGER, ["service", "ps", SERVICE, "--no-trunc", "--format", "{{.Name}} {{.Node}} desired={{.DesiredState}} current={{.CurrentState}} {{.Error}}"]);
+      const ps = await rig.docker(MANAGER, [
+        "service",
+        "ps",
+        SERVICE,
+        "--no-trunc",
+        "--format",
+        "{{.Name}} {{.Node}} desired={{.DesiredState}} current={{.CurrentState}} {{.Error}}",
+      ]);
       const nodes = await rig.docker(MANAGER, ["node", "ls"]);
       throw new Error(`${(e as Error).message}\n${ps.stdout}${ps.stderr}\n${nodes.stdout}${nodes.stderr}`);
     }
@@ -210,18 +298,59 @@ describeIf(swarmRigRequirement(), "Swarm on 4 nodes (3 managers + 1 worker), eac
     await rig.dockerOk(MANAGER, ["network", "create", "--driver", "overlay", "--attachable", "edge"]);
     const caddyfile = writeRigFile(rig, "Caddyfile", CADDYFILE);
     await Promise.all([
-      rig.dockerOk(MANAGER, [
-        "run", "--detach", "--name", "data", "--network", "data", "--network-alias", "postgres",
-        "--read-only", "--tmpfs", "/tmp", "--user", "1000:1000", "--cap-drop", "ALL", appId, "sh", "-c", DATA_CMD,
-      ], { timeoutMs: 60_000 }),
+      rig.dockerOk(
+        MANAGER,
+        [
+          "run",
+          "--detach",
+          "--name",
+          "data",
+          "--network",
+          "data",
+          "--network-alias",
+          "postgres",
+          "--read-only",
+          "--tmpfs",
+          "/tmp",
+          "--user",
+          "1000:1000",
+          "--cap-drop",
+          "ALL",
+          appId,
+          "sh",
+          "-c",
+          DATA_CMD,
+        ],
+        { timeoutMs: 60_000 },
+      ),
       rig.dockerOk(MANAGER, serviceCreateArgs(appId), { timeoutMs: 60_000 }),
-      rig.dockerOk(MANAGER, [
-        "run", "--detach", "--name", "edge", "--network", "edge",
-        // Host-mode publishing on the manager's own address.
-        "--publish", `${rig.node(MANAGER).addr}:${EDGE_PORT}:80`,
-        "--read-only", "--tmpfs", "/tmp", "--volume", `${caddyfile}:/etc/caddy/Caddyfile:ro`,
-        edge.tag, "caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile",
-      ], { timeoutMs: 60_000 }),
+      rig.dockerOk(
+        MANAGER,
+        [
+          "run",
+          "--detach",
+          "--name",
+          "edge",
+          "--network",
+          "edge",
+          // Host-mode publishing on the manager's own address.
+          "--publish",
+          `${rig.node(MANAGER).addr}:${EDGE_PORT}:80`,
+          "--read-only",
+          "--tmpfs",
+          "/tmp",
+          "--volume",
+          `${caddyfile}:/etc/caddy/Caddyfile:ro`,
+          edge.tag,
+          "caddy",
+          "run",
+          "--config",
+          "/etc/caddy/Caddyfile",
+          "--adapter",
+          "caddyfile",
+        ],
+        { timeoutMs: 60_000 },
+      ),
     ]);
     step("data+service+edge");
     await waitForTasks(`${REPLICAS} healthy tasks of ${SERVICE}`, 120_000, () => fullStrength());
@@ -243,18 +372,38 @@ describeIf(swarmRigRequirement(), "Swarm on 4 nodes (3 managers + 1 worker), eac
       const [task] = await containersOf(n.name);
       expect(task, `a task on ${n.name}`).toBeDefined();
       const r = await rig.docker(n.name, ["exec", task!, "timeout", "3", "wget", "-qO-", `http://postgres:${DATA_PORT}/health`]);
-      console.log(`[swarm] ${n.name}: task -> postgres:${DATA_PORT} over the overlay: ${r.code === 0 ? r.stdout.trim() : `failed: ${r.stderr.trim()}`}`);
+      console.log(
+        `[swarm] ${n.name}: task -> postgres:${DATA_PORT} over the overlay: ${r.code === 0 ? r.stdout.trim() : `failed: ${r.stderr.trim()}`}`,
+      );
       expect(r.stdout.trim(), `the data tier seen from the task on ${n.name}`).toBe("data-tier");
     }
     // The internal network has no way out: the data tier itself cannot reach the client's address.
-    const out = await rig.docker(MANAGER, ["exec", "data", "timeout", "3", "wget", "-qO-", `http://${rig.node(MANAGER).addr}:${EDGE_PORT}/health`]);
+    const out = await rig.docker(MANAGER, [
+      "exec",
+      "data",
+      "timeout",
+      "3",
+      "wget",
+      "-qO-",
+      `http://${rig.node(MANAGER).addr}:${EDGE_PORT}/health`,
+    ]);
     expect(out.code).not.toBe(0);
     // The edge on the manager reaches the tasks on every node.
     const load = await Load.start(rig, edgeUrl());
-    await waitFor("answers from every node through the edge", 20_000, async () => {
-      const nodes = new Set(load.snapshot().filter((s) => s.ok).map((s) => s.body?.split(" ")[1]));
-      return NODES.every((n) => nodes.has(n.name)) ? true : undefined;
-    }, 200);
+    await waitFor(
+      "answers from every node through the edge",
+      20_000,
+      async () => {
+        const nodes = new Set(
+          load
+            .snapshot()
+            .filter((s) => s.ok)
+            .map((s) => s.body?.split(" ")[1]),
+        );
+        return NODES.every((n) => nodes.has(n.name)) ? true : undefined;
+      },
+      200,
+    );
     const s = await load.stop();
     report("edge -> tasks.app on every node", s, { bodies: JSON.stringify(s.bodies) });
     expect(s.failed).toBe(0);
@@ -289,7 +438,9 @@ describeIf(swarmRigRequirement(), "Swarm on 4 nodes (3 managers + 1 worker), eac
     const t0 = Date.now();
     rig.linkDown(lost);
     rig.killNode(lost);
-    const down = await waitFor(`${lost} marked Down`, 60_000, async () => ((await rig.nodeList(MANAGER)).find((n) => n.hostname === lost)?.status === "Down" ? Date.now() : undefined));
+    const down = await waitFor(`${lost} marked Down`, 60_000, async () =>
+      (await rig.nodeList(MANAGER)).find((n) => n.hostname === lost)?.status === "Down" ? Date.now() : undefined,
+    );
     const strength = strengthLog(t0, [lost]);
     const placed = await waitForTasks(`${REPLICAS} running tasks without ${lost}`, 120_000, strength.check);
     const full = Date.now();
@@ -297,7 +448,13 @@ describeIf(swarmRigRequirement(), "Swarm on 4 nodes (3 managers + 1 worker), eac
     const s = await load.stop(t0);
     const downS = ((down - t0) / 1000).toFixed(1);
     const fullS = ((full - t0) / 1000).toFixed(1);
-    report(`worker ${lost} lost`, s, { tasksLost: lostTasks, markedDownAfterS: downS, fullStrengthAfterS: fullS, tasksOn: placed.join(","), healthy: strength.log.join(" ") });
+    report(`worker ${lost} lost`, s, {
+      tasksLost: lostTasks,
+      markedDownAfterS: downS,
+      fullStrengthAfterS: fullS,
+      tasksOn: placed.join(","),
+      healthy: strength.log.join(" "),
+    });
     expect(placed).not.toContain(lost);
     expectEdgeRetriesHeld(s, lostTasks, (full - t0) / 1000);
   }, 180_000);
@@ -345,7 +502,9 @@ describeIf(swarmRigRequirement(), "Swarm on 4 nodes (3 managers + 1 worker), eac
     const t0 = Date.now();
     await rig.dockerOk(MANAGER, ["service", "update", "--detach", "--env-add", "VERSION=v2", SERVICE]);
     await waitForTasks("the rolling update to complete", 150_000, async () => {
-      const state = (await rig.dockerOk(MANAGER, ["service", "inspect", "--format", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}", SERVICE])).trim();
+      const state = (
+        await rig.dockerOk(MANAGER, ["service", "inspect", "--format", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}", SERVICE])
+      ).trim();
       if (state === "rollback_started" || state === "rollback_completed" || state === "paused") throw new Error(`update ended in ${state}`);
       return state === "completed" ? true : undefined;
     });

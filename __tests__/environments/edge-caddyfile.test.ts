@@ -21,7 +21,11 @@ describeIfBinary("caddy", "generated Caddyfiles pass the real caddy", () => {
       const file = join(dir, `${name}.Caddyfile`);
       writeFileSync(file, caddyfile!);
 
-      const validate = spawnSync("caddy", ["validate", "--adapter", "caddyfile", "--config", file], { env, encoding: "utf8", timeout: 30_000 });
+      const validate = spawnSync("caddy", ["validate", "--adapter", "caddyfile", "--config", file], {
+        env,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
       expect(validate.status, validate.stderr).toBe(0);
 
       const adapt = spawnSync("caddy", ["adapt", "--adapter", "caddyfile", "--config", file], { env, encoding: "utf8", timeout: 30_000 });
@@ -33,9 +37,9 @@ describeIfBinary("caddy", "generated Caddyfiles pass the real caddy", () => {
       const apiPort = stack.config.services.api.port;
       if (stack.config.runtime.kind === "swarm") {
         // Swarm: the API's tasks come from DNS (tasks.api, re-resolved every second), with passive checks and retries.
-        expect(config.apps.http.servers.srv0.routes.flatMap((r: any) => JSON.stringify(r).match(/"dynamic_upstreams":\{[^}]*\}/g) ?? [])).toContain(
-          `"dynamic_upstreams":{"name":"tasks.api","port":"${apiPort}","refresh":1000000000,"source":"a"}`,
-        );
+        expect(
+          config.apps.http.servers.srv0.routes.flatMap((r: any) => JSON.stringify(r).match(/"dynamic_upstreams":\{[^}]*\}/g) ?? []),
+        ).toContain(`"dynamic_upstreams":{"name":"tasks.api","port":"${apiPort}","refresh":1000000000,"source":"a"}`);
         expect(text).toContain('"passive":{"fail_duration":30000000000}');
       } else {
         // Every API replica is an upstream, with active health checks.

@@ -30,12 +30,26 @@ beforeAll(() => {
 
 const allContainers = (json: Json): [string, Json][] => Object.entries(json.resource.docker_container ?? {}) as [string, Json][];
 const isSecretsOwner = (c: Json) => (c.labels as Json[]).some((l) => l.label === "io.updateio.role" && l.value === "secrets-owner");
-const running = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter((c) => c.start !== false && !isSecretsOwner(c));
-const secretsOwners = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter(isSecretsOwner);
-const seeds = (json: Json): Json[] => allContainers(json).map(([, c]) => c).filter((c) => c.start === false);
+const running = (json: Json): Json[] =>
+  allContainers(json)
+    .map(([, c]) => c)
+    .filter((c) => c.start !== false && !isSecretsOwner(c));
+const secretsOwners = (json: Json): Json[] =>
+  allContainers(json)
+    .map(([, c]) => c)
+    .filter(isSecretsOwner);
+const seeds = (json: Json): Json[] =>
+  allContainers(json)
+    .map(([, c]) => c)
+    .filter((c) => c.start === false);
 function container(json: Json, name: string): Json {
   const c = allContainers(json).find(([, v]) => v.name === name);
-  if (!c) throw new Error(`no container ${name}; have ${allContainers(json).map(([, v]) => v.name).join(", ")}`);
+  if (!c)
+    throw new Error(
+      `no container ${name}; have ${allContainers(json)
+        .map(([, v]) => v.name)
+        .join(", ")}`,
+    );
   return c[1];
 }
 const containerKey = (json: Json, name: string): string => allContainers(json).find(([, v]) => v.name === name)![0];
@@ -58,7 +72,9 @@ const swarmService = (json: Json, name: string): Json | undefined => allServices
 /** Environment of a container ("K=V" list) or a Swarm service (map), as "K=V" strings. */
 function envOf(json: Json, name: string): string[] {
   const svc = swarmService(json, name);
-  return svc ? Object.entries(svc.task_spec.container_spec.env as Record<string, string>).map(([k, v]) => `${k}=${v}`) : container(json, name).env;
+  return svc
+    ? Object.entries(svc.task_spec.container_spec.env as Record<string, string>).map(([k, v]) => `${k}=${v}`)
+    : container(json, name).env;
 }
 function dependsOn(json: Json, name: string): string[] {
   return (swarmService(json, name) ?? container(json, name)).depends_on ?? [];
@@ -74,7 +90,9 @@ const replicasOf = (json: Json, env: string, svc: string): string[] =>
 /** The edge's upstream for a service: every replica by name (containers), or tasks.<svc> by DNS (Swarm). */
 function upstreamOf(json: Json, env: string, svc: string, port: number): string {
   if (swarmService(json, `${env}-${svc}`)) return `reverse_proxy {\n\t\t\tdynamic a tasks.${svc} ${port} {\n\t\t\t\trefresh 1s\n\t\t\t}`;
-  return `reverse_proxy ${replicasOf(json, env, svc).map((n) => `${n.slice(env.length + 1)}:${port}`).join(" ")} {`;
+  return `reverse_proxy ${replicasOf(json, env, svc)
+    .map((n) => `${n.slice(env.length + 1)}:${port}`)
+    .join(" ")} {`;
 }
 function caddyfile(json: Json, env: string): string {
   const upload = container(json, `${env}-edge-seed`).upload.find((u: Json) => u.file === "/etc/caddy/Caddyfile");
@@ -95,18 +113,57 @@ function siteBlock(text: string, host: string): string {
 
 // test and prod share prod's data-tier topology: a Postgres replica and PgBouncer, Redis master + replica +
 // 3 Sentinels, a 3-node RabbitMQ cluster.
-const HA_DATA = ["postgres-replica-1", "postgres-pooler", "redis", "redis-replica-1", "redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3"];
+const HA_DATA = [
+  "postgres-replica-1",
+  "postgres-pooler",
+  "redis",
+  "redis-replica-1",
+  "redis-sentinel-1",
+  "redis-sentinel-2",
+  "redis-sentinel-3",
+  "rabbitmq-1",
+  "rabbitmq-2",
+  "rabbitmq-3",
+];
 // Observability: Loki + Alloy + the socket proxy, Prometheus + exporters (one per Postgres and Redis
 // node), Grafana. Exporters of replicas exist where the data tier has replicas.
-const O11Y = ["alloy", "cadvisor", "docker-socket-proxy", "grafana", "loki", "node-exporter", "postgres-exporter", "prometheus", "redis-exporter"];
+const O11Y = [
+  "alloy",
+  "cadvisor",
+  "docker-socket-proxy",
+  "grafana",
+  "loki",
+  "node-exporter",
+  "postgres-exporter",
+  "prometheus",
+  "redis-exporter",
+];
 const HA_EXPORTERS = ["postgres-exporter-replica-1", "redis-exporter-replica-1"];
 const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
 // dev runs the apps as containers; test and prod run them as Swarm services (everything else stays a
 // container on the manager).
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
-  dev: ["admin-panel", "api", "api-migrate", "discord-bot", "edge", "mini-app", "postgres", "postgres-backup", "postgres-reload", "rabbitmq", "redis", "telegram-bot", ...O11Y].map((s) => `dev-${s}`),
-  test: ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `test-${s}`),
-  prod: ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map((s) => `prod-${s}`),
+  dev: [
+    "admin-panel",
+    "api",
+    "api-migrate",
+    "discord-bot",
+    "edge",
+    "mini-app",
+    "postgres",
+    "postgres-backup",
+    "postgres-reload",
+    "rabbitmq",
+    "redis",
+    "telegram-bot",
+    ...O11Y,
+  ].map((s) => `dev-${s}`),
+  test: ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map(
+    (s) => `test-${s}`,
+  ),
+  prod: ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map(
+    (s) => `prod-${s}`,
+  ),
 };
 const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
   dev: [],
@@ -137,12 +194,28 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 
   describe("inventory", () => {
     it("has exactly the expected containers", () => {
-      expect(running(json()).map((c) => c.name).sort()).toEqual([...EXPECTED_RUNNING[env]].sort());
-      expect(seeds(json()).map((c) => c.name).sort()).toEqual(EXPECTED_SEEDS[env].map((s) => `${env}-${s}-seed`).sort());
+      expect(
+        running(json())
+          .map((c) => c.name)
+          .sort(),
+      ).toEqual([...EXPECTED_RUNNING[env]].sort());
+      expect(
+        seeds(json())
+          .map((c) => c.name)
+          .sort(),
+      ).toEqual(EXPECTED_SEEDS[env].map((s) => `${env}-${s}-seed`).sort());
       // Every seed that carries secrets has the job that hands them to its service's user, and no other seed has one.
       const withSecrets = seeds(json()).filter((c) => ((c.upload ?? []) as Json[]).some((u) => String(u.file).startsWith("/run/secrets/")));
-      expect(secretsOwners(json()).map((c) => c.name).sort()).toEqual(withSecrets.map((c) => String(c.name).replace(/-seed$/, "-secrets-owner")).sort());
-      expect(allServices(json()).map(([, v]) => v.name).sort()).toEqual(EXPECTED_SERVICES[env]);
+      expect(
+        secretsOwners(json())
+          .map((c) => c.name)
+          .sort(),
+      ).toEqual(withSecrets.map((c) => String(c.name).replace(/-seed$/, "-secrets-owner")).sort());
+      expect(
+        allServices(json())
+          .map(([, v]) => v.name)
+          .sort(),
+      ).toEqual(EXPECTED_SERVICES[env]);
     });
 
     it("runs each app service with its configured replica count, named and aliased per replica", () => {
@@ -166,13 +239,31 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("has one internal network per edge route and per API caller, the data and monitoring networks, and an egress network per service that goes out", () => {
       const nets = Object.fromEntries(Object.values(json().resource.docker_network as Json).map((n: Json) => [n.name, n.internal]));
       const internal = [
-        "edge-api", "edge-admin-panel", "edge-mini-app", "edge-grafana", ...(webhook ? ["edge-telegram-bot"] : []), "edge-metrics",
-        "api-discord-bot", "api-telegram-bot", "api-admin-panel", "api-mini-app",
-        "postgres", "redis", "rabbitmq", "monitoring", "docker-api", "postgres-grafana", "rabbitmq-metrics",
-        "logs-push", "logs-query", "logs-metrics",
+        "edge-api",
+        "edge-admin-panel",
+        "edge-mini-app",
+        "edge-grafana",
+        ...(webhook ? ["edge-telegram-bot"] : []),
+        "edge-metrics",
+        "api-discord-bot",
+        "api-telegram-bot",
+        "api-admin-panel",
+        "api-mini-app",
+        "postgres",
+        "redis",
+        "rabbitmq",
+        "monitoring",
+        "docker-api",
+        "postgres-grafana",
+        "rabbitmq-metrics",
+        "logs-push",
+        "logs-query",
+        "logs-metrics",
       ];
       const egress = ["egress-edge", "egress-discord-bot", "egress-telegram-bot", ...(env === "dev" ? ["egress-api"] : [])];
-      expect(nets).toEqual(Object.fromEntries([...internal.map((n) => [`${env}-${n}`, true]), ...egress.map((n) => [`${env}-${n}`, false])]));
+      expect(nets).toEqual(
+        Object.fromEntries([...internal.map((n) => [`${env}-${n}`, true]), ...egress.map((n) => [`${env}-${n}`, false])]),
+      );
     });
 
     it("has the providers, one image per distinct image and the random passwords", () => {
@@ -182,37 +273,45 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       // observability (loki, alloy, socket proxy, prometheus, grafana, four exporters).
       // On Swarm the nodes pull the four other app images themselves; the API's is still pulled for the migration job.
       expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 15 : 18);
-      const passwords = Object.keys(json().resource.random_password).map((k) => k.replace(/_[0-9A-F]{8}$/, "")).sort();
-      expect(passwords).toEqual([
-        "admin-session-secret_password",
-        "api-encryption-key_password",
-        "api-session-secret_password",
-        "grafana_admin-password",
-        "grafana_secret-key_password",
-        "postgres-backup-password",
-        "postgres-grafana-password",
-        "postgres-monitor-password",
-        "postgres_app-password",
-        "postgres_owner-password",
-        "postgres_readonly-password",
-        "postgres_reload-password",
-        "postgres_replication-password",
-        "postgres_superuser-password",
-        "rabbitmq_api-password",
-        "rabbitmq_discord-bot-password",
-        "rabbitmq_erlang-cookie_password",
-        "rabbitmq_password",
-        "rabbitmq_telegram-bot-password",
-        "redis_app-password",
-        "redis_healthcheck-password",
-        "redis_monitor-password",
-        ...(webhook ? ["redis_replication-password", "redis_sentinel-client-password", "redis_sentinel-password", "redis_sentinel-peer-password"] : []),
-        ...(webhook ? ["telegram-webhook-secret_password"] : []),
-      ].sort());
+      const passwords = Object.keys(json().resource.random_password)
+        .map((k) => k.replace(/_[0-9A-F]{8}$/, ""))
+        .sort();
+      expect(passwords).toEqual(
+        [
+          "admin-session-secret_password",
+          "api-encryption-key_password",
+          "api-session-secret_password",
+          "grafana_admin-password",
+          "grafana_secret-key_password",
+          "postgres-backup-password",
+          "postgres-grafana-password",
+          "postgres-monitor-password",
+          "postgres_app-password",
+          "postgres_owner-password",
+          "postgres_readonly-password",
+          "postgres_reload-password",
+          "postgres_replication-password",
+          "postgres_superuser-password",
+          "rabbitmq_api-password",
+          "rabbitmq_discord-bot-password",
+          "rabbitmq_erlang-cookie_password",
+          "rabbitmq_password",
+          "rabbitmq_telegram-bot-password",
+          "redis_app-password",
+          "redis_healthcheck-password",
+          "redis_monitor-password",
+          ...(webhook
+            ? ["redis_replication-password", "redis_sentinel-client-password", "redis_sentinel-password", "redis_sentinel-peer-password"]
+            : []),
+          ...(webhook ? ["telegram-webhook-secret_password"] : []),
+        ].sort(),
+      );
     });
 
     it("passes the policy pack with no error annotation", () => {
-      const errors = S[env].stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => `${c.node.path}: ${m.data}`));
+      const errors = S[env].stack.node
+        .findAll()
+        .flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => `${c.node.path}: ${m.data}`));
       expect(errors).toEqual([]);
     });
   });
@@ -225,7 +324,17 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     };
 
     it("api: its edge route, one network per caller, postgres, redis, rabbitmq (+ its own egress in dev, for its debug port)", () => {
-      each("api", ["edge-api", "api-discord-bot", "api-telegram-bot", "api-admin-panel", "api-mini-app", "postgres", "redis", "rabbitmq", ...(env === "dev" ? ["egress-api"] : [])]);
+      each("api", [
+        "edge-api",
+        "api-discord-bot",
+        "api-telegram-bot",
+        "api-admin-panel",
+        "api-mini-app",
+        "postgres",
+        "redis",
+        "rabbitmq",
+        ...(env === "dev" ? ["egress-api"] : []),
+      ]);
     });
 
     it("discord bot: its own egress, its link to the API, redis, rabbitmq", () => {
@@ -259,11 +368,20 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       each("postgres", ["postgres", ...(env === "dev" ? ["postgres-grafana"] : [])]);
       if (env !== "dev") each("postgres-replica-1", ["postgres", "postgres-grafana"]);
       each("redis", ["redis"]);
-      for (const node of env === "dev" ? ["rabbitmq"] : ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"]) each(node, ["rabbitmq", "rabbitmq-metrics"]);
+      for (const node of env === "dev" ? ["rabbitmq"] : ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"])
+        each(node, ["rabbitmq", "rabbitmq-metrics"]);
     });
 
     it("edge: one network per route, its own egress and the metrics network it shares with Prometheus only; migration job: postgres only", () => {
-      each("edge", ["egress-edge", "edge-api", "edge-admin-panel", "edge-mini-app", "edge-grafana", ...(webhook ? ["edge-telegram-bot"] : []), "edge-metrics"]);
+      each("edge", [
+        "egress-edge",
+        "edge-api",
+        "edge-admin-panel",
+        "edge-mini-app",
+        "edge-grafana",
+        ...(webhook ? ["edge-telegram-bot"] : []),
+        "edge-metrics",
+      ]);
       expect(networksOf(json(), `${env}-api-migrate`)).toEqual([`${env}-postgres`]);
     });
 
@@ -280,14 +398,20 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     });
 
     it("every Prometheus scrape target resolves to a container that shares a network with Prometheus", () => {
-      const promYaml = container(json(), `${env}-prometheus-seed`).upload.find((u: Json) => u.file.endsWith("/prometheus.yml")).content as string;
+      const promYaml = container(json(), `${env}-prometheus-seed`).upload.find((u: Json) => u.file.endsWith("/prometheus.yml"))
+        .content as string;
       const targets = [...promYaml.matchAll(/^\s+- ([a-z0-9-]+):(\d+)$/gm)].map((m) => m[1]!);
       expect(targets.length).toBeGreaterThan(8);
       const netsOf = (c: Json) => new Set((c.networks_advanced ?? []).map((n: Json) => n.name));
       const prometheus = container(json(), `${env}-prometheus`);
       for (const host of new Set(targets)) {
-        const owners = running(json()).filter((c) => (c.networks_advanced ?? []).some((n: Json) => (n.aliases ?? []).includes(host) && netsOf(prometheus).has(n.name)));
-        expect(owners.map((c) => c.name), `scrape target ${host}`).toHaveLength(1);
+        const owners = running(json()).filter((c) =>
+          (c.networks_advanced ?? []).some((n: Json) => (n.aliases ?? []).includes(host) && netsOf(prometheus).has(n.name)),
+        );
+        expect(
+          owners.map((c) => c.name),
+          `scrape target ${host}`,
+        ).toHaveLength(1);
       }
     });
 
@@ -306,7 +430,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       prod: ["prod-edge 0.0.0.0:80->80/tcp", "prod-edge 0.0.0.0:443->443/tcp"],
     };
     it(`are exactly: ${EXPECTED[env].join(", ")}`, () => {
-      const published = allContainers(json()).flatMap(([, c]) => (c.ports ?? []).map((p: Json) => `${c.name} ${p.ip}:${p.external}->${p.internal}/${p.protocol}`));
+      const published = allContainers(json()).flatMap(([, c]) =>
+        (c.ports ?? []).map((p: Json) => `${c.name} ${p.ip}:${p.external}->${p.internal}/${p.protocol}`),
+      );
       expect(published.sort()).toEqual([...EXPECTED[env]].sort());
     });
   });
@@ -338,13 +464,17 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     });
 
     it("every secret upload is a random_password (or sensitive variable) reference, or a template containing one", () => {
-      const sensitiveVars = Object.entries(json().variable as Json).filter(([, v]) => v.sensitive === true).map(([k]) => k);
+      const sensitiveVars = Object.entries(json().variable as Json)
+        .filter(([, v]) => v.sensitive === true)
+        .map(([k]) => k);
       expect(sensitiveVars.sort()).toEqual(["discord_bot_token", "telegram_bot_token"]);
       let count = 0;
       for (const seed of seeds(json())) {
         for (const u of seed.upload.filter((x: Json) => x.file.startsWith("/run/secrets/"))) {
           count++;
-          const refs = [...(u.content as string).matchAll(/\$\{(?:urlencode\()?(random_password\.[A-Za-z0-9_-]+\.result|var\.[a-z_]+)\)?\}/g)].map((m) => m[1]!);
+          const refs = [
+            ...(u.content as string).matchAll(/\$\{(?:urlencode\()?(random_password\.[A-Za-z0-9_-]+\.result|var\.[a-z_]+)\)?\}/g),
+          ].map((m) => m[1]!);
           expect(refs.length, `${seed.name} ${u.file}`).toBeGreaterThan(0);
           for (const r of refs.filter((x) => x.startsWith("var."))) expect(sensitiveVars).toContain(r.slice(4));
         }
@@ -353,7 +483,11 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     });
 
     it("secret references appear only in files under /run/secrets", () => {
-      const carriers = seeds(json()).flatMap((s) => s.upload.filter((u: Json) => !u.file.startsWith("/run/secrets/") && /random_password|\$\{var\./.test(u.content)).map((u: Json) => u.file));
+      const carriers = seeds(json()).flatMap((s) =>
+        s.upload
+          .filter((u: Json) => !u.file.startsWith("/run/secrets/") && /random_password|\$\{var\./.test(u.content))
+          .map((u: Json) => u.file),
+      );
       expect(carriers).toEqual([]);
     });
 
@@ -376,7 +510,11 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it(env === "prod" ? "is Terraform Cloud" : `is local at ../../../state/${env}.tfstate`, () => {
       if (env === "prod") {
         expect(json().terraform.backend).toBeUndefined();
-        expect(json().terraform.cloud).toEqual({ hostname: "app.terraform.io", organization: "updateio", workspaces: { name: "updateio-prod" } });
+        expect(json().terraform.cloud).toEqual({
+          hostname: "app.terraform.io",
+          organization: "updateio",
+          workspaces: { name: "updateio-prod" },
+        });
       } else {
         expect(json().terraform.cloud).toBeUndefined();
         expect(json().terraform.backend).toEqual({ local: { path: `../../../state/${env}.tfstate` } });
@@ -384,7 +522,10 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     });
 
     it("pins the provider versions", () => {
-      expect(json().terraform.required_providers).toEqual({ docker: { source: "kreuzwerker/docker", version: "3.6.2" }, random: { source: "hashicorp/random", version: "3.7.2" } });
+      expect(json().terraform.required_providers).toEqual({
+        docker: { source: "kreuzwerker/docker", version: "3.6.2" },
+        random: { source: "hashicorp/random", version: "3.7.2" },
+      });
     });
   });
 
@@ -394,17 +535,43 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       expect(json().output.grafana_admin_password.sensitive).toBe(true);
       expect(json().output.database_app_url.sensitive).toBe(true);
       // Through PgBouncer (transaction pooling, Prisma's pgbouncer flag) where the pooler is on (test, prod).
-      const target = webhook ? "postgres-pooler:6432\\/updateio\\?schema=public&pgbouncer=true&connection_limit=20" : "postgres:5432\\/updateio\\?schema=public";
-      expect(json().output.database_app_url.value).toMatch(new RegExp(`^postgresql:\\/\\/updateio_app:\\$\\{urlencode\\(random_password\\.postgres_app-password_[0-9A-F]+\\.result\\)\\}@${target}$`));
+      const target = webhook
+        ? "postgres-pooler:6432\\/updateio\\?schema=public&pgbouncer=true&connection_limit=20"
+        : "postgres:5432\\/updateio\\?schema=public";
+      expect(json().output.database_app_url.value).toMatch(
+        new RegExp(
+          `^postgresql:\\/\\/updateio_app:\\$\\{urlencode\\(random_password\\.postgres_app-password_[0-9A-F]+\\.result\\)\\}@${target}$`,
+        ),
+      );
       expect(json().output.urls.sensitive).toBeUndefined();
-      expect(json().output.internal_endpoints.value).toEqual({ api: "api:3000", postgres: "postgres:5432", redis: "redis:6379", rabbitmq: "rabbitmq:5672" });
+      expect(json().output.internal_endpoints.value).toEqual({
+        api: "api:3000",
+        postgres: "postgres:5432",
+        redis: "redis:6379",
+        rabbitmq: "rabbitmq:5672",
+      });
     });
 
     it("publishes the public URLs with the https port when it is not 443", () => {
       const expected = {
-        dev: { api: "https://api.updateio.localhost", admin: "https://admin.updateio.localhost", mini_app: "https://app.updateio.localhost", grafana: "https://grafana.updateio.localhost/" },
-        test: { api: "https://api.updateio.test:8444", admin: "https://admin.updateio.test:8444", mini_app: "https://app.updateio.test:8444", grafana: "https://grafana.updateio.test:8444/" },
-        prod: { api: "https://api.updateio.app", admin: "https://admin.updateio.app", mini_app: "https://app.updateio.app", grafana: "https://grafana.updateio.app/" },
+        dev: {
+          api: "https://api.updateio.localhost",
+          admin: "https://admin.updateio.localhost",
+          mini_app: "https://app.updateio.localhost",
+          grafana: "https://grafana.updateio.localhost/",
+        },
+        test: {
+          api: "https://api.updateio.test:8444",
+          admin: "https://admin.updateio.test:8444",
+          mini_app: "https://app.updateio.test:8444",
+          grafana: "https://grafana.updateio.test:8444/",
+        },
+        prod: {
+          api: "https://api.updateio.app",
+          admin: "https://admin.updateio.app",
+          mini_app: "https://app.updateio.app",
+          grafana: "https://grafana.updateio.app/",
+        },
       }[env];
       expect(json().output.urls.value).toEqual(expected);
     });
@@ -413,16 +580,31 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   describe("volumes", () => {
     it(`data volumes are prevent_destroy ${env === "prod" ? "(prod)" : "nowhere (not prod)"}, ephemeral volumes never`, () => {
       const volumes = Object.values(json().resource.docker_volume as Json) as Json[];
-      const protectedNames = volumes.filter((v) => v.lifecycle?.prevent_destroy === true).map((v) => v.name).sort();
+      const protectedNames = volumes
+        .filter((v) => v.lifecycle?.prevent_destroy === true)
+        .map((v) => v.name)
+        .sort();
       expect(protectedNames).toEqual(
         env === "prod"
           ? [
-              "prod-alloy-data", "prod-edge-data", "prod-grafana-data", "prod-loki-data", "prod-postgres-backups", "prod-postgres-data", "prod-postgres-replica-1-data",
-              "prod-prometheus-data", "prod-rabbitmq-1-data", "prod-rabbitmq-2-data", "prod-rabbitmq-3-data", "prod-redis-data", "prod-redis-replica-1-data",
+              "prod-alloy-data",
+              "prod-edge-data",
+              "prod-grafana-data",
+              "prod-loki-data",
+              "prod-postgres-backups",
+              "prod-postgres-data",
+              "prod-postgres-replica-1-data",
+              "prod-prometheus-data",
+              "prod-rabbitmq-1-data",
+              "prod-rabbitmq-2-data",
+              "prod-rabbitmq-3-data",
+              "prod-redis-data",
+              "prod-redis-replica-1-data",
             ]
           : [],
       );
-      for (const v of volumes.filter((x) => x.labels.some((l: Json) => l.label === "io.updateio.ephemeral"))) expect(v.lifecycle, v.name).toBeUndefined();
+      for (const v of volumes.filter((x) => x.labels.some((l: Json) => l.label === "io.updateio.ephemeral")))
+        expect(v.lifecycle, v.name).toBeUndefined();
     });
   });
 
@@ -444,7 +626,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 
     it("apps that use a backing service depend on its container", () => {
       const redis = `docker_container.${containerKey(json(), `${env}-redis`)}`;
-      for (const svc of ["api", "discord-bot", "telegram-bot"]) for (const name of replicasOf(json(), env, svc)) expect(dependsOn(json(), name), name).toContain(redis);
+      for (const svc of ["api", "discord-bot", "telegram-bot"])
+        for (const name of replicasOf(json(), env, svc)) expect(dependsOn(json(), name), name).toContain(redis);
     });
   });
 
@@ -490,7 +673,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("fences the admin host with the allow-list and lets Telegram frame the mini app", () => {
       const cf = caddyfile(json(), env);
       const admin = siteBlock(cf, hosts().admin);
-      if (env === "prod") expect(admin).toContain("respond 403"); // empty allow-list: nobody
+      if (env === "prod")
+        expect(admin).toContain("respond 403"); // empty allow-list: nobody
       else expect(admin).toContain(`not remote_ip ${S[env].stack.config.edge.adminAllowList.join(" ")}`);
       expect(siteBlock(cf, hosts().miniApp)).toContain("frame-ancestors https://web.telegram.org https://*.telegram.org");
     });
@@ -547,7 +731,8 @@ describe.each(["test", "prod"] as const)("%s: Swarm services", (env) => {
   it("images are pinned by digest and no app image other than the API's (used by the migration job) is pulled onto the manager", () => {
     for (const svc of services()) expect(svc.task_spec.container_spec.image, svc.name).toMatch(/@sha256:[0-9a-f]{64}$/);
     const pulled = Object.values(json().resource.docker_image as Json).map((i: Json) => i.name as string);
-    for (const svc of services().filter((x) => x.name !== `${env}-api`)) expect(pulled, svc.name).not.toContain(svc.task_spec.container_spec.image);
+    for (const svc of services().filter((x) => x.name !== `${env}-api`))
+      expect(pulled, svc.name).not.toContain(svc.task_spec.container_spec.image);
     expect(pulled).toContain(swarmService(json(), `${env}-api`)!.task_spec.container_spec.image);
   });
 
@@ -565,17 +750,28 @@ describe.each(["test", "prod"] as const)("%s: Swarm services", (env) => {
 
   it("bots that hold one session update stop-first; everything else start-first", () => {
     const order = Object.fromEntries(services().map((x) => [x.name.slice(env.length + 1), x.update_config.order]));
-    expect(order).toEqual({ "admin-panel": "start-first", api: "start-first", "discord-bot": "stop-first", "mini-app": "start-first", "telegram-bot": "start-first" });
+    expect(order).toEqual({
+      "admin-panel": "start-first",
+      api: "start-first",
+      "discord-bot": "stop-first",
+      "mini-app": "start-first",
+      "telegram-bot": "start-first",
+    });
   });
 
-  it(env === "prod" ? "networks are attachable overlays, every internal one encrypted" : "networks are attachable overlays (one node: nothing to encrypt)", () => {
-    for (const n of Object.values(json().resource.docker_network as Json) as Json[]) {
-      expect(n, n.name).toMatchObject({ driver: "overlay", attachable: true });
-      const encrypted = env === "prod" && n.internal === true;
-      expect(n.options, n.name).toEqual(encrypted ? { encrypted: "" } : undefined);
-      expect(n.lifecycle, n.name).toEqual(encrypted ? { ignore_changes: ["options"] } : undefined);
-    }
-  });
+  it(
+    env === "prod"
+      ? "networks are attachable overlays, every internal one encrypted"
+      : "networks are attachable overlays (one node: nothing to encrypt)",
+    () => {
+      for (const n of Object.values(json().resource.docker_network as Json) as Json[]) {
+        expect(n, n.name).toMatchObject({ driver: "overlay", attachable: true });
+        const encrypted = env === "prod" && n.internal === true;
+        expect(n.options, n.name).toEqual(encrypted ? { encrypted: "" } : undefined);
+        expect(n.lifecycle, n.name).toEqual(encrypted ? { ignore_changes: ["options"] } : undefined);
+      }
+    },
+  );
 });
 
 describe("dev specifics", () => {
@@ -584,7 +780,11 @@ describe("dev specifics", () => {
     for (const svc of ["api", "discord-bot", "telegram-bot", "admin-panel", "mini-app"]) {
       const c = container(json, `dev-${svc}`);
       expect(c.command, svc).toEqual(["npm", "run", "dev"]);
-      expect(c.volumes, svc).toContainEqual({ host_path: `\${abspath(join("/", [path.root, "../../..", "../updateio/${svc}"]))}`, container_path: "/app", read_only: false });
+      expect(c.volumes, svc).toContainEqual({
+        host_path: `\${abspath(join("/", [path.root, "../../..", "../updateio/${svc}"]))}`,
+        container_path: "/app",
+        read_only: false,
+      });
     }
     expect(container(json, "dev-api").env).toContain("NODE_OPTIONS=--inspect=0.0.0.0:9229");
   });
@@ -646,11 +846,23 @@ describe("the operator VPN (UPDATEIO_PROD_VPN=1)", () => {
   afterAll(() => rmSync(vpnOut, { recursive: true, force: true }));
   let withVpn: SynthesizedEnvironment;
   beforeAll(() => {
-    withVpn = synthEnvironment("prod", { UPDATEIO_PROD_VPN: "1", UPDATEIO_PROD_VPN_ENDPOINT: "vpn.updateio.app", UPDATEIO_PROD_VPN_PEERS: `alice-laptop:${peerKey}:10.13.13.2/32` }, vpnOut);
+    withVpn = synthEnvironment(
+      "prod",
+      {
+        UPDATEIO_PROD_VPN: "1",
+        UPDATEIO_PROD_VPN_ENDPOINT: "vpn.updateio.app",
+        UPDATEIO_PROD_VPN_PEERS: `alice-laptop:${peerKey}:10.13.13.2/32`,
+      },
+      vpnOut,
+    );
   });
 
   it("is off by default", () => {
-    for (const env of ENVIRONMENTS) expect(running(S[env].json).some((c) => c.name === `${env}-vpn`), env).toBe(false);
+    for (const env of ENVIRONMENTS)
+      expect(
+        running(S[env].json).some((c) => c.name === `${env}-vpn`),
+        env,
+      ).toBe(false);
   });
 
   it("adds the gateway: UDP 51820 published, NET_ADMIN only, on its own egress (to publish), its own edge route and rabbitmq (its routes)", () => {
@@ -667,7 +879,9 @@ describe("the operator VPN (UPDATEIO_PROD_VPN=1)", () => {
   });
 
   it("still passes the policy pack (the published UDP port and NET_ADMIN are suppressed with reasons)", () => {
-    const errors = withVpn.stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => `${c.node.path}: ${m.data}`));
+    const errors = withVpn.stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => `${c.node.path}: ${m.data}`));
     expect(errors).toEqual([]);
   });
 });

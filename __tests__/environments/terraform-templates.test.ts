@@ -27,8 +27,8 @@ describeIfBinary("terraform", "synthesized strings parse as Terraform templates 
   });
 
   it("the harness fails on an unescaped shell expansion and passes once it is escaped", () => {
-    expect(validate(tempDir(), ['echo ${HOME:=/root}']).output).toMatch(/Extra characters after interpolation expression/);
-    expect(validate(tempDir(), ['echo $${HOME:=/root} ${random_password.x.result}']).status).toBe(0);
+    expect(validate(tempDir(), ["echo ${HOME:=/root}"]).output).toMatch(/Extra characters after interpolation expression/);
+    expect(validate(tempDir(), ["echo $${HOME:=/root} ${random_password.x.result}"]).status).toBe(0);
   });
 
   // terraform init reads the whole configuration before it installs providers: a configuration it
@@ -48,14 +48,26 @@ describeIfBinary("terraform", "synthesized strings parse as Terraform templates 
       const output = r.stdout + r.stderr;
       const errors = [...output.matchAll(/^Error: (.+)$/gm)].map((m) => m[1]!);
       const providerOnly = errors.every((e) => /provider|registry/i.test(e));
-      expect({ status: r.status === 0 ? "ok" : providerOnly ? "stopped at providers" : "configuration refused", errors: providerOnly ? [] : errors }).toMatchObject({ errors: [] });
+      expect({
+        status: r.status === 0 ? "ok" : providerOnly ? "stopped at providers" : "configuration refused",
+        errors: providerOnly ? [] : errors,
+      }).toMatchObject({ errors: [] });
     }, 120_000);
   }
 
   for (const env of ENVIRONMENTS) {
     it(`${env}: every string of every resource, local and output (uploaded scripts and configs included)`, () => {
       const out = tempDir();
-      const { json } = synthEnvironment(env, env === "dev" ? {} : { [`UPDATEIO_${env.toUpperCase()}_BACKUP_OFFSITE_ENDPOINT`]: "https://s3.example.com", [`UPDATEIO_${env.toUpperCase()}_BACKUP_OFFSITE_BUCKET`]: "updateio-backups" }, out);
+      const { json } = synthEnvironment(
+        env,
+        env === "dev"
+          ? {}
+          : {
+              [`UPDATEIO_${env.toUpperCase()}_BACKUP_OFFSITE_ENDPOINT`]: "https://s3.example.com",
+              [`UPDATEIO_${env.toUpperCase()}_BACKUP_OFFSITE_BUCKET`]: "updateio-backups",
+            },
+        out,
+      );
       const values = strings([json.resource, json.locals ?? {}, json.output]);
       expect(values.some((v) => v.includes("$${BACKUP_ROOT"))).toBe(true);
       const r = validate(tempDir(), values);

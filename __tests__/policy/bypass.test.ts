@@ -26,29 +26,47 @@ const ruleIds = (list: { ruleId: string }[]) => [...new Set(list.map((x) => x.ru
 
 function expectCaught(fn: Attack, ruleId: string, environment: Environment = "prod") {
   const found = attack(fn, environment);
-  expect(ruleIds(found), JSON.stringify(found.map((x) => x.message), null, 1)).toContain(ruleId);
+  expect(
+    ruleIds(found),
+    JSON.stringify(
+      found.map((x) => x.message),
+      null,
+      1,
+    ),
+  ).toContain(ruleId);
 }
 
-const set = (path: string, value: unknown): Attack => (c) => c.addOverride(path, value);
+const set =
+  (path: string, value: unknown): Attack =>
+  (c) =>
+    c.addOverride(path, value);
 
 describe("values hidden in Terraform expressions", () => {
   it.each([
-    ["privileged = \"${true}\"", set("privileged", "${true}"), "not-privileged"],
-    ["privileged = \"true\"", set("privileged", "true"), "not-privileged"],
-    ["privileged = \"${1 == 1}\"", set("privileged", "${1 == 1}"), "not-privileged"],
-    ["memory = \"${0}\"", set("memory", "${0}"), "memory-limit"],
-    ["memory = \"${var.m}\" (no vouch)", set("memory", "${var.m}"), "memory-limit"],
+    ['privileged = "${true}"', set("privileged", "${true}"), "not-privileged"],
+    ['privileged = "true"', set("privileged", "true"), "not-privileged"],
+    ['privileged = "${1 == 1}"', set("privileged", "${1 == 1}"), "not-privileged"],
+    ['memory = "${0}"', set("memory", "${0}"), "memory-limit"],
+    ['memory = "${var.m}" (no vouch)', set("memory", "${var.m}"), "memory-limit"],
     ["memory = 10 TB", set("memory", 10_000_000), "memory-limit"],
     ["memory_swap = -1", set("memory_swap", -1), "memory-limit"],
     ["user = '${\"0\"}'", set("user", '${"0"}'), "non-root"],
-    ["user = \"${local.u}\"", set("user", "${local.u}"), "non-root"],
-    ["read_only = \"${false}\"", set("read_only", "${false}"), "read-only-rootfs"],
-    ["publish_all_ports = \"${true}\"", set("publish_all_ports", "${true}"), "published-ports"],
+    ['user = "${local.u}"', set("user", "${local.u}"), "non-root"],
+    ['read_only = "${false}"', set("read_only", "${false}"), "read-only-rootfs"],
+    ['publish_all_ports = "${true}"', set("publish_all_ports", "${true}"), "published-ports"],
     ["image = '${\"nginx:latest\"}'", set("image", '${"nginx:latest"}'), "image-digest"],
     ["restart = '${\"always\"}' (a compliant value, still hidden)", set("restart", '${"always"}'), "no-unjudged-expressions"],
     ["sysctls key as an expression", set("sysctls", { "${var.k}": "1" }), "no-unjudged-expressions"],
-    ["a dynamic block", set("dynamic.devices", { for_each: "${var.d}", content: { host_path: "${devices.value}" } }), "no-unjudged-expressions"],
-    ["network by a reference to an undeclared network", set("networks_advanced", [{ name: "${docker_network.ghost.name}" }]), "no-unjudged-expressions"],
+    [
+      "a dynamic block",
+      set("dynamic.devices", { for_each: "${var.d}", content: { host_path: "${devices.value}" } }),
+      "no-unjudged-expressions",
+    ],
+    [
+      "network by a reference to an undeclared network",
+      set("networks_advanced", [{ name: "${docker_network.ghost.name}" }]),
+      "no-unjudged-expressions",
+    ],
   ] as const)("%s", (_name, fn, ruleId) => expectCaught(fn, ruleId));
 
   it("every wrapped literal is reported by the guard too, whatever the other rules think", () => {
@@ -58,35 +76,83 @@ describe("values hidden in Terraform expressions", () => {
 });
 
 describe("root in every spelling", () => {
-  it.each(["0", "00", "000", "0:0", "root", "ROOT", "root:root", "0000:1", "0:999", "+0", "-0", "  0", "0 ", "", "toor", "4294967296", "0:0:0"])(
-    "user %j",
-    (user) => expectCaught(set("user", user), "non-root"),
-  );
+  it.each([
+    "0",
+    "00",
+    "000",
+    "0:0",
+    "root",
+    "ROOT",
+    "root:root",
+    "0000:1",
+    "0:999",
+    "+0",
+    "-0",
+    "  0",
+    "0 ",
+    "",
+    "toor",
+    "4294967296",
+    "0:0:0",
+  ])("user %j", (user) => expectCaught(set("user", user), "non-root"));
   it.each(["1000", "1000:1000", "999:0", "postgres", "nobody"])("user %j passes", (user) =>
-    expect(ruleIds(attack(set("user", user)))).not.toContain("non-root"));
+    expect(ruleIds(attack(set("user", user)))).not.toContain("non-root"),
+  );
   it.each([["docker"], ["0"], ["root"], ["disk"]])("group_add %j", (group) => expectCaught(set("group_add", [group]), "non-root"));
 });
 
 describe("host paths, normalised", () => {
-  const bind = (hostPath: string, readOnly = false): Attack => set("volumes", [{ host_path: hostPath, container_path: "/h", read_only: readOnly }]);
-  it.each(["/var/./run", "/var//run/", "/var/run/../run/docker.sock", "/run/docker.sock", "/run", "/", "//", "/var/run/docker.sock/.", "/srv/../var/run"])(
-    "socket: %j",
-    (p) => expectCaught(bind(p, true), "no-docker-socket"),
-  );
-  it.each(["/var/lib/docker", "/var/lib/docker/volumes", "/proc", "/proc/1/root", "/sys", "/sys/fs/cgroup", "/etc", "/etc/../etc/shadow", "/dev", "/root/.ssh", "/var/lib", "/var", "/boot"])(
-    "sensitive: %j",
-    (p) => expectCaught(bind(p, true), "no-host-paths"),
-  );
+  const bind = (hostPath: string, readOnly = false): Attack =>
+    set("volumes", [{ host_path: hostPath, container_path: "/h", read_only: readOnly }]);
+  it.each([
+    "/var/./run",
+    "/var//run/",
+    "/var/run/../run/docker.sock",
+    "/run/docker.sock",
+    "/run",
+    "/",
+    "//",
+    "/var/run/docker.sock/.",
+    "/srv/../var/run",
+  ])("socket: %j", (p) => expectCaught(bind(p, true), "no-docker-socket"));
+  it.each([
+    "/var/lib/docker",
+    "/var/lib/docker/volumes",
+    "/proc",
+    "/proc/1/root",
+    "/sys",
+    "/sys/fs/cgroup",
+    "/etc",
+    "/etc/../etc/shadow",
+    "/dev",
+    "/root/.ssh",
+    "/var/lib",
+    "/var",
+    "/boot",
+  ])("sensitive: %j", (p) => expectCaught(bind(p, true), "no-host-paths"));
   it("a volume_name that is a path binds that path (the provider sends it as the bind source)", () =>
     expectCaught(set("volumes", [{ volume_name: "/var/run", container_path: "/h" }]), "no-docker-socket"));
-  it("mounts type bind", () => expectCaught(set("mounts", [{ type: "bind", source: "/proc", target: "/p", read_only: true }]), "no-host-paths"));
+  it("mounts type bind", () =>
+    expectCaught(set("mounts", [{ type: "bind", source: "/proc", target: "/p", read_only: true }]), "no-host-paths"));
   it("mounts with rshared propagation", () =>
-    expectCaught(set("mounts", [{ type: "bind", source: "/srv/x", target: "/x", bind_options: { propagation: "rshared" } }]), "no-host-paths"));
+    expectCaught(
+      set("mounts", [{ type: "bind", source: "/srv/x", target: "/x", bind_options: { propagation: "rshared" } }]),
+      "no-host-paths",
+    ));
   it("an inline volume whose driver options bind the socket directory", () =>
-    expectCaught(set("mounts", [{ type: "volume", target: "/x", volume_options: { driver_options: { type: "none", o: "bind", device: "/var/run" } } }]), "no-docker-socket"));
+    expectCaught(
+      set("mounts", [
+        { type: "volume", target: "/x", volume_options: { driver_options: { type: "none", o: "bind", device: "/var/run" } } },
+      ]),
+      "no-docker-socket",
+    ));
   it("a docker_volume with bind-like driver_opts", () => {
     const f = fixture("prod");
-    const vol = new Volume(f.stack, "evil", { name: "evil", driverOpts: { type: "none", o: "bind", device: "/etc" }, lifecycle: { preventDestroy: true } });
+    const vol = new Volume(f.stack, "evil", {
+      name: "evil",
+      driverOpts: { type: "none", o: "bind", device: "/etc" },
+      lifecycle: { preventDestroy: true },
+    });
     container(f, { volumes: [{ volumeName: vol.name, containerPath: "/x" }] });
     expect(ruleIds(blockingFindings(findings(f)))).toEqual(expect.arrayContaining(["no-host-paths", "plain-volumes"]));
   });
@@ -97,12 +163,14 @@ describe("host paths, normalised", () => {
   });
   it("a volume this stack does not declare (created with bind options outside Terraform)", () =>
     expectCaught(set("volumes", [{ volume_name: "hostroot", container_path: "/h" }]), "plain-volumes"));
-  it("volumes_from another container", () => expectCaught(set("volumes", [{ from_container: "prod-docker-socket-proxy" }]), "no-volumes-from"));
+  it("volumes_from another container", () =>
+    expectCaught(set("volumes", [{ from_container: "prod-docker-socket-proxy" }]), "no-volumes-from"));
   it.each([
     ['[path.root, "../../../../../../../../var/run"]', "no-host-paths"],
     ['[path.root, "../../../../.."]', "no-host-paths"],
   ])("a bind relative to the stack directory: %s", (parts, ruleId) =>
-    expectCaught(bind(`\${abspath(join("/", ${parts}))}`), ruleId, "dev"));
+    expectCaught(bind(`\${abspath(join("/", ${parts}))}`), ruleId, "dev"),
+  );
   it("a dev source bind next to the checkout passes in dev, not in prod", () => {
     const src = bind('${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}');
     expect(ruleIds(attack(src, "dev"))).toEqual([]);
@@ -111,18 +179,29 @@ describe("host paths, normalised", () => {
 });
 
 describe("capabilities by allow-list", () => {
-  it.each([["DAC_OVERRIDE"], ["MKNOD"], ["SETFCAP"], ["FOWNER"], ["NET_RAW"], [" ALL"], ["all"], ["CAP_SYS_ADMIN"], ["cap_sys_admin "], ["Sys_Ptrace"], ["BPF"], ["NET_ADMIN"]])(
-    "add %j",
-    (cap) => expectCaught(set("capabilities.add", [cap]), "capabilities-dropped"),
-  );
+  it.each([
+    ["DAC_OVERRIDE"],
+    ["MKNOD"],
+    ["SETFCAP"],
+    ["FOWNER"],
+    ["NET_RAW"],
+    [" ALL"],
+    ["all"],
+    ["CAP_SYS_ADMIN"],
+    ["cap_sys_admin "],
+    ["Sys_Ptrace"],
+    ["BPF"],
+    ["NET_ADMIN"],
+  ])("add %j", (cap) => expectCaught(set("capabilities.add", [cap]), "capabilities-dropped"));
   it.each([["NET_BIND_SERVICE"], ["cap_chown"]])("add %j passes", (cap) =>
-    expect(ruleIds(attack(set("capabilities.add", [cap])))).not.toContain("capabilities-dropped"));
-  it("drop [\" ALL\"] is not a drop", () => {
+    expect(ruleIds(attack(set("capabilities.add", [cap])))).not.toContain("capabilities-dropped"),
+  );
+  it('drop [" ALL"] is not a drop', () => {
     const f = fixture("prod");
     container(f, { capabilities: { drop: [" ALL"] } });
     expect(ruleIds(blockingFindings(findings(f)))).toContain("capabilities-dropped");
   });
-  it("drop [\"all\"] is (the engine upper-cases it)", () => {
+  it('drop ["all"] is (the engine upper-cases it)', () => {
     const f = fixture("prod");
     container(f, { capabilities: { drop: ["all"] } });
     expect(findings(f, "capabilities-dropped")).toEqual([]);
@@ -141,17 +220,25 @@ describe("security options", () => {
     container(f, { securityOpts: opts });
     expect(ruleIds(blockingFindings(findings(f)))).toContain("no-new-privileges");
   });
-  it.each([[["no-new-privileges"]], [["no-new-privileges:false", "no-new-privileges:true"]], [["no-new-privileges=1"]]])("%j passes", (opts) => {
-    const f = fixture("prod");
-    container(f, { securityOpts: opts });
-    expect(findings(f, "no-new-privileges")).toEqual([]);
-  });
+  it.each([[["no-new-privileges"]], [["no-new-privileges:false", "no-new-privileges:true"]], [["no-new-privileges=1"]]])(
+    "%j passes",
+    (opts) => {
+      const f = fixture("prod");
+      container(f, { securityOpts: opts });
+      expect(findings(f, "no-new-privileges")).toEqual([]);
+    },
+  );
   it("appending :false after the kit's :true through the escape hatch", () =>
     expectCaught(set("security_opts", ["no-new-privileges:false"]), "no-new-privileges"));
-  it.each(["seccomp=/tmp/allow-everything.json", "seccomp:unconfined", "apparmor=docker-unconfined", "label=type:spc_t", "label:disable", "systempaths=unconfined", "writable-cgroups=true"])(
-    "%j",
-    (opt) => expectCaught(set("security_opts", [opt]), "no-unconfined-profiles"),
-  );
+  it.each([
+    "seccomp=/tmp/allow-everything.json",
+    "seccomp:unconfined",
+    "apparmor=docker-unconfined",
+    "label=type:spc_t",
+    "label:disable",
+    "systempaths=unconfined",
+    "writable-cgroups=true",
+  ])("%j", (opt) => expectCaught(set("security_opts", [opt]), "no-unconfined-profiles"));
 });
 
 describe("namespaces", () => {
@@ -185,7 +272,11 @@ describe("what a container IS, not what its labels say", () => {
     }, "no-docker-socket"));
   it("the real edge (caddy) still may publish 443", () => {
     const f = fixture("prod");
-    container(f, { image: image(f, "caddy", CADDY_IMAGE).imageId, labels: labels("prod", "edge"), ports: [{ internal: 443, external: 443 }] });
+    container(f, {
+      image: image(f, "caddy", CADDY_IMAGE).imageId,
+      labels: labels("prod", "edge"),
+      ports: [{ internal: 443, external: 443 }],
+    });
     expect(findings(f, "published-ports")).toEqual([]);
   });
 });
@@ -209,7 +300,7 @@ describe("host resources and kernel settings", () => {
     ["log driver none", set("log_driver", "none"), "log-rotation"],
   ] as const)("%s", (_name, fn, ruleId) => expectCaught(fn, ruleId));
 
-  it("healthcheck test [\"none\"] (lower case) disables the check", () => {
+  it('healthcheck test ["none"] (lower case) disables the check', () => {
     const f = fixture("prod");
     container(f, { healthcheck: { test: ["none"] } });
     expect(ruleIds(blockingFindings(findings(f)))).toContain("healthcheck");
@@ -266,7 +357,11 @@ describe("around the policy itself", () => {
   it("a docker_plugin, a null_resource and an external data source", () => {
     const f = fixture("prod");
     class Raw extends TerraformResource {
-      constructor(type: string, id: string, private readonly body: Record<string, unknown>) {
+      constructor(
+        type: string,
+        id: string,
+        private readonly body: Record<string, unknown>,
+      ) {
         super(f.stack, id, { terraformResourceType: type });
       }
       protected synthesizeAttributes() {

@@ -20,7 +20,13 @@ describe.skipIf(!fs.existsSync(CDKTF))("cdktf synth (CLI) with the policy applie
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-cli-"));
     fs.writeFileSync(
       path.join(dir, "cdktf.json"),
-      JSON.stringify({ language: "typescript", app: `node ${TSX} app.ts`, sendCrashReports: "false", terraformProviders: [], terraformModules: [] }),
+      JSON.stringify({
+        language: "typescript",
+        app: `node ${TSX} app.ts`,
+        sendCrashReports: "false",
+        terraformProviders: [],
+        terraformModules: [],
+      }),
     );
     fs.writeFileSync(
       path.join(dir, "app.ts"),
@@ -48,7 +54,7 @@ app.synth();
     });
     const out = `${run.stdout}\n${run.stderr}`;
     expect(run.status, out).toBe(1);
-    expect(out).toContain("ERROR [dev/bad]: [memory-limit] container \"bad\" has no memory limit");
+    expect(out).toContain('ERROR [dev/bad]: [memory-limit] container "bad" has no memory limit');
     expect(out).toContain("WARN [dev/bad]: [image-digest]");
     expect(out).toContain("While synthesizing one or more error annotations have been encountered");
     expect(out).not.toContain("PolicyAspect.annotate");

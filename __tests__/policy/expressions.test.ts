@@ -17,7 +17,9 @@ describe("normalisers", () => {
     ["${0}", 0],
     ["${-1.5}", -1.5],
   ])("unwrapLiteral(%j)", (text, value) => expect(unwrapLiteral(text)).toEqual({ value }));
-  it.each(["${var.x}", "${true && var.x}", '${"a${var.x}"}', "plain"])("unwrapLiteral(%j) is no literal", (text) => expect(unwrapLiteral(text)).toBeUndefined());
+  it.each(["${var.x}", "${true && var.x}", '${"a${var.x}"}', "plain"])("unwrapLiteral(%j) is no literal", (text) =>
+    expect(unwrapLiteral(text)).toBeUndefined(),
+  );
 
   it.each([
     ["/var/./run", "/run"],
@@ -87,7 +89,9 @@ describe("vouchForExpression", () => {
       expect.objectContaining({
         ruleId: "no-unjudged-expressions",
         suppressed: { reason: REASON, scopePath: "prod/db" },
-        message: expect.stringMatching(/^\[no-unjudged-expressions\] vouched: the memory variable .* \(expression: memory = \$\{var\.memory\}; vouched on prod\/db\)$/),
+        message: expect.stringMatching(
+          /^\[no-unjudged-expressions\] vouched: the memory variable .* \(expression: memory = \$\{var\.memory\}; vouched on prod\/db\)$/,
+        ),
       }),
     ]);
   });
@@ -102,7 +106,11 @@ describe("vouchForExpression", () => {
   it("covers only that attribute", () => {
     const { f, c } = vouched();
     c.addOverride("user", "${var.user}");
-    expect(blockingFindings(findings(f)).map((x) => x.ruleId).sort()).toEqual(["no-unjudged-expressions", "non-root"]);
+    expect(
+      blockingFindings(findings(f))
+        .map((x) => x.ruleId)
+        .sort(),
+    ).toEqual(["no-unjudged-expressions", "non-root"]);
   });
 
   it("never covers a literal wrapped in an expression", () => {
@@ -110,7 +118,11 @@ describe("vouchForExpression", () => {
     const c = container(f);
     c.addOverride("memory", "${0}");
     vouchForExpression(c, "memory", REASON);
-    expect(blockingFindings(findings(f)).map((x) => x.ruleId).sort()).toEqual(["memory-limit", "no-unjudged-expressions"]);
+    expect(
+      blockingFindings(findings(f))
+        .map((x) => x.ruleId)
+        .sort(),
+    ).toEqual(["memory-limit", "no-unjudged-expressions"]);
   });
 
   it("takes list attributes with [] for any position", () => {

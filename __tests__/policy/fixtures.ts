@@ -46,7 +46,11 @@ export function image(f: Fixture, id: string, name: string): Image {
 export const CADDY_IMAGE = `caddy:2.10.2-alpine@${DIGEST}`;
 export const SOCKET_PROXY_IMAGE = `tecnativa/docker-socket-proxy:v0.5.0@${DIGEST}`;
 
-export function labels(environment: Environment, component: string, extra: Record<string, string> = {}): { label: string; value: string }[] {
+export function labels(
+  environment: Environment,
+  component: string,
+  extra: Record<string, string> = {},
+): { label: string; value: string }[] {
   return Object.entries({
     "io.updateio.project": "updateio",
     "io.updateio.environment": environment,

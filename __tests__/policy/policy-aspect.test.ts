@@ -42,7 +42,10 @@ describe("suppressPolicy", () => {
     expect(memory[0]!.message).toMatch(/^\[memory-limit\] suppressed: postgres entrypoint needs root/);
     // other rules on the same construct still fire
     expect(all.filter((x) => x.constructPath === inside.node.path && !x.suppressed).map((x) => x.ruleId)).toEqual(["non-root"]);
-    expect(blockingFindings(all).map((x) => `${x.ruleId} ${x.constructPath}`)).toEqual(["non-root dev/svc/inside", "memory-limit dev/outside"]);
+    expect(blockingFindings(all).map((x) => `${x.ruleId} ${x.constructPath}`)).toEqual([
+      "non-root dev/svc/inside",
+      "memory-limit dev/outside",
+    ]);
   });
 
   it("is listed by suppressionsOf for the scope and its parents", () => {
@@ -58,7 +61,9 @@ describe("suppressPolicy", () => {
 
   it("rejects an unknown rule id, naming the known ones", () => {
     const f = fixture();
-    expect(() => suppressPolicy(container(f), "memory", REASON)).toThrow(/unknown rule id "memory".*Known rule ids: .*memory-limit.*image-digest/);
+    expect(() => suppressPolicy(container(f), "memory", REASON)).toThrow(
+      /unknown rule id "memory".*Known rule ids: .*memory-limit.*image-digest/,
+    );
   });
 
   it.each(["", "   ", "legacy", "too short"])("rejects the reason %j", (reason) => {
@@ -73,7 +78,13 @@ describe("suppressPolicy", () => {
     suppressPolicy(svc, "no-docker-socket", "the socket proxy of this construct reads the socket, read-only");
     // A raw resource injected through the stack's escape hatch, with metadata naming the suppressed construct.
     f.stack.addOverride("resource.docker_container.evil", {
-      ...JSON.parse(JSON.stringify((f.stack.toTerraform() as { resource: Record<string, Record<string, unknown>> }).resource.docker_container![legit.friendlyUniqueId])),
+      ...JSON.parse(
+        JSON.stringify(
+          (f.stack.toTerraform() as { resource: Record<string, Record<string, unknown>> }).resource.docker_container![
+            legit.friendlyUniqueId
+          ],
+        ),
+      ),
       "//": { metadata: { path: legit.node.path, uniqueId: legit.friendlyUniqueId } },
       name: "evil",
       volumes: [{ host_path: "/var/run/docker.sock", container_path: "/s" }],
@@ -116,7 +127,9 @@ describe("the policy aspect", () => {
     const byType = (t: string) => annotations(c, t).map((m) => String(m.data));
     expect(byType("@cdktf/error")).toEqual([expect.stringMatching(/^\[memory-limit\] .* — .*\. Fix: /)]);
     expect(byType("@cdktf/warn")).toEqual([expect.stringMatching(/^\[image-digest\] container "dev-db" uses image "postgres:17.2"/)]);
-    expect(byType("@cdktf/info")).toEqual(["[read-only-rootfs] suppressed: image writes its pid file into / at start (finding: container \"dev-db\" has a writable root filesystem (read_only not true); suppressed on dev/db)"]);
+    expect(byType("@cdktf/info")).toEqual([
+      '[read-only-rootfs] suppressed: image writes its pid file into / at start (finding: container "dev-db" has a writable root filesystem (read_only not true); suppressed on dev/db)',
+    ]);
     // no stack trace: it would only point into the aspect
     expect(annotations(c).every((m) => m.trace === undefined)).toBe(true);
     // nothing lands on compliant resources
@@ -139,7 +152,11 @@ describe("the policy aspect", () => {
   it("sees changes made by aspects added before it (it evaluates after they visited every node)", () => {
     const f = fixture();
     const c = container(f, { memory: undefined });
-    Aspects.of(f.stack).add({ visit: (node) => { if (node instanceof Container) node.memory = 128; } });
+    Aspects.of(f.stack).add({
+      visit: (node) => {
+        if (node instanceof Container) node.memory = 128;
+      },
+    });
     applyPolicy(f.stack, { environment: "dev" });
     Testing.synth(f.stack);
     expect(annotations(c)).toEqual([]);

@@ -25,15 +25,50 @@ describe("rule table", () => {
   it("contains at least the rules of the design", () => {
     expect(RULE_IDS).toEqual(
       expect.arrayContaining([
-        "memory-limit", "restart-policy", "healthcheck", "log-rotation", "not-privileged", "capabilities-dropped",
-        "no-new-privileges", "published-ports", "read-only-rootfs", "non-root", "image-digest", "no-docker-socket",
-        "no-secret-literal-env", "no-upload-on-read-only", "data-internal-networks", "prod-volume-protected",
-        "no-host-namespaces", "no-unconfined-profiles", "required-labels",
+        "memory-limit",
+        "restart-policy",
+        "healthcheck",
+        "log-rotation",
+        "not-privileged",
+        "capabilities-dropped",
+        "no-new-privileges",
+        "published-ports",
+        "read-only-rootfs",
+        "non-root",
+        "image-digest",
+        "no-docker-socket",
+        "no-secret-literal-env",
+        "no-upload-on-read-only",
+        "data-internal-networks",
+        "prod-volume-protected",
+        "no-host-namespaces",
+        "no-unconfined-profiles",
+        "required-labels",
         // Swarm and the hardening against bypasses
-        "cpu-limit", "stop-grace-period", "update-config", "rollback-config", "secret-file-permissions", "swarm-object-data",
-        "swarm-object-replace-first", "network-by-id", "network-driver", "no-host-paths", "plain-volumes", "no-volumes-from",
-        "no-devices", "sysctls-allowed", "ulimits-bounded", "default-runtime", "no-storage-opts", "shm-size-bounded",
-        "no-cgroup-parent", "no-extra-hosts", "no-unjudged-expressions", "no-provisioners", "known-resource-types", "declared-networks",
+        "cpu-limit",
+        "stop-grace-period",
+        "update-config",
+        "rollback-config",
+        "secret-file-permissions",
+        "swarm-object-data",
+        "swarm-object-replace-first",
+        "network-by-id",
+        "network-driver",
+        "no-host-paths",
+        "plain-volumes",
+        "no-volumes-from",
+        "no-devices",
+        "sysctls-allowed",
+        "ulimits-bounded",
+        "default-runtime",
+        "no-storage-opts",
+        "shm-size-bounded",
+        "no-cgroup-parent",
+        "no-extra-hosts",
+        "no-unjudged-expressions",
+        "no-provisioners",
+        "known-resource-types",
+        "declared-networks",
       ]),
     );
   });
@@ -41,11 +76,32 @@ describe("rule table", () => {
   it("covers docker_service, docker_secret and docker_config", () => {
     const covering = (type: string) => RULES.filter((r) => ruleAppliesTo(r, type)).map((r) => r.id);
     expect(covering("docker_service")).toEqual(
-      expect.arrayContaining(["non-root", "capabilities-dropped", "no-docker-socket", "no-host-paths", "memory-limit", "cpu-limit", "healthcheck",
-        "published-ports", "image-digest", "read-only-rootfs", "log-rotation", "required-labels", "secret-file-permissions", "update-config",
-        "rollback-config", "restart-policy", "stop-grace-period", "network-by-id", "not-privileged", "no-unjudged-expressions"]),
+      expect.arrayContaining([
+        "non-root",
+        "capabilities-dropped",
+        "no-docker-socket",
+        "no-host-paths",
+        "memory-limit",
+        "cpu-limit",
+        "healthcheck",
+        "published-ports",
+        "image-digest",
+        "read-only-rootfs",
+        "log-rotation",
+        "required-labels",
+        "secret-file-permissions",
+        "update-config",
+        "rollback-config",
+        "restart-policy",
+        "stop-grace-period",
+        "network-by-id",
+        "not-privileged",
+        "no-unjudged-expressions",
+      ]),
     );
-    expect(covering("docker_secret")).toEqual(expect.arrayContaining(["swarm-object-data", "swarm-object-replace-first", "no-unjudged-expressions"]));
+    expect(covering("docker_secret")).toEqual(
+      expect.arrayContaining(["swarm-object-data", "swarm-object-replace-first", "no-unjudged-expressions"]),
+    );
     expect(covering("docker_config")).toEqual(expect.arrayContaining(["swarm-object-data", "swarm-object-replace-first"]));
     expect(covering("data.external")).toContain("known-resource-types");
   });
@@ -58,7 +114,11 @@ describe("rule table", () => {
 
   it("groups rules into packs per environment and severity", () => {
     expect(rulesFor("prod", "error").map((r) => r.id)).toContain("image-digest");
-    expect(rulesFor("dev", "warning").map((r) => r.id).sort()).toEqual(["image-digest", "network-by-id"]);
+    expect(
+      rulesFor("dev", "warning")
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(["image-digest", "network-by-id"]);
     expect(rulesFor("prod", "warning").map((r) => r.id)).toEqual(["network-by-id"]);
     expect(rulesFor("dev").map((r) => r.id)).not.toContain("prod-volume-protected");
     expect(rulesFor("prod").map((r) => r.id)).toContain("prod-volume-protected");
@@ -86,7 +146,9 @@ describe("memory-limit", () => {
 });
 
 describe("restart-policy", () => {
-  it.each(["unless-stopped", "always", "on-failure"])("passes with %s", (restart) => expect(check("restart-policy", { restart })).toEqual([]));
+  it.each(["unless-stopped", "always", "on-failure"])("passes with %s", (restart) =>
+    expect(check("restart-policy", { restart })).toEqual([]),
+  );
   it("fails with no", () => expect(check("restart-policy", { restart: "no" })).toHaveLength(1));
   it("fails when unset", () => expect(check("restart-policy", { restart: undefined })[0]!.message).toContain("Docker default: no"));
   it("exempts seed containers (start = false)", () => expect(check("restart-policy", { restart: undefined, start: false })).toEqual([]));
@@ -96,7 +158,8 @@ describe("healthcheck", () => {
   it("passes with a CMD test", () => expect(check("healthcheck")).toEqual([]));
   it("fails without a healthcheck", () => expect(check("healthcheck", { healthcheck: undefined })).toHaveLength(1));
   it('fails with test ["NONE"]', () => expect(check("healthcheck", { healthcheck: { test: ["NONE"] } })[0]!.message).toContain("disables"));
-  it("exempts seed containers", () => expect(check("healthcheck", { healthcheck: undefined, start: false, restart: undefined })).toEqual([]));
+  it("exempts seed containers", () =>
+    expect(check("healthcheck", { healthcheck: undefined, start: false, restart: undefined })).toEqual([]));
 });
 
 describe("log-rotation", () => {
@@ -131,9 +194,11 @@ describe("capabilities-dropped", () => {
 
 describe("no-new-privileges", () => {
   it.each(["no-new-privileges:true", "no-new-privileges", "no-new-privileges=true"])("passes with %s", (opt) =>
-    expect(check("no-new-privileges", { securityOpts: [opt] })).toEqual([]));
+    expect(check("no-new-privileges", { securityOpts: [opt] })).toEqual([]),
+  );
   it("fails without it", () => expect(check("no-new-privileges", { securityOpts: undefined })).toHaveLength(1));
-  it("fails with no-new-privileges:false", () => expect(check("no-new-privileges", { securityOpts: ["no-new-privileges:false"] })).toHaveLength(1));
+  it("fails with no-new-privileges:false", () =>
+    expect(check("no-new-privileges", { securityOpts: ["no-new-privileges:false"] })).toHaveLength(1));
 });
 
 describe("published-ports", () => {
@@ -158,9 +223,15 @@ describe("published-ports", () => {
   it("prod: fails for a non-edge container even on loopback", () =>
     expect(check("published-ports", { ports: [{ internal: 5432, external: 5432, ip: "127.0.0.1" }] }, "prod")).toHaveLength(1));
   it("prod: passes for the edge on 80 and 443", () =>
-    expect(edge("prod", [{ internal: 80, external: 80 }, { internal: 443, external: 443 }])).toEqual([]));
+    expect(
+      edge("prod", [
+        { internal: 80, external: 80 },
+        { internal: 443, external: 443 },
+      ]),
+    ).toEqual([]));
   it("prod: fails for the edge on another port", () => expect(edge("prod", [{ internal: 2019, external: 2019 }])).toHaveLength(1));
-  it("prod: fails for the edge publishing 80 as another host port", () => expect(edge("prod", [{ internal: 80, external: 8080 }])).toHaveLength(1));
+  it("prod: fails for the edge publishing 80 as another host port", () =>
+    expect(edge("prod", [{ internal: 80, external: 8080 }])).toHaveLength(1));
   it("fails with publish_all_ports", () => expect(check("published-ports", { publishAllPorts: true })).toHaveLength(1));
 });
 
@@ -181,9 +252,11 @@ describe("non-root", () => {
 
 describe("image-digest", () => {
   it("passes for a docker_image pinned by digest", () => expect(check("image-digest", {}, "prod")).toEqual([]));
-  it("passes for a literal image pinned by digest", () => expect(check("image-digest", { image: `redis:7.4@${"sha256:" + "a".repeat(64)}` }, "prod")).toEqual([]));
+  it("passes for a literal image pinned by digest", () =>
+    expect(check("image-digest", { image: `redis:7.4@${"sha256:" + "a".repeat(64)}` }, "prod")).toEqual([]));
   it("fails for a literal tag", () => expect(check("image-digest", { image: "redis:7.4" }, "prod")).toHaveLength(1));
-  it("fails for a digest that is not 64 hex characters", () => expect(check("image-digest", { image: "redis@sha256:abc" }, "prod")).toHaveLength(1));
+  it("fails for a digest that is not 64 hex characters", () =>
+    expect(check("image-digest", { image: "redis@sha256:abc" }, "prod")).toHaveLength(1));
 
   it.each([
     ["dev", "warning"],
@@ -217,9 +290,13 @@ describe("no-docker-socket", () => {
   it("passes with named volumes only", () => expect(check("no-docker-socket")).toEqual([]));
   it("fails for a socket bind", () => expect(check("no-docker-socket", { volumes: [{ ...socket, readOnly: true }] })).toHaveLength(1));
   it("fails for a bind mount of /run/docker.sock", () =>
-    expect(check("no-docker-socket", { mounts: [{ type: "bind", source: "/run/docker.sock", target: "/var/run/docker.sock", readOnly: true }] })).toHaveLength(1));
+    expect(
+      check("no-docker-socket", { mounts: [{ type: "bind", source: "/run/docker.sock", target: "/var/run/docker.sock", readOnly: true }] }),
+    ).toHaveLength(1));
   it("fails for a bind of the directory holding the socket", () =>
-    expect(check("no-docker-socket", { volumes: [{ hostPath: "/var/run/", containerPath: "/host-run", readOnly: true }] })).toHaveLength(1));
+    expect(check("no-docker-socket", { volumes: [{ hostPath: "/var/run/", containerPath: "/host-run", readOnly: true }] })).toHaveLength(
+      1,
+    ));
 
   const proxyLabels = labels("dev", "proxy", { "io.updateio.role": "docker-socket-proxy" });
   function proxy(volumes: { hostPath: string; containerPath: string; readOnly?: boolean }[], name = SOCKET_PROXY_IMAGE) {
@@ -232,16 +309,24 @@ describe("no-docker-socket", () => {
   it("fails for the socket proxy mounting the directory", () =>
     expect(proxy([{ hostPath: "/var/run", containerPath: "/var/run", readOnly: true }])[0]!.message).toContain("whole directory"));
   it("fails for another image carrying the socket proxy's role label", () =>
-    expect(proxy([{ ...socket, readOnly: true }], `alpine:3.20@sha256:${"c".repeat(64)}`)[0]!.message).toContain("exposes the Docker socket"));
+    expect(proxy([{ ...socket, readOnly: true }], `alpine:3.20@sha256:${"c".repeat(64)}`)[0]!.message).toContain(
+      "exposes the Docker socket",
+    ));
 });
 
 describe("no-secret-literal-env", () => {
   it("passes for *_FILE variables and plain settings", () =>
-    expect(check("no-secret-literal-env", { env: ["DB_PASSWORD_FILE=/run/secrets/db", "API_URL=https://api.example.com/v1", "LOG_LEVEL=info"] })).toEqual([]));
-  it.each(["POSTGRES_PASSWORD=hunter2hunter2", "discord_bot_token=abc", "OPENAI_API_KEY=sk-1", "SESSION_COOKIE=x", "JWT_SECRET=x"])("fails for %s", (entry) =>
-    expect(check("no-secret-literal-env", { env: [entry] })).toHaveLength(1));
+    expect(
+      check("no-secret-literal-env", { env: ["DB_PASSWORD_FILE=/run/secrets/db", "API_URL=https://api.example.com/v1", "LOG_LEVEL=info"] }),
+    ).toEqual([]));
+  it.each(["POSTGRES_PASSWORD=hunter2hunter2", "discord_bot_token=abc", "OPENAI_API_KEY=sk-1", "SESSION_COOKIE=x", "JWT_SECRET=x"])(
+    "fails for %s",
+    (entry) => expect(check("no-secret-literal-env", { env: [entry] })).toHaveLength(1),
+  );
   it("fails for credentials inside a URL", () =>
-    expect(check("no-secret-literal-env", { env: ["DATABASE_URL=postgres://app:s3cr3t@db:5432/app"] })[0]!.message).toContain("DATABASE_URL"));
+    expect(check("no-secret-literal-env", { env: ["DATABASE_URL=postgres://app:s3cr3t@db:5432/app"] })[0]!.message).toContain(
+      "DATABASE_URL",
+    ));
   it("fails for a random_password reference in a value", () => {
     const f = fixture();
     new RandomProvider(f.stack, "random");
@@ -299,7 +384,12 @@ describe("prod-volume-protected", () => {
   it("passes in prod with prevent_destroy", () => expect(volumes("prod", { name: "pg", lifecycle: { preventDestroy: true } })).toEqual([]));
   it("fails in prod without prevent_destroy", () => {
     const [finding] = volumes("prod", { name: "pg" });
-    expect(finding).toMatchObject({ ruleId: "prod-volume-protected", severity: "error", resourceType: "docker_volume", constructPath: "prod/data" });
+    expect(finding).toMatchObject({
+      ruleId: "prod-volume-protected",
+      severity: "error",
+      resourceType: "docker_volume",
+      constructPath: "prod/data",
+    });
   });
   it("passes in prod for a volume labelled ephemeral", () =>
     expect(volumes("prod", { name: "tmp", labels: [{ label: "io.updateio.ephemeral", value: "true" }] })).toEqual([]));
@@ -309,7 +399,8 @@ describe("prod-volume-protected", () => {
 describe("no-host-namespaces", () => {
   it("passes without host namespaces", () => expect(check("no-host-namespaces")).toEqual([]));
   it("fails with pid_mode host", () => expect(check("no-host-namespaces", { pidMode: "host" })).toHaveLength(1));
-  it("fails with network_mode host", () => expect(check("no-host-namespaces", { networkMode: "host", networksAdvanced: undefined })).toHaveLength(1));
+  it("fails with network_mode host", () =>
+    expect(check("no-host-namespaces", { networkMode: "host", networksAdvanced: undefined })).toHaveLength(1));
 });
 
 describe("no-unconfined-profiles", () => {
@@ -335,7 +426,18 @@ describe("raw resources outside any kit", () => {
     new Container(f.stack, "raw", { name: "raw", image: "nginx:latest", networksAdvanced: [{ name: net.name }] });
     const all = findings(f);
     const ids = new Set(all.filter((x) => x.constructPath === "prod/raw").map((x) => x.ruleId));
-    for (const id of ["memory-limit", "restart-policy", "healthcheck", "log-rotation", "capabilities-dropped", "no-new-privileges", "read-only-rootfs", "non-root", "image-digest", "required-labels"]) {
+    for (const id of [
+      "memory-limit",
+      "restart-policy",
+      "healthcheck",
+      "log-rotation",
+      "capabilities-dropped",
+      "no-new-privileges",
+      "read-only-rootfs",
+      "non-root",
+      "image-digest",
+      "required-labels",
+    ]) {
       expect(ids).toContain(id);
     }
     expect(all.filter((x) => x.constructPath !== "prod/raw")).toEqual([]);

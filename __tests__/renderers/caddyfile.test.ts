@@ -187,9 +187,13 @@ describe("renderCaddyfile: text", () => {
   });
 
   it("finds Swarm tasks by DNS (dynamic a, re-resolved every second), with retries and passive checks but no active ones", () => {
-    const text = renderCaddyfile(withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api", port: 3000 }, healthPath: "/health" }]));
+    const text = renderCaddyfile(
+      withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api", port: 3000 }, healthPath: "/health" }]),
+    );
     const api = handle(site(text, "api.updateio.app"), "\thandle {");
-    expect(api).toContain("\t\treverse_proxy {\n\t\t\tdynamic a tasks.api 3000 {\n\t\t\t\trefresh 1s\n\t\t\t}\n\t\t\tlb_policy round_robin\n");
+    expect(api).toContain(
+      "\t\treverse_proxy {\n\t\t\tdynamic a tasks.api 3000 {\n\t\t\t\trefresh 1s\n\t\t\t}\n\t\t\tlb_policy round_robin\n",
+    );
     expect(api).toContain("\t\t\tlb_try_duration 5s\n");
     expect(api).toContain("\t\t\tfail_duration 30s\n");
     // Caddy runs no active checks on dynamic upstreams; Swarm keeps unhealthy tasks out of DNS.
@@ -205,37 +209,84 @@ describe("renderCaddyfile: invalid input", () => {
   const api: CaddyRoute = { host: "api.updateio.app", upstreams: ["api-1:3000"] };
   const cases: [string, CaddyfileInput, RegExp][] = [
     ["duplicate host+path", withRoutes(prodInput, [api, { ...api }]), /routes\[1\] repeats host "api\.updateio\.app".*routes\[0\]/],
-    ["duplicate path route", withRoutes(prodInput, [{ ...api, path: "/x*" }, { ...api, path: "/x*" }]), /routes\[1\] repeats .*"\/x\*"/],
+    [
+      "duplicate path route",
+      withRoutes(prodInput, [
+        { ...api, path: "/x*" },
+        { ...api, path: "/x*" },
+      ]),
+      /routes\[1\] repeats .*"\/x\*"/,
+    ],
     ["port 0", { ...prodInput, httpPort: 0 }, /httpPort 0 .*1\.\.65535/],
     ["port 70000", { ...prodInput, httpsPort: 70000 }, /httpsPort 70000 .*1\.\.65535/],
     ["fractional port", { ...prodInput, healthPort: 80.5 }, /healthPort 80\.5/],
     ["same port twice", { ...prodInput, healthPort: 443 }, /httpsPort and healthPort are both 443/],
-    ["upstream without port", withRoutes(prodInput, [{ ...api, upstreams: ["api-1"] }]), /routes\[0\]\.upstreams\[0\] "api-1" is not "name:port"/],
-    ["upstream with scheme", withRoutes(prodInput, [{ ...api, upstreams: ["http://api-1:3000"] }]), /routes\[0\]\.upstreams\[0\] "http:\/\/api-1:3000"/],
+    [
+      "upstream without port",
+      withRoutes(prodInput, [{ ...api, upstreams: ["api-1"] }]),
+      /routes\[0\]\.upstreams\[0\] "api-1" is not "name:port"/,
+    ],
+    [
+      "upstream with scheme",
+      withRoutes(prodInput, [{ ...api, upstreams: ["http://api-1:3000"] }]),
+      /routes\[0\]\.upstreams\[0\] "http:\/\/api-1:3000"/,
+    ],
     ["upstream port out of range", withRoutes(prodInput, [{ ...api, upstreams: ["api-1:99999"] }]), /routes\[0\]\.upstreams\[0\]/],
     ["empty upstreams", withRoutes(prodInput, [{ ...api, upstreams: [] }]), /routes\[0\]\.upstreams is empty/],
     ["duplicate upstream", withRoutes(prodInput, [{ ...api, upstreams: ["a:1", "a:1"] }]), /routes\[0\]\.upstreams lists "a:1" twice/],
-    ["invalid CIDR", { ...prodInput, adminAllowList: ["10.0.0.0/8", "10.0.0.300/8"] }, /adminAllowList\[1\] "10\.0\.0\.300\/8" is not a CIDR/],
+    [
+      "invalid CIDR",
+      { ...prodInput, adminAllowList: ["10.0.0.0/8", "10.0.0.300/8"] },
+      /adminAllowList\[1\] "10\.0\.0\.300\/8" is not a CIDR/,
+    ],
     ["bare IP", { ...prodInput, adminAllowList: ["203.0.113.7"] }, /adminAllowList\[0\] .*"203\.0\.113\.7\/32"/],
     ["prefix too long", { ...prodInput, adminAllowList: ["10.0.0.0/33"] }, /adminAllowList\[0\]/],
-    ["host with scheme", withRoutes(prodInput, [{ ...api, host: "https://api.updateio.app" }]), /routes\[0\]\.host .*must not include a scheme/],
+    [
+      "host with scheme",
+      withRoutes(prodInput, [{ ...api, host: "https://api.updateio.app" }]),
+      /routes\[0\]\.host .*must not include a scheme/,
+    ],
     ["host with port", withRoutes(prodInput, [{ ...api, host: "api.updateio.app:8443" }]), /routes\[0\]\.host .*must not include a port/],
     ["host with path", withRoutes(prodInput, [{ ...api, host: "api.updateio.app/v1" }]), /routes\[0\]\.host .*must not include a path/],
     ["uppercase host", withRoutes(prodInput, [{ ...api, host: "API.updateio.app" }]), /routes\[0\]\.host .*lowercase/],
     ["empty host", withRoutes(prodInput, [{ ...api, host: "" }]), /routes\[0\]\.host "" is empty/],
     ["acme email without @", { ...prodInput, tls: { mode: "acme", email: "ops.updateio.app" } }, /tls\.email "ops\.updateio\.app"/],
     ["acme CA not https", { ...prodInput, tls: { mode: "acme", email: "a@b.c", caUrl: "http://ca" } }, /tls\.caUrl "http:\/\/ca"/],
-    ["path without slash", withRoutes(prodInput, [{ ...api, path: "telegram/*" }]), /routes\[0\]\.path "telegram\/\*" must start with "\/"/],
+    [
+      "path without slash",
+      withRoutes(prodInput, [{ ...api, path: "telegram/*" }]),
+      /routes\[0\]\.path "telegram\/\*" must start with "\/"/,
+    ],
     ["path breaking out of the token", withRoutes(prodInput, [{ ...api, path: "/x {" }]), /routes\[0\]\.path/],
     ["health path with a space", withRoutes(prodInput, [{ ...api, healthPath: "/health z" }]), /routes\[0\]\.healthPath/],
     ["empty frameAncestors", withRoutes(prodInput, [{ ...api, frameAncestors: [] }]), /routes\[0\]\.frameAncestors is empty/],
-    ["frame source with ;", withRoutes(prodInput, [{ ...api, frameAncestors: ["https://a; script-src *"] }]), /routes\[0\]\.frameAncestors\[0\]/],
+    [
+      "frame source with ;",
+      withRoutes(prodInput, [{ ...api, frameAncestors: ["https://a; script-src *"] }]),
+      /routes\[0\]\.frameAncestors\[0\]/,
+    ],
     ["bad duration", { ...prodInput, healthInterval: "10 seconds" }, /healthInterval "10 seconds" is not a Go duration/],
     ["bad timeout", { ...prodInput, healthTimeout: "2" }, /healthTimeout "2"/],
-    ["static and DNS upstreams together", withRoutes(prodInput, [{ ...api, dnsUpstream: { name: "tasks.api", port: 3000 } }]), /routes\[0\] sets both upstreams and dnsUpstream/],
-    ["DNS upstream name breaking out of the token", withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api }\n\trespond 200", port: 3000 } }]), /routes\[0\]\.dnsUpstream\.name .* is not a DNS name/],
-    ["DNS upstream wildcard", withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "*.api", port: 3000 } }]), /routes\[0\]\.dnsUpstream\.name/],
-    ["DNS upstream port", withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api", port: 0 } }]), /routes\[0\]\.dnsUpstream\.port 0/],
+    [
+      "static and DNS upstreams together",
+      withRoutes(prodInput, [{ ...api, dnsUpstream: { name: "tasks.api", port: 3000 } }]),
+      /routes\[0\] sets both upstreams and dnsUpstream/,
+    ],
+    [
+      "DNS upstream name breaking out of the token",
+      withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api }\n\trespond 200", port: 3000 } }]),
+      /routes\[0\]\.dnsUpstream\.name .* is not a DNS name/,
+    ],
+    [
+      "DNS upstream wildcard",
+      withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "*.api", port: 3000 } }]),
+      /routes\[0\]\.dnsUpstream\.name/,
+    ],
+    [
+      "DNS upstream port",
+      withRoutes(prodInput, [{ host: "api.updateio.app", dnsUpstream: { name: "tasks.api", port: 0 } }]),
+      /routes\[0\]\.dnsUpstream\.port 0/,
+    ],
   ];
 
   it.each(cases)("rejects %s, naming the field", (_label, input, message) => {
@@ -301,7 +352,10 @@ function findAll(root: Json, pick: (o: JsonObject) => boolean): JsonObject[] {
 
 /** The top-level route of the adapted config that matches `host`. */
 function hostRoute(config: Json, host: string): JsonObject {
-  const routes = findAll(config, (o) => Array.isArray(o.match) && o.match.some((m) => isObject(m) && Array.isArray(m.host) && m.host.includes(host)));
+  const routes = findAll(
+    config,
+    (o) => Array.isArray(o.match) && o.match.some((m) => isObject(m) && Array.isArray(m.host) && m.host.includes(host)),
+  );
   expect(routes, `route for ${host}`).toHaveLength(1);
   return routes[0]!;
 }
@@ -360,7 +414,11 @@ describeIfBinary("caddy", "renderCaddyfile: caddy validate / adapt / fmt", () =>
     const apiProxies = proxies(api);
     expect(apiProxies.map(dials)).toEqual([["telegram-bot-1:8080"], ["api-1:3000", "api-2:3000"]]);
     const main = apiProxies[1]!;
-    expect(main.load_balancing).toEqual({ selection_policy: { policy: "round_robin" }, try_duration: 5_000_000_000, try_interval: 250_000_000 });
+    expect(main.load_balancing).toEqual({
+      selection_policy: { policy: "round_robin" },
+      try_duration: 5_000_000_000,
+      try_interval: 250_000_000,
+    });
     expect(main.health_checks).toEqual({
       active: { uri: "/healthz", interval: 10_000_000_000, timeout: 2_000_000_000, expect_status: 2 },
       passive: { fail_duration: 30_000_000_000 },
@@ -370,7 +428,10 @@ describeIfBinary("caddy", "renderCaddyfile: caddy validate / adapt / fmt", () =>
 
     // every site: deferred security headers, Server removed, HSTS
     for (const host of ["admin.updateio.app", "api.updateio.app", "app.updateio.app"]) {
-      const siteHeaders = findAll(hostRoute(config, host), (o) => o.handler === "headers" && isObject(o.response) && Array.isArray(o.response.delete) && o.response.delete.includes("Server"));
+      const siteHeaders = findAll(
+        hostRoute(config, host),
+        (o) => o.handler === "headers" && isObject(o.response) && Array.isArray(o.response.delete) && o.response.delete.includes("Server"),
+      );
       expect(siteHeaders, host).toHaveLength(1);
       const response = siteHeaders[0]!.response as JsonObject;
       expect(response.deferred).toBe(true);
@@ -384,12 +445,21 @@ describeIfBinary("caddy", "renderCaddyfile: caddy validate / adapt / fmt", () =>
     // mini app: embeddable by Telegram only
     const frame = findAll(hostRoute(config, "app.updateio.app"), (o) => isObject(o.add) && "Content-Security-Policy" in o.add);
     expect(frame).toEqual([
-      { add: { "Content-Security-Policy": ["frame-ancestors https://web.telegram.org https://*.telegram.org"] }, deferred: true, delete: ["X-Frame-Options"] },
+      {
+        add: { "Content-Security-Policy": ["frame-ancestors https://web.telegram.org https://*.telegram.org"] },
+        deferred: true,
+        delete: ["X-Frame-Options"],
+      },
     ]);
 
     // admin: a subroute answering 403 to anything outside the allow-list, before the proxy
     const admin = hostRoute(config, "admin.updateio.app");
-    const denied = findAll(admin, (o) => Array.isArray(o.routes) && o.routes.some((r) => isObject(r) && Array.isArray(r.handle) && r.handle.some((h) => isObject(h) && h.status_code === 403)));
+    const denied = findAll(
+      admin,
+      (o) =>
+        Array.isArray(o.routes) &&
+        o.routes.some((r) => isObject(r) && Array.isArray(r.handle) && r.handle.some((h) => isObject(h) && h.status_code === 403)),
+    );
     expect(denied).toHaveLength(1);
     const inner = denied[0]!.routes as JsonObject[];
     const denyIndex = inner.findIndex((r) => JSON.stringify(r).includes('"status_code":403'));
@@ -427,7 +497,10 @@ describeIfBinary("caddy", "renderCaddyfile: caddy validate / adapt / fmt", () =>
   });
 
   it("an adminOnly route with an empty allow-list adapts to a bare 403", () => {
-    const config = check("nobody", withRoutes({ ...devInput, adminAllowList: [] }, [{ host: "admin.updateio.localhost", upstreams: ["admin-1:3000"], adminOnly: true }]));
+    const config = check(
+      "nobody",
+      withRoutes({ ...devInput, adminAllowList: [] }, [{ host: "admin.updateio.localhost", upstreams: ["admin-1:3000"], adminOnly: true }]),
+    );
     const admin = hostRoute(config, "admin.updateio.localhost");
     expect(proxies(admin)).toEqual([]);
     expect(findAll(admin, (o) => o.handler === "static_response")).toEqual([{ handler: "static_response", status_code: 403 }]);
@@ -442,7 +515,6 @@ interface Reply {
   readonly headers: IncomingHttpHeaders;
   readonly body: string;
 }
-
 
 interface Upstream {
   readonly name: string;
@@ -526,14 +598,25 @@ interface RunningCaddy {
   readonly stop: () => Promise<void>;
 }
 
-async function runCaddy(makeInput: (ports: { httpPort: number; httpsPort: number; healthPort: number; adminPort: number; metricsPort: number }) => CaddyfileInput): Promise<RunningCaddy> {
-  const [httpPort, httpsPort, healthPort, adminPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+async function runCaddy(
+  makeInput: (ports: { httpPort: number; httpsPort: number; healthPort: number; adminPort: number; metricsPort: number }) => CaddyfileInput,
+): Promise<RunningCaddy> {
+  const [httpPort, httpsPort, healthPort, adminPort, metricsPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const sandbox = caddySandbox();
   const file = join(sandbox.dir, "Caddyfile");
   const input = makeInput({ httpPort, httpsPort, healthPort, adminPort, metricsPort });
   writeFileSync(file, renderCaddyfile(input));
 
-  const child: ChildProcess = spawn("caddy", ["run", "--adapter", "caddyfile", "--config", file], { env: sandbox.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn("caddy", ["run", "--adapter", "caddyfile", "--config", file], {
+    env: sandbox.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
@@ -556,7 +639,9 @@ async function runCaddy(makeInput: (ports: { httpPort: number; httpsPort: number
       const reply = await get(`http://127.0.0.1:${healthPort}/healthz`);
       if (reply.status !== 200) throw new Error(`status ${reply.status}`);
     });
-    const rootCa = await eventually("internal root CA on disk", async () => readFileSync(join(sandbox.dir, "data", "caddy", "pki", "authorities", "local", "root.crt"), "utf8"));
+    const rootCa = await eventually("internal root CA on disk", async () =>
+      readFileSync(join(sandbox.dir, "data", "caddy", "pki", "authorities", "local", "root.crt"), "utf8"),
+    );
     // Certificates are issued in the background after start; wait until every host completes a verified handshake.
     for (const host of new Set(input.routes.map((r) => r.host))) {
       await eventually(`a certificate for ${host}`, () => get(`https://127.0.0.1:${httpsPort}/`, { host, ca: rootCa }));
@@ -611,7 +696,12 @@ describeIfBinary("caddy", "renderCaddyfile: caddy run on loopback", () => {
     expect((await https("api.updateio.localhost", "/v1/metrics-probe")).status).toBe(200);
     const reply = await get(`http://127.0.0.1:${edge.metricsPort}/metrics`);
     expect(reply.status).toBe(200);
-    const names = new Set(reply.body.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(/[{ ]/)[0]));
+    const names = new Set(
+      reply.body
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.split(/[{ ]/)[0]),
+    );
     for (const name of METRICS.edge) expect(names, name).toContain(name);
     // Caddy 2.6 counts routed requests under the site's subroute handler, not reverse_proxy: queries
     // must not filter on handler (ratios stay right if a version also counts nested handlers).

@@ -14,7 +14,13 @@ import {
   renderDatasources,
   type GrafanaDatasourcesInput,
 } from "../../constructs/renderers/grafana";
-import { APP_LOG_FIELDS, CADVISOR_LABELS, DATASOURCE_UIDS, LOG_LABELS, knownMetricNames } from "../../constructs/renderers/observability-catalogue";
+import {
+  APP_LOG_FIELDS,
+  CADVISOR_LABELS,
+  DATASOURCE_UIDS,
+  LOG_LABELS,
+  knownMetricNames,
+} from "../../constructs/renderers/observability-catalogue";
 import { describeIfBinary } from "../support/binaries";
 import { promqlIdentifiers } from "../support/promql";
 
@@ -54,7 +60,9 @@ const dashboards = renderDashboards({ environment: "prod" });
 const parsed: Dashboard[] = Object.values(dashboards).map((text) => JSON.parse(text) as Dashboard);
 const byUid = new Map(parsed.map((d) => [d.uid, d]));
 const allTargets = parsed.flatMap((d) => d.panels.flatMap((p) => p.targets.map((t) => ({ dashboard: d.uid, panel: p.title, target: t }))));
-const promExprs = allTargets.filter((t) => t.target.datasource.type === DATASOURCE_TYPES.prometheus).map((t) => ({ ...t, expr: t.target.expr! }));
+const promExprs = allTargets
+  .filter((t) => t.target.datasource.type === DATASOURCE_TYPES.prometheus)
+  .map((t) => ({ ...t, expr: t.target.expr! }));
 const lokiExprs = allTargets.filter((t) => t.target.datasource.type === DATASOURCE_TYPES.loki).map((t) => ({ ...t, expr: t.target.expr! }));
 
 describe(`grafanaEnv (${NOT_PROVEN})`, () => {
@@ -132,16 +140,26 @@ describe(`grafanaEnv (${NOT_PROVEN})`, () => {
   it("reports every bad input at once, each with its key and a fix", () => {
     let message = "";
     try {
-      grafanaEnv({ rootUrl: "http://grafana.example.com/", adminUser: "Admin User", httpPort: 0, adminPasswordFile: "/run/secrets/x", secretKeyFile: "/run/secrets/x" });
+      grafanaEnv({
+        rootUrl: "http://grafana.example.com/",
+        adminUser: "Admin User",
+        httpPort: 0,
+        adminPasswordFile: "/run/secrets/x",
+        secretKeyFile: "/run/secrets/x",
+      });
     } catch (error) {
       message = (error as Error).message;
     }
     expect(message).toMatch(/4 problems/);
-    expect(message).toMatch(/rootUrl .* http on a non-loopback host: serve it through the edge proxy as "https:\/\/grafana\.example\.com\/"/);
+    expect(message).toMatch(
+      /rootUrl .* http on a non-loopback host: serve it through the edge proxy as "https:\/\/grafana\.example\.com\/"/,
+    );
     expect(message).toMatch(/adminUser "Admin User" must be/);
     expect(message).toMatch(/httpPort 0 is not a port/);
     expect(message).toMatch(/adminPasswordFile and secretKeyFile are both/);
-    expect(() => grafanaEnv({ rootUrl: "https://x.example.com/", adminPasswordFile: "/run/secrets/a}b" })).toThrow(/adminPasswordFile "\/run\/secrets\/a\}b" .*\(no "\.\.", spaces, "\$" or braces\)/);
+    expect(() => grafanaEnv({ rootUrl: "https://x.example.com/", adminPasswordFile: "/run/secrets/a}b" })).toThrow(
+      /adminPasswordFile "\/run\/secrets\/a\}b" .*\(no "\.\.", spaces, "\$" or braces\)/,
+    );
     expect(() => grafanaEnv({ rootUrl: "not a url" })).toThrow(/rootUrl "not a url" is not a URL/);
   });
 });
@@ -151,7 +169,17 @@ describe(`renderDatasources (${NOT_PROVEN})`, () => {
   const file = parse(text) as {
     apiVersion: number;
     deleteDatasources: unknown[];
-    datasources: { name: string; type: string; uid: string; url: string; user?: string; isDefault: boolean; editable: boolean; jsonData: Record<string, unknown>; secureJsonData?: Record<string, string> }[];
+    datasources: {
+      name: string;
+      type: string;
+      uid: string;
+      url: string;
+      user?: string;
+      isDefault: boolean;
+      editable: boolean;
+      jsonData: Record<string, unknown>;
+      secureJsonData?: Record<string, string>;
+    }[];
   };
   const byUidDs = new Map(file.datasources.map((d) => [d.uid, d]));
 
@@ -164,7 +192,11 @@ describe(`renderDatasources (${NOT_PROVEN})`, () => {
   });
 
   it("points Prometheus and Loki at their service names", () => {
-    expect(byUidDs.get(DATASOURCE_UIDS.prometheus)).toMatchObject({ type: "prometheus", url: "http://prometheus:9090", jsonData: { timeInterval: "15s" } });
+    expect(byUidDs.get(DATASOURCE_UIDS.prometheus)).toMatchObject({
+      type: "prometheus",
+      url: "http://prometheus:9090",
+      jsonData: { timeInterval: "15s" },
+    });
     expect(byUidDs.get(DATASOURCE_UIDS.loki)).toMatchObject({ type: "loki", url: "http://loki:3100" });
   });
 
@@ -207,7 +239,15 @@ describe(`renderDatasources (${NOT_PROVEN})`, () => {
       message = (error as Error).message;
     }
     expect(message).toMatch(/7 problems/);
-    for (const key of ["prometheusUrl", "lokiUrl", "scrapeInterval", "postgres.address", "postgres.database", "postgres.passwordFile", "postgres.sslmode"]) {
+    for (const key of [
+      "prometheusUrl",
+      "lokiUrl",
+      "scrapeInterval",
+      "postgres.address",
+      "postgres.database",
+      "postgres.passwordFile",
+      "postgres.sslmode",
+    ]) {
       expect(message).toContain(`  - ${key} `);
     }
   });
@@ -234,7 +274,11 @@ describe(`renderDashboardProvider (${NOT_PROVEN})`, () => {
 
 describe(`renderDashboards (${NOT_PROVEN})`, () => {
   it("renders five JSON files with the fixed, unique uids, Grafana 12's schemaVersion and no UI editing", () => {
-    expect(Object.keys(dashboards)).toEqual(Object.values(DASHBOARD_UIDS).map((uid) => `${uid}.json`).sort());
+    expect(Object.keys(dashboards)).toEqual(
+      Object.values(DASHBOARD_UIDS)
+        .map((uid) => `${uid}.json`)
+        .sort(),
+    );
     expect(new Set(parsed.map((d) => d.uid)).size).toBe(5);
     for (const d of parsed) {
       expect(d.schemaVersion).toBe(DASHBOARD_SCHEMA_VERSION);
@@ -264,7 +308,12 @@ describe(`renderDashboards (${NOT_PROVEN})`, () => {
         "Sessions by state (pg_stat_activity)",
       ],
       [DASHBOARD_UIDS.redis]: ["Memory used vs maxmemory", "Evictions", "Hit rate", "Connected clients"],
-      [DASHBOARD_UIDS.rabbitmq]: ["Ready messages per queue", "Unacknowledged messages per queue", "Consumers per queue", "Publish rate per queue"],
+      [DASHBOARD_UIDS.rabbitmq]: [
+        "Ready messages per queue",
+        "Unacknowledged messages per queue",
+        "Consumers per queue",
+        "Publish rate per queue",
+      ],
       [DASHBOARD_UIDS.api]: [
         "API requests per second (from logs)",
         "API 5xx responses (from logs, per 5m)",
@@ -278,8 +327,13 @@ describe(`renderDashboards (${NOT_PROVEN})`, () => {
       for (const title of titles) expect(have, `${uid} lacks "${title}"`).toContain(title);
     }
     // Panel kinds the issue names: a Postgres table, a logs panel, backup stats.
-    expect(byUid.get(DASHBOARD_UIDS.postgres)!.panels.find((p) => p.title.startsWith("Sessions"))).toMatchObject({ type: "table", datasource: { uid: DATASOURCE_UIDS.postgres } });
-    expect(byUid.get(DASHBOARD_UIDS.api)!.panels.find((p) => p.type === "logs")).toMatchObject({ datasource: { uid: DATASOURCE_UIDS.loki } });
+    expect(byUid.get(DASHBOARD_UIDS.postgres)!.panels.find((p) => p.title.startsWith("Sessions"))).toMatchObject({
+      type: "table",
+      datasource: { uid: DATASOURCE_UIDS.postgres },
+    });
+    expect(byUid.get(DASHBOARD_UIDS.api)!.panels.find((p) => p.type === "logs")).toMatchObject({
+      datasource: { uid: DATASOURCE_UIDS.loki },
+    });
   });
 
   it("uses unique panel ids and refIds, and non-overlapping gridPos inside 24 columns", () => {
@@ -287,7 +341,10 @@ describe(`renderDashboards (${NOT_PROVEN})`, () => {
       const ids = d.panels.map((p) => p.id);
       expect(new Set(ids).size, d.uid).toBe(ids.length);
       for (const p of d.panels) {
-        expect(p.gridPos.x >= 0 && p.gridPos.y >= 0 && p.gridPos.w > 0 && p.gridPos.h > 0 && p.gridPos.x + p.gridPos.w <= 24, `${d.uid} ${p.title}`).toBe(true);
+        expect(
+          p.gridPos.x >= 0 && p.gridPos.y >= 0 && p.gridPos.w > 0 && p.gridPos.h > 0 && p.gridPos.x + p.gridPos.w <= 24,
+          `${d.uid} ${p.title}`,
+        ).toBe(true);
         const refIds = p.targets.map((t) => t.refId);
         expect(new Set(refIds).size).toBe(refIds.length);
         expect(p.targets.length).toBeGreaterThan(0);
@@ -304,7 +361,9 @@ describe(`renderDashboards (${NOT_PROVEN})`, () => {
   });
 
   it("references only data sources that datasources.yaml provisions, by { type, uid }", () => {
-    const provisioned = new Map((parse(renderDatasources(dsInput)) as { datasources: { uid: string; type: string }[] }).datasources.map((d) => [d.uid, d.type]));
+    const provisioned = new Map(
+      (parse(renderDatasources(dsInput)) as { datasources: { uid: string; type: string }[] }).datasources.map((d) => [d.uid, d.type]),
+    );
     const refs = parsed.flatMap((d) => d.panels.flatMap((p) => [p.datasource, ...p.targets.map((t) => t.datasource)]));
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of refs) {
@@ -333,7 +392,8 @@ describe(`renderDashboards (${NOT_PROVEN})`, () => {
       for (const s of selectors) expect(s[1]).toContain(`${CADVISOR_LABELS.environment}="$env"`);
     }
     for (const { expr } of promExprs) {
-      for (const m of expr.matchAll(/\bjob="([^"]+)"/g)) expect(["postgres", "redis", "rabbitmq", "node", "edge", "cadvisor", "prometheus"]).toContain(m[1]);
+      for (const m of expr.matchAll(/\bjob="([^"]+)"/g))
+        expect(["postgres", "redis", "rabbitmq", "node", "edge", "cadvisor", "prometheus"]).toContain(m[1]);
     }
   });
 
@@ -347,10 +407,18 @@ describe(`renderDashboards (${NOT_PROVEN})`, () => {
   });
 
   it("checks are not vacuous: the extractors reject an unknown metric, label and field", () => {
-    expect(promqlIdentifiers('sum by (name) (rate(made_up_total{job="x", le="0.5"}[5m])) / on (name) up offset 5m').metrics).toEqual(["made_up_total", "up"]);
+    expect(promqlIdentifiers('sum by (name) (rate(made_up_total{job="x", le="0.5"}[5m])) / on (name) up offset 5m').metrics).toEqual([
+      "made_up_total",
+      "up",
+    ]);
     expect(promqlIdentifiers("histogram_quantile(0.9, rate(x_bucket[5m]))").functions).toEqual(["histogram_quantile", "rate"]);
-    expect(logqlProblems('{environment="$env", pod="x"} | json | statuscode >= 500')).toEqual(['stream label "pod" is not in LOG_LABELS', 'json field filter "statuscode" is not in APP_LOG_FIELDS']);
-    expect(logqlProblems('sum by (user) (count_over_time({service="api"} [5m]))')).toEqual(['grouping label "user" is neither a LOG_LABEL nor a parsed APP_LOG_FIELD']);
+    expect(logqlProblems('{environment="$env", pod="x"} | json | statuscode >= 500')).toEqual([
+      'stream label "pod" is not in LOG_LABELS',
+      'json field filter "statuscode" is not in APP_LOG_FIELDS',
+    ]);
+    expect(logqlProblems('sum by (user) (count_over_time({service="api"} [5m]))')).toEqual([
+      'grouping label "user" is neither a LOG_LABEL nor a parsed APP_LOG_FIELD',
+    ]);
   });
 
   it("is deterministic: same input, byte-identical files", () => {
@@ -358,7 +426,9 @@ describe(`renderDashboards (${NOT_PROVEN})`, () => {
   });
 
   it("reports bad input at once", () => {
-    expect(() => renderDashboards({ environment: "Prod env", timeFrom: "yesterday", refresh: "1s" })).toThrow(/3 problems[\s\S]*environment "Prod env"[\s\S]*timeFrom "yesterday"[\s\S]*refresh "1s"/);
+    expect(() => renderDashboards({ environment: "Prod env", timeFrom: "yesterday", refresh: "1s" })).toThrow(
+      /3 problems[\s\S]*environment "Prod env"[\s\S]*timeFrom "yesterday"[\s\S]*refresh "1s"/,
+    );
   });
 });
 
@@ -368,7 +438,10 @@ describeIfBinary("promtool", "the dashboards' PromQL parsed by promtool", () => 
   it("parses every Prometheus expression of the five dashboards", () => {
     const dir = mkdtempSync(join(tmpdir(), "updateio-grafana-promql-"));
     try {
-      const rules = promExprs.map(({ expr }, i) => ({ record: `grafana_dashboard_check_${i}`, expr: expr.replaceAll("$__rate_interval", "1m").replaceAll("$env", "prod") }));
+      const rules = promExprs.map(({ expr }, i) => ({
+        record: `grafana_dashboard_check_${i}`,
+        expr: expr.replaceAll("$__rate_interval", "1m").replaceAll("$env", "prod"),
+      }));
       const file = join(dir, "dashboards.rules.yml");
       writeFileSync(file, stringify({ groups: [{ name: "grafana-dashboards", rules }] }));
       const result = spawnSync("promtool", ["check", "rules", file], { encoding: "utf8", timeout: 30_000 });
@@ -389,12 +462,49 @@ describeIfBinary("promtool", "the dashboards' PromQL parsed by promtool", () => 
 // ---------------------------------------------------------------------------------------------
 
 const PROMQL_FUNCTIONS = new Set([
-  "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values", "group",
-  "rate", "irate", "increase", "delta", "idelta", "deriv", "changes", "resets", "time", "vector", "scalar", "abs", "clamp_min", "clamp_max",
-  "histogram_quantile", "label_replace", "absent", "absent_over_time", "max_over_time", "min_over_time", "avg_over_time", "sum_over_time",
-  "count_over_time", "last_over_time", "timestamp", "sort", "sort_desc", "round", "ceil", "floor",
+  "sum",
+  "min",
+  "max",
+  "avg",
+  "count",
+  "stddev",
+  "stdvar",
+  "topk",
+  "bottomk",
+  "quantile",
+  "count_values",
+  "group",
+  "rate",
+  "irate",
+  "increase",
+  "delta",
+  "idelta",
+  "deriv",
+  "changes",
+  "resets",
+  "time",
+  "vector",
+  "scalar",
+  "abs",
+  "clamp_min",
+  "clamp_max",
+  "histogram_quantile",
+  "label_replace",
+  "absent",
+  "absent_over_time",
+  "max_over_time",
+  "min_over_time",
+  "avg_over_time",
+  "sum_over_time",
+  "count_over_time",
+  "last_over_time",
+  "timestamp",
+  "sort",
+  "sort_desc",
+  "round",
+  "ceil",
+  "floor",
 ]);
-
 
 const LABEL_SET = new Set<string>(LOG_LABELS);
 const FIELD_SET = new Set<string>(Object.values(APP_LOG_FIELDS));
@@ -405,7 +515,8 @@ function logqlProblems(expr: string): string[] {
   for (const sel of expr.matchAll(/\{([^}]*)\}/g)) {
     const body = sel[1]!;
     const matchers = [...body.matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g)];
-    if (body.replace(/([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g, "").replace(/[\s,]/g, "") !== "") problems.push(`unparsed selector {${body}}`);
+    if (body.replace(/([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"/g, "").replace(/[\s,]/g, "") !== "")
+      problems.push(`unparsed selector {${body}}`);
     if (matchers.length === 0) problems.push("empty stream selector");
     for (const m of matchers) if (!LABEL_SET.has(m[1]!)) problems.push(`stream label "${m[1]}" is not in LOG_LABELS`);
   }
@@ -419,10 +530,13 @@ function logqlProblems(expr: string): string[] {
     if (!afterJson && !LABEL_SET.has(name)) problems.push(`label filter "${name}" is not in LOG_LABELS`);
   }
   for (const g of pipeline.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
-    for (const label of g[1]!.split(",").map((s) => s.trim()).filter(Boolean)) {
-      if (!LABEL_SET.has(label) && !(jsonAt >= 0 && FIELD_SET.has(label))) problems.push(`grouping label "${label}" is neither a LOG_LABEL nor a parsed APP_LOG_FIELD`);
+    for (const label of g[1]!
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      if (!LABEL_SET.has(label) && !(jsonAt >= 0 && FIELD_SET.has(label)))
+        problems.push(`grouping label "${label}" is neither a LOG_LABEL nor a parsed APP_LOG_FIELD`);
     }
   }
   return problems;
 }
-

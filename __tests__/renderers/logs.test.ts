@@ -66,7 +66,18 @@ function unescapeAlloy(raw: string, line: number): string {
       continue;
     }
     const e = raw[++i];
-    const simple: Record<string, string> = { "\\": "\\", a: "\x07", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "'": "'", '"': '"' };
+    const simple: Record<string, string> = {
+      "\\": "\\",
+      a: "\x07",
+      b: "\b",
+      f: "\f",
+      n: "\n",
+      r: "\r",
+      t: "\t",
+      v: "\v",
+      "'": "'",
+      '"': '"',
+    };
     if (e !== undefined && e in simple) out += simple[e];
     else if (e !== undefined && /[0-7]/.test(e)) {
       const oct = raw.slice(i, i + 3);
@@ -281,7 +292,8 @@ function parseAlloy(src: string): Block[] {
     }
   };
   const top = body(false);
-  for (const item of top) if (item.type !== "block") throw new Error(`line ${item.line}: top-level attribute ${item.name} is not expected here`);
+  for (const item of top)
+    if (item.type !== "block") throw new Error(`line ${item.line}: top-level attribute ${item.name} is not expected here`);
   return top as Block[];
 }
 
@@ -289,7 +301,19 @@ function parseAlloy(src: string): Block[] {
 const ALLOY_SCHEMA: Record<string, { A: string[]; B?: string[]; R?: string[]; E?: string[]; labeled: boolean }> = {
   logging: { A: ["level", "format", "destination", "write_to"], labeled: false },
   "discovery.docker": {
-    A: ["host", "port", "host_networking_host", "refresh_interval", "match_first_network", "bearer_token_file", "bearer_token", "enable_http2", "follow_redirects", "proxy_url", "no_proxy"],
+    A: [
+      "host",
+      "port",
+      "host_networking_host",
+      "refresh_interval",
+      "match_first_network",
+      "bearer_token_file",
+      "bearer_token",
+      "enable_http2",
+      "follow_redirects",
+      "proxy_url",
+      "no_proxy",
+    ],
     B: ["filter"],
     R: ["host"],
     E: ["targets"],
@@ -298,10 +322,24 @@ const ALLOY_SCHEMA: Record<string, { A: string[]; B?: string[]; R?: string[]; E?
   filter: { A: ["name", "values"], R: ["name", "values"], labeled: false },
   "discovery.relabel": { A: ["targets"], B: ["rule"], R: ["targets"], E: ["output", "rules"], labeled: true },
   rule: { A: ["action", "modulus", "regex", "replacement", "separator", "source_labels", "target_label"], labeled: false },
-  "loki.source.docker": { A: ["forward_to", "host", "labels", "targets", "refresh_interval", "relabel_rules"], B: ["client"], R: ["forward_to", "host", "targets"], labeled: true },
+  "loki.source.docker": {
+    A: ["forward_to", "host", "labels", "targets", "refresh_interval", "relabel_rules"],
+    B: ["client"],
+    R: ["forward_to", "host", "targets"],
+    labeled: true,
+  },
   "loki.process": {
     A: ["forward_to"],
-    B: ["stage.multiline", "stage.json", "stage.template", "stage.labels", "stage.structured_metadata", "stage.drop", "stage.limit", "stage.truncate"],
+    B: [
+      "stage.multiline",
+      "stage.json",
+      "stage.template",
+      "stage.labels",
+      "stage.structured_metadata",
+      "stage.drop",
+      "stage.limit",
+      "stage.truncate",
+    ],
     R: ["forward_to"],
     E: ["receiver"],
     labeled: true,
@@ -316,7 +354,23 @@ const ALLOY_SCHEMA: Record<string, { A: string[]; B?: string[]; R?: string[]; E?
   "stage.truncate": { A: [], B: ["truncate_rule"], labeled: false },
   truncate_rule: { A: ["limit", "suffix", "sources", "source_type"], R: ["limit"], labeled: false },
   "loki.write": { A: ["external_labels", "max_streams"], B: ["endpoint"], E: ["receiver"], labeled: true },
-  endpoint: { A: ["url", "batch_size", "batch_wait", "remote_timeout", "tenant_id", "name", "headers", "min_backoff_period", "max_backoff_period", "max_backoff_retries", "retry_on_http_429"], R: ["url"], labeled: false },
+  endpoint: {
+    A: [
+      "url",
+      "batch_size",
+      "batch_wait",
+      "remote_timeout",
+      "tenant_id",
+      "name",
+      "headers",
+      "min_backoff_period",
+      "max_backoff_period",
+      "max_backoff_retries",
+      "retry_on_http_429",
+    ],
+    R: ["url"],
+    labeled: false,
+  },
 };
 const TOP_LEVEL = ["logging", "discovery.docker", "discovery.relabel", "loki.source.docker", "loki.process", "loki.write"];
 
@@ -337,7 +391,8 @@ function alloyStructureProblems(blocks: Block[]): string[] {
       problems.push(`line ${b.line}: unknown block ${b.name}${parent ? ` in ${parent}` : ""}`);
       return;
     }
-    if (schema.labeled && (b.label === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(b.label))) problems.push(`line ${b.line}: ${b.name} needs an identifier label`);
+    if (schema.labeled && (b.label === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(b.label)))
+      problems.push(`line ${b.line}: ${b.name} needs an identifier label`);
     if (!schema.labeled && b.label !== undefined) problems.push(`line ${b.line}: ${b.name} takes no label`);
     const seen = new Set<string>();
     for (const item of b.body) {
@@ -348,7 +403,8 @@ function alloyStructureProblems(blocks: Block[]): string[] {
         walkValue(item.value, item.line);
       } else {
         const childSchema = b.name === "stage.truncate" && item.name === "rule" ? "truncate_rule" : item.name;
-        if (!(schema.B ?? []).includes(childSchema)) problems.push(`line ${item.line}: block ${item.name} is not documented inside ${b.name}`);
+        if (!(schema.B ?? []).includes(childSchema))
+          problems.push(`line ${item.line}: block ${item.name} is not documented inside ${b.name}`);
         else check(item, childSchema, b.name);
       }
     }
@@ -433,7 +489,9 @@ function alloyView(text: string) {
     maxLines: plain(attr(one("stage.multiline"), "max_lines")),
     maxWait: str(attr(one("stage.multiline"), "max_wait_time")),
     expressions: plain(attr(one("stage.json"), "expressions")),
-    templates: stages.filter((s) => s.name === "stage.template").map((s) => ({ source: str(attr(s, "source")), template: str(attr(s, "template")) })),
+    templates: stages
+      .filter((s) => s.name === "stage.template")
+      .map((s) => ({ source: str(attr(s, "source")), template: str(attr(s, "template")) })),
     labels: plain(attr(one("stage.labels"), "values")),
     structuredMetadata: plain(attr(one("stage.structured_metadata"), "values")),
     drops: stages
@@ -483,7 +541,12 @@ function promtailView(text: string) {
     structuredMetadata: one("structured_metadata"),
     drops: stages
       .filter((s) => "drop" in s)
-      .map((s) => ({ reason: s.drop.drop_counter_reason, source: s.drop.source, separator: s.drop.separator, expression: s.drop.expression })),
+      .map((s) => ({
+        reason: s.drop.drop_counter_reason,
+        source: s.drop.source,
+        separator: s.drop.separator,
+        expression: s.drop.expression,
+      })),
     limit: one("limit").rate,
     burst: one("limit").burst,
     limitBy: one("limit").by_label_name,
@@ -557,9 +620,16 @@ function processEntry(line: string, p: LogPipeline): Processed {
   }
   for (const name of p.json.lowercase) if (extracted[name]) extracted[name] = extracted[name]!.toLowerCase();
   const labels = Object.fromEntries(p.json.labels.filter((l) => extracted[l] !== undefined).map((l) => [l, extracted[l]!]));
-  const structuredMetadata = Object.fromEntries(p.json.structuredMetadata.filter((n) => extracted[n] !== undefined).map((n) => [n, extracted[n]!]));
+  const structuredMetadata = Object.fromEntries(
+    p.json.structuredMetadata.filter((n) => extracted[n] !== undefined).map((n) => [n, extracted[n]!]),
+  );
   for (const d of p.dropRules) {
-    const subject = d.source ? d.source.filter((s) => extracted[s] !== undefined).map((s) => extracted[s]).join(d.separator ?? ";") : line;
+    const subject = d.source
+      ? d.source
+          .filter((s) => extracted[s] !== undefined)
+          .map((s) => extracted[s])
+          .join(d.separator ?? ";")
+      : line;
     if (new RegExp(d.expression).test(subject)) return { dropped: d.name, labels, structuredMetadata };
   }
   return { labels, structuredMetadata };
@@ -578,7 +648,11 @@ describe(`renderLokiConfig (structural: Loki ${LOKI_TARGET_VERSION}.x is not ins
     expect(dev.common.replication_factor).toBe(1);
     expect(dev.common.ring.kvstore.store).toBe("inmemory");
     expect(dev.common.storage.filesystem).toEqual({ chunks_directory: "/loki/chunks", rules_directory: "/loki/rules" });
-    for (const dir of [dev.compactor.working_directory, dev.storage_config.tsdb_shipper.active_index_directory, dev.storage_config.tsdb_shipper.cache_location]) {
+    for (const dir of [
+      dev.compactor.working_directory,
+      dev.storage_config.tsdb_shipper.active_index_directory,
+      dev.storage_config.tsdb_shipper.cache_location,
+    ]) {
       expect(dir).toMatch(/^\/loki\//);
     }
     expect(dev.analytics.reporting_enabled).toBe(false);
@@ -624,26 +698,67 @@ describe(`renderLokiConfig (structural: Loki ${LOKI_TARGET_VERSION}.x is not ins
 
   it("only uses keys from Loki's 3.x configuration reference (checked by hand, listed here)", () => {
     const allowed: Record<string, string[]> = {
-      "": ["target", "auth_enabled", "server", "common", "schema_config", "storage_config", "compactor", "limits_config", "query_range", "analytics"],
+      "": [
+        "target",
+        "auth_enabled",
+        "server",
+        "common",
+        "schema_config",
+        "storage_config",
+        "compactor",
+        "limits_config",
+        "query_range",
+        "analytics",
+      ],
       server: ["http_listen_port", "grpc_listen_port", "log_level", "log_format"],
       common: ["instance_addr", "path_prefix", "storage", "replication_factor", "ring"],
-      compactor: ["working_directory", "compaction_interval", "retention_enabled", "retention_delete_delay", "retention_delete_worker_count", "delete_request_store"],
+      compactor: [
+        "working_directory",
+        "compaction_interval",
+        "retention_enabled",
+        "retention_delete_delay",
+        "retention_delete_worker_count",
+        "delete_request_store",
+      ],
       limits_config: [
-        "retention_period", "ingestion_rate_mb", "ingestion_burst_size_mb", "per_stream_rate_limit", "per_stream_rate_limit_burst", "max_line_size",
-        "max_line_size_truncate", "reject_old_samples", "reject_old_samples_max_age", "allow_structured_metadata", "max_query_series",
-        "max_entries_limit_per_query", "max_query_parallelism", "max_query_lookback", "query_timeout",
+        "retention_period",
+        "ingestion_rate_mb",
+        "ingestion_burst_size_mb",
+        "per_stream_rate_limit",
+        "per_stream_rate_limit_burst",
+        "max_line_size",
+        "max_line_size_truncate",
+        "reject_old_samples",
+        "reject_old_samples_max_age",
+        "allow_structured_metadata",
+        "max_query_series",
+        "max_entries_limit_per_query",
+        "max_query_parallelism",
+        "max_query_lookback",
+        "query_timeout",
       ],
     };
     for (const [section, keys] of Object.entries(allowed)) {
       const obj = section === "" ? dev : dev[section];
-      expect(Object.keys(obj).filter((k) => !keys.includes(k)), section || "top level").toEqual([]);
+      expect(
+        Object.keys(obj).filter((k) => !keys.includes(k)),
+        section || "top level",
+      ).toEqual([]);
     }
   });
 
   it("reports every invalid input at once, naming the key and the fix", () => {
     let message = "";
     try {
-      renderLokiConfig({ retentionDays: 2.5, httpPort: 3100, grpcPort: 3100, dataDir: "loki/", ingestionRateMb: 8, ingestionBurstMb: 4, schemaFrom: "2024-13-45x" });
+      renderLokiConfig({
+        retentionDays: 2.5,
+        httpPort: 3100,
+        grpcPort: 3100,
+        dataDir: "loki/",
+        ingestionRateMb: 8,
+        ingestionBurstMb: 4,
+        schemaFrom: "2024-13-45x",
+      });
     } catch (e) {
       message = (e as Error).message;
     }
@@ -652,7 +767,9 @@ describe(`renderLokiConfig (structural: Loki ${LOKI_TARGET_VERSION}.x is not ins
     expect(message).toMatch(/dataDir "loki\/" must be an absolute path/);
     expect(message).toMatch(/ingestionBurstMb 4 is below ingestionRateMb 8: raise the burst/);
     expect(message).toMatch(/schemaFrom "2024-13-45x" must be a date YYYY-MM-DD/);
-    expect(() => renderLokiConfig({ retentionDays: 3, rejectOldSamplesMaxAgeHours: 168 })).toThrow(/rejectOldSamplesMaxAgeHours 168 exceeds the retention \(72h\).*use at most 72/);
+    expect(() => renderLokiConfig({ retentionDays: 3, rejectOldSamplesMaxAgeHours: 168 })).toThrow(
+      /rejectOldSamplesMaxAgeHours 168 exceeds the retention \(72h\).*use at most 72/,
+    );
   });
 });
 
@@ -692,7 +809,9 @@ describe("defaultLogPipeline / validation (pure TypeScript: fully checked here)"
     expect(text).toMatch(/dropRules\[4\]\.expression matches the empty string and would drop everything/);
     expect(text).toMatch(/maxLineBytes 1000 must be a whole number of KiB .* e\.g\. 262144/);
     expect(problems.length).toBeGreaterThanOrEqual(11);
-    expect(() => defaultLogPipeline({ ...BASE, dockerHost: "unix:///run/docker.sock" })).toThrow(/Invalid log pipeline \(1 problem\):\n {2}- dockerHost/);
+    expect(() => defaultLogPipeline({ ...BASE, dockerHost: "unix:///run/docker.sock" })).toThrow(
+      /Invalid log pipeline \(1 problem\):\n {2}- dockerHost/,
+    );
   });
 
   it("keeps regexes in the RE2 ∩ JavaScript subset", () => {
@@ -723,7 +842,10 @@ describe("pipeline regexes and stage semantics (simulated in JavaScript with the
   });
 
   it("a JSON line yields the lower-cased level label and request/trace ids as structured metadata only", () => {
-    const r = processEntry('{"level":"ERROR","msg":"payment failed","request_id":"req-81f2","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","status":502}', pipeline);
+    const r = processEntry(
+      '{"level":"ERROR","msg":"payment failed","request_id":"req-81f2","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","status":502}',
+      pipeline,
+    );
     expect(r.dropped).toBeUndefined();
     expect(r.labels).toEqual({ level: "error" });
     expect(r.structuredMetadata).toEqual({ request_id: "req-81f2", trace_id: "4bf92f3577b34da6a3ce929d0e0e4736" });
@@ -762,9 +884,17 @@ describe("pipeline regexes and stage semantics (simulated in JavaScript with the
       __address__: "172.18.0.4:3000",
     });
     // At discovery: no stream yet, so no stream label.
-    expect(relabel(meta("updateio", "dev"), pipeline.relabelRules)).toEqual({ environment: "dev", service: "api", component: "app", container: "dev-api-1" });
+    expect(relabel(meta("updateio", "dev"), pipeline.relabelRules)).toEqual({
+      environment: "dev",
+      service: "api",
+      component: "app",
+      container: "dev-api-1",
+    });
     // Per stream (the rules run again with the log stream meta label).
-    expect(relabel({ ...meta("updateio", "dev"), [DOCKER_META.logStream]: "stderr" }, pipeline.relabelRules)).toMatchObject({ stream: "stderr", container: "dev-api-1" });
+    expect(relabel({ ...meta("updateio", "dev"), [DOCKER_META.logStream]: "stderr" }, pipeline.relabelRules)).toMatchObject({
+      stream: "stderr",
+      container: "dev-api-1",
+    });
     expect(relabel(meta("other", "dev"), pipeline.relabelRules)).toBeUndefined();
     expect(relabel(meta("updateio", "prod"), pipeline.relabelRules)).toBeUndefined();
   });
@@ -785,7 +915,7 @@ describe("renderAlloyConfig (structural: Grafana Alloy is not installed here; `a
     ]);
     expect(() => parseAlloy('logging {\n  level = "info"\n')).toThrow(/unclosed block/);
     expect(() => parseAlloy('logging {\n  level = "in"fo"\n}\n')).toThrow();
-    expect(() => parseAlloy("logging {\n  level \"info\"\n}\n")).toThrow();
+    expect(() => parseAlloy('logging {\n  level "info"\n}\n')).toThrow();
     expect(() => parseAlloy('x.y "a" {\n  v = ["a", "b"\n  ]\n}\n')).toThrow(/trailing comma/);
   });
 
@@ -849,7 +979,9 @@ describe("renderPromtailConfig (structural: Promtail is not installed here and i
     expect(Object.keys(sc.docker_sd_configs[0]).sort()).toEqual(["filters", "host", "refresh_interval"]);
     const documentedStages = ["multiline", "json", "template", "labels", "structured_metadata", "drop", "limit"];
     for (const s of sc.pipeline_stages) expect(documentedStages).toContain(Object.keys(s)[0]);
-    expect(() => renderPromtailConfig(pipeline, { positionsFile: "positions.yaml", httpPort: 0 })).toThrow(/positionsFile "positions.yaml" must be an absolute file path[\s\S]*httpPort 0 must be a TCP port/);
+    expect(() => renderPromtailConfig(pipeline, { positionsFile: "positions.yaml", httpPort: 0 })).toThrow(
+      /positionsFile "positions.yaml" must be an absolute file path[\s\S]*httpPort 0 must be a TCP port/,
+    );
   });
 
   it("implements the same pipeline as Alloy: filter, labels, multiline regex, JSON, drop rules, limits, stage order", () => {
@@ -860,7 +992,19 @@ describe("renderPromtailConfig (structural: Promtail is not installed here and i
     expect(a.firstline).toBe(pipeline.multiline.firstLine);
     expect(a.drops.map((d) => d.expression)).toEqual(pipeline.dropRules.map((d) => d.expression));
     expect(a.filters).toEqual(pipeline.dockerFilters);
-    expect(a.stageOrder).toEqual(["multiline", "json", "template", "labels", "structured_metadata", "drop", "drop", "drop", "drop", "limit", "truncate"]);
+    expect(a.stageOrder).toEqual([
+      "multiline",
+      "json",
+      "template",
+      "labels",
+      "structured_metadata",
+      "drop",
+      "drop",
+      "drop",
+      "drop",
+      "limit",
+      "truncate",
+    ]);
   });
 });
 
@@ -868,10 +1012,27 @@ describe("socketProxyEnv (structural: the proxy image is not run here; sections 
   it("allows exactly the read-only sections the shippers call, everything else closed", () => {
     const env = socketProxyEnv();
     expect(SOCKET_PROXY_PORT).toBe(2375);
-    const open = Object.entries(env).filter(([k, v]) => k !== "LOG_LEVEL" && v === "1").map(([k]) => k).sort();
+    const open = Object.entries(env)
+      .filter(([k, v]) => k !== "LOG_LEVEL" && v === "1")
+      .map(([k]) => k)
+      .sort();
     expect(open).toEqual(["ALLOW_LOGS", "CONTAINERS", "NETWORKS", "PING"]);
     expect(env.POST).toBe("0");
-    for (const k of ["EVENTS", "INFO", "VERSION", "EXEC", "AUTH", "SECRETS", "ALLOW_START", "ALLOW_STOP", "ALLOW_RESTARTS", "IMAGES", "VOLUMES", "SYSTEM"]) expect(env[k], k).toBe("0");
+    for (const k of [
+      "EVENTS",
+      "INFO",
+      "VERSION",
+      "EXEC",
+      "AUTH",
+      "SECRETS",
+      "ALLOW_START",
+      "ALLOW_STOP",
+      "ALLOW_RESTARTS",
+      "IMAGES",
+      "VOLUMES",
+      "SYSTEM",
+    ])
+      expect(env[k], k).toBe("0");
     expect(env.LOG_LEVEL).toBe("notice");
     for (const s of SOCKET_PROXY_SECTIONS) expect(s.why.length, s.name).toBeGreaterThan(5);
     expect(new Set(SOCKET_PROXY_SECTIONS.map((s) => s.name)).size).toBe(SOCKET_PROXY_SECTIONS.length);
@@ -881,7 +1042,10 @@ describe("socketProxyEnv (structural: the proxy image is not run here; sections 
   it("allowEngineInfo opens exactly /info and /version on top (cAdvisor), still read-only; off by default", () => {
     expect(socketProxyEnv({ allowEngineInfo: false })).toEqual(socketProxyEnv());
     const env = socketProxyEnv({ allowEngineInfo: true, logLevel: "info" });
-    const open = Object.entries(env).filter(([k, v]) => k !== "LOG_LEVEL" && v === "1").map(([k]) => k).sort();
+    const open = Object.entries(env)
+      .filter(([k, v]) => k !== "LOG_LEVEL" && v === "1")
+      .map(([k]) => k)
+      .sort();
     expect(open).toEqual(["ALLOW_LOGS", "CONTAINERS", "INFO", "NETWORKS", "PING", "VERSION"]);
     expect(env.POST).toBe("0");
     expect(env.LOG_LEVEL).toBe("info");

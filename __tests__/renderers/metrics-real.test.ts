@@ -25,7 +25,18 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -126,7 +137,6 @@ function testPassword(id: string): string {
 // Processes, ports, HTTP, metrics text
 // =============================================================================================
 
-
 /** "uid:gid" of a container's `user` ("65534:65534", "59000:59000" or a name such as "postgres"). */
 function numericUser(user: string): { uid: number; gid: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(user);
@@ -214,7 +224,12 @@ async function httpText(url: string): Promise<string> {
   return res.text();
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, seconds = 30, explain: () => string = () => ""): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  seconds = 30,
+  explain: () => string = () => "",
+): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
   let lastError = "";
   while (Date.now() < deadline) {
@@ -242,14 +257,18 @@ function parseMetrics(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!m) throw new Error(`unparsable metrics line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    for (const [, k, v] of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[k!] = v!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
     samples.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return samples;
 }
 
 /** Keys whose values differ between the synthesized env and the env run here (the rewrites). */
-const changedKeys = (a: Record<string, string>, b: Record<string, string>) => Object.keys(a).filter((k) => a[k] !== b[k]).sort();
+const changedKeys = (a: Record<string, string>, b: Record<string, string>) =>
+  Object.keys(a)
+    .filter((k) => a[k] !== b[k])
+    .sort();
 const namesOf = (samples: readonly Sample[]) => new Set(samples.map((s) => s.name));
 const valuesOf = (samples: readonly Sample[], name: string) => samples.filter((s) => s.name === name);
 
@@ -328,7 +347,13 @@ async function startPostgresWithExporter(): Promise<PostgresFixture> {
 
     // initdb as the image's entrypoint does: --username, --pwfile, then POSTGRES_INITDB_ARGS.
     const pwFile = rewritePaths(pgEnv.POSTGRES_PASSWORD_FILE!);
-    server.run(server.tool("initdb"), ["-D", server.dataDir, `--username=${pgEnv.POSTGRES_USER}`, `--pwfile=${pwFile}`, ...pgEnv.POSTGRES_INITDB_ARGS!.split(" ")]);
+    server.run(server.tool("initdb"), [
+      "-D",
+      server.dataDir,
+      `--username=${pgEnv.POSTGRES_USER}`,
+      `--pwfile=${pwFile}`,
+      ...pgEnv.POSTGRES_INITDB_ARGS!.split(" "),
+    ]);
 
     // The container command: postgres -c k=v ...
     const command = pg.command as string[];
@@ -356,7 +381,9 @@ async function startPostgresWithExporter(): Promise<PostgresFixture> {
       port: String(pgPort),
       unix_socket_directories: server.dir,
     };
-    expect(readFileSync(settingsFile, "utf8"), "every container path in the settings file is rewritten").not.toMatch(/\/var\/lib\/postgresql\/|\/etc\/postgresql\/|\/run\/secrets/);
+    expect(readFileSync(settingsFile, "utf8"), "every container path in the settings file is rewritten").not.toMatch(
+      /\/var\/lib\/postgresql\/|\/etc\/postgresql\/|\/run\/secrets/,
+    );
     const leftover = Object.entries(run).filter(([, v]) => /\/var\/lib\/postgresql|\/etc\/postgresql|\/run\/secrets/.test(v));
     expect(leftover, "every container path in the settings is rewritten").toEqual([]);
     const child = server.spawnAsUser("postgres", ["-D", server.dataDir, ...Object.entries(run).flatMap(([k, v]) => ["-c", `${k}=${v}`])]);
@@ -366,14 +393,24 @@ async function startPostgresWithExporter(): Promise<PostgresFixture> {
     const initScripts = uploadsOf(pgSeed)
       .filter((u) => u.file.startsWith("/docker-entrypoint-initdb.d/"))
       .sort((a, b) => (a.file < b.file ? -1 : 1));
-    expect(initScripts.map((u) => u.file.split("/").pop())).toEqual(["10-updateio-roles.sql", "15-updateio-reload-role.sql", "20-updateio-backup.sql", "21-updateio-monitor.sql", "22-updateio-grafana.sql"]);
+    expect(initScripts.map((u) => u.file.split("/").pop())).toEqual([
+      "10-updateio-roles.sql",
+      "15-updateio-reload-role.sql",
+      "20-updateio-backup.sql",
+      "21-updateio-monitor.sql",
+      "22-updateio-grafana.sql",
+    ]);
     for (const u of initScripts) {
       const script = server.writeFile(u.file.split("/").pop()!, rewritePaths(resolveTerraform(u.content)));
       expect(readFileSync(script, "utf8")).not.toContain("/run/secrets");
-      server.run("psql", ["-v", "ON_ERROR_STOP=1", "--username", pgEnv.POSTGRES_USER!, "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script], {
-        PGHOST: server.dir,
-        PGPORT: String(pgPort),
-      });
+      server.run(
+        "psql",
+        ["-v", "ON_ERROR_STOP=1", "--username", pgEnv.POSTGRES_USER!, "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script],
+        {
+          PGHOST: server.dir,
+          PGPORT: String(pgPort),
+        },
+      );
     }
 
     // The exporter: its env with host, port and paths rewritten.
@@ -383,7 +420,10 @@ async function startPostgresWithExporter(): Promise<PostgresFixture> {
     expect(aliasesOf(pg).has(uri[1]!), `DATA_SOURCE_URI host ${uri[1]} is the Postgres container's alias`).toBe(true);
     expect(Number(uri[2]), "DATA_SOURCE_URI port is the port Postgres listens on in its container").toBe(5432);
     expect(settings.port ?? "5432").toBe("5432");
-    const passFile = writeUpload(join(exporterDir, "postgres_monitor_password"), resolveTerraform(uploadOf(exporterSeed, synthesizedEnv.DATA_SOURCE_PASS_FILE!)));
+    const passFile = writeUpload(
+      join(exporterDir, "postgres_monitor_password"),
+      resolveTerraform(uploadOf(exporterSeed, synthesizedEnv.DATA_SOURCE_PASS_FILE!)),
+    );
     const exporterPort = await freePort();
     const runEnv = {
       ...synthesizedEnv,
@@ -394,10 +434,32 @@ async function startPostgresWithExporter(): Promise<PostgresFixture> {
     const known = postgresExporterKnownFlags();
     const flags = flagsOf((exporterC.command ?? []) as string[]);
     const droppedFlags = flags.filter(([k]) => !known.has(k)).map(([k]) => k);
-    exporter = new Proc("postgres-exporter", "prometheus-postgres-exporter", flagArgs(flags.filter(([k]) => known.has(k))), runEnv, exporterDir, exporterC.user);
+    exporter = new Proc(
+      "postgres-exporter",
+      "prometheus-postgres-exporter",
+      flagArgs(flags.filter(([k]) => known.has(k))),
+      runEnv,
+      exporterDir,
+      exporterC.user,
+    );
     const started = exporter;
-    await waitFor("postgres_exporter /metrics", async () => (await httpText(`http://127.0.0.1:${exporterPort}/metrics`)).includes("pg_up"), 30, () => started.log());
-    return { server, pgPort, exporter, exporterPort, synthesizedEnv, runEnv, droppedFlags, monitorRole: synthesizedEnv.DATA_SOURCE_USER!, stop };
+    await waitFor(
+      "postgres_exporter /metrics",
+      async () => (await httpText(`http://127.0.0.1:${exporterPort}/metrics`)).includes("pg_up"),
+      30,
+      () => started.log(),
+    );
+    return {
+      server,
+      pgPort,
+      exporter,
+      exporterPort,
+      synthesizedEnv,
+      runEnv,
+      droppedFlags,
+      monitorRole: synthesizedEnv.DATA_SOURCE_USER!,
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;
@@ -469,7 +531,12 @@ async function startRedisWithExporter(): Promise<RedisFixture> {
     if (!maxmemory) throw new Error("the uploaded redis.conf sets no maxmemory");
     const server = new Proc("redis-server", "redis-server", [confPath], {}, dir);
     procs.push(server);
-    await waitFor(`redis-server on ${redisPort}`, () => spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(redisPort), "ping"], { encoding: "utf8" }).stdout.includes("NOAUTH"), 15, () => server.log());
+    await waitFor(
+      `redis-server on ${redisPort}`,
+      () => spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(redisPort), "ping"], { encoding: "utf8" }).stdout.includes("NOAUTH"),
+      15,
+      () => server.log(),
+    );
 
     const synthesizedEnv = envOf(exporterC);
     const addr = /^redis:\/\/([a-z0-9-]+):(\d+)$/.exec(synthesizedEnv.REDIS_ADDR ?? "");
@@ -487,9 +554,21 @@ async function startRedisWithExporter(): Promise<RedisFixture> {
       REDIS_PASSWORD_FILE: mapPath,
       REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${exporterPort}`,
     };
-    const exporter = new Proc("redis-exporter", "prometheus-redis-exporter", (exporterC.command ?? []) as string[], runEnv, dir, exporterC.user);
+    const exporter = new Proc(
+      "redis-exporter",
+      "prometheus-redis-exporter",
+      (exporterC.command ?? []) as string[],
+      runEnv,
+      dir,
+      exporterC.user,
+    );
     procs.push(exporter);
-    await waitFor("redis_exporter /metrics", async () => (await httpText(`http://127.0.0.1:${exporterPort}/metrics`)).includes("redis_up"), 30, () => exporter.log());
+    await waitFor(
+      "redis_exporter /metrics",
+      async () => (await httpText(`http://127.0.0.1:${exporterPort}/metrics`)).includes("redis_up"),
+      30,
+      () => exporter.log(),
+    );
     return { redisPort, exporter, exporterPort, synthesizedEnv, runEnv, maxmemoryBytes: redisBytes(maxmemory[1]!), passwordMap, stop };
   } catch (e) {
     await stop();
@@ -601,7 +680,12 @@ async function startNodeExporter(backupsDir: string, logDir: string): Promise<No
   const flags = synthesized.map(([k, v]): [string, string | undefined] => [k, k in rewrite ? rewrite[k] : v]);
   const exporter = new Proc("node-exporter", "prometheus-node-exporter", flagArgs(flags), {}, logDir, c.user);
   try {
-    await waitFor("node-exporter /metrics", async () => (await httpText(`http://127.0.0.1:${port}/metrics`)).includes("node_scrape_collector_success"), 30, () => exporter.log());
+    await waitFor(
+      "node-exporter /metrics",
+      async () => (await httpText(`http://127.0.0.1:${port}/metrics`)).includes("node_scrape_collector_success"),
+      30,
+      () => exporter.log(),
+    );
   } catch (e) {
     await exporter.stop();
     throw e;
@@ -656,171 +740,207 @@ const POSTGRES_NAMES_ABSENT_ON_0_11 = ["pg_replication_is_replica", "pg_replicat
 // 1. postgres_exporter on the cluster's first-boot SQL
 // =============================================================================================
 
-describeIf([...POSTGRES_REQS, ...ROOT_TOOLS], "postgres_exporter 0.11 with the exporter container's env, on a primary built from the uploaded first-boot SQL", () => {
-  let f: PostgresFixture | undefined;
-  let samples: Sample[] = [];
-  const fx = () => f!;
+describeIf(
+  [...POSTGRES_REQS, ...ROOT_TOOLS],
+  "postgres_exporter 0.11 with the exporter container's env, on a primary built from the uploaded first-boot SQL",
+  () => {
+    let f: PostgresFixture | undefined;
+    let samples: Sample[] = [];
+    const fx = () => f!;
 
-  beforeAll(async () => {
-    f = await startPostgresWithExporter();
-    samples = await scrape(f.exporterPort);
-  }, 120_000);
-  afterAll(async () => {
-    await f?.stop();
-  });
+    beforeAll(async () => {
+      f = await startPostgresWithExporter();
+      samples = await scrape(f.exporterPort);
+    }, 120_000);
+    afterAll(async () => {
+      await f?.stop();
+    });
 
-  it("runs with the container's env (only host, port, paths and listen address rewritten) and every flag it has", () => {
-    expect(Object.keys(fx().runEnv).sort()).toEqual(Object.keys(fx().synthesizedEnv).sort());
-    expect(changedKeys(fx().synthesizedEnv, fx().runEnv)).toEqual(["DATA_SOURCE_PASS_FILE", "DATA_SOURCE_URI", "PG_EXPORTER_WEB_LISTEN_ADDRESS"]);
-    expect(fx().synthesizedEnv.DATA_SOURCE_URI).toMatch(/\?sslmode=disable$/);
-    expect(fx().droppedFlags).toEqual(PG_FLAGS_UNKNOWN_TO_0_11);
-    expect(fx().exporter.running, fx().exporter.log()).toBe(true);
-  });
+    it("runs with the container's env (only host, port, paths and listen address rewritten) and every flag it has", () => {
+      expect(Object.keys(fx().runEnv).sort()).toEqual(Object.keys(fx().synthesizedEnv).sort());
+      expect(changedKeys(fx().synthesizedEnv, fx().runEnv)).toEqual([
+        "DATA_SOURCE_PASS_FILE",
+        "DATA_SOURCE_URI",
+        "PG_EXPORTER_WEB_LISTEN_ADDRESS",
+      ]);
+      expect(fx().synthesizedEnv.DATA_SOURCE_URI).toMatch(/\?sslmode=disable$/);
+      expect(fx().droppedFlags).toEqual(PG_FLAGS_UNKNOWN_TO_0_11);
+      expect(fx().exporter.running, fx().exporter.log()).toBe(true);
+    });
 
-  it("logs in as the monitor role created by the uploaded SQL, with the password from the file the seed uploads: pg_up 1", () => {
-    expect(fx().monitorRole).toBe("updateio_monitor");
-    expect(valuesOf(samples, "pg_up").map((s) => s.value)).toEqual([1]);
-    const sessions = fx().server.psql(`SELECT count(*) FROM pg_stat_activity WHERE usename = '${fx().monitorRole}' AND datname = 'updateio'`).trim();
-    expect(Number(sessions), "the exporter holds a session as the monitor role").toBeGreaterThan(0);
-  });
+    it("logs in as the monitor role created by the uploaded SQL, with the password from the file the seed uploads: pg_up 1", () => {
+      expect(fx().monitorRole).toBe("updateio_monitor");
+      expect(valuesOf(samples, "pg_up").map((s) => s.value)).toEqual([1]);
+      const sessions = fx()
+        .server.psql(`SELECT count(*) FROM pg_stat_activity WHERE usename = '${fx().monitorRole}' AND datname = 'updateio'`)
+        .trim();
+      expect(Number(sessions), "the exporter holds a session as the monitor role").toBeGreaterThan(0);
+    });
 
-  it("scrapes with no errors: every collector succeeds and the last scrape reports no error (pg_monitor is enough on 0.11)", () => {
-    const collectors = valuesOf(samples, "pg_scrape_collector_success");
-    expect(collectors.length).toBeGreaterThan(0);
-    expect(collectors.filter((s) => s.value !== 1).map((s) => s.labels.collector)).toEqual([]);
-    expect(valuesOf(samples, "pg_exporter_last_scrape_error").map((s) => s.value)).toEqual([0]);
-    expect(fx().exporter.log()).not.toMatch(/permission denied|pg_hba\.conf rejects|password authentication failed/);
-  });
+    it("scrapes with no errors: every collector succeeds and the last scrape reports no error (pg_monitor is enough on 0.11)", () => {
+      const collectors = valuesOf(samples, "pg_scrape_collector_success");
+      expect(collectors.length).toBeGreaterThan(0);
+      expect(collectors.filter((s) => s.value !== 1).map((s) => s.labels.collector)).toEqual([]);
+      expect(valuesOf(samples, "pg_exporter_last_scrape_error").map((s) => s.value)).toEqual([0]);
+      expect(fx().exporter.log()).not.toMatch(/permission denied|pg_hba\.conf rejects|password authentication failed/);
+    });
 
-  it("serves every METRICS.postgres name 0.11 can produce; the absent ones are exactly the stated gap", () => {
-    const names = namesOf(samples);
-    const absent = METRICS.postgres.filter((n) => !names.has(n)).sort();
-    expect(absent).toEqual(POSTGRES_NAMES_ABSENT_ON_0_11);
-    const present = METRICS.postgres.filter((n) => names.has(n));
-    expect(present.length).toBe(METRICS.postgres.length - POSTGRES_NAMES_ABSENT_ON_0_11.length);
-    // The values are of the cluster as configured.
-    const maxConnections = /^max_connections=(\d+)$/.exec((container("postgres").command as string[]).find((a) => a.startsWith("max_connections="))!)![1];
-    expect(valuesOf(samples, "pg_settings_max_connections").map((s) => s.value)).toEqual([Number(maxConnections)]);
-    const sizes = valuesOf(samples, "pg_database_size_bytes");
-    expect(sizes.find((s) => s.labels.datname === "updateio")?.value ?? 0).toBeGreaterThan(0);
-    expect(valuesOf(samples, "pg_stat_database_numbackends").some((s) => s.labels.datname === "updateio" && s.value >= 1)).toBe(true);
-  });
-});
+    it("serves every METRICS.postgres name 0.11 can produce; the absent ones are exactly the stated gap", () => {
+      const names = namesOf(samples);
+      const absent = METRICS.postgres.filter((n) => !names.has(n)).sort();
+      expect(absent).toEqual(POSTGRES_NAMES_ABSENT_ON_0_11);
+      const present = METRICS.postgres.filter((n) => names.has(n));
+      expect(present.length).toBe(METRICS.postgres.length - POSTGRES_NAMES_ABSENT_ON_0_11.length);
+      // The values are of the cluster as configured.
+      const maxConnections = /^max_connections=(\d+)$/.exec(
+        (container("postgres").command as string[]).find((a) => a.startsWith("max_connections="))!,
+      )![1];
+      expect(valuesOf(samples, "pg_settings_max_connections").map((s) => s.value)).toEqual([Number(maxConnections)]);
+      const sizes = valuesOf(samples, "pg_database_size_bytes");
+      expect(sizes.find((s) => s.labels.datname === "updateio")?.value ?? 0).toBeGreaterThan(0);
+      expect(valuesOf(samples, "pg_stat_database_numbackends").some((s) => s.labels.datname === "updateio" && s.value >= 1)).toBe(true);
+    });
+  },
+);
 
 // =============================================================================================
 // 2. redis_exporter on the uploaded redis.conf and ACL
 // =============================================================================================
 
-describeIf([...REDIS_REQS, ...ROOT_TOOLS], "redis_exporter 1.45 with the exporter container's env, on redis-server with the uploaded redis.conf and ACL", () => {
-  let f: RedisFixture | undefined;
-  let samples: Sample[] = [];
-  const fx = () => f!;
+describeIf(
+  [...REDIS_REQS, ...ROOT_TOOLS],
+  "redis_exporter 1.45 with the exporter container's env, on redis-server with the uploaded redis.conf and ACL",
+  () => {
+    let f: RedisFixture | undefined;
+    let samples: Sample[] = [];
+    const fx = () => f!;
 
-  beforeAll(async () => {
-    f = await startRedisWithExporter();
-    samples = await scrape(f.exporterPort);
-  }, 120_000);
-  afterAll(async () => {
-    await f?.stop();
-  });
+    beforeAll(async () => {
+      f = await startRedisWithExporter();
+      samples = await scrape(f.exporterPort);
+    }, 120_000);
+    afterAll(async () => {
+      await f?.stop();
+    });
 
-  it("runs with the container's env (address, password file path and listen address rewritten); the CONFIG step is off", () => {
-    expect(Object.keys(fx().runEnv).sort()).toEqual(Object.keys(fx().synthesizedEnv).sort());
-    expect(changedKeys(fx().synthesizedEnv, fx().runEnv)).toEqual(["REDIS_ADDR", "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", "REDIS_PASSWORD_FILE"]);
-    expect(fx().runEnv.REDIS_USER).toBe("monitor");
-    expect(fx().runEnv.REDIS_EXPORTER_CONFIG_COMMAND).toBe("-");
-    // The uploaded map has exactly one key, the exporter's REDIS_ADDR (redis_exporter looks it up by that string).
-    expect(Object.keys(fx().passwordMap)).toEqual([fx().synthesizedEnv.REDIS_ADDR]);
-    expect(fx().exporter.running, fx().exporter.log()).toBe(true);
-  });
+    it("runs with the container's env (address, password file path and listen address rewritten); the CONFIG step is off", () => {
+      expect(Object.keys(fx().runEnv).sort()).toEqual(Object.keys(fx().synthesizedEnv).sort());
+      expect(changedKeys(fx().synthesizedEnv, fx().runEnv)).toEqual([
+        "REDIS_ADDR",
+        "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
+        "REDIS_PASSWORD_FILE",
+      ]);
+      expect(fx().runEnv.REDIS_USER).toBe("monitor");
+      expect(fx().runEnv.REDIS_EXPORTER_CONFIG_COMMAND).toBe("-");
+      // The uploaded map has exactly one key, the exporter's REDIS_ADDR (redis_exporter looks it up by that string).
+      expect(Object.keys(fx().passwordMap)).toEqual([fx().synthesizedEnv.REDIS_ADDR]);
+      expect(fx().exporter.running, fx().exporter.log()).toBe(true);
+    });
 
-  it("logs in as the ACL's monitor user with the password from the JSON map: redis_up 1, and nothing refused", () => {
-    expect(valuesOf(samples, "redis_up").map((s) => s.value)).toEqual([1]);
-    // CONFIG is never sent (the ACL would refuse it), and nothing else was refused either.
-    expect(fx().exporter.log()).not.toMatch(/NOPERM|WRONGPASS|NOAUTH|CONFIG/i);
-    expect(valuesOf(samples, "redis_exporter_last_scrape_error").map((s) => s.value)).toEqual([0]);
-    expect(namesOf(samples).has("redis_config_maxclients"), "no CONFIG-derived metric: the CONFIG step is skipped").toBe(false);
-  });
+    it("logs in as the ACL's monitor user with the password from the JSON map: redis_up 1, and nothing refused", () => {
+      expect(valuesOf(samples, "redis_up").map((s) => s.value)).toEqual([1]);
+      // CONFIG is never sent (the ACL would refuse it), and nothing else was refused either.
+      expect(fx().exporter.log()).not.toMatch(/NOPERM|WRONGPASS|NOAUTH|CONFIG/i);
+      expect(valuesOf(samples, "redis_exporter_last_scrape_error").map((s) => s.value)).toEqual([0]);
+      expect(namesOf(samples).has("redis_config_maxclients"), "no CONFIG-derived metric: the CONFIG step is skipped").toBe(false);
+    });
 
-  it("serves every METRICS.redis name", () => {
-    const names = namesOf(samples);
-    expect(METRICS.redis.filter((n) => !names.has(n))).toEqual([]);
-  });
+    it("serves every METRICS.redis name", () => {
+      const names = namesOf(samples);
+      expect(METRICS.redis.filter((n) => !names.has(n))).toEqual([]);
+    });
 
-  it("reports redis_memory_max_bytes equal to the rendered maxmemory (read from INFO, not CONFIG)", () => {
-    expect(fx().maxmemoryBytes).toBe(96 * 1024 * 1024);
-    expect(valuesOf(samples, "redis_memory_max_bytes").map((s) => s.value)).toEqual([fx().maxmemoryBytes]);
-  });
-});
+    it("reports redis_memory_max_bytes equal to the rendered maxmemory (read from INFO, not CONFIG)", () => {
+      expect(fx().maxmemoryBytes).toBe(96 * 1024 * 1024);
+      expect(valuesOf(samples, "redis_memory_max_bytes").map((s) => s.value)).toEqual([fx().maxmemoryBytes]);
+    });
+  },
+);
 
 // =============================================================================================
 // 3. node-exporter with the backup script's textfile metrics
 // =============================================================================================
 
-describeIf([...NODE_REQS, ...ROOT_TOOLS], "node-exporter 1.5 with the container's flags, serving the metrics the uploaded backup.sh writes", () => {
-  let volume: BackupsVolume | undefined;
-  let node: NodeFixture | undefined;
-  let logDir = "";
-  let run = { status: 0, output: "" };
-  let samples: Sample[] = [];
-  let startedAt = 0;
+describeIf(
+  [...NODE_REQS, ...ROOT_TOOLS],
+  "node-exporter 1.5 with the container's flags, serving the metrics the uploaded backup.sh writes",
+  () => {
+    let volume: BackupsVolume | undefined;
+    let node: NodeFixture | undefined;
+    let logDir = "";
+    let run = { status: 0, output: "" };
+    let samples: Sample[] = [];
+    let startedAt = 0;
 
-  beforeAll(async () => {
-    logDir = tempDir("updateio-node-exporter-");
-    volume = backupsVolume();
-    // A failed run: nothing listens on the port, so pg_dump fails and the script records the failure.
-    startedAt = Math.floor(Date.now() / 1000);
-    run = volume.runOnce(await freePort());
-    node = await startNodeExporter(volume.dir, logDir);
-    samples = await scrape(node.port);
-  }, 120_000);
-  afterAll(async () => {
-    await node?.stop();
-    volume?.remove();
-    if (logDir !== "") rmSync(logDir, { recursive: true, force: true });
-  });
+    beforeAll(async () => {
+      logDir = tempDir("updateio-node-exporter-");
+      volume = backupsVolume();
+      // A failed run: nothing listens on the port, so pg_dump fails and the script records the failure.
+      startedAt = Math.floor(Date.now() / 1000);
+      run = volume.runOnce(await freePort());
+      node = await startNodeExporter(volume.dir, logDir);
+      samples = await scrape(node.port);
+    }, 120_000);
+    afterAll(async () => {
+      await node?.stop();
+      volume?.remove();
+      if (logDir !== "") rmSync(logDir, { recursive: true, force: true });
+    });
 
-  it("the scheduler and node-exporter share the backups volume: the script's metrics dir is the textfile directory", () => {
-    const volumeOf = (service: string, path: string) => ((container(service).volumes ?? []) as Json[]).find((v) => v.container_path === path)?.volume_name as string | undefined;
-    expect(volumeOf("postgres-backup", "/var/lib/postgresql")).toBeDefined();
-    expect(volumeOf("node-exporter", "/backups")).toBe(volumeOf("postgres-backup", "/var/lib/postgresql"));
-    expect(resolveTerraform(uploadOf(container("postgres-backup-seed"), "/etc/postgres-backup/backup.sh"))).toContain(': "${METRICS_DIR:=$BACKUP_ROOT/metrics}"');
-  });
+    it("the scheduler and node-exporter share the backups volume: the script's metrics dir is the textfile directory", () => {
+      const volumeOf = (service: string, path: string) =>
+        ((container(service).volumes ?? []) as Json[]).find((v) => v.container_path === path)?.volume_name as string | undefined;
+      expect(volumeOf("postgres-backup", "/var/lib/postgresql")).toBeDefined();
+      expect(volumeOf("node-exporter", "/backups")).toBe(volumeOf("postgres-backup", "/var/lib/postgresql"));
+      expect(resolveTerraform(uploadOf(container("postgres-backup-seed"), "/etc/postgres-backup/backup.sh"))).toContain(
+        ': "${METRICS_DIR:=$BACKUP_ROOT/metrics}"',
+      );
+    });
 
-  it("the real backup.sh run failed (nothing listens on its Postgres port) and recorded that in its metrics file", () => {
-    expect(run.status, run.output).not.toBe(0);
-    expect(run.output).toMatch(/run FAILED/);
-    expect(existsSync(volume!.metricsFile)).toBe(true);
-    expect(readFileSync(volume!.metricsFile, "utf8")).toMatch(/^updateio_backup_last_run_success 0$/m);
-  });
+    it("the real backup.sh run failed (nothing listens on its Postgres port) and recorded that in its metrics file", () => {
+      expect(run.status, run.output).not.toBe(0);
+      expect(run.output).toMatch(/run FAILED/);
+      expect(existsSync(volume!.metricsFile)).toBe(true);
+      expect(readFileSync(volume!.metricsFile, "utf8")).toMatch(/^updateio_backup_last_run_success 0$/m);
+    });
 
-  it("accepts every flag and runs exactly the collectors we enable", () => {
-    expect(node!.exporter.running, node!.exporter.log()).toBe(true);
-    expect(valuesOf(samples, "node_scrape_collector_success").map((s) => s.labels.collector).sort()).toEqual(["cpu", "filesystem", "loadavg", "meminfo", "textfile"]);
-    expect(valuesOf(samples, "node_scrape_collector_success").filter((s) => s.value !== 1).map((s) => s.labels.collector)).toEqual([]);
-  });
+    it("accepts every flag and runs exactly the collectors we enable", () => {
+      expect(node!.exporter.running, node!.exporter.log()).toBe(true);
+      expect(
+        valuesOf(samples, "node_scrape_collector_success")
+          .map((s) => s.labels.collector)
+          .sort(),
+      ).toEqual(["cpu", "filesystem", "loadavg", "meminfo", "textfile"]);
+      expect(
+        valuesOf(samples, "node_scrape_collector_success")
+          .filter((s) => s.value !== 1)
+          .map((s) => s.labels.collector),
+      ).toEqual([]);
+    });
 
-  it("serves the backup metrics the script wrote (last run failed, no success yet), read as the container's user with no textfile error", () => {
-    const value = (name: string) => valuesOf(samples, name).map((s) => s.value);
-    const written = METRICS.backup.filter((n) => n !== "updateio_backup_offsite_success");
-    expect(written.filter((n) => !namesOf(samples).has(n))).toEqual([]);
-    expect(value("updateio_backup_last_run_success")).toEqual([0]);
-    expect(value("updateio_backup_last_run_timestamp_seconds")[0]).toBeGreaterThanOrEqual(startedAt);
-    expect(value("updateio_backup_last_success_timestamp_seconds")).toEqual([0]);
-    // Written by the off-site copy script, which the dev stack does not run (no off-site target).
-    expect(namesOf(samples).has("updateio_backup_offsite_success")).toBe(false);
-    expect(value("node_textfile_scrape_error")).toEqual([0]);
-  });
+    it("serves the backup metrics the script wrote (last run failed, no success yet), read as the container's user with no textfile error", () => {
+      const value = (name: string) => valuesOf(samples, name).map((s) => s.value);
+      const written = METRICS.backup.filter((n) => n !== "updateio_backup_offsite_success");
+      expect(written.filter((n) => !namesOf(samples).has(n))).toEqual([]);
+      expect(value("updateio_backup_last_run_success")).toEqual([0]);
+      expect(value("updateio_backup_last_run_timestamp_seconds")[0]).toBeGreaterThanOrEqual(startedAt);
+      expect(value("updateio_backup_last_success_timestamp_seconds")).toEqual([0]);
+      // Written by the off-site copy script, which the dev stack does not run (no off-site target).
+      expect(namesOf(samples).has("updateio_backup_offsite_success")).toBe(false);
+      expect(value("node_textfile_scrape_error")).toEqual([0]);
+    });
 
-  it("serves node_filesystem_* for exactly the mount points our excludes leave (computed from this host's mount table)", () => {
-    const expected = expectedMountPoints(node!.flags);
-    const reported = (name: string) => [...new Set(valuesOf(samples, name).map((s) => s.labels.mountpoint!))].sort();
-    expect(reported("node_filesystem_size_bytes")).toEqual(expected);
-    expect(reported("node_filesystem_avail_bytes")).toEqual(expected);
-    if (expected.length === 0) console.warn("[metrics-real] this host has only excluded filesystems (e.g. an overlay root): node_filesystem_* has no series here");
-    else expect(METRICS.node.filter((n) => !namesOf(samples).has(n))).toEqual([]);
-  });
-});
+    it("serves node_filesystem_* for exactly the mount points our excludes leave (computed from this host's mount table)", () => {
+      const expected = expectedMountPoints(node!.flags);
+      const reported = (name: string) => [...new Set(valuesOf(samples, name).map((s) => s.labels.mountpoint!))].sort();
+      expect(reported("node_filesystem_size_bytes")).toEqual(expected);
+      expect(reported("node_filesystem_avail_bytes")).toEqual(expected);
+      if (expected.length === 0)
+        console.warn("[metrics-real] this host has only excluded filesystems (e.g. an overlay root): node_filesystem_* has no series here");
+      else expect(METRICS.node.filter((n) => !namesOf(samples).has(n))).toEqual([]);
+    });
+  },
+);
 
 // =============================================================================================
 // 4. Prometheus end to end: the rendered prometheus.yml and rules against the exporters above
@@ -836,7 +956,10 @@ interface PromConfig {
   scrape_configs: { job_name: string; static_configs: { targets: string[]; labels?: Record<string, string> }[] }[];
 }
 interface RulesFile {
-  groups: { name: string; rules: { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[];
+  groups: {
+    name: string;
+    rules: { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> }[];
+  }[];
 }
 interface ApiRule {
   name: string;
@@ -868,11 +991,15 @@ describeIf(
     const rendered = { config: "", rules: "" };
 
     const query = async (promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
-      const body = JSON.parse(await httpText(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`)) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+      const body = JSON.parse(await httpText(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`)) as {
+        status: string;
+        data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
       if (body.status !== "success") throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
       return body.data.result;
     };
-    const ruleGroups = async (): Promise<ApiGroup[]> => (JSON.parse(await httpText(`${base}/api/v1/rules`)) as { data: { groups: ApiGroup[] } }).data.groups;
+    const ruleGroups = async (): Promise<ApiGroup[]> =>
+      (JSON.parse(await httpText(`${base}/api/v1/rules`)) as { data: { groups: ApiGroup[] } }).data.groups;
 
     beforeAll(async () => {
       dir = tempDir("updateio-prometheus-real-");
@@ -908,7 +1035,12 @@ describeIf(
       mapTarget("redis-exporter", SCRAPE_JOBS.redis.port, redis.exporterPort);
       mapTarget("node-exporter", SCRAPE_JOBS.node.port, node.port);
       mapTarget("prometheus", SCRAPE_JOBS.prometheus.port, promPort);
-      expect(config.scrape_configs.map((j) => j.job_name).filter((j) => !KEPT_JOBS.includes(j)).sort()).toEqual(DROPPED_JOBS);
+      expect(
+        config.scrape_configs
+          .map((j) => j.job_name)
+          .filter((j) => !KEPT_JOBS.includes(j))
+          .sort(),
+      ).toEqual(DROPPED_JOBS);
       const local: PromConfig = {
         ...config,
         global: { ...config.global, scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
@@ -921,7 +1053,8 @@ describeIf(
               ...sc,
               targets: sc.targets.map((t) => {
                 const to = loopback[t];
-                if (to === undefined) throw new Error(`job ${j.job_name}: no loopback server for target ${t} (a new target? start it here)`);
+                if (to === undefined)
+                  throw new Error(`job ${j.job_name}: no loopback server for target ${t} (a new target? start it here)`);
                 return to;
               }),
             })),
@@ -931,13 +1064,25 @@ describeIf(
       const dataDir = join(dir, "data");
       mkdirSync(dataDir);
       giveTo(dataDir, promC.user);
-      const rewrite: Record<string, string> = { "config.file": localConfig, "storage.tsdb.path": dataDir, "web.listen-address": `127.0.0.1:${promPort}` };
+      const rewrite: Record<string, string> = {
+        "config.file": localConfig,
+        "storage.tsdb.path": dataDir,
+        "web.listen-address": `127.0.0.1:${promPort}`,
+      };
       const args = flags.map(([k, v]): [string, string | undefined] => [k, k in rewrite ? rewrite[k] : v]);
-      expect(args.filter(([, v]) => v?.startsWith("/") && !v.startsWith(dir)), "every container path in the flags is rewritten").toEqual([]);
+      expect(
+        args.filter(([, v]) => v?.startsWith("/") && !v.startsWith(dir)),
+        "every container path in the flags is rewritten",
+      ).toEqual([]);
       prometheus = new Proc("prometheus", "prometheus", flagArgs(args), {}, dir, promC.user);
       base = `http://127.0.0.1:${promPort}`;
       const started = prometheus;
-      await waitFor("prometheus /-/ready", async () => (await fetch(`${base}/-/ready`)).ok, 30, () => started.log());
+      await waitFor(
+        "prometheus /-/ready",
+        async () => (await fetch(`${base}/-/ready`)).ok,
+        30,
+        () => started.log(),
+      );
     }, 180_000);
 
     afterAll(async () => {
@@ -968,10 +1113,17 @@ describeIf(
       expect(groups.map((g) => g.name)).toEqual(file.groups.map((g) => g.name));
       for (const [i, g] of file.groups.entries()) {
         const api = groups[i]!;
-        expect(api.rules.map((r) => r.name), g.name).toEqual(g.rules.map((r) => r.alert));
+        expect(
+          api.rules.map((r) => r.name),
+          g.name,
+        ).toEqual(g.rules.map((r) => r.alert));
         for (const [j, r] of g.rules.entries()) {
           const loaded = api.rules[j]!;
-          expect({ type: loaded.type, health: loaded.health, lastError: loaded.lastError ?? "" }, r.alert).toEqual({ type: "alerting", health: "ok", lastError: "" });
+          expect({ type: loaded.type, health: loaded.health, lastError: loaded.lastError ?? "" }, r.alert).toEqual({
+            type: "alerting",
+            health: "ok",
+            lastError: "",
+          });
           expect(loaded.duration, `${r.alert} for`).toBe(durationSeconds(r.for));
           expect(loaded.labels, `${r.alert} labels`).toEqual(r.labels);
           expect(loaded.annotations, `${r.alert} annotations`).toEqual(r.annotations);
@@ -988,7 +1140,10 @@ describeIf(
 
       // 1. The successful run (before Prometheus started): 1 is scraped, the backup group evaluates it, no alert.
       expect(firstBackup.status, firstBackup.output).toBe(0);
-      await waitFor("last_run_success 1 scraped", async () => (await query('updateio_backup_last_run_success{job="node"} == 1')).length === 1);
+      await waitFor(
+        "last_run_success 1 scraped",
+        async () => (await query('updateio_backup_last_run_success{job="node"} == 1')).length === 1,
+      );
       const seenAt = Date.now();
       await waitFor("the backup group evaluated after that", async () => {
         const group = (await ruleGroups()).find((g) => g.name === "updateio-backup");
@@ -1000,9 +1155,19 @@ describeIf(
       const failed = volume!.runOnce(await freePort());
       expect(failed.status, failed.output).not.toBe(0);
       expect(readFileSync(volume!.metricsFile, "utf8")).toMatch(/^updateio_backup_last_run_success 0$/m);
-      await waitFor("BackupFailed firing", async () => (await query('ALERTS{alertname="BackupFailed", alertstate="firing"}')).length === 1, 30);
+      await waitFor(
+        "BackupFailed firing",
+        async () => (await query('ALERTS{alertname="BackupFailed", alertstate="firing"}')).length === 1,
+        30,
+      );
       const [alert] = await query('ALERTS{alertname="BackupFailed"}');
-      expect(alert!.metric).toMatchObject({ alertstate: "firing", job: "node", instance: `127.0.0.1:${node!.port}`, service: "backup", severity: "critical" });
+      expect(alert!.metric).toMatchObject({
+        alertstate: "firing",
+        job: "node",
+        instance: `127.0.0.1:${node!.port}`,
+        service: "backup",
+        severity: "critical",
+      });
     }, 90_000);
 
     it("fires nothing else on the healthy exporters (pending: only ContainerMissing, whose cAdvisor is not run here)", async () => {

@@ -25,7 +25,11 @@ const DB = "updateio";
 const OWNER = "updateio_owner";
 const APP = "updateio_app";
 const BACKUP_ROLE = "updateio_backup";
-const passwords = { owner: "OwnerPw0123456789abcdefABCDEF0123", app: "AppPw0123456789abcdefABCDEF012345", backup: "BackupPw0123456789abcdefABCDEF01" };
+const passwords = {
+  owner: "OwnerPw0123456789abcdefABCDEF0123",
+  app: "AppPw0123456789abcdefABCDEF012345",
+  backup: "BackupPw0123456789abcdefABCDEF01",
+};
 
 const scriptInput: BackupScriptInput = {
   host: "postgres",
@@ -58,17 +62,23 @@ describe("backup scheduler retention (pruning step only)", () => {
     writeFileSync(script, renderBackupScript(scriptInput));
     const r = spawnSync("sh", [script, "prune"], { encoding: "utf8", env: { ...process.env, BACKUP_ROOT: root } });
     expect(r.status, r.stderr).toBe(0);
-    const kept = readdirSync(dumps).filter((f) => f.endsWith(".dump")).sort();
+    const kept = readdirSync(dumps)
+      .filter((f) => f.endsWith(".dump"))
+      .sort();
     // daily: the newest dump of each of the 7 newest days (11-20 .. 11-26; 14:00 wins on the 26th);
     // weekly: newest of each of the 4 ISO weeks before the week of 11-20 (Mon 11-16): the Sundays;
     // monthly: newest of each of the 6 months before October (the month of the oldest weekly).
-    const daily = ["20261120", "20261121", "20261122", "20261123", "20261124", "20261125"].map((d) => `${DB}-${d}T020000Z.dump`).concat(`${DB}-20261126T140000Z.dump`);
+    const daily = ["20261120", "20261121", "20261122", "20261123", "20261124", "20261125"]
+      .map((d) => `${DB}-${d}T020000Z.dump`)
+      .concat(`${DB}-20261126T140000Z.dump`);
     const weekly = ["20261025", "20261101", "20261108", "20261115"].map((d) => `${DB}-${d}T020000Z.dump`);
     const monthly = ["20260430", "20260531", "20260630", "20260731", "20260831", "20260930"].map((d) => `${DB}-${d}T020000Z.dump`);
     expect(kept).toEqual([...monthly, ...weekly, ...daily].sort());
     expect(kept).toHaveLength(17);
     expect(readdirSync(dumps)).toEqual(expect.arrayContaining(["notes.txt", `${DB}-20990101T000000Z.dump.partial`]));
-    console.log(`retention: 401 dumps over 400 days -> ${kept.length} kept (${daily.length} daily + ${weekly.length} weekly + ${monthly.length} monthly)`);
+    console.log(
+      `retention: 401 dumps over 400 days -> ${kept.length} kept (${daily.length} daily + ${weekly.length} weekly + ${monthly.length} monthly)`,
+    );
   });
 });
 
@@ -84,20 +94,34 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     server = new ArchivingPostgres(PORT, {});
     // The primary's archive settings, as rendered, pointed at the temp archive dir.
     backupRoot = join(server.dir, "backups");
-    (server as unknown as { settings: Record<string, string> }).settings = walArchiveSettings(join(backupRoot, "wal-archive"), { archiveTimeoutSeconds: 60 });
+    (server as unknown as { settings: Record<string, string> }).settings = walArchiveSettings(join(backupRoot, "wal-archive"), {
+      archiveTimeoutSeconds: 60,
+    });
     server.start();
     server.mkdir("backups");
     const secret = (name: string, value: string) => server.writeFile(name, value);
     const ownerFile = secret("owner_password", passwords.owner);
     const appFile = secret("app_password", passwords.app);
     const backupFile = secret("backup_password", passwords.backup);
-    const roles = server.writeFile("10-roles.sql", renderPostgresInitSql({ database: DB, ownerRole: OWNER, appRole: APP, ownerPasswordFile: ownerFile, appPasswordFile: appFile }));
-    const backupRole = server.writeFile("20-backup-role.sql", renderBackupRoleSql({ role: BACKUP_ROLE, database: DB, passwordFile: backupFile }));
+    const roles = server.writeFile(
+      "10-roles.sql",
+      renderPostgresInitSql({ database: DB, ownerRole: OWNER, appRole: APP, ownerPasswordFile: ownerFile, appPasswordFile: appFile }),
+    );
+    const backupRole = server.writeFile(
+      "20-backup-role.sql",
+      renderBackupRoleSql({ role: BACKUP_ROLE, database: DB, passwordFile: backupFile }),
+    );
     for (const file of [roles, backupRole]) {
-      server.run("psql", ["-v", "ON_ERROR_STOP=1", "-U", "postgres", "--no-psqlrc", "-d", "postgres", "-f", file], { PGHOST: server.dir, PGPORT: String(PORT) });
+      server.run("psql", ["-v", "ON_ERROR_STOP=1", "-U", "postgres", "--no-psqlrc", "-d", "postgres", "-f", file], {
+        PGHOST: server.dir,
+        PGPORT: String(PORT),
+      });
     }
     scripts.backup = server.writeFile("backup.sh", renderBackupScript(scriptInput));
-    scripts.restoreDump = server.writeFile("restore-dump.sh", renderRestoreDumpScript({ database: DB, ownerRole: OWNER, appRole: APP, backupRole: BACKUP_ROLE }));
+    scripts.restoreDump = server.writeFile(
+      "restore-dump.sh",
+      renderRestoreDumpScript({ database: DB, ownerRole: OWNER, appRole: APP, backupRole: BACKUP_ROLE }),
+    );
     scripts.restorePitr = server.writeFile("restore-pitr.sh", renderRestorePitrScript({ waitSeconds: 60 }));
     // The backup container's view: TCP, the backup role, its password file.
     backupEnv = { BACKUP_ROOT: backupRoot, PGHOST: "127.0.0.1", PGPORT: String(PORT), BACKUP_PASSWORD_FILE: backupFile };
@@ -153,13 +177,18 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     expect(statSync(join(backupRoot, "metrics")).mode & 0o777).toBe(0o755);
     expect(statSync(join(backupRoot, "dumps")).mode & 0o777).toBe(0o700);
     expect(metrics).toMatch(/^updateio_backup_last_run_success 0$/m);
-    expect(metrics).toMatch(new RegExp(`^updateio_backup_last_success_timestamp_seconds ${/^last_success=(\d+)$/m.exec(status)![1]}$`, "m"));
+    expect(metrics).toMatch(
+      new RegExp(`^updateio_backup_last_success_timestamp_seconds ${/^last_success=(\d+)$/m.exec(status)![1]}$`, "m"),
+    );
     const check = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
     if (check.error === undefined) expect(check.status, check.stdout + check.stderr).toBe(0);
 
     // Stale: the last success 2 days ago (> 1.5 x the daily interval), although the run said ok.
     const twoDaysAgo = Math.floor(Date.now() / 1000) - 2 * 86_400;
-    server.writeFile("backups/backup-status", status.replace(/^last_result=.*$/m, "last_result=ok").replace(/^last_success=.*$/m, `last_success=${twoDaysAgo}`));
+    server.writeFile(
+      "backups/backup-status",
+      status.replace(/^last_result=.*$/m, "last_result=ok").replace(/^last_success=.*$/m, `last_success=${twoDaysAgo}`),
+    );
     const stale = server.sh(scripts.backup!, ["health"], backupEnv);
     expect(stale.status).toBe(1);
     expect(stale.stdout).toMatch(/unhealthy: last success \d+s ago, more than 129600s/);
@@ -179,9 +208,13 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     const target = server.psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'").trim();
     sleepMs(300);
     server.psql("INSERT INTO pitr (batch) SELECT 'B' FROM generate_series(1, 200)", app);
-    const before = { a: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'A'", app).trim()), b: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'B'", app).trim()) };
+    const before = {
+      a: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'A'", app).trim()),
+      b: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'B'", app).trim()),
+    };
     const segment = server.psql("SELECT pg_walfile_name(pg_switch_wal())").trim();
-    for (let i = 0; i < 100 && server.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").trim() < segment; i++) sleepMs(100);
+    for (let i = 0; i < 100 && server.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").trim() < segment; i++)
+      sleepMs(100);
     expect(readdirSync(join(backupRoot, "wal-archive"))).toContain(segment);
 
     const pgCtl = server.tool("pg_ctl");
@@ -191,7 +224,10 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
       PITR_START_CMD: `${pgCtl} -D ${server.dataDir} -w -t 60 -l ${server.logFile} -o '${server.serverOptions}' start`,
     });
     expect(pitr.status, pitr.stderr + pitr.stdout + readFileSync(server.logFile, "utf8").slice(-3000)).toBe(0);
-    const after = { a: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'A'", app).trim()), b: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'B'", app).trim()) };
+    const after = {
+      a: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'A'", app).trim()),
+      b: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'B'", app).trim()),
+    };
     console.log(`PITR to ${target}: before A=${before.a} B=${before.b}; after A=${after.a} B=${after.b}; item rows ${count("item")}`);
     expect(before).toEqual({ a: 300, b: 200 });
     expect(after).toEqual({ a: 300, b: 0 });

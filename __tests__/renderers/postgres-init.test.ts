@@ -22,12 +22,25 @@ describeIf(postgresRequirement(), "PostgresCluster first-boot roles on a real se
     writeFileSync(ownerFile, ownerPassword);
     writeFileSync(appFile, appPassword);
     const script = join(server.dir, "10-updateio-roles.sql");
-    writeFileSync(script, renderPostgresInitSql({ database: "updateio", ownerRole: "updateio_owner", appRole: "updateio_app", ownerPasswordFile: ownerFile, appPasswordFile: appFile }));
+    writeFileSync(
+      script,
+      renderPostgresInitSql({
+        database: "updateio",
+        ownerRole: "updateio_owner",
+        appRole: "updateio_app",
+        ownerPasswordFile: ownerFile,
+        appPasswordFile: appFile,
+      }),
+    );
     chmodSync(script, 0o644);
     chmodSync(ownerFile, 0o644);
     chmodSync(appFile, 0o644);
     // What the entrypoint's docker_process_sql does with a .sql file.
-    server.run("psql", ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script], { PGHOST: server.dir, PGPORT: String(server.port) });
+    server.run(
+      "psql",
+      ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script],
+      { PGHOST: server.dir, PGPORT: String(server.port) },
+    );
   });
   afterAll(() => server?.stop());
 

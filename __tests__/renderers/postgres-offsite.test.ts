@@ -34,7 +34,16 @@ describe("renderOffsiteScript (unit)", () => {
   });
 
   it("reports every invalid input at once, each naming the key and the fix", async () => {
-    const problems = offsiteScriptProblems({ ...INPUT, endpoint: "s3.example.com/x", bucket: "B", prefix: "/lead", region: "EU", provider: "a b", accessKeyIdFile: "rel", intervalSeconds: 5 });
+    const problems = offsiteScriptProblems({
+      ...INPUT,
+      endpoint: "s3.example.com/x",
+      bucket: "B",
+      prefix: "/lead",
+      region: "EU",
+      provider: "a b",
+      accessKeyIdFile: "rel",
+      intervalSeconds: 5,
+    });
     expect(problems).toHaveLength(7);
     expect(problems.join("\n")).toMatch(/offsite\.endpoint .* e\.g\. https:\/\/s3\.example\.com/);
     expect(problems.join("\n")).toMatch(/offsite\.bucket/);
@@ -85,7 +94,13 @@ describeIfBinary(["rclone", "sh"], "off-host copy with rclone against an S3 serv
   const run = (arg: string, extra: Record<string, string> = {}) => exec("sh", [script, arg], env(extra));
   const remote = async (): Promise<string[]> => {
     const r = await exec("rclone", ["lsf", "-R", "--files-only", `:s3:updateio-backups/prod/postgres`], {
-      PATH: process.env.PATH, HOME: state, RCLONE_CONFIG: "/dev/null", RCLONE_S3_PROVIDER: "Other", RCLONE_S3_ENDPOINT: endpoint, RCLONE_S3_ACCESS_KEY_ID: "S3RVER", RCLONE_S3_SECRET_ACCESS_KEY: "S3RVER",
+      PATH: process.env.PATH,
+      HOME: state,
+      RCLONE_CONFIG: "/dev/null",
+      RCLONE_S3_PROVIDER: "Other",
+      RCLONE_S3_ENDPOINT: endpoint,
+      RCLONE_S3_ACCESS_KEY_ID: "S3RVER",
+      RCLONE_S3_SECRET_ACCESS_KEY: "S3RVER",
     });
     if (r.status !== 0) throw new Error(`rclone lsf failed: ${r.stderr}`);
     return r.stdout.split("\n").filter(Boolean).sort();
@@ -99,7 +114,13 @@ describeIfBinary(["rclone", "sh"], "off-host copy with rclone against an S3 serv
 
   beforeAll(async () => {
     mkdirSync(s3dir, { recursive: true });
-    server = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: s3dir, configureBuckets: [{ name: "updateio-backups", configs: [] }] });
+    server = new S3rver({
+      port: 0,
+      address: "127.0.0.1",
+      silent: true,
+      directory: s3dir,
+      configureBuckets: [{ name: "updateio-backups", configs: [] }],
+    });
     const { port } = (await server.run()) as unknown as { port: number };
     endpoint = `http://127.0.0.1:${port}`;
     writeFileSync(script, renderOffsiteScript({ ...INPUT, intervalSeconds: 60 }));
@@ -144,7 +165,9 @@ describeIfBinary(["rclone", "sh"], "off-host copy with rclone against an S3 serv
     rmSync(join(root, "dumps/updateio-20261101T020000Z.dump"));
     put("dumps/updateio-20261104T020000Z.dump", "dump-4");
     expect((await run("once")).status).toBe(0);
-    expect(await remote()).toEqual(expect.arrayContaining(["dumps/updateio-20261101T020000Z.dump", "dumps/updateio-20261104T020000Z.dump"]));
+    expect(await remote()).toEqual(
+      expect.arrayContaining(["dumps/updateio-20261101T020000Z.dump", "dumps/updateio-20261104T020000Z.dump"]),
+    );
   });
 
   it("refuses to overwrite a changed file (immutable), records the failure, turns unhealthy and sets the metric to 0", async () => {

@@ -3,7 +3,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { PROMOTE_SQL, renderReplicaBootstrapScript } from "../../constructs/renderers/postgres";
 import { describeIf } from "../support/binaries";
-import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, sleep, startClusterPrimary, TempPostgres, type ClusterPrimary } from "../support/postgres-server";
+import {
+  CLUSTER,
+  peerAsPostgresRequirement,
+  postgresRequirement,
+  sleep,
+  startClusterPrimary,
+  TempPostgres,
+  type ClusterPrimary,
+} from "../support/postgres-server";
 import { freePorts } from "../support/helpers";
 
 // A primary set up exactly as the PostgresCluster sets it up (settings, pg_hba, first-boot SQL),
@@ -88,18 +96,26 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "PostgresCluste
   it("the app role cannot create tables; the read-only role cannot write, even after turning read-only off", () => {
     expect(() => primary.server.psql("CREATE TABLE evil (id int)", CLUSTER.app)).toThrow(/permission denied/);
     expect(() => primary.server.psql("INSERT INTO release (name) VALUES ('x')", CLUSTER.readonly)).toThrow(/read-only transaction/);
-    expect(() => primary.server.psql("SET TRANSACTION READ WRITE; INSERT INTO release (name) VALUES ('x')", CLUSTER.readonly)).toThrow(/permission denied for table release/);
+    expect(() => primary.server.psql("SET TRANSACTION READ WRITE; INSERT INTO release (name) VALUES ('x')", CLUSTER.readonly)).toThrow(
+      /permission denied for table release/,
+    );
     expect(() => primary.server.psql("CREATE TABLE t (id int)", CLUSTER.readonly)).toThrow(/read-only transaction|permission denied/);
     expect(primary.server.psql("SELECT count(*) FROM release", CLUSTER.readonly).trim()).toBe("1");
   });
 
   it("pg_hba: scram only for our roles on our database; the superuser and other databases are refused over TCP", () => {
-    expect(primary.server.psql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'updateio_replication'").trim()).toBe("t");
+    expect(
+      primary.server.psql("SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'updateio_replication'").trim(),
+    ).toBe("t");
     expect(() => primary.server.psql("SELECT 1", { ...CLUSTER.app, database: "postgres" })).toThrow(/pg_hba\.conf rejects connection/);
-    expect(() => primary.server.psql("SELECT 1", { user: "postgres", password: "x", database: "updateio" })).toThrow(/pg_hba\.conf rejects connection/);
+    expect(() => primary.server.psql("SELECT 1", { user: "postgres", password: "x", database: "updateio" })).toThrow(
+      /pg_hba\.conf rejects connection/,
+    );
     expect(() => primary.server.psql("SELECT 1", { ...CLUSTER.app, password: "wrong" })).toThrow(/password authentication failed/);
     // The replication role has no database access, only the replication pseudo-database.
-    expect(() => primary.server.psql("SELECT 1", { user: CLUSTER.replication.user, password: CLUSTER.replication.password, database: "updateio" })).toThrow(/pg_hba\.conf rejects connection/);
+    expect(() =>
+      primary.server.psql("SELECT 1", { user: CLUSTER.replication.user, password: CLUSTER.replication.password, database: "updateio" }),
+    ).toThrow(/pg_hba\.conf rejects connection/);
   });
 
   it("a restart (same script, data directory no longer empty) does not clone again and resumes streaming", async () => {
@@ -119,9 +135,13 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "PostgresCluste
   it("replication lag for a 1000-row insert (measured and printed)", async () => {
     primary.server.psql("CREATE TABLE lag_probe (id int PRIMARY KEY, payload text NOT NULL)", CLUSTER.owner);
     const started = Date.now();
-    const lsn = primary.server.psql("INSERT INTO lag_probe SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g; SELECT pg_current_wal_lsn()", CLUSTER.owner).trim();
+    const lsn = primary.server
+      .psql("INSERT INTO lag_probe SELECT g, repeat('x', 100) FROM generate_series(1, 1000) g; SELECT pg_current_wal_lsn()", CLUSTER.owner)
+      .trim();
     const committed = Date.now();
-    const bytesBehind = Number(primary.server.psql(`SELECT greatest(0, coalesce(pg_wal_lsn_diff('${lsn}', replay_lsn), 0)) FROM pg_stat_replication`).trim());
+    const bytesBehind = Number(
+      primary.server.psql(`SELECT greatest(0, coalesce(pg_wal_lsn_diff('${lsn}', replay_lsn), 0)) FROM pg_stat_replication`).trim(),
+    );
     let replayed = false;
     while (!replayed && Date.now() - committed < 10_000) {
       replayed = replicaPsql(`SELECT pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`).trim() === "t";
@@ -131,7 +151,9 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "PostgresCluste
     const replayLag = primary.server.psql("SELECT coalesce(replay_lag::text, 'n/a') FROM pg_stat_replication").trim();
     expect(replayed).toBe(true);
     expect(replicaPsql("SELECT count(*) FROM lag_probe", CLUSTER.readonly).trim()).toBe("1000");
-    console.log(`[replication lag] 1000-row insert: ${bytesBehind} bytes behind right after commit; replayed on the replica within ${lagMs} ms of commit (insert took ${committed - started} ms; timings include ~10-20 ms per psql process); pg_stat_replication.replay_lag ${replayLag}`);
+    console.log(
+      `[replication lag] 1000-row insert: ${bytesBehind} bytes behind right after commit; replayed on the replica within ${lagMs} ms of commit (insert took ${committed - started} ms; timings include ~10-20 ms per psql process); pg_stat_replication.replay_lag ${replayLag}`,
+    );
     expect(lagMs).toBeLessThan(10_000);
   });
 
@@ -152,6 +174,8 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "PostgresCluste
     const writable = Date.now();
     expect(replica.psql("SELECT pg_is_in_recovery()").trim()).toBe("f");
     expect(replicaPsql("SELECT count(*) FROM release", CLUSTER.app).trim()).toBe(String(Number(before) + 1));
-    console.log(`[failover] primary stopped → replica promoted and took the app's write in ${writable - stopped} ms; rows committed before the stop: ${before}, all present after promotion`);
+    console.log(
+      `[failover] primary stopped → replica promoted and took the app's write in ${writable - stopped} ms; rows committed before the stop: ${before}, all present after promotion`,
+    );
   });
 });

@@ -53,7 +53,6 @@ const FILE_REFS: Pick<GrafanaAlertingInput, "telegram" | "discord"> = {
   discord: { webhookUrl: "$__file{/run/secrets/discord_webhook_url}" },
 };
 
-
 const metricNamesOf = (expr: string): string[] => promqlIdentifiers(expr).metrics;
 
 // ---------------------------------------------------------------------------------------------
@@ -84,7 +83,14 @@ const SVC = CADVISOR_LABELS.service;
 const ENV = CADVISOR_LABELS.environment;
 const cadvisor = { job: "cadvisor", instance: "cadvisor:8080" };
 const apiContainer = { ...cadvisor, [SVC]: "api", [ENV]: "test", name: "api-1", id: "/docker/aaa", image: "ghcr.io/updateio/api:1.0.0" };
-const botContainer = { ...cadvisor, [SVC]: "telegram-bot", [ENV]: "test", name: "telegram-bot-1", id: "/docker/bbb", image: "ghcr.io/updateio/telegram-bot:1.0.0" };
+const botContainer = {
+  ...cadvisor,
+  [SVC]: "telegram-bot",
+  [ENV]: "test",
+  name: "telegram-bot-1",
+  id: "/docker/bbb",
+  image: "ghcr.io/updateio/telegram-bot:1.0.0",
+};
 const prodBotContainer = { ...botContainer, [ENV]: "prod", name: "prod-telegram-bot-1", id: "/docker/ccc" };
 const pg1 = { job: "postgres", instance: "postgres-1-exporter:9187" };
 const pg2 = { job: "postgres", instance: "postgres-2-exporter:9187" };
@@ -183,7 +189,10 @@ const CASES: Readonly<Record<string, AlertCase>> = {
     ],
   },
   RabbitmqQueueWithoutConsumers: {
-    firing: [s("rabbitmq_queue_messages_ready", { ...rq, queue: "notifications.telegram" }, "5+0x40"), s("rabbitmq_queue_consumers", { ...rq, queue: "notifications.telegram" }, "0+0x40")],
+    firing: [
+      s("rabbitmq_queue_messages_ready", { ...rq, queue: "notifications.telegram" }, "5+0x40"),
+      s("rabbitmq_queue_consumers", { ...rq, queue: "notifications.telegram" }, "0+0x40"),
+    ],
     alerts: [{ ...rq, queue: "notifications.telegram" }],
     healthy: [
       s("rabbitmq_queue_messages_ready", { ...rq, queue: "notifications.telegram" }, "5+0x40"),
@@ -237,7 +246,10 @@ const CASES: Readonly<Record<string, AlertCase>> = {
   },
   EdgeHigh5xxRate: {
     // 10 req/s of 200 and 2 req/s of 502: 17% errors.
-    firing: [s("caddy_http_request_duration_seconds_count", { ...srv0, code: "200" }, "0+600x40"), s("caddy_http_request_duration_seconds_count", { ...srv0, code: "502" }, "0+120x40")],
+    firing: [
+      s("caddy_http_request_duration_seconds_count", { ...srv0, code: "200" }, "0+600x40"),
+      s("caddy_http_request_duration_seconds_count", { ...srv0, code: "502" }, "0+120x40"),
+    ],
     alerts: [{ ...edge, server: "srv0" }],
     // 1% errors on a busy server; 100% errors on a server that sees 0.05 req/s.
     healthy: [
@@ -274,8 +286,18 @@ function promtoolTests(rulesFile: string, rules: readonly AlertRule[], cases: Re
       return { exp_labels: all, exp_annotations: { summary: expand(rule.summary, all), description: expand(rule.description, all) } };
     });
     return [
-      { name: `${rule.name} fires`, interval: "1m", input_series: c.firing, alert_rule_test: [{ eval_time: evalTime, alertname: rule.name, exp_alerts: expAlerts }] },
-      { name: `${rule.name} stays quiet when healthy`, interval: "1m", input_series: c.healthy, alert_rule_test: [{ eval_time: evalTime, alertname: rule.name, exp_alerts: [] }] },
+      {
+        name: `${rule.name} fires`,
+        interval: "1m",
+        input_series: c.firing,
+        alert_rule_test: [{ eval_time: evalTime, alertname: rule.name, exp_alerts: expAlerts }],
+      },
+      {
+        name: `${rule.name} stays quiet when healthy`,
+        interval: "1m",
+        input_series: c.healthy,
+        alert_rule_test: [{ eval_time: evalTime, alertname: rule.name, exp_alerts: [] }],
+      },
     ];
   });
   return toYaml({ rule_files: [rulesFile], evaluation_interval: "1m", tests });
@@ -285,25 +307,89 @@ function promtoolTests(rulesFile: string, rules: readonly AlertRule[], cases: Re
 
 describe("renderPrometheusConfig: validation", () => {
   const cases: [string, PrometheusConfigInput, RegExp[]][] = [
-    ["an environment that is not a label-friendly name", { ...CONFIG, environment: "Prod env" }, [/environment "Prod env"/, /e\.g\. "prod"/]],
+    [
+      "an environment that is not a label-friendly name",
+      { ...CONFIG, environment: "Prod env" },
+      [/environment "Prod env"/, /e\.g\. "prod"/],
+    ],
     ["a fractional scrape interval", { ...CONFIG, scrapeInterval: "1.5s" }, [/scrapeInterval "1\.5s"/, /write e\.g\. "15s"/]],
-    ["an evaluation interval with a space", { ...CONFIG, evaluationInterval: "15 s" }, [/evaluationInterval "15 s"/, /Prometheus duration/]],
+    [
+      "an evaluation interval with a space",
+      { ...CONFIG, evaluationInterval: "15 s" },
+      [/evaluationInterval "15 s"/, /Prometheus duration/],
+    ],
     ["a relative rule file", { ...CONFIG, ruleFiles: ["rules/*.yml"] }, [/ruleFiles\[0\] "rules\/\*\.yml"/, /absolute path/]],
     ["no scrape targets", { ...CONFIG, scrapeTargets: [] }, [/scrapeTargets is empty/, /e\.g\. \{ job: "prometheus"/]],
-    ["an unknown job", { ...CONFIG, scrapeTargets: [{ job: "mysql" as never, targets: ["db:9104"] }] }, [/scrapeTargets\[0\]\.job "mysql"/, /use one of prometheus, postgres/]],
-    ["a job without targets", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: [] }] }, [/scrapeTargets\[0\]\.targets is empty/, /\["redis:9121"\]/]],
-    ["a target with a scheme", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["http://redis:9121"] }] }, [/targets\[0\] "http:\/\/redis:9121"/, /must not include a scheme/]],
-    ["a target without a port", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis"] }] }, [/targets\[0\] "redis"/, /not "host:port"/]],
-    ["a target port out of range", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:70000"] }] }, [/targets\[0\] "redis:70000"/, /use 1\.\.65535/]],
-    ["a target listed twice", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"] }, { job: "redis", targets: ["redis:9121"] }] }, [/scrapeTargets\[1\]\.targets\[0\] "redis:9121" is already listed/, /list each instance once/]],
-    ["a metrics path with a query", { ...CONFIG, scrapeTargets: [{ job: "rabbitmq", targets: ["rabbitmq:15692"], metricsPath: "/metrics?family=queue" }] }, [/metricsPath "\/metrics\?family=queue"/, /go in params/]],
-    ["a label named job", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"], labels: { job: "cache" } }] }, [/labels\.job would override the job name/, /drop it/]],
-    ["a reserved label name", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"], labels: { __address__: "x" } }] }, [/labels\.__address__ is not a label name/, /"__" prefix/]],
-    ["an empty label value", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"], labels: { instance_role: "" } }] }, [/labels\.instance_role is empty/, /give a value or drop the key/]],
-    ["an empty params list", { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"], params: { module: [] } }] }, [/params\.module is empty/, /drop the key/]],
+    [
+      "an unknown job",
+      { ...CONFIG, scrapeTargets: [{ job: "mysql" as never, targets: ["db:9104"] }] },
+      [/scrapeTargets\[0\]\.job "mysql"/, /use one of prometheus, postgres/],
+    ],
+    [
+      "a job without targets",
+      { ...CONFIG, scrapeTargets: [{ job: "redis", targets: [] }] },
+      [/scrapeTargets\[0\]\.targets is empty/, /\["redis:9121"\]/],
+    ],
+    [
+      "a target with a scheme",
+      { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["http://redis:9121"] }] },
+      [/targets\[0\] "http:\/\/redis:9121"/, /must not include a scheme/],
+    ],
+    [
+      "a target without a port",
+      { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis"] }] },
+      [/targets\[0\] "redis"/, /not "host:port"/],
+    ],
+    [
+      "a target port out of range",
+      { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:70000"] }] },
+      [/targets\[0\] "redis:70000"/, /use 1\.\.65535/],
+    ],
+    [
+      "a target listed twice",
+      {
+        ...CONFIG,
+        scrapeTargets: [
+          { job: "redis", targets: ["redis:9121"] },
+          { job: "redis", targets: ["redis:9121"] },
+        ],
+      },
+      [/scrapeTargets\[1\]\.targets\[0\] "redis:9121" is already listed/, /list each instance once/],
+    ],
+    [
+      "a metrics path with a query",
+      { ...CONFIG, scrapeTargets: [{ job: "rabbitmq", targets: ["rabbitmq:15692"], metricsPath: "/metrics?family=queue" }] },
+      [/metricsPath "\/metrics\?family=queue"/, /go in params/],
+    ],
+    [
+      "a label named job",
+      { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"], labels: { job: "cache" } }] },
+      [/labels\.job would override the job name/, /drop it/],
+    ],
+    [
+      "a reserved label name",
+      { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"], labels: { __address__: "x" } }] },
+      [/labels\.__address__ is not a label name/, /"__" prefix/],
+    ],
+    [
+      "an empty label value",
+      { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"], labels: { instance_role: "" } }] },
+      [/labels\.instance_role is empty/, /give a value or drop the key/],
+    ],
+    [
+      "an empty params list",
+      { ...CONFIG, scrapeTargets: [{ job: "redis", targets: ["redis:9121"], params: { module: [] } }] },
+      [/params\.module is empty/, /drop the key/],
+    ],
     [
       "two entries of one job with different paths",
-      { ...CONFIG, scrapeTargets: [{ job: "rabbitmq", targets: ["a:15692"] }, { job: "rabbitmq", targets: ["b:15692"], metricsPath: "/metrics" }] },
+      {
+        ...CONFIG,
+        scrapeTargets: [
+          { job: "rabbitmq", targets: ["a:15692"] },
+          { job: "rabbitmq", targets: ["b:15692"], metricsPath: "/metrics" },
+        ],
+      },
       [/scrapeTargets\[1\] \(job rabbitmq\) differs from scrapeTargets\[0\]/, /give them the same values/],
     ],
   ];
@@ -315,7 +401,9 @@ describe("renderPrometheusConfig: validation", () => {
   }
 
   it("reports every problem at once", () => {
-    const message = errorOf(() => renderPrometheusConfig({ environment: "", scrapeInterval: "fast", scrapeTargets: [{ job: "redis", targets: ["redis"] }] }));
+    const message = errorOf(() =>
+      renderPrometheusConfig({ environment: "", scrapeInterval: "fast", scrapeTargets: [{ job: "redis", targets: ["redis"] }] }),
+    );
     expect(message).toMatch(/^Invalid Prometheus config input \(3 problems\):/);
     expect(message).toMatch(/environment ""/);
     expect(message).toMatch(/scrapeInterval "fast"/);
@@ -334,18 +422,37 @@ describe("renderPrometheusConfig: output", () => {
 
   it("is deterministic and independent of target order", () => {
     expect(renderPrometheusConfig(CONFIG)).toBe(text);
-    const shuffled = { ...CONFIG, scrapeTargets: [...CONFIG.scrapeTargets].reverse().map((t) => ({ ...t, targets: [...t.targets].reverse() })) };
+    const shuffled = {
+      ...CONFIG,
+      scrapeTargets: [...CONFIG.scrapeTargets].reverse().map((t) => ({ ...t, targets: [...t.targets].reverse() })),
+    };
     expect(renderPrometheusConfig(shuffled)).toBe(text);
   });
 
   it("sets the defaults, the environment external label and the default rule glob, and no alertmanager", () => {
-    expect(doc.global).toEqual({ scrape_interval: "15s", scrape_timeout: "10s", evaluation_interval: "15s", external_labels: { environment: "prod" } });
+    expect(doc.global).toEqual({
+      scrape_interval: "15s",
+      scrape_timeout: "10s",
+      evaluation_interval: "15s",
+      external_labels: { environment: "prod" },
+    });
     expect(doc.rule_files).toEqual(["/etc/prometheus/rules/*.yml"]);
     expect(doc.alerting).toBeUndefined();
   });
 
   it("writes one job per catalogue job, sorted, with the catalogue's paths and the static labels", () => {
-    expect(doc.scrape_configs.map((c) => c.job_name)).toEqual(["alloy", "cadvisor", "edge", "grafana", "loki", "node", "postgres", "prometheus", "rabbitmq", "redis"]);
+    expect(doc.scrape_configs.map((c) => c.job_name)).toEqual([
+      "alloy",
+      "cadvisor",
+      "edge",
+      "grafana",
+      "loki",
+      "node",
+      "postgres",
+      "prometheus",
+      "rabbitmq",
+      "redis",
+    ]);
     const byJob = Object.fromEntries(doc.scrape_configs.map((c) => [c.job_name, c]));
     expect(byJob.rabbitmq!.metrics_path).toBe("/metrics/per-object");
     expect(byJob.postgres!.static_configs).toEqual([
@@ -424,11 +531,11 @@ describe("alert catalogue", () => {
   });
 
   it("extracts metric names conservatively (self-check of the extractor)", () => {
-    expect(metricNamesOf('sum by (job) (rate(foo_total{code=~"5..", x="a b"}[5m])) / on (instance) group_left bar > 0.5 and time() - baz_seconds offset 5m > 1e3')).toEqual([
-      "bar",
-      "baz_seconds",
-      "foo_total",
-    ]);
+    expect(
+      metricNamesOf(
+        'sum by (job) (rate(foo_total{code=~"5..", x="a b"}[5m])) / on (instance) group_left bar > 0.5 and time() - baz_seconds offset 5m > 1e3',
+      ),
+    ).toEqual(["bar", "baz_seconds", "foo_total"]);
     expect(metricNamesOf('label_replace(absent(up{job="x"}), "service", "$1", "job", "(.+)")')).toEqual(["up"]);
   });
 
@@ -441,7 +548,14 @@ describe("alert catalogue", () => {
   });
 
   it("puts the thresholds of the input into the expressions", () => {
-    const custom = alertRules({ redisMemoryRatio: 0.8, backupMaxAgeHours: 50, queueReadyThreshold: 250, replicaLagSeconds: 90, diskFreeRatio: 0.2, edge5xxRatio: 0.02 });
+    const custom = alertRules({
+      redisMemoryRatio: 0.8,
+      backupMaxAgeHours: 50,
+      queueReadyThreshold: 250,
+      replicaLagSeconds: 90,
+      diskFreeRatio: 0.2,
+      edge5xxRatio: 0.02,
+    });
     const expr = (name: string) => custom.find((r) => r.name === name)!.expr;
     expect(expr("RedisMemoryNearLimit")).toMatch(/> 0\.8$/);
     expect(expr("BackupTooOld")).toMatch(/> 180000$/);
@@ -458,7 +572,9 @@ describe("alert catalogue", () => {
   });
 
   it("rejects bad thresholds, naming the key and the fix, all at once", () => {
-    const message = errorOf(() => alertRules({ redisMemoryRatio: 90, backupMaxAgeHours: 0, queueReadyThreshold: 1.5, expectedServices: ["API"], environment: "Prod" }));
+    const message = errorOf(() =>
+      alertRules({ redisMemoryRatio: 90, backupMaxAgeHours: 0, queueReadyThreshold: 1.5, expectedServices: ["API"], environment: "Prod" }),
+    );
     expect(message).toMatch(/^Invalid alert rules input \(5 problems\):/);
     expect(message).toMatch(/redisMemoryRatio 90 must be a ratio strictly between 0 and 1, e\.g\. 0\.9/);
     expect(message).toMatch(/backupMaxAgeHours 0 must be a positive integer, e\.g\. 26/);
@@ -482,7 +598,13 @@ describe("Grafana alerting provisioning file: structure only", () => {
   const text = renderGrafanaAlerting({ rules: RULES, ...FILE_REFS });
   const doc = parse(text) as GrafanaDoc;
   const promRules = Object.fromEntries(
-    (parse(renderPrometheusRules(RULES)) as { groups: { rules: { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] }).groups
+    (
+      parse(renderPrometheusRules(RULES)) as {
+        groups: {
+          rules: { alert: string; expr: string; for: string; labels: Record<string, string>; annotations: Record<string, string> }[];
+        }[];
+      }
+    ).groups
       .flatMap((g) => g.rules)
       .map((r) => [r.alert, r]),
   );
@@ -492,7 +614,10 @@ describe("Grafana alerting provisioning file: structure only", () => {
     expect(doc.apiVersion).toBe(1);
     expect(Object.keys(doc).sort()).toEqual(["apiVersion", "contactPoints", "groups", "policies"]);
     for (const g of doc.groups) {
-      expect(Object.keys(g).every((k) => ["orgId", "name", "folder", "interval", "rules"].includes(k)), g.name).toBe(true);
+      expect(
+        Object.keys(g).every((k) => ["orgId", "name", "folder", "interval", "rules"].includes(k)),
+        g.name,
+      ).toBe(true);
       expect(g.folder).toBe("UpdateIO");
       expect(durationSeconds(g.interval) % 10).toBe(0);
     }
@@ -523,7 +648,11 @@ describe("Grafana alerting provisioning file: structure only", () => {
       expect(rule.condition).toBe("threshold");
       const math = rule.data[1]!.model;
       expect(math).toMatchObject({ type: "math", expression: "is_number($query) || is_nan($query) || is_inf($query)" });
-      expect(rule.data[2]!.model).toMatchObject({ type: "threshold", expression: "prometheus_math", conditions: [{ evaluator: { type: "gt", params: [0] } }] });
+      expect(rule.data[2]!.model).toMatchObject({
+        type: "threshold",
+        expression: "prometheus_math",
+        conditions: [{ evaluator: { type: "gt", params: [0] } }],
+      });
       // No series = healthy (Prometheus semantics), so no data must not alert.
       expect(rule.noDataState).toBe("OK");
       expect(["Error", "Alerting", "OK"]).toContain(rule.execErrState);
@@ -540,8 +669,24 @@ describe("Grafana alerting provisioning file: structure only", () => {
       expect(durationSeconds(rule.for) % durationSeconds(group.interval), `${rule.title}: for is a multiple of the interval`).toBe(0);
       expect(JSON.stringify(rule.labels)).not.toContain("$");
       expect(JSON.stringify(rule.annotations)).not.toContain("${");
-      const documented = ["uid", "title", "condition", "data", "dashboardUid", "panelId", "noDataState", "execErrState", "for", "annotations", "labels", "isPaused"];
-      expect(Object.keys(rule).filter((k) => !documented.includes(k)), rule.title).toEqual([]);
+      const documented = [
+        "uid",
+        "title",
+        "condition",
+        "data",
+        "dashboardUid",
+        "panelId",
+        "noDataState",
+        "execErrState",
+        "for",
+        "annotations",
+        "labels",
+        "isPaused",
+      ];
+      expect(
+        Object.keys(rule).filter((k) => !documented.includes(k)),
+        rule.title,
+      ).toEqual([]);
     }
   });
 
@@ -565,8 +710,13 @@ describe("Grafana alerting provisioning file: structure only", () => {
 
   it("accepts Terraform tokens in place of file references, and refuses literal secrets", () => {
     const token = "${TfToken[TOKEN.42]}";
-    const withTokens = parse(renderGrafanaAlerting({ rules: RULES, telegram: { botToken: token, chatId: token }, discord: { webhookUrl: token } })) as GrafanaDoc;
-    expect(withTokens.contactPoints!.flatMap((cp) => cp.receivers.map((r) => Object.values(r.settings)))).toEqual([[token, token], [token]]);
+    const withTokens = parse(
+      renderGrafanaAlerting({ rules: RULES, telegram: { botToken: token, chatId: token }, discord: { webhookUrl: token } }),
+    ) as GrafanaDoc;
+    expect(withTokens.contactPoints!.flatMap((cp) => cp.receivers.map((r) => Object.values(r.settings)))).toEqual([
+      [token, token],
+      [token],
+    ]);
     const message = errorOf(() =>
       renderGrafanaAlerting({
         rules: RULES,
@@ -581,7 +731,9 @@ describe("Grafana alerting provisioning file: structure only", () => {
     expect(errorOf(() => renderGrafanaAlerting({ rules: RULES, discord: FILE_REFS.discord, warningsTo: "telegram" }))).toMatch(
       /warningsTo is "telegram" but telegram is not configured: configure it, or point warningsTo at a configured channel/,
     );
-    expect(errorOf(() => renderGrafanaAlerting({ rules: RULES, interval: "15s" }))).toMatch(/interval "15s" must be a duration that is a multiple of Grafana's 10s base interval/);
+    expect(errorOf(() => renderGrafanaAlerting({ rules: RULES, interval: "15s" }))).toMatch(
+      /interval "15s" must be a duration that is a multiple of Grafana's 10s base interval/,
+    );
   });
 
   it("routes critical to both channels and warnings to one, grouped by alertname and service", () => {
@@ -595,7 +747,19 @@ describe("Grafana alerting provisioning file: structure only", () => {
     for (const r of routes) expect(r.object_matchers).toEqual([["severity", "=", "critical"]]);
     expect(routes[0]!.continue).toBe(true); // so the critical alert also reaches the next route
     for (const receiver of [root!.receiver, ...routes.map((r) => r.receiver)]) expect(names.has(receiver), receiver).toBe(true);
-    const documented = ["orgId", "receiver", "group_by", "matchers", "object_matchers", "mute_time_intervals", "group_wait", "group_interval", "repeat_interval", "routes", "continue"];
+    const documented = [
+      "orgId",
+      "receiver",
+      "group_by",
+      "matchers",
+      "object_matchers",
+      "mute_time_intervals",
+      "group_wait",
+      "group_interval",
+      "repeat_interval",
+      "routes",
+      "continue",
+    ];
     for (const node of [root!, ...routes]) expect(Object.keys(node).filter((k) => !documented.includes(k))).toEqual([]);
     const discordWarnings = parse(renderGrafanaAlerting({ rules: RULES, ...FILE_REFS, warningsTo: "discord" })) as GrafanaDoc;
     expect(discordWarnings.policies[0]!.receiver).toBe(CONTACT_POINTS.discord);
@@ -613,7 +777,14 @@ describe("Grafana alerting provisioning file: structure only", () => {
     const none = parse(renderGrafanaAlerting({ rules: RULES })) as GrafanaDoc;
     expect(none.contactPoints).toBeUndefined();
     expect(none.policies).toEqual([
-      { orgId: 1, receiver: "grafana-default-email", group_by: ["alertname", "service"], group_wait: "30s", group_interval: "5m", repeat_interval: "4h" },
+      {
+        orgId: 1,
+        receiver: "grafana-default-email",
+        group_by: ["alertname", "service"],
+        group_wait: "30s",
+        group_interval: "5m",
+        repeat_interval: "4h",
+      },
     ]);
   });
 
@@ -633,7 +804,12 @@ interface GrafanaDoc {
       uid: string;
       title: string;
       condition: string;
-      data: { refId: string; datasourceUid: string; relativeTimeRange: { from: number; to: number }; model: Record<string, unknown> & { expr?: string; instant?: boolean } }[];
+      data: {
+        refId: string;
+        datasourceUid: string;
+        relativeTimeRange: { from: number; to: number };
+        model: Record<string, unknown> & { expr?: string; instant?: boolean };
+      }[];
       noDataState: string;
       execErrState: string;
       for: string;
@@ -641,7 +817,11 @@ interface GrafanaDoc {
       labels: Record<string, string>;
     }[];
   }[];
-  contactPoints?: { orgId: number; name: string; receivers: { uid: string; type: string; settings: Record<string, unknown>; disableResolveMessage?: boolean }[] }[];
+  contactPoints?: {
+    orgId: number;
+    name: string;
+    receivers: { uid: string; type: string; settings: Record<string, unknown>; disableResolveMessage?: boolean }[];
+  }[];
   policies: {
     orgId?: number;
     receiver: string;
@@ -695,7 +875,9 @@ describeIfBinary("promtool", "prometheus.yml and the alert rules on promtool", (
       const rule = RULES.find((r) => r.name === name)!;
       for (const labels of c.alerts) {
         const all = { ...labels, ...rule.labels, severity: rule.severity };
-        expect(expand(rule.summary + rule.description, all), `${name}: every templated label exists on the alert`).not.toContain("<no value>");
+        expect(expand(rule.summary + rule.description, all), `${name}: every templated label exists on the alert`).not.toContain(
+          "<no value>",
+        );
       }
     }
   });
@@ -788,8 +970,14 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
       }),
     );
     processes.push(
-      spawn("prometheus-node-exporter", [`--web.listen-address=127.0.0.1:${nodePort}`, `--collector.textfile.directory=${textfiles}`], { stdio: "ignore" }),
-      spawn("prometheus", prometheusArgs({ retentionDays: 2, configPath, storagePath: join(dir, "data"), listenAddress: `127.0.0.1:${promPort}` }), { stdio: "ignore" }),
+      spawn("prometheus-node-exporter", [`--web.listen-address=127.0.0.1:${nodePort}`, `--collector.textfile.directory=${textfiles}`], {
+        stdio: "ignore",
+      }),
+      spawn(
+        "prometheus",
+        prometheusArgs({ retentionDays: 2, configPath, storagePath: join(dir, "data"), listenAddress: `127.0.0.1:${promPort}` }),
+        { stdio: "ignore" },
+      ),
     );
     await waitFor("prometheus /-/ready", async () => (await fetch(`${base}/-/ready`)).ok);
   }, 60_000);
@@ -814,7 +1002,9 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
   });
 
   it("loads every alert of the catalogue from the rule glob", async () => {
-    const body = (await (await fetch(`${base}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; type: string }[] }[] } };
+    const body = (await (await fetch(`${base}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: { name: string; type: string }[] }[] };
+    };
     const names = body.data.groups.flatMap((g) => g.rules.map((r) => r.name)).sort();
     expect(names).toEqual(RULES.map((r) => r.name).sort());
   });
@@ -829,7 +1019,9 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
   it("fires BackupFailed and holds ScrapeTargetDown pending for an unreachable target", async () => {
     type Alert = { labels: Record<string, string>; state: string };
     const alerts = async () => ((await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } }).data.alerts;
-    await waitFor("BackupFailed firing", async () => (await alerts()).some((a) => a.labels.alertname === "BackupFailed" && a.state === "firing"));
+    await waitFor("BackupFailed firing", async () =>
+      (await alerts()).some((a) => a.labels.alertname === "BackupFailed" && a.state === "firing"),
+    );
     await waitFor("ScrapeTargetDown pending", async () =>
       (await alerts()).some((a) => a.labels.alertname === "ScrapeTargetDown" && a.labels.service === "redis" && a.state === "pending"),
     );
@@ -838,4 +1030,3 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
     expect(current.filter((a) => a.labels.alertname === "PostgresDown")).toEqual([]); // no Postgres scraped: no series, no alert
   }, 60_000);
 });
-

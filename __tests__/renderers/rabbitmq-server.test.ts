@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { renderCookieEntrypoint, renderEnabledPlugins, renderRabbitConf } from "../../constructs/renderers/rabbitmq";
-import { appPermissions, DEFAULT_APPS, DEFAULT_TOPOLOGY, renderRabbitDefinitions, type RabbitUser } from "../../constructs/renderers/rabbitmq-definitions";
+import {
+  appPermissions,
+  DEFAULT_APPS,
+  DEFAULT_TOPOLOGY,
+  renderRabbitDefinitions,
+  type RabbitUser,
+} from "../../constructs/renderers/rabbitmq-definitions";
 import { describeIfBinary, requireBinary } from "../support/binaries";
 
 // rabbitmq.conf, enabled_plugins, the definitions file and the cookie entrypoint exactly as rendered,
@@ -20,7 +26,13 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   const password = (name: string) => `${name.replace(/[^a-z]/g, "")}Pw0123456789abcdefABCDEF`.padEnd(32, "x");
   const cookie = "CookieABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstu";
   const bin = (name: string) => (existsSync(`/usr/lib/rabbitmq/bin/${name}`) ? `/usr/lib/rabbitmq/bin/${name}` : requireBinary(name).path!);
-  const paths = { etc: join(dir, "etc"), plugins: join(dir, "plugins"), secrets: join(dir, "secrets"), home: join(dir, "home"), stub: join(dir, "stub") };
+  const paths = {
+    etc: join(dir, "etc"),
+    plugins: join(dir, "plugins"),
+    secrets: join(dir, "secrets"),
+    home: join(dir, "home"),
+    stub: join(dir, "stub"),
+  };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: `${paths.stub}:${process.env.PATH}`,
@@ -60,7 +72,11 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   async function start(): Promise<void> {
     const log = openSync(join(dir, "server.log"), "a");
     // The rendered wrapper installs the cookie, then execs "docker-entrypoint.sh" (a stub here: exec "$@").
-    server = spawn("/bin/sh", ["-c", renderCookieEntrypoint(join(paths.secrets, "erlang_cookie")), "rabbitmq-entrypoint", bin("rabbitmq-server")], { env, stdio: ["ignore", log, log], detached: true });
+    server = spawn(
+      "/bin/sh",
+      ["-c", renderCookieEntrypoint(join(paths.secrets, "erlang_cookie")), "rabbitmq-entrypoint", bin("rabbitmq-server")],
+      { env, stdio: ["ignore", log, log], detached: true },
+    );
     closeSync(log);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
@@ -68,13 +84,21 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
       if (server.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 500));
     }
-    throw new Error(`rabbitmq-server did not start on the rendered config:\n${readFileSync(join(dir, "server.log"), "utf8").split("\n").filter((l) => /error|conf|invalid|setting/i.test(l)).slice(0, 15).join("\n")}`);
+    throw new Error(
+      `rabbitmq-server did not start on the rendered config:\n${readFileSync(join(dir, "server.log"), "utf8")
+        .split("\n")
+        .filter((l) => /error|conf|invalid|setting/i.test(l))
+        .slice(0, 15)
+        .join("\n")}`,
+    );
   }
   // The management listener can come up a moment after the node reports started (slower under load).
   async function managementReady(): Promise<boolean> {
     try {
       const auth = Buffer.from(`updateio:${password("updateio")}`).toString("base64");
-      return (await fetch(`http://127.0.0.1:${ports.management}/api/overview`, { headers: { authorization: `Basic ${auth}` } })).status === 200;
+      return (
+        (await fetch(`http://127.0.0.1:${ports.management}/api/overview`, { headers: { authorization: `Basic ${auth}` } })).status === 200
+      );
     } catch {
       return false;
     }
@@ -97,15 +121,34 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   const api = async (user: string, method: string, path: string, body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${ports.management}/api${path}`, {
       method,
-      headers: { authorization: `Basic ${Buffer.from(`${user}:${password(user)}`).toString("base64")}`, "content-type": "application/json" },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${user}:${password(user)}`).toString("base64")}`,
+        "content-type": "application/json",
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, text, json: (() => { try { return JSON.parse(text); } catch { return undefined; } })() };
+    return {
+      status: res.status,
+      text,
+      json: (() => {
+        try {
+          return JSON.parse(text);
+        } catch {
+          return undefined;
+        }
+      })(),
+    };
   };
   const publish = (user: string, exchange: string, routingKey: string, payload: string) =>
-    api(user, "POST", `/exchanges/${vhost}/${encodeURIComponent(exchange)}/publish`, { properties: { delivery_mode: 2 }, routing_key: routingKey, payload, payload_encoding: "string" });
-  const get = (user: string, queue: string, ackmode: string) => api(user, "POST", `/queues/${vhost}/${encodeURIComponent(queue)}/get`, { count: 1, ackmode, encoding: "auto" });
+    api(user, "POST", `/exchanges/${vhost}/${encodeURIComponent(exchange)}/publish`, {
+      properties: { delivery_mode: 2 },
+      routing_key: routingKey,
+      payload,
+      payload_encoding: "string",
+    });
+  const get = (user: string, queue: string, ackmode: string) =>
+    api(user, "POST", `/queues/${vhost}/${encodeURIComponent(queue)}/get`, { count: 1, ackmode, encoding: "auto" });
   const messages = async (queue: string, expected?: number) => {
     // Queue metrics can lag a moment behind the log; wait for the expected count when one is given.
     for (let i = 0; i < 40; i++) {
@@ -135,7 +178,9 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
       .replace("prometheus.tcp.port = 15692", `prometheus.tcp.port = ${ports.prometheus}\nprometheus.tcp.ip = 127.0.0.1`);
     writeFileSync(join(paths.etc, "20-updateio.conf"), conf);
     writeFileSync(join(paths.plugins, "enabled_plugins"), renderEnabledPlugins());
-    writeFileSync(join(paths.secrets, "rabbitmq_definitions"), renderRabbitDefinitions({ vhost, users, topology: DEFAULT_TOPOLOGY }), { mode: 0o644 });
+    writeFileSync(join(paths.secrets, "rabbitmq_definitions"), renderRabbitDefinitions({ vhost, users, topology: DEFAULT_TOPOLOGY }), {
+      mode: 0o644,
+    });
     writeFileSync(join(paths.secrets, "erlang_cookie"), cookie, { mode: 0o644 });
     writeFileSync(join(paths.stub, "docker-entrypoint.sh"), '#!/bin/sh\nexec "$@"\n');
     chmodSync(join(paths.stub, "docker-entrypoint.sh"), 0o755);
@@ -146,7 +191,9 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
     await stop();
     spawnSync(requireBinary("epmd").path!, ["-port", String(ports.epmd), "-kill"], { timeout: 5_000 });
     rmSync(dir, { recursive: true, force: true });
-    console.info(`[rabbitmq-server] users ${users.length}, permission checks allowed ${figures.allowed} / refused ${figures.refused}, messages before restart ${figures.before}, after ${figures.after}`);
+    console.info(
+      `[rabbitmq-server] users ${users.length}, permission checks allowed ${figures.allowed} / refused ${figures.refused}, messages before restart ${figures.before}, after ${figures.after}`,
+    );
   }, 60_000);
 
   it("installs the cookie 0400 from the secret file, and the CLI tools authenticate with it", () => {
@@ -166,16 +213,22 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
 
   it("imports the vhost and one user per app, and no guest", () => {
     expect(rows(["list_vhosts", "name"]).map((r) => r[0])).toContain(vhost);
-    const names = rows(["list_users"]).map((r) => r[0]).sort();
+    const names = rows(["list_users"])
+      .map((r) => r[0])
+      .sort();
     expect(names).toEqual(["api", "discord-bot", "telegram-bot", "updateio"]);
     expect(ctl(["authenticate_user", "telegram-bot", password("telegram-bot")]).status).toBe(0);
     expect(ctl(["authenticate_user", "telegram-bot", "wrong-password-000000000"]).status).not.toBe(0);
   });
 
   it("grants each app exactly its least-privilege permissions", () => {
-    const perms = new Map(rows(["list_permissions", "-p", vhost]).map(([user, configure, write, read]) => [user, { configure, write, read }]));
+    const perms = new Map(
+      rows(["list_permissions", "-p", vhost]).map(([user, configure, write, read]) => [user, { configure, write, read }]),
+    );
     for (const u of users) expect(perms.get(u.name), u.name).toEqual(u.permissions);
-    expect(rows(["list_user_permissions", "telegram-bot"])).toEqual([[vhost, "^(notifications\\.telegram)$", "^(updateio\\.commands)$", "^(notifications\\.telegram)$"]]);
+    expect(rows(["list_user_permissions", "telegram-bot"])).toEqual([
+      [vhost, "^(notifications\\.telegram)$", "^(updateio\\.commands)$", "^(notifications\\.telegram)$"],
+    ]);
   });
 
   it("declares every queue as a quorum queue with its dead-letter exchange, routing key and policy", () => {

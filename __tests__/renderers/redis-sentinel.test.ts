@@ -3,7 +3,13 @@ import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { REPLICATION_USER, SENTINEL_USER, renderRedisAcl, renderRedisConf, renderRedisReplicationAuth } from "../../constructs/renderers/redis";
+import {
+  REPLICATION_USER,
+  SENTINEL_USER,
+  renderRedisAcl,
+  renderRedisConf,
+  renderRedisReplicationAuth,
+} from "../../constructs/renderers/redis";
 import { renderSentinelConf } from "../../constructs/renderers/redis-sentinel";
 import { describeIfBinary } from "../support/binaries";
 import { freePorts } from "../support/helpers";
@@ -30,7 +36,8 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
   const app = ["--user", "updateio", "--pass", pw.app];
 
   const cli = (port: number, args: string[]) =>
-    spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 }).stdout ?? "";
+    spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 })
+      .stdout ?? "";
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   async function until(what: string, check: () => boolean, timeoutMs = 15_000, stepMs = 100): Promise<void> {
     const end = Date.now() + timeoutMs;
@@ -63,7 +70,11 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
       memoryMb: 128,
       aclFile: acl,
       port,
-      replication: { authFile: replicationConf, announceHostname: HOST, replicaOf: replicaOf ? { host: HOST, port: replicaOf } : undefined },
+      replication: {
+        authFile: replicationConf,
+        announceHostname: HOST,
+        replicaOf: replicaOf ? { host: HOST, port: replicaOf } : undefined,
+      },
     }).replace("dir /data", `dir ${data}`);
     const file = join(dir, `${name}.conf`);
     writeFileSync(file, conf);
@@ -76,7 +87,16 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
     ports.master = picked[0]!;
     ports.replica = picked[1]!;
     ports.sentinels = picked.slice(2);
-    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword: pw.app, healthPassword: pw.health, replicationPassword: pw.replication, sentinelPassword: pw.sentinel }));
+    writeFileSync(
+      acl,
+      renderRedisAcl({
+        appUser: "updateio",
+        appPassword: pw.app,
+        healthPassword: pw.health,
+        replicationPassword: pw.replication,
+        sentinelPassword: pw.sentinel,
+      }),
+    );
     writeFileSync(replicationConf, renderRedisReplicationAuth({ user: REPLICATION_USER, password: pw.replication }));
     run("master", "redis-server", dataNode("master", ports.master));
     await until("master answers PING", () => cli(ports.master, [...app, "ping"]).includes("PONG"));
@@ -112,13 +132,18 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
       run(`sentinel-${i + 1}`, "redis-sentinel", writable);
     });
     const sentinelView = (port: number) => cli(port, ["--user", "updateio", "--pass", pw.client, "sentinel", "master", MASTER]);
-    await until("every Sentinel sees the replica and the two other Sentinels", () =>
-      ports.sentinels.every((p) => {
-        const lines = sentinelView(p).split("\n").map((l) => l.trim());
-        const value = (k: string) => lines[lines.indexOf(k) + 1];
-        return value("num-slaves") === "1" && value("num-other-sentinels") === "2";
-      }),
-    20_000);
+    await until(
+      "every Sentinel sees the replica and the two other Sentinels",
+      () =>
+        ports.sentinels.every((p) => {
+          const lines = sentinelView(p)
+            .split("\n")
+            .map((l) => l.trim());
+          const value = (k: string) => lines[lines.indexOf(k) + 1];
+          return value("num-slaves") === "1" && value("num-other-sentinels") === "2";
+        }),
+      20_000,
+    );
   }, 40_000);
 
   afterAll(async () => {
@@ -137,7 +162,11 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
     expect(cli(ports.master, ["--user", SENTINEL_USER, "--pass", pw.sentinel, "get", "k"])).toMatch(/NOPERM/);
     expect(cli(ports.master, ["--user", SENTINEL_USER, "--pass", pw.sentinel, "flushall"])).toMatch(/NOPERM/);
     const client = ["--user", "updateio", "--pass", pw.client];
-    expect(cli(ports.sentinels[0]!, [...client, "sentinel", "get-master-addr-by-name", MASTER]).trim().split("\n")).toEqual([HOST, String(ports.master)]);
+    expect(
+      cli(ports.sentinels[0]!, [...client, "sentinel", "get-master-addr-by-name", MASTER])
+        .trim()
+        .split("\n"),
+    ).toEqual([HOST, String(ports.master)]);
     expect(cli(ports.sentinels[0]!, [...client, "sentinel", "failover", MASTER])).toMatch(/NOPERM/);
     expect(cli(ports.sentinels[0]!, [...client, "sentinel", "set", MASTER, "quorum", "1"])).toMatch(/NOPERM/);
     expect(cli(ports.sentinels[0]!, ["--user", "healthcheck", "--pass", pw.health, "ping"]).trim()).toBe("PONG");
@@ -157,14 +186,29 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
   it("fails over to the replica when the master stops, and the app user writes to the new master", async () => {
     const started = Date.now();
     await stop("master");
-    await until("the replica reports role:master", () => cli(ports.replica, [...app, "info", "replication"]).includes("role:master"), 30_000, 50);
+    await until(
+      "the replica reports role:master",
+      () => cli(ports.replica, [...app, "info", "replication"]).includes("role:master"),
+      30_000,
+      50,
+    );
     const failoverMs = Date.now() - started;
-    console.log(`[redis-sentinel] failover: ${failoverMs} ms from stopping the master to the replica reporting role:master (down-after-milliseconds 1000)`);
+    console.log(
+      `[redis-sentinel] failover: ${failoverMs} ms from stopping the master to the replica reporting role:master (down-after-milliseconds 1000)`,
+    );
     expect(cli(ports.replica, [...app, "set", "session:after", "carol"]).trim()).toBe("OK");
     expect(cli(ports.replica, [...app, "get", "session:repl"]).trim()).toBe("bob");
     const client = ["--user", "updateio", "--pass", pw.client];
-    await until("every Sentinel names the new master", () =>
-      ports.sentinels.every((p) => cli(p, [...client, "sentinel", "get-master-addr-by-name", MASTER]).trim().split("\n")[1] === String(ports.replica)),
-    10_000);
+    await until(
+      "every Sentinel names the new master",
+      () =>
+        ports.sentinels.every(
+          (p) =>
+            cli(p, [...client, "sentinel", "get-master-addr-by-name", MASTER])
+              .trim()
+              .split("\n")[1] === String(ports.replica),
+        ),
+      10_000,
+    );
   }, 40_000);
 });

@@ -17,7 +17,8 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   const monitorPassword = "MonitorPw0123456789abcdefABCDEF0";
   let server: ChildProcess | undefined;
 
-  const cli = (args: string[]) => spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 });
+  const cli = (args: string[]) =>
+    spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 });
 
   const start = async () => {
     server = spawn("redis-server", [join(dir, "redis.conf")], { stdio: "ignore" });
@@ -137,13 +138,21 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache cache-role config on
   let port = 0;
   const appPassword = "AppPw0123456789abcdefABCDEF012345";
   let server: ChildProcess | undefined;
-  const cli = (args: string[]) => spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), "--user", "updateio", "--pass", appPassword, ...args], { encoding: "utf8", timeout: 10_000 });
+  const cli = (args: string[]) =>
+    spawnSync(
+      "redis-cli",
+      ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), "--user", "updateio", "--pass", appPassword, ...args],
+      { encoding: "utf8", timeout: 10_000 },
+    );
 
   beforeAll(async () => {
     port = await freePort();
     const acl = join(dir, "users_acl");
     writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword: "HealthPw0123456789abcdefABCDEF01" }));
-    writeFileSync(join(dir, "redis.conf"), renderRedisConf({ memoryMb: 128, aclFile: acl, port, role: "cache" }).replace("dir /data", `dir ${dir}`));
+    writeFileSync(
+      join(dir, "redis.conf"),
+      renderRedisConf({ memoryMb: 128, aclFile: acl, port, role: "cache" }).replace("dir /data", `dir ${dir}`),
+    );
     server = spawn("redis-server", [join(dir, "redis.conf")], { stdio: "ignore" });
     for (let i = 0; i < 50; i++) {
       if (cli(["ping"]).stdout.includes("PONG")) return;
@@ -170,4 +179,3 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache cache-role config on
     expect(persistence).toMatch(/rdb_changes_since_last_save:/);
   });
 });
-

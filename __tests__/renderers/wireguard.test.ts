@@ -87,7 +87,11 @@ function meaningful(text: string): string[] {
     .filter((l) => l.length > 0);
 }
 
-function run(cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
+function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, { encoding: "utf8", timeout: opts.timeout ?? 30_000, input: opts.input, env: opts.env ?? process.env });
 }
 
@@ -114,7 +118,10 @@ describe("renderWireguardConfig: text", () => {
   });
 
   it("forwards from the VPN only to the routes' TCP ports, masqueraded, and drops the rest both ways", () => {
-    const up = lines.filter((l) => l.startsWith("PostUp = ")).map((l) => l.slice("PostUp = ".length)).slice(2);
+    const up = lines
+      .filter((l) => l.startsWith("PostUp = "))
+      .map((l) => l.slice("PostUp = ".length))
+      .slice(2);
     expect(up).toEqual([
       "iptables-nft -N UPDATEIO-VPN",
       "iptables-nft -A UPDATEIO-VPN -d 172.18.0.0/16 -p tcp --dport 80 -j ACCEPT",
@@ -133,7 +140,9 @@ describe("renderWireguardConfig: text", () => {
     const up = lines.filter((l) => l.startsWith("PostUp = iptables-nft")).map((l) => l.slice("PostUp = ".length));
     const down = lines.filter((l) => l.startsWith("PostDown = ")).map((l) => l.slice("PostDown = ".length));
     // Every -A of a FORWARD or nat rule has its -D; the chain is flushed and deleted last.
-    const appended = up.filter((c) => !c.includes(" UPDATEIO-VPN -") && c.includes(" -A ") && !c.startsWith("iptables-nft -A UPDATEIO-VPN"));
+    const appended = up.filter(
+      (c) => !c.includes(" UPDATEIO-VPN -") && c.includes(" -A ") && !c.startsWith("iptables-nft -A UPDATEIO-VPN"),
+    );
     expect(down.slice(0, -2).sort()).toEqual(appended.map((c) => c.replace(" -A ", " -D ")).sort());
     expect(down.slice(0, 2)).toEqual([
       "iptables-nft -t nat -D POSTROUTING -s 10.13.13.0/24 -d 172.19.0.0/16 -j MASQUERADE",
@@ -144,7 +153,14 @@ describe("renderWireguardConfig: text", () => {
 
   it("writes the [Peer] blocks sorted by name, each with its /32", () => {
     const peers = text.slice(text.indexOf("\n[Peer]") + 1);
-    expect(meaningful(peers)).toEqual(["[Peer]", `PublicKey = ${alice.publicKey}`, "AllowedIPs = 10.13.13.2/32", "[Peer]", `PublicKey = ${bob.publicKey}`, "AllowedIPs = 10.13.13.3/32"]);
+    expect(meaningful(peers)).toEqual([
+      "[Peer]",
+      `PublicKey = ${alice.publicKey}`,
+      "AllowedIPs = 10.13.13.2/32",
+      "[Peer]",
+      `PublicKey = ${bob.publicKey}`,
+      "AllowedIPs = 10.13.13.3/32",
+    ]);
     expect(peers).toContain("[Peer]\n# alice-laptop\n");
   });
 
@@ -161,7 +177,16 @@ describe("renderWireguardConfig: text", () => {
   });
 
   it("is safe inside a Terraform string: no ${ or %{ (Terraform would read them as templates)", () => {
-    for (const t of [text, renderWireguardPeerConfig(templateInput()), renderVpnEntrypoint({ configPath: "/etc/vpn-gateway/wg0.conf", keyMode: "generated", privateKeyFile: "/var/lib/wireguard/private.key", containerName: "prod-vpn" })]) {
+    for (const t of [
+      text,
+      renderWireguardPeerConfig(templateInput()),
+      renderVpnEntrypoint({
+        configPath: "/etc/vpn-gateway/wg0.conf",
+        keyMode: "generated",
+        privateKeyFile: "/var/lib/wireguard/private.key",
+        containerName: "prod-vpn",
+      }),
+    ]) {
       expect(t).not.toContain("${");
       expect(t).not.toContain("%{");
     }
@@ -211,24 +236,30 @@ describe("renderWireguardConfig: validation", () => {
       "routes[1].tcpPorts 443 is listed twice",
       "routes[1].tcpPorts 0 is not a TCP port",
       'routes[2].cidr "172.18.5.0/24" overlaps routes[1].cidr',
-      "peers[1] (\"alice\").name is also peers[0]'s name",
-      "peers[1] (\"alice\").publicKey is also peers[0]'s key: every device needs its own key pair",
-      "peers[1] (\"alice\").allowedIps \"10.13.13.2/32\" is also peers[0]'s address",
+      'peers[1] ("alice").name is also peers[0]\'s name',
+      'peers[1] ("alice").publicKey is also peers[0]\'s key: every device needs its own key pair',
+      'peers[1] ("alice").allowedIps "10.13.13.2/32" is also peers[0]\'s address',
       'peers[2].name "Bob" must be lowercase letters, digits and dashes',
       'peers[2].publicKey "not-a-key" is not a WireGuard public key (44 base64 characters ending in "="): use the output of `wg pubkey < client.key`.',
       'peers[2].allowedIps "10.13.14.2/32" is outside the VPN subnet 10.13.13.0/24',
-      "peers[3] (\"carol\").allowedIps \"10.13.13.1/32\" is the server's own address: peers start at \"10.13.13.2/32\".",
+      'peers[3] ("carol").allowedIps "10.13.13.1/32" is the server\'s own address: peers start at "10.13.13.2/32".',
       'peers[4] ("dave").allowedIps "10.13.13.9" must be one address as a /32',
       'peers[5] ("erin").allowedIps "10.13.13.255/32" is the subnet\'s broadcast address',
       'peers[5] ("erin").presharedKeyFile "relative/psk" must be an absolute path',
     ];
-    for (const e of expected) expect(problems.some((p) => p.startsWith(e)), `missing: ${e}\nin:\n${problems.join("\n")}`).toBe(true);
+    for (const e of expected)
+      expect(
+        problems.some((p) => p.startsWith(e)),
+        `missing: ${e}\nin:\n${problems.join("\n")}`,
+      ).toBe(true);
     expect(problems).toHaveLength(expected.length);
     expect(() => renderWireguardConfig(bad)).toThrow(/WireGuard server config is invalid:\n {2}- subnet /);
   });
 
   it("checks the subnet's shape and size", () => {
-    expect(wireguardConfigProblems({ ...input, subnet: "10.13.13/24" })[0]).toMatch(/^subnet "10.13.13\/24" is not an IPv4 CIDR: write it like "10.13.13.0\/24"/);
+    expect(wireguardConfigProblems({ ...input, subnet: "10.13.13/24" })[0]).toMatch(
+      /^subnet "10.13.13\/24" is not an IPv4 CIDR: write it like "10.13.13.0\/24"/,
+    );
     expect(wireguardConfigProblems({ ...input, subnet: "10.0.0.0/8" })[0]).toMatch(/^subnet "10.0.0.0\/8" must be a \/16 to \/29/);
     expect(wireguardConfigProblems({ ...input, subnet: "10.13.13.0/30", peers: [] })[0]).toMatch(/must be a \/16 to \/29/);
   });
@@ -271,7 +302,11 @@ describe("renderWireguardPeerConfig", () => {
 
   it("fills in the server's key and address when known, and has no PresharedKey without one", () => {
     const t = renderWireguardPeerConfig(
-      templateInput({ serverPublicKey: server.publicKey, endpoint: "vpn.updateio.app", peer: { name: "alice-laptop", allowedIps: "10.13.13.2/32", publicKey: alice.publicKey, presharedKey: false } }),
+      templateInput({
+        serverPublicKey: server.publicKey,
+        endpoint: "vpn.updateio.app",
+        peer: { name: "alice-laptop", allowedIps: "10.13.13.2/32", publicKey: alice.publicKey, presharedKey: false },
+      }),
     );
     expect(meaningful(t)).toEqual([
       "[Interface]",
@@ -290,13 +325,27 @@ describe("renderWireguardPeerConfig", () => {
 
   it("reports every problem at once", () => {
     expect(() =>
-      renderWireguardPeerConfig(templateInput({ serverPublicKey: "abc", endpoint: "https://vpn.example.com:51820", listenPort: 0, routes: [{ cidr: "10.13.13.0/25" }] })),
-    ).toThrow(/listenPort 0 is not a UDP port[\s\S]*serverPublicKey "abc" is not a WireGuard public key[\s\S]*endpoint "https:\/\/vpn.example.com:51820" must be a host name[\s\S]*routes\[0\]\.cidr "10.13.13.0\/25" overlaps the VPN subnet/);
+      renderWireguardPeerConfig(
+        templateInput({
+          serverPublicKey: "abc",
+          endpoint: "https://vpn.example.com:51820",
+          listenPort: 0,
+          routes: [{ cidr: "10.13.13.0/25" }],
+        }),
+      ),
+    ).toThrow(
+      /listenPort 0 is not a UDP port[\s\S]*serverPublicKey "abc" is not a WireGuard public key[\s\S]*endpoint "https:\/\/vpn.example.com:51820" must be a host name[\s\S]*routes\[0\]\.cidr "10.13.13.0\/25" overlaps the VPN subnet/,
+    );
   });
 });
 
 describe("renderVpnEntrypoint: text", () => {
-  const generated = renderVpnEntrypoint({ configPath: "/etc/vpn-gateway/wg0.conf", keyMode: "generated", privateKeyFile: "/var/lib/wireguard/private.key", containerName: "prod-vpn" });
+  const generated = renderVpnEntrypoint({
+    configPath: "/etc/vpn-gateway/wg0.conf",
+    keyMode: "generated",
+    privateKeyFile: "/var/lib/wireguard/private.key",
+    containerName: "prod-vpn",
+  });
 
   it("is valid sh (sh -n)", () => {
     const dir = mkdtempSync(join(tmpdir(), "updateio-vpn-sh-"));
@@ -320,7 +369,15 @@ describe("renderVpnEntrypoint: text", () => {
   });
 
   it("rejects a config path wg-quick could not name an interface after, and a bad expected key", () => {
-    expect(() => renderVpnEntrypoint({ configPath: "/etc/vpn/wireguard-gateway-0.conf", keyMode: "supplied", privateKeyFile: "/run/secrets/k", containerName: "x", expectedPublicKey: "nope" })).toThrow(
+    expect(() =>
+      renderVpnEntrypoint({
+        configPath: "/etc/vpn/wireguard-gateway-0.conf",
+        keyMode: "supplied",
+        privateKeyFile: "/run/secrets/k",
+        containerName: "x",
+        expectedPublicKey: "nope",
+      }),
+    ).toThrow(
       /configPath .* must be an absolute path ending in "<interface>.conf"[\s\S]*expectedPublicKey "nope" is not a WireGuard public key/,
     );
   });
@@ -367,7 +424,15 @@ describeIf(requireBinary("wg"), "the entrypoint's key step, run with sh and the 
   it("generated mode: creates a 0600 key on first start, prints its public key, keeps it afterwards", () => {
     mkdirSync(join(dir, "keys"));
     const keyFile = join(dir, "keys", "private.key");
-    const file = script("generated.sh", renderVpnEntrypoint({ configPath: "/etc/vpn-gateway/wg0.conf", keyMode: "generated", privateKeyFile: keyFile, containerName: "dev-vpn" }));
+    const file = script(
+      "generated.sh",
+      renderVpnEntrypoint({
+        configPath: "/etc/vpn-gateway/wg0.conf",
+        keyMode: "generated",
+        privateKeyFile: keyFile,
+        containerName: "dev-vpn",
+      }),
+    );
     const first = run("sh", [file, "ensure-key"]);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr).toContain(`first start: generating the server private key into ${keyFile}`);
@@ -376,7 +441,9 @@ describeIf(requireBinary("wg"), "the entrypoint's key step, run with sh and the 
     const key = readFileSync(keyFile, "utf8").trim();
     expect(isWireguardKey(key)).toBe(true);
     const pub = x25519PublicKey(key);
-    expect(first.stdout).toBe(`vpn-gateway: server public key: ${pub} (give it to the peers; read it again with: docker exec dev-vpn wg show wg0 public-key)\n`);
+    expect(first.stdout).toBe(
+      `vpn-gateway: server public key: ${pub} (give it to the peers; read it again with: docker exec dev-vpn wg show wg0 public-key)\n`,
+    );
     const second = run("sh", [file, "ensure-key"]);
     expect(second.status).toBe(0);
     expect(second.stderr).not.toContain("generating");
@@ -386,7 +453,16 @@ describeIf(requireBinary("wg"), "the entrypoint's key step, run with sh and the 
 
   it("supplied mode: refuses to start without the key, with a wrong key, or with one of another server", () => {
     const keyFile = join(dir, "wg_private_key");
-    const file = script("supplied.sh", renderVpnEntrypoint({ configPath: "/etc/vpn-gateway/wg0.conf", keyMode: "supplied", privateKeyFile: keyFile, expectedPublicKey: server.publicKey, containerName: "prod-vpn" }));
+    const file = script(
+      "supplied.sh",
+      renderVpnEntrypoint({
+        configPath: "/etc/vpn-gateway/wg0.conf",
+        keyMode: "supplied",
+        privateKeyFile: keyFile,
+        expectedPublicKey: server.publicKey,
+        containerName: "prod-vpn",
+      }),
+    );
     const missing = run("sh", [file, "ensure-key"]);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain(`no private key in ${keyFile}: set the Terraform variable that holds the server private key`);
@@ -407,7 +483,15 @@ describeIf(requireBinary("wg"), "the entrypoint's key step, run with sh and the 
   it("health fails while the interface is down", () => {
     const keyFile = join(dir, "health.key");
     writeFileSync(keyFile, `${server.privateKey}\n`);
-    const file = script("health.sh", renderVpnEntrypoint({ configPath: "/etc/vpn-gateway/wgabsent0.conf", keyMode: "supplied", privateKeyFile: keyFile, containerName: "prod-vpn" }));
+    const file = script(
+      "health.sh",
+      renderVpnEntrypoint({
+        configPath: "/etc/vpn-gateway/wgabsent0.conf",
+        keyMode: "supplied",
+        privateKeyFile: keyFile,
+        containerName: "prod-vpn",
+      }),
+    );
     const r = run("sh", [file, "health"]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("wgabsent0 is not up");
@@ -466,14 +550,27 @@ describeIf(requireBinary("terraform"), "Terraform leaves the rendered text alone
       const texts = {
         server: renderWireguardConfig(input),
         client: renderWireguardPeerConfig(templateInput()),
-        entrypoint: renderVpnEntrypoint({ configPath: "/etc/vpn-gateway/wg0.conf", keyMode: "supplied", privateKeyFile: "/run/secrets/wg_private_key", expectedPublicKey: server.publicKey, containerName: "prod-vpn" }),
+        entrypoint: renderVpnEntrypoint({
+          configPath: "/etc/vpn-gateway/wg0.conf",
+          keyMode: "supplied",
+          privateKeyFile: "/run/secrets/wg_private_key",
+          expectedPublicKey: server.publicKey,
+          containerName: "prod-vpn",
+        }),
       };
-      writeFileSync(join(dir, "main.tf.json"), JSON.stringify({ output: Object.fromEntries(Object.entries(texts).map(([k, v]) => [k, { value: v }])) }));
+      writeFileSync(
+        join(dir, "main.tf.json"),
+        JSON.stringify({ output: Object.fromEntries(Object.entries(texts).map(([k, v]) => [k, { value: v }])) }),
+      );
       const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", TF_CLI_CONFIG_FILE: "/dev/null" };
       const opts = { env, timeout: 60_000 };
       const init = spawnSync("terraform", ["init", "-input=false", "-no-color"], { cwd: dir, encoding: "utf8", ...opts });
       expect(init.status, init.stderr).toBe(0);
-      const apply = spawnSync("terraform", ["apply", "-auto-approve", "-input=false", "-no-color"], { cwd: dir, encoding: "utf8", ...opts });
+      const apply = spawnSync("terraform", ["apply", "-auto-approve", "-input=false", "-no-color"], {
+        cwd: dir,
+        encoding: "utf8",
+        ...opts,
+      });
       expect(apply.status, apply.stderr).toBe(0);
       const out = spawnSync("terraform", ["output", "-json"], { cwd: dir, encoding: "utf8", ...opts });
       const values = JSON.parse(out.stdout) as Record<string, { value: string }>;
@@ -498,7 +595,8 @@ function probeWireguard(): Requirement & { impl?: WireguardImpl } {
     if (!r.available) return r;
   }
   const ns = `uvpn-probe-${process.pid}`;
-  if (run("ip", ["netns", "add", ns]).status !== 0) return { available: false, reason: "`ip netns add` failed: network namespaces are not available here" };
+  if (run("ip", ["netns", "add", ns]).status !== 0)
+    return { available: false, reason: "`ip netns add` failed: network namespaces are not available here" };
   try {
     if (run("ip", ["-n", ns, "link", "add", "wgprobe", "type", "wireguard"]).status === 0) {
       return { available: true, reason: "kernel WireGuard", impl: { kind: "kernel", env: process.env } };
@@ -511,12 +609,16 @@ function probeWireguard(): Requirement & { impl?: WireguardImpl } {
     return {
       available: true,
       reason: "wireguard-go (userspace)",
-      impl: { kind: "userspace", env: { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: "wireguard-go", WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" } },
+      impl: {
+        kind: "userspace",
+        env: { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: "wireguard-go", WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" },
+      },
     };
   }
   return {
     available: false,
-    reason: "no WireGuard interface can be made here: the kernel has no wireguard module and wireguard-go (Debian package wireguard-go) is not installed or /dev/net/tun is missing",
+    reason:
+      "no WireGuard interface can be made here: the kernel has no wireguard module and wireguard-go (Debian package wireguard-go) is not installed or /dev/net/tun is missing",
   };
 }
 
@@ -558,7 +660,12 @@ class Lab {
     }
   }
 
-  exec(ns: string, cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): SpawnSyncReturns<string> {
+  exec(
+    ns: string,
+    cmd: string,
+    args: readonly string[],
+    opts: { input?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+  ): SpawnSyncReturns<string> {
     return run("ip", ["netns", "exec", ns, cmd, ...args], opts);
   }
 
@@ -623,7 +730,10 @@ describeIf(wireguard, `a real WireGuard interface (${wireguard.reason})`, () => 
 
   const makeInterface = (ns: string, name: string) => {
     lab.interfaces.push(name);
-    const r = impl.kind === "kernel" ? lab.exec(ns, "ip", ["link", "add", name, "type", "wireguard"]) : lab.exec(ns, "wireguard-go", [name], { env: impl.env });
+    const r =
+      impl.kind === "kernel"
+        ? lab.exec(ns, "ip", ["link", "add", name, "type", "wireguard"])
+        : lab.exec(ns, "wireguard-go", [name], { env: impl.env });
     expect(r.status, r.stderr).toBe(0);
   };
 
@@ -675,16 +785,31 @@ describeIf(wireguard, `a real WireGuard interface (${wireguard.reason})`, () => 
     writeFileSync(pskFile, `${psk}\n`, { mode: 0o600 });
     const route = { cidr: "198.18.0.0/24", tcpPorts: [8080], description: "stands for the edge network" };
     const configPath = join(dir, "etc", `${iface}.conf`);
-    writeFileSync(configPath, renderWireguardConfig({ subnet: "10.13.13.0/24", listenPort: 51820, privateKeyFile: keyFile, routes: [route], peers: [{ name: "operator", publicKey: client.publicKey, allowedIps: "10.13.13.2/32", presharedKeyFile: pskFile }] }), { mode: 0o644 });
+    writeFileSync(
+      configPath,
+      renderWireguardConfig({
+        subnet: "10.13.13.0/24",
+        listenPort: 51820,
+        privateKeyFile: keyFile,
+        routes: [route],
+        peers: [{ name: "operator", publicKey: client.publicKey, allowedIps: "10.13.13.2/32", presharedKeyFile: pskFile }],
+      }),
+      { mode: 0o644 },
+    );
     const entrypoint = join(dir, "etc", "entrypoint.sh");
-    writeFileSync(entrypoint, renderVpnEntrypoint({ configPath, keyMode: "generated", privateKeyFile: keyFile, containerName: "test-vpn" }));
+    writeFileSync(
+      entrypoint,
+      renderVpnEntrypoint({ configPath, keyMode: "generated", privateKeyFile: keyFile, containerName: "test-vpn" }),
+    );
 
     const gateway = lab.start(srv, "sh", [entrypoint, "run"], impl.env);
     await until("the gateway's healthcheck", () => (lab.exec(srv, "sh", [entrypoint, "health"]).status === 0 ? true : undefined));
     const serverPublicKey = /server public key: (\S+)/.exec(gateway.output())?.[1];
     expect(serverPublicKey, gateway.output()).toBeDefined();
     expect(serverPublicKey).toBe(x25519PublicKey(readFileSync(keyFile, "utf8").trim()));
-    expect(lab.exec(srv, "iptables-nft", ["-S", "UPDATEIO-VPN"]).stdout).toContain("-A UPDATEIO-VPN -d 198.18.0.0/24 -p tcp -m tcp --dport 8080 -j ACCEPT");
+    expect(lab.exec(srv, "iptables-nft", ["-S", "UPDATEIO-VPN"]).stdout).toContain(
+      "-A UPDATEIO-VPN -d 198.18.0.0/24 -p tcp -m tcp --dport 8080 -j ACCEPT",
+    );
 
     const clientConfig = renderWireguardPeerConfig({
       label: "test",
@@ -704,17 +829,24 @@ describeIf(wireguard, `a real WireGuard interface (${wireguard.reason})`, () => 
     expect(clientUp.status, clientUp.stderr).toBe(0);
 
     const connect = (port: number) =>
-      lab.exec(cli, process.execPath, [
-        "-e",
-        `const s=require('net').connect({host:'198.18.0.2',port:${port}});let d='';s.setTimeout(2500,()=>{console.log('timeout');process.exit(0)});s.on('data',x=>d+=x);s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',e=>{console.log('error '+e.code);process.exit(0)})`,
-      ]).stdout.trim();
+      lab
+        .exec(cli, process.execPath, [
+          "-e",
+          `const s=require('net').connect({host:'198.18.0.2',port:${port}});let d='';s.setTimeout(2500,()=>{console.log('timeout');process.exit(0)});s.on('data',x=>d+=x);s.on('end',()=>{console.log(d.trim());process.exit(0)});s.on('error',e=>{console.log('error '+e.code);process.exit(0)})`,
+        ])
+        .stdout.trim();
     // The routed port answers, and the container sees the gateway's address (masquerade).
     expect(connect(8080)).toBe("198.18.0.1");
     // Another port on the same network: dropped by the gateway.
     expect(connect(9090)).toBe("timeout");
     expect(Number(lab.exec(srv, "wg", ["show", iface, "latest-handshakes"]).stdout.trim().split(/\s+/)[1])).toBeGreaterThan(0);
     // Nothing on the routed network can open a connection into the VPN.
-    const inward = lab.exec(up, process.execPath, ["-e", "const s=require('net').connect({host:'10.13.13.2',port:22});s.setTimeout(1500,()=>{console.log('timeout');process.exit(0)});s.on('error',e=>{console.log('error '+e.code);process.exit(0)});s.on('connect',()=>{console.log('connected');process.exit(0)})"]).stdout.trim();
+    const inward = lab
+      .exec(up, process.execPath, [
+        "-e",
+        "const s=require('net').connect({host:'10.13.13.2',port:22});s.setTimeout(1500,()=>{console.log('timeout');process.exit(0)});s.on('error',e=>{console.log('error '+e.code);process.exit(0)});s.on('connect',()=>{console.log('connected');process.exit(0)})",
+      ])
+      .stdout.trim();
     expect(inward).not.toBe("connected");
 
     expect(lab.exec(cli, "wg-quick", ["down", clientFile], { env: impl.env }).status).toBe(0);

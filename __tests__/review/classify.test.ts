@@ -12,7 +12,6 @@ function diff(edit: (after: Stack) => void): StackDiff {
   return diffStacks("t", before, after);
 }
 
-
 describe("no change", () => {
   it("identical stacks give an empty diff", () => {
     const d = diffStacks("t", baseStack(), baseStack());
@@ -23,7 +22,14 @@ describe("no change", () => {
 });
 
 describe("kreuzwerker/docker 3.6.2: only restart, max_retry_count, cpu_shares, memory, cpu_set, memory_swap update in place", () => {
-  const values: Record<string, unknown> = { restart: "always", max_retry_count: 3, cpu_shares: 1024, memory: 512, cpu_set: "0-1", memory_swap: 512 };
+  const values: Record<string, unknown> = {
+    restart: "always",
+    max_retry_count: 3,
+    cpu_shares: 1024,
+    memory: 512,
+    cpu_set: "0-1",
+    memory_swap: 512,
+  };
   it.each([...CONTAINER_IN_PLACE])("%s alone: in place, nobody goes down", (attribute) => {
     const d = diff((s) => (containers(s).db![attribute] = values[attribute]));
     const c = change(d, "docker_container.db");
@@ -172,7 +178,11 @@ describe("kreuzwerker/docker 3.6.2: every `docker_volume` attribute forces repla
     expect(v.dataLoss).toBe(true);
     expect(v.consequence).toContain("DATA LOSS");
     expect(v.replaces).toEqual(["db"]);
-    expect(change(d, "docker_container.db").causes.map((c) => c.text).join()).toContain("mounts volume t-db-data");
+    expect(
+      change(d, "docker_container.db")
+        .causes.map((c) => c.text)
+        .join(),
+    ).toContain("mounts volume t-db-data");
     expect(hasDataLoss([d])).toBe(true);
   });
 
@@ -251,7 +261,9 @@ describe("kreuzwerker/docker 3.6.2: Named volumes survive container replacement"
 
 describe("kreuzwerker/docker 3.6.2: `upload` needs a seed; replace_triggered_by replaces the service with it", () => {
   it("a new file in the seed: seed replaced, every replica replaced through replace_triggered_by", () => {
-    const d = diff((s) => (containers(s).api_seed!.upload as unknown[]).push({ file: "/run/secrets/token", content: "very-secret-token", executable: false }));
+    const d = diff((s) =>
+      (containers(s).api_seed!.upload as unknown[]).push({ file: "/run/secrets/token", content: "very-secret-token", executable: false }),
+    );
     const seed = change(d, "docker_container.api_seed");
     expect(seed.consequence).toContain("seed replaced");
     expect(seed.consequence).toContain("upload (/run/secrets/token)");
@@ -273,7 +285,8 @@ describe("kreuzwerker/docker 3.6.2: `upload` needs a seed; replace_triggered_by 
 
   it("seeds are not services: a replaced seed alone is no downtime", () => {
     const { before, after } = pair((s) => (containers(s).api_seed!.user = "0:0"));
-    for (const s of [before, after]) for (const r of ["api_1", "api_2"]) delete (containers(s)[r]!.lifecycle as Record<string, unknown>).replace_triggered_by;
+    for (const s of [before, after])
+      for (const r of ["api_1", "api_2"]) delete (containers(s)[r]!.lifecycle as Record<string, unknown>).replace_triggered_by;
     const d = diffStacks("t", before, after);
     expect(change(d, "docker_container.api_seed").action).toBe("replace");
     expect(d.downtime).toEqual([]);

@@ -78,17 +78,37 @@ describe("exit code", () => {
     editConfig(after, "postgres_replica-1");
     const out = join(TMP, "out-store");
     const stagesFile = join(TMP, "stages", "stages.json");
-    const r = review(["--from", synthDir("store-after", after), "--against", storeBefore, "--out", out, "--quiet", "--stages-json", stagesFile]);
+    const r = review([
+      "--from",
+      synthDir("store-after", after),
+      "--against",
+      storeBefore,
+      "--out",
+      out,
+      "--quiet",
+      "--stages-json",
+      stagesFile,
+    ]);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(4);
     expect(r.stdout).toMatch(/^t: .*→ staged apply required \(2 stages\)/m);
-    expect(r.stdout).toContain(`stage 1: terraform -chdir=cdktf.out/stacks/t apply ${sideOf("postgres_server").map((t) => `-target=${t}`).join(" ")}\n`);
+    expect(r.stdout).toContain(
+      `stage 1: terraform -chdir=cdktf.out/stacks/t apply ${sideOf("postgres_server")
+        .map((t) => `-target=${t}`)
+        .join(" ")}\n`,
+    );
     expect(r.stdout).toMatch(/stage 2: terraform -chdir=cdktf\.out\/stacks\/t apply\n/);
-    const file = JSON.parse(readFileSync(stagesFile, "utf8")) as { version: number; stacks: { stack: string; staged: boolean; stages: { targets: string[]; full: boolean }[] }[] };
+    const file = JSON.parse(readFileSync(stagesFile, "utf8")) as {
+      version: number;
+      stacks: { stack: string; staged: boolean; stages: { targets: string[]; full: boolean }[] }[];
+    };
     expect(file.version).toBe(1);
     expect(file.stacks).toHaveLength(1);
     expect(file.stacks[0]).toMatchObject({ stack: "t", staged: true });
-    expect(file.stacks[0]!.stages.map((s) => [s.targets, s.full])).toEqual([[sideOf("postgres_server"), false], [[], true]]);
+    expect(file.stacks[0]!.stages.map((s) => [s.targets, s.full])).toEqual([
+      [sideOf("postgres_server"), false],
+      [[], true],
+    ]);
     expect(readFileSync(join(out, "t.md"), "utf8")).toContain("### Staged apply required");
   });
 
@@ -99,7 +119,17 @@ describe("exit code", () => {
     editConfig(after, "postgres_replica-1");
     delete after.resource.docker_volume![addr("rabbitmq_server-1", "data-volume").split(".")[1]!];
     const stagesFile = join(TMP, "stages-loss.json");
-    const r = review(["--from", synthDir("store-loss", after), "--against", storeBefore, "--out", join(TMP, "out-store-loss"), "--quiet", "--stages-json", stagesFile]);
+    const r = review([
+      "--from",
+      synthDir("store-loss", after),
+      "--against",
+      storeBefore,
+      "--out",
+      join(TMP, "out-store-loss"),
+      "--quiet",
+      "--stages-json",
+      stagesFile,
+    ]);
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/→ DATA LOSS; staged apply required \(2 stages\)/);
     expect((JSON.parse(readFileSync(stagesFile, "utf8")) as { stacks: { staged: boolean }[] }).stacks[0]!.staged).toBe(true);
@@ -109,8 +139,23 @@ describe("exit code", () => {
     const stagesFile = join(TMP, "stages-none.json");
     const after = baseStack();
     containers(after).db!.memory = 1024;
-    expect(review(["--from", synthDir("in-place-2", after), "--against", before, "--out", join(TMP, "out-none"), "--quiet", "--stages-json", stagesFile]).status).toBe(0);
-    expect((JSON.parse(readFileSync(stagesFile, "utf8")) as { stacks: { staged: boolean; stages: unknown[] }[] }).stacks[0]).toMatchObject({ staged: false, stages: [] });
+    expect(
+      review([
+        "--from",
+        synthDir("in-place-2", after),
+        "--against",
+        before,
+        "--out",
+        join(TMP, "out-none"),
+        "--quiet",
+        "--stages-json",
+        stagesFile,
+      ]).status,
+    ).toBe(0);
+    expect((JSON.parse(readFileSync(stagesFile, "utf8")) as { stacks: { staged: boolean; stages: unknown[] }[] }).stacks[0]).toMatchObject({
+      staged: false,
+      stages: [],
+    });
     const alone = review(["--from", before, "--stages-json", stagesFile]);
     expect(alone.status).toBe(1);
     expect(alone.stderr).toContain("--stages-json needs --against <dir> or --against-git <ref>");

@@ -9,7 +9,9 @@ import { LABELS, type Body, type TerraformJson } from "../../scripts/review/terr
 export type Stack = TerraformJson & { resource: Record<string, Record<string, Body>> };
 
 const labels = (service: string, component: string, extra: Record<string, string> = {}) =>
-  Object.entries({ [LABELS.project]: "updateio", [LABELS.service]: service, [LABELS.component]: component, ...extra }).map(([label, value]) => ({ label, value }));
+  Object.entries({ [LABELS.project]: "updateio", [LABELS.service]: service, [LABELS.component]: component, ...extra }).map(
+    ([label, value]) => ({ label, value }),
+  );
 
 function container(name: string, service: string, extra: Body = {}): Body {
   return {

@@ -17,7 +17,9 @@ import { LABELS, type Body } from "../../scripts/review/terraform-json";
 import { addresses, baseStack, change, containers, type Stack } from "./fixtures";
 
 const labels = (service: string, component: string, extra: Record<string, string> = {}) =>
-  Object.entries({ [LABELS.project]: "updateio", [LABELS.service]: service, [LABELS.component]: component, ...extra }).map(([label, value]) => ({ label, value }));
+  Object.entries({ [LABELS.project]: "updateio", [LABELS.service]: service, [LABELS.component]: component, ...extra }).map(
+    ([label, value]) => ({ label, value }),
+  );
 
 /** The base fixture plus db reading a live settings file, and a reload job that re-runs with it. */
 function withReload(workMem: string): Stack {
@@ -34,7 +36,10 @@ function withReload(workMem: string): Stack {
     upload: [{ file: "/etc/db-settings/db.conf", content: `work_mem = '${workMem}'\n`, executable: false }],
     volumes: [{ container_path: "/etc/db-settings", read_only: false, volume_name: "${docker_volume.settings.name}" }],
   };
-  c.db!.volumes = [...(c.db!.volumes as Body[]), { container_path: "/etc/db-settings", read_only: true, volume_name: "${docker_volume.settings.name}" }];
+  c.db!.volumes = [
+    ...(c.db!.volumes as Body[]),
+    { container_path: "/etc/db-settings", read_only: true, volume_name: "${docker_volume.settings.name}" },
+  ];
   c.db!.depends_on = ["docker_container.settings_seed"];
   c.reload_seed = {
     name: "t-db-reload-seed",
@@ -63,7 +68,9 @@ describe("a reloadable-setting-only change (fixture)", () => {
 
   it("replaces the settings seed and re-runs the reload job, and nothing else", () => {
     expect(addresses(d)).toEqual(["docker_container.reload", "docker_container.reload_seed", "docker_container.settings_seed"]);
-    expect(change(d, "docker_container.settings_seed").consequence).toBe("seed replaced, its files are uploaded again (upload (/etc/db-settings/db.conf))");
+    expect(change(d, "docker_container.settings_seed").consequence).toBe(
+      "seed replaced, its files are uploaded again (upload (/etc/db-settings/db.conf))",
+    );
     expect(change(d, "docker_container.reload").action).toBe("replace");
   });
 
@@ -89,7 +96,10 @@ describe("a reloadable-setting-only change on the synthesized prod stack", () =>
   afterAll(() => rmSync(OUT, { recursive: true, force: true }));
   const synth = (settings: Record<string, string>, dir: string) => {
     const config = loadEnvironmentConfig("prod", {});
-    const stack = new EnvironmentStack(Testing.app({ outdir: join(OUT, dir) }), "prod", { ...config, postgres: { ...config.postgres, settings } });
+    const stack = new EnvironmentStack(Testing.app({ outdir: join(OUT, dir) }), "prod", {
+      ...config,
+      postgres: { ...config.postgres, settings },
+    });
     return JSON.parse(Testing.synth(stack));
   };
   const before = synth({ statement_timeout: "30s" }, "a");
@@ -99,13 +109,18 @@ describe("a reloadable-setting-only change on the synthesized prod stack", () =>
 
   it("replaces only the settings seed, the reload job and its seed: no Postgres server, replica, pooler or client", () => {
     // The kit's secrets-owner job re-runs with the job's seed (its uploads are root-owned again).
-    const changed = d.changed.map((c) => c.address).map(label).filter((n) => !n.endsWith("-secrets-owner"));
+    const changed = d.changed
+      .map((c) => c.address)
+      .map(label)
+      .filter((n) => !n.endsWith("-secrets-owner"));
     expect(changed.sort()).toEqual(["prod-postgres-reload", "prod-postgres-reload-seed", "prod-postgres-settings-seed"]);
     expect(d.added).toEqual([]);
     expect(d.removed).toEqual([]);
     expect(d.downtime).toEqual([]);
     expect(d.staged === undefined || d.staged.conflicts.length === 0).toBe(true);
-    expect(d.warnings.filter((w) => !w.includes("-secrets-owner "))).toEqual(["prod-postgres-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart"]);
+    expect(d.warnings.filter((w) => !w.includes("-secrets-owner "))).toEqual([
+      "prod-postgres-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart",
+    ]);
     expect(reviewExitCode([d])).toBe(0);
   });
 

@@ -57,7 +57,11 @@ describe.each(["dev", "prod"] as const)("the %s report", (name) => {
     expect(services.size).toBeGreaterThan(10);
     const table = section(r().report, "## Services");
     for (const s of services) expect(table).toContain(`| **${s}**`);
-    expect(r().inventory.services.map((s) => s.name).sort()).toEqual([...services].sort());
+    expect(
+      r()
+        .inventory.services.map((s) => s.name)
+        .sort(),
+    ).toEqual([...services].sort());
   });
 
   it("lists seeds as config/secret carriers, not as services", () => {
@@ -90,7 +94,9 @@ describe.each(["dev", "prod"] as const)("the %s report", (name) => {
 
   it("shows image, digest state, replicas, limits, user and read-only status per service", () => {
     const table = section(r().report, "## Services");
-    expect(table).toMatch(/\| \*\*postgres\*\* \| data \| postgres:17\.\d+-bookworm \| (tag only \(not pinned\)|sha256:[0-9a-f]{12}…) \| 1 \| \d+ MiB \| \d+ shares \| postgres \| yes \|/);
+    expect(table).toMatch(
+      /\| \*\*postgres\*\* \| data \| postgres:17\.\d+-bookworm \| (tag only \(not pinned\)|sha256:[0-9a-f]{12}…) \| 1 \| \d+ MiB \| \d+ shares \| postgres \| yes \|/,
+    );
     const api = r().inventory.services.find((s) => s.name === "api")!;
     // A Swarm service's memory cell adds its reservation: "768 MiB (reserves 192)".
     expect(table).toContain(`| ${api.replicas} | ${api.memoryMb} MiB`);
@@ -142,7 +148,9 @@ describe("the prod report's Swarm sections (prod runs its app services on Swarm)
 
   it("names every docker_secret and docker_config by name, never by data or by the expression that derives its name", () => {
     const objects = [...ofType(prod.env.json, "docker_secret"), ...ofType(prod.env.json, "docker_config")];
-    const table = section(prod.report, "## Swarm services").slice(section(prod.report, "## Swarm services").indexOf("### Swarm secrets and configs"));
+    const table = section(prod.report, "## Swarm services").slice(
+      section(prod.report, "## Swarm services").indexOf("### Swarm secrets and configs"),
+    );
     for (const o of objects) {
       expect(prod.report).not.toContain(String(o.body.data));
       const name = String(o.body.name);
@@ -160,7 +168,14 @@ describe("the prod report's Swarm sections (prod runs its app services on Swarm)
 describe("differences between environments", () => {
   it("prod marks its data volumes protected (prevent_destroy) and has none unprotected", () => {
     const table = section(prod.report, "## Volumes");
-    for (const v of ["prod-postgres-data", "prod-postgres-backups", "prod-redis-data", "prod-rabbitmq-1-data", "prod-loki-data", "prod-grafana-data"]) {
+    for (const v of [
+      "prod-postgres-data",
+      "prod-postgres-backups",
+      "prod-redis-data",
+      "prod-rabbitmq-1-data",
+      "prod-loki-data",
+      "prod-grafana-data",
+    ]) {
       expect(table).toContain(`| ${v} | protected (prevent_destroy) |`);
     }
     expect(table).not.toContain("UNPROTECTED");
@@ -174,7 +189,12 @@ describe("differences between environments", () => {
   it("prod publishes 80/443 on every interface and nothing else; dev binds to 127.0.0.1 only", () => {
     const prodPorts = section(prod.report, "## Published ports");
     expect(prodPorts).toContain("| 0.0.0.0:443 | edge:443/tcp | **every interface** |");
-    expect(prod.inventory.services.flatMap((s) => s.ports).map((p) => p.external).sort((a, b) => a - b)).toEqual([80, 443]);
+    expect(
+      prod.inventory.services
+        .flatMap((s) => s.ports)
+        .map((p) => p.external)
+        .sort((a, b) => a - b),
+    ).toEqual([80, 443]);
     expect(dev.inventory.services.flatMap((s) => s.ports).every((p) => p.ip === "127.0.0.1")).toBe(true);
   });
 
@@ -190,7 +210,14 @@ describe("differences between environments", () => {
     const id = Object.keys(volumes).find((k) => volumes[k]!.name === "prod-postgres-data")!;
     volumes[id]!.name = "prod-postgres-data-v2";
     const diff = diffStacks("prod", before, after);
-    const report = renderReport({ inventory: prod.inventory, topology: buildTopology(prod.inventory, after), json: after, picture: {}, diff, against: "a test" });
+    const report = renderReport({
+      inventory: prod.inventory,
+      topology: buildTopology(prod.inventory, after),
+      json: after,
+      picture: {},
+      diff,
+      against: "a test",
+    });
     const risks = section(report, "## Risks against a test");
     expect(risks).toContain("**DATA LOSS**: prod-postgres-data-v2");
     expect(risks).toContain("**DOWNTIME**: postgres: its only container is replaced");

@@ -29,7 +29,10 @@ describe("stores in a synthesized stack", () => {
     expect(stores.map((s) => [s.name, s.members.map((m) => `${m.service}:${m.role}`)])).toEqual([
       ["postgres", ["postgres:primary", "postgres-replica-1:replica"]],
       ["rabbitmq", ["rabbitmq-1:peer", "rabbitmq-2:peer", "rabbitmq-3:peer"]],
-      ["redis", ["redis:primary", "redis-replica-1:replica", "redis-sentinel-1:sentinel", "redis-sentinel-2:sentinel", "redis-sentinel-3:sentinel"]],
+      [
+        "redis",
+        ["redis:primary", "redis-replica-1:replica", "redis-sentinel-1:sentinel", "redis-sentinel-2:sentinel", "redis-sentinel-3:sentinel"],
+      ],
     ]);
   });
 
@@ -38,7 +41,11 @@ describe("stores in a synthesized stack", () => {
     const seed = resourcesOf(s).find((r) => r.address === addr("postgres_server", "seed"))!;
     expect(seed.body.start).toBeUndefined();
     expect(isSeed(seed)).toBe(true);
-    expect(storesOf(s).find((x) => x.name === "postgres")!.members.map((m) => m.address)).toEqual([addr("postgres_server", "container"), addr("postgres_replica-1", "container")]);
+    expect(
+      storesOf(s)
+        .find((x) => x.name === "postgres")!
+        .members.map((m) => m.address),
+    ).toEqual([addr("postgres_server", "container"), addr("postgres_replica-1", "container")]);
   });
 
   it("a Swarm stack has no stores (the data tier stays plain containers)", () => {
@@ -64,7 +71,9 @@ describe("primary and replica replaced in one apply: staged apply required (exit
       editConfig(s, "postgres_replica-1", "max_connections = 200");
     });
     expect(reviewExitCode([d])).toBe(4);
-    expect(d.staged!.conflicts).toEqual(["postgres: primary postgres and replica postgres-replica-1 are replaced in the same apply: no copy stays up to serve or take over"]);
+    expect(d.staged!.conflicts).toEqual([
+      "postgres: primary postgres and replica postgres-replica-1 are replaced in the same apply: no copy stays up to serve or take over",
+    ]);
     expect(d.staged!.stages.map((s) => ({ targets: s.targets, members: s.members }))).toEqual([
       { targets: sideOf("postgres_server"), members: ["postgres"] },
       { targets: [], members: ["postgres-replica-1"] },
@@ -103,7 +112,12 @@ describe("primary and replica replaced in one apply: staged apply required (exit
     expect(reviewExitCode([d])).toBe(4);
     expect(d.staged!.conflicts).toHaveLength(2);
     expect(d.staged!.conflicts[1]).toContain("3 of 3 Sentinels are replaced in the same apply: fewer than 2 stay up");
-    expect(d.staged!.stages.map((s) => s.members)).toEqual([["redis"], ["redis-replica-1", "redis-sentinel-1"], ["redis-sentinel-2"], ["redis-sentinel-3"]]);
+    expect(d.staged!.stages.map((s) => s.members)).toEqual([
+      ["redis"],
+      ["redis-replica-1", "redis-sentinel-1"],
+      ["redis-sentinel-2"],
+      ["redis-sentinel-3"],
+    ]);
     expect(d.staged!.stages[1]!.targets).toEqual([...sideOf("redis_replica-1"), ...sideOf("redis_sentinel-1", false)].sort());
     expect(d.staged!.stages[3]!.targets).toEqual([]);
   });
@@ -212,11 +226,27 @@ describe("the stages file", () => {
   });
 
   it.each([
-    ["a target with shell syntax", (e: Record<string, unknown>) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "docker_container.x;rm -rf /"), /targets: "docker_container.x;rm -rf \/" is not a container or volume address/],
-    ["a target that is an option", (e: Record<string, unknown>) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "-destroy"), /is not a container or volume address/],
-    ["a target of another type", (e: Record<string, unknown>) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "random_password.pw"), /is not a container or volume address/],
+    [
+      "a target with shell syntax",
+      (e: Record<string, unknown>) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "docker_container.x;rm -rf /"),
+      /targets: "docker_container.x;rm -rf \/" is not a container or volume address/,
+    ],
+    [
+      "a target that is an option",
+      (e: Record<string, unknown>) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "-destroy"),
+      /is not a container or volume address/,
+    ],
+    [
+      "a target of another type",
+      (e: Record<string, unknown>) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "random_password.pw"),
+      /is not a container or volume address/,
+    ],
     ["a stack name with a path", (e: Record<string, unknown>) => (e.stack = "../prod"), /stack must match/],
-    ["no full apply at the end", (e: Record<string, unknown>) => (e.stages as unknown[]).pop(), /at least one targeted stage and the full apply|last stage must be the full apply/],
+    [
+      "no full apply at the end",
+      (e: Record<string, unknown>) => (e.stages as unknown[]).pop(),
+      /at least one targeted stage and the full apply|last stage must be the full apply/,
+    ],
     ["stages out of order", (e: Record<string, unknown>) => ((e.stages as { stage: number }[])[0]!.stage = 2), /stage must be 1/],
     ["a bad digest", (e: Record<string, unknown>) => (e.digest = "abc"), /digest must be 64 lowercase hex/],
   ])("refuses %s, naming the key", (_what, edit, message) => {

@@ -13,7 +13,13 @@ import { LABELS, type Body } from "../../scripts/review/terraform-json";
 import type { Stack } from "./fixtures";
 
 const labels = (service: string, component: string, extra: Record<string, string> = {}) =>
-  Object.entries({ [LABELS.project]: "updateio", [LABELS.environment]: "t", [LABELS.service]: service, [LABELS.component]: component, ...extra }).map(([label, value]) => ({ label, value }));
+  Object.entries({
+    [LABELS.project]: "updateio",
+    [LABELS.environment]: "t",
+    [LABELS.service]: service,
+    [LABELS.component]: component,
+    ...extra,
+  }).map(([label, value]) => ({ label, value }));
 
 export interface StoreOptions {
   /** Replicas depend on their primary (the constructs do today). @default true */
@@ -25,7 +31,20 @@ export interface StoreOptions {
 /** Terraform names like cdktf's: "<construct>_<id>_<kind>_<hash>"-ish, with dashes, as in the real stacks. */
 const id = (node: string, kind: string) => `${node.replace(/[^A-Za-z0-9-]/g, "_")}_${kind}_0A1B2C3D`;
 
-function node(s: Stack, opts: Required<StoreOptions>, n: { key: string; service: string; image: string; network: string; data?: boolean; config: string; dependsOn?: string[]; extraLabels?: Record<string, string> }): void {
+function node(
+  s: Stack,
+  opts: Required<StoreOptions>,
+  n: {
+    key: string;
+    service: string;
+    image: string;
+    network: string;
+    data?: boolean;
+    config: string;
+    dependsOn?: string[];
+    extraLabels?: Record<string, string>;
+  },
+): void {
   const c = s.resource.docker_container!;
   const v = s.resource.docker_volume!;
   const seed = id(n.key, "seed");
@@ -93,7 +112,9 @@ export function addr(key: string, kind: string): string {
 
 /** Every resource of one node (what a stage targets for it), sorted. */
 export function sideOf(key: string, data = true): string[] {
-  return ["container", "seed", "secrets-owner", "secrets-volume", "config-volume", ...(data ? ["data-volume"] : [])].map((k) => addr(key, k)).sort();
+  return ["container", "seed", "secrets-owner", "secrets-volume", "config-volume", ...(data ? ["data-volume"] : [])]
+    .map((k) => addr(key, k))
+    .sort();
 }
 
 /** A fresh copy each call: tests mutate it. */
@@ -118,7 +139,14 @@ export function storeStack(options: StoreOptions = {}): Stack {
     },
   };
   const primary = addr("postgres_server", "container");
-  node(s, opts, { key: "postgres_server", service: "postgres", image: "pg", network: "postgres", data: true, config: "max_connections = 100" });
+  node(s, opts, {
+    key: "postgres_server",
+    service: "postgres",
+    image: "pg",
+    network: "postgres",
+    data: true,
+    config: "max_connections = 100",
+  });
   node(s, opts, {
     key: "postgres_replica-1",
     service: "postgres-replica-1",
@@ -132,11 +160,35 @@ export function storeStack(options: StoreOptions = {}): Stack {
   const master = addr("redis_server", "container");
   const replica = addr("redis_replica-1", "container");
   node(s, opts, { key: "redis_server", service: "redis", image: "redis", network: "redis", data: true, config: "maxmemory 100mb" });
-  node(s, opts, { key: "redis_replica-1", service: "redis-replica-1", image: "redis", network: "redis", data: true, config: "maxmemory 100mb\nreplicaof redis 6379", dependsOn: opts.replicaDependsOnPrimary ? [master] : [] });
+  node(s, opts, {
+    key: "redis_replica-1",
+    service: "redis-replica-1",
+    image: "redis",
+    network: "redis",
+    data: true,
+    config: "maxmemory 100mb\nreplicaof redis 6379",
+    dependsOn: opts.replicaDependsOnPrimary ? [master] : [],
+  });
   for (const i of [1, 2, 3]) {
-    node(s, opts, { key: `redis_sentinel-${i}`, service: `redis-sentinel-${i}`, image: "redis", network: "redis", config: "sentinel monitor updateio redis 6379 2", dependsOn: [master, replica], extraLabels: { [LABELS.role]: "sentinel" } });
+    node(s, opts, {
+      key: `redis_sentinel-${i}`,
+      service: `redis-sentinel-${i}`,
+      image: "redis",
+      network: "redis",
+      config: "sentinel monitor updateio redis 6379 2",
+      dependsOn: [master, replica],
+      extraLabels: { [LABELS.role]: "sentinel" },
+    });
   }
-  for (const i of [1, 2, 3]) node(s, opts, { key: `rabbitmq_server-${i}`, service: `rabbitmq-${i}`, image: "rabbit", network: "rabbitmq", data: true, config: `cluster_formation.classic_config.nodes.${i} = rabbit@rabbitmq-${i}` });
+  for (const i of [1, 2, 3])
+    node(s, opts, {
+      key: `rabbitmq_server-${i}`,
+      service: `rabbitmq-${i}`,
+      image: "rabbit",
+      network: "rabbitmq",
+      data: true,
+      config: `cluster_formation.classic_config.nodes.${i} = rabbit@rabbitmq-${i}`,
+    });
   // Clients: not store members, whatever their names.
   s.resource.docker_container!.api = {
     name: "t-api",

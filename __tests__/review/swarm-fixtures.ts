@@ -9,17 +9,19 @@
 import { LABELS, type Body } from "../../scripts/review/terraform-json";
 import type { Stack } from "./fixtures";
 
-export const labels = (service: string, component: string) =>
-  [
-    { label: LABELS.component, value: component },
-    { label: LABELS.environment, value: "t" },
-    { label: LABELS.project, value: "updateio" },
-    { label: LABELS.service, value: service },
-  ];
+export const labels = (service: string, component: string) => [
+  { label: LABELS.component, value: component },
+  { label: LABELS.environment, value: "t" },
+  { label: LABELS.project, value: "updateio" },
+  { label: LABELS.service, value: service },
+];
 
 export const DIGEST = "b".repeat(64);
 
-function swarmService(service: string, extra: { replicas: number; order: string; networks: Body[]; secrets?: Body[]; configs?: Body[] }): Body {
+function swarmService(
+  service: string,
+  extra: { replicas: number; order: string; networks: Body[]; secrets?: Body[]; configs?: Body[] },
+): Body {
   return {
     name: `t-${service}`,
     labels: labels(service, "app"),
@@ -46,8 +48,22 @@ function swarmService(service: string, extra: { replicas: number; order: string;
       networks_advanced: extra.networks,
       log_driver: { name: "json-file", options: { "max-file": "3", "max-size": "10m" } },
     },
-    update_config: { parallelism: 1, delay: "5s", failure_action: "rollback", monitor: "1m50s", max_failure_ratio: "0.0", order: extra.order },
-    rollback_config: { parallelism: 1, delay: "0s", failure_action: "pause", monitor: "1m50s", max_failure_ratio: "0.0", order: extra.order },
+    update_config: {
+      parallelism: 1,
+      delay: "5s",
+      failure_action: "rollback",
+      monitor: "1m50s",
+      max_failure_ratio: "0.0",
+      order: extra.order,
+    },
+    rollback_config: {
+      parallelism: 1,
+      delay: "0s",
+      failure_action: "pause",
+      monitor: "1m50s",
+      max_failure_ratio: "0.0",
+      order: extra.order,
+    },
     endpoint_spec: { mode: "dnsrr" },
   };
 }
@@ -128,7 +144,16 @@ export function swarmStack(): Stack {
                 file_mode: 256,
               },
             ],
-            configs: [{ config_id: "${docker_config.api_conf.id}", config_name: "${docker_config.api_conf.name}", file_name: "/etc/api/app.yaml", file_uid: "1000", file_gid: "1000", file_mode: 292 }],
+            configs: [
+              {
+                config_id: "${docker_config.api_conf.id}",
+                config_name: "${docker_config.api_conf.name}",
+                file_name: "/etc/api/app.yaml",
+                file_uid: "1000",
+                file_gid: "1000",
+                file_mode: 292,
+              },
+            ],
           }),
           depends_on: ["docker_container.migrate"],
         },

@@ -138,9 +138,21 @@ describe("kreuzwerker/docker 3.6.2: ForceNew attributes REPLACE the service = DO
     ["name", "name", (s) => (services(s).api!.name = "t-api-v2")],
     ["service labels", "labels", (s) => (services(s).api!.labels = [...labels("api", "app"), { label: "io.updateio.role", value: "web" }])],
     ["container labels", "container_spec.labels", (s) => (containerSpec(s, "api").labels = labels("api", "web"))],
-    ["a network added", "networks_advanced", (s) => (taskSpec(s, "api").networks_advanced = [...(taskSpec(s, "api").networks_advanced as Body[]), { name: "${docker_network.egress.id}", aliases: ["api"] }])],
+    [
+      "a network added",
+      "networks_advanced",
+      (s) =>
+        (taskSpec(s, "api").networks_advanced = [
+          ...(taskSpec(s, "api").networks_advanced as Body[]),
+          { name: "${docker_network.egress.id}", aliases: ["api"] },
+        ]),
+    ],
     ["an alias added", "networks_advanced", (s) => ((taskSpec(s, "api").networks_advanced as Body[])[0]!.aliases = ["api", "backend"])],
-    ["driver_opts", "networks_advanced", (s) => ((taskSpec(s, "api").networks_advanced as Body[])[0]!.driver_opts = ["com.docker.network.driver.mtu=1400"])],
+    [
+      "driver_opts",
+      "networks_advanced",
+      (s) => ((taskSpec(s, "api").networks_advanced as Body[])[0]!.driver_opts = ["com.docker.network.driver.mtu=1400"]),
+    ],
     ["hosts", "container_spec.hosts", (s) => (containerSpec(s, "api").hosts = [{ host: "metadata", ip: "10.0.0.1" }])],
     ["sysctl", "container_spec.sysctl", (s) => (containerSpec(s, "api").sysctl = { "net.core.somaxconn": "1024" })],
     ["registry auth", "auth", (s) => (services(s).api!.auth = { server_address: "registry.example" })],
@@ -156,7 +168,10 @@ describe("kreuzwerker/docker 3.6.2: ForceNew attributes REPLACE the service = DO
   });
 
   it("a mount whose volume labels change forces replacement; a tmpfs mount does not", () => {
-    const withLabels = (value: string) => (s: Stack) => (containerSpec(s, "api").mounts = [{ target: "/cache", type: "volume", source: "cache", volume_options: { labels: [{ label: "x", value }] } }]);
+    const withLabels = (value: string) => (s: Stack) =>
+      (containerSpec(s, "api").mounts = [
+        { target: "/cache", type: "volume", source: "cache", volume_options: { labels: [{ label: "x", value }] } },
+      ]);
     const { before, after } = swarmPair(withLabels("2"));
     withLabels("1")(before);
     expect(change(diffStacks("t", before, after), API).kind).toBe("service-replaced");
@@ -247,7 +262,9 @@ describe("a changed network replaces every service and container on it", () => {
   });
 
   it("encrypting an overlay that had no options: replaced (the lifecycle ignore comes with the options)", () => {
-    const d = diff((s) => Object.assign(s.resource.docker_network!.app!, { options: { encrypted: "" }, lifecycle: { ignore_changes: ["options"] } }));
+    const d = diff((s) =>
+      Object.assign(s.resource.docker_network!.app!, { options: { encrypted: "" }, lifecycle: { ignore_changes: ["options"] } }),
+    );
     expect(change(d, "docker_network.app").kind).toBe("ignored-change");
     // Terraform ignores the new options against the state: the network stays unencrypted until replaced by hand.
     expect(change(d, "docker_network.app").consequence).toContain("terraform apply -replace=docker_network.app");
@@ -259,11 +276,15 @@ describe("docker_secret / docker_config: every attribute ForceNew; a new name is
     const d = diff((s) => (s.resource.random_password!.session!.length = 64));
     const secret = change(d, "docker_secret.session");
     expect(secret.kind).toBe("secret-rotated");
-    expect(secret.consequence).toContain("ROTATION: a new secret t-api-session_secret-<hash of the generated value> is created before the old one is removed");
+    expect(secret.consequence).toContain(
+      "ROTATION: a new secret t-api-session_secret-<hash of the generated value> is created before the old one is removed",
+    );
     expect(secret.swarmServices).toEqual(["api"]);
     const api = change(d, API);
     expect(api.kind).toBe("service-rolling-update");
-    expect(api.consequence).toContain("secret t-api-session_secret-<hash of the generated value> is replaced by a new one (secrets changes)");
+    expect(api.consequence).toContain(
+      "secret t-api-session_secret-<hash of the generated value> is replaced by a new one (secrets changes)",
+    );
     expect(d.downtime).toEqual([]);
     expect(d.warnings).toContain("Swarm secret rotates: t-api-session_secret-<hash of the generated value> (services roll: api)");
     const password = change(d, "random_password.session");
@@ -272,7 +293,12 @@ describe("docker_secret / docker_config: every attribute ForceNew; a new name is
   });
 
   it("new config content (new hashed name, new data): rotation, api rolls", () => {
-    const d = diff((s) => Object.assign(s.resource.docker_config!.api_conf!, { name: "t-api-app.yaml-ba9876543210", data: '${base64encode("listen: 0.0.0.0:3001\\n")}' }));
+    const d = diff((s) =>
+      Object.assign(s.resource.docker_config!.api_conf!, {
+        name: "t-api-app.yaml-ba9876543210",
+        data: '${base64encode("listen: 0.0.0.0:3001\\n")}',
+      }),
+    );
     const c = change(d, "docker_config.api_conf");
     expect(c.kind).toBe("config-rotated");
     expect(c.swarmServices).toEqual(["api"]);
@@ -327,7 +353,9 @@ describe("moving a service from containers to Swarm", () => {
     after.resource.docker_service = { api: swarmStack().resource.docker_service!.api! };
     const d = diffStacks("t", before, after);
     expect(change(d, API).action).toBe("add");
-    expect(d.downtime.map((x) => x.text)).toEqual(["api: its 2 containers are removed while its new Swarm service starts (nothing orders one after the other)"]);
+    expect(d.downtime.map((x) => x.text)).toEqual([
+      "api: its 2 containers are removed while its new Swarm service starts (nothing orders one after the other)",
+    ]);
   });
 });
 
@@ -372,15 +400,31 @@ describe("values that never settle or fail at apply", () => {
   });
 
   it("flags secret data that is not base64encode(...), config labels, and overlay options that are not ignored", () => {
-    expect(swarmObjectProblems("docker_secret", { name: "x-0123456789ab", data: "${random_password.x.result}", lifecycle: { create_before_destroy: true } }).join(" ")).toContain("not base64encode");
-    expect(swarmObjectProblems("docker_config", { name: "x-0123456789ab", data: '${base64encode("a")}', labels: [], lifecycle: { create_before_destroy: true } }).join(" ")).toContain("no labels in provider 3.6.2");
+    expect(
+      swarmObjectProblems("docker_secret", {
+        name: "x-0123456789ab",
+        data: "${random_password.x.result}",
+        lifecycle: { create_before_destroy: true },
+      }).join(" "),
+    ).toContain("not base64encode");
+    expect(
+      swarmObjectProblems("docker_config", {
+        name: "x-0123456789ab",
+        data: '${base64encode("a")}',
+        labels: [],
+        lifecycle: { create_before_destroy: true },
+      }).join(" "),
+    ).toContain("no labels in provider 3.6.2");
     expect(networkProblems({ name: "n", driver: "overlay", options: { encrypted: "" } }).join(" ")).toContain("vxlanid_list");
   });
 });
 
 describe("references: attribute paths of a docker_service", () => {
   it("reads ${type.name.attr} inside nested blocks with the path the classifier judges", () => {
-    const refs = referencesByPath(swarmStack().resource.docker_service!.api!, new Set(["docker_network", "docker_secret", "docker_config", "docker_container"]));
+    const refs = referencesByPath(
+      swarmStack().resource.docker_service!.api!,
+      new Set(["docker_network", "docker_secret", "docker_config", "docker_container"]),
+    );
     expect(refs.map((r) => `${r.path} ${r.address}.${r.attr}`).sort()).toEqual([
       "task_spec.container_spec.configs docker_config.api_conf.id",
       "task_spec.container_spec.configs docker_config.api_conf.name",
@@ -396,7 +440,12 @@ describe("references: attribute paths of a docker_service", () => {
 describe("inventory and report of a Swarm stack", () => {
   const json = swarmStack();
   const inventory = buildInventory("t", json);
-  const report = renderReport({ inventory, topology: buildTopology(inventory, json), json, picture: { missing: "not rendered in this test" } });
+  const report = renderReport({
+    inventory,
+    topology: buildTopology(inventory, json),
+    json,
+    picture: { missing: "not rendered in this test" },
+  });
 
   it("lists each service with image, replicas, limits, user, read-only, update order and failure action, networks, secrets by name", () => {
     const api = inventory.services.find((s) => s.name === "api")!;
@@ -412,19 +461,29 @@ describe("inventory and report of a Swarm stack", () => {
     expect(api.networks.map((n) => n.name)).toEqual(["t-edge", "t-app"]);
     expect(api.secrets).toEqual(["session_secret"]);
     expect(api.swarm!.configs).toEqual(["/etc/api/app.yaml"]);
-    expect(report).toContain("| **api** (Swarm service) | app | registry.example/updateio/api:1.2.3 | sha256:bbbbbbbbbbbb… | 2 | 512 MiB (reserves 128) | 1.00 CPU limit | 1000:1000 | yes |");
-    expect(report).toContain("| **api** | t-api | 2 | start-first, 1 at a time, delay 5s, monitor 1m50s; on failure: rollback | start-first, 1 at a time, delay 0s, monitor 1m50s; on failure: pause | any node | dnsrr | /etc/api/app.yaml |");
+    expect(report).toContain(
+      "| **api** (Swarm service) | app | registry.example/updateio/api:1.2.3 | sha256:bbbbbbbbbbbb… | 2 | 512 MiB (reserves 128) | 1.00 CPU limit | 1000:1000 | yes |",
+    );
+    expect(report).toContain(
+      "| **api** | t-api | 2 | start-first, 1 at a time, delay 5s, monitor 1m50s; on failure: rollback | start-first, 1 at a time, delay 0s, monitor 1m50s; on failure: pause | any node | dnsrr | /etc/api/app.yaml |",
+    );
     expect(report).toContain("| **bot** | t-bot | 1 | stop-first,");
   });
 
   it("states which values force replacement, per service", () => {
     expect(report).toContain("### What replaces a Swarm service (downtime)");
-    expect(report).toContain("the name, the service and container labels, the networks and their aliases (networks_advanced), hosts, sysctls and registry auth");
-    expect(report).toContain("| **api** | t-api | t-edge (aliases: api); t-app (aliases: api) | 4 service, 4 container | 0 hosts, 0 sysctls |");
+    expect(report).toContain(
+      "the name, the service and container labels, the networks and their aliases (networks_advanced), hosts, sysctls and registry auth",
+    );
+    expect(report).toContain(
+      "| **api** | t-api | t-edge (aliases: api); t-app (aliases: api) | 4 service, 4 container | 0 hosts, 0 sysctls |",
+    );
   });
 
   it("lists secrets and configs by name and mount, never their data", () => {
-    expect(report).toContain("| t-api-session_secret-<hash of the generated value> | secret | api:/run/secrets/session_secret | new object first (create_before_destroy) |");
+    expect(report).toContain(
+      "| t-api-session_secret-<hash of the generated value> | secret | api:/run/secrets/session_secret | new object first (create_before_destroy) |",
+    );
     expect(report).toContain("| t-api-app.yaml-0123456789ab | config | api:/etc/api/app.yaml |");
     expect(report).not.toContain(SECRET_NAME_EXPRESSION);
     expect(report).not.toContain("random_password.session.result");
@@ -450,7 +509,14 @@ describe("inventory and report of a Swarm stack", () => {
       (taskSpec(s, "bot").networks_advanced as Body[])[0]!.aliases = ["bot", "discord"];
     });
     const d = diffStacks("t", before, after);
-    const text = renderReport({ inventory: buildInventory("t", after), topology: buildTopology(buildInventory("t", after), after), json: after, picture: {}, diff: d, against: "a test" });
+    const text = renderReport({
+      inventory: buildInventory("t", after),
+      topology: buildTopology(buildInventory("t", after), after),
+      json: after,
+      picture: {},
+      diff: d,
+      against: "a test",
+    });
     expect(text).toContain("**DOWNTIME**: bot: its Swarm service is replaced (destroyed, then created), its only task stops");
     expect(text).toMatch(/\| t-api \| docker_service\.api \| ROLLING UPDATE \(image/);
     expect(text).toMatch(/\| t-bot \| docker_service\.bot \| Swarm service REPLACED = DOWNTIME: .*ForceNew in 3\.6\.2: networks_advanced/);

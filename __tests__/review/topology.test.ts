@@ -70,11 +70,13 @@ describe("Mermaid well-formedness", () => {
   it.each(["dev", "prod"] as const)("%s: declared ids, balanced subgraphs, valid edges and link styles", (name) => {
     const text = renderMermaid(topologies[name]);
     expect(mermaidProblems(text)).toEqual([]);
-    expect(text.split("\n").filter((l) => l.includes("-->") || l.includes("-.->") || l.includes("==>")).length).toBe(topologies[name].edges.length);
+    expect(text.split("\n").filter((l) => l.includes("-->") || l.includes("-.->") || l.includes("==>")).length).toBe(
+      topologies[name].edges.length,
+    );
   });
 
   it("the checker catches what it should", () => {
-    expect(mermaidProblems("flowchart LR\n  subgraph g[\"x\"]\n  a[\"a\"]")).toContain("1 subgraph(s) not closed");
+    expect(mermaidProblems('flowchart LR\n  subgraph g["x"]\n  a["a"]')).toContain("1 subgraph(s) not closed");
     expect(mermaidProblems('flowchart LR\n  a["a"]\n  a -->|"x"| b')).toContain("edge uses undeclared b");
     expect(mermaidProblems('flowchart LR\n  end["a"]')).toContain("reserved word used as id: end");
   });

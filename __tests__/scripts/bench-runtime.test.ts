@@ -37,7 +37,10 @@ describe("the test environment on containers", () => {
 
   it("is refused by the schema when the container runtime cannot run it", () => {
     const test = loadEnvironmentConfig("test");
-    const wide = validateEnvironmentConfig({ ...test, services: { ...test.services, api: { ...test.services.api, replicas: CONTAINER_REPLICA_LIMIT + 1 } } });
+    const wide = validateEnvironmentConfig({
+      ...test,
+      services: { ...test.services, api: { ...test.services.api, replicas: CONTAINER_REPLICA_LIMIT + 1 } },
+    });
     expect(() => onContainers(wide)).toThrow(ConfigError);
     expect(() => onContainers(wide)).toThrow(/services\.api\.replicas/);
   });

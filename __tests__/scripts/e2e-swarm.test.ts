@@ -30,7 +30,11 @@ const swarmStack: TerraformJson = {
       edge_image_2: { name: `caddy:2.10.2-alpine@${REAL}` },
     },
     docker_container: {
-      edge_3: { name: "test-edge", image: "${docker_image.edge_image_2.image_id}", ports: [{ internal: 443, external: 8444, ip: "127.0.0.1" }] },
+      edge_3: {
+        name: "test-edge",
+        image: "${docker_image.edge_image_2.image_id}",
+        ports: [{ internal: 443, external: 8444, ip: "127.0.0.1" }],
+      },
       migrate_4: { name: "test-api-migrate", must_run: false, env: ["SERVICE_NAME=api"] },
     },
     docker_service: {
@@ -59,7 +63,9 @@ const swarmStack: TerraformJson = {
       },
     },
     docker_secret: {
-      "api_service_secret-database_password_8": { name: HASHED("test-api-database_password-", "random_password.postgres_app-password_A.result") },
+      "api_service_secret-database_password_8": {
+        name: HASHED("test-api-database_password-", "random_password.postgres_app-password_A.result"),
+      },
       "mini-app_service_secret-token_9": { name: "test-mini-app-token-0123456789ab" },
     },
     docker_config: {
@@ -100,7 +106,10 @@ describe("reading a Swarm stack's JSON", () => {
       `ghcr.io/updateio/mini-app:0.0.0@${ZERO}`,
       `prom/node-exporter:v1@${REAL}`,
     ]);
-    expect(refs.filter(isPlaceholderDigest).map((r) => r.split("@")[0])).toEqual(["ghcr.io/updateio/api:0.0.0", "ghcr.io/updateio/mini-app:0.0.0"]);
+    expect(refs.filter(isPlaceholderDigest).map((r) => r.split("@")[0])).toEqual([
+      "ghcr.io/updateio/api:0.0.0",
+      "ghcr.io/updateio/mini-app:0.0.0",
+    ]);
   });
 
   it("leaves images built here out, and needs no Swarm for a container stack", () => {
@@ -148,7 +157,10 @@ describe("the Swarm preflight", () => {
   const LOCAL = "unix:///var/run/docker.sock";
 
   it("passes on a manager", () => {
-    expect(swarmVerdict({ LocalNodeState: "active", ControlAvailable: true, NodeAddr: "10.0.0.11" }, LOCAL, "10.0.0.11")).toEqual({ kind: "ok", detail: "Swarm manager at 10.0.0.11" });
+    expect(swarmVerdict({ LocalNodeState: "active", ControlAvailable: true, NodeAddr: "10.0.0.11" }, LOCAL, "10.0.0.11")).toEqual({
+      kind: "ok",
+      detail: "Swarm manager at 10.0.0.11",
+    });
   });
 
   it("skips an engine that is not in a Swarm, saying exactly what to run", () => {
@@ -187,13 +199,25 @@ describe("the Swarm preflight", () => {
 
 describe("service convergence", () => {
   const api: ServiceRef = servicesOf(swarmStack)[0]!;
-  const task = (name: string, desired: string, current: string, error = "", node = "node-1"): TaskRow => ({ Name: name, Node: node, DesiredState: desired, CurrentState: current, Error: error });
+  const task = (name: string, desired: string, current: string, error = "", node = "node-1"): TaskRow => ({
+    Name: name,
+    Node: node,
+    DesiredState: desired,
+    CurrentState: current,
+    Error: error,
+  });
 
   it("parses docker service ps JSON lines", () => {
-    const rows = parseTaskRows(`{"CurrentState":"Running 2 minutes ago","DesiredState":"Running","Error":"","ID":"x","Name":"test-api.1","Node":"m1"}\n\n`);
-    expect(rows).toEqual([{ CurrentState: "Running 2 minutes ago", DesiredState: "Running", Error: "", ID: "x", Name: "test-api.1", Node: "m1" }]);
+    const rows = parseTaskRows(
+      `{"CurrentState":"Running 2 minutes ago","DesiredState":"Running","Error":"","ID":"x","Name":"test-api.1","Node":"m1"}\n\n`,
+    );
+    expect(rows).toEqual([
+      { CurrentState: "Running 2 minutes ago", DesiredState: "Running", Error: "", ID: "x", Name: "test-api.1", Node: "m1" },
+    ]);
     // As the CLI prints a failed task's error: quoted.
-    const failed = parseTaskRows(String.raw`{"CurrentState":"Failed 1 second ago","DesiredState":"Shutdown","Error":"\"task: non-zero exit (3)\"","Name":"test-api.1"}`);
+    const failed = parseTaskRows(
+      String.raw`{"CurrentState":"Failed 1 second ago","DesiredState":"Shutdown","Error":"\"task: non-zero exit (3)\"","Name":"test-api.1"}`,
+    );
     expect(failed[0]!.Error).toBe("task: non-zero exit (3)");
   });
 
@@ -207,14 +231,19 @@ describe("service convergence", () => {
   });
 
   it("waits while a task is still starting (its healthcheck has not passed) and says which", () => {
-    const c = convergence(api, true, [task("test-api.1", "Running", "Running 1 minute ago"), task("test-api.2", "Running", "Starting 10 seconds ago")]);
+    const c = convergence(api, true, [
+      task("test-api.1", "Running", "Running 1 minute ago"),
+      task("test-api.2", "Running", "Starting 10 seconds ago"),
+    ]);
     expect(c.ready).toBe(false);
     expect(c.hopeless).toBe(false);
     expect(c.description).toBe("test-api: 1/2 tasks running; test-api.2 starting 10 seconds ago on node-1");
   });
 
   it("gives up on a service whose tasks keep failing with none running, with the latest error", () => {
-    const failing = Array.from({ length: HOPELESS_FAILURES }, (_, i) => task(`test-api.${(i % 2) + 1}`, "Shutdown", "Failed 30 seconds ago", "task: non-zero exit (1): dockerexec: unhealthy container"));
+    const failing = Array.from({ length: HOPELESS_FAILURES }, (_, i) =>
+      task(`test-api.${(i % 2) + 1}`, "Shutdown", "Failed 30 seconds ago", "task: non-zero exit (1): dockerexec: unhealthy container"),
+    );
     const c = convergence(api, true, [task("test-api.1", "Running", "Starting 5 seconds ago"), ...failing]);
     expect(c).toMatchObject({ ready: false, hopeless: true, running: 0 });
     expect(c.description).toContain(`${HOPELESS_FAILURES} failed tasks, latest: task: non-zero exit (1)`);
@@ -224,7 +253,17 @@ describe("service convergence", () => {
   it("reports a missing service, and converges a global service when every wanted task runs", () => {
     expect(convergence(api, false, [])).toMatchObject({ ready: false, description: "test-api: no such service" });
     const agent = servicesOf(swarmStack)[2]!;
-    expect(convergence(agent, true, [task("test-agent.a", "Running", "Running 1 minute ago"), task("test-agent.b", "Running", "Running 1 minute ago", "", "node-2")]).ready).toBe(true);
-    expect(convergence(agent, true, [task("test-agent.a", "Running", "Running 1 minute ago"), task("test-agent.b", "Running", "Pending 3 seconds ago")]).ready).toBe(false);
+    expect(
+      convergence(agent, true, [
+        task("test-agent.a", "Running", "Running 1 minute ago"),
+        task("test-agent.b", "Running", "Running 1 minute ago", "", "node-2"),
+      ]).ready,
+    ).toBe(true);
+    expect(
+      convergence(agent, true, [
+        task("test-agent.a", "Running", "Running 1 minute ago"),
+        task("test-agent.b", "Running", "Pending 3 seconds ago"),
+      ]).ready,
+    ).toBe(false);
   });
 });

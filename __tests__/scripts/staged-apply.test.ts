@@ -34,7 +34,10 @@ exit 0
 );
 chmodSync(join(BIN, "terraform"), 0o755);
 const CHECK = join(TMP, "check.sh");
-writeFileSync(CHECK, `#!/bin/sh\nline="check"\nfor a in "$@"; do line="$line\t$a"; done\nprintf '%s\\n' "$line" >> "$CALLS_LOG"\nexit "\${FAKE_CHECK_EXIT:-0}"\n`);
+writeFileSync(
+  CHECK,
+  `#!/bin/sh\nline="check"\nfor a in "$@"; do line="$line\t$a"; done\nprintf '%s\\n' "$line" >> "$CALLS_LOG"\nexit "\${FAKE_CHECK_EXIT:-0}"\n`,
+);
 chmodSync(CHECK, 0o755);
 
 /** A project folder with cdktf.out/stacks/t/cdk.tf.json and a stages file for it (Redis master, replica and Sentinels replaced: 4 stages). */
@@ -63,7 +66,14 @@ function applyStaged(cwd: string, args: readonly string[], env: Record<string, s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const calls = (): string[][] => (existsSync(LOG) ? readFileSync(LOG, "utf8").trimEnd().split("\n").filter(Boolean).map((l) => l.split("\t")) : []);
+const calls = (): string[][] =>
+  existsSync(LOG)
+    ? readFileSync(LOG, "utf8")
+        .trimEnd()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split("\t"))
+    : [];
 const targets = (ts: readonly string[]) => ts.map((t) => `-target=${t}`);
 
 beforeEach(() => rmSync(LOG, { force: true }));
@@ -72,7 +82,12 @@ describe("npm run apply:staged", () => {
   it("runs init, each targeted stage in order with the check between, then the full apply", () => {
     const { cwd, stack } = project("ok");
     // Postgres and Redis both conflict: postgres first with the Redis master, then replicas and a Sentinel, ...
-    expect(stack.stages.map((s) => s.members)).toEqual([["postgres", "redis"], ["postgres-replica-1", "redis-replica-1", "redis-sentinel-1"], ["redis-sentinel-2"], ["redis-sentinel-3"]]);
+    expect(stack.stages.map((s) => s.members)).toEqual([
+      ["postgres", "redis"],
+      ["postgres-replica-1", "redis-replica-1", "redis-sentinel-1"],
+      ["redis-sentinel-2"],
+      ["redis-sentinel-3"],
+    ]);
     const r = applyStaged(cwd, ["--stack", "t", "--stages", "stages.json", "--auto-approve", "--check", CHECK]);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -101,7 +116,9 @@ describe("npm run apply:staged", () => {
 
   it("stops at a failed stage: exit 2, the full apply never runs", () => {
     const { cwd, stack } = project("fail");
-    const r = applyStaged(cwd, ["--stack", "t", "--stages", "stages.json", "--auto-approve"], { FAKE_TF_FAIL: stack.stages[1]!.targets[0]! });
+    const r = applyStaged(cwd, ["--stack", "t", "--stages", "stages.json", "--auto-approve"], {
+      FAKE_TF_FAIL: stack.stages[1]!.targets[0]!,
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("stage 2/4 (terraform apply with");
     expect(r.stderr).toContain("failed (exit 7); later stages did not run");
@@ -113,7 +130,7 @@ describe("npm run apply:staged", () => {
     const r = applyStaged(cwd, ["--stack", "t", "--stages", "stages.json", "--auto-approve", "--check", CHECK], { FAKE_CHECK_EXIT: "3" });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("check after stage 1/4");
-    expect(calls().map((c) => c[0] === "check" ? "check" : c[2])).toEqual(["init", "apply", "check"]);
+    expect(calls().map((c) => (c[0] === "check" ? "check" : c[2]))).toEqual(["init", "apply", "check"]);
   });
 
   it("--dry-run prints the commands and runs nothing", () => {
@@ -125,10 +142,30 @@ describe("npm run apply:staged", () => {
   });
 
   it.each<[string, (e: Record<string, unknown>) => void, string[], RegExp]>([
-    ["a target with shell syntax", (e) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "docker_container.x$(reboot)"), [], /is not a container or volume address .*refusing to pass it to terraform/],
-    ["a target that is not in the stack", (e) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "docker_container.not_there"), [], /target docker_container\.not_there is not a resource of .*cdk\.tf\.json; review the stack again/],
-    ["a stack the review did not stage", (e) => Object.assign(e, { staged: false, stages: [] }), [], /the review says no staged apply is needed/],
-    ["a stack whose stages are blocked", (e) => Object.assign(e, { staged: false, stages: [], blocked: "network t-redis is replaced" }), [], /found no safe stages \(network t-redis is replaced\)/],
+    [
+      "a target with shell syntax",
+      (e) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "docker_container.x$(reboot)"),
+      [],
+      /is not a container or volume address .*refusing to pass it to terraform/,
+    ],
+    [
+      "a target that is not in the stack",
+      (e) => ((e.stages as { targets: string[] }[])[0]!.targets[0] = "docker_container.not_there"),
+      [],
+      /target docker_container\.not_there is not a resource of .*cdk\.tf\.json; review the stack again/,
+    ],
+    [
+      "a stack the review did not stage",
+      (e) => Object.assign(e, { staged: false, stages: [] }),
+      [],
+      /the review says no staged apply is needed/,
+    ],
+    [
+      "a stack whose stages are blocked",
+      (e) => Object.assign(e, { staged: false, stages: [], blocked: "network t-redis is replaced" }),
+      [],
+      /found no safe stages \(network t-redis is replaced\)/,
+    ],
     ["another configuration than the reviewed one", (e) => (e.digest = "0".repeat(64)), [], /is not the configuration the review saw/],
     ["a stack missing from the file", () => {}, ["--stack", "prod"], /has no entry for stack "prod" \(it has: t\)/],
     ["a bad stack name", () => {}, ["--stack", "t;rm"], /--stack "t;rm" must match/],
@@ -160,7 +197,11 @@ describe("npm run apply:staged", () => {
     const { cwd } = project("no-terraform");
     const empty = join(TMP, "empty-bin");
     mkdirSync(empty, { recursive: true });
-    const r = spawnSync(process.execPath, [TSX, join(ROOT, "scripts", "staged-apply.ts"), "--stack", "t", "--stages", "stages.json"], { cwd, encoding: "utf8", env: { ...process.env, PATH: empty } });
+    const r = spawnSync(process.execPath, [TSX, join(ROOT, "scripts", "staged-apply.ts"), "--stack", "t", "--stages", "stages.json"], {
+      cwd,
+      encoding: "utf8",
+      env: { ...process.env, PATH: empty },
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("terraform not found on PATH");
   });

@@ -64,7 +64,12 @@ export class ArchivingPostgres extends TempPostgres {
     const [cmd, argv] = this.asRootUser
       ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(fullEnv).map(([k, v]) => `${k}=${v}`), "sh", script, ...args]]
       : ["sh", [script, ...args]];
-    const r = spawnSync(cmd as string, argv as string[], { encoding: "utf8", env: { ...process.env, ...fullEnv }, timeout: 60_000, cwd: this.dir });
+    const r = spawnSync(cmd as string, argv as string[], {
+      encoding: "utf8",
+      env: { ...process.env, ...fullEnv },
+      timeout: 60_000,
+      cwd: this.dir,
+    });
     return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   }
 }

@@ -1,5 +1,17 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { postgresClusterSettings, postgresCommand, renderPostgresInitSql } from "../../constructs/renderers/postgres";
@@ -10,7 +22,9 @@ import type { Requirement } from "./binaries";
 export function postgresBinDir(): string | undefined {
   const root = "/usr/lib/postgresql";
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, "bin", "initdb"))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, "bin", "initdb")))
+    .sort((a, b) => Number(b) - Number(a));
   return versions.length > 0 ? join(root, versions[0]!, "bin") : undefined;
 }
 
@@ -18,7 +32,10 @@ export function postgresRequirement(): Requirement {
   const bin = postgresBinDir();
   return bin
     ? { available: true, reason: `PostgreSQL server at ${bin}` }
-    : { available: false, reason: "the PostgreSQL server (Debian package postgresql) is not installed: no /usr/lib/postgresql/<version>/bin/initdb" };
+    : {
+        available: false,
+        reason: "the PostgreSQL server (Debian package postgresql) is not installed: no /usr/lib/postgresql/<version>/bin/initdb",
+      };
 }
 
 /**
@@ -35,7 +52,10 @@ export function peerAsPostgresRequirement(): Requirement {
   }
   return uid === 0 || name === "postgres"
     ? { available: true, reason: "running as root (runuser postgres) or as postgres: peer authentication works" }
-    : { available: false, reason: `running as "${name}": the rendered pg_hba allows the superuser only by peer authentication as the OS user postgres; run the tests as root or as postgres` };
+    : {
+        available: false,
+        reason: `running as "${name}": the rendered pg_hba allows the superuser only by peer authentication as the OS user postgres; run the tests as root or as postgres`,
+      };
 }
 
 /** Sleeps without blocking the event loop. */
@@ -70,8 +90,16 @@ export class TempPostgres {
 
   /** Runs a command as the server's user; returns stdout, throws with stderr on failure. */
   run(command: string, args: string[], env: Record<string, string> = {}, input?: string): string {
-    const [cmd, argv] = this.asRoot ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), command, ...args]] : [command, args];
-    const result = spawnSync(cmd as string, argv as string[], { encoding: "utf8", env: { ...process.env, ...env }, input, timeout: 60_000, cwd: this.dir });
+    const [cmd, argv] = this.asRoot
+      ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), command, ...args]]
+      : [command, args];
+    const result = spawnSync(cmd as string, argv as string[], {
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+      input,
+      timeout: 60_000,
+      cwd: this.dir,
+    });
     if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status}): ${result.stderr}${result.stdout}`);
     return result.stdout;
   }
@@ -82,7 +110,18 @@ export class TempPostgres {
 
   start(): void {
     this.run(this.tool("initdb"), ["-D", this.dataDir, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"]);
-    this.run(this.tool("pg_ctl"), ["-D", this.dataDir, "-w", "-t", "30", "-l", join(this.dir, "server.log"), "-o", `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`, "start"]);
+    this.run(this.tool("pg_ctl"), [
+      "-D",
+      this.dataDir,
+      "-w",
+      "-t",
+      "30",
+      "-l",
+      join(this.dir, "server.log"),
+      "-o",
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`,
+      "start",
+    ]);
   }
 
   /** psql as the superuser over the socket, or as another role over TCP with a password. */
@@ -90,7 +129,24 @@ export class TempPostgres {
     const tcp = opts.password !== undefined;
     return this.run(
       "psql",
-      ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", tcp ? "127.0.0.1" : this.dir, "-p", String(this.port), "-U", opts.user ?? "postgres", "-d", opts.database ?? "postgres", "-c", sql],
+      [
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        tcp ? "127.0.0.1" : this.dir,
+        "-p",
+        String(this.port),
+        "-U",
+        opts.user ?? "postgres",
+        "-d",
+        opts.database ?? "postgres",
+        "-c",
+        sql,
+      ],
       tcp ? { PGPASSWORD: opts.password! } : {},
     );
   }
@@ -140,7 +196,9 @@ export class TempPostgres {
   spawnAsUser(command: string, args: string[], env: Record<string, string> = {}, logName = "server.log"): ChildProcess {
     const fd = openSync(join(this.dir, logName), "a");
     const fullEnv = { PATH: this.path, ...env };
-    const [cmd, argv] = this.asRoot ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(fullEnv).map(([k, v]) => `${k}=${v}`), command, ...args]] : [command, args];
+    const [cmd, argv] = this.asRoot
+      ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(fullEnv).map(([k, v]) => `${k}=${v}`), command, ...args]]
+      : [command, args];
     const child = spawn(cmd as string, argv as string[], { env: { ...process.env, ...fullEnv }, cwd: this.dir, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     this.children.push(child);
@@ -159,7 +217,9 @@ export class TempPostgres {
   async waitReady(timeoutMs = 30_000, child?: ChildProcess): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const r = spawnSync(this.tool("pg_isready"), ["-h", "127.0.0.1", "-p", String(this.port), "-U", "postgres", "-d", "postgres"], { encoding: "utf8" });
+      const r = spawnSync(this.tool("pg_isready"), ["-h", "127.0.0.1", "-p", String(this.port), "-U", "postgres", "-d", "postgres"], {
+        encoding: "utf8",
+      });
       if (r.status === 0) return;
       if (child && child.exitCode !== null) break;
       await sleep(200);
@@ -195,7 +255,12 @@ export async function startClusterPrimary(port: number, replicas: number, memory
   server.initdbLikeImage();
   const hbaFile = server.writeFile(
     "pg_hba.conf",
-    renderPgHba({ superuser: "postgres", database: CLUSTER.database, databaseRoles: [CLUSTER.owner.user, CLUSTER.app.user, CLUSTER.readonly.user], replicationRoles: [CLUSTER.replication.user] }),
+    renderPgHba({
+      superuser: "postgres",
+      database: CLUSTER.database,
+      databaseRoles: [CLUSTER.owner.user, CLUSTER.app.user, CLUSTER.readonly.user],
+      replicationRoles: [CLUSTER.replication.user],
+    }),
   );
   const file = (name: string, value: string) => server.writeFile(name, value);
   const ownerFile = file("postgres_owner_password", CLUSTER.owner.password);
@@ -219,10 +284,18 @@ export async function startClusterPrimary(port: number, replicas: number, memory
       ownerPasswordFile: ownerFile,
       appPasswordFile: appFile,
       readonly: { role: CLUSTER.readonly.user, passwordFile: readonlyFile },
-      replication: { role: CLUSTER.replication.user, passwordFile: replicationPasswordFile, slots: Array.from({ length: replicas }, (_, i) => `postgres_replica_${i + 1}`) },
+      replication: {
+        role: CLUSTER.replication.user,
+        passwordFile: replicationPasswordFile,
+        slots: Array.from({ length: replicas }, (_, i) => `postgres_replica_${i + 1}`),
+      },
     }),
   );
   // What the entrypoint's docker_process_sql does with a .sql file.
-  server.run("psql", ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script], { PGHOST: server.dir, PGPORT: String(port) });
+  server.run(
+    "psql",
+    ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script],
+    { PGHOST: server.dir, PGPORT: String(port) },
+  );
   return { server, settings, replicationPasswordFile, hbaFile };
 }

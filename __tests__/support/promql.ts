@@ -4,7 +4,21 @@
  * followed by "(" is a function, every other one that is not a keyword is a metric name.
  */
 
-const PROMQL_KEYWORDS = new Set(["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan"]);
+const PROMQL_KEYWORDS = new Set([
+  "and",
+  "or",
+  "unless",
+  "bool",
+  "offset",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "inf",
+  "nan",
+]);
 
 /** Metric and function names of a PromQL expression, each sorted and without repeats. */
 export function promqlIdentifiers(expr: string): { metrics: string[]; functions: string[] } {

@@ -155,7 +155,8 @@ export class SwarmRig {
       this.nodes.map((n) =>
         waitFor(`dockerd of ${n.name} to answer on ${n.host}`, 60_000, async () => {
           const child = this.daemons.get(n.name);
-          if (child?.exitCode !== null && child?.exitCode !== undefined) throw new Error(`dockerd of ${n.name} exited with ${child.exitCode}`);
+          if (child?.exitCode !== null && child?.exitCode !== undefined)
+            throw new Error(`dockerd of ${n.name} exited with ${child.exitCode}`);
           const r = await this.docker(n.name, ["info", "--format", "{{.Name}}"], { timeoutMs: 10_000 });
           return r.code === 0 && r.stdout.trim() === n.name ? true : undefined;
         }),
@@ -176,17 +177,27 @@ export class SwarmRig {
   private async formSwarm(): Promise<void> {
     const init = this.node(this.options.initOn);
     if (init.role !== "manager") throw new Error(`initOn ${init.name} must be a manager`);
-    await this.dockerOk(init.name, ["swarm", "init", "--advertise-addr", init.addr, "--listen-addr", `${init.addr}:2377`, "--default-addr-pool", ADDRESS_POOL], { timeoutMs: 60_000 });
+    await this.dockerOk(
+      init.name,
+      ["swarm", "init", "--advertise-addr", init.addr, "--listen-addr", `${init.addr}:2377`, "--default-addr-pool", ADDRESS_POOL],
+      { timeoutMs: 60_000 },
+    );
     const token = async (role: NodeRole) => (await this.dockerOk(init.name, ["swarm", "join-token", "-q", role])).trim();
     const tokens = { manager: await token("manager"), worker: await token("worker") };
     const join = (n: RigNode) =>
-      this.dockerOk(n.name, ["swarm", "join", "--token", tokens[n.role], "--advertise-addr", n.addr, "--listen-addr", `${n.addr}:2377`, `${init.addr}:2377`], { timeoutMs: 90_000 });
+      this.dockerOk(
+        n.name,
+        ["swarm", "join", "--token", tokens[n.role], "--advertise-addr", n.addr, "--listen-addr", `${n.addr}:2377`, `${init.addr}:2377`],
+        { timeoutMs: 90_000 },
+      );
     // Managers one at a time (each join changes the raft membership), then the workers together.
     for (const n of this.nodes) if (n !== init && n.role === "manager") await join(n);
     await Promise.all(this.nodes.filter((n) => n.role === "worker").map(join));
     await waitFor(`all ${this.nodes.length} nodes Ready and Active`, 60_000, async () => {
       const nodes = await this.nodeList(init.name);
-      return nodes.length === this.nodes.length && nodes.every((x) => x.status === "Ready" && x.availability === "Active") ? true : undefined;
+      return nodes.length === this.nodes.length && nodes.every((x) => x.status === "Ready" && x.availability === "Active")
+        ? true
+        : undefined;
     });
   }
 
@@ -203,7 +214,9 @@ export class SwarmRig {
 
   /** The swarm's view of its nodes, asked of `via` (a manager). */
   async nodeList(via: string): Promise<{ hostname: string; status: string; availability: string; manager: string }[]> {
-    const out = await this.dockerOk(via, ["node", "ls", "--format", "{{.Hostname}}|{{.Status}}|{{.Availability}}|{{.ManagerStatus}}"], { timeoutMs: 15_000 });
+    const out = await this.dockerOk(via, ["node", "ls", "--format", "{{.Hostname}}|{{.Status}}|{{.Availability}}|{{.ManagerStatus}}"], {
+      timeoutMs: 15_000,
+    });
     return out
       .split("\n")
       .filter((l) => l.trim() !== "")
@@ -223,7 +236,10 @@ export class SwarmRig {
   async importImage(image: StandInImage, nodes: readonly string[] = this.nodes.map((n) => n.name)): Promise<string> {
     const [first, ...rest] = nodes;
     if (first === undefined) throw new Error("importImage: no nodes");
-    await this.dockerOk(first, ["import", ...image.changes.flatMap((c) => ["--change", c]), "-", image.tag], { input: image.tar, timeoutMs: 120_000 });
+    await this.dockerOk(first, ["import", ...image.changes.flatMap((c) => ["--change", c]), "-", image.tag], {
+      input: image.tar,
+      timeoutMs: 120_000,
+    });
     const id = (await this.dockerOk(first, ["image", "inspect", "--format", "{{.Id}}", image.tag])).trim();
     if (rest.length > 0) {
       const saved = await this.dockerBuffer(first, ["save", image.tag]);
@@ -271,7 +287,9 @@ export class SwarmRig {
       .map((n) => {
         const f = join(n.dir, "dockerd.log");
         if (!existsSync(f)) return `--- ${n.name}: no log`;
-        const text = readFileSync(f, "utf8").split("\n").filter((l) => l.trim() !== "");
+        const text = readFileSync(f, "utf8")
+          .split("\n")
+          .filter((l) => l.trim() !== "");
         return `--- ${n.name} dockerd.log (last ${lines} lines)\n${text.slice(-lines).join("\n")}`;
       })
       .join("\n");
@@ -310,13 +328,16 @@ export interface StandInImage {
   readonly changes: readonly string[];
 }
 
-const PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/nonexistent:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n";
+const PASSWD =
+  "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/nonexistent:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n";
 const GROUP = "root:x:0:\napp:x:1000:\nnogroup:x:65534:\n";
 
 function busyboxEntries(): TarEntry[] {
   const bb = staticBusyboxRequirement();
   if (!bb.path) throw new Error(bb.reason);
-  const applets = spawnSync(bb.path, ["--list"], { encoding: "utf8" }).stdout.split("\n").filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox");
+  const applets = spawnSync(bb.path, ["--list"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox");
   return [
     { name: "bin/", type: "dir", mode: 0o755 },
     { name: "bin/busybox", type: "file", mode: 0o755, content: readFileSync(bb.path) },
@@ -361,7 +382,13 @@ export function edgeStandInImage(): StandInImage {
     ...libs.map((l): TarEntry => ({ name: l.replace(/^\//, ""), type: "file", mode: 0o755, content: readFileSync(l) })),
     { name: "etc/caddy/", type: "dir", mode: 0o755 },
   ];
-  return image("swarm-edge", entries, ["ENV PATH=/bin:/usr/bin", "ENV HOME=/tmp", "ENV XDG_CONFIG_HOME=/tmp", "ENV XDG_DATA_HOME=/tmp", 'CMD ["caddy", "version"]']);
+  return image("swarm-edge", entries, [
+    "ENV PATH=/bin:/usr/bin",
+    "ENV HOME=/tmp",
+    "ENV XDG_CONFIG_HOME=/tmp",
+    "ENV XDG_DATA_HOME=/tmp",
+    'CMD ["caddy", "version"]',
+  ]);
 }
 
 /** Absolute paths of the shared objects (and loader) an ELF needs, from ldd; none for a static binary. */
@@ -451,7 +478,11 @@ export class Load {
   private stderr = "";
 
   private constructor(rig: SwarmRig, url: string, timeoutMs: number, pauseMs: number) {
-    this.child = rig.spawnInClient([process.execPath, "-e", LOAD_CLIENT], { LOAD_URL: url, LOAD_TIMEOUT_MS: String(timeoutMs), LOAD_PAUSE_MS: String(pauseMs) });
+    this.child = rig.spawnInClient([process.execPath, "-e", LOAD_CLIENT], {
+      LOAD_URL: url,
+      LOAD_TIMEOUT_MS: String(timeoutMs),
+      LOAD_PAUSE_MS: String(pauseMs),
+    });
     this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       this.buffer += chunk;
       const lines = this.buffer.split("\n");
@@ -464,10 +495,15 @@ export class Load {
   /** Starts sending; waits until the first answer is in (so a scenario starts under load). */
   static async start(rig: SwarmRig, url: string, opts: { timeoutMs?: number; pauseMs?: number } = {}): Promise<Load> {
     const load = new Load(rig, url, opts.timeoutMs ?? 10_000, opts.pauseMs ?? 0);
-    await waitFor("the load client's first answer", 20_000, async () => {
-      if (load.child.exitCode !== null) throw new Error(`load client exited ${load.child.exitCode}: ${load.stderr.trim()}`);
-      return load.samples.length > 0 ? true : undefined;
-    }, 100);
+    await waitFor(
+      "the load client's first answer",
+      20_000,
+      async () => {
+        if (load.child.exitCode !== null) throw new Error(`load client exited ${load.child.exitCode}: ${load.stderr.trim()}`);
+        return load.samples.length > 0 ? true : undefined;
+      },
+      100,
+    );
     return load;
   }
 
@@ -504,7 +540,9 @@ export function summarize(samples: readonly Sample[], since?: number, slowOverMs
     slowOnes: samples.filter((s) => s.ok && s.ms > slowOverMs).map((s) => ({ at: Math.round((s.t - t0) / 100) / 10, ms: s.ms })),
     maxMs: samples.reduce((m, s) => Math.max(m, s.ms), 0),
     seconds: last ? Math.round((last.t + last.ms - (samples[0]?.t ?? t0)) / 100) / 10 : 0,
-    failures: samples.filter((s) => !s.ok).map((s) => ({ at: Math.round((s.t - t0) / 100) / 10, why: s.err ?? `HTTP ${s.status}: ${s.body ?? ""}` })),
+    failures: samples
+      .filter((s) => !s.ok)
+      .map((s) => ({ at: Math.round((s.t - t0) / 100) / 10, why: s.err ?? `HTTP ${s.status}: ${s.body ?? ""}` })),
     bodies,
   };
 }

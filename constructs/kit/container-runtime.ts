@@ -4,7 +4,15 @@ import type { Construct } from "constructs";
 import { suppressPolicy } from "../policy/policy-aspect";
 import { SECRETS_OWNER_ROLE } from "../contract";
 import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
-import { replicaHost, upstreamAddresses, type DeployedService, type ServiceRuntime, type ServiceSpec, type Upstream, type VolumeMount } from "./service-spec";
+import {
+  replicaHost,
+  upstreamAddresses,
+  type DeployedService,
+  type ServiceRuntime,
+  type ServiceSpec,
+  type Upstream,
+  type VolumeMount,
+} from "./service-spec";
 import { ServiceVolume } from "./service-volume";
 
 /**
@@ -16,7 +24,10 @@ export class ContainerRuntime implements ServiceRuntime {
   readonly kind = "containers";
 
   deploy(scope: Construct, spec: ServiceSpec): DeployedService {
-    if (!spec.image.resource) throw new Error(`ContainerRuntime ${scope.node.path}: image "${spec.image.ref}" was declared with pull: false; a container needs the image pulled onto its host`);
+    if (!spec.image.resource)
+      throw new Error(
+        `ContainerRuntime ${scope.node.path}: image "${spec.image.ref}" was declared with pull: false; a container needs the image pulled onto its host`,
+      );
     const seedMounts = this.seedVolumes(scope, spec);
     const seed = seedMounts.length > 0 ? this.createSeed(scope, spec, seedMounts) : undefined;
     const secretsMount = spec.secrets.length > 0 ? seedMounts[0] : undefined;
@@ -62,9 +73,18 @@ export class ContainerRuntime implements ServiceRuntime {
   private createSeed(scope: Construct, spec: ServiceSpec, mounts: VolumeMount[]): Container {
     const uploads = [
       // 0400 root until the secrets owner hands them to the service's user.
-      ...spec.secrets.map((s) => ({ file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, content: escapeTemplateText(s.value), executable: false, permissions: SECRET_FILE_PERMISSIONS })),
+      ...spec.secrets.map((s) => ({
+        file: `${SECURE_DEFAULTS.secretsDir}/${s.name}`,
+        content: escapeTemplateText(s.value),
+        executable: false,
+        permissions: SECRET_FILE_PERMISSIONS,
+      })),
       ...spec.configDirs.flatMap((dir) =>
-        dir.files.map((f) => ({ file: `${dir.path}/${f.name}`, content: escapeTemplateText(f.content), executable: f.executable ?? false })),
+        dir.files.map((f) => ({
+          file: `${dir.path}/${f.name}`,
+          content: escapeTemplateText(f.content),
+          executable: f.executable ?? false,
+        })),
       ),
     ];
     const seed = new Container(scope, "seed", {
@@ -87,7 +107,11 @@ export class ContainerRuntime implements ServiceRuntime {
       volumes: mounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: false })),
       upload: uploads,
     });
-    suppressPolicy(seed, "read-only-rootfs", "seed container never starts; Docker accepts uploads only into a container whose rootfs is writable");
+    suppressPolicy(
+      seed,
+      "read-only-rootfs",
+      "seed container never starts; Docker accepts uploads only into a container whose rootfs is writable",
+    );
     return seed;
   }
 
@@ -101,7 +125,10 @@ export class ContainerRuntime implements ServiceRuntime {
   private createSecretsOwner(scope: Construct, spec: ServiceSpec, seed: Container, secrets: VolumeMount): Container {
     const name = `${spec.environment}-${spec.service}-secrets-owner`;
     const image = spec.secretsOwnerImage ?? spec.image;
-    if (!image.resource) throw new Error(`ContainerRuntime ${scope.node.path}: secretsOwnerImage "${image.ref}" was declared with pull: false; the secrets owner runs on this host and needs it pulled`);
+    if (!image.resource)
+      throw new Error(
+        `ContainerRuntime ${scope.node.path}: secretsOwnerImage "${image.ref}" was declared with pull: false; the secrets owner runs on this host and needs it pulled`,
+      );
     const job = new Container(scope, "secrets-owner", {
       name,
       image: image.imageId,
@@ -124,17 +151,39 @@ export class ContainerRuntime implements ServiceRuntime {
       dependsOn: [seed],
       lifecycle: {
         replaceTriggeredBy: [`${seed.terraformResourceType}.${seed.friendlyUniqueId}`],
-        postcondition: [{ condition: "${self.exit_code == 0}", errorMessage: `${name} could not give the secret files to ${spec.user}; read its logs with: docker logs ${name}` }],
+        postcondition: [
+          {
+            condition: "${self.exit_code == 0}",
+            errorMessage: `${name} could not give the secret files to ${spec.user}; read its logs with: docker logs ${name}`,
+          },
+        ],
       },
     });
     const scoped = { image: image.ref };
-    suppressPolicy(job, "non-root", "chown needs root with CAP_CHOWN (its only capability); the job has no network and a read-only rootfs and exits at once", scoped);
+    suppressPolicy(
+      job,
+      "non-root",
+      "chown needs root with CAP_CHOWN (its only capability); the job has no network and a read-only rootfs and exits at once",
+      scoped,
+    );
     suppressPolicy(job, "restart-policy", "a one-shot job: it runs chown once per upload and must not restart", scoped);
-    suppressPolicy(job, "healthcheck", "a one-shot job that exits at once: apply waits for its exit code (a postcondition) instead of a health status", scoped);
+    suppressPolicy(
+      job,
+      "healthcheck",
+      "a one-shot job that exits at once: apply waits for its exit code (a postcondition) instead of a health status",
+      scoped,
+    );
     return job;
   }
 
-  private createReplica(scope: Construct, spec: ServiceSpec, index: number, seedMounts: VolumeMount[], seed: Container | undefined, secretsOwner: Container | undefined): Container {
+  private createReplica(
+    scope: Construct,
+    spec: ServiceSpec,
+    index: number,
+    seedMounts: VolumeMount[],
+    seed: Container | undefined,
+    secretsOwner: Container | undefined,
+  ): Container {
     const host = replicaHost(spec.service, spec.replicas, index);
     const hc = spec.healthcheck;
     const wait = spec.waitHealthy;
@@ -159,7 +208,9 @@ export class ContainerRuntime implements ServiceRuntime {
       shmSize: spec.shmSizeMb,
       restart: spec.restart,
       stopTimeout: spec.stopTimeoutSeconds,
-      healthcheck: hc ? { test: [...hc.test], interval: hc.interval, timeout: hc.timeout, retries: hc.retries, startPeriod: hc.startPeriod } : undefined,
+      healthcheck: hc
+        ? { test: [...hc.test], interval: hc.interval, timeout: hc.timeout, retries: hc.retries, startPeriod: hc.startPeriod }
+        : undefined,
       logDriver: SECURE_DEFAULTS.logDriver,
       logOpts: { "max-size": `${spec.log.maxSizeMb}m`, "max-file": String(spec.log.maxFiles) },
       labels: labelList(spec, spec.component, hc),
@@ -189,7 +240,12 @@ export class ContainerRuntime implements ServiceRuntime {
         // Terraform refuses in lifecycle blocks (hashicorp/terraform-cdk#3196).
         replaceTriggeredBy: seed ? [`${seed.terraformResourceType}.${seed.friendlyUniqueId}`] : undefined,
         postcondition: spec.oneShot
-          ? [{ condition: "${self.exit_code == 0}", errorMessage: `${spec.environment}-${host} did not exit 0; read its logs with: docker logs ${spec.environment}-${host}` }]
+          ? [
+              {
+                condition: "${self.exit_code == 0}",
+                errorMessage: `${spec.environment}-${host} did not exit 0; read its logs with: docker logs ${spec.environment}-${host}`,
+              },
+            ]
           : undefined,
       },
     };
@@ -219,7 +275,11 @@ export function envMap(spec: ServiceSpec): Record<string, string> {
   for (const secret of spec.secrets) {
     if (secret.envVar) env[secret.envVar] = `${SECURE_DEFAULTS.secretsDir}/${secret.name}`;
   }
-  return Object.fromEntries(Object.keys(env).sort().map((name) => [name, env[name]!]));
+  return Object.fromEntries(
+    Object.keys(env)
+      .sort()
+      .map((name) => [name, env[name]!]),
+  );
 }
 
 function envList(spec: ServiceSpec): string[] {

@@ -182,7 +182,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   const fail = (key: string, message: string) => problems.push(`${key}: ${message}`);
   const relax = props.relax ?? {};
 
-  if (!SERVICE_NAME.test(props.service)) fail("service", `"${props.service}" must be lowercase letters, digits and dashes, starting with a letter`);
+  if (!SERVICE_NAME.test(props.service))
+    fail("service", `"${props.service}" must be lowercase letters, digits and dashes, starting with a letter`);
   if (!/^[a-z][a-z0-9]*$/.test(props.environment)) fail("environment", `"${props.environment}" must be lowercase letters and digits`);
   const replicas = props.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 1) fail("replicas", `${replicas} must be a whole number ≥ 1`);
@@ -193,20 +194,29 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   const cpus = props.cpus ?? SECURE_DEFAULTS.cpus;
   if (!(typeof cpus === "number" && cpus >= 0.01 && cpus <= 64)) fail("cpus", `${cpus} must be a number of CPUs from 0.01 to 64`);
   const updateOrder = props.updateOrder ?? "start-first";
-  if (updateOrder !== "start-first" && updateOrder !== "stop-first") fail("updateOrder", `"${String(updateOrder)}" must be "start-first" or "stop-first"`);
+  if (updateOrder !== "start-first" && updateOrder !== "stop-first")
+    fail("updateOrder", `"${String(updateOrder)}" must be "start-first" or "stop-first"`);
 
   for (const [key, reason] of Object.entries(relax)) {
-    if (!["read-only-rootfs", "non-root", "healthcheck", "restart-policy"].includes(key)) fail(`relax.${key}`, "is not a relaxable default (read-only-rootfs, non-root, healthcheck, restart-policy)");
+    if (!["read-only-rootfs", "non-root", "healthcheck", "restart-policy"].includes(key))
+      fail(`relax.${key}`, "is not a relaxable default (read-only-rootfs, non-root, healthcheck, restart-policy)");
     if (typeof reason !== "string" || reason.trim().length < 10) fail(`relax.${key}`, "needs a written reason of at least 10 characters");
   }
 
   const user = props.user ?? SECURE_DEFAULTS.user;
   // It becomes an argument of chown and of the engine's user field: a name or a numeric id, never an option.
-  if (!USER.test(user)) fail("user", `${JSON.stringify(user)} must be a user name or uid, optionally with ":group" or ":gid" (e.g. "postgres", "1000:1000")`);
-  if (props.secretsOwnerImage && !/^\d+(:\d+)?$/.test(user)) fail("secretsOwnerImage", `needs a numeric user (uid[:gid]); ${JSON.stringify(user)} is a name that only the service's own image resolves`);
-  if (/^(root|0)(:|$)/.test(user) && !relax["non-root"]) fail("user", `"${user}" is root; run as the image's unprivileged user, or state why in relax["non-root"]`);
+  if (!USER.test(user))
+    fail("user", `${JSON.stringify(user)} must be a user name or uid, optionally with ":group" or ":gid" (e.g. "postgres", "1000:1000")`);
+  if (props.secretsOwnerImage && !/^\d+(:\d+)?$/.test(user))
+    fail(
+      "secretsOwnerImage",
+      `needs a numeric user (uid[:gid]); ${JSON.stringify(user)} is a name that only the service's own image resolves`,
+    );
+  if (/^(root|0)(:|$)/.test(user) && !relax["non-root"])
+    fail("user", `"${user}" is root; run as the image's unprivileged user, or state why in relax["non-root"]`);
   const readOnlyRootfs = props.readOnlyRootfs ?? SECURE_DEFAULTS.readOnlyRootfs;
-  if (!readOnlyRootfs && !relax["read-only-rootfs"]) fail("readOnlyRootfs", "false weakens isolation; mount tmpfs/volumes for writable paths, or state why in relax[\"read-only-rootfs\"]");
+  if (!readOnlyRootfs && !relax["read-only-rootfs"])
+    fail("readOnlyRootfs", 'false weakens isolation; mount tmpfs/volumes for writable paths, or state why in relax["read-only-rootfs"]');
 
   const env = props.env ?? {};
   for (const [name, value] of Object.entries(env)) {
@@ -221,7 +231,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
     if (!SECRET_FILE.test(s.name)) fail(`secrets.${s.name}`, "file name must be lowercase letters, digits and underscores");
     if (secretNames.has(s.name)) fail(`secrets.${s.name}`, "is declared twice");
     secretNames.add(s.name);
-    if (s.envVar !== undefined && (!ENV_NAME.test(s.envVar) || !s.envVar.endsWith("_FILE"))) fail(`secrets.${s.name}.envVar`, `"${s.envVar}" must be UPPER_SNAKE_CASE ending in _FILE (it carries a path, not the secret)`);
+    if (s.envVar !== undefined && (!ENV_NAME.test(s.envVar) || !s.envVar.endsWith("_FILE")))
+      fail(`secrets.${s.name}.envVar`, `"${s.envVar}" must be UPPER_SNAKE_CASE ending in _FILE (it carries a path, not the secret)`);
     if (s.envVar !== undefined && s.envVar in env) fail(`secrets.${s.name}.envVar`, `${s.envVar} is also set in env; keep one`);
   }
 
@@ -251,7 +262,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
 
   const capAdd: string[] = [];
   for (const [cap, reason] of Object.entries(props.capabilities ?? {})) {
-    if (!CAPABILITY.test(cap) || cap.startsWith("CAP_")) fail(`capabilities.${cap}`, "write the capability without CAP_, e.g. NET_BIND_SERVICE");
+    if (!CAPABILITY.test(cap) || cap.startsWith("CAP_"))
+      fail(`capabilities.${cap}`, "write the capability without CAP_, e.g. NET_BIND_SERVICE");
     if (cap === "ALL" || cap === "SYS_ADMIN") fail(`capabilities.${cap}`, "is never granted; find a narrower capability");
     if (!reason || reason.trim().length < 10) fail(`capabilities.${cap}`, "needs a written reason of at least 10 characters");
     capAdd.push(cap);
@@ -260,7 +272,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   let healthcheck: ServiceSpec["healthcheck"];
   if (props.healthcheck) {
     const hc = props.healthcheck;
-    if (hc.test.length === 0 || !["CMD", "CMD-SHELL"].includes(hc.test[0]!)) fail("healthcheck.test", "must start with \"CMD\" or \"CMD-SHELL\"");
+    if (hc.test.length === 0 || !["CMD", "CMD-SHELL"].includes(hc.test[0]!))
+      fail("healthcheck.test", 'must start with "CMD" or "CMD-SHELL"');
     const duration = (key: string, value: string | undefined, fallback: string) => {
       try {
         return canonicalDuration(value ?? fallback);
@@ -280,7 +293,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
     fail("healthcheck", "is required so Docker and apply know the service works; or state why not in relax.healthcheck");
   }
   const restart = props.restart ?? (props.oneShot ? "no" : SECURE_DEFAULTS.restart);
-  if (restart === "no" && !relax["restart-policy"]) fail("restart", "\"no\" leaves a crashed service down; use unless-stopped, or state why in relax[\"restart-policy\"]");
+  if (restart === "no" && !relax["restart-policy"])
+    fail("restart", '"no" leaves a crashed service down; use unless-stopped, or state why in relax["restart-policy"]');
 
   const networks = props.networks;
   if (networks.length === 0) fail("networks", "attach at least one network (the service is unreachable otherwise)");
@@ -291,10 +305,14 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   }
   const ports = props.ports ?? [];
   for (const p of ports) {
-    if (!LOOPBACK.has(p.ip) && p.ip !== "0.0.0.0") fail(`ports.${p.internal}.ip`, `"${p.ip}" must be 127.0.0.1 (private) or 0.0.0.0 (public edge)`);
+    if (!LOOPBACK.has(p.ip) && p.ip !== "0.0.0.0")
+      fail(`ports.${p.internal}.ip`, `"${p.ip}" must be 127.0.0.1 (private) or 0.0.0.0 (public edge)`);
   }
   if (ports.length > 0 && networks.every((n) => n.network.internal)) {
-    fail("ports", "Docker publishes no ports for a container that is only on internal networks; attach a non-internal network (e.g. egress) or drop the ports");
+    fail(
+      "ports",
+      "Docker publishes no ports for a container that is only on internal networks; attach a non-internal network (e.g. egress) or drop the ports",
+    );
   }
 
   const log = {
@@ -304,7 +322,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   if (!Number.isInteger(log.maxSizeMb) || log.maxSizeMb < 1) fail("log.maxSizeMb", "must be a whole number ≥ 1");
   if (!Number.isInteger(log.maxFiles) || log.maxFiles < 1) fail("log.maxFiles", "must be a whole number ≥ 1");
 
-  if (props.waitHealthy && !healthcheck) fail("waitHealthy", "needs a healthcheck: apply can only wait for a container that reports health");
+  if (props.waitHealthy && !healthcheck)
+    fail("waitHealthy", "needs a healthcheck: apply can only wait for a container that reports health");
 
   if (problems.length > 0) {
     throw new Error(`HardenedService ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);

@@ -36,8 +36,10 @@ export class LiveConfig extends Construct {
   constructor(scope: Construct, id: string, props: LiveConfigProps) {
     super(scope, id);
     const problems: string[] = [];
-    if (!/^[a-z][a-z0-9-]{0,30}$/.test(props.purpose)) problems.push(`purpose "${props.purpose}" must be lowercase letters, digits and dashes`);
-    if (!/^\/[A-Za-z0-9_./-]+$/.test(props.path) || props.path.includes("..")) problems.push(`path "${props.path}" must be an absolute container path of letters, digits, _ . / -`);
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(props.purpose))
+      problems.push(`purpose "${props.purpose}" must be lowercase letters, digits and dashes`);
+    if (!/^\/[A-Za-z0-9_./-]+$/.test(props.path) || props.path.includes(".."))
+      problems.push(`path "${props.path}" must be an absolute container path of letters, digits, _ . / -`);
     if (props.files.length === 0) problems.push("files is empty: there is nothing to deliver");
     const names = new Set<string>();
     for (const f of props.files) {
@@ -45,10 +47,16 @@ export class LiveConfig extends Construct {
       if (names.has(f.name)) problems.push(`files.${f.name} is declared twice`);
       names.add(f.name);
     }
-    if (!props.image.resource) problems.push(`image "${props.image.ref}" was declared with pull: false; the seed runs on this host and needs it pulled`);
+    if (!props.image.resource)
+      problems.push(`image "${props.image.ref}" was declared with pull: false; the seed runs on this host and needs it pulled`);
     if (problems.length > 0) throw new Error(`LiveConfig ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 
-    this.volume = new ServiceVolume(this, "volume", { environment: props.environment, service: props.service, purpose: props.purpose, ephemeral: true });
+    this.volume = new ServiceVolume(this, "volume", {
+      environment: props.environment,
+      service: props.service,
+      purpose: props.purpose,
+      ephemeral: true,
+    });
     this.seed = new Container(this, "seed", {
       name: `${props.environment}-${props.service}-${props.purpose}-seed`,
       image: props.image.imageId,
@@ -72,7 +80,11 @@ export class LiveConfig extends Construct {
         { label: LABELS.service, value: props.service },
       ],
       volumes: [{ volumeName: this.volume.name, containerPath: props.path, readOnly: false }],
-      upload: props.files.map((f) => ({ file: `${props.path}/${f.name}`, content: escapeTemplateText(f.content), executable: f.executable ?? false })),
+      upload: props.files.map((f) => ({
+        file: `${props.path}/${f.name}`,
+        content: escapeTemplateText(f.content),
+        executable: f.executable ?? false,
+      })),
     });
     this.mount = { volume: this.volume, containerPath: props.path, readOnly: true };
   }

@@ -35,7 +35,9 @@ const SAFE_PATH = /^[A-Za-z0-9._@+/-]+$/;
  */
 export function projectPath(path: string): string {
   if (!SAFE_PATH.test(path)) {
-    throw new Error(`projectPath: ${JSON.stringify(path)} may hold letters, digits and . _ - + @ / only; a path is never written into a Terraform expression with other characters`);
+    throw new Error(
+      `projectPath: ${JSON.stringify(path)} may hold letters, digits and . _ - + @ / only; a path is never written into a Terraform expression with other characters`,
+    );
   }
   if (path.startsWith("/")) return path;
   // join() rather than a "${...}" template: cdktf mis-escapes templates nested in function calls.
@@ -82,7 +84,8 @@ export class ServiceImage extends Construct {
       // keep_locally: other environments on the same host may still run this image.
       if (props.pull ?? true) this.resource = new Image(this, "image", { name: this.ref, keepLocally: true });
     }
-    if (props.build && props.pull === false) throw new Error(`ServiceImage ${this.node.path}: a locally built image exists only on this host; pull: false needs a registry ref`);
+    if (props.build && props.pull === false)
+      throw new Error(`ServiceImage ${this.node.path}: a locally built image exists only on this host; pull: false needs a registry ref`);
     // Only a container can use the local image ID; a Swarm service takes `ref`.
     this.imageId = this.resource?.imageId ?? this.ref;
   }

@@ -32,7 +32,9 @@ export class ServiceVolume extends Construct {
   constructor(scope: Construct, id: string, props: ServiceVolumeProps) {
     super(scope, id);
     if (props.protect && props.ephemeral) {
-      throw new Error(`ServiceVolume ${this.node.path}: a volume is either protected (holds data) or ephemeral (rebuilt from config), not both`);
+      throw new Error(
+        `ServiceVolume ${this.node.path}: a volume is either protected (holds data) or ephemeral (rebuilt from config), not both`,
+      );
     }
     this.protected = props.protect ?? false;
     this.ephemeral = props.ephemeral ?? false;

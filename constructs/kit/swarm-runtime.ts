@@ -74,8 +74,10 @@ export class SwarmRuntime implements ServiceRuntime {
         problems.push(`placementConstraints: "${c}" is not a constraint like node.labels.updateio.apps==true or node.role==worker`);
       }
     }
-    if (!Number.isInteger(this.updateDelay) || this.updateDelay < 0 || this.updateDelay > 600) problems.push(`updateDelaySeconds: ${this.updateDelay} must be a whole number of seconds from 0 to 600`);
-    if (!Number.isInteger(this.monitorMargin) || this.monitorMargin < 5 || this.monitorMargin > 600) problems.push(`monitorMarginSeconds: ${this.monitorMargin} must be a whole number of seconds from 5 to 600`);
+    if (!Number.isInteger(this.updateDelay) || this.updateDelay < 0 || this.updateDelay > 600)
+      problems.push(`updateDelaySeconds: ${this.updateDelay} must be a whole number of seconds from 0 to 600`);
+    if (!Number.isInteger(this.monitorMargin) || this.monitorMargin < 5 || this.monitorMargin > 600)
+      problems.push(`monitorMarginSeconds: ${this.monitorMargin} must be a whole number of seconds from 5 to 600`);
     if (problems.length > 0) throw new Error(`SwarmRuntime is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   }
 
@@ -102,7 +104,14 @@ export class SwarmRuntime implements ServiceRuntime {
         labels: objectLabels,
         lifecycle: { createBeforeDestroy: true },
       });
-      return { secretId: secret.id, secretName: secret.name, fileName: `${SECURE_DEFAULTS.secretsDir}/${s.name}`, fileUid: uid, fileGid: gid, fileMode: SECRET_FILE_MODE };
+      return {
+        secretId: secret.id,
+        secretName: secret.name,
+        fileName: `${SECURE_DEFAULTS.secretsDir}/${s.name}`,
+        fileUid: uid,
+        fileGid: gid,
+        fileMode: SECRET_FILE_MODE,
+      };
     });
     const configs = spec.configDirs.flatMap((dir, i) =>
       dir.files.map((f) => {
@@ -113,7 +122,14 @@ export class SwarmRuntime implements ServiceRuntime {
           data: base64Of(content),
           lifecycle: { createBeforeDestroy: true },
         });
-        return { configId: config.id, configName: config.name, fileName: `${dir.path}/${f.name}`, fileUid: uid, fileGid: gid, fileMode: f.executable ? CONFIG_EXEC_MODE : CONFIG_FILE_MODE };
+        return {
+          configId: config.id,
+          configName: config.name,
+          fileName: `${dir.path}/${f.name}`,
+          fileUid: uid,
+          fileGid: gid,
+          fileMode: f.executable ? CONFIG_EXEC_MODE : CONFIG_FILE_MODE,
+        };
       }),
     );
 
@@ -165,10 +181,20 @@ export class SwarmRuntime implements ServiceRuntime {
           name: n.network.id,
           aliases: [...new Set([spec.service, ...(n.aliases ?? [])])].sort(),
         })),
-        logDriver: { name: SECURE_DEFAULTS.logDriver, options: { "max-file": String(spec.log.maxFiles), "max-size": `${spec.log.maxSizeMb}m` } },
+        logDriver: {
+          name: SECURE_DEFAULTS.logDriver,
+          options: { "max-file": String(spec.log.maxFiles), "max-size": `${spec.log.maxSizeMb}m` },
+        },
         placement: this.placement.length > 0 ? { constraints: [...this.placement] } : undefined,
       },
-      updateConfig: { parallelism: 1, delay: swarmDuration(this.updateDelay), failureAction: "rollback", monitor, maxFailureRatio: "0.0", order },
+      updateConfig: {
+        parallelism: 1,
+        delay: swarmDuration(this.updateDelay),
+        failureAction: "rollback",
+        monitor,
+        maxFailureRatio: "0.0",
+        order,
+      },
       rollbackConfig: { parallelism: 1, delay: "0s", failureAction: "pause", monitor, maxFailureRatio: "0.0", order },
       // DNS round robin, no virtual IP: the edge resolves tasks.<alias> itself (and VIPs need ip_vs).
       endpointSpec: { mode: "dnsrr" },
@@ -205,7 +231,9 @@ function base64Of(content: string): string {
  */
 function contentName(base: string, content: string): string {
   if (base.length + 13 > MAX_OBJECT_NAME) {
-    throw new Error(`SwarmRuntime: "${base}" is too long for a Swarm object name (${MAX_OBJECT_NAME} characters with the 13-character content suffix); shorten the service or file name`);
+    throw new Error(
+      `SwarmRuntime: "${base}" is too long for a Swarm object name (${MAX_OBJECT_NAME} characters with the 13-character content suffix); shorten the service or file name`,
+    );
   }
   if (!Token.isUnresolved(content)) return `${base}-${createHash("sha256").update(content).digest("hex").slice(0, 12)}`;
   // Generated values are known only at apply: Terraform hashes them (the name is then sensitive too).
@@ -217,16 +245,26 @@ function assertSwarmable(path: string, spec: ServiceSpec): void {
   const problems: string[] = [];
   const fail = (key: string, message: string) => problems.push(`${key}: ${message}`);
   if (spec.oneShot) fail("oneShot", "Swarm has no one-shot jobs in provider 3.6.2; run the job with the container runtime");
-  if (!spec.image.pinned) fail("image", `"${spec.image.ref}" is not pinned by digest; a Swarm node pulls by reference and cannot use a local image ID: use name:tag@sha256:<digest>`);
+  if (!spec.image.pinned)
+    fail(
+      "image",
+      `"${spec.image.ref}" is not pinned by digest; a Swarm node pulls by reference and cannot use a local image ID: use name:tag@sha256:<digest>`,
+    );
   if (!/^\d+:\d+$/.test(spec.user)) fail("user", `"${spec.user}" must be numeric uid:gid on Swarm (secret files are owned by it)`);
   if (!spec.healthcheck) fail("healthcheck", "is required on Swarm: rolling updates and rollbacks are gated by it");
-  if (spec.volumes.length > 0) fail("volumes", "volumes are per node, so a task moved to another node would start empty; run stateful services with the container runtime on the manager");
+  if (spec.volumes.length > 0)
+    fail(
+      "volumes",
+      "volumes are per node, so a task moved to another node would start empty; run stateful services with the container runtime on the manager",
+    );
   if (spec.binds.length > 0) fail("binds", "host paths differ per node; run the service with the container runtime");
   if (spec.ports.length > 0) fail("ports", "Swarm cannot bind a port to 127.0.0.1; route the service through the edge instead");
-  if (Object.keys(spec.sysctls).length > 0) fail("sysctls", "force a replacement of the service on every change in provider 3.6.2; run the service with the container runtime");
+  if (Object.keys(spec.sysctls).length > 0)
+    fail("sysctls", "force a replacement of the service on every change in provider 3.6.2; run the service with the container runtime");
   if (spec.shmSizeMb !== undefined) fail("shmSizeMb", "is not expressible for a Swarm service in provider 3.6.2");
   if (spec.restart === "no") fail("restart", "a Swarm service always restarts its tasks; use the container runtime for jobs");
-  if (spec.networks.some((n) => n.network.driver !== "overlay")) fail("networks", "a Swarm service can only join overlay networks; set the stack's network defaults to overlay");
+  if (spec.networks.some((n) => n.network.driver !== "overlay"))
+    fail("networks", "a Swarm service can only join overlay networks; set the stack's network defaults to overlay");
   if (!(spec.cpus > 0 && spec.cpus <= 64)) fail("cpus", `${spec.cpus} must be between 0 and 64 CPUs`);
   if (problems.length > 0) throw new Error(`SwarmRuntime ${path} cannot run this service:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }

@@ -23,7 +23,11 @@ export function pattern(path: string): string {
 }
 
 /** A reference of one of the given forms, to a resource declared in this stack. */
-function declaredRef(json: TerraformJson, value: string, forms: readonly (readonly [string, readonly string[]])[]): ResourceRef | undefined {
+function declaredRef(
+  json: TerraformJson,
+  value: string,
+  forms: readonly (readonly [string, readonly string[]])[],
+): ResourceRef | undefined {
   const ref = parseRef(value);
   if (!ref || /\[/.test(value)) return undefined;
   const ok = forms.some(([type, attrs]) => ref.type === type && attrs.includes(ref.attribute));
@@ -67,7 +71,25 @@ export function relativeHostPath(value: unknown): RelativeHostPath | undefined {
 }
 
 /** Directory names that make a relative bind dangerous wherever the checkout lives. */
-const DANGEROUS_SEGMENTS = ["proc", "sys", "dev", "etc", "boot", "root", "run", "var", "usr", "lib", "bin", "sbin", "docker", "containerd", "docker.sock", ".ssh", ".docker"];
+const DANGEROUS_SEGMENTS = [
+  "proc",
+  "sys",
+  "dev",
+  "etc",
+  "boot",
+  "root",
+  "run",
+  "var",
+  "usr",
+  "lib",
+  "bin",
+  "sbin",
+  "docker",
+  "containerd",
+  "docker.sock",
+  ".ssh",
+  ".docker",
+];
 
 /** Why a relative host path could reach something dangerous, or undefined. */
 export function relativeHostPathRisk(rel: RelativeHostPath): string | undefined {
@@ -85,7 +107,10 @@ export function relativeHostPathRisk(rel: RelativeHostPath): string | undefined 
 
 type Form = (json: TerraformJson, value: string) => boolean;
 
-const refTo = (...forms: (readonly [string, readonly string[]])[]): Form => (json, value) => declaredRef(json, value, forms) !== undefined;
+const refTo =
+  (...forms: (readonly [string, readonly string[]])[]): Form =>
+  (json, value) =>
+    declaredRef(json, value, forms) !== undefined;
 const relativePath: Form = (_json, value) => relativeHostPath(value) !== undefined;
 /** `${base64encode(<random_password.x.result | local.x | var.x>)}`: data known only at apply. */
 const base64OfReference: Form = (json, value) => {
@@ -138,7 +163,11 @@ export function isMetaKey(key: string): boolean {
   return META_KEYS.has(key);
 }
 
-export type Judgement = { readonly kind: "value" } | { readonly kind: "accepted" } | { readonly kind: "vouched"; readonly reason: string } | { readonly kind: "unjudgeable"; readonly why: string };
+export type Judgement =
+  | { readonly kind: "value" }
+  | { readonly kind: "accepted" }
+  | { readonly kind: "vouched"; readonly reason: string }
+  | { readonly kind: "unjudgeable"; readonly why: string };
 
 /**
  * How the policy stands to the value at `path` of a resource of `resourceType`: a plain value, an

@@ -69,7 +69,18 @@ export function numberOf(value: unknown): number | undefined {
 // ---------------------------------------------------------------------------------------------
 
 /** Unprivileged accounts of the images we run, accepted by name (any other name may map to uid 0). */
-export const KNOWN_UNPRIVILEGED_USERS = ["nobody", "postgres", "redis", "rabbitmq", "node", "grafana", "prometheus", "www-data", "nginx", "caddy"];
+export const KNOWN_UNPRIVILEGED_USERS = [
+  "nobody",
+  "postgres",
+  "redis",
+  "rabbitmq",
+  "node",
+  "grafana",
+  "prometheus",
+  "www-data",
+  "nginx",
+  "caddy",
+];
 /** Supplementary groups that amount to root on the host or in the container. */
 const PRIVILEGED_GROUPS = ["root", "0", "docker", "disk", "shadow", "sudo", "wheel", "adm", "kmem", "sys"];
 const MAX_ID = 2 ** 31 - 1;
@@ -81,9 +92,7 @@ function numericId(text: string): number | undefined {
 }
 
 export type UserVerdict =
-  | { readonly kind: "non-root" }
-  | { readonly kind: "root"; readonly why: string }
-  | { readonly kind: "unknown"; readonly why: string };
+  { readonly kind: "non-root" } | { readonly kind: "root"; readonly why: string } | { readonly kind: "unknown"; readonly why: string };
 
 /**
  * Whether `user` (`uid`, `name`, `uid:gid`, `name:group`) runs as root. Names other than the
@@ -157,9 +166,30 @@ export function exposesDockerSocket(hostPath: string): boolean {
  * of a parent directory, is a finding.
  */
 export const SENSITIVE_HOST_PATHS = [
-  "/proc", "/sys", "/dev", "/etc", "/boot", "/root", "/home", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-  "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/run/containerd", "/run/docker", "/run/systemd", "/var/log",
-  "/var/spool/cron", "/snap", "/opt/containerd",
+  "/proc",
+  "/sys",
+  "/dev",
+  "/etc",
+  "/boot",
+  "/root",
+  "/home",
+  "/usr",
+  "/bin",
+  "/sbin",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/var/lib/docker",
+  "/var/lib/containerd",
+  "/var/lib/kubelet",
+  "/run/containerd",
+  "/run/docker",
+  "/run/systemd",
+  "/var/log",
+  "/var/spool/cron",
+  "/snap",
+  "/opt/containerd",
 ];
 
 /** The sensitive path a bind of `hostPath` reaches, or undefined. */
@@ -196,7 +226,9 @@ export interface SecurityOpt {
 export function parseSecurityOpt(raw: string): SecurityOpt {
   const t = raw.trim();
   const i = t.search(/[=:]/);
-  return i === -1 ? { raw, key: t.toLowerCase(), value: undefined } : { raw, key: t.slice(0, i).trim().toLowerCase(), value: t.slice(i + 1).trim() };
+  return i === -1
+    ? { raw, key: t.toLowerCase(), value: undefined }
+    : { raw, key: t.slice(0, i).trim().toLowerCase(), value: t.slice(i + 1).trim() };
 }
 
 /** Go's strconv.ParseBool, which the engine uses for no-new-privileges. */

@@ -23,7 +23,18 @@
 import { AnnotationMetadataEntryType, App, Aspects, IAspect, TerraformDataSource, TerraformResource, TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
 import { pattern } from "./expressions";
-import { Environment, PolicyRule, RULE_IDS, RULES, Severity, TerraformJson, noUnjudgedExpressions, ruleAppliesTo, ruleById, severityOf } from "./rules";
+import {
+  Environment,
+  PolicyRule,
+  RULE_IDS,
+  RULES,
+  Severity,
+  TerraformJson,
+  noUnjudgedExpressions,
+  ruleAppliesTo,
+  ruleById,
+  severityOf,
+} from "./rules";
 import { vouchedExpressions } from "./rules/guard";
 import { imageRepository } from "./normalize";
 import { repositoryOf, workloadOf } from "./workload";
@@ -109,10 +120,14 @@ export function suppressPolicy(scope: IConstruct, ruleId: string, reason: string
     SUPPRESSIONS.set(scope, own);
   }
   if (own.has(ruleId)) {
-    throw new Error(`suppressPolicy(${scope.node.path}, "${ruleId}"): the rule is already suppressed on this construct (reason: ${own.get(ruleId)!.reason}).`);
+    throw new Error(
+      `suppressPolicy(${scope.node.path}, "${ruleId}"): the rule is already suppressed on this construct (reason: ${own.get(ruleId)!.reason}).`,
+    );
   }
   if (options.image !== undefined && (typeof options.image !== "string" || imageRepository(options.image) === "")) {
-    throw new Error(`suppressPolicy(${scope.node.path}, "${ruleId}"): options.image must be an image repository such as "gcr.io/cadvisor/cadvisor"; got ${JSON.stringify(options.image)}.`);
+    throw new Error(
+      `suppressPolicy(${scope.node.path}, "${ruleId}"): options.image must be an image repository such as "gcr.io/cadvisor/cadvisor"; got ${JSON.stringify(options.image)}.`,
+    );
   }
   own.set(ruleId, options.image === undefined ? { reason: text } : { reason: text, image: imageRepository(options.image) });
 }
@@ -121,7 +136,8 @@ export function suppressPolicy(scope: IConstruct, ruleId: string, reason: string
 export function suppressionsOf(scope: IConstruct): Suppression[] {
   const out: Suppression[] = [];
   for (const c of scope.node.findAll()) {
-    for (const [ruleId, e] of SUPPRESSIONS.get(c) ?? []) out.push({ ruleId, reason: e.reason, constructPath: c.node.path, ...(e.image !== undefined ? { image: e.image } : {}) });
+    for (const [ruleId, e] of SUPPRESSIONS.get(c) ?? [])
+      out.push({ ruleId, reason: e.reason, constructPath: c.node.path, ...(e.image !== undefined ? { image: e.image } : {}) });
   }
   return out;
 }
@@ -131,7 +147,11 @@ export function suppressionsOf(scope: IConstruct): Suppression[] {
  * One limited to an image (SuppressOptions.image) covers only a resource running that image
  * repository: pass the resource's repository (undefined when unknown, which never matches).
  */
-export function effectiveSuppression(construct: IConstruct, ruleId: string, imageRepo?: string): { reason: string; scopePath: string; image?: string } | undefined {
+export function effectiveSuppression(
+  construct: IConstruct,
+  ruleId: string,
+  imageRepo?: string,
+): { reason: string; scopePath: string; image?: string } | undefined {
   const scopes = construct.node.scopes; // root first
   for (let i = scopes.length - 1; i >= 0; i--) {
     const e = SUPPRESSIONS.get(scopes[i]!)?.get(ruleId);
@@ -170,7 +190,9 @@ const VOUCHES = new WeakMap<IConstruct, Map<string, string>>();
 export function vouchForExpression(resource: IConstruct, attribute: string, reason: string): void {
   const where = resource.node.path || "<app>";
   if (!TerraformResource.isTerraformResource(resource)) {
-    throw new Error(`vouchForExpression(${where}): vouch on the resource itself (a docker_container, docker_service ...), not on a ${App.isApp(resource) ? "app" : TerraformStack.isStack(resource) ? "stack" : "construct"}.`);
+    throw new Error(
+      `vouchForExpression(${where}): vouch on the resource itself (a docker_container, docker_service ...), not on a ${App.isApp(resource) ? "app" : TerraformStack.isStack(resource) ? "stack" : "construct"}.`,
+    );
   }
   const path = pattern(typeof attribute === "string" ? attribute.trim() : "");
   if (!/^[a-z_][a-z0-9_]*(\[\])?(\.[A-Za-z0-9_.-]+?(\[\])?)*$/.test(path) || /[*]/.test(path)) {
@@ -178,7 +200,9 @@ export function vouchForExpression(resource: IConstruct, attribute: string, reas
   }
   const text = typeof reason === "string" ? reason.trim() : "";
   if (text.length < MIN_REASON_LENGTH) {
-    throw new Error(`vouchForExpression(${where}, "${path}"): needs a written reason of at least ${MIN_REASON_LENGTH} characters (why the expression is safe); got ${JSON.stringify(reason)}.`);
+    throw new Error(
+      `vouchForExpression(${where}, "${path}"): needs a written reason of at least ${MIN_REASON_LENGTH} characters (why the expression is safe); got ${JSON.stringify(reason)}.`,
+    );
   }
   let own = VOUCHES.get(resource);
   if (!own) {
@@ -221,7 +245,8 @@ function metadataPath(resource: Record<string, unknown>): string | undefined {
 /** True when `c` is the resource (or data source) that renders as `resourceType.resourceName`. */
 function rendersAs(c: IConstruct | undefined, resourceType: string, resourceName: string): boolean {
   if (TerraformResource.isTerraformResource(c)) return c.friendlyUniqueId === resourceName && c.terraformResourceType === resourceType;
-  if (TerraformDataSource.isTerraformDataSource(c)) return c.friendlyUniqueId === resourceName && `data.${c.terraformResourceType}` === resourceType;
+  if (TerraformDataSource.isTerraformDataSource(c))
+    return c.friendlyUniqueId === resourceName && `data.${c.terraformResourceType}` === resourceType;
   return false;
 }
 
@@ -251,7 +276,8 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
   const all = stack.node.findAll();
   const byPath = new Map<string, IConstruct>(all.map((c) => [c.node.path, c]));
   const byLogicalId = new Map<string, IConstruct>();
-  for (const c of all) if (TerraformResource.isTerraformResource(c) || TerraformDataSource.isTerraformDataSource(c)) byLogicalId.set(c.friendlyUniqueId, c);
+  for (const c of all)
+    if (TerraformResource.isTerraformResource(c) || TerraformDataSource.isTerraformDataSource(c)) byLogicalId.set(c.friendlyUniqueId, c);
 
   const out: Located[] = [];
   // Data sources are checked as "data.<type>" (only rules for every type look at them).
@@ -267,7 +293,9 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
       // part of the JSON and can be written by an override, and pointing it at a construct with
       // suppressions would borrow them. Anything else belongs to the stack (never suppressible).
       const path = metadataPath(resource);
-      const made = [path !== undefined ? byPath.get(path) : undefined, byLogicalId.get(resourceName)].find((c) => rendersAs(c, resourceType, resourceName));
+      const made = [path !== undefined ? byPath.get(path) : undefined, byLogicalId.get(resourceName)].find((c) =>
+        rendersAs(c, resourceType, resourceName),
+      );
       const construct: IConstruct = made ?? stack;
       const constructPath = made ? made.node.path : `${stack.node.path} (${resourceType}.${resourceName}, not made by a construct)`;
       const vouches = VOUCHES.get(construct);
@@ -299,7 +327,15 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
           const message = suppressed
             ? formatSuppressedMessage(rule, problem, suppressed.reason, suppressed.scopePath)
             : formatFindingMessage(rule, `${problem}${missedSuppression(construct, rule.id) ?? ""}`);
-          const finding: Finding = { ruleId: rule.id, severity, resourceType, resourceName, constructPath, message, ...(suppressed ? { suppressed } : {}) };
+          const finding: Finding = {
+            ruleId: rule.id,
+            severity,
+            resourceType,
+            resourceName,
+            constructPath,
+            message,
+            ...(suppressed ? { suppressed } : {}),
+          };
           out.push({ finding, construct });
         }
       }
@@ -356,7 +392,10 @@ export class PolicyAspect implements IAspect {
 
   private annotate(stack: TerraformStack): void {
     const located = evaluate(stack, this.context, true);
-    this.results.set(stack, located.map((l) => l.finding));
+    this.results.set(
+      stack,
+      located.map((l) => l.finding),
+    );
     for (const { finding, construct } of located) {
       const level = finding.suppressed
         ? AnnotationMetadataEntryType.INFO
@@ -377,7 +416,9 @@ export function applyPolicy(stack: TerraformStack, ctx: PolicyContext): void {
   const existing = Aspects.of(stack).all.find((a): a is PolicyAspect => a instanceof PolicyAspect);
   if (existing) {
     if (existing.context.environment !== ctx.environment) {
-      throw new Error(`applyPolicy(${stack.node.path}): the policy is already applied for "${existing.context.environment}", not "${ctx.environment}".`);
+      throw new Error(
+        `applyPolicy(${stack.node.path}): the policy is already applied for "${existing.context.environment}", not "${ctx.environment}".`,
+      );
     }
     return;
   }

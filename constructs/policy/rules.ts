@@ -56,8 +56,25 @@ export {
   unwrapLiteral,
 } from "./normalize";
 export { judge, relativeHostPath } from "./expressions";
-export { COMPONENTS, DATA_IMAGES, DOCKER_SOCKET_PROXY_ROLE, EDGE_IMAGES, LABELS, SOCKET_PROXY_IMAGES, type Component } from "./rules/common";
-export { cpuLimit, healthcheck, logRotation, memoryLimit, restartPolicy, rollbackConfig, stopGracePeriod, updateConfig } from "./rules/runtime";
+export {
+  COMPONENTS,
+  DATA_IMAGES,
+  DOCKER_SOCKET_PROXY_ROLE,
+  EDGE_IMAGES,
+  LABELS,
+  SOCKET_PROXY_IMAGES,
+  type Component,
+} from "./rules/common";
+export {
+  cpuLimit,
+  healthcheck,
+  logRotation,
+  memoryLimit,
+  restartPolicy,
+  rollbackConfig,
+  stopGracePeriod,
+  updateConfig,
+} from "./rules/runtime";
 export {
   ALLOWED_SYSCTLS,
   capabilitiesDropped,
@@ -79,7 +96,14 @@ export {
 export { noDockerSocket, noHostPaths, noVolumesFrom, plainVolumes } from "./rules/mounts";
 export { dataInternalNetworks, declaredNetworks, networkById, networkDriver, publishedPorts } from "./rules/network";
 export { imageDigest } from "./rules/image";
-export { isSecretEnvName, noSecretLiteralEnv, noUploadOnReadOnly, secretFilePermissions, swarmObjectData, swarmObjectReplaceFirst } from "./rules/secrets";
+export {
+  isSecretEnvName,
+  noSecretLiteralEnv,
+  noUploadOnReadOnly,
+  secretFilePermissions,
+  swarmObjectData,
+  swarmObjectReplaceFirst,
+} from "./rules/secrets";
 export { prodVolumeProtected, requiredLabels } from "./rules/labels";
 export { ALLOWED_DATA_SOURCES, ALLOWED_RESOURCE_TYPES, knownResourceTypes, noProvisioners, noUnjudgedExpressions } from "./rules/guard";
 

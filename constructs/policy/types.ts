@@ -8,13 +8,7 @@ export type Severity = "error" | "warning";
 export type SeverityByEnvironment = Readonly<Record<Environment, Severity | "off">>;
 
 export type ResourceType =
-  | "docker_container"
-  | "docker_volume"
-  | "docker_network"
-  | "docker_image"
-  | "docker_service"
-  | "docker_secret"
-  | "docker_config";
+  "docker_container" | "docker_volume" | "docker_network" | "docker_image" | "docker_service" | "docker_secret" | "docker_config";
 
 /** Synthesized Terraform JSON of one stack (the shape `TerraformStack.toTerraform()` returns). */
 export interface TerraformJson {
@@ -59,5 +53,7 @@ export const everywhere = (severity: Severity): SeverityByEnvironment => ({ dev:
 export function ruleAppliesTo(rule: PolicyRule, resourceType: string): boolean {
   if (rule.appliesTo === "*") return true;
   if (resourceType.startsWith("data.")) return false;
-  return typeof rule.appliesTo === "string" ? rule.appliesTo === resourceType : (rule.appliesTo as readonly string[]).includes(resourceType);
+  return typeof rule.appliesTo === "string"
+    ? rule.appliesTo === resourceType
+    : (rule.appliesTo as readonly string[]).includes(resourceType);
 }

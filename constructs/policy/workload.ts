@@ -95,7 +95,10 @@ export function bindLikeDevice(options: unknown): string | undefined {
     const v = key === undefined ? undefined : plain(options[key]);
     return typeof v === "string" ? v.trim() : undefined;
   };
-  const o = (opt("o") ?? "").toLowerCase().split(",").map((s) => s.trim());
+  const o = (opt("o") ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((s) => s.trim());
   const type = (opt("type") ?? "").toLowerCase();
   const device = opt("device");
   if (device === undefined) return undefined;
@@ -120,14 +123,24 @@ export function hostBinds(w: Workload): HostBind[] {
   }
   blocks(w.spec.mounts).forEach((m, i) => {
     const path = `${w.specPath}mounts[${i}]`;
-    const type = String(plain(m.type) ?? "").trim().toLowerCase();
+    const type = String(plain(m.type) ?? "")
+      .trim()
+      .toLowerCase();
     const ro = plain(m.read_only) === true || plain(m.read_only) === "true";
     const propagation = plain(block(m.bind_options).propagation);
     if (type === "bind" || (type !== "volume" && type !== "tmpfs" && typeof m.source === "string")) {
-      if (typeof m.source === "string") out.push({ path: `${path}.source`, hostPath: m.source, readOnly: ro, via: "bind", propagation: typeof propagation === "string" ? propagation : undefined });
+      if (typeof m.source === "string")
+        out.push({
+          path: `${path}.source`,
+          hostPath: m.source,
+          readOnly: ro,
+          via: "bind",
+          propagation: typeof propagation === "string" ? propagation : undefined,
+        });
     }
     const device = bindLikeDevice(block(m.volume_options).driver_options);
-    if (device !== undefined) out.push({ path: `${path}.volume_options.driver_options.device`, hostPath: device, readOnly: ro, via: "volume driver options" });
+    if (device !== undefined)
+      out.push({ path: `${path}.volume_options.driver_options.device`, hostPath: device, readOnly: ro, via: "volume driver options" });
   });
   return out;
 }
@@ -165,4 +178,3 @@ export function repositoryOf(w: Workload, json: TerraformJson): string | undefin
   const ref = imageRef(w, json);
   return ref === undefined ? undefined : imageRepository(ref);
 }
-

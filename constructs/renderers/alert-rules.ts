@@ -161,7 +161,8 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
       severity: "critical",
       labels: { service: "postgres" },
       summary: "Postgres {{ $labels.instance }} is down",
-      description: "postgres-exporter on {{ $labels.instance }} cannot connect to its database (pg_up is 0): the server is down, refusing connections or out of connection slots.",
+      description:
+        "postgres-exporter on {{ $labels.instance }} cannot connect to its database (pg_up is 0): the server is down, refusing connections or out of connection slots.",
     },
     {
       name: "PostgresReplicationLag",
@@ -181,7 +182,8 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
       severity: "critical",
       labels: { service: "redis" },
       summary: "Redis {{ $labels.instance }} is down",
-      description: "redis_exporter on {{ $labels.instance }} cannot reach its Redis (redis_up is 0): sessions, rate limits and locks are unavailable.",
+      description:
+        "redis_exporter on {{ $labels.instance }} cannot reach its Redis (redis_up is 0): sessions, rate limits and locks are unavailable.",
     },
     {
       name: "RedisMemoryNearLimit",
@@ -222,7 +224,8 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
       severity: "warning",
       labels: { service: "rabbitmq" },
       summary: "Queue {{ $labels.queue }} has messages but no consumers",
-      description: "Queue {{ $labels.queue }} (vhost {{ $labels.vhost }}) has had ready messages and no consumer for 10 minutes: the service that consumes it is down or cannot connect to the broker.",
+      description:
+        "Queue {{ $labels.queue }} (vhost {{ $labels.vhost }}) has had ready messages and no consumer for 10 minutes: the service that consumes it is down or cannot connect to the broker.",
     },
     {
       name: "RabbitmqDeadLetters",
@@ -232,7 +235,8 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
       severity: "warning",
       labels: { service: "rabbitmq" },
       summary: "Messages are being dead-lettered into {{ $labels.queue }}",
-      description: "New messages arrived in dead-letter queue {{ $labels.queue }} in the last 15 minutes: they failed every delivery attempt. Inspect them before replaying; the consumer's logs say why.",
+      description:
+        "New messages arrived in dead-letter queue {{ $labels.queue }} in the last 15 minutes: they failed every delivery attempt. Inspect them before replaying; the consumer's logs say why.",
     },
     {
       name: "BackupFailed",
@@ -242,7 +246,8 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
       severity: "critical",
       labels: { service: "backup" },
       summary: "The last backup run failed",
-      description: "The backup scheduler reports that its last run failed (updateio_backup_last_run_success is 0). Read the backup container's logs and run a backup by hand once fixed.",
+      description:
+        "The backup scheduler reports that its last run failed (updateio_backup_last_run_success is 0). Read the backup container's logs and run a backup by hand once fixed.",
     },
     {
       name: "BackupTooOld",
@@ -273,7 +278,8 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
       severity: "warning",
       labels: { service: "backup" },
       summary: "The last backup was not copied off-site",
-      description: "The last backup exists locally but its off-site copy failed (updateio_backup_offsite_success is 0): losing this host would lose the backups too.",
+      description:
+        "The last backup exists locally but its off-site copy failed (updateio_backup_offsite_success is 0): losing this host would lose the backups too.",
     },
     {
       name: "DiskSpaceLow",
@@ -303,7 +309,8 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
       severity: "warning",
       labels: { service: "loki" },
       summary: "Loki is discarding log lines ({{ $labels.reason }})",
-      description: "Loki refused log lines for reason {{ $labels.reason }} (rate limits, too old, too long, stream limits): those logs are lost. Adjust the limit or the shipper's labels.",
+      description:
+        "Loki refused log lines for reason {{ $labels.reason }} (rate limits, too old, too long, stream limits): those logs are lost. Adjust the limit or the shipper's labels.",
     },
     {
       name: "LogShipperDroppingEntries",
@@ -313,7 +320,8 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
       severity: "warning",
       labels: { service: "logs" },
       summary: "{{ $labels.job }} on {{ $labels.instance }} is dropping log entries",
-      description: "The log shipper ({{ $labels.job }}) gave up sending entries to Loki after all retries: those logs are lost. Check that Loki is up and accepting writes.",
+      description:
+        "The log shipper ({{ $labels.job }}) gave up sending entries to Loki after all retries: those logs are lost. Check that Loki is up and accepting writes.",
     },
   );
 
@@ -450,7 +458,12 @@ export function renderGrafanaAlerting(input: GrafanaAlertingInput): string {
           refId: "prometheus_math",
           relativeTimeRange: { from: 0, to: 0 },
           datasourceUid: "__expr__",
-          model: { refId: "prometheus_math", datasource: expr, type: "math", expression: "is_number($query) || is_nan($query) || is_inf($query)" },
+          model: {
+            refId: "prometheus_math",
+            datasource: expr,
+            type: "math",
+            expression: "is_number($query) || is_nan($query) || is_inf($query)",
+          },
         },
         {
           refId: "threshold",
@@ -479,7 +492,14 @@ export function renderGrafanaAlerting(input: GrafanaAlertingInput): string {
     contactPoints.push({
       orgId: 1,
       name: CONTACT_POINTS.telegram,
-      receivers: [{ uid: "uio-telegram", type: "telegram", settings: { bottoken: input.telegram.botToken, chatid: input.telegram.chatId }, disableResolveMessage: false }],
+      receivers: [
+        {
+          uid: "uio-telegram",
+          type: "telegram",
+          settings: { bottoken: input.telegram.botToken, chatid: input.telegram.chatId },
+          disableResolveMessage: false,
+        },
+      ],
     });
   }
   if (input.discord) {
@@ -521,7 +541,13 @@ export function renderGrafanaAlerting(input: GrafanaAlertingInput): string {
 
 /** Grafana rule uid of an alert: "uio-" + kebab-case name (Grafana allows 40 characters of [a-zA-Z0-9-_]). */
 export function grafanaRuleUid(name: string): string {
-  return UID_PREFIX + name.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/([A-Z])([A-Z][a-z])/g, "$1-$2").toLowerCase();
+  return (
+    UID_PREFIX +
+    name
+      .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+      .replace(/([A-Z])([A-Z][a-z])/g, "$1-$2")
+      .toLowerCase()
+  );
 }
 
 /**
@@ -530,7 +556,9 @@ export function grafanaRuleUid(name: string): string {
  * at apply time).
  */
 export function isSecretReference(value: string): boolean {
-  return /^\$__file\{\/[^{}\s]+\}$/.test(value) || /^\$__env\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value) || /\$\{TfToken\[[^\]]+\]\}/.test(value);
+  return (
+    /^\$__file\{\/[^{}\s]+\}$/.test(value) || /^\$__env\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value) || /\$\{TfToken\[[^\]]+\]\}/.test(value)
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -545,13 +573,19 @@ export const PROM_DURATION = /^(?:0|(?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)
 function assertValidAlertInput(input: AlertRulesInput): void {
   const problems: string[] = [];
   if (input.environment !== undefined && !SERVICE_NAME.test(input.environment)) {
-    problems.push(`environment ${JSON.stringify(input.environment)} is not an io.updateio.environment value: use lowercase letters, digits, "-", e.g. "prod".`);
+    problems.push(
+      `environment ${JSON.stringify(input.environment)} is not an io.updateio.environment value: use lowercase letters, digits, "-", e.g. "prod".`,
+    );
   }
   (input.expectedServices ?? []).forEach((s, i) => {
-    if (!SERVICE_NAME.test(s)) problems.push(`expectedServices[${i}] ${JSON.stringify(s)} is not an io.updateio.service value: use lowercase letters, digits, "-", "_", ".", e.g. "api".`);
+    if (!SERVICE_NAME.test(s))
+      problems.push(
+        `expectedServices[${i}] ${JSON.stringify(s)} is not an io.updateio.service value: use lowercase letters, digits, "-", "_", ".", e.g. "api".`,
+      );
   });
   const ratio = (key: keyof AlertRulesInput, value: number | undefined, example: string) => {
-    if (value !== undefined && !(Number.isFinite(value) && value > 0 && value < 1)) problems.push(`${key} ${String(value)} must be a ratio strictly between 0 and 1, e.g. ${example}.`);
+    if (value !== undefined && !(Number.isFinite(value) && value > 0 && value < 1))
+      problems.push(`${key} ${String(value)} must be a ratio strictly between 0 and 1, e.g. ${example}.`);
   };
   const positive = (key: keyof AlertRulesInput, value: number | undefined, example: string, integer: boolean) => {
     if (value !== undefined && !(Number.isFinite(value) && value > 0 && (!integer || Number.isInteger(value)))) {
@@ -577,23 +611,30 @@ function assertValidCatalogue(rules: readonly AlertRule[]): void {
     if (!NAME.test(r.name)) problems.push(`${at}.name must be PascalCase letters and digits, e.g. "PostgresDown".`);
     if (seen.has(r.name)) problems.push(`${at}.name is used twice: alert names are unique (Grafana titles and uids come from them).`);
     seen.add(r.name);
-    if (grafanaRuleUid(r.name).length > 40) problems.push(`${at}.name is too long: Grafana rule uids ("${grafanaRuleUid(r.name)}") allow 40 characters; shorten the name.`);
+    if (grafanaRuleUid(r.name).length > 40)
+      problems.push(`${at}.name is too long: Grafana rule uids ("${grafanaRuleUid(r.name)}") allow 40 characters; shorten the name.`);
     if (r.expr.trim() === "") problems.push(`${at}.expr is empty: give the PromQL whose result series are the alerts.`);
-    if (!PROM_DURATION.test(r.for)) problems.push(`${at}.for ${JSON.stringify(r.for)} is not a Prometheus duration: write e.g. "0s", "5m" or "1h".`);
+    if (!PROM_DURATION.test(r.for))
+      problems.push(`${at}.for ${JSON.stringify(r.for)} is not a Prometheus duration: write e.g. "0s", "5m" or "1h".`);
     if (r.severity !== "critical" && r.severity !== "warning") problems.push(`${at}.severity must be "critical" or "warning".`);
     for (const [k, v] of Object.entries(r.labels)) {
       if (!LABEL_NAME.test(k) || k.startsWith("__") || k === "severity" || k === "alertname") {
-        problems.push(`${at}.labels.${k} is not a usable label name: use [a-zA-Z_][a-zA-Z0-9_]*, not "severity" (set by severity), "alertname" or a "__" prefix.`);
+        problems.push(
+          `${at}.labels.${k} is not a usable label name: use [a-zA-Z_][a-zA-Z0-9_]*, not "severity" (set by severity), "alertname" or a "__" prefix.`,
+        );
       }
-      if (v.includes("$") || v === "") problems.push(`${at}.labels.${k} ${JSON.stringify(v)} must be a non-empty value without "$" (Grafana expands env vars in labels).`);
+      if (v.includes("$") || v === "")
+        problems.push(`${at}.labels.${k} ${JSON.stringify(v)} must be a non-empty value without "$" (Grafana expands env vars in labels).`);
     }
     for (const key of ["summary", "description"] as const) {
       const text = r[key];
       if (text.trim() === "") problems.push(`${at}.${key} is empty: say what broke and where to look.`);
-      if (text.includes("${")) problems.push(`${at}.${key} contains "\${": Grafana would expand it as an env var; use only {{ $labels.<name> }}.`);
+      if (text.includes("${"))
+        problems.push(`${at}.${key} contains "\${": Grafana would expand it as an env var; use only {{ $labels.<name> }}.`);
       const templates = text.match(/\{\{.*?\}\}/g) ?? [];
       for (const t of templates) {
-        if (!/^\{\{ \$labels\.[a-zA-Z_][a-zA-Z0-9_]* \}\}$/.test(t)) problems.push(`${at}.${key} uses ${t}: only "{{ $labels.<name> }}" renders the same in Prometheus and Grafana.`);
+        if (!/^\{\{ \$labels\.[a-zA-Z_][a-zA-Z0-9_]* \}\}$/.test(t))
+          problems.push(`${at}.${key} uses ${t}: only "{{ $labels.<name> }}" renders the same in Prometheus and Grafana.`);
       }
     }
   });
@@ -607,7 +648,8 @@ function assertValidGrafanaInput(input: GrafanaAlertingInput): void {
   } catch (e) {
     problems.push((e as Error).message);
   }
-  if (input.rules.length === 0) problems.push("rules is empty: pass alertRules(...), the catalogue the Prometheus rule file is rendered from.");
+  if (input.rules.length === 0)
+    problems.push("rules is empty: pass alertRules(...), the catalogue the Prometheus rule file is rendered from.");
   if (input.telegram) {
     const { botToken, chatId } = input.telegram;
     if (!isSecretReference(botToken)) {
@@ -616,7 +658,9 @@ function assertValidGrafanaInput(input: GrafanaAlertingInput): void {
       );
     }
     if (!isSecretReference(chatId) && !/^-?\d+$/.test(chatId) && !/^@[A-Za-z0-9_]{5,}$/.test(chatId)) {
-      problems.push(`telegram.chatId ${JSON.stringify(chatId)} is not a chat id: use the numeric id (e.g. "-1001234567890"), "@channelname", or a $__file{...} reference.`);
+      problems.push(
+        `telegram.chatId ${JSON.stringify(chatId)} is not a chat id: use the numeric id (e.g. "-1001234567890"), "@channelname", or a $__file{...} reference.`,
+      );
     }
   }
   if (input.discord && !isSecretReference(input.discord.webhookUrl)) {
@@ -624,18 +668,27 @@ function assertValidGrafanaInput(input: GrafanaAlertingInput): void {
       `discord.webhookUrl is not a reference: pass "$__file{/run/secrets/discord_webhook_url}" (Grafana reads the secret file) or a Terraform token, never the URL itself (it embeds the webhook's secret).`,
     );
   }
-  if (input.warningsTo !== undefined && input.warningsTo !== "telegram" && input.warningsTo !== "discord") problems.push(`warningsTo must be "telegram" or "discord".`);
+  if (input.warningsTo !== undefined && input.warningsTo !== "telegram" && input.warningsTo !== "discord")
+    problems.push(`warningsTo must be "telegram" or "discord".`);
   if (input.warningsTo !== undefined && !input[input.warningsTo]) {
-    problems.push(`warningsTo is "${input.warningsTo}" but ${input.warningsTo} is not configured: configure it, or point warningsTo at a configured channel.`);
+    problems.push(
+      `warningsTo is "${input.warningsTo}" but ${input.warningsTo} is not configured: configure it, or point warningsTo at a configured channel.`,
+    );
   }
   if (input.folder !== undefined && (input.folder.trim() === "" || input.folder.includes("$") || input.folder.includes("/"))) {
     problems.push(`folder ${JSON.stringify(input.folder)} must be a non-empty title without "$" or "/", e.g. "UpdateIO".`);
   }
-  if (input.interval !== undefined && !(PROM_DURATION.test(input.interval) && durationSeconds(input.interval) >= 10 && durationSeconds(input.interval) % 10 === 0)) {
-    problems.push(`interval ${JSON.stringify(input.interval)} must be a duration that is a multiple of Grafana's 10s base interval, e.g. "1m".`);
+  if (
+    input.interval !== undefined &&
+    !(PROM_DURATION.test(input.interval) && durationSeconds(input.interval) >= 10 && durationSeconds(input.interval) % 10 === 0)
+  ) {
+    problems.push(
+      `interval ${JSON.stringify(input.interval)} must be a duration that is a multiple of Grafana's 10s base interval, e.g. "1m".`,
+    );
   }
   for (const [key, value] of Object.entries(input.timing ?? {})) {
-    if (value !== undefined && !(PROM_DURATION.test(value) && durationSeconds(value) > 0)) problems.push(`timing.${key} ${JSON.stringify(value)} must be a positive duration, e.g. "5m".`);
+    if (value !== undefined && !(PROM_DURATION.test(value) && durationSeconds(value) > 0))
+      problems.push(`timing.${key} ${JSON.stringify(value)} must be a positive duration, e.g. "5m".`);
   }
   throwIfAny("Grafana alerting input", problems);
 }
@@ -673,6 +726,8 @@ export function toYaml(value: unknown): string {
 
 function throwIfAny(what: string, problems: readonly string[]): void {
   if (problems.length > 0) {
-    throw new Error(`Invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new Error(
+      `Invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
 }

@@ -116,10 +116,15 @@ export function renderAlloyConfig(pipeline: LogPipeline): string {
     ]),
   ];
   for (const f of pipeline.dockerFilters) {
-    out.push("", "  filter {", ...attrs("    ", [
-      ["name", alloyString(f.name)],
-      ["values", alloyList(f.values)],
-    ]), "  }");
+    out.push(
+      "",
+      "  filter {",
+      ...attrs("    ", [
+        ["name", alloyString(f.name)],
+        ["values", alloyList(f.values)],
+      ]),
+      "  }",
+    );
   }
   out.push("}", "");
 
@@ -176,12 +181,18 @@ export function renderAlloyConfig(pipeline: LogPipeline): string {
   out.push(
     "",
     "  stage.labels {",
-    `    values = ${alloyObject(j.labels.map((l) => [l, l] as const), "    ").join("\n")}`,
+    `    values = ${alloyObject(
+      j.labels.map((l) => [l, l] as const),
+      "    ",
+    ).join("\n")}`,
     "  }",
     "",
     "  // Request and trace ids: structured metadata (Loki 3, schema v13), never labels.",
     "  stage.structured_metadata {",
-    `    values = ${alloyObject(j.structuredMetadata.map((n) => [n, n] as const), "    ").join("\n")}`,
+    `    values = ${alloyObject(
+      j.structuredMetadata.map((n) => [n, n] as const),
+      "    ",
+    ).join("\n")}`,
     "  }",
   );
   for (const rule of pipeline.dropRules) out.push("", ...dropBlock(rule, "  "));

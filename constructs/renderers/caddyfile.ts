@@ -245,9 +245,7 @@ function groupByHost(routes: readonly CaddyRoute[]): [string, CaddyRoute[]][] {
     list.push(route);
     byHost.set(route.host, list);
   }
-  return [...byHost.entries()]
-    .sort(([a], [b]) => compare(a, b))
-    .map(([host, list]) => [host, [...list].sort(comparePathRoutes)]);
+  return [...byHost.entries()].sort(([a], [b]) => compare(a, b)).map(([host, list]) => [host, [...list].sort(comparePathRoutes)]);
 }
 
 // Mirrors how the Caddyfile adapter orders `handle` blocks with path matchers (longer path first,
@@ -337,18 +335,24 @@ function assertValid(input: CaddyfileInput): void {
     if (hostProblem !== undefined) problems.push(`${at}.host ${JSON.stringify(route.host)} ${hostProblem}`);
 
     if (route.path !== undefined && !PATH.test(route.path)) {
-      problems.push(`${at}.path ${JSON.stringify(route.path)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/telegram/webhook*".`);
+      problems.push(
+        `${at}.path ${JSON.stringify(route.path)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/telegram/webhook*".`,
+      );
     }
     if (route.healthPath !== undefined && !PATH.test(route.healthPath)) {
-      problems.push(`${at}.healthPath ${JSON.stringify(route.healthPath)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/healthz".`);
+      problems.push(
+        `${at}.healthPath ${JSON.stringify(route.healthPath)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/healthz".`,
+      );
     }
 
     const upstreams = route.upstreams ?? [];
     if (route.dnsUpstream !== undefined) {
       if (route.upstreams !== undefined) problems.push(`${at} sets both upstreams and dnsUpstream: keep one.`);
       const dns = route.dnsUpstream;
-      if (!HOSTNAME.test(dns.name) || dns.name.startsWith("*") || dns.name.length > 253) problems.push(`${at}.dnsUpstream.name ${JSON.stringify(dns.name)} is not a DNS name, e.g. "tasks.api".`);
-      if (!Number.isInteger(dns.port) || dns.port < 1 || dns.port > 65535) problems.push(`${at}.dnsUpstream.port ${String(dns.port)} is not a port: use an integer in 1..65535.`);
+      if (!HOSTNAME.test(dns.name) || dns.name.startsWith("*") || dns.name.length > 253)
+        problems.push(`${at}.dnsUpstream.name ${JSON.stringify(dns.name)} is not a DNS name, e.g. "tasks.api".`);
+      if (!Number.isInteger(dns.port) || dns.port < 1 || dns.port > 65535)
+        problems.push(`${at}.dnsUpstream.port ${String(dns.port)} is not a port: use an integer in 1..65535.`);
     } else if (upstreams.length === 0) {
       problems.push(`${at}.upstreams is empty: list at least one "name:port" replica, e.g. ["api-1:3000"].`);
     }
@@ -356,7 +360,9 @@ function assertValid(input: CaddyfileInput): void {
       const match = UPSTREAM.exec(upstream);
       const port = match === null ? NaN : Number(match[3]);
       if (match === null || port < 1 || port > 65535) {
-        problems.push(`${at}.upstreams[${j}] ${JSON.stringify(upstream)} is not "name:port" (no scheme, port 1..65535), e.g. "api-1:3000".`);
+        problems.push(
+          `${at}.upstreams[${j}] ${JSON.stringify(upstream)} is not "name:port" (no scheme, port 1..65535), e.g. "api-1:3000".`,
+        );
       }
     });
     const duplicateUpstream = upstreams.find((u, j) => upstreams.indexOf(u) !== j);
@@ -366,11 +372,15 @@ function assertValid(input: CaddyfileInput): void {
 
     if (route.frameAncestors !== undefined) {
       if (route.frameAncestors.length === 0) {
-        problems.push(`${at}.frameAncestors is empty: omit it to forbid framing, or list the allowed sources such as "https://web.telegram.org".`);
+        problems.push(
+          `${at}.frameAncestors is empty: omit it to forbid framing, or list the allowed sources such as "https://web.telegram.org".`,
+        );
       }
       route.frameAncestors.forEach((source, j) => {
         if (!FRAME_SOURCE.test(source)) {
-          problems.push(`${at}.frameAncestors[${j}] ${JSON.stringify(source)} is not a CSP source: write e.g. "https://web.telegram.org", "https://*.telegram.org" or "'self'".`);
+          problems.push(
+            `${at}.frameAncestors[${j}] ${JSON.stringify(source)} is not a CSP source: write e.g. "https://web.telegram.org", "https://*.telegram.org" or "'self'".`,
+          );
         }
       });
     }
@@ -387,7 +397,9 @@ function assertValid(input: CaddyfileInput): void {
   });
 
   if (problems.length > 0) {
-    throw new Error(`Invalid Caddyfile input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new Error(
+      `Invalid Caddyfile input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
 }
 
@@ -403,7 +415,8 @@ function hostError(host: string): string | undefined {
   if (host.includes("/")) return `must not include a path: put the path in "path".`;
   if (host.includes(":")) return `must not include a port: listeners come from httpPort/httpsPort.`;
   if (host !== host.toLowerCase()) return `must be lowercase (DNS names are case-insensitive and the hosts are compared as text).`;
-  if (host.length > 253 || !HOSTNAME.test(host)) return `is not a valid DNS name: use letters, digits, "-" and ".", e.g. "api.updateio.localhost".`;
+  if (host.length > 253 || !HOSTNAME.test(host))
+    return `is not a valid DNS name: use letters, digits, "-" and ".", e.g. "api.updateio.localhost".`;
   return undefined;
 }
 

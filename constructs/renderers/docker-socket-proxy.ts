@@ -49,7 +49,11 @@ export interface SocketProxySection {
 
 export const SOCKET_PROXY_SECTIONS: readonly SocketProxySection[] = [
   // Read access the shippers need.
-  { name: "CONTAINERS", value: "1", why: "GET /containers/json (discovery), /containers/{id}/json (inspect) and /containers/{id}/logs (tailing)." },
+  {
+    name: "CONTAINERS",
+    value: "1",
+    why: "GET /containers/json (discovery), /containers/{id}/json (inspect) and /containers/{id}/logs (tailing).",
+  },
   { name: "NETWORKS", value: "1", why: "GET /networks: Docker SD reads network labels on every refresh and fails without them." },
   { name: "PING", value: "1", why: "GET/HEAD /_ping: the Docker Go client negotiates the API version with it." },
   // Everything else is closed. POST=0 makes the whole API read-only (only GET and HEAD pass).
@@ -62,7 +66,11 @@ export const SOCKET_PROXY_SECTIONS: readonly SocketProxySection[] = [
   { name: "ALLOW_RESTARTS", value: "0", why: "Would allow stop/restart/kill of containers (needs POST too)." },
   // Newer proxy builds gate these GET endpoints under /containers separately; older ones ignore the
   // names. Logs must stay open for the shippers; archive (file reads), export and attach stay shut.
-  { name: "ALLOW_LOGS", value: "1", why: "GET /containers/{id}/logs: the shippers tail container logs (newer proxy builds close it by default)." },
+  {
+    name: "ALLOW_LOGS",
+    value: "1",
+    why: "GET /containers/{id}/logs: the shippers tail container logs (newer proxy builds close it by default).",
+  },
   { name: "ALLOW_ARCHIVE", value: "0", why: "GET /containers/{id}/archive would read any file (secrets included) out of any container." },
   { name: "ALLOW_EXPORT", value: "0", why: "GET /containers/{id}/export would dump a container's whole filesystem." },
   { name: "ALLOW_ATTACH", value: "0", why: "Attach streams a container's stdio." },
@@ -89,7 +97,9 @@ export const SOCKET_PROXY_SECTIONS: readonly SocketProxySection[] = [
 export function socketProxyEnv(options: SocketProxyOptions = {}): Record<string, string> {
   const logLevel = options.logLevel ?? "notice";
   if (!["debug", "info", "notice", "warning", "err"].includes(logLevel)) {
-    throw new Error(`socketProxyEnv: logLevel ${JSON.stringify(logLevel)} is not an HAProxy level: use "debug", "info", "notice", "warning" or "err".`);
+    throw new Error(
+      `socketProxyEnv: logLevel ${JSON.stringify(logLevel)} is not an HAProxy level: use "debug", "info", "notice", "warning" or "err".`,
+    );
   }
   const env: Record<string, string> = {};
   for (const s of SOCKET_PROXY_SECTIONS) env[s.name] = s.value;

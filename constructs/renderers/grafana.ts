@@ -2,14 +2,7 @@
 // environment variables, provisioning files (data sources, dashboard provider) and the dashboards.
 // Grafana is not packaged for Debian, so tests check this output structurally (see docs/architecture.md).
 import { stringify } from "yaml";
-import {
-  CADVISOR_LABELS,
-  DATASOURCE_UIDS,
-  LOG_LABELS,
-  SCRAPE_JOBS,
-  type LogLabel,
-  type ScrapeJob,
-} from "./observability-catalogue";
+import { CADVISOR_LABELS, DATASOURCE_UIDS, LOG_LABELS, SCRAPE_JOBS, type LogLabel, type ScrapeJob } from "./observability-catalogue";
 import { GRAFANA_PG_STATS } from "./postgres-grafana";
 
 /** Fixed paths inside the Grafana container. */
@@ -93,7 +86,9 @@ export function grafanaEnv(input: GrafanaEnvInput): Record<string, string> {
   const url = checkRootUrl(problems, input.rootUrl);
   const adminUser = input.adminUser ?? GRAFANA_ENV_DEFAULTS.adminUser;
   if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(adminUser)) {
-    problems.push(`adminUser ${JSON.stringify(adminUser)} must be 1-64 lowercase letters, digits, "_", "." or "-", starting with a letter, e.g. "admin".`);
+    problems.push(
+      `adminUser ${JSON.stringify(adminUser)} must be 1-64 lowercase letters, digits, "_", "." or "-", starting with a letter, e.g. "admin".`,
+    );
   }
   const adminPasswordFile = input.adminPasswordFile ?? GRAFANA_ENV_DEFAULTS.adminPasswordFile;
   const secretKeyFile = input.secretKeyFile ?? GRAFANA_ENV_DEFAULTS.secretKeyFile;
@@ -225,11 +220,18 @@ export function renderDatasources(input: GrafanaDatasourcesInput): string {
   }
   const hostPort = /^([a-z0-9]([a-z0-9.-]*[a-z0-9])?):(\d{1,5})$/.exec(address);
   if (!hostPort || Number(hostPort[3]) < 1 || Number(hostPort[3]) > 65535) {
-    problems.push(`postgres.address ${JSON.stringify(address)} must be "host:port" (lowercase DNS name, port 1..65535), e.g. "postgres:5432".`);
+    problems.push(
+      `postgres.address ${JSON.stringify(address)} must be "host:port" (lowercase DNS name, port 1..65535), e.g. "postgres:5432".`,
+    );
   }
-  for (const [key, value] of [["postgres.database", pg.database], ["postgres.user", pg.user]] as const) {
+  for (const [key, value] of [
+    ["postgres.database", pg.database],
+    ["postgres.user", pg.user],
+  ] as const) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
-      problems.push(`${key} ${JSON.stringify(value)} must be a plain lowercase Postgres identifier (letters, digits, "_"; at most 63), e.g. "updateio".`);
+      problems.push(
+        `${key} ${JSON.stringify(value)} must be a plain lowercase Postgres identifier (letters, digits, "_"; at most 63), e.g. "updateio".`,
+      );
     }
   }
   checkSecretPath(problems, "postgres.passwordFile", pg.passwordFile);
@@ -433,7 +435,9 @@ export function renderDashboards(input: GrafanaDashboardsInput): Record<string, 
 const job = (name: ScrapeJob) => `job="${name}"`;
 const containers = `${CADVISOR_LABELS.environment}="$env", name!=""`;
 const logs = (labels: Partial<Record<LogLabel, string>>) =>
-  `{${LOG_LABELS.filter((l) => labels[l] !== undefined).map((l) => `${l}${labels[l]}`).join(", ")}}`;
+  `{${LOG_LABELS.filter((l) => labels[l] !== undefined)
+    .map((l) => `${l}${labels[l]}`)
+    .join(", ")}}`;
 const upMapping = { "0": ["down", "red"], "1": ["up", "green"] } as const;
 
 function platformDashboard(): DashboardSpec {
@@ -456,7 +460,9 @@ function platformDashboard(): DashboardSpec {
         type: "stat",
         w: 18,
         h: 4,
-        queries: [promInstant(`count by (${CADVISOR_LABELS.service}) (container_last_seen{${containers}})`, `{{${CADVISOR_LABELS.service}}}`)],
+        queries: [
+          promInstant(`count by (${CADVISOR_LABELS.service}) (container_last_seen{${containers}})`, `{{${CADVISOR_LABELS.service}}}`),
+        ],
       },
       {
         title: "CPU by container (cores)",
@@ -494,7 +500,10 @@ function platformDashboard(): DashboardSpec {
         unit: "percentunit",
         min: 0,
         max: 1,
-        thresholds: [[0.8, "orange"], [0.9, "red"]],
+        thresholds: [
+          [0.8, "orange"],
+          [0.9, "red"],
+        ],
       },
       {
         title: "Container restarts (1h)",
@@ -503,7 +512,10 @@ function platformDashboard(): DashboardSpec {
         h: 6,
         description: "Restarts in place (restart policy, OOM kill). A replaced container (deploy) starts a new series and is not counted.",
         queries: [promInstant(`sum by (name) (changes(container_start_time_seconds{${containers}}[1h]))`, "{{name}}")],
-        thresholds: [[1, "orange"], [3, "red"]],
+        thresholds: [
+          [1, "orange"],
+          [3, "red"],
+        ],
       },
     ],
   };
@@ -533,7 +545,10 @@ function postgresDashboard(): DashboardSpec {
         description: "Seconds since the last backup run that succeeded (textfile metrics of the backup scheduler).",
         queries: [promInstant(`time() - max(updateio_backup_last_success_timestamp_seconds{${job("node")}})`)],
         unit: "s",
-        thresholds: [[26 * 3600, "orange"], [50 * 3600, "red"]],
+        thresholds: [
+          [26 * 3600, "orange"],
+          [50 * 3600, "red"],
+        ],
       },
       {
         title: "Last backup run result",
@@ -568,7 +583,12 @@ function postgresDashboard(): DashboardSpec {
         w: 12,
         h: 8,
         description: "Time since the last transaction a replica replayed; on an idle primary this grows although nothing is missing.",
-        queries: [prom(`max by (instance) (pg_replication_lag_seconds{${pg}}) and on (instance) (pg_replication_is_replica{${pg}} == 1)`, "{{instance}}")],
+        queries: [
+          prom(
+            `max by (instance) (pg_replication_lag_seconds{${pg}}) and on (instance) (pg_replication_is_replica{${pg}} == 1)`,
+            "{{instance}}",
+          ),
+        ],
         unit: "s",
         min: 0,
       },
@@ -805,7 +825,12 @@ function apiDashboard(): DashboardSpec {
         type: "timeseries",
         w: 12,
         h: 8,
-        queries: [logql(`sum by (component) (count_over_time(${logs({ environment: `="$env"`, service: `="api"`, level: `="error"` })} [5m]))`, "{{component}}")],
+        queries: [
+          logql(
+            `sum by (component) (count_over_time(${logs({ environment: `="$env"`, service: `="api"`, level: `="error"` })} [5m]))`,
+            "{{component}}",
+          ),
+        ],
         min: 0,
       },
       {
@@ -814,7 +839,9 @@ function apiDashboard(): DashboardSpec {
         w: 12,
         h: 8,
         description: "All hosts behind the edge: Caddy's metrics carry no host label unless per_host metrics are on.",
-        queries: [prom(`sum by (code) (rate(caddy_http_request_duration_seconds_count{${edge}, code=~"5.."}[$__rate_interval]))`, "{{code}}")],
+        queries: [
+          prom(`sum by (code) (rate(caddy_http_request_duration_seconds_count{${edge}, code=~"5.."}[$__rate_interval]))`, "{{code}}"),
+        ],
         unit: "reqps",
         min: 0,
       },
@@ -829,7 +856,10 @@ function apiDashboard(): DashboardSpec {
           ),
         ],
         unit: "percentunit",
-        thresholds: [[0.01, "orange"], [0.05, "red"]],
+        thresholds: [
+          [0.01, "orange"],
+          [0.05, "red"],
+        ],
       },
       {
         title: "API logs: errors and warnings",
@@ -984,12 +1014,15 @@ function panelOptions(type: PanelSpec["type"]): object {
 
 function fail(what: string, problems: readonly string[]): void {
   if (problems.length > 0) {
-    throw new Error(`Invalid ${what} input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new Error(
+      `Invalid ${what} input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
 }
 
 function checkPort(problems: string[], key: string, port: number): void {
-  if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`${key} ${String(port)} is not a port: use an integer in 1..65535.`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    problems.push(`${key} ${String(port)} is not a port: use an integer in 1..65535.`);
 }
 
 /** An absolute file path that `$__file{}` and the image's `__FILE` loop can both read unchanged. */
@@ -1015,10 +1048,13 @@ function checkRootUrl(problems: string[], value: string): URL | undefined {
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     problems.push(`rootUrl ${JSON.stringify(value)} must use https (or http on a loopback host).`);
   } else if (url.protocol === "http:" && !LOOPBACK.test(url.hostname)) {
-    problems.push(`rootUrl ${JSON.stringify(value)} uses http on a non-loopback host: serve it through the edge proxy as "https://${url.host}${url.pathname}" so session cookies stay encrypted.`);
+    problems.push(
+      `rootUrl ${JSON.stringify(value)} uses http on a non-loopback host: serve it through the edge proxy as "https://${url.host}${url.pathname}" so session cookies stay encrypted.`,
+    );
   }
   if (url.username !== "" || url.password !== "") problems.push(`rootUrl must not contain credentials: remove "user:password@".`);
-  if (url.search !== "" || url.hash !== "") problems.push(`rootUrl ${JSON.stringify(value)} must not have a query or fragment: give the base URL only.`);
+  if (url.search !== "" || url.hash !== "")
+    problems.push(`rootUrl ${JSON.stringify(value)} must not have a query or fragment: give the base URL only.`);
   if (!/^\/([a-z0-9._-]+\/?)*$/.test(url.pathname)) {
     problems.push(`rootUrl path ${JSON.stringify(url.pathname)} must be "/" or lowercase segments such as "/grafana/".`);
   }
@@ -1032,7 +1068,14 @@ function checkServiceUrl(problems: string[], key: string, value: string, example
   } catch {
     url = undefined;
   }
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+  if (
+    url === undefined ||
+    (url.protocol !== "http:" && url.protocol !== "https:") ||
+    url.username !== "" ||
+    url.password !== "" ||
+    url.search !== "" ||
+    url.hash !== ""
+  ) {
     problems.push(`${key} ${JSON.stringify(value)} must be an http(s) URL without credentials, query or fragment, e.g. "${example}".`);
   }
 }

@@ -214,7 +214,11 @@ export function defaultLogPipeline(input: LogPipelineInput): LogPipeline {
       // Absent at discovery (the rule then sets nothing), present on every stream: "stdout" or "stderr".
       { action: "replace", sourceLabels: [DOCKER_META.logStream], targetLabel: "stream" },
     ],
-    multiline: { firstLine: MULTILINE_FIRST_LINE, maxLines: LOG_PIPELINE_DEFAULTS.multilineMaxLines, maxWaitTime: LOG_PIPELINE_DEFAULTS.multilineMaxWait },
+    multiline: {
+      firstLine: MULTILINE_FIRST_LINE,
+      maxLines: LOG_PIPELINE_DEFAULTS.multilineMaxLines,
+      maxWaitTime: LOG_PIPELINE_DEFAULTS.multilineMaxWait,
+    },
     json: {
       expressions: {
         [EXTRACTED.level]: APP_LOG_FIELDS.level,
@@ -245,7 +249,9 @@ export function defaultLogPipeline(input: LogPipelineInput): LogPipeline {
 export function assertValidLogPipeline(pipeline: LogPipeline): void {
   const problems = logPipelineProblems(pipeline);
   if (problems.length > 0) {
-    throw new Error(`Invalid log pipeline (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new Error(
+      `Invalid log pipeline (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
 }
 
@@ -274,7 +280,9 @@ export function logPipelineProblems(p: LogPipeline): string[] {
   }
 
   if (/^unix:/i.test(p.dockerHost) || /docker\.sock/.test(p.dockerHost)) {
-    problems.push(`dockerHost ${JSON.stringify(p.dockerHost)} is the raw Docker socket: point at the read-only socket proxy instead, e.g. "tcp://docker-socket-proxy:2375" (docs/architecture.md, Logs).`);
+    problems.push(
+      `dockerHost ${JSON.stringify(p.dockerHost)} is the raw Docker socket: point at the read-only socket proxy instead, e.g. "tcp://docker-socket-proxy:2375" (docs/architecture.md, Logs).`,
+    );
   } else if (!/^(?:tcp|http|https):\/\/[A-Za-z0-9.-]+:[0-9]{1,5}$/.test(p.dockerHost)) {
     problems.push(`dockerHost ${JSON.stringify(p.dockerHost)} is not a Docker API address: write "tcp://docker-socket-proxy:2375".`);
   }
@@ -285,18 +293,23 @@ export function logPipelineProblems(p: LogPipeline): string[] {
 
   const projectFilter = `${LABELS.project}=${PROJECT}`;
   if (!p.dockerFilters.some((f) => f.name === "label" && f.values.includes(projectFilter))) {
-    problems.push(`dockerFilters must ask Docker for label ${projectFilter}: add { name: "label", values: ["${projectFilter}"] } so other projects' containers are never read.`);
+    problems.push(
+      `dockerFilters must ask Docker for label ${projectFilter}: add { name: "label", values: ["${projectFilter}"] } so other projects' containers are never read.`,
+    );
   }
   p.dockerFilters.forEach((f, i) => {
     if (!/^[a-z_]+$/.test(f.name) || f.values.length === 0 || f.values.some((v) => v.length === 0 || CONTROL.test(v))) {
-      problems.push(`dockerFilters[${i}] is malformed: give a Docker filter name such as "label" and non-empty values such as "${projectFilter}".`);
+      problems.push(
+        `dockerFilters[${i}] is malformed: give a Docker filter name such as "label" and non-empty values such as "${projectFilter}".`,
+      );
     }
   });
 
   const produced = new Set<string>();
   p.relabelRules.forEach((r, i) => {
     const key = `relabelRules[${i}]`;
-    if (!["replace", "keep", "drop"].includes(r.action)) problems.push(`${key}.action ${JSON.stringify(r.action)} is not supported: use "replace", "keep" or "drop".`);
+    if (!["replace", "keep", "drop"].includes(r.action))
+      problems.push(`${key}.action ${JSON.stringify(r.action)} is not supported: use "replace", "keep" or "drop".`);
     if (r.sourceLabels.length === 0 || r.sourceLabels.some((l) => !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(l))) {
       problems.push(`${key}.sourceLabels must be one or more label names such as "${DOCKER_META.containerName}".`);
     }
@@ -308,73 +321,104 @@ export function logPipelineProblems(p: LogPipeline): string[] {
       if (r.targetLabel === undefined) {
         problems.push(`${key}.targetLabel is missing: a replace rule must name the label it sets (one of ${LOG_LABELS.join(", ")}).`);
       } else if (!(LOG_LABELS as readonly string[]).includes(r.targetLabel)) {
-        problems.push(`${key}.targetLabel ${JSON.stringify(r.targetLabel)} is not in LOG_LABELS: use one of ${LOG_LABELS.join(", ")} (observability-catalogue.ts) or add it there first.`);
+        problems.push(
+          `${key}.targetLabel ${JSON.stringify(r.targetLabel)} is not in LOG_LABELS: use one of ${LOG_LABELS.join(", ")} (observability-catalogue.ts) or add it there first.`,
+        );
       } else {
         produced.add(r.targetLabel);
       }
     }
-    if (r.replacement !== undefined && CONTROL.test(r.replacement)) problems.push(`${key}.replacement contains control characters: remove them.`);
+    if (r.replacement !== undefined && CONTROL.test(r.replacement))
+      problems.push(`${key}.replacement contains control characters: remove them.`);
   });
 
   const m = p.multiline;
   const firstBad = portableRegexProblem(m.firstLine);
   if (firstBad) problems.push(`multiline.firstLine ${JSON.stringify(m.firstLine)} ${firstBad}`);
   else if (new RegExp(m.firstLine).test("")) {
-    problems.push(`multiline.firstLine ${JSON.stringify(m.firstLine)} matches the empty string, so every line would start an entry: anchor it on a real first character, e.g. "${MULTILINE_FIRST_LINE}".`);
+    problems.push(
+      `multiline.firstLine ${JSON.stringify(m.firstLine)} matches the empty string, so every line would start an entry: anchor it on a real first character, e.g. "${MULTILINE_FIRST_LINE}".`,
+    );
   }
-  if (!Number.isInteger(m.maxLines) || m.maxLines < 2 || m.maxLines > 10_000) problems.push(`multiline.maxLines ${m.maxLines} must be an integer from 2 to 10000 (both shippers default to 128).`);
-  if (!GO_DURATION.test(m.maxWaitTime)) problems.push(`multiline.maxWaitTime ${JSON.stringify(m.maxWaitTime)} is not a Go duration: write e.g. "3s".`);
+  if (!Number.isInteger(m.maxLines) || m.maxLines < 2 || m.maxLines > 10_000)
+    problems.push(`multiline.maxLines ${m.maxLines} must be an integer from 2 to 10000 (both shippers default to 128).`);
+  if (!GO_DURATION.test(m.maxWaitTime))
+    problems.push(`multiline.maxWaitTime ${JSON.stringify(m.maxWaitTime)} is not a Go duration: write e.g. "3s".`);
 
   const extracted = new Set(Object.keys(p.json.expressions));
   for (const [name, expr] of Object.entries(p.json.expressions)) {
-    if (!IDENTIFIER.test(name)) problems.push(`json.expressions key ${JSON.stringify(name)} is not an identifier: use lower_snake_case such as "request_id".`);
-    if (!JMES_SUBSET.test(expr)) problems.push(`json.expressions.${name} ${JSON.stringify(expr)} is outside the supported JMESPath subset: use dotted field names joined by " || ", e.g. "path || req.url".`);
+    if (!IDENTIFIER.test(name))
+      problems.push(`json.expressions key ${JSON.stringify(name)} is not an identifier: use lower_snake_case such as "request_id".`);
+    if (!JMES_SUBSET.test(expr))
+      problems.push(
+        `json.expressions.${name} ${JSON.stringify(expr)} is outside the supported JMESPath subset: use dotted field names joined by " || ", e.g. "path || req.url".`,
+      );
   }
   for (const name of p.json.lowercase) {
-    if (!extracted.has(name)) problems.push(`json.lowercase ${JSON.stringify(name)} is not extracted: add it to json.expressions or remove it.`);
+    if (!extracted.has(name))
+      problems.push(`json.lowercase ${JSON.stringify(name)} is not extracted: add it to json.expressions or remove it.`);
   }
   for (const label of p.json.labels) {
-    if (!extracted.has(label)) problems.push(`json.labels ${JSON.stringify(label)} is not extracted: add it to json.expressions (e.g. ${label}: "${label}").`);
-    if (!(LOG_LABELS as readonly string[]).includes(label)) problems.push(`json.labels ${JSON.stringify(label)} is not in LOG_LABELS: use one of ${LOG_LABELS.join(", ")}.`);
-    if (produced.has(label)) problems.push(`json.labels ${JSON.stringify(label)} is also set by a relabel rule: set each label in one place.`);
+    if (!extracted.has(label))
+      problems.push(`json.labels ${JSON.stringify(label)} is not extracted: add it to json.expressions (e.g. ${label}: "${label}").`);
+    if (!(LOG_LABELS as readonly string[]).includes(label))
+      problems.push(`json.labels ${JSON.stringify(label)} is not in LOG_LABELS: use one of ${LOG_LABELS.join(", ")}.`);
+    if (produced.has(label))
+      problems.push(`json.labels ${JSON.stringify(label)} is also set by a relabel rule: set each label in one place.`);
     produced.add(label);
   }
   for (const name of p.json.structuredMetadata) {
-    if (!extracted.has(name)) problems.push(`json.structuredMetadata ${JSON.stringify(name)} is not extracted: add it to json.expressions.`);
+    if (!extracted.has(name))
+      problems.push(`json.structuredMetadata ${JSON.stringify(name)} is not extracted: add it to json.expressions.`);
     if ((p.json.labels as readonly string[]).includes(name) || (LOG_LABELS as readonly string[]).includes(name)) {
-      problems.push(`json.structuredMetadata ${JSON.stringify(name)} is also a label: keep high-cardinality ids out of labels (remove it from one of the two).`);
+      problems.push(
+        `json.structuredMetadata ${JSON.stringify(name)} is also a label: keep high-cardinality ids out of labels (remove it from one of the two).`,
+      );
     }
   }
   for (const id of [EXTRACTED.requestId, EXTRACTED.traceId]) {
     if (produced.has(id)) problems.push(`${id} must never be a stream label (one stream per request): make it structured metadata.`);
   }
   for (const label of LOG_LABELS) {
-    if (!produced.has(label)) problems.push(`label ${JSON.stringify(label)} (LOG_LABELS) is set by no relabel rule or JSON label: add a rule that sets it.`);
+    if (!produced.has(label))
+      problems.push(`label ${JSON.stringify(label)} (LOG_LABELS) is set by no relabel rule or JSON label: add a rule that sets it.`);
   }
 
   const names = new Set<string>();
   p.dropRules.forEach((d, i) => {
     const key = `dropRules[${i}]`;
-    if (!/^[a-z][a-z0-9_]*$/.test(d.name)) problems.push(`${key}.name ${JSON.stringify(d.name)} must be lower_snake_case (it becomes the drop counter's reason label).`);
-    if (names.has(d.name)) problems.push(`${key}.name ${JSON.stringify(d.name)} is used twice: give every rule its own name so its drop counter means one thing.`);
+    if (!/^[a-z][a-z0-9_]*$/.test(d.name))
+      problems.push(`${key}.name ${JSON.stringify(d.name)} must be lower_snake_case (it becomes the drop counter's reason label).`);
+    if (names.has(d.name))
+      problems.push(
+        `${key}.name ${JSON.stringify(d.name)} is used twice: give every rule its own name so its drop counter means one thing.`,
+      );
     names.add(d.name);
     const bad = portableRegexProblem(d.expression);
     if (bad) problems.push(`${key}.expression ${JSON.stringify(d.expression)} ${bad}`);
-    else if (new RegExp(d.expression).test("")) problems.push(`${key}.expression matches the empty string and would drop everything: make it match only the noise.`);
+    else if (new RegExp(d.expression).test(""))
+      problems.push(`${key}.expression matches the empty string and would drop everything: make it match only the noise.`);
     for (const s of d.source ?? []) {
       if (!extracted.has(s)) problems.push(`${key}.source ${JSON.stringify(s)} is not extracted: add it to json.expressions or remove it.`);
     }
-    if (d.source !== undefined && d.source.length === 0) problems.push(`${key}.source is empty: omit it to match the line, or name extracted fields.`);
-    if (d.separator !== undefined && (d.separator.length === 0 || d.separator.includes(","))) problems.push(`${key}.separator ${JSON.stringify(d.separator)} must be non-empty and without commas, e.g. " " or ";".`);
+    if (d.source !== undefined && d.source.length === 0)
+      problems.push(`${key}.source is empty: omit it to match the line, or name extracted fields.`);
+    if (d.separator !== undefined && (d.separator.length === 0 || d.separator.includes(",")))
+      problems.push(`${key}.separator ${JSON.stringify(d.separator)} must be non-empty and without commas, e.g. " " or ";".`);
   });
 
   const rl = p.rateLimit;
-  if (!Number.isInteger(rl.linesPerSecond) || rl.linesPerSecond < 1) problems.push(`rateLimit.linesPerSecond ${rl.linesPerSecond} must be a positive integer, e.g. 200.`);
-  if (!Number.isInteger(rl.burstLines) || rl.burstLines < rl.linesPerSecond) problems.push(`rateLimit.burstLines ${rl.burstLines} must be an integer at least linesPerSecond (${rl.linesPerSecond}), e.g. 2000.`);
-  if (!produced.has(rl.byLabel)) problems.push(`rateLimit.byLabel ${JSON.stringify(rl.byLabel)} is not a label the pipeline sets: use "container".`);
+  if (!Number.isInteger(rl.linesPerSecond) || rl.linesPerSecond < 1)
+    problems.push(`rateLimit.linesPerSecond ${rl.linesPerSecond} must be a positive integer, e.g. 200.`);
+  if (!Number.isInteger(rl.burstLines) || rl.burstLines < rl.linesPerSecond)
+    problems.push(`rateLimit.burstLines ${rl.burstLines} must be an integer at least linesPerSecond (${rl.linesPerSecond}), e.g. 2000.`);
+  if (!produced.has(rl.byLabel))
+    problems.push(`rateLimit.byLabel ${JSON.stringify(rl.byLabel)} is not a label the pipeline sets: use "container".`);
 
   if (!Number.isInteger(p.maxLineBytes) || p.maxLineBytes < 1024 || p.maxLineBytes > 16 * 1024 * 1024 || p.maxLineBytes % 1024 !== 0) {
-    problems.push(`maxLineBytes ${p.maxLineBytes} must be a whole number of KiB between 1 KiB and 16 MiB, e.g. 262144 (256 KiB, Loki's default).`);
+    problems.push(
+      `maxLineBytes ${p.maxLineBytes} must be a whole number of KiB between 1 KiB and 16 MiB, e.g. 262144 (256 KiB, Loki's default).`,
+    );
   }
   return problems;
 }

@@ -105,33 +105,56 @@ export function renderLokiConfig(input: LokiConfigInput): string {
 
   const problems: string[] = [];
   if (!Number.isInteger(input.retentionDays) || input.retentionDays < 1 || input.retentionDays > 3650) {
-    problems.push(`retentionDays ${input.retentionDays} must be a whole number of days from 1 to 3650 (Loki's minimum retention is 24h and TSDB retention works per 24h index table), e.g. 3 for dev or 30 for prod.`);
+    problems.push(
+      `retentionDays ${input.retentionDays} must be a whole number of days from 1 to 3650 (Loki's minimum retention is 24h and TSDB retention works per 24h index table), e.g. 3 for dev or 30 for prod.`,
+    );
   }
-  if (!/^\/[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/.test(dataDir)) problems.push(`dataDir ${JSON.stringify(dataDir)} must be an absolute path without a trailing slash, on a volume, e.g. "/loki".`);
-  for (const [key, port] of [["httpPort", httpPort], ["grpcPort", grpcPort]] as const) {
+  if (!/^\/[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/.test(dataDir))
+    problems.push(`dataDir ${JSON.stringify(dataDir)} must be an absolute path without a trailing slash, on a volume, e.g. "/loki".`);
+  for (const [key, port] of [
+    ["httpPort", httpPort],
+    ["grpcPort", grpcPort],
+  ] as const) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`${key} ${port} must be a TCP port (1-65535).`);
   }
-  if (httpPort === grpcPort) problems.push(`httpPort and grpcPort are both ${httpPort}: give each listener its own port (defaults 3100 and 9095).`);
+  if (httpPort === grpcPort)
+    problems.push(`httpPort and grpcPort are both ${httpPort}: give each listener its own port (defaults 3100 and 9095).`);
   for (const key of ["ingestionRateMb", "ingestionBurstMb", "perStreamRateMb", "perStreamBurstMb"] as const) {
     if (!Number.isFinite(v[key]) || v[key] <= 0) problems.push(`${key} ${v[key]} must be a positive number of MB.`);
   }
-  if (v.ingestionBurstMb < v.ingestionRateMb) problems.push(`ingestionBurstMb ${v.ingestionBurstMb} is below ingestionRateMb ${v.ingestionRateMb}: raise the burst to at least the rate (and at least one 1 MiB push batch).`);
-  if (v.perStreamBurstMb < v.perStreamRateMb) problems.push(`perStreamBurstMb ${v.perStreamBurstMb} is below perStreamRateMb ${v.perStreamRateMb}: raise the burst to at least the rate.`);
-  if (!Number.isInteger(v.maxLineBytes) || v.maxLineBytes < 1024) problems.push(`maxLineBytes ${v.maxLineBytes} must be a whole number of bytes, at least 1024; keep it equal to the LogPipeline's maxLineBytes (default 262144).`);
+  if (v.ingestionBurstMb < v.ingestionRateMb)
+    problems.push(
+      `ingestionBurstMb ${v.ingestionBurstMb} is below ingestionRateMb ${v.ingestionRateMb}: raise the burst to at least the rate (and at least one 1 MiB push batch).`,
+    );
+  if (v.perStreamBurstMb < v.perStreamRateMb)
+    problems.push(
+      `perStreamBurstMb ${v.perStreamBurstMb} is below perStreamRateMb ${v.perStreamRateMb}: raise the burst to at least the rate.`,
+    );
+  if (!Number.isInteger(v.maxLineBytes) || v.maxLineBytes < 1024)
+    problems.push(
+      `maxLineBytes ${v.maxLineBytes} must be a whole number of bytes, at least 1024; keep it equal to the LogPipeline's maxLineBytes (default 262144).`,
+    );
   if (!Number.isInteger(maxAgeHours) || maxAgeHours < 1) {
     problems.push(`rejectOldSamplesMaxAgeHours ${maxAgeHours} must be a positive whole number of hours, e.g. 168.`);
   } else if (Number.isInteger(input.retentionDays) && maxAgeHours > retentionHours) {
-    problems.push(`rejectOldSamplesMaxAgeHours ${maxAgeHours} exceeds the retention (${retentionHours}h): lines that old would be accepted and deleted at the next compaction; use at most ${retentionHours}.`);
+    problems.push(
+      `rejectOldSamplesMaxAgeHours ${maxAgeHours} exceeds the retention (${retentionHours}h): lines that old would be accepted and deleted at the next compaction; use at most ${retentionHours}.`,
+    );
   }
   for (const key of ["maxQuerySeries", "maxEntriesPerQuery", "maxQueryParallelism", "resultsCacheMb"] as const) {
     if (!Number.isInteger(v[key]) || v[key] < 1) problems.push(`${key} ${v[key]} must be a positive integer.`);
   }
-  if (!GO_DURATION.test(v.queryTimeout)) problems.push(`queryTimeout ${JSON.stringify(v.queryTimeout)} is not a duration: write e.g. "1m" or "30s".`);
+  if (!GO_DURATION.test(v.queryTimeout))
+    problems.push(`queryTimeout ${JSON.stringify(v.queryTimeout)} is not a duration: write e.g. "1m" or "30s".`);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(v.schemaFrom) || Number.isNaN(Date.parse(`${v.schemaFrom}T00:00:00Z`))) {
-    problems.push(`schemaFrom ${JSON.stringify(v.schemaFrom)} must be a date YYYY-MM-DD before the first write, e.g. "2024-01-01"; never change it once Loki holds data.`);
+    problems.push(
+      `schemaFrom ${JSON.stringify(v.schemaFrom)} must be a date YYYY-MM-DD before the first write, e.g. "2024-01-01"; never change it once Loki holds data.`,
+    );
   }
   if (problems.length > 0) {
-    throw new Error(`Invalid Loki config input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new Error(
+      `Invalid Loki config input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
 
   const config = {
@@ -156,7 +179,9 @@ export function renderLokiConfig(input: LokiConfigInput): string {
       ring: { kvstore: { store: "inmemory" } },
     },
     schema_config: {
-      configs: [{ from: v.schemaFrom, store: "tsdb", object_store: "filesystem", schema: "v13", index: { prefix: "index_", period: "24h" } }],
+      configs: [
+        { from: v.schemaFrom, store: "tsdb", object_store: "filesystem", schema: "v13", index: { prefix: "index_", period: "24h" } },
+      ],
     },
     storage_config: {
       tsdb_shipper: { active_index_directory: `${dataDir}/tsdb-index`, cache_location: `${dataDir}/tsdb-cache` },
@@ -195,9 +220,11 @@ export function renderLokiConfig(input: LokiConfigInput): string {
     analytics: { reporting_enabled: false },
   };
 
-  return [
-    `# Generated by constructs/renderers/loki.ts for Loki ${LOKI_TARGET_VERSION}.x: change the input, not this file.`,
-    `# Retention ${input.retentionDays} day(s): compactor retention with limits_config.retention_period.`,
-    "",
-  ].join("\n") + stringify(config, { lineWidth: 0 });
+  return (
+    [
+      `# Generated by constructs/renderers/loki.ts for Loki ${LOKI_TARGET_VERSION}.x: change the input, not this file.`,
+      `# Retention ${input.retentionDays} day(s): compactor retention with limits_config.retention_period.`,
+      "",
+    ].join("\n") + stringify(config, { lineWidth: 0 })
+  );
 }

@@ -71,14 +71,18 @@ export function grafanaStatsOwnerRole(role: string): string {
 export function renderGrafanaRoleSql(input: GrafanaRoleInput): string {
   const problems: string[] = [];
   const owner = grafanaStatsOwnerRole(input.role);
-  if (!IDENT.test(input.role) || !IDENT.test(owner)) problems.push(`role "${input.role}" must be a lowercase SQL identifier of at most ${63 - "_stats".length} characters`);
+  if (!IDENT.test(input.role) || !IDENT.test(owner))
+    problems.push(`role "${input.role}" must be a lowercase SQL identifier of at most ${63 - "_stats".length} characters`);
   if (!IDENT.test(input.database)) problems.push(`database "${input.database}" must be a lowercase SQL identifier`);
-  else if (RESERVED_DATABASES.has(input.database)) problems.push(`database "${input.database}" is reserved; give Grafana a database of its own, e.g. "updateio_grafana"`);
-  if (!ABS_PATH.test(input.passwordFile)) problems.push(`passwordFile "${input.passwordFile}" must be an absolute path of letters, digits, _ . / -`);
+  else if (RESERVED_DATABASES.has(input.database))
+    problems.push(`database "${input.database}" is reserved; give Grafana a database of its own, e.g. "updateio_grafana"`);
+  if (!ABS_PATH.test(input.passwordFile))
+    problems.push(`passwordFile "${input.passwordFile}" must be an absolute path of letters, digits, _ . / -`);
   const limit = input.connectionLimit ?? GRAFANA_ROLE_DEFAULTS.connectionLimit;
   if (!Number.isInteger(limit) || limit < 2 || limit > 50) problems.push(`connectionLimit ${limit} must be a whole number from 2 to 50`);
   const timeout = input.statementTimeoutSeconds ?? GRAFANA_ROLE_DEFAULTS.statementTimeoutSeconds;
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 300) problems.push(`statementTimeoutSeconds ${timeout} must be a whole number from 1 to 300`);
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 300)
+    problems.push(`statementTimeoutSeconds ${timeout} must be a whole number from 1 to 300`);
   if (problems.length > 0) throw new Error(`renderGrafanaRoleSql: ${problems.join("; ")}`);
   const { role, database } = input;
   const fn = `${GRAFANA_PG_STATS.sessionStates}()`;

@@ -40,7 +40,10 @@ export function renderPgHba(input: PgHbaInput): string {
   }
   if (input.databaseRoles.length === 0) throw new Error("renderPgHba: databaseRoles is empty; list the roles that may connect");
   if (input.replicationRoles.length === 0) throw new Error("renderPgHba: replicationRoles is empty; list the replication role");
-  for (const [key, list] of [["databaseRoles", input.databaseRoles], ["replicationRoles", input.replicationRoles]] as const) {
+  for (const [key, list] of [
+    ["databaseRoles", input.databaseRoles],
+    ["replicationRoles", input.replicationRoles],
+  ] as const) {
     for (const role of list) {
       if (!IDENT.test(role)) throw new Error(`renderPgHba: ${key} entry "${role}" must be a lowercase SQL identifier`);
       if (role === input.superuser) throw new Error(`renderPgHba: the superuser "${role}" may only connect over the local socket`);
@@ -49,20 +52,32 @@ export function renderPgHba(input: PgHbaInput): string {
   const others = input.otherDatabases ?? [];
   others.forEach((other, i) => {
     const key = `otherDatabases.${i}`;
-    if (!IDENT.test(other.database) || DATABASE_KEYWORDS.has(other.database)) throw new Error(`renderPgHba: ${key}.database "${other.database}" must be a lowercase SQL identifier and not a pg_hba keyword`);
-    if (other.database === input.database || others.findIndex((o) => o.database === other.database) !== i) throw new Error(`renderPgHba: ${key}.database "${other.database}" is listed twice; merge its roles`);
+    if (!IDENT.test(other.database) || DATABASE_KEYWORDS.has(other.database))
+      throw new Error(`renderPgHba: ${key}.database "${other.database}" must be a lowercase SQL identifier and not a pg_hba keyword`);
+    if (other.database === input.database || others.findIndex((o) => o.database === other.database) !== i)
+      throw new Error(`renderPgHba: ${key}.database "${other.database}" is listed twice; merge its roles`);
     if (other.roles.length === 0) throw new Error(`renderPgHba: ${key}.roles is empty; list the roles that may connect or drop the entry`);
     for (const role of other.roles) {
-      if (!IDENT.test(role) || role === "all") throw new Error(`renderPgHba: ${key}.roles entry "${role}" must be a lowercase SQL identifier`);
+      if (!IDENT.test(role) || role === "all")
+        throw new Error(`renderPgHba: ${key}.roles entry "${role}" must be a lowercase SQL identifier`);
       if (role === input.superuser) throw new Error(`renderPgHba: the superuser "${role}" may only connect over the local socket`);
-      if (input.databaseRoles.includes(role)) throw new Error(`renderPgHba: ${key}.roles entry "${role}" is also in databaseRoles; a role of another database must not get "${input.database}" too`);
+      if (input.databaseRoles.includes(role))
+        throw new Error(
+          `renderPgHba: ${key}.roles entry "${role}" is also in databaseRoles; a role of another database must not get "${input.database}" too`,
+        );
     }
   });
   const rows: [string, string, string, string, string][] = [
     ["local", "all", input.superuser, "", "peer"],
     ["local", "all", "all", "", "reject"],
     ["host", input.database, [...input.databaseRoles].join(","), "samenet", "scram-sha-256"],
-    ...others.map((o): [string, string, string, string, string] => ["host", o.database, [...o.roles].join(","), "samenet", "scram-sha-256"]),
+    ...others.map((o): [string, string, string, string, string] => [
+      "host",
+      o.database,
+      [...o.roles].join(","),
+      "samenet",
+      "scram-sha-256",
+    ]),
     ["host", "replication", [...input.replicationRoles].join(","), "samenet", "scram-sha-256"],
     ["host", "all", "all", "all", "reject"],
     ["host", "replication", "all", "all", "reject"],

@@ -46,7 +46,8 @@ export function renderMonitorRoleSql(input: MonitorRoleInput): string {
   const problems: string[] = [];
   if (!IDENT.test(input.role)) problems.push(`role "${input.role}" must be a lowercase SQL identifier`);
   if (!IDENT.test(input.database)) problems.push(`database "${input.database}" must be a lowercase SQL identifier`);
-  if (!ABS_PATH.test(input.passwordFile)) problems.push(`passwordFile "${input.passwordFile}" must be an absolute path of letters, digits, _ . / -`);
+  if (!ABS_PATH.test(input.passwordFile))
+    problems.push(`passwordFile "${input.passwordFile}" must be an absolute path of letters, digits, _ . / -`);
   const limit = input.connectionLimit ?? MONITOR_ROLE_DEFAULTS.connectionLimit;
   if (!Number.isInteger(limit) || limit < 2 || limit > 100) problems.push(`connectionLimit ${limit} must be a whole number from 2 to 100`);
   if (problems.length > 0) throw new Error(`renderMonitorRoleSql: ${problems.join("; ")}`);

@@ -34,7 +34,11 @@ export interface OffsiteScriptInput {
 
 const OFFSITE_METRICS = renderTextfileMetricsFunction("postgres_offsite.prom", [
   { name: "updateio_backup_offsite_success", help: "1 when the last off-host copy succeeded.", value: "$1" },
-  { name: "updateio_backup_offsite_last_success_timestamp_seconds", help: "Unix time of the last successful off-host copy.", value: "${2:-0}" },
+  {
+    name: "updateio_backup_offsite_last_success_timestamp_seconds",
+    help: "Unix time of the last successful off-host copy.",
+    value: "${2:-0}",
+  },
 ]);
 
 /** The directories of the backups volume that are copied (see renderers/postgres-backup.ts). */
@@ -56,17 +60,24 @@ export const OFFSITE_PATTERNS = {
 /** Validates and returns the problems (empty when fine), each naming the key and the fix. */
 export function offsiteScriptProblems(input: OffsiteScriptInput): string[] {
   const p: string[] = [];
-  if (!OFFSITE_PATTERNS.endpoint.test(input.endpoint)) p.push(`offsite.endpoint "${input.endpoint}" must be an http(s) URL with no path, e.g. https://s3.example.com`);
-  if (!OFFSITE_PATTERNS.bucket.test(input.bucket)) p.push(`offsite.bucket "${input.bucket}" must be an S3 bucket name (lowercase letters, digits, dots, dashes; 3-63)`);
-  if (!OFFSITE_PATTERNS.prefix.test(input.prefix)) p.push(`offsite.prefix "${input.prefix}" must be path segments without leading or trailing slash, e.g. prod/postgres`);
-  if (input.region !== undefined && !OFFSITE_PATTERNS.region.test(input.region)) p.push(`offsite.region "${input.region}" must be lowercase letters, digits and dashes, e.g. eu-central-1`);
-  if (input.provider !== undefined && !OFFSITE_PATTERNS.provider.test(input.provider)) p.push(`offsite.provider "${input.provider}" must be an rclone s3 provider name such as AWS, Minio or Other`);
+  if (!OFFSITE_PATTERNS.endpoint.test(input.endpoint))
+    p.push(`offsite.endpoint "${input.endpoint}" must be an http(s) URL with no path, e.g. https://s3.example.com`);
+  if (!OFFSITE_PATTERNS.bucket.test(input.bucket))
+    p.push(`offsite.bucket "${input.bucket}" must be an S3 bucket name (lowercase letters, digits, dots, dashes; 3-63)`);
+  if (!OFFSITE_PATTERNS.prefix.test(input.prefix))
+    p.push(`offsite.prefix "${input.prefix}" must be path segments without leading or trailing slash, e.g. prod/postgres`);
+  if (input.region !== undefined && !OFFSITE_PATTERNS.region.test(input.region))
+    p.push(`offsite.region "${input.region}" must be lowercase letters, digits and dashes, e.g. eu-central-1`);
+  if (input.provider !== undefined && !OFFSITE_PATTERNS.provider.test(input.provider))
+    p.push(`offsite.provider "${input.provider}" must be an rclone s3 provider name such as AWS, Minio or Other`);
   for (const key of ["accessKeyIdFile", "secretAccessKeyFile"] as const) {
     if (!ABS_PATH.test(input[key])) p.push(`offsite.${key} "${input[key]}" must be an absolute path (a secret file under /run/secrets)`);
   }
   const interval = input.intervalSeconds ?? 900;
-  if (!Number.isInteger(interval) || interval < 60 || interval > 86400) p.push(`offsite.intervalSeconds ${interval} must be a whole number from 60 to 86400`);
-  if (input.stateDir !== undefined && !ABS_PATH.test(input.stateDir)) p.push(`offsite.stateDir "${input.stateDir}" must be an absolute path`);
+  if (!Number.isInteger(interval) || interval < 60 || interval > 86400)
+    p.push(`offsite.intervalSeconds ${interval} must be a whole number from 60 to 86400`);
+  if (input.stateDir !== undefined && !ABS_PATH.test(input.stateDir))
+    p.push(`offsite.stateDir "${input.stateDir}" must be an absolute path`);
   return p;
 }
 

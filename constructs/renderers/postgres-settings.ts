@@ -68,7 +68,11 @@ export const POSTGRES_SETTINGS: Readonly<Record<string, PostgresSettingSpec>> = 
   data_directory: { context: "postmaster", type: "string", managed: true },
   deadlock_timeout: { context: "superuser", type: "integer", unit: "ms", min: 1, max: 2147483647 },
   default_statistics_target: { context: "user", type: "integer", min: 1, max: 10000 },
-  default_transaction_isolation: { context: "user", type: "enum", values: ["serializable", "repeatable read", "read committed", "read uncommitted"] },
+  default_transaction_isolation: {
+    context: "user",
+    type: "enum",
+    values: ["serializable", "repeatable read", "read committed", "read uncommitted"],
+  },
   effective_cache_size: { context: "user", type: "integer", unit: "8kB", min: 1, max: 2147483647 },
   effective_io_concurrency: { context: "user", type: "integer", min: 0, max: 1000 },
   hash_mem_multiplier: { context: "user", type: "real", min: 1, max: 1000 },
@@ -90,8 +94,16 @@ export const POSTGRES_SETTINGS: Readonly<Record<string, PostgresSettingSpec>> = 
   log_line_prefix: { context: "sighup", type: "string" },
   log_lock_waits: { context: "superuser", type: "bool" },
   log_min_duration_statement: { context: "superuser", type: "integer", unit: "ms", min: -1, max: 2147483647 },
-  log_min_error_statement: { context: "superuser", type: "enum", values: ["debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error", "log", "fatal", "panic"] },
-  log_min_messages: { context: "superuser", type: "enum", values: ["debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error", "log", "fatal", "panic"] },
+  log_min_error_statement: {
+    context: "superuser",
+    type: "enum",
+    values: ["debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error", "log", "fatal", "panic"],
+  },
+  log_min_messages: {
+    context: "superuser",
+    type: "enum",
+    values: ["debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error", "log", "fatal", "panic"],
+  },
   log_statement: { context: "superuser", type: "enum", values: ["none", "ddl", "mod", "all"] },
   log_temp_files: { context: "superuser", type: "integer", unit: "kB", min: -1, max: 2147483647 },
   maintenance_work_mem: { context: "user", type: "integer", unit: "kB", min: 1024, max: 2147483647 },
@@ -169,7 +181,10 @@ type Value = string | number | boolean;
  */
 export function normalizePostgresSetting(name: string, value: Value): { setting: string } | { problem: string } {
   const spec = POSTGRES_SETTINGS[name];
-  if (!spec) return { problem: `"${name}" is not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it with its context to POSTGRES_SETTINGS in constructs/renderers/postgres-settings.ts` };
+  if (!spec)
+    return {
+      problem: `"${name}" is not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it with its context to POSTGRES_SETTINGS in constructs/renderers/postgres-settings.ts`,
+    };
   const text = String(value);
   switch (spec.type) {
     case "bool": {
@@ -186,17 +201,22 @@ export function normalizePostgresSetting(name: string, value: Value): { setting:
     case "integer":
     case "real": {
       const m = (spec.type === "integer" ? /^(-?\d{1,15})([A-Za-z]*)$/ : /^(-?\d{1,15}(?:\.\d{1,15})?)([A-Za-z]*)$/).exec(text);
-      const example = spec.unit ? `, optionally with a unit (${WRITABLE_UNITS(spec.unit).join(", ")}), e.g. "${spec.unit === "8kB" || spec.unit === "kB" || spec.unit === "MB" || spec.unit === "B" ? "64MB" : "30s"}"` : "";
+      const example = spec.unit
+        ? `, optionally with a unit (${WRITABLE_UNITS(spec.unit).join(", ")}), e.g. "${spec.unit === "8kB" || spec.unit === "kB" || spec.unit === "MB" || spec.unit === "B" ? "64MB" : "30s"}"`
+        : "";
       if (!m) return { problem: `"${text}" is not ${spec.type === "integer" ? "a whole number" : "a number"} for ${name}${example}` };
       let n = Number(m[1]);
       const suffix = m[2]!;
       if (suffix !== "") {
         const table = spec.unit ? unitsFor(spec.unit) : undefined;
         if (!spec.unit || !table || !(suffix in table) || suffix === "8kB") {
-          return { problem: `"${text}": ${name} ${spec.unit ? `takes the units ${WRITABLE_UNITS(spec.unit).join(", ")}` : "takes no unit"}` };
+          return {
+            problem: `"${text}": ${name} ${spec.unit ? `takes the units ${WRITABLE_UNITS(spec.unit).join(", ")}` : "takes no unit"}`,
+          };
         }
         n = (n * table[suffix]!) / table[spec.unit]!;
-        if (spec.type === "integer" && !Number.isInteger(n)) return { problem: `"${text}" is not a whole number of ${spec.unit} for ${name}; write it in ${spec.unit} or a larger unit` };
+        if (spec.type === "integer" && !Number.isInteger(n))
+          return { problem: `"${text}" is not a whole number of ${spec.unit} for ${name}; write it in ${spec.unit} or a larger unit` };
       }
       if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
         return { problem: `"${text}" is out of range for ${name}: ${spec.min} to ${spec.max}${spec.unit ? ` ${spec.unit}` : ""}` };
@@ -205,10 +225,13 @@ export function normalizePostgresSetting(name: string, value: Value): { setting:
     }
     case "string": {
       // eslint-disable-next-line no-control-regex
-      if (/[\u0000-\u001f\u007f]/.test(text)) return { problem: `the value of ${name} contains a newline or another control character; write it on one line` };
-      if (/[$%]\{/.test(text)) return { problem: `the value of ${name} contains "\${" or "%{", which Terraform reads as a template; remove it` };
+      if (/[\u0000-\u001f\u007f]/.test(text))
+        return { problem: `the value of ${name} contains a newline or another control character; write it on one line` };
+      if (/[$%]\{/.test(text))
+        return { problem: `the value of ${name} contains "\${" or "%{", which Terraform reads as a template; remove it` };
       if (text.length > 1024) return { problem: `the value of ${name} is longer than 1024 characters` };
-      if (spec.pattern && !spec.pattern.test(text)) return { problem: `"${text}" is not an accepted value of ${name} (allowed: ${spec.pattern.source})` };
+      if (spec.pattern && !spec.pattern.test(text))
+        return { problem: `"${text}" is not an accepted value of ${name} (allowed: ${spec.pattern.source})` };
       return { setting: text };
     }
   }
@@ -273,17 +296,25 @@ function confQuote(value: string): string {
  * file sets shared_buffers and max_connections. Repeating our values keeps both quiet.
  */
 export function renderPostgresSettingsFile(input: PostgresSettingsFileInput): string {
-  if (!/^\/[A-Za-z0-9_./-]+$/.test(input.includeFile)) throw new Error(`renderPostgresSettingsFile: includeFile "${input.includeFile}" must be an absolute path of letters, digits, _ . / -`);
+  if (!/^\/[A-Za-z0-9_./-]+$/.test(input.includeFile))
+    throw new Error(`renderPostgresSettingsFile: includeFile "${input.includeFile}" must be an absolute path of letters, digits, _ . / -`);
   const wrong = [
-    ...Object.keys(input.reload).filter((n) => !isReloadable(n)).map((n) => `${n} needs a restart and belongs in restart`),
-    ...Object.keys(input.restart).filter((n) => isReloadable(n) || !POSTGRES_SETTINGS[n]).map((n) => `${n} ${POSTGRES_SETTINGS[n] ? "is reloadable and belongs in reload" : "is unknown"}`),
+    ...Object.keys(input.reload)
+      .filter((n) => !isReloadable(n))
+      .map((n) => `${n} needs a restart and belongs in restart`),
+    ...Object.keys(input.restart)
+      .filter((n) => isReloadable(n) || !POSTGRES_SETTINGS[n])
+      .map((n) => `${n} ${POSTGRES_SETTINGS[n] ? "is reloadable and belongs in reload" : "is unknown"}`),
     ...Object.entries({ ...input.reload, ...input.restart }).flatMap(([n, v]) => {
       const r = normalizePostgresSetting(n, v);
       return "problem" in r ? [`${n}: ${r.problem}`] : [];
     }),
   ];
   if (wrong.length > 0) throw new Error(`renderPostgresSettingsFile:\n  - ${wrong.join("\n  - ")}`);
-  const lines = (settings: Record<string, string>) => Object.keys(settings).sort().map((n) => `${n} = ${confQuote(settings[n]!)}`);
+  const lines = (settings: Record<string, string>) =>
+    Object.keys(settings)
+      .sort()
+      .map((n) => `${n} = ${confQuote(settings[n]!)}`);
   return [
     "# Generated by the UpdateIO infrastructure (PostgresCluster). Do not edit: the next apply overwrites it.",
     `include_if_exists ${confQuote(input.includeFile)}`,

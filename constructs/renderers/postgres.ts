@@ -108,14 +108,20 @@ export function renderPostgresInitSql(input: PostgresRolesInput): string {
     input.replication.slots.forEach((slot, i) => (identifiers[`replication.slots.${i}`] = slot));
   }
   for (const [key, value] of Object.entries(identifiers)) {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new Error(`renderPostgresInitSql: ${key} "${value}" must be a lowercase SQL identifier`);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
+      throw new Error(`renderPostgresInitSql: ${key} "${value}" must be a lowercase SQL identifier`);
   }
   for (const [key, value] of Object.entries(files)) {
-    if (!/^\/[A-Za-z0-9_./-]+$/.test(value)) throw new Error(`renderPostgresInitSql: ${key} "${value}" must be an absolute path of letters, digits, _ . / -`);
+    if (!/^\/[A-Za-z0-9_./-]+$/.test(value))
+      throw new Error(`renderPostgresInitSql: ${key} "${value}" must be an absolute path of letters, digits, _ . / -`);
   }
   const roles = [input.ownerRole, input.appRole, input.readonly?.role, input.replication?.role].filter((r): r is string => r !== undefined);
   if (new Set(roles).size !== roles.length) throw new Error(`renderPostgresInitSql: role names must differ (${roles.join(", ")})`);
-  return renderBaseSql(input) + (input.readonly ? renderReadonlySql(input, input.readonly) : "") + (input.replication ? renderReplicationSql(input.replication) : "");
+  return (
+    renderBaseSql(input) +
+    (input.readonly ? renderReadonlySql(input, input.readonly) : "") +
+    (input.replication ? renderReplicationSql(input.replication) : "")
+  );
 }
 
 function renderBaseSql(input: PostgresRolesInput): string {
@@ -214,15 +220,28 @@ export interface ReplicaBootstrapInput {
  * never runs on a replica.
  */
 export function renderReplicaBootstrapScript(input: ReplicaBootstrapInput): string {
-  for (const [key, value] of Object.entries({ dataDir: input.dataDir, passwordFile: input.passwordFile, passfile: input.passfile, ...(input.configFile !== undefined ? { configFile: input.configFile } : {}) })) {
-    if (!/^\/[A-Za-z0-9_./-]+$/.test(value)) throw new Error(`renderReplicaBootstrapScript: ${key} "${value}" must be an absolute path of letters, digits, _ . / -`);
+  for (const [key, value] of Object.entries({
+    dataDir: input.dataDir,
+    passwordFile: input.passwordFile,
+    passfile: input.passfile,
+    ...(input.configFile !== undefined ? { configFile: input.configFile } : {}),
+  })) {
+    if (!/^\/[A-Za-z0-9_./-]+$/.test(value))
+      throw new Error(`renderReplicaBootstrapScript: ${key} "${value}" must be an absolute path of letters, digits, _ . / -`);
   }
-  for (const [key, value] of Object.entries({ replicationRole: input.replicationRole, slot: input.slot, applicationName: input.applicationName })) {
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new Error(`renderReplicaBootstrapScript: ${key} "${value}" must be a lowercase SQL identifier`);
+  for (const [key, value] of Object.entries({
+    replicationRole: input.replicationRole,
+    slot: input.slot,
+    applicationName: input.applicationName,
+  })) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
+      throw new Error(`renderReplicaBootstrapScript: ${key} "${value}" must be a lowercase SQL identifier`);
   }
-  if (!/^[A-Za-z0-9.-]+$/.test(input.primaryHost)) throw new Error(`renderReplicaBootstrapScript: primaryHost "${input.primaryHost}" must be a host name or address`);
+  if (!/^[A-Za-z0-9.-]+$/.test(input.primaryHost))
+    throw new Error(`renderReplicaBootstrapScript: primaryHost "${input.primaryHost}" must be a host name or address`);
   for (const [key, value] of Object.entries({ primaryPort: input.primaryPort, port: input.port })) {
-    if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`renderReplicaBootstrapScript: ${key} ${value} must be a TCP port`);
+    if (!Number.isInteger(value) || value < 1 || value > 65535)
+      throw new Error(`renderReplicaBootstrapScript: ${key} ${value} must be a TCP port`);
   }
   const conninfo = `host=${input.primaryHost} port=${input.primaryPort} user=${input.replicationRole} passfile=${input.passfile} application_name=${input.applicationName}`;
   const settings: Record<string, string> = {
@@ -233,7 +252,13 @@ export function renderReplicaBootstrapScript(input: ReplicaBootstrapInput): stri
     primary_conninfo: conninfo,
     primary_slot_name: input.slot,
   };
-  const args = postgresCommand(Object.fromEntries(Object.keys(settings).sort().map((k) => [k, settings[k]!])));
+  const args = postgresCommand(
+    Object.fromEntries(
+      Object.keys(settings)
+        .sort()
+        .map((k) => [k, settings[k]!]),
+    ),
+  );
   const remote = `-h ${input.primaryHost} -p ${input.primaryPort} -U ${input.replicationRole} -w`;
   return [
     "set -eu",

@@ -55,7 +55,9 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
   assertValid(input);
   const scrapeInterval = input.scrapeInterval ?? PROMETHEUS_DEFAULTS.scrapeInterval;
   const scrapeTimeout =
-    durationSeconds(scrapeInterval) < durationSeconds(PROMETHEUS_DEFAULTS.scrapeTimeout) ? scrapeInterval : PROMETHEUS_DEFAULTS.scrapeTimeout;
+    durationSeconds(scrapeInterval) < durationSeconds(PROMETHEUS_DEFAULTS.scrapeTimeout)
+      ? scrapeInterval
+      : PROMETHEUS_DEFAULTS.scrapeTimeout;
 
   const byJob = new Map<ScrapeJob, ScrapeTarget[]>();
   for (const t of input.scrapeTargets) byJob.set(t.job, [...(byJob.get(t.job) ?? []), t]);
@@ -65,13 +67,22 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
     .map(([job, entries]) => {
       const first = entries[0]!;
       const staticConfigs = entries
-        .map((e) => ({ targets: [...e.targets].sort(compare), ...(e.labels && Object.keys(e.labels).length > 0 ? { labels: sortedRecord(e.labels) } : {}) }))
+        .map((e) => ({
+          targets: [...e.targets].sort(compare),
+          ...(e.labels && Object.keys(e.labels).length > 0 ? { labels: sortedRecord(e.labels) } : {}),
+        }))
         .sort((a, b) => compare(JSON.stringify(a), JSON.stringify(b)));
       return {
         job_name: job,
         metrics_path: first.metricsPath ?? SCRAPE_JOBS[job].path,
         ...(first.params && Object.keys(first.params).length > 0
-          ? { params: Object.fromEntries(Object.entries(first.params).sort(([a], [b]) => compare(a, b)).map(([k, v]) => [k, [...v]])) }
+          ? {
+              params: Object.fromEntries(
+                Object.entries(first.params)
+                  .sort(([a], [b]) => compare(a, b))
+                  .map(([k, v]) => [k, [...v]]),
+              ),
+            }
           : {}),
         static_configs: staticConfigs,
       };
@@ -123,7 +134,8 @@ export function prometheusArgs(input: PrometheusArgsInput): string[] {
   }
   for (const key of ["configPath", "storagePath"] as const) {
     const value = input[key];
-    if (value !== undefined && !/^\/[^\s]*$/.test(value)) problems.push(`${key} ${JSON.stringify(value)} must be an absolute path without spaces, e.g. "${PROMETHEUS_ARGS_DEFAULTS[key]}".`);
+    if (value !== undefined && !/^\/[^\s]*$/.test(value))
+      problems.push(`${key} ${JSON.stringify(value)} must be an absolute path without spaces, e.g. "${PROMETHEUS_ARGS_DEFAULTS[key]}".`);
   }
   if (input.retentionSize !== undefined && !/^\d+(B|KB|MB|GB|TB|PB|EB)$/.test(input.retentionSize)) {
     problems.push(`retentionSize ${JSON.stringify(input.retentionSize)} is not a Prometheus size: write e.g. "512MB" or "10GB".`);
@@ -150,47 +162,66 @@ const ENVIRONMENT = /^[a-z][a-z0-9-]*$/;
 function assertValid(input: PrometheusConfigInput): void {
   const problems: string[] = [];
   if (!ENVIRONMENT.test(input.environment ?? "")) {
-    problems.push(`environment ${JSON.stringify(input.environment)} must be lowercase letters, digits and "-", starting with a letter, e.g. "prod".`);
+    problems.push(
+      `environment ${JSON.stringify(input.environment)} must be lowercase letters, digits and "-", starting with a letter, e.g. "prod".`,
+    );
   }
   for (const key of ["scrapeInterval", "evaluationInterval"] as const) {
     const value = input[key];
     if (value !== undefined && !(PROM_DURATION.test(value) && durationSeconds(value) >= 1)) {
-      problems.push(`${key} ${JSON.stringify(value)} is not a Prometheus duration of at least 1s: write e.g. "15s" or "1m" (no fractions, no spaces).`);
+      problems.push(
+        `${key} ${JSON.stringify(value)} is not a Prometheus duration of at least 1s: write e.g. "15s" or "1m" (no fractions, no spaces).`,
+      );
     }
   }
   const ruleFiles = input.ruleFiles ?? PROMETHEUS_DEFAULTS.ruleFiles;
   ruleFiles.forEach((path, i) => {
-    if (!/^\/[^\s]*$/.test(path)) problems.push(`ruleFiles[${i}] ${JSON.stringify(path)} must be an absolute path (globs allowed) without spaces, e.g. "/etc/prometheus/rules/*.yml".`);
+    if (!/^\/[^\s]*$/.test(path))
+      problems.push(
+        `ruleFiles[${i}] ${JSON.stringify(path)} must be an absolute path (globs allowed) without spaces, e.g. "/etc/prometheus/rules/*.yml".`,
+      );
   });
-  if (input.scrapeTargets.length === 0) problems.push(`scrapeTargets is empty: list at least the jobs to scrape, e.g. { job: "prometheus", targets: ["localhost:9090"] }.`);
+  if (input.scrapeTargets.length === 0)
+    problems.push(`scrapeTargets is empty: list at least the jobs to scrape, e.g. { job: "prometheus", targets: ["localhost:9090"] }.`);
 
   const firstOfJob = new Map<string, { index: number; metricsPath: string; params: string }>();
   const seenTargets = new Map<string, string>();
   input.scrapeTargets.forEach((t, i) => {
     const at = `scrapeTargets[${i}]`;
     if (!Object.hasOwn(SCRAPE_JOBS, t.job)) {
-      problems.push(`${at}.job ${JSON.stringify(t.job)} is not a catalogue job: use one of ${Object.keys(SCRAPE_JOBS).join(", ")} (observability-catalogue.ts).`);
+      problems.push(
+        `${at}.job ${JSON.stringify(t.job)} is not a catalogue job: use one of ${Object.keys(SCRAPE_JOBS).join(", ")} (observability-catalogue.ts).`,
+      );
       return;
     }
-    if (t.targets.length === 0) problems.push(`${at}.targets is empty: list "host:port" of each instance, e.g. ["${t.job}:${SCRAPE_JOBS[t.job].port}"].`);
+    if (t.targets.length === 0)
+      problems.push(`${at}.targets is empty: list "host:port" of each instance, e.g. ["${t.job}:${SCRAPE_JOBS[t.job].port}"].`);
     t.targets.forEach((target, j) => {
       const problem = targetError(target);
       if (problem !== undefined) problems.push(`${at}.targets[${j}] ${JSON.stringify(target)} ${problem}`);
       const key = `${t.job} ${target}`;
       const previous = seenTargets.get(key);
-      if (previous !== undefined) problems.push(`${at}.targets[${j}] ${JSON.stringify(target)} is already listed for job ${t.job} at ${previous}: list each instance once.`);
+      if (previous !== undefined)
+        problems.push(
+          `${at}.targets[${j}] ${JSON.stringify(target)} is already listed for job ${t.job} at ${previous}: list each instance once.`,
+        );
       else seenTargets.set(key, `${at}.targets[${j}]`);
     });
     if (t.metricsPath !== undefined && !/^\/[^\s?#]*$/.test(t.metricsPath)) {
-      problems.push(`${at}.metricsPath ${JSON.stringify(t.metricsPath)} must start with "/" and hold no spaces, "?" or "#" (query parameters go in params), e.g. "${SCRAPE_JOBS[t.job].path}".`);
+      problems.push(
+        `${at}.metricsPath ${JSON.stringify(t.metricsPath)} must start with "/" and hold no spaces, "?" or "#" (query parameters go in params), e.g. "${SCRAPE_JOBS[t.job].path}".`,
+      );
     }
     for (const [name, values] of Object.entries(t.params ?? {})) {
-      if (name === "" || /\s/.test(name)) problems.push(`${at}.params has the key ${JSON.stringify(name)}: use a non-empty parameter name without spaces.`);
+      if (name === "" || /\s/.test(name))
+        problems.push(`${at}.params has the key ${JSON.stringify(name)}: use a non-empty parameter name without spaces.`);
       if (values.length === 0) problems.push(`${at}.params.${name} is empty: give at least one value, or drop the key.`);
     }
     for (const [name, value] of Object.entries(t.labels ?? {})) {
       if (!LABEL_NAME.test(name) || name.startsWith("__")) {
-        problems.push(`${at}.labels.${name} is not a label name: use [a-zA-Z_][a-zA-Z0-9_]* without a "__" prefix (reserved), e.g. "instance_role".`);
+        problems.push(
+          `${at}.labels.${name} is not a label name: use [a-zA-Z_][a-zA-Z0-9_]* without a "__" prefix (reserved), e.g. "instance_role".`,
+        );
       } else if (name === "job") {
         problems.push(`${at}.labels.job would override the job name: the job label is the catalogue job; drop it.`);
       }
@@ -203,7 +234,9 @@ function assertValid(input: PrometheusConfigInput): void {
     if (first === undefined) {
       firstOfJob.set(t.job, { index: i, metricsPath, params });
     } else if (first.metricsPath !== metricsPath || first.params !== params) {
-      problems.push(`${at} (job ${t.job}) differs from scrapeTargets[${first.index}] in metricsPath or params: entries of one job share them; give them the same values.`);
+      problems.push(
+        `${at} (job ${t.job}) differs from scrapeTargets[${first.index}] in metricsPath or params: entries of one job share them; give them the same values.`,
+      );
     }
   });
   throwIfAny("Prometheus config input", problems);
@@ -234,6 +267,8 @@ function sortedRecord(record: Readonly<Record<string, string>>): Record<string, 
 
 function throwIfAny(what: string, problems: readonly string[]): void {
   if (problems.length > 0) {
-    throw new Error(`Invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new Error(
+      `Invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
   }
 }

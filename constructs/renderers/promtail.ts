@@ -37,14 +37,23 @@ export function renderPromtailConfig(pipeline: LogPipeline, options: PromtailOpt
   const httpPort = options.httpPort ?? PROMTAIL_DEFAULTS.httpPort;
   const problems: string[] = [];
   if (!/^\/[A-Za-z0-9._/-]+$/.test(positionsFile) || positionsFile.endsWith("/")) {
-    problems.push(`positionsFile ${JSON.stringify(positionsFile)} must be an absolute file path on a volume, e.g. "${PROMTAIL_DEFAULTS.positionsFile}".`);
+    problems.push(
+      `positionsFile ${JSON.stringify(positionsFile)} must be an absolute file path on a volume, e.g. "${PROMTAIL_DEFAULTS.positionsFile}".`,
+    );
   }
-  if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535) problems.push(`httpPort ${httpPort} must be a TCP port (1-65535), e.g. ${PROMTAIL_DEFAULTS.httpPort}.`);
+  if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535)
+    problems.push(`httpPort ${httpPort} must be a TCP port (1-65535), e.g. ${PROMTAIL_DEFAULTS.httpPort}.`);
   if (problems.length > 0) throw new Error(`Invalid Promtail options:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 
   const j = pipeline.json;
   const stages: Record<string, unknown>[] = [
-    { multiline: { firstline: pipeline.multiline.firstLine, max_wait_time: pipeline.multiline.maxWaitTime, max_lines: pipeline.multiline.maxLines } },
+    {
+      multiline: {
+        firstline: pipeline.multiline.firstLine,
+        max_wait_time: pipeline.multiline.maxWaitTime,
+        max_lines: pipeline.multiline.maxLines,
+      },
+    },
     { json: { expressions: { ...j.expressions } } },
     ...j.lowercase.map((name) => ({ template: { source: name, template: "{{ if .Value }}{{ ToLower .Value }}{{ end }}" } })),
     { labels: Object.fromEntries(j.labels.map((l) => [l, l])) },
@@ -57,7 +66,14 @@ export function renderPromtailConfig(pipeline: LogPipeline, options: PromtailOpt
         drop_counter_reason: d.name,
       },
     })),
-    { limit: { rate: pipeline.rateLimit.linesPerSecond, burst: pipeline.rateLimit.burstLines, by_label_name: pipeline.rateLimit.byLabel, drop: true } },
+    {
+      limit: {
+        rate: pipeline.rateLimit.linesPerSecond,
+        burst: pipeline.rateLimit.burstLines,
+        by_label_name: pipeline.rateLimit.byLabel,
+        drop: true,
+      },
+    },
   ];
 
   const config = {

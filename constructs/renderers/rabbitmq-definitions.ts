@@ -88,8 +88,20 @@ export const DEFAULT_TOPOLOGY: RabbitTopology = {
     { name: "updateio.commands", type: "direct" },
   ],
   queues: [
-    { name: "notifications.telegram", bindings: [{ exchange: "updateio.events", routingKey: "notification.telegram.#" }, { exchange: "updateio.events", routingKey: "notification.all.#" }] },
-    { name: "notifications.discord", bindings: [{ exchange: "updateio.events", routingKey: "notification.discord.#" }, { exchange: "updateio.events", routingKey: "notification.all.#" }] },
+    {
+      name: "notifications.telegram",
+      bindings: [
+        { exchange: "updateio.events", routingKey: "notification.telegram.#" },
+        { exchange: "updateio.events", routingKey: "notification.all.#" },
+      ],
+    },
+    {
+      name: "notifications.discord",
+      bindings: [
+        { exchange: "updateio.events", routingKey: "notification.discord.#" },
+        { exchange: "updateio.events", routingKey: "notification.all.#" },
+      ],
+    },
     { name: "updates.fetch", bindings: [{ exchange: "updateio.commands", routingKey: "updates.fetch" }] },
   ],
 };
@@ -144,23 +156,32 @@ export function topologyProblems(topology: RabbitTopology, apps: readonly Rabbit
   checkName("topology.deadLetterExchange", dlx);
   for (const [i, e] of topology.exchanges.entries()) {
     checkName(`topology.exchanges.${i}.name`, e.name);
-    if (exchanges.has(e.name) || e.name === dlx) problems.push(`topology.exchanges.${i}.name: "${e.name}" is declared twice (or is the dead-letter exchange)`);
+    if (exchanges.has(e.name) || e.name === dlx)
+      problems.push(`topology.exchanges.${i}.name: "${e.name}" is declared twice (or is the dead-letter exchange)`);
     exchanges.add(e.name);
   }
   const queues = new Set<string>();
   for (const [i, q] of topology.queues.entries()) {
     checkName(`topology.queues.${i}.name`, q.name);
     for (const name of [q.name, ...((q.deadLetter ?? true) ? [deadLetterQueueOf(q.name)] : [])]) {
-      if (queues.has(name)) problems.push(`topology.queues.${i}.name: "${name}" is declared twice (dead-letter queues are named <queue>.dlq)`);
+      if (queues.has(name))
+        problems.push(`topology.queues.${i}.name: "${name}" is declared twice (dead-letter queues are named <queue>.dlq)`);
       queues.add(name);
     }
     for (const [j, b] of q.bindings.entries()) {
-      if (!exchanges.has(b.exchange)) problems.push(`topology.queues.${i}.bindings.${j}.exchange: "${b.exchange}" is not one of topology.exchanges`);
-      if (b.routingKey.includes("${") || b.routingKey.includes("%{")) problems.push(`topology.queues.${i}.bindings.${j}.routingKey: must not contain "\${" or "%{" (Terraform template syntax)`);
+      if (!exchanges.has(b.exchange))
+        problems.push(`topology.queues.${i}.bindings.${j}.exchange: "${b.exchange}" is not one of topology.exchanges`);
+      if (b.routingKey.includes("${") || b.routingKey.includes("%{"))
+        problems.push(`topology.queues.${i}.bindings.${j}.routingKey: must not contain "\${" or "%{" (Terraform template syntax)`);
     }
   }
-  for (const [key, value, min] of [["deliveryLimit", topology.deliveryLimit, 1], ["maxLength", topology.maxLength, 1], ["deadLetterMaxLength", topology.deadLetterMaxLength, 1]] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < min)) problems.push(`topology.${key}: ${value} must be a whole number ≥ ${min}`);
+  for (const [key, value, min] of [
+    ["deliveryLimit", topology.deliveryLimit, 1],
+    ["maxLength", topology.maxLength, 1],
+    ["deadLetterMaxLength", topology.deadLetterMaxLength, 1],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < min))
+      problems.push(`topology.${key}: ${value} must be a whole number ≥ ${min}`);
   }
   const appNames = new Set<string>();
   for (const [i, a] of apps.entries()) {
@@ -168,7 +189,8 @@ export function topologyProblems(topology: RabbitTopology, apps: readonly Rabbit
     if (appNames.has(a.name)) problems.push(`apps.${i}.name: "${a.name}" is declared twice`);
     appNames.add(a.name);
     for (const e of a.publishes) if (!exchanges.has(e)) problems.push(`apps.${i}.publishes: "${e}" is not one of topology.exchanges`);
-    for (const q of a.consumes) if (!topology.queues.some((x) => x.name === q)) problems.push(`apps.${i}.consumes: "${q}" is not one of topology.queues`);
+    for (const q of a.consumes)
+      if (!topology.queues.some((x) => x.name === q)) problems.push(`apps.${i}.consumes: "${q}" is not one of topology.queues`);
   }
   return problems;
 }
@@ -188,9 +210,30 @@ export function renderRabbitDefinitions(input: RabbitDefinitionsInput): string {
   if (problems.length > 0) throw new Error(`renderRabbitDefinitions: invalid input:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 
   const dlx = deadLetterExchangeOf(topology);
-  const exchange = (name: string, type: ExchangeType) => ({ name, vhost, type, durable: true, auto_delete: false, internal: false, arguments: {} });
-  const queue = (name: string, args: Record<string, string>) => ({ name, vhost, durable: true, auto_delete: false, arguments: { "x-queue-type": "quorum", ...args } });
-  const binding = (source: string, destination: string, routingKey: string) => ({ source, vhost, destination, destination_type: "queue", routing_key: routingKey, arguments: {} });
+  const exchange = (name: string, type: ExchangeType) => ({
+    name,
+    vhost,
+    type,
+    durable: true,
+    auto_delete: false,
+    internal: false,
+    arguments: {},
+  });
+  const queue = (name: string, args: Record<string, string>) => ({
+    name,
+    vhost,
+    durable: true,
+    auto_delete: false,
+    arguments: { "x-queue-type": "quorum", ...args },
+  });
+  const binding = (source: string, destination: string, routingKey: string) => ({
+    source,
+    vhost,
+    destination,
+    destination_type: "queue",
+    routing_key: routingKey,
+    arguments: {},
+  });
 
   const queues: ReturnType<typeof queue>[] = [];
   const bindings: ReturnType<typeof binding>[] = [];
@@ -219,7 +262,11 @@ export function renderRabbitDefinitions(input: RabbitDefinitionsInput): string {
       // "queues" (not "quorum_queues", which only 3.12+ knows) so the same file loads on 3.10 and 4.1.
       "apply-to": "queues",
       priority: 10,
-      definition: { "delivery-limit": topology.deliveryLimit ?? 5, "max-length": topology.maxLength ?? 100_000, overflow: "reject-publish" },
+      definition: {
+        "delivery-limit": topology.deliveryLimit ?? 5,
+        "max-length": topology.maxLength ?? 100_000,
+        overflow: "reject-publish",
+      },
     });
   }
   if (deadLetterQueues.length > 0) {
@@ -237,8 +284,17 @@ export function renderRabbitDefinitions(input: RabbitDefinitionsInput): string {
   const definitions = {
     users: users.map((u) => ({ name: u.name, password: u.password, tags: [...(u.tags ?? [])] })),
     vhosts: [{ name: vhost }],
-    permissions: users.map((u) => ({ user: u.name, vhost, configure: u.permissions.configure, write: u.permissions.write, read: u.permissions.read })),
-    exchanges: [...topology.exchanges.map((e) => exchange(e.name, e.type)), ...(deadLetterQueues.length > 0 ? [exchange(dlx, "direct")] : [])],
+    permissions: users.map((u) => ({
+      user: u.name,
+      vhost,
+      configure: u.permissions.configure,
+      write: u.permissions.write,
+      read: u.permissions.read,
+    })),
+    exchanges: [
+      ...topology.exchanges.map((e) => exchange(e.name, e.type)),
+      ...(deadLetterQueues.length > 0 ? [exchange(dlx, "direct")] : []),
+    ],
     queues,
     bindings,
     policies,

@@ -39,7 +39,8 @@ export function renderRabbitConf(input: RabbitConfInput): string {
     throw new Error(`renderRabbitConf: definitionsFile "${input.definitionsFile}" must be an absolute path`);
   }
   const nodes = input.clusterNodes ?? [];
-  for (const n of nodes) if (!/^rabbit@[a-z][a-z0-9-]*$/.test(n)) throw new Error(`renderRabbitConf: cluster node "${n}" must look like rabbit@<host>`);
+  for (const n of nodes)
+    if (!/^rabbit@[a-z][a-z0-9-]*$/.test(n)) throw new Error(`renderRabbitConf: cluster node "${n}" must look like rabbit@<host>`);
   if (new Set(nodes).size !== nodes.length) throw new Error("renderRabbitConf: cluster nodes must be distinct");
 
   const access =
@@ -93,7 +94,8 @@ export function renderRabbitConf(input: RabbitConfInput): string {
  * its HTTP API on 15672 inside the container only (never published) for operators and rabbitmqadmin.
  */
 export function renderEnabledPlugins(plugins: readonly string[] = ["rabbitmq_management", "rabbitmq_prometheus"]): string {
-  for (const p of plugins) if (!/^rabbitmq_[a-z0-9_]+$/.test(p)) throw new Error(`renderEnabledPlugins: "${p}" is not a RabbitMQ plugin name`);
+  for (const p of plugins)
+    if (!/^rabbitmq_[a-z0-9_]+$/.test(p)) throw new Error(`renderEnabledPlugins: "${p}" is not a RabbitMQ plugin name`);
   return `[${[...plugins].sort().join(",")}].\n`;
 }
 

@@ -15,7 +15,8 @@ export interface TextfileGauge {
 
 /** The shell function; `$METRICS_DIR` must be set by the script. A failed write only loses the metrics. */
 export function renderTextfileMetricsFunction(file: string, gauges: readonly TextfileGauge[]): string {
-  if (!/^[a-z_]+\.prom$/.test(file)) throw new Error(`renderTextfileMetricsFunction: file "${file}" must be a name like postgres_backup.prom`);
+  if (!/^[a-z_]+\.prom$/.test(file))
+    throw new Error(`renderTextfileMetricsFunction: file "${file}" must be a name like postgres_backup.prom`);
   const lines = gauges.flatMap((g) => [
     `    echo "# HELP ${g.name} ${g.help}"`,
     `    echo "# TYPE ${g.name} gauge"`,

@@ -156,12 +156,12 @@ export function parseCidr(text: string): (Cidr & { hostBitsSet: boolean }) | und
 }
 
 function contains(outer: Cidr, ip: number): boolean {
-  return ((ip & mask(outer.prefix)) >>> 0) === outer.base;
+  return (ip & mask(outer.prefix)) >>> 0 === outer.base;
 }
 
 function overlaps(a: Cidr, b: Cidr): boolean {
   const p = Math.min(a.prefix, b.prefix);
-  return ((a.base & mask(p)) >>> 0) === ((b.base & mask(p)) >>> 0);
+  return (a.base & mask(p)) >>> 0 === (b.base & mask(p)) >>> 0;
 }
 
 /** The server's address: the subnet's first host, e.g. "10.13.13.1" for 10.13.13.0/24. */
@@ -181,44 +181,69 @@ function checkSubnet(subnet: string, problems: string[]): Cidr | undefined {
     problems.push(`subnet ${JSON.stringify(subnet)} is not an IPv4 CIDR: write it like "10.13.13.0/24".`);
     return undefined;
   }
-  if (c.hostBitsSet) problems.push(`subnet ${JSON.stringify(subnet)} has host bits set: write the network address, "${formatIpv4(c.base)}/${c.prefix}".`);
-  if (c.prefix < 16 || c.prefix > 29) problems.push(`subnet ${JSON.stringify(subnet)} must be a /16 to /29 (room for the server and its peers, not a whole private range): e.g. "10.13.13.0/24".`);
+  if (c.hostBitsSet)
+    problems.push(`subnet ${JSON.stringify(subnet)} has host bits set: write the network address, "${formatIpv4(c.base)}/${c.prefix}".`);
+  if (c.prefix < 16 || c.prefix > 29)
+    problems.push(
+      `subnet ${JSON.stringify(subnet)} must be a /16 to /29 (room for the server and its peers, not a whole private range): e.g. "10.13.13.0/24".`,
+    );
   return c;
 }
 
 function checkFile(key: string, path: string, problems: string[]): void {
   if (!FILE_PATH.test(path) || path.includes("//")) {
-    problems.push(`${key} ${JSON.stringify(path)} must be an absolute path of letters, digits, ".", "_", "-" and "/": e.g. "/run/secrets/wg_private_key".`);
+    problems.push(
+      `${key} ${JSON.stringify(path)} must be an absolute path of letters, digits, ".", "_", "-" and "/": e.g. "/run/secrets/wg_private_key".`,
+    );
   }
 }
 
 function checkIptables(command: string, problems: string[]): void {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(command)) problems.push(`iptables ${JSON.stringify(command)} must be a command name such as "iptables-nft".`);
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(command))
+    problems.push(`iptables ${JSON.stringify(command)} must be a command name such as "iptables-nft".`);
 }
 
-function checkRoutes(routes: readonly Pick<WireguardRoute, "cidr" | "description" | "tcpPorts">[], vpn: Cidr | undefined, problems: string[], withPorts = true): void {
+function checkRoutes(
+  routes: readonly Pick<WireguardRoute, "cidr" | "description" | "tcpPorts">[],
+  vpn: Cidr | undefined,
+  problems: string[],
+  withPorts = true,
+): void {
   const literal: { cidr: Cidr; at: string }[] = [];
   const seen = new Set<string>();
   routes.forEach((route, i) => {
     const at = `routes[${i}]`;
     if (isDeferred(route.cidr)) {
-      if (/\s/.test(route.cidr)) problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} must be one Terraform expression without spaces or line breaks.`);
+      if (/\s/.test(route.cidr))
+        problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} must be one Terraform expression without spaces or line breaks.`);
     } else {
       const c = parseCidr(route.cidr);
-      if (!c) problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} is not an IPv4 CIDR: write it like "172.18.0.0/16", or leave it to the network's subnet.`);
+      if (!c)
+        problems.push(
+          `${at}.cidr ${JSON.stringify(route.cidr)} is not an IPv4 CIDR: write it like "172.18.0.0/16", or leave it to the network's subnet.`,
+        );
       else {
-        if (c.hostBitsSet) problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} has host bits set: write "${formatIpv4(c.base)}/${c.prefix}".`);
-        if (c.prefix < 8) problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} is wider than a /8: route the networks operators need, not everything.`);
-        if (vpn && overlaps(c, vpn)) problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} overlaps the VPN subnet ${formatIpv4(vpn.base)}/${vpn.prefix}: move the VPN subnet (e.g. "10.13.13.0/24") or fix the route.`);
+        if (c.hostBitsSet)
+          problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} has host bits set: write "${formatIpv4(c.base)}/${c.prefix}".`);
+        if (c.prefix < 8)
+          problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} is wider than a /8: route the networks operators need, not everything.`);
+        if (vpn && overlaps(c, vpn))
+          problems.push(
+            `${at}.cidr ${JSON.stringify(route.cidr)} overlaps the VPN subnet ${formatIpv4(vpn.base)}/${vpn.prefix}: move the VPN subnet (e.g. "10.13.13.0/24") or fix the route.`,
+          );
         for (const other of literal) {
-          if (overlaps(c, other.cidr)) problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} overlaps ${other.at}.cidr: list each network once.`);
+          if (overlaps(c, other.cidr))
+            problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} overlaps ${other.at}.cidr: list each network once.`);
         }
         literal.push({ cidr: c, at });
       }
     }
     if (seen.has(route.cidr)) problems.push(`${at}.cidr ${JSON.stringify(route.cidr)} is listed twice: merge the two routes' ports.`);
     seen.add(route.cidr);
-    if (withPorts && route.tcpPorts.length === 0) problems.push(`${at}.tcpPorts is empty: list the TCP ports operators need there (e.g. [443] for the edge, [15672] for RabbitMQ management).`);
+    if (withPorts && route.tcpPorts.length === 0)
+      problems.push(
+        `${at}.tcpPorts is empty: list the TCP ports operators need there (e.g. [443] for the edge, [15672] for RabbitMQ management).`,
+      );
     const ports = new Set<number>();
     for (const port of route.tcpPorts) {
       if (!isPort(port)) problems.push(`${at}.tcpPorts ${port} is not a TCP port: use a whole number from 1 to 65535.`);
@@ -235,7 +260,10 @@ function checkRoutes(routes: readonly Pick<WireguardRoute, "cidr" | "description
 export function wireguardConfigProblems(input: WireguardServerInput): string[] {
   const problems: string[] = [];
   const vpn = checkSubnet(input.subnet, problems);
-  if (!isPort(input.listenPort)) problems.push(`listenPort ${input.listenPort} is not a UDP port: use a whole number from 1 to 65535 (WireGuard's usual port is 51820).`);
+  if (!isPort(input.listenPort))
+    problems.push(
+      `listenPort ${input.listenPort} is not a UDP port: use a whole number from 1 to 65535 (WireGuard's usual port is 51820).`,
+    );
   checkFile("privateKeyFile", input.privateKeyFile, problems);
   checkIptables(input.iptables ?? WIREGUARD_DEFAULTS.iptables, problems);
   checkRoutes(input.routes, vpn, problems);
@@ -246,26 +274,47 @@ export function wireguardConfigProblems(input: WireguardServerInput): string[] {
   const server = vpn ? vpn.base + 1 : undefined;
   input.peers.forEach((peer, i) => {
     const at = `peers[${i}]${PEER_NAME.test(peer.name) ? ` ("${peer.name}")` : ""}`;
-    if (!PEER_NAME.test(peer.name)) problems.push(`${at}.name ${JSON.stringify(peer.name)} must be lowercase letters, digits and dashes, starting with a letter (at most 31): e.g. "alice-laptop".`);
+    if (!PEER_NAME.test(peer.name))
+      problems.push(
+        `${at}.name ${JSON.stringify(peer.name)} must be lowercase letters, digits and dashes, starting with a letter (at most 31): e.g. "alice-laptop".`,
+      );
     else if (names.has(peer.name)) problems.push(`${at}.name is also peers[${names.get(peer.name)}]'s name: give each peer its own name.`);
     else names.set(peer.name, i);
 
     if (!isWireguardKey(peer.publicKey)) {
-      problems.push(`${at}.publicKey ${JSON.stringify(peer.publicKey)} is not a WireGuard public key (44 base64 characters ending in "="): use the output of \`wg pubkey < client.key\`.`);
+      problems.push(
+        `${at}.publicKey ${JSON.stringify(peer.publicKey)} is not a WireGuard public key (44 base64 characters ending in "="): use the output of \`wg pubkey < client.key\`.`,
+      );
     } else if (keys.has(peer.publicKey)) {
-      problems.push(`${at}.publicKey is also peers[${keys.get(peer.publicKey)}]'s key: every device needs its own key pair (wg genkey | tee client.key | wg pubkey).`);
+      problems.push(
+        `${at}.publicKey is also peers[${keys.get(peer.publicKey)}]'s key: every device needs its own key pair (wg genkey | tee client.key | wg pubkey).`,
+      );
     } else keys.set(peer.publicKey, i);
 
     const m = /^(.+)\/32$/.exec(peer.allowedIps);
     const ip = m ? parseIpv4(m[1]!) : undefined;
     if (ip === undefined) {
-      problems.push(`${at}.allowedIps ${JSON.stringify(peer.allowedIps)} must be one address as a /32, e.g. "${vpn ? formatIpv4(vpn.base + 2) : "10.13.13.2"}/32".`);
+      problems.push(
+        `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} must be one address as a /32, e.g. "${vpn ? formatIpv4(vpn.base + 2) : "10.13.13.2"}/32".`,
+      );
     } else if (vpn) {
       const last = (vpn.base | (~mask(vpn.prefix) >>> 0)) >>> 0;
-      if (!contains(vpn, ip)) problems.push(`${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is outside the VPN subnet ${formatIpv4(vpn.base)}/${vpn.prefix}: give the peer a free address inside it.`);
-      else if (ip === vpn.base || ip === last) problems.push(`${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is the subnet's ${ip === vpn.base ? "network" : "broadcast"} address: pick a host address, e.g. "${formatIpv4(vpn.base + 2)}/32".`);
-      else if (ip === server) problems.push(`${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is the server's own address: peers start at "${formatIpv4(vpn.base + 2)}/32".`);
-      else if (addresses.has(ip)) problems.push(`${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is also peers[${addresses.get(ip)}]'s address: give each peer its own.`);
+      if (!contains(vpn, ip))
+        problems.push(
+          `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is outside the VPN subnet ${formatIpv4(vpn.base)}/${vpn.prefix}: give the peer a free address inside it.`,
+        );
+      else if (ip === vpn.base || ip === last)
+        problems.push(
+          `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is the subnet's ${ip === vpn.base ? "network" : "broadcast"} address: pick a host address, e.g. "${formatIpv4(vpn.base + 2)}/32".`,
+        );
+      else if (ip === server)
+        problems.push(
+          `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is the server's own address: peers start at "${formatIpv4(vpn.base + 2)}/32".`,
+        );
+      else if (addresses.has(ip))
+        problems.push(
+          `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is also peers[${addresses.get(ip)}]'s address: give each peer its own.`,
+        );
       else addresses.set(ip, i);
     }
     if (peer.presharedKeyFile !== undefined) checkFile(`${at}.presharedKeyFile`, peer.presharedKeyFile, problems);
@@ -322,7 +371,9 @@ export function renderWireguardConfig(input: WireguardServerInput): string {
     "# UpdateIO VPN gateway: rendered by constructs/renderers/wireguard.ts, do not edit.",
     `# The private key is not in this file: PostUp loads it from ${input.privateKeyFile}.`,
     "# Reachable through the VPN (TCP only, masqueraded):",
-    ...(input.routes.length === 0 ? ["#   nothing (no routes)"] : input.routes.map((r) => `#   ${r.cidr} ports ${r.tcpPorts.join(", ")}${r.description ? ` (${r.description})` : ""}`)),
+    ...(input.routes.length === 0
+      ? ["#   nothing (no routes)"]
+      : input.routes.map((r) => `#   ${r.cidr} ports ${r.tcpPorts.join(", ")}${r.description ? ` (${r.description})` : ""}`)),
     "[Interface]",
     `Address = ${serverAddressOf(input.subnet)}/${vpn.prefix}`,
     `ListenPort = ${input.listenPort}`,
@@ -349,16 +400,28 @@ export function renderWireguardPeerConfig(input: WireguardPeerTemplateInput): st
   checkSubnet(input.subnet, problems);
   if (!isPort(input.listenPort)) problems.push(`listenPort ${input.listenPort} is not a UDP port: use a whole number from 1 to 65535.`);
   if (input.serverPublicKey !== undefined && !isWireguardKey(input.serverPublicKey)) {
-    problems.push(`serverPublicKey ${JSON.stringify(input.serverPublicKey)} is not a WireGuard public key: use the output of \`${input.publicKeyCommand}\`.`);
+    problems.push(
+      `serverPublicKey ${JSON.stringify(input.serverPublicKey)} is not a WireGuard public key: use the output of \`${input.publicKeyCommand}\`.`,
+    );
   }
   if (input.endpoint !== undefined && !/^[A-Za-z0-9.-]+$|^\[[0-9a-fA-F:]+\]$/.test(input.endpoint)) {
-    problems.push(`endpoint ${JSON.stringify(input.endpoint)} must be a host name or address without port or scheme, e.g. "vpn.updateio.app".`);
+    problems.push(
+      `endpoint ${JSON.stringify(input.endpoint)} must be a host name or address without port or scheme, e.g. "vpn.updateio.app".`,
+    );
   }
-  if (!/^[a-z0-9][a-z0-9 ._-]*$/.test(input.label)) problems.push(`label ${JSON.stringify(input.label)} must be lowercase letters, digits, spaces, ".", "_" or "-".`);
-  checkRoutes(input.routes.map((r) => ({ ...r, tcpPorts: [] })), parseCidr(input.subnet), problems, false);
-  if (!PEER_NAME.test(input.peer.name)) problems.push(`peer.name ${JSON.stringify(input.peer.name)} must be lowercase letters, digits and dashes.`);
-  if (!/^[0-9.]+\/32$/.test(input.peer.allowedIps)) problems.push(`peer.allowedIps ${JSON.stringify(input.peer.allowedIps)} must be one address as a /32.`);
-  if (/[\n#]|\$\{|%\{/.test(input.publicKeyCommand)) problems.push("publicKeyCommand must be one line without \"#\", \"${\" or \"%{\".");
+  if (!/^[a-z0-9][a-z0-9 ._-]*$/.test(input.label))
+    problems.push(`label ${JSON.stringify(input.label)} must be lowercase letters, digits, spaces, ".", "_" or "-".`);
+  checkRoutes(
+    input.routes.map((r) => ({ ...r, tcpPorts: [] })),
+    parseCidr(input.subnet),
+    problems,
+    false,
+  );
+  if (!PEER_NAME.test(input.peer.name))
+    problems.push(`peer.name ${JSON.stringify(input.peer.name)} must be lowercase letters, digits and dashes.`);
+  if (!/^[0-9.]+\/32$/.test(input.peer.allowedIps))
+    problems.push(`peer.allowedIps ${JSON.stringify(input.peer.allowedIps)} must be one address as a /32.`);
+  if (/[\n#]|\$\{|%\{/.test(input.publicKeyCommand)) problems.push('publicKeyCommand must be one line without "#", "${" or "%{".');
   if (problems.length > 0) fail(`WireGuard client template for "${input.peer.name}"`, problems);
 
   const server = input.serverPublicKey ?? PEER_PLACEHOLDERS.serverPublicKey;
@@ -403,10 +466,17 @@ export function renderWireguardPeerConfig(input: WireguardPeerTemplateInput): st
  */
 export function renderVpnEntrypoint(input: VpnEntrypointInput): string {
   const problems: string[] = [];
-  if (!CONFIG_PATH.test(input.configPath)) problems.push(`configPath ${JSON.stringify(input.configPath)} must be an absolute path ending in "<interface>.conf" (wg-quick names the interface after the file), e.g. "/etc/vpn-gateway/wg0.conf".`);
+  if (!CONFIG_PATH.test(input.configPath))
+    problems.push(
+      `configPath ${JSON.stringify(input.configPath)} must be an absolute path ending in "<interface>.conf" (wg-quick names the interface after the file), e.g. "/etc/vpn-gateway/wg0.conf".`,
+    );
   checkFile("privateKeyFile", input.privateKeyFile, problems);
-  if (input.expectedPublicKey !== undefined && !isWireguardKey(input.expectedPublicKey)) problems.push(`expectedPublicKey ${JSON.stringify(input.expectedPublicKey)} is not a WireGuard public key (44 base64 characters ending in "=").`);
-  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(input.containerName)) problems.push(`containerName ${JSON.stringify(input.containerName)} must be a Docker container name.`);
+  if (input.expectedPublicKey !== undefined && !isWireguardKey(input.expectedPublicKey))
+    problems.push(
+      `expectedPublicKey ${JSON.stringify(input.expectedPublicKey)} is not a WireGuard public key (44 base64 characters ending in "=").`,
+    );
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(input.containerName))
+    problems.push(`containerName ${JSON.stringify(input.containerName)} must be a Docker container name.`);
   checkIptables(input.iptables ?? WIREGUARD_DEFAULTS.iptables, problems);
   if (problems.length > 0) fail("VPN entrypoint", problems);
   const iface = /([^/]+)\.conf$/.exec(input.configPath)![1]!;

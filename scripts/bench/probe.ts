@@ -166,4 +166,8 @@ for (const [name, at] of marks) {
   previous = at;
 }
 const report = process.env.BENCH_REPORT;
-if (report) writeFileSync(report, JSON.stringify({ mode, phases, extra, totalMs: performance.now(), maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+if (report)
+  writeFileSync(
+    report,
+    JSON.stringify({ mode, phases, extra, totalMs: performance.now(), maxRssMb: process.resourceUsage().maxRSS / 1024 }),
+  );

@@ -24,7 +24,8 @@ function main(): void {
 
   let t = performance.now();
   const configured = loadEnvironmentConfig(name);
-  if (runtime === "swarm" && configured.runtime.kind !== "swarm") throw new Error(`environment ${name} does not run on Swarm (runtime.kind ${configured.runtime.kind})`);
+  if (runtime === "swarm" && configured.runtime.kind !== "swarm")
+    throw new Error(`environment ${name} does not run on Swarm (runtime.kind ${configured.runtime.kind})`);
   const config = runtime === "containers" ? onContainers(configured) : configured;
   const configMs = performance.now() - t;
 
@@ -38,7 +39,19 @@ function main(): void {
   const synthMs = performance.now() - t;
 
   const report = process.env.BENCH_REPORT;
-  if (report) writeFileSync(report, JSON.stringify({ runtime, environment: name, loadMs: loaded, configMs, constructMs, synthMs, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+  if (report)
+    writeFileSync(
+      report,
+      JSON.stringify({
+        runtime,
+        environment: name,
+        loadMs: loaded,
+        configMs,
+        constructMs,
+        synthMs,
+        maxRssMb: process.resourceUsage().maxRSS / 1024,
+      }),
+    );
 }
 
 main();

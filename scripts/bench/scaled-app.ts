@@ -51,7 +51,10 @@ class ScaledEnvironmentStack extends EnvironmentStack {
   constructor(scope: App, id: string, config: EnvironmentConfig, multiplier: number) {
     super(scope, id, config);
     const rt = config.runtime;
-    this.appRuntime = rt.kind === "swarm" ? new SwarmRuntime({ placementConstraints: rt.placementConstraints, updateDelaySeconds: rt.updateDelaySeconds }) : undefined;
+    this.appRuntime =
+      rt.kind === "swarm"
+        ? new SwarmRuntime({ placementConstraints: rt.placementConstraints, updateDelaySeconds: rt.updateDelaySeconds })
+        : undefined;
     const extra = appServicesPerStack(multiplier) - KINDS.length;
     for (let i = 0; i < extra; i++) this.addCopy(KINDS[i % KINDS.length]!, Math.floor(i / KINDS.length) + 2);
   }
@@ -63,7 +66,8 @@ class ScaledEnvironmentStack extends EnvironmentStack {
     const s = config.services;
     const service = `${kind.service}-x${n}`;
     // Networks of the copy's own, as EnvironmentStack gives each real service (pairs, not shared ones).
-    const own = (purpose: string, internal = true) => new PlatformNetwork(this, `${purpose}-network`, { environment: env, purpose, internal });
+    const own = (purpose: string, internal = true) =>
+      new PlatformNetwork(this, `${purpose}-network`, { environment: env, purpose, internal });
     const routeNet = () => own(`edge-${service}`);
     const egressNet = () => own(`egress-${service}`, false);
     const callerNet = () => own(`api-${service}`);
@@ -151,7 +155,8 @@ function main(): void {
   // As main.ts does: no source mapping of cdktf's per-token stack traces (BENCH_SOURCEMAPS=1 to price it).
   if (process.env.BENCH_SOURCEMAPS !== "1") process.setSourceMapsEnabled(false);
   const multiplier = Number(process.env.BENCH_SCALE ?? "1");
-  if (!Number.isInteger(multiplier) || multiplier < 1) throw new Error(`BENCH_SCALE must be a whole number ≥ 1, got ${process.env.BENCH_SCALE}`);
+  if (!Number.isInteger(multiplier) || multiplier < 1)
+    throw new Error(`BENCH_SCALE must be a whole number ≥ 1, got ${process.env.BENCH_SCALE}`);
 
   let t = performance.now();
   const configs = ENVIRONMENTS.map((name) => loadEnvironmentConfig(name));

@@ -38,7 +38,12 @@ export interface WaitResult {
 }
 
 /** Polls every container until all are ready, one is hopeless, or the time is up. */
-export async function waitUntilReady(docker: Docker, containers: readonly ContainerRef[], timeoutSeconds: number, interrupted: () => boolean): Promise<WaitResult> {
+export async function waitUntilReady(
+  docker: Docker,
+  containers: readonly ContainerRef[],
+  timeoutSeconds: number,
+  interrupted: () => boolean,
+): Promise<WaitResult> {
   const started = Date.now();
   let lastCount = -1;
   for (;;) {
@@ -51,7 +56,12 @@ export async function waitUntilReady(docker: Docker, containers: readonly Contai
       return { ok: false, seconds, notReady: notReady.map(({ c, s }) => describeState(c, s)) };
     }
     if (notReady.length !== lastCount) {
-      process.stdout.write(`  waiting: ${containers.length - notReady.length}/${containers.length} ready; not yet: ${notReady.slice(0, 6).map(({ c }) => c.name).join(", ")}${notReady.length > 6 ? " ..." : ""}\n`);
+      process.stdout.write(
+        `  waiting: ${containers.length - notReady.length}/${containers.length} ready; not yet: ${notReady
+          .slice(0, 6)
+          .map(({ c }) => c.name)
+          .join(", ")}${notReady.length > 6 ? " ..." : ""}\n`,
+      );
       lastCount = notReady.length;
     }
     await new Promise((r) => setTimeout(r, 5000));
@@ -59,14 +69,21 @@ export async function waitUntilReady(docker: Docker, containers: readonly Contai
 }
 
 /** Polls every Swarm service until each runs its replica count of tasks, one is hopeless, or the time is up. */
-export async function waitUntilConverged(docker: Docker, services: readonly ServiceRef[], timeoutSeconds: number, interrupted: () => boolean): Promise<WaitResult> {
+export async function waitUntilConverged(
+  docker: Docker,
+  services: readonly ServiceRef[],
+  timeoutSeconds: number,
+  interrupted: () => boolean,
+): Promise<WaitResult> {
   const started = Date.now();
   let lastCount = -1;
   for (;;) {
-    const states = await Promise.all(services.map(async (s) => {
-      const { exists, tasks } = await docker.serviceTasks(s.name);
-      return convergence(s, exists, tasks);
-    }));
+    const states = await Promise.all(
+      services.map(async (s) => {
+        const { exists, tasks } = await docker.serviceTasks(s.name);
+        return convergence(s, exists, tasks);
+      }),
+    );
     const notReady = states.filter((c) => !c.ready);
     const seconds = (Date.now() - started) / 1000;
     if (notReady.length === 0) return { ok: true, seconds, notReady: [] };
@@ -74,7 +91,12 @@ export async function waitUntilConverged(docker: Docker, services: readonly Serv
       return { ok: false, seconds, notReady: notReady.map((c) => c.description) };
     }
     if (notReady.length !== lastCount) {
-      process.stdout.write(`  waiting: ${services.length - notReady.length}/${services.length} services converged; not yet: ${notReady.slice(0, 6).map((c) => c.description.split(";")[0]).join(", ")}\n`);
+      process.stdout.write(
+        `  waiting: ${services.length - notReady.length}/${services.length} services converged; not yet: ${notReady
+          .slice(0, 6)
+          .map((c) => c.description.split(";")[0])
+          .join(", ")}\n`,
+      );
       lastCount = notReady.length;
     }
     await new Promise((r) => setTimeout(r, 5000));
@@ -94,7 +116,16 @@ export interface HttpsAnswer {
 export function httpsGet(address: string, port: number, hostname: string, urlPath: string, timeoutMs = 10_000): Promise<HttpsAnswer> {
   return new Promise((resolve) => {
     const req = https.request(
-      { host: address, port, path: urlPath, method: "GET", servername: hostname, headers: { Host: port === 443 ? hostname : `${hostname}:${port}` }, rejectUnauthorized: false, timeout: timeoutMs },
+      {
+        host: address,
+        port,
+        path: urlPath,
+        method: "GET",
+        servername: hostname,
+        headers: { Host: port === 443 ? hostname : `${hostname}:${port}` },
+        rejectUnauthorized: false,
+        timeout: timeoutMs,
+      },
       (res) => {
         let body = "";
         res.setEncoding("utf8");

@@ -8,13 +8,15 @@ export function knownCauses(diagnostics: readonly TerraformDiagnostic[]): string
   const causes: string[] = [];
   if (diagnostics.some((d) => (d.location ?? "").includes("replace_triggered_by") && /Invalid (character|expression)/.test(d.summary))) {
     causes.push(
-      "cause: cdktf 0.21 writes lifecycle.replaceTriggeredBy given a resource object as \"${docker_container.x}\", which Terraform rejects " +
+      'cause: cdktf 0.21 writes lifecycle.replaceTriggeredBy given a resource object as "${docker_container.x}", which Terraform rejects ' +
         "(replace_triggered_by takes bare references; hashicorp/terraform-cdk#3196, unfixed in 0.21). Fix in constructs/kit/container-runtime.ts: " +
-        "replaceTriggeredBy: [`${seed.terraformResourceType}.${seed.friendlyUniqueId}`] (a plain string is written as is: \"docker_container.x\").",
+        'replaceTriggeredBy: [`${seed.terraformResourceType}.${seed.friendlyUniqueId}`] (a plain string is written as is: "docker_container.x").',
     );
   }
   if (diagnostics.some((d) => /filesha256|no file exists|no such file or directory/.test(`${d.summary} ${d.detail}`))) {
-    causes.push("cause: a file the configuration hashes is missing: dev builds its images from the UpdateIO sources (UPDATEIO_DEV_SOURCE_ROOT, default ../updateio/<service>/Dockerfile).");
+    causes.push(
+      "cause: a file the configuration hashes is missing: dev builds its images from the UpdateIO sources (UPDATEIO_DEV_SOURCE_ROOT, default ../updateio/<service>/Dockerfile).",
+    );
   }
   return causes;
 }

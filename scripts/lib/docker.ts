@@ -23,7 +23,10 @@ export class Docker {
     if (!this.bin) return { ok: false, problem: "the docker CLI is not installed (apt-get install docker.io)" };
     const r = await this.docker(["info", "--format", "{{.ServerVersion}}"], 30);
     if (r.code === 0 && r.stdout.trim() !== "") return { ok: true, version: r.stdout.trim() };
-    return { ok: false, problem: `no Docker daemon answers at ${this.host}: ${firstLine(r.stderr || r.stdout || r.spawnError || "no output")} (start dockerd, or set UPDATEIO_<ENV>_DOCKER_HOST and synth again)` };
+    return {
+      ok: false,
+      problem: `no Docker daemon answers at ${this.host}: ${firstLine(r.stderr || r.stdout || r.spawnError || "no output")} (start dockerd, or set UPDATEIO_<ENV>_DOCKER_HOST and synth again)`,
+    };
   }
 
   /** The engine's Swarm membership (docker info .Swarm), or why it could not be read. */
@@ -41,7 +44,12 @@ export class Docker {
   async swarmObjectNames(kind: "service" | "secret" | "config"): Promise<{ names: string[]; problem?: string }> {
     const r = await this.docker([kind, "ls", "--format", "{{.Name}}"], 30);
     if (r.code !== 0) return { names: [], problem: firstLine(r.stderr || r.stdout || r.spawnError || `docker ${kind} ls failed`) };
-    return { names: r.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "") };
+    return {
+      names: r.stdout
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== ""),
+    };
   }
 
   /** Every task of a service, history included (exists: false when there is no such service). */
@@ -68,7 +76,9 @@ export class Docker {
 
   async pull(ref: string, timeoutSeconds = 900): Promise<{ ok: boolean; error?: string }> {
     const r = await this.docker(["pull", "--quiet", ref], timeoutSeconds);
-    return r.code === 0 ? { ok: true } : { ok: false, error: r.timedOut ? `timed out after ${timeoutSeconds} s` : firstLine(r.stderr || r.stdout || r.spawnError || "") };
+    return r.code === 0
+      ? { ok: true }
+      : { ok: false, error: r.timedOut ? `timed out after ${timeoutSeconds} s` : firstLine(r.stderr || r.stdout || r.spawnError || "") };
   }
 
   /** Whether a registry serves the image, without downloading it (docker manifest inspect). */
@@ -81,15 +91,31 @@ export class Docker {
   async state(name: string): Promise<ContainerState> {
     const r = await this.docker(["inspect", "--type", "container", "--format", "{{json .State}}", name], 30);
     if (r.code !== 0) return { name, exists: false, status: "missing" };
-    const s = JSON.parse(r.stdout) as { Status: string; ExitCode: number; Health?: { Status: string; Log?: Array<{ Output: string; ExitCode: number }> } };
+    const s = JSON.parse(r.stdout) as {
+      Status: string;
+      ExitCode: number;
+      Health?: { Status: string; Log?: Array<{ Output: string; ExitCode: number }> };
+    };
     const last = s.Health?.Log?.at(-1);
-    return { name, exists: true, status: s.Status, exitCode: s.ExitCode, health: s.Health?.Status, lastHealthOutput: last ? `exit ${last.ExitCode}: ${last.Output.trim().slice(0, 300)}` : undefined };
+    return {
+      name,
+      exists: true,
+      status: s.Status,
+      exitCode: s.ExitCode,
+      health: s.Health?.Status,
+      lastHealthOutput: last ? `exit ${last.ExitCode}: ${last.Output.trim().slice(0, 300)}` : undefined,
+    };
   }
 
   /** Names of the containers matching `docker ps -a` filters, e.g. ["label=io.updateio.environment=test"]. */
   async containerNames(filters: readonly string[]): Promise<string[]> {
     const r = await this.docker(["ps", "-a", ...filters.flatMap((f) => ["--filter", f]), "--format", "{{.Names}}"], 30);
-    return r.code === 0 ? r.stdout.split("\n").map((l) => l.trim()).filter((l) => l !== "") : [];
+    return r.code === 0
+      ? r.stdout
+          .split("\n")
+          .map((l) => l.trim())
+          .filter((l) => l !== "")
+      : [];
   }
 
   async exec(container: string, args: readonly string[], timeoutSeconds = 60) {

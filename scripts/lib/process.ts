@@ -105,11 +105,22 @@ export function which(name: string): string | undefined {
 
 /** The last `count` non-empty lines of a command's output, indented, for error messages. */
 export function tail(text: string, count = 20, indent = "    "): string {
-  const lines = text.split("\n").map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
-  return lines.slice(-count).map((l) => `${indent}${l}`).join("\n");
+  const lines = text
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== "");
+  return lines
+    .slice(-count)
+    .map((l) => `${indent}${l}`)
+    .join("\n");
 }
 
 /** First non-empty line of a text (e.g. of an error message). */
 export function firstLine(text: string): string {
-  return text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
+  return (
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l !== "") ?? ""
+  );
 }

@@ -49,7 +49,9 @@ export class Report {
     const width = Math.max(...this.steps.map((s) => `${s.scope}: ${s.step}`.length), 10);
     process.stdout.write(`\n${this.title} summary\n`);
     for (const s of this.steps) {
-      process.stdout.write(`  ${LABEL[s.status]}  ${`${s.scope}: ${s.step}`.padEnd(width)}${s.status === "passed" ? "" : `  ${clip(s.detail.split("\n")[0]!, 110)}`}\n`);
+      process.stdout.write(
+        `  ${LABEL[s.status]}  ${`${s.scope}: ${s.step}`.padEnd(width)}${s.status === "passed" ? "" : `  ${clip(s.detail.split("\n")[0]!, 110)}`}\n`,
+      );
     }
     const count = (st: Status) => this.steps.filter((s) => s.status === st).length;
     const tally = `${count("passed")} passed, ${count("failed")} failed, ${count("skipped")} skipped`;

@@ -50,7 +50,13 @@ export async function synthesize(env: NodeJS.ProcessEnv): Promise<SynthResult> {
     const why = result.spawnError ?? (result.timedOut ? "timed out after 600 s" : `exit code ${result.code}`);
     return { ok: false, seconds: result.seconds, message: `npx cdktf synth failed (${why}):\n${tail(result.output, 30)}` };
   }
-  return { ok: true, seconds: result.seconds, message: `npx cdktf synth wrote ${listStacks().map((s) => s.name).join(", ")} in ${result.seconds.toFixed(1)} s` };
+  return {
+    ok: true,
+    seconds: result.seconds,
+    message: `npx cdktf synth wrote ${listStacks()
+      .map((s) => s.name)
+      .join(", ")} in ${result.seconds.toFixed(1)} s`,
+  };
 }
 
 /** Every stack in cdktf.out/manifest.json, in manifest order. */
@@ -90,7 +96,13 @@ export type BackendKind = "local" | "cloud" | "other" | "none";
 
 export function backendOf(json: TerraformJson): { kind: BackendKind; hostname?: string; organization?: string; workspace?: string } {
   const tf = json.terraform ?? {};
-  if (tf.cloud) return { kind: "cloud", hostname: tf.cloud.hostname ?? "app.terraform.io", organization: tf.cloud.organization, workspace: tf.cloud.workspaces?.name };
+  if (tf.cloud)
+    return {
+      kind: "cloud",
+      hostname: tf.cloud.hostname ?? "app.terraform.io",
+      organization: tf.cloud.organization,
+      workspace: tf.cloud.workspaces?.name,
+    };
   const backends = Object.keys(tf.backend ?? {});
   if (backends.length === 0) return { kind: "none" };
   return { kind: backends[0] === "local" ? "local" : "other" };
@@ -107,7 +119,7 @@ export function localStatePath(stack: StackInfo): string | undefined {
 export function dockerHostOf(json: TerraformJson): string {
   const docker = json.provider?.docker?.[0];
   const host = docker?.host;
-  return typeof host === "string" && host !== "" ? host : process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+  return typeof host === "string" && host !== "" ? host : (process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock");
 }
 
 /** Terraform variables that have no default: plan and apply need a value for each. */
@@ -205,11 +217,27 @@ export function servicesOf(json: TerraformJson): ServiceRef[] {
     const global = r.mode?.global === true;
     // The provider's default is one replica when `replicated` leaves it out.
     const replicas = global ? undefined : typeof r.mode?.replicated?.replicas === "number" ? r.mode.replicated.replicas : 1;
-    const env = Array.isArray(spec.env) ? envMap(spec.env as string[]) : typeof spec.env === "object" && spec.env !== null ? Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, String(v)])) : {};
+    const env = Array.isArray(spec.env)
+      ? envMap(spec.env as string[])
+      : typeof spec.env === "object" && spec.env !== null
+        ? Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, String(v)]))
+        : {};
     const ports = (r.endpoint_spec?.ports ?? [])
       .filter((p) => typeof p.target_port === "number")
-      .map((p) => ({ internal: p.target_port as number, external: typeof p.published_port === "number" ? p.published_port : undefined, ip: "0.0.0.0" }));
-    return { address: `docker_service.${id}`, name: String(r.name), replicas, image: String(spec.image ?? ""), env, hasHealthcheck: spec.healthcheck !== undefined, ports };
+      .map((p) => ({
+        internal: p.target_port as number,
+        external: typeof p.published_port === "number" ? p.published_port : undefined,
+        ip: "0.0.0.0",
+      }));
+    return {
+      address: `docker_service.${id}`,
+      name: String(r.name),
+      replicas,
+      image: String(spec.image ?? ""),
+      env,
+      hasHealthcheck: spec.healthcheck !== undefined,
+      ports,
+    };
   });
 }
 
@@ -226,8 +254,12 @@ export function usesSwarm(json: TerraformJson): boolean {
  */
 export function pulledImages(json: TerraformJson): string[] {
   const refs = [
-    ...imagesOf(json).filter((i) => !i.built).map((i) => i.name),
-    ...servicesOf(json).map((s) => s.image).filter((i) => i !== "" && !i.includes("${")),
+    ...imagesOf(json)
+      .filter((i) => !i.built)
+      .map((i) => i.name),
+    ...servicesOf(json)
+      .map((s) => s.image)
+      .filter((i) => i !== "" && !i.includes("${")),
   ];
   return [...new Set(refs)].sort();
 }
@@ -256,7 +288,11 @@ export function objectNamePattern(written: string): RegExp | undefined {
 /** Services, secrets and configs of the stack, with the names each may take on the engine. */
 export function swarmObjectsOf(json: TerraformJson): SwarmObjectRef[] {
   const out: SwarmObjectRef[] = [];
-  for (const [type, kind] of [["docker_service", "service"], ["docker_secret", "secret"], ["docker_config", "config"]] as const) {
+  for (const [type, kind] of [
+    ["docker_service", "service"],
+    ["docker_secret", "secret"],
+    ["docker_config", "config"],
+  ] as const) {
     for (const [id, r] of Object.entries(json.resource?.[type] ?? {})) {
       const written = String(r.name);
       out.push({ kind, address: `${type}.${id}`, written, pattern: objectNamePattern(written) });
@@ -266,7 +302,10 @@ export function swarmObjectsOf(json: TerraformJson): SwarmObjectRef[] {
 }
 
 /** Existing names (per kind) that one of the stack's objects would take or already took. */
-export function swarmClashes(objects: readonly SwarmObjectRef[], existing: Readonly<Record<SwarmObjectRef["kind"], readonly string[]>>): Array<{ kind: SwarmObjectRef["kind"]; name: string }> {
+export function swarmClashes(
+  objects: readonly SwarmObjectRef[],
+  existing: Readonly<Record<SwarmObjectRef["kind"], readonly string[]>>,
+): Array<{ kind: SwarmObjectRef["kind"]; name: string }> {
   const clashes: Array<{ kind: SwarmObjectRef["kind"]; name: string }> = [];
   for (const kind of ["service", "secret", "config"] as const) {
     const patterns = objects.filter((o) => o.kind === kind && o.pattern).map((o) => o.pattern!);

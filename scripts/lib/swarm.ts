@@ -31,11 +31,16 @@ export function dockerCommand(host: string, args: string): string {
  * when it is an IP address; for the local engine, this machine's first private IPv4 address on a
  * real interface (else any non-loopback one). Undefined when it cannot be told.
  */
-export function advertiseAddressHint(host: string, localIPv4: ReadonlyArray<{ readonly iface: string; readonly address: string }>): string | undefined {
+export function advertiseAddressHint(
+  host: string,
+  localIPv4: ReadonlyArray<{ readonly iface: string; readonly address: string }>,
+): string | undefined {
   const remote = /^(?:tcp|ssh):\/\/(?:[^@/]*@)?([^:/]+)/.exec(host);
   if (remote) return /^\d{1,3}(\.\d{1,3}){3}$/.test(remote[1]!) ? remote[1] : undefined;
   // Docker's and other virtual bridges reach no other node.
-  const usable = localIPv4.filter((a) => !a.address.startsWith("127.") && !/^(lo|docker|br-|veth|virbr|cni|flannel|cali|vxlan|tun|wg)/.test(a.iface));
+  const usable = localIPv4.filter(
+    (a) => !a.address.startsWith("127.") && !/^(lo|docker|br-|veth|virbr|cni|flannel|cali|vxlan|tun|wg)/.test(a.iface),
+  );
   const isPrivate = (a: string) => /^10\./.test(a) || /^192\.168\./.test(a) || /^172\.(1[6-9]|2\d|3[01])\./.test(a);
   return (usable.find((a) => isPrivate(a.address)) ?? usable[0])?.address;
 }
@@ -47,8 +52,12 @@ export function advertiseAddressHint(host: string, localIPv4: ReadonlyArray<{ re
  */
 export function swarmVerdict(info: SwarmInfo, host: string, advertiseAddr: string | undefined): SwarmVerdict {
   const state = info.LocalNodeState ?? "";
-  const init = dockerCommand(host, `swarm init --advertise-addr ${advertiseAddr ?? "<an address of the engine's host that other nodes can reach>"}`);
-  if (state === "active" && info.ControlAvailable === true) return { kind: "ok", detail: `Swarm manager${info.NodeAddr ? ` at ${info.NodeAddr}` : ""}` };
+  const init = dockerCommand(
+    host,
+    `swarm init --advertise-addr ${advertiseAddr ?? "<an address of the engine's host that other nodes can reach>"}`,
+  );
+  if (state === "active" && info.ControlAvailable === true)
+    return { kind: "ok", detail: `Swarm manager${info.NodeAddr ? ` at ${info.NodeAddr}` : ""}` };
   if (state === "inactive" || state === "") {
     return {
       kind: "skip",
@@ -62,7 +71,10 @@ export function swarmVerdict(info: SwarmInfo, host: string, advertiseAddr: strin
     };
   }
   if (state === "locked") {
-    return { kind: "fail", reason: `the Swarm manager at ${host} is locked (autolock after a restart): unlock it with the unlock key: ${dockerCommand(host, "swarm unlock")}` };
+    return {
+      kind: "fail",
+      reason: `the Swarm manager at ${host} is locked (autolock after a restart): unlock it with the unlock key: ${dockerCommand(host, "swarm unlock")}`,
+    };
   }
   return {
     kind: "fail",
@@ -100,17 +112,27 @@ const stateWord = (t: TaskRow) => t.CurrentState.split(" ")[0] ?? "";
  * healthy, so "Running" already means healthy.
  */
 export function convergence(service: ServiceRef, exists: boolean, tasks: readonly TaskRow[]): Convergence {
-  if (!exists) return { ready: false, hopeless: false, running: 0, expected: service.replicas ?? 1, description: `${service.name}: no such service` };
+  if (!exists)
+    return { ready: false, hopeless: false, running: 0, expected: service.replicas ?? 1, description: `${service.name}: no such service` };
   const wanted = tasks.filter((t) => t.DesiredState === "Running");
   const running = wanted.filter((t) => stateWord(t) === "Running").length;
   const expected = service.replicas ?? Math.max(wanted.length, 1);
   const failed = tasks.filter((t) => ["Failed", "Rejected"].includes(stateWord(t)));
   const ready = running === expected;
-  const pending = wanted.filter((t) => stateWord(t) !== "Running").map((t) => `${t.Name} ${t.CurrentState.toLowerCase()}${t.Node ? ` on ${t.Node}` : ""}`);
+  const pending = wanted
+    .filter((t) => stateWord(t) !== "Running")
+    .map((t) => `${t.Name} ${t.CurrentState.toLowerCase()}${t.Node ? ` on ${t.Node}` : ""}`);
   const lastError = failed.find((t) => t.Error)?.Error;
   const parts = [`${running}/${expected} tasks running`, ...pending.slice(0, 3)];
-  if (failed.length > 0) parts.push(`${failed.length} failed task${failed.length === 1 ? "" : "s"}${lastError ? `, latest: ${lastError.slice(0, 200)}` : ""}`);
-  return { ready, hopeless: running === 0 && failed.length >= HOPELESS_FAILURES, running, expected, description: `${service.name}: ${parts.join("; ")}` };
+  if (failed.length > 0)
+    parts.push(`${failed.length} failed task${failed.length === 1 ? "" : "s"}${lastError ? `, latest: ${lastError.slice(0, 200)}` : ""}`);
+  return {
+    ready,
+    hopeless: running === 0 && failed.length >= HOPELESS_FAILURES,
+    running,
+    expected,
+    description: `${service.name}: ${parts.join("; ")}`,
+  };
 }
 
 /** Parses `docker service ps --format '{{json .}}'` output (one JSON object a line). */

@@ -62,7 +62,9 @@ export function cliConfig(base: NodeJS.ProcessEnv): CliConfig {
       file = configured;
     } else {
       delete env.TF_CLI_CONFIG_FILE;
-      notes.push(`TF_CLI_CONFIG_FILE=${configured} does not exist: running terraform without it (default provider installation: the registry and the implied local mirrors)`);
+      notes.push(
+        `TF_CLI_CONFIG_FILE=${configured} does not exist: running terraform without it (default provider installation: the registry and the implied local mirrors)`,
+      );
     }
   } else {
     const home = path.join(os.homedir(), ".terraformrc");
@@ -81,7 +83,15 @@ export function cliConfig(base: NodeJS.ProcessEnv): CliConfig {
       notes.push(`TF_PLUGIN_CACHE_DIR is unset: using ${cdktfDefault}, as cdktf does`);
     }
   }
-  return { env, notes, file, mirrors, explicitInstallation, directAllowed, pluginCacheDir: pluginCacheDir ? expandHome(pluginCacheDir) : undefined };
+  return {
+    env,
+    notes,
+    file,
+    mirrors,
+    explicitInstallation,
+    directAllowed,
+    pluginCacheDir: pluginCacheDir ? expandHome(pluginCacheDir) : undefined,
+  };
 }
 
 /** Terraform's platform name for this machine, e.g. linux_amd64. */
@@ -96,7 +106,11 @@ export function impliedMirrors(env: NodeJS.ProcessEnv): string[] {
   if (process.platform === "win32") return [path.join(env.APPDATA ?? os.homedir(), "terraform.d", "plugins")];
   const dataHome = env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share");
   const dataDirs = (env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":").filter((d) => d !== "");
-  return [path.join(os.homedir(), ".terraform.d", "plugins"), path.join(dataHome, "terraform", "plugins"), ...dataDirs.map((d) => path.join(d, "terraform", "plugins"))];
+  return [
+    path.join(os.homedir(), ".terraform.d", "plugins"),
+    path.join(dataHome, "terraform", "plugins"),
+    ...dataDirs.map((d) => path.join(d, "terraform", "plugins")),
+  ];
 }
 
 /**
@@ -134,9 +148,13 @@ export function providerSources(cfg: CliConfig, providers: readonly RequiredProv
       inMirror.push(label);
       lines.push(`${label}: in filesystem mirror ${mirror}`);
     } else if (cached) {
-      lines.push(`${label}: in the plugin cache (${cached}), but not in a mirror; terraform init still asks the registry which versions exist, so offline it needs a filesystem mirror`);
+      lines.push(
+        `${label}: in the plugin cache (${cached}), but not in a mirror; terraform init still asks the registry which versions exist, so offline it needs a filesystem mirror`,
+      );
     } else {
-      lines.push(`${label}: not in any ${cfg.explicitInstallation ? "configured filesystem mirror" : "implied local mirror"}${mirrors.length ? ` (${mirrors.join(", ")})` : ""}${cfg.pluginCacheDir ? " nor the plugin cache" : ""}; ${cfg.directAllowed ? "only the registry can supply it" : "and the CLI config's provider_installation has no direct {} block, so the registry is not asked either"}`);
+      lines.push(
+        `${label}: not in any ${cfg.explicitInstallation ? "configured filesystem mirror" : "implied local mirror"}${mirrors.length ? ` (${mirrors.join(", ")})` : ""}${cfg.pluginCacheDir ? " nor the plugin cache" : ""}; ${cfg.directAllowed ? "only the registry can supply it" : "and the CLI config's provider_installation has no direct {} block, so the registry is not asked either"}`,
+      );
     }
   }
   return { lines, inMirror };
@@ -156,18 +174,32 @@ export interface TerraformDiagnostic {
 
 /** Splits `-no-color` output into its Error diagnostics. */
 export function errorsOf(output: string): TerraformDiagnostic[] {
-  const lines = output.replace(/\r/g, "").split("\n").map((l) => l.replace(/^[│╷╵]\s?/, ""));
+  const lines = output
+    .replace(/\r/g, "")
+    .split("\n")
+    .map((l) => l.replace(/^[│╷╵]\s?/, ""));
   const diagnostics: TerraformDiagnostic[] = [];
   for (let i = 0; i < lines.length; i++) {
     const m = /^Error: (.*)$/.exec(lines[i]!.trim());
     if (!m) continue;
     const body: string[] = [];
     for (let j = i + 1; j < lines.length && !/^(Error|Warning): /.test(lines[j]!.trim()); j++) body.push(lines[j]!);
-    const paragraphs = body.join("\n").split(/\n\s*\n/).map((p) => p.trim()).filter((p) => p !== "");
+    const paragraphs = body
+      .join("\n")
+      .split(/\n\s*\n/)
+      .map((p) => p.trim())
+      .filter((p) => p !== "");
     const locationPara = paragraphs.find((p) => p.startsWith("on "));
     const location = locationPara?.split("\n")[0]!.replace(/:$/, "");
     const detailPara = paragraphs.find((p) => !p.startsWith("on ") && !/^\d+:/.test(p) && !p.startsWith("├") && !p.startsWith("│")) ?? "";
-    diagnostics.push({ summary: m[1]!.trim(), location, detail: detailPara.split("\n").map((l) => l.trim()).join(" ") });
+    diagnostics.push({
+      summary: m[1]!.trim(),
+      location,
+      detail: detailPara
+        .split("\n")
+        .map((l) => l.trim())
+        .join(" "),
+    });
   }
   return diagnostics;
 }
@@ -178,7 +210,8 @@ export type InitOutcome =
   | { readonly kind: "providers"; readonly providers: readonly string[]; readonly firstError: string }
   | { readonly kind: "other"; readonly message: string };
 
-const PROVIDER_INSTALL = /Failed to query available provider packages|Failed to install provider|Failed to resolve provider packages|Incompatible provider version|could not connect to registry|not found in any of the search locations|Failed to download|Provider registry is unavailable|Invalid provider registry host/i;
+const PROVIDER_INSTALL =
+  /Failed to query available provider packages|Failed to install provider|Failed to resolve provider packages|Incompatible provider version|could not connect to registry|not found in any of the search locations|Failed to download|Provider registry is unavailable|Invalid provider registry host/i;
 
 /** What a `terraform init` run means for the caller. */
 export function classifyInit(result: RunResult, providers: readonly RequiredProvider[]): InitOutcome {
@@ -195,10 +228,13 @@ export function classifyInit(result: RunResult, providers: readonly RequiredProv
     const named = providers.filter((p) => install.some((d) => d.detail.toLowerCase().includes(p.source.toLowerCase())));
     const list = (named.length > 0 ? named : providers).map((p) => `${p.source} ${p.version}`);
     const first = install[0] ?? diagnostics[0];
-    return { kind: "providers", providers: list, firstError: first ? (first.detail || first.summary) : result.output.trim().split("\n")[0]! };
+    return { kind: "providers", providers: list, firstError: first ? first.detail || first.summary : result.output.trim().split("\n")[0]! };
   }
   const first = diagnostics[0];
-  return { kind: "other", message: first ? `${first.summary}${first.detail ? `: ${first.detail}` : ""}` : result.output.trim().split("\n").slice(-3).join(" ") };
+  return {
+    kind: "other",
+    message: first ? `${first.summary}${first.detail ? `: ${first.detail}` : ""}` : result.output.trim().split("\n").slice(-3).join(" "),
+  };
 }
 
 /**
@@ -214,7 +250,10 @@ export function summarizeConfigErrors(diagnostics: readonly TerraformDiagnostic[
     if (g) g.count++;
     else groups.set(key, { count: 1, example: d });
   }
-  const lines = [...groups.values()].map(({ count, example }) => `${example.summary}${count > 1 ? ` (x${count})` : ""}: ${example.location ?? "(no location)"}${example.detail ? ` — ${example.detail}` : ""}`);
+  const lines = [...groups.values()].map(
+    ({ count, example }) =>
+      `${example.summary}${count > 1 ? ` (x${count})` : ""}: ${example.location ?? "(no location)"}${example.detail ? ` — ${example.detail}` : ""}`,
+  );
   return lines.length > max ? [...lines.slice(0, max), `... and ${lines.length - max} more kinds of error`] : lines;
 }
 
@@ -282,4 +321,3 @@ function isDir(p: string): boolean {
     return false;
   }
 }
-

@@ -62,7 +62,14 @@ import {
 import { needsStagedApply, planStagedApply, type StagedApply } from "./staging";
 
 /** The only docker_container attributes 3.6.2 updates in place. */
-export const CONTAINER_IN_PLACE: ReadonlySet<string> = new Set(["restart", "max_retry_count", "cpu_shares", "memory", "cpu_set", "memory_swap"]);
+export const CONTAINER_IN_PLACE: ReadonlySet<string> = new Set([
+  "restart",
+  "max_retry_count",
+  "cpu_shares",
+  "memory",
+  "cpu_set",
+  "memory_swap",
+]);
 /** docker_image attributes that only matter to the provider (no new image_id). */
 export const IMAGE_IN_PLACE: ReadonlySet<string> = new Set(["keep_locally", "force_remove"]);
 
@@ -71,7 +78,23 @@ export const IMAGE_IN_PLACE: ReadonlySet<string> = new Set(["keep_locally", "for
  * of {label, value}, `ports` a list that is read back sorted (so order does count).
  */
 const SET_ATTRIBUTES: Readonly<Record<string, readonly string[]>> = {
-  docker_container: ["labels", "env", "upload", "volumes", "networks_advanced", "security_opts", "mounts", "host", "devices", "dns", "dns_opts", "dns_search", "group_add", "ulimit", "links"],
+  docker_container: [
+    "labels",
+    "env",
+    "upload",
+    "volumes",
+    "networks_advanced",
+    "security_opts",
+    "mounts",
+    "host",
+    "devices",
+    "dns",
+    "dns_opts",
+    "dns_search",
+    "group_add",
+    "ulimit",
+    "links",
+  ],
   docker_volume: ["labels"],
   docker_network: ["labels", "ipam_config"],
   docker_image: [],
@@ -219,7 +242,9 @@ export function ignoredAttributes(body: Body): Set<string> | "all" {
   const lifecycle = isRecord(body.lifecycle) ? body.lifecycle : {};
   const list = asArray(lifecycle.ignore_changes);
   if (lifecycle.ignore_changes === "all" || list.includes("all")) return "all";
-  return new Set(list.filter((x): x is string => typeof x === "string").map((x) => x.replace(/^\$\{(.*)\}$/, "$1").replace(/\[[^\]]*\]/g, "")));
+  return new Set(
+    list.filter((x): x is string => typeof x === "string").map((x) => x.replace(/^\$\{(.*)\}$/, "$1").replace(/\[[^\]]*\]/g, "")),
+  );
 }
 
 /** Whether a changed attribute (path) is covered by ignore_changes: the entry itself or a parent of it. */
@@ -295,7 +320,8 @@ function referenceEffect(dependent: Resource, attribute: string, target: Resourc
 function inUseEffect(dependent: Resource, target: Resource, targetState: State): { action: Action; text: string } | undefined {
   if ((dependent.type !== "docker_container" && dependent.type !== "docker_service") || targetState.action !== "replace") return undefined;
   const what = target.type === "docker_network" ? `attached to network ${displayName(target)}` : `mounts volume ${displayName(target)}`;
-  if (dependent.type === "docker_service") return { action: "replace", text: `${what}, which is replaced (a new network id in networks_advanced, ForceNew)` };
+  if (dependent.type === "docker_service")
+    return { action: "replace", text: `${what}, which is replaced (a new network id in networks_advanced, ForceNew)` };
   return { action: "replace", text: `${what}, which is replaced (Docker cannot remove it while in use)` };
 }
 
@@ -336,7 +362,9 @@ function propagate(after: Map<string, Resource>, states: Map<string, State>, typ
         const targetState = states.get(trigger);
         const target = after.get(trigger);
         if (!target || !targetState || (targetState.action !== "replace" && targetState.action !== "update")) continue;
-        const what = isSeed(target) ? `its seed ${displayName(target)} is ${targetState.action === "replace" ? "replaced" : "updated"}` : `${displayName(target)} changes`;
+        const what = isSeed(target)
+          ? `its seed ${displayName(target)} is ${targetState.action === "replace" ? "replaced" : "updated"}`
+          : `${displayName(target)} changes`;
         if (raise(state, "replace", { via: trigger, text: `replace_triggered_by: ${what}` })) moved = true;
       }
     }
@@ -375,11 +403,15 @@ export function settleProblems(body: Body): string[] {
   const problems: string[] = [];
   const ports = asArray(body.ports).filter(isRecord);
   const keys = ports.map((p) => Number(p.internal));
-  if (keys.some((k, i) => i > 0 && k < keys[i - 1]!)) problems.push("ports are not in ascending order: the provider reads them back sorted, so the plan never settles (every plan replaces this container again)");
+  if (keys.some((k, i) => i > 0 && k < keys[i - 1]!))
+    problems.push(
+      "ports are not in ascending order: the provider reads them back sorted, so the plan never settles (every plan replaces this container again)",
+    );
   if (isRecord(body.healthcheck)) {
     for (const key of ["interval", "timeout", "start_period", "start_interval"]) {
       const value = body.healthcheck[key];
-      if (typeof value === "string" && !isGoDuration(value)) problems.push(`healthcheck ${key} "${value}" is not in Go's form (e.g. "1m0s"): plans never settle`);
+      if (typeof value === "string" && !isGoDuration(value))
+        problems.push(`healthcheck ${key} "${value}" is not in Go's form (e.g. "1m0s"): plans never settle`);
     }
   }
   return problems;
@@ -481,9 +513,18 @@ function servicePathsOf(attributes: readonly string[], causes: readonly Cause[])
   return [...new Set([...attributes, ...causes.map((c) => c.attribute).filter((a): a is string => a !== undefined)])];
 }
 
-function kindOf(type: string, action: Action, attributes: readonly string[], before: Body | undefined, causes: readonly Cause[] = [], after?: Body, mounted = false): Kind {
+function kindOf(
+  type: string,
+  action: Action,
+  attributes: readonly string[],
+  before: Body | undefined,
+  causes: readonly Cause[] = [],
+  after?: Body,
+  mounted = false,
+): Kind {
   if (action === "add") return "added";
-  if (action === "remove") return type === "docker_volume" && before && volumeProtection(before) !== "ephemeral" ? "volume-data-loss" : "removed";
+  if (action === "remove")
+    return type === "docker_volume" && before && volumeProtection(before) !== "ephemeral" ? "volume-data-loss" : "removed";
   if (action === "no-op") return attributes.includes("healthcheck") ? "healthcheck-ignored" : "meta-only";
   if (type === "docker_service") {
     if (action === "replace") return "service-replaced";
@@ -535,7 +576,11 @@ function list(items: readonly string[], max = 8): string {
   return `${items.slice(0, max).join(", ")} and ${items.length - max} more`;
 }
 
-function consequenceText(c: Omit<ResourceChange, "consequence" | "notes">, before: Resource | undefined, after: Resource | undefined): string {
+function consequenceText(
+  c: Omit<ResourceChange, "consequence" | "notes">,
+  before: Resource | undefined,
+  after: Resource | undefined,
+): string {
   const attrs = c.details.join(", ");
   const through = c.causes.map((x) => x.text);
   const why = [...(attrs ? [attrs] : []), ...through].join("; ");
@@ -545,7 +590,8 @@ function consequenceText(c: Omit<ResourceChange, "consequence" | "notes">, befor
     case "added":
       return "added";
     case "removed":
-      if (c.type === "docker_container") return before && isSeed(before) ? "removed (seed: never ran)" : "removed (container stopped and deleted)";
+      if (c.type === "docker_container")
+        return before && isSeed(before) ? "removed (seed: never ran)" : "removed (container stopped and deleted)";
       return c.type === "docker_volume" ? "removed (ephemeral: nothing to lose)" : "removed";
     case "in-place":
       return `in place (${why})`;
@@ -591,7 +637,8 @@ function consequenceText(c: Omit<ResourceChange, "consequence" | "notes">, befor
     case "secret-rotated":
     case "config-rotated": {
       const what = c.type === "docker_secret" ? "secret" : "config";
-      const rolls = c.swarmServices.length > 0 ? `; services that mount it roll to the new one: ${list(c.swarmServices)}` : "; no service mounts it";
+      const rolls =
+        c.swarmServices.length > 0 ? `; services that mount it roll to the new one: ${list(c.swarmServices)}` : "; no service mounts it";
       return `ROTATION: a new ${what} ${after ? objectName(after.body) : ""} is created before the old one is removed (create_before_destroy)${rolls} (${why})`;
     }
     case "swarm-object-refused": {
@@ -623,29 +670,57 @@ function notesOf(
   if (c.type === "docker_volume" && c.dataLoss && before) {
     const protectedBefore = volumeProtection(before.body) === "protected";
     const protectedAfter = after !== undefined && volumeProtection(after.body) === "protected";
-    if (c.action === "replace" && protectedAfter) notes.push("prevent_destroy is set: the plan stops with an error instead; going ahead means removing the protection and losing the data");
-    if (c.action === "remove" && protectedBefore) notes.push("the resource leaves the configuration together with its prevent_destroy, so nothing stops the delete");
+    if (c.action === "replace" && protectedAfter)
+      notes.push(
+        "prevent_destroy is set: the plan stops with an error instead; going ahead means removing the protection and losing the data",
+      );
+    if (c.action === "remove" && protectedBefore)
+      notes.push("the resource leaves the configuration together with its prevent_destroy, so nothing stops the delete");
     const name = asString(before.body.name);
     const readded = name ? addedNames.get(`docker_volume:${name}`) : undefined;
-    if (c.action === "remove" && readded) notes.push(`a volume with the same Docker name is added as ${readded}: a renamed construct id; a \`moved\` block (or terraform state mv) keeps the data`);
+    if (c.action === "remove" && readded)
+      notes.push(
+        `a volume with the same Docker name is added as ${readded}: a renamed construct id; a \`moved\` block (or terraform state mv) keeps the data`,
+      );
   }
-  if (c.type === "docker_container" && c.action === "replace" && after && dataVolumes.length > 0) notes.push(`named volumes survive the replacement: ${dataVolumes.join(", ")}`);
+  if (c.type === "docker_container" && c.action === "replace" && after && dataVolumes.length > 0)
+    notes.push(`named volumes survive the replacement: ${dataVolumes.join(", ")}`);
   if (c.type === "docker_container" && c.action !== "replace" && c.kind !== "healthcheck-ignored" && c.attributes.includes("healthcheck")) {
     notes.push("its healthcheck edit is ignored by the provider (3.6.2)");
   }
   if (c.type === "random_password" && c.replaces.length > 0) {
-    notes.push("if it is a server credential, the server keeps what it stored at first start (Postgres roles, for one): change it there too, or clients lose access");
+    notes.push(
+      "if it is a server credential, the server keeps what it stored at first start (Postgres roles, for one): change it there too, or clients lose access",
+    );
   }
   if (after && after.type === "docker_container") notes.push(...settleProblems(after.body));
-  if (c.ignored.length > 0 && c.kind !== "ignored-change") notes.push(`${c.ignored.join(", ")} changed but listed in lifecycle.ignore_changes: not applied`);
+  if (c.ignored.length > 0 && c.kind !== "ignored-change")
+    notes.push(`${c.ignored.join(", ")} changed but listed in lifecycle.ignore_changes: not applied`);
   if (after && after.type === "docker_service") notes.push(...serviceProblems(after.body));
-  if (after && (after.type === "docker_secret" || after.type === "docker_config") && c.kind !== "swarm-object-refused") notes.push(...swarmObjectProblems(after.type, after.body));
+  if (after && (after.type === "docker_secret" || after.type === "docker_config") && c.kind !== "swarm-object-refused")
+    notes.push(...swarmObjectProblems(after.type, after.body));
   if (after && after.type === "docker_network") notes.push(...networkProblems(after.body));
-  if (c.type === "docker_service" && c.kind === "service-replaced" && after && isRecord(after.body.lifecycle) && after.body.lifecycle.create_before_destroy === true) {
-    notes.push("create_before_destroy cannot help: the new service would take the same name, which the engine refuses (\"name conflicts with an existing object\")");
+  if (
+    c.type === "docker_service" &&
+    c.kind === "service-replaced" &&
+    after &&
+    isRecord(after.body.lifecycle) &&
+    after.body.lifecycle.create_before_destroy === true
+  ) {
+    notes.push(
+      'create_before_destroy cannot help: the new service would take the same name, which the engine refuses ("name conflicts with an existing object")',
+    );
   }
-  if (c.kind === "network-replaced" && after?.body.driver === "overlay") notes.push("an overlay spans every node: every Swarm service and container attached to it is replaced");
-  if (before && after && c.kind === "meta-only" && before.type === "docker_volume" && volumeProtection(before.body) === "protected" && volumeProtection(after.body) !== "protected") {
+  if (c.kind === "network-replaced" && after?.body.driver === "overlay")
+    notes.push("an overlay spans every node: every Swarm service and container attached to it is replaced");
+  if (
+    before &&
+    after &&
+    c.kind === "meta-only" &&
+    before.type === "docker_volume" &&
+    volumeProtection(before.body) === "protected" &&
+    volumeProtection(after.body) !== "protected"
+  ) {
     notes.push("prevent_destroy removed: the data in this volume is no longer guarded against a delete");
   }
   return notes;
@@ -665,7 +740,12 @@ function serviceOf(resource: Resource): string {
  * when it cannot be updated at all (mode switch). A service moving from containers to Swarm loses
  * its containers while its tasks start: nothing orders one after the other.
  */
-function downtimeRisks(before: Map<string, Resource>, after: Map<string, Resource>, states: Map<string, State>, changes: readonly ResourceChange[]): DowntimeRisk[] {
+function downtimeRisks(
+  before: Map<string, Resource>,
+  after: Map<string, Resource>,
+  states: Map<string, State>,
+  changes: readonly ResourceChange[],
+): DowntimeRisk[] {
   const running = [...before.values()].filter((r) => r.type === "docker_container" && !isSeed(r) && !isOneShot(r.body));
   const byService = new Map<string, Resource[]>();
   for (const r of running) byService.set(serviceOf(r), [...(byService.get(serviceOf(r)) ?? []), r]);
@@ -677,7 +757,11 @@ function downtimeRisks(before: Map<string, Resource>, after: Map<string, Resourc
     if (!stillThere.has(service)) {
       const removed = replicas.filter((r) => states.get(r.address)?.action === "remove");
       if (swarmAfter.has(service) && !swarmBefore.has(service) && removed.length === replicas.length) {
-        out.push({ service, replicas: replicas.length, text: `${service}: its ${replicas.length === 1 ? "container is" : `${replicas.length} containers are`} removed while its new Swarm service starts (nothing orders one after the other)` });
+        out.push({
+          service,
+          replicas: replicas.length,
+          text: `${service}: its ${replicas.length === 1 ? "container is" : `${replicas.length} containers are`} removed while its new Swarm service starts (nothing orders one after the other)`,
+        });
       }
       continue;
     }
@@ -686,7 +770,10 @@ function downtimeRisks(before: Map<string, Resource>, after: Map<string, Resourc
       return action === "replace" || action === "remove";
     });
     if (gone.length === 0 || gone.length < replicas.length) continue;
-    const text = replicas.length === 1 ? `${service}: its only container is replaced` : `${service}: all ${replicas.length} replicas are replaced in the same apply`;
+    const text =
+      replicas.length === 1
+        ? `${service}: its only container is replaced`
+        : `${service}: all ${replicas.length} replicas are replaced in the same apply`;
     out.push({ service, replicas: replicas.length, text });
   }
   for (const c of changes.filter((x) => x.type === "docker_service")) {
@@ -698,8 +785,17 @@ function downtimeRisks(before: Map<string, Resource>, after: Map<string, Resourc
     if (c.kind === "service-replaced") {
       out.push({ service, replicas, text: `${service}: its Swarm service is replaced (destroyed, then created), ${stopText(b.body)}` });
     } else if (c.kind === "service-mode-refused") {
-      out.push({ service, replicas, text: `${service}: the mode switch fails the apply; replacing the service (the only way) stops ${tasksText(b.body)}` });
-    } else if (c.kind === "service-rolling-update" && serviceMode(a.body) === "replicated" && Math.min(serviceReplicas(a.body) ?? 1, replicas) === 1 && updatePolicy(a.body, "update_config").order !== "start-first") {
+      out.push({
+        service,
+        replicas,
+        text: `${service}: the mode switch fails the apply; replacing the service (the only way) stops ${tasksText(b.body)}`,
+      });
+    } else if (
+      c.kind === "service-rolling-update" &&
+      serviceMode(a.body) === "replicated" &&
+      Math.min(serviceReplicas(a.body) ?? 1, replicas) === 1 &&
+      updatePolicy(a.body, "update_config").order !== "start-first"
+    ) {
       out.push({ service, replicas, text: `${service}: its only task is stopped before the new one starts (update order stop-first)` });
     }
   }
@@ -707,7 +803,11 @@ function downtimeRisks(before: Map<string, Resource>, after: Map<string, Resourc
 }
 
 /** Swarm services replaced (or rolled, with `rolled`) because of `address`, directly or through replaced resources. */
-function swarmDependents(address: string, states: Map<string, State>, after: Map<string, Resource>): { replaced: string[]; rolled: string[] } {
+function swarmDependents(
+  address: string,
+  states: Map<string, State>,
+  after: Map<string, Resource>,
+): { replaced: string[]; rolled: string[] } {
   const chain = new Set([address, ...dependentsOf(address, states)]);
   const replaced: string[] = [];
   const rolled: string[] = [];
@@ -785,15 +885,30 @@ export function diffStacks(stack: string, beforeJson: TerraformJson | undefined,
     const resource = (a ?? b)!;
     const ignoredHere = ignored.get(address) ?? [];
     if (s.action === "no-op" && s.attributes.length === 0 && !meta.has(address) && ignoredHere.length === 0) continue;
-    const replaces = ["docker_network", "docker_image", "random_password", "docker_volume"].includes(resource.type) && s.action === "replace"
-      ? collapseByService([...dependentsOf(address, states)].map((d) => after.get(d)).filter((r): r is Resource => r !== undefined && r.type === "docker_container" && !isSeed(r)))
-      : [];
-    const swarm = ["docker_network", "random_password", "docker_secret", "docker_config", "docker_image"].includes(resource.type) && s.action === "replace" ? swarmDependents(address, states, after) : undefined;
-    const swarmServices = resource.type === "docker_network" ? swarm?.replaced ?? [] : [...new Set([...(swarm?.replaced ?? []), ...(swarm?.rolled ?? [])])].sort();
-    const kind = s.action === "no-op" && s.attributes.length === 0 && ignoredHere.length > 0 ? "ignored-change" : kindOf(resource.type, s.action, s.attributes, b?.body, s.causes, a?.body, swarmServices.length > 0);
+    const replaces =
+      ["docker_network", "docker_image", "random_password", "docker_volume"].includes(resource.type) && s.action === "replace"
+        ? collapseByService(
+            [...dependentsOf(address, states)]
+              .map((d) => after.get(d))
+              .filter((r): r is Resource => r !== undefined && r.type === "docker_container" && !isSeed(r)),
+          )
+        : [];
+    const swarm =
+      ["docker_network", "random_password", "docker_secret", "docker_config", "docker_image"].includes(resource.type) &&
+      s.action === "replace"
+        ? swarmDependents(address, states, after)
+        : undefined;
+    const swarmServices =
+      resource.type === "docker_network"
+        ? (swarm?.replaced ?? [])
+        : [...new Set([...(swarm?.replaced ?? []), ...(swarm?.rolled ?? [])])].sort();
+    const kind =
+      s.action === "no-op" && s.attributes.length === 0 && ignoredHere.length > 0
+        ? "ignored-change"
+        : kindOf(resource.type, s.action, s.attributes, b?.body, s.causes, a?.body, swarmServices.length > 0);
     const names = (ref: string) => {
       const target = wholeReference(ref, "docker_network");
-      const r = target ? after.get(target) ?? before.get(target) : undefined;
+      const r = target ? (after.get(target) ?? before.get(target)) : undefined;
       return r ? displayName(r) : ref;
     };
     const details = b && a ? s.attributes.map((attr) => describeAttribute(attr, b.body, a.body, names)) : [];
@@ -803,27 +918,58 @@ export function diffStacks(stack: string, beforeJson: TerraformJson | undefined,
       label: displayName(resource),
       action: s.action,
       kind,
-      attributes: s.action === "no-op" && s.attributes.length === 0 ? meta.get(address) ?? [] : s.attributes,
-      details: s.action === "no-op" && s.attributes.length === 0 ? meta.get(address) ?? [] : details,
+      attributes: s.action === "no-op" && s.attributes.length === 0 ? (meta.get(address) ?? []) : s.attributes,
+      details: s.action === "no-op" && s.attributes.length === 0 ? (meta.get(address) ?? []) : details,
       causes: s.causes,
       dataLoss: kind === "volume-data-loss",
       replaces,
       swarmServices,
       ignored: ignoredHere,
     };
-    changes.push({ ...base, consequence: consequenceText(base, b, a), notes: notesOf(base, b, a, addedNames, a && !isSeed(a) ? dataVolumesOf(a, after) : []) });
+    changes.push({
+      ...base,
+      consequence: consequenceText(base, b, a),
+      notes: notesOf(base, b, a, addedNames, a && !isSeed(a) ? dataVolumesOf(a, after) : []),
+    });
   }
   // Worst first: data loss, then the replacements that cause others, the replaced containers and services, in-place updates, the rest.
-  const severity = (c: ResourceChange) => (c.dataLoss ? 0 : c.action === "replace" ? (c.type === "docker_container" || c.type === "docker_service" ? 2 : 1) : c.action === "update" ? 3 : 4);
+  const severity = (c: ResourceChange) =>
+    c.dataLoss
+      ? 0
+      : c.action === "replace"
+        ? c.type === "docker_container" || c.type === "docker_service"
+          ? 2
+          : 1
+        : c.action === "update"
+          ? 3
+          : 4;
   changes.sort((x, y) => severity(x) - severity(y) || x.address.localeCompare(y.address));
 
   const warnings = [
-    ...changes.filter((c) => c.kind === "password-replaced").map((c) => `secret rotates: ${c.label}${c.replaces.length > 0 || c.swarmServices.length > 0 ? ` (restarts ${list([...c.replaces, ...c.swarmServices])})` : ""}`),
-    ...changes.filter((c) => c.kind === "secret-rotated" || c.kind === "config-rotated").map((c) => `${c.type === "docker_secret" ? "Swarm secret" : "Swarm config"} rotates: ${c.label}${c.swarmServices.length > 0 ? ` (services roll: ${list(c.swarmServices)})` : ""}`),
-    ...changes.filter((c) => c.kind === "swarm-object-refused" || c.kind === "service-mode-refused").map((c) => `${c.label}: the apply fails (${c.address}; see Changes)`),
-    ...changes.filter((c) => c.kind === "ignored-change").map((c) => `${c.label}: ${c.ignored.join(", ")} changed but ignored (lifecycle ignore_changes): no effect`),
-    ...changes.filter((c) => c.kind === "healthcheck-ignored").map((c) => `${c.label}: healthcheck edit has no effect (ignored by the provider)`),
-    ...changes.filter((c) => c.notes.some((n) => n.startsWith("prevent_destroy removed"))).map((c) => `${c.label}: prevent_destroy removed`),
+    ...changes
+      .filter((c) => c.kind === "password-replaced")
+      .map(
+        (c) =>
+          `secret rotates: ${c.label}${c.replaces.length > 0 || c.swarmServices.length > 0 ? ` (restarts ${list([...c.replaces, ...c.swarmServices])})` : ""}`,
+      ),
+    ...changes
+      .filter((c) => c.kind === "secret-rotated" || c.kind === "config-rotated")
+      .map(
+        (c) =>
+          `${c.type === "docker_secret" ? "Swarm secret" : "Swarm config"} rotates: ${c.label}${c.swarmServices.length > 0 ? ` (services roll: ${list(c.swarmServices)})` : ""}`,
+      ),
+    ...changes
+      .filter((c) => c.kind === "swarm-object-refused" || c.kind === "service-mode-refused")
+      .map((c) => `${c.label}: the apply fails (${c.address}; see Changes)`),
+    ...changes
+      .filter((c) => c.kind === "ignored-change")
+      .map((c) => `${c.label}: ${c.ignored.join(", ")} changed but ignored (lifecycle ignore_changes): no effect`),
+    ...changes
+      .filter((c) => c.kind === "healthcheck-ignored")
+      .map((c) => `${c.label}: healthcheck edit has no effect (ignored by the provider)`),
+    ...changes
+      .filter((c) => c.notes.some((n) => n.startsWith("prevent_destroy removed")))
+      .map((c) => `${c.label}: prevent_destroy removed`),
     ...oneShotReruns(before, states),
     ...backendChange(beforeJson, afterJson),
   ];
@@ -848,7 +994,11 @@ function backendChange(before: TerraformJson | undefined, after: TerraformJson |
     const t = j.terraform;
     return isRecord(t) ? canonical({ backend: t.backend, cloud: t.cloud }) : "";
   };
-  return backend(before) === backend(after) ? [] : ["the state backend changes: Terraform will look for state elsewhere (run `terraform init -migrate-state` or it plans everything as new)"];
+  return backend(before) === backend(after)
+    ? []
+    : [
+        "the state backend changes: Terraform will look for state elsewhere (run `terraform init -migrate-state` or it plans everything as new)",
+      ];
 }
 
 export function hasDataLoss(diffs: readonly StackDiff[]): boolean {

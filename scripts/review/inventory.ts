@@ -227,7 +227,13 @@ export function imageInfo(resource: Resource): ImageInfo {
   const name = asString(resource.body.name) ?? resource.name;
   const at = name.indexOf("@");
   const digest = at >= 0 ? name.slice(at + 1) : undefined;
-  return { address: resource.address, name, reference: at >= 0 ? name.slice(0, at) : name, ...(digest ? { digest } : {}), built: isRecord(resource.body.build) };
+  return {
+    address: resource.address,
+    name,
+    reference: at >= 0 ? name.slice(0, at) : name,
+    ...(digest ? { digest } : {}),
+    built: isRecord(resource.body.build),
+  };
 }
 
 /** Volumes holding nothing that config cannot rebuild carry the ephemeral label (the kit sets it). */
@@ -258,7 +264,9 @@ interface Upload {
 }
 
 function uploadsOf(body: Body): Upload[] {
-  return asArray(body.upload).flatMap((u) => (isRecord(u) && typeof u.file === "string" ? [{ file: u.file, content: String(u.content ?? "") }] : []));
+  return asArray(body.upload).flatMap((u) =>
+    isRecord(u) && typeof u.file === "string" ? [{ file: u.file, content: String(u.content ?? "") }] : [],
+  );
 }
 
 export function isSecretFile(path: string): boolean {
@@ -270,7 +278,15 @@ function basename(path: string): string {
 }
 
 // Only these script defaults are copied into the report: schedule and retention, never credentials.
-const BACKUP_KEYS = ["BACKUP_AT", "KEEP_DAILY", "KEEP_WEEKLY", "KEEP_MONTHLY", "BASE_BACKUP_EVERY_SECONDS", "KEEP_BASE_BACKUPS", "BACKUP_RETRY_SECONDS"];
+const BACKUP_KEYS = [
+  "BACKUP_AT",
+  "KEEP_DAILY",
+  "KEEP_WEEKLY",
+  "KEEP_MONTHLY",
+  "BASE_BACKUP_EVERY_SECONDS",
+  "KEEP_BASE_BACKUPS",
+  "BACKUP_RETRY_SECONDS",
+];
 const OFFSITE_KEYS = ["OFFSITE_INTERVAL_SECONDS"];
 
 /** `: "${KEY:=value}"` defaults of a shell script, for the whitelisted keys with plain values. */
@@ -310,8 +326,17 @@ function mountsOf(body: Body, lookup: Lookup): MountInfo[] {
     const readOnly = v.read_only === true;
     const address = wholeReference(v.volume_name, "docker_volume");
     const volume = address ? lookup.volumes.get(address) : undefined;
-    if (volume) return [{ containerPath: v.container_path, readOnly, volume: asString(volume.body.name) ?? volume.name, protection: volumeProtection(volume.body) }];
-    if (typeof v.volume_name === "string") return [{ containerPath: v.container_path, readOnly, volume: v.volume_name, protection: "unprotected" }];
+    if (volume)
+      return [
+        {
+          containerPath: v.container_path,
+          readOnly,
+          volume: asString(volume.body.name) ?? volume.name,
+          protection: volumeProtection(volume.body),
+        },
+      ];
+    if (typeof v.volume_name === "string")
+      return [{ containerPath: v.container_path, readOnly, volume: v.volume_name, protection: "unprotected" }];
     return [{ containerPath: v.container_path, readOnly, hostPath: asString(v.host_path) ?? "?" }];
   });
 }
@@ -330,7 +355,15 @@ function networksOf(body: Body, lookup: Lookup): NetworkRef[] {
 function swarmPortsOf(body: Body): PortInfo[] {
   return blocks(block(body.endpoint_spec)?.ports).flatMap((p) =>
     typeof p.target_port === "number"
-      ? [{ ip: "0.0.0.0", external: asNumber(p.published_port) ?? p.target_port, internal: p.target_port, protocol: asString(p.protocol) ?? "tcp", publishMode: asString(p.publish_mode) ?? "ingress" }]
+      ? [
+          {
+            ip: "0.0.0.0",
+            external: asNumber(p.published_port) ?? p.target_port,
+            internal: p.target_port,
+            protocol: asString(p.protocol) ?? "tcp",
+            publishMode: asString(p.publish_mode) ?? "ingress",
+          },
+        ]
       : [],
   );
 }
@@ -338,7 +371,14 @@ function swarmPortsOf(body: Body): PortInfo[] {
 function portsOf(body: Body): PortInfo[] {
   return asArray(body.ports).flatMap((p) =>
     isRecord(p) && typeof p.internal === "number"
-      ? [{ ip: asString(p.ip) ?? "0.0.0.0", external: asNumber(p.external) ?? p.internal, internal: p.internal, protocol: asString(p.protocol) ?? "tcp" }]
+      ? [
+          {
+            ip: asString(p.ip) ?? "0.0.0.0",
+            external: asNumber(p.external) ?? p.internal,
+            internal: p.internal,
+            protocol: asString(p.protocol) ?? "tcp",
+          },
+        ]
       : [],
   );
 }
@@ -394,7 +434,13 @@ function buildService(name: string, containers: Resource[], lookup: Lookup): Ser
     networks: [...networks.values()],
     ports: [...new Map(ports.map((p) => [`${p.ip}:${p.external}:${p.internal}/${p.protocol}`, p])).values()],
     mounts: [...mounts.values()],
-    secrets: uniqueSorted(seeds.flatMap((s) => uploadsOf(s.body).filter((u) => isSecretFile(u.file)).map((u) => basename(u.file)))),
+    secrets: uniqueSorted(
+      seeds.flatMap((s) =>
+        uploadsOf(s.body)
+          .filter((u) => isSecretFile(u.file))
+          .map((u) => basename(u.file)),
+      ),
+    ),
     seeds: uniqueSorted(seeds.map((s) => asString(s.body.name) ?? s.name)),
   };
 }
@@ -416,7 +462,11 @@ function buildSwarmService(resource: Resource, lookup: Lookup): ServiceInfo {
   const reservation = block(resources?.reservation);
   const imageName = asString(spec.image);
   const imageAddress = wholeReference(spec.image, "docker_image");
-  const image = imageAddress ? lookup.images.get(imageAddress) : imageName && !imageName.includes("${") ? imageInfo({ ...resource, address: "", body: { name: imageName } }) : undefined;
+  const image = imageAddress
+    ? lookup.images.get(imageAddress)
+    : imageName && !imageName.includes("${")
+      ? imageInfo({ ...resource, address: "", body: { name: imageName } })
+      : undefined;
   const networks = blocks(task.networks_advanced).flatMap((n): NetworkRef[] => {
     const address = wholeReference(n.name, "docker_network");
     const ref = address ? lookup.networks.get(address) : undefined;
@@ -484,7 +534,8 @@ function buildSwarmObjects(json: TerraformJson, services: readonly Resource[]): 
   for (const svc of services) {
     const who = label(svc.body, LABELS.service) ?? asString(svc.body.name) ?? svc.name;
     for (const kind of ["secrets", "configs"] as const) {
-      for (const m of mountedObjects(svc.body, kind)) if (m.address) mounts.set(m.address, [...(mounts.get(m.address) ?? []), `${who}:${m.file}`]);
+      for (const m of mountedObjects(svc.body, kind))
+        if (m.address) mounts.set(m.address, [...(mounts.get(m.address) ?? []), `${who}:${m.file}`]);
     }
   }
   return [...ofType(json, "docker_secret"), ...ofType(json, "docker_config")]
@@ -560,15 +611,17 @@ export function buildInventory(stack: string, json: TerraformJson, annotations: 
   const running = containers.filter((c) => !isSeed(c) && !isSecretsOwner(c));
   for (const c of running) byService.set(serviceName(c), [...(byService.get(serviceName(c)) ?? []), c]);
   const swarmServices = ofType(json, "docker_service");
-  const services = [...[...byService.entries()].map(([name, list]) => buildService(name, list, lookup)), ...swarmServices.map((s) => buildSwarmService(s, lookup))].sort(
-    (a, b) => a.name.localeCompare(b.name) || a.runtime.localeCompare(b.runtime),
-  );
+  const services = [
+    ...[...byService.entries()].map(([name, list]) => buildService(name, list, lookup)),
+    ...swarmServices.map((s) => buildSwarmService(s, lookup)),
+  ].sort((a, b) => a.name.localeCompare(b.name) || a.runtime.localeCompare(b.runtime));
 
   const mountedBy = new Map<string, string[]>();
   for (const c of running) {
     for (const v of asArray(c.body.volumes)) {
       const address = isRecord(v) ? wholeReference(v.volume_name, "docker_volume") : undefined;
-      if (address && isRecord(v)) mountedBy.set(address, [...(mountedBy.get(address) ?? []), `${serviceName(c)}:${String(v.container_path)}`]);
+      if (address && isRecord(v))
+        mountedBy.set(address, [...(mountedBy.get(address) ?? []), `${serviceName(c)}:${String(v.container_path)}`]);
     }
   }
   const volumes = [...lookup.volumes.values()].map((r) => ({
@@ -578,11 +631,17 @@ export function buildInventory(stack: string, json: TerraformJson, annotations: 
     ...(label(r.body, LABELS.service) ? { service: label(r.body, LABELS.service)! } : {}),
     mountedBy: uniqueSorted(mountedBy.get(r.address) ?? []),
   }));
-  const networks = [...lookup.networks.values()].map((n) => ({ ...n, services: services.filter((s) => s.networks.some((x) => x.address === n.address)).map((s) => s.name) }));
+  const networks = [...lookup.networks.values()].map((n) => ({
+    ...n,
+    services: services.filter((s) => s.networks.some((x) => x.address === n.address)).map((s) => s.name),
+  }));
   return {
     stack,
     services,
-    seeds: containers.filter(isSeed).map(buildSeed).sort((a, b) => a.name.localeCompare(b.name)),
+    seeds: containers
+      .filter(isSeed)
+      .map(buildSeed)
+      .sort((a, b) => a.name.localeCompare(b.name)),
     networks: networks.sort((a, b) => a.name.localeCompare(b.name)),
     volumes: volumes.sort((a, b) => a.name.localeCompare(b.name)),
     images: [...lookup.images.values()].sort((a, b) => a.name.localeCompare(b.name)),

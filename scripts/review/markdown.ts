@@ -60,8 +60,11 @@ function cpuCell(s: ServiceInfo): string {
 
 function memoryCell(s: ServiceInfo): string {
   if (s.memoryMb === undefined) return "unlimited";
-  if (s.swarm) return s.swarm.memoryReservationMb !== undefined ? `${s.memoryMb} MiB (reserves ${s.swarm.memoryReservationMb})` : `${s.memoryMb} MiB`;
-  return s.memorySwapMb !== undefined && s.memorySwapMb !== s.memoryMb ? `${s.memoryMb} MiB (+swap to ${s.memorySwapMb})` : `${s.memoryMb} MiB`;
+  if (s.swarm)
+    return s.swarm.memoryReservationMb !== undefined ? `${s.memoryMb} MiB (reserves ${s.swarm.memoryReservationMb})` : `${s.memoryMb} MiB`;
+  return s.memorySwapMb !== undefined && s.memorySwapMb !== s.memoryMb
+    ? `${s.memoryMb} MiB (+swap to ${s.memorySwapMb})`
+    : `${s.memoryMb} MiB`;
 }
 
 function networkCell(n: NetworkRef): string {
@@ -79,7 +82,9 @@ function mountCell(m: MountInfo): string {
 }
 
 function portsCell(s: ServiceInfo): string {
-  return s.ports.map((p) => `${p.ip}:${p.external}→${p.internal}/${p.protocol}${p.publishMode ? ` (${p.publishMode})` : ""}`).join(", ") || "—";
+  return (
+    s.ports.map((p) => `${p.ip}:${p.external}→${p.internal}/${p.protocol}${p.publishMode ? ` (${p.publishMode})` : ""}`).join(", ") || "—"
+  );
 }
 
 function servicesSection(inv: StackInventory): string[] {
@@ -124,11 +129,26 @@ function swarmSection(inv: StackInventory): string[] {
   if (swarm.length === 0 && inv.swarmObjects.length === 0) return [];
   const rows = swarm.map((s) => {
     const w = s.swarm!;
-    return [`**${s.name}**`, w.serviceName, replicasCell(s), policyCell(w.update), policyCell(w.rollback), w.placement.join(", ") || "any node", w.endpointMode, w.configs.join(", ") || "—"];
+    return [
+      `**${s.name}**`,
+      w.serviceName,
+      replicasCell(s),
+      policyCell(w.update),
+      policyCell(w.rollback),
+      w.placement.join(", ") || "any node",
+      w.endpointMode,
+      w.configs.join(", ") || "—",
+    ];
   });
   const forceNew = swarm.map((s) => {
     const f = s.swarm!.forceNew;
-    return [`**${s.name}**`, s.swarm!.serviceName, f.networks.join("; ") || "—", `${f.labels} service, ${f.containerLabels} container`, `${f.hosts} hosts, ${f.sysctls} sysctls`];
+    return [
+      `**${s.name}**`,
+      s.swarm!.serviceName,
+      f.networks.join("; ") || "—",
+      `${f.labels} service, ${f.containerLabels} container`,
+      `${f.hosts} hosts, ${f.sysctls} sysctls`,
+    ];
   });
   const objects = inv.swarmObjects.map((o) => [
     o.name,
@@ -196,7 +216,11 @@ function volumesSection(inv: StackInventory): string[] {
     "",
     ...table(
       ["Volume", "Protection", "Mounted by"],
-      data.map((v) => [v.name, v.protection === "protected" ? "protected (prevent_destroy)" : "**UNPROTECTED**", v.mountedBy.join(", ") || "—"]),
+      data.map((v) => [
+        v.name,
+        v.protection === "protected" ? "protected (prevent_destroy)" : "**UNPROTECTED**",
+        v.mountedBy.join(", ") || "—",
+      ]),
     ),
     "",
     ephemeral.length > 0 ? `Ephemeral: ${ephemeral.map((v) => v.name).join(", ")}.` : "",
@@ -205,8 +229,16 @@ function volumesSection(inv: StackInventory): string[] {
 
 function publishedSection(inv: StackInventory): string[] {
   const reach = (ip: string, mode: string | undefined) =>
-    mode === "ingress" ? "**every node, every interface** (ingress mesh)" : mode === "host" ? "**every interface** of the nodes running a task (host mode)" : ip === "127.0.0.1" || ip === "::1" ? "this host only" : "**every interface**";
-  const rows = inv.services.flatMap((s) => s.ports.map((p) => [`${p.ip}:${p.external}`, `${s.name}:${p.internal}/${p.protocol}`, reach(p.ip, p.publishMode)]));
+    mode === "ingress"
+      ? "**every node, every interface** (ingress mesh)"
+      : mode === "host"
+        ? "**every interface** of the nodes running a task (host mode)"
+        : ip === "127.0.0.1" || ip === "::1"
+          ? "this host only"
+          : "**every interface**";
+  const rows = inv.services.flatMap((s) =>
+    s.ports.map((p) => [`${p.ip}:${p.external}`, `${s.name}:${p.internal}/${p.protocol}`, reach(p.ip, p.publishMode)]),
+  );
   return ["## Published ports", "", ...table(["Bind", "Target", "Reachable from"], rows)];
 }
 
@@ -232,7 +264,7 @@ function backupSection(b: BackupInfo): string[] {
       ? `- Off-host copy: yes (postgres-offsite, every ${seconds(b.offsiteSettings.OFFSITE_INTERVAL_SECONDS)}).`
       : "- Off-host copy: **no** — backups stay on this host (a lost host loses them).",
     "",
-    "_Read from the scheduler script's defaults (`: \"${KEEP_DAILY:=…}\"`); the container environment could override them._",
+    '_Read from the scheduler script\'s defaults (`: "${KEEP_DAILY:=…}"`); the container environment could override them._',
   ];
 }
 
@@ -260,7 +292,9 @@ function settleSection(json: TerraformJson): string[] {
   const problems = [
     ...ofType(json, "docker_container").flatMap((c) => settleProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
     ...ofType(json, "docker_service").flatMap((c) => serviceProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
-    ...["docker_secret", "docker_config"].flatMap((t) => ofType(json, t).flatMap((c) => swarmObjectProblems(t, c.body).map((p) => `- ${c.address}: ${p}`))),
+    ...["docker_secret", "docker_config"].flatMap((t) =>
+      ofType(json, t).flatMap((c) => swarmObjectProblems(t, c.body).map((p) => `- ${c.address}: ${p}`)),
+    ),
     ...ofType(json, "docker_network").flatMap((c) => networkProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
   ];
   return problems.length === 0 ? [] : ["## Plans that would never settle, or fail", "", ...problems, ""];
@@ -292,8 +326,10 @@ function changeRow(c: ResourceChange): string[] {
 
 export function risksSection(diff: StackDiff): string[] {
   const lines = ["### Risks", ""];
-  if (diff.dataLoss.length === 0 && diff.downtime.length === 0 && diff.warnings.length === 0) return [...lines, "None: no data loss, no service fully down.", ""];
-  for (const c of diff.dataLoss) lines.push(`- **DATA LOSS**: ${c.label} (${c.address}) — ${c.consequence}${c.notes.length > 0 ? `; ${c.notes.join("; ")}` : ""}`);
+  if (diff.dataLoss.length === 0 && diff.downtime.length === 0 && diff.warnings.length === 0)
+    return [...lines, "None: no data loss, no service fully down.", ""];
+  for (const c of diff.dataLoss)
+    lines.push(`- **DATA LOSS**: ${c.label} (${c.address}) — ${c.consequence}${c.notes.length > 0 ? `; ${c.notes.join("; ")}` : ""}`);
   for (const d of diff.downtime) lines.push(`- **DOWNTIME**: ${d.text}`);
   for (const w of diff.warnings) lines.push(`- ${w}`);
   return [...lines, "", ...stagedApplySection(diff)];
@@ -305,9 +341,18 @@ export function stagedApplySection(diff: StackDiff): string[] {
   if (!needsStagedApply(staged)) return [];
   const dir = `cdktf.out/stacks/${diff.stack}`;
   const lines = ["### Staged apply required", "", ...staged!.conflicts.map((c) => `- ${c}`), ...staged!.notes.map((n) => `- _${n}_`), ""];
-  lines.push(`Apply in ${staged!.stages.length} stages, each after the previous one succeeded and its containers are healthy (\`npm run apply:staged -- --stack ${diff.stack} --stages <file>\` runs them from \`npm run review -- --stages-json <file>\`):`, "");
+  lines.push(
+    `Apply in ${staged!.stages.length} stages, each after the previous one succeeded and its containers are healthy (\`npm run apply:staged -- --stack ${diff.stack} --stages <file>\` runs them from \`npm run review -- --stages-json <file>\`):`,
+    "",
+  );
   for (const st of staged!.stages) lines.push(`${st.stage}. ${st.why}`);
-  lines.push("", "```sh", ...staged!.stages.map((st) => `terraform -chdir=${dir} apply${st.targets.map((t) => ` \\\n    -target=${t}`).join("")}`), "```", "");
+  lines.push(
+    "",
+    "```sh",
+    ...staged!.stages.map((st) => `terraform -chdir=${dir} apply${st.targets.map((t) => ` \\\n    -target=${t}`).join("")}`),
+    "```",
+    "",
+  );
   return lines;
 }
 
@@ -371,7 +416,10 @@ export function renderReport(input: ReportInput): string {
     "",
   );
   if (diff) lines.push(...changesSection(diff, input.against ?? "the previous synth"));
-  return `${lines.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd()}\n`;
+  return `${lines
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trimEnd()}\n`;
 }
 
 /** One line per stack for the terminal. */
@@ -379,6 +427,7 @@ export function summaryLine(inv: StackInventory, diff: StackDiff | undefined): s
   const head = `${inv.stack}: ${inv.services.length} services, ${inv.volumes.filter((v) => v.protection === "protected").length} protected / ${inv.volumes.filter((v) => v.protection === "unprotected").length} unprotected data volumes, ${inv.policy.suppressions.length} suppressions`;
   if (!diff) return head;
   const staged = needsStagedApply(diff.staged) ? `staged apply required (${diff.staged!.stages.length} stages)` : undefined;
-  const verdict = diff.dataLoss.length > 0 ? `DATA LOSS${staged ? `; ${staged}` : ""}` : staged ?? (diff.downtime.length > 0 ? "downtime" : "safe");
+  const verdict =
+    diff.dataLoss.length > 0 ? `DATA LOSS${staged ? `; ${staged}` : ""}` : (staged ?? (diff.downtime.length > 0 ? "downtime" : "safe"));
   return `${head}; changes: ${summaryCounts(diff)} → ${verdict}`;
 }

@@ -75,7 +75,8 @@ export function parseOptions(argv: readonly string[]): Options {
         throw new UsageError(`unknown option ${arg}`);
     }
   }
-  if (opts.against !== undefined && opts.againstGit !== undefined) throw new UsageError("--against and --against-git exclude each other: pick one");
+  if (opts.against !== undefined && opts.againstGit !== undefined)
+    throw new UsageError("--against and --against-git exclude each other: pick one");
   if (opts.stagesJson !== undefined && opts.against === undefined && opts.againstGit === undefined) {
     throw new UsageError("--stages-json needs --against <dir> or --against-git <ref>: stages come from a comparison");
   }

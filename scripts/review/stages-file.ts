@@ -48,14 +48,20 @@ export class StagesFileError extends Error {}
 
 /** sha256 of the JSON with sorted keys: the same configuration gives the same digest, whatever the spacing. */
 export function stackDigest(json: unknown): string {
-  return createHash("sha256").update(JSON.stringify(sortKeys(json))).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(sortKeys(json)))
+    .digest("hex");
 }
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value === "object" && value !== null) {
     const v = value as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys(v[k])]),
+    );
   }
   return value;
 }
@@ -68,7 +74,15 @@ export function fileStack(stack: string, json: unknown, staged: StagedApply | un
     digest: stackDigest(json),
     staged: ok,
     conflicts: staged?.conflicts ?? [],
-    stages: ok ? staged.stages.map((s, i, all) => ({ stage: s.stage, targets: [...s.targets], full: i === all.length - 1, members: [...s.members], why: s.why })) : [],
+    stages: ok
+      ? staged.stages.map((s, i, all) => ({
+          stage: s.stage,
+          targets: [...s.targets],
+          full: i === all.length - 1,
+          members: [...s.members],
+          why: s.why,
+        }))
+      : [],
     ...(staged?.blocked !== undefined ? { blocked: staged.blocked } : {}),
   };
 }
@@ -84,7 +98,10 @@ export function parseStagesFile(text: string, source = "stages file"): StagesFil
     throw new StagesFileError(`${source} is not JSON (${(e as Error).message}): write it with npm run review -- --stages-json <file>`);
   }
   if (!isRecord(raw)) throw new StagesFileError(`${source}: expected an object with "version" and "stacks"`);
-  if (raw.version !== STAGES_FILE_VERSION) throw new StagesFileError(`${source}: "version" is ${JSON.stringify(raw.version)}, this script reads version ${STAGES_FILE_VERSION}: write the file again with this checkout's npm run review`);
+  if (raw.version !== STAGES_FILE_VERSION)
+    throw new StagesFileError(
+      `${source}: "version" is ${JSON.stringify(raw.version)}, this script reads version ${STAGES_FILE_VERSION}: write the file again with this checkout's npm run review`,
+    );
   if (!Array.isArray(raw.stacks)) throw new StagesFileError(`${source}: "stacks" must be a list`);
   return { version: STAGES_FILE_VERSION, stacks: raw.stacks.map((s, i) => parseStack(s, `${source}: stacks[${i}]`)) };
 }
@@ -92,20 +109,34 @@ export function parseStagesFile(text: string, source = "stages file"): StagesFil
 function parseStack(raw: unknown, where: string): FileStack {
   if (!isRecord(raw)) throw new StagesFileError(`${where} must be an object`);
   const stack = raw.stack;
-  if (typeof stack !== "string" || !STACK_NAME.test(stack)) throw new StagesFileError(`${where}.stack must match ${STACK_NAME} (got ${JSON.stringify(stack)})`);
+  if (typeof stack !== "string" || !STACK_NAME.test(stack))
+    throw new StagesFileError(`${where}.stack must match ${STACK_NAME} (got ${JSON.stringify(stack)})`);
   const at = `${where} (${stack})`;
-  if (typeof raw.digest !== "string" || !/^[0-9a-f]{64}$/.test(raw.digest)) throw new StagesFileError(`${at}.digest must be 64 lowercase hex digits (sha256)`);
+  if (typeof raw.digest !== "string" || !/^[0-9a-f]{64}$/.test(raw.digest))
+    throw new StagesFileError(`${at}.digest must be 64 lowercase hex digits (sha256)`);
   if (typeof raw.staged !== "boolean") throw new StagesFileError(`${at}.staged must be true or false`);
   const conflicts = stringList(raw.conflicts, `${at}.conflicts`);
-  if (raw.blocked !== undefined && typeof raw.blocked !== "string") throw new StagesFileError(`${at}.blocked must be a string when present`);
+  if (raw.blocked !== undefined && typeof raw.blocked !== "string")
+    throw new StagesFileError(`${at}.blocked must be a string when present`);
   if (!Array.isArray(raw.stages)) throw new StagesFileError(`${at}.stages must be a list`);
   const stages = raw.stages.map((s, i) => parseStage(s, `${at}.stages[${i}]`, i));
   if (raw.staged) {
-    if (stages.length < 2) throw new StagesFileError(`${at}: staged is true but there are ${stages.length} stage(s); a staged apply has at least one targeted stage and the full apply`);
+    if (stages.length < 2)
+      throw new StagesFileError(
+        `${at}: staged is true but there are ${stages.length} stage(s); a staged apply has at least one targeted stage and the full apply`,
+      );
     if (stages.slice(0, -1).some((s) => s.full)) throw new StagesFileError(`${at}: only the last stage may be the full apply`);
-    if (!stages[stages.length - 1]!.full) throw new StagesFileError(`${at}: the last stage must be the full apply (full: true, no targets)`);
+    if (!stages[stages.length - 1]!.full)
+      throw new StagesFileError(`${at}: the last stage must be the full apply (full: true, no targets)`);
   }
-  return { stack, digest: raw.digest, staged: raw.staged, conflicts, stages, ...(typeof raw.blocked === "string" ? { blocked: raw.blocked } : {}) };
+  return {
+    stack,
+    digest: raw.digest,
+    staged: raw.staged,
+    conflicts,
+    stages,
+    ...(typeof raw.blocked === "string" ? { blocked: raw.blocked } : {}),
+  };
 }
 
 function parseStage(raw: unknown, where: string, index: number): FileStage {
@@ -114,12 +145,21 @@ function parseStage(raw: unknown, where: string, index: number): FileStage {
   if (typeof raw.full !== "boolean") throw new StagesFileError(`${where}.full must be true or false`);
   const targets = stringList(raw.targets, `${where}.targets`);
   for (const t of targets) {
-    if (!TARGET_ADDRESS.test(t)) throw new StagesFileError(`${where}.targets: "${t}" is not a container or volume address (must match ${TARGET_ADDRESS}); refusing to pass it to terraform`);
+    if (!TARGET_ADDRESS.test(t))
+      throw new StagesFileError(
+        `${where}.targets: "${t}" is not a container or volume address (must match ${TARGET_ADDRESS}); refusing to pass it to terraform`,
+      );
   }
   if (raw.full && targets.length > 0) throw new StagesFileError(`${where}: the full apply takes no targets`);
   if (!raw.full && targets.length === 0) throw new StagesFileError(`${where}: a targeted stage needs at least one target`);
   if (new Set(targets).size !== targets.length) throw new StagesFileError(`${where}.targets lists an address twice`);
-  return { stage: index + 1, targets, full: raw.full, members: stringList(raw.members, `${where}.members`), why: typeof raw.why === "string" ? raw.why : "" };
+  return {
+    stage: index + 1,
+    targets,
+    full: raw.full,
+    members: stringList(raw.members, `${where}.members`),
+    why: typeof raw.why === "string" ? raw.why : "",
+  };
 }
 
 function stringList(value: unknown, where: string): string[] {

@@ -20,7 +20,19 @@
  *
  * Pure functions over the synthesized JSON and the classifier's planned actions.
  */
-import { asArray, isOneShot, isRecord, isSeed, label, LABELS, lifecycleReferences, referencesIn, resourcesOf, type Resource, type TerraformJson } from "./terraform-json";
+import {
+  asArray,
+  isOneShot,
+  isRecord,
+  isSeed,
+  label,
+  LABELS,
+  lifecycleReferences,
+  referencesIn,
+  resourcesOf,
+  type Resource,
+  type TerraformJson,
+} from "./terraform-json";
 
 /** The classifier's action per address (classify.ts `Action`; repeated to avoid an import cycle). */
 export type PlannedAction = "add" | "remove" | "update" | "replace" | "no-op";
@@ -66,7 +78,14 @@ const serviceOf = (r: Resource): string | undefined => label(r.body, LABELS.serv
 
 /** Stores with more than one member in a synthesized stack. */
 export function storesOf(json: TerraformJson | undefined): Store[] {
-  const data = resourcesOf(json).filter((r) => r.type === "docker_container" && !isSeed(r) && !isOneShot(r.body) && label(r.body, LABELS.component) === "data" && serviceOf(r) !== undefined);
+  const data = resourcesOf(json).filter(
+    (r) =>
+      r.type === "docker_container" &&
+      !isSeed(r) &&
+      !isOneShot(r.body) &&
+      label(r.body, LABELS.component) === "data" &&
+      serviceOf(r) !== undefined,
+  );
   const services = new Set(data.map((r) => serviceOf(r)!));
   const roles = new Map<string, { store: string; role: MemberRole }>();
   for (const r of data) {
@@ -104,7 +123,9 @@ export function storeViolations(store: Store, together: readonly StoreMember[]):
   const names = (ms: readonly StoreMember[]) => ms.map((m) => m.service).join(", ");
   const out: string[] = [];
   if (of("primary").length > 0 && of("replica").length > 0) {
-    out.push(`${store.name}: primary ${names(of("primary"))} and replica ${names(of("replica"))} are replaced in the same apply: no copy stays up to serve or take over`);
+    out.push(
+      `${store.name}: primary ${names(of("primary"))} and replica ${names(of("replica"))} are replaced in the same apply: no copy stays up to serve or take over`,
+    );
   }
   // Two or fewer: every replacement already loses the majority; staging cannot help.
   for (const [role, what, why] of [
@@ -112,7 +133,10 @@ export function storeViolations(store: Store, together: readonly StoreMember[]):
     ["peer", "nodes", "quorum queues lose their majority"],
   ] as const) {
     const n = all(role);
-    if (n >= 3 && of(role).length > n - majority(n)) out.push(`${store.name}: ${of(role).length} of ${n} ${what} are replaced in the same apply: fewer than ${majority(n)} stay up, so ${why}`);
+    if (n >= 3 && of(role).length > n - majority(n))
+      out.push(
+        `${store.name}: ${of(role).length} of ${n} ${what} are replaced in the same apply: fewer than ${majority(n)} stay up, so ${why}`,
+      );
   }
   return out;
 }
@@ -216,10 +240,19 @@ export function planStagedApply(json: TerraformJson | undefined, actions: Readon
   const needs = new Map(
     members.map((m) => [
       m.address,
-      members.filter((o) => o !== m && side.get(o.address)!.some((a) => CHANGING.has(actions.get(a) ?? "no-op") && reach.get(m.address)!.has(a))),
+      members.filter(
+        (o) => o !== m && side.get(o.address)!.some((a) => CHANGING.has(actions.get(a) ?? "no-op") && reach.get(m.address)!.has(a)),
+      ),
     ]),
   );
-  const fits = (set: readonly StoreMember[]) => conflicting.every(({ store }) => storeViolations(store, set.filter((m) => storeOf.get(m.address) === store)).length === 0);
+  const fits = (set: readonly StoreMember[]) =>
+    conflicting.every(
+      ({ store }) =>
+        storeViolations(
+          store,
+          set.filter((m) => storeOf.get(m.address) === store),
+        ).length === 0,
+    );
 
   const order = [...members].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.service.localeCompare(b.service));
   const done = new Set<StoreMember>();
@@ -240,7 +273,12 @@ export function planStagedApply(json: TerraformJson | undefined, actions: Readon
     }
     if (batch.length === 0) {
       const left = order.filter((m) => !done.has(m));
-      return { conflicts, stages: [], notes: [], blocked: `no order of targeted applies keeps ${left.map((m) => m.service).join(", ")} apart` };
+      return {
+        conflicts,
+        stages: [],
+        notes: [],
+        blocked: `no order of targeted applies keeps ${left.map((m) => m.service).join(", ")} apart`,
+      };
     }
     batches.push(batch);
     for (const m of batch) done.add(m);
@@ -249,11 +287,16 @@ export function planStagedApply(json: TerraformJson | undefined, actions: Readon
   // A replaced network or volume cannot be removed while a container outside the stage uses it:
   // such a change can only happen in one apply with everything attached to it.
   for (const batch of batches.slice(0, -1)) {
-    const reached = closure(graph, batch.flatMap((m) => side.get(m.address)!));
+    const reached = closure(
+      graph,
+      batch.flatMap((m) => side.get(m.address)!),
+    );
     for (const a of reached) {
       const r = resources.get(a);
       if (!r || !IN_USE.has(r.type) || actions.get(a) !== "replace") continue;
-      const users = [...graph.entries()].filter(([u, deps]) => deps.has(a) && /^docker_(container|service)\./.test(u) && !reached.has(u)).map(([u]) => u);
+      const users = [...graph.entries()]
+        .filter(([u, deps]) => deps.has(a) && /^docker_(container|service)\./.test(u) && !reached.has(u))
+        .map(([u]) => u);
       if (users.length > 0) {
         const what = r.type === "docker_network" ? "network" : "volume";
         return {
@@ -270,7 +313,9 @@ export function planStagedApply(json: TerraformJson | undefined, actions: Readon
   for (const m of members) {
     const first = needs.get(m.address)!.filter((d) => d.role === "primary" && m.role === "replica");
     for (const p of first) {
-      notes.push(`${m.service} depends on ${p.service} (depends_on or a reference) and -target always applies what a target depends on, so ${p.service} goes first while ${m.service} keeps running`);
+      notes.push(
+        `${m.service} depends on ${p.service} (depends_on or a reference) and -target always applies what a target depends on, so ${p.service} goes first while ${m.service} keeps running`,
+      );
     }
   }
   const stages: ApplyStage[] = batches.map((batch, i) => {
@@ -282,7 +327,9 @@ export function planStagedApply(json: TerraformJson | undefined, actions: Readon
       stage: i + 1,
       targets: last ? [] : [...new Set(batch.flatMap((m) => side.get(m.address)!))].sort(),
       members: batch.map((m) => m.service),
-      why: last ? `the full apply: everything else, including ${replacing}${up.length > 0 ? `; still up: ${up.join(", ")}` : ""}` : `replaces ${replacing}; still up: ${up.join(", ") || "(none)"}`,
+      why: last
+        ? `the full apply: everything else, including ${replacing}${up.length > 0 ? `; still up: ${up.join(", ")}` : ""}`
+        : `replaces ${replacing}; still up: ${up.join(", ") || "(none)"}`,
     };
   });
   return { conflicts, stages, notes };

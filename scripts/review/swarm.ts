@@ -19,7 +19,21 @@
  *
  * Pure functions over the Terraform JSON; no Terraform, no Docker.
  */
-import { asArray, asNumber, asString, block, blocks, canonical, containerSpecOf, formatGoSeconds, isDurationIn, isRecord, META_KEYS, taskSpecOf, type Body } from "./terraform-json";
+import {
+  asArray,
+  asNumber,
+  asString,
+  block,
+  blocks,
+  canonical,
+  containerSpecOf,
+  formatGoSeconds,
+  isDurationIn,
+  isRecord,
+  META_KEYS,
+  taskSpecOf,
+  type Body,
+} from "./terraform-json";
 
 export const SWARM_OBJECT_TYPES: ReadonlySet<string> = new Set(["docker_secret", "docker_config"]);
 
@@ -53,7 +67,19 @@ export function rollsTasks(path: string): boolean {
 }
 
 // Set-typed attributes in the service schema: their order is not a change.
-const SET_KEYS = new Set(["labels", "hosts", "mounts", "secrets", "configs", "networks_advanced", "aliases", "driver_opts", "constraints", "prefs", "platforms"]);
+const SET_KEYS = new Set([
+  "labels",
+  "hosts",
+  "mounts",
+  "secrets",
+  "configs",
+  "networks_advanced",
+  "aliases",
+  "driver_opts",
+  "constraints",
+  "prefs",
+  "platforms",
+]);
 // One-item blocks: an object from cdktf, a one-item list from other writers.
 const BLOCK_KEYS = new Set([
   "task_spec",
@@ -128,7 +154,8 @@ export function serviceChangedPaths(before: Body, after: Body): string[] {
   const changed = [...new Set([...a.keys(), ...b.keys()])].filter((k) => canonical(a.get(k)) !== canonical(b.get(k)));
   if (serviceMode(before) !== serviceMode(after)) changed.push(MODE_SWITCH);
   else if (serviceReplicas(before) !== serviceReplicas(after)) changed.push(REPLICAS);
-  if (changed.includes("task_spec.container_spec.mounts") && labelledMountsDiffer(before, after)) changed.push("task_spec.container_spec.mounts.volume_options.labels");
+  if (changed.includes("task_spec.container_spec.mounts") && labelledMountsDiffer(before, after))
+    changed.push("task_spec.container_spec.mounts.volume_options.labels");
   return changed.sort();
 }
 
@@ -187,36 +214,54 @@ export function serviceProblems(body: Body): string[] {
   const spec = containerSpecOf(body);
   const durations: [string, unknown][] = [
     ["stop_grace_period", spec.stop_grace_period],
-    ...["interval", "timeout", "start_period", "start_interval"].map((k): [string, unknown] => [`healthcheck ${k}`, block(spec.healthcheck)?.[k]]),
+    ...["interval", "timeout", "start_period", "start_interval"].map((k): [string, unknown] => [
+      `healthcheck ${k}`,
+      block(spec.healthcheck)?.[k],
+    ]),
     ...["delay", "window"].map((k): [string, unknown] => [`restart_policy ${k}`, block(task.restart_policy)?.[k]]),
-    ...(["update_config", "rollback_config"] as const).flatMap((c) => ["delay", "monitor"].map((k): [string, unknown] => [`${c} ${k}`, block(body[c])?.[k]])),
+    ...(["update_config", "rollback_config"] as const).flatMap((c) =>
+      ["delay", "monitor"].map((k): [string, unknown] => [`${c} ${k}`, block(body[c])?.[k]]),
+    ),
   ];
   for (const [what, value] of durations) {
-    if (typeof value === "string" && !isExpression(value) && !isSwarmDuration(value)) problems.push(`${what} "${value}" is not in the form the provider reads back (e.g. "1m", "1m30s", "1h"): plans never settle`);
+    if (typeof value === "string" && !isExpression(value) && !isSwarmDuration(value))
+      problems.push(`${what} "${value}" is not in the form the provider reads back (e.g. "1m", "1m30s", "1h"): plans never settle`);
   }
   for (const c of ["update_config", "rollback_config"] as const) {
     const ratio = block(body[c])?.max_failure_ratio;
-    if (typeof ratio === "string" && !/^\d+\.\d$/.test(ratio)) problems.push(`${c} max_failure_ratio "${ratio}" is read back with one decimal ("0.0", "0.1"): plans never settle`);
+    if (typeof ratio === "string" && !/^\d+\.\d$/.test(ratio))
+      problems.push(`${c} max_failure_ratio "${ratio}" is read back with one decimal ("0.0", "0.1"): plans never settle`);
   }
-  if (spec.stop_grace_period === undefined) problems.push("no stop_grace_period: the provider sends 0, so tasks are killed at once (exit 137) on every update");
+  if (spec.stop_grace_period === undefined)
+    problems.push("no stop_grace_period: the provider sends 0, so tasks are killed at once (exit 137) on every update");
   const restart = block(task.restart_policy);
   if (restart) {
     const missing = ["condition", "delay", "max_attempts", "window"].filter((k) => restart[k] === undefined);
-    if (missing.length > 0) problems.push(`restart_policy leaves out ${missing.join(", ")}: sent as 0 and read back as "0s", plans never settle`);
+    if (missing.length > 0)
+      problems.push(`restart_policy leaves out ${missing.join(", ")}: sent as 0 and read back as "0s", plans never settle`);
   }
   for (const n of blocks(task.networks_advanced)) {
     const name = asString(n.name);
-    if (name && /^\$\{docker_network\.[^}]*\.name\}$/.test(name)) problems.push(`networks_advanced names network ${name.slice(2, -1)}: the engine stores the ID, so the plan never settles (use the network's id)`);
+    if (name && /^\$\{docker_network\.[^}]*\.name\}$/.test(name))
+      problems.push(
+        `networks_advanced names network ${name.slice(2, -1)}: the engine stores the ID, so the plan never settles (use the network's id)`,
+      );
   }
-  if (blocks(spec.mounts).some((m) => block(m.tmpfs_options) !== undefined)) problems.push("a mount has tmpfs_options: provider 3.6.2 crashes on them (use a tmpfs mount without options)");
+  if (blocks(spec.mounts).some((m) => block(m.tmpfs_options) !== undefined))
+    problems.push("a mount has tmpfs_options: provider 3.6.2 crashes on them (use a tmpfs mount without options)");
   for (const [kind, ref] of [
     ["secrets", "secret_name"],
     ["configs", "config_name"],
   ] as const) {
-    for (const item of blocks(spec[kind])) if (item[ref] === undefined) problems.push(`a ${kind.slice(0, -1)} reference without ${ref}: the engine refuses it ("malformed ${kind.slice(0, -1)} reference")`);
+    for (const item of blocks(spec[kind]))
+      if (item[ref] === undefined)
+        problems.push(
+          `a ${kind.slice(0, -1)} reference without ${ref}: the engine refuses it ("malformed ${kind.slice(0, -1)} reference")`,
+        );
   }
   const image = asString(spec.image);
-  if (image && !isExpression(image) && !image.includes("@sha256:")) problems.push(`image "${image}" is not pinned by digest: an update does not pin the tag, so nodes may run different images`);
+  if (image && !isExpression(image) && !image.includes("@sha256:"))
+    problems.push(`image "${image}" is not pinned by digest: an update does not pin the tag, so nodes may run different images`);
   return problems;
 }
 
@@ -226,12 +271,16 @@ export function swarmObjectProblems(type: string, body: Body): string[] {
   const data = body.data;
   const what = type === "docker_secret" ? "secret" : "config";
   if (typeof data === "string" && !/^\$\{base64encode\(/.test(data)) {
-    problems.push(`data is not base64encode(...) of the content: the provider decodes it with standard base64 and ignores errors, so the ${what} may hold other bytes than meant`);
+    problems.push(
+      `data is not base64encode(...) of the content: the provider decodes it with standard base64 and ignores errors, so the ${what} may hold other bytes than meant`,
+    );
   }
   if (type === "docker_config" && "labels" in body) problems.push("docker_config has no labels in provider 3.6.2: the plan fails");
   const lifecycle = isRecord(body.lifecycle) ? body.lifecycle : {};
-  if (lifecycle.create_before_destroy !== true) problems.push(`no create_before_destroy: a new value deletes the old ${what} first, which the engine refuses while a service uses it`);
-  if (typeof body.name === "string" && !isExpression(body.name) && !/-[0-9a-f]{12}$/.test(body.name)) problems.push(`the name does not change with the content: a new value is refused ("${what} already exists" or "in use")`);
+  if (lifecycle.create_before_destroy !== true)
+    problems.push(`no create_before_destroy: a new value deletes the old ${what} first, which the engine refuses while a service uses it`);
+  if (typeof body.name === "string" && !isExpression(body.name) && !/-[0-9a-f]{12}$/.test(body.name))
+    problems.push(`the name does not change with the content: a new value is refused ("${what} already exists" or "in use")`);
   return problems;
 }
 
@@ -241,7 +290,9 @@ export function networkProblems(body: Body): string[] {
   if (body.driver !== "overlay" || !isRecord(options) || Object.keys(options).length === 0) return [];
   const ignored = asArray(isRecord(body.lifecycle) ? body.lifecycle.ignore_changes : undefined);
   if (ignored.includes("options") || ignored.includes("all")) return [];
-  return ["overlay options without lifecycle ignore_changes [\"options\"]: the engine reads back an extra vxlanid_list option, so the network (and everything on it) is replaced on every apply"];
+  return [
+    'overlay options without lifecycle ignore_changes ["options"]: the engine reads back an extra vxlanid_list option, so the network (and everything on it) is replaced on every apply',
+  ];
 }
 
 /**

@@ -103,7 +103,11 @@ const ANNOTATION_LEVELS = new Set(["@cdktf/info", "@cdktf/warn", "@cdktf/error"]
 export function annotationsOfConstructs(root: IConstruct): Annotation[] {
   return root.node
     .findAll()
-    .flatMap((c) => c.node.metadata.filter((m) => ANNOTATION_LEVELS.has(m.type)).map((m) => ({ constructPath: c.node.path, level: m.type, message: String(m.data) })));
+    .flatMap((c) =>
+      c.node.metadata
+        .filter((m) => ANNOTATION_LEVELS.has(m.type))
+        .map((m) => ({ constructPath: c.node.path, level: m.type, message: String(m.data) })),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,7 +135,11 @@ function git(root: string, args: readonly string[]): string {
   return result.stdout.trim();
 }
 
-function run(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number; stderr: string }> {
+function run(
+  command: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ code: number; stderr: string }> {
   return new Promise((done, fail) => {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";

@@ -32,7 +32,16 @@ export interface Reference {
 }
 
 /** Terraform meta-arguments and cdktf's metadata: changing them replaces nothing by itself. */
-export const META_KEYS: ReadonlySet<string> = new Set(["//", "depends_on", "lifecycle", "provider", "count", "for_each", "connection", "provisioner"]);
+export const META_KEYS: ReadonlySet<string> = new Set([
+  "//",
+  "depends_on",
+  "lifecycle",
+  "provider",
+  "count",
+  "for_each",
+  "connection",
+  "provisioner",
+]);
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -222,7 +231,12 @@ export function canonical(value: unknown): string {
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
-  if (isRecord(value)) return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
+  if (isRecord(value))
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys(value[k])]),
+    );
   return value;
 }
 

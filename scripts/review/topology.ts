@@ -14,7 +14,21 @@
  * replicas: its aliases, env, command and config files count the same way.
  */
 import type { NetworkRef, ServiceInfo, StackInventory } from "./inventory";
-import { asArray, asString, blocks, containerSpecOf, isRecord, isSeed, label, LABELS, ofType, taskSpecOf, wholeReference, type Resource, type TerraformJson } from "./terraform-json";
+import {
+  asArray,
+  asString,
+  blocks,
+  containerSpecOf,
+  isRecord,
+  isSeed,
+  label,
+  LABELS,
+  ofType,
+  taskSpecOf,
+  wholeReference,
+  type Resource,
+  type TerraformJson,
+} from "./terraform-json";
 
 export interface TopologyNode {
   readonly id: string;
@@ -83,12 +97,14 @@ function aliasesOf(containers: readonly Resource[]): Set<string> {
   for (const c of containers) {
     if (c.type === "docker_service") {
       // Swarm DNS answers to the aliases and to the service name itself.
-      for (const n of blocks(taskSpecOf(c.body).networks_advanced)) for (const a of asArray(n.aliases)) if (typeof a === "string") out.add(a);
+      for (const n of blocks(taskSpecOf(c.body).networks_advanced))
+        for (const a of asArray(n.aliases)) if (typeof a === "string") out.add(a);
       const name = asString(c.body.name);
       if (name) out.add(name);
       continue;
     }
-    for (const n of asArray(c.body.networks_advanced)) if (isRecord(n)) for (const a of asArray(n.aliases)) if (typeof a === "string") out.add(a);
+    for (const n of asArray(c.body.networks_advanced))
+      if (isRecord(n)) for (const a of asArray(n.aliases)) if (typeof a === "string") out.add(a);
     const hostname = asString(c.body.hostname);
     if (hostname) out.add(hostname);
   }
@@ -101,7 +117,11 @@ function configTextOf(containers: readonly Resource[], all: ReadonlyMap<string, 
   for (const c of containers) {
     if (c.type === "docker_service") {
       const spec = containerSpecOf(c.body);
-      parts.push(...Object.values(isRecord(spec.env) ? spec.env : {}).map(String), ...asArray(spec.command).map(String), ...asArray(spec.args).map(String));
+      parts.push(
+        ...Object.values(isRecord(spec.env) ? spec.env : {}).map(String),
+        ...asArray(spec.command).map(String),
+        ...asArray(spec.args).map(String),
+      );
       // Config files (docker_config data: the rendered content inside base64encode(...)).
       for (const cfg of blocks(spec.configs)) {
         const address = wholeReference(cfg.config_id, "docker_config");
@@ -143,7 +163,11 @@ function sharedNetworks(a: ServiceInfo, b: ServiceInfo): NetworkRef[] {
   return b.networks.filter((n) => mine.has(n.address || n.name) && n.internal);
 }
 
-function talksTo(client: ServiceInfo, server: ServiceInfo, ctx: { dependsOn: Set<string>; text: string; aliases: Set<string>; edgeMember: boolean }): boolean {
+function talksTo(
+  client: ServiceInfo,
+  server: ServiceInfo,
+  ctx: { dependsOn: Set<string>; text: string; aliases: Set<string>; edgeMember: boolean },
+): boolean {
   if (client.name === server.name || server.oneShot) return false;
   if (ctx.edgeMember && client.component === "edge") return true;
   return ctx.dependsOn.has(server.name) || mentions(ctx.text, ctx.aliases);
@@ -175,7 +199,10 @@ function tierOf(service: ServiceInfo): string | undefined {
 }
 
 export function groupId(group: string, subgroup?: string): string {
-  return `g_${[group, subgroup].filter(Boolean).join("_").replace(/[^A-Za-z0-9]/g, "_")}`;
+  return `g_${[group, subgroup]
+    .filter(Boolean)
+    .join("_")
+    .replace(/[^A-Za-z0-9]/g, "_")}`;
 }
 
 function serviceEdges(inventory: StackInventory, json: TerraformJson, nodeOf: (service: string) => string): TopologyEdge[] {
@@ -241,12 +268,24 @@ export function buildTopology(inventory: StackInventory, json: TerraformJson): T
     const tier = tierOf(s);
     const name = family.get(s.name) ?? s.name;
     const replicas = (existing?.replicas ?? 0) + s.replicas;
-    nodes.set(id, { id, name, replicas, label: replicas > 1 ? `${name} ×${replicas}` : name, group: s.component, ...(tier ? { subgroup: tier } : {}) });
+    nodes.set(id, {
+      id,
+      name,
+      replicas,
+      label: replicas > 1 ? `${name} ×${replicas}` : name,
+      group: s.component,
+      ...(tier ? { subgroup: tier } : {}),
+    });
   }
   // A tier of one node needs no box of its own.
   const tierSize = new Map<string, number>();
   for (const n of nodes.values()) if (n.subgroup) tierSize.set(n.subgroup, (tierSize.get(n.subgroup) ?? 0) + 1);
-  const serviceNodes = [...nodes.values()].map(({ id, label, group, subgroup }) => ({ id, label, group, ...(subgroup && tierSize.get(subgroup)! > 1 ? { subgroup } : {}) }));
+  const serviceNodes = [...nodes.values()].map(({ id, label, group, subgroup }) => ({
+    id,
+    label,
+    group,
+    ...(subgroup && tierSize.get(subgroup)! > 1 ? { subgroup } : {}),
+  }));
   const edges = dedupe(collapseToTiers(dedupe(serviceEdges(inventory, json, nodeOf)), serviceNodes));
   const externals: TopologyNode[] = [];
   if (edges.some((e) => e.from === INTERNET || e.to === INTERNET)) externals.push({ id: INTERNET, label: "internet", group: "external" });
@@ -256,7 +295,12 @@ export function buildTopology(inventory: StackInventory, json: TerraformJson): T
     stack: inventory.stack,
     nodes: [...externals, ...serviceNodes],
     edges,
-    networks: inventory.networks.map((n) => ({ purpose: n.purpose, name: n.name, internal: n.internal, color: PALETTE[purposes.indexOf(n.purpose) % PALETTE.length]! })),
+    networks: inventory.networks.map((n) => ({
+      purpose: n.purpose,
+      name: n.name,
+      internal: n.internal,
+      color: PALETTE[purposes.indexOf(n.purpose) % PALETTE.length]!,
+    })),
     seeds: inventory.seeds.length,
   };
 }
@@ -276,7 +320,11 @@ function clustersOf(topology: Topology): Cluster[] {
     .map(([group, nodes]) => {
       const tiers = new Map<string, TopologyNode[]>();
       for (const n of nodes) if (n.subgroup) tiers.set(n.subgroup, [...(tiers.get(n.subgroup) ?? []), n]);
-      return { group, nodes: nodes.filter((n) => !n.subgroup), tiers: [...tiers.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([tier, list]) => ({ tier, nodes: list })) };
+      return {
+        group,
+        nodes: nodes.filter((n) => !n.subgroup),
+        tiers: [...tiers.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([tier, list]) => ({ tier, nodes: list })),
+      };
     });
 }
 
@@ -310,7 +358,12 @@ export function renderMermaid(topology: Topology): string {
     }
     lines.push(`  subgraph ${groupId(c.group)}[${mermaidText(c.group)}]`);
     lines.push(...c.nodes.map((n) => mermaidNode(n, "    ")));
-    for (const t of c.tiers) lines.push(`    subgraph ${groupId(c.group, t.tier)}[${mermaidText(t.tier)}]`, ...t.nodes.map((n) => mermaidNode(n, "      ")), "    end");
+    for (const t of c.tiers)
+      lines.push(
+        `    subgraph ${groupId(c.group, t.tier)}[${mermaidText(t.tier)}]`,
+        ...t.nodes.map((n) => mermaidNode(n, "      ")),
+        "    end",
+      );
     lines.push("  end");
   }
   const styles: string[] = [];
@@ -340,7 +393,12 @@ const GROUP_FILL: Record<string, string> = {
 };
 
 function dotCluster(id: string, label: string, fill: string, border: string, body: readonly string[], indent: string): string[] {
-  return [`${indent}subgraph cluster_${id} {`, `${indent}  label=${dotText(label)}; style="rounded,filled"; color=${dotText(border)}; fillcolor=${dotText(fill)};`, ...body, `${indent}}`];
+  return [
+    `${indent}subgraph cluster_${id} {`,
+    `${indent}  label=${dotText(label)}; style="rounded,filled"; color=${dotText(border)}; fillcolor=${dotText(fill)};`,
+    ...body,
+    `${indent}}`,
+  ];
 }
 
 export function renderDot(topology: Topology): string {
@@ -354,7 +412,8 @@ export function renderDot(topology: Topology): string {
   const tierAnchor = new Map<string, string>();
   for (const c of clustersOf(topology)) {
     if (c.group === "external") {
-      for (const n of c.nodes) lines.push(`  ${n.id} [label=${dotText(n.label)}, shape=ellipse, style="filled,bold", fillcolor="#ffffff"];`);
+      for (const n of c.nodes)
+        lines.push(`  ${n.id} [label=${dotText(n.label)}, shape=ellipse, style="filled,bold", fillcolor="#ffffff"];`);
       continue;
     }
     const body = c.nodes.map((n) => `    ${n.id} [label=${dotText(n.label)}];`);
@@ -363,7 +422,19 @@ export function renderDot(topology: Topology): string {
       const anchor = `${groupId(c.group, t.tier)}_anchor`;
       tierAnchor.set(groupId(c.group, t.tier), anchor);
       // The tier's border takes its network's colour, so arrows into the tier read as "this network".
-      body.push(...dotCluster(groupId(c.group, t.tier), t.tier, "#ffffff", colorOf(topology, t.tier), [`      ${anchor} [shape=point, width=0.01, style=invis, label=""];`, ...t.nodes.map((n) => `      ${n.id} [label=${dotText(n.label)}];`)], "    "));
+      body.push(
+        ...dotCluster(
+          groupId(c.group, t.tier),
+          t.tier,
+          "#ffffff",
+          colorOf(topology, t.tier),
+          [
+            `      ${anchor} [shape=point, width=0.01, style=invis, label=""];`,
+            ...t.nodes.map((n) => `      ${n.id} [label=${dotText(n.label)}];`),
+          ],
+          "    ",
+        ),
+      );
     }
     lines.push(...dotCluster(groupId(c.group), c.group, GROUP_FILL[c.group] ?? "#f7f7f7", "#bbbbbb", body, "  "));
   }
@@ -380,9 +451,14 @@ export function renderDot(topology: Topology): string {
   }
   // Legend: one row per network, in its arrow colour.
   const rows = topology.networks
-    .map((n) => `<tr><td><font color="${n.color}">&#9472;&#9472;&#9472;</font></td><td align="left">${n.name}${n.internal ? " (internal)" : " (routed out)"}</td></tr>`)
+    .map(
+      (n) =>
+        `<tr><td><font color="${n.color}">&#9472;&#9472;&#9472;</font></td><td align="left">${n.name}${n.internal ? " (internal)" : " (routed out)"}</td></tr>`,
+    )
     .join("");
-  lines.push(`  legend [shape=plaintext, style="", label=<<table border="0" cellborder="0" cellspacing="2"><tr><td colspan="2"><b>networks</b></td></tr>${rows}</table>>];`);
+  lines.push(
+    `  legend [shape=plaintext, style="", label=<<table border="0" cellborder="0" cellspacing="2"><tr><td colspan="2"><b>networks</b></td></tr>${rows}</table>>];`,
+  );
   lines.push("}");
   return lines.join("\n");
 }

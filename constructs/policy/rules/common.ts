@@ -19,7 +19,19 @@ export const DOCKER_SOCKET_PROXY_ROLE = "docker-socket-proxy";
  */
 export const EDGE_IMAGES = ["caddy"];
 export const SOCKET_PROXY_IMAGES = ["tecnativa/docker-socket-proxy"];
-export const DATA_IMAGES = ["postgres", "redis", "rabbitmq", "edoburu/pgbouncer", "bitnami/postgresql", "bitnami/redis", "bitnami/rabbitmq", "valkey/valkey", "mariadb", "mysql", "mongo"];
+export const DATA_IMAGES = [
+  "postgres",
+  "redis",
+  "rabbitmq",
+  "edoburu/pgbouncer",
+  "bitnami/postgresql",
+  "bitnami/redis",
+  "bitnami/rabbitmq",
+  "valkey/valkey",
+  "mariadb",
+  "mysql",
+  "mongo",
+];
 
 export function componentOf(w: Workload): string | undefined {
   return w.labels.get(LABELS.component);
@@ -40,7 +52,10 @@ export function isData(w: Workload, json: TerraformJson): boolean {
   return componentOf(w) === "data" || (repo !== undefined && DATA_IMAGES.includes(repo));
 }
 
-export type Verdict = { readonly kind: "value"; readonly value: unknown } | { readonly kind: "trusted" } | { readonly kind: "problem"; readonly problem: string };
+export type Verdict =
+  | { readonly kind: "value"; readonly value: unknown }
+  | { readonly kind: "trusted" }
+  | { readonly kind: "problem"; readonly problem: string };
 
 /**
  * How a rule should treat the value at `path`: judge the plain value (wrapped literals unwrapped),
@@ -55,7 +70,13 @@ export function valueAt(resourceType: string, path: string, raw: unknown, ctx: R
 }
 
 /** Problems for every unjudgeable expression among the items of a list attribute. */
-export function listItems(resourceType: string, path: string, raw: unknown, ctx: RuleContext, what: string): { values: string[]; problems: string[] } {
+export function listItems(
+  resourceType: string,
+  path: string,
+  raw: unknown,
+  ctx: RuleContext,
+  what: string,
+): { values: string[]; problems: string[] } {
   const problems: string[] = [];
   const values: string[] = [];
   const v = valueAt(resourceType, path, raw, ctx, what);

@@ -9,18 +9,34 @@ import { everywhere, type PolicyRule, type RuleContext } from "../types";
 /** Every `${...}` in the resource that no rule can judge (not an accepted form, not vouched for). */
 function unjudged(resourceType: string, resource: Record<string, unknown>, ctx: RuleContext): string[] {
   const out: string[] = [];
-  walkExpressions(resourceType, resource, ctx, (j) => {
-    if (j.kind === "unjudgeable") out.push(j.why);
-  }, (p) => out.push(p));
+  walkExpressions(
+    resourceType,
+    resource,
+    ctx,
+    (j) => {
+      if (j.kind === "unjudgeable") out.push(j.why);
+    },
+    (p) => out.push(p),
+  );
   return out;
 }
 
 /** Expressions that pass only because a construct vouched for them (reported like suppressions). */
-export function vouchedExpressions(resourceType: string, resource: Record<string, unknown>, ctx: RuleContext): { path: string; value: string; reason: string }[] {
+export function vouchedExpressions(
+  resourceType: string,
+  resource: Record<string, unknown>,
+  ctx: RuleContext,
+): { path: string; value: string; reason: string }[] {
   const out: { path: string; value: string; reason: string }[] = [];
-  walkExpressions(resourceType, resource, ctx, (j, path, value) => {
-    if (j.kind === "vouched") out.push({ path, value, reason: j.reason });
-  }, () => undefined);
+  walkExpressions(
+    resourceType,
+    resource,
+    ctx,
+    (j, path, value) => {
+      if (j.kind === "vouched") out.push({ path, value, reason: j.reason });
+    },
+    () => undefined,
+  );
   return out;
 }
 
@@ -43,7 +59,8 @@ function walkExpressions(
     if (isRecord(value)) {
       for (const [k, v] of Object.entries(value)) {
         if (path === "" && isMetaKey(k)) continue;
-        if (k.includes("${") || k.includes("%{")) onExpressionKey(`${path ? `${path}.` : ""}${shorten(k)} is a key written as an expression, which the policy cannot judge`);
+        if (k.includes("${") || k.includes("%{"))
+          onExpressionKey(`${path ? `${path}.` : ""}${shorten(k)} is a key written as an expression, which the policy cannot judge`);
         walk(v, path ? `${path}.${k}` : k);
       }
     }
@@ -63,7 +80,8 @@ export const noUnjudgedExpressions: PolicyRule = {
     const what = describe(resource, resourceType);
     const problems = unjudged(resourceType, resource, ctx).map((p) => `${what}: ${p}`);
     if (isRecord(resource.dynamic)) {
-      for (const name of Object.keys(resource.dynamic)) problems.push(`${what}: ${name} is built by a dynamic block, which the policy cannot check at synth time`);
+      for (const name of Object.keys(resource.dynamic))
+        problems.push(`${what}: ${name} is built by a dynamic block, which the policy cannot check at synth time`);
     }
     return problems;
   },
@@ -79,7 +97,10 @@ export const noProvisioners: PolicyRule = {
   check(resource, _ctx, resourceType) {
     const what = describe(resource, resourceType);
     const problems: string[] = [];
-    if (resource.provisioner !== undefined) problems.push(`${what} has provisioner(s) ${JSON.stringify(Object.keys(Array.isArray(resource.provisioner) ? Object.assign({}, ...resource.provisioner) : (resource.provisioner as object)))}`);
+    if (resource.provisioner !== undefined)
+      problems.push(
+        `${what} has provisioner(s) ${JSON.stringify(Object.keys(Array.isArray(resource.provisioner) ? Object.assign({}, ...resource.provisioner) : (resource.provisioner as object)))}`,
+      );
     if (resource.connection !== undefined) problems.push(`${what} has a connection block`);
     return problems;
   },
@@ -87,8 +108,18 @@ export const noProvisioners: PolicyRule = {
 
 /** What this platform's stacks are made of; anything else is outside what the policy understands. */
 export const ALLOWED_RESOURCE_TYPES = [
-  "docker_container", "docker_image", "docker_network", "docker_volume", "docker_service", "docker_secret", "docker_config",
-  "random_password", "random_id", "random_string", "random_integer", "random_uuid",
+  "docker_container",
+  "docker_image",
+  "docker_network",
+  "docker_volume",
+  "docker_service",
+  "docker_secret",
+  "docker_config",
+  "random_password",
+  "random_id",
+  "random_string",
+  "random_integer",
+  "random_uuid",
 ];
 export const ALLOWED_DATA_SOURCES = ["docker_network", "docker_image", "docker_registry_image", "docker_registry_image_manifests"];
 
@@ -102,9 +133,13 @@ export const knownResourceTypes: PolicyRule = {
   check(resource, _ctx, resourceType) {
     if (resourceType.startsWith("data.")) {
       const t = resourceType.slice("data.".length);
-      return ALLOWED_DATA_SOURCES.includes(t) ? [] : [`data source ${t}${typeof resource.name === "string" ? ` "${resource.name}"` : ""} is of a type the policy does not know`];
+      return ALLOWED_DATA_SOURCES.includes(t)
+        ? []
+        : [`data source ${t}${typeof resource.name === "string" ? ` "${resource.name}"` : ""} is of a type the policy does not know`];
     }
-    return ALLOWED_RESOURCE_TYPES.includes(resourceType) ? [] : [`${describe(resource, resourceType)} is a resource of type ${resourceType}, which the policy does not know`];
+    return ALLOWED_RESOURCE_TYPES.includes(resourceType)
+      ? []
+      : [`${describe(resource, resourceType)} is a resource of type ${resourceType}, which the policy does not know`];
   },
 };
 

@@ -22,7 +22,8 @@ export const imageDigest: PolicyRule = {
       if (!img) return [`${w.name} uses docker_image.${ref.name}, which is not in this stack`];
       if (blocks(img.build).length > 0) return [`${w.name} uses docker_image.${ref.name}, which is built locally from source (not pinned)`];
       const name = plain(img.name);
-      if (typeof name !== "string" || isExpression(name)) return [`${w.name} uses docker_image.${ref.name} whose name is not a literal and cannot be checked for a digest`];
+      if (typeof name !== "string" || isExpression(name))
+        return [`${w.name} uses docker_image.${ref.name} whose name is not a literal and cannot be checked for a digest`];
       return isPinnedByDigest(name) ? [] : [`${w.name} uses image "${name}", which is not pinned by digest`];
     }
     if (isExpression(image)) return [`${w.name} has image ${image}, which cannot be checked for a digest`];

@@ -22,13 +22,17 @@ export const requiredLabels: PolicyRule = {
     const keys = blocks(c.labels).map((l) => String(l.label));
     for (const dup of new Set(keys.filter((k, i) => keys.indexOf(k) !== i))) problems.push(`${what} sets label ${dup} more than once`);
     const project = labels.get(LABELS.project);
-    if (project !== "updateio") problems.push(`${what} has ${LABELS.project} = ${project === undefined ? "unset" : `"${project}"`} (expected "updateio")`);
+    if (project !== "updateio")
+      problems.push(`${what} has ${LABELS.project} = ${project === undefined ? "unset" : `"${project}"`} (expected "updateio")`);
     const env = labels.get(LABELS.environment);
-    if (env !== ctx.environment) problems.push(`${what} has ${LABELS.environment} = ${env === undefined ? "unset" : `"${env}"`} in the ${ctx.environment} stack`);
+    if (env !== ctx.environment)
+      problems.push(`${what} has ${LABELS.environment} = ${env === undefined ? "unset" : `"${env}"`} in the ${ctx.environment} stack`);
     if (!labels.get(LABELS.service)) problems.push(`${what} has no ${LABELS.service} label`);
     const component = labels.get(LABELS.component);
     if (!component || !(COMPONENTS as readonly string[]).includes(component)) {
-      problems.push(`${what} has ${LABELS.component} = ${component === undefined ? "unset" : `"${component}"`} (expected one of ${COMPONENTS.join(", ")})`);
+      problems.push(
+        `${what} has ${LABELS.component} = ${component === undefined ? "unset" : `"${component}"`} (expected one of ${COMPONENTS.join(", ")})`,
+      );
     }
     return problems;
   },

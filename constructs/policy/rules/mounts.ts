@@ -18,7 +18,11 @@ function volumeBinds(v: Record<string, unknown>): HostBind[] {
 }
 
 /** Literal binds of a resource, with expressions the policy cannot judge reported. */
-function bindsOf(resource: Record<string, unknown>, type: string, ctx: RuleContext): { what: string; w?: Workload; binds: HostBind[]; problems: string[] } {
+function bindsOf(
+  resource: Record<string, unknown>,
+  type: string,
+  ctx: RuleContext,
+): { what: string; w?: Workload; binds: HostBind[]; problems: string[] } {
   const w = workloadOf(resource, type);
   const what = w ? w.name : describe(resource, type);
   const all = w ? hostBinds(w) : volumeBinds(resource);
@@ -96,10 +100,14 @@ export const noHostPaths: PolicyRule = {
         problems.push(`${what} ${how} "${b.hostPath}", which is not an absolute host path`);
         continue;
       }
-      if (b.propagation && PROPAGATING.includes(b.propagation.trim().toLowerCase())) problems.push(`${what} ${how} "${p}" with ${b.propagation} propagation (its mounts reach the host)`);
+      if (b.propagation && PROPAGATING.includes(b.propagation.trim().toLowerCase()))
+        problems.push(`${what} ${how} "${p}" with ${b.propagation} propagation (its mounts reach the host)`);
       if (exposesDockerSocket(p)) continue; // no-docker-socket reports it
       const sensitive = sensitiveHostPath(p);
-      if (sensitive) problems.push(`${what} ${how} "${b.hostPath}" (${normalizeHostPath(p)}${b.readOnly ? ", read-only" : ", read-write"}), which reaches the host's ${sensitive}`);
+      if (sensitive)
+        problems.push(
+          `${what} ${how} "${b.hostPath}" (${normalizeHostPath(p)}${b.readOnly ? ", read-only" : ", read-write"}), which reaches the host's ${sensitive}`,
+        );
     }
     return problems;
   },
@@ -122,8 +130,16 @@ export const noVolumesFrom: PolicyRule = {
 
 /** Driver options of a plain tmpfs volume: harmless. */
 function isTmpfsOptions(opts: Record<string, unknown>): boolean {
-  const t = (k: string) => String(plain(opts[k]) ?? "").trim().toLowerCase();
-  return t("type") === "tmpfs" && t("device") === "tmpfs" && Object.keys(opts).every((k) => ["type", "device", "o"].includes(k)) && !/bind/.test(t("o"));
+  const t = (k: string) =>
+    String(plain(opts[k]) ?? "")
+      .trim()
+      .toLowerCase();
+  return (
+    t("type") === "tmpfs" &&
+    t("device") === "tmpfs" &&
+    Object.keys(opts).every((k) => ["type", "device", "o"].includes(k)) &&
+    !/bind/.test(t("o"))
+  );
 }
 
 export const plainVolumes: PolicyRule = {
@@ -141,32 +157,46 @@ export const plainVolumes: PolicyRule = {
       if (driver !== undefined && driver !== "local") problems.push(`${what} uses volume driver ${JSON.stringify(resource.driver)}`);
       const opts = plain(resource.driver_opts);
       if (isExpression(opts)) problems.push(`${what} has driver_opts built from an expression, which the policy cannot judge`);
-      else if (isRecord(opts) && Object.keys(opts).length > 0 && !isTmpfsOptions(opts)) problems.push(`${what} sets driver_opts ${JSON.stringify(opts)}`);
+      else if (isRecord(opts) && Object.keys(opts).length > 0 && !isTmpfsOptions(opts))
+        problems.push(`${what} sets driver_opts ${JSON.stringify(opts)}`);
       return problems;
     }
     const w = workloadOf(resource, type)!;
-    const declaredNames = new Set(Object.values(ctx.stackJson.resource?.docker_volume ?? {}).map((v) => v.name).filter((n) => typeof n === "string"));
+    const declaredNames = new Set(
+      Object.values(ctx.stackJson.resource?.docker_volume ?? {})
+        .map((v) => v.name)
+        .filter((n) => typeof n === "string"),
+    );
     if (w.kind === "container") {
       blocks(resource.volumes).forEach((v, i) => {
         const name = plain(v.volume_name);
         if (typeof name !== "string" || name === "" || isExpression(name) || /^[/.~]/.test(name.trim())) return; // references and paths: other rules
-        if (!declaredNames.has(name)) problems.push(`${w.name} mounts volume ${JSON.stringify(name)} (volumes[${i}].volume_name), which this stack does not declare`);
+        if (!declaredNames.has(name))
+          problems.push(`${w.name} mounts volume ${JSON.stringify(name)} (volumes[${i}].volume_name), which this stack does not declare`);
       });
     }
     blocks(w.spec.mounts).forEach((m, i) => {
-      const mtype = String(plain(m.type) ?? "").trim().toLowerCase();
+      const mtype = String(plain(m.type) ?? "")
+        .trim()
+        .toLowerCase();
       if (mtype !== "volume") return;
       const vo = block(m.volume_options);
       const driver = plain(vo.driver_name);
-      if (driver !== undefined && driver !== "local") problems.push(`${w.name} mounts a volume with driver ${JSON.stringify(vo.driver_name)} (${w.specPath}mounts[${i}])`);
+      if (driver !== undefined && driver !== "local")
+        problems.push(`${w.name} mounts a volume with driver ${JSON.stringify(vo.driver_name)} (${w.specPath}mounts[${i}])`);
       const opts = plain(vo.driver_options);
-      if (isRecord(opts) && Object.keys(opts).length > 0 && !isTmpfsOptions(opts)) problems.push(`${w.name} creates a volume with driver options ${JSON.stringify(opts)} (${w.specPath}mounts[${i}])`);
+      if (isRecord(opts) && Object.keys(opts).length > 0 && !isTmpfsOptions(opts))
+        problems.push(`${w.name} creates a volume with driver options ${JSON.stringify(opts)} (${w.specPath}mounts[${i}])`);
       const source = m.source;
       if (w.kind === "container" && typeof source === "string" && !isExpression(source) && !declaredNames.has(source)) {
-        problems.push(`${w.name} mounts volume ${JSON.stringify(source)} (${w.specPath}mounts[${i}].source), which this stack does not declare`);
+        problems.push(
+          `${w.name} mounts volume ${JSON.stringify(source)} (${w.specPath}mounts[${i}].source), which this stack does not declare`,
+        );
       }
-      if (w.kind === "service" && source !== undefined) problems.push(`${w.name} mounts volume ${JSON.stringify(source)} into a Swarm service (volumes are per node)`);
-      if (isExpression(source) && !parseRef(source)) problems.push(`${w.name} mounts a volume named by the expression ${source}, which the policy cannot judge`);
+      if (w.kind === "service" && source !== undefined)
+        problems.push(`${w.name} mounts volume ${JSON.stringify(source)} into a Swarm service (volumes are per node)`);
+      if (isExpression(source) && !parseRef(source))
+        problems.push(`${w.name} mounts a volume named by the expression ${source}, which the policy cannot judge`);
     });
     return problems;
   },

@@ -18,7 +18,8 @@ function containerPorts(w: Workload, ctx: RuleContext): string[] {
   const label = componentOf(w);
   const publishAll = valueAt(w.resourceType, "publish_all_ports", w.resource.publish_all_ports, ctx, w.name);
   if (publishAll.kind === "problem") problems.push(publishAll.problem);
-  else if (publishAll.kind === "value" && boolOf(publishAll.value) !== undefined && boolOf(publishAll.value) !== false) problems.push(`${w.name} sets publish_all_ports`);
+  else if (publishAll.kind === "value" && boolOf(publishAll.value) !== undefined && boolOf(publishAll.value) !== false)
+    problems.push(`${w.name} sets publish_all_ports`);
   const ports = blocks(w.resource.ports);
   const fields = ports.map((p, i) => {
     const get = (k: string) => {
@@ -34,7 +35,9 @@ function containerPorts(w: Workload, ctx: RuleContext): string[] {
     if (edge) {
       for (const p of fields) {
         if (!EDGE_PORTS.includes(p.internal ?? -1) || (p.external !== undefined && !EDGE_PORTS.includes(p.external))) {
-          problems.push(`edge ${w.name} publishes port ${p.internal}${p.external !== undefined ? ` as ${p.external}` : ""} (only 80 and 443 may be published in prod)`);
+          problems.push(
+            `edge ${w.name} publishes port ${p.internal}${p.external !== undefined ? ` as ${p.external}` : ""} (only 80 and 443 may be published in prod)`,
+          );
         }
       }
     }
@@ -45,7 +48,9 @@ function containerPorts(w: Workload, ctx: RuleContext): string[] {
       const ip = typeof p.ip === "string" ? p.ip.trim() : undefined;
       if (!ip || !LOOPBACK.includes(ip)) {
         const why = label === "edge" ? ` and ${notEdge}` : "";
-        problems.push(`${w.name} publishes port ${p.internal}${p.external !== undefined ? ` as ${p.external}` : ""} on ${ip ?? "all interfaces (ip unset = 0.0.0.0)"}${why}`);
+        problems.push(
+          `${w.name} publishes port ${p.internal}${p.external !== undefined ? ` as ${p.external}` : ""} on ${ip ?? "all interfaces (ip unset = 0.0.0.0)"}${why}`,
+        );
       }
     }
   }
@@ -64,14 +69,20 @@ function servicePorts(w: Workload, ctx: RuleContext): string[] {
     };
     const target = numberOf(get("target_port"));
     const published = numberOf(get("published_port"));
-    const mode = String(get("publish_mode") ?? "ingress").trim().toLowerCase();
+    const mode = String(get("publish_mode") ?? "ingress")
+      .trim()
+      .toLowerCase();
     const desc = `port ${target}${published !== undefined ? ` as ${published}` : ""}`;
     if (!edge) {
       problems.push(`${w.name} publishes ${desc} (${mode} mode, on every node's interfaces) but is not the edge`);
       return;
     }
-    if (mode !== "host") problems.push(`edge ${w.name} publishes ${desc} in ${mode} mode (the routing mesh hides client IPs from the allow-lists)`);
-    if (ctx.environment === "prod" && (!EDGE_PORTS.includes(target ?? -1) || (published !== undefined && !EDGE_PORTS.includes(published)))) {
+    if (mode !== "host")
+      problems.push(`edge ${w.name} publishes ${desc} in ${mode} mode (the routing mesh hides client IPs from the allow-lists)`);
+    if (
+      ctx.environment === "prod" &&
+      (!EDGE_PORTS.includes(target ?? -1) || (published !== undefined && !EDGE_PORTS.includes(published)))
+    ) {
       problems.push(`edge ${w.name} publishes ${desc} (only 80 and 443 may be published in prod)`);
     }
   });
@@ -131,7 +142,8 @@ export const dataInternalNetworks: PolicyRule = {
       }
       const net = networks[key];
       if (!net) problems.push(`${what} attaches to docker_network.${key}, which is not in this stack`);
-      else if (boolOf(net.internal) !== true) problems.push(`${what} attaches to network ${typeof net.name === "string" ? `"${net.name}"` : key}, which is not internal`);
+      else if (boolOf(net.internal) !== true)
+        problems.push(`${what} attaches to network ${typeof net.name === "string" ? `"${net.name}"` : key}, which is not internal`);
     }
     return problems;
   }),
@@ -173,7 +185,9 @@ export const networkDriver: PolicyRule = {
     if (boolOf(net.ingress) !== undefined && boolOf(net.ingress) !== false) problems.push(`${what} is a Swarm ingress network`);
     const options = net.options && typeof net.options === "object" ? (net.options as Record<string, unknown>) : {};
     if (ctx.environment === "prod" && d === "overlay" && boolOf(net.internal) === true && !("encrypted" in options)) {
-      problems.push(`${what} is an internal overlay network in prod without options.encrypted (role ${labelsOf(net).get("io.updateio.role") ?? "unlabelled"})`);
+      problems.push(
+        `${what} is an internal overlay network in prod without options.encrypted (role ${labelsOf(net).get("io.updateio.role") ?? "unlabelled"})`,
+      );
     }
     return problems;
   },
@@ -185,16 +199,21 @@ export const declaredNetworks: PolicyRule = {
   severity: everywhere("error"),
   title: "Containers and services join only networks declared in this stack",
   why: "a network created outside Terraform (a macvlan on the host's LAN, another project's network) is checked by no rule of this policy, and joining it bypasses the internal networks the design relies on",
-  fix: "attach to docker_network resources of this stack by reference (`${docker_network.<x>.name}` for containers, `.id` for services); leave network_mode unset (or \"none\").",
+  fix: 'attach to docker_network resources of this stack by reference (`${docker_network.<x>.name}` for containers, `.id` for services); leave network_mode unset (or "none").',
   appliesTo: WORKLOADS,
   check: onWorkload((w, ctx) => {
     const problems: string[] = [];
     const networks = resourcesOf(ctx.stackJson, "docker_network");
-    const names = new Set(Object.values(networks).map((n) => n.name).filter((n): n is string => typeof n === "string"));
+    const names = new Set(
+      Object.values(networks)
+        .map((n) => n.name)
+        .filter((n): n is string => typeof n === "string"),
+    );
     for (const n of attachments(w)) {
       const ref = parseRef(n.name);
       if (ref) {
-        if (ref.type !== "docker_network" || !networks[ref.name]) problems.push(`${w.name} attaches to ${String(n.name)}, which is not a docker_network of this stack (${n.path})`);
+        if (ref.type !== "docker_network" || !networks[ref.name])
+          problems.push(`${w.name} attaches to ${String(n.name)}, which is not a docker_network of this stack (${n.path})`);
       } else if (typeof n.name === "string" && !isExpression(n.name) && !names.has(n.name)) {
         problems.push(`${w.name} attaches to network ${JSON.stringify(n.name)}, which this stack does not declare (${n.path})`);
       }

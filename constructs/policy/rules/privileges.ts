@@ -29,14 +29,17 @@ export const notPrivileged: PolicyRule = {
   check: onWorkload((w, ctx) => {
     if (w.kind === "service") {
       const priv = w.spec.privileges;
-      return priv === undefined || (Array.isArray(priv) && priv.length === 0) ? [] : [`${w.name} sets ${w.specPath}privileges (${Object.keys(block(priv)).join(", ") || "empty"})`];
+      return priv === undefined || (Array.isArray(priv) && priv.length === 0)
+        ? []
+        : [`${w.name} sets ${w.specPath}privileges (${Object.keys(block(priv)).join(", ") || "empty"})`];
     }
     const v = valueAt(w.resourceType, "privileged", w.resource.privileged, ctx, w.name);
     if (v.kind === "problem") return [v.problem];
     if (v.kind === "trusted") return [];
     const b = boolOf(v.value);
     if (b === true) return [`${w.name} runs privileged (privileged = ${JSON.stringify(w.resource.privileged)})`];
-    if (b === "unknown") return [`${w.name} has privileged = ${JSON.stringify(w.resource.privileged)}, which is not a boolean the policy can judge`];
+    if (b === "unknown")
+      return [`${w.name} has privileged = ${JSON.stringify(w.resource.privileged)}, which is not a boolean the policy can judge`];
     return [];
   }),
 };
@@ -52,9 +55,11 @@ export const capabilitiesDropped: PolicyRule = {
     const drop = listItems(w.resourceType, w.capDrop.path, w.capDrop.value, ctx, w.name);
     const add = listItems(w.resourceType, w.capAdd.path, w.capAdd.value, ctx, w.name);
     const problems = [...drop.problems, ...add.problems];
-    if (drop.problems.length === 0 && !dropsAll(drop.values)) problems.push(`${w.name} does not drop ALL capabilities (${w.capDrop.path} = ${JSON.stringify(drop.values)})`);
+    if (drop.problems.length === 0 && !dropsAll(drop.values))
+      problems.push(`${w.name} does not drop ALL capabilities (${w.capDrop.path} = ${JSON.stringify(drop.values)})`);
     const extra = add.values.filter((c) => !ALLOWED_CAPABILITIES.includes(normalizeCapability(c)));
-    if (extra.length > 0) problems.push(`${w.name} adds back ${extra.map((c) => JSON.stringify(c)).join(", ")} (allowed: ${ALLOWED_CAPABILITIES.join(", ")})`);
+    if (extra.length > 0)
+      problems.push(`${w.name} adds back ${extra.map((c) => JSON.stringify(c)).join(", ")} (allowed: ${ALLOWED_CAPABILITIES.join(", ")})`);
     return problems;
   }),
 };
@@ -63,7 +68,7 @@ export const noNewPrivileges: PolicyRule = {
   id: "no-new-privileges",
   severity: everywhere("error"),
   title: "Containers end up with no-new-privileges set",
-  why: "without it setuid binaries in the image can regain privileges the container dropped; the engine applies the LAST no-new-privileges entry, so a later \":false\" undoes an earlier \":true\"",
+  why: 'without it setuid binaries in the image can regain privileges the container dropped; the engine applies the LAST no-new-privileges entry, so a later ":false" undoes an earlier ":true"',
   fix: 'put exactly one "no-new-privileges:true" in `security_opts` (Swarm services cannot express it in provider 3.6.2; they rely on cap_drop ALL and a non-root user).',
   appliesTo: "docker_container",
   check: onWorkload((w, ctx) => {
@@ -95,7 +100,8 @@ export const nonRoot: PolicyRule = {
     const groups = listItems(w.resourceType, w.groups.path, w.groups.value, ctx, w.name);
     problems.push(...groups.problems);
     const bad = groups.values.filter(isPrivilegedGroup);
-    if (bad.length > 0) problems.push(`${w.name} joins privileged group(s) ${bad.map((g) => JSON.stringify(g)).join(", ")} (${w.groups.path})`);
+    if (bad.length > 0)
+      problems.push(`${w.name} joins privileged group(s) ${bad.map((g) => JSON.stringify(g)).join(", ")} (${w.groups.path})`);
     return problems;
   }),
 };
@@ -133,7 +139,8 @@ export const noHostNamespaces: PolicyRule = {
       if (v.kind !== "value" || v.value === undefined) continue;
       const mode = String(v.value).trim().toLowerCase();
       if (mode === "host") problems.push(`${w.name} sets ${key} = ${JSON.stringify(v.value)}`);
-      else if (mode.startsWith("container:") || mode.startsWith("service:")) problems.push(`${w.name} shares the namespace of another container (${key} = ${JSON.stringify(v.value)})`);
+      else if (mode.startsWith("container:") || mode.startsWith("service:"))
+        problems.push(`${w.name} shares the namespace of another container (${key} = ${JSON.stringify(v.value)})`);
     }
     return problems;
   }),
@@ -150,7 +157,9 @@ export const noUnconfinedProfiles: PolicyRule = {
     const opts = listItems(w.resourceType, "security_opts", w.resource.security_opts, ctx, w.name);
     return [
       ...opts.problems,
-      ...opts.values.filter((o) => parseSecurityOpt(o).key !== "no-new-privileges").map((o) => `${w.name} sets security_opts ${JSON.stringify(o)}`),
+      ...opts.values
+        .filter((o) => parseSecurityOpt(o).key !== "no-new-privileges")
+        .map((o) => `${w.name} sets security_opts ${JSON.stringify(o)}`),
     ];
   }),
 };
@@ -165,11 +174,16 @@ export const noDevices: PolicyRule = {
   check: onWorkload((w) => {
     const problems: string[] = [];
     if (w.kind === "container") {
-      for (const d of blocks(w.resource.devices)) problems.push(`${w.name} maps host device ${JSON.stringify(d.host_path)}${d.container_path ? ` to ${JSON.stringify(d.container_path)}` : ""}`);
-      if (w.resource.gpus !== undefined && w.resource.gpus !== null && w.resource.gpus !== "") problems.push(`${w.name} requests gpus = ${JSON.stringify(w.resource.gpus)}`);
+      for (const d of blocks(w.resource.devices))
+        problems.push(
+          `${w.name} maps host device ${JSON.stringify(d.host_path)}${d.container_path ? ` to ${JSON.stringify(d.container_path)}` : ""}`,
+        );
+      if (w.resource.gpus !== undefined && w.resource.gpus !== null && w.resource.gpus !== "")
+        problems.push(`${w.name} requests gpus = ${JSON.stringify(w.resource.gpus)}`);
     } else {
       const generic = block(block(block(w.resource.task_spec).resources).reservation).generic_resources;
-      if (blocks(generic).length > 0) problems.push(`${w.name} reserves generic resources (devices such as GPUs): ${JSON.stringify(generic)}`);
+      if (blocks(generic).length > 0)
+        problems.push(`${w.name} reserves generic resources (devices such as GPUs): ${JSON.stringify(generic)}`);
     }
     return problems;
   }),
@@ -221,12 +235,16 @@ export const ulimitsBounded: PolicyRule = {
   severity: everywhere("error"),
   title: "Only nofile/nproc ulimits, with finite values",
   why: "ulimits are set by the engine as root, so a container can lift memlock, rtprio or stack limits (or make any unlimited) that the kernel would otherwise enforce on it",
-  fix: `set only ${Object.entries(ULIMIT_BOUNDS).map(([k, v]) => `${k} (≤ ${v})`).join(", ")} in \`ulimit\`, soft ≤ hard.`,
+  fix: `set only ${Object.entries(ULIMIT_BOUNDS)
+    .map(([k, v]) => `${k} (≤ ${v})`)
+    .join(", ")} in \`ulimit\`, soft ≤ hard.`,
   appliesTo: "docker_container",
   check: onWorkload((w, ctx) => {
     const problems: string[] = [];
     blocks(w.resource.ulimit).forEach((u, i) => {
-      const name = String(plain(u.name) ?? "").trim().toLowerCase();
+      const name = String(plain(u.name) ?? "")
+        .trim()
+        .toLowerCase();
       const max = ULIMIT_BOUNDS[name];
       if (max === undefined) {
         problems.push(`${w.name} sets ulimit ${JSON.stringify(u.name)}`);
@@ -237,11 +255,13 @@ export const ulimitsBounded: PolicyRule = {
         if (v.kind === "problem") problems.push(v.problem);
         if (v.kind !== "value") continue;
         const n = numberOf(v.value);
-        if (n === undefined || n < 1 || n > max) problems.push(`${w.name} sets ulimit ${name} ${key} = ${JSON.stringify(v.value)} (expected 1 to ${max})`);
+        if (n === undefined || n < 1 || n > max)
+          problems.push(`${w.name} sets ulimit ${name} ${key} = ${JSON.stringify(v.value)} (expected 1 to ${max})`);
       }
       const soft = numberOf(u.soft);
       const hard = numberOf(u.hard);
-      if (soft !== undefined && hard !== undefined && soft > hard) problems.push(`${w.name} sets ulimit ${name} soft ${soft} above hard ${hard}`);
+      if (soft !== undefined && hard !== undefined && soft > hard)
+        problems.push(`${w.name} sets ulimit ${name} soft ${soft} above hard ${hard}`);
     });
     return problems;
   }),
@@ -272,14 +292,16 @@ export const noStorageOpts: PolicyRule = {
   severity: everywhere("error"),
   title: "No storage driver options beyond a size",
   why: "storage_opts are handed to the storage driver as root on the host; only a size quota is understood here, anything else is untested host-level behaviour",
-  fix: "remove `storage_opts`, or set only { size = \"<n>G\" }.",
+  fix: 'remove `storage_opts`, or set only { size = "<n>G" }.',
   appliesTo: "docker_container",
   check: onWorkload((w, ctx) => {
     const v = valueAt(w.resourceType, "storage_opts", w.resource.storage_opts, ctx, w.name);
     if (v.kind === "problem") return [v.problem];
     if (v.kind === "trusted" || !isRecord(v.value)) return [];
     return Object.entries(v.value)
-      .filter(([k, val]) => k.trim().toLowerCase() !== "size" || typeof plain(val) !== "string" || !STORAGE_SIZE.test(String(plain(val)).trim()))
+      .filter(
+        ([k, val]) => k.trim().toLowerCase() !== "size" || typeof plain(val) !== "string" || !STORAGE_SIZE.test(String(plain(val)).trim()),
+      )
       .map(([k, val]) => `${w.name} sets storage_opts ${JSON.stringify(k)} = ${JSON.stringify(val)}`);
   }),
 };
@@ -328,7 +350,10 @@ export const noExtraHosts: PolicyRule = {
   appliesTo: WORKLOADS,
   check: onWorkload((w) => {
     const entries = w.kind === "container" ? blocks(w.resource.host) : blocks(w.spec.hosts);
-    const problems = entries.map((h) => `${w.name} maps ${JSON.stringify(h.host)} to ${JSON.stringify(h.ip)} in /etc/hosts${String(h.ip).trim() === "host-gateway" ? " (the host itself)" : ""}`);
+    const problems = entries.map(
+      (h) =>
+        `${w.name} maps ${JSON.stringify(h.host)} to ${JSON.stringify(h.ip)} in /etc/hosts${String(h.ip).trim() === "host-gateway" ? " (the host itself)" : ""}`,
+    );
     const dns = w.kind === "container" ? w.resource.dns : block(w.spec.dns_config).nameservers;
     if (Array.isArray(dns) ? dns.length > 0 : dns !== undefined) problems.push(`${w.name} sets its own DNS servers ${JSON.stringify(dns)}`);
     return problems;
@@ -352,4 +377,3 @@ export const PRIVILEGE_RULES: readonly PolicyRule[] = [
   noCgroupParent,
   noExtraHosts,
 ];
-

@@ -46,7 +46,8 @@ export const memoryLimit: PolicyRule = {
       if (w.resource.memory_swap !== undefined) {
         const swap = valueAt(w.resourceType, "memory_swap", w.resource.memory_swap, ctx, w.name);
         if (swap.kind === "problem") problems.push(swap.problem);
-        else if (swap.kind === "value" && (numberOf(swap.value) ?? 0) < 0) problems.push(`${w.name} has memory_swap = ${JSON.stringify(swap.value)} (unlimited swap)`);
+        else if (swap.kind === "value" && (numberOf(swap.value) ?? 0) < 0)
+          problems.push(`${w.name} has memory_swap = ${JSON.stringify(swap.value)} (unlimited swap)`);
       }
       return problems;
     }
@@ -97,7 +98,8 @@ export const restartPolicy: PolicyRule = {
     for (const key of ["delay", "max_attempts", "window"]) {
       const v = valueAt(w.resourceType, `task_spec.restart_policy.${key}`, rp[key], ctx, w.name);
       if (v.kind === "problem") problems.push(v.problem);
-      else if (v.kind === "value" && (v.value === undefined || v.value === "")) problems.push(`${w.name} leaves restart_policy.${key} unset (the provider sends it as 0)`);
+      else if (v.kind === "value" && (v.value === undefined || v.value === ""))
+        problems.push(`${w.name} leaves restart_policy.${key} unset (the provider sends it as 0)`);
     }
     return problems;
   }),
@@ -119,7 +121,8 @@ export const healthcheck: PolicyRule = {
     if (values.length === 0) return [`${w.name} has a healthcheck with an empty test`];
     const kind = values[0]!.trim().toUpperCase();
     if (kind === "NONE") return [`${w.name} disables the image's healthcheck (test = ["NONE"])`];
-    if (values[0] !== "CMD" && values[0] !== "CMD-SHELL") return [`${w.name} has a healthcheck test starting with ${JSON.stringify(values[0])} (expected "CMD" or "CMD-SHELL")`];
+    if (values[0] !== "CMD" && values[0] !== "CMD-SHELL")
+      return [`${w.name} has a healthcheck test starting with ${JSON.stringify(values[0])} (expected "CMD" or "CMD-SHELL")`];
     if (values.length < 2) return [`${w.name} has a healthcheck ${JSON.stringify(values[0])} without a command`];
     return [];
   }),
@@ -142,14 +145,16 @@ function logProblems(w: Workload, ctx: RuleContext, driverPath: string, driver: 
   else if (size.kind === "value") {
     const bytes = logSizeBytes(size.value);
     if (size.value === undefined || size.value === "") problems.push(`${w.name} does not set ${optsPath}["max-size"]`);
-    else if (bytes === undefined || bytes <= 0) problems.push(`${w.name} has ${optsPath}["max-size"] = ${JSON.stringify(size.value)}, which does not bound the log`);
+    else if (bytes === undefined || bytes <= 0)
+      problems.push(`${w.name} has ${optsPath}["max-size"] = ${JSON.stringify(size.value)}, which does not bound the log`);
   }
   const files = valueAt(w.resourceType, `${optsPath}.max-file`, map["max-file"], ctx, w.name);
   if (files.kind === "problem") problems.push(files.problem);
   else if (files.kind === "value") {
     const n = numberOf(files.value);
     if (files.value === undefined || files.value === "") problems.push(`${w.name} does not set ${optsPath}["max-file"]`);
-    else if (n === undefined || !Number.isInteger(n) || n < 1 || n > 100) problems.push(`${w.name} has ${optsPath}["max-file"] = ${JSON.stringify(files.value)} (expected a whole number from 1 to 100)`);
+    else if (n === undefined || !Number.isInteger(n) || n < 1 || n > 100)
+      problems.push(`${w.name} has ${optsPath}["max-file"] = ${JSON.stringify(files.value)} (expected a whole number from 1 to 100)`);
   }
   return problems;
 }
@@ -182,7 +187,9 @@ export const stopGracePeriod: PolicyRule = {
     if (v.kind === "problem") return [v.problem];
     if (v.kind === "trusted") return [];
     const s = goDurationSeconds(v.value);
-    return s !== undefined && s > 0 ? [] : [`${w.name} has ${path} = ${v.value === undefined ? "unset (tasks are killed at once)" : JSON.stringify(v.value)}`];
+    return s !== undefined && s > 0
+      ? []
+      : [`${w.name} has ${path} = ${v.value === undefined ? "unset (tasks are killed at once)" : JSON.stringify(v.value)}`];
   }),
 };
 
@@ -195,13 +202,17 @@ function rolloutProblems(w: Workload, ctx: RuleContext, key: "update_config" | "
   if (parallelism.kind === "problem") problems.push(parallelism.problem);
   else if (parallelism.kind === "value") {
     const n = numberOf(parallelism.value);
-    if (n === undefined || n < 1) problems.push(`${w.name} has ${key}.parallelism = ${JSON.stringify(parallelism.value)} (0 or unset updates every task at once)`);
+    if (n === undefined || n < 1)
+      problems.push(`${w.name} has ${key}.parallelism = ${JSON.stringify(parallelism.value)} (0 or unset updates every task at once)`);
   }
   const monitor = field("monitor");
   if (monitor.kind === "problem") problems.push(monitor.problem);
   else if (monitor.kind === "value") {
     const s = goDurationSeconds(monitor.value);
-    if (s === undefined || s <= 0) problems.push(`${w.name} has ${key}.monitor = ${JSON.stringify(monitor.value)} (a failing task must be watched for some time to be noticed)`);
+    if (s === undefined || s <= 0)
+      problems.push(
+        `${w.name} has ${key}.monitor = ${JSON.stringify(monitor.value)} (a failing task must be watched for some time to be noticed)`,
+      );
   }
   const order = field("order");
   if (order.kind === "problem") problems.push(order.problem);
@@ -238,5 +249,14 @@ export const rollbackConfig: PolicyRule = {
   check: onWorkload((w, ctx) => rolloutProblems(w, ctx, "rollback_config")),
 };
 
-export const RUNTIME_RULES: readonly PolicyRule[] = [memoryLimit, cpuLimit, restartPolicy, healthcheck, logRotation, stopGracePeriod, updateConfig, rollbackConfig];
+export const RUNTIME_RULES: readonly PolicyRule[] = [
+  memoryLimit,
+  cpuLimit,
+  restartPolicy,
+  healthcheck,
+  logRotation,
+  stopGracePeriod,
+  updateConfig,
+  rollbackConfig,
+];
 export { onWorkload, WORKLOADS };

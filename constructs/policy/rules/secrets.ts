@@ -47,7 +47,8 @@ export const noSecretLiteralEnv: PolicyRule = {
     }
     if (w.kind === "service") {
       const password = block(w.resource.auth).password;
-      if (typeof password === "string" && password !== "" && !isExpression(password)) problems.push(`${w.name} writes a registry password into auth.password`);
+      if (typeof password === "string" && password !== "" && !isExpression(password))
+        problems.push(`${w.name} writes a registry password into auth.password`);
     }
     return problems;
   }),
@@ -90,7 +91,9 @@ export const secretFilePermissions: PolicyRule = {
         const v = valueAt(w.resourceType, `${path}.${key}`, s[key], ctx, w.name);
         if (v.kind === "problem") problems.push(v.problem);
         else if (v.kind === "value" && !/^\d+$/.test(String(v.value ?? "").trim())) {
-          problems.push(`${w.name} mounts ${label} with ${key} = ${v.value === undefined ? "unset (root)" : JSON.stringify(v.value)} (expected a numeric id)`);
+          problems.push(
+            `${w.name} mounts ${label} with ${key} = ${v.value === undefined ? "unset (root)" : JSON.stringify(v.value)} (expected a numeric id)`,
+          );
         }
       }
       const mode = valueAt(w.resourceType, `${path}.file_mode`, s.file_mode, ctx, w.name);
@@ -109,7 +112,10 @@ export const secretFilePermissions: PolicyRule = {
       if (mode.kind === "problem") problems.push(mode.problem);
       else if (mode.kind === "value") {
         const m = numberOf(mode.value);
-        if (m !== undefined && (m & 0o7222) !== 0) problems.push(`${w.name} mounts config ${JSON.stringify(c.file_name ?? c.config_name)} with file_mode 0${m.toString(8)} (writable or setuid/setgid/sticky)`);
+        if (m !== undefined && (m & 0o7222) !== 0)
+          problems.push(
+            `${w.name} mounts config ${JSON.stringify(c.file_name ?? c.config_name)} with file_mode 0${m.toString(8)} (writable or setuid/setgid/sticky)`,
+          );
       }
     });
     return problems;
@@ -135,9 +141,14 @@ export const swarmObjectData: PolicyRule = {
       // variable has no default: otherwise the value sits in the JSON all the same.
       const m = /^\$\{base64encode\((local|var)\.([A-Za-z0-9_-]+)\)\}$/.exec(data.trim());
       if (type === "docker_secret" && m) {
-        const holder = m[1] === "local" ? (ctx.stackJson.locals as Record<string, unknown> | undefined)?.[m[2]!] : block((ctx.stackJson.variable as Record<string, unknown> | undefined)?.[m[2]!]).default;
-        if (m[1] === "local" && typeof holder === "string" && !isExpression(holder)) return [`${what} takes its value from local.${m[2]}, which is a literal in the JSON`];
-        if (m[1] === "var" && holder !== undefined) return [`${what} takes its value from var.${m[2]}, whose default is written in the JSON`];
+        const holder =
+          m[1] === "local"
+            ? (ctx.stackJson.locals as Record<string, unknown> | undefined)?.[m[2]!]
+            : block((ctx.stackJson.variable as Record<string, unknown> | undefined)?.[m[2]!]).default;
+        if (m[1] === "local" && typeof holder === "string" && !isExpression(holder))
+          return [`${what} takes its value from local.${m[2]}, which is a literal in the JSON`];
+        if (m[1] === "var" && holder !== undefined)
+          return [`${what} takes its value from var.${m[2]}, whose default is written in the JSON`];
       }
       return [];
     }
@@ -150,13 +161,21 @@ export const swarmObjectReplaceFirst: PolicyRule = {
   id: "swarm-object-replace-first",
   severity: everywhere("error"),
   title: "Swarm secrets and configs are created before the old ones are destroyed",
-  why: "secrets and configs are immutable and in use by running tasks: destroying the old one first fails (\"in use\") or leaves the service without it",
+  why: 'secrets and configs are immutable and in use by running tasks: destroying the old one first fails ("in use") or leaves the service without it',
   fix: "set lifecycle { create_before_destroy = true } and a content-derived name.",
   appliesTo: ["docker_secret", "docker_config"],
   check(resource, _ctx, type) {
     const lifecycle = block(resource.lifecycle);
-    return plain(lifecycle.create_before_destroy) === true ? [] : [`${describe(resource, type)} does not set lifecycle.create_before_destroy`];
+    return plain(lifecycle.create_before_destroy) === true
+      ? []
+      : [`${describe(resource, type)} does not set lifecycle.create_before_destroy`];
   },
 };
 
-export const SECRET_RULES: readonly PolicyRule[] = [noSecretLiteralEnv, noUploadOnReadOnly, secretFilePermissions, swarmObjectData, swarmObjectReplaceFirst];
+export const SECRET_RULES: readonly PolicyRule[] = [
+  noSecretLiteralEnv,
+  noUploadOnReadOnly,
+  secretFilePermissions,
+  swarmObjectData,
+  swarmObjectReplaceFirst,
+];
