@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "cdktf";
 import { EnvironmentStack } from "./environments/environment-stack";
-import { ENVIRONMENTS, loadEnvironments, type EnvironmentName } from "./environments/load";
+import { type EnvironmentName, ENVIRONMENTS, loadEnvironments } from "./environments/load";
 import type { EnvironmentConfig } from "./environments/schema";
 
 /**

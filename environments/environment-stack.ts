@@ -2,29 +2,23 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { Annotations, CloudBackend, LocalBackend, NamedCloudWorkspace, TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
-import { EdgeProxy } from "../constructs/edge-proxy";
-import { GrafanaServer } from "../constructs/grafana-server";
-import { LokiStack } from "../constructs/loki-stack";
-import { MetricsExporters } from "../constructs/metrics-exporters";
-import { PrometheusServer } from "../constructs/prometheus-server";
-import { VPN_ROUTE_PORTS, VpnGateway } from "../constructs/vpn-gateway";
-import { renderGrafanaRoleSql } from "../constructs/renderers/postgres-grafana";
-import { renderMonitorRoleSql } from "../constructs/renderers/postgres-monitor";
-import { SCRAPE_JOBS } from "../constructs/renderers/observability-catalogue";
-import { GeneratedSecret } from "../constructs/kit/generated-secret";
-import { PlatformNetwork, setNetworkDefaults } from "../constructs/kit/platform-network";
-import type { Upstream } from "../constructs/kit/service-spec";
-import { SwarmRuntime } from "../constructs/kit/swarm-runtime";
-import { MigrationJob } from "../constructs/migration-job";
-import { applyPolicy, takePolicyRendering } from "../constructs/policy/policy-aspect";
-import { ServiceVolume } from "../constructs/kit/service-volume";
-import { PostgresBackup } from "../constructs/postgres-backup";
-import { PostgresCluster } from "../constructs/postgres-cluster";
-import { BACKUP_ROOT, renderBackupRoleSql, walArchiveSettings } from "../constructs/renderers/postgres-backup";
-import { RabbitBroker } from "../constructs/rabbit-broker";
-import { RedisCache } from "../constructs/redis-cache";
-import type { CaddyRoute } from "../constructs/renderers/caddyfile";
-import { appImage, UpdateioService } from "../constructs/updateio-service";
+import { type CaddyRoute, EdgeProxy } from "../constructs/edge";
+import { GrafanaServer, LokiStack, MetricsExporters, PrometheusServer, SCRAPE_JOBS } from "../constructs/observability";
+import { VPN_ROUTE_PORTS, VpnGateway } from "../constructs/vpn";
+import {
+  BACKUP_ROOT,
+  PostgresBackup,
+  PostgresCluster,
+  renderBackupRoleSql,
+  renderGrafanaRoleSql,
+  renderMonitorRoleSql,
+  walArchiveSettings,
+} from "../constructs/postgres";
+import { GeneratedSecret, PlatformNetwork, ServiceVolume, setNetworkDefaults, SwarmRuntime, type Upstream } from "../constructs/kit";
+import { appImage, MigrationJob, UpdateioService } from "../constructs/app";
+import { applyPolicy, takePolicyRendering } from "../constructs/policy";
+import { RabbitBroker } from "../constructs/rabbitmq";
+import { RedisCache } from "../constructs/redis";
 import { configWarnings, type EnvironmentConfig } from "./schema";
 import { variableForPath, variableName } from "./variables";
 

@@ -2,9 +2,9 @@ import { posix } from "node:path";
 import type { z } from "zod";
 import { devConfig } from "./dev";
 import { prodConfig } from "./prod";
-import { environmentConfigSchema, type EnvironmentConfig, type EnvironmentConfigInput } from "./schema";
+import { type EnvironmentConfig, type EnvironmentConfigInput, environmentConfigSchema } from "./schema";
 import { testConfig } from "./test";
-import { globalVariableProblems, variableForPath, variableName, Variables, type VariableKey } from "./variables";
+import { globalVariableProblems, variableForPath, type VariableKey, variableName, Variables } from "./variables";
 
 export const ENVIRONMENTS = ["dev", "test", "prod"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];

@@ -1,8 +1,7 @@
-import type { EnvironmentConfigInput } from "./schema";
-import { IMAGE_REF } from "./schema";
+import { type EnvironmentConfigInput, IMAGE_REF } from "./schema";
 import { PINNED_IMAGES } from "./images";
 import releases from "./releases.json";
-import { OFFSITE_PATTERNS } from "../constructs/renderers/postgres-offsite";
+import { OFFSITE_PATTERNS } from "../constructs/postgres";
 import type { VariableKey, Variables } from "./variables";
 
 type AppKey = keyof typeof releases.images;

@@ -1,12 +1,10 @@
 import { posix } from "node:path";
 import { z } from "zod";
-import { ENV_NAME } from "../constructs/kit/hardened-service";
-import { PLACEMENT_CONSTRAINT } from "../constructs/kit/swarm-runtime";
-import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy/rules";
-import { isCidr } from "../constructs/renderers/caddyfile";
-import { OFFSITE_PATTERNS } from "../constructs/renderers/postgres-offsite";
-import { postgresSettingsProblems } from "../constructs/renderers/postgres-settings";
-import { PEER_NAME, WG_KEY } from "../constructs/renderers/wireguard";
+import { ENV_NAME, PLACEMENT_CONSTRAINT } from "../constructs/kit";
+import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
+import { isCidr } from "../constructs/edge";
+import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";
+import { PEER_NAME, WG_KEY } from "../constructs/vpn";
 import { VARIABLE_PATTERNS } from "./variables";
 
 /**
@@ -177,7 +175,7 @@ const postgres = dataService.extend({
   /** Off-host copy of dumps, base backups and WAL (absent: backups stay on this host). */
   offsite: offsite.optional(),
   /**
-   * Extra server settings by name (constructs/renderers/postgres-settings.ts lists the accepted
+   * Extra server settings by name (constructs/postgres/renderers/postgres-settings.ts lists the accepted
    * ones). Reloadable ones are applied in place; restart-only ones replace the Postgres containers.
    */
   settings: z

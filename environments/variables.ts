@@ -1,4 +1,4 @@
-import { isCidr } from "../constructs/renderers/caddyfile";
+import { isCidr } from "../constructs/edge";
 
 /**
  * Values that differ per machine come from environment variables, one namespace per environment:

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
-import { CONFIG_RELOAD_ROLE } from "../../constructs/contract";
+import { CONFIG_RELOAD_ROLE } from "../../constructs/contract/index";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig } from "../../environments/load";
 import { diffStacks, reviewExitCode } from "../../scripts/review/classify";

@@ -14,8 +14,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { postgresClusterSettings, postgresCommand, renderPostgresInitSql } from "../../constructs/renderers/postgres";
-import { renderPgHba } from "../../constructs/renderers/postgres-hba";
+import { postgresClusterSettings, postgresCommand, renderPostgresInitSql } from "../../constructs/postgres/renderers/postgres";
+import { renderPgHba } from "../../constructs/postgres/renderers/postgres-hba";
 import type { Requirement } from "./binaries";
 
 /** Debian's PostgreSQL server binaries (any installed major version). */

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
 import type { Construct } from "constructs";
 import { suppressPolicy } from "../policy/policy-aspect";
-import { SECRETS_OWNER_ROLE } from "../contract";
+import { SECRETS_OWNER_ROLE } from "../contract/index";
 import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
 import {
   replicaHost,

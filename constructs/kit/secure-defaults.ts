@@ -34,4 +34,4 @@ export const SECURE_DEFAULTS = {
 } as const;
 
 // The shared names live in the contract module; re-exported for the kit's constructs.
-export { COMPONENTS, LABELS, PROJECT, type Component } from "../contract";
+export { COMPONENTS, LABELS, PROJECT, type Component } from "../contract/index";

@@ -23,7 +23,7 @@ import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import type { SecretFile } from "../../constructs/kit/service-spec";
 import { SwarmRuntime } from "../../constructs/kit/swarm-runtime";
-import { UpdateioService, type ServiceUse } from "../../constructs/updateio-service";
+import { UpdateioService, type ServiceUse } from "../../constructs/app/updateio-service";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../environments/load";
 import type { EnvironmentConfig } from "../../environments/schema";

@@ -43,7 +43,7 @@ import {
   type TerraformJson,
   wholeReference,
 } from "./terraform-json";
-import { CONFIG_RELOAD_ROLE } from "../../constructs/contract";
+import { CONFIG_RELOAD_ROLE } from "../../constructs/contract/index";
 import { volumeProtection } from "./inventory";
 import {
   isServiceForceNew,
@@ -840,7 +840,7 @@ function oneShotReruns(before: Map<string, Resource>, states: Map<string, State>
   return [...before.values()]
     .filter((r) => r.type === "docker_container" && !isSeed(r) && isOneShot(r.body) && states.get(r.address)?.action === "replace")
     .map((r) =>
-      // A config-reload job applies a changed file to servers that keep running (constructs/contract.ts).
+      // A config-reload job applies a changed file to servers that keep running (constructs/contract/index.ts).
       label(r.body, LABELS.role) === CONFIG_RELOAD_ROLE
         ? `${displayName(r)} (one-shot job) runs again: the changed settings are reloaded in place, no restart`
         : `${displayName(r)} (one-shot job) runs again`,

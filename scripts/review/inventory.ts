@@ -8,7 +8,7 @@
  * copied into the inventory (only file names and whitelisted numeric settings are). Swarm secrets
  * appear by name and mount path; their `data` is never read.
  */
-import { BACKUP_SERVICE, OFFSITE_SERVICE } from "../../constructs/postgres-backup";
+import { BACKUP_SERVICE, OFFSITE_SERVICE } from "../../constructs/postgres/postgres-backup";
 import { mountedObjects, objectName, serviceMode, serviceReplicas, updatePolicy, type ServiceMode, type UpdatePolicy } from "./swarm";
 import {
   asArray,

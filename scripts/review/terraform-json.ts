@@ -5,7 +5,7 @@
 import { LABELS } from "../../constructs/policy/rules";
 
 export { LABELS };
-import { SECRETS_OWNER_ROLE } from "../../constructs/contract";
+import { SECRETS_OWNER_ROLE } from "../../constructs/contract/index";
 
 export type Body = Record<string, unknown>;
 
@@ -97,7 +97,7 @@ export function constructPath(body: Body): string | undefined {
 
 /**
  * A seed carries the uploads of a hardened container. Known by the kit's component label "seed"
- * (constructs/contract.ts), which stays when a seed starts once as a one-shot; `start = false`
+ * (constructs/contract/index.ts), which stays when a seed starts once as a one-shot; `start = false`
  * alone still counts, for synth output written before the label existed.
  */
 export function isSeed(resource: Resource): boolean {

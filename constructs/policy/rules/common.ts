@@ -7,8 +7,8 @@ import { plain } from "../normalize";
 import type { RuleContext, TerraformJson } from "../types";
 import { repositoryOf, type Workload } from "../workload";
 
-export { COMPONENTS, LABELS, type Component } from "../../contract";
-import { LABELS } from "../../contract";
+export { COMPONENTS, LABELS, type Component } from "../../contract/index";
+import { LABELS } from "../../contract/index";
 
 export const DOCKER_SOCKET_PROXY_ROLE = "docker-socket-proxy";
 

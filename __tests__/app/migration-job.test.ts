@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { afterAll, describe, expect, it } from "vitest";
+import { ServiceImage } from "../../constructs/kit/service-image";
+import { MigrationJob } from "../../constructs/app/migration-job";
+import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
+import type { AppServiceConfig } from "../../environments/schema";
+
+const OUT = mkdtempSync(join(tmpdir(), "migration-job-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+type Json = Record<string, any>;
+const API_IMAGE = `ghcr.io/updateio/api:1.4.0@sha256:${"a1".repeat(32)}`;
+const apiConfig: AppServiceConfig = {
+  image: { kind: "registry", ref: API_IMAGE },
+  replicas: 3,
+  memoryMb: 768,
+  cpuShares: 1024,
+  port: 3000,
+  env: { NODE_ENV: "production" },
+  features: { newOnboarding: true },
+  debugPorts: [9229],
+};
+
+describe("MigrationJob", () => {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  const postgres = new PostgresCluster(stack, "postgres", {
+    environment: "prod",
+    image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`,
+    memoryMb: 512,
+  });
+  const image = new ServiceImage(stack, "api-image", { ref: API_IMAGE });
+  const job = new MigrationJob(stack, "migrations", {
+    environment: "prod",
+    image,
+    apiConfig,
+    postgres,
+    command: ["npx", "prisma", "migrate", "deploy"],
+    memoryMb: 512,
+    logLevel: "info",
+  });
+  const text = Testing.synth(stack);
+  const json: Json = JSON.parse(text);
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const c = containers.find((x) => x.name === "prod-api-migrate")!;
+  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+
+  it("matches its snapshot", () => {
+    expect(text).toMatchSnapshot();
+  });
+
+  it("is a one-shot job: attached, not kept running, never restarted, checked on its exit code", () => {
+    expect(text).toHaveResourceWithProperties(Container, {
+      name: "prod-api-migrate",
+      attach: true,
+      logs: true,
+      must_run: false,
+      restart: "no",
+    });
+    expect(c.lifecycle.postcondition).toEqual([
+      {
+        condition: "${self.exit_code == 0}",
+        error_message: "prod-api-migrate did not exit 0; read its logs with: docker logs prod-api-migrate",
+      },
+    ]);
+    expect(c.wait).toBeUndefined();
+    expect(c.healthcheck).toBeUndefined();
+    expect(c.labels).toContainEqual({ label: "io.updateio.component", value: "job" });
+  });
+
+  it("keeps the secure defaults of every container", () => {
+    expect(c).toMatchObject({
+      read_only: true,
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      privileged: false,
+      user: "1000:1000",
+      memory: 512,
+      memory_swap: 512,
+    });
+    expect(c.log_opts).toEqual({ "max-size": "10m", "max-file": "3" });
+  });
+
+  it("runs once with the API's image and the migrate command, whatever the API's replicas and debug ports", () => {
+    expect(
+      containers.filter((x) => x.name.startsWith("prod-api-migrate") && x.start !== false && !x.name.endsWith("-secrets-owner")),
+    ).toHaveLength(1);
+    expect(job.containers).toHaveLength(1);
+    expect(c.image).toBe(`\${docker_image.${key("docker_image", API_IMAGE)}.image_id}`);
+    expect(c.command).toEqual(["npx", "prisma", "migrate", "deploy"]);
+    expect(c.ports).toEqual([]);
+    expect(c.env).toContain("FEATURE_NEW_ONBOARDING=true");
+  });
+
+  it("connects as the schema owner, over the postgres network only, after postgres is healthy", () => {
+    expect(c.env).toContain("DATABASE_USER=updateio_owner");
+    expect(c.env).toContain("DATABASE_URL_FILE=/run/secrets/database_url");
+    expect(c.networks_advanced).toEqual([
+      { name: `\${docker_network.${key("docker_network", "prod-postgres")}.name}`, aliases: ["api-migrate"] },
+    ]);
+    expect(c.depends_on).toContain(`docker_container.${key("docker_container", "prod-postgres")}`);
+    const seed = containers.find((x) => x.name === "prod-api-migrate-seed")!;
+    const url = seed.upload.find((u: Json) => u.file === "/run/secrets/database_url").content;
+    expect(url).toMatch(
+      /^postgresql:\/\/updateio_owner:\$\{urlencode\(random_password\.postgres_owner-password_[0-9A-F]+\.result\)\}@postgres:5432\/updateio\?schema=public$/,
+    );
+  });
+});

@@ -1,0 +1,237 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { afterAll, describe, expect, it } from "vitest";
+import { GeneratedSecret } from "../../constructs/kit/generated-secret";
+import { PlatformNetwork } from "../../constructs/kit/platform-network";
+import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
+import { RedisCache } from "../../constructs/redis/redis-cache";
+import { UpdateioService, type UpdateioServiceProps } from "../../constructs/app/updateio-service";
+import type { AppServiceConfig } from "../../environments/schema";
+
+const OUT = mkdtempSync(join(tmpdir(), "updateio-service-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const APP_IMAGE = `ghcr.io/updateio/api:1.4.0@sha256:${"a1".repeat(32)}`;
+type Json = Record<string, any>;
+
+const registryConfig: AppServiceConfig = {
+  image: { kind: "registry", ref: APP_IMAGE },
+  replicas: 2,
+  memoryMb: 512,
+  cpuShares: 1024,
+  port: 3000,
+  env: { NODE_ENV: "production" },
+  features: { newOnboarding: true, betaSearch: false },
+  debugPorts: [],
+};
+
+const buildConfig: AppServiceConfig = {
+  image: { kind: "build", context: "../updateio/api", dockerfile: "Dockerfile", devCommand: ["npm", "run", "dev"], mountPath: "/app" },
+  replicas: 1,
+  memoryMb: 768,
+  cpuShares: 512,
+  port: 3000,
+  env: { NODE_ENV: "development" },
+  features: {},
+  debugPorts: [9229],
+};
+
+function build(
+  extra: (ctx: { stack: TerraformStack; edge: PlatformNetwork; egress: PlatformNetwork }) => Partial<UpdateioServiceProps> = () => ({}),
+  env = "prod",
+  withData = true,
+) {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
+  const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
+  const pg = withData
+    ? new PostgresCluster(stack, "postgres", { environment: env, image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`, memoryMb: 512 })
+    : undefined;
+  const redis = withData
+    ? new RedisCache(stack, "redis", { environment: env, image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`, memoryMb: 128 })
+    : undefined;
+  const svc = new UpdateioService(stack, "api", {
+    environment: env,
+    service: "api",
+    config: registryConfig,
+    logLevel: "info",
+    networks: [{ network: edge }],
+    uses: pg && redis ? [{ target: pg }, { target: redis }] : [],
+    ...extra({ stack, edge, egress }),
+  });
+  const text = Testing.synth(stack);
+  const json: Json = JSON.parse(text);
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const named = (name: string) => containers.find((c) => c.name === name)!;
+  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  return { svc, text, json, named, key, containers };
+}
+
+describe("UpdateioService (registry image, prod-like)", () => {
+  const { svc, text, json, named, key } = build(({ stack }) => ({
+    secrets: [{ name: "session_secret", value: new GeneratedSecret(stack, "session").value, envVar: "SESSION_SECRET_FILE" }],
+    env: { ADMIN_URL: "https://admin.updateio.app" },
+  }));
+  const api1 = named("prod-api-1");
+
+  it("matches its snapshot (with the postgres and redis it uses)", () => {
+    expect(text).toMatchSnapshot();
+  });
+
+  it("runs one hardened container per replica as the node user", () => {
+    for (const i of [1, 2]) {
+      expect(text).toHaveResourceWithProperties(Container, {
+        name: `prod-api-${i}`,
+        hostname: `api-${i}`,
+        user: "1000:1000",
+        read_only: true,
+        capabilities: { drop: ["ALL"] },
+        security_opts: ["no-new-privileges:true"],
+        memory: 512,
+        memory_swap: 512,
+        cpu_shares: 1024,
+        restart: "unless-stopped",
+        must_run: true,
+        wait: true,
+        wait_timeout: 180,
+      });
+    }
+    expect(api1.tmpfs).toEqual({ "/home/node": "rw,noexec,nosuid,size=64m", "/tmp": "rw,noexec,nosuid,size=64m" });
+    expect(api1.labels).toContainEqual({ label: "io.updateio.component", value: "app" });
+    expect(svc.upstream()).toEqual({ kind: "static", addresses: ["api-1:3000", "api-2:3000"] });
+    expect(svc.port).toBe(3000);
+  });
+
+  it("sets the service contract environment, feature flags and connection settings", () => {
+    expect(api1.env).toEqual(
+      expect.arrayContaining([
+        "SERVICE_NAME=api",
+        "DEPLOY_ENVIRONMENT=prod",
+        "PORT=3000",
+        "LOG_LEVEL=info",
+        "LOG_FORMAT=json",
+        "NODE_ENV=production",
+        "FEATURE_NEW_ONBOARDING=true",
+        "FEATURE_BETA_SEARCH=false",
+        "DATABASE_HOST=postgres",
+        "DATABASE_USER=updateio_app",
+        "REDIS_HOST=redis",
+        "ADMIN_URL=https://admin.updateio.app",
+      ]),
+    );
+    expect(api1.env.some((e: string) => e.startsWith("DEBUG=") || e.startsWith("NODE_OPTIONS="))).toBe(false);
+  });
+
+  it("delivers every credential as a *_FILE path under /run/secrets, never a value", () => {
+    const fileVars = api1.env.filter((e: string) => e.split("=")[0]!.endsWith("_FILE"));
+    expect(fileVars.sort()).toEqual([
+      "DATABASE_PASSWORD_FILE=/run/secrets/database_password",
+      "DATABASE_URL_FILE=/run/secrets/database_url",
+      "REDIS_PASSWORD_FILE=/run/secrets/redis_password",
+      "REDIS_URL_FILE=/run/secrets/redis_url",
+      "SESSION_SECRET_FILE=/run/secrets/session_secret",
+    ]);
+    for (const e of api1.env) expect(e).not.toMatch(/random_password|\$\{/);
+    const seed = named("prod-api-seed");
+    expect(seed.upload.map((u: Json) => u.file)).toEqual([
+      "/run/secrets/database_password",
+      "/run/secrets/database_url",
+      "/run/secrets/redis_password",
+      "/run/secrets/redis_url",
+      "/run/secrets/session_secret",
+    ]);
+    for (const u of seed.upload) expect(u.content).toMatch(/\$\{(urlencode\()?random_password\./);
+  });
+
+  it("joins its own networks plus the network of each service it uses", () => {
+    const nets = api1.networks_advanced.map((n: Json) => n.name);
+    expect(nets).toEqual([
+      `\${docker_network.${key("docker_network", "prod-edge")}.name}`,
+      `\${docker_network.${key("docker_network", "prod-postgres")}.name}`,
+      `\${docker_network.${key("docker_network", "prod-redis")}.name}`,
+    ]);
+    expect(api1.networks_advanced[0].aliases).toEqual(["api", "api-1"]);
+    expect(api1.ports).toEqual([]);
+  });
+
+  it("starts after the seed, its secrets owner and the backing services, and is replaced with its seed", () => {
+    const seedKey = key("docker_container", "prod-api-seed");
+    expect(api1.depends_on).toEqual([
+      `docker_container.${seedKey}`,
+      `docker_container.${key("docker_container", "prod-api-secrets-owner")}`,
+      `docker_container.${key("docker_container", "prod-postgres")}`,
+      `docker_container.${key("docker_container", "prod-redis")}`,
+    ]);
+    expect(api1.lifecycle.replace_triggered_by).toEqual([`docker_container.${seedKey}`]);
+  });
+
+  it("checks GET /health on its port with canonical durations", () => {
+    expect(api1.healthcheck).toEqual({
+      test: ["CMD", "node", "-e", "fetch('http://127.0.0.1:3000/health').then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))"],
+      interval: "15s",
+      timeout: "5s",
+      retries: 3,
+      start_period: "30s",
+    });
+  });
+
+  it("pulls the registry image once for all replicas", () => {
+    expect(Object.values(json.resource.docker_image).map((i) => (i as Json).name)).toContain(APP_IMAGE);
+    expect(api1.image).toBe(named("prod-api-2").image);
+  });
+});
+
+describe("UpdateioService (dev: built from source, hot reload, debug)", () => {
+  const { named, key, json } = build(
+    ({ egress }) => ({ config: buildConfig, debug: true, logLevel: "debug", networks: [{ network: egress }] }),
+    "dev",
+    false,
+  );
+  const api = named("dev-api");
+
+  it("bind-mounts the source read-write over the image's copy and keeps node_modules on a volume", () => {
+    expect(api.volumes).toEqual([
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "dev-api-node-modules")}.name}`,
+        container_path: "/app/node_modules",
+        read_only: false,
+      },
+      { host_path: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}', container_path: "/app", read_only: false },
+    ]);
+    expect(api.command).toEqual(["npm", "run", "dev"]);
+    expect(json.resource.docker_image[key("docker_image", "updateio-dev/api:dev")].build.context).toBe(
+      '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}',
+    );
+  });
+
+  it("turns on the inspector and publishes debug ports on 127.0.0.1 only", () => {
+    expect(api.env).toEqual(expect.arrayContaining(["DEBUG=updateio:*", "NODE_OPTIONS=--inspect=0.0.0.0:9229", "LOG_LEVEL=debug"]));
+    expect(api.ports).toEqual([{ internal: 9229, external: 9229, ip: "127.0.0.1", protocol: "tcp" }]);
+  });
+
+  it("gives a slow-starting dev server more time", () => {
+    expect(api.healthcheck.start_period).toBe("2m0s");
+    expect(api.wait_timeout).toBe(300);
+    expect(api.name).toBe("dev-api");
+    expect(api.networks_advanced[0].aliases).toEqual(["api"]);
+  });
+
+  it("fails when debug ports are published from internal-only networks", () => {
+    expect(() => build(({ edge }) => ({ config: buildConfig, debug: true, networks: [{ network: edge }] }), "dev", false)).toThrow(
+      /ports: Docker publishes no ports/,
+    );
+  });
+
+  it("rejects a secret-looking variable in the config's env, naming it", () => {
+    expect(() => build(() => ({ config: { ...registryConfig, env: { STRIPE_API_KEY: "sk_live" } } }), "prod", false)).toThrow(
+      /env\.STRIPE_API_KEY: looks like a secret/,
+    );
+  });
+});

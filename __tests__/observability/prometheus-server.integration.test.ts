@@ -1,0 +1,279 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { PlatformNetwork } from "../../constructs/kit/platform-network";
+import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
+import {
+  PROMETHEUS_CONFIG_DIR,
+  PROMETHEUS_DATA_DIR,
+  PROMETHEUS_RULES_DIR,
+  PrometheusServer,
+  type PrometheusServerProps,
+} from "../../constructs/observability/prometheus-server";
+import { alertRules, renderPrometheusRules } from "../../constructs/observability/renderers/alert-rules";
+import { renderPrometheusConfig, type ScrapeTarget } from "../../constructs/observability/renderers/prometheus";
+import { describeIfBinary } from "../support/binaries";
+import { errorOf } from "../support/helpers";
+
+const OUT = mkdtempSync(join(tmpdir(), "prometheus-server-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const IMAGE = `prom/prometheus:v3.5.0@sha256:${"5e".repeat(32)}`;
+type Json = Record<string, any>;
+
+const TARGETS: ScrapeTarget[] = [
+  { job: "postgres", targets: ["postgres-exporter:9187"], labels: { instance_role: "primary" } },
+  { job: "redis", targets: ["redis-exporter:9121"] },
+  { job: "rabbitmq", targets: ["rabbitmq:15692"] },
+  { job: "cadvisor", targets: ["cadvisor:8080"] },
+  { job: "edge", targets: ["edge:9180"] },
+  { job: "grafana", targets: ["grafana:3000"] },
+];
+
+function build(
+  env: "dev" | "prod",
+  overrides: (ctx: {
+    stack: TerraformStack;
+    monitoring: PlatformNetwork;
+    rabbitmq: PlatformNetwork;
+  }) => Partial<PrometheusServerProps> = () => ({}),
+) {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  const monitoring = new PlatformNetwork(stack, "monitoring-network", { environment: env, purpose: "monitoring" });
+  const rabbitmq = new PlatformNetwork(stack, "rabbitmq-network", { environment: env, purpose: "rabbitmq" });
+  const prometheus = new PrometheusServer(stack, "prometheus", {
+    environment: env,
+    image: IMAGE,
+    scrapeTargets: TARGETS,
+    networks: [{ network: monitoring }, { network: rabbitmq }],
+    protectData: env === "prod",
+    ...overrides({ stack, monitoring, rabbitmq }),
+  });
+  const text = Testing.synth(stack);
+  const json: Json = JSON.parse(text);
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  return {
+    stack,
+    prometheus,
+    text,
+    json,
+    key,
+    server: containers.find((c) => c.name === `${env}-prometheus`)!,
+    seed: containers.find((c) => c.name === `${env}-prometheus-seed`)!,
+  };
+}
+
+/** The value of a `--flag=value` argument. */
+function flag(command: readonly string[], name: string): string | undefined {
+  const arg = command.find((a) => a.startsWith(`--${name}=`));
+  return arg?.slice(name.length + 3);
+}
+
+describe("PrometheusServer", () => {
+  const { stack, prometheus, text, json, key, server, seed } = build("prod");
+
+  it("matches its snapshot", () => {
+    const volumes = Object.values(json.resource.docker_volume).filter((v) => (v as Json).name.startsWith("prod-prometheus"));
+    expect({ container: server, seed, volumes }).toMatchSnapshot();
+  });
+
+  it("runs hardened: read-only rootfs as nobody, every capability dropped, limits, log rotation, nothing published", () => {
+    expect(text).toHaveResourceWithProperties(Container, {
+      name: "prod-prometheus",
+      user: "65534:65534",
+      read_only: true,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      memory: 1024,
+      memory_swap: 1024,
+      cpu_shares: 512,
+      restart: "unless-stopped",
+      log_driver: "json-file",
+      log_opts: { "max-size": "10m", "max-file": "3" },
+    });
+    expect(server.ports ?? []).toEqual([]);
+    expect(server.entrypoint).toBeUndefined(); // the image's /bin/prometheus
+    expect(server.env ?? []).toEqual([]);
+    expect(server.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m" });
+  });
+
+  it("uploads exactly the renderers' output: prometheus.yml (with the self-scrape) and the rule file", () => {
+    const expectedConfig = renderPrometheusConfig({
+      environment: "prod",
+      scrapeTargets: [...TARGETS, { job: "prometheus", targets: ["prometheus:9090"] }],
+      ruleFiles: [`${PROMETHEUS_RULES_DIR}/*.yml`],
+    });
+    const expectedRules = renderPrometheusRules(alertRules({ environment: "prod" }));
+    expect(seed.upload).toEqual([
+      { file: `${PROMETHEUS_CONFIG_DIR}/prometheus.yml`, content: expectedConfig, executable: false },
+      { file: `${PROMETHEUS_RULES_DIR}/updateio.yml`, content: expectedRules, executable: false },
+    ]);
+    expect(prometheus.configText).toBe(expectedConfig);
+    expect(prometheus.rulesText).toBe(expectedRules);
+    expect(prometheus.rules).toEqual(alertRules({ environment: "prod" }));
+    // Terraform would treat "${" and "%{" in the content as a template: the files carry neither.
+    for (const u of seed.upload as Json[]) expect(u.content).not.toMatch(/[$%]\{/);
+  });
+
+  it("mounts each config dir read-only in a directory of its own, outside the image's /etc/prometheus", () => {
+    const mounts = (server.volumes as Json[]).map((v) => [v.container_path, v.read_only]);
+    expect(mounts).toEqual([
+      [PROMETHEUS_CONFIG_DIR, true],
+      [PROMETHEUS_RULES_DIR, true],
+      [PROMETHEUS_DATA_DIR, false],
+    ]);
+    expect(PROMETHEUS_RULES_DIR.startsWith(`${PROMETHEUS_CONFIG_DIR}/`)).toBe(false);
+    expect(mounts.map(([p]) => p)).not.toContain("/etc/prometheus");
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "prod-prometheus-data")}.name}`,
+      container_path: "/prometheus",
+      read_only: false,
+    });
+  });
+
+  it("points the command flags at the uploaded files and the data volume", () => {
+    const command = server.command as string[];
+    expect(command).toEqual([...prometheus.args]);
+    const uploaded = (seed.upload as Json[]).map((u) => u.file as string);
+    expect(uploaded).toContain(flag(command, "config.file"));
+    expect(flag(command, "config.file")).toBe(prometheus.configPath);
+    expect(flag(command, "storage.tsdb.path")).toBe(PROMETHEUS_DATA_DIR);
+    expect(flag(command, "web.listen-address")).toBe("0.0.0.0:9090");
+    // rule_files in the uploaded config match the uploaded rule file (and nothing else)
+    const config = parse(prometheus.configText);
+    expect(config.rule_files).toEqual([`${PROMETHEUS_RULES_DIR}/*.yml`]);
+    const glob = new RegExp(`^${(config.rule_files[0] as string).replace(/[.]/g, "\\.").replace("*", "[^/]*")}$`);
+    expect(uploaded.filter((f) => glob.test(f))).toEqual([prometheus.rulesPath]);
+    // no lifecycle or admin API on the network
+    expect(command.some((a) => /enable-lifecycle|enable-admin-api/.test(a))).toBe(false);
+  });
+
+  it("takes retention from props: 15 days by default, size cap when given", () => {
+    expect(flag(server.command, "storage.tsdb.retention.time")).toBe("15d");
+    expect(flag(server.command, "storage.tsdb.retention.size")).toBeUndefined();
+    const b = build("dev", () => ({ retentionDays: 7, retentionSize: "5GB" }));
+    expect(flag(b.server.command, "storage.tsdb.retention.time")).toBe("7d");
+    expect(flag(b.server.command, "storage.tsdb.retention.size")).toBe("5GB");
+  });
+
+  it("adds its own scrape target once, and not when the caller lists it already", () => {
+    const config = parse(prometheus.configText);
+    const self = config.scrape_configs.find((s: Json) => s.job_name === "prometheus");
+    expect(self.static_configs).toEqual([{ targets: ["prometheus:9090"] }]);
+    const b = build("dev", () => ({ scrapeTargets: [{ job: "prometheus", targets: ["prometheus:9090"] }, ...TARGETS] }));
+    expect(b.prometheus.scrapeTargets.filter((t) => t.job === "prometheus")).toHaveLength(1);
+  });
+
+  it("evaluates the alert catalogue for its own environment, with thresholds from props", () => {
+    expect(prometheus.rulesText).toContain('container_label_io_updateio_environment="prod"');
+    const b = build("dev", () => ({ alerts: { expectedServices: ["api"], redisMemoryRatio: 0.8 } }));
+    expect(b.prometheus.rules.map((r) => r.name)).toContain("ContainerMissing");
+    expect(b.prometheus.rulesText).toContain("> 0.8");
+    expect(b.prometheus.rulesText).toContain('container_label_io_updateio_environment="dev"');
+  });
+
+  it("joins the given networks (monitoring and RabbitMQ's) as 'prometheus'", () => {
+    expect(server.networks_advanced).toEqual([
+      { name: `\${docker_network.${key("docker_network", "prod-monitoring")}.name}`, aliases: ["prometheus"] },
+      { name: `\${docker_network.${key("docker_network", "prod-rabbitmq")}.name}`, aliases: ["prometheus"] },
+    ]);
+    expect(prometheus.host).toBe("prometheus");
+    expect(prometheus.port).toBe(9090);
+    expect(prometheus.url).toBe("http://prometheus:9090");
+  });
+
+  it("checks health with busybox wget on /-/healthy and waits for it on apply", () => {
+    expect(server.healthcheck).toEqual({
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:9090/-/healthy"],
+      interval: "30s",
+      timeout: "5s",
+      retries: 3,
+      start_period: "30s",
+    });
+    expect(server.wait).toBe(true);
+  });
+
+  it("protects the data volume when asked (prod), not otherwise", () => {
+    expect(json.resource.docker_volume[key("docker_volume", "prod-prometheus-data")].lifecycle).toEqual({ prevent_destroy: true });
+    const b = build("dev");
+    expect(b.json.resource.docker_volume[b.key("docker_volume", "dev-prometheus-data")].lifecycle).toBeUndefined();
+  });
+
+  it("passes the policy pack for prod with zero blocking findings", () => {
+    const findings = blockingFindings(evaluatePolicy(stack, { environment: "prod" })).filter((f) => f.constructPath.includes("prometheus"));
+    expect(findings.map((f) => f.message)).toEqual([]);
+  });
+
+  it("rejects invalid props, naming each prop and the fix, all at once", () => {
+    const message = errorOf(() =>
+      build("dev", () => ({
+        retentionDays: 0,
+        retentionSize: "10G",
+        scrapeTargets: [{ job: "redis", targets: ["http://redis-exporter:9121"] }],
+        alerts: { redisMemoryRatio: 2 },
+        memoryMb: 100,
+        image: " ",
+      })),
+    );
+    expect(message).toMatch(/^PrometheusServer dev\/prometheus is invalid:$/m);
+    expect(message).toMatch(/^  - retentionDays: 0 must be a whole number of days in 1\.\.3650, e\.g\. 15\.$/m);
+    expect(message).toMatch(/^  - retentionSize: "10G" is not a Prometheus size: write e\.g\. "512MB" or "10GB"\.$/m);
+    expect(message).toMatch(/^  - scrapeTargets\[0\]\.targets\[0\]: "http:\/\/redis-exporter:9121" must not include a scheme/m);
+    expect(message).toMatch(/^  - alerts\.redisMemoryRatio: 2 must be a ratio strictly between 0 and 1, e\.g\. 0\.9\.$/m);
+    expect(message).toMatch(/^  - memoryMb: 100 must be a whole number of MiB ≥ 256 \(fix: /m);
+    expect(message).toMatch(/^  - image: is empty \(fix: pass the pinned Prometheus image/m);
+    expect(errorOf(() => build("dev", () => ({ networks: [] })))).toMatch(/^  - networks: is empty \(fix: attach the monitoring network/m);
+  });
+});
+
+// The config and rules exactly as the construct uploads them, on Debian's promtool (Prometheus 2.42).
+describeIfBinary("promtool", "PrometheusServer's uploaded files on promtool", () => {
+  const { prometheus, seed, server } = build("prod");
+  let root = "";
+  let configFile = "";
+  const promtool = (args: string[]) => spawnSync("promtool", args, { encoding: "utf8", timeout: 60_000 });
+  const explain = (r: ReturnType<typeof promtool>) => `exit ${String(r.status)}\n${r.stdout}\n${r.stderr}`;
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), "prometheus-server-promtool-"));
+    // Mirror the container paths under root; only the rule_files path prefix is rewritten.
+    for (const u of seed.upload as Json[]) {
+      const path = join(root, u.file);
+      mkdirSync(dirname(path), { recursive: true });
+      const content =
+        u.file === flag(server.command, "config.file")
+          ? (u.content as string).split(`${PROMETHEUS_RULES_DIR}/`).join(`${root}${PROMETHEUS_RULES_DIR}/`)
+          : (u.content as string);
+      writeFileSync(path, content);
+    }
+    configFile = join(root, flag(server.command, "config.file")!);
+  });
+  afterAll(() => {
+    if (root !== "") rmSync(root, { recursive: true, force: true });
+  });
+
+  it("promtool check config accepts the uploaded prometheus.yml and finds every rule of the uploaded rule file", () => {
+    const r = promtool(["check", "config", configFile]);
+    expect(r.status, explain(r)).toBe(0);
+    expect(r.stdout).toContain(`SUCCESS: ${prometheus.rules.length} rules found`);
+    expect(r.stdout).toContain(`${root}${prometheus.rulesPath}`);
+  });
+
+  it("checked the uploaded bytes: the rule file unchanged, the config changed only in the path prefix", () => {
+    expect(readFileSync(join(root, prometheus.rulesPath), "utf8")).toBe(prometheus.rulesText);
+    const written = readFileSync(configFile, "utf8");
+    expect(written).not.toBe(prometheus.configText);
+    expect(written.split(root).join("")).toBe(prometheus.configText);
+  });
+});

@@ -1,0 +1,259 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderPostgresInitSql } from "../../constructs/postgres/renderers/postgres";
+import {
+  renderBackupRoleSql,
+  renderBackupScript,
+  renderRestoreDumpScript,
+  renderRestorePitrScript,
+  walArchiveSettings,
+  type BackupScriptInput,
+} from "../../constructs/postgres/renderers/backup-scripts";
+import { describeIf, requireBinary } from "../support/binaries";
+import { ArchivingPostgres, sleepMs } from "../support/postgres-backup-env";
+import { postgresRequirement } from "../support/postgres-server";
+import { freePort } from "../support/helpers";
+
+// Runs exactly the rendered scripts; only paths, host and port are rewritten, through the
+// environment variables the scripts read their defaults from.
+// A port the kernel picks when the server starts: test files run in parallel.
+let PORT = 0;
+const DB = "updateio";
+const OWNER = "updateio_owner";
+const APP = "updateio_app";
+const BACKUP_ROLE = "updateio_backup";
+const passwords = {
+  owner: "OwnerPw0123456789abcdefABCDEF0123",
+  app: "AppPw0123456789abcdefABCDEF012345",
+  backup: "BackupPw0123456789abcdefABCDEF01",
+};
+
+const scriptInput: BackupScriptInput = {
+  host: "postgres",
+  port: 5432,
+  database: DB,
+  role: BACKUP_ROLE,
+  passwordFile: "/run/secrets/postgres_backup_password",
+  at: "02:00",
+  retention: { daily: 7, weekly: 4, monthly: 6 },
+  baseBackupEveryDays: 7,
+  keepBaseBackups: 2,
+};
+
+describe("backup scheduler retention (pruning step only)", () => {
+  const root = mkdtempSync(join(tmpdir(), "updateio-backup-retention-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("keeps exactly 7 daily + 4 weekly + 6 monthly of 400 days of dumps", () => {
+    // One dump a day at 02:00 UTC for 400 days up to Thursday 2026-11-26, a second one that day at
+    // 14:00, a leftover temp file and an unrelated file.
+    const dumps = join(root, "dumps");
+    mkdirSync(dumps, { recursive: true });
+    const last = Date.UTC(2026, 10, 26);
+    const stamp = (t: number, hh: string) => new Date(t).toISOString().slice(0, 10).replace(/-/g, "") + `T${hh}0000Z`;
+    for (let i = 0; i < 400; i++) writeFileSync(join(dumps, `${DB}-${stamp(last - i * 86_400_000, "02")}.dump`), "");
+    writeFileSync(join(dumps, `${DB}-${stamp(last, "14")}.dump`), "");
+    writeFileSync(join(dumps, "notes.txt"), "");
+    writeFileSync(join(dumps, `${DB}-20990101T000000Z.dump.partial`), "");
+    const script = join(root, "backup.sh");
+    writeFileSync(script, renderBackupScript(scriptInput));
+    const r = spawnSync("sh", [script, "prune"], { encoding: "utf8", env: { ...process.env, BACKUP_ROOT: root } });
+    expect(r.status, r.stderr).toBe(0);
+    const kept = readdirSync(dumps)
+      .filter((f) => f.endsWith(".dump"))
+      .sort();
+    // daily: the newest dump of each of the 7 newest days (11-20 .. 11-26; 14:00 wins on the 26th);
+    // weekly: newest of each of the 4 ISO weeks before the week of 11-20 (Mon 11-16): the Sundays;
+    // monthly: newest of each of the 6 months before October (the month of the oldest weekly).
+    const daily = ["20261120", "20261121", "20261122", "20261123", "20261124", "20261125"]
+      .map((d) => `${DB}-${d}T020000Z.dump`)
+      .concat(`${DB}-20261126T140000Z.dump`);
+    const weekly = ["20261025", "20261101", "20261108", "20261115"].map((d) => `${DB}-${d}T020000Z.dump`);
+    const monthly = ["20260430", "20260531", "20260630", "20260731", "20260831", "20260930"].map((d) => `${DB}-${d}T020000Z.dump`);
+    expect(kept).toEqual([...monthly, ...weekly, ...daily].sort());
+    expect(kept).toHaveLength(17);
+    expect(readdirSync(dumps)).toEqual(expect.arrayContaining(["notes.txt", `${DB}-20990101T000000Z.dump.partial`]));
+    console.log(
+      `retention: 401 dumps over 400 days -> ${kept.length} kept (${daily.length} daily + ${weekly.length} weekly + ${monthly.length} monthly)`,
+    );
+  });
+});
+
+describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts on a real PostgreSQL", () => {
+  let server: ArchivingPostgres;
+  let backupRoot: string;
+  let backupEnv: Record<string, string>;
+  let superEnv: Record<string, string>;
+  const scripts: Record<string, string> = {};
+
+  beforeAll(async () => {
+    PORT = await freePort();
+    server = new ArchivingPostgres(PORT, {});
+    // The primary's archive settings, as rendered, pointed at the temp archive dir.
+    backupRoot = join(server.dir, "backups");
+    (server as unknown as { settings: Record<string, string> }).settings = walArchiveSettings(join(backupRoot, "wal-archive"), {
+      archiveTimeoutSeconds: 60,
+    });
+    server.start();
+    server.mkdir("backups");
+    const secret = (name: string, value: string) => server.writeFile(name, value);
+    const ownerFile = secret("owner_password", passwords.owner);
+    const appFile = secret("app_password", passwords.app);
+    const backupFile = secret("backup_password", passwords.backup);
+    const roles = server.writeFile(
+      "10-roles.sql",
+      renderPostgresInitSql({ database: DB, ownerRole: OWNER, appRole: APP, ownerPasswordFile: ownerFile, appPasswordFile: appFile }),
+    );
+    const backupRole = server.writeFile(
+      "20-backup-role.sql",
+      renderBackupRoleSql({ role: BACKUP_ROLE, database: DB, passwordFile: backupFile }),
+    );
+    for (const file of [roles, backupRole]) {
+      server.run("psql", ["-v", "ON_ERROR_STOP=1", "-U", "postgres", "--no-psqlrc", "-d", "postgres", "-f", file], {
+        PGHOST: server.dir,
+        PGPORT: String(PORT),
+      });
+    }
+    scripts.backup = server.writeFile("backup.sh", renderBackupScript(scriptInput));
+    scripts.restoreDump = server.writeFile(
+      "restore-dump.sh",
+      renderRestoreDumpScript({ database: DB, ownerRole: OWNER, appRole: APP, backupRole: BACKUP_ROLE }),
+    );
+    scripts.restorePitr = server.writeFile("restore-pitr.sh", renderRestorePitrScript({ waitSeconds: 60 }));
+    // The backup container's view: TCP, the backup role, its password file.
+    backupEnv = { BACKUP_ROOT: backupRoot, PGHOST: "127.0.0.1", PGPORT: String(PORT), BACKUP_PASSWORD_FILE: backupFile };
+    // The postgres container's view (restores): superuser on the local socket.
+    superEnv = { BACKUP_ROOT: backupRoot, PGHOST: server.dir, PGPORT: String(PORT), PGUSER: "postgres", PGDATA: server.dataDir };
+  });
+  afterAll(() => server?.stop());
+
+  const owner = { user: OWNER, password: passwords.owner, database: DB };
+  const app = { user: APP, password: passwords.app, database: DB };
+  const count = (table: string) => Number(server.psql(`SELECT count(*) FROM ${table}`, app).trim());
+
+  it("backs up once (dump + base backup), wipes the database, restores the latest dump: every row back", () => {
+    server.psql("CREATE TABLE item (id serial PRIMARY KEY, name text NOT NULL)", owner);
+    server.psql("INSERT INTO item (name) SELECT 'item ' || g FROM generate_series(1, 1000) g", app);
+    const written = count("item");
+    const run = server.sh(scripts.backup!, ["once"], backupEnv);
+    expect(run.status, run.stderr).toBe(0);
+    expect(readdirSync(join(backupRoot, "dumps")).filter((f) => /^updateio-\d{8}T\d{6}Z\.dump$/.test(f))).toHaveLength(1);
+    expect(readdirSync(join(backupRoot, "base"))).toHaveLength(1);
+
+    server.psql(`DROP DATABASE ${DB} WITH (FORCE)`);
+    expect(server.psql(`SELECT count(*) FROM pg_database WHERE datname = '${DB}'`).trim()).toBe("0");
+    const restore = server.sh(scripts.restoreDump!, ["latest"], superEnv);
+    expect(restore.status, restore.stderr + restore.stdout).toBe(0);
+    const restored = count("item");
+    console.log(`dump/restore: rows written ${written} vs restored ${restored}`);
+    expect(restored).toBe(written);
+    expect(restored).toBe(1000);
+    // Ownership and privileges as on first boot: the owner owns the table, the app role still writes, not DDL.
+    expect(server.psql(`SELECT tableowner FROM pg_tables WHERE tablename = 'item'`, app).trim()).toBe(OWNER);
+    server.psql("INSERT INTO item (name) VALUES ('after restore')", app);
+    expect(() => server.psql("DROP TABLE item", app)).toThrow(/must be owner/);
+  });
+
+  it("the healthcheck passes after a successful run and fails after a failed run or when stale", () => {
+    const ok = server.sh(scripts.backup!, ["health"], backupEnv);
+    expect(ok.status, ok.stdout).toBe(0);
+    expect(ok.stdout).toMatch(/^healthy/);
+
+    const failed = server.sh(scripts.backup!, ["once"], { ...backupEnv, PGPORT: "1" });
+    expect(failed.status).not.toBe(0);
+    const afterFailure = server.sh(scripts.backup!, ["health"], backupEnv);
+    expect(afterFailure.status).toBe(1);
+    expect(afterFailure.stdout).toMatch(/unhealthy: last run failed: .*pg_dump/);
+    const status = readFileSync(join(backupRoot, "backup-status"), "utf8");
+    expect(status).toMatch(/^last_result=error$/m);
+    expect(status).toMatch(/^last_success=\d+$/m); // the earlier success is kept
+    // The alerting metrics (node-exporter's textfile collector) say the same.
+    const metrics = readFileSync(join(backupRoot, "metrics", "postgres_backup.prom"), "utf8");
+    // node-exporter runs as nobody: the metrics are world-readable, the dumps are not.
+    expect(statSync(join(backupRoot, "metrics", "postgres_backup.prom")).mode & 0o777).toBe(0o644);
+    expect(statSync(join(backupRoot, "metrics")).mode & 0o777).toBe(0o755);
+    expect(statSync(join(backupRoot, "dumps")).mode & 0o777).toBe(0o700);
+    expect(metrics).toMatch(/^updateio_backup_last_run_success 0$/m);
+    expect(metrics).toMatch(
+      new RegExp(`^updateio_backup_last_success_timestamp_seconds ${/^last_success=(\d+)$/m.exec(status)![1]}$`, "m"),
+    );
+    const check = spawnSync("promtool", ["check", "metrics"], { input: metrics, encoding: "utf8" });
+    if (check.error === undefined) expect(check.status, check.stdout + check.stderr).toBe(0);
+
+    // Stale: the last success 2 days ago (> 1.5 x the daily interval), although the run said ok.
+    const twoDaysAgo = Math.floor(Date.now() / 1000) - 2 * 86_400;
+    server.writeFile(
+      "backups/backup-status",
+      status.replace(/^last_result=.*$/m, "last_result=ok").replace(/^last_success=.*$/m, `last_success=${twoDaysAgo}`),
+    );
+    const stale = server.sh(scripts.backup!, ["health"], backupEnv);
+    expect(stale.status).toBe(1);
+    expect(stale.stdout).toMatch(/unhealthy: last success \d+s ago, more than 129600s/);
+
+    const again = server.sh(scripts.backup!, ["once"], backupEnv);
+    expect(again.status, again.stderr).toBe(0);
+    expect(server.sh(scripts.backup!, ["health"], backupEnv).status).toBe(0);
+    expect(readFileSync(join(backupRoot, "metrics", "postgres_backup.prom"), "utf8")).toMatch(/^updateio_backup_last_run_success 1$/m);
+  });
+
+  it("restores to a point in time from our base backup and WAL archive: rows A only", () => {
+    const base = server.sh(scripts.backup!, ["base"], backupEnv);
+    expect(base.status, base.stderr).toBe(0);
+    sleepMs(1100); // the target must be after the base backup's (second-resolution) stamp
+    server.psql("CREATE TABLE pitr (id serial PRIMARY KEY, batch text NOT NULL)", owner);
+    server.psql("INSERT INTO pitr (batch) SELECT 'A' FROM generate_series(1, 300)", app);
+    const target = server.psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'").trim();
+    sleepMs(300);
+    server.psql("INSERT INTO pitr (batch) SELECT 'B' FROM generate_series(1, 200)", app);
+    const before = {
+      a: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'A'", app).trim()),
+      b: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'B'", app).trim()),
+    };
+    const segment = server.psql("SELECT pg_walfile_name(pg_switch_wal())").trim();
+    for (let i = 0; i < 100 && server.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").trim() < segment; i++)
+      sleepMs(100);
+    expect(readdirSync(join(backupRoot, "wal-archive"))).toContain(segment);
+
+    const pgCtl = server.tool("pg_ctl");
+    const pitr = server.sh(scripts.restorePitr!, ["all", target], {
+      ...superEnv,
+      PITR_STOP_CMD: `${pgCtl} -D ${server.dataDir} -m fast -w stop`,
+      PITR_START_CMD: `${pgCtl} -D ${server.dataDir} -w -t 60 -l ${server.logFile} -o '${server.serverOptions}' start`,
+    });
+    expect(pitr.status, pitr.stderr + pitr.stdout + readFileSync(server.logFile, "utf8").slice(-3000)).toBe(0);
+    const after = {
+      a: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'A'", app).trim()),
+      b: Number(server.psql("SELECT count(*) FROM pitr WHERE batch = 'B'", app).trim()),
+    };
+    console.log(`PITR to ${target}: before A=${before.a} B=${before.b}; after A=${after.a} B=${after.b}; item rows ${count("item")}`);
+    expect(before).toEqual({ a: 300, b: 200 });
+    expect(after).toEqual({ a: 300, b: 0 });
+    // Promoted and writable, recovery settings gone, the old data kept aside.
+    expect(server.psql("SELECT pg_is_in_recovery()").trim()).toBe("f");
+    server.psql("INSERT INTO pitr (batch) VALUES ('C')", app);
+    expect(readFileSync(join(server.dataDir, "postgresql.auto.conf"), "utf8")).not.toMatch(/recovery_target_time|restore_command/);
+    expect(readdirSync(join(backupRoot, "pre-restore"))).toHaveLength(1);
+  });
+  it("prunes base backups to the newest N and archived WAL older than the oldest kept base backup", () => {
+    server.psql("INSERT INTO pitr (batch) SELECT 'D' FROM generate_series(1, 100)", app);
+    server.psql("SELECT pg_switch_wal()");
+    sleepMs(1100);
+    const base = server.sh(scripts.backup!, ["base"], backupEnv);
+    expect(base.status, base.stderr).toBe(0);
+    const wal = () => readdirSync(join(backupRoot, "wal-archive")).filter((f) => /^[0-9A-F]{24}$/.test(f));
+    const walBefore = wal();
+    const prune = server.sh(scripts.backup!, ["prune"], { ...backupEnv, KEEP_BASE_BACKUPS: "1" });
+    expect(prune.status, prune.stderr).toBe(0);
+    const bases = readdirSync(join(backupRoot, "base"));
+    expect(bases).toHaveLength(1);
+    const label = readFileSync(join(backupRoot, "base", bases[0]!, "backup_label"), "utf8");
+    const start = /START WAL LOCATION: .*\(file ([0-9A-F]{24})\)/.exec(label)![1]!;
+    const walAfter = wal();
+    console.log(`WAL pruning: ${walBefore.length} archived segments -> ${walAfter.length}, oldest kept base starts at ${start}`);
+    expect(walAfter.length).toBeLessThan(walBefore.length);
+    expect(walAfter.every((f) => f.slice(8) >= start.slice(8))).toBe(true);
+  });
+});

@@ -1,0 +1,222 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { TerraformStack, Testing } from "cdktf";
+import { afterAll, describe, expect, it } from "vitest";
+import { GeneratedSecret } from "../../constructs/kit/generated-secret";
+import { ServiceVolume } from "../../constructs/kit/service-volume";
+import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
+import { PostgresBackup, type PostgresBackupOffsiteProps, type PostgresBackupProps } from "../../constructs/postgres/postgres-backup";
+import { PlatformNetwork } from "../../constructs/kit/platform-network";
+import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
+import { walArchiveSettings } from "../../constructs/postgres/renderers/backup-scripts";
+
+const OUT = mkdtempSync(join(tmpdir(), "postgres-backup-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
+type Json = Record<string, any>;
+
+type OffsiteInput = Omit<PostgresBackupOffsiteProps, "network" | "image"> & { internal?: boolean };
+
+function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}, offsiteInput?: OffsiteInput) {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
+  const offsite = offsiteInput && {
+    ...offsiteInput,
+    image: "rclone/rclone:1.71.2",
+    network: new PlatformNetwork(stack, "egress", { environment: env, purpose: "egress", internal: offsiteInput.internal ?? false }),
+  };
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  const pg = new PostgresCluster(stack, "postgres", {
+    environment: env,
+    image: IMAGE,
+    memoryMb: 512,
+    protectData: env === "prod",
+    settings: walArchiveSettings(),
+  });
+  const password = new GeneratedSecret(stack, "postgres-backup-password");
+  const backup = new PostgresBackup(stack, "postgres-backup", {
+    environment: env,
+    image: pg.service.spec.image,
+    network: pg.network,
+    host: pg.host,
+    port: pg.port,
+    database: pg.database,
+    ownerRole: pg.ownerRole,
+    appRole: pg.appRole,
+    password: password.value,
+    protectData: env === "prod",
+    dependsOn: pg.service.containers,
+    ...(offsite ? { offsite } : {}),
+    ...overrides,
+  });
+  const text = Testing.synth(stack);
+  const json: Json = JSON.parse(text);
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const c = containers.find((x) => x.name === `${env}-postgres-backup`)!;
+  const seed = containers.find((x) => x.name === `${env}-postgres-backup-seed`)!;
+  const offsiteC = containers.find((x) => x.name === `${env}-postgres-offsite`);
+  const offsiteSeed = containers.find((x) => x.name === `${env}-postgres-offsite-seed`);
+  return { stack, pg, backup, text, json, c, seed, offsiteC, offsiteSeed };
+}
+
+describe("PostgresBackup", () => {
+  const { stack, backup, text, json, c, seed } = build("prod");
+
+  it("matches its snapshot (its own resources only: the cluster is snapshotted by its own test)", () => {
+    const volume = Object.values(json.resource.docker_volume).filter((v) => (v as Json).name.startsWith("prod-postgres-backup"));
+    expect({ container: c, seed, volumes: volume }).toMatchSnapshot();
+  });
+
+  it("runs the scheduler hardened: read-only, postgres user, only the postgres network, no published ports", () => {
+    expect(text).toHaveResourceWithProperties(Container, {
+      name: "prod-postgres-backup",
+      user: "postgres",
+      read_only: true,
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      memory: 256,
+      restart: "unless-stopped",
+      entrypoint: ["sh", "/etc/postgres-backup/backup.sh"],
+      command: ["loop"],
+    });
+    expect(c.networks_advanced).toHaveLength(1);
+    expect(c.networks_advanced[0].name).toMatch(/docker_network\.postgres_network_.*\.name/);
+    expect(c.ports ?? []).toEqual([]);
+    expect(c.labels).toContainEqual({ label: "io.updateio.component", value: "job" });
+    expect(c.wait).toBeUndefined();
+    expect(c.depends_on.some((d: string) => d.includes("docker_container.postgres_server_container"))).toBe(true);
+  });
+
+  it("has a healthcheck on the status file and no secret in its environment", () => {
+    expect(c.healthcheck.test).toEqual(["CMD", "sh", "/etc/postgres-backup/backup.sh", "health"]);
+    expect(c.healthcheck.interval).toBe("5m0s");
+    expect(c.healthcheck.start_period).toBe("1h0m0s");
+    expect(c.env ?? []).toEqual([]);
+    expect(seed.upload.map((u: Json) => u.file).sort()).toEqual([
+      "/etc/postgres-backup/backup.sh",
+      "/etc/postgres-backup/restore-dump.sh",
+      "/etc/postgres-backup/restore-pitr.sh",
+      "/run/secrets/postgres_backup_password",
+    ]);
+    expect(seed.upload.find((u: Json) => u.file.endsWith("postgres_backup_password")).content).toMatch(/^\$\{random_password\./);
+  });
+
+  it("writes to the <env>-postgres-backups volume, protected in prod, and exposes it for the primary", () => {
+    expect(text).toHaveResourceWithProperties(Volume, { name: "prod-postgres-backups", lifecycle: { prevent_destroy: true } });
+    const vol = c.volumes.find((v: Json) => v.container_path === "/var/lib/postgresql");
+    expect(vol.read_only).toBe(false);
+    expect(backup.primaryMount.containerPath).toBe("/var/lib/postgresql");
+    expect(backup.primaryMount.volume).toBe(backup.volume);
+    expect(backup.walArchiveSettings).toEqual(walArchiveSettings("/var/lib/postgresql/wal-archive"));
+    expect(backup.walArchiveSettings).toMatchObject({ archive_mode: "on", wal_level: "replica", archive_timeout: "300" });
+    expect(json.resource.docker_image ? Object.keys(json.resource.docker_image) : []).toHaveLength(1);
+  });
+
+  it("renders the schedule and retention defaults into the scheduler", () => {
+    expect(backup.scripts.backup).toContain(': "${BACKUP_AT:=02:00}"');
+    expect(backup.scripts.backup).toContain(': "${KEEP_DAILY:=7}"');
+    expect(backup.scripts.backup).toContain(': "${KEEP_WEEKLY:=4}"');
+    expect(backup.scripts.backup).toContain(': "${KEEP_MONTHLY:=6}"');
+    expect(backup.scripts.backup).toContain(': "${PGUSER:=updateio_backup}"');
+    expect(backup.scripts.backup).toContain(': "${METRICS_DIR:=$BACKUP_ROOT/metrics}"');
+    expect(backup.offsite).toBeUndefined();
+    expect(backup.role).toBe("updateio_backup");
+  });
+
+  it("passes the policy pack for prod", () => {
+    const findings = blockingFindings(evaluatePolicy(stack, { environment: "prod" })).filter((f) =>
+      f.constructPath.includes("postgres-backup"),
+    );
+    expect(findings.map((f) => f.message)).toEqual([]);
+  });
+
+  it("runs the off-host copy as its own hardened rclone container on the egress network, credentials as secret files", () => {
+    const {
+      c: c2,
+      backup: b2,
+      offsiteC,
+      offsiteSeed,
+    } = build(
+      "dev",
+      { schedule: { at: "03:30" }, retention: { daily: 3 } },
+      {
+        endpoint: "https://s3.example.com",
+        bucket: "updateio-backups",
+        accessKeyId: "${var.k}",
+        secretAccessKey: "${var.s}",
+      },
+    );
+    expect(offsiteC).toBeDefined();
+    expect(offsiteC!.entrypoint).toEqual(["sh", "/etc/postgres-offsite/offsite.sh"]);
+    expect(offsiteC!.command).toEqual(["loop"]);
+    expect(offsiteC!.user).toBe("999:999");
+    expect(offsiteC!.read_only).toBe(true);
+    expect(String(offsiteC!.networks_advanced[0].name)).toMatch(/docker_network\.egress/);
+    expect(offsiteC!.volumes.map((v: Json) => v.container_path)).toContain("/var/lib/postgresql");
+    expect(offsiteSeed!.upload.map((u: Json) => u.file)).toEqual(
+      expect.arrayContaining([
+        "/run/secrets/offsite_access_key_id",
+        "/run/secrets/offsite_secret_access_key",
+        "/etc/postgres-offsite/offsite.sh",
+      ]),
+    );
+    expect(b2.offsiteScript).toContain(': "${OFFSITE_BUCKET:=updateio-backups}"');
+    expect(b2.offsiteScript).toContain(': "${OFFSITE_PREFIX:=dev/postgres}"');
+    expect(b2.scripts.backup).toContain(': "${BACKUP_AT:=03:30}"');
+    expect(b2.scripts.backup).toContain(': "${KEEP_DAILY:=3}"');
+    for (const x of [c2, offsiteC!]) expect(JSON.stringify(x.env ?? [])).not.toContain("var.s");
+    // The scheduler itself stays on the postgres network only.
+    expect(c2.networks_advanced).toHaveLength(1);
+  });
+
+  it("rejects invalid props, naming each prop and the fix, all at once", () => {
+    let message = "";
+    try {
+      build("dev", { schedule: { at: "2am" }, retention: { daily: 0, weekly: -1 }, role: "Backup", ownerRole: "X" });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^  - schedule\.at: "2am" must be HH:MM \(24h, UTC\).*\(fix: write it as "HH:MM" in UTC\)$/m);
+    expect(message).toMatch(/^  - retention\.daily: 0 must be a whole number from 1 to 366$/m);
+    expect(message).toMatch(/^  - retention\.weekly: -1 must be a whole number from 0 to 520$/m);
+    expect(message).toMatch(/^  - role: "Backup" must be a lowercase SQL identifier/m);
+    expect(message).toMatch(/^  - ownerRole: "X" must be a lowercase SQL identifier \(pass cluster\.ownerRole\)$/m);
+    expect(() => build("dev", {}, { endpoint: "s3.example.com/path", bucket: "B", accessKeyId: "a", secretAccessKey: "b" })).toThrow(
+      /offsite\.endpoint[\s\S]*offsite\.bucket[\s\S]*fix: set it in the environment's postgres\.offsite/,
+    );
+    expect(() =>
+      build("dev", {}, { endpoint: "https://s3.example.com", bucket: "bkt", accessKeyId: "a", secretAccessKey: "b", internal: true }),
+    ).toThrow(/offsite\.network: the "egress" network is internal/);
+    expect(() => build("dev", { password: "" })).toThrow(/password: is empty/);
+  });
+  it("uses a volume created by the caller (so the cluster can mount it first)", () => {
+    const app = Testing.app({ outdir: OUT });
+    const st = new TerraformStack(app, "test");
+    new DockerProvider(st, "docker", { host: "unix:///var/run/docker.sock" });
+    new RandomProvider(st, "random");
+    const volume = new ServiceVolume(st, "postgres-backups", { environment: "test", service: "postgres", purpose: "backups" });
+    const pg = new PostgresCluster(st, "postgres", { environment: "test", image: IMAGE, memoryMb: 512 });
+    const b = new PostgresBackup(st, "postgres-backup", {
+      environment: "test",
+      image: pg.service.spec.image,
+      network: pg.network,
+      host: pg.host,
+      port: pg.port,
+      database: pg.database,
+      ownerRole: pg.ownerRole,
+      appRole: pg.appRole,
+      password: new GeneratedSecret(st, "pw").value,
+      volume,
+    });
+    expect(b.volume).toBe(volume);
+    expect(b.primaryMount).toEqual({ volume, containerPath: "/var/lib/postgresql" });
+    const json: Json = JSON.parse(Testing.synth(st));
+    expect(Object.values(json.resource.docker_volume).filter((v) => (v as Json).name === "test-postgres-backups")).toHaveLength(1);
+  });
+});

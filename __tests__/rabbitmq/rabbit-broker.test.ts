@@ -1,0 +1,205 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { afterAll, describe, expect, it } from "vitest";
+import { RabbitBroker, type RabbitBrokerProps } from "../../constructs/rabbitmq/rabbit-broker";
+
+const OUT = mkdtempSync(join(tmpdir(), "rabbit-broker-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const IMAGE = `rabbitmq:4.1.4-management-alpine@sha256:${"5c".repeat(32)}`;
+type Json = Record<string, any>;
+
+function build(overrides: Partial<RabbitBrokerProps> = {}) {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  const rabbit = new RabbitBroker(stack, "rabbitmq", {
+    environment: "dev",
+    image: IMAGE,
+    memoryMb: 512,
+    vhost: "updateio-dev",
+    ...overrides,
+  });
+  const text = Testing.synth(stack);
+  const json: Json = JSON.parse(text);
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  return {
+    rabbit,
+    text,
+    json,
+    server: containers.find((c) => c.name === "dev-rabbitmq")!,
+    seed: containers.find((c) => c.name === "dev-rabbitmq-seed")!,
+    key,
+  };
+}
+
+describe("RabbitBroker", () => {
+  const { rabbit, text, json, server, seed, key } = build();
+
+  it("matches its snapshot", () => {
+    expect(text).toMatchSnapshot();
+  });
+
+  it("runs hardened as the rabbitmq user with a stable node name", () => {
+    expect(text).toHaveResourceWithProperties(Container, {
+      name: "dev-rabbitmq",
+      hostname: "rabbitmq",
+      user: "rabbitmq",
+      read_only: true,
+      capabilities: { drop: ["ALL"] },
+      memory: 512,
+      memory_swap: 512,
+      cpu_shares: 512,
+      restart: "unless-stopped",
+    });
+    expect(server.env).toEqual([
+      "RABBITMQ_ENABLED_PLUGINS_FILE=/etc/rabbitmq/plugins/enabled_plugins",
+      "RABBITMQ_NODENAME=rabbit@rabbitmq",
+    ]);
+    expect(server.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m", "/var/log/rabbitmq": "rw,noexec,nosuid,size=16m" });
+  });
+
+  const upload = (file: string) => seed.upload.find((u: Json) => u.file === file);
+
+  it("drops its config into conf.d, imports the definitions from a secret file, and carries no password in config", () => {
+    expect(seed.upload.map((u: Json) => u.file).sort()).toEqual([
+      "/etc/rabbitmq/conf.d/20-updateio.conf",
+      "/etc/rabbitmq/plugins/enabled_plugins",
+      "/run/secrets/erlang_cookie",
+      "/run/secrets/rabbitmq_definitions",
+    ]);
+    const conf = upload("/etc/rabbitmq/conf.d/20-updateio.conf").content;
+    expect(conf).toContain("definitions.local.path = /run/secrets/rabbitmq_definitions\n");
+    expect(conf).not.toMatch(/default_(user|pass|vhost)|random_password/);
+    expect(conf).toContain(`total_memory_available_override_value = ${512 * 1024 * 1024}\n`);
+    expect(conf).toContain("log.console.level = info\n");
+    expect(conf).not.toContain("cluster_formation");
+    expect(upload("/etc/rabbitmq/plugins/enabled_plugins").content).toBe("[rabbitmq_management,rabbitmq_prometheus].\n");
+    expect(upload("/run/secrets/erlang_cookie").content).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
+  });
+
+  it("defines the vhost, one least-privilege user per app and the default topology", () => {
+    const defs = JSON.parse(upload("/run/secrets/rabbitmq_definitions").content);
+    expect(defs.vhosts).toEqual([{ name: "updateio-dev" }]);
+    expect(defs.users.map((u: Json) => u.name)).toEqual(["api", "discord-bot", "telegram-bot", "updateio"]);
+    for (const u of defs.users) {
+      expect(u.password).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
+      expect(u).not.toHaveProperty("password_hash");
+    }
+    expect(new Set(defs.users.map((u: Json) => u.password)).size).toBe(4);
+    expect(defs.permissions.find((p: Json) => p.user === "telegram-bot")).toEqual({
+      user: "telegram-bot",
+      vhost: "updateio-dev",
+      configure: "^(notifications\\.telegram)$",
+      write: "^(updateio\\.commands)$",
+      read: "^(notifications\\.telegram)$",
+    });
+    expect(defs.queues.every((q: Json) => q.arguments["x-queue-type"] === "quorum")).toBe(true);
+    expect(defs.queues.map((q: Json) => q.name).sort()).toEqual([
+      "notifications.discord",
+      "notifications.discord.dlq",
+      "notifications.telegram",
+      "notifications.telegram.dlq",
+      "updates.fetch",
+      "updates.fetch.dlq",
+    ]);
+    expect(defs.exchanges.map((e: Json) => `${e.name}:${e.type}`)).toEqual([
+      "updateio.events:topic",
+      "updateio.commands:direct",
+      "updateio.dlx:direct",
+    ]);
+  });
+
+  it("installs the Erlang cookie through an entrypoint wrapper, then runs the image's entrypoint", () => {
+    expect(server.entrypoint.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    expect(server.entrypoint[2]).toContain('"$HOME/.erlang.cookie"');
+    expect(server.entrypoint[2]).toContain('exec docker-entrypoint.sh "$@"');
+    expect(server.entrypoint[2]).not.toContain("${");
+    expect(server.command).toEqual(["rabbitmq-server"]);
+  });
+
+  it("keeps data at /var/lib/rabbitmq and is alone on its internal network", () => {
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "dev-rabbitmq-data")}.name}`,
+      container_path: "/var/lib/rabbitmq",
+      read_only: false,
+    });
+    expect(server.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${key("docker_volume", "dev-rabbitmq-config")}.name}`,
+      container_path: "/etc/rabbitmq/conf.d",
+      read_only: true,
+    });
+    expect(json.resource.docker_network[key("docker_network", "dev-rabbitmq")].internal).toBe(true);
+    expect(server.networks_advanced).toHaveLength(1);
+    expect(server.ports).toEqual([]);
+  });
+
+  it("checks that the node runs, with canonical durations", () => {
+    expect(server.healthcheck).toEqual({
+      test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"],
+      interval: "30s",
+      timeout: "20s",
+      retries: 5,
+      start_period: "1m0s",
+    });
+  });
+
+  it("gives clients the vhost and user as settings and the password and URL as files", () => {
+    const c = rabbit.connectionFor();
+    expect(c.env).toEqual({ AMQP_HOST: "rabbitmq", AMQP_PORT: "5672", AMQP_VHOST: "updateio-dev", AMQP_USER: "updateio" });
+    expect(c.secrets.map((s) => [s.name, s.envVar])).toEqual([
+      ["amqp_password", "AMQP_PASSWORD_FILE"],
+      ["amqp_url", "AMQP_URL_FILE"],
+    ]);
+    expect(c.secrets[1]!.value).toMatch(/@rabbitmq:5672\/updateio-dev$/);
+  });
+
+  it("gives each app its own user and password through connectionFor(role)", () => {
+    const c = rabbit.connectionFor("telegram-bot");
+    expect(c.env).toEqual({ AMQP_HOST: "rabbitmq", AMQP_PORT: "5672", AMQP_VHOST: "updateio-dev", AMQP_USER: "telegram-bot" });
+    expect(c.secrets[0]!.value).not.toBe(rabbit.connectionFor().secrets[0]!.value);
+    expect(c.secrets[1]!.value).toMatch(/^amqp:\/\/telegram-bot:.+@rabbitmq:5672\/updateio-dev$/);
+    expect(() => rabbit.connectionFor("worker")).toThrow(/no app "worker"; known apps: api, discord-bot, telegram-bot/);
+  });
+
+  it("forms a cluster of per-node containers and volumes with static peer discovery", () => {
+    const b = build({ clusterSize: 3 });
+    const names = (Object.values(b.json.resource.docker_container) as Json[]).map((c) => c.name).sort();
+    expect(names).toEqual([1, 2, 3].flatMap((n) => [`dev-rabbitmq-${n}`, `dev-rabbitmq-${n}-secrets-owner`, `dev-rabbitmq-${n}-seed`]));
+    const node2 = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-2")!;
+    expect(node2.env).toContain("RABBITMQ_NODENAME=rabbit@rabbitmq-2");
+    expect(node2.networks_advanced[0].aliases).toEqual(["rabbitmq", "rabbitmq-2"]);
+    const conf = (Object.values(b.json.resource.docker_container) as Json[])
+      .find((c) => c.name === "dev-rabbitmq-2-seed")!
+      .upload.find((u: Json) => u.file.endsWith("20-updateio.conf")).content;
+    expect(conf).toContain("cluster_formation.peer_discovery_backend = classic_config\n");
+    expect(conf).toContain("cluster_formation.classic_config.nodes.3 = rabbit@rabbitmq-3\n");
+    expect(Object.values(b.json.resource.docker_volume).map((v) => (v as Json).name)).toEqual(
+      expect.arrayContaining(["dev-rabbitmq-1-data", "dev-rabbitmq-2-data", "dev-rabbitmq-3-data"]),
+    );
+    expect(b.rabbit.connectionFor("api").ready).toHaveLength(3);
+    expect(() => build({ clusterSize: 2 })).toThrow(/clusterSize: 2 must be 1 or an odd/);
+  });
+
+  it("rejects apps that use exchanges or queues outside the topology", () => {
+    expect(() => build({ apps: [{ name: "worker", publishes: ["nope"], consumes: ["updates.fetch", "missing"] }] })).toThrow(
+      /apps\.0\.publishes: "nope"[\s\S]*apps\.0\.consumes: "missing"/,
+    );
+  });
+
+  it("passes the log level and protects data when asked", () => {
+    const b = build({ logLevel: "warning", protectData: true });
+    expect(b.seed.upload.find((u: Json) => u.file.endsWith("20-updateio.conf")).content).toContain("log.console.level = warning\n");
+    expect(b.json.resource.docker_volume[b.key("docker_volume", "dev-rabbitmq-data")].lifecycle).toEqual({ prevent_destroy: true });
+  });
+
+  it("rejects a vhost that is not a simple name", () => {
+    expect(() => build({ vhost: "Updateio Dev" })).toThrow(/vhost "Updateio Dev"/);
+  });
+});

@@ -1,0 +1,223 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { afterAll, describe, expect, it } from "vitest";
+import { RedisCache, type RedisCacheProps } from "../../constructs/redis/redis-cache";
+
+const OUT = mkdtempSync(join(tmpdir(), "redis-cache-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const IMAGE = `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`;
+type Json = Record<string, any>;
+
+function build(overrides: Partial<RedisCacheProps> = {}) {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  const redis = new RedisCache(stack, "redis", { environment: "dev", image: IMAGE, memoryMb: 128, ...overrides });
+  const text = Testing.synth(stack);
+  const json: Json = JSON.parse(text);
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  return {
+    redis,
+    text,
+    json,
+    server: containers.find((c) => c.name === "dev-redis")!,
+    seed: containers.find((c) => c.name === "dev-redis-seed")!,
+    key,
+  };
+}
+
+describe("RedisCache", () => {
+  const { redis, text, json, server, seed, key } = build();
+  const upload = (file: string): string => seed.upload.find((u: Json) => u.file === file)!.content;
+
+  it("matches its snapshot", () => {
+    expect(text).toMatchSnapshot();
+  });
+
+  it("runs hardened as the redis user with the rendered config", () => {
+    expect(text).toHaveResourceWithProperties(Container, {
+      name: "dev-redis",
+      user: "redis",
+      read_only: true,
+      capabilities: { drop: ["ALL"] },
+      memory: 128,
+      memory_swap: 128,
+      cpu_shares: 512,
+      restart: "unless-stopped",
+      command: ["redis-server", "/usr/local/etc/redis/redis.conf"],
+    });
+    expect(server.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m" });
+  });
+
+  it("renders redis.conf with maxmemory 75% and noeviction, and the ACL file with the default user off", () => {
+    const conf = upload("/usr/local/etc/redis/redis.conf");
+    expect(conf).toContain("maxmemory 96mb\n");
+    expect(conf).toContain("maxmemory-policy noeviction\n");
+    expect(conf).toContain("aclfile /run/secrets/users_acl\n");
+    const acl = upload("/run/secrets/users_acl");
+    expect(acl.split("\n")[0]).toBe("user default off");
+    expect(acl).toMatch(/^user updateio on >\$\{random_password\.[^}]+\.result\} /m);
+    expect(acl).toMatch(/^user healthcheck on >\$\{random_password\.[^}]+\.result\} -@all \+ping$/m);
+    expect(upload("/run/secrets/redis_healthcheck_password")).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
+  });
+
+  it("mounts the config and secrets read-only, and data at /data", () => {
+    expect(server.volumes).toEqual([
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-secrets")}.name}`,
+        container_path: "/run/secrets",
+        read_only: true,
+      },
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-config")}.name}`,
+        container_path: "/usr/local/etc/redis",
+        read_only: true,
+      },
+      { volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-data")}.name}`, container_path: "/data", read_only: false },
+    ]);
+    expect(server.env).toEqual([]);
+  });
+
+  it("pings as the healthcheck user, reading its password from the file", () => {
+    expect(server.healthcheck.test[0]).toBe("CMD-SHELL");
+    expect(server.healthcheck.test[1]).toContain('--user healthcheck --pass "$(cat /run/secrets/redis_healthcheck_password)" ping');
+    expect(server.healthcheck).toMatchObject({ interval: "10s", timeout: "3s", retries: 5, start_period: "10s" });
+  });
+
+  it("is alone on its internal network", () => {
+    expect(json.resource.docker_network[key("docker_network", "dev-redis")].internal).toBe(true);
+    expect(server.networks_advanced).toEqual([
+      { name: `\${docker_network.${key("docker_network", "dev-redis")}.name}`, aliases: ["redis"] },
+    ]);
+  });
+
+  it("gives clients host, port and user as settings and the password and URL as files", () => {
+    const c = redis.connectionFor();
+    expect(c.env).toEqual({ REDIS_HOST: "redis", REDIS_PORT: "6379", REDIS_USER: "updateio" });
+    expect(c.secrets.map((s) => [s.name, s.envVar])).toEqual([
+      ["redis_password", "REDIS_PASSWORD_FILE"],
+      ["redis_url", "REDIS_URL_FILE"],
+    ]);
+    expect(c.network).toBe(redis.network);
+    expect(c.ready).toEqual(redis.service.containers);
+  });
+
+  it("protects the data volume only when asked", () => {
+    expect(json.resource.docker_volume[key("docker_volume", "dev-redis-data")].lifecycle).toBeUndefined();
+    const p = build({ protectData: true });
+    expect(p.json.resource.docker_volume[p.key("docker_volume", "dev-redis-data")].lifecycle).toEqual({ prevent_destroy: true });
+  });
+});
+
+describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
+  const { redis, json, key } = build({ replicas: 1, sentinels: 3, protectData: true });
+  const containers = Object.values(json.resource.docker_container) as Json[];
+  const byName = (name: string) => containers.find((c) => c.name === name)!;
+  const upload = (seedName: string, file: string): string => byName(seedName).upload.find((u: Json) => u.file === file)!.content;
+
+  it("runs a master, one replica and three Sentinels, each with its own hostname", () => {
+    const running = containers
+      .filter((c) => !c.name.endsWith("-seed") && !c.name.endsWith("-secrets-owner"))
+      .map((c) => [c.name, c.hostname]);
+    expect(running.sort()).toEqual([
+      ["dev-redis", "redis"],
+      ["dev-redis-replica-1", "redis-replica-1"],
+      ["dev-redis-sentinel-1", "redis-sentinel-1"],
+      ["dev-redis-sentinel-2", "redis-sentinel-2"],
+      ["dev-redis-sentinel-3", "redis-sentinel-3"],
+    ]);
+    expect(json.resource.docker_volume[key("docker_volume", "dev-redis-replica-1-data")].lifecycle).toEqual({ prevent_destroy: true });
+  });
+
+  it("points the replica at the master, with the replication credentials in a secret file", () => {
+    const conf = upload("dev-redis-replica-1-seed", "/usr/local/etc/redis/redis.conf");
+    expect(conf).toContain("replicaof redis 6379\n");
+    expect(conf).toContain("replica-announce-ip redis-replica-1\n");
+    expect(conf).toContain("include /run/secrets/redis_replication_conf\n");
+    expect(conf).not.toContain("random_password");
+    expect(upload("dev-redis-replica-1-seed", "/run/secrets/redis_replication_conf")).toMatch(
+      /^masteruser replication\nmasterauth \$\{random_password\.[^}]+\.result\}\n$/,
+    );
+    const master = upload("dev-redis-seed", "/usr/local/etc/redis/redis.conf");
+    expect(master).toContain("replica-announce-ip redis\n");
+    expect(master).not.toContain("replicaof");
+    const acl = upload("dev-redis-seed", "/run/secrets/users_acl");
+    expect(acl).toMatch(/^user replication on >\$\{random_password\.[^}]+\.result\} -@all \+psync \+replconf \+ping$/m);
+    expect(acl).toMatch(/^user sentinel on >\$\{random_password\.[^}]+\.result\} &\* -@all \+multi /m);
+    expect(byName("dev-redis-replica-1").depends_on).toContain(`docker_container.${key("docker_container", "dev-redis")}`);
+  });
+
+  it("runs each Sentinel from a writable tmpfs copy of its rendered (secret) config", () => {
+    const s2 = byName("dev-redis-sentinel-2");
+    expect(s2.command).toEqual([
+      "sh",
+      "-c",
+      "cp /run/secrets/sentinel_conf /sentinel/sentinel.conf && exec redis-sentinel /sentinel/sentinel.conf",
+    ]);
+    expect(s2.read_only).toBe(true);
+    expect(s2.user).toBe("redis");
+    expect(s2.tmpfs).toEqual({ "/sentinel": "rw,noexec,nosuid,size=1m", "/tmp": "rw,noexec,nosuid,size=64m" });
+    expect(s2.healthcheck.test[1]).toContain("redis-cli --no-auth-warning -p 26379 --user healthcheck");
+    const conf = upload("dev-redis-sentinel-2-seed", "/run/secrets/sentinel_conf");
+    expect(conf).toContain("sentinel announce-ip redis-sentinel-2\n");
+    expect(conf).toContain("sentinel monitor redis redis 6379 2\n");
+    expect(conf).toContain("sentinel down-after-milliseconds redis 5000\n");
+    expect(conf).toContain("sentinel failover-timeout redis 60000\n");
+    expect(s2.depends_on).toEqual(
+      expect.arrayContaining([
+        `docker_container.${key("docker_container", "dev-redis")}`,
+        `docker_container.${key("docker_container", "dev-redis-replica-1")}`,
+      ]),
+    );
+  });
+
+  it("gives Sentinel-aware clients the Sentinel list, master name, user and password file", () => {
+    const c = redis.connectionFor();
+    expect(c.env).toEqual({
+      REDIS_HOST: "redis",
+      REDIS_PORT: "6379",
+      REDIS_USER: "updateio",
+      REDIS_SENTINELS: "redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379",
+      REDIS_SENTINEL_MASTER: "redis",
+      REDIS_SENTINEL_USER: "updateio",
+    });
+    expect(c.secrets.map((s) => [s.name, s.envVar])).toEqual([
+      ["redis_password", "REDIS_PASSWORD_FILE"],
+      ["redis_url", "REDIS_URL_FILE"],
+      ["redis_sentinel_password", "REDIS_SENTINEL_PASSWORD_FILE"],
+    ]);
+    expect(c.ready).toHaveLength(5);
+  });
+});
+
+describe("RedisCache props", () => {
+  it("cache role: allkeys-lru without persistence, under its own name", () => {
+    const { seed, json } = build({ role: "cache", name: "redis-cache" });
+    expect(seed).toBeUndefined();
+    const containers = Object.values(json.resource.docker_container) as Json[];
+    const conf = containers
+      .find((c) => c.name === "dev-redis-cache-seed")!
+      .upload.find((u: Json) => u.file === "/usr/local/etc/redis/redis.conf").content;
+    expect(conf).toContain("maxmemory-policy allkeys-lru\n");
+    expect(conf).toContain("appendonly no\n");
+    expect(Object.values(json.resource.docker_network).map((n) => (n as Json).name)).toEqual(["dev-redis-cache"]);
+  });
+
+  it("creates no replication or Sentinel passwords by default", () => {
+    const { json } = build();
+    expect(Object.keys(json.resource.random_password)).toHaveLength(2);
+  });
+
+  it("rejects impossible topologies, naming each prop", () => {
+    expect(() => build({ sentinels: 3 })).toThrow(/sentinels: need replicas ≥ 1/);
+    expect(() => build({ replicas: 1, sentinels: 2 })).toThrow(/sentinels: 2 must be 0 or a whole number from 3 to 7/);
+    expect(() => build({ replicas: -1, sentinelDownAfterMs: 10 })).toThrow(/replicas: -1[\s\S]*sentinelDownAfterMs: 10/);
+  });
+});

@@ -1,0 +1,189 @@
+import { describe, expect, it } from "vitest";
+import { renderRedisAcl, renderRedisConf, renderRedisReplicationAuth } from "../../constructs/redis/renderers/redis";
+import { renderSentinelConf } from "../../constructs/redis/renderers/redis-sentinel";
+
+function directives(text: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const [key, ...rest] = line.split(" ");
+    map.set(key!, rest.join(" "));
+  }
+  return map;
+}
+
+describe("renderRedisConf", () => {
+  const conf = renderRedisConf({ memoryMb: 512, aclFile: "/run/secrets/users_acl" });
+  const d = directives(conf);
+
+  it("caps maxmemory at 75% of the container and never evicts", () => {
+    expect(d.get("maxmemory")).toBe("384mb");
+    expect(d.get("maxmemory-policy")).toBe("noeviction");
+    expect(directives(renderRedisConf({ memoryMb: 128, aclFile: "/a" })).get("maxmemory")).toBe("96mb");
+    expect(directives(renderRedisConf({ memoryMb: 16, aclFile: "/a" })).get("maxmemory")).toBe("16mb");
+  });
+
+  it("loads users from the ACL file and keeps protected mode on", () => {
+    expect(d.get("aclfile")).toBe("/run/secrets/users_acl");
+    expect(d.get("protected-mode")).toBe("yes");
+    expect(d.has("requirepass")).toBe(false);
+  });
+
+  it("persists to /data with AOF and snapshots", () => {
+    expect(d.get("dir")).toBe("/data");
+    expect(d.get("appendonly")).toBe("yes");
+    expect(d.get("appendfsync")).toBe("everysec");
+    expect(d.get("save")).toBe("3600 1 300 100 60 10000");
+  });
+
+  it("listens on 6379 by default or the given port, logging to stdout", () => {
+    expect(d.get("port")).toBe("6379");
+    expect(directives(renderRedisConf({ memoryMb: 512, aclFile: "/a", port: 6380 })).get("port")).toBe("6380");
+    expect(d.get("logfile")).toBe('""');
+  });
+
+  it("declares each directive once and ends with a newline", () => {
+    const keys = conf
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => l.split(" ")[0]);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(conf.endsWith("\n")).toBe(true);
+  });
+});
+
+describe("renderRedisConf roles and replication", () => {
+  it("cache role: allkeys-lru and no persistence; state (default) stays noeviction with AOF", () => {
+    const cache = directives(renderRedisConf({ memoryMb: 128, aclFile: "/a", role: "cache" }));
+    expect(cache.get("maxmemory-policy")).toBe("allkeys-lru");
+    expect(cache.get("appendonly")).toBe("no");
+    expect(cache.get("save")).toBe('""');
+    expect(cache.has("appendfsync")).toBe(false);
+    expect(renderRedisConf({ memoryMb: 128, aclFile: "/a", role: "state" })).toBe(renderRedisConf({ memoryMb: 128, aclFile: "/a" }));
+  });
+
+  it("replication: includes the credentials file, announces the hostname, replicaof only on replicas", () => {
+    const replica = directives(
+      renderRedisConf({
+        memoryMb: 128,
+        aclFile: "/a",
+        replication: { authFile: "/run/secrets/r", announceHostname: "redis-replica-1", replicaOf: { host: "redis", port: 6379 } },
+      }),
+    );
+    expect(replica.get("include")).toBe("/run/secrets/r");
+    expect(replica.get("replica-announce-ip")).toBe("redis-replica-1");
+    expect(replica.get("replicaof")).toBe("redis 6379");
+    const master = directives(
+      renderRedisConf({ memoryMb: 128, aclFile: "/a", replication: { authFile: "/run/secrets/r", announceHostname: "redis" } }),
+    );
+    expect(master.get("replica-announce-ip")).toBe("redis");
+    expect(master.has("replicaof")).toBe(false);
+    expect(master.has("masterauth")).toBe(false);
+    expect(renderRedisReplicationAuth({ user: "replication", password: "${p}" })).toBe("masteruser replication\nmasterauth ${p}\n");
+  });
+});
+
+describe("renderRedisAcl", () => {
+  const acl = renderRedisAcl({
+    appUser: "updateio",
+    appPassword: "${random_password.app.result}",
+    healthPassword: "${random_password.hc.result}",
+  });
+  const lines = acl.trimEnd().split("\n");
+
+  it("turns the default user off", () => {
+    expect(lines[0]).toBe("user default off");
+  });
+
+  it("gives the app user every key and channel but no admin or destructive command", () => {
+    const app = lines.find((l) => l.startsWith("user updateio "))!;
+    expect(app).toBe(
+      "user updateio on >${random_password.app.result} ~* &* +@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore",
+    );
+  });
+
+  it("lets the healthcheck user run PING and nothing else", () => {
+    expect(lines).toContain("user healthcheck on >${random_password.hc.result} -@all +ping");
+  });
+
+  it("has exactly three users and a trailing newline", () => {
+    expect(lines).toHaveLength(3);
+    expect(acl.endsWith("\n")).toBe(true);
+  });
+});
+
+describe("renderRedisAcl with replication and Sentinel", () => {
+  const lines = renderRedisAcl({
+    appUser: "updateio",
+    appPassword: "${a}",
+    healthPassword: "${h}",
+    replicationPassword: "${r}",
+    sentinelPassword: "${s}",
+  })
+    .trimEnd()
+    .split("\n");
+
+  it("adds a replication user with PSYNC, REPLCONF and PING only", () => {
+    expect(lines).toContain("user replication on >${r} -@all +psync +replconf +ping");
+  });
+
+  it("adds a sentinel user with exactly the commands of the Redis docs and all channels, no keys", () => {
+    expect(lines).toContain(
+      "user sentinel on >${s} &* -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill",
+    );
+    expect(lines).toHaveLength(5);
+    // Sentinel-aware clients check the master with ROLE: added back for the app user only then.
+    expect(lines.find((l) => l.startsWith("user updateio "))).toContain(" -@admin +role -flushall ");
+  });
+});
+
+describe("renderSentinelConf", () => {
+  const conf = renderSentinelConf({
+    dir: "/sentinel",
+    announceHostname: "redis-sentinel-2",
+    masterName: "redis",
+    masterHost: "redis",
+    masterPort: 6379,
+    quorum: 2,
+    downAfterMs: 5000,
+    failoverTimeoutMs: 60000,
+    authUser: "sentinel",
+    authPassword: "${s}",
+    peerUser: "sentinel-peer",
+    peerPassword: "${p}",
+    clientUser: "updateio",
+    clientPassword: "${c}",
+    healthPassword: "${h}",
+  });
+  const lines = conf.trimEnd().split("\n");
+
+  it("resolves and announces hostnames, before the monitor line", () => {
+    const idx = (l: string) => lines.indexOf(l);
+    expect(idx("sentinel resolve-hostnames yes")).toBeGreaterThan(0);
+    expect(idx("sentinel announce-hostnames yes")).toBeGreaterThan(0);
+    expect(idx("sentinel announce-ip redis-sentinel-2")).toBeGreaterThan(0);
+    expect(idx("sentinel resolve-hostnames yes")).toBeLessThan(idx("sentinel monitor redis redis 6379 2"));
+  });
+
+  it("authenticates to the data nodes as the sentinel user and to its peers as the peer user", () => {
+    expect(lines).toContain("sentinel auth-user redis sentinel");
+    expect(lines).toContain("sentinel auth-pass redis ${s}");
+    expect(lines).toContain("sentinel sentinel-user sentinel-peer");
+    expect(lines).toContain("sentinel sentinel-pass ${p}");
+  });
+
+  it("turns its default user off and gives clients discovery only", () => {
+    expect(lines).toContain("user default off");
+    const client = lines.find((l) => l.startsWith("user updateio "))!;
+    expect(client).toContain("+sentinel|get-master-addr-by-name");
+    expect(client).not.toMatch(/\+@all|\+sentinel(\s|$)|failover|\+sentinel\|set/);
+  });
+
+  it("takes the timings and runs from the writable dir on 26379", () => {
+    expect(lines).toContain("sentinel down-after-milliseconds redis 5000");
+    expect(lines).toContain("sentinel failover-timeout redis 60000");
+    expect(lines).toContain("port 26379");
+    expect(lines).toContain("dir /sentinel");
+    expect(conf.endsWith("\n")).toBe(true);
+  });
+});

@@ -1,0 +1,3 @@
+/** Public API of the edge module. */
+export * from "./edge-proxy";
+export * from "./renderers/caddyfile";

@@ -1,0 +1,204 @@
+import { Construct } from "constructs";
+import { HardenedService } from "../kit/hardened-service";
+import { ServiceImage } from "../kit/service-image";
+import type { NetworkAttachment } from "../kit/service-spec";
+import { ServiceVolume } from "../kit/service-volume";
+import { alertRules, renderPrometheusRules, type AlertRule, type AlertRulesInput } from "./renderers/alert-rules";
+import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
+import { prometheusArgs, renderPrometheusConfig, type ScrapeTarget } from "./renderers/prometheus";
+
+export interface PrometheusServerProps {
+  readonly environment: string;
+  /**
+   * The official Prometheus image, pinned (e.g. PINNED_IMAGES.prometheus, prom/prometheus:v3.5.0).
+   * What this construct relies on in it: ENTRYPOINT /bin/prometheus (the container command is the
+   * flag list only), the unprivileged user nobody (65534), /prometheus owned by nobody, and
+   * busybox's wget for the healthcheck.
+   */
+  readonly image: string;
+  /**
+   * What to scrape; the caller collects them from the other constructs (exporters, the edge,
+   * Loki, Grafana ...). Prometheus' own target (job "prometheus", "prometheus:9090") is added
+   * unless it is listed already.
+   */
+  readonly scrapeTargets: readonly ScrapeTarget[];
+  /** Days of samples kept (`--storage.tsdb.retention.time`). @default 15 */
+  readonly retentionDays?: number;
+  /**
+   * Size cap as well, e.g. "10GB" (`--storage.tsdb.retention.size`); whichever limit is hit first wins.
+   * @default undefined (time-based retention only)
+   */
+  readonly retentionSize?: string;
+  /**
+   * Thresholds of the alert catalogue (passed to alertRules). Its `environment` defaults to this
+   * server's environment, so stacks sharing a Docker host don't alert on each other's containers.
+   * @default {} (the catalogue's defaults, environment = props.environment)
+   */
+  readonly alerts?: AlertRulesInput;
+  /**
+   * Networks to join: the monitoring network (Grafana queries Prometheus there, exporters are
+   * scraped there) plus any network whose targets it scrapes directly, e.g. RabbitMQ's (its
+   * metrics plugin listens on the broker itself). Prometheus answers to "prometheus" on each.
+   */
+  readonly networks: readonly NetworkAttachment[];
+  /** Hard memory limit (MiB): the head block of recent samples lives in memory. @default 1024 */
+  readonly memoryMb?: number;
+  /** @default 512 */
+  readonly cpuShares?: number;
+  /** Protect the TSDB volume from destroy (prod). @default false */
+  readonly protectData?: boolean;
+}
+
+/** Inside the container; chosen so nothing the image ships is hidden (see PrometheusServer). */
+export const PROMETHEUS_CONFIG_DIR = "/etc/updateio-prometheus";
+export const PROMETHEUS_RULES_DIR = "/etc/updateio-prometheus-rules";
+export const PROMETHEUS_CONFIG_FILE = "prometheus.yml";
+export const PROMETHEUS_RULES_FILE = "updateio.yml";
+/** The image's TSDB directory (its VOLUME, owned by nobody). */
+export const PROMETHEUS_DATA_DIR = "/prometheus";
+const PORT = SCRAPE_JOBS.prometheus.port;
+const HOST = "prometheus";
+
+/**
+ * Prometheus (official image): scrapes the platform's targets and evaluates the alert catalogue
+ * (the rules show in its UI; Grafana, which evaluates the same catalogue, does the notifying). Not
+ * published anywhere: Grafana and operators reach it through the monitoring network.
+ *
+ * Files: prometheus.yml and the rule file are rendered at synth time and mounted read-only, each
+ * in a directory of its own (a config dir is mounted over the whole directory). Not /etc/prometheus:
+ * that directory belongs to the image (its example prometheus.yml, and in 2.x images the console
+ * symlinks), and a rules mount nested inside a read-only config mount would need its mount point
+ * created inside that read-only volume. The flags point at the dedicated directories instead.
+ */
+export class PrometheusServer extends Construct {
+  /** DNS name on every network it joins. */
+  readonly host = HOST;
+  readonly port = PORT;
+  /** Base URL for clients on the monitoring network (Grafana's data source). */
+  readonly url = `http://${HOST}:${PORT}`;
+  /** prometheus.yml exactly as uploaded. */
+  readonly configText: string;
+  /** The rule file exactly as uploaded. */
+  readonly rulesText: string;
+  /** The alert catalogue; pass it to GrafanaServer so both evaluate the same rules. */
+  readonly rules: readonly AlertRule[];
+  /** The container command (flags after the image's /bin/prometheus). */
+  readonly args: readonly string[];
+  readonly configPath = `${PROMETHEUS_CONFIG_DIR}/${PROMETHEUS_CONFIG_FILE}`;
+  readonly rulesPath = `${PROMETHEUS_RULES_DIR}/${PROMETHEUS_RULES_FILE}`;
+  /** The scrape targets rendered, including the self-scrape. */
+  readonly scrapeTargets: readonly ScrapeTarget[];
+  readonly dataVolume: ServiceVolume;
+  readonly service: HardenedService;
+
+  constructor(scope: Construct, id: string, props: PrometheusServerProps) {
+    super(scope, id);
+    const retentionDays = props.retentionDays ?? 15;
+    const memoryMb = props.memoryMb ?? 1024;
+    const self: ScrapeTarget = { job: "prometheus", targets: [`${HOST}:${PORT}`] };
+    const listed = props.scrapeTargets.some((t) => t.job === self.job && t.targets.includes(self.targets[0]!));
+    this.scrapeTargets = listed ? [...props.scrapeTargets] : [...props.scrapeTargets, self];
+
+    // Every problem at once: the renderers' own checks (re-keyed to this construct's props) and ours.
+    const problems: string[] = [];
+    const rules = collect(
+      problems,
+      {},
+      () => alertRules({ ...props.alerts, environment: props.alerts?.environment ?? props.environment }),
+      "alerts.",
+    );
+    const args = collect(problems, {}, () =>
+      prometheusArgs({
+        retentionDays,
+        retentionSize: props.retentionSize,
+        configPath: `${PROMETHEUS_CONFIG_DIR}/${PROMETHEUS_CONFIG_FILE}`,
+        storagePath: PROMETHEUS_DATA_DIR,
+      }),
+    );
+    const configText = collect(problems, {}, () =>
+      renderPrometheusConfig({
+        environment: props.environment,
+        scrapeTargets: this.scrapeTargets,
+        ruleFiles: [`${PROMETHEUS_RULES_DIR}/*.yml`],
+      }),
+    );
+    if (props.image.trim() === "") problems.push("image: is empty (fix: pass the pinned Prometheus image, PINNED_IMAGES.prometheus)");
+    if (!Number.isInteger(memoryMb) || memoryMb < 256)
+      problems.push(
+        `memoryMb: ${memoryMb} must be a whole number of MiB ≥ 256 (fix: the head block of recent samples lives in memory; 1024 is a good start)`,
+      );
+    if (props.networks.length === 0)
+      problems.push("networks: is empty (fix: attach the monitoring network, and the network of any target scraped directly)");
+    if (problems.length > 0 || rules === undefined || args === undefined || configText === undefined) {
+      throw new Error(`PrometheusServer ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
+    this.rules = rules;
+    this.args = args;
+    this.configText = configText;
+    this.rulesText = renderPrometheusRules(rules);
+
+    // The image declares VOLUME /prometheus, owned by nobody: an empty named volume mounted there
+    // is filled from the image on first use, ownership included (copy-up), so nobody can write it
+    // without a chown step or a root init container.
+    this.dataVolume = new ServiceVolume(this, "data", {
+      environment: props.environment,
+      service: HOST,
+      purpose: "data",
+      protect: props.protectData ?? false,
+    });
+    this.service = new HardenedService(this, "server", {
+      environment: props.environment,
+      service: HOST,
+      component: "observability",
+      role: "metrics",
+      image: new ServiceImage(this, "image", { ref: props.image }),
+      // The image's own unprivileged user (nobody:nobody in its busybox base).
+      user: "65534:65534",
+      memoryMb,
+      cpuShares: props.cpuShares,
+      // The image's ENTRYPOINT is /bin/prometheus: this replaces its CMD (the default flags).
+      command: [...args],
+      configDirs: [
+        { path: PROMETHEUS_CONFIG_DIR, files: [{ name: PROMETHEUS_CONFIG_FILE, content: this.configText }] },
+        { path: PROMETHEUS_RULES_DIR, files: [{ name: PROMETHEUS_RULES_FILE, content: this.rulesText }] },
+      ],
+      volumes: [{ volume: this.dataVolume, containerPath: PROMETHEUS_DATA_DIR }],
+      networks: props.networks,
+      healthcheck: {
+        // busybox wget; /-/healthy answers as soon as the web handler runs (also while the WAL replays).
+        test: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${PORT}/-/healthy`],
+        interval: "30s",
+        timeout: "5s",
+        retries: 3,
+        startPeriod: "30s",
+      },
+    });
+  }
+}
+
+/**
+ * Runs a renderer and turns its thrown "  - <key> <message>" lines into "<prefix><key>: <message>"
+ * problems (keys renamed through `rename` first); returns undefined when it threw.
+ */
+export function collect<T>(problems: string[], rename: Readonly<Record<string, string>>, render: () => T, prefix = ""): T | undefined {
+  try {
+    return render();
+  } catch (e) {
+    const message = (e as Error).message;
+    // A renderer may nest another one's error (e.g. the alert catalogue's): keep only the problem lines.
+    const lines = message.split("\n").filter((l) => l.startsWith("  - ") && !/^  - Invalid .*\(\d+ problems?\):$/.test(l));
+    if (lines.length === 0) {
+      problems.push(message);
+      return undefined;
+    }
+    for (const line of lines) {
+      const text = line.slice(4);
+      const space = text.indexOf(" ");
+      const key = space === -1 ? text : text.slice(0, space);
+      const rest = space === -1 ? "" : text.slice(space + 1);
+      const renamed = rename[key] ?? key;
+      problems.push(`${prefix}${renamed}: ${rest}`);
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,313 @@
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import {
+  BACKUP_INTERVAL_SECONDS,
+  BACKUP_ROOT,
+  BACKUP_SCRIPTS_DIR,
+  backupScriptProblems,
+  renderBackupScript,
+  renderRestoreDumpScript,
+  renderRestorePitrScript,
+  WAL_ARCHIVE_DIR,
+  walArchiveSettings,
+  type BackupScriptInput,
+  type RetentionPolicy,
+} from "./renderers/backup-scripts";
+import { offsiteScriptProblems, renderOffsiteScript, type OffsiteScriptInput } from "./renderers/postgres-offsite";
+import { HardenedService } from "../kit/hardened-service";
+import type { PlatformNetwork } from "../kit/platform-network";
+import { SECURE_DEFAULTS } from "../kit/secure-defaults";
+import { ServiceImage } from "../kit/service-image";
+import type { VolumeMount } from "../kit/service-spec";
+import { ServiceVolume } from "../kit/service-volume";
+
+export interface PostgresBackupOffsiteProps {
+  /** S3-compatible endpoint, e.g. "https://s3.eu-central-1.amazonaws.com". */
+  readonly endpoint: string;
+  /** The bucket must exist (the copy never creates it); set its lifecycle rule for remote retention. */
+  readonly bucket: string;
+  /** @default "<environment>/postgres" */
+  readonly prefix?: string;
+  /** @default "us-east-1" */
+  readonly region?: string;
+  /** rclone's s3 provider ("AWS", "Minio", "Cloudflare", "Other"). @default "Other" */
+  readonly provider?: string;
+  /** Access key id (a Terraform token; delivered as a secret file). */
+  readonly accessKeyId: string;
+  /** Secret access key (a Terraform token; delivered as a secret file). */
+  readonly secretAccessKey: string;
+  /** The rclone image (official rclone/rclone, pinned). */
+  readonly image: string;
+  /** A non-internal network: the copy leaves the host. */
+  readonly network: PlatformNetwork;
+  /** Seconds between copies. @default 900 */
+  readonly intervalSeconds?: number;
+  /** @default 128 */
+  readonly memoryMb?: number;
+}
+
+export interface PostgresBackupProps {
+  readonly environment: string;
+  /**
+   * The cluster's postgres image: pass `cluster.service.spec.image` (a ServiceImage) so no second
+   * docker_image is declared, or its reference string. The client tools must match the server's
+   * major version, so it must be the same image.
+   */
+  readonly image: ServiceImage | string;
+  /** The cluster's network (`cluster.network`); the backup container joins only this one. */
+  readonly network: PlatformNetwork;
+  /** `cluster.host`. */
+  readonly host: string;
+  /** `cluster.port`. */
+  readonly port: number;
+  /** `cluster.database`. */
+  readonly database: string;
+  /** `cluster.ownerRole`: owns restored objects (pg_restore --role). */
+  readonly ownerRole: string;
+  /** `cluster.appRole`: gets CONNECT on a database created by a restore. */
+  readonly appRole: string;
+  /**
+   * Role the backups connect as. A dedicated read-only role with REPLICATION (see
+   * renderBackupRoleSql) is what this is designed for; the owner role works for dumps only
+   * (pg_basebackup needs REPLICATION, so base backups then fail and the healthcheck says so).
+   * @default "<database>_backup"
+   */
+  readonly role?: string;
+  /** That role's password (a Terraform token, delivered as a secret file). */
+  readonly password: string;
+  /** Daily run time. @default { at: "02:00" } (UTC) */
+  readonly schedule?: { readonly at?: string };
+  /** @default { daily: 7, weekly: 4, monthly: 6 } */
+  readonly retention?: RetentionPolicy;
+  /** A base backup (for point-in-time recovery) is taken when the newest is this old. @default 7 */
+  readonly baseBackupEveryDays?: number;
+  /** Base backups kept; the PITR window reaches back to the oldest. @default 2 */
+  readonly keepBaseBackups?: number;
+  /**
+   * Off-host copy to S3-compatible storage: a `postgres-offsite` container (rclone) copies dumps,
+   * base backups and the WAL archive every interval, never deleting remotely.
+   * @default undefined (no off-host copy)
+   */
+  readonly offsite?: PostgresBackupOffsiteProps;
+  /** Protect the backups volume from destroy (prod); ignored when `volume` is given. @default false */
+  readonly protectData?: boolean;
+  /**
+   * The backups volume, when it must exist before the cluster (which mounts it for its WAL
+   * archive at BACKUP_ROOT, see primaryMount) and so is created by the caller.
+   * @default a new ServiceVolume "<environment>-postgres-backups"
+   */
+  readonly volume?: ServiceVolume;
+  /** @default 256 */
+  readonly memoryMb?: number;
+  /** @default 256 */
+  readonly cpuShares?: number;
+  /** Created after these (the cluster's containers). @default [] */
+  readonly dependsOn?: readonly ITerraformDependable[];
+}
+
+export const BACKUP_SERVICE = "postgres-backup";
+export const OFFSITE_SERVICE = "postgres-offsite";
+const OFFSITE_SCRIPTS_DIR = "/etc/postgres-offsite";
+
+/**
+ * Scheduled logical dumps (pg_dump -Fc, daily) and base backups (weekly) of a PostgresCluster into
+ * the `<env>-postgres-backups` volume, with retention, a status file and a healthcheck that fails
+ * when the last run failed or the last success is older than 1.5 x the interval. The same volume
+ * holds the primary's WAL archive: mount `primaryMount` into the cluster's server and merge
+ * `walArchiveSettings` into its settings for point-in-time recovery.
+ */
+export class PostgresBackup extends Construct {
+  readonly volume: ServiceVolume;
+  readonly service: HardenedService;
+  readonly role: string;
+  /** Mount for the cluster's server container (the WAL archive lives in this volume). */
+  readonly primaryMount: VolumeMount;
+  /** Settings for the cluster's `settings` prop (archive_mode, archive_command, ...). */
+  readonly walArchiveSettings: Record<string, string>;
+  readonly archiveDir = WAL_ARCHIVE_DIR;
+  readonly scriptsDir = BACKUP_SCRIPTS_DIR;
+  /** The rendered scripts, as mounted under scriptsDir. */
+  readonly scripts: { readonly backup: string; readonly restoreDump: string; readonly restorePitr: string };
+  /** Docker names, for runbooks. */
+  readonly containerName: string;
+  readonly configVolumeName: string;
+  /** The off-host copy (rclone), when `offsite` is set. */
+  readonly offsite?: HardenedService;
+  readonly offsiteScript?: string;
+  /** Seconds between scheduled runs; the healthcheck fails after 1.5 x this without a success. */
+  readonly intervalSeconds = BACKUP_INTERVAL_SECONDS;
+
+  constructor(scope: Construct, id: string, props: PostgresBackupProps) {
+    super(scope, id);
+    const role = props.role ?? `${props.database}_backup`;
+    this.role = role;
+    const memoryMb = props.memoryMb ?? 256;
+    const retention = { daily: props.retention?.daily ?? 7, weekly: props.retention?.weekly ?? 4, monthly: props.retention?.monthly ?? 6 };
+    const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
+    const offsite = props.offsite;
+    const input: BackupScriptInput = {
+      host: props.host,
+      port: props.port,
+      database: props.database,
+      role,
+      passwordFile: secretPath("postgres_backup_password"),
+      at: props.schedule?.at ?? "02:00",
+      retention,
+      baseBackupEveryDays: props.baseBackupEveryDays ?? 7,
+      keepBaseBackups: props.keepBaseBackups ?? 2,
+    };
+
+    // Every problem at once, each naming its prop and the fix.
+    const problems = backupScriptProblems(input).map((p) => {
+      const fix: Record<string, string> = {
+        host: "pass cluster.host",
+        port: "pass cluster.port",
+        database: "pass cluster.database",
+        role: 'use a lowercase SQL identifier, e.g. "updateio_backup"',
+        "schedule.at": 'write it as "HH:MM" in UTC',
+      };
+      const key = p.split(" ")[0]!;
+      return `${key}: ${p.slice(key.length + 1)}${fix[key] ? ` (fix: ${fix[key]})` : ""}`;
+    });
+    for (const [key, value] of Object.entries({ ownerRole: props.ownerRole, appRole: props.appRole })) {
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
+        problems.push(`${key}: "${value}" must be a lowercase SQL identifier (pass cluster.${key})`);
+    }
+    if (!Number.isInteger(memoryMb) || memoryMb < 64)
+      problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 64 (pg_dump and gzip need room)`);
+    if (typeof props.image === "string" && props.image.trim() === "") problems.push("image: is empty; pass cluster.service.spec.image");
+    if (props.password === "") problems.push("password: is empty; pass the backup role's generated password (a GeneratedSecret's value)");
+    let offsiteInput: OffsiteScriptInput | undefined;
+    if (offsite) {
+      if (offsite.accessKeyId === "" || offsite.secretAccessKey === "")
+        problems.push("offsite.accessKeyId/secretAccessKey: must be set (Terraform variables), never empty");
+      if (offsite.image.trim() === "") problems.push("offsite.image: is empty; pass the pinned rclone image (PINNED_IMAGES.rclone)");
+      if (offsite.network.internal)
+        problems.push(
+          `offsite.network: the "${offsite.network.purpose}" network is internal, so the copy could never leave the host; pass the egress network`,
+        );
+      const offsiteMemory = offsite.memoryMb ?? 128;
+      if (!Number.isInteger(offsiteMemory) || offsiteMemory < 64)
+        problems.push(`offsite.memoryMb: ${offsiteMemory} must be a whole number ≥ 64`);
+      offsiteInput = {
+        endpoint: offsite.endpoint,
+        bucket: offsite.bucket,
+        prefix: offsite.prefix ?? `${props.environment}/postgres`,
+        region: offsite.region,
+        provider: offsite.provider,
+        accessKeyIdFile: secretPath("offsite_access_key_id"),
+        secretAccessKeyFile: secretPath("offsite_secret_access_key"),
+        intervalSeconds: offsite.intervalSeconds,
+      };
+      problems.push(...offsiteScriptProblems(offsiteInput).map((p) => `${p} (fix: set it in the environment's postgres.offsite)`));
+    }
+    if (problems.length > 0) {
+      throw new Error(`PostgresBackup ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    }
+
+    this.scripts = {
+      backup: renderBackupScript(input),
+      restoreDump: renderRestoreDumpScript({
+        database: props.database,
+        ownerRole: props.ownerRole,
+        appRole: props.appRole,
+        backupRole: role,
+      }),
+      restorePitr: renderRestorePitrScript(),
+    };
+    this.walArchiveSettings = walArchiveSettings(WAL_ARCHIVE_DIR);
+
+    this.volume =
+      props.volume ??
+      new ServiceVolume(this, "backups", {
+        environment: props.environment,
+        service: "postgres",
+        purpose: "backups",
+        protect: props.protectData ?? false,
+      });
+    this.primaryMount = { volume: this.volume, containerPath: BACKUP_ROOT };
+    const image = typeof props.image === "string" ? new ServiceImage(this, "image", { ref: props.image }) : props.image;
+
+    const secrets = [{ name: "postgres_backup_password", value: props.password }];
+    const healthInterval = 300;
+    this.service = new HardenedService(this, "scheduler", {
+      environment: props.environment,
+      service: BACKUP_SERVICE,
+      component: "job",
+      role: "backup-scheduler",
+      image,
+      // The official image's unprivileged user; it owns /var/lib/postgresql, where the volume mounts.
+      user: "postgres",
+      memoryMb,
+      cpuShares: props.cpuShares ?? 256,
+      // Scripts are uploaded root-owned (0644/0744), so they are always run through sh.
+      entrypoint: ["sh", `${BACKUP_SCRIPTS_DIR}/backup.sh`],
+      command: ["loop"],
+      secrets,
+      configDirs: [
+        {
+          path: BACKUP_SCRIPTS_DIR,
+          files: [
+            { name: "backup.sh", content: this.scripts.backup },
+            { name: "restore-dump.sh", content: this.scripts.restoreDump },
+            { name: "restore-pitr.sh", content: this.scripts.restorePitr },
+          ],
+        },
+      ],
+      // The image declares VOLUME /var/lib/postgresql/data; a tiny tmpfs there stops Docker from
+      // creating an anonymous volume for it on every replacement.
+      tmpfs: { "/var/lib/postgresql/data": 1 },
+      volumes: [{ volume: this.volume, containerPath: BACKUP_ROOT }],
+      networks: [{ network: props.network }],
+      healthcheck: {
+        test: ["CMD", "sh", `${BACKUP_SCRIPTS_DIR}/backup.sh`, "health"],
+        interval: `${healthInterval}s`,
+        timeout: "10s",
+        retries: 1,
+        // The first run starts at once; a large dump plus a base backup may take a while.
+        startPeriod: "1h",
+      },
+      // Monitoring alerts on the health; a failing backup must not block deploys of everything else.
+      waitHealthy: false,
+      dependsOn: props.dependsOn,
+    });
+    this.containerName = `${props.environment}-${BACKUP_SERVICE}`;
+    this.configVolumeName = `${props.environment}-${BACKUP_SERVICE}-config`;
+
+    if (offsite && offsiteInput) {
+      const script = renderOffsiteScript(offsiteInput);
+      this.offsiteScript = script;
+      const interval = offsite.intervalSeconds ?? 900;
+      this.offsite = new HardenedService(this, "offsite", {
+        environment: props.environment,
+        service: OFFSITE_SERVICE,
+        component: "job",
+        role: "backup-offsite",
+        image: new ServiceImage(this, "offsite-image", { ref: offsite.image }),
+        // The postgres image's uid/gid (Debian: 999), which owns the backups volume; the copy
+        // writes only its metrics file there and never deletes (rclone copy, not sync).
+        user: "999:999",
+        memoryMb: offsite.memoryMb ?? 128,
+        cpuShares: props.cpuShares ?? 256,
+        entrypoint: ["sh", `${OFFSITE_SCRIPTS_DIR}/offsite.sh`],
+        command: ["loop"],
+        secrets: [
+          { name: "offsite_access_key_id", value: offsite.accessKeyId },
+          { name: "offsite_secret_access_key", value: offsite.secretAccessKey },
+        ],
+        configDirs: [{ path: OFFSITE_SCRIPTS_DIR, files: [{ name: "offsite.sh", content: script }] }],
+        volumes: [{ volume: this.volume, containerPath: BACKUP_ROOT }],
+        networks: [{ network: offsite.network }],
+        healthcheck: {
+          test: ["CMD", "sh", `${OFFSITE_SCRIPTS_DIR}/offsite.sh`, "health"],
+          interval: "60s",
+          timeout: "10s",
+          retries: 1,
+          startPeriod: `${Math.max(600, interval)}s`,
+        },
+        waitHealthy: false,
+        dependsOn: [this.service.containers[0]!],
+      });
+    }
+  }
+}

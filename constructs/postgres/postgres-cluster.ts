@@ -1,0 +1,594 @@
+import { Fn } from "cdktf";
+import { Construct } from "constructs";
+import { renderPgBouncerIni, renderPgBouncerUserlist } from "./renderers/pgbouncer";
+import { postgresClusterSettings, postgresCommand, renderPostgresInitSql, renderReplicaBootstrapScript } from "./renderers/postgres";
+import { renderPgHba } from "./renderers/postgres-hba";
+import { renderReloadCheckSql, renderReloadJobScript, renderReloadRoleSql } from "./renderers/postgres-reload";
+import { postgresSettingsProblems, renderPostgresSettingsFile, splitPostgresSettings } from "./renderers/postgres-settings";
+import type { Connectable, ServiceConnection } from "../kit/connection";
+import { GeneratedSecret } from "../kit/generated-secret";
+import { HardenedService } from "../kit/hardened-service";
+import { LiveConfig } from "../kit/live-config";
+import { PlatformNetwork } from "../kit/platform-network";
+import { SECURE_DEFAULTS } from "../kit/secure-defaults";
+import { ServiceImage } from "../kit/service-image";
+import { ServiceVolume } from "../kit/service-volume";
+import type { VolumeMount } from "../kit/service-spec";
+import { CONFIG_RELOAD_ROLE } from "../contract/index";
+
+export interface PostgresClusterProps {
+  readonly environment: string;
+  /** Official postgres image reference (pinned). */
+  readonly image: string;
+  /** Memory limit in MiB; the server settings are sized from it. */
+  readonly memoryMb: number;
+  /** @default 512 */
+  readonly cpuShares?: number;
+  /** @default "updateio" */
+  readonly database?: string;
+  /**
+   * Extra server settings, by name (POSTGRES_SETTINGS lists the accepted ones). Restart-only ones
+   * (pg_settings.context postmaster) become server arguments, so changing one replaces the
+   * containers; the others reach a settings file that the reload job applies in place. @default {}
+   */
+  readonly settings?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Protect the data volume from destroy (prod).
+   * @default false
+   */
+  readonly protectData?: boolean;
+  /**
+   * Streaming replicas of the primary, each its own container postgres-replica-<n> with its own
+   * data volume, all answering to the read-only alias postgres-ro. See renderReplicaBootstrapScript.
+   * @default 0
+   */
+  readonly replicas?: number;
+  /**
+   * PgBouncer (transaction pooling) in front of the primary, as postgres-pooler:6432; the app
+   * role's DATABASE_URL then goes through it. Migrations always connect to the primary directly.
+   * @default false
+   */
+  readonly pooler?: boolean;
+  /**
+   * PgBouncer image. No official image exists; edoburu/pgbouncer is the most used maintained
+   * one (Alpine, PgBouncer built from the release tarball, runs as postgres uid 70, ships
+   * pg_isready). Pin it by digest in prod like every other image.
+   * @default "edoburu/pgbouncer:v1.23.1-p3"
+   */
+  readonly poolerImage?: string;
+  /** Server connections PgBouncer keeps to the primary (default_pool_size). @default 20 */
+  readonly poolSize?: number;
+  /** Client connections PgBouncer accepts. @default 500 */
+  readonly poolerMaxClientConnections?: number;
+  /** PgBouncer memory limit in MiB. @default 64 */
+  readonly poolerMemoryMb?: number;
+  /**
+   * Login roles other constructs need, e.g. PostgresBackup's backup role: the password is
+   * delivered as /run/secrets/postgres_<role>_password, `initSql(thatPath)` (e.g.
+   * renderBackupRoleSql) runs on first boot after the cluster's roles, and pg_hba lets the role
+   * into the database (and into replication when `replication` is set).
+   * @default []
+   */
+  readonly extraRoles?: readonly PostgresExtraRole[];
+  /**
+   * Further volumes mounted into the primary only (e.g. the backup volume that receives the WAL archive).
+   * @default []
+   */
+  readonly extraVolumes?: readonly VolumeMount[];
+  /**
+   * Internal networks the read-only endpoint (the replicas, or the primary without replicas) also
+   * joins, each shared with one read-only client (Grafana), so that client does not share the
+   * postgres network with the app services. pg_hba's samenet covers them.
+   * @default []
+   */
+  readonly readOnlyClientNetworks?: readonly PlatformNetwork[];
+}
+
+export interface PostgresExtraRole {
+  /** Lowercase SQL identifier, e.g. "updateio_backup". */
+  readonly role: string;
+  /** The role's password (a Terraform token). */
+  readonly password: string;
+  /** Also allow physical replication connections (pg_basebackup). @default false */
+  readonly replication?: boolean;
+  /** First-boot SQL that creates the role, given the password file's path. @default none */
+  readonly initSql?: (passwordFile: string) => string;
+  /**
+   * A database of the role's own (its initSql creates it): pg_hba lets the role into that one and
+   * not into the cluster's. @default the cluster's database
+   */
+  readonly database?: string;
+  /** Where loginFor sends its clients: the primary, or readOnlyHost (the replicas when there are any). @default "primary" */
+  readonly endpoint?: "primary" | "read-only";
+}
+
+/** Where and as whom a client of one role logs in (PostgresCluster.loginFor). */
+export interface PostgresLogin {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly role: string;
+  /** A Terraform token: deliver it as a secret file, never in the environment or a config file. */
+  readonly password: string;
+}
+
+const PORT = 5432;
+const POOLER_PORT = 6432;
+const DATA_DIR = "/var/lib/postgresql/data";
+const HBA_DIR = "/etc/postgresql";
+const SOCKET_DIR = "/var/run/postgresql";
+/** The live settings file (config_file): its own volume, so a change does not replace the servers. */
+const SETTINGS_DIR = "/etc/postgresql-settings";
+const SETTINGS_FILE = `${SETTINGS_DIR}/postgresql.conf`;
+const RELOAD_DIR = "/etc/postgres-reload";
+const RELOAD_ROLE_SQL = "/docker-entrypoint-initdb.d/15-updateio-reload-role.sql";
+/** The replication passfile lives in the socket tmpfs (mode 1777, not on any volume). */
+const REPLICA_PASSFILE = `${SOCKET_DIR}/replication.pgpass`;
+const POOLER_CONFIG_DIR = "/etc/pgbouncer";
+// PgBouncer has no official image; edoburu publishes v<version>-p<n> tags (there is no plain "1.23.1").
+const DEFAULT_POOLER_IMAGE = "edoburu/pgbouncer:v1.23.1-p3";
+
+/**
+ * PostgreSQL on its own internal network, with generated passwords for a superuser, a migration
+ * owner (DDL, used by Prisma migrate), the app role (data only), a read-only role (dashboards)
+ * and a replication role; pg_hba from renderPgHba (scram-sha-256 on the postgres network only).
+ * Optionally streaming replicas (postgres-replica-<n>, alias postgres-ro) and PgBouncer.
+ *
+ * Settings: restart-only ones are server arguments, so changing one replaces the servers; every
+ * setting is also in a settings file (config_file) on a LiveConfig volume that no server is
+ * replace_triggered_by, and the one-shot postgres-reload job applies a change with
+ * pg_reload_conf() as the reload role (docs/runbooks/postgres-settings.md).
+ *
+ * Roles and slots are created by the first-boot SQL, which the image runs only on an empty data
+ * volume: a cluster initialised before this version has no read-only, replication or reload role;
+ * create them once with the rendered SQL's last sections (see renderPostgresInitSql) and
+ * 15-updateio-reload-role.sql. Replicas create their slot themselves if it is missing.
+ */
+export class PostgresCluster extends Construct implements Connectable {
+  /** DNS name on the postgres network. */
+  readonly host = "postgres";
+  readonly port = PORT;
+  readonly database: string;
+  readonly ownerRole: string;
+  readonly appRole: string;
+  readonly network: PlatformNetwork;
+  readonly service: HardenedService;
+  readonly dataVolume: ServiceVolume;
+  readonly ownerPassword: GeneratedSecret;
+  readonly appPassword: GeneratedSecret;
+  readonly readonlyRole: string;
+  readonly replicationRole: string;
+  readonly readonlyPassword: GeneratedSecret;
+  readonly replicationPassword: GeneratedSecret;
+  /** DNS alias of all replicas (read-only queries); the primary when there are none. */
+  readonly readOnlyHost: string;
+  readonly replicaServices: readonly HardenedService[];
+  readonly replicaVolumes: readonly ServiceVolume[];
+  /** PgBouncer, when pooler is on. */
+  readonly poolerService?: HardenedService;
+  readonly poolerHost = "postgres-pooler";
+  readonly poolerPort = POOLER_PORT;
+  /** Logs in only to run pg_reload_conf() (renderReloadRoleSql). */
+  readonly reloadRole: string;
+  /** The settings file's volume and seed: a change replaces the seed, never the servers. */
+  readonly settingsConfig: LiveConfig;
+  /** Re-runs when the settings change and reloads the primary and every replica (one-shot). */
+  readonly reloadJob: HardenedService;
+  private readonly poolSize: number;
+  private readonly extraRoles: readonly PostgresExtraRole[];
+
+  constructor(scope: Construct, id: string, props: PostgresClusterProps) {
+    super(scope, id);
+    this.database = props.database ?? "updateio";
+    if (!/^[a-z_][a-z0-9_]{0,50}$/.test(this.database)) {
+      throw new Error(
+        `PostgresCluster ${this.node.path}: database "${this.database}" must be a lowercase SQL identifier of at most 51 characters`,
+      );
+    }
+    const replicas = props.replicas ?? 0;
+    if (!Number.isInteger(replicas) || replicas < 0 || replicas > 9) {
+      throw new Error(`PostgresCluster ${this.node.path}: replicas ${replicas} must be a whole number from 0 to 9`);
+    }
+    this.poolSize = props.poolSize ?? 20;
+    if (!Number.isInteger(this.poolSize) || this.poolSize < 1 || this.poolSize > 1000) {
+      throw new Error(`PostgresCluster ${this.node.path}: poolSize ${this.poolSize} must be a whole number from 1 to 1000`);
+    }
+    this.ownerRole = `${this.database}_owner`;
+    this.appRole = `${this.database}_app`;
+    this.readonlyRole = `${this.database}_readonly`;
+    this.replicationRole = `${this.database}_replication`;
+    this.reloadRole = `${this.database}_reload`;
+    const settingProblems = postgresSettingsProblems(props.settings ?? {}, "settings.");
+    if (settingProblems.length > 0)
+      throw new Error(`PostgresCluster ${this.node.path}: invalid server settings:\n${settingProblems.map((p) => `  - ${p}`).join("\n")}`);
+    this.readOnlyHost = replicas > 0 ? "postgres-ro" : this.host;
+    this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "postgres" });
+    this.dataVolume = new ServiceVolume(this, "data", {
+      environment: props.environment,
+      service: "postgres",
+      purpose: "data",
+      protect: props.protectData ?? false,
+    });
+    const superuserPassword = new GeneratedSecret(this, "superuser-password");
+    this.ownerPassword = new GeneratedSecret(this, "owner-password");
+    this.appPassword = new GeneratedSecret(this, "app-password");
+    this.readonlyPassword = new GeneratedSecret(this, "readonly-password");
+    // Always generated (and the role always created), so replicas can be added to a running cluster.
+    this.replicationPassword = new GeneratedSecret(this, "replication-password");
+    const reloadPassword = new GeneratedSecret(this, "reload-password");
+    const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
+    const slots = Array.from({ length: replicas }, (_, i) => `postgres_replica_${i + 1}`);
+    const extraRoles = props.extraRoles ?? [];
+    const builtIn = new Set(["postgres", this.ownerRole, this.appRole, this.readonlyRole, this.replicationRole, this.reloadRole]);
+    for (const [i, extra] of extraRoles.entries()) {
+      if (!/^[a-z_][a-z0-9_]{0,40}$/.test(extra.role))
+        throw new Error(
+          `PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" must be a lowercase SQL identifier of at most 41 characters`,
+        );
+      if (builtIn.has(extra.role))
+        throw new Error(
+          `PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" is taken (a built-in role or declared twice)`,
+        );
+      builtIn.add(extra.role);
+      if (
+        extra.database !== undefined &&
+        (!/^[a-z_][a-z0-9_]{0,62}$/.test(extra.database) || ["postgres", "template0", "template1", this.database].includes(extra.database))
+      ) {
+        throw new Error(
+          `PostgresCluster ${this.node.path}: extraRoles.${i}.database "${extra.database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "${this.database}"`,
+        );
+      }
+      if (extra.endpoint !== undefined && extra.endpoint !== "primary" && extra.endpoint !== "read-only") {
+        throw new Error(
+          `PostgresCluster ${this.node.path}: extraRoles.${i}.endpoint "${String(extra.endpoint)}" must be "primary" or "read-only"`,
+        );
+      }
+    }
+    this.extraRoles = extraRoles;
+    // Roles with a database of their own get a pg_hba line for it alone (see renderPgHba).
+    const ownDatabases = [...new Set(extraRoles.flatMap((r) => (r.database ? [r.database] : [])))].map((db) => ({
+      database: db,
+      roles: extraRoles.filter((r) => r.database === db).map((r) => r.role),
+    }));
+    const extraSecret = (role: string) => `postgres_${role}_password`;
+    const settings = postgresClusterSettings({
+      memoryMb: props.memoryMb,
+      settings: props.settings,
+      hbaFile: `${HBA_DIR}/pg_hba.conf`,
+      replicas,
+    });
+    // Restart-only settings are server arguments (a change replaces the servers); the file holds
+    // every setting and is shared by the primary and the replicas, which run the primary's settings.
+    const split = splitPostgresSettings(settings);
+    const serverArgs = { ...split.restart, config_file: SETTINGS_FILE };
+    const hbaDir = {
+      path: HBA_DIR,
+      files: [
+        {
+          name: "pg_hba.conf",
+          content: renderPgHba({
+            superuser: "postgres",
+            database: this.database,
+            databaseRoles: [
+              this.ownerRole,
+              this.appRole,
+              this.readonlyRole,
+              this.reloadRole,
+              ...extraRoles.filter((r) => r.database === undefined).map((r) => r.role),
+            ],
+            replicationRoles: [this.replicationRole, ...extraRoles.filter((r) => r.replication).map((r) => r.role)],
+            otherDatabases: ownDatabases,
+          }),
+        },
+      ],
+    };
+    const image = new ServiceImage(this, "image", { ref: props.image });
+    const settingsFile = renderPostgresSettingsFile({ ...split, includeFile: `${DATA_DIR}/postgresql.conf` });
+    this.settingsConfig = new LiveConfig(this, "settings", {
+      environment: props.environment,
+      service: "postgres",
+      purpose: "settings",
+      image,
+      path: SETTINGS_DIR,
+      files: [{ name: "postgresql.conf", content: settingsFile }],
+    });
+    const healthcheck = {
+      test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", "postgres", "-d", "postgres"],
+      interval: "10s",
+      timeout: "5s",
+      retries: 6,
+      startPeriod: "1m0s",
+    };
+
+    this.service = new HardenedService(this, "server", {
+      environment: props.environment,
+      service: "postgres",
+      component: "data",
+      image,
+      // The official image's postgres user owns PGDATA; the entrypoint works unprivileged.
+      user: "postgres",
+      memoryMb: props.memoryMb,
+      cpuShares: props.cpuShares,
+      shmSizeMb: Math.min(512, Math.max(64, Math.floor(props.memoryMb / 8))),
+      command: postgresCommand(serverArgs),
+      env: { POSTGRES_USER: "postgres", PGDATA: DATA_DIR, POSTGRES_INITDB_ARGS: "--auth-host=scram-sha-256 --auth-local=peer" },
+      secrets: [
+        { name: "postgres_superuser_password", value: superuserPassword.value, envVar: "POSTGRES_PASSWORD_FILE" },
+        { name: "postgres_owner_password", value: this.ownerPassword.value },
+        { name: "postgres_app_password", value: this.appPassword.value },
+        { name: "postgres_readonly_password", value: this.readonlyPassword.value },
+        { name: "postgres_replication_password", value: this.replicationPassword.value },
+        { name: "postgres_reload_password", value: reloadPassword.value },
+        ...extraRoles.map((r) => ({ name: extraSecret(r.role), value: r.password })),
+      ],
+      configDirs: [
+        {
+          path: "/docker-entrypoint-initdb.d",
+          files: [
+            {
+              name: "10-updateio-roles.sql",
+              content: renderPostgresInitSql({
+                database: this.database,
+                ownerRole: this.ownerRole,
+                appRole: this.appRole,
+                ownerPasswordFile: secretPath("postgres_owner_password"),
+                appPasswordFile: secretPath("postgres_app_password"),
+                readonly: { role: this.readonlyRole, passwordFile: secretPath("postgres_readonly_password") },
+                replication: { role: this.replicationRole, passwordFile: secretPath("postgres_replication_password"), slots },
+              }),
+            },
+            {
+              name: RELOAD_ROLE_SQL.split("/").pop()!,
+              content: renderReloadRoleSql({
+                role: this.reloadRole,
+                database: this.database,
+                passwordFile: secretPath("postgres_reload_password"),
+              }),
+            },
+            // Runs after 10-updateio-roles.sql (the entrypoint sorts the files): the database exists.
+            ...extraRoles.flatMap((r, i) =>
+              r.initSql
+                ? [{ name: `${20 + i}-${r.role.replace(/_/g, "-")}.sql`, content: r.initSql(secretPath(extraSecret(r.role))) }]
+                : [],
+            ),
+          ],
+        },
+        hbaDir,
+      ],
+      tmpfs: { [SOCKET_DIR]: 8 },
+      volumes: [{ volume: this.dataVolume, containerPath: DATA_DIR }, this.settingsConfig.mount, ...(props.extraVolumes ?? [])],
+      networks: [{ network: this.network }, ...(replicas > 0 ? [] : (props.readOnlyClientNetworks ?? []).map((network) => ({ network })))],
+      // TCP, not the socket: during initdb the entrypoint runs a socket-only server that must not count as ready.
+      healthcheck,
+      // The file must be there at first boot; later changes reach it without touching this container.
+      dependsOn: [this.settingsConfig.seed],
+    });
+
+    const primary = this.service.containers;
+    const replicaVolumes: ServiceVolume[] = [];
+    this.replicaServices = slots.map((slot, i) => {
+      const service = `postgres-replica-${i + 1}`;
+      const volume = new ServiceVolume(this, `replica-${i + 1}-data`, {
+        environment: props.environment,
+        service,
+        purpose: "data",
+        protect: props.protectData ?? false,
+      });
+      replicaVolumes.push(volume);
+      return new HardenedService(this, `replica-${i + 1}`, {
+        environment: props.environment,
+        service,
+        component: "data",
+        role: "replica",
+        image,
+        user: "postgres",
+        memoryMb: props.memoryMb,
+        cpuShares: props.cpuShares,
+        shmSizeMb: Math.min(512, Math.max(64, Math.floor(props.memoryMb / 8))),
+        // Clone on an empty volume, then follow the primary: see renderReplicaBootstrapScript.
+        command: [
+          "sh",
+          "-c",
+          renderReplicaBootstrapScript({
+            dataDir: DATA_DIR,
+            primaryHost: this.host,
+            primaryPort: PORT,
+            port: PORT,
+            replicationRole: this.replicationRole,
+            passwordFile: secretPath("postgres_replication_password"),
+            passfile: REPLICA_PASSFILE,
+            slot,
+            applicationName: slot,
+            settings: split.restart,
+            configFile: SETTINGS_FILE,
+          }),
+        ],
+        env: { PGDATA: DATA_DIR },
+        secrets: [{ name: "postgres_replication_password", value: this.replicationPassword.value }],
+        configDirs: [hbaDir],
+        tmpfs: { [SOCKET_DIR]: 8 },
+        volumes: [{ volume, containerPath: DATA_DIR }, this.settingsConfig.mount],
+        networks: [
+          { network: this.network, aliases: ["postgres-ro"] },
+          ...(props.readOnlyClientNetworks ?? []).map((network) => ({ network, aliases: ["postgres-ro"] })),
+        ],
+        healthcheck,
+        // The first start copies the whole database before it reports healthy.
+        waitTimeoutSeconds: 900,
+        dependsOn: [...primary, this.settingsConfig.seed],
+      });
+    });
+    this.replicaVolumes = replicaVolumes;
+
+    // Applies the settings file in place. Its own files carry the expected values and the file's
+    // hash, so any change of the file replaces its seed and, through the kit's replace_triggered_by,
+    // re-runs it (no kit change needed); it starts only after the new file is uploaded (settings
+    // seed) and every server is up.
+    const reloadPasswordFile = secretPath("postgres_reload_password");
+    this.reloadJob = new HardenedService(this, "reload", {
+      environment: props.environment,
+      service: "postgres-reload",
+      component: "job",
+      role: CONFIG_RELOAD_ROLE,
+      image,
+      user: "postgres",
+      memoryMb: 32,
+      cpuShares: props.cpuShares,
+      command: ["sh", `${RELOAD_DIR}/reload.sh`],
+      secrets: [{ name: "postgres_reload_password", value: reloadPassword.value }],
+      configDirs: [
+        {
+          path: RELOAD_DIR,
+          files: [
+            {
+              name: "reload.sh",
+              content: renderReloadJobScript({
+                role: this.reloadRole,
+                database: this.database,
+                port: PORT,
+                hosts: [this.host, ...this.replicaServices.map((r) => r.spec.service)],
+                passwordFile: reloadPasswordFile,
+                passfile: "/tmp/reload.pgpass",
+                checkFile: `${RELOAD_DIR}/check.sql`,
+                primaryContainer: `${props.environment}-postgres`,
+                roleSqlFile: RELOAD_ROLE_SQL,
+              }),
+            },
+            { name: "check.sql", content: renderReloadCheckSql(settings, settingsFile) },
+          ],
+        },
+      ],
+      networks: [{ network: this.network }],
+      oneShot: true,
+      relax: {
+        healthcheck: "a one-shot job: apply waits for its exit code instead",
+        "restart-policy": "a one-shot job: it reloads once per settings change and must not restart",
+      },
+      dependsOn: [this.settingsConfig.seed, ...primary, ...this.replicaServices.flatMap((r) => r.containers)],
+    });
+
+    if (props.pooler ?? false) {
+      const userlistFile = secretPath("pgbouncer_userlist");
+      this.poolerService = new HardenedService(this, "pooler", {
+        environment: props.environment,
+        service: this.poolerHost,
+        component: "data",
+        role: "pgbouncer",
+        image: new ServiceImage(this, "pooler-image", { ref: props.poolerImage ?? DEFAULT_POOLER_IMAGE }),
+        // The image's unprivileged user (uid 70). Its entrypoint script only writes a config from
+        // environment variables when none is mounted; bypass it and run PgBouncer on ours.
+        user: "postgres",
+        entrypoint: ["/usr/bin/pgbouncer"],
+        command: [`${POOLER_CONFIG_DIR}/pgbouncer.ini`],
+        memoryMb: props.poolerMemoryMb ?? 64,
+        cpuShares: props.cpuShares,
+        secrets: [
+          { name: "pgbouncer_userlist", value: renderPgBouncerUserlist([{ name: this.appRole, password: this.appPassword.value }]) },
+        ],
+        configDirs: [
+          {
+            path: POOLER_CONFIG_DIR,
+            files: [
+              {
+                name: "pgbouncer.ini",
+                content: renderPgBouncerIni({
+                  database: this.database,
+                  serverHost: this.host,
+                  serverPort: PORT,
+                  listenAddr: "*",
+                  listenPort: POOLER_PORT,
+                  authFile: userlistFile,
+                  poolSize: this.poolSize,
+                  maxClientConnections: props.poolerMaxClientConnections ?? 500,
+                }),
+              },
+            ],
+          },
+        ],
+        networks: [{ network: this.network }],
+        // pg_isready counts any answer (even "no such user") as up: it checks that PgBouncer listens.
+        healthcheck: {
+          test: ["CMD", "pg_isready", "-h", "127.0.0.1", "-p", String(POOLER_PORT)],
+          interval: "10s",
+          timeout: "5s",
+          retries: 3,
+          startPeriod: "10s",
+        },
+        dependsOn: [...primary],
+      });
+    }
+  }
+
+  /**
+   * Host, database, role and password for a client of one of the extraRoles (e.g. Grafana's data
+   * source), so the client takes one object instead of loose fields.
+   */
+  loginFor(role: string): PostgresLogin {
+    const extra = this.extraRoles.find((r) => r.role === role);
+    if (!extra) {
+      const declared = this.extraRoles.map((r) => r.role).join(", ") || "none";
+      throw new Error(
+        `PostgresCluster ${this.node.path}: loginFor("${role}"): no such role in extraRoles (declared: ${declared}); declare it in the cluster's extraRoles`,
+      );
+    }
+    return {
+      host: extra.endpoint === "read-only" ? this.readOnlyHost : this.host,
+      port: this.port,
+      database: extra.database ?? this.database,
+      role: extra.role,
+      password: extra.password,
+    };
+  }
+
+  /**
+   * "app" (default) for services, "migrations" for the schema owner, "readonly" for dashboards
+   * (served by the replicas through postgres-ro when there are any).
+   * With the pooler, "app" goes through PgBouncer: DATABASE_URL carries pgbouncer=true (Prisma
+   * then avoids named prepared statements, which transaction pooling cannot keep) and
+   * connection_limit (Prisma's own pool per process); DATABASE_DIRECT_URL_FILE still points at
+   * the primary for anything that needs a session. "migrations" always connects directly:
+   * Prisma migrate takes session-level advisory locks.
+   */
+  connectionFor(role = "app"): ServiceConnection {
+    if (role !== "app" && role !== "migrations" && role !== "readonly") {
+      throw new Error(`PostgresCluster ${this.node.path}: connection role "${role}" is unknown; use "app", "migrations" or "readonly"`);
+    }
+    const [user, password] =
+      role === "app"
+        ? [this.appRole, this.appPassword]
+        : role === "migrations"
+          ? [this.ownerRole, this.ownerPassword]
+          : [this.readonlyRole, this.readonlyPassword];
+    const host = role === "readonly" ? this.readOnlyHost : this.host;
+    const url = (h: string, port: number, extra = "") =>
+      `postgresql://${user}:${Fn.urlencode(password.value)}@${h}:${port}/${this.database}?schema=public${extra}`;
+    const pooled = role === "app" && this.poolerService !== undefined;
+    if (pooled) {
+      return {
+        network: this.network,
+        ready: [...this.service.containers, ...this.poolerService!.containers],
+        env: { DATABASE_HOST: this.poolerHost, DATABASE_PORT: String(this.poolerPort), DATABASE_NAME: this.database, DATABASE_USER: user },
+        secrets: [
+          { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
+          {
+            name: "database_url",
+            value: url(this.poolerHost, this.poolerPort, `&pgbouncer=true&connection_limit=${this.poolSize}`),
+            envVar: "DATABASE_URL_FILE",
+          },
+          { name: "database_direct_url", value: url(this.host, this.port), envVar: "DATABASE_DIRECT_URL_FILE" },
+        ],
+      };
+    }
+    return {
+      network: this.network,
+      ready:
+        role === "readonly" ? [...this.service.containers, ...this.replicaServices.flatMap((r) => r.containers)] : this.service.containers,
+      env: { DATABASE_HOST: host, DATABASE_PORT: String(this.port), DATABASE_NAME: this.database, DATABASE_USER: user },
+      secrets: [
+        { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
+        // Prisma reads one URL; the service's entrypoint exports DATABASE_URL from this file.
+        { name: "database_url", value: url(host, this.port), envVar: "DATABASE_URL_FILE" },
+      ],
+    };
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * Which PostgreSQL settings the platform accepts, whether each needs a restart, and the rendered
+ * settings file. Pure: no constructs, no I/O.
+ *
+ * A setting's context (pg_settings.context) decides how a change reaches a running server:
+ * "postmaster" only at server start; "sighup", "superuser", "user" on SIGHUP (pg_reload_conf());
+ * "backend" and "superuser-backend" on SIGHUP too, for sessions that start afterwards. PostgresCluster
+ * passes the restart-only settings as server arguments (a change replaces the container, honestly)
+ * and every setting in a file the server reads as config_file, which a reload applies in place.
+ * Server arguments (-c) override the file, so a reloadable setting must never be one.
+ */
+
+export type PostgresContext = "postmaster" | "sighup" | "superuser" | "user" | "backend" | "superuser-backend";
+type Unit = "B" | "kB" | "8kB" | "MB" | "ms" | "s" | "min";
+
+export interface PostgresSettingSpec {
+  readonly context: PostgresContext;
+  /** pg_settings.vartype. */
+  readonly type: "bool" | "integer" | "real" | "enum" | "string";
+  /** pg_settings.unit: the unit of a number written without one, and of pg_settings.setting. */
+  readonly unit?: Unit;
+  /** pg_settings.min_val / max_val, in `unit`. */
+  readonly min?: number;
+  readonly max?: number;
+  /** pg_settings.enumvals. */
+  readonly values?: readonly string[];
+  /** Allow-list for a string value, on top of the rules every string obeys. */
+  readonly pattern?: RegExp;
+  /** Set by PostgresCluster itself (paths, port, replication wiring): refused in user settings. */
+  readonly managed?: true;
+  /** pg_settings hides it from roles without pg_read_all_settings: the reload job cannot check it. */
+  readonly hidden?: true;
+}
+
+/**
+ * The settings this project knows, with pg_settings' own context, type, unit, range and values.
+ * __tests__/postgres/postgres-reload.integration.test.ts compares every entry with a real server (Debian's
+ * PostgreSQL 15; the image runs 17, where these entries are the same). To allow another setting,
+ * add it here from `SELECT name, context, vartype, unit, min_val, max_val, enumvals FROM pg_settings`.
+ */
+export const POSTGRES_SETTINGS: Readonly<Record<string, PostgresSettingSpec>> = {
+  archive_command: { context: "sighup", type: "string" },
+  archive_mode: { context: "postmaster", type: "enum", values: ["always", "on", "off"] },
+  archive_timeout: { context: "sighup", type: "integer", unit: "s", min: 0, max: 1073741823 },
+  authentication_timeout: { context: "sighup", type: "integer", unit: "s", min: 1, max: 600 },
+  autovacuum: { context: "sighup", type: "bool" },
+  autovacuum_analyze_scale_factor: { context: "sighup", type: "real", min: 0, max: 100 },
+  autovacuum_analyze_threshold: { context: "sighup", type: "integer", min: 0, max: 2147483647 },
+  autovacuum_freeze_max_age: { context: "postmaster", type: "integer", min: 100000, max: 2000000000 },
+  autovacuum_max_workers: { context: "postmaster", type: "integer", min: 1, max: 262143 },
+  autovacuum_naptime: { context: "sighup", type: "integer", unit: "s", min: 1, max: 2147483 },
+  autovacuum_vacuum_cost_delay: { context: "sighup", type: "real", unit: "ms", min: -1, max: 100 },
+  autovacuum_vacuum_cost_limit: { context: "sighup", type: "integer", min: -1, max: 10000 },
+  autovacuum_vacuum_insert_scale_factor: { context: "sighup", type: "real", min: 0, max: 100 },
+  autovacuum_vacuum_insert_threshold: { context: "sighup", type: "integer", min: -1, max: 2147483647 },
+  autovacuum_vacuum_scale_factor: { context: "sighup", type: "real", min: 0, max: 100 },
+  autovacuum_vacuum_threshold: { context: "sighup", type: "integer", min: 0, max: 2147483647 },
+  autovacuum_work_mem: { context: "sighup", type: "integer", unit: "kB", min: -1, max: 2147483647 },
+  bgwriter_delay: { context: "sighup", type: "integer", unit: "ms", min: 10, max: 10000 },
+  bgwriter_lru_maxpages: { context: "sighup", type: "integer", min: 0, max: 1073741823 },
+  bgwriter_lru_multiplier: { context: "sighup", type: "real", min: 0, max: 10 },
+  checkpoint_completion_target: { context: "sighup", type: "real", min: 0, max: 1 },
+  checkpoint_timeout: { context: "sighup", type: "integer", unit: "s", min: 30, max: 86400 },
+  checkpoint_warning: { context: "sighup", type: "integer", unit: "s", min: 0, max: 2147483647 },
+  client_connection_check_interval: { context: "user", type: "integer", unit: "ms", min: 0, max: 2147483647 },
+  compute_query_id: { context: "superuser", type: "enum", values: ["auto", "regress", "on", "off"] },
+  config_file: { context: "postmaster", type: "string", managed: true },
+  data_directory: { context: "postmaster", type: "string", managed: true },
+  deadlock_timeout: { context: "superuser", type: "integer", unit: "ms", min: 1, max: 2147483647 },
+  default_statistics_target: { context: "user", type: "integer", min: 1, max: 10000 },
+  default_transaction_isolation: {
+    context: "user",
+    type: "enum",
+    values: ["serializable", "repeatable read", "read committed", "read uncommitted"],
+  },
+  effective_cache_size: { context: "user", type: "integer", unit: "8kB", min: 1, max: 2147483647 },
+  effective_io_concurrency: { context: "user", type: "integer", min: 0, max: 1000 },
+  hash_mem_multiplier: { context: "user", type: "real", min: 1, max: 1000 },
+  hba_file: { context: "postmaster", type: "string", managed: true },
+  hot_standby: { context: "postmaster", type: "bool", managed: true },
+  hot_standby_feedback: { context: "sighup", type: "bool" },
+  huge_pages: { context: "postmaster", type: "enum", values: ["off", "on", "try"] },
+  idle_in_transaction_session_timeout: { context: "user", type: "integer", unit: "ms", min: 0, max: 2147483647 },
+  idle_session_timeout: { context: "user", type: "integer", unit: "ms", min: 0, max: 2147483647 },
+  jit: { context: "user", type: "bool" },
+  listen_addresses: { context: "postmaster", type: "string", managed: true },
+  lock_timeout: { context: "user", type: "integer", unit: "ms", min: 0, max: 2147483647 },
+  log_autovacuum_min_duration: { context: "sighup", type: "integer", unit: "ms", min: -1, max: 2147483647 },
+  log_checkpoints: { context: "sighup", type: "bool" },
+  log_connections: { context: "superuser-backend", type: "bool" },
+  log_destination: { context: "sighup", type: "string", pattern: /^(stderr|csvlog|jsonlog|syslog)(,(stderr|csvlog|jsonlog|syslog))*$/ },
+  log_disconnections: { context: "superuser-backend", type: "bool" },
+  log_duration: { context: "superuser", type: "bool" },
+  log_line_prefix: { context: "sighup", type: "string" },
+  log_lock_waits: { context: "superuser", type: "bool" },
+  log_min_duration_statement: { context: "superuser", type: "integer", unit: "ms", min: -1, max: 2147483647 },
+  log_min_error_statement: {
+    context: "superuser",
+    type: "enum",
+    values: ["debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error", "log", "fatal", "panic"],
+  },
+  log_min_messages: {
+    context: "superuser",
+    type: "enum",
+    values: ["debug5", "debug4", "debug3", "debug2", "debug1", "info", "notice", "warning", "error", "log", "fatal", "panic"],
+  },
+  log_statement: { context: "superuser", type: "enum", values: ["none", "ddl", "mod", "all"] },
+  log_temp_files: { context: "superuser", type: "integer", unit: "kB", min: -1, max: 2147483647 },
+  maintenance_work_mem: { context: "user", type: "integer", unit: "kB", min: 1024, max: 2147483647 },
+  max_connections: { context: "postmaster", type: "integer", min: 1, max: 262143 },
+  max_files_per_process: { context: "postmaster", type: "integer", min: 64, max: 2147483647 },
+  max_locks_per_transaction: { context: "postmaster", type: "integer", min: 10, max: 2147483647 },
+  max_parallel_maintenance_workers: { context: "user", type: "integer", min: 0, max: 1024 },
+  max_parallel_workers: { context: "user", type: "integer", min: 0, max: 1024 },
+  max_parallel_workers_per_gather: { context: "user", type: "integer", min: 0, max: 1024 },
+  max_prepared_transactions: { context: "postmaster", type: "integer", min: 0, max: 262143 },
+  max_replication_slots: { context: "postmaster", type: "integer", min: 0, max: 262143 },
+  max_slot_wal_keep_size: { context: "sighup", type: "integer", unit: "MB", min: -1, max: 2147483647 },
+  max_standby_archive_delay: { context: "sighup", type: "integer", unit: "ms", min: -1, max: 2147483647 },
+  max_standby_streaming_delay: { context: "sighup", type: "integer", unit: "ms", min: -1, max: 2147483647 },
+  max_wal_senders: { context: "postmaster", type: "integer", min: 0, max: 262143 },
+  max_wal_size: { context: "sighup", type: "integer", unit: "MB", min: 2, max: 2147483647 },
+  max_worker_processes: { context: "postmaster", type: "integer", min: 0, max: 262143 },
+  min_wal_size: { context: "sighup", type: "integer", unit: "MB", min: 2, max: 2147483647 },
+  password_encryption: { context: "user", type: "enum", values: ["md5", "scram-sha-256"] },
+  port: { context: "postmaster", type: "integer", min: 1, max: 65535, managed: true },
+  primary_conninfo: { context: "sighup", type: "string", managed: true },
+  primary_slot_name: { context: "sighup", type: "string", managed: true },
+  random_page_cost: { context: "user", type: "real", min: 0, max: Number.MAX_VALUE },
+  seq_page_cost: { context: "user", type: "real", min: 0, max: Number.MAX_VALUE },
+  shared_buffers: { context: "postmaster", type: "integer", unit: "8kB", min: 16, max: 1073741823 },
+  shared_preload_libraries: { context: "postmaster", type: "string", hidden: true, pattern: /^([a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*)?$/ },
+  statement_timeout: { context: "user", type: "integer", unit: "ms", min: 0, max: 2147483647 },
+  superuser_reserved_connections: { context: "postmaster", type: "integer", min: 0, max: 262143 },
+  synchronous_commit: { context: "user", type: "enum", values: ["local", "remote_write", "remote_apply", "on", "off"] },
+  synchronous_standby_names: { context: "sighup", type: "string", pattern: /^[A-Za-z0-9_ ,()*]*$/ },
+  tcp_keepalives_count: { context: "user", type: "integer", min: 0, max: 2147483647 },
+  tcp_keepalives_idle: { context: "user", type: "integer", unit: "s", min: 0, max: 2147483647 },
+  tcp_keepalives_interval: { context: "user", type: "integer", unit: "s", min: 0, max: 2147483647 },
+  temp_buffers: { context: "user", type: "integer", unit: "8kB", min: 100, max: 1073741823 },
+  temp_file_limit: { context: "superuser", type: "integer", unit: "kB", min: -1, max: 2147483647 },
+  track_activity_query_size: { context: "postmaster", type: "integer", unit: "B", min: 100, max: 1048576 },
+  track_functions: { context: "superuser", type: "enum", values: ["none", "pl", "all"] },
+  track_io_timing: { context: "superuser", type: "bool" },
+  unix_socket_directories: { context: "postmaster", type: "string", managed: true },
+  wal_buffers: { context: "postmaster", type: "integer", unit: "8kB", min: -1, max: 262143 },
+  wal_compression: { context: "superuser", type: "enum", values: ["pglz", "lz4", "zstd", "on", "off"] },
+  wal_keep_size: { context: "sighup", type: "integer", unit: "MB", min: 0, max: 2147483647 },
+  wal_level: { context: "postmaster", type: "enum", values: ["minimal", "replica", "logical"] },
+  wal_log_hints: { context: "postmaster", type: "bool" },
+  wal_receiver_status_interval: { context: "sighup", type: "integer", unit: "s", min: 0, max: 2147483 },
+  wal_receiver_timeout: { context: "sighup", type: "integer", unit: "ms", min: 0, max: 2147483647 },
+  wal_sender_timeout: { context: "user", type: "integer", unit: "ms", min: 0, max: 2147483647 },
+  wal_writer_delay: { context: "sighup", type: "integer", unit: "ms", min: 1, max: 10000 },
+  work_mem: { context: "user", type: "integer", unit: "kB", min: 64, max: 2147483647 },
+};
+
+/** Contexts whose settings a reload applies (backend ones to new sessions). */
+const RELOADABLE: ReadonlySet<PostgresContext> = new Set(["sighup", "superuser", "user", "backend", "superuser-backend"]);
+
+export function isReloadable(name: string): boolean {
+  const spec = POSTGRES_SETTINGS[name];
+  return spec !== undefined && RELOADABLE.has(spec.context);
+}
+
+const MEMORY_BYTES: Readonly<Record<string, number>> = { B: 1, kB: 1024, "8kB": 8192, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+const TIME_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+/** What a value may be written in: units of the same kind as the setting's own. */
+function unitsFor(unit: Unit): Readonly<Record<string, number>> {
+  return unit in TIME_MS ? TIME_MS : MEMORY_BYTES;
+}
+const WRITABLE_UNITS = (unit: Unit) => Object.keys(unitsFor(unit)).filter((u) => u !== "8kB");
+
+type Value = string | number | boolean;
+
+/**
+ * The value as pg_settings.setting shows it once the server runs with it (booleans on/off, enums
+ * lowercase, numbers in the setting's unit), or the reason the server would refuse it. Stricter
+ * than PostgreSQL: whole numbers with a unit and no space, no value that would need rounding,
+ * and strings without control characters or Terraform template markers.
+ */
+export function normalizePostgresSetting(name: string, value: Value): { setting: string } | { problem: string } {
+  const spec = POSTGRES_SETTINGS[name];
+  if (!spec)
+    return {
+      problem: `"${name}" is not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it with its context to POSTGRES_SETTINGS in constructs/postgres/renderers/postgres-settings.ts`,
+    };
+  const text = String(value);
+  switch (spec.type) {
+    case "bool": {
+      const v = text.toLowerCase();
+      if (["on", "true", "yes", "1"].includes(v)) return { setting: "on" };
+      if (["off", "false", "no", "0"].includes(v)) return { setting: "off" };
+      return { problem: `"${text}" is not a boolean for ${name}; use on or off` };
+    }
+    case "enum": {
+      const v = text.toLowerCase();
+      if (spec.values!.includes(v)) return { setting: v };
+      return { problem: `"${text}" is not a value of ${name}; use one of ${spec.values!.join(", ")}` };
+    }
+    case "integer":
+    case "real": {
+      const m = (spec.type === "integer" ? /^(-?\d{1,15})([A-Za-z]*)$/ : /^(-?\d{1,15}(?:\.\d{1,15})?)([A-Za-z]*)$/).exec(text);
+      const example = spec.unit
+        ? `, optionally with a unit (${WRITABLE_UNITS(spec.unit).join(", ")}), e.g. "${spec.unit === "8kB" || spec.unit === "kB" || spec.unit === "MB" || spec.unit === "B" ? "64MB" : "30s"}"`
+        : "";
+      if (!m) return { problem: `"${text}" is not ${spec.type === "integer" ? "a whole number" : "a number"} for ${name}${example}` };
+      let n = Number(m[1]);
+      const suffix = m[2]!;
+      if (suffix !== "") {
+        const table = spec.unit ? unitsFor(spec.unit) : undefined;
+        if (!spec.unit || !table || !(suffix in table) || suffix === "8kB") {
+          return {
+            problem: `"${text}": ${name} ${spec.unit ? `takes the units ${WRITABLE_UNITS(spec.unit).join(", ")}` : "takes no unit"}`,
+          };
+        }
+        n = (n * table[suffix]!) / table[spec.unit]!;
+        if (spec.type === "integer" && !Number.isInteger(n))
+          return { problem: `"${text}" is not a whole number of ${spec.unit} for ${name}; write it in ${spec.unit} or a larger unit` };
+      }
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        return { problem: `"${text}" is out of range for ${name}: ${spec.min} to ${spec.max}${spec.unit ? ` ${spec.unit}` : ""}` };
+      }
+      return { setting: String(n) };
+    }
+    case "string": {
+      // eslint-disable-next-line no-control-regex
+      if (/[\u0000-\u001f\u007f]/.test(text))
+        return { problem: `the value of ${name} contains a newline or another control character; write it on one line` };
+      if (/[$%]\{/.test(text))
+        return { problem: `the value of ${name} contains "\${" or "%{", which Terraform reads as a template; remove it` };
+      if (text.length > 1024) return { problem: `the value of ${name} is longer than 1024 characters` };
+      if (spec.pattern && !spec.pattern.test(text))
+        return { problem: `"${text}" is not an accepted value of ${name} (allowed: ${spec.pattern.source})` };
+      return { setting: text };
+    }
+  }
+}
+
+/**
+ * Problems with settings a user wrote (environment config, PostgresCluster props), one line per
+ * setting, each led by `${keyPrefix}${name}` and saying how to fix it. Managed settings are refused.
+ */
+export function postgresSettingsProblems(settings: Readonly<Record<string, Value>>, keyPrefix: string): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(settings)) {
+    const spec = POSTGRES_SETTINGS[name];
+    if (spec?.managed) {
+      problems.push(`${keyPrefix}${name}: is set by PostgresCluster (paths, port, listen address, replication wiring); remove it`);
+      continue;
+    }
+    const result = normalizePostgresSetting(name, value);
+    if ("problem" in result) problems.push(`${keyPrefix}${name}: ${result.problem}`);
+  }
+  return problems;
+}
+
+export interface SplitSettings {
+  /** Context postmaster: server arguments; a change needs a restart (the container is replaced). */
+  readonly restart: Record<string, string>;
+  /** Applied by pg_reload_conf(): the settings file only. */
+  readonly reload: Record<string, string>;
+}
+
+/** Splits settings by context; throws on an unknown name or a value the server would refuse. */
+export function splitPostgresSettings(settings: Readonly<Record<string, string>>): SplitSettings {
+  const problems = Object.entries(settings).flatMap(([name, value]) => {
+    const r = normalizePostgresSetting(name, value);
+    return "problem" in r ? [`${name}: ${r.problem}`] : [];
+  });
+  if (problems.length > 0) throw new Error(`splitPostgresSettings:\n  - ${problems.join("\n  - ")}`);
+  const restart: Record<string, string> = {};
+  const reload: Record<string, string> = {};
+  for (const name of Object.keys(settings).sort()) (isReloadable(name) ? reload : restart)[name] = settings[name]!;
+  return { restart, reload };
+}
+
+export interface PostgresSettingsFileInput extends SplitSettings {
+  /**
+   * The data directory's postgresql.conf (initdb's: locale, time zone, text search config), read
+   * first so those stay as they are; ours come after and win.
+   */
+  readonly includeFile: string;
+}
+
+/** A postgresql.conf string literal: quotes doubled, backslashes doubled (the file parser reads escapes). */
+function confQuote(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+/**
+ * The file PostgreSQL reads as config_file. The restart-only settings are repeated under the
+ * reloadable ones: they are also server arguments (which win), but on every reload PostgreSQL
+ * flags a restart-only setting whose file value differs from the running one as pending_restart
+ * (and logs that the file "contains errors") even when an argument overrides it, and initdb's
+ * file sets shared_buffers and max_connections. Repeating our values keeps both quiet.
+ */
+export function renderPostgresSettingsFile(input: PostgresSettingsFileInput): string {
+  if (!/^\/[A-Za-z0-9_./-]+$/.test(input.includeFile))
+    throw new Error(`renderPostgresSettingsFile: includeFile "${input.includeFile}" must be an absolute path of letters, digits, _ . / -`);
+  const wrong = [
+    ...Object.keys(input.reload)
+      .filter((n) => !isReloadable(n))
+      .map((n) => `${n} needs a restart and belongs in restart`),
+    ...Object.keys(input.restart)
+      .filter((n) => isReloadable(n) || !POSTGRES_SETTINGS[n])
+      .map((n) => `${n} ${POSTGRES_SETTINGS[n] ? "is reloadable and belongs in reload" : "is unknown"}`),
+    ...Object.entries({ ...input.reload, ...input.restart }).flatMap(([n, v]) => {
+      const r = normalizePostgresSetting(n, v);
+      return "problem" in r ? [`${n}: ${r.problem}`] : [];
+    }),
+  ];
+  if (wrong.length > 0) throw new Error(`renderPostgresSettingsFile:\n  - ${wrong.join("\n  - ")}`);
+  const lines = (settings: Record<string, string>) =>
+    Object.keys(settings)
+      .sort()
+      .map((n) => `${n} = ${confQuote(settings[n]!)}`);
+  return [
+    "# Generated by the UpdateIO infrastructure (PostgresCluster). Do not edit: the next apply overwrites it.",
+    `include_if_exists ${confQuote(input.includeFile)}`,
+    "",
+    "# Reloadable: a change is applied by SELECT pg_reload_conf() (the postgres-reload job), no restart.",
+    ...lines(input.reload),
+    "",
+    "# Restart-only: also server arguments (-c), which override this file; a change replaces the container.",
+    ...lines(input.restart),
+    "",
+  ].join("\n");
+}
+
+/** Expected pg_settings.setting of every setting in `settings` that the server shows to any role. */
+export function expectedPostgresSettings(settings: Readonly<Record<string, string>>): { name: string; setting: string; real: boolean }[] {
+  return Object.keys(settings)
+    .filter((n) => !POSTGRES_SETTINGS[n]?.managed && !POSTGRES_SETTINGS[n]?.hidden)
+    .sort()
+    .map((name) => {
+      const r = normalizePostgresSetting(name, settings[name]!);
+      if ("problem" in r) throw new Error(`expectedPostgresSettings: ${name}: ${r.problem}`);
+      return { name, setting: r.setting, real: POSTGRES_SETTINGS[name]!.type === "real" };
+    });
+}

@@ -1,0 +1,4 @@
+/** Public API of the rabbitmq module. */
+export * from "./rabbit-broker";
+export * from "./renderers/rabbitmq";
+export * from "./renderers/rabbitmq-definitions";

@@ -1,0 +1,222 @@
+import { Construct } from "constructs";
+import { renderCookieEntrypoint, renderEnabledPlugins, renderRabbitConf } from "./renderers/rabbitmq";
+import {
+  appPermissions,
+  DEFAULT_APPS,
+  DEFAULT_TOPOLOGY,
+  renderRabbitDefinitions,
+  topologyProblems,
+  type RabbitApp,
+  type RabbitTopology,
+  type RabbitUser,
+} from "./renderers/rabbitmq-definitions";
+import type { Connectable, ServiceConnection } from "../kit/connection";
+import { GeneratedSecret } from "../kit/generated-secret";
+import { HardenedService } from "../kit/hardened-service";
+import { PlatformNetwork } from "../kit/platform-network";
+import { SECURE_DEFAULTS } from "../kit/secure-defaults";
+import { ServiceImage } from "../kit/service-image";
+import { ServiceVolume } from "../kit/service-volume";
+
+export interface RabbitBrokerProps {
+  readonly environment: string;
+  /** Official rabbitmq image reference (pinned; the -management variant ships the Prometheus plugin). */
+  readonly image: string;
+  readonly memoryMb: number;
+  /** @default 512 */
+  readonly cpuShares?: number;
+  /** Virtual host of this environment. */
+  readonly vhost: string;
+  /** @default false */
+  readonly protectData?: boolean;
+  /** @default "info" */
+  readonly logLevel?: string;
+  /**
+   * App services and what each publishes and consumes; each gets its own user with least-privilege
+   * permissions (see appPermissions) and receives it through connectionFor(<app name>).
+   * @default DEFAULT_APPS (api, discord-bot, telegram-bot)
+   */
+  readonly apps?: readonly RabbitApp[];
+  /**
+   * Exchanges and quorum queues (each with a dead-letter queue) declared at boot from the definitions file.
+   * @default DEFAULT_TOPOLOGY (updateio.events, updateio.commands; notifications.telegram, notifications.discord, updates.fetch)
+   */
+  readonly topology?: RabbitTopology;
+  /**
+   * Nodes: 1, or an odd number ≥ 3 forming a cluster by static peer discovery (classic_config).
+   * Each node is its own container (rabbitmq-1 ... rabbitmq-N) with its own data volume; all
+   * answer to the "rabbitmq" alias.
+   * @default 1
+   */
+  readonly clusterSize?: number;
+  /**
+   * An internal network every node also joins, shared with Prometheus only, which scrapes the
+   * nodes' Prometheus plugin there instead of joining the network the app services use.
+   * @default undefined (scraped on the rabbitmq network)
+   */
+  readonly metricsNetwork?: PlatformNetwork;
+}
+
+const PORT = 5672;
+const USER = "updateio";
+const DEFINITIONS_SECRET = "rabbitmq_definitions";
+const COOKIE_SECRET = "erlang_cookie";
+const CONF_DIR = "/etc/rabbitmq/conf.d";
+// RabbitMQ parses every file in conf.d as rabbitmq.conf (checked on a real broker), so the plugins file lives apart.
+const PLUGINS_DIR = "/etc/rabbitmq/plugins";
+
+/** RabbitMQ on its own internal network; the management UI is never published. */
+export class RabbitBroker extends Construct implements Connectable {
+  readonly host = "rabbitmq";
+  readonly port = PORT;
+  /** The legacy all-access user of the vhost, returned by connectionFor() without a role. */
+  readonly user = USER;
+  readonly vhost: string;
+  readonly network: PlatformNetwork;
+  /** Where Prometheus scrapes the nodes, when given. */
+  readonly metricsNetwork?: PlatformNetwork;
+  /** The first (or only) node. */
+  readonly service: HardenedService;
+  /** Every node, in order (one unless clusterSize > 1). */
+  readonly nodes: readonly HardenedService[];
+  /** DNS name of each node (its Prometheus plugin listens on metricsPort there). */
+  readonly nodeHosts: readonly string[];
+  /** rabbitmq_prometheus' port (never published; scraped over the rabbitmq network). */
+  readonly metricsPort = 15692;
+  /** The first (or only) node's data volume. */
+  readonly dataVolume: ServiceVolume;
+  readonly dataVolumes: readonly ServiceVolume[];
+  /** Password of the legacy user (connectionFor() without a role). */
+  readonly password: GeneratedSecret;
+  /** Shared by every node and the CLI tools; installed by the entrypoint wrapper. */
+  readonly erlangCookie: GeneratedSecret;
+  readonly apps: readonly RabbitApp[];
+  readonly topology: RabbitTopology;
+  private readonly appPasswords = new Map<string, GeneratedSecret>();
+
+  constructor(scope: Construct, id: string, props: RabbitBrokerProps) {
+    super(scope, id);
+    this.vhost = props.vhost;
+    this.apps = props.apps ?? DEFAULT_APPS;
+    this.topology = props.topology ?? DEFAULT_TOPOLOGY;
+    const clusterSize = props.clusterSize ?? 1;
+    const problems = topologyProblems(this.topology, this.apps);
+    if (!Number.isInteger(clusterSize) || clusterSize < 1 || (clusterSize > 1 && clusterSize % 2 === 0)) {
+      problems.push(`clusterSize: ${clusterSize} must be 1 or an odd whole number ≥ 3 (quorum queues need a majority)`);
+    }
+    if (this.apps.some((a) => a.name === USER)) problems.push(`apps: "${USER}" is the legacy user's name; pick another app name`);
+    if (problems.length > 0) throw new Error(`RabbitBroker ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+
+    this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "rabbitmq" });
+    this.metricsNetwork = props.metricsNetwork;
+    this.password = new GeneratedSecret(this, "password");
+    this.erlangCookie = new GeneratedSecret(this, "erlang-cookie", { length: 64 });
+    for (const app of this.apps) this.appPasswords.set(app.name, new GeneratedSecret(this, `${app.name}-password`));
+
+    const users: RabbitUser[] = [
+      // Today's user, kept so connectionFor() without a role behaves as before.
+      { name: USER, password: this.password.value, tags: ["management"], permissions: { configure: ".*", write: ".*", read: ".*" } },
+      ...this.apps.map((app) => ({ name: app.name, password: this.appPasswords.get(app.name)!.value, permissions: appPermissions(app) })),
+    ];
+    const definitions = renderRabbitDefinitions({ vhost: props.vhost, users, topology: this.topology });
+    const image = new ServiceImage(this, "image", { ref: props.image });
+    const nodeNames = Array.from({ length: clusterSize }, (_, i) => (clusterSize === 1 ? this.host : `${this.host}-${i + 1}`));
+    this.nodeHosts = nodeNames;
+    const conf = renderRabbitConf({
+      memoryMb: props.memoryMb,
+      vhost: props.vhost,
+      logLevel: props.logLevel,
+      definitionsFile: `${SECURE_DEFAULTS.secretsDir}/${DEFINITIONS_SECRET}`,
+      clusterNodes: clusterSize > 1 ? nodeNames.map((n) => `rabbit@${n}`) : [],
+    });
+
+    const nodes: HardenedService[] = [];
+    const volumes: ServiceVolume[] = [];
+    nodeNames.forEach((name, i) => {
+      const single = clusterSize === 1;
+      const volume = new ServiceVolume(this, single ? "data" : `data-${i + 1}`, {
+        environment: props.environment,
+        service: name,
+        purpose: "data",
+        protect: props.protectData ?? false,
+      });
+      volumes.push(volume);
+      nodes.push(
+        new HardenedService(this, single ? "server" : `server-${i + 1}`, {
+          environment: props.environment,
+          service: name,
+          component: "data",
+          image,
+          user: "rabbitmq",
+          memoryMb: props.memoryMb,
+          cpuShares: props.cpuShares,
+          // The wrapper installs the Erlang cookie (see renderCookieEntrypoint), then runs the image's entrypoint.
+          entrypoint: ["/bin/sh", "-c", renderCookieEntrypoint(`${SECURE_DEFAULTS.secretsDir}/${COOKIE_SECRET}`), "rabbitmq-entrypoint"],
+          command: ["rabbitmq-server"],
+          env: {
+            // Node name must survive container replacement, or the node forgets its own data directory.
+            RABBITMQ_NODENAME: `rabbit@${name}`,
+            RABBITMQ_ENABLED_PLUGINS_FILE: `${PLUGINS_DIR}/enabled_plugins`,
+          },
+          secrets: [
+            // Carries the users' passwords (hashed by RabbitMQ on import), so it is a secret, not config.
+            { name: DEFINITIONS_SECRET, value: definitions },
+            { name: COOKIE_SECRET, value: this.erlangCookie.value },
+          ],
+          configDirs: [
+            { path: CONF_DIR, files: [{ name: "20-updateio.conf", content: conf }] },
+            { path: PLUGINS_DIR, files: [{ name: "enabled_plugins", content: renderEnabledPlugins() }] },
+          ],
+          tmpfs: { "/var/log/rabbitmq": 16 },
+          volumes: [{ volume, containerPath: "/var/lib/rabbitmq" }],
+          networks: [
+            { network: this.network, aliases: single ? [] : [this.host] },
+            ...(props.metricsNetwork ? [{ network: props.metricsNetwork }] : []),
+          ],
+          healthcheck: {
+            test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"],
+            interval: "30s",
+            timeout: "20s",
+            retries: 5,
+            startPeriod: "1m0s",
+          },
+        }),
+      );
+    });
+    this.nodes = nodes;
+    this.service = nodes[0]!;
+    this.dataVolumes = volumes;
+    this.dataVolume = volumes[0]!;
+  }
+
+  /**
+   * Settings for a client. Without a role: the legacy all-access user (unchanged behaviour). With a
+   * role: the app's own user (role = the app service's name, one of `apps`).
+   */
+  connectionFor(role?: string): ServiceConnection {
+    let user = this.user;
+    let password = this.password.value;
+    if (role !== undefined) {
+      const secret = this.appPasswords.get(role);
+      if (!secret)
+        throw new Error(
+          `RabbitBroker ${this.node.path}: no app "${role}"; known apps: ${[...this.appPasswords.keys()].join(", ") || "(none)"} (add it to apps)`,
+        );
+      user = role;
+      password = secret.value;
+    }
+    return {
+      network: this.network,
+      ready: this.nodes.flatMap((n) => n.containers),
+      env: { AMQP_HOST: this.host, AMQP_PORT: String(this.port), AMQP_VHOST: this.vhost, AMQP_USER: user },
+      secrets: [
+        { name: "amqp_password", value: password, envVar: "AMQP_PASSWORD_FILE" },
+        {
+          name: "amqp_url",
+          value: `amqp://${user}:${password}@${this.host}:${this.port}/${encodeURIComponent(this.vhost)}`,
+          envVar: "AMQP_URL_FILE",
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,4 @@
+/** Public API of the redis module. */
+export * from "./redis-cache";
+export * from "./renderers/redis";
+export * from "./renderers/redis-sentinel";

@@ -1,0 +1,354 @@
+import type { Container } from "@cdktf/provider-docker/lib/container";
+import { Construct } from "constructs";
+import {
+  MONITOR_USER,
+  REPLICATION_USER,
+  SENTINEL_USER,
+  renderRedisAcl,
+  renderRedisConf,
+  renderRedisReplicationAuth,
+  type RedisRole,
+} from "./renderers/redis";
+import { renderSentinelConf } from "./renderers/redis-sentinel";
+import type { Connectable, ServiceConnection } from "../kit/connection";
+import { GeneratedSecret } from "../kit/generated-secret";
+import { HardenedService } from "../kit/hardened-service";
+import { PlatformNetwork } from "../kit/platform-network";
+import { SECURE_DEFAULTS } from "../kit/secure-defaults";
+import { ServiceImage } from "../kit/service-image";
+import { ServiceVolume } from "../kit/service-volume";
+import type { SecretFile } from "../kit/service-spec";
+
+export type { RedisRole } from "./renderers/redis";
+
+export interface RedisCacheProps {
+  readonly environment: string;
+  /** Official redis image reference (pinned). */
+  readonly image: string;
+  /** Memory limit in MiB (each data node); maxmemory is 75% of it. */
+  readonly memoryMb: number;
+  /** @default 512 */
+  readonly cpuShares?: number;
+  /** @default false */
+  readonly protectData?: boolean;
+  /**
+   * "state" (sessions, rate limits: noeviction, AOF) or "cache" (recomputable entries:
+   * allkeys-lru, no persistence). See RedisRole for why the split is by instance, not by TTL.
+   * @default "state"
+   */
+  readonly role?: RedisRole;
+  /**
+   * Service name: DNS alias of the (initial) master, network and volume names. Give a second
+   * instance (e.g. the "cache" role next to the "state" one) its own, e.g. "redis-cache".
+   * @default "redis"
+   */
+  readonly name?: string;
+  /**
+   * Replicas of the master, each its own container <name>-replica-<n> with its own data volume.
+   * @default 0
+   */
+  readonly replicas?: number;
+  /**
+   * Sentinels <name>-sentinel-<n> watching the master (0, or 3 or more: a failover needs a
+   * majority of them alive). Needs replicas ≥ 1. Quorum is a majority.
+   * @default 0
+   */
+  readonly sentinels?: number;
+  /** Sentinel down-after-milliseconds. @default 5000 */
+  readonly sentinelDownAfterMs?: number;
+  /** Sentinel failover-timeout. @default 60000 */
+  readonly sentinelFailoverTimeoutMs?: number;
+  /** Memory limit of each Sentinel in MiB. @default 64 */
+  readonly sentinelMemoryMb?: number;
+  /**
+   * Adds the ACL user "monitor" to every data node, with a generated password: server statistics
+   * only (INFO, LATENCY, SLOWLOG LEN ...), no keys, no CONFIG (see MONITOR_ACL), for
+   * redis_exporter (MetricsExporters). Sentinels get no such user.
+   * @default false
+   */
+  readonly monitoring?: boolean;
+}
+
+const PORT = 6379;
+const SENTINEL_PORT = 26379;
+const APP_USER = "updateio";
+const SENTINEL_PEER_USER = "sentinel-peer";
+const CONFIG_DIR = "/usr/local/etc/redis";
+/** tmpfs where each Sentinel keeps the copy of its config that it rewrites. */
+const SENTINEL_DIR = "/sentinel";
+
+/**
+ * Redis with ACL users (default user off), a memory cap and a role ("state": noeviction + AOF, the
+ * default; "cache": allkeys-lru, no persistence). Optionally replicas and Sentinels (prod): clients
+ * then find the master through Sentinel (REDIS_SENTINELS / REDIS_SENTINEL_MASTER), because after a
+ * failover the master is no longer the container behind the `<name>` alias.
+ */
+export class RedisCache extends Construct implements Connectable {
+  readonly host: string;
+  readonly port = PORT;
+  readonly appUser = APP_USER;
+  readonly role: RedisRole;
+  readonly network: PlatformNetwork;
+  /** The initial master. */
+  readonly service: HardenedService;
+  readonly dataVolume: ServiceVolume;
+  readonly appPassword: GeneratedSecret;
+  readonly replicaServices: readonly HardenedService[];
+  readonly sentinelServices: readonly HardenedService[];
+  /** Sentinel host:port list, empty without sentinels. */
+  readonly sentinelAddresses: readonly string[];
+  /** The master name clients ask Sentinel for. */
+  readonly sentinelMasterName: string;
+  readonly sentinelPort = SENTINEL_PORT;
+  /**
+   * DNS names of the data nodes, the initial master first, then the replicas
+   * (<name>, <name>-replica-1, ...): an exporter scrapes each one.
+   */
+  readonly nodeHosts: readonly string[];
+  /** The monitoring ACL user ("monitor"), when `monitoring` is on. */
+  readonly monitorUser?: string;
+  /** Its password, a Terraform token (deliver it as a file), when `monitoring` is on. */
+  readonly monitorPassword?: string;
+  private readonly sentinelClientPassword?: GeneratedSecret;
+
+  constructor(scope: Construct, id: string, props: RedisCacheProps) {
+    super(scope, id);
+    const name = props.name ?? "redis";
+    const replicas = props.replicas ?? 0;
+    const sentinels = props.sentinels ?? 0;
+    const downAfterMs = props.sentinelDownAfterMs ?? 5000;
+    const failoverTimeoutMs = props.sentinelFailoverTimeoutMs ?? 60000;
+    validate(this.node.path, props, { name, replicas, sentinels, downAfterMs, failoverTimeoutMs });
+
+    this.host = name;
+    this.role = props.role ?? "state";
+    this.sentinelMasterName = name;
+    const image = new ServiceImage(this, "image", { ref: props.image });
+    this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: name });
+    this.appPassword = new GeneratedSecret(this, "app-password");
+    const healthPassword = new GeneratedSecret(this, "healthcheck-password");
+    const replicationPassword = replicas > 0 ? new GeneratedSecret(this, "replication-password") : undefined;
+    const sentinelPassword = sentinels > 0 ? new GeneratedSecret(this, "sentinel-password") : undefined;
+    if (props.monitoring) {
+      this.monitorUser = MONITOR_USER;
+      this.monitorPassword = new GeneratedSecret(this, "monitor-password").value;
+    }
+    const aclFile = `${SECURE_DEFAULTS.secretsDir}/users_acl`;
+    const aclSecret = {
+      name: "users_acl",
+      value: renderRedisAcl({
+        appUser: APP_USER,
+        appPassword: this.appPassword.value,
+        healthPassword: healthPassword.value,
+        replicationPassword: replicationPassword?.value,
+        sentinelPassword: sentinelPassword?.value,
+        monitorPassword: this.monitorPassword,
+      }),
+    };
+    const healthSecret = { name: "redis_healthcheck_password", value: healthPassword.value };
+    const replicationSecret = replicationPassword
+      ? [
+          {
+            name: "redis_replication_conf",
+            value: renderRedisReplicationAuth({ user: REPLICATION_USER, password: replicationPassword.value }),
+          },
+        ]
+      : [];
+
+    const dataNode = (nodeId: string, service: string, volume: ServiceVolume, replicaOf: boolean, dependsOn: Container[]) =>
+      new HardenedService(this, nodeId, {
+        environment: props.environment,
+        service,
+        component: "data",
+        image,
+        user: "redis",
+        memoryMb: props.memoryMb,
+        cpuShares: props.cpuShares,
+        command: ["redis-server", `${CONFIG_DIR}/redis.conf`],
+        secrets: [aclSecret, healthSecret, ...replicationSecret],
+        configDirs: [
+          {
+            path: CONFIG_DIR,
+            files: [
+              {
+                name: "redis.conf",
+                content: renderRedisConf({
+                  memoryMb: props.memoryMb,
+                  aclFile,
+                  port: PORT,
+                  role: this.role,
+                  replication: replicationPassword
+                    ? {
+                        authFile: `${SECURE_DEFAULTS.secretsDir}/redis_replication_conf`,
+                        announceHostname: service,
+                        replicaOf: replicaOf ? { host: name, port: PORT } : undefined,
+                      }
+                    : undefined,
+                }),
+              },
+            ],
+          },
+        ],
+        volumes: [{ volume, containerPath: "/data" }],
+        networks: [{ network: this.network }],
+        healthcheck: pingHealthcheck(PORT),
+        dependsOn,
+      });
+
+    this.dataVolume = new ServiceVolume(this, "data", {
+      environment: props.environment,
+      service: name,
+      purpose: "data",
+      protect: props.protectData ?? false,
+    });
+    this.service = dataNode("server", name, this.dataVolume, false, []);
+    const master = this.service.containers;
+    this.replicaServices = Array.from({ length: replicas }, (_, i) => {
+      const service = `${name}-replica-${i + 1}`;
+      const volume = new ServiceVolume(this, `replica-${i + 1}-data`, {
+        environment: props.environment,
+        service,
+        purpose: "data",
+        protect: props.protectData ?? false,
+      });
+      return dataNode(`replica-${i + 1}`, service, volume, true, [...master]);
+    });
+
+    this.nodeHosts = [name, ...this.replicaServices.map((r) => r.spec.service)];
+
+    const sentinelHosts = Array.from({ length: sentinels }, (_, i) => `${name}-sentinel-${i + 1}`);
+    this.sentinelAddresses = sentinelHosts.map((h) => `${h}:${SENTINEL_PORT}`);
+    let sentinelServices: HardenedService[] = [];
+    if (sentinelPassword) {
+      const peerPassword = new GeneratedSecret(this, "sentinel-peer-password");
+      this.sentinelClientPassword = new GeneratedSecret(this, "sentinel-client-password");
+      const clientPassword = this.sentinelClientPassword.value;
+      const dataContainers = [...master, ...this.replicaServices.flatMap((r) => r.containers)];
+      sentinelServices = sentinelHosts.map(
+        (host, i) =>
+          new HardenedService(this, `sentinel-${i + 1}`, {
+            environment: props.environment,
+            service: host,
+            component: "data",
+            role: "sentinel",
+            image,
+            user: "redis",
+            memoryMb: props.sentinelMemoryMb ?? 64,
+            cpuShares: props.cpuShares,
+            // Sentinel rewrites its config file at start and on every state change (epochs, peers,
+            // the new master after a failover) and refuses to start if it cannot. The kit mounts
+            // files read-only, so the rendered file (a secret: it holds passwords) is copied to a
+            // small tmpfs each start and Sentinel runs from the copy. The state in the copy is lost
+            // when the container restarts; a restarted Sentinel learns the current master and
+            // epoch again from its peers' hello messages (higher config epoch wins).
+            command: [
+              "sh",
+              "-c",
+              `cp ${SECURE_DEFAULTS.secretsDir}/sentinel_conf ${SENTINEL_DIR}/sentinel.conf && exec redis-sentinel ${SENTINEL_DIR}/sentinel.conf`,
+            ],
+            tmpfs: { [SENTINEL_DIR]: 1 },
+            secrets: [
+              {
+                name: "sentinel_conf",
+                value: renderSentinelConf({
+                  port: SENTINEL_PORT,
+                  dir: SENTINEL_DIR,
+                  announceHostname: host,
+                  masterName: this.sentinelMasterName,
+                  masterHost: name,
+                  masterPort: PORT,
+                  quorum: Math.floor(sentinels / 2) + 1,
+                  downAfterMs,
+                  failoverTimeoutMs,
+                  authUser: SENTINEL_USER,
+                  authPassword: sentinelPassword.value,
+                  peerUser: SENTINEL_PEER_USER,
+                  peerPassword: peerPassword.value,
+                  clientUser: APP_USER,
+                  clientPassword,
+                  healthPassword: healthPassword.value,
+                }),
+              },
+              healthSecret,
+            ],
+            networks: [{ network: this.network }],
+            healthcheck: pingHealthcheck(SENTINEL_PORT),
+            dependsOn: dataContainers,
+          }),
+      );
+    }
+    this.sentinelServices = sentinelServices;
+  }
+
+  connectionFor(): ServiceConnection {
+    const sentinelEnv: Record<string, string> =
+      this.sentinelAddresses.length > 0
+        ? {
+            REDIS_SENTINELS: this.sentinelAddresses.join(","),
+            REDIS_SENTINEL_MASTER: this.sentinelMasterName,
+            REDIS_SENTINEL_USER: this.appUser,
+          }
+        : {};
+    const sentinelSecrets: SecretFile[] = this.sentinelClientPassword
+      ? [{ name: "redis_sentinel_password", value: this.sentinelClientPassword.value, envVar: "REDIS_SENTINEL_PASSWORD_FILE" }]
+      : [];
+    return {
+      network: this.network,
+      ready: [
+        ...this.service.containers,
+        ...this.replicaServices.flatMap((s) => s.containers),
+        ...this.sentinelServices.flatMap((s) => s.containers),
+      ],
+      env: { REDIS_HOST: this.host, REDIS_PORT: String(this.port), REDIS_USER: this.appUser, ...sentinelEnv },
+      secrets: [
+        { name: "redis_password", value: this.appPassword.value, envVar: "REDIS_PASSWORD_FILE" },
+        {
+          name: "redis_url",
+          value: `redis://${this.appUser}:${this.appPassword.value}@${this.host}:${this.port}/0`,
+          envVar: "REDIS_URL_FILE",
+        },
+        ...sentinelSecrets,
+      ],
+    };
+  }
+}
+
+function pingHealthcheck(port: number) {
+  return {
+    test: [
+      "CMD-SHELL",
+      `redis-cli --no-auth-warning${port === PORT ? "" : ` -p ${port}`} --user healthcheck --pass "$(cat ${SECURE_DEFAULTS.secretsDir}/redis_healthcheck_password)" ping | grep -q PONG`,
+    ],
+    interval: "10s",
+    timeout: "3s",
+    retries: 5,
+    startPeriod: "10s",
+  };
+}
+
+function validate(
+  path: string,
+  props: RedisCacheProps,
+  v: { name: string; replicas: number; sentinels: number; downAfterMs: number; failoverTimeoutMs: number },
+): void {
+  const problems: string[] = [];
+  if (!/^[a-z][a-z0-9-]{0,20}$/.test(v.name))
+    problems.push(`name: "${v.name}" must be lowercase letters, digits and dashes, starting with a letter (at most 21 characters)`);
+  if (props.role !== undefined && props.role !== "state" && props.role !== "cache")
+    problems.push(`role: "${String(props.role)}" must be "state" or "cache"`);
+  if (!Number.isInteger(v.replicas) || v.replicas < 0 || v.replicas > 5)
+    problems.push(`replicas: ${v.replicas} must be a whole number from 0 to 5`);
+  if (!Number.isInteger(v.sentinels) || v.sentinels < 0 || v.sentinels > 7 || (v.sentinels > 0 && v.sentinels < 3)) {
+    problems.push(
+      `sentinels: ${v.sentinels} must be 0 or a whole number from 3 to 7 (a failover needs a majority of Sentinels alive; use 3)`,
+    );
+  }
+  if (v.sentinels > 0 && v.replicas < 1) problems.push("sentinels: need replicas ≥ 1 (Sentinel can only promote a replica)");
+  if (!Number.isInteger(v.downAfterMs) || v.downAfterMs < 100)
+    problems.push(`sentinelDownAfterMs: ${v.downAfterMs} must be a whole number of milliseconds ≥ 100`);
+  if (props.monitoring !== undefined && typeof props.monitoring !== "boolean")
+    problems.push(`monitoring: ${JSON.stringify(props.monitoring)} must be true or false`);
+  if (!Number.isInteger(v.failoverTimeoutMs) || v.failoverTimeoutMs < 1000)
+    problems.push(`sentinelFailoverTimeoutMs: ${v.failoverTimeoutMs} must be a whole number of milliseconds ≥ 1000`);
+  if (problems.length > 0) throw new Error(`RedisCache ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+}

@@ -1,0 +1,3 @@
+/** Public API of the vpn module. */
+export * from "./vpn-gateway";
+export * from "./renderers/wireguard";
