@@ -18,7 +18,12 @@ import {
   type AlertRulesInput,
   type GrafanaAlertingInput,
 } from "../../constructs/observability/renderers/alert-rules";
-import { CADVISOR_LABELS, DATASOURCE_UIDS, METRICS, knownMetricNames } from "../../constructs/observability/renderers/observability-catalogue";
+import {
+  CADVISOR_LABELS,
+  DATASOURCE_UIDS,
+  METRICS,
+  knownMetricNames,
+} from "../../constructs/observability/renderers/observability-catalogue";
 import { prometheusArgs, renderPrometheusConfig, type PrometheusConfigInput } from "../../constructs/observability/renderers/prometheus";
 import { describeIfBinary } from "../support/binaries";
 import { errorOf, freePort } from "../support/helpers";

@@ -18,7 +18,12 @@ import {
   renderReplicaBootstrapScript,
 } from "../../constructs/postgres/renderers/postgres";
 import { renderPgHba } from "../../constructs/postgres/renderers/postgres-hba";
-import { RELOAD_SQL, renderReloadCheckSql, renderReloadJobScript, renderReloadRoleSql } from "../../constructs/postgres/renderers/postgres-reload";
+import {
+  RELOAD_SQL,
+  renderReloadCheckSql,
+  renderReloadJobScript,
+  renderReloadRoleSql,
+} from "../../constructs/postgres/renderers/postgres-reload";
 import {
   normalizePostgresSetting,
   POSTGRES_SETTINGS,

@@ -5,7 +5,12 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
 import { postgresClusterSettings } from "../../constructs/postgres/renderers/postgres";
-import { RELOAD_SQL, renderReloadCheckSql, renderReloadJobScript, renderReloadRoleSql } from "../../constructs/postgres/renderers/postgres-reload";
+import {
+  RELOAD_SQL,
+  renderReloadCheckSql,
+  renderReloadJobScript,
+  renderReloadRoleSql,
+} from "../../constructs/postgres/renderers/postgres-reload";
 import {
   isReloadable,
   normalizePostgresSetting,
