@@ -1,7 +1,8 @@
 import type { EnvironmentConfigInput } from "./schema";
 import { PINNED_IMAGES, tagOnly } from "./images";
 import type { Variables } from "./variables";
-import { DEFAULT_DOCKER_HOST, observabilityConfig, vpnConfig } from "./prod";
+import { DEFAULT_DOCKER_HOST, observabilityConfig, publicUrlFor, vpnConfig } from "./prod";
+import { updateioServices } from "./services";
 
 /** A laptop: every service built from local source with hot reload, debug on, one replica each. Reads UPDATEIO_DEV_* only. */
 export function devConfig(vars: Variables): EnvironmentConfigInput {
@@ -14,14 +15,13 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     mountPath: "/app",
     dockerfile: "Dockerfile",
   });
-  const service = (folder: string, port: number, memoryMb = 512) => ({
-    image: build(folder),
-    replicas: 1,
-    memoryMb,
-    cpuShares: 512,
-    port,
-    env: { NODE_ENV: "development" },
-  });
+  const httpsPort = vars.port("EDGE_HTTPS_PORT", 443);
+  const hosts = {
+    api: "api.updateio.localhost",
+    admin: "admin.updateio.localhost",
+    miniApp: "app.updateio.localhost",
+    grafana: "grafana.updateio.localhost",
+  };
   return {
     name: "dev",
     dockerHost: vars.dockerHost("DOCKER_HOST", DEFAULT_DOCKER_HOST),
@@ -32,19 +32,14 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     protectData: false,
     debug: true,
     logLevel: "debug",
-    hosts: {
-      api: "api.updateio.localhost",
-      admin: "admin.updateio.localhost",
-      miniApp: "app.updateio.localhost",
-      grafana: "grafana.updateio.localhost",
-    },
+    hosts,
     edge: {
       image: tagOnly(PINNED_IMAGES.caddy),
       memoryMb: 128,
       cpuShares: 256,
       bindAddress: "127.0.0.1",
       httpPort: vars.port("EDGE_HTTP_PORT", 80),
-      httpsPort: vars.port("EDGE_HTTPS_PORT", 443),
+      httpsPort,
       tls: { mode: "internal" },
       adminAllowList: vars.cidrList("ADMIN_ALLOW", ["127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]),
     },
@@ -60,12 +55,16 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     }),
     vpn: { ...vpnConfig(vars), image: tagOnly(PINNED_IMAGES.wireguard) },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
-    services: {
-      api: { ...service("api", 3000, 768), debugPorts: [9229], features: { debugRoutes: true } },
-      discordBot: service("discord-bot", 3001),
-      telegramBot: { ...service("telegram-bot", 3002), mode: "polling" },
-      adminPanel: service("admin-panel", 3003),
-      miniApp: service("mini-app", 3004),
-    },
+    // Every service built from its folder under the source root (api/, discord-bot/, ...).
+    services: updateioServices({
+      image: build,
+      size: (service) => ({ replicas: 1, memoryMb: service === "api" ? 768 : 512, cpuShares: 512 }),
+      hosts,
+      domain: "updateio.localhost",
+      publicUrl: publicUrlFor(httpsPort),
+      env: { NODE_ENV: "development" },
+      telegramMode: "polling",
+      debug: true,
+    }),
   };
 }

@@ -2,27 +2,37 @@ import { type EnvironmentConfigInput, IMAGE_REF } from "./schema";
 import { PINNED_IMAGES } from "./images";
 import releases from "./releases.json";
 import { OFFSITE_PATTERNS } from "../constructs/postgres";
+import { updateioServices } from "./services";
 import type { VariableKey, Variables } from "./variables";
 
-type AppKey = keyof typeof releases.images;
+const RELEASED: Readonly<Record<string, string>> = releases.images;
 
-const IMAGE_VARIABLES: Record<AppKey, VariableKey> = {
+/** Services whose image a variable can override for one run. */
+const IMAGE_VARIABLES: Readonly<Record<string, VariableKey>> = {
   api: "API_IMAGE",
-  discordBot: "DISCORD_BOT_IMAGE",
-  telegramBot: "TELEGRAM_BOT_IMAGE",
-  adminPanel: "ADMIN_PANEL_IMAGE",
-  miniApp: "MINI_APP_IMAGE",
+  "discord-bot": "DISCORD_BOT_IMAGE",
+  "telegram-bot": "TELEGRAM_BOT_IMAGE",
+  "admin-panel": "ADMIN_PANEL_IMAGE",
+  "mini-app": "MINI_APP_IMAGE",
 };
 
 /** The released image of an app service: releases.json, or its UPDATEIO_<ENV>_<SERVICE>_IMAGE override. */
-export function releasedImage(vars: Variables, key: AppKey) {
-  const ref = vars.pattern(
-    IMAGE_VARIABLES[key],
-    IMAGE_REF,
-    "write an image reference such as ghcr.io/updateio/api:1.2.3@sha256:<64 hex>",
-    releases.images[key],
-  );
+export function releasedImage(vars: Variables, service: string) {
+  const released = RELEASED[service];
+  if (released === undefined)
+    throw new Error(
+      `environments/releases.json has no image for service "${service}": add "${service}": "<registry>/<name>:<version>@sha256:<digest>" under images (the release workflow writes it)`,
+    );
+  const variable = IMAGE_VARIABLES[service];
+  const ref = variable
+    ? vars.pattern(variable, IMAGE_REF, "write an image reference such as ghcr.io/updateio/api:1.2.3@sha256:<64 hex>", released)
+    : released;
   return { kind: "registry" as const, ref };
+}
+
+/** Public URL of a host on the edge: the HTTPS port appears when it is not 443. */
+export function publicUrlFor(httpsPort: number): (host: string) => string {
+  return (host) => (httpsPort === 443 ? `https://${host}` : `https://${host}:${httpsPort}`);
 }
 
 /** Off-host backup copy, when both the endpoint and the bucket are set; a part set alone is refused, not ignored. */
@@ -103,21 +113,33 @@ export function observabilityConfig(
   };
 }
 
+export interface ServiceSize {
+  readonly replicas: number;
+  readonly memoryMb: number;
+}
+
+/** Replicas and memory of each service in prod; a service not listed runs one replica with 256 MiB. */
+const PROD_SIZES: Readonly<Record<string, ServiceSize>> = {
+  api: { replicas: 3, memoryMb: 768 },
+  "discord-bot": { replicas: 1, memoryMb: 512 },
+  "telegram-bot": { replicas: 2, memoryMb: 512 },
+  "admin-panel": { replicas: 2, memoryMb: 384 },
+  "mini-app": { replicas: 2, memoryMb: 256 },
+};
+
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 
 /**
  * What test and prod share: released images by digest, the replicated data tier, webhook mode.
  * Reads only variables both environments have; prodConfig adds the prod-only ones (state, ACME).
  */
-export function releasedConfig(vars: Variables, domain: string): EnvironmentConfigInput {
-  const app = (key: AppKey, port: number, replicas: number, memoryMb: number) => ({
-    image: releasedImage(vars, key),
-    replicas,
-    memoryMb,
-    cpuShares: 1024,
-    port,
-    env: { NODE_ENV: "production" },
-  });
+export function releasedConfig(
+  vars: Variables,
+  domain: string,
+  defaults: { httpsPort: number; sizes: Readonly<Record<string, ServiceSize>> } = { httpsPort: 443, sizes: PROD_SIZES },
+): EnvironmentConfigInput {
+  const httpsPort = vars.port("EDGE_HTTPS_PORT", defaults.httpsPort);
+  const hosts = { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}`, grafana: `grafana.${domain}` };
   return {
     name: "prod",
     dockerHost: vars.dockerHost("DOCKER_HOST", DEFAULT_DOCKER_HOST),
@@ -129,14 +151,14 @@ export function releasedConfig(vars: Variables, domain: string): EnvironmentConf
     protectData: true,
     debug: false,
     logLevel: "info",
-    hosts: { api: `api.${domain}`, admin: `admin.${domain}`, miniApp: `app.${domain}`, grafana: `grafana.${domain}` },
+    hosts,
     edge: {
       image: PINNED_IMAGES.caddy,
       memoryMb: 256,
       cpuShares: 1024,
       bindAddress: "0.0.0.0",
       httpPort: vars.port("EDGE_HTTP_PORT", 80),
-      httpsPort: vars.port("EDGE_HTTPS_PORT", 443),
+      httpsPort,
       tls: { mode: "internal" },
       // Nobody until the operators list their networks (or use the VPN).
       adminAllowList: vars.cidrList("ADMIN_ALLOW", []),
@@ -158,13 +180,15 @@ export function releasedConfig(vars: Variables, domain: string): EnvironmentConf
     observability: observabilityConfig(vars, { lokiDays: 30, prometheusDays: 30, scale: 1, grafanaExpose: "edge" }),
     vpn: vpnConfig(vars),
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
-    services: {
-      api: app("api", 3000, 3, 768),
-      discordBot: app("discordBot", 3001, 1, 512),
-      telegramBot: { ...app("telegramBot", 3002, 2, 512), mode: "webhook" },
-      adminPanel: app("adminPanel", 3003, 2, 384),
-      miniApp: app("miniApp", 3004, 2, 256),
-    },
+    services: updateioServices({
+      image: (service) => releasedImage(vars, service),
+      size: (service) => ({ cpuShares: 1024, ...(defaults.sizes[service] ?? { replicas: 1, memoryMb: 256 }) }),
+      hosts,
+      domain,
+      publicUrl: publicUrlFor(httpsPort),
+      env: { NODE_ENV: "production" },
+      telegramMode: "webhook",
+    }),
   };
 }
 

@@ -94,6 +94,63 @@ const imageSource = z.discriminatedUnion(
 export const CONTAINER_REPLICA_LIMIT = 20;
 const SWARM_REPLICA_LIMIT = 100;
 
+/** An app service's name: its container and DNS name on the internal networks, e.g. status-page. */
+export const SERVICE_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+const serviceName = z
+  .string()
+  .max(40, { error: "must be at most 40 characters" })
+  .regex(SERVICE_NAME, { error: "must be lowercase words joined by dashes, e.g. status-page" });
+
+/** Backing services an app may use; each brings the app its own user, secret files and network. */
+export const BACKING_SERVICES = ["postgres", "redis", "rabbitmq"] as const;
+export type BackingService = (typeof BACKING_SERVICES)[number];
+
+/** An exchange or queue name on the broker, e.g. updateio.events. */
+const brokerName = z.string().regex(/^[a-z][a-z0-9_.-]{0,100}$/, { error: "must be an exchange or queue name such as updateio.events" });
+
+/** A public route on the edge to this service. */
+const appRoute = z.strictObject({
+  host: z.string().regex(HOSTNAME, { error: "must be a bare host name such as status.updateio.app (no scheme, no port)" }),
+  /** Only this path (and below) on the host, e.g. /telegram/webhook; the host's other paths go elsewhere. */
+  path: z
+    .string()
+    .regex(/^\/[a-z0-9/_-]+$/, { error: "must be a URL path such as /telegram/webhook" })
+    .optional(),
+  /** Behind the edge's admin allow-list (admin surfaces). */
+  adminOnly: z.boolean({ error: "must be true or false" }).default(false),
+  /** Who may frame the page (CSP frame-ancestors); absent: nobody. */
+  frameAncestors: z
+    .array(z.string().regex(/^https:\/\/(?:\*\.)?[a-z0-9.-]+$/, { error: "must be an https origin such as https://web.telegram.org" }))
+    .optional(),
+});
+
+/** A secret file the service reads through <envVar> (a *_FILE variable): generated here, or a Terraform variable. */
+const appSecret = z.union(
+  [
+    z.strictObject({
+      name: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must be a file name in snake_case, e.g. session_secret" }),
+      envVar: z.string().regex(/^[A-Z][A-Z0-9_]*_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE" }),
+      /** Random letters and digits of this length, kept in state. */
+      generate: z.strictObject({ length: z.int().min(24, { error: "must be at least 24" }).max(256, { error: "must be at most 256" }) }),
+    }),
+    z.strictObject({
+      name: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must be a file name in snake_case, e.g. discord_bot_token" }),
+      envVar: z.string().regex(/^[A-Z][A-Z0-9_]*_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE" }),
+      /** A sensitive Terraform variable (TF_VAR_<name> or a workspace variable) the operators set. */
+      variable: z.strictObject({
+        name: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must be a Terraform variable name in snake_case" }),
+        description: z.string().regex(/^[^\n"${}%\\]{1,200}$/, { error: "must be one line of plain text (no quotes, $, %, braces)" }),
+      }),
+    }),
+  ],
+  { error: "must be { name, envVar, generate: { length } } or { name, envVar, variable: { name, description } }" },
+);
+
+/**
+ * One app service: one entry of `services`, like Kamal's accessories. The stack loops over them:
+ * image, size and replicas; what it uses (users, secrets and networks follow); its edge routes;
+ * the services it calls; whether it reaches the internet; its own secrets.
+ */
 const appService = z.strictObject({
   image: imageSource,
   replicas: z
@@ -108,15 +165,22 @@ const appService = z.strictObject({
   features: featureFlags.default({}),
   /** Ports published on 127.0.0.1 for debugging (dev only), e.g. the Node inspector. */
   debugPorts: z.array(port).default([]),
-});
-
-const telegramBot = appService.extend({
-  /** polling: the bot calls getUpdates (no inbound traffic); webhook: Telegram calls us through the edge. */
-  mode: z.enum(["polling", "webhook"], { error: 'must be "polling" or "webhook"' }),
-  webhookPath: z
-    .string()
-    .regex(/^\/[a-z0-9/_-]+$/, { error: "must be a URL path such as /telegram/webhook" })
-    .default("/telegram/webhook"),
+  uses: z.array(z.enum(BACKING_SERVICES, { error: `must be one of ${BACKING_SERVICES.join(", ")}` })).default([]),
+  routes: z.array(appRoute).default([]),
+  /** Services it calls over a network of their own (it gets <NAME>_INTERNAL_URL), e.g. ["api"]. */
+  calls: z.array(serviceName).default([]),
+  /** Reaches the internet (e.g. the Discord gateway, the Telegram Bot API). */
+  egress: z.boolean({ error: "must be true or false" }).default(false),
+  secrets: z.array(appSecret).default([]),
+  /** What it publishes to (exchanges) and consumes from (queues) on the broker, when it uses rabbitmq; its user may do nothing else. */
+  messaging: z
+    .strictObject({
+      publishes: z.array(brokerName).default([]),
+      consumes: z.array(brokerName).default([]),
+    })
+    .default({ publishes: [], consumes: [] }),
+  /** One instance at a time (stop-first updates, one replica): a Discord gateway session, a Telegram getUpdates consumer. */
+  exclusive: z.boolean({ error: "must be true or false" }).default(false),
 });
 
 const dataService = z.strictObject({
@@ -404,17 +468,14 @@ export const environmentConfigSchema = z
     observability,
     vpn,
     migrations: z.strictObject({
+      /** The service whose image runs the migrations; it starts after they succeed. */
+      service: serviceName.default("api"),
       /** Command run once per API image before the API starts. */
       command: z.array(z.string().min(1)).min(1, { error: 'must be a command such as ["npx", "prisma", "migrate", "deploy"]' }),
       memoryMb,
     }),
-    services: z.strictObject({
-      api: appService,
-      discordBot: appService,
-      telegramBot,
-      adminPanel: appService,
-      miniApp: appService,
-    }),
+    /** The app services by name; the stack builds each from its entry. */
+    services: z.record(serviceName, appService).refine((s) => Object.keys(s).length > 0, { error: "must list at least one service" }),
   })
   // Cross-field rules run even when some fields are invalid (when: always), so every problem is
   // reported in one pass; they therefore read the input defensively.
@@ -498,20 +559,49 @@ export function crossFieldProblems(input: unknown): Problem[] {
   ) {
     issue(["redis", "replicas"], "must be at least 1 when redis.sentinels is set: Sentinels need a replica to promote");
   }
-  const discord = obj(services.discordBot);
-  if (typeof discord.replicas === "number" && discord.replicas !== 1) {
-    issue(
-      ["services", "discordBot", "replicas"],
-      "must be 1: a Discord bot token allows one gateway session per shard, two replicas would answer every command twice",
-    );
+  const names = new Set(Object.keys(services));
+  const routeOwners = new Map<string, string>();
+  for (const [svcName, raw] of Object.entries(services)) {
+    const svc = obj(raw);
+    if (svc.exclusive === true && typeof svc.replicas === "number" && svc.replicas !== 1)
+      issue(
+        ["services", svcName, "replicas"],
+        "must be 1 for an exclusive service (one instance at a time: a Discord gateway session, a Telegram getUpdates consumer); set exclusive to false if the service tolerates two instances, e.g. a Telegram bot in webhook mode",
+      );
+    const messaging = obj(svc.messaging);
+    const usesBroker = Array.isArray(svc.uses) && svc.uses.includes("rabbitmq");
+    if (
+      !usesBroker &&
+      ((Array.isArray(messaging.publishes) && messaging.publishes.length > 0) ||
+        (Array.isArray(messaging.consumes) && messaging.consumes.length > 0))
+    )
+      issue(["services", svcName, "messaging"], 'has no effect unless uses includes "rabbitmq"; add it, or remove messaging');
+    const calls: unknown[] = Array.isArray(svc.calls) ? svc.calls : [];
+    calls.forEach((callee, i) => {
+      if (typeof callee !== "string") return;
+      if (callee === svcName) issue(["services", svcName, "calls", i], "a service does not call itself over a network; remove it");
+      else if (!names.has(callee))
+        issue(["services", svcName, "calls", i], `"${callee}" is not a service of this environment; use one of ${[...names].join(", ")}`);
+    });
+    const routes: unknown[] = Array.isArray(svc.routes) ? svc.routes : [];
+    routes.forEach((r, i) => {
+      const route = obj(r);
+      if (typeof route.host !== "string") return;
+      if (route.host === obj(cfg.hosts).grafana)
+        issue(["services", svcName, "routes", i, "host"], `"${route.host}" is Grafana's host (hosts.grafana); pick another`);
+      const key = `${route.host}${typeof route.path === "string" ? route.path : ""}`;
+      const other = routeOwners.get(key);
+      if (other !== undefined)
+        issue(["services", svcName, "routes", i], `"${key}" is already routed to services.${other}; give each route its own host or path`);
+      routeOwners.set(key, svcName);
+    });
   }
-  const telegram = obj(services.telegramBot);
-  if (typeof telegram.replicas === "number" && telegram.replicas !== 1 && telegram.mode === "polling") {
+  const migrationService = obj(cfg.migrations).service;
+  if (typeof migrationService === "string" && !names.has(migrationService))
     issue(
-      ["services", "telegramBot", "replicas"],
-      'must be 1 in polling mode (Telegram allows one getUpdates consumer); use mode "webhook" to run more',
+      ["migrations", "service"],
+      `"${migrationService}" is not a service of this environment; name the service whose image runs the migrations`,
     );
-  }
   if (typeof edgeCfg.httpPort === "number" && edgeCfg.httpPort === edgeCfg.httpsPort)
     issue(["edge", "httpsPort"], "must differ from edge.httpPort");
   const grafanaCfg = obj(obj(cfg.observability).grafana);
@@ -657,7 +747,6 @@ export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
 /** What an environment file writes: defaults (env, features, ...) may be left out. */
 export type EnvironmentConfigInput = z.input<typeof environmentConfigSchema>;
 export type AppServiceConfig = z.output<typeof appService>;
-export type TelegramBotConfig = z.output<typeof telegramBot>;
 export type ImageSource = z.output<typeof imageSource>;
 export type RuntimeConfig = z.output<typeof runtime>;
-export type AppServiceName = keyof EnvironmentConfig["services"];
+export type AppServiceName = string;

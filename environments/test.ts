@@ -1,6 +1,15 @@
 import type { EnvironmentConfigInput } from "./schema";
-import { observabilityConfig, releasedConfig } from "./prod";
+import { observabilityConfig, releasedConfig, type ServiceSize } from "./prod";
 import type { Variables } from "./variables";
+
+/** Two API replicas so load balancing is exercised; one of everything else. */
+const TEST_SIZES: Readonly<Record<string, ServiceSize>> = {
+  api: { replicas: 2, memoryMb: 512 },
+  "discord-bot": { replicas: 1, memoryMb: 256 },
+  "telegram-bot": { replicas: 1, memoryMb: 256 },
+  "admin-panel": { replicas: 1, memoryMb: 256 },
+  "mini-app": { replicas: 1, memoryMb: 128 },
+};
 
 /**
  * Prod's topology at its smallest: same images, digests, webhook mode and replica fan-out (2 for
@@ -9,13 +18,7 @@ import type { Variables } from "./variables";
  */
 export function testConfig(vars: Variables): EnvironmentConfigInput {
   const domain = vars.domain("DOMAIN", "updateio.test");
-  const base = releasedConfig(vars, domain);
-  const small = <T extends { memoryMb: number; replicas: number }>(svc: T, replicas: number, memoryMb: number): T => ({
-    ...svc,
-    replicas,
-    memoryMb,
-  });
-  const services = base.services;
+  const base = releasedConfig(vars, domain, { httpsPort: 8444, sizes: TEST_SIZES });
   return {
     ...base,
     name: "test",
@@ -30,7 +33,7 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
       cpuShares: 256,
       bindAddress: "127.0.0.1",
       httpPort: vars.port("EDGE_HTTP_PORT", 8081),
-      httpsPort: vars.port("EDGE_HTTPS_PORT", 8444),
+      httpsPort: base.edge.httpsPort,
       tls: { mode: "internal" },
       adminAllowList: vars.cidrList("ADMIN_ALLOW", ["127.0.0.0/8", "172.16.0.0/12"]),
     },
@@ -43,12 +46,5 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
       scale: 0.5,
       grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
     }),
-    services: {
-      api: small(services.api, 2, 512),
-      discordBot: small(services.discordBot, 1, 256),
-      telegramBot: small(services.telegramBot, 1, 256),
-      adminPanel: small(services.adminPanel, 1, 256),
-      miniApp: small(services.miniApp, 1, 128),
-    },
   };
 }

@@ -100,10 +100,10 @@ export const VARIABLES = {
   VPN_PEERS: { envs: ALL, paths: ["vpn.peers"], help: "Comma-separated name:publicKey:10.13.13.N/32 (needs VPN on)." },
   VPN_KEY: { envs: ALL, paths: ["vpn.keyMode"], help: "generated (default) or supplied (TF_VAR_vpn_private_key; needs VPN on)." },
   API_IMAGE: { envs: TEST_PROD, paths: ["services.api.image"], help: "API image override, name:tag@sha256:<digest>." },
-  DISCORD_BOT_IMAGE: { envs: TEST_PROD, paths: ["services.discordBot.image"], help: "Discord bot image override." },
-  TELEGRAM_BOT_IMAGE: { envs: TEST_PROD, paths: ["services.telegramBot.image"], help: "Telegram bot image override." },
-  ADMIN_PANEL_IMAGE: { envs: TEST_PROD, paths: ["services.adminPanel.image"], help: "Admin panel image override." },
-  MINI_APP_IMAGE: { envs: TEST_PROD, paths: ["services.miniApp.image"], help: "Mini app image override." },
+  DISCORD_BOT_IMAGE: { envs: TEST_PROD, paths: ["services.discord-bot.image"], help: "Discord bot image override." },
+  TELEGRAM_BOT_IMAGE: { envs: TEST_PROD, paths: ["services.telegram-bot.image"], help: "Telegram bot image override." },
+  ADMIN_PANEL_IMAGE: { envs: TEST_PROD, paths: ["services.admin-panel.image"], help: "Admin panel image override." },
+  MINI_APP_IMAGE: { envs: TEST_PROD, paths: ["services.mini-app.image"], help: "Mini app image override." },
 } as const satisfies Record<string, VariableSpec>;
 
 export type VariableKey = keyof typeof VARIABLES;

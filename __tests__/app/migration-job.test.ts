@@ -9,14 +9,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { MigrationJob } from "../../constructs/app/migration-job";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
-import type { AppServiceConfig } from "../../environments/schema";
+import type { AppServiceSettings } from "../../constructs/app/app-settings";
+import { errorOf } from "../support/helpers";
 
 const OUT = mkdtempSync(join(tmpdir(), "migration-job-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 type Json = Record<string, any>;
 const API_IMAGE = `ghcr.io/updateio/api:1.4.0@sha256:${"a1".repeat(32)}`;
-const apiConfig: AppServiceConfig = {
+const apiConfig: AppServiceSettings = {
   image: { kind: "registry", ref: API_IMAGE },
   replicas: 3,
   memoryMb: 768,
@@ -52,8 +53,28 @@ describe("MigrationJob", () => {
   const c = containers.find((x) => x.name === "prod-api-migrate")!;
   const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
 
-  it("matches its snapshot", () => {
-    expect(text).toMatchSnapshot();
+  it("is its own job construct: one container (plus seed and secrets owner) at the paths the job always had", () => {
+    const names = containers.map((x) => x.name as string).filter((n) => n.startsWith("prod-api-migrate"));
+    expect(names.sort()).toEqual(["prod-api-migrate", "prod-api-migrate-secrets-owner", "prod-api-migrate-seed"]);
+    expect(job.service.node.path).toBe("prod/migrations/job/service");
+  });
+
+  it("refuses bad props, naming the field and the fix", () => {
+    const message = errorOf(
+      () =>
+        new MigrationJob(stack, "bad", {
+          environment: "prod",
+          image,
+          apiConfig: { ...apiConfig, port: 0 },
+          postgres,
+          command: [],
+          memoryMb: 16,
+          logLevel: "info",
+        }),
+    );
+    expect(message).toMatch(/^  - command: is empty; pass the migrate command/m);
+    expect(message).toMatch(/^  - memoryMb: 16 must be a whole number of MiB ≥ 64/m);
+    expect(message).toMatch(/^  - apiConfig\.port: 0 must be the API's port/m);
   });
 
   it("is a one-shot job: attached, not kept running, never restarted, checked on its exit code", () => {

@@ -11,7 +11,9 @@ import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
 import { RedisCache } from "../../constructs/redis/redis-cache";
 import { UpdateioService, type UpdateioServiceProps } from "../../constructs/app/updateio-service";
-import type { AppServiceConfig } from "../../environments/schema";
+import type { AppServiceSettings } from "../../constructs/app/app-settings";
+import { RabbitBroker } from "../../constructs/rabbitmq/rabbit-broker";
+import { errorOf } from "../support/helpers";
 
 const OUT = mkdtempSync(join(tmpdir(), "updateio-service-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -19,7 +21,7 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 const APP_IMAGE = `ghcr.io/updateio/api:1.4.0@sha256:${"a1".repeat(32)}`;
 type Json = Record<string, any>;
 
-const registryConfig: AppServiceConfig = {
+const registryConfig: AppServiceSettings = {
   image: { kind: "registry", ref: APP_IMAGE },
   replicas: 2,
   memoryMb: 512,
@@ -30,7 +32,7 @@ const registryConfig: AppServiceConfig = {
   debugPorts: [],
 };
 
-const buildConfig: AppServiceConfig = {
+const buildConfig: AppServiceSettings = {
   image: { kind: "build", context: "../updateio/api", dockerfile: "Dockerfile", devCommand: ["npm", "run", "dev"], mountPath: "/app" },
   replicas: 1,
   memoryMb: 768,
@@ -81,8 +83,13 @@ describe("UpdateioService (registry image, prod-like)", () => {
   }));
   const api1 = named("prod-api-1");
 
-  it("matches its snapshot (with the postgres and redis it uses)", () => {
-    expect(text).toMatchSnapshot();
+  it("declares one container per replica, its seed and secrets owner, and the image it pulls", () => {
+    const names = (Object.values(json.resource.docker_container) as Json[])
+      .map((c) => c.name as string)
+      .filter((n) => n.startsWith("prod-api"));
+    expect(names.sort()).toEqual(["prod-api-1", "prod-api-2", "prod-api-secrets-owner", "prod-api-seed"]);
+    expect(svc.port).toBe(3000);
+    expect(text).toContain(APP_IMAGE);
   });
 
   it("runs one hardened container per replica as the node user", () => {
@@ -233,5 +240,55 @@ describe("UpdateioService (dev: built from source, hot reload, debug)", () => {
     expect(() => build(() => ({ config: { ...registryConfig, env: { STRIPE_API_KEY: "sk_live" } } }), "prod", false)).toThrow(
       /env\.STRIPE_API_KEY: looks like a secret/,
     );
+  });
+});
+
+describe("UpdateioService with a broker connection (addApp) and its props", () => {
+  it("takes the connection broker.addApp returned, after its uses, even when the app is added after the broker is built", () => {
+    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
+    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+    new RandomProvider(stack, "random");
+    const rabbit = new RabbitBroker(stack, "rabbitmq", {
+      environment: "prod",
+      image: `rabbitmq:4.1.4-management-alpine@sha256:${"5c".repeat(32)}`,
+      memoryMb: 512,
+      vhost: "updateio-prod",
+    });
+    const redis = new RedisCache(stack, "redis", {
+      environment: "prod",
+      image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`,
+      memoryMb: 128,
+    });
+    const amqp = rabbit.addApp({ name: "discord-bot", publishes: ["updateio.commands"], consumes: ["notifications.discord"] });
+    new UpdateioService(stack, "discord-bot", {
+      environment: "prod",
+      service: "discord-bot",
+      config: { ...registryConfig, port: 3001 },
+      logLevel: "info",
+      uses: [{ target: redis }],
+      connections: [amqp],
+    });
+    const json: Json = JSON.parse(Testing.synth(stack));
+    const bot = (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === "prod-discord-bot-1")!;
+    expect(bot.env).toContain("AMQP_USER=discord-bot");
+    expect(bot.env).toContain("AMQP_URL_FILE=/run/secrets/amqp_url");
+    const seed = (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === "prod-discord-bot-seed")!;
+    const files = seed.upload.map((u: Json) => u.file);
+    expect(files.indexOf("/run/secrets/amqp_password")).toBeGreaterThan(files.indexOf("/run/secrets/redis_password"));
+  });
+
+  it("refuses bad settings, naming the field and the fix", () => {
+    const message = errorOf(() =>
+      build(() => ({
+        service: "Api",
+        config: { ...registryConfig, port: 0, replicas: 0, features: { "new-flag": true }, debugPorts: [70000] },
+      })),
+    );
+    expect(message).toMatch(/^UpdateioService prod\/api is invalid:$/m);
+    expect(message).toMatch(/^  - config\.port: 0 must be a port number from 1 to 65535$/m);
+    expect(message).toMatch(/^  - config\.debugPorts\.0: 70000 must be a port number from 1 to 65535$/m);
+    expect(message).toMatch(/^  - config\.replicas: 0 must be a whole number ≥ 1 \(remove the service instead of 0\)$/m);
+    expect(message).toMatch(/^  - config\.features\.new-flag: must be camelCase, e\.g\. newOnboarding$/m);
+    expect(message).toMatch(/^  - service: "Api" must be lowercase letters, digits and dashes/m);
   });
 });

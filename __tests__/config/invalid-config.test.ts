@@ -67,8 +67,8 @@ const CASES: readonly Case[] = [
   {
     name: "unknown key deep in an image source",
     env: "prod",
-    mutate: (c) => (c.services.miniApp.image.digest = "x"),
-    path: "services.miniApp.image.digest",
+    mutate: (c) => (c.services["mini-app"].image.digest = "x"),
+    path: "services.mini-app.image.digest",
     says: /remove it or fix its spelling/,
   },
   {
@@ -79,11 +79,11 @@ const CASES: readonly Case[] = [
     says: /unknown key/,
   },
   {
-    name: "unknown service",
+    name: "unknown key in a service entry",
     env: "dev",
-    mutate: (c) => (c.services.worker = structuredClone(c.services.api)),
-    path: "services.worker",
-    says: /unknown key/,
+    mutate: (c) => (c.services.worker = { ...structuredClone(c.services["mini-app"]), routes: [], replica: 2 }),
+    path: "services.worker.replica",
+    says: /unknown key; remove it or fix its spelling/,
   },
   // wrong types
   {
@@ -115,8 +115,8 @@ const CASES: readonly Case[] = [
   {
     name: "fractional port",
     env: "dev",
-    mutate: (c) => (c.services.miniApp.port = 3000.5),
-    path: "services.miniApp.port",
+    mutate: (c) => (c.services["mini-app"].port = 3000.5),
+    path: "services.mini-app.port",
     says: /whole number between 1 and 65535/,
   },
   {
@@ -152,8 +152,8 @@ const CASES: readonly Case[] = [
   {
     name: "replicas 0",
     env: "dev",
-    mutate: (c) => (c.services.adminPanel.replicas = 0),
-    path: "services.adminPanel.replicas",
+    mutate: (c) => (c.services["admin-panel"].replicas = 0),
+    path: "services.admin-panel.replicas",
     says: /at least 1; remove the service/,
   },
   {
@@ -189,7 +189,7 @@ const CASES: readonly Case[] = [
     name: "a locally built image on swarm",
     env: "dev",
     mutate: (c) => ((c as any).runtime = { kind: "swarm" }),
-    path: "services.miniApp.image",
+    path: "services.mini-app.image",
     says: /exists on one host only; the swarm runtime needs/,
   },
   {
@@ -255,8 +255,8 @@ const CASES: readonly Case[] = [
   {
     name: "app image without tag",
     env: "test",
-    mutate: (c) => (c.services.discordBot.image.ref = "ghcr.io/updateio/discord-bot"),
-    path: "services.discordBot.image.ref",
+    mutate: (c) => (c.services["discord-bot"].image.ref = "ghcr.io/updateio/discord-bot"),
+    path: "services.discord-bot.image.ref",
     says: /no tag or digest/,
   },
   {
@@ -371,8 +371,8 @@ const CASES: readonly Case[] = [
   {
     name: "debug ports in prod",
     env: "prod",
-    mutate: (c) => (c.services.adminPanel.debugPorts = [9230]),
-    path: "services.adminPanel.debugPorts",
+    mutate: (c) => (c.services["admin-panel"].debugPorts = [9230]),
+    path: "services.admin-panel.debugPorts",
     says: /dev only/,
   },
   {
@@ -386,30 +386,115 @@ const CASES: readonly Case[] = [
   {
     name: "discord bot with 2 replicas",
     env: "prod",
-    mutate: (c) => (c.services.discordBot.replicas = 2),
-    path: "services.discordBot.replicas",
-    says: /must be 1: .* answer every command twice/,
+    mutate: (c) => (c.services["discord-bot"].replicas = 2),
+    path: "services.discord-bot.replicas",
+    says: /must be 1 for an exclusive service .*Discord gateway session.*set exclusive to false/,
   },
   {
     name: "telegram polling with 2 replicas",
     env: "dev",
-    mutate: (c) => (c.services.telegramBot.replicas = 2),
-    path: "services.telegramBot.replicas",
-    says: /must be 1 in polling mode.*use mode "webhook"/,
+    mutate: (c) => (c.services["telegram-bot"].replicas = 2),
+    path: "services.telegram-bot.replicas",
+    says: /must be 1 for an exclusive service .*getUpdates consumer/,
   },
   {
-    name: "telegram mode unknown",
+    name: "route path without slash",
     env: "prod",
-    mutate: (c) => (c.services.telegramBot.mode = "push"),
-    path: "services.telegramBot.mode",
-    says: /"polling" or "webhook"/,
-  },
-  {
-    name: "telegram webhook path without slash",
-    env: "prod",
-    mutate: (c) => (c.services.telegramBot.webhookPath = "telegram/webhook"),
-    path: "services.telegramBot.webhookPath",
+    mutate: (c) => (c.services["telegram-bot"].routes[0].path = "telegram/webhook"),
+    path: "services.telegram-bot.routes.0.path",
     says: /URL path such as \/telegram\/webhook/,
+  },
+  // services as a map
+  {
+    name: "service name with capitals",
+    env: "dev",
+    mutate: (c) => (c.services.StatusPage = structuredClone(c.services["mini-app"])),
+    path: "services.StatusPage",
+    says: /lowercase words joined by dashes, e.g\. status-page/,
+  },
+  {
+    name: "service name with a Terraform expression",
+    env: "dev",
+    mutate: (c) => (c.services['x${file("/etc/passwd")}'] = structuredClone(c.services["mini-app"])),
+    path: 'services.x${file("/etc/passwd")}',
+    says: /lowercase words joined by dashes/,
+  },
+  {
+    name: "no services",
+    env: "test",
+    mutate: (c) => (c.services = {}),
+    path: "services",
+    says: /must list at least one service/,
+  },
+  {
+    name: "unknown backing service",
+    env: "prod",
+    mutate: (c) => (c.services.api.uses = ["postgres", "mongodb"]),
+    path: "services.api.uses.1",
+    says: /must be one of postgres, redis, rabbitmq/,
+  },
+  {
+    name: "call to a service that does not exist",
+    env: "prod",
+    mutate: (c) => (c.services["mini-app"].calls = ["api", "status-page"]),
+    path: "services.mini-app.calls.1",
+    says: /"status-page" is not a service of this environment; use one of api, discord-bot/,
+  },
+  {
+    name: "a service calling itself",
+    env: "dev",
+    mutate: (c) => (c.services.api.calls = ["api"]),
+    path: "services.api.calls.0",
+    says: /does not call itself/,
+  },
+  {
+    name: "two services on one route",
+    env: "prod",
+    mutate: (c) => (c.services["mini-app"].routes = [{ host: c.hosts.admin, adminOnly: false }]),
+    path: "services.mini-app.routes.0",
+    says: /"admin\.updateio\.app" is already routed to services\.admin-panel/,
+  },
+  {
+    name: "a route on Grafana's host",
+    env: "prod",
+    mutate: (c) => (c.services["mini-app"].routes[0].host = c.hosts.grafana),
+    path: "services.mini-app.routes.0.host",
+    says: /is Grafana's host \(hosts\.grafana\); pick another/,
+  },
+  {
+    name: "route host with a scheme",
+    env: "prod",
+    mutate: (c) => (c.services.api.routes[0].host = "https://api.updateio.app"),
+    path: "services.api.routes.0.host",
+    says: /bare host name such as status\.updateio\.app/,
+  },
+  {
+    name: "frame ancestor over plain http",
+    env: "prod",
+    mutate: (c) => (c.services["mini-app"].routes[0].frameAncestors = ["http://evil.example"]),
+    path: "services.mini-app.routes.0.frameAncestors.0",
+    says: /must be an https origin/,
+  },
+  {
+    name: "secret env var not ending in _FILE",
+    env: "prod",
+    mutate: (c) => (c.services.api.secrets[0].envVar = "SESSION_SECRET"),
+    path: "services.api.secrets.0.envVar",
+    says: /UPPER_SNAKE_CASE name ending in _FILE/,
+  },
+  {
+    name: "variable description that would inject",
+    env: "prod",
+    mutate: (c) => (c.services["discord-bot"].secrets[0].variable.description = 'x"} ${file("/etc/passwd")}'),
+    path: "services.discord-bot.secrets.0.variable.description",
+    says: /one line of plain text \(no quotes, \$, %, braces\)/,
+  },
+  {
+    name: "migrations run by a service that does not exist",
+    env: "prod",
+    mutate: (c) => (c.migrations.service = "backend"),
+    path: "migrations.service",
+    says: /"backend" is not a service of this environment; name the service whose image runs the migrations/,
   },
   // hosts
   {
@@ -633,15 +718,15 @@ const CASES: readonly Case[] = [
   {
     name: "token env var on a bot",
     env: "prod",
-    mutate: (c) => (c.services.discordBot.env.DISCORD_TOKEN = "x"),
-    path: "services.discordBot.env.DISCORD_TOKEN",
+    mutate: (c) => (c.services["discord-bot"].env.DISCORD_TOKEN = "x"),
+    path: "services.discord-bot.env.DISCORD_TOKEN",
     says: /looks like a secret/,
   },
   {
     name: "api key env var",
     env: "test",
-    mutate: (c) => (c.services.miniApp.env.MAPS_API_KEY = "x"),
-    path: "services.miniApp.env.MAPS_API_KEY",
+    mutate: (c) => (c.services["mini-app"].env.MAPS_API_KEY = "x"),
+    path: "services.mini-app.env.MAPS_API_KEY",
     says: /looks like a secret/,
   },
   {
@@ -824,7 +909,7 @@ describe("several problems at once", () => {
       c.debug = true;
       c.protectData = false;
       c.hosts.admin = c.hosts.api;
-      c.services.discordBot.replicas = 2;
+      c.services["discord-bot"].replicas = 2;
     });
     for (const path of [
       "replica",
@@ -834,7 +919,7 @@ describe("several problems at once", () => {
       "debug",
       "protectData",
       "hosts.admin",
-      "services.discordBot.replicas",
+      "services.discord-bot.replicas",
     ]) {
       problemAt(error, path);
     }
@@ -1001,10 +1086,12 @@ describe("valid configurations", () => {
     expect(prod.services.api.image).toEqual({ kind: "registry", ref: `ghcr.io/updateio/api:2.0.0${DIGEST}` });
   });
 
-  it("fills the schema defaults (env, features, debugPorts, webhookPath, settings)", () => {
-    expect(VALID.prod.services.adminPanel.features).toEqual({});
-    expect(VALID.prod.services.adminPanel.debugPorts).toEqual([]);
-    expect(VALID.prod.services.telegramBot.webhookPath).toBe("/telegram/webhook");
+  it("fills the schema defaults (env, features, debugPorts, uses, calls, settings)", () => {
+    expect(VALID.prod.services["admin-panel"].features).toEqual({});
+    expect(VALID.prod.services["admin-panel"].debugPorts).toEqual([]);
+    expect(VALID.prod.services["admin-panel"].uses).toEqual([]);
+    expect(VALID.prod.services["mini-app"].secrets).toEqual([]);
+    expect(VALID.prod.services.api.calls).toEqual([]);
     expect(VALID.prod.postgres.settings).toEqual({});
     expect(VALID.dev.services.api.debugPorts).toEqual([9229]);
   });

@@ -4,11 +4,13 @@ import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformOutput, TerraformStack, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
 import { EdgeProxy, type EdgeProxyProps } from "../../constructs/edge/edge-proxy";
+import { renderCaddyfile, type CaddyRoute } from "../../constructs/edge/renderers/caddyfile";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { suppressionsOf } from "../../constructs/policy/policy-aspect";
+import { errorOf } from "../support/helpers";
 
 const OUT = mkdtempSync(join(tmpdir(), "edge-proxy-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -16,8 +18,13 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 const IMAGE = `caddy:2.10.2-alpine@sha256:${"4c".repeat(32)}`;
 type Json = Record<string, any>;
 
+const API: CaddyRoute = { host: "api.updateio.app", upstreams: ["api-1:3000", "api-2:3000"], healthPath: "/health" };
+const ADMIN: CaddyRoute = { host: "admin.updateio.app", upstreams: ["admin-panel:3003"], adminOnly: true };
+
 function build(
   overrides: (ctx: { stack: TerraformStack; edge: PlatformNetwork; egress: PlatformNetwork }) => Partial<EdgeProxyProps> = () => ({}),
+  /** Runs after the EdgeProxy is built and before synth (late addRoute calls, other constructs). */
+  after: (ctx: { stack: TerraformStack; proxy: EdgeProxy }) => void = () => {},
 ) {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
@@ -35,14 +42,12 @@ function build(
     tls: { mode: "acme", email: "ops@updateio.app" },
     adminAllowList: ["10.8.0.0/16"],
     hsts: true,
-    routes: [
-      { host: "api.updateio.app", upstreams: ["api-1:3000", "api-2:3000"], healthPath: "/health" },
-      { host: "admin.updateio.app", upstreams: ["admin-panel:3003"], adminOnly: true },
-    ],
+    routes: [API, ADMIN],
     routeNetworks: [edge],
     egressNetwork: egress,
     ...overrides({ stack, edge, egress }),
   });
+  after({ stack, proxy });
   const text = Testing.synth(stack);
   const json: Json = JSON.parse(text);
   const containers = Object.values(json.resource.docker_container) as Json[];
@@ -54,14 +59,62 @@ function build(
     server: containers.find((c) => c.name === "prod-edge")!,
     seed: containers.find((c) => c.name === "prod-edge-seed")!,
     key,
+    /** The Caddyfile as synthesized (the seed's only upload). */
+    uploaded: (containers.find((c) => c.name === "prod-edge-seed")!.upload as Json[])[0]!.content as string,
   };
+}
+
+/** The Caddyfile the renderer makes of these routes with the build's edge settings. */
+function expectedCaddyfile(routes: readonly CaddyRoute[]): string {
+  return renderCaddyfile({
+    tls: { mode: "acme", email: "ops@updateio.app" },
+    httpPort: 80,
+    httpsPort: 443,
+    healthPort: 8099,
+    adminAllowList: ["10.8.0.0/16"],
+    hsts: true,
+    routes,
+  });
 }
 
 describe("EdgeProxy", () => {
   const { proxy, text, json, server, seed, key } = build();
 
-  it("matches its snapshot", () => {
-    expect(text).toMatchSnapshot();
+  it("creates the server, its seed, image and volumes under the same construct paths (logical ids)", () => {
+    // A changed path changes the logical id, and Terraform would destroy and recreate the resource.
+    expect(Object.keys(json.resource.docker_container).sort()).toEqual(["edge_proxy_container_FD84CAF5", "edge_proxy_seed_6922FAE1"]);
+    expect(Object.keys(json.resource.docker_image)).toEqual(["edge_image_285FE466"]);
+    expect(Object.keys(json.resource.docker_volume).sort()).toEqual([
+      "edge_data_volume_52C96B18",
+      "edge_proxy_config-volume-0_volume_F2EBF520",
+    ]);
+    expect(json.resource.docker_image.edge_image_285FE466.name).toBe(IMAGE);
+    expect(server.image).toBe("${docker_image.edge_image_285FE466.image_id}");
+    expect(seed.image).toBe(server.image);
+    expect(server.hostname).toBe("edge");
+    expect(server.depends_on).toEqual(["docker_container.edge_proxy_seed_6922FAE1"]);
+    // A new Caddyfile replaces the seed, and with it the server.
+    expect(server.lifecycle).toEqual({ replace_triggered_by: ["docker_container.edge_proxy_seed_6922FAE1"] });
+    expect(server).toMatchObject({ privileged: false, must_run: true, wait: true, wait_timeout: 180, stop_timeout: 30 });
+    const labels = Object.fromEntries((server.labels as Json[]).map((l) => [l.label, l.value]));
+    expect(labels).toMatchObject({
+      "io.updateio.component": "edge",
+      "io.updateio.environment": "prod",
+      "io.updateio.project": "updateio",
+      "io.updateio.service": "edge",
+    });
+  });
+
+  it("uploads through a never-started seed with no network", () => {
+    expect(seed).toMatchObject({ start: false, must_run: false, network_mode: "none", read_only: false, memory: 16 });
+    expect(seed.volumes).toEqual([
+      { volume_name: `\${docker_volume.${key("docker_volume", "prod-edge-config")}.name}`, container_path: "/etc/caddy", read_only: false },
+    ]);
+  });
+
+  it("uploads exactly the renderer's Caddyfile of its routes", () => {
+    expect(seed.upload).toEqual([{ file: "/etc/caddy/Caddyfile", content: expectedCaddyfile([API, ADMIN]), executable: false }]);
+    expect(proxy.routes).toEqual([API, ADMIN]);
   });
 
   it("runs caddy read-only with every capability dropped except NET_BIND_SERVICE", () => {
@@ -160,6 +213,127 @@ describe("EdgeProxy", () => {
     expect(() => build(() => ({ routes: [{ host: "https://api.updateio.app", upstreams: ["api:3000"] }] }))).toThrow(
       /routes\[0\]\.host .* must not include a scheme/,
     );
+  });
+
+  it("reports bad props and bad prop routes in one error", () => {
+    const message = errorOf(() =>
+      build(() => ({
+        routeNetworks: [],
+        tls: { mode: "acme", email: "ops" },
+        routes: [API, { ...API, upstreams: ["api-3:3000"] }],
+      })),
+    );
+    expect(message).toMatch(/^EdgeProxy prod\/edge is invalid:$/m);
+    expect(message).toMatch(/^  - routeNetworks: is empty/m);
+    expect(message).toMatch(/^  - tls\.email "ops" is not an email address/m);
+    expect(message).toMatch(
+      /^  - routes\[1\] repeats host "api\.updateio\.app" with path \(none: catch-all\) already used by routes\[0\]/m,
+    );
+  });
+});
+
+describe("EdgeProxy.addRoute", () => {
+  const MINI: CaddyRoute = { host: "mini.updateio.app", upstreams: ["mini-app:3002"], frameAncestors: ["https://web.telegram.org"] };
+  const WEBHOOK: CaddyRoute = { host: "api.updateio.app", path: "/telegram/webhook*", upstreams: ["telegram-bot:3001"] };
+
+  it("adds a route after other constructs were built, and the synthesized Caddyfile has it", () => {
+    let added: ReturnType<EdgeProxy["addRoute"]> | undefined;
+    const { uploaded, proxy } = build(
+      () => ({}),
+      ({ stack, proxy }) => {
+        new PlatformNetwork(stack, "late-network", { environment: "prod", purpose: "late" });
+        added = proxy.addRoute(MINI);
+      },
+    );
+    expect(added).toEqual({ route: MINI, index: 2, origin: "https://mini.updateio.app" });
+    expect(uploaded).toContain("\nmini.updateio.app {\n");
+    expect(uploaded).toContain('+Content-Security-Policy "frame-ancestors https://web.telegram.org"');
+    expect(uploaded).toBe(expectedCaddyfile([API, ADMIN, MINI]));
+    expect(proxy.caddyfile).toBe(uploaded);
+  });
+
+  it("renders the same bytes whatever the order and time routes are added", () => {
+    const viaProps = build(() => ({ routes: [API, ADMIN, MINI, WEBHOOK] }));
+    const late = build(
+      () => ({ routes: [] }),
+      ({ proxy }) => {
+        proxy.addRoute(WEBHOOK);
+        proxy.addRoute(MINI);
+        proxy.addRoute(ADMIN);
+        proxy.addRoute(API);
+      },
+    );
+    expect(late.text).toBe(viaProps.text);
+    // The path route is rendered before its host's catch-all, as Caddy evaluates them.
+    expect(late.uploaded.indexOf("handle /telegram/webhook* {")).toBeLessThan(late.uploaded.indexOf("reverse_proxy api-1:3000"));
+  });
+
+  it("still renders a route added after an unrelated construct that comes later in the stack", () => {
+    const { uploaded, json } = build(
+      () => ({ routes: [] }),
+      ({ stack, proxy }) => {
+        new TerraformOutput(stack, "built-after-the-edge", { value: "x" });
+        proxy.addRoute(API);
+      },
+    );
+    expect(json.output["built-after-the-edge"]).toBeDefined();
+    expect(uploaded).toBe(expectedCaddyfile([API]));
+  });
+
+  it("copies the route: changing the caller's object afterwards changes nothing", () => {
+    const route = { host: "late.updateio.app", upstreams: ["late:3000"] };
+    const { uploaded } = build(
+      () => ({}),
+      ({ proxy }) => {
+        proxy.addRoute(route);
+        route.upstreams.push("not a host");
+        route.host = "CHANGED";
+      },
+    );
+    expect(uploaded).toContain("\nlate.updateio.app {\n");
+    expect(uploaded).toContain("reverse_proxy late:3000 {");
+  });
+
+  it("refuses a bad route in the call, naming the field and the fix, and keeps the others", () => {
+    build(
+      () => ({}),
+      ({ proxy }) => {
+        const host = errorOf(() => proxy.addRoute({ host: "API.updateio.app", upstreams: ["api:3000"] }));
+        expect(host).toMatch(/^EdgeProxy prod\/edge: addRoute refused routes\[2\]:$/m);
+        expect(host).toMatch(/^  - routes\[2\]\.host "API\.updateio\.app" must be lowercase/m);
+        expect(errorOf(() => proxy.addRoute({ host: "x.updateio.app", upstreams: ["http://x:3000"] }))).toMatch(
+          /routes\[2\]\.upstreams\[0\] "http:\/\/x:3000" is not "name:port" \(no scheme, port 1\.\.65535\), e\.g\. "api-1:3000"/,
+        );
+        expect(errorOf(() => proxy.addRoute({ host: "x.updateio.app", dnsUpstream: { name: "tasks.x", port: 0 } }))).toMatch(
+          /routes\[2\]\.dnsUpstream\.port 0 is not a port: use an integer in 1\.\.65535/,
+        );
+        expect(errorOf(() => proxy.addRoute({ host: "x.updateio.app" }))).toMatch(/routes\[2\]\.upstreams is empty: list at least one/);
+        expect(errorOf(() => proxy.addRoute({ ...API, upstreams: ["api-9:3000"] }))).toMatch(
+          /routes\[2\] repeats host "api\.updateio\.app" with path \(none: catch-all\) already used by routes\[0\]: merge their upstreams/,
+        );
+        expect(proxy.routes).toEqual([API, ADMIN]);
+      },
+    );
+  });
+
+  it("gives the route's public origin, with the host port when it is not 443", () => {
+    build(
+      () => ({ bindAddress: "127.0.0.1", httpPort: 8080, httpsPort: 8443 }),
+      ({ proxy }) => expect(proxy.addRoute(MINI).origin).toBe("https://mini.updateio.app:8443"),
+    );
+  });
+});
+
+describe("EdgeProxy as a scrape target", () => {
+  it("offers job edge on its metrics port only when it has a metrics network", () => {
+    const withMetrics = build(({ stack }) => ({
+      metricsNetwork: new PlatformNetwork(stack, "edge-metrics", { environment: "prod", purpose: "edge-metrics" }),
+    }));
+    expect(withMetrics.proxy.scrapeTargets()).toEqual([{ job: "edge", targets: ["edge:9180"] }]);
+    expect(withMetrics.uploaded).toContain("http://:9180 {");
+    const without = build();
+    expect(without.proxy.scrapeTargets()).toEqual([]);
+    expect(without.uploaded).not.toContain("metrics");
   });
 });
 

@@ -544,8 +544,13 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         ),
       );
       expect(json().output.urls.sensitive).toBeUndefined();
+      // Every app service by its DNS name, beside the data tier.
       expect(json().output.internal_endpoints.value).toEqual({
         api: "api:3000",
+        "discord-bot": "discord-bot:3001",
+        "telegram-bot": "telegram-bot:3002",
+        "admin-panel": "admin-panel:3003",
+        "mini-app": "mini-app:3004",
         postgres: "postgres:5432",
         redis: "redis:6379",
         rabbitmq: "rabbitmq:5672",

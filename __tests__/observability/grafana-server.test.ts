@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +8,6 @@ import { TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { GRAFANA_MOUNTS, GRAFANA_SECRETS, GrafanaServer, type GrafanaServerProps } from "../../constructs/observability/grafana-server";
-import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
@@ -28,6 +26,7 @@ import { errorOf } from "../support/helpers";
 const OUT = mkdtempSync(join(tmpdir(), "grafana-server-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
+const PG_IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 const IMAGE = `grafana/grafana:12.1.1@sha256:${"9a".repeat(32)}`;
 const RULES = alertRules({ environment: "prod", expectedServices: ["api"] });
 type Json = Record<string, any>;
@@ -38,6 +37,7 @@ interface Ctx {
   edge: PlatformNetwork;
   egress: PlatformNetwork;
   postgresNet: PlatformNetwork;
+  cluster: PostgresCluster;
   botToken: string;
   webhookUrl: string;
 }
@@ -49,21 +49,23 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
   const monitoring = new PlatformNetwork(stack, "monitoring-network", { environment: env, purpose: "monitoring" });
   const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
-  const postgresNet = new PlatformNetwork(stack, "postgres-network", { environment: env, purpose: "postgres" });
-  const grafanaPassword = new GeneratedSecret(stack, "postgres-grafana-password");
+  const postgresNet = new PlatformNetwork(stack, "postgres-grafana-network", { environment: env, purpose: "postgres-grafana" });
+  const cluster = new PostgresCluster(stack, "postgres", {
+    environment: env,
+    image: PG_IMAGE,
+    memoryMb: 512,
+    readOnlyClientNetworks: [postgresNet],
+  });
   const botToken = new TerraformVariable(stack, "alert_telegram_bot_token", { type: "string", sensitive: true }).stringValue;
   const webhookUrl = new TerraformVariable(stack, "alert_discord_webhook_url", { type: "string", sensitive: true }).stringValue;
-  const ctx: Ctx = { stack, monitoring, edge, egress, postgresNet, botToken, webhookUrl };
+  const ctx: Ctx = { stack, monitoring, edge, egress, postgresNet, cluster, botToken, webhookUrl };
   const grafana = new GrafanaServer(stack, "grafana", {
     environment: env,
     image: IMAGE,
     rootUrl: "https://grafana.updateio.app",
     exposure: { mode: "edge", edgeNetwork: edge },
     monitoringNetwork: monitoring,
-    postgres: {
-      network: postgresNet,
-      login: { host: "postgres-ro", port: 5432, database: "updateio_grafana", role: "updateio_grafana", password: grafanaPassword.value },
-    },
+    postgres: { cluster, network: postgresNet, passwordAt: { scope: stack, id: "postgres-grafana-password" } },
     alerting: { telegram: { botToken, chatId: "-1001234567890" }, discord: { webhookUrl } },
     egressNetwork: egress,
     rules: RULES,
@@ -86,14 +88,21 @@ describe("GrafanaServer", () => {
   const { stack, grafana, text, json, key, server, seed, uploads } = build("prod");
   const provisioning = [...uploads.entries()].filter(([file]) => !file.startsWith("/run/secrets/"));
 
-  it("matches its snapshot (rendered files as digests: their content is checked below and by the renderer tests)", () => {
-    const digest = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex").slice(0, 16)} (${s.length} chars)`;
-    const seedView = {
-      ...seed,
-      upload: (seed.upload as Json[]).map((u) => ({ ...u, content: u.file.startsWith("/run/secrets/") ? u.content : digest(u.content) })),
-    };
-    const volumes = Object.values(json.resource.docker_volume).filter((v) => (v as Json).name.startsWith("prod-grafana"));
-    expect({ container: server, seed: seedView, volumes }).toMatchSnapshot();
+  it("declares its server, seed, secrets owner and data volume, and adds its role to the cluster handed to it", () => {
+    const names = (Object.values(json.resource.docker_container) as Json[])
+      .map((c) => c.name as string)
+      .filter((n) => n.startsWith("prod-grafana"));
+    expect(names.sort()).toEqual(["prod-grafana", "prod-grafana-secrets-owner", "prod-grafana-seed"]);
+    expect(Object.values(json.resource.docker_volume).filter((v) => (v as Json).name === "prod-grafana-data")).toHaveLength(1);
+    expect(grafana.postgresRole.name).toBe("updateio_grafana");
+    expect(grafana.postgresRole.login).toMatchObject({
+      host: "postgres",
+      port: 5432,
+      database: "updateio_grafana",
+      role: "updateio_grafana",
+    });
+    expect(grafana.postgresRole.passwordSecret.node.path).toBe("prod/postgres-grafana-password");
+    expect(seed.upload.map((u: Json) => u.file).sort()).toEqual([...uploads.keys()].sort());
   });
 
   it("runs hardened: read-only rootfs as the image's uid 472 (gid 0), every capability dropped, limits, log rotation", () => {
@@ -128,7 +137,7 @@ describe("GrafanaServer", () => {
         `${GRAFANA_PATHS.provisioning}/datasources/datasources.yaml`,
         renderDatasources({
           postgres: {
-            address: "postgres-ro:5432",
+            address: "postgres:5432",
             database: "updateio_grafana",
             user: "updateio_grafana",
             passwordFile: "/run/secrets/grafana_postgres_password",
@@ -241,7 +250,10 @@ describe("GrafanaServer", () => {
   it("edge mode publishes nothing and joins the monitoring, postgres, edge and (for alerts) egress networks", () => {
     expect(server.ports ?? []).toEqual([]);
     expect(server.networks_advanced).toEqual(
-      ["prod-monitoring", "prod-postgres", "prod-edge", "prod-egress"].map((n) => ({ name: networkRef(key, n), aliases: ["grafana"] })),
+      ["prod-monitoring", "prod-postgres-grafana", "prod-edge", "prod-egress"].map((n) => ({
+        name: networkRef(key, n),
+        aliases: ["grafana"],
+      })),
     );
     expect(grafana.upstreams()).toEqual(["grafana:3000"]);
     expect(grafana.edgeRoute()).toEqual({
@@ -271,7 +283,7 @@ describe("GrafanaServer", () => {
   it("without alerting channels it has no route out: no egress network, no channel secrets", () => {
     const b = build("dev", () => ({ alerting: undefined }));
     expect(b.server.networks_advanced.map((n: Json) => n.name)).toEqual(
-      ["dev-monitoring", "dev-postgres", "dev-edge"].map((n) => networkRef(b.key, n)),
+      ["dev-monitoring", "dev-postgres-grafana", "dev-edge"].map((n) => networkRef(b.key, n)),
     );
     expect([...b.uploads.keys()].filter((f) => f.startsWith("/run/secrets/")).sort()).toEqual([
       "/run/secrets/grafana_admin_password",
@@ -290,7 +302,7 @@ describe("GrafanaServer", () => {
     }));
     expect(b.server.ports).toEqual([{ internal: 3000, external: 3300, ip: "127.0.0.1", protocol: "tcp" }]);
     expect(b.server.networks_advanced.map((n: Json) => n.name)).toEqual(
-      ["dev-monitoring", "dev-postgres", "dev-egress"].map((n) => networkRef(b.key, n)),
+      ["dev-monitoring", "dev-postgres-grafana", "dev-egress"].map((n) => networkRef(b.key, n)),
     );
     expect(b.server.env).toContain("GF_SERVER_ROOT_URL=http://127.0.0.1:3300/");
     expect(() => b.grafana.edgeRoute()).toThrow(/needs exposure "edge"/);
@@ -301,7 +313,7 @@ describe("GrafanaServer", () => {
       publishNetwork: egress,
     }));
     expect(c.server.networks_advanced.map((n: Json) => n.name)).toEqual(
-      ["dev-monitoring", "dev-postgres", "dev-egress"].map((n) => networkRef(c.key, n)),
+      ["dev-monitoring", "dev-postgres-grafana", "dev-egress"].map((n) => networkRef(c.key, n)),
     );
     const policy = blockingFindings(evaluatePolicy(b.stack, { environment: "dev" })).filter((f) => f.constructPath.includes("grafana"));
     expect(policy.map((f) => f.message)).toEqual([]);
@@ -333,12 +345,11 @@ describe("GrafanaServer", () => {
     expect(b.server.env).toContain("GF_SERVER_SERVE_FROM_SUB_PATH=true");
   });
 
-  it("takes its Postgres login from the cluster (loginFor): its own role and database on the read-only endpoint, the password the cluster delivers", () => {
+  it("adds its own Postgres role to a cluster built before it (with replicas): its own role and database on the read-only endpoint, the password the cluster delivers", () => {
     const stack = new TerraformStack(Testing.app({ outdir: OUT }), "test");
     new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
     new RandomProvider(stack, "random");
     const readNet = new PlatformNetwork(stack, "postgres-grafana-network", { environment: "test", purpose: "postgres-grafana" });
-    const password = new GeneratedSecret(stack, "postgres-grafana-password");
     const role = "updateio_grafana";
     const cluster = new PostgresCluster(stack, "postgres", {
       environment: "test",
@@ -346,15 +357,6 @@ describe("GrafanaServer", () => {
       memoryMb: 512,
       replicas: 1,
       readOnlyClientNetworks: [readNet],
-      extraRoles: [
-        {
-          role,
-          password: password.value,
-          database: role,
-          endpoint: "read-only",
-          initSql: (passwordFile) => renderGrafanaRoleSql({ role, database: role, passwordFile }),
-        },
-      ],
     });
     new GrafanaServer(stack, "grafana", {
       environment: "test",
@@ -362,7 +364,7 @@ describe("GrafanaServer", () => {
       rootUrl: "https://grafana.updateio.test",
       exposure: { mode: "edge", edgeNetwork: new PlatformNetwork(stack, "edge-network", { environment: "test", purpose: "edge" }) },
       monitoringNetwork: new PlatformNetwork(stack, "monitoring-network", { environment: "test", purpose: "monitoring" }),
-      postgres: { network: readNet, login: cluster.loginFor(role) },
+      postgres: { cluster, network: readNet },
       rules: RULES,
     });
     const j: Json = JSON.parse(Testing.synth(stack));
@@ -381,7 +383,7 @@ describe("GrafanaServer", () => {
     expect({ url: ds.url, user: ds.user, database: ds.jsonData.database }).toEqual({ url: "postgres-ro:5432", user: role, database: role });
     // The same generated password, as a file on both sides; never in the provisioning file.
     expect(grafanaFiles.get("/run/secrets/grafana_postgres_password")).toMatch(
-      /^\$\{random_password\.postgres-grafana-password_[0-9A-F]{8}\.result\}$/,
+      /^\$\{random_password\.postgres_role-updateio_grafana-password_[0-9A-F]+\.result\}$/,
     );
     expect(pgFiles.get("/run/secrets/postgres_updateio_grafana_password")).toBe(grafanaFiles.get("/run/secrets/grafana_postgres_password"));
     expect(ds.secureJsonData).toEqual({ password: "$__file{/run/secrets/grafana_postgres_password}" });
@@ -394,11 +396,11 @@ describe("GrafanaServer", () => {
 
   it("rejects invalid props, naming each prop and the fix, all at once", () => {
     const message = errorOf(() =>
-      build("dev", ({ edge }) => ({
+      build("dev", ({ edge, cluster }) => ({
         rootUrl: "http://grafana.updateio.app",
         exposure: { mode: "edge", edgeNetwork: edge },
         publishNetwork: edge,
-        postgres: { network: edge, login: { host: "Postgres", port: 70000, database: "Up-Date", role: "Bad Role", password: "hunter2" } },
+        postgres: { cluster, network: edge, role: "Bad Role" },
         alerting: { telegram: { botToken: "123:abc", chatId: "chat" } },
         egressNetwork: undefined,
         rules: [],
@@ -407,19 +409,18 @@ describe("GrafanaServer", () => {
     );
     expect(message).toMatch(/^GrafanaServer dev\/grafana is invalid:$/m);
     expect(message).toMatch(
-      /^  - postgres\.login\.password: is a literal; it would be written into the synthesized JSON \(fix: pass cluster\.loginFor\(<role>\)/m,
+      /^  - postgres\.network: the "edge" network is not one of the cluster's readOnlyClientNetworks, .*\(fix: pass it in the cluster's readOnlyClientNetworks too\)$/m,
+    );
+    expect(message).toMatch(
+      /^  - postgres\.role: PostgresCluster dev\/postgres: addRole: name "Bad Role" must be a lowercase SQL identifier/m,
     );
     expect(message).toMatch(/^  - alerting\.telegram\.botToken: is a literal; .*\(fix: pass a sensitive Terraform variable's value/m);
     expect(message).toMatch(/^  - memoryMb: 64 must be a whole number of MiB ≥ 256/m);
-    expect(message).toMatch(/^  - postgres\.login\.port: 70000 is not a port \(fix: pass cluster\.loginFor\(<role>\)\)$/m);
     expect(message).toMatch(/^  - publishNetwork: is only used with exposure\.mode "localhost"/m);
     expect(message).toMatch(/^  - egressNetwork: is required when an alerting channel is configured/m);
     expect(message).toMatch(
       /^  - rootUrl: "http:\/\/grafana\.updateio\.app" uses http on a non-loopback host: serve it through the edge proxy/m,
     );
-    expect(message).toMatch(/^  - postgres\.login\.host\/port: "Postgres:70000" must be "host:port"/m);
-    expect(message).toMatch(/^  - postgres\.login\.database: "Up-Date" must be a plain lowercase Postgres identifier/m);
-    expect(message).toMatch(/^  - postgres\.login\.role: "Bad Role" must be a plain lowercase Postgres identifier/m);
     expect(message).toMatch(/^  - alerting\.telegram\.chatId: "chat" is not a chat id/m);
     expect(message).toMatch(/^  - rules: is empty: pass alertRules/m);
 

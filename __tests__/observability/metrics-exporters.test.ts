@@ -6,7 +6,6 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformResource, TerraformStack, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
-import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import {
@@ -67,23 +66,11 @@ function build(env: Env = "dev", overrides: (parts: Parts) => Partial<MetricsExp
     purpose: "backups",
     protect: env === "prod",
   });
-  const monitorPassword = new GeneratedSecret(stack, "postgres-monitor-password");
-  const parts: Parts = { stack, monitoring, dockerApi, pg, redis, backups, monitorPassword };
+  const parts: Parts = { stack, monitoring, dockerApi, pg, redis, backups };
   const props: MetricsExportersProps = {
     environment: env,
     monitoringNetwork: monitoring,
-    postgres: {
-      network: pg.network,
-      hosts: [
-        { host: pg.host, instanceRole: "primary" },
-        ...pg.replicaServices.map((r) => ({ host: r.spec.service, instanceRole: "replica" as const })),
-      ],
-      port: pg.port,
-      database: pg.database,
-      role: "updateio_monitor",
-      password: monitorPassword.value,
-      image: IMAGES.postgresExporter,
-    },
+    postgres: { cluster: pg, passwordAt: { scope: stack, id: "postgres-monitor-password" }, image: IMAGES.postgresExporter },
     redis: {
       network: redis.network,
       hosts: redis.nodeHosts.map((host, i) => ({ host, instanceRole: i === 0 ? ("primary" as const) : ("replica" as const) })),
@@ -119,7 +106,6 @@ interface Parts {
   pg: PostgresCluster;
   redis: RedisCache;
   backups: ServiceVolume;
-  monitorPassword: GeneratedSecret;
 }
 
 const EXPORTERS = [
@@ -136,7 +122,7 @@ const envOf = (c: Json): Record<string, string> =>
 describe("MetricsExporters", () => {
   const b = build();
 
-  it("matches its snapshot (its own resources only, so cluster and cache changes do not churn it)", () => {
+  it("declares its own containers, images and volumes only: one exporter per node, cAdvisor, node-exporter", () => {
     const ids = new Set(
       b.exporters.node
         .findAll()
@@ -148,7 +134,27 @@ describe("MetricsExporters", () => {
       for (const [name, resource] of Object.entries(byName as Json)) if (ids.has(name)) (own[type] ??= {})[name] = resource;
     }
     expect(Object.keys(own).sort()).toEqual(["docker_container", "docker_image", "docker_volume"]);
-    expect(own).toMatchSnapshot();
+    const started = (Object.values(own.docker_container) as Json[]).filter((c) => c.start !== false && !c.name.endsWith("-secrets-owner"));
+    expect(started.map((c) => c.name).sort()).toEqual(
+      ["cadvisor", "node-exporter", "postgres-exporter", "postgres-exporter-replica-1", "redis-exporter", "redis-exporter-replica-1"].map(
+        (n) => `dev-${n}`,
+      ),
+    );
+    expect(Object.keys(own.docker_image)).toHaveLength(4);
+  });
+
+  it("adds its monitoring role to the cluster (pg_monitor, its own password where passwordAt says), even though the cluster was built first", () => {
+    const role = b.exporters.postgresRole!;
+    expect(role.name).toBe("updateio_monitor");
+    expect(role.passwordSecret.node.path).toBe("dev/postgres-monitor-password");
+    const pgSeed = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-postgres-seed")!;
+    const sql = pgSeed.upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/20-updateio-monitor.sql").content as string;
+    expect(sql).toContain("GRANT pg_monitor TO updateio_monitor;");
+    const hba = pgSeed.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
+    expect(hba).toMatch(/^host +updateio +[a-z_,]*updateio_monitor +samenet +scram-sha-256$/m);
+    expect(b.upload("dev-postgres-exporter-seed", "/run/secrets/postgres_monitor_password")).toBe(
+      pgSeed.upload.find((u: Json) => u.file === "/run/secrets/postgres_updateio_monitor_password").content,
+    );
   });
 
   it("builds one exporter per Postgres and Redis node, cAdvisor and node-exporter, with typed attributes", () => {
@@ -444,19 +450,7 @@ describe("MetricsExporters validation", () => {
         const open = new PlatformNetwork(p.stack, "open", { environment: "dev", purpose: "open", internal: false });
         return {
           monitoringNetwork: open,
-          postgres: {
-            network: open,
-            hosts: [
-              { host: "postgres", instanceRole: "primary" },
-              { host: "postgres", instanceRole: "primary" },
-              { host: "Bad_Host", instanceRole: "leader" as never },
-            ],
-            port: 0,
-            database: "up-dateio",
-            role: "postgres",
-            password: "hunter2hunter2",
-            image: "",
-          },
+          postgres: { cluster: p.pg, role: "postgres", image: "" },
           redis: {
             network: p.redis.network,
             hosts: [],
@@ -480,15 +474,7 @@ describe("MetricsExporters validation", () => {
     expect(message).toMatch(/^MetricsExporters dev\/exporters is invalid:\n/);
     for (const expected of [
       /monitoringNetwork: "open" is not internal; .*internal: true/,
-      /postgres\.network: is the monitoring network; pass the data service's own network/,
-      /postgres\.hosts\.1\.host: "postgres" is listed twice/,
-      /postgres\.hosts\.2\.host: "Bad_Host" must be a DNS name/,
-      /postgres\.hosts\.2\.instanceRole: "leader" must be "primary" or "replica"/,
-      /postgres\.hosts: has 2 primaries; mark one "primary"/,
-      /postgres\.port: 0 must be a port number/,
-      /postgres\.database: "up-dateio" must be a lowercase SQL identifier/,
-      /postgres\.role: "postgres" is the superuser; create a monitoring role/,
-      /postgres\.password: is a literal; pass a generated secret/,
+      /postgres\.role: "postgres" is the superuser; leave role out for a monitoring role with pg_monitor only/,
       /postgres\.image: is empty; pass the pinned image reference/,
       /redis\.hosts: is empty; list every node/,
       /redis\.user: "default" is switched off/,
@@ -501,6 +487,16 @@ describe("MetricsExporters validation", () => {
     ]) {
       expect(message).toMatch(expected);
     }
+  });
+
+  it("refuses a monitoring role the cluster cannot add, naming the field", () => {
+    expect(invalid(() => ({}))).not.toThrow();
+    expect(invalid((p) => ({ postgres: { cluster: p.pg, role: "Monitor", image: IMAGES.postgresExporter } }))).toThrow(
+      /postgres\.role: "Monitor" must be a lowercase SQL identifier, e\.g\. "updateio_monitor" \(or leave it out\)/,
+    );
+    expect(invalid((p) => ({ postgres: { cluster: p.pg, role: "updateio_app", image: IMAGES.postgresExporter } }))).toThrow(
+      /addRole: name "updateio_app" is a built-in role/,
+    );
   });
 
   it("refuses an empty set of exporters, and the socket proxy on the monitoring network", () => {

@@ -7,7 +7,6 @@ import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { TerraformStack, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
-import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
 import { PostgresBackup, type PostgresBackupOffsiteProps, type PostgresBackupProps } from "../../constructs/postgres/postgres-backup";
@@ -20,6 +19,8 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 type Json = Record<string, any>;
+
+const server = (json: Json) => (Object.values(json.resource.docker_container) as Json[]).find((x) => x.name.endsWith("-postgres"))!;
 
 type OffsiteInput = Omit<PostgresBackupOffsiteProps, "network" | "image"> & { internal?: boolean };
 
@@ -39,19 +40,11 @@ function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}
     protectData: env === "prod",
     settings: walArchiveSettings(),
   });
-  const password = new GeneratedSecret(stack, "postgres-backup-password");
   const backup = new PostgresBackup(stack, "postgres-backup", {
     environment: env,
-    image: pg.service.spec.image,
-    network: pg.network,
-    host: pg.host,
-    port: pg.port,
-    database: pg.database,
-    ownerRole: pg.ownerRole,
-    appRole: pg.appRole,
-    password: password.value,
+    cluster: pg,
+    passwordAt: { scope: stack, id: "postgres-backup-password" },
     protectData: env === "prod",
-    dependsOn: pg.service.containers,
     ...(offsite ? { offsite } : {}),
     ...overrides,
   });
@@ -68,9 +61,24 @@ function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}
 describe("PostgresBackup", () => {
   const { stack, backup, text, json, c, seed } = build("prod");
 
-  it("matches its snapshot (its own resources only: the cluster is snapshotted by its own test)", () => {
-    const volume = Object.values(json.resource.docker_volume).filter((v) => (v as Json).name.startsWith("prod-postgres-backup"));
-    expect({ container: c, seed, volumes: volume }).toMatchSnapshot();
+  it("adds its backup role to the cluster: replication, the role SQL, its password where passwordAt says, delivered to both sides", () => {
+    expect(backup.clusterRole.name).toBe("updateio_backup");
+    expect(backup.clusterRole.passwordSecret.node.path).toBe("prod/postgres-backup-password");
+    const pgSeed = (Object.values(json.resource.docker_container) as Json[]).find((x) => x.name === "prod-postgres-seed")!;
+    const sql = pgSeed.upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/20-updateio-backup.sql").content as string;
+    expect(sql).toContain("\\set backup_password `cat /run/secrets/postgres_updateio_backup_password`");
+    const hba = pgSeed.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
+    expect(hba).toMatch(/^host +replication +updateio_replication,updateio_backup +samenet +scram-sha-256$/m);
+    const token = pgSeed.upload.find((u: Json) => u.file === "/run/secrets/postgres_updateio_backup_password").content;
+    expect(seed.upload.find((u: Json) => u.file === "/run/secrets/postgres_backup_password").content).toBe(token);
+    expect(token).toMatch(/^\$\{random_password\.postgres-backup-password_[0-9A-F]+\.result\}$/);
+  });
+
+  it("runs the cluster's image (no second docker_image) after the primary", () => {
+    expect(c.image).toBe(server(json).image);
+    expect(c.depends_on).toContain(
+      `docker_container.${Object.entries(json.resource.docker_container).find(([, v]) => (v as Json).name === "prod-postgres")![0]}`,
+    );
   });
 
   it("runs the scheduler hardened: read-only, postgres user, only the postgres network, no published ports", () => {
@@ -178,7 +186,7 @@ describe("PostgresBackup", () => {
   it("rejects invalid props, naming each prop and the fix, all at once", () => {
     let message = "";
     try {
-      build("dev", { schedule: { at: "2am" }, retention: { daily: 0, weekly: -1 }, role: "Backup", ownerRole: "X" });
+      build("dev", { schedule: { at: "2am" }, retention: { daily: 0, weekly: -1 }, role: "Backup" });
     } catch (e) {
       message = (e as Error).message;
     }
@@ -186,14 +194,13 @@ describe("PostgresBackup", () => {
     expect(message).toMatch(/^  - retention\.daily: 0 must be a whole number from 1 to 366$/m);
     expect(message).toMatch(/^  - retention\.weekly: -1 must be a whole number from 0 to 520$/m);
     expect(message).toMatch(/^  - role: "Backup" must be a lowercase SQL identifier/m);
-    expect(message).toMatch(/^  - ownerRole: "X" must be a lowercase SQL identifier \(pass cluster\.ownerRole\)$/m);
     expect(() => build("dev", {}, { endpoint: "s3.example.com/path", bucket: "B", accessKeyId: "a", secretAccessKey: "b" })).toThrow(
       /offsite\.endpoint[\s\S]*offsite\.bucket[\s\S]*fix: set it in the environment's postgres\.offsite/,
     );
     expect(() =>
       build("dev", {}, { endpoint: "https://s3.example.com", bucket: "bkt", accessKeyId: "a", secretAccessKey: "b", internal: true }),
     ).toThrow(/offsite\.network: the "egress" network is internal/);
-    expect(() => build("dev", { password: "" })).toThrow(/password: is empty/);
+    expect(() => build("dev", { role: "updateio_app" })).toThrow(/addRole: name "updateio_app" is a built-in role .*pick another/);
   });
   it("uses a volume created by the caller (so the cluster can mount it first)", () => {
     const app = Testing.app({ outdir: OUT });
@@ -202,18 +209,7 @@ describe("PostgresBackup", () => {
     new RandomProvider(st, "random");
     const volume = new ServiceVolume(st, "postgres-backups", { environment: "test", service: "postgres", purpose: "backups" });
     const pg = new PostgresCluster(st, "postgres", { environment: "test", image: IMAGE, memoryMb: 512 });
-    const b = new PostgresBackup(st, "postgres-backup", {
-      environment: "test",
-      image: pg.service.spec.image,
-      network: pg.network,
-      host: pg.host,
-      port: pg.port,
-      database: pg.database,
-      ownerRole: pg.ownerRole,
-      appRole: pg.appRole,
-      password: new GeneratedSecret(st, "pw").value,
-      volume,
-    });
+    const b = new PostgresBackup(st, "postgres-backup", { environment: "test", cluster: pg, volume });
     expect(b.volume).toBe(volume);
     expect(b.primaryMount).toEqual({ volume, containerPath: "/var/lib/postgresql" });
     const json: Json = JSON.parse(Testing.synth(st));

@@ -6,7 +6,8 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
-import { PostgresCluster, type PostgresClusterProps } from "../../constructs/postgres/postgres-cluster";
+import { PostgresCluster, type PostgresClusterProps, type PostgresRoleOptions } from "../../constructs/postgres/postgres-cluster";
+import { errorOf } from "../support/helpers";
 
 const OUT = mkdtempSync(join(tmpdir(), "postgres-cluster-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -14,11 +15,13 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 type Json = Record<string, any>;
 
-function build(overrides: Partial<PostgresClusterProps> = {}) {
+/** The cluster, then `roles` added after it is built (as PostgresBackup, the exporters and Grafana do). */
+function build(overrides: Partial<PostgresClusterProps> = {}, roles: readonly PostgresRoleOptions[] = []) {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
   const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512, ...overrides });
+  for (const role of roles) pg.addRole(role);
   const text = Testing.synth(stack);
   const json: Json = JSON.parse(text);
   const containers = Object.values(json.resource.docker_container) as Json[];
@@ -38,8 +41,17 @@ const names = (json: Json) =>
 describe("PostgresCluster", () => {
   const { pg, text, json, server, seed, key } = build();
 
-  it("matches its snapshot", () => {
-    expect(text).toMatchSnapshot();
+  it("declares its resources: one network, data and settings volumes, the server, its seed and the reload job, no role of another construct", () => {
+    expect(names(json)).toEqual([
+      "dev-postgres",
+      "dev-postgres-reload",
+      "dev-postgres-reload-seed",
+      "dev-postgres-seed",
+      "dev-postgres-settings-seed",
+    ]);
+    expect(Object.keys(json.resource.docker_network)).toHaveLength(1);
+    expect(pg.addedRoles).toEqual([]);
+    expect(text).not.toMatch(/updateio_(backup|monitor|grafana)/);
   });
 
   it("runs hardened: read-only, unprivileged postgres user, no capabilities, limits, log rotation", () => {
@@ -289,23 +301,26 @@ describe("PostgresCluster with replicas and the pooler", () => {
     expect(ro.ready).toHaveLength(3);
   });
 
-  it("lets another construct add a role (e.g. the backup role): secret file, first-boot SQL after ours, pg_hba lines", () => {
-    const { json: j } = build({
-      extraRoles: [
-        {
-          role: "updateio_backup",
-          password: "${random_password.x.result}",
-          replication: true,
-          initSql: (file) => `CREATE ROLE updateio_backup LOGIN REPLICATION; -- password in ${file}\n`,
-        },
-      ],
-    });
+  it("lets another construct add a role (e.g. the backup role) after it is built: secret file, first-boot SQL after ours, pg_hba lines", () => {
+    const { json: j, pg: cluster } = build({}, [
+      {
+        name: "updateio_backup",
+        replication: true,
+        initSql: ({ passwordFile }) => `CREATE ROLE updateio_backup LOGIN REPLICATION; -- password in ${passwordFile}\n`,
+      },
+    ]);
     const seed = (Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === "dev-postgres-seed")!;
     const files = seed.upload.map((u: Json) => u.file);
-    expect(files).toContain("/run/secrets/postgres_updateio_backup_password");
-    expect(files.indexOf("/docker-entrypoint-initdb.d/20-updateio-backup.sql")).toBeGreaterThan(
-      files.indexOf("/docker-entrypoint-initdb.d/10-updateio-roles.sql"),
+    // After the cluster's own secrets, before its config files; the SQL after ours, before pg_hba.conf.
+    expect(files.indexOf("/run/secrets/postgres_updateio_backup_password")).toBe(
+      files.indexOf("/run/secrets/postgres_reload_password") + 1,
     );
+    expect(files.indexOf("/docker-entrypoint-initdb.d/20-updateio-backup.sql")).toBe(
+      files.indexOf("/docker-entrypoint-initdb.d/15-updateio-reload-role.sql") + 1,
+    );
+    const secret = seed.upload.find((u: Json) => u.file === "/run/secrets/postgres_updateio_backup_password");
+    expect(secret.content).toMatch(/^\$\{random_password\.postgres_role-updateio_backup-password_[^}]+\.result\}$/);
+    expect(secret.permissions).toBe("0400");
     const sql = seed.upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/20-updateio-backup.sql").content;
     expect(sql).toContain("password in /run/secrets/postgres_updateio_backup_password");
     const hba = seed.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
@@ -313,7 +328,48 @@ describe("PostgresCluster with replicas and the pooler", () => {
       /^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload,updateio_backup +samenet +scram-sha-256$/m,
     );
     expect(hba).toMatch(/^host +replication +updateio_replication,updateio_backup +samenet +scram-sha-256$/m);
-    expect(() => build({ extraRoles: [{ role: "updateio_app", password: "x" }] })).toThrow(/extraRoles.0.role "updateio_app" is taken/);
+    expect(cluster.addedRoles.map((r) => r.name)).toEqual(["updateio_backup"]);
+  });
+
+  it("renders a role added after the stack's other constructs (and after its client read connectionFor) the same as one added at once", () => {
+    const role: PostgresRoleOptions = { name: "updateio_monitor", initSql: () => "SELECT 1;\n" };
+    const early = build({}, [role]).text;
+    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
+    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+    new RandomProvider(stack, "random");
+    const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512 });
+    pg.connectionFor("app");
+    pg.addRole(role);
+    expect(Testing.synth(stack)).toBe(early);
+  });
+
+  it("puts a role's password where passwordAt says (its Terraform address), numbering first-boot files in the order roles are added", () => {
+    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
+    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+    new RandomProvider(stack, "random");
+    const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512 });
+    const a = pg.addRole({ name: "role_a", initSql: () => "", passwordAt: { scope: stack, id: "legacy-a-password" } });
+    pg.addRole({ name: "role_b", initSql: () => "" });
+    expect(a.passwordSecret.node.path).toBe("dev/legacy-a-password");
+    const j: Json = JSON.parse(Testing.synth(stack));
+    const files = (Object.values(j.resource.docker_container) as Json[])
+      .find((c) => c.name === "dev-postgres-seed")!
+      .upload.map((u: Json) => u.file as string)
+      .filter((f: string) => /\/2\d-/.test(f));
+    expect(files).toEqual(["/docker-entrypoint-initdb.d/20-role-a.sql", "/docker-entrypoint-initdb.d/21-role-b.sql"]);
+  });
+
+  it("refuses a bad role, naming the field and the fix", () => {
+    const { pg: cluster } = build();
+    const add = (o: Partial<PostgresRoleOptions>) => errorOf(() => cluster.addRole({ name: "x_role", initSql: () => "", ...o }));
+    expect(add({ name: "Bad-Name" })).toMatch(
+      /addRole: name "Bad-Name" must be a lowercase SQL identifier of at most 41 characters, e\.g\. "updateio_backup"/,
+    );
+    expect(add({ name: "updateio_app" })).toMatch(/addRole: name "updateio_app" is a built-in role .*pick another/);
+    expect(add({ name: "owner" })).toMatch(/addRole: name "owner" is a built-in role \(or its password file's name\)/);
+    expect(add({ initSql: undefined })).toMatch(/addRole: initSql is required: a function rendering the role's first-boot SQL/);
+    cluster.addRole({ name: "twice", initSql: () => "" });
+    expect(add({ name: "twice" })).toMatch(/addRole: name "twice" was already added; use the PostgresRole the first addRole returned/);
   });
 
   it("rejects a replica count or pool size out of range", () => {
@@ -446,21 +502,20 @@ describe("PostgresCluster settings: reloadable ones applied by reload, not by re
 });
 
 describe("PostgresCluster roles with a database of their own (Grafana's), and loginFor", () => {
-  const grafana = {
-    role: "updateio_grafana",
-    password: "${random_password.grafana.result}",
+  const grafana: PostgresRoleOptions = {
+    name: "updateio_grafana",
     database: "updateio_grafana",
-    endpoint: "read-only" as const,
-    initSql: (file: string) => `CREATE ROLE updateio_grafana LOGIN; -- password in ${file}\n`,
+    endpoint: "read-only",
+    initSql: ({ passwordFile }) => `CREATE ROLE updateio_grafana LOGIN; -- password in ${passwordFile}\n`,
   };
-  const backup = { role: "updateio_backup", password: "${random_password.backup.result}", replication: true };
+  const backup: PostgresRoleOptions = { name: "updateio_backup", replication: true, initSql: () => "" };
   const hbaOf = (j: Json) =>
     (Object.values(j.resource.docker_container) as Json[])
       .find((c) => c.name === "dev-postgres-seed")!
       .upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
 
   it("lets the role into its own database only: its pg_hba line names that database, the app database's line leaves it out", () => {
-    const hba = hbaOf(build({ extraRoles: [backup, grafana] }).json);
+    const hba = hbaOf(build({}, [backup, grafana]).json);
     expect(hba).toMatch(
       /^host +updateio +updateio_owner,updateio_app,updateio_readonly,updateio_reload,updateio_backup +samenet +scram-sha-256$/m,
     );
@@ -471,41 +526,55 @@ describe("PostgresCluster roles with a database of their own (Grafana's), and lo
     expect(lines.findIndex((l) => /^host +updateio_grafana /.test(l))).toBeLessThan(lines.findIndex((l) => /^host .* reject$/.test(l)));
   });
 
-  it("loginFor gives the role, its database, the read-only endpoint (replicas when there are any) and the password token", () => {
-    const alone = build({ extraRoles: [backup, grafana] }).pg;
-    expect(alone.loginFor("updateio_grafana")).toEqual({
+  it("addRole's login (and loginFor) gives the role, its database, the read-only endpoint (replicas when there are any) and the password token", () => {
+    const alone = build().pg;
+    const role = alone.addRole(grafana);
+    expect(role.login).toEqual({
       host: "postgres",
       port: 5432,
       database: "updateio_grafana",
       role: "updateio_grafana",
-      password: grafana.password,
+      password: role.passwordSecret.value,
     });
-    const replicated = build({ replicas: 1, extraRoles: [backup, grafana] }).pg;
+    expect(alone.loginFor("updateio_grafana")).toEqual(role.login);
+    const replicated = build({ replicas: 1 }, [backup, grafana]).pg;
     expect(replicated.loginFor("updateio_grafana").host).toBe("postgres-ro");
     // Without a database or endpoint of its own: the cluster's database, on the primary.
-    expect(replicated.loginFor("updateio_backup")).toEqual({
+    expect(replicated.loginFor("updateio_backup")).toMatchObject({
       host: "postgres",
       port: 5432,
       database: "updateio",
       role: "updateio_backup",
-      password: backup.password,
     });
   });
 
-  it("refuses an undeclared role, a database that is not the role's own, and an unknown endpoint, naming the key and the fix", () => {
-    const { pg } = build({ extraRoles: [backup] });
+  it("refuses an unknown role, a database that is not the role's own, and an unknown endpoint, naming the key and the fix", () => {
+    const { pg } = build({}, [backup]);
     expect(() => pg.loginFor("updateio_grafana")).toThrow(
-      /loginFor\("updateio_grafana"\): no such role in extraRoles \(declared: updateio_backup\); declare it in the cluster's extraRoles/,
+      /loginFor\("updateio_grafana"\): no such role \(added: updateio_backup\); add it with cluster\.addRole/,
     );
     for (const database of ["updateio", "postgres", "template1", "Grafana-DB"]) {
-      expect(() => build({ extraRoles: [{ ...grafana, database }] })).toThrow(
+      expect(() => build({}, [{ ...grafana, database }])).toThrow(
         new RegExp(
-          `extraRoles\\.0\\.database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "updateio"`,
+          `addRole: database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "updateio"`,
         ),
       );
     }
-    expect(() => build({ extraRoles: [{ ...grafana, endpoint: "replica" as never }] })).toThrow(
-      /extraRoles\.0\.endpoint "replica" must be "primary" or "read-only"/,
+    expect(() => build({}, [{ ...grafana, endpoint: "replica" as never }])).toThrow(
+      /addRole: endpoint "replica" must be "primary" or "read-only"/,
     );
+  });
+
+  it("databaseUrl gives the URL connectionFor delivers, without searching its secrets", () => {
+    const { pg } = build({ pooler: true });
+    // Each call makes a new urlencode token, so compare the text around it.
+    const shape = (url: string) => url.replace(/\$\{TfToken\[[^\]]+\]\}/g, "<token>");
+    const app = pg.connectionFor("app").secrets.filter((x) => x.name === "database_url");
+    expect(app.map((x) => shape(x.value))).toEqual([shape(pg.databaseUrl())]);
+    expect(shape(pg.databaseUrl())).toBe(
+      "postgresql://updateio_app:<token>@postgres-pooler:6432/updateio?schema=public&pgbouncer=true&connection_limit=20",
+    );
+    expect(pg.databaseUrl("migrations")).toContain("@postgres:5432/updateio?schema=public");
+    expect(() => pg.databaseUrl("root" as never)).toThrow(/connection role "root" is unknown; use "app", "migrations" or "readonly"/);
   });
 });

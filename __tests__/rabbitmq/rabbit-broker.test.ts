@@ -6,7 +6,9 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
-import { RabbitBroker, type RabbitBrokerProps } from "../../constructs/rabbitmq/rabbit-broker";
+import { RabbitBroker, type RabbitAppConnection, type RabbitBrokerProps } from "../../constructs/rabbitmq/rabbit-broker";
+import { DEFAULT_APPS } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
+import { errorOf } from "../support/helpers";
 
 const OUT = mkdtempSync(join(tmpdir(), "rabbit-broker-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -25,12 +27,16 @@ function build(overrides: Partial<RabbitBrokerProps> = {}) {
     vhost: "updateio-dev",
     ...overrides,
   });
+  // Apps added after the broker is built, as the stack does: the definitions are rendered at synth.
+  const added: Record<string, RabbitAppConnection> = {};
+  if (!overrides.apps) for (const app of DEFAULT_APPS) added[app.name] = rabbit.addApp(app);
   const text = Testing.synth(stack);
   const json: Json = JSON.parse(text);
   const containers = Object.values(json.resource.docker_container) as Json[];
   const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
   return {
     rabbit,
+    added,
     text,
     json,
     server: containers.find((c) => c.name === "dev-rabbitmq")!,
@@ -40,10 +46,43 @@ function build(overrides: Partial<RabbitBrokerProps> = {}) {
 }
 
 describe("RabbitBroker", () => {
-  const { rabbit, text, json, server, seed, key } = build();
+  const { rabbit, added, text, json, server, seed, key } = build();
 
-  it("matches its snapshot", () => {
-    expect(text).toMatchSnapshot();
+  it("declares one node, its seed and secrets owner, one network, one data volume and a password per user", () => {
+    const names = (Object.values(json.resource.docker_container) as Json[]).map((c) => c.name).sort();
+    expect(names).toEqual(["dev-rabbitmq", "dev-rabbitmq-secrets-owner", "dev-rabbitmq-seed"]);
+    expect(Object.keys(json.resource.docker_network)).toHaveLength(1);
+    // The legacy user, the Erlang cookie and one per app (api, discord-bot, telegram-bot).
+    expect(Object.keys(json.resource.random_password)).toHaveLength(5);
+    expect(rabbit.apps.map((a) => a.name)).toEqual(["api", "discord-bot", "telegram-bot"]);
+  });
+
+  it("addApp returns the app's connection: its user, network, settings, password and URL files, and the nodes to wait for", () => {
+    const api = added["api"]!;
+    expect(api.user).toBe("api");
+    expect(api.network).toBe(rabbit.network);
+    expect(api.env).toEqual({ AMQP_HOST: "rabbitmq", AMQP_PORT: "5672", AMQP_VHOST: "updateio-dev", AMQP_USER: "api" });
+    expect(api.secrets.map((x) => [x.name, x.envVar])).toEqual([
+      ["amqp_password", "AMQP_PASSWORD_FILE"],
+      ["amqp_url", "AMQP_URL_FILE"],
+    ]);
+    expect(api.secrets[0]!.value).toBe(api.passwordSecret.value);
+    expect(api.ready).toEqual(rabbit.service.containers);
+    expect(api.passwordSecret.node.path).toBe("dev/rabbitmq/api-password");
+  });
+
+  it("refuses a bad app at addApp, naming the field and the fix", () => {
+    const message = errorOf(() => rabbit.addApp({ name: "Worker", publishes: ["nope"], consumes: ["missing"] }));
+    expect(message).toMatch(/addApp\("Worker"\) is invalid/);
+    expect(message).toMatch(/^  - app\.name: "Worker" must be an app service name .*\(fix: /m);
+    expect(message).toMatch(/^  - app\.publishes: "nope" is not one of topology\.exchanges \(fix: /m);
+    expect(message).toMatch(/^  - app\.consumes: "missing" is not one of topology\.queues \(fix: /m);
+    expect(errorOf(() => rabbit.addApp({ name: "api", publishes: [], consumes: [] }))).toMatch(
+      /app\.name: "api" was already added; use the connection the first addApp returned/,
+    );
+    expect(errorOf(() => rabbit.addApp({ name: "updateio", publishes: [], consumes: [] }))).toMatch(
+      /app\.name: "updateio" is the legacy user's name/,
+    );
   });
 
   it("runs hardened as the rabbitmq user with a stable node name", () => {
@@ -165,7 +204,9 @@ describe("RabbitBroker", () => {
     expect(c.env).toEqual({ AMQP_HOST: "rabbitmq", AMQP_PORT: "5672", AMQP_VHOST: "updateio-dev", AMQP_USER: "telegram-bot" });
     expect(c.secrets[0]!.value).not.toBe(rabbit.connectionFor().secrets[0]!.value);
     expect(c.secrets[1]!.value).toMatch(/^amqp:\/\/telegram-bot:.+@rabbitmq:5672\/updateio-dev$/);
-    expect(() => rabbit.connectionFor("worker")).toThrow(/no app "worker"; known apps: api, discord-bot, telegram-bot/);
+    expect(() => rabbit.connectionFor("worker")).toThrow(
+      /no app "worker"; added apps: api, discord-bot, telegram-bot \(add it with broker\.addApp\)/,
+    );
   });
 
   it("forms a cluster of per-node containers and volumes with static peer discovery", () => {

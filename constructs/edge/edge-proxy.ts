@@ -1,7 +1,17 @@
+import { Lazy } from "cdktf";
 import { Construct } from "constructs";
-import { renderCaddyfile, type CaddyfileInput, type CaddyRoute } from "./renderers/caddyfile";
+import {
+  caddyRouteProblems,
+  duplicateRouteProblem,
+  renderCaddyfile,
+  routeKey,
+  type CaddyfileInput,
+  type CaddyRoute,
+} from "./renderers/caddyfile";
+import { escapeTemplateText } from "../kit/container-runtime";
 import { HardenedService } from "../kit/hardened-service";
 import { SCRAPE_JOBS } from "../observability/renderers/observability-catalogue";
+import type { IScrapeTarget, ScrapeTarget } from "../observability/renderers/prometheus";
 import type { PlatformNetwork } from "../kit/platform-network";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
@@ -22,7 +32,11 @@ export interface EdgeProxyProps {
   readonly adminAllowList: readonly string[];
   /** Strict-Transport-Security (prod). */
   readonly hsts: boolean;
-  readonly routes: readonly CaddyRoute[];
+  /**
+   * Shortcut for calling addRoute once per route (validated together with the other props).
+   * @default [] (add routes later with addRoute)
+   */
+  readonly routes?: readonly CaddyRoute[];
   /**
    * One internal network per routed service (and per operator path such as the VPN), each shared
    * by the edge and that service only: a routed service reaches neither its neighbours nor the
@@ -44,12 +58,32 @@ export interface EdgeProxyProps {
 
 const HEALTH_PORT = 8099;
 
-/** Caddy: the only container that publishes ports; TLS, routing, load balancing, security headers. */
-export class EdgeProxy extends Construct {
+/** What EdgeProxy.addRoute creates: the route as it will be rendered, and where it answers. */
+export interface EdgeRoute {
+  /** A copy of the route as given (later changes to the caller's object do not reach the Caddyfile). */
+  readonly route: CaddyRoute;
+  /** Position in EdgeProxy.routes, the index error messages use ("routes[3]"). */
+  readonly index: number;
+  /** Public origin of the route's host through this edge, e.g. "https://api.updateio.app" or "https://api.updateio.localhost:8443". */
+  readonly origin: string;
+}
+
+/**
+ * Caddy: the only container that publishes ports; TLS, routing, load balancing, security headers.
+ *
+ * Routes come from `addRoute` (or the `routes` prop, which calls it), in any order and at any time
+ * before synth: the Caddyfile is rendered when the stack is synthesized, from every route added by
+ * then, so the edge no longer has to be built after the services it routes to. The networks the edge
+ * joins are still props: the kit attaches them when it creates the container.
+ */
+export class EdgeProxy extends Construct implements IScrapeTarget {
   readonly service: HardenedService;
-  readonly caddyfile: string;
   /** Prometheus scrape target of the edge's metrics, when a monitoring network is given. */
   readonly metricsTarget?: string;
+  /** Public HTTPS port (the host port mapped to 443); origins carry it when it is not 443. */
+  readonly httpsPort: number;
+  private readonly input: Omit<CaddyfileInput, "routes">;
+  private readonly added: CaddyRoute[] = [];
 
   constructor(scope: Construct, id: string, props: EdgeProxyProps) {
     super(scope, id);
@@ -62,8 +96,8 @@ export class EdgeProxy extends Construct {
       problems.push(`metricsNetwork: "${props.metricsNetwork.purpose}" is not internal`);
     if (props.metricsNetwork && props.routeNetworks.includes(props.metricsNetwork))
       problems.push("metricsNetwork: is also a route network; give Prometheus its own network with the edge");
-    if (problems.length > 0) throw new Error(`EdgeProxy ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.caddyfile = renderCaddyfile({
+    this.httpsPort = props.httpsPort;
+    this.input = {
       tls: props.tls,
       httpPort: 80,
       httpsPort: 443,
@@ -71,9 +105,26 @@ export class EdgeProxy extends Construct {
       metricsPort: props.metricsNetwork ? SCRAPE_JOBS.edge.port : undefined,
       adminAllowList: props.adminAllowList,
       hsts: props.hsts,
-      routes: props.routes,
-    });
+    };
+    // The file-wide settings (TLS, allow-list, ports) and the props' routes are checked now, all at
+    // once, so a bad prop fails here and not at synth; later routes are checked by addRoute.
+    try {
+      renderCaddyfile({ ...this.input, routes: props.routes ?? [] });
+    } catch (e) {
+      const lines = (e as Error).message.split("\n").filter((l) => l.startsWith("  - "));
+      problems.push(...(lines.length > 0 ? lines.map((l) => l.slice(4)) : [(e as Error).message]));
+    }
+    if (problems.length > 0) throw new Error(`EdgeProxy ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    for (const route of props.routes ?? []) this.addRoute(route);
     if (props.metricsNetwork) this.metricsTarget = `edge:${SCRAPE_JOBS.edge.port}`;
+    // Rendered at synth: cdktf 0.21's Lazy.stringValue calls its producer whenever the stack is
+    // resolved (prepareStack, the policy aspect's render, the final toTerraform; nothing is cached),
+    // so the upload holds every route added before synth. The upload's `content` is a plain string
+    // attribute, so a string token is all it takes; an aspect could only patch the container after
+    // the fact, and node.addValidation cannot produce a value. The kit escapes "${" and "%{" in plain
+    // file contents but leaves a token alone, and cdktf inserts a produced string verbatim, so the
+    // producer escapes (same bytes as the kit's escaping of a plain string).
+    const caddyfile = Lazy.stringValue({ produce: () => escapeTemplateText(this.caddyfile) });
     const data = new ServiceVolume(this, "data", {
       environment: props.environment,
       service: "edge",
@@ -96,7 +147,7 @@ export class EdgeProxy extends Construct {
       cpuShares: props.cpuShares,
       command: ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
       env: { XDG_CONFIG_HOME: "/config", XDG_DATA_HOME: "/data" },
-      configDirs: [{ path: "/etc/caddy", files: [{ name: "Caddyfile", content: this.caddyfile }] }],
+      configDirs: [{ path: "/etc/caddy", files: [{ name: "Caddyfile", content: caddyfile }] }],
       tmpfs: { "/config": 16 },
       volumes: [{ volume: data, containerPath: "/data" }],
       networks: [
@@ -117,4 +168,48 @@ export class EdgeProxy extends Construct {
       },
     });
   }
+
+  /**
+   * Routes `route.host` (and `route.path`, when set) to the route's upstreams. Checked in the call,
+   * alone and against the routes added before (one route per host and path); throws naming the field
+   * and the fix. Order does not matter: hosts and paths are sorted when the Caddyfile is rendered.
+   */
+  addRoute(route: CaddyRoute): EdgeRoute {
+    const index = this.added.length;
+    const at = `routes[${index}]`;
+    const problems = caddyRouteProblems(route, at);
+    const first = this.added.findIndex((r) => routeKey(r) === routeKey(route));
+    if (first !== -1) problems.push(duplicateRouteProblem(route, at, first));
+    if (problems.length > 0)
+      throw new Error(`EdgeProxy ${this.node.path}: addRoute refused ${at}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    const copy = copyRoute(route);
+    this.added.push(copy);
+    const origin = this.httpsPort === 443 ? `https://${copy.host}` : `https://${copy.host}:${this.httpsPort}`;
+    return { route: copy, index, origin };
+  }
+
+  /** Every route added so far, in the order added. */
+  get routes(): readonly CaddyRoute[] {
+    return [...this.added];
+  }
+
+  /** The Caddyfile of the routes added so far: what synth uploads, once every route is in. */
+  get caddyfile(): string {
+    return renderCaddyfile({ ...this.input, routes: this.added });
+  }
+
+  /** Job "edge" on the metrics listener, when the edge has a metrics network (IScrapeTarget). */
+  scrapeTargets(): ScrapeTarget[] {
+    return this.metricsTarget ? [{ job: "edge", targets: [this.metricsTarget] }] : [];
+  }
+}
+
+/** A deep copy, so the caller changing its object after addRoute cannot change (or break) the Caddyfile. */
+function copyRoute(route: CaddyRoute): CaddyRoute {
+  return {
+    ...route,
+    ...(route.upstreams ? { upstreams: [...route.upstreams] } : {}),
+    ...(route.dnsUpstream ? { dnsUpstream: { ...route.dnsUpstream } } : {}),
+    ...(route.frameAncestors ? { frameAncestors: [...route.frameAncestors] } : {}),
+  };
 }

@@ -8,7 +8,8 @@ import { ServiceImage } from "../kit/service-image";
 import type { NetworkAttachment, PublishedPort, SecretFile } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
 import { isSecretEnvName } from "../policy/rules";
-import type { PostgresLogin } from "../postgres/postgres-cluster";
+import type { ConstructLocation, PostgresCluster, PostgresRole } from "../postgres/postgres-cluster";
+import { renderGrafanaRoleSql } from "../postgres/renderers/postgres-grafana";
 import { collect } from "./prometheus-server";
 import { renderGrafanaAlerting, type AlertRule } from "./renderers/alert-rules";
 import type { CaddyRoute } from "../edge/renderers/caddyfile";
@@ -31,14 +32,27 @@ export type GrafanaExposure =
   | { readonly mode: "localhost"; readonly port: number };
 
 export interface GrafanaPostgresProps {
-  /** A network shared with the endpoint `login.host` names (the cluster's readOnlyClientNetworks); Grafana joins it. */
+  /**
+   * The cluster the PostgreSQL data source reads. Grafana adds its own role there (cluster.addRole
+   * with renderGrafanaRoleSql): a database of its own holding one session-state function, no app
+   * data (Grafana runs whatever SQL a dashboard editor types), served by the read-only endpoint.
+   */
+  readonly cluster: PostgresCluster;
+  /**
+   * A network shared with the cluster's read-only endpoint (one of the cluster's
+   * readOnlyClientNetworks), so Grafana shares nothing with the app services; Grafana joins it.
+   */
   readonly network: PlatformNetwork;
   /**
-   * `cluster.loginFor(<Grafana's role>)`: a role made by renderGrafanaRoleSql, which can read only
-   * what the dashboards read (Grafana runs whatever SQL a dashboard editor types). The password (a
-   * Terraform token) is delivered as a secret file.
+   * Grafana's role, which is also the name of its database (a lowercase SQL identifier).
+   * @default "<cluster.database>_grafana"
    */
-  readonly login: PostgresLogin;
+  readonly role?: string;
+  /**
+   * Where the role's password is created; see PostgresRoleOptions.passwordAt.
+   * @default inside the cluster
+   */
+  readonly passwordAt?: ConstructLocation;
 }
 
 export interface GrafanaAlertingProps {
@@ -184,6 +198,8 @@ export class GrafanaServer extends Construct {
   readonly scrapeTarget: ScrapeTarget = { job: "grafana", targets: [`${HOST}:${SCRAPE_JOBS.grafana.port}`] };
   readonly dataVolume: ServiceVolume;
   readonly service: HardenedService;
+  /** Grafana's role in the cluster (cluster.addRole): its password secret and login. */
+  readonly postgresRole: PostgresRole;
 
   constructor(scope: Construct, id: string, props: GrafanaServerProps) {
     super(scope, id);
@@ -198,12 +214,11 @@ export class GrafanaServer extends Construct {
       else if (!Token.isUnresolved(value))
         problems.push(`${key}: is a literal; it would be written into the synthesized JSON (fix: ${fix})`);
     };
-    const login = props.postgres.login;
-    token(
-      "postgres.login.password",
-      login.password,
-      "pass cluster.loginFor(<role>) for a role declared in the cluster's extraRoles with a generated password",
-    );
+    const pg = props.postgres;
+    if (!pg.cluster.readOnlyClientNetworks.includes(pg.network))
+      problems.push(
+        `postgres.network: the "${pg.network.purpose}" network is not one of the cluster's readOnlyClientNetworks, so Grafana could not reach the read-only endpoint (fix: pass it in the cluster's readOnlyClientNetworks too)`,
+      );
     if (alerting.telegram)
       token(
         "alerting.telegram.botToken",
@@ -220,9 +235,6 @@ export class GrafanaServer extends Construct {
     if (props.image.trim() === "") problems.push("image: is empty (fix: pass the pinned Grafana image, PINNED_IMAGES.grafana)");
     if (!Number.isInteger(memoryMb) || memoryMb < 256)
       problems.push(`memoryMb: ${memoryMb} must be a whole number of MiB ≥ 256 (fix: 512 is a good start)`);
-    if (!Number.isInteger(login.port) || login.port < 1 || login.port > 65535) {
-      problems.push(`postgres.login.port: ${login.port} is not a port (fix: pass cluster.loginFor(<role>))`);
-    }
     if (props.monitoringNetwork.internal === false) {
       problems.push(
         `monitoringNetwork: the "${props.monitoringNetwork.purpose}" network is not internal (fix: pass the internal monitoring network; routes out go through egressNetwork)`,
@@ -273,23 +285,39 @@ export class GrafanaServer extends Construct {
         `egressNetwork: the "${props.egressNetwork.purpose}" network is internal, so notifications could never leave the host (fix: pass the egress network)`,
       );
 
+    // Its own database, named after the role: pg_hba lets the role into that one only.
+    const role = pg.role ?? `${pg.cluster.database}_grafana`;
+    let pgRole: PostgresRole | undefined;
+    try {
+      pgRole = pg.cluster.addRole({
+        name: role,
+        database: role,
+        endpoint: "read-only",
+        initSql: ({ passwordFile }) => renderGrafanaRoleSql({ role, database: role, passwordFile }),
+        passwordAt: pg.passwordAt,
+      });
+    } catch (e) {
+      problems.push(`postgres.role: ${(e as Error).message}`);
+    }
+
     // The renderers' own checks, re-keyed to this construct's props.
     const env = collect(problems, {}, () => grafanaEnv({ rootUrl: props.rootUrl }));
     const datasources = collect(
       problems,
       {
-        "postgres.user": "postgres.login.role",
-        "postgres.address": "postgres.login.host/port",
-        "postgres.database": "postgres.login.database",
+        "postgres.user": "postgres.role",
+        "postgres.address": "postgres.cluster",
+        "postgres.database": "postgres.role",
       },
       () =>
+        pgRole &&
         renderDatasources({
           prometheusUrl: props.prometheusUrl,
           lokiUrl: props.lokiUrl,
           postgres: {
-            address: `${login.host}:${login.port}`,
-            database: login.database,
-            user: login.role,
+            address: `${pgRole.login.host}:${pgRole.login.port}`,
+            database: pgRole.login.database,
+            user: pgRole.login.role,
             passwordFile: secretPath(GRAFANA_SECRETS.postgresPassword),
           },
         }),
@@ -312,7 +340,7 @@ export class GrafanaServer extends Construct {
     );
     const dashboardProvider = collect(problems, {}, () => renderDashboardProvider({ path: GRAFANA_MOUNTS.dashboards }));
     const dashboards = collect(problems, {}, () => renderDashboards({ environment: props.environment }));
-    if (problems.length > 0 || !env || !datasources || !alertingText || !dashboardProvider || !dashboards) {
+    if (problems.length > 0 || !pgRole || !env || !datasources || !alertingText || !dashboardProvider || !dashboards) {
       throw new Error(`GrafanaServer ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }
 
@@ -327,6 +355,7 @@ export class GrafanaServer extends Construct {
         );
       else containerEnv[name] = value;
     }
+    this.postgresRole = pgRole;
     this.env = containerEnv;
     this.command = command;
     this.rootUrl = env.GF_SERVER_ROOT_URL!;
@@ -340,7 +369,7 @@ export class GrafanaServer extends Construct {
       // Read through GF_SECURITY_*__FILE, which grafanaEnv sets (so no envVar here: it would be set twice).
       { name: GRAFANA_SECRETS.adminPassword, value: this.adminPasswordSecret.value },
       { name: GRAFANA_SECRETS.secretKey, value: this.secretKeySecret.value },
-      { name: GRAFANA_SECRETS.postgresPassword, value: login.password },
+      { name: GRAFANA_SECRETS.postgresPassword, value: pgRole.login.password },
       ...(alerting.telegram ? [{ name: GRAFANA_SECRETS.telegramBotToken, value: alerting.telegram.botToken }] : []),
       ...(alerting.discord ? [{ name: GRAFANA_SECRETS.discordWebhookUrl, value: alerting.discord.webhookUrl }] : []),
     ];

@@ -9,6 +9,8 @@ import { LABELS, SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import type { HealthcheckProps } from "../kit/service-spec";
 import type { ServiceVolume } from "../kit/service-volume";
+import type { ConstructLocation, PostgresCluster, PostgresRole } from "../postgres/postgres-cluster";
+import { renderMonitorRoleSql } from "../postgres/renderers/postgres-monitor";
 
 /** What a scraped node is, as the `instance_role` label says. */
 export type InstanceRole = "primary" | "replica";
@@ -24,18 +26,23 @@ export interface ExporterNode {
 }
 
 export interface PostgresExporterProps {
-  /** The cluster's network (`cluster.network`); each exporter joins it and the monitoring network. */
-  readonly network: PlatformNetwork;
-  /** One exporter per node: the primary and each replica. */
-  readonly hosts: readonly ExporterNode[];
-  /** @default 5432 */
-  readonly port?: number;
-  /** Database to connect to (`cluster.database`); the role needs CONNECT there and a pg_hba line. */
-  readonly database: string;
-  /** The monitoring role (see renderMonitorRoleSql: LOGIN, pg_monitor, CONNECT). */
-  readonly role: string;
-  /** Its password: a Terraform token (e.g. a GeneratedSecret's value), delivered as a file. */
-  readonly password: string;
+  /**
+   * The cluster to watch: one exporter per node (the primary, then each replica), each on the
+   * cluster's network and the monitoring network, connecting to the cluster's database as a
+   * monitoring role it adds to the cluster (cluster.addRole with renderMonitorRoleSql: pg_monitor
+   * and CONNECT only, no table data).
+   */
+  readonly cluster: PostgresCluster;
+  /**
+   * The monitoring role's name (a lowercase SQL identifier).
+   * @default "<cluster.database>_monitor"
+   */
+  readonly role?: string;
+  /**
+   * Where the role's password is created; see PostgresRoleOptions.passwordAt.
+   * @default inside the cluster
+   */
+  readonly passwordAt?: ConstructLocation;
   /** quay.io/prometheuscommunity/postgres-exporter, pinned. */
   readonly image: string;
 }
@@ -190,6 +197,8 @@ function wgetHealthcheck(port: number, path: string): HealthcheckProps {
  */
 export class MetricsExporters extends Construct {
   readonly postgresExporters: readonly HardenedService[];
+  /** The monitoring role in the cluster (cluster.addRole), when postgres is set. */
+  readonly postgresRole?: PostgresRole;
   readonly redisExporters: readonly HardenedService[];
   readonly cadvisor?: HardenedService;
   readonly nodeExporter?: HardenedService;
@@ -208,37 +217,49 @@ export class MetricsExporters extends Construct {
     // --- Postgres ---------------------------------------------------------------------------
     const pg = props.postgres;
     const pgPort = SCRAPE_JOBS.postgres.port;
-    this.postgresExporters = pg
-      ? (() => {
-          const image = new ServiceImage(this, "postgres-exporter-image", { ref: pg.image });
-          const port = pg.port ?? METRICS_EXPORTER_DEFAULTS.postgresPort;
-          return exporterNames("postgres-exporter", pg.hosts).map(
-            ({ node, service }) =>
-              new HardenedService(this, service, {
-                ...common,
-                service,
-                role: "postgres-exporter",
-                image,
-                // The image's own user (USER nobody); it writes nothing.
-                user: SECURE_DEFAULTS.user,
-                memoryMb: memory.postgres,
-                // The password never enters the environment: the exporter reads the file itself.
-                env: {
-                  DATA_SOURCE_URI: `${node.host}:${port}/${pg.database}?sslmode=disable`,
-                  DATA_SOURCE_USER: pg.role,
-                  PG_EXPORTER_WEB_LISTEN_ADDRESS: `:${pgPort}`,
-                },
-                secrets: [{ name: "postgres_monitor_password", value: pg.password, envVar: "DATA_SOURCE_PASS_FILE" }],
-                // The image is built on Prometheus' busybox base, which has wget. /metrics answers
-                // 200 (pg_up 0) while Postgres is down: the check says the exporter serves; the
-                // Postgres alerts say whether the database does.
-                healthcheck: wgetHealthcheck(pgPort, SCRAPE_JOBS.postgres.path),
-                networks: [{ network: pg.network }, monitoring],
-              }),
-          );
-        })()
-      : [];
-    this.addTargets("postgres", pg?.hosts ?? [], this.postgresExporters, pgPort);
+    const pgHosts = pg ? postgresNodes(pg.cluster) : [];
+    if (pg) {
+      const cluster = pg.cluster;
+      const role = pg.role ?? `${cluster.database}_monitor`;
+      this.postgresRole = cluster.addRole({
+        name: role,
+        initSql: ({ database, passwordFile }) => renderMonitorRoleSql({ role, database, passwordFile }),
+        passwordAt: pg.passwordAt,
+      });
+    }
+    const pgRole = this.postgresRole;
+    this.postgresExporters =
+      pg && pgRole
+        ? (() => {
+            const image = new ServiceImage(this, "postgres-exporter-image", { ref: pg.image });
+            const port = pg.cluster.port;
+            return exporterNames("postgres-exporter", pgHosts).map(
+              ({ node, service }) =>
+                new HardenedService(this, service, {
+                  ...common,
+                  service,
+                  role: "postgres-exporter",
+                  image,
+                  // The image's own user (USER nobody); it writes nothing.
+                  user: SECURE_DEFAULTS.user,
+                  memoryMb: memory.postgres,
+                  // The password never enters the environment: the exporter reads the file itself.
+                  env: {
+                    DATA_SOURCE_URI: `${node.host}:${port}/${pgRole.database}?sslmode=disable`,
+                    DATA_SOURCE_USER: pgRole.name,
+                    PG_EXPORTER_WEB_LISTEN_ADDRESS: `:${pgPort}`,
+                  },
+                  secrets: [{ name: "postgres_monitor_password", value: pgRole.passwordSecret.value, envVar: "DATA_SOURCE_PASS_FILE" }],
+                  // The image is built on Prometheus' busybox base, which has wget. /metrics answers
+                  // 200 (pg_up 0) while Postgres is down: the check says the exporter serves; the
+                  // Postgres alerts say whether the database does.
+                  healthcheck: wgetHealthcheck(pgPort, SCRAPE_JOBS.postgres.path),
+                  networks: [{ network: pg.cluster.network }, monitoring],
+                }),
+            );
+          })()
+        : [];
+    this.addTargets("postgres", pgHosts, this.postgresExporters, pgPort);
 
     // --- Redis --------------------------------------------------------------------------------
     const rd = props.redis;
@@ -425,6 +446,14 @@ export function renderRedisPasswordMap(address: string, password: string): strin
   return `${JSON.stringify({ [address]: password })}\n`;
 }
 
+/** The cluster's nodes as the exporters see them: the primary, then each replica. */
+function postgresNodes(cluster: PostgresCluster): ExporterNode[] {
+  return [
+    { host: cluster.host, instanceRole: "primary" },
+    ...cluster.replicaServices.map((r) => ({ host: r.spec.service, instanceRole: "replica" as const })),
+  ];
+}
+
 /** Service names: "<base>" for the primary, "<base>-replica-<n>" for the replicas in order. */
 function exporterNames(base: string, nodes: readonly ExporterNode[]): { node: ExporterNode; service: string }[] {
   let replica = 0;
@@ -478,15 +507,11 @@ function validate(path: string, props: MetricsExportersProps): void {
 
   const pg = props.postgres;
   if (pg) {
-    checkNetwork("postgres.network", pg.network);
-    checkNodes("postgres", pg.hosts);
-    checkPort("postgres.port", pg.port);
-    if (!SQL_IDENT.test(pg.database)) fail("postgres.database", `"${pg.database}" must be a lowercase SQL identifier`);
-    if (!SQL_IDENT.test(pg.role))
-      fail("postgres.role", `"${pg.role}" must be a lowercase SQL identifier (the monitoring role of renderMonitorRoleSql)`);
+    checkNetwork("postgres.cluster", pg.cluster.network);
+    if (pg.role !== undefined && !SQL_IDENT.test(pg.role))
+      fail("postgres.role", `"${pg.role}" must be a lowercase SQL identifier, e.g. "updateio_monitor" (or leave it out)`);
     if (pg.role === "postgres")
-      fail("postgres.role", '"postgres" is the superuser; create a monitoring role (renderMonitorRoleSql: pg_monitor only) and pass it');
-    checkSecret("postgres.password", pg.password);
+      fail("postgres.role", '"postgres" is the superuser; leave role out for a monitoring role with pg_monitor only');
     checkImage("postgres.image", pg.image);
   }
   const rd = props.redis;

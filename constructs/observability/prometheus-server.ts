@@ -1,11 +1,19 @@
+import { Lazy } from "cdktf";
 import { Construct } from "constructs";
+import { escapeTemplateText } from "../kit/container-runtime";
 import { HardenedService } from "../kit/hardened-service";
 import { ServiceImage } from "../kit/service-image";
 import type { NetworkAttachment } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
 import { alertRules, renderPrometheusRules, type AlertRule, type AlertRulesInput } from "./renderers/alert-rules";
 import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
-import { prometheusArgs, renderPrometheusConfig, type ScrapeTarget } from "./renderers/prometheus";
+import {
+  isScrapeTargetSource,
+  prometheusArgs,
+  renderPrometheusConfig,
+  type IScrapeTarget,
+  type ScrapeTarget,
+} from "./renderers/prometheus";
 
 export interface PrometheusServerProps {
   readonly environment: string;
@@ -17,11 +25,13 @@ export interface PrometheusServerProps {
    */
   readonly image: string;
   /**
-   * What to scrape; the caller collects them from the other constructs (exporters, the edge,
-   * Loki, Grafana ...). Prometheus' own target (job "prometheus", "prometheus:9090") is added
-   * unless it is listed already.
+   * What to scrape: a shortcut for calling addScrapeTarget with each (constructs that describe
+   * themselves, such as LokiStack, MetricsExporters or EdgeProxy, or plain entries), checked
+   * together with the other props. Prometheus' own target (job "prometheus", "prometheus:9090") is
+   * added unless it is listed already.
+   * @default [] (register targets later with addScrapeTarget)
    */
-  readonly scrapeTargets: readonly ScrapeTarget[];
+  readonly scrapeTargets?: readonly (IScrapeTarget | ScrapeTarget)[];
   /** Days of samples kept (`--storage.tsdb.retention.time`). @default 15 */
   readonly retentionDays?: number;
   /**
@@ -76,8 +86,6 @@ export class PrometheusServer extends Construct {
   readonly port = PORT;
   /** Base URL for clients on the monitoring network (Grafana's data source). */
   readonly url = `http://${HOST}:${PORT}`;
-  /** prometheus.yml exactly as uploaded. */
-  readonly configText: string;
   /** The rule file exactly as uploaded. */
   readonly rulesText: string;
   /** The alert catalogue; pass it to GrafanaServer so both evaluate the same rules. */
@@ -86,18 +94,17 @@ export class PrometheusServer extends Construct {
   readonly args: readonly string[];
   readonly configPath = `${PROMETHEUS_CONFIG_DIR}/${PROMETHEUS_CONFIG_FILE}`;
   readonly rulesPath = `${PROMETHEUS_RULES_DIR}/${PROMETHEUS_RULES_FILE}`;
-  /** The scrape targets rendered, including the self-scrape. */
-  readonly scrapeTargets: readonly ScrapeTarget[];
   readonly dataVolume: ServiceVolume;
   readonly service: HardenedService;
+  private readonly environment: string;
+  private readonly sources: (IScrapeTarget | ScrapeTarget)[] = [];
 
   constructor(scope: Construct, id: string, props: PrometheusServerProps) {
     super(scope, id);
     const retentionDays = props.retentionDays ?? 15;
     const memoryMb = props.memoryMb ?? 1024;
-    const self: ScrapeTarget = { job: "prometheus", targets: [`${HOST}:${PORT}`] };
-    const listed = props.scrapeTargets.some((t) => t.job === self.job && t.targets.includes(self.targets[0]!));
-    this.scrapeTargets = listed ? [...props.scrapeTargets] : [...props.scrapeTargets, self];
+    this.environment = props.environment;
+    this.sources.push(...(props.scrapeTargets ?? []).map(stored));
 
     // Every problem at once: the renderers' own checks (re-keyed to this construct's props) and ours.
     const problems: string[] = [];
@@ -115,13 +122,8 @@ export class PrometheusServer extends Construct {
         storagePath: PROMETHEUS_DATA_DIR,
       }),
     );
-    const configText = collect(problems, {}, () =>
-      renderPrometheusConfig({
-        environment: props.environment,
-        scrapeTargets: this.scrapeTargets,
-        ruleFiles: [`${PROMETHEUS_RULES_DIR}/*.yml`],
-      }),
-    );
+    // The props' targets are checked now, with the rest; later ones by addScrapeTarget.
+    const configText = collect(problems, {}, () => this.configText);
     if (props.image.trim() === "") problems.push("image: is empty (fix: pass the pinned Prometheus image, PINNED_IMAGES.prometheus)");
     if (!Number.isInteger(memoryMb) || memoryMb < 256)
       problems.push(
@@ -134,8 +136,13 @@ export class PrometheusServer extends Construct {
     }
     this.rules = rules;
     this.args = args;
-    this.configText = configText;
     this.rulesText = renderPrometheusRules(rules);
+    // prometheus.yml is rendered at synth: cdktf 0.21's Lazy.stringValue calls its producer whenever
+    // the stack is resolved (prepareStack, the policy aspect's render, the final toTerraform; nothing
+    // is cached), so the upload holds every target registered before synth, whatever the order the
+    // constructs were built in. The kit escapes "${" and "%{" in plain file contents but leaves a
+    // token alone, and cdktf inserts a produced string verbatim, so the producer escapes.
+    const config = Lazy.stringValue({ produce: () => escapeTemplateText(this.renderAtSynth()) });
 
     // The image declares VOLUME /prometheus, owned by nobody: an empty named volume mounted there
     // is filled from the image on first use, ownership included (copy-up), so nobody can write it
@@ -159,7 +166,7 @@ export class PrometheusServer extends Construct {
       // The image's ENTRYPOINT is /bin/prometheus: this replaces its CMD (the default flags).
       command: [...args],
       configDirs: [
-        { path: PROMETHEUS_CONFIG_DIR, files: [{ name: PROMETHEUS_CONFIG_FILE, content: this.configText }] },
+        { path: PROMETHEUS_CONFIG_DIR, files: [{ name: PROMETHEUS_CONFIG_FILE, content: config }] },
         { path: PROMETHEUS_RULES_DIR, files: [{ name: PROMETHEUS_RULES_FILE, content: this.rulesText }] },
       ],
       volumes: [{ volume: this.dataVolume, containerPath: PROMETHEUS_DATA_DIR }],
@@ -173,6 +180,54 @@ export class PrometheusServer extends Construct {
         startPeriod: "30s",
       },
     });
+  }
+
+  /**
+   * Scrapes `source`: a construct describing its own targets (IScrapeTarget: exporters, the edge,
+   * Loki ...; asked again at synth, so what it adds later is scraped too) or one plain entry.
+   * Checked in the call together with everything registered before (unknown job, bad "host:port", an
+   * instance listed twice ...); throws naming the entry, the field and the fix. Returns the entries
+   * it contributes now. Order does not matter: jobs and targets are sorted in prometheus.yml.
+   */
+  addScrapeTarget(source: IScrapeTarget | ScrapeTarget): readonly ScrapeTarget[] {
+    const kept = stored(source);
+    const problems: string[] = [];
+    collect(problems, {}, () => this.render([...this.sources, kept]));
+    if (problems.length > 0) {
+      const what = isScrapeTargetSource(source) ? sourceName(source) : `job ${JSON.stringify(source.job)}`;
+      throw new Error(
+        `PrometheusServer ${this.node.path}: addScrapeTarget refused ${what} (indexes count every entry registered, in order):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      );
+    }
+    this.sources.push(kept);
+    return entriesOf(kept);
+  }
+
+  /** The scrape entries registered so far, including the self-scrape (what prometheus.yml renders). */
+  get scrapeTargets(): readonly ScrapeTarget[] {
+    return withSelf(this.sources.flatMap(entriesOf));
+  }
+
+  /** prometheus.yml of the targets registered so far: what synth uploads, once every target is in. */
+  get configText(): string {
+    return this.render(this.sources);
+  }
+
+  private render(sources: readonly (IScrapeTarget | ScrapeTarget)[]): string {
+    return renderPrometheusConfig({
+      environment: this.environment,
+      scrapeTargets: withSelf(sources.flatMap(entriesOf)),
+      ruleFiles: [`${PROMETHEUS_RULES_DIR}/*.yml`],
+    });
+  }
+
+  /** A source may have changed after it was checked: say which construct failed, not just the renderer. */
+  private renderAtSynth(): string {
+    try {
+      return this.configText;
+    } catch (e) {
+      throw new Error(`PrometheusServer ${this.node.path}: prometheus.yml cannot be rendered at synth:\n${(e as Error).message}`);
+    }
   }
 }
 
@@ -201,4 +256,31 @@ export function collect<T>(problems: string[], rename: Readonly<Record<string, s
     }
     return undefined;
   }
+}
+
+const SELF: ScrapeTarget = { job: "prometheus", targets: [`${HOST}:${PORT}`] };
+
+/** A plain entry is copied (the caller changing it later changes nothing); a construct is kept, and asked again at synth. */
+function stored(source: IScrapeTarget | ScrapeTarget): IScrapeTarget | ScrapeTarget {
+  if (isScrapeTargetSource(source)) return source;
+  return {
+    ...source,
+    targets: [...source.targets],
+    ...(source.params ? { params: Object.fromEntries(Object.entries(source.params).map(([k, v]) => [k, [...v]])) } : {}),
+    ...(source.labels ? { labels: { ...source.labels } } : {}),
+  };
+}
+
+function entriesOf(source: IScrapeTarget | ScrapeTarget): readonly ScrapeTarget[] {
+  return isScrapeTargetSource(source) ? source.scrapeTargets() : [source];
+}
+
+/** The entries plus Prometheus' own target, unless one of them lists it already. */
+function withSelf(entries: readonly ScrapeTarget[]): readonly ScrapeTarget[] {
+  const listed = entries.some((t) => t.job === SELF.job && t.targets.includes(SELF.targets[0]!));
+  return listed ? entries : [...entries, SELF];
+}
+
+function sourceName(source: IScrapeTarget): string {
+  return source instanceof Construct ? source.node.path : source.constructor.name;
 }

@@ -1,10 +1,12 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import type { ConstructLocation, PostgresCluster, PostgresRole } from "./postgres-cluster";
 import {
   BACKUP_INTERVAL_SECONDS,
   BACKUP_ROOT,
   BACKUP_SCRIPTS_DIR,
   backupScriptProblems,
+  renderBackupRoleSql,
   renderBackupScript,
   renderRestoreDumpScript,
   renderRestorePitrScript,
@@ -49,32 +51,21 @@ export interface PostgresBackupOffsiteProps {
 export interface PostgresBackupProps {
   readonly environment: string;
   /**
-   * The cluster's postgres image: pass `cluster.service.spec.image` (a ServiceImage) so no second
-   * docker_image is declared, or its reference string. The client tools must match the server's
-   * major version, so it must be the same image.
+   * The cluster to back up. The scheduler runs the cluster's image (client tools of the server's
+   * major version) on the cluster's network only, and adds its backup role to the cluster
+   * (cluster.addRole with renderBackupRoleSql: reads all data, REPLICATION for base backups).
    */
-  readonly image: ServiceImage | string;
-  /** The cluster's network (`cluster.network`); the backup container joins only this one. */
-  readonly network: PlatformNetwork;
-  /** `cluster.host`. */
-  readonly host: string;
-  /** `cluster.port`. */
-  readonly port: number;
-  /** `cluster.database`. */
-  readonly database: string;
-  /** `cluster.ownerRole`: owns restored objects (pg_restore --role). */
-  readonly ownerRole: string;
-  /** `cluster.appRole`: gets CONNECT on a database created by a restore. */
-  readonly appRole: string;
+  readonly cluster: PostgresCluster;
   /**
-   * Role the backups connect as. A dedicated read-only role with REPLICATION (see
-   * renderBackupRoleSql) is what this is designed for; the owner role works for dumps only
-   * (pg_basebackup needs REPLICATION, so base backups then fail and the healthcheck says so).
-   * @default "<database>_backup"
+   * The backup role's name (a lowercase SQL identifier).
+   * @default "<cluster.database>_backup"
    */
   readonly role?: string;
-  /** That role's password (a Terraform token, delivered as a secret file). */
-  readonly password: string;
+  /**
+   * Where the backup role's password is created; see PostgresRoleOptions.passwordAt.
+   * @default inside the cluster
+   */
+  readonly passwordAt?: ConstructLocation;
   /** Daily run time. @default { at: "02:00" } (UTC) */
   readonly schedule?: { readonly at?: string };
   /** @default { daily: 7, weekly: 4, monthly: 6 } */
@@ -101,7 +92,7 @@ export interface PostgresBackupProps {
   readonly memoryMb?: number;
   /** @default 256 */
   readonly cpuShares?: number;
-  /** Created after these (the cluster's containers). @default [] */
+  /** Created after these. @default the cluster's primary containers */
   readonly dependsOn?: readonly ITerraformDependable[];
 }
 
@@ -120,6 +111,8 @@ export class PostgresBackup extends Construct {
   readonly volume: ServiceVolume;
   readonly service: HardenedService;
   readonly role: string;
+  /** The backup role in the cluster (cluster.addRole): its password secret and login. */
+  readonly clusterRole: PostgresRole;
   /** Mount for the cluster's server container (the WAL archive lives in this volume). */
   readonly primaryMount: VolumeMount;
   /** Settings for the cluster's `settings` prop (archive_mode, archive_command, ...). */
@@ -139,16 +132,17 @@ export class PostgresBackup extends Construct {
 
   constructor(scope: Construct, id: string, props: PostgresBackupProps) {
     super(scope, id);
-    const role = props.role ?? `${props.database}_backup`;
+    const cluster = props.cluster;
+    const role = props.role ?? `${cluster.database}_backup`;
     this.role = role;
     const memoryMb = props.memoryMb ?? 256;
     const retention = { daily: props.retention?.daily ?? 7, weekly: props.retention?.weekly ?? 4, monthly: props.retention?.monthly ?? 6 };
     const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
     const offsite = props.offsite;
     const input: BackupScriptInput = {
-      host: props.host,
-      port: props.port,
-      database: props.database,
+      host: cluster.host,
+      port: cluster.port,
+      database: cluster.database,
       role,
       passwordFile: secretPath("postgres_backup_password"),
       at: props.schedule?.at ?? "02:00",
@@ -160,23 +154,14 @@ export class PostgresBackup extends Construct {
     // Every problem at once, each naming its prop and the fix.
     const problems = backupScriptProblems(input).map((p) => {
       const fix: Record<string, string> = {
-        host: "pass cluster.host",
-        port: "pass cluster.port",
-        database: "pass cluster.database",
         role: 'use a lowercase SQL identifier, e.g. "updateio_backup"',
         "schedule.at": 'write it as "HH:MM" in UTC',
       };
       const key = p.split(" ")[0]!;
       return `${key}: ${p.slice(key.length + 1)}${fix[key] ? ` (fix: ${fix[key]})` : ""}`;
     });
-    for (const [key, value] of Object.entries({ ownerRole: props.ownerRole, appRole: props.appRole })) {
-      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
-        problems.push(`${key}: "${value}" must be a lowercase SQL identifier (pass cluster.${key})`);
-    }
     if (!Number.isInteger(memoryMb) || memoryMb < 64)
       problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 64 (pg_dump and gzip need room)`);
-    if (typeof props.image === "string" && props.image.trim() === "") problems.push("image: is empty; pass cluster.service.spec.image");
-    if (props.password === "") problems.push("password: is empty; pass the backup role's generated password (a GeneratedSecret's value)");
     let offsiteInput: OffsiteScriptInput | undefined;
     if (offsite) {
       if (offsite.accessKeyId === "" || offsite.secretAccessKey === "")
@@ -204,13 +189,19 @@ export class PostgresBackup extends Construct {
     if (problems.length > 0) {
       throw new Error(`PostgresBackup ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     }
+    this.clusterRole = cluster.addRole({
+      name: role,
+      replication: true,
+      initSql: ({ database, passwordFile }) => renderBackupRoleSql({ role, database, passwordFile }),
+      passwordAt: props.passwordAt,
+    });
 
     this.scripts = {
       backup: renderBackupScript(input),
       restoreDump: renderRestoreDumpScript({
-        database: props.database,
-        ownerRole: props.ownerRole,
-        appRole: props.appRole,
+        database: cluster.database,
+        ownerRole: cluster.ownerRole,
+        appRole: cluster.appRole,
         backupRole: role,
       }),
       restorePitr: renderRestorePitrScript(),
@@ -226,9 +217,10 @@ export class PostgresBackup extends Construct {
         protect: props.protectData ?? false,
       });
     this.primaryMount = { volume: this.volume, containerPath: BACKUP_ROOT };
-    const image = typeof props.image === "string" ? new ServiceImage(this, "image", { ref: props.image }) : props.image;
+    // The cluster's own image: no second docker_image, and pg_dump matches the server's major version.
+    const image = cluster.service.spec.image;
 
-    const secrets = [{ name: "postgres_backup_password", value: props.password }];
+    const secrets = [{ name: "postgres_backup_password", value: this.clusterRole.passwordSecret.value }];
     const healthInterval = 300;
     this.service = new HardenedService(this, "scheduler", {
       environment: props.environment,
@@ -258,7 +250,7 @@ export class PostgresBackup extends Construct {
       // creating an anonymous volume for it on every replacement.
       tmpfs: { "/var/lib/postgresql/data": 1 },
       volumes: [{ volume: this.volume, containerPath: BACKUP_ROOT }],
-      networks: [{ network: props.network }],
+      networks: [{ network: cluster.network }],
       healthcheck: {
         test: ["CMD", "sh", `${BACKUP_SCRIPTS_DIR}/backup.sh`, "health"],
         interval: `${healthInterval}s`,
@@ -269,7 +261,7 @@ export class PostgresBackup extends Construct {
       },
       // Monitoring alerts on the health; a failing backup must not block deploys of everything else.
       waitHealthy: false,
-      dependsOn: props.dependsOn,
+      dependsOn: props.dependsOn ?? cluster.service.containers,
     });
     this.containerName = `${props.environment}-${BACKUP_SERVICE}`;
     this.configVolumeName = `${props.environment}-${BACKUP_SERVICE}-config`;

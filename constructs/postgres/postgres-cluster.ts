@@ -1,4 +1,5 @@
-import { Fn } from "cdktf";
+import { containerUploadToTerraform, type ContainerUpload } from "@cdktf/provider-docker/lib/container";
+import { Fn, Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { renderPgBouncerIni, renderPgBouncerUserlist } from "./renderers/pgbouncer";
 import { postgresClusterSettings, postgresCommand, renderPostgresInitSql, renderReplicaBootstrapScript } from "./renderers/postgres";
@@ -6,6 +7,7 @@ import { renderPgHba } from "./renderers/postgres-hba";
 import { renderReloadCheckSql, renderReloadJobScript, renderReloadRoleSql } from "./renderers/postgres-reload";
 import { postgresSettingsProblems, renderPostgresSettingsFile, splitPostgresSettings } from "./renderers/postgres-settings";
 import type { Connectable, ServiceConnection } from "../kit/connection";
+import { escapeTemplateText, SECRET_FILE_PERMISSIONS } from "../kit/container-runtime";
 import { GeneratedSecret } from "../kit/generated-secret";
 import { HardenedService } from "../kit/hardened-service";
 import { LiveConfig } from "../kit/live-config";
@@ -63,14 +65,6 @@ export interface PostgresClusterProps {
   /** PgBouncer memory limit in MiB. @default 64 */
   readonly poolerMemoryMb?: number;
   /**
-   * Login roles other constructs need, e.g. PostgresBackup's backup role: the password is
-   * delivered as /run/secrets/postgres_<role>_password, `initSql(thatPath)` (e.g.
-   * renderBackupRoleSql) runs on first boot after the cluster's roles, and pg_hba lets the role
-   * into the database (and into replication when `replication` is set).
-   * @default []
-   */
-  readonly extraRoles?: readonly PostgresExtraRole[];
-  /**
    * Further volumes mounted into the primary only (e.g. the backup volume that receives the WAL archive).
    * @default []
    */
@@ -84,23 +78,70 @@ export interface PostgresClusterProps {
   readonly readOnlyClientNetworks?: readonly PlatformNetwork[];
 }
 
-export interface PostgresExtraRole {
-  /** Lowercase SQL identifier, e.g. "updateio_backup". */
+/** Where a construct is created: its path is its Terraform address (logical ID). */
+export interface ConstructLocation {
+  readonly scope: Construct;
+  readonly id: string;
+}
+
+/** What a role's first-boot SQL is rendered from (PostgresRoleOptions.initSql). */
+export interface PostgresRoleSqlInput {
   readonly role: string;
-  /** The role's password (a Terraform token). */
-  readonly password: string;
+  /** The role's database: its own (PostgresRoleOptions.database) or the cluster's. */
+  readonly database: string;
+  /** Where the cluster delivers the role's password, e.g. /run/secrets/postgres_updateio_backup_password. */
+  readonly passwordFile: string;
+}
+
+/** A login role another construct needs in the cluster (PostgresCluster.addRole). */
+export interface PostgresRoleOptions {
+  /** Lowercase SQL identifier of at most 41 characters, e.g. "updateio_backup". */
+  readonly name: string;
+  /**
+   * First-boot SQL that creates the role and grants what it may do (renderBackupRoleSql,
+   * renderMonitorRoleSql, renderGrafanaRoleSql). It runs after the cluster's own roles, in the
+   * order the roles were added, and reads the password from `passwordFile` (never inlined).
+   */
+  readonly initSql: (input: PostgresRoleSqlInput) => string;
   /** Also allow physical replication connections (pg_basebackup). @default false */
   readonly replication?: boolean;
-  /** First-boot SQL that creates the role, given the password file's path. @default none */
-  readonly initSql?: (passwordFile: string) => string;
   /**
    * A database of the role's own (its initSql creates it): pg_hba lets the role into that one and
    * not into the cluster's. @default the cluster's database
    */
   readonly database?: string;
-  /** Where loginFor sends its clients: the primary, or readOnlyHost (the replicas when there are any). @default "primary" */
+  /** Where the login sends clients: the primary, or readOnlyHost (the replicas when there are any). @default "primary" */
   readonly endpoint?: "primary" | "read-only";
+  /**
+   * Where the role's password (a GeneratedSecret) is created. Its construct path is its Terraform
+   * address: a deployment whose password lives elsewhere passes that location, or apply would
+   * generate a new password that the server (which stored it at first boot) refuses.
+   * @default inside the cluster, id "role-<name>-password"
+   */
+  readonly passwordAt?: ConstructLocation;
 }
+
+/** What addRole created: the role, its generated password and how a client logs in. */
+export interface PostgresRole {
+  readonly name: string;
+  /** The role's database (its own, or the cluster's). */
+  readonly database: string;
+  readonly passwordSecret: GeneratedSecret;
+  /** Path of the password file inside the cluster's containers. */
+  readonly passwordFile: string;
+  /** Host (per `endpoint`), port, database, role and password token for a client. */
+  readonly login: PostgresLogin;
+}
+
+interface AddedRole {
+  readonly options: PostgresRoleOptions;
+  readonly role: PostgresRole;
+  /** The rendered first-boot SQL. */
+  readonly sql: string;
+}
+
+/** The built-in roles a service connects as (connectionFor, databaseUrl). */
+export type PostgresClientRole = "app" | "migrations" | "readonly";
 
 /** Where and as whom a client of one role logs in (PostgresCluster.loginFor). */
 export interface PostgresLogin {
@@ -121,7 +162,8 @@ const SOCKET_DIR = "/var/run/postgresql";
 const SETTINGS_DIR = "/etc/postgresql-settings";
 const SETTINGS_FILE = `${SETTINGS_DIR}/postgresql.conf`;
 const RELOAD_DIR = "/etc/postgres-reload";
-const RELOAD_ROLE_SQL = "/docker-entrypoint-initdb.d/15-updateio-reload-role.sql";
+const INITDB_DIR = "/docker-entrypoint-initdb.d";
+const RELOAD_ROLE_SQL = `${INITDB_DIR}/15-updateio-reload-role.sql`;
 /** The replication passfile lives in the socket tmpfs (mode 1777, not on any volume). */
 const REPLICA_PASSFILE = `${SOCKET_DIR}/replication.pgpass`;
 const POOLER_CONFIG_DIR = "/etc/pgbouncer";
@@ -174,8 +216,11 @@ export class PostgresCluster extends Construct implements Connectable {
   readonly settingsConfig: LiveConfig;
   /** Re-runs when the settings change and reloads the primary and every replica (one-shot). */
   readonly reloadJob: HardenedService;
+  /** The internal networks the read-only endpoint also joins (readOnlyClientNetworks). */
+  readonly readOnlyClientNetworks: readonly PlatformNetwork[];
   private readonly poolSize: number;
-  private readonly extraRoles: readonly PostgresExtraRole[];
+  /** Roles other constructs added (addRole), in order: the files they need are rendered from this at synth. */
+  private readonly roles: AddedRole[] = [];
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps) {
     super(scope, id);
@@ -218,39 +263,7 @@ export class PostgresCluster extends Construct implements Connectable {
     const reloadPassword = new GeneratedSecret(this, "reload-password");
     const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
     const slots = Array.from({ length: replicas }, (_, i) => `postgres_replica_${i + 1}`);
-    const extraRoles = props.extraRoles ?? [];
-    const builtIn = new Set(["postgres", this.ownerRole, this.appRole, this.readonlyRole, this.replicationRole, this.reloadRole]);
-    for (const [i, extra] of extraRoles.entries()) {
-      if (!/^[a-z_][a-z0-9_]{0,40}$/.test(extra.role))
-        throw new Error(
-          `PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" must be a lowercase SQL identifier of at most 41 characters`,
-        );
-      if (builtIn.has(extra.role))
-        throw new Error(
-          `PostgresCluster ${this.node.path}: extraRoles.${i}.role "${extra.role}" is taken (a built-in role or declared twice)`,
-        );
-      builtIn.add(extra.role);
-      if (
-        extra.database !== undefined &&
-        (!/^[a-z_][a-z0-9_]{0,62}$/.test(extra.database) || ["postgres", "template0", "template1", this.database].includes(extra.database))
-      ) {
-        throw new Error(
-          `PostgresCluster ${this.node.path}: extraRoles.${i}.database "${extra.database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "${this.database}"`,
-        );
-      }
-      if (extra.endpoint !== undefined && extra.endpoint !== "primary" && extra.endpoint !== "read-only") {
-        throw new Error(
-          `PostgresCluster ${this.node.path}: extraRoles.${i}.endpoint "${String(extra.endpoint)}" must be "primary" or "read-only"`,
-        );
-      }
-    }
-    this.extraRoles = extraRoles;
-    // Roles with a database of their own get a pg_hba line for it alone (see renderPgHba).
-    const ownDatabases = [...new Set(extraRoles.flatMap((r) => (r.database ? [r.database] : [])))].map((db) => ({
-      database: db,
-      roles: extraRoles.filter((r) => r.database === db).map((r) => r.role),
-    }));
-    const extraSecret = (role: string) => `postgres_${role}_password`;
+    this.readOnlyClientNetworks = [...(props.readOnlyClientNetworks ?? [])];
     const settings = postgresClusterSettings({
       memoryMb: props.memoryMb,
       settings: props.settings,
@@ -266,19 +279,8 @@ export class PostgresCluster extends Construct implements Connectable {
       files: [
         {
           name: "pg_hba.conf",
-          content: renderPgHba({
-            superuser: "postgres",
-            database: this.database,
-            databaseRoles: [
-              this.ownerRole,
-              this.appRole,
-              this.readonlyRole,
-              this.reloadRole,
-              ...extraRoles.filter((r) => r.database === undefined).map((r) => r.role),
-            ],
-            replicationRoles: [this.replicationRole, ...extraRoles.filter((r) => r.replication).map((r) => r.role)],
-            otherDatabases: ownDatabases,
-          }),
+          // Lazy: roles added after this point (addRole) still get their lines.
+          content: Lazy.stringValue({ produce: () => escapeTemplateText(this.renderHba()) }),
         },
       ],
     };
@@ -319,11 +321,10 @@ export class PostgresCluster extends Construct implements Connectable {
         { name: "postgres_readonly_password", value: this.readonlyPassword.value },
         { name: "postgres_replication_password", value: this.replicationPassword.value },
         { name: "postgres_reload_password", value: reloadPassword.value },
-        ...extraRoles.map((r) => ({ name: extraSecret(r.role), value: r.password })),
       ],
       configDirs: [
         {
-          path: "/docker-entrypoint-initdb.d",
+          path: INITDB_DIR,
           files: [
             {
               name: "10-updateio-roles.sql",
@@ -345,12 +346,6 @@ export class PostgresCluster extends Construct implements Connectable {
                 passwordFile: secretPath("postgres_reload_password"),
               }),
             },
-            // Runs after 10-updateio-roles.sql (the entrypoint sorts the files): the database exists.
-            ...extraRoles.flatMap((r, i) =>
-              r.initSql
-                ? [{ name: `${20 + i}-${r.role.replace(/_/g, "-")}.sql`, content: r.initSql(secretPath(extraSecret(r.role))) }]
-                : [],
-            ),
           ],
         },
         hbaDir,
@@ -363,6 +358,7 @@ export class PostgresCluster extends Construct implements Connectable {
       // The file must be there at first boot; later changes reach it without touching this container.
       dependsOn: [this.settingsConfig.seed],
     });
+    this.deliverRoleFiles();
 
     const primary = this.service.containers;
     const replicaVolumes: ServiceVolume[] = [];
@@ -520,24 +516,96 @@ export class PostgresCluster extends Construct implements Connectable {
   }
 
   /**
-   * Host, database, role and password for a client of one of the extraRoles (e.g. Grafana's data
-   * source), so the client takes one object instead of loose fields.
+   * Adds a login role for another construct (PostgresBackup's backup role, the exporters' monitoring
+   * role, Grafana's role): a generated password delivered as /run/secrets/postgres_<name>_password,
+   * its first-boot SQL (`initSql`, run after the cluster's own roles in the order roles are added),
+   * and pg_hba lines for its database (and replication when `replication` is set). Callable any
+   * time before synthesis: the files are rendered from the added roles when the stack is
+   * synthesized, so the construction order of the cluster and its clients does not matter.
    */
-  loginFor(role: string): PostgresLogin {
-    const extra = this.extraRoles.find((r) => r.role === role);
-    if (!extra) {
-      const declared = this.extraRoles.map((r) => r.role).join(", ") || "none";
+  addRole(options: PostgresRoleOptions): PostgresRole {
+    const where = `PostgresCluster ${this.node.path}: addRole`;
+    const { name } = options;
+    if (typeof name !== "string" || !/^[a-z_][a-z0-9_]{0,40}$/.test(name))
       throw new Error(
-        `PostgresCluster ${this.node.path}: loginFor("${role}"): no such role in extraRoles (declared: ${declared}); declare it in the cluster's extraRoles`,
+        `${where}: name "${String(name)}" must be a lowercase SQL identifier of at most 41 characters, e.g. "${this.database}_backup"`,
+      );
+    const taken = [
+      ...BUILT_IN_SECRET_ROLES,
+      "postgres",
+      this.ownerRole,
+      this.appRole,
+      this.readonlyRole,
+      this.replicationRole,
+      this.reloadRole,
+    ];
+    if (taken.includes(name))
+      throw new Error(
+        `${where}: name "${name}" is a built-in role (or its password file's name); pick another, e.g. "${this.database}_${name}_client"`,
+      );
+    if (this.roles.some((r) => r.role.name === name))
+      throw new Error(`${where}: name "${name}" was already added; use the PostgresRole the first addRole returned`);
+    const database = options.database;
+    if (
+      database !== undefined &&
+      (!/^[a-z_][a-z0-9_]{0,62}$/.test(database) || ["postgres", "template0", "template1", this.database].includes(database))
+    ) {
+      throw new Error(
+        `${where}: database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "${this.database}"`,
       );
     }
-    return {
-      host: extra.endpoint === "read-only" ? this.readOnlyHost : this.host,
-      port: this.port,
-      database: extra.database ?? this.database,
-      role: extra.role,
-      password: extra.password,
+    if (options.endpoint !== undefined && options.endpoint !== "primary" && options.endpoint !== "read-only")
+      throw new Error(`${where}: endpoint "${String(options.endpoint)}" must be "primary" or "read-only" (or left out for the primary)`);
+    if (typeof options.initSql !== "function")
+      throw new Error(`${where}: initSql is required: a function rendering the role's first-boot SQL (e.g. renderBackupRoleSql)`);
+    // Two digits keep the files in order after 10- and 15- (the entrypoint sorts them by name).
+    if (this.roles.length >= MAX_ADDED_ROLES) throw new Error(`${where}: at most ${MAX_ADDED_ROLES} roles can be added`);
+    const at = options.passwordAt ?? { scope: this, id: `role-${name}-password` };
+    const passwordSecret = new GeneratedSecret(at.scope, at.id);
+    const passwordFile = `${SECURE_DEFAULTS.secretsDir}/${roleSecretName(name)}`;
+    const roleDatabase = database ?? this.database;
+    // Rendered now, so a renderer's refusal surfaces at this call rather than at synth.
+    const sql = options.initSql({ role: name, database: roleDatabase, passwordFile });
+    const role: PostgresRole = {
+      name,
+      database: roleDatabase,
+      passwordSecret,
+      passwordFile,
+      login: {
+        host: options.endpoint === "read-only" ? this.readOnlyHost : this.host,
+        port: this.port,
+        database: roleDatabase,
+        role: name,
+        password: passwordSecret.value,
+      },
     };
+    this.roles.push({ options, role, sql });
+    return role;
+  }
+
+  /** The roles added so far (addRole), in order. */
+  get addedRoles(): readonly PostgresRole[] {
+    return this.roles.map((r) => r.role);
+  }
+
+  /** Host, database, role and password for a client of an added role (addRole returns the same as `.login`). */
+  loginFor(role: string): PostgresLogin {
+    const added = this.roles.find((r) => r.role.name === role);
+    if (!added) {
+      const declared = this.roles.map((r) => r.role.name).join(", ") || "none";
+      throw new Error(
+        `PostgresCluster ${this.node.path}: loginFor("${role}"): no such role (added: ${declared}); add it with cluster.addRole`,
+      );
+    }
+    return added.role.login;
+  }
+
+  /**
+   * The connection URL of a built-in role (the one connectionFor delivers as the database_url
+   * secret): a Terraform token, for a sensitive output or a client that takes one URL.
+   */
+  databaseUrl(role: PostgresClientRole = "app"): string {
+    return this.clientOf(role).url;
   }
 
   /**
@@ -550,6 +618,42 @@ export class PostgresCluster extends Construct implements Connectable {
    * Prisma migrate takes session-level advisory locks.
    */
   connectionFor(role = "app"): ServiceConnection {
+    const client = this.clientOf(role);
+    const { user, password } = client;
+    if (client.pooled) {
+      return {
+        network: this.network,
+        ready: [...this.service.containers, ...this.poolerService!.containers],
+        env: { DATABASE_HOST: this.poolerHost, DATABASE_PORT: String(this.poolerPort), DATABASE_NAME: this.database, DATABASE_USER: user },
+        secrets: [
+          { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
+          { name: "database_url", value: client.url, envVar: "DATABASE_URL_FILE" },
+          { name: "database_direct_url", value: client.directUrl, envVar: "DATABASE_DIRECT_URL_FILE" },
+        ],
+      };
+    }
+    return {
+      network: this.network,
+      ready:
+        role === "readonly" ? [...this.service.containers, ...this.replicaServices.flatMap((r) => r.containers)] : this.service.containers,
+      env: { DATABASE_HOST: client.host, DATABASE_PORT: String(this.port), DATABASE_NAME: this.database, DATABASE_USER: user },
+      secrets: [
+        { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
+        // Prisma reads one URL; the service's entrypoint exports DATABASE_URL from this file.
+        { name: "database_url", value: client.url, envVar: "DATABASE_URL_FILE" },
+      ],
+    };
+  }
+
+  /** Credentials and URLs of a built-in client role (connectionFor, databaseUrl). */
+  private clientOf(role: string): {
+    user: string;
+    password: GeneratedSecret;
+    host: string;
+    pooled: boolean;
+    url: string;
+    directUrl: string;
+  } {
     if (role !== "app" && role !== "migrations" && role !== "readonly") {
       throw new Error(`PostgresCluster ${this.node.path}: connection role "${role}" is unknown; use "app", "migrations" or "readonly"`);
     }
@@ -563,32 +667,95 @@ export class PostgresCluster extends Construct implements Connectable {
     const url = (h: string, port: number, extra = "") =>
       `postgresql://${user}:${Fn.urlencode(password.value)}@${h}:${port}/${this.database}?schema=public${extra}`;
     const pooled = role === "app" && this.poolerService !== undefined;
-    if (pooled) {
-      return {
-        network: this.network,
-        ready: [...this.service.containers, ...this.poolerService!.containers],
-        env: { DATABASE_HOST: this.poolerHost, DATABASE_PORT: String(this.poolerPort), DATABASE_NAME: this.database, DATABASE_USER: user },
-        secrets: [
-          { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
-          {
-            name: "database_url",
-            value: url(this.poolerHost, this.poolerPort, `&pgbouncer=true&connection_limit=${this.poolSize}`),
-            envVar: "DATABASE_URL_FILE",
-          },
-          { name: "database_direct_url", value: url(this.host, this.port), envVar: "DATABASE_DIRECT_URL_FILE" },
-        ],
-      };
-    }
+    const directUrl = url(host, this.port);
     return {
-      network: this.network,
-      ready:
-        role === "readonly" ? [...this.service.containers, ...this.replicaServices.flatMap((r) => r.containers)] : this.service.containers,
-      env: { DATABASE_HOST: host, DATABASE_PORT: String(this.port), DATABASE_NAME: this.database, DATABASE_USER: user },
-      secrets: [
-        { name: "database_password", value: password.value, envVar: "DATABASE_PASSWORD_FILE" },
-        // Prisma reads one URL; the service's entrypoint exports DATABASE_URL from this file.
-        { name: "database_url", value: url(host, this.port), envVar: "DATABASE_URL_FILE" },
-      ],
+      user,
+      password,
+      host,
+      pooled,
+      url: pooled ? url(this.poolerHost, this.poolerPort, `&pgbouncer=true&connection_limit=${this.poolSize}`) : directUrl,
+      directUrl,
     };
   }
+
+  /** pg_hba.conf for the built-in roles and every added one (rendered at synth: see addRole). */
+  private renderHba(): string {
+    const added = this.roles.map((r) => r.options);
+    // Roles with a database of their own get a pg_hba line for it alone (see renderPgHba).
+    const ownDatabases = [...new Set(added.flatMap((r) => (r.database ? [r.database] : [])))].map((db) => ({
+      database: db,
+      roles: added.filter((r) => r.database === db).map((r) => r.name),
+    }));
+    return renderPgHba({
+      superuser: "postgres",
+      database: this.database,
+      databaseRoles: [
+        this.ownerRole,
+        this.appRole,
+        this.readonlyRole,
+        this.reloadRole,
+        ...added.filter((r) => r.database === undefined).map((r) => r.name),
+      ],
+      replicationRoles: [this.replicationRole, ...added.filter((r) => r.replication).map((r) => r.name)],
+      otherDatabases: ownDatabases,
+    });
+  }
+
+  /**
+   * The primary's seed takes the uploads the kit built from the cluster's own secrets and files,
+   * plus, at synth, each added role's password file (after the other secrets) and first-boot SQL
+   * (after the other init files): a Lazy list, because roles may be added after this constructor.
+   */
+  private deliverRoleFiles(): void {
+    const seed = this.service.seed;
+    const base = seed?.uploadInput;
+    if (!seed || !Array.isArray(base))
+      throw new Error(`PostgresCluster ${this.node.path}: the server has no seed container to deliver role files`);
+    const kitUploads: readonly ContainerUpload[] = [...base];
+    const after = (dir: string) => {
+      let last = -1;
+      kitUploads.forEach((u, i) => {
+        if (u.file.startsWith(`${dir}/`)) last = i;
+      });
+      if (last < 0) throw new Error(`PostgresCluster ${this.node.path}: no upload under ${dir} to add role files after`);
+      return last + 1;
+    };
+    const secretsEnd = after(SECURE_DEFAULTS.secretsDir);
+    const initEnd = after(INITDB_DIR);
+    seed.putUpload(
+      Lazy.anyValue({
+        produce: () => {
+          const secrets: ContainerUpload[] = this.roles.map(({ role }) => ({
+            file: role.passwordFile,
+            content: escapeTemplateText(role.passwordSecret.value),
+            executable: false,
+            permissions: SECRET_FILE_PERMISSIONS,
+          }));
+          // Runs after 10-updateio-roles.sql (the entrypoint sorts the files): the database exists.
+          const sql: ContainerUpload[] = this.roles.map(({ role, sql }, i) => ({
+            file: `${INITDB_DIR}/${20 + i}-${role.name.replace(/_/g, "-")}.sql`,
+            content: escapeTemplateText(sql),
+            executable: false,
+          }));
+          const all = [
+            ...kitUploads.slice(0, secretsEnd),
+            ...secrets,
+            ...kitUploads.slice(secretsEnd, initEnd),
+            ...sql,
+            ...kitUploads.slice(initEnd),
+          ];
+          return all.map((u) => containerUploadToTerraform(u));
+        },
+      }),
+    );
+  }
 }
+
+/** The secret file of an added role's password. */
+function roleSecretName(role: string): string {
+  return `postgres_${role}_password`;
+}
+
+/** Bare names whose password file would be a built-in one (postgres_<name>_password). */
+const BUILT_IN_SECRET_ROLES = ["superuser", "owner", "app", "readonly", "replication", "reload"];
+const MAX_ADDED_ROLES = 70;

@@ -1,8 +1,8 @@
+import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { renderCookieEntrypoint, renderEnabledPlugins, renderRabbitConf } from "./renderers/rabbitmq";
 import {
   appPermissions,
-  DEFAULT_APPS,
   DEFAULT_TOPOLOGY,
   renderRabbitDefinitions,
   topologyProblems,
@@ -11,6 +11,7 @@ import {
   type RabbitUser,
 } from "./renderers/rabbitmq-definitions";
 import type { Connectable, ServiceConnection } from "../kit/connection";
+import { escapeTemplateText } from "../kit/container-runtime";
 import { GeneratedSecret } from "../kit/generated-secret";
 import { HardenedService } from "../kit/hardened-service";
 import { PlatformNetwork } from "../kit/platform-network";
@@ -32,9 +33,9 @@ export interface RabbitBrokerProps {
   /** @default "info" */
   readonly logLevel?: string;
   /**
-   * App services and what each publishes and consumes; each gets its own user with least-privilege
-   * permissions (see appPermissions) and receives it through connectionFor(<app name>).
-   * @default DEFAULT_APPS (api, discord-bot, telegram-bot)
+   * App services known up front, each added as by addApp (its own user with least-privilege
+   * permissions, see appPermissions). Apps can also be added later with addApp.
+   * @default [] (DEFAULT_APPS lists UpdateIO's)
    */
   readonly apps?: readonly RabbitApp[];
   /**
@@ -65,7 +66,18 @@ const CONF_DIR = "/etc/rabbitmq/conf.d";
 // RabbitMQ parses every file in conf.d as rabbitmq.conf (checked on a real broker), so the plugins file lives apart.
 const PLUGINS_DIR = "/etc/rabbitmq/plugins";
 
-/** RabbitMQ on its own internal network; the management UI is never published. */
+/** What addApp returns: the app's connection (network, AMQP_* settings, its password and URL as files) and its user. */
+export interface RabbitAppConnection extends ServiceConnection {
+  /** The app's RabbitMQ user (its name). */
+  readonly user: string;
+  readonly passwordSecret: GeneratedSecret;
+}
+
+/**
+ * RabbitMQ on its own internal network; the management UI is never published. Apps get their own
+ * users through addApp; the definitions file (users, permissions, topology) is rendered from them
+ * at synth, so apps may be added after the broker is constructed.
+ */
 export class RabbitBroker extends Construct implements Connectable {
   readonly host = "rabbitmq";
   readonly port = PORT;
@@ -90,35 +102,37 @@ export class RabbitBroker extends Construct implements Connectable {
   readonly password: GeneratedSecret;
   /** Shared by every node and the CLI tools; installed by the entrypoint wrapper. */
   readonly erlangCookie: GeneratedSecret;
-  readonly apps: readonly RabbitApp[];
   readonly topology: RabbitTopology;
-  private readonly appPasswords = new Map<string, GeneratedSecret>();
+  /** The apps added so far (props.apps, then addApp), in order; the definitions list their users in this order. */
+  private readonly appList: { readonly app: RabbitApp; readonly password: GeneratedSecret }[] = [];
 
   constructor(scope: Construct, id: string, props: RabbitBrokerProps) {
     super(scope, id);
     this.vhost = props.vhost;
-    this.apps = props.apps ?? DEFAULT_APPS;
     this.topology = props.topology ?? DEFAULT_TOPOLOGY;
     const clusterSize = props.clusterSize ?? 1;
-    const problems = topologyProblems(this.topology, this.apps);
+    const problems = topologyProblems(this.topology, props.apps ?? []);
     if (!Number.isInteger(clusterSize) || clusterSize < 1 || (clusterSize > 1 && clusterSize % 2 === 0)) {
       problems.push(`clusterSize: ${clusterSize} must be 1 or an odd whole number ≥ 3 (quorum queues need a majority)`);
     }
-    if (this.apps.some((a) => a.name === USER)) problems.push(`apps: "${USER}" is the legacy user's name; pick another app name`);
+    if ((props.apps ?? []).some((a) => a.name === USER)) problems.push(`apps: "${USER}" is the legacy user's name; pick another app name`);
     if (problems.length > 0) throw new Error(`RabbitBroker ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 
     this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "rabbitmq" });
     this.metricsNetwork = props.metricsNetwork;
     this.password = new GeneratedSecret(this, "password");
     this.erlangCookie = new GeneratedSecret(this, "erlang-cookie", { length: 64 });
-    for (const app of this.apps) this.appPasswords.set(app.name, new GeneratedSecret(this, `${app.name}-password`));
-
-    const users: RabbitUser[] = [
-      // Today's user, kept so connectionFor() without a role behaves as before.
-      { name: USER, password: this.password.value, tags: ["management"], permissions: { configure: ".*", write: ".*", read: ".*" } },
-      ...this.apps.map((app) => ({ name: app.name, password: this.appPasswords.get(app.name)!.value, permissions: appPermissions(app) })),
-    ];
-    const definitions = renderRabbitDefinitions({ vhost: props.vhost, users, topology: this.topology });
+    // Rendered at synth (Lazy): apps added after this constructor get their users too.
+    const definitions = Lazy.stringValue({
+      produce: () => {
+        const users: RabbitUser[] = [
+          // Today's user, kept so connectionFor() without a role behaves as before.
+          { name: USER, password: this.password.value, tags: ["management"], permissions: { configure: ".*", write: ".*", read: ".*" } },
+          ...this.appList.map(({ app, password }) => ({ name: app.name, password: password.value, permissions: appPermissions(app) })),
+        ];
+        return escapeTemplateText(renderRabbitDefinitions({ vhost: props.vhost, users, topology: this.topology }));
+      },
+    });
     const image = new ServiceImage(this, "image", { ref: props.image });
     const nodeNames = Array.from({ length: clusterSize }, (_, i) => (clusterSize === 1 ? this.host : `${this.host}-${i + 1}`));
     this.nodeHosts = nodeNames;
@@ -187,24 +201,51 @@ export class RabbitBroker extends Construct implements Connectable {
     this.service = nodes[0]!;
     this.dataVolumes = volumes;
     this.dataVolume = volumes[0]!;
+    for (const app of props.apps ?? []) this.addApp(app);
+  }
+
+  /**
+   * Adds an app service's own user: write only to the exchanges it publishes to, read and
+   * configure only the queues it consumes (appPermissions), a generated password (construct id
+   * "<name>-password" in the broker). Returns the app's connection for its service (`uses`).
+   */
+  addApp(app: RabbitApp): RabbitAppConnection {
+    const where = `RabbitBroker ${this.node.path}: addApp("${String(app?.name)}")`;
+    const problems = topologyProblems(this.topology, [app]).map((p) => p.replace(/^apps\.0\./, "app."));
+    if (app.name === USER) problems.push(`app.name: "${USER}" is the legacy user's name; pick another app name`);
+    if (this.appList.some((a) => a.app.name === app.name))
+      problems.push(
+        `app.name: "${app.name}" was already added; use the connection the first addApp returned (or connectionFor("${app.name}"))`,
+      );
+    if (problems.length > 0)
+      throw new Error(
+        `${where} is invalid:\n${problems.map((p) => `  - ${p} (fix: see the broker's topology and DEFAULT_APPS)`).join("\n")}`,
+      );
+    const password = new GeneratedSecret(this, `${app.name}-password`);
+    this.appList.push({ app: { name: app.name, publishes: [...app.publishes], consumes: [...app.consumes] }, password });
+    return { ...this.connectionAs(app.name, password.value), user: app.name, passwordSecret: password };
+  }
+
+  /** The apps added so far, in order. */
+  get apps(): readonly RabbitApp[] {
+    return this.appList.map((a) => a.app);
   }
 
   /**
    * Settings for a client. Without a role: the legacy all-access user (unchanged behaviour). With a
-   * role: the app's own user (role = the app service's name, one of `apps`).
+   * role: the user of an added app (role = the app's name; addApp returns the same connection).
    */
   connectionFor(role?: string): ServiceConnection {
-    let user = this.user;
-    let password = this.password.value;
-    if (role !== undefined) {
-      const secret = this.appPasswords.get(role);
-      if (!secret)
-        throw new Error(
-          `RabbitBroker ${this.node.path}: no app "${role}"; known apps: ${[...this.appPasswords.keys()].join(", ") || "(none)"} (add it to apps)`,
-        );
-      user = role;
-      password = secret.value;
-    }
+    if (role === undefined) return this.connectionAs(this.user, this.password.value);
+    const added = this.appList.find((a) => a.app.name === role);
+    if (!added)
+      throw new Error(
+        `RabbitBroker ${this.node.path}: no app "${role}"; added apps: ${this.appList.map((a) => a.app.name).join(", ") || "(none)"} (add it with broker.addApp)`,
+      );
+    return this.connectionAs(role, added.password.value);
+  }
+
+  private connectionAs(user: string, password: string): ServiceConnection {
     return {
       network: this.network,
       ready: this.nodes.flatMap((n) => n.containers),

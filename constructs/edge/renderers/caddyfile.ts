@@ -330,70 +330,10 @@ function assertValid(input: CaddyfileInput): void {
 
   const seen = new Map<string, number>();
   input.routes.forEach((route, i) => {
-    const at = `routes[${i}]`;
-    const hostProblem = hostError(route.host);
-    if (hostProblem !== undefined) problems.push(`${at}.host ${JSON.stringify(route.host)} ${hostProblem}`);
-
-    if (route.path !== undefined && !PATH.test(route.path)) {
-      problems.push(
-        `${at}.path ${JSON.stringify(route.path)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/telegram/webhook*".`,
-      );
-    }
-    if (route.healthPath !== undefined && !PATH.test(route.healthPath)) {
-      problems.push(
-        `${at}.healthPath ${JSON.stringify(route.healthPath)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/healthz".`,
-      );
-    }
-
-    const upstreams = route.upstreams ?? [];
-    if (route.dnsUpstream !== undefined) {
-      if (route.upstreams !== undefined) problems.push(`${at} sets both upstreams and dnsUpstream: keep one.`);
-      const dns = route.dnsUpstream;
-      if (!HOSTNAME.test(dns.name) || dns.name.startsWith("*") || dns.name.length > 253)
-        problems.push(`${at}.dnsUpstream.name ${JSON.stringify(dns.name)} is not a DNS name, e.g. "tasks.api".`);
-      if (!Number.isInteger(dns.port) || dns.port < 1 || dns.port > 65535)
-        problems.push(`${at}.dnsUpstream.port ${String(dns.port)} is not a port: use an integer in 1..65535.`);
-    } else if (upstreams.length === 0) {
-      problems.push(`${at}.upstreams is empty: list at least one "name:port" replica, e.g. ["api-1:3000"].`);
-    }
-    upstreams.forEach((upstream, j) => {
-      const match = UPSTREAM.exec(upstream);
-      const port = match === null ? NaN : Number(match[3]);
-      if (match === null || port < 1 || port > 65535) {
-        problems.push(
-          `${at}.upstreams[${j}] ${JSON.stringify(upstream)} is not "name:port" (no scheme, port 1..65535), e.g. "api-1:3000".`,
-        );
-      }
-    });
-    const duplicateUpstream = upstreams.find((u, j) => upstreams.indexOf(u) !== j);
-    if (duplicateUpstream !== undefined) {
-      problems.push(`${at}.upstreams lists ${JSON.stringify(duplicateUpstream)} twice: list each replica once.`);
-    }
-
-    if (route.frameAncestors !== undefined) {
-      if (route.frameAncestors.length === 0) {
-        problems.push(
-          `${at}.frameAncestors is empty: omit it to forbid framing, or list the allowed sources such as "https://web.telegram.org".`,
-        );
-      }
-      route.frameAncestors.forEach((source, j) => {
-        if (!FRAME_SOURCE.test(source)) {
-          problems.push(
-            `${at}.frameAncestors[${j}] ${JSON.stringify(source)} is not a CSP source: write e.g. "https://web.telegram.org", "https://*.telegram.org" or "'self'".`,
-          );
-        }
-      });
-    }
-
-    const key = `${route.host} ${route.path ?? "(catch-all)"}`;
-    const first = seen.get(key);
-    if (first !== undefined) {
-      problems.push(
-        `${at} repeats host ${JSON.stringify(route.host)} with path ${route.path === undefined ? "(none: catch-all)" : JSON.stringify(route.path)} already used by routes[${first}]: merge their upstreams into one route.`,
-      );
-    } else {
-      seen.set(key, i);
-    }
+    problems.push(...caddyRouteProblems(route, `routes[${i}]`));
+    const first = seen.get(routeKey(route));
+    if (first !== undefined) problems.push(duplicateRouteProblem(route, `routes[${i}]`, first));
+    else seen.set(routeKey(route), i);
   });
 
   if (problems.length > 0) {
@@ -401,6 +341,76 @@ function assertValid(input: CaddyfileInput): void {
       `Invalid Caddyfile input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
     );
   }
+}
+
+/**
+ * What is wrong with one route on its own, each problem prefixed with `at` (e.g. "routes[2]"), so
+ * EdgeProxy.addRoute can refuse a route in the call with the same messages as the whole-file check.
+ */
+export function caddyRouteProblems(route: CaddyRoute, at: string): string[] {
+  const problems: string[] = [];
+  const hostProblem = hostError(route.host);
+  if (hostProblem !== undefined) problems.push(`${at}.host ${JSON.stringify(route.host)} ${hostProblem}`);
+
+  if (route.path !== undefined && !PATH.test(route.path)) {
+    problems.push(
+      `${at}.path ${JSON.stringify(route.path)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/telegram/webhook*".`,
+    );
+  }
+  if (route.healthPath !== undefined && !PATH.test(route.healthPath)) {
+    problems.push(
+      `${at}.healthPath ${JSON.stringify(route.healthPath)} must start with "/" and contain no spaces, quotes, braces or "#", e.g. "/healthz".`,
+    );
+  }
+
+  const upstreams = route.upstreams ?? [];
+  if (route.dnsUpstream !== undefined) {
+    if (route.upstreams !== undefined) problems.push(`${at} sets both upstreams and dnsUpstream: keep one.`);
+    const dns = route.dnsUpstream;
+    if (!HOSTNAME.test(dns.name) || dns.name.startsWith("*") || dns.name.length > 253)
+      problems.push(`${at}.dnsUpstream.name ${JSON.stringify(dns.name)} is not a DNS name, e.g. "tasks.api".`);
+    if (!Number.isInteger(dns.port) || dns.port < 1 || dns.port > 65535)
+      problems.push(`${at}.dnsUpstream.port ${String(dns.port)} is not a port: use an integer in 1..65535.`);
+  } else if (upstreams.length === 0) {
+    problems.push(`${at}.upstreams is empty: list at least one "name:port" replica, e.g. ["api-1:3000"].`);
+  }
+  upstreams.forEach((upstream, j) => {
+    const match = UPSTREAM.exec(upstream);
+    const port = match === null ? NaN : Number(match[3]);
+    if (match === null || port < 1 || port > 65535) {
+      problems.push(`${at}.upstreams[${j}] ${JSON.stringify(upstream)} is not "name:port" (no scheme, port 1..65535), e.g. "api-1:3000".`);
+    }
+  });
+  const duplicateUpstream = upstreams.find((u, j) => upstreams.indexOf(u) !== j);
+  if (duplicateUpstream !== undefined) {
+    problems.push(`${at}.upstreams lists ${JSON.stringify(duplicateUpstream)} twice: list each replica once.`);
+  }
+
+  if (route.frameAncestors !== undefined) {
+    if (route.frameAncestors.length === 0) {
+      problems.push(
+        `${at}.frameAncestors is empty: omit it to forbid framing, or list the allowed sources such as "https://web.telegram.org".`,
+      );
+    }
+    route.frameAncestors.forEach((source, j) => {
+      if (!FRAME_SOURCE.test(source)) {
+        problems.push(
+          `${at}.frameAncestors[${j}] ${JSON.stringify(source)} is not a CSP source: write e.g. "https://web.telegram.org", "https://*.telegram.org" or "'self'".`,
+        );
+      }
+    });
+  }
+  return problems;
+}
+
+/** Routes with the same key would render two handlers for one host and path. */
+export function routeKey(route: CaddyRoute): string {
+  return `${route.host} ${route.path ?? "(catch-all)"}`;
+}
+
+/** The problem of `route` (at `at`) repeating the host and path of routes[first]. */
+export function duplicateRouteProblem(route: CaddyRoute, at: string, first: number): string {
+  return `${at} repeats host ${JSON.stringify(route.host)} with path ${route.path === undefined ? "(none: catch-all)" : JSON.stringify(route.path)} already used by routes[${first}]: merge their upstreams into one route.`;
 }
 
 function checkPort(problems: string[], field: string, port: number): void {

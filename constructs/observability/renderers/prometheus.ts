@@ -22,6 +22,21 @@ export interface ScrapeTarget {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Something Prometheus scrapes, describing itself: exporters, the edge, Loki and its shipper
+ * provide their own entries, and PrometheusServer.addScrapeTarget collects them. Called again when
+ * prometheus.yml is rendered at synth, so entries added after registration are scraped too.
+ */
+export interface IScrapeTarget {
+  /** The entries to scrape (catalogue jobs); may be empty (e.g. the edge without a metrics network). */
+  scrapeTargets(): readonly ScrapeTarget[];
+}
+
+/** True for an IScrapeTarget, false for a plain ScrapeTarget entry. */
+export function isScrapeTargetSource(value: IScrapeTarget | ScrapeTarget): value is IScrapeTarget {
+  return typeof (value as Partial<IScrapeTarget>).scrapeTargets === "function";
+}
+
 export interface PrometheusConfigInput {
   /** Environment name, set as the external label `environment` (e.g. "prod"). */
   readonly environment: string;

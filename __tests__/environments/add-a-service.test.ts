@@ -1,0 +1,69 @@
+/**
+ * A service is one config entry: the runbook's status page (routed, uses Postgres and Redis, calls
+ * the API) added to `services` synthesizes in every environment, passes the policy pack, and gets
+ * exactly the wiring its entry declares, and no more.
+ */
+import { describe, expect, it } from "vitest";
+import { synthWithStatusPage } from "../support/status-page";
+import { uploadedFile } from "../support/stacks";
+
+const byName = (json: any, type: string, name: string) => Object.values(json.resource[type] ?? {}).find((r: any) => r.name === name) as any;
+const networkNames = (json: any, refs: { name: string }[]) =>
+  refs.map((n) => {
+    const key = /docker_network\.([^.]+)\./.exec(n.name)?.[1];
+    return key ? json.resource.docker_network[key].name : n.name;
+  });
+
+describe("a new service is one entry in services", () => {
+  for (const env of ["dev", "test", "prod"] as const) {
+    it(`${env}: the status page synthesizes and passes the policy pack`, () => {
+      // The policy pack runs as an Aspect during synth: an error finding would throw here.
+      const { json } = synthWithStatusPage(env);
+      if (env === "dev") expect(byName(json, "docker_container", "dev-status-page")).toBeDefined();
+      else expect(byName(json, "docker_service", `${env}-status-page`)).toBeDefined();
+    });
+  }
+
+  it("dev: joins its own edge network, the API's caller network and the networks of what it uses, nothing else", () => {
+    const { json } = synthWithStatusPage("dev");
+    const c = byName(json, "docker_container", "dev-status-page");
+    const nets = networkNames(json, c.networks_advanced).sort();
+    expect(nets).toEqual(["dev-api-status-page", "dev-edge-status-page", "dev-postgres", "dev-redis"].sort());
+    // Its network pair with the API: the API joins it too, no other app does.
+    const apiNets = networkNames(json, byName(json, "docker_container", "dev-api").networks_advanced);
+    expect(apiNets).toContain("dev-api-status-page");
+    const miniNets = networkNames(json, byName(json, "docker_container", "dev-mini-app").networks_advanced);
+    expect(miniNets).not.toContain("dev-api-status-page");
+  });
+
+  it("dev: gets the settings and secret files of Postgres and Redis, and the API's internal URL", () => {
+    const { json } = synthWithStatusPage("dev");
+    const env: string[] = byName(json, "docker_container", "dev-status-page").env;
+    expect(env).toContain("SERVICE_NAME=status-page");
+    expect(env).toContain("PORT=3005");
+    expect(env).toContain("API_INTERNAL_URL=http://api:3000");
+    expect(env.some((e) => e.startsWith("DATABASE_URL_FILE=/run/secrets/"))).toBe(true);
+    expect(env.some((e) => e.startsWith("REDIS_"))).toBe(true);
+    // Not the broker: it did not ask for it.
+    expect(env.some((e) => e.startsWith("AMQP_"))).toBe(false);
+  });
+
+  it("dev: the edge serves status.updateio.localhost from it, with health checks", () => {
+    const { json } = synthWithStatusPage("dev");
+    const caddyfile = uploadedFile(json, "/etc/caddy/Caddyfile") ?? "";
+    const site = caddyfile.slice(caddyfile.indexOf("status.updateio.localhost {"));
+    expect(caddyfile).toContain("status.updateio.localhost {");
+    expect(site.slice(0, site.indexOf("\n}\n"))).toMatch(/reverse_proxy status-page:3005 \{[^}]*health_uri \/health/);
+  });
+
+  it("prod: two replicas on Swarm behind the edge, and Prometheus' ContainerMissing alert watches it", () => {
+    const { json } = synthWithStatusPage("prod");
+    const svc = byName(json, "docker_service", "prod-status-page");
+    expect(svc.mode.replicated.replicas).toBe(2);
+    const caddyfile = uploadedFile(json, "/etc/caddy/Caddyfile") ?? "";
+    expect(caddyfile).toContain("status.updateio.app {");
+    expect(caddyfile).toMatch(/dynamic a tasks\.status-page 3005 \{/);
+    const rules = uploadedFile(json, "/etc/updateio-prometheus-rules/updateio.yml") ?? "";
+    expect(rules).toMatch(/absent\(container_last_seen\{container_label_io_updateio_service="status-page"/);
+  });
+});

@@ -1,0 +1,160 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { Construct } from "constructs";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { EdgeProxy } from "../../constructs/edge/edge-proxy";
+import { PlatformNetwork } from "../../constructs/kit/platform-network";
+import type { LokiStack } from "../../constructs/observability/loki-stack";
+import type { MetricsExporters } from "../../constructs/observability/metrics-exporters";
+import { PROMETHEUS_CONFIG_DIR, PROMETHEUS_RULES_DIR, PrometheusServer } from "../../constructs/observability/prometheus-server";
+import { renderPrometheusConfig, type IScrapeTarget, type ScrapeTarget } from "../../constructs/observability/renderers/prometheus";
+import { errorOf } from "../support/helpers";
+
+const OUT = mkdtempSync(join(tmpdir(), "prometheus-targets-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const IMAGE = `prom/prometheus:v3.5.0@sha256:${"5e".repeat(32)}`;
+const SELF: ScrapeTarget = { job: "prometheus", targets: ["prometheus:9090"] };
+type Json = Record<string, any>;
+
+// The constructs that already describe their own targets are IScrapeTargets as they are.
+const lokiIsATarget = (l: LokiStack): IScrapeTarget => l;
+const exportersAreATarget = (m: MetricsExporters): IScrapeTarget => m;
+void lokiIsATarget;
+void exportersAreATarget;
+
+/** A construct that describes its own targets and may gain instances after it was registered. */
+class FakeExporter extends Construct implements IScrapeTarget {
+  readonly hosts: string[];
+  constructor(scope: Construct, id: string, hosts: string[]) {
+    super(scope, id);
+    this.hosts = [...hosts];
+  }
+  scrapeTargets(): ScrapeTarget[] {
+    return this.hosts.length > 0 ? [{ job: "redis", targets: this.hosts.map((h) => `${h}:9121`) }] : [];
+  }
+}
+
+function stackWithPrometheus(scrapeTargets?: readonly (IScrapeTarget | ScrapeTarget)[]) {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  const monitoring = new PlatformNetwork(stack, "monitoring-network", { environment: "dev", purpose: "monitoring" });
+  const prometheus = new PrometheusServer(stack, "prometheus", {
+    environment: "dev",
+    image: IMAGE,
+    networks: [{ network: monitoring }],
+    ...(scrapeTargets ? { scrapeTargets } : {}),
+  });
+  return { stack, prometheus };
+}
+
+/** prometheus.yml as the synthesized seed uploads it. */
+function uploadedConfig(stack: TerraformStack): string {
+  const json: Json = JSON.parse(Testing.synth(stack));
+  const seed = (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === "dev-prometheus-seed")!;
+  return (seed.upload as Json[]).find((u) => u.file === `${PROMETHEUS_CONFIG_DIR}/prometheus.yml`)!.content;
+}
+
+function expected(entries: readonly ScrapeTarget[]): string {
+  return renderPrometheusConfig({ environment: "dev", scrapeTargets: entries, ruleFiles: [`${PROMETHEUS_RULES_DIR}/*.yml`] });
+}
+
+function jobs(config: string): Record<string, unknown[]> {
+  const doc = parse(config) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+  return Object.fromEntries(doc.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((s) => s.targets)]));
+}
+
+describe("PrometheusServer scrape targets", () => {
+  it("scrapes itself when nothing else is registered", () => {
+    const { stack, prometheus } = stackWithPrometheus();
+    expect(prometheus.scrapeTargets).toEqual([SELF]);
+    expect(uploadedConfig(stack)).toBe(expected([SELF]));
+  });
+
+  it("collects a target registered after Prometheus was built (the edge, built later)", () => {
+    const { stack, prometheus } = stackWithPrometheus([{ job: "rabbitmq", targets: ["rabbitmq:15692"] }]);
+    const egress = new PlatformNetwork(stack, "egress-network", { environment: "dev", purpose: "egress", internal: false });
+    const route = new PlatformNetwork(stack, "edge-api-network", { environment: "dev", purpose: "edge-api" });
+    const metrics = new PlatformNetwork(stack, "edge-metrics-network", { environment: "dev", purpose: "edge-metrics" });
+    const edge = new EdgeProxy(stack, "edge", {
+      environment: "dev",
+      image: `caddy:2.10.2-alpine@sha256:${"4c".repeat(32)}`,
+      memoryMb: 128,
+      bindAddress: "127.0.0.1",
+      httpPort: 8080,
+      httpsPort: 8443,
+      tls: { mode: "internal" },
+      adminAllowList: [],
+      hsts: false,
+      routeNetworks: [route],
+      egressNetwork: egress,
+      metricsNetwork: metrics,
+    });
+    expect(prometheus.addScrapeTarget(edge)).toEqual([{ job: "edge", targets: ["edge:9180"] }]);
+    const config = uploadedConfig(stack);
+    expect(jobs(config)).toEqual({ edge: ["edge:9180"], prometheus: ["prometheus:9090"], rabbitmq: ["rabbitmq:15692"] });
+    expect(config).toBe(prometheus.configText);
+  });
+
+  it("asks each registered construct again at synth: instances it gains after registration are scraped", () => {
+    const { stack, prometheus } = stackWithPrometheus();
+    const exporter = new FakeExporter(stack, "redis-exporters", ["redis-exporter"]);
+    prometheus.addScrapeTarget(exporter);
+    exporter.hosts.push("redis-exporter-replica-1");
+    expect(jobs(uploadedConfig(stack)).redis).toEqual(["redis-exporter-replica-1:9121", "redis-exporter:9121"]);
+  });
+
+  it("renders the same bytes whatever the order and time of registration", () => {
+    const entries: ScrapeTarget[] = [
+      { job: "postgres", targets: ["postgres-exporter:9187"], labels: { instance_role: "primary" } },
+      { job: "postgres", targets: ["postgres-exporter-replica-1:9187"], labels: { instance_role: "replica" } },
+      { job: "grafana", targets: ["grafana:3000"] },
+      { job: "cadvisor", targets: ["cadvisor:8080"] },
+    ];
+    const viaProps = stackWithPrometheus(entries);
+    const late = stackWithPrometheus();
+    for (const e of [...entries].reverse()) late.prometheus.addScrapeTarget(e);
+    const config = uploadedConfig(late.stack);
+    expect(config).toBe(uploadedConfig(viaProps.stack));
+    expect(config).toBe(expected([...entries, SELF]));
+  });
+
+  it("does not add its own target twice when it is registered explicitly", () => {
+    const { stack, prometheus } = stackWithPrometheus();
+    prometheus.addScrapeTarget(SELF);
+    expect(prometheus.scrapeTargets).toEqual([SELF]);
+    expect(uploadedConfig(stack)).toBe(expected([SELF]));
+  });
+
+  it("refuses a bad entry in the call, naming the field and the fix, and registers nothing", () => {
+    const { stack, prometheus } = stackWithPrometheus([{ job: "redis", targets: ["redis-exporter:9121"] }]);
+    const scheme = errorOf(() => prometheus.addScrapeTarget({ job: "node", targets: ["http://node-exporter:9100"] }));
+    expect(scheme).toMatch(/^PrometheusServer dev\/prometheus: addScrapeTarget refused job "node"/m);
+    expect(scheme).toMatch(
+      /^  - scrapeTargets\[1\]\.targets\[0\]: "http:\/\/node-exporter:9100" must not include a scheme: write "host:port"/m,
+    );
+    expect(errorOf(() => prometheus.addScrapeTarget({ job: "mysql" as never, targets: ["db:9104"] }))).toMatch(
+      /scrapeTargets\[1\]\.job: "mysql" is not a catalogue job: use one of prometheus, postgres/,
+    );
+    expect(errorOf(() => prometheus.addScrapeTarget({ job: "redis", targets: ["redis-exporter:9121"] }))).toMatch(
+      /scrapeTargets\[1\]\.targets\[0\]: "redis-exporter:9121" is already listed for job redis at scrapeTargets\[0\]\.targets\[0\]: list each instance once/,
+    );
+    const exporter = new FakeExporter(stack, "bad-exporter", ["bad host"]);
+    expect(errorOf(() => prometheus.addScrapeTarget(exporter))).toMatch(/addScrapeTarget refused dev\/bad-exporter/);
+    expect(prometheus.scrapeTargets).toEqual([{ job: "redis", targets: ["redis-exporter:9121"] }, SELF]);
+  });
+
+  it("fails the synth, naming the server, when a registered construct turns invalid afterwards", () => {
+    const { stack, prometheus } = stackWithPrometheus();
+    const exporter = new FakeExporter(stack, "redis-exporters", ["redis-exporter"]);
+    prometheus.addScrapeTarget(exporter);
+    exporter.hosts.push("redis-exporter");
+    expect(() => Testing.synth(stack)).toThrow(/PrometheusServer dev\/prometheus: prometheus\.yml cannot be rendered at synth/);
+  });
+});

@@ -1,0 +1,32 @@
+import { Testing } from "cdktf";
+import { EnvironmentStack } from "../../environments/environment-stack";
+import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import type { TerraformJson } from "./stacks";
+
+/**
+ * The add-a-service runbook's example: a status page on its own host, using Postgres and Redis and
+ * calling the API. Adding it is this one entry in `services`; nothing else changes.
+ */
+export function statusPageEntry(env: EnvironmentName) {
+  const released = { kind: "registry" as const, ref: `ghcr.io/updateio/status-page:1.0.0@sha256:${"ab".repeat(32)}` };
+  const built = { kind: "build" as const, context: "../updateio/status-page", devCommand: ["npm", "run", "dev"] };
+  const domain = { dev: "updateio.localhost", test: "updateio.test", prod: "updateio.app" }[env];
+  return {
+    image: env === "dev" ? built : released,
+    replicas: env === "prod" ? 2 : 1,
+    memoryMb: 128,
+    cpuShares: 256,
+    port: 3005,
+    uses: ["postgres", "redis"],
+    routes: [{ host: `status.${domain}` }],
+    calls: ["api"],
+  };
+}
+
+/** One environment with the status page added, synthesized in-process (the policy pack runs at synth). */
+export function synthWithStatusPage(env: EnvironmentName): { stack: EnvironmentStack; json: TerraformJson } {
+  const base = loadEnvironmentConfig(env, {});
+  const config = validateEnvironmentConfig({ ...base, services: { ...base.services, "status-page": statusPageEntry(env) } }, env);
+  const stack = new EnvironmentStack(Testing.app(), env, config);
+  return { stack, json: JSON.parse(Testing.synth(stack)) as TerraformJson };
+}

@@ -1,0 +1,23 @@
+/**
+ * The one error a construct or renderer throws for props it cannot build (model: aws-cdk-lib's
+ * core/lib/errors.ts `ValidationError`): it names what was being built, where in the construct
+ * tree, and every problem at once, each naming the prop and the fix. Callers that collect problems
+ * (the environment loader, tests) read `problems` instead of parsing the message.
+ */
+export class ValidationError extends Error {
+  override readonly name = "ValidationError";
+  /** What was being built: a construct class and its path, or a renderer's input. */
+  readonly subject: string;
+  readonly problems: readonly string[];
+
+  constructor(subject: string, problems: readonly string[]) {
+    super(`${subject} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.subject = subject;
+    this.problems = [...problems];
+  }
+}
+
+/** Throws a ValidationError for `subject` (e.g. `EdgeProxy dev/edge`) when there is any problem. */
+export function assertNoProblems(subject: string, problems: readonly string[]): void {
+  if (problems.length > 0) throw new ValidationError(subject, problems);
+}

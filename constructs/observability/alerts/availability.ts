@@ -1,0 +1,65 @@
+// Availability: scrape targets down, and containers missing or crash-looping (cAdvisor).
+import { CADVISOR_LABELS } from "../renderers/observability-catalogue";
+import { withService, type CatalogueContext } from "./context";
+import type { AlertRule } from "./types";
+
+const svc = CADVISOR_LABELS.service;
+
+export function availabilityAlerts(c: CatalogueContext): AlertRule[] {
+  return [scrapeTargetDown(), ...containerMissing(c), containerRestarting(c)];
+}
+
+function scrapeTargetDown(): AlertRule {
+  return {
+    name: "ScrapeTargetDown",
+    group: "availability",
+    expr: withService("up == 0", "job"),
+    for: "2m",
+    severity: "critical",
+    labels: {},
+    summary: "{{ $labels.job }} target {{ $labels.instance }} is down",
+    description:
+      "Prometheus has not been able to scrape {{ $labels.instance }} (job {{ $labels.job }}) for 2 minutes: the exporter, or the service it runs beside, is not answering. Check the container's state and logs.",
+  };
+}
+
+/** One rule over every expected service (none when there are none): absent() per service, or-ed. */
+function containerMissing({ o, envMatcher }: CatalogueContext): AlertRule[] {
+  const expected = [...new Set(o.expectedServices)].sort();
+  if (expected.length === 0) return [];
+  const absents = expected.map((s) => `absent(container_last_seen{${svc}="${s}"${envMatcher}})`).join(" or ");
+  return [
+    {
+      name: "ContainerMissing",
+      group: "availability",
+      expr: withService(absents, svc),
+      for: "2m",
+      severity: "critical",
+      labels: {},
+      summary: "No running container for service {{ $labels.service }}",
+      description:
+        "cAdvisor has seen no container labelled io.updateio.service={{ $labels.service }} for 2 minutes: every replica is stopped or removed. If all services alert at once, cAdvisor itself is down (see ScrapeTargetDown).",
+    },
+  ];
+}
+
+function containerRestarting({ o, ours }: CatalogueContext): AlertRule {
+  return {
+    // Not changes(container_start_time_seconds): for Docker, cAdvisor reports the container's
+    // *creation* time there (container/docker/handler.go: creationTime = inspect's Created), which a
+    // restart-policy restart keeps. What a restart does change is the `restartcount` label cAdvisor
+    // adds from inspect's RestartCount, so each restart (or replacement) starts a new series: more
+    // than N restarts in 15 minutes = more than N+1 distinct series of one container.
+    name: "ContainerRestarting",
+    group: "availability",
+    expr: withService(
+      `count by (instance, name, ${svc}, ${CADVISOR_LABELS.environment}) (count_over_time(container_start_time_seconds${ours}[15m])) > ${o.containerRestarts + 1}`,
+      svc,
+    ),
+    for: "0s",
+    severity: "warning",
+    labels: {},
+    summary: "Container {{ $labels.name }} ({{ $labels.service }}) keeps restarting",
+    description: `Container {{ $labels.name }} restarted (or was replaced) more than ${o.containerRestarts} times in 15 minutes: it is crash-looping or failing its healthcheck. Read its last logs before the next restart replaces them.`,
+  };
+}

@@ -1,0 +1,143 @@
+import { appImage, MigrationJob, UpdateioService } from "../constructs/app";
+import type { CaddyRoute } from "../constructs/edge";
+import { GeneratedSecret, type PlatformNetwork, type ServiceRuntime, type Upstream } from "../constructs/kit";
+import type { DataTier } from "./data-tier";
+import type { BackingService, EnvironmentConfig } from "./schema";
+import type { StackContext } from "./stack-context";
+
+type AppConfig = EnvironmentConfig["services"][string];
+
+/**
+ * The app services, one per entry of `config.services`, and the migration job. Not a construct on
+ * purpose: a construct level would put every app resource under a new path, so every logical ID
+ * (and Terraform address) would change. It builds into the stack it is given.
+ */
+export class Apps {
+  readonly services: Record<string, UpdateioService> = {};
+  readonly migrations: MigrationJob;
+  /** The edge routes the services declared, in declaration order, with the network each needs. */
+  readonly routes: { readonly route: CaddyRoute; readonly network: PlatformNetwork }[] = [];
+
+  /** `runtime`: where the app services run (@default plain containers). */
+  constructor(ctx: StackContext, data: DataTier, runtime?: ServiceRuntime) {
+    const { scope: stack, config, env } = ctx;
+    const services = config.services;
+    const names = Object.keys(services);
+    const routeNet = (svc: string) => ctx.routeNetwork(svc);
+    const egressFor = (svc: string) => ctx.egressNetwork(svc);
+    // One network per caller and callee pair (`api-discord-bot`).
+    const callNet = (callee: string, caller: string) => ctx.network(`${callee}-${caller}`);
+    const callers = (callee: string) => names.filter((n) => services[n]!.calls.includes(callee));
+    const targets: Record<Exclude<BackingService, "rabbitmq">, UpdateioServiceUse["target"]> = {
+      postgres: data.postgres,
+      redis: data.redis,
+    };
+
+    // Networks first, in the order today's resources were declared: callers, then routes.
+    for (const callee of names) for (const caller of callers(callee)) callNet(callee, caller);
+    for (const name of names) if (services[name]!.routes.length > 0) routeNet(name);
+
+    const migrationSvc = config.migrations.service;
+    const migrationCfg = services[migrationSvc]!;
+    const secretsOf = (name: string, cfg: AppConfig) =>
+      cfg.secrets.map((s) => ({
+        name: s.name,
+        envVar: s.envVar,
+        value:
+          "generate" in s
+            ? new GeneratedSecret(stack, secretId(name, s.name), { length: s.generate.length }).value
+            : // Dev runs without real bots: the placeholder only keeps the upload non-empty.
+              ctx.sensitiveVariable(
+                s.variable.name,
+                s.variable.description,
+                env === "dev" ? "dev-placeholder-set-TF_VAR_to-connect" : undefined,
+              ),
+      }));
+    const apiImage = appImage(stack, `${migrationSvc}-image`, env, migrationSvc, migrationCfg.image);
+    this.migrations = new MigrationJob(stack, "migrations", {
+      environment: env,
+      image: apiImage,
+      apiConfig: migrationCfg,
+      postgres: data.postgres,
+      command: config.migrations.command,
+      memoryMb: config.migrations.memoryMb,
+      logLevel: config.logLevel,
+    });
+
+    for (const name of names) {
+      const cfg = services[name]!;
+      const routed = cfg.routes.length > 0;
+      const debug = cfg.debugPorts.length > 0;
+      // A service with debug ports needs a non-internal network to publish them (dev only).
+      const outside = cfg.egress || debug ? [{ network: egressFor(name) }] : [];
+      const networks = [
+        ...(cfg.egress ? outside : []),
+        ...(routed && !cfg.egress ? [{ network: routeNet(name) }] : []),
+        ...callers(name).map((caller) => ({ network: callNet(name, caller) })),
+        ...cfg.calls.map((callee) => ({ network: callNet(callee, name) })),
+        ...(routed && cfg.egress ? [{ network: routeNet(name) }] : []),
+        ...(!cfg.egress ? outside : []),
+      ];
+      const callEnv = Object.fromEntries(
+        cfg.calls.map((callee) => [`${envPrefix(callee)}_INTERNAL_URL`, `http://${callee}:${services[callee]!.port}`]),
+      );
+      const secrets = secretsOf(name, cfg);
+      const svc = new UpdateioService(stack, name, {
+        environment: env,
+        logLevel: config.logLevel,
+        debug: config.debug,
+        runtime,
+        service: name,
+        config: cfg,
+        ...(name === migrationSvc ? { image: apiImage, dependsOn: this.migrations.containers } : {}),
+        uses: cfg.uses.filter((u) => u !== "rabbitmq").map((u) => ({ target: targets[u] })),
+        // Its own broker user, allowed only what its entry says it publishes and consumes.
+        connections: cfg.uses.includes("rabbitmq") ? [data.rabbitmq.addApp({ name, ...cfg.messaging })] : [],
+        networks,
+        secrets,
+        exclusive: cfg.exclusive,
+        env: callEnv,
+      });
+      this.services[name] = svc;
+      for (const r of cfg.routes) {
+        this.routes.push({
+          network: routeNet(name),
+          route: {
+            host: r.host,
+            ...(r.path ? { path: r.path } : {}),
+            ...routeTarget(svc.upstream()),
+            healthPath: "/health",
+            ...(r.adminOnly ? { adminOnly: true } : {}),
+            ...(r.frameAncestors ? { frameAncestors: r.frameAncestors } : {}),
+          },
+        });
+      }
+    }
+  }
+}
+
+type UpdateioServiceUse = NonNullable<ConstructorParameters<typeof UpdateioService>[2]["uses"]>[number];
+
+/** `discord-bot` → `DISCORD_BOT`. */
+function envPrefix(service: string): string {
+  return service.replace(/-/g, "_").toUpperCase();
+}
+
+/**
+ * Ids two secrets had before services became a map: kept, because a new id is a new
+ * random_password (every admin session, or Telegram's webhook secret, would change on apply).
+ */
+const SECRET_IDS: Record<string, string> = {
+  "admin-panel/session_secret": "admin-session-secret",
+  "telegram-bot/telegram_webhook_secret": "telegram-webhook-secret",
+};
+
+/** Construct id of a generated secret: `<service>-<name>`, e.g. api-session-secret. */
+function secretId(service: string, name: string): string {
+  return SECRET_IDS[`${service}/${name}`] ?? `${service}-${name.replace(/_/g, "-")}`;
+}
+
+/** An edge route's upstream fields for a service's upstream. */
+export function routeTarget(u: Upstream): { upstreams: readonly string[] } | { dnsUpstream: { name: string; port: number } } {
+  return u.kind === "static" ? { upstreams: u.addresses } : { dnsUpstream: { name: u.name, port: u.port } };
+}

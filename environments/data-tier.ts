@@ -1,0 +1,107 @@
+import { Annotations } from "cdktf";
+import { BACKUP_ROOT, PostgresBackup, PostgresCluster, walArchiveSettings } from "../constructs/postgres";
+import { ServiceVolume } from "../constructs/kit";
+import { RabbitBroker } from "../constructs/rabbitmq";
+import { RedisCache } from "../constructs/redis";
+import type { StackContext } from "./stack-context";
+
+/**
+ * Postgres (with its backups), Redis and RabbitMQ. Not a construct on purpose: a construct level
+ * would put every resource under a new path, so every Terraform address would change.
+ */
+export class DataTier {
+  readonly postgres: PostgresCluster;
+  readonly backup: PostgresBackup;
+  /** Dumps, base backups and the WAL archive: mounted into the primary (archive_command) and the backup scheduler. */
+  readonly backupsVolume: ServiceVolume;
+  readonly redis: RedisCache;
+  readonly rabbitmq: RabbitBroker;
+
+  constructor(ctx: StackContext) {
+    const { scope, config, env } = ctx;
+    this.backupsVolume = new ServiceVolume(scope, "postgres-backups", {
+      environment: env,
+      service: "postgres",
+      purpose: "backups",
+      protect: config.protectData,
+    });
+    // Grafana reads Postgres on a network of its own, so it shares nothing with the app services.
+    const grafanaDbNet = ctx.network("postgres-grafana");
+    this.postgres = new PostgresCluster(scope, "postgres", {
+      environment: env,
+      image: config.postgres.image,
+      memoryMb: config.postgres.memoryMb,
+      cpuShares: config.postgres.cpuShares,
+      database: config.postgres.database,
+      settings: { ...walArchiveSettings(), ...config.postgres.settings },
+      extraVolumes: [{ volume: this.backupsVolume, containerPath: BACKUP_ROOT }],
+      protectData: config.protectData,
+      replicas: config.postgres.replicas,
+      pooler: config.postgres.pooler,
+      poolerImage: config.postgres.poolerImage,
+      poolSize: config.postgres.poolSize,
+      readOnlyClientNetworks: [grafanaDbNet],
+    });
+    const offsiteCfg = config.postgres.offsite;
+    const offsite = offsiteCfg && {
+      ...offsiteCfg,
+      network: ctx.egressNetwork("postgres-offsite"),
+      accessKeyId: ctx.sensitiveVariable(
+        "offsite_access_key_id",
+        "Access key id for the off-host backup bucket. Set TF_VAR_offsite_access_key_id or the workspace variable.",
+      ),
+      secretAccessKey: ctx.sensitiveVariable(
+        "offsite_secret_access_key",
+        "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable.",
+      ),
+    };
+    if (!offsite && env === "prod") {
+      Annotations.of(scope).addWarning(
+        "prod backups stay on this host: set UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET (and the Terraform variables offsite_access_key_id/offsite_secret_access_key) for an off-host copy.",
+      );
+    }
+    // The backup role is added to the cluster by PostgresBackup; its password keeps the id it had
+    // when the stack made it (postgres-backup-password), so the value survives.
+    this.backup = new PostgresBackup(scope, "postgres-backup", {
+      environment: env,
+      cluster: this.postgres,
+      passwordAt: { scope, id: "postgres-backup-password" },
+      volume: this.backupsVolume,
+      protectData: config.protectData,
+      offsite,
+    });
+    this.redis = new RedisCache(scope, "redis", {
+      environment: env,
+      image: config.redis.image,
+      memoryMb: config.redis.memoryMb,
+      cpuShares: config.redis.cpuShares,
+      protectData: config.protectData,
+      replicas: config.redis.replicas,
+      sentinels: config.redis.sentinels,
+      monitoring: true,
+    });
+    this.rabbitmq = new RabbitBroker(scope, "rabbitmq", {
+      environment: env,
+      image: config.rabbitmq.image,
+      memoryMb: config.rabbitmq.memoryMb,
+      cpuShares: config.rabbitmq.cpuShares,
+      vhost: config.rabbitmq.vhost,
+      clusterSize: config.rabbitmq.clusterSize,
+      protectData: config.protectData,
+      logLevel: config.logLevel === "trace" ? "debug" : config.logLevel === "warn" ? "warning" : config.logLevel,
+      // Prometheus scrapes the nodes here rather than joining the network the apps use.
+      metricsNetwork: ctx.network("rabbitmq-metrics"),
+    });
+  }
+
+  /** The long-running data services ContainerMissing watches. */
+  get serviceNames(): string[] {
+    return [
+      this.postgres.host,
+      ...this.postgres.replicaServices.map((r) => r.spec.service),
+      ...this.redis.nodeHosts,
+      ...this.redis.sentinelServices.map((r) => r.spec.service),
+      ...this.rabbitmq.nodeHosts,
+    ];
+  }
+}

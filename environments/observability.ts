@@ -1,0 +1,142 @@
+import { Annotations } from "cdktf";
+import { GrafanaServer, LokiStack, MetricsExporters, PrometheusServer } from "../constructs/observability";
+import { PlatformNetwork } from "../constructs/kit";
+import type { DataTier } from "./data-tier";
+import type { StackContext } from "./stack-context";
+
+/**
+ * Logs (Loki + shipper via the read-only socket proxy), metrics (exporters + Prometheus) and
+ * Grafana, on one internal monitoring network. Not a construct, for the same reason as DataTier.
+ */
+export class Observability {
+  readonly logs: LokiStack;
+  readonly exporters: MetricsExporters;
+  readonly prometheus: PrometheusServer;
+  readonly grafana: GrafanaServer;
+  /** Prometheus scrapes the internet-facing edge here, so the edge never joins the monitoring network. */
+  readonly edgeMetricsNetwork: PlatformNetwork;
+  /** Grafana's network to the edge, when it is served there. */
+  readonly grafanaRoute: PlatformNetwork | undefined;
+
+  /** `appServices`: the app services ContainerMissing watches, beside the data tier's. */
+  constructor(ctx: StackContext, data: DataTier, appServices: readonly string[]) {
+    const { scope, config, env } = ctx;
+    const o11y = config.observability;
+    const monitoringNet = new PlatformNetwork(scope, "monitoring-network", { environment: env, purpose: "monitoring" });
+    this.edgeMetricsNetwork = ctx.network("edge-metrics");
+    this.logs = new LokiStack(scope, "logs", {
+      environment: env,
+      lokiImage: o11y.loki.image,
+      lokiMemoryMb: o11y.loki.memoryMb,
+      retentionDays: o11y.loki.retentionDays,
+      shipper: o11y.shipper.kind,
+      shipperImage: o11y.shipper.image,
+      shipperMemoryMb: o11y.shipper.memoryMb,
+      socketProxyImage: o11y.socketProxyImage,
+      network: monitoringNet,
+      protectData: config.protectData,
+      // cAdvisor reads the engine's info and version through the same proxy.
+      allowEngineInfo: true,
+    });
+    const { redis, rabbitmq } = data;
+    this.exporters = new MetricsExporters(scope, "exporters", {
+      environment: env,
+      monitoringNetwork: monitoringNet,
+      // The monitor role's password keeps the id it had when the stack made it.
+      postgres: { image: o11y.exporters.postgresImage, cluster: data.postgres, passwordAt: { scope, id: "postgres-monitor-password" } },
+      redis: {
+        image: o11y.exporters.redisImage,
+        secretsOwnerImage: redis.service.spec.image,
+        network: redis.network,
+        hosts: redis.nodeHosts.map((host, i) => ({ host, instanceRole: i === 0 ? ("primary" as const) : ("replica" as const) })),
+        port: redis.port,
+        user: redis.monitorUser!,
+        password: redis.monitorPassword!,
+      },
+      cadvisor: { image: o11y.exporters.cadvisorImage, dockerHost: this.logs.dockerHost, dockerApiNetwork: this.logs.dockerApiNetwork },
+      node: { image: o11y.exporters.nodeImage, backupsVolume: data.backupsVolume },
+    });
+    this.prometheus = new PrometheusServer(scope, "prometheus", {
+      environment: env,
+      image: o11y.prometheus.image,
+      memoryMb: o11y.prometheus.memoryMb,
+      retentionDays: o11y.prometheus.retentionDays,
+      // The edge and Grafana register themselves later: prometheus.yml is rendered at synth.
+      scrapeTargets: [
+        this.logs,
+        this.exporters,
+        { job: "rabbitmq", targets: rabbitmq.nodeHosts.map((h) => `${h}:${rabbitmq.metricsPort}`) },
+      ],
+      // ContainerMissing watches the io.updateio.service label of every long-running service.
+      alerts: { expectedServices: [...appServices, ...data.serviceNames, "edge", "loki"] },
+      // RabbitMQ's built-in plugin is scraped on its own network; everything else comes to monitoring.
+      networks: [
+        { network: monitoringNet },
+        { network: rabbitmq.metricsNetwork! },
+        { network: this.edgeMetricsNetwork },
+        { network: this.logs.metricsNetwork },
+      ],
+      protectData: config.protectData,
+    });
+    this.grafanaRoute = o11y.grafana.expose === "edge" ? ctx.routeNetwork("grafana") : undefined;
+    this.grafana = this.buildGrafana(ctx, data, monitoringNet);
+  }
+
+  private buildGrafana(ctx: StackContext, data: DataTier, monitoringNet: PlatformNetwork): GrafanaServer {
+    const { scope, config, env } = ctx;
+    const o11y = config.observability;
+    const channels = o11y.alerting;
+    const onEdge = this.grafanaRoute !== undefined;
+    const alerts = Boolean(channels.telegramChatId || channels.discord);
+    const egress = !onEdge || alerts ? ctx.egressNetwork("grafana") : undefined;
+    if (!alerts && env === "prod") {
+      Annotations.of(scope).addWarning(
+        "prod alerts have nowhere to go: set UPDATEIO_PROD_ALERT_TELEGRAM_CHAT_ID (+ TF_VAR_alert_telegram_bot_token) or UPDATEIO_PROD_ALERT_DISCORD=on (+ TF_VAR_alert_discord_webhook_url).",
+      );
+    }
+    return new GrafanaServer(scope, "grafana", {
+      environment: env,
+      image: o11y.grafana.image,
+      memoryMb: o11y.grafana.memoryMb,
+      rootUrl: onEdge ? ctx.publicUrl(config.hosts.grafana) : `http://127.0.0.1:${o11y.grafana.localPort}`,
+      exposure: this.grafanaRoute ? { mode: "edge", edgeNetwork: this.grafanaRoute } : { mode: "localhost", port: o11y.grafana.localPort },
+      publishNetwork: onEdge ? undefined : egress,
+      monitoringNetwork: monitoringNet,
+      lokiNetwork: this.logs.queryNetwork,
+      // Its own role on the read-only endpoint; the password keeps the id it had when the stack made it.
+      postgres: {
+        cluster: data.postgres,
+        network: ctx.network("postgres-grafana"),
+        passwordAt: { scope, id: "postgres-grafana-password" },
+      },
+      alerting: {
+        ...(channels.telegramChatId
+          ? {
+              telegram: {
+                chatId: channels.telegramChatId,
+                botToken: ctx.sensitiveVariable(
+                  "alert_telegram_bot_token",
+                  "Telegram bot token Grafana sends alerts with. Set TF_VAR_alert_telegram_bot_token or the workspace variable.",
+                ),
+              },
+            }
+          : {}),
+        ...(channels.discord
+          ? {
+              discord: {
+                webhookUrl: ctx.sensitiveVariable(
+                  "alert_discord_webhook_url",
+                  "Discord webhook URL for alerts. Set TF_VAR_alert_discord_webhook_url or the workspace variable.",
+                ),
+              },
+            }
+          : {}),
+      },
+      egressNetwork: alerts ? egress : undefined,
+      rules: this.prometheus.rules,
+      prometheusUrl: this.prometheus.url,
+      lokiUrl: this.logs.lokiUrl,
+      protectData: config.protectData,
+    });
+  }
+}
