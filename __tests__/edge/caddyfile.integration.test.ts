@@ -307,7 +307,7 @@ describe("renderCaddyfile: invalid input", () => {
     } catch (error) {
       message = (error as Error).message;
     }
-    expect(message).toMatch(/^Invalid Caddyfile input \(5 problems\):/);
+    expect(message).toMatch(/^Caddyfile input is invalid:\n(  - .*\n){4}  - .*$/);
     for (const field of ["httpPort", "tls.email", "adminAllowList[0]", "routes[0].host", "routes[0].upstreams"]) {
       expect(message).toContain(`  - ${field}`);
     }

@@ -409,7 +409,7 @@ describe("renderPrometheusConfig: validation", () => {
     const message = errorOf(() =>
       renderPrometheusConfig({ environment: "", scrapeInterval: "fast", scrapeTargets: [{ job: "redis", targets: ["redis"] }] }),
     );
-    expect(message).toMatch(/^Invalid Prometheus config input \(3 problems\):/);
+    expect(message).toMatch(/^Prometheus config input is invalid:\n(  - .*\n){2}  - .*$/);
     expect(message).toMatch(/environment ""/);
     expect(message).toMatch(/scrapeInterval "fast"/);
     expect(message).toMatch(/targets\[0\] "redis"/);
@@ -580,7 +580,7 @@ describe("alert catalogue", () => {
     const message = errorOf(() =>
       alertRules({ redisMemoryRatio: 90, backupMaxAgeHours: 0, queueReadyThreshold: 1.5, expectedServices: ["API"], environment: "Prod" }),
     );
-    expect(message).toMatch(/^Invalid alert rules input \(5 problems\):/);
+    expect(message).toMatch(/^alert rules input is invalid:\n(  - .*\n){4}  - .*$/);
     expect(message).toMatch(/redisMemoryRatio 90 must be a ratio strictly between 0 and 1, e\.g\. 0\.9/);
     expect(message).toMatch(/backupMaxAgeHours 0 must be a positive integer, e\.g\. 26/);
     expect(message).toMatch(/queueReadyThreshold 1\.5 must be a positive integer/);

@@ -4,6 +4,7 @@ import { HardenedService } from "../kit/hardened-service";
 import type { ServiceImage } from "../kit/service-image";
 import type { PostgresCluster } from "../postgres/postgres-cluster";
 import { APP_TMPFS, APP_USER, appEnvironment, type AppServiceSettings } from "./app-settings";
+import { ValidationError } from "../contract/errors";
 
 export interface MigrationJobProps {
   readonly environment: string;
@@ -46,7 +47,7 @@ export class MigrationJob extends Construct {
       problems.push(`memoryMb: ${props.memoryMb} must be a whole number of MiB ≥ 64 (Prisma's engines need room; 512 is a good start)`);
     const port = props.apiConfig.port;
     if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`apiConfig.port: ${port} must be the API's port (1 to 65535)`);
-    if (problems.length > 0) throw new Error(`MigrationJob ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (problems.length > 0) throw new ValidationError(`MigrationJob ${this.node.path}`, problems);
 
     const service = props.service ?? "api-migrate";
     const database = props.postgres.connectionFor("migrations");

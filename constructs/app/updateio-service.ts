@@ -6,6 +6,7 @@ import { projectPath, type ServiceImage } from "../kit/service-image";
 import type { BindMount, NetworkAttachment, PublishedPort, SecretFile, ServiceRuntime, Upstream, VolumeMount } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
 import { APP_TMPFS, APP_USER, appEnvironment, appImage, appSettingsProblems, type AppServiceSettings } from "./app-settings";
+import { ValidationError } from "../contract/errors";
 
 /** A backing service to use, by the credentials to receive (its connectionFor(role)). */
 export interface ServiceUse {
@@ -76,8 +77,7 @@ export class UpdateioService extends Construct {
         `service: "${props.service}" must be lowercase letters, digits and dashes, starting with a letter (e.g. "discord-bot")`,
       );
     if (props.logLevel.trim() === "") problems.push('logLevel: is empty; pass the environment\'s log level, e.g. "info"');
-    if (problems.length > 0)
-      throw new Error(`UpdateioService ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (problems.length > 0) throw new ValidationError(`UpdateioService ${this.node.path}`, problems);
     this.port = cfg.port;
     const source = cfg.image;
     const debugPorts = cfg.debugPorts ?? [];

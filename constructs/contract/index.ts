@@ -31,3 +31,5 @@ export const SECRETS_OWNER_ROLE = "secrets-owner";
 /** What a workload is for; drives policy (e.g. data only on internal networks). */
 export const COMPONENTS = ["edge", "app", "data", "job", "seed", "proxy", "observability"] as const;
 export type Component = (typeof COMPONENTS)[number];
+
+export { assertNoProblems, ValidationError } from "./errors";

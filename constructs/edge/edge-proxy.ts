@@ -15,6 +15,7 @@ import type { IScrapeTarget, ScrapeTarget } from "../observability/renderers/pro
 import type { PlatformNetwork } from "../kit/platform-network";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
+import { ValidationError } from "../contract/errors";
 
 export interface EdgeProxyProps {
   readonly environment: string;
@@ -114,7 +115,7 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
       const lines = (e as Error).message.split("\n").filter((l) => l.startsWith("  - "));
       problems.push(...(lines.length > 0 ? lines.map((l) => l.slice(4)) : [(e as Error).message]));
     }
-    if (problems.length > 0) throw new Error(`EdgeProxy ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (problems.length > 0) throw new ValidationError(`EdgeProxy ${this.node.path}`, problems);
     for (const route of props.routes ?? []) this.addRoute(route);
     if (props.metricsNetwork) this.metricsTarget = `edge:${SCRAPE_JOBS.edge.port}`;
     // Rendered at synth: cdktf 0.21's Lazy.stringValue calls its producer whenever the stack is

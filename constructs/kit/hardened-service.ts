@@ -21,6 +21,7 @@ import {
   type Upstream,
   type VolumeMount,
 } from "./service-spec";
+import { ValidationError } from "../contract/errors";
 
 const DEFAULT_RUNTIME: ServiceRuntime = new ContainerRuntime();
 
@@ -326,7 +327,7 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
     fail("waitHealthy", "needs a healthcheck: apply can only wait for a container that reports health");
 
   if (problems.length > 0) {
-    throw new Error(`HardenedService ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new ValidationError(`HardenedService ${path}`, problems);
   }
   return {
     environment: props.environment,

@@ -5,6 +5,7 @@ import { LABELS, PROJECT, SECURE_DEFAULTS } from "./secure-defaults";
 import type { ConfigFile, VolumeMount } from "./service-spec";
 import type { ServiceImage } from "./service-image";
 import { ServiceVolume } from "./service-volume";
+import { ValidationError } from "../contract/errors";
 
 export interface LiveConfigProps {
   readonly environment: string;
@@ -49,7 +50,7 @@ export class LiveConfig extends Construct {
     }
     if (!props.image.resource)
       problems.push(`image "${props.image.ref}" was declared with pull: false; the seed runs on this host and needs it pulled`);
-    if (problems.length > 0) throw new Error(`LiveConfig ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (problems.length > 0) throw new ValidationError(`LiveConfig ${this.node.path}`, problems);
 
     this.volume = new ServiceVolume(this, "volume", {
       environment: props.environment,

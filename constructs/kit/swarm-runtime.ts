@@ -8,6 +8,7 @@ import { envMap, escapeTemplateText, labelList } from "./container-runtime";
 import { durationSeconds, swarmDuration } from "./durations";
 import { LABELS, PROJECT, SECURE_DEFAULTS } from "./secure-defaults";
 import type { DeployedService, ServiceRuntime, ServiceSpec, Upstream } from "./service-spec";
+import { ValidationError } from "../contract/errors";
 
 const MIB = 1024 * 1024;
 /** Swarm object names (services, secrets, configs) are at most 64 characters. */
@@ -78,7 +79,7 @@ export class SwarmRuntime implements ServiceRuntime {
       problems.push(`updateDelaySeconds: ${this.updateDelay} must be a whole number of seconds from 0 to 600`);
     if (!Number.isInteger(this.monitorMargin) || this.monitorMargin < 5 || this.monitorMargin > 600)
       problems.push(`monitorMarginSeconds: ${this.monitorMargin} must be a whole number of seconds from 5 to 600`);
-    if (problems.length > 0) throw new Error(`SwarmRuntime is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (problems.length > 0) throw new ValidationError(`SwarmRuntime`, problems);
   }
 
   upstream(spec: ServiceSpec, port: number): Upstream {

@@ -23,6 +23,7 @@ import {
 } from "./renderers/grafana";
 import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
 import type { ScrapeTarget } from "./renderers/prometheus";
+import { ValidationError } from "../contract/errors";
 
 /** How browsers reach Grafana. */
 export type GrafanaExposure =
@@ -341,7 +342,7 @@ export class GrafanaServer extends Construct {
     const dashboardProvider = collect(problems, {}, () => renderDashboardProvider({ path: GRAFANA_MOUNTS.dashboards }));
     const dashboards = collect(problems, {}, () => renderDashboards({ environment: props.environment }));
     if (problems.length > 0 || !pgRole || !env || !datasources || !alertingText || !dashboardProvider || !dashboards) {
-      throw new Error(`GrafanaServer ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      throw new ValidationError(`GrafanaServer ${this.node.path}`, problems);
     }
 
     const containerEnv: Record<string, string> = {};

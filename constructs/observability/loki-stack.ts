@@ -12,6 +12,7 @@ import { PlatformNetwork } from "../kit/platform-network";
 import { ServiceImage } from "../kit/service-image";
 import type { HealthcheckProps } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
+import { ValidationError } from "../contract/errors";
 
 export type LogShipper = "alloy" | "promtail";
 
@@ -367,5 +368,5 @@ function validate(path: string, props: LokiStackProps, shipper: string, memory: 
       `network: the "${props.network.purpose}" network is not internal; pass the environment's internal monitoring network (Loki must not be reachable from, or reach, outside the host)`,
     );
   }
-  if (problems.length > 0) throw new Error(`LokiStack ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  if (problems.length > 0) throw new ValidationError(`LokiStack ${path}`, problems);
 }

@@ -11,6 +11,7 @@ import type { HealthcheckProps } from "../kit/service-spec";
 import type { ServiceVolume } from "../kit/service-volume";
 import type { ConstructLocation, PostgresCluster, PostgresRole } from "../postgres/postgres-cluster";
 import { renderMonitorRoleSql } from "../postgres/renderers/postgres-monitor";
+import { ValidationError } from "../contract/errors";
 
 /** What a scraped node is, as the `instance_role` label says. */
 export type InstanceRole = "primary" | "replica";
@@ -555,5 +556,5 @@ function validate(path: string, props: MetricsExportersProps): void {
   if (props.cpuShares !== undefined && (!Number.isInteger(props.cpuShares) || props.cpuShares < 2))
     fail("cpuShares", `${props.cpuShares} must be a whole number ≥ 2`);
 
-  if (problems.length > 0) throw new Error(`MetricsExporters ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  if (problems.length > 0) throw new ValidationError(`MetricsExporters ${path}`, problems);
 }

@@ -14,6 +14,7 @@ import {
   type IScrapeTarget,
   type ScrapeTarget,
 } from "./renderers/prometheus";
+import { ValidationError } from "../contract/errors";
 
 export interface PrometheusServerProps {
   readonly environment: string;
@@ -132,7 +133,7 @@ export class PrometheusServer extends Construct {
     if (props.networks.length === 0)
       problems.push("networks: is empty (fix: attach the monitoring network, and the network of any target scraped directly)");
     if (problems.length > 0 || rules === undefined || args === undefined || configText === undefined) {
-      throw new Error(`PrometheusServer ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      throw new ValidationError(`PrometheusServer ${this.node.path}`, problems);
     }
     this.rules = rules;
     this.args = args;
@@ -232,27 +233,22 @@ export class PrometheusServer extends Construct {
 }
 
 /**
- * Runs a renderer and turns its thrown "  - <key> <message>" lines into "<prefix><key>: <message>"
- * problems (keys renamed through `rename` first); returns undefined when it threw.
+ * Runs a renderer and turns its ValidationError's "<key> <message>" problems into
+ * "<prefix><key>: <message>" (keys renamed through `rename` first); returns undefined when it threw.
  */
 export function collect<T>(problems: string[], rename: Readonly<Record<string, string>>, render: () => T, prefix = ""): T | undefined {
   try {
     return render();
   } catch (e) {
-    const message = (e as Error).message;
-    // A renderer may nest another one's error (e.g. the alert catalogue's): keep only the problem lines.
-    const lines = message.split("\n").filter((l) => l.startsWith("  - ") && !/^  - Invalid .*\(\d+ problems?\):$/.test(l));
-    if (lines.length === 0) {
-      problems.push(message);
+    if (!(e instanceof ValidationError)) {
+      problems.push((e as Error).message);
       return undefined;
     }
-    for (const line of lines) {
-      const text = line.slice(4);
+    for (const text of e.problems) {
       const space = text.indexOf(" ");
       const key = space === -1 ? text : text.slice(0, space);
       const rest = space === -1 ? "" : text.slice(space + 1);
-      const renamed = rename[key] ?? key;
-      problems.push(`${prefix}${renamed}: ${rest}`);
+      problems.push(`${prefix}${rename[key] ?? key}: ${rest}`);
     }
     return undefined;
   }

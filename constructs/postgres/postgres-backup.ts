@@ -22,6 +22,7 @@ import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import type { VolumeMount } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
+import { ValidationError } from "../contract/errors";
 
 export interface PostgresBackupOffsiteProps {
   /** S3-compatible endpoint, e.g. "https://s3.eu-central-1.amazonaws.com". */
@@ -187,7 +188,7 @@ export class PostgresBackup extends Construct {
       problems.push(...offsiteScriptProblems(offsiteInput).map((p) => `${p} (fix: set it in the environment's postgres.offsite)`));
     }
     if (problems.length > 0) {
-      throw new Error(`PostgresBackup ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      throw new ValidationError(`PostgresBackup ${this.node.path}`, problems);
     }
     this.clusterRole = cluster.addRole({
       name: role,

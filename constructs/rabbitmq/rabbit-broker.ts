@@ -18,6 +18,7 @@ import { PlatformNetwork } from "../kit/platform-network";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
+import { ValidationError } from "../contract/errors";
 
 export interface RabbitBrokerProps {
   readonly environment: string;
@@ -116,7 +117,7 @@ export class RabbitBroker extends Construct implements Connectable {
       problems.push(`clusterSize: ${clusterSize} must be 1 or an odd whole number ≥ 3 (quorum queues need a majority)`);
     }
     if ((props.apps ?? []).some((a) => a.name === USER)) problems.push(`apps: "${USER}" is the legacy user's name; pick another app name`);
-    if (problems.length > 0) throw new Error(`RabbitBroker ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    if (problems.length > 0) throw new ValidationError(`RabbitBroker ${this.node.path}`, problems);
 
     this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "rabbitmq" });
     this.metricsNetwork = props.metricsNetwork;
@@ -218,8 +219,9 @@ export class RabbitBroker extends Construct implements Connectable {
         `app.name: "${app.name}" was already added; use the connection the first addApp returned (or connectionFor("${app.name}"))`,
       );
     if (problems.length > 0)
-      throw new Error(
-        `${where} is invalid:\n${problems.map((p) => `  - ${p} (fix: see the broker's topology and DEFAULT_APPS)`).join("\n")}`,
+      throw new ValidationError(
+        where,
+        problems.map((p) => `${p} (fix: see the broker's topology and DEFAULT_APPS)`),
       );
     const password = new GeneratedSecret(this, `${app.name}-password`);
     this.appList.push({ app: { name: app.name, publishes: [...app.publishes], consumes: [...app.consumes] }, password });

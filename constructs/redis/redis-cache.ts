@@ -18,6 +18,7 @@ import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
 import type { SecretFile } from "../kit/service-spec";
+import { ValidationError } from "../contract/errors";
 
 export type { RedisRole } from "./renderers/redis";
 
@@ -350,5 +351,5 @@ function validate(
     problems.push(`monitoring: ${JSON.stringify(props.monitoring)} must be true or false`);
   if (!Number.isInteger(v.failoverTimeoutMs) || v.failoverTimeoutMs < 1000)
     problems.push(`sentinelFailoverTimeoutMs: ${v.failoverTimeoutMs} must be a whole number of milliseconds ≥ 1000`);
-  if (problems.length > 0) throw new Error(`RedisCache ${path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  if (problems.length > 0) throw new ValidationError(`RedisCache ${path}`, problems);
 }

@@ -17,6 +17,7 @@ import {
   wireguardConfigProblems,
   type WireguardRoute,
 } from "./renderers/wireguard";
+import { ValidationError } from "../contract/errors";
 
 /*
  * VpnGateway: an optional WireGuard container that gives operators a private route to the admin
@@ -283,7 +284,7 @@ export class VpnGateway extends Construct {
       );
     }
     if (problems.length > 0) {
-      throw new Error(`VpnGateway ${this.node.path} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+      throw new ValidationError(`VpnGateway ${this.node.path}`, problems);
     }
 
     this.subnet = subnet;

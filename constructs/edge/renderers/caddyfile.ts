@@ -2,6 +2,7 @@
 // Everything emitted must parse on Caddy 2.6.2 (Debian, used by tests) and on 2.10 (production image):
 // no directive or option added after 2.6.
 import { isIP } from "node:net";
+import { ValidationError } from "../../contract/errors";
 
 export interface CaddyRoute {
   /** Host this route answers, e.g. "api.updateio.app" or "api.updateio.localhost". */
@@ -337,9 +338,7 @@ function assertValid(input: CaddyfileInput): void {
   });
 
   if (problems.length > 0) {
-    throw new Error(
-      `Invalid Caddyfile input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    throw new ValidationError("Caddyfile input", problems);
   }
 }
 

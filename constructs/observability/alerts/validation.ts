@@ -3,6 +3,7 @@
 import type { GrafanaAlertingInput } from "./grafana-alerting";
 import { PROM_DURATION, durationSeconds, grafanaRuleUid } from "./shared";
 import type { AlertRule, AlertRulesInput } from "./types";
+import { ValidationError } from "../../contract/errors";
 
 const NAME = /^[A-Z][A-Za-z0-9]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -174,8 +175,6 @@ function scheduleProblems(input: GrafanaAlertingInput): string[] {
 
 export function throwIfAny(what: string, problems: readonly string[]): void {
   if (problems.length > 0) {
-    throw new Error(
-      `Invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    throw new ValidationError(what, problems);
   }
 }

@@ -5,6 +5,7 @@
 import { stringify } from "yaml";
 import { DASHBOARDS, DATASOURCE_TYPES, dashboardJson } from "../dashboards";
 import { DATASOURCE_UIDS, SCRAPE_JOBS } from "./observability-catalogue";
+import { ValidationError } from "../../contract/errors";
 
 // Defined beside the dashboards that use them; re-exported so this stays the public entry point.
 export { DASHBOARD_SCHEMA_VERSION, DASHBOARD_UIDS, DATASOURCE_TYPES } from "../dashboards";
@@ -395,9 +396,7 @@ export function renderDashboards(input: GrafanaDashboardsInput): Record<string, 
 
 function fail(what: string, problems: readonly string[]): void {
   if (problems.length > 0) {
-    throw new Error(
-      `Invalid ${what} input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    throw new ValidationError(`${what} input`, problems);
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import { APP_LOG_FIELDS, LOG_LABELS, type LogLabel } from "./observability-catalogue";
 import { LABELS, PROJECT } from "../../kit/secure-defaults";
+import { ValidationError } from "../../contract/errors";
 
 /** Docker meta labels set by Prometheus' Docker discovery (used by discovery.docker and docker_sd_configs). */
 export const DOCKER_META = {
@@ -249,9 +250,7 @@ export function defaultLogPipeline(input: LogPipelineInput): LogPipeline {
 export function assertValidLogPipeline(pipeline: LogPipeline): void {
   const problems = logPipelineProblems(pipeline);
   if (problems.length > 0) {
-    throw new Error(
-      `Invalid log pipeline (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    throw new ValidationError("log pipeline", problems);
   }
 }
 

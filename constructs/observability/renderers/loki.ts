@@ -15,6 +15,7 @@
 import { stringify } from "yaml";
 import { SCRAPE_JOBS } from "./observability-catalogue";
 import { LOG_PIPELINE_DEFAULTS } from "./log-pipeline";
+import { ValidationError } from "../../contract/errors";
 
 /** The Loki release line of the pinned image (environments/images.ts). */
 export const LOKI_TARGET_VERSION = "3.5";
@@ -152,9 +153,7 @@ export function renderLokiConfig(input: LokiConfigInput): string {
     );
   }
   if (problems.length > 0) {
-    throw new Error(
-      `Invalid Loki config input (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    throw new ValidationError("Loki config input", problems);
   }
 
   const config = {

@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import { PROM_DURATION, durationSeconds, toYaml } from "./alert-rules";
 import { SCRAPE_JOBS, type ScrapeJob } from "./observability-catalogue";
+import { ValidationError } from "../../contract/errors";
 
 export interface ScrapeTarget {
   /** Catalogue job (the `job` label): decides the default metrics path, and which metric names the job may be queried for. */
@@ -282,8 +283,6 @@ function sortedRecord(record: Readonly<Record<string, string>>): Record<string, 
 
 function throwIfAny(what: string, problems: readonly string[]): void {
   if (problems.length > 0) {
-    throw new Error(
-      `Invalid ${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
-    );
+    throw new ValidationError(what, problems);
   }
 }
