@@ -1,3 +1,4 @@
+import { ENVIRONMENTS, type EnvironmentName } from "../constructs/contract/environments";
 import { posix } from "node:path";
 import type { z } from "zod";
 import { devConfig } from "./dev";
@@ -6,8 +7,7 @@ import { type EnvironmentConfig, type EnvironmentConfigInput, environmentConfigS
 import { testConfig } from "./test";
 import { globalVariableProblems, variableForPath, type VariableKey, variableName, Variables } from "./variables";
 
-export const ENVIRONMENTS = ["dev", "test", "prod"] as const;
-export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+export { ENVIRONMENTS, type EnvironmentName };
 
 const BUILDERS: Record<EnvironmentName, (vars: Variables) => EnvironmentConfigInput> = {
   dev: devConfig,

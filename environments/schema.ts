@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import { z } from "zod";
+import { ENVIRONMENTS } from "../constructs/contract/environments";
 import { ENV_NAME, PLACEMENT_CONSTRAINT } from "../constructs/kit";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
@@ -447,7 +448,7 @@ const state = z.discriminatedUnion(
 
 export const environmentConfigSchema = z
   .strictObject({
-    name: z.enum(["dev", "test", "prod"], { error: "must be dev, test or prod" }),
+    name: z.enum(ENVIRONMENTS, { error: `must be ${ENVIRONMENTS.slice(0, -1).join(", ")} or ${ENVIRONMENTS.at(-1)}` }),
     /** Docker daemon the provider talks to, e.g. unix:///var/run/docker.sock or ssh://deploy@host. */
     dockerHost: z.string().refine((h) => DOCKER_HOST.some((p) => p.test(h)), {
       error: "must be a Docker host URL: unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:port",

@@ -1,3 +1,4 @@
+import { ENVIRONMENTS as ENVIRONMENT_NAMES, type EnvironmentName as EnvName } from "../constructs/contract/environments";
 import { isCidr } from "../constructs/edge";
 
 /**
@@ -10,8 +11,7 @@ import { isCidr } from "../constructs/edge";
  * reported together with every other configuration error.
  */
 
-export const ENVIRONMENT_NAMES = ["dev", "test", "prod"] as const;
-export type EnvName = (typeof ENVIRONMENT_NAMES)[number];
+export { ENVIRONMENT_NAMES, type EnvName };
 
 const ALL = ENVIRONMENT_NAMES;
 const TEST_PROD = ["test", "prod"] as const;
