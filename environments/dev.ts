@@ -53,6 +53,19 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
       pin: tagOnly,
       grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
     }),
+    // A laptop's disk: Loki's keeps 3 days at about 63 KB/s of logs.
+    budgets: {
+      postgresData: 2048,
+      postgresBackups: 8192,
+      redisData: 256,
+      rabbitmqData: 1024,
+      lokiData: 2048,
+      shipperData: 64,
+      prometheusData: 2048,
+      grafanaData: 256,
+      edgeData: 64,
+      vpnKeys: 16,
+    },
     vpn: { ...vpnConfig(vars), image: tagOnly(PINNED_IMAGES.wireguard) },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     // Every service built from its folder under the source root (api/, discord-bot/, ...).

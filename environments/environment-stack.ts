@@ -58,6 +58,8 @@ export class EnvironmentStack extends TerraformStack {
     this.apps = new Apps(ctx, this.data, runtime);
     this.observability = new Observability(ctx, this.data, Object.keys(this.apps.services));
     this.edge = new Edge(ctx, this.data, this.apps, this.observability);
+    // Last: it measures every stateful volume, the edge's included.
+    this.observability.watchVolumes(ctx, this.data, this.edge);
     // prometheus.yml lists jobs in the order they were registered: the edge, then Grafana.
     this.observability.prometheus.addScrapeTarget(this.edge.proxy);
     this.observability.prometheus.addScrapeTarget(this.observability.grafana.scrapeTarget);

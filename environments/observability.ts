@@ -1,6 +1,9 @@
 import { Annotations } from "cdktf";
 import { GrafanaServer, LokiStack, MetricsExporters, PrometheusServer } from "../constructs/observability";
-import { PlatformNetwork } from "../constructs/kit";
+import { PlatformNetwork, ServiceVolume } from "../constructs/kit";
+import { ValidationError } from "../constructs/contract/errors";
+import { VolumeUsage, type WatchedVolume } from "../constructs/observability/volume-usage";
+import type { Edge } from "./edge";
 import type { DataTier } from "./data-tier";
 import type { StackContext } from "./stack-context";
 
@@ -29,6 +32,7 @@ export class Observability {
       lokiImage: o11y.loki.image,
       lokiMemoryMb: o11y.loki.memoryMb,
       retentionDays: o11y.loki.retentionDays,
+      lokiBudgetMb: config.budgets.lokiData,
       shipper: o11y.shipper.kind,
       shipperImage: o11y.shipper.image,
       shipperMemoryMb: o11y.shipper.memoryMb,
@@ -61,6 +65,7 @@ export class Observability {
       image: o11y.prometheus.image,
       memoryMb: o11y.prometheus.memoryMb,
       retentionDays: o11y.prometheus.retentionDays,
+      budgetMb: config.budgets.prometheusData,
       // The edge and Grafana register themselves later: prometheus.yml is rendered at synth.
       scrapeTargets: [
         this.logs,
@@ -80,6 +85,53 @@ export class Observability {
     });
     this.grafanaRoute = o11y.grafana.expose === "edge" ? ctx.routeNetwork("grafana") : undefined;
     this.grafana = this.buildGrafana(ctx, data, monitoringNet);
+  }
+
+  /**
+   * The volume-usage job over every stateful volume of the stack, each with its budget; called once
+   * the edge exists (its Caddy data and the VPN keys are volumes too). A stateful volume that is
+   * not mapped to a budget here stops synth, so a new store cannot go unwatched.
+   */
+  watchVolumes(ctx: StackContext, data: DataTier, edge: Edge): VolumeUsage {
+    const { scope, config, env } = ctx;
+    const b = config.budgets;
+    const stateful = (mounts: readonly { volume: ServiceVolume }[]) => mounts.map((m) => m.volume).filter((v) => !v.ephemeral);
+    const { postgres, redis, rabbitmq } = data;
+    const watched: WatchedVolume[] = [
+      { volume: postgres.dataVolume, service: postgres.host, budgetMb: b.postgresData },
+      ...postgres.replicaVolumes.map((volume, i) => ({
+        volume,
+        service: postgres.replicaServices[i]!.spec.service,
+        budgetMb: b.postgresData,
+      })),
+      { volume: data.backupsVolume, service: data.backup.service.spec.service, budgetMb: b.postgresBackups },
+      ...[redis.service, ...redis.replicaServices].flatMap((svc) =>
+        stateful(svc.spec.volumes).map((volume) => ({ volume, service: svc.spec.service, budgetMb: b.redisData })),
+      ),
+      ...rabbitmq.dataVolumes.map((volume, i) => ({ volume, service: rabbitmq.nodeHosts[i]!, budgetMb: b.rabbitmqData })),
+      { volume: this.logs.volumes.lokiData, service: this.logs.lokiHost, budgetMb: b.lokiData },
+      { volume: this.logs.volumes.shipperData, service: this.logs.shipperHost, budgetMb: b.shipperData },
+      { volume: this.prometheus.dataVolume, service: this.prometheus.host, budgetMb: b.prometheusData },
+      { volume: this.grafana.dataVolume, service: "grafana", budgetMb: b.grafanaData },
+      ...stateful(edge.proxy.service.spec.volumes).map((volume) => ({ volume, service: "edge", budgetMb: b.edgeData })),
+      ...(edge.vpn?.keyVolume ? [{ volume: edge.vpn.keyVolume, service: "vpn", budgetMb: b.vpnKeys }] : []),
+    ];
+    const known = new Set(watched.map((w) => w.volume));
+    const unbudgeted = scope.node.findAll().filter((c): c is ServiceVolume => c instanceof ServiceVolume && !c.ephemeral && !known.has(c));
+    if (unbudgeted.length > 0)
+      throw new ValidationError(
+        "Observability.watchVolumes",
+        unbudgeted.map(
+          (v) =>
+            `${v.name} (${v.node.path}) has no size budget (fix: map it to a budgets key in environments/observability.ts watchVolumes, adding the key to constructs/observability/volume-budgets.ts if it is a new kind of store)`,
+        ),
+      );
+    return new VolumeUsage(scope, "volume-usage", {
+      environment: env,
+      image: postgres.service.spec.image,
+      metricsVolume: data.backupsVolume,
+      volumes: watched,
+    });
   }
 
   private buildGrafana(ctx: StackContext, data: DataTier, monitoringNet: PlatformNetwork): GrafanaServer {

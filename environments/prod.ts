@@ -127,6 +127,24 @@ const PROD_SIZES: Readonly<Record<string, ServiceSize>> = {
   "mini-app": { replicas: 2, memoryMb: 256 },
 };
 
+/**
+ * Size budgets of prod's stateful volumes, MiB: the host's disk is sized from their sum (the
+ * replicas count once each). Postgres' backups hold 3 base backups of a full database plus dumps
+ * and the WAL archive; Loki's keeps 30 days at about 63 KB/s of logs; Prometheus caps its blocks at 80%.
+ */
+export const PROD_BUDGETS = {
+  postgresData: 20480,
+  postgresBackups: 81920,
+  redisData: 2048,
+  rabbitmqData: 4096,
+  lokiData: 20480,
+  shipperData: 64,
+  prometheusData: 10240,
+  grafanaData: 1024,
+  edgeData: 256,
+  vpnKeys: 16,
+} as const;
+
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 
 /**
@@ -178,6 +196,7 @@ export function releasedConfig(
     redis: { image: PINNED_IMAGES.redis, memoryMb: 512, cpuShares: 1024, replicas: 1, sentinels: 3 },
     rabbitmq: { image: PINNED_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod", clusterSize: 3 },
     observability: observabilityConfig(vars, { lokiDays: 30, prometheusDays: 30, scale: 1, grafanaExpose: "edge" }),
+    budgets: PROD_BUDGETS,
     vpn: vpnConfig(vars),
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: updateioServices({

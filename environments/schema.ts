@@ -6,6 +6,13 @@ import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
 import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";
 import { PEER_NAME, WG_KEY } from "../constructs/vpn";
+import {
+  MIN_VOLUME_BUDGET_MB,
+  VOLUME_BUDGET_HELP,
+  VOLUME_BUDGET_KEYS,
+  volumeBudgetProblems,
+  type VolumeBudgetKey,
+} from "../constructs/observability/volume-budgets";
 import { VARIABLE_PATTERNS } from "./variables";
 
 /**
@@ -376,6 +383,33 @@ const hosts = z.strictObject({
   grafana: z.string().regex(HOSTNAME, { error: "must be a bare host name such as grafana.updateio.app (no scheme, no port)" }),
 });
 
+/** One volume's size budget in MiB; a missing one says which key to add and where. */
+const budgetMb = (key: VolumeBudgetKey) =>
+  z
+    .int({
+      error: (issue) =>
+        issue.input === undefined
+          ? `is missing: every stateful volume needs a size budget; add budgets.${key}: <MiB> (${VOLUME_BUDGET_HELP[key]}) to environments/<env>.ts`
+          : `must be a whole number of MiB (${VOLUME_BUDGET_HELP[key]}), e.g. 1024`,
+    })
+    .min(MIN_VOLUME_BUDGET_MB, { error: `must be at least ${MIN_VOLUME_BUDGET_MB} (MiB)` })
+    .max(16 * 1024 * 1024, { error: "must be at most 16777216 (MiB, 16 TiB)" });
+
+/**
+ * Size budget of every stateful volume, MiB (see constructs/observability/volume-budgets.ts): what
+ * the host's disk is sized from. Prometheus and Loki are held to theirs; the others are measured
+ * and alerted on at 80% and 90% (Docker cannot cap a volume).
+ */
+const budgets = z.strictObject(
+  Object.fromEntries(VOLUME_BUDGET_KEYS.map((key) => [key, budgetMb(key)])) as Record<VolumeBudgetKey, ReturnType<typeof budgetMb>>,
+  {
+    error: (issue) =>
+      issue.input === undefined
+        ? `is missing: give every stateful volume a size budget in MiB, e.g. budgets: { ${VOLUME_BUDGET_KEYS.map((k) => `${k}: ...`).join(", ")} }`
+        : undefined,
+  },
+);
+
 const DOCKER_HOST = [VARIABLE_PATTERNS.DOCKER_UNIX, VARIABLE_PATTERNS.DOCKER_SSH, VARIABLE_PATTERNS.DOCKER_TCP];
 
 const swarmOnly = z.undefined({ error: 'applies to the swarm runtime only; remove it, or set runtime.kind to "swarm"' }).optional();
@@ -467,6 +501,7 @@ export const environmentConfigSchema = z
     redis,
     rabbitmq,
     observability,
+    budgets,
     vpn,
     migrations: z.strictObject({
       /** The service whose image runs the migrations; it starts after they succeed. */
@@ -683,6 +718,10 @@ export function crossFieldProblems(input: unknown): Problem[] {
     if (vpnCfg.endpoint !== undefined) issue(["vpn", "endpoint"], inert);
     if (vpnCfg.keyMode === "supplied") issue(["vpn", "keyMode"], inert);
   }
+  for (const [key, message] of volumeBudgetProblems(obj(cfg.budgets), {
+    lokiRetentionDays: obj(obj(cfg.observability).loki).retentionDays,
+  }))
+    issue(["budgets", key], message);
   const seen = new Map<string, string>();
   for (const [key, host] of Object.entries(obj(cfg.hosts))) {
     if (typeof host !== "string") continue;

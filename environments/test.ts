@@ -46,5 +46,18 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
       scale: 0.5,
       grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
     }),
+    // Small data on a shared test host; Loki's keeps 7 days at about 54 KB/s of logs.
+    budgets: {
+      postgresData: 2048,
+      postgresBackups: 8192,
+      redisData: 256,
+      rabbitmqData: 1024,
+      lokiData: 4096,
+      shipperData: 64,
+      prometheusData: 2048,
+      grafanaData: 256,
+      edgeData: 64,
+      vpnKeys: 16,
+    },
   };
 }

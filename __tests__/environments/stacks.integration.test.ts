@@ -126,7 +126,7 @@ const HA_DATA = [
   "rabbitmq-3",
 ];
 // Observability: Loki + Alloy + the socket proxy, Prometheus + exporters (one per Postgres and Redis
-// node), Grafana. Exporters of replicas exist where the data tier has replicas.
+// node), Grafana, the volume-usage job. Exporters of replicas exist where the data tier has replicas.
 const O11Y = [
   "alloy",
   "cadvisor",
@@ -137,6 +137,7 @@ const O11Y = [
   "postgres-exporter",
   "prometheus",
   "redis-exporter",
+  "volume-usage",
 ];
 const HA_EXPORTERS = ["postgres-exporter-replica-1", "redis-exporter-replica-1"];
 const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
@@ -175,7 +176,7 @@ const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
 const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
 // postgres-settings: the reloadable settings file (no container is replaced with it); postgres-reload: its job's files.
 const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", "postgres-settings"];
-const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter"];
+const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
   dev: [...APP_SEEDS, ...CORE_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
   test: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
@@ -259,6 +260,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         "logs-push",
         "logs-query",
         "logs-metrics",
+        // The volume-usage job's own network: nothing else joins it.
+        "volume-usage",
       ];
       const egress = ["egress-edge", "egress-discord-bot", "egress-telegram-bot", ...(env === "dev" ? ["egress-api"] : [])];
       expect(nets).toEqual(

@@ -106,6 +106,7 @@ const rq = { job: "rabbitmq", instance: "rabbitmq:15692", vhost: "updateio" };
 const node = { job: "node", instance: "node-exporter:9100" };
 const disk = { ...node, device: "/dev/sda1", fstype: "ext4", mountpoint: "/var/lib/docker" };
 const tmpfs = { ...node, device: "tmpfs", fstype: "tmpfs", mountpoint: "/run" };
+const volume = { ...node, volume: "test-postgres-data", service: "postgres" };
 const edge = { job: "edge", instance: "edge:9180" };
 const srv0 = { ...edge, server: "srv0", handler: "reverse_proxy", method: "GET" };
 const srv1 = { ...edge, server: "srv1", handler: "reverse_proxy", method: "GET" };
@@ -272,6 +273,46 @@ const CASES: Readonly<Record<string, AlertCase>> = {
     firing: [s("loki_write_dropped_entries_total", alloy, "0+0x20 0+3x20"), s("promtail_dropped_entries_total", promtail, "0+0x20 0+3x20")],
     alerts: [{ job: "alloy", instance: "alloy:12345" }, promtail],
     healthy: [s("loki_write_dropped_entries_total", alloy, "4+0x40"), s("promtail_dropped_entries_total", promtail, "0+0x40")],
+  },
+  // Capacity (timing proofs in capacity-alerts.integration.test.ts).
+  VolumeNearBudget: {
+    firing: [s("updateio_volume_used_bytes", volume, "850+0x40"), s("updateio_volume_budget_bytes", volume, "1000+0x40")],
+    alerts: [volume],
+    healthy: [s("updateio_volume_used_bytes", volume, "790+0x40"), s("updateio_volume_budget_bytes", volume, "1000+0x40")],
+  },
+  VolumeOverBudget: {
+    firing: [s("updateio_volume_used_bytes", volume, "950+0x40"), s("updateio_volume_budget_bytes", volume, "1000+0x40")],
+    alerts: [volume],
+    healthy: [s("updateio_volume_used_bytes", volume, "850+0x40"), s("updateio_volume_budget_bytes", volume, "1000+0x40")],
+  },
+  VolumeUsageStale: {
+    firing: [
+      s("updateio_volume_usage_last_run_timestamp_seconds", node, "0+0x70"),
+      s("updateio_volume_usage_last_run_success", node, "1+0x70"),
+    ],
+    alerts: [node],
+    healthy: [
+      s("updateio_volume_usage_last_run_timestamp_seconds", node, "0+60x70"),
+      s("updateio_volume_usage_last_run_success", node, "1+0x70"),
+    ],
+    evalTime: "62m",
+  },
+  DockerDiskFillingUp: {
+    firing: [s("node_filesystem_avail_bytes", disk, `${6 * 1024 ** 3}-${10 * 1024 ** 2}x60`)],
+    alerts: [disk],
+    healthy: [s("node_filesystem_avail_bytes", disk, `${50 * 1024 ** 3}+0x60`)],
+    evalTime: "40m",
+  },
+  DockerDiskFillingFast: {
+    firing: [s("node_filesystem_avail_bytes", disk, `${6 * 1024 ** 3}-${10 * 1024 ** 2}x200`)],
+    alerts: [disk],
+    healthy: [s("node_filesystem_avail_bytes", disk, `${50 * 1024 ** 3}-${10 * 1024 ** 2}x200`)],
+    evalTime: "190m",
+  },
+  DockerDiskLow: {
+    firing: [s("node_filesystem_avail_bytes", disk, `${1.5 * 1024 ** 3}+0x40`)],
+    alerts: [disk],
+    healthy: [s("node_filesystem_avail_bytes", disk, `${2.5 * 1024 ** 3}+0x40`), s("node_filesystem_avail_bytes", tmpfs, "1+0x40")],
   },
 };
 

@@ -31,6 +31,12 @@ export interface LokiStackProps {
   readonly socketProxyImage: string;
   /** Days Loki keeps logs (whole days, 1 to 3650), e.g. 3 in dev and 30 in prod. */
   readonly retentionDays: number;
+  /**
+   * Size budget of Loki's data volume in MiB: caps the tenant's sustained ingestion rate so that the
+   * retention fits (renderLokiConfig's budgetMb).
+   * @default undefined (Loki's default rate, 4 MB/s; no size bound)
+   */
+  readonly lokiBudgetMb?: number;
   /** @default 512 */
   readonly lokiMemoryMb?: number;
   /** @default 256 */
@@ -130,7 +136,12 @@ export class LokiStack extends Construct {
     this.shipperPort = SCRAPE_JOBS[shipper].port;
 
     // Renderers validate their own input; an invalid retention was already reported above.
-    this.lokiConfig = renderLokiConfig({ retentionDays: props.retentionDays, dataDir: LOKI_DEFAULTS.dataDir, httpPort: LOKI_PORT });
+    this.lokiConfig = renderLokiConfig({
+      retentionDays: props.retentionDays,
+      dataDir: LOKI_DEFAULTS.dataDir,
+      httpPort: LOKI_PORT,
+      ...(props.lokiBudgetMb !== undefined ? { budgetMb: props.lokiBudgetMb } : {}),
+    });
     const pipeline = defaultLogPipeline({ environment: env, lokiUrl: this.pushUrl, dockerHost: this.dockerHost });
 
     // --- Loki ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import {
   type ScrapeTarget,
 } from "./renderers/prometheus";
 import { ValidationError } from "../contract/errors";
+import { MIN_PROMETHEUS_BUDGET_MB, prometheusRetentionSize } from "./volume-budgets";
 
 export interface PrometheusServerProps {
   readonly environment: string;
@@ -40,6 +41,13 @@ export interface PrometheusServerProps {
    * @default undefined (time-based retention only)
    */
   readonly retentionSize?: string;
+  /**
+   * Size budget of the TSDB volume in MiB: sets `--storage.tsdb.retention.size` to 80% of it
+   * (prometheusRetentionSize: the cap deletes whole blocks only, while the WAL, the head chunks and
+   * a compaction's new block come on top). Give either this or retentionSize, not both.
+   * @default undefined (no size cap unless retentionSize is set)
+   */
+  readonly budgetMb?: number;
   /**
    * Thresholds of the alert catalogue (passed to alertRules). Its `environment` defaults to this
    * server's environment, so stacks sharing a Docker host don't alert on each other's containers.
@@ -115,10 +123,17 @@ export class PrometheusServer extends Construct {
       () => alertRules({ ...props.alerts, environment: props.alerts?.environment ?? props.environment }),
       "alerts.",
     );
+    if (props.budgetMb !== undefined && props.retentionSize !== undefined)
+      problems.push("budgetMb: is set together with retentionSize (fix: give one; budgetMb derives the size cap from the volume's budget)");
+    if (props.budgetMb !== undefined && (!Number.isInteger(props.budgetMb) || props.budgetMb < MIN_PROMETHEUS_BUDGET_MB))
+      problems.push(
+        `budgetMb: ${props.budgetMb} must be a whole number of MiB ≥ ${MIN_PROMETHEUS_BUDGET_MB} (fix: the WAL and head block need room before the first block; raise budgets.prometheusData)`,
+      );
+    const retentionSize = props.budgetMb !== undefined ? prometheusRetentionSize(props.budgetMb) : props.retentionSize;
     const args = collect(problems, {}, () =>
       prometheusArgs({
         retentionDays,
-        retentionSize: props.retentionSize,
+        retentionSize,
         configPath: `${PROMETHEUS_CONFIG_DIR}/${PROMETHEUS_CONFIG_FILE}`,
         storagePath: PROMETHEUS_DATA_DIR,
       }),

@@ -2,6 +2,7 @@
 // Grafana) are rendered from it, so what promtool proves about an expression holds for Grafana too.
 import { availabilityAlerts } from "./availability";
 import { backupAlerts } from "./backup";
+import { capacityAlerts } from "./capacity";
 import { catalogueContext } from "./context";
 import { edgeAlerts } from "./edge";
 import { hostAlerts } from "./host";
@@ -29,6 +30,7 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
     ...hostAlerts(c),
     ...edgeAlerts(c),
     ...logAlerts(),
+    ...capacityAlerts(c),
   ];
   assertValidCatalogue(rules);
   return rules;

@@ -3,7 +3,7 @@
 export type AlertSeverity = "critical" | "warning";
 
 /** Rule groups (one Prometheus group and one Grafana group each). */
-export type AlertGroup = "availability" | "postgres" | "redis" | "rabbitmq" | "backup" | "host" | "edge" | "logs";
+export type AlertGroup = "availability" | "postgres" | "redis" | "rabbitmq" | "backup" | "host" | "edge" | "logs" | "capacity";
 
 export interface AlertRule {
   /** Alert name (the `alertname` label, the Grafana title): PascalCase, unique. */
@@ -56,6 +56,26 @@ export interface AlertRulesInput {
   readonly edgeMinRequestsPerSecond?: number;
   /** Container restarts within 15 minutes above which ContainerRestarting fires. @default 2 */
   readonly containerRestarts?: number;
+  /** Share of a volume's size budget above which VolumeNearBudget (warning) fires. @default 0.8 */
+  readonly volumeBudgetWarningRatio?: number;
+  /** Share of a volume's size budget above which VolumeOverBudget (critical) fires. @default 0.9 */
+  readonly volumeBudgetCriticalRatio?: number;
+  /**
+   * Docker's data root on the host (`docker info -f '{{.DockerRootDir}}'`): the disk alerts watch
+   * the filesystems mounted at it or at one of its parents (whichever holds it).
+   * @default "/var/lib/docker"
+   */
+  readonly dockerDataRoot?: string;
+  /**
+   * Free bytes on the Docker data root below which DockerDiskLow (critical) fires: above RabbitMQ's
+   * disk_free_limit (1 GB, when it blocks publishers) with room to act, and Postgres stops at 0.
+   * @default 2147483648 (2 GiB)
+   */
+  readonly diskMinFreeBytes?: number;
+  /** DockerDiskFillingUp (warning) fires when the last 6h's trend empties the disk within this many hours. @default 24 */
+  readonly diskFillWarningHours?: number;
+  /** DockerDiskFillingFast (critical) fires when the last hour's trend reaches diskMinFreeBytes within this many hours. @default 4 */
+  readonly diskFillCriticalHours?: number;
 }
 
 export const ALERT_DEFAULTS = {
@@ -68,6 +88,12 @@ export const ALERT_DEFAULTS = {
   edge5xxRatio: 0.05,
   edgeMinRequestsPerSecond: 0.1,
   containerRestarts: 2,
+  volumeBudgetWarningRatio: 0.8,
+  volumeBudgetCriticalRatio: 0.9,
+  dockerDataRoot: "/var/lib/docker",
+  diskMinFreeBytes: 2 * 1024 ** 3,
+  diskFillWarningHours: 24,
+  diskFillCriticalHours: 4,
 } as const;
 
 /** The thresholds with defaults applied (alertRules' input minus the environment). */

@@ -2,7 +2,7 @@
 // Every check collects all problems and throws once, with a fix for each.
 import type { GrafanaAlertingInput } from "./grafana-alerting";
 import { PROM_DURATION, durationSeconds, grafanaRuleUid } from "./shared";
-import type { AlertRule, AlertRulesInput } from "./types";
+import { ALERT_DEFAULTS, type AlertRule, type AlertRulesInput } from "./types";
 import { ValidationError } from "../../contract/errors";
 
 const NAME = /^[A-Z][A-Za-z0-9]*$/;
@@ -50,6 +50,19 @@ export function assertValidAlertInput(input: AlertRulesInput): void {
   positive("replicaLagSeconds", input.replicaLagSeconds, "30", true);
   positive("edgeMinRequestsPerSecond", input.edgeMinRequestsPerSecond, "0.1", false);
   positive("containerRestarts", input.containerRestarts, "2", true);
+  ratio("volumeBudgetWarningRatio", input.volumeBudgetWarningRatio, "0.8");
+  ratio("volumeBudgetCriticalRatio", input.volumeBudgetCriticalRatio, "0.9");
+  const warnAt = input.volumeBudgetWarningRatio ?? ALERT_DEFAULTS.volumeBudgetWarningRatio;
+  const critAt = input.volumeBudgetCriticalRatio ?? ALERT_DEFAULTS.volumeBudgetCriticalRatio;
+  if (warnAt >= critAt)
+    problems.push(`volumeBudgetWarningRatio ${warnAt} must be below volumeBudgetCriticalRatio ${critAt}: the warning comes first.`);
+  if (input.dockerDataRoot !== undefined && !/^\/(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]+$/.test(input.dockerDataRoot))
+    problems.push(
+      `dockerDataRoot ${JSON.stringify(input.dockerDataRoot)} must be an absolute path without a trailing slash, e.g. "/var/lib/docker" (docker info -f '{{.DockerRootDir}}').`,
+    );
+  positive("diskMinFreeBytes", input.diskMinFreeBytes, "2147483648 (2 GiB, above RabbitMQ's 1 GB disk_free_limit)", true);
+  positive("diskFillWarningHours", input.diskFillWarningHours, "24", true);
+  positive("diskFillCriticalHours", input.diskFillCriticalHours, "4", true);
   throwIfAny("alert rules input", problems);
 }
 

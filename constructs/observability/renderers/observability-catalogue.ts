@@ -46,7 +46,7 @@ export type ScrapeJob = keyof typeof SCRAPE_JOBS;
  * Metric names we rely on, by job. Every job also has Prometheus' own `up`. Names follow the
  * exporters' documentation for the pinned versions (see environments/images.ts).
  */
-export const METRICS: Readonly<Record<ScrapeJob | "backup", readonly string[]>> = {
+export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes", readonly string[]>> = {
   prometheus: ["prometheus_tsdb_head_series", "prometheus_rule_evaluation_failures_total"],
   // prometheuscommunity/postgres-exporter (one per Postgres node).
   postgres: [
@@ -110,6 +110,13 @@ export const METRICS: Readonly<Record<ScrapeJob | "backup", readonly string[]>> 
     "updateio_backup_last_run_timestamp_seconds",
     "updateio_backup_last_success_timestamp_seconds",
     "updateio_backup_offsite_success",
+  ],
+  // Written by the volume-usage job (VolumeUsage) into the same textfile directory.
+  volumes: [
+    "updateio_volume_used_bytes",
+    "updateio_volume_budget_bytes",
+    "updateio_volume_usage_last_run_timestamp_seconds",
+    "updateio_volume_usage_last_run_success",
   ],
 };
 
