@@ -10,3 +10,5 @@ export * from "./renderers/postgres-offsite";
 export * from "./renderers/postgres-reload";
 export * from "./renderers/postgres-settings";
 export * from "./renderers/postgres";
+export * from "./postgres-restore-drill";
+export * from "./renderers/restore-drill-role";

@@ -1,4 +1,9 @@
-/** Pure renderers for the PostgresCluster: server arguments and the first-boot role script. */
+/** Pure renderers for the PostgresCluster: server arguments, the first-boot role script and the replica's start script. */
+import { join } from "node:path";
+import { fillAsset, readAsset } from "../../kit/assets";
+
+/** The replica's start script (a file, so shellcheck runs on it); the renderer validates or quotes every value. */
+const REPLICA_BOOTSTRAP_SH = readAsset(join(__dirname, "..", "assets"), "replica-bootstrap.sh");
 
 export interface PostgresTuningInput {
   /** Container memory limit in MiB. */
@@ -259,24 +264,23 @@ export function renderReplicaBootstrapScript(input: ReplicaBootstrapInput): stri
         .map((k) => [k, settings[k]!]),
     ),
   );
-  const remote = `-h ${input.primaryHost} -p ${input.primaryPort} -U ${input.replicationRole} -w`;
-  return [
-    "set -eu",
-    "umask 077",
-    `printf '%s:%s:*:%s:%s\\n' ${shq(input.primaryHost)} ${input.primaryPort} ${shq(input.replicationRole)} "$(cat ${input.passwordFile})" > ${input.passfile}`,
-    `export PGPASSFILE=${input.passfile} PGAPPNAME=${input.applicationName}`,
-    `if [ -z "$(ls -A ${input.dataDir})" ]; then`,
-    `  echo "replica: ${input.dataDir} is empty; cloning ${input.primaryHost}:${input.primaryPort} through slot ${input.slot}"`,
-    `  pg_receivewal ${remote} -S ${input.slot} --create-slot --if-not-exists`,
-    `  pg_basebackup ${remote} -D ${input.dataDir} -S ${input.slot} -R -X stream -c fast`,
-    `elif [ ! -f ${input.dataDir}/PG_VERSION ]; then`,
-    `  echo "replica: ${input.dataDir} is neither empty nor a data directory; refusing to overwrite it" >&2`,
-    "  exit 1",
-    "fi",
-    `chmod 0700 ${input.dataDir}`,
-    `exec ${args.map(shq).join(" ")}`,
-    "",
-  ].join("\n");
+  return fillAsset(
+    REPLICA_BOOTSTRAP_SH,
+    {
+      PRIMARY_HOST: input.primaryHost,
+      PRIMARY_HOST_WORD: shq(input.primaryHost),
+      PRIMARY_PORT: input.primaryPort,
+      REPLICATION_ROLE: input.replicationRole,
+      REPLICATION_ROLE_WORD: shq(input.replicationRole),
+      PASSWORD_FILE: input.passwordFile,
+      PASSFILE: input.passfile,
+      APPLICATION_NAME: input.applicationName,
+      DATA_DIR: input.dataDir,
+      SLOT: input.slot,
+      POSTGRES_COMMAND: args.map(shq).join(" "),
+    },
+    "renderReplicaBootstrapScript",
+  );
 }
 
 /** Single-quotes a word for sh unless it is plainly safe. */

@@ -1,4 +1,11 @@
 /** Pure renderers for the RabbitBroker's rabbitmq.conf (new-style sysctl format), plugins and entrypoint. */
+import { join } from "node:path";
+import { fillAsset, readAsset } from "../../kit/assets";
+
+/** The entrypoint wrapper (a file, so shellcheck runs on it); renderCookieEntrypoint validates the path it fills in. */
+const COOKIE_ENTRYPOINT_SH = readAsset(join(__dirname, "..", "assets"), "cookie-entrypoint.sh");
+if (/\$\{|%\{/.test(COOKIE_ENTRYPOINT_SH))
+  throw new Error("rabbitmq/assets/cookie-entrypoint.sh must not contain ${ or %{ (Terraform template syntax): write $VAR");
 
 export interface RabbitConfInput {
   /** Container memory limit in MiB; RabbitMQ is told it explicitly (cgroup detection varies). */
@@ -116,11 +123,6 @@ export function renderEnabledPlugins(plugins: readonly string[] = ["rabbitmq_man
  */
 export function renderCookieEntrypoint(cookieFile: string): string {
   if (!/^\/[A-Za-z0-9._/-]+$/.test(cookieFile)) throw new Error(`renderCookieEntrypoint: "${cookieFile}" must be an absolute path`);
-  return [
-    "set -eu",
-    "umask 0277",
-    `cat ${cookieFile} > "$HOME/.erlang.cookie.new"`,
-    'mv -f "$HOME/.erlang.cookie.new" "$HOME/.erlang.cookie"',
-    'exec docker-entrypoint.sh "$@"',
-  ].join("\n");
+  // Without the file's final newline, as the `sh -c` argument always was (a changed entrypoint recreates the broker).
+  return fillAsset(COOKIE_ENTRYPOINT_SH, { COOKIE_FILE: cookieFile }, "renderCookieEntrypoint").replace(/\n$/, "");
 }

@@ -11,9 +11,16 @@
  *
  * The text is uploaded through Terraform, which reads `${` and `%{` inside any string as template
  * syntax. So nothing here writes either sequence, except a route CIDR that IS a Terraform expression
- * (a Docker network's subnet, known only at apply time), which Terraform then fills in. Shell code
- * below therefore uses `$VAR`, never `${VAR}`.
+ * (a Docker network's subnet, known only at apply time), which Terraform then fills in. The
+ * entrypoint (../assets/entrypoint.sh) therefore uses `$VAR`, never `${VAR}`.
  */
+import { join } from "node:path";
+import { fillAsset, readAsset } from "../../kit/assets";
+
+/** The entrypoint itself (a file, so shellcheck runs on it); renderVpnEntrypoint validates every value it fills in. */
+const ENTRYPOINT_SH = readAsset(join(__dirname, "..", "assets"), "entrypoint.sh");
+if (/\$\{|%\{/.test(ENTRYPOINT_SH))
+  throw new Error("vpn/assets/entrypoint.sh must not contain ${ or %{ (Terraform template syntax): write $VAR");
 
 /** Defaults shared by the renderer and the construct. */
 export const WIREGUARD_DEFAULTS = {
@@ -485,66 +492,18 @@ export function renderVpnEntrypoint(input: VpnEntrypointInput): string {
     input.keyMode === "supplied"
       ? "set the Terraform variable that holds the server private key (wg genkey output)"
       : "the key volume should hold it; was the volume replaced?";
-  return `#!/bin/sh
-# UpdateIO VPN gateway entrypoint: rendered by constructs/renderers/wireguard.ts, do not edit.
-#   run | health | public-key | ensure-key
-set -e
-
-[ -n "$VPN_CONFIG" ] || VPN_CONFIG=${input.configPath}
-[ -n "$VPN_INTERFACE" ] || VPN_INTERFACE=${iface}
-[ -n "$VPN_PRIVATE_KEY_FILE" ] || VPN_PRIVATE_KEY_FILE=${input.privateKeyFile}
-[ -n "$VPN_KEY_MODE" ] || VPN_KEY_MODE=${input.keyMode}
-[ -n "$VPN_EXPECTED_PUBLIC_KEY" ] || VPN_EXPECTED_PUBLIC_KEY=${input.expectedPublicKey ?? ""}
-
-log() { echo "vpn-gateway: $*" >&2; }
-die() { log "$*"; exit 1; }
-
-require_tools() {
-  for tool in wg wg-quick ip ${ipt}; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is not in the image; it needs wireguard-tools (wg, wg-quick), iproute2 and ${ipt}"
-  done
-}
-
-ensure_key() {
-  if [ ! -s "$VPN_PRIVATE_KEY_FILE" ]; then
-    [ "$VPN_KEY_MODE" = generated ] || die "no private key in $VPN_PRIVATE_KEY_FILE: ${missingKey}"
-    log "first start: generating the server private key into $VPN_PRIVATE_KEY_FILE"
-    (umask 077 && wg genkey > "$VPN_PRIVATE_KEY_FILE.new")
-    mv "$VPN_PRIVATE_KEY_FILE.new" "$VPN_PRIVATE_KEY_FILE"
-  fi
-  pub=$(wg pubkey < "$VPN_PRIVATE_KEY_FILE" 2>/dev/null) || die "$VPN_PRIVATE_KEY_FILE does not hold a WireGuard private key (44 base64 characters, as wg genkey prints)"
-  if [ -n "$VPN_EXPECTED_PUBLIC_KEY" ] && [ "$pub" != "$VPN_EXPECTED_PUBLIC_KEY" ]; then
-    die "the private key belongs to public key $pub, not to the configured $VPN_EXPECTED_PUBLIC_KEY: supply the matching private key or correct publicKey"
-  fi
-  echo "vpn-gateway: server public key: $pub (give it to the peers; read it again with: docker exec ${input.containerName} wg show $VPN_INTERFACE public-key)"
-}
-
-case "$1" in
-  ""|run)
-    require_tools
-    ensure_key
-    trap 'log "stopping"; wg-quick down "$VPN_CONFIG" || true; exit 0' TERM INT
-    wg-quick up "$VPN_CONFIG"
-    log "$VPN_INTERFACE is up; peers: $(wg show "$VPN_INTERFACE" peers | wc -l)"
-    while :; do
-      sleep 3600 &
-      wait $! || true
-    done
-    ;;
-  health)
-    live=$(wg show "$VPN_INTERFACE" public-key 2>/dev/null) || die "$VPN_INTERFACE is not up"
-    want=$(wg pubkey < "$VPN_PRIVATE_KEY_FILE" 2>/dev/null) || die "cannot read the private key in $VPN_PRIVATE_KEY_FILE"
-    [ "$live" = "$want" ] || die "$VPN_INTERFACE runs without the server key (it shows $live)"
-    ;;
-  public-key)
-    wg pubkey < "$VPN_PRIVATE_KEY_FILE"
-    ;;
-  ensure-key)
-    ensure_key
-    ;;
-  *)
-    die "unknown command $1 (run, health, public-key, ensure-key)"
-    ;;
-esac
-`;
+  return fillAsset(
+    ENTRYPOINT_SH,
+    {
+      CONFIG_PATH: input.configPath,
+      INTERFACE: iface,
+      PRIVATE_KEY_FILE: input.privateKeyFile,
+      KEY_MODE: input.keyMode,
+      EXPECTED_PUBLIC_KEY: input.expectedPublicKey ?? "",
+      IPTABLES: ipt,
+      MISSING_KEY_HINT: missingKey,
+      CONTAINER_NAME: input.containerName,
+    },
+    "renderVpnEntrypoint",
+  );
 }
