@@ -1,5 +1,5 @@
 import { Annotations } from "cdktf";
-import { BACKUP_ROOT, PostgresBackup, PostgresCluster, walArchiveSettings } from "../constructs/postgres";
+import { BACKUP_ROOT, PostgresBackup, PostgresCluster, PostgresRestoreDrill, walArchiveSettings } from "../constructs/postgres";
 import { ServiceVolume } from "../constructs/kit";
 import { RabbitBroker } from "../constructs/rabbitmq";
 import { RedisCache } from "../constructs/redis";
@@ -12,6 +12,8 @@ import type { StackContext } from "./stack-context";
 export class DataTier {
   readonly postgres: PostgresCluster;
   readonly backup: PostgresBackup;
+  /** Restores the newest dump into a throwaway server on a schedule and compares it with the live database. */
+  readonly restoreDrill: PostgresRestoreDrill;
   /** Dumps, base backups and the WAL archive: mounted into the primary (archive_command) and the backup scheduler. */
   readonly backupsVolume: ServiceVolume;
   readonly redis: RedisCache;
@@ -70,6 +72,12 @@ export class DataTier {
       protectData: config.protectData,
       offsite,
     });
+    this.restoreDrill = new PostgresRestoreDrill(scope, "postgres-restore-drill", {
+      environment: env,
+      cluster: this.postgres,
+      backup: this.backup,
+      passwordAt: { scope, id: "postgres-restore-drill-password" },
+    });
     this.redis = new RedisCache(scope, "redis", {
       environment: env,
       image: config.redis.image,
@@ -99,6 +107,7 @@ export class DataTier {
     return [
       this.postgres.host,
       ...this.postgres.replicaServices.map((r) => r.spec.service),
+      this.restoreDrill.service.spec.service,
       ...this.redis.nodeHosts,
       ...this.redis.sentinelServices.map((r) => r.spec.service),
       ...this.rabbitmq.nodeHosts,

@@ -73,7 +73,10 @@ export class Observability {
         { job: "rabbitmq", targets: rabbitmq.nodeHosts.map((h) => `${h}:${rabbitmq.metricsPort}`) },
       ],
       // ContainerMissing watches the io.updateio.service label of every long-running service.
-      alerts: { expectedServices: [...appServices, ...data.serviceNames, "edge", "loki"] },
+      alerts: {
+        expectedServices: [...appServices, ...data.serviceNames, "edge", "loki"],
+        restoreDrillIntervalSeconds: data.restoreDrill.intervalSeconds,
+      },
       // RabbitMQ's built-in plugin is scraped on its own network; everything else comes to monitoring.
       networks: [
         { network: monitoringNet },

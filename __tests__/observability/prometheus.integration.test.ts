@@ -235,6 +235,18 @@ const CASES: Readonly<Record<string, AlertCase>> = {
     healthy: [s("up", node, "1+0x80"), s("updateio_backup_last_success_timestamp_seconds", node, "0+60x80")],
     evalTime: "70m",
   },
+  RestoreDrillFailed: {
+    firing: [s("updateio_restore_drill_success", node, "1+0x20 0+0x20")],
+    alerts: [node],
+    healthy: [s("updateio_restore_drill_success", node, "1+0x40")],
+  },
+  RestoreDrillNotRun: {
+    // No drill metrics at all: fires once the 2 h hold has passed.
+    firing: [s("up", node, "1+0x150")],
+    alerts: [{}],
+    healthy: [s("up", node, "1+0x150"), s("updateio_restore_drill_last_success_timestamp_seconds", node, "0+60x150")],
+    evalTime: "130m",
+  },
   BackupOffsiteFailed: {
     firing: [s("updateio_backup_offsite_success", node, "0+0x40")],
     alerts: [node],

@@ -10,6 +10,7 @@ import { logAlerts } from "./logs";
 import { postgresAlerts } from "./postgres";
 import { rabbitmqAlerts } from "./rabbitmq";
 import { redisAlerts } from "./redis";
+import { restoreDrillAlerts } from "./restore-drill";
 import type { AlertRule, AlertRulesInput } from "./types";
 import { assertValidAlertInput, assertValidCatalogue } from "./validation";
 
@@ -31,6 +32,10 @@ export function alertRules(input: AlertRulesInput = {}): AlertRule[] {
     ...edgeAlerts(c),
     ...logAlerts(),
     ...capacityAlerts(c),
+    ...restoreDrillAlerts({
+      intervalSeconds: c.o.restoreDrillIntervalSeconds,
+      containerName: input.environment ? `${input.environment}-postgres-restore-drill` : undefined,
+    }),
   ];
   assertValidCatalogue(rules);
   return rules;

@@ -76,6 +76,8 @@ export interface AlertRulesInput {
   readonly diskFillWarningHours?: number;
   /** DockerDiskFillingFast (critical) fires when the last hour's trend reaches diskMinFreeBytes within this many hours. @default 4 */
   readonly diskFillCriticalHours?: number;
+  /** Seconds between scheduled Postgres restore drills (PostgresRestoreDrill.intervalSeconds); RestoreDrillNotRun fires after 1.5 of them. @default 86400 */
+  readonly restoreDrillIntervalSeconds?: number;
 }
 
 export const ALERT_DEFAULTS = {
@@ -94,6 +96,7 @@ export const ALERT_DEFAULTS = {
   diskMinFreeBytes: 2 * 1024 ** 3,
   diskFillWarningHours: 24,
   diskFillCriticalHours: 4,
+  restoreDrillIntervalSeconds: 86400,
 } as const;
 
 /** The thresholds with defaults applied (alertRules' input minus the environment). */

@@ -63,6 +63,11 @@ export function assertValidAlertInput(input: AlertRulesInput): void {
   positive("diskMinFreeBytes", input.diskMinFreeBytes, "2147483648 (2 GiB, above RabbitMQ's 1 GB disk_free_limit)", true);
   positive("diskFillWarningHours", input.diskFillWarningHours, "24", true);
   positive("diskFillCriticalHours", input.diskFillCriticalHours, "4", true);
+  positive("restoreDrillIntervalSeconds", input.restoreDrillIntervalSeconds, "86400", true);
+  if (input.restoreDrillIntervalSeconds !== undefined && input.restoreDrillIntervalSeconds < 21600)
+    problems.push(
+      `restoreDrillIntervalSeconds ${input.restoreDrillIntervalSeconds} must be at least 21600 (6 h): a drill restores a whole dump.`,
+    );
   throwIfAny("alert rules input", problems);
 }
 

@@ -46,7 +46,7 @@ export type ScrapeJob = keyof typeof SCRAPE_JOBS;
  * Metric names we rely on, by job. Every job also has Prometheus' own `up`. Names follow the
  * exporters' documentation for the pinned versions (see environments/images.ts).
  */
-export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes", readonly string[]>> = {
+export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes" | "restoreDrill", readonly string[]>> = {
   prometheus: ["prometheus_tsdb_head_series", "prometheus_rule_evaluation_failures_total"],
   // prometheuscommunity/postgres-exporter (one per Postgres node).
   postgres: [
@@ -117,6 +117,17 @@ export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes", readonly
     "updateio_volume_budget_bytes",
     "updateio_volume_usage_last_run_timestamp_seconds",
     "updateio_volume_usage_last_run_success",
+  ],
+  // Written by the Postgres restore drill (PostgresRestoreDrill) into the same textfile directory.
+  restoreDrill: [
+    "updateio_restore_drill_success",
+    "updateio_restore_drill_last_run_timestamp_seconds",
+    "updateio_restore_drill_last_success_timestamp_seconds",
+    "updateio_restore_drill_tables_checked",
+    "updateio_restore_drill_tables_failed",
+    "updateio_restore_drill_duration_seconds",
+    "updateio_restore_drill_dump_timestamp_seconds",
+    "updateio_restore_drill_interval_seconds",
   ],
 };
 
