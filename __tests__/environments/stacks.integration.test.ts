@@ -154,17 +154,34 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     "postgres",
     "postgres-backup",
     "postgres-reload",
+    "postgres-restore-drill",
     "rabbitmq",
     "redis",
     "telegram-bot",
     ...O11Y,
   ].map((s) => `dev-${s}`),
-  test: ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map(
-    (s) => `test-${s}`,
-  ),
-  prod: ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", ...HA_DATA, ...O11Y, ...HA_EXPORTERS].map(
-    (s) => `prod-${s}`,
-  ),
+  test: [
+    "api-migrate",
+    "edge",
+    "postgres",
+    "postgres-backup",
+    "postgres-reload",
+    "postgres-restore-drill",
+    ...HA_DATA,
+    ...O11Y,
+    ...HA_EXPORTERS,
+  ].map((s) => `test-${s}`),
+  prod: [
+    "api-migrate",
+    "edge",
+    "postgres",
+    "postgres-backup",
+    "postgres-reload",
+    "postgres-restore-drill",
+    ...HA_DATA,
+    ...O11Y,
+    ...HA_EXPORTERS,
+  ].map((s) => `prod-${s}`),
 };
 const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
   dev: [],
@@ -175,7 +192,7 @@ const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
 // cAdvisor and node-exporter take neither secrets nor files. Swarm services take docker_secrets instead.
 const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
 // postgres-settings: the reloadable settings file (no container is replaced with it); postgres-reload: its job's files.
-const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", "postgres-settings"];
+const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", "postgres-restore-drill", "postgres-settings"];
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
   dev: [...APP_SEEDS, ...CORE_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
@@ -289,6 +306,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
           "postgres-backup-password",
           "postgres-grafana-password",
           "postgres-monitor-password",
+          "postgres-restore-drill-password",
           "postgres_app-password",
           "postgres_owner-password",
           "postgres_readonly-password",

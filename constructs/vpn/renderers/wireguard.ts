@@ -16,6 +16,7 @@
  */
 import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { ValidationError } from "../../contract/errors";
 
 /** The entrypoint itself (a file, so shellcheck runs on it); renderVpnEntrypoint validates every value it fills in. */
 const ENTRYPOINT_SH = readAsset(join(__dirname, "..", "assets"), "entrypoint.sh");
@@ -330,7 +331,7 @@ export function wireguardConfigProblems(input: WireguardServerInput): string[] {
 }
 
 function fail(what: string, problems: readonly string[]): never {
-  throw new Error(`${what} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  throw new ValidationError(what, problems);
 }
 
 // ---------------------------------------------------------------------------------------------
