@@ -15,7 +15,18 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: ["__tests__/**/*.test.ts"], exclude: [INTEGRATION], testTimeout: 20_000, hookTimeout: 60_000 },
+        test: {
+          name: "unit",
+          include: ["__tests__/**/*.test.ts"],
+          exclude: [INTEGRATION],
+          // One module graph per worker instead of one per file: every unit file imports cdktf and the
+          // provider bindings (about half a second each), and the default environments are synthesized
+          // once per worker (sharedEnvironment in __tests__/support/stacks.ts, deep-frozen). Unit tests
+          // keep no global state between files: no env mutation, no fake timers left on, no module mocks.
+          isolate: false,
+          testTimeout: 20_000,
+          hookTimeout: 60_000,
+        },
       },
       {
         extends: true,

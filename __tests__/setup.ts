@@ -6,7 +6,19 @@ import {
   type AssertionReturn,
   type TerraformConstructor,
 } from "cdktf/lib/testing/matchers";
+import { createRequire } from "node:module";
 import { expect } from "vitest";
+
+/**
+ * cdktf records a full creation stack trace (Error.stackTraceLimit = MAX_SAFE_INTEGER) for every token
+ * it makes (Intrinsic, Lazy, ComplexList, references: thousands per environment stack), and under
+ * vitest each trace is formatted through the source-map interceptor: about three quarters of the time
+ * spent building a stack. The trace only decorates error messages ("Object creation stack: ..."), never
+ * the synthesized JSON, so the tests skip it. The module is CommonJS and cdktf calls it through its
+ * exports object, so replacing the export reaches every caller.
+ */
+const stackTrace = createRequire(__filename)("cdktf/lib/tokens/private/stack-trace") as { captureStackTrace: () => string[] };
+stackTrace.captureStackTrace = () => [];
 
 /**
  * cdktf 0.21 ships its matchers for Jest only (docs/architecture.md); this wires the same assertion functions

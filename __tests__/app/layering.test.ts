@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = join(__dirname, "..", "..");
@@ -17,7 +17,10 @@ describe("layering", () => {
     const offenders = sources(CONSTRUCTS).flatMap((file) => {
       const text = readFileSync(file, "utf8");
       const specifiers = [...text.matchAll(/(?:from|import)\s*\(?\s*["']([^"']+)["']/g)].map((m) => m[1]!);
-      return specifiers.filter((s) => /(^|\/)environments(\/|$)/.test(s)).map((s) => `${relative(ROOT, file)} imports ${s}`);
+      // Resolved, so constructs/contract/environments (the environment names) is not mistaken for environments/.
+      const intoEnvironments = (s: string) =>
+        s.startsWith(".") && relative(ROOT, resolve(dirname(file), s)).split("/")[0] === "environments";
+      return specifiers.filter(intoEnvironments).map((s) => `${relative(ROOT, file)} imports ${s}`);
     });
     expect(sources(CONSTRUCTS).length).toBeGreaterThan(20);
     expect(offenders).toEqual([]);

@@ -64,8 +64,7 @@ describe("renderCaddyfile: text", () => {
   const prod = renderCaddyfile(prodInput);
   const dev = renderCaddyfile(devInput);
 
-  it("is deterministic and independent of route order, with a trailing newline", () => {
-    expect(renderCaddyfile(prodInput)).toBe(prod);
+  it("is independent of route order, with a trailing newline", () => {
     expect(renderCaddyfile(withRoutes(prodInput, [...prodInput.routes].reverse()))).toBe(prod);
     expect(prod.endsWith("}\n")).toBe(true);
     expect(prod.endsWith("\n\n")).toBe(false);

@@ -1,18 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { blockingFindings, evaluatePolicy, type Finding } from "../../constructs/policy/policy-aspect";
 import { ENVIRONMENTS, type EnvironmentName } from "../../environments/load";
-import { synthEnvironment } from "../support/stacks";
+import { sharedEnvironment } from "../support/stacks";
 
 describe("policy pack over the real environments", () => {
-  const out = mkdtempSync(join(tmpdir(), "updateio-policy-"));
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
   // Each environment is synthesized and evaluated once, on first use.
   const cache = new Map<EnvironmentName, Finding[]>();
   const findings = (name: EnvironmentName): Finding[] => {
-    if (!cache.has(name)) cache.set(name, evaluatePolicy(synthEnvironment(name, {}, out).stack, { environment: name }));
+    if (!cache.has(name)) cache.set(name, evaluatePolicy(sharedEnvironment(name).stack, { environment: name }));
     return cache.get(name)!;
   };
 

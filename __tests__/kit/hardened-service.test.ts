@@ -72,22 +72,69 @@ const resourceKey = (json: Json, type: string, name: string): string => {
   return entry[0];
 };
 
-describe("HardenedService: snapshot", () => {
-  it("synthesizes a service with a secret, a config file and a data volume", () => {
-    const f = fixture();
-    const secret = new GeneratedSecret(f.stack, "token");
-    const data = new ServiceVolume(f.stack, "data", { environment: "dev", service: "worker", purpose: "data", protect: true });
-    new HardenedService(
-      f.stack,
-      "worker",
-      props(f, {
-        env: { LOG_FORMAT: "json" },
-        secrets: [{ name: "api_token", value: secret.value, envVar: "API_TOKEN_FILE" }],
-        configDirs: [{ path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }] }],
-        volumes: [{ volume: data, containerPath: "/var/lib/worker" }],
-      }),
-    );
-    expect(synth(f).text).toMatchSnapshot();
+describe("HardenedService: a secret, a config file and a data volume together", () => {
+  const f = fixture();
+  const secret = new GeneratedSecret(f.stack, "token");
+  const data = new ServiceVolume(f.stack, "data", { environment: "dev", service: "worker", purpose: "data", protect: true });
+  new HardenedService(
+    f.stack,
+    "worker",
+    props(f, {
+      env: { LOG_FORMAT: "json" },
+      secrets: [{ name: "api_token", value: secret.value, envVar: "API_TOKEN_FILE" }],
+      configDirs: [{ path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }] }],
+      volumes: [{ volume: data, containerPath: "/var/lib/worker" }],
+    }),
+  );
+  const { json } = synth(f);
+  const c = byName(json, "dev-worker");
+  const seed = byName(json, "dev-worker-seed");
+  const owner = byName(json, "dev-worker-secrets-owner");
+  const ref = (type: string, name: string) => `\${${type}.${resourceKey(json, type, name)}.name}`;
+  const dependency = (name: string) => `docker_container.${resourceKey(json, "docker_container", name)}`;
+
+  it("runs hardened with the secret as a file path in its sorted env, on its one network, publishing nothing", () => {
+    expect(c).toMatchObject({
+      read_only: true,
+      privileged: false,
+      user: "65534:65534",
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      memory: 256,
+      memory_swap: 256,
+      ports: [],
+    });
+    expect(c.env).toEqual(["API_TOKEN_FILE=/run/secrets/api_token", "LOG_FORMAT=json"]);
+    expect(c.networks_advanced).toEqual([{ name: ref("docker_network", "dev-backend"), aliases: ["worker"] }]);
+  });
+
+  it("mounts secrets and config read-only and the data volume read-write; the data volume is protected", () => {
+    expect(c.volumes).toEqual([
+      { volume_name: ref("docker_volume", "dev-worker-secrets"), container_path: "/run/secrets", read_only: true },
+      { volume_name: ref("docker_volume", "dev-worker-config"), container_path: "/etc/worker", read_only: true },
+      { volume_name: ref("docker_volume", "dev-worker-data"), container_path: "/var/lib/worker", read_only: false },
+    ]);
+    expect(json.resource.docker_volume[resourceKey(json, "docker_volume", "dev-worker-data")].lifecycle).toEqual({ prevent_destroy: true });
+    expect(json.resource.docker_volume[resourceKey(json, "docker_volume", "dev-worker-config")].lifecycle).toBeUndefined();
+  });
+
+  it("seeds the secret (0400) and the config file, then hands the secrets to 65534:65534 before the service starts", () => {
+    expect(seed.upload).toEqual([
+      {
+        file: "/run/secrets/api_token",
+        content: `\${random_password.${Object.keys(json.resource.random_password)[0]}.result}`,
+        executable: false,
+        permissions: "0400",
+      },
+      { file: "/etc/worker/worker.conf", content: "threads = 2\n", executable: false },
+    ]);
+    expect(Object.values(json.resource.random_password)).toEqual([
+      { length: 32, min_lower: 2, min_numeric: 2, min_upper: 2, special: false },
+    ]);
+    expect(owner.entrypoint).toEqual(["chown", "-R", "65534:65534", "/run/secrets"]);
+    expect(owner.depends_on).toEqual([dependency("dev-worker-seed")]);
+    expect(c.depends_on).toEqual([dependency("dev-worker-seed"), dependency("dev-worker-secrets-owner")]);
+    expect(c.lifecycle.replace_triggered_by).toEqual([dependency("dev-worker-seed")]);
   });
 });
 

@@ -38,11 +38,21 @@ const only = (json: Json, type: string): Json => {
 const DIGEST_REF = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 
 describe("PlatformNetwork", () => {
-  it("matches its snapshot", () => {
+  it("adds only its network: internal unless it is the way out", () => {
     const s = stack();
     new PlatformNetwork(s, "net", { environment: "dev", purpose: "postgres" });
     new PlatformNetwork(s, "egress", { environment: "dev", purpose: "egress", internal: false });
-    expect(synth(s).text).toMatchSnapshot();
+    const { json } = synth(s);
+    expect(Object.keys(json.resource)).toEqual(["docker_network"]);
+    const role = (value: string) => [
+      { label: "io.updateio.project", value: "updateio" },
+      { label: "io.updateio.environment", value: "dev" },
+      { label: "io.updateio.role", value },
+    ];
+    expect(Object.values(json.resource.docker_network)).toEqual([
+      { name: "dev-egress", driver: "bridge", internal: false, labels: role("egress") },
+      { name: "dev-postgres", driver: "bridge", internal: true, labels: role("postgres") },
+    ]);
   });
 
   it("is an internal bridge named <env>-<purpose> by default, labelled with project, environment and role", () => {
@@ -75,11 +85,25 @@ describe("PlatformNetwork", () => {
 });
 
 describe("ServiceImage", () => {
-  it("matches its snapshot (registry and build)", () => {
+  it("adds only its image: a pulled one has no build, a built one no registry pull", () => {
     const s = stack();
     new ServiceImage(s, "pulled", { ref: DIGEST_REF });
     new ServiceImage(s, "built", { build: { context: "../updateio/api", tag: "updateio-dev/api:dev" } });
-    expect(synth(s).text).toMatchSnapshot();
+    const { json } = synth(s);
+    expect(Object.keys(json.resource)).toEqual(["docker_image"]);
+    expect(Object.values(json.resource.docker_image)).toEqual([
+      {
+        name: "updateio-dev/api:dev",
+        keep_locally: true,
+        build: {
+          context: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}',
+          dockerfile: "Dockerfile",
+          tag: ["updateio-dev/api:dev"],
+        },
+        triggers: { dockerfile: '${filesha256(abspath(join("/", [path.root, "../../..", "../updateio/api/Dockerfile"])))}' },
+      },
+      { name: DIGEST_REF, keep_locally: true },
+    ]);
   });
 
   it("pulls a registry reference, keeps it locally and reports whether it is pinned by digest", () => {
@@ -135,11 +159,21 @@ describe("ServiceImage", () => {
 });
 
 describe("ServiceVolume", () => {
-  it("matches its snapshot", () => {
+  it("adds only its volume: a protected one with prevent_destroy, an ephemeral one labelled and unprotected", () => {
     const s = stack();
     new ServiceVolume(s, "data", { environment: "prod", service: "postgres", purpose: "data", protect: true });
     new ServiceVolume(s, "secrets", { environment: "prod", service: "postgres", purpose: "secrets", ephemeral: true });
-    expect(synth(s).text).toMatchSnapshot();
+    const { json } = synth(s);
+    expect(Object.keys(json.resource)).toEqual(["docker_volume"]);
+    const labels = [
+      { label: "io.updateio.project", value: "updateio" },
+      { label: "io.updateio.environment", value: "prod" },
+      { label: "io.updateio.service", value: "postgres" },
+    ];
+    expect(Object.values(json.resource.docker_volume)).toEqual([
+      { name: "prod-postgres-data", labels, lifecycle: { prevent_destroy: true } },
+      { name: "prod-postgres-secrets", labels: [...labels, { label: "io.updateio.ephemeral", value: "true" }] },
+    ]);
   });
 
   it("is named <env>-<service>-<purpose> and labelled", () => {
@@ -185,11 +219,17 @@ describe("ServiceVolume", () => {
 });
 
 describe("GeneratedSecret", () => {
-  it("matches its snapshot", () => {
+  it("adds only its password: letters and digits, the length and keepers asked for", () => {
     const s = stack();
     new GeneratedSecret(s, "secret");
     new GeneratedSecret(s, "rotated", { length: 64, keepers: { rotation: "2025-01" } });
-    expect(synth(s).text).toMatchSnapshot();
+    const { json } = synth(s);
+    expect(Object.keys(json.resource)).toEqual(["random_password"]);
+    const classes = { min_lower: 2, min_numeric: 2, min_upper: 2, special: false };
+    expect(Object.values(json.resource.random_password)).toEqual([
+      { length: 64, keepers: { rotation: "2025-01" }, ...classes },
+      { length: 32, ...classes },
+    ]);
   });
 
   it("is a 32-character random_password of letters and digits with at least 2 of each class", () => {

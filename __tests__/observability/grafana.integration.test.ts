@@ -222,10 +222,6 @@ describe(`renderDatasources (${NOT_PROVEN})`, () => {
     expect(dollars).toEqual(["      password: $__file{/run/secrets/grafana_postgres_password}"]);
   });
 
-  it("is deterministic", () => {
-    expect(renderDatasources(dsInput)).toBe(text);
-  });
-
   it("reports every bad input at once, each with its key and a fix", () => {
     let message = "";
     try {
@@ -421,10 +417,6 @@ describe(`renderDashboards (${NOT_PROVEN})`, () => {
     expect(logqlProblems('sum by (user) (count_over_time({service="api"} [5m]))')).toEqual([
       'grouping label "user" is neither a LOG_LABEL nor a parsed APP_LOG_FIELD',
     ]);
-  });
-
-  it("is deterministic: same input, byte-identical files", () => {
-    expect(renderDashboards({ environment: "prod" })).toEqual(dashboards);
   });
 
   it("reports bad input at once", () => {

@@ -77,8 +77,66 @@ describe("LokiStack (default: Alloy)", () => {
   const proxy = byName("dev-docker-socket-proxy");
   const alloy = byName("dev-alloy");
 
-  it("matches its snapshot", () => {
-    expect(text).toMatchSnapshot();
+  it("keeps every network internal (nothing here talks to the internet) and pins the images it was given", () => {
+    const networks = Object.values(json.resource.docker_network) as Json[];
+    expect(networks.map((n) => n.name).sort()).toEqual([
+      "dev-docker-api",
+      "dev-logs-metrics",
+      "dev-logs-push",
+      "dev-logs-query",
+      "dev-monitoring",
+    ]);
+    for (const n of networks) expect(n, n.name).toMatchObject({ driver: "bridge", internal: true });
+    expect((Object.values(json.resource.docker_image) as Json[]).map((i) => [i.name, i.keep_locally]).sort()).toEqual(
+      [IMAGES.alloy, IMAGES.lokiImage, IMAGES.socketProxyImage].sort().map((name) => [name, true]),
+    );
+    for (const c of [loki, proxy, alloy]) expect(c.stop_timeout, c.name).toBe(30);
+  });
+
+  it("seeds the configs from containers that never start, have no network and run as nobody", () => {
+    for (const name of ["dev-loki-seed", "dev-alloy-seed"])
+      expect(byName(name), name).toMatchObject({
+        start: false,
+        must_run: false,
+        network_mode: "none",
+        user: "65534:65534",
+        capabilities: { drop: ["ALL"] },
+        security_opts: ["no-new-privileges:true"],
+      });
+    for (const name of ["dev-loki-config", "dev-alloy-config"])
+      expect(json.resource.docker_volume[key("docker_volume", name)].labels, name).toContainEqual({
+        label: "io.updateio.ephemeral",
+        value: "true",
+      });
+  });
+
+  it("configures Loki single-binary on its filesystem with bounded ingestion and queries, and no usage reporting", () => {
+    const cfg = parse(upload("dev-loki-seed", "/etc/loki/loki.yaml"));
+    expect(cfg).toMatchObject({
+      target: "all",
+      auth_enabled: false,
+      server: { http_listen_port: 3100, grpc_listen_port: 9095, log_format: "json" },
+      common: {
+        replication_factor: 1,
+        ring: { kvstore: { store: "inmemory" } },
+        storage: { filesystem: { chunks_directory: "/loki/chunks" } },
+      },
+      compactor: { working_directory: "/loki/compactor", retention_enabled: true, delete_request_store: "filesystem" },
+      analytics: { reporting_enabled: false },
+    });
+    expect(cfg.schema_config.configs).toEqual([
+      { from: "2024-01-01", store: "tsdb", object_store: "filesystem", schema: "v13", index: { prefix: "index_", period: "24h" } },
+    ]);
+    expect(cfg.limits_config).toMatchObject({
+      ingestion_rate_mb: 4,
+      ingestion_burst_size_mb: 8,
+      max_line_size: 262144,
+      max_line_size_truncate: true,
+      reject_old_samples: true,
+      reject_old_samples_max_age: "72h",
+      max_query_lookback: "72h",
+      query_timeout: "1m",
+    });
   });
 
   it("runs three hardened containers (plus their never-started config seeds), none publishing a port", () => {

@@ -478,8 +478,7 @@ describe("renderPrometheusConfig: output", () => {
     alerting?: unknown;
   };
 
-  it("is deterministic and independent of target order", () => {
-    expect(renderPrometheusConfig(CONFIG)).toBe(text);
+  it("is independent of target order", () => {
     const shuffled = {
       ...CONFIG,
       scrapeTargets: [...CONFIG.scrapeTargets].reverse().map((t) => ({ ...t, targets: [...t.targets].reverse() })),
@@ -624,9 +623,8 @@ describe("alert catalogue", () => {
     expect(custom.map((r) => r.name)).not.toContain("ContainerMissing"); // no expected services: no rule
   });
 
-  it("is deterministic (expected services in any order)", () => {
+  it("takes the expected services in any order, each once", () => {
     expect(alertRules({ ...RULE_OPTIONS, expectedServices: ["telegram-bot", "api", "api"] })).toEqual(RULES);
-    expect(renderPrometheusRules(RULES)).toBe(renderPrometheusRules(alertRules(RULE_OPTIONS)));
   });
 
   it("rejects bad thresholds, naming the key and the fix, all at once", () => {
@@ -844,10 +842,6 @@ describe("Grafana alerting provisioning file: structure only", () => {
         repeat_interval: "4h",
       },
     ]);
-  });
-
-  it("is deterministic", () => {
-    expect(renderGrafanaAlerting({ rules: RULES, ...FILE_REFS })).toBe(text);
   });
 });
 

@@ -28,7 +28,7 @@ import { VOLUME_USAGE_SCRIPT, VolumeUsage } from "../../constructs/observability
 import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import type { EnvironmentConfig } from "../../environments/schema";
 import { errorOf } from "../support/helpers";
-import { synthEnvironment, uploadedFile } from "../support/stacks";
+import { sharedEnvironment, uploadedFile } from "../support/stacks";
 
 const OUT = mkdtempSync(join(tmpdir(), "volume-budgets-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -155,7 +155,7 @@ describe("limits derived from the budgets", () => {
       ["test", "1638MB", 0.054],
       ["prod", "8192MB", 0.063],
     ] as const) {
-      const { json } = synthEnvironment(env, {}, mkdtempSync(join(OUT, `${env}-`)));
+      const { json } = sharedEnvironment(env);
       const prometheus = json.resource.docker_container!["prometheus_server_container_1DB7D62B"]!;
       expect(prometheus.command).toContain(`--storage.tsdb.retention.size=${size}`);
       expect(parse(uploadedFile(json, "/etc/loki/loki.yaml")!).limits_config.ingestion_rate_mb).toBe(rate);
@@ -241,7 +241,7 @@ describe("VolumeUsage", () => {
 
   it("measures every stateful volume of each stack, each with its environment's budget", () => {
     for (const env of ["dev", "test", "prod"] as const) {
-      const { json } = synthEnvironment(env, {}, mkdtempSync(join(OUT, `${env}-`)));
+      const { json } = sharedEnvironment(env);
       const listed = uploadedFile(json, "/etc/volume-usage/volumes.txt")!
         .trim()
         .split("\n")

@@ -7,14 +7,19 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf, type Requirement } from "../support/binaries";
 
 const ROOT = path.resolve(__dirname, "../..");
 const CDKTF = path.join(ROOT, "node_modules", ".bin", "cdktf");
 const TSX = path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 const POLICY = path.join(ROOT, "constructs", "policy", "policy-aspect");
 
-describe.skipIf(!fs.existsSync(CDKTF))("cdktf synth (CLI) with the policy applied", () => {
+const CDKTF_CLI: Requirement = fs.existsSync(CDKTF)
+  ? { available: true, reason: `cdktf CLI at ${CDKTF}` }
+  : { available: false, reason: `the cdktf CLI is not installed (no ${CDKTF}); run npm ci (cdktf-cli is a devDependency)` };
+
+describeIf(CDKTF_CLI, "cdktf synth (CLI) with the policy applied", () => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-cli-"));

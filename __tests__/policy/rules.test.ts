@@ -5,7 +5,8 @@ import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { describe, expect, it } from "vitest";
-import { PACKS, RULES, RULE_IDS, ruleAppliesTo, rulesFor, severityOf, type Environment } from "../../constructs/policy/rules";
+import { PACKS, rulesFor, severityOf } from "../../constructs/policy/packs";
+import { RULES, RULE_IDS, ruleAppliesTo, type Environment } from "../../constructs/policy/rules";
 import { CADDY_IMAGE, SOCKET_PROXY_IMAGE, check, container, findings, fixture, image, labels } from "./fixtures";
 
 const ENVIRONMENTS: Environment[] = ["dev", "test", "prod"];

@@ -110,8 +110,101 @@ describe("renderRabbitDefinitions", () => {
   const text = renderRabbitDefinitions({ vhost: "updateio-dev", users, topology: DEFAULT_TOPOLOGY });
   const defs = JSON.parse(text);
 
-  it("matches its snapshot", () => {
-    expect(text).toMatchSnapshot();
+  it("declares one vhost, the users sorted, management only for the admin user", () => {
+    expect(defs.vhosts).toEqual([{ name: "updateio-dev" }]);
+    expect(defs.users.map((u: { name: string; tags: string[] }) => [u.name, u.tags])).toEqual([
+      ["api", []],
+      ["discord-bot", []],
+      ["telegram-bot", []],
+      ["updateio", ["management"]],
+    ]);
+  });
+
+  it("grants each app only its own queues and exchanges, in the one vhost", () => {
+    expect(defs.permissions).toEqual([
+      {
+        user: "api",
+        vhost: "updateio-dev",
+        configure: "^(updates\\.fetch)$",
+        write: "^(updateio\\.commands|updateio\\.events)$",
+        read: "^(updates\\.fetch)$",
+      },
+      {
+        user: "discord-bot",
+        vhost: "updateio-dev",
+        configure: "^(notifications\\.discord)$",
+        write: "^(updateio\\.commands)$",
+        read: "^(notifications\\.discord)$",
+      },
+      {
+        user: "telegram-bot",
+        vhost: "updateio-dev",
+        configure: "^(notifications\\.telegram)$",
+        write: "^(updateio\\.commands)$",
+        read: "^(notifications\\.telegram)$",
+      },
+      { user: "updateio", vhost: "updateio-dev", configure: ".*", write: ".*", read: ".*" },
+    ]);
+  });
+
+  it("declares durable exchanges and durable quorum queues, each work queue with its dead-letter queue", () => {
+    expect(defs.exchanges.map((e: Record<string, unknown>) => [e.name, e.type])).toEqual([
+      ["updateio.events", "topic"],
+      ["updateio.commands", "direct"],
+      ["updateio.dlx", "direct"],
+    ]);
+    for (const e of defs.exchanges) expect(e).toMatchObject({ vhost: "updateio-dev", durable: true, auto_delete: false, internal: false });
+    const work = ["notifications.telegram", "notifications.discord", "updates.fetch"];
+    expect(defs.queues.map((q: { name: string }) => q.name)).toEqual(work.flatMap((name) => [name, `${name}.dlq`]));
+    for (const q of defs.queues) {
+      expect(q).toMatchObject({ vhost: "updateio-dev", durable: true, auto_delete: false });
+      expect(q.arguments["x-queue-type"]).toBe("quorum");
+    }
+    for (const name of work) {
+      expect(defs.queues.find((q: { name: string }) => q.name === name).arguments).toEqual({
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": "updateio.dlx",
+        "x-dead-letter-routing-key": `${name}.dlq`,
+      });
+      expect(defs.queues.find((q: { name: string }) => q.name === `${name}.dlq`).arguments).toEqual({ "x-queue-type": "quorum" });
+    }
+  });
+
+  it("binds each queue to its routing keys only", () => {
+    expect(
+      defs.bindings.map((b: Record<string, string>) => `${b.source} -[${b.routing_key}]-> ${b.destination} (${b.destination_type})`),
+    ).toEqual([
+      "updateio.events -[notification.telegram.#]-> notifications.telegram (queue)",
+      "updateio.events -[notification.all.#]-> notifications.telegram (queue)",
+      "updateio.dlx -[notifications.telegram.dlq]-> notifications.telegram.dlq (queue)",
+      "updateio.events -[notification.discord.#]-> notifications.discord (queue)",
+      "updateio.events -[notification.all.#]-> notifications.discord (queue)",
+      "updateio.dlx -[notifications.discord.dlq]-> notifications.discord.dlq (queue)",
+      "updateio.commands -[updates.fetch]-> updates.fetch (queue)",
+      "updateio.dlx -[updates.fetch.dlq]-> updates.fetch.dlq (queue)",
+    ]);
+    for (const b of defs.bindings) expect(b).toMatchObject({ vhost: "updateio-dev", arguments: {} });
+  });
+
+  it("bounds every queue by policy: work queues refuse new messages when full, dead-letter queues drop the oldest", () => {
+    expect(defs.policies).toEqual([
+      {
+        vhost: "updateio-dev",
+        name: "updateio-work-queues",
+        pattern: "^(notifications\\.discord|notifications\\.telegram|updates\\.fetch)$",
+        "apply-to": "queues",
+        priority: 10,
+        definition: { "delivery-limit": 5, "max-length": 100000, overflow: "reject-publish" },
+      },
+      {
+        vhost: "updateio-dev",
+        name: "updateio-dead-letter-queues",
+        pattern: "^(notifications\\.discord\\.dlq|notifications\\.telegram\\.dlq|updates\\.fetch\\.dlq)$",
+        "apply-to": "queues",
+        priority: 10,
+        definition: { "max-length": 100000, overflow: "drop-head" },
+      },
+    ]);
   });
 
   it("carries cleartext password tokens (hashed by RabbitMQ on import), never a password_hash", () => {

@@ -37,8 +37,88 @@ describe("RedisCache", () => {
   const { redis, text, json, server, seed, key } = build();
   const upload = (file: string): string => seed.upload.find((u: Json) => u.file === file)!.content;
 
-  it("matches its snapshot", () => {
-    expect(text).toMatchSnapshot();
+  it("drops every privilege, publishes no port, and bounds its logs and shutdown", () => {
+    expect(server).toMatchObject({
+      privileged: false,
+      security_opts: ["no-new-privileges:true"],
+      ports: [],
+      must_run: true,
+      stop_timeout: 30,
+      log_driver: "json-file",
+      log_opts: { "max-file": "3", "max-size": "10m" },
+      hostname: "redis",
+    });
+    expect(server.image).toBe(`\${docker_image.${key("docker_image", IMAGE)}.image_id}`);
+    expect(json.resource.docker_image[key("docker_image", IMAGE)]).toEqual({ name: IMAGE, keep_locally: true });
+    // a new seed (new config or secrets) replaces the server, after the secrets have been handed to redis
+    expect(server.lifecycle.replace_triggered_by).toEqual([`docker_container.${key("docker_container", "dev-redis-seed")}`]);
+    expect(server.depends_on).toEqual([
+      `docker_container.${key("docker_container", "dev-redis-seed")}`,
+      `docker_container.${key("docker_container", "dev-redis-secrets-owner")}`,
+    ]);
+  });
+
+  it("hardens redis.conf: protected mode, no DEBUG or MODULE commands, AOF persistence in /data", () => {
+    const conf = upload("/usr/local/etc/redis/redis.conf").split("\n");
+    for (const line of [
+      "protected-mode yes",
+      "port 6379",
+      "dir /data",
+      "appendonly yes",
+      "appendfsync everysec",
+      "enable-debug-command no",
+      "enable-module-command no",
+    ])
+      expect(conf).toContain(line);
+  });
+
+  it("denies the app user admin and destructive commands, and writes secrets 0400", () => {
+    const acl = upload("/run/secrets/users_acl");
+    expect(acl).toMatch(/^user updateio on >\S+ ~\* &\* \+@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore$/m);
+    for (const file of ["/run/secrets/users_acl", "/run/secrets/redis_healthcheck_password"])
+      expect(seed.upload.find((u: Json) => u.file === file).permissions).toBe("0400");
+    for (const pw of Object.values(json.resource.random_password) as Json[])
+      expect(pw).toEqual({ length: 32, min_lower: 2, min_numeric: 2, min_upper: 2, special: false });
+  });
+
+  it("seeds from a container that never starts, has no network and runs as nobody", () => {
+    expect(seed).toMatchObject({
+      start: false,
+      must_run: false,
+      network_mode: "none",
+      user: "65534:65534",
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      memory: 16,
+    });
+  });
+
+  it("hands the secret files to redis from a one-shot root job with CHOWN as its only capability", () => {
+    const owner = (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === "dev-redis-secrets-owner")!;
+    expect(owner).toMatchObject({
+      entrypoint: ["chown", "-R", "redis", "/run/secrets"],
+      user: "0:0",
+      capabilities: { add: ["CHOWN"], drop: ["ALL"] },
+      network_mode: "none",
+      read_only: true,
+      restart: "no",
+      must_run: false,
+      security_opts: ["no-new-privileges:true"],
+    });
+    expect(owner.volumes).toEqual([
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-secrets")}.name}`,
+        container_path: "/run/secrets",
+        read_only: false,
+      },
+    ]);
+    expect(owner.lifecycle.postcondition[0].condition).toBe("\${self.exit_code == 0}");
+  });
+
+  it("marks the config and secret volumes ephemeral, never the data volume", () => {
+    const ephemeral = (name: string) =>
+      (json.resource.docker_volume[key("docker_volume", name)].labels as Json[]).some((l) => l.label === "io.updateio.ephemeral");
+    expect([ephemeral("dev-redis-config"), ephemeral("dev-redis-secrets"), ephemeral("dev-redis-data")]).toEqual([true, true, false]);
   });
 
   it("runs hardened as the redis user with the rendered config", () => {

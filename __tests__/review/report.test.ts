@@ -3,20 +3,14 @@
  * service listed, seeds apart, secrets by name only, no upload content or variable value anywhere,
  * protected volumes marked in prod, backups and policy suppressions read back.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { diffStacks } from "../../scripts/review/classify";
 import { buildInventory, type StackInventory } from "../../scripts/review/inventory";
 import { renderReport } from "../../scripts/review/markdown";
 import { annotationsOfConstructs } from "../../scripts/review/synth";
 import { asArray, isRecord, isSeed, label, LABELS, ofType } from "../../scripts/review/terraform-json";
 import { buildTopology } from "../../scripts/review/topology";
-import { synthEnvironment, type SynthesizedEnvironment } from "../support/stacks";
-
-const OUT = mkdtempSync(join(tmpdir(), "review-report-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+import { sharedEnvironment, type SynthesizedEnvironment } from "../support/stacks";
 
 interface Rendered {
   readonly env: SynthesizedEnvironment;
@@ -34,8 +28,8 @@ function render(env: SynthesizedEnvironment): Rendered {
 let dev: Rendered;
 let prod: Rendered;
 beforeAll(() => {
-  dev = render(synthEnvironment("dev", {}, join(OUT, "dev")));
-  prod = render(synthEnvironment("prod", {}, join(OUT, "prod")));
+  dev = render(sharedEnvironment("dev"));
+  prod = render(sharedEnvironment("prod"));
 });
 
 const running = (r: Rendered) => ofType(r.env.json, "docker_container").filter((c) => !isSeed(c));

@@ -2,23 +2,17 @@
  * The topology picture: who talks to whom on synthesized dev and prod stacks, and the Mermaid text
  * checked for structure (no Mermaid parser is installed: declared ids, balanced subgraphs, edge syntax).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { buildInventory, type StackInventory } from "../../scripts/review/inventory";
 import { buildTopology, nodeId, renderMermaid, type Topology } from "../../scripts/review/topology";
-import { synthEnvironment } from "../support/stacks";
+import { sharedEnvironment } from "../support/stacks";
 import { baseStack } from "./fixtures";
-
-const OUT = mkdtempSync(join(tmpdir(), "review-topology-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 const topologies = {} as Record<"dev" | "prod", Topology>;
 const inventories = {} as Record<"dev" | "prod", StackInventory>;
 beforeAll(() => {
   for (const name of ["dev", "prod"] as const) {
-    const env = synthEnvironment(name, {}, join(OUT, name));
+    const env = sharedEnvironment(name);
     inventories[name] = buildInventory(name, env.json);
     topologies[name] = buildTopology(inventories[name], env.json);
   }

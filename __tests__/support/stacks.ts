@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Testing } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
@@ -16,15 +19,63 @@ export interface TerraformJson {
 }
 
 /**
- * Synthesizes one environment in-process, with default variables (what a fresh checkout gets).
- * Testing.synth runs no validations (prod's CloudBackend would run `terraform version`). Pass an
- * outdir the caller removes: Testing.app() otherwise leaves a temp dir behind per call.
+ * Synthesizes one environment in-process (Testing.synth runs no validations: prod's CloudBackend
+ * would run `terraform version`). Pass an outdir the caller removes: Testing.app() otherwise leaves a
+ * temp dir behind per call. Always a fresh app and stack; see sharedEnvironment for the cached one.
  */
 export function synthEnvironment(name: EnvironmentName, env: Record<string, string> = {}, outdir?: string): SynthesizedEnvironment {
-  const app = Testing.app(outdir === undefined ? {} : { outdir });
-  const stack = new EnvironmentStack(app, name, loadEnvironmentConfig(name, env));
+  return synthesize(name, env, outdir);
+}
+
+/**
+ * One environment with default variables (what a fresh checkout gets), synthesized once per worker
+ * and shared by every test file that asks (the unit project runs with isolate: false): a full
+ * environment takes about half a second, and several files want the same three. Read-only: the JSON
+ * is deep-frozen, so a test that writes into it fails instead of leaking into the next file, and the
+ * stack must not be changed either (no new constructs, aspects or metadata). A test that compares
+ * two syntheses, or needs files in an outdir, uses synthEnvironment.
+ */
+export function sharedEnvironment(name: EnvironmentName): SynthesizedEnvironment {
+  let shared = defaults.get(name);
+  if (shared === undefined) {
+    shared = synthesize(name, {}, sharedOutdir());
+    deepFreeze(shared.json);
+    defaults.set(name, shared);
+  }
+  return shared;
+}
+
+/**
+ * Builds one environment's stack without synthesizing it: enough for what the constructors record
+ * (the config warnings annotated on the stack), at about half the cost of a synthesis.
+ */
+export function buildEnvironment(name: EnvironmentName, env: Record<string, string> = {}, outdir?: string): EnvironmentStack {
+  return new EnvironmentStack(Testing.app(outdir === undefined ? {} : { outdir }), name, loadEnvironmentConfig(name, env));
+}
+
+function synthesize(name: EnvironmentName, env: Record<string, string>, outdir?: string): SynthesizedEnvironment {
+  const stack = buildEnvironment(name, env, outdir);
   const text = Testing.synth(stack);
   return { name, stack, text, json: JSON.parse(text) as TerraformJson };
+}
+
+const defaults = new Map<EnvironmentName, SynthesizedEnvironment>();
+let outdirOfDefaults: string | undefined;
+
+/** One temp dir per worker for the shared stacks, removed when the worker exits. */
+function sharedOutdir(): string {
+  if (outdirOfDefaults === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "updateio-shared-stacks-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    outdirOfDefaults = dir;
+  }
+  return outdirOfDefaults;
+}
+
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const child of Object.values(value)) deepFreeze(child);
 }
 
 /** Upload content of a file path across the stack's containers (seed uploads). */

@@ -84,9 +84,94 @@ describe("VpnGateway (supplied key)", () => {
   const b = build();
   const { vpn, text, json, c, seed, key, upload, stack } = b;
 
-  it("matches its snapshot (its own resources)", () => {
-    const volumes = Object.values(json.resource.docker_volume).filter((v) => (v as Json).name.startsWith("prod-vpn"));
-    expect({ container: c, seed, volumes, image: json.resource.docker_image }).toMatchSnapshot();
+  it("mounts its secrets and config read-only, bounds CPU, logs and shutdown, and is replaced with its seed", () => {
+    expect(c.volumes).toEqual([
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-secrets")}.name}`,
+        container_path: "/run/secrets",
+        read_only: true,
+      },
+      {
+        volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-config")}.name}`,
+        container_path: "/etc/vpn-gateway",
+        read_only: true,
+      },
+    ]);
+    expect(c).toMatchObject({
+      cpu_shares: 256,
+      stop_timeout: 30,
+      must_run: true,
+      hostname: "vpn",
+      log_driver: "json-file",
+      log_opts: { "max-file": "3", "max-size": "10m" },
+    });
+    expect(c.lifecycle.replace_triggered_by).toEqual([`docker_container.${key("docker_container", "prod-vpn-seed")}`]);
+    expect(json.resource.docker_image).toEqual({
+      [key("docker_image", VPN_GATEWAY_IMAGE)]: { name: VPN_GATEWAY_IMAGE, keep_locally: true },
+    });
+    for (const name of ["prod-vpn-config", "prod-vpn-secrets"])
+      expect(json.resource.docker_volume[key("docker_volume", name)].labels).toContainEqual({
+        label: "io.updateio.ephemeral",
+        value: "true",
+      });
+  });
+
+  it("seeds from a container that never starts, has no network and runs as nobody; key files 0400", () => {
+    expect(seed).toMatchObject({
+      start: false,
+      must_run: false,
+      network_mode: "none",
+      user: "65534:65534",
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+    });
+    expect((seed.upload as Json[]).map((u) => [u.file, u.permissions])).toEqual([
+      ["/run/secrets/wg_private_key", "0400"],
+      ["/run/secrets/wg_psk_bob", "0400"],
+      ["/etc/vpn-gateway/entrypoint.sh", undefined],
+      ["/etc/vpn-gateway/wg0.conf", undefined],
+    ]);
+  });
+
+  it("firewalls the tunnel: only the routed TCP ports forward, everything else is dropped, and PostDown undoes PostUp", () => {
+    const conf = upload("/etc/vpn-gateway/wg0.conf")!;
+    const lines = conf.split("\n");
+    expect(lines).toContain("Address = 10.13.13.1/24");
+    expect(lines).toContain("ListenPort = 51820");
+    const up = lines.filter((l) => l.startsWith("PostUp = iptables-nft")).map((l) => l.slice("PostUp = iptables-nft ".length));
+    const accepts = up.filter((l) => l.startsWith("-A UPDATEIO-VPN ")).map((l) => l.replace(/-d \S+ /, "-d <net> "));
+    expect(accepts).toEqual([
+      "-A UPDATEIO-VPN -d <net> -p tcp --dport 80 -j ACCEPT",
+      "-A UPDATEIO-VPN -d <net> -p tcp --dport 443 -j ACCEPT",
+      "-A UPDATEIO-VPN -d <net> -p tcp --dport 15672 -j ACCEPT",
+      "-A UPDATEIO-VPN -j DROP",
+    ]);
+    expect(up).toContain("-A FORWARD -i %i -j UPDATEIO-VPN");
+    expect(up).toContain("-A FORWARD -o %i -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT");
+    expect(up).toContain("-A FORWARD -o %i -j DROP");
+    const down = lines.filter((l) => l.startsWith("PostDown = iptables-nft")).map((l) => l.slice("PostDown = iptables-nft ".length));
+    const undone = up
+      .filter((l) => / -A /.test(` ${l}`) && !l.startsWith("-A UPDATEIO-VPN"))
+      .map((l) => l.replace(" -A ", " -D ").replace(/^-A /, "-D "))
+      .reverse();
+    expect(down).toEqual([...undone, "-F UPDATEIO-VPN", "-X UPDATEIO-VPN"]);
+    // peers sorted by name, each with its own /32 only
+    expect(conf.slice(conf.indexOf("[Peer]"))).toBe(
+      `[Peer]\n# alice\nPublicKey = ${ALICE}\nAllowedIPs = 10.13.13.2/32\n\n[Peer]\n# bob\nPublicKey = ${BOB}\nAllowedIPs = 10.13.13.3/32\n`,
+    );
+  });
+
+  it("runs an entrypoint that checks its tools and that the key matches the configured public key", () => {
+    const script = upload("/etc/vpn-gateway/entrypoint.sh")!;
+    expect(script.startsWith("#!/bin/sh\n")).toBe(true);
+    expect(script).toContain("\nset -e\n");
+    expect(script).toContain('[ -n "$VPN_PRIVATE_KEY_FILE" ] || VPN_PRIVATE_KEY_FILE=/run/secrets/wg_private_key\n');
+    expect(script).toContain(`VPN_EXPECTED_PUBLIC_KEY=${SERVER}\n`);
+    expect(script).toContain("for tool in wg wg-quick ip iptables-nft; do");
+    expect(script).toContain('[ "$pub" != "$VPN_EXPECTED_PUBLIC_KEY" ]');
+    // health: the live interface runs with the key on disk
+    expect(script).toContain('[ "$live" = "$want" ] || die');
+    expect(script).toBe(vpn.entrypointScript);
   });
 
   it("runs hardened: read-only rootfs, only NET_ADMIN, no-new-privileges, 64 MiB, our entrypoint instead of /init", () => {

@@ -164,8 +164,7 @@ describe("renderWireguardConfig: text", () => {
     expect(peers).toContain("[Peer]\n# alice-laptop\n");
   });
 
-  it("is deterministic and independent of the order of the peers", () => {
-    expect(renderWireguardConfig(input)).toBe(text);
+  it("is independent of the order of the peers", () => {
     expect(renderWireguardConfig({ ...input, peers: [...input.peers].reverse() })).toBe(text);
     expect(text.endsWith("\n")).toBe(true);
     expect(text.endsWith("\n\n")).toBe(false);

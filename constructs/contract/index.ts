@@ -1,6 +1,8 @@
 /**
  * Names every layer agrees on: the labels on every resource, the project name, what a workload is
- * for. The kit writes them, the policy pack and the review read them; this module imports nothing.
+ * for, the policy rule ids a construct may suppress, the tests both sides apply to env names and
+ * image references, and the shape of the synthesized JSON. The kit writes them, the policy pack and
+ * the review read them; this module imports no other layer of the project.
  */
 
 /** Label keys set on every resource; policy rules and reviews rely on them. */
@@ -28,8 +30,25 @@ export const CONFIG_RELOAD_ROLE = "config-reload";
  */
 export const SECRETS_OWNER_ROLE = "secrets-owner";
 
+/**
+ * The role label of the read-only Docker socket proxy: with its image, the only workload the
+ * policy lets mount the Docker socket.
+ */
+export const DOCKER_SOCKET_PROXY_ROLE = "docker-socket-proxy";
+
 /** What a workload is for; drives policy (e.g. data only on internal networks). */
 export const COMPONENTS = ["edge", "app", "data", "job", "seed", "proxy", "observability"] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 export { assertNoProblems, ValidationError } from "./errors";
+export { imageRepository, isPinnedByDigest, isSecretEnvName } from "./patterns";
+export {
+  MIN_REASON_LENGTH,
+  POLICY_RULE_IDS,
+  PolicySuppressions,
+  SUPPRESSION_METADATA_TYPE,
+  type PolicyRuleId,
+  type PolicySuppression,
+  type RecordedSuppression,
+} from "./suppressions";
+export type { TerraformBlock, TerraformJson } from "./terraform-json";

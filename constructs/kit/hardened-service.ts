@@ -2,8 +2,7 @@ import type { Container } from "@cdktf/provider-docker/lib/container";
 import type { Service } from "@cdktf/provider-docker/lib/service";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { suppressPolicy } from "../policy/policy-aspect";
-import { isSecretEnvName } from "../policy/rules";
+import { isSecretEnvName, PolicySuppressions } from "../contract/index";
 import { canonicalDuration } from "./durations";
 import type { PlatformNetwork } from "./platform-network";
 import { ContainerRuntime } from "./container-runtime";
@@ -172,7 +171,7 @@ export class HardenedService extends Construct {
   private applyRelaxations(props: HardenedServiceProps): void {
     for (const [rule, reason] of Object.entries(props.relax ?? {})) {
       // Limited to the image the reason was written for: a construct changed to run another image loses it.
-      if (reason !== undefined) suppressPolicy(this, rule, reason, { image: this.spec.image.ref });
+      if (reason !== undefined) PolicySuppressions.addResourceSuppressions(this, [{ id: rule, reason, image: this.spec.image.ref }]);
     }
   }
 }

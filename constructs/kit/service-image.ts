@@ -1,7 +1,7 @@
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { Fn, ref, Token } from "cdktf";
 import { Construct } from "constructs";
-import { isPinnedByDigest } from "../policy/rules";
+import { isPinnedByDigest } from "../contract/index";
 
 export interface ServiceImageProps {
   /** Registry reference, e.g. "postgres:17.6-bookworm@sha256:..." (exclusive with build). */

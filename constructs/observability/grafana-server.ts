@@ -7,7 +7,6 @@ import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import type { NetworkAttachment, PublishedPort, SecretFile } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
-import { isSecretEnvName } from "../policy/rules";
 import type { ConstructLocation, PostgresCluster, PostgresRole } from "../postgres/postgres-cluster";
 import { renderGrafanaRoleSql } from "../postgres/renderers/postgres-grafana";
 import { collect } from "./prometheus-server";
@@ -24,6 +23,7 @@ import {
 import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
 import type { ScrapeTarget } from "./renderers/prometheus";
 import { ValidationError } from "../contract/errors";
+import { isSecretEnvName } from "../contract/index";
 
 /** How browsers reach Grafana. */
 export type GrafanaExposure =

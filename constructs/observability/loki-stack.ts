@@ -6,13 +6,13 @@ import { LOKI_DEFAULTS, renderLokiConfig } from "./renderers/loki";
 import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
 import type { ScrapeTarget } from "./renderers/prometheus";
 import { PROMTAIL_DEFAULTS, renderPromtailConfig } from "./renderers/promtail";
-import { DOCKER_SOCKET_PROXY_ROLE } from "../policy/rules";
 import { HardenedService } from "../kit/hardened-service";
 import { PlatformNetwork } from "../kit/platform-network";
 import { ServiceImage } from "../kit/service-image";
 import type { HealthcheckProps } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
 import { ValidationError } from "../contract/errors";
+import { DOCKER_SOCKET_PROXY_ROLE } from "../contract/index";
 
 export type LogShipper = "alloy" | "promtail";
 

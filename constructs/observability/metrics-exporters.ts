@@ -1,6 +1,5 @@
 import { Token } from "cdktf";
 import { Construct } from "constructs";
-import { suppressPolicy } from "../policy/policy-aspect";
 import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
 import type { ScrapeTarget } from "./renderers/prometheus";
 import { HardenedService } from "../kit/hardened-service";
@@ -12,6 +11,7 @@ import type { ServiceVolume } from "../kit/service-volume";
 import type { ConstructLocation, PostgresCluster, PostgresRole } from "../postgres/postgres-cluster";
 import { renderMonitorRoleSql } from "../postgres/renderers/postgres-monitor";
 import { ValidationError } from "../contract/errors";
+import { PolicySuppressions } from "../contract/index";
 
 /** What a scraped node is, as the `instance_role` label says. */
 export type InstanceRole = "primary" | "replica";
@@ -364,12 +364,14 @@ export class MetricsExporters extends Construct {
             "cAdvisor reads Docker's layer database (/var/lib/docker/image, root-only 0700) to register containers; it runs as uid 0 with every capability dropped, no-new-privileges, read-only binds of /proc, /sys and that directory only (no volumes) and no Docker socket",
         },
       });
-      suppressPolicy(
-        this.cadvisor,
-        "no-host-paths",
-        "cAdvisor needs host /proc (per-container network counters), /sys (the cgroup hierarchy) and /var/lib/docker/image (the layer database, to register containers), all bound read-only: as uid 0 with every capability dropped it cannot write them, read /proc/kcore (SYS_RAWIO) or other processes' environ and root (SYS_PTRACE), and no volume or socket directory is reachable",
-        { image: ca.image },
-      );
+      PolicySuppressions.addResourceSuppressions(this.cadvisor, [
+        {
+          id: "no-host-paths",
+          reason:
+            "cAdvisor needs host /proc (per-container network counters), /sys (the cgroup hierarchy) and /var/lib/docker/image (the layer database, to register containers), all bound read-only: as uid 0 with every capability dropped it cannot write them, read /proc/kcore (SYS_RAWIO) or other processes' environ and root (SYS_PTRACE), and no volume or socket directory is reachable",
+          image: ca.image,
+        },
+      ]);
       this.targets.push({ job: "cadvisor", targets: [`cadvisor:${port}`] });
     }
 
@@ -409,12 +411,14 @@ export class MetricsExporters extends Construct {
         healthcheck: wgetHealthcheck(port, SCRAPE_JOBS.node.path),
         networks: [monitoring],
       });
-      suppressPolicy(
-        this.nodeExporter,
-        "no-docker-socket",
-        "node-exporter's filesystem collector must statfs every host mount point under --path.rootfs, so host / is bind-mounted read-only at /host; it runs as nobody (65534) with every capability dropped and no-new-privileges, so the socket inside (root:docker 0660) refuses its connect(), and it never talks to Docker",
-        { image: ne.image },
-      );
+      PolicySuppressions.addResourceSuppressions(this.nodeExporter, [
+        {
+          id: "no-docker-socket",
+          reason:
+            "node-exporter's filesystem collector must statfs every host mount point under --path.rootfs, so host / is bind-mounted read-only at /host; it runs as nobody (65534) with every capability dropped and no-new-privileges, so the socket inside (root:docker 0660) refuses its connect(), and it never talks to Docker",
+          image: ne.image,
+        },
+      ]);
       this.targets.push({ job: "node", targets: [`node-exporter:${port}`] });
     }
 

@@ -1,6 +1,7 @@
-/** Public API of the policy module. */
+/** Public API of the policy module: the aspect, the rule catalogue, the packs per environment. */
 export * from "./policy-aspect";
-export * from "./rules";
+export * from "./rules/index";
+export * from "./packs/index";
 export * from "./types";
 export * from "./expressions";
 export * from "./json";

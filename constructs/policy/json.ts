@@ -62,6 +62,27 @@ export function resourcesOf(json: TerraformJson, type: string): Record<string, R
   return isRecord(byType) ? (byType as Record<string, Record<string, unknown>>) : {};
 }
 
+const declared = new WeakMap<TerraformJson, Map<string, ReadonlySet<string>>>();
+
+/**
+ * The literal `name`s of a stack's resources of one type, computed once per stack rendering:
+ * rules ask for every workload, and rebuilding the set each time made them quadratic.
+ */
+export function declaredNames(json: TerraformJson, type: string): ReadonlySet<string> {
+  let byType = declared.get(json);
+  if (!byType) declared.set(json, (byType = new Map()));
+  let names = byType.get(type);
+  if (!names) {
+    names = new Set(
+      Object.values(resourcesOf(json, type))
+        .map((r) => r.name)
+        .filter((n): n is string => typeof n === "string"),
+    );
+    byType.set(type, names);
+  }
+  return names;
+}
+
 /** The resource a reference points at, when it is declared in this stack. */
 export function referenced(json: TerraformJson, ref: ResourceRef | undefined): Record<string, unknown> | undefined {
   return ref ? resourcesOf(json, ref.type)[ref.name] : undefined;

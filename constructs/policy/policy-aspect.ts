@@ -1,11 +1,13 @@
 /**
- * The policy pack as a cdktf Aspect, plus the suppression API.
+ * The policy pack as a cdktf Aspect.
  *
  *   applyPolicy(stack, { environment: "prod" });      // in EnvironmentStack, after everything else
- *   suppressPolicy(someConstruct, "image-digest", "built from source in dev on purpose: hot reload");
  *   vouchForExpression(container, "env.NODE_OPTIONS", "heap size derived from the memory limit variable");
  *
- * The rules (`rules.ts`) run on the stack's own synthesized Terraform JSON
+ * Suppressions are construct metadata that constructs record through the contract
+ * (`PolicySuppressions.addResourceSuppressions`, constructs/contract/suppressions.ts), so the kit
+ * never imports the policy; this aspect reads them. The aspect runs the pack of the stack's
+ * environment (`packs/`): the rules (`rules/<rule-id>.ts`) run on the stack's own synthesized Terraform JSON
  * (`TerraformStack.toTerraform()`, which resolves tokens: references come out as plain
  * `${docker_network.x.name}` strings), so they also see raw resources and escape-hatch overrides.
  * Findings become annotations on the construct of the offending resource (the same metadata entries
@@ -22,25 +24,18 @@
  */
 import { AnnotationMetadataEntryType, App, Aspects, IAspect, TerraformDataSource, TerraformResource, TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
+import { ENVIRONMENTS } from "../contract/environments";
+import { MIN_REASON_LENGTH, PolicySuppressions, type PolicySuppression, type RecordedSuppression } from "../contract/index";
 import { pattern } from "./expressions";
-import {
-  Environment,
-  PolicyRule,
-  RULE_IDS,
-  RULES,
-  Severity,
-  TerraformJson,
-  noUnjudgedExpressions,
-  ruleAppliesTo,
-  ruleById,
-  severityOf,
-} from "./rules";
-import { vouchedExpressions } from "./rules/guard";
-import { imageRepository } from "./normalize";
+import { PACKS, severityOf } from "./packs/index";
+import { noUnjudgedExpressions, vouchedExpressions } from "./rules/no-unjudged-expressions";
+import { ruleAppliesTo, type Environment, type PolicyRule, type Severity, type TerraformJson } from "./types";
 import { repositoryOf, workloadOf } from "./workload";
 
-export type { Environment, PolicyRule, Severity } from "./rules";
-export { PACKS, RULES, RULE_IDS, rulesFor, severityOf } from "./rules";
+export type { Environment, PolicyRule, Severity } from "./types";
+export { RULES, RULE_IDS } from "./rules/index";
+export { PACKS, rulesFor, severityOf } from "./packs/index";
+export { MIN_REASON_LENGTH } from "../contract/index";
 
 export interface PolicyContext {
   readonly environment: Environment;
@@ -79,67 +74,38 @@ export interface SuppressOptions {
   readonly image?: string;
 }
 
-interface SuppressionEntry {
-  readonly reason: string;
-  readonly image?: string;
-}
-
-export const MIN_REASON_LENGTH = 10;
-
 // ---------------------------------------------------------------------------------------------
-// Suppressions
+// Suppressions: construct metadata recorded through the contract (PolicySuppressions), read here
 // ---------------------------------------------------------------------------------------------
-
-const SUPPRESSIONS = new WeakMap<IConstruct, Map<string, SuppressionEntry>>();
 
 /**
- * Suppress one rule on one construct and everything below it, with a written reason.
- * Throws for an unknown rule id, a reason shorter than MIN_REASON_LENGTH characters, a stack or
- * app scope (suppressions are per construct, never global) or a second suppression of the same
- * rule on the same construct.
+ * Suppress one rule on one construct and everything below it, with a written reason: the same as
+ * `PolicySuppressions.addResourceSuppressions(scope, [{ id: ruleId, reason, image }])` from the
+ * contract, which is what constructs call (they never import the policy).
  */
 export function suppressPolicy(scope: IConstruct, ruleId: string, reason: string, options: SuppressOptions = {}): void {
-  if (!ruleById(ruleId)) {
-    throw new Error(`suppressPolicy(${scope.node.path || "<app>"}): unknown rule id "${ruleId}". Known rule ids: ${RULE_IDS.join(", ")}.`);
-  }
-  const text = typeof reason === "string" ? reason.trim() : "";
-  if (text.length < MIN_REASON_LENGTH) {
-    throw new Error(
-      `suppressPolicy(${scope.node.path || "<app>"}, "${ruleId}"): a suppression needs a written reason of at least ${MIN_REASON_LENGTH} characters ` +
-        `(why the rule does not apply here, or what mitigates it); got ${JSON.stringify(reason)}.`,
-    );
-  }
-  if (App.isApp(scope) || TerraformStack.isStack(scope)) {
-    throw new Error(
-      `suppressPolicy(${scope.node.path || "<app>"}, "${ruleId}"): suppressions are per construct; suppressing a rule for a whole ${App.isApp(scope) ? "app" : "stack"} is not allowed. Suppress it on the construct that needs the exception.`,
-    );
-  }
-  let own = SUPPRESSIONS.get(scope);
-  if (!own) {
-    own = new Map();
-    SUPPRESSIONS.set(scope, own);
-  }
-  if (own.has(ruleId)) {
-    throw new Error(
-      `suppressPolicy(${scope.node.path}, "${ruleId}"): the rule is already suppressed on this construct (reason: ${own.get(ruleId)!.reason}).`,
-    );
-  }
-  if (options.image !== undefined && (typeof options.image !== "string" || imageRepository(options.image) === "")) {
-    throw new Error(
-      `suppressPolicy(${scope.node.path}, "${ruleId}"): options.image must be an image repository such as "gcr.io/cadvisor/cadvisor"; got ${JSON.stringify(options.image)}.`,
-    );
-  }
-  own.set(ruleId, options.image === undefined ? { reason: text } : { reason: text, image: imageRepository(options.image) });
+  const s: PolicySuppression = options.image === undefined ? { id: ruleId, reason } : { id: ruleId, reason, image: options.image };
+  PolicySuppressions.addResourceSuppressions(scope, [s]);
 }
 
 /** Suppressions declared on `scope` and on every construct below it (for the review report). */
 export function suppressionsOf(scope: IConstruct): Suppression[] {
   const out: Suppression[] = [];
   for (const c of scope.node.findAll()) {
-    for (const [ruleId, e] of SUPPRESSIONS.get(c) ?? [])
-      out.push({ ruleId, reason: e.reason, constructPath: c.node.path, ...(e.image !== undefined ? { image: e.image } : {}) });
+    for (const e of PolicySuppressions.of(c))
+      out.push({ ruleId: e.rule, reason: e.reason, constructPath: c.node.path, ...(e.image !== undefined ? { image: e.image } : {}) });
   }
   return out;
+}
+
+/** The suppression of `ruleId` recorded on the nearest of `construct` and its parents, with where. */
+function nearestSuppression(construct: IConstruct, ruleId: string): { entry: RecordedSuppression; scope: IConstruct } | undefined {
+  const scopes = construct.node.scopes; // root first
+  for (let i = scopes.length - 1; i >= 0; i--) {
+    const entry = PolicySuppressions.of(scopes[i]!).find((e) => e.rule === ruleId);
+    if (entry) return { entry, scope: scopes[i]! };
+  }
+  return undefined;
 }
 
 /**
@@ -152,25 +118,19 @@ export function effectiveSuppression(
   ruleId: string,
   imageRepo?: string,
 ): { reason: string; scopePath: string; image?: string } | undefined {
-  const scopes = construct.node.scopes; // root first
-  for (let i = scopes.length - 1; i >= 0; i--) {
-    const e = SUPPRESSIONS.get(scopes[i]!)?.get(ruleId);
-    if (e === undefined) continue;
-    if (e.image !== undefined && e.image !== imageRepo) return undefined;
-    return { reason: e.reason, scopePath: scopes[i]!.node.path, ...(e.image !== undefined ? { image: e.image } : {}) };
-  }
-  return undefined;
+  const found = nearestSuppression(construct, ruleId);
+  if (!found) return undefined;
+  const e = found.entry;
+  if (e.image !== undefined && e.image !== imageRepo) return undefined;
+  return { reason: e.reason, scopePath: found.scope.node.path, ...(e.image !== undefined ? { image: e.image } : {}) };
 }
 
 /** Why a suppression on the construct did not apply (an image limit), for the finding's message. */
 function missedSuppression(construct: IConstruct, ruleId: string): string | undefined {
-  const scopes = construct.node.scopes;
-  for (let i = scopes.length - 1; i >= 0; i--) {
-    const e = SUPPRESSIONS.get(scopes[i]!)?.get(ruleId);
-    if (e?.image !== undefined) return ` (the suppression on ${scopes[i]!.node.path} covers only image ${e.image})`;
-    if (e) return undefined;
-  }
-  return undefined;
+  const found = nearestSuppression(construct, ruleId);
+  return found?.entry.image !== undefined
+    ? ` (the suppression on ${found.scope.node.path} covers only image ${found.entry.image})`
+    : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,10 +177,8 @@ export function vouchForExpression(resource: IConstruct, attribute: string, reas
 // Evaluation
 // ---------------------------------------------------------------------------------------------
 
-const ENVIRONMENTS: readonly Environment[] = ["dev", "test", "prod"];
-
 function assertContext(ctx: PolicyContext): void {
-  if (!ctx || !ENVIRONMENTS.includes(ctx.environment)) {
+  if (!ctx || !(ENVIRONMENTS as readonly string[]).includes(ctx.environment)) {
     throw new Error(`policy: environment must be one of ${ENVIRONMENTS.join(", ")}; got ${JSON.stringify(ctx?.environment)}.`);
   }
 }
@@ -286,7 +244,7 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
     ...Object.entries(stackJson.data ?? {}).map(([t, byName]): [string, Record<string, Record<string, unknown>>] => [`data.${t}`, byName]),
   ];
   for (const [resourceType, byName] of groups) {
-    const rules = RULES.filter((r) => ruleAppliesTo(r, resourceType));
+    const rules = PACKS[ctx.environment].filter((e) => ruleAppliesTo(e.rule, resourceType));
     if (rules.length === 0) continue;
     for (const [resourceName, resource] of Object.entries(byName ?? {})) {
       // The resource's own construct, only when it really renders this block: the "//" metadata is
@@ -318,9 +276,7 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
           out.push({ finding, construct });
         }
       }
-      for (const rule of rules) {
-        const severity = severityOf(rule, ctx.environment);
-        if (!severity) continue;
+      for (const { rule, severity } of rules) {
         for (const problem of rule.check(resource, ruleCtx, resourceType)) {
           const found = effectiveSuppression(construct, rule.id, imageRepo);
           const suppressed = found ? { reason: found.reason, scopePath: found.scopePath } : undefined;

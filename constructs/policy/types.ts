@@ -1,21 +1,15 @@
 /**
- * Types shared by the rules (`rules/*.ts`), the rule table (`rules.ts`) and the aspect.
+ * Types shared by the rules (`rules/<rule-id>.ts`), the packs (`packs/`) and the aspect.
  */
+import type { EnvironmentName } from "../contract/environments";
+import type { PolicyRuleId, TerraformJson } from "../contract/index";
 
-export type Environment = "dev" | "test" | "prod";
+export type { TerraformJson } from "../contract/index";
+export type Environment = EnvironmentName;
 export type Severity = "error" | "warning";
-/** Severity of a rule per environment; "off" = the rule does not apply in that environment. */
-export type SeverityByEnvironment = Readonly<Record<Environment, Severity | "off">>;
 
 export type ResourceType =
   "docker_container" | "docker_volume" | "docker_network" | "docker_image" | "docker_service" | "docker_secret" | "docker_config";
-
-/** Synthesized Terraform JSON of one stack (the shape `TerraformStack.toTerraform()` returns). */
-export interface TerraformJson {
-  readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
-  readonly data?: Record<string, Record<string, Record<string, unknown>>>;
-  readonly [key: string]: unknown;
-}
 
 export interface RuleContext {
   readonly environment: Environment;
@@ -28,10 +22,15 @@ export interface RuleContext {
   readonly vouchedFor?: (path: string) => string | undefined;
 }
 
+/**
+ * One rule, in its own file with its explanation (title, why, fix) beside its check (model: cdk-nag's
+ * rules/). Which environments run it, and at which level, is the packs' choice.
+ */
 export interface PolicyRule {
-  /** kebab-case, stable: suppressions and docs refer to it. */
-  readonly id: string;
-  readonly severity: SeverityByEnvironment;
+  /** kebab-case, stable: suppressions and docs refer to it (listed in the contract's POLICY_RULE_IDS). */
+  readonly id: PolicyRuleId;
+  /** The level a pack runs it at unless the pack says otherwise. */
+  readonly level: Severity;
   /** One line, what the rule demands. */
   readonly title: string;
   /** Why it matters (no trailing period: the message adds it). */
@@ -47,7 +46,11 @@ export interface PolicyRule {
   check(resource: Record<string, unknown>, ctx: RuleContext, resourceType: string): string[];
 }
 
-export const everywhere = (severity: Severity): SeverityByEnvironment => ({ dev: severity, test: severity, prod: severity });
+/** A rule as an environment's pack runs it. */
+export interface PackEntry {
+  readonly rule: PolicyRule;
+  readonly severity: Severity;
+}
 
 /** True when `rule` checks resources of `resourceType` ("data.<type>" for data sources). */
 export function ruleAppliesTo(rule: PolicyRule, resourceType: string): boolean {

@@ -5,7 +5,6 @@ import type { PlatformNetwork } from "../kit/platform-network";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
-import { suppressPolicy } from "../policy/policy-aspect";
 import {
   WIREGUARD_DEFAULTS,
   isWireguardKey,
@@ -18,6 +17,7 @@ import {
   type WireguardRoute,
 } from "./renderers/wireguard";
 import { ValidationError } from "../contract/errors";
+import { PolicySuppressions } from "../contract/index";
 
 /*
  * VpnGateway: an optional WireGuard container that gives operators a private route to the admin
@@ -368,15 +368,17 @@ export class VpnGateway extends Construct {
       sysctls: { "net.ipv4.ip_forward": "1" },
       healthcheck: { test: ["CMD", "sh", entrypoint, "health"], interval: "30s", timeout: "5s", retries: 3, startPeriod: "10s" },
     });
-    suppressPolicy(
-      this.service,
-      "capabilities-dropped",
-      "NET_ADMIN only, for wg0 and its forward/NAT rules inside the gateway's own network namespace (nothing on the host); every other capability dropped, no-new-privileges, read-only rootfs",
-    );
-    suppressPolicy(
-      this.service,
-      "published-ports",
-      "the WireGuard UDP port is the VPN's only way in and replaces publishing the admin surfaces; WireGuard answers no packet that lacks a configured peer's key, so the port shows nothing to scanners",
-    );
+    PolicySuppressions.addResourceSuppressions(this.service, [
+      {
+        id: "capabilities-dropped",
+        reason:
+          "NET_ADMIN only, for wg0 and its forward/NAT rules inside the gateway's own network namespace (nothing on the host); every other capability dropped, no-new-privileges, read-only rootfs",
+      },
+      {
+        id: "published-ports",
+        reason:
+          "the WireGuard UDP port is the VPN's only way in and replaces publishing the admin surfaces; WireGuard answers no packet that lacks a configured peer's key, so the port shows nothing to scanners",
+      },
+    ]);
   }
 }

@@ -10,7 +10,8 @@
  *   import-deep   cdktf, then the five @cdktf/provider-docker deep imports our constructs use
  *   import-root   cdktf, then the @cdktf/provider-docker root index
  *   noop          nothing (node + tsx start-up alone)
- * Source maps are off, as in main.ts; BENCH_SOURCEMAPS=1 leaves them on (tsx turns them on), to price stack traces.
+ * Source maps are off, as in main.ts; BENCH_SOURCEMAPS=1 leaves them on (tsx turns them on), to price stack traces;
+ * BENCH_TOKEN_TRACES=off formats no stack trace for cdktf's tokens, to price those traces.
  *
  * Every figure is milliseconds from this process's start (performance.now()); the module groups
  * are loaded with require() in the order given so each group's time excludes the ones before it.
@@ -20,10 +21,15 @@ import { writeFileSync } from "node:fs";
 const marks: [string, number][] = [];
 const mark = (name: string) => marks.push([name, performance.now()]);
 const extra: Record<string, number> = {};
-const add = (key: string, ms: number) => (extra[key] = (extra[key] ?? 0) + ms);
 
 // As main.ts does (BENCH_SOURCEMAPS=1 to price source mapping).
 if (process.env.BENCH_SOURCEMAPS !== "1") process.setSourceMapsEnabled(false);
+// What-if (BENCH_TOKEN_TRACES=off): cdktf's captureStackTrace hands V8 a plain object, never an Error;
+// give those no frames, so the price of formatting a full trace for every token shows.
+if (process.env.BENCH_TOKEN_TRACES === "off") {
+  Error.prepareStackTrace = (error: unknown, frames: NodeJS.CallSite[]) =>
+    error instanceof Error ? [String(error), ...frames.map((f) => `    at ${f}`)].join("\n") : "";
+}
 mark("boot");
 
 // Counts stack captures (cdktf captures one, with no depth limit, for every token it creates).
@@ -33,23 +39,6 @@ Error.captureStackTrace = function (target: object, ctor?: Function) {
   stackCaptures++;
   captureStackTrace.call(Error, target, ctor);
 };
-
-/** Wraps obj[name] so that its wall time accumulates under `key` (re-entrant calls counted once). */
-function timeMethod(obj: Record<string, unknown>, name: string, key: string): void {
-  const original = obj[name] as (...args: unknown[]) => unknown;
-  let depth = 0;
-  obj[name] = function (this: unknown, ...args: unknown[]) {
-    if (depth > 0) return original.apply(this, args);
-    depth++;
-    const start = performance.now();
-    try {
-      return original.apply(this, args);
-    } finally {
-      depth--;
-      add(key, performance.now() - start);
-    }
-  };
-}
 
 function ours(outdir: string): void {
   const cdktf = require("cdktf") as typeof import("cdktf");
@@ -64,38 +53,12 @@ function ours(outdir: string): void {
   mark("zod");
   const load = require("../../environments/load") as typeof import("../../environments/load");
   const { EnvironmentStack } = require("../../environments/environment-stack") as typeof import("../../environments/environment-stack");
-  const policy = require("../../constructs/policy/policy-aspect") as typeof import("../../constructs/policy/policy-aspect");
+  require("../../constructs/policy/policy-aspect");
   mark("project modules");
 
-  // Synth breakdown: cdktf's preparing resolve (prepareStack), the policy aspect (it renders the
-  // stack JSON itself), the final rendering, child processes (CloudBackend's `terraform version`
-  // validation), file writes.
-  timeMethod(policy.PolicyAspect.prototype as unknown as Record<string, unknown>, "annotate", "policyMs");
-  const proto = cdktf.TerraformStack.prototype as unknown as Record<string, unknown>;
-  const toTerraform = proto.toTerraform as () => unknown;
-  let inPolicy = 0;
-  const annotate = (policy.PolicyAspect.prototype as unknown as Record<string, (...a: unknown[]) => unknown>).annotate!;
-  (policy.PolicyAspect.prototype as unknown as Record<string, unknown>).annotate = function (this: unknown, ...args: unknown[]) {
-    inPolicy++;
-    try {
-      return annotate.apply(this, args);
-    } finally {
-      inPolicy--;
-    }
-  };
-  proto.toTerraform = function (this: unknown) {
-    const start = performance.now();
-    try {
-      return toTerraform.call(this);
-    } finally {
-      add(inPolicy > 0 ? "toTerraformInPolicyMs" : "toTerraformMs", performance.now() - start);
-    }
-  };
-  timeMethod(proto, "prepareStack", "prepareMs");
-  const childProcess = require("node:child_process") as Record<string, unknown>;
-  for (const fn of ["execSync", "execFileSync", "spawnSync"]) timeMethod(childProcess, fn, "childProcessMs");
-  const fs = require("node:fs") as Record<string, unknown>;
-  timeMethod(fs, "writeFileSync", "writeMs");
+  // Synth breakdown (scripts/bench/synth-timing.ts): prepare, policy aspect, rendering, child processes, writes.
+  const { timeSynthPhases } = require("./synth-timing") as typeof import("./synth-timing");
+  const times = timeSynthPhases();
 
   const configs = load.ENVIRONMENTS.map((name) => load.loadEnvironmentConfig(name));
   mark("config validation");
@@ -103,6 +66,7 @@ function ours(outdir: string): void {
   for (const config of configs) new EnvironmentStack(app, config.name, config);
   mark("construct");
   synthCountingCaptures(app);
+  Object.assign(extra, times);
   extra.resources = app.node.findAll().filter((c) => cdktf.TerraformResource.isTerraformResource(c)).length;
 }
 

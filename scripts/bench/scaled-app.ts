@@ -9,7 +9,8 @@
  * publish no debug ports (two containers cannot bind the same host port).
  *
  * Run like the app itself (`npx tsx scripts/bench/scaled-app.ts` with CDKTF_OUTDIR set). When
- * BENCH_REPORT names a file, the in-process figures are written there as JSON; nothing is printed.
+ * BENCH_REPORT names a file, the in-process figures (synth broken down by scripts/bench/synth-timing.ts)
+ * are written there as JSON; nothing is printed.
  * Source maps are off, as in main.ts; BENCH_SOURCEMAPS=1 leaves them on (for a what-if).
  */
 import { writeFileSync } from "node:fs";
@@ -17,6 +18,7 @@ import { App, TerraformResource } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { ENVIRONMENTS, loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
 import type { EnvironmentConfig } from "../../environments/schema";
+import { timeSynthPhases } from "./synth-timing";
 
 /** The five real services, in config order. */
 const KINDS = ["api", "discord-bot", "telegram-bot", "admin-panel", "mini-app"] as const;
@@ -51,10 +53,12 @@ function main(): void {
   if (!Number.isInteger(multiplier) || multiplier < 1)
     throw new Error(`BENCH_SCALE must be a whole number ≥ 1, got ${process.env.BENCH_SCALE}`);
 
+  const synthTimes = timeSynthPhases();
   let t = performance.now();
   const configs = ENVIRONMENTS.map((name) => scaledConfig(loadEnvironmentConfig(name), multiplier));
   const configMs = performance.now() - t;
 
+  const cpuStart = process.cpuUsage();
   t = performance.now();
   const app = new App();
   for (const config of configs) new EnvironmentStack(app, config.name, config);
@@ -63,6 +67,8 @@ function main(): void {
   t = performance.now();
   app.synth();
   const synthMs = performance.now() - t;
+  // CPU time of construct + synth: steadier than wall time on a shared machine.
+  const cpu = process.cpuUsage(cpuStart);
 
   const report = process.env.BENCH_REPORT;
   if (report) {
@@ -79,6 +85,8 @@ function main(): void {
         configMs,
         constructMs,
         synthMs,
+        ...synthTimes,
+        cpuMs: (cpu.user + cpu.system) / 1000,
         maxRssMb: process.resourceUsage().maxRSS / 1024,
       }),
     );

@@ -1,6 +1,6 @@
 /**
- * Child processes for scripts/test-terraform.ts and scripts/e2e.ts: run a command, capture what it
- * printed, optionally echo it live, never throw for a non-zero exit (the caller decides).
+ * Child processes for scripts/test-terraform.ts, scripts/e2e.ts and scripts/bench.ts: run a command,
+ * capture what it printed, optionally echo it live, never throw for a non-zero exit (the caller decides).
  */
 import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
@@ -15,6 +15,16 @@ export interface RunOptions {
   readonly echoPrefix?: string;
   /** Text written to the command's standard input. @default none (stdin closed) */
   readonly input?: string;
+  /**
+   * Run `command` through a shell (args must then be empty), as cdktf-cli runs an app command.
+   * @default false
+   */
+  readonly shell?: boolean;
+  /**
+   * Its own process group (a shell, npx, tsx and node), stopped whole by stopProcessGroups().
+   * @default false
+   */
+  readonly processGroup?: boolean;
 }
 
 export interface RunResult {
@@ -28,11 +38,30 @@ export interface RunResult {
   /** Set when the command could not be started (e.g. not installed). */
   readonly spawnError?: string;
   readonly seconds: number;
+  /** Wall time from spawn to close, in milliseconds (high resolution, for benchmarks). */
+  readonly ms: number;
+}
+
+/** Process groups started with processGroup and still running. */
+const groups = new Set<number>();
+
+/** Sends `signal` to every process group started with processGroup (e.g. on Ctrl-C). */
+export function stopProcessGroups(signal: NodeJS.Signals = "SIGTERM"): void {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, signal);
+    } catch {
+      // already gone
+    }
+  }
 }
 
 /** Runs `command args...` without a shell. Resolves when it exits; never rejects. */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  if (options.shell && args.length > 0)
+    throw new Error(`run: with shell, pass the whole command line as the command (got args ${args.join(" ")})`);
   const started = Date.now();
+  const start = process.hrtime.bigint();
   return new Promise((resolve) => {
     let stdout = "";
     let stderr = "";
@@ -44,13 +73,18 @@ export function run(command: string, args: readonly string[], options: RunOption
       settled = true;
       clearTimeout(timer);
       clearTimeout(killer);
-      resolve({ code, stdout, stderr, output, timedOut, spawnError, seconds: (Date.now() - started) / 1000 });
+      if (child.pid !== undefined) groups.delete(child.pid);
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      resolve({ code, stdout, stderr, output, timedOut, spawnError, seconds: (Date.now() - started) / 1000, ms });
     };
     const child = spawn(command, [...args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      shell: options.shell ?? false,
+      detached: options.processGroup ?? false,
     });
+    if (options.processGroup && child.pid !== undefined) groups.add(child.pid);
     let pending = "";
     const echo = (chunk: string) => {
       if (options.echoPrefix === undefined) return;

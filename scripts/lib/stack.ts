@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import type { TerraformJson } from "../../constructs/contract/index";
 import { run, tail } from "./process";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -19,18 +20,8 @@ export interface StackInfo {
   readonly json: TerraformJson;
 }
 
-/** The parts of a synthesized cdk.tf.json these scripts read. */
-export interface TerraformJson {
-  readonly terraform?: {
-    readonly backend?: Record<string, Record<string, unknown>>;
-    readonly cloud?: { readonly hostname?: string; readonly organization?: string; readonly workspaces?: { readonly name?: string } };
-    readonly required_providers?: Record<string, { readonly source?: string; readonly version?: string }>;
-  };
-  readonly provider?: Record<string, ReadonlyArray<Record<string, unknown>>>;
-  readonly variable?: Record<string, { readonly default?: unknown; readonly sensitive?: boolean; readonly description?: string }>;
-  readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
-  readonly output?: Record<string, { readonly value?: unknown; readonly sensitive?: boolean }>;
-}
+/** A synthesized cdk.tf.json: the contract's one shape, shared with the policy and the review. */
+export type { TerraformJson };
 
 export interface SynthResult {
   readonly ok: boolean;

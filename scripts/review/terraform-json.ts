@@ -5,15 +5,12 @@
 import { LABELS } from "../../constructs/policy/rules";
 
 export { LABELS };
-import { SECRETS_OWNER_ROLE } from "../../constructs/contract/index";
+import { SECRETS_OWNER_ROLE, type TerraformBlock, type TerraformJson } from "../../constructs/contract/index";
 
-export type Body = Record<string, unknown>;
+export type Body = TerraformBlock;
 
-export interface TerraformJson {
-  readonly resource?: Record<string, Record<string, Body>>;
-  readonly terraform?: Record<string, unknown>;
-  readonly [key: string]: unknown;
-}
+// One shape of the synthesized JSON for the policy, the review and the scripts (the contract's).
+export type { TerraformJson };
 
 export interface Resource {
   readonly type: string;

@@ -1,0 +1,43 @@
+import { isSecretEnvName } from "../../contract/index";
+import { block, isExpression, isRecord } from "../json";
+import type { PolicyRule } from "../types";
+import { onWorkload, WORKLOADS } from "./helpers";
+
+const URL_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i;
+
+const RANDOM_PASSWORD_REF = /\$\{[^}]*random_password\./;
+
+export const noSecretLiteralEnv: PolicyRule = {
+  id: "no-secret-literal-env",
+  level: "error",
+  title: "No secrets in environment variables (or registry passwords in the JSON)",
+  why: "env vars show up in `docker inspect`, in crash dumps and in child processes, and literal ones also land in the synthesized JSON",
+  fix: "deliver the secret as a file (a seed-filled volume for containers, a docker_secret for services) and pass its path in a *_FILE variable; build connection URLs inside the service.",
+  appliesTo: WORKLOADS,
+  check: onWorkload((w) => {
+    const problems: string[] = [];
+    const env = w.kind === "container" ? w.resource.env : w.spec.env;
+    let entries: [string, unknown][] = [];
+    if (isExpression(env)) problems.push(`${w.name} has env built from an expression, which cannot be checked`);
+    else if (Array.isArray(env)) {
+      entries = env.map((e): [string, unknown] => {
+        const entry = String(e);
+        const eq = entry.indexOf("=");
+        return eq === -1 ? [entry, ""] : [entry.slice(0, eq), entry.slice(eq + 1)];
+      });
+    } else if (isRecord(env)) entries = Object.entries(env);
+    for (const [name, value] of entries) {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      if (isExpression(name)) problems.push(`${w.name} has an env var whose name is an expression (${name})`);
+      else if (isSecretEnvName(name)) problems.push(`${w.name} sets secret-looking env var ${name} directly`);
+      else if (RANDOM_PASSWORD_REF.test(text)) problems.push(`${w.name} puts a random_password into env var ${name}`);
+      else if (URL_CREDENTIALS.test(text)) problems.push(`${w.name} has credentials inside the URL in env var ${name}`);
+    }
+    if (w.kind === "service") {
+      const password = block(w.resource.auth).password;
+      if (typeof password === "string" && password !== "" && !isExpression(password))
+        problems.push(`${w.name} writes a registry password into auth.password`);
+    }
+    return problems;
+  }),
+};
