@@ -13,6 +13,11 @@ import { renderOffsiteScript } from "../../constructs/postgres/renderers/postgre
 import { renderReloadJobScript } from "../../constructs/postgres/renderers/postgres-reload";
 import { renderCookieEntrypoint } from "../../constructs/rabbitmq/renderers/rabbitmq";
 import { renderVpnEntrypoint } from "../../constructs/vpn/renderers/wireguard";
+import { renderOffsiteCopyScript, renderScheduledBackupScript } from "../../constructs/kit/scheduled-backup-script";
+import { renderRedisBackupHooks, renderRedisRestoreScript } from "../../constructs/redis/renderers/redis-backup";
+import { renderRabbitBackupHooks, renderRabbitRestoreScript } from "../../constructs/rabbitmq/renderers/rabbitmq-backup";
+import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "../../constructs/observability/renderers/grafana-backup";
+import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "../../constructs/edge/renderers/edge-backup";
 import { describeIf, requireBinary } from "../support/binaries";
 
 const ROOT = join(__dirname, "..", "..");
@@ -88,7 +93,65 @@ const replicaInput = {
 };
 
 /** Each script that has placeholders, rendered as the stacks do (and in the variants that change its text). */
+const rabbitInput = { nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2"], cookieFile: "/run/secrets/erlang_cookie", backupRoot: "/backups" };
+/** A store's hooks inside the scheduler script, as ScheduledBackup renders them. */
+const scheduled = (store: string, suffix: string, hooks: string) =>
+  renderScheduledBackupScript({ store, suffix, backupRoot: "/backups", hooks, schedule: { everyMinutes: 60, at: "00:05" }, keep: 48 });
+/** Each scheduled-backup store: its hooks inlined into the scheduler, and its restore script. */
+const STORE_SAMPLES: readonly Sample[] = [
+  {
+    asset: "constructs/kit/assets/scheduled-backup.sh",
+    name: "redis hooks",
+    render: () =>
+      scheduled(
+        "redis",
+        ".rdb",
+        renderRedisBackupHooks({ hosts: ["redis-2", "redis-1"], port: 6379, user: "backup", passwordFile: "/run/secrets/p" }),
+      ),
+  },
+  {
+    asset: "constructs/redis/assets/backup-hooks.sh",
+    name: "inside the scheduler",
+    render: () =>
+      scheduled("redis", ".rdb", renderRedisBackupHooks({ hosts: ["redis"], port: 6379, user: "backup", passwordFile: "/run/secrets/p" })),
+  },
+  { asset: "constructs/redis/assets/restore.sh", name: "default", render: () => renderRedisRestoreScript("/backups") },
+  {
+    asset: "constructs/rabbitmq/assets/definitions-backup-hooks.sh",
+    name: "inside the scheduler",
+    render: () => scheduled("rabbitmq", ".json", renderRabbitBackupHooks(rabbitInput)),
+  },
+  { asset: "constructs/rabbitmq/assets/restore-definitions.sh", name: "default", render: () => renderRabbitRestoreScript(rabbitInput) },
+  {
+    asset: "constructs/observability/assets/grafana-backup-hooks.sh",
+    name: "inside the scheduler",
+    render: () => scheduled("grafana", ".db.gz", renderGrafanaBackupHooks("/var/lib/grafana/grafana.db")),
+  },
+  { asset: "constructs/observability/assets/grafana-restore.sh", name: "default", render: () => renderGrafanaRestoreScript("/backups") },
+  {
+    asset: "constructs/edge/assets/caddy-backup-hooks.sh",
+    name: "inside the scheduler",
+    render: () => scheduled("edge", ".tar.gz", renderEdgeBackupHooks("/data/caddy")),
+  },
+  { asset: "constructs/edge/assets/caddy-restore.sh", name: "default", render: () => renderEdgeRestoreScript("/backups") },
+  {
+    asset: "constructs/kit/assets/offsite-copy.sh",
+    name: "default",
+    render: () =>
+      renderOffsiteCopyScript({
+        store: "redis",
+        backupRoot: "/backups",
+        endpoint: "https://s3.example.com",
+        bucket: "updateio-backups",
+        prefix: "prod/redis",
+        accessKeyIdFile: "/run/secrets/k",
+        secretAccessKeyFile: "/run/secrets/s",
+      }),
+  },
+];
+
 const SAMPLES: readonly Sample[] = [
+  ...STORE_SAMPLES,
   { asset: "constructs/postgres/assets/backup.sh", name: "daily schedule", render: () => renderBackupScript(backupInput) },
   {
     asset: "constructs/postgres/assets/backup.sh",

@@ -11,3 +11,5 @@ export * from "./service-image";
 export * from "./service-spec";
 export * from "./service-volume";
 export * from "./swarm-runtime";
+export * from "./scheduled-backup";
+export * from "./scheduled-backup-script";

@@ -2,3 +2,5 @@
 export * from "./rabbit-broker";
 export * from "./renderers/rabbitmq";
 export * from "./renderers/rabbitmq-definitions";
+export * from "./rabbit-backup";
+export * from "./renderers/rabbitmq-backup";

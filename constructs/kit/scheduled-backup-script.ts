@@ -1,0 +1,252 @@
+/**
+ * Pure renderers for ScheduledBackup: the generic scheduler (`assets/scheduled-backup.sh`: schedule,
+ * retention by count, status file, healthcheck, textfile metrics) with a store's hooks inlined,
+ * and the off-host copy (`assets/offsite-copy.sh`, rclone). Every value is checked against an
+ * allow-list before it is filled in: the scripts end up in Terraform strings and in shell, so no
+ * value may hold a quote, a space, `$`, `${` or `%{`.
+ */
+import { join } from "node:path";
+import { fillAsset, readAsset } from "./assets";
+
+const ASSETS = join(__dirname, "assets");
+const SCHEDULER_SH = readAsset(ASSETS, "scheduled-backup.sh");
+const OFFSITE_SH = readAsset(ASSETS, "offsite-copy.sh");
+
+/** What each user-settable value must look like (the environment schema can reuse them). */
+export const BACKUP_PATTERNS = {
+  /** Store label and name part: "redis", "rabbitmq", "grafana", "edge". */
+  store: /^[a-z][a-z0-9-]{0,30}$/,
+  /** File suffix of a snapshot, e.g. ".rdb", ".json", ".db.gz", ".tar.gz". */
+  suffix: /^(\.[a-z0-9]{1,8}){1,3}$/,
+  /** Absolute paths of letters, digits, `_ . / -` only. */
+  absPath: /^\/[A-Za-z0-9_./-]+$/,
+  /** "HH:MM", 24 h, UTC. */
+  at: /^([01][0-9]|2[0-3]):[0-5][0-9]$/,
+  /** Same as PostgresBackup's off-host settings. */
+  offsiteEndpoint: /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?\/?$/,
+  offsiteBucket: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+  offsitePrefix: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+  offsiteRegion: /^[a-z0-9-]+$/,
+  offsiteProvider: /^[A-Za-z0-9]+$/,
+} as const;
+
+/** When backups run: every `everyMinutes`, on UTC midnight + `at` + k × everyMinutes. */
+export interface BackupSchedule {
+  /**
+   * Minutes between runs, from 15 to 10080 (a week); 1440 or less must divide a day (15, 30, 60,
+   * 120, 360, 720, 1440 ...) so the runs fall on the same clock times every day.
+   * @default 1440 (daily)
+   */
+  readonly everyMinutes?: number;
+  /** Offset of the runs from UTC midnight, "HH:MM", shorter than everyMinutes. @default "00:00" */
+  readonly at?: string;
+}
+
+export interface ScheduledBackupScriptInput {
+  /** Label value and name part, e.g. "redis". */
+  readonly store: string;
+  /** Snapshot file suffix, e.g. ".rdb". */
+  readonly suffix: string;
+  /** Where the backups volume is mounted in the scheduler. */
+  readonly backupRoot: string;
+  /** The store's hooks (snapshot_take, snapshot_verify, snapshot_items, snapshot_describe), inlined into the script. */
+  readonly hooks: string;
+  readonly schedule: Required<BackupSchedule>;
+  /** Snapshots kept (the newest ones). */
+  readonly keep: number;
+  /** Delay before retrying after a failed run. @default min(3600, interval) */
+  readonly retrySeconds?: number;
+}
+
+/** Every problem, each as "<prop>: <what> (fix: <how>)". */
+export function scheduledBackupProblems(input: ScheduledBackupScriptInput): string[] {
+  const p: string[] = [];
+  if (!BACKUP_PATTERNS.store.test(input.store))
+    p.push(`store: "${input.store}" must be lowercase letters, digits and dashes, starting with a letter (fix: e.g. "redis")`);
+  if (!BACKUP_PATTERNS.suffix.test(input.suffix))
+    p.push(`suffix: "${input.suffix}" must be one to three ".ext" parts of lowercase letters and digits (fix: e.g. ".rdb" or ".tar.gz")`);
+  if (!BACKUP_PATTERNS.absPath.test(input.backupRoot))
+    p.push(`backupsPath: "${input.backupRoot}" must be an absolute path of letters, digits and _ . / - (fix: e.g. "/backups")`);
+  for (const fn of ["snapshot_take", "snapshot_verify", "snapshot_items", "snapshot_describe"]) {
+    if (!new RegExp(`^${fn}\\(\\)`, "m").test(input.hooks)) p.push(`hooks: defines no ${fn}() (fix: see ScheduledBackupScriptInput.hooks)`);
+  }
+  const every = input.schedule.everyMinutes;
+  if (!Number.isInteger(every) || every < 15 || every > 10080) {
+    p.push(`schedule.everyMinutes: ${every} must be a whole number of minutes from 15 to 10080 (fix: e.g. 60 for hourly, 1440 for daily)`);
+  } else if (every <= 1440 && 1440 % every !== 0) {
+    p.push(
+      `schedule.everyMinutes: ${every} does not divide a day, so run times would drift (fix: use 15, 30, 60, 120, 180, 240, 360, 720 or 1440)`,
+    );
+  }
+  if (!BACKUP_PATTERNS.at.test(input.schedule.at)) {
+    p.push(`schedule.at: "${input.schedule.at}" must be "HH:MM" (24 h, UTC) (fix: e.g. "03:15")`);
+  } else if (Number.isInteger(every) && offsetMinutes(input.schedule.at) >= every) {
+    p.push(
+      `schedule.at: "${input.schedule.at}" is not shorter than everyMinutes (${every}) (fix: use an offset below the interval, e.g. "00:15" for hourly)`,
+    );
+  }
+  if (!Number.isInteger(input.keep) || input.keep < 1 || input.keep > 1000)
+    p.push(`keep: ${input.keep} must be a whole number of snapshots from 1 to 1000 (fix: e.g. 14)`);
+  const retry = input.retrySeconds;
+  if (retry !== undefined && (!Number.isInteger(retry) || retry < 60 || retry > 86400))
+    p.push(`retrySeconds: ${retry} must be a whole number from 60 to 86400`);
+  return p;
+}
+
+function offsetMinutes(at: string): number {
+  const [h, m] = at.split(":").map(Number);
+  return h! * 60 + m!;
+}
+
+export interface TextfileSeries {
+  readonly name: string;
+  readonly help: string;
+  /** Shell expression for the value (the function's arguments), e.g. "$1". */
+  readonly value: string;
+}
+
+/**
+ * A `write_metrics` shell function writing gauges with a `store` label for node-exporter's textfile
+ * collector: same metric names as PostgresBackup's (updateio_backup_*), told apart by the label.
+ * Atomic (tmp + mv) and world-readable (node-exporter runs as nobody).
+ */
+export function renderStoreMetricsFunction(store: string, file: string, series: readonly TextfileSeries[]): string {
+  if (!BACKUP_PATTERNS.store.test(store))
+    throw new Error(`renderStoreMetricsFunction: store "${store}" must match ${BACKUP_PATTERNS.store}`);
+  if (!/^[a-z_]+\.prom$/.test(file)) throw new Error(`renderStoreMetricsFunction: file "${file}" must be a name like redis_backup.prom`);
+  const lines = series.flatMap((s) => [
+    `    echo "# HELP ${s.name} ${s.help}"`,
+    `    echo "# TYPE ${s.name} gauge"`,
+    `    echo "${s.name}{store=\\"${store}\\"} ${s.value}"`,
+  ]);
+  const tmp = `"$METRICS_DIR/.${file}.tmp"`;
+  return `# Prometheus text format for node-exporter's textfile collector (atomic: tmp + mv); readable by
+# node-exporter (nobody) while the snapshots themselves stay 0600/0700 (umask 077).
+write_metrics() {
+  mkdir -p "$METRICS_DIR" 2>/dev/null && chmod 755 "$METRICS_DIR" 2>/dev/null || return 0
+  {
+${lines.join("\n")}
+  } > ${tmp} 2>/dev/null && chmod 644 ${tmp} && mv ${tmp} "$METRICS_DIR/${file}" 2>/dev/null
+  return 0
+}`;
+}
+
+/** The textfile a store's scheduler writes, e.g. "redis_backup.prom". */
+export function backupMetricsFile(store: string): string {
+  return `${store.replace(/-/g, "_")}_backup.prom`;
+}
+
+/**
+ * `backup.sh [loop|once|prune|health|status|list|latest]`:
+ * - loop (the container's command): runs once at start unless a recent success is recorded, then
+ *   at every scheduled time; after a failure it retries sooner.
+ * - once: snapshot (hooks: take, verify), then keeps the newest `keep`; writes the status file and
+ *   the metrics file (`<backupRoot>/metrics/<store>_backup.prom`).
+ * - health: exit 0 only when the last run succeeded at most 1.5 × the interval ago.
+ * - latest: the path of the newest snapshot (for the restore steps).
+ * Settings are rendered as defaults the environment may override (`: "${X:=default}"`), which is
+ * how the tests point the script at temp dirs.
+ */
+export function renderScheduledBackupScript(input: ScheduledBackupScriptInput): string {
+  const problems = scheduledBackupProblems(input);
+  if (problems.length > 0) throw new Error(`renderScheduledBackupScript: ${problems.join("; ")}`);
+  const every = input.schedule.everyMinutes * 60;
+  return fillAsset(
+    SCHEDULER_SH,
+    {
+      BACKUP_ROOT: input.backupRoot,
+      // Hooks are rendered by their module (values allow-listed there); a trailing newline is dropped.
+      HOOKS: input.hooks.replace(/\n$/, ""),
+      EVERY_SECONDS: every,
+      OFFSET_SECONDS: offsetMinutes(input.schedule.at) * 60,
+      RETRY_SECONDS: input.retrySeconds ?? Math.min(3600, every),
+      KEEP: input.keep,
+      STORE: input.store,
+      SUFFIX: input.suffix,
+      WRITE_METRICS: renderStoreMetricsFunction(input.store, backupMetricsFile(input.store), [
+        { name: "updateio_backup_last_run_success", help: "1 when the last scheduled backup run succeeded.", value: "$1" },
+        { name: "updateio_backup_last_run_timestamp_seconds", help: "Unix time of the last backup run.", value: "$2" },
+        { name: "updateio_backup_last_success_timestamp_seconds", help: "Unix time of the last successful backup run.", value: "$3" },
+        { name: "updateio_backup_last_size_bytes", help: "Size of the newest verified snapshot in bytes.", value: "$4" },
+        { name: "updateio_backup_snapshots", help: "Snapshots kept in the backups volume.", value: "$5" },
+      ]),
+    },
+    "renderScheduledBackupScript",
+  );
+}
+
+export interface OffsiteCopyScriptInput {
+  readonly store: string;
+  readonly backupRoot: string;
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** Key prefix, e.g. "prod/redis". */
+  readonly prefix: string;
+  /** @default "us-east-1" */
+  readonly region?: string;
+  /** @default "Other" */
+  readonly provider?: string;
+  readonly accessKeyIdFile: string;
+  readonly secretAccessKeyFile: string;
+  /** @default 900 */
+  readonly intervalSeconds?: number;
+}
+
+/** Every problem, each naming the offsite key and the fix. */
+export function offsiteCopyProblems(input: OffsiteCopyScriptInput): string[] {
+  const p: string[] = [];
+  const fix = "(fix: set it in the environment's backups.offsite)";
+  if (!BACKUP_PATTERNS.offsiteEndpoint.test(input.endpoint))
+    p.push(`offsite.endpoint: "${input.endpoint}" must be an http(s) URL with no path, e.g. https://s3.example.com ${fix}`);
+  if (!BACKUP_PATTERNS.offsiteBucket.test(input.bucket))
+    p.push(`offsite.bucket: "${input.bucket}" must be an S3 bucket name (lowercase letters, digits, dots, dashes; 3-63) ${fix}`);
+  if (!BACKUP_PATTERNS.offsitePrefix.test(input.prefix))
+    p.push(`offsite.prefix: "${input.prefix}" must be path segments without leading or trailing slash, e.g. prod/redis ${fix}`);
+  if (input.region !== undefined && !BACKUP_PATTERNS.offsiteRegion.test(input.region))
+    p.push(`offsite.region: "${input.region}" must be lowercase letters, digits and dashes, e.g. eu-central-1 ${fix}`);
+  if (input.provider !== undefined && !BACKUP_PATTERNS.offsiteProvider.test(input.provider))
+    p.push(`offsite.provider: "${input.provider}" must be an rclone s3 provider name such as AWS, Minio or Other ${fix}`);
+  for (const key of ["backupRoot", "accessKeyIdFile", "secretAccessKeyFile"] as const) {
+    if (!BACKUP_PATTERNS.absPath.test(input[key])) p.push(`offsite.${key}: "${input[key]}" must be an absolute path`);
+  }
+  const interval = input.intervalSeconds ?? 900;
+  if (!Number.isInteger(interval) || interval < 60 || interval > 86400)
+    p.push(`offsite.intervalSeconds: ${interval} must be a whole number from 60 to 86400 ${fix}`);
+  if (!BACKUP_PATTERNS.store.test(input.store)) p.push(`store: "${input.store}" must match ${BACKUP_PATTERNS.store}`);
+  return p;
+}
+
+/** `offsite.sh [loop|once|health|status]`: rclone copy (never sync) of `<backupRoot>/snapshots` every interval. */
+export function renderOffsiteCopyScript(input: OffsiteCopyScriptInput): string {
+  const problems = offsiteCopyProblems(input);
+  if (problems.length > 0) throw new Error(`renderOffsiteCopyScript: ${problems.join("; ")}`);
+  return fillAsset(
+    OFFSITE_SH,
+    {
+      BACKUP_ROOT: input.backupRoot,
+      ENDPOINT: input.endpoint.replace(/\/$/, ""),
+      BUCKET: input.bucket,
+      PREFIX: input.prefix,
+      REGION: input.region ?? "us-east-1",
+      PROVIDER: input.provider ?? "Other",
+      ACCESS_KEY_ID_FILE: input.accessKeyIdFile,
+      SECRET_ACCESS_KEY_FILE: input.secretAccessKeyFile,
+      INTERVAL_SECONDS: input.intervalSeconds ?? 900,
+      STORE: input.store,
+      WRITE_METRICS: renderStoreMetricsFunction(input.store, `${input.store.replace(/-/g, "_")}_offsite.prom`, [
+        { name: "updateio_backup_offsite_success", help: "1 when the last off-host copy succeeded.", value: "$1" },
+        {
+          name: "updateio_backup_offsite_last_success_timestamp_seconds",
+          help: "Unix time of the last successful off-host copy.",
+          value: "$2",
+        },
+      ]),
+    },
+    "renderOffsiteCopyScript",
+  );
+}
+
+/** Single-quotes a value for sh (for values that are not allow-listed, e.g. free text in a log line). */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}

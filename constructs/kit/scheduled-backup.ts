@@ -1,0 +1,251 @@
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { HardenedService, type Relaxation } from "./hardened-service";
+import type { PlatformNetwork } from "./platform-network";
+import {
+  offsiteCopyProblems,
+  renderOffsiteCopyScript,
+  renderScheduledBackupScript,
+  scheduledBackupProblems,
+  type BackupSchedule,
+  type OffsiteCopyScriptInput,
+  type ScheduledBackupScriptInput,
+} from "./scheduled-backup-script";
+import { SECURE_DEFAULTS } from "./secure-defaults";
+import { ServiceImage } from "./service-image";
+import type { ConfigFile, SecretFile, VolumeMount } from "./service-spec";
+import { ServiceVolume } from "./service-volume";
+import { ValidationError } from "../contract/errors";
+
+/** Off-host copy settings: the same shape as PostgresBackupOffsiteProps, so one config object serves both. */
+export interface BackupOffsiteProps {
+  /** S3-compatible endpoint, e.g. "https://s3.eu-central-1.amazonaws.com". */
+  readonly endpoint: string;
+  /** The bucket must exist (the copy never creates it); its lifecycle rule sets remote retention. */
+  readonly bucket: string;
+  /** @default "<environment>/<store>" */
+  readonly prefix?: string;
+  /** @default "us-east-1" */
+  readonly region?: string;
+  /** rclone's s3 provider ("AWS", "Minio", "Cloudflare", "Other"). @default "Other" */
+  readonly provider?: string;
+  /** Access key id (a Terraform token; delivered as a secret file). */
+  readonly accessKeyId: string;
+  /** Secret access key (a Terraform token; delivered as a secret file). */
+  readonly secretAccessKey: string;
+  /** The rclone image (official rclone/rclone, pinned). */
+  readonly image: string;
+  /** A non-internal network: the copy leaves the host. */
+  readonly network: PlatformNetwork;
+  /** Seconds between copies. @default 900 */
+  readonly intervalSeconds?: number;
+  /** @default 128 */
+  readonly memoryMb?: number;
+}
+
+export interface ScheduledBackupProps {
+  readonly environment: string;
+  /** What is backed up: the `store` label of the metrics and the name part ("redis" → "<env>-redis-backup"). */
+  readonly store: string;
+  /** Image with the store's client tools (usually the store's own image). */
+  readonly image: ServiceImage;
+  /** The image's unprivileged user that owns `backupsPath` in the image (Docker copies that ownership to a new volume). */
+  readonly user: string;
+  /** Weakened defaults with the reason for each (e.g. non-root for Caddy's root-owned data). @default {} */
+  readonly relax?: Readonly<Partial<Record<Relaxation, string>>>;
+  /** The store's hooks file (snapshot_take, snapshot_verify, snapshot_items, snapshot_describe), rendered. */
+  readonly hooks: string;
+  /** More scripts next to backup.sh, e.g. restore.sh. @default [] */
+  readonly extraFiles?: readonly ConfigFile[];
+  /** Snapshot file suffix, e.g. ".rdb". */
+  readonly suffix: string;
+  /** Where the backups volume is mounted; pick a directory the image gives to `user`. */
+  readonly backupsPath: string;
+  /** @default { everyMinutes: 1440, at: "00:00" } */
+  readonly schedule?: BackupSchedule;
+  /** Snapshots kept (the newest). @default 14 */
+  readonly keep?: number;
+  /** An internal network: the store's own (to reach the server) or a dedicated one. Never an egress network. */
+  readonly network: PlatformNetwork;
+  /** Volumes read by the snapshot (e.g. Caddy's data), mounted read-only. @default [] */
+  readonly sourceVolumes?: readonly VolumeMount[];
+  /** Secret files (e.g. the backup user's password). @default [] */
+  readonly secrets?: readonly SecretFile[];
+  /** Non-secret environment. @default {} */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Extra tmpfs mounts (path → MiB). @default {} */
+  readonly tmpfs?: Readonly<Record<string, number>>;
+  /** Off-host copy of the snapshots (rclone copy, never deletes remotely). @default undefined (none) */
+  readonly offsite?: BackupOffsiteProps;
+  /** uid:gid the off-host copy runs as: the owner of the snapshots. @default "65534:65534" */
+  readonly offsiteUser?: string;
+  /** Protect the backups volume from destroy (prod). @default false */
+  readonly protectData?: boolean;
+  /** @default 128 */
+  readonly memoryMb?: number;
+  /** @default 256 */
+  readonly cpuShares?: number;
+  /** Created after these. @default [] */
+  readonly dependsOn?: readonly ITerraformDependable[];
+}
+
+/**
+ * A scheduled snapshot of one store into its own `<env>-<store>-backups` volume: the generic
+ * scheduler (schedule, retention by count, status file, healthcheck, metrics labelled
+ * store="<store>") plus the store's hooks, in a hardened container on an internal network, and
+ * optionally an rclone container copying the snapshots off the host.
+ */
+export class ScheduledBackup extends Construct {
+  readonly volume: ServiceVolume;
+  readonly service: HardenedService;
+  readonly offsite?: HardenedService;
+  /** Where the scripts are mounted: backup.sh (the scheduler with the store's hooks inlined) and the extra files. */
+  readonly scriptsDir: string;
+  /** The rendered scheduler. */
+  readonly script: string;
+  readonly offsiteScript?: string;
+  /** Docker name of the scheduler container (for the runbook's `docker exec`). */
+  readonly containerName: string;
+  /** The textfile node-exporter reads, relative to the backups volume. */
+  readonly metricsFile: string;
+  readonly intervalSeconds: number;
+  readonly keep: number;
+
+  constructor(scope: Construct, id: string, props: ScheduledBackupProps) {
+    super(scope, id);
+    const service = `${props.store}-backup`;
+    this.scriptsDir = `/etc/${service}`;
+    const schedule = { everyMinutes: props.schedule?.everyMinutes ?? 1440, at: props.schedule?.at ?? "00:00" };
+    this.keep = props.keep ?? 14;
+    const input: ScheduledBackupScriptInput = {
+      store: props.store,
+      suffix: props.suffix,
+      backupRoot: props.backupsPath,
+      hooks: props.hooks,
+      schedule,
+      keep: this.keep,
+    };
+    const problems = scheduledBackupProblems(input);
+    if (!props.network.internal)
+      problems.push(
+        `network: "${props.network.purpose}" is not internal; a backup job reaches its store only (fix: pass the store's own network, or a dedicated internal one)`,
+      );
+    const memoryMb = props.memoryMb ?? 128;
+    if (!Number.isInteger(memoryMb) || memoryMb < 32) problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 32 (fix: e.g. 128)`);
+    const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
+    let offsiteInput: OffsiteCopyScriptInput | undefined;
+    const offsite = props.offsite;
+    if (offsite) {
+      if (offsite.accessKeyId === "" || offsite.secretAccessKey === "")
+        problems.push("offsite.accessKeyId/secretAccessKey: must be set (fix: pass the Terraform variables), never empty");
+      if (offsite.image.trim() === "") problems.push("offsite.image: is empty (fix: pass the pinned rclone image, PINNED_IMAGES.rclone)");
+      if (offsite.network.internal)
+        problems.push(
+          `offsite.network: "${offsite.network.purpose}" is internal, so the copy could never leave the host (fix: pass the egress network)`,
+        );
+      const m = offsite.memoryMb ?? 128;
+      if (!Number.isInteger(m) || m < 64) problems.push(`offsite.memoryMb: ${m} must be a whole number ≥ 64`);
+      offsiteInput = {
+        store: props.store,
+        backupRoot: props.backupsPath,
+        endpoint: offsite.endpoint,
+        bucket: offsite.bucket,
+        prefix: offsite.prefix ?? `${props.environment}/${props.store}`,
+        region: offsite.region,
+        provider: offsite.provider,
+        accessKeyIdFile: secretPath("offsite_access_key_id"),
+        secretAccessKeyFile: secretPath("offsite_secret_access_key"),
+        intervalSeconds: offsite.intervalSeconds,
+      };
+      problems.push(...offsiteCopyProblems(offsiteInput));
+    }
+    if (problems.length > 0) throw new ValidationError(`ScheduledBackup ${this.node.path}`, problems);
+
+    this.script = renderScheduledBackupScript(input);
+    this.intervalSeconds = schedule.everyMinutes * 60;
+    this.metricsFile = `metrics/${props.store.replace(/-/g, "_")}_backup.prom`;
+    this.volume = new ServiceVolume(this, "backups", {
+      environment: props.environment,
+      service: props.store,
+      purpose: "backups",
+      protect: props.protectData ?? false,
+    });
+    const backupsMount: VolumeMount = { volume: this.volume, containerPath: props.backupsPath };
+    this.service = new HardenedService(this, "scheduler", {
+      environment: props.environment,
+      service,
+      component: "job",
+      role: "backup-scheduler",
+      image: props.image,
+      user: props.user,
+      relax: props.relax,
+      memoryMb,
+      cpuShares: props.cpuShares ?? 256,
+      // Scripts are uploaded root-owned (0644), so they are always run through sh.
+      entrypoint: ["sh", `${this.scriptsDir}/backup.sh`],
+      command: ["loop"],
+      env: props.env,
+      secrets: props.secrets,
+      configDirs: [
+        {
+          path: this.scriptsDir,
+          files: [{ name: "backup.sh", content: this.script }, ...(props.extraFiles ?? [])],
+        },
+      ],
+      tmpfs: props.tmpfs,
+      volumes: [backupsMount, ...(props.sourceVolumes ?? []).map((v) => ({ ...v, readOnly: true }))],
+      networks: [{ network: props.network }],
+      healthcheck: {
+        test: ["CMD", "sh", `${this.scriptsDir}/backup.sh`, "health"],
+        interval: "300s",
+        timeout: "10s",
+        retries: 1,
+        // The first run starts at once; allow it time before a failing health counts.
+        startPeriod: "15m",
+      },
+      // Monitoring alerts on the health and the metrics; a failing backup must not block deploys.
+      waitHealthy: false,
+      dependsOn: props.dependsOn,
+    });
+    this.containerName = `${props.environment}-${service}`;
+
+    if (offsite && offsiteInput) {
+      const script = renderOffsiteCopyScript(offsiteInput);
+      this.offsiteScript = script;
+      const dir = `/etc/${props.store}-offsite`;
+      const interval = offsite.intervalSeconds ?? 900;
+      const offsiteUser = props.offsiteUser ?? SECURE_DEFAULTS.user;
+      this.offsite = new HardenedService(this, "offsite", {
+        environment: props.environment,
+        service: `${props.store}-offsite`,
+        component: "job",
+        role: "backup-offsite",
+        image: new ServiceImage(this, "offsite-image", { ref: offsite.image }),
+        user: offsiteUser,
+        // Root only where the snapshots are root-owned (the edge's): the scheduler's reason applies.
+        relax: /^(0|root)(:|$)/.test(offsiteUser) ? props.relax : undefined,
+        memoryMb: offsite.memoryMb ?? 128,
+        cpuShares: props.cpuShares ?? 256,
+        entrypoint: ["sh", `${dir}/offsite.sh`],
+        command: ["loop"],
+        secrets: [
+          { name: "offsite_access_key_id", value: offsite.accessKeyId },
+          { name: "offsite_secret_access_key", value: offsite.secretAccessKey },
+        ],
+        configDirs: [{ path: dir, files: [{ name: "offsite.sh", content: script }] }],
+        // Read-write only for its metrics file; it never deletes (rclone copy, not sync).
+        volumes: [backupsMount],
+        networks: [{ network: offsite.network }],
+        healthcheck: {
+          test: ["CMD", "sh", `${dir}/offsite.sh`, "health"],
+          interval: "60s",
+          timeout: "10s",
+          retries: 1,
+          startPeriod: `${Math.max(600, interval)}s`,
+        },
+        waitHealthy: false,
+        dependsOn: [this.service.containers[0]!],
+      });
+    }
+  }
+}

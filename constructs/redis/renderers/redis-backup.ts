@@ -1,0 +1,66 @@
+/**
+ * Pure renderers for RedisBackup: the backup ACL user, the scheduler's hooks (assets/backup-hooks.sh)
+ * and the restore script (assets/restore.sh). Hosts, port, user and paths are allow-listed before
+ * they are filled in (they land in shell and in Terraform strings).
+ */
+import { join } from "node:path";
+import { fillAsset, readAsset } from "../../kit/assets";
+
+const ASSETS = join(__dirname, "..", "assets");
+const HOOKS_SH = readAsset(ASSETS, "backup-hooks.sh");
+const RESTORE_SH = readAsset(ASSETS, "restore.sh");
+
+export const REDIS_BACKUP_USER = "backup";
+
+/**
+ * What the backup user may run: exactly what `redis-cli --rdb` sends (REPLCONF, then SYNC; PSYNC
+ * for clients that try it first), INFO to skip a replica whose master link is down, PING. No key
+ * patterns, no channels: it cannot GET, SET, FLUSH or reconfigure anything, but a full sync hands
+ * it the whole dataset, so its password is as sensitive as the data (checked on redis-server 7.0:
+ * --rdb works with exactly this line, GET is refused).
+ */
+export const REDIS_BACKUP_ACL = "resetkeys resetchannels -@all +sync +psync +replconf +ping +info";
+
+/** The ACL file line for RedisCache (to append in renderRedisAcl when backups are on). */
+export function renderRedisBackupAclLine(password: string, user: string = REDIS_BACKUP_USER): string {
+  if (!USER.test(user)) throw new Error(`renderRedisBackupAclLine: user "${user}" must be lowercase letters, digits and dashes`);
+  return `user ${user} on >${password} ${REDIS_BACKUP_ACL}`;
+}
+
+const HOST = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+const USER = /^[a-z][a-z0-9-]{0,30}$/;
+const ABS_PATH = /^\/[A-Za-z0-9_./-]+$/;
+
+export interface RedisBackupHooksInput {
+  /** Nodes tried in order (replicas first, so the master does not fork for backups). */
+  readonly hosts: readonly string[];
+  readonly port: number;
+  readonly user: string;
+  readonly passwordFile: string;
+}
+
+export function redisBackupHooksProblems(input: RedisBackupHooksInput): string[] {
+  const p: string[] = [];
+  if (input.hosts.length === 0) p.push("hosts: is empty (fix: pass redis.nodeHosts)");
+  for (const h of input.hosts) if (!HOST.test(h)) p.push(`hosts: "${h}" must be a DNS name (lowercase letters, digits, dots, dashes)`);
+  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) p.push(`port: ${input.port} must be 1-65535`);
+  if (!USER.test(input.user)) p.push(`user: "${input.user}" must be lowercase letters, digits and dashes (fix: e.g. "backup")`);
+  if (!ABS_PATH.test(input.passwordFile)) p.push(`passwordFile: "${input.passwordFile}" must be an absolute path under /run/secrets`);
+  return p;
+}
+
+export function renderRedisBackupHooks(input: RedisBackupHooksInput): string {
+  const problems = redisBackupHooksProblems(input);
+  if (problems.length > 0) throw new Error(`renderRedisBackupHooks: ${problems.join("; ")}`);
+  return fillAsset(
+    HOOKS_SH,
+    { HOSTS: input.hosts.join(" "), PORT: input.port, USER: input.user, PASSWORD_FILE: input.passwordFile },
+    "renderRedisBackupHooks",
+  );
+}
+
+/** `restore.sh <snapshot.rdb|latest> <data dir>`: see assets/restore.sh. */
+export function renderRedisRestoreScript(backupRoot: string): string {
+  if (!ABS_PATH.test(backupRoot)) throw new Error(`renderRedisRestoreScript: backupRoot "${backupRoot}" must be an absolute path`);
+  return fillAsset(RESTORE_SH, { BACKUP_ROOT: backupRoot }, "renderRedisRestoreScript");
+}
