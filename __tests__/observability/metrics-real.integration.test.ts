@@ -397,8 +397,9 @@ async function startPostgresWithExporter(): Promise<PostgresFixture> {
       "10-updateio-roles.sql",
       "15-updateio-reload-role.sql",
       "20-updateio-backup.sql",
-      "21-updateio-monitor.sql",
-      "22-updateio-grafana.sql",
+      "21-updateio-restore-drill.sql",
+      "22-updateio-monitor.sql",
+      "23-updateio-grafana.sql",
     ]);
     for (const u of initScripts) {
       const script = server.writeFile(u.file.split("/").pop()!, rewritePaths(resolveTerraform(u.content)));
@@ -1170,11 +1171,13 @@ describeIf(
       });
     }, 90_000);
 
-    it("fires nothing else on the healthy exporters (pending: only ContainerMissing, whose cAdvisor is not run here)", async () => {
+    it("fires nothing else on the healthy exporters (pending: only alerts on what is not run here: cAdvisor, the restore drill, the volume-usage job)", async () => {
       const firing = (await query('ALERTS{alertstate="firing"}')).map((r) => r.metric.alertname).sort();
       expect(firing).toEqual(["BackupFailed"]);
       const pending = [...new Set((await query('ALERTS{alertstate="pending"}')).map((r) => r.metric.alertname))].sort();
-      expect(pending.filter((a) => a !== "ContainerMissing")).toEqual([]);
+      // Their metrics are absent because their jobs do not run in this test; each waits (for: >= 30m) before firing.
+      const notRunHere = ["ContainerMissing", "RestoreDrillNotRun", "VolumeUsageStale"];
+      expect(pending.filter((a) => !notRunHere.includes(a))).toEqual([]);
     });
   },
 );
