@@ -64,6 +64,7 @@ import { updateConfig } from "./update-config";
 
 /** Every rule, in the order they are evaluated (and findings reported): the contract's POLICY_RULE_IDS. */
 export const RULES: readonly PolicyRule[] = Object.freeze([
+  // How a workload runs: limits, restarts, health, logs, Swarm rolling updates.
   memoryLimit,
   cpuLimit,
   restartPolicy,
@@ -72,6 +73,7 @@ export const RULES: readonly PolicyRule[] = Object.freeze([
   stopGracePeriod,
   updateConfig,
   rollbackConfig,
+  // What a workload may do to its host.
   notPrivileged,
   capabilitiesDropped,
   noNewPrivileges,
@@ -87,23 +89,30 @@ export const RULES: readonly PolicyRule[] = Object.freeze([
   shmSizeBounded,
   noCgroupParent,
   noExtraHosts,
+  // What it mounts.
   noDockerSocket,
   noHostPaths,
   noVolumesFrom,
   plainVolumes,
+  // What it exposes and joins (network-by-id is a warning: a name works, it is only fragile).
   publishedPorts,
   dataInternalNetworks,
   declaredNetworks,
   networkById,
   networkDriver,
+  // Images pinned by digest (per environment: a warning in dev).
   imageDigest,
+  // Secrets.
   noSecretLiteralEnv,
   noUploadOnReadOnly,
   secretFilePermissions,
   swarmObjectData,
   swarmObjectReplaceFirst,
+  // Bookkeeping other rules rely on.
   requiredLabels,
+  // Prod only: volumes that hold data are protected against destroy.
   prodVolumeProtected,
+  // What keeps the policy from being stepped around.
   noUnjudgedExpressions,
   noProvisioners,
   knownResourceTypes,
