@@ -16,8 +16,18 @@ export default class SummaryReporter implements Reporter {
         else if (state === "failed") failed++;
         else skipped++;
       }
-      // A file that fails to load has no tests but must still count as a failure.
-      if (mod.state() === "failed" && [...mod.children.allTests()].length === 0) failed++;
+      // A suite whose hook failed reports its tests as skipped: the hook itself counts as a failure.
+      const noFailedTest = (tests: Iterable<{ result(): { state: string } }>) => ![...tests].some((t) => t.result().state === "failed");
+      for (const suite of mod.children.allSuites()) {
+        if (suite.state() === "failed" && noFailedTest(suite.children.allTests())) failed++;
+      }
+      // A file that fails to load (or fails in a top-level hook) has no failed test but must still count.
+      if (
+        mod.state() === "failed" &&
+        noFailedTest(mod.children.allTests()) &&
+        ![...mod.children.allSuites()].some((s) => s.state() === "failed")
+      )
+        failed++;
     }
     failed += unhandledErrors.length;
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
