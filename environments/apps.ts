@@ -1,4 +1,4 @@
-import { appImage, MigrationJob, UpdateioService } from "../constructs/app";
+import { appImage, MigrationJob, type ServiceUse, UpdateioService } from "../constructs/app";
 import type { CaddyRoute } from "../constructs/edge";
 import { GeneratedSecret, type PlatformNetwork, type ServiceRuntime, type Upstream } from "../constructs/kit";
 import type { DataTier } from "./data-tier";
@@ -28,7 +28,7 @@ export class Apps {
     // One network per caller and callee pair (`api-discord-bot`).
     const callNet = (callee: string, caller: string) => ctx.network(`${callee}-${caller}`);
     const callers = (callee: string) => names.filter((n) => services[n]!.calls.includes(callee));
-    const targets: Record<Exclude<BackingService, "rabbitmq">, UpdateioServiceUse["target"]> = {
+    const targets: Record<Exclude<BackingService, "rabbitmq">, ServiceUse["target"]> = {
       postgres: data.postgres,
       redis: data.redis,
     };
@@ -115,8 +115,6 @@ export class Apps {
     }
   }
 }
-
-type UpdateioServiceUse = NonNullable<ConstructorParameters<typeof UpdateioService>[2]["uses"]>[number];
 
 /** `discord-bot` → `DISCORD_BOT`. */
 function envPrefix(service: string): string {

@@ -1,6 +1,7 @@
 import { TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
 import { PlatformNetwork } from "../constructs/kit";
+import { publicUrlFor } from "./prod";
 import type { EnvironmentConfig } from "./schema";
 
 /**
@@ -61,7 +62,6 @@ export class StackContext {
 
   /** Public URL of a host on the edge: the HTTPS port appears when it is not 443. */
   publicUrl(host: string): string {
-    const port = this.config.edge.httpsPort;
-    return port === 443 ? `https://${host}` : `https://${host}:${port}`;
+    return publicUrlFor(this.config.edge.httpsPort)(host);
   }
 }

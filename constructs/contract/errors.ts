@@ -16,8 +16,3 @@ export class ValidationError extends Error {
     this.problems = [...problems];
   }
 }
-
-/** Throws a ValidationError for `subject` (e.g. `EdgeProxy dev/edge`) when there is any problem. */
-export function assertNoProblems(subject: string, problems: readonly string[]): void {
-  if (problems.length > 0) throw new ValidationError(subject, problems);
-}

@@ -40,7 +40,7 @@ export const DOCKER_SOCKET_PROXY_ROLE = "docker-socket-proxy";
 export const COMPONENTS = ["edge", "app", "data", "job", "seed", "proxy", "observability"] as const;
 export type Component = (typeof COMPONENTS)[number];
 
-export { assertNoProblems, ValidationError } from "./errors";
+export { ValidationError } from "./errors";
 export { imageRepository, isPinnedByDigest, isSecretEnvName } from "./patterns";
 export {
   MIN_REASON_LENGTH,

@@ -21,6 +21,7 @@ import {
   type VolumeMount,
 } from "./service-spec";
 import { ValidationError } from "../contract/errors";
+import { LOOPBACK_ADDRESSES } from "../contract/environments";
 
 const DEFAULT_RUNTIME: ServiceRuntime = new ContainerRuntime();
 
@@ -128,7 +129,7 @@ const SECRET_FILE = /^[a-z][a-z0-9_]{0,62}$/;
 export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const CAPABILITY = /^[A-Z][A-Z_]+$/;
 const USER = /^(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10})(?::(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10}))?$/;
-const LOOPBACK = new Set(["127.0.0.1", "::1"]);
+const LOOPBACK: ReadonlySet<string> = new Set(LOOPBACK_ADDRESSES);
 
 /**
  * Every container of the platform goes through here: image by ID, secure defaults, limits,

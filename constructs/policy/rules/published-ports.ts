@@ -3,8 +3,9 @@ import { boolOf, numberOf } from "../normalize";
 import type { PolicyRule, RuleContext } from "../types";
 import type { Workload } from "../workload";
 import { componentOf, dynamicBlocks, isEdge, onWorkload, valueAt, WORKLOADS } from "./helpers";
+import { LOOPBACK_ADDRESSES } from "../../contract/environments";
 
-const LOOPBACK = ["127.0.0.1", "::1"];
+const LOOPBACK: readonly string[] = LOOPBACK_ADDRESSES;
 
 const EDGE_PORTS = [80, 443];
 
