@@ -5,6 +5,7 @@ import { App } from "cdktf";
 import { EnvironmentStack } from "./environments/environment-stack";
 import { type EnvironmentName, ENVIRONMENTS, loadEnvironments } from "./environments/load";
 import type { EnvironmentConfig } from "./environments/schema";
+import { prepareSynthProcess } from "./environments/synth-process";
 
 /**
  * One independent stack per environment (dev, test, prod), so `cdktf deploy dev` touches dev alone.
@@ -62,17 +63,7 @@ function synthesize(configs: readonly EnvironmentConfig[], outdir: string): stri
 }
 
 function main(): number {
-  // cdktf records a stack trace for every token; with tsx's source maps on, mapping them costs
-  // about 140 ms per synth (scripts/bench.ts, section 4). Errors below are printed as messages.
-  process.setSourceMapsEnabled(false);
-  // cdktf also records a trace for every token it creates (captureStackTrace on a plain object), used
-  // only in its error messages; formatting them is about a fifth of a synth (scripts/bench.ts,
-  // section 4). Real errors keep their stack.
-  const format = Error.prepareStackTrace;
-  Error.prepareStackTrace = (error, frames) => {
-    if (!(error instanceof Error)) return "";
-    return format ? format(error, frames) : `${String(error)}${frames.map((f) => `\n    at ${String(f)}`).join("")}`;
-  };
+  prepareSynthProcess();
   const selection = selectedStacks(process.argv.slice(2), process.env);
   if (selection.problem) {
     process.stderr.write(`${selection.problem}\n`);

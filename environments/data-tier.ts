@@ -1,9 +1,9 @@
 import { Annotations } from "cdktf";
 import { BACKUP_ROOT, PostgresBackup, PostgresCluster, PostgresRestoreDrill, walArchiveSettings } from "../constructs/postgres";
 import { ServiceVolume } from "../constructs/kit";
-import { RabbitBroker } from "../constructs/rabbitmq";
-import { RedisCache } from "../constructs/redis";
-import type { StackContext } from "./stack-context";
+import { RabbitBackup, RabbitBroker } from "../constructs/rabbitmq";
+import { RedisBackup, RedisCache } from "../constructs/redis";
+import { storeBackupSettings, type StackContext } from "./stack-context";
 
 /**
  * Postgres (with its backups), Redis and RabbitMQ. Not a construct on purpose: a construct level
@@ -18,6 +18,10 @@ export class DataTier {
   readonly backupsVolume: ServiceVolume;
   readonly redis: RedisCache;
   readonly rabbitmq: RabbitBroker;
+  /** RDB snapshots of Redis, when backups.redis is on. */
+  readonly redisBackup?: RedisBackup;
+  /** Definitions exports of RabbitMQ, when backups.rabbitmq is on. */
+  readonly rabbitmqBackup?: RabbitBackup;
 
   constructor(ctx: StackContext) {
     const { scope, config, env } = ctx;
@@ -44,19 +48,7 @@ export class DataTier {
       poolSize: config.postgres.poolSize,
       readOnlyClientNetworks: [grafanaDbNet],
     });
-    const offsiteCfg = config.postgres.offsite;
-    const offsite = offsiteCfg && {
-      ...offsiteCfg,
-      network: ctx.egressNetwork("postgres-offsite"),
-      accessKeyId: ctx.sensitiveVariable(
-        "offsite_access_key_id",
-        "Access key id for the off-host backup bucket. Set TF_VAR_offsite_access_key_id or the workspace variable.",
-      ),
-      secretAccessKey: ctx.sensitiveVariable(
-        "offsite_secret_access_key",
-        "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable.",
-      ),
-    };
+    const offsite = ctx.backupOffsite("postgres");
     if (!offsite && env === "prod") {
       Annotations.of(scope).addWarning(
         "prod backups stay on this host: set UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT and UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET (and the Terraform variables offsite_access_key_id/offsite_secret_access_key) for an off-host copy.",
@@ -87,6 +79,7 @@ export class DataTier {
       replicas: config.redis.replicas,
       sentinels: config.redis.sentinels,
       monitoring: true,
+      backup: config.backups.redis.enabled,
     });
     this.rabbitmq = new RabbitBroker(scope, "rabbitmq", {
       environment: env,
@@ -100,6 +93,14 @@ export class DataTier {
       // Prometheus scrapes the nodes here rather than joining the network the apps use.
       metricsNetwork: ctx.network("rabbitmq-metrics"),
     });
+    const b = config.backups;
+    if (b.redis.enabled)
+      this.redisBackup = new RedisBackup(scope, "redis-backup", { ...storeBackupSettings(ctx, "redis", b.redis), redis: this.redis });
+    if (b.rabbitmq.enabled)
+      this.rabbitmqBackup = new RabbitBackup(scope, "rabbitmq-backup", {
+        ...storeBackupSettings(ctx, "rabbitmq", b.rabbitmq),
+        broker: this.rabbitmq,
+      });
   }
 
   /** The long-running data services ContainerMissing watches. */

@@ -1,8 +1,29 @@
 import type { EnvironmentConfigInput } from "./schema";
 import { PINNED_IMAGES, tagOnly } from "./images";
 import type { Variables } from "./variables";
-import { DEFAULT_DOCKER_HOST, observabilityConfig, publicUrlFor, vpnConfig } from "./prod";
+import { DEFAULT_DOCKER_HOST, observabilityConfig, publicUrlFor, storeBackupsConfig, vpnConfig } from "./prod";
 import { updateioServices } from "./services";
+
+/**
+ * Size budgets of a small single host's stateful volumes, MiB: dev's laptop (Loki's keeps 3 days at
+ * about 63 KB/s of logs) and, with more room for Loki, test's shared host.
+ */
+export const SMALL_HOST_BUDGETS = {
+  postgresData: 2048,
+  postgresBackups: 8192,
+  redisData: 256,
+  rabbitmqData: 1024,
+  lokiData: 2048,
+  shipperData: 64,
+  prometheusData: 2048,
+  grafanaData: 256,
+  edgeData: 64,
+  vpnKeys: 16,
+  redisBackups: 1024,
+  rabbitmqBackups: 64,
+  grafanaBackups: 256,
+  edgeBackups: 64,
+} as const;
 
 /** A laptop: every service built from local source with hot reload, debug on, one replica each. Reads UPDATEIO_DEV_* only. */
 export function devConfig(vars: Variables): EnvironmentConfigInput {
@@ -53,19 +74,8 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
       pin: tagOnly,
       grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
     }),
-    // A laptop's disk: Loki's keeps 3 days at about 63 KB/s of logs.
-    budgets: {
-      postgresData: 2048,
-      postgresBackups: 8192,
-      redisData: 256,
-      rabbitmqData: 1024,
-      lokiData: 2048,
-      shipperData: 64,
-      prometheusData: 2048,
-      grafanaData: 256,
-      edgeData: 64,
-      vpnKeys: 16,
-    },
+    budgets: SMALL_HOST_BUDGETS,
+    backups: storeBackupsConfig(false, tagOnly),
     vpn: { ...vpnConfig(vars), image: tagOnly(PINNED_IMAGES.wireguard) },
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     // Every service built from its folder under the source root (api/, discord-bot/, ...).

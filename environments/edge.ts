@@ -1,10 +1,10 @@
 import { TerraformOutput } from "cdktf";
-import { EdgeProxy } from "../constructs/edge";
+import { EdgeBackup, EdgeProxy } from "../constructs/edge";
 import { VPN_ROUTE_PORTS, VpnGateway } from "../constructs/vpn";
 import type { Apps } from "./apps";
 import type { DataTier } from "./data-tier";
 import type { Observability } from "./observability";
-import type { StackContext } from "./stack-context";
+import { storeBackupSettings, type StackContext } from "./stack-context";
 
 /**
  * The edge proxy (TLS, routes, the admin allow-list) and the optional operator VPN: a private
@@ -14,6 +14,8 @@ import type { StackContext } from "./stack-context";
 export class Edge {
   readonly proxy: EdgeProxy;
   readonly vpn?: VpnGateway;
+  /** Tars of Caddy's data (ACME account, certificates), when backups.edge is on. */
+  readonly backup?: EdgeBackup;
 
   constructor(ctx: StackContext, data: DataTier, apps: Apps, o11y: Observability) {
     const { scope, config, env } = ctx;
@@ -72,5 +74,15 @@ export class Edge {
     // The Caddyfile is rendered at synth from every route added by then, in any order.
     for (const r of apps.routes) this.proxy.addRoute(r.route);
     if (o11y.grafanaRoute) this.proxy.addRoute(o11y.grafana.edgeRoute());
+    if (o11y.backupVolumes.edge)
+      this.backup = new EdgeBackup(scope, "edge-backup", {
+        ...storeBackupSettings(ctx, "edge", config.backups.edge),
+        volume: o11y.backupVolumes.edge,
+        dataVolume: this.proxy.dataVolume,
+        // The edge's own image resource: one pull, one docker_image.
+        image: this.proxy.service.spec.image,
+        network: ctx.network("backups"),
+        dependsOn: this.proxy.service.containers,
+      });
   }
 }

@@ -2,12 +2,13 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { Annotations, CloudBackend, LocalBackend, NamedCloudWorkspace, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
-import { setNetworkDefaults, SwarmRuntime } from "../constructs/kit";
+import { setNetworkDefaults, setResourceLimits, SwarmRuntime } from "../constructs/kit";
 import { applyPolicy, takePolicyRendering } from "../constructs/policy";
 import { Apps } from "./apps";
 import { DataTier } from "./data-tier";
 import { Edge } from "./edge";
 import { Observability } from "./observability";
+import { RESOURCE_LIMITS_BY_ENVIRONMENT } from "./resource-limits";
 import { configWarnings, type EnvironmentConfig } from "./schema";
 import { StackContext } from "./stack-context";
 import { variableForPath, variableName } from "./variables";
@@ -48,6 +49,7 @@ export class EnvironmentStack extends TerraformStack {
     // On Swarm every network is an attachable overlay shared by app tasks on any node and the plain containers on the manager.
     const rt = config.runtime;
     setNetworkDefaults(this, rt.kind === "swarm" ? { driver: "overlay", encryptInternal: rt.encryptNetworks } : { driver: "bridge" });
+    setResourceLimits(this, RESOURCE_LIMITS_BY_ENVIRONMENT[env]);
     const runtime =
       rt.kind === "swarm"
         ? new SwarmRuntime({ placementConstraints: rt.placementConstraints, updateDelaySeconds: rt.updateDelaySeconds })

@@ -12,6 +12,9 @@ export const PINNED_IMAGES = {
   pgbouncer: "edoburu/pgbouncer:v1.23.1-p3@sha256:377dec3c0e4a66a1077ec043e16a26ed5702a6d954011a7983a1457c2e070b1d",
   // Off-host backup copy: rclone's official image (Alpine, has sh).
   rclone: "rclone/rclone:1.75.1@sha256:45401ad7410db1d67ffdb58e19059ad20b0d8e0285a60e38bbec55cc1019c7a5",
+  // Grafana's backup job: python3's stdlib sqlite3 (online backup API) plus busybox sh, gzip and find;
+  // the Grafana image has neither sqlite3 nor python.
+  python: "python:3.13.7-alpine3.22@sha256:9ba6d8cbebf0fb6546ae71f2a1c14f6ffd2fdab83af7fa5669734ef30ad48844",
   // Observability. Grafana's, Prometheus' and the Prometheus community's own images; cAdvisor from
   // Google's registry; redis_exporter and the socket proxy are the maintained community images.
   grafana: "grafana/grafana:12.1.1@sha256:a1701c2180249361737a99a01bc770db39381640e4d631825d38ff4535efa47d",

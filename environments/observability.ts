@@ -1,11 +1,41 @@
 import { Annotations } from "cdktf";
-import { GrafanaServer, LokiStack, MetricsExporters, PrometheusServer } from "../constructs/observability";
+import { GrafanaBackup, GrafanaServer, LokiStack, MetricsExporters, PrometheusServer } from "../constructs/observability";
+import type { ScheduledBackup } from "../constructs/kit/scheduled-backup";
+import { EDGE_BACKUP_DEFAULTS } from "../constructs/edge";
+import { GRAFANA_BACKUP_DEFAULTS } from "../constructs/observability";
+import type { BackupStoreAlert } from "../constructs/observability/alerts/types";
+import { RABBIT_BACKUP_DEFAULTS } from "../constructs/rabbitmq";
+import { REDIS_BACKUP_DEFAULTS } from "../constructs/redis";
 import { PlatformNetwork, ServiceVolume } from "../constructs/kit";
 import { ValidationError } from "../constructs/contract/errors";
 import { VolumeUsage, type WatchedVolume } from "../constructs/observability/volume-usage";
 import type { Edge } from "./edge";
 import type { DataTier } from "./data-tier";
-import type { StackContext } from "./stack-context";
+import { storeBackupSettings, type StackContext } from "./stack-context";
+
+/**
+ * Each enabled store backup with the age at which BackupTooOld fires for it: its interval plus two
+ * hours (a daily backup alerts at 26 h, like Postgres'; an hourly one at 3 h).
+ */
+function storeBackupAlerts(config: StackContext["config"]): BackupStoreAlert[] {
+  const defaults = {
+    redis: REDIS_BACKUP_DEFAULTS,
+    rabbitmq: RABBIT_BACKUP_DEFAULTS,
+    grafana: GRAFANA_BACKUP_DEFAULTS,
+    edge: EDGE_BACKUP_DEFAULTS,
+  };
+  return (Object.keys(defaults) as (keyof typeof defaults)[])
+    .filter((store) => config.backups[store].enabled)
+    .map((store) => {
+      const minutes = config.backups[store].everyMinutes ?? defaults[store].schedule.everyMinutes;
+      return { store, maxAgeHours: Math.ceil(minutes / 60) + 2 };
+    });
+}
+
+/** A store's backups volume under its budget, measured as the backup job's. */
+function storeBackupWatch(backup: ScheduledBackup, budgetMb: number): WatchedVolume {
+  return { volume: backup.volume, service: backup.service.spec.service, budgetMb };
+}
 
 /**
  * Logs (Loki + shipper via the read-only socket proxy), metrics (exporters + Prometheus) and
@@ -20,6 +50,13 @@ export class Observability {
   readonly edgeMetricsNetwork: PlatformNetwork;
   /** Grafana's network to the edge, when it is served there. */
   readonly grafanaRoute: PlatformNetwork | undefined;
+  /**
+   * The backups volumes of the stores whose job comes after node-exporter (Grafana's, the edge's),
+   * made here so node-exporter can mount them; present when the store's backup is on.
+   */
+  readonly backupVolumes: { readonly grafana?: ServiceVolume; readonly edge?: ServiceVolume };
+  /** Grafana's database snapshots, when backups.grafana is on. */
+  readonly grafanaBackup?: GrafanaBackup;
 
   /** `appServices`: the app services ContainerMissing watches, beside the data tier's. */
   constructor(ctx: StackContext, data: DataTier, appServices: readonly string[]) {
@@ -43,6 +80,21 @@ export class Observability {
       allowEngineInfo: true,
     });
     const { redis, rabbitmq } = data;
+    const backupsVolume = (store: "grafana" | "edge") =>
+      config.backups[store].enabled
+        ? new ServiceVolume(scope, `${store}-backups`, {
+            environment: env,
+            service: store,
+            purpose: "backups",
+            protect: config.protectData,
+          })
+        : undefined;
+    this.backupVolumes = { grafana: backupsVolume("grafana"), edge: backupsVolume("edge") };
+    const storeBackupVolumes = [
+      ...(data.redisBackup ? [{ store: redis.host, volume: data.redisBackup.backup.volume }] : []),
+      ...(data.rabbitmqBackup ? [{ store: "rabbitmq", volume: data.rabbitmqBackup.backup.volume }] : []),
+      ...Object.entries(this.backupVolumes).flatMap(([store, volume]) => (volume ? [{ store, volume }] : [])),
+    ];
     this.exporters = new MetricsExporters(scope, "exporters", {
       environment: env,
       monitoringNetwork: monitoringNet,
@@ -58,7 +110,7 @@ export class Observability {
         password: redis.monitorPassword!,
       },
       cadvisor: { image: o11y.exporters.cadvisorImage, dockerHost: this.logs.dockerHost, dockerApiNetwork: this.logs.dockerApiNetwork },
-      node: { image: o11y.exporters.nodeImage, backupsVolume: data.backupsVolume },
+      node: { image: o11y.exporters.nodeImage, backupsVolume: data.backupsVolume, extraBackupVolumes: storeBackupVolumes },
     });
     this.prometheus = new PrometheusServer(scope, "prometheus", {
       environment: env,
@@ -76,6 +128,7 @@ export class Observability {
       alerts: {
         expectedServices: [...appServices, ...data.serviceNames, "edge", "loki"],
         restoreDrillIntervalSeconds: data.restoreDrill.intervalSeconds,
+        backupStores: storeBackupAlerts(config),
       },
       // RabbitMQ's built-in plugin is scraped on its own network; everything else comes to monitoring.
       networks: [
@@ -88,6 +141,18 @@ export class Observability {
     });
     this.grafanaRoute = o11y.grafana.expose === "edge" ? ctx.routeNetwork("grafana") : undefined;
     this.grafana = this.buildGrafana(ctx, data, monitoringNet);
+    const grafanaBackup = config.backups.grafana;
+    if (this.backupVolumes.grafana)
+      this.grafanaBackup = new GrafanaBackup(scope, "grafana-backup", {
+        ...storeBackupSettings(ctx, "grafana", grafanaBackup),
+        volume: this.backupVolumes.grafana,
+        dataVolume: this.grafana.dataVolume,
+        image: grafanaBackup.image,
+        // Grafana's and the edge's jobs read a volume and talk to nobody: one internal network for both.
+        network: ctx.network("backups"),
+        // Its first run reads grafana.db, which Grafana creates on its first start.
+        dependsOn: this.grafana.service.containers,
+      });
   }
 
   /**
@@ -108,6 +173,10 @@ export class Observability {
         budgetMb: b.postgresData,
       })),
       { volume: data.backupsVolume, service: data.backup.service.spec.service, budgetMb: b.postgresBackups },
+      ...(data.redisBackup ? [storeBackupWatch(data.redisBackup.backup, b.redisBackups)] : []),
+      ...(data.rabbitmqBackup ? [storeBackupWatch(data.rabbitmqBackup.backup, b.rabbitmqBackups)] : []),
+      ...(this.grafanaBackup ? [storeBackupWatch(this.grafanaBackup.backup, b.grafanaBackups)] : []),
+      ...(edge.backup ? [storeBackupWatch(edge.backup.backup, b.edgeBackups)] : []),
       ...[redis.service, ...redis.replicaServices].flatMap((svc) =>
         stateful(svc.spec.volumes).map((volume) => ({ volume, service: svc.spec.service, budgetMb: b.redisData })),
       ),

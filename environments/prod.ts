@@ -143,7 +143,27 @@ export const PROD_BUDGETS = {
   grafanaData: 1024,
   edgeData: 256,
   vpnKeys: 16,
+  // 48 hourly RDB snapshots of up to ~170 MiB; 28 definitions exports (KiB each); 14 gzipped
+  // Grafana databases; 14 tars of Caddy's data.
+  redisBackups: 8192,
+  rabbitmqBackups: 256,
+  grafanaBackups: 1024,
+  edgeBackups: 256,
 } as const;
+
+/**
+ * The four store backups (Postgres' are always on), with the stores' own schedules and retention.
+ * Dev keeps them off: its volumes are unprotected, so `cdktf destroy` takes a backup along with the
+ * data it copies, and the data is throwaway; turn one on in dev.ts to try it.
+ */
+export function storeBackupsConfig(enabled: boolean, pin: (ref: string) => string = (ref) => ref) {
+  return {
+    redis: { enabled },
+    rabbitmq: { enabled },
+    grafana: { enabled, image: pin(PINNED_IMAGES.python) },
+    edge: { enabled },
+  };
+}
 
 export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
 
@@ -197,6 +217,7 @@ export function releasedConfig(
     rabbitmq: { image: PINNED_IMAGES.rabbitmq, memoryMb: 1024, cpuShares: 1024, vhost: "updateio-prod", clusterSize: 3 },
     observability: observabilityConfig(vars, { lokiDays: 30, prometheusDays: 30, scale: 1, grafanaExpose: "edge" }),
     budgets: PROD_BUDGETS,
+    backups: storeBackupsConfig(true),
     vpn: vpnConfig(vars),
     migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
     services: updateioServices({

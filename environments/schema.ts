@@ -318,6 +318,48 @@ const observability = z.strictObject({
     .default({ discord: false }),
 });
 
+/**
+ * One store's scheduled backup (constructs/kit/scheduled-backup.ts). Schedule and retention default
+ * to the store's own (RedisBackup: hourly, 48 kept; RabbitBackup: 6-hourly, 28; GrafanaBackup and
+ * EdgeBackup: daily, 14). The off-host copy follows postgres.offsite: same bucket and keys, the
+ * store's own prefix <env>/<store>.
+ */
+const storeBackupFields = {
+  enabled: z.boolean({ error: "must be true or false" }),
+  /** Minutes between runs, 15 to 10080; up to a day it must divide one (15, 30, 60, 120, 360, 720, 1440). */
+  everyMinutes: z
+    .int({ error: "must be a whole number of minutes" })
+    .min(15, { error: "must be at least 15" })
+    .max(10080, { error: "must be at most 10080 (a week)" })
+    .refine((m) => m > 1440 || 1440 % m === 0, {
+      error: "must divide a day so runs fall on the same clock times (15, 30, 60, 120, 180, 240, 360, 720 or 1440)",
+    })
+    .optional(),
+  /** Offset of the runs from UTC midnight, "HH:MM", below everyMinutes. */
+  at: z
+    .string()
+    .regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { error: 'must be "HH:MM" (24 h, UTC), e.g. "03:15"' })
+    .optional(),
+  /** Snapshots kept (the newest). */
+  keep: z
+    .int({ error: "must be a whole number of snapshots" })
+    .min(1, { error: "must be at least 1" })
+    .max(1000, { error: "must be at most 1000" })
+    .optional(),
+};
+const storeBackup = z.strictObject(storeBackupFields);
+
+const backups = z.strictObject({
+  /** RDB snapshots of the "state" instance through a sync-only ACL user. */
+  redis: storeBackup,
+  /** Definitions exports (vhost, users, permissions, queues, policies); messages are not backed up. */
+  rabbitmq: storeBackup,
+  /** Grafana's SQLite database; `image` runs the job (python, pinned: Grafana's image has no sqlite3). */
+  grafana: z.strictObject({ ...storeBackupFields, image: imageRef }),
+  /** Caddy's data (ACME account, certificates, internal CA), with the edge's own image. */
+  edge: storeBackup,
+});
+
 /** Optional WireGuard gateway: operators reach the admin surfaces through it instead of the internet. */
 const vpn = z.strictObject({
   enabled: z.boolean({ error: "must be true or false" }),
@@ -502,6 +544,7 @@ export const environmentConfigSchema = z
     rabbitmq,
     observability,
     budgets,
+    backups,
     vpn,
     migrations: z.strictObject({
       /** The service whose image runs the migrations; it starts after they succeed. */
@@ -563,6 +606,9 @@ export function crossFieldProblems(input: unknown): Problem[] {
     if (typeof o11y.socketProxyImage === "string") refs.push([["observability", "socketProxyImage"], o11y.socketProxyImage]);
     const vpnCfg = obj(cfg.vpn);
     if (vpnCfg.enabled === true && typeof vpnCfg.image === "string") refs.push([["vpn", "image"], vpnCfg.image]);
+    const grafanaBackup = obj(obj(cfg.backups).grafana);
+    if (grafanaBackup.enabled === true && typeof grafanaBackup.image === "string")
+      refs.push([["backups", "grafana", "image"], grafanaBackup.image]);
     if (pg.pooler === true) {
       if (typeof pg.poolerImage === "string") refs.push([["postgres", "poolerImage"], pg.poolerImage]);
       else
@@ -717,6 +763,22 @@ export function crossFieldProblems(input: unknown): Problem[] {
     if (Array.isArray(vpnCfg.peers) && vpnCfg.peers.length > 0) issue(["vpn", "peers"], inert);
     if (vpnCfg.endpoint !== undefined) issue(["vpn", "endpoint"], inert);
     if (vpnCfg.keyMode === "supplied") issue(["vpn", "keyMode"], inert);
+  }
+  for (const [store, raw] of Object.entries(obj(cfg.backups))) {
+    const b = obj(raw);
+    const every = b.everyMinutes;
+    if (typeof every === "number" && typeof b.at === "string" && /^\d\d:\d\d$/.test(b.at)) {
+      const [h, m] = b.at.split(":").map(Number);
+      if (h! * 60 + m! >= every)
+        issue(
+          ["backups", store, "at"],
+          `"${b.at}" is not shorter than everyMinutes (${every}); use an offset below the interval, e.g. "00:15"`,
+        );
+    } else if ((typeof every === "number") !== (typeof b.at === "string"))
+      issue(
+        ["backups", store, typeof every === "number" ? "at" : "everyMinutes"],
+        "is missing: set everyMinutes and at together (the store's default offset may not fit another interval)",
+      );
   }
   for (const [key, message] of volumeBudgetProblems(obj(cfg.budgets), {
     lokiRetentionDays: obj(obj(cfg.observability).loki).retentionDays,

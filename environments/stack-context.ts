@@ -1,8 +1,23 @@
 import { TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
 import { PlatformNetwork } from "../constructs/kit";
+import type { BackupOffsiteProps } from "../constructs/kit/scheduled-backup";
+import type { StoreBackupProps } from "../constructs/kit/store-backup";
 import { publicUrlFor } from "./prod";
 import type { EnvironmentConfig } from "./schema";
+
+type StoreBackupConfig = EnvironmentConfig["backups"]["redis"];
+
+/** A store backup's shared props from its config section: schedule, retention, the off-host copy and protection. */
+export function storeBackupSettings(ctx: StackContext, store: string, cfg: StoreBackupConfig): StoreBackupProps {
+  return {
+    environment: ctx.env,
+    ...(cfg.everyMinutes !== undefined && cfg.at !== undefined ? { schedule: { everyMinutes: cfg.everyMinutes, at: cfg.at } } : {}),
+    ...(cfg.keep !== undefined ? { keep: cfg.keep } : {}),
+    offsite: ctx.backupOffsite(store),
+    protectData: ctx.config.protectData,
+  };
+}
 
 /**
  * What the parts of one environment's stack share: the scope they build into, the config, the
@@ -58,6 +73,30 @@ export class StackContext {
     }).stringValue;
     this.variables.set(name, value);
     return value;
+  }
+
+  /**
+   * The off-host copy of one store's backups, when postgres.offsite is set: the same bucket,
+   * endpoint and keys (one pair of sensitive variables), its own egress network. Postgres keeps its
+   * configured prefix; every other store copies under the default <env>/<store>.
+   */
+  backupOffsite(store: string): BackupOffsiteProps | undefined {
+    const cfg = this.config.postgres.offsite;
+    if (!cfg) return undefined;
+    const { prefix, ...shared } = cfg;
+    return {
+      ...shared,
+      ...(store === "postgres" && prefix !== undefined ? { prefix } : {}),
+      network: this.egressNetwork(`${store}-offsite`),
+      accessKeyId: this.sensitiveVariable(
+        "offsite_access_key_id",
+        "Access key id for the off-host backup bucket. Set TF_VAR_offsite_access_key_id or the workspace variable.",
+      ),
+      secretAccessKey: this.sensitiveVariable(
+        "offsite_secret_access_key",
+        "Secret key for the off-host backup bucket. Set TF_VAR_offsite_secret_access_key or the workspace variable.",
+      ),
+    };
   }
 
   /** Public URL of a host on the edge: the HTTPS port appears when it is not 443. */

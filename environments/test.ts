@@ -1,4 +1,5 @@
 import type { EnvironmentConfigInput } from "./schema";
+import { SMALL_HOST_BUDGETS } from "./dev";
 import { observabilityConfig, releasedConfig, type ServiceSize } from "./prod";
 import type { Variables } from "./variables";
 
@@ -47,17 +48,6 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
       grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
     }),
     // Small data on a shared test host; Loki's keeps 7 days at about 54 KB/s of logs.
-    budgets: {
-      postgresData: 2048,
-      postgresBackups: 8192,
-      redisData: 256,
-      rabbitmqData: 1024,
-      lokiData: 4096,
-      shipperData: 64,
-      prometheusData: 2048,
-      grafanaData: 256,
-      edgeData: 64,
-      vpnKeys: 16,
-    },
+    budgets: { ...SMALL_HOST_BUDGETS, lokiData: 4096 },
   };
 }

@@ -29,6 +29,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { formatSummary, readProfile, summarizeProfile } from "./bench/cpu-profile";
 import type { ResourceCounts } from "./bench/runtime";
+import type { SynthTimes } from "./bench/synth-timing";
 import {
   cdktfAppEnv,
   heading,
@@ -164,6 +165,14 @@ function usage(problem?: string): never {
   process.exit(0);
 }
 
+/** The app command's launcher (cdktf.json `app` without main.ts): the bench workloads run with it. */
+function appLauncher(config: CdktfJson): string {
+  const launcher = config.app.replace(/\s+main\.ts\s*$/, "");
+  if (launcher === config.app)
+    throw new Error(`bench: cdktf.json's app (${config.app}) does not end in main.ts; cannot derive its launcher`);
+  return launcher;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sections 1/2: our app vs the minimal app
 // ---------------------------------------------------------------------------------------------
@@ -252,7 +261,7 @@ async function appVersusMinimal(opts: Options, ours: AppUnderTest, minimal: AppU
 // ---------------------------------------------------------------------------------------------
 
 /** What scripts/bench/scaled-app.ts reports (synth parts from scripts/bench/synth-timing.ts). */
-interface ScaleReport {
+interface ScaleReport extends SynthTimes {
   multiplier: number;
   stacks: number;
   appServicesPerStack: number;
@@ -262,12 +271,6 @@ interface ScaleReport {
   configMs: number;
   constructMs: number;
   synthMs: number;
-  prepareMs: number;
-  policyMs: number;
-  policyRenderMs: number;
-  renderMs: number;
-  childProcessMs: number;
-  writeMs: number;
   cpuMs: number;
   maxRssMb: number;
 }
@@ -276,7 +279,13 @@ interface ScaleFigures {
   perService: number;
   perServiceCpu: number;
   linearRatio: number;
+  /** cdktf + bindings alone, per typical docker_container (scripts/bench/floor-app.ts). */
+  perContainer: number;
+  resourcesPerService: number;
 }
+
+/** Sizes of the floor workload (containers in one stack). */
+const FLOOR_SIZES = [50, 500] as const;
 
 /** The in-process parts of one scaled run (column name, description, value); they add up to construct + synth. */
 const SCALE_PARTS: [string, string, (r: ScaleReport) => number][] = [
@@ -289,7 +298,7 @@ const SCALE_PARTS: [string, string, (r: ScaleReport) => number][] = [
 
 async function scaling(opts: Options, ours: AppUnderTest): Promise<ScaleFigures> {
   heading("3. Growth with the number of app services");
-  const command = "npx tsx scripts/bench/scaled-app.ts";
+  const command = `${appLauncher(ours.config)} scripts/bench/scaled-app.ts`;
   line(`workload: scripts/bench/scaled-app.ts = main.ts's three EnvironmentStacks (dev, test, prod) with every stack's five app`);
   line(`services multiplied (1×: the real app; 10×: 50 per stack; 50×: 250 per stack). Each copy is wired like its original, on`);
   line(`the stack's runtime (dev containers, test/prod Swarm): own image, own secrets, the data tier's connections, own networks.`);
@@ -358,7 +367,30 @@ async function scaling(opts: Options, ours: AppUnderTest): Promise<ScaleFigures>
     `  wall model: ≈ ${sec(median(wall.get(1)!) - slope(MULTIPLIERS.flatMap((m) => wall.get(m)!.map((w) => [services(m), w] as const))) * services(1))}` +
       ` fixed + ${slope(MULTIPLIERS.flatMap((m) => wall.get(m)!.map((w) => [services(m), w] as const))).toFixed(1)} ms × app services`,
   );
-  return { perService, perServiceCpu, linearRatio };
+
+  // The floor: what cdktf and the bindings alone charge per resource, with none of our code.
+  const floor: { containers: number; inProcessMs: number; cpuMs: number }[] = [];
+  for (let round = 0; round < opts.scaleRuns; round++) {
+    for (const n of FLOOR_SIZES) {
+      await withScratch("floor", async (outdir, report) => {
+        const env = cdktfAppEnv(ours.config, outdir, { BENCH_FLOOR_N: String(n), BENCH_REPORT: report });
+        await runOk(`floor app ${n}`, `${appLauncher(ours.config)} scripts/bench/floor-app.ts`, ROOT, env);
+        floor.push(readJson(report));
+      });
+    }
+  }
+  const perContainer = slope(floor.map((r) => [r.containers, r.inProcessMs] as const));
+  const perContainerCpu = slope(floor.map((r) => [r.containers, r.cpuMs] as const));
+  const resourcesPerService = (of(50)[0]!.resources - of(1)[0]!.resources) / (services(50) - services(1));
+  line(
+    `  floor (scripts/bench/floor-app.ts: cdktf + bindings alone, ${FLOOR_SIZES.join(" and ")} typical containers, ${opts.scaleRuns} round(s)):` +
+      ` ${perContainer.toFixed(2)} ms per docker_container (cpu ${perContainerCpu.toFixed(2)} ms).`,
+  );
+  line(
+    `    an added app service adds ${resourcesPerService.toFixed(1)} resources: at a container's price that is ≈ ${(perContainer * resourcesPerService).toFixed(1)} ms` +
+      ` before any code of ours (secrets and networks cost less, a docker_service more).`,
+  );
+  return { perService, perServiceCpu, linearRatio, perContainer, resourcesPerService };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,16 +420,20 @@ function probe(launcher: string, mode: string, config: CdktfJson, env: Record<st
 async function whereTheTimeGoes(opts: Options, ours: AppUnderTest, figures: SynthFigures): Promise<void> {
   heading("4. Where the time goes (scripts/bench/probe.ts)");
   line(`The probe does main.ts's steps (or the minimal app's) with module groups loaded one at a time, timing each phase in-process`);
-  line(`(synth parts: scripts/bench/synth-timing.ts). launcher = wall − the app process's lifetime (npx + the tsx CLI process).`);
+  line(
+    `(synth parts: scripts/bench/synth-timing.ts). launcher = wall − the app process's lifetime (the shell, and npx + the tsx CLI process when used).`,
+  );
   line(`${opts.profileRuns} round(s), interleaved; medians; ms.`);
-  const launcher = ours.config.app.replace(/\s+main\.ts\s*$/, "");
+  const launcher = appLauncher(ours.config);
+  // The launcher alone, against the other usual one (npx tsx spawns npm, then the tsx CLI, then node).
+  const otherLauncher = launcher === "npx tsx" ? "node --import tsx" : "npx tsx";
   const cases: { key: string; launcher: string; mode: string; env?: Record<string, string> }[] = [
     { key: "ours", launcher, mode: "ours" },
     { key: "minimal", launcher, mode: "minimal" },
-    { key: "ours-sm", launcher, mode: "ours", env: { BENCH_SOURCEMAPS: "1" } },
-    { key: "ours-nt", launcher, mode: "ours", env: { BENCH_TOKEN_TRACES: "off" } },
+    { key: "ours-traces", launcher, mode: "ours", env: { BENCH_PROCESS: "no-sourcemaps" } },
+    { key: "ours-plain", launcher, mode: "ours", env: { BENCH_PROCESS: "plain" } },
     { key: "noop", launcher, mode: "noop" },
-    { key: "noop-import", launcher: "node --import tsx", mode: "noop" },
+    { key: "noop-other", launcher: otherLauncher, mode: "noop" },
   ];
   const runs = new Map<string, ProbeRun[]>(cases.map((c) => [c.key, []]));
   for (let round = 0; round < opts.profileRuns; round++) {
@@ -446,16 +482,15 @@ async function whereTheTimeGoes(opts: Options, ours: AppUnderTest, figures: Synt
 
   const inProcess = (k: string) => phase(k, "construct", "synth");
   line();
-  line(`  what-ifs (construct + synth, same run): cdktf captures a full stack trace for every token it creates`);
+  line(`  what-ifs (construct + synth, same run), against main.ts's process settings (environments/synth-process.ts): cdktf asks`);
   line(
-    `  (${Math.round(extra("ours", "stackCapturesConstruct"))} while constructing ours, ${Math.round(extra("minimal", "stackCapturesConstruct"))} the minimal app).`,
+    `  V8 for a full stack trace for every token it creates (${Math.round(extra("ours-plain", "stackCapturesConstruct"))} while constructing ours), which main.ts skips.`,
   );
-  line(`    source maps on (tsx's default; main.ts turns them off): ${msf(inProcess("ours-sm"))} vs ${msf(inProcess("ours"))}`);
+  line(`    main.ts as it is (source maps off, no token traces):                              ${msf(inProcess("ours"))}`);
+  line(`    source maps off only (token traces captured and formatted; BENCH_PROCESS=no-sourcemaps) ${msf(inProcess("ours-traces"))}`);
+  line(`    plain node + tsx (source maps on, token traces captured and formatted):           ${msf(inProcess("ours-plain"))}`);
   line(
-    `    token traces not formatted (Error.prepareStackTrace gives cdktf's captures no frames): ${msf(inProcess("ours-nt"))} vs ${msf(inProcess("ours"))}`,
-  );
-  line(
-    `  launcher alone (empty .ts file, wall): \`${launcher}\` ${msf(wallOf("noop"))}, \`node --import tsx\` ${msf(wallOf("noop-import"))}` +
+    `  launcher alone (empty .ts file, wall): \`${launcher}\` ${msf(wallOf("noop"))}, \`${otherLauncher}\` ${msf(wallOf("noop-other"))}` +
       ` (common to both apps: a fixed cost, it lowers the ratio)`,
   );
 }
@@ -516,7 +551,7 @@ const ON_CONTAINERS = `${RUNTIME_ENV} on containers`;
 
 async function runtimes(opts: Options, ours: AppUnderTest): Promise<Record<Runtime, { wall: number[]; inProcess: number[] }>> {
   heading("5. The Swarm stacks vs the container stacks (same run)");
-  const command = "npx tsx scripts/bench/runtime-app.ts";
+  const command = `${appLauncher(ours.config)} scripts/bench/runtime-app.ts`;
   line(`workload: scripts/bench/runtime-app.ts = the ${RUNTIME_ENV} environment alone, built as main.ts builds it, on its own runtime`);
   line(`(BENCH_RUNTIME=swarm: the app services as docker_service + docker_secret) and switched to { kind: "containers" }`);
   line(`(BENCH_RUNTIME=containers; validated again by the schema). Launcher and environment as section 1; one warm-up each,`);
@@ -624,6 +659,10 @@ async function main(): Promise<void> {
     scale.perService <= TARGET_MS_PER_SERVICE,
   );
   targetLine("growth: cost/service 10→50× ÷ 1→10×", scale.linearRatio.toFixed(2), `≤ ${LINEAR_LIMIT}`, scale.linearRatio <= LINEAR_LIMIT);
+  line(
+    `  floor: cdktf alone ${scale.perContainer.toFixed(2)} ms per typical container × ${scale.resourcesPerService.toFixed(1)} resources per app service` +
+      ` ≈ ${(scale.perContainer * scale.resourcesPerService).toFixed(1)} ms`,
+  );
   const [s, c] = [runtime.swarm, runtime.containers];
   line(
     `  ${RUNTIME_ENV} on Swarm vs on containers (in-process medians): ${msf(median(s.inProcess))} vs ${msf(median(c.inProcess))}` +

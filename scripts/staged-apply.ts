@@ -11,6 +11,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { forEachFlag } from "./lib/argv";
 import { parseStagesFile, STACK_NAME, stackDigest, StagesFileError, TARGET_ADDRESS, type FileStack } from "./review/stages-file";
 
 export const USAGE = `usage: npm run apply:staged -- --stack <name> --stages <file> [options]
@@ -59,53 +60,48 @@ export function parseArgs(argv: readonly string[]): ApplyOptions {
     dryRun: false,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf("=");
-    const flag = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith("--") && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === "" || (inline === undefined && v.startsWith("--"))) throw new InputError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case "--stack":
-        o.stack = value();
-        break;
-      case "--stages":
-        o.stages = value();
-        break;
-      case "--dir":
-        o.dir = value();
-        break;
-      case "--check":
-        o.check = value();
-        break;
-      case "--pause": {
-        const v = value();
-        if (!/^\d{1,4}$/.test(v) || Number(v) > 3600)
-          throw new InputError(`--pause "${v}" must be a whole number of seconds from 0 to 3600`);
-        o.pauseSeconds = Number(v);
-        break;
+  forEachFlag(
+    argv,
+    (flag, value, arg) => {
+      switch (flag) {
+        case "--stack":
+          o.stack = value();
+          break;
+        case "--stages":
+          o.stages = value();
+          break;
+        case "--dir":
+          o.dir = value();
+          break;
+        case "--check":
+          o.check = value();
+          break;
+        case "--pause": {
+          const v = value();
+          if (!/^\d{1,4}$/.test(v) || Number(v) > 3600)
+            throw new InputError(`--pause "${v}" must be a whole number of seconds from 0 to 3600`);
+          o.pauseSeconds = Number(v);
+          break;
+        }
+        case "--auto-approve":
+          o.autoApprove = true;
+          break;
+        case "--skip-init":
+          o.skipInit = true;
+          break;
+        case "--dry-run":
+          o.dryRun = true;
+          break;
+        case "-h":
+        case "--help":
+          o.help = true;
+          break;
+        default:
+          throw new InputError(`unknown option ${arg}`);
       }
-      case "--auto-approve":
-        o.autoApprove = true;
-        break;
-      case "--skip-init":
-        o.skipInit = true;
-        break;
-      case "--dry-run":
-        o.dryRun = true;
-        break;
-      case "-h":
-      case "--help":
-        o.help = true;
-        break;
-      default:
-        throw new InputError(`unknown option ${arg}`);
-    }
-  }
+    },
+    (message) => new InputError(message),
+  );
   if (o.help) return o as ApplyOptions;
   if (o.stack === undefined) throw new InputError("--stack is required (dev, test or prod)");
   if (!STACK_NAME.test(o.stack)) throw new InputError(`--stack "${o.stack}" must match ${STACK_NAME} (a stack name such as prod)`);

@@ -1,21 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { MigrationJob } from "../../constructs/app/migration-job";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
 import type { AppServiceSettings } from "../../constructs/app/app-settings";
 import { errorOf } from "../support/helpers";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "migration-job-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("migration-job-test");
 
-type Json = Record<string, any>;
 const API_IMAGE = `ghcr.io/updateio/api:1.4.0@sha256:${"a1".repeat(32)}`;
 const apiConfig: AppServiceSettings = {
   image: { kind: "registry", ref: API_IMAGE },
@@ -29,9 +22,7 @@ const apiConfig: AppServiceSettings = {
 };
 
 describe("MigrationJob", () => {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "prod");
   const postgres = new PostgresCluster(stack, "postgres", {
     environment: "prod",
     image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`,
@@ -47,11 +38,8 @@ describe("MigrationJob", () => {
     memoryMb: 512,
     logLevel: "info",
   });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const c = containers.find((x) => x.name === "prod-api-migrate")!;
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  const { text, containers, named, key } = synthJson(stack);
+  const c = named("prod-api-migrate");
 
   it("is its own job construct: one container (plus seed and secrets owner) at the paths the job always had", () => {
     const names = containers.map((x) => x.name as string).filter((n) => n.startsWith("prod-api-migrate"));
@@ -127,7 +115,7 @@ describe("MigrationJob", () => {
       { name: `\${docker_network.${key("docker_network", "prod-postgres")}.name}`, aliases: ["api-migrate"] },
     ]);
     expect(c.depends_on).toContain(`docker_container.${key("docker_container", "prod-postgres")}`);
-    const seed = containers.find((x) => x.name === "prod-api-migrate-seed")!;
+    const seed = named("prod-api-migrate-seed");
     const url = seed.upload.find((u: Json) => u.file === "/run/secrets/database_url").content;
     expect(url).toMatch(
       /^postgresql:\/\/updateio_owner:\$\{urlencode\(random_password\.postgres_owner-password_[0-9A-F]+\.result\)\}@postgres:5432\/updateio\?schema=public$/,

@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
@@ -14,12 +9,12 @@ import { UpdateioService, type UpdateioServiceProps } from "../../constructs/app
 import type { AppServiceSettings } from "../../constructs/app/app-settings";
 import { RabbitBroker } from "../../constructs/rabbitmq/rabbit-broker";
 import { errorOf } from "../support/helpers";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { HARDENED_CONTAINER } from "../support/synth-expectations";
 
-const OUT = mkdtempSync(join(tmpdir(), "updateio-service-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("updateio-service-test");
 
 const APP_IMAGE = `ghcr.io/updateio/api:1.4.0@sha256:${"a1".repeat(32)}`;
-type Json = Record<string, any>;
 
 const registryConfig: AppServiceSettings = {
   image: { kind: "registry", ref: APP_IMAGE },
@@ -48,9 +43,7 @@ function build(
   env = "prod",
   withData = true,
 ) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, env);
   const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
   const pg = withData
@@ -68,11 +61,7 @@ function build(
     uses: pg && redis ? [{ target: pg }, { target: redis }] : [],
     ...extra({ stack, edge, egress }),
   });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const named = (name: string) => containers.find((c) => c.name === name)!;
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  const { text, json, containers, named, key } = synthJson(stack);
   return { svc, text, json, named, key, containers };
 }
 
@@ -98,9 +87,7 @@ describe("UpdateioService (registry image, prod-like)", () => {
         name: `prod-api-${i}`,
         hostname: `api-${i}`,
         user: "1000:1000",
-        read_only: true,
-        capabilities: { drop: ["ALL"] },
-        security_opts: ["no-new-privileges:true"],
+        ...HARDENED_CONTAINER,
         memory: 512,
         memory_swap: 512,
         cpu_shares: 1024,
@@ -245,9 +232,7 @@ describe("UpdateioService (dev: built from source, hot reload, debug)", () => {
 
 describe("UpdateioService with a broker connection (addApp) and its props", () => {
   it("takes the connection broker.addApp returned, after its uses, even when the app is added after the broker is built", () => {
-    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
-    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-    new RandomProvider(stack, "random");
+    const stack = testStack(OUT, "prod");
     const rabbit = new RabbitBroker(stack, "rabbitmq", {
       environment: "prod",
       image: `rabbitmq:4.1.4-management-alpine@sha256:${"5c".repeat(32)}`,

@@ -92,6 +92,11 @@ export interface EngineExpectation {
   /** Undefined when memory_swap is not set: the engine then picks its default (2 × Memory with swap accounting). */
   readonly MemorySwap?: number;
   readonly CpuShares: number;
+  /** CFS period and quota in µs (0 = not set): the provider sends them as written. */
+  readonly CpuPeriod: number;
+  readonly CpuQuota: number;
+  /** As the provider sends them (ulimitsToDockerUlimits): name, soft, hard. */
+  readonly Ulimits: readonly { Name: string; Soft: number; Hard: number }[];
   readonly ShmSize?: number;
   readonly LogConfig: { Type: string; Config: Record<string, string> };
   readonly Tmpfs: Readonly<Record<string, string>>;
@@ -155,6 +160,9 @@ const TRANSLATED = new Set([
   "memory",
   "memory_swap",
   "cpu_shares",
+  "cpu_period",
+  "cpu_quota",
+  "ulimit",
   "shm_size",
   "log_driver",
   "log_opts",
@@ -258,6 +266,21 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
   else if (swapMb !== 0) throw new UntranslatableError(at("memory_swap"), `${swapMb} is neither a size in MiB nor -1`);
   const cpuShares = int(at("cpu_shares"), r.cpu_shares ?? 0);
   if (cpuShares > 0) flag("--cpu-shares", String(cpuShares));
+  const cpuPeriod = int(at("cpu_period"), r.cpu_period ?? 0);
+  if (cpuPeriod > 0) flag("--cpu-period", String(cpuPeriod));
+  const cpuQuota = int(at("cpu_quota"), r.cpu_quota ?? 0);
+  if (cpuQuota > 0) flag("--cpu-quota", String(cpuQuota));
+  const ulimits = objList(at("ulimit"), r.ulimit ?? []).map((u, i) => {
+    const where = `${at("ulimit")}[${i}]`;
+    onlyKeys(where, u, ["name", "soft", "hard"]);
+    const ul = {
+      Name: literal(`${where}.name`, str(`${where}.name`, u.name)),
+      Soft: int(`${where}.soft`, u.soft),
+      Hard: int(`${where}.hard`, u.hard),
+    };
+    flag("--ulimit", `${ul.Name}=${ul.Soft}:${ul.Hard}`);
+    return ul;
+  });
   const shmMb = int(at("shm_size"), r.shm_size ?? 0);
   if (shmMb > 0) flag("--shm-size", `${shmMb}m`);
 
@@ -455,6 +478,9 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
       Memory: memoryMb * MIB,
       MemorySwap: swapMb > 0 ? swapMb * MIB : swapMb === -1 ? -1 : undefined,
       CpuShares: cpuShares,
+      CpuPeriod: cpuPeriod,
+      CpuQuota: cpuQuota,
+      Ulimits: ulimits,
       ShmSize: shmMb > 0 ? shmMb * MIB : undefined,
       LogConfig: { Type: logDriver, Config: logOpts },
       Tmpfs: tmpfs,

@@ -425,6 +425,9 @@ export interface DockerInspect {
     Memory: number;
     MemorySwap: number;
     CpuShares: number;
+    CpuPeriod: number;
+    CpuQuota: number;
+    Ulimits: { Name: string; Soft: number; Hard: number }[] | null;
     ShmSize: number;
     LogConfig: { Type: string; Config: Record<string, string> | null };
     Tmpfs: Record<string, string> | null;
@@ -489,6 +492,12 @@ export function inspectMismatches(plan: ContainerPlan, c: DockerInspect): Mismat
   check("HostConfig.Memory", hc.Memory, e.Memory);
   if (e.MemorySwap !== undefined) check("HostConfig.MemorySwap", hc.MemorySwap, e.MemorySwap);
   check("HostConfig.CpuShares", hc.CpuShares, e.CpuShares);
+  check("HostConfig.CpuPeriod", hc.CpuPeriod, e.CpuPeriod);
+  check("HostConfig.CpuQuota", hc.CpuQuota, e.CpuQuota);
+  // The engine answers {Name, Hard, Soft}: compare values, not key order.
+  const byName = (u: readonly { Name: string; Soft: number; Hard: number }[] | null | undefined) =>
+    [...(u ?? [])].map(({ Name, Soft, Hard }) => ({ Name, Soft, Hard })).sort((a, b) => a.Name.localeCompare(b.Name));
+  check("HostConfig.Ulimits", byName(hc.Ulimits), byName(e.Ulimits));
   if (e.ShmSize !== undefined) check("HostConfig.ShmSize", hc.ShmSize, e.ShmSize);
   check(
     "HostConfig.LogConfig",

@@ -140,6 +140,8 @@ const O11Y = [
   "volume-usage",
 ];
 const HA_EXPORTERS = ["postgres-exporter-replica-1", "redis-exporter-replica-1"];
+// Test and prod back up Redis, RabbitMQ, Grafana and the edge (dev leaves them off: environments/prod.ts storeBackupsConfig).
+const STORE_BACKUPS = ["redis-backup", "rabbitmq-backup", "grafana-backup", "edge-backup"];
 const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
 // dev runs the apps as containers; test and prod run them as Swarm services (everything else stays a
 // container on the manager).
@@ -170,6 +172,7 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     ...HA_DATA,
     ...O11Y,
     ...HA_EXPORTERS,
+    ...STORE_BACKUPS,
   ].map((s) => `test-${s}`),
   prod: [
     "api-migrate",
@@ -181,6 +184,7 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     ...HA_DATA,
     ...O11Y,
     ...HA_EXPORTERS,
+    ...STORE_BACKUPS,
   ].map((s) => `prod-${s}`),
 };
 const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
@@ -196,8 +200,8 @@ const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup", "postg
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
   dev: [...APP_SEEDS, ...CORE_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
-  test: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
-  prod: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS],
+  test: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS],
+  prod: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS],
 };
 const REPLICAS: Record<EnvironmentName, Record<string, number>> = {
   dev: { api: 1, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },
@@ -279,6 +283,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         "logs-metrics",
         // The volume-usage job's own network: nothing else joins it.
         "volume-usage",
+        // Grafana's and the edge's backup jobs: they read a volume and talk to nobody.
+        ...(webhook ? ["backups"] : []),
       ];
       const egress = ["egress-edge", "egress-discord-bot", "egress-telegram-bot", ...(env === "dev" ? ["egress-api"] : [])];
       expect(nets).toEqual(
@@ -292,7 +298,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       // edge, postgres, redis, rabbitmq, five apps (+ PgBouncer where the pooler is on), and nine for
       // observability (loki, alloy, socket proxy, prometheus, grafana, four exporters).
       // On Swarm the nodes pull the four other app images themselves; the API's is still pulled for the migration job.
-      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 15 : 18);
+      // Test and prod add the Grafana backup's python image (the other backup jobs run their store's image).
+      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 16 : 18);
       const passwords = Object.keys(json().resource.random_password)
         .map((k) => k.replace(/_[0-9A-F]{8}$/, ""))
         .sort();
@@ -321,6 +328,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
           "redis_app-password",
           "redis_healthcheck-password",
           "redis_monitor-password",
+          ...(webhook ? ["redis_backup-password"] : []),
           ...(webhook
             ? ["redis_replication-password", "redis_sentinel-client-password", "redis_sentinel-password", "redis_sentinel-peer-password"]
             : []),
@@ -614,7 +622,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         env === "prod"
           ? [
               "prod-alloy-data",
+              "prod-edge-backups",
               "prod-edge-data",
+              "prod-grafana-backups",
               "prod-grafana-data",
               "prod-loki-data",
               "prod-postgres-backups",
@@ -624,6 +634,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
               "prod-rabbitmq-1-data",
               "prod-rabbitmq-2-data",
               "prod-rabbitmq-3-data",
+              "prod-rabbitmq-backups",
+              "prod-redis-backups",
               "prod-redis-data",
               "prod-redis-replica-1-data",
             ]

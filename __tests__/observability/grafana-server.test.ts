@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, TerraformVariable, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { GRAFANA_MOUNTS, GRAFANA_SECRETS, GrafanaServer, type GrafanaServerProps } from "../../constructs/observability/grafana-server";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
@@ -22,14 +17,14 @@ import {
   renderDatasources,
 } from "../../constructs/observability/renderers/grafana";
 import { errorOf } from "../support/helpers";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { HARDENED_CONTAINER, ROTATED_LOGS } from "../support/synth-expectations";
 
-const OUT = mkdtempSync(join(tmpdir(), "grafana-server-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("grafana-server-test");
 
 const PG_IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 const IMAGE = `grafana/grafana:12.1.1@sha256:${"9a".repeat(32)}`;
 const RULES = alertRules({ environment: "prod", expectedServices: ["api"] });
-type Json = Record<string, any>;
 
 interface Ctx {
   stack: TerraformStack;
@@ -43,9 +38,7 @@ interface Ctx {
 }
 
 function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServerProps> = () => ({})) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, env);
   const monitoring = new PlatformNetwork(stack, "monitoring-network", { environment: env, purpose: "monitoring" });
   const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
@@ -72,12 +65,9 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
     protectData: env === "prod",
     ...overrides(ctx),
   });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
-  const server = containers.find((c) => c.name === `${env}-grafana`)!;
-  const seed = containers.find((c) => c.name === `${env}-grafana-seed`)!;
+  const { text, json, named, key } = synthJson(stack);
+  const server = named(`${env}-grafana`);
+  const seed = named(`${env}-grafana-seed`);
   const uploads = new Map<string, string>((seed.upload as Json[]).map((u) => [u.file as string, u.content as string]));
   return { stack, grafana, text, json, key, server, seed, uploads, ctx };
 }
@@ -107,18 +97,15 @@ describe("GrafanaServer", () => {
 
   it("runs hardened: read-only rootfs as the image's uid 472 (gid 0), every capability dropped, limits, log rotation", () => {
     expect(text).toHaveResourceWithProperties(Container, {
+      ...HARDENED_CONTAINER,
+      ...ROTATED_LOGS,
       name: "prod-grafana",
       user: "472:0",
-      read_only: true,
       privileged: false,
-      capabilities: { drop: ["ALL"] },
-      security_opts: ["no-new-privileges:true"],
       memory: 512,
       memory_swap: 512,
       cpu_shares: 512,
       restart: "unless-stopped",
-      log_driver: "json-file",
-      log_opts: { "max-size": "10m", "max-file": "3" },
     });
     expect(server.entrypoint).toBeUndefined(); // the image's /run.sh
     expect(server.healthcheck).toEqual({
@@ -346,9 +333,7 @@ describe("GrafanaServer", () => {
   });
 
   it("adds its own Postgres role to a cluster built before it (with replicas): its own role and database on the read-only endpoint, the password the cluster delivers", () => {
-    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "test");
-    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-    new RandomProvider(stack, "random");
+    const stack = testStack(OUT, "test");
     const readNet = new PlatformNetwork(stack, "postgres-grafana-network", { environment: "test", purpose: "postgres-grafana" });
     const role = "updateio_grafana";
     const cluster = new PostgresCluster(stack, "postgres", {

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +22,7 @@ import {
 } from "../../constructs/observability/renderers/observability-catalogue";
 import { describeIfBinary } from "../support/binaries";
 import { promqlIdentifiers } from "../support/promql";
+import { explain, promtool } from "../support/promtool";
 
 // Grafana is not packaged for Debian and cannot be installed here (docs/architecture.md), so everything
 // below except the promtool block checks the rendered files against Grafana's documented keys and our
@@ -438,8 +438,8 @@ describeIfBinary("promtool", "the dashboards' PromQL parsed by promtool", () => 
       }));
       const file = join(dir, "dashboards.rules.yml");
       writeFileSync(file, stringify({ groups: [{ name: "grafana-dashboards", rules }] }));
-      const result = spawnSync("promtool", ["check", "rules", file], { encoding: "utf8", timeout: 30_000 });
-      expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+      const result = promtool(["check", "rules", file]);
+      expect(result.status, explain(result)).toBe(0);
       expect(result.stdout).toContain(`SUCCESS: ${rules.length} rules found`);
     } finally {
       rmSync(dir, { recursive: true, force: true });

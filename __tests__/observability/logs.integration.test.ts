@@ -191,6 +191,26 @@ function parseAlloy(src: string): Block[] {
     if (nlBefore && !sawComma) throw new Error(`line ${line}: missing trailing comma before ${close} on its own line`);
     expectP(close);
   };
+  /** Items up to `close` (consumed), each followed by a comma or, for the last, by `close`; new lines allowed after commas. */
+  const separated = <T>(close: "]" | "}", what: string, line: number, item: () => T): T[] => {
+    const items: T[] = [];
+    let sawComma = false;
+    skipNl();
+    while (!isP(close)) {
+      items.push(item());
+      sawComma = false;
+      if (isP(",")) {
+        p++;
+        sawComma = true;
+      }
+      if (peek()?.t === "nl") {
+        skipNl();
+        if (!isP(close) && !sawComma) throw new Error(`line ${line}: missing comma between ${what}`);
+      } else if (!sawComma && !isP(close)) throw new Error(`line ${line}: missing comma between ${what}`);
+    }
+    closing(close, sawComma, line);
+    return items;
+  };
   const expr = (): Value => {
     const tok = toks[p++];
     if (!tok) throw new Error("unexpected end in expression");
@@ -212,46 +232,15 @@ function parseAlloy(src: string): Block[] {
       }
       return { kind: "ref", path };
     }
-    if (tok.t === "punct" && tok.v === "[") {
-      const items: Value[] = [];
-      let sawComma = false;
-      skipNl();
-      while (!isP("]")) {
-        items.push(expr());
-        sawComma = false;
-        if (isP(",")) {
-          p++;
-          sawComma = true;
-        }
-        if (peek()?.t === "nl") {
-          skipNl();
-          if (!isP("]") && !sawComma) throw new Error(`line ${tok.line}: missing comma between array items`);
-        } else if (!sawComma && !isP("]")) throw new Error(`line ${tok.line}: missing comma between array items`);
-      }
-      closing("]", sawComma, tok.line);
-      return { kind: "array", items };
-    }
+    if (tok.t === "punct" && tok.v === "[") return { kind: "array", items: separated("]", "array items", tok.line, expr) };
     if (tok.t === "punct" && tok.v === "{") {
-      const entries: [string, Value][] = [];
-      let sawComma = false;
-      skipNl();
-      while (!isP("}")) {
+      const entry = (): [string, Value] => {
         const key = toks[p++];
         if (!key || (key.t !== "ident" && key.t !== "string")) throw new Error(`line ${tok.line}: object key expected`);
         expectP("=");
-        entries.push([key.v as string, expr()]);
-        sawComma = false;
-        if (isP(",")) {
-          p++;
-          sawComma = true;
-        }
-        if (peek()?.t === "nl") {
-          skipNl();
-          if (!isP("}") && !sawComma) throw new Error(`line ${tok.line}: missing comma between object entries`);
-        } else if (!sawComma && !isP("}")) throw new Error(`line ${tok.line}: missing comma between object entries`);
-      }
-      closing("}", sawComma, tok.line);
-      return { kind: "object", entries };
+        return [key.v as string, expr()];
+      };
+      return { kind: "object", entries: separated("}", "object entries", tok.line, entry) };
     }
     throw new Error(`line ${tok.line}: unexpected token in expression`);
   };

@@ -1,10 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { LokiStack, type LokiStackProps } from "../../constructs/observability/loki-stack";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
@@ -12,9 +7,10 @@ import { blockingFindings, evaluatePolicy, suppressionsOf } from "../../construc
 import { renderAlloyConfig } from "../../constructs/observability/renderers/alloy";
 import { socketProxyEnv } from "../../constructs/observability/renderers/docker-socket-proxy";
 import { defaultLogPipeline } from "../../constructs/observability/renderers/log-pipeline";
+import { EPHEMERAL_LABEL, HARDENED_CONTAINER, ROTATED_LOGS, SEED_CONTAINER } from "../support/synth-expectations";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "loki-stack-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("loki-stack-test");
 
 const digest = (byte: string) => `@sha256:${byte.repeat(32)}`;
 const IMAGES = {
@@ -23,7 +19,6 @@ const IMAGES = {
   promtail: `grafana/promtail:3.5.0${digest("50")}`,
   socketProxyImage: `tecnativa/docker-socket-proxy:v0.5.0${digest("1f")}`,
 };
-type Json = Record<string, any>;
 
 interface BuildOptions {
   readonly env?: "dev" | "prod";
@@ -33,8 +28,7 @@ interface BuildOptions {
 
 function build(overrides: Partial<LokiStackProps> = {}, opts: BuildOptions = {}) {
   const env = opts.env ?? "dev";
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  const stack = testStack(OUT, env, { random: false });
   const monitoring = new PlatformNetwork(stack, "monitoring", {
     environment: env,
     purpose: "monitoring",
@@ -51,25 +45,14 @@ function build(overrides: Partial<LokiStackProps> = {}, opts: BuildOptions = {})
     protectData: env === "prod",
     ...overrides,
   });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const byName = (name: string) => containers.find((c) => c.name === name)!;
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  const { text, json, containers, named, key } = synthJson(stack);
+  const byName = named;
   const ref = (type: string, name: string, attr = "name") => `\${${type}.${key(type, name)}.${attr}}`;
   const upload = (seedName: string, file: string): string => byName(seedName).upload.find((u: Json) => u.file === file)!.content;
   return { stack, logs, monitoring, text, json, containers, byName, key, ref, upload, env };
 }
 
-const HARDENED = {
-  read_only: true,
-  capabilities: { drop: ["ALL"] },
-  security_opts: ["no-new-privileges:true"],
-  privileged: false,
-  restart: "unless-stopped",
-  log_driver: "json-file",
-  log_opts: { "max-size": "10m", "max-file": "3" },
-};
+const HARDENED = { ...HARDENED_CONTAINER, ...ROTATED_LOGS, privileged: false, restart: "unless-stopped" };
 
 describe("LokiStack (default: Alloy)", () => {
   const { logs, text, json, containers, byName, key, ref, upload } = build();
@@ -94,20 +77,9 @@ describe("LokiStack (default: Alloy)", () => {
   });
 
   it("seeds the configs from containers that never start, have no network and run as nobody", () => {
-    for (const name of ["dev-loki-seed", "dev-alloy-seed"])
-      expect(byName(name), name).toMatchObject({
-        start: false,
-        must_run: false,
-        network_mode: "none",
-        user: "65534:65534",
-        capabilities: { drop: ["ALL"] },
-        security_opts: ["no-new-privileges:true"],
-      });
+    for (const name of ["dev-loki-seed", "dev-alloy-seed"]) expect(byName(name), name).toMatchObject(SEED_CONTAINER);
     for (const name of ["dev-loki-config", "dev-alloy-config"])
-      expect(json.resource.docker_volume[key("docker_volume", name)].labels, name).toContainEqual({
-        label: "io.updateio.ephemeral",
-        value: "true",
-      });
+      expect(json.resource.docker_volume[key("docker_volume", name)].labels, name).toContainEqual(EPHEMERAL_LABEL);
   });
 
   it("configures Loki single-binary on its filesystem with bounded ingestion and queries, and no usage reporting", () => {

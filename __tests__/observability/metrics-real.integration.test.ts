@@ -269,11 +269,36 @@ const changedKeys = (a: Record<string, string>, b: Record<string, string>) =>
   Object.keys(a)
     .filter((k) => a[k] !== b[k])
     .sort();
+/** The env run here has exactly the synthesized env's keys and differs from it only in `rewritten` (sorted). */
+function expectOnlyRewritten(
+  f: { readonly synthesizedEnv: Record<string, string>; readonly runEnv: Record<string, string> },
+  rewritten: string[],
+) {
+  expect(Object.keys(f.runEnv).sort()).toEqual(Object.keys(f.synthesizedEnv).sort());
+  expect(changedKeys(f.synthesizedEnv, f.runEnv)).toEqual(rewritten);
+}
 const namesOf = (samples: readonly Sample[]) => new Set(samples.map((s) => s.name));
 const valuesOf = (samples: readonly Sample[], name: string) => samples.filter((s) => s.name === name);
 
 async function scrape(port: number): Promise<Sample[]> {
   return parseMetrics(await httpText(`http://127.0.0.1:${port}/metrics`));
+}
+
+/**
+ * Starts an exporter fixture before the describe's tests (and scrapes it once), stops it after;
+ * `fx()` is the fixture, `samples()` that first scrape.
+ */
+function exporterFixture<F extends { readonly exporterPort: number; stop(): Promise<void> }>(start: () => Promise<F>) {
+  let f: F | undefined;
+  let samples: Sample[] = [];
+  beforeAll(async () => {
+    f = await start();
+    samples = await scrape(f.exporterPort);
+  }, 120_000);
+  afterAll(async () => {
+    await f?.stop();
+  });
+  return { fx: () => f!, samples: () => samples };
 }
 
 // =============================================================================================
@@ -745,25 +770,10 @@ describeIf(
   [...POSTGRES_REQS, ...ROOT_TOOLS],
   "postgres_exporter 0.11 with the exporter container's env, on a primary built from the uploaded first-boot SQL",
   () => {
-    let f: PostgresFixture | undefined;
-    let samples: Sample[] = [];
-    const fx = () => f!;
-
-    beforeAll(async () => {
-      f = await startPostgresWithExporter();
-      samples = await scrape(f.exporterPort);
-    }, 120_000);
-    afterAll(async () => {
-      await f?.stop();
-    });
+    const { fx, samples } = exporterFixture(startPostgresWithExporter);
 
     it("runs with the container's env (only host, port, paths and listen address rewritten) and every flag it has", () => {
-      expect(Object.keys(fx().runEnv).sort()).toEqual(Object.keys(fx().synthesizedEnv).sort());
-      expect(changedKeys(fx().synthesizedEnv, fx().runEnv)).toEqual([
-        "DATA_SOURCE_PASS_FILE",
-        "DATA_SOURCE_URI",
-        "PG_EXPORTER_WEB_LISTEN_ADDRESS",
-      ]);
+      expectOnlyRewritten(fx(), ["DATA_SOURCE_PASS_FILE", "DATA_SOURCE_URI", "PG_EXPORTER_WEB_LISTEN_ADDRESS"]);
       expect(fx().synthesizedEnv.DATA_SOURCE_URI).toMatch(/\?sslmode=disable$/);
       expect(fx().droppedFlags).toEqual(PG_FLAGS_UNKNOWN_TO_0_11);
       expect(fx().exporter.running, fx().exporter.log()).toBe(true);
@@ -771,7 +781,7 @@ describeIf(
 
     it("logs in as the monitor role created by the uploaded SQL, with the password from the file the seed uploads: pg_up 1", () => {
       expect(fx().monitorRole).toBe("updateio_monitor");
-      expect(valuesOf(samples, "pg_up").map((s) => s.value)).toEqual([1]);
+      expect(valuesOf(samples(), "pg_up").map((s) => s.value)).toEqual([1]);
       const sessions = fx()
         .server.psql(`SELECT count(*) FROM pg_stat_activity WHERE usename = '${fx().monitorRole}' AND datname = 'updateio'`)
         .trim();
@@ -779,15 +789,15 @@ describeIf(
     });
 
     it("scrapes with no errors: every collector succeeds and the last scrape reports no error (pg_monitor is enough on 0.11)", () => {
-      const collectors = valuesOf(samples, "pg_scrape_collector_success");
+      const collectors = valuesOf(samples(), "pg_scrape_collector_success");
       expect(collectors.length).toBeGreaterThan(0);
       expect(collectors.filter((s) => s.value !== 1).map((s) => s.labels.collector)).toEqual([]);
-      expect(valuesOf(samples, "pg_exporter_last_scrape_error").map((s) => s.value)).toEqual([0]);
+      expect(valuesOf(samples(), "pg_exporter_last_scrape_error").map((s) => s.value)).toEqual([0]);
       expect(fx().exporter.log()).not.toMatch(/permission denied|pg_hba\.conf rejects|password authentication failed/);
     });
 
     it("serves every METRICS.postgres name 0.11 can produce; the absent ones are exactly the stated gap", () => {
-      const names = namesOf(samples);
+      const names = namesOf(samples());
       const absent = METRICS.postgres.filter((n) => !names.has(n)).sort();
       expect(absent).toEqual(POSTGRES_NAMES_ABSENT_ON_0_11);
       const present = METRICS.postgres.filter((n) => names.has(n));
@@ -796,10 +806,10 @@ describeIf(
       const maxConnections = /^max_connections=(\d+)$/.exec(
         (container("postgres").command as string[]).find((a) => a.startsWith("max_connections="))!,
       )![1];
-      expect(valuesOf(samples, "pg_settings_max_connections").map((s) => s.value)).toEqual([Number(maxConnections)]);
-      const sizes = valuesOf(samples, "pg_database_size_bytes");
+      expect(valuesOf(samples(), "pg_settings_max_connections").map((s) => s.value)).toEqual([Number(maxConnections)]);
+      const sizes = valuesOf(samples(), "pg_database_size_bytes");
       expect(sizes.find((s) => s.labels.datname === "updateio")?.value ?? 0).toBeGreaterThan(0);
-      expect(valuesOf(samples, "pg_stat_database_numbackends").some((s) => s.labels.datname === "updateio" && s.value >= 1)).toBe(true);
+      expect(valuesOf(samples(), "pg_stat_database_numbackends").some((s) => s.labels.datname === "updateio" && s.value >= 1)).toBe(true);
     });
   },
 );
@@ -812,25 +822,10 @@ describeIf(
   [...REDIS_REQS, ...ROOT_TOOLS],
   "redis_exporter 1.45 with the exporter container's env, on redis-server with the uploaded redis.conf and ACL",
   () => {
-    let f: RedisFixture | undefined;
-    let samples: Sample[] = [];
-    const fx = () => f!;
-
-    beforeAll(async () => {
-      f = await startRedisWithExporter();
-      samples = await scrape(f.exporterPort);
-    }, 120_000);
-    afterAll(async () => {
-      await f?.stop();
-    });
+    const { fx, samples } = exporterFixture(startRedisWithExporter);
 
     it("runs with the container's env (address, password file path and listen address rewritten); the CONFIG step is off", () => {
-      expect(Object.keys(fx().runEnv).sort()).toEqual(Object.keys(fx().synthesizedEnv).sort());
-      expect(changedKeys(fx().synthesizedEnv, fx().runEnv)).toEqual([
-        "REDIS_ADDR",
-        "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
-        "REDIS_PASSWORD_FILE",
-      ]);
+      expectOnlyRewritten(fx(), ["REDIS_ADDR", "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", "REDIS_PASSWORD_FILE"]);
       expect(fx().runEnv.REDIS_USER).toBe("monitor");
       expect(fx().runEnv.REDIS_EXPORTER_CONFIG_COMMAND).toBe("-");
       // The uploaded map has exactly one key, the exporter's REDIS_ADDR (redis_exporter looks it up by that string).
@@ -839,21 +834,21 @@ describeIf(
     });
 
     it("logs in as the ACL's monitor user with the password from the JSON map: redis_up 1, and nothing refused", () => {
-      expect(valuesOf(samples, "redis_up").map((s) => s.value)).toEqual([1]);
+      expect(valuesOf(samples(), "redis_up").map((s) => s.value)).toEqual([1]);
       // CONFIG is never sent (the ACL would refuse it), and nothing else was refused either.
       expect(fx().exporter.log()).not.toMatch(/NOPERM|WRONGPASS|NOAUTH|CONFIG/i);
-      expect(valuesOf(samples, "redis_exporter_last_scrape_error").map((s) => s.value)).toEqual([0]);
-      expect(namesOf(samples).has("redis_config_maxclients"), "no CONFIG-derived metric: the CONFIG step is skipped").toBe(false);
+      expect(valuesOf(samples(), "redis_exporter_last_scrape_error").map((s) => s.value)).toEqual([0]);
+      expect(namesOf(samples()).has("redis_config_maxclients"), "no CONFIG-derived metric: the CONFIG step is skipped").toBe(false);
     });
 
     it("serves every METRICS.redis name", () => {
-      const names = namesOf(samples);
+      const names = namesOf(samples());
       expect(METRICS.redis.filter((n) => !names.has(n))).toEqual([]);
     });
 
     it("reports redis_memory_max_bytes equal to the rendered maxmemory (read from INFO, not CONFIG)", () => {
       expect(fx().maxmemoryBytes).toBe(96 * 1024 * 1024);
-      expect(valuesOf(samples, "redis_memory_max_bytes").map((s) => s.value)).toEqual([fx().maxmemoryBytes]);
+      expect(valuesOf(samples(), "redis_memory_max_bytes").map((s) => s.value)).toEqual([fx().maxmemoryBytes]);
     });
   },
 );

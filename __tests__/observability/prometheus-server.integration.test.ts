@@ -1,11 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
@@ -21,12 +18,13 @@ import { alertRules, renderPrometheusRules } from "../../constructs/observabilit
 import { renderPrometheusConfig, type ScrapeTarget } from "../../constructs/observability/renderers/prometheus";
 import { describeIfBinary } from "../support/binaries";
 import { errorOf } from "../support/helpers";
+import { explain, promtool } from "../support/promtool";
+import { EPHEMERAL_LABEL, HARDENED_CONTAINER, ROTATED_LOGS, SEED_CONTAINER } from "../support/synth-expectations";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "prometheus-server-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("prometheus-server-test");
 
 const IMAGE = `prom/prometheus:v3.5.0@sha256:${"5e".repeat(32)}`;
-type Json = Record<string, any>;
 
 const TARGETS: ScrapeTarget[] = [
   { job: "postgres", targets: ["postgres-exporter:9187"], labels: { instance_role: "primary" } },
@@ -45,9 +43,7 @@ function build(
     rabbitmq: PlatformNetwork;
   }) => Partial<PrometheusServerProps> = () => ({}),
 ) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, env);
   const monitoring = new PlatformNetwork(stack, "monitoring-network", { environment: env, purpose: "monitoring" });
   const rabbitmq = new PlatformNetwork(stack, "rabbitmq-network", { environment: env, purpose: "rabbitmq" });
   const prometheus = new PrometheusServer(stack, "prometheus", {
@@ -58,18 +54,15 @@ function build(
     protectData: env === "prod",
     ...overrides({ stack, monitoring, rabbitmq }),
   });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  const { text, json, named, key } = synthJson(stack);
   return {
     stack,
     prometheus,
     text,
     json,
     key,
-    server: containers.find((c) => c.name === `${env}-prometheus`)!,
-    seed: containers.find((c) => c.name === `${env}-prometheus-seed`)!,
+    server: named(`${env}-prometheus`),
+    seed: named(`${env}-prometheus-seed`),
   };
 }
 
@@ -82,25 +75,50 @@ function flag(command: readonly string[], name: string): string | undefined {
 describe("PrometheusServer", () => {
   const { stack, prometheus, text, json, key, server, seed } = build("prod");
 
-  it("matches its snapshot", () => {
-    const volumes = Object.values(json.resource.docker_volume).filter((v) => (v as Json).name.startsWith("prod-prometheus"));
-    expect({ container: server, seed, volumes }).toMatchSnapshot();
+  it("uploads a prometheus.yml that scrapes every job's targets every 15s and loads the uploaded rule files", () => {
+    const config = parse(prometheus.configText);
+    expect(config.global).toEqual({
+      scrape_interval: "15s",
+      scrape_timeout: "10s",
+      evaluation_interval: "15s",
+      external_labels: { environment: "prod" },
+    });
+    expect(config.rule_files).toEqual([`${PROMETHEUS_RULES_DIR}/*.yml`]);
+    const jobs = Object.fromEntries((config.scrape_configs as Json[]).map((s) => [s.job_name, s]));
+    expect(Object.keys(jobs)).toEqual(["cadvisor", "edge", "grafana", "postgres", "prometheus", "rabbitmq", "redis"]);
+    for (const t of [...TARGETS, { job: "prometheus", targets: ["prometheus:9090"] } as ScrapeTarget]) {
+      expect(jobs[t.job].static_configs, t.job).toEqual([{ targets: t.targets, ...(t.labels ? { labels: t.labels } : {}) }]);
+      // No per-job interval or timeout: every job inherits the global 15s/10s.
+      expect(Object.keys(jobs[t.job]).sort(), t.job).toEqual(["job_name", "metrics_path", "static_configs"]);
+      expect(jobs[t.job].metrics_path, t.job).toBe(t.job === "rabbitmq" ? "/metrics/per-object" : "/metrics");
+    }
+  });
+
+  it("seeds the config volumes (ephemeral) from a container that never starts; the data volume is kept", () => {
+    expect(seed).toMatchObject({ ...SEED_CONTAINER, name: "prod-prometheus-seed", memory: 16 });
+    expect((seed.volumes as Json[]).map((v) => [v.container_path, v.read_only])).toEqual([
+      [PROMETHEUS_CONFIG_DIR, false],
+      [PROMETHEUS_RULES_DIR, false],
+    ]);
+    const seedKey = `docker_container.${key("docker_container", "prod-prometheus-seed")}`;
+    expect(server.depends_on).toEqual([seedKey]);
+    expect(server.lifecycle.replace_triggered_by).toEqual([seedKey]);
+    for (const name of ["prod-prometheus-config", "prod-prometheus-config1"])
+      expect(json.resource.docker_volume[key("docker_volume", name)].labels, name).toContainEqual(EPHEMERAL_LABEL);
+    expect(json.resource.docker_volume[key("docker_volume", "prod-prometheus-data")].labels).not.toContainEqual(EPHEMERAL_LABEL);
   });
 
   it("runs hardened: read-only rootfs as nobody, every capability dropped, limits, log rotation, nothing published", () => {
     expect(text).toHaveResourceWithProperties(Container, {
+      ...HARDENED_CONTAINER,
+      ...ROTATED_LOGS,
       name: "prod-prometheus",
       user: "65534:65534",
-      read_only: true,
       privileged: false,
-      capabilities: { drop: ["ALL"] },
-      security_opts: ["no-new-privileges:true"],
       memory: 1024,
       memory_swap: 1024,
       cpu_shares: 512,
       restart: "unless-stopped",
-      log_driver: "json-file",
-      log_opts: { "max-size": "10m", "max-file": "3" },
     });
     expect(server.ports ?? []).toEqual([]);
     expect(server.entrypoint).toBeUndefined(); // the image's /bin/prometheus
@@ -242,8 +260,6 @@ describeIfBinary("promtool", "PrometheusServer's uploaded files on promtool", ()
   const { prometheus, seed, server } = build("prod");
   let root = "";
   let configFile = "";
-  const promtool = (args: string[]) => spawnSync("promtool", args, { encoding: "utf8", timeout: 60_000 });
-  const explain = (r: ReturnType<typeof promtool>) => `exit ${String(r.status)}\n${r.stdout}\n${r.stderr}`;
 
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), "prometheus-server-promtool-"));

@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { Construct } from "constructs";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { EdgeProxy } from "../../constructs/edge/edge-proxy";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
@@ -14,13 +9,12 @@ import type { MetricsExporters } from "../../constructs/observability/metrics-ex
 import { PROMETHEUS_CONFIG_DIR, PROMETHEUS_RULES_DIR, PrometheusServer } from "../../constructs/observability/prometheus-server";
 import { renderPrometheusConfig, type IScrapeTarget, type ScrapeTarget } from "../../constructs/observability/renderers/prometheus";
 import { errorOf } from "../support/helpers";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "prometheus-targets-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("prometheus-targets-test");
 
 const IMAGE = `prom/prometheus:v3.5.0@sha256:${"5e".repeat(32)}`;
 const SELF: ScrapeTarget = { job: "prometheus", targets: ["prometheus:9090"] };
-type Json = Record<string, any>;
 
 // The constructs that already describe their own targets are IScrapeTargets as they are.
 const lokiIsATarget = (l: LokiStack): IScrapeTarget => l;
@@ -41,9 +35,7 @@ class FakeExporter extends Construct implements IScrapeTarget {
 }
 
 function stackWithPrometheus(scrapeTargets?: readonly (IScrapeTarget | ScrapeTarget)[]) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "dev");
   const monitoring = new PlatformNetwork(stack, "monitoring-network", { environment: "dev", purpose: "monitoring" });
   const prometheus = new PrometheusServer(stack, "prometheus", {
     environment: "dev",
@@ -56,8 +48,7 @@ function stackWithPrometheus(scrapeTargets?: readonly (IScrapeTarget | ScrapeTar
 
 /** prometheus.yml as the synthesized seed uploads it. */
 function uploadedConfig(stack: TerraformStack): string {
-  const json: Json = JSON.parse(Testing.synth(stack));
-  const seed = (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === "dev-prometheus-seed")!;
+  const seed = synthJson(stack).named("dev-prometheus-seed");
   return (seed.upload as Json[]).find((u) => u.file === `${PROMETHEUS_CONFIG_DIR}/prometheus.yml`)!.content;
 }
 

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,6 +28,7 @@ import { prometheusArgs, renderPrometheusConfig, type PrometheusConfigInput } fr
 import { describeIfBinary } from "../support/binaries";
 import { errorOf, freePort } from "../support/helpers";
 import { promqlIdentifiers } from "../support/promql";
+import { explain, promtool } from "../support/promtool";
 
 // ---------------------------------------------------------------------------------------------
 // fixtures
@@ -892,8 +893,6 @@ describeIfBinary("promtool", "prometheus.yml and the alert rules on promtool", (
   let dir = "";
   let rulesFile = "";
   let configFile = "";
-  const promtool = (args: string[]) => spawnSync("promtool", args, { encoding: "utf8", timeout: 60_000 });
-  const explain = (r: ReturnType<typeof promtool>) => `exit ${String(r.status)}\n${r.stdout}\n${r.stderr}`;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "updateio-promtool-"));

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPgBouncerIni, renderPgBouncerUserlist } from "../../constructs/postgres/renderers/pgbouncer";
 import { describeIf, requireBinary } from "../support/binaries";
@@ -109,49 +108,11 @@ describeIf(
 
     afterAll(() => primary?.server.stop());
 
-    /** psql as the app role through PgBouncer (TCP, SCRAM). */
-    const bouncer = (sql: string, password: string = CLUSTER.app.password) =>
-      primary.server.run(
-        "psql",
-        [
-          "-X",
-          "-q",
-          "-A",
-          "-t",
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-h",
-          "127.0.0.1",
-          "-p",
-          String(PORT),
-          "-U",
-          CLUSTER.app.user,
-          "-d",
-          CLUSTER.database,
-          "-c",
-          sql,
-        ],
-        { PGPASSWORD: password },
-      );
+    /** The app role through PgBouncer (TCP, SCRAM). */
+    const viaBouncer = (password: string = CLUSTER.app.password) => ({ ...CLUSTER.app, password, port: PORT });
+    const bouncer = (sql: string, password?: string) => primary.server.psql(sql, viaBouncer(password));
     /** The admin console over the socket. */
-    const admin = (command: string) =>
-      primary.server.run("psql", [
-        "-X",
-        "-q",
-        "-A",
-        "-F",
-        "|",
-        "-h",
-        primary.server.dir,
-        "-p",
-        String(PORT),
-        "-U",
-        "pgbouncer",
-        "-d",
-        "pgbouncer",
-        "-c",
-        command,
-      ]);
+    const admin = (command: string) => primary.server.psql(command, { user: "pgbouncer", database: "pgbouncer", port: PORT, table: true });
     const poolRow = () => {
       const [header, ...rows] = admin("SHOW POOLS").trim().split("\n");
       const cols = header!.split("|");
@@ -189,33 +150,14 @@ describeIf(
     });
 
     it("SHOW POOLS shows a client active on a server while it holds a transaction, then the server idle", async () => {
-      const held = spawn(
-        process.getuid?.() === 0 ? "runuser" : "psql",
-        [
-          ...(process.getuid?.() === 0 ? ["-u", "postgres", "--", "psql"] : []),
-          "-X",
-          "-q",
-          "-h",
-          "127.0.0.1",
-          "-p",
-          String(PORT),
-          "-U",
-          CLUSTER.app.user,
-          "-d",
-          CLUSTER.database,
-          "-c",
-          "SELECT pg_sleep(1.5)",
-        ],
-        { env: { ...process.env, PGPASSWORD: CLUSTER.app.password }, stdio: "ignore" },
-      );
-      const exited = new Promise<number | null>((resolve) => held.on("exit", resolve));
+      const held = primary.server.psqlAsync("SELECT pg_sleep(1.5)", viaBouncer());
       let during: Record<string, string> = {};
       for (let i = 0; i < 40; i++) {
         await sleep(50);
         during = poolRow();
         if (Number(during.sv_active) >= 1) break;
       }
-      expect(await exited).toBe(0);
+      await expect(held).resolves.toBe("\n"); // psql exited 0 (pg_sleep's one empty row)
       const after = poolRow();
       console.log(
         `[pgbouncer] during: cl_active=${during.cl_active} sv_active=${during.sv_active}; after: cl_active=${after.cl_active} sv_idle=${after.sv_idle}`,
@@ -227,33 +169,7 @@ describeIf(
     });
 
     it("40 concurrent clients share at most the pool size of server connections", async () => {
-      const run = () =>
-        new Promise<string>((resolve, reject) => {
-          const p = spawn(
-            process.getuid?.() === 0 ? "runuser" : "psql",
-            [
-              ...(process.getuid?.() === 0 ? ["-u", "postgres", "--", "psql"] : []),
-              "-X",
-              "-q",
-              "-A",
-              "-t",
-              "-h",
-              "127.0.0.1",
-              "-p",
-              String(PORT),
-              "-U",
-              CLUSTER.app.user,
-              "-d",
-              CLUSTER.database,
-              "-c",
-              "SELECT pg_backend_pid() FROM pg_sleep(0.3)",
-            ],
-            { env: { ...process.env, PGPASSWORD: CLUSTER.app.password } },
-          );
-          let out = "";
-          p.stdout.on("data", (d) => (out += d));
-          p.on("exit", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`psql exited ${code}`))));
-        });
+      const run = async () => (await primary.server.psqlAsync("SELECT pg_backend_pid() FROM pg_sleep(0.3)", viaBouncer())).trim();
       const pids = new Set(await Promise.all(Array.from({ length: 40 }, run)));
       console.log(`[pgbouncer] 40 concurrent clients used ${pids.size} server connection(s) (pool ${POOL_SIZE})`);
       expect(pids.size).toBeLessThanOrEqual(POOL_SIZE);

@@ -10,38 +10,23 @@ import {
   renderRestoreDumpScript,
   renderRestorePitrScript,
   walArchiveSettings,
-  type BackupScriptInput,
 } from "../../constructs/postgres/renderers/backup-scripts";
 import { describeIf, requireBinary } from "../support/binaries";
 import { ArchivingPostgres, sleepMs } from "../support/postgres-backup-env";
-import { postgresRequirement } from "../support/postgres-server";
+import { BACKUP_SCRIPT_INPUT } from "../support/postgres-inputs";
+import { BACKUP, CLUSTER, postgresRequirement } from "../support/postgres-server";
 import { freePort } from "../support/helpers";
 
 // Runs exactly the rendered scripts; only paths, host and port are rewritten, through the
 // environment variables the scripts read their defaults from.
 // A port the kernel picks when the server starts: test files run in parallel.
 let PORT = 0;
-const DB = "updateio";
-const OWNER = "updateio_owner";
-const APP = "updateio_app";
-const BACKUP_ROLE = "updateio_backup";
-const passwords = {
-  owner: "OwnerPw0123456789abcdefABCDEF0123",
-  app: "AppPw0123456789abcdefABCDEF012345",
-  backup: "BackupPw0123456789abcdefABCDEF01",
-};
-
-const scriptInput: BackupScriptInput = {
-  host: "postgres",
-  port: 5432,
-  database: DB,
-  role: BACKUP_ROLE,
-  passwordFile: "/run/secrets/postgres_backup_password",
-  at: "02:00",
-  retention: { daily: 7, weekly: 4, monthly: 6 },
-  baseBackupEveryDays: 7,
-  keepBaseBackups: 2,
-};
+const DB = CLUSTER.database;
+const OWNER = CLUSTER.owner.user;
+const APP = CLUSTER.app.user;
+const BACKUP_ROLE = BACKUP.user;
+const passwords = { owner: CLUSTER.owner.password, app: CLUSTER.app.password, backup: BACKUP.password };
+const scriptInput = BACKUP_SCRIPT_INPUT;
 
 describe("backup scheduler retention (pruning step only)", () => {
   const root = mkdtempSync(join(tmpdir(), "updateio-backup-retention-"));
@@ -111,12 +96,7 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
       "20-backup-role.sql",
       renderBackupRoleSql({ role: BACKUP_ROLE, database: DB, passwordFile: backupFile }),
     );
-    for (const file of [roles, backupRole]) {
-      server.run("psql", ["-v", "ON_ERROR_STOP=1", "-U", "postgres", "--no-psqlrc", "-d", "postgres", "-f", file], {
-        PGHOST: server.dir,
-        PGPORT: String(PORT),
-      });
-    }
+    server.runSqlFiles(roles, backupRole);
     scripts.backup = server.writeFile("backup.sh", renderBackupScript(scriptInput));
     scripts.restoreDump = server.writeFile(
       "restore-dump.sh",

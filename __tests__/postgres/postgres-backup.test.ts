@@ -1,38 +1,31 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
-import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { Testing } from "cdktf";
+import { describe, expect, it } from "vitest";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
 import { PostgresBackup, type PostgresBackupOffsiteProps, type PostgresBackupProps } from "../../constructs/postgres/postgres-backup";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
 import { walArchiveSettings } from "../../constructs/postgres/renderers/backup-scripts";
+import { containerNamed, containersOf, synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { HARDENED_CONTAINER } from "../support/synth-expectations";
 
-const OUT = mkdtempSync(join(tmpdir(), "postgres-backup-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("postgres-backup-test");
 
 const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
-type Json = Record<string, any>;
 
-const server = (json: Json) => (Object.values(json.resource.docker_container) as Json[]).find((x) => x.name.endsWith("-postgres"))!;
+const server = (json: Json) => containersOf(json).find((x) => x.name.endsWith("-postgres"))!;
 
 type OffsiteInput = Omit<PostgresBackupOffsiteProps, "network" | "image"> & { internal?: boolean };
 
 function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}, offsiteInput?: OffsiteInput) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
+  const stack = testStack(OUT, env);
   const offsite = offsiteInput && {
     ...offsiteInput,
     image: "rclone/rclone:1.71.2",
     network: new PlatformNetwork(stack, "egress", { environment: env, purpose: "egress", internal: offsiteInput.internal ?? false }),
   };
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
   const pg = new PostgresCluster(stack, "postgres", {
     environment: env,
     image: IMAGE,
@@ -48,13 +41,11 @@ function build(env: "dev" | "prod", overrides: Partial<PostgresBackupProps> = {}
     ...(offsite ? { offsite } : {}),
     ...overrides,
   });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const c = containers.find((x) => x.name === `${env}-postgres-backup`)!;
-  const seed = containers.find((x) => x.name === `${env}-postgres-backup-seed`)!;
-  const offsiteC = containers.find((x) => x.name === `${env}-postgres-offsite`);
-  const offsiteSeed = containers.find((x) => x.name === `${env}-postgres-offsite-seed`);
+  const { text, json, named } = synthJson(stack);
+  const c = named(`${env}-postgres-backup`);
+  const seed = named(`${env}-postgres-backup-seed`);
+  const offsiteC = containerNamed(json, `${env}-postgres-offsite`);
+  const offsiteSeed = containerNamed(json, `${env}-postgres-offsite-seed`);
   return { stack, pg, backup, text, json, c, seed, offsiteC, offsiteSeed };
 }
 
@@ -64,7 +55,7 @@ describe("PostgresBackup", () => {
   it("adds its backup role to the cluster: replication, the role SQL, its password where passwordAt says, delivered to both sides", () => {
     expect(backup.clusterRole.name).toBe("updateio_backup");
     expect(backup.clusterRole.passwordSecret.node.path).toBe("prod/postgres-backup-password");
-    const pgSeed = (Object.values(json.resource.docker_container) as Json[]).find((x) => x.name === "prod-postgres-seed")!;
+    const pgSeed = containerNamed(json, "prod-postgres-seed")!;
     const sql = pgSeed.upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/20-updateio-backup.sql").content as string;
     expect(sql).toContain("\\set backup_password `cat /run/secrets/postgres_updateio_backup_password`");
     const hba = pgSeed.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
@@ -83,11 +74,9 @@ describe("PostgresBackup", () => {
 
   it("runs the scheduler hardened: read-only, postgres user, only the postgres network, no published ports", () => {
     expect(text).toHaveResourceWithProperties(Container, {
+      ...HARDENED_CONTAINER,
       name: "prod-postgres-backup",
       user: "postgres",
-      read_only: true,
-      capabilities: { drop: ["ALL"] },
-      security_opts: ["no-new-privileges:true"],
       memory: 256,
       restart: "unless-stopped",
       entrypoint: ["sh", "/etc/postgres-backup/backup.sh"],
@@ -203,10 +192,7 @@ describe("PostgresBackup", () => {
     expect(() => build("dev", { role: "updateio_app" })).toThrow(/addRole: name "updateio_app" is a built-in role .*pick another/);
   });
   it("uses a volume created by the caller (so the cluster can mount it first)", () => {
-    const app = Testing.app({ outdir: OUT });
-    const st = new TerraformStack(app, "test");
-    new DockerProvider(st, "docker", { host: "unix:///var/run/docker.sock" });
-    new RandomProvider(st, "random");
+    const st = testStack(OUT, "test");
     const volume = new ServiceVolume(st, "postgres-backups", { environment: "test", service: "postgres", purpose: "backups" });
     const pg = new PostgresCluster(st, "postgres", { environment: "test", image: IMAGE, memoryMb: 512 });
     const b = new PostgresBackup(st, "postgres-backup", { environment: "test", cluster: pg, volume });

@@ -1,34 +1,22 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { Testing } from "cdktf";
+import { describe, expect, it } from "vitest";
 import { PostgresCluster, type PostgresClusterProps, type PostgresRoleOptions } from "../../constructs/postgres/postgres-cluster";
 import { errorOf } from "../support/helpers";
+import { EPHEMERAL_LABEL, HARDENED_CONTAINER, ROTATED_LOGS } from "../support/synth-expectations";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "postgres-cluster-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("postgres-cluster-test");
 
 const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
-type Json = Record<string, any>;
 
 /** The cluster, then `roles` added after it is built (as PostgresBackup, the exporters and Grafana do). */
 function build(overrides: Partial<PostgresClusterProps> = {}, roles: readonly PostgresRoleOptions[] = []) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "dev");
   const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512, ...overrides });
   for (const role of roles) pg.addRole(role);
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const server = containers.find((c) => c.name === "dev-postgres")!;
-  const seed = containers.find((c) => c.name === "dev-postgres-seed")!;
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
-  return { stack, pg, text, json, server, seed, key };
+  const { text, json, containers, named, key } = synthJson(stack);
+  return { stack, pg, text, json, containers, named, server: named("dev-postgres"), seed: named("dev-postgres-seed"), key };
 }
 
 /** Container names, sorted; the kit's secrets-owner jobs (one per service with secrets) left out. */
@@ -56,17 +44,14 @@ describe("PostgresCluster", () => {
 
   it("runs hardened: read-only, unprivileged postgres user, no capabilities, limits, log rotation", () => {
     expect(text).toHaveResourceWithProperties(Container, {
+      ...HARDENED_CONTAINER,
+      ...ROTATED_LOGS,
       name: "dev-postgres",
       user: "postgres",
-      read_only: true,
-      capabilities: { drop: ["ALL"] },
-      security_opts: ["no-new-privileges:true"],
       memory: 512,
       memory_swap: 512,
       cpu_shares: 512,
       restart: "unless-stopped",
-      log_driver: "json-file",
-      log_opts: { "max-size": "10m", "max-file": "3" },
     });
     expect(server.labels).toContainEqual({ label: "io.updateio.component", value: "data" });
     expect(server.shm_size).toBe(64);
@@ -196,9 +181,7 @@ describe("PostgresCluster", () => {
 });
 
 describe("PostgresCluster with replicas and the pooler", () => {
-  const { pg, json, server, key } = build({ replicas: 2, pooler: true, protectData: true });
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const byName = (name: string) => containers.find((c) => c.name === name)!;
+  const { pg, json, server, key, named: byName } = build({ replicas: 2, pooler: true, protectData: true });
 
   it("runs each replica as its own hardened container with its own protected data volume", () => {
     expect(names(json)).toEqual([
@@ -334,9 +317,7 @@ describe("PostgresCluster with replicas and the pooler", () => {
   it("renders a role added after the stack's other constructs (and after its client read connectionFor) the same as one added at once", () => {
     const role: PostgresRoleOptions = { name: "updateio_monitor", initSql: () => "SELECT 1;\n" };
     const early = build({}, [role]).text;
-    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-    new RandomProvider(stack, "random");
+    const stack = testStack(OUT, "dev");
     const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512 });
     pg.connectionFor("app");
     pg.addRole(role);
@@ -344,9 +325,7 @@ describe("PostgresCluster with replicas and the pooler", () => {
   });
 
   it("puts a role's password where passwordAt says (its Terraform address), numbering first-boot files in the order roles are added", () => {
-    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-    new RandomProvider(stack, "random");
+    const stack = testStack(OUT, "dev");
     const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512 });
     const a = pg.addRole({ name: "role_a", initSql: () => "", passwordAt: { scope: stack, id: "legacy-a-password" } });
     pg.addRole({ name: "role_b", initSql: () => "" });
@@ -405,9 +384,16 @@ describe("PostgresCluster options", () => {
 });
 
 describe("PostgresCluster settings: reloadable ones applied by reload, not by replacement", () => {
-  const { json, server, key } = build({ replicas: 1, settings: { work_mem: "8MB", statement_timeout: "30s", max_wal_senders: 12 } });
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const byName = (name: string) => containers.find((c) => c.name === name)!;
+  const {
+    json,
+    server,
+    key,
+    containers,
+    named: byName,
+  } = build({
+    replicas: 1,
+    settings: { work_mem: "8MB", statement_timeout: "30s", max_wal_senders: 12 },
+  });
   const settingsSeed = byName("dev-postgres-settings-seed");
   const file = settingsSeed.upload[0].content as string;
   const seedAddress = `docker_container.${key("docker_container", "dev-postgres-settings-seed")}`;
@@ -423,7 +409,7 @@ describe("PostgresCluster settings: reloadable ones applied by reload, not by re
     expect(server.command).toContain("max_wal_senders=12");
     expect(server.command.join(" ")).not.toMatch(/work_mem|statement_timeout/);
     const vol = key("docker_volume", "dev-postgres-settings");
-    expect(json.resource.docker_volume[vol].labels).toContainEqual({ label: "io.updateio.ephemeral", value: "true" });
+    expect(json.resource.docker_volume[vol].labels).toContainEqual(EPHEMERAL_LABEL);
     for (const name of ["dev-postgres", "dev-postgres-replica-1"]) {
       expect(byName(name).volumes).toContainEqual({
         volume_name: `\${docker_volume.${vol}.name}`,

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { DATASOURCE_UIDS } from "../../constructs/observability/renderers/observability-catalogue";
-import { postgresClusterSettings, postgresCommand } from "../../constructs/postgres/renderers/postgres";
 import {
   GRAFANA_PG_STATS,
   GRAFANA_ROLE_DEFAULTS,
@@ -182,48 +181,16 @@ describeIf(
       owner.password = passwordOf(pgFiles.get("/run/secrets/postgres_owner_password")!);
       app.password = passwordOf(pgFiles.get("/run/secrets/postgres_app_password")!);
       const hbaFile = server.writeFile("pg_hba.conf", pgFiles.get("/etc/postgresql/pg_hba.conf")!);
-      const settings = {
-        ...postgresClusterSettings({ memoryMb: 256, hbaFile, replicas: 0 }),
-        listen_addresses: "127.0.0.1",
-        port: String(server.port),
-        unix_socket_directories: server.dir,
-      };
-      const child = server.spawnAsUser("postgres", ["-D", server.dataDir, ...postgresCommand(settings).slice(1)]);
-      await server.waitReady(30_000, child);
+      await server.startLikeCluster(hbaFile, 0);
       const scripts = [...pgFiles.keys()].filter((f) => f.startsWith("/docker-entrypoint-initdb.d/") && f.endsWith(".sql")).sort();
-      for (const file of scripts) {
-        const script = server.writeFile(file.split("/").pop()!, pgFiles.get(file)!.replaceAll("/run/secrets/", secretDir));
-        // What the entrypoint's docker_process_sql does with each .sql file.
-        server.run(
-          "psql",
-          ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script],
-          { PGHOST: server.dir, PGPORT: String(server.port) },
-        );
-      }
+      server.runSqlFiles(
+        ...scripts.map((file) => server.writeFile(file.split("/").pop()!, pgFiles.get(file)!.replaceAll("/run/secrets/", secretDir))),
+      );
       // App data Grafana must not read: a table made by the owner (as a migration would), a row written by the app.
       server.psql("CREATE TABLE customer (id serial PRIMARY KEY, email text NOT NULL)", owner);
       server.psql("INSERT INTO customer (email) VALUES ('alice@example.com')", app);
       // Another role's session, busy with a query whose text holds app data, while Grafana looks.
-      sessions.push(
-        server.spawnAsUser(
-          "psql",
-          [
-            "-X",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            String(server.port),
-            "-U",
-            app.user,
-            "-d",
-            app.database,
-            "-c",
-            "SELECT pg_sleep(120), 'alice@example.com' AS secret_literal",
-          ],
-          { PGPASSWORD: app.password },
-          "app-session.log",
-        ),
-      );
+      sessions.push(server.session("SELECT pg_sleep(120), 'alice@example.com' AS secret_literal", app, "app-session.log"));
       for (
         let i = 0;
         i < 100 && server.psql(`SELECT count(*) FROM pg_stat_activity WHERE usename = '${app.user}' AND state = 'active'`).trim() !== "1";
@@ -448,14 +415,7 @@ describeIf(
       const held: ChildProcess[] = [];
       try {
         for (let i = 0; i < limit; i++) {
-          held.push(
-            server.spawnAsUser(
-              "psql",
-              ["-X", "-h", "127.0.0.1", "-p", String(server.port), "-U", grafana.user, "-d", grafana.database, "-c", "SELECT pg_sleep(8)"],
-              { PGPASSWORD: grafana.password },
-              "grafana-sessions.log",
-            ),
-          );
+          held.push(server.session("SELECT pg_sleep(8)", grafana, "grafana-sessions.log"));
         }
         const count = () => server.psql(`SELECT count(*) FROM pg_stat_activity WHERE usename = '${grafana.user}'`).trim();
         for (let i = 0; i < 100 && count() !== String(limit); i++) await sleep(100);

@@ -35,12 +35,7 @@ describeIf(postgresRequirement(), "PostgresCluster first-boot roles on a real se
     chmodSync(script, 0o644);
     chmodSync(ownerFile, 0o644);
     chmodSync(appFile, 0o644);
-    // What the entrypoint's docker_process_sql does with a .sql file.
-    server.run(
-      "psql",
-      ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script],
-      { PGHOST: server.dir, PGPORT: String(server.port) },
-    );
+    server.runSqlFiles(script);
   });
   afterAll(() => server?.stop());
 

@@ -1,10 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postgresClusterSettings, postgresCommand, renderPostgresInitSql } from "../../constructs/postgres/renderers/postgres";
-import { renderPgHba } from "../../constructs/postgres/renderers/postgres-hba";
+import { renderPostgresInitSql } from "../../constructs/postgres/renderers/postgres";
 import { MONITOR_ROLE_DEFAULTS, renderMonitorRoleSql } from "../../constructs/postgres/renderers/postgres-monitor";
 import { describeIf } from "../support/binaries";
-import { CLUSTER, postgresRequirement, sleep, TempPostgres } from "../support/postgres-server";
+import { CLUSTER, postgresRequirement, sleep, TempPostgres, writeClusterHba } from "../support/postgres-server";
 
 const MONITOR = { user: "updateio_monitor", password: "MonitorPw0123456789abcdefABCDEF01", database: CLUSTER.database };
 
@@ -50,23 +49,8 @@ describeIf(postgresRequirement(), "postgres_exporter's monitor role on a real Po
 
   beforeAll(async () => {
     server.initdbLikeImage();
-    const hbaFile = server.writeFile(
-      "pg_hba.conf",
-      renderPgHba({
-        superuser: "postgres",
-        database: CLUSTER.database,
-        databaseRoles: [owner.user, app.user, MONITOR.user],
-        replicationRoles: [CLUSTER.replication.user],
-      }),
-    );
-    const settings = {
-      ...postgresClusterSettings({ memoryMb: 256, hbaFile, replicas: 1 }),
-      listen_addresses: "127.0.0.1",
-      port: String(port),
-      unix_socket_directories: server.dir,
-    };
-    const child = server.spawnAsUser("postgres", ["-D", server.dataDir, ...postgresCommand(settings).slice(1)]);
-    await server.waitReady(30_000, child);
+    const hbaFile = writeClusterHba(server, [owner.user, app.user, MONITOR.user]);
+    await server.startLikeCluster(hbaFile, 1);
 
     const rolesSql = server.writeFile(
       "10-updateio-roles.sql",
@@ -91,14 +75,7 @@ describeIf(postgresRequirement(), "postgres_exporter's monitor role on a real Po
         passwordFile: server.writeFile("postgres_monitor_password", MONITOR.password),
       }),
     );
-    // What the entrypoint's docker_process_sql does with each .sql file, in name order.
-    for (const script of [rolesSql, monitorSql]) {
-      server.run(
-        "psql",
-        ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script],
-        { PGHOST: server.dir, PGPORT: String(port) },
-      );
-    }
+    server.runSqlFiles(rolesSql, monitorSql);
     server.psql("CREATE TABLE customer (id serial PRIMARY KEY, email text NOT NULL)", owner);
     server.psql("INSERT INTO customer (email) VALUES ('alice@example.com')", app);
 

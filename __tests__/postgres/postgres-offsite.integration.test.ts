@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync, statSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +5,7 @@ import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offsiteScriptProblems, renderOffsiteScript, type OffsiteScriptInput } from "../../constructs/postgres/renderers/postgres-offsite";
 import { describeIfBinary } from "../support/binaries";
+import { execAsync } from "../support/host-lost";
 
 const FIXED_TIME = new Date("2026-11-02T02:00:00Z");
 
@@ -41,13 +41,13 @@ describe("renderOffsiteScript (unit)", () => {
       intervalSeconds: 5,
     });
     expect(problems).toHaveLength(7);
-    expect(problems.join("\n")).toMatch(/offsite\.endpoint .* e\.g\. https:\/\/s3\.example\.com/);
+    expect(problems.join("\n")).toMatch(/offsite\.endpoint: .* e\.g\. https:\/\/s3\.example\.com/);
     expect(problems.join("\n")).toMatch(/offsite\.bucket/);
-    expect(problems.join("\n")).toMatch(/offsite\.prefix .* e\.g\. prod\/postgres/);
-    expect(problems.join("\n")).toMatch(/offsite\.region .* e\.g\. eu-central-1/);
+    expect(problems.join("\n")).toMatch(/offsite\.prefix: .* e\.g\. prod\/postgres/);
+    expect(problems.join("\n")).toMatch(/offsite\.region: .* e\.g\. eu-central-1/);
     expect(problems.join("\n")).toMatch(/offsite\.provider/);
-    expect(problems.join("\n")).toMatch(/offsite\.accessKeyIdFile "rel" must be an absolute path/);
-    expect(problems.join("\n")).toMatch(/offsite\.intervalSeconds 5 must be a whole number from 60 to 86400/);
+    expect(problems.join("\n")).toMatch(/offsite\.accessKeyIdFile: "rel" must be an absolute path/);
+    expect(problems.join("\n")).toMatch(/offsite\.intervalSeconds: 5 must be a whole number from 60 to 86400/);
     expect(() => renderOffsiteScript({ ...INPUT, bucket: "B" })).toThrow(/offsite\.bucket/);
   });
 });
@@ -77,16 +77,7 @@ describeIfBinary(["rclone", "sh"], "off-host copy with rclone against an S3 serv
     ...extra,
   });
   // The S3 server runs in this process: children must be awaited, never spawned synchronously.
-  const exec = (cmd: string, args: string[], childEnv: Record<string, string | undefined>) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(cmd, args, { env: childEnv, timeout: 60_000 });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("error", reject);
-      child.on("close", (status) => resolve({ status, stdout, stderr }));
-    });
+  const exec = (cmd: string, args: string[], childEnv: Record<string, string | undefined>) => execAsync(cmd, args, childEnv, 60_000);
   const run = (arg: string, extra: Record<string, string> = {}) => exec("sh", [script, arg], env(extra));
   const remote = async (): Promise<string[]> => {
     const r = await exec("rclone", ["lsf", "-R", "--files-only", `:s3:updateio-backups/prod/postgres`], {

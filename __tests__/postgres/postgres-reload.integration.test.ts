@@ -17,7 +17,6 @@ import {
   renderPostgresInitSql,
   renderReplicaBootstrapScript,
 } from "../../constructs/postgres/renderers/postgres";
-import { renderPgHba } from "../../constructs/postgres/renderers/postgres-hba";
 import {
   RELOAD_SQL,
   renderReloadCheckSql,
@@ -32,7 +31,7 @@ import {
 } from "../../constructs/postgres/renderers/postgres-settings";
 import { describeIf } from "../support/binaries";
 import { freePorts } from "../support/helpers";
-import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, sleep, TempPostgres } from "../support/postgres-server";
+import { CLUSTER, peerAsPostgresRequirement, postgresRequirement, sleep, TempPostgres, writeClusterHba } from "../support/postgres-server";
 import { synthEnvironment, uploadedFile } from "../support/stacks";
 
 const RELOAD = { user: "updateio_reload", password: "ReloadPw0123456789abcdefABCDEF012", database: CLUSTER.database };
@@ -64,53 +63,9 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "reloadable Pos
     );
     return { split, file };
   };
-  const psqlAt = (host: string, sql: string, login: Login) =>
-    primary
-      .run(
-        "psql",
-        [
-          "-X",
-          "-q",
-          "-A",
-          "-t",
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-h",
-          host,
-          "-p",
-          String(port),
-          "-U",
-          login.user,
-          "-d",
-          login.database,
-          "-c",
-          sql,
-        ],
-        { PGPASSWORD: login.password },
-      )
-      .replace(/\n$/, "");
-  /** Superuser on the server's own socket (peer). */
-  const su = (server: TempPostgres, sql: string) =>
-    server
-      .run("psql", [
-        "-X",
-        "-q",
-        "-A",
-        "-t",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        server.dir,
-        "-p",
-        String(port),
-        "-U",
-        "postgres",
-        "-d",
-        "postgres",
-        "-c",
-        sql,
-      ])
-      .replace(/\n$/, "");
+  const psqlAt = (host: string, sql: string, login: Login) => primary.psql(sql, { ...login, host }).replace(/\n$/, "");
+  /** Superuser on the server's own socket (peer); both servers listen on `port`. */
+  const su = (server: TempPostgres, sql: string) => server.psql(sql).replace(/\n$/, "");
   const waitReady = async (host: string, child: ChildProcess, server: TempPostgres) => {
     for (let i = 0; i < 200; i++) {
       if (spawnSync(server.tool("pg_isready"), ["-h", host, "-p", String(port)]).status === 0) return;
@@ -153,15 +108,7 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "reloadable Pos
     replica = new TempPostgres(port!);
     nodes = [node(primary, "127.0.0.1"), node(replica, "127.0.0.2")];
     primary.initdbLikeImage();
-    hbaFile = primary.writeFile(
-      "pg_hba.conf",
-      renderPgHba({
-        superuser: "postgres",
-        database: CLUSTER.database,
-        databaseRoles: [CLUSTER.owner.user, CLUSTER.app.user, CLUSTER.readonly.user, RELOAD.user],
-        replicationRoles: [CLUSTER.replication.user],
-      }),
-    );
+    hbaFile = writeClusterHba(primary, [CLUSTER.owner.user, CLUSTER.app.user, CLUSTER.readonly.user, RELOAD.user]);
     const { split, file } = writeSettingsFile(primary, settingsFor(primary, "127.0.0.1"));
     const child = primary.spawnAsUser("postgres", [
       "-D",
@@ -193,13 +140,7 @@ describeIf([postgresRequirement(), peerAsPostgresRequirement()], "reloadable Pos
         renderReloadRoleSql({ role: RELOAD.user, database: RELOAD.database, passwordFile: reloadPasswordFile }),
       ),
     ];
-    for (const script of scripts) {
-      primary.run(
-        "psql",
-        ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script],
-        { PGHOST: primary.dir, PGPORT: String(port) },
-      );
-    }
+    primary.runSqlFiles(...scripts);
     psqlAt("127.0.0.1", "CREATE TABLE customer (id serial PRIMARY KEY, email text NOT NULL)", CLUSTER.owner);
     psqlAt("127.0.0.1", "INSERT INTO customer (email) VALUES ('alice@example.com')", CLUSTER.app);
 

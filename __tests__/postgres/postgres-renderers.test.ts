@@ -7,6 +7,7 @@ import {
   renderReplicaBootstrapScript,
 } from "../../constructs/postgres/renderers/postgres";
 import { renderPgHba } from "../../constructs/postgres/renderers/postgres-hba";
+import { REPLICA_BOOTSTRAP_INPUT } from "../support/postgres-inputs";
 
 describe("postgresSettings (sized from the container memory)", () => {
   it("gives shared_buffers 25% and effective_cache_size 75% of memory", () => {
@@ -237,18 +238,7 @@ describe("postgresClusterSettings", () => {
 });
 
 describe("renderReplicaBootstrapScript", () => {
-  const input = {
-    dataDir: "/var/lib/postgresql/data",
-    primaryHost: "postgres",
-    primaryPort: 5432,
-    port: 5432,
-    replicationRole: "updateio_replication",
-    passwordFile: "/run/secrets/postgres_replication_password",
-    passfile: "/var/run/postgresql/replication.pgpass",
-    slot: "postgres_replica_1",
-    applicationName: "postgres_replica_1",
-    settings: postgresClusterSettings({ memoryMb: 512, hbaFile: "/etc/postgresql/pg_hba.conf", replicas: 1 }),
-  };
+  const input = REPLICA_BOOTSTRAP_INPUT;
   const script = renderReplicaBootstrapScript(input);
   const lines = script.split("\n");
 

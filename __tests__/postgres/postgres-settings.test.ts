@@ -21,6 +21,7 @@ import {
 } from "../../constructs/postgres/renderers/postgres-settings";
 import { walArchiveSettings } from "../../constructs/postgres/renderers/backup-scripts";
 import { errorOf } from "../support/helpers";
+import { RELOAD_JOB_INPUT } from "../support/postgres-inputs";
 
 const setting = (name: string, value: string | number | boolean) => {
   const r = normalizePostgresSetting(name, value);
@@ -229,17 +230,7 @@ describe("renderReloadCheckSql and renderReloadJobScript", () => {
     expect(renderReloadCheckSql({ work_mem: "8MB" }, "# another comment\nwork_mem = '8MB'\n")).not.toBe(a);
   });
 
-  const input = {
-    role: "updateio_reload",
-    database: "updateio",
-    port: 5432,
-    hosts: ["postgres", "postgres-replica-1"],
-    passwordFile: "/run/secrets/postgres_reload_password",
-    passfile: "/tmp/reload.pgpass",
-    checkFile: "/etc/postgres-reload/check.sql",
-    primaryContainer: "prod-postgres",
-    roleSqlFile: "/docker-entrypoint-initdb.d/15-updateio-reload-role.sql",
-  };
+  const input = RELOAD_JOB_INPUT;
 
   it("reloads every server, then waits for each to show the file's values; the password only through a 0600 passfile", () => {
     const script = renderReloadJobScript(input);

@@ -1,43 +1,34 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { renderPrometheusRules, toYaml, type AlertRule } from "../../constructs/observability/renderers/alert-rules";
 import { RESTORE_DRILL_SCRIPT } from "../../constructs/postgres/postgres-restore-drill";
-import { renderBackupRoleSql, renderBackupScript, type BackupScriptInput } from "../../constructs/postgres/renderers/backup-scripts";
+import { renderBackupRoleSql, renderBackupScript } from "../../constructs/postgres/renderers/backup-scripts";
 import { renderPostgresInitSql } from "../../constructs/postgres/renderers/postgres";
 import { renderRestoreDrillRoleSql } from "../../constructs/postgres/renderers/restore-drill-role";
 import { restoreDrillAlerts } from "../../constructs/observability/alerts/restore-drill";
 import { describeIf, requireBinary } from "../support/binaries";
 import { freePort } from "../support/helpers";
+import { explain, promtool } from "../support/promtool";
 import { ArchivingPostgres, type ScriptResult } from "../support/postgres-backup-env";
-import { postgresRequirement } from "../support/postgres-server";
+import { BACKUP_SCRIPT_INPUT } from "../support/postgres-inputs";
+import { BACKUP, CLUSTER, postgresRequirement } from "../support/postgres-server";
 
 // Runs the drill script exactly as shipped (constructs/postgres/assets/restore-drill.sh) against a
 // real PostgreSQL, on dumps written by the project's own backup script; only paths, host and port
 // are rewritten through the environment variables the scripts read their defaults from.
-const DB = "updateio";
-const OWNER = "updateio_owner";
-const APP = "updateio_app";
-const BACKUP_ROLE = "updateio_backup";
+const DB = CLUSTER.database;
+const OWNER = CLUSTER.owner.user;
+const APP = CLUSTER.app.user;
+const BACKUP_ROLE = BACKUP.user;
 const DRILL_ROLE = "updateio_restore_drill";
 const passwords = {
-  owner: "OwnerPw0123456789abcdefABCDEF0123",
-  app: "AppPw0123456789abcdefABCDEF012345",
-  backup: "BackupPw0123456789abcdefABCDEF01",
+  owner: CLUSTER.owner.password,
+  app: CLUSTER.app.password,
+  backup: BACKUP.password,
   drill: "DrillPw0123456789abcdefABCDEF012",
 };
-const backupInput: BackupScriptInput = {
-  host: "postgres",
-  port: 5432,
-  database: DB,
-  role: BACKUP_ROLE,
-  passwordFile: "/run/secrets/postgres_backup_password",
-  at: "02:00",
-  retention: { daily: 7, weekly: 4, monthly: 6 },
-  baseBackupEveryDays: 7,
-  keepBaseBackups: 2,
-};
+const backupInput = BACKUP_SCRIPT_INPUT;
 const INTERVAL = 86_400;
 const RULES = restoreDrillAlerts({ intervalSeconds: INTERVAL, containerName: "test-postgres-restore-drill" });
 const stampNow = () =>
@@ -77,12 +68,7 @@ describeIf([postgresRequirement(), requireBinary("sh")], "restore drill on a rea
       server.writeFile("20-backup-role.sql", renderBackupRoleSql({ role: BACKUP_ROLE, database: DB, passwordFile: files.backup })),
       server.writeFile("21-drill-role.sql", renderRestoreDrillRoleSql({ role: DRILL_ROLE, database: DB, passwordFile: files.drill })),
     ];
-    for (const file of sql) {
-      server.run("psql", ["-v", "ON_ERROR_STOP=1", "-U", "postgres", "--no-psqlrc", "-d", "postgres", "-f", file], {
-        PGHOST: server.dir,
-        PGPORT: String(server.port),
-      });
-    }
+    server.runSqlFiles(...sql);
     backupScript = server.writeFile("backup.sh", renderBackupScript(backupInput));
     drillScript = server.writeFile("restore-drill.sh", RESTORE_DRILL_SCRIPT);
     backupEnv = { BACKUP_ROOT: backupRoot, PGHOST: "127.0.0.1", PGPORT: String(server.port), BACKUP_PASSWORD_FILE: files.backup };
@@ -167,8 +153,8 @@ describeIf([postgresRequirement(), requireBinary("sh")], "restore drill on a rea
     expect(statSync(join(backupRoot, "metrics", "postgres_restore_drill.prom")).mode & 0o777).toBe(0o644);
     expect(existsSync(drillEnv.DRILL_SCRATCH_DIR!)).toBe(false);
     expect(existsSync(drillEnv.DRILL_SOCKET_DIR!)).toBe(false);
-    const check = spawnSync("promtool", ["check", "metrics"], { input: metrics(), encoding: "utf8" });
-    if (check.error === undefined) expect(check.status, check.stdout + check.stderr).toBe(0);
+    const check = promtool(["check", "metrics"], metrics());
+    if (check.error === undefined) expect(check.status, explain(check)).toBe(0);
     expect(server.sh(drillScript, ["health"], drillEnv).status).toBe(0);
     // The live database was only read: no scratch database there.
     expect(server.psql("SELECT count(*) FROM pg_database WHERE datname = 'restore_drill'").trim()).toBe("0");
@@ -252,10 +238,10 @@ describeIf([postgresRequirement(), requireBinary("sh")], "restore drill on a rea
   });
 
   it("promtool: RestoreDrillFailed fires on the failed drill's metric values, RestoreDrillNotRun at 1.5 x the interval or when absent", () => {
-    const promtool = requireBinary("promtool");
-    if (!promtool.available) {
-      if (process.env.CI === "true") throw new Error(promtool.reason);
-      console.warn(`[skipped] promtool part: ${promtool.reason}`);
+    const promtoolBinary = requireBinary("promtool");
+    if (!promtoolBinary.available) {
+      if (process.env.CI === "true") throw new Error(promtoolBinary.reason);
+      console.warn(`[skipped] promtool part: ${promtoolBinary.reason}`);
       return;
     }
     const value = (text: string, name: string) => new RegExp(`^updateio_restore_drill_${name} (\\S+)$`, "m").exec(text)![1]!;
@@ -314,14 +300,14 @@ describeIf([postgresRequirement(), requireBinary("sh")], "restore drill on a rea
     ];
     const testFile = join(dir, "tests.yml");
     writeFileSync(testFile, toYaml({ rule_files: [rulesFile], evaluation_interval: "1m", tests }));
-    const check = spawnSync("promtool", ["check", "rules", rulesFile], { encoding: "utf8" });
-    expect(check.status, check.stdout + check.stderr).toBe(0);
-    const r = spawnSync("promtool", ["test", "rules", testFile], { encoding: "utf8", timeout: 60_000 });
-    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const check = promtool(["check", "rules", rulesFile]);
+    expect(check.status, explain(check)).toBe(0);
+    const r = promtool(["test", "rules", testFile]);
+    expect(r.status, explain(r)).toBe(0);
     // The harness can fail: expecting RestoreDrillFailed on the passing values must be reported.
     const wrong = { ...tests[0]!, input_series: [series("success", `${passedSuccess}x30`)] };
     writeFileSync(testFile, toYaml({ rule_files: [rulesFile], evaluation_interval: "1m", tests: [wrong] }));
-    expect(spawnSync("promtool", ["test", "rules", testFile], { encoding: "utf8" }).status).not.toBe(0);
+    expect(promtool(["test", "rules", testFile]).status).not.toBe(0);
     console.log(`restore drill timings: ${timings.join("; ")}`);
   }, 60_000);
 });

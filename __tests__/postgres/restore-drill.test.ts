@@ -1,12 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
-import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { renderPrometheusRules } from "../../constructs/observability/renderers/alert-rules";
 import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
 import { PostgresBackup } from "../../constructs/postgres/postgres-backup";
@@ -20,27 +16,30 @@ import { walArchiveSettings } from "../../constructs/postgres/renderers/backup-s
 import { renderRestoreDrillRoleSql } from "../../constructs/postgres/renderers/restore-drill-role";
 import { restoreDrillAlerts } from "../../constructs/observability/alerts/restore-drill";
 import { errorOf } from "../support/helpers";
+import { containerNamed, synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { HARDENED_CONTAINER } from "../support/synth-expectations";
 
-const OUT = mkdtempSync(join(tmpdir(), "restore-drill-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("restore-drill-test");
 
 const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
-type Json = Record<string, any>;
 
 function build(env: "dev" | "prod", overrides: Partial<PostgresRestoreDrillProps> = {}) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, env);
   const pg = new PostgresCluster(stack, "postgres", { environment: env, image: IMAGE, memoryMb: 512, settings: walArchiveSettings() });
   const backup = new PostgresBackup(stack, "postgres-backup", { environment: env, cluster: pg, protectData: env === "prod" });
   const drill = new PostgresRestoreDrill(stack, "postgres-restore-drill", { environment: env, cluster: pg, backup, ...overrides });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const c = containers.find((x) => x.name === `${env}-postgres-restore-drill`)!;
-  const seed = containers.find((x) => x.name === `${env}-postgres-restore-drill-seed`)!;
-  const pgSeed = containers.find((x) => x.name === `${env}-postgres-seed`)!;
-  return { stack, pg, backup, drill, text, json, c, seed, pgSeed };
+  const { text, json, named } = synthJson(stack);
+  return {
+    stack,
+    pg,
+    backup,
+    drill,
+    text,
+    json,
+    c: named(`${env}-postgres-restore-drill`),
+    seed: named(`${env}-postgres-restore-drill-seed`),
+    pgSeed: named(`${env}-postgres-seed`),
+  };
 }
 
 const envOf = (c: Json) => Object.fromEntries((c.env as string[]).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
@@ -50,11 +49,9 @@ describe("PostgresRestoreDrill", () => {
 
   it("runs hardened: postgres user, read-only rootfs, cap_drop ALL, no-new-privileges, memory limit, the internal postgres network only", () => {
     expect(text).toHaveResourceWithProperties(Container, {
+      ...HARDENED_CONTAINER,
       name: "prod-postgres-restore-drill",
       user: "postgres",
-      read_only: true,
-      capabilities: { drop: ["ALL"] },
-      security_opts: ["no-new-privileges:true"],
       memory: 512,
       cpu_shares: 256,
       entrypoint: ["sh", "/etc/postgres-restore-drill/restore-drill.sh"],
@@ -66,7 +63,7 @@ describe("PostgresRestoreDrill", () => {
     const network = Object.values(json.resource.docker_network as Record<string, Json>).find((n) => n.name === "prod-postgres")!;
     expect(network.internal).toBe(true);
     expect(c.ports ?? []).toEqual([]);
-    expect(c.image).toBe((Object.values(json.resource.docker_container) as Json[]).find((x) => x.name === "prod-postgres")!.image);
+    expect(c.image).toBe(containerNamed(json, "prod-postgres")!.image);
     expect(c.depends_on.some((d: string) => d.includes("postgres-backup_scheduler"))).toBe(true);
     expect(c.wait).toBeUndefined();
   });

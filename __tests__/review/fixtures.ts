@@ -75,13 +75,16 @@ export function baseStack(): Stack {
   };
 }
 
-/** `before` unchanged, `after` = base with `edit` applied. */
-export function pair(edit: (after: Stack) => void): { before: Stack; after: Stack } {
-  const before = baseStack();
-  const after = baseStack();
+/** Two fresh copies of a stack: `before` unchanged, `after` with `edit` applied. */
+export function pairOf(make: () => Stack, edit: (after: Stack) => void): { before: Stack; after: Stack } {
+  const before = make();
+  const after = make();
   edit(after);
   return { before, after };
 }
+
+/** `before` unchanged, `after` = base with `edit` applied. */
+export const pair = (edit: (after: Stack) => void) => pairOf(baseStack, edit);
 
 export const containers = (s: Stack) => s.resource.docker_container!;
 export const volumes = (s: Stack) => s.resource.docker_volume!;

@@ -89,7 +89,7 @@ describe.each(["dev", "prod"] as const)("the %s report", (name) => {
   it("shows image, digest state, replicas, limits, user and read-only status per service", () => {
     const table = section(r().report, "## Services");
     expect(table).toMatch(
-      /\| \*\*postgres\*\* \| data \| postgres:17\.\d+-bookworm \| (tag only \(not pinned\)|sha256:[0-9a-f]{12}…) \| 1 \| \d+ MiB \| \d+ shares \| postgres \| yes \|/,
+      /\| \*\*postgres\*\* \| data \| postgres:17\.\d+-bookworm \| (tag only \(not pinned\)|sha256:[0-9a-f]{12}…) \| 1 \| \d+ MiB \| \d+ shares, \d+\.\d\d CPU quota \| postgres \| yes \|/,
     );
     const api = r().inventory.services.find((s) => s.name === "api")!;
     // A Swarm service's memory cell adds its reservation: "768 MiB (reserves 192)".

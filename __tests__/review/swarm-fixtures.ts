@@ -7,7 +7,7 @@
  * replica (stop-first), and a plain "db" container with a protected volume on the app overlay.
  */
 import { LABELS, type Body } from "../../scripts/review/terraform-json";
-import type { Stack } from "./fixtures";
+import { pairOf, type Stack } from "./fixtures";
 
 export const labels = (service: string, component: string) => [
   { label: LABELS.component, value: component },
@@ -170,12 +170,7 @@ export function swarmStack(): Stack {
   };
 }
 
-export function swarmPair(edit: (after: Stack) => void): { before: Stack; after: Stack } {
-  const before = swarmStack();
-  const after = swarmStack();
-  edit(after);
-  return { before, after };
-}
+export const swarmPair = (edit: (after: Stack) => void) => pairOf(swarmStack, edit);
 
 export const services = (s: Stack) => s.resource.docker_service!;
 export const taskSpec = (s: Stack, name: string) => services(s)[name]!.task_spec as Body;

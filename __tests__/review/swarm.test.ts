@@ -315,26 +315,27 @@ describe("docker_secret / docker_config: every attribute ForceNew; a new name is
     expect(d.warnings).toContain("t-api-app.yaml-0123456789ab: the apply fails (docker_config.api_conf; see Changes)");
   });
 
-  it("a rotation without create_before_destroy: the old secret is deleted first, which Docker refuses while in use", () => {
+  /** The session secret rotated (a longer password) with create_before_destroy removed; `also` edits both sides. */
+  const rotateSessionWithoutCreateBeforeDestroy = (also: (s: Stack) => void = () => {}) => {
     const { before, after } = swarmPair((s) => {
       delete s.resource.docker_secret!.session!.lifecycle;
       s.resource.random_password!.session!.length = 64;
+      also(s);
     });
     delete before.resource.docker_secret!.session!.lifecycle;
-    const c = change(diffStacks("t", before, after), "docker_secret.session");
+    also(before);
+    return change(diffStacks("t", before, after), "docker_secret.session");
+  };
+
+  it("a rotation without create_before_destroy: the old secret is deleted first, which Docker refuses while in use", () => {
+    const c = rotateSessionWithoutCreateBeforeDestroy();
     expect(c.kind).toBe("swarm-object-refused");
     expect(c.consequence).toContain("without create_before_destroy the old secret is deleted first");
   });
 
   it("a replaced secret that no service mounts, without create_before_destroy: simply replaced", () => {
-    const { before, after } = swarmPair((s) => {
-      delete s.resource.docker_secret!.session!.lifecycle;
-      s.resource.random_password!.session!.length = 64;
-      containerSpec(s, "api").secrets = [];
-    });
-    delete before.resource.docker_secret!.session!.lifecycle;
-    containerSpec(before, "api").secrets = [];
-    expect(change(diffStacks("t", before, after), "docker_secret.session").kind).toBe("replaced");
+    const unmount = (s: Stack) => void (containerSpec(s, "api").secrets = []);
+    expect(rotateSessionWithoutCreateBeforeDestroy(unmount).kind).toBe("replaced");
   });
 
   it("secret labels are ForceNew too (a new object under the same name: refused)", () => {

@@ -8,7 +8,7 @@ import { join, sep } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { assetPlaceholders, fillAsset } from "../../constructs/kit/assets";
 import { renderBackupScript, renderRestoreDumpScript, renderRestorePitrScript } from "../../constructs/postgres/renderers/backup-scripts";
-import { postgresClusterSettings, renderReplicaBootstrapScript } from "../../constructs/postgres/renderers/postgres";
+import { renderReplicaBootstrapScript } from "../../constructs/postgres/renderers/postgres";
 import { renderOffsiteScript } from "../../constructs/postgres/renderers/postgres-offsite";
 import { renderReloadJobScript } from "../../constructs/postgres/renderers/postgres-reload";
 import { renderCookieEntrypoint } from "../../constructs/rabbitmq/renderers/rabbitmq";
@@ -19,6 +19,7 @@ import { renderRabbitBackupHooks, renderRabbitRestoreScript } from "../../constr
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "../../constructs/observability/renderers/grafana-backup";
 import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "../../constructs/edge/renderers/edge-backup";
 import { describeIf, requireBinary } from "../support/binaries";
+import { BACKUP_SCRIPT_INPUT, RELOAD_JOB_INPUT, REPLICA_BOOTSTRAP_INPUT } from "../support/postgres-inputs";
 
 const ROOT = join(__dirname, "..", "..");
 /** The glob constructs/**\/assets/*.sh, as a pattern on repository-relative paths. */
@@ -46,17 +47,7 @@ interface Sample {
   readonly render: () => string;
 }
 
-const backupInput = {
-  host: "postgres",
-  port: 5432,
-  database: "updateio",
-  role: "updateio_backup",
-  passwordFile: "/run/secrets/postgres_backup_password",
-  at: "02:00",
-  retention: { daily: 7, weekly: 4, monthly: 6 },
-  baseBackupEveryDays: 7,
-  keepBaseBackups: 2,
-};
+const backupInput = BACKUP_SCRIPT_INPUT;
 const offsiteInput = {
   endpoint: "https://s3.eu-central-1.amazonaws.com",
   bucket: "updateio-backups",
@@ -64,33 +55,9 @@ const offsiteInput = {
   accessKeyIdFile: "/run/secrets/offsite_access_key_id",
   secretAccessKeyFile: "/run/secrets/offsite_secret_access_key",
 };
-const reloadInput = {
-  role: "updateio_reload",
-  database: "updateio",
-  port: 5432,
-  hosts: ["postgres", "postgres-replica-1"],
-  passwordFile: "/run/secrets/postgres_reload_password",
-  passfile: "/tmp/reload.pgpass",
-  checkFile: "/etc/postgres-reload/check.sql",
-  primaryContainer: "prod-postgres",
-  roleSqlFile: "/docker-entrypoint-initdb.d/15-updateio-reload-role.sql",
-};
-const replicaInput = {
-  dataDir: "/var/lib/postgresql/data",
-  primaryHost: "postgres",
-  primaryPort: 5432,
-  port: 5432,
-  replicationRole: "updateio_replication",
-  passwordFile: "/run/secrets/postgres_replication_password",
-  passfile: "/var/run/postgresql/replication.pgpass",
-  slot: "postgres_replica_1",
-  applicationName: "postgres_replica_1",
-  // A quote in a setting: the exec line must quote it.
-  settings: {
-    ...postgresClusterSettings({ memoryMb: 512, hbaFile: "/etc/postgresql/pg_hba.conf", replicas: 1 }),
-    log_line_prefix: "it's %m ",
-  },
-};
+const reloadInput = RELOAD_JOB_INPUT;
+// A quote in a setting: the exec line must quote it.
+const replicaInput = { ...REPLICA_BOOTSTRAP_INPUT, settings: { ...REPLICA_BOOTSTRAP_INPUT.settings, log_line_prefix: "it's %m " } };
 
 /** Each script that has placeholders, rendered as the stacks do (and in the variants that change its text). */
 const rabbitInput = { nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2"], cookieFile: "/run/secrets/erlang_cookie", backupRoot: "/backups" };
@@ -154,6 +121,12 @@ const SAMPLES: readonly Sample[] = [
   ...STORE_SAMPLES,
   { asset: "constructs/postgres/assets/backup.sh", name: "daily schedule", render: () => renderBackupScript(backupInput) },
   {
+    asset: "constructs/kit/assets/scheduler-loop.sh",
+    name: "inside the scheduler",
+    render: () =>
+      scheduled("redis", ".rdb", renderRedisBackupHooks({ hosts: ["redis"], port: 6379, user: "backup", passwordFile: "/run/secrets/p" })),
+  },
+  {
     asset: "constructs/postgres/assets/backup.sh",
     name: "no weekly or monthly tier",
     render: () => renderBackupScript({ ...backupInput, retention: { daily: 1, weekly: 0, monthly: 0 }, retrySeconds: 60 }),
@@ -170,9 +143,9 @@ const SAMPLES: readonly Sample[] = [
       }),
   },
   { asset: "constructs/postgres/assets/restore-pitr.sh", name: "default", render: () => renderRestorePitrScript() },
-  { asset: "constructs/postgres/assets/offsite.sh", name: "defaults", render: () => renderOffsiteScript(offsiteInput) },
+  { asset: "constructs/postgres/assets/offsite-dirs.sh", name: "defaults", render: () => renderOffsiteScript(offsiteInput) },
   {
-    asset: "constructs/postgres/assets/offsite.sh",
+    asset: "constructs/postgres/assets/offsite-dirs.sh",
     name: "every option",
     render: () =>
       renderOffsiteScript({

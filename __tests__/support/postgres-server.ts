@@ -61,6 +61,21 @@ export function peerAsPostgresRequirement(): Requirement {
 /** Sleeps without blocking the event loop. */
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+export interface PsqlOptions {
+  /** @default "postgres" */
+  readonly user?: string;
+  /** Connects over TCP with it; without one, over the socket (peer or trust). */
+  readonly password?: string;
+  /** @default "postgres" */
+  readonly database?: string;
+  /** @default 127.0.0.1 with a password, the socket directory without */
+  readonly host?: string;
+  /** @default the server's port (another for a pooler in front of it) */
+  readonly port?: number;
+  /** A header row and "|"-separated columns (e.g. PgBouncer's SHOW), instead of bare tuples. */
+  readonly table?: boolean;
+}
+
 /**
  * A throwaway server on a loopback port, in a temp directory. PostgreSQL refuses to run as root,
  * so as root every command runs as the postgres user (runuser).
@@ -88,12 +103,17 @@ export class TempPostgres {
     }
   }
 
+  /** The command line that runs `command` as the server's user (through runuser as root, env passed on). */
+  private asUser(command: string, args: readonly string[], env: Record<string, string>): [string, string[]] {
+    return this.asRoot
+      ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), command, ...args]]
+      : [command, [...args]];
+  }
+
   /** Runs a command as the server's user; returns stdout, throws with stderr on failure. */
   run(command: string, args: string[], env: Record<string, string> = {}, input?: string): string {
-    const [cmd, argv] = this.asRoot
-      ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), command, ...args]]
-      : [command, args];
-    const result = spawnSync(cmd as string, argv as string[], {
+    const [cmd, argv] = this.asUser(command, args, env);
+    const result = spawnSync(cmd, argv, {
       encoding: "utf8",
       env: { ...process.env, ...env },
       input,
@@ -124,22 +144,21 @@ export class TempPostgres {
     ]);
   }
 
-  /** psql as the superuser over the socket, or as another role over TCP with a password. */
-  psql(sql: string, opts: { user?: string; password?: string; database?: string } = {}): string {
+  /** psql's arguments and environment for one command (unaligned, tuples only unless `table`). */
+  private psqlArgs(sql: string, opts: PsqlOptions): { args: string[]; env: Record<string, string> } {
     const tcp = opts.password !== undefined;
-    return this.run(
-      "psql",
-      [
+    return {
+      args: [
         "-X",
         "-q",
         "-A",
-        "-t",
+        ...(opts.table ? ["-F", "|"] : ["-t"]),
         "-v",
         "ON_ERROR_STOP=1",
         "-h",
-        tcp ? "127.0.0.1" : this.dir,
+        opts.host ?? (tcp ? "127.0.0.1" : this.dir),
         "-p",
-        String(this.port),
+        String(opts.port ?? this.port),
         "-U",
         opts.user ?? "postgres",
         "-d",
@@ -147,8 +166,62 @@ export class TempPostgres {
         "-c",
         sql,
       ],
-      tcp ? { PGPASSWORD: opts.password! } : {},
-    );
+      env: tcp ? { PGPASSWORD: opts.password! } : {},
+    };
+  }
+
+  /** psql as the superuser over the socket, or as another role over TCP with a password. */
+  psql(sql: string, opts: PsqlOptions = {}): string {
+    const { args, env } = this.psqlArgs(sql, opts);
+    return this.run("psql", args, env);
+  }
+
+  /** psql without blocking the event loop (clients at once); resolves its output, rejects unless it exits 0. */
+  psqlAsync(sql: string, opts: PsqlOptions = {}): Promise<string> {
+    const { args, env } = this.psqlArgs(sql, opts);
+    const [cmd, argv] = this.asUser("psql", args, env);
+    return new Promise((resolve, reject) => {
+      const p = spawn(cmd, argv, { env: { ...process.env, ...env }, cwd: this.dir });
+      let out = "";
+      let err = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (err += d));
+      p.on("error", reject);
+      p.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`psql exited ${code}: ${err}`))));
+    });
+  }
+
+  /** A psql session left running (e.g. on pg_sleep), output to <dir>/<logName>; kill it, or stop() ends it. */
+  session(sql: string, opts: PsqlOptions, logName: string): ChildProcess {
+    const { args, env } = this.psqlArgs(sql, opts);
+    return this.spawnAsUser("psql", args, env, logName);
+  }
+
+  /** Runs .sql files in order the way the image's entrypoint does (docker_process_sql: psql on the socket as postgres). */
+  runSqlFiles(...files: string[]): void {
+    for (const file of files) {
+      this.run(
+        "psql",
+        ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", file],
+        { PGHOST: this.dir, PGPORT: String(this.port) },
+      );
+    }
+  }
+
+  /**
+   * Runs postgres in the foreground as the PostgresCluster runs it: the cluster's settings as
+   * arguments, with only this server's paths, listen address and port rewritten; waits until ready.
+   */
+  async startLikeCluster(hbaFile: string, replicas: number, memoryMb = 256): Promise<Record<string, string>> {
+    const settings = {
+      ...postgresClusterSettings({ memoryMb, hbaFile, replicas }),
+      listen_addresses: "127.0.0.1",
+      port: String(this.port),
+      unix_socket_directories: this.dir,
+    };
+    const child = this.spawnAsUser("postgres", ["-D", this.dataDir, ...postgresCommand(settings).slice(1)]);
+    await this.waitReady(30_000, child);
+    return settings;
   }
 
   stop(): void {
@@ -196,10 +269,8 @@ export class TempPostgres {
   spawnAsUser(command: string, args: string[], env: Record<string, string> = {}, logName = "server.log"): ChildProcess {
     const fd = openSync(join(this.dir, logName), "a");
     const fullEnv = { PATH: this.path, ...env };
-    const [cmd, argv] = this.asRoot
-      ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(fullEnv).map(([k, v]) => `${k}=${v}`), command, ...args]]
-      : [command, args];
-    const child = spawn(cmd as string, argv as string[], { env: { ...process.env, ...fullEnv }, cwd: this.dir, stdio: ["ignore", fd, fd] });
+    const [cmd, argv] = this.asUser(command, args, fullEnv);
+    const child = spawn(cmd, argv, { env: { ...process.env, ...fullEnv }, cwd: this.dir, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     this.children.push(child);
     return child;
@@ -237,6 +308,28 @@ export const CLUSTER = {
   replication: { user: "updateio_replication", password: "ReplPw0123456789abcdefABCDEF01234" },
 } as const;
 
+/** The backup role (BACKUP_SCRIPT_INPUT's) and its test password. */
+export const BACKUP = { user: "updateio_backup", password: "BackupPw0123456789abcdefABCDEF01" } as const;
+
+/**
+ * Writes our pg_hba.conf for the cluster's database into the server's directory: scram-sha-256 for
+ * `databaseRoles` (the cluster's three, plus the roles other constructs add) and the replication role.
+ */
+export function writeClusterHba(
+  server: TempPostgres,
+  databaseRoles: readonly string[] = [CLUSTER.owner.user, CLUSTER.app.user, CLUSTER.readonly.user],
+): string {
+  return server.writeFile(
+    "pg_hba.conf",
+    renderPgHba({
+      superuser: "postgres",
+      database: CLUSTER.database,
+      databaseRoles: [...databaseRoles],
+      replicationRoles: [CLUSTER.replication.user],
+    }),
+  );
+}
+
 export interface ClusterPrimary {
   readonly server: TempPostgres;
   /** The settings the server runs with (the cluster's, with paths, address and port rewritten). */
@@ -253,28 +346,13 @@ export interface ClusterPrimary {
 export async function startClusterPrimary(port: number, replicas: number, memoryMb = 256): Promise<ClusterPrimary> {
   const server = new TempPostgres(port);
   server.initdbLikeImage();
-  const hbaFile = server.writeFile(
-    "pg_hba.conf",
-    renderPgHba({
-      superuser: "postgres",
-      database: CLUSTER.database,
-      databaseRoles: [CLUSTER.owner.user, CLUSTER.app.user, CLUSTER.readonly.user],
-      replicationRoles: [CLUSTER.replication.user],
-    }),
-  );
+  const hbaFile = writeClusterHba(server);
   const file = (name: string, value: string) => server.writeFile(name, value);
   const ownerFile = file("postgres_owner_password", CLUSTER.owner.password);
   const appFile = file("postgres_app_password", CLUSTER.app.password);
   const readonlyFile = file("postgres_readonly_password", CLUSTER.readonly.password);
   const replicationPasswordFile = file("postgres_replication_password", CLUSTER.replication.password);
-  const settings = {
-    ...postgresClusterSettings({ memoryMb, hbaFile, replicas }),
-    listen_addresses: "127.0.0.1",
-    port: String(port),
-    unix_socket_directories: server.dir,
-  };
-  const child = server.spawnAsUser("postgres", ["-D", server.dataDir, ...postgresCommand(settings).slice(1)]);
-  await server.waitReady(30_000, child);
+  const settings = await server.startLikeCluster(hbaFile, replicas, memoryMb);
   const script = server.writeFile(
     "10-updateio-roles.sql",
     renderPostgresInitSql({
@@ -291,11 +369,6 @@ export async function startClusterPrimary(port: number, replicas: number, memory
       },
     }),
   );
-  // What the entrypoint's docker_process_sql does with a .sql file.
-  server.run(
-    "psql",
-    ["-v", "ON_ERROR_STOP=1", "--username", "postgres", "--no-password", "--no-psqlrc", "--dbname", "postgres", "-f", script],
-    { PGHOST: server.dir, PGPORT: String(port) },
-  );
+  server.runSqlFiles(script);
   return { server, settings, replicationPasswordFile, hbaFile };
 }

@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
-import { TerraformOutput, TerraformStack, TerraformVariable, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { TerraformOutput, TerraformStack, TerraformVariable } from "cdktf";
+import { describe, expect, it } from "vitest";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { blockingFindings, evaluatePolicy, suppressionsOf } from "../../constructs/policy/policy-aspect";
 import { isPinnedByDigest } from "../../constructs/policy/rules";
@@ -17,11 +13,10 @@ import {
   VpnGateway,
   type VpnGatewayProps,
 } from "../../constructs/vpn/vpn-gateway";
+import { EPHEMERAL_LABEL, SEED_CONTAINER } from "../support/synth-expectations";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "vpn-gateway-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
-
-type Json = Record<string, any>;
+const OUT = testOutdir("vpn-gateway-test");
 
 // Fixed keys (wg genkey | wg pubkey) so the snapshot is stable.
 const ALICE = "5A3YfVPRhK5v7Iotb37QQFfoafLcML2UEWlUA2gBois=";
@@ -40,8 +35,7 @@ interface Ctx {
 /** prod stack with the edge, egress and rabbitmq networks; `supplied` adds the key variables. */
 function build(overrides: (ctx: Ctx) => Partial<VpnGatewayProps> = () => ({}), opts: { supplied?: boolean; env?: "dev" | "prod" } = {}) {
   const env = opts.env ?? "prod";
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  const stack = testStack(OUT, env, { random: false });
   const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
   const rabbitmq = new PlatformNetwork(stack, "rabbitmq-network", { environment: env, purpose: "rabbitmq" });
@@ -70,12 +64,9 @@ function build(overrides: (ctx: Ctx) => Partial<VpnGatewayProps> = () => ({}), o
     ...overrides(ctx),
   });
   new TerraformOutput(stack, "vpn_client_alice", { value: vpn.peerConfigs.alice });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
-  const c = containers.find((x) => x.name === `${env}-vpn`)!;
-  const seed = containers.find((x) => x.name === `${env}-vpn-seed`)!;
+  const { text, json, named, key } = synthJson(stack);
+  const c = named(`${env}-vpn`);
+  const seed = named(`${env}-vpn-seed`);
   const upload = (file: string) => (seed.upload as Json[]).find((u) => u.file === file)?.content as string | undefined;
   return { ...ctx, vpn, text, json, c, seed, key, upload };
 }
@@ -110,21 +101,11 @@ describe("VpnGateway (supplied key)", () => {
       [key("docker_image", VPN_GATEWAY_IMAGE)]: { name: VPN_GATEWAY_IMAGE, keep_locally: true },
     });
     for (const name of ["prod-vpn-config", "prod-vpn-secrets"])
-      expect(json.resource.docker_volume[key("docker_volume", name)].labels).toContainEqual({
-        label: "io.updateio.ephemeral",
-        value: "true",
-      });
+      expect(json.resource.docker_volume[key("docker_volume", name)].labels).toContainEqual(EPHEMERAL_LABEL);
   });
 
   it("seeds from a container that never starts, has no network and runs as nobody; key files 0400", () => {
-    expect(seed).toMatchObject({
-      start: false,
-      must_run: false,
-      network_mode: "none",
-      user: "65534:65534",
-      capabilities: { drop: ["ALL"] },
-      security_opts: ["no-new-privileges:true"],
-    });
+    expect(seed).toMatchObject(SEED_CONTAINER);
     expect((seed.upload as Json[]).map((u) => [u.file, u.permissions])).toEqual([
       ["/run/secrets/wg_private_key", "0400"],
       ["/run/secrets/wg_psk_bob", "0400"],

@@ -67,6 +67,16 @@ const input: WireguardServerInput = {
   ],
 };
 
+/** The [Peer] lines `input` renders to (no comments or blanks): sorted by name, each with its /32. */
+const INPUT_PEER_LINES = [
+  "[Peer]",
+  `PublicKey = ${alice.publicKey}`,
+  "AllowedIPs = 10.13.13.2/32",
+  "[Peer]",
+  `PublicKey = ${bob.publicKey}`,
+  "AllowedIPs = 10.13.13.3/32",
+];
+
 function templateInput(overrides: Partial<WireguardPeerTemplateInput> = {}): WireguardPeerTemplateInput {
   return {
     label: "prod",
@@ -153,14 +163,7 @@ describe("renderWireguardConfig: text", () => {
 
   it("writes the [Peer] blocks sorted by name, each with its /32", () => {
     const peers = text.slice(text.indexOf("\n[Peer]") + 1);
-    expect(meaningful(peers)).toEqual([
-      "[Peer]",
-      `PublicKey = ${alice.publicKey}`,
-      "AllowedIPs = 10.13.13.2/32",
-      "[Peer]",
-      `PublicKey = ${bob.publicKey}`,
-      "AllowedIPs = 10.13.13.3/32",
-    ]);
+    expect(meaningful(peers)).toEqual(INPUT_PEER_LINES);
     expect(peers).toContain("[Peer]\n# alice-laptop\n");
   });
 
@@ -509,16 +512,7 @@ describeIf([requireBinary("wg-quick"), isRoot], "wg-quick strip: the rendered fi
   it("server: only the wg(8) keys remain: ListenPort, then PublicKey/AllowedIPs per peer", () => {
     const r = strip("wg0", renderWireguardConfig(input));
     expect(r.status, r.stderr).toBe(0);
-    expect(meaningful(r.stdout)).toEqual([
-      "[Interface]",
-      "ListenPort = 51820",
-      "[Peer]",
-      `PublicKey = ${alice.publicKey}`,
-      "AllowedIPs = 10.13.13.2/32",
-      "[Peer]",
-      `PublicKey = ${bob.publicKey}`,
-      "AllowedIPs = 10.13.13.3/32",
-    ]);
+    expect(meaningful(r.stdout)).toEqual(["[Interface]", "ListenPort = 51820", ...INPUT_PEER_LINES]);
   });
 
   it("client template: parses the same way once the placeholders hold real keys", () => {

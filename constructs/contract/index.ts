@@ -13,6 +13,8 @@ export const LABELS = {
   component: "io.updateio.component",
   role: "io.updateio.role",
   healthcheck: "io.updateio.healthcheck-sha",
+  /** A container's CPU cap as "<cpu_quota>/<cpu_period>": the provider ignores edits of those two, a label change replaces it. */
+  cpuQuota: "io.updateio.cpu-quota",
   ephemeral: "io.updateio.ephemeral",
 } as const;
 

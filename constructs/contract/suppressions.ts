@@ -22,6 +22,8 @@ import { imageRepository } from "./patterns";
 export const POLICY_RULE_IDS = [
   "memory-limit",
   "cpu-limit",
+  "cpu-cap",
+  "process-limit",
   "restart-policy",
   "healthcheck",
   "log-rotation",

@@ -1,34 +1,19 @@
-import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "./renderers/edge-backup";
-import type { PlatformNetwork } from "../kit/platform-network";
-import { ScheduledBackup, type BackupOffsiteProps } from "../kit/scheduled-backup";
-import type { BackupSchedule } from "../kit/scheduled-backup-script";
+import { ScheduledBackup } from "../kit/scheduled-backup";
 import { ServiceImage } from "../kit/service-image";
-import type { ServiceVolume } from "../kit/service-volume";
+import { storeBackupProps, type StoreBackupDefaults, type VolumeSnapshotProps } from "../kit/store-backup";
 import { ValidationError } from "../contract/errors";
 
-export interface EdgeBackupProps {
-  readonly environment: string;
-  /** The edge's data volume (EdgeProxy.dataVolume: Caddy's /data); mounted read-only. */
-  readonly dataVolume: ServiceVolume;
-  /** The edge's own image (caddy, pinned): sh, tar and gzip from busybox, no second image to pull. */
-  readonly image: string;
-  /** An internal network with nothing to reach (the job talks to no server); a dedicated one is best. */
-  readonly network: PlatformNetwork;
-  /** @default { everyMinutes: 1440, at: "03:40" } */
-  readonly schedule?: BackupSchedule;
-  /** @default 14 */
-  readonly keep?: number;
-  /** Strongly advised in prod: a lost host loses its volumes, and the point is a rebuilt host. @default undefined */
-  readonly offsite?: BackupOffsiteProps;
-  /** @default false */
-  readonly protectData?: boolean;
-  /** @default 64 */
-  readonly memoryMb?: number;
-  /** @default [] */
-  readonly dependsOn?: readonly ITerraformDependable[];
-}
+/** Daily, two weeks kept; tar and gzip need little memory. */
+export const EDGE_BACKUP_DEFAULTS: StoreBackupDefaults = { schedule: { everyMinutes: 1440, at: "03:40" }, keep: 14, memoryMb: 64 };
+
+/**
+ * `dataVolume`: EdgeProxy.dataVolume (Caddy's /data). `image`: the edge's own (caddy, pinned): sh,
+ * tar and gzip from busybox, no second image to pull. An off-host copy is strongly advised in
+ * prod: a lost host loses its volumes, and the point is a rebuilt host.
+ */
+export type EdgeBackupProps = VolumeSnapshotProps;
 
 export const EDGE_BACKUP_SOURCE = "/caddy-data";
 export const EDGE_BACKUP_ROOT = "/backups";
@@ -45,14 +30,14 @@ export class EdgeBackup extends Construct {
 
   constructor(scope: Construct, id: string, props: EdgeBackupProps) {
     super(scope, id);
-    if (props.image.trim() === "")
+    if (typeof props.image === "string" && props.image.trim() === "")
       throw new ValidationError(`EdgeBackup ${this.node.path}`, ["image: is empty (fix: pass the edge's image, PINNED_IMAGES.caddy)"]);
     this.hooks = renderEdgeBackupHooks(EDGE_BACKUP_SOURCE);
     this.restoreScript = renderEdgeRestoreScript(EDGE_BACKUP_ROOT);
     this.backup = new ScheduledBackup(this, "backup", {
-      environment: props.environment,
+      ...storeBackupProps(props, EDGE_BACKUP_DEFAULTS),
       store: "edge",
-      image: new ServiceImage(this, "image", { ref: props.image }),
+      image: typeof props.image === "string" ? new ServiceImage(this, "image", { ref: props.image }) : props.image,
       // Caddy's data is root-owned 0600 (the edge runs as root: the image has no other user).
       user: "0:0",
       relax: {
@@ -63,15 +48,9 @@ export class EdgeBackup extends Construct {
       extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
       suffix: ".tar.gz",
       backupsPath: EDGE_BACKUP_ROOT,
-      schedule: props.schedule ?? { everyMinutes: 1440, at: "03:40" },
-      keep: props.keep ?? 14,
       network: props.network,
       sourceVolumes: [{ volume: props.dataVolume, containerPath: EDGE_BACKUP_SOURCE }],
-      offsite: props.offsite,
       offsiteUser: "0:0",
-      protectData: props.protectData,
-      memoryMb: props.memoryMb ?? 64,
-      dependsOn: props.dependsOn,
     });
   }
 }

@@ -79,6 +79,8 @@ export interface EdgeRoute {
  */
 export class EdgeProxy extends Construct implements IScrapeTarget {
   readonly service: HardenedService;
+  /** Caddy's /data (ACME account, certificates, internal CA): EdgeBackup reads it. */
+  readonly dataVolume: ServiceVolume;
   /** Prometheus scrape target of the edge's metrics, when a monitoring network is given. */
   readonly metricsTarget?: string;
   /** Public HTTPS port (the host port mapped to 443); origins carry it when it is not 443. */
@@ -126,7 +128,7 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
     // file contents but leaves a token alone, and cdktf inserts a produced string verbatim, so the
     // producer escapes (same bytes as the kit's escaping of a plain string).
     const caddyfile = Lazy.stringValue({ produce: () => escapeTemplateText(this.caddyfile) });
-    const data = new ServiceVolume(this, "data", {
+    this.dataVolume = new ServiceVolume(this, "data", {
       environment: props.environment,
       service: "edge",
       purpose: "data",
@@ -150,7 +152,7 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
       env: { XDG_CONFIG_HOME: "/config", XDG_DATA_HOME: "/data" },
       configDirs: [{ path: "/etc/caddy", files: [{ name: "Caddyfile", content: caddyfile }] }],
       tmpfs: { "/config": 16 },
-      volumes: [{ volume: data, containerPath: "/data" }],
+      volumes: [{ volume: this.dataVolume, containerPath: "/data" }],
       networks: [
         { network: props.egressNetwork },
         ...props.routeNetworks.map((network) => ({ network })),

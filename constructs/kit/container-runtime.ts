@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
-import type { Construct } from "constructs";
+import { Lazy, TerraformStack } from "cdktf";
+import type { Construct, IConstruct } from "constructs";
 import { PolicySuppressions, SECRETS_OWNER_ROLE } from "../contract/index";
 import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
 import {
@@ -140,6 +141,9 @@ export class ContainerRuntime implements ServiceRuntime {
       memorySwap: 16,
       capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop], add: ["CHOWN"] },
       securityOpts: [...SECURE_DEFAULTS.securityOpts],
+      ...cpuCap(SECRETS_OWNER_CPUS),
+      // Root is exempt from RLIMIT_NPROC: this bounds nothing today, but keeps every started container alike.
+      ulimit: [processLimit(scope, "0:0", SECRETS_OWNER_PROCESSES)],
       restart: "no",
       mustRun: false,
       attach: true,
@@ -203,7 +207,10 @@ export class ContainerRuntime implements ServiceRuntime {
       privileged: false,
       memory: spec.memoryMb,
       memorySwap: spec.memoryMb,
+      // cpu_shares weighs the CPU under contention; the quota caps it even on an idle host.
       cpuShares: spec.cpuShares,
+      ...cpuCap(spec.cpus),
+      ulimit: [processLimit(scope, spec.user, spec.processes)],
       shmSize: spec.shmSizeMb,
       restart: spec.restart,
       stopTimeout: spec.stopTimeoutSeconds,
@@ -212,7 +219,7 @@ export class ContainerRuntime implements ServiceRuntime {
         : undefined,
       logDriver: SECURE_DEFAULTS.logDriver,
       logOpts: { "max-size": `${spec.log.maxSizeMb}m`, "max-file": String(spec.log.maxFiles) },
-      labels: labelList(spec, spec.component, hc),
+      labels: withCpuLabel(labelList(spec, spec.component, hc), spec.cpus),
       networksAdvanced: spec.networks.map((n) => ({
         name: n.network.name,
         aliases: uniqueSorted([spec.service, host, ...(n.aliases ?? [])]),
@@ -249,6 +256,77 @@ export class ContainerRuntime implements ServiceRuntime {
       },
     };
     return new Container(scope, spec.replicas === 1 ? "container" : `replica-${index}`, config);
+  }
+}
+
+/** The secrets owner runs one chown: a small slice of a CPU and a handful of processes are plenty. */
+const SECRETS_OWNER_CPUS = 0.25;
+const SECRETS_OWNER_PROCESSES = 16;
+
+/**
+ * The CPU cap as a CFS quota per period (what `docker run --cpus` sets). Never the provider's `cpus`
+ * attribute: it panics provider 3.6.2.
+ */
+export function cpuCap(cpus: number): { cpuPeriod: number; cpuQuota: number } {
+  return { cpuPeriod: SECURE_DEFAULTS.cpuPeriodUs, cpuQuota: Math.round(cpus * SECURE_DEFAULTS.cpuPeriodUs) };
+}
+
+/**
+ * Provider 3.6.2 neither reads cpu_period/cpu_quota back nor updates them (they are not in its
+ * update list and not ForceNew): an edit would be planned as an in-place update that changes
+ * nothing on the engine. The label (labels force replacement) makes a new cap replace the container.
+ */
+function withCpuLabel(labels: { label: string; value: string }[], cpus: number): { label: string; value: string }[] {
+  const { cpuPeriod, cpuQuota } = cpuCap(cpus);
+  return [...labels, { label: LABELS.cpuQuota, value: `${cpuQuota}/${cpuPeriod}` }].sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/** Per stack: the process budgets registered under each pool (processPool). */
+const PROCESS_POOLS = new WeakMap<IConstruct, Map<string, number>>();
+
+/**
+ * RLIMIT_NPROC is checked at fork against every task (threads included) of the caller's real uid on
+ * the whole host: there are no user namespaces, and uid 0 is exempt. So a per-container value is a
+ * per-uid budget shared with every other container (and host process) of that uid. A numeric user
+ * is its own pool; a named user ("postgres", "redis", "rabbitmq") resolves inside its image to a uid
+ * we cannot see at synth (the official postgres and redis images both use 999), so all named users
+ * share one pool.
+ */
+export function processPool(user: string): string {
+  const uid = user.split(":")[0]!;
+  return /^\d+$/.test(uid) ? `uid ${Number(uid)}` : "named users";
+}
+
+/**
+ * `ulimit nproc` for a container of `user` adding `budget` to its pool: the pool's sum over the
+ * stack, resolved at synth when every container has registered, so no container of a uid is
+ * refused a fork because another one of the same uid is busy.
+ */
+export function processLimit(scope: Construct, user: string, budget: number): { name: string; soft: number; hard: number } {
+  const pools = registerProcesses(scope, user, budget);
+  const pool = processPool(user);
+  const sum = Lazy.numberValue({ produce: () => pools.get(pool) });
+  return { name: "nproc", soft: sum, hard: sum };
+}
+
+/**
+ * Adds `budget` to the pool of `user` in the scope's stack without a ulimit of its own: Swarm tasks
+ * (no ulimits in provider 3.6.2) share the uid's kernel counter with the containers on their node.
+ */
+export function registerProcesses(scope: Construct, user: string, budget: number): Map<string, number> {
+  const stack = stackOf(scope);
+  let pools = PROCESS_POOLS.get(stack);
+  if (!pools) PROCESS_POOLS.set(stack, (pools = new Map()));
+  const pool = processPool(user);
+  pools.set(pool, (pools.get(pool) ?? 0) + budget);
+  return pools;
+}
+
+function stackOf(scope: Construct): IConstruct {
+  try {
+    return TerraformStack.of(scope);
+  } catch {
+    return scope.node.root;
   }
 }
 

@@ -1,12 +1,12 @@
 import type { Container } from "@cdktf/provider-docker/lib/container";
 import type { Service } from "@cdktf/provider-docker/lib/service";
 import type { ITerraformDependable } from "cdktf";
-import { Construct } from "constructs";
+import { Construct, type IConstruct } from "constructs";
 import { isSecretEnvName, PolicySuppressions } from "../contract/index";
 import { canonicalDuration } from "./durations";
 import type { PlatformNetwork } from "./platform-network";
 import { ContainerRuntime } from "./container-runtime";
-import { SECURE_DEFAULTS, type Component } from "./secure-defaults";
+import { COMPONENTS, RESOURCE_LIMITS, SECURE_DEFAULTS, type Component } from "./secure-defaults";
 import type { ServiceImage } from "./service-image";
 import {
   type BindMount,
@@ -24,6 +24,41 @@ import { ValidationError } from "../contract/errors";
 import { LOOPBACK_ADDRESSES } from "../contract/environments";
 
 const DEFAULT_RUNTIME: ServiceRuntime = new ContainerRuntime();
+
+/** Bounds of one workload's process budget: a shell and its child at least; the ulimits-bounded rule caps a uid's sum at 65536. */
+const MIN_PROCESSES = 8;
+const MAX_PROCESSES = 8192;
+
+export type ResourceLimits = Readonly<Partial<Record<Component, { readonly cpus?: number; readonly processes?: number }>>>;
+
+const LIMITS = new WeakMap<IConstruct, ResourceLimits>();
+
+/**
+ * An environment's CPU caps and process budgets per component, for every HardenedService under
+ * `scope` that does not set its own (RESOURCE_LIMITS holds the rest).
+ */
+export function setResourceLimits(scope: IConstruct, limits: ResourceLimits): void {
+  const problems: string[] = [];
+  for (const [component, l] of Object.entries(limits)) {
+    if (!(COMPONENTS as readonly string[]).includes(component))
+      problems.push(`${component}: is not a component (${COMPONENTS.join(", ")})`);
+    if (l?.cpus !== undefined && !(typeof l.cpus === "number" && l.cpus >= 0.01 && l.cpus <= 64))
+      problems.push(`${component}.cpus: ${l.cpus} must be a number of CPUs from 0.01 to 64`);
+    if (l?.processes !== undefined && !(Number.isInteger(l.processes) && l.processes >= MIN_PROCESSES && l.processes <= MAX_PROCESSES))
+      problems.push(`${component}.processes: ${l.processes} must be a whole number from ${MIN_PROCESSES} to ${MAX_PROCESSES}`);
+  }
+  if (problems.length > 0) throw new ValidationError(`setResourceLimits ${scope.node.path}`, problems);
+  LIMITS.set(scope, limits);
+}
+
+function resourceLimitsFor(scope: IConstruct | undefined, component: Component): { cpus: number; processes: number } {
+  const base = RESOURCE_LIMITS[component] ?? RESOURCE_LIMITS.job;
+  for (const c of scope ? scope.node.scopes.slice().reverse() : []) {
+    const l = LIMITS.get(c)?.[component];
+    if (l) return { cpus: l.cpus ?? base.cpus, processes: l.processes ?? base.processes };
+  }
+  return base;
+}
 
 /** Secure defaults that a service may weaken, each only with a written reason (its policy rule id). */
 export type Relaxation = "read-only-rootfs" | "non-root" | "healthcheck" | "restart-policy";
@@ -75,8 +110,17 @@ export interface HardenedServiceProps {
   readonly memoryMb: number;
   /** @default 512 */
   readonly cpuShares?: number;
-  /** Hard CPU cap in CPUs (Swarm services; containers get cpuShares only). @default 1 */
+  /**
+   * Hard CPU cap in CPUs: cpu_quota / cpu_period on containers, nano_cpus on Swarm services.
+   * @default RESOURCE_LIMITS[component].cpus, or the environment's setResourceLimits
+   */
   readonly cpus?: number;
+  /**
+   * Process budget (threads count) for RLIMIT_NPROC: the container's `ulimit nproc` is the sum of
+   * the budgets of the stack's containers running as the same user (a uid's limit is host-wide).
+   * @default RESOURCE_LIMITS[component].processes, or the environment's setResourceLimits
+   */
+  readonly processes?: number;
   /**
    * Swarm rolling updates: "start-first" keeps every replica serving while the new task starts;
    * "stop-first" for a service that must never run twice at once (a bot holding one gateway session).
@@ -153,7 +197,7 @@ export class HardenedService extends Construct {
 
   constructor(scope: Construct, id: string, props: HardenedServiceProps) {
     super(scope, id);
-    this.spec = resolveSpec(this.node.path, props);
+    this.spec = resolveSpec(this.node.path, props, this);
     this.applyRelaxations(props);
     this.runtime = props.runtime ?? DEFAULT_RUNTIME;
     const deployed = this.runtime.deploy(this, this.spec);
@@ -178,7 +222,7 @@ export class HardenedService extends Construct {
 }
 
 /** Applies the defaults and validates; every problem names the prop and the fix. */
-export function resolveSpec(path: string, props: HardenedServiceProps): ServiceSpec {
+export function resolveSpec(path: string, props: HardenedServiceProps, scope?: IConstruct): ServiceSpec {
   const problems: string[] = [];
   const fail = (key: string, message: string) => problems.push(`${key}: ${message}`);
   const relax = props.relax ?? {};
@@ -192,8 +236,12 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
   if (!Number.isInteger(props.memoryMb) || props.memoryMb < 16) fail("memoryMb", `${props.memoryMb} must be a whole number of MiB ≥ 16`);
   const cpuShares = props.cpuShares ?? SECURE_DEFAULTS.cpuShares;
   if (!Number.isInteger(cpuShares) || cpuShares < 2) fail("cpuShares", `${cpuShares} must be a whole number ≥ 2`);
-  const cpus = props.cpus ?? SECURE_DEFAULTS.cpus;
+  const limits = resourceLimitsFor(scope, props.component);
+  const cpus = props.cpus ?? limits.cpus;
   if (!(typeof cpus === "number" && cpus >= 0.01 && cpus <= 64)) fail("cpus", `${cpus} must be a number of CPUs from 0.01 to 64`);
+  const processes = props.processes ?? limits.processes;
+  if (!(Number.isInteger(processes) && processes >= MIN_PROCESSES && processes <= MAX_PROCESSES))
+    fail("processes", `${processes} must be a whole number of processes from ${MIN_PROCESSES} to ${MAX_PROCESSES}`);
   const updateOrder = props.updateOrder ?? "start-first";
   if (updateOrder !== "start-first" && updateOrder !== "stop-first")
     fail("updateOrder", `"${String(updateOrder)}" must be "start-first" or "stop-first"`);
@@ -350,6 +398,7 @@ export function resolveSpec(path: string, props: HardenedServiceProps): ServiceS
     memoryMb: props.memoryMb,
     cpuShares,
     cpus,
+    processes,
     shmSizeMb: props.shmSizeMb,
     restart,
     healthcheck,

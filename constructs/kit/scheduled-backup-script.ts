@@ -1,16 +1,42 @@
 /**
  * Pure renderers for ScheduledBackup: the generic scheduler (`assets/scheduled-backup.sh`: schedule,
  * retention by count, status file, healthcheck, textfile metrics) with a store's hooks inlined,
- * and the off-host copy (`assets/offsite-copy.sh`, rclone). Every value is checked against an
+ * and the off-host copy (`assets/offsite-copy.sh`, rclone; PostgresBackup's too, with its own copy
+ * step), and the textfile metrics function both schedulers write. Every value is checked against an
  * allow-list before it is filled in: the scripts end up in Terraform strings and in shell, so no
  * value may hold a quote, a space, `$`, `${` or `%{`.
  */
 import { join } from "node:path";
-import { fillAsset, readAsset } from "./assets";
+import { fillAsset, readAsset, type AssetValues } from "./assets";
 
 const ASSETS = join(__dirname, "assets");
 const SCHEDULER_SH = readAsset(ASSETS, "scheduled-backup.sh");
 const OFFSITE_SH = readAsset(ASSETS, "offsite-copy.sh");
+const OFFSITE_SNAPSHOTS_SH = readAsset(ASSETS, "offsite-copy-snapshots.sh");
+const SCHEDULER_RUN_SH = readAsset(ASSETS, "scheduler-run.sh");
+const SCHEDULER_LOOP_SH = readAsset(ASSETS, "scheduler-loop.sh");
+
+/**
+ * A fragment asset (a part of a script, inlined at synth) filled in: its leading comment lines (the
+ * shellcheck directive, what it expects of the script around it) are for its readers and are dropped,
+ * and so is its last newline (the placeholder has a line of its own).
+ */
+export function fillFragment(asset: string, values: AssetValues, what: string): string {
+  return fillAsset(asset.replace(/^(#[^\n]*\n)+/, "").replace(/\n$/, ""), values, what);
+}
+
+/**
+ * The run_once, health and loop functions of a backup scheduler (`assets/scheduler-run.sh`,
+ * `assets/scheduler-loop.sh`), shared by ScheduledBackup's and PostgresBackup's: values for their
+ * scripts' @@RUN_ONCE_AND_HEALTH@@ and @@LOOP@@. The script defines what they call (see the files);
+ * `started` ends the loop's first log line (shell text of the renderer, never user input).
+ */
+export function schedulerSteps(started: string): { readonly RUN_ONCE_AND_HEALTH: string; readonly LOOP: string } {
+  return {
+    RUN_ONCE_AND_HEALTH: fillFragment(SCHEDULER_RUN_SH, {}, "schedulerSteps"),
+    LOOP: fillFragment(SCHEDULER_LOOP_SH, { STARTED: started }, "schedulerSteps"),
+  };
+}
 
 /** What each user-settable value must look like (the environment schema can reuse them). */
 export const BACKUP_PATTERNS = {
@@ -98,26 +124,29 @@ function offsetMinutes(at: string): number {
   return h! * 60 + m!;
 }
 
-export interface TextfileSeries {
+export interface TextfileGauge {
+  /** Metric name, e.g. "updateio_backup_last_run_success". */
   readonly name: string;
   readonly help: string;
-  /** Shell expression for the value (the function's arguments), e.g. "$1". */
+  /** Shell expression for the value (the function's arguments), e.g. "$1" or "${3:-0}". */
   readonly value: string;
 }
 
 /**
- * A `write_metrics` shell function writing gauges with a `store` label for node-exporter's textfile
- * collector: same metric names as PostgresBackup's (updateio_backup_*), told apart by the label.
- * Atomic (tmp + mv) and world-readable (node-exporter runs as nobody).
+ * A `write_metrics` shell function writing gauges for node-exporter's textfile collector; `$METRICS_DIR`
+ * must be set by the script, and a failed write only loses the metrics. The ScheduledBackup stores label
+ * theirs `store="<store>"`: same metric names as PostgresBackup's (updateio_backup_*), whose series
+ * have no label. Atomic (tmp + mv) and world-readable (node-exporter runs as nobody).
  */
-export function renderStoreMetricsFunction(store: string, file: string, series: readonly TextfileSeries[]): string {
-  if (!BACKUP_PATTERNS.store.test(store))
-    throw new Error(`renderStoreMetricsFunction: store "${store}" must match ${BACKUP_PATTERNS.store}`);
-  if (!/^[a-z_]+\.prom$/.test(file)) throw new Error(`renderStoreMetricsFunction: file "${file}" must be a name like redis_backup.prom`);
-  const lines = series.flatMap((s) => [
-    `    echo "# HELP ${s.name} ${s.help}"`,
-    `    echo "# TYPE ${s.name} gauge"`,
-    `    echo "${s.name}{store=\\"${store}\\"} ${s.value}"`,
+export function renderTextfileMetricsFunction(file: string, gauges: readonly TextfileGauge[], store?: string): string {
+  if (store !== undefined && !BACKUP_PATTERNS.store.test(store))
+    throw new Error(`renderTextfileMetricsFunction: store "${store}" must match ${BACKUP_PATTERNS.store}`);
+  if (!/^[a-z_]+\.prom$/.test(file)) throw new Error(`renderTextfileMetricsFunction: file "${file}" must be a name like redis_backup.prom`);
+  const label = store === undefined ? "" : `{store=\\"${store}\\"}`;
+  const lines = gauges.flatMap((g) => [
+    `    echo "# HELP ${g.name} ${g.help}"`,
+    `    echo "# TYPE ${g.name} gauge"`,
+    `    echo "${g.name}${label} ${g.value}"`,
   ]);
   const tmp = `"$METRICS_DIR/.${file}.tmp"`;
   return `# Prometheus text format for node-exporter's textfile collector (atomic: tmp + mv); readable by
@@ -163,45 +192,75 @@ export function renderScheduledBackupScript(input: ScheduledBackupScriptInput): 
       KEEP: input.keep,
       STORE: input.store,
       SUFFIX: input.suffix,
-      WRITE_METRICS: renderStoreMetricsFunction(input.store, backupMetricsFile(input.store), [
-        { name: "updateio_backup_last_run_success", help: "1 when the last scheduled backup run succeeded.", value: "$1" },
-        { name: "updateio_backup_last_run_timestamp_seconds", help: "Unix time of the last backup run.", value: "$2" },
-        { name: "updateio_backup_last_success_timestamp_seconds", help: "Unix time of the last successful backup run.", value: "$3" },
-        { name: "updateio_backup_last_size_bytes", help: "Size of the newest verified snapshot in bytes.", value: "$4" },
-        { name: "updateio_backup_snapshots", help: "Snapshots kept in the backups volume.", value: "$5" },
-      ]),
+      ...schedulerSteps(
+        "every ${BACKUP_EVERY_SECONDS}s (offset ${BACKUP_OFFSET_SECONDS}s from UTC midnight), keeping $BACKUP_KEEP, source $(snapshot_describe)",
+      ),
+      WRITE_METRICS: renderTextfileMetricsFunction(
+        backupMetricsFile(input.store),
+        [
+          { name: "updateio_backup_last_run_success", help: "1 when the last scheduled backup run succeeded.", value: "$1" },
+          { name: "updateio_backup_last_run_timestamp_seconds", help: "Unix time of the last backup run.", value: "$2" },
+          { name: "updateio_backup_last_success_timestamp_seconds", help: "Unix time of the last successful backup run.", value: "$3" },
+          { name: "updateio_backup_last_size_bytes", help: "Size of the newest verified snapshot in bytes.", value: "$4" },
+          { name: "updateio_backup_snapshots", help: "Snapshots kept in the backups volume.", value: "$5" },
+        ],
+        input.store,
+      ),
     },
     "renderScheduledBackupScript",
   );
 }
 
+/**
+ * What the off-host copy copies, run inside its `copy_all` once the rclone remote is set: a filled
+ * asset whose every failure prints "error: ..." and returns 1. The default is the scheduler's
+ * `<backupRoot>/snapshots`; PostgresBackup copies its dumps, base backups and WAL archive.
+ */
+export interface OffsiteCopyStep {
+  /** The shell lines (indented for the function body; fillFragment drops the last newline). */
+  readonly shell: string;
+  /** What the start-up log line says it copies, e.g. "$BACKUP_ROOT/snapshots". */
+  readonly source: string;
+}
+
 export interface OffsiteCopyScriptInput {
+  /** Label value of the metrics and name part of the log lines and the metrics file, e.g. "redis". */
   readonly store: string;
   readonly backupRoot: string;
+  /** S3-compatible endpoint URL, e.g. "https://s3.eu-central-1.amazonaws.com". */
   readonly endpoint: string;
   readonly bucket: string;
-  /** Key prefix, e.g. "prod/redis". */
+  /** Key prefix, path segments without leading or trailing slash, e.g. "prod/redis". */
   readonly prefix: string;
   /** @default "us-east-1" */
   readonly region?: string;
-  /** @default "Other" */
+  /** rclone's s3 provider name ("AWS", "Minio", "Cloudflare", "Other", ...). @default "Other" */
   readonly provider?: string;
+  /** Secret files holding the access key id and the secret key. */
   readonly accessKeyIdFile: string;
   readonly secretAccessKeyFile: string;
-  /** @default 900 */
+  /** Seconds between copies. @default 900 */
   readonly intervalSeconds?: number;
+  /** Writable directory for the status file (a tmpfs). @default "/tmp" */
+  readonly stateDir?: string;
+  /** @default `<backupRoot>/snapshots` to the prefix's root (offsite-copy-snapshots.sh) */
+  readonly copy?: OffsiteCopyStep;
+  /** Label the metrics store="<store>"; PostgresBackup's series have no label. @default true */
+  readonly storeLabel?: boolean;
+  /** The construct named in the script's first line. @default "ScheduledBackup" */
+  readonly generator?: string;
 }
 
-/** Every problem, each naming the offsite key and the fix. */
-export function offsiteCopyProblems(input: OffsiteCopyScriptInput): string[] {
+/** Every problem, each naming the offsite key and the fix (`configPath`: where the environment sets it). */
+export function offsiteCopyProblems(input: OffsiteCopyScriptInput, configPath = "backups.offsite"): string[] {
   const p: string[] = [];
-  const fix = "(fix: set it in the environment's backups.offsite)";
+  const fix = `(fix: set it in the environment's ${configPath})`;
   if (!BACKUP_PATTERNS.offsiteEndpoint.test(input.endpoint))
     p.push(`offsite.endpoint: "${input.endpoint}" must be an http(s) URL with no path, e.g. https://s3.example.com ${fix}`);
   if (!BACKUP_PATTERNS.offsiteBucket.test(input.bucket))
     p.push(`offsite.bucket: "${input.bucket}" must be an S3 bucket name (lowercase letters, digits, dots, dashes; 3-63) ${fix}`);
   if (!BACKUP_PATTERNS.offsitePrefix.test(input.prefix))
-    p.push(`offsite.prefix: "${input.prefix}" must be path segments without leading or trailing slash, e.g. prod/redis ${fix}`);
+    p.push(`offsite.prefix: "${input.prefix}" must be path segments without leading or trailing slash, e.g. prod/${input.store} ${fix}`);
   if (input.region !== undefined && !BACKUP_PATTERNS.offsiteRegion.test(input.region))
     p.push(`offsite.region: "${input.region}" must be lowercase letters, digits and dashes, e.g. eu-central-1 ${fix}`);
   if (input.provider !== undefined && !BACKUP_PATTERNS.offsiteProvider.test(input.provider))
@@ -209,21 +268,36 @@ export function offsiteCopyProblems(input: OffsiteCopyScriptInput): string[] {
   for (const key of ["backupRoot", "accessKeyIdFile", "secretAccessKeyFile"] as const) {
     if (!BACKUP_PATTERNS.absPath.test(input[key])) p.push(`offsite.${key}: "${input[key]}" must be an absolute path`);
   }
+  if (input.stateDir !== undefined && !BACKUP_PATTERNS.absPath.test(input.stateDir))
+    p.push(`offsite.stateDir: "${input.stateDir}" must be an absolute path`);
   const interval = input.intervalSeconds ?? 900;
   if (!Number.isInteger(interval) || interval < 60 || interval > 86400)
     p.push(`offsite.intervalSeconds: ${interval} must be a whole number from 60 to 86400 ${fix}`);
   if (!BACKUP_PATTERNS.store.test(input.store)) p.push(`store: "${input.store}" must match ${BACKUP_PATTERNS.store}`);
+  if (input.generator !== undefined && !/^[A-Za-z]+$/.test(input.generator))
+    p.push(`generator: "${input.generator}" must be a construct name of letters only`);
   return p;
 }
 
-/** `offsite.sh [loop|once|health|status]`: rclone copy (never sync) of `<backupRoot>/snapshots` every interval. */
+/**
+ * `offsite.sh [loop|once|health|status]`: rclone copy (never sync) every interval, of the snapshots
+ * or of what `copy` names.
+ * - loop (the container's command): copy now, then every interval; a failure is retried next round.
+ * - once: one copy; records the status file and the metrics file (`<store>_offsite.prom`).
+ * - health: exit 0 only when the last run succeeded and the last success is at most 3 intervals old.
+ * Settings are rendered as defaults the environment may override (`: "${X:=default}"`), which is
+ * how tests point the script at a temp dir and a local S3 server.
+ */
 export function renderOffsiteCopyScript(input: OffsiteCopyScriptInput): string {
   const problems = offsiteCopyProblems(input);
   if (problems.length > 0) throw new Error(`renderOffsiteCopyScript: ${problems.join("; ")}`);
+  const copy = input.copy ?? { shell: fillFragment(OFFSITE_SNAPSHOTS_SH, {}, "renderOffsiteCopyScript"), source: "$BACKUP_ROOT/snapshots" };
   return fillAsset(
     OFFSITE_SH,
     {
+      GENERATOR: input.generator ?? "ScheduledBackup",
       BACKUP_ROOT: input.backupRoot,
+      STATE_DIR: input.stateDir ?? "/tmp",
       ENDPOINT: input.endpoint.replace(/\/$/, ""),
       BUCKET: input.bucket,
       PREFIX: input.prefix,
@@ -233,14 +307,20 @@ export function renderOffsiteCopyScript(input: OffsiteCopyScriptInput): string {
       SECRET_ACCESS_KEY_FILE: input.secretAccessKeyFile,
       INTERVAL_SECONDS: input.intervalSeconds ?? 900,
       STORE: input.store,
-      WRITE_METRICS: renderStoreMetricsFunction(input.store, `${input.store.replace(/-/g, "_")}_offsite.prom`, [
-        { name: "updateio_backup_offsite_success", help: "1 when the last off-host copy succeeded.", value: "$1" },
-        {
-          name: "updateio_backup_offsite_last_success_timestamp_seconds",
-          help: "Unix time of the last successful off-host copy.",
-          value: "$2",
-        },
-      ]),
+      COPY: copy.shell,
+      SOURCE: copy.source,
+      WRITE_METRICS: renderTextfileMetricsFunction(
+        `${input.store.replace(/-/g, "_")}_offsite.prom`,
+        [
+          { name: "updateio_backup_offsite_success", help: "1 when the last off-host copy succeeded.", value: "$1" },
+          {
+            name: "updateio_backup_offsite_last_success_timestamp_seconds",
+            help: "Unix time of the last successful off-host copy.",
+            value: "$2",
+          },
+        ],
+        input.storeLabel === false ? undefined : input.store,
+      ),
     },
     "renderOffsiteCopyScript",
   );

@@ -79,8 +79,10 @@ export interface ScheduledBackupProps {
   readonly offsite?: BackupOffsiteProps;
   /** uid:gid the off-host copy runs as: the owner of the snapshots. @default "65534:65534" */
   readonly offsiteUser?: string;
-  /** Protect the backups volume from destroy (prod). @default false */
+  /** Protect the backups volume from destroy (prod); ignored when `volume` is given. @default false */
   readonly protectData?: boolean;
+  /** The backups volume, made by the caller (e.g. so node-exporter can mount it first). @default a new `<env>-<store>-backups` */
+  readonly volume?: ServiceVolume;
   /** @default 128 */
   readonly memoryMb?: number;
   /** @default 256 */
@@ -164,12 +166,14 @@ export class ScheduledBackup extends Construct {
     this.script = renderScheduledBackupScript(input);
     this.intervalSeconds = schedule.everyMinutes * 60;
     this.metricsFile = `metrics/${props.store.replace(/-/g, "_")}_backup.prom`;
-    this.volume = new ServiceVolume(this, "backups", {
-      environment: props.environment,
-      service: props.store,
-      purpose: "backups",
-      protect: props.protectData ?? false,
-    });
+    this.volume =
+      props.volume ??
+      new ServiceVolume(this, "backups", {
+        environment: props.environment,
+        service: props.store,
+        purpose: "backups",
+        protect: props.protectData ?? false,
+      });
     const backupsMount: VolumeMount = { volume: this.volume, containerPath: props.backupsPath };
     this.service = new HardenedService(this, "scheduler", {
       environment: props.environment,

@@ -1,3 +1,5 @@
+import type { Component } from "../contract/index";
+
 /**
  * The secure defaults every container gets, in one place. Constructs never repeat these; they
  * state only what differs, and a weaker setting needs a written reason (see HardenedService).
@@ -13,8 +15,8 @@ export const SECURE_DEFAULTS = {
   restart: "unless-stopped",
   /** CPU weight: 1024 is one CPU's fair share under contention. */
   cpuShares: 512,
-  /** Hard CPU cap per task on Swarm, in CPUs. */
-  cpus: 1,
+  /** CFS period of a container's CPU cap (cpu_period), in microseconds: Docker's own for --cpus. */
+  cpuPeriodUs: 100000,
   /** Swap equal to memory = no swap on top of the limit. */
   swapEqualsMemory: true,
   /** Every container writes json-file logs rotated at 10 MiB x 3 files (30 MiB per container at most). */
@@ -32,6 +34,24 @@ export const SECURE_DEFAULTS = {
   /** Seconds Docker waits after SIGTERM before SIGKILL. */
   stopTimeoutSeconds: 30,
 } as const;
+
+/**
+ * Hard CPU cap (CPUs: cpu_quota / cpu_period on containers, nano_cpus on Swarm services) and process
+ * budget (RLIMIT_NPROC, in tasks: threads count) of each kind of workload, unless its construct or
+ * its environment (setResourceLimits) says otherwise. The budgets are generous on purpose: Go and
+ * Erlang servers start a thread per core, and RLIMIT_NPROC is per uid, not per container, so the
+ * kit gives each container the sum of the budgets of every container of the stack that runs as
+ * the same user (see ContainerRuntime). Seeds never start.
+ */
+export const RESOURCE_LIMITS: Readonly<Record<Component, { readonly cpus: number; readonly processes: number }>> = {
+  edge: { cpus: 1, processes: 256 },
+  app: { cpus: 1, processes: 512 },
+  data: { cpus: 1, processes: 512 },
+  job: { cpus: 0.5, processes: 128 },
+  seed: { cpus: 0.1, processes: 16 },
+  proxy: { cpus: 0.5, processes: 128 },
+  observability: { cpus: 1, processes: 512 },
+};
 
 // The shared names live in the contract module; re-exported for the kit's constructs.
 export { COMPONENTS, LABELS, PROJECT, type Component } from "../contract/index";

@@ -37,8 +37,14 @@ export interface ServiceSpec {
   readonly capAdd: readonly string[];
   readonly memoryMb: number;
   readonly cpuShares: number;
-  /** Hard CPU cap in CPUs (Swarm: resources.limits.nano_cpus). */
+  /** Hard CPU cap in CPUs (containers: cpu_quota / cpu_period; Swarm: resources.limits.nano_cpus). */
   readonly cpus: number;
+  /**
+   * This workload's share of its user's process budget (RLIMIT_NPROC counts every task of a uid on
+   * the host): containers get `ulimit nproc` = the sum over the stack's containers with the same
+   * user. Swarm services cannot carry ulimits in provider 3.6.2 (the daemon's default-ulimits do).
+   */
+  readonly processes: number;
   readonly shmSizeMb?: number;
   readonly restart: "unless-stopped" | "always" | "on-failure" | "no";
   readonly healthcheck?: ResolvedHealthcheck;

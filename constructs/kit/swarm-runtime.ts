@@ -4,7 +4,7 @@ import { Secret } from "@cdktf/provider-docker/lib/secret";
 import { Service, type ServiceConfig } from "@cdktf/provider-docker/lib/service";
 import { Fn, TerraformLocal, Token } from "cdktf";
 import { Construct } from "constructs";
-import { envMap, escapeTemplateText, labelList } from "./container-runtime";
+import { envMap, escapeTemplateText, labelList, registerProcesses } from "./container-runtime";
 import { durationSeconds, swarmDuration } from "./durations";
 import { LABELS, PROJECT, SECURE_DEFAULTS } from "./secure-defaults";
 import type { DeployedService, ServiceRuntime, ServiceSpec, Upstream } from "./service-spec";
@@ -171,6 +171,9 @@ export class SwarmRuntime implements ServiceRuntime {
           stopGracePeriod: swarmDuration(spec.stopTimeoutSeconds),
           labels,
         },
+        // The CPU cap is nano_cpus. A service has no pids limit and no ulimits in provider 3.6.2
+        // (API 1.41), so spec.processes has nowhere to go: a task's processes are bounded by its
+        // node's daemon.json (default-ulimits nproc, cgroup-parent with pids.max), docs/runbooks/swarm.md.
         resources: {
           limits: { memoryBytes: spec.memoryMb * MIB, nanoCpus: Math.round(spec.cpus * 1e9) },
           reservation: { memoryBytes: Math.max(16, Math.floor(spec.memoryMb * SWARM_DEFAULTS.memoryReservationRatio)) * MIB },
@@ -201,6 +204,8 @@ export class SwarmRuntime implements ServiceRuntime {
       endpointSpec: { mode: "dnsrr" },
       dependsOn: spec.dependsOn.length > 0 ? [...spec.dependsOn] : undefined,
     };
+    // Every task may land on the manager, next to the plain containers of the same uid (the migration job's 1000).
+    registerProcesses(scope, spec.user, spec.replicas * spec.processes);
     const service = new Service(scope, "service", config);
     return { containers: [], service, ready: [service] };
   }

@@ -1,37 +1,19 @@
-import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "./renderers/grafana-backup";
-import type { PlatformNetwork } from "../kit/platform-network";
-import { ScheduledBackup, type BackupOffsiteProps } from "../kit/scheduled-backup";
-import type { BackupSchedule } from "../kit/scheduled-backup-script";
+import { ScheduledBackup } from "../kit/scheduled-backup";
 import { ServiceImage } from "../kit/service-image";
-import type { ServiceVolume } from "../kit/service-volume";
+import { storeBackupProps, type StoreBackupDefaults, type VolumeSnapshotProps } from "../kit/store-backup";
 import { ValidationError } from "../contract/errors";
 
-export interface GrafanaBackupProps {
-  readonly environment: string;
-  /** GrafanaServer.dataVolume (grafana.db lives at its root); mounted read-only. */
-  readonly dataVolume: ServiceVolume;
-  /**
-   * An image with sqlite3 or python3 (stdlib sqlite3) and sh, gzip, find: the pinned Grafana image
-   * has neither. The official python image (Alpine variant), pinned by digest.
-   */
-  readonly image: string;
-  /** An internal network with nothing to reach (the job talks to no server); a dedicated one is best. */
-  readonly network: PlatformNetwork;
-  /** @default { everyMinutes: 1440, at: "01:30" } */
-  readonly schedule?: BackupSchedule;
-  /** @default 14 */
-  readonly keep?: number;
-  /** @default undefined (no off-host copy) */
-  readonly offsite?: BackupOffsiteProps;
-  /** @default false */
-  readonly protectData?: boolean;
-  /** @default 128 */
-  readonly memoryMb?: number;
-  /** @default [] */
-  readonly dependsOn?: readonly ITerraformDependable[];
-}
+/** Daily, two weeks kept. */
+export const GRAFANA_BACKUP_DEFAULTS: StoreBackupDefaults = { schedule: { everyMinutes: 1440, at: "01:30" }, keep: 14, memoryMb: 128 };
+
+/**
+ * `dataVolume`: GrafanaServer.dataVolume (grafana.db lives at its root). `image`: one with sqlite3 or
+ * python3 (stdlib sqlite3) and sh, gzip, find, which the pinned Grafana image lacks: the official
+ * python image (Alpine variant), pinned by digest (PINNED_IMAGES.python).
+ */
+export type GrafanaBackupProps = VolumeSnapshotProps;
 
 /** Grafana's data volume in the backup container (read-only). */
 export const GRAFANA_BACKUP_SOURCE = "/grafana-data";
@@ -54,29 +36,24 @@ export class GrafanaBackup extends Construct {
 
   constructor(scope: Construct, id: string, props: GrafanaBackupProps) {
     super(scope, id);
-    const problems: string[] = [];
-    if (props.image.trim() === "") problems.push("image: is empty (fix: pass a pinned python:3-alpine image, PINNED_IMAGES.python)");
-    if (problems.length > 0) throw new ValidationError(`GrafanaBackup ${this.node.path}`, problems);
+    if (typeof props.image === "string" && props.image.trim() === "")
+      throw new ValidationError(`GrafanaBackup ${this.node.path}`, [
+        "image: is empty (fix: pass a pinned python:3-alpine image, PINNED_IMAGES.python)",
+      ]);
     this.hooks = renderGrafanaBackupHooks(`${GRAFANA_BACKUP_SOURCE}/grafana.db`);
     this.restoreScript = renderGrafanaRestoreScript(GRAFANA_BACKUP_ROOT);
     this.backup = new ScheduledBackup(this, "backup", {
-      environment: props.environment,
+      ...storeBackupProps(props, GRAFANA_BACKUP_DEFAULTS),
       store: "grafana",
-      image: new ServiceImage(this, "image", { ref: props.image }),
+      image: typeof props.image === "string" ? new ServiceImage(this, "image", { ref: props.image }) : props.image,
       user: "472:0",
       hooks: this.hooks,
       extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
       suffix: ".db.gz",
       backupsPath: GRAFANA_BACKUP_ROOT,
-      schedule: props.schedule ?? { everyMinutes: 1440, at: "01:30" },
-      keep: props.keep ?? 14,
       network: props.network,
       sourceVolumes: [{ volume: props.dataVolume, containerPath: GRAFANA_BACKUP_SOURCE }],
-      offsite: props.offsite,
       offsiteUser: "472:0",
-      protectData: props.protectData,
-      memoryMb: props.memoryMb,
-      dependsOn: props.dependsOn,
     });
   }
 }

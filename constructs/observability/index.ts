@@ -12,6 +12,5 @@ export * from "./renderers/loki";
 export * from "./renderers/observability-catalogue";
 export * from "./renderers/prometheus";
 export * from "./renderers/promtail";
-export * from "./renderers/textfile-metrics";
 export * from "./grafana-backup";
 export * from "./renderers/grafana-backup";

@@ -92,6 +92,21 @@ export interface NodeExporterProps {
    * @default none (no textfile metrics)
    */
   readonly backupsVolume?: ServiceVolume;
+  /**
+   * The other stores' backups volumes (ScheduledBackup: Redis, RabbitMQ, Grafana, the edge), each
+   * mounted read-only at "<NODE_EXPORTER_BACKUPS_MOUNT>-<store>" with its "metrics" directory as one
+   * more textfile directory (node-exporter ≥ 1.9 takes the flag more than once). Their metrics carry
+   * a `store` label, so they never collide with each other or with the Postgres backup's.
+   * @default []
+   */
+  readonly extraBackupVolumes?: readonly StoreBackupsVolume[];
+}
+
+/** One store's backups volume, for node-exporter's textfile collector. */
+export interface StoreBackupsVolume {
+  /** The store label and mount suffix, e.g. "redis" (lowercase letters, digits, dashes). */
+  readonly store: string;
+  readonly volume: ServiceVolume;
 }
 
 export type ExporterKind = "postgres" | "redis" | "cadvisor" | "node";
@@ -380,6 +395,12 @@ export class MetricsExporters extends Construct {
     if (ne) {
       const port = SCRAPE_JOBS.node.port;
       const textfileDir = `${NODE_EXPORTER_BACKUPS_MOUNT}/metrics`;
+      const extra = (ne.extraBackupVolumes ?? []).map(({ store, volume }) => ({
+        volume,
+        containerPath: `${NODE_EXPORTER_BACKUPS_MOUNT}-${store}`,
+        readOnly: true,
+      }));
+      const textfileDirs = [...(ne.backupsVolume ? [textfileDir] : []), ...extra.map((m) => `${m.containerPath}/metrics`)];
       this.nodeExporter = new HardenedService(this, "node-exporter", {
         ...common,
         service: "node-exporter",
@@ -404,10 +425,13 @@ export class MetricsExporters extends Construct {
           "--collector.cpu",
           "--collector.meminfo",
           "--collector.loadavg",
-          ...(ne.backupsVolume ? ["--collector.textfile", `--collector.textfile.directory=${textfileDir}`] : []),
+          ...(textfileDirs.length > 0 ? ["--collector.textfile", ...textfileDirs.map((d) => `--collector.textfile.directory=${d}`)] : []),
         ],
         binds: [{ hostPath: "/", containerPath: NODE_EXPORTER_HOST_ROOT }],
-        volumes: ne.backupsVolume ? [{ volume: ne.backupsVolume, containerPath: NODE_EXPORTER_BACKUPS_MOUNT, readOnly: true }] : [],
+        volumes: [
+          ...(ne.backupsVolume ? [{ volume: ne.backupsVolume, containerPath: NODE_EXPORTER_BACKUPS_MOUNT, readOnly: true }] : []),
+          ...extra,
+        ],
         healthcheck: wgetHealthcheck(port, SCRAPE_JOBS.node.path),
         networks: [monitoring],
       });
@@ -550,7 +574,16 @@ function validate(path: string, props: MetricsExportersProps): void {
         "is the monitoring network; keep the socket proxy on its own network so that Prometheus and Grafana cannot reach the Docker API",
       );
   }
-  if (props.node) checkImage("node.image", props.node.image);
+  if (props.node) {
+    checkImage("node.image", props.node.image);
+    const stores = (props.node.extraBackupVolumes ?? []).map((v) => v.store);
+    stores.forEach((store, i) => {
+      if (!/^[a-z][a-z0-9-]{0,30}$/.test(store))
+        fail(`node.extraBackupVolumes[${i}].store`, `"${store}" must be lowercase letters, digits and dashes (e.g. "redis")`);
+      else if (stores.indexOf(store) !== i)
+        fail(`node.extraBackupVolumes[${i}].store`, `"${store}" is listed twice; mount each store once`);
+    });
+  }
 
   for (const [kind, mb] of Object.entries(props.memoryMb ?? {})) {
     if (!["postgres", "redis", "cadvisor", "node"].includes(kind))

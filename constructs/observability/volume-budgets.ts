@@ -20,6 +20,10 @@ export const VOLUME_BUDGET_KEYS = [
   "grafanaData",
   "edgeData",
   "vpnKeys",
+  "redisBackups",
+  "rabbitmqBackups",
+  "grafanaBackups",
+  "edgeBackups",
 ] as const;
 export type VolumeBudgetKey = (typeof VOLUME_BUDGET_KEYS)[number];
 export type VolumeBudgets = Readonly<Record<VolumeBudgetKey, number>>;
@@ -36,6 +40,10 @@ export const VOLUME_BUDGET_HELP: Readonly<Record<VolumeBudgetKey, string>> = {
   grafanaData: "Grafana's data volume (SQLite, plugins)",
   edgeData: "the edge's Caddy data volume (ACME account, certificates)",
   vpnKeys: "the VPN gateway's key volume (when the VPN is on)",
+  redisBackups: "Redis' backups volume (the RDB snapshots kept, when backups.redis is on)",
+  rabbitmqBackups: "RabbitMQ's backups volume (the definitions exports kept, when backups.rabbitmq is on)",
+  grafanaBackups: "Grafana's backups volume (the gzipped SQLite snapshots kept, when backups.grafana is on)",
+  edgeBackups: "the edge's backups volume (the tars of Caddy's data kept, when backups.edge is on)",
 };
 
 /** Smallest budget of any volume: below this a budget is a typo, not a decision. */

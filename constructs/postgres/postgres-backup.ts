@@ -17,37 +17,15 @@ import {
 } from "./renderers/backup-scripts";
 import { offsiteScriptProblems, renderOffsiteScript, type OffsiteScriptInput } from "./renderers/postgres-offsite";
 import { HardenedService } from "../kit/hardened-service";
-import type { PlatformNetwork } from "../kit/platform-network";
+import type { BackupOffsiteProps } from "../kit/scheduled-backup";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import type { VolumeMount } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
 import { ValidationError } from "../contract/errors";
 
-export interface PostgresBackupOffsiteProps {
-  /** S3-compatible endpoint, e.g. "https://s3.eu-central-1.amazonaws.com". */
-  readonly endpoint: string;
-  /** The bucket must exist (the copy never creates it); set its lifecycle rule for remote retention. */
-  readonly bucket: string;
-  /** @default "<environment>/postgres" */
-  readonly prefix?: string;
-  /** @default "us-east-1" */
-  readonly region?: string;
-  /** rclone's s3 provider ("AWS", "Minio", "Cloudflare", "Other"). @default "Other" */
-  readonly provider?: string;
-  /** Access key id (a Terraform token; delivered as a secret file). */
-  readonly accessKeyId: string;
-  /** Secret access key (a Terraform token; delivered as a secret file). */
-  readonly secretAccessKey: string;
-  /** The rclone image (official rclone/rclone, pinned). */
-  readonly image: string;
-  /** A non-internal network: the copy leaves the host. */
-  readonly network: PlatformNetwork;
-  /** Seconds between copies. @default 900 */
-  readonly intervalSeconds?: number;
-  /** @default 128 */
-  readonly memoryMb?: number;
-}
+/** Off-host copy settings: the kit's, so one config shape serves every store; the prefix defaults to "<environment>/postgres". */
+export type PostgresBackupOffsiteProps = BackupOffsiteProps;
 
 export interface PostgresBackupProps {
   readonly environment: string;
@@ -185,7 +163,7 @@ export class PostgresBackup extends Construct {
         secretAccessKeyFile: secretPath("offsite_secret_access_key"),
         intervalSeconds: offsite.intervalSeconds,
       };
-      problems.push(...offsiteScriptProblems(offsiteInput).map((p) => `${p} (fix: set it in the environment's postgres.offsite)`));
+      problems.push(...offsiteScriptProblems(offsiteInput));
     }
     if (problems.length > 0) {
       throw new ValidationError(`PostgresBackup ${this.node.path}`, problems);

@@ -1,27 +1,16 @@
-import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { RabbitBroker } from "./rabbit-broker";
 import { rabbitBackupProblems, renderRabbitBackupHooks, renderRabbitRestoreScript } from "./renderers/rabbitmq-backup";
-import { ScheduledBackup, type BackupOffsiteProps } from "../kit/scheduled-backup";
-import type { BackupSchedule } from "../kit/scheduled-backup-script";
+import { ScheduledBackup } from "../kit/scheduled-backup";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
+import { storeBackupProps, type StoreBackupDefaults, type StoreBackupProps } from "../kit/store-backup";
 import { ValidationError } from "../contract/errors";
 
-export interface RabbitBackupProps {
-  readonly environment: string;
+/** Definitions change rarely: every 6 hours, a week kept; the Erlang VM of rabbitmqctl needs room. */
+export const RABBIT_BACKUP_DEFAULTS: StoreBackupDefaults = { schedule: { everyMinutes: 360, at: "00:20" }, keep: 28, memoryMb: 256 };
+
+export interface RabbitBackupProps extends StoreBackupProps {
   readonly broker: RabbitBroker;
-  /** Definitions change rarely: every 6 hours. @default { everyMinutes: 360, at: "00:20" } */
-  readonly schedule?: BackupSchedule;
-  /** @default 28 (a week of 6-hourly exports) */
-  readonly keep?: number;
-  /** @default undefined (no off-host copy) */
-  readonly offsite?: BackupOffsiteProps;
-  /** @default false */
-  readonly protectData?: boolean;
-  /** The Erlang VM of rabbitmqctl needs room. @default 256 */
-  readonly memoryMb?: number;
-  /** @default the broker's node containers */
-  readonly dependsOn?: readonly ITerraformDependable[];
 }
 
 /** The rabbitmq image's /var/lib/rabbitmq, owned by rabbitmq (copied to the new volume). */
@@ -48,14 +37,19 @@ export class RabbitBackup extends Construct {
       backupRoot: RABBIT_BACKUP_ROOT,
     };
     const problems = rabbitBackupProblems(input);
-    const memoryMb = props.memoryMb ?? 256;
+    const shared = storeBackupProps(
+      props,
+      RABBIT_BACKUP_DEFAULTS,
+      broker.nodes.flatMap((n) => n.containers),
+    );
+    const memoryMb = shared.memoryMb!;
     if (!Number.isInteger(memoryMb) || memoryMb < 128)
       problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 128 (fix: rabbitmqctl starts an Erlang VM; use 256)`);
     if (problems.length > 0) throw new ValidationError(`RabbitBackup ${this.node.path}`, problems);
     this.hooks = renderRabbitBackupHooks(input);
     this.restoreScript = renderRabbitRestoreScript(input);
     this.backup = new ScheduledBackup(this, "backup", {
-      environment: props.environment,
+      ...shared,
       store: "rabbitmq",
       image: broker.service.spec.image,
       user: "rabbitmq",
@@ -63,18 +57,12 @@ export class RabbitBackup extends Construct {
       extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
       suffix: ".json",
       backupsPath: RABBIT_BACKUP_ROOT,
-      schedule: props.schedule ?? { everyMinutes: 360, at: "00:20" },
-      keep: props.keep ?? 28,
       network: broker.network,
       env: { HOME: CLI_HOME },
       tmpfs: { [CLI_HOME]: 1 },
       secrets: [{ name: "erlang_cookie", value: broker.erlangCookie.value }],
-      offsite: props.offsite,
       // The rabbitmq image's uid/gid (Alpine: 100:101), which owns the exports.
       offsiteUser: "100:101",
-      protectData: props.protectData,
-      memoryMb,
-      dependsOn: props.dependsOn ?? broker.nodes.flatMap((n) => n.containers),
     });
   }
 }

@@ -1,32 +1,21 @@
-import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { RedisCache } from "./redis-cache";
 import { REDIS_BACKUP_USER, redisBackupHooksProblems, renderRedisBackupHooks, renderRedisRestoreScript } from "./renderers/redis-backup";
-import { ScheduledBackup, type BackupOffsiteProps } from "../kit/scheduled-backup";
-import type { BackupSchedule } from "../kit/scheduled-backup-script";
+import { ScheduledBackup } from "../kit/scheduled-backup";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
+import { storeBackupProps, type StoreBackupDefaults, type StoreBackupProps } from "../kit/store-backup";
 import { ValidationError } from "../contract/errors";
 
-export interface RedisBackupProps {
-  readonly environment: string;
+/** Sessions and rate limits: hourly, two days of snapshots kept. */
+export const REDIS_BACKUP_DEFAULTS: StoreBackupDefaults = { schedule: { everyMinutes: 60, at: "00:05" }, keep: 48, memoryMb: 128 };
+
+export interface RedisBackupProps extends StoreBackupProps {
   /** The "state" instance to back up (a "cache" instance holds nothing worth restoring). */
   readonly redis: RedisCache;
-  /** The backup ACL user's password (a Terraform token), see REDIS_BACKUP_ACL. */
-  readonly password: string;
-  /** @default "backup" (REDIS_BACKUP_USER) */
+  /** The backup ACL user's password (a Terraform token), see REDIS_BACKUP_ACL. @default redis.backupPassword (RedisCache with `backup: true`) */
+  readonly password?: string;
+  /** @default redis.backupUser, else "backup" (REDIS_BACKUP_USER) */
   readonly user?: string;
-  /** Sessions and rate limits: hourly. @default { everyMinutes: 60, at: "00:05" } */
-  readonly schedule?: BackupSchedule;
-  /** @default 48 (two days of hourly snapshots) */
-  readonly keep?: number;
-  /** @default undefined (no off-host copy) */
-  readonly offsite?: BackupOffsiteProps;
-  /** @default false */
-  readonly protectData?: boolean;
-  /** @default 128 */
-  readonly memoryMb?: number;
-  /** @default the Redis nodes' containers */
-  readonly dependsOn?: readonly ITerraformDependable[];
 }
 
 /** Where the backups volume is mounted: the redis image's /data, owned by redis (copied to the new volume). */
@@ -46,7 +35,8 @@ export class RedisBackup extends Construct {
   constructor(scope: Construct, id: string, props: RedisBackupProps) {
     super(scope, id);
     const redis = props.redis;
-    const user = props.user ?? REDIS_BACKUP_USER;
+    const user = props.user ?? redis.backupUser ?? REDIS_BACKUP_USER;
+    const password = props.password ?? redis.backupPassword;
     const passwordFile = `${SECURE_DEFAULTS.secretsDir}/redis_backup_password`;
     // Replicas first: their fork serves the backup, the master keeps serving writes undisturbed.
     const hosts = [...redis.nodeHosts.slice(1), redis.nodeHosts[0]!];
@@ -54,12 +44,16 @@ export class RedisBackup extends Construct {
     const problems = redisBackupHooksProblems(input);
     if (redis.role !== "state")
       problems.push(`redis: "${redis.host}" has role "${redis.role}", which persists nothing (fix: back up the "state" instance only)`);
-    if (props.password === "") problems.push("password: is empty (fix: pass the backup user's generated password)");
+    if (password === undefined || password === "")
+      problems.push("password: is not set (fix: create the RedisCache with backup: true, or pass the backup user's generated password)");
     if (problems.length > 0) throw new ValidationError(`RedisBackup ${this.node.path}`, problems);
     this.hooks = renderRedisBackupHooks(input);
     this.restoreScript = renderRedisRestoreScript(REDIS_BACKUP_ROOT);
     this.backup = new ScheduledBackup(this, "backup", {
-      environment: props.environment,
+      ...storeBackupProps(props, REDIS_BACKUP_DEFAULTS, [
+        ...redis.service.containers,
+        ...redis.replicaServices.flatMap((r) => r.containers),
+      ]),
       store: redis.host,
       image: redis.service.spec.image,
       user: "redis",
@@ -67,16 +61,10 @@ export class RedisBackup extends Construct {
       extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
       suffix: ".rdb",
       backupsPath: REDIS_BACKUP_ROOT,
-      schedule: props.schedule ?? { everyMinutes: 60, at: "00:05" },
-      keep: props.keep ?? 48,
       network: redis.network,
-      secrets: [{ name: "redis_backup_password", value: props.password }],
-      offsite: props.offsite,
+      secrets: [{ name: "redis_backup_password", value: password! }],
       // The redis image's uid/gid (Alpine: 999:1000), which owns the snapshots.
       offsiteUser: "999:1000",
-      protectData: props.protectData,
-      memoryMb: props.memoryMb,
-      dependsOn: props.dependsOn ?? [...redis.service.containers, ...redis.replicaServices.flatMap((r) => r.containers)],
     });
   }
 }

@@ -9,6 +9,7 @@ import {
   renderRedisReplicationAuth,
   type RedisRole,
 } from "./renderers/redis";
+import { REDIS_BACKUP_USER } from "./renderers/redis-backup";
 import { renderSentinelConf } from "./renderers/redis-sentinel";
 import type { Connectable, ServiceConnection } from "../kit/connection";
 import { GeneratedSecret } from "../kit/generated-secret";
@@ -68,6 +69,13 @@ export interface RedisCacheProps {
    * @default false
    */
   readonly monitoring?: boolean;
+  /**
+   * Adds the ACL user "backup" to every data node, with a generated password: SYNC/PSYNC/REPLCONF,
+   * INFO and PING only, no keys (see REDIS_BACKUP_ACL), for RedisBackup's `redis-cli --rdb`. Only
+   * on the "state" instance: a "cache" instance persists nothing worth restoring.
+   * @default false
+   */
+  readonly backup?: boolean;
 }
 
 const PORT = 6379;
@@ -110,6 +118,10 @@ export class RedisCache extends Construct implements Connectable {
   readonly monitorUser?: string;
   /** Its password, a Terraform token (deliver it as a file), when `monitoring` is on. */
   readonly monitorPassword?: string;
+  /** The backup ACL user ("backup"), when `backup` is on. */
+  readonly backupUser?: string;
+  /** Its password, a Terraform token (deliver it as a file), when `backup` is on. */
+  readonly backupPassword?: string;
   private readonly sentinelClientPassword?: GeneratedSecret;
 
   constructor(scope: Construct, id: string, props: RedisCacheProps) {
@@ -134,6 +146,10 @@ export class RedisCache extends Construct implements Connectable {
       this.monitorUser = MONITOR_USER;
       this.monitorPassword = new GeneratedSecret(this, "monitor-password").value;
     }
+    if (props.backup) {
+      this.backupUser = REDIS_BACKUP_USER;
+      this.backupPassword = new GeneratedSecret(this, "backup-password").value;
+    }
     const aclFile = `${SECURE_DEFAULTS.secretsDir}/users_acl`;
     const aclSecret = {
       name: "users_acl",
@@ -144,6 +160,7 @@ export class RedisCache extends Construct implements Connectable {
         replicationPassword: replicationPassword?.value,
         sentinelPassword: sentinelPassword?.value,
         monitorPassword: this.monitorPassword,
+        backupPassword: this.backupPassword,
       }),
     };
     const healthSecret = { name: "redis_healthcheck_password", value: healthPassword.value };
@@ -347,6 +364,10 @@ function validate(
   if (v.sentinels > 0 && v.replicas < 1) problems.push("sentinels: need replicas ≥ 1 (Sentinel can only promote a replica)");
   if (!Number.isInteger(v.downAfterMs) || v.downAfterMs < 100)
     problems.push(`sentinelDownAfterMs: ${v.downAfterMs} must be a whole number of milliseconds ≥ 100`);
+  if (props.backup !== undefined && typeof props.backup !== "boolean")
+    problems.push(`backup: ${JSON.stringify(props.backup)} must be true or false`);
+  if (props.backup === true && props.role === "cache")
+    problems.push('backup: a "cache" instance persists nothing worth restoring (fix: turn backup on for the "state" instance only)');
   if (props.monitoring !== undefined && typeof props.monitoring !== "boolean")
     problems.push(`monitoring: ${JSON.stringify(props.monitoring)} must be true or false`);
   if (!Number.isInteger(v.failoverTimeoutMs) || v.failoverTimeoutMs < 1000)

@@ -10,26 +10,25 @@
  *   import-deep   cdktf, then the five @cdktf/provider-docker deep imports our constructs use
  *   import-root   cdktf, then the @cdktf/provider-docker root index
  *   noop          nothing (node + tsx start-up alone)
- * Source maps are off, as in main.ts; BENCH_SOURCEMAPS=1 leaves them on (tsx turns them on), to price stack traces;
- * BENCH_TOKEN_TRACES=off formats no stack trace for cdktf's tokens, to price those traces.
+ * The process is prepared as main.ts prepares it (environments/synth-process.ts). What-ifs, to price
+ * those settings: BENCH_PROCESS=plain leaves node and cdktf as they are (tsx turns source maps on,
+ * cdktf captures and formats a full stack trace for every token); BENCH_PROCESS=no-sourcemaps only
+ * turns source maps off (main.ts before the traces were dropped).
  *
  * Every figure is milliseconds from this process's start (performance.now()); the module groups
  * are loaded with require() in the order given so each group's time excludes the ones before it.
  */
 import { writeFileSync } from "node:fs";
+import { prepareSynthProcess } from "../../environments/synth-process";
 
 const marks: [string, number][] = [];
 const mark = (name: string) => marks.push([name, performance.now()]);
 const extra: Record<string, number> = {};
 
-// As main.ts does (BENCH_SOURCEMAPS=1 to price source mapping).
-if (process.env.BENCH_SOURCEMAPS !== "1") process.setSourceMapsEnabled(false);
-// What-if (BENCH_TOKEN_TRACES=off): cdktf's captureStackTrace hands V8 a plain object, never an Error;
-// give those no frames, so the price of formatting a full trace for every token shows.
-if (process.env.BENCH_TOKEN_TRACES === "off") {
-  Error.prepareStackTrace = (error: unknown, frames: NodeJS.CallSite[]) =>
-    error instanceof Error ? [String(error), ...frames.map((f) => `    at ${f}`)].join("\n") : "";
-}
+const processMode = process.env.BENCH_PROCESS ?? "main";
+if (processMode === "main") prepareSynthProcess();
+else if (processMode === "no-sourcemaps") process.setSourceMapsEnabled(false);
+else if (processMode !== "plain") throw new Error(`probe: BENCH_PROCESS must be main, no-sourcemaps or plain, got "${processMode}"`);
 mark("boot");
 
 // Counts stack captures (cdktf captures one, with no depth limit, for every token it creates).

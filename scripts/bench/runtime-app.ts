@@ -12,12 +12,12 @@ import { writeFileSync } from "node:fs";
 import { App } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig } from "../../environments/load";
+import { prepareSynthProcess } from "../../environments/synth-process";
 import { onContainers } from "./runtime";
 
 function main(): void {
   const loaded = performance.now();
-  // As main.ts does: no source mapping of cdktf's per-token stack traces.
-  process.setSourceMapsEnabled(false);
+  prepareSynthProcess(); // as main.ts does
   const runtime = process.env.BENCH_RUNTIME ?? "swarm";
   const name = process.env.BENCH_ENV ?? "test";
   if (runtime !== "swarm" && runtime !== "containers") throw new Error(`BENCH_RUNTIME must be swarm or containers, got ${runtime}`);

@@ -11,13 +11,15 @@
  * Run like the app itself (`npx tsx scripts/bench/scaled-app.ts` with CDKTF_OUTDIR set). When
  * BENCH_REPORT names a file, the in-process figures (synth broken down by scripts/bench/synth-timing.ts)
  * are written there as JSON; nothing is printed.
- * Source maps are off, as in main.ts; BENCH_SOURCEMAPS=1 leaves them on (for a what-if).
+ * The process is prepared as main.ts prepares it (environments/synth-process.ts); BENCH_PLAIN_PROCESS=1
+ * leaves node and cdktf as they are (for a what-if).
  */
 import { writeFileSync } from "node:fs";
 import { App, TerraformResource } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { ENVIRONMENTS, loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
 import type { EnvironmentConfig } from "../../environments/schema";
+import { prepareSynthProcess } from "../../environments/synth-process";
 import { timeSynthPhases } from "./synth-timing";
 
 /** The five real services, in config order. */
@@ -47,8 +49,8 @@ export function scaledConfig(config: EnvironmentConfig, multiplier: number): Env
 
 function main(): void {
   const loaded = performance.now(); // process start → every module loaded (node + tsx boot, imports)
-  // As main.ts does: no source mapping of cdktf's per-token stack traces (BENCH_SOURCEMAPS=1 to price it).
-  if (process.env.BENCH_SOURCEMAPS !== "1") process.setSourceMapsEnabled(false);
+  // As main.ts does (BENCH_PLAIN_PROCESS=1 leaves node and cdktf as they are, to price these settings).
+  if (process.env.BENCH_PLAIN_PROCESS !== "1") prepareSynthProcess();
   const multiplier = Number(process.env.BENCH_SCALE ?? "1");
   if (!Number.isInteger(multiplier) || multiplier < 1)
     throw new Error(`BENCH_SCALE must be a whole number ≥ 1, got ${process.env.BENCH_SCALE}`);

@@ -37,29 +37,37 @@ export interface WaitResult {
   readonly notReady: readonly string[];
 }
 
-/** Polls every container until all are ready, one is hopeless, or the time is up. */
-export async function waitUntilReady(
-  docker: Docker,
-  containers: readonly ContainerRef[],
+interface Progress {
+  readonly ready: boolean;
+  readonly hopeless: boolean;
+  /** Short name for the progress line. */
+  readonly name: string;
+  /** Full state for the failure report. */
+  readonly description: string;
+}
+
+/** Polls every item every 5 s until all are ready, one is hopeless, or the time is up; prints a line when the count changes. */
+async function pollUntilReady<T>(
+  items: readonly T[],
+  probe: (item: T) => Promise<Progress>,
+  readyWord: string,
   timeoutSeconds: number,
   interrupted: () => boolean,
 ): Promise<WaitResult> {
   const started = Date.now();
   let lastCount = -1;
   for (;;) {
-    const states = await Promise.all(containers.map(async (c) => ({ c, s: await docker.state(c.name) })));
-    const notReady = states.filter(({ c, s }) => !isReady(c, s));
+    const notReady = (await Promise.all(items.map(probe))).filter((p) => !p.ready);
     const seconds = (Date.now() - started) / 1000;
     if (notReady.length === 0) return { ok: true, seconds, notReady: [] };
-    const hopeless = notReady.filter(({ c, s }) => isHopeless(c, s));
-    if (hopeless.length > 0 || seconds > timeoutSeconds || interrupted()) {
-      return { ok: false, seconds, notReady: notReady.map(({ c, s }) => describeState(c, s)) };
+    if (notReady.some((p) => p.hopeless) || seconds > timeoutSeconds || interrupted()) {
+      return { ok: false, seconds, notReady: notReady.map((p) => p.description) };
     }
     if (notReady.length !== lastCount) {
       process.stdout.write(
-        `  waiting: ${containers.length - notReady.length}/${containers.length} ready; not yet: ${notReady
+        `  waiting: ${items.length - notReady.length}/${items.length} ${readyWord}; not yet: ${notReady
           .slice(0, 6)
-          .map(({ c }) => c.name)
+          .map((p) => p.name)
           .join(", ")}${notReady.length > 6 ? " ..." : ""}\n`,
       );
       lastCount = notReady.length;
@@ -68,39 +76,33 @@ export async function waitUntilReady(
   }
 }
 
+/** Polls every container until all are ready, one is hopeless, or the time is up. */
+export function waitUntilReady(
+  docker: Docker,
+  containers: readonly ContainerRef[],
+  timeoutSeconds: number,
+  interrupted: () => boolean,
+): Promise<WaitResult> {
+  const probe = async (c: ContainerRef): Promise<Progress> => {
+    const s = await docker.state(c.name);
+    return { ready: isReady(c, s), hopeless: isHopeless(c, s), name: c.name, description: describeState(c, s) };
+  };
+  return pollUntilReady(containers, probe, "ready", timeoutSeconds, interrupted);
+}
+
 /** Polls every Swarm service until each runs its replica count of tasks, one is hopeless, or the time is up. */
-export async function waitUntilConverged(
+export function waitUntilConverged(
   docker: Docker,
   services: readonly ServiceRef[],
   timeoutSeconds: number,
   interrupted: () => boolean,
 ): Promise<WaitResult> {
-  const started = Date.now();
-  let lastCount = -1;
-  for (;;) {
-    const states = await Promise.all(
-      services.map(async (s) => {
-        const { exists, tasks } = await docker.serviceTasks(s.name);
-        return convergence(s, exists, tasks);
-      }),
-    );
-    const notReady = states.filter((c) => !c.ready);
-    const seconds = (Date.now() - started) / 1000;
-    if (notReady.length === 0) return { ok: true, seconds, notReady: [] };
-    if (notReady.some((c) => c.hopeless) || seconds > timeoutSeconds || interrupted()) {
-      return { ok: false, seconds, notReady: notReady.map((c) => c.description) };
-    }
-    if (notReady.length !== lastCount) {
-      process.stdout.write(
-        `  waiting: ${services.length - notReady.length}/${services.length} services converged; not yet: ${notReady
-          .slice(0, 6)
-          .map((c) => c.description.split(";")[0])
-          .join(", ")}\n`,
-      );
-      lastCount = notReady.length;
-    }
-    await new Promise((r) => setTimeout(r, 5000));
-  }
+  const probe = async (s: ServiceRef): Promise<Progress> => {
+    const { exists, tasks } = await docker.serviceTasks(s.name);
+    const c = convergence(s, exists, tasks);
+    return { ready: c.ready, hopeless: c.hopeless, name: c.description.split(";")[0]!, description: c.description };
+  };
+  return pollUntilReady(services, probe, "services converged", timeoutSeconds, interrupted);
 }
 
 export interface HttpsAnswer {

@@ -1,4 +1,5 @@
 /** Command-line options of `npm run review` (pure parsing; the CLI decides what to do with errors). */
+import { forEachFlag } from "../lib/argv";
 
 export const USAGE = `usage: npm run review -- [options]
 
@@ -35,46 +36,41 @@ export class UsageError extends Error {}
 export function parseOptions(argv: readonly string[]): Options {
   const opts: { -readonly [K in keyof Options]: Options[K] } = { stacks: [], quiet: false, help: false };
   const stacks: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf("=");
-    const flag = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith("--") && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === "" || (inline === undefined && v.startsWith("--"))) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case "--out":
-        opts.out = value();
-        break;
-      case "--from":
-        opts.from = value();
-        break;
-      case "--against":
-        opts.against = value();
-        break;
-      case "--against-git":
-        opts.againstGit = value();
-        break;
-      case "--stack":
-        stacks.push(value());
-        break;
-      case "--stages-json":
-        opts.stagesJson = value();
-        break;
-      case "--quiet":
-        opts.quiet = true;
-        break;
-      case "-h":
-      case "--help":
-        opts.help = true;
-        break;
-      default:
-        throw new UsageError(`unknown option ${arg}`);
-    }
-  }
+  forEachFlag(
+    argv,
+    (flag, value, arg) => {
+      switch (flag) {
+        case "--out":
+          opts.out = value();
+          break;
+        case "--from":
+          opts.from = value();
+          break;
+        case "--against":
+          opts.against = value();
+          break;
+        case "--against-git":
+          opts.againstGit = value();
+          break;
+        case "--stack":
+          stacks.push(value());
+          break;
+        case "--stages-json":
+          opts.stagesJson = value();
+          break;
+        case "--quiet":
+          opts.quiet = true;
+          break;
+        case "-h":
+        case "--help":
+          opts.help = true;
+          break;
+        default:
+          throw new UsageError(`unknown option ${arg}`);
+      }
+    },
+    (message) => new UsageError(message),
+  );
   if (opts.against !== undefined && opts.againstGit !== undefined)
     throw new UsageError("--against and --against-git exclude each other: pick one");
   if (opts.stagesJson !== undefined && opts.against === undefined && opts.againstGit === undefined) {

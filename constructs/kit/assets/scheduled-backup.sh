@@ -119,32 +119,7 @@ run_steps() {
   prune || return 1
 }
 
-run_once() {
-  _err="${TMPDIR:-/tmp}/$STORE-backup-run.$$.err"
-  run_steps 2>"$_err"; _rc=$?
-  cat "$_err" >&2
-  if [ "$_rc" -eq 0 ]; then
-    write_status ok ""
-    log "run succeeded"
-  else
-    _msg=$(grep -v '^$' "$_err" | tail -n 2 | tr '\n' ' ')
-    write_status error "${_msg:-run failed (exit $_rc)}"
-    log "run FAILED: $_msg"
-  fi
-  rm -f "$_err"
-  return "$_rc"
-}
-
-health() {
-  [ -f "$STATUS" ] || { echo "unhealthy: no backup has run yet ($STATUS missing)"; return 1; }
-  _result=$(status_value last_result); _success=$(status_value last_success)
-  if [ "$_result" != ok ]; then echo "unhealthy: last run failed: $(status_value last_error)"; return 1; fi
-  [ -n "$_success" ] || { echo "unhealthy: no successful backup recorded"; return 1; }
-  _age=$(( $(now) - _success )); _max=$(( BACKUP_EVERY_SECONDS * 3 / 2 ))
-  if [ "$_age" -gt "$_max" ]; then echo "unhealthy: last success ${_age}s ago, more than ${_max}s (1.5 x interval)"; return 1; fi
-  echo "healthy: last success ${_age}s ago"
-  return 0
-}
+@@RUN_ONCE_AND_HEALTH@@
 
 # Runs fall on UTC midnight + offset + k x interval.
 seconds_until_next() {
@@ -153,23 +128,7 @@ seconds_until_next() {
   echo $(( BACKUP_EVERY_SECONDS - _p ))
 }
 
-loop() {
-  _sleeper=""
-  trap 'log "stopping"; [ -z "$_sleeper" ] || kill "$_sleeper" 2>/dev/null; exit 0' TERM INT
-  log "scheduler started: every ${BACKUP_EVERY_SECONDS}s (offset ${BACKUP_OFFSET_SECONDS}s from UTC midnight), keeping $BACKUP_KEEP, source $(snapshot_describe)"
-  _ok=1
-  if ! health >/dev/null 2>&1; then run_once || _ok=0; fi
-  while :; do
-    _s=$(seconds_until_next)
-    if [ "$_ok" -eq 0 ] && [ "$_s" -gt "$BACKUP_RETRY_SECONDS" ]; then _s=$BACKUP_RETRY_SECONDS; fi
-    log "next run in ${_s}s"
-    sleep "$_s" &
-    _sleeper=$!
-    wait "$_sleeper"
-    _sleeper=""
-    _ok=1; run_once || _ok=0
-  done
-}
+@@LOOP@@
 
 case "${1:-loop}" in
   loop) loop ;;

@@ -3,6 +3,21 @@ import type { CatalogueContext } from "./context";
 import type { AlertRule } from "./types";
 
 export function backupAlerts({ o }: CatalogueContext): AlertRule[] {
+  const stores = o.backupStores;
+  const age = (matcher: string, hours: number) => `time() - updateio_backup_last_success_timestamp_seconds${matcher} > ${hours * 3600}`;
+  // With store backups, each store is checked on its own schedule and reported missing on its own;
+  // store="" selects the Postgres backup's series (they carry no store label).
+  const tooOld =
+    stores.length === 0
+      ? age("", o.backupMaxAgeHours)
+      : [age('{store=""}', o.backupMaxAgeHours), ...stores.map((s) => age(`{store="${s.store}"}`, s.maxAgeHours))].join(" or ");
+  const missing =
+    stores.length === 0
+      ? "absent(updateio_backup_last_success_timestamp_seconds)"
+      : ['{store=""}', ...stores.map((s) => `{store="${s.store}"}`)]
+          .map((m) => `absent(updateio_backup_last_success_timestamp_seconds${m})`)
+          .join(" or ");
+  const limits = [`postgres ${o.backupMaxAgeHours} h`, ...stores.map((s) => `${s.store} ${s.maxAgeHours} h`)].join(", ");
   return [
     {
       name: "BackupFailed",
@@ -18,17 +33,24 @@ export function backupAlerts({ o }: CatalogueContext): AlertRule[] {
     {
       name: "BackupTooOld",
       group: "backup",
-      expr: `time() - updateio_backup_last_success_timestamp_seconds > ${o.backupMaxAgeHours * 3600}`,
+      expr: tooOld,
       for: "5m",
       severity: "critical",
       labels: { service: "backup" },
-      summary: `No successful backup for more than ${o.backupMaxAgeHours} hours`,
-      description: `The last successful backup is older than ${o.backupMaxAgeHours} hours: a restore today would lose more than a day of data. Check that the backup schedule runs and succeeds.`,
+      ...(stores.length === 0
+        ? {
+            summary: `No successful backup for more than ${o.backupMaxAgeHours} hours`,
+            description: `The last successful backup is older than ${o.backupMaxAgeHours} hours: a restore today would lose more than a day of data. Check that the backup schedule runs and succeeds.`,
+          }
+        : {
+            summary: "A store's last successful backup is older than its schedule allows",
+            description: `The last successful backup of a store (the store label; none: Postgres) is older than its limit (${limits}): a restore today would lose more than its schedule promises. Check that its backup job runs and succeeds.`,
+          }),
     },
     {
       name: "BackupStatusMissing",
       group: "backup",
-      expr: "absent(updateio_backup_last_success_timestamp_seconds)",
+      expr: missing,
       for: "1h",
       severity: "critical",
       labels: { service: "backup" },

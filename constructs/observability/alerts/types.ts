@@ -78,6 +78,20 @@ export interface AlertRulesInput {
   readonly diskFillCriticalHours?: number;
   /** Seconds between scheduled Postgres restore drills (PostgresRestoreDrill.intervalSeconds); RestoreDrillNotRun fires after 1.5 of them. @default 86400 */
   readonly restoreDrillIntervalSeconds?: number;
+  /**
+   * The stores backed up by ScheduledBackup (metrics labelled store="<store>"), each with the age
+   * (hours) of its last success above which BackupTooOld fires for it, and BackupStatusMissing when
+   * its status is absent. The Postgres backup (no store label) keeps backupMaxAgeHours.
+   * @default [] (the two rules watch the Postgres backup's series alone)
+   */
+  readonly backupStores?: readonly BackupStoreAlert[];
+}
+
+export interface BackupStoreAlert {
+  /** The `store` label, e.g. "redis". */
+  readonly store: string;
+  /** Hours since the last success before BackupTooOld fires: the interval plus slack. */
+  readonly maxAgeHours: number;
 }
 
 export const ALERT_DEFAULTS = {
@@ -97,6 +111,7 @@ export const ALERT_DEFAULTS = {
   diskFillWarningHours: 24,
   diskFillCriticalHours: 4,
   restoreDrillIntervalSeconds: 86400,
+  backupStores: [] as readonly BackupStoreAlert[],
 } as const;
 
 /** The thresholds with defaults applied (alertRules' input minus the environment). */

@@ -68,6 +68,12 @@ export function assertValidAlertInput(input: AlertRulesInput): void {
     problems.push(
       `restoreDrillIntervalSeconds ${input.restoreDrillIntervalSeconds} must be at least 21600 (6 h): a drill restores a whole dump.`,
     );
+  (input.backupStores ?? []).forEach(({ store, maxAgeHours }, i) => {
+    if (!/^[a-z][a-z0-9-]{0,30}$/.test(store))
+      problems.push(`backupStores[${i}].store ${JSON.stringify(store)} must be a store label such as "redis".`);
+    if (!(Number.isInteger(maxAgeHours) && maxAgeHours > 0))
+      problems.push(`backupStores[${i}].maxAgeHours ${String(maxAgeHours)} must be a positive integer, e.g. 3 for hourly backups.`);
+  });
   throwIfAny("alert rules input", problems);
 }
 

@@ -19,6 +19,7 @@ import { POLICY_RULE_IDS } from "../../contract/index";
 import { judgeUser } from "../normalize";
 import type { PolicyRule } from "../types";
 import { capabilitiesDropped } from "./capabilities-dropped";
+import { cpuCap } from "./cpu-cap";
 import { cpuLimit } from "./cpu-limit";
 import { dataInternalNetworks } from "./data-internal-networks";
 import { declaredNetworks } from "./declared-networks";
@@ -47,6 +48,7 @@ import { noVolumesFrom } from "./no-volumes-from";
 import { nonRoot } from "./non-root";
 import { notPrivileged } from "./not-privileged";
 import { plainVolumes } from "./plain-volumes";
+import { processLimit } from "./process-limit";
 import { prodVolumeProtected } from "./prod-volume-protected";
 import { publishedPorts } from "./published-ports";
 import { readOnlyRootfs } from "./read-only-rootfs";
@@ -67,6 +69,8 @@ export const RULES: readonly PolicyRule[] = Object.freeze([
   // How a workload runs: limits, restarts, health, logs, Swarm rolling updates.
   memoryLimit,
   cpuLimit,
+  cpuCap,
+  processLimit,
   restartPolicy,
   healthcheck,
   logRotation,
@@ -138,6 +142,7 @@ export function isRootUser(user: string): boolean {
 
 export {
   capabilitiesDropped,
+  cpuCap,
   cpuLimit,
   dataInternalNetworks,
   declaredNetworks,
@@ -158,6 +163,7 @@ export {
   noNewPrivileges,
   nonRoot,
   noProvisioners,
+  processLimit,
   noSecretLiteralEnv,
   noStorageOpts,
   notPrivileged,

@@ -3,7 +3,7 @@ import { numberOf, plain } from "../normalize";
 import type { PolicyRule } from "../types";
 import { onWorkload, valueAt } from "./helpers";
 
-const ULIMIT_BOUNDS: Readonly<Record<string, number>> = { nofile: 1048576, nproc: 65536 };
+export const ULIMIT_BOUNDS: Readonly<Record<string, number>> = { nofile: 1048576, nproc: 65536 };
 
 export const ulimitsBounded: PolicyRule = {
   id: "ulimits-bounded",

@@ -12,7 +12,7 @@ umask 077
 : "${PGUSER:=@@ROLE@@}"
 : "${BACKUP_PASSWORD_FILE:=@@PASSWORD_FILE@@}"
 : "${BACKUP_AT:=@@AT@@}"
-: "${BACKUP_INTERVAL_SECONDS:=@@INTERVAL_SECONDS@@}"
+: "${BACKUP_EVERY_SECONDS:=@@INTERVAL_SECONDS@@}"
 : "${BACKUP_RETRY_SECONDS:=@@RETRY_SECONDS@@}"
 : "${BASE_BACKUP_EVERY_SECONDS:=@@BASE_BACKUP_EVERY_SECONDS@@}"
 : "${KEEP_DAILY:=@@KEEP_DAILY@@}"
@@ -21,6 +21,9 @@ umask 077
 : "${KEEP_BASE_BACKUPS:=@@KEEP_BASE_BACKUPS@@}"
 export PGHOST PGPORT PGDATABASE PGUSER
 if [ -r "$BACKUP_PASSWORD_FILE" ]; then PGPASSWORD=$(cat "$BACKUP_PASSWORD_FILE"); export PGPASSWORD; fi
+# Names the scheduler's temp file (the run and health steps are the kit's, shared with ScheduledBackup).
+# shellcheck disable=SC2034 # read by the inlined run steps (@@RUN_ONCE_AND_HEALTH@@)
+STORE=postgres
 DUMPS="$BACKUP_ROOT/dumps"
 BASES="$BACKUP_ROOT/base"
 STATUS="$BACKUP_ROOT/backup-status"
@@ -160,7 +163,7 @@ write_status() {
     echo "last_error=$_error"
     echo "last_dump=$_sdump"
     echo "last_base=$_sbase"
-    echo "interval_seconds=$BACKUP_INTERVAL_SECONDS"
+    echo "interval_seconds=$BACKUP_EVERY_SECONDS"
   } > "$STATUS.tmp" && mv "$STATUS.tmp" "$STATUS"
   if [ "$_result" = ok ]; then write_metrics 1 "$_t" "$_success"; else write_metrics 0 "$_t" "$_success"; fi
 }
@@ -175,32 +178,7 @@ run_steps() {
   prune_base_and_wal || return 1
 }
 
-run_once() {
-  _err="${TMPDIR:-/tmp}/backup-run.$$.err"
-  run_steps 2>"$_err"; _rc=$?
-  cat "$_err" >&2
-  if [ "$_rc" -eq 0 ]; then
-    write_status ok ""
-    log "run succeeded"
-  else
-    _msg=$(grep -v '^$' "$_err" | tail -n 2 | tr '\n' ' ')
-    write_status error "${_msg:-run failed (exit $_rc)}"
-    log "run FAILED: $_msg"
-  fi
-  rm -f "$_err"
-  return "$_rc"
-}
-
-health() {
-  [ -f "$STATUS" ] || { echo "unhealthy: no backup has run yet ($STATUS missing)"; return 1; }
-  _result=$(status_value last_result); _success=$(status_value last_success)
-  if [ "$_result" != ok ]; then echo "unhealthy: last run failed: $(status_value last_error)"; return 1; fi
-  [ -n "$_success" ] || { echo "unhealthy: no successful backup recorded"; return 1; }
-  _age=$(( $(now) - _success )); _max=$(( BACKUP_INTERVAL_SECONDS * 3 / 2 ))
-  if [ "$_age" -gt "$_max" ]; then echo "unhealthy: last success ${_age}s ago, more than ${_max}s (1.5 x interval)"; return 1; fi
-  echo "healthy: last success ${_age}s ago"
-  return 0
-}
+@@RUN_ONCE_AND_HEALTH@@
 
 seconds_until_next() {
   _h=${BACKUP_AT%:*}; _m=${BACKUP_AT#*:}; _h=${_h#0}; _m=${_m#0}
@@ -209,23 +187,7 @@ seconds_until_next() {
   echo "$_d"
 }
 
-loop() {
-  _sleeper=""
-  trap 'log "stopping"; [ -z "$_sleeper" ] || kill "$_sleeper" 2>/dev/null; exit 0' TERM INT
-  log "scheduler started: daily at $BACKUP_AT UTC, $PGDATABASE on $PGHOST:$PGPORT as $PGUSER"
-  _ok=1
-  if ! health >/dev/null 2>&1; then run_once || _ok=0; fi
-  while :; do
-    _s=$(seconds_until_next)
-    if [ "$_ok" -eq 0 ] && [ "$_s" -gt "$BACKUP_RETRY_SECONDS" ]; then _s=$BACKUP_RETRY_SECONDS; fi
-    log "next run in ${_s}s"
-    sleep "$_s" &
-    _sleeper=$!
-    wait "$_sleeper"
-    _sleeper=""
-    _ok=1; run_once || _ok=0
-  done
-}
+@@LOOP@@
 
 case "${1:-loop}" in
   loop) loop ;;

@@ -1,4 +1,5 @@
 /** Pure renderers for the RedisCache: redis.conf, the ACL file and the replication credentials. */
+import { renderRedisBackupAclLine } from "./redis-backup";
 
 /**
  * What one Redis instance is for. With a single instance only one maxmemory-policy applies, and
@@ -94,6 +95,8 @@ export interface RedisAclInput {
   readonly sentinelPassword?: string;
   /** Adds the monitor user (redis_exporter scrapes the node with it); see MONITOR_ACL. */
   readonly monitorPassword?: string;
+  /** Adds the backup user (RedisBackup's `redis-cli --rdb`); see REDIS_BACKUP_ACL. */
+  readonly backupPassword?: string;
 }
 
 export const REPLICATION_USER = "replication";
@@ -161,6 +164,7 @@ export function renderRedisAcl(input: RedisAclInput): string {
   if (input.monitorPassword !== undefined) {
     lines.push(`user ${MONITOR_USER} on >${input.monitorPassword} ${MONITOR_ACL}`);
   }
+  if (input.backupPassword !== undefined) lines.push(renderRedisBackupAclLine(input.backupPassword));
   lines.push("");
   return lines.join("\n");
 }

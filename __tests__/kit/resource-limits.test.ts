@@ -1,0 +1,176 @@
+/**
+ * CPU caps and process limits: every started container gets a CFS quota (cpu_period + cpu_quota,
+ * never `cpus`) and `ulimit nproc`; the nproc value is the sum of the budgets of every workload of
+ * the stack that shares its user's kernel counter (a uid, or all named users together), Swarm tasks
+ * included; environments override the per-component sizes with setResourceLimits.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { RandomProvider } from "@cdktf/provider-random/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { afterAll, describe, expect, it } from "vitest";
+import { processPool } from "../../constructs/kit/container-runtime";
+import { GeneratedSecret } from "../../constructs/kit/generated-secret";
+import { HardenedService, setResourceLimits, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
+import { PlatformNetwork, setNetworkDefaults } from "../../constructs/kit/platform-network";
+import { RESOURCE_LIMITS, SECURE_DEFAULTS } from "../../constructs/kit/secure-defaults";
+import { ServiceImage } from "../../constructs/kit/service-image";
+import { SwarmRuntime } from "../../constructs/kit/swarm-runtime";
+import { errorOf } from "../support/helpers";
+
+const OUT = mkdtempSync(join(tmpdir(), "resource-limits-test-"));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const IMAGE = `registry.example/worker:1.2.3@sha256:${"ab".repeat(32)}`;
+type Json = Record<string, any>;
+
+function fixture(opts: { overlay?: boolean } = {}) {
+  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
+  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+  new RandomProvider(stack, "random");
+  if (opts.overlay) setNetworkDefaults(stack, { driver: "overlay" });
+  const network = new PlatformNetwork(stack, "net", { environment: "dev", purpose: "backend" });
+  const image = new ServiceImage(stack, "image", { ref: IMAGE });
+  const add = (id: string, overrides: Partial<HardenedServiceProps> = {}) =>
+    new HardenedService(stack, id, {
+      environment: "dev",
+      service: id,
+      component: "app",
+      image,
+      memoryMb: 256,
+      networks: [{ network }],
+      healthcheck: { test: ["CMD", "true"] },
+      ...overrides,
+    });
+  return { stack, add };
+}
+
+function synth(stack: TerraformStack): Json {
+  return JSON.parse(Testing.synth(stack));
+}
+const container = (json: Json, name: string): Json => {
+  const c = Object.values(json.resource.docker_container as Record<string, Json>).find((x) => x.name === name);
+  if (!c) throw new Error(`no container ${name}`);
+  return c;
+};
+const nproc = (c: Json) => c.ulimit.find((u: Json) => u.name === "nproc");
+const label = (c: Json, key: string) => c.labels.find((l: Json) => l.label === key)?.value;
+
+describe("CPU cap on containers", () => {
+  it("caps a container at its component's CPUs with a CFS quota per 100 ms, next to its cpu_shares, and never uses `cpus`", () => {
+    const f = fixture();
+    f.add("api");
+    f.add("worker", { component: "job", oneShot: true, relax: { healthcheck: "a one-shot job", "restart-policy": "a one-shot job" } });
+    const json = synth(f.stack);
+    const api = container(json, "dev-api");
+    expect(api.cpu_period).toBe(100000);
+    expect(api.cpu_quota).toBe(RESOURCE_LIMITS.app.cpus * 100000);
+    expect(api.cpu_shares).toBe(512);
+    expect(api).not.toHaveProperty("cpus");
+    // One-shot jobs are capped too (the job component's half CPU).
+    expect(container(json, "dev-worker").cpu_quota).toBe(50000);
+  });
+
+  it("takes an explicit cpus prop, and labels the cap so a new one replaces the container (the provider ignores quota edits)", () => {
+    const f = fixture();
+    f.add("api", { cpus: 0.25 });
+    const c = container(synth(f.stack), "dev-api");
+    expect(c.cpu_quota).toBe(25000);
+    expect(label(c, "io.updateio.cpu-quota")).toBe("25000/100000");
+    const keys = c.labels.map((l: Json) => l.label);
+    expect(keys).toEqual([...keys].sort());
+  });
+
+  it("caps the secrets owner job and leaves the never-started seed alone", () => {
+    const f = fixture();
+    const secret = new GeneratedSecret(f.stack, "pw", { length: 32 });
+    f.add("api", { secrets: [{ name: "db_password", value: secret.value }] });
+    const json = synth(f.stack);
+    const owner = container(json, "dev-api-secrets-owner");
+    expect(owner.cpu_quota).toBe(25000);
+    expect(nproc(owner)).toBeDefined();
+    const seed = container(json, "dev-api-seed");
+    expect(seed.cpu_quota).toBeUndefined();
+    expect(seed.ulimit).toBeUndefined();
+  });
+});
+
+describe("process limit (ulimit nproc) per user pool", () => {
+  it("gives every container of one uid the sum of their budgets (the kernel counts the uid, not the container)", () => {
+    const f = fixture();
+    f.add("api", { user: "1000:1000", replicas: 2 });
+    f.add("bot", { user: "1000:1000", processes: 100 });
+    f.add("exporter", { user: "65534:65534", component: "observability" });
+    const json = synth(f.stack);
+    const sum = 2 * RESOURCE_LIMITS.app.processes + 100;
+    for (const name of ["dev-api-1", "dev-api-2", "dev-bot"])
+      expect(nproc(container(json, name))).toEqual({ name: "nproc", soft: sum, hard: sum });
+    expect(nproc(container(json, "dev-exporter")).hard).toBe(RESOURCE_LIMITS.observability.processes);
+  });
+
+  it("pools every named user together (names resolve inside each image; postgres and redis are both 999)", () => {
+    expect(processPool("postgres")).toBe(processPool("redis:redis"));
+    expect(processPool("1000:1000")).toBe("uid 1000");
+    expect(processPool("01000")).toBe("uid 1000");
+    expect(processPool("1000")).not.toBe(processPool("postgres"));
+    const f = fixture();
+    f.add("db", { user: "postgres", component: "data", processes: 300 });
+    f.add("cache", { user: "redis", component: "data", processes: 64 });
+    const json = synth(f.stack);
+    expect(nproc(container(json, "dev-db")).hard).toBe(364);
+    expect(nproc(container(json, "dev-cache")).hard).toBe(364);
+  });
+
+  it("counts Swarm tasks (replicas × budget) into their uid's pool: they may run on the manager next to a job of that uid", () => {
+    const f = fixture({ overlay: true });
+    const pinned = new ServiceImage(f.stack, "pinned", { ref: IMAGE, pull: false });
+    f.add("api", { image: pinned, user: "1000:1000", replicas: 3, runtime: new SwarmRuntime() });
+    f.add("migrate", {
+      user: "1000:1000",
+      component: "job",
+      oneShot: true,
+      relax: { healthcheck: "a one-shot job", "restart-policy": "a one-shot job" },
+    });
+    const json = synth(f.stack);
+    const service = Object.values(json.resource.docker_service as Record<string, Json>)[0]!;
+    expect(service.task_spec.resources.limits.nano_cpus).toBe(1e9);
+    // No ulimits for a service in provider 3.6.2: nothing synthesized there.
+    expect(JSON.stringify(service)).not.toMatch(/ulimit|pids/);
+    expect(nproc(container(json, "dev-migrate")).hard).toBe(3 * RESOURCE_LIMITS.app.processes + RESOURCE_LIMITS.job.processes);
+  });
+
+  it("rejects a process budget out of bounds, naming the prop", () => {
+    const f = fixture();
+    expect(errorOf(() => f.add("api", { processes: 0 }))).toMatch(/processes: 0 must be a whole number of processes from 8 to 8192/);
+    expect(errorOf(() => f.add("api2", { processes: 1.5 }))).toMatch(/processes: 1.5/);
+    expect(errorOf(() => f.add("api3", { processes: 100000 }))).toMatch(/processes: 100000/);
+    expect(errorOf(() => f.add("api4", { cpus: 0 }))).toMatch(/cpus: 0 must be a number of CPUs from 0.01 to 64/);
+  });
+});
+
+describe("setResourceLimits: an environment's sizes per component", () => {
+  it("overrides the defaults for the services below the scope; an explicit prop still wins", () => {
+    const f = fixture();
+    setResourceLimits(f.stack, { app: { cpus: 2 }, data: { processes: 64 } });
+    f.add("api");
+    f.add("pinned-cpu", { cpus: 0.5 });
+    f.add("db", { component: "data", user: "70:70" });
+    const json = synth(f.stack);
+    expect(container(json, "dev-api").cpu_quota).toBe(200000);
+    expect(nproc(container(json, "dev-api")).hard).toBe(2 * RESOURCE_LIMITS.app.processes);
+    expect(container(json, "dev-pinned-cpu").cpu_quota).toBe(50000);
+    expect(container(json, "dev-db").cpu_quota).toBe(RESOURCE_LIMITS.data.cpus * SECURE_DEFAULTS.cpuPeriodUs);
+    expect(nproc(container(json, "dev-db")).hard).toBe(64);
+  });
+
+  it("refuses an unknown component or a size out of bounds, listing each", () => {
+    const f = fixture();
+    const limits = { app: { cpus: 100 }, data: { processes: -1 }, gpu: {} } as Parameters<typeof setResourceLimits>[1];
+    const message = errorOf(() => setResourceLimits(f.stack, limits));
+    expect(message).toMatch(/app.cpus: 100 must be a number of CPUs from 0.01 to 64/);
+    expect(message).toMatch(/data.processes: -1/);
+    expect(message).toMatch(/gpu: is not a component/);
+  });
+});

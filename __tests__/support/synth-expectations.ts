@@ -1,0 +1,24 @@
+/** Expected shapes of synthesized resources that several constructs share, in one place. */
+
+/** A config seed: created so Terraform can upload files into its volumes, never started, no network, nobody. */
+export const SEED_CONTAINER = {
+  start: false,
+  must_run: false,
+  network_mode: "none",
+  user: "65534:65534",
+  capabilities: { drop: ["ALL"] },
+  security_opts: ["no-new-privileges:true"],
+} as const;
+
+/** The label that marks a volume as rebuilt from the synth on every replace (config, secrets). */
+export const EPHEMERAL_LABEL = { label: "io.updateio.ephemeral", value: "true" } as const;
+
+/** The hardening every long-running container of ours has: read-only rootfs, no capabilities, no privilege gain. */
+export const HARDENED_CONTAINER = {
+  read_only: true,
+  capabilities: { drop: ["ALL"] },
+  security_opts: ["no-new-privileges:true"],
+} as const;
+
+/** Rotated json-file logs: 3 files of 10 MB. */
+export const ROTATED_LOGS = { log_driver: "json-file", log_opts: { "max-size": "10m", "max-file": "3" } } as const;
