@@ -10,6 +10,7 @@ import { requireBinary } from "../support/binaries";
 import { sleep } from "../support/postgres-server";
 import { container, upload } from "./stack-settings";
 import type { TerraformJson } from "../support/stacks";
+import { rabbitNodeEnv } from "../support/rabbitmq-node";
 
 export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, stepMs = 100): Promise<number> {
   const start = Date.now();
@@ -133,23 +134,15 @@ export class RabbitNode {
     },
   ) {
     this.node = `rabbit-ref${ports.amqp}@localhost`;
-    this.env = {
-      ...process.env,
-      HOME: join(dir, "home"),
-      ERL_EPMD_PORT: String(ports.epmd),
-      RABBITMQ_NODENAME: this.node,
-      RABBITMQ_BASE: dir,
-      RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
-      RABBITMQ_LOG_BASE: join(dir, "log"),
-      RABBITMQ_CONFIG_FILE: join(dir, "no-main-config"),
-      RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "no-advanced.config"),
-      RABBITMQ_CONF_ENV_FILE: join(dir, "no-rabbitmq-env.conf"),
-      RABBITMQ_CONFIG_FILES: join(dir, "conf.d"),
-      RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, "enabled_plugins"),
-      RABBITMQ_DIST_PORT: String(ports.dist),
-      RABBITMQ_PID_FILE: join(dir, "rabbit.pid"),
-      ERL_CRASH_DUMP: join(dir, "erl_crash.dump"),
-    };
+    this.env = rabbitNodeEnv({
+      dir,
+      node: this.node,
+      home: join(dir, "home"),
+      configFiles: join(dir, "conf.d"),
+      enabledPluginsFile: join(dir, "enabled_plugins"),
+      distPort: ports.dist,
+      epmdPort: ports.epmd,
+    });
   }
 
   configure(json: TerraformJson, env: string): void {

@@ -6,6 +6,7 @@ import { afterAll, expect, it } from "vitest";
 import { renderScheduledBackupScript } from "../../constructs/kit/scheduled-backup-script";
 import { describeIfBinary, itIfBinary } from "../support/binaries";
 import { buildStoreBackups } from "../support/store-backups";
+import { seedGrafanaLikeDb } from "../support/store-fixtures";
 
 // The rendered scripts, run with sh on this machine: the generic scheduler's retention, status,
 // metrics and health; Grafana's online SQLite snapshot (sqlite3 CLI and python3's sqlite3, the
@@ -119,19 +120,7 @@ describeIfBinary(
         mkdirSync(data);
         const db = join(data, "grafana.db");
         const py = (code: string, ...args: string[]) => spawnSync("python3", ["-c", code, ...args], { encoding: "utf8" });
-        // Shaped like Grafana's: users, dashboards, annotations.
-        const seed = py(
-          `import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.execute("create table user (id integer primary key, login text)")
-c.execute("create table dashboard (id integer primary key, title text, data text)")
-c.execute("create table annotation (id integer primary key, text text, epoch integer)")
-c.executemany("insert into user(login) values (?)", [("u%d" % i,) for i in range(50)])
-c.executemany("insert into dashboard(title, data) values (?, ?)", [("d%d" % i, "{}" * 200) for i in range(200)])
-c.executemany("insert into annotation(text, epoch) values (?, ?)", [("a%d" % i, i) for i in range(5000)])
-c.commit()`,
-          db,
-        );
+        const seed = seedGrafanaLikeDb(db, 5000);
         expect(seed.status, seed.stderr).toBe(0);
         const env = { GRAFANA_DB: db, SQLITE_TOOL: tool };
         const run = w.sh("backup.sh", ["once"], env);

@@ -8,6 +8,8 @@ import { DEFAULT_TOPOLOGY, renderRabbitDefinitions } from "../../constructs/rabb
 import { describeIfBinary, requireBinary } from "../support/binaries";
 import { freePorts } from "../support/helpers";
 import { buildStoreBackups } from "../support/store-backups";
+import { rabbitNodeEnv } from "../support/rabbitmq-node";
+import { reportsRuntimeTopology } from "../support/store-fixtures";
 
 // The scripts RabbitBackup renders, run with sh against Debian's rabbitmq-server (3.10) on loopback,
 // booted on the config RabbitBroker renders (definitions imported at boot). Things made at runtime
@@ -101,23 +103,15 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
   beforeAll(async () => {
     for (const p of Object.values(paths)) mkdirSync(p, { recursive: true });
     const [amqp, management, prometheus, dist, epmd] = await freePorts(5);
-    env = {
-      ...process.env,
-      HOME: paths.home,
-      ERL_EPMD_PORT: String(epmd),
-      RABBITMQ_NODENAME: node,
-      RABBITMQ_BASE: dir,
-      RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
-      RABBITMQ_LOG_BASE: join(dir, "log"),
-      RABBITMQ_CONFIG_FILE: join(dir, "no-main-config"),
-      RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "no-advanced.config"),
-      RABBITMQ_CONF_ENV_FILE: join(dir, "no-rabbitmq-env.conf"),
-      RABBITMQ_CONFIG_FILES: paths.etc,
-      RABBITMQ_ENABLED_PLUGINS_FILE: join(paths.plugins, "enabled_plugins"),
-      RABBITMQ_DIST_PORT: String(dist),
-      RABBITMQ_PID_FILE: join(dir, "rabbit.pid"),
-      ERL_CRASH_DUMP: join(dir, "erl_crash.dump"),
-    };
+    env = rabbitNodeEnv({
+      dir,
+      node,
+      home: paths.home,
+      configFiles: paths.etc,
+      enabledPluginsFile: join(paths.plugins, "enabled_plugins"),
+      distPort: dist,
+      epmdPort: epmd,
+    });
     const conf = renderRabbitConf({ memoryMb: 512, vhost, definitionsFile: "/run/secrets/rabbitmq_definitions" })
       .replace("/run/secrets/", `${paths.secrets}/`)
       .replace("listeners.tcp.default = 5672", `listeners.tcp.default = 127.0.0.1:${amqp}`)
@@ -159,26 +153,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
     expect(
       ctl(["set_policy", "-p", "reports", "reports-ttl", "^reports\\.", '{"message-ttl":3600000}', "--apply-to", "queues"]).status,
     ).toBe(0);
-    const runtime = {
-      queues: Array.from({ length: 20 }, (_, i) => ({
-        name: `reports.q${i}`,
-        vhost: "reports",
-        durable: true,
-        auto_delete: false,
-        arguments: { "x-queue-type": i % 2 === 0 ? "quorum" : "classic" },
-      })),
-      exchanges: [
-        { name: "reports.x", vhost: "reports", type: "topic", durable: true, auto_delete: false, internal: false, arguments: {} },
-      ],
-      bindings: Array.from({ length: 20 }, (_, i) => ({
-        source: "reports.x",
-        vhost: "reports",
-        destination: `reports.q${i}`,
-        destination_type: "queue",
-        routing_key: `r.${i}`,
-        arguments: {},
-      })),
-    };
+    const runtime = reportsRuntimeTopology();
     writeFileSync(join(dir, "runtime.json"), JSON.stringify(runtime));
     expect(ctl(["import_definitions", join(dir, "runtime.json")]).status).toBe(0);
     const before = inventory();

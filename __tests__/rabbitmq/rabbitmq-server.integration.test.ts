@@ -12,6 +12,7 @@ import {
   type RabbitUser,
 } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
 import { describeIfBinary, requireBinary } from "../support/binaries";
+import { rabbitNodeEnv } from "../support/rabbitmq-node";
 
 // rabbitmq.conf, enabled_plugins, the definitions file and the cookie entrypoint exactly as rendered,
 // on a real broker (Debian's rabbitmq-server, 3.10.x in bookworm) on loopback. Only paths and ports are
@@ -34,22 +35,16 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
     stub: join(dir, "stub"),
   };
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...rabbitNodeEnv({
+      dir,
+      node,
+      home: paths.home,
+      configFiles: paths.etc,
+      enabledPluginsFile: join(paths.plugins, "enabled_plugins"),
+      distPort: ports.dist,
+      epmdPort: ports.epmd,
+    }),
     PATH: `${paths.stub}:${process.env.PATH}`,
-    HOME: paths.home,
-    ERL_EPMD_PORT: String(ports.epmd),
-    RABBITMQ_NODENAME: node,
-    RABBITMQ_BASE: dir,
-    RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
-    RABBITMQ_LOG_BASE: join(dir, "log"),
-    RABBITMQ_CONFIG_FILE: join(dir, "no-main-config"),
-    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, "no-advanced.config"),
-    RABBITMQ_CONF_ENV_FILE: join(dir, "no-rabbitmq-env.conf"),
-    RABBITMQ_CONFIG_FILES: paths.etc,
-    RABBITMQ_ENABLED_PLUGINS_FILE: join(paths.plugins, "enabled_plugins"),
-    RABBITMQ_DIST_PORT: String(ports.dist),
-    RABBITMQ_PID_FILE: join(dir, "rabbit.pid"),
-    ERL_CRASH_DUMP: join(dir, "erl_crash.dump"),
   };
   const users: RabbitUser[] = [
     { name: "updateio", password: password("updateio"), tags: ["management"], permissions: { configure: ".*", write: ".*", read: ".*" } },

@@ -25,6 +25,7 @@ import { execAsync, RabbitNode, RedisNode, S3Loopback, treeSize, writeS3KeyFiles
 import { ArchivingPostgres, sleepMs } from "../support/postgres-backup-env";
 import { postgresRequirement } from "../support/postgres-server";
 import { buildStoreBackups } from "../support/store-backups";
+import { reportsRuntimeTopology, seedGrafanaLikeDb } from "../support/store-fixtures";
 
 const ENV = "prod";
 const BUCKET = "updateio-backups";
@@ -345,24 +346,7 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
             priority: 0,
           },
         ],
-        queues: Array.from({ length: 20 }, (_, i) => ({
-          name: `reports.q${i}`,
-          vhost: "reports",
-          durable: true,
-          auto_delete: false,
-          arguments: { "x-queue-type": i % 2 === 0 ? "quorum" : "classic" },
-        })),
-        exchanges: [
-          { name: "reports.x", vhost: "reports", type: "topic", durable: true, auto_delete: false, internal: false, arguments: {} },
-        ],
-        bindings: Array.from({ length: 20 }, (_, i) => ({
-          source: "reports.x",
-          vhost: "reports",
-          destination: `reports.q${i}`,
-          destination_type: "queue",
-          routing_key: `r.${i}`,
-          arguments: {},
-        })),
+        ...reportsRuntimeTopology(),
       };
       writeFileSync(join(rabbit.dir, "runtime.json"), JSON.stringify(runtime));
       expect(rabbit.ctl(["import_definitions", join(rabbit.dir, "runtime.json")]).status).toBe(0);
@@ -409,23 +393,7 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
 
   itIfBinary(GRAFANA, "grafana: users, dashboards and 20k annotations in SQLite, an online snapshot, copied off-host", async () => {
     mkdirSync(grafanaData, { recursive: true });
-    const seed = spawnSync(
-      "python3",
-      [
-        "-c",
-        `import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.execute("create table user (id integer primary key, login text)")
-c.execute("create table dashboard (id integer primary key, title text, data text)")
-c.execute("create table annotation (id integer primary key, text text, epoch integer)")
-c.executemany("insert into user(login) values (?)", [("u%d" % i,) for i in range(50)])
-c.executemany("insert into dashboard(title, data) values (?, ?)", [("d%d" % i, "{}" * 200) for i in range(200)])
-c.executemany("insert into annotation(text, epoch) values (?, ?)", [("a%d" % i, i) for i in range(20000)])
-c.commit()`,
-        join(grafanaData, "grafana.db"),
-      ],
-      { encoding: "utf8" },
-    );
+    const seed = seedGrafanaLikeDb(join(grafanaData, "grafana.db"), 20000);
     expect(seed.status, seed.stderr).toBe(0);
     const run = grafanaSh("backup.sh", ["once"], {
       BACKUP_ROOT: grafanaBackups,

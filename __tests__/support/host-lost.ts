@@ -14,6 +14,7 @@ import { renderEnabledPlugins, renderRabbitConf } from "../../constructs/rabbitm
 import { renderRedisAcl, renderRedisBackupAclLine, renderRedisConf } from "../../constructs/redis";
 import { requireBinary } from "./binaries";
 import { freePort, freePorts } from "./helpers";
+import { rabbitNodeEnv } from "./rabbitmq-node";
 
 export interface ExecResult {
   readonly status: number | null;
@@ -297,23 +298,16 @@ export class RabbitNode {
   private async configure(): Promise<void> {
     for (const p of [this.paths.etc, this.paths.plugins, this.paths.secrets, this.paths.home]) mkdirSync(p, { recursive: true });
     const [amqp, management, prometheus, dist, epmd] = await freePorts(5);
-    this.env = {
-      ...process.env,
-      HOME: this.paths.home,
-      ERL_EPMD_PORT: String(epmd),
-      RABBITMQ_NODENAME: this.node,
-      RABBITMQ_BASE: this.dir,
-      RABBITMQ_MNESIA_BASE: this.paths.mnesia,
-      RABBITMQ_LOG_BASE: join(this.dir, "log"),
-      RABBITMQ_CONFIG_FILE: join(this.dir, "no-main-config"),
-      RABBITMQ_ADVANCED_CONFIG_FILE: join(this.dir, "no-advanced.config"),
-      RABBITMQ_CONF_ENV_FILE: join(this.dir, "no-rabbitmq-env.conf"),
-      RABBITMQ_CONFIG_FILES: this.paths.etc,
-      RABBITMQ_ENABLED_PLUGINS_FILE: join(this.paths.plugins, "enabled_plugins"),
-      RABBITMQ_DIST_PORT: String(dist),
-      RABBITMQ_PID_FILE: join(this.dir, "rabbit.pid"),
-      ERL_CRASH_DUMP: join(this.dir, "erl_crash.dump"),
-    };
+    this.env = rabbitNodeEnv({
+      dir: this.dir,
+      node: this.node,
+      home: this.paths.home,
+      configFiles: this.paths.etc,
+      enabledPluginsFile: join(this.paths.plugins, "enabled_plugins"),
+      distPort: dist,
+      epmdPort: epmd,
+      mnesia: this.paths.mnesia,
+    });
     const conf = renderRabbitConf({ memoryMb: 512, vhost: this.vhost, definitionsFile: "/run/secrets/rabbitmq_definitions" })
       .replace("/run/secrets/", `${this.paths.secrets}/`)
       .replace("listeners.tcp.default = 5672", `listeners.tcp.default = 127.0.0.1:${amqp}`)

@@ -1,0 +1,40 @@
+/** The environment for tests that run Debian's rabbitmq-server as an unprivileged node on loopback. */
+import { join } from "node:path";
+
+export interface RabbitNodeEnvInput {
+  /** RABBITMQ_BASE: logs, pid file and crash dump go below it. */
+  readonly dir: string;
+  readonly node: string;
+  readonly home: string;
+  /** conf.d directory (RABBITMQ_CONFIG_FILES). */
+  readonly configFiles: string;
+  readonly enabledPluginsFile: string;
+  readonly distPort: number;
+  readonly epmdPort: number;
+  /** @default <dir>/mnesia */
+  readonly mnesia?: string;
+}
+
+/**
+ * The environment that keeps a node to its own folder and ports: every default file path points into
+ * `dir` (the "no-*" ones do not exist, so the Debian defaults under /etc are never read).
+ */
+export function rabbitNodeEnv(i: RabbitNodeEnvInput): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    HOME: i.home,
+    ERL_EPMD_PORT: String(i.epmdPort),
+    RABBITMQ_NODENAME: i.node,
+    RABBITMQ_BASE: i.dir,
+    RABBITMQ_MNESIA_BASE: i.mnesia ?? join(i.dir, "mnesia"),
+    RABBITMQ_LOG_BASE: join(i.dir, "log"),
+    RABBITMQ_CONFIG_FILE: join(i.dir, "no-main-config"),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(i.dir, "no-advanced.config"),
+    RABBITMQ_CONF_ENV_FILE: join(i.dir, "no-rabbitmq-env.conf"),
+    RABBITMQ_CONFIG_FILES: i.configFiles,
+    RABBITMQ_ENABLED_PLUGINS_FILE: i.enabledPluginsFile,
+    RABBITMQ_DIST_PORT: String(i.distPort),
+    RABBITMQ_PID_FILE: join(i.dir, "rabbit.pid"),
+    ERL_CRASH_DUMP: join(i.dir, "erl_crash.dump"),
+  };
+}
