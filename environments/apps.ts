@@ -1,6 +1,10 @@
 import { appImage, MigrationJob, type ServiceUse, UpdateioService } from "../constructs/app";
 import type { CaddyRoute } from "../constructs/edge";
-import { GeneratedSecret, type PlatformNetwork, type ServiceRuntime, type Upstream } from "../constructs/kit";
+import type { Construct } from "constructs";
+import { DevPortForward, GeneratedSecret, ServiceImage, type PlatformNetwork, type ServiceRuntime, type Upstream } from "../constructs/kit";
+import { resolve } from "node:path";
+import { ValidationError } from "../constructs/contract";
+import { DEFAULT_PRE_MIGRATION_KEEP, PreMigrationDump, releaseIdOf } from "../constructs/postgres";
 import type { DataTier } from "./data-tier";
 import type { BackingService, EnvironmentConfig } from "./schema";
 import type { StackContext } from "./stack-context";
@@ -15,6 +19,8 @@ type AppConfig = EnvironmentConfig["services"][string];
 export class Apps {
   readonly services: Record<string, UpdateioService> = {};
   readonly migrations: MigrationJob;
+  /** The dump taken right before the migrations (test and prod by default). */
+  readonly preMigrationDump?: PreMigrationDump;
   /** The edge routes the services declared, in declaration order, with the network each needs. */
   readonly routes: { readonly route: CaddyRoute; readonly network: PlatformNetwork }[] = [];
 
@@ -25,6 +31,8 @@ export class Apps {
     const names = Object.keys(services);
     const routeNet = (svc: string) => ctx.routeNetwork(svc);
     const egressFor = (svc: string) => ctx.egressNetwork(svc);
+    // Dev: the internal network a service shares with its debug ports' forwarders only.
+    const debugNet = (svc: string) => ctx.network(`${svc}-debug`);
     // One network per caller and callee pair (`api-discord-bot`).
     const callNet = (callee: string, caller: string) => ctx.network(`${callee}-${caller}`);
     const callers = (callee: string) => names.filter((n) => services[n]!.calls.includes(callee));
@@ -54,6 +62,23 @@ export class Apps {
               ),
       }));
     const apiImage = appImage(stack, `${migrationSvc}-image`, env, migrationSvc, migrationCfg.image);
+    const migrationImage = migrationCfg.image;
+    const keepDumps = config.migrations.preMigrationDumps ?? (env === "dev" ? 0 : DEFAULT_PRE_MIGRATION_KEEP);
+    if (keepDumps > 0) {
+      const release = migrationImage.kind === "registry" ? releaseIdOf(migrationImage.ref) : undefined;
+      if (!release)
+        throw new ValidationError(`${env}: migrations.preMigrationDumps`, [
+          `preMigrationDumps: ${keepDumps} needs the ${migrationSvc} image by digest (name:tag@sha256:<64 hex>): the dump is named after it (fix: pin the image, or set preMigrationDumps: 0)`,
+        ]);
+      this.preMigrationDump = new PreMigrationDump(stack, "pre-migration-dump", {
+        environment: env,
+        cluster: data.postgres,
+        backup: data.backup,
+        release,
+        keep: keepDumps,
+        budgetMb: config.budgets.postgresBackups,
+      });
+    }
     this.migrations = new MigrationJob(stack, "migrations", {
       environment: env,
       image: apiImage,
@@ -62,21 +87,30 @@ export class Apps {
       command: config.migrations.command,
       memoryMb: config.migrations.memoryMb,
       logLevel: config.logLevel,
+      // Built from source (dev): the migrations' content re-runs the job, not only a rebuilt image.
+      migrationPaths:
+        migrationImage.kind === "build" ? config.migrations.paths.map((p) => resolve(PROJECT_ROOT, migrationImage.context, p)) : [],
+      dependsOn: this.preMigrationDump?.containers ?? [],
+      ...(migrationImage.kind === "build"
+        ? { source: { context: migrationImage.context, mountPath: migrationImage.mountPath ?? "/app" } }
+        : {}),
     });
 
     for (const name of names) {
       const cfg = services[name]!;
       const routed = cfg.routes.length > 0;
       const debug = cfg.debugPorts.length > 0;
-      // A service with debug ports needs a non-internal network to publish them (dev only).
-      const outside = cfg.egress || debug ? [{ network: egressFor(name) }] : [];
+      // Egress exactly as declared, in every environment: debug ports go out through a DevPortForward.
+      const outside = cfg.egress ? [{ network: egressFor(name) }] : [];
       const networks = [
         ...(cfg.egress ? outside : []),
         ...(routed && !cfg.egress ? [{ network: routeNet(name) }] : []),
         ...callers(name).map((caller) => ({ network: callNet(name, caller) })),
         ...cfg.calls.map((callee) => ({ network: callNet(callee, name) })),
         ...(routed && cfg.egress ? [{ network: routeNet(name) }] : []),
-        ...(!cfg.egress ? outside : []),
+        ...(debug ? [{ network: debugNet(name) }] : []),
+        // Prometheus alone scrapes the service's /metrics here (Observability joins it; profile full).
+        ...(cfg.metrics && config.observability.profile === "full" ? [{ network: ctx.network(`${name}-metrics`) }] : []),
       ];
       const callEnv = Object.fromEntries(
         cfg.calls.map((callee) => [`${envPrefix(callee)}_INTERNAL_URL`, `http://${callee}:${services[callee]!.port}`]),
@@ -99,6 +133,14 @@ export class Apps {
         env: callEnv,
       });
       this.services[name] = svc;
+      for (const port of cfg.debugPorts)
+        new DevPortForward(stack, `${name}-debug-${port}-forward`, {
+          environment: env,
+          name: `${name}-debug-${port}`,
+          image: forwardImage(stack, config),
+          target: { host: name, port, network: debugNet(name) },
+          hostPort: port,
+        });
       for (const r of cfg.routes) {
         this.routes.push({
           network: routeNet(name),
@@ -115,6 +157,22 @@ export class Apps {
     }
   }
 }
+
+const FORWARD_IMAGES = new WeakMap<Construct, ServiceImage>();
+
+/** The one image of every forwarder of dev's 127.0.0.1 ports (the schema requires it wherever a port is forwarded). */
+export function forwardImage(scope: Construct, config: EnvironmentConfig): ServiceImage {
+  if (config.portForwardImage === undefined)
+    throw new Error(`${config.name}: portForwardImage is not set; set it to the pinned socat image`);
+  const known = FORWARD_IMAGES.get(scope);
+  if (known) return known;
+  const image = new ServiceImage(scope, "port-forward-image", { ref: config.portForwardImage });
+  FORWARD_IMAGES.set(scope, image);
+  return image;
+}
+
+/** Build contexts are relative to the project root (this file's parent folder), whatever the cwd. */
+const PROJECT_ROOT = resolve(__dirname, "..");
 
 /** `discord-bot` → `DISCORD_BOT`. */
 function envPrefix(service: string): string {

@@ -1,8 +1,9 @@
 import { Annotations } from "cdktf";
 import { BACKUP_ROOT, PostgresBackup, PostgresCluster, PostgresRestoreDrill, walArchiveSettings } from "../constructs/postgres";
-import { ServiceVolume } from "../constructs/kit";
+import { DevPortForward, ServiceVolume } from "../constructs/kit";
 import { RabbitBackup, RabbitBroker } from "../constructs/rabbitmq";
 import { RedisBackup, RedisCache } from "../constructs/redis";
+import { forwardImage } from "./apps";
 import { storeBackupSettings, type StackContext } from "./stack-context";
 
 /**
@@ -22,6 +23,8 @@ export class DataTier {
   readonly redisBackup?: RedisBackup;
   /** Definitions exports of RabbitMQ, when backups.rabbitmq is on. */
   readonly rabbitmqBackup?: RabbitBackup;
+  /** Dev: the schema owner's URL through postgres.hostPort on 127.0.0.1 (prisma migrate dev / studio). */
+  readonly devDatabaseUrl?: string;
 
   constructor(ctx: StackContext) {
     const { scope, config, env } = ctx;
@@ -32,7 +35,9 @@ export class DataTier {
       protect: config.protectData,
     });
     // Grafana reads Postgres on a network of its own, so it shares nothing with the app services.
-    const grafanaDbNet = ctx.network("postgres-grafana");
+    // Only the parts observability.profile runs: no Grafana with "off", no Prometheus below "full".
+    const profile = config.observability.profile;
+    const grafanaDbNet = profile === "off" ? undefined : ctx.network("postgres-grafana");
     this.postgres = new PostgresCluster(scope, "postgres", {
       environment: env,
       image: config.postgres.image,
@@ -46,7 +51,8 @@ export class DataTier {
       pooler: config.postgres.pooler,
       poolerImage: config.postgres.poolerImage,
       poolSize: config.postgres.poolSize,
-      readOnlyClientNetworks: [grafanaDbNet],
+      readOnlyClientNetworks: grafanaDbNet ? [grafanaDbNet] : [],
+      ...(config.postgres.ownerCreatedb ? { ownerCreatedb: true } : {}),
     });
     const offsite = ctx.backupOffsite("postgres");
     if (!offsite && env === "prod") {
@@ -64,6 +70,18 @@ export class DataTier {
       protectData: config.protectData,
       offsite,
     });
+    const hostPort = config.postgres.hostPort;
+    if (hostPort !== undefined) {
+      // The primary itself, not PgBouncer: prisma migrate needs session features (advisory locks).
+      new DevPortForward(scope, "postgres-host-forward", {
+        environment: env,
+        name: "postgres-host",
+        image: forwardImage(scope, config),
+        target: { host: this.postgres.host, port: this.postgres.port, network: this.postgres.network },
+        hostPort,
+      });
+      this.devDatabaseUrl = this.postgres.ownerUrlAt("127.0.0.1", hostPort);
+    }
     this.restoreDrill = new PostgresRestoreDrill(scope, "postgres-restore-drill", {
       environment: env,
       cluster: this.postgres,
@@ -78,7 +96,7 @@ export class DataTier {
       protectData: config.protectData,
       replicas: config.redis.replicas,
       sentinels: config.redis.sentinels,
-      monitoring: true,
+      monitoring: profile === "full",
       backup: config.backups.redis.enabled,
     });
     this.rabbitmq = new RabbitBroker(scope, "rabbitmq", {
@@ -91,7 +109,7 @@ export class DataTier {
       protectData: config.protectData,
       logLevel: config.logLevel === "trace" ? "debug" : config.logLevel === "warn" ? "warning" : config.logLevel,
       // Prometheus scrapes the nodes here rather than joining the network the apps use.
-      metricsNetwork: ctx.network("rabbitmq-metrics"),
+      metricsNetwork: profile === "full" ? ctx.network("rabbitmq-metrics") : undefined,
     });
     const b = config.backups;
     if (b.redis.enabled)

@@ -1,8 +1,10 @@
-import type { EnvironmentConfigInput } from "./schema";
+import { OBSERVABILITY_PROFILES, type EnvironmentConfigInput } from "./schema";
 import { PINNED_IMAGES, tagOnly } from "./images";
 import type { Variables } from "./variables";
 import { DEFAULT_DOCKER_HOST, observabilityConfig, publicUrlFor, storeBackupsConfig, vpnConfig } from "./prod";
 import { updateioServices } from "./services";
+import { REFERENCE_SERVICE } from "./build-sources";
+import { DEV_STAGE } from "../constructs/app";
 
 /**
  * Size budgets of a small single host's stateful volumes, MiB: dev's laptop (Loki's keeps 3 days at
@@ -25,17 +27,30 @@ export const SMALL_HOST_BUDGETS = {
   edgeBackups: 64,
 } as const;
 
-/** A laptop: every service built from local source with hot reload, debug on, one replica each. Reads UPDATEIO_DEV_* only. */
+/**
+ * A laptop: every service built from local source (UPDATEIO_DEV_SOURCE_ROOT, or the reference
+ * service when unset) with hot reload, debug on, one replica each. Reads UPDATEIO_DEV_* only.
+ */
 export function devConfig(vars: Variables): EnvironmentConfigInput {
-  // Absolute, or relative to this project (resolved by Terraform's abspath at plan time).
-  const source = vars.path("SOURCE_ROOT", "../updateio");
+  // Absolute, or relative to this project (resolved by Terraform's abspath at plan time). Unset: no
+  // checkout needed, every service is the reference service (a refused value is reported, not used).
+  const source = vars.path("SOURCE_ROOT", "") || undefined;
+  // Five tags from one context rather than one shared image: the same resources and addresses as
+  // with a source root, each container named after its role, and BuildKit runs each step once (its
+  // solver merges steps with the same cache key, concurrent builds too), so the layers are shared.
   const build = (folder: string) => ({
     kind: "build" as const,
-    context: `${source}/${folder}`,
+    context: source === undefined ? REFERENCE_SERVICE : `${source}/${folder}`,
     devCommand: ["npm", "run", "dev"],
     mountPath: "/app",
     dockerfile: "Dockerfile",
+    target: DEV_STAGE,
   });
+  // The migration runs in the API's image: the reference service's own migration, or Prisma's for the real API.
+  const migrations =
+    source === undefined
+      ? { command: ["npm", "run", "dev:migrate"], paths: ["src/migrate.ts", "src/postgres.ts"] }
+      : { command: ["npx", "prisma", "migrate", "deploy"] };
   const httpsPort = vars.port("EDGE_HTTPS_PORT", 443);
   const hosts = {
     api: "api.updateio.localhost",
@@ -52,6 +67,7 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     requireDigests: false,
     protectData: false,
     debug: true,
+    portForwardImage: tagOnly(PINNED_IMAGES.socat),
     logLevel: "debug",
     hosts,
     edge: {
@@ -64,21 +80,33 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
       tls: { mode: "internal" },
       adminAllowList: vars.cidrList("ADMIN_ALLOW", ["127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "10.0.0.0/8"]),
     },
-    postgres: { image: tagOnly(PINNED_IMAGES.postgres), memoryMb: 512, cpuShares: 512, database: "updateio" },
+    postgres: {
+      image: tagOnly(PINNED_IMAGES.postgres),
+      memoryMb: 512,
+      cpuShares: 512,
+      database: "updateio",
+      // prisma migrate dev / studio from the host: the primary on 127.0.0.1, and a shadow database it may create.
+      hostPort: vars.port("POSTGRES_PORT", 55432),
+      ownerCreatedb: true,
+    },
     redis: { image: tagOnly(PINNED_IMAGES.redis), memoryMb: 128, cpuShares: 256 },
     rabbitmq: { image: tagOnly(PINNED_IMAGES.rabbitmq), memoryMb: 512, cpuShares: 256, vhost: "updateio-dev" },
-    observability: observabilityConfig(vars, {
-      lokiDays: 3,
-      prometheusDays: 7,
-      scale: 0.5,
-      pin: tagOnly,
-      grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
-    }),
+    observability: {
+      ...observabilityConfig(vars, {
+        lokiDays: 3,
+        prometheusDays: 7,
+        scale: 0.5,
+        pin: tagOnly,
+        grafanaExpose: vars.choice("GRAFANA_EXPOSE", ["edge", "localhost"] as const, "edge"),
+      }),
+      // A laptop's default: logs only (no Prometheus, exporters or alerting); UPDATEIO_DEV_OBSERVABILITY=full is test's set.
+      profile: vars.choice("OBSERVABILITY", OBSERVABILITY_PROFILES, "logs"),
+    },
     budgets: SMALL_HOST_BUDGETS,
     backups: storeBackupsConfig(false, tagOnly),
     vpn: { ...vpnConfig(vars), image: tagOnly(PINNED_IMAGES.wireguard) },
-    migrations: { command: ["npx", "prisma", "migrate", "deploy"], memoryMb: 512 },
-    // Every service built from its folder under the source root (api/, discord-bot/, ...).
+    migrations: { ...migrations, memoryMb: 512 },
+    // Every service built from its folder under the source root (api/, discord-bot/, ...), or from the reference service.
     services: updateioServices({
       image: build,
       size: (service) => ({ replicas: 1, memoryMb: service === "api" ? 768 : 512, cpuShares: 512 }),

@@ -73,7 +73,8 @@ export class Edge {
     });
     // The Caddyfile is rendered at synth from every route added by then, in any order.
     for (const r of apps.routes) this.proxy.addRoute(r.route);
-    if (o11y.grafanaRoute) this.proxy.addRoute(o11y.grafana.edgeRoute());
+    // Grafana's route exists only with a Grafana behind the edge (not with observability.profile "off").
+    if (o11y.grafanaRoute && o11y.grafana) this.proxy.addRoute(o11y.grafana.edgeRoute());
     if (o11y.backupVolumes.edge)
       this.backup = new EdgeBackup(scope, "edge-backup", {
         ...storeBackupSettings(ctx, "edge", config.backups.edge),

@@ -35,7 +35,30 @@ export class EnvironmentStack extends TerraformStack {
         `${path.join(".")}${key ? ` (${variableName(env, key)} or environments/${env}.ts)` : ""}: ${message}`,
       );
     }
-    new DockerProvider(this, "docker", { host: config.dockerHost });
+    const ctx = new StackContext(this, config);
+    // Swarm services get no `auth` block (a change to it replaces the service): provider 3.6.2 passes
+    // these credentials with each create and update of a service whose image is on this host.
+    const registry = config.registry;
+    new DockerProvider(this, "docker", {
+      host: config.dockerHost,
+      ...(registry
+        ? {
+            registryAuth: [
+              {
+                address: registry.host,
+                username: ctx.sensitiveVariable(
+                  "registry_username",
+                  `User that pulls the app images from ${registry.host}. Set TF_VAR_registry_username or the workspace variable.`,
+                ),
+                password: ctx.sensitiveVariable(
+                  "registry_password",
+                  `Read-only token (ghcr.io: a PAT with read:packages) for ${registry.host}. Set TF_VAR_registry_password or the workspace variable.`,
+                ),
+              },
+            ],
+          }
+        : {}),
+    });
     new RandomProvider(this, "random");
     const state = config.state;
     // A local state path is relative to cdktf.out/stacks/<stack>/: it lands in <project>/state/, the same on every machine.
@@ -55,16 +78,18 @@ export class EnvironmentStack extends TerraformStack {
         ? new SwarmRuntime({ placementConstraints: rt.placementConstraints, updateDelaySeconds: rt.updateDelaySeconds })
         : undefined;
 
-    const ctx = new StackContext(this, config);
     this.data = new DataTier(ctx);
     this.apps = new Apps(ctx, this.data, runtime);
-    this.observability = new Observability(ctx, this.data, Object.keys(this.apps.services));
+    this.observability = new Observability(ctx, this.data, this.apps);
     this.edge = new Edge(ctx, this.data, this.apps, this.observability);
     // Last: it measures every stateful volume, the edge's included.
     this.observability.watchVolumes(ctx, this.data, this.edge);
-    // prometheus.yml lists jobs in the order they were registered: the edge, then Grafana.
-    this.observability.prometheus.addScrapeTarget(this.edge.proxy);
-    this.observability.prometheus.addScrapeTarget(this.observability.grafana.scrapeTarget);
+    // prometheus.yml lists jobs in the order they were registered: the edge, then Grafana (profile full only).
+    const { prometheus, grafana } = this.observability;
+    if (prometheus && grafana) {
+      prometheus.addScrapeTarget(this.edge.proxy);
+      prometheus.addScrapeTarget(grafana.scrapeTarget);
+    }
     this.outputs(ctx);
     if (Object.values(config.services).some((svc) => svc.image.kind === "registry" && /@sha256:0{64}$/.test(svc.image.ref))) {
       Annotations.of(this).addWarning(
@@ -84,14 +109,16 @@ export class EnvironmentStack extends TerraformStack {
         api: ctx.publicUrl(hosts.api),
         admin: ctx.publicUrl(hosts.admin),
         mini_app: ctx.publicUrl(hosts.miniApp),
-        grafana: grafana.rootUrl,
+        ...(grafana ? { grafana: grafana.rootUrl } : {}),
       },
     });
-    new TerraformOutput(this, "grafana_admin_password", {
-      description: "Grafana's admin password (user admin; read with `terraform output -raw grafana_admin_password`).",
-      sensitive: true,
-      value: grafana.adminPasswordSecret.value,
-    });
+    // No Grafana (observability.profile "off"): no URL and no password to read.
+    if (grafana)
+      new TerraformOutput(this, "grafana_admin_password", {
+        description: "Grafana's admin password (user admin; read with `terraform output -raw grafana_admin_password`).",
+        sensitive: true,
+        value: grafana.adminPasswordSecret.value,
+      });
     new TerraformOutput(this, "internal_endpoints", {
       description: "Service discovery names on the internal networks (host:port).",
       value: {
@@ -106,6 +133,20 @@ export class EnvironmentStack extends TerraformStack {
       sensitive: true,
       value: postgres.databaseUrl("app"),
     });
+    const dump = this.apps.preMigrationDump;
+    if (dump)
+      new TerraformOutput(this, "pre_migration_dump", {
+        description:
+          'The dump taken right before this release\'s migrations, and how to undo them with it (docs/runbooks/postgres-restore.md, "Undo a migration with the pre-migration dump").',
+        value: { file: dump.file, keep: dump.keep, check: dump.commands.check, restore: dump.commands.restore },
+      });
+    if (this.data.devDatabaseUrl !== undefined)
+      new TerraformOutput(this, "dev_database_url", {
+        description:
+          "Dev only: the schema owner's URL on 127.0.0.1 (postgres.hostPort) for `prisma migrate dev` / `prisma studio` (`DATABASE_URL=$(terraform output -raw dev_database_url)`).",
+        sensitive: true,
+        value: this.data.devDatabaseUrl,
+      });
   }
 
   /** The policy aspect rendered this stack moments ago in the same synth: reuse it (one render, not two). */

@@ -29,6 +29,8 @@ export const PINNED_IMAGES = {
   cadvisor: "gcr.io/cadvisor/cadvisor:v0.55.1@sha256:3de2bd5203120b866d74a9b283b2ffb8ec382fbf9dc321814700c6ea6f44ec57",
   nodeExporter: "prom/node-exporter:v1.10.2@sha256:3ac34ce007accad95afed72149e0d2b927b7e42fd1c866149b945b84737c62c3",
   dockerSocketProxy: "tecnativa/docker-socket-proxy:v0.5.0@sha256:1f5038b54f06c3e18422902cf00ba21803d1c97805aae032e5e6673d532d3459",
+  // Dev's 127.0.0.1 ports (inspector, Postgres): a socat forwarder per port, so the apps stay on internal networks.
+  socat: "alpine/socat:1.8.0.3@sha256:beb4a68d9e4fe6b0f21ea774a0fde6c31f580dde6368939ed70100c5385b015e",
   // Optional operator VPN. No official WireGuard image exists; linuxserver's is used for its tools
   // only (wg, wg-quick, iptables-nft): the construct's own entrypoint replaces its s6 init.
   wireguard: "lscr.io/linuxserver/wireguard:1.0.20260223-r0-ls124@sha256:216ca1ce9da7bfe26fb752111d952487804bd18933bbd4794970d424bf8adfe9",

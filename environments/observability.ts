@@ -6,11 +6,14 @@ import { GRAFANA_BACKUP_DEFAULTS } from "../constructs/observability";
 import type { BackupStoreAlert } from "../constructs/observability/alerts/types";
 import { RABBIT_BACKUP_DEFAULTS } from "../constructs/rabbitmq";
 import { REDIS_BACKUP_DEFAULTS } from "../constructs/redis";
-import { PlatformNetwork, ServiceVolume } from "../constructs/kit";
+import { PlatformNetwork, ServiceVolume, type Upstream } from "../constructs/kit";
+import type { ScrapeTarget } from "../constructs/observability/renderers/prometheus";
 import { ValidationError } from "../constructs/contract/errors";
 import { VolumeUsage, type WatchedVolume } from "../constructs/observability/volume-usage";
+import type { Apps } from "./apps";
 import type { Edge } from "./edge";
 import type { DataTier } from "./data-tier";
+import type { ObservabilityProfile } from "./schema";
 import { storeBackupSettings, type StackContext } from "./stack-context";
 
 /**
@@ -39,31 +42,56 @@ function storeBackupWatch(backup: ScheduledBackup, budgetMb: number): WatchedVol
 
 /**
  * Logs (Loki + shipper via the read-only socket proxy), metrics (exporters + Prometheus) and
- * Grafana, on one internal monitoring network. Not a construct, for the same reason as DataTier.
+ * Grafana, on one internal monitoring network, as far as `observability.profile` asks: "full" all
+ * of it, "logs" Loki, the shipper, its proxy and a logs-only Grafana, "off" nothing (containers
+ * still rotate their json-file logs). Not a construct, for the same reason as DataTier.
  */
 export class Observability {
-  readonly logs: LokiStack;
-  readonly exporters: MetricsExporters;
-  readonly prometheus: PrometheusServer;
-  readonly grafana: GrafanaServer;
-  /** Prometheus scrapes the internet-facing edge here, so the edge never joins the monitoring network. */
-  readonly edgeMetricsNetwork: PlatformNetwork;
+  readonly profile: ObservabilityProfile;
+  /** Loki, the shipper and the socket proxy (profiles logs and full). */
+  readonly logs?: LokiStack;
+  /** The exporters, cAdvisor and node-exporter (profile full). */
+  readonly exporters?: MetricsExporters;
+  /** Prometheus and the alert rules (profile full). */
+  readonly prometheus?: PrometheusServer;
+  /** Grafana (profiles logs, logs-only there, and full). */
+  readonly grafana?: GrafanaServer;
+  /** Prometheus scrapes the internet-facing edge here, so the edge never joins the monitoring network (profile full). */
+  readonly edgeMetricsNetwork?: PlatformNetwork;
   /** Grafana's network to the edge, when it is served there. */
   readonly grafanaRoute: PlatformNetwork | undefined;
   /**
    * The backups volumes of the stores whose job comes after node-exporter (Grafana's, the edge's),
-   * made here so node-exporter can mount them; present when the store's backup is on.
+   * made here so node-exporter (profile full) can mount them; present when the store's backup is on,
+   * the edge's in every profile.
    */
   readonly backupVolumes: { readonly grafana?: ServiceVolume; readonly edge?: ServiceVolume };
   /** Grafana's database snapshots, when backups.grafana is on. */
   readonly grafanaBackup?: GrafanaBackup;
 
-  /** `appServices`: the app services ContainerMissing watches, beside the data tier's. */
-  constructor(ctx: StackContext, data: DataTier, appServices: readonly string[]) {
+  /** `apps`: the app services ContainerMissing watches, beside the data tier's; those with `metrics` are scraped. */
+  constructor(ctx: StackContext, data: DataTier, apps: Apps) {
     const { scope, config, env } = ctx;
     const o11y = config.observability;
-    const monitoringNet = new PlatformNetwork(scope, "monitoring-network", { environment: env, purpose: "monitoring" });
-    this.edgeMetricsNetwork = ctx.network("edge-metrics");
+    this.profile = o11y.profile;
+    const full = this.profile === "full";
+    const backupsVolume = (store: "grafana" | "edge") =>
+      config.backups[store].enabled
+        ? new ServiceVolume(scope, `${store}-backups`, {
+            environment: env,
+            service: store,
+            purpose: "backups",
+            protect: config.protectData,
+          })
+        : undefined;
+    if (this.profile === "off") {
+      // The schema refuses backups.grafana without Grafana; the edge's backups volume stays the edge's.
+      this.backupVolumes = { edge: backupsVolume("edge") };
+      this.grafanaRoute = undefined;
+      return;
+    }
+    const monitoringNet = full ? new PlatformNetwork(scope, "monitoring-network", { environment: env, purpose: "monitoring" }) : undefined;
+    if (full) this.edgeMetricsNetwork = ctx.network("edge-metrics");
     this.logs = new LokiStack(scope, "logs", {
       environment: env,
       lokiImage: o11y.loki.image,
@@ -75,21 +103,19 @@ export class Observability {
       shipperMemoryMb: o11y.shipper.memoryMb,
       socketProxyImage: o11y.socketProxyImage,
       network: monitoringNet,
+      metrics: full,
       protectData: config.protectData,
-      // cAdvisor reads the engine's info and version through the same proxy.
-      allowEngineInfo: true,
+      // cAdvisor reads the engine's info and version through the same proxy; without it, the shipper needs neither.
+      allowEngineInfo: full,
     });
     const { redis, rabbitmq } = data;
-    const backupsVolume = (store: "grafana" | "edge") =>
-      config.backups[store].enabled
-        ? new ServiceVolume(scope, `${store}-backups`, {
-            environment: env,
-            service: store,
-            purpose: "backups",
-            protect: config.protectData,
-          })
-        : undefined;
     this.backupVolumes = { grafana: backupsVolume("grafana"), edge: backupsVolume("edge") };
+    this.grafanaRoute = o11y.grafana.expose === "edge" ? ctx.routeNetwork("grafana") : undefined;
+    if (!monitoringNet) {
+      this.grafana = this.buildGrafana(ctx, data, undefined);
+      this.grafanaBackup = this.buildGrafanaBackup(ctx);
+      return;
+    }
     const storeBackupVolumes = [
       ...(data.redisBackup ? [{ store: redis.host, volume: data.redisBackup.backup.volume }] : []),
       ...(data.rabbitmqBackup ? [{ store: "rabbitmq", volume: data.rabbitmqBackup.backup.volume }] : []),
@@ -112,6 +138,8 @@ export class Observability {
       cadvisor: { image: o11y.exporters.cadvisorImage, dockerHost: this.logs.dockerHost, dockerApiNetwork: this.logs.dockerApiNetwork },
       node: { image: o11y.exporters.nodeImage, backupsVolume: data.backupsVolume, extraBackupVolumes: storeBackupVolumes },
     });
+    // Each app that serves /metrics shares a network with Prometheus alone (`<svc>-metrics`, joined in Apps).
+    const scraped = Object.entries(apps.services).filter(([name]) => config.services[name]?.metrics !== undefined);
     this.prometheus = new PrometheusServer(scope, "prometheus", {
       environment: env,
       image: o11y.prometheus.image,
@@ -123,10 +151,11 @@ export class Observability {
         this.logs,
         this.exporters,
         { job: "rabbitmq", targets: rabbitmq.nodeHosts.map((h) => `${h}:${rabbitmq.metricsPort}`) },
+        ...scraped.map(([name, svc]) => appScrapeTarget(name, svc.upstream(), config.services[name]!.metrics!.path)),
       ],
       // ContainerMissing watches the io.updateio.service label of every long-running service.
       alerts: {
-        expectedServices: [...appServices, ...data.serviceNames, "edge", "loki"],
+        expectedServices: [...Object.keys(apps.services), ...data.serviceNames, "edge", "loki"],
         restoreDrillIntervalSeconds: data.restoreDrill.intervalSeconds,
         backupStores: storeBackupAlerts(config),
       },
@@ -134,25 +163,31 @@ export class Observability {
       networks: [
         { network: monitoringNet },
         { network: rabbitmq.metricsNetwork! },
-        { network: this.edgeMetricsNetwork },
-        { network: this.logs.metricsNetwork },
+        { network: this.edgeMetricsNetwork! },
+        { network: this.logs.metricsNetwork! },
+        ...scraped.map(([name]) => ({ network: ctx.network(`${name}-metrics`) })),
       ],
       protectData: config.protectData,
     });
-    this.grafanaRoute = o11y.grafana.expose === "edge" ? ctx.routeNetwork("grafana") : undefined;
     this.grafana = this.buildGrafana(ctx, data, monitoringNet);
+    this.grafanaBackup = this.buildGrafanaBackup(ctx);
+  }
+
+  /** Grafana's database snapshots, when backups.grafana is on. */
+  private buildGrafanaBackup(ctx: StackContext): GrafanaBackup | undefined {
+    const { scope, config } = ctx;
     const grafanaBackup = config.backups.grafana;
-    if (this.backupVolumes.grafana)
-      this.grafanaBackup = new GrafanaBackup(scope, "grafana-backup", {
-        ...storeBackupSettings(ctx, "grafana", grafanaBackup),
-        volume: this.backupVolumes.grafana,
-        dataVolume: this.grafana.dataVolume,
-        image: grafanaBackup.image,
-        // Grafana's and the edge's jobs read a volume and talk to nobody: one internal network for both.
-        network: ctx.network("backups"),
-        // Its first run reads grafana.db, which Grafana creates on its first start.
-        dependsOn: this.grafana.service.containers,
-      });
+    if (!this.backupVolumes.grafana || !this.grafana) return undefined;
+    return new GrafanaBackup(scope, "grafana-backup", {
+      ...storeBackupSettings(ctx, "grafana", grafanaBackup),
+      volume: this.backupVolumes.grafana,
+      dataVolume: this.grafana.dataVolume,
+      image: grafanaBackup.image,
+      // Grafana's and the edge's jobs read a volume and talk to nobody: one internal network for both.
+      network: ctx.network("backups"),
+      // Its first run reads grafana.db, which Grafana creates on its first start.
+      dependsOn: this.grafana.service.containers,
+    });
   }
 
   /**
@@ -160,7 +195,7 @@ export class Observability {
    * the edge exists (its Caddy data and the VPN keys are volumes too). A stateful volume that is
    * not mapped to a budget here stops synth, so a new store cannot go unwatched.
    */
-  watchVolumes(ctx: StackContext, data: DataTier, edge: Edge): VolumeUsage {
+  watchVolumes(ctx: StackContext, data: DataTier, edge: Edge): VolumeUsage | undefined {
     const { scope, config, env } = ctx;
     const b = config.budgets;
     const stateful = (mounts: readonly { volume: ServiceVolume }[]) => mounts.map((m) => m.volume).filter((v) => !v.ephemeral);
@@ -181,10 +216,15 @@ export class Observability {
         stateful(svc.spec.volumes).map((volume) => ({ volume, service: svc.spec.service, budgetMb: b.redisData })),
       ),
       ...rabbitmq.dataVolumes.map((volume, i) => ({ volume, service: rabbitmq.nodeHosts[i]!, budgetMb: b.rabbitmqData })),
-      { volume: this.logs.volumes.lokiData, service: this.logs.lokiHost, budgetMb: b.lokiData },
-      { volume: this.logs.volumes.shipperData, service: this.logs.shipperHost, budgetMb: b.shipperData },
-      { volume: this.prometheus.dataVolume, service: this.prometheus.host, budgetMb: b.prometheusData },
-      { volume: this.grafana.dataVolume, service: "grafana", budgetMb: b.grafanaData },
+      // Budgets of volumes the profile does not create (Loki's, Prometheus', ...) are simply not used.
+      ...(this.logs
+        ? [
+            { volume: this.logs.volumes.lokiData, service: this.logs.lokiHost, budgetMb: b.lokiData },
+            { volume: this.logs.volumes.shipperData, service: this.logs.shipperHost, budgetMb: b.shipperData },
+          ]
+        : []),
+      ...(this.prometheus ? [{ volume: this.prometheus.dataVolume, service: this.prometheus.host, budgetMb: b.prometheusData }] : []),
+      ...(this.grafana ? [{ volume: this.grafana.dataVolume, service: "grafana", budgetMb: b.grafanaData }] : []),
       ...stateful(edge.proxy.service.spec.volumes).map((volume) => ({ volume, service: "edge", budgetMb: b.edgeData })),
       ...(edge.vpn?.keyVolume ? [{ volume: edge.vpn.keyVolume, service: "vpn", budgetMb: b.vpnKeys }] : []),
     ];
@@ -198,6 +238,8 @@ export class Observability {
             `${v.name} (${v.node.path}) has no size budget (fix: map it to a budgets key in environments/observability.ts watchVolumes, adding the key to constructs/observability/volume-budgets.ts if it is a new kind of store)`,
         ),
       );
+    // The job's only reader is node-exporter's textfile collector: without Prometheus, the check above is what remains.
+    if (!this.prometheus) return undefined;
     return new VolumeUsage(scope, "volume-usage", {
       environment: env,
       image: postgres.service.spec.image,
@@ -206,12 +248,14 @@ export class Observability {
     });
   }
 
-  private buildGrafana(ctx: StackContext, data: DataTier, monitoringNet: PlatformNetwork): GrafanaServer {
+  /** `monitoringNet` undefined: a logs-only Grafana (no Prometheus, dashboards or alerting). */
+  private buildGrafana(ctx: StackContext, data: DataTier, monitoringNet: PlatformNetwork | undefined): GrafanaServer {
     const { scope, config, env } = ctx;
     const o11y = config.observability;
     const channels = o11y.alerting;
     const onEdge = this.grafanaRoute !== undefined;
-    const alerts = Boolean(channels.telegramChatId || channels.discord);
+    // The schema refuses alerting channels without Prometheus.
+    const alerts = monitoringNet !== undefined && Boolean(channels.telegramChatId || channels.discord);
     const egress = !onEdge || alerts ? ctx.egressNetwork("grafana") : undefined;
     if (!alerts && env === "prod") {
       Annotations.of(scope).addWarning(
@@ -226,7 +270,8 @@ export class Observability {
       exposure: this.grafanaRoute ? { mode: "edge", edgeNetwork: this.grafanaRoute } : { mode: "localhost", port: o11y.grafana.localPort },
       publishNetwork: onEdge ? undefined : egress,
       monitoringNetwork: monitoringNet,
-      lokiNetwork: this.logs.queryNetwork,
+      metrics: monitoringNet !== undefined,
+      lokiNetwork: this.logs!.queryNetwork,
       // Its own role on the read-only endpoint; the password keeps the id it had when the stack made it.
       postgres: {
         cluster: data.postgres,
@@ -257,10 +302,22 @@ export class Observability {
           : {}),
       },
       egressNetwork: alerts ? egress : undefined,
-      rules: this.prometheus.rules,
-      prometheusUrl: this.prometheus.url,
-      lokiUrl: this.logs.lokiUrl,
+      rules: this.prometheus?.rules ?? [],
+      prometheusUrl: this.prometheus?.url,
+      lokiUrl: this.logs!.lokiUrl,
       protectData: config.protectData,
     });
   }
+}
+
+/**
+ * An app service's scrape entry, job "app" with a scrape config of its own (its path): every
+ * replica by name on containers, every task through `tasks.<svc>` DNS on Swarm (the service name
+ * alone is one virtual IP, so it would scrape a random task each time).
+ */
+export function appScrapeTarget(service: string, upstream: Upstream, path: string): ScrapeTarget {
+  const common = { job: "app" as const, name: service, metricsPath: path, labels: { service } };
+  return upstream.kind === "static"
+    ? { ...common, targets: upstream.addresses }
+    : { ...common, targets: [], dns: { names: [upstream.name], port: upstream.port } };
 }

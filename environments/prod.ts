@@ -1,11 +1,12 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { type EnvironmentConfigInput, IMAGE_REF } from "./schema";
 import { PINNED_IMAGES } from "./images";
-import releases from "./releases.json";
+import committedReleases from "./releases.json";
 import { OFFSITE_PATTERNS } from "../constructs/postgres";
+import { isPinnedByDigest } from "../constructs/contract/patterns";
 import { updateioServices } from "./services";
-import type { VariableKey, Variables } from "./variables";
-
-const RELEASED: Readonly<Record<string, string>> = releases.images;
+import { REGISTRY_HOST, show, type VariableKey, type Variables } from "./variables";
 
 /** Services whose image a variable can override for one run. */
 const IMAGE_VARIABLES: Readonly<Record<string, VariableKey>> = {
@@ -16,9 +17,101 @@ const IMAGE_VARIABLES: Readonly<Record<string, VariableKey>> = {
   "mini-app": "MINI_APP_IMAGE",
 };
 
-/** The released image of an app service: releases.json, or its UPDATEIO_<ENV>_<SERVICE>_IMAGE override. */
+/**
+ * A released image as releases.json holds it: registry/name:version@sha256:<64 hex>. Stricter than
+ * IMAGE_REF (registry, tag and digest all required), so nothing quoted, templated or floating gets in.
+ */
+export const RELEASE_REF = new RegExp(
+  `^${REGISTRY_HOST.source.slice(1, -1)}(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}$`,
+);
+/** The release's own version: a semver-like label (0.0.0-unreleased, 1.4.0, 2026.12.05-1). */
+export const RELEASE_VERSION = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
+/** The all-zeros digest of the committed placeholders. */
+export const PLACEHOLDER_DIGEST = /@sha256:0{64}$/;
+export const COMMITTED_RELEASES_FILE = "environments/releases.json";
+const PROJECT_ROOT = join(__dirname, "..");
+
+export interface Releases {
+  readonly version: string;
+  readonly images: Readonly<Record<string, string>>;
+}
+
+/** The app services of the catalogue (environments/services.ts), by name: the keys releases.json must have. */
+export function catalogueServiceNames(): string[] {
+  return Object.keys(
+    updateioServices({
+      image: () => ({ kind: "registry", ref: "catalogue/names:only" }),
+      size: () => ({ replicas: 1, memoryMb: 64, cpuShares: 2 }),
+      hosts: { api: "a.invalid", admin: "a.invalid", miniApp: "a.invalid" },
+      domain: "invalid",
+      publicUrl: (host) => `https://${host}`,
+      env: {},
+      telegramMode: "webhook",
+    }),
+  );
+}
+
+/**
+ * Problems of a releases file's parsed content, each naming the key and the fix (empty: valid).
+ * Placeholder digests pass here (the committed file holds them, synth warns); the pin writer refuses them.
+ */
+export function releasesProblems(data: unknown, services: readonly string[] = catalogueServiceNames()): string[] {
+  if (typeof data !== "object" || data === null || Array.isArray(data))
+    return ['the file must hold an object { "version": "...", "images": { "<service>": "<ref>" } }'];
+  const problems: string[] = [];
+  const { version, images, ...rest } = data as Record<string, unknown>;
+  for (const key of Object.keys(rest)) if (key !== "$comment") problems.push(`${key}: unknown key; remove it (keys: version, images)`);
+  if (typeof version !== "string" || !RELEASE_VERSION.test(version))
+    problems.push(`version: ${version === undefined ? "missing" : show(String(version))}; write a version such as 1.4.0`);
+  if (typeof images !== "object" || images === null || Array.isArray(images)) {
+    problems.push('images: must be an object { "<service>": "<registry>/<name>:<version>@sha256:<64 hex>" }');
+    return problems;
+  }
+  for (const [service, ref] of Object.entries(images as Record<string, unknown>)) {
+    if (!services.includes(service))
+      problems.push(`images.${service}: not a service of the catalogue (environments/services.ts: ${services.join(", ")}); remove it`);
+    else if (typeof ref !== "string" || !RELEASE_REF.test(ref) || !isPinnedByDigest(ref))
+      problems.push(
+        `images.${service}: ${show(String(ref))} is refused; write <registry>/<name>:<version>@sha256:<64 hex>, e.g. ghcr.io/updateio/${service}:1.4.0@sha256:<digest>`,
+      );
+  }
+  return problems;
+}
+
+const RELEASES_READ = new WeakMap<Variables, Releases>();
+
+/**
+ * The releases an environment deploys: environments/releases.json, or the file
+ * UPDATEIO_<ENV>_RELEASES_FILE names (a candidate release checked before its pins are merged).
+ */
+export function releasesOf(vars: Variables): Releases {
+  const known = RELEASES_READ.get(vars);
+  if (known) return known;
+  let releases: Releases = committedReleases;
+  const file = vars.isSet("RELEASES_FILE") ? vars.path("RELEASES_FILE", COMMITTED_RELEASES_FILE) : undefined;
+  if (file !== undefined && vars.problems.every((p) => p.variable !== vars.name("RELEASES_FILE"))) {
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(isAbsolute(file) ? file : join(PROJECT_ROOT, file), "utf8"));
+    } catch (e) {
+      vars.report(
+        vars.name("RELEASES_FILE"),
+        `cannot read ${show(file)} as JSON (${(e as Error).message}); name a releases file written by npm run release:pins`,
+      );
+    }
+    if (data !== undefined) {
+      const problems = releasesProblems(data);
+      for (const p of problems) vars.report(vars.name("RELEASES_FILE"), `${file}: ${p}`);
+      if (problems.length === 0) releases = data as Releases;
+    }
+  }
+  RELEASES_READ.set(vars, releases);
+  return releases;
+}
+
+/** The released image of an app service: the releases file, or its UPDATEIO_<ENV>_<SERVICE>_IMAGE override. */
 export function releasedImage(vars: Variables, service: string) {
-  const released = RELEASED[service];
+  const released = releasesOf(vars).images[service];
   if (released === undefined)
     throw new Error(
       `environments/releases.json has no image for service "${service}": add "${service}": "<registry>/<name>:<version>@sha256:<digest>" under images (the release workflow writes it)`,
@@ -28,6 +121,16 @@ export function releasedImage(vars: Variables, service: string) {
     ? vars.pattern(variable, IMAGE_REF, "write an image reference such as ghcr.io/updateio/api:1.2.3@sha256:<64 hex>", released)
     : released;
   return { kind: "registry" as const, ref };
+}
+
+/** The registry the app images come from (UPDATEIO_<ENV>_REGISTRY): the one host the registry credentials are sent to. */
+export function registryHostOf(vars: Variables): string {
+  return vars.pattern("REGISTRY", REGISTRY_HOST, "write a registry host such as ghcr.io or registry.example.com:5000", "ghcr.io");
+}
+
+/** Every app service's image as this environment deploys it (releases plus overrides), by service. */
+export function releasedImages(vars: Variables): Record<string, string> {
+  return Object.fromEntries(catalogueServiceNames().map((service) => [service, releasedImage(vars, service).ref]));
 }
 
 /** Public URL of a host on the edge: the HTTPS port appears when it is not 443. */
@@ -182,6 +285,8 @@ export function releasedConfig(
     name: "prod",
     dockerHost: vars.dockerHost("DOCKER_HOST", DEFAULT_DOCKER_HOST),
     state: { backend: "local", path: `state/${vars.env}.tfstate` },
+    // Nodes pull the app images from here with the registry_username/registry_password variables.
+    registry: { host: registryHostOf(vars) },
     // App services as Swarm services (rolling, health-gated, rolled back on failure); overlay
     // traffic between nodes crosses the hosts' network, so networks carrying data are encrypted.
     runtime: { kind: "swarm", encryptNetworks: true },
@@ -232,6 +337,26 @@ export function releasedConfig(
   };
 }
 
+/** A Terraform Cloud workspace for the state, from UPDATEIO_<ENV>_TFC_HOSTNAME/_ORGANIZATION/_WORKSPACE. */
+export function cloudState(vars: Variables, workspace: string) {
+  return {
+    backend: "cloud" as const,
+    hostname: vars.hostname("TFC_HOSTNAME", "app.terraform.io")!,
+    organization: vars.pattern(
+      "TFC_ORGANIZATION",
+      /^[A-Za-z0-9_-]{1,90}$/,
+      "write a Terraform Cloud organization name (letters, digits, - and _)",
+      "updateio",
+    ),
+    workspace: vars.pattern(
+      "TFC_WORKSPACE",
+      /^[A-Za-z0-9_-]{1,90}$/,
+      "write a Terraform Cloud workspace name (letters, digits, - and _)",
+      workspace,
+    ),
+  };
+}
+
 /** The real thing: Terraform Cloud state, ACME certificates, digests everywhere, protected data. */
 export function prodConfig(vars: Variables): EnvironmentConfigInput {
   const domain = vars.domain("DOMAIN", "updateio.app");
@@ -240,22 +365,7 @@ export function prodConfig(vars: Variables): EnvironmentConfigInput {
   return {
     ...base,
     name: "prod",
-    state: {
-      backend: "cloud",
-      hostname: vars.hostname("TFC_HOSTNAME", "app.terraform.io")!,
-      organization: vars.pattern(
-        "TFC_ORGANIZATION",
-        /^[A-Za-z0-9_-]{1,90}$/,
-        "write a Terraform Cloud organization name (letters, digits, - and _)",
-        "updateio",
-      ),
-      workspace: vars.pattern(
-        "TFC_WORKSPACE",
-        /^[A-Za-z0-9_-]{1,90}$/,
-        "write a Terraform Cloud workspace name (letters, digits, - and _)",
-        "updateio-prod",
-      ),
-    },
+    state: cloudState(vars, "updateio-prod"),
     edge: { ...base.edge, tls: { mode: "acme", email: vars.email("ACME_EMAIL", `ops@${domain}`), ...(caUrl ? { caUrl } : {}) } },
   };
 }

@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { ENVIRONMENTS } from "../constructs/contract/environments";
-import { ENV_NAME, PLACEMENT_CONSTRAINT } from "../constructs/kit";
+import { BUILD_NAME, ENV_NAME, PLACEMENT_CONSTRAINT } from "../constructs/kit";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
 import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";
@@ -13,7 +13,9 @@ import {
   volumeBudgetProblems,
   type VolumeBudgetKey,
 } from "../constructs/observability/volume-budgets";
-import { VARIABLE_PATTERNS } from "./variables";
+import { SAFE_PATH, VARIABLE_PATTERNS } from "./variables";
+import { DEV_STAGE } from "../constructs/app";
+import { buildSourceProblems } from "./build-sources";
 
 /**
  * The shape of one environment's configuration. Data only: the EnvironmentStack reads it, nothing
@@ -86,9 +88,20 @@ const imageSource = z.discriminatedUnion(
     z.strictObject({ kind: z.literal("registry"), ref: imageRef }),
     z.strictObject({
       kind: z.literal("build"),
-      /** Source directory, relative to the project root (the stack resolves it with Terraform's abspath). */
-      context: z.string().min(1, { error: "must name the service's source folder, e.g. ../updateio/api" }),
-      dockerfile: z.string().min(1).default("Dockerfile"),
+      /** Source directory, relative to the project root (the stack resolves it with Terraform's abspath); it must exist at synth. */
+      context: z
+        .string()
+        .regex(SAFE_PATH, { error: "must name the service's source folder, e.g. ../updateio/api (letters, digits and . _ - + @ / only)" }),
+      /** Relative to the context. */
+      dockerfile: z
+        .string()
+        .regex(SAFE_PATH, { error: "must be the Dockerfile's path in the context, e.g. Dockerfile (letters, digits and . _ - + @ / only)" })
+        .default("Dockerfile"),
+      /**
+       * The Dockerfile stage built (BuildKit). Service contract: the `dev` stage has every dependency and runs `npm run dev`; the runtime stage is the last.
+       * @default "dev"
+       */
+      target: z.string().regex(BUILD_NAME, { error: 'must be a Dockerfile stage name such as "dev"' }).default(DEV_STAGE),
       /** Command that runs the service with hot reload, e.g. ["npm", "run", "dev"]. */
       devCommand: z.array(z.string().min(1)).min(1, { error: 'must be a non-empty command such as ["npm", "run", "dev"]' }),
       /** Path of the source inside the container, where the context is bind-mounted for hot reload. */
@@ -115,6 +128,9 @@ export type BackingService = (typeof BACKING_SERVICES)[number];
 
 /** An exchange or queue name on the broker, e.g. updateio.events. */
 const brokerName = z.string().regex(/^[a-z][a-z0-9_.-]{0,100}$/, { error: "must be an exchange or queue name such as updateio.events" });
+
+/** An app's metrics path: it lands in prometheus.yml, so an allow-list (no query, no spaces, no quotes). */
+export const METRICS_PATH = /^\/[a-z0-9_-]+(?:\/[a-z0-9_-]+)*$/;
 
 /** A public route on the edge to this service. */
 const appRoute = z.strictObject({
@@ -189,6 +205,15 @@ const appService = z.strictObject({
     .default({ publishes: [], consumes: [] }),
   /** One instance at a time (stop-first updates, one replica): a Discord gateway session, a Telegram getUpdates consumer. */
   exclusive: z.boolean({ error: "must be true or false" }).default(false),
+  /** Prometheus scrapes this path on the service's port (every replica; profile full); absent: not scraped. */
+  metrics: z
+    .strictObject({
+      path: z
+        .string()
+        .regex(METRICS_PATH, { error: "must be a URL path of lowercase letters, digits, /, _ and -, such as /metrics" })
+        .default("/metrics"),
+    })
+    .optional(),
 });
 
 const dataService = z.strictObject({
@@ -244,6 +269,10 @@ const postgres = dataService.extend({
     .max(500, { error: "must be at most 500" })
     .default(20),
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lowercase SQL identifier, e.g. updateio" }),
+  /** Dev only: a 127.0.0.1 port forwarded to the primary (not PgBouncer: migrations need sessions), for `prisma migrate dev` / `prisma studio`. */
+  hostPort: port.optional(),
+  /** Dev only: the schema owner gets CREATEDB, so `prisma migrate dev` can create and drop its shadow database. */
+  ownerCreatedb: z.boolean({ error: "must be true or false" }).default(false),
   /** Off-host copy of dumps, base backups and WAL (absent: backups stay on this host). */
   offsite: offsite.optional(),
   /**
@@ -286,7 +315,21 @@ const rabbitmq = dataService.extend({
   vhost: z.string().regex(/^[a-z0-9_-]+$/, { error: "must be a simple name such as updateio-prod" }),
 });
 
+/** How much observability an environment runs (environments/observability.ts builds from it). */
+export const OBSERVABILITY_PROFILES = ["off", "logs", "full"] as const;
+export type ObservabilityProfile = (typeof OBSERVABILITY_PROFILES)[number];
+
 const observability = z.strictObject({
+  /**
+   * full: logs, metrics, dashboards and alerting; logs: Loki, the shipper (and its socket proxy) and
+   * a Grafana that reads them, no Prometheus, exporters or alerting; off: none of it (containers
+   * still rotate their json-file logs). Test and prod must be full.
+   */
+  profile: z
+    .enum(OBSERVABILITY_PROFILES, {
+      error: 'must be "off", "logs" (Loki + shipper + Grafana) or "full" (adds Prometheus, exporters, alerting)',
+    })
+    .default("full"),
   loki: z.strictObject({ image: imageRef, memoryMb, retentionDays: days(3650, "3 in dev, 30 in prod") }),
   /** Alloy is the default; Promtail is end-of-life upstream and kept for teams that run it. */
   shipper: z.strictObject({
@@ -530,12 +573,22 @@ export const environmentConfigSchema = z
       error: "must be a Docker host URL: unix:///var/run/docker.sock, ssh://user@host[:port] or tcp://host:port",
     }),
     state,
+    /** The private registry the app images come from; its credentials are the sensitive variables registry_username/registry_password. */
+    registry: z
+      .strictObject({
+        host: z
+          .string()
+          .regex(VARIABLE_PATTERNS.REGISTRY_HOST, { error: "must be a registry host such as ghcr.io or registry.example.com:5000" }),
+      })
+      .optional(),
     runtime,
     /** Every image must carry a digest (prod). */
     requireDigests: z.boolean(),
     /** Named data volumes get lifecycle.prevent_destroy. */
     protectData: z.boolean(),
     debug: z.boolean(),
+    /** Dev: the socat image of the forwarders that publish debug ports and postgres.hostPort on 127.0.0.1. */
+    portForwardImage: imageRef.optional(),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error"], { error: "must be one of trace, debug, info, warn, error" }),
     hosts,
     edge,
@@ -552,6 +605,24 @@ export const environmentConfigSchema = z
       /** Command run once per API image before the API starts. */
       command: z.array(z.string().min(1)).min(1, { error: 'must be a command such as ["npx", "prisma", "migrate", "deploy"]' }),
       memoryMb,
+      /**
+       * Where the migrations live, relative to the migration service's build context (images built
+       * from source): their content is hashed at synth, so a changed migration re-runs the job.
+       * @default ["prisma/migrations"]
+       */
+      paths: z
+        .array(
+          z.string().regex(/^(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,199}$/, {
+            error: 'must be a path inside the build context (letters, digits, _ . / -, no ".."), e.g. "prisma/migrations"',
+          }),
+        )
+        .default(["prisma/migrations"]),
+      /**
+       * Pre-migration dumps kept: a pg_dump right before each release's migrations, into the Postgres
+       * backups volume (pre-migration/<digest>.dump); 0 turns it off. Needs released images (digests).
+       * @default 0 in dev, 3 in test and prod
+       */
+      preMigrationDumps: z.number().int().min(0).max(50).optional(),
     }),
     /** The app services by name; the stack builds each from its entry. */
     services: z.record(serviceName, appService).refine((s) => Object.keys(s).length > 0, { error: "must list at least one service" }),
@@ -678,6 +749,9 @@ export function crossFieldProblems(input: unknown): Problem[] {
       routeOwners.set(key, svcName);
     });
   }
+  // `<svc>-metrics` is Prometheus' network to a service; a service named "metrics" would share it (`<callee>-<caller>`, `edge-<svc>`).
+  if (names.has("metrics"))
+    issue(["services", "metrics"], 'is a reserved name: "<service>-metrics" names the networks Prometheus scrapes on; rename the service');
   const migrationService = obj(cfg.migrations).service;
   if (typeof migrationService === "string" && !names.has(migrationService))
     issue(
@@ -699,6 +773,24 @@ export function crossFieldProblems(input: unknown): Problem[] {
   ) {
     issue(["observability", "grafana", "localPort"], `port ${grafanaCfg.localPort} is the edge's; pick another host port`);
   }
+  const o11yCfg = obj(cfg.observability);
+  const profile = o11yCfg.profile ?? "full";
+  if ((name === "test" || name === "prod") && profile !== "full")
+    issue(
+      ["observability", "profile"],
+      `must be "full" in ${name}: its alerts, dashboards and volume budgets rely on Prometheus; lighter profiles are for dev (set "full", or remove the key)`,
+    );
+  if (profile === "off" && obj(obj(cfg.backups).grafana).enabled === true)
+    issue(
+      ["backups", "grafana", "enabled"],
+      'has no Grafana to back up while observability.profile is "off"; set it to false, or pick profile "logs" or "full"',
+    );
+  const alerting = obj(o11yCfg.alerting);
+  if (profile !== "full" && (alerting.telegramChatId !== undefined || alerting.discord === true))
+    issue(
+      ["observability", "alerting"],
+      `has no effect while observability.profile is "${profile}": alerts are evaluated on Prometheus' metrics; set profile "full", or unset the alerting channels`,
+    );
   if (name === "prod") {
     if (obj(edgeCfg.tls).mode !== "acme") issue(["edge", "tls", "mode"], 'must be "acme" in prod: browsers do not trust the internal CA');
     if (obj(cfg.state).backend !== "cloud")
@@ -727,9 +819,32 @@ export function crossFieldProblems(input: unknown): Problem[] {
       debugPortOwners.set(p, svcName);
     }
   }
+  const pgCfg = obj(cfg.postgres);
+  if (name !== undefined && name !== "dev") {
+    if (pgCfg.hostPort !== undefined)
+      issue(["postgres", "hostPort"], "publishes the database on the host: dev only; reach it through the VPN or `docker exec` instead");
+    if (pgCfg.ownerCreatedb === true)
+      issue(
+        ["postgres", "ownerCreatedb"],
+        "lets the schema owner create databases: dev only (prisma migrate dev's shadow database); remove it",
+      );
+  }
+  if (typeof pgCfg.hostPort === "number") {
+    const p = pgCfg.hostPort;
+    if (p === edgeCfg.httpPort || p === edgeCfg.httpsPort)
+      issue(["postgres", "hostPort"], `port ${p} is the edge's; pick another host port`);
+    const owner = debugPortOwners.get(p);
+    if (owner !== undefined) issue(["postgres", "hostPort"], `port ${p} is already published by services.${owner}; pick another`);
+  }
+  if ((debugPortOwners.size > 0 || pgCfg.hostPort !== undefined) && cfg.portForwardImage === undefined)
+    issue(
+      ["portForwardImage"],
+      "is required to publish debug ports or postgres.hostPort: set the pinned socat image (PINNED_IMAGES.socat)",
+    );
   const runtimeKind = obj(cfg.runtime).kind;
   for (const [svcName, raw] of Object.entries(services)) {
     const svc = obj(raw);
+    for (const [key, message] of buildSourceProblems(svc.image, name)) issue(["services", svcName, "image", key], message);
     if (runtimeKind === "containers" && typeof svc.replicas === "number" && svc.replicas > CONTAINER_REPLICA_LIMIT) {
       issue(
         ["services", svcName, "replicas"],
@@ -782,6 +897,8 @@ export function crossFieldProblems(input: unknown): Problem[] {
   }
   for (const [key, message] of volumeBudgetProblems(obj(cfg.budgets), {
     lokiRetentionDays: obj(obj(cfg.observability).loki).retentionDays,
+    // A budget of a volume the profile does not create is not checked (nor used).
+    created: { loki: profile !== "off", prometheus: profile === "full" },
   }))
     issue(["budgets", key], message);
   const seen = new Map<string, string>();

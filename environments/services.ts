@@ -35,6 +35,8 @@ export function updateioServices(o: ServiceCatalogueOptions): Record<string, Ser
     image: o.image(name),
     ...o.size(name),
     port,
+    // The service contract: every UpdateIO service serves Prometheus metrics on its port.
+    metrics: { path: "/metrics" },
     ...rest,
     env: { ...o.env, ...rest.env },
   });

@@ -1,6 +1,6 @@
 import type { EnvironmentConfigInput } from "./schema";
 import { SMALL_HOST_BUDGETS } from "./dev";
-import { observabilityConfig, releasedConfig, type ServiceSize } from "./prod";
+import { cloudState, observabilityConfig, releasedConfig, type ServiceSize } from "./prod";
 import type { Variables } from "./variables";
 
 /** Two API replicas so load balancing is exercised; one of everything else. */
@@ -23,7 +23,10 @@ export function testConfig(vars: Variables): EnvironmentConfigInput {
   return {
     ...base,
     name: "test",
-    state: { backend: "local", path: "state/test.tfstate" },
+    // Local unless a TFC_* variable names a Terraform Cloud workspace: then the state lives off this machine, as prod's does.
+    state: (["TFC_HOSTNAME", "TFC_ORGANIZATION", "TFC_WORKSPACE"] as const).some((key) => vars.isSet(key))
+      ? cloudState(vars, "updateio-test")
+      : { backend: "local", path: "state/test.tfstate" },
     // Prod's runtime on a one-node Swarm; nothing crosses a physical network, so nothing to encrypt.
     runtime: { kind: "swarm", encryptNetworks: false },
     protectData: false,

@@ -33,7 +33,7 @@ export const VARIABLES = {
   SOURCE_ROOT: {
     envs: ["dev"],
     paths: ["services.*.image"],
-    help: "Folder holding the UpdateIO service sources (api/, discord-bot/, ...): absolute, or relative to this project. Default ../updateio.",
+    help: "Folder holding the UpdateIO service sources (api/, discord-bot/, ..., each with a Dockerfile that has a dev stage): absolute, or relative to this project. Unset: every service runs examples/reference-service.",
   },
   DOMAIN: {
     envs: TEST_PROD,
@@ -53,9 +53,36 @@ export const VARIABLES = {
   ADMIN_ALLOW: { envs: ALL, paths: ["edge.adminAllowList"], help: "Comma-separated CIDRs allowed on admin surfaces, or none." },
   EDGE_HTTP_PORT: { envs: ALL, paths: ["edge.httpPort"], help: "Host port of the edge's HTTP listener." },
   EDGE_HTTPS_PORT: { envs: ALL, paths: ["edge.httpsPort"], help: "Host port of the edge's HTTPS listener." },
-  TFC_HOSTNAME: { envs: ["prod"], paths: ["state.hostname"], help: "Terraform Cloud host for prod state. Default app.terraform.io." },
-  TFC_ORGANIZATION: { envs: ["prod"], paths: ["state.organization"], help: "Terraform Cloud organization. Default updateio." },
-  TFC_WORKSPACE: { envs: ["prod"], paths: ["state.workspace"], help: "Terraform Cloud workspace. Default updateio-prod." },
+  POSTGRES_PORT: {
+    envs: ["dev"],
+    paths: ["postgres.hostPort"],
+    help: "Port on 127.0.0.1 forwarded to the Postgres primary, for prisma migrate dev / prisma studio. Default 55432.",
+  },
+  TFC_HOSTNAME: {
+    envs: TEST_PROD,
+    paths: ["state.hostname"],
+    help: "Terraform Cloud host for the state. Default app.terraform.io (test: setting any TFC_* moves its state there).",
+  },
+  TFC_ORGANIZATION: {
+    envs: TEST_PROD,
+    paths: ["state.organization"],
+    help: "Terraform Cloud organization. Default updateio (test: setting any TFC_* moves its state there).",
+  },
+  TFC_WORKSPACE: {
+    envs: TEST_PROD,
+    paths: ["state.workspace"],
+    help: "Terraform Cloud workspace. Default updateio-prod / updateio-test (test: setting any TFC_* moves its state there).",
+  },
+  REGISTRY: {
+    envs: TEST_PROD,
+    paths: ["registry.host"],
+    help: "Host of the private registry the app images come from (credentials: TF_VAR_registry_username, TF_VAR_registry_password). Default ghcr.io.",
+  },
+  RELEASES_FILE: {
+    envs: TEST_PROD,
+    paths: [],
+    help: "Releases file to deploy instead of environments/releases.json (a candidate release written by npm run release:pins): absolute, or relative to this project.",
+  },
   BACKUP_OFFSITE_ENDPOINT: {
     envs: TEST_PROD,
     paths: ["postgres.offsite.endpoint"],
@@ -90,6 +117,11 @@ export const VARIABLES = {
     envs: ["dev", "test"],
     paths: ["observability.grafana.expose"],
     help: "edge (https://grafana.<domain>, admin allow-list) or localhost (http://127.0.0.1:3000).",
+  },
+  OBSERVABILITY: {
+    envs: ["dev"],
+    paths: ["observability.profile"],
+    help: "off, logs (Loki + shipper + Grafana; the default) or full (adds Prometheus, exporters, alerting).",
   },
   VPN: { envs: ALL, paths: ["vpn.enabled"], help: "on/off: the WireGuard gateway for operators." },
   VPN_ENDPOINT: {
@@ -165,6 +197,8 @@ export function globalVariableProblems(env: Readonly<Record<string, string | und
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 /** A lowercase DNS name (an IPv4 address also matches). */
 export const HOSTNAME = new RegExp(`^(?=.{1,253}$)(?:${LABEL}\\.)*${LABEL}$`);
+/** A registry host: a DNS name with a dot (ghcr.io, registry.example.com) or localhost, with an optional port. */
+export const REGISTRY_HOST = new RegExp(`^(?:localhost|(?:${LABEL}\\.)+${LABEL})(?::[0-9]{1,5})?$`);
 /** A DNS name with at least two labels (a domain for public host names, an e-mail's domain). */
 const DOMAIN = new RegExp(`^(?=.{1,240}$)(?:${LABEL}\\.)+${LABEL}$`);
 const EMAIL = new RegExp(`^[A-Za-z0-9._+-]{1,64}@(?:${LABEL}\\.)+${LABEL}$`);
@@ -398,7 +432,17 @@ export function show(value: string): string {
   return JSON.stringify(value.length > 120 ? `${value.slice(0, 117)}...` : value);
 }
 
-export const VARIABLE_PATTERNS = { HOSTNAME, DOMAIN, EMAIL, HTTPS_URL, ENDPOINT_URL, DOCKER_UNIX, DOCKER_SSH, DOCKER_TCP } as const;
+export const VARIABLE_PATTERNS = {
+  HOSTNAME,
+  REGISTRY_HOST,
+  DOMAIN,
+  EMAIL,
+  HTTPS_URL,
+  ENDPOINT_URL,
+  DOCKER_UNIX,
+  DOCKER_SSH,
+  DOCKER_TCP,
+} as const;
 
 /** The variable of `env` that feeds config key path `path`, if any. */
 export function variableForPath(env: EnvName, path: readonly (string | number)[]): VariableKey | undefined {

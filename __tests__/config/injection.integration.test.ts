@@ -16,6 +16,7 @@ import { ConfigError, loadEnvironmentConfig, type EnvironmentName } from "../../
 import { VARIABLES, type VariableKey } from "../../environments/variables";
 import { describeIfBinary } from "../support/binaries";
 import { synthEnvironment, uploadedFile } from "../support/stacks";
+import { fakeSourceRoot } from "../support/dev-sources";
 import { strings, validateTemplates } from "../support/terraform-templates";
 
 const PEER_KEY = `${"A".repeat(43)}=`;
@@ -33,19 +34,28 @@ export const PAYLOADS: Record<string, string> = {
   "}": "}",
 };
 
+// Synth checks that the checkouts exist: stand-ins, one under a path with every unusual character the allow-list takes.
+const SOURCES = mkdtempSync(join(tmpdir(), "config-injection-src-"));
+afterAll(() => rmSync(SOURCES, { recursive: true, force: true }));
+const SOURCE_ROOT = fakeSourceRoot(join(SOURCES, "updateio"));
+const UNUSUAL_ROOT = fakeSourceRoot(join(SOURCES, "up-date_io/v1.2+build@x"));
+
 /** A valid value per variable (the payload is appended to it) and what else it needs to be read at all. */
 const BASE: Record<VariableKey, { value: string; with?: Partial<Record<VariableKey, string>> }> = {
   DOCKER_HOST: { value: "unix:///var/run/docker.sock" },
-  SOURCE_ROOT: { value: "/srv/updateio" },
+  SOURCE_ROOT: { value: SOURCE_ROOT },
   DOMAIN: { value: "updateio.app" },
   ACME_EMAIL: { value: "ops@updateio.app" },
   ACME_CA: { value: "https://acme.example.org/directory" },
   ADMIN_ALLOW: { value: "10.0.0.0/8" },
   EDGE_HTTP_PORT: { value: "8080" },
   EDGE_HTTPS_PORT: { value: "8443" },
+  POSTGRES_PORT: { value: "55433" },
   TFC_HOSTNAME: { value: "app.terraform.io" },
   TFC_ORGANIZATION: { value: "updateio" },
   TFC_WORKSPACE: { value: "updateio-prod" },
+  REGISTRY: { value: "ghcr.io" },
+  RELEASES_FILE: { value: "environments/releases.json" },
   BACKUP_OFFSITE_ENDPOINT: { value: "https://s3.example.com", with: { BACKUP_OFFSITE_BUCKET: "backups" } },
   BACKUP_OFFSITE_BUCKET: { value: "backups", with: { BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com" } },
   BACKUP_OFFSITE_REGION: {
@@ -56,9 +66,11 @@ const BASE: Record<VariableKey, { value: string; with?: Partial<Record<VariableK
     value: "Minio",
     with: { BACKUP_OFFSITE_ENDPOINT: "https://s3.example.com", BACKUP_OFFSITE_BUCKET: "backups" },
   },
-  ALERT_TELEGRAM_CHAT_ID: { value: "-1001234567890" },
-  ALERT_DISCORD: { value: "on" },
+  // Alerts need Prometheus: dev's default observability profile (logs) has none.
+  ALERT_TELEGRAM_CHAT_ID: { value: "-1001234567890", with: { OBSERVABILITY: "full" } },
+  ALERT_DISCORD: { value: "on", with: { OBSERVABILITY: "full" } },
   GRAFANA_EXPOSE: { value: "edge" },
+  OBSERVABILITY: { value: "full" },
   VPN: { value: "on", with: { VPN_PEERS: `alice:${PEER_KEY}:10.13.13.2/32` } },
   VPN_ENDPOINT: { value: "vpn.updateio.app", with: { VPN: "on", VPN_PEERS: `alice:${PEER_KEY}:10.13.13.2/32` } },
   VPN_PEERS: { value: `alice:${PEER_KEY}:10.13.13.2/32`, with: { VPN: "on" } },
@@ -95,12 +107,16 @@ describe("every variable refuses every dangerous character, naming itself", () =
     for (const env of VARIABLES[key].envs) {
       it(`UPDATEIO_${env.toUpperCase()}_${key}`, () => {
         const base = BASE[key];
+        // A companion variable applies where it exists (OBSERVABILITY is dev's only).
+        const extra = Object.fromEntries(
+          Object.entries(base.with ?? {}).filter(([k]) => (VARIABLES[k as VariableKey].envs as readonly string[]).includes(env)),
+        );
         // The base value alone is accepted: what is refused below is the payload.
-        expect(problemsOf(env, named(env, { ...base.with, [key]: base.value }))).toEqual([]);
+        expect(problemsOf(env, named(env, { ...extra, [key]: base.value }))).toEqual([]);
         for (const [label, payload] of Object.entries(PAYLOADS)) {
           figures.tried++;
           const variable = `UPDATEIO_${env.toUpperCase()}_${key}`;
-          const lines = problemsOf(env, named(env, { ...base.with, [key]: `${base.value}${payload}` }));
+          const lines = problemsOf(env, named(env, { ...extra, [key]: `${base.value}${payload}` }));
           const line = lines.find((l) => l.startsWith(`${variable} (environment variable`));
           expect(line, `${variable} with ${label}: ${JSON.stringify(lines)}`).toBeDefined();
           figures.refusedNamed++;
@@ -127,12 +143,13 @@ describe("projectPath never writes a dangerous character into a Terraform expres
 const ACCEPTED: Record<EnvironmentName, Record<string, string>> = {
   dev: named("dev", {
     DOCKER_HOST: "ssh://deploy_1@build-box.example.org:2222",
-    SOURCE_ROOT: "/srv/up-date_io/v1.2+build@x",
+    SOURCE_ROOT: UNUSUAL_ROOT,
     ADMIN_ALLOW: "10.0.0.0/8, 2001:db8::/32,fd00::/8",
     EDGE_HTTP_PORT: "8080",
     EDGE_HTTPS_PORT: "8443",
     ALERT_TELEGRAM_CHAT_ID: "@updateio_alerts",
     ALERT_DISCORD: "YES",
+    OBSERVABILITY: "full",
     GRAFANA_EXPOSE: "localhost",
     VPN: "On",
     VPN_ENDPOINT: "203.0.113.7",
@@ -190,7 +207,7 @@ describe("accepted values are inert", () => {
         // Each accepted value appears in the output as written (nothing re-rooted or rewritten).
         for (const value of Object.values(ACCEPTED[env])) {
           for (const part of value.split(",").map((p) => p.trim())) {
-            if (/^(on|yes|1|none|supplied|localhost|edge)$/i.test(part) || /^\d+$/.test(part)) continue;
+            if (/^(on|yes|1|none|supplied|localhost|edge|full)$/i.test(part) || /^\d+$/.test(part)) continue;
             figures.acceptedSafely++;
             if (/^[a-z][a-z0-9-]*:[A-Za-z0-9+/=]{44}:/.test(part)) continue; // a peer: its fields land separately
             expect(text.includes(part.replace(/\/$/, "")), `${part} in ${env}`).toBe(true);
@@ -206,7 +223,7 @@ describe("accepted values are inert", () => {
           const contexts = Object.values(json.resource.docker_image)
             .filter((i: any) => i.build)
             .map((i: any) => i.build.context);
-          expect(contexts).toContain("/srv/up-date_io/v1.2+build@x/api");
+          expect(contexts).toContain(`${UNUSUAL_ROOT}/api`);
         }
         expect(json.provider.docker[0].host).toBe(ACCEPTED[env][`UPDATEIO_${env.toUpperCase()}_DOCKER_HOST`]);
       }, 60_000);

@@ -5,11 +5,12 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, ENVIRONMENTS, loadEnvironmentConfig, loadEnvironments } from "../../environments/load";
 import { replacementsOf, VARIABLES, variableNames, type VariableKey } from "../../environments/variables";
 import { buildEnvironment, sharedEnvironment, synthEnvironment } from "../support/stacks";
+import { fakeSourceRoot, PROJECT_ROOT } from "../support/dev-sources";
 
 const PEER_KEY = `${"A".repeat(43)}=`;
 const OUT = mkdtempSync(join(tmpdir(), "config-variables-"));
@@ -89,7 +90,9 @@ describe("one namespace per environment", () => {
   });
 
   it("a variable that one environment has exists only in that namespace", () => {
-    expect(refusal("dev", { UPDATEIO_DEV_TFC_WORKSPACE: "x" })).toMatch(/applies to prod only .*set UPDATEIO_PROD_TFC_WORKSPACE/);
+    expect(refusal("dev", { UPDATEIO_DEV_TFC_WORKSPACE: "x" })).toMatch(
+      /applies to test and prod only .*set UPDATEIO_TEST_TFC_WORKSPACE \/ UPDATEIO_PROD_TFC_WORKSPACE/,
+    );
     expect(refusal("dev", { UPDATEIO_DEV_DOMAIN: "example.org" })).toMatch(/applies to test and prod only/);
     expect(refusal("test", { UPDATEIO_TEST_SOURCE_ROOT: "/src" })).toMatch(/set UPDATEIO_DEV_SOURCE_ROOT/);
     expect(refusal("prod", { UPDATEIO_PROD_DOMIAN: "x.app" })).toMatch(/is not a variable prod reads; prod reads .*UPDATEIO_PROD_DOMAIN/);
@@ -253,15 +256,19 @@ describe("UPDATEIO_DEV_SOURCE_ROOT", () => {
       .map((i: any) => [i.build.context, i.triggers.dockerfile]);
   };
 
+  // Synth checks that the checkouts exist: stand-ins under OUT.
+  const root = fakeSourceRoot(join(OUT, "src"));
+
   it("an absolute path is used as written, as a literal (not re-rooted under the project)", () => {
-    const [[context, dockerfile]] = contexts({ UPDATEIO_DEV_SOURCE_ROOT: "/srv/updateio/" });
-    expect(context).toBe("/srv/updateio/admin-panel");
-    expect(dockerfile).toBe('${filesha256("/srv/updateio/admin-panel/Dockerfile")}');
+    const [[context, dockerfile]] = contexts({ UPDATEIO_DEV_SOURCE_ROOT: `${root}/` });
+    expect(context).toBe(`${root}/admin-panel`);
+    expect(dockerfile).toBe(`\${filesha256("${root}/admin-panel/Dockerfile")}`);
   }, 30_000);
 
   it("a relative path is resolved from the project root by Terraform", () => {
-    const [[context]] = contexts({ UPDATEIO_DEV_SOURCE_ROOT: "../src" });
-    expect(context).toBe('${abspath(join("/", [path.root, "../../..", "../src/admin-panel"]))}');
+    const rel = relative(PROJECT_ROOT, root);
+    const [[context]] = contexts({ UPDATEIO_DEV_SOURCE_ROOT: rel });
+    expect(context).toBe(`\${abspath(join("/", [path.root, "../../..", "${rel}/admin-panel"]))}`);
   }, 30_000);
 
   it("~ and characters outside the path allow-list are refused", () => {

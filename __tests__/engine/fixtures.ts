@@ -84,13 +84,22 @@ export async function dockerOk(args: readonly string[], opts?: { input?: Buffer 
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      results[i] = await fn(items[i]!);
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  // Settle every worker before failing: a creation still in flight when cleanup runs would be left behind.
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failure) throw failure.reason;
   return results;
 }
 
@@ -269,7 +278,9 @@ const stacks = new Map<string, StackJson>();
 export function synthesizedStack(environment: "dev" | "test" | "prod"): StackJson {
   const cached = stacks.get(environment);
   if (cached) return cached;
-  const json = synthEnvironment(environment).json as unknown as StackJson;
+  // Dev with every observability part (UPDATEIO_DEV_OBSERVABILITY=full), as test and prod run.
+  const json = synthEnvironment(environment, environment === "dev" ? { UPDATEIO_DEV_OBSERVABILITY: "full" } : {})
+    .json as unknown as StackJson;
   stacks.set(environment, json);
   return json;
 }

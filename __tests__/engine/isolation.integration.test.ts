@@ -33,7 +33,23 @@ const ALLOWED: Record<string, readonly string[]> = {
   "admin-panel": ["api"],
   "mini-app": ["api"],
   grafana: ["loki", "prometheus", "postgres"],
-  prometheus: ["edge", "loki", "alloy", "grafana", "cadvisor", "node-exporter", "postgres-exporter", "redis-exporter", "rabbitmq"],
+  prometheus: [
+    "edge",
+    "loki",
+    "alloy",
+    "grafana",
+    "cadvisor",
+    "node-exporter",
+    "postgres-exporter",
+    "redis-exporter",
+    "rabbitmq",
+    // The apps' own /metrics, each on its <service>-metrics network.
+    "api",
+    "discord-bot",
+    "telegram-bot",
+    "admin-panel",
+    "mini-app",
+  ],
   alloy: ["loki", "docker-socket-proxy"],
 };
 
@@ -52,13 +68,13 @@ const DENIED: Record<string, readonly string[]> = {
     "telegram-bot",
     "postgres-exporter",
   ],
-  api: ["grafana", "loki", "prometheus", "docker-socket-proxy", "cadvisor"],
-  "discord-bot": ["admin-panel", "mini-app", "grafana", "loki", "prometheus", "edge", "postgres"],
-  "telegram-bot": ["admin-panel", "mini-app", "grafana", "loki", "prometheus", "edge", "postgres"],
-  "admin-panel": ["mini-app", "grafana", "discord-bot", "telegram-bot", "loki", "prometheus", "postgres", "redis", "rabbitmq"],
-  "mini-app": ["admin-panel", "grafana", "discord-bot", "telegram-bot", "loki", "prometheus", "postgres", "redis", "rabbitmq"],
+  api: ["grafana", "loki", "docker-socket-proxy", "cadvisor"],
+  "discord-bot": ["admin-panel", "mini-app", "grafana", "loki", "edge", "postgres"],
+  "telegram-bot": ["admin-panel", "mini-app", "grafana", "loki", "edge", "postgres"],
+  "admin-panel": ["mini-app", "grafana", "discord-bot", "telegram-bot", "loki", "postgres", "redis", "rabbitmq"],
+  "mini-app": ["admin-panel", "grafana", "discord-bot", "telegram-bot", "loki", "postgres", "redis", "rabbitmq"],
   grafana: ["api", "admin-panel", "mini-app", "docker-socket-proxy", "redis", "rabbitmq"],
-  prometheus: ["api", "postgres", "redis", "docker-socket-proxy"],
+  prometheus: ["postgres", "redis", "docker-socket-proxy"],
   "postgres-exporter": ["redis", "loki"],
   "redis-exporter": ["loki", "postgres"],
   "node-exporter": ["loki"],
@@ -71,12 +87,14 @@ const DENIED: Record<string, readonly string[]> = {
  * data service. Asserted open so that the list stays true; docs/architecture.md names them.
  */
 const OPEN_BY_DESIGN: Record<string, readonly string[]> = {
-  api: ["admin-panel", "mini-app", "discord-bot", "telegram-bot", "edge"],
-  "admin-panel": ["edge"],
-  "mini-app": ["edge"],
+  // Each app and Prometheus share its <service>-metrics network, so the app reaches Prometheus too.
+  api: ["admin-panel", "mini-app", "discord-bot", "telegram-bot", "edge", "prometheus"],
+  "admin-panel": ["edge", "prometheus"],
+  "mini-app": ["edge", "prometheus"],
+  "discord-bot": ["telegram-bot", "prometheus"],
+  "telegram-bot": ["prometheus"],
   edge: ["prometheus"],
   grafana: ["edge"],
-  "discord-bot": ["telegram-bot"],
   "postgres-exporter": ["api"],
 };
 

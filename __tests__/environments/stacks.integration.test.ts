@@ -19,9 +19,12 @@ const OUT = mkdtempSync(join(tmpdir(), "stacks-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 type Json = Record<string, any>;
+/** Prometheus' network to each app service's /metrics (the catalogue's five declare it). */
+const APP_METRICS_NETWORKS = ["api", "discord-bot", "telegram-bot", "admin-panel", "mini-app"].map((s) => `${s}-metrics`);
 const S = {} as Record<EnvironmentName, SynthesizedEnvironment>;
 beforeAll(() => {
-  for (const env of ENVIRONMENTS) S[env] = synthEnvironment(env, {}, OUT);
+  // Dev with every observability part, like test and prod (its default profile, logs: observability-profile.test.ts).
+  for (const env of ENVIRONMENTS) S[env] = synthEnvironment(env, env === "dev" ? { UPDATEIO_DEV_OBSERVABILITY: "full" } : {}, OUT);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -149,11 +152,15 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
   dev: [
     "admin-panel",
     "api",
+    // The forwarder that publishes the API's inspector on 127.0.0.1 (the API itself stays internal).
+    "api-debug-9229",
     "api-migrate",
     "discord-bot",
     "edge",
     "mini-app",
     "postgres",
+    // The forwarder of postgres.hostPort (prisma migrate dev / studio from the host).
+    "postgres-host",
     "postgres-backup",
     "postgres-reload",
     "postgres-restore-drill",
@@ -173,6 +180,7 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     ...O11Y,
     ...HA_EXPORTERS,
     ...STORE_BACKUPS,
+    "postgres-pre-migration-dump",
   ].map((s) => `test-${s}`),
   prod: [
     "api-migrate",
@@ -185,6 +193,7 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     ...O11Y,
     ...HA_EXPORTERS,
     ...STORE_BACKUPS,
+    "postgres-pre-migration-dump",
   ].map((s) => `prod-${s}`),
 };
 const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
@@ -200,8 +209,8 @@ const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup", "postg
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
   dev: [...APP_SEEDS, ...CORE_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
-  test: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS],
-  prod: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS],
+  test: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"],
+  prod: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"],
 };
 const REPLICAS: Record<EnvironmentName, Record<string, number>> = {
   dev: { api: 1, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },
@@ -283,23 +292,40 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         "logs-metrics",
         // The volume-usage job's own network: nothing else joins it.
         "volume-usage",
+        // Each app service and Prometheus, which scrapes its /metrics there.
+        ...APP_METRICS_NETWORKS,
         // Grafana's and the edge's backup jobs: they read a volume and talk to nobody.
         ...(webhook ? ["backups"] : []),
       ];
-      const egress = ["egress-edge", "egress-discord-bot", "egress-telegram-bot", ...(env === "dev" ? ["egress-api"] : [])];
+      // Dev: the API shares api-debug with its inspector's forwarder only; each forwarder has its own non-internal network.
+      const devInternal = env === "dev" ? ["api-debug"] : [];
+      const egress = [
+        "egress-edge",
+        "egress-discord-bot",
+        "egress-telegram-bot",
+        ...(env === "dev" ? ["api-debug-9229", "postgres-host"] : []),
+      ];
       expect(nets).toEqual(
-        Object.fromEntries([...internal.map((n) => [`${env}-${n}`, true]), ...egress.map((n) => [`${env}-${n}`, false])]),
+        Object.fromEntries([
+          ...[...internal, ...devInternal].map((n) => [`${env}-${n}`, true]),
+          ...egress.map((n) => [`${env}-${n}`, false]),
+        ]),
       );
     });
 
     it("has the providers, one image per distinct image and the random passwords", () => {
       expect(Object.keys(json().provider).sort()).toEqual(["docker", "random"]);
-      expect(json().provider.docker).toEqual([{ host: "unix:///var/run/docker.sock" }]);
+      // Test and prod pull the app images from the private registry with the two sensitive variables (docs/runbooks/release.md).
+      const registryAuth = [{ address: "ghcr.io", username: "${var.registry_username}", password: "${var.registry_password}" }];
+      expect(json().provider.docker).toEqual([
+        { host: "unix:///var/run/docker.sock", ...(webhook ? { registry_auth: registryAuth } : {}) },
+      ]);
       // edge, postgres, redis, rabbitmq, five apps (+ PgBouncer where the pooler is on), and nine for
       // observability (loki, alloy, socket proxy, prometheus, grafana, four exporters).
       // On Swarm the nodes pull the four other app images themselves; the API's is still pulled for the migration job.
-      // Test and prod add the Grafana backup's python image (the other backup jobs run their store's image).
-      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 16 : 18);
+      // Test and prod add the Grafana backup's python image (the other backup jobs run their store's image);
+      // dev adds the socat image of its port forwarders.
+      expect(Object.keys(json().resource.docker_image)).toHaveLength(webhook ? 16 : 19);
       const passwords = Object.keys(json().resource.random_password)
         .map((k) => k.replace(/_[0-9A-F]{8}$/, ""))
         .sort();
@@ -352,7 +378,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       for (const name of names) expect(networksOf(json(), name), name).toEqual(expected.map((n) => `${env}-${n}`).sort());
     };
 
-    it("api: its edge route, one network per caller, postgres, redis, rabbitmq (+ its own egress in dev, for its debug port)", () => {
+    it("api: its edge route, one network per caller, postgres, redis, rabbitmq (+ in dev the one it shares with its debug port's forwarder)", () => {
       each("api", [
         "edge-api",
         "api-discord-bot",
@@ -362,21 +388,29 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         "postgres",
         "redis",
         "rabbitmq",
-        ...(env === "dev" ? ["egress-api"] : []),
+        ...(env === "dev" ? ["api-debug"] : []),
+        "api-metrics",
       ]);
     });
 
     it("discord bot: its own egress, its link to the API, redis, rabbitmq", () => {
-      each("discord-bot", ["egress-discord-bot", "api-discord-bot", "redis", "rabbitmq"]);
+      each("discord-bot", ["egress-discord-bot", "api-discord-bot", "redis", "rabbitmq", "discord-bot-metrics"]);
     });
 
     it(`telegram bot: its own egress, its link to the API, redis, rabbitmq${webhook ? " and its edge route (webhook)" : ""}`, () => {
-      each("telegram-bot", ["egress-telegram-bot", "api-telegram-bot", "redis", "rabbitmq", ...(webhook ? ["edge-telegram-bot"] : [])]);
+      each("telegram-bot", [
+        "egress-telegram-bot",
+        "api-telegram-bot",
+        "redis",
+        "rabbitmq",
+        ...(webhook ? ["edge-telegram-bot"] : []),
+        "telegram-bot-metrics",
+      ]);
     });
 
     it("admin panel and mini app: their edge route and their link to the API, nothing shared with a neighbour", () => {
-      each("admin-panel", ["edge-admin-panel", "api-admin-panel"]);
-      each("mini-app", ["edge-mini-app", "api-mini-app"]);
+      each("admin-panel", ["edge-admin-panel", "api-admin-panel", "admin-panel-metrics"]);
+      each("mini-app", ["edge-mini-app", "api-mini-app", "mini-app-metrics"]);
     });
 
     it("no two app services share a network except the API with each of its callers", () => {
@@ -420,7 +454,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       each("docker-socket-proxy", ["docker-api"]);
       each("cadvisor", ["monitoring", "docker-api"]);
       each("node-exporter", ["monitoring"]);
-      each("prometheus", ["monitoring", "rabbitmq-metrics", "edge-metrics", "logs-metrics"]);
+      each("prometheus", ["monitoring", "rabbitmq-metrics", "edge-metrics", "logs-metrics", ...APP_METRICS_NETWORKS]);
       each("grafana", ["monitoring", "logs-query", "postgres-grafana", "edge-grafana"]);
       each("postgres-exporter", ["monitoring", "postgres"]);
       each("redis-exporter", ["monitoring", "redis"]);
@@ -454,7 +488,12 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 
   describe("published ports", () => {
     const EXPECTED: Record<EnvironmentName, string[]> = {
-      dev: ["dev-api 127.0.0.1:9229->9229/tcp", "dev-edge 127.0.0.1:80->80/tcp", "dev-edge 127.0.0.1:443->443/tcp"],
+      dev: [
+        "dev-api-debug-9229 127.0.0.1:9229->9229/tcp",
+        "dev-postgres-host 127.0.0.1:55432->5432/tcp",
+        "dev-edge 127.0.0.1:80->80/tcp",
+        "dev-edge 127.0.0.1:443->443/tcp",
+      ],
       test: ["test-edge 127.0.0.1:8081->80/tcp", "test-edge 127.0.0.1:8444->443/tcp"],
       prod: ["prod-edge 0.0.0.0:80->80/tcp", "prod-edge 0.0.0.0:443->443/tcp"],
     };
@@ -496,7 +535,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       const sensitiveVars = Object.entries(json().variable as Json)
         .filter(([, v]) => v.sensitive === true)
         .map(([k]) => k);
-      expect(sensitiveVars.sort()).toEqual(["discord_bot_token", "telegram_bot_token"]);
+      // Test and prod add the registry credentials (the provider's registry_auth, not an upload).
+      const registry = webhook ? ["registry_password", "registry_username"] : [];
+      expect(sensitiveVars.sort()).toEqual(["discord_bot_token", ...registry, "telegram_bot_token"]);
       let count = 0;
       for (const seed of seeds(json())) {
         for (const u of seed.upload.filter((x: Json) => x.file.startsWith("/run/secrets/"))) {
@@ -560,7 +601,17 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
 
   describe("outputs", () => {
     it("has urls, internal_endpoints and the sensitive database_app_url and grafana_admin_password", () => {
-      expect(Object.keys(json().output).sort()).toEqual(["database_app_url", "grafana_admin_password", "internal_endpoints", "urls"]);
+      // Test and prod also name the dump taken right before the migrations (not sensitive: a path and commands).
+      const dump = env === "dev" ? [] : ["pre_migration_dump"];
+      expect(Object.keys(json().output).sort()).toEqual([
+        "database_app_url",
+        // Dev only: the owner's URL on 127.0.0.1 for prisma migrate dev / studio.
+        ...(env === "dev" ? ["dev_database_url"] : []),
+        "grafana_admin_password",
+        "internal_endpoints",
+        ...dump,
+        "urls",
+      ]);
       expect(json().output.grafana_admin_password.sensitive).toBe(true);
       expect(json().output.database_app_url.sensitive).toBe(true);
       // Through PgBouncer (transaction pooling, Prisma's pgbouncer flag) where the pooler is on (test, prod).
@@ -731,7 +782,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   });
 
   it("synthesizes byte-identical JSON in a fresh app", () => {
-    expect(synthEnvironment(env, {}, OUT).text).toBe(text());
+    expect(synthEnvironment(env, env === "dev" ? { UPDATEIO_DEV_OBSERVABILITY: "full" } : {}, OUT).text).toBe(text());
   });
 });
 
@@ -819,12 +870,14 @@ describe("dev specifics", () => {
       const c = container(json, `dev-${svc}`);
       expect(c.command, svc).toEqual(["npm", "run", "dev"]);
       expect(c.volumes, svc).toContainEqual({
-        host_path: `\${abspath(join("/", [path.root, "../../..", "../updateio/${svc}"]))}`,
+        // No UPDATEIO_DEV_SOURCE_ROOT: every service is the reference service.
+        host_path: '${abspath(join("/", [path.root, "../../..", "examples/reference-service"]))}',
         container_path: "/app",
         read_only: false,
       });
     }
-    expect(container(json, "dev-api").env).toContain("NODE_OPTIONS=--inspect=0.0.0.0:9229");
+    // For the dev script's `--inspect=$INSPECT_ADDRESS` (NODE_OPTIONS would reach npm and tsx's watcher first).
+    expect(container(json, "dev-api").env).toContain("INSPECT_ADDRESS=0.0.0.0:9229");
   });
 });
 

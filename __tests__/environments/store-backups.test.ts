@@ -157,7 +157,8 @@ describe("dev: store backups are off", () => {
       expect(Object.values(json.resource.docker_volume as Json).map((v) => v.name)).not.toContain(`dev-${st}-backups`);
     }
     expect(uploadedFile(json, "/run/secrets/users_acl")).not.toContain("user backup");
-    const ne = containerNamed(json, "dev-node-exporter")!;
+    // node-exporter runs with observability.profile "full" only (dev's default is "logs").
+    const ne = containerNamed(synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }, OUT).json, "dev-node-exporter")!;
     expect((ne.command as string[]).filter((a) => a.startsWith("--collector.textfile.directory="))).toEqual([
       "--collector.textfile.directory=/backups/metrics",
     ]);

@@ -96,8 +96,9 @@ describe("ServiceImage", () => {
         name: "updateio-dev/api:dev",
         keep_locally: true,
         build: {
+          builder: "default",
           context: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}',
-          dockerfile: "Dockerfile",
+          dockerfile: '${abspath(join("/", [path.root, "../../..", "../updateio/api/Dockerfile"]))}',
           tag: ["updateio-dev/api:dev"],
         },
         triggers: { dockerfile: '${filesha256(abspath(join("/", [path.root, "../../..", "../updateio/api/Dockerfile"])))}' },
@@ -128,8 +129,9 @@ describe("ServiceImage", () => {
     expect(image.name).toBe("updateio-dev/api:dev");
     expect(image.keep_locally).toBe(true);
     expect(image.build).toEqual({
+      builder: "default",
       context: '${abspath(join("/", [path.root, "../../..", "../updateio/api"]))}',
-      dockerfile: "Dockerfile.dev",
+      dockerfile: '${abspath(join("/", [path.root, "../../..", "../updateio/api/Dockerfile.dev"]))}',
       tag: ["updateio-dev/api:dev"],
     });
     expect(image.triggers).toEqual({
@@ -143,7 +145,7 @@ describe("ServiceImage", () => {
   it("defaults the Dockerfile name", () => {
     const s = stack();
     new ServiceImage(s, "built", { build: { context: "src", tag: "x:dev" } });
-    expect(only(synth(s).json, "docker_image").build.dockerfile).toBe("Dockerfile");
+    expect(only(synth(s).json, "docker_image").build.dockerfile).toBe('${abspath(join("/", [path.root, "../../..", "src/Dockerfile"]))}');
   });
 
   it("requires exactly one of ref and build", () => {

@@ -11,7 +11,7 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
-import { processPool } from "../../constructs/kit/container-runtime";
+import { poolLimit, processPool } from "../../constructs/kit/container-runtime";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { HardenedService, setResourceLimits, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
 import { PlatformNetwork, setNetworkDefaults } from "../../constructs/kit/platform-network";
@@ -98,15 +98,16 @@ describe("CPU cap on containers", () => {
 });
 
 describe("process limit (ulimit nproc) per user pool", () => {
-  it("gives every container of one uid the sum of their budgets (the kernel counts the uid, not the container)", () => {
+  it("gives every container of one uid the sum of their budgets, rounded up to a power of two (the kernel counts the uid, not the container)", () => {
     const f = fixture();
     f.add("api", { user: "1000:1000", replicas: 2 });
     f.add("bot", { user: "1000:1000", processes: 100 });
     f.add("exporter", { user: "65534:65534", component: "observability" });
     const json = synth(f.stack);
     const sum = 2 * RESOURCE_LIMITS.app.processes + 100;
+    expect(poolLimit(sum)).toBe(2048);
     for (const name of ["dev-api-1", "dev-api-2", "dev-bot"])
-      expect(nproc(container(json, name))).toEqual({ name: "nproc", soft: sum, hard: sum });
+      expect(nproc(container(json, name))).toEqual({ name: "nproc", soft: 2048, hard: 2048 });
     expect(nproc(container(json, "dev-exporter")).hard).toBe(RESOURCE_LIMITS.observability.processes);
   });
 
@@ -119,8 +120,9 @@ describe("process limit (ulimit nproc) per user pool", () => {
     f.add("db", { user: "postgres", component: "data", processes: 300 });
     f.add("cache", { user: "redis", component: "data", processes: 64 });
     const json = synth(f.stack);
-    expect(nproc(container(json, "dev-db")).hard).toBe(364);
-    expect(nproc(container(json, "dev-cache")).hard).toBe(364);
+    // 300 + 64 = 364, rounded up.
+    expect(nproc(container(json, "dev-db")).hard).toBe(512);
+    expect(nproc(container(json, "dev-cache")).hard).toBe(512);
   });
 
   it("counts Swarm tasks (replicas × budget) into their uid's pool: they may run on the manager next to a job of that uid", () => {
@@ -138,7 +140,25 @@ describe("process limit (ulimit nproc) per user pool", () => {
     expect(service.task_spec.resources.limits.nano_cpus).toBe(1e9);
     // No ulimits for a service in provider 3.6.2: nothing synthesized there.
     expect(JSON.stringify(service)).not.toMatch(/ulimit|pids/);
-    expect(nproc(container(json, "dev-migrate")).hard).toBe(3 * RESOURCE_LIMITS.app.processes + RESOURCE_LIMITS.job.processes);
+    expect(nproc(container(json, "dev-migrate")).hard).toBe(poolLimit(3 * RESOURCE_LIMITS.app.processes + RESOURCE_LIMITS.job.processes));
+  });
+
+  it("rounds to a power of two, so one more small job of a uid leaves the others' ulimit (a replacing attribute) as it was", () => {
+    expect([1, 2, 3, 64, 65, 364, 512, 513, 6272, 6400].map(poolLimit)).toEqual([1, 2, 4, 64, 128, 512, 512, 1024, 8192, 8192]);
+    const limitOfDb = (withJob: boolean) => {
+      const f = fixture();
+      f.add("db", { user: "postgres", component: "data", processes: 300 });
+      if (withJob)
+        f.add("dump", {
+          user: "postgres",
+          component: "job",
+          processes: 64,
+          oneShot: true,
+          relax: { healthcheck: "a one-shot job", "restart-policy": "a one-shot job" },
+        });
+      return nproc(container(synth(f.stack), "dev-db")).hard;
+    };
+    expect(limitOfDb(true)).toBe(limitOfDb(false));
   });
 
   it("rejects a process budget out of bounds, naming the prop", () => {
@@ -159,7 +179,7 @@ describe("setResourceLimits: an environment's sizes per component", () => {
     f.add("db", { component: "data", user: "70:70" });
     const json = synth(f.stack);
     expect(container(json, "dev-api").cpu_quota).toBe(200000);
-    expect(nproc(container(json, "dev-api")).hard).toBe(2 * RESOURCE_LIMITS.app.processes);
+    expect(nproc(container(json, "dev-api")).hard).toBe(poolLimit(2 * RESOURCE_LIMITS.app.processes));
     expect(container(json, "dev-pinned-cpu").cpu_quota).toBe(50000);
     expect(container(json, "dev-db").cpu_quota).toBe(RESOURCE_LIMITS.data.cpus * SECURE_DEFAULTS.cpuPeriodUs);
     expect(nproc(container(json, "dev-db")).hard).toBe(64);

@@ -66,7 +66,8 @@ let synthesized: TerraformJson | undefined;
 function stackJson(): TerraformJson {
   if (synthesized === undefined) {
     synthOut = mkdtempSync(join(tmpdir(), "updateio-metrics-synth-"));
-    synthesized = synthEnvironment(ENV, {}, synthOut).json;
+    // The full profile: dev's default (logs) runs no Prometheus or exporters.
+    synthesized = synthEnvironment(ENV, { UPDATEIO_DEV_OBSERVABILITY: "full" }, synthOut).json;
   }
   return synthesized;
 }
@@ -943,7 +944,20 @@ describeIf(
 // =============================================================================================
 
 /** Jobs of the rendered prometheus.yml whose targets don't run in this test (nothing to scrape). */
-const DROPPED_JOBS = ["alloy", "cadvisor", "edge", "grafana", "loki", "rabbitmq"];
+const DROPPED_JOBS = [
+  "alloy",
+  // The app services' own /metrics (no app runs here; __tests__/observability/app-metrics.integration.test.ts scrapes a stand-in).
+  "app-admin-panel",
+  "app-api",
+  "app-discord-bot",
+  "app-mini-app",
+  "app-telegram-bot",
+  "cadvisor",
+  "edge",
+  "grafana",
+  "loki",
+  "rabbitmq",
+];
 const KEPT_JOBS = ["node", "postgres", "prometheus", "redis"];
 
 interface PromConfig {

@@ -149,3 +149,64 @@ describe("PrometheusServer scrape targets", () => {
     expect(() => Testing.synth(stack)).toThrow(/PrometheusServer dev\/prometheus: prometheus\.yml cannot be rendered at synth/);
   });
 });
+
+describe("named and DNS-discovered entries (the app services)", () => {
+  const api: ScrapeTarget = {
+    job: "app",
+    name: "api",
+    targets: [],
+    dns: { names: ["tasks.api"], port: 3000 },
+    metricsPath: "/metrics",
+    labels: { service: "api" },
+  };
+  const bot: ScrapeTarget = {
+    job: "app",
+    name: "bot",
+    targets: ["bot-2:3001", "bot-1:3001"],
+    metricsPath: "/internal/prom",
+    labels: { service: "bot" },
+  };
+
+  it("renders one scrape config per name, relabelled to the job and the entry's labels", () => {
+    const doc = parse(expected([api, bot, SELF])) as { scrape_configs: Json[] };
+    expect(doc.scrape_configs.map((j) => j.job_name)).toEqual(["app-api", "app-bot", "prometheus"]);
+    expect(doc.scrape_configs[0]).toEqual({
+      job_name: "app-api",
+      metrics_path: "/metrics",
+      dns_sd_configs: [{ names: ["tasks.api"], type: "A", port: 3000, refresh_interval: "30s" }],
+      relabel_configs: [
+        { target_label: "job", replacement: "app" },
+        { target_label: "service", replacement: "api" },
+      ],
+    });
+    // Static instances are sorted; each named entry keeps its own path.
+    expect(doc.scrape_configs[1]).toMatchObject({
+      metrics_path: "/internal/prom",
+      static_configs: [{ targets: ["bot-1:3001", "bot-2:3001"] }],
+    });
+  });
+
+  it("refuses a DNS entry with targets, without a name, with a bad name or port, and a name used twice", () => {
+    const message = errorOf(() =>
+      expected([
+        { ...api, targets: ["api:3000"] },
+        { ...api, name: undefined },
+        { ...api, name: "Api_1", dns: { names: ["tasks api"], port: 0 } },
+        { ...bot, name: "api" },
+        SELF,
+      ]),
+    );
+    expect(message).toMatch(/scrapeTargets\[0\]\.targets and scrapeTargets\[0\]\.dns are both given/);
+    expect(message).toMatch(/scrapeTargets\[1\]\.dns needs a name: a DNS-discovered entry gets a scrape config of its own/);
+    expect(message).toMatch(/scrapeTargets\[2\]\.dns\.names\[0\] "tasks api" is not a DNS name/);
+    expect(message).toMatch(/scrapeTargets\[2\]\.dns\.port 0 is not a port/);
+    expect(message).toMatch(/scrapeTargets\[2\]\.name "Api_1" must be lowercase letters, digits and "-"/);
+    expect(message).toMatch(/scrapeTargets\[3\]\.name "api" is already used for job app at scrapeTargets\[0\]/);
+  });
+
+  it("keeps the shared-path rule for unnamed entries of one job", () => {
+    expect(
+      errorOf(() => expected([{ job: "redis", targets: ["a:9121"] }, { job: "redis", targets: ["b:9121"], metricsPath: "/other" }, SELF])),
+    ).toMatch(/scrapeTargets\[1\] \(job redis\) differs from scrapeTargets\[0\] in metricsPath or params/);
+  });
+});

@@ -114,13 +114,21 @@ const srv1 = { ...edge, server: "srv1", handler: "reverse_proxy", method: "GET" 
 const loki = { job: "loki", instance: "loki:3100", reason: "rate_limited", tenant: "fake" };
 const alloy = { job: "alloy", instance: "alloy:12345", component_id: "loki.write.default" };
 const promtail = { job: "promtail", instance: "promtail:9080" };
+const appApi = { job: "app", instance: "10.0.1.7:3000", service: "api" };
 const BACKUP_MAX_AGE_S = ALERT_DEFAULTS.backupMaxAgeHours * 3600;
 
 const CASES: Readonly<Record<string, AlertCase>> = {
   ScrapeTargetDown: {
-    firing: [s("up", redisState, "1+0x10 0+0x30"), s("up", pg1, "1+0x40")],
+    // An app target down is AppTargetDown's, with its own service label: not this alert.
+    firing: [s("up", redisState, "1+0x10 0+0x30"), s("up", pg1, "1+0x40"), s("up", appApi, "0+0x40")],
     alerts: [{ ...redisState, service: "redis" }],
-    healthy: [s("up", redisState, "1+0x40"), s("up", pg1, "1+0x40")],
+    healthy: [s("up", redisState, "1+0x40"), s("up", pg1, "1+0x40"), s("up", appApi, "0+0x40")],
+  },
+  AppTargetDown: {
+    firing: [s("up", appApi, "1+0x10 0+0x30"), s("up", redisState, "0+0x40")],
+    alerts: [appApi],
+    // Down for 4 minutes only (a task being replaced), then back.
+    healthy: [s("up", appApi, "1+0x10 0+0x4 1+0x25"), s("up", redisState, "1+0x40")],
   },
   ContainerMissing: {
     // The bot runs only in another environment on the same host: still missing for "test".
@@ -552,6 +560,7 @@ describe("alert catalogue", () => {
     const names = RULES.map((r) => r.name);
     for (const required of [
       "ScrapeTargetDown",
+      "AppTargetDown",
       "ContainerMissing",
       "ContainerRestarting",
       "PostgresDown",

@@ -28,7 +28,7 @@ import { VOLUME_USAGE_SCRIPT, VolumeUsage } from "../../constructs/observability
 import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import type { EnvironmentConfig } from "../../environments/schema";
 import { errorOf } from "../support/helpers";
-import { sharedEnvironment, uploadedFile } from "../support/stacks";
+import { sharedEnvironment, synthEnvironment, uploadedFile, type SynthesizedEnvironment } from "../support/stacks";
 
 const OUT = mkdtempSync(join(tmpdir(), "volume-budgets-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -38,6 +38,14 @@ const VALID: Record<EnvironmentName, EnvironmentConfig> = {
   test: loadEnvironmentConfig("test", {}),
   prod: loadEnvironmentConfig("prod", {}),
 };
+
+let devFull: SynthesizedEnvironment | undefined;
+/** Each environment with everything that has a budget: dev's default profile (logs) has no Prometheus or volume-usage job. */
+function withMetrics(env: EnvironmentName): SynthesizedEnvironment {
+  if (env !== "dev") return sharedEnvironment(env);
+  devFull ??= synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }, OUT);
+  return devFull;
+}
 
 function problemsOf(env: EnvironmentName, mutate: (c: any) => void): string[] {
   const bad = structuredClone(VALID[env]) as any;
@@ -155,7 +163,7 @@ describe("limits derived from the budgets", () => {
       ["test", "1638MB", 0.054],
       ["prod", "8192MB", 0.063],
     ] as const) {
-      const { json } = sharedEnvironment(env);
+      const { json } = withMetrics(env);
       const prometheus = json.resource.docker_container!["prometheus_server_container_1DB7D62B"]!;
       expect(prometheus.command).toContain(`--storage.tsdb.retention.size=${size}`);
       expect(parse(uploadedFile(json, "/etc/loki/loki.yaml")!).limits_config.ingestion_rate_mb).toBe(rate);
@@ -241,7 +249,7 @@ describe("VolumeUsage", () => {
 
   it("measures every stateful volume of each stack, each with its environment's budget", () => {
     for (const env of ["dev", "test", "prod"] as const) {
-      const { json } = sharedEnvironment(env);
+      const { json } = withMetrics(env);
       const listed = uploadedFile(json, "/etc/volume-usage/volumes.txt")!
         .trim()
         .split("\n")

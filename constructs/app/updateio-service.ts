@@ -3,7 +3,7 @@ import { Construct } from "constructs";
 import type { Connectable, ServiceConnection } from "../kit/connection";
 import { HardenedService } from "../kit/hardened-service";
 import { projectPath, type ServiceImage } from "../kit/service-image";
-import type { BindMount, NetworkAttachment, PublishedPort, SecretFile, ServiceRuntime, Upstream, VolumeMount } from "../kit/service-spec";
+import type { BindMount, NetworkAttachment, SecretFile, ServiceRuntime, Upstream, VolumeMount } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
 import { APP_TMPFS, APP_USER, appEnvironment, appImage, appSettingsProblems, type AppServiceSettings } from "./app-settings";
 import { ValidationError } from "../contract/errors";
@@ -38,7 +38,13 @@ export interface UpdateioServiceProps {
   readonly env?: Readonly<Record<string, string>>;
   /** LOG_LEVEL of the service. */
   readonly logLevel: string;
-  /** Dev debugging: DEBUG=updateio:* and, with 9229 among the debug ports, the inspector. @default false */
+  /**
+   * Dev debugging: DEBUG=updateio:* and, with 9229 among the debug ports, INSPECT_ADDRESS=0.0.0.0:9229
+   * for the dev script to hand to the app process (`tsx watch ${INSPECT_ADDRESS:+--inspect=$INSPECT_ADDRESS} ...`).
+   * Debug ports are not published here: a DevPortForward publishes each on 127.0.0.1, so the
+   * service keeps its internal networks.
+   * @default false
+   */
   readonly debug?: boolean;
   /** @default [] */
   readonly dependsOn?: readonly ITerraformDependable[];
@@ -57,6 +63,8 @@ export interface UpdateioServiceProps {
 }
 
 const INSPECTOR_PORT = 9229;
+/** Contract: the dev script passes `--inspect=$INSPECT_ADDRESS` to the app process only (README, "The service contract"). */
+export const INSPECT_ADDRESS_ENV = "INSPECT_ADDRESS";
 
 /**
  * One UpdateIO application service (API, bots, admin panel, mini app). Service contract, in the
@@ -94,7 +102,6 @@ export class UpdateioService extends Construct {
       connections,
       env: [cfg.env, props.env],
     });
-    const ports: PublishedPort[] = [];
     const binds: BindMount[] = [];
     const volumes: VolumeMount[] = [];
     let command = props.command;
@@ -114,9 +121,9 @@ export class UpdateioService extends Construct {
     }
     if (props.debug) {
       env.DEBUG = "updateio:*";
-      if (debugPorts.includes(INSPECTOR_PORT)) env.NODE_OPTIONS = `--inspect=0.0.0.0:${INSPECTOR_PORT}`;
+      // Not NODE_OPTIONS: npm and tsx's watcher inherit it and take the port before the app does.
+      if (debugPorts.includes(INSPECTOR_PORT)) env[INSPECT_ADDRESS_ENV] = `0.0.0.0:${INSPECTOR_PORT}`;
     }
-    for (const p of debugPorts) ports.push({ internal: p, external: p, ip: "127.0.0.1" });
 
     const networks = [...(props.networks ?? [])];
     for (const c of connections) if (!networks.some((n) => n.network === c.network)) networks.push({ network: c.network });
@@ -137,7 +144,6 @@ export class UpdateioService extends Construct {
       tmpfs: { ...APP_TMPFS },
       volumes,
       binds,
-      ports,
       networks,
       healthcheck: {
         test: ["CMD", "node", "-e", `fetch('http://127.0.0.1:${cfg.port}/health').then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))`],

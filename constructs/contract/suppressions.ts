@@ -62,6 +62,7 @@ export const POLICY_RULE_IDS = [
   "swarm-object-replace-first",
   "required-labels",
   "prod-volume-protected",
+  "createdb-dev-only",
   "no-unjudged-expressions",
   "no-provisioners",
   "known-resource-types",

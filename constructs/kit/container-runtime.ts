@@ -300,13 +300,20 @@ export function processPool(user: string): string {
 /**
  * `ulimit nproc` for a container of `user` adding `budget` to its pool: the pool's sum over the
  * stack, resolved at synth when every container has registered, so no container of a uid is
- * refused a fork because another one of the same uid is busy.
+ * refused a fork because another one of the same uid is busy. Rounded up to a power of two: the
+ * provider replaces a container whose ulimit changes, so without it one new job of a uid would
+ * replace every container of that uid (the Postgres primary among them) on the next apply.
  */
 export function processLimit(scope: Construct, user: string, budget: number): { name: string; soft: number; hard: number } {
   const pools = registerProcesses(scope, user, budget);
   const pool = processPool(user);
-  const sum = Lazy.numberValue({ produce: () => pools.get(pool) });
-  return { name: "nproc", soft: sum, hard: sum };
+  const limit = Lazy.numberValue({ produce: () => poolLimit(pools.get(pool)!) });
+  return { name: "nproc", soft: limit, hard: limit };
+}
+
+/** The nproc a pool of `sum` budgeted processes gets: the next power of two (at most twice the sum). */
+export function poolLimit(sum: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, sum)));
 }
 
 /**

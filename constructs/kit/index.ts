@@ -13,3 +13,4 @@ export * from "./service-volume";
 export * from "./swarm-runtime";
 export * from "./scheduled-backup";
 export * from "./scheduled-backup-script";
+export * from "./dev-port-forward";

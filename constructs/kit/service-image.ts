@@ -1,7 +1,7 @@
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { Fn, ref, Token } from "cdktf";
 import { Construct } from "constructs";
-import { isPinnedByDigest } from "../contract/index";
+import { isPinnedByDigest, ValidationError } from "../contract/index";
 
 export interface ServiceImageProps {
   /** Registry reference, e.g. "postgres:17.6-bookworm@sha256:..." (exclusive with build). */
@@ -9,10 +9,19 @@ export interface ServiceImageProps {
   /** Build locally from source (dev). Paths are absolute, or relative to the project root. */
   readonly build?: {
     readonly context: string;
-    /** @default "Dockerfile" */
+    /** Relative to the context. @default "Dockerfile" */
     readonly dockerfile?: string;
     /** Local tag for the built image, e.g. "updateio-dev/api:dev". */
     readonly tag: string;
+    /** The Dockerfile stage to build, e.g. "dev". @default the last stage */
+    readonly target?: string;
+    /**
+     * The buildx builder. "default" is the engine's own BuildKit (docker driver), which every
+     * Docker install has; without a builder provider 3.6.2 uses the legacy builder, which has no
+     * `RUN --mount` and no heredocs.
+     * @default "default"
+     */
+    readonly builder?: string;
   };
   /**
    * Pull the image onto the Docker host the provider talks to (a docker_image resource). Swarm
@@ -24,6 +33,10 @@ export interface ServiceImageProps {
 
 /** Characters a path may hold here: none of them can open a Terraform template (`${`, `%{`), end a string (`"`) or escape (`\`). */
 const SAFE_PATH = /^[A-Za-z0-9._@+/-]+$/;
+/** A Dockerfile stage or buildx builder name (Docker's own rule for stage names, which builder names fit too). */
+export const BUILD_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
+/** The buildx builder of the engine itself (docker driver): present wherever Docker is. */
+export const DEFAULT_BUILDER = "default";
 
 /**
  * A host path for Terraform. An absolute path is written as a plain literal (no expression, nothing
@@ -62,20 +75,34 @@ export class ServiceImage extends Construct {
       throw new Error(`ServiceImage ${this.node.path}: set exactly one of ref (registry image) or build (local source)`);
     }
     if (props.build) {
+      const { context, tag, target } = props.build;
       const dockerfile = props.build.dockerfile ?? "Dockerfile";
-      this.ref = props.build.tag;
+      const builder = props.build.builder ?? DEFAULT_BUILDER;
+      const bad = [
+        ...(target !== undefined && !BUILD_NAME.test(target)
+          ? [`build.target: ${JSON.stringify(target)} must be a stage name such as "dev"`]
+          : []),
+        ...(!BUILD_NAME.test(builder) ? [`build.builder: ${JSON.stringify(builder)} must be a buildx builder name such as "default"`] : []),
+      ];
+      if (bad.length > 0) throw new ValidationError(`ServiceImage ${this.node.path}`, bad);
+      // Both paths as the provider's documentation says: relative to Terraform's working directory,
+      // not to the context (a bare "Dockerfile" is looked up in cdktf.out/stacks/<env>/).
+      const dockerfilePath = projectPath(`${context}/${dockerfile}`);
+      this.ref = tag;
       this.pinned = false;
       this.built = true;
       this.resource = new Image(this, "image", {
-        name: props.build.tag,
+        name: tag,
         keepLocally: true,
         buildAttribute: {
-          context: projectPath(props.build.context),
-          dockerfile,
-          tag: [props.build.tag],
+          builder,
+          context: projectPath(context),
+          dockerfile: dockerfilePath,
+          tag: [tag],
+          ...(target !== undefined ? { target } : {}),
         },
         // Rebuild when the Dockerfile changes; source changes reach the container by bind mount.
-        triggers: { dockerfile: Fn.filesha256(projectPath(`${props.build.context}/${dockerfile}`)) },
+        triggers: { dockerfile: Fn.filesha256(dockerfilePath) },
       });
     } else {
       this.ref = props.ref!;

@@ -144,6 +144,8 @@ export class SwarmRuntime implements ServiceRuntime {
       mode: { replicated: { replicas: spec.replicas } },
       taskSpec: {
         containerSpec: {
+          // No service `auth` block (changing it replaces the service): provider 3.6.2 sends the provider's
+          // registry_auth for this image's registry host with every create and update, and the nodes pull with it.
           image: spec.image.ref,
           command: spec.entrypoint ? [...spec.entrypoint] : undefined,
           args: spec.command ? [...spec.command] : undefined,

@@ -84,8 +84,18 @@ export interface GrafanaServerProps {
    * @default undefined (required in localhost mode, refused in edge mode)
    */
   readonly publishNetwork?: PlatformNetwork;
-  /** Reaches Prometheus and Loki (and lets Prometheus scrape Grafana's /metrics). */
-  readonly monitoringNetwork: PlatformNetwork;
+  /**
+   * Reaches Prometheus and Loki (and lets Prometheus scrape Grafana's /metrics). Required unless
+   * `metrics` is false, refused then.
+   */
+  readonly monitoringNetwork?: PlatformNetwork;
+  /**
+   * Whether a Prometheus is there. false (observability profile "logs"): a logs-only Grafana, with
+   * the Loki and PostgreSQL data sources and nothing else: no Prometheus data source, no dashboards
+   * (they chart Prometheus), no alert rules or contact points (`rules` must be empty, `alerting` unset).
+   * @default true
+   */
+  readonly metrics?: boolean;
   /**
    * The network Loki answers queries on (LokiStack.queryNetwork), when Loki is not on the
    * monitoring network.
@@ -187,7 +197,7 @@ export class GrafanaServer extends Construct {
   readonly env: Readonly<Record<string, string>>;
   /** The container command: `cfg:` settings for /run.sh (see COMMAND_LINE_SETTINGS). */
   readonly command: readonly string[];
-  /** The rendered files, exactly as uploaded. */
+  /** The rendered files, exactly as uploaded (all but datasources empty when `metrics` is false: not uploaded). */
   readonly files: {
     readonly datasources: string;
     readonly dashboardProvider: string;
@@ -207,7 +217,19 @@ export class GrafanaServer extends Construct {
     const memoryMb = props.memoryMb ?? 512;
     const alerting = props.alerting ?? {};
     const channels = alerting.telegram !== undefined || alerting.discord !== undefined;
+    const metrics = props.metrics ?? true;
     const problems: string[] = [];
+    if (!metrics) {
+      if (props.rules.length > 0)
+        problems.push("rules: alert rules need Prometheus, and metrics is false (fix: pass [], or set metrics to true)");
+      if (channels)
+        problems.push(
+          "alerting: contact points have no alerts to send while metrics is false (fix: drop alerting, or set metrics to true)",
+        );
+      if (props.monitoringNetwork)
+        problems.push("monitoringNetwork: there is no Prometheus to reach while metrics is false (fix: drop it, or set metrics to true)");
+    } else if (!props.monitoringNetwork)
+      problems.push("monitoringNetwork: is missing (fix: pass the internal monitoring network, where Prometheus is)");
 
     // Secrets must be Terraform tokens: a literal would be written into the synthesized JSON.
     const token = (key: string, value: string, fix: string) => {
@@ -236,7 +258,7 @@ export class GrafanaServer extends Construct {
     if (props.image.trim() === "") problems.push("image: is empty (fix: pass the pinned Grafana image, PINNED_IMAGES.grafana)");
     if (!Number.isInteger(memoryMb) || memoryMb < 256)
       problems.push(`memoryMb: ${memoryMb} must be a whole number of MiB ≥ 256 (fix: 512 is a good start)`);
-    if (props.monitoringNetwork.internal === false) {
+    if (props.monitoringNetwork?.internal === false) {
       problems.push(
         `monitoringNetwork: the "${props.monitoringNetwork.purpose}" network is not internal (fix: pass the internal monitoring network; routes out go through egressNetwork)`,
       );
@@ -313,6 +335,7 @@ export class GrafanaServer extends Construct {
       () =>
         pgRole &&
         renderDatasources({
+          prometheus: metrics,
           prometheusUrl: props.prometheusUrl,
           lokiUrl: props.lokiUrl,
           postgres: {
@@ -323,25 +346,36 @@ export class GrafanaServer extends Construct {
           },
         }),
     );
-    const alertingText = collect(
-      problems,
-      {
-        "telegram.chatId": "alerting.telegram.chatId",
-        "telegram.botToken": "alerting.telegram.botToken",
-        "discord.webhookUrl": "alerting.discord.webhookUrl",
-      },
-      () =>
-        renderGrafanaAlerting({
-          rules: props.rules,
-          telegram: alerting.telegram
-            ? { botToken: fileRef(GRAFANA_SECRETS.telegramBotToken), chatId: alerting.telegram.chatId }
-            : undefined,
-          discord: alerting.discord ? { webhookUrl: fileRef(GRAFANA_SECRETS.discordWebhookUrl) } : undefined,
-        }),
-    );
-    const dashboardProvider = collect(problems, {}, () => renderDashboardProvider({ path: GRAFANA_MOUNTS.dashboards }));
-    const dashboards = collect(problems, {}, () => renderDashboards({ environment: props.environment }));
-    if (problems.length > 0 || !pgRole || !env || !datasources || !alertingText || !dashboardProvider || !dashboards) {
+    // A logs-only Grafana renders no alerting, dashboards or provider: they would chart or evaluate Prometheus.
+    const alertingText = !metrics
+      ? ""
+      : collect(
+          problems,
+          {
+            "telegram.chatId": "alerting.telegram.chatId",
+            "telegram.botToken": "alerting.telegram.botToken",
+            "discord.webhookUrl": "alerting.discord.webhookUrl",
+          },
+          () =>
+            renderGrafanaAlerting({
+              rules: props.rules,
+              telegram: alerting.telegram
+                ? { botToken: fileRef(GRAFANA_SECRETS.telegramBotToken), chatId: alerting.telegram.chatId }
+                : undefined,
+              discord: alerting.discord ? { webhookUrl: fileRef(GRAFANA_SECRETS.discordWebhookUrl) } : undefined,
+            }),
+        );
+    const dashboardProvider = !metrics ? "" : collect(problems, {}, () => renderDashboardProvider({ path: GRAFANA_MOUNTS.dashboards }));
+    const dashboards = !metrics ? {} : collect(problems, {}, () => renderDashboards({ environment: props.environment }));
+    if (
+      problems.length > 0 ||
+      !pgRole ||
+      !env ||
+      !datasources ||
+      alertingText === undefined ||
+      dashboardProvider === undefined ||
+      !dashboards
+    ) {
       throw new ValidationError(`GrafanaServer ${this.node.path}`, problems);
     }
 
@@ -414,9 +448,13 @@ export class GrafanaServer extends Construct {
       secrets,
       configDirs: [
         { path: GRAFANA_MOUNTS.datasources, files: [{ name: "datasources.yaml", content: datasources }] },
-        { path: GRAFANA_MOUNTS.dashboardProviders, files: [{ name: "dashboards.yaml", content: dashboardProvider }] },
-        { path: GRAFANA_MOUNTS.alerting, files: [{ name: "alerting.yaml", content: alertingText }] },
-        { path: GRAFANA_MOUNTS.dashboards, files: Object.entries(dashboards).map(([name, content]) => ({ name, content })) },
+        ...(metrics
+          ? [
+              { path: GRAFANA_MOUNTS.dashboardProviders, files: [{ name: "dashboards.yaml", content: dashboardProvider }] },
+              { path: GRAFANA_MOUNTS.alerting, files: [{ name: "alerting.yaml", content: alertingText }] },
+              { path: GRAFANA_MOUNTS.dashboards, files: Object.entries(dashboards).map(([name, content]) => ({ name, content })) },
+            ]
+          : []),
       ],
       volumes: [{ volume: this.dataVolume, containerPath: GRAFANA_MOUNTS.data }],
       networks,

@@ -48,8 +48,15 @@ export interface LokiStackProps {
   /**
    * The environment's internal `monitoring` network, where Prometheus scrapes the shipper. Loki
    * itself never joins it: it is reached only on the stack's own push, query and metrics networks.
+   * Required unless `metrics` is false, refused then.
    */
-  readonly network: PlatformNetwork;
+  readonly network?: PlatformNetwork;
+  /**
+   * Whether Prometheus scrapes the stack. false (observability profile "logs"): no `logs-metrics`
+   * network, the shipper joins no monitoring network, and scrapeTargets() is empty.
+   * @default true
+   */
+  readonly metrics?: boolean;
   /** Protect the Loki data and shipper positions volumes from destroy (prod). @default false */
   readonly protectData?: boolean;
   /**
@@ -94,16 +101,16 @@ export class LokiStack extends Construct {
   readonly pushUrl = `http://${LOKI_SERVICE}:${LOKI_PORT}/loki/api/v1/push`;
   /** Docker API address through the proxy (for cAdvisor's --docker flag too). */
   readonly dockerHost = `tcp://${SOCKET_PROXY_SERVICE}:${SOCKET_PROXY_PORT}`;
-  /** The monitoring network the stack was given. */
-  readonly network: PlatformNetwork;
+  /** The monitoring network the stack was given (none when `metrics` is false). */
+  readonly network?: PlatformNetwork;
   /** Internal network of the socket proxy, shared only with its clients. */
   readonly dockerApiNetwork: PlatformNetwork;
   /** Loki and the shipper only: where logs are pushed. */
   readonly pushNetwork: PlatformNetwork;
   /** Loki and its reader: give it to Grafana (the Loki data source) and nothing else. */
   readonly queryNetwork: PlatformNetwork;
-  /** Loki and Prometheus: where Loki's own metrics are scraped. */
-  readonly metricsNetwork: PlatformNetwork;
+  /** Loki and Prometheus: where Loki's own metrics are scraped (none when `metrics` is false). */
+  readonly metricsNetwork?: PlatformNetwork;
   readonly shipperKind: LogShipper;
   /** DNS name of the shipper on the monitoring network ("alloy" or "promtail"). */
   readonly shipperHost: string;
@@ -147,7 +154,8 @@ export class LokiStack extends Construct {
     // --- Loki ---------------------------------------------------------------------------------
     this.pushNetwork = new PlatformNetwork(this, "logs-push", { environment: env, purpose: "logs-push" });
     this.queryNetwork = new PlatformNetwork(this, "logs-query", { environment: env, purpose: "logs-query" });
-    this.metricsNetwork = new PlatformNetwork(this, "logs-metrics", { environment: env, purpose: "logs-metrics" });
+    if (props.metrics !== false)
+      this.metricsNetwork = new PlatformNetwork(this, "logs-metrics", { environment: env, purpose: "logs-metrics" });
     const lokiData = new ServiceVolume(this, "loki-data", { environment: env, service: LOKI_SERVICE, purpose: "data", protect });
     this.loki = new HardenedService(this, "loki", {
       environment: env,
@@ -167,7 +175,11 @@ export class LokiStack extends Construct {
       // Chunks, TSDB index, compactor state and the ruler's rules-temp all live under /loki
       // (common.path_prefix), so nothing else needs to be writable.
       volumes: [{ volume: lokiData, containerPath: LOKI_DEFAULTS.dataDir }],
-      networks: [{ network: this.pushNetwork }, { network: this.queryNetwork }, { network: this.metricsNetwork }],
+      networks: [
+        { network: this.pushNetwork },
+        { network: this.queryNetwork },
+        ...(this.metricsNetwork ? [{ network: this.metricsNetwork }] : []),
+      ],
       // /ready answers 200 once the in-process ring is ACTIVE (about 15s after start). The 3.5
       // image carries busybox (wget); 3.6+ images are distroless without it.
       healthcheck: {
@@ -234,7 +246,7 @@ export class LokiStack extends Construct {
       image: new ServiceImage(this, `${shipper}-image`, { ref: props.shipperImage }),
       memoryMb: memory.shipperMemoryMb,
       cpuShares: props.cpuShares,
-      networks: [{ network: props.network }, { network: this.pushNetwork }, { network: this.dockerApiNetwork }],
+      networks: [...(props.network ? [{ network: props.network }] : []), { network: this.pushNetwork }, { network: this.dockerApiNetwork }],
       // Starts once Loki and the proxy report healthy (both wait), so the first pushes land.
       dependsOn: [...this.loki.containers, ...this.socketProxy.containers],
     };
@@ -284,6 +296,7 @@ export class LokiStack extends Construct {
 
   /** Prometheus scrape targets of the stack (renderers/prometheus.ts). */
   scrapeTargets(): ScrapeTarget[] {
+    if (!this.metricsNetwork) return [];
     return [
       { job: "loki", targets: [`${this.lokiHost}:${this.lokiPort}`] },
       { job: this.shipperKind, targets: [`${this.shipperHost}:${this.shipperPort}`] },
@@ -372,8 +385,11 @@ function validate(path: string, props: LokiStackProps, shipper: string, memory: 
   if (props.cpuShares !== undefined && (!Number.isInteger(props.cpuShares) || props.cpuShares < 2)) {
     problems.push(`cpuShares: ${props.cpuShares} must be a whole number ≥ 2 (1024 is one CPU's fair share)`);
   }
-  if (!props.network) {
-    problems.push("network: is missing; pass the environment's internal monitoring network");
+  if (props.metrics === false) {
+    if (props.network)
+      problems.push("network: is given but metrics is false, so nothing would scrape the shipper there; drop it, or set metrics to true");
+  } else if (!props.network) {
+    problems.push("network: is missing; pass the environment's internal monitoring network (or set metrics to false)");
   } else if (!props.network.internal) {
     problems.push(
       `network: the "${props.network.purpose}" network is not internal; pass the environment's internal monitoring network (Loki must not be reachable from, or reach, outside the host)`,

@@ -113,8 +113,13 @@ export function minBackupsBudgetMb(postgresDataMb: number, keepBaseBackups: numb
 /** Problems of a budget set, as [key, message] (also used by the config schema's cross-field rules). */
 export function volumeBudgetProblems(
   budgets: Partial<Record<VolumeBudgetKey, unknown>>,
-  context: { readonly lokiRetentionDays?: unknown },
+  context: {
+    readonly lokiRetentionDays?: unknown;
+    /** Whether Loki's and Prometheus' volumes exist (observability profile); an absent one's budget is not checked. @default both */
+    readonly created?: { readonly loki?: boolean; readonly prometheus?: boolean };
+  },
 ): [VolumeBudgetKey, string][] {
+  const created = { loki: context.created?.loki ?? true, prometheus: context.created?.prometheus ?? true };
   const problems: [VolumeBudgetKey, string][] = [];
   const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isInteger(v) && v > 0 ? v : undefined);
   const data = num(budgets.postgresData);
@@ -126,7 +131,7 @@ export function volumeBudgetProblems(
     ]);
   }
   const prom = num(budgets.prometheusData);
-  if (prom !== undefined && prom < MIN_PROMETHEUS_BUDGET_MB) {
+  if (created.prometheus && prom !== undefined && prom < MIN_PROMETHEUS_BUDGET_MB) {
     problems.push([
       "prometheusData",
       `${prom} MiB is too small: Prometheus needs room for its WAL and head block before the first block; use at least ${MIN_PROMETHEUS_BUDGET_MB}`,
@@ -134,7 +139,7 @@ export function volumeBudgetProblems(
   }
   const loki = num(budgets.lokiData);
   const days = num(context.lokiRetentionDays);
-  if (loki !== undefined && days !== undefined && lokiIngestionRateMb(loki, days) < LOKI_BUDGET.minRateMb) {
+  if (created.loki && loki !== undefined && days !== undefined && lokiIngestionRateMb(loki, days) < LOKI_BUDGET.minRateMb) {
     problems.push([
       "lokiData",
       `${loki} MiB cannot keep ${days} day(s) of logs at a usable ingestion rate (at least ${LOKI_BUDGET.minRateMb} MB/s): raise it to at least ${minLokiBudgetMb(days)}, or lower observability.loki.retentionDays`,

@@ -153,6 +153,8 @@ const ACCEPTED: Readonly<Record<string, readonly (readonly [RegExp, Form])[]>> =
   docker_image: [
     [/^build\[\]\.context$/, relativePath],
     [/^build\.context$/, relativePath],
+    // The Dockerfile's path: the provider reads it from Terraform's working directory, not the context.
+    [/^build(\[\])?\.dockerfile$/, relativePath],
     [/^triggers\..+$/, anything],
   ],
 };

@@ -11,4 +11,6 @@ export * from "./renderers/postgres-reload";
 export * from "./renderers/postgres-settings";
 export * from "./renderers/postgres";
 export * from "./postgres-restore-drill";
+export * from "./pre-migration-dump";
+export * from "./renderers/pre-migration-dump";
 export * from "./renderers/restore-drill-role";

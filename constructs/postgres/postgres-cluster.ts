@@ -76,6 +76,13 @@ export interface PostgresClusterProps {
    * @default []
    */
   readonly readOnlyClientNetworks?: readonly PlatformNetwork[];
+  /**
+   * Dev only: the schema owner (the migrations role) gets CREATEDB and may connect to any database,
+   * so `prisma migrate dev` can create, migrate and drop its shadow database. First boot only (an
+   * existing data volume keeps its roles). The policy rule `createdb-dev-only` refuses it elsewhere.
+   * @default false
+   */
+  readonly ownerCreatedb?: boolean;
 }
 
 /** Where a construct is created: its path is its Terraform address (logical ID). */
@@ -192,6 +199,8 @@ export class PostgresCluster extends Construct implements Connectable {
   readonly port = PORT;
   readonly database: string;
   readonly ownerRole: string;
+  /** The owner has CREATEDB (dev's prisma migrate dev). */
+  readonly ownerCreatedb: boolean;
   readonly appRole: string;
   readonly network: PlatformNetwork;
   readonly service: HardenedService;
@@ -239,6 +248,7 @@ export class PostgresCluster extends Construct implements Connectable {
       throw new Error(`PostgresCluster ${this.node.path}: poolSize ${this.poolSize} must be a whole number from 1 to 1000`);
     }
     this.ownerRole = `${this.database}_owner`;
+    this.ownerCreatedb = props.ownerCreatedb ?? false;
     this.appRole = `${this.database}_app`;
     this.readonlyRole = `${this.database}_readonly`;
     this.replicationRole = `${this.database}_replication`;
@@ -332,6 +342,7 @@ export class PostgresCluster extends Construct implements Connectable {
                 database: this.database,
                 ownerRole: this.ownerRole,
                 appRole: this.appRole,
+                ...(props.ownerCreatedb === true ? { ownerCreatedb: true } : {}),
                 ownerPasswordFile: secretPath("postgres_owner_password"),
                 appPasswordFile: secretPath("postgres_app_password"),
                 readonly: { role: this.readonlyRole, passwordFile: secretPath("postgres_readonly_password") },
@@ -609,6 +620,18 @@ export class PostgresCluster extends Construct implements Connectable {
   }
 
   /**
+   * The schema owner's URL through another address of the primary (dev's 127.0.0.1 forwarder), for
+   * `prisma migrate dev` / `prisma studio` on the host. A Terraform token with the password URL-encoded.
+   */
+  ownerUrlAt(host: string, port: number): string {
+    if (!/^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\d{1,3}(?:\.\d{1,3}){3})$/.test(host) || !Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error(
+        `PostgresCluster ${this.node.path}: ownerUrlAt("${host}", ${port}) needs a host name or IPv4 address and a port from 1 to 65535`,
+      );
+    return `postgresql://${this.ownerRole}:${Fn.urlencode(this.ownerPassword.value)}@${host}:${port}/${this.database}?schema=public`;
+  }
+
+  /**
    * "app" (default) for services, "migrations" for the schema owner, "readonly" for dashboards
    * (served by the replicas through postgres-ro when there are any).
    * With the pooler, "app" goes through PgBouncer: DATABASE_URL carries pgbouncer=true (Prisma
@@ -698,6 +721,7 @@ export class PostgresCluster extends Construct implements Connectable {
       ],
       replicationRoles: [this.replicationRole, ...added.filter((r) => r.replication).map((r) => r.name)],
       otherDatabases: ownDatabases,
+      ...(this.ownerCreatedb ? { anyDatabaseRoles: [this.ownerRole] } : {}),
     });
   }
 

@@ -6,20 +6,37 @@ import type { AlertRule } from "./types";
 const svc = CADVISOR_LABELS.service;
 
 export function availabilityAlerts(c: CatalogueContext): AlertRule[] {
-  return [scrapeTargetDown(), ...containerMissing(c), containerRestarting(c)];
+  return [scrapeTargetDown(), appTargetDown(), ...containerMissing(c), containerRestarting(c)];
 }
 
 function scrapeTargetDown(): AlertRule {
   return {
     name: "ScrapeTargetDown",
     group: "availability",
-    expr: withService("up == 0", "job"),
+    // The app services' targets have AppTargetDown, which keeps their own service label.
+    expr: withService('up{job!="app"} == 0', "job"),
     for: "2m",
     severity: "critical",
     labels: {},
     summary: "{{ $labels.job }} target {{ $labels.instance }} is down",
     description:
       "Prometheus has not been able to scrape {{ $labels.instance }} (job {{ $labels.job }}) for 2 minutes: the exporter, or the service it runs beside, is not answering. Check the container's state and logs.",
+  };
+}
+
+/** An app replica whose /metrics does not answer (job "app"; each target carries its service label). */
+function appTargetDown(): AlertRule {
+  return {
+    name: "AppTargetDown",
+    group: "availability",
+    // Each app target carries its service label (relabel_configs); label_replace is the catalogue's way of saying so.
+    expr: withService('up{job="app"} == 0', "service"),
+    for: "5m",
+    severity: "critical",
+    labels: {},
+    summary: "{{ $labels.service }} replica {{ $labels.instance }} serves no metrics",
+    description:
+      "Prometheus has not been able to scrape /metrics of {{ $labels.service }} at {{ $labels.instance }} for 5 minutes: the replica is down, hung, or no longer serves its metrics path. Check the service's health, its logs and its metrics path in environments/services.ts.",
   };
 }
 

@@ -146,6 +146,12 @@ function checkedEnvInput(input: GrafanaEnvInput) {
 // ---------------------------------------------------------------------------------------------
 
 export interface GrafanaDatasourcesInput {
+  /**
+   * Provision the Prometheus data source. false: a logs-only Grafana (observability profile "logs"),
+   * where Loki is the default source.
+   * @default true
+   */
+  readonly prometheus?: boolean;
   /** @default "http://prometheus:9090" */
   readonly prometheusUrl?: string;
   /** @default "http://loki:3100" */
@@ -194,28 +200,32 @@ export const GRAFANA_DATASOURCE_DEFAULTS = {
  */
 export function renderDatasources(input: GrafanaDatasourcesInput): string {
   const { prometheusUrl, lokiUrl, scrapeInterval, address, sslmode } = checkedDatasourcesInput(input);
+  const withPrometheus = input.prometheus ?? true;
+  const prometheus = [
+    {
+      name: "Prometheus",
+      type: DATASOURCE_TYPES.prometheus,
+      uid: DATASOURCE_UIDS.prometheus,
+      access: "proxy",
+      url: prometheusUrl,
+      isDefault: true,
+      editable: false,
+      jsonData: { httpMethod: "POST", timeInterval: scrapeInterval },
+    },
+  ];
   const file = {
     apiVersion: 1,
     deleteDatasources: [],
     prune: true,
     datasources: [
-      {
-        name: "Prometheus",
-        type: DATASOURCE_TYPES.prometheus,
-        uid: DATASOURCE_UIDS.prometheus,
-        access: "proxy",
-        url: prometheusUrl,
-        isDefault: true,
-        editable: false,
-        jsonData: { httpMethod: "POST", timeInterval: scrapeInterval },
-      },
+      ...(withPrometheus ? prometheus : []),
       {
         name: "Loki",
         type: DATASOURCE_TYPES.loki,
         uid: DATASOURCE_UIDS.loki,
         access: "proxy",
         url: lokiUrl,
-        isDefault: false,
+        isDefault: !withPrometheus,
         editable: false,
         // No derivedFields for trace_id: Grafana's internal links from Loki only target tracing
         // data sources, and none is deployed. Add one here together with Tempo.

@@ -39,6 +39,11 @@ export const SCRAPE_JOBS = {
   alloy: { port: 12345, path: "/metrics" },
   promtail: { port: 9080, path: "/metrics" },
   grafana: { port: 3000, path: "/metrics" },
+  /**
+   * The app services' own /metrics (prom-client), on each service's port and path (its entry's
+   * `metrics`): one scrape config per service, `app-<service>`, every series labelled job="app".
+   */
+  app: { port: 3000, path: "/metrics" },
 } as const;
 export type ScrapeJob = keyof typeof SCRAPE_JOBS;
 
@@ -104,6 +109,8 @@ export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes" | "restor
   alloy: ["loki_write_sent_entries_total", "loki_write_dropped_entries_total", "loki_write_request_duration_seconds_count"],
   promtail: ["promtail_sent_entries_total", "promtail_dropped_entries_total"],
   grafana: ["grafana_alerting_active_alerts"],
+  // The services choose their own metric names; the alerts rely on `up` only.
+  app: [],
   // Written by the backup scheduler into the backups volume, read by node-exporter's textfile collector.
   backup: [
     "updateio_backup_last_run_success",

@@ -20,6 +20,7 @@ import { judgeUser } from "../normalize";
 import type { PolicyRule } from "../types";
 import { capabilitiesDropped } from "./capabilities-dropped";
 import { cpuCap } from "./cpu-cap";
+import { createdbDevOnly } from "./createdb-dev-only";
 import { cpuLimit } from "./cpu-limit";
 import { dataInternalNetworks } from "./data-internal-networks";
 import { declaredNetworks } from "./declared-networks";
@@ -116,6 +117,8 @@ export const RULES: readonly PolicyRule[] = Object.freeze([
   requiredLabels,
   // Prod only: volumes that hold data are protected against destroy.
   prodVolumeProtected,
+  // Dev only: the schema owner's CREATEDB (prisma migrate dev's shadow database).
+  createdbDevOnly,
   // What keeps the policy from being stepped around.
   noUnjudgedExpressions,
   noProvisioners,

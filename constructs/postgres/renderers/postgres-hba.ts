@@ -15,6 +15,12 @@ export interface PgHbaInput {
    * @default []
    */
   readonly otherDatabases?: readonly { readonly database: string; readonly roles: readonly string[] }[];
+  /**
+   * Roles of databaseRoles also allowed into any database (dev's CREATEDB owner: prisma migrate dev
+   * connects to the shadow database it creates, whose name is random). Never outside dev.
+   * @default []
+   */
+  readonly anyDatabaseRoles?: readonly string[];
 }
 
 const HEADER = ["# TYPE", "DATABASE", "USER", "ADDRESS", "METHOD"];
@@ -67,6 +73,12 @@ export function renderPgHba(input: PgHbaInput): string {
         );
     }
   });
+  const anywhere = input.anyDatabaseRoles ?? [];
+  for (const role of anywhere)
+    if (!input.databaseRoles.includes(role))
+      throw new Error(
+        `renderPgHba: anyDatabaseRoles entry "${role}" must also be in databaseRoles (only a role of the database may get more)`,
+      );
   const rows: [string, string, string, string, string][] = [
     ["local", "all", input.superuser, "", "peer"],
     ["local", "all", "all", "", "reject"],
@@ -78,6 +90,9 @@ export function renderPgHba(input: PgHbaInput): string {
       "samenet",
       "scram-sha-256",
     ]),
+    ...(anywhere.length > 0
+      ? [["host", "all", anywhere.join(","), "samenet", "scram-sha-256"] as [string, string, string, string, string]]
+      : []),
     ["host", "replication", [...input.replicationRoles].join(","), "samenet", "scram-sha-256"],
     ["host", "all", "all", "all", "reject"],
     ["host", "replication", "all", "all", "reject"],

@@ -91,6 +91,8 @@ export interface PostgresRolesInput {
    * replica, so the primary keeps the WAL a replica has not received yet.
    */
   readonly replication?: { readonly role: string; readonly passwordFile: string; readonly slots: readonly string[] };
+  /** Dev only: the owner may CREATE DATABASE (prisma migrate dev's shadow database). @default false */
+  readonly ownerCreatedb?: boolean;
 }
 
 /**
@@ -134,7 +136,7 @@ function renderBaseSql(input: PostgresRolesInput): string {
 \\set ON_ERROR_STOP on
 \\set owner_password \`cat ${input.ownerPasswordFile}\`
 \\set app_password \`cat ${input.appPasswordFile}\`
-CREATE ROLE ${input.ownerRole} LOGIN PASSWORD :'owner_password';
+CREATE ROLE ${input.ownerRole} LOGIN ${input.ownerCreatedb === true ? "CREATEDB " : ""}PASSWORD :'owner_password';
 CREATE ROLE ${input.appRole} LOGIN PASSWORD :'app_password';
 \\unset owner_password
 \\unset app_password
