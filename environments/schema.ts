@@ -807,6 +807,11 @@ export function crossFieldProblems(input: unknown): Problem[] {
     const debugPorts: unknown[] = Array.isArray(svc.debugPorts) ? svc.debugPorts : [];
     if (debugPorts.length > 0 && name !== undefined && name !== "dev")
       issue(["services", svcName, "debugPorts"], "debug ports are for dev only; remove them");
+    if (debugPorts.length > 0 && typeof svc.replicas === "number" && svc.replicas > 1)
+      issue(
+        ["services", svcName, "debugPorts"],
+        `the forwarder reaches the service by name, so one of its ${svc.replicas} replicas at random: set replicas to 1 or remove debugPorts`,
+      );
     for (const p of debugPorts) {
       if (typeof p !== "number") continue;
       if (p === svc.port)

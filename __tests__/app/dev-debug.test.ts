@@ -5,8 +5,9 @@
 import { describe, expect, it } from "vitest";
 import { DevPortForward, PlatformNetwork, ServiceImage } from "../../constructs/kit";
 import { evaluatePolicy } from "../../constructs/policy/policy-aspect";
-import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
+import { loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { refusals } from "../support/config-problems";
 
 const OUT = testOutdir("dev-debug");
 const SOCAT = "alpine/socat:1.8.0.3";
@@ -25,15 +26,7 @@ function build(overrides: Partial<ConstructorParameters<typeof DevPortForward>[2
   return { stack, fwd };
 }
 
-const problemsOf = (fn: () => unknown): string[] => {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  throw new Error("accepted");
-};
+const problemsOf = refusals;
 
 describe("DevPortForward", () => {
   it("is a hardened socat container on its own non-internal network and the target's, publishing 127.0.0.1 only, and passes the dev pack", () => {

@@ -12,12 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { projectPath } from "../../constructs/kit/service-image";
-import { ConfigError, loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import { type EnvironmentName } from "../../environments/load";
 import { VARIABLES, type VariableKey } from "../../environments/variables";
 import { describeIfBinary } from "../support/binaries";
 import { synthEnvironment, uploadedFile } from "../support/stacks";
 import { fakeSourceRoot } from "../support/dev-sources";
 import { strings, validateTemplates } from "../support/terraform-templates";
+import { loadProblems } from "../support/config-problems";
 
 const PEER_KEY = `${"A".repeat(43)}=`;
 const DIGEST = `@sha256:${"0123456789abcdef".repeat(4)}`;
@@ -85,15 +86,7 @@ const BASE: Record<VariableKey, { value: string; with?: Partial<Record<VariableK
 const named = (env: EnvironmentName, vars: Partial<Record<VariableKey, string>>) =>
   Object.fromEntries(Object.entries(vars).map(([k, v]) => [`UPDATEIO_${env.toUpperCase()}_${k}`, v]));
 
-function problemsOf(env: EnvironmentName, vars: Record<string, string>): string[] {
-  try {
-    loadEnvironmentConfig(env, vars);
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-}
+const problemsOf = (env: EnvironmentName, vars: Record<string, string>): string[] => loadProblems(env, vars);
 
 const figures = { tried: 0, refusedNamed: 0, acceptedSafely: 0 };
 afterAll(() => {

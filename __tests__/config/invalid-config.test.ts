@@ -362,6 +362,13 @@ const CASES: readonly Case[] = [
     says: /must be "127.0.0.1" or "0.0.0.0"/,
   },
   {
+    name: "debug ports on a service with two replicas (the forwarder would pick one at random)",
+    env: "dev",
+    mutate: (c) => (c.services.api.replicas = 2),
+    path: "services.api.debugPorts",
+    says: /one of its 2 replicas at random: set replicas to 1 or remove debugPorts/,
+  },
+  {
     name: "debug ports in test",
     env: "test",
     mutate: (c) => (c.services.api.debugPorts = [9229]),

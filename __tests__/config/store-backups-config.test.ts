@@ -1,20 +1,11 @@
 /** The `backups` config section and the four backups budgets: defaults per environment, and what is refused. */
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import { loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import { mutatedProblems } from "../support/config-problems";
 
 const STORES = ["redis", "rabbitmq", "grafana", "edge"] as const;
 
-function problems(env: EnvironmentName, mutate: (c: any) => void): string[] {
-  const bad = structuredClone(loadEnvironmentConfig(env, {})) as any;
-  mutate(bad);
-  try {
-    validateEnvironmentConfig(bad, env);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  return [];
-}
+const problems = (env: EnvironmentName, mutate: (c: any) => void): string[] => mutatedProblems(env, loadEnvironmentConfig(env, {}), mutate);
 
 describe("backups config", () => {
   it("test and prod back up every store, dev none; the Grafana job's image is pinned by digest where digests are required", () => {

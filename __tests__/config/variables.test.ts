@@ -7,24 +7,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, ENVIRONMENTS, loadEnvironmentConfig, loadEnvironments } from "../../environments/load";
+import { ENVIRONMENTS, loadEnvironmentConfig, loadEnvironments } from "../../environments/load";
 import { replacementsOf, VARIABLES, variableNames, type VariableKey } from "../../environments/variables";
 import { buildEnvironment, sharedEnvironment, synthEnvironment } from "../support/stacks";
 import { fakeSourceRoot, PROJECT_ROOT } from "../support/dev-sources";
+import { loadProblems } from "../support/config-problems";
 
 const PEER_KEY = `${"A".repeat(43)}=`;
 const OUT = mkdtempSync(join(tmpdir(), "config-variables-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
-function problems(env: string, vars: Record<string, string>): string[] {
-  try {
-    loadEnvironmentConfig(env, vars);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  return [];
-}
+const problems = (env: string, vars: Record<string, string>): string[] => loadProblems(env, vars);
 
 /** The one problem line naming `variable`; every refusal names the variable the user set. */
 function refusal(env: string, vars: Record<string, string>, variable = Object.keys(vars)[0]!): string {

@@ -9,10 +9,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
+import { loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
 import { MIGRATIONS_HASH_LABEL } from "../../constructs/app/migration-job";
 import { DEV_SOURCE_FOLDERS, fakeSourceRoot, PROJECT_ROOT } from "../support/dev-sources";
 import { sharedEnvironment, synthEnvironment, type TerraformJson } from "../support/stacks";
+import { loadProblems } from "../support/config-problems";
 
 const OUT = mkdtempSync(join(tmpdir(), "dev-source-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -28,15 +29,7 @@ const container = (json: TerraformJson, name: string): Json => {
   expect(found, name).toHaveLength(1);
   return found[0]!;
 };
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    loadEnvironmentConfig("dev", env);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  return [];
-};
+const problemsOf = (env: Record<string, string>): string[] => loadProblems("dev", env);
 
 describe("dev without UPDATEIO_DEV_SOURCE_ROOT: the reference service in all five roles", () => {
   const { json } = sharedEnvironment("dev");

@@ -12,9 +12,10 @@ import { Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { EnvironmentStack } from "../../environments/environment-stack";
-import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import type { EnvironmentConfig, ObservabilityProfile } from "../../environments/schema";
 import { synthEnvironment, uploadedFile, type SynthesizedEnvironment, type TerraformJson } from "../support/stacks";
+import { mutatedProblems } from "../support/config-problems";
 
 const OUT = mkdtempSync(join(tmpdir(), "observability-profile-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -210,17 +211,7 @@ const VALID: Record<EnvironmentName, EnvironmentConfig> = {
   prod: loadEnvironmentConfig("prod", {}),
 };
 
-function problemsOf(env: EnvironmentName, mutate: (c: any) => void): string[] {
-  const changed = structuredClone(VALID[env]) as any;
-  mutate(changed);
-  try {
-    validateEnvironmentConfig(changed, env);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  return [];
-}
+const problemsOf = (env: EnvironmentName, mutate: (c: any) => void): string[] => mutatedProblems(env, VALID[env], mutate);
 
 describe("the profile in the config", () => {
   it.each(["test", "prod"] as const)("%s must be full: the message names the key and the fix", (env) => {

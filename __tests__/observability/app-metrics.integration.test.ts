@@ -6,7 +6,7 @@
  * carry job="app" and the service's name. Swarm's `tasks.<svc>` DNS is not run here (no Swarm DNS):
  * the DNS entries are checked by promtool only.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,10 +14,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { parse } from "yaml";
 import { alertRules, renderPrometheusRules } from "../../constructs/observability/renderers/alert-rules";
-import { prometheusArgs, renderPrometheusConfig } from "../../constructs/observability/renderers/prometheus";
+import { renderPrometheusConfig } from "../../constructs/observability/renderers/prometheus";
 import { appScrapeTarget } from "../../environments/observability";
 import { describeIfBinary } from "../support/binaries";
 import { freePort } from "../support/helpers";
+import { pollUntil, promQuery, startPrometheus, stopProcess } from "../support/promql";
 import { explain, promtool } from "../support/promtool";
 import { synthEnvironment, type TerraformJson } from "../support/stacks";
 
@@ -83,25 +84,8 @@ describeIfBinary("prometheus", "Prometheus scraping a stand-in app service throu
   let prometheus: ChildProcess | undefined;
   let app: Server | undefined;
 
-  const query = async (promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
-    const body = (await (await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`)).json()) as {
-      status: string;
-      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-    };
-    if (body.status !== "success") throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
-    return body.data.result;
-  };
-  const waitFor = async (what: string, check: () => Promise<boolean>, seconds = 30) => {
-    for (let i = 0; i < seconds * 4; i++) {
-      try {
-        if (await check()) return;
-      } catch {
-        // not up yet
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`timed out after ${seconds}s waiting for ${what}`);
-  };
+  const query = (promql: string) => promQuery(base, promql);
+  const waitFor = pollUntil;
 
   beforeAll(async () => {
     const [promPort, appPort, closedPort] = [await freePort(), await freePort(), await freePort()];
@@ -135,20 +119,11 @@ describeIfBinary("prometheus", "Prometheus scraping a stand-in app service throu
         ],
       }),
     );
-    prometheus = spawn(
-      "prometheus",
-      prometheusArgs({ retentionDays: 1, configPath, storagePath: join(dir, "data"), listenAddress: `127.0.0.1:${promPort}` }),
-      { stdio: "ignore" },
-    );
-    await waitFor("prometheus /-/ready", async () => (await fetch(`${base}/-/ready`)).ok);
+    prometheus = await startPrometheus({ configPath, storagePath: join(dir, "data"), port: promPort, retentionDays: 1 });
   }, 60_000);
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
-      const exited = new Promise((r) => prometheus!.once("exit", r));
-      prometheus.kill("SIGTERM");
-      await exited;
-    }
+    await stopProcess(prometheus);
     await new Promise((r) => (app ? app.close(r) : r(undefined)));
     if (dir !== "") rmSync(dir, { recursive: true, force: true });
   });

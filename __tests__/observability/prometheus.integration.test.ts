@@ -27,7 +27,7 @@ import {
 import { prometheusArgs, renderPrometheusConfig, type PrometheusConfigInput } from "../../constructs/observability/renderers/prometheus";
 import { describeIfBinary } from "../support/binaries";
 import { errorOf, freePort } from "../support/helpers";
-import { promqlIdentifiers } from "../support/promql";
+import { pollUntil, promqlIdentifiers, promQuery, startPrometheus, stopProcess } from "../support/promql";
 import { explain, promtool } from "../support/promtool";
 
 // ---------------------------------------------------------------------------------------------
@@ -972,23 +972,8 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
   const processes: ChildProcess[] = [];
   let base = "";
 
-  const query = async (promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
-    const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-    if (body.status !== "success") throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
-    return body.data.result;
-  };
-  const waitFor = async (what: string, check: () => Promise<boolean>, seconds = 30) => {
-    for (let i = 0; i < seconds * 4; i++) {
-      try {
-        if (await check()) return;
-      } catch {
-        // not up yet
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`timed out after ${seconds}s waiting for ${what}`);
-  };
+  const query = (promql: string) => promQuery(base, promql);
+  const waitFor = pollUntil;
 
   beforeAll(async () => {
     const [promPort, nodePort, closedPort] = [await freePort(), await freePort(), await freePort()];
@@ -1033,22 +1018,12 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
       spawn("prometheus-node-exporter", [`--web.listen-address=127.0.0.1:${nodePort}`, `--collector.textfile.directory=${textfiles}`], {
         stdio: "ignore",
       }),
-      spawn(
-        "prometheus",
-        prometheusArgs({ retentionDays: 2, configPath, storagePath: join(dir, "data"), listenAddress: `127.0.0.1:${promPort}` }),
-        { stdio: "ignore" },
-      ),
+      await startPrometheus({ configPath, storagePath: join(dir, "data"), port: promPort, retentionDays: 2 }),
     );
-    await waitFor("prometheus /-/ready", async () => (await fetch(`${base}/-/ready`)).ok);
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of processes) {
-      if (p.exitCode !== null || p.signalCode !== null) continue;
-      const exited = new Promise((r) => p.once("exit", r));
-      p.kill("SIGTERM");
-      await exited;
-    }
+    for (const p of processes) await stopProcess(p);
     if (dir !== "") rmSync(dir, { recursive: true, force: true });
   });
 

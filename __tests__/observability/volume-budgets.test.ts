@@ -25,10 +25,11 @@ import {
   prometheusRetentionSize,
 } from "../../constructs/observability/volume-budgets";
 import { VOLUME_USAGE_SCRIPT, VolumeUsage } from "../../constructs/observability/volume-usage";
-import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import type { EnvironmentConfig } from "../../environments/schema";
 import { errorOf } from "../support/helpers";
 import { sharedEnvironment, synthEnvironment, uploadedFile, type SynthesizedEnvironment } from "../support/stacks";
+import { mutatedProblems } from "../support/config-problems";
 
 const OUT = mkdtempSync(join(tmpdir(), "volume-budgets-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -47,17 +48,11 @@ function withMetrics(env: EnvironmentName): SynthesizedEnvironment {
   return devFull;
 }
 
-function problemsOf(env: EnvironmentName, mutate: (c: any) => void): string[] {
-  const bad = structuredClone(VALID[env]) as any;
-  mutate(bad);
-  try {
-    validateEnvironmentConfig(bad, env);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  throw new Error("expected a ConfigError, but the configuration was accepted");
-}
+const problemsOf = (env: EnvironmentName, mutate: (c: any) => void): string[] => {
+  const problems = mutatedProblems(env, VALID[env], mutate);
+  if (problems.length === 0) throw new Error("expected a ConfigError, but the configuration was accepted");
+  return problems;
+};
 
 describe("budgets in the config", () => {
   it("gives every environment a budget for every kind of stateful volume", () => {

@@ -12,20 +12,13 @@ import { PostgresCluster } from "../../constructs/postgres";
 import { renderPgHba } from "../../constructs/postgres/renderers/postgres-hba";
 import { renderPostgresInitSql } from "../../constructs/postgres/renderers/postgres";
 import { EnvironmentStack } from "../../environments/environment-stack";
-import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
+import { loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
 import { check, DIGEST, fixture, findings, container } from "../policy/fixtures";
 import { sharedEnvironment } from "../support/stacks";
+import { refusals } from "../support/config-problems";
 
 const RULE = "createdb-dev-only";
-const problems = (fn: () => unknown): string[] => {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-  throw new Error("accepted");
-};
+const problems = refusals;
 const upload = (content: string, file = "/docker-entrypoint-initdb.d/20-roles.sql") => ({ upload: [{ file, content }] });
 
 describe("dev's owner may create databases; nobody else", () => {

@@ -145,7 +145,8 @@ describeIf(
   "Grafana's Postgres role on a real PostgreSQL, from the synthesized dev stack",
   () => {
     const out = mkdtempSync(join(tmpdir(), "postgres-grafana-test-"));
-    const { json } = synthEnvironment("dev", {}, out);
+    // The full observability profile: dev's default (logs) has no dashboards or alerting.
+    const { json } = synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }, out);
     const pgFiles = seedUploads(json, "dev-postgres-seed");
     const grafanaFiles = seedUploads(json, "dev-grafana-seed");
     const datasource = (

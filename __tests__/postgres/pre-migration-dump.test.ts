@@ -15,21 +15,14 @@ import { loadEnvironmentConfig } from "../../environments/load";
 import { errorOf } from "../support/helpers";
 import { sharedEnvironment, uploadedFile } from "../support/stacks";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { PRE_MIGRATION_DUMP_INPUT } from "../support/postgres-inputs";
 
 const OUT = testOutdir("pre-migration-dump-test");
 const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 const API = `ghcr.io/updateio/api:1.4.0@sha256:${"ab12".repeat(16)}`;
 /** Terraform's escaping of literal `${` and `%{` in the JSON, undone: the text the container gets. */
 const unescape = (text: string) => text.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
-const INPUT = {
-  host: "postgres",
-  port: 5432,
-  database: "updateio",
-  role: "updateio_backup",
-  passwordFile: "/run/secrets/postgres_backup_password",
-  keep: 3,
-  budgetMb: 81920,
-};
+const INPUT = PRE_MIGRATION_DUMP_INPUT;
 
 function build() {
   const stack = testStack(OUT, "prod");

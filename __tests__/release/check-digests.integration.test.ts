@@ -2,7 +2,7 @@
  * The digest check (npm run release:check) against a registry started here (node:http on 127.0.0.1,
  * the bearer-token flow of ghcr.io and Docker Hub), reading the environment exactly as synth does.
  */
-import { spawn } from "node:child_process";
+import { execAsync } from "../support/helpers";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -158,18 +158,13 @@ describe("release:check against a local registry with a token service", () => {
     const missing = `${registry.host}/updateio/mini-app:9.9.9@${digestOf("missing")}`;
     // Asynchronous: the registry answers from this process's event loop.
     const cli = (env: Record<string, string>, args: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "scripts", "check-digests.ts"), ...args], {
-          cwd: ROOT,
-          env: { ...base, ...env },
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", reject);
-        child.on("close", (status) => resolve({ status, stdout, stderr }));
-      });
+      execAsync(
+        join(ROOT, "node_modules", ".bin", "tsx"),
+        [join(ROOT, "scripts", "check-digests.ts"), ...args],
+        { ...base, ...env },
+        120_000,
+        ROOT,
+      );
     const refused = await cli({ UPDATEIO_TEST_RELEASES_FILE: "/nonexistent/releases.json" }, ["--env", "test"]);
     expect(refused.stderr).toMatch(/UPDATEIO_TEST_RELEASES_FILE: cannot read "\/nonexistent\/releases.json"/);
     expect(refused.status).toBe(2);

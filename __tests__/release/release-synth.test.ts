@@ -6,9 +6,9 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadEnvironmentConfig } from "../../environments/load";
 import { buildEnvironment, synthEnvironment, type TerraformJson } from "../support/stacks";
 import { refOf, releasedFixture, SERVICES } from "./fixtures";
+import { loadProblems } from "../support/config-problems";
 
 const fixture = releasedFixture();
 afterAll(() => rmSync(fixture.dir, { recursive: true, force: true }));
@@ -27,15 +27,7 @@ function serviceImages(json: TerraformJson, env: string): Record<string, string>
   );
 }
 
-function problems(env: "test" | "prod", vars: Record<string, string>): string[] {
-  try {
-    loadEnvironmentConfig(env, vars);
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-}
+const problems = (env: "test" | "prod", vars: Record<string, string>): string[] => loadProblems(env, vars);
 
 describe.each(["test", "prod"] as const)("%s from a releases file written by release:pins", (env) => {
   const key = `UPDATEIO_${env.toUpperCase()}_RELEASES_FILE`;

@@ -20,7 +20,7 @@ import { renderRabbitBackupHooks, renderRabbitRestoreScript } from "../../constr
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "../../constructs/observability/renderers/grafana-backup";
 import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "../../constructs/edge/renderers/edge-backup";
 import { describeIf, requireBinary } from "../support/binaries";
-import { BACKUP_SCRIPT_INPUT, RELOAD_JOB_INPUT, REPLICA_BOOTSTRAP_INPUT } from "../support/postgres-inputs";
+import { BACKUP_SCRIPT_INPUT, PRE_MIGRATION_DUMP_INPUT, RELOAD_JOB_INPUT, REPLICA_BOOTSTRAP_INPUT } from "../support/postgres-inputs";
 
 const ROOT = join(__dirname, "..", "..");
 /** The glob constructs/**\/assets/*.sh, as a pattern on repository-relative paths. */
@@ -147,16 +147,7 @@ const SAMPLES: readonly Sample[] = [
   {
     asset: "constructs/postgres/assets/pre-migration-dump.sh",
     name: "prod (budget checked)",
-    render: () =>
-      renderPreMigrationDumpScript({
-        host: "postgres",
-        port: 5432,
-        database: "updateio",
-        role: "updateio_backup",
-        passwordFile: "/run/secrets/postgres_backup_password",
-        keep: 3,
-        budgetMb: 81920,
-      }),
+    render: () => renderPreMigrationDumpScript(PRE_MIGRATION_DUMP_INPUT),
   },
   { asset: "constructs/postgres/assets/offsite-dirs.sh", name: "defaults", render: () => renderOffsiteScript(offsiteInput) },
   {

@@ -1,4 +1,5 @@
 /** Small helpers shared by test files. */
+import { spawn } from "node:child_process";
 import { createServer, type AddressInfo, type Server } from "node:net";
 
 /** Distinct loopback ports free right now (held open together so they differ; the kernel picks them). */
@@ -32,4 +33,32 @@ export function errorOf(fn: () => unknown): string {
     return (e as Error).message;
   }
   throw new Error("expected an error, got none");
+}
+
+export interface ExecResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * A child process, awaited. The S3 server runs in this process: anything that talks to it must be
+ * spawned asynchronously, never with spawnSync (that would block the server it waits for).
+ */
+export function execAsync(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 120_000,
+  cwd?: string,
+): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...args], { env, timeout: timeoutMs, ...(cwd ? { cwd } : {}) });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
 }

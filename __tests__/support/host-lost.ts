@@ -13,30 +13,10 @@ import S3rver from "s3rver";
 import { renderEnabledPlugins, renderRabbitConf } from "../../constructs/rabbitmq";
 import { renderRedisAcl, renderRedisBackupAclLine, renderRedisConf } from "../../constructs/redis";
 import { requireBinary } from "./binaries";
-import { freePort, freePorts } from "./helpers";
+import { execAsync, freePort, freePorts } from "./helpers";
 import { rabbitNodeEnv } from "./rabbitmq-node";
 
-export interface ExecResult {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/**
- * A child process, awaited. The S3 server runs in this process: anything that talks to it must be
- * spawned asynchronously, never with spawnSync (that would block the server it waits for).
- */
-export function execAsync(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...args], { env, timeout: timeoutMs });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
+export { execAsync, type ExecResult } from "./helpers";
 
 /** s3rver on 127.0.0.1 with one bucket; its default credentials are S3RVER / S3RVER. */
 export class S3Loopback {

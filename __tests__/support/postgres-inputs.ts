@@ -1,5 +1,6 @@
 /** Renderer inputs for the prod Postgres cluster's scripts, shared by their unit tests, the real-server tests and shellcheck. */
 import type { BackupScriptInput } from "../../constructs/postgres/renderers/backup-scripts";
+import type { PreMigrationDumpScriptInput } from "../../constructs/postgres/renderers/pre-migration-dump";
 import { postgresClusterSettings } from "../../constructs/postgres/renderers/postgres";
 
 /** The backup job: daily dumps at 02:00 kept 7/4/6, weekly base backups (two kept). */
@@ -13,6 +14,17 @@ export const BACKUP_SCRIPT_INPUT: BackupScriptInput = {
   retention: { daily: 7, weekly: 4, monthly: 6 },
   baseBackupEveryDays: 7,
   keepBaseBackups: 2,
+};
+
+/** The pre-migration dump as the backup job's role, three kept, prod's backups budget. */
+export const PRE_MIGRATION_DUMP_INPUT: PreMigrationDumpScriptInput = {
+  host: "postgres",
+  port: 5432,
+  database: "updateio",
+  role: "updateio_backup",
+  passwordFile: "/run/secrets/postgres_backup_password",
+  keep: 3,
+  budgetMb: 81920,
 };
 
 /** The reload job for a primary and one replica. */

@@ -1,3 +1,6 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { prometheusArgs } from "../../constructs/observability/renderers/prometheus";
+
 /**
  * PromQL identifiers, extracted conservatively for "does this query name a real metric" checks:
  * strings, label matchers, ranges and label lists are removed; every remaining identifier
@@ -36,4 +39,57 @@ export function promqlIdentifiers(expr: string): { metrics: string[]; functions:
     (tokens[i + 1] === "(" ? functions : metrics).add(token);
   });
   return { metrics: [...metrics].sort(), functions: [...functions].sort() };
+}
+
+/** One instant-query result of Prometheus' HTTP API. */
+export type PromSample = { metric: Record<string, string>; value: [number, string] };
+
+/** An instant query against a running Prometheus at `base` (http://host:port); throws unless it succeeded. */
+export async function promQuery(base: string, promql: string): Promise<PromSample[]> {
+  const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+  const body = (await res.json()) as { status: string; data: { result: PromSample[] } };
+  if (body.status !== "success") throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
+  return body.data.result;
+}
+
+/** Polls `check` every 250 ms (an error counts as "not yet") until it is true; throws after `seconds`. */
+export async function pollUntil(what: string, check: () => Promise<boolean>, seconds = 30): Promise<void> {
+  for (let i = 0; i < seconds * 4; i++) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${seconds}s waiting for ${what}`);
+}
+
+/** Starts Debian's prometheus with the rendered flags on 127.0.0.1:`port` and waits until /-/ready answers. */
+export async function startPrometheus(o: {
+  configPath: string;
+  storagePath: string;
+  port: number;
+  retentionDays: number;
+}): Promise<ChildProcess> {
+  const child = spawn(
+    "prometheus",
+    prometheusArgs({
+      retentionDays: o.retentionDays,
+      configPath: o.configPath,
+      storagePath: o.storagePath,
+      listenAddress: `127.0.0.1:${o.port}`,
+    }),
+    { stdio: "ignore" },
+  );
+  await pollUntil("prometheus /-/ready", async () => (await fetch(`http://127.0.0.1:${o.port}/-/ready`)).ok);
+  return child;
+}
+
+/** SIGTERM, then waits for the exit (nothing when it has already exited). */
+export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
 }

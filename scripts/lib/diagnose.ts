@@ -15,7 +15,7 @@ export function knownCauses(diagnostics: readonly TerraformDiagnostic[]): string
   }
   if (diagnostics.some((d) => /filesha256|no file exists|no such file or directory/.test(`${d.summary} ${d.detail}`))) {
     causes.push(
-      "cause: a file the configuration hashes is missing: dev builds its images from the UpdateIO sources (UPDATEIO_DEV_SOURCE_ROOT, default ../updateio/<service>/Dockerfile).",
+      "cause: a file the configuration hashes is missing: dev builds its images from UPDATEIO_DEV_SOURCE_ROOT/<service>/Dockerfile when that is set (synth checks they exist, so the file went missing after synth), else from examples/reference-service.",
     );
   }
   return causes;

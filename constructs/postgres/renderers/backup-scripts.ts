@@ -92,13 +92,40 @@ export interface RetentionPolicy {
   readonly monthly?: number;
 }
 
-export interface BackupScriptInput {
+/** How a backup script reaches the database: the part every Postgres backup script shares. */
+export interface BackupConnection {
   readonly host: string;
   readonly port: number;
   readonly database: string;
   /** Role the backups connect as. */
   readonly role: string;
   readonly passwordFile: string;
+}
+
+/** The connection's problems, each naming its key (empty when fine). */
+export function backupConnectionProblems(input: BackupConnection): string[] {
+  const p: string[] = [];
+  if (!/^[a-z0-9][a-z0-9.-]{0,62}$/.test(input.host)) p.push(`host "${input.host}" must be a DNS name`);
+  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) p.push(`port ${input.port} must be 1-65535`);
+  if (!IDENT.test(input.database)) p.push(`database "${input.database}" must be a lowercase SQL identifier`);
+  if (!IDENT.test(input.role)) p.push(`role "${input.role}" must be a lowercase SQL identifier`);
+  if (!ABS_PATH.test(input.passwordFile)) p.push(`passwordFile "${input.passwordFile}" must be an absolute path`);
+  return p;
+}
+
+/** The asset placeholders of a (validated) connection, with the backups volume's root. */
+export function backupConnectionPlaceholders(input: BackupConnection): Record<string, string | number> {
+  return {
+    BACKUP_ROOT,
+    HOST: input.host,
+    PORT: input.port,
+    DATABASE: input.database,
+    ROLE: input.role,
+    PASSWORD_FILE: input.passwordFile,
+  };
+}
+
+export interface BackupScriptInput extends BackupConnection {
   /** Daily run time, "HH:MM" UTC. */
   readonly at: string;
   readonly retention: Required<RetentionPolicy>;
@@ -120,12 +147,7 @@ export const BACKUP_INTERVAL_SECONDS = 86400;
 
 /** Validates and returns the problems (empty when fine). */
 export function backupScriptProblems(input: BackupScriptInput): string[] {
-  const p: string[] = [];
-  if (!/^[a-z0-9][a-z0-9.-]{0,62}$/.test(input.host)) p.push(`host "${input.host}" must be a DNS name`);
-  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) p.push(`port ${input.port} must be 1-65535`);
-  if (!IDENT.test(input.database)) p.push(`database "${input.database}" must be a lowercase SQL identifier`);
-  if (!IDENT.test(input.role)) p.push(`role "${input.role}" must be a lowercase SQL identifier`);
-  if (!ABS_PATH.test(input.passwordFile)) p.push(`passwordFile "${input.passwordFile}" must be an absolute path`);
+  const p = backupConnectionProblems(input);
   if (!/^([01][0-9]|2[0-3]):[0-5][0-9]$/.test(input.at)) p.push(`schedule.at "${input.at}" must be HH:MM (24h, UTC), e.g. "02:00"`);
   const r = input.retention;
   if (!Number.isInteger(r.daily) || r.daily < 1 || r.daily > 366) p.push(`retention.daily ${r.daily} must be a whole number from 1 to 366`);
@@ -166,12 +188,7 @@ export function renderBackupScript(input: BackupScriptInput): string {
   return fillAsset(
     BACKUP_SH,
     {
-      BACKUP_ROOT,
-      HOST: input.host,
-      PORT: input.port,
-      DATABASE: input.database,
-      ROLE: input.role,
-      PASSWORD_FILE: input.passwordFile,
+      ...backupConnectionPlaceholders(input),
       AT: input.at,
       INTERVAL_SECONDS: BACKUP_INTERVAL_SECONDS,
       RETRY_SECONDS: input.retrySeconds ?? 3600,

@@ -4,8 +4,7 @@
  * stack's `pre_migration_dump` output and docs/runbooks/postgres-restore.md give in the same form.
  */
 import { join } from "node:path";
-import { ABS_PATH, IDENT } from "./login-role";
-import { BACKUP_ROOT } from "./backup-scripts";
+import { BACKUP_ROOT, backupConnectionPlaceholders, backupConnectionProblems, type BackupConnection } from "./backup-scripts";
 import { fillAsset, readAsset } from "../../kit/assets";
 
 const PRE_MIGRATION_DUMP_SH = readAsset(join(__dirname, "..", "assets"), "pre-migration-dump.sh");
@@ -17,13 +16,8 @@ export const RELEASE_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** @default number of pre-migration dumps kept. */
 export const DEFAULT_PRE_MIGRATION_KEEP = 3;
 
-export interface PreMigrationDumpScriptInput {
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
-  /** The backup role (reads all data; PostgresBackup's). */
-  readonly role: string;
-  readonly passwordFile: string;
+/** `role` is the backup role (reads all data; PostgresBackup's). */
+export interface PreMigrationDumpScriptInput extends BackupConnection {
   /** Pre-migration dumps kept, newest first (1-50). */
   readonly keep: number;
   /** The backups volume's budget in MiB; 0 skips the check. */
@@ -32,12 +26,7 @@ export interface PreMigrationDumpScriptInput {
 
 /** Every problem of the input, each naming its key (empty when fine). */
 export function preMigrationDumpProblems(input: PreMigrationDumpScriptInput): string[] {
-  const p: string[] = [];
-  if (!/^[a-z0-9][a-z0-9.-]{0,62}$/.test(input.host)) p.push(`host "${input.host}" must be a DNS name`);
-  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) p.push(`port ${input.port} must be 1-65535`);
-  if (!IDENT.test(input.database)) p.push(`database "${input.database}" must be a lowercase SQL identifier`);
-  if (!IDENT.test(input.role)) p.push(`role "${input.role}" must be a lowercase SQL identifier`);
-  if (!ABS_PATH.test(input.passwordFile)) p.push(`passwordFile "${input.passwordFile}" must be an absolute path`);
+  const p = backupConnectionProblems(input);
   if (!Number.isInteger(input.keep) || input.keep < 1 || input.keep > 50)
     p.push(`keep ${input.keep} must be a whole number from 1 to 50 (each dump is about one scheduled dump's size)`);
   if (!Number.isInteger(input.budgetMb) || input.budgetMb < 0)
@@ -60,12 +49,7 @@ export function renderPreMigrationDumpScript(input: PreMigrationDumpScriptInput)
   return fillAsset(
     PRE_MIGRATION_DUMP_SH,
     {
-      BACKUP_ROOT,
-      HOST: input.host,
-      PORT: input.port,
-      DATABASE: input.database,
-      ROLE: input.role,
-      PASSWORD_FILE: input.passwordFile,
+      ...backupConnectionPlaceholders(input),
       KEEP: input.keep,
       BUDGET_MB: input.budgetMb,
     },

@@ -1,0 +1,32 @@
+/** The problems a configuration check reports, for tests that assert what is refused and why. */
+import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+
+/** The ConfigError's problems from fn; empty when fn accepts. Any other error is rethrown. */
+export function configProblems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+  return [];
+}
+
+/** Like configProblems, but an accepted configuration fails the test: for cases that must be refused. */
+export function refusals(fn: () => unknown): string[] {
+  const problems = configProblems(fn);
+  if (problems.length === 0) throw new Error("expected a ConfigError, but the configuration was accepted");
+  return problems;
+}
+
+/** Problems of loading `env` from these variables (the path main.ts takes). */
+export function loadProblems(env: string, vars: Record<string, string>): string[] {
+  return configProblems(() => loadEnvironmentConfig(env, vars));
+}
+
+/** Problems of `base` (a valid config of `env`) after `mutate` changed a copy of it. */
+export function mutatedProblems(env: EnvironmentName, base: unknown, mutate: (c: any) => void): string[] {
+  const changed = structuredClone(base) as any;
+  mutate(changed);
+  return configProblems(() => validateEnvironmentConfig(changed, env));
+}
