@@ -85,7 +85,6 @@ describeIfBinary("prometheus", "Prometheus scraping a stand-in app service throu
   let app: Server | undefined;
 
   const query = (promql: string) => promQuery(base, promql);
-  const waitFor = pollUntil;
 
   beforeAll(async () => {
     const [promPort, appPort, closedPort] = [await freePort(), await freePort(), await freePort()];
@@ -129,7 +128,7 @@ describeIfBinary("prometheus", "Prometheus scraping a stand-in app service throu
   });
 
   it("scrapes the service's own path; its series carry job=app and service=<name>", async () => {
-    await waitFor("the app's counter", async () => (await query("http_requests_total")).length === 1);
+    await pollUntil("the app's counter", async () => (await query("http_requests_total")).length === 1);
     const [series] = await query("http_requests_total");
     expect(series!.metric).toMatchObject({ job: "app", service: "api", route: "/health" });
     expect(series!.value[1]).toBe("7");
@@ -137,9 +136,9 @@ describeIfBinary("prometheus", "Prometheus scraping a stand-in app service throu
   }, 60_000);
 
   it("reports an unreachable replica as up == 0 with its service, which AppTargetDown watches (not ScrapeTargetDown)", async () => {
-    await waitFor("up == 0 for discord-bot", async () => (await query('up{job="app",service="discord-bot"} == 0')).length === 1);
+    await pollUntil("up == 0 for discord-bot", async () => (await query('up{job="app",service="discord-bot"} == 0')).length === 1);
     type Alert = { labels: Record<string, string>; state: string };
-    await waitFor("AppTargetDown pending", async () => {
+    await pollUntil("AppTargetDown pending", async () => {
       const alerts = ((await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } }).data.alerts;
       return alerts.some((a) => a.labels.alertname === "AppTargetDown" && a.labels.service === "discord-bot" && a.state === "pending");
     });

@@ -973,7 +973,6 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
   let base = "";
 
   const query = (promql: string) => promQuery(base, promql);
-  const waitFor = pollUntil;
 
   beforeAll(async () => {
     const [promPort, nodePort, closedPort] = [await freePort(), await freePort(), await freePort()];
@@ -1045,19 +1044,19 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
   });
 
   it("scrapes the node-exporter, whose metrics carry the catalogue's node and backup names", async () => {
-    await waitFor("up{job=node} == 1", async () => (await query('up{job="node"} == 1')).length === 1);
+    await pollUntil("up{job=node} == 1", async () => (await query('up{job="node"} == 1')).length === 1);
     for (const name of [...METRICS.node, ...METRICS.backup, ...METRICS.prometheus]) {
-      await waitFor(`series of ${name}`, async () => (await query(`count(${name})`)).length === 1, 15);
+      await pollUntil(`series of ${name}`, async () => (await query(`count(${name})`)).length === 1, 15);
     }
   }, 60_000);
 
   it("fires BackupFailed and holds ScrapeTargetDown pending for an unreachable target", async () => {
     type Alert = { labels: Record<string, string>; state: string };
     const alerts = async () => ((await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } }).data.alerts;
-    await waitFor("BackupFailed firing", async () =>
+    await pollUntil("BackupFailed firing", async () =>
       (await alerts()).some((a) => a.labels.alertname === "BackupFailed" && a.state === "firing"),
     );
-    await waitFor("ScrapeTargetDown pending", async () =>
+    await pollUntil("ScrapeTargetDown pending", async () =>
       (await alerts()).some((a) => a.labels.alertname === "ScrapeTargetDown" && a.labels.service === "redis" && a.state === "pending"),
     );
     const current = await alerts();

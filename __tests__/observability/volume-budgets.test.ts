@@ -29,7 +29,7 @@ import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName 
 import type { EnvironmentConfig } from "../../environments/schema";
 import { errorOf } from "../support/helpers";
 import { sharedEnvironment, synthEnvironment, uploadedFile, type SynthesizedEnvironment } from "../support/stacks";
-import { mutatedProblems } from "../support/config-problems";
+import { mutatedConfig, refusals } from "../support/config-problems";
 
 const OUT = mkdtempSync(join(tmpdir(), "volume-budgets-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -48,11 +48,8 @@ function withMetrics(env: EnvironmentName): SynthesizedEnvironment {
   return devFull;
 }
 
-const problemsOf = (env: EnvironmentName, mutate: (c: any) => void): string[] => {
-  const problems = mutatedProblems(env, VALID[env], mutate);
-  if (problems.length === 0) throw new Error("expected a ConfigError, but the configuration was accepted");
-  return problems;
-};
+const problemsOf = (env: EnvironmentName, mutate: (c: any) => void): string[] =>
+  refusals(() => validateEnvironmentConfig(mutatedConfig(VALID[env], mutate), env));
 
 describe("budgets in the config", () => {
   it("gives every environment a budget for every kind of stateful volume", () => {

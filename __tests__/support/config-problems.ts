@@ -24,9 +24,14 @@ export function loadProblems(env: string, vars: Record<string, string>): string[
   return configProblems(() => loadEnvironmentConfig(env, vars));
 }
 
-/** Problems of `base` (a valid config of `env`) after `mutate` changed a copy of it. */
-export function mutatedProblems(env: EnvironmentName, base: unknown, mutate: (c: any) => void): string[] {
+/** A copy of `base` (a valid config) changed by `mutate`; `base` stays as it was. */
+export function mutatedConfig(base: unknown, mutate: (c: any) => void): unknown {
   const changed = structuredClone(base) as any;
   mutate(changed);
-  return configProblems(() => validateEnvironmentConfig(changed, env));
+  return changed;
+}
+
+/** Problems of `base` (a valid config of `env`) after `mutate` changed a copy of it. */
+export function mutatedProblems(env: EnvironmentName, base: unknown, mutate: (c: any) => void): string[] {
+  return configProblems(() => validateEnvironmentConfig(mutatedConfig(base, mutate), env));
 }
