@@ -116,6 +116,8 @@ export class Apps {
         cfg.calls.map((callee) => [`${envPrefix(callee)}_INTERNAL_URL`, `http://${callee}:${services[callee]!.port}`]),
       );
       const secrets = secretsOf(name, cfg);
+      // Its own Redis user (role = its name), added before the service asks for its connection.
+      if (cfg.uses.includes("redis")) data.redis.addApp(name);
       const svc = new UpdateioService(stack, name, {
         environment: env,
         logLevel: config.logLevel,
@@ -124,7 +126,7 @@ export class Apps {
         service: name,
         config: cfg,
         ...(name === migrationSvc ? { image: apiImage, dependsOn: this.migrations.containers } : {}),
-        uses: cfg.uses.filter((u) => u !== "rabbitmq").map((u) => ({ target: targets[u] })),
+        uses: cfg.uses.filter((u) => u !== "rabbitmq").map((u) => ({ target: targets[u], ...(u === "redis" ? { role: name } : {}) })),
         // Its own broker user, allowed only what its entry says it publishes and consumes.
         connections: cfg.uses.includes("rabbitmq") ? [data.rabbitmq.addApp({ name, ...cfg.messaging })] : [],
         networks,

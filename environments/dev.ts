@@ -63,7 +63,8 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     dockerHost: vars.dockerHost("DOCKER_HOST", DEFAULT_DOCKER_HOST),
     state: { backend: "local", path: "state/dev.tfstate" },
     // Plain containers: bind-mounted source, hot reload and debug ports on 127.0.0.1.
-    runtime: { kind: "containers" },
+    // Pinned subnets outside Docker's default pools (172.17-31/16, 192.168/16): dev's 16-31 networks would nearly fill them.
+    runtime: { kind: "containers", networkPool: devNetworkPool(vars) },
     requireDigests: false,
     protectData: false,
     debug: true,
@@ -119,3 +120,13 @@ export function devConfig(vars: Variables): EnvironmentConfigInput {
     }),
   };
 }
+
+/** UPDATEIO_DEV_NETWORK_POOL: a range to pin subnets in, or "docker" for Docker's own pools. */
+function devNetworkPool(vars: Variables): string | undefined {
+  const pool = vars.raw("NETWORK_POOL") ?? DEV_NETWORK_POOL;
+  // The schema checks the range (private IPv4, /8 to /23) and names this variable when it refuses it.
+  return pool.toLowerCase() === "docker" ? undefined : pool;
+}
+
+/** Next to Docker's default pools, not in them: 172.16.0.0/16 is the one /16 of 172.16.0.0/12 they leave out. */
+export const DEV_NETWORK_POOL = "172.16.0.0/16";

@@ -71,7 +71,10 @@ export class EnvironmentStack extends TerraformStack {
       });
     // On Swarm every network is an attachable overlay shared by app tasks on any node and the plain containers on the manager.
     const rt = config.runtime;
-    setNetworkDefaults(this, rt.kind === "swarm" ? { driver: "overlay", encryptInternal: rt.encryptNetworks } : { driver: "bridge" });
+    setNetworkDefaults(
+      this,
+      rt.kind === "swarm" ? { driver: "overlay", encryptInternal: rt.encryptNetworks } : { driver: "bridge", pool: rt.networkPool },
+    );
     setResourceLimits(this, RESOURCE_LIMITS_BY_ENVIRONMENT[env]);
     const runtime =
       rt.kind === "swarm"

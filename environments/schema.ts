@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { ENVIRONMENTS } from "../constructs/contract/environments";
-import { BUILD_NAME, ENV_NAME, PLACEMENT_CONSTRAINT } from "../constructs/kit";
+import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT } from "../constructs/kit";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
 import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";
@@ -509,12 +509,26 @@ const runtime = z.discriminatedUnion(
   [
     z.strictObject({
       kind: z.literal("containers"),
+      /**
+       * A private IPv4 range; each network gets a /24 of it instead of a subnet from Docker's
+       * default address pools (31 networks for the whole machine, which dev alone nearly fills).
+       */
+      networkPool: z
+        .string()
+        .refine((pool) => networkPoolProblem(pool) === undefined, { error: (issue) => networkPoolProblem(String(issue.input)) })
+        .optional(),
       encryptNetworks: swarmOnly,
       placementConstraints: swarmOnly,
       updateDelaySeconds: swarmOnly,
     }),
     z.strictObject({
       kind: z.literal("swarm"),
+      networkPool: z
+        .undefined({
+          error:
+            "applies to the containers runtime only (overlays take subnets from the swarm's own pool, docker swarm init --default-addr-pool); remove it",
+        })
+        .optional(),
       /** IPsec-encrypt the overlay networks that carry data or credentials between nodes (prod). */
       encryptNetworks: z.boolean({ error: "must be true or false" }).default(false),
       /** Constraints for every app service, e.g. ["node.labels.updateio.apps==true"]; label the nodes first. */

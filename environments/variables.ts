@@ -118,6 +118,11 @@ export const VARIABLES = {
     paths: ["observability.grafana.expose"],
     help: "edge (https://grafana.<domain>, admin allow-list) or localhost (http://127.0.0.1:3000).",
   },
+  NETWORK_POOL: {
+    envs: ["dev"],
+    paths: ["runtime.networkPool"],
+    help: "Private IPv4 range split into one /24 per network (Docker's default pools hold 31 networks for the whole machine), or docker to let Docker pick. Default 172.16.0.0/16.",
+  },
   OBSERVABILITY: {
     envs: ["dev"],
     paths: ["observability.profile"],

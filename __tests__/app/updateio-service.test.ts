@@ -50,7 +50,12 @@ function build(
     ? new PostgresCluster(stack, "postgres", { environment: env, image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`, memoryMb: 512 })
     : undefined;
   const redis = withData
-    ? new RedisCache(stack, "redis", { environment: env, image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`, memoryMb: 128 })
+    ? new RedisCache(stack, "redis", {
+        environment: env,
+        image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`,
+        memoryMb: 128,
+        apps: ["api"],
+      })
     : undefined;
   const svc = new UpdateioService(stack, "api", {
     environment: env,
@@ -58,7 +63,7 @@ function build(
     config: registryConfig,
     logLevel: "info",
     networks: [{ network: edge }],
-    uses: pg && redis ? [{ target: pg }, { target: redis }] : [],
+    uses: pg && redis ? [{ target: pg }, { target: redis, role: "api" }] : [],
     ...extra({ stack, edge, egress }),
   });
   const { text, json, containers, named, key } = synthJson(stack);
@@ -243,6 +248,7 @@ describe("UpdateioService with a broker connection (addApp) and its props", () =
       environment: "prod",
       image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`,
       memoryMb: 128,
+      apps: ["discord-bot"],
     });
     const amqp = rabbit.addApp({ name: "discord-bot", publishes: ["updateio.commands"], consumes: ["notifications.discord"] });
     new UpdateioService(stack, "discord-bot", {
@@ -250,7 +256,7 @@ describe("UpdateioService with a broker connection (addApp) and its props", () =
       service: "discord-bot",
       config: { ...registryConfig, port: 3001 },
       logLevel: "info",
-      uses: [{ target: redis }],
+      uses: [{ target: redis, role: "discord-bot" }],
       connections: [amqp],
     });
     const json: Json = JSON.parse(Testing.synth(stack));

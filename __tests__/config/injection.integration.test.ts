@@ -23,17 +23,9 @@ import { loadProblems } from "../support/config-problems";
 const PEER_KEY = `${"A".repeat(43)}=`;
 const DIGEST = `@sha256:${"0123456789abcdef".repeat(4)}`;
 
-/** The dangerous characters, each inside a payload that would do something if it were evaluated. */
-export const PAYLOADS: Record<string, string> = {
-  "${": '${file("/etc/passwd")}',
-  "%{": '%{ for x in ["a"] }${x}%{ endfor }',
-  '"': 'x", file("/etc/hostname"), "y',
-  "`": "`id`",
-  "$(": "$(id)",
-  ";": "; rm -rf ~",
-  newline: "\nextra",
-  "}": "}",
-};
+import { PAYLOADS } from "../support/payloads";
+
+export { PAYLOADS };
 
 // Synth checks that the checkouts exist: stand-ins, one under a path with every unusual character the allow-list takes.
 const SOURCES = mkdtempSync(join(tmpdir(), "config-injection-src-"));
@@ -52,6 +44,7 @@ const BASE: Record<VariableKey, { value: string; with?: Partial<Record<VariableK
   EDGE_HTTP_PORT: { value: "8080" },
   EDGE_HTTPS_PORT: { value: "8443" },
   POSTGRES_PORT: { value: "55433" },
+  NETWORK_POOL: { value: "10.99.0.0/16" },
   TFC_HOSTNAME: { value: "app.terraform.io" },
   TFC_ORGANIZATION: { value: "updateio" },
   TFC_WORKSPACE: { value: "updateio-prod" },

@@ -495,25 +495,49 @@ export function translateContainer(stack: StackJson, key: string, options: Trans
   };
 }
 
-/** `docker network create` argv for a referenced network (same fields as the provider's docker_network). */
-export function networkCreateArgs(stack: StackJson, resource: string, namePrefix: string): string[] {
+/**
+ * `docker network create` argv for a referenced network (same fields as the provider's docker_network). `subnet` maps a pinned subnet (ipam_config)
+ * to the one this run uses, so concurrent runs of the same stack do not claim the same addresses.
+ */
+export function networkCreateArgs(
+  stack: StackJson,
+  resource: string,
+  namePrefix: string,
+  subnet: (cidr: string) => string = (c) => c,
+): string[] {
   const where = `docker_network.${resource}`;
   const n = stack.resource?.docker_network?.[resource];
   if (n === undefined) throw new UntranslatableError(where, "no such resource in the stack");
   // lifecycle (ignore_changes on options) is Terraform-only.
-  onlyKeys(where, n, ["name", "driver", "internal", "attachable", "options", "labels", "lifecycle"]);
+  onlyKeys(where, n, ["name", "driver", "internal", "attachable", "options", "labels", "lifecycle", "ipam_config"]);
   const args = ["network", "create"];
   if (n.driver !== undefined) args.push("--driver", literal(`${where}.driver`, str(`${where}.driver`, n.driver)));
   if (bool(`${where}.internal`, n.internal ?? false)) args.push("--internal");
   // Overlay networks (Swarm stacks): plain containers join them only when attachable.
   if (bool(`${where}.attachable`, n.attachable ?? false)) args.push("--attachable");
   for (const [k, v] of Object.entries(strMap(`${where}.options`, n.options ?? {}))) args.push("--opt", `${k}=${v}`);
+  objList(`${where}.ipam_config`, n.ipam_config ?? []).forEach((c, i) => {
+    const at = `${where}.ipam_config[${i}]`;
+    onlyKeys(at, c, ["subnet", "gateway"]);
+    const mapped = subnet(literal(`${at}.subnet`, str(`${at}.subnet`, c.subnet)));
+    args.push("--subnet", mapped);
+    if (c.gateway !== undefined)
+      args.push("--gateway", mappedGateway(mapped, literal(`${at}.gateway`, str(`${at}.gateway`, c.gateway)), c.subnet as string));
+  });
   objList(`${where}.labels`, n.labels ?? []).forEach((l, i) => {
     onlyKeys(`${where}.labels[${i}]`, l, ["label", "value"]);
     args.push("--label", `${str(`${where}.labels[${i}].label`, l.label)}=${str(`${where}.labels[${i}].value`, l.value)}`);
   });
   args.push(`${namePrefix}${literal(`${where}.name`, str(`${where}.name`, n.name))}`);
   return args;
+}
+
+/** The gateway at the same offset in the mapped subnet as in the synthesized one. */
+function mappedGateway(mapped: string, gateway: string, synthesized: string): string {
+  const n = (a: string) => a.split(".").reduce((v, o) => v * 256 + Number(o), 0);
+  const offset = n(gateway) - n(synthesized.split("/")[0]!);
+  const v = n(mapped.split("/")[0]!) + offset;
+  return [24, 16, 8, 0].map((s) => Math.floor(v / 2 ** s) % 256).join(".");
 }
 
 /** `docker volume create` argv for a referenced volume. */

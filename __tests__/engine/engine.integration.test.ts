@@ -269,7 +269,12 @@ describeIf(
               .filter((p) => !p.synthesizedName.endsWith("-secrets-owner"))
               .map((p) => p.synthesizedName)
               .sort(),
-          ).toEqual([`${env}-api-migrate`, `${env}-postgres-reload`]);
+          ).toEqual(
+            // The dump right before migrations runs in test and prod only.
+            env === "prod"
+              ? [`${env}-api-migrate`, `${env}-postgres-pre-migration-dump`, `${env}-postgres-reload`]
+              : [`${env}-api-migrate`, `${env}-postgres-reload`],
+          );
           // One secrets owner per seed that carries secrets.
           expect(jobs.filter((p) => p.synthesizedName.endsWith("-secrets-owner")).length).toBe(
             seeds.filter((p) => p.uploads.some((u) => u.file.startsWith("/run/secrets/"))).length,
@@ -528,10 +533,11 @@ describeIf(
         const admin = session.plan("dev-admin-panel");
         const discord = session.plan("dev-discord-bot", { command: serve(3000, "pong-from-discord") });
         const plans = [api, admin, discord];
-        // admin-panel is only on internal networks (its edge route and its link to the API);
-        // discord-bot has its own egress network and shares no network with admin-panel.
+        // admin-panel is only on internal networks (Prometheus scraping its /metrics, its edge route
+        // and its link to the API); discord-bot has its own egress network and shares no network with admin-panel.
         const nets = (p: ContainerPlan) => p.networks.map((n) => n.resource.split("_")[0]);
         expect(admin.networks.map((n) => [n.resource.split("_")[0], n.internal]).sort()).toEqual([
+          ["admin-panel-metrics-network", true],
           ["api-admin-panel-network", true],
           ["edge-admin-panel-network", true],
         ]);

@@ -298,8 +298,20 @@ export function runPrefix(): string {
   return `uioeng-${process.pid}-${randomBytes(3).toString("hex")}-`;
 }
 
+let sessionsStarted = 0;
+
+/**
+ * The second octet of a session's 10.x.0.0/16, for the stack's pinned subnets (dev's 172.16.0.0/16):
+ * unique among the sessions a run has open at once (eight per vitest worker, workers apart), so
+ * concurrent files that create the same stack's networks do not overlap.
+ */
+function sessionOctet(): number {
+  return 64 + (Number(process.env.VITEST_POOL_ID ?? 0) % 16) * 8 + (sessionsStarted++ % 8);
+}
+
 export class EngineSession {
   private readonly networks = new Set<string>();
+  private readonly octet = sessionOctet();
   private readonly volumes = new Set<string>();
   private readonly dirs: string[] = [];
 
@@ -351,12 +363,49 @@ export class EngineSession {
     }
     await mapLimit([...nets], 4, async ([name, resource]) => {
       this.networks.add(name);
-      await dockerOk(networkCreateArgs(this.stack, resource, this.prefix));
+      await dockerOk(networkCreateArgs(this.stack, resource, this.prefix, (cidr) => this.subnet(cidr)));
     });
+    await this.checkPinnedSubnets([...nets]);
     await mapLimit([...vols], 6, async ([name, resource]) => {
       this.volumes.add(name);
       await dockerOk(volumeCreateArgs(this.stack, resource, this.prefix));
     });
+  }
+
+  /** A pinned /24 of the stack's /16 pool, moved into this session's 10.x.0.0/16. */
+  subnet(cidr: string): string {
+    return cidr.replace(/^\d+\.\d+\./, `10.${this.octet}.`);
+  }
+
+  /**
+   * A pinned network must read back exactly as configured: the provider stores IPAM.Config's subnet,
+   * gateway, ip_range and aux_address in ipam_config (a ForceNew set), so anything the engine adds
+   * would replace the network on every apply.
+   */
+  private async checkPinnedSubnets(nets: readonly (readonly [string, string])[]): Promise<void> {
+    const pinned = nets.filter(([, r]) => (this.stack.resource?.docker_network?.[r] as { ipam_config?: unknown[] })?.ipam_config);
+    if (pinned.length === 0) return;
+    const out = await dockerOk(["network", "inspect", "--format", "{{.Name}} {{json .IPAM.Config}}", ...pinned.map(([n]) => n)]);
+    const got = new Map(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => [l.slice(0, l.indexOf(" ")), JSON.parse(l.slice(l.indexOf(" ") + 1))]),
+    );
+    const problems = pinned.flatMap(([name, resource]) => {
+      const c = (this.stack.resource!.docker_network![resource] as { ipam_config: { subnet: string; gateway: string }[] }).ipam_config[0]!;
+      const subnet = this.subnet(c.subnet);
+      const want = [{ Subnet: subnet, Gateway: `${subnet.split(".").slice(0, 3).join(".")}.${c.gateway.split(".")[3]}` }];
+      const have = (got.get(name) ?? []).map((x: Record<string, unknown>) =>
+        Object.fromEntries(
+          Object.entries(x).filter(([, v]) => v !== "" && v !== null && !(typeof v === "object" && Object.keys(v).length === 0)),
+        ),
+      );
+      return JSON.stringify(have) === JSON.stringify(want)
+        ? []
+        : [`${name}: IPAM.Config ${JSON.stringify(got.get(name))}, expected ${JSON.stringify(want)}`];
+    });
+    if (problems.length > 0) throw new Error(`pinned subnets do not read back as configured:\n${problems.join("\n")}`);
   }
 
   /** docker create + the provider's network calls (disconnect the default bridge, connect each network). */

@@ -351,9 +351,11 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
           "rabbitmq_erlang-cookie_password",
           "rabbitmq_password",
           "rabbitmq_telegram-bot-password",
-          "redis_app-password",
+          "redis_api-password",
+          "redis_discord-bot-password",
           "redis_healthcheck-password",
           "redis_monitor-password",
+          "redis_telegram-bot-password",
           ...(webhook ? ["redis_backup-password"] : []),
           ...(webhook
             ? ["redis_replication-password", "redis_sentinel-client-password", "redis_sentinel-password", "redis_sentinel-peer-password"]

@@ -45,7 +45,7 @@ describe("reference service: loadConfig", () => {
         REDIS_SENTINEL_MASTER: "redis",
         REDIS_SENTINEL_USER: "updateio",
         REDIS_SENTINEL_PASSWORD_FILE: "/run/secrets/redis_sentinel_password",
-        REDIS_USER: "updateio",
+        REDIS_USER: "api",
         REDIS_PASSWORD_FILE: "/run/secrets/redis_password",
         REDIS_URL_FILE: "/run/secrets/redis_password",
       },
@@ -60,7 +60,7 @@ describe("reference service: loadConfig", () => {
       masterName: "redis",
       sentinelUser: "updateio",
       sentinelPassword: "sentpw",
-      user: "updateio",
+      user: "api",
       password: "redispw",
     });
   });

@@ -452,9 +452,43 @@ describeIf(
         expect(back.json.user).toBe("alice");
         expect(back.json.ttl).toBeGreaterThan(3500);
       });
-      // Every app logs in as the one ACL user the stack renders (~* &*): no per-app key prefix exists.
+      // Each app logs in as its own ACL user (REDIS_USER from the stack), with its own password only.
+      const redisUser = (role: Role) => swarmApp(json, `${ENV}-${role}`).env.REDIS_USER;
+      for (const role of ["api", "discord-bot", "telegram-bot"] as const) {
+        expect(redisUser(role), role).toBe(role);
+        if (role !== "telegram-bot") expect(await (await redisAs(role)).call("acl", "whoami"), role).toBe(role);
+      }
+      const passwordOf = (role: Role) => {
+        const c = running.get(role)!.config.redis!;
+        if (c.kind !== "sentinel") throw new Error(`${role} has no Sentinel settings`);
+        return c.password;
+      };
+      const [apiPassword, botPassword] = [passwordOf("api"), passwordOf("discord-bot")];
+      expect(apiPassword).not.toBe(botPassword);
+      const masterCli = (args: string[]) => redisCli(redis.ports.master, args).trim();
+      await refused(
+        "discord-bot",
+        "redis",
+        "AUTH as api with discord-bot's password",
+        async () => {
+          const reply = masterCli(["auth", "api", botPassword]);
+          if (reply !== "OK") throw new Error(reply);
+        },
+        /WRONGPASS/,
+      );
+      await refused(
+        "api",
+        "redis",
+        "AUTH as the old shared user updateio",
+        async () => {
+          const reply = masterCli(["auth", "updateio", apiPassword]);
+          if (reply !== "OK") throw new Error(reply);
+        },
+        /WRONGPASS/,
+      );
+      // The key space is shared on purpose (sessions, rate limits): one app reads another's keys.
       const bot = await redisAs("discord-bot");
-      await allowed("discord-bot", "redis", "KEYS * / GET another app's key (shared user, ~*)", async () => {
+      await allowed("discord-bot", "redis", "KEYS * / GET another app's key (own user, shared ~*)", async () => {
         expect(await bot.keys("ratelimit:api:*")).toEqual(["ratelimit:api:login"]);
         expect(await bot.get("ratelimit:api:login")).toBe("1");
       });
@@ -673,7 +707,8 @@ describeIf(
       const before = await call("api", "POST", "/sessions", { user: "bob" });
       expect(before.status).toBe(201);
       const token = before.json.token as string;
-      const auth = ["--user", "updateio", "--pass", running.get("api")!.config.files.REDIS_PASSWORD!];
+      // The api's own user and password, as the stack hands them to it.
+      const auth = ["--user", swarmApp(json, `${ENV}-api`).env.REDIS_USER!, "--pass", running.get("api")!.config.files.REDIS_PASSWORD!];
       await until(
         "the session reached the replica",
         () => redisCli(redis.ports.replica, [...auth, "exists", `session:${token.split(".")[0]}`]).trim() === "1",

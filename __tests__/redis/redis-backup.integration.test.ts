@@ -28,7 +28,7 @@ describeIfBinary(
     const built = buildStoreBackups("prod");
     const rb = built.redisBackup;
 
-    const cli = (args: string[], user = "updateio", pass = appPassword) =>
+    const cli = (args: string[], user = "api", pass = appPassword) =>
       spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), "--user", user, "--pass", pass, ...args], {
         encoding: "utf8",
         timeout: 20_000,
@@ -73,7 +73,9 @@ describeIfBinary(
       // RedisCache's ACL file plus the line the wiring recipe adds (renderRedisBackupAclLine).
       writeFileSync(
         acl,
-        renderRedisAcl({ appUser: "updateio", appPassword, healthPassword }) + renderRedisBackupAclLine(backupPassword) + "\n",
+        renderRedisAcl({ apps: [{ user: "api", password: appPassword }], healthPassword }) +
+          renderRedisBackupAclLine(backupPassword) +
+          "\n",
       );
       writeFileSync(join(dir, "redis.conf"), renderRedisConf({ memoryMb: 256, aclFile: acl, port }).replace("dir /data", `dir ${data}`));
       await start();
@@ -100,7 +102,7 @@ describeIfBinary(
         else if (i % 4 === 2) lines.push(`SADD roles:${i} admin user`);
         else lines.push(`SET plain:${i} value-${i}`);
       }
-      const pipe = spawnSync("redis-cli", ["--no-auth-warning", "-p", String(port), "--user", "updateio", "--pass", appPassword], {
+      const pipe = spawnSync("redis-cli", ["--no-auth-warning", "-p", String(port), "--user", "api", "--pass", appPassword], {
         input: lines.join("\n") + "\n",
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,

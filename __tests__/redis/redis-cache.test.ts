@@ -6,6 +6,7 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
+import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { RedisCache, type RedisCacheProps } from "../../constructs/redis/redis-cache";
 import { SEED_CONTAINER } from "../support/synth-expectations";
 
@@ -15,17 +16,20 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 const IMAGE = `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`;
 type Json = Record<string, any>;
 
-function build(overrides: Partial<RedisCacheProps> = {}) {
+/** `later` runs after the constructor, before synth (apps added late, as environments/apps.ts does). */
+function build(overrides: Partial<RedisCacheProps> = {}, later?: (redis: RedisCache) => void) {
   const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
   const redis = new RedisCache(stack, "redis", { environment: "dev", image: IMAGE, memoryMb: 128, ...overrides });
+  later?.(redis);
   const text = Testing.synth(stack);
   const json: Json = JSON.parse(text);
   const containers = Object.values(json.resource.docker_container) as Json[];
   const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
   return {
     redis,
+    stack,
     text,
     json,
     server: containers.find((c) => c.name === "dev-redis")!,
@@ -35,7 +39,7 @@ function build(overrides: Partial<RedisCacheProps> = {}) {
 }
 
 describe("RedisCache", () => {
-  const { redis, text, json, server, seed, key } = build();
+  const { redis, stack, text, json, server, seed, key } = build({ apps: ["api"] }, (r) => r.addApp("discord-bot"));
   const upload = (file: string): string => seed.upload.find((u: Json) => u.file === file)!.content;
 
   it("drops every privilege, publishes no port, and bounds its logs and shutdown", () => {
@@ -73,9 +77,12 @@ describe("RedisCache", () => {
       expect(conf).toContain(line);
   });
 
-  it("denies the app user admin and destructive commands, and writes secrets 0400", () => {
+  it("denies each app user admin and destructive commands, and writes secrets 0400", () => {
     const acl = upload("/run/secrets/users_acl");
-    expect(acl).toMatch(/^user updateio on >\S+ ~\* &\* \+@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore$/m);
+    for (const app of ["api", "discord-bot"])
+      expect(acl).toMatch(
+        new RegExp(`^user ${app} on >\\S+ ~\\* &\\* \\+@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore$`, "m"),
+      );
     for (const file of ["/run/secrets/users_acl", "/run/secrets/redis_healthcheck_password"])
       expect(seed.upload.find((u: Json) => u.file === file).permissions).toBe("0400");
     for (const pw of Object.values(json.resource.random_password) as Json[])
@@ -136,7 +143,7 @@ describe("RedisCache", () => {
     expect(conf).toContain("aclfile /run/secrets/users_acl\n");
     const acl = upload("/run/secrets/users_acl");
     expect(acl.split("\n")[0]).toBe("user default off");
-    expect(acl).toMatch(/^user updateio on >\$\{random_password\.[^}]+\.result\} /m);
+    expect(acl).toMatch(/^user api on >\$\{random_password\.[^}]+\.result\} /m);
     expect(acl).toMatch(/^user healthcheck on >\$\{random_password\.[^}]+\.result\} -@all \+ping$/m);
     expect(upload("/run/secrets/redis_healthcheck_password")).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
   });
@@ -171,15 +178,38 @@ describe("RedisCache", () => {
     ]);
   });
 
-  it("gives clients host, port and user as settings and the password and URL as files", () => {
-    const c = redis.connectionFor();
-    expect(c.env).toEqual({ REDIS_HOST: "redis", REDIS_PORT: "6379", REDIS_USER: "updateio" });
+  it("gives each app its user as a setting and its own password and URL as files", () => {
+    const c = redis.connectionFor("api");
+    expect(c.env).toEqual({ REDIS_HOST: "redis", REDIS_PORT: "6379", REDIS_USER: "api" });
     expect(c.secrets.map((s) => [s.name, s.envVar])).toEqual([
       ["redis_password", "REDIS_PASSWORD_FILE"],
       ["redis_url", "REDIS_URL_FILE"],
     ]);
     expect(c.network).toBe(redis.network);
     expect(c.ready).toEqual(redis.service.containers);
+    // Each app's files carry its own random_password, the one its ACL line checks.
+    const acl = upload("/run/secrets/users_acl");
+    const passwordOf = (app: string) => new RegExp(`^user ${app} on >\\$\\{random_password\\.([^.}]+)\\.result\\} `, "m").exec(acl)![1]!;
+    const [api, bot] = [passwordOf("api"), passwordOf("discord-bot")];
+    expect(api).not.toBe(bot);
+    expect(Object.keys(json.resource.random_password)).toEqual(expect.arrayContaining([api, bot]));
+    for (const [app, id] of [
+      ["api", api],
+      ["discord-bot", bot],
+    ] as const) {
+      const secret = redis.node.findChild(`${app}-password`) as GeneratedSecret;
+      expect(stack.getLogicalId(secret.resource), app).toBe(id);
+      expect(redis.connectionFor(app).secrets.map((x) => x.value)).toEqual([secret.value, `redis://${app}:${secret.value}@redis:6379/0`]);
+    }
+    expect(redis.connectionFor("discord-bot").env.REDIS_USER).toBe("discord-bot");
+    expect(redis.apps).toEqual(["api", "discord-bot"]);
+  });
+
+  it("returns from addApp the connection connectionFor(app) gives, and refuses an app it does not know", () => {
+    expect(() => redis.connectionFor()).toThrow(/connectionFor\(\) needs the app's name[\s\S]*added apps: api, discord-bot/);
+    expect(() => redis.connectionFor("telegram-bot")).toThrow(
+      /no app "telegram-bot"; added apps: api, discord-bot \(add it with apps or redis.addApp/,
+    );
   });
 
   it("protects the data volume only when asked", () => {
@@ -190,7 +220,7 @@ describe("RedisCache", () => {
 });
 
 describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
-  const { redis, json, key } = build({ replicas: 1, sentinels: 3, protectData: true });
+  const { redis, json, key } = build({ replicas: 1, sentinels: 3, protectData: true, apps: ["api", "discord-bot"] });
   const containers = Object.values(json.resource.docker_container) as Json[];
   const byName = (name: string) => containers.find((c) => c.name === name)!;
   const upload = (seedName: string, file: string): string => byName(seedName).upload.find((u: Json) => u.file === file)!.content;
@@ -252,11 +282,11 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
   });
 
   it("gives Sentinel-aware clients the Sentinel list, master name, user and password file", () => {
-    const c = redis.connectionFor();
+    const c = redis.connectionFor("api");
     expect(c.env).toEqual({
       REDIS_HOST: "redis",
       REDIS_PORT: "6379",
-      REDIS_USER: "updateio",
+      REDIS_USER: "api",
       REDIS_SENTINELS: "redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379",
       REDIS_SENTINEL_MASTER: "redis",
       REDIS_SENTINEL_USER: "updateio",
@@ -267,6 +297,21 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
       ["redis_sentinel_password", "REDIS_SENTINEL_PASSWORD_FILE"],
     ]);
     expect(c.ready).toHaveLength(5);
+    // One Sentinel client user and password shared by every app (Sentinel hands out addresses, not data).
+    const bot = redis.connectionFor("discord-bot");
+    expect(bot.env.REDIS_SENTINEL_USER).toBe("updateio");
+    expect(bot.secrets[2]).toEqual(c.secrets[2]);
+    expect(bot.secrets[0]!.value).not.toBe(c.secrets[0]!.value);
+  });
+
+  it("lists every app user on every data node (each with ROLE for Sentinel-aware clients) and none in sentinel.conf", () => {
+    for (const node of ["dev-redis-seed", "dev-redis-replica-1-seed"]) {
+      const acl = upload(node, "/run/secrets/users_acl");
+      expect(acl.match(/^user (api|discord-bot) on .* -@admin \+role -flushall /gm), node).toHaveLength(2);
+    }
+    const conf = upload("dev-redis-sentinel-1-seed", "/run/secrets/sentinel_conf");
+    expect(conf).toMatch(/^user updateio on >\S+ &\* -@all \+ping /m);
+    expect(conf).not.toMatch(/^user (api|discord-bot) /m);
   });
 });
 
@@ -283,9 +328,49 @@ describe("RedisCache props", () => {
     expect(Object.values(json.resource.docker_network).map((n) => (n as Json).name)).toEqual(["dev-redis-cache"]);
   });
 
-  it("creates no replication or Sentinel passwords by default", () => {
-    const { json } = build();
-    expect(Object.keys(json.resource.random_password)).toHaveLength(2);
+  it("creates no replication or Sentinel passwords by default, and one password per app", () => {
+    expect(Object.keys(build().json.resource.random_password)).toHaveLength(1);
+    expect(Object.keys(build({ apps: ["api", "discord-bot"] }).json.resource.random_password)).toHaveLength(3);
+  });
+
+  it("renders the same stack whether apps are listed up front or added after the constructor", () => {
+    const upFront = build({ replicas: 1, sentinels: 3, apps: ["api", "discord-bot"] }).text;
+    const later = build({ replicas: 1, sentinels: 3 }, (r) => {
+      r.addApp("api");
+      r.addApp("discord-bot");
+    }).text;
+    expect(later).toBe(upFront);
+    expect(later).toContain("user discord-bot on");
+  });
+
+  it("refuses duplicate, reserved and hostile app names, naming the key and the fix", () => {
+    expect(() => build({ apps: ["api", "api"] })).toThrow(/apps\.1: "api" is listed twice \(fix: list each app once\)/);
+    expect(() => build({ apps: ["api"] }, (r) => r.addApp("api"))).toThrow(
+      /addApp\("api"\)[\s\S]*app: "api" was already added; use the connection the first addApp returned \(or connectionFor\("api"\)\)/,
+    );
+    for (const reserved of [
+      "default",
+      "healthcheck",
+      "replication",
+      "sentinel",
+      "sentinel-peer",
+      "sentinel-client",
+      "monitor",
+      "backup",
+      "updateio",
+    ]) {
+      expect(() => build({ apps: [reserved] }), reserved).toThrow(new RegExp(`apps\\.0: "${reserved}" is a built-in Redis user`));
+      expect(() => build({}, (r) => r.addApp(reserved)), reserved).toThrow(
+        new RegExp(`addApp\\("${reserved}"\\)[\\s\\S]*app: "${reserved}" is a built-in Redis user`),
+      );
+    }
+    for (const hostile of ["a${var.x}", "a%{x}", 'a"b', "a'b", "a\nuser evil on nopass +@all", "a b", ">pw", "a>pw", "API", ""]) {
+      expect(() => build({ apps: [hostile] }), JSON.stringify(hostile)).toThrow(
+        /apps\.0: .* must be an app service name: lowercase letters/,
+      );
+      expect(() => build({}, (r) => r.addApp(hostile)), JSON.stringify(hostile)).toThrow(/app: .* must be an app service name/);
+    }
+    expect(() => build({ apps: "api" as never })).toThrow(/apps: "api" must be a list of app service names/);
   });
 
   it("rejects impossible topologies, naming each prop", () => {

@@ -85,8 +85,10 @@ describe("renderRedisConf roles and replication", () => {
 
 describe("renderRedisAcl", () => {
   const acl = renderRedisAcl({
-    appUser: "updateio",
-    appPassword: "${random_password.app.result}",
+    apps: [
+      { user: "api", password: "${random_password.api.result}" },
+      { user: "discord-bot", password: "${random_password.bot.result}" },
+    ],
     healthPassword: "${random_password.hc.result}",
   });
   const lines = acl.trimEnd().split("\n");
@@ -95,27 +97,77 @@ describe("renderRedisAcl", () => {
     expect(lines[0]).toBe("user default off");
   });
 
-  it("gives the app user every key and channel but no admin or destructive command", () => {
-    const app = lines.find((l) => l.startsWith("user updateio "))!;
-    expect(app).toBe(
-      "user updateio on >${random_password.app.result} ~* &* +@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore",
-    );
+  it("gives each app its own user and password, with every key and channel but no admin or destructive command", () => {
+    expect(lines.slice(1, 3)).toEqual([
+      "user api on >${random_password.api.result} ~* &* +@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore",
+      "user discord-bot on >${random_password.bot.result} ~* &* +@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore",
+    ]);
+    expect(acl).not.toContain("updateio");
   });
 
   it("lets the healthcheck user run PING and nothing else", () => {
     expect(lines).toContain("user healthcheck on >${random_password.hc.result} -@all +ping");
   });
 
-  it("has exactly three users and a trailing newline", () => {
-    expect(lines).toHaveLength(3);
+  it("has exactly the default, the two apps and the healthcheck user, and a trailing newline", () => {
+    expect(lines).toHaveLength(4);
     expect(acl.endsWith("\n")).toBe(true);
+  });
+
+  it("renders no app user when there is no app", () => {
+    expect(renderRedisAcl({ apps: [], healthPassword: "${h}" })).toBe("user default off\nuser healthcheck on >${h} -@all +ping\n");
+  });
+
+  it("refuses app names that are not one ACL token, reserved names and duplicates, naming the key", () => {
+    const render =
+      (user: string, password = "${p}") =>
+      () =>
+        renderRedisAcl({ apps: [{ user, password }], healthPassword: "${h}" });
+    for (const hostile of [
+      "api${var.x}",
+      "api%{if true}",
+      'api"',
+      "api'",
+      "api\nuser evil on nopass +@all",
+      "api evil",
+      ">api",
+      "api>pw",
+      "~api",
+      "Api",
+      "",
+      "a".repeat(42),
+    ])
+      expect(render(hostile), JSON.stringify(hostile)).toThrow(/apps\.0\.user: .* must be an app service name/);
+    for (const reserved of [
+      "default",
+      "healthcheck",
+      "replication",
+      "sentinel",
+      "sentinel-peer",
+      "sentinel-client",
+      "monitor",
+      "backup",
+      "updateio",
+    ])
+      expect(render(reserved), reserved).toThrow(new RegExp(`apps\\.0\\.user: "${reserved}" is a built-in Redis user`));
+    expect(() =>
+      renderRedisAcl({
+        apps: [
+          { user: "api", password: "${a}" },
+          { user: "api", password: "${b}" },
+        ],
+        healthPassword: "${h}",
+      }),
+    ).toThrow(/apps\.1\.user: "api" is listed twice/);
+    // A space or newline in the password would end the rule and start another (or another user).
+    for (const password of ["${p} +@admin", "${p}\nuser evil on nopass +@all", ""])
+      expect(render("api", password), JSON.stringify(password)).toThrow(/apps\.0\.password: must be one token/);
   });
 });
 
 describe("renderRedisAcl with replication and Sentinel", () => {
   const lines = renderRedisAcl({
-    appUser: "updateio",
-    appPassword: "${a}",
+    apps: [{ user: "api", password: "${a}" }],
     healthPassword: "${h}",
     replicationPassword: "${r}",
     sentinelPassword: "${s}",
@@ -132,8 +184,8 @@ describe("renderRedisAcl with replication and Sentinel", () => {
       "user sentinel on >${s} &* -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill",
     );
     expect(lines).toHaveLength(5);
-    // Sentinel-aware clients check the master with ROLE: added back for the app user only then.
-    expect(lines.find((l) => l.startsWith("user updateio "))).toContain(" -@admin +role -flushall ");
+    // Sentinel-aware clients check the master with ROLE: added back for the app users only then.
+    expect(lines.find((l) => l.startsWith("user api "))).toContain(" -@admin +role -flushall ");
   });
 });
 

@@ -33,7 +33,7 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
     client: "ClientPw0123456789abcdefABCDEF01",
   };
   const procs = new Map<string, ChildProcess>();
-  const app = ["--user", "updateio", "--pass", pw.app];
+  const app = ["--user", "api", "--pass", pw.app];
 
   const cli = (port: number, args: string[]) =>
     spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8", timeout: 10_000 })
@@ -90,8 +90,7 @@ describeIfBinary(["redis-server", "redis-sentinel", "redis-cli"], "RedisCache re
     writeFileSync(
       acl,
       renderRedisAcl({
-        appUser: "updateio",
-        appPassword: pw.app,
+        apps: [{ user: "api", password: pw.app }],
         healthPassword: pw.health,
         replicationPassword: pw.replication,
         sentinelPassword: pw.sentinel,

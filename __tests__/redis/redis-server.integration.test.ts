@@ -13,6 +13,7 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   const dir = mkdtempSync(join(tmpdir(), "updateio-redis-"));
   let port = 0;
   const appPassword = "AppPw0123456789abcdefABCDEF012345";
+  const botPassword = "BotPw0123456789abcdefABCDEF012345";
   const healthPassword = "HealthPw0123456789abcdefABCDEF01";
   const monitorPassword = "MonitorPw0123456789abcdefABCDEF0";
   let server: ChildProcess | undefined;
@@ -40,7 +41,17 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   beforeAll(async () => {
     port = await freePort();
     const acl = join(dir, "users_acl");
-    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword, monitorPassword }));
+    writeFileSync(
+      acl,
+      renderRedisAcl({
+        apps: [
+          { user: "api", password: appPassword },
+          { user: "discord-bot", password: botPassword },
+        ],
+        healthPassword,
+        monitorPassword,
+      }),
+    );
     const conf = renderRedisConf({ memoryMb: 128, aclFile: acl, port }).replace("dir /data", `dir ${dir}`);
     writeFileSync(join(dir, "redis.conf"), conf);
     await start();
@@ -55,7 +66,7 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   });
 
   it("lets the app user read and write, but not FLUSHALL, FLUSHDB or CONFIG", () => {
-    const app = ["--user", "updateio", "--pass", appPassword];
+    const app = ["--user", "api", "--pass", appPassword];
     expect(cli([...app, "set", "session:1", "alice"]).stdout.trim()).toBe("OK");
     expect(cli([...app, "get", "session:1"]).stdout.trim()).toBe("alice");
     expect(cli([...app, "info", "server"]).stdout).toContain("redis_version");
@@ -63,6 +74,25 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
       // DEBUG is also switched off server-wide (enable-debug-command no), which answers first.
       expect(cli([...app, ...command]).stdout, command.join(" ")).toMatch(/NOPERM|DEBUG command not allowed/);
     }
+  });
+
+  it("gives each app its own user: each logs in with its own password only, is refused admin commands, and shares the keys", () => {
+    const api = ["--user", "api", "--pass", appPassword];
+    const bot = ["--user", "discord-bot", "--pass", botPassword];
+    expect(cli([...api, "acl", "whoami"]).stdout.trim()).toBe("api");
+    expect(cli([...bot, "acl", "whoami"]).stdout.trim()).toBe("discord-bot");
+    // The other app's password (or the old shared user's name) does not log in.
+    expect(cli(["auth", "api", appPassword]).stdout.trim()).toBe("OK");
+    expect(cli(["auth", "api", botPassword]).stdout).toMatch(/WRONGPASS/);
+    expect(cli(["auth", "discord-bot", appPassword]).stdout).toMatch(/WRONGPASS/);
+    expect(cli(["auth", "updateio", appPassword]).stdout).toMatch(/WRONGPASS/);
+    for (const who of [api, bot])
+      for (const command of [["config", "set", "maxmemory", "1mb"], ["flushall"], ["acl", "setuser", "evil", "on", ">x", "+@all"]])
+        expect(cli([...who, ...command]).stdout, `${who[1]}: ${command.join(" ")}`).toMatch(/NOPERM/);
+    // Key space shared on purpose (sessions, rate limits): what one app writes the other reads.
+    expect(cli([...api, "set", "session:shared", "bob"]).stdout.trim()).toBe("OK");
+    expect(cli([...bot, "get", "session:shared"]).stdout.trim()).toBe("bob");
+    expect(cli([...api, "info", "memory"]).stdout).toMatch(/maxmemory:100663296/); // CONFIG SET did nothing
   });
 
   it("gives the healthcheck user PING and nothing else", () => {
@@ -86,7 +116,7 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   });
 
   it("gives the monitor user no data and no control: no GET, FLUSHALL, CONFIG GET/SET, SLOWLOG GET", () => {
-    const app = ["--user", "updateio", "--pass", appPassword];
+    const app = ["--user", "api", "--pass", appPassword];
     expect(cli([...app, "set", "session:monitor-probe", "secret"]).stdout.trim()).toBe("OK");
     const monitor = ["--user", MONITOR_USER, "--pass", monitorPassword];
     const refused: string[][] = [
@@ -113,7 +143,7 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   });
 
   it("runs with AOF on, the memory cap and noeviction", () => {
-    const app = ["--user", "updateio", "--pass", appPassword];
+    const app = ["--user", "api", "--pass", appPassword];
     const info = cli([...app, "info", "persistence"]).stdout;
     expect(info).toMatch(/aof_enabled:1/);
     const memory = cli([...app, "info", "memory"]).stdout;
@@ -122,7 +152,7 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache config on a real red
   });
 
   it("keeps keys across a crash and restart (AOF, not the RDB snapshot)", async () => {
-    const app = ["--user", "updateio", "--pass", appPassword];
+    const app = ["--user", "api", "--pass", appPassword];
     expect(cli([...app, "set", "ratelimit:ip:1", "7"]).stdout.trim()).toBe("OK");
     // appendfsync everysec: wait past one fsync, then kill without a shutdown save.
     await new Promise((r) => setTimeout(r, 1_200));
@@ -139,16 +169,18 @@ describeIfBinary(["redis-server", "redis-cli"], "RedisCache cache-role config on
   const appPassword = "AppPw0123456789abcdefABCDEF012345";
   let server: ChildProcess | undefined;
   const cli = (args: string[]) =>
-    spawnSync(
-      "redis-cli",
-      ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), "--user", "updateio", "--pass", appPassword, ...args],
-      { encoding: "utf8", timeout: 10_000 },
-    );
+    spawnSync("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), "--user", "api", "--pass", appPassword, ...args], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
 
   beforeAll(async () => {
     port = await freePort();
     const acl = join(dir, "users_acl");
-    writeFileSync(acl, renderRedisAcl({ appUser: "updateio", appPassword, healthPassword: "HealthPw0123456789abcdefABCDEF01" }));
+    writeFileSync(
+      acl,
+      renderRedisAcl({ apps: [{ user: "api", password: appPassword }], healthPassword: "HealthPw0123456789abcdefABCDEF01" }),
+    );
     writeFileSync(
       join(dir, "redis.conf"),
       renderRedisConf({ memoryMb: 128, aclFile: acl, port, role: "cache" }).replace("dir /data", `dir ${dir}`),

@@ -134,7 +134,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * ACL line RedisBackup needs; only `dir` and the port differ.
  */
 export class RedisNode {
-  static readonly APP = { user: "updateio", password: "AppPw0123456789abcdefABCDEF012345" };
+  static readonly APP = { user: "api", password: "AppPw0123456789abcdefABCDEF012345" };
   static readonly HEALTH_PASSWORD = "HealthPw0123456789abcdefABCDEF01";
   static readonly BACKUP_PASSWORD = "BackupPw0123456789abcdefABCDEF01";
   port = 0;
@@ -157,7 +157,7 @@ export class RedisNode {
       const acl = join(this.dir, "users_acl");
       writeFileSync(
         acl,
-        renderRedisAcl({ appUser: RedisNode.APP.user, appPassword: RedisNode.APP.password, healthPassword: RedisNode.HEALTH_PASSWORD }) +
+        renderRedisAcl({ apps: [RedisNode.APP], healthPassword: RedisNode.HEALTH_PASSWORD }) +
           renderRedisBackupAclLine(RedisNode.BACKUP_PASSWORD) +
           "\n",
       );

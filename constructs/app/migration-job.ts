@@ -11,6 +11,7 @@ import { ServiceVolume } from "../kit/service-volume";
 import type { PostgresCluster } from "../postgres/postgres-cluster";
 import { APP_TMPFS, APP_USER, appEnvironment, type AppServiceSettings } from "./app-settings";
 import { ValidationError } from "../contract/errors";
+import { LABELS } from "../contract";
 
 export interface MigrationJobProps {
   readonly environment: string;
@@ -57,7 +58,7 @@ export interface MigrationJobProps {
  * The job's label holding the migrations' content hash. Labels force a new container in provider
  * 3.6.2 (as the kit's io.updateio.cpu-quota does), and a new one-shot container is a new run.
  */
-export const MIGRATIONS_HASH_LABEL = "io.updateio.migrations-sha";
+export const MIGRATIONS_HASH_LABEL = LABELS.migrationsHash;
 
 /** The content hash of migration folders or files, and what could not be read. */
 export interface MigrationsHash {

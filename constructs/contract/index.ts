@@ -16,6 +16,8 @@ export const LABELS = {
   /** A container's CPU cap as "<cpu_quota>/<cpu_period>": the provider ignores edits of those two, a label change replaces it. */
   cpuQuota: "io.updateio.cpu-quota",
   ephemeral: "io.updateio.ephemeral",
+  /** The migration job's migrations content hash: an edited migration replaces (re-runs) the job. */
+  migrationsHash: "io.updateio.migrations-sha",
 } as const;
 
 export const PROJECT = "updateio";

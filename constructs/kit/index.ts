@@ -5,6 +5,7 @@ export * from "./durations";
 export * from "./generated-secret";
 export * from "./hardened-service";
 export * from "./live-config";
+export * from "./network-pool";
 export * from "./platform-network";
 export * from "./secure-defaults";
 export * from "./service-image";

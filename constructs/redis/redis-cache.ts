@@ -1,9 +1,11 @@
 import type { Container } from "@cdktf/provider-docker/lib/container";
+import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import {
   MONITOR_USER,
   REPLICATION_USER,
   SENTINEL_USER,
+  redisAppUserProblem,
   renderRedisAcl,
   renderRedisConf,
   renderRedisReplicationAuth,
@@ -12,6 +14,7 @@ import {
 import { REDIS_BACKUP_USER } from "./renderers/redis-backup";
 import { renderSentinelConf } from "./renderers/redis-sentinel";
 import type { Connectable, ServiceConnection } from "../kit/connection";
+import { escapeTemplateText } from "../kit/container-runtime";
 import { GeneratedSecret } from "../kit/generated-secret";
 import { HardenedService } from "../kit/hardened-service";
 import { PlatformNetwork } from "../kit/platform-network";
@@ -76,11 +79,30 @@ export interface RedisCacheProps {
    * @default false
    */
   readonly backup?: boolean;
+  /**
+   * App services known up front (their service names), each added as by addApp: its own ACL user
+   * and password. Apps can also be added later with addApp.
+   * @default []
+   */
+  readonly apps?: readonly string[];
+}
+
+/** What addApp returns: the app's connection (network, REDIS_* settings, its password and URL as files) and its user. */
+export interface RedisAppConnection extends ServiceConnection {
+  /** The app's Redis ACL user (its name). */
+  readonly user: string;
+  readonly passwordSecret: GeneratedSecret;
 }
 
 const PORT = 6379;
 const SENTINEL_PORT = 26379;
-const APP_USER = "updateio";
+/**
+ * The one user Sentinel-aware clients (every app) log in to the Sentinels with. Shared on purpose:
+ * Sentinel hands out addresses only (master, replicas, peers), never data, and per-app users would
+ * have to be in every sentinel.conf, replacing every Sentinel whenever an app is added. Per-app
+ * users are on the data nodes, where the keys are. It keeps the old shared app user's name.
+ */
+const SENTINEL_CLIENT_USER = "updateio";
 const SENTINEL_PEER_USER = "sentinel-peer";
 const CONFIG_DIR = "/usr/local/etc/redis";
 /** tmpfs where each Sentinel keeps the copy of its config that it rewrites. */
@@ -91,17 +113,21 @@ const SENTINEL_DIR = "/sentinel";
  * default; "cache": allkeys-lru, no persistence). Optionally replicas and Sentinels (prod): clients
  * then find the master through Sentinel (REDIS_SENTINELS / REDIS_SENTINEL_MASTER), because after a
  * failover the master is no longer the container behind the `<name>` alias.
+ *
+ * Each app service gets its own ACL user through addApp (or `apps`); the ACL file is rendered from
+ * them at synth, so apps may be added after the cache is constructed. Adding an app or rotating an
+ * app's password changes the ACL file, which replaces the data nodes (the file is read at start).
  */
 export class RedisCache extends Construct implements Connectable {
   readonly host: string;
   readonly port = PORT;
-  readonly appUser = APP_USER;
+  /** The user apps log in to the Sentinels with (REDIS_SENTINEL_USER), shared by every app. */
+  readonly sentinelClientUser = SENTINEL_CLIENT_USER;
   readonly role: RedisRole;
   readonly network: PlatformNetwork;
   /** The initial master. */
   readonly service: HardenedService;
   readonly dataVolume: ServiceVolume;
-  readonly appPassword: GeneratedSecret;
   readonly replicaServices: readonly HardenedService[];
   readonly sentinelServices: readonly HardenedService[];
   /** Sentinel host:port list, empty without sentinels. */
@@ -123,6 +149,8 @@ export class RedisCache extends Construct implements Connectable {
   /** Its password, a Terraform token (deliver it as a file), when `backup` is on. */
   readonly backupPassword?: string;
   private readonly sentinelClientPassword?: GeneratedSecret;
+  /** The apps added so far (props.apps, then addApp), in order; the ACL file lists their users in this order. */
+  private readonly appList: { readonly name: string; readonly password: GeneratedSecret }[] = [];
 
   constructor(scope: Construct, id: string, props: RedisCacheProps) {
     super(scope, id);
@@ -138,7 +166,6 @@ export class RedisCache extends Construct implements Connectable {
     this.sentinelMasterName = name;
     const image = new ServiceImage(this, "image", { ref: props.image });
     this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: name });
-    this.appPassword = new GeneratedSecret(this, "app-password");
     const healthPassword = new GeneratedSecret(this, "healthcheck-password");
     const replicationPassword = replicas > 0 ? new GeneratedSecret(this, "replication-password") : undefined;
     const sentinelPassword = sentinels > 0 ? new GeneratedSecret(this, "sentinel-password") : undefined;
@@ -151,16 +178,21 @@ export class RedisCache extends Construct implements Connectable {
       this.backupPassword = new GeneratedSecret(this, "backup-password").value;
     }
     const aclFile = `${SECURE_DEFAULTS.secretsDir}/users_acl`;
+    // Rendered at synth (Lazy): apps added after this constructor get their users too.
     const aclSecret = {
       name: "users_acl",
-      value: renderRedisAcl({
-        appUser: APP_USER,
-        appPassword: this.appPassword.value,
-        healthPassword: healthPassword.value,
-        replicationPassword: replicationPassword?.value,
-        sentinelPassword: sentinelPassword?.value,
-        monitorPassword: this.monitorPassword,
-        backupPassword: this.backupPassword,
+      value: Lazy.stringValue({
+        produce: () =>
+          escapeTemplateText(
+            renderRedisAcl({
+              apps: this.appList.map((a) => ({ user: a.name, password: a.password.value })),
+              healthPassword: healthPassword.value,
+              replicationPassword: replicationPassword?.value,
+              sentinelPassword: sentinelPassword?.value,
+              monitorPassword: this.monitorPassword,
+              backupPassword: this.backupPassword,
+            }),
+          ),
       }),
     };
     const healthSecret = { name: "redis_healthcheck_password", value: healthPassword.value };
@@ -282,7 +314,7 @@ export class RedisCache extends Construct implements Connectable {
                   authPassword: sentinelPassword.value,
                   peerUser: SENTINEL_PEER_USER,
                   peerPassword: peerPassword.value,
-                  clientUser: APP_USER,
+                  clientUser: SENTINEL_CLIENT_USER,
                   clientPassword,
                   healthPassword: healthPassword.value,
                 }),
@@ -296,15 +328,50 @@ export class RedisCache extends Construct implements Connectable {
       );
     }
     this.sentinelServices = sentinelServices;
+    for (const app of props.apps ?? []) this.addApp(app);
   }
 
-  connectionFor(): ServiceConnection {
+  /**
+   * Adds an app service's own ACL user (every key, no admin command: see renderRedisAcl) with a
+   * generated password (construct id "<name>-password" in the cache). Returns the app's connection
+   * for its service (`uses` with role = the name gives the same).
+   */
+  addApp(name: string): RedisAppConnection {
+    const problem = redisAppUserProblem(name);
+    const problems = problem ? [`app: ${problem}`] : [];
+    if (!problem && this.appList.some((a) => a.name === name))
+      problems.push(`app: "${name}" was already added; use the connection the first addApp returned (or connectionFor("${name}"))`);
+    if (problems.length > 0) throw new ValidationError(`RedisCache ${this.node.path}: addApp(${JSON.stringify(name)})`, problems);
+    const password = new GeneratedSecret(this, `${name}-password`);
+    this.appList.push({ name, password });
+    return { ...this.connectionAs(name, password.value), user: name, passwordSecret: password };
+  }
+
+  /** The apps added so far, in order. */
+  get apps(): readonly string[] {
+    return this.appList.map((a) => a.name);
+  }
+
+  /**
+   * Settings for an app: role = the name of an added app (addApp returns the same connection).
+   * There is no shared app user any more, so a role is required.
+   */
+  connectionFor(role?: string): ServiceConnection {
+    const added = this.appList.find((a) => a.name === role);
+    if (role === undefined || !added)
+      throw new Error(
+        `RedisCache ${this.node.path}: ${role === undefined ? "connectionFor() needs the app's name (each app has its own Redis user)" : `no app "${role}"`}; added apps: ${this.apps.join(", ") || "(none)"} (add it with apps or redis.addApp, then pass role: "<app>")`,
+      );
+    return this.connectionAs(role, added.password.value);
+  }
+
+  private connectionAs(user: string, password: string): ServiceConnection {
     const sentinelEnv: Record<string, string> =
       this.sentinelAddresses.length > 0
         ? {
             REDIS_SENTINELS: this.sentinelAddresses.join(","),
             REDIS_SENTINEL_MASTER: this.sentinelMasterName,
-            REDIS_SENTINEL_USER: this.appUser,
+            REDIS_SENTINEL_USER: this.sentinelClientUser,
           }
         : {};
     const sentinelSecrets: SecretFile[] = this.sentinelClientPassword
@@ -317,12 +384,12 @@ export class RedisCache extends Construct implements Connectable {
         ...this.replicaServices.flatMap((s) => s.containers),
         ...this.sentinelServices.flatMap((s) => s.containers),
       ],
-      env: { REDIS_HOST: this.host, REDIS_PORT: String(this.port), REDIS_USER: this.appUser, ...sentinelEnv },
+      env: { REDIS_HOST: this.host, REDIS_PORT: String(this.port), REDIS_USER: user, ...sentinelEnv },
       secrets: [
-        { name: "redis_password", value: this.appPassword.value, envVar: "REDIS_PASSWORD_FILE" },
+        { name: "redis_password", value: password, envVar: "REDIS_PASSWORD_FILE" },
         {
           name: "redis_url",
-          value: `redis://${this.appUser}:${this.appPassword.value}@${this.host}:${this.port}/0`,
+          value: `redis://${user}:${password}@${this.host}:${this.port}/0`,
           envVar: "REDIS_URL_FILE",
         },
         ...sentinelSecrets,
@@ -368,6 +435,15 @@ function validate(
     problems.push(`backup: ${JSON.stringify(props.backup)} must be true or false`);
   if (props.backup === true && props.role === "cache")
     problems.push('backup: a "cache" instance persists nothing worth restoring (fix: turn backup on for the "state" instance only)');
+  if (props.apps !== undefined && !Array.isArray(props.apps))
+    problems.push(`apps: ${JSON.stringify(props.apps)} must be a list of app service names`);
+  const apps = new Set<string>();
+  for (const [i, app] of (Array.isArray(props.apps) ? props.apps : []).entries()) {
+    const problem = redisAppUserProblem(app);
+    if (problem) problems.push(`apps.${i}: ${problem}`);
+    else if (apps.has(app)) problems.push(`apps.${i}: "${app}" is listed twice (fix: list each app once)`);
+    apps.add(app);
+  }
   if (props.monitoring !== undefined && typeof props.monitoring !== "boolean")
     problems.push(`monitoring: ${JSON.stringify(props.monitoring)} must be true or false`);
   if (!Number.isInteger(v.failoverTimeoutMs) || v.failoverTimeoutMs < 1000)

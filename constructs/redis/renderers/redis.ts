@@ -1,5 +1,6 @@
 /** Pure renderers for the RedisCache: redis.conf, the ACL file and the replication credentials. */
 import { renderRedisBackupAclLine } from "./redis-backup";
+import { ValidationError } from "../../contract/errors";
 
 /**
  * What one Redis instance is for. With a single instance only one maxmemory-policy applies, and
@@ -84,10 +85,18 @@ export function renderRedisReplicationAuth(input: { readonly user: string; reado
   return [`masteruser ${input.user}`, `masterauth ${input.password}`, ""].join("\n");
 }
 
+/** One app service's ACL user (RedisCache.addApp): its name and its own password token. */
+export interface RedisAppUser {
+  readonly user: string;
+  readonly password: string;
+}
+
 export interface RedisAclInput {
-  /** Password tokens; rendered into the file at apply time. */
-  readonly appUser: string;
-  readonly appPassword: string;
+  /**
+   * The app users, in order, each with the same command rights (see renderRedisAcl). Password
+   * tokens are rendered into the file at apply time.
+   */
+  readonly apps: readonly RedisAppUser[];
   readonly healthPassword: string;
   /** Adds the replication user (replicas authenticate to their master with it). */
   readonly replicationPassword?: string;
@@ -102,6 +111,44 @@ export interface RedisAclInput {
 export const REPLICATION_USER = "replication";
 export const SENTINEL_USER = "sentinel";
 export const MONITOR_USER = "monitor";
+
+/**
+ * Names an app's Redis user may not take: the built-in users of the data nodes and the Sentinels;
+ * "updateio", the old shared app user, still the name of the Sentinel client user; and
+ * "sentinel-client", whose "<name>-password" would be the Sentinel client's secret in RedisCache.
+ */
+export const RESERVED_REDIS_USERS: readonly string[] = [
+  "default",
+  "healthcheck",
+  REPLICATION_USER,
+  SENTINEL_USER,
+  "sentinel-peer",
+  "sentinel-client",
+  MONITOR_USER,
+  "backup",
+  "updateio",
+];
+
+/**
+ * An app user's name is its service's name (the rule UpdateioService and RabbitBroker's apps
+ * follow). The allow-list keeps it one ACL token: no space, newline, quote, `>`/`<` (password
+ * rules), `~`/`&`/`%` (key and channel patterns) or `${`/`%{` (Terraform templates).
+ */
+const APP_USER = /^[a-z][a-z0-9-]{0,40}$/;
+
+/** Why `name` cannot be an app's Redis user (with the fix), or undefined when it can. */
+export function redisAppUserProblem(name: unknown): string | undefined {
+  if (typeof name !== "string" || !APP_USER.test(name))
+    return `${JSON.stringify(name)} must be an app service name: lowercase letters, digits and dashes, starting with a letter, at most 41 characters (e.g. "discord-bot")`;
+  if (RESERVED_REDIS_USERS.includes(name))
+    return `"${name}" is a built-in Redis user (reserved: ${RESERVED_REDIS_USERS.join(", ")}); use the app service's own name`;
+  return undefined;
+}
+
+/** The command rights of every app user (see renderRedisAcl). */
+export function redisAppRules(sentinels: boolean): string {
+  return `~* &* +@all -@admin${sentinels ? " +role" : ""} -flushall -flushdb -swapdb -debug -migrate -restore`;
+}
 
 /**
  * What the monitor user may run: exactly the commands redis_exporter (oliver006, v1.84) sends on a
@@ -134,12 +181,14 @@ export const MONITOR_USER = "monitor";
 export const MONITOR_ACL = "resetkeys resetchannels -@all +info +client|setname +latency|latest +latency|histogram +slowlog|len +ping";
 
 /**
- * The default user is off: every client authenticates. The app user may use every key and
- * channel but none of the commands that wipe, reconfigure, replicate or debug the server
- * (@admin covers CONFIG, SHUTDOWN, MONITOR, REPLICAOF, SAVE...); INFO and CLIENT stay allowed
- * because client libraries call them on connect. With Sentinels, ROLE (in @admin, read-only) is
- * added back because Sentinel-aware clients check with it that the address Sentinel gave them
- * really is the master (without Sentinels the file stays exactly as before).
+ * The default user is off: every client authenticates. Each app service has its own user and
+ * password (so one app's password can be rotated or revoked alone, and ACL LOG / CLIENT LIST name
+ * the app), each with the same rights: every key and channel but none of the commands that wipe,
+ * reconfigure, replicate or debug the server (@admin covers CONFIG, SHUTDOWN, MONITOR, REPLICAOF,
+ * SAVE, ACL...); INFO and CLIENT stay allowed because client libraries call them on connect. The
+ * key space stays shared on purpose (~*, no per-app prefix): the apps share sessions and rate-limit
+ * counters. With Sentinels, ROLE (in @admin, read-only) is added back because Sentinel-aware
+ * clients check with it that the address Sentinel gave them really is the master.
  *
  * The replication user runs exactly what a replica sends (Redis ACL docs, "ACL rules for Sentinel
  * and Replicas": +psync +replconf +ping) and no keys. The sentinel user runs exactly the
@@ -148,9 +197,22 @@ export const MONITOR_ACL = "resetkeys resetchannels -@all +info +client|setname 
  * The monitor user (optional, for redis_exporter) reads server statistics only: see MONITOR_ACL.
  */
 export function renderRedisAcl(input: RedisAclInput): string {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const [i, app] of input.apps.entries()) {
+    const problem = redisAppUserProblem(app.user);
+    if (problem) problems.push(`apps.${i}.user: ${problem}`);
+    else if (seen.has(app.user)) problems.push(`apps.${i}.user: "${app.user}" is listed twice (fix: one user per app)`);
+    seen.add(app.user);
+    // A space or newline would end the password rule and start another rule (or another user).
+    if (typeof app.password !== "string" || !/^\S+$/.test(app.password))
+      problems.push(`apps.${i}.password: must be one token without spaces or newlines (pass the GeneratedSecret's value)`);
+  }
+  if (problems.length > 0) throw new ValidationError("renderRedisAcl input", problems);
+  const rules = redisAppRules(input.sentinelPassword !== undefined);
   const lines = [
     "user default off",
-    `user ${input.appUser} on >${input.appPassword} ~* &* +@all -@admin${input.sentinelPassword !== undefined ? " +role" : ""} -flushall -flushdb -swapdb -debug -migrate -restore`,
+    ...input.apps.map((app) => `user ${app.user} on >${app.password} ${rules}`),
     `user healthcheck on >${input.healthPassword} -@all +ping`,
   ];
   if (input.replicationPassword !== undefined) {
