@@ -111,8 +111,11 @@ describe("process limit (ulimit nproc) per user pool", () => {
     expect(nproc(container(json, "dev-exporter")).hard).toBe(RESOURCE_LIMITS.observability.processes);
   });
 
-  it("pools every named user together (names resolve inside each image; postgres and redis are both 999)", () => {
+  it("pools every named user with uid 999 (names resolve inside each image; postgres, redis and rabbitmq are 999)", () => {
     expect(processPool("postgres")).toBe(processPool("redis:redis"));
+    // The off-host copies run as 999 by number: the same kernel counter as the databases.
+    expect(processPool("999:999")).toBe(processPool("postgres"));
+    expect(processPool("999:1000")).toBe(processPool("rabbitmq"));
     expect(processPool("1000:1000")).toBe("uid 1000");
     expect(processPool("01000")).toBe("uid 1000");
     expect(processPool("1000")).not.toBe(processPool("postgres"));
@@ -123,6 +126,13 @@ describe("process limit (ulimit nproc) per user pool", () => {
     // 300 + 64 = 364, rounded up.
     expect(nproc(container(json, "dev-db")).hard).toBe(512);
     expect(nproc(container(json, "dev-cache")).hard).toBe(512);
+    // A job of 999 by number adds to the same pool: 364 + 200 = 564.
+    const g = fixture();
+    g.add("db", { user: "postgres", component: "data", processes: 300 });
+    g.add("cache", { user: "redis", component: "data", processes: 64 });
+    g.add("copy", { user: "999:999", component: "job", processes: 200 });
+    const withCopy = synth(g.stack);
+    for (const name of ["dev-db", "dev-cache", "dev-copy"]) expect(nproc(container(withCopy, name)).hard).toBe(1024);
   });
 
   it("counts Swarm tasks (replicas × budget) into their uid's pool: they may run on the manager next to a job of that uid", () => {

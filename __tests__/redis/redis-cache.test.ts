@@ -8,6 +8,7 @@ import { TerraformStack, Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { RedisCache, type RedisCacheProps } from "../../constructs/redis/redis-cache";
+import { RESERVED_REDIS_USERS } from "../../constructs/redis/renderers/redis";
 import { SEED_CONTAINER } from "../support/synth-expectations";
 
 const OUT = mkdtempSync(join(tmpdir(), "redis-cache-test-"));
@@ -348,17 +349,8 @@ describe("RedisCache props", () => {
     expect(() => build({ apps: ["api"] }, (r) => r.addApp("api"))).toThrow(
       /addApp\("api"\)[\s\S]*app: "api" was already added; use the connection the first addApp returned \(or connectionFor\("api"\)\)/,
     );
-    for (const reserved of [
-      "default",
-      "healthcheck",
-      "replication",
-      "sentinel",
-      "sentinel-peer",
-      "sentinel-client",
-      "monitor",
-      "backup",
-      "updateio",
-    ]) {
+    // The list itself is pinned in redis-renderers.test.ts.
+    for (const reserved of RESERVED_REDIS_USERS) {
       expect(() => build({ apps: [reserved] }), reserved).toThrow(new RegExp(`apps\\.0: "${reserved}" is a built-in Redis user`));
       expect(() => build({}, (r) => r.addApp(reserved)), reserved).toThrow(
         new RegExp(`addApp\\("${reserved}"\\)[\\s\\S]*app: "${reserved}" is a built-in Redis user`),

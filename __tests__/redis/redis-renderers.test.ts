@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderRedisAcl, renderRedisConf, renderRedisReplicationAuth } from "../../constructs/redis/renderers/redis";
+import { RESERVED_REDIS_USERS, renderRedisAcl, renderRedisConf, renderRedisReplicationAuth } from "../../constructs/redis/renderers/redis";
 import { renderSentinelConf } from "../../constructs/redis/renderers/redis-sentinel";
 
 function directives(text: string): Map<string, string> {
@@ -148,8 +148,10 @@ describe("renderRedisAcl", () => {
       "monitor",
       "backup",
       "updateio",
-    ])
+    ]) {
+      expect(RESERVED_REDIS_USERS).toContain(reserved);
       expect(render(reserved), reserved).toThrow(new RegExp(`apps\\.0\\.user: "${reserved}" is a built-in Redis user`));
+    }
     expect(() =>
       renderRedisAcl({
         apps: [

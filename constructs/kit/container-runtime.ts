@@ -3,7 +3,7 @@ import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/cont
 import { Lazy, TerraformStack } from "cdktf";
 import type { Construct, IConstruct } from "constructs";
 import { PolicySuppressions, SECRETS_OWNER_ROLE } from "../contract/index";
-import { LABELS, PROJECT, SECURE_DEFAULTS, type Component } from "./secure-defaults";
+import { LABELS, PROJECT, SECURE_DEFAULTS, SEED_CONTAINER_SETTINGS, type Component } from "./secure-defaults";
 import {
   replicaHost,
   upstreamAddresses,
@@ -90,19 +90,7 @@ export class ContainerRuntime implements ServiceRuntime {
     const seed = new Container(scope, "seed", {
       name: `${spec.environment}-${spec.service}-seed`,
       image: spec.image.imageId,
-      // Never started: it exists only so Docker can copy the files into its volumes.
-      start: false,
-      mustRun: false,
-      networkMode: "none",
-      user: SECURE_DEFAULTS.user,
-      readOnly: false,
-      memory: 16,
-      // Without it the engine reads back 2x memory as swap and every plan shows a diff.
-      memorySwap: 16,
-      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop] },
-      securityOpts: [...SECURE_DEFAULTS.securityOpts],
-      logDriver: SECURE_DEFAULTS.logDriver,
-      logOpts: { "max-size": "1m", "max-file": "1" },
+      ...SEED_CONTAINER_SETTINGS,
       labels: labelList(spec, "seed"),
       volumes: mounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: false })),
       upload: uploads,
@@ -289,13 +277,18 @@ const PROCESS_POOLS = new WeakMap<IConstruct, Map<string, number>>();
  * the whole host: there are no user namespaces, and uid 0 is exempt. So a per-container value is a
  * per-uid budget shared with every other container (and host process) of that uid. A numeric user
  * is its own pool; a named user ("postgres", "redis", "rabbitmq") resolves inside its image to a uid
- * we cannot see at synth (the official postgres and redis images both use 999), so all named users
- * share one pool.
+ * we cannot see at synth: 999 in the official postgres, redis and rabbitmq images. So every named
+ * user joins uid 999's pool, with the jobs that run as 999 by number (the off-host backup copies):
+ * in a pool of their own they would be refused a fork as soon as the databases ran more processes
+ * than the copies' budget. A named user of another uid only gets a larger limit than it needs.
  */
 export function processPool(user: string): string {
   const uid = user.split(":")[0]!;
-  return /^\d+$/.test(uid) ? `uid ${Number(uid)}` : "named users";
+  return `uid ${/^\d+$/.test(uid) ? Number(uid) : NAMED_USER_UID}`;
 }
+
+/** The uid of the named users of the official postgres, redis and rabbitmq images. */
+const NAMED_USER_UID = 999;
 
 /**
  * `ulimit nproc` for a container of `user` adding `budget` to its pool: the pool's sum over the

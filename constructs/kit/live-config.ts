@@ -1,7 +1,7 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Construct } from "constructs";
 import { escapeTemplateText } from "./container-runtime";
-import { LABELS, PROJECT, SECURE_DEFAULTS } from "./secure-defaults";
+import { LABELS, PROJECT, SEED_CONTAINER_SETTINGS } from "./secure-defaults";
 import type { ConfigFile, VolumeMount } from "./service-spec";
 import type { ServiceImage } from "./service-image";
 import { ServiceVolume } from "./service-volume";
@@ -61,18 +61,7 @@ export class LiveConfig extends Construct {
     this.seed = new Container(this, "seed", {
       name: `${props.environment}-${props.service}-${props.purpose}-seed`,
       image: props.image.imageId,
-      // Never started: it exists only so Docker can copy the files into the volume.
-      start: false,
-      mustRun: false,
-      networkMode: "none",
-      user: SECURE_DEFAULTS.user,
-      readOnly: false,
-      memory: 16,
-      memorySwap: 16,
-      capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop] },
-      securityOpts: [...SECURE_DEFAULTS.securityOpts],
-      logDriver: SECURE_DEFAULTS.logDriver,
-      logOpts: { "max-size": "1m", "max-file": "1" },
+      ...SEED_CONTAINER_SETTINGS,
       labels: [
         { label: LABELS.component, value: "seed" },
         { label: LABELS.environment, value: props.environment },

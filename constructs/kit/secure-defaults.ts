@@ -36,6 +36,26 @@ export const SECURE_DEFAULTS = {
 } as const;
 
 /**
+ * A seed container: never started, it exists only so Docker can copy the provider's uploads into
+ * its volumes. No network, the unprivileged user, 16 MiB; swap pinned to memory because the engine
+ * otherwise reads back 2x memory as swap and every plan shows a diff. Its rootfs stays writable:
+ * Docker accepts uploads only into such a container.
+ */
+export const SEED_CONTAINER_SETTINGS = {
+  start: false,
+  mustRun: false,
+  networkMode: "none",
+  user: SECURE_DEFAULTS.user,
+  readOnly: false,
+  memory: 16,
+  memorySwap: 16,
+  capabilities: { drop: [...SECURE_DEFAULTS.capabilityDrop] },
+  securityOpts: [...SECURE_DEFAULTS.securityOpts],
+  logDriver: SECURE_DEFAULTS.logDriver,
+  logOpts: { "max-size": "1m", "max-file": "1" },
+};
+
+/**
  * Hard CPU cap (CPUs: cpu_quota / cpu_period on containers, nano_cpus on Swarm services) and process
  * budget (RLIMIT_NPROC, in tasks: threads count) of each kind of workload, unless its construct or
  * its environment (setResourceLimits) says otherwise. The budgets are generous on purpose: Go and
