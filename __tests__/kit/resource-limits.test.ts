@@ -135,6 +135,14 @@ describe("process limit (ulimit nproc) per user pool", () => {
     for (const name of ["dev-db", "dev-cache", "dev-copy"]) expect(nproc(container(withCopy, name)).hard).toBe(1024);
   });
 
+  it("caps a pool at the policy's nproc bound (65536), however many containers share the uid", () => {
+    expect(poolLimit(65536)).toBe(65536);
+    expect(poolLimit(65537)).toBe(65536);
+    expect(poolLimit(128 * 512 + 1)).toBe(65536);
+    expect(poolLimit(40000)).toBe(65536);
+    expect(poolLimit(30000)).toBe(32768);
+  });
+
   it("counts Swarm tasks (replicas × budget) into their uid's pool: they may run on the manager next to a job of that uid", () => {
     const f = fixture({ overlay: true });
     const pinned = new ServiceImage(f.stack, "pinned", { ref: IMAGE, pull: false });

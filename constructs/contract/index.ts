@@ -23,6 +23,15 @@ export const LABELS = {
 export const PROJECT = "updateio";
 
 /**
+ * The highest ulimits a container may set (the policy's ulimits-bounded); the kit caps the nproc
+ * it computes at this value too.
+ */
+export const ULIMIT_BOUNDS: Readonly<Record<string, number>> & { readonly nofile: number; readonly nproc: number } = {
+  nofile: 1048576,
+  nproc: 65536,
+};
+
+/**
  * The role label of a one-shot job that makes running servers re-read a changed config file:
  * the review reports its re-run as a reload in place (no restart), not as a replacement.
  */

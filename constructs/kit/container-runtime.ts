@@ -4,6 +4,7 @@ import { Lazy, TerraformStack } from "cdktf";
 import type { Construct, IConstruct } from "constructs";
 import { PolicySuppressions, SECRETS_OWNER_ROLE } from "../contract/index";
 import { LABELS, PROJECT, SECURE_DEFAULTS, SEED_CONTAINER_SETTINGS, type Component } from "./secure-defaults";
+import { ULIMIT_BOUNDS } from "../contract";
 import {
   replicaHost,
   upstreamAddresses,
@@ -304,9 +305,13 @@ export function processLimit(scope: Construct, user: string, budget: number): { 
   return { name: "nproc", soft: limit, hard: limit };
 }
 
-/** The nproc a pool of `sum` budgeted processes gets: the next power of two (at most twice the sum). */
+/**
+ * The nproc a pool of `sum` budgeted processes gets: the next power of two (at most twice the sum),
+ * and no more than ULIMIT_BOUNDS.nproc (about 128 app containers of one uid reach it; one host
+ * runs out of memory long before it runs that many processes).
+ */
 export function poolLimit(sum: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, sum)));
+  return Math.min(2 ** Math.ceil(Math.log2(Math.max(1, sum))), ULIMIT_BOUNDS.nproc);
 }
 
 /**

@@ -57,7 +57,9 @@ function main(): void {
 
   const synthTimes = timeSynthPhases();
   let t = performance.now();
-  const configs = ENVIRONMENTS.map((name) => scaledConfig(loadEnvironmentConfig(name), multiplier));
+  // Dev's default network pool (a /16: 256 networks) is too small for 250 services' networks.
+  const vars = { ...process.env, UPDATEIO_DEV_NETWORK_POOL: process.env.UPDATEIO_DEV_NETWORK_POOL ?? "10.0.0.0/8" };
+  const configs = ENVIRONMENTS.map((name) => scaledConfig(loadEnvironmentConfig(name, vars), multiplier));
   const configMs = performance.now() - t;
 
   const cpuStart = process.cpuUsage();

@@ -1,9 +1,10 @@
+import { ULIMIT_BOUNDS } from "../../contract";
 import { blocks } from "../json";
 import { numberOf, plain } from "../normalize";
 import type { PolicyRule } from "../types";
 import { onWorkload, valueAt } from "./helpers";
 
-export const ULIMIT_BOUNDS: Readonly<Record<string, number>> = { nofile: 1048576, nproc: 65536 };
+export { ULIMIT_BOUNDS };
 
 export const ulimitsBounded: PolicyRule = {
   id: "ulimits-bounded",
