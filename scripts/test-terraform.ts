@@ -2,7 +2,7 @@
  * `npm run test:terraform`: what `npm test` cannot check, because it needs the Terraform CLI and
  * the providers: every synthesized stack through `terraform init`, `validate` and `plan`.
  *
- *   1. synth: `npx cdktf synth` (the app command of cdktf.json, `node --import tsx main.ts`) into cdktf.out/.
+ *   1. synth: `npx cdktf synth` (the app command of cdktf.json, `node scripts/run-app.cjs`) into cdktf.out/.
  *   2. per stack (cdktf.out/stacks/<stack>):
  *      init      terraform init -backend=false (prod's Terraform Cloud block is not needed to validate).
  *                It checks the configuration before it installs providers: a configuration error

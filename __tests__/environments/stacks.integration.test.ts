@@ -148,6 +148,20 @@ const STORE_BACKUPS = ["redis-backup", "rabbitmq-backup", "grafana-backup", "edg
 const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
 // dev runs the apps as containers; test and prod run them as Swarm services (everything else stays a
 // container on the manager).
+// Test and prod run the same set (the Swarm environments).
+const HA_RUNNING = [
+  "api-migrate",
+  "edge",
+  "postgres",
+  "postgres-backup",
+  "postgres-reload",
+  "postgres-restore-drill",
+  ...HA_DATA,
+  ...O11Y,
+  ...HA_EXPORTERS,
+  ...STORE_BACKUPS,
+  "postgres-pre-migration-dump",
+];
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
   dev: [
     "admin-panel",
@@ -169,32 +183,8 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     "telegram-bot",
     ...O11Y,
   ].map((s) => `dev-${s}`),
-  test: [
-    "api-migrate",
-    "edge",
-    "postgres",
-    "postgres-backup",
-    "postgres-reload",
-    "postgres-restore-drill",
-    ...HA_DATA,
-    ...O11Y,
-    ...HA_EXPORTERS,
-    ...STORE_BACKUPS,
-    "postgres-pre-migration-dump",
-  ].map((s) => `test-${s}`),
-  prod: [
-    "api-migrate",
-    "edge",
-    "postgres",
-    "postgres-backup",
-    "postgres-reload",
-    "postgres-restore-drill",
-    ...HA_DATA,
-    ...O11Y,
-    ...HA_EXPORTERS,
-    ...STORE_BACKUPS,
-    "postgres-pre-migration-dump",
-  ].map((s) => `prod-${s}`),
+  test: HA_RUNNING.map((s) => `test-${s}`),
+  prod: HA_RUNNING.map((s) => `prod-${s}`),
 };
 const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
   dev: [],
@@ -207,10 +197,11 @@ const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
 // postgres-settings: the reloadable settings file (no container is replaced with it); postgres-reload: its job's files.
 const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", "postgres-restore-drill", "postgres-settings"];
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
+const HA_SEEDS = [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
   dev: [...APP_SEEDS, ...CORE_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],
-  test: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"],
-  prod: [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"],
+  test: HA_SEEDS,
+  prod: HA_SEEDS,
 };
 const REPLICAS: Record<EnvironmentName, Record<string, number>> = {
   dev: { api: 1, "discord-bot": 1, "telegram-bot": 1, "admin-panel": 1, "mini-app": 1 },

@@ -13,12 +13,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { parse } from "yaml";
-import { alertRules, renderPrometheusRules } from "../../constructs/observability/renderers/alert-rules";
+import { alertRules } from "../../constructs/observability/renderers/alert-rules";
 import { renderPrometheusConfig } from "../../constructs/observability/renderers/prometheus";
 import { appScrapeTarget } from "../../environments/observability";
 import { describeIfBinary } from "../support/binaries";
 import { freePort } from "../support/helpers";
-import { pollUntil, promQuery, startPrometheus, stopProcess } from "../support/promql";
+import { pollUntil, promAlerts, promQuery, startPrometheus, stopProcess, writeFastPrometheusConfig } from "../support/promql";
 import { explain, promtool } from "../support/promtool";
 import { synthEnvironment, type TerraformJson } from "../support/stacks";
 
@@ -100,24 +100,12 @@ describeIfBinary("prometheus", "Prometheus scraping a stand-in app service throu
       res.end('# TYPE http_requests_total counter\nhttp_requests_total{route="/health"} 7\n');
     });
     await new Promise<void>((resolve) => app!.listen(appPort, "127.0.0.1", resolve));
-    mkdirSync(join(dir, "rules"));
-    writeFileSync(join(dir, "rules", "updateio.yml"), renderPrometheusRules(alertRules({ environment: "test" })));
-    const configPath = join(dir, "prometheus.yml");
-    writeFileSync(
-      configPath,
-      renderPrometheusConfig({
-        environment: "test",
-        scrapeInterval: "1s",
-        evaluationInterval: "1s",
-        ruleFiles: [join(dir, "rules", "*.yml")],
-        scrapeTargets: [
-          { job: "prometheus", targets: [`127.0.0.1:${promPort}`] },
-          appScrapeTarget("api", { kind: "static", addresses: [`127.0.0.1:${appPort}`] }, "/internal/metrics"),
-          // Nothing listens: up == 0, for AppTargetDown.
-          appScrapeTarget("discord-bot", { kind: "static", addresses: [`127.0.0.1:${closedPort}`] }, "/metrics"),
-        ],
-      }),
-    );
+    const configPath = writeFastPrometheusConfig(dir, alertRules({ environment: "test" }), [
+      { job: "prometheus", targets: [`127.0.0.1:${promPort}`] },
+      appScrapeTarget("api", { kind: "static", addresses: [`127.0.0.1:${appPort}`] }, "/internal/metrics"),
+      // Nothing listens: up == 0, for AppTargetDown.
+      appScrapeTarget("discord-bot", { kind: "static", addresses: [`127.0.0.1:${closedPort}`] }, "/metrics"),
+    ]);
     prometheus = await startPrometheus({ configPath, storagePath: join(dir, "data"), port: promPort, retentionDays: 1 });
   }, 60_000);
 
@@ -137,12 +125,12 @@ describeIfBinary("prometheus", "Prometheus scraping a stand-in app service throu
 
   it("reports an unreachable replica as up == 0 with its service, which AppTargetDown watches (not ScrapeTargetDown)", async () => {
     await pollUntil("up == 0 for discord-bot", async () => (await query('up{job="app",service="discord-bot"} == 0')).length === 1);
-    type Alert = { labels: Record<string, string>; state: string };
-    await pollUntil("AppTargetDown pending", async () => {
-      const alerts = ((await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } }).data.alerts;
-      return alerts.some((a) => a.labels.alertname === "AppTargetDown" && a.labels.service === "discord-bot" && a.state === "pending");
-    });
-    const alerts = ((await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } }).data.alerts;
+    await pollUntil("AppTargetDown pending", async () =>
+      (await promAlerts(base)).some(
+        (a) => a.labels.alertname === "AppTargetDown" && a.labels.service === "discord-bot" && a.state === "pending",
+      ),
+    );
+    const alerts = await promAlerts(base);
     expect(alerts.filter((a) => a.labels.alertname === "ScrapeTargetDown")).toEqual([]);
   }, 60_000);
 });

@@ -27,7 +27,15 @@ import {
 import { prometheusArgs, renderPrometheusConfig, type PrometheusConfigInput } from "../../constructs/observability/renderers/prometheus";
 import { describeIfBinary } from "../support/binaries";
 import { errorOf, freePort } from "../support/helpers";
-import { pollUntil, promqlIdentifiers, promQuery, startPrometheus, stopProcess } from "../support/promql";
+import {
+  pollUntil,
+  promAlerts,
+  promqlIdentifiers,
+  promQuery,
+  startPrometheus,
+  stopProcess,
+  writeFastPrometheusConfig,
+} from "../support/promql";
 import { explain, promtool } from "../support/promtool";
 
 // ---------------------------------------------------------------------------------------------
@@ -995,24 +1003,11 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
         "",
       ].join("\n"),
     );
-    const rulesDir = join(dir, "rules");
-    mkdirSync(rulesDir);
-    writeFileSync(join(rulesDir, "updateio.yml"), renderPrometheusRules(RULES));
-    const configPath = join(dir, "prometheus.yml");
-    writeFileSync(
-      configPath,
-      renderPrometheusConfig({
-        environment: "test",
-        scrapeInterval: "1s",
-        evaluationInterval: "1s",
-        ruleFiles: [join(rulesDir, "*.yml")],
-        scrapeTargets: [
-          { job: "prometheus", targets: [`127.0.0.1:${promPort}`] },
-          { job: "node", targets: [`127.0.0.1:${nodePort}`] },
-          { job: "redis", targets: [`127.0.0.1:${closedPort}`] }, // nothing listens: up == 0
-        ],
-      }),
-    );
+    const configPath = writeFastPrometheusConfig(dir, RULES, [
+      { job: "prometheus", targets: [`127.0.0.1:${promPort}`] },
+      { job: "node", targets: [`127.0.0.1:${nodePort}`] },
+      { job: "redis", targets: [`127.0.0.1:${closedPort}`] }, // nothing listens: up == 0
+    ]);
     processes.push(
       spawn("prometheus-node-exporter", [`--web.listen-address=127.0.0.1:${nodePort}`, `--collector.textfile.directory=${textfiles}`], {
         stdio: "ignore",
@@ -1051,8 +1046,7 @@ describeIfBinary(["prometheus", "prometheus-node-exporter"], "Prometheus server 
   }, 60_000);
 
   it("fires BackupFailed and holds ScrapeTargetDown pending for an unreachable target", async () => {
-    type Alert = { labels: Record<string, string>; state: string };
-    const alerts = async () => ((await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: Alert[] } }).data.alerts;
+    const alerts = () => promAlerts(base);
     await pollUntil("BackupFailed firing", async () =>
       (await alerts()).some((a) => a.labels.alertname === "BackupFailed" && a.state === "firing"),
     );

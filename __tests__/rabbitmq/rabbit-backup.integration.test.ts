@@ -1,14 +1,14 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { renderEnabledPlugins, renderRabbitConf } from "../../constructs/rabbitmq/renderers/rabbitmq";
 import { DEFAULT_TOPOLOGY, renderRabbitDefinitions } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
-import { describeIfBinary, requireBinary } from "../support/binaries";
+import { describeIfBinary } from "../support/binaries";
 import { freePorts } from "../support/helpers";
 import { buildStoreBackups } from "../support/store-backups";
-import { rabbitNodeEnv } from "../support/rabbitmq-node";
+import { rabbitBin, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
 import { reportsRuntimeTopology } from "../support/store-fixtures";
 
 // The scripts RabbitBackup renders, run with sh against Debian's rabbitmq-server (3.10) on loopback,
@@ -20,7 +20,6 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
   const vhost = "updateio-test";
   const node = "rabbit-backup@localhost";
   const cookie = "CookieBackupABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnop";
-  const bin = (name: string) => (existsSync(`/usr/lib/rabbitmq/bin/${name}`) ? `/usr/lib/rabbitmq/bin/${name}` : requireBinary(name).path!);
   const paths = {
     etc: join(dir, "etc"),
     plugins: join(dir, "plugins"),
@@ -35,7 +34,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
   let server: ChildProcess | undefined;
 
   const ctl = (args: string[]) => {
-    const r = spawnSync(bin("rabbitmqctl"), ["-n", node, ...args], { env, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(rabbitBin("rabbitmqctl"), ["-n", node, ...args], { env, encoding: "utf8", timeout: 60_000 });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
   };
   // Rows of a list command; a vhost that does not exist (yet, or any more) has none.
@@ -61,29 +60,15 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
 
   async function start(): Promise<void> {
     const log = openSync(join(dir, "server.log"), "a");
-    server = spawn(bin("rabbitmq-server"), [], { env, stdio: ["ignore", log, log], detached: true });
+    server = spawn(rabbitBin("rabbitmq-server"), [], { env, stdio: ["ignore", log, log], detached: true });
     closeSync(log);
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      if (ctl(["await_startup", "--timeout", "5"]).status === 0) return;
-      if (server.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    if (await waitForRabbitNode(server, () => ctl(["await_startup", "--timeout", "5"]).status === 0, 90_000)) return;
     throw new Error(`rabbitmq-server did not start:\n${readFileSync(join(dir, "server.log"), "utf8").slice(-3000)}`);
   }
   async function stop(): Promise<void> {
-    if (!server) return;
-    ctl(["shutdown", "--timeout", "30"]);
     const s = server;
     server = undefined;
-    for (let i = 0; i < 100 && s.exitCode === null && s.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
-    if (s.exitCode === null && s.signalCode === null) {
-      try {
-        process.kill(-s.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    if (s) await stopRabbitNode(s, () => ctl(["shutdown", "--timeout", "30"]), 10_000);
   }
   const sh = (script: string, args: string[]) =>
     spawnSync("sh", [join(paths.scripts, script), ...args], {
@@ -93,7 +78,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
         BACKUP_HOOKS: join(paths.scripts, "hooks.sh"),
         RABBITMQ_NODES: node,
         RABBITMQ_COOKIE_FILE: join(paths.secrets, "erlang_cookie"),
-        RABBITMQCTL: bin("rabbitmqctl"),
+        RABBITMQCTL: rabbitBin("rabbitmqctl"),
         TMPDIR: dir,
       },
       encoding: "utf8",

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -12,7 +12,7 @@ import {
   type RabbitUser,
 } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
 import { describeIfBinary, requireBinary } from "../support/binaries";
-import { rabbitNodeEnv } from "../support/rabbitmq-node";
+import { rabbitBin, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
 
 // rabbitmq.conf, enabled_plugins, the definitions file and the cookie entrypoint exactly as rendered,
 // on a real broker (Debian's rabbitmq-server, 3.10.x in bookworm) on loopback. Only paths and ports are
@@ -26,7 +26,6 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   const ports = { amqp: 56720, management: 56721, prometheus: 56722, dist: 56725, epmd: 56729 };
   const password = (name: string) => `${name.replace(/[^a-z]/g, "")}Pw0123456789abcdefABCDEF`.padEnd(32, "x");
   const cookie = "CookieABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstu";
-  const bin = (name: string) => (existsSync(`/usr/lib/rabbitmq/bin/${name}`) ? `/usr/lib/rabbitmq/bin/${name}` : requireBinary(name).path!);
   const paths = {
     etc: join(dir, "etc"),
     plugins: join(dir, "plugins"),
@@ -54,7 +53,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   const figures = { allowed: 0, refused: 0, before: -1, after: -1 };
 
   const ctl = (args: string[]) => {
-    const r = spawnSync(bin("rabbitmqctl"), ["-n", node, ...args], { env, encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync(rabbitBin("rabbitmqctl"), ["-n", node, ...args], { env, encoding: "utf8", timeout: 30_000 });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
   };
   const rows = (args: string[]) =>
@@ -69,16 +68,18 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
     // The rendered wrapper installs the cookie, then execs "docker-entrypoint.sh" (a stub here: exec "$@").
     server = spawn(
       "/bin/sh",
-      ["-c", renderCookieEntrypoint(join(paths.secrets, "erlang_cookie")), "rabbitmq-entrypoint", bin("rabbitmq-server")],
+      ["-c", renderCookieEntrypoint(join(paths.secrets, "erlang_cookie")), "rabbitmq-entrypoint", rabbitBin("rabbitmq-server")],
       { env, stdio: ["ignore", log, log], detached: true },
     );
     closeSync(log);
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (ctl(["await_startup", "--timeout", "5"]).status === 0 && (await managementReady())) return;
-      if (server.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    if (
+      await waitForRabbitNode(
+        server,
+        async () => ctl(["await_startup", "--timeout", "5"]).status === 0 && (await managementReady()),
+        60_000,
+      )
+    )
+      return;
     throw new Error(
       `rabbitmq-server did not start on the rendered config:\n${readFileSync(join(dir, "server.log"), "utf8")
         .split("\n")
@@ -99,18 +100,9 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
     }
   }
   async function stop(): Promise<void> {
-    if (!server) return;
-    ctl(["shutdown", "--timeout", "30"]);
     const s = server;
     server = undefined;
-    for (let i = 0; i < 50 && s.exitCode === null && s.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
-    if (s.exitCode === null && s.signalCode === null) {
-      try {
-        process.kill(-s.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    if (s) await stopRabbitNode(s, () => ctl(["shutdown", "--timeout", "30"]), 5_000);
   }
 
   const api = async (user: string, method: string, path: string, body?: unknown) => {
@@ -199,7 +191,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   });
 
   it("enables the Prometheus and management plugins and serves metrics", async () => {
-    const list = spawnSync(bin("rabbitmq-plugins"), ["-n", node, "list", "-E", "-m"], { env, encoding: "utf8", timeout: 30_000 });
+    const list = spawnSync(rabbitBin("rabbitmq-plugins"), ["-n", node, "list", "-E", "-m"], { env, encoding: "utf8", timeout: 30_000 });
     const plugins = list.stdout.trim().split("\n");
     expect(plugins).toEqual(expect.arrayContaining(["rabbitmq_management", "rabbitmq_prometheus"]));
     const metrics = await fetch(`http://127.0.0.1:${ports.prometheus}/metrics`);

@@ -24,6 +24,7 @@ import { freePort } from "../support/helpers";
 import { execAsync, RabbitNode, RedisNode, S3Loopback, treeSize, writeS3KeyFiles, type RabbitInventory } from "../support/host-lost";
 import { ArchivingPostgres, sleepMs } from "../support/postgres-backup-env";
 import { postgresRequirement } from "../support/postgres-server";
+import { rabbitBin } from "../support/rabbitmq-node";
 import { buildStoreBackups } from "../support/store-backups";
 import { reportsRuntimeTopology, seedGrafanaLikeDb } from "../support/store-fixtures";
 
@@ -315,7 +316,7 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
     BACKUP_ROOT: rabbitBackups,
     RABBITMQ_NODES: rabbit.node,
     RABBITMQ_COOKIE_FILE: rabbit.cookieFile,
-    RABBITMQCTL: RabbitNode.bin("rabbitmqctl"),
+    RABBITMQCTL: rabbitBin("rabbitmqctl"),
   });
 
   itIfBinary(

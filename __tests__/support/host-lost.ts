@@ -12,9 +12,8 @@ import { join } from "node:path";
 import S3rver from "s3rver";
 import { renderEnabledPlugins, renderRabbitConf } from "../../constructs/rabbitmq";
 import { renderRedisAcl, renderRedisBackupAclLine, renderRedisConf } from "../../constructs/redis";
-import { requireBinary } from "./binaries";
 import { execAsync, freePort, freePorts } from "./helpers";
-import { rabbitNodeEnv } from "./rabbitmq-node";
+import { rabbitBin, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "./rabbitmq-node";
 
 export { execAsync, type ExecResult } from "./helpers";
 
@@ -252,10 +251,6 @@ export class RabbitNode {
     };
   }
 
-  static bin(name: string): string {
-    return existsSync(`/usr/lib/rabbitmq/bin/${name}`) ? `/usr/lib/rabbitmq/bin/${name}` : (requireBinary(name).path ?? name);
-  }
-
   get cookieFile(): string {
     return join(this.paths.secrets, "erlang_cookie");
   }
@@ -264,14 +259,9 @@ export class RabbitNode {
   async start(): Promise<void> {
     if (Object.keys(this.env).length === 0) await this.configure();
     const log = openSync(join(this.dir, "server.log"), "a");
-    this.child = spawn(RabbitNode.bin("rabbitmq-server"), [], { env: this.env, stdio: ["ignore", log, log], detached: true });
+    this.child = spawn(rabbitBin("rabbitmq-server"), [], { env: this.env, stdio: ["ignore", log, log], detached: true });
     closeSync(log);
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      if (this.ctl(["await_startup", "--timeout", "5"]).status === 0) return;
-      if (this.child.exitCode !== null) break;
-      await sleep(500);
-    }
+    if (await waitForRabbitNode(this.child, () => this.ctl(["await_startup", "--timeout", "5"]).status === 0, 90_000)) return;
     throw new Error(`rabbitmq-server did not start:\n${readFileSync(join(this.dir, "server.log"), "utf8").slice(-3000)}`);
   }
 
@@ -304,27 +294,18 @@ export class RabbitNode {
 
   async stop(): Promise<void> {
     const s = this.child;
-    if (!s) return;
-    this.ctl(["shutdown", "--timeout", "30"]);
     this.child = undefined;
-    for (let i = 0; i < 100 && s.exitCode === null && s.signalCode === null; i++) await sleep(100);
-    if (s.exitCode === null && s.signalCode === null) {
-      try {
-        process.kill(-s.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    if (s) await stopRabbitNode(s, () => this.ctl(["shutdown", "--timeout", "30"]), 10_000);
   }
 
   ctl(args: readonly string[]): { status: number | null; out: string } {
-    const r = spawnSync(RabbitNode.bin("rabbitmqctl"), ["-n", this.node, ...args], { env: this.env, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(rabbitBin("rabbitmqctl"), ["-n", this.node, ...args], { env: this.env, encoding: "utf8", timeout: 60_000 });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
   }
 
   /** The node's definitions (`rabbitmqctl export_definitions -`). */
   definitions(): Definitions {
-    const r = spawnSync(RabbitNode.bin("rabbitmqctl"), ["-n", this.node, "-q", "export_definitions", "-"], {
+    const r = spawnSync(rabbitBin("rabbitmqctl"), ["-n", this.node, "-q", "export_definitions", "-"], {
       env: this.env,
       encoding: "utf8",
       timeout: 60_000,

@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { prometheusArgs } from "../../constructs/observability/renderers/prometheus";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderPrometheusRules, type AlertRule } from "../../constructs/observability/renderers/alert-rules";
+import { prometheusArgs, renderPrometheusConfig, type ScrapeTarget } from "../../constructs/observability/renderers/prometheus";
 
 /**
  * PromQL identifiers, extracted conservatively for "does this query name a real metric" checks:
@@ -50,6 +53,36 @@ export async function promQuery(base: string, promql: string): Promise<PromSampl
   const body = (await res.json()) as { status: string; data: { result: PromSample[] } };
   if (body.status !== "success") throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
   return body.data.result;
+}
+
+/** An alert as Prometheus' /api/v1/alerts lists it. */
+export type PromAlert = { labels: Record<string, string>; state: string };
+
+/** The pending and firing alerts of a running Prometheus at `base`. */
+export async function promAlerts(base: string): Promise<PromAlert[]> {
+  return ((await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: PromAlert[] } }).data.alerts;
+}
+
+/**
+ * Writes `rules` to <dir>/rules/updateio.yml and a prometheus.yml that loads them, scraping and
+ * evaluating every second so a test waits seconds, not minutes; returns the config's path.
+ */
+export function writeFastPrometheusConfig(dir: string, rules: readonly AlertRule[], scrapeTargets: readonly ScrapeTarget[]): string {
+  const rulesDir = join(dir, "rules");
+  mkdirSync(rulesDir);
+  writeFileSync(join(rulesDir, "updateio.yml"), renderPrometheusRules(rules));
+  const configPath = join(dir, "prometheus.yml");
+  writeFileSync(
+    configPath,
+    renderPrometheusConfig({
+      environment: "test",
+      scrapeInterval: "1s",
+      evaluationInterval: "1s",
+      ruleFiles: [join(rulesDir, "*.yml")],
+      scrapeTargets,
+    }),
+  );
+  return configPath;
 }
 
 /** Polls `check` every 250 ms (an error counts as "not yet") until it is true; throws after `seconds`. */

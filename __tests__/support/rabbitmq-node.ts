@@ -1,5 +1,8 @@
 /** The environment for tests that run Debian's rabbitmq-server as an unprivileged node on loopback. */
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { requireBinary } from "./binaries";
 
 export interface RabbitNodeEnvInput {
   /** RABBITMQ_BASE: logs, pid file and crash dump go below it. */
@@ -37,4 +40,36 @@ export function rabbitNodeEnv(i: RabbitNodeEnvInput): NodeJS.ProcessEnv {
     RABBITMQ_PID_FILE: join(i.dir, "rabbit.pid"),
     ERL_CRASH_DUMP: join(i.dir, "erl_crash.dump"),
   };
+}
+
+/** Debian keeps rabbitmq-server and rabbitmqctl off PATH, under /usr/lib/rabbitmq/bin. */
+export function rabbitBin(name: string): string {
+  const debian = `/usr/lib/rabbitmq/bin/${name}`;
+  return existsSync(debian) ? debian : (requireBinary(name).path ?? name);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `ready` every 500 ms; false when the node's process exits first or `timeoutMs` passes. */
+export async function waitForRabbitNode(node: ChildProcess, ready: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await ready()) return true;
+    if (node.exitCode !== null) return false;
+    await sleep(500);
+  }
+  return false;
+}
+
+/** Runs `shutdown` (rabbitmqctl shutdown), waits up to `waitMs` for the process, then kills its process group. */
+export async function stopRabbitNode(node: ChildProcess, shutdown: () => void, waitMs: number): Promise<void> {
+  shutdown();
+  const exited = () => node.exitCode !== null || node.signalCode !== null;
+  for (let waited = 0; waited < waitMs && !exited(); waited += 100) await sleep(100);
+  if (exited()) return;
+  try {
+    process.kill(-node.pid!, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }

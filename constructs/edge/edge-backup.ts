@@ -1,9 +1,7 @@
 import { Construct } from "constructs";
 import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "./renderers/edge-backup";
 import { ScheduledBackup } from "../kit/scheduled-backup";
-import { ServiceImage } from "../kit/service-image";
-import { storeBackupProps, type StoreBackupDefaults, type VolumeSnapshotProps } from "../kit/store-backup";
-import { ValidationError } from "../contract/errors";
+import { volumeSnapshotBackupProps, type StoreBackupDefaults, type VolumeSnapshotProps } from "../kit/store-backup";
 
 /** Daily, two weeks kept; tar and gzip need little memory. */
 export const EDGE_BACKUP_DEFAULTS: StoreBackupDefaults = { schedule: { everyMinutes: 1440, at: "03:40" }, keep: 14, memoryMb: 64 };
@@ -30,14 +28,16 @@ export class EdgeBackup extends Construct {
 
   constructor(scope: Construct, id: string, props: EdgeBackupProps) {
     super(scope, id);
-    if (typeof props.image === "string" && props.image.trim() === "")
-      throw new ValidationError(`EdgeBackup ${this.node.path}`, ["image: is empty (fix: pass the edge's image, PINNED_IMAGES.caddy)"]);
     this.hooks = renderEdgeBackupHooks(EDGE_BACKUP_SOURCE);
     this.restoreScript = renderEdgeRestoreScript(EDGE_BACKUP_ROOT);
     this.backup = new ScheduledBackup(this, "backup", {
-      ...storeBackupProps(props, EDGE_BACKUP_DEFAULTS),
+      ...volumeSnapshotBackupProps(this, props, {
+        construct: "EdgeBackup",
+        defaults: EDGE_BACKUP_DEFAULTS,
+        sourcePath: EDGE_BACKUP_SOURCE,
+        imageFix: "pass the edge's image, PINNED_IMAGES.caddy",
+      }),
       store: "edge",
-      image: typeof props.image === "string" ? new ServiceImage(this, "image", { ref: props.image }) : props.image,
       // Caddy's data is root-owned 0600 (the edge runs as root: the image has no other user).
       user: "0:0",
       relax: {
@@ -48,8 +48,6 @@ export class EdgeBackup extends Construct {
       extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
       suffix: ".tar.gz",
       backupsPath: EDGE_BACKUP_ROOT,
-      network: props.network,
-      sourceVolumes: [{ volume: props.dataVolume, containerPath: EDGE_BACKUP_SOURCE }],
       offsiteUser: "0:0",
     });
   }

@@ -1,6 +1,7 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { HardenedService, type Relaxation } from "./hardened-service";
+import { offsiteCopyService, offsiteCopySettings, offsitePropsProblems } from "./offsite-copy";
 import type { PlatformNetwork } from "./platform-network";
 import {
   offsiteCopyProblems,
@@ -12,7 +13,7 @@ import {
   type ScheduledBackupScriptInput,
 } from "./scheduled-backup-script";
 import { SECURE_DEFAULTS } from "./secure-defaults";
-import { ServiceImage } from "./service-image";
+import type { ServiceImage } from "./service-image";
 import type { ConfigFile, SecretFile, VolumeMount } from "./service-spec";
 import { ServiceVolume } from "./service-volume";
 import { ValidationError } from "../contract/errors";
@@ -134,30 +135,14 @@ export class ScheduledBackup extends Construct {
       );
     const memoryMb = props.memoryMb ?? 128;
     if (!Number.isInteger(memoryMb) || memoryMb < 32) problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 32 (fix: e.g. 128)`);
-    const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
     let offsiteInput: OffsiteCopyScriptInput | undefined;
     const offsite = props.offsite;
     if (offsite) {
-      if (offsite.accessKeyId === "" || offsite.secretAccessKey === "")
-        problems.push("offsite.accessKeyId/secretAccessKey: must be set (fix: pass the Terraform variables), never empty");
-      if (offsite.image.trim() === "") problems.push("offsite.image: is empty (fix: pass the pinned rclone image, PINNED_IMAGES.rclone)");
-      if (offsite.network.internal)
-        problems.push(
-          `offsite.network: "${offsite.network.purpose}" is internal, so the copy could never leave the host (fix: pass the egress network)`,
-        );
-      const m = offsite.memoryMb ?? 128;
-      if (!Number.isInteger(m) || m < 64) problems.push(`offsite.memoryMb: ${m} must be a whole number ≥ 64`);
+      problems.push(...offsitePropsProblems(offsite));
       offsiteInput = {
         store: props.store,
         backupRoot: props.backupsPath,
-        endpoint: offsite.endpoint,
-        bucket: offsite.bucket,
-        prefix: offsite.prefix ?? `${props.environment}/${props.store}`,
-        region: offsite.region,
-        provider: offsite.provider,
-        accessKeyIdFile: secretPath("offsite_access_key_id"),
-        secretAccessKeyFile: secretPath("offsite_secret_access_key"),
-        intervalSeconds: offsite.intervalSeconds,
+        ...offsiteCopySettings(offsite, `${props.environment}/${props.store}`),
       };
       problems.push(...offsiteCopyProblems(offsiteInput));
     }
@@ -214,41 +199,19 @@ export class ScheduledBackup extends Construct {
     this.containerName = `${props.environment}-${service}`;
 
     if (offsite && offsiteInput) {
-      const script = renderOffsiteCopyScript(offsiteInput);
-      this.offsiteScript = script;
-      const dir = `/etc/${props.store}-offsite`;
-      const interval = offsite.intervalSeconds ?? 900;
+      this.offsiteScript = renderOffsiteCopyScript(offsiteInput);
       const offsiteUser = props.offsiteUser ?? SECURE_DEFAULTS.user;
-      this.offsite = new HardenedService(this, "offsite", {
+      this.offsite = offsiteCopyService(this, {
         environment: props.environment,
-        service: `${props.store}-offsite`,
-        component: "job",
-        role: "backup-offsite",
-        image: new ServiceImage(this, "offsite-image", { ref: offsite.image }),
+        store: props.store,
+        offsite,
+        script: this.offsiteScript,
         user: offsiteUser,
         // Root only where the snapshots are root-owned (the edge's): the scheduler's reason applies.
         relax: /^(0|root)(:|$)/.test(offsiteUser) ? props.relax : undefined,
-        memoryMb: offsite.memoryMb ?? 128,
-        cpuShares: props.cpuShares ?? 256,
-        entrypoint: ["sh", `${dir}/offsite.sh`],
-        command: ["loop"],
-        secrets: [
-          { name: "offsite_access_key_id", value: offsite.accessKeyId },
-          { name: "offsite_secret_access_key", value: offsite.secretAccessKey },
-        ],
-        configDirs: [{ path: dir, files: [{ name: "offsite.sh", content: script }] }],
-        // Read-write only for its metrics file; it never deletes (rclone copy, not sync).
-        volumes: [backupsMount],
-        networks: [{ network: offsite.network }],
-        healthcheck: {
-          test: ["CMD", "sh", `${dir}/offsite.sh`, "health"],
-          interval: "60s",
-          timeout: "10s",
-          retries: 1,
-          startPeriod: `${Math.max(600, interval)}s`,
-        },
-        waitHealthy: false,
-        dependsOn: [this.service.containers[0]!],
+        cpuShares: props.cpuShares,
+        backupsMount,
+        scheduler: this.service.containers[0]!,
       });
     }
   }

@@ -1,9 +1,7 @@
 import { Construct } from "constructs";
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "./renderers/grafana-backup";
 import { ScheduledBackup } from "../kit/scheduled-backup";
-import { ServiceImage } from "../kit/service-image";
-import { storeBackupProps, type StoreBackupDefaults, type VolumeSnapshotProps } from "../kit/store-backup";
-import { ValidationError } from "../contract/errors";
+import { volumeSnapshotBackupProps, type StoreBackupDefaults, type VolumeSnapshotProps } from "../kit/store-backup";
 
 /** Daily, two weeks kept. */
 export const GRAFANA_BACKUP_DEFAULTS: StoreBackupDefaults = { schedule: { everyMinutes: 1440, at: "01:30" }, keep: 14, memoryMb: 128 };
@@ -36,23 +34,21 @@ export class GrafanaBackup extends Construct {
 
   constructor(scope: Construct, id: string, props: GrafanaBackupProps) {
     super(scope, id);
-    if (typeof props.image === "string" && props.image.trim() === "")
-      throw new ValidationError(`GrafanaBackup ${this.node.path}`, [
-        "image: is empty (fix: pass a pinned python:3-alpine image, PINNED_IMAGES.python)",
-      ]);
     this.hooks = renderGrafanaBackupHooks(`${GRAFANA_BACKUP_SOURCE}/grafana.db`);
     this.restoreScript = renderGrafanaRestoreScript(GRAFANA_BACKUP_ROOT);
     this.backup = new ScheduledBackup(this, "backup", {
-      ...storeBackupProps(props, GRAFANA_BACKUP_DEFAULTS),
+      ...volumeSnapshotBackupProps(this, props, {
+        construct: "GrafanaBackup",
+        defaults: GRAFANA_BACKUP_DEFAULTS,
+        sourcePath: GRAFANA_BACKUP_SOURCE,
+        imageFix: "pass a pinned python:3-alpine image, PINNED_IMAGES.python",
+      }),
       store: "grafana",
-      image: typeof props.image === "string" ? new ServiceImage(this, "image", { ref: props.image }) : props.image,
       user: "472:0",
       hooks: this.hooks,
       extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
       suffix: ".db.gz",
       backupsPath: GRAFANA_BACKUP_ROOT,
-      network: props.network,
-      sourceVolumes: [{ volume: props.dataVolume, containerPath: GRAFANA_BACKUP_SOURCE }],
       offsiteUser: "472:0",
     });
   }

@@ -17,9 +17,9 @@ import {
 } from "./renderers/backup-scripts";
 import { offsiteScriptProblems, renderOffsiteScript, type OffsiteScriptInput } from "./renderers/postgres-offsite";
 import { HardenedService } from "../kit/hardened-service";
+import { offsiteCopyService, offsiteCopySettings, offsitePropsProblems } from "../kit/offsite-copy";
 import type { BackupOffsiteProps } from "../kit/scheduled-backup";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
-import { ServiceImage } from "../kit/service-image";
 import type { VolumeMount } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
 import { ValidationError } from "../contract/errors";
@@ -76,8 +76,8 @@ export interface PostgresBackupProps {
 }
 
 export const BACKUP_SERVICE = "postgres-backup";
+/** The off-host copy: offsiteCopyService's `<store>-offsite` for store "postgres". */
 export const OFFSITE_SERVICE = "postgres-offsite";
-const OFFSITE_SCRIPTS_DIR = "/etc/postgres-offsite";
 
 /**
  * Scheduled logical dumps (pg_dump -Fc, daily) and base backups (weekly) of a PostgresCluster into
@@ -143,26 +143,8 @@ export class PostgresBackup extends Construct {
       problems.push(`memoryMb: ${memoryMb} must be a whole number ≥ 64 (pg_dump and gzip need room)`);
     let offsiteInput: OffsiteScriptInput | undefined;
     if (offsite) {
-      if (offsite.accessKeyId === "" || offsite.secretAccessKey === "")
-        problems.push("offsite.accessKeyId/secretAccessKey: must be set (Terraform variables), never empty");
-      if (offsite.image.trim() === "") problems.push("offsite.image: is empty; pass the pinned rclone image (PINNED_IMAGES.rclone)");
-      if (offsite.network.internal)
-        problems.push(
-          `offsite.network: the "${offsite.network.purpose}" network is internal, so the copy could never leave the host; pass the egress network`,
-        );
-      const offsiteMemory = offsite.memoryMb ?? 128;
-      if (!Number.isInteger(offsiteMemory) || offsiteMemory < 64)
-        problems.push(`offsite.memoryMb: ${offsiteMemory} must be a whole number ≥ 64`);
-      offsiteInput = {
-        endpoint: offsite.endpoint,
-        bucket: offsite.bucket,
-        prefix: offsite.prefix ?? `${props.environment}/postgres`,
-        region: offsite.region,
-        provider: offsite.provider,
-        accessKeyIdFile: secretPath("offsite_access_key_id"),
-        secretAccessKeyFile: secretPath("offsite_secret_access_key"),
-        intervalSeconds: offsite.intervalSeconds,
-      };
+      problems.push(...offsitePropsProblems(offsite));
+      offsiteInput = offsiteCopySettings(offsite, `${props.environment}/postgres`);
       problems.push(...offsiteScriptProblems(offsiteInput));
     }
     if (problems.length > 0) {
@@ -246,38 +228,18 @@ export class PostgresBackup extends Construct {
     this.configVolumeName = `${props.environment}-${BACKUP_SERVICE}-config`;
 
     if (offsite && offsiteInput) {
-      const script = renderOffsiteScript(offsiteInput);
-      this.offsiteScript = script;
-      const interval = offsite.intervalSeconds ?? 900;
-      this.offsite = new HardenedService(this, "offsite", {
+      this.offsiteScript = renderOffsiteScript(offsiteInput);
+      this.offsite = offsiteCopyService(this, {
         environment: props.environment,
-        service: OFFSITE_SERVICE,
-        component: "job",
-        role: "backup-offsite",
-        image: new ServiceImage(this, "offsite-image", { ref: offsite.image }),
+        store: "postgres",
+        offsite,
+        script: this.offsiteScript,
         // The postgres image's uid/gid (Debian: 999), which owns the backups volume; the copy
-        // writes only its metrics file there and never deletes (rclone copy, not sync).
+        // writes only its metrics file there.
         user: "999:999",
-        memoryMb: offsite.memoryMb ?? 128,
-        cpuShares: props.cpuShares ?? 256,
-        entrypoint: ["sh", `${OFFSITE_SCRIPTS_DIR}/offsite.sh`],
-        command: ["loop"],
-        secrets: [
-          { name: "offsite_access_key_id", value: offsite.accessKeyId },
-          { name: "offsite_secret_access_key", value: offsite.secretAccessKey },
-        ],
-        configDirs: [{ path: OFFSITE_SCRIPTS_DIR, files: [{ name: "offsite.sh", content: script }] }],
-        volumes: [{ volume: this.volume, containerPath: BACKUP_ROOT }],
-        networks: [{ network: offsite.network }],
-        healthcheck: {
-          test: ["CMD", "sh", `${OFFSITE_SCRIPTS_DIR}/offsite.sh`, "health"],
-          interval: "60s",
-          timeout: "10s",
-          retries: 1,
-          startPeriod: `${Math.max(600, interval)}s`,
-        },
-        waitHealthy: false,
-        dependsOn: [this.service.containers[0]!],
+        cpuShares: props.cpuShares,
+        backupsMount: { volume: this.volume, containerPath: BACKUP_ROOT },
+        scheduler: this.service.containers[0]!,
       });
     }
   }

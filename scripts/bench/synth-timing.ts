@@ -1,11 +1,12 @@
 /**
- * Times the parts of app.synth() for the bench workloads (probe.ts, scaled-app.ts): cdktf's
- * preparing resolve, the policy aspect (and the stack rendering it does), the final rendering,
+ * Times the parts of app.synth() for the bench workloads (probe.ts, scaled-app.ts): prepareStack
+ * (EnvironmentStack's: the backend check, no preparing resolve), the policy aspect (and the stack rendering it does), the final rendering,
  * child processes (CloudBackend's `terraform version` validation) and file writes. It wraps
  * prototype and module methods, so call it once, before synth, in a process of its own.
  */
 import { TerraformStack } from "cdktf";
 import { PolicyAspect } from "../../constructs/policy/policy-aspect";
+import { EnvironmentStack } from "../../environments/environment-stack";
 
 export interface SynthTimes {
   prepareMs: number;
@@ -55,7 +56,8 @@ export function timeSynthPhases(): SynthTimes {
   };
   const stack = TerraformStack.prototype as unknown as Methods;
   timeMethod(stack, "toTerraform", (ms) => (inPolicy ? (t.policyRenderMs += ms) : (t.renderMs += ms)));
-  timeMethod(stack, "prepareStack", (ms) => (t.prepareMs += ms));
+  // EnvironmentStack overrides prepareStack (no preparing resolve): time the override, not cdktf's.
+  timeMethod(EnvironmentStack.prototype as unknown as Methods, "prepareStack", (ms) => (t.prepareMs += ms));
   // cdktf calls these through the module objects (child_process_1.execSync, fs.writeFileSync), so
   // patch those objects (require: an ES namespace import would be a copy).
   const cp = require("node:child_process") as Methods;

@@ -30,7 +30,7 @@ export interface SynthResult {
 }
 
 /**
- * `cdktf synth` with the app command from cdktf.json (node --import tsx main.ts), into cdktf.out/. The CLI
+ * `cdktf synth` with the app command from cdktf.json (node scripts/run-app.cjs), into cdktf.out/. The CLI
  * sets CDKTF_OUTDIR and the context for the app, validates the stacks and writes the manifest.
  */
 export async function synthesize(env: NodeJS.ProcessEnv): Promise<SynthResult> {

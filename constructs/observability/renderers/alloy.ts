@@ -67,6 +67,18 @@ function alloyObject(entries: readonly (readonly [string, string])[], indent: st
   return ["{", ...entries.map(([k, v]) => `${indent}  ${k.padEnd(width)} = ${alloyString(v)},`), `${indent}}`];
 }
 
+/** A loki.process stage (labels, structured_metadata) that keeps each extracted value under its own name. */
+function sameNameValues(stage: string, names: readonly string[]): string[] {
+  return [
+    `  stage.${stage} {`,
+    `    values = ${alloyObject(
+      names.map((n) => [n, n] as const),
+      "    ",
+    ).join("\n")}`,
+    "  }",
+  ];
+}
+
 /** Attribute lines with aligned "=" (as `alloy fmt` writes them). */
 function attrs(indent: string, pairs: readonly (readonly [string, string])[]): string[] {
   const width = Math.max(...pairs.map(([k]) => k.length));
@@ -180,20 +192,10 @@ export function renderAlloyConfig(pipeline: LogPipeline): string {
   }
   out.push(
     "",
-    "  stage.labels {",
-    `    values = ${alloyObject(
-      j.labels.map((l) => [l, l] as const),
-      "    ",
-    ).join("\n")}`,
-    "  }",
+    ...sameNameValues("labels", j.labels),
     "",
     "  // Request and trace ids: structured metadata (Loki 3, schema v13), never labels.",
-    "  stage.structured_metadata {",
-    `    values = ${alloyObject(
-      j.structuredMetadata.map((n) => [n, n] as const),
-      "    ",
-    ).join("\n")}`,
-    "  }",
+    ...sameNameValues("structured_metadata", j.structuredMetadata),
   );
   for (const rule of pipeline.dropRules) out.push("", ...dropBlock(rule, "  "));
   const rl = pipeline.rateLimit;

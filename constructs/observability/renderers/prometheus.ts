@@ -102,15 +102,7 @@ export function renderPrometheusConfig(input: PrometheusConfigInput): string {
     return {
       job_name: job,
       metrics_path: first.metricsPath ?? SCRAPE_JOBS[job].path,
-      ...(first.params && Object.keys(first.params).length > 0
-        ? {
-            params: Object.fromEntries(
-              Object.entries(first.params)
-                .sort(([a], [b]) => compare(a, b))
-                .map(([k, v]) => [k, [...v]]),
-            ),
-          }
-        : {}),
+      ...paramsEntry(first.params),
       static_configs: staticConfigs,
     };
   });
@@ -139,15 +131,7 @@ function namedScrapeConfig(t: ScrapeTarget) {
   return {
     job_name: `${t.job}-${t.name}`,
     metrics_path: t.metricsPath ?? SCRAPE_JOBS[t.job].path,
-    ...(t.params && Object.keys(t.params).length > 0
-      ? {
-          params: Object.fromEntries(
-            Object.entries(t.params)
-              .sort(([a], [b]) => compare(a, b))
-              .map(([k, v]) => [k, [...v]]),
-          ),
-        }
-      : {}),
+    ...paramsEntry(t.params),
     ...(t.dns
       ? { dns_sd_configs: [{ names: [...t.dns.names].sort(compare), type: "A", port: t.dns.port, refresh_interval: "30s" }] }
       : { static_configs: [{ targets: [...t.targets].sort(compare) }] }),
@@ -350,6 +334,18 @@ function compare(a: string, b: string): number {
 
 function sortedRecord(record: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => compare(a, b)));
+}
+
+/** A scrape config's `params`, sorted by name; none when empty (prometheus.yml leaves the key out). */
+function paramsEntry(params: ScrapeTarget["params"]): { params?: Record<string, string[]> } {
+  if (!params || Object.keys(params).length === 0) return {};
+  return {
+    params: Object.fromEntries(
+      Object.entries(params)
+        .sort(([a], [b]) => compare(a, b))
+        .map(([k, v]) => [k, [...v]]),
+    ),
+  };
 }
 
 function throwIfAny(what: string, problems: readonly string[]): void {
