@@ -8,9 +8,10 @@
  *
  * The bundle is reused only while every file it was built from has the same content (SHA-256 of
  * each, checked on every run: a few ms) and esbuild's and node's versions are the same; otherwise
- * it is rebuilt (about 0.25 s). Each bundle is named by the hash of its inputs and written to a
- * temporary file then renamed, and the manifest that names it last, so a synth never runs half a
- * bundle or one built from other files, even with two synths at once. Modules that read files
+ * it is rebuilt (about 0.25 s). The hashes are taken of the very text esbuild bundled, so a file
+ * edited during a build cannot be recorded as built. Each bundle is named by the hash of its text
+ * and written to a temporary file then renamed, and the manifest that names it last, so a synth
+ * never runs half a bundle or one built from other files, even with two synths at once. Modules that read files
  * beside them (the shell assets) keep their own folder: `__dirname` and `__filename` are replaced
  * by each module's own path at build time.
  */
@@ -26,9 +27,9 @@ const MANIFEST = path.join(CACHE, "manifest.json");
 /** Bundles older than this, other than the current one, are removed when a new one is built. */
 const STALE_MS = 10 * 60 * 1000;
 
-/** @param {string} file */
-function digest(file) {
-  return createHash("sha256").update(readFileSync(file)).digest("hex");
+/** @param {string | Buffer} content */
+function digest(content) {
+  return createHash("sha256").update(content).digest("hex");
 }
 
 /** @typedef {{ esbuild: string, node: string, bundle: string, inputs: Record<string, string> }} Manifest */
@@ -53,32 +54,44 @@ function cachedBundle(esbuildVersion) {
   const bundle = path.join(CACHE, path.basename(String(manifest.bundle)));
   if (!existsSync(bundle)) return undefined;
   try {
-    for (const [file, hash] of Object.entries(manifest.inputs)) if (digest(path.join(ROOT, file)) !== hash) return undefined;
+    for (const [file, hash] of Object.entries(manifest.inputs)) if (digest(readFileSync(path.join(ROOT, file))) !== hash) return undefined;
     return bundle;
   } catch {
     return undefined; // an input is gone
   }
 }
 
-/** Each project module sees its own folder and file name, as it does when loaded on its own. */
-const ownPaths = {
-  name: "own-dirname",
-  /** @param {import("esbuild").PluginBuild} build */
-  setup(build) {
-    build.onLoad({ filter: /\.ts$/ }, (args) => {
-      const source = readFileSync(args.path, "utf8")
-        .replace(/\b__dirname\b/g, JSON.stringify(path.dirname(args.path)))
-        .replace(/\b__filename\b/g, JSON.stringify(args.path));
-      return { contents: source, loader: "ts" };
-    });
-  },
-};
+/**
+ * Loads the project's files for esbuild, recording the hash of each as read. TypeScript modules see
+ * their own folder and file name, as they do when loaded on their own.
+ * @param {Map<string, string>} hashes absolute path → SHA-256 of what was bundled
+ * @returns {import("esbuild").Plugin}
+ */
+function projectFiles(hashes) {
+  return {
+    name: "project-files",
+    setup(build) {
+      build.onLoad({ filter: /\.(ts|json)$/ }, (args) => {
+        const raw = readFileSync(args.path);
+        hashes.set(args.path, digest(raw));
+        if (args.path.endsWith(".json")) return { contents: raw, loader: "json" };
+        const source = raw
+          .toString("utf8")
+          .replace(/\b__dirname\b/g, JSON.stringify(path.dirname(args.path)))
+          .replace(/\b__filename\b/g, JSON.stringify(args.path));
+        return { contents: source, loader: "ts" };
+      });
+    },
+  };
+}
 
 /**
  * @param {typeof import("esbuild")} esbuild
  * @returns {Promise<{ file: string, text: string }>} the new bundle, and its path in the cache
  */
 async function build(esbuild) {
+  /** @type {Map<string, string>} */
+  const hashes = new Map();
   const result = await esbuild.build({
     entryPoints: [ENTRY],
     absWorkingDir: ROOT,
@@ -91,13 +104,16 @@ async function build(esbuild) {
     metafile: true,
     outfile: path.join(CACHE, "main.cjs"),
     logLevel: "silent",
-    plugins: [ownPaths],
+    plugins: [projectFiles(hashes)],
   });
   /** @type {Record<string, string>} */
   const inputs = {};
-  for (const file of Object.keys(result.metafile.inputs)) inputs[file] = digest(path.join(ROOT, file));
+  for (const file of Object.keys(result.metafile.inputs)) {
+    const full = path.join(ROOT, file);
+    inputs[file] = hashes.get(full) ?? digest(readFileSync(full));
+  }
   const text = result.outputFiles[0].text;
-  const name = `main-${createHash("sha256").update(text).digest("hex").slice(0, 16)}.cjs`;
+  const name = `main-${digest(text).slice(0, 16)}.cjs`;
   const file = path.join(CACHE, name);
   try {
     save(file, text, { esbuild: esbuild.version, node: process.version, bundle: name, inputs });
@@ -151,12 +167,14 @@ function runBundle(file, text) {
 }
 
 async function main() {
-  const esbuild = require("esbuild");
-  const cached = cachedBundle(esbuild.version);
+  // Only the version on a cache hit: loading esbuild itself is needed for a build alone.
+  const cached = cachedBundle(require("esbuild/package.json").version);
   if (cached !== undefined) {
     require(cached);
     return;
   }
+  /** @type {typeof import("esbuild")} */
+  const esbuild = require("esbuild");
   let built;
   try {
     built = await build(esbuild);

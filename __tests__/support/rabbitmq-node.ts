@@ -2,6 +2,7 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { requireBinary } from "./binaries";
 
 export interface RabbitNodeEnvInput {
@@ -47,8 +48,6 @@ export function rabbitBin(name: string): string {
   const debian = `/usr/lib/rabbitmq/bin/${name}`;
   return existsSync(debian) ? debian : (requireBinary(name).path ?? name);
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `ready` every 500 ms; false when the node's process exits first or `timeoutMs` passes. */
 export async function waitForRabbitNode(node: ChildProcess, ready: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {

@@ -2,7 +2,7 @@ import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
 import { HardenedService, type Relaxation } from "./hardened-service";
 import type { BackupOffsiteProps } from "./scheduled-backup";
-import type { OffsiteCopyScriptInput } from "./scheduled-backup-script";
+import { OFFSITE_INTERVAL_SECONDS, type OffsiteCopyScriptInput } from "./scheduled-backup-script";
 import { SECURE_DEFAULTS } from "./secure-defaults";
 import { ServiceImage } from "./service-image";
 import type { VolumeMount } from "./service-spec";
@@ -15,6 +15,13 @@ import type { VolumeMount } from "./service-spec";
 
 const ACCESS_KEY_ID_SECRET = "offsite_access_key_id";
 const SECRET_ACCESS_KEY_SECRET = "offsite_secret_access_key";
+/** The copy's memory limit when the props do not say. */
+const OFFSITE_MEMORY_MB = 128;
+
+/** The copy's service name for a store, e.g. "postgres-offsite". */
+export function offsiteServiceName(store: string): string {
+  return `${store}-offsite`;
+}
 
 /** What the props must hold beyond the script's settings (those are offsiteCopyProblems'). */
 export function offsitePropsProblems(offsite: BackupOffsiteProps): string[] {
@@ -26,7 +33,7 @@ export function offsitePropsProblems(offsite: BackupOffsiteProps): string[] {
     p.push(
       `offsite.network: the "${offsite.network.purpose}" network is internal, so the copy could never leave the host (fix: pass the egress network)`,
     );
-  const memoryMb = offsite.memoryMb ?? 128;
+  const memoryMb = offsite.memoryMb ?? OFFSITE_MEMORY_MB;
   if (!Number.isInteger(memoryMb) || memoryMb < 64) p.push(`offsite.memoryMb: ${memoryMb} must be a whole number ≥ 64`);
   return p;
 }
@@ -69,17 +76,18 @@ export interface OffsiteCopyServiceProps {
 /** The rclone container (`<scope>/offsite`, its image `<scope>/offsite-image`) that copies the backups off the host. */
 export function offsiteCopyService(scope: Construct, props: OffsiteCopyServiceProps): HardenedService {
   const offsite = props.offsite;
-  const dir = `/etc/${props.store}-offsite`;
-  const interval = offsite.intervalSeconds ?? 900;
+  const service = offsiteServiceName(props.store);
+  const dir = `/etc/${service}`;
+  const interval = offsite.intervalSeconds ?? OFFSITE_INTERVAL_SECONDS;
   return new HardenedService(scope, "offsite", {
     environment: props.environment,
-    service: `${props.store}-offsite`,
+    service,
     component: "job",
     role: "backup-offsite",
     image: new ServiceImage(scope, "offsite-image", { ref: offsite.image }),
     user: props.user,
     relax: props.relax,
-    memoryMb: offsite.memoryMb ?? 128,
+    memoryMb: offsite.memoryMb ?? OFFSITE_MEMORY_MB,
     cpuShares: props.cpuShares ?? 256,
     entrypoint: ["sh", `${dir}/offsite.sh`],
     command: ["loop"],

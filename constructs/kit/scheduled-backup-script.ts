@@ -223,6 +223,9 @@ export interface OffsiteCopyStep {
   readonly source: string;
 }
 
+/** Seconds between off-host copies when the props do not say. */
+export const OFFSITE_INTERVAL_SECONDS = 900;
+
 export interface OffsiteCopyScriptInput {
   /** Label value of the metrics and name part of the log lines and the metrics file, e.g. "redis". */
   readonly store: string;
@@ -239,7 +242,7 @@ export interface OffsiteCopyScriptInput {
   /** Secret files holding the access key id and the secret key. */
   readonly accessKeyIdFile: string;
   readonly secretAccessKeyFile: string;
-  /** Seconds between copies. @default 900 */
+  /** Seconds between copies. @default OFFSITE_INTERVAL_SECONDS (900) */
   readonly intervalSeconds?: number;
   /** Writable directory for the status file (a tmpfs). @default "/tmp" */
   readonly stateDir?: string;
@@ -270,7 +273,7 @@ export function offsiteCopyProblems(input: OffsiteCopyScriptInput, configPath = 
   }
   if (input.stateDir !== undefined && !BACKUP_PATTERNS.absPath.test(input.stateDir))
     p.push(`offsite.stateDir: "${input.stateDir}" must be an absolute path`);
-  const interval = input.intervalSeconds ?? 900;
+  const interval = input.intervalSeconds ?? OFFSITE_INTERVAL_SECONDS;
   if (!Number.isInteger(interval) || interval < 60 || interval > 86400)
     p.push(`offsite.intervalSeconds: ${interval} must be a whole number from 60 to 86400 ${fix}`);
   if (!BACKUP_PATTERNS.store.test(input.store)) p.push(`store: "${input.store}" must match ${BACKUP_PATTERNS.store}`);
@@ -305,7 +308,7 @@ export function renderOffsiteCopyScript(input: OffsiteCopyScriptInput): string {
       PROVIDER: input.provider ?? "Other",
       ACCESS_KEY_ID_FILE: input.accessKeyIdFile,
       SECRET_ACCESS_KEY_FILE: input.secretAccessKeyFile,
-      INTERVAL_SECONDS: input.intervalSeconds ?? 900,
+      INTERVAL_SECONDS: input.intervalSeconds ?? OFFSITE_INTERVAL_SECONDS,
       STORE: input.store,
       COPY: copy.shell,
       SOURCE: copy.source,

@@ -17,7 +17,7 @@ import {
 } from "./renderers/backup-scripts";
 import { offsiteScriptProblems, renderOffsiteScript, type OffsiteScriptInput } from "./renderers/postgres-offsite";
 import { HardenedService } from "../kit/hardened-service";
-import { offsiteCopyService, offsiteCopySettings, offsitePropsProblems } from "../kit/offsite-copy";
+import { offsiteCopyService, offsiteCopySettings, offsitePropsProblems, offsiteServiceName } from "../kit/offsite-copy";
 import type { BackupOffsiteProps } from "../kit/scheduled-backup";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import type { VolumeMount } from "../kit/service-spec";
@@ -76,8 +76,8 @@ export interface PostgresBackupProps {
 }
 
 export const BACKUP_SERVICE = "postgres-backup";
-/** The off-host copy: offsiteCopyService's `<store>-offsite` for store "postgres". */
-export const OFFSITE_SERVICE = "postgres-offsite";
+/** The off-host copy's service (offsiteCopyService with store "postgres"). */
+export const OFFSITE_SERVICE = offsiteServiceName("postgres");
 
 /**
  * Scheduled logical dumps (pg_dump -Fc, daily) and base backups (weekly) of a PostgresCluster into
