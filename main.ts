@@ -6,6 +6,7 @@ import { EnvironmentStack } from "./environments/environment-stack";
 import { type EnvironmentName, ENVIRONMENTS, loadEnvironments } from "./environments/load";
 import type { EnvironmentConfig } from "./environments/schema";
 import { prepareSynthProcess } from "./environments/synth-process";
+import { prefetchTerraformVersion } from "./environments/terraform-version";
 
 /**
  * One independent stack per environment (dev, test, prod), so `cdktf deploy dev` touches dev alone.
@@ -42,11 +43,14 @@ function errorAnnotations(outdir: string): string[] {
   );
 }
 
-function synthesize(configs: readonly EnvironmentConfig[], outdir: string): string | undefined {
+async function synthesize(configs: readonly EnvironmentConfig[], outdir: string): Promise<string | undefined> {
+  // A Terraform Cloud backend's version check runs `terraform version`: start it now, beside construction.
+  const versionKnown = prefetchTerraformVersion(configs);
   const staging = mkdtempSync(join(tmpdir(), "updateio-synth-"));
   try {
     const app = new App({ outdir: staging });
     for (const config of configs) new EnvironmentStack(app, config.name, config);
+    await versionKnown;
     app.synth();
     const errors = errorAnnotations(staging);
     if (errors.length > 0)
@@ -62,7 +66,7 @@ function synthesize(configs: readonly EnvironmentConfig[], outdir: string): stri
   }
 }
 
-function main(): number {
+async function main(): Promise<number> {
   prepareSynthProcess();
   const selection = selectedStacks(process.argv.slice(2), process.env);
   if (selection.problem) {
@@ -83,7 +87,7 @@ function main(): number {
     process.stderr.write(`${blocks.join("\n\n")}${others}\n`);
     return 1;
   }
-  const failure = synthesize(configs, process.env.CDKTF_OUTDIR ?? "cdktf.out");
+  const failure = await synthesize(configs, process.env.CDKTF_OUTDIR ?? "cdktf.out");
   if (failure) {
     process.stderr.write(`${failure}\n`);
     return 1;
@@ -91,4 +95,6 @@ function main(): number {
   return 0;
 }
 
-process.exitCode = main();
+void main().then((code) => {
+  process.exitCode = code;
+});

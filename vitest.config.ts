@@ -18,6 +18,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["__tests__/**/*.test.ts"],
+          setupFiles: ["__tests__/setup-unit.ts"],
           exclude: [INTEGRATION],
           // One module graph per worker instead of one per file: every unit file imports cdktf and the
           // provider bindings (about half a second each), and the default environments are synthesized

@@ -3,6 +3,8 @@
  * (scripts/bench/) that stand in for main.ts apply the same, so they measure what main.ts does.
  * None of them changes the synthesized output; they drop work whose result nobody reads.
  */
+import { installFastResolve } from "./fast-resolve";
+import { installVersionCheckCache } from "./terraform-version";
 
 /** cdktf's capture of a stack trace for every token it creates (cdktf/lib/tokens/private/stack-trace). */
 interface StackTraceModule {
@@ -26,4 +28,8 @@ export function prepareSynthProcess(): void {
   // ever moves, the hook above still leaves the traces empty.
   const traces = require("cdktf/lib/tokens/private/stack-trace") as StackTraceModule;
   if (typeof traces.captureStackTrace === "function") traces.captureStackTrace = () => [];
+  // Plain values skip cdktf's per-value resolution machinery; the output is the same (fast-resolve.ts).
+  installFastResolve();
+  // One `terraform version` per process, not one per stack (terraform-version.ts).
+  installVersionCheckCache();
 }

@@ -1,22 +1,16 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { TerraformOutput, TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { TerraformOutput, TerraformStack } from "cdktf";
+import { describe, expect, it } from "vitest";
 import { EdgeProxy, type EdgeProxyProps } from "../../constructs/edge/edge-proxy";
 import { renderCaddyfile, type CaddyRoute } from "../../constructs/edge/renderers/caddyfile";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { suppressionsOf } from "../../constructs/policy/policy-aspect";
 import { errorOf } from "../support/helpers";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "edge-proxy-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("edge-proxy-test");
 
 const IMAGE = `caddy:2.10.2-alpine@sha256:${"4c".repeat(32)}`;
-type Json = Record<string, any>;
 
 const API: CaddyRoute = { host: "api.updateio.app", upstreams: ["api-1:3000", "api-2:3000"], healthPath: "/health" };
 const ADMIN: CaddyRoute = { host: "admin.updateio.app", upstreams: ["admin-panel:3003"], adminOnly: true };
@@ -26,9 +20,7 @@ function build(
   /** Runs after the EdgeProxy is built and before synth (late addRoute calls, other constructs). */
   after: (ctx: { stack: TerraformStack; proxy: EdgeProxy }) => void = () => {},
 ) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "prod");
   const edge = new PlatformNetwork(stack, "edge-network", { environment: "prod", purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: "prod", purpose: "egress", internal: false });
   const proxy = new EdgeProxy(stack, "edge", {
@@ -48,19 +40,16 @@ function build(
     ...overrides({ stack, edge, egress }),
   });
   after({ stack, proxy });
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  const { text, json, named, key } = synthJson(stack);
   return {
     proxy,
     text,
     json,
-    server: containers.find((c) => c.name === "prod-edge")!,
-    seed: containers.find((c) => c.name === "prod-edge-seed")!,
+    server: named("prod-edge"),
+    seed: named("prod-edge-seed"),
     key,
     /** The Caddyfile as synthesized (the seed's only upload). */
-    uploaded: (containers.find((c) => c.name === "prod-edge-seed")!.upload as Json[])[0]!.content as string,
+    uploaded: (named("prod-edge-seed").upload as Json[])[0]!.content as string,
   };
 }
 

@@ -179,33 +179,14 @@ describeIf([dockerDaemonRequirement(), busybox, cgroupV1PidsRequirement()], "CPU
     expect(limited.tasks).toBeGreaterThanOrEqual(limit - 2);
     expect(limited.log).toMatch(/can't fork|Resource temporarily unavailable/);
 
+    // A second container under the same nproc limit, running `script` as `uid`.
+    const shAs = (uid: number, script: string) =>
+      docker(["run", "--rm", "--user", `${uid}:${uid}`, "--ulimit", `nproc=${limit}:${limit}`, image, "sh", "-c", script]);
     // The same uid in another container shares the kernel's counter (why the kit sums a uid's budgets) ...
-    const same = await docker([
-      "run",
-      "--rm",
-      "--user",
-      `${TEST_UID}:${TEST_UID}`,
-      "--ulimit",
-      `nproc=${limit}:${limit}`,
-      image,
-      "sh",
-      "-c",
-      "sleep 0 & wait; echo ok",
-    ]);
+    const same = await shAs(TEST_UID, "sleep 0 & wait; echo ok");
     expect(same.code).not.toBe(0);
     // ... while another uid, and the host, fork as usual.
-    const other = await docker([
-      "run",
-      "--rm",
-      "--user",
-      `${OTHER_UID}:${OTHER_UID}`,
-      "--ulimit",
-      `nproc=${limit}:${limit}`,
-      image,
-      "sh",
-      "-c",
-      "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0 & done; wait; echo ok",
-    ]);
+    const other = await shAs(OTHER_UID, "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0 & done; wait; echo ok");
     expect(other.stdout.trim()).toBe("ok");
     const hostTasks = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).length;
     expect(hostTasks).toBeLessThan(readInt("/proc/sys/kernel/pid_max") / 2);

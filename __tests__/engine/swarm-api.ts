@@ -319,17 +319,7 @@ class Expr {
     }
     if (c === "[") {
       this.pos++;
-      const items: TfValue[] = [];
-      this.ws();
-      while (this.src[this.pos] !== "]") {
-        items.push(this.expr());
-        this.ws();
-        if (this.src[this.pos] === ",") this.pos++;
-        else if (this.src[this.pos] !== "]") this.fail('expected "," or "]"');
-        this.ws();
-      }
-      this.pos++;
-      return items;
+      return this.list("]");
     }
     const num = /^-?\d+(\.\d+)?/.exec(this.src.slice(this.pos));
     if (num) {
@@ -341,17 +331,7 @@ class Expr {
     this.pos += ident[0].length;
     if (this.src[this.pos] === "(") {
       this.pos++;
-      const args: TfValue[] = [];
-      this.ws();
-      while (this.src[this.pos] !== ")") {
-        args.push(this.expr());
-        this.ws();
-        if (this.src[this.pos] === ",") this.pos++;
-        else if (this.src[this.pos] !== ")") this.fail('expected "," or ")"');
-        this.ws();
-      }
-      this.pos++;
-      return this.call(ident[0], args);
+      return this.call(ident[0], this.list(")"));
     }
     const path = [ident[0]];
     while (this.src[this.pos] === ".") {
@@ -362,6 +342,21 @@ class Expr {
       path.push(next[0]);
     }
     return this.reference(path);
+  }
+
+  /** Comma-separated expressions up to `close` (a trailing comma allowed), past the opening bracket. */
+  private list(close: "]" | ")"): TfValue[] {
+    const items: TfValue[] = [];
+    this.ws();
+    while (this.src[this.pos] !== close) {
+      items.push(this.expr());
+      this.ws();
+      if (this.src[this.pos] === ",") this.pos++;
+      else if (this.src[this.pos] !== close) this.fail(`expected "," or "${close}"`);
+      this.ws();
+    }
+    this.pos++;
+    return items;
   }
 
   private call(name: string, args: TfValue[]): TfValue {
@@ -949,24 +944,23 @@ export function translateService(stack: SwarmStackJson, key: string, ctx: Transl
     only(at("task_spec.resources"), resB, ["limits", "reservation"]);
     const res: JsonObject = {};
     const resConfigured: JsonObject = {};
+    // The CPU and memory of the limits or reservation block.
+    const amounts = (name: "limits" | "reservation", b: JsonObject) => {
+      only(at(`task_spec.resources.${name}`), b, ["nano_cpus", "memory_bytes"]);
+      return {
+        nano_cpus: intOf(at(`task_spec.resources.${name}.nano_cpus`), b.nano_cpus, 0),
+        memory_bytes: intOf(at(`task_spec.resources.${name}.memory_bytes`), b.memory_bytes, 0),
+      };
+    };
     const lim = block(at("task_spec.resources.limits"), resB.limits);
     if (lim) {
-      only(at("task_spec.resources.limits"), lim, ["nano_cpus", "memory_bytes"]);
-      const l = {
-        nano_cpus: intOf(at("task_spec.resources.limits.nano_cpus"), lim.nano_cpus, 0),
-        memory_bytes: intOf(at("task_spec.resources.limits.memory_bytes"), lim.memory_bytes, 0),
-      };
+      const l = amounts("limits", lim);
       res.Limits = { NanoCPUs: l.nano_cpus, MemoryBytes: l.memory_bytes };
       resConfigured.limits = l;
     } else resConfigured.limits = null;
     const resv = block(at("task_spec.resources.reservation"), resB.reservation);
     if (resv) {
-      only(at("task_spec.resources.reservation"), resv, ["nano_cpus", "memory_bytes"]);
-      const l = {
-        nano_cpus: intOf(at("task_spec.resources.reservation.nano_cpus"), resv.nano_cpus, 0),
-        memory_bytes: intOf(at("task_spec.resources.reservation.memory_bytes"), resv.memory_bytes, 0),
-        generic_resources: [],
-      };
+      const l = { ...amounts("reservation", resv), generic_resources: [] };
       res.Reservations = { NanoCPUs: l.nano_cpus, MemoryBytes: l.memory_bytes };
       resConfigured.reservation = l;
     } else resConfigured.reservation = null;
@@ -1140,6 +1134,11 @@ function omitZero(o: Record<string, unknown>): JsonObject {
   return out;
 }
 
+/** Where a Swarm secret or config lands in the task (its File block), as the provider flattens it. */
+function fileTarget(file: any): JsonObject {
+  return { file_name: file?.Name ?? "", file_uid: file?.UID ?? "", file_gid: file?.GID ?? "", file_mode: file?.Mode ?? 0 };
+}
+
 /** A Terraform set as a list in a stable order. */
 function sortSet<T>(items: readonly T[]): T[] {
   return [...items].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
@@ -1209,20 +1208,14 @@ export function flattenService(s: any): JsonObject {
       ((cs.Secrets ?? []) as any[]).map((x) => ({
         secret_id: x.SecretID,
         secret_name: x.SecretName ?? "",
-        file_name: x.File?.Name ?? "",
-        file_uid: x.File?.UID ?? "",
-        file_gid: x.File?.GID ?? "",
-        file_mode: x.File?.Mode ?? 0,
+        ...fileTarget(x.File),
       })),
     ),
     configs: sortSet(
       ((cs.Configs ?? []) as any[]).map((x) => ({
         config_id: x.ConfigID,
         config_name: x.ConfigName ?? "",
-        file_name: x.File?.Name ?? "",
-        file_uid: x.File?.UID ?? "",
-        file_gid: x.File?.GID ?? "",
-        file_mode: x.File?.Mode ?? 0,
+        ...fileTarget(x.File),
       })),
     ),
     isolation: cs.Isolation ?? "",

@@ -16,6 +16,7 @@ import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName 
 import type { EnvironmentConfig, ObservabilityProfile } from "../../environments/schema";
 import { synthEnvironment, uploadedFile, type SynthesizedEnvironment, type TerraformJson } from "../support/stacks";
 import { mutatedProblems } from "../support/config-problems";
+import { API_SCRAPE_CONFIG } from "../support/synth-expectations";
 
 const OUT = mkdtempSync(join(tmpdir(), "observability-profile-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -189,15 +190,7 @@ describe("test and prod: the full profile, and every task of a Swarm service scr
     const { json } = synthEnvironment(env, {}, OUT);
     const yaml = parse(uploadedFile(json, "/etc/updateio-prometheus/prometheus.yml")!) as { scrape_configs: Json[] };
     const api = yaml.scrape_configs.find((j) => j.job_name === "app-api")!;
-    expect(api).toEqual({
-      job_name: "app-api",
-      metrics_path: "/metrics",
-      dns_sd_configs: [{ names: ["tasks.api"], type: "A", port: 3000, refresh_interval: "30s" }],
-      relabel_configs: [
-        { target_label: "job", replacement: "app" },
-        { target_label: "service", replacement: "api" },
-      ],
-    });
+    expect(api).toEqual(API_SCRAPE_CONFIG);
     expect(containerNames(json)).toContain(`${env}-prometheus`);
   });
 });

@@ -21,6 +21,9 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 type Json = Record<string, any>;
 /** Prometheus' network to each app service's /metrics (the catalogue's five declare it). */
 const APP_METRICS_NETWORKS = ["api", "discord-bot", "telegram-bot", "admin-panel", "mini-app"].map((s) => `${s}-metrics`);
+/** The API's link to each of its callers: one internal network per caller. */
+const API_CALLER_NETWORKS = ["api-discord-bot", "api-telegram-bot", "api-admin-panel", "api-mini-app"];
+const DATA_NETWORKS = ["postgres", "redis", "rabbitmq"];
 const S = {} as Record<EnvironmentName, SynthesizedEnvironment>;
 beforeAll(() => {
   // Dev with every observability part, like test and prod (its default profile, logs: observability-profile.test.ts).
@@ -213,6 +216,15 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
   const json = () => S[env].json;
   const text = () => S[env].text;
   const webhook = env !== "dev";
+  /** The edge's network to each routed service, and the one it shares with Prometheus. */
+  const edgeNetworks = [
+    "edge-api",
+    "edge-admin-panel",
+    "edge-mini-app",
+    "edge-grafana",
+    ...(webhook ? ["edge-telegram-bot"] : []),
+    "edge-metrics",
+  ];
 
   describe("inventory", () => {
     it("has exactly the expected containers", () => {
@@ -261,19 +273,9 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("has one internal network per edge route and per API caller, the data and monitoring networks, and an egress network per service that goes out", () => {
       const nets = Object.fromEntries(Object.values(json().resource.docker_network as Json).map((n: Json) => [n.name, n.internal]));
       const internal = [
-        "edge-api",
-        "edge-admin-panel",
-        "edge-mini-app",
-        "edge-grafana",
-        ...(webhook ? ["edge-telegram-bot"] : []),
-        "edge-metrics",
-        "api-discord-bot",
-        "api-telegram-bot",
-        "api-admin-panel",
-        "api-mini-app",
-        "postgres",
-        "redis",
-        "rabbitmq",
+        ...edgeNetworks,
+        ...API_CALLER_NETWORKS,
+        ...DATA_NETWORKS,
         "monitoring",
         "docker-api",
         "postgres-grafana",
@@ -372,18 +374,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     };
 
     it("api: its edge route, one network per caller, postgres, redis, rabbitmq (+ in dev the one it shares with its debug port's forwarder)", () => {
-      each("api", [
-        "edge-api",
-        "api-discord-bot",
-        "api-telegram-bot",
-        "api-admin-panel",
-        "api-mini-app",
-        "postgres",
-        "redis",
-        "rabbitmq",
-        ...(env === "dev" ? ["api-debug"] : []),
-        "api-metrics",
-      ]);
+      each("api", ["edge-api", ...API_CALLER_NETWORKS, ...DATA_NETWORKS, ...(env === "dev" ? ["api-debug"] : []), "api-metrics"]);
     });
 
     it("discord bot: its own egress, its link to the API, redis, rabbitmq", () => {
@@ -409,7 +400,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     it("no two app services share a network except the API with each of its callers", () => {
       const apps = ["api", "discord-bot", "telegram-bot", "admin-panel", "mini-app"];
       const netsOf = Object.fromEntries(apps.map((a) => [a, new Set(networksOf(json(), replicasOf(json(), env, a)[0]!))]));
-      const dataNets = new Set(["postgres", "redis", "rabbitmq"].map((n) => `${env}-${n}`));
+      const dataNets = new Set(DATA_NETWORKS.map((n) => `${env}-${n}`));
       for (const a of apps) {
         for (const b of apps) {
           if (a >= b) continue;
@@ -429,15 +420,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
     });
 
     it("edge: one network per route, its own egress and the metrics network it shares with Prometheus only; migration job: postgres only", () => {
-      each("edge", [
-        "egress-edge",
-        "edge-api",
-        "edge-admin-panel",
-        "edge-mini-app",
-        "edge-grafana",
-        ...(webhook ? ["edge-telegram-bot"] : []),
-        "edge-metrics",
-      ]);
+      each("edge", ["egress-edge", ...edgeNetworks]);
       expect(networksOf(json(), `${env}-api-migrate`)).toEqual([`${env}-postgres`]);
     });
 

@@ -466,26 +466,13 @@ describeIf(
       const [apiPassword, botPassword] = [passwordOf("api"), passwordOf("discord-bot")];
       expect(apiPassword).not.toBe(botPassword);
       const masterCli = (args: string[]) => redisCli(redis.ports.master, args).trim();
-      await refused(
-        "discord-bot",
-        "redis",
-        "AUTH as api with discord-bot's password",
-        async () => {
-          const reply = masterCli(["auth", "api", botPassword]);
-          if (reply !== "OK") throw new Error(reply);
-        },
-        /WRONGPASS/,
-      );
-      await refused(
-        "api",
-        "redis",
-        "AUTH as the old shared user updateio",
-        async () => {
-          const reply = masterCli(["auth", "updateio", apiPassword]);
-          if (reply !== "OK") throw new Error(reply);
-        },
-        /WRONGPASS/,
-      );
+      // AUTH on the master; any reply but OK is the refusal.
+      const auth = (user: string, password: string) => async () => {
+        const reply = masterCli(["auth", user, password]);
+        if (reply !== "OK") throw new Error(reply);
+      };
+      await refused("discord-bot", "redis", "AUTH as api with discord-bot's password", auth("api", botPassword), /WRONGPASS/);
+      await refused("api", "redis", "AUTH as the old shared user updateio", auth("updateio", apiPassword), /WRONGPASS/);
       // The key space is shared on purpose (sessions, rate limits): one app reads another's keys.
       const bot = await redisAs("discord-bot");
       await allowed("discord-bot", "redis", "KEYS * / GET another app's key (own user, shared ~*)", async () => {
@@ -535,6 +522,9 @@ describeIf(
     }
     const publishTo = (exchange: string, key: string) => async (ch: Channel) =>
       ch.publish(exchange, key, Buffer.from("x"), { persistent: true });
+    /** The broker closes the channel of `role`'s connection `conn` when it tries `op`. */
+    const amqpRefused = (role: Role, conn: ChannelModel, op: string, fn: (ch: Channel) => Promise<unknown>) =>
+      refused(role, "rabbitmq", op, () => onChannel(conn, fn), AMQP_REFUSED);
 
     it("RabbitMQ: each role publishes persistent messages on its routes and consumes its own queue only", async () => {
       const received = async (role: string, id: string) =>
@@ -559,79 +549,33 @@ describeIf(
       expect((await call("discord-bot", "POST", "/messages", { route: "notification.all", text: "x" })).status).toBe(400);
 
       const bot = await amqpAs("discord-bot");
-      await refused(
-        "discord-bot",
-        "rabbitmq",
-        "consume api's queue updates.fetch",
-        () => onChannel(bot, (ch) => ch.consume("updates.fetch", () => {})),
-        AMQP_REFUSED,
+      await amqpRefused("discord-bot", bot, "consume api's queue updates.fetch", (ch) => ch.consume("updates.fetch", () => {}));
+      await amqpRefused("discord-bot", bot, "consume telegram-bot's queue notifications.telegram", (ch) =>
+        ch.get("notifications.telegram"),
       );
-      await refused(
+      await amqpRefused("discord-bot", bot, "purge notifications.telegram", (ch) => ch.purgeQueue("notifications.telegram"));
+      await amqpRefused(
         "discord-bot",
-        "rabbitmq",
-        "consume telegram-bot's queue notifications.telegram",
-        () => onChannel(bot, (ch) => ch.get("notifications.telegram")),
-        AMQP_REFUSED,
-      );
-      await refused(
-        "discord-bot",
-        "rabbitmq",
-        "purge notifications.telegram",
-        () => onChannel(bot, (ch) => ch.purgeQueue("notifications.telegram")),
-        AMQP_REFUSED,
-      );
-      await refused(
-        "discord-bot",
-        "rabbitmq",
+        bot,
         "publish to updateio.events (not its exchange)",
-        () => onChannel(bot, publishTo("updateio.events", "notification.all.x")),
-        AMQP_REFUSED,
+        publishTo("updateio.events", "notification.all.x"),
       );
-      await refused(
+      await amqpRefused(
         "discord-bot",
-        "rabbitmq",
+        bot,
         "publish to the default exchange (straight to a queue)",
-        () => onChannel(bot, publishTo("", "notifications.telegram")),
-        AMQP_REFUSED,
+        publishTo("", "notifications.telegram"),
       );
-      await refused(
-        "discord-bot",
-        "rabbitmq",
-        "declare an exchange",
-        () => onChannel(bot, (ch) => ch.assertExchange("sneaky", "fanout")),
-        AMQP_REFUSED,
-      );
+      await amqpRefused("discord-bot", bot, "declare an exchange", (ch) => ch.assertExchange("sneaky", "fanout"));
       const api = await amqpAs("api");
-      await refused(
-        "api",
-        "rabbitmq",
-        "consume discord-bot's queue notifications.discord",
-        () => onChannel(api, (ch) => ch.consume("notifications.discord", () => {})),
-        AMQP_REFUSED,
+      await amqpRefused("api", api, "consume discord-bot's queue notifications.discord", (ch) =>
+        ch.consume("notifications.discord", () => {}),
       );
-      await refused("api", "rabbitmq", "declare a new queue", () => onChannel(api, (ch) => ch.assertQueue("sneaky")), AMQP_REFUSED);
-      await refused(
-        "api",
-        "rabbitmq",
-        "delete a dead-letter queue updates.fetch.dlq",
-        () => onChannel(api, (ch) => ch.deleteQueue("updates.fetch.dlq")),
-        AMQP_REFUSED,
-      );
+      await amqpRefused("api", api, "declare a new queue", (ch) => ch.assertQueue("sneaky"));
+      await amqpRefused("api", api, "delete a dead-letter queue updates.fetch.dlq", (ch) => ch.deleteQueue("updates.fetch.dlq"));
       const tg = await amqpAs("telegram-bot");
-      await refused(
-        "telegram-bot",
-        "rabbitmq",
-        "consume discord-bot's queue notifications.discord",
-        () => onChannel(tg, (ch) => ch.get("notifications.discord")),
-        AMQP_REFUSED,
-      );
-      await refused(
-        "telegram-bot",
-        "rabbitmq",
-        "publish to updateio.events",
-        () => onChannel(tg, publishTo("updateio.events", "notification.telegram.x")),
-        AMQP_REFUSED,
-      );
+      await amqpRefused("telegram-bot", tg, "consume discord-bot's queue notifications.discord", (ch) => ch.get("notifications.discord"));
+      await amqpRefused("telegram-bot", tg, "publish to updateio.events", publishTo("updateio.events", "notification.telegram.x"));
       // Wrong password: the broker refuses the login.
       const url = new URL(running.get("api")!.config.amqp!.url);
       url.password = "wrong";

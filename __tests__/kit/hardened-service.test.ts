@@ -1,20 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { HardenedService, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { suppressionsOf } from "../../constructs/policy/policy-aspect";
+import { testOutdir, testStack } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "hardened-service-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("hardened-service-test");
 
 const IMAGE = `registry.example/worker:1.2.3@sha256:${"ab".repeat(32)}`;
 
@@ -26,9 +21,7 @@ interface Fixture {
 }
 
 function fixture(): Fixture {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "dev");
   return {
     stack,
     internal: new PlatformNetwork(stack, "internal-net", { environment: "dev", purpose: "backend" }),
@@ -66,6 +59,13 @@ const byName = (json: Json, name: string): Json => {
     );
   return c;
 };
+/** One "worker" in a fresh fixture, with the overrides `extra` makes there; its container is dev-worker. */
+function worker(extra: (f: Fixture) => Partial<HardenedServiceProps> = () => ({})) {
+  const f = fixture();
+  const svc = new HardenedService(f.stack, "worker", props(f, extra(f)));
+  const { json } = synth(f);
+  return { svc, json, c: byName(json, "dev-worker") };
+}
 const resourceKey = (json: Json, type: string, name: string): string => {
   const entry = Object.entries(json.resource[type] ?? {}).find(([, v]) => (v as Json).name === name);
   if (!entry) throw new Error(`no ${type} named ${name}`);
@@ -211,13 +211,10 @@ describe("HardenedService: secure defaults", () => {
 
 describe("HardenedService: explicit settings", () => {
   it("writes healthcheck durations in canonical Go form whatever the input spelling", () => {
-    const f = fixture();
-    new HardenedService(
-      f.stack,
-      "worker",
-      props(f, { healthcheck: { test: ["CMD-SHELL", "true"], interval: "1m", timeout: "90s", startPeriod: "1h", retries: 5 } }),
-    );
-    expect(byName(synth(f).json, "dev-worker").healthcheck).toEqual({
+    const { c } = worker(() => ({
+      healthcheck: { test: ["CMD-SHELL", "true"], interval: "1m", timeout: "90s", startPeriod: "1h", retries: 5 },
+    }));
+    expect(c.healthcheck).toEqual({
       test: ["CMD-SHELL", "true"],
       interval: "1m0s",
       timeout: "1m30s",
@@ -227,29 +224,22 @@ describe("HardenedService: explicit settings", () => {
   });
 
   it("changes the healthcheck label when the healthcheck changes (the provider ignores healthcheck edits)", () => {
-    const label = (interval: string) => {
-      const f = fixture();
-      new HardenedService(f.stack, "worker", props(f, { healthcheck: { test: ["CMD", "true"], interval } }));
-      return byName(synth(f).json, "dev-worker").labels.find((l: Json) => l.label === "io.updateio.healthcheck-sha").value;
-    };
+    const label = (interval: string) =>
+      worker(() => ({ healthcheck: { test: ["CMD", "true"], interval } })).c.labels.find(
+        (l: Json) => l.label === "io.updateio.healthcheck-sha",
+      ).value;
     expect(label("30s")).toBe(label("30s"));
     expect(label("30s")).not.toBe(label("1m"));
   });
 
   it("honours cpuShares, log sizes, extra tmpfs, capabilities (sorted) and the role label", () => {
-    const f = fixture();
-    new HardenedService(
-      f.stack,
-      "worker",
-      props(f, {
-        cpuShares: 2048,
-        log: { maxSizeMb: 5, maxFiles: 2 },
-        tmpfs: { "/var/cache/worker": 32 },
-        capabilities: { NET_RAW: "sends ICMP probes to check upstreams", CHOWN: "fixes ownership of its cache directory" },
-        role: "prober",
-      }),
-    );
-    const c = byName(synth(f).json, "dev-worker");
+    const { c } = worker(() => ({
+      cpuShares: 2048,
+      log: { maxSizeMb: 5, maxFiles: 2 },
+      tmpfs: { "/var/cache/worker": 32 },
+      capabilities: { NET_RAW: "sends ICMP probes to check upstreams", CHOWN: "fixes ownership of its cache directory" },
+      role: "prober",
+    }));
     expect(c.cpu_shares).toBe(2048);
     expect(c.log_opts).toEqual({ "max-size": "5m", "max-file": "2" });
     expect(c.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m", "/var/cache/worker": "rw,noexec,nosuid,size=32m" });
@@ -258,27 +248,20 @@ describe("HardenedService: explicit settings", () => {
   });
 
   it("sorts the environment by name", () => {
-    const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, { env: { ZED: "1", ALPHA: "2", MIDDLE: "3" } }));
-    expect(byName(synth(f).json, "dev-worker").env).toEqual(["ALPHA=2", "MIDDLE=3", "ZED=1"]);
+    expect(worker(() => ({ env: { ZED: "1", ALPHA: "2", MIDDLE: "3" } })).c.env).toEqual(["ALPHA=2", "MIDDLE=3", "ZED=1"]);
   });
 
   it("declares published ports sorted ascending (internal port, then protocol)", () => {
-    const f = fixture();
-    new HardenedService(
-      f.stack,
-      "worker",
-      props(f, {
-        networks: [{ network: f.egress }],
-        ports: [
-          { internal: 443, external: 8443, ip: "127.0.0.1" },
-          { internal: 80, external: 8080, ip: "127.0.0.1" },
-          { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "udp" },
-          { internal: 53, external: 5353, ip: "127.0.0.1" },
-        ],
-      }),
-    );
-    expect(byName(synth(f).json, "dev-worker").ports).toEqual([
+    const { c } = worker((f) => ({
+      networks: [{ network: f.egress }],
+      ports: [
+        { internal: 443, external: 8443, ip: "127.0.0.1" },
+        { internal: 80, external: 8080, ip: "127.0.0.1" },
+        { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "udp" },
+        { internal: 53, external: 5353, ip: "127.0.0.1" },
+      ],
+    }));
+    expect(c.ports).toEqual([
       { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "tcp" },
       { internal: 53, external: 5353, ip: "127.0.0.1", protocol: "udp" },
       { internal: 80, external: 8080, ip: "127.0.0.1", protocol: "tcp" },
@@ -309,17 +292,11 @@ describe("HardenedService: explicit settings", () => {
   });
 
   it("records each relaxation as a policy suppression with its reason", () => {
-    const f = fixture();
-    const svc = new HardenedService(
-      f.stack,
-      "worker",
-      props(f, {
-        user: "0:0",
-        readOnlyRootfs: false,
-        relax: { "non-root": "image ships no unprivileged user at all", "read-only-rootfs": "legacy tool writes into /usr/share at start" },
-      }),
-    );
-    const c = byName(synth(f).json, "dev-worker");
+    const { svc, c } = worker(() => ({
+      user: "0:0",
+      readOnlyRootfs: false,
+      relax: { "non-root": "image ships no unprivileged user at all", "read-only-rootfs": "legacy tool writes into /usr/share at start" },
+    }));
     expect(c.user).toBe("0:0");
     expect(c.read_only).toBe(false);
     expect(
@@ -357,16 +334,16 @@ describe("HardenedService: replicas", () => {
   });
 
   it("names a single replica after the service, with upstream <svc>:<port>", () => {
-    const f = fixture();
-    const svc = new HardenedService(f.stack, "worker", props(f));
+    const { svc, json } = worker();
     expect(svc.upstream(9000)).toEqual({ kind: "static", addresses: ["worker:9000"] });
-    expect(Object.keys(synth(f).json.resource.docker_container)[0]).toMatch(/^worker_container_/);
+    expect(Object.keys(json.resource.docker_container)[0]).toMatch(/^worker_container_/);
   });
 
   it("adds extra aliases per network", () => {
-    const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, { networks: [{ network: f.internal, aliases: ["jobs"] }] }));
-    expect(byName(synth(f).json, "dev-worker").networks_advanced[0].aliases).toEqual(["jobs", "worker"]);
+    expect(worker((f) => ({ networks: [{ network: f.internal, aliases: ["jobs"] }] })).c.networks_advanced[0].aliases).toEqual([
+      "jobs",
+      "worker",
+    ]);
   });
 });
 

@@ -1,30 +1,20 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { Network } from "@cdktf/provider-docker/lib/network";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformOutput, TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { canonicalDuration, goDuration } from "../../constructs/kit/durations";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { projectPath, ServiceImage } from "../../constructs/kit/service-image";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
+import { testOutdir, testStack } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "kit-resources-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("kit-resources-test");
 
 type Json = Record<string, any>;
-function stack(): TerraformStack {
-  const s = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-  new DockerProvider(s, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(s, "random");
-  return s;
-}
+const stack = (): TerraformStack => testStack(OUT, "dev");
 function synth(s: TerraformStack): { text: string; json: Json } {
   const text = Testing.synth(s);
   return { text, json: JSON.parse(text) };

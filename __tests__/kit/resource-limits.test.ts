@@ -4,13 +4,8 @@
  * the stack that shares its user's kernel counter (a uid, or all named users together), Swarm tasks
  * included; environments override the per-component sizes with setResourceLimits.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { poolLimit, processPool } from "../../constructs/kit/container-runtime";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { HardenedService, setResourceLimits, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
@@ -19,17 +14,15 @@ import { RESOURCE_LIMITS, SECURE_DEFAULTS } from "../../constructs/kit/secure-de
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { SwarmRuntime } from "../../constructs/kit/swarm-runtime";
 import { errorOf } from "../support/helpers";
+import { testOutdir, testStack } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "resource-limits-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("resource-limits-test");
 
 const IMAGE = `registry.example/worker:1.2.3@sha256:${"ab".repeat(32)}`;
 type Json = Record<string, any>;
 
 function fixture(opts: { overlay?: boolean } = {}) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "dev");
   if (opts.overlay) setNetworkDefaults(stack, { driver: "overlay" });
   const network = new PlatformNetwork(stack, "net", { environment: "dev", purpose: "backend" });
   const image = new ServiceImage(stack, "image", { ref: IMAGE });

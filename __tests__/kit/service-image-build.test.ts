@@ -9,25 +9,17 @@
  *   legacy path goes through docker/cli's GetContextFromLocalDir, buildx through its LoadInputs).
  * - the rebuild trigger stays the Dockerfile's hash only.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { appImage, DEV_STAGE } from "../../constructs/app/app-settings";
 import { ValidationError } from "../../constructs/contract";
 import { BUILD_NAME, DEFAULT_BUILDER, ServiceImage } from "../../constructs/kit/service-image";
+import { testOutdir, testStack } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "service-image-build-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("service-image-build-test");
 
 type Json = Record<string, any>;
-function stack(): TerraformStack {
-  const s = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-  new DockerProvider(s, "docker", { host: "unix:///var/run/docker.sock" });
-  return s;
-}
+const stack = (): TerraformStack => testStack(OUT, "dev", { random: false });
 const images = (s: TerraformStack): Json[] => Object.values(JSON.parse(Testing.synth(s)).resource.docker_image) as Json[];
 const rel = (path: string) => `\${abspath(join("/", [path.root, "../../..", "${path}"]))}`;
 

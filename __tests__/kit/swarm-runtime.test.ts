@@ -1,10 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { goDuration, swarmDuration } from "../../constructs/kit/durations";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { HardenedService, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
@@ -13,9 +8,9 @@ import { ServiceImage } from "../../constructs/kit/service-image";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { healthFailureSeconds, SwarmRuntime } from "../../constructs/kit/swarm-runtime";
 import { errorOf } from "../support/helpers";
+import { testOutdir, testStack } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "swarm-runtime-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("swarm-runtime-test");
 
 const IMAGE = `registry.example/worker:1.2.3@sha256:${"ab".repeat(32)}`;
 type Json = Record<string, any>;
@@ -27,9 +22,7 @@ interface Fixture {
 }
 
 function fixture(opts: { encrypt?: boolean; driver?: "bridge" | "overlay" } = {}): Fixture {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "prod");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "prod");
   setNetworkDefaults(
     stack,
     opts.driver === "bridge" ? { driver: "bridge" } : { driver: "overlay", encryptInternal: opts.encrypt ?? false },

@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformResource, TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import {
@@ -21,9 +16,9 @@ import { RedisCache } from "../../constructs/redis/redis-cache";
 import { CADVISOR_LABELS, METRICS, SCRAPE_JOBS } from "../../constructs/observability/renderers/observability-catalogue";
 import { renderPrometheusConfig } from "../../constructs/observability/renderers/prometheus";
 import { MONITOR_ACL } from "../../constructs/redis/renderers/redis";
+import { testOutdir, testStack } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "metrics-exporters-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("metrics-exporters-test");
 
 const digest = (byte: string) => `@sha256:${byte.repeat(32)}`;
 /** Local references (same tags as environments/images.ts), so an image bump does not churn the snapshot. */
@@ -40,9 +35,7 @@ type Env = "dev" | "prod";
 
 /** A stack as an environment wires it: a cluster with a replica, Redis with a replica and monitoring on. */
 function build(env: Env = "dev", overrides: (parts: Parts) => Partial<MetricsExportersProps> = () => ({})) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), env);
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, env);
   const monitoring = new PlatformNetwork(stack, "monitoring", { environment: env, purpose: "monitoring" });
   const dockerApi = new PlatformNetwork(stack, "docker-api", { environment: env, purpose: "docker-api" });
   const pg = new PostgresCluster(stack, "postgres", {

@@ -9,6 +9,7 @@ import type { MetricsExporters } from "../../constructs/observability/metrics-ex
 import { PROMETHEUS_CONFIG_DIR, PROMETHEUS_RULES_DIR, PrometheusServer } from "../../constructs/observability/prometheus-server";
 import { renderPrometheusConfig, type IScrapeTarget, type ScrapeTarget } from "../../constructs/observability/renderers/prometheus";
 import { errorOf } from "../support/helpers";
+import { API_SCRAPE_CONFIG } from "../support/synth-expectations";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("prometheus-targets-test");
@@ -170,15 +171,7 @@ describe("named and DNS-discovered entries (the app services)", () => {
   it("renders one scrape config per name, relabelled to the job and the entry's labels", () => {
     const doc = parse(expected([api, bot, SELF])) as { scrape_configs: Json[] };
     expect(doc.scrape_configs.map((j) => j.job_name)).toEqual(["app-api", "app-bot", "prometheus"]);
-    expect(doc.scrape_configs[0]).toEqual({
-      job_name: "app-api",
-      metrics_path: "/metrics",
-      dns_sd_configs: [{ names: ["tasks.api"], type: "A", port: 3000, refresh_interval: "30s" }],
-      relabel_configs: [
-        { target_label: "job", replacement: "app" },
-        { target_label: "service", replacement: "api" },
-      ],
-    });
+    expect(doc.scrape_configs[0]).toEqual(API_SCRAPE_CONFIG);
     // Static instances are sorted; each named entry keeps its own path.
     expect(doc.scrape_configs[1]).toMatchObject({
       metrics_path: "/internal/prom",

@@ -3,13 +3,8 @@
  * Prometheus and Loki turn theirs into limits, and the volume-usage job is hardened and measures
  * every stateful volume of each stack.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
@@ -30,9 +25,9 @@ import type { EnvironmentConfig } from "../../environments/schema";
 import { errorOf } from "../support/helpers";
 import { sharedEnvironment, synthEnvironment, uploadedFile, type SynthesizedEnvironment } from "../support/stacks";
 import { mutatedConfig, refusals } from "../support/config-problems";
+import { testOutdir, testStack } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "volume-budgets-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("volume-budgets-test");
 
 const VALID: Record<EnvironmentName, EnvironmentConfig> = {
   dev: loadEnvironmentConfig("dev", {}),
@@ -117,8 +112,7 @@ describe("limits derived from the budgets", () => {
   it("caps Prometheus' blocks at 80% of its budget (Prometheus' MB are MiB)", () => {
     expect(prometheusRetentionSize(10240)).toBe("8192MB");
     expect(prometheusRetentionSize(2048)).toBe("1638MB");
-    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
+    const stack = testStack(OUT, "dev", { random: false });
     const monitoring = new PlatformNetwork(stack, "monitoring", { environment: "dev", purpose: "monitoring" });
     const base = { environment: "dev", image: "prom/prometheus:v3.5.0", networks: [{ network: monitoring }] };
     const prometheus = new PrometheusServer(stack, "prometheus", { ...base, budgetMb: 10240, retentionDays: 30 });
@@ -165,9 +159,7 @@ describe("limits derived from the budgets", () => {
 
 describe("VolumeUsage", () => {
   function build() {
-    const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-    new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-    new RandomProvider(stack, "random");
+    const stack = testStack(OUT, "dev");
     const backups = new ServiceVolume(stack, "backups", { environment: "dev", service: "postgres", purpose: "backups" });
     const data = new ServiceVolume(stack, "data", { environment: "dev", service: "postgres", purpose: "data" });
     const usage = new VolumeUsage(stack, "volume-usage", {

@@ -7,7 +7,13 @@ import { Construct } from "constructs";
 import { describe, expect, it } from "vitest";
 import { applyPolicy, blockingFindings, vouchForExpression } from "../../constructs/policy/policy-aspect";
 import { isExpression, judgeUser, normalizeHostPath, relativeHostPath, unwrapLiteral } from "../../constructs/policy/rules";
-import { container, findings, fixture } from "./fixtures";
+import { container, findings, fixture, type Fixture } from "./fixtures";
+
+/** The rule ids of the stack's error findings, sorted. */
+const blockingRuleIds = (f: Fixture) =>
+  blockingFindings(findings(f))
+    .map((x) => x.ruleId)
+    .sort();
 
 describe("normalisers", () => {
   it.each([
@@ -106,11 +112,7 @@ describe("vouchForExpression", () => {
   it("covers only that attribute", () => {
     const { f, c } = vouched();
     c.addOverride("user", "${var.user}");
-    expect(
-      blockingFindings(findings(f))
-        .map((x) => x.ruleId)
-        .sort(),
-    ).toEqual(["no-unjudged-expressions", "non-root"]);
+    expect(blockingRuleIds(f)).toEqual(["no-unjudged-expressions", "non-root"]);
   });
 
   it("never covers a literal wrapped in an expression", () => {
@@ -118,18 +120,14 @@ describe("vouchForExpression", () => {
     const c = container(f);
     c.addOverride("memory", "${0}");
     vouchForExpression(c, "memory", REASON);
-    expect(
-      blockingFindings(findings(f))
-        .map((x) => x.ruleId)
-        .sort(),
-    ).toEqual(["memory-limit", "no-unjudged-expressions"]);
+    expect(blockingRuleIds(f)).toEqual(["memory-limit", "no-unjudged-expressions"]);
   });
 
   it("takes list attributes with [] for any position", () => {
     const f = fixture("dev");
     const v = new TerraformVariable(f.stack, "src", { type: "string" });
     const c = container(f, { volumes: [{ hostPath: v.stringValue, containerPath: "/src", readOnly: true }] });
-    expect(blockingFindings(findings(f)).map((x) => x.ruleId)).toContain("no-host-paths");
+    expect(blockingRuleIds(f)).toContain("no-host-paths");
     vouchForExpression(c, "volumes[].host_path", "the source directory variable is validated by the schema to lie under /srv/updateio");
     expect(blockingFindings(findings(f))).toEqual([]);
   });

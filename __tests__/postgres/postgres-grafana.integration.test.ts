@@ -14,6 +14,7 @@ import {
 import { renderPgHba } from "../../constructs/postgres/renderers/postgres-hba";
 import { describeIf } from "../support/binaries";
 import { freePort } from "../support/helpers";
+import { expectPasswordFileRole } from "../support/role-sql";
 import { peerAsPostgresRequirement, postgresRequirement, sleep, TempPostgres } from "../support/postgres-server";
 import { synthEnvironment, type TerraformJson } from "../support/stacks";
 
@@ -25,12 +26,12 @@ describe("renderGrafanaRoleSql", () => {
   });
 
   it("creates a limited, read-only LOGIN role whose password comes from the file, with its own database and one function", () => {
-    expect(sql).toContain("\\set ON_ERROR_STOP on\n");
-    expect(sql).toContain("\\set grafana_password `cat /run/secrets/postgres_updateio_grafana_password`\n");
-    expect(sql).toContain(
-      `CREATE ROLE updateio_grafana LOGIN CONNECTION LIMIT ${GRAFANA_ROLE_DEFAULTS.connectionLimit} PASSWORD :'grafana_password';\n`,
-    );
-    expect(sql).toContain("\\unset grafana_password\n");
+    expectPasswordFileRole(sql, {
+      role: "updateio_grafana",
+      variable: "grafana_password",
+      passwordFile: "/run/secrets/postgres_updateio_grafana_password",
+      connectionLimit: GRAFANA_ROLE_DEFAULTS.connectionLimit,
+    });
     expect(sql).toContain("ALTER ROLE updateio_grafana SET default_transaction_read_only = on;\n");
     expect(sql).toContain(`ALTER ROLE updateio_grafana SET statement_timeout = '${GRAFANA_ROLE_DEFAULTS.statementTimeoutSeconds}s';\n`);
     expect(sql).toContain(

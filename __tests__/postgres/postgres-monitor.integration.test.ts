@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPostgresInitSql } from "../../constructs/postgres/renderers/postgres";
 import { MONITOR_ROLE_DEFAULTS, renderMonitorRoleSql } from "../../constructs/postgres/renderers/postgres-monitor";
 import { describeIf } from "../support/binaries";
+import { expectPasswordFileRole } from "../support/role-sql";
 import { CLUSTER, postgresRequirement, sleep, TempPostgres, writeClusterHba } from "../support/postgres-server";
 
 const MONITOR = { user: "updateio_monitor", password: "MonitorPw0123456789abcdefABCDEF01", database: CLUSTER.database };
@@ -11,12 +12,12 @@ describe("renderMonitorRoleSql", () => {
   const sql = renderMonitorRoleSql({ role: MONITOR.user, database: "updateio", passwordFile: "/run/secrets/postgres_monitor_password" });
 
   it("creates a LOGIN role in pg_monitor with CONNECT on the database, reading its password from the file", () => {
-    expect(sql).toContain("\\set ON_ERROR_STOP on\n");
-    expect(sql).toContain("\\set monitor_password `cat /run/secrets/postgres_monitor_password`\n");
-    expect(sql).toContain(
-      `CREATE ROLE updateio_monitor LOGIN CONNECTION LIMIT ${MONITOR_ROLE_DEFAULTS.connectionLimit} PASSWORD :'monitor_password';\n`,
-    );
-    expect(sql).toContain("\\unset monitor_password\n");
+    expectPasswordFileRole(sql, {
+      role: "updateio_monitor",
+      variable: "monitor_password",
+      passwordFile: "/run/secrets/postgres_monitor_password",
+      connectionLimit: MONITOR_ROLE_DEFAULTS.connectionLimit,
+    });
     expect(sql).toContain("GRANT pg_monitor TO updateio_monitor;\n");
     expect(sql).toContain("GRANT CONNECT ON DATABASE updateio TO updateio_monitor;\n");
     expect(sql).toContain("ALTER ROLE updateio_monitor SET default_transaction_read_only = on;\n");

@@ -86,14 +86,17 @@ describe("postgresCommand", () => {
   });
 });
 
+/** The owner and app roles every first-boot script creates. */
+const INIT_SQL_INPUT = {
+  database: "updateio",
+  ownerRole: "updateio_owner",
+  appRole: "updateio_app",
+  ownerPasswordFile: "/run/secrets/postgres_owner_password",
+  appPasswordFile: "/run/secrets/postgres_app_password",
+};
+
 describe("renderPostgresInitSql", () => {
-  const input = {
-    database: "updateio",
-    ownerRole: "updateio_owner",
-    appRole: "updateio_app",
-    ownerPasswordFile: "/run/secrets/postgres_owner_password",
-    appPasswordFile: "/run/secrets/postgres_app_password",
-  };
+  const input = INIT_SQL_INPUT;
   const sql = renderPostgresInitSql(input);
 
   it("is plain psql input that stops on the first error", () => {
@@ -128,13 +131,7 @@ describe("renderPostgresInitSql", () => {
 });
 
 describe("renderPostgresInitSql with the read-only and replication roles", () => {
-  const base = {
-    database: "updateio",
-    ownerRole: "updateio_owner",
-    appRole: "updateio_app",
-    ownerPasswordFile: "/run/secrets/postgres_owner_password",
-    appPasswordFile: "/run/secrets/postgres_app_password",
-  };
+  const base = INIT_SQL_INPUT;
   const readonly = { role: "updateio_readonly", passwordFile: "/run/secrets/postgres_readonly_password" };
   const replication = {
     role: "updateio_replication",

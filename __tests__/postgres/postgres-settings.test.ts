@@ -22,6 +22,7 @@ import {
 import { walArchiveSettings } from "../../constructs/postgres/renderers/backup-scripts";
 import { errorOf } from "../support/helpers";
 import { RELOAD_JOB_INPUT } from "../support/postgres-inputs";
+import { expectPasswordFileRole } from "../support/role-sql";
 
 const setting = (name: string, value: string | number | boolean) => {
   const r = normalizePostgresSetting(name, value);
@@ -187,10 +188,12 @@ describe("renderReloadRoleSql", () => {
   const sql = renderReloadRoleSql({ role: "updateio_reload", database: "updateio", passwordFile: "/run/secrets/postgres_reload_password" });
 
   it("creates a login role whose one privilege is EXECUTE on pg_reload_conf(), reading its password from the file", () => {
-    expect(sql).toContain("\\set ON_ERROR_STOP on\n");
-    expect(sql).toContain("\\set reload_password `cat /run/secrets/postgres_reload_password`\n");
-    expect(sql).toContain("CREATE ROLE updateio_reload LOGIN CONNECTION LIMIT 2 PASSWORD :'reload_password';\n");
-    expect(sql).toContain("\\unset reload_password\n");
+    expectPasswordFileRole(sql, {
+      role: "updateio_reload",
+      variable: "reload_password",
+      passwordFile: "/run/secrets/postgres_reload_password",
+      connectionLimit: 2,
+    });
     expect(sql).toContain("GRANT EXECUTE ON FUNCTION pg_reload_conf() TO updateio_reload;\n");
     expect(sql).toContain("GRANT CONNECT ON DATABASE updateio TO updateio_reload;\n");
     expect(sql.match(/^GRANT .*$/gm)).toEqual([

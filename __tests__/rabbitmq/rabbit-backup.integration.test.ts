@@ -8,7 +8,7 @@ import { DEFAULT_TOPOLOGY, renderRabbitDefinitions } from "../../constructs/rabb
 import { describeIfBinary } from "../support/binaries";
 import { freePorts } from "../support/helpers";
 import { buildStoreBackups } from "../support/store-backups";
-import { rabbitBin, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
+import { rabbitBin, rabbitCtl, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
 import { reportsRuntimeTopology } from "../support/store-fixtures";
 
 // The scripts RabbitBackup renders, run with sh against Debian's rabbitmq-server (3.10) on loopback,
@@ -33,10 +33,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
   let env: NodeJS.ProcessEnv = {};
   let server: ChildProcess | undefined;
 
-  const ctl = (args: string[]) => {
-    const r = spawnSync(rabbitBin("rabbitmqctl"), ["-n", node, ...args], { env, encoding: "utf8", timeout: 60_000 });
-    return { status: r.status, out: `${r.stdout}${r.stderr}` };
-  };
+  const ctl = (args: string[]) => rabbitCtl(node, env, args, 60_000);
   // Rows of a list command; a vhost that does not exist (yet, or any more) has none.
   const count = (args: string[]) => {
     const r = ctl(["-q", "--no-table-headers", ...args]);

@@ -1,25 +1,16 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RabbitBroker, type RabbitAppConnection, type RabbitBrokerProps } from "../../constructs/rabbitmq/rabbit-broker";
 import { DEFAULT_APPS } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
 import { errorOf } from "../support/helpers";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "rabbit-broker-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("rabbit-broker-test");
 
 const IMAGE = `rabbitmq:4.1.4-management-alpine@sha256:${"5c".repeat(32)}`;
-type Json = Record<string, any>;
 
 function build(overrides: Partial<RabbitBrokerProps> = {}) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "dev");
   const rabbit = new RabbitBroker(stack, "rabbitmq", {
     environment: "dev",
     image: IMAGE,
@@ -30,10 +21,8 @@ function build(overrides: Partial<RabbitBrokerProps> = {}) {
   // Apps added after the broker is built, as the stack does: the definitions are rendered at synth.
   const added: Record<string, RabbitAppConnection> = {};
   if (!overrides.apps) for (const app of DEFAULT_APPS) added[app.name] = rabbit.addApp(app);
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  // Some props name the containers otherwise (a cluster, a second role): then server and seed are undefined.
+  const { text, json, containers, key } = synthJson(stack);
   return {
     rabbit,
     added,

@@ -12,7 +12,7 @@ import {
   type RabbitUser,
 } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
 import { describeIfBinary, requireBinary } from "../support/binaries";
-import { rabbitBin, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
+import { rabbitBin, rabbitCtl, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
 
 // rabbitmq.conf, enabled_plugins, the definitions file and the cookie entrypoint exactly as rendered,
 // on a real broker (Debian's rabbitmq-server, 3.10.x in bookworm) on loopback. Only paths and ports are
@@ -52,10 +52,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   let server: ChildProcess | undefined;
   const figures = { allowed: 0, refused: 0, before: -1, after: -1 };
 
-  const ctl = (args: string[]) => {
-    const r = spawnSync(rabbitBin("rabbitmqctl"), ["-n", node, ...args], { env, encoding: "utf8", timeout: 30_000 });
-    return { status: r.status, out: `${r.stdout}${r.stderr}` };
-  };
+  const ctl = (args: string[]) => rabbitCtl(node, env, args, 30_000);
   const rows = (args: string[]) =>
     ctl(["-q", "--no-table-headers", ...args])
       .out.trim()

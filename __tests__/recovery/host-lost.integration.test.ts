@@ -26,7 +26,7 @@ import { ArchivingPostgres, sleepMs } from "../support/postgres-backup-env";
 import { postgresRequirement } from "../support/postgres-server";
 import { rabbitBin } from "../support/rabbitmq-node";
 import { buildStoreBackups } from "../support/store-backups";
-import { reportsRuntimeTopology, seedGrafanaLikeDb } from "../support/store-fixtures";
+import { redisKeysInput, reportsRuntimeTopology, seedGrafanaLikeDb } from "../support/store-fixtures";
 
 const ENV = "prod";
 const BUCKET = "updateio-backups";
@@ -271,14 +271,7 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
   itIfBinary(REDIS, `redis: ${REDIS_KEYS} keys (a quarter with a 24 h TTL), one RDB snapshot, copied off-host`, async () => {
     mkdirSync(redis.dir, { recursive: true });
     await redis.start();
-    const lines: string[] = [];
-    for (let i = 0; i < REDIS_KEYS; i++) {
-      if (i % 4 === 0) lines.push(`HSET session:${i} user u${i} ip 10.0.0.${i % 250}`, `EXPIRE session:${i} 86400`);
-      else if (i % 4 === 1) lines.push(`SET ratelimit:${i} ${i}`);
-      else if (i % 4 === 2) lines.push(`SADD roles:${i} admin user`);
-      else lines.push(`SET plain:${i} value-${i}`);
-    }
-    expect(redis.cli([], undefined, undefined, lines.join("\n") + "\n").status).toBe(0);
+    expect(redis.cli([], undefined, undefined, redisKeysInput(REDIS_KEYS)).status).toBe(0);
     expect(redisDbsize()).toBe(REDIS_KEYS);
     const run = redisSh("backup.sh", ["once"], redisEnv());
     expect(run.status, run.stderr).toBe(0);
@@ -596,23 +589,27 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
     180_000,
   );
 
+  /** A kit store's way back: fetch its snapshots from the bucket, then restore.sh latest into the empty data directory. */
+  async function restoreKitStore(store: string, sh: ReturnType<typeof kitScripts>, backups: string, data: string) {
+    mkdirSync(data, { recursive: true });
+    const fetched = await s3.fetch(`${ENV}/${store}`, join(backups, "snapshots"), rcloneHome);
+    const t0 = performance.now();
+    const restore = sh("restore.sh", ["latest", data], { BACKUP_ROOT: backups });
+    expect(restore.status, restore.stderr).toBe(0);
+    return { ...fetchedOf(fetched), restoreSeconds: seconds(t0) };
+  }
+
   itIfBinary(
     EDGE,
     "edge: before the edge first starts, fetch and restore.sh latest: every certificate, key and account, modes kept",
     async () => {
       expect(written.edge, "the backup step did not run").toBe(edgeFiles.length);
-      mkdirSync(edgeData, { recursive: true });
-      const fetched = await s3.fetch(`${ENV}/edge`, join(edgeBackups, "snapshots"), rcloneHome);
-      const t0 = performance.now();
-      const restore = edgeSh("restore.sh", ["latest", edgeData], { BACKUP_ROOT: edgeBackups });
-      expect(restore.status, restore.stderr).toBe(0);
-      const restoreSeconds = seconds(t0);
+      const figures = await restoreKitStore("edge", edgeSh, edgeBackups, edgeData);
       const intact = edgeIntact();
       expect(intact).toEqual(edgeFiles);
       rows.push({
         store: "edge",
-        ...fetchedOf(fetched),
-        restoreSeconds,
+        ...figures,
         written: `${edgeFiles.length} files`,
         restored: `${intact.length} files`,
       });
@@ -621,12 +618,7 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
 
   itIfBinary(GRAFANA, "grafana: fetch, restore.sh latest into the empty data directory: every table and row, integrity ok", async () => {
     expect(written.grafana, "the backup step did not run").toBe("ok 50 200 20000");
-    mkdirSync(grafanaData, { recursive: true });
-    const fetched = await s3.fetch(`${ENV}/grafana`, join(grafanaBackups, "snapshots"), rcloneHome);
-    const t0 = performance.now();
-    const restore = grafanaSh("restore.sh", ["latest", grafanaData], { BACKUP_ROOT: grafanaBackups });
-    expect(restore.status, restore.stderr).toBe(0);
-    const restoreSeconds = seconds(t0);
+    const figures = await restoreKitStore("grafana", grafanaSh, grafanaBackups, grafanaData);
     const counts = grafanaCounts();
     expect(counts).toBe(written.grafana);
     const rowsOf = (s: string) =>
@@ -637,8 +629,7 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
         .reduce((a, b) => a + b, 0);
     rows.push({
       store: "grafana",
-      ...fetchedOf(fetched),
-      restoreSeconds,
+      ...figures,
       written: `${rowsOf(written.grafana as string)} rows`,
       restored: `${rowsOf(counts)} rows`,
     });

@@ -8,6 +8,7 @@ import { REDIS_BACKUP_USER, renderRedisBackupAclLine } from "../../constructs/re
 import { describeIfBinary } from "../support/binaries";
 import { freePort } from "../support/helpers";
 import { buildStoreBackups } from "../support/store-backups";
+import { redisKeysInput } from "../support/store-fixtures";
 
 // The scripts RedisBackup renders, run with sh against Debian's redis-server on loopback, on the
 // config RedisCache renders plus the backup ACL line: write keys, back up, wipe, restore, count.
@@ -95,15 +96,8 @@ describeIfBinary(
 
     it(`writes ${N} keys (strings, hashes, sets, keys with TTL), backs up, wipes, restores: every key comes back`, async () => {
       // Keys in pipelined batches: sessions (hash + TTL), rate-limit counters (string), sets.
-      const lines: string[] = [];
-      for (let i = 0; i < N; i++) {
-        if (i % 4 === 0) lines.push(`HSET session:${i} user u${i} ip 10.0.0.${i % 250}`, `EXPIRE session:${i} 86400`);
-        else if (i % 4 === 1) lines.push(`SET ratelimit:${i} ${i}`);
-        else if (i % 4 === 2) lines.push(`SADD roles:${i} admin user`);
-        else lines.push(`SET plain:${i} value-${i}`);
-      }
       const pipe = spawnSync("redis-cli", ["--no-auth-warning", "-p", String(port), "--user", "api", "--pass", appPassword], {
-        input: lines.join("\n") + "\n",
+        input: redisKeysInput(N),
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,
       });

@@ -1,33 +1,22 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { TerraformStack, Testing } from "cdktf";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { RedisCache, type RedisCacheProps } from "../../constructs/redis/redis-cache";
 import { RESERVED_REDIS_USERS } from "../../constructs/redis/renderers/redis";
 import { SEED_CONTAINER } from "../support/synth-expectations";
+import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
-const OUT = mkdtempSync(join(tmpdir(), "redis-cache-test-"));
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+const OUT = testOutdir("redis-cache-test");
 
 const IMAGE = `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`;
-type Json = Record<string, any>;
 
 /** `later` runs after the constructor, before synth (apps added late, as environments/apps.ts does). */
 function build(overrides: Partial<RedisCacheProps> = {}, later?: (redis: RedisCache) => void) {
-  const stack = new TerraformStack(Testing.app({ outdir: OUT }), "dev");
-  new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
-  new RandomProvider(stack, "random");
+  const stack = testStack(OUT, "dev");
   const redis = new RedisCache(stack, "redis", { environment: "dev", image: IMAGE, memoryMb: 128, ...overrides });
   later?.(redis);
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const key = (type: string, name: string) => Object.entries(json.resource[type]).find(([, v]) => (v as Json).name === name)![0];
+  // Some props name the containers otherwise (a cluster, a second role): then server and seed are undefined.
+  const { text, json, containers, key } = synthJson(stack);
   return {
     redis,
     stack,

@@ -13,7 +13,7 @@ import S3rver from "s3rver";
 import { renderEnabledPlugins, renderRabbitConf } from "../../constructs/rabbitmq";
 import { renderRedisAcl, renderRedisBackupAclLine, renderRedisConf } from "../../constructs/redis";
 import { execAsync, freePort, freePorts } from "./helpers";
-import { rabbitBin, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "./rabbitmq-node";
+import { rabbitBin, rabbitCtl, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "./rabbitmq-node";
 
 export { execAsync, type ExecResult } from "./helpers";
 
@@ -299,8 +299,7 @@ export class RabbitNode {
   }
 
   ctl(args: readonly string[]): { status: number | null; out: string } {
-    const r = spawnSync(rabbitBin("rabbitmqctl"), ["-n", this.node, ...args], { env: this.env, encoding: "utf8", timeout: 60_000 });
-    return { status: r.status, out: `${r.stdout}${r.stderr}` };
+    return rabbitCtl(this.node, this.env, args, 60_000);
   }
 
   /** The node's definitions (`rabbitmqctl export_definitions -`). */

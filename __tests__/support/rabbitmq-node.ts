@@ -1,5 +1,5 @@
 /** The environment for tests that run Debian's rabbitmq-server as an unprivileged node on loopback. */
-import type { ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -47,6 +47,17 @@ export function rabbitNodeEnv(i: RabbitNodeEnvInput): NodeJS.ProcessEnv {
 export function rabbitBin(name: string): string {
   const debian = `/usr/lib/rabbitmq/bin/${name}`;
   return existsSync(debian) ? debian : (requireBinary(name).path ?? name);
+}
+
+/** Runs rabbitmqctl against `node`: its exit status and its stdout and stderr together. */
+export function rabbitCtl(
+  node: string,
+  env: NodeJS.ProcessEnv,
+  args: readonly string[],
+  timeoutMs: number,
+): { status: number | null; out: string } {
+  const r = spawnSync(rabbitBin("rabbitmqctl"), ["-n", node, ...args], { env, encoding: "utf8", timeout: timeoutMs });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
 /** Polls `ready` every 500 ms; false when the node's process exits first or `timeoutMs` passes. */

@@ -1,6 +1,21 @@
 /** Data the store backup tests write before a backup and count after a restore. */
 import { spawnSync } from "node:child_process";
 
+/**
+ * redis-cli input (one command a line) that writes `n` keys of the kinds the apps keep: sessions
+ * (a hash with a 24 h TTL), rate-limit counters (strings), role sets and plain strings, a quarter each.
+ */
+export function redisKeysInput(n: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 4 === 0) lines.push(`HSET session:${i} user u${i} ip 10.0.0.${i % 250}`, `EXPIRE session:${i} 86400`);
+    else if (i % 4 === 1) lines.push(`SET ratelimit:${i} ${i}`);
+    else if (i % 4 === 2) lines.push(`SADD roles:${i} admin user`);
+    else lines.push(`SET plain:${i} value-${i}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 /** Queues, an exchange and bindings an app would declare at runtime in vhost "reports" (not in the rendered definitions). */
 export function reportsRuntimeTopology(count = 20) {
   return {

@@ -22,3 +22,14 @@ export const HARDENED_CONTAINER = {
 
 /** Rotated json-file logs: 3 files of 10 MB. */
 export const ROTATED_LOGS = { log_driver: "json-file", log_opts: { "max-size": "10m", "max-file": "3" } } as const;
+
+/** Prometheus's scrape config for the API's Swarm tasks: every task found by DNS, relabelled to job "app". */
+export const API_SCRAPE_CONFIG = {
+  job_name: "app-api",
+  metrics_path: "/metrics",
+  dns_sd_configs: [{ names: ["tasks.api"], type: "A", port: 3000, refresh_interval: "30s" }],
+  relabel_configs: [
+    { target_label: "job", replacement: "app" },
+    { target_label: "service", replacement: "api" },
+  ],
+} as const;

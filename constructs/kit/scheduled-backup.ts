@@ -14,7 +14,7 @@ import {
 } from "./scheduled-backup-script";
 import { SECURE_DEFAULTS } from "./secure-defaults";
 import type { ServiceImage } from "./service-image";
-import type { ConfigFile, SecretFile, VolumeMount } from "./service-spec";
+import type { SecretFile, VolumeMount } from "./service-spec";
 import { ServiceVolume } from "./service-volume";
 import { ValidationError } from "../contract/errors";
 
@@ -56,8 +56,8 @@ export interface ScheduledBackupProps {
   readonly relax?: Readonly<Partial<Record<Relaxation, string>>>;
   /** The store's hooks file (snapshot_take, snapshot_verify, snapshot_items, snapshot_describe), rendered. */
   readonly hooks: string;
-  /** More scripts next to backup.sh, e.g. restore.sh. @default [] */
-  readonly extraFiles?: readonly ConfigFile[];
+  /** The store's restore.sh, mounted next to backup.sh (where its runbook runs it). */
+  readonly restoreScript: string;
   /** Snapshot file suffix, e.g. ".rdb". */
   readonly suffix: string;
   /** Where the backups volume is mounted; pick a directory the image gives to `user`. */
@@ -102,7 +102,7 @@ export class ScheduledBackup extends Construct {
   readonly volume: ServiceVolume;
   readonly service: HardenedService;
   readonly offsite?: HardenedService;
-  /** Where the scripts are mounted: backup.sh (the scheduler with the store's hooks inlined) and the extra files. */
+  /** Where the scripts are mounted: backup.sh (the scheduler with the store's hooks inlined) and restore.sh. */
   readonly scriptsDir: string;
   /** The rendered scheduler. */
   readonly script: string;
@@ -178,7 +178,10 @@ export class ScheduledBackup extends Construct {
       configDirs: [
         {
           path: this.scriptsDir,
-          files: [{ name: "backup.sh", content: this.script }, ...(props.extraFiles ?? [])],
+          files: [
+            { name: "backup.sh", content: this.script },
+            { name: "restore.sh", content: props.restoreScript },
+          ],
         },
       ],
       tmpfs: props.tmpfs,

@@ -1,11 +1,7 @@
 import type { ITerraformDependable } from "cdktf";
-import type { Construct } from "constructs";
 import type { BackupOffsiteProps, ScheduledBackupProps } from "./scheduled-backup";
 import type { BackupSchedule } from "./scheduled-backup-script";
-import type { PlatformNetwork } from "./platform-network";
-import { ServiceImage } from "./service-image";
 import type { ServiceVolume } from "./service-volume";
-import { ValidationError } from "../contract/errors";
 
 /**
  * What every store's backup construct (RedisBackup, RabbitBackup, GrafanaBackup, EdgeBackup) takes
@@ -56,49 +52,5 @@ export function storeBackupProps(
     memoryMb: props.memoryMb ?? defaults.memoryMb,
     dependsOn: props.dependsOn ?? dependsOn,
     volume: props.volume,
-  };
-}
-
-/**
- * A backup that reads another service's volume (mounted read-only) and talks to no server:
- * GrafanaBackup (its SQLite file) and EdgeBackup (Caddy's data).
- */
-export interface VolumeSnapshotProps extends StoreBackupProps {
-  /** The volume read, mounted read-only. */
-  readonly dataVolume: ServiceVolume;
-  /** The image the job runs: a reference (pinned by digest where the environment requires it), or one the stack already pulls. */
-  readonly image: string | ServiceImage;
-  /** An internal network with nothing to reach (the job talks to no server); a dedicated one is best. */
-  readonly network: PlatformNetwork;
-}
-
-/** What sets a VolumeSnapshotProps backup apart in volumeSnapshotBackupProps. */
-export interface VolumeSnapshot {
-  /** The construct named in its errors, e.g. "EdgeBackup". */
-  readonly construct: string;
-  readonly defaults: StoreBackupDefaults;
-  /** Where the data volume is mounted (read-only) in the job. */
-  readonly sourcePath: string;
-  /** What to pass instead of an empty image reference. */
-  readonly imageFix: string;
-}
-
-/**
- * The shared props plus what every VolumeSnapshotProps backup passes the same way: its image
- * (pulled as `<scope>/image` when given by reference), its network and the data volume. An empty
- * image reference is refused.
- */
-export function volumeSnapshotBackupProps(
-  scope: Construct,
-  props: VolumeSnapshotProps,
-  snapshot: VolumeSnapshot,
-): ReturnType<typeof storeBackupProps> & Pick<ScheduledBackupProps, "image" | "network" | "sourceVolumes"> {
-  if (typeof props.image === "string" && props.image.trim() === "")
-    throw new ValidationError(`${snapshot.construct} ${scope.node.path}`, [`image: is empty (fix: ${snapshot.imageFix})`]);
-  return {
-    ...storeBackupProps(props, snapshot.defaults),
-    image: typeof props.image === "string" ? new ServiceImage(scope, "image", { ref: props.image }) : props.image,
-    network: props.network,
-    sourceVolumes: [{ volume: props.dataVolume, containerPath: snapshot.sourcePath }],
   };
 }

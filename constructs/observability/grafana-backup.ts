@@ -1,7 +1,7 @@
-import { Construct } from "constructs";
+import type { Construct } from "constructs";
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "./renderers/grafana-backup";
-import { ScheduledBackup } from "../kit/scheduled-backup";
-import { volumeSnapshotBackupProps, type StoreBackupDefaults, type VolumeSnapshotProps } from "../kit/store-backup";
+import type { StoreBackupDefaults } from "../kit/store-backup";
+import { VolumeSnapshotBackup, type VolumeSnapshotProps } from "../kit/volume-snapshot-backup";
 
 /** Daily, two weeks kept. */
 export const GRAFANA_BACKUP_DEFAULTS: StoreBackupDefaults = { schedule: { everyMinutes: 1440, at: "01:30" }, keep: 14, memoryMb: 128 };
@@ -27,26 +27,17 @@ export const GRAFANA_BACKUP_ROOT = "/var/tmp";
  * dashboards and alert state) into `<env>-grafana-backups`, gzipped and checked with
  * PRAGMA integrity_check. Runs as Grafana's uid (472:0), so it reads the database as its owner.
  */
-export class GrafanaBackup extends Construct {
-  readonly backup: ScheduledBackup;
-  readonly hooks: string;
-  readonly restoreScript: string;
-
+export class GrafanaBackup extends VolumeSnapshotBackup {
   constructor(scope: Construct, id: string, props: GrafanaBackupProps) {
-    super(scope, id);
-    this.hooks = renderGrafanaBackupHooks(`${GRAFANA_BACKUP_SOURCE}/grafana.db`);
-    this.restoreScript = renderGrafanaRestoreScript(GRAFANA_BACKUP_ROOT);
-    this.backup = new ScheduledBackup(this, "backup", {
-      ...volumeSnapshotBackupProps(this, props, {
-        construct: "GrafanaBackup",
-        defaults: GRAFANA_BACKUP_DEFAULTS,
-        sourcePath: GRAFANA_BACKUP_SOURCE,
-        imageFix: "pass a pinned python:3-alpine image, PINNED_IMAGES.python",
-      }),
+    super(scope, id, props, {
+      construct: "GrafanaBackup",
+      defaults: GRAFANA_BACKUP_DEFAULTS,
+      sourcePath: GRAFANA_BACKUP_SOURCE,
+      imageFix: "pass a pinned python:3-alpine image, PINNED_IMAGES.python",
       store: "grafana",
       user: "472:0",
-      hooks: this.hooks,
-      extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
+      hooks: renderGrafanaBackupHooks(`${GRAFANA_BACKUP_SOURCE}/grafana.db`),
+      restoreScript: renderGrafanaRestoreScript(GRAFANA_BACKUP_ROOT),
       suffix: ".db.gz",
       backupsPath: GRAFANA_BACKUP_ROOT,
       offsiteUser: "472:0",

@@ -54,7 +54,7 @@ export class RabbitBackup extends Construct {
       image: broker.service.spec.image,
       user: "rabbitmq",
       hooks: this.hooks,
-      extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
+      restoreScript: this.restoreScript,
       suffix: ".json",
       backupsPath: RABBIT_BACKUP_ROOT,
       network: broker.network,

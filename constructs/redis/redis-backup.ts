@@ -58,7 +58,7 @@ export class RedisBackup extends Construct {
       image: redis.service.spec.image,
       user: "redis",
       hooks: this.hooks,
-      extraFiles: [{ name: "restore.sh", content: this.restoreScript }],
+      restoreScript: this.restoreScript,
       suffix: ".rdb",
       backupsPath: REDIS_BACKUP_ROOT,
       network: redis.network,

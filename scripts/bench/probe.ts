@@ -39,7 +39,7 @@ Error.captureStackTrace = function (target: object, ctor?: Function) {
   captureStackTrace.call(Error, target, ctor);
 };
 
-function ours(outdir: string): void {
+async function ours(outdir: string): Promise<void> {
   const cdktf = require("cdktf") as typeof import("cdktf");
   mark("cdktf");
   require("constructs");
@@ -61,9 +61,15 @@ function ours(outdir: string): void {
 
   const configs = load.ENVIRONMENTS.map((name) => load.loadEnvironmentConfig(name));
   mark("config validation");
+  // As main.ts: `terraform version` runs beside construction, and synth waits for what is left of it.
+  const { prefetchTerraformVersion } =
+    require("../../environments/terraform-version") as typeof import("../../environments/terraform-version");
+  const versionKnown = prefetchTerraformVersion(configs);
   const app = new cdktf.App({ outdir });
   for (const config of configs) new EnvironmentStack(app, config.name, config);
   mark("construct");
+  await versionKnown;
+  mark("terraform version wait");
   synthCountingCaptures(app);
   Object.assign(extra, times);
   extra.resources = app.node.findAll().filter((c) => cdktf.TerraformResource.isTerraformResource(c)).length;
@@ -102,35 +108,40 @@ function imports(root: boolean): void {
   mark(root ? "provider-docker root index" : "provider-docker 5 deep imports");
 }
 
-const mode = process.argv[2] ?? "";
-const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
-switch (mode) {
-  case "ours":
-    ours(outdir);
-    break;
-  case "minimal":
-    minimal(outdir);
-    break;
-  case "import-deep":
-  case "import-root":
-    imports(mode === "import-root");
-    break;
-  case "noop":
-    break;
-  default:
-    throw new Error(`probe: unknown mode "${mode}" (ours, minimal, import-deep, import-root, noop)`);
+async function run(mode: string, outdir: string): Promise<void> {
+  switch (mode) {
+    case "ours":
+      await ours(outdir);
+      break;
+    case "minimal":
+      minimal(outdir);
+      break;
+    case "import-deep":
+    case "import-root":
+      imports(mode === "import-root");
+      break;
+    case "noop":
+      break;
+    default:
+      throw new Error(`probe: unknown mode "${mode}" (ours, minimal, import-deep, import-root, noop)`);
+  }
+  mark("end");
 }
-mark("end");
 
-const phases: Record<string, number> = {};
-let previous = 0;
-for (const [name, at] of marks) {
-  phases[name] = at - previous;
-  previous = at;
+function report(mode: string): void {
+  const phases: Record<string, number> = {};
+  let previous = 0;
+  for (const [name, at] of marks) {
+    phases[name] = at - previous;
+    previous = at;
+  }
+  const file = process.env.BENCH_REPORT;
+  if (file)
+    writeFileSync(
+      file,
+      JSON.stringify({ mode, phases, extra, totalMs: performance.now(), maxRssMb: process.resourceUsage().maxRSS / 1024 }),
+    );
 }
-const report = process.env.BENCH_REPORT;
-if (report)
-  writeFileSync(
-    report,
-    JSON.stringify({ mode, phases, extra, totalMs: performance.now(), maxRssMb: process.resourceUsage().maxRSS / 1024 }),
-  );
+
+const mode = process.argv[2] ?? "";
+void run(mode, process.env.CDKTF_OUTDIR ?? "cdktf.out").then(() => report(mode));

@@ -428,7 +428,7 @@ export function isGoDuration(value: string): boolean {
 
 type Keyed = Map<string, string>;
 
-function keyed(value: unknown, keyOf: (item: unknown) => string | undefined): Keyed {
+function keyed(value: unknown, keyOf: KeyOf): Keyed {
   const out: Keyed = new Map();
   for (const item of asArray(value)) {
     const key = keyOf(item);
@@ -441,24 +441,30 @@ function differingKeys(a: Keyed, b: Keyed): string[] {
   return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
 }
 
-const envKey = (item: unknown) => (typeof item === "string" ? item.split("=")[0] : undefined);
-const field = (name: string) => (item: unknown) => (isRecord(item) && item[name] !== undefined ? String(item[name]) : undefined);
+type KeyOf = (item: unknown) => string | undefined;
+const envKey: KeyOf = (item) => (typeof item === "string" ? item.split("=")[0] : undefined);
+function field(name: string): KeyOf {
+  return (item) => (isRecord(item) && item[name] !== undefined ? String(item[name]) : undefined);
+}
+/** A network attachment keyed by its network's Docker name. */
+function networkKey(names: (ref: string) => string): KeyOf {
+  return (item) => (isRecord(item) && typeof item.name === "string" ? names(item.name) : undefined);
+}
+/** `label` followed by the keys that differ, when the diff tells any apart. */
+const withKeys = (label: string, keys: readonly string[]) => (keys.length > 0 ? `${label} (${list(keys, 5)})` : label);
 
 /** "upload (/etc/loki/loki.yaml)", "env (LOG_LEVEL)", "ports (order only)": what to look at in the diff. */
 export function describeAttribute(attribute: string, before: Body, after: Body, names: (ref: string) => string): string {
   if (attribute.includes(".")) return describeServicePath(attribute, before, after, names);
-  const keyOf: Record<string, (item: unknown) => string | undefined> = {
+  const keyOf: Record<string, KeyOf> = {
     env: envKey,
     upload: field("file"),
     labels: field("label"),
     volumes: field("container_path"),
-    networks_advanced: (item) => (isRecord(item) && typeof item.name === "string" ? names(item.name) : undefined),
+    networks_advanced: networkKey(names),
   };
   const by = keyOf[attribute];
-  if (by) {
-    const keys = differingKeys(keyed(before[attribute], by), keyed(after[attribute], by));
-    return keys.length > 0 ? `${attribute} (${list(keys, 5)})` : attribute;
-  }
+  if (by) return withKeys(attribute, differingKeys(keyed(before[attribute], by), keyed(after[attribute], by)));
   if (attribute === "ports") {
     const sorted = (v: unknown) => canonical(asArray(v).map(canonical).sort());
     if (sorted(before.ports) === sorted(after.ports)) return "ports (order only)";
@@ -482,22 +488,18 @@ function describeServicePath(path: string, before: Body, after: Body, names: (re
   const a = valueAt(after, path);
   if (key === "env") {
     const map = (v: unknown) => new Map(Object.entries(isRecord(v) ? v : {}).map(([k, x]) => [k, canonical(x)]));
-    const keys = differingKeys(map(b), map(a));
-    return keys.length > 0 ? `${short} (${list(keys, 5)})` : short;
+    return withKeys(short, differingKeys(map(b), map(a)));
   }
-  const keyOf: Record<string, (item: unknown) => string | undefined> = {
+  const keyOf: Record<string, KeyOf> = {
     labels: field("label"),
     secrets: field("file_name"),
     configs: field("file_name"),
     mounts: field("target"),
     hosts: field("host"),
-    networks_advanced: (item) => (isRecord(item) && typeof item.name === "string" ? names(item.name) : undefined),
+    networks_advanced: networkKey(names),
   };
   const by = keyOf[key];
-  if (by) {
-    const keys = differingKeys(keyed(blocks(b), by), keyed(blocks(a), by));
-    return keys.length > 0 ? `${short} (${list(keys, 5)})` : short;
-  }
+  if (by) return withKeys(short, differingKeys(keyed(blocks(b), by), keyed(blocks(a), by)));
   if (key === "image") return `image (${imageTail(b)} → ${imageTail(a)})`;
   return short;
 }

@@ -394,27 +394,18 @@ export function renderReport(input: ReportInput): string {
   const counts = `${inv.services.length} services${swarm > 0 ? ` (${swarm} on Swarm)` : ""}, ${inv.seeds.length} seeds,${inv.swarmObjects.length > 0 ? ` ${inv.swarmObjects.length} Swarm secrets/configs,` : ""} ${inv.networks.length} networks, ${inv.volumes.length} volumes, ${inv.images.length} images, ${inv.passwords} generated secrets`;
   const lines = [`# Review: stack \`${inv.stack}\``, "", counts, ""];
   if (diff) lines.push(`## Risks against ${input.against ?? "the previous synth"}`, "", ...risksSection(diff).slice(2));
-  lines.push(
-    ...servicesSection(inv),
-    "",
-    ...swarmSection(inv),
-    "",
-    ...seedsSection(inv),
-    "",
-    ...networksSection(inv),
-    "",
-    ...publishedSection(inv),
-    "",
-    ...volumesSection(inv),
-    "",
-    ...backupSection(inv.backup),
-    "",
-    ...policySection(inv.policy),
-    "",
-    ...settleSection(input.json),
-    ...topologySection(input.topology, input.picture),
-    "",
-  );
+  const sections = [
+    servicesSection(inv),
+    swarmSection(inv),
+    seedsSection(inv),
+    networksSection(inv),
+    publishedSection(inv),
+    volumesSection(inv),
+    backupSection(inv.backup),
+    policySection(inv.policy),
+  ];
+  for (const section of sections) lines.push(...section, "");
+  lines.push(...settleSection(input.json), ...topologySection(input.topology, input.picture), "");
   if (diff) lines.push(...changesSection(diff, input.against ?? "the previous synth"));
   return `${lines
     .join("\n")

@@ -1,0 +1,217 @@
+/**
+ * environments/fast-resolve.ts must resolve everything exactly as cdktf's own resolve does: same
+ * result, same error. Each case runs both on the same input: cdktf's own resolve, and the fast path
+ * with cdktf's resolve behind it, as installFastResolve wires it.
+ */
+import { Fn, Lazy, TerraformStack, Testing, Token } from "cdktf";
+import { DefaultTokenResolver, StringConcat } from "cdktf/lib/tokens/resolvable";
+import { describe, expect, it } from "vitest";
+import { cdktfResolve as cdktfOwnResolve, fastResolve } from "../../environments/fast-resolve";
+
+type Resolve = (obj: unknown, options: Record<string, unknown>) => unknown;
+// The unit tier runs on the fast path (__tests__/setup-unit.ts): compare with cdktf's own.
+const cdktfResolve = cdktfOwnResolve() as Resolve;
+const encoding = require("cdktf/lib/tokens/private/encoding") as { extractTokenDouble(x: number, t: boolean): number | undefined };
+
+const stack = new TerraformStack(Testing.app(), "fast-resolve");
+/** What Tokenization.resolve passes (TerraformStack.resolve → Tokenization.resolve). */
+const options = () => ({ scope: stack, resolver: new DefaultTokenResolver(new StringConcat()), preparing: false });
+
+/** Counts how often the fast path hands a value to cdktf. */
+function counted() {
+  const calls: unknown[] = [];
+  const fast = fastResolve((obj, opts) => {
+    calls.push(obj);
+    return cdktfResolve(obj, opts);
+  }, encoding);
+  return { fast, calls };
+}
+
+function outcome(resolve: Resolve, value: () => unknown): { value?: unknown; error?: string } {
+  try {
+    return { value: resolve(value(), options()) };
+  } catch (e) {
+    // Each side builds its own tokens, so their numbers differ; the message must not otherwise.
+    return { error: (e as Error).message.replace(/TOKEN\.\d+/g, "TOKEN.n") };
+  }
+}
+
+/** Both resolve `value` (built afresh for each) to the same result or the same error; returns the fast path's. */
+function same(value: () => unknown): { value?: unknown; error?: string } {
+  const expected = outcome(cdktfResolve, value);
+  const got = outcome(fastResolve(cdktfResolve, encoding), value);
+  expect(got).toEqual(expected);
+  return got;
+}
+
+const lazy = (v: unknown) => Lazy.anyValue({ produce: () => v });
+
+describe("fast resolve: plain values", () => {
+  it("copies plain JSON without calling cdktf, dropping undefined from objects and arrays as cdktf does", () => {
+    const input = { a: 1, b: "x", c: [1, undefined, "y", null, true], d: undefined, e: { f: { g: [] } }, h: null, i: false, j: 0 };
+    const r = same(() => input);
+    expect(r.value).toEqual({ a: 1, b: "x", c: [1, "y", null, true], e: { f: { g: [] } }, h: null, i: false, j: 0 });
+    const { fast, calls } = counted();
+    const out = fast(input, options()) as typeof input;
+    expect(calls).toEqual([]);
+    // Fresh containers, as cdktf returns: a caller that merges into the result does not write into the input.
+    expect(out).not.toBe(input);
+    expect(out.e).not.toBe(input.e);
+    expect(out.c).not.toBe(input.c);
+  });
+
+  it("keeps the nasty strings as they are: ${, %{, quotes, backslashes, newlines, unicode", () => {
+    for (const s of ["${var.x}", "%{ if true }x%{ endif }", '"quoted"', "it's", "a\\b", "line\nnext\r\n", "ü€😀", "${", "}", "$${x}", ""])
+      expect(same(() => ({ [s]: s, list: [s] })).value).toEqual({ [s]: s, list: [s] });
+  });
+
+  it("leaves strings that look like encoded numbers, and odd numbers, to the same outcome", () => {
+    for (const s of ["1e5", "sha256:9e3f1e2", "-e-1", "1.5e+10", "-1.8881545897087626e+289"]) same(() => ({ s, l: [s] }));
+    for (const n of [0, -0, 1e308, -1e-308, Number.NaN, Number.POSITIVE_INFINITY, Number.MAX_SAFE_INTEGER, -1.8881545897087626e289])
+      same(() => ({ n, l: [n] }));
+  });
+
+  it("Object.create(null), holes, getters and __proto__ keys come out as cdktf makes them", () => {
+    const bare = Object.assign(Object.create(null) as object, { a: 1 });
+    same(() => ({ bare }));
+    // biome-ignore lint: a sparse array on purpose
+    same(() => [1, , 3]); // eslint-disable-line no-sparse-arrays
+    same(() => ({
+      get g() {
+        return "got";
+      },
+    }));
+    same(() => JSON.parse('{"__proto__": {"polluted": true}, "a": 1}'));
+  });
+});
+
+describe("fast resolve: tokens go to cdktf", () => {
+  it("resolves string, number, list and map tokens anywhere in a tree", () => {
+    const r = same(() => ({
+      s: Token.asString(lazy("str")),
+      inString: `pre-${Token.asString(lazy("mid"))}-post`,
+      n: Token.asNumber(lazy(42)),
+      numberInString: `port ${Token.asNumber(lazy(8080))}`,
+      l: Token.asList(lazy(["a", "b"])),
+      m: Token.asStringMap(lazy({ k: "v" })),
+      nested: { deeper: [{ x: Token.asString(lazy("deep")) }, "plain"] },
+      fn: Fn.join(",", ["a", Token.asString(lazy("b"))]),
+      resolvable: lazy({ inner: [1, undefined, Token.asString(lazy("in"))] }),
+    }));
+    expect(r.value).toMatchObject({ s: "str", inString: "pre-mid-post", n: 42, numberInString: "port 8080", l: ["a", "b"], m: { k: "v" } });
+    expect((r.value as { nested: unknown }).nested).toEqual({ deeper: [{ x: "deep" }, "plain"] });
+  });
+
+  it("hands only the token-bearing values to cdktf, with the key path cdktf would have reached them by", () => {
+    const seen: string[][] = [];
+    const fast = fastResolve((obj, opts) => {
+      seen.push([...((opts.prefix as string[] | undefined) ?? [])]);
+      return cdktfResolve(obj, opts);
+    }, encoding);
+    fast({ plain: { a: 1 }, list: ["x", { t: Token.asString(lazy("v")) }] }, options());
+    expect(seen).toEqual([["list", "1", "t"]]);
+  });
+
+  it("tokens in keys, and Terraform expressions next to escapes, resolve as cdktf resolves them", () => {
+    same(() => ({ [Token.asString(lazy("key"))]: "v" }));
+    same(() => ({ m: { [Token.asString(lazy("k"))]: 1, plain: 2 } }));
+    same(() => ({ e: `\${var.x} and ${Token.asString(lazy("t"))} and %{ if x }y%{ endif }` }));
+    same(() => ({ e: Fn.lookup(Token.asAnyMap(lazy({ a: 1 })), "a", "${x}") }));
+  });
+
+  it("an array with a list token element is resolved by cdktf as a whole", () => {
+    const { fast, calls } = counted();
+    const list = Token.asList(lazy(["a", "b"]));
+    expect(fast({ arr: list }, options())).toEqual({ arr: ["a", "b"] });
+    expect(calls).toEqual([list]);
+    same(() => ({ arr: Token.asList(lazy(["a"])) }));
+    // cdktf refuses other elements beside a list token; so does the fast path (it is cdktf's error).
+    expect(same(() => ({ arr: [...Token.asList(lazy(["a"])), "b"] })).error).toMatch(/Cannot add elements to list token/);
+  });
+
+  it("class instances, dates and resolvables keep cdktf's handling", () => {
+    class Box {
+      readonly v = 1;
+    }
+    same(() => ({ box: new Box() }));
+    same(() => ({ when: new Date(0) }));
+    same(() => ({ r: { resolve: () => "by resolve()" } }));
+  });
+});
+
+describe("fast resolve: errors are cdktf's", () => {
+  it("functions, a list token in a string, map-token placeholders", () => {
+    expect(same(() => ({ f: () => 1 })).error).toBeDefined();
+    expect(same(() => ({ s: Token.asList(lazy(["a"]))[0] })).error).toMatch(/list/i);
+    expect(same(() => ({ s: Token.STRING_MAP_TOKEN_VALUE })).error).toBeDefined();
+    expect(same(() => ({ n: Token.NUMBER_MAP_TOKEN_VALUE })).error).toBeDefined();
+  });
+
+  it("a tree deeper than cdktf's limit fails with cdktf's message", () => {
+    const deep = () => {
+      let v: unknown = "leaf";
+      for (let i = 0; i < 260; i++) v = { k: v };
+      return v;
+    };
+    expect(same(deep).error).toMatch(/circular/i);
+  });
+
+  it("a construct inside a value is refused", () => {
+    expect(same(() => ({ c: stack })).error).toBeDefined();
+  });
+});
+
+describe("fast resolve: random trees", () => {
+  /** A small seeded generator (mulberry32), so a failure names a seed that reproduces it. */
+  function rng(seed: number) {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const STRINGS = ["", "x", "${a}", "%{b}", '"', "\n", "1e3", "TfToken[", "${TfToken[TOKEN.999999]}", "a b"];
+  function tree(r: () => number, depth: number): unknown {
+    const pick = Math.floor(r() * (depth > 4 ? 6 : 9));
+    switch (pick) {
+      case 0:
+        return STRINGS[Math.floor(r() * STRINGS.length)];
+      case 1:
+        return Math.floor(r() * 1000) - 500;
+      case 2:
+        return r() < 0.5 ? undefined : null;
+      case 3:
+        return Token.asString(lazy(STRINGS[Math.floor(r() * STRINGS.length)]));
+      case 4:
+        return Token.asNumber(lazy(Math.floor(r() * 10)));
+      case 5:
+        return r() < 0.5
+          ? `${STRINGS[Math.floor(r() * STRINGS.length)]}${Token.asString(lazy("t"))}`
+          : `${STRINGS[Math.floor(r() * STRINGS.length)]}:${Token.asNumber(lazy(7))}`;
+      case 6:
+        return Array.from({ length: Math.floor(r() * 4) }, () => tree(r, depth + 1));
+      case 7:
+        return lazy(tree(r, depth + 1));
+      default:
+        return Object.fromEntries(
+          Array.from({ length: Math.floor(r() * 4) }, (_, i) => [`${STRINGS[i % STRINGS.length]}k${i}`, tree(r, depth + 1)]),
+        );
+    }
+  }
+
+  it("300 trees of plain values, tokens and lazy values resolve the same", () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const value = () => tree(rng(seed), 0);
+      const expected = outcome(cdktfResolve, value);
+      const got = outcome(fastResolve(cdktfResolve, encoding), value);
+      expect(got, `seed ${seed}`).toEqual(expected);
+    }
+  });
+});
+
+it("the unit tier renders on the fast path, as main.ts does (__tests__/setup-unit.ts)", () => {
+  const installed = (require("cdktf/lib/tokens/private/resolve") as { resolve: Resolve }).resolve;
+  expect(installed).not.toBe(cdktfResolve);
+});

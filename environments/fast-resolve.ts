@@ -1,0 +1,147 @@
+/**
+ * A fast path in front of cdktf's token resolution (cdktf/lib/tokens/private/resolve, reached through
+ * `Tokenization.resolve`), installed by prepareSynthProcess.
+ *
+ * Why: a stack's render resolves every value twice (each element, then the merged document), and
+ * cdktf's resolve allocates a context, a path array and two closures per value, and runs up to three
+ * regular expressions per string, also for the plain strings, numbers, arrays and objects that make up
+ * almost all of our JSON. That was most of the per-service synth cost (scripts/bench.ts, section 3).
+ *
+ * What: values that cannot hold a token are copied the way cdktf copies them (new arrays and objects,
+ * `undefined` dropped from both, everything else as is); anything that may hold a token is handed to
+ * cdktf's own resolve with the options cdktf would have passed it at that point, so tokens, lazy
+ * values, escapes, errors and their messages are cdktf's. "May hold a token" is decided by cdktf's
+ * own tests, widened: a string that contains "TfToken[" or looks like an encoded number anywhere, a
+ * number in cdktf's token encoding, an object with a `resolve` method or any other prototype than
+ * Object's, a key like those strings, an array holding list-token elements. The three stacks render
+ * byte-identically with and without it (__tests__/environments/fast-resolve.test.ts).
+ */
+import { Token } from "cdktf";
+
+interface ResolveOptions {
+  readonly prefix?: string[];
+  readonly previousContext?: unknown;
+  readonly [option: string]: unknown;
+}
+type Resolve = (obj: unknown, options: ResolveOptions) => unknown;
+
+interface ResolveModule {
+  resolve: Resolve;
+}
+interface EncodingModule {
+  extractTokenDouble(x: number, checkTerminator: boolean): number | undefined;
+}
+
+/** Deeper than this, cdktf reports a circular reference: let it. */
+const MAX_DEPTH = 200;
+/** Every token marker (string, list and map) holds this. */
+const TOKEN_MARK = "TfToken[";
+/** cdktf's pattern for encoded numbers inside strings (encoding.js NUMBER_TOKEN_REGEX), without its global flag. */
+const NUMBER_IN_STRING = /[-|\d|.+]+(e[-|\d|.|e|E|+]+)/;
+/** Returned by the walk when a value must go to cdktf. */
+const DELEGATE = Symbol("delegate");
+
+/** cdktf's own resolve, per module instance the fast path was installed in. */
+const cdktfResolves = new WeakMap<ResolveModule, Resolve>();
+
+function resolveModule(): ResolveModule {
+  return require("cdktf/lib/tokens/private/resolve") as ResolveModule;
+}
+
+/** Installs the fast path (once per cdktf module instance). */
+export function installFastResolve(): void {
+  const mod = resolveModule();
+  if (cdktfResolves.has(mod)) return;
+  cdktfResolves.set(mod, mod.resolve);
+  mod.resolve = fastResolve(mod.resolve, require("cdktf/lib/tokens/private/encoding") as EncodingModule);
+}
+
+/** cdktf's own resolve, whether or not the fast path is installed (for the tests that compare the two). */
+export function cdktfResolve(): Resolve {
+  const mod = resolveModule();
+  return cdktfResolves.get(mod) ?? mod.resolve;
+}
+
+/** A string cdktf would return unchanged without looking at a token (see cdktf's resolve, string branch). */
+function plainString(s: string): boolean {
+  return !s.includes(TOKEN_MARK) && !NUMBER_IN_STRING.test(s) && s !== Token.STRING_MAP_TOKEN_VALUE && s !== Token.ANY_MAP_TOKEN_VALUE;
+}
+
+/** The fast resolve in front of `cdktfResolve`. Exported for the tests; use installFastResolve. */
+export function fastResolve(cdktfResolve: Resolve, encoding: EncodingModule): Resolve {
+  // An encoded number (known to the token map or not) goes to cdktf, which resolves it or says why not.
+  const plainNumber = (n: number): boolean => n !== Token.NUMBER_MAP_TOKEN_VALUE && encoding.extractTokenDouble(n, false) === undefined;
+
+  /** `value` resolved, or DELEGATE when it (as a whole) must go to cdktf. `path` is the key path below the entry. */
+  function walk(value: unknown, path: string[]): unknown {
+    switch (typeof value) {
+      case "undefined":
+      case "boolean":
+      case "bigint":
+      case "symbol":
+        return value;
+      case "string":
+        return plainString(value) ? value : DELEGATE;
+      case "number":
+        return plainNumber(value) ? value : DELEGATE;
+      case "function":
+        return DELEGATE;
+    }
+    if (value === null) return null;
+    if (path.length >= MAX_DEPTH) return DELEGATE;
+    if (Array.isArray(value)) {
+      // cdktf resolves an array with a list token element (or an encoded number list) as a whole.
+      for (const x of value)
+        if (
+          (typeof x === "string" && x.includes(TOKEN_MARK)) ||
+          (typeof x === "number" && encoding.extractTokenDouble(x, true) !== undefined)
+        )
+          return DELEGATE;
+      const out: unknown[] = [];
+      for (let i = 0; i < value.length; i++) {
+        const r = child(value[i], path, `${i}`);
+        if (r !== undefined) out.push(r);
+      }
+      return out;
+    }
+    const obj = value as Record<string, unknown>;
+    const proto = Object.getPrototypeOf(obj) as unknown;
+    // Tokens, lazy values, constructs, dates and class instances: cdktf's rules.
+    if ((proto !== Object.prototype && proto !== null) || typeof obj.resolve === "function") return DELEGATE;
+    const keys = Object.keys(obj);
+    for (const key of keys) if (!plainString(key)) return DELEGATE;
+    const out: Record<string, unknown> = {};
+    for (const key of keys) {
+      const r = child(obj[key], path, key);
+      if (r !== undefined) out[key] = r;
+    }
+    return out;
+  }
+
+  let entryOptions: ResolveOptions = {};
+
+  /** One child: walked, or resolved by cdktf with the prefix cdktf would have reached it with. */
+  function child(value: unknown, path: string[], key: string): unknown {
+    path.push(key);
+    try {
+      const r = walk(value, path);
+      return r === DELEGATE ? cdktfResolve(value, { ...entryOptions, prefix: [...path] }) : r;
+    } finally {
+      path.pop();
+    }
+  }
+
+  return function resolve(obj: unknown, options: ResolveOptions): unknown {
+    // Only entries from Tokenization.resolve (no prefix, no context) take the fast path.
+    if ((options.prefix !== undefined && options.prefix.length > 0) || options.previousContext !== undefined)
+      return cdktfResolve(obj, options);
+    const outer = entryOptions;
+    entryOptions = options;
+    try {
+      const r = walk(obj, []);
+      return r === DELEGATE ? cdktfResolve(obj, options) : r;
+    } finally {
+      entryOptions = outer;
+    }
+  };
+}
