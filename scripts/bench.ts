@@ -486,10 +486,7 @@ async function whereTheTimeGoes(opts: Options, ours: AppUnderTest, figures: Synt
     ["construct tree", (k) => phase(k, "construct")],
     ["synth: prepareStack (backend check; no preparing resolve)", (k) => extra(k, "prepareMs")],
     ["synth: policy aspect (its stack rendering incl.)", (k) => extra(k, "policyMs")],
-    [
-      "`terraform version` (started beside construction): wait + runs at synth",
-      (k) => phase(k, "terraform version wait") + extra(k, "childProcessMs"),
-    ],
+    ["`terraform version`: wait + runs at synth", (k) => phase(k, "terraform version wait") + extra(k, "childProcessMs")],
     ["synth: JSON to disk (stringify + write) + rest", (k) => synthRest(k) + extra(k, "writeMs")],
   ];
   const col = 50;
