@@ -13,8 +13,9 @@
  * values, escapes, errors and their messages are cdktf's. "May hold a token" is decided by cdktf's
  * own tests, widened: a string that contains "TfToken[" or looks like an encoded number anywhere, a
  * number in cdktf's token encoding, an object with a `resolve` method or any other prototype than
- * Object's, a key like those strings, an array holding list-token elements. The three stacks render
- * byte-identically with and without it (__tests__/environments/fast-resolve.test.ts).
+ * Object's, a key like those strings, an array holding list-token elements. Six environment
+ * configurations render to the same text with and without it (fast-resolve.integration.test.ts);
+ * value by value, fast-resolve.test.ts compares it with cdktf's resolve.
  */
 import { Token } from "cdktf";
 
@@ -67,8 +68,8 @@ function plainString(s: string): boolean {
   return !s.includes(TOKEN_MARK) && !NUMBER_IN_STRING.test(s) && s !== Token.STRING_MAP_TOKEN_VALUE && s !== Token.ANY_MAP_TOKEN_VALUE;
 }
 
-/** The fast resolve in front of `cdktfResolve`. Exported for the tests; use installFastResolve. */
-export function fastResolve(cdktfResolve: Resolve, encoding: EncodingModule): Resolve {
+/** The fast resolve in front of cdktf's (`delegate`). Exported for the tests; use installFastResolve. */
+export function fastResolve(delegate: Resolve, encoding: EncodingModule): Resolve {
   // An encoded number (known to the token map or not) goes to cdktf, which resolves it or says why not.
   const plainNumber = (n: number): boolean => n !== Token.NUMBER_MAP_TOKEN_VALUE && encoding.extractTokenDouble(n, false) === undefined;
 
@@ -125,7 +126,7 @@ export function fastResolve(cdktfResolve: Resolve, encoding: EncodingModule): Re
     path.push(key);
     try {
       const r = walk(value, path);
-      return r === DELEGATE ? cdktfResolve(value, { ...entryOptions, prefix: [...path] }) : r;
+      return r === DELEGATE ? delegate(value, { ...entryOptions, prefix: [...path] }) : r;
     } finally {
       path.pop();
     }
@@ -133,13 +134,12 @@ export function fastResolve(cdktfResolve: Resolve, encoding: EncodingModule): Re
 
   return function resolve(obj: unknown, options: ResolveOptions): unknown {
     // Only entries from Tokenization.resolve (no prefix, no context) take the fast path.
-    if ((options.prefix !== undefined && options.prefix.length > 0) || options.previousContext !== undefined)
-      return cdktfResolve(obj, options);
+    if ((options.prefix !== undefined && options.prefix.length > 0) || options.previousContext !== undefined) return delegate(obj, options);
     const outer = entryOptions;
     entryOptions = options;
     try {
       const r = walk(obj, []);
-      return r === DELEGATE ? cdktfResolve(obj, options) : r;
+      return r === DELEGATE ? delegate(obj, options) : r;
     } finally {
       entryOptions = outer;
     }
