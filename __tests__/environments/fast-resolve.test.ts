@@ -112,6 +112,14 @@ describe("fast resolve: tokens go to cdktf", () => {
     expect(seen).toEqual([["list", "1", "t"]]);
   });
 
+  it("a call from inside cdktf's resolution (with a key path or a context) goes to cdktf whole", () => {
+    const { fast, calls } = counted();
+    const value = { plain: 1 };
+    fast(value, { ...options(), prefix: ["resource"] });
+    fast(value, { ...options(), previousContext: {} });
+    expect(calls).toEqual([value, value]);
+  });
+
   it("tokens in keys, and Terraform expressions next to escapes, resolve as cdktf resolves them", () => {
     same(() => ({ [Token.asString(lazy("key"))]: "v" }));
     same(() => ({ m: { [Token.asString(lazy("k"))]: 1, plain: 2 } }));
