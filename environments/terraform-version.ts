@@ -64,7 +64,8 @@ export function installVersionCheckCache(): void {
  */
 export function prefetchTerraformVersion(configs: readonly { readonly state: { readonly backend: string } }[]): Promise<void> {
   if (!configs.some((c) => c.state.backend === "cloud")) return Promise.resolve();
-  const command = `${process.env.TERRAFORM_BINARY_NAME || "terraform"} version`;
+  // The command exactly as cdktf's ValidateTerraformVersion builds it, so the check finds this run.
+  const command = `${(require("cdktf/lib/util") as { terraformBinaryName: string }).terraformBinaryName} version`;
   return new Promise((done) => {
     exec(command, (error, stdout) => {
       if (!error && !outcomes.has(command)) outcomes.set(command, { output: stdout });
