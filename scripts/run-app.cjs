@@ -148,6 +148,9 @@ async function build(esbuild) {
     platform: "node",
     format: "cjs",
     target: `node${process.versions.node.split(".")[0]}`,
+    // import() becomes a require: a script run from a code cache has no loader for import()
+    // (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), and every module left outside the bundle is node's own.
+    supported: { "dynamic-import": false },
     write: false,
     metafile: true,
     outfile: path.join(CACHE, "main.cjs"),

@@ -238,6 +238,16 @@ describe("scripts/run-app.cjs", () => {
     expect(codeCaches()).toEqual([]);
   });
 
+  it("runs an import() of a node built-in, as a require (a script run from V8's code cache has no loader for import())", () => {
+    write("main.ts", `void import("node:os").then((os) => process.stdout.write(typeof os.cpus + "\\n"));\n`);
+    const r = run();
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("function\n");
+    expect(readFileSync(join(CACHE, manifest().bundle), "utf8")).not.toContain("import(");
+    expect(codeCaches()).toHaveLength(1);
+    expect(run().stdout).toBe("function\n");
+  });
+
   it("removes bundles older than ten minutes with their code caches, and keeps the current one", () => {
     const old = new Date(Date.now() - 11 * 60 * 1000);
     for (const name of ["main-0123456789abcdef.cjs", "main-0123456789abcdef.0a1b2c3d.v8cache"]) {
