@@ -74,9 +74,12 @@ function stamp(/** @type {string} */ file) {
 
 const IN_PACKAGE = /[\\/]node_modules[\\/]/;
 
-/** The package.json of the package a bundled file belongs to (the innermost node_modules/<name>). */
+/**
+ * The package.json of the package a bundled file belongs to (the innermost node_modules/<name>);
+ * undefined for a project file.
+ */
 function packageJsonOf(/** @type {string} */ file) {
-  const m = /^(.*node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(file);
+  const m = /^((?:.*[\\/])?node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(file);
   return m ? path.join(m[1], "package.json") : undefined;
 }
 
@@ -166,7 +169,7 @@ async function build(esbuild) {
   const packageJsons = {};
   for (const file of Object.keys(result.metafile.inputs)) {
     const full = path.join(ROOT, file);
-    const packageJson = IN_PACKAGE.test(full) ? packageJsonOf(file) : undefined;
+    const packageJson = packageJsonOf(file);
     if (packageJson === undefined) {
       inputs[file] = hashes.get(full) ?? digest(readFileSync(full));
       continue;

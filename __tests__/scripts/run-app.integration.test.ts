@@ -159,6 +159,7 @@ describe("scripts/run-app.cjs", () => {
     for (const r of results) expect(r).toEqual({ code: 0, out: `bonjour from message.ts v2 []\n` });
     expect(readdirSync(CACHE).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
+
   it("bundles the packages main.ts imports, recording each file's size and mtime and each package.json's hash", () => {
     write("node_modules/greeter/package.json", `{ "name": "greeter", "version": "1.0.0", "main": "index.js" }\n`);
     write("node_modules/greeter/index.js", `exports.shout = (s) => s.toUpperCase();\n`);
@@ -170,7 +171,7 @@ describe("scripts/run-app.cjs", () => {
     expect(Object.keys(m.inputs)).toEqual(["main.ts"]);
     expect(Object.keys(m.packages)).toEqual(["node_modules/greeter/index.js"]);
     expect(Object.keys(m.packageJsons)).toEqual(["node_modules/greeter/package.json"]);
-    // In the bundle, not loaded from node_modules at run time: removing the package does not stop it.
+    // The package's code is in the bundle itself.
     expect(readFileSync(join(CACHE, m.bundle), "utf8")).toContain("toUpperCase");
     const before = manifestTime();
     expect(run().stdout).toBe("HI\n");
