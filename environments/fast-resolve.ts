@@ -16,8 +16,15 @@
  * Object's, a key like those strings, an array holding list-token elements. Six environment
  * configurations render to the same text with and without it (fast-resolve.integration.test.ts);
  * value by value, fast-resolve.test.ts compares it with cdktf's resolve.
+ *
+ * One kind of token is answered here too: a string that is one whole reference and nothing else
+ * ("${TfToken[KEY]}" for a resource attribute, `network.name` and the like; or a depends_on entry).
+ * For those cdktf's `Reference` returns `${<identifier>}`, and a `Dependable` of an element the bare
+ * identifier, whenever the render is not preparing, the resolver is cdktf's default and the
+ * reference has no cross-stack stand-in (tfExpression.js, Reference.resolve, Dependable.resolve).
+ * The shortcut returns the same in exactly those cases and leaves every other token to cdktf.
  */
-import { Token } from "cdktf";
+import { TerraformStack, Token } from "cdktf";
 
 interface ResolveOptions {
   readonly prefix?: string[];
@@ -33,12 +40,38 @@ interface EncodingModule {
   extractTokenDouble(x: number, checkTerminator: boolean): number | undefined;
 }
 
+/** What the whole-reference shortcut needs from cdktf (cdktfReferences builds it from cdktf's modules). */
+export interface ReferenceShortcut {
+  /** The token registered under a string token's key (cdktf's TokenMap), if any. */
+  readonly tokenFor: (key: string) => unknown;
+  /** The prototype of cdktf's Reference (not exported by cdktf: taken from an instance). */
+  readonly referencePrototype: object;
+  /** The prototype of cdktf's Dependable (depends_on entries; not exported either). */
+  readonly dependablePrototype: object;
+  /** The prototype of cdktf's DefaultTokenResolver, the one resolver the shortcut answers for. */
+  readonly resolverPrototype: object;
+}
+
+/** A cdktf Reference, as far as the shortcut reads it. */
+interface ReferenceToken {
+  readonly identifier: unknown;
+  readonly crossStackIdentifier: Record<string, unknown>;
+}
+/** A cdktf Dependable (tfExpression.js): renders its element's fqn with braces suppressed. */
+interface DependableToken {
+  readonly dependable?: { readonly fqn?: unknown };
+}
+
 /** Deeper than this, cdktf reports a circular reference: let it. */
 const MAX_DEPTH = 200;
 /** Every token marker (string, list and map) holds this. */
 const TOKEN_MARK = "TfToken[";
+/** A list token's marker (encoding.js BEGIN_LIST_TOKEN_MARKER): cdktf resolves an array holding one as a whole. */
+const LIST_TOKEN_MARK = "#{TfToken[";
 /** cdktf's pattern for encoded numbers inside strings (encoding.js NUMBER_TOKEN_REGEX), without its global flag. */
 const NUMBER_IN_STRING = /[-|\d|.+]+(e[-|\d|.|e|E|+]+)/;
+/** A string that is one string token and nothing else (cdktf's markers and VALID_KEY_CHARS, encoding.js). */
+const WHOLE_STRING_TOKEN = /^\$\{TfToken\[([a-zA-Z0-9:._-]+)\]\}$/;
 /** Returned by the walk when a value must go to cdktf. */
 const DELEGATE = Symbol("delegate");
 
@@ -54,7 +87,29 @@ export function installFastResolve(): void {
   const mod = resolveModule();
   if (cdktfResolves.has(mod)) return;
   cdktfResolves.set(mod, mod.resolve);
-  mod.resolve = fastResolve(mod.resolve, require("cdktf/lib/tokens/private/encoding") as EncodingModule);
+  mod.resolve = fastResolve(mod.resolve, require("cdktf/lib/tokens/private/encoding") as EncodingModule, cdktfReferences());
+}
+
+/** The shortcut's view of cdktf's token map, Reference and default resolver (this process's cdktf). */
+export function cdktfReferences(): ReferenceShortcut | undefined {
+  const { TokenMap } = require("cdktf/lib/tokens/private/token-map") as { TokenMap: { instance(): { stringTokenMap?: unknown } } };
+  const { ref, dependable } = require("cdktf/lib/tfExpression") as {
+    ref(identifier: string): object;
+    dependable(element: { fqn: string }): string;
+  };
+  const { DefaultTokenResolver } = require("cdktf/lib/tokens/resolvable") as { DefaultTokenResolver: { prototype: object } };
+  const tokens = TokenMap.instance().stringTokenMap;
+  // A cdktf whose token map is not where 0.21 keeps it gets no shortcut: everything goes to cdktf.
+  if (!(tokens instanceof Map)) return undefined;
+  const dependableKey = WHOLE_STRING_TOKEN.exec(dependable({ fqn: "shortcut.probe" }))?.[1];
+  const dependableToken = dependableKey === undefined ? undefined : tokens.get(dependableKey);
+  if (typeof dependableToken !== "object" || dependableToken === null) return undefined;
+  return {
+    tokenFor: (key) => tokens.get(key) as unknown,
+    referencePrototype: Object.getPrototypeOf(ref("shortcut.probe")) as object,
+    dependablePrototype: Object.getPrototypeOf(dependableToken) as object,
+    resolverPrototype: DefaultTokenResolver.prototype,
+  };
 }
 
 /** cdktf's own resolve, whether or not the fast path is installed (for the tests that compare the two). */
@@ -69,7 +124,7 @@ function plainString(s: string): boolean {
 }
 
 /** The fast resolve in front of cdktf's (`delegate`). Exported for the tests; use installFastResolve. */
-export function fastResolve(delegate: Resolve, encoding: EncodingModule): Resolve {
+export function fastResolve(delegate: Resolve, encoding: EncodingModule, references?: ReferenceShortcut): Resolve {
   // An encoded number (known to the token map or not) goes to cdktf, which resolves it or says why not.
   const plainNumber = (n: number): boolean => n !== Token.NUMBER_MAP_TOKEN_VALUE && encoding.extractTokenDouble(n, false) === undefined;
 
@@ -82,7 +137,7 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule): Resolv
       case "symbol":
         return value;
       case "string":
-        return plainString(value) ? value : DELEGATE;
+        return plainString(value) ? value : (wholeReference(value) ?? DELEGATE);
       case "number":
         return plainNumber(value) ? value : DELEGATE;
       case "function":
@@ -94,7 +149,7 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule): Resolv
       // cdktf resolves an array with a list token element (or an encoded number list) as a whole.
       for (const x of value)
         if (
-          (typeof x === "string" && x.includes(TOKEN_MARK)) ||
+          (typeof x === "string" && x.includes(LIST_TOKEN_MARK)) ||
           (typeof x === "number" && encoding.extractTokenDouble(x, true) !== undefined)
         )
           return DELEGATE;
@@ -120,6 +175,63 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule): Resolv
   }
 
   let entryOptions: ResolveOptions = {};
+  /** Whether this entry may answer whole references (decided at its first one). */
+  let entryShortcut: boolean | undefined;
+
+  function shortcutAllowed(options: ResolveOptions): boolean {
+    if (!references || options.preparing) return false;
+    const resolver = options.resolver;
+    if (typeof resolver !== "object" || resolver === null || Object.getPrototypeOf(resolver) !== references.resolverPrototype) return false;
+    // Reference.resolve looks up the stack of the scope and fails without one: then cdktf says so.
+    try {
+      TerraformStack.of(options.scope as never);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The token a string is, whole ("${TfToken[KEY]}" and nothing else), if it is registered. */
+  function wholeToken(s: string): unknown {
+    const key = WHOLE_STRING_TOKEN.exec(s)?.[1];
+    return key === undefined ? undefined : references!.tokenFor(key);
+  }
+
+  /** The identifier of a plain Reference with no cross-stack stand-in; undefined for anything else. */
+  function referenceIdentifier(token: unknown): string | undefined {
+    if (typeof token !== "object" || token === null || Object.getPrototypeOf(token) !== references!.referencePrototype) return undefined;
+    const { identifier, crossStackIdentifier } = token as ReferenceToken;
+    if (typeof identifier !== "string") return undefined;
+    for (const _ in crossStackIdentifier) return undefined;
+    return identifier;
+  }
+
+  /**
+   * What cdktf renders for a string that is one whole plain Reference (`${identifier}`) or one whole
+   * Dependable of an element whose fqn is such a Reference (depends_on: the identifier, no braces);
+   * undefined for anything else.
+   */
+  function wholeReference(s: string): string | undefined {
+    if (!references) return undefined;
+    const token = wholeToken(s);
+    if (typeof token !== "object" || token === null) return undefined;
+    let out: string | undefined;
+    if (Object.getPrototypeOf(token) === references.dependablePrototype) {
+      let fqn: unknown;
+      try {
+        fqn = (token as DependableToken).dependable?.fqn;
+      } catch {
+        return undefined; // cdktf says why, in its words
+      }
+      out = typeof fqn === "string" ? referenceIdentifier(wholeToken(fqn)) : undefined;
+    } else {
+      const identifier = referenceIdentifier(token);
+      out = identifier === undefined ? undefined : `\${${identifier}}`;
+    }
+    if (out === undefined || !plainString(out)) return undefined;
+    entryShortcut ??= shortcutAllowed(entryOptions);
+    return entryShortcut ? out : undefined;
+  }
 
   /** One child: walked, or resolved by cdktf with the prefix cdktf would have reached it with. */
   function child(value: unknown, path: string[], key: string): unknown {
@@ -136,12 +248,15 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule): Resolv
     // Only entries from Tokenization.resolve (no prefix, no context) take the fast path.
     if ((options.prefix !== undefined && options.prefix.length > 0) || options.previousContext !== undefined) return delegate(obj, options);
     const outer = entryOptions;
+    const outerShortcut = entryShortcut;
     entryOptions = options;
+    entryShortcut = undefined;
     try {
       const r = walk(obj, []);
       return r === DELEGATE ? delegate(obj, options) : r;
     } finally {
       entryOptions = outer;
+      entryShortcut = outerShortcut;
     }
   };
 }

@@ -3,44 +3,64 @@
  * result, same error. Each case runs both on the same input: cdktf's own resolve, and the fast path
  * with cdktf's resolve behind it, as installFastResolve wires it.
  */
-import { Fn, Lazy, TerraformStack, Testing, Token } from "cdktf";
+import { Fn, Lazy, TerraformResource, TerraformStack, Testing, Token, Tokenization } from "cdktf";
+import { RememberingTokenResolver } from "cdktf/lib/tokens/private/resolve";
 import { DefaultTokenResolver, StringConcat } from "cdktf/lib/tokens/resolvable";
 import { describe, expect, it } from "vitest";
-import { cdktfResolve as cdktfOwnResolve, fastResolve } from "../../environments/fast-resolve";
+import { cdktfReferences, cdktfResolve as cdktfOwnResolve, fastResolve } from "../../environments/fast-resolve";
 
 type Resolve = (obj: unknown, options: Record<string, unknown>) => unknown;
 // The unit tier runs on the fast path (__tests__/setup-unit.ts): compare with cdktf's own.
 const cdktfResolve = cdktfOwnResolve() as Resolve;
 const encoding = require("cdktf/lib/tokens/private/encoding") as { extractTokenDouble(x: number, t: boolean): number | undefined };
 
-const stack = new TerraformStack(Testing.app(), "fast-resolve");
+const app = Testing.app();
+const stack = new TerraformStack(app, "fast-resolve");
+const references = cdktfReferences();
+const { ref, dependable } = require("cdktf/lib/tfExpression") as {
+  ref(id: string, stack?: TerraformStack): object;
+  dependable(e: { fqn: string }): string;
+};
 /** What Tokenization.resolve passes (TerraformStack.resolve → Tokenization.resolve). */
 const options = () => ({ scope: stack, resolver: new DefaultTokenResolver(new StringConcat()), preparing: false });
 
 /** Counts how often the fast path hands a value to cdktf. */
-function counted() {
+function counted(shortcut?: typeof references) {
   const calls: unknown[] = [];
-  const fast = fastResolve((obj, opts) => {
-    calls.push(obj);
-    return cdktfResolve(obj, opts);
-  }, encoding);
+  const fast = fastResolve(
+    (obj, opts) => {
+      calls.push(obj);
+      return cdktfResolve(obj, opts);
+    },
+    encoding,
+    shortcut,
+  );
   return { fast, calls };
 }
 
-function outcome(resolve: Resolve, value: () => unknown): { value?: unknown; error?: string } {
+function outcome(
+  resolve: Resolve,
+  value: () => unknown,
+  opts: () => Record<string, unknown> = options,
+): { value?: unknown; error?: string } {
   try {
-    return { value: resolve(value(), options()) };
+    return { value: resolve(value(), opts()) };
   } catch (e) {
     // Each side builds its own tokens, so their numbers differ; the message must not otherwise.
     return { error: (e as Error).message.replace(/TOKEN\.\d+/g, "TOKEN.n") };
   }
 }
 
-/** Both resolve `value` (built afresh for each) to the same result or the same error; returns the fast path's. */
-function same(value: () => unknown): { value?: unknown; error?: string } {
-  const expected = outcome(cdktfResolve, value);
-  const got = outcome(fastResolve(cdktfResolve, encoding), value);
+/**
+ * cdktf and the fast path, without and with the whole-reference shortcut (as installFastResolve
+ * wires it), resolve `value` (built afresh for each) to the same result or the same error; returns
+ * the fast path's.
+ */
+function same(value: () => unknown, opts: () => Record<string, unknown> = options): { value?: unknown; error?: string } {
+  const expected = outcome(cdktfResolve, value, opts);
+  const got = outcome(fastResolve(cdktfResolve, encoding), value, opts);
   expect(got).toEqual(expected);
+  expect(outcome(fastResolve(cdktfResolve, encoding, references), value, opts), "with the reference shortcut").toEqual(expected);
   return got;
 }
 
@@ -147,6 +167,82 @@ describe("fast resolve: tokens go to cdktf", () => {
   });
 });
 
+const resource = new TerraformResource(stack, "thing", { terraformResourceType: "null_resource" });
+
+describe("fast resolve: whole references", () => {
+  it("finds cdktf's Reference, Dependable and default resolver in this process", () => {
+    expect(references).toBeDefined();
+  });
+
+  it("a resource attribute, a local and a depends_on entry render as cdktf renders them, without calling cdktf", () => {
+    const value = () => ({
+      id: resource.getStringAttribute("id"),
+      local: Token.asString(ref("local.x", stack)),
+      list: ["a", resource.getStringAttribute("name"), "b"],
+      depends_on: [dependable(resource)],
+    });
+    const r = same(value);
+    expect(r.value).toEqual({
+      id: "${null_resource.thing.id}",
+      local: "${local.x}",
+      list: ["a", "${null_resource.thing.name}", "b"],
+      depends_on: ["null_resource.thing"],
+    });
+    const { fast, calls } = counted(references);
+    fast(value(), options());
+    expect(calls).toEqual([]);
+  });
+
+  it("a reference inside other text, or in a key, still goes to cdktf", () => {
+    const { fast, calls } = counted(references);
+    const inText = `x-${resource.getStringAttribute("id")}`;
+    const key = resource.getStringAttribute("id");
+    fast({ inText, m: { [key]: 1 } }, options());
+    expect(calls).toHaveLength(2);
+    same(() => ({ inText: `x-${resource.getStringAttribute("id")}`, m: { [resource.getStringAttribute("id")]: 1 } }));
+  });
+
+  it("a cross-stack stand-in, a preparing render, another resolver or a scope with no stack: cdktf decides", () => {
+    // A reference that a preparing render has tied to another stack's output.
+    const crossed = () => {
+      const s = Token.asString(ref("local.elsewhere", stack));
+      const token = Tokenization.reverseString(s).firstToken as unknown as { crossStackIdentifier: Record<string, string> };
+      token.crossStackIdentifier[stack.toString()] = "data.terraform_remote_state.other.outputs.x";
+      return { v: s };
+    };
+    expect(same(crossed).value).toEqual({ v: "${data.terraform_remote_state.other.outputs.x}" });
+    const cases: [string, () => Record<string, unknown>][] = [
+      ["preparing", () => ({ ...options(), preparing: true })],
+      ["remembering resolver", () => ({ ...options(), resolver: new RememberingTokenResolver(new StringConcat()) })],
+      ["the app as scope", () => ({ ...options(), scope: app })],
+    ];
+    for (const [name, opts] of cases) {
+      const { fast, calls } = counted(references);
+      try {
+        fast({ v: resource.getStringAttribute("id") }, opts());
+      } catch {
+        // the app as scope: cdktf's own error, compared below
+      }
+      expect(calls, name).toHaveLength(1);
+      same(() => ({ v: resource.getStringAttribute("id"), d: [dependable(resource)] }), opts);
+    }
+  });
+
+  it("identifiers that look like tokens or encoded numbers go to cdktf; other odd ones render as cdktf renders them", () => {
+    for (const [id, toCdktf] of [
+      ["local.x1e5", 1],
+      ["local.TfToken[x", 1],
+      ["local.${y}", 0],
+      ['local."q"\n', 0],
+    ] as const) {
+      const { fast, calls } = counted(references);
+      fast({ v: Token.asString(ref(id, stack)) }, options());
+      expect(calls, id).toHaveLength(toCdktf);
+      same(() => ({ v: Token.asString(ref(id, stack)) }));
+    }
+  });
+});
+
 describe("fast resolve: errors are cdktf's", () => {
   it("functions, a list token in a string, map-token placeholders", () => {
     expect(same(() => ({ f: () => 1 })).error).toBeDefined();
@@ -182,7 +278,7 @@ describe("fast resolve: random trees", () => {
   }
   const STRINGS = ["", "x", "${a}", "%{b}", '"', "\n", "1e3", "TfToken[", "${TfToken[TOKEN.999999]}", "a b"];
   function tree(r: () => number, depth: number): unknown {
-    const pick = Math.floor(r() * (depth > 4 ? 6 : 9));
+    const pick = Math.floor(r() * (depth > 4 ? 7 : 10));
     switch (pick) {
       case 0:
         return STRINGS[Math.floor(r() * STRINGS.length)];
@@ -199,8 +295,10 @@ describe("fast resolve: random trees", () => {
           ? `${STRINGS[Math.floor(r() * STRINGS.length)]}${Token.asString(lazy("t"))}`
           : `${STRINGS[Math.floor(r() * STRINGS.length)]}:${Token.asNumber(lazy(7))}`;
       case 6:
-        return Array.from({ length: Math.floor(r() * 4) }, () => tree(r, depth + 1));
+        return r() < 0.5 ? Token.asString(ref(`local.${STRINGS[Math.floor(r() * STRINGS.length)]}`, stack)) : dependable(resource);
       case 7:
+        return Array.from({ length: Math.floor(r() * 4) }, () => tree(r, depth + 1));
+      case 8:
         return lazy(tree(r, depth + 1));
       default:
         return Object.fromEntries(
@@ -209,12 +307,12 @@ describe("fast resolve: random trees", () => {
     }
   }
 
-  it("300 trees of plain values, tokens and lazy values resolve the same", () => {
+  it("300 trees of plain values, tokens, references and lazy values resolve the same", () => {
     for (let seed = 1; seed <= 300; seed++) {
       const value = () => tree(rng(seed), 0);
       const expected = outcome(cdktfResolve, value);
-      const got = outcome(fastResolve(cdktfResolve, encoding), value);
-      expect(got, `seed ${seed}`).toEqual(expected);
+      expect(outcome(fastResolve(cdktfResolve, encoding), value), `seed ${seed}`).toEqual(expected);
+      expect(outcome(fastResolve(cdktfResolve, encoding, references), value), `seed ${seed}, with the shortcut`).toEqual(expected);
     }
   });
 });
