@@ -57,6 +57,8 @@ describe("values hidden in Terraform expressions", () => {
     ["image = '${\"nginx:latest\"}'", set("image", '${"nginx:latest"}'), "image-digest"],
     ["restart = '${\"always\"}' (a compliant value, still hidden)", set("restart", '${"always"}'), "no-unjudged-expressions"],
     ["sysctls key as an expression", set("sysctls", { "${var.k}": "1" }), "no-unjudged-expressions"],
+    // Meta-arguments are skipped at the top of the resource only, not below a key named "".
+    ['"" = { lifecycle = "${var.x}" }', set(".lifecycle", "${var.x}"), "no-unjudged-expressions"],
     [
       "a dynamic block",
       set("dynamic.devices", { for_each: "${var.d}", content: { host_path: "${devices.value}" } }),

@@ -8,10 +8,12 @@ import { ServiceVolume } from "../kit/service-volume";
 import { alertRules, renderPrometheusRules, type AlertRule, type AlertRulesInput } from "./renderers/alert-rules";
 import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
 import {
+  checkPrometheusConfig,
   isScrapeTargetSource,
   prometheusArgs,
   renderPrometheusConfig,
   type IScrapeTarget,
+  type PrometheusConfigInput,
   type ScrapeTarget,
 } from "./renderers/prometheus";
 import { ValidationError } from "../contract/errors";
@@ -139,7 +141,7 @@ export class PrometheusServer extends Construct {
       }),
     );
     // The props' targets are checked now, with the rest; later ones by addScrapeTarget.
-    const configText = collect(problems, {}, () => this.configText);
+    const checked = collect(problems, {}, () => this.check(this.sources));
     if (props.image.trim() === "") problems.push("image: is empty (fix: pass the pinned Prometheus image, PINNED_IMAGES.prometheus)");
     if (!Number.isInteger(memoryMb) || memoryMb < 256)
       problems.push(
@@ -147,7 +149,7 @@ export class PrometheusServer extends Construct {
       );
     if (props.networks.length === 0)
       problems.push("networks: is empty (fix: attach the monitoring network, and the network of any target scraped directly)");
-    if (problems.length > 0 || rules === undefined || args === undefined || configText === undefined) {
+    if (problems.length > 0 || rules === undefined || args === undefined || checked === undefined) {
       throw new ValidationError(`PrometheusServer ${this.node.path}`, problems);
     }
     this.rules = rules;
@@ -208,7 +210,7 @@ export class PrometheusServer extends Construct {
   addScrapeTarget(source: IScrapeTarget | ScrapeTarget): readonly ScrapeTarget[] {
     const kept = stored(source);
     const problems: string[] = [];
-    collect(problems, {}, () => this.render([...this.sources, kept]));
+    collect(problems, {}, () => this.check([...this.sources, kept]));
     if (problems.length > 0) {
       const what = isScrapeTargetSource(source) ? sourceName(source) : `job ${JSON.stringify(source.job)}`;
       throw new Error(
@@ -230,11 +232,21 @@ export class PrometheusServer extends Construct {
   }
 
   private render(sources: readonly (IScrapeTarget | ScrapeTarget)[]): string {
-    return renderPrometheusConfig({
+    return renderPrometheusConfig(this.configInput(sources));
+  }
+
+  /** True, or throws what render would: a whole prometheus.yml per added target is not needed to check it. */
+  private check(sources: readonly (IScrapeTarget | ScrapeTarget)[]): true {
+    checkPrometheusConfig(this.configInput(sources));
+    return true;
+  }
+
+  private configInput(sources: readonly (IScrapeTarget | ScrapeTarget)[]): PrometheusConfigInput {
+    return {
       environment: this.environment,
       scrapeTargets: withSelf(sources.flatMap(entriesOf)),
       ruleFiles: [`${PROMETHEUS_RULES_DIR}/*.yml`],
-    });
+    };
   }
 
   /** A source may have changed after it was checked: say which construct failed, not just the renderer. */

@@ -30,6 +30,8 @@ export function strings(value: unknown): string[] {
  */
 export function isExpression(value: unknown): boolean {
   if (typeof value !== "string") return false;
+  // Each escape holds a marker itself, so a string without one has nothing to unescape.
+  if (!value.includes("${") && !value.includes("%{")) return false;
   const unescaped = value.replace(/\$\$\{|%%\{/g, "");
   return unescaped.includes("${") || unescaped.includes("%{");
 }

@@ -81,7 +81,7 @@ export const PROMETHEUS_DEFAULTS = {
  * show in its UI) but Grafana does the notifying, so no Alertmanager is configured.
  */
 export function renderPrometheusConfig(input: PrometheusConfigInput): string {
-  assertValid(input);
+  checkPrometheusConfig(input);
   const scrapeInterval = input.scrapeInterval ?? PROMETHEUS_DEFAULTS.scrapeInterval;
   const scrapeTimeout =
     durationSeconds(scrapeInterval) < durationSeconds(PROMETHEUS_DEFAULTS.scrapeTimeout)
@@ -203,7 +203,12 @@ const HOSTNAME = /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:
 const ENVIRONMENT = /^[a-z][a-z0-9-]*$/;
 const SCRAPE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
-function assertValid(input: PrometheusConfigInput): void {
+/**
+ * What renderPrometheusConfig checks, without rendering: throws the same ValidationError. For
+ * checking each added target against the rest, where rendering the whole file every time would
+ * cost as much again per target.
+ */
+export function checkPrometheusConfig(input: PrometheusConfigInput): void {
   const problems: string[] = [];
   if (!ENVIRONMENT.test(input.environment ?? "")) {
     problems.push(

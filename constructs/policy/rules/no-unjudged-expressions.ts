@@ -1,5 +1,5 @@
 import { isMetaKey, judge, type Judgement, shorten } from "../expressions";
-import { describe, isRecord } from "../json";
+import { describe, isExpression, isRecord } from "../json";
 import type { PolicyRule, RuleContext } from "../types";
 
 /** Every `${...}` in the resource that no rule can judge (not an accepted form, not vouched for). */
@@ -43,25 +43,39 @@ function walkExpressions(
   onValue: (j: Judgement, path: string, value: string) => void,
   onExpressionKey: (problem: string) => void,
 ): void {
-  const walk = (value: unknown, path: string) => {
+  // The path ("a.b[0].c") is joined only for an expression: most strings are plain values.
+  const segments: string[] = [];
+  const walk = (value: unknown) => {
     if (typeof value === "string") {
+      if (!isExpression(value)) return; // judge calls it a value: nothing to report
+      const path = segments.join("");
       onValue(judge(resourceType, path, value, ctx), path, value);
       return;
     }
     if (Array.isArray(value)) {
-      value.forEach((v, i) => walk(v, `${path}[${i}]`));
+      for (let i = 0; i < value.length; i++) {
+        segments.push(`[${i}]`);
+        walk(value[i]);
+        segments.pop();
+      }
       return;
     }
     if (isRecord(value)) {
-      for (const [k, v] of Object.entries(value)) {
-        if (path === "" && isMetaKey(k)) continue;
+      // Meta-arguments are skipped at the top of the resource only, whatever the keys above are called.
+      const top = segments.length === 0;
+      for (const k of Object.keys(value)) {
+        if (top && isMetaKey(k)) continue;
         if (k.includes("${") || k.includes("%{"))
-          onExpressionKey(`${path ? `${path}.` : ""}${shorten(k)} is a key written as an expression, which the policy cannot judge`);
-        walk(v, path ? `${path}.${k}` : k);
+          onExpressionKey(
+            `${top ? "" : `${segments.join("")}.`}${shorten(k)} is a key written as an expression, which the policy cannot judge`,
+          );
+        segments.push(top ? k : `.${k}`);
+        walk(value[k]);
+        segments.pop();
       }
     }
   };
-  walk(resource, "");
+  walk(resource);
 }
 
 export const noUnjudgedExpressions: PolicyRule = {
