@@ -1,6 +1,4 @@
-import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
-import { RandomProvider } from "@cdktf/provider-random/lib/provider";
-import { Annotations, CloudBackend, LocalBackend, NamedCloudWorkspace, TerraformOutput, TerraformStack } from "cdktf";
+import { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { setNetworkDefaults, setResourceLimits, SwarmRuntime } from "../constructs/kit";
 import { applyPolicy, takePolicyRendering } from "../constructs/policy";
@@ -8,10 +6,11 @@ import { Apps } from "./apps";
 import { DataTier } from "./data-tier";
 import { Edge } from "./edge";
 import { Observability } from "./observability";
+import { addStackOutputs } from "./outputs";
 import { RESOURCE_LIMITS_BY_ENVIRONMENT } from "./resource-limits";
-import { configWarnings, type EnvironmentConfig } from "./schema";
+import type { EnvironmentConfig } from "./schema";
+import { addConfigWarnings, addProvidersAndState, addReleaseWarnings } from "./stack-setup";
 import { StackContext } from "./stack-context";
-import { variableForPath, variableName } from "./variables";
 
 /**
  * One environment, wired from its validated config: providers and state, then the data tier, the
@@ -27,55 +26,16 @@ export class EnvironmentStack extends TerraformStack {
   constructor(scope: Construct, id: string, config: EnvironmentConfig) {
     super(scope, id);
     this.config = config;
-    const env = config.name;
-    // Values prod refuses (plain-TCP Docker host, an allow-list for everyone, ...) are warnings here.
-    for (const [path, message] of configWarnings(config)) {
-      const key = variableForPath(env, path);
-      Annotations.of(this).addWarning(
-        `${path.join(".")}${key ? ` (${variableName(env, key)} or environments/${env}.ts)` : ""}: ${message}`,
-      );
-    }
     const ctx = new StackContext(this, config);
-    // Swarm services get no `auth` block (a change to it replaces the service): provider 3.6.2 passes
-    // these credentials with each create and update of a service whose image is on this host.
-    const registry = config.registry;
-    new DockerProvider(this, "docker", {
-      host: config.dockerHost,
-      ...(registry
-        ? {
-            registryAuth: [
-              {
-                address: registry.host,
-                username: ctx.sensitiveVariable(
-                  "registry_username",
-                  `User that pulls the app images from ${registry.host}. Set TF_VAR_registry_username or the workspace variable.`,
-                ),
-                password: ctx.sensitiveVariable(
-                  "registry_password",
-                  `Read-only token (ghcr.io: a PAT with read:packages) for ${registry.host}. Set TF_VAR_registry_password or the workspace variable.`,
-                ),
-              },
-            ],
-          }
-        : {}),
-    });
-    new RandomProvider(this, "random");
-    const state = config.state;
-    // A local state path is relative to cdktf.out/stacks/<stack>/: it lands in <project>/state/, the same on every machine.
-    if (state.backend === "local") new LocalBackend(this, { path: `../../../${state.path}` });
-    else
-      new CloudBackend(this, {
-        hostname: state.hostname,
-        organization: state.organization,
-        workspaces: new NamedCloudWorkspace(state.workspace),
-      });
+    addConfigWarnings(this, ctx);
+    addProvidersAndState(this, ctx);
     // On Swarm every network is an attachable overlay shared by app tasks on any node and the plain containers on the manager.
     const rt = config.runtime;
     setNetworkDefaults(
       this,
       rt.kind === "swarm" ? { driver: "overlay", encryptInternal: rt.encryptNetworks } : { driver: "bridge", pool: rt.networkPool },
     );
-    setResourceLimits(this, RESOURCE_LIMITS_BY_ENVIRONMENT[env]);
+    setResourceLimits(this, RESOURCE_LIMITS_BY_ENVIRONMENT[config.name]);
     const runtime =
       rt.kind === "swarm"
         ? new SwarmRuntime({ placementConstraints: rt.placementConstraints, updateDelaySeconds: rt.updateDelaySeconds })
@@ -93,63 +53,9 @@ export class EnvironmentStack extends TerraformStack {
       prometheus.addScrapeTarget(this.edge.proxy);
       prometheus.addScrapeTarget(grafana.scrapeTarget);
     }
-    this.outputs(ctx);
-    if (Object.values(config.services).some((svc) => svc.image.kind === "registry" && /@sha256:0{64}$/.test(svc.image.ref))) {
-      Annotations.of(this).addWarning(
-        `environments/releases.json still holds placeholder digests (sha256:000...): deploys will fail to pull until the release pipeline writes real ones or UPDATEIO_${env.toUpperCase()}_<SERVICE>_IMAGE is set.`,
-      );
-    }
-    applyPolicy(this, { environment: env });
-  }
-
-  private outputs(ctx: StackContext): void {
-    const { postgres, redis, rabbitmq } = this.data;
-    const { grafana } = this.observability;
-    const hosts = this.config.hosts;
-    new TerraformOutput(this, "urls", {
-      description: "Public URLs served by the edge proxy.",
-      value: {
-        api: ctx.publicUrl(hosts.api),
-        admin: ctx.publicUrl(hosts.admin),
-        mini_app: ctx.publicUrl(hosts.miniApp),
-        ...(grafana ? { grafana: grafana.rootUrl } : {}),
-      },
-    });
-    // No Grafana (observability.profile "off"): no URL and no password to read.
-    if (grafana)
-      new TerraformOutput(this, "grafana_admin_password", {
-        description: "Grafana's admin password (user admin; read with `terraform output -raw grafana_admin_password`).",
-        sensitive: true,
-        value: grafana.adminPasswordSecret.value,
-      });
-    new TerraformOutput(this, "internal_endpoints", {
-      description: "Service discovery names on the internal networks (host:port).",
-      value: {
-        postgres: `${postgres.host}:${postgres.port}`,
-        redis: `${redis.host}:${redis.port}`,
-        rabbitmq: `${rabbitmq.host}:${rabbitmq.port}`,
-        ...Object.fromEntries(Object.entries(this.config.services).map(([name, svc]) => [name, `${name}:${svc.port}`])),
-      },
-    });
-    new TerraformOutput(this, "database_app_url", {
-      description: "Connection URL of the app role (for operators; read with `terraform output -raw`).",
-      sensitive: true,
-      value: postgres.databaseUrl("app"),
-    });
-    const dump = this.apps.preMigrationDump;
-    if (dump)
-      new TerraformOutput(this, "pre_migration_dump", {
-        description:
-          'The dump taken right before this release\'s migrations, and how to undo them with it (docs/runbooks/postgres-restore.md, "Undo a migration with the pre-migration dump").',
-        value: { file: dump.file, keep: dump.keep, check: dump.commands.check, restore: dump.commands.restore },
-      });
-    if (this.data.devDatabaseUrl !== undefined)
-      new TerraformOutput(this, "dev_database_url", {
-        description:
-          "Dev only: the schema owner's URL on 127.0.0.1 (postgres.hostPort) for `prisma migrate dev` / `prisma studio` (`DATABASE_URL=$(terraform output -raw dev_database_url)`).",
-        sensitive: true,
-        value: this.data.devDatabaseUrl,
-      });
+    addStackOutputs(this, ctx, this);
+    addReleaseWarnings(this, ctx);
+    applyPolicy(this, { environment: config.name });
   }
 
   /**
