@@ -7,7 +7,13 @@ import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import type { LokiStack } from "../../constructs/observability/loki-stack";
 import type { MetricsExporters } from "../../constructs/observability/metrics-exporters";
 import { PROMETHEUS_CONFIG_DIR, PROMETHEUS_RULES_DIR, PrometheusServer } from "../../constructs/observability/prometheus-server";
-import { renderPrometheusConfig, type IScrapeTarget, type ScrapeTarget } from "../../constructs/observability/renderers/prometheus";
+import {
+  checkPrometheusConfig,
+  renderPrometheusConfig,
+  type IScrapeTarget,
+  type PrometheusConfigInput,
+  type ScrapeTarget,
+} from "../../constructs/observability/renderers/prometheus";
 import { errorOf } from "../support/helpers";
 import { API_SCRAPE_CONFIG } from "../support/synth-expectations";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
@@ -140,6 +146,37 @@ describe("PrometheusServer scrape targets", () => {
     const exporter = new FakeExporter(stack, "bad-exporter", ["bad host"]);
     expect(errorOf(() => prometheus.addScrapeTarget(exporter))).toMatch(/addScrapeTarget refused dev\/bad-exporter/);
     expect(prometheus.scrapeTargets).toEqual([{ job: "redis", targets: ["redis-exporter:9121"] }, SELF]);
+  });
+
+  it("checks a target with the renderer's own rules, without rendering: the same refusals, word for word", () => {
+    const base: PrometheusConfigInput = { environment: "dev", scrapeTargets: [SELF] };
+    const inputs: PrometheusConfigInput[] = [
+      base,
+      { ...base, scrapeTargets: [SELF, { job: "redis", targets: ["redis-exporter:9121"] }] },
+      { ...base, environment: "Prod" },
+      { ...base, scrapeInterval: "1.5s" },
+      { ...base, ruleFiles: ["rules/*.yml"] },
+      { ...base, scrapeTargets: [] },
+      { ...base, scrapeTargets: [SELF, { job: "node", targets: ["http://node-exporter:9100"] }] },
+      { ...base, scrapeTargets: [SELF, { job: "mysql" as never, targets: ["db:9104"] }] },
+      { ...base, scrapeTargets: [SELF, SELF] },
+      { ...base, scrapeTargets: [SELF, { job: "app", targets: [], dns: { names: ["tasks.api"], port: 3000 } }] },
+      { ...base, scrapeTargets: [SELF, { job: "redis", targets: ["r:9121"], labels: { job: "x", __a: "1" } }] },
+    ];
+    const outcome = (fn: () => unknown) => {
+      try {
+        fn();
+        return "ok";
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const refused = inputs.filter((input) => {
+      const checked = outcome(() => checkPrometheusConfig(input));
+      expect(checked).toBe(outcome(() => renderPrometheusConfig(input)));
+      return checked !== "ok";
+    });
+    expect(refused).toHaveLength(inputs.length - 2);
   });
 
   it("fails the synth, naming the server, when a registered construct turns invalid afterwards", () => {

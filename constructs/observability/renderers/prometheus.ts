@@ -205,8 +205,8 @@ const SCRAPE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
 /**
  * What renderPrometheusConfig checks, without rendering: throws the same ValidationError. For
- * checking each added target against the rest, where rendering the whole file every time would
- * cost as much again per target.
+ * checking each added target against the rest, where rendering the whole file (which lists every
+ * app service) at every addition would repeat the YAML work each time.
  */
 export function checkPrometheusConfig(input: PrometheusConfigInput): void {
   const problems: string[] = [];
