@@ -23,6 +23,14 @@
  * identifier, whenever the render is not preparing, the resolver is cdktf's default and the
  * reference has no cross-stack stand-in (tfExpression.js, Reference.resolve, Dependable.resolve).
  * The shortcut returns the same in exactly those cases and leaves every other token to cdktf.
+ *
+ * And one more: a string that is one whole Terraform function call (`Fn.base64encode(ref)`,
+ * `Fn.join("", ["name-", Fn.substr(Fn.sha256(ref), 0, 12)])`: every Swarm secret's data and name)
+ * whose arguments are, all the way down, such references, other such calls, plain numbers, lists of
+ * these, or short literals of letters, digits and `_.,:/@+= -` (cdktf quotes a literal unless a list
+ * already did). cdktf's FunctionCall renders those as `${name(arg, ...)}` (tfExpression.js,
+ * FunctionCall.resolve and TFExpression.resolveArg); anything else in a call sends the whole call to
+ * cdktf, under the same conditions as the references.
  */
 import { TerraformStack, Token } from "cdktf";
 
@@ -50,12 +58,19 @@ export interface ReferenceShortcut {
   readonly dependablePrototype: object;
   /** The prototype of cdktf's DefaultTokenResolver, the one resolver the shortcut answers for. */
   readonly resolverPrototype: object;
+  /** The prototype of cdktf's FunctionCall (Fn.*; not exported either). @default no function-call shortcut */
+  readonly functionCallPrototype?: object;
 }
 
 /** A cdktf Reference, as far as the shortcut reads it. */
 interface ReferenceToken {
   readonly identifier: unknown;
   readonly crossStackIdentifier: Record<string, unknown>;
+}
+/** A cdktf FunctionCall (tfExpression.js): `name(args...)`. */
+interface FunctionCallToken {
+  readonly name: unknown;
+  readonly args: unknown;
 }
 /** A cdktf Dependable (tfExpression.js): renders its element's fqn with braces suppressed. */
 interface DependableToken {
@@ -72,6 +87,12 @@ const LIST_TOKEN_MARK = "#{TfToken[";
 const NUMBER_IN_STRING = /[-|\d|.+]+(e[-|\d|.|e|E|+]+)/;
 /** A string that is one string token and nothing else (cdktf's markers and VALID_KEY_CHARS, encoding.js). */
 const WHOLE_STRING_TOKEN = /^\$\{TfToken\[([a-zA-Z0-9:._-]+)\]\}$/;
+/** A Terraform function name as cdktf's Fn writes them. */
+const FUNCTION_NAME = /^[a-z][a-z0-9_]*$/;
+/** A literal argument the call shortcut writes itself: nothing cdktf would escape or read as a token. */
+const SIMPLE_LITERAL = /^[A-Za-z0-9_.,:/@+= -]*$/;
+/** Calls nested deeper than this go to cdktf. */
+const MAX_CALL_DEPTH = 8;
 /** Returned by the walk when a value must go to cdktf. */
 const DELEGATE = Symbol("delegate");
 
@@ -93,9 +114,10 @@ export function installFastResolve(): void {
 /** The shortcut's view of cdktf's token map, Reference and default resolver (this process's cdktf). */
 export function cdktfReferences(): ReferenceShortcut | undefined {
   const { TokenMap } = require("cdktf/lib/tokens/private/token-map") as { TokenMap: { instance(): { stringTokenMap?: unknown } } };
-  const { ref, dependable } = require("cdktf/lib/tfExpression") as {
+  const { ref, dependable, call } = require("cdktf/lib/tfExpression") as {
     ref(identifier: string): object;
     dependable(element: { fqn: string }): string;
+    call(name: string, args: unknown[]): object;
   };
   const { DefaultTokenResolver } = require("cdktf/lib/tokens/resolvable") as { DefaultTokenResolver: { prototype: object } };
   const tokens = TokenMap.instance().stringTokenMap;
@@ -109,6 +131,7 @@ export function cdktfReferences(): ReferenceShortcut | undefined {
     referencePrototype: Object.getPrototypeOf(ref("shortcut.probe")) as object,
     dependablePrototype: Object.getPrototypeOf(dependableToken) as object,
     resolverPrototype: DefaultTokenResolver.prototype,
+    functionCallPrototype: Object.getPrototypeOf(call("shortcut_probe", [])) as object,
   };
 }
 
@@ -137,7 +160,7 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule, referen
       case "symbol":
         return value;
       case "string":
-        return plainString(value) ? value : (wholeReference(value) ?? DELEGATE);
+        return plainString(value) ? value : (wholeReference(value) ?? wholeCall(value) ?? DELEGATE);
       case "number":
         return plainNumber(value) ? value : DELEGATE;
       case "function":
@@ -231,6 +254,60 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule, referen
     if (out === undefined || !plainString(out)) return undefined;
     entryShortcut ??= shortcutAllowed(entryOptions);
     return entryShortcut ? out : undefined;
+  }
+
+  /** The identifier a whole plain Reference renders to inside an expression (no braces); undefined otherwise. */
+  function referenceInExpression(s: string): string | undefined {
+    const identifier = referenceIdentifier(wholeToken(s));
+    return identifier !== undefined && plainString(identifier) ? identifier : undefined;
+  }
+
+  /** `name(arg, ...)` as cdktf's FunctionCall writes it inside an expression; undefined when cdktf must. */
+  function callExpression(token: unknown, depth: number): string | undefined {
+    if (depth > MAX_CALL_DEPTH || typeof token !== "object" || token === null) return undefined;
+    if (references!.functionCallPrototype === undefined || Object.getPrototypeOf(token) !== references!.functionCallPrototype)
+      return undefined;
+    const { name, args } = token as FunctionCallToken;
+    if (typeof name !== "string" || !FUNCTION_NAME.test(name) || !Array.isArray(args)) return undefined;
+    const parts: string[] = [];
+    for (const arg of args) {
+      const part = callArgument(arg, depth, true);
+      if (part === undefined) return undefined;
+      parts.push(part);
+    }
+    const expr = `${name}(${parts.join(", ")})`;
+    return plainString(expr) ? expr : undefined;
+  }
+
+  /** One argument as TFExpression.resolveArg writes it (see the module comment for what is covered). */
+  function callArgument(arg: unknown, depth: number, listAllowed: boolean): string | undefined {
+    if (typeof arg === "number") return Number.isFinite(arg) && plainNumber(arg) ? String(arg) : undefined;
+    if (Array.isArray(arg)) {
+      if (!listAllowed) return undefined;
+      const parts: string[] = [];
+      for (const item of arg) {
+        const part = typeof item === "string" || typeof item === "number" ? callArgument(item, depth, false) : undefined;
+        if (part === undefined) return undefined;
+        parts.push(part);
+      }
+      return `[${parts.join(", ")}]`;
+    }
+    if (typeof arg !== "string") return undefined;
+    if (plainString(arg)) {
+      // cdktf keeps a literal that a list already quoted, and quotes any other.
+      if (arg.length >= 2 && arg.startsWith('"') && arg.endsWith('"')) return SIMPLE_LITERAL.test(arg.slice(1, -1)) ? arg : undefined;
+      return SIMPLE_LITERAL.test(arg) ? `"${arg}"` : undefined;
+    }
+    return referenceInExpression(arg) ?? callExpression(wholeToken(arg), depth + 1);
+  }
+
+  /** What cdktf renders for a string that is one whole function call of the covered kind; undefined otherwise. */
+  function wholeCall(s: string): string | undefined {
+    if (!references?.functionCallPrototype) return undefined;
+    const expr = callExpression(wholeToken(s), 0);
+    if (expr === undefined) return undefined;
+    entryShortcut ??= shortcutAllowed(entryOptions);
+    return entryShortcut ? `\${${expr}}` : undefined;
   }
 
   /** One child: walked, or resolved by cdktf with the prefix cdktf would have reached it with. */

@@ -243,6 +243,121 @@ describe("fast resolve: whole references", () => {
   });
 });
 
+describe("fast resolve: whole function calls", () => {
+  const id = () => resource.getStringAttribute("id");
+  /** The Swarm runtime's secret name and data (constructs/kit/swarm-runtime.ts, contentName and base64Of). */
+  const swarmSecret = () => ({
+    name: Fn.join("", ["prod-api-database_url-", Fn.substr(Fn.sha256(id()), 0, 12)]),
+    data: Fn.base64encode(id()),
+  });
+
+  it("calls of references, nested calls, numbers, lists and short literals render as cdktf renders them, without calling cdktf", () => {
+    const value = () => ({
+      ...swarmSecret(),
+      local: Fn.base64encode(Token.asString(ref("local.x", stack))),
+      literals: Fn.join(", ", ["a", "B-1_2.c", "x:y/z@w+v=u", "", "sp ace"]),
+      numbers: Fn.substr(id(), -1, 1.5),
+      list: [Fn.lower(id()), "plain"],
+      // Variadic arguments arrive quoted already (helpers.js listOf): cdktf keeps those quotes.
+      quoted: Fn.coalesce(["a", "b-1", id()]),
+    });
+    expect(same(value).value).toEqual({
+      name: '${join("", ["prod-api-database_url-", substr(sha256(null_resource.thing.id), 0, 12)])}',
+      data: "${base64encode(null_resource.thing.id)}",
+      local: "${base64encode(local.x)}",
+      literals: '${join(", ", ["a", "B-1_2.c", "x:y/z@w+v=u", "", "sp ace"])}',
+      numbers: "${substr(null_resource.thing.id, -1, 1.5)}",
+      list: ["${lower(null_resource.thing.id)}", "plain"],
+      quoted: '${coalesce("a", "b-1", null_resource.thing.id)}',
+    });
+    const { fast, calls } = counted(references);
+    fast(value(), options());
+    expect(calls).toEqual([]);
+  });
+
+  it("a call holding anything else goes to cdktf whole, and comes out as cdktf writes it", () => {
+    const cases: [string, () => string][] = [
+      ["a literal with ${", () => Fn.join("", ["${x}", id()])],
+      ["a literal with %{", () => Fn.join("", ["%{ if a }b%{ endif }", id()])],
+      ["a literal with a newline", () => Fn.join("\n", [id()])],
+      ["a literal with a backslash", () => Fn.join("\\", [id()])],
+      ["a literal with a quote", () => Fn.join('\\"', [id()])],
+      ["a literal that looks like a number token", () => Fn.join("1e5", [id()])],
+      ["unicode", () => Fn.join("ü", [id()])],
+      ["a quoted variadic literal with a quote inside", () => Fn.coalesce(['x"y', id()])],
+      ["a quoted variadic literal with ${", () => Fn.coalesce(["${x}", id()])],
+      ["a lone quote", () => Fn.coalesce(['"'])],
+      ["a lazy value", () => Fn.base64encode(Token.asString(lazy("v")))],
+      ["a number token", () => Fn.substr(id(), Token.asNumber(lazy(3)), 1)],
+      ["a list token", () => Fn.join(",", Token.asList(lazy(["a"])))],
+      ["a map", () => Fn.lookup(Token.asAnyMap(lazy({ a: 1 })), "a", "d")],
+      ["a huge number", () => Fn.substr(id(), 1e21, 1)],
+      ["a reference in text", () => Fn.base64encode(`pre-${id()}`)],
+      ["a depends_on entry", () => Fn.base64encode(dependable(resource))],
+      ["the local of a cross-stack stand-in", () => Fn.base64encode(crossedRef())],
+      [
+        "calls nested deeper than 8",
+        () => {
+          let v = id();
+          for (let i = 0; i < 10; i++) v = Fn.base64encode(v);
+          return v;
+        },
+      ],
+    ];
+    for (const [name, call] of cases) {
+      const { fast, calls } = counted(references);
+      try {
+        fast({ v: call() }, options());
+      } catch {
+        // cdktf's own error, compared below
+      }
+      expect(calls, name).toHaveLength(1);
+      same(() => ({ v: call() }));
+    }
+    // A call inside other text is cdktf's too.
+    const { fast, calls } = counted(references);
+    fast({ v: `x-${Fn.base64encode(id())}` }, options());
+    expect(calls).toHaveLength(1);
+  });
+
+  it("nested calls up to the depth limit are still answered here", () => {
+    let v = id();
+    for (let i = 0; i < 8; i++) v = Fn.base64encode(v);
+    const nested = v;
+    expect(same(() => ({ v: nested })).value).toEqual({ v: `\${${"base64encode(".repeat(8)}null_resource.thing.id${")".repeat(8)}}` });
+    const { fast, calls } = counted(references);
+    fast({ v: nested }, options());
+    expect(calls).toEqual([]);
+  });
+
+  it("preparing, another resolver or a scope with no stack: cdktf decides", () => {
+    for (const opts of [
+      () => ({ ...options(), preparing: true }),
+      () => ({ ...options(), resolver: new RememberingTokenResolver(new StringConcat()) }),
+      () => ({ ...options(), scope: app }),
+    ]) {
+      for (const v of Object.values(swarmSecret())) {
+        const { fast, calls } = counted(references);
+        try {
+          fast({ v }, opts());
+        } catch {
+          // the app as scope: cdktf's own error, compared below
+        }
+        expect(calls).toHaveLength(1);
+      }
+      same(swarmSecret, opts);
+    }
+  });
+});
+
+/** A reference that a preparing render has tied to another stack's output. */
+function crossedRef(): string {
+  const s = Token.asString(ref("local.elsewhere", stack));
+  const token = Tokenization.reverseString(s).firstToken as unknown as { crossStackIdentifier: Record<string, string> };
+  token.crossStackIdentifier[stack.toString()] = "data.terraform_remote_state.other.outputs.x";
+  return s;
+}
+
 describe("fast resolve: errors are cdktf's", () => {
   it("functions, a list token in a string, map-token placeholders", () => {
     expect(same(() => ({ f: () => 1 })).error).toBeDefined();
@@ -297,6 +412,7 @@ describe("fast resolve: random trees", () => {
       case 6:
         return r() < 0.5 ? Token.asString(ref(`local.${STRINGS[Math.floor(r() * STRINGS.length)]}`, stack)) : dependable(resource);
       case 7:
+        if (r() < 0.3) return call(r, depth);
         return Array.from({ length: Math.floor(r() * 4) }, () => tree(r, depth + 1));
       case 8:
         return lazy(tree(r, depth + 1));
@@ -307,7 +423,28 @@ describe("fast resolve: random trees", () => {
     }
   }
 
-  it("300 trees of plain values, tokens, references and lazy values resolve the same", () => {
+  /** A function call of literals (nasty ones included), references, numbers and other calls. */
+  function call(r: () => number, depth: number): string {
+    const arg = (): string => {
+      const pick = Math.floor(r() * (depth > 3 ? 3 : 4));
+      if (pick === 0) return STRINGS[Math.floor(r() * STRINGS.length)]!;
+      if (pick === 1) return ["a-b", "x.y_1", "", "9"][Math.floor(r() * 4)]!;
+      if (pick === 2) return r() < 0.5 ? resource.getStringAttribute("id") : Token.asString(ref("local.v", stack));
+      return call(r, depth + 1);
+    };
+    switch (Math.floor(r() * 4)) {
+      case 0:
+        return Fn.base64encode(arg());
+      case 1:
+        return Fn.join(arg(), Array.from({ length: Math.floor(r() * 3) }, arg));
+      case 2:
+        return Fn.substr(arg(), Math.floor(r() * 20) - 5, r() < 0.2 ? r() : 12);
+      default:
+        return Fn.sha256(arg());
+    }
+  }
+
+  it("300 trees of plain values, tokens, references, function calls and lazy values resolve the same", () => {
     for (let seed = 1; seed <= 300; seed++) {
       const value = () => tree(rng(seed), 0);
       const expected = outcome(cdktfResolve, value);
