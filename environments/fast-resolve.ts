@@ -160,7 +160,7 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule, referen
       case "symbol":
         return value;
       case "string":
-        return plainString(value) ? value : (wholeReference(value) ?? wholeCall(value) ?? DELEGATE);
+        return plainString(value) ? value : (wholeTokenRendering(value) ?? DELEGATE);
       case "number":
         return plainNumber(value) ? value : DELEGATE;
       case "function":
@@ -198,7 +198,7 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule, referen
   }
 
   let entryOptions: ResolveOptions = {};
-  /** Whether this entry may answer whole references (decided at its first one). */
+  /** Whether this entry may answer whole references and calls (decided at its first one). */
   let entryShortcut: boolean | undefined;
 
   function shortcutAllowed(options: ResolveOptions): boolean {
@@ -230,16 +230,26 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule, referen
   }
 
   /**
-   * What cdktf renders for a string that is one whole plain Reference (`${identifier}`) or one whole
-   * Dependable of an element whose fqn is such a Reference (depends_on: the identifier, no braces);
-   * undefined for anything else.
+   * What cdktf renders for a string that is one whole token of a kind answered here (a reference,
+   * a depends_on entry or a function call; see the module comment); undefined for anything else.
    */
-  function wholeReference(s: string): string | undefined {
+  function wholeTokenRendering(s: string): string | undefined {
     if (!references) return undefined;
     const token = wholeToken(s);
     if (typeof token !== "object" || token === null) return undefined;
+    const out = referenceRendering(token) ?? callRendering(token);
+    if (out === undefined) return undefined;
+    entryShortcut ??= shortcutAllowed(entryOptions);
+    return entryShortcut ? out : undefined;
+  }
+
+  /**
+   * A whole plain Reference as `${identifier}`, or a whole Dependable of an element whose fqn is such
+   * a Reference as the bare identifier (depends_on); undefined for any other token.
+   */
+  function referenceRendering(token: object): string | undefined {
     let out: string | undefined;
-    if (Object.getPrototypeOf(token) === references.dependablePrototype) {
+    if (Object.getPrototypeOf(token) === references!.dependablePrototype) {
       let fqn: unknown;
       try {
         fqn = (token as DependableToken).dependable?.fqn;
@@ -251,22 +261,26 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule, referen
       const identifier = referenceIdentifier(token);
       out = identifier === undefined ? undefined : `\${${identifier}}`;
     }
-    if (out === undefined || !plainString(out)) return undefined;
-    entryShortcut ??= shortcutAllowed(entryOptions);
-    return entryShortcut ? out : undefined;
+    return out !== undefined && plainString(out) ? out : undefined;
   }
 
-  /** The identifier a whole plain Reference renders to inside an expression (no braces); undefined otherwise. */
-  function referenceInExpression(s: string): string | undefined {
-    const identifier = referenceIdentifier(wholeToken(s));
+  /** A whole function call of the covered kind as `${name(arg, ...)}`; undefined for any other token. */
+  function callRendering(token: object): string | undefined {
+    const expr = callExpression(token, 0);
+    return expr === undefined ? undefined : `\${${expr}}`;
+  }
+
+  /** The identifier a plain Reference renders to inside an expression (no braces); undefined for any other token. */
+  function referenceInExpression(token: unknown): string | undefined {
+    const identifier = referenceIdentifier(token);
     return identifier !== undefined && plainString(identifier) ? identifier : undefined;
   }
 
   /** `name(arg, ...)` as cdktf's FunctionCall writes it inside an expression; undefined when cdktf must. */
   function callExpression(token: unknown, depth: number): string | undefined {
+    // Without a FunctionCall prototype (an older cdktf) nothing matches: every call goes to cdktf.
     if (depth > MAX_CALL_DEPTH || typeof token !== "object" || token === null) return undefined;
-    if (references!.functionCallPrototype === undefined || Object.getPrototypeOf(token) !== references!.functionCallPrototype)
-      return undefined;
+    if (Object.getPrototypeOf(token) !== references!.functionCallPrototype) return undefined;
     const { name, args } = token as FunctionCallToken;
     if (typeof name !== "string" || !FUNCTION_NAME.test(name) || !Array.isArray(args)) return undefined;
     const parts: string[] = [];
@@ -298,16 +312,8 @@ export function fastResolve(delegate: Resolve, encoding: EncodingModule, referen
       if (arg.length >= 2 && arg.startsWith('"') && arg.endsWith('"')) return SIMPLE_LITERAL.test(arg.slice(1, -1)) ? arg : undefined;
       return SIMPLE_LITERAL.test(arg) ? `"${arg}"` : undefined;
     }
-    return referenceInExpression(arg) ?? callExpression(wholeToken(arg), depth + 1);
-  }
-
-  /** What cdktf renders for a string that is one whole function call of the covered kind; undefined otherwise. */
-  function wholeCall(s: string): string | undefined {
-    if (!references?.functionCallPrototype) return undefined;
-    const expr = callExpression(wholeToken(s), 0);
-    if (expr === undefined) return undefined;
-    entryShortcut ??= shortcutAllowed(entryOptions);
-    return entryShortcut ? `\${${expr}}` : undefined;
+    const token = wholeToken(arg);
+    return referenceInExpression(token) ?? callExpression(token, depth + 1);
   }
 
   /** One child: walked, or resolved by cdktf with the prefix cdktf would have reached it with. */
