@@ -49,12 +49,52 @@ export interface PanelSpec {
   readonly mappings?: Readonly<Record<string, readonly [string, string]>>;
 }
 
+/** A panel's place on the grid: width in columns (of 24) and height in rows. */
+export interface PanelSize {
+  readonly w: number;
+  readonly h: number;
+}
+
+/** What a panel may set beyond its title, size and queries. */
+export type PanelExtras = Pick<PanelSpec, "description" | "unit" | "min" | "max" | "thresholds" | "mappings">;
+
+/** A stat panel: the last value of each series. */
+export const stat = (title: string, size: PanelSize, queries: readonly Query[], extras: PanelExtras = {}): PanelSpec => ({
+  title,
+  type: "stat",
+  ...size,
+  queries,
+  ...extras,
+});
+
+/**
+ * A time series panel, half the dashboard wide. Its axis starts at 0: every series on these
+ * dashboards is a rate, a size, a count or a lag, and a floating axis exaggerates small changes.
+ */
+export const timeseries = (title: string, queries: readonly Query[], extras: PanelExtras = {}): PanelSpec => ({
+  title,
+  type: "timeseries",
+  w: 12,
+  h: 8,
+  min: 0,
+  queries,
+  ...extras,
+});
+
 export interface DashboardSpec {
   readonly uid: string;
   readonly title: string;
   readonly tags: readonly string[];
   readonly panels: readonly PanelSpec[];
 }
+
+/** One of our dashboards: its uid from DASHBOARD_UIDS, its title under "UpdateIO / ", tagged "updateio" and its key. */
+export const dashboard = (key: keyof typeof DASHBOARD_UIDS, title: string, panels: readonly PanelSpec[]): DashboardSpec => ({
+  uid: DASHBOARD_UIDS[key],
+  title: `UpdateIO / ${title}`,
+  tags: ["updateio", key],
+  panels,
+});
 
 // Selector helpers: one place that knows the label names.
 export const job = (name: ScrapeJob) => `job="${name}"`;
