@@ -222,6 +222,13 @@ const dataService = z.strictObject({
   cpuShares,
 });
 
+/** Replicas of a data store (Postgres standbys, Redis replicas); they share the one host with it. */
+const storeReplicas = z
+  .int({ error: "must be a whole number" })
+  .min(0, { error: "must be 0 or more" })
+  .max(3, { error: "must be at most 3 on one host" })
+  .default(0);
+
 const days = (max: number, example: string) =>
   z
     .int({ error: "must be a whole number of days" })
@@ -255,11 +262,7 @@ const offsite = z.strictObject({
 
 const postgres = dataService.extend({
   /** Streaming replicas (read-only alias postgres-ro). */
-  replicas: z
-    .int({ error: "must be a whole number" })
-    .min(0, { error: "must be 0 or more" })
-    .max(3, { error: "must be at most 3 on one host" })
-    .default(0),
+  replicas: storeReplicas,
   /** PgBouncer in front of the primary (transaction pooling) for the services; migrations stay direct. */
   pooler: z.boolean({ error: "must be true or false" }).default(false),
   poolerImage: imageRef.optional(),
@@ -295,11 +298,7 @@ const postgres = dataService.extend({
 
 const redis = dataService.extend({
   /** Replicas following the master (prod: 1, with Sentinels for failover). */
-  replicas: z
-    .int({ error: "must be a whole number" })
-    .min(0, { error: "must be 0 or more" })
-    .max(3, { error: "must be at most 3 on one host" })
-    .default(0),
+  replicas: storeReplicas,
   /** Sentinels watching the master: 0 (none) or an odd number ≥ 3 so a majority can decide. */
   sentinels: z
     .int({ error: "must be a whole number" })

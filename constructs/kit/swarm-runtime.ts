@@ -96,6 +96,8 @@ export class SwarmRuntime implements ServiceRuntime {
       { label: LABELS.environment, value: spec.environment },
       { label: LABELS.service, value: spec.service },
     ];
+    // The files belong to the service's user, which runs unprivileged: a 0400 secret is readable by its owner only.
+    const ownedFile = (fileName: string, fileMode: number) => ({ fileName, fileUid: uid, fileGid: gid, fileMode });
 
     const secrets = spec.secrets.map((s) => {
       const value = asReference(scope, `secret-${s.name}-value`, s.value);
@@ -108,10 +110,7 @@ export class SwarmRuntime implements ServiceRuntime {
       return {
         secretId: secret.id,
         secretName: secret.name,
-        fileName: `${SECURE_DEFAULTS.secretsDir}/${s.name}`,
-        fileUid: uid,
-        fileGid: gid,
-        fileMode: SECRET_FILE_MODE,
+        ...ownedFile(`${SECURE_DEFAULTS.secretsDir}/${s.name}`, SECRET_FILE_MODE),
       };
     });
     const configs = spec.configDirs.flatMap((dir, i) =>
@@ -126,10 +125,7 @@ export class SwarmRuntime implements ServiceRuntime {
         return {
           configId: config.id,
           configName: config.name,
-          fileName: `${dir.path}/${f.name}`,
-          fileUid: uid,
-          fileGid: gid,
-          fileMode: f.executable ? CONFIG_EXEC_MODE : CONFIG_FILE_MODE,
+          ...ownedFile(`${dir.path}/${f.name}`, f.executable ? CONFIG_EXEC_MODE : CONFIG_FILE_MODE),
         };
       }),
     );
