@@ -85,6 +85,15 @@ interface Options {
   quick: boolean;
 }
 
+/** The flags that take a count: the option each sets and the least count it takes. */
+const COUNT_FLAGS = {
+  "--runs": ["runs", 1],
+  "--cli-runs": ["cliRuns", 0],
+  "--scale-runs": ["scaleRuns", 1],
+  "--profile-runs": ["profileRuns", 1],
+  "--runtime-runs": ["runtimeRuns", 1],
+} as const;
+
 function parseOptions(argv: readonly string[]): Options {
   const quick = argv.includes("--quick");
   const opts: Options = {
@@ -108,29 +117,19 @@ function parseOptions(argv: readonly string[]): Options {
     const eq = arg.indexOf("=");
     const [flag, inline] = eq >= 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
     const value = () => inline ?? argv[++i];
+    if (Object.hasOwn(COUNT_FLAGS, flag)) {
+      const [key, least] = COUNT_FLAGS[flag as keyof typeof COUNT_FLAGS];
+      opts[key] = count(flag, value(), least);
+      continue;
+    }
     switch (flag) {
       case "--quick":
-        break;
-      case "--runs":
-        opts.runs = count(flag, value(), 1);
-        break;
-      case "--cli-runs":
-        opts.cliRuns = count(flag, value(), 0);
-        break;
-      case "--scale-runs":
-        opts.scaleRuns = count(flag, value(), 1);
-        break;
-      case "--profile-runs":
-        opts.profileRuns = count(flag, value(), 1);
         break;
       case "--profile":
         opts.profile = true;
         break;
       case "--no-profile":
         opts.profile = false;
-        break;
-      case "--runtime-runs":
-        opts.runtimeRuns = count(flag, value(), 1);
         break;
       case "--cpu-prof":
         opts.cpuProf = true;

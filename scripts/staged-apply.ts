@@ -11,7 +11,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { forEachFlag } from "./lib/argv";
+import { forEachFlag, setOptions } from "./lib/argv";
 import { parseStagesFile, STACK_NAME, stackDigest, StagesFileError, TARGET_ADDRESS, type FileStack } from "./review/stages-file";
 
 export const USAGE = `usage: npm run apply:staged -- --stack <name> --stages <file> [options]
@@ -62,44 +62,17 @@ export function parseArgs(argv: readonly string[]): ApplyOptions {
   };
   forEachFlag(
     argv,
-    (flag, value, arg) => {
-      switch (flag) {
-        case "--stack":
-          o.stack = value();
-          break;
-        case "--stages":
-          o.stages = value();
-          break;
-        case "--dir":
-          o.dir = value();
-          break;
-        case "--check":
-          o.check = value();
-          break;
-        case "--pause": {
-          const v = value();
-          if (!/^\d{1,4}$/.test(v) || Number(v) > 3600)
-            throw new InputError(`--pause "${v}" must be a whole number of seconds from 0 to 3600`);
-          o.pauseSeconds = Number(v);
-          break;
-        }
-        case "--auto-approve":
-          o.autoApprove = true;
-          break;
-        case "--skip-init":
-          o.skipInit = true;
-          break;
-        case "--dry-run":
-          o.dryRun = true;
-          break;
-        case "-h":
-        case "--help":
-          o.help = true;
-          break;
-        default:
-          throw new InputError(`unknown option ${arg}`);
-      }
-    },
+    setOptions(o, {
+      values: { "--stack": "stack", "--stages": "stages", "--dir": "dir", "--check": "check" },
+      switches: { "--auto-approve": "autoApprove", "--skip-init": "skipInit", "--dry-run": "dryRun", "-h": "help", "--help": "help" },
+      other: (flag, value, arg) => {
+        if (flag !== "--pause") throw new InputError(`unknown option ${arg}`);
+        const v = value();
+        if (!/^\d{1,4}$/.test(v) || Number(v) > 3600)
+          throw new InputError(`--pause "${v}" must be a whole number of seconds from 0 to 3600`);
+        o.pauseSeconds = Number(v);
+      },
+    }),
     (message) => new InputError(message),
   );
   if (o.help) return o as ApplyOptions;

@@ -23,3 +23,29 @@ export function forEachFlag(
     onFlag(flag, value, arg);
   }
 }
+
+/** The keys of T whose option may hold a V. */
+type OptionKey<T, V> = { [K in keyof T]-?: V extends T[K] ? K : never }[keyof T];
+
+export interface FlagTables<T> {
+  /** Flags that take a value, and the string option each stores it in. */
+  readonly values: Readonly<Record<string, OptionKey<T, string>>>;
+  /** Bare flags, and the boolean option each sets to true. */
+  readonly switches: Readonly<Record<string, OptionKey<T, true>>>;
+  /** Any other flag: the flags that need their own handling, and the error for an unknown one. */
+  readonly other: (flag: string, value: () => string, arg: string) => void;
+}
+
+/** A forEachFlag handler that fills `opts` from tables of flags. */
+export function setOptions<T extends object>(opts: T, tables: FlagTables<T>): (flag: string, value: () => string, arg: string) => void {
+  // Object.hasOwn: a flag such as "constructor" must not find an inherited property.
+  return (flag, value, arg) => {
+    if (Object.hasOwn(tables.values, flag)) {
+      const key = tables.values[flag]!;
+      opts[key] = value() as T[typeof key];
+    } else if (Object.hasOwn(tables.switches, flag)) {
+      const key = tables.switches[flag]!;
+      opts[key] = true as T[typeof key];
+    } else tables.other(flag, value, arg);
+  };
+}

@@ -1,5 +1,5 @@
 /** Command-line options of `npm run review` (pure parsing; the CLI decides what to do with errors). */
-import { forEachFlag } from "../lib/argv";
+import { forEachFlag, setOptions } from "../lib/argv";
 
 export const USAGE = `usage: npm run review -- [options]
 
@@ -38,37 +38,14 @@ export function parseOptions(argv: readonly string[]): Options {
   const stacks: string[] = [];
   forEachFlag(
     argv,
-    (flag, value, arg) => {
-      switch (flag) {
-        case "--out":
-          opts.out = value();
-          break;
-        case "--from":
-          opts.from = value();
-          break;
-        case "--against":
-          opts.against = value();
-          break;
-        case "--against-git":
-          opts.againstGit = value();
-          break;
-        case "--stack":
-          stacks.push(value());
-          break;
-        case "--stages-json":
-          opts.stagesJson = value();
-          break;
-        case "--quiet":
-          opts.quiet = true;
-          break;
-        case "-h":
-        case "--help":
-          opts.help = true;
-          break;
-        default:
-          throw new UsageError(`unknown option ${arg}`);
-      }
-    },
+    setOptions(opts, {
+      values: { "--out": "out", "--from": "from", "--against": "against", "--against-git": "againstGit", "--stages-json": "stagesJson" },
+      switches: { "--quiet": "quiet", "-h": "help", "--help": "help" },
+      other: (flag, value, arg) => {
+        if (flag !== "--stack") throw new UsageError(`unknown option ${arg}`);
+        stacks.push(value());
+      },
+    }),
     (message) => new UsageError(message),
   );
   if (opts.against !== undefined && opts.againstGit !== undefined)
