@@ -121,6 +121,7 @@ const STORE_SAMPLES: readonly Sample[] = [
 const SAMPLES: readonly Sample[] = [
   ...STORE_SAMPLES,
   { asset: "constructs/postgres/assets/backup.sh", name: "daily schedule", render: () => renderBackupScript(backupInput) },
+  { asset: "constructs/kit/assets/restore-args.sh", name: "inside Redis's restore.sh", render: () => renderRedisRestoreScript("/backups") },
   {
     asset: "constructs/kit/assets/scheduler-loop.sh",
     name: "inside the scheduler",

@@ -2,7 +2,8 @@
  * Pure renderers for ScheduledBackup: the generic scheduler (`assets/scheduled-backup.sh`: schedule,
  * retention by count, status file, healthcheck, textfile metrics) with a store's hooks inlined,
  * and the off-host copy (`assets/offsite-copy.sh`, rclone; PostgresBackup's too, with its own copy
- * step), and the textfile metrics function both schedulers write. Every value is checked against an
+ * step), the textfile metrics function both schedulers write, and the argument handling the stores'
+ * restore scripts share (`assets/restore-args.sh`). Every value is checked against an
  * allow-list before it is filled in: the scripts end up in Terraform strings and in shell, so no
  * value may hold a quote, a space, `$`, `${` or `%{`.
  */
@@ -15,6 +16,7 @@ const OFFSITE_SH = readAsset(ASSETS, "offsite-copy.sh");
 const OFFSITE_SNAPSHOTS_SH = readAsset(ASSETS, "offsite-copy-snapshots.sh");
 const SCHEDULER_RUN_SH = readAsset(ASSETS, "scheduler-run.sh");
 const SCHEDULER_LOOP_SH = readAsset(ASSETS, "scheduler-loop.sh");
+const RESTORE_ARGS_SH = readAsset(ASSETS, "restore-args.sh");
 
 /**
  * A fragment asset (a part of a script, inlined at synth) filled in: its leading comment lines (the
@@ -55,6 +57,15 @@ export const BACKUP_PATTERNS = {
   offsiteRegion: /^[a-z0-9-]+$/,
   offsiteProvider: /^[A-Za-z0-9]+$/,
 } as const;
+
+/**
+ * The argument handling of a store's restore.sh (`assets/restore-args.sh`): the value of its
+ * @@RESTORE_ARGS@@, for snapshots named `*<suffix>` (the store's ScheduledBackup suffix).
+ */
+export function restoreArgs(suffix: string): string {
+  if (!BACKUP_PATTERNS.suffix.test(suffix)) throw new Error(`restoreArgs: suffix "${suffix}" must be like ".rdb" or ".tar.gz"`);
+  return fillFragment(RESTORE_ARGS_SH, { SUFFIX: suffix }, "restoreArgs");
+}
 
 /** When backups run: every `everyMinutes`, on UTC midnight + `at` + k × everyMinutes. */
 export interface BackupSchedule {

@@ -8,13 +8,7 @@ umask 077
 : "${BACKUP_ROOT:=@@BACKUP_ROOT@@}"
 src=${1:-}
 data=${2:-}
-if [ -z "$src" ] || [ -z "$data" ]; then echo "usage: sh restore.sh <snapshot.tar.gz|latest> <data directory>" >&2; exit 2; fi
-if [ "$src" = latest ]; then
-  src=$(find "$BACKUP_ROOT/snapshots" -maxdepth 1 -name '*.tar.gz' ! -name '.tmp-*' | sort | tail -n 1)
-  [ -n "$src" ] || { echo "error: no snapshot in $BACKUP_ROOT/snapshots" >&2; exit 1; }
-fi
-[ -f "$src" ] || { echo "error: $src is not a file" >&2; exit 1; }
-[ -d "$data" ] || { echo "error: $data is not a directory" >&2; exit 1; }
+@@RESTORE_ARGS@@
 tar -tzf "$src" >/dev/null || { echo "error: $src is not a readable tar.gz" >&2; exit 1; }
 aside="$data/pre-restore-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir "$aside"

@@ -1,6 +1,7 @@
 /** Pure renderers for EdgeBackup: the scheduler's hooks and the restore script (assets/caddy-*.sh). */
 import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { restoreArgs } from "../../kit/scheduled-backup-script";
 
 const ASSETS = join(__dirname, "..", "assets");
 const HOOKS_SH = readAsset(ASSETS, "caddy-backup-hooks.sh");
@@ -15,5 +16,5 @@ export function renderEdgeBackupHooks(dataDir: string): string {
 /** `restore.sh <snapshot.tar.gz|latest> <data dir>` (edge stopped). */
 export function renderEdgeRestoreScript(backupRoot: string): string {
   if (!ABS_PATH.test(backupRoot)) throw new Error(`renderEdgeRestoreScript: backupRoot "${backupRoot}" must be an absolute path`);
-  return fillAsset(RESTORE_SH, { BACKUP_ROOT: backupRoot }, "renderEdgeRestoreScript");
+  return fillAsset(RESTORE_SH, { BACKUP_ROOT: backupRoot, RESTORE_ARGS: restoreArgs(".tar.gz") }, "renderEdgeRestoreScript");
 }

@@ -9,13 +9,7 @@ umask 027
 : "${DB_NAME:=@@DB_NAME@@}"
 src=${1:-}
 data=${2:-}
-if [ -z "$src" ] || [ -z "$data" ]; then echo "usage: sh restore.sh <snapshot.db.gz|latest> <data directory>" >&2; exit 2; fi
-if [ "$src" = latest ]; then
-  src=$(find "$BACKUP_ROOT/snapshots" -maxdepth 1 -name '*.db.gz' ! -name '.tmp-*' | sort | tail -n 1)
-  [ -n "$src" ] || { echo "error: no snapshot in $BACKUP_ROOT/snapshots" >&2; exit 1; }
-fi
-[ -f "$src" ] || { echo "error: $src is not a file" >&2; exit 1; }
-[ -d "$data" ] || { echo "error: $data is not a directory" >&2; exit 1; }
+@@RESTORE_ARGS@@
 gzip -t "$src" || { echo "error: $src is not a readable gzip file" >&2; exit 1; }
 aside="$data/pre-restore-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir "$aside"

@@ -1,6 +1,7 @@
 /** Pure renderers for GrafanaBackup: the scheduler's hooks and the restore script (assets/grafana-*.sh). */
 import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { restoreArgs } from "../../kit/scheduled-backup-script";
 
 const ASSETS = join(__dirname, "..", "assets");
 const HOOKS_SH = readAsset(ASSETS, "grafana-backup-hooks.sh");
@@ -17,5 +18,9 @@ export function renderGrafanaBackupHooks(dbFile: string): string {
 export function renderGrafanaRestoreScript(backupRoot: string, dbName: string = "grafana.db"): string {
   if (!ABS_PATH.test(backupRoot)) throw new Error(`renderGrafanaRestoreScript: backupRoot "${backupRoot}" must be an absolute path`);
   if (!FILE.test(dbName)) throw new Error(`renderGrafanaRestoreScript: dbName "${dbName}" must be a file name ending in .db`);
-  return fillAsset(RESTORE_SH, { BACKUP_ROOT: backupRoot, DB_NAME: dbName }, "renderGrafanaRestoreScript");
+  return fillAsset(
+    RESTORE_SH,
+    { BACKUP_ROOT: backupRoot, RESTORE_ARGS: restoreArgs(".db.gz"), DB_NAME: dbName },
+    "renderGrafanaRestoreScript",
+  );
 }

@@ -15,13 +15,7 @@ umask 077
 : "${AOF_NAME:=appendonly.aof}"
 src=${1:-}
 data=${2:-}
-if [ -z "$src" ] || [ -z "$data" ]; then echo "usage: sh restore.sh <snapshot.rdb|latest> <data directory>" >&2; exit 2; fi
-if [ "$src" = latest ]; then
-  src=$(find "$BACKUP_ROOT/snapshots" -maxdepth 1 -name '*.rdb' ! -name '.tmp-*' | sort | tail -n 1)
-  [ -n "$src" ] || { echo "error: no snapshot in $BACKUP_ROOT/snapshots" >&2; exit 1; }
-fi
-[ -f "$src" ] || { echo "error: $src is not a file" >&2; exit 1; }
-[ -d "$data" ] || { echo "error: $data is not a directory" >&2; exit 1; }
+@@RESTORE_ARGS@@
 redis-check-rdb "$src" 2>&1 | grep -q 'RDB looks OK' || { echo "error: $src does not verify (redis-check-rdb)" >&2; exit 1; }
 aside="$data/pre-restore-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir "$aside"

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { restoreArgs } from "../../kit/scheduled-backup-script";
 
 const ASSETS = join(__dirname, "..", "assets");
 const HOOKS_SH = readAsset(ASSETS, "backup-hooks.sh");
@@ -62,5 +63,5 @@ export function renderRedisBackupHooks(input: RedisBackupHooksInput): string {
 /** `restore.sh <snapshot.rdb|latest> <data dir>`: see assets/restore.sh. */
 export function renderRedisRestoreScript(backupRoot: string): string {
   if (!ABS_PATH.test(backupRoot)) throw new Error(`renderRedisRestoreScript: backupRoot "${backupRoot}" must be an absolute path`);
-  return fillAsset(RESTORE_SH, { BACKUP_ROOT: backupRoot }, "renderRedisRestoreScript");
+  return fillAsset(RESTORE_SH, { BACKUP_ROOT: backupRoot, RESTORE_ARGS: restoreArgs(".rdb") }, "renderRedisRestoreScript");
 }
