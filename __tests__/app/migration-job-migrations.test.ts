@@ -10,6 +10,7 @@ import type { AppServiceSettings } from "../../constructs/app/app-settings";
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
 import { loadEnvironmentConfig } from "../../environments/load";
+import { DEV_API_SETTINGS } from "../support/construct-app-settings";
 import { sharedEnvironment } from "../support/stacks";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 
@@ -17,16 +18,7 @@ const OUT = testOutdir("migration-job-migrations-test");
 const ROOT = mkdtempSync(join(tmpdir(), "updateio-migrations-"));
 afterAll(() => rmSync(ROOT, { recursive: true, force: true }));
 
-const apiConfig: AppServiceSettings = {
-  image: { kind: "registry", ref: "updateio-dev/api:dev" },
-  replicas: 1,
-  memoryMb: 768,
-  cpuShares: 512,
-  port: 3000,
-  env: { NODE_ENV: "development" },
-  features: {},
-  debugPorts: [],
-};
+const apiConfig: AppServiceSettings = { ...DEV_API_SETTINGS, image: { kind: "registry", ref: "updateio-dev/api:dev" }, debugPorts: [] };
 
 let n = 0;
 /** A Prisma-style migrations folder with two migrations. */

@@ -4,19 +4,19 @@ import { ServiceImage } from "../../constructs/kit/service-image";
 import { MigrationJob } from "../../constructs/app/migration-job";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
 import type { AppServiceSettings } from "../../constructs/app/app-settings";
+import { PROD_API_SETTINGS } from "../support/construct-app-settings";
+import { API_IMAGE, POSTGRES_IMAGE } from "../support/construct-images";
+import { synthConstruct } from "../support/construct-harness";
 import { errorOf } from "../support/helpers";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("migration-job-test");
 
-const API_IMAGE = `ghcr.io/updateio/api:1.4.0@sha256:${"a1".repeat(32)}`;
+// More replicas and a debug port: the job must still run once and publish nothing.
 const apiConfig: AppServiceSettings = {
-  image: { kind: "registry", ref: API_IMAGE },
+  ...PROD_API_SETTINGS,
   replicas: 3,
   memoryMb: 768,
-  cpuShares: 1024,
-  port: 3000,
-  env: { NODE_ENV: "production" },
   features: { newOnboarding: true },
   debugPorts: [9229],
 };
@@ -25,7 +25,7 @@ describe("MigrationJob", () => {
   const stack = testStack(OUT, "prod");
   const postgres = new PostgresCluster(stack, "postgres", {
     environment: "prod",
-    image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`,
+    image: POSTGRES_IMAGE,
     memoryMb: 512,
   });
   const image = new ServiceImage(stack, "api-image", { ref: API_IMAGE });
@@ -38,8 +38,7 @@ describe("MigrationJob", () => {
     memoryMb: 512,
     logLevel: "info",
   });
-  const { text, containers, named, key } = synthJson(stack);
-  const c = named("prod-api-migrate");
+  const { text, containers, named, key, ref, server: c } = synthConstruct(stack, "prod-api-migrate");
 
   it("is its own job construct: one container (plus seed and secrets owner) at the paths the job always had", () => {
     const names = containers.map((x) => x.name as string).filter((n) => n.startsWith("prod-api-migrate"));
@@ -111,9 +110,7 @@ describe("MigrationJob", () => {
   it("connects as the schema owner, over the postgres network only, after postgres is healthy", () => {
     expect(c.env).toContain("DATABASE_USER=updateio_owner");
     expect(c.env).toContain("DATABASE_URL_FILE=/run/secrets/database_url");
-    expect(c.networks_advanced).toEqual([
-      { name: `\${docker_network.${key("docker_network", "prod-postgres")}.name}`, aliases: ["api-migrate"] },
-    ]);
+    expect(c.networks_advanced).toEqual([{ name: ref("docker_network", "prod-postgres"), aliases: ["api-migrate"] }]);
     expect(c.depends_on).toContain(`docker_container.${key("docker_container", "prod-postgres")}`);
     const seed = named("prod-api-migrate-seed");
     const url = seed.upload.find((u: Json) => u.file === "/run/secrets/database_url").content;

@@ -6,37 +6,14 @@ import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
 import { RedisCache } from "../../constructs/redis/redis-cache";
 import { UpdateioService, type UpdateioServiceProps } from "../../constructs/app/updateio-service";
-import type { AppServiceSettings } from "../../constructs/app/app-settings";
 import { RabbitBroker } from "../../constructs/rabbitmq/rabbit-broker";
+import { DEV_API_SETTINGS, PROD_API_SETTINGS } from "../support/construct-app-settings";
+import { API_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../support/construct-images";
 import { errorOf } from "../support/helpers";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 import { HARDENED_CONTAINER } from "../support/synth-expectations";
 
 const OUT = testOutdir("updateio-service-test");
-
-const APP_IMAGE = `ghcr.io/updateio/api:1.4.0@sha256:${"a1".repeat(32)}`;
-
-const registryConfig: AppServiceSettings = {
-  image: { kind: "registry", ref: APP_IMAGE },
-  replicas: 2,
-  memoryMb: 512,
-  cpuShares: 1024,
-  port: 3000,
-  env: { NODE_ENV: "production" },
-  features: { newOnboarding: true, betaSearch: false },
-  debugPorts: [],
-};
-
-const buildConfig: AppServiceSettings = {
-  image: { kind: "build", context: "../updateio/api", dockerfile: "Dockerfile", devCommand: ["npm", "run", "dev"], mountPath: "/app" },
-  replicas: 1,
-  memoryMb: 768,
-  cpuShares: 512,
-  port: 3000,
-  env: { NODE_ENV: "development" },
-  features: {},
-  debugPorts: [9229],
-};
 
 function build(
   extra: (ctx: { stack: TerraformStack; edge: PlatformNetwork; egress: PlatformNetwork }) => Partial<UpdateioServiceProps> = () => ({}),
@@ -46,13 +23,11 @@ function build(
   const stack = testStack(OUT, env);
   const edge = new PlatformNetwork(stack, "edge-network", { environment: env, purpose: "edge" });
   const egress = new PlatformNetwork(stack, "egress-network", { environment: env, purpose: "egress", internal: false });
-  const pg = withData
-    ? new PostgresCluster(stack, "postgres", { environment: env, image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`, memoryMb: 512 })
-    : undefined;
+  const pg = withData ? new PostgresCluster(stack, "postgres", { environment: env, image: POSTGRES_IMAGE, memoryMb: 512 }) : undefined;
   const redis = withData
     ? new RedisCache(stack, "redis", {
         environment: env,
-        image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`,
+        image: REDIS_IMAGE,
         memoryMb: 128,
         apps: ["api"],
       })
@@ -60,7 +35,7 @@ function build(
   const svc = new UpdateioService(stack, "api", {
     environment: env,
     service: "api",
-    config: registryConfig,
+    config: PROD_API_SETTINGS,
     logLevel: "info",
     networks: [{ network: edge }],
     uses: pg && redis ? [{ target: pg }, { target: redis, role: "api" }] : [],
@@ -83,7 +58,7 @@ describe("UpdateioService (registry image, prod-like)", () => {
       .filter((n) => n.startsWith("prod-api"));
     expect(names.sort()).toEqual(["prod-api-1", "prod-api-2", "prod-api-secrets-owner", "prod-api-seed"]);
     expect(svc.port).toBe(3000);
-    expect(text).toContain(APP_IMAGE);
+    expect(text).toContain(API_IMAGE);
   });
 
   it("runs one hardened container per replica as the node user", () => {
@@ -182,14 +157,14 @@ describe("UpdateioService (registry image, prod-like)", () => {
   });
 
   it("pulls the registry image once for all replicas", () => {
-    expect(Object.values(json.resource.docker_image).map((i) => (i as Json).name)).toContain(APP_IMAGE);
+    expect(Object.values(json.resource.docker_image).map((i) => (i as Json).name)).toContain(API_IMAGE);
     expect(api1.image).toBe(named("prod-api-2").image);
   });
 });
 
 describe("UpdateioService (dev: built from source, hot reload, debug)", () => {
   const { named, key, json } = build(
-    ({ egress }) => ({ config: buildConfig, debug: true, logLevel: "debug", networks: [{ network: egress }] }),
+    ({ egress }) => ({ config: DEV_API_SETTINGS, debug: true, logLevel: "debug", networks: [{ network: egress }] }),
     "dev",
     false,
   );
@@ -225,11 +200,13 @@ describe("UpdateioService (dev: built from source, hot reload, debug)", () => {
   });
 
   it("builds with debug ports on internal networks only (the forwarder publishes them)", () => {
-    expect(() => build(({ edge }) => ({ config: buildConfig, debug: true, networks: [{ network: edge }] }), "dev", false)).not.toThrow();
+    expect(() =>
+      build(({ edge }) => ({ config: DEV_API_SETTINGS, debug: true, networks: [{ network: edge }] }), "dev", false),
+    ).not.toThrow();
   });
 
   it("rejects a secret-looking variable in the config's env, naming it", () => {
-    expect(() => build(() => ({ config: { ...registryConfig, env: { STRIPE_API_KEY: "sk_live" } } }), "prod", false)).toThrow(
+    expect(() => build(() => ({ config: { ...PROD_API_SETTINGS, env: { STRIPE_API_KEY: "sk_live" } } }), "prod", false)).toThrow(
       /env\.STRIPE_API_KEY: looks like a secret/,
     );
   });
@@ -246,7 +223,7 @@ describe("UpdateioService with a broker connection (addApp) and its props", () =
     });
     const redis = new RedisCache(stack, "redis", {
       environment: "prod",
-      image: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`,
+      image: REDIS_IMAGE,
       memoryMb: 128,
       apps: ["discord-bot"],
     });
@@ -254,7 +231,7 @@ describe("UpdateioService with a broker connection (addApp) and its props", () =
     new UpdateioService(stack, "discord-bot", {
       environment: "prod",
       service: "discord-bot",
-      config: { ...registryConfig, port: 3001 },
+      config: { ...PROD_API_SETTINGS, port: 3001 },
       logLevel: "info",
       uses: [{ target: redis, role: "discord-bot" }],
       connections: [amqp],
@@ -272,7 +249,7 @@ describe("UpdateioService with a broker connection (addApp) and its props", () =
     const message = errorOf(() =>
       build(() => ({
         service: "Api",
-        config: { ...registryConfig, port: 0, replicas: 0, features: { "new-flag": true }, debugPorts: [70000] },
+        config: { ...PROD_API_SETTINGS, port: 0, replicas: 0, features: { "new-flag": true }, debugPorts: [70000] },
       })),
     );
     expect(message).toMatch(/^UpdateioService prod\/api is invalid:$/m);

@@ -6,7 +6,8 @@ import { renderCaddyfile, type CaddyRoute } from "../../constructs/edge/renderer
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { suppressionsOf } from "../../constructs/policy/policy-aspect";
 import { errorOf } from "../support/helpers";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthConstruct } from "../support/construct-harness";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("edge-proxy-test");
 
@@ -40,16 +41,12 @@ function build(
     ...overrides({ stack, edge, egress }),
   });
   after({ stack, proxy });
-  const { text, json, named, key } = synthJson(stack);
+  const synth = synthConstruct(stack, "prod-edge");
   return {
     proxy,
-    text,
-    json,
-    server: named("prod-edge"),
-    seed: named("prod-edge-seed"),
-    key,
+    ...synth,
     /** The Caddyfile as synthesized (the seed's only upload). */
-    uploaded: (named("prod-edge-seed").upload as Json[])[0]!.content as string,
+    uploaded: (synth.seed.upload as Json[])[0]!.content as string,
   };
 }
 
@@ -67,7 +64,7 @@ function expectedCaddyfile(routes: readonly CaddyRoute[]): string {
 }
 
 describe("EdgeProxy", () => {
-  const { proxy, text, json, server, seed, key } = build();
+  const { proxy, text, json, server, seed, key, ref } = build();
 
   it("creates the server, its seed, image and volumes under the same construct paths (logical ids)", () => {
     // A changed path changes the logical id, and Terraform would destroy and recreate the resource.
@@ -97,7 +94,7 @@ describe("EdgeProxy", () => {
   it("uploads through a never-started seed with no network", () => {
     expect(seed).toMatchObject({ start: false, must_run: false, network_mode: "none", read_only: false, memory: 16 });
     expect(seed.volumes).toEqual([
-      { volume_name: `\${docker_volume.${key("docker_volume", "prod-edge-config")}.name}`, container_path: "/etc/caddy", read_only: false },
+      { volume_name: ref("docker_volume", "prod-edge-config"), container_path: "/etc/caddy", read_only: false },
     ]);
   });
 
@@ -144,17 +141,14 @@ describe("EdgeProxy", () => {
 
   it("joins the egress network (ACME, published ports) and the internal edge network", () => {
     const names = server.networks_advanced.map((n: Json) => n.name);
-    expect(names).toEqual([
-      `\${docker_network.${key("docker_network", "prod-egress")}.name}`,
-      `\${docker_network.${key("docker_network", "prod-edge")}.name}`,
-    ]);
+    expect(names).toEqual([ref("docker_network", "prod-egress"), ref("docker_network", "prod-edge")]);
     expect(server.networks_advanced.every((n: Json) => JSON.stringify(n.aliases) === '["edge"]')).toBe(true);
   });
 
   it("delivers the rendered Caddyfile through the seed, mounted read-only at /etc/caddy", () => {
     expect(seed.upload).toEqual([{ file: "/etc/caddy/Caddyfile", content: proxy.caddyfile, executable: false }]);
     expect(server.volumes).toContainEqual({
-      volume_name: `\${docker_volume.${key("docker_volume", "prod-edge-config")}.name}`,
+      volume_name: ref("docker_volume", "prod-edge-config"),
       container_path: "/etc/caddy",
       read_only: true,
     });
@@ -169,7 +163,7 @@ describe("EdgeProxy", () => {
 
   it("keeps certificates on a data volume (protected when asked) and XDG paths off the rootfs", () => {
     expect(server.volumes).toContainEqual({
-      volume_name: `\${docker_volume.${key("docker_volume", "prod-edge-data")}.name}`,
+      volume_name: ref("docker_volume", "prod-edge-data"),
       container_path: "/data",
       read_only: false,
     });

@@ -7,11 +7,10 @@ import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { suppressionsOf } from "../../constructs/policy/policy-aspect";
-import { testOutdir, testStack } from "../support/test-stack";
+import { serviceProps, WORKER_IMAGE } from "../support/construct-kit-service";
+import { containersOf, resourceKey, testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("hardened-service-test");
-
-const IMAGE = `registry.example/worker:1.2.3@sha256:${"ab".repeat(32)}`;
 
 interface Fixture {
   stack: TerraformStack;
@@ -26,34 +25,28 @@ function fixture(): Fixture {
     stack,
     internal: new PlatformNetwork(stack, "internal-net", { environment: "dev", purpose: "backend" }),
     egress: new PlatformNetwork(stack, "egress-net", { environment: "dev", purpose: "egress", internal: false }),
-    image: new ServiceImage(stack, "image", { ref: IMAGE }),
+    image: new ServiceImage(stack, "image", { ref: WORKER_IMAGE }),
   };
 }
 
 function props(f: Fixture, overrides: Partial<HardenedServiceProps> = {}): HardenedServiceProps {
-  return {
-    environment: "dev",
-    service: "worker",
-    component: "app",
-    image: f.image,
-    memoryMb: 256,
-    networks: [{ network: f.internal }],
-    healthcheck: { test: ["CMD", "true"] },
-    ...overrides,
-  };
+  return serviceProps({ environment: "dev", service: "worker", image: f.image, network: f.internal }, overrides);
 }
 
-type Json = Record<string, any>;
+/** A HardenedService of props(f, overrides) on the fixture's stack, with construct id `id`. */
+function service(f: Fixture, overrides: Partial<HardenedServiceProps> = {}, id = "worker"): HardenedService {
+  return new HardenedService(f.stack, id, props(f, overrides));
+}
+
 function synth(f: Fixture): { text: string; json: Json } {
   const text = Testing.synth(f.stack);
   return { text, json: JSON.parse(text) };
 }
-const containers = (json: Json): Json[] => Object.values(json.resource.docker_container ?? {});
 const byName = (json: Json, name: string): Json => {
-  const c = containers(json).find((x) => x.name === name);
+  const c = containersOf(json).find((x) => x.name === name);
   if (!c)
     throw new Error(
-      `no container ${name}; have ${containers(json)
+      `no container ${name}; have ${containersOf(json)
         .map((x) => x.name)
         .join(", ")}`,
     );
@@ -62,30 +55,21 @@ const byName = (json: Json, name: string): Json => {
 /** One "worker" in a fresh fixture, with the overrides `extra` makes there; its container is dev-worker. */
 function worker(extra: (f: Fixture) => Partial<HardenedServiceProps> = () => ({})) {
   const f = fixture();
-  const svc = new HardenedService(f.stack, "worker", props(f, extra(f)));
+  const svc = service(f, extra(f));
   const { json } = synth(f);
   return { svc, json, c: byName(json, "dev-worker") };
 }
-const resourceKey = (json: Json, type: string, name: string): string => {
-  const entry = Object.entries(json.resource[type] ?? {}).find(([, v]) => (v as Json).name === name);
-  if (!entry) throw new Error(`no ${type} named ${name}`);
-  return entry[0];
-};
 
 describe("HardenedService: a secret, a config file and a data volume together", () => {
   const f = fixture();
   const secret = new GeneratedSecret(f.stack, "token");
   const data = new ServiceVolume(f.stack, "data", { environment: "dev", service: "worker", purpose: "data", protect: true });
-  new HardenedService(
-    f.stack,
-    "worker",
-    props(f, {
-      env: { LOG_FORMAT: "json" },
-      secrets: [{ name: "api_token", value: secret.value, envVar: "API_TOKEN_FILE" }],
-      configDirs: [{ path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }] }],
-      volumes: [{ volume: data, containerPath: "/var/lib/worker" }],
-    }),
-  );
+  service(f, {
+    env: { LOG_FORMAT: "json" },
+    secrets: [{ name: "api_token", value: secret.value, envVar: "API_TOKEN_FILE" }],
+    configDirs: [{ path: "/etc/worker", files: [{ name: "worker.conf", content: "threads = 2\n" }] }],
+    volumes: [{ volume: data, containerPath: "/var/lib/worker" }],
+  });
   const { json } = synth(f);
   const c = byName(json, "dev-worker");
   const seed = byName(json, "dev-worker-seed");
@@ -140,7 +124,7 @@ describe("HardenedService: a secret, a config file and a data volume together", 
 
 describe("HardenedService: secure defaults", () => {
   const f = fixture();
-  new HardenedService(f.stack, "worker", props(f));
+  service(f);
   const { text, json } = synth(f);
   const c = byName(json, "dev-worker");
 
@@ -202,7 +186,7 @@ describe("HardenedService: secure defaults", () => {
     expect(c.networks_advanced).toEqual([
       { name: `\${docker_network.${resourceKey(json, "docker_network", "dev-backend")}.name}`, aliases: ["worker"] },
     ]);
-    expect(containers(json)).toHaveLength(1);
+    expect(containersOf(json)).toHaveLength(1);
     expect(c.depends_on).toBeUndefined();
     expect(c.lifecycle?.replace_triggered_by).toBeUndefined();
     expect(json.resource.docker_volume).toBeUndefined();
@@ -272,14 +256,10 @@ describe("HardenedService: explicit settings", () => {
   it("mounts volumes read-write by default and binds read-only by default", () => {
     const f = fixture();
     const data = new ServiceVolume(f.stack, "data", { environment: "dev", service: "worker", purpose: "data" });
-    new HardenedService(
-      f.stack,
-      "worker",
-      props(f, {
-        volumes: [{ volume: data, containerPath: "/data" }],
-        binds: [{ hostPath: "/srv/src", containerPath: "/src" }],
-      }),
-    );
+    service(f, {
+      volumes: [{ volume: data, containerPath: "/data" }],
+      binds: [{ hostPath: "/srv/src", containerPath: "/src" }],
+    });
     const { json } = synth(f);
     expect(byName(json, "dev-worker").volumes).toEqual([
       {
@@ -313,9 +293,9 @@ describe("HardenedService: explicit settings", () => {
 describe("HardenedService: replicas", () => {
   it("makes N containers named <env>-<svc>-<i>, each aliased [svc, svc-i]", () => {
     const f = fixture();
-    const svc = new HardenedService(f.stack, "worker", props(f, { replicas: 3 }));
+    const svc = service(f, { replicas: 3 });
     const { json } = synth(f);
-    const names = containers(json)
+    const names = containersOf(json)
       .map((c) => c.name)
       .sort();
     expect(names).toEqual(["dev-worker-1", "dev-worker-2", "dev-worker-3"]);
@@ -351,27 +331,23 @@ describe("HardenedService: seed container for secrets and config files", () => {
   const f = fixture();
   const token = new GeneratedSecret(f.stack, "token");
   const signing = new GeneratedSecret(f.stack, "signing");
-  const svc = new HardenedService(
-    f.stack,
-    "worker",
-    props(f, {
-      replicas: 2,
-      secrets: [
-        { name: "api_token", value: token.value, envVar: "API_TOKEN_FILE" },
-        { name: "signing_key", value: signing.value },
-      ],
-      configDirs: [
-        {
-          path: "/etc/worker",
-          files: [
-            { name: "worker.conf", content: "threads = 2\n" },
-            { name: "start.sh", content: "#!/bin/sh\n", executable: true },
-          ],
-        },
-        { path: "/etc/worker-extra", files: [{ name: "extra.conf", content: "x\n" }] },
-      ],
-    }),
-  );
+  const svc = service(f, {
+    replicas: 2,
+    secrets: [
+      { name: "api_token", value: token.value, envVar: "API_TOKEN_FILE" },
+      { name: "signing_key", value: signing.value },
+    ],
+    configDirs: [
+      {
+        path: "/etc/worker",
+        files: [
+          { name: "worker.conf", content: "threads = 2\n" },
+          { name: "start.sh", content: "#!/bin/sh\n", executable: true },
+        ],
+      },
+      { path: "/etc/worker-extra", files: [{ name: "extra.conf", content: "x\n" }] },
+    ],
+  });
   const { json, text } = synth(f);
   const seed = byName(json, "dev-worker-seed");
   const seedKey = resourceKey(json, "docker_container", "dev-worker-seed");
@@ -460,7 +436,7 @@ describe("HardenedService: seed container for secrets and config files", () => {
   it("hands secrets to the service only as *_FILE paths under /run/secrets", () => {
     const c = byName(json, "dev-worker-1");
     expect(c.env).toEqual(["API_TOKEN_FILE=/run/secrets/api_token"]);
-    for (const container of containers(json)) {
+    for (const container of containersOf(json)) {
       for (const entry of container.env ?? []) expect(entry).not.toMatch(/random_password/);
     }
     // the secret values appear only as upload contents of the seed
@@ -471,16 +447,16 @@ describe("HardenedService: seed container for secrets and config files", () => {
 
 describe("HardenedService: one-shot job", () => {
   const f = fixture();
-  new HardenedService(
-    f.stack,
-    "migrate",
-    props(f, {
+  service(
+    f,
+    {
       service: "migrate",
       component: "job",
       oneShot: true,
       healthcheck: undefined,
       relax: { healthcheck: "one-shot job: its exit code is the check", "restart-policy": "one-shot job: must not loop on failure" },
-    }),
+    },
+    "migrate",
   );
   const c = byName(synth(f).json, "dev-migrate");
 
@@ -498,7 +474,7 @@ describe("HardenedService: validation names the prop and the fix", () => {
   function problemsOf(build: (f: Fixture) => Partial<HardenedServiceProps>): string {
     const f = fixture();
     try {
-      new HardenedService(f.stack, "svc", props(f, build(f)));
+      service(f, build(f), "svc");
     } catch (e) {
       return (e as Error).message;
     }
@@ -706,24 +682,23 @@ describe("HardenedService: validation names the prop and the fix", () => {
 
   it("accepts each weakened default when the reason is written down", () => {
     const f = fixture();
-    expect(
-      () =>
-        new HardenedService(
-          f.stack,
-          "svc",
-          props(f, {
-            user: "root",
-            readOnlyRootfs: false,
-            healthcheck: undefined,
-            restart: "no",
-            relax: {
-              "non-root": "vendor image needs root to bind its socket",
-              "read-only-rootfs": "vendor image rewrites its config on start",
-              healthcheck: "vendor image has no shell or probe binary",
-              "restart-policy": "operator restarts it by hand after review",
-            },
-          }),
-        ),
+    expect(() =>
+      service(
+        f,
+        {
+          user: "root",
+          readOnlyRootfs: false,
+          healthcheck: undefined,
+          restart: "no",
+          relax: {
+            "non-root": "vendor image needs root to bind its socket",
+            "read-only-rootfs": "vendor image rewrites its config on start",
+            healthcheck: "vendor image has no shell or probe binary",
+            "restart-policy": "operator restarts it by hand after review",
+          },
+        },
+        "svc",
+      ),
     ).not.toThrow();
   });
 

@@ -259,23 +259,33 @@ describe("GeneratedSecret", () => {
 });
 
 describe("durations (Go canonical form)", () => {
-  it("formats seconds like Go's time.Duration.String()", () => {
-    expect(goDuration(0)).toBe("0s");
-    expect(goDuration(5)).toBe("5s");
-    expect(goDuration(60)).toBe("1m0s");
-    expect(goDuration(90)).toBe("1m30s");
-    expect(goDuration(3600)).toBe("1h0m0s");
-    expect(goDuration(3661)).toBe("1h1m1s");
+  it.each([
+    { seconds: 0, go: "0s" },
+    { seconds: 5, go: "5s" },
+    { seconds: 60, go: "1m0s" },
+    { seconds: 90, go: "1m30s" },
+    { seconds: 3600, go: "1h0m0s" },
+    { seconds: 3661, go: "1h1m1s" },
+  ])("formats $seconds seconds as $go, like Go's time.Duration.String()", ({ seconds, go }) => {
+    expect(goDuration(seconds)).toBe(go);
+  });
+
+  it("refuses negative and fractional seconds", () => {
     expect(() => goDuration(-1)).toThrow(/duration/);
     expect(() => goDuration(1.5)).toThrow(/duration/);
   });
 
-  it("canonicalizes human spellings and rejects anything else", () => {
-    expect(canonicalDuration("1m")).toBe("1m0s");
-    expect(canonicalDuration("90s")).toBe("1m30s");
-    expect(canonicalDuration("2m")).toBe("2m0s");
-    expect(canonicalDuration("1h")).toBe("1h0m0s");
-    expect(canonicalDuration("1m30s")).toBe("1m30s");
+  it.each([
+    { human: "1m", go: "1m0s" },
+    { human: "90s", go: "1m30s" },
+    { human: "2m", go: "2m0s" },
+    { human: "1h", go: "1h0m0s" },
+    { human: "1m30s", go: "1m30s" },
+  ])("canonicalizes the human spelling $human as $go", ({ human, go }) => {
+    expect(canonicalDuration(human)).toBe(go);
+  });
+
+  it("rejects spellings that are not durations", () => {
     for (const bad of ["", "1", "1 m", "1.5s", "500ms", "s", "-1s"]) expect(() => canonicalDuration(bad)).toThrow(/is not a duration/);
   });
 });

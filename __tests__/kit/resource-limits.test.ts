@@ -14,29 +14,20 @@ import { RESOURCE_LIMITS, SECURE_DEFAULTS } from "../../constructs/kit/secure-de
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { SwarmRuntime } from "../../constructs/kit/swarm-runtime";
 import { errorOf } from "../support/helpers";
+import { serviceProps, WORKER_IMAGE } from "../support/construct-kit-service";
 import { testOutdir, testStack } from "../support/test-stack";
 
 const OUT = testOutdir("resource-limits-test");
 
-const IMAGE = `registry.example/worker:1.2.3@sha256:${"ab".repeat(32)}`;
 type Json = Record<string, any>;
 
 function fixture(opts: { overlay?: boolean } = {}) {
   const stack = testStack(OUT, "dev");
   if (opts.overlay) setNetworkDefaults(stack, { driver: "overlay" });
   const network = new PlatformNetwork(stack, "net", { environment: "dev", purpose: "backend" });
-  const image = new ServiceImage(stack, "image", { ref: IMAGE });
+  const image = new ServiceImage(stack, "image", { ref: WORKER_IMAGE });
   const add = (id: string, overrides: Partial<HardenedServiceProps> = {}) =>
-    new HardenedService(stack, id, {
-      environment: "dev",
-      service: id,
-      component: "app",
-      image,
-      memoryMb: 256,
-      networks: [{ network }],
-      healthcheck: { test: ["CMD", "true"] },
-      ...overrides,
-    });
+    new HardenedService(stack, id, serviceProps({ environment: "dev", service: id, image, network }, overrides));
   return { stack, add };
 }
 
@@ -138,7 +129,7 @@ describe("process limit (ulimit nproc) per user pool", () => {
 
   it("counts Swarm tasks (replicas × budget) into their uid's pool: they may run on the manager next to a job of that uid", () => {
     const f = fixture({ overlay: true });
-    const pinned = new ServiceImage(f.stack, "pinned", { ref: IMAGE, pull: false });
+    const pinned = new ServiceImage(f.stack, "pinned", { ref: WORKER_IMAGE, pull: false });
     f.add("api", { image: pinned, user: "1000:1000", replicas: 3, runtime: new SwarmRuntime() });
     f.add("migrate", {
       user: "1000:1000",

@@ -8,11 +8,11 @@ import { ServiceImage } from "../../constructs/kit/service-image";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { healthFailureSeconds, SwarmRuntime } from "../../constructs/kit/swarm-runtime";
 import { errorOf } from "../support/helpers";
+import { serviceProps, WORKER_IMAGE } from "../support/construct-kit-service";
 import { testOutdir, testStack } from "../support/test-stack";
 
 const OUT = testOutdir("swarm-runtime-test");
 
-const IMAGE = `registry.example/worker:1.2.3@sha256:${"ab".repeat(32)}`;
 type Json = Record<string, any>;
 
 interface Fixture {
@@ -30,24 +30,26 @@ function fixture(opts: { encrypt?: boolean; driver?: "bridge" | "overlay" } = {}
   return {
     stack,
     net: new PlatformNetwork(stack, "net", { environment: "prod", purpose: "backend" }),
-    image: new ServiceImage(stack, "image", { ref: IMAGE, pull: false }),
+    image: new ServiceImage(stack, "image", { ref: WORKER_IMAGE, pull: false }),
   };
 }
 
 function props(f: Fixture, overrides: Partial<HardenedServiceProps> = {}): HardenedServiceProps {
-  return {
-    environment: "prod",
-    service: "worker",
-    component: "app",
-    image: f.image,
-    replicas: 3,
-    user: "1000:1000",
-    memoryMb: 256,
-    networks: [{ network: f.net }],
-    healthcheck: { test: ["CMD", "true"], interval: "15s", timeout: "5s", retries: 3, startPeriod: "30s" },
-    runtime: new SwarmRuntime(),
-    ...overrides,
-  };
+  return serviceProps(
+    { environment: "prod", service: "worker", image: f.image, network: f.net },
+    {
+      replicas: 3,
+      user: "1000:1000",
+      healthcheck: { test: ["CMD", "true"], interval: "15s", timeout: "5s", retries: 3, startPeriod: "30s" },
+      runtime: new SwarmRuntime(),
+      ...overrides,
+    },
+  );
+}
+
+/** A HardenedService of props(f, overrides) on the fixture's stack, with construct id `id`. */
+function service(f: Fixture, overrides: Partial<HardenedServiceProps> = {}, id = "worker"): HardenedService {
+  return new HardenedService(f.stack, id, props(f, overrides));
 }
 
 const synth = (f: Fixture): Json => JSON.parse(Testing.synth(f.stack));
@@ -60,11 +62,7 @@ const only = (json: Json, type: string): Json => {
 describe("SwarmRuntime", () => {
   it("turns a spec into one replicated docker_service, hardened like a container", () => {
     const f = fixture();
-    const svc = new HardenedService(
-      f.stack,
-      "worker",
-      props(f, { capabilities: { NET_BIND_SERVICE: "listens on port 80 inside the task" } }),
-    );
+    const svc = service(f, { capabilities: { NET_BIND_SERVICE: "listens on port 80 inside the task" } });
     const json = synth(f);
     expect(json.resource.docker_container).toBeUndefined();
     expect(json.resource.docker_image).toBeUndefined();
@@ -75,7 +73,7 @@ describe("SwarmRuntime", () => {
     expect(s.mode).toEqual({ replicated: { replicas: 3 } });
     const c = s.task_spec.container_spec;
     expect(c).toMatchObject({
-      image: IMAGE,
+      image: WORKER_IMAGE,
       user: "1000:1000",
       read_only: true,
       cap_drop: ["ALL"],
@@ -94,7 +92,7 @@ describe("SwarmRuntime", () => {
 
   it("rolls one task at a time, start-first, rolls back on failure, watching longer than the healthcheck needs to fail", () => {
     const f = fixture();
-    new HardenedService(f.stack, "worker", props(f));
+    service(f);
     const s = only(synth(f), "docker_service");
     // start 30s + 3 × (15s + 5s) = 90s to be declared unhealthy; the monitor adds 20s.
     expect(healthFailureSeconds({ test: [], interval: "15s", timeout: "5s", retries: 3, startPeriod: "30s" })).toBe(90);
@@ -120,7 +118,7 @@ describe("SwarmRuntime", () => {
 
   it("a service that must never run twice updates stop-first", () => {
     const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, { replicas: 1, updateOrder: "stop-first" }));
+    service(f, { replicas: 1, updateOrder: "stop-first" });
     const s = only(synth(f), "docker_service");
     expect(s.update_config.order).toBe("stop-first");
     expect(s.rollback_config.order).toBe("stop-first");
@@ -130,11 +128,7 @@ describe("SwarmRuntime", () => {
     expect([30, 60, 90, 110, 3600, 3660, 0].map(swarmDuration)).toEqual(["30s", "1m", "1m30s", "1m50s", "1h", "1h1m", "0s"]);
     // and the healthcheck in the service form, not the container form
     const f = fixture();
-    new HardenedService(
-      f.stack,
-      "worker",
-      props(f, { healthcheck: { test: ["CMD", "true"], interval: "1m0s", timeout: "5s", retries: 2, startPeriod: "2m0s" } }),
-    );
+    service(f, { healthcheck: { test: ["CMD", "true"], interval: "1m0s", timeout: "5s", retries: 2, startPeriod: "2m0s" } });
     const hc = only(synth(f), "docker_service").task_spec.container_spec.healthcheck;
     expect(hc).toEqual({ test: ["CMD", "true"], interval: "1m", timeout: "5s", retries: 2, start_period: "2m" });
     expect(goDuration(60)).toBe("1m0s"); // containers keep Go's canonical form
@@ -142,7 +136,7 @@ describe("SwarmRuntime", () => {
 
   it("references networks by ID with the service alias, on attachable overlays", () => {
     const f = fixture();
-    new HardenedService(f.stack, "worker", props(f, { networks: [{ network: f.net, aliases: ["jobs"] }] }));
+    service(f, { networks: [{ network: f.net, aliases: ["jobs"] }] });
     const json = synth(f);
     const s = only(json, "docker_service");
     const netKey = Object.keys(json.resource.docker_network)[0];
@@ -166,16 +160,12 @@ describe("SwarmRuntime", () => {
   it("delivers secrets as docker_secret objects named after their content, readable only by the service's uid", () => {
     const f = fixture();
     const token = new GeneratedSecret(f.stack, "token");
-    new HardenedService(
-      f.stack,
-      "worker",
-      props(f, {
-        secrets: [
-          { name: "api_token", value: token.value, envVar: "API_TOKEN_FILE" },
-          { name: "db_url", value: `postgresql://u:${token.value}@db:5432/x` },
-        ],
-      }),
-    );
+    service(f, {
+      secrets: [
+        { name: "api_token", value: token.value, envVar: "API_TOKEN_FILE" },
+        { name: "db_url", value: `postgresql://u:${token.value}@db:5432/x` },
+      ],
+    });
     const json = synth(f);
     expect(json.resource.docker_container).toBeUndefined(); // no seed container
     const secrets = Object.entries(json.resource.docker_secret as Json) as [string, Json][];
@@ -205,21 +195,17 @@ describe("SwarmRuntime", () => {
 
   it("delivers config files as docker_config objects with canonical base64 and a content hash in the name", () => {
     const f = fixture();
-    new HardenedService(
-      f.stack,
-      "worker",
-      props(f, {
-        configDirs: [
-          {
-            path: "/etc/worker",
-            files: [
-              { name: "worker.conf", content: "a = ${b}\n" },
-              { name: "run.sh", content: "#!/bin/sh\n", executable: true },
-            ],
-          },
-        ],
-      }),
-    );
+    service(f, {
+      configDirs: [
+        {
+          path: "/etc/worker",
+          files: [
+            { name: "worker.conf", content: "a = ${b}\n" },
+            { name: "run.sh", content: "#!/bin/sh\n", executable: true },
+          ],
+        },
+      ],
+    });
     const json = synth(f);
     const configs = Object.values(json.resource.docker_config as Json) as Json[];
     const conf = configs.find((c) => c.name.startsWith("prod-worker-worker.conf-"))!;
@@ -248,16 +234,12 @@ describe("SwarmRuntime", () => {
       const f = fixture();
       const secret = new GeneratedSecret(f.stack, "token", { length: secretLength });
       const image = new ServiceImage(f.stack, "image2", { ref: `registry.example/worker:1.2.4@sha256:${"cd".repeat(32)}`, pull: false });
-      new HardenedService(
-        f.stack,
-        "worker",
-        props(f, {
-          secrets: [{ name: "token", value: secret.value }],
-          ...(change.image ? { image } : {}),
-          ...change,
-          ...(change.image ? { image } : {}),
-        }),
-      );
+      service(f, {
+        secrets: [{ name: "token", value: secret.value }],
+        ...(change.image ? { image } : {}),
+        ...change,
+        ...(change.image ? { image } : {}),
+      });
       return only(synth(f), "docker_service");
     };
     const before = build({}, 32);
@@ -272,21 +254,20 @@ describe("SwarmRuntime", () => {
     const vol = new ServiceVolume(f.stack, "vol", { environment: "prod", service: "worker", purpose: "data" });
     const local = new ServiceImage(f.stack, "local", { ref: "registry.example/worker:1.2.3" });
     const egress = new PlatformNetwork(f.stack, "egress", { environment: "prod", purpose: "egress", internal: false });
-    const message = errorOf(
-      () =>
-        new HardenedService(
-          f.stack,
-          "bad",
-          props(f, {
-            image: local,
-            user: "node",
-            networks: [{ network: f.net }, { network: egress }],
-            volumes: [{ volume: vol, containerPath: "/data" }],
-            ports: [{ internal: 80, external: 8080, ip: "127.0.0.1" }],
-            sysctls: { "net.core.somaxconn": "1024" },
-            shmSizeMb: 128,
-          }),
-        ),
+    const message = errorOf(() =>
+      service(
+        f,
+        {
+          image: local,
+          user: "node",
+          networks: [{ network: f.net }, { network: egress }],
+          volumes: [{ volume: vol, containerPath: "/data" }],
+          ports: [{ internal: 80, external: 8080, ip: "127.0.0.1" }],
+          sysctls: { "net.core.somaxconn": "1024" },
+          shmSizeMb: 128,
+        },
+        "bad",
+      ),
     );
     expect(message).toMatch(/SwarmRuntime prod\/bad cannot run this service/);
     for (const [key, fix] of [
@@ -301,17 +282,16 @@ describe("SwarmRuntime", () => {
       expect(line, key).toMatch(fix);
     }
     expect(
-      errorOf(
-        () =>
-          new HardenedService(
-            f.stack,
-            "job",
-            props(f, {
-              oneShot: true,
-              replicas: 1,
-              relax: { healthcheck: "one-shot job, checked by exit code", "restart-policy": "one-shot job must not loop" },
-            }),
-          ),
+      errorOf(() =>
+        service(
+          f,
+          {
+            oneShot: true,
+            replicas: 1,
+            relax: { healthcheck: "one-shot job, checked by exit code", "restart-policy": "one-shot job must not loop" },
+          },
+          "job",
+        ),
       ),
     ).toMatch(/oneShot: .*container runtime/);
     const bridge = fixture({ driver: "bridge" });
@@ -327,16 +307,15 @@ describe("SwarmRuntime", () => {
     const f = fixture();
     const secret = new GeneratedSecret(f.stack, "s");
     expect(
-      errorOf(
-        () =>
-          new HardenedService(
-            f.stack,
-            "w",
-            props(f, {
-              service: "a-very-long-service-name-for-testing",
-              secrets: [{ name: "an_equally_long_secret_name", value: secret.value }],
-            }),
-          ),
+      errorOf(() =>
+        service(
+          f,
+          {
+            service: "a-very-long-service-name-for-testing",
+            secrets: [{ name: "an_equally_long_secret_name", value: secret.value }],
+          },
+          "w",
+        ),
       ),
     ).toMatch(/too long for a Swarm object name/);
   });

@@ -17,12 +17,13 @@ import {
   renderDatasources,
 } from "../../constructs/observability/renderers/grafana";
 import { errorOf } from "../support/helpers";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthConstruct } from "../support/construct-harness";
+import { POSTGRES_IMAGE } from "../support/construct-images";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 import { HARDENED_CONTAINER, ROTATED_LOGS } from "../support/synth-expectations";
 
 const OUT = testOutdir("grafana-server-test");
 
-const PG_IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 const IMAGE = `grafana/grafana:12.1.1@sha256:${"9a".repeat(32)}`;
 const RULES = alertRules({ environment: "prod", expectedServices: ["api"] });
 
@@ -45,7 +46,7 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
   const postgresNet = new PlatformNetwork(stack, "postgres-grafana-network", { environment: env, purpose: "postgres-grafana" });
   const cluster = new PostgresCluster(stack, "postgres", {
     environment: env,
-    image: PG_IMAGE,
+    image: POSTGRES_IMAGE,
     memoryMb: 512,
     readOnlyClientNetworks: [postgresNet],
   });
@@ -65,17 +66,13 @@ function build(env: "dev" | "prod", overrides: (ctx: Ctx) => Partial<GrafanaServ
     protectData: env === "prod",
     ...overrides(ctx),
   });
-  const { text, json, named, key } = synthJson(stack);
-  const server = named(`${env}-grafana`);
-  const seed = named(`${env}-grafana-seed`);
-  const uploads = new Map<string, string>((seed.upload as Json[]).map((u) => [u.file as string, u.content as string]));
-  return { stack, grafana, text, json, key, server, seed, uploads, ctx };
+  const synth = synthConstruct(stack, `${env}-grafana`);
+  const uploads = new Map<string, string>((synth.seed.upload as Json[]).map((u) => [u.file as string, u.content as string]));
+  return { stack, grafana, ...synth, uploads, ctx };
 }
 
-const networkRef = (key: (type: string, name: string) => string, name: string) => `\${docker_network.${key("docker_network", name)}.name}`;
-
 describe("GrafanaServer", () => {
-  const { stack, grafana, text, json, key, server, seed, uploads } = build("prod");
+  const { stack, grafana, text, json, key, ref, server, seed, uploads } = build("prod");
   const provisioning = [...uploads.entries()].filter(([file]) => !file.startsWith("/run/secrets/"));
 
   it("declares its server, seed, secrets owner and data volume, and adds its role to the cluster handed to it", () => {
@@ -167,7 +164,7 @@ describe("GrafanaServer", () => {
     expect(mounts.map(([p]) => p)).not.toContain(GRAFANA_PATHS.provisioning);
     expect(mounts.map(([p]) => p)).not.toContain("/etc/grafana");
     expect(server.volumes).toContainEqual({
-      volume_name: `\${docker_volume.${key("docker_volume", "prod-grafana-data")}.name}`,
+      volume_name: ref("docker_volume", "prod-grafana-data"),
       container_path: "/var/lib/grafana",
       read_only: false,
     });
@@ -238,7 +235,7 @@ describe("GrafanaServer", () => {
     expect(server.ports ?? []).toEqual([]);
     expect(server.networks_advanced).toEqual(
       ["prod-monitoring", "prod-postgres-grafana", "prod-edge", "prod-egress"].map((n) => ({
-        name: networkRef(key, n),
+        name: ref("docker_network", n),
         aliases: ["grafana"],
       })),
     );
@@ -270,7 +267,7 @@ describe("GrafanaServer", () => {
   it("without alerting channels it has no route out: no egress network, no channel secrets", () => {
     const b = build("dev", () => ({ alerting: undefined }));
     expect(b.server.networks_advanced.map((n: Json) => n.name)).toEqual(
-      ["dev-monitoring", "dev-postgres-grafana", "dev-edge"].map((n) => networkRef(b.key, n)),
+      ["dev-monitoring", "dev-postgres-grafana", "dev-edge"].map((n) => b.ref("docker_network", n)),
     );
     expect([...b.uploads.keys()].filter((f) => f.startsWith("/run/secrets/")).sort()).toEqual([
       "/run/secrets/grafana_admin_password",
@@ -289,7 +286,7 @@ describe("GrafanaServer", () => {
     }));
     expect(b.server.ports).toEqual([{ internal: 3000, external: 3300, ip: "127.0.0.1", protocol: "tcp" }]);
     expect(b.server.networks_advanced.map((n: Json) => n.name)).toEqual(
-      ["dev-monitoring", "dev-postgres-grafana", "dev-egress"].map((n) => networkRef(b.key, n)),
+      ["dev-monitoring", "dev-postgres-grafana", "dev-egress"].map((n) => b.ref("docker_network", n)),
     );
     expect(b.server.env).toContain("GF_SERVER_ROOT_URL=http://127.0.0.1:3300/");
     expect(() => b.grafana.edgeRoute()).toThrow(/needs exposure "edge"/);
@@ -300,7 +297,7 @@ describe("GrafanaServer", () => {
       publishNetwork: egress,
     }));
     expect(c.server.networks_advanced.map((n: Json) => n.name)).toEqual(
-      ["dev-monitoring", "dev-postgres-grafana", "dev-egress"].map((n) => networkRef(c.key, n)),
+      ["dev-monitoring", "dev-postgres-grafana", "dev-egress"].map((n) => c.ref("docker_network", n)),
     );
     const policy = blockingFindings(evaluatePolicy(b.stack, { environment: "dev" })).filter((f) => f.constructPath.includes("grafana"));
     expect(policy.map((f) => f.message)).toEqual([]);
@@ -338,7 +335,7 @@ describe("GrafanaServer", () => {
     const role = "updateio_grafana";
     const cluster = new PostgresCluster(stack, "postgres", {
       environment: "test",
-      image: `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`,
+      image: POSTGRES_IMAGE,
       memoryMb: 512,
       replicas: 1,
       readOnlyClientNetworks: [readNet],

@@ -8,7 +8,8 @@ import { renderAlloyConfig } from "../../constructs/observability/renderers/allo
 import { socketProxyEnv } from "../../constructs/observability/renderers/docker-socket-proxy";
 import { defaultLogPipeline } from "../../constructs/observability/renderers/log-pipeline";
 import { EPHEMERAL_LABEL, HARDENED_CONTAINER, ROTATED_LOGS, SEED_CONTAINER } from "../support/synth-expectations";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthConstruct } from "../support/construct-harness";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("loki-stack-test");
 
@@ -45,12 +46,13 @@ function build(overrides: Partial<LokiStackProps> = {}, opts: BuildOptions = {})
     protectData: env === "prod",
     ...overrides,
   });
-  const { text, json, containers, named, key } = synthJson(stack);
-  const byName = named;
-  const ref = (type: string, name: string, attr = "name") => `\${${type}.${key(type, name)}.${attr}}`;
+  const { text, json, containers, named: byName, key, ref } = synthConstruct(stack, `${env}-loki`);
   const upload = (seedName: string, file: string): string => byName(seedName).upload.find((u: Json) => u.file === file)!.content;
   return { stack, logs, monitoring, text, json, containers, byName, key, ref, upload, env };
 }
+
+/** The containers of every variant but the shipper's, sorted: Loki, its config seed and the socket proxy. */
+const LOKI_AND_PROXY = ["dev-docker-socket-proxy", "dev-loki", "dev-loki-seed"];
 
 const HARDENED = { ...HARDENED_CONTAINER, ...ROTATED_LOGS, privileged: false, restart: "unless-stopped" };
 
@@ -112,13 +114,7 @@ describe("LokiStack (default: Alloy)", () => {
   });
 
   it("runs three hardened containers (plus their never-started config seeds), none publishing a port", () => {
-    expect(containers.map((c) => c.name).sort()).toEqual([
-      "dev-alloy",
-      "dev-alloy-seed",
-      "dev-docker-socket-proxy",
-      "dev-loki",
-      "dev-loki-seed",
-    ]);
+    expect(containers.map((c) => c.name).sort()).toEqual(["dev-alloy", "dev-alloy-seed", ...LOKI_AND_PROXY]);
     for (const c of [loki, proxy, alloy]) {
       expect(c, c.name).toMatchObject(HARDENED);
       expect(c.capabilities.add, c.name).toBeUndefined();
@@ -321,13 +317,7 @@ describe("LokiStack with Promtail", () => {
   const promtail = byName("dev-promtail");
 
   it("runs Promtail instead of Alloy, hardened, on monitoring + docker-api", () => {
-    expect(containers.map((c) => c.name).sort()).toEqual([
-      "dev-docker-socket-proxy",
-      "dev-loki",
-      "dev-loki-seed",
-      "dev-promtail",
-      "dev-promtail-seed",
-    ]);
+    expect(containers.map((c) => c.name).sort()).toEqual([...LOKI_AND_PROXY, "dev-promtail", "dev-promtail-seed"]);
     expect(promtail).toMatchObject({ ...HARDENED, user: "0:0", memory: 256, command: ["-config.file=/etc/promtail/config.yml"] });
     expect(promtail.networks_advanced).toEqual([
       { name: ref("docker_network", "dev-monitoring"), aliases: ["promtail"] },

@@ -20,7 +20,8 @@ import { describeIfBinary } from "../support/binaries";
 import { errorOf } from "../support/helpers";
 import { explain, promtool } from "../support/promtool";
 import { EPHEMERAL_LABEL, HARDENED_CONTAINER, ROTATED_LOGS, SEED_CONTAINER } from "../support/synth-expectations";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthConstruct } from "../support/construct-harness";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("prometheus-server-test");
 
@@ -54,16 +55,7 @@ function build(
     protectData: env === "prod",
     ...overrides({ stack, monitoring, rabbitmq }),
   });
-  const { text, json, named, key } = synthJson(stack);
-  return {
-    stack,
-    prometheus,
-    text,
-    json,
-    key,
-    server: named(`${env}-prometheus`),
-    seed: named(`${env}-prometheus-seed`),
-  };
+  return { stack, prometheus, ...synthConstruct(stack, `${env}-prometheus`) };
 }
 
 /** The value of a `--flag=value` argument. */
@@ -73,7 +65,7 @@ function flag(command: readonly string[], name: string): string | undefined {
 }
 
 describe("PrometheusServer", () => {
-  const { stack, prometheus, text, json, key, server, seed } = build("prod");
+  const { stack, prometheus, text, json, key, ref, server, seed } = build("prod");
 
   it("uploads a prometheus.yml that scrapes every job's targets every 15s and loads the uploaded rule files", () => {
     const config = parse(prometheus.configText);
@@ -154,7 +146,7 @@ describe("PrometheusServer", () => {
     expect(PROMETHEUS_RULES_DIR.startsWith(`${PROMETHEUS_CONFIG_DIR}/`)).toBe(false);
     expect(mounts.map(([p]) => p)).not.toContain("/etc/prometheus");
     expect(server.volumes).toContainEqual({
-      volume_name: `\${docker_volume.${key("docker_volume", "prod-prometheus-data")}.name}`,
+      volume_name: ref("docker_volume", "prod-prometheus-data"),
       container_path: "/prometheus",
       read_only: false,
     });
@@ -203,8 +195,8 @@ describe("PrometheusServer", () => {
 
   it("joins the given networks (monitoring and RabbitMQ's) as 'prometheus'", () => {
     expect(server.networks_advanced).toEqual([
-      { name: `\${docker_network.${key("docker_network", "prod-monitoring")}.name}`, aliases: ["prometheus"] },
-      { name: `\${docker_network.${key("docker_network", "prod-rabbitmq")}.name}`, aliases: ["prometheus"] },
+      { name: ref("docker_network", "prod-monitoring"), aliases: ["prometheus"] },
+      { name: ref("docker_network", "prod-rabbitmq"), aliases: ["prometheus"] },
     ]);
     expect(prometheus.host).toBe("prometheus");
     expect(prometheus.port).toBe(9090);

@@ -4,19 +4,18 @@ import { describe, expect, it } from "vitest";
 import { PostgresCluster, type PostgresClusterProps, type PostgresRoleOptions } from "../../constructs/postgres/postgres-cluster";
 import { errorOf } from "../support/helpers";
 import { EPHEMERAL_LABEL, HARDENED_CONTAINER, ROTATED_LOGS } from "../support/synth-expectations";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthConstruct } from "../support/construct-harness";
+import { POSTGRES_IMAGE } from "../support/construct-images";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("postgres-cluster-test");
-
-const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 
 /** The cluster, then `roles` added after it is built (as PostgresBackup, the exporters and Grafana do). */
 function build(overrides: Partial<PostgresClusterProps> = {}, roles: readonly PostgresRoleOptions[] = []) {
   const stack = testStack(OUT, "dev");
-  const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512, ...overrides });
+  const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: POSTGRES_IMAGE, memoryMb: 512, ...overrides });
   for (const role of roles) pg.addRole(role);
-  const { text, json, containers, named, key } = synthJson(stack);
-  return { stack, pg, text, json, containers, named, server: named("dev-postgres"), seed: named("dev-postgres-seed"), key };
+  return { stack, pg, ...synthConstruct(stack, "dev-postgres") };
 }
 
 /** Container names, sorted; the kit's secrets-owner jobs (one per service with secrets) left out. */
@@ -26,17 +25,22 @@ const names = (json: Json) =>
     .filter((n) => !n.endsWith("-secrets-owner"))
     .sort();
 
+/** Those names for a cluster without replicas or pooler: the server, its reload job and their config seeds. */
+const PRIMARY_ONLY = ["dev-postgres", "dev-postgres-reload", "dev-postgres-reload-seed", "dev-postgres-seed", "dev-postgres-settings-seed"];
+
+/** The settings a client gets for the role `user`, on the primary. */
+const databaseEnv = (user: string) => ({
+  DATABASE_HOST: "postgres",
+  DATABASE_PORT: "5432",
+  DATABASE_NAME: "updateio",
+  DATABASE_USER: user,
+});
+
 describe("PostgresCluster", () => {
-  const { pg, text, json, server, seed, key } = build();
+  const { pg, text, json, server, seed, key, ref } = build();
 
   it("declares its resources: one network, data and settings volumes, the server, its seed and the reload job, no role of another construct", () => {
-    expect(names(json)).toEqual([
-      "dev-postgres",
-      "dev-postgres-reload",
-      "dev-postgres-reload-seed",
-      "dev-postgres-seed",
-      "dev-postgres-settings-seed",
-    ]);
+    expect(names(json)).toEqual(PRIMARY_ONLY);
     expect(Object.keys(json.resource.docker_network)).toHaveLength(1);
     expect(pg.addedRoles).toEqual([]);
     expect(text).not.toMatch(/updateio_(backup|monitor|grafana)/);
@@ -74,9 +78,7 @@ describe("PostgresCluster", () => {
 
   it("sits alone on its own internal network, aliased postgres", () => {
     expect(json.resource.docker_network[key("docker_network", "dev-postgres")].internal).toBe(true);
-    expect(server.networks_advanced).toEqual([
-      { name: `\${docker_network.${key("docker_network", "dev-postgres")}.name}`, aliases: ["postgres"] },
-    ]);
+    expect(server.networks_advanced).toEqual([{ name: ref("docker_network", "dev-postgres"), aliases: ["postgres"] }]);
     expect(server.ports).toEqual([]);
     expect(pg.host).toBe("postgres");
     expect(pg.port).toBe(5432);
@@ -143,7 +145,7 @@ describe("PostgresCluster", () => {
 
   it("gives clients the app role by default and the owner role for migrations, secrets as files", () => {
     const app = pg.connectionFor();
-    expect(app.env).toEqual({ DATABASE_HOST: "postgres", DATABASE_PORT: "5432", DATABASE_NAME: "updateio", DATABASE_USER: "updateio_app" });
+    expect(app.env).toEqual(databaseEnv("updateio_app"));
     expect(app.secrets.map((s) => [s.name, s.envVar])).toEqual([
       ["database_password", "DATABASE_PASSWORD_FILE"],
       ["database_url", "DATABASE_URL_FILE"],
@@ -156,12 +158,7 @@ describe("PostgresCluster", () => {
 
   it("gives dashboards the read-only role, on the primary when there are no replicas", () => {
     const ro = pg.connectionFor("readonly");
-    expect(ro.env).toEqual({
-      DATABASE_HOST: "postgres",
-      DATABASE_PORT: "5432",
-      DATABASE_NAME: "updateio",
-      DATABASE_USER: "updateio_readonly",
-    });
+    expect(ro.env).toEqual(databaseEnv("updateio_readonly"));
     expect(ro.secrets.find((x) => x.name === "database_url")!.value).toMatch(
       /^postgresql:\/\/updateio_readonly:.+@postgres:5432\/updateio\?schema=public$/,
     );
@@ -170,33 +167,25 @@ describe("PostgresCluster", () => {
   it("creates no replica and no pooler by default", () => {
     expect(pg.replicaServices).toEqual([]);
     expect(pg.poolerService).toBeUndefined();
-    expect(names(json)).toEqual([
-      "dev-postgres",
-      "dev-postgres-reload",
-      "dev-postgres-reload-seed",
-      "dev-postgres-seed",
-      "dev-postgres-settings-seed",
-    ]);
+    expect(names(json)).toEqual(PRIMARY_ONLY);
   });
 });
 
 describe("PostgresCluster with replicas and the pooler", () => {
-  const { pg, json, server, key, named: byName } = build({ replicas: 2, pooler: true, protectData: true });
+  const { pg, json, server, key, ref, named: byName } = build({ replicas: 2, pooler: true, protectData: true });
 
   it("runs each replica as its own hardened container with its own protected data volume", () => {
-    expect(names(json)).toEqual([
-      "dev-postgres",
-      "dev-postgres-pooler",
-      "dev-postgres-pooler-seed",
-      "dev-postgres-reload",
-      "dev-postgres-reload-seed",
-      "dev-postgres-replica-1",
-      "dev-postgres-replica-1-seed",
-      "dev-postgres-replica-2",
-      "dev-postgres-replica-2-seed",
-      "dev-postgres-seed",
-      "dev-postgres-settings-seed",
-    ]);
+    expect(names(json)).toEqual(
+      [
+        ...PRIMARY_ONLY,
+        "dev-postgres-pooler",
+        "dev-postgres-pooler-seed",
+        "dev-postgres-replica-1",
+        "dev-postgres-replica-1-seed",
+        "dev-postgres-replica-2",
+        "dev-postgres-replica-2-seed",
+      ].sort(),
+    );
     for (const n of [1, 2]) {
       const replica = byName(`dev-postgres-replica-${n}`);
       expect(replica.read_only).toBe(true);
@@ -216,7 +205,7 @@ describe("PostgresCluster with replicas and the pooler", () => {
   });
 
   it("gives every replica the read-only alias postgres-ro on the postgres network", () => {
-    const net = `\${docker_network.${key("docker_network", "dev-postgres")}.name}`;
+    const net = ref("docker_network", "dev-postgres");
     expect(byName("dev-postgres-replica-1").networks_advanced).toEqual([{ name: net, aliases: ["postgres-replica-1", "postgres-ro"] }]);
     expect(byName("dev-postgres-replica-2").networks_advanced).toEqual([{ name: net, aliases: ["postgres-replica-2", "postgres-ro"] }]);
     expect(server.networks_advanced).toEqual([{ name: net, aliases: ["postgres"] }]);
@@ -318,7 +307,7 @@ describe("PostgresCluster with replicas and the pooler", () => {
     const role: PostgresRoleOptions = { name: "updateio_monitor", initSql: () => "SELECT 1;\n" };
     const early = build({}, [role]).text;
     const stack = testStack(OUT, "dev");
-    const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512 });
+    const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: POSTGRES_IMAGE, memoryMb: 512 });
     pg.connectionFor("app");
     pg.addRole(role);
     expect(Testing.synth(stack)).toBe(early);
@@ -326,7 +315,7 @@ describe("PostgresCluster with replicas and the pooler", () => {
 
   it("puts a role's password where passwordAt says (its Terraform address), numbering first-boot files in the order roles are added", () => {
     const stack = testStack(OUT, "dev");
-    const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: IMAGE, memoryMb: 512 });
+    const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: POSTGRES_IMAGE, memoryMb: 512 });
     const a = pg.addRole({ name: "role_a", initSql: () => "", passwordAt: { scope: stack, id: "legacy-a-password" } });
     pg.addRole({ name: "role_b", initSql: () => "" });
     expect(a.passwordSecret.node.path).toBe("dev/legacy-a-password");
@@ -388,6 +377,7 @@ describe("PostgresCluster settings: reloadable ones applied by reload, not by re
     json,
     server,
     key,
+    ref,
     containers,
     named: byName,
   } = build({
@@ -436,9 +426,7 @@ describe("PostgresCluster settings: reloadable ones applied by reload, not by re
     expect(job.read_only).toBe(true);
     expect(job.command).toEqual(["sh", "/etc/postgres-reload/reload.sh"]);
     expect(job.labels).toContainEqual({ label: "io.updateio.role", value: "config-reload" });
-    expect(job.networks_advanced).toEqual([
-      { name: `\${docker_network.${key("docker_network", "dev-postgres")}.name}`, aliases: ["postgres-reload"] },
-    ]);
+    expect(job.networks_advanced).toEqual([{ name: ref("docker_network", "dev-postgres"), aliases: ["postgres-reload"] }]);
     expect(job.depends_on).toEqual(
       expect.arrayContaining([
         seedAddress,

@@ -14,11 +14,11 @@ import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig } from "../../environments/load";
 import { errorOf } from "../support/helpers";
 import { sharedEnvironment, uploadedFile } from "../support/stacks";
+import { POSTGRES_IMAGE } from "../support/construct-images";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 import { PRE_MIGRATION_DUMP_INPUT } from "../support/postgres-inputs";
 
 const OUT = testOutdir("pre-migration-dump-test");
-const IMAGE = `postgres:17.6-bookworm@sha256:${"f3".repeat(32)}`;
 const API = `ghcr.io/updateio/api:1.4.0@sha256:${"ab12".repeat(16)}`;
 /** Terraform's escaping of literal `${` and `%{` in the JSON, undone: the text the container gets. */
 const unescape = (text: string) => text.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
@@ -28,7 +28,7 @@ function build() {
   const stack = testStack(OUT, "prod");
   const cluster = new PostgresCluster(stack, "postgres", {
     environment: "prod",
-    image: IMAGE,
+    image: POSTGRES_IMAGE,
     memoryMb: 512,
     settings: walArchiveSettings(),
   });

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { RabbitBroker, type RabbitAppConnection, type RabbitBrokerProps } from "../../constructs/rabbitmq/rabbit-broker";
 import { DEFAULT_APPS } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
 import { errorOf } from "../support/helpers";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthConstruct } from "../support/construct-harness";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("rabbit-broker-test");
 
@@ -21,21 +22,21 @@ function build(overrides: Partial<RabbitBrokerProps> = {}) {
   // Apps added after the broker is built, as the stack does: the definitions are rendered at synth.
   const added: Record<string, RabbitAppConnection> = {};
   if (!overrides.apps) for (const app of DEFAULT_APPS) added[app.name] = rabbit.addApp(app);
-  // Some props name the containers otherwise (a cluster, a second role): then server and seed are undefined.
-  const { text, json, containers, key } = synthJson(stack);
-  return {
-    rabbit,
-    added,
-    text,
-    json,
-    server: containers.find((c) => c.name === "dev-rabbitmq")!,
-    seed: containers.find((c) => c.name === "dev-rabbitmq-seed")!,
-    key,
-  };
+  // A cluster names its nodes otherwise: then server and seed are undefined.
+  return { rabbit, added, ...synthConstruct(stack, "dev-rabbitmq", { optional: true }) };
 }
 
+/** The settings a client of the broker gets, for `user`. */
+const amqpEnv = (user: string) => ({ AMQP_HOST: "rabbitmq", AMQP_PORT: "5672", AMQP_VHOST: "updateio-dev", AMQP_USER: user });
+
+/** The secrets a client of the broker gets as files: its password and its URL. */
+const AMQP_SECRET_FILES = [
+  ["amqp_password", "AMQP_PASSWORD_FILE"],
+  ["amqp_url", "AMQP_URL_FILE"],
+];
+
 describe("RabbitBroker", () => {
-  const { rabbit, added, text, json, server, seed, key } = build();
+  const { rabbit, added, text, json, server, seed, key, ref } = build();
 
   it("declares one node, its seed and secrets owner, one network, one data volume and a password per user", () => {
     const names = (Object.values(json.resource.docker_container) as Json[]).map((c) => c.name).sort();
@@ -50,11 +51,8 @@ describe("RabbitBroker", () => {
     const api = added["api"]!;
     expect(api.user).toBe("api");
     expect(api.network).toBe(rabbit.network);
-    expect(api.env).toEqual({ AMQP_HOST: "rabbitmq", AMQP_PORT: "5672", AMQP_VHOST: "updateio-dev", AMQP_USER: "api" });
-    expect(api.secrets.map((x) => [x.name, x.envVar])).toEqual([
-      ["amqp_password", "AMQP_PASSWORD_FILE"],
-      ["amqp_url", "AMQP_URL_FILE"],
-    ]);
+    expect(api.env).toEqual(amqpEnv("api"));
+    expect(api.secrets.map((x) => [x.name, x.envVar])).toEqual(AMQP_SECRET_FILES);
     expect(api.secrets[0]!.value).toBe(api.passwordSecret.value);
     expect(api.ready).toEqual(rabbit.service.containers);
     expect(api.passwordSecret.node.path).toBe("dev/rabbitmq/api-password");
@@ -154,12 +152,12 @@ describe("RabbitBroker", () => {
 
   it("keeps data at /var/lib/rabbitmq and is alone on its internal network", () => {
     expect(server.volumes).toContainEqual({
-      volume_name: `\${docker_volume.${key("docker_volume", "dev-rabbitmq-data")}.name}`,
+      volume_name: ref("docker_volume", "dev-rabbitmq-data"),
       container_path: "/var/lib/rabbitmq",
       read_only: false,
     });
     expect(server.volumes).toContainEqual({
-      volume_name: `\${docker_volume.${key("docker_volume", "dev-rabbitmq-config")}.name}`,
+      volume_name: ref("docker_volume", "dev-rabbitmq-config"),
       container_path: "/etc/rabbitmq/conf.d",
       read_only: true,
     });
@@ -180,17 +178,14 @@ describe("RabbitBroker", () => {
 
   it("gives clients the vhost and user as settings and the password and URL as files", () => {
     const c = rabbit.connectionFor();
-    expect(c.env).toEqual({ AMQP_HOST: "rabbitmq", AMQP_PORT: "5672", AMQP_VHOST: "updateio-dev", AMQP_USER: "updateio" });
-    expect(c.secrets.map((s) => [s.name, s.envVar])).toEqual([
-      ["amqp_password", "AMQP_PASSWORD_FILE"],
-      ["amqp_url", "AMQP_URL_FILE"],
-    ]);
+    expect(c.env).toEqual(amqpEnv("updateio"));
+    expect(c.secrets.map((s) => [s.name, s.envVar])).toEqual(AMQP_SECRET_FILES);
     expect(c.secrets[1]!.value).toMatch(/@rabbitmq:5672\/updateio-dev$/);
   });
 
   it("gives each app its own user and password through connectionFor(role)", () => {
     const c = rabbit.connectionFor("telegram-bot");
-    expect(c.env).toEqual({ AMQP_HOST: "rabbitmq", AMQP_PORT: "5672", AMQP_VHOST: "updateio-dev", AMQP_USER: "telegram-bot" });
+    expect(c.env).toEqual(amqpEnv("telegram-bot"));
     expect(c.secrets[0]!.value).not.toBe(rabbit.connectionFor().secrets[0]!.value);
     expect(c.secrets[1]!.value).toMatch(/^amqp:\/\/telegram-bot:.+@rabbitmq:5672\/updateio-dev$/);
     expect(() => rabbit.connectionFor("worker")).toThrow(

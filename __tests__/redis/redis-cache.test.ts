@@ -4,32 +4,23 @@ import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { RedisCache, type RedisCacheProps } from "../../constructs/redis/redis-cache";
 import { RESERVED_REDIS_USERS } from "../../constructs/redis/renderers/redis";
 import { SEED_CONTAINER } from "../support/synth-expectations";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthConstruct } from "../support/construct-harness";
+import { REDIS_IMAGE } from "../support/construct-images";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("redis-cache-test");
-
-const IMAGE = `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`;
 
 /** `later` runs after the constructor, before synth (apps added late, as environments/apps.ts does). */
 function build(overrides: Partial<RedisCacheProps> = {}, later?: (redis: RedisCache) => void) {
   const stack = testStack(OUT, "dev");
-  const redis = new RedisCache(stack, "redis", { environment: "dev", image: IMAGE, memoryMb: 128, ...overrides });
+  const redis = new RedisCache(stack, "redis", { environment: "dev", image: REDIS_IMAGE, memoryMb: 128, ...overrides });
   later?.(redis);
   // Some props name the containers otherwise (a cluster, a second role): then server and seed are undefined.
-  const { text, json, containers, key } = synthJson(stack);
-  return {
-    redis,
-    stack,
-    text,
-    json,
-    server: containers.find((c) => c.name === "dev-redis")!,
-    seed: containers.find((c) => c.name === "dev-redis-seed")!,
-    key,
-  };
+  return { redis, stack, ...synthConstruct(stack, "dev-redis", { optional: true }) };
 }
 
 describe("RedisCache", () => {
-  const { redis, stack, text, json, server, seed, key } = build({ apps: ["api"] }, (r) => r.addApp("discord-bot"));
+  const { redis, stack, text, json, server, seed, key, ref } = build({ apps: ["api"] }, (r) => r.addApp("discord-bot"));
   const upload = (file: string): string => seed.upload.find((u: Json) => u.file === file)!.content;
 
   it("drops every privilege, publishes no port, and bounds its logs and shutdown", () => {
@@ -43,8 +34,8 @@ describe("RedisCache", () => {
       log_opts: { "max-file": "3", "max-size": "10m" },
       hostname: "redis",
     });
-    expect(server.image).toBe(`\${docker_image.${key("docker_image", IMAGE)}.image_id}`);
-    expect(json.resource.docker_image[key("docker_image", IMAGE)]).toEqual({ name: IMAGE, keep_locally: true });
+    expect(server.image).toBe(`\${docker_image.${key("docker_image", REDIS_IMAGE)}.image_id}`);
+    expect(json.resource.docker_image[key("docker_image", REDIS_IMAGE)]).toEqual({ name: REDIS_IMAGE, keep_locally: true });
     // a new seed (new config or secrets) replaces the server, after the secrets have been handed to redis
     expect(server.lifecycle.replace_triggered_by).toEqual([`docker_container.${key("docker_container", "dev-redis-seed")}`]);
     expect(server.depends_on).toEqual([
@@ -96,11 +87,7 @@ describe("RedisCache", () => {
       security_opts: ["no-new-privileges:true"],
     });
     expect(owner.volumes).toEqual([
-      {
-        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-secrets")}.name}`,
-        container_path: "/run/secrets",
-        read_only: false,
-      },
+      { volume_name: ref("docker_volume", "dev-redis-secrets"), container_path: "/run/secrets", read_only: false },
     ]);
     expect(owner.lifecycle.postcondition[0].condition).toBe("\${self.exit_code == 0}");
   });
@@ -140,17 +127,9 @@ describe("RedisCache", () => {
 
   it("mounts the config and secrets read-only, and data at /data", () => {
     expect(server.volumes).toEqual([
-      {
-        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-secrets")}.name}`,
-        container_path: "/run/secrets",
-        read_only: true,
-      },
-      {
-        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-config")}.name}`,
-        container_path: "/usr/local/etc/redis",
-        read_only: true,
-      },
-      { volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-data")}.name}`, container_path: "/data", read_only: false },
+      { volume_name: ref("docker_volume", "dev-redis-secrets"), container_path: "/run/secrets", read_only: true },
+      { volume_name: ref("docker_volume", "dev-redis-config"), container_path: "/usr/local/etc/redis", read_only: true },
+      { volume_name: ref("docker_volume", "dev-redis-data"), container_path: "/data", read_only: false },
     ]);
     expect(server.env).toEqual([]);
   });
@@ -163,9 +142,7 @@ describe("RedisCache", () => {
 
   it("is alone on its internal network", () => {
     expect(json.resource.docker_network[key("docker_network", "dev-redis")].internal).toBe(true);
-    expect(server.networks_advanced).toEqual([
-      { name: `\${docker_network.${key("docker_network", "dev-redis")}.name}`, aliases: ["redis"] },
-    ]);
+    expect(server.networks_advanced).toEqual([{ name: ref("docker_network", "dev-redis"), aliases: ["redis"] }]);
   });
 
   it("gives each app its user as a setting and its own password and URL as files", () => {

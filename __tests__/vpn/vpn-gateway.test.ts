@@ -14,7 +14,8 @@ import {
   type VpnGatewayProps,
 } from "../../constructs/vpn/vpn-gateway";
 import { EPHEMERAL_LABEL, SEED_CONTAINER } from "../support/synth-expectations";
-import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthConstruct } from "../support/construct-harness";
+import { testOutdir, testStack, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("vpn-gateway-test");
 
@@ -64,29 +65,19 @@ function build(overrides: (ctx: Ctx) => Partial<VpnGatewayProps> = () => ({}), o
     ...overrides(ctx),
   });
   new TerraformOutput(stack, "vpn_client_alice", { value: vpn.peerConfigs.alice });
-  const { text, json, named, key } = synthJson(stack);
-  const c = named(`${env}-vpn`);
-  const seed = named(`${env}-vpn-seed`);
+  const { text, json, server: c, seed, key, ref } = synthConstruct(stack, `${env}-vpn`);
   const upload = (file: string) => (seed.upload as Json[]).find((u) => u.file === file)?.content as string | undefined;
-  return { ...ctx, vpn, text, json, c, seed, key, upload };
+  return { ...ctx, vpn, text, json, c, seed, key, ref, upload };
 }
 
 describe("VpnGateway (supplied key)", () => {
   const b = build();
-  const { vpn, text, json, c, seed, key, upload, stack } = b;
+  const { vpn, text, json, c, seed, key, ref, upload, stack } = b;
 
   it("mounts its secrets and config read-only, bounds CPU, logs and shutdown, and is replaced with its seed", () => {
     expect(c.volumes).toEqual([
-      {
-        volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-secrets")}.name}`,
-        container_path: "/run/secrets",
-        read_only: true,
-      },
-      {
-        volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-config")}.name}`,
-        container_path: "/etc/vpn-gateway",
-        read_only: true,
-      },
+      { volume_name: ref("docker_volume", "prod-vpn-secrets"), container_path: "/run/secrets", read_only: true },
+      { volume_name: ref("docker_volume", "prod-vpn-config"), container_path: "/etc/vpn-gateway", read_only: true },
     ]);
     expect(c).toMatchObject({
       cpu_shares: 256,
@@ -188,9 +179,9 @@ describe("VpnGateway (supplied key)", () => {
 
   it("joins the publish network and the routed networks, nothing else", () => {
     expect(c.networks_advanced.map((n: Json) => n.name)).toEqual([
-      `\${docker_network.${key("docker_network", "prod-egress")}.name}`,
-      `\${docker_network.${key("docker_network", "prod-edge")}.name}`,
-      `\${docker_network.${key("docker_network", "prod-rabbitmq")}.name}`,
+      ref("docker_network", "prod-egress"),
+      ref("docker_network", "prod-edge"),
+      ref("docker_network", "prod-rabbitmq"),
     ]);
   });
 
@@ -229,7 +220,7 @@ describe("VpnGateway (supplied key)", () => {
     expect(conf).toContain(`PostUp = wg set %i peer ${BOB} preshared-key /run/secrets/wg_psk_bob\n`);
     expect(conf).not.toMatch(/^\s*(PrivateKey|PresharedKey)\s*=/m);
     expect(c.volumes).toContainEqual({
-      volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-secrets")}.name}`,
+      volume_name: ref("docker_volume", "prod-vpn-secrets"),
       container_path: "/run/secrets",
       read_only: true,
     });
@@ -283,11 +274,11 @@ describe("VpnGateway (supplied key)", () => {
 
 describe("VpnGateway (generated key)", () => {
   it("keeps the generated key on its own volume (protected in prod), with no secret files", () => {
-    const { vpn, c, seed, key, json, text, stack } = build(() => ({}), { supplied: false });
+    const { vpn, c, seed, ref, json, text, stack } = build(() => ({}), { supplied: false });
     expect(vpn.keyMode).toBe("generated");
     expect(text).toHaveResourceWithProperties(Volume, { name: "prod-vpn-keys", lifecycle: { prevent_destroy: true } });
     expect(c.volumes).toContainEqual({
-      volume_name: `\${docker_volume.${key("docker_volume", "prod-vpn-keys")}.name}`,
+      volume_name: ref("docker_volume", "prod-vpn-keys"),
       container_path: "/var/lib/wireguard",
       read_only: false,
     });
