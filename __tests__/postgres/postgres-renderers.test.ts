@@ -106,19 +106,27 @@ describe("renderPostgresInitSql", () => {
   });
 
   it("reads the passwords from the secret files into psql variables (never inline) and forgets them", () => {
-    expect(sql).toContain("\\set owner_password `cat /run/secrets/postgres_owner_password`");
-    expect(sql).toContain("\\set app_password `cat /run/secrets/postgres_app_password`");
-    expect(sql).toContain("CREATE ROLE updateio_owner LOGIN PASSWORD :'owner_password';");
-    expect(sql).toContain("CREATE ROLE updateio_app LOGIN PASSWORD :'app_password';");
-    expect(sql).toContain("\\unset owner_password");
+    for (const line of [
+      "\\set owner_password `cat /run/secrets/postgres_owner_password`",
+      "\\set app_password `cat /run/secrets/postgres_app_password`",
+      "CREATE ROLE updateio_owner LOGIN PASSWORD :'owner_password';",
+      "CREATE ROLE updateio_app LOGIN PASSWORD :'app_password';",
+      "\\unset owner_password",
+    ]) {
+      expect(sql).toContain(line);
+    }
   });
 
   it("gives the owner the database and the app role data-only privileges", () => {
-    expect(sql).toContain("CREATE DATABASE updateio OWNER updateio_owner;");
-    expect(sql).toContain("REVOKE ALL ON DATABASE updateio FROM PUBLIC;");
-    expect(sql).toContain("\n\\connect updateio\n");
-    expect(sql).toContain("ALTER SCHEMA public OWNER TO updateio_owner;");
-    expect(sql).toContain("GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO updateio_app;");
+    for (const line of [
+      "CREATE DATABASE updateio OWNER updateio_owner;",
+      "REVOKE ALL ON DATABASE updateio FROM PUBLIC;",
+      "\n\\connect updateio\n",
+      "ALTER SCHEMA public OWNER TO updateio_owner;",
+      "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO updateio_app;",
+    ]) {
+      expect(sql).toContain(line);
+    }
     expect(sql).not.toMatch(/GRANT (ALL|CREATE)[^;]*TO updateio_app/);
   });
 
@@ -259,14 +267,16 @@ describe("renderReplicaBootstrapScript", () => {
 
   it("then execs postgres with the primary's settings plus the standby ones (passfile, never the password)", () => {
     const exec = lines.find((l) => l.startsWith("exec postgres "))!;
-    expect(exec).toContain("-c hba_file=/etc/postgresql/pg_hba.conf");
-    expect(exec).toContain("-c shared_buffers=128MB");
-    expect(exec).toContain(
+    for (const setting of [
+      "-c hba_file=/etc/postgresql/pg_hba.conf",
+      "-c shared_buffers=128MB",
       "-c 'primary_conninfo=host=postgres port=5432 user=updateio_replication passfile=/var/run/postgresql/replication.pgpass application_name=postgres_replica_1'",
-    );
-    expect(exec).toContain("-c primary_slot_name=postgres_replica_1");
-    expect(exec).toContain("-c hot_standby=on");
-    expect(exec).toContain("-c 'log_line_prefix=%m [%p] %q%u@%d '");
+      "-c primary_slot_name=postgres_replica_1",
+      "-c hot_standby=on",
+      "-c 'log_line_prefix=%m [%p] %q%u@%d '",
+    ]) {
+      expect(exec).toContain(setting);
+    }
     expect(script).not.toMatch(/password=/);
   });
 

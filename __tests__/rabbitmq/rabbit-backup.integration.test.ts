@@ -9,6 +9,7 @@ import { describeIfBinary } from "../support/binaries";
 import { freePorts } from "../support/helpers";
 import { buildStoreBackups } from "../support/store-backups";
 import { rabbitBin, rabbitCtl, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
+import { rabbitNodeDirs } from "../support/shared-rabbit-dirs";
 import { reportsRuntimeTopology } from "../support/store-fixtures";
 
 // The scripts RabbitBackup renders, run with sh against Debian's rabbitmq-server (3.10) on loopback,
@@ -20,14 +21,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
   const vhost = "updateio-test";
   const node = "rabbit-backup@localhost";
   const cookie = "CookieBackupABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnop";
-  const paths = {
-    etc: join(dir, "etc"),
-    plugins: join(dir, "plugins"),
-    secrets: join(dir, "secrets"),
-    home: join(dir, "home"),
-    backups: join(dir, "backups"),
-    scripts: join(dir, "scripts"),
-  };
+  const paths = rabbitNodeDirs(dir, "backups", "scripts");
   const built = buildStoreBackups("prod");
   const rb = built.rabbitBackup;
   let env: NodeJS.ProcessEnv = {};

@@ -13,6 +13,7 @@ import {
 } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
 import { describeIfBinary, requireBinary } from "../support/binaries";
 import { rabbitBin, rabbitCtl, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
+import { rabbitNodeDirs } from "../support/shared-rabbit-dirs";
 
 // rabbitmq.conf, enabled_plugins, the definitions file and the cookie entrypoint exactly as rendered,
 // on a real broker (Debian's rabbitmq-server, 3.10.x in bookworm) on loopback. Only paths and ports are
@@ -26,13 +27,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   const ports = { amqp: 56720, management: 56721, prometheus: 56722, dist: 56725, epmd: 56729 };
   const password = (name: string) => `${name.replace(/[^a-z]/g, "")}Pw0123456789abcdefABCDEF`.padEnd(32, "x");
   const cookie = "CookieABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstu";
-  const paths = {
-    etc: join(dir, "etc"),
-    plugins: join(dir, "plugins"),
-    secrets: join(dir, "secrets"),
-    home: join(dir, "home"),
-    stub: join(dir, "stub"),
-  };
+  const paths = rabbitNodeDirs(dir, "stub");
   const env: NodeJS.ProcessEnv = {
     ...rabbitNodeEnv({
       dir,

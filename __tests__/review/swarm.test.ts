@@ -22,6 +22,14 @@ function diff(edit: (after: Stack) => void): StackDiff {
 const API = "docker_service.api";
 const BOT = "docker_service.bot";
 
+/** The change planned for `address`, checked: its action, its kind and each text its consequence must contain. */
+function expectChange(d: StackDiff, address: string, expected: { action: string; kind: string; says: readonly string[] }): void {
+  const c = change(d, address);
+  expect(c.action).toBe(expected.action);
+  expect(c.kind).toBe(expected.kind);
+  for (const text of expected.says) expect(c.consequence).toContain(text);
+}
+
 describe("no change", () => {
   it("identical Swarm stacks give an empty diff", () => {
     const d = diffStacks("t", swarmStack(), swarmStack());
@@ -71,12 +79,11 @@ describe("engine: a task_spec change is a ROLLING UPDATE (in place, tasks replac
     ["endpoint_spec", (s) => (services(s).api!.endpoint_spec = { mode: "vip" })],
   ])("%s: rolling update, api (2 replicas, start-first) stays up", (_what, edit) => {
     const d = diff(edit);
-    const c = change(d, API);
-    expect(c.action).toBe("update");
-    expect(c.kind).toBe("service-rolling-update");
-    expect(c.consequence).toContain("ROLLING UPDATE");
-    expect(c.consequence).toContain("all 2 tasks replaced 1 at a time, start-first");
-    expect(c.consequence).toContain("a failed task → rollback");
+    expectChange(d, API, {
+      action: "update",
+      kind: "service-rolling-update",
+      says: ["ROLLING UPDATE", "all 2 tasks replaced 1 at a time, start-first", "a failed task → rollback"],
+    });
     expect(d.downtime).toEqual([]);
     expect(hasDataLoss([d])).toBe(false);
   });
@@ -111,10 +118,7 @@ describe("engine: a task_spec change is a ROLLING UPDATE (in place, tasks replac
 describe("engine: changes that restart no task", () => {
   it("replicas: scaled in place, running tasks untouched", () => {
     const d = diff((s) => (services(s).api!.mode = { replicated: { replicas: 4 } }));
-    const c = change(d, API);
-    expect(c.kind).toBe("service-scaled");
-    expect(c.action).toBe("update");
-    expect(c.consequence).toContain("replicas (2 → 4)");
+    expectChange(d, API, { action: "update", kind: "service-scaled", says: ["replicas (2 → 4)"] });
     expect(d.downtime).toEqual([]);
   });
 
@@ -158,12 +162,11 @@ describe("kreuzwerker/docker 3.6.2: ForceNew attributes REPLACE the service = DO
     ["registry auth", "auth", (s) => (services(s).api!.auth = { server_address: "registry.example" })],
   ])("%s: service replaced, all its tasks stop", (_what, forcing, edit) => {
     const d = diff(edit);
-    const c = change(d, API);
-    expect(c.action).toBe("replace");
-    expect(c.kind).toBe("service-replaced");
-    expect(c.consequence).toContain("REPLACED = DOWNTIME");
-    expect(c.consequence).toContain(`ForceNew in 3.6.2: ${forcing}`);
-    expect(c.consequence).toContain("all 2 tasks stop");
+    expectChange(d, API, {
+      action: "replace",
+      kind: "service-replaced",
+      says: ["REPLACED = DOWNTIME", `ForceNew in 3.6.2: ${forcing}`, "all 2 tasks stop"],
+    });
     expect(d.downtime.map((x) => x.text)).toContain("api: its Swarm service is replaced (destroyed, then created), all 2 tasks stop");
   });
 
@@ -191,12 +194,11 @@ describe("kreuzwerker/docker 3.6.2: ForceNew attributes REPLACE the service = DO
 
   it("replicated → global: planned in place, refused by the engine (the apply fails); replacing it is downtime", () => {
     const d = diff((s) => (services(s).api!.mode = { global: true }));
-    const c = change(d, API);
-    expect(c.action).toBe("update");
-    expect(c.kind).toBe("service-mode-refused");
-    expect(c.consequence).toContain("APPLY FAILS");
-    expect(c.consequence).toContain("service mode change is not allowed");
-    expect(c.consequence).toContain("terraform apply -replace=docker_service.api");
+    expectChange(d, API, {
+      action: "update",
+      kind: "service-mode-refused",
+      says: ["APPLY FAILS", "service mode change is not allowed", "terraform apply -replace=docker_service.api"],
+    });
     expect(d.warnings.join("\n")).toContain("t-api: the apply fails");
     expect(d.downtime.map((x) => x.service)).toEqual(["api"]);
   });
@@ -241,10 +243,11 @@ describe("a changed network replaces every service and container on it", () => {
 
   it("an ignored attribute (overlay options under ignore_changes) has no effect, and says so", () => {
     const d = diff((s) => (s.resource.docker_network!.edge!.options = { encrypted: "", "com.docker.network.driver.mtu": "1400" }));
-    const c = change(d, "docker_network.edge");
-    expect(c.kind).toBe("ignored-change");
-    expect(c.action).toBe("no-op");
-    expect(c.consequence).toContain("no effect: options changed but listed in lifecycle.ignore_changes");
+    expectChange(d, "docker_network.edge", {
+      action: "no-op",
+      kind: "ignored-change",
+      says: ["no effect: options changed but listed in lifecycle.ignore_changes"],
+    });
     expect(d.warnings.join("\n")).toContain("t-edge: options changed but ignored");
     expect(addresses(d)).toEqual(["docker_network.edge"]);
   });
