@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../constructs/contract/errors";
-import { renderScheduledBackupScript, scheduledBackupProblems } from "../../constructs/kit/scheduled-backup-script";
+import { renderScheduledBackupScript, restoreArgs, scheduledBackupProblems } from "../../constructs/kit/scheduled-backup-script";
 import { REDIS_BACKUP_ACL, renderRedisBackupAclLine } from "../../constructs/redis/renderers/redis-backup";
 import { errorOf } from "../support/helpers";
 import { buildStoreBackups } from "../support/store-backups";
@@ -132,4 +132,22 @@ describe("store backups: props are validated, each error naming the prop and the
     expect(REDIS_BACKUP_ACL).not.toMatch(/~|&\*|\+@all|\+get|\+keys/);
     expect(renderRedisBackupAclLine("pw")).toBe(`user backup on >pw ${REDIS_BACKUP_ACL}`);
   });
+});
+
+describe("restoreArgs (the restore scripts' shared argument checks)", () => {
+  it("looks for snapshots with the store's suffix, and says it in the usage line", () => {
+    const text = restoreArgs(".tar.gz");
+    expect(text).toContain("-name '*.tar.gz'");
+    expect(text).toContain("usage: sh restore.sh <snapshot.tar.gz|latest> <data directory>");
+    // Inlined into a script: the fragment's own comment lines (its shellcheck directives) are dropped.
+    expect(text).not.toMatch(/^#/m);
+    expect(text).not.toContain("@@");
+  });
+
+  it.each([".tar.gz'; rm -rf /", "${x}", "%{x}", ".rdb\nrm -rf /", '.rdb"', ".rdb .x", "rdb", ""])(
+    "refuses the suffix %j (it ends up inside quotes in a shell script)",
+    (suffix) => {
+      expect(() => restoreArgs(suffix)).toThrow(/restoreArgs: suffix/);
+    },
+  );
 });
