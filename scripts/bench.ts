@@ -33,6 +33,7 @@ import type { SynthTimes } from "./bench/synth-timing";
 import {
   cdktfAppEnv,
   heading,
+  infoLine,
   line,
   lpad,
   max,
@@ -682,7 +683,8 @@ async function main(): Promise<void> {
   targetLine("ours / minimal (app command, medians)", times(ratio), `≤ ${times(TARGET_RATIO)}`, ratio <= TARGET_RATIO);
   if (figures.minimalOurLauncher.length > 0) {
     const same = median(figures.ours) / median(figures.minimalOurLauncher);
-    targetLine("ours / minimal, both on our launcher", times(same), `≤ ${times(TARGET_RATIO)}`, same <= TARGET_RATIO);
+    // No target: on our launcher the minimal app takes ~0.1 s, so this ratio is our code's cost over cdktf's alone.
+    infoLine("ours / minimal, both on our launcher", times(same), "no target: our code's cost over cdktf's alone");
   }
   targetLine(
     `cost per added app service (in-process; cpu ${scale.perServiceCpu.toFixed(1)} ms)`,

@@ -188,3 +188,7 @@ export function line(text = ""): void {
 export function targetLine(name: string, figure: string, target: string, ok: boolean): void {
   line(`  ${pad(name, 50)}${lpad(figure, 9)}   target ${pad(target, 10)} ${verdict(ok)}`);
 }
+/** A summary line without a target, in the target lines' columns. */
+export function infoLine(name: string, figure: string, note: string): void {
+  line(`  ${pad(name, 50)}${lpad(figure, 9)}   ${note}`);
+}
