@@ -28,6 +28,7 @@ import { ENVIRONMENTS } from "../contract/environments";
 import { MIN_REASON_LENGTH, PolicySuppressions, type PolicySuppression, type RecordedSuppression } from "../contract/index";
 import { pattern } from "./expressions";
 import { PACKS, severityOf } from "./packs/index";
+import { knownResourceTypes, stackProblems } from "./rules/known-resource-types";
 import { noUnjudgedExpressions, vouchedExpressions } from "./rules/no-unjudged-expressions";
 import { ruleAppliesTo, type Environment, type PolicyRule, type Severity, type TerraformJson } from "./types";
 import { repositoryOf, workloadOf } from "./workload";
@@ -238,6 +239,22 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
     if (TerraformResource.isTerraformResource(c) || TerraformDataSource.isTerraformDataSource(c)) byLogicalId.set(c.friendlyUniqueId, c);
 
   const out: Located[] = [];
+  // What the stack holds besides its resources and data sources (a module, a check block ...),
+  // checked once per stack. These belong to the stack, so no suppression covers them.
+  const stackSeverity = severityOf(knownResourceTypes, ctx.environment);
+  if (stackSeverity) {
+    for (const p of stackProblems(stackJson)) {
+      const finding: Finding = {
+        ruleId: knownResourceTypes.id,
+        severity: stackSeverity,
+        resourceType: p.type,
+        resourceName: p.name,
+        constructPath: `${stack.node.path} (${p.name ? `${p.type}.${p.name}` : p.type}, not made by a construct the policy knows)`,
+        message: formatFindingMessage(knownResourceTypes, p.problem),
+      };
+      out.push({ finding, construct: stack });
+    }
+  }
   // Data sources are checked as "data.<type>" (only rules for every type look at them).
   const groups: [string, Record<string, Record<string, unknown>>][] = [
     ...Object.entries(stackJson.resource ?? {}),

@@ -78,21 +78,49 @@ function walkExpressions(
   walk(resource);
 }
 
+/**
+ * Every `dynamic` key in the resource, at any depth and in any shape (an object of blocks, a JSON
+ * array of such objects, or something else): the path of each and the blocks it names. This
+ * project never writes dynamic blocks, so the rule refuses them all instead of judging their
+ * for_each and content (which a literal list and plain content would make look harmless).
+ */
+function dynamicKeys(resource: Record<string, unknown>): { path: string; builds: string[] }[] {
+  const out: { path: string; builds: string[] }[] = [];
+  const walk = (value: unknown, path: string) => {
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => walk(v, `${path}[${i}]`));
+      return;
+    }
+    if (!isRecord(value)) return;
+    for (const [k, v] of Object.entries(value)) {
+      const at = path === "" ? k : `${path}.${k}`;
+      if (k === "dynamic") {
+        const bodies = Array.isArray(v) ? v : [v];
+        out.push({ path: at, builds: [...new Set(bodies.flatMap((b) => (isRecord(b) ? Object.keys(b) : [])))] });
+        continue; // one finding for the whole dynamic value
+      }
+      walk(v, at);
+    }
+  };
+  walk(resource, "");
+  return out;
+}
+
 export const noUnjudgedExpressions: PolicyRule = {
   id: "no-unjudged-expressions",
   level: "error",
   title: "Every attribute is a value the policy can judge (or an expression a construct vouches for)",
-  why: 'an attribute written as a Terraform expression ("${true}", "${var.x}", "${0}") is only known at plan time, so every other rule would have to wave it through; dynamic blocks hide whole blocks the same way',
-  fix: "write the value itself; reference other resources only in the accepted forms (docker_network.x.id/name, docker_volume.x.name, docker_image.x.image_id, docker_secret.x.id/name, base64encode(random_password.x.result)); where an expression is needed, have the construct call vouchForExpression(resource, attribute, reason).",
+  why: 'an attribute written as a Terraform expression ("${true}", "${var.x}", "${0}") is only known at plan time, so every other rule would have to wave it through; a `dynamic` block (at the top of a resource or data source or nested in one of its blocks, as an object or a JSON array) builds whole blocks the rules never see, and this project does not use dynamic blocks',
+  fix: 'write the value itself; reference other resources only in the accepted forms (docker_network.x.id/name, docker_volume.x.name, docker_image.x.image_id, docker_secret.x.id/name, base64encode(random_password.x.result)); where an expression is needed, have the construct call vouchForExpression(resource, attribute, reason). Replace a dynamic block by the blocks it would build, written out one by one (a map attribute must not have a key named "dynamic" either).',
   appliesTo: "*",
   check(resource, ctx, resourceType) {
-    if (resourceType.startsWith("data.")) return [];
-    const what = describe(resource, resourceType);
-    const problems = unjudged(resourceType, resource, ctx).map((p) => `${what}: ${p}`);
-    if (isRecord(resource.dynamic)) {
-      for (const name of Object.keys(resource.dynamic))
-        problems.push(`${what}: ${name} is built by a dynamic block, which the policy cannot check at synth time`);
-    }
+    const what = resourceType.startsWith("data.") ? `data source ${resourceType.slice("data.".length)}` : describe(resource, resourceType);
+    const problems = dynamicKeys(resource).map(
+      (d) =>
+        `${what}: ${d.path} is a dynamic block${d.builds.length > 0 ? ` (building ${d.builds.join(", ")})` : ""}, which this project does not use and the policy cannot check: write the blocks out`,
+    );
+    if (resourceType.startsWith("data.")) return problems;
+    problems.unshift(...unjudged(resourceType, resource, ctx).map((p) => `${what}: ${p}`));
     return problems;
   },
 };
