@@ -14,7 +14,7 @@
  * A literal wrapped in `${...}` is never accepted: it only hides a value from the reader.
  */
 import { isExpression, isRecord, parseRef, type ResourceRef } from "./json";
-import { normalizeHostPath, unwrapLiteral } from "./normalize";
+import { exposesDockerSocket, normalizeHostPath, SENSITIVE_HOST_PATHS, sensitiveHostPath, SOCKET_PATHS, unwrapLiteral } from "./normalize";
 import type { RuleContext, TerraformJson } from "./types";
 
 /** "volumes[3].host_path" → "volumes[].host_path" (vouches and forms ignore list positions). */
@@ -70,34 +70,31 @@ export function relativeHostPath(value: unknown): RelativeHostPath | undefined {
   return { up, tail: out.join("/") };
 }
 
-/** Directory names that make a relative bind dangerous wherever the checkout lives. */
-const DANGEROUS_SEGMENTS = [
-  "proc",
-  "sys",
-  "dev",
-  "etc",
-  "boot",
-  "root",
-  "run",
-  "var",
-  "usr",
-  "lib",
-  "bin",
-  "sbin",
-  "docker",
-  "containerd",
+/**
+ * Directory names that make a relative bind dangerous wherever the checkout lives: every segment of
+ * the sensitive host paths and of the socket paths (normalize.ts, the one list both checks use, so
+ * they cannot drift apart), the sockets' file names, and the clients' credential directories.
+ */
+const DANGEROUS_SEGMENTS = new Set([
+  ...[...SENSITIVE_HOST_PATHS, ...SOCKET_PATHS].flatMap((p) => p.split("/").filter((s) => s !== "")),
   "docker.sock",
+  "containerd.sock",
+  "dockershim.sock",
   ".ssh",
   ".docker",
-];
+]);
 
 /** Why a relative host path could reach something dangerous, or undefined. */
 export function relativeHostPathRisk(rel: RelativeHostPath): string | undefined {
   if (rel.tail === "") return `climbs ${rel.up} directories above the stack directory and binds that directory itself (which may be /)`;
-  const bad = rel.tail.split("/").find((s) => DANGEROUS_SEGMENTS.includes(s.toLowerCase()));
+  const bad = rel.tail.split("/").find((s) => DANGEROUS_SEGMENTS.has(s.toLowerCase()));
   if (bad) return `reaches a directory named "${bad}", which may be the host's`;
-  // Normalising the tail as if absolute must not reach a sensitive path either.
-  if (normalizeHostPath(`/${rel.tail}`) === "/") return "resolves to /";
+  // Where the climb reaches /, the tail is an absolute path: it must not reach a sensitive one either.
+  const absolute = normalizeHostPath(`/${rel.tail}`);
+  if (absolute === "/") return "resolves to /";
+  const sensitive = sensitiveHostPath(absolute);
+  if (sensitive) return `reaches the host's ${sensitive} when the climb ends at / (${absolute})`;
+  if (exposesDockerSocket(absolute)) return `reaches the Docker socket when the climb ends at / (${absolute})`;
   return undefined;
 }
 

@@ -56,12 +56,38 @@ export function boolOf(value: unknown): boolean | undefined | "unknown" {
   return "unknown";
 }
 
-/** A Terraform number: numbers and numeric strings; undefined otherwise. */
+/**
+ * A number as Terraform reads it from a string: cty.ParseNumberVal, i.e. Go's big.ParseFloat in
+ * base 10. An optional sign, digits with an optional fraction ("1.", ".5", "1.5"), an optional
+ * exponent, decimal ("e"/"E": "2541e0" = 2541) or binary ("p"/"P": "1p3" = 8), and nothing else: no
+ * spaces, no "_", no "0x" (Terraform refuses those, so they never reach the provider as a number).
+ */
+const TERRAFORM_NUMBER = /^([-+]?)(\d+\.?\d*|\.\d+)(?:([eEpP])([-+]?\d+))?$/;
+
+/**
+ * A Terraform number: a finite JSON number, or a string Terraform converts to one (see
+ * TERRAFORM_NUMBER); undefined otherwise, including "Inf" and values beyond a double's range,
+ * which no rule can bound. Rules must treat undefined for a value that IS set as a finding (never
+ * as 0, never as "skip"): see `isUnreadableNumber`.
+ */
 export function numberOf(value: unknown): number | undefined {
   const v = plain(value);
-  if (typeof v === "number" && Number.isFinite(v)) return v;
-  if (typeof v === "string" && /^\s*[-+]?\d+(\.\d+)?\s*$/.test(v)) return Number(v);
-  return undefined;
+  if (typeof v === "number") return Number.isFinite(v) ? v : undefined;
+  if (typeof v !== "string") return undefined;
+  const m = TERRAFORM_NUMBER.exec(v);
+  if (!m) return undefined;
+  const [, sign, mantissa, mark, exponent] = m;
+  let n: number;
+  if (mark === undefined) n = Number(`${sign}${mantissa}`);
+  else if (mark === "e" || mark === "E") n = Number(`${sign}${mantissa}e${exponent}`);
+  else n = Number(`${sign}${mantissa}`) * 2 ** Number(exponent);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** True when a value is set (not undefined/null) but is no number Terraform would read (a finding). */
+export function isUnreadableNumber(value: unknown): boolean {
+  const v = plain(value);
+  return v !== undefined && v !== null && numberOf(v) === undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,8 +265,10 @@ export function parseGoBool(value: string): boolean | undefined {
 }
 
 /**
- * The no-new-privileges setting the engine ends up with: the LAST entry wins ("true" then "false"
- * leaves NoNewPrivs 0); a bare "no-new-privileges" means true.
+ * The no-new-privileges setting the engine ends up with for a list in the order it RECEIVES it: the
+ * LAST entry wins ("true" then "false" leaves NoNewPrivs 0); a bare "no-new-privileges" means true.
+ * The provider sends security_opts in set (hash) order, not as written: the rule uses
+ * `noNewPrivilegesEntries`, which does not depend on the order.
  */
 export function effectiveNoNewPrivileges(opts: readonly string[]): { value: boolean | undefined; entries: string[] } {
   let value: boolean | undefined;
@@ -252,6 +280,25 @@ export function effectiveNoNewPrivileges(opts: readonly string[]): { value: bool
     value = o.value === undefined ? true : (parseGoBool(o.value) ?? false);
   }
   return { value, entries };
+}
+
+/** The only spellings the engine reads as no-new-privileges ON (exact: the engine neither trims nor folds case). */
+const NO_NEW_PRIVILEGES_ON = /^no-new-privileges(?:[=:](?:1|t|T|TRUE|true|True))?$/;
+
+/**
+ * The no-new-privileges entries of `security_opts`, split into the exact "on" spellings and every
+ * other entry that mentions the option (off, unparsable, other case or spacing). `security_opts` is
+ * a set: the provider sends it in hash order, not as written, so which entry the engine applies
+ * last is not under the author's control; only a list whose sole such entry is "on" is safe.
+ */
+export function noNewPrivilegesEntries(opts: readonly string[]): { on: string[]; other: string[] } {
+  const on: string[] = [];
+  const other: string[] = [];
+  for (const raw of opts) {
+    if (NO_NEW_PRIVILEGES_ON.test(raw)) on.push(raw);
+    else if (/no-new-privileges/i.test(raw) || parseSecurityOpt(raw).key === "no-new-privileges") other.push(raw);
+  }
+  return { on, other };
 }
 
 // ---------------------------------------------------------------------------------------------

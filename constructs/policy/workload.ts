@@ -173,6 +173,33 @@ export function imageRef(w: Workload, json: TerraformJson): string | undefined {
   return typeof v === "string" && !isExpression(v) ? v : undefined;
 }
 
+/** True when the docker_image resource has a build block (also written as a dynamic block). */
+function hasBuild(image: Record<string, unknown>): boolean {
+  const dyn = image.dynamic;
+  return (image.build !== undefined && image.build !== null) || (isRecord(dyn) && dyn.build !== undefined);
+}
+
+/**
+ * True when the workload runs an image this stack BUILDS: it references a docker_image with a build
+ * block, or its image (by reference or by name) has the repository of one (the engine resolves a
+ * name to the local image built under it). Such an image is whatever its build context holds.
+ */
+export function builtByStack(w: Workload, json: TerraformJson): boolean {
+  const ref = parseRef(w.image.value);
+  if (ref && ref.type === "docker_image") {
+    const img = referenced(json, ref);
+    if (img && hasBuild(img)) return true;
+  }
+  const images = json.resource?.docker_image;
+  if (!isRecord(images)) return false;
+  const repo = repositoryOf(w, json);
+  return Object.values(images).some((img) => {
+    if (!isRecord(img) || !hasBuild(img)) return false;
+    if (typeof img.name !== "string" || isExpression(img.name)) return true; // a built image of unknown name may be any
+    return repo !== undefined && imageRepository(img.name) === repo;
+  });
+}
+
 /** The canonical repository of the workload's image ("caddy", "postgres"), or undefined. */
 export function repositoryOf(w: Workload, json: TerraformJson): string | undefined {
   const ref = imageRef(w, json);

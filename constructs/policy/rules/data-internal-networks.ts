@@ -7,7 +7,7 @@ export const dataInternalNetworks: PolicyRule = {
   id: "data-internal-networks",
   level: "error",
   title: "Data stores attach only to internal networks",
-  why: "a data store on a non-internal network can reach (and be reached from) outside, e.g. to exfiltrate data; what counts as a data store is its image (postgres, redis, rabbitmq ...) or its data label",
+  why: "a data store on a non-internal network can reach (and be reached from) outside, e.g. to exfiltrate data; what counts as a data store is its image (postgres, redis, rabbitmq ..., from any registry, namespace or mirror: judged by the repository's last path segment) or its data label",
   fix: "attach data containers only to docker_network resources with `internal` = true, never to host/bridge networking.",
   appliesTo: WORKLOADS,
   check: onWorkload((w, ctx) => {

@@ -5,9 +5,9 @@
 import { DOCKER_SOCKET_PROXY_ROLE, LABELS } from "../../contract/index";
 import { judge, relativeHostPath, shorten } from "../expressions";
 import { block, blocks, describe, isExpression } from "../json";
-import { goDurationSeconds, numberOf, plain } from "../normalize";
+import { goDurationSeconds, imageRepository, isUnreadableNumber, numberOf, plain } from "../normalize";
 import type { PolicyRule, RuleContext, TerraformJson } from "../types";
-import { bindLikeDevice, type HostBind, hostBinds, repositoryOf, type Workload, workloadOf } from "../workload";
+import { bindLikeDevice, builtByStack, type HostBind, hostBinds, repositoryOf, type Workload, workloadOf } from "../workload";
 
 export { COMPONENTS, DOCKER_SOCKET_PROXY_ROLE, LABELS, type Component } from "../../contract/index";
 
@@ -40,6 +40,8 @@ export function positive(w: Workload, ctx: RuleContext, path: string, raw: unkno
   if (v.kind === "problem") return [v.problem];
   if (v.kind === "trusted") return [];
   const n = numberOf(v.value);
+  if (isUnreadableNumber(v.value))
+    return [`${w.name} has ${path} = ${JSON.stringify(v.value)}, which is no number the policy can read (expected a ${what})`];
   if (n === undefined || n <= 0) return [`${w.name} has no ${what} (${path} = ${raw === undefined ? "unset" : JSON.stringify(raw)})`];
   if (n > max) return [`${w.name} has ${what} ${path} = ${n}${unit}, which is effectively unlimited (more than ${max}${unit})`];
   return [];
@@ -54,7 +56,9 @@ export function rolloutProblems(w: Workload, ctx: RuleContext, key: "update_conf
   if (parallelism.kind === "problem") problems.push(parallelism.problem);
   else if (parallelism.kind === "value") {
     const n = numberOf(parallelism.value);
-    if (n === undefined || n < 1)
+    if (isUnreadableNumber(parallelism.value))
+      problems.push(`${w.name} has ${key}.parallelism = ${JSON.stringify(parallelism.value)}, which is no number the policy can read`);
+    else if (n === undefined || n < 1)
       problems.push(`${w.name} has ${key}.parallelism = ${JSON.stringify(parallelism.value)} (0 or unset updates every task at once)`);
   }
   const monitor = field("monitor");
@@ -122,7 +126,9 @@ export function attachments(w: Workload): { path: string; name: unknown }[] {
 /**
  * What a workload IS decides its exemptions, never a label alone (anyone can write a label): the
  * edge is a Caddy image labelled edge, the socket proxy a docker-socket-proxy image with that role,
- * and a database image is data whatever its label says.
+ * and a database image is data whatever its label says. An image the stack BUILDS (a docker_image
+ * with a build block, or one named like it) is never the edge or the socket proxy, whatever its
+ * name: its content is whatever the build context holds.
  */
 export const EDGE_IMAGES = ["caddy"];
 export const SOCKET_PROXY_IMAGES = ["tecnativa/docker-socket-proxy"];
@@ -140,23 +146,45 @@ export const DATA_IMAGES = [
   "mongo",
 ];
 
+/** "public.ecr.aws/docker/library/postgres" → "postgres": a mirror serves the same image under any prefix. */
+function lastSegment(repository: string): string {
+  return repository.slice(repository.lastIndexOf("/") + 1);
+}
+
+/** The names that make an image a data store, by the last path segment of DATA_IMAGES. */
+const DATA_NAMES = new Set(DATA_IMAGES.map((i) => lastSegment(imageRepository(i))));
+
+/**
+ * True when `repository` is a data image from any registry or namespace (a mirror, a proxy cache):
+ * its last path segment is exactly one of DATA_IMAGES' ("postgres-exporter" is not "postgres").
+ */
+export function isDataRepository(repository: string): boolean {
+  return DATA_NAMES.has(lastSegment(imageRepository(repository)));
+}
+
 export function componentOf(w: Workload): string | undefined {
   return w.labels.get(LABELS.component);
 }
 
 export function isEdge(w: Workload, json: TerraformJson): boolean {
   const repo = repositoryOf(w, json);
-  return componentOf(w) === "edge" && repo !== undefined && EDGE_IMAGES.includes(repo);
+  return componentOf(w) === "edge" && repo !== undefined && EDGE_IMAGES.includes(repo) && !builtByStack(w, json);
 }
 
 export function isSocketProxy(w: Workload, json: TerraformJson): boolean {
   const repo = repositoryOf(w, json);
-  return w.labels.get(LABELS.role) === DOCKER_SOCKET_PROXY_ROLE && repo !== undefined && SOCKET_PROXY_IMAGES.includes(repo);
+  return (
+    w.labels.get(LABELS.role) === DOCKER_SOCKET_PROXY_ROLE &&
+    repo !== undefined &&
+    SOCKET_PROXY_IMAGES.includes(repo) &&
+    !builtByStack(w, json)
+  );
 }
 
 export function isData(w: Workload, json: TerraformJson): boolean {
   const repo = repositoryOf(w, json);
-  return componentOf(w) === "data" || (repo !== undefined && DATA_IMAGES.includes(repo));
+  // Built or pulled alike: being data only adds restrictions.
+  return componentOf(w) === "data" || (repo !== undefined && isDataRepository(repo));
 }
 
 export type Verdict =

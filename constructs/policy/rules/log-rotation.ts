@@ -30,7 +30,14 @@ function logProblems(w: Workload, ctx: RuleContext, driverPath: string, driver: 
   else if (files.kind === "value") {
     const n = numberOf(files.value);
     if (files.value === undefined || files.value === "") problems.push(`${w.name} does not set ${optsPath}["max-file"]`);
-    else if (n === undefined || !Number.isInteger(n) || n < 1 || n > 100)
+    // log_opts is a map of strings that the engine reads with strconv.Atoi: "3e0" is no count there.
+    else if (
+      n === undefined ||
+      !Number.isInteger(n) ||
+      n < 1 ||
+      n > 100 ||
+      (typeof files.value === "string" && !/^\+?\d+$/.test(files.value))
+    )
       problems.push(`${w.name} has ${optsPath}["max-file"] = ${JSON.stringify(files.value)} (expected a whole number from 1 to 100)`);
   }
   return problems;

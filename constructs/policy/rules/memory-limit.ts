@@ -13,7 +13,7 @@ export const memoryLimit: PolicyRule = {
   level: "error",
   title: "Every container and service has a memory limit (and no unlimited swap)",
   why: "without a limit one container can exhaust the host's memory and the kernel OOM killer then picks its victims, possibly the database",
-  fix: "set `memory` (MB) on containers, or task_spec.resources.limits.memory_bytes on services, to a value sized for the service; leave memory_swap equal to memory.",
+  fix: 'set `memory` (MB) on containers, or task_spec.resources.limits.memory_bytes on services, to a value sized for the service; leave memory_swap equal to memory (never negative: -1, "-1e0" or "-0.5e1" all mean unlimited swap), as a plain number.',
   appliesTo: WORKLOADS,
   check: onWorkload((w, ctx) => {
     if (w.kind === "container") {
@@ -21,8 +21,14 @@ export const memoryLimit: PolicyRule = {
       if (w.resource.memory_swap !== undefined) {
         const swap = valueAt(w.resourceType, "memory_swap", w.resource.memory_swap, ctx, w.name);
         if (swap.kind === "problem") problems.push(swap.problem);
-        else if (swap.kind === "value" && (numberOf(swap.value) ?? 0) < 0)
-          problems.push(`${w.name} has memory_swap = ${JSON.stringify(swap.value)} (unlimited swap)`);
+        else if (swap.kind === "value" && swap.value !== null) {
+          const n = numberOf(swap.value);
+          if (n === undefined)
+            problems.push(
+              `${w.name} has memory_swap = ${JSON.stringify(swap.value)}, which is no number the policy can read (it might be -1: unlimited swap)`,
+            );
+          else if (n < 0) problems.push(`${w.name} has memory_swap = ${JSON.stringify(swap.value)} (${n}: unlimited swap)`);
+        }
       }
       return problems;
     }

@@ -10,7 +10,7 @@ export const noHostPaths: PolicyRule = {
   level: "error",
   title: "No binds of sensitive host paths; no host binds at all on Swarm or from the checkout outside dev",
   why: "a bind of /, /proc, /sys, /dev, /etc, /var/lib/docker (or anything below or above them) hands the host to the container even read-only (host secrets, other containers' environments, image layers), a shared propagation pushes the container's mounts onto the host, and Swarm nodes differ in what a host path holds",
-  fix: "use named volumes; bind only dedicated, non-system directories (dev: the service's source directory next to the checkout); never bind host paths into Swarm services.",
+  fix: "use named volumes; bind only dedicated, non-system directories (dev: the service's source directory next to the checkout); never bind host paths into Swarm services. A bind relative to the stack directory must not climb to / or pass through a directory named like a sensitive host path (home, lib64, snap, var ...).",
   appliesTo: MOUNTING,
   check(resource, ctx, type) {
     const { what, w, binds, problems } = bindsOf(resource, type, ctx);

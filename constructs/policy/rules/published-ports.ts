@@ -1,5 +1,5 @@
 import { block, blocks } from "../json";
-import { boolOf, numberOf } from "../normalize";
+import { boolOf, isUnreadableNumber, numberOf } from "../normalize";
 import type { PolicyRule, RuleContext } from "../types";
 import type { Workload } from "../workload";
 import { componentOf, dynamicBlocks, isEdge, onWorkload, valueAt, WORKLOADS } from "./helpers";
@@ -24,7 +24,13 @@ function containerPorts(w: Workload, ctx: RuleContext): string[] {
       if (v.kind === "problem") problems.push(v.problem);
       return v.kind === "value" ? v.value : undefined;
     };
-    return { internal: numberOf(get("internal")), external: numberOf(get("external")), ip: get("ip") };
+    const port = (k: string) => {
+      const raw = get(k);
+      if (isUnreadableNumber(raw))
+        problems.push(`${w.name} has ports[${i}].${k} = ${JSON.stringify(raw)}, which is no port number the policy can read`);
+      return numberOf(raw);
+    };
+    return { internal: port("internal"), external: port("external"), ip: get("ip") };
   });
   const notEdge = `is not the edge (component "${label ?? "unlabelled"}"${label === "edge" ? ", but its image is not an edge image" : ""})`;
   if (ctx.environment === "prod") {
@@ -64,8 +70,14 @@ function servicePorts(w: Workload, ctx: RuleContext): string[] {
       if (v.kind === "problem") problems.push(v.problem);
       return v.kind === "value" ? v.value : undefined;
     };
-    const target = numberOf(get("target_port"));
-    const published = numberOf(get("published_port"));
+    const port = (k: string) => {
+      const raw = get(k);
+      if (isUnreadableNumber(raw))
+        problems.push(`${w.name} has endpoint_spec.ports[${i}].${k} = ${JSON.stringify(raw)}, which is no port number the policy can read`);
+      return numberOf(raw);
+    };
+    const target = port("target_port");
+    const published = port("published_port");
     const mode = String(get("publish_mode") ?? "ingress")
       .trim()
       .toLowerCase();
@@ -91,7 +103,7 @@ export const publishedPorts: PolicyRule = {
   level: "error",
   title: "Only the edge publishes ports (80/443 in prod, host mode on Swarm); elsewhere only on loopback, never from a Swarm app service",
   why: "every published port is reachable from the network (Docker bypasses the host firewall, and Swarm's routing mesh publishes on every node and hides client IPs), so databases and admin UIs would be exposed directly",
-  fix: 'route traffic through the edge proxy (a Caddy image labelled edge); in dev/test bind extra container ports with `ip` = "127.0.0.1"; in prod publish only 80/443 on the edge; Swarm app services publish nothing.',
+  fix: 'route traffic through the edge proxy (a pulled Caddy image labelled edge; an image the stack builds is never the edge, whatever its name); in dev/test bind extra container ports with `ip` = "127.0.0.1"; in prod publish only 80/443 on the edge; Swarm app services publish nothing. Write ports as plain numbers: Terraform reads "5432e0" as 5432, and a value the policy cannot read is a finding.',
   appliesTo: WORKLOADS,
   check: onWorkload((w, ctx) => (w.kind === "container" ? containerPorts(w, ctx) : servicePorts(w, ctx))),
 };

@@ -1,4 +1,5 @@
 import { block, blocks } from "../json";
+import { isUnreadableNumber } from "../normalize";
 import type { PolicyRule } from "../types";
 import { onWorkload, valueAt, WORKLOADS } from "./helpers";
 
@@ -35,6 +36,10 @@ export const restartPolicy: PolicyRule = {
       if (v.kind === "problem") problems.push(v.problem);
       else if (v.kind === "value" && (v.value === undefined || v.value === ""))
         problems.push(`${w.name} leaves restart_policy.${key} unset (the provider sends it as 0)`);
+      else if (v.kind === "value" && key === "max_attempts" && isUnreadableNumber(v.value))
+        problems.push(
+          `${w.name} has task_spec.restart_policy.max_attempts = ${JSON.stringify(v.value)}, which is no number the policy can read`,
+        );
     }
     return problems;
   }),

@@ -1,5 +1,5 @@
 import { blocks } from "../json";
-import { numberOf } from "../normalize";
+import { isUnreadableNumber, numberOf } from "../normalize";
 import type { PolicyRule } from "../types";
 import { onWorkload, valueAt } from "./helpers";
 
@@ -11,7 +11,7 @@ export const secretFilePermissions: PolicyRule = {
   level: "error",
   title: "Swarm secrets are files owned by a numeric uid/gid with mode 0400; configs are never writable or setuid",
   why: "the engine's default is root-owned 0444, so any process in the task (and any other uid) reads the secret; a writable or setuid config file is a way to change or escalate what runs",
-  fix: "set file_uid/file_gid to the service's numeric uid/gid and file_mode = 256 (0400) on every secrets entry; configs get 0444 (292) or 0555 (365).",
+  fix: 'set file_uid/file_gid to the service\'s numeric uid/gid and file_mode = 256 (0400) on every secrets entry; configs get 0444 (292) or 0555 (365). Write modes as plain decimal numbers: Terraform also reads "2541e0" as 2541 (04755, setuid).',
   appliesTo: "docker_service",
   check: onWorkload((w, ctx) => {
     const problems: string[] = [];
@@ -31,7 +31,12 @@ export const secretFilePermissions: PolicyRule = {
       if (mode.kind === "problem") problems.push(mode.problem);
       else if (mode.kind === "value") {
         const m = numberOf(mode.value);
-        if (m === undefined) problems.push(`${w.name} mounts ${label} with file_mode unset (engine default 0444: world-readable)`);
+        if (m === undefined)
+          problems.push(
+            isUnreadableNumber(mode.value)
+              ? `${w.name} mounts ${label} with ${path}.file_mode = ${JSON.stringify(mode.value)}, which is no number the policy can read`
+              : `${w.name} mounts ${label} with file_mode unset (engine default 0444: world-readable)`,
+          );
         else if (m !== SECRET_FILE_MODE) {
           const world = (m & 0o004) !== 0 ? ", world-readable" : "";
           problems.push(`${w.name} mounts ${label} with file_mode ${m} (0${m.toString(8)}${world}; expected 256 = 0400)`);
@@ -43,7 +48,11 @@ export const secretFilePermissions: PolicyRule = {
       if (mode.kind === "problem") problems.push(mode.problem);
       else if (mode.kind === "value") {
         const m = numberOf(mode.value);
-        if (m !== undefined && (m & 0o7222) !== 0)
+        if (isUnreadableNumber(mode.value))
+          problems.push(
+            `${w.name} mounts config ${JSON.stringify(c.file_name ?? c.config_name)} with ${w.specPath}configs[${i}].file_mode = ${JSON.stringify(mode.value)}, which is no number the policy can read`,
+          );
+        else if (m !== undefined && (!Number.isInteger(m) || m < 0 || (m & 0o7222) !== 0))
           problems.push(
             `${w.name} mounts config ${JSON.stringify(c.file_name ?? c.config_name)} with file_mode 0${m.toString(8)} (writable or setuid/setgid/sticky)`,
           );
