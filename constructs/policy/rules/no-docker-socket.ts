@@ -1,15 +1,116 @@
 import { DOCKER_SOCKET_PROXY_ROLE, LABELS } from "../../contract/index";
-import { relativeHostPath } from "../expressions";
+import { relativeHostPath, shorten } from "../expressions";
+import { blocks, isExpression, isRecord } from "../json";
 import { exposesDockerSocket, isSocketPath, normalizeHostPath } from "../normalize";
 import type { PolicyRule } from "../types";
+import type { Workload } from "../workload";
 import { bindsOf, isSocketProxy, MOUNTING } from "./helpers";
+
+/**
+ * What the proxy's environment may turn on (any value but "0" turns a variable on: the image tests
+ * each with HAProxy's `env(X) -m bool`). Only sections that are read-only while POST (and DELETE,
+ * PUT, PATCH) stay off: what our proxy opens (CONTAINERS, NETWORKS, PING, ALLOW_LOGS; INFO and
+ * VERSION for cAdvisor, constructs/observability/renderers/docker-socket-proxy.ts) and what the
+ * image grants by default (EVENTS, PING, VERSION: "mostly harmless", its README says).
+ */
+const SOCKET_PROXY_READ_ONLY_SECTIONS: readonly string[] = ["CONTAINERS", "NETWORKS", "PING", "ALLOW_LOGS", "EVENTS", "VERSION", "INFO"];
+
+/**
+ * Every variable tecnativa/docker-socket-proxy reads as an API switch (its Dockerfile and
+ * haproxy.cfg template): URL sections, the write methods and the per-endpoint ALLOW_* flags.
+ * Any of them, and any other ALLOW_* name, must be "0" or unset unless in the read-only list.
+ */
+const SOCKET_PROXY_SWITCHES: readonly string[] = [
+  "AUTH",
+  "BUILD",
+  "COMMIT",
+  "CONFIGS",
+  "CONTAINERS",
+  "DISTRIBUTION",
+  "EVENTS",
+  "EXEC",
+  "GRPC",
+  "IMAGES",
+  "INFO",
+  "NETWORKS",
+  "NODES",
+  "PING",
+  "PLUGINS",
+  "SECRETS",
+  "SERVICES",
+  "SESSION",
+  "SWARM",
+  "SYSTEM",
+  "TASKS",
+  "VERSION",
+  "VOLUMES",
+  "POST",
+  "DELETE",
+  "PUT",
+  "PATCH",
+];
+
+const LOG_LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+
+/** The proxy's own settings (not switches): which values each may take. */
+const SOCKET_PROXY_SETTINGS: Readonly<Record<string, (value: string) => boolean>> = {
+  LOG_LEVEL: (v) => LOG_LEVELS.includes(v),
+  DISABLE_IPV6: () => true, // only chooses the listening address family
+  SOCKET_PATH: (v) => v === "/var/run/docker.sock", // anything else proxies another engine
+  BIND_CONFIG: () => false, // replaces the listening address: never needed
+};
+
+/** Problems with the environment, command and uploads of a container accepted as the socket proxy. */
+function proxyConfigProblems(w: Workload): string[] {
+  const problems: string[] = [];
+  const who = `docker socket proxy ${w.name}`;
+  const env = w.resource.env;
+  let entries: { path: string; text: unknown }[] = [];
+  if (env === undefined || env === null) entries = [];
+  else if (Array.isArray(env)) entries = env.map((text, i) => ({ path: `env[${i}]`, text }));
+  else if (isRecord(env))
+    entries = Object.entries(env).map(([k, v]) => ({ path: `env.${k}`, text: typeof v === "string" ? `${k}=${v}` : v }));
+  else problems.push(`${who} sets env to ${shorten(JSON.stringify(env))}, which the policy cannot read`);
+  for (const { path, text } of entries) {
+    if (typeof text !== "string" || isExpression(text)) {
+      problems.push(
+        `${who} sets ${path} to ${shorten(JSON.stringify(text))}, which the policy cannot read (the proxy's API filter must be literal)`,
+      );
+      continue;
+    }
+    const eq = text.indexOf("=");
+    const name = (eq === -1 ? text : text.slice(0, eq)).trim().toUpperCase();
+    const value = eq === -1 ? undefined : text.slice(eq + 1);
+    const switchLike = SOCKET_PROXY_SWITCHES.includes(name) || name.startsWith("ALLOW_");
+    const setting = SOCKET_PROXY_SETTINGS[name];
+    if (!switchLike && !setting) continue; // the image does not read it
+    if (value === undefined) {
+      problems.push(`${who} has ${path} = ${JSON.stringify(text)} without a value, which the policy cannot read`);
+      continue;
+    }
+    if (setting) {
+      if (!setting(value)) problems.push(`${who} sets ${path} = ${JSON.stringify(text)}, which the policy does not allow for the proxy`);
+      continue;
+    }
+    if (value === "0" || SOCKET_PROXY_READ_ONLY_SECTIONS.includes(name)) continue;
+    problems.push(
+      `${who} turns on ${name} (${path} = ${JSON.stringify(text)}), which is not a read-only API section (only ${SOCKET_PROXY_READ_ONLY_SECTIONS.join(", ")} may be on; anything but "0" turns a section on)`,
+    );
+  }
+  for (const key of ["command", "entrypoint"]) {
+    if (w.resource[key] !== undefined && w.resource[key] !== null)
+      problems.push(`${who} sets ${key}, which replaces the image's filtering HAProxy configuration`);
+  }
+  if (blocks(w.resource.upload).length > 0) problems.push(`${who} takes upload(s), which can replace its filtering configuration`);
+  return problems;
+}
 
 export const noDockerSocket: PolicyRule = {
   id: "no-docker-socket",
   level: "error",
   title: "Nobody mounts the Docker socket except the read-only socket proxy",
-  why: "access to the Docker socket is root on the host (start a privileged container, mount /)",
-  fix: `read Docker metadata through the socket proxy (image tecnativa/docker-socket-proxy, label ${LABELS.role} = "${DOCKER_SOCKET_PROXY_ROLE}", socket mounted read-only, API filtered); never mount the socket or a directory holding it elsewhere, not even through a volume's driver options.`,
+  why: "access to the Docker socket is root on the host (start a privileged container, mount /), and so is a socket proxy that lets POST, EXEC or any other write section through",
+  fix: `read Docker metadata through the socket proxy (image tecnativa/docker-socket-proxy, label ${LABELS.role} = "${DOCKER_SOCKET_PROXY_ROLE}", socket mounted read-only, API filtered: its env may turn on only the read-only sections ${SOCKET_PROXY_READ_ONLY_SECTIONS.join(", ")}, every other switch such as POST, EXEC, BUILD, AUTH, SECRETS or ALLOW_START stays unset or "0", all as literal values, and no command, entrypoint or upload replaces its configuration); never mount the socket or a directory holding it elsewhere, not even through a volume's driver options.`,
   appliesTo: MOUNTING,
   check(resource, ctx, type) {
     const { what, w, binds } = bindsOf(resource, type, ctx);
@@ -27,6 +128,7 @@ export const noDockerSocket: PolicyRule = {
           : `${what} ${how} "${b.hostPath}" (${normalizeHostPath(b.hostPath)}), which exposes the Docker socket`,
       );
     }
+    if (proxy) problems.push(...proxyConfigProblems(w));
     return problems;
   },
 };

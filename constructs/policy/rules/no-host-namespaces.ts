@@ -1,26 +1,64 @@
+import { shorten } from "../expressions";
+import { describe, isRecord } from "../json";
 import type { PolicyRule } from "../types";
 import { onWorkload, valueAt } from "./helpers";
 
 const NAMESPACE_KEYS = ["network_mode", "pid_mode", "ipc_mode", "userns_mode", "cgroupns_mode", "uts_mode"];
 
+/**
+ * The docker_image build options our stacks use (constructs/kit/service-image.ts): where the source
+ * is, which stage, which tags, which buildx builder. Provider 3.6.2 has many more, and several run
+ * the build's RUN steps outside the usual isolation or touch the host: network_mode ("host"),
+ * security_opt ("seccomp=unconfined"), cgroup_parent, extra_hosts, isolation, ulimit, shm_size,
+ * secrets and ssh (host files such as ~/.ssh/id_rsa read into the build), build_log_file (a file the
+ * provider writes on the machine that runs apply), auth_config (registry credentials in the JSON),
+ * remote_context (a build from a URL) ... so the rule accepts only these.
+ */
+const BUILD_KEYS: readonly string[] = ["builder", "context", "dockerfile", "tag", "target"];
+
+function buildProblems(resource: Record<string, unknown>): string[] {
+  const build = resource.build;
+  if (build === undefined || build === null) return [];
+  const what = describe(resource, "docker_image");
+  const list = Array.isArray(build) ? build : [build];
+  const problems: string[] = [];
+  list.forEach((b, i) => {
+    const path = Array.isArray(build) ? `build[${i}]` : "build";
+    if (!isRecord(b)) {
+      problems.push(`${what} sets ${path} to ${shorten(JSON.stringify(b))}, which the policy cannot read`);
+      return;
+    }
+    for (const key of Object.keys(b)) {
+      if (!BUILD_KEYS.includes(key))
+        problems.push(`${what} sets ${path}.${key}, a build option the policy does not allow (only ${BUILD_KEYS.join(", ")})`);
+    }
+  });
+  return problems;
+}
+
+const containerCheck = onWorkload((w, ctx) => {
+  const problems: string[] = [];
+  for (const key of NAMESPACE_KEYS) {
+    const v = valueAt(w.resourceType, key, w.resource[key], ctx, w.name);
+    if (v.kind === "problem") problems.push(v.problem);
+    if (v.kind !== "value" || v.value === undefined) continue;
+    const mode = String(v.value).trim().toLowerCase();
+    if (mode === "host") problems.push(`${w.name} sets ${key} = ${JSON.stringify(v.value)}`);
+    else if (mode.startsWith("container:") || mode.startsWith("service:"))
+      problems.push(`${w.name} shares the namespace of another container (${key} = ${JSON.stringify(v.value)})`);
+  }
+  return problems;
+});
+
 export const noHostNamespaces: PolicyRule = {
   id: "no-host-namespaces",
   level: "error",
-  title: "No host or shared network/pid/ipc/userns/cgroup namespaces",
-  why: "sharing the host's namespaces removes the isolation the other rules rely on (host network also publishes every port), and joining another container's namespaces exposes its processes, memory and loopback services",
-  fix: 'remove `network_mode`/`pid_mode`/`ipc_mode`/`userns_mode`/`cgroupns_mode` = "host" or "container:<name>"; attach to our docker networks instead.',
-  appliesTo: "docker_container",
-  check: onWorkload((w, ctx) => {
-    const problems: string[] = [];
-    for (const key of NAMESPACE_KEYS) {
-      const v = valueAt(w.resourceType, key, w.resource[key], ctx, w.name);
-      if (v.kind === "problem") problems.push(v.problem);
-      if (v.kind !== "value" || v.value === undefined) continue;
-      const mode = String(v.value).trim().toLowerCase();
-      if (mode === "host") problems.push(`${w.name} sets ${key} = ${JSON.stringify(v.value)}`);
-      else if (mode.startsWith("container:") || mode.startsWith("service:"))
-        problems.push(`${w.name} shares the namespace of another container (${key} = ${JSON.stringify(v.value)})`);
-    }
-    return problems;
-  }),
+  title: "No host or shared network/pid/ipc/userns/cgroup namespaces (image builds included)",
+  why: "sharing the host's namespaces removes the isolation the other rules rely on (host network also publishes every port), and joining another container's namespaces exposes its processes, memory and loopback services; a docker_image build runs its RUN steps on the same engine, so build options such as network_mode, security_opt, cgroup_parent, extra_hosts, secrets or build_log_file take that isolation away from the build or read and write host files",
+  fix: `remove \`network_mode\`/\`pid_mode\`/\`ipc_mode\`/\`userns_mode\`/\`cgroupns_mode\` = "host" or "container:<name>"; attach to our docker networks instead. A docker_image build block may set only ${BUILD_KEYS.join(", ")} (what the ServiceImage construct writes); drop any other build option.`,
+  appliesTo: ["docker_container", "docker_image"],
+  check(resource, ctx, type) {
+    if (type === "docker_image") return buildProblems(resource);
+    return containerCheck(resource, ctx, type);
+  },
 };
