@@ -34,7 +34,8 @@ export class Apps {
     // Dev: the internal network a service shares with its debug ports' forwarders only.
     const debugNet = (svc: string) => ctx.network(`${svc}-debug`);
     // One network per caller and callee pair (`api-discord-bot`).
-    const callNet = (callee: string, caller: string) => ctx.network(`${callee}-${caller}`);
+    const callNet = (callee: string, caller: string) =>
+      ctx.network(`${callee}-${caller}`, true, `services.${caller} calling services.${callee}`);
     const callers = (callee: string) => names.filter((n) => services[n]!.calls.includes(callee));
     const targets: Record<Exclude<BackingService, "rabbitmq">, ServiceUse["target"]> = {
       postgres: data.postgres,

@@ -10,7 +10,7 @@ import { addStackOutputs } from "./outputs";
 import { RESOURCE_LIMITS_BY_ENVIRONMENT } from "./resource-limits";
 import type { EnvironmentConfig } from "./schema";
 import { addConfigWarnings, addProvidersAndState, addReleaseWarnings } from "./stack-setup";
-import { StackContext } from "./stack-context";
+import { assertDistinctNetworkNames, StackContext } from "./stack-context";
 
 /**
  * One environment, wired from its validated config: providers and state, then the data tier, the
@@ -53,6 +53,7 @@ export class EnvironmentStack extends TerraformStack {
       prometheus.addScrapeTarget(this.edge.proxy);
       prometheus.addScrapeTarget(grafana.scrapeTarget);
     }
+    assertDistinctNetworkNames(this, config.name);
     addStackOutputs(this, ctx, this);
     addReleaseWarnings(this, ctx);
     applyPolicy(this, { environment: config.name });

@@ -102,7 +102,14 @@ export function releasesOf(vars: Variables): Releases {
     if (data !== undefined) {
       const problems = releasesProblems(data);
       for (const p of problems) vars.report(vars.name("RELEASES_FILE"), `${file}: ${p}`);
-      if (problems.length === 0) releases = data as Releases;
+      // Every service of the catalogue needs its image (own keys only: "constructor" is no image).
+      const missing = problems.length === 0 ? catalogueServiceNames().filter((s) => !Object.hasOwn((data as Releases).images, s)) : [];
+      for (const s of missing)
+        vars.report(
+          vars.name("RELEASES_FILE"),
+          `${file}: images.${s}: missing; add "${s}": "<registry>/<name>:<version>@sha256:<digest>" under images (npm run release:pins writes it), or unset ${vars.name("RELEASES_FILE")} to deploy ${COMMITTED_RELEASES_FILE}`,
+        );
+      if (problems.length === 0 && missing.length === 0) releases = data as Releases;
     }
   }
   RELEASES_READ.set(vars, releases);
@@ -111,10 +118,12 @@ export function releasesOf(vars: Variables): Releases {
 
 /** The released image of an app service: the releases file, or its UPDATEIO_<ENV>_<SERVICE>_IMAGE override. */
 export function releasedImage(vars: Variables, service: string) {
-  const released = releasesOf(vars).images[service];
+  const images = releasesOf(vars).images;
+  const released = Object.hasOwn(images, service) ? images[service] : undefined;
+  // Only the committed file can get here (a file named by RELEASES_FILE that lacks a service is refused above).
   if (released === undefined)
     throw new Error(
-      `environments/releases.json has no image for service "${service}": add "${service}": "<registry>/<name>:<version>@sha256:<digest>" under images (the release workflow writes it)`,
+      `${COMMITTED_RELEASES_FILE} has no image for service "${service}": add "${service}": "<registry>/<name>:<version>@sha256:<digest>" under images (the release workflow writes it)`,
     );
   const variable = IMAGE_VARIABLES[service];
   const ref = variable

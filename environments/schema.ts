@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { ENVIRONMENTS } from "../constructs/contract/environments";
-import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT } from "../constructs/kit";
+import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT, hasUrlCredentials } from "../constructs/kit";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
 import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";
@@ -16,6 +16,7 @@ import {
 import { SAFE_PATH, VARIABLE_PATTERNS } from "./variables";
 import { DEV_STAGE } from "../constructs/app";
 import { buildSourceProblems } from "./build-sources";
+import { topologyProblems } from "./topology-problems";
 
 /**
  * The shape of one environment's configuration. Data only: the EnvironmentStack reads it, nothing
@@ -59,27 +60,98 @@ const cidr = z.string().refine(isCidr, {
   error: (issue) => `"${String(issue.input)}" is not a CIDR; write an address with a prefix length, e.g. 203.0.113.0/24 or 10.8.0.0/16`,
 });
 
-const envVars = z
-  .record(
-    z.string().regex(ENV_NAME, { error: "environment variable names must be UPPER_SNAKE_CASE, e.g. LOG_FORMAT" }),
-    z.string({ error: "environment variable values must be strings; quote numbers and booleans" }),
-  )
-  .superRefine((vars, ctx) => {
-    for (const name of Object.keys(vars)) {
-      if (isSecretEnvName(name)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [name],
-          message: "looks like a secret; never put secrets in config: declare it under secrets (delivered as a file) instead",
-        });
-      }
-    }
-  });
+/** Longest free-text value (an env value, a command argument, a path): anything longer is a paste accident. */
+export const MAX_TEXT_LENGTH = 4096;
+/**
+ * Characters no free-text value may hold: C0 controls (tab, newline, NUL: the engine cannot pass NUL in an env value),
+ * DEL, the line and paragraph separators, and the invisible bidi and zero-width format characters that make a
+ * value read differently from what it is.
+ */
+// eslint-disable-next-line no-control-regex
+export const FORBIDDEN_TEXT_CHARS = /[\u0000-\u001f\u007f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+/**
+ * Terraform template starts ("${", "%{", and so "$${", which Terraform turns into a literal "${") and cdktf's token
+ * marker ("${TfToken[TOKEN.n]}" is resolved by cdktf into whatever that token holds): free text reaches Terraform
+ * strings unescaped, so none may hold them.
+ */
+export const TEMPLATE_MARKER = /[$%]\{|TfToken\[/;
 
-const featureFlags = z.record(
+/** A free-text string that reaches a Terraform string as written: bounded, one line, no template or token. */
+function freeText(what: string, typeError: string) {
+  return z
+    .string({ error: typeError })
+    .max(MAX_TEXT_LENGTH, { error: `is longer than ${MAX_TEXT_LENGTH} characters; ${what} this long is a mistake (a pasted file?)` })
+    .refine((v) => !FORBIDDEN_TEXT_CHARS.test(v), {
+      error: (issue) =>
+        `${showText(String(issue.input))} contains a control character (newline, tab, NUL, ...), a line separator or an invisible bidi/zero-width character; write ${what} on one line with visible characters only`,
+    })
+    .refine((v) => !TEMPLATE_MARKER.test(v), {
+      error: (issue) =>
+        `${showText(String(issue.input))} contains "\${", "%{" or "TfToken[": Terraform templates are not allowed in ${what} (Terraform would evaluate "\${...}", turn "$\${" into "\${", and cdktf would replace a token marker); write the literal value without them`,
+    });
+}
+
+/** A value as it appears in a message: quoted, control and invisible characters escaped, long values cut. */
+function showText(value: string): string {
+  const cut = value.length > 120 ? `${value.slice(0, 117)}...` : value;
+  return JSON.stringify(cut).replace(
+    /[\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * A record (string keys) that refuses an own "__proto__" key (JSON.parse makes one): z.record drops it silently,
+ * so the key would vanish without an error although no name pattern admits it.
+ */
+function ownRecord<K extends z.core.$ZodRecordKey, V extends z.core.SomeType>(key: K, value: V, what: string) {
+  const record = z.record(key, value);
+  return z.preprocess<unknown, typeof record, z.input<typeof record>>((raw, ctx) => {
+    if (raw !== null && typeof raw === "object" && Object.hasOwn(raw, "__proto__"))
+      ctx.addIssue({
+        code: "custom",
+        path: ["__proto__"],
+        message: `is not ${what}; "__proto__" is never a valid name here: remove it`,
+        input: raw,
+      });
+    return raw;
+  }, record);
+}
+
+const envVars = ownRecord(
+  z.string().regex(ENV_NAME, { error: "environment variable names must be UPPER_SNAKE_CASE, e.g. LOG_FORMAT" }),
+  freeText("an environment variable value", "environment variable values must be strings; quote numbers and booleans"),
+  "an environment variable name (UPPER_SNAKE_CASE)",
+).superRefine((vars, ctx) => {
+  for (const [name, value] of Object.entries(vars)) {
+    if (isSecretEnvName(name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "looks like a secret; never put secrets in config: declare it under secrets (delivered as a file) instead",
+      });
+    } else if (hasUrlCredentials(value)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message:
+          "contains credentials in a URL (scheme://<user or token>[:password]@...); never put credentials in config: declare the URL under secrets (delivered as a file) instead",
+      });
+    }
+  }
+});
+
+const featureFlags = ownRecord(
   z.string().regex(/^[a-z][a-zA-Z0-9]*$/, { error: "feature flag names must be camelCase, e.g. newOnboarding" }),
   z.boolean({ error: "feature flags are true or false" }),
+  "a feature flag name (camelCase)",
 );
+
+/**
+ * A path inside a container, as the engine's bind spec (src:path:rw) takes it: absolute, segments of letters,
+ * digits, . _ - only (no ":" or "," that would split the spec, no spaces), no "." or ".." segments, not "/" itself.
+ */
+export const CONTAINER_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)+$/;
 
 /** How an app service's image is obtained: pulled from a registry, or built from local source (dev). */
 const imageSource = z.discriminatedUnion(
@@ -103,9 +175,22 @@ const imageSource = z.discriminatedUnion(
        */
       target: z.string().regex(BUILD_NAME, { error: 'must be a Dockerfile stage name such as "dev"' }).default(DEV_STAGE),
       /** Command that runs the service with hot reload, e.g. ["npm", "run", "dev"]. */
-      devCommand: z.array(z.string().min(1)).min(1, { error: 'must be a non-empty command such as ["npm", "run", "dev"]' }),
+      devCommand: z
+        .array(
+          freeText("a command argument", 'must be a command argument string, e.g. "npm"').min(1, {
+            error: 'must not be empty; write a command argument such as "npm"',
+          }),
+        )
+        .min(1, { error: 'must be a non-empty command such as ["npm", "run", "dev"]' }),
       /** Path of the source inside the container, where the context is bind-mounted for hot reload. */
-      mountPath: z.string().startsWith("/", { error: "must be an absolute path inside the container, e.g. /app" }).default("/app"),
+      mountPath: z
+        .string({ error: "must be an absolute path inside the container, e.g. /app" })
+        .max(MAX_TEXT_LENGTH, { error: `is longer than ${MAX_TEXT_LENGTH} characters; write a short absolute path such as /app` })
+        .regex(CONTAINER_PATH, {
+          error: (issue) =>
+            `${showText(String(issue.input))} is refused; write an absolute path inside the container such as /app or /srv/api: segments of letters, digits, . _ - only (no ":", ",", spaces or control characters, no "." or ".." segments, not "/" itself)`,
+        })
+        .default("/app"),
     }),
   ],
   { error: 'must be { kind: "registry", ref } or { kind: "build", context, devCommand }' },
@@ -117,10 +202,36 @@ const SWARM_REPLICA_LIMIT = 100;
 
 /** An app service's name: its container and DNS name on the internal networks, e.g. status-page. */
 export const SERVICE_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+/**
+ * On Swarm (test, prod) a service's secrets are objects named "<env>-<service>-<secret>-<12 hex>", at most 64
+ * characters (constructs/kit/swarm-runtime.ts: MAX_OBJECT_NAME with the 13-character content suffix).
+ */
+const SWARM_NAME_BUDGET = 64 - 13;
+/** "prod-" and "test-": the longest environment prefix of a Swarm object name. */
+const LONGEST_ENV_PREFIX = Math.max(...ENVIRONMENTS.map((e) => e.length + 1));
+/**
+ * The secret files a backing service's connection gives an app (PostgresCluster, RedisCache and RabbitBroker
+ * connectionFor/addApp): the longest of them bounds the service name.
+ */
+export const CONNECTION_SECRET_NAMES = [
+  "database_password",
+  "database_url",
+  "database_direct_url",
+  "redis_password",
+  "redis_url",
+  "redis_sentinel_password",
+  "amqp_password",
+  "amqp_url",
+] as const;
+const LONGEST_CONNECTION_SECRET = CONNECTION_SECRET_NAMES.reduce((a, b) => (b.length > a.length ? b : a));
+/** 51 - 5 - 1 - 23 = 22: the longest service name whose every Swarm secret name fits. */
+export const SERVICE_NAME_MAX = SWARM_NAME_BUDGET - LONGEST_ENV_PREFIX - 1 - LONGEST_CONNECTION_SECRET.length;
 const serviceName = z
   .string()
-  .max(40, { error: "must be at most 40 characters" })
-  .regex(SERVICE_NAME, { error: "must be lowercase words joined by dashes, e.g. status-page" });
+  .regex(SERVICE_NAME, { error: "must be lowercase words joined by dashes, e.g. status-page" })
+  .max(SERVICE_NAME_MAX, {
+    error: `must be at most ${SERVICE_NAME_MAX} characters: on Swarm each secret is named <env>-<service>-<secret>-<12 hex> in at most 64 characters, and with "prod-" and the longest connection secret (${LONGEST_CONNECTION_SECRET}) that leaves ${SERVICE_NAME_MAX} for the service name; shorten it`,
+  });
 
 /** Backing services an app may use; each brings the app its own user, secret files and network. */
 export const BACKING_SERVICES = ["postgres", "redis", "rabbitmq"] as const;
@@ -260,6 +371,35 @@ const offsite = z.strictObject({
     .default(900),
 });
 
+const WAL_ARCHIVE =
+  "the WAL archive that point-in-time recovery and the off-host copy rely on: walArchiveSettings in constructs/postgres/renderers/backup-scripts.ts, wired in environments/data-tier.ts; change it there";
+const RECOVERY =
+  "point-in-time restores write it (constructs/postgres/renderers/backup-scripts.ts, docs/runbooks); it never belongs in the running server's settings";
+/**
+ * Server settings the platform sets itself (constructs/postgres), refused in postgres.settings with where they
+ * come from. archive_command and restore_command run through sh; the others wire archiving, replication and
+ * client authentication. (config_file, hba_file's directory, port, listen_addresses, primary_conninfo, ... are
+ * refused by postgresSettingsProblems as PostgresCluster's own.)
+ */
+const PLATFORM_POSTGRES_SETTINGS: ReadonlyMap<string, string> = new Map([
+  ["archive_command", WAL_ARCHIVE],
+  ["archive_mode", WAL_ARCHIVE],
+  ["archive_timeout", WAL_ARCHIVE],
+  ["archive_library", WAL_ARCHIVE],
+  ["wal_level", `replication and ${WAL_ARCHIVE}`],
+  ["restore_command", RECOVERY],
+  ["archive_cleanup_command", RECOVERY],
+  ["recovery_end_command", RECOVERY],
+  [
+    "hba_file",
+    "PostgresCluster renders pg_hba.conf from the roles and networks (constructs/postgres/renderers/postgres-hba.ts); change the roles or networks instead",
+  ],
+  [
+    "password_encryption",
+    "scram-sha-256, by postgresSettings in constructs/postgres/renderers/postgres.ts; the roles' passwords depend on it",
+  ],
+]);
+
 const postgres = dataService.extend({
   /** Streaming replicas (read-only alias postgres-ro). */
   replicas: storeReplicas,
@@ -282,13 +422,24 @@ const postgres = dataService.extend({
    * Extra server settings by name (constructs/postgres/renderers/postgres-settings.ts lists the accepted
    * ones). Reloadable ones are applied in place; restart-only ones replace the Postgres containers.
    */
-  settings: z
-    .record(
-      z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }),
-      z.union([z.string(), z.number(), z.boolean()]),
-    )
+  settings: ownRecord(
+    z.string().regex(/^[a-z_.]+$/, { error: "setting names are lowercase, e.g. log_min_duration_statement" }),
+    z.union([z.string(), z.number(), z.boolean()]),
+    "a PostgreSQL setting name",
+  )
     .superRefine((settings, ctx) => {
-      for (const line of postgresSettingsProblems(settings, "")) {
+      const own: Record<string, string | number | boolean> = {};
+      for (const [name, value] of Object.entries(settings)) {
+        const setBy = PLATFORM_POSTGRES_SETTINGS.get(name);
+        if (setBy !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: `is set by the platform (${setBy}); remove it from postgres.settings: a value here would replace the platform's`,
+          });
+        else own[name] = value;
+      }
+      for (const line of postgresSettingsProblems(own, "")) {
         const colon = line.indexOf(": ");
         ctx.addIssue({ code: "custom", path: [line.slice(0, colon)], message: line.slice(colon + 2) });
       }
@@ -616,7 +767,13 @@ export const environmentConfigSchema = z
       /** The service whose image runs the migrations; it starts after they succeed. */
       service: serviceName.default("api"),
       /** Command run once per API image before the API starts. */
-      command: z.array(z.string().min(1)).min(1, { error: 'must be a command such as ["npx", "prisma", "migrate", "deploy"]' }),
+      command: z
+        .array(
+          freeText("a command argument", 'must be a command argument string, e.g. "npx"').min(1, {
+            error: 'must not be empty; write a command argument such as "npx"',
+          }),
+        )
+        .min(1, { error: 'must be a command such as ["npx", "prisma", "migrate", "deploy"]' }),
       memoryMb,
       /**
        * Where the migrations live, relative to the migration service's build context (images built
@@ -638,7 +795,22 @@ export const environmentConfigSchema = z
       preMigrationDumps: z.number().int().min(0).max(50).optional(),
     }),
     /** The app services by name; the stack builds each from its entry. */
-    services: z.record(serviceName, appService).refine((s) => Object.keys(s).length > 0, { error: "must list at least one service" }),
+    services: ownRecord(serviceName, appService, "a service name")
+      .refine((s) => Object.keys(s).length > 0, { error: "must list at least one service" })
+      .superRefine((services, ctx) => {
+        // The service's own secrets are Swarm objects too: <env>-<service>-<secret>-<12 hex>, at most 64 characters.
+        for (const [svc, cfg] of Object.entries(services))
+          (Array.isArray(cfg?.secrets) ? cfg.secrets : []).forEach((secret, i) => {
+            if (typeof secret?.name !== "string") return;
+            const length = LONGEST_ENV_PREFIX + svc.length + 1 + secret.name.length;
+            if (length > SWARM_NAME_BUDGET)
+              ctx.addIssue({
+                code: "custom",
+                path: [svc, "secrets", i, "name"],
+                message: `"${secret.name}" is too long for this service: on Swarm the secret is named <env>-${svc}-${secret.name}-<12 hex>, over 64 characters; keep the service and secret names together at most ${SWARM_NAME_BUDGET - LONGEST_ENV_PREFIX - 1} characters`,
+              });
+          });
+      }),
   })
   // Cross-field rules run even when some fields are invalid (when: always), so every problem is
   // reported in one pass; they therefore read the input defensively.
@@ -926,6 +1098,7 @@ export function crossFieldProblems(input: unknown): Problem[] {
     if (other) issue(["hosts", key], `duplicates hosts.${other} ("${host}"); each surface needs its own host name`);
     seen.set(host, key);
   }
+  problems.push(...topologyProblems(input));
   return problems;
 }
 

@@ -1,5 +1,6 @@
 import { TerraformVariable } from "cdktf";
 import type { Construct } from "constructs";
+import { ValidationError } from "../constructs/contract";
 import { PlatformNetwork } from "../constructs/kit";
 import type { BackupOffsiteProps } from "../constructs/kit/scheduled-backup";
 import type { StoreBackupProps } from "../constructs/kit/store-backup";
@@ -30,6 +31,7 @@ export function storeBackupSettings(ctx: StackContext, store: string, cfg: Store
  */
 export class StackContext {
   private readonly networks = new Map<string, PlatformNetwork>();
+  private readonly networkOwners = new Map<string, string>();
   private readonly variables = new Map<string, string>();
 
   constructor(
@@ -41,12 +43,25 @@ export class StackContext {
     return this.config.name;
   }
 
-  /** The network for a purpose (`edge-api`, `egress-grafana`, ...), created on first use. */
-  network(purpose: string, internal = true): PlatformNetwork {
+  /**
+   * The network for a purpose (`edge-api`, `egress-grafana`, ...), created on first use. `owner`
+   * says what it is for: a second request for the same purpose with another owner is refused, since
+   * names joined with "-" can meet (`a` called by `b-c` and `a-b` called by `c` both give `a-b-c`)
+   * and sharing the network would let services reach each other that never declared it.
+   */
+  network(purpose: string, internal = true, owner = purpose): PlatformNetwork {
     const known = this.networks.get(purpose);
-    if (known) return known;
+    if (known) {
+      const knownOwner = this.networkOwners.get(purpose)!;
+      if (knownOwner !== owner)
+        throw new ValidationError(`EnvironmentStack ${this.env}`, [
+          `network "${purpose}" would serve both ${knownOwner} and ${owner} (their names joined with "-" meet); rename one of the services`,
+        ]);
+      return known;
+    }
     const created = new PlatformNetwork(this.scope, `${purpose}-network`, { environment: this.env, purpose, internal });
     this.networks.set(purpose, created);
+    this.networkOwners.set(purpose, owner);
     return created;
   }
 
@@ -103,4 +118,25 @@ export class StackContext {
   publicUrl(host: string): string {
     return publicUrlFor(this.config.edge.httpsPort)(host);
   }
+}
+
+/**
+ * Refuses two networks with one Docker name (containers join networks by name, so one of them would
+ * get the other's members): a service name can meet a platform network's (`volume` called by
+ * `usage` gives `volume-usage`, the volume-usage job's network).
+ */
+export function assertDistinctNetworkNames(scope: Construct, env: string): void {
+  const byName = new Map<string, string[]>();
+  for (const c of scope.node.findAll()) {
+    if (!(c instanceof PlatformNetwork)) continue;
+    // PlatformNetwork names its Docker network <environment>-<purpose> (`name` is the resource's reference).
+    const name = `${env}-${c.purpose}`;
+    byName.set(name, [...(byName.get(name) ?? []), c.node.path]);
+  }
+  const problems = [...byName]
+    .filter(([, paths]) => paths.length > 1)
+    .map(
+      ([name, paths]) => `network "${name}" is made ${paths.length} times (${paths.join(", ")}); rename the service whose name makes it`,
+    );
+  if (problems.length > 0) throw new ValidationError(`EnvironmentStack ${env}`, problems);
 }

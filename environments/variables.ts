@@ -237,7 +237,8 @@ export class Variables {
     for (const name of Object.keys(source).sort()) {
       if (!name.startsWith(this.prefix) || (source[name] ?? "").trim() === "") continue;
       const key = name.slice(this.prefix.length);
-      const spec = (VARIABLES as Record<string, VariableSpec>)[key];
+      // Own keys only: a plain-object lookup of "constructor" or "__proto__" finds Object's members.
+      const spec = Object.hasOwn(VARIABLES, key) ? (VARIABLES as Record<string, VariableSpec>)[key] : undefined;
       if (spec === undefined) {
         this.report(name, `is not a variable ${env} reads; ${env} reads ${variableNames(env).join(", ")}`);
       } else if (!spec.envs.includes(env)) {
@@ -307,7 +308,9 @@ export class Variables {
     return this.check(
       key,
       fallback,
-      (raw) => BOOLEANS[raw.toLowerCase()] ?? refuse(`${show(raw)} is not on or off; write 1/0, true/false, yes/no or on/off`),
+      (raw) =>
+        (Object.hasOwn(BOOLEANS, raw.toLowerCase()) ? BOOLEANS[raw.toLowerCase()]! : undefined) ??
+        refuse(`${show(raw)} is not on or off; write 1/0, true/false, yes/no or on/off`),
     );
   }
 

@@ -155,11 +155,16 @@ export const POSTGRES_SETTINGS: Readonly<Record<string, PostgresSettingSpec>> = 
   work_mem: { context: "user", type: "integer", unit: "kB", min: 64, max: 2147483647 },
 };
 
+/** The spec of a setting name, own keys only: "constructor" or "__proto__" is no setting (they would find Object's members). */
+export function postgresSettingSpec(name: string): PostgresSettingSpec | undefined {
+  return Object.hasOwn(POSTGRES_SETTINGS, name) ? POSTGRES_SETTINGS[name] : undefined;
+}
+
 /** Contexts whose settings a reload applies (backend ones to new sessions). */
 const RELOADABLE: ReadonlySet<PostgresContext> = new Set(["sighup", "superuser", "user", "backend", "superuser-backend"]);
 
 export function isReloadable(name: string): boolean {
-  const spec = POSTGRES_SETTINGS[name];
+  const spec = postgresSettingSpec(name);
   return spec !== undefined && RELOADABLE.has(spec.context);
 }
 
@@ -180,7 +185,7 @@ type Value = string | number | boolean;
  * and strings without control characters or Terraform template markers.
  */
 export function normalizePostgresSetting(name: string, value: Value): { setting: string } | { problem: string } {
-  const spec = POSTGRES_SETTINGS[name];
+  const spec = postgresSettingSpec(name);
   if (!spec)
     return {
       problem: `"${name}" is not a PostgreSQL setting this project knows; check the spelling against pg_settings, or add it with its context to POSTGRES_SETTINGS in constructs/postgres/renderers/postgres-settings.ts`,
@@ -209,7 +214,7 @@ export function normalizePostgresSetting(name: string, value: Value): { setting:
       const suffix = m[2]!;
       if (suffix !== "") {
         const table = spec.unit ? unitsFor(spec.unit) : undefined;
-        if (!spec.unit || !table || !(suffix in table) || suffix === "8kB") {
+        if (!spec.unit || !table || !Object.hasOwn(table, suffix) || suffix === "8kB") {
           return {
             problem: `"${text}": ${name} ${spec.unit ? `takes the units ${WRITABLE_UNITS(spec.unit).join(", ")}` : "takes no unit"}`,
           };
@@ -244,7 +249,7 @@ export function normalizePostgresSetting(name: string, value: Value): { setting:
 export function postgresSettingsProblems(settings: Readonly<Record<string, Value>>, keyPrefix: string): string[] {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(settings)) {
-    const spec = POSTGRES_SETTINGS[name];
+    const spec = postgresSettingSpec(name);
     if (spec?.managed) {
       problems.push(`${keyPrefix}${name}: is set by PostgresCluster (paths, port, listen address, replication wiring); remove it`);
       continue;
@@ -303,8 +308,8 @@ export function renderPostgresSettingsFile(input: PostgresSettingsFileInput): st
       .filter((n) => !isReloadable(n))
       .map((n) => `${n} needs a restart and belongs in restart`),
     ...Object.keys(input.restart)
-      .filter((n) => isReloadable(n) || !POSTGRES_SETTINGS[n])
-      .map((n) => `${n} ${POSTGRES_SETTINGS[n] ? "is reloadable and belongs in reload" : "is unknown"}`),
+      .filter((n) => isReloadable(n) || !postgresSettingSpec(n))
+      .map((n) => `${n} ${postgresSettingSpec(n) ? "is reloadable and belongs in reload" : "is unknown"}`),
     ...Object.entries({ ...input.reload, ...input.restart }).flatMap(([n, v]) => {
       const r = normalizePostgresSetting(n, v);
       return "problem" in r ? [`${n}: ${r.problem}`] : [];
@@ -331,11 +336,11 @@ export function renderPostgresSettingsFile(input: PostgresSettingsFileInput): st
 /** Expected pg_settings.setting of every setting in `settings` that the server shows to any role. */
 export function expectedPostgresSettings(settings: Readonly<Record<string, string>>): { name: string; setting: string; real: boolean }[] {
   return Object.keys(settings)
-    .filter((n) => !POSTGRES_SETTINGS[n]?.managed && !POSTGRES_SETTINGS[n]?.hidden)
+    .filter((n) => !postgresSettingSpec(n)?.managed && !postgresSettingSpec(n)?.hidden)
     .sort()
     .map((name) => {
       const r = normalizePostgresSetting(name, settings[name]!);
       if ("problem" in r) throw new Error(`expectedPostgresSettings: ${name}: ${r.problem}`);
-      return { name, setting: r.setting, real: POSTGRES_SETTINGS[name]!.type === "real" };
+      return { name, setting: r.setting, real: postgresSettingSpec(name)!.type === "real" };
     });
 }
