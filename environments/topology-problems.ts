@@ -43,10 +43,14 @@ export const RESERVED_SERVICE_ROOTS = [
   "random",
   "backend",
   "urls",
+  "exporters",
+  "pre-migration-dump",
+  "port-forward",
 ] as const;
 
-/** Endings of the names the platform derives from a service's name (`api-migrate`, `api-seed`, `api-debug-9229`, ...). */
-const DERIVED_SUFFIX = /-(migrate|seed|secrets-owner|metrics|debug|debug-\d+|host|backup|backups|replica-\d+|exporter|pooler|ro|offsite)$/;
+/** Endings of the names the platform derives from a service's name (`api-migrate`, `api-seed`, `api-debug-9229`, `api-image`, ...). */
+const DERIVED_SUFFIX =
+  /-(migrate|seed|secrets-owner|metrics|debug|debug-\d+|forward|host|backup|backups|replica-\d+|exporter|pooler|ro|offsite|image|network|secret)$/;
 
 /** Variables the platform sets from other settings; a service's `env` overriding one would silently undo them. */
 const PLATFORM_ENV = new Set(["SERVICE_NAME", "DEPLOY_ENVIRONMENT", "PORT", "LOG_LEVEL", "LOG_FORMAT", "INSPECT_ADDRESS"]);

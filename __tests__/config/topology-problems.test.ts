@@ -46,6 +46,9 @@ describe("service names the platform uses", () => {
     "debug-9229",
     "volume-usage",
     "postgres-backup",
+    "pre-migration-dump",
+    "exporters",
+    "port-forward-image",
   ])("refuses %s, naming the key", (name) => {
     const problems = withService("prod", name);
     expect(problems).toContainEqual(expect.stringMatching(new RegExp(`^services\\.${name.replace(/-/g, "\\-")}: is a reserved name`)));
@@ -59,6 +62,9 @@ describe("service names the platform uses", () => {
     "billing-metrics",
     "billing-replica-2",
     "cache-pooler",
+    "api-image",
+    "billing-network",
+    "billing-session-secret",
   ])("refuses %s, a name the platform derives from another service's", (name) => {
     expect(withService("dev", name)).toContainEqual(
       expect.stringContaining(`services.${name}: is a reserved name: the platform derives names ending in`),
