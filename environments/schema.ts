@@ -1,7 +1,8 @@
 import { posix } from "node:path";
 import { z } from "zod";
 import { ENVIRONMENTS } from "../constructs/contract/environments";
-import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT, hasUrlCredentials } from "../constructs/kit";
+import { hasUrlCredentials } from "../constructs/contract";
+import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT } from "../constructs/kit";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
 import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";

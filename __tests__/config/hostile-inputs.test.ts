@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import { COMMITTED_RELEASES_FILE } from "../../environments/prod";
 import { SERVICE_NAME_MAX, type EnvironmentConfig } from "../../environments/schema";
-import { hasUrlCredentials } from "../../constructs/kit";
+import { hasUrlCredentials } from "../../constructs/contract";
 import { normalizePostgresSetting } from "../../constructs/postgres";
 import { configProblems, loadProblems, mutatedProblems } from "../support/config-problems";
 

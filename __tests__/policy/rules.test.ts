@@ -324,10 +324,14 @@ describe("no-secret-literal-env", () => {
     "fails for %s",
     (entry) => expect(check("no-secret-literal-env", { env: [entry] })).toHaveLength(1),
   );
-  it("fails for credentials inside a URL", () =>
-    expect(check("no-secret-literal-env", { env: ["DATABASE_URL=postgres://app:s3cr3t@db:5432/app"] })[0]!.message).toContain(
-      "DATABASE_URL",
-    ));
+  // The same test as the config schema and the kit (hasUrlCredentials): any userinfo, a "/" in the password, a token as the user.
+  it.each([
+    "DATABASE_URL=postgres://app:s3cr3t@db:5432/app",
+    "DATABASE_URL=postgresql://admin:s3cr/et@db/x",
+    "REPO=https://ghp_abc123@github.com/o/r",
+  ])("fails for credentials inside a URL: %s", (entry) =>
+    expect(check("no-secret-literal-env", { env: [entry] })[0]!.message).toContain(entry.slice(0, entry.indexOf("="))),
+  );
   it("fails for a random_password reference in a value", () => {
     const f = fixture();
     new RandomProvider(f.stack, "random");

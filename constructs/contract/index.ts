@@ -54,7 +54,7 @@ export const COMPONENTS = ["edge", "app", "data", "job", "seed", "proxy", "obser
 export type Component = (typeof COMPONENTS)[number];
 
 export { ValidationError } from "./errors";
-export { imageRepository, isPinnedByDigest, isSecretEnvName } from "./patterns";
+export { hasUrlCredentials, imageRepository, isPinnedByDigest, isSecretEnvName } from "./patterns";
 export {
   MIN_REASON_LENGTH,
   POLICY_RULE_IDS,

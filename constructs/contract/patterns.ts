@@ -31,3 +31,16 @@ export function imageRepository(image: string): string {
   ref = ref.replace(/^library\//, "");
   return ref;
 }
+
+/**
+ * Credentials in a URL: any scheme://<userinfo>@, whatever the userinfo holds (a token as the user, a "/" in a
+ * password): an "@" after "://" in the same whitespace-free word. A scan, not a regex: a backtracking pattern
+ * would take quadratic time on a long value.
+ */
+export function hasUrlCredentials(value: string): boolean {
+  for (const word of value.split(/\s+/)) {
+    const scheme = word.indexOf("://");
+    if (scheme > 0 && word.indexOf("@", scheme + 3) !== -1) return true;
+  }
+  return false;
+}

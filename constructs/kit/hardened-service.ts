@@ -2,7 +2,7 @@ import type { Container } from "@cdktf/provider-docker/lib/container";
 import type { Service } from "@cdktf/provider-docker/lib/service";
 import type { ITerraformDependable } from "cdktf";
 import { Construct, type IConstruct } from "constructs";
-import { isSecretEnvName, PolicySuppressions } from "../contract/index";
+import { hasUrlCredentials, isSecretEnvName, PolicySuppressions } from "../contract/index";
 import { canonicalDuration } from "./durations";
 import type { PlatformNetwork } from "./platform-network";
 import { ContainerRuntime } from "./container-runtime";
@@ -171,18 +171,6 @@ const SERVICE_NAME = /^[a-z][a-z0-9-]{0,40}$/;
 const SECRET_FILE = /^[a-z][a-z0-9_]{0,62}$/;
 /** Environment variable names: UPPER_SNAKE_CASE (the config schema uses the same rule). */
 export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
-/**
- * Credentials in a URL: any scheme://<userinfo>@, whatever the userinfo holds (a token as the user, a "/" in a
- * password): an "@" after "://" in the same whitespace-free word. A scan, not a regex: a backtracking pattern
- * would take quadratic time on a long value.
- */
-export function hasUrlCredentials(value: string): boolean {
-  for (const word of value.split(/\s+/)) {
-    const scheme = word.indexOf("://");
-    if (scheme > 0 && word.indexOf("@", scheme + 3) !== -1) return true;
-  }
-  return false;
-}
 const CAPABILITY = /^[A-Z][A-Z_]+$/;
 const USER = /^(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10})(?::(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10}))?$/;
 const LOOPBACK: ReadonlySet<string> = new Set(LOOPBACK_ADDRESSES);

@@ -1,9 +1,7 @@
-import { isSecretEnvName } from "../../contract/index";
+import { hasUrlCredentials, isSecretEnvName } from "../../contract/index";
 import { block, isExpression, isRecord } from "../json";
 import type { PolicyRule } from "../types";
 import { onWorkload, WORKLOADS } from "./helpers";
-
-const URL_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i;
 
 const RANDOM_PASSWORD_REF = /\$\{[^}]*random_password\./;
 
@@ -31,7 +29,7 @@ export const noSecretLiteralEnv: PolicyRule = {
       if (isExpression(name)) problems.push(`${w.name} has an env var whose name is an expression (${name})`);
       else if (isSecretEnvName(name)) problems.push(`${w.name} sets secret-looking env var ${name} directly`);
       else if (RANDOM_PASSWORD_REF.test(text)) problems.push(`${w.name} puts a random_password into env var ${name}`);
-      else if (URL_CREDENTIALS.test(text)) problems.push(`${w.name} has credentials inside the URL in env var ${name}`);
+      else if (hasUrlCredentials(text)) problems.push(`${w.name} has credentials inside the URL in env var ${name}`);
     }
     if (w.kind === "service") {
       const password = block(w.resource.auth).password;
