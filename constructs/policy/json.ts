@@ -14,6 +14,36 @@ export function blocks(value: unknown): Record<string, unknown>[] {
   return [];
 }
 
+/** The labels of a block: its own keys, or those of each object of a list form, once each. */
+export function blockLabels(value: unknown): string[] {
+  return [...new Set(blocks(value).flatMap((b) => Object.keys(b)))];
+}
+
+/** One finding of `blockKeyProblems`: an element that is no object (`key` undefined), or a key outside the allow-list. */
+export interface BlockKeyProblem {
+  /** The element's path: `name`, or `name[i]` when the block is written as a list. */
+  readonly path: string;
+  readonly key?: string;
+  /** The element itself. */
+  readonly element: unknown;
+}
+
+/**
+ * A block checked against an allow-list of keys, however the JSON writes it (one object, or a list
+ * of them; unset is no block): each element that is no object, and each key outside `allowed`.
+ */
+export function blockKeyProblems(value: unknown, name: string, allowed: readonly string[]): BlockKeyProblem[] {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? value : [value];
+  const out: BlockKeyProblem[] = [];
+  list.forEach((element, i) => {
+    const path = Array.isArray(value) ? `${name}[${i}]` : name;
+    if (!isRecord(element)) out.push({ path, element });
+    else for (const key of Object.keys(element)) if (!allowed.includes(key)) out.push({ path, key, element });
+  });
+  return out;
+}
+
 /** The first (max-1) block, or an empty object. */
 export function block(value: unknown): Record<string, unknown> {
   return blocks(value)[0] ?? {};

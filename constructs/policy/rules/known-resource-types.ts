@@ -1,4 +1,4 @@
-import { describe, isRecord } from "../json";
+import { blockKeyProblems, blockLabels, blocks, describe, isRecord } from "../json";
 import type { PolicyRule, TerraformJson } from "../types";
 
 /** What this platform's stacks are made of; anything else is outside what the policy understands. */
@@ -52,12 +52,6 @@ export interface StackProblem {
   /** The block's label when there is one ("" otherwise). */
   readonly name: string;
   readonly problem: string;
-}
-
-/** Quoted labels of a top-level block (its own keys, or those of each object of an array form). */
-function blockLabels(value: unknown): string[] {
-  const bodies = Array.isArray(value) ? value : [value];
-  return [...new Set(bodies.flatMap((b) => (isRecord(b) ? Object.keys(b) : [])))];
 }
 
 /**
@@ -125,32 +119,28 @@ function providerProblems(value: unknown): StackProblem[] {
   const out: StackProblem[] = [];
   const add = (type: string, problem: string) => out.push({ type, name: "", problem });
   if (!isRecord(value)) return [{ type: "provider", name: "", problem: 'the stack\'s "provider" is not an object of providers' }];
-  for (const [provider, blocks] of Object.entries(value)) {
+  for (const [provider, config] of Object.entries(value)) {
+    const type = `provider.${provider}`;
     const allowed = Object.hasOwn(ALLOWED_PROVIDER_KEYS, provider) ? ALLOWED_PROVIDER_KEYS[provider]! : undefined;
     if (allowed === undefined) {
-      add(`provider.${provider}`, `the stack configures the provider "${provider}", which this project does not use`);
+      add(type, `the stack configures the provider "${provider}", which this project does not use`);
       continue;
     }
-    for (const [i, block] of (Array.isArray(blocks) ? blocks : [blocks]).entries()) {
-      const where = `provider.${provider}[${i}]`;
-      if (!isRecord(block)) {
-        add(`provider.${provider}`, `${where} is not an object`);
-        continue;
-      }
-      for (const k of Object.keys(block))
-        if (!allowed.includes(k))
-          add(`provider.${provider}`, `${where} sets ${k}, which the policy does not allow (only ${allowed.join(", ")})`);
+    for (const p of blockKeyProblems(config, type, allowed))
+      add(
+        type,
+        p.key === undefined
+          ? `${p.path} is not an object`
+          : `${p.path} sets ${p.key}, which the policy does not allow (only ${allowed.join(", ")})`,
+      );
+    for (const block of blocks(config)) {
       if (provider === "docker" && block.host !== undefined && !(typeof block.host === "string" && DOCKER_HOST.test(block.host)))
-        add(`provider.${provider}`, `${where}.host is ${JSON.stringify(block.host)}: expected a literal unix://, tcp:// or ssh:// address`);
-      const auths =
-        block.registry_auth === undefined ? [] : Array.isArray(block.registry_auth) ? block.registry_auth : [block.registry_auth];
-      for (const [j, auth] of auths.entries())
-        for (const k of isRecord(auth) ? Object.keys(auth) : ["(not an object)"])
-          if (!ALLOWED_REGISTRY_AUTH_KEYS.includes(k))
-            add(
-              `provider.${provider}`,
-              `${where}.registry_auth[${j}] sets ${k}: a registry login is an address, a username and a password, never a file on the host`,
-            );
+        add(type, `${type}.host is ${JSON.stringify(block.host)}: expected a literal unix://, tcp:// or ssh:// address`);
+      for (const p of blockKeyProblems(block.registry_auth, `${type}.registry_auth`, ALLOWED_REGISTRY_AUTH_KEYS))
+        add(
+          type,
+          `${p.path} sets ${p.key ?? "something that is not an object"}: a registry login is an address, a username and a password, never a file on the host`,
+        );
     }
   }
   return out;

@@ -1,5 +1,5 @@
 import { shorten } from "../expressions";
-import { describe, isRecord } from "../json";
+import { blockKeyProblems, describe } from "../json";
 import type { PolicyRule } from "../types";
 import { onWorkload, valueAt } from "./helpers";
 
@@ -17,23 +17,12 @@ const NAMESPACE_KEYS = ["network_mode", "pid_mode", "ipc_mode", "userns_mode", "
 const BUILD_KEYS: readonly string[] = ["builder", "context", "dockerfile", "tag", "target"];
 
 function buildProblems(resource: Record<string, unknown>): string[] {
-  const build = resource.build;
-  if (build === undefined || build === null) return [];
   const what = describe(resource, "docker_image");
-  const list = Array.isArray(build) ? build : [build];
-  const problems: string[] = [];
-  list.forEach((b, i) => {
-    const path = Array.isArray(build) ? `build[${i}]` : "build";
-    if (!isRecord(b)) {
-      problems.push(`${what} sets ${path} to ${shorten(JSON.stringify(b))}, which the policy cannot read`);
-      return;
-    }
-    for (const key of Object.keys(b)) {
-      if (!BUILD_KEYS.includes(key))
-        problems.push(`${what} sets ${path}.${key}, a build option the policy does not allow (only ${BUILD_KEYS.join(", ")})`);
-    }
-  });
-  return problems;
+  return blockKeyProblems(resource.build, "build", BUILD_KEYS).map((p) =>
+    p.key === undefined
+      ? `${what} sets ${p.path} to ${shorten(JSON.stringify(p.element))}, which the policy cannot read`
+      : `${what} sets ${p.path}.${p.key}, a build option the policy does not allow (only ${BUILD_KEYS.join(", ")})`,
+  );
 }
 
 const containerCheck = onWorkload((w, ctx) => {

@@ -1,5 +1,5 @@
 import { isMetaKey, judge, type Judgement, shorten } from "../expressions";
-import { describe, isExpression, isRecord } from "../json";
+import { blockLabels, describe, isExpression, isRecord } from "../json";
 import type { PolicyRule, RuleContext } from "../types";
 
 /** Every `${...}` in the resource that no rule can judge (not an accepted form, not vouched for). */
@@ -95,8 +95,7 @@ function dynamicKeys(resource: Record<string, unknown>): { path: string; builds:
     for (const [k, v] of Object.entries(value)) {
       const at = path === "" ? k : `${path}.${k}`;
       if (k === "dynamic") {
-        const bodies = Array.isArray(v) ? v : [v];
-        out.push({ path: at, builds: [...new Set(bodies.flatMap((b) => (isRecord(b) ? Object.keys(b) : [])))] });
+        out.push({ path: at, builds: blockLabels(v) });
         continue; // one finding for the whole dynamic value
       }
       walk(v, at);

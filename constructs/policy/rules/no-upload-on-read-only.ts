@@ -1,5 +1,5 @@
 import { shorten } from "../expressions";
-import { blocks, isRecord } from "../json";
+import { blockKeyProblems, blocks } from "../json";
 import { plain } from "../normalize";
 import type { PolicyRule } from "../types";
 import { workloadOf } from "../workload";
@@ -21,25 +21,14 @@ export const noUploadOnReadOnly: PolicyRule = {
   appliesTo: "docker_container",
   check(c) {
     const w = workloadOf(c, "docker_container")!;
-    const problems: string[] = [];
-    const raw = c.upload;
-    const list = raw === undefined || raw === null ? [] : Array.isArray(raw) ? raw : [raw];
-    list.forEach((u, i) => {
-      const path = Array.isArray(raw) ? `upload[${i}]` : "upload";
-      if (!isRecord(u)) {
-        problems.push(`${w.name} sets ${path} to ${shorten(JSON.stringify(u))}, which the policy cannot read`);
-        return;
-      }
-      for (const key of Object.keys(u)) {
-        if (!UPLOAD_KEYS.includes(key))
-          problems.push(
-            key === "source" || key === "source_hash"
-              ? `${w.name} sets ${path}.${key}, which uploads a file of the machine that runs apply`
-              : `${w.name} sets ${path}.${key}, an upload option the policy does not allow (only ${UPLOAD_KEYS.join(", ")})`,
-          );
-      }
-    });
-    const uploads = blocks(raw);
+    const problems = blockKeyProblems(c.upload, "upload", UPLOAD_KEYS).map((p) =>
+      p.key === undefined
+        ? `${w.name} sets ${p.path} to ${shorten(JSON.stringify(p.element))}, which the policy cannot read`
+        : p.key === "source" || p.key === "source_hash"
+          ? `${w.name} sets ${p.path}.${p.key}, which uploads a file of the machine that runs apply`
+          : `${w.name} sets ${p.path}.${p.key}, an upload option the policy does not allow (only ${UPLOAD_KEYS.join(", ")})`,
+    );
+    const uploads = blocks(c.upload);
     if (plain(c.read_only) === true && uploads.length > 0) {
       const files = uploads.map((u) => u.file).filter((f) => typeof f === "string");
       problems.push(`${w.name} is read_only but takes ${uploads.length} upload(s)${files.length ? ` (${files.join(", ")})` : ""}`);
