@@ -35,13 +35,21 @@ export function runsLong(w: Workload): boolean {
 }
 
 /** A positive number within bounds, or the problem with it. */
+/**
+ * The finding for a value that is set but is no number Terraform would read (`isUnreadableNumber`):
+ * such a value is never taken as 0 or skipped. Undefined for a readable or unset value.
+ */
+export function unreadableNumber(name: string, path: string, value: unknown, kind = "number"): string | undefined {
+  return isUnreadableNumber(value) ? `${name} has ${path} = ${JSON.stringify(value)}, which is no ${kind} the policy can read` : undefined;
+}
+
 export function positive(w: Workload, ctx: RuleContext, path: string, raw: unknown, what: string, max: number, unit: string): string[] {
   const v = valueAt(w.resourceType, path, raw, ctx, w.name);
   if (v.kind === "problem") return [v.problem];
   if (v.kind === "trusted") return [];
   const n = numberOf(v.value);
-  if (isUnreadableNumber(v.value))
-    return [`${w.name} has ${path} = ${JSON.stringify(v.value)}, which is no number the policy can read (expected a ${what})`];
+  const unreadable = unreadableNumber(w.name, path, v.value);
+  if (unreadable) return [`${unreadable} (expected a ${what})`];
   if (n === undefined || n <= 0) return [`${w.name} has no ${what} (${path} = ${raw === undefined ? "unset" : JSON.stringify(raw)})`];
   if (n > max) return [`${w.name} has ${what} ${path} = ${n}${unit}, which is effectively unlimited (more than ${max}${unit})`];
   return [];
@@ -56,8 +64,8 @@ export function rolloutProblems(w: Workload, ctx: RuleContext, key: "update_conf
   if (parallelism.kind === "problem") problems.push(parallelism.problem);
   else if (parallelism.kind === "value") {
     const n = numberOf(parallelism.value);
-    if (isUnreadableNumber(parallelism.value))
-      problems.push(`${w.name} has ${key}.parallelism = ${JSON.stringify(parallelism.value)}, which is no number the policy can read`);
+    const unreadable = unreadableNumber(w.name, `${key}.parallelism`, parallelism.value);
+    if (unreadable) problems.push(unreadable);
     else if (n === undefined || n < 1)
       problems.push(`${w.name} has ${key}.parallelism = ${JSON.stringify(parallelism.value)} (0 or unset updates every task at once)`);
   }

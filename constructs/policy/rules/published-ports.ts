@@ -1,8 +1,8 @@
 import { block, blocks } from "../json";
-import { boolOf, isUnreadableNumber, numberOf } from "../normalize";
+import { boolOf, numberOf } from "../normalize";
 import type { PolicyRule, RuleContext } from "../types";
 import type { Workload } from "../workload";
-import { componentOf, dynamicBlocks, isEdge, onWorkload, valueAt, WORKLOADS } from "./helpers";
+import { componentOf, dynamicBlocks, isEdge, onWorkload, unreadableNumber, valueAt, WORKLOADS } from "./helpers";
 import { LOOPBACK_ADDRESSES } from "../../contract/environments";
 
 const LOOPBACK: readonly string[] = LOOPBACK_ADDRESSES;
@@ -26,8 +26,8 @@ function containerPorts(w: Workload, ctx: RuleContext): string[] {
     };
     const port = (k: string) => {
       const raw = get(k);
-      if (isUnreadableNumber(raw))
-        problems.push(`${w.name} has ports[${i}].${k} = ${JSON.stringify(raw)}, which is no port number the policy can read`);
+      const unreadable = unreadableNumber(w.name, `ports[${i}].${k}`, raw, "port number");
+      if (unreadable) problems.push(unreadable);
       return numberOf(raw);
     };
     return { internal: port("internal"), external: port("external"), ip: get("ip") };
@@ -72,8 +72,8 @@ function servicePorts(w: Workload, ctx: RuleContext): string[] {
     };
     const port = (k: string) => {
       const raw = get(k);
-      if (isUnreadableNumber(raw))
-        problems.push(`${w.name} has endpoint_spec.ports[${i}].${k} = ${JSON.stringify(raw)}, which is no port number the policy can read`);
+      const unreadable = unreadableNumber(w.name, `endpoint_spec.ports[${i}].${k}`, raw, "port number");
+      if (unreadable) problems.push(unreadable);
       return numberOf(raw);
     };
     const target = port("target_port");

@@ -1,7 +1,6 @@
 import { block, blocks } from "../json";
-import { isUnreadableNumber } from "../normalize";
 import type { PolicyRule } from "../types";
-import { onWorkload, valueAt, WORKLOADS } from "./helpers";
+import { onWorkload, unreadableNumber, valueAt, WORKLOADS } from "./helpers";
 
 const RESTART_POLICIES = ["unless-stopped", "always", "on-failure"];
 
@@ -36,10 +35,10 @@ export const restartPolicy: PolicyRule = {
       if (v.kind === "problem") problems.push(v.problem);
       else if (v.kind === "value" && (v.value === undefined || v.value === ""))
         problems.push(`${w.name} leaves restart_policy.${key} unset (the provider sends it as 0)`);
-      else if (v.kind === "value" && key === "max_attempts" && isUnreadableNumber(v.value))
-        problems.push(
-          `${w.name} has task_spec.restart_policy.max_attempts = ${JSON.stringify(v.value)}, which is no number the policy can read`,
-        );
+      else if (v.kind === "value" && key === "max_attempts") {
+        const unreadable = unreadableNumber(w.name, "task_spec.restart_policy.max_attempts", v.value);
+        if (unreadable) problems.push(unreadable);
+      }
     }
     return problems;
   }),

@@ -1,7 +1,7 @@
 import { blocks } from "../json";
 import { isUnreadableNumber, numberOf } from "../normalize";
 import type { PolicyRule } from "../types";
-import { onWorkload, valueAt } from "./helpers";
+import { onWorkload, unreadableNumber, valueAt } from "./helpers";
 
 /** 0400: only the owner reads it. */
 export const SECRET_FILE_MODE = 0o400;
@@ -33,9 +33,8 @@ export const secretFilePermissions: PolicyRule = {
         const m = numberOf(mode.value);
         if (m === undefined)
           problems.push(
-            isUnreadableNumber(mode.value)
-              ? `${w.name} mounts ${label} with ${path}.file_mode = ${JSON.stringify(mode.value)}, which is no number the policy can read`
-              : `${w.name} mounts ${label} with file_mode unset (engine default 0444: world-readable)`,
+            unreadableNumber(w.name, `${path}.file_mode`, mode.value) ??
+              `${w.name} mounts ${label} with file_mode unset (engine default 0444: world-readable)`,
           );
         else if (m !== SECRET_FILE_MODE) {
           const world = (m & 0o004) !== 0 ? ", world-readable" : "";
