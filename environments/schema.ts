@@ -2,7 +2,7 @@ import { posix } from "node:path";
 import { z } from "zod";
 import { ENVIRONMENTS } from "../constructs/contract/environments";
 import { hasUrlCredentials } from "../constructs/contract";
-import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT } from "../constructs/kit";
+import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT, SWARM_OBJECT_BASE_MAX } from "../constructs/kit";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
 import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";
@@ -203,11 +203,6 @@ const SWARM_REPLICA_LIMIT = 100;
 
 /** An app service's name: its container and DNS name on the internal networks, e.g. status-page. */
 export const SERVICE_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
-/**
- * On Swarm (test, prod) a service's secrets are objects named "<env>-<service>-<secret>-<12 hex>", at most 64
- * characters (constructs/kit/swarm-runtime.ts: MAX_OBJECT_NAME with the 13-character content suffix).
- */
-const SWARM_NAME_BUDGET = 64 - 13;
 /** "prod-" and "test-": the longest environment prefix of a Swarm object name. */
 const LONGEST_ENV_PREFIX = Math.max(...ENVIRONMENTS.map((e) => e.length + 1));
 /**
@@ -225,8 +220,12 @@ export const CONNECTION_SECRET_NAMES = [
   "amqp_url",
 ] as const;
 const LONGEST_CONNECTION_SECRET = CONNECTION_SECRET_NAMES.reduce((a, b) => (b.length > a.length ? b : a));
-/** 51 - 5 - 1 - 23 = 22: the longest service name whose every Swarm secret name fits. */
-export const SERVICE_NAME_MAX = SWARM_NAME_BUDGET - LONGEST_ENV_PREFIX - 1 - LONGEST_CONNECTION_SECRET.length;
+/**
+ * On Swarm (test, prod) a service's secrets are objects named "<env>-<service>-<secret>-<12 hex>" in at most 64
+ * characters (SWARM_OBJECT_BASE_MAX = 51 before the hash): 51 - 5 - 1 - 23 = 22 is the longest service name whose
+ * every connection secret fits.
+ */
+export const SERVICE_NAME_MAX = SWARM_OBJECT_BASE_MAX - LONGEST_ENV_PREFIX - 1 - LONGEST_CONNECTION_SECRET.length;
 const serviceName = z
   .string()
   .regex(SERVICE_NAME, { error: "must be lowercase words joined by dashes, e.g. status-page" })
@@ -804,11 +803,11 @@ export const environmentConfigSchema = z
           (Array.isArray(cfg?.secrets) ? cfg.secrets : []).forEach((secret, i) => {
             if (typeof secret?.name !== "string") return;
             const length = LONGEST_ENV_PREFIX + svc.length + 1 + secret.name.length;
-            if (length > SWARM_NAME_BUDGET)
+            if (length > SWARM_OBJECT_BASE_MAX)
               ctx.addIssue({
                 code: "custom",
                 path: [svc, "secrets", i, "name"],
-                message: `"${secret.name}" is too long for this service: on Swarm the secret is named <env>-${svc}-${secret.name}-<12 hex>, over 64 characters; keep the service and secret names together at most ${SWARM_NAME_BUDGET - LONGEST_ENV_PREFIX - 1} characters`,
+                message: `"${secret.name}" is too long for this service: on Swarm the secret is named <env>-${svc}-${secret.name}-<12 hex>, over 64 characters; keep the service and secret names together at most ${SWARM_OBJECT_BASE_MAX - LONGEST_ENV_PREFIX - 1} characters`,
               });
           });
       }),

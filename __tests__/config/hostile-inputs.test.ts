@@ -11,10 +11,11 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import { COMMITTED_RELEASES_FILE } from "../../environments/prod";
-import { SERVICE_NAME_MAX, type EnvironmentConfig } from "../../environments/schema";
+import { CONNECTION_SECRET_NAMES, SERVICE_NAME_MAX, type EnvironmentConfig } from "../../environments/schema";
 import { hasUrlCredentials } from "../../constructs/contract";
 import { normalizePostgresSetting } from "../../constructs/postgres";
 import { configProblems, loadProblems, mutatedProblems } from "../support/config-problems";
+import { sharedEnvironment } from "../support/stacks";
 
 const VALID: Record<EnvironmentName, EnvironmentConfig> = {
   dev: loadEnvironmentConfig("dev", {}),
@@ -405,5 +406,26 @@ describe("a releases file that lacks a service (H)", () => {
     expect(problemAt(loadProblems("prod", { UPDATEIO_PROD_RELEASES_FILE: file }), "UPDATEIO_PROD_RELEASES_FILE")).toMatch(
       /images\.constructor: not a service of the catalogue/,
     );
+  });
+});
+
+describe("the service-name bound follows the secrets the stores really give", () => {
+  // SERVICE_NAME_MAX is computed from CONNECTION_SECRET_NAMES; a store that gains a longer secret must grow the list.
+  it("every Swarm secret of an app service in prod is one of its own or a listed connection secret", () => {
+    const { json } = sharedEnvironment("prod");
+    const services = VALID.prod.services;
+    const unlisted: string[] = [];
+    let checked = 0;
+    for (const secret of Object.values(json.resource.docker_secret ?? {})) {
+      // "prod-<service>-<secret>-" then the hash (inside join() when the content is generated): secret names have no dash.
+      const base = /prod-([a-z0-9-]+)-([a-z0-9_]+)-(?:"|[0-9a-f]{12}$)/.exec(String((secret as { name: unknown }).name));
+      if (!base || !Object.hasOwn(services, base[1]!)) continue;
+      const [, service, name] = base;
+      checked++;
+      const own = services[service!]!.secrets.map((s) => s.name);
+      if (!own.includes(name!) && !(CONNECTION_SECRET_NAMES as readonly string[]).includes(name!)) unlisted.push(`${service}: ${name}`);
+    }
+    expect(checked).toBeGreaterThan(20);
+    expect(unlisted).toEqual([]);
   });
 });

@@ -13,6 +13,10 @@ import { ValidationError } from "../contract/errors";
 const MIB = 1024 * 1024;
 /** Swarm object names (services, secrets, configs) are at most 64 characters. */
 const MAX_OBJECT_NAME = 64;
+/** contentName's "-<12 hex of sha256>". */
+const CONTENT_SUFFIX_LENGTH = 13;
+/** The longest base of a secret or config name ("<env>-<service>-<file>"), before its content suffix. */
+export const SWARM_OBJECT_BASE_MAX = MAX_OBJECT_NAME - CONTENT_SUFFIX_LENGTH;
 /** 0400: only the service's own uid reads a secret (the engine's default is root 0444). */
 export const SECRET_FILE_MODE = 0o400;
 /** 0444 for plain config files, 0555 for scripts: nothing in them is secret. */
@@ -234,9 +238,9 @@ function base64Of(content: string): string {
  * next to the old one and the service rolls over to it (secrets and configs are immutable).
  */
 function contentName(base: string, content: string): string {
-  if (base.length + 13 > MAX_OBJECT_NAME) {
+  if (base.length > SWARM_OBJECT_BASE_MAX) {
     throw new Error(
-      `SwarmRuntime: "${base}" is too long for a Swarm object name (${MAX_OBJECT_NAME} characters with the 13-character content suffix); shorten the service or file name`,
+      `SwarmRuntime: "${base}" is too long for a Swarm object name (${MAX_OBJECT_NAME} characters with the ${CONTENT_SUFFIX_LENGTH}-character content suffix); shorten the service or file name`,
     );
   }
   if (!Token.isUnresolved(content)) return `${base}-${createHash("sha256").update(content).digest("hex").slice(0, 12)}`;
