@@ -8,8 +8,7 @@ import type { Container } from "@cdktf/provider-docker/lib/container";
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { describe, expect, it } from "vitest";
 import { socketProxyEnv } from "../../constructs/observability/renderers/docker-socket-proxy";
-import { blockingFindings } from "../../constructs/policy/policy-aspect";
-import { container, findings, fixture, image, labels, SOCKET_PROXY_IMAGE, type Fixture } from "./fixtures";
+import { blockingMessages, container, fixture, image, labels, SOCKET_PROXY_IMAGE, type Fixture } from "./fixtures";
 
 const SOCKET = { hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock", readOnly: true };
 
@@ -33,30 +32,23 @@ function proxy(f: Fixture, env: string[] = OUR_PROXY_ENV(true)): Container {
   );
 }
 
-/** Blocking findings of `ruleId`, their messages. */
-function blocking(f: Fixture, ruleId: string): string[] {
-  return blockingFindings(findings(f))
-    .filter((x) => x.ruleId === ruleId)
-    .map((x) => x.message);
-}
-
 describe("GAP 7: the socket proxy's API filter (no-docker-socket)", () => {
   it.each([true, false])("our own proxy's environment passes (allowEngineInfo %s)", (info) => {
     const f = fixture("prod");
     proxy(f, OUR_PROXY_ENV(info));
-    expect(blocking(f, "no-docker-socket")).toEqual([]);
+    expect(blockingMessages(f, "no-docker-socket")).toEqual([]);
   });
 
   it("a proxy on the image's defaults (no env) passes: EVENTS, PING and VERSION are read-only", () => {
     const f = fixture("prod");
     proxy(f, []);
-    expect(blocking(f, "no-docker-socket")).toEqual([]);
+    expect(blockingMessages(f, "no-docker-socket")).toEqual([]);
   });
 
   it("the reviewer's env: CONTAINERS, POST, EXEC, IMAGES, VOLUMES on", () => {
     const f = fixture("prod");
     proxy(f, ["CONTAINERS=1", "POST=1", "EXEC=1", "IMAGES=1", "VOLUMES=1"]);
-    const found = blocking(f, "no-docker-socket");
+    const found = blockingMessages(f, "no-docker-socket");
     for (const name of ["POST", "EXEC", "IMAGES", "VOLUMES"]) expect(found.join("\n")).toContain(`turns on ${name}`);
     expect(found.join("\n")).not.toContain("turns on CONTAINERS");
     expect(found[0]).toContain('container "prod-docker-socket-proxy"');
@@ -98,7 +90,7 @@ describe("GAP 7: the socket proxy's API filter (no-docker-socket)", () => {
   ])("our proxy plus %j", (entry) => {
     const f = fixture("prod");
     proxy(f, [...OUR_PROXY_ENV(true).filter((e) => !e.startsWith(`${entry.split("=")[0]!.toUpperCase()}=`)), entry]);
-    const found = blocking(f, "no-docker-socket");
+    const found = blockingMessages(f, "no-docker-socket");
     expect(found.length, entry).toBeGreaterThan(0);
     expect(found[0]).toMatch(/docker socket proxy container "prod-docker-socket-proxy" .*env\[\d+\]/);
   });
@@ -113,7 +105,7 @@ describe("GAP 7: the socket proxy's API filter (no-docker-socket)", () => {
   ] as const)("%s", (_name, fn) => {
     const f = fixture("prod");
     fn(proxy(f));
-    expect(blocking(f, "no-docker-socket").length).toBeGreaterThan(0);
+    expect(blockingMessages(f, "no-docker-socket").length).toBeGreaterThan(0);
   });
 });
 
@@ -137,7 +129,7 @@ describe("GAP 13: docker_image build options (no-host-namespaces)", () => {
   it("our own build block passes", () => {
     const f = fixture("dev");
     built(f);
-    expect(blocking(f, "no-host-namespaces")).toEqual([]);
+    expect(blockingMessages(f, "no-host-namespaces")).toEqual([]);
   });
 
   it.each([
@@ -155,7 +147,7 @@ describe("GAP 13: docker_image build options (no-host-namespaces)", () => {
   ] as const)("dev build.%s is an error", (key, value) => {
     const f = fixture("dev");
     built(f).addOverride(`build.${key}`, value);
-    const found = blocking(f, "no-host-namespaces");
+    const found = blockingMessages(f, "no-host-namespaces");
     expect(found).toHaveLength(1);
     expect(found[0]).toContain(`image "updateio-dev/api:dev" sets build.${key}`);
   });
@@ -163,13 +155,13 @@ describe("GAP 13: docker_image build options (no-host-namespaces)", () => {
   it("a build written as a list with a forbidden option", () => {
     const f = fixture("dev");
     built(f).addOverride("build", [{ context: CONTEXT, network_mode: "host" }]);
-    expect(blocking(f, "no-host-namespaces")[0]).toContain("build[0].network_mode");
+    expect(blockingMessages(f, "no-host-namespaces")[0]).toContain("build[0].network_mode");
   });
 
   it("a build written as an expression cannot be read", () => {
     const f = fixture("dev");
     built(f).addOverride("build", "${var.build}");
-    expect(blocking(f, "no-host-namespaces")[0]).toContain("cannot read");
+    expect(blockingMessages(f, "no-host-namespaces")[0]).toContain("cannot read");
   });
 });
 
@@ -183,7 +175,7 @@ describe("GAP U: uploads read from host files (no-upload-on-read-only)", () => {
   it("an upload with content passes", () => {
     const f = fixture("prod");
     seed(f, [{ file: "/seed/Caddyfile", content: "x", executable: false, permissions: "0444" }]);
-    expect(blocking(f, "no-upload-on-read-only")).toEqual([]);
+    expect(blockingMessages(f, "no-upload-on-read-only")).toEqual([]);
   });
 
   it.each([
@@ -193,6 +185,6 @@ describe("GAP U: uploads read from host files (no-upload-on-read-only)", () => {
   ] as const)("upload[0].%s is an error", (key, upload) => {
     const f = fixture("prod");
     seed(f, [upload]);
-    expect(blocking(f, "no-upload-on-read-only").join("\n")).toContain(`container "prod-seed" sets upload[0].${key}`);
+    expect(blockingMessages(f, "no-upload-on-read-only").join("\n")).toContain(`container "prod-seed" sets upload[0].${key}`);
   });
 });

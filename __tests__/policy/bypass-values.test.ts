@@ -5,30 +5,30 @@
  * images from mirrors, and images the stack builds under a trusted name. Each attack must produce
  * an error finding of the named rule; the legitimate form must still pass.
  */
-import type { Container } from "@cdktf/provider-docker/lib/container";
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { describe, expect, it } from "vitest";
 import { numberOf } from "../../constructs/policy/normalize";
 import { blockingFindings } from "../../constructs/policy/policy-aspect";
 import type { Environment } from "../../constructs/policy/rules";
-import { CADDY_IMAGE, container, DIGEST, findings, fixture, image, labels, SOCKET_PROXY_IMAGE, type Fixture } from "./fixtures";
+import {
+  attacked,
+  blockingMessages,
+  CADDY_IMAGE,
+  container,
+  DIGEST,
+  findings,
+  fixture,
+  image,
+  labels,
+  set,
+  SOCKET_PROXY_IMAGE,
+  type Attack,
+  type Fixture,
+} from "./fixtures";
 import { service, swarmFixture } from "./swarm-fixtures";
 
-type Attack = (c: Container, f: Fixture) => void;
-
-/** Blocking findings of `ruleId` on the stack after `attack` on the compliant container. */
-function blocking(fn: Attack, ruleId: string, environment: Environment = "prod"): string[] {
-  const f = fixture(environment);
-  fn(container(f), f);
-  return blockingFindings(findings(f))
-    .filter((x) => x.ruleId === ruleId)
-    .map((x) => x.message);
-}
-
-const set =
-  (path: string, value: unknown): Attack =>
-  (c) =>
-    c.addOverride(path, value);
+/** Messages of the error findings of `ruleId` after `fn` attacked the compliant container. */
+const blocking = (fn: Attack, ruleId: string, environment: Environment = "prod") => blockingMessages(attacked(fn, environment), ruleId);
 
 describe("numbers as Terraform reads them (cty.ParseNumberVal = big.ParseFloat, base 10)", () => {
   it.each([

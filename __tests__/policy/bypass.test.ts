@@ -4,24 +4,17 @@
  * (addOverride on the synthesized JSON) or raw provider resources, never through the kit. Every
  * case must produce an error finding of the named rule.
  */
-import { Container } from "@cdktf/provider-docker/lib/container";
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { TerraformResource, TerraformVariable } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { blockingFindings } from "../../constructs/policy/policy-aspect";
 import type { Environment } from "../../constructs/policy/rules";
-import { CADDY_IMAGE, container, findings, fixture, image, labels, type Fixture } from "./fixtures";
+import { attacked, CADDY_IMAGE, container, findings, fixture, image, labels, set, type Attack } from "./fixtures";
 import { service, swarmFixture } from "./swarm-fixtures";
 
-type Attack = (c: Container, f: Fixture) => void;
-
 /** Error findings on the stack after `attack` on the compliant container. */
-function attack(fn: Attack, environment: Environment = "prod") {
-  const f = fixture(environment);
-  fn(container(f), f);
-  return blockingFindings(findings(f));
-}
+const attack = (fn: Attack, environment: Environment = "prod") => blockingFindings(findings(attacked(fn, environment)));
 const ruleIds = (list: { ruleId: string }[]) => [...new Set(list.map((x) => x.ruleId))];
 
 function expectCaught(fn: Attack, ruleId: string, environment: Environment = "prod") {
@@ -35,11 +28,6 @@ function expectCaught(fn: Attack, ruleId: string, environment: Environment = "pr
     ),
   ).toContain(ruleId);
 }
-
-const set =
-  (path: string, value: unknown): Attack =>
-  (c) =>
-    c.addOverride(path, value);
 
 describe("values hidden in Terraform expressions", () => {
   it.each([

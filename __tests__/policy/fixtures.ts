@@ -9,7 +9,7 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { type App, TerraformStack, Testing } from "cdktf";
 import type { Construct } from "constructs";
-import { evaluatePolicy, type Finding } from "../../constructs/policy/policy-aspect";
+import { blockingFindings, evaluatePolicy, type Finding } from "../../constructs/policy/policy-aspect";
 import type { Environment } from "../../constructs/policy/rules";
 
 export const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
@@ -93,6 +93,27 @@ export function container(f: Fixture, overrides: Partial<ContainerConfig> = {}, 
 export function findings(f: Fixture, ruleId?: string): Finding[] {
   const all = evaluatePolicy(f.stack, { environment: f.environment });
   return ruleId === undefined ? all : all.filter((x) => x.ruleId === ruleId);
+}
+
+/** An attack on the compliant container, through the escape hatch (addOverride, raw resources on its stack). */
+export type Attack = (c: Container, f: Fixture) => void;
+
+/** The attack that overrides one attribute of the container's JSON. */
+export const set =
+  (path: string, value: unknown): Attack =>
+  (c) =>
+    c.addOverride(path, value);
+
+/** A fixture whose compliant container `fn` attacked. */
+export function attacked(fn: Attack, environment: Environment = "prod"): Fixture {
+  const f = fixture(environment);
+  fn(container(f), f);
+  return f;
+}
+
+/** The messages of the error findings of `ruleId` on the fixture's stack. */
+export function blockingMessages(f: Fixture, ruleId: string): string[] {
+  return blockingFindings(findings(f, ruleId)).map((x) => x.message);
 }
 
 /** Findings of one rule for the compliant container with `overrides` applied. */
