@@ -4,7 +4,7 @@
  */
 import { DOCKER_SOCKET_PROXY_ROLE, LABELS } from "../../contract/index";
 import { judge, relativeHostPath, shorten } from "../expressions";
-import { block, blocks, describe, isExpression } from "../json";
+import { block, blocks, describe, isExpression, isRecord } from "../json";
 import { goDurationSeconds, imageRepository, isUnreadableNumber, numberOf, plain } from "../normalize";
 import type { PolicyRule, RuleContext, TerraformJson } from "../types";
 import { bindLikeDevice, builtByStack, type HostBind, hostBinds, repositoryOf, type Workload, workloadOf } from "../workload";
@@ -35,6 +35,40 @@ export function runsLong(w: Workload): boolean {
 }
 
 /** A positive number within bounds, or the problem with it. */
+/** One entry of a container's or service's env: a "NAME=value" list element, or a key of a map. */
+export interface EnvEntry {
+  /** "env[3]" or "env.NAME". */
+  readonly path: string;
+  /** The entry as the list form writes it ("NAME=value"), or a list element or map value that is no string, as it is. */
+  readonly text: unknown;
+  /** A list element's text before its first "=" (the whole text without one), or the map's key. */
+  readonly name: string;
+  /** A list element's text after its first "=" ("" without one), or the map's value as it is. */
+  readonly value: unknown;
+}
+
+/**
+ * The entries of an env attribute, in list or map form ([] when unset); undefined when it is
+ * neither (an expression, a number ...), which no rule can read.
+ */
+export function envEntries(env: unknown): EnvEntry[] | undefined {
+  if (env === undefined || env === null) return [];
+  if (Array.isArray(env))
+    return env.map((text, i) => {
+      const entry = String(text);
+      const eq = entry.indexOf("=");
+      return { path: `env[${i}]`, text, name: eq === -1 ? entry : entry.slice(0, eq), value: eq === -1 ? "" : entry.slice(eq + 1) };
+    });
+  if (isRecord(env))
+    return Object.entries(env).map(([name, value]) => ({
+      path: `env.${name}`,
+      text: typeof value === "string" ? `${name}=${value}` : value,
+      name,
+      value,
+    }));
+  return undefined;
+}
+
 /**
  * The finding for a value that is set but is no number Terraform would read (`isUnreadableNumber`):
  * such a value is never taken as 0 or skipped. Undefined for a readable or unset value.

@@ -1,10 +1,10 @@
 import { DOCKER_SOCKET_PROXY_ROLE, LABELS } from "../../contract/index";
 import { relativeHostPath, shorten } from "../expressions";
-import { blocks, isExpression, isRecord } from "../json";
+import { blocks, isExpression } from "../json";
 import { exposesDockerSocket, isSocketPath, normalizeHostPath } from "../normalize";
 import type { PolicyRule } from "../types";
 import type { Workload } from "../workload";
-import { bindsOf, isSocketProxy, MOUNTING } from "./helpers";
+import { bindsOf, envEntries, isSocketProxy, MOUNTING } from "./helpers";
 
 /**
  * What the proxy's environment may turn on (any value but "0" turns a variable on: the image tests
@@ -64,20 +64,16 @@ const SOCKET_PROXY_SETTINGS: Readonly<Record<string, (value: string) => boolean>
 function proxyConfigProblems(w: Workload): string[] {
   const problems: string[] = [];
   const who = `docker socket proxy ${w.name}`;
-  const env = w.resource.env;
-  let entries: { path: string; text: unknown }[] = [];
-  if (env === undefined || env === null) entries = [];
-  else if (Array.isArray(env)) entries = env.map((text, i) => ({ path: `env[${i}]`, text }));
-  else if (isRecord(env))
-    entries = Object.entries(env).map(([k, v]) => ({ path: `env.${k}`, text: typeof v === "string" ? `${k}=${v}` : v }));
-  else problems.push(`${who} sets env to ${shorten(JSON.stringify(env))}, which the policy cannot read`);
-  for (const { path, text } of entries) {
+  const entries = envEntries(w.resource.env);
+  if (entries === undefined) problems.push(`${who} sets env to ${shorten(JSON.stringify(w.resource.env))}, which the policy cannot read`);
+  for (const { path, text } of entries ?? []) {
     if (typeof text !== "string" || isExpression(text)) {
       problems.push(
         `${who} sets ${path} to ${shorten(JSON.stringify(text))}, which the policy cannot read (the proxy's API filter must be literal)`,
       );
       continue;
     }
+    // Split as the engine does (a map entry reaches it as "key=value" too).
     const eq = text.indexOf("=");
     const name = (eq === -1 ? text : text.slice(0, eq)).trim().toUpperCase();
     const value = eq === -1 ? undefined : text.slice(eq + 1);

@@ -1,7 +1,7 @@
 import { hasUrlCredentials, isSecretEnvName } from "../../contract/index";
-import { block, isExpression, isRecord } from "../json";
+import { block, isExpression } from "../json";
 import type { PolicyRule } from "../types";
-import { onWorkload, WORKLOADS } from "./helpers";
+import { envEntries, onWorkload, WORKLOADS } from "./helpers";
 
 const RANDOM_PASSWORD_REF = /\$\{[^}]*random_password\./;
 
@@ -15,16 +15,9 @@ export const noSecretLiteralEnv: PolicyRule = {
   check: onWorkload((w) => {
     const problems: string[] = [];
     const env = w.kind === "container" ? w.resource.env : w.spec.env;
-    let entries: [string, unknown][] = [];
-    if (isExpression(env)) problems.push(`${w.name} has env built from an expression, which cannot be checked`);
-    else if (Array.isArray(env)) {
-      entries = env.map((e): [string, unknown] => {
-        const entry = String(e);
-        const eq = entry.indexOf("=");
-        return eq === -1 ? [entry, ""] : [entry.slice(0, eq), entry.slice(eq + 1)];
-      });
-    } else if (isRecord(env)) entries = Object.entries(env);
-    for (const [name, value] of entries) {
+    const entries = envEntries(env);
+    if (entries === undefined && isExpression(env)) problems.push(`${w.name} has env built from an expression, which cannot be checked`);
+    for (const { name, value } of entries ?? []) {
       const text = typeof value === "string" ? value : JSON.stringify(value);
       if (isExpression(name)) problems.push(`${w.name} has an env var whose name is an expression (${name})`);
       else if (isSecretEnvName(name)) problems.push(`${w.name} sets secret-looking env var ${name} directly`);
