@@ -17,6 +17,7 @@ import {
 import { SAFE_PATH, VARIABLE_PATTERNS } from "./variables";
 import { DEV_STAGE } from "../constructs/app";
 import { buildSourceProblems } from "./build-sources";
+import { list, obj } from "./loose-input";
 import { topologyProblems } from "./topology-problems";
 
 /**
@@ -68,7 +69,6 @@ export const MAX_TEXT_LENGTH = 4096;
  * DEL, the line and paragraph separators, and the invisible bidi and zero-width format characters that make a
  * value read differently from what it is.
  */
-// eslint-disable-next-line no-control-regex
 export const FORBIDDEN_TEXT_CHARS = /[\u0000-\u001f\u007f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 /**
  * Terraform template starts ("${", "%{", and so "$${", which Terraform turns into a literal "${") and cdktf's token
@@ -827,8 +827,6 @@ type Problem = [(string | number)[], string];
 export function crossFieldProblems(input: unknown): Problem[] {
   const problems: Problem[] = [];
   const issue = (path: (string | number)[], message: string) => problems.push([path, message]);
-  const obj = (v: unknown): Record<string, any> =>
-    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, any>) : {};
   const cfg = obj(input);
   const services = obj(cfg.services);
   const edgeCfg = obj(cfg.edge);
@@ -914,14 +912,14 @@ export function crossFieldProblems(input: unknown): Problem[] {
         (Array.isArray(messaging.consumes) && messaging.consumes.length > 0))
     )
       issue(["services", svcName, "messaging"], 'has no effect unless uses includes "rabbitmq"; add it, or remove messaging');
-    const calls: unknown[] = Array.isArray(svc.calls) ? svc.calls : [];
+    const calls = list(svc.calls);
     calls.forEach((callee, i) => {
       if (typeof callee !== "string") return;
       if (callee === svcName) issue(["services", svcName, "calls", i], "a service does not call itself over a network; remove it");
       else if (!names.has(callee))
         issue(["services", svcName, "calls", i], `"${callee}" is not a service of this environment; use one of ${[...names].join(", ")}`);
     });
-    const routes: unknown[] = Array.isArray(svc.routes) ? svc.routes : [];
+    const routes = list(svc.routes);
     routes.forEach((r, i) => {
       const route = obj(r);
       if (typeof route.host !== "string") return;
@@ -989,7 +987,7 @@ export function crossFieldProblems(input: unknown): Problem[] {
   const debugPortOwners = new Map<number, string>();
   for (const [svcName, raw] of Object.entries(services)) {
     const svc = obj(raw);
-    const debugPorts: unknown[] = Array.isArray(svc.debugPorts) ? svc.debugPorts : [];
+    const debugPorts = list(svc.debugPorts);
     if (debugPorts.length > 0 && name !== undefined && name !== "dev")
       issue(["services", svcName, "debugPorts"], "debug ports are for dev only; remove them");
     if (debugPorts.length > 0 && typeof svc.replicas === "number" && svc.replicas > 1)
@@ -1112,8 +1110,6 @@ export function coversEverything(cidr: string): boolean {
 
 /** Valid values that weaken the environment: prod refuses them, dev and test warn (configWarnings). */
 function riskyValues(cfg: Record<string, any>): Problem[] {
-  const obj = (v: unknown): Record<string, any> =>
-    v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, any>) : {};
   const risks: Problem[] = [];
   if (typeof cfg.dockerHost === "string" && cfg.dockerHost.startsWith("tcp://")) {
     risks.push([
@@ -1121,7 +1117,7 @@ function riskyValues(cfg: Record<string, any>): Problem[] {
       `"${cfg.dockerHost}" is plain TCP: anyone who reaches that port controls the Docker engine (root on the host); use ssh://user@host or a unix socket`,
     ]);
   }
-  const allow: unknown[] = Array.isArray(obj(cfg.edge).adminAllowList) ? obj(cfg.edge).adminAllowList : [];
+  const allow = list(obj(cfg.edge).adminAllowList);
   allow.forEach((cidr, i) => {
     if (typeof cidr === "string" && isCidr(cidr) && coversEverything(cidr))
       risks.push([

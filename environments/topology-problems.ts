@@ -5,11 +5,9 @@
  * read partial or mistyped input defensively.
  */
 
-type Problem = [(string | number)[], string];
-type Json = Record<string, unknown>;
+import { list, obj } from "./loose-input";
 
-const obj = (v: unknown): Json => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Json) : {});
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+type Problem = [(string | number)[], string];
 
 /**
  * The platform's own containers, network aliases, networks and construct ids start with these:
