@@ -278,28 +278,20 @@ describeIf(
       );
     });
 
+    // pg_hba admits Grafana to its own database only.
+    const hbaRefused = (what: string, database: string, sql = "SELECT 1") => ({
+      what,
+      sql,
+      as: { database },
+      error: /pg_hba\.conf rejects connection|no pg_hba\.conf entry/,
+    });
     // Each attempt must fail with the given reason (the first barrier Postgres reports), or, where
     // Postgres answers with a masked value instead of an error, return exactly that mask.
     const forbidden: ({ what: string; sql: string; as?: Partial<typeof grafana> } & ({ error: RegExp } | { masked: string }))[] = [
       // App data and other databases
-      {
-        what: "log into the app database",
-        sql: "SELECT email FROM customer",
-        as: { database: "updateio" },
-        error: /pg_hba\.conf rejects connection|no pg_hba\.conf entry/,
-      },
-      {
-        what: "log into the postgres database",
-        sql: "SELECT 1",
-        as: { database: "postgres" },
-        error: /pg_hba\.conf rejects connection|no pg_hba\.conf entry/,
-      },
-      {
-        what: "log into template1",
-        sql: "SELECT 1",
-        as: { database: "template1" },
-        error: /pg_hba\.conf rejects connection|no pg_hba\.conf entry/,
-      },
+      hbaRefused("log into the app database", "updateio", "SELECT email FROM customer"),
+      hbaRefused("log into the postgres database", "postgres"),
+      hbaRefused("log into template1", "template1"),
       {
         what: "read an app table across databases",
         sql: "SELECT email FROM updateio.public.customer",

@@ -260,26 +260,25 @@ describeIf([postgresRequirement(), requireBinary("sh")], "restore drill on a rea
       exp_labels: { ...labels, ...rule.labels, severity: rule.severity },
       exp_annotations: { summary: rule.summary, description: rule.description },
     });
+    // Quiet at `before`, firing with `labels` at `after`: the hold time and threshold between them.
+    const quietThenFiring = (rule: AlertRule, before: string, after: string, labels: Record<string, string>) => [
+      { eval_time: before, alertname: rule.name, exp_alerts: [] },
+      { eval_time: after, alertname: rule.name, exp_alerts: [alert(rule, labels)] },
+    ];
     const [failed, notRun] = RULES as [AlertRule, AlertRule];
     const tests = [
       {
         name: "RestoreDrillFailed: the drill's own values, passing then failing",
         interval: "1m",
         input_series: [series("success", `${passedSuccess}x10 ${failedSuccess}x20`)],
-        alert_rule_test: [
-          { eval_time: "5m", alertname: failed.name, exp_alerts: [] },
-          { eval_time: "15m", alertname: failed.name, exp_alerts: [alert(failed, node)] },
-        ],
+        alert_rule_test: quietThenFiring(failed, "5m", "15m", node),
       },
       {
         // A drill passed at t=0 and none since: quiet until 36 h (1.5 x 24 h), firing after.
         name: "RestoreDrillNotRun: no passing drill for 1.5 x the interval",
         interval: "1m",
         input_series: [series("last_success_timestamp_seconds", "0x2220")],
-        alert_rule_test: [
-          { eval_time: "35h50m", alertname: notRun.name, exp_alerts: [] },
-          { eval_time: "36h10m", alertname: notRun.name, exp_alerts: [alert(notRun, node)] },
-        ],
+        alert_rule_test: quietThenFiring(notRun, "35h50m", "36h10m", node),
       },
       {
         name: "RestoreDrillNotRun: daily passing drills stay quiet",
@@ -292,10 +291,7 @@ describeIf([postgresRequirement(), requireBinary("sh")], "restore drill on a rea
         name: "RestoreDrillNotRun: no drill metrics at all (2 h grace for a fresh deployment)",
         interval: "1m",
         input_series: [{ series: `up{instance="${node.instance}",job="${node.job}"}`, values: "1x150" }],
-        alert_rule_test: [
-          { eval_time: "1h50m", alertname: notRun.name, exp_alerts: [] },
-          { eval_time: "2h10m", alertname: notRun.name, exp_alerts: [alert(notRun, {})] },
-        ],
+        alert_rule_test: quietThenFiring(notRun, "1h50m", "2h10m", {}),
       },
     ];
     const testFile = join(dir, "tests.yml");
