@@ -243,7 +243,9 @@ describe("provider and terraform blocks", () => {
     const f = fixture("prod");
     container(f);
     f.stack.addOverride("provider.docker.0.host", "ssh://deploy@prod-1.internal:22");
-    f.stack.addOverride("provider.docker.0.registry_auth", [{ address: "ghcr.io", username: "${var.u}", password: "${var.p}" }]);
+    const u = new TerraformVariable(f.stack, "u", { type: "string", sensitive: true });
+    const p = new TerraformVariable(f.stack, "p", { type: "string", sensitive: true });
+    f.stack.addOverride("provider.docker.0.registry_auth", [{ address: "ghcr.io", username: u.stringValue, password: p.stringValue }]);
     expect(blockingFindings(findings(f))).toEqual([]);
   });
 });

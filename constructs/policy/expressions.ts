@@ -117,8 +117,98 @@ const base64OfReference: Form = (json, value) => {
   if (/^(local|var)\.[A-Za-z0-9_-]+$/.test(inner)) return true;
   return declaredRef(json, `\${${inner}}`, [["random_password", ["result"]]]) !== undefined;
 };
-/** Any expression: attributes that carry data or names, which no rule judges by value. */
-const anything: Form = () => true;
+
+// ---------------------------------------------------------------------------------------------
+// Templates made of the stack's own values
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The inner text of each `${...}` of a Terraform template string, or undefined when it holds a
+ * `%{...}` directive or an interpolation that does not close (`$${` and `%%{` are escapes, read as
+ * isExpression reads them). An interpolation ends at the first `}` that closes its braces: the
+ * accepted forms hold no brace, so a body that hides one fails them instead of passing.
+ */
+export function interpolations(value: string): string[] | undefined {
+  const out: string[] = [];
+  for (let i = 0; i < value.length;) {
+    if (value.startsWith("$${", i) || value.startsWith("%%{", i)) {
+      i += 3;
+      continue;
+    }
+    if (value.startsWith("%{", i)) return undefined;
+    if (!value.startsWith("${", i)) {
+      i++;
+      continue;
+    }
+    let depth = 1;
+    let k = i + 2;
+    for (; k < value.length && depth > 0; k++) {
+      if (value[k] === "{") depth++;
+      else if (value[k] === "}") depth--;
+    }
+    if (depth > 0) return undefined;
+    out.push(value.slice(i + 2, k - 1));
+    i = k;
+  }
+  return out;
+}
+
+const STACK_VALUE = new RegExp(
+  [
+    /random_password\.(?<password>[A-Za-z0-9_-]+)\.result/,
+    /urlencode\(random_password\.(?<encoded>[A-Za-z0-9_-]+)\.result\)/,
+    /(?<input>var|local)\.(?<inputName>[A-Za-z_][A-Za-z0-9_-]*)/,
+    /tolist\(docker_network\.(?<network>[A-Za-z0-9_-]+)\.ipam_config\)\.0\.subnet/,
+    /(?<type>docker_[a-z_]+)\.(?<name>[A-Za-z0-9_-]+)\.[a-z0-9_]+/,
+  ]
+    .map((re) => `(?:${re.source})`)
+    .join("|")
+    .replace(/^/, "^(?:")
+    .concat(")$"),
+);
+
+function declares(section: unknown, name: string): boolean {
+  return isRecord(section) && Object.hasOwn(section, name) && section[name] !== undefined;
+}
+
+/**
+ * Whether an interpolation's body is a value of this stack itself: a generated password
+ * (`random_password.x.result`, `urlencode(...)` of one), an input (`var.x`, `local.x`), or an
+ * attribute of a docker resource the stack declares (`docker_volume.x.name`, a network's subnet).
+ * Config files, connection URLs and secret names are made of these; a function that reads the
+ * applying machine (`file`, `templatefile`, `fileset` ...) is none of them.
+ */
+export function isStackValue(json: TerraformJson, body: string): boolean {
+  const g = STACK_VALUE.exec(body)?.groups;
+  if (!g) return false;
+  const password = g.password ?? g.encoded;
+  if (password !== undefined) return declares(json.resource?.random_password, password);
+  if (g.input !== undefined) return declares(g.input === "var" ? json.variable : json.locals, g.inputName!);
+  if (g.network !== undefined) return declares(json.resource?.docker_network, g.network);
+  return declares(json.resource?.[g.type!], g.name!);
+}
+
+/** A template whose every interpolation is a value of the stack (no directive). */
+export function isStackTemplate(json: TerraformJson, value: string): boolean {
+  const parts = interpolations(value);
+  return parts !== undefined && parts.every((body) => isStackValue(json, body));
+}
+
+/** File contents: literal text joined with values of the stack (passwords, URLs built from them, subnets). */
+const stackData: Form = (json, value) => isStackTemplate(json, value);
+
+/** `${join("", ["<name>-", substr(sha256(<stack value>), 0, 12)])}`: a name that changes with its content. */
+const CONTENT_DERIVED_NAME = /^\$\{join\("", \["[A-Za-z0-9_.-]*", substr\(sha256\(([^(){}"]+)\), 0, 12\)\]\)\}$/;
+const contentDerivedName: Form = (json, value) => {
+  const m = CONTENT_DERIVED_NAME.exec(value);
+  return m !== null && isStackValue(json, m[1]!);
+};
+
+/** `${filesha256(<relative path>)}`: a rebuild trigger, the hash of a file of the checkout. */
+const hashOfRelativeFile: Form = (json, value) => {
+  const m = /^\$\{filesha256\((.+)\)\}$/.exec(value);
+  return m !== null && relativePath(json, `\${${m[1]}}`);
+};
 
 /** Attribute patterns (per resource type) where an expression of a given form is judgeable. */
 const ACCEPTED: Readonly<Record<string, readonly (readonly [RegExp, Form])[]>> = {
@@ -128,8 +218,8 @@ const ACCEPTED: Readonly<Record<string, readonly (readonly [RegExp, Form])[]>> =
     [/^volumes\[\]\.volume_name$/, refTo(["docker_volume", ["name"]])],
     [/^volumes\[\]\.host_path$/, relativePath],
     [/^mounts\[\]\.source$/, (json, v) => refTo(["docker_volume", ["name"]])(json, v) || relativePath(json, v)],
-    // File contents: data for the service, judged by no rule (secrets belong there).
-    [/^upload\[\]\.(content|content_base64)$/, anything],
+    // File contents carry secrets, but only the stack's own values: never a file of the applying machine.
+    [/^upload\[\]\.(content|content_base64)$/, stackData],
   ],
   docker_service: [
     [/^task_spec\.networks_advanced\[\]\.name$/, refTo(["docker_network", ["id", "name"]])],
@@ -141,18 +231,18 @@ const ACCEPTED: Readonly<Record<string, readonly (readonly [RegExp, Form])[]>> =
   docker_secret: [
     [/^data$/, base64OfReference],
     // Content-derived names (join/substr/sha256 of the value): a name grants nothing.
-    [/^name$/, anything],
+    [/^name$/, contentDerivedName],
   ],
   docker_config: [
     [/^data$/, base64OfReference],
-    [/^name$/, anything],
+    [/^name$/, contentDerivedName],
   ],
   docker_image: [
     [/^build\[\]\.context$/, relativePath],
     [/^build\.context$/, relativePath],
     // The Dockerfile's path: the provider reads it from Terraform's working directory, not the context.
     [/^build(\[\])?\.dockerfile$/, relativePath],
-    [/^triggers\..+$/, anything],
+    [/^triggers\..+$/, hashOfRelativeFile],
   ],
 };
 

@@ -29,7 +29,7 @@ import { MIN_REASON_LENGTH, PolicySuppressions, type PolicySuppression, type Rec
 import { pattern } from "./expressions";
 import { PACKS, severityOf } from "./packs/index";
 import { knownResourceTypes, stackProblems } from "./rules/known-resource-types";
-import { noUnjudgedExpressions, vouchedExpressions } from "./rules/no-unjudged-expressions";
+import { noUnjudgedExpressions, stackExpressionProblems, vouchedExpressions } from "./rules/no-unjudged-expressions";
 import { ruleAppliesTo, type Environment, type PolicyRule, type Severity, type TerraformJson } from "./types";
 import { repositoryOf, workloadOf } from "./workload";
 
@@ -239,18 +239,23 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
     if (TerraformResource.isTerraformResource(c) || TerraformDataSource.isTerraformDataSource(c)) byLogicalId.set(c.friendlyUniqueId, c);
 
   const out: Located[] = [];
-  // What the stack holds besides its resources and data sources (a module, a check block ...),
-  // checked once per stack. These belong to the stack, so no suppression covers them.
-  const stackSeverity = severityOf(knownResourceTypes, ctx.environment);
-  if (stackSeverity) {
-    for (const p of stackProblems(stackJson)) {
+  // What the stack holds besides its resources and data sources (a module, a check block, a local
+  // or output that reads a file ...), checked once per stack. These belong to the stack, so no
+  // suppression covers them.
+  for (const [rule, problems] of [
+    [knownResourceTypes, stackProblems],
+    [noUnjudgedExpressions, stackExpressionProblems],
+  ] as const) {
+    const severity = severityOf(rule, ctx.environment);
+    if (!severity) continue;
+    for (const p of problems(stackJson)) {
       const finding: Finding = {
-        ruleId: knownResourceTypes.id,
-        severity: stackSeverity,
+        ruleId: rule.id,
+        severity,
         resourceType: p.type,
         resourceName: p.name,
         constructPath: `${stack.node.path} (${p.name ? `${p.type}.${p.name}` : p.type}, not made by a construct the policy knows)`,
-        message: formatFindingMessage(knownResourceTypes, p.problem),
+        message: formatFindingMessage(rule, p.problem),
       };
       out.push({ finding, construct: stack });
     }
