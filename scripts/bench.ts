@@ -27,6 +27,7 @@
 import { readdirSync, statSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { forEachFlag } from "./lib/argv";
 import { formatSummary, readProfile, summarizeProfile } from "./bench/cpu-profile";
 import type { ResourceCounts } from "./bench/runtime";
 import type { SynthTimes } from "./bench/synth-timing";
@@ -107,42 +108,41 @@ function parseOptions(argv: readonly string[]): Options {
     cpuProf: false,
     quick,
   };
-  const count = (flag: string, value: string | undefined, least: number): number => {
+  const count = (flag: string, value: string, least: number): number => {
     const n = Number(value);
-    if (value === undefined || !Number.isInteger(n) || n < least)
-      usage(`${flag} needs a whole number ≥ ${least}, got ${value ?? "nothing"}`);
+    if (!Number.isInteger(n) || n < least) usage(`${flag} needs a whole number ≥ ${least}, got ${value}`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf("=");
-    const [flag, inline] = eq >= 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
-    const value = () => inline ?? argv[++i];
-    if (Object.hasOwn(COUNT_FLAGS, flag)) {
-      const [key, least] = COUNT_FLAGS[flag as keyof typeof COUNT_FLAGS];
-      opts[key] = count(flag, value(), least);
-      continue;
-    }
-    switch (flag) {
-      case "--quick":
-        break;
-      case "--profile":
-        opts.profile = true;
-        break;
-      case "--no-profile":
-        opts.profile = false;
-        break;
-      case "--cpu-prof":
-        opts.cpuProf = true;
-        break;
-      case "--help":
-      case "-h":
-        usage();
-        break;
-      default:
-        usage(`unknown option ${arg}`);
-    }
-  }
+  forEachFlag(
+    argv,
+    (flag, value, arg) => {
+      if (Object.hasOwn(COUNT_FLAGS, flag)) {
+        const [key, least] = COUNT_FLAGS[flag as keyof typeof COUNT_FLAGS];
+        opts[key] = count(flag, value(), least);
+        return;
+      }
+      switch (flag) {
+        case "--quick":
+          break;
+        case "--profile":
+          opts.profile = true;
+          break;
+        case "--no-profile":
+          opts.profile = false;
+          break;
+        case "--cpu-prof":
+          opts.cpuProf = true;
+          break;
+        case "--help":
+        case "-h":
+          usage();
+          break;
+        default:
+          usage(`unknown option ${arg}`);
+      }
+    },
+    (message) => usage(message),
+  );
   return opts;
 }
 
