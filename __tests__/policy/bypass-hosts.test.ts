@@ -27,6 +27,8 @@ function proxy(f: Fixture, env: string[] = OUR_PROXY_ENV(true)): Container {
       labels: labels(f.environment, "proxy", { "io.updateio.role": "docker-socket-proxy" }),
       volumes: [SOCKET],
       env,
+      // Our proxy's probe: no-docker-socket refuses any other command next to the socket.
+      healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2375/_ping"] },
     },
     "docker-socket-proxy",
   );

@@ -224,7 +224,10 @@ describe("GAP 9: an image the stack builds is never a trusted image (dev)", () =
         (c, f) => {
           c.addOverride("image", image(f, "proxy-image", SOCKET_PROXY_IMAGE).imageId);
           c.addOverride("labels", labels("dev", "proxy", { "io.updateio.role": "docker-socket-proxy" }));
-          c.addOverride("volumes", SOCKET);
+          // Replaced, not merged (an override appends to a list): the proxy mounts the socket only and
+          // runs our proxy's probe, as no-docker-socket demands.
+          c.putVolumes([{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock", readOnly: true }]);
+          c.putHealthcheck({ test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2375/_ping"] });
           c.addOverride("env", []);
         },
         "no-docker-socket",

@@ -302,7 +302,9 @@ describe("no-docker-socket", () => {
   const proxyLabels = labels("dev", "proxy", { "io.updateio.role": "docker-socket-proxy" });
   function proxy(volumes: { hostPath: string; containerPath: string; readOnly?: boolean }[], name = SOCKET_PROXY_IMAGE) {
     const f = fixture("dev");
-    container(f, { image: image(f, "proxy", name).imageId, labels: proxyLabels, volumes });
+    // Our proxy's probe: no-docker-socket refuses any other command next to the socket.
+    const healthcheck = { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2375/_ping"] };
+    container(f, { image: image(f, "proxy", name).imageId, labels: proxyLabels, volumes, healthcheck });
     return findings(f, "no-docker-socket");
   }
   it("passes for the socket proxy mounting it read-only", () => expect(proxy([{ ...socket, readOnly: true }])).toEqual([]));

@@ -196,6 +196,14 @@ describe("VpnGateway (supplied key)", () => {
     expect(own["capabilities-dropped"]).toMatch(/NET_ADMIN only/);
     expect(own["published-ports"]).toMatch(/WireGuard UDP port/);
     expect(own["non-root"]).toMatch(/Docker grants to root only/);
+    // Each holds for the gateway's image only, so nothing else made under the service borrows it.
+    const images = suppressionsOf(vpn.service)
+      .filter((s) => s.constructPath === vpn.service.node.path)
+      .map((s) => [s.ruleId, s.image]);
+    expect(
+      images.every(([, image]) => image === "lscr.io/linuxserver/wireguard"),
+      JSON.stringify(images),
+    ).toBe(true);
   });
 
   it("passes the prod policy pack: no blocking finding, and the three rules it trips are suppressed", () => {

@@ -8,10 +8,11 @@
  *     { id: "non-root", reason: "chown needs root with CAP_CHOWN, its only capability", image: job.image },
  *   ]);
  *
- * A suppression covers one rule on one construct and everything below it. Limited to an image
- * (`image`), it covers only resources that run that image repository: the exemption then rests on
- * what the container IS and does not carry over to anything else the construct creates or is
- * changed to run.
+ * A suppression covers one rule on one construct and everything below it, except that one recorded
+ * on a resource covers that resource alone (a resource made inside it does not borrow it). Limited
+ * to an image (`image`), it covers only resources that run that image repository: the exemption
+ * then rests on what the container IS and does not carry over to anything else the construct
+ * creates or is changed to run.
  */
 import { App, TerraformStack } from "cdktf";
 import type { IConstruct } from "constructs";

@@ -99,10 +99,16 @@ export function suppressionsOf(scope: IConstruct): Suppression[] {
   return out;
 }
 
-/** The suppression of `ruleId` recorded on the nearest of `construct` and its parents, with where. */
+function isTerraformBlock(c: IConstruct | undefined): boolean {
+  return TerraformResource.isTerraformResource(c) || TerraformDataSource.isTerraformDataSource(c);
+}
+
+/** The suppression of `ruleId` recorded on the nearest of `construct` and its parents (other resources excepted), with where. */
 function nearestSuppression(construct: IConstruct, ruleId: string): { entry: RecordedSuppression; scope: IConstruct } | undefined {
   const scopes = construct.node.scopes; // root first
   for (let i = scopes.length - 1; i >= 0; i--) {
+    // A suppression on a resource is about that resource: one created inside it must not borrow it.
+    if (scopes[i] !== construct && isTerraformBlock(scopes[i])) continue;
     const entry = PolicySuppressions.of(scopes[i]!).find((e) => e.rule === ruleId);
     if (entry) return { entry, scope: scopes[i]! };
   }

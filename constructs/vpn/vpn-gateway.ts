@@ -373,11 +373,14 @@ export class VpnGateway extends Construct {
         id: "capabilities-dropped",
         reason:
           "NET_ADMIN only, for wg0 and its forward/NAT rules inside the gateway's own network namespace (nothing on the host); every other capability dropped, no-new-privileges, read-only rootfs",
+        // Only the gateway's image: nothing else made under the service (a seed, a job) inherits it.
+        image,
       },
       {
         id: "published-ports",
         reason:
           "the WireGuard UDP port is the VPN's only way in and replaces publishing the admin surfaces; WireGuard answers no packet that lacks a configured peer's key, so the port shows nothing to scanners",
+        image,
       },
     ]);
   }

@@ -1,15 +1,61 @@
-import { declaredNames, isExpression, parseRef, resourcesOf } from "../json";
-import type { PolicyRule } from "../types";
+import { blocks, declaredNames, isExpression, parseRef, resourcesOf } from "../json";
+import type { PolicyRule, TerraformJson } from "../types";
+import { repositoryOf, type Workload, workloadOf } from "../workload";
 import { attachments, onWorkload, WORKLOADS } from "./helpers";
+
+/** The network an attachment names: the docker_network's key for a reference, the name otherwise. */
+function networkKey(name: unknown): string {
+  const ref = parseRef(name);
+  return ref && ref.type === "docker_network" ? `ref:${ref.name}` : `name:${String(name)}`;
+}
+
+/** The names a workload answers to on one attachment: its network aliases and its own name. */
+function dnsNames(w: Workload, attachment: Record<string, unknown>): string[] {
+  const aliases = Array.isArray(attachment.aliases) ? attachment.aliases.filter((a): a is string => typeof a === "string") : [];
+  const own = typeof w.resource.name === "string" ? [w.resource.name] : [];
+  return [...new Set([...aliases, ...own].map((n) => n.trim().toLowerCase()))];
+}
+
+function attachmentBlocks(w: Workload): Record<string, unknown>[] {
+  return w.kind === "container" ? blocks(w.resource.networks_advanced) : blocks(blocks(w.resource.task_spec)[0]?.networks_advanced);
+}
+
+const answering = new WeakMap<TerraformJson, Map<string, Map<Record<string, unknown>, string>>>();
+
+/**
+ * Per network and DNS name, the workloads that answer to it and the image repository each runs
+ * ("?" when unknown), computed once per stack rendering (rules ask for every workload).
+ */
+function answeringWorkloads(json: TerraformJson): Map<string, Map<Record<string, unknown>, string>> {
+  let index = answering.get(json);
+  if (index) return index;
+  index = new Map();
+  for (const type of WORKLOADS) {
+    for (const resource of Object.values(resourcesOf(json, type))) {
+      const w = workloadOf(resource, type);
+      if (!w) continue;
+      const repo = repositoryOf(w, json) ?? "?";
+      for (const a of attachmentBlocks(w)) {
+        for (const n of dnsNames(w, a)) {
+          const key = `${networkKey(a.name)}\0${n}`;
+          if (!index.has(key)) index.set(key, new Map());
+          index.get(key)!.set(resource, repo);
+        }
+      }
+    }
+  }
+  answering.set(json, index);
+  return index;
+}
 
 const BUILTIN_NETWORK_MODES = ["none", "bridge", "default"];
 
 export const declaredNetworks: PolicyRule = {
   id: "declared-networks",
   level: "error",
-  title: "Containers and services join only networks declared in this stack",
-  why: "a network created outside Terraform (a macvlan on the host's LAN, another project's network) is checked by no rule of this policy, and joining it bypasses the internal networks the design relies on",
-  fix: 'attach to docker_network resources of this stack by reference (`${docker_network.<x>.name}` for containers, `.id` for services); leave network_mode unset (or "none").',
+  title: "Containers and services join only networks declared in this stack, and answer only to their own names there",
+  why: "a network created outside Terraform (a macvlan on the host's LAN, another project's network) is checked by no rule of this policy, and joining it bypasses the internal networks the design relies on; a workload that takes another one's alias (or name) on a network gets a share of its connections (Docker's DNS answers with both), e.g. the database's clients and the passwords they send",
+  fix: 'attach to docker_network resources of this stack by reference (`${docker_network.<x>.name}` for containers, `.id` for services); leave network_mode unset (or "none"); share a network alias only between replicas of one image.',
   appliesTo: WORKLOADS,
   check: onWorkload((w, ctx) => {
     const problems: string[] = [];
@@ -24,6 +70,19 @@ export const declaredNetworks: PolicyRule = {
         problems.push(`${w.name} attaches to network ${JSON.stringify(n.name)}, which this stack does not declare (${n.path})`);
       }
     }
+    // An alias shared on one network by workloads of different images: one impersonates the other.
+    const index = answeringWorkloads(ctx.stackJson);
+    attachmentBlocks(w).forEach((a, i) => {
+      for (const n of dnsNames(w, a)) {
+        const others = index.get(`${networkKey(a.name)}\0${n}`);
+        if (!others || others.size < 2) continue;
+        const repos = new Set(others.values());
+        if (repos.size > 1 || repos.has("?"))
+          problems.push(
+            `${w.name} answers to ${JSON.stringify(n)} on ${String(a.name)} (${attachments(w)[i]?.path ?? "networks_advanced"}), as do workloads of another image (${[...repos].join(", ")}): give it an alias of its own`,
+          );
+      }
+    });
     if (w.kind === "container" && typeof w.resource.network_mode === "string" && !isExpression(w.resource.network_mode)) {
       const mode = w.resource.network_mode.trim();
       const m = mode.toLowerCase();

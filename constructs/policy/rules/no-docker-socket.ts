@@ -98,15 +98,48 @@ function proxyConfigProblems(w: Workload): string[] {
       problems.push(`${who} sets ${key}, which replaces the image's filtering HAProxy configuration`);
   }
   if (blocks(w.resource.upload).length > 0) problems.push(`${who} takes upload(s), which can replace its filtering configuration`);
+  // Its one mount is the socket: a volume or mount over the image's configuration replaces the filter.
+  blocks(w.resource.volumes).forEach((v, i) => {
+    if (!(typeof v.host_path === "string" && isSocketPath(v.host_path) && (v.volume_name === undefined || v.volume_name === "")))
+      problems.push(
+        `${who} mounts volumes[${i}] (${shorten(JSON.stringify(v.volume_name ?? v.host_path ?? v.from_container))} at ${JSON.stringify(v.container_path)}), which can replace its filtering configuration: mount only the socket`,
+      );
+  });
+  blocks(w.resource.mounts).forEach((m, i) =>
+    problems.push(
+      `${who} sets mounts[${i}] (target ${JSON.stringify(m.target)}), which can replace its filtering configuration: mount only the socket, in volumes`,
+    ),
+  );
+  // A healthcheck runs in the proxy, next to the unfiltered socket: only the probe of its own API.
+  const test = blocks(w.resource.healthcheck)[0]?.test;
+  if (test !== undefined && !isProxyProbe(test))
+    problems.push(
+      `${who} has healthcheck.test ${shorten(JSON.stringify(test))}, a command run next to the unfiltered socket: use ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:<port>/_ping"]`,
+    );
   return problems;
+}
+
+/** `["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2375/_ping"]`: a probe of the proxy's own API, nothing else. */
+function isProxyProbe(test: unknown): boolean {
+  if (!Array.isArray(test) || test.length !== 6) return false;
+  const [cmd, wget, q, o, sink, url] = test as unknown[];
+  return (
+    cmd === "CMD" &&
+    wget === "wget" &&
+    q === "-q" &&
+    o === "-O" &&
+    sink === "/dev/null" &&
+    typeof url === "string" &&
+    /^http:\/\/127\.0\.0\.1:\d{1,5}\/[A-Za-z0-9_/.-]*$/.test(url)
+  );
 }
 
 export const noDockerSocket: PolicyRule = {
   id: "no-docker-socket",
   level: "error",
   title: "Nobody mounts the Docker socket except the read-only socket proxy",
-  why: "access to the Docker socket is root on the host (start a privileged container, mount /), and so is a socket proxy that lets POST, EXEC or any other write section through",
-  fix: `read Docker metadata through the socket proxy (image tecnativa/docker-socket-proxy, label ${LABELS.role} = "${DOCKER_SOCKET_PROXY_ROLE}", socket mounted read-only, API filtered: its env may turn on only the read-only sections ${SOCKET_PROXY_READ_ONLY_SECTIONS.join(", ")}, every other switch such as POST, EXEC, BUILD, AUTH, SECRETS or ALLOW_START stays unset or "0", all as literal values, and no command, entrypoint or upload replaces its configuration); never mount the socket or a directory holding it elsewhere, not even through a volume's driver options.`,
+  why: "access to the Docker socket is root on the host (start a privileged container, mount /), and so is a socket proxy that lets POST, EXEC or any other write section through, runs a healthcheck command of our choosing next to the socket (a read-only bind still lets a process connect to it), or mounts a volume over its filtering configuration",
+  fix: `read Docker metadata through the socket proxy (image tecnativa/docker-socket-proxy, label ${LABELS.role} = "${DOCKER_SOCKET_PROXY_ROLE}", socket mounted read-only and no other volume or mount, a healthcheck that only probes its own API with wget, API filtered: its env may turn on only the read-only sections ${SOCKET_PROXY_READ_ONLY_SECTIONS.join(", ")}, every other switch such as POST, EXEC, BUILD, AUTH, SECRETS or ALLOW_START stays unset or "0", all as literal values, and no command, entrypoint or upload replaces its configuration); never mount the socket or a directory holding it elsewhere, not even through a volume's driver options.`,
   appliesTo: MOUNTING,
   check(resource, ctx, type) {
     const { what, w, binds } = bindsOf(resource, type, ctx);
