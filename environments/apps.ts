@@ -7,6 +7,7 @@ import { ValidationError } from "../constructs/contract";
 import { DEFAULT_PRE_MIGRATION_KEEP, PreMigrationDump, releaseIdOf } from "../constructs/postgres";
 import type { DataTier } from "./data-tier";
 import type { BackingService, EnvironmentConfig } from "./schema";
+import { secretId } from "./secret-ids";
 import type { StackContext } from "./stack-context";
 
 type AppConfig = EnvironmentConfig["services"][string];
@@ -180,20 +181,6 @@ const PROJECT_ROOT = resolve(__dirname, "..");
 /** `discord-bot` → `DISCORD_BOT`. */
 function envPrefix(service: string): string {
   return service.replace(/-/g, "_").toUpperCase();
-}
-
-/**
- * Ids two secrets had before services became a map: kept, because a new id is a new
- * random_password (every admin session, or Telegram's webhook secret, would change on apply).
- */
-const SECRET_IDS: Record<string, string> = {
-  "admin-panel/session_secret": "admin-session-secret",
-  "telegram-bot/telegram_webhook_secret": "telegram-webhook-secret",
-};
-
-/** Construct id of a generated secret: `<service>-<name>`, e.g. api-session-secret. */
-function secretId(service: string, name: string): string {
-  return SECRET_IDS[`${service}/${name}`] ?? `${service}-${name.replace(/_/g, "-")}`;
 }
 
 /** An edge route's upstream fields for a service's upstream. */

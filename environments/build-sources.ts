@@ -13,6 +13,11 @@ export function fromProjectRoot(path: string): string {
   return isAbsolute(path) ? path : resolve(PROJECT_ROOT, path);
 }
 
+/** A Dockerfile path that stays inside its build context: relative, no ".." segment. */
+export function isInsideContext(path: string): boolean {
+  return !path.startsWith("/") && !path.split("/").includes("..");
+}
+
 const kind = (path: string): "dir" | "file" | "other" | undefined => {
   try {
     const st = statSync(path);
@@ -31,7 +36,7 @@ export function buildSourceProblems(image: unknown, env?: unknown): [string, str
   if (image === null || typeof image !== "object") return [];
   const { kind: imageKind, context, dockerfile = "Dockerfile" } = image as Record<string, unknown>;
   if (imageKind !== "build" || typeof context !== "string" || typeof dockerfile !== "string") return [];
-  if (!SAFE_PATH.test(context) || !SAFE_PATH.test(dockerfile)) return [];
+  if (!SAFE_PATH.test(context) || !SAFE_PATH.test(dockerfile) || !isInsideContext(dockerfile)) return [];
   const hint =
     env === "dev"
       ? ` (dev: UPDATEIO_DEV_SOURCE_ROOT names the folder holding the service checkouts, absolute or relative to this project; unset it to build every service from ${REFERENCE_SERVICE})`

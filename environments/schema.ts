@@ -16,9 +16,9 @@ import {
 } from "../constructs/observability/volume-budgets";
 import { SAFE_PATH, VARIABLE_PATTERNS } from "./variables";
 import { DEV_STAGE } from "../constructs/app";
-import { buildSourceProblems } from "./build-sources";
+import { buildSourceProblems, isInsideContext } from "./build-sources";
 import { list, obj } from "./loose-input";
-import { topologyProblems } from "./topology-problems";
+import { CONNECTION_SECRETS, topologyProblems } from "./topology-problems";
 
 /**
  * The shape of one environment's configuration. Data only: the EnvironmentStack reads it, nothing
@@ -169,6 +169,10 @@ const imageSource = z.discriminatedUnion(
       dockerfile: z
         .string()
         .regex(SAFE_PATH, { error: "must be the Dockerfile's path in the context, e.g. Dockerfile (letters, digits and . _ - + @ / only)" })
+        .refine(isInsideContext, {
+          error: (issue) =>
+            `${showText(String(issue.input))} leaves the build context; write the Dockerfile's path relative to the context, without a leading "/" or ".." segments, e.g. Dockerfile or docker/dev.Dockerfile`,
+        })
         .default("Dockerfile"),
       /**
        * The Dockerfile stage built (BuildKit). Service contract: the `dev` stage has every dependency and runs `npm run dev`; the runtime stage is the last.
@@ -209,16 +213,7 @@ const LONGEST_ENV_PREFIX = Math.max(...ENVIRONMENTS.map((e) => e.length + 1));
  * The secret files a backing service's connection gives an app (PostgresCluster, RedisCache and RabbitBroker
  * connectionFor/addApp): the longest of them bounds the service name.
  */
-export const CONNECTION_SECRET_NAMES = [
-  "database_password",
-  "database_url",
-  "database_direct_url",
-  "redis_password",
-  "redis_url",
-  "redis_sentinel_password",
-  "amqp_password",
-  "amqp_url",
-] as const;
+export const CONNECTION_SECRET_NAMES = Object.values(CONNECTION_SECRETS).flat();
 const LONGEST_CONNECTION_SECRET = CONNECTION_SECRET_NAMES.reduce((a, b) => (b.length > a.length ? b : a));
 /**
  * On Swarm (test, prod) a service's secrets are objects named "<env>-<service>-<secret>-<12 hex>" in at most 64
@@ -243,6 +238,9 @@ const brokerName = z.string().regex(/^[a-z][a-z0-9_.-]{0,100}$/, { error: "must 
 /** An app's metrics path: it lands in prometheus.yml, so an allow-list (no query, no spaces, no quotes). */
 export const METRICS_PATH = /^\/[a-z0-9_-]+(?:\/[a-z0-9_-]+)*$/;
 
+/** A CSP frame-ancestors source: https:// and a host name (its labels as HOSTNAME's), optionally behind "*.". */
+const FRAME_ORIGIN = new RegExp(`^https://(?:\\*\\.)?${HOSTNAME.source.slice(1)}`);
+
 /** A public route on the edge to this service. */
 const appRoute = z.strictObject({
   host: z.string().regex(HOSTNAME, { error: "must be a bare host name such as status.updateio.app (no scheme, no port)" }),
@@ -255,7 +253,7 @@ const appRoute = z.strictObject({
   adminOnly: z.boolean({ error: "must be true or false" }).default(false),
   /** Who may frame the page (CSP frame-ancestors); absent: nobody. */
   frameAncestors: z
-    .array(z.string().regex(/^https:\/\/(?:\*\.)?[a-z0-9.-]+$/, { error: "must be an https origin such as https://web.telegram.org" }))
+    .array(z.string().regex(FRAME_ORIGIN, { error: "must be an https origin such as https://web.telegram.org or https://*.telegram.org" }))
     .optional(),
 });
 
@@ -274,7 +272,13 @@ const appSecret = z.union(
       /** A sensitive Terraform variable (TF_VAR_<name> or a workspace variable) the operators set. */
       variable: z.strictObject({
         name: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must be a Terraform variable name in snake_case" }),
-        description: z.string().regex(/^[^\n"${}%\\]{1,200}$/, { error: "must be one line of plain text (no quotes, $, %, braces)" }),
+        description: z
+          .string()
+          .regex(/^[^\n"${}%\\]{1,200}$/, { error: "must be one line of plain text (no quotes, $, %, braces)" })
+          .refine((v) => !FORBIDDEN_TEXT_CHARS.test(v), {
+            error: (issue) =>
+              `${showText(String(issue.input))} contains a control character (carriage return, tab, NUL, ...), a line separator or an invisible bidi/zero-width character; write the description as one line of plain text (no quotes, $, %, braces) with visible characters only`,
+          }),
       }),
     }),
   ],
@@ -400,6 +404,47 @@ const PLATFORM_POSTGRES_SETTINGS: ReadonlyMap<string, string> = new Map([
   ],
 ]);
 
+/**
+ * The longest database name: PostgresCluster's roles are <database>_<purpose> in at most 41
+ * characters, and the longest, the restore drill's <database>_restore_drill, leaves 27.
+ */
+export const DATABASE_NAME_MAX = 41 - "_restore_drill".length;
+/** Words pg_hba.conf reads as keywords in its DATABASE column, never as a database's name. */
+const HBA_DATABASE_KEYWORDS = ["all", "sameuser", "samerole", "samegroup", "replication"];
+/** Databases every new cluster already has: the init script's CREATE DATABASE would fail on first boot. */
+const BUILT_IN_DATABASES = ["postgres", "template0", "template1"];
+/**
+ * PostgreSQL's reserved key words (reserved, and reserved but usable as a function or type name;
+ * PostgreSQL manual, Appendix C): none may name a database unquoted, as the init and grant SQL does.
+ */
+const SQL_RESERVED_WORDS = new Set(
+  (
+    "all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate collation column " +
+    "concurrently constraint create cross current_catalog current_date current_role current_schema current_time current_timestamp " +
+    "current_user default deferrable desc distinct do else end except false fetch for foreign freeze from full grant group having " +
+    "ilike in initially inner intersect into is isnull join lateral leading left like limit localtime localtimestamp natural not " +
+    "notnull null offset on only or order outer overlaps placing primary references returning right select session_user similar " +
+    "some symmetric system_user table tablesample then to trailing true union unique user using variadic verbose when where window with"
+  ).split(" "),
+);
+
+/** Why `name` (a lowercase SQL identifier) cannot be the application database's name, or undefined. */
+function databaseNameProblem(name: string): string | undefined {
+  if (name.length > DATABASE_NAME_MAX)
+    return `"${name}" is longer than ${DATABASE_NAME_MAX} characters: the roles are named <database>_<purpose> in at most 41 characters, the longest being <database>_restore_drill; shorten it`;
+  if (HBA_DATABASE_KEYWORDS.includes(name))
+    return `"${name}" is a keyword of pg_hba.conf (${HBA_DATABASE_KEYWORDS.join(", ")}), which would admit the app's roles to every database (or to replication) instead of this one; pick another name, e.g. updateio`;
+  if (BUILT_IN_DATABASES.includes(name))
+    return `"${name}" already exists in every new cluster (${BUILT_IN_DATABASES.join(", ")}), so creating it fails on first boot; pick another name, e.g. updateio`;
+  if (name === "pgbouncer")
+    return '"pgbouncer" is PgBouncer\'s admin console: clients asking for it reach the console, not the database; pick another name, e.g. updateio';
+  if (name === "pg" || name.startsWith("pg_"))
+    return `"${name}" makes role names starting with "pg_" (${name}_owner, ${name}_app, ...), which PostgreSQL reserves; pick another name, e.g. updateio`;
+  if (SQL_RESERVED_WORDS.has(name))
+    return `"${name}" is a reserved SQL key word, and the init and grant statements name the database unquoted; pick another name, e.g. updateio`;
+  return undefined;
+}
+
 const postgres = dataService.extend({
   /** Streaming replicas (read-only alias postgres-ro). */
   replicas: storeReplicas,
@@ -411,7 +456,13 @@ const postgres = dataService.extend({
     .min(1, { error: "must be at least 1" })
     .max(500, { error: "must be at most 500" })
     .default(20),
-  database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: "must be a lowercase SQL identifier, e.g. updateio" }),
+  database: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, { error: "must be a lowercase SQL identifier, e.g. updateio" })
+    .superRefine((name, ctx) => {
+      const problem = databaseNameProblem(name);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem, input: name });
+    }),
   /** Dev only: a 127.0.0.1 port forwarded to the primary (not PgBouncer: migrations need sessions), for `prisma migrate dev` / `prisma studio`. */
   hostPort: port.optional(),
   /** Dev only: the schema owner gets CREATEDB, so `prisma migrate dev` can create and drop its shadow database. */

@@ -5,7 +5,10 @@
  * read partial or mistyped input defensively.
  */
 
+import { DEFAULT_TOPOLOGY, RABBIT_LEGACY_USER } from "../constructs/rabbitmq";
+import { RESERVED_REDIS_USERS } from "../constructs/redis";
 import { list, obj } from "./loose-input";
+import { secretId } from "./secret-ids";
 
 type Problem = [(string | number)[], string];
 
@@ -54,6 +57,46 @@ const DERIVED_SUFFIX =
 const PLATFORM_ENV = new Set(["SERVICE_NAME", "DEPLOY_ENVIRONMENT", "PORT", "LOG_LEVEL", "LOG_FORMAT", "INSPECT_ADDRESS"]);
 /** Prefixes of the variables `uses` and `features` set (connections and feature flags). */
 const PLATFORM_ENV_PREFIXES = ["DATABASE_", "REDIS_", "AMQP_", "FEATURE_"];
+
+/**
+ * The secret files each backing service's connection gives an app (PostgresCluster, RedisCache and
+ * RabbitBroker connectionFor/addApp): a service's own secret of the same name would be a second file
+ * at that path.
+ */
+export const CONNECTION_SECRETS = {
+  postgres: ["database_password", "database_url", "database_direct_url"],
+  redis: ["redis_password", "redis_url", "redis_sentinel_password"],
+  rabbitmq: ["amqp_password", "amqp_url"],
+} as const;
+
+/**
+ * The platform's own Terraform variables (environments/stack-setup.ts, stack-context.ts, edge.ts,
+ * observability.ts): a service secret declaring one would receive that credential (the registry
+ * token, the backup bucket's key, the VPN's private key, ...).
+ */
+export const PLATFORM_VARIABLES = [
+  "registry_username",
+  "registry_password",
+  "offsite_access_key_id",
+  "offsite_secret_access_key",
+  "vpn_private_key",
+  "alert_telegram_bot_token",
+  "alert_discord_webhook_url",
+] as const;
+/** The stack's outputs (environments/outputs.ts, edge.ts): construct ids in the namespace the variables share. */
+export const PLATFORM_OUTPUTS = [
+  "urls",
+  "grafana_admin_password",
+  "internal_endpoints",
+  "database_app_url",
+  "pre_migration_dump",
+  "dev_database_url",
+  "vpn_access",
+] as const;
+/** Names Terraform refuses for a variable (they are meta-arguments of a module block). */
+const TERRAFORM_RESERVED_VARIABLES = ["source", "version", "providers", "count", "for_each", "lifecycle", "depends_on", "locals"];
+/** Endings of the construct ids the platform derives from a service's name (`api-image`, `edge-api-network`, `api-debug-9229-forward`). */
+const DERIVED_ID_SUFFIX = /-(image|network|forward)$/;
 
 function platformEnvOwner(name: string): string | undefined {
   if (PLATFORM_ENV.has(name)) return "the platform (from the service's name, environment, port and logLevel)";
@@ -114,6 +157,12 @@ export function topologyProblems(input: unknown): Problem[] {
       if (owner !== undefined)
         issue(["services", svcName, "env", key], `is set by ${owner}; remove it from env (change the setting it comes from instead)`);
     }
+    // UpdateioService sets DEBUG=updateio:* over the service's own env while debug is on.
+    if (cfg.debug === true && Object.hasOwn(env, "DEBUG"))
+      issue(
+        ["services", svcName, "env", "DEBUG"],
+        "is set by the platform (DEBUG=updateio:*) while debug is on, which would silently replace this value; remove it from env, or set debug to false",
+      );
     const fileVars = new Map<string, number>();
     list(svc.secrets).forEach((s, i) => {
       const envVar = obj(s).envVar;
@@ -142,6 +191,131 @@ export function topologyProblems(input: unknown): Problem[] {
     for (const [svcName, raw] of Object.entries(services))
       if (list(obj(raw).debugPorts).includes(p))
         issue(["observability", "grafana", "localPort"], `port ${p} is already published by services.${svcName}.debugPorts; pick another`);
+  }
+  problems.push(...backingServiceProblems(services), ...secretNameProblems(services));
+  return problems;
+}
+
+/**
+ * What a service asks of the data tier: each backing service once, each call once, broker names the
+ * broker declares, a name no built-in user of the stores it uses has.
+ */
+function backingServiceProblems(services: Record<string, any>): Problem[] {
+  const problems: Problem[] = [];
+  const issue = (path: (string | number)[], message: string) => problems.push([path, message]);
+  // RabbitBroker's topology: environments/data-tier.ts passes none, so the broker declares DEFAULT_TOPOLOGY.
+  const exchanges = DEFAULT_TOPOLOGY.exchanges.map((e) => e.name);
+  const queues = DEFAULT_TOPOLOGY.queues.map((q) => q.name);
+  const where = "DEFAULT_TOPOLOGY in constructs/rabbitmq/renderers/rabbitmq-definitions.ts";
+  for (const [svcName, raw] of Object.entries(services)) {
+    const svc = obj(raw);
+    const uses = list(svc.uses);
+    for (const key of ["uses", "calls"] as const)
+      list(svc[key]).forEach((v, i, all) => {
+        if (typeof v === "string" && all.indexOf(v) !== i)
+          issue(
+            ["services", svcName, key, i],
+            `"${v}" is listed twice (also ${key}[${all.indexOf(v)}]); list it once: a second entry would attach the same ${key === "uses" ? "connection and its secret files" : "network"} twice`,
+          );
+      });
+    if (uses.includes("redis") && RESERVED_REDIS_USERS.includes(svcName))
+      issue(
+        ["services", svcName],
+        `is a reserved name while it uses redis: an app's Redis user is its service's name, and "${svcName}" is a built-in Redis user (${RESERVED_REDIS_USERS.join(", ")}); rename the service`,
+      );
+    if (uses.includes("rabbitmq")) {
+      if (svcName === RABBIT_LEGACY_USER)
+        issue(
+          ["services", svcName],
+          `is a reserved name while it uses rabbitmq: an app's broker user is its service's name, and "${svcName}" is the broker's legacy all-access user; rename the service`,
+        );
+      const messaging = obj(svc.messaging);
+      for (const [key, known, what, verb] of [
+        ["publishes", exchanges, "an exchange", "publish to"],
+        ["consumes", queues, "a work queue", "consume"],
+      ] as const)
+        list(messaging[key]).forEach((name, i) => {
+          if (typeof name === "string" && !(known as readonly string[]).includes(name))
+            issue(
+              ["services", svcName, "messaging", key, i],
+              `"${name}" is not ${what} the broker declares; ${verb} one of ${known.join(", ")}, or add it to the broker's topology (${where})`,
+            );
+        });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Service secret names and their Terraform variables, against what else the stack names the same
+ * way: the connection's secret files, the construct ids of other generated secrets, services and
+ * networks, and the platform's own variables and outputs.
+ */
+function secretNameProblems(services: Record<string, any>): Problem[] {
+  const problems: Problem[] = [];
+  const issue = (path: (string | number)[], message: string) => problems.push([path, message]);
+  const names = Object.keys(services);
+  const generatedIds = new Map<string, string>();
+  for (const [svcName, raw] of Object.entries(services)) {
+    const svc = obj(raw);
+    const uses = list(svc.uses);
+    const fileNames = new Map<string, number>();
+    list(svc.secrets).forEach((s, i) => {
+      const secret = obj(s);
+      const at = ["services", svcName, "secrets", i];
+      if (typeof secret.name !== "string") return;
+      const name = secret.name;
+      const other = fileNames.get(name);
+      if (other !== undefined)
+        issue(
+          [...at, "name"],
+          `"${name}" is already the name of secrets[${other}] (both would be /run/secrets/${name}); give each secret its own name`,
+        );
+      fileNames.set(name, i);
+      const store = (Object.keys(CONNECTION_SECRETS) as (keyof typeof CONNECTION_SECRETS)[]).find(
+        (b) => uses.includes(b) && (CONNECTION_SECRETS[b] as readonly string[]).includes(name),
+      );
+      if (store !== undefined)
+        issue(
+          [...at, "name"],
+          `"${name}" is the secret file the ${store} connection gives this service (uses includes "${store}"); give the secret another name`,
+        );
+      if (secret.generate !== undefined) {
+        const id = secretId(svcName, name);
+        const owner = generatedIds.get(id);
+        if (owner !== undefined)
+          issue([...at, "name"], `its construct id "${id}" (<service>-<name>) is also ${owner}'s; rename one of the secrets`);
+        else if (names.includes(id))
+          issue([...at, "name"], `its construct id "${id}" (<service>-<name>) is services.${id}'s; rename the secret`);
+        else if (DERIVED_ID_SUFFIX.test(id))
+          issue(
+            [...at, "name"],
+            `its construct id "${id}" ends in "${DERIVED_ID_SUFFIX.exec(id)![0]}", which the platform's images, networks and port forwarders use; rename the secret`,
+          );
+        generatedIds.set(id, `services.${svcName}.secrets.${i}`);
+      }
+      const variable = obj(secret.variable).name;
+      if (typeof variable !== "string") return;
+      if ((PLATFORM_VARIABLES as readonly string[]).includes(variable))
+        issue(
+          [...at, "variable", "name"],
+          `"${variable}" is the platform's own Terraform variable: the service would receive that credential; give the secret a variable of its own, e.g. ${svcName.replace(/-/g, "_")}_${name}`,
+        );
+      else if (TERRAFORM_RESERVED_VARIABLES.includes(variable))
+        issue(
+          [...at, "variable", "name"],
+          `"${variable}" is a name Terraform reserves (${TERRAFORM_RESERVED_VARIABLES.join(", ")}); pick another`,
+        );
+      else if (
+        (PLATFORM_OUTPUTS as readonly string[]).includes(variable) ||
+        (RESERVED_SERVICE_ROOTS as readonly string[]).includes(variable) ||
+        names.includes(variable)
+      )
+        issue(
+          [...at, "variable", "name"],
+          `"${variable}" is already the name of a service, an output or a platform part of the stack (Terraform variables share their names); pick another, e.g. ${svcName.replace(/-/g, "_")}_${name}`,
+        );
+    });
   }
   return problems;
 }

@@ -167,3 +167,38 @@ describe("host ports in dev", () => {
     expect(mutatedProblems("dev", VALID.dev, base)).toEqual([]);
   });
 });
+
+describe("broker names a service uses", () => {
+  // RabbitBroker refused these at synth, naming its construct (addApp("api")), not the config key.
+  it.each([
+    [
+      "publishes",
+      "updateio.audit",
+      /"updateio\.audit" is not an exchange the broker declares; publish to one of updateio\.events, updateio\.commands, or add it to the broker's topology \(DEFAULT_TOPOLOGY in constructs\/rabbitmq\/renderers\/rabbitmq-definitions\.ts\)/,
+    ],
+    ["publishes", "updateio.dlx", /"updateio\.dlx" is not an exchange the broker declares/],
+    ["publishes", "amq.topic", /"amq\.topic" is not an exchange the broker declares/],
+    [
+      "consumes",
+      "notifications.email",
+      /"notifications\.email" is not a work queue the broker declares; consume one of notifications\.telegram, notifications\.discord, updates\.fetch, or add it/,
+    ],
+    ["consumes", "updates.fetch.dlq", /"updates\.fetch\.dlq" is not a work queue the broker declares/],
+    ["consumes", "updateio.events", /"updateio\.events" is not a work queue the broker declares/],
+  ] as const)("refuses %s %s, naming the key and the fix", (key, name, says) => {
+    const problems = mutatedProblems("prod", VALID.prod, (c) => c.services.api.messaging[key].push(name));
+    const line = problems.find((p) => p.startsWith(`services.api.messaging.${key}.`));
+    expect(line, problems.join("\n")).toBeDefined();
+    expect(line).toMatch(new RegExp(`^services\\.api\\.messaging\\.${key}\\.\\d+: `));
+    expect(line).toMatch(says);
+  });
+
+  it("accepts every exchange and work queue of the topology", () => {
+    expect(
+      withService("prod", "billing", (svc) => {
+        svc.uses = ["rabbitmq"];
+        svc.messaging = { publishes: ["updateio.events", "updateio.commands"], consumes: ["notifications.telegram", "updates.fetch"] };
+      }),
+    ).toEqual([]);
+  });
+});

@@ -60,7 +60,9 @@ export interface RabbitBrokerProps {
 }
 
 const PORT = 5672;
-const USER = "updateio";
+/** The legacy all-access user of the vhost: no app may take its name (the config check refuses such a service). */
+export const RABBIT_LEGACY_USER = "updateio";
+const USER = RABBIT_LEGACY_USER;
 const DEFINITIONS_SECRET = "rabbitmq_definitions";
 const COOKIE_SECRET = "erlang_cookie";
 const CONF_DIR = "/etc/rabbitmq/conf.d";

@@ -436,7 +436,8 @@ export function isCidr(value: string): boolean {
   const address = value.slice(0, slash);
   const bits = value.slice(slash + 1);
   const family = isIP(address);
-  if (family === 0 || !/^\d{1,3}$/.test(bits)) return false;
+  // Caddy parses remote_ip ranges with Go's netip.ParsePrefix, which refuses an IPv6 zone ("%eth0") and a prefix length with a leading zero ("/08").
+  if (family === 0 || address.includes("%") || !/^(?:0|[1-9]\d{0,2})$/.test(bits)) return false;
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
