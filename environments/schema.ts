@@ -6,7 +6,7 @@ import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT, SWARM_O
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
 import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";
-import { PEER_NAME, WG_KEY } from "../constructs/vpn";
+import { PEER_NAME, vpnSettingsProblems, WG_KEY, WIREGUARD_DEFAULTS } from "../constructs/vpn";
 import {
   MIN_VOLUME_BUDGET_MB,
   VOLUME_BUDGET_HELP,
@@ -244,7 +244,7 @@ const FRAME_ORIGIN = new RegExp(`^https://(?:\\*\\.)?${HOSTNAME.source.slice(1)}
 /** A public route on the edge to this service. */
 const appRoute = z.strictObject({
   host: z.string().regex(HOSTNAME, { error: "must be a bare host name such as status.updateio.app (no scheme, no port)" }),
-  /** Only this path (and below) on the host, e.g. /telegram/webhook; the host's other paths go elsewhere. */
+  /** Only this exact path on the host, e.g. /telegram/webhook (Caddy's path matcher: not the paths below it); the host's other paths go elsewhere. */
   path: z
     .string()
     .regex(/^\/[a-z0-9/_-]+$/, { error: "must be a URL path such as /telegram/webhook" })
@@ -610,7 +610,7 @@ const vpn = z.strictObject({
   image: imageRef,
   /** generated: the container makes its key on first start (read the public key with `docker exec <env>-vpn wg show wg0 public-key`); supplied: TF_VAR_vpn_private_key. */
   keyMode: z.enum(["generated", "supplied"], { error: 'must be "generated" or "supplied" (TF_VAR_vpn_private_key)' }).default("generated"),
-  subnet: cidr.default("10.13.13.0/24"),
+  subnet: cidr.default(WIREGUARD_DEFAULTS.subnet),
   listenPort: port.default(51820),
   /** Public host name of the Docker host, written into the client templates. */
   endpoint: z.string().regex(HOSTNAME, { error: "must be the Docker host's public name, e.g. vpn.updateio.app" }).optional(),
@@ -1117,6 +1117,18 @@ export function crossFieldProblems(input: unknown): Problem[] {
     if (Array.isArray(vpnCfg.peers) && vpnCfg.peers.length > 0) issue(["vpn", "peers"], inert);
     if (vpnCfg.endpoint !== undefined) issue(["vpn", "endpoint"], inert);
     if (vpnCfg.keyMode === "supplied") issue(["vpn", "keyMode"], inert);
+  }
+  // The gateway's own subnet and peer checks, here so that a problem names its key (and variable).
+  if (vpnCfg.enabled === true) {
+    const subnet = typeof vpnCfg.subnet === "string" ? vpnCfg.subnet : WIREGUARD_DEFAULTS.subnet;
+    const peers = list(vpnCfg.peers).map((p) => obj(p));
+    const strings = peers.every((p) => ["name", "publicKey", "allowedIps"].every((k) => typeof p[k] === "string"));
+    // Shapes the schema refuses already (a missing field, a number) are left to its own messages.
+    if (strings) {
+      const found = vpnSettingsProblems(subnet, peers as unknown as Parameters<typeof vpnSettingsProblems>[1]);
+      for (const text of found.subnet) issue(["vpn", "subnet"], `${JSON.stringify(subnet)} ${text}`);
+      for (const p of found.peers) issue(["vpn", "peers", p.peer, p.field], p.text.trim());
+    }
   }
   for (const [store, raw] of Object.entries(obj(cfg.backups))) {
     const b = obj(raw);

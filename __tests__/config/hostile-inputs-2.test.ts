@@ -381,3 +381,59 @@ describe("the names a service secret's variable may not take follow the stack", 
     expect([...ids.outputs].sort()).toEqual([...PLATFORM_OUTPUTS].sort());
   });
 });
+
+describe("VPN peers are checked at the config check, naming the variable (they used to fail at synth in VpnGateway)", () => {
+  const KEY_A = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+  const KEY_B = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=";
+  const load = (peers: string, extra: Record<string, string> = {}) =>
+    loadProblems("prod", {
+      UPDATEIO_PROD_VPN: "on",
+      UPDATEIO_PROD_VPN_ENDPOINT: "vpn.updateio.app",
+      UPDATEIO_PROD_VPN_PEERS: peers,
+      ...extra,
+    });
+
+  it.each<[string, string, RegExp]>([
+    [
+      "an address outside the subnet",
+      `alice:${KEY_A}:10.13.14.2/32`,
+      /vpn\.peers\.0\.allowedIps\): "10\.13\.14\.2\/32" is outside the VPN subnet/,
+    ],
+    [
+      "the server's own address",
+      `alice:${KEY_A}:10.13.13.1/32`,
+      /vpn\.peers\.0\.allowedIps\): "10\.13\.13\.1\/32" is the server's own address/,
+    ],
+    ["the network address", `alice:${KEY_A}:10.13.13.0/32`, /vpn\.peers\.0\.allowedIps\): .* network address/],
+    [
+      "one key for two devices",
+      `alice:${KEY_A}:10.13.13.2/32,bob:${KEY_A}:10.13.13.3/32`,
+      /vpn\.peers\.1\.publicKey\): is also peers\[0\]'s key/,
+    ],
+    [
+      "one address for two devices",
+      `alice:${KEY_A}:10.13.13.2/32,bob:${KEY_B}:10.13.13.2/32`,
+      /vpn\.peers\.1\.allowedIps\): .* is also peers\[0\]'s address/,
+    ],
+    [
+      "one name for two devices",
+      `alice:${KEY_A}:10.13.13.2/32,alice:${KEY_B}:10.13.13.3/32`,
+      /vpn\.peers\.1\.name\): is also peers\[0\]'s name/,
+    ],
+  ])("refuses %s", (_what, peers, says) => {
+    expect(problemAt(load(peers), "UPDATEIO_PROD_VPN_PEERS")).toMatch(says);
+  });
+
+  it("refuses a subnet with host bits set, naming vpn.subnet", () => {
+    const problems = mutatedProblems("prod", VALID.prod, (c) => {
+      c.vpn = { ...c.vpn, enabled: true, endpoint: "vpn.updateio.app", subnet: "10.13.13.1/24" };
+    });
+    expect(problemAt(problems, "vpn.subnet")).toMatch(
+      /"10\.13\.13\.1\/24" has host bits set: write the network address, "10\.13\.13\.0\/24"/,
+    );
+  });
+
+  it("accepts distinct peers inside the subnet", () => {
+    expect(load(`alice:${KEY_A}:10.13.13.2/32,bob:${KEY_B}:10.13.13.3/32`)).toEqual([]);
+  });
+});

@@ -183,27 +183,33 @@ function isPort(value: number): boolean {
   return Number.isInteger(value) && value >= 1 && value <= 65535;
 }
 
-function checkSubnet(subnet: string, problems: string[]): Cidr | undefined {
+/** The subnet parsed, with what is wrong with it (each text follows `subnet "<value>"`). */
+function subnetOf(subnet: string): { vpn: Cidr | undefined; problems: string[] } {
   const c = parseCidr(subnet);
-  if (!c) {
-    problems.push(`subnet ${JSON.stringify(subnet)} is not an IPv4 CIDR: write it like "10.13.13.0/24".`);
-    return undefined;
-  }
-  if (c.hostBitsSet)
-    problems.push(`subnet ${JSON.stringify(subnet)} has host bits set: write the network address, "${formatIpv4(c.base)}/${c.prefix}".`);
+  if (!c) return { vpn: undefined, problems: ['is not an IPv4 CIDR: write it like "10.13.13.0/24".'] };
+  const problems: string[] = [];
+  if (c.hostBitsSet) problems.push(`has host bits set: write the network address, "${formatIpv4(c.base)}/${c.prefix}".`);
   if (c.prefix < 16 || c.prefix > 29)
-    problems.push(
-      `subnet ${JSON.stringify(subnet)} must be a /16 to /29 (room for the server and its peers, not a whole private range): e.g. "10.13.13.0/24".`,
-    );
-  return c;
+    problems.push('must be a /16 to /29 (room for the server and its peers, not a whole private range): e.g. "10.13.13.0/24".');
+  return { vpn: c, problems };
+}
+
+function checkSubnet(subnet: string, problems: string[]): Cidr | undefined {
+  const { vpn, problems: own } = subnetOf(subnet);
+  problems.push(...own.map((p) => `subnet ${JSON.stringify(subnet)} ${p}`));
+  return vpn;
+}
+
+/** What is wrong with a file path (the text follows the key), or undefined. */
+function fileProblem(path: string): string | undefined {
+  if (!FILE_PATH.test(path) || path.includes("//"))
+    return ` ${JSON.stringify(path)} must be an absolute path of letters, digits, ".", "_", "-" and "/": e.g. "/run/secrets/wg_private_key".`;
+  return undefined;
 }
 
 function checkFile(key: string, path: string, problems: string[]): void {
-  if (!FILE_PATH.test(path) || path.includes("//")) {
-    problems.push(
-      `${key} ${JSON.stringify(path)} must be an absolute path of letters, digits, ".", "_", "-" and "/": e.g. "/run/secrets/wg_private_key".`,
-    );
-  }
+  const problem = fileProblem(path);
+  if (problem !== undefined) problems.push(`${key}${problem}`);
 }
 
 function checkIptables(command: string, problems: string[]): void {
@@ -264,6 +270,82 @@ function checkRoutes(
   });
 }
 
+/** What is wrong with one peer's field: `text` follows `peers[i].<field>` (it starts with a space or "is also"). */
+export interface PeerProblem {
+  readonly peer: number;
+  readonly field: "name" | "publicKey" | "allowedIps" | "presharedKeyFile";
+  readonly text: string;
+}
+
+/** The peers checked on their own and against each other and the subnet (`vpn`, when it parses). */
+function peerProblems(vpn: Cidr | undefined, peers: readonly WireguardPeer[]): PeerProblem[] {
+  const out: PeerProblem[] = [];
+  const names = new Map<string, number>();
+  const keys = new Map<string, number>();
+  const addresses = new Map<number, number>();
+  const server = vpn ? vpn.base + 1 : undefined;
+  peers.forEach((peer, i) => {
+    const add = (field: PeerProblem["field"], text: string) => out.push({ peer: i, field, text });
+    if (!PEER_NAME.test(peer.name))
+      add(
+        "name",
+        ` ${JSON.stringify(peer.name)} must be lowercase letters, digits and dashes, starting with a letter (at most 31): e.g. "alice-laptop".`,
+      );
+    else if (names.has(peer.name)) add("name", ` is also peers[${names.get(peer.name)}]'s name: give each peer its own name.`);
+    else names.set(peer.name, i);
+
+    if (!isWireguardKey(peer.publicKey))
+      add(
+        "publicKey",
+        ` ${JSON.stringify(peer.publicKey)} is not a WireGuard public key (44 base64 characters ending in "="): use the output of \`wg pubkey < client.key\`.`,
+      );
+    else if (keys.has(peer.publicKey))
+      add(
+        "publicKey",
+        ` is also peers[${keys.get(peer.publicKey)}]'s key: every device needs its own key pair (wg genkey | tee client.key | wg pubkey).`,
+      );
+    else keys.set(peer.publicKey, i);
+
+    const m = /^(.+)\/32$/.exec(peer.allowedIps);
+    const ip = m ? parseIpv4(m[1]!) : undefined;
+    const value = JSON.stringify(peer.allowedIps);
+    if (ip === undefined) {
+      add("allowedIps", ` ${value} must be one address as a /32, e.g. "${vpn ? formatIpv4(vpn.base + 2) : "10.13.13.2"}/32".`);
+    } else if (vpn) {
+      const last = (vpn.base | (~mask(vpn.prefix) >>> 0)) >>> 0;
+      if (!contains(vpn, ip))
+        add(
+          "allowedIps",
+          ` ${value} is outside the VPN subnet ${formatIpv4(vpn.base)}/${vpn.prefix}: give the peer a free address inside it.`,
+        );
+      else if (ip === vpn.base || ip === last)
+        add(
+          "allowedIps",
+          ` ${value} is the subnet's ${ip === vpn.base ? "network" : "broadcast"} address: pick a host address, e.g. "${formatIpv4(vpn.base + 2)}/32".`,
+        );
+      else if (ip === server) add("allowedIps", ` ${value} is the server's own address: peers start at "${formatIpv4(vpn.base + 2)}/32".`);
+      else if (addresses.has(ip)) add("allowedIps", ` ${value} is also peers[${addresses.get(ip)}]'s address: give each peer its own.`);
+      else addresses.set(ip, i);
+    }
+    const file = peer.presharedKeyFile === undefined ? undefined : fileProblem(peer.presharedKeyFile);
+    if (file !== undefined) add("presharedKeyFile", file);
+  });
+  return out;
+}
+
+/**
+ * The VPN settings an environment's configuration gives (its subnet and peers), checked as the
+ * gateway checks them, so the config check can name the key: each subnet text follows
+ * `subnet "<value>"`, each peer problem names its peer and field.
+ */
+export function vpnSettingsProblems(
+  subnet: string,
+  peers: readonly WireguardPeer[],
+): { subnet: readonly string[]; peers: readonly PeerProblem[] } {
+  const { vpn, problems } = subnetOf(subnet);
+  return { subnet: problems, peers: peerProblems(vpn, peers) };
+}
+
 /** Every problem of a server input at once, each naming its key and the fix. Empty = valid. */
 export function wireguardConfigProblems(input: WireguardServerInput): string[] {
   const problems: string[] = [];
@@ -276,57 +358,11 @@ export function wireguardConfigProblems(input: WireguardServerInput): string[] {
   checkIptables(input.iptables ?? WIREGUARD_DEFAULTS.iptables, problems);
   checkRoutes(input.routes, vpn, problems);
 
-  const names = new Map<string, number>();
-  const keys = new Map<string, number>();
-  const addresses = new Map<number, number>();
-  const server = vpn ? vpn.base + 1 : undefined;
-  input.peers.forEach((peer, i) => {
-    const at = `peers[${i}]${PEER_NAME.test(peer.name) ? ` ("${peer.name}")` : ""}`;
-    if (!PEER_NAME.test(peer.name))
-      problems.push(
-        `${at}.name ${JSON.stringify(peer.name)} must be lowercase letters, digits and dashes, starting with a letter (at most 31): e.g. "alice-laptop".`,
-      );
-    else if (names.has(peer.name)) problems.push(`${at}.name is also peers[${names.get(peer.name)}]'s name: give each peer its own name.`);
-    else names.set(peer.name, i);
-
-    if (!isWireguardKey(peer.publicKey)) {
-      problems.push(
-        `${at}.publicKey ${JSON.stringify(peer.publicKey)} is not a WireGuard public key (44 base64 characters ending in "="): use the output of \`wg pubkey < client.key\`.`,
-      );
-    } else if (keys.has(peer.publicKey)) {
-      problems.push(
-        `${at}.publicKey is also peers[${keys.get(peer.publicKey)}]'s key: every device needs its own key pair (wg genkey | tee client.key | wg pubkey).`,
-      );
-    } else keys.set(peer.publicKey, i);
-
-    const m = /^(.+)\/32$/.exec(peer.allowedIps);
-    const ip = m ? parseIpv4(m[1]!) : undefined;
-    if (ip === undefined) {
-      problems.push(
-        `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} must be one address as a /32, e.g. "${vpn ? formatIpv4(vpn.base + 2) : "10.13.13.2"}/32".`,
-      );
-    } else if (vpn) {
-      const last = (vpn.base | (~mask(vpn.prefix) >>> 0)) >>> 0;
-      if (!contains(vpn, ip))
-        problems.push(
-          `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is outside the VPN subnet ${formatIpv4(vpn.base)}/${vpn.prefix}: give the peer a free address inside it.`,
-        );
-      else if (ip === vpn.base || ip === last)
-        problems.push(
-          `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is the subnet's ${ip === vpn.base ? "network" : "broadcast"} address: pick a host address, e.g. "${formatIpv4(vpn.base + 2)}/32".`,
-        );
-      else if (ip === server)
-        problems.push(
-          `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is the server's own address: peers start at "${formatIpv4(vpn.base + 2)}/32".`,
-        );
-      else if (addresses.has(ip))
-        problems.push(
-          `${at}.allowedIps ${JSON.stringify(peer.allowedIps)} is also peers[${addresses.get(ip)}]'s address: give each peer its own.`,
-        );
-      else addresses.set(ip, i);
-    }
-    if (peer.presharedKeyFile !== undefined) checkFile(`${at}.presharedKeyFile`, peer.presharedKeyFile, problems);
-  });
+  for (const p of peerProblems(vpn, input.peers)) {
+    const peer = input.peers[p.peer]!;
+    const at = `peers[${p.peer}]${PEER_NAME.test(peer.name) ? ` ("${peer.name}")` : ""}`;
+    problems.push(`${at}.${p.field}${p.text}`);
+  }
   return problems;
 }
 
