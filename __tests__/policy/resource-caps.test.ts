@@ -136,7 +136,7 @@ describe("what is exempt, and what cannot claim it", () => {
     expect(ids).toEqual(expect.arrayContaining(["cpu-cap", "process-limit"]));
   });
 
-  it("a seed (start = false, no restart) and a one-shot job (attach, must_run false, restart no) need neither", () => {
+  it("a seed (start = false, no restart) needs neither", () => {
     const seed = errorsAfter((c) => {
       bare(c);
       c.addOverride("start", false);
@@ -146,15 +146,17 @@ describe("what is exempt, and what cannot claim it", () => {
     });
     expect(seed.ids).not.toContain("cpu-cap");
     expect(seed.ids).not.toContain("process-limit");
+  });
+
+  it("a one-shot job (attach, must_run false, restart no) needs both: it runs the app's image like a service", () => {
     const f = fixture("prod");
     const job = container(f);
     bare(job);
     job.addOverride("attach", true);
     job.addOverride("must_run", false);
     job.addOverride("restart", "no");
-    const ids = findings(f).map((x) => x.ruleId);
-    expect(ids).not.toContain("cpu-cap");
-    expect(ids).not.toContain("process-limit");
+    const ids = blockingFindings(findings(f)).map((x) => x.ruleId);
+    expect(ids).toEqual(expect.arrayContaining(["cpu-cap", "process-limit"]));
   });
 
   it.each([
@@ -162,7 +164,7 @@ describe("what is exempt, and what cannot claim it", () => {
     ["attach but must_run", { attach: true, must_run: true, restart: "no" }],
     ["must_run false without attach", { must_run: false, restart: "no" }],
     ["attach as an expression", { attach: "${var.a}", must_run: false, restart: "no" }],
-  ])("a long-running container dressed as a job (%s) still needs both", (_name, dress) => {
+  ])("a container dressed as a job (%s) needs both too", (_name, dress) => {
     const { ids } = errorsAfter((c) => {
       bare(c);
       for (const [k, v] of Object.entries(dress)) c.addOverride(k, v);
@@ -172,7 +174,7 @@ describe("what is exempt, and what cannot claim it", () => {
 });
 
 describe("every synthesized stack", () => {
-  it.each(["dev", "test", "prod"] as const)("%s: no long-running container lacks a CPU cap or a process limit", (env) => {
+  it.each(["dev", "test", "prod"] as const)("%s: no container that runs lacks a CPU cap or a process limit", (env) => {
     const json = sharedEnvironment(env).json;
     const started = Object.values(json.resource.docker_container as Record<string, Record<string, any>>).filter((c) => c.start !== false);
     expect(started.length).toBeGreaterThan(10);

@@ -1,6 +1,6 @@
 import { numberOf, plain } from "../normalize";
 import type { PolicyRule } from "../types";
-import { onWorkload, runsLong, valueAt } from "./helpers";
+import { onWorkload, valueAt } from "./helpers";
 
 /** The kernel's CFS bounds: a period from 1 ms to 1 s, a quota of at least 1 ms. */
 const MIN_PERIOD_US = 1000;
@@ -12,12 +12,12 @@ const MAX_CPUS = 64;
 export const cpuCap: PolicyRule = {
   id: "cpu-cap",
   level: "error",
-  title: "Every long-running container has a hard CPU cap",
+  title: "Every container that runs has a hard CPU cap",
   why: "cpu_shares only weighs CPU under contention: without a CFS quota one busy or runaway container can take every core of the host, the databases and the edge included",
-  fix: "set `cpu_period` (100000) and `cpu_quota` (CPUs × cpu_period, e.g. 50000 for half a CPU); never `cpus`, which panics provider 3.6.2. Seeds (start = false) and one-shot jobs (attach = true, must_run = false, restart no) are exempt.",
+  fix: "set `cpu_period` (100000) and `cpu_quota` (CPUs × cpu_period, e.g. 50000 for half a CPU); never `cpus`, which panics provider 3.6.2. Only seeds (start = false, never started) are exempt: a one-shot job (a migration in the app's image) can spin as hard as a service.",
   appliesTo: "docker_container",
   check: onWorkload((w, ctx) => {
-    if (!runsLong(w)) return [];
+    if (w.seed) return [];
     const problems: string[] = [];
     if (w.resource.cpus !== undefined)
       problems.push(`${w.name} sets cpus = ${JSON.stringify(w.resource.cpus)}, which panics provider 3.6.2 (and overrides cpu_quota)`);

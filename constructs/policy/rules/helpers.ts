@@ -21,19 +21,6 @@ export function onWorkload(fn: (w: Workload, ctx: RuleContext) => string[]): Pol
   };
 }
 
-/**
- * False for what never runs for long: a seed (start = false) and a one-shot job, which apply runs
- * attached (attach = true: apply waits for it to exit, so a server there would hang the apply) with
- * must_run = false and restart no. Anything written as an expression counts as running long.
- */
-export function runsLong(w: Workload): boolean {
-  if (w.kind !== "container") return true;
-  if (w.seed) return false;
-  const r = w.resource;
-  const restart = plain(r.restart);
-  return !(plain(r.attach) === true && plain(r.must_run) === false && (restart === undefined || restart === "no"));
-}
-
 /** A positive number within bounds, or the problem with it. */
 /** One entry of a container's or service's env: a "NAME=value" list element, or a key of a map. */
 export interface EnvEntry {

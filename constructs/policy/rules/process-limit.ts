@@ -1,17 +1,17 @@
 import { blocks } from "../json";
 import { numberOf, plain } from "../normalize";
 import type { PolicyRule } from "../types";
-import { onWorkload, runsLong, valueAt } from "./helpers";
+import { onWorkload, valueAt } from "./helpers";
 
 export const processLimit: PolicyRule = {
   id: "process-limit",
   level: "error",
-  title: "Every long-running container has a process limit (ulimit nproc)",
+  title: "Every container that runs has a process limit (ulimit nproc)",
   why: "provider 3.6.2 has no pids limit: without RLIMIT_NPROC a fork loop in one container can fill the host's process table and nothing else can start, sshd and the databases included",
-  fix: 'add `ulimit { name = "nproc", soft = N, hard = N }` with N the budget of every container of the same user (the kit sums them); values are bounded by ulimits-bounded (at most 65536). Seeds and one-shot jobs are exempt; root is exempt in the kernel, so bound it on the daemon too (docs/runbooks/swarm.md).',
+  fix: 'add `ulimit { name = "nproc", soft = N, hard = N }` with N the budget of every container of the same user (the kit sums them); values are bounded by ulimits-bounded (at most 65536). Only seeds (never started) are exempt, not one-shot jobs (a fork loop in a migration fills the table as well); root is exempt in the kernel, so bound it on the daemon too (docs/runbooks/swarm.md).',
   appliesTo: "docker_container",
   check: onWorkload((w, ctx) => {
-    if (!runsLong(w)) return [];
+    if (w.seed) return [];
     const all = blocks(w.resource.ulimit).map((u, i) => ({ u, i, name: plain(u.name) }));
     // The engine looks names up as written: "NPROC" or " nproc" is refused at start, not a limit.
     const exact = all.filter((x) => x.name === "nproc");
