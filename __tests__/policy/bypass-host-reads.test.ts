@@ -261,3 +261,41 @@ describe("locals, outputs, variables and the registry login", () => {
     expect(blockingMessages(f, RULE).join("\n")).toContain(part);
   });
 });
+
+describe("binds and builds of the checkout's private parts (no-host-paths)", () => {
+  const rel = (...parts: string[]) => `\${abspath(join("/", [path.root${parts.map((p) => `, "${p}"`).join("")}]))}`;
+  const bind = (hostPath: string) => set("volumes", [{ host_path: hostPath, container_path: "/mnt", read_only: true }]);
+  /** A dev fixture whose stack keeps its state in the checkout, as dev's does (../../../state/dev.tfstate). */
+  const devWithLocalState = (attack: Attack) => {
+    const f = fixture("dev");
+    f.stack.addOverride("terraform.backend", { local: { path: "../../../state/dev.tfstate" } });
+    attack(container(f), f);
+    return f;
+  };
+
+  it.each<[string, string, string]>([
+    ["the local state's directory", rel("../../..", "state"), 'reaches "state"'],
+    ["the state file itself", rel("../../..", "state/dev.tfstate"), 'reaches "state"'],
+    ["a state file by its ending", rel("../../..", "backup/prod.tfstate.backup"), 'reaches "prod.tfstate.backup"'],
+    ["the repository's history", rel("../../..", ".git"), 'reaches ".git"'],
+    ["another stack's working directory", rel("../../..", "cdktf.out/stacks/prod/.terraform"), 'reaches "cdktf.out"'],
+    ["the stack's own directory", rel("..", "dev"), "stays inside cdktf.out"],
+    ["a sibling stack", rel("../..", "stacks/prod"), "stays inside cdktf.out"],
+  ])("refuses a bind of %s", (_what, hostPath, part) => {
+    expect(blockingMessages(devWithLocalState(bind(hostPath)), "no-host-paths").join("\n")).toContain(part);
+  });
+
+  it("refuses a build whose context is the state directory", () => {
+    const f = devWithLocalState(() => undefined);
+    f.stack.addOverride("resource.docker_image.leak", {
+      name: "leak:dev",
+      keep_locally: true,
+      build: { context: rel("../../..", "state"), dockerfile: rel("../../..", "examples/app/Dockerfile") },
+    });
+    expect(blockingMessages(f, "no-host-paths").join("\n")).toContain('reaches "state"');
+  });
+
+  it("a dev source checkout beside this one still passes", () => {
+    expect(blockingMessages(devWithLocalState(bind(rel("../../..", "../updateio/api"))), "no-host-paths")).toEqual([]);
+  });
+});

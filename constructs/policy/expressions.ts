@@ -84,11 +84,30 @@ const DANGEROUS_SEGMENTS = new Set([
   ".docker",
 ]);
 
-/** Why a relative host path could reach something dangerous, or undefined. */
-export function relativeHostPathRisk(rel: RelativeHostPath): string | undefined {
+/**
+ * What the checkout holds besides sources: the repository's history, Terraform's working
+ * directories and state (`cdktf.out/stacks/<name>/.terraform`, `*.tfstate`, with every generated
+ * password in it). The stack's own local backend path adds its directories (`state/`).
+ */
+const CHECKOUT_PRIVATE = new Set([".git", ".terraform", "cdktf.out", "terraform.tfstate.d"]);
+
+function localStateSegments(json: TerraformJson | undefined): string[] {
+  const backend = json?.terraform?.backend;
+  const local = isRecord(backend) && isRecord(backend.local) ? backend.local.path : undefined;
+  return typeof local === "string" ? local.split("/").filter((s) => s !== "" && s !== "." && s !== "..") : [];
+}
+
+/** Why a relative host path could reach something dangerous, or undefined (`json`: the stack, for its state's path). */
+export function relativeHostPathRisk(rel: RelativeHostPath, json?: TerraformJson): string | undefined {
   if (rel.tail === "") return `climbs ${rel.up} directories above the stack directory and binds that directory itself (which may be /)`;
-  const bad = rel.tail.split("/").find((s) => DANGEROUS_SEGMENTS.has(s.toLowerCase()));
+  // cdktf.out/stacks/<name> is three levels below the checkout: less climbs stay in the synthesized output.
+  if (rel.up < 3) return "stays inside cdktf.out (synthesized stacks and Terraform's working directories), where there is nothing to bind";
+  const segments = rel.tail.split("/");
+  const bad = segments.find((s) => DANGEROUS_SEGMENTS.has(s.toLowerCase()));
   if (bad) return `reaches a directory named "${bad}", which may be the host's`;
+  const state = new Set(localStateSegments(json).map((s) => s.toLowerCase()));
+  const own = segments.find((s) => CHECKOUT_PRIVATE.has(s.toLowerCase()) || state.has(s.toLowerCase()) || /\.tfstate(\.|$)/i.test(s));
+  if (own) return `reaches "${own}", which holds Terraform's state or working files or the repository's history, not sources`;
   // Where the climb reaches /, the tail is an absolute path: it must not reach a sensitive one either.
   const absolute = normalizeHostPath(`/${rel.tail}`);
   if (absolute === "/") return "resolves to /";

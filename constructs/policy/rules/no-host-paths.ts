@@ -26,7 +26,7 @@ function buildProblems(image: Record<string, unknown>, ctx: RuleContext): string
       if (value === undefined || value === null) continue;
       const rel = relativeHostPath(value);
       if (rel) {
-        const risk = relativeHostPathRisk(rel);
+        const risk = relativeHostPathRisk(rel, ctx.stackJson);
         if (risk) problems.push(`${what} reads ${at}.${key} from a path relative to the stack directory that ${risk} (${value})`);
         continue;
       }
@@ -62,7 +62,7 @@ export const noHostPaths: PolicyRule = {
         );
       const rel = relativeHostPath(b.hostPath);
       if (rel) {
-        const risk = relativeHostPathRisk(rel);
+        const risk = relativeHostPathRisk(rel, ctx.stackJson);
         if (risk) problems.push(`${what} ${how} a path relative to the stack directory that ${risk} (${b.hostPath})`);
         else if (ctx.environment !== "dev") problems.push(`${what} ${how} a directory of the checkout (${b.hostPath}) outside dev`);
         continue;
