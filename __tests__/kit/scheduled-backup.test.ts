@@ -137,7 +137,7 @@ describe("store backups: props are validated, each error naming the prop and the
 describe("restoreArgs (the restore scripts' shared argument checks)", () => {
   it("looks for snapshots with the store's suffix, and says it in the usage line", () => {
     const text = restoreArgs(".tar.gz");
-    expect(text).toContain("-name '*.tar.gz'");
+    expect(text).toContain('for _p in "$BACKUP_ROOT/snapshots"/*.tar.gz; do');
     expect(text).toContain("usage: sh restore.sh <snapshot.tar.gz|latest> <data directory>");
     // Inlined into a script: the fragment's own comment lines (its shellcheck directives) are dropped.
     expect(text).not.toMatch(/^#/m);

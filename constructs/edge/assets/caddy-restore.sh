@@ -9,7 +9,19 @@ umask 077
 src=${1:-}
 data=${2:-}
 @@RESTORE_ARGS@@
-tar -tzf "$src" >/dev/null || { echo "error: $src is not a readable tar.gz" >&2; exit 1; }
+names=$(tar -tzf "$src") || { echo "error: $src is not a readable tar.gz" >&2; exit 1; }
+list=$(tar -tvzf "$src") || { echo "error: $src is not a readable tar.gz" >&2; exit 1; }
+# A tampered snapshot (a planted file, an altered off-host copy) must not reach past <data>/caddy, and
+# tar (busybox's or GNU's) only strips a leading "/" or "../": before anything is moved, refuse members
+# outside caddy/ or with a ".." component, links (a symlink left pointing out of the volume is followed
+# by Caddy, which runs as root), devices and setuid/setgid files (extracted as root with their modes).
+bad=$({
+  printf '%s\n' "$names" | grep -Ev '^(\./)?caddy(/|$)' || :
+  printf '%s\n' "$names" | grep -E '(^|/)\.\.(/|$)' || :
+  printf '%s\n' "$list" | grep -Ev '^[-d]' || :
+  printf '%s\n' "$list" | grep -E '^.{3}[sS]|^.{6}[sS]| -> | link to ' || :
+} | head -n 5)
+[ -z "$bad" ] || { printf 'error: %s has unsafe members; nothing was changed:\n%s\n' "$src" "$bad" >&2; exit 1; }
 aside="$data/pre-restore-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir "$aside"
 if [ -e "$data/caddy" ]; then mv "$data/caddy" "$aside/"; fi

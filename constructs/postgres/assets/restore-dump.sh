@@ -9,7 +9,14 @@ set -eu
 : "${BACKUP_ROLE:=@@BACKUP_ROLE@@}"
 dump=${1:-latest}
 target=${2:-$DATABASE}
-echo "$target" | grep -Eq '^[a-z_][a-z0-9_]{0,62}$' || { echo "target database \"$target\" must be a lowercase SQL identifier" >&2; exit 2; }
+# Whole-value match: grep matches line by line (and dash's echo turns a typed "\n" into a newline),
+# so "<valid><newline><anything>" would pass on its first line.
+whole_match() {
+  case $2 in *'
+'*) return 1 ;; esac
+  printf '%s\n' "$2" | grep -Eq "$1"
+}
+whole_match '^[a-z_][a-z0-9_]{0,62}$' "$target" || { echo "target database \"$target\" must be a lowercase SQL identifier" >&2; exit 2; }
 if [ "$dump" = latest ]; then
   # shellcheck disable=SC2010 # the names are ours (<db>-<UTC stamp>.dump), matched by a strict regex
   name=$(ls "$BACKUP_ROOT/dumps" 2>/dev/null | grep -E "^$DATABASE-[0-9]{8}T[0-9]{6}Z\.dump$" | sort | tail -n 1)

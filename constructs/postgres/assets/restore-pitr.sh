@@ -13,13 +13,21 @@ set -eu
 : "${PITR_START_CMD:=}"
 BASES="$BACKUP_ROOT/base"
 log() { printf '%s pitr: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+# Whole-value match: grep matches line by line (and dash's echo turns a typed "\n" into a newline),
+# so "<valid><newline><anything>" would pass on its first line.
+whole_match() {
+  case $2 in *'
+'*) return 1 ;; esac
+  printf '%s\n' "$2" | grep -Eq "$1"
+}
 
 prepare() {
   target=$1; base=${2:-}
   # A time target counts as reached only at a commit after it; after a lost host there is none,
   # so "end" replays everything archived and promotes without a target.
-  [ "$target" = end ] || echo "$target" | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(\+00|\+00:00|Z| UTC)$' \
+  [ "$target" = end ] || whole_match '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(\+00|\+00:00|Z| UTC)$' "$target" \
     || { echo "target time \"$target\" must be UTC, like '2026-11-26 10:00:00+00'" >&2; exit 2; }
+  [ -z "$base" ] || whole_match '^[0-9]{8}T[0-9]{6}Z$' "$base" || { echo "base backup \"$base\" must be a stamp like 20261122T020000Z" >&2; exit 2; }
   if [ -f "$PGDATA/postmaster.pid" ]; then echo "$PGDATA/postmaster.pid exists: stop the server first" >&2; exit 1; fi
   if [ -z "$base" ]; then
     # The newest base backup that started at or before the target.
