@@ -24,6 +24,7 @@ import { renderDotFile } from "./review/graphviz";
 import { buildInventory } from "./review/inventory";
 import { renderReport, summaryLine, type PictureStatus } from "./review/markdown";
 import { parseOptions, USAGE, UsageError, type Options } from "./review/options";
+import { consoleLines, consoleText } from "./review/safe-text";
 import { readSynthOutput, ReviewError, synthGitRef, synthInProcess, tempDir, type SynthStack } from "./review/synth";
 import { buildTopology, renderDot } from "./review/topology";
 
@@ -60,9 +61,13 @@ function displayPath(file: string): string {
 function stagesText(diff: StackDiff, stagesFile: string | undefined): string {
   const staged = diff.staged!;
   const dir = `cdktf.out/stacks/${diff.stack}`;
-  const lines = [`${diff.stack}: STAGED APPLY REQUIRED (exit 4 unless data loss): ${staged.conflicts.join("; ")}`];
+  // Conflicts and reasons quote service names from the JSON: one line each, whatever they hold.
+  const lines = [`${diff.stack}: STAGED APPLY REQUIRED (exit 4 unless data loss): ${consoleText(staged.conflicts.join("; "))}`];
   for (const s of staged.stages)
-    lines.push(`  stage ${s.stage}: terraform -chdir=${dir} apply${s.targets.map((t) => ` -target=${t}`).join("")}`, `           ${s.why}`);
+    lines.push(
+      `  stage ${s.stage}: terraform -chdir=${dir} apply${s.targets.map((t) => ` -target=${t}`).join("")}`,
+      `           ${consoleText(s.why)}`,
+    );
   lines.push(`  or: npm run apply:staged -- --stack ${diff.stack} --stages ${stagesFile ?? "<file from --stages-json>"}`);
   return lines.join("\n");
 }
@@ -106,7 +111,7 @@ async function main(argv: readonly string[]): Promise<number> {
     });
     const file = join(outDir, `${stack.name}.md`);
     writeFileSync(file, report);
-    if (!opts.quiet) process.stdout.write(`${report}\n`);
+    if (!opts.quiet) process.stdout.write(`${consoleLines(report)}\n`);
     summaries.push(`${summaryLine(inventory, diff)} [${displayPath(file)}]`);
   }
   // Stacks that exist only in the earlier synth: everything in them goes.
@@ -117,10 +122,10 @@ async function main(argv: readonly string[]): Promise<number> {
     diffs.push(diff);
     summaries.push(`${gone.name}: stack removed; ${diff.removed.length} resources go, ${diff.dataLoss.length} data loss`);
   }
-  process.stdout.write(`${summaries.join("\n")}\n`);
+  process.stdout.write(`${consoleLines(summaries.join("\n"))}\n`);
   const stagesFile = opts.stagesJson ? resolve(opts.stagesJson) : undefined;
   for (const diff of diffs.filter((d) => needsStagedApply(d.staged)))
-    process.stdout.write(`${stagesText(diff, stagesFile && displayPath(stagesFile))}\n`);
+    process.stdout.write(`${consoleLines(stagesText(diff, stagesFile && displayPath(stagesFile)))}\n`);
   if (stagesFile) {
     const file: StagesFile = { version: STAGES_FILE_VERSION, stacks: stageEntries };
     mkdirSync(dirname(stagesFile), { recursive: true });
@@ -132,9 +137,10 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof UsageError) process.stderr.write(`review: ${e.message}\n\n${USAGE}\n`);
-    else if (e instanceof ReviewError) process.stderr.write(`review: ${e.message}\n`);
-    else process.stderr.write(`review: ${(e as Error).stack ?? String(e)}\n`);
+    // Messages may quote names from the synth output (a refused stack or address, a synth's stderr).
+    if (e instanceof UsageError) process.stderr.write(`review: ${consoleLines(e.message)}\n\n${USAGE}\n`);
+    else if (e instanceof ReviewError) process.stderr.write(`review: ${consoleLines(e.message)}\n`);
+    else process.stderr.write(`review: ${consoleLines((e as Error).stack ?? String(e))}\n`);
     process.exit(1);
   },
 );

@@ -12,7 +12,16 @@ import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { forEachFlag, setOptions } from "./lib/argv";
-import { parseStagesFile, STACK_NAME, stackDigest, StagesFileError, TARGET_ADDRESS, type FileStack } from "./review/stages-file";
+import { consoleLines, consoleText } from "./review/safe-text";
+import {
+  checkPlanDigest,
+  parseStagesFile,
+  STACK_NAME,
+  stackDigest,
+  StagesFileError,
+  TARGET_ADDRESS,
+  type FileStack,
+} from "./review/stages-file";
 
 export const USAGE = `usage: npm run apply:staged -- --stack <name> --stages <file> [options]
 
@@ -128,10 +137,14 @@ export function loadPlan(opts: ApplyOptions, cwd: string): { entry: FileStack; d
       // Checked by parseStagesFile already; again here because this is what reaches terraform.
       if (!TARGET_ADDRESS.test(t)) throw new InputError(`stage ${stage.stage}: target "${t}" is not a container or volume address`);
       const [type, name] = t.split(".") as [string, string];
-      if (!json.resource?.[type]?.[name])
+      // Own keys only: "docker_container.constructor" must not pass as a resource.
+      const ofType = json.resource !== undefined && Object.hasOwn(json.resource, type) ? json.resource[type] : undefined;
+      if (!ofType || !Object.hasOwn(ofType, name))
         throw new InputError(`stage ${stage.stage}: target ${t} is not a resource of ${stackFile}; review the stack again`);
     }
   }
+  // Last, so that the checks above name what is wrong with a file that was edited and re-sealed.
+  checkPlanDigest(entry, opts.stages);
   if (opts.check !== undefined) {
     const check = resolve(cwd, opts.check);
     try {
@@ -183,7 +196,8 @@ export function main(argv: readonly string[], cwd = process.cwd()): number {
     plan = loadPlan(opts, cwd);
   } catch (e) {
     if (e instanceof InputError || e instanceof StagesFileError) {
-      process.stderr.write(`apply:staged: ${e.message}\n`);
+      // Messages may quote the stages file (a refused stack, target or blocked reason).
+      process.stderr.write(`apply:staged: ${consoleLines(e.message)}\n`);
       if (e instanceof InputError && /unknown option|needs a value|is required/.test(e.message)) process.stderr.write(`\n${USAGE}\n`);
       return 1;
     }
@@ -192,15 +206,16 @@ export function main(argv: readonly string[], cwd = process.cwd()): number {
   const { entry, dir } = plan;
   const n = entry.stages.length;
   const steps = commands(entry, dir, opts);
-  process.stdout.write(`apply:staged: ${opts.stack} in ${n} stages (${entry.conflicts.join("; ")})\n`);
+  // Conflicts and reasons quote service names from the reviewed JSON: one line each, no escapes.
+  process.stdout.write(`apply:staged: ${opts.stack} in ${n} stages (${consoleText(entry.conflicts.join("; "))})\n`);
   if (opts.dryRun) {
-    for (const s of steps) process.stdout.write(`terraform ${s.argv.join(" ")}\n`);
+    for (const s of steps) process.stdout.write(`terraform ${consoleText(s.argv.join(" "))}\n`);
     return 0;
   }
   try {
     for (const step of steps) {
       const stage = step.stage === undefined ? undefined : entry.stages[step.stage - 1]!;
-      if (stage) process.stdout.write(`\napply:staged: stage ${stage.stage}/${n}: ${stage.why}\n`);
+      if (stage) process.stdout.write(`\napply:staged: stage ${stage.stage}/${n}: ${consoleText(stage.why)}\n`);
       run(
         "terraform",
         step.argv,
@@ -223,7 +238,7 @@ export function main(argv: readonly string[], cwd = process.cwd()): number {
   } catch (e) {
     if (!(e instanceof StageFailed)) throw e;
     process.stderr.write(
-      `apply:staged: ${e.message}; later stages did not run. Fix the cause, then run the same command again (applied stages are no-ops).\n`,
+      `apply:staged: ${consoleLines(e.message)}; later stages did not run. Fix the cause, then run the same command again (applied stages are no-ops).\n`,
     );
     return 2;
   }

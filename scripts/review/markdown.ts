@@ -7,6 +7,7 @@
 import { settleProblems, type ResourceChange, type StackDiff } from "./classify";
 import { needsStagedApply } from "./staging";
 import type { BackupInfo, MountInfo, NetworkRef, PolicyInfo, ServiceInfo, StackInventory } from "./inventory";
+import { mdText as md } from "./safe-text";
 import { networkProblems, serviceProblems, swarmObjectProblems } from "./swarm";
 import { ofType, type TerraformJson } from "./terraform-json";
 import { renderMermaid, type Topology } from "./topology";
@@ -42,12 +43,12 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 function shortDigest(digest: string | undefined): string {
   if (!digest) return "tag only (not pinned)";
   const hex = digest.replace(/^sha256:/, "");
-  return /^0+$/.test(hex) ? "placeholder (sha256:000…)" : `sha256:${hex.slice(0, 12)}…`;
+  return /^0+$/.test(hex) ? "placeholder (sha256:000…)" : `sha256:${md(hex.slice(0, 12))}…`;
 }
 
 function imageCell(s: ServiceInfo): string {
   if (!s.image) return "?";
-  return s.image.built ? `${s.image.reference} (built from source)` : s.image.reference;
+  return s.image.built ? `${md(s.image.reference)} (built from source)` : md(s.image.reference);
 }
 
 function cpuCell(s: ServiceInfo): string {
@@ -68,7 +69,7 @@ function memoryCell(s: ServiceInfo): string {
 }
 
 function networkCell(n: NetworkRef): string {
-  return `${n.name}${n.internal ? "" : " (routed out)"}`;
+  return `${md(n.name)}${n.internal ? "" : " (routed out)"}`;
 }
 
 function replicasCell(s: ServiceInfo): string {
@@ -77,34 +78,37 @@ function replicasCell(s: ServiceInfo): string {
 
 function mountCell(m: MountInfo): string {
   const mode = m.readOnly ? "ro" : "rw";
-  if (m.hostPath !== undefined) return `bind ${m.hostPath.startsWith("${") ? "(source tree)" : m.hostPath} → ${m.containerPath} (${mode})`;
-  return `${m.volume} → ${m.containerPath} (${mode}, ${m.protection === "unprotected" ? "UNPROTECTED" : m.protection})`;
+  if (m.hostPath !== undefined)
+    return `bind ${m.hostPath.startsWith("${") ? "(source tree)" : md(m.hostPath)} → ${md(m.containerPath)} (${mode})`;
+  return `${md(m.volume ?? "?")} → ${md(m.containerPath)} (${mode}, ${m.protection === "unprotected" ? "UNPROTECTED" : m.protection})`;
 }
 
 function portsCell(s: ServiceInfo): string {
   return (
-    s.ports.map((p) => `${p.ip}:${p.external}→${p.internal}/${p.protocol}${p.publishMode ? ` (${p.publishMode})` : ""}`).join(", ") || "—"
+    s.ports
+      .map((p) => `${md(p.ip)}:${p.external}→${p.internal}/${md(p.protocol)}${p.publishMode ? ` (${md(p.publishMode)})` : ""}`)
+      .join(", ") || "—"
   );
 }
 
 function servicesSection(inv: StackInventory): string[] {
   const rows = inv.services.map((s) => [
-    `**${s.name}**${s.oneShot ? " (one-shot)" : ""}${s.swarm ? " (Swarm service)" : ""}`,
-    s.component,
+    `**${md(s.name)}**${s.oneShot ? " (one-shot)" : ""}${s.swarm ? " (Swarm service)" : ""}`,
+    md(s.component),
     imageCell(s),
     s.image?.built ? "local build" : shortDigest(s.image?.digest),
     replicasCell(s),
     memoryCell(s),
     cpuCell(s),
-    s.user,
+    md(s.user),
     s.readOnly ? "yes" : "**no**",
   ]);
   const wiring = inv.services.map((s) => [
-    `**${s.name}**`,
+    `**${md(s.name)}**`,
     s.networks.map(networkCell).join(", ") || "—",
     portsCell(s),
     s.mounts.map(mountCell).join("<br>") || "—",
-    s.secrets.join(", ") || "—",
+    md(s.secrets.join(", ")) || "—",
   ]);
   return [
     `## Services (${inv.services.length})`,
@@ -120,7 +124,7 @@ function servicesSection(inv: StackInventory): string[] {
 }
 
 function policyCell(p: { order: string; failureAction: string; parallelism: number; delay: string; monitor: string }): string {
-  return `${p.order}, ${p.parallelism} at a time, delay ${p.delay}, monitor ${p.monitor}; on failure: ${p.failureAction}`;
+  return md(`${p.order}, ${p.parallelism} at a time, delay ${p.delay}, monitor ${p.monitor}; on failure: ${p.failureAction}`);
 }
 
 /** Swarm services: how they update and roll back, where they run, and what would replace them. */
@@ -130,30 +134,30 @@ function swarmSection(inv: StackInventory): string[] {
   const rows = swarm.map((s) => {
     const w = s.swarm!;
     return [
-      `**${s.name}**`,
-      w.serviceName,
+      `**${md(s.name)}**`,
+      md(w.serviceName),
       replicasCell(s),
       policyCell(w.update),
       policyCell(w.rollback),
-      w.placement.join(", ") || "any node",
-      w.endpointMode,
-      w.configs.join(", ") || "—",
+      md(w.placement.join(", ")) || "any node",
+      md(w.endpointMode),
+      md(w.configs.join(", ")) || "—",
     ];
   });
   const forceNew = swarm.map((s) => {
     const f = s.swarm!.forceNew;
     return [
-      `**${s.name}**`,
-      s.swarm!.serviceName,
-      f.networks.join("; ") || "—",
+      `**${md(s.name)}**`,
+      md(s.swarm!.serviceName),
+      md(f.networks.join("; ")) || "—",
       `${f.labels} service, ${f.containerLabels} container`,
       `${f.hosts} hosts, ${f.sysctls} sysctls`,
     ];
   });
   const objects = inv.swarmObjects.map((o) => [
-    o.name,
+    md(o.name),
     o.type === "docker_secret" ? "secret" : "config",
-    o.mountedBy.join(", ") || "— (no service mounts it)",
+    md(o.mountedBy.join(", ")) || "— (no service mounts it)",
     o.createBeforeDestroy ? "new object first (create_before_destroy)" : "**no create_before_destroy: a new value fails the apply**",
   ]);
   return [
@@ -178,7 +182,7 @@ function swarmSection(inv: StackInventory): string[] {
 }
 
 function seedsSection(inv: StackInventory): string[] {
-  const rows = inv.seeds.map((s) => [s.name, s.service, s.secrets.join(", ") || "—", s.configFiles.join(", ") || "—"]);
+  const rows = inv.seeds.map((s) => [md(s.name), md(s.service), md(s.secrets.join(", ")) || "—", md(s.configFiles.join(", ")) || "—"]);
   return [
     `## Config/secret carriers (${inv.seeds.length} seeds)`,
     "",
@@ -194,13 +198,13 @@ function networksSection(inv: StackInventory): string[] {
     "",
     ...table(
       ["Network", "Internal", "Driver", "Services"],
-      inv.networks.map((n) => [n.name, n.internal ? "yes" : "**no** (routed out)", driverCell(n), n.services.join(", ") || "—"]),
+      inv.networks.map((n) => [md(n.name), n.internal ? "yes" : "**no** (routed out)", driverCell(n), md(n.services.join(", ")) || "—"]),
     ),
   ];
 }
 
 function driverCell(n: NetworkRef): string {
-  if (n.driver !== "overlay") return n.driver ?? "bridge";
+  if (n.driver !== "overlay") return md(n.driver ?? "bridge");
   return ["overlay", ...(n.attachable ? ["attachable"] : []), ...(n.encrypted ? ["encrypted"] : [])].join(", ");
 }
 
@@ -217,13 +221,13 @@ function volumesSection(inv: StackInventory): string[] {
     ...table(
       ["Volume", "Protection", "Mounted by"],
       data.map((v) => [
-        v.name,
+        md(v.name),
         v.protection === "protected" ? "protected (prevent_destroy)" : "**UNPROTECTED**",
-        v.mountedBy.join(", ") || "—",
+        md(v.mountedBy.join(", ")) || "—",
       ]),
     ),
     "",
-    ephemeral.length > 0 ? `Ephemeral: ${ephemeral.map((v) => v.name).join(", ")}.` : "",
+    ephemeral.length > 0 ? `Ephemeral: ${md(ephemeral.map((v) => v.name).join(", "))}.` : "",
   ];
 }
 
@@ -237,7 +241,7 @@ function publishedSection(inv: StackInventory): string[] {
           ? "this host only"
           : "**every interface**";
   const rows = inv.services.flatMap((s) =>
-    s.ports.map((p) => [`${p.ip}:${p.external}`, `${s.name}:${p.internal}/${p.protocol}`, reach(p.ip, p.publishMode)]),
+    s.ports.map((p) => [`${md(p.ip)}:${p.external}`, `${md(s.name)}:${p.internal}/${md(p.protocol)}`, reach(p.ip, p.publishMode)]),
   );
   return ["## Published ports", "", ...table(["Bind", "Target", "Reachable from"], rows)];
 }
@@ -273,13 +277,14 @@ function policySection(p: PolicyInfo): string[] {
   lines.push(
     ...table(
       ["Rule", "Declared on", "Findings", "Reason"],
-      p.suppressions.map((s) => [s.ruleId, s.scope, String(s.resources.length), s.reason]),
+      p.suppressions.map((s) => [md(s.ruleId), md(s.scope), String(s.resources.length), md(s.reason)]),
     ),
   );
   lines.push("", `### Warnings (${p.warnings.reduce((n, w) => n + w.count, 0)})`, "");
   if (p.warnings.length === 0) lines.push("_(none)_");
-  for (const w of p.warnings) lines.push(w.ruleId ? `- [${w.ruleId}] × ${w.count}, e.g.: ${firstSentence(w.message)}` : `- ${w.message}`);
-  if (p.errors.length > 0) lines.push("", `### Errors (${p.errors.length})`, "", ...p.errors.map((e) => `- ${e}`));
+  for (const w of p.warnings)
+    lines.push(w.ruleId ? `- [${md(w.ruleId)}] × ${w.count}, e.g.: ${md(firstSentence(w.message))}` : `- ${md(w.message)}`);
+  if (p.errors.length > 0) lines.push("", `### Errors (${p.errors.length})`, "", ...p.errors.map((e) => `- ${md(e)}`));
   return lines;
 }
 
@@ -290,18 +295,24 @@ function firstSentence(message: string): string {
 
 function settleSection(json: TerraformJson): string[] {
   const problems = [
-    ...ofType(json, "docker_container").flatMap((c) => settleProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
-    ...ofType(json, "docker_service").flatMap((c) => serviceProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
-    ...["docker_secret", "docker_config"].flatMap((t) =>
-      ofType(json, t).flatMap((c) => swarmObjectProblems(t, c.body).map((p) => `- ${c.address}: ${p}`)),
+    ...ofType(json, "docker_container").flatMap((c) =>
+      settleProblems(c.body).map((p) => `- ${md(String(c.body.name ?? c.address))}: ${md(p)}`),
     ),
-    ...ofType(json, "docker_network").flatMap((c) => networkProblems(c.body).map((p) => `- ${String(c.body.name ?? c.address)}: ${p}`)),
+    ...ofType(json, "docker_service").flatMap((c) =>
+      serviceProblems(c.body).map((p) => `- ${md(String(c.body.name ?? c.address))}: ${md(p)}`),
+    ),
+    ...["docker_secret", "docker_config"].flatMap((t) =>
+      ofType(json, t).flatMap((c) => swarmObjectProblems(t, c.body).map((p) => `- ${md(c.address)}: ${md(p)}`)),
+    ),
+    ...ofType(json, "docker_network").flatMap((c) =>
+      networkProblems(c.body).map((p) => `- ${md(String(c.body.name ?? c.address))}: ${md(p)}`),
+    ),
   ];
   return problems.length === 0 ? [] : ["## Plans that would never settle, or fail", "", ...problems, ""];
 }
 
 function topologySection(t: Topology, picture: PictureStatus): string[] {
-  const networks = t.networks.map((n) => `${n.purpose} = ${n.name}${n.internal ? "" : " (routed out)"}`).join("; ");
+  const networks = t.networks.map((n) => `${md(n.purpose)} = ${md(n.name)}${n.internal ? "" : " (routed out)"}`).join("; ");
   return [
     "## Topology",
     "",
@@ -311,7 +322,7 @@ function topologySection(t: Topology, picture: PictureStatus): string[] {
     renderMermaid(t),
     "```",
     "",
-    picture.svg ? `SVG (Graphviz): [${picture.svg}](${picture.svg})` : `No SVG: ${picture.missing ?? "not rendered"}.`,
+    picture.svg ? `SVG (Graphviz): [${md(picture.svg)}](${encodeURI(picture.svg)})` : `No SVG: ${md(picture.missing ?? "not rendered")}.`,
   ];
 }
 
@@ -320,8 +331,8 @@ function topologySection(t: Topology, picture: PictureStatus): string[] {
 // ---------------------------------------------------------------------------------------------
 
 function changeRow(c: ResourceChange): string[] {
-  const notes = c.notes.length > 0 ? `<br>_${c.notes.join("; ")}_` : "";
-  return [`${c.label}`, c.address, `${c.dataLoss ? "**" : ""}${c.consequence}${c.dataLoss ? "**" : ""}${notes}`];
+  const notes = c.notes.length > 0 ? `<br>_${md(c.notes.join("; "))}_` : "";
+  return [md(c.label), md(c.address), `${c.dataLoss ? "**" : ""}${md(c.consequence)}${c.dataLoss ? "**" : ""}${notes}`];
 }
 
 export function risksSection(diff: StackDiff): string[] {
@@ -329,9 +340,11 @@ export function risksSection(diff: StackDiff): string[] {
   if (diff.dataLoss.length === 0 && diff.downtime.length === 0 && diff.warnings.length === 0)
     return [...lines, "None: no data loss, no service fully down.", ""];
   for (const c of diff.dataLoss)
-    lines.push(`- **DATA LOSS**: ${c.label} (${c.address}) — ${c.consequence}${c.notes.length > 0 ? `; ${c.notes.join("; ")}` : ""}`);
-  for (const d of diff.downtime) lines.push(`- **DOWNTIME**: ${d.text}`);
-  for (const w of diff.warnings) lines.push(`- ${w}`);
+    lines.push(
+      `- **DATA LOSS**: ${md(c.label)} (${md(c.address)}) — ${md(c.consequence)}${c.notes.length > 0 ? `; ${md(c.notes.join("; "))}` : ""}`,
+    );
+  for (const d of diff.downtime) lines.push(`- **DOWNTIME**: ${md(d.text)}`);
+  for (const w of diff.warnings) lines.push(`- ${md(w)}`);
   return [...lines, "", ...stagedApplySection(diff)];
 }
 
@@ -340,12 +353,18 @@ export function stagedApplySection(diff: StackDiff): string[] {
   const staged = diff.staged;
   if (!needsStagedApply(staged)) return [];
   const dir = `cdktf.out/stacks/${diff.stack}`;
-  const lines = ["### Staged apply required", "", ...staged!.conflicts.map((c) => `- ${c}`), ...staged!.notes.map((n) => `- _${n}_`), ""];
+  const lines = [
+    "### Staged apply required",
+    "",
+    ...staged!.conflicts.map((c) => `- ${md(c)}`),
+    ...staged!.notes.map((n) => `- _${md(n)}_`),
+    "",
+  ];
   lines.push(
     `Apply in ${staged!.stages.length} stages, each after the previous one succeeded and its containers are healthy (\`npm run apply:staged -- --stack ${diff.stack} --stages <file>\` runs them from \`npm run review -- --stages-json <file>\`):`,
     "",
   );
-  for (const st of staged!.stages) lines.push(`${st.stage}. ${st.why}`);
+  for (const st of staged!.stages) lines.push(`${st.stage}. ${md(st.why)}`);
   lines.push(
     "",
     "```sh",

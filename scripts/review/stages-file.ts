@@ -37,6 +37,8 @@ export interface FileStack {
   readonly stages: readonly FileStage[];
   /** Why the conflicts cannot be separated by targeted applies (then staged is false). */
   readonly blocked?: string;
+  /** sha256 of everything above (see planDigest): stages edited after the review do not match it. */
+  readonly planDigest: string;
 }
 
 export interface StagesFile {
@@ -66,8 +68,23 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
+/**
+ * sha256 of an entry without its planDigest: the stack's digest, whether it is staged, and every
+ * stage in order with its targets and texts. `digest` alone covers only the configuration, so a
+ * file with other targets or another order would still pass; this covers what the apply runs.
+ */
+export function planDigest(entry: Omit<FileStack, "planDigest">): string {
+  const { planDigest: _, ...rest } = entry as FileStack;
+  return stackDigest(rest);
+}
+
 /** The entry of one stack: staged only when the review found stages (not when they are blocked). */
 export function fileStack(stack: string, json: unknown, staged: StagedApply | undefined): FileStack {
+  const entry = planEntry(stack, json, staged);
+  return { ...entry, planDigest: planDigest(entry) };
+}
+
+function planEntry(stack: string, json: unknown, staged: StagedApply | undefined): Omit<FileStack, "planDigest"> {
   const ok = staged !== undefined && staged.blocked === undefined && staged.stages.length > 1;
   return {
     stack,
@@ -114,6 +131,8 @@ function parseStack(raw: unknown, where: string): FileStack {
   const at = `${where} (${stack})`;
   if (typeof raw.digest !== "string" || !/^[0-9a-f]{64}$/.test(raw.digest))
     throw new StagesFileError(`${at}.digest must be 64 lowercase hex digits (sha256)`);
+  if (typeof raw.planDigest !== "string" || !/^[0-9a-f]{64}$/.test(raw.planDigest))
+    throw new StagesFileError(`${at}.planDigest must be 64 lowercase hex digits (sha256); write the file again with npm run review`);
   if (typeof raw.staged !== "boolean") throw new StagesFileError(`${at}.staged must be true or false`);
   const conflicts = stringList(raw.conflicts, `${at}.conflicts`);
   if (raw.blocked !== undefined && typeof raw.blocked !== "string")
@@ -136,7 +155,17 @@ function parseStack(raw: unknown, where: string): FileStack {
     conflicts,
     stages,
     ...(typeof raw.blocked === "string" ? { blocked: raw.blocked } : {}),
+    planDigest: raw.planDigest,
   };
+}
+
+/** Refuses an entry whose stages, targets, order or texts differ from what the review wrote. */
+export function checkPlanDigest(entry: FileStack, source = "stages file"): void {
+  const actual = planDigest(entry);
+  if (actual !== entry.planDigest)
+    throw new StagesFileError(
+      `${source}: the entry of stack ${entry.stack} was changed after the review (its stages hash to ${actual.slice(0, 12)}…, planDigest says ${entry.planDigest.slice(0, 12)}…); refusing to apply it: write the file again with npm run review -- --stages-json <file>`,
+    );
 }
 
 function parseStage(raw: unknown, where: string, index: number): FileStage {

@@ -6,9 +6,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import type { IConstruct } from "constructs";
 import type { Annotation } from "./inventory";
+import { STACK_NAME } from "./stages-file";
 import type { TerraformJson } from "./terraform-json";
 
 export interface SynthStack {
@@ -69,24 +70,53 @@ interface ManifestStack {
   readonly annotations?: Annotation[];
 }
 
-/** Every stack of a cdktf.out folder (manifest.json + stacks/<name>/cdk.tf.json). */
+/** Every stack of a cdktf.out folder (manifest.json + stacks/<name>/cdk.tf.json), checked by checkSynthStack. */
 export function readSynthOutput(dir: string): SynthStack[] {
   const root = resolve(dir);
   const manifestPath = join(root, "manifest.json");
   if (existsSync(manifestPath)) {
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { stacks?: Record<string, ManifestStack> };
-    return Object.entries(manifest.stacks ?? {}).map(([name, s]) => ({
-      name,
-      json: readJson(join(root, s.synthesizedStackPath ?? join("stacks", name, "cdk.tf.json"))),
-      annotations: s.annotations ?? [],
-    }));
+    return Object.entries(manifest.stacks ?? {}).map(([name, s]) => {
+      const file = resolve(root, s.synthesizedStackPath ?? join("stacks", name, "cdk.tf.json"));
+      // The manifest is synth output too: it must not point the review at a file outside the folder.
+      if (relative(root, file).startsWith("..") || isAbsolute(relative(root, file)))
+        throw new ReviewError(
+          `${manifestPath}: stack ${JSON.stringify(name)} has synthesizedStackPath ${JSON.stringify(s.synthesizedStackPath)} outside ${root}; refusing to read it: synthesize again`,
+        );
+      return checkSynthStack({ name, json: readJson(file), annotations: s.annotations ?? [] });
+    });
   }
   const stacksDir = join(root, "stacks");
   if (!existsSync(stacksDir)) throw new ReviewError(`${dir} is not a cdktf.out folder: it has neither manifest.json nor stacks/`);
   return readdirSync(stacksDir)
     .filter((name) => existsSync(join(stacksDir, name, "cdk.tf.json")))
     .sort()
-    .map((name) => ({ name, json: readJson(join(stacksDir, name, "cdk.tf.json")), annotations: [] }));
+    .map((name) => checkSynthStack({ name, json: readJson(join(stacksDir, name, "cdk.tf.json")), annotations: [] }));
+}
+
+/** Terraform's identifier rules, ASCII only (what cdktf writes): Terraform refuses other names anyway. */
+const RESOURCE_TYPE = /^[a-z][a-z0-9_]{0,100}$/;
+const RESOURCE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,250}$/;
+
+/**
+ * Refuses a stack whose name or resource addresses are not plain identifiers. Stack names become
+ * file names (<out>/<stack>.md, .svg) and addresses reach `-target=` and `-replace=` lines the
+ * reviewer may copy into a shell, so neither may carry a path, a quote, a backtick or a control character.
+ */
+export function checkSynthStack(stack: SynthStack): SynthStack {
+  if (!STACK_NAME.test(stack.name))
+    throw new ReviewError(
+      `stack name ${JSON.stringify(stack.name)} does not match ${STACK_NAME}: refusing to review it (it names the report files); name the stack like dev, test, prod`,
+    );
+  for (const [type, byName] of Object.entries(stack.json.resource ?? {})) {
+    for (const name of Object.keys(typeof byName === "object" && byName !== null ? byName : {})) {
+      if (!RESOURCE_TYPE.test(type) || !RESOURCE_NAME.test(name))
+        throw new ReviewError(
+          `stack ${stack.name}: resource address ${JSON.stringify(`${type}.${name}`)} is not a Terraform identifier (letters, digits, _ and -, starting with a letter or _); refusing to review it: fix the construct id or the overrideLogicalId`,
+        );
+    }
+  }
+  return stack;
 }
 
 function readJson(path: string): TerraformJson {

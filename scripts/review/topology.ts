@@ -14,6 +14,7 @@
  * replicas: its aliases, env, command and config files count the same way.
  */
 import type { NetworkRef, ServiceInfo, StackInventory } from "./inventory";
+import { dotHtmlText, mermaidText } from "./safe-text";
 import {
   asArray,
   asString,
@@ -340,10 +341,6 @@ function colorOf(topology: Topology, network: string | undefined): string {
 // Mermaid
 // ---------------------------------------------------------------------------------------------
 
-function mermaidText(text: string): string {
-  return `"${text.replace(/"/g, "#quot;")}"`;
-}
-
 function mermaidNode(n: TopologyNode, indent: string): string {
   return n.group === "external" ? `${indent}${n.id}((${mermaidText(n.label)}))` : `${indent}${n.id}[${mermaidText(n.label)}]`;
 }
@@ -453,7 +450,7 @@ export function renderDot(topology: Topology): string {
   const rows = topology.networks
     .map(
       (n) =>
-        `<tr><td><font color="${n.color}">&#9472;&#9472;&#9472;</font></td><td align="left">${n.name}${n.internal ? " (internal)" : " (routed out)"}</td></tr>`,
+        `<tr><td><font color="${n.color}">&#9472;&#9472;&#9472;</font></td><td align="left">${dotHtmlText(n.name)}${n.internal ? " (internal)" : " (routed out)"}</td></tr>`,
     )
     .join("");
   lines.push(

@@ -1,0 +1,87 @@
+/**
+ * Text from the synthesized JSON (resource and service names, labels, values, file names, the
+ * diff's sentences that quote them) is written by whoever wrote the change under review. These
+ * functions show it inertly where it leaves the tooling: `mdText` for the Markdown report (a PR
+ * comment), `consoleText` for terminal lines, `mermaidText` for labels inside the Mermaid block.
+ * Ordinary names (letters, digits, - _ . / : , spaces) pass through unchanged.
+ * Node built-ins only: the apply script imports this without the review.
+ */
+
+/**
+ * Characters that act on a terminal or a renderer, or hide or reorder text: C0/C1 controls (ESC,
+ * CR, BEL, CSI), format characters (bidi overrides and isolates, zero-width spaces and joiners,
+ * soft hyphen, BOM, tag characters), lone surrogates, private use, line and paragraph separators,
+ * spaces other than U+0020, and letters that draw as blanks (Hangul fillers, braille blank).
+ */
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0\u2800]|(?! )\p{Zs}/gu;
+
+/** `\u{202E}`: the code point, readable and inert in a terminal and in Markdown. */
+function visible(ch: string): string {
+  return `\\u{${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}}`;
+}
+
+/** One line of terminal output: no escape sequences, no carriage return or line break, no bidi. */
+export function consoleText(text: string): string {
+  return text.replace(HIDDEN, visible);
+}
+
+/** Several lines (a report, a message): each line through consoleText, our own line breaks kept. */
+export function consoleLines(text: string): string {
+  return text.split("\n").map(consoleText).join("\n");
+}
+
+/** Longer runs without a space push the rest of a table row off screen. */
+const MAX_WORD = 240;
+/** A PR comment holds 65536 characters: one value must not crowd out the rest of the report. */
+const MAX_TEXT = 4000;
+
+function shorten(text: string): string {
+  const chars = Array.from(text);
+  const cut = chars.length > MAX_TEXT ? `${chars.slice(0, MAX_TEXT).join("")}… (${chars.length - MAX_TEXT} more characters)` : text;
+  return cut.replace(/\S+/gu, (word) => {
+    const w = Array.from(word);
+    return w.length > MAX_WORD ? `${w.slice(0, MAX_WORD).join("")}… (${w.length - MAX_WORD} more characters)` : word;
+  });
+}
+
+/**
+ * Markdown outside code spans: what could open HTML (`<`, an entity), a link or image (`](`,
+ * `][`), emphasis or strike-through, math (`$`), an unpaired backtick, a mention (`@name`, put in
+ * a code span: GitHub does not notify from code), or escape our own markup (a backslash).
+ * `_` only where it could emphasise: inside a word (api_seed) it cannot.
+ */
+const MD_SPECIAL = /[\\`*~$<]|&(?=#?[A-Za-z0-9]+;)|\](?=[([])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])/g;
+
+function mdEscape(text: string): string {
+  return text.replace(MD_SPECIAL, (ch) => (ch === "<" ? "&lt;" : ch === "&" ? "&amp;" : ch === "@" ? "`@`" : `\\${ch}`));
+}
+
+/**
+ * Text for the Markdown report (paragraphs, list items, table cells; `cell` still escapes `|`).
+ * Code spans with no backtick or line break inside (`terraform apply -replace=...`) are kept: their
+ * content renders literally. Hidden characters become `\u{...}`, very long words and values are
+ * cut with a count, so every change stays visible and nothing renders as markup.
+ */
+export function mdText(text: string): string {
+  return shorten(text)
+    .split(/(`[^`\r\n]+`)/)
+    .map((part, i) => (i % 2 === 1 ? part : mdEscape(part)).replace(HIDDEN, visible))
+    .join("");
+}
+
+/**
+ * A label inside a Mermaid block ("..."): Mermaid entity codes for what would end the string or
+ * the fence, start Markdown or HTML in the label, or read as an entity; no line breaks.
+ */
+export function mermaidText(text: string): string {
+  const escaped = shorten(text)
+    .replace(/[#`<>&\\]/g, (ch) => `#${ch.codePointAt(0)};`)
+    .replace(/"/g, "#quot;")
+    .replace(HIDDEN, (ch) => visible(ch).replace("\\", "#92;"));
+  return `"${escaped}"`;
+}
+
+/** Text inside an HTML-like Graphviz label (<...>): entities for markup. */
+export function dotHtmlText(text: string): string {
+  return text.replace(/[&<>"]/g, (ch) => `&#${ch.codePointAt(0)};`);
+}
