@@ -102,7 +102,7 @@ describe("exit code", () => {
       version: number;
       stacks: { stack: string; staged: boolean; stages: { targets: string[]; full: boolean }[] }[];
     };
-    expect(file.version).toBe(1);
+    expect(file.version).toBe(2);
     expect(file.stacks).toHaveLength(1);
     expect(file.stacks[0]).toMatchObject({ stack: "t", staged: true });
     expect(file.stacks[0]!.stages.map((s) => [s.targets, s.full])).toEqual([

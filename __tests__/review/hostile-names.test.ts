@@ -14,7 +14,15 @@ import { diffStacks } from "../../scripts/review/classify";
 import { buildInventory, type Annotation } from "../../scripts/review/inventory";
 import { renderReport } from "../../scripts/review/markdown";
 import { consoleLines, consoleText, mdText, mermaidText } from "../../scripts/review/safe-text";
-import { checkPlanDigest, fileStack, parseStagesFile, planDigest, StagesFileError, type FileStack } from "../../scripts/review/stages-file";
+import {
+  checkPlanDigest,
+  fileStack,
+  parseStagesFile,
+  planDigest,
+  STAGES_FILE_VERSION,
+  StagesFileError,
+  type FileStack,
+} from "../../scripts/review/stages-file";
 import { readSynthOutput, ReviewError } from "../../scripts/review/synth";
 import { LABELS, type Body } from "../../scripts/review/terraform-json";
 import { buildTopology, renderDot } from "../../scripts/review/topology";
@@ -283,7 +291,7 @@ describe("a stages file edited after the review", () => {
     editConfig(after, "postgres_replica-1");
     return { after, entry: fileStack("t", after, diffStacks("t", before, after).staged) };
   }
-  const reparse = (entry: unknown) => parseStagesFile(JSON.stringify({ version: 1, stacks: [entry] })).stacks[0]!;
+  const reparse = (entry: unknown) => parseStagesFile(JSON.stringify({ version: STAGES_FILE_VERSION, stacks: [entry] })).stacks[0]!;
   type Editable = { stages: { stage: number; targets: string[]; why: string }[]; conflicts: string[] };
 
   it("the file as written passes", () => {
@@ -317,7 +325,7 @@ describe("a stages file edited after the review", () => {
     const cwd = join(TMP, name);
     mkdirSync(join(cwd, "cdktf.out", "stacks", "t"), { recursive: true });
     writeFileSync(join(cwd, "cdktf.out", "stacks", "t", "cdk.tf.json"), JSON.stringify(after));
-    writeFileSync(join(cwd, "stages.json"), JSON.stringify({ version: 1, stacks: [entry] }));
+    writeFileSync(join(cwd, "stages.json"), JSON.stringify({ version: STAGES_FILE_VERSION, stacks: [entry] }));
     return cwd;
   }
   const opts = { stack: "t", stages: "stages.json", autoApprove: true, pauseSeconds: 0, skipInit: true, dryRun: true, help: false };

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { diffStacks, reviewExitCode } from "../../scripts/review/classify";
 import { risksSection, summaryLine } from "../../scripts/review/markdown";
-import { fileStack, parseStagesFile, stackDigest, StagesFileError } from "../../scripts/review/stages-file";
+import { fileStack, parseStagesFile, stackDigest, STAGES_FILE_VERSION, StagesFileError } from "../../scripts/review/stages-file";
 import { closure, dependencyGraph, storesOf } from "../../scripts/review/staging";
 import { isSeed, resourcesOf, type TerraformJson } from "../../scripts/review/terraform-json";
 import { buildInventory } from "../../scripts/review/inventory";
@@ -216,7 +216,7 @@ describe("the stages file", () => {
   it("round-trips: digest of the reviewed JSON, targeted stages, the last one full", () => {
     const { after, entry } = staged();
     expect(entry.digest).toBe(stackDigest(JSON.parse(JSON.stringify(after))));
-    const parsed = parseStagesFile(JSON.stringify({ version: 1, stacks: [entry] }));
+    const parsed = parseStagesFile(JSON.stringify({ version: STAGES_FILE_VERSION, stacks: [entry] }));
     expect(parsed.stacks[0]!.staged).toBe(true);
     expect(parsed.stacks[0]!.stages.map((s) => s.full)).toEqual([false, true]);
   });
@@ -252,12 +252,12 @@ describe("the stages file", () => {
   ])("refuses %s, naming the key", (_what, edit, message) => {
     const entry = JSON.parse(JSON.stringify(staged().entry)) as Record<string, unknown>;
     edit(entry);
-    expect(() => parseStagesFile(JSON.stringify({ version: 1, stacks: [entry] }))).toThrow(StagesFileError);
-    expect(() => parseStagesFile(JSON.stringify({ version: 1, stacks: [entry] }))).toThrow(message);
+    expect(() => parseStagesFile(JSON.stringify({ version: STAGES_FILE_VERSION, stacks: [entry] }))).toThrow(StagesFileError);
+    expect(() => parseStagesFile(JSON.stringify({ version: STAGES_FILE_VERSION, stacks: [entry] }))).toThrow(message);
   });
 
   it("refuses another version and non-JSON", () => {
-    expect(() => parseStagesFile(JSON.stringify({ version: 2, stacks: [] }))).toThrow(/"version" is 2, this script reads version 1/);
+    expect(() => parseStagesFile(JSON.stringify({ version: 1, stacks: [] }))).toThrow(/"version" is 1, this script reads version 2/);
     expect(() => parseStagesFile("nope")).toThrow(/is not JSON/);
   });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { diffStacks } from "../../scripts/review/classify";
-import { fileStack, type FileStack } from "../../scripts/review/stages-file";
+import { fileStack, STAGES_FILE_VERSION, type FileStack } from "../../scripts/review/stages-file";
 import { editConfig, sideOf, storeStack } from "../review/store-fixtures";
 
 const ROOT = resolve(__dirname, "../..");
@@ -53,7 +53,7 @@ function project(name: string, edit: (entry: Record<string, unknown>) => void = 
   const stack = fileStack("t", after, diffStacks("t", before, after).staged);
   const entry = JSON.parse(JSON.stringify(stack)) as Record<string, unknown>;
   edit(entry);
-  writeFileSync(join(cwd, "stages.json"), JSON.stringify({ version: 1, stacks: [entry] }));
+  writeFileSync(join(cwd, "stages.json"), JSON.stringify({ version: STAGES_FILE_VERSION, stacks: [entry] }));
   return { cwd, stack };
 }
 

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { StagedApply } from "./staging";
 
-export const STAGES_FILE_VERSION = 1;
+export const STAGES_FILE_VERSION = 2;
 
 /**
  * A -target the review may emit: a container or volume of the data tier, by its plain address (the
