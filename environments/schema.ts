@@ -1195,6 +1195,15 @@ function riskyValues(cfg: Record<string, any>): Problem[] {
       `"${endpoint}" is plain http: the backups and the bucket keys cross the network unencrypted; use https://`,
     ]);
   }
+  // A Node inspector answers anyone who reaches its port with code execution in the app.
+  for (const [svcName, svc] of Object.entries(obj(cfg.services))) {
+    const nodeOptions = obj(obj(svc).env).NODE_OPTIONS;
+    if (typeof nodeOptions === "string" && /(^|\s)--inspect(-brk|-wait)?(=|\s|$)/.test(nodeOptions))
+      risks.push([
+        ["services", svcName, "env", "NODE_OPTIONS"],
+        `"${nodeOptions}" opens the Node inspector, which runs any code sent to its port for whoever reaches it on the service's networks; remove it (in dev, debug through services.${svcName}.debugPorts, published on 127.0.0.1 only)`,
+      ]);
+  }
   const vpnCfg = obj(cfg.vpn);
   if (vpnCfg.enabled === true && !(Array.isArray(vpnCfg.peers) && vpnCfg.peers.length > 0)) {
     risks.push([

@@ -11,7 +11,7 @@ import { TerraformOutput, TerraformVariable, Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
-import type { EnvironmentConfig } from "../../environments/schema";
+import { configWarnings, type EnvironmentConfig } from "../../environments/schema";
 import { PLATFORM_OUTPUTS, PLATFORM_VARIABLES } from "../../environments/topology-problems";
 import { loadProblems, mutatedConfig, mutatedProblems } from "../support/config-problems";
 import { buildEnvironment } from "../support/stacks";
@@ -435,5 +435,35 @@ describe("VPN peers are checked at the config check, naming the variable (they u
 
   it("accepts distinct peers inside the subnet", () => {
     expect(load(`alice:${KEY_A}:10.13.13.2/32,bob:${KEY_B}:10.13.13.3/32`)).toEqual([]);
+  });
+});
+
+describe("a Node inspector in a service's NODE_OPTIONS: refused in prod, a warning elsewhere", () => {
+  const withInspector = (value: string) => (c: any) => {
+    c.services.api.env = { ...c.services.api.env, NODE_OPTIONS: value };
+  };
+
+  it.each(["--inspect=0.0.0.0:9229", "--max-old-space-size=512 --inspect", "--inspect-brk=9229", "--inspect-wait"])(
+    "prod refuses %s",
+    (value) => {
+      expect(problemAt(mutatedProblems("prod", VALID.prod, withInspector(value)), "services.api.env.NODE_OPTIONS")).toMatch(
+        /opens the Node inspector.*prod refuses it/,
+      );
+    },
+  );
+
+  it("dev and test warn, naming the key", () => {
+    for (const env of ["dev", "test"] as const) {
+      const config = validateEnvironmentConfig(mutatedConfig(VALID[env], withInspector("--inspect=0.0.0.0:9229")), env);
+      const warnings = configWarnings(config).map(([path, message]) => `${path.join(".")}: ${message}`);
+      expect(
+        warnings.find((w) => w.startsWith("services.api.env.NODE_OPTIONS: ")),
+        warnings.join("\n"),
+      ).toMatch(/prod refuses this/);
+    }
+  });
+
+  it("other options pass", () => {
+    expect(mutatedProblems("prod", VALID.prod, withInspector("--max-old-space-size=512 --enable-source-maps"))).toEqual([]);
   });
 });
