@@ -18,7 +18,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { diffStacks, reviewExitCode, type StackDiff } from "./review/classify";
-import { fileStack, STAGES_FILE_VERSION, type FileStack, type StagesFile } from "./review/stages-file";
+import { fileStack, PLAN_PREFIX, STAGES_FILE_VERSION, type FileStack, type StagesFile } from "./review/stages-file";
 import { needsStagedApply } from "./review/staging";
 import { renderDotFile } from "./review/graphviz";
 import { buildInventory } from "./review/inventory";
@@ -58,7 +58,7 @@ function displayPath(file: string): string {
 }
 
 /** The stages on stdout, also with --quiet: what the person deploying must do differently. */
-function stagesText(diff: StackDiff, stagesFile: string | undefined): string {
+function stagesText(diff: StackDiff, stagesFile: string | undefined, planDigest: string | undefined): string {
   const staged = diff.staged!;
   const dir = `cdktf.out/stacks/${diff.stack}`;
   // Conflicts and reasons quote service names from the JSON: one line each, whatever they hold.
@@ -68,7 +68,8 @@ function stagesText(diff: StackDiff, stagesFile: string | undefined): string {
       `  stage ${s.stage}: terraform -chdir=${dir} apply${s.targets.map((t) => ` -target=${t}`).join("")}`,
       `           ${consoleText(s.why)}`,
     );
-  lines.push(`  or: npm run apply:staged -- --stack ${diff.stack} --stages ${stagesFile ?? "<file from --stages-json>"}`);
+  const expect = planDigest === undefined ? "" : ` --expect-plan ${planDigest.slice(0, PLAN_PREFIX)}`;
+  lines.push(`  or: npm run apply:staged -- --stack ${diff.stack} --stages ${stagesFile ?? "<file from --stages-json>"}${expect}`);
   return lines.join("\n");
 }
 
@@ -100,7 +101,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const old = before?.stacks.find((s) => s.name === stack.name);
     const diff = before ? diffStacks(stack.name, old?.json, stack.json) : undefined;
     if (diff) diffs.push(diff);
-    if (diff) stageEntries.push(fileStack(stack.name, stack.json, diff.staged));
+    const entry = diff ? fileStack(stack.name, stack.json, diff.staged) : undefined;
+    if (entry) stageEntries.push(entry);
     const report = renderReport({
       inventory,
       topology,
@@ -108,6 +110,7 @@ async function main(argv: readonly string[]): Promise<number> {
       picture: picture(stack.name, renderDot(topology), outDir),
       diff,
       against: before?.label,
+      planDigest: entry?.planDigest,
     });
     const file = join(outDir, `${stack.name}.md`);
     writeFileSync(file, report);
@@ -125,7 +128,9 @@ async function main(argv: readonly string[]): Promise<number> {
   process.stdout.write(`${consoleLines(summaries.join("\n"))}\n`);
   const stagesFile = opts.stagesJson ? resolve(opts.stagesJson) : undefined;
   for (const diff of diffs.filter((d) => needsStagedApply(d.staged)))
-    process.stdout.write(`${consoleLines(stagesText(diff, stagesFile && displayPath(stagesFile)))}\n`);
+    process.stdout.write(
+      `${consoleLines(stagesText(diff, stagesFile && displayPath(stagesFile), stageEntries.find((e) => e.stack === diff.stack)?.planDigest))}\n`,
+    );
   if (stagesFile) {
     const file: StagesFile = { version: STAGES_FILE_VERSION, stacks: stageEntries };
     mkdirSync(dirname(stagesFile), { recursive: true });

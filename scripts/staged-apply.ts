@@ -16,6 +16,7 @@ import { consoleLines, consoleText } from "./review/safe-text";
 import {
   checkPlanDigest,
   parseStagesFile,
+  PLAN_PREFIX,
   STACK_NAME,
   stackDigest,
   StagesFileError,
@@ -33,6 +34,8 @@ terraform apply -target=... per stage, then the full terraform apply. Stops at t
   --stages <file>        the stages file from npm run review --stages-json
   --dir <dir>            the stack's synth folder (default: cdktf.out/stacks/<name>); its cdk.tf.json
                          must be the one the review saw (same sha256 digest)
+  --expect-plan <hex>    the plan digest the approved review shows (at least its first 16 hex
+                         digits): any other stages file is refused
   --auto-approve         pass -auto-approve -input=false to terraform (CI, after an approval);
                          without it terraform asks before each stage
   --check <executable>   run after each targeted stage with arguments <stack> <stage> <stages>;
@@ -53,6 +56,8 @@ export interface ApplyOptions {
   readonly stack: string;
   readonly stages: string;
   readonly dir?: string;
+  /** A prefix of the planDigest the approved review showed. */
+  readonly expectPlan?: string;
   readonly autoApprove: boolean;
   readonly check?: string;
   readonly pauseSeconds: number;
@@ -72,7 +77,7 @@ export function parseArgs(argv: readonly string[]): ApplyOptions {
   forEachFlag(
     argv,
     setOptions(o, {
-      values: { "--stack": "stack", "--stages": "stages", "--dir": "dir", "--check": "check" },
+      values: { "--stack": "stack", "--stages": "stages", "--dir": "dir", "--check": "check", "--expect-plan": "expectPlan" },
       switches: { "--auto-approve": "autoApprove", "--skip-init": "skipInit", "--dry-run": "dryRun", "-h": "help", "--help": "help" },
       other: (flag, value, arg) => {
         if (flag !== "--pause") throw new InputError(`unknown option ${arg}`);
@@ -89,6 +94,10 @@ export function parseArgs(argv: readonly string[]): ApplyOptions {
   if (!STACK_NAME.test(o.stack)) throw new InputError(`--stack "${o.stack}" must match ${STACK_NAME} (a stack name such as prod)`);
   if (o.stages === undefined)
     throw new InputError("--stages is required: the file npm run review -- --against-git <ref> --stages-json <file> wrote");
+  if (o.expectPlan !== undefined && !new RegExp(`^[0-9a-f]{${PLAN_PREFIX},64}$`).test(o.expectPlan))
+    throw new InputError(
+      `--expect-plan "${consoleText(o.expectPlan)}" must be ${PLAN_PREFIX} to 64 lowercase hex digits: the plan digest the approved review shows`,
+    );
   return o as ApplyOptions;
 }
 
@@ -145,6 +154,11 @@ export function loadPlan(opts: ApplyOptions, cwd: string): { entry: FileStack; d
   }
   // Last, so that the checks above name what is wrong with a file that was edited and re-sealed.
   checkPlanDigest(entry, opts.stages);
+  // A re-sealed file passes checkPlanDigest; the digest the reviewers approved does not move.
+  if (opts.expectPlan !== undefined && !entry.planDigest.startsWith(opts.expectPlan))
+    throw new InputError(
+      `--stages ${opts.stages}: its plan digest is ${entry.planDigest.slice(0, PLAN_PREFIX)}…, not the ${opts.expectPlan.slice(0, PLAN_PREFIX)}… the approved review shows: these are not the reviewed stages; review again and apply what was approved`,
+    );
   if (opts.check !== undefined) {
     const check = resolve(cwd, opts.check);
     try {

@@ -19,6 +19,7 @@ import {
   fileStack,
   parseStagesFile,
   planDigest,
+  PLAN_PREFIX,
   STAGES_FILE_VERSION,
   StagesFileError,
   type FileStack,
@@ -26,7 +27,7 @@ import {
 import { readSynthOutput, ReviewError } from "../../scripts/review/synth";
 import { LABELS, type Body } from "../../scripts/review/terraform-json";
 import { buildTopology, renderDot } from "../../scripts/review/topology";
-import { loadPlan, main as applyStaged } from "../../scripts/staged-apply";
+import { loadPlan, main as applyStaged, parseArgs } from "../../scripts/staged-apply";
 import { baseStack, containers, pairOf, volumes, type Stack } from "./fixtures";
 import { editConfig, storeStack } from "./store-fixtures";
 
@@ -348,6 +349,39 @@ describe("a stages file edited after the review", () => {
     expect(() => loadPlan(opts, project("constructor", after, sealed))).toThrow(
       /target docker_container\.constructor is not a resource of/,
     );
+  });
+
+  it("--expect-plan holds apply:staged to the stages the approved review showed, even against a re-sealed file", () => {
+    const { after, entry } = reviewed();
+    const shown = entry.planDigest.slice(0, PLAN_PREFIX);
+    expect(() => loadPlan({ ...opts, expectPlan: shown }, project("expected", after, entry))).not.toThrow();
+    const edited = JSON.parse(JSON.stringify(entry)) as Editable & FileStack;
+    edited.stages[0]!.why = "harmless: nothing is replaced";
+    const resealed = { ...edited, planDigest: planDigest(edited) };
+    const cwd = project("resealed", after, resealed);
+    expect(() => loadPlan(opts, cwd)).not.toThrow(); // a re-sealed file passes its own digest
+    expect(() => loadPlan({ ...opts, expectPlan: shown }, cwd)).toThrow(/not the reviewed stages/);
+  });
+
+  it("the report shows the plan digest with the --expect-plan command, and --expect-plan takes only a long enough hex prefix", () => {
+    const before = storeStack();
+    const { after, entry } = reviewed();
+    const inventory = buildInventory("t", after, []);
+    const report = renderReport({
+      inventory,
+      topology: buildTopology(inventory, after),
+      json: after,
+      picture: { missing: "not rendered in this test" },
+      diff: diffStacks("t", before, after),
+      against: "git HEAD",
+      planDigest: entry.planDigest,
+    });
+    expect(report).toContain(`Stages file plan digest: \`${entry.planDigest}\``);
+    expect(report).toContain(`--expect-plan ${entry.planDigest.slice(0, PLAN_PREFIX)}\``);
+    for (const bad of ["abc", entry.planDigest.slice(0, PLAN_PREFIX).toUpperCase(), `-${entry.planDigest.slice(0, PLAN_PREFIX)}`])
+      expect(() => parseArgs(["--stack", "t", "--stages", "s.json", "--expect-plan", bad])).toThrow(
+        /--expect-plan .* must be 16 to 64 lowercase hex digits/,
+      );
   });
 
   describe("what apply:staged prints", () => {

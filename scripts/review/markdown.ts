@@ -8,6 +8,7 @@ import { settleProblems, type ResourceChange, type StackDiff } from "./classify"
 import { needsStagedApply } from "./staging";
 import type { BackupInfo, MountInfo, NetworkRef, PolicyInfo, ServiceInfo, StackInventory } from "./inventory";
 import { mdText as md } from "./safe-text";
+import { PLAN_PREFIX } from "./stages-file";
 import { networkProblems, serviceProblems, swarmObjectProblems } from "./swarm";
 import { ofType, type TerraformJson } from "./terraform-json";
 import { renderMermaid, type Topology } from "./topology";
@@ -28,6 +29,8 @@ export interface ReportInput {
   readonly diff?: StackDiff;
   /** What the comparison was against ("git HEAD", a folder). */
   readonly against?: string;
+  /** The stack's planDigest in the stages file (see stages-file.ts), shown with a staged apply. */
+  readonly planDigest?: string;
 }
 
 /** Markdown table cell: no pipes or newlines. */
@@ -335,7 +338,7 @@ function changeRow(c: ResourceChange): string[] {
   return [md(c.label), md(c.address), `${c.dataLoss ? "**" : ""}${md(c.consequence)}${c.dataLoss ? "**" : ""}${notes}`];
 }
 
-export function risksSection(diff: StackDiff): string[] {
+export function risksSection(diff: StackDiff, planDigest?: string): string[] {
   const lines = ["### Risks", ""];
   if (diff.dataLoss.length === 0 && diff.downtime.length === 0 && diff.warnings.length === 0)
     return [...lines, "None: no data loss, no service fully down.", ""];
@@ -345,11 +348,11 @@ export function risksSection(diff: StackDiff): string[] {
     );
   for (const d of diff.downtime) lines.push(`- **DOWNTIME**: ${md(d.text)}`);
   for (const w of diff.warnings) lines.push(`- ${md(w)}`);
-  return [...lines, "", ...stagedApplySection(diff)];
+  return [...lines, "", ...stagedApplySection(diff, planDigest)];
 }
 
 /** The stages of a required staged apply, as commands a person can run (docs/runbooks/promote-to-prod.md). */
-export function stagedApplySection(diff: StackDiff): string[] {
+export function stagedApplySection(diff: StackDiff, planDigest?: string): string[] {
   const staged = diff.staged;
   if (!needsStagedApply(staged)) return [];
   const dir = `cdktf.out/stacks/${diff.stack}`;
@@ -372,6 +375,12 @@ export function stagedApplySection(diff: StackDiff): string[] {
     "```",
     "",
   );
+  // Shown where the approval is given, so the apply can be held to exactly these stages.
+  if (planDigest !== undefined)
+    lines.push(
+      `Stages file plan digest: \`${planDigest}\`. \`npm run apply:staged -- --stack ${diff.stack} --stages <file> --expect-plan ${planDigest.slice(0, PLAN_PREFIX)}\` refuses a stages file with any other stages, targets or order.`,
+      "",
+    );
   return lines;
 }
 
@@ -412,7 +421,7 @@ export function renderReport(input: ReportInput): string {
   const swarm = inv.services.filter((s) => s.swarm).length;
   const counts = `${inv.services.length} services${swarm > 0 ? ` (${swarm} on Swarm)` : ""}, ${inv.seeds.length} seeds,${inv.swarmObjects.length > 0 ? ` ${inv.swarmObjects.length} Swarm secrets/configs,` : ""} ${inv.networks.length} networks, ${inv.volumes.length} volumes, ${inv.images.length} images, ${inv.passwords} generated secrets`;
   const lines = [`# Review: stack \`${inv.stack}\``, "", counts, ""];
-  if (diff) lines.push(`## Risks against ${input.against ?? "the previous synth"}`, "", ...risksSection(diff).slice(2));
+  if (diff) lines.push(`## Risks against ${input.against ?? "the previous synth"}`, "", ...risksSection(diff, input.planDigest).slice(2));
   const sections = [
     servicesSection(inv),
     swarmSection(inv),

@@ -8,6 +8,8 @@ import { createHash } from "node:crypto";
 import type { StagedApply } from "./staging";
 
 export const STAGES_FILE_VERSION = 2;
+/** How many hex digits of a planDigest the review shows and apply:staged --expect-plan takes at least. */
+export const PLAN_PREFIX = 16;
 
 /**
  * A -target the review may emit: a container or volume of the data tier, by its plain address (the
