@@ -1,4 +1,4 @@
-import { blocks, declaredNames, isExpression, parseRef, resourcesOf } from "../json";
+import { declaredNames, isExpression, parseRef, resourcesOf } from "../json";
 import type { PolicyRule, TerraformJson } from "../types";
 import { repositoryOf, type Workload, workloadOf } from "../workload";
 import { attachments, onWorkload, WORKLOADS } from "./helpers";
@@ -16,10 +16,6 @@ function dnsNames(w: Workload, attachment: Record<string, unknown>): string[] {
   return [...new Set([...aliases, ...own].map((n) => n.trim().toLowerCase()))];
 }
 
-function attachmentBlocks(w: Workload): Record<string, unknown>[] {
-  return w.kind === "container" ? blocks(w.resource.networks_advanced) : blocks(blocks(w.resource.task_spec)[0]?.networks_advanced);
-}
-
 const answering = new WeakMap<TerraformJson, Map<string, Map<Record<string, unknown>, string>>>();
 
 /**
@@ -35,8 +31,8 @@ function answeringWorkloads(json: TerraformJson): Map<string, Map<Record<string,
       const w = workloadOf(resource, type);
       if (!w) continue;
       const repo = repositoryOf(w, json) ?? "?";
-      for (const a of attachmentBlocks(w)) {
-        for (const n of dnsNames(w, a)) {
+      for (const a of attachments(w)) {
+        for (const n of dnsNames(w, a.block)) {
           const key = `${networkKey(a.name)}\0${n}`;
           if (!index.has(key)) index.set(key, new Map());
           index.get(key)!.set(resource, repo);
@@ -72,17 +68,17 @@ export const declaredNetworks: PolicyRule = {
     }
     // An alias shared on one network by workloads of different images: one impersonates the other.
     const index = answeringWorkloads(ctx.stackJson);
-    attachmentBlocks(w).forEach((a, i) => {
-      for (const n of dnsNames(w, a)) {
+    for (const a of attachments(w)) {
+      for (const n of dnsNames(w, a.block)) {
         const others = index.get(`${networkKey(a.name)}\0${n}`);
         if (!others || others.size < 2) continue;
         const repos = new Set(others.values());
         if (repos.size > 1 || repos.has("?"))
           problems.push(
-            `${w.name} answers to ${JSON.stringify(n)} on ${String(a.name)} (${attachments(w)[i]?.path ?? "networks_advanced"}), as do workloads of another image (${[...repos].join(", ")}): give it an alias of its own`,
+            `${w.name} answers to ${JSON.stringify(n)} on ${String(a.name)} (${a.path}), as do workloads of another image (${[...repos].join(", ")}): give it an alias of its own`,
           );
       }
-    });
+    }
     if (w.kind === "container" && typeof w.resource.network_mode === "string" && !isExpression(w.resource.network_mode)) {
       const mode = w.resource.network_mode.trim();
       const m = mode.toLowerCase();

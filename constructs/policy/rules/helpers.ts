@@ -145,11 +145,11 @@ export function bindsOf(
   return { what, w, binds, problems };
 }
 
-/** Network attachments of a workload: the path and the written name. */
-export function attachments(w: Workload): { path: string; name: unknown }[] {
+/** Network attachments of a workload: the path, the written name and the whole block (its aliases). */
+export function attachments(w: Workload): { path: string; name: unknown; block: Record<string, unknown> }[] {
   const list = w.kind === "container" ? blocks(w.resource.networks_advanced) : blocks(block(w.resource.task_spec).networks_advanced);
   const prefix = w.kind === "container" ? "networks_advanced" : "task_spec.networks_advanced";
-  return list.map((n, i) => ({ path: `${prefix}[${i}].name`, name: n.name }));
+  return list.map((n, i) => ({ path: `${prefix}[${i}].name`, name: n.name, block: n }));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { isMetaKey, isStackTemplate, judge, type Judgement, shorten } from "../expressions";
-import { blockLabels, blocks, describe, isExpression, isRecord } from "../json";
+import { blockKeyProblems, blockLabels, blocks, describe, isExpression, isRecord } from "../json";
 import type { PolicyRule, RuleContext, TerraformJson } from "../types";
 import type { StackProblem } from "./known-resource-types";
 
@@ -218,13 +218,16 @@ export function stackExpressionProblems(json: TerraformJson): StackProblem[] {
     }
     for (const [name, body] of Object.entries(byName)) {
       const at = `${section}.${name}`;
+      for (const p of blockKeyProblems(body, at, [...allowed, "//"]))
+        out.push({
+          type: section,
+          name,
+          problem:
+            p.key === undefined
+              ? `${p.path} is not an object`
+              : `${p.path} sets ${shorten(p.key)}, which the policy does not allow (only ${allowed.join(", ")})`,
+        });
       for (const b of blocks(body)) {
-        for (const key of Object.keys(b).filter((k) => k !== "//" && !(allowed as readonly string[]).includes(k)))
-          out.push({
-            type: section,
-            name,
-            problem: `${at} sets ${shorten(key)}, which the policy does not allow (only ${allowed.join(", ")})`,
-          });
         if (section === "output") {
           foreign(section, name, b.value, `${at}.value`, "an output");
           if (b.depends_on !== undefined && !stringsAll(b.depends_on, (s) => ADDRESS.test(s)))
