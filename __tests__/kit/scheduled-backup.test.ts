@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../constructs/contract/errors";
-import { renderScheduledBackupScript, restoreArgs, scheduledBackupProblems } from "../../constructs/kit/scheduled-backup-script";
+import {
+  latestSnapshot,
+  renderScheduledBackupScript,
+  restoreArgs,
+  scheduledBackupProblems,
+} from "../../constructs/kit/scheduled-backup-script";
 import { REDIS_BACKUP_ACL, renderRedisBackupAclLine } from "../../constructs/redis/renderers/redis-backup";
 import { errorOf } from "../support/helpers";
 import { buildStoreBackups } from "../support/store-backups";
@@ -131,6 +136,21 @@ describe("store backups: props are validated, each error naming the prop and the
   it("the Redis backup ACL grants no key, channel or write access", () => {
     expect(REDIS_BACKUP_ACL).not.toMatch(/~|&\*|\+@all|\+get|\+keys/);
     expect(renderRedisBackupAclLine("pw")).toBe(`user backup on >pw ${REDIS_BACKUP_ACL}`);
+  });
+});
+
+describe("latestSnapshot (how every restore script settles its src)", () => {
+  it("accepts any store name by default and exactly one when given, and checks src in both cases", () => {
+    expect(latestSnapshot(".rdb")).toContain("case $_store in [a-z]*) ;; *) continue ;; esac");
+    const rabbit = latestSnapshot(".json", "rabbitmq");
+    expect(rabbit).toContain("case $_store in rabbitmq) ;; *) continue ;; esac");
+    expect(rabbit).toContain('for _p in "$BACKUP_ROOT/snapshots"/*.json; do');
+    expect(rabbit).toContain('[ ! -L "$src" ] || { echo "error: $src is a symbolic link');
+    expect(restoreArgs(".rdb")).toContain(latestSnapshot(".rdb"));
+  });
+
+  it.each(["rabbit*", "a b", "x)", "", "Redis"])("refuses the store %j (it becomes a case pattern)", (store) => {
+    expect(() => latestSnapshot(".json", store)).toThrow(/latestSnapshot: store/);
   });
 });
 

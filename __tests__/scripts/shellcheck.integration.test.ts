@@ -123,6 +123,11 @@ const SAMPLES: readonly Sample[] = [
   { asset: "constructs/postgres/assets/backup.sh", name: "daily schedule", render: () => renderBackupScript(backupInput) },
   { asset: "constructs/kit/assets/restore-args.sh", name: "inside Redis's restore.sh", render: () => renderRedisRestoreScript("/backups") },
   {
+    asset: "constructs/kit/assets/latest-snapshot.sh",
+    name: "inside RabbitMQ's restore.sh (one store name)",
+    render: () => renderRabbitRestoreScript(rabbitInput),
+  },
+  {
     asset: "constructs/kit/assets/scheduler-loop.sh",
     name: "inside the scheduler",
     render: () =>

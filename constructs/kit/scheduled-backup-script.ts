@@ -17,6 +17,7 @@ const OFFSITE_SNAPSHOTS_SH = readAsset(ASSETS, "offsite-copy-snapshots.sh");
 const SCHEDULER_RUN_SH = readAsset(ASSETS, "scheduler-run.sh");
 const SCHEDULER_LOOP_SH = readAsset(ASSETS, "scheduler-loop.sh");
 const RESTORE_ARGS_SH = readAsset(ASSETS, "restore-args.sh");
+const LATEST_SNAPSHOT_SH = readAsset(ASSETS, "latest-snapshot.sh");
 
 /**
  * A fragment asset (a part of a script, inlined at synth) filled in: its leading comment lines (the
@@ -64,7 +65,19 @@ export const BACKUP_PATTERNS = {
  */
 export function restoreArgs(suffix: string): string {
   if (!BACKUP_PATTERNS.suffix.test(suffix)) throw new Error(`restoreArgs: suffix "${suffix}" must be like ".rdb" or ".tar.gz"`);
-  return fillFragment(RESTORE_ARGS_SH, { SUFFIX: suffix }, "restoreArgs");
+  return fillFragment(RESTORE_ARGS_SH, { SUFFIX: suffix, LATEST: latestSnapshot(suffix) }, "restoreArgs");
+}
+
+/**
+ * How a restore script settles its `src` (`assets/latest-snapshot.sh`): "latest" becomes the
+ * newest snapshot named `<store>-<UTC stamp><suffix>`, and src must be a regular file, not a link.
+ * `store`: the one store name accepted; unset, any store name (the script does not know it).
+ */
+export function latestSnapshot(suffix: string, store?: string): string {
+  if (!BACKUP_PATTERNS.suffix.test(suffix)) throw new Error(`latestSnapshot: suffix "${suffix}" must be like ".rdb" or ".tar.gz"`);
+  if (store !== undefined && !BACKUP_PATTERNS.store.test(store))
+    throw new Error(`latestSnapshot: store "${store}" must be a store name like "redis"`);
+  return fillFragment(LATEST_SNAPSHOT_SH, { SUFFIX: suffix, STORE: store ?? "[a-z]*" }, "latestSnapshot");
 }
 
 /** When backups run: every `everyMinutes`, on UTC midnight + `at` + k × everyMinutes. */

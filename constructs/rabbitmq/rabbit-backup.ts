@@ -1,6 +1,12 @@
 import { Construct } from "constructs";
 import type { RabbitBroker } from "./rabbit-broker";
-import { rabbitBackupProblems, renderRabbitBackupHooks, renderRabbitRestoreScript } from "./renderers/rabbitmq-backup";
+import {
+  RABBIT_BACKUP_STORE,
+  RABBIT_SNAPSHOT_SUFFIX,
+  rabbitBackupProblems,
+  renderRabbitBackupHooks,
+  renderRabbitRestoreScript,
+} from "./renderers/rabbitmq-backup";
 import { ScheduledBackup } from "../kit/scheduled-backup";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { storeBackupProps, type StoreBackupDefaults, type StoreBackupProps } from "../kit/store-backup";
@@ -50,12 +56,12 @@ export class RabbitBackup extends Construct {
     this.restoreScript = renderRabbitRestoreScript(input);
     this.backup = new ScheduledBackup(this, "backup", {
       ...shared,
-      store: "rabbitmq",
+      store: RABBIT_BACKUP_STORE,
       image: broker.service.spec.image,
       user: "rabbitmq",
       hooks: this.hooks,
       restoreScript: this.restoreScript,
-      suffix: ".json",
+      suffix: RABBIT_SNAPSHOT_SUFFIX,
       backupsPath: RABBIT_BACKUP_ROOT,
       network: broker.network,
       env: { HOME: CLI_HOME },

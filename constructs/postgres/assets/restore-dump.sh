@@ -9,13 +9,7 @@ set -eu
 : "${BACKUP_ROLE:=@@BACKUP_ROLE@@}"
 dump=${1:-latest}
 target=${2:-$DATABASE}
-# Whole-value match: grep matches line by line (and dash's echo turns a typed "\n" into a newline),
-# so "<valid><newline><anything>" would pass on its first line.
-whole_match() {
-  case $2 in *'
-'*) return 1 ;; esac
-  printf '%s\n' "$2" | grep -Eq "$1"
-}
+@@WHOLE_MATCH@@
 whole_match '^[a-z_][a-z0-9_]{0,62}$' "$target" || { echo "target database \"$target\" must be a lowercase SQL identifier" >&2; exit 2; }
 if [ "$dump" = latest ]; then
   # shellcheck disable=SC2010 # the names are ours (<db>-<UTC stamp>.dump), matched by a strict regex

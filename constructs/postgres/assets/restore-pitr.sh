@@ -13,13 +13,7 @@ set -eu
 : "${PITR_START_CMD:=}"
 BASES="$BACKUP_ROOT/base"
 log() { printf '%s pitr: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-# Whole-value match: grep matches line by line (and dash's echo turns a typed "\n" into a newline),
-# so "<valid><newline><anything>" would pass on its first line.
-whole_match() {
-  case $2 in *'
-'*) return 1 ;; esac
-  printf '%s\n' "$2" | grep -Eq "$1"
-}
+@@WHOLE_MATCH@@
 
 prepare() {
   target=$1; base=${2:-}

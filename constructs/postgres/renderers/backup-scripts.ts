@@ -10,13 +10,15 @@
 import { join } from "node:path";
 import { ABS_PATH, IDENT, renderLoginRoleSql, type LoginRoleInput } from "./login-role";
 import { fillAsset, readAsset } from "../../kit/assets";
-import { renderTextfileMetricsFunction, schedulerSteps } from "../../kit/scheduled-backup-script";
+import { fillFragment, renderTextfileMetricsFunction, schedulerSteps } from "../../kit/scheduled-backup-script";
 
 // The scripts are files (shellcheck runs on them); every value below is validated before it is filled in.
 const ASSETS = join(__dirname, "..", "assets");
 const BACKUP_SH = readAsset(ASSETS, "backup.sh");
 const RESTORE_DUMP_SH = readAsset(ASSETS, "restore-dump.sh");
 const RESTORE_PITR_SH = readAsset(ASSETS, "restore-pitr.sh");
+/** The whole_match function both restore scripts check their arguments with. */
+const WHOLE_MATCH = fillFragment(readAsset(ASSETS, "whole-match.sh"), {}, "whole-match.sh");
 
 /**
  * Where the backups volume is mounted, in the backup container, in the primary and in restore
@@ -236,6 +238,7 @@ export function renderRestoreDumpScript(input: RestoreScriptInput): string {
       OWNER_ROLE: input.ownerRole,
       APP_ROLE: input.appRole,
       BACKUP_ROLE: input.backupRole,
+      WHOLE_MATCH,
     },
     "renderRestoreDumpScript",
   );
@@ -257,5 +260,5 @@ export interface PitrScriptInput {
 export function renderRestorePitrScript(input: PitrScriptInput = {}): string {
   const wait = input.waitSeconds ?? 900;
   if (!Number.isInteger(wait) || wait < 10) throw new Error(`renderRestorePitrScript: waitSeconds ${wait} must be a whole number ≥ 10`);
-  return fillAsset(RESTORE_PITR_SH, { BACKUP_ROOT, PGDATA: DEFAULT_PGDATA, WAIT_SECONDS: wait }, "renderRestorePitrScript");
+  return fillAsset(RESTORE_PITR_SH, { BACKUP_ROOT, PGDATA: DEFAULT_PGDATA, WAIT_SECONDS: wait, WHOLE_MATCH }, "renderRestorePitrScript");
 }

@@ -11,19 +11,7 @@ set -eu
 : "${RABBITMQCTL:=rabbitmqctl}"
 src=${1:-}
 [ -n "$src" ] || { echo "usage: sh restore.sh <snapshot.json|latest> [node]" >&2; exit 2; }
-if [ "$src" = latest ]; then
-  # Only the scheduler's names (rabbitmq-<UTC stamp>.json; the stamps sort by time), none stamped in
-  # the future and no link: a planted "zzz.json" would otherwise be imported (users and permissions).
-  src=""; _now=$(date -u +%Y%m%d%H%M%S)
-  for _p in "$BACKUP_ROOT"/snapshots/rabbitmq-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.json; do
-    _d=${_p##*/rabbitmq-}; _d=${_d%Z.json}; _d=${_d%T*}${_d#*T}
-    if [ -L "$_p" ] || [ ! -f "$_p" ] || [ "$_d" -gt "$_now" ]; then continue; fi
-    src=$_p
-  done
-  [ -n "$src" ] || { echo "error: no snapshot in $BACKUP_ROOT/snapshots" >&2; exit 1; }
-fi
-[ -f "$src" ] || { echo "error: $src is not a file" >&2; exit 1; }
-[ ! -L "$src" ] || { echo "error: $src is a symbolic link; give the snapshot file itself" >&2; exit 1; }
+@@LATEST@@
 grep -q '"rabbit_version"' "$src" || { echo "error: $src is not a definitions export" >&2; exit 1; }
 node=${2:-}
 if [ -z "$node" ]; then for n in $RABBITMQ_NODES; do node=$n; break; done; fi

@@ -4,10 +4,15 @@
  */
 import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { latestSnapshot } from "../../kit/scheduled-backup-script";
 
 const ASSETS = join(__dirname, "..", "assets");
 const HOOKS_SH = readAsset(ASSETS, "definitions-backup-hooks.sh");
 const RESTORE_SH = readAsset(ASSETS, "restore-definitions.sh");
+
+/** The scheduler's store name and snapshot suffix: rabbitmq-<UTC stamp>.json, what restore.sh looks for. */
+export const RABBIT_BACKUP_STORE = "rabbitmq";
+export const RABBIT_SNAPSHOT_SUFFIX = ".json";
 
 const NODE = /^rabbit@[a-z][a-z0-9-]{0,62}$/;
 const ABS_PATH = /^\/[A-Za-z0-9_./-]+$/;
@@ -45,7 +50,12 @@ export function renderRabbitRestoreScript(input: RabbitBackupScriptInput): strin
   check("renderRabbitRestoreScript", input);
   return fillAsset(
     RESTORE_SH,
-    { BACKUP_ROOT: input.backupRoot, NODES: input.nodes.join(" "), COOKIE_FILE: input.cookieFile },
+    {
+      BACKUP_ROOT: input.backupRoot,
+      NODES: input.nodes.join(" "),
+      COOKIE_FILE: input.cookieFile,
+      LATEST: latestSnapshot(RABBIT_SNAPSHOT_SUFFIX, RABBIT_BACKUP_STORE),
+    },
     "renderRabbitRestoreScript",
   );
 }
