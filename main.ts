@@ -2,6 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "cdktf";
+import { consoleLines, consoleText } from "./constructs/contract/console-text";
 import { EnvironmentStack } from "./environments/environment-stack";
 import { type EnvironmentName, ENVIRONMENTS, loadEnvironments } from "./environments/load";
 import type { EnvironmentConfig } from "./environments/schema";
@@ -70,7 +71,7 @@ async function main(): Promise<number> {
   prepareSynthProcess();
   const selection = selectedStacks(process.argv.slice(2), process.env);
   if (selection.problem) {
-    process.stderr.write(`${selection.problem}\n`);
+    process.stderr.write(`${consoleText(selection.problem)}\n`);
     return 1;
   }
   const { configs, global, errors } = loadEnvironments(selection.names, process.env);
@@ -78,7 +79,7 @@ async function main(): Promise<number> {
     const blocks = [
       ...(global.length > 0
         ? [
-            `Invalid UPDATEIO_* variables (they block every environment); nothing was synthesized:\n${global.map((p) => `  - ${p}`).join("\n")}`,
+            `Invalid UPDATEIO_* variables (they block every environment); nothing was synthesized:\n${global.map((p) => `  - ${consoleText(p)}`).join("\n")}`,
           ]
         : []),
       ...errors.map((e) => e.message),
@@ -89,7 +90,8 @@ async function main(): Promise<number> {
   }
   const failure = await synthesize(configs, process.env.CDKTF_OUTDIR ?? "cdktf.out");
   if (failure) {
-    process.stderr.write(`${failure}\n`);
+    // Construct and policy messages quote synthesized values; their own line breaks are kept.
+    process.stderr.write(`${consoleLines(failure)}\n`);
     return 1;
   }
   return 0;

@@ -1,3 +1,4 @@
+import { consoleText } from "../constructs/contract/console-text";
 import { ENVIRONMENTS, type EnvironmentName } from "../constructs/contract/environments";
 import { posix } from "node:path";
 import type { z } from "zod";
@@ -22,7 +23,8 @@ export class ConfigError extends Error {
     readonly problems: readonly string[],
   ) {
     super(
-      `Invalid configuration for environment "${environment}" (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was synthesized:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      // Problems quote the values they refuse: printed, those must not act on the terminal or add lines.
+      `Invalid configuration for environment "${consoleText(environment)}" (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was synthesized:\n${problems.map((p) => `  - ${consoleText(p)}`).join("\n")}`,
     );
     this.name = "ConfigError";
   }

@@ -114,6 +114,17 @@ describe("main.ts writes nothing when synth fails", () => {
     expectNothingWritten(run);
     expect(run.stderr).toMatch(/unknown stack "staging" .*the stacks are dev, test, prod/);
   }, 120_000);
+
+  it("a stack name from the command line is printed inert (no escape sequence, no extra line)", async () => {
+    // A terminal title and clear-screen sequence, a bidi override and a newline that would fake a
+    // problem line. (npx drops environment variables with such names, so the config check's own
+    // refusals of them are tested in terminal-text.test.ts.)
+    const run = await runMain({}, ["dev\u001b]0;pwned\u0007\u001b[2J\u202e\n  - all good"]);
+    expectNothingWritten(run);
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202e]/);
+    expect(run.stderr).toContain('unknown stack "dev\\u{001B}]0;pwned\\u{0007}\\u{001B}[2J\\u{202E}\\u{000A}  - all good"');
+    expect(run.stderr).not.toMatch(/^ {2}- all good/m);
+  }, 120_000);
 });
 
 describe("a selected stack is not blocked by another environment", () => {

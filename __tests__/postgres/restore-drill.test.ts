@@ -85,9 +85,17 @@ describe("PostgresRestoreDrill", () => {
       "/run/secrets/postgres_restore_drill_password",
     ]);
     expect(seed.upload.find((u: Json) => u.file.endsWith("restore-drill.sh")).content).toBe(
-      readFileSync(join(__dirname, "../../constructs/postgres/assets/restore-drill.sh"), "utf8").replace(/\$\{/g, () => "$${"), // the kit escapes "${" for Terraform
+      RESTORE_DRILL_SCRIPT.replace(/\$\{/g, () => "$${"), // the kit escapes "${" for Terraform
+    );
+    // The asset (less its shellcheck directive lines) with its whole_match function filled in.
+    const asset = readFileSync(join(__dirname, "../../constructs/postgres/assets/restore-drill.sh"), "utf8").replace(
+      /^ *# shellcheck .*\n/gm,
+      "",
     );
     expect(RESTORE_DRILL_SCRIPT).toMatch(/^#!\/bin\/sh/);
+    expect(RESTORE_DRILL_SCRIPT).toContain("whole_match() {");
+    expect(RESTORE_DRILL_SCRIPT).not.toContain("@@");
+    expect(RESTORE_DRILL_SCRIPT).toContain(asset.slice(asset.indexOf("check_settings() {")));
     expect(c.healthcheck.test).toEqual(["CMD", "sh", "/etc/postgres-restore-drill/restore-drill.sh", "health"]);
     expect(c.healthcheck.start_period).toBe("2h0m0s");
   });

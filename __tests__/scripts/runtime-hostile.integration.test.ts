@@ -24,9 +24,12 @@ import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderEdgeRestoreScript } from "../../constructs/edge/renderers/edge-backup";
 import { renderGrafanaRestoreScript } from "../../constructs/observability/renderers/grafana-backup";
+import { RESTORE_DRILL_SCRIPT } from "../../constructs/postgres/postgres-restore-drill";
 import { renderRestoreDumpScript, renderRestorePitrScript } from "../../constructs/postgres/renderers/backup-scripts";
+import { renderPreMigrationDumpScript } from "../../constructs/postgres/renderers/pre-migration-dump";
 import { renderRabbitRestoreScript } from "../../constructs/rabbitmq/renderers/rabbitmq-backup";
 import { describeIf, requireBinary, type Requirement } from "../support/binaries";
+import { PRE_MIGRATION_DUMP_INPUT } from "../support/postgres-inputs";
 
 const root = mkdtempSync(join(tmpdir(), "updateio-hostile-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -50,10 +53,10 @@ const SHELLS: readonly Shell[] = [
 ];
 
 /** Runs a rendered script (written to a file) with the shell; PATH gets `binDir` first when given. */
-function run(shell: Shell, script: string, args: readonly string[], env: Record<string, string>, binDir?: string) {
+function run(shell: Shell, script: string, args: readonly string[], env: Record<string, string>, binDir?: string, cwd?: string) {
   const [cmd, argv] = shell.argv(script, args);
   const path = binDir === undefined ? process.env.PATH : `${binDir}:${process.env.PATH}`;
-  return spawnSync(cmd, argv, { env: { ...process.env, PATH: path, ...env }, encoding: "utf8", timeout: 30_000 });
+  return spawnSync(cmd, argv, { cwd, env: { ...process.env, PATH: path, ...env }, encoding: "utf8", timeout: 30_000 });
 }
 
 function writeScript(dir: string, name: string, text: string): string {
@@ -385,6 +388,69 @@ describe("postgres restore scripts: arguments that smuggle SQL or config lines",
           expect(readFileSync(log, "utf8")).toBe("");
         });
       }
+
+      it("restore-dump.sh hands pg_restore a dump named like an option as a file, not an option", () => {
+        const dir = freshDir("restore-dump-dash");
+        const log = join(dir, "calls.log");
+        writeFileSync(log, "");
+        const bin = binDir({
+          psql: "echo 1",
+          pg_restore: `for a in "$@"; do printf 'arg %s\\n' "$a" >> "${log}"; done`,
+        });
+        // Planted in the directory the operator runs from: "-fout" would make pg_restore write the
+        // dump's SQL into ./out instead of restoring it; "--list" would only list it.
+        for (const name of ["-fout", "--list"]) writeFileSync(join(dir, name), "PGDMP");
+        const script = writeScript(dir, "restore-dump.sh", restoreDump);
+        for (const name of ["-fout", "--list"]) {
+          writeFileSync(log, "");
+          const r = run(shell, script, [name, "updateio_restore"], { BACKUP_ROOT: dir }, bin, dir);
+          expect(r.status, r.stderr).toBe(0);
+          const args = readFileSync(log, "utf8").trim().split("\n");
+          expect(args.at(-1)).toBe(`arg ./${name}`);
+          expect(args).not.toContain(`arg ${name}`);
+        }
+        expect(existsSync(join(dir, "out"))).toBe(false);
+      });
+
+      it("pre-migration-dump.sh refuses a release id with a newline before it connects", () => {
+        const dir = freshDir("pre-migration");
+        const log = join(dir, "calls.log");
+        writeFileSync(log, "");
+        const bin = binDir({ pg_dump: `printf 'pg_dump %s\\n' "$*" >> "${log}"` });
+        const script = writeScript(dir, "pre-migration-dump.sh", renderPreMigrationDumpScript(PRE_MIGRATION_DUMP_INPUT));
+        for (const release of ["abc123\n../../x", "abc123\\n../../x"]) {
+          const r = run(shell, script, [release], { BACKUP_ROOT: dir, BACKUP_PASSWORD_FILE: log }, bin);
+          expect(r.status, r.stderr).toBe(2);
+          expect(r.stderr).toContain("usage: sh pre-migration-dump.sh <release id");
+        }
+        expect(readFileSync(log, "utf8")).toBe("");
+        expect(existsSync(join(dir, "pre-migration"))).toBe(false);
+      });
+
+      it("restore-drill.sh refuses settings with a newline before it touches anything", () => {
+        const dir = freshDir("restore-drill");
+        const script = writeScript(dir, "restore-drill.sh", RESTORE_DRILL_SCRIPT);
+        const base = {
+          BACKUP_ROOT: dir,
+          DRILL_SCRATCH_DIR: join(dir, "scratch"),
+          DRILL_SOCKET_DIR: join(dir, "socket"),
+          LIVE_PASSWORD_FILE: join(dir, "password"),
+        };
+        const hostile: Record<string, string> = {
+          DRILL_DATABASE: "updateio\nx'; DROP DATABASE updateio; --",
+          LIVE_USER: "updateio_restore_drill\\nx",
+          LIVE_HOST: "postgres\nhostaddr=203.0.113.9",
+          DRILL_AT: "04:30\n",
+          DRILL_IGNORE_TABLES: "public.a\npublic.b; --",
+          DUMPS_DIR: `${dir}/dumps\n/etc`,
+        };
+        for (const [key, value] of Object.entries(hostile)) {
+          const r = run(shell, script, ["--now"], { ...base, [key]: value });
+          expect(r.status, `${key}: ${r.stderr}`).toBe(2);
+          expect(r.stderr).toMatch(new RegExp(`invalid settings:.* ${key}\\b`));
+        }
+        expect(tree(dir)).toEqual(["restore-drill.sh"]);
+      });
 
       function pitrWorkspace() {
         const dir = freshDir("pitr");

@@ -11,6 +11,7 @@ import { renderBackupScript, renderRestoreDumpScript, renderRestorePitrScript } 
 import { renderReplicaBootstrapScript } from "../../constructs/postgres/renderers/postgres";
 import { renderOffsiteScript } from "../../constructs/postgres/renderers/postgres-offsite";
 import { renderPreMigrationDumpScript } from "../../constructs/postgres/renderers/pre-migration-dump";
+import { RESTORE_DRILL_SCRIPT } from "../../constructs/postgres/postgres-restore-drill";
 import { renderReloadJobScript } from "../../constructs/postgres/renderers/postgres-reload";
 import { renderCookieEntrypoint } from "../../constructs/rabbitmq/renderers/rabbitmq";
 import { renderVpnEntrypoint } from "../../constructs/vpn/renderers/wireguard";
@@ -155,6 +156,7 @@ const SAMPLES: readonly Sample[] = [
     name: "prod (budget checked)",
     render: () => renderPreMigrationDumpScript(PRE_MIGRATION_DUMP_INPUT),
   },
+  { asset: "constructs/postgres/assets/restore-drill.sh", name: "as synthesized", render: () => RESTORE_DRILL_SCRIPT },
   { asset: "constructs/postgres/assets/offsite-dirs.sh", name: "defaults", render: () => renderOffsiteScript(offsiteInput) },
   {
     asset: "constructs/postgres/assets/offsite-dirs.sh",

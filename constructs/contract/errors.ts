@@ -1,3 +1,5 @@
+import { consoleText } from "./console-text";
+
 /**
  * The one error a construct or renderer throws for props it cannot build (model: aws-cdk-lib's
  * core/lib/errors.ts `ValidationError`): it names what was being built, where in the construct
@@ -11,7 +13,8 @@ export class ValidationError extends Error {
   readonly problems: readonly string[];
 
   constructor(subject: string, problems: readonly string[]) {
-    super(`${subject} is invalid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    // Problems quote the values they refuse: printed, those must not act on the terminal or add lines.
+    super(`${consoleText(subject)} is invalid:\n${problems.map((p) => `  - ${consoleText(p)}`).join("\n")}`);
     this.subject = subject;
     this.problems = [...problems];
   }

@@ -53,6 +53,7 @@ export const DOCKER_SOCKET_PROXY_ROLE = "docker-socket-proxy";
 export const COMPONENTS = ["edge", "app", "data", "job", "seed", "proxy", "observability"] as const;
 export type Component = (typeof COMPONENTS)[number];
 
+export { consoleLines, consoleText } from "./console-text";
 export { ValidationError } from "./errors";
 export { hasUrlCredentials, imageRepository, isPinnedByDigest, isSecretEnvName } from "./patterns";
 export {

@@ -1,13 +1,13 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { PostgresBackup } from "./postgres-backup";
 import type { ConstructLocation, PostgresCluster, PostgresRole } from "./postgres-cluster";
-import { BACKUP_ROOT, DEFAULT_PGDATA } from "./renderers/backup-scripts";
+import { BACKUP_ROOT, DEFAULT_PGDATA, WHOLE_MATCH } from "./renderers/backup-scripts";
 import { renderRestoreDrillRoleSql } from "./renderers/restore-drill-role";
 import { restoreDrillAlerts } from "../observability/alerts/restore-drill";
 import { ValidationError } from "../contract/errors";
+import { fillAsset, readAsset } from "../kit/assets";
 import { HardenedService } from "../kit/hardened-service";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceVolume } from "../kit/service-volume";
@@ -78,8 +78,12 @@ export const RESTORE_DRILL_DEFAULTS = {
   memoryMb: 512,
   cpuShares: 256,
 } as const;
-/** The drill script, read at synth (shellcheck runs on the file itself). */
-export const RESTORE_DRILL_SCRIPT = readFileSync(join(__dirname, "assets", "restore-drill.sh"), "utf8");
+/** The drill script, read at synth (shellcheck runs on the file itself); its settings are environment variables. */
+export const RESTORE_DRILL_SCRIPT = fillAsset(
+  readAsset(join(__dirname, "assets"), "restore-drill.sh"),
+  { WHOLE_MATCH },
+  "RESTORE_DRILL_SCRIPT",
+);
 /** Where the throwaway server's data directory lives: a subdirectory of the scratch volume. */
 const SCRATCH_DIR = `${DEFAULT_PGDATA}/restore-drill`;
 const PASSWORD_SECRET = "postgres_restore_drill_password";

@@ -4,31 +4,16 @@
  * functions show it inertly where it leaves the tooling: `mdText` for the Markdown report (a PR
  * comment), `consoleText` for terminal lines, `mermaidText` for labels inside the Mermaid block.
  * Ordinary names (letters, digits, - _ . / : , spaces) pass through unchanged.
- * Node built-ins only: the apply script imports this without the review.
+ * Node built-ins and the contract only: the apply script imports this without the review.
  */
+import {
+  consoleLines,
+  consoleText,
+  HIDDEN_CHARACTERS as HIDDEN,
+  visibleCodePoint as visible,
+} from "../../constructs/contract/console-text";
 
-/**
- * Characters that act on a terminal or a renderer, or hide or reorder text: C0/C1 controls (ESC,
- * CR, BEL, CSI), format characters (bidi overrides and isolates, zero-width spaces and joiners,
- * soft hyphen, BOM, tag characters), lone surrogates, private use, line and paragraph separators,
- * spaces other than U+0020, and letters that draw as blanks (Hangul fillers, braille blank).
- */
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}\u115F\u1160\u3164\uFFA0\u2800]|(?! )\p{Zs}/gu;
-
-/** `\u{202E}`: the code point, readable and inert in a terminal and in Markdown. */
-function visible(ch: string): string {
-  return `\\u{${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}}`;
-}
-
-/** One line of terminal output: no escape sequences, no carriage return or line break, no bidi. */
-export function consoleText(text: string): string {
-  return text.replace(HIDDEN, visible);
-}
-
-/** Several lines (a report, a message): each line through consoleText, our own line breaks kept. */
-export function consoleLines(text: string): string {
-  return text.split("\n").map(consoleText).join("\n");
-}
+export { consoleLines, consoleText };
 
 /** Longer runs without a space push the rest of a table row off screen. */
 const MAX_WORD = 240;

@@ -25,8 +25,9 @@ fail() {
   exit 1
 }
 
+@@WHOLE_MATCH@@
 release=${1:-}
-echo "$release" | grep -Eq '^[a-z0-9][a-z0-9._-]{0,63}$' || { echo "usage: sh pre-migration-dump.sh <release id: a-z 0-9 . _ -, e.g. the API image digest's first 12 hex>" >&2; exit 2; }
+whole_match '^[a-z0-9][a-z0-9._-]{0,63}$' "$release" || { echo "usage: sh pre-migration-dump.sh <release id: a-z 0-9 . _ -, e.g. the API image digest's first 12 hex>" >&2; exit 2; }
 name="$release.dump"
 final="$DIR/$name"
 tmp="$DIR/.tmp-$name"

@@ -61,6 +61,8 @@ now_ms() {
   case "$_ms" in '' | *[!0-9]*) echo "$(($(now) * 1000))" ;; *) echo "$_ms" ;; esac
 }
 
+@@WHOLE_MATCH@@
+
 # Every setting is checked before use: they come from the container's environment (rendered from
 # allow-listed props) or from an operator's `docker exec -e`, and reach paths, SQL and arithmetic.
 check_settings() {
@@ -74,15 +76,15 @@ check_settings() {
   done
   [ "${DRILL_INTERVAL_SECONDS:-0}" -ge 3600 ] 2>/dev/null || _bad="$_bad DRILL_INTERVAL_SECONDS(>=3600)"
   [ "${DRILL_TOLERANCE_PERCENT:-0}" -le 100 ] 2>/dev/null || _bad="$_bad DRILL_TOLERANCE_PERCENT(<=100)"
-  echo "$DRILL_DATABASE" | grep -Eq '^[a-z_][a-z0-9_]{0,62}$' || _bad="$_bad DRILL_DATABASE"
-  echo "$LIVE_USER" | grep -Eq '^[a-z_][a-z0-9_]{0,62}$' || _bad="$_bad LIVE_USER"
-  echo "$LIVE_HOST" | grep -Eq '^[a-z0-9][a-z0-9.-]{0,62}$|^/[A-Za-z0-9_./-]+$' || _bad="$_bad LIVE_HOST"
-  echo "$DRILL_AT" | grep -Eq '^([01][0-9]|2[0-3]):[0-5][0-9]$' || _bad="$_bad DRILL_AT"
-  [ -z "$DRILL_IGNORE_TABLES" ] || echo "$DRILL_IGNORE_TABLES" | grep -Eq '^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*( [a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)*$' ||
+  whole_match '^[a-z_][a-z0-9_]{0,62}$' "$DRILL_DATABASE" || _bad="$_bad DRILL_DATABASE"
+  whole_match '^[a-z_][a-z0-9_]{0,62}$' "$LIVE_USER" || _bad="$_bad LIVE_USER"
+  whole_match '^[a-z0-9][a-z0-9.-]{0,62}$|^/[A-Za-z0-9_./-]+$' "$LIVE_HOST" || _bad="$_bad LIVE_HOST"
+  whole_match '^([01][0-9]|2[0-3]):[0-5][0-9]$' "$DRILL_AT" || _bad="$_bad DRILL_AT"
+  [ -z "$DRILL_IGNORE_TABLES" ] || whole_match '^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*( [a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)*$' "$DRILL_IGNORE_TABLES" ||
     _bad="$_bad DRILL_IGNORE_TABLES"
   for _pair in "BACKUP_ROOT=$BACKUP_ROOT" "DUMPS_DIR=$DUMPS_DIR" "METRICS_DIR=$METRICS_DIR" "DRILL_STATUS=$DRILL_STATUS" \
     "DRILL_SCRATCH_DIR=$DRILL_SCRATCH_DIR" "DRILL_SOCKET_DIR=$DRILL_SOCKET_DIR" "LIVE_PASSWORD_FILE=$LIVE_PASSWORD_FILE"; do
-    echo "${_pair#*=}" | grep -Eq '^/[A-Za-z0-9_./-]+$' || _bad="$_bad ${_pair%%=*}"
+    whole_match '^/[A-Za-z0-9_./-]+$' "${_pair#*=}" || _bad="$_bad ${_pair%%=*}"
   done
   if [ -n "$_bad" ]; then
     echo "error: invalid settings:$_bad (numbers must be whole, names lowercase SQL identifiers, paths absolute without spaces)" >&2
@@ -200,7 +202,7 @@ newest_dump() {
   _newest=""
   for _f in "$DUMPS_DIR/$DRILL_DATABASE"-*.dump; do
     _b=${_f##*/}
-    if echo "$_b" | grep -Eq "^$DRILL_DATABASE-[0-9]{8}T[0-9]{6}Z\\.dump\$"; then _newest=$_b; fi
+    if whole_match "^$DRILL_DATABASE-[0-9]{8}T[0-9]{6}Z\\.dump\$" "$_b"; then _newest=$_b; fi
   done
   echo "$_newest"
 }
@@ -347,7 +349,7 @@ run_drill() {
   _start=$(now_ms)
   # \copy takes the live counts' path literally: it must be a plain path.
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/restore-drill.XXXXXX") || WORK=""
-  if [ -z "$WORK" ] || ! echo "$WORK" | grep -Eq '^/[A-Za-z0-9_./-]+$'; then
+  if [ -z "$WORK" ] || ! whole_match '^/[A-Za-z0-9_./-]+$' "$WORK"; then
     echo "error: cannot create a work directory with a plain path under ${TMPDIR:-/tmp}" >&2
     release
     return 2

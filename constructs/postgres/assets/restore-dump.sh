@@ -18,6 +18,8 @@ if [ "$dump" = latest ]; then
   dump="$BACKUP_ROOT/dumps/$name"
 fi
 [ -f "$dump" ] || { echo "dump $dump not found" >&2; exit 1; }
+# A relative name starting with "-" would reach pg_restore as an option (-f<file>, --dbname=...).
+case $dump in -*) dump=./$dump ;; esac
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 if [ -z "$(q "SELECT 1 FROM pg_database WHERE datname = '$target'")" ]; then
   echo "creating database $target owned by $OWNER_ROLE"

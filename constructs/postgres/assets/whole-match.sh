@@ -1,6 +1,7 @@
 # shellcheck shell=sh
-# The whole-value check restore-dump.sh and restore-pitr.sh run on their arguments (whole_match
-# <extended regex> <value>), inlined by their renderer in place of their WHOLE_MATCH placeholder.
+# The whole-value check restore-dump.sh, restore-pitr.sh, restore-drill.sh and pre-migration-dump.sh
+# run on their arguments and settings (whole_match <extended regex> <value>), inlined by their
+# renderer in place of their WHOLE_MATCH placeholder.
 whole_match() {
   # grep matches line by line (and dash's echo turns a typed "\n" into a newline), so
   # "<valid><newline><anything>" would pass on its first line: a newline fails at once.

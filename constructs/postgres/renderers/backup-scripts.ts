@@ -17,8 +17,8 @@ const ASSETS = join(__dirname, "..", "assets");
 const BACKUP_SH = readAsset(ASSETS, "backup.sh");
 const RESTORE_DUMP_SH = readAsset(ASSETS, "restore-dump.sh");
 const RESTORE_PITR_SH = readAsset(ASSETS, "restore-pitr.sh");
-/** The whole_match function both restore scripts check their arguments with. */
-const WHOLE_MATCH = fillFragment(readAsset(ASSETS, "whole-match.sh"), {}, "whole-match.sh");
+/** The whole_match function the restore, drill and pre-migration scripts check their input with. */
+export const WHOLE_MATCH = fillFragment(readAsset(ASSETS, "whole-match.sh"), {}, "whole-match.sh");
 
 /**
  * Where the backups volume is mounted, in the backup container, in the primary and in restore

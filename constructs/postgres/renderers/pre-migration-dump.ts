@@ -4,7 +4,7 @@
  * stack's `pre_migration_dump` output and docs/runbooks/postgres-restore.md give in the same form.
  */
 import { join } from "node:path";
-import { BACKUP_ROOT, backupConnectionPlaceholders, backupConnectionProblems, type BackupConnection } from "./backup-scripts";
+import { BACKUP_ROOT, backupConnectionPlaceholders, backupConnectionProblems, WHOLE_MATCH, type BackupConnection } from "./backup-scripts";
 import { fillAsset, readAsset } from "../../kit/assets";
 
 const PRE_MIGRATION_DUMP_SH = readAsset(join(__dirname, "..", "assets"), "pre-migration-dump.sh");
@@ -52,6 +52,7 @@ export function renderPreMigrationDumpScript(input: PreMigrationDumpScriptInput)
       ...backupConnectionPlaceholders(input),
       KEEP: input.keep,
       BUDGET_MB: input.budgetMb,
+      WHOLE_MATCH,
     },
     "renderPreMigrationDumpScript",
   );
