@@ -600,6 +600,31 @@ describeIf(
       }
     }, 60_000);
 
+    it("tmpfs: the engine mounts noexec,nosuid,nodev unless the options say exec, suid or dev afterwards (what tmpfs-options refuses)", async () => {
+      const mounts = await dockerOk([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--tmpfs",
+        "/defaults:rw,size=1m",
+        "--tmpfs",
+        "/ours:rw,noexec,nosuid,size=1m",
+        "--tmpfs",
+        "/undone:rw,noexec,nosuid,size=1m,exec,suid,dev",
+        image,
+        "cat",
+        "/proc/mounts",
+      ]);
+      const optionsAt = (path: string) => {
+        const line = mounts.split("\n").find((l) => l.split(" ")[1] === path);
+        expect(line, `${path} in\n${mounts}`).toBeDefined();
+        return line!.split(" ")[3]!.split(",");
+      };
+      for (const path of ["/defaults", "/ours"]) expect(optionsAt(path)).toEqual(expect.arrayContaining(["noexec", "nosuid", "nodev"]));
+      for (const option of ["noexec", "nosuid", "nodev"]) expect(optionsAt("/undone")).not.toContain(option);
+    });
+
     it("rejects bad values: an unknown capability at create, invalid tmpfs options at start, swap below memory and an unknown restart policy at create", async () => {
       const prod = synthesizedStack("prod");
       // prod-grafana: a hardened container prod still runs (its app services are Swarm services now); memory 512 MiB.

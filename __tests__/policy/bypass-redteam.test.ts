@@ -17,6 +17,8 @@
  *     healthcheck command of our choosing (it runs next to the socket)            → no-docker-socket
  *   - a resource created inside a suppressed resource borrowing its suppression   → (aspect) any rule
  *   - a workload taking another image's network alias (its clients connect to it) → declared-networks
+ *   - a tmpfs with exec, suid or dev (the engine appends them to its noexec,nosuid,nodev defaults,
+ *     and the last word wins), size=0 (unlimited), or no size                   → tmpfs-options
  *
  * Routes that were already closed, kept here because no other test has the case: a Swarm volume
  * whose local driver options bind /, a Swarm "cluster" mount, Swarm groups ["0"], a Swarm service
@@ -353,4 +355,38 @@ describe("routes already closed (new cases)", () => {
       "plain-volumes",
     ],
   ] as const)("%s", (_name, mk, ruleId) => expectCaught(mk(), ruleId));
+});
+
+describe("tmpfs options (tmpfs-options)", () => {
+  const tmpfs = (options: unknown, path = "/tmp") => set("tmpfs", { [path]: options });
+
+  it.each([
+    ["exec after our options (the engine applies the last word)", "rw,noexec,nosuid,size=64m,exec", "exec"],
+    ["suid", "rw,noexec,suid,size=64m", "suid"],
+    ["dev", "rw,noexec,nosuid,dev,size=64m", "dev"],
+    ["exec with a space before it", "rw,noexec,nosuid,size=64m, exec", " exec"],
+    ["EXEC in capitals", "rw,noexec,nosuid,size=64m,EXEC", "EXEC"],
+    ["size=0, which tmpfs reads as unlimited", "rw,noexec,nosuid,size=0", "size=0"],
+    ["a size in percent of the host's memory", "rw,noexec,nosuid,size=50%", "size=50%"],
+    ["an option the list does not have", "rw,noexec,nosuid,size=64m,mpol=bind", "mpol=bind"],
+  ])("%s", (_what, options, refused) => expectCaught(attacked(tmpfs(options)), "tmpfs-options", `with ${JSON.stringify(refused)}`));
+
+  it.each([
+    ["no options at all (no size)", "", "without noexec, nosuid, size="],
+    ["no noexec", "rw,nosuid,size=64m", "without noexec"],
+    ["no size", "rw,noexec,nosuid", "without size="],
+  ])("%s", (_what, options, says) => expectCaught(attacked(tmpfs(options)), "tmpfs-options", says));
+
+  it.each([
+    ["a relative path", tmpfs("rw,noexec,nosuid,size=64m", "tmp")],
+    ["an expression as the path", tmpfs("rw,noexec,nosuid,size=64m", "${var.path}")],
+    ["an expression as the options", tmpfs("${var.tmpfs_options}")],
+    ["a number as the options", tmpfs(64)],
+    ["the whole map as an expression", set("tmpfs", "${var.tmpfs}")],
+  ])("%s", (_what, attack) => expectCaught(attacked(attack), "tmpfs-options"));
+
+  it("our form passes, with or without mode, uid, gid and nodev", () => {
+    for (const options of ["rw,noexec,nosuid,size=64m", "rw,noexec,nosuid,nodev,size=1m,mode=1777,uid=1000,gid=1000"])
+      expect(blockingMessages(attacked(tmpfs(options)), "tmpfs-options")).toEqual([]);
+  });
 });

@@ -35,6 +35,7 @@ export const POLICY_RULE_IDS = [
   "capabilities-dropped",
   "no-new-privileges",
   "read-only-rootfs",
+  "tmpfs-options",
   "non-root",
   "no-host-namespaces",
   "no-unconfined-profiles",

@@ -62,6 +62,7 @@ import { stopGracePeriod } from "./stop-grace-period";
 import { swarmObjectData } from "./swarm-object-data";
 import { swarmObjectReplaceFirst } from "./swarm-object-replace-first";
 import { sysctlsAllowed } from "./sysctls-allowed";
+import { tmpfsOptions } from "./tmpfs-options";
 import { ulimitsBounded } from "./ulimits-bounded";
 import { updateConfig } from "./update-config";
 
@@ -83,6 +84,7 @@ export const RULES: readonly PolicyRule[] = Object.freeze([
   capabilitiesDropped,
   noNewPrivileges,
   readOnlyRootfs,
+  tmpfsOptions,
   nonRoot,
   noHostNamespaces,
   noUnconfinedProfiles,
@@ -187,6 +189,7 @@ export {
   swarmObjectData,
   swarmObjectReplaceFirst,
   sysctlsAllowed,
+  tmpfsOptions,
   ulimitsBounded,
   updateConfig,
 };
