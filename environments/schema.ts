@@ -261,17 +261,27 @@ const appRoute = z.strictObject({
 const appSecret = z.union(
   [
     z.strictObject({
-      name: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must be a file name in snake_case, e.g. session_secret" }),
-      envVar: z.string().regex(/^[A-Z][A-Z0-9_]*_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE" }),
+      name: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "must be a file name in snake_case of at most 63 characters, e.g. session_secret" }),
+      envVar: z
+        .string()
+        .regex(/^[A-Z][A-Z0-9_]{0,58}_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE, at most 64 characters" }),
       /** Random letters and digits of this length, kept in state. */
       generate: z.strictObject({ length: z.int().min(24, { error: "must be at least 24" }).max(256, { error: "must be at most 256" }) }),
     }),
     z.strictObject({
-      name: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must be a file name in snake_case, e.g. discord_bot_token" }),
-      envVar: z.string().regex(/^[A-Z][A-Z0-9_]*_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE" }),
+      name: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "must be a file name in snake_case of at most 63 characters, e.g. discord_bot_token" }),
+      envVar: z
+        .string()
+        .regex(/^[A-Z][A-Z0-9_]{0,58}_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE, at most 64 characters" }),
       /** A sensitive Terraform variable (TF_VAR_<name> or a workspace variable) the operators set. */
       variable: z.strictObject({
-        name: z.string().regex(/^[a-z][a-z0-9_]*$/, { error: "must be a Terraform variable name in snake_case" }),
+        name: z
+          .string()
+          .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "must be a Terraform variable name in snake_case, at most 63 characters" }),
         description: z
           .string()
           .regex(/^[^\n"${}%\\]{1,200}$/, { error: "must be one line of plain text (no quotes, $, %, braces)" })
@@ -513,7 +523,7 @@ const rabbitmq = dataService.extend({
   clusterSize: z
     .union([z.literal(1), z.literal(3)], { error: "must be 1 or 3 (quorum queues need an odd number of nodes; 3 tolerates one loss)" })
     .default(1),
-  vhost: z.string().regex(/^[a-z0-9_-]+$/, { error: "must be a simple name such as updateio-prod" }),
+  vhost: z.string().regex(/^[a-z0-9_-]{1,63}$/, { error: "must be a simple name of at most 63 characters such as updateio-prod" }),
 });
 
 /** How much observability an environment runs (environments/observability.ts builds from it). */

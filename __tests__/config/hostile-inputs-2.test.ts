@@ -104,6 +104,31 @@ const CASES: Record<string, Case> = {
       } satisfies Case,
     ]),
   ),
+  // Names with no length limit reached file names, Terraform variables and the broker's URLs.
+  "a secret name of 64 characters": {
+    env: "dev",
+    mutate: (c) => c.services.api.secrets.push(generated(`s${"x".repeat(63)}`, "MY_FILE")),
+    key: "services.api.secrets.2.name",
+    says: /must be a file name in snake_case of at most 63 characters/,
+  },
+  "a secret's variable of 64 characters": {
+    env: "prod",
+    mutate: (c) => c.services.api.secrets.push(fromVariable("token", "TOKEN_FILE", `v${"x".repeat(63)}`)),
+    key: "services.api.secrets.2.variable.name",
+    says: /at most 63 characters/,
+  },
+  "a secret's envVar of 65 characters": {
+    env: "dev",
+    mutate: (c) => c.services.api.secrets.push(generated("token", `T${"X".repeat(59)}_FILE`)),
+    key: "services.api.secrets.2.envVar",
+    says: /ending in _FILE, at most 64 characters/,
+  },
+  "a RabbitMQ vhost of 64 characters": {
+    env: "prod",
+    mutate: (c) => (c.rabbitmq.vhost = "v".repeat(64)),
+    key: "rabbitmq.vhost",
+    says: /at most 63 characters/,
+  },
   // Secret files and construct ids
   "a secret named like its connection's file": {
     env: "dev",
