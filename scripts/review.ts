@@ -21,6 +21,7 @@ import { diffStacks, reviewExitCode, type StackDiff } from "./review/classify";
 import { fileStack, PLAN_PREFIX, STAGES_FILE_VERSION, type FileStack, type StagesFile } from "./review/stages-file";
 import { needsStagedApply } from "./review/staging";
 import { renderDotFile } from "./review/graphviz";
+import { renderComment, type CommentStack } from "./review/comment";
 import { buildInventory } from "./review/inventory";
 import { renderReport, summaryLine, type PictureStatus } from "./review/markdown";
 import { parseOptions, USAGE, UsageError, type Options } from "./review/options";
@@ -29,6 +30,8 @@ import { readSynthOutput, ReviewError, synthGitRef, synthInProcess, tempDir, typ
 import { buildTopology, renderDot } from "./review/topology";
 
 const ROOT = resolve(__dirname, "..");
+/** Written beside the reports when compared; not named after a stack (stack names are identifiers). */
+const COMMENT_FILE = "pull-request-comment.md";
 
 async function current(opts: Options): Promise<SynthStack[]> {
   if (opts.from !== undefined) return readSynthOutput(opts.from);
@@ -95,6 +98,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const diffs: StackDiff[] = [];
   const summaries: string[] = [];
   const stageEntries: FileStack[] = [];
+  const commented: CommentStack[] = [];
   for (const stack of after) {
     const inventory = buildInventory(stack.name, stack.json, stack.annotations);
     const topology = buildTopology(inventory, stack.json);
@@ -103,6 +107,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (diff) diffs.push(diff);
     const entry = diff ? fileStack(stack.name, stack.json, diff.staged) : undefined;
     if (entry) stageEntries.push(entry);
+    if (diff) commented.push({ diff, planDigest: entry?.planDigest });
     const report = renderReport({
       inventory,
       topology,
@@ -123,7 +128,13 @@ async function main(argv: readonly string[]): Promise<number> {
   ) ?? []) {
     const diff = diffStacks(gone.name, gone.json, undefined);
     diffs.push(diff);
+    commented.push({ diff });
     summaries.push(`${gone.name}: stack removed; ${diff.removed.length} resources go, ${diff.dataLoss.length} data loss`);
+  }
+  if (before) {
+    const file = join(outDir, COMMENT_FILE);
+    writeFileSync(file, renderComment(commented, before.label));
+    summaries.push(`pull-request comment: ${displayPath(file)}`);
   }
   process.stdout.write(`${consoleLines(summaries.join("\n"))}\n`);
   const stagesFile = opts.stagesJson ? resolve(opts.stagesJson) : undefined;

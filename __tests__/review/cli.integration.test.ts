@@ -48,12 +48,13 @@ describe("exit code", () => {
     expect(r.stdout).toContain("# Review: stack `t`");
   });
 
-  it("0 when nothing is lost (memory raised in place), with one summary line per stack", () => {
+  it("0 when nothing is lost (memory raised in place), with one summary line per stack and the comment's path", () => {
     const after = baseStack();
     containers(after).db!.memory = 1024;
     const r = review(["--from", synthDir("in-place", after), "--against", before, "--out", join(TMP, "out-ok"), "--quiet"]);
     expect(r.status).toBe(0);
-    expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    expect(r.stdout.trim().split("\n")).toHaveLength(2);
+    expect(r.stdout.trim().split("\n")[1]).toMatch(/^pull-request comment: .*pull-request-comment\.md$/);
     expect(r.stdout).toMatch(/^t: .*1 changed \(0 replaced, 1 in place\); 0 data loss, 0 service\(s\) down → safe/);
   });
 
@@ -161,8 +162,24 @@ describe("exit code", () => {
     expect(alone.stderr).toContain("--stages-json needs --against <dir> or --against-git <ref>");
   });
 
-  it("0 without a comparison", () => {
+  it("0 without a comparison, and no pull-request comment", () => {
     expect(review(["--from", before, "--out", join(TMP, "out-plain"), "--quiet"]).status).toBe(0);
+    expect(existsSync(join(TMP, "out-plain", "pull-request-comment.md"))).toBe(false);
+  });
+
+  it("with a comparison, writes the pull-request comment: the verdict table and the risks", () => {
+    const after = baseStack();
+    delete volumes(after).data;
+    containers(after).db!.volumes = [];
+    const out = join(TMP, "out-comment");
+    const r = review(["--from", synthDir("comment", after), "--against", before, "--out", out, "--quiet"]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toContain(`pull-request comment: ${join(out, "pull-request-comment.md")}`);
+    const comment = readFileSync(join(out, "pull-request-comment.md"), "utf8");
+    expect(comment).toMatch(/^# Infrastructure review against `.*before`\n/);
+    expect(comment).toContain("| t | DATA LOSS | 0 added, 1 removed");
+    expect(comment).toContain("**DATA LOSS**: t-db-data");
+    expect(comment).not.toContain("Left out");
   });
 
   it("1 on errors: an unknown option, a folder that is no synth output", () => {
@@ -184,4 +201,19 @@ describe("exit code", () => {
     expect(readFileSync(join(out, "t.md"), "utf8")).toContain("No SVG: Graphviz `dot` is not installed");
     expect(existsSync(join(out, "t.svg"))).toBe(false);
   });
+});
+
+describe("without --from: the app synthesized in this process", () => {
+  // The review's own flags must not reach the app as stack names, and the review must wait for the
+  // app's asynchronous synth before it reads the output (both broke `npm run review` in CI).
+  it("0 with flags: every stack synthesized and reported", () => {
+    const out = join(TMP, "out-in-process");
+    const r = review(["--quiet", "--out", out]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    for (const stack of ["dev", "test", "prod"]) {
+      expect(r.stdout).toMatch(new RegExp(`^${stack}: \\d+ services`, "m"));
+      expect(readFileSync(join(out, `${stack}.md`), "utf8")).toContain(`# Review: stack \`${stack}\``);
+    }
+  }, 120_000);
 });

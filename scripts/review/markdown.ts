@@ -441,12 +441,17 @@ export function renderReport(input: ReportInput): string {
     .trimEnd()}\n`;
 }
 
+/** What a change comes to, worst first: DATA LOSS, a staged apply, downtime, or safe. */
+export function verdictOf(diff: StackDiff): string {
+  const staged = needsStagedApply(diff.staged) ? `staged apply required (${diff.staged!.stages.length} stages)` : undefined;
+  return diff.dataLoss.length > 0
+    ? `DATA LOSS${staged ? `; ${staged}` : ""}`
+    : (staged ?? (diff.downtime.length > 0 ? "downtime" : "safe"));
+}
+
 /** One line per stack for the terminal. */
 export function summaryLine(inv: StackInventory, diff: StackDiff | undefined): string {
   const head = `${inv.stack}: ${inv.services.length} services, ${inv.volumes.filter((v) => v.protection === "protected").length} protected / ${inv.volumes.filter((v) => v.protection === "unprotected").length} unprotected data volumes, ${inv.policy.suppressions.length} suppressions`;
   if (!diff) return head;
-  const staged = needsStagedApply(diff.staged) ? `staged apply required (${diff.staged!.stages.length} stages)` : undefined;
-  const verdict =
-    diff.dataLoss.length > 0 ? `DATA LOSS${staged ? `; ${staged}` : ""}` : (staged ?? (diff.downtime.length > 0 ? "downtime" : "safe"));
-  return `${head}; changes: ${summaryCounts(diff)} → ${verdict}`;
+  return `${head}; changes: ${summaryCounts(diff)} → ${verdictOf(diff)}`;
 }

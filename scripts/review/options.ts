@@ -8,7 +8,9 @@ Synthesizes the app once (in-process, as cdktf synth would), writes a Markdown r
 
   --out <dir>            where the reports (<stack>.md, <stack>.svg) go (default: cdktf.out/review)
   --from <dir>           review this synth output (a cdktf.out folder) instead of synthesizing
-  --against <dir>        compare with an earlier synth output (a cdktf.out folder)
+  --against <dir>        compare with an earlier synth output (a cdktf.out folder); also writes
+                         pull-request-comment.md: every stack's verdict and risks, then the change
+                         lists while they fit in a GitHub comment (at most 60,000 characters)
   --against-git <ref>    synthesize commit <ref> in a temporary git worktree and compare with it
   --stack <name>         only this stack (repeat for more)
   --stages-json <file>   with --against/--against-git: write, per stack, whether it must be applied in

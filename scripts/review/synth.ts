@@ -145,16 +145,21 @@ export function annotationsOfConstructs(root: IConstruct): Annotation[] {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Runs the project's main.ts in this process with CDKTF_OUTDIR pointing at `outdir`: one synth,
- * no second Node start. main.ts exits 1 itself (with its messages) on invalid config.
+ * Runs the project's app (environments/synth-app.ts, what main.ts runs) in this process with
+ * CDKTF_OUTDIR pointing at `outdir`: one synth, no second Node start. It prints its own messages
+ * on invalid config; the review then stops with its exit code.
  */
 export async function synthInProcess(root: string, outdir: string): Promise<SynthStack[]> {
-  process.env.CDKTF_OUTDIR = outdir;
+  // The app itself, not main.ts: main.ts would read the review's own flags as stack names, and
+  // its synth is asynchronous, so importing it returns before anything is written.
+  const { synthApp } = (await import(join(root, "environments", "synth-app.ts"))) as typeof import("../../environments/synth-app");
+  let code: number;
   try {
-    await import(join(root, "main.ts"));
+    code = await synthApp([], { ...process.env, CDKTF_OUTDIR: outdir });
   } catch (e) {
     throw new ReviewError(`synth failed: ${(e as Error).message}`);
   }
+  if (code !== 0) throw new ReviewError(`synth failed (exit ${code}): see its messages above`);
   return readSynthOutput(outdir);
 }
 
