@@ -37,6 +37,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { variableName } from "../environments/variables";
+import { forEachFlag } from "./lib/argv";
 import { httpsGet, portFree, TCP_PROBE, waitUntilConverged, waitUntilReady, type WaitResult } from "./lib/checks";
 import { knownCauses } from "./lib/diagnose";
 import { Docker, isPlaceholderDigest, registryOf } from "./lib/docker";
@@ -95,20 +96,30 @@ interface Context {
   readonly swarm: boolean;
 }
 
-function parseHealthTimeout(argv: readonly string[]): number {
-  const i = argv.indexOf("--health-timeout");
-  if (i < 0) {
-    if (argv.length > 0) usage(`unknown option ${argv[0]}`);
-    return 600;
-  }
-  const n = Number(argv[i + 1]);
-  if (!Number.isInteger(n) || n < 10) usage("--health-timeout needs a whole number of seconds >= 10");
-  return n;
-}
+const USAGE = "usage: npm run e2e [-- --health-timeout <seconds>]";
 
-function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run e2e [-- --health-timeout <seconds>]\n`);
-  process.exit(2);
+function parseHealthTimeout(argv: readonly string[]): number {
+  let seconds = 600;
+  try {
+    forEachFlag(
+      argv,
+      (flag, value, arg) => {
+        if (flag === "--health-timeout") {
+          const v = value();
+          seconds = /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
+          if (!(seconds >= 10)) throw new Error("--health-timeout needs a whole number of seconds >= 10");
+        } else if (arg === "-h" || arg === "--help") {
+          process.stdout.write(`${USAGE}\n`);
+          process.exit(0);
+        } else throw new Error(`unknown option ${arg}`);
+      },
+      (message) => new Error(message),
+    );
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return seconds;
 }
 
 function tf(ctx: Context, args: readonly string[], timeoutSeconds: number, echo?: string) {

@@ -27,6 +27,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { forEachFlag } from "./lib/argv";
 import { knownCauses } from "./lib/diagnose";
 import { Docker } from "./lib/docker";
 import { run, tail } from "./lib/process";
@@ -63,20 +64,27 @@ interface Options {
   requireProviders: boolean;
 }
 
+const USAGE = "usage: npm run test:terraform [-- --stack <name>]... [--no-plan] [--require-providers]";
+
 function parseOptions(argv: readonly string[]): Options {
   const opts: Options = { stacks: [], plan: true, requireProviders: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--stack" && argv[i + 1]) opts.stacks.push(argv[++i]!);
-    else if (arg.startsWith("--stack=")) opts.stacks.push(arg.slice("--stack=".length));
-    else if (arg === "--no-plan") opts.plan = false;
-    else if (arg === "--require-providers") opts.requireProviders = true;
-    else {
-      process.stderr.write(
-        `unknown option ${arg}\nusage: npm run test:terraform [-- --stack <name>]... [--no-plan] [--require-providers]\n`,
-      );
-      process.exit(2);
-    }
+  try {
+    forEachFlag(
+      argv,
+      (flag, value, arg) => {
+        if (flag === "--stack") opts.stacks.push(value());
+        else if (arg === "--no-plan") opts.plan = false;
+        else if (arg === "--require-providers") opts.requireProviders = true;
+        else if (arg === "-h" || arg === "--help") {
+          process.stdout.write(`${USAGE}\n`);
+          process.exit(0);
+        } else throw new Error(`unknown option ${arg}`);
+      },
+      (message) => new Error(message),
+    );
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    process.exit(2);
   }
   return opts;
 }
