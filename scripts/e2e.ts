@@ -37,7 +37,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { variableName } from "../environments/variables";
-import { forEachFlag } from "./lib/argv";
+import { parseFlagsOrExit } from "./lib/argv";
 import { httpsGet, portFree, TCP_PROBE, waitUntilConverged, waitUntilReady, type WaitResult } from "./lib/checks";
 import { knownCauses } from "./lib/diagnose";
 import { Docker, isPlaceholderDigest, registryOf } from "./lib/docker";
@@ -100,25 +100,12 @@ const USAGE = "usage: npm run e2e [-- --health-timeout <seconds>]";
 
 function parseHealthTimeout(argv: readonly string[]): number {
   let seconds = 600;
-  try {
-    forEachFlag(
-      argv,
-      (flag, value, arg) => {
-        if (flag === "--health-timeout") {
-          const v = value();
-          seconds = /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
-          if (!(seconds >= 10)) throw new Error("--health-timeout needs a whole number of seconds >= 10");
-        } else if (arg === "-h" || arg === "--help") {
-          process.stdout.write(`${USAGE}\n`);
-          process.exit(0);
-        } else throw new Error(`unknown option ${arg}`);
-      },
-      (message) => new Error(message),
-    );
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
+  parseFlagsOrExit(argv, USAGE, (flag, value, arg) => {
+    if (flag !== "--health-timeout") throw new Error(`unknown option ${arg}`);
+    const v = value();
+    seconds = /^[0-9]+$/.test(v) ? Number(v) : Number.NaN;
+    if (!(seconds >= 10)) throw new Error("--health-timeout needs a whole number of seconds >= 10");
+  });
   return seconds;
 }
 

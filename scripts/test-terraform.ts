@@ -27,7 +27,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { forEachFlag } from "./lib/argv";
+import { parseFlagsOrExit } from "./lib/argv";
 import { knownCauses } from "./lib/diagnose";
 import { Docker } from "./lib/docker";
 import { run, tail } from "./lib/process";
@@ -68,24 +68,12 @@ const USAGE = "usage: npm run test:terraform [-- --stack <name>]... [--no-plan] 
 
 function parseOptions(argv: readonly string[]): Options {
   const opts: Options = { stacks: [], plan: true, requireProviders: false };
-  try {
-    forEachFlag(
-      argv,
-      (flag, value, arg) => {
-        if (flag === "--stack") opts.stacks.push(value());
-        else if (arg === "--no-plan") opts.plan = false;
-        else if (arg === "--require-providers") opts.requireProviders = true;
-        else if (arg === "-h" || arg === "--help") {
-          process.stdout.write(`${USAGE}\n`);
-          process.exit(0);
-        } else throw new Error(`unknown option ${arg}`);
-      },
-      (message) => new Error(message),
-    );
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
+  parseFlagsOrExit(argv, USAGE, (flag, value, arg) => {
+    if (flag === "--stack") opts.stacks.push(value());
+    else if (arg === "--no-plan") opts.plan = false;
+    else if (arg === "--require-providers") opts.requireProviders = true;
+    else throw new Error(`unknown option ${arg}`);
+  });
   return opts;
 }
 

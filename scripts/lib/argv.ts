@@ -49,3 +49,31 @@ export function setOptions<T extends object>(opts: T, tables: FlagTables<T>): (f
     } else tables.other(flag, value, arg);
   };
 }
+
+/**
+ * forEachFlag for a script's entry point: -h/--help prints `usage` and exits 0; a flag's error, or
+ * anything `onFlag` throws (an unknown option, a bad value), prints the message and `usage` and
+ * exits 2, before the script does anything.
+ */
+export function parseFlagsOrExit(
+  argv: readonly string[],
+  usage: string,
+  onFlag: (flag: string, value: () => string, arg: string) => void,
+): void {
+  try {
+    forEachFlag(
+      argv,
+      (flag, value, arg) => {
+        if (arg === "-h" || arg === "--help") {
+          process.stdout.write(`${usage}\n`);
+          process.exit(0);
+        }
+        onFlag(flag, value, arg);
+      },
+      (message) => new Error(message),
+    );
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${usage}\n`);
+    process.exit(2);
+  }
+}
