@@ -10,8 +10,25 @@ const release = parse(text(".github/workflows/release.yml"));
 const infrastructure = parse(text(".github/workflows/infrastructure.yml"));
 const renovate = JSON.parse(text("renovate.json"));
 
-type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; if?: string };
+type Step = {
+  id?: string;
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+  if?: string;
+};
 const stepsOf = (workflow: any, job: string): Step[] => workflow.jobs[job].steps;
+
+/** Inputs, event fields, branch names and repository variables reach a script through env, never as text of it. */
+function expectNoInjection(workflow: any): void {
+  for (const job of Object.keys(workflow.jobs))
+    for (const step of stepsOf(workflow, job))
+      expect(step.run ?? "", `${job}: ${step.name}`).not.toMatch(
+        /\$\{\{\s*(inputs|github\.event|github\.(ref_name|base_ref|head_ref)|vars)\b/,
+      );
+}
 
 describe("release.yml", () => {
   it("pins every action by full commit SHA with its version as a comment", () => {
@@ -46,11 +63,7 @@ describe("release.yml", () => {
     expect(steps[pr]!.with).toMatchObject({ "add-paths": "environments/releases.json" });
   });
 
-  it("never interpolates an input or event field into a script (template injection)", () => {
-    for (const job of Object.keys(release.jobs))
-      for (const step of stepsOf(release, job))
-        expect(step.run ?? "", `${job}: ${step.name}`).not.toMatch(/\$\{\{\s*(inputs|github\.event|github\.ref_name|vars)\b/);
-  });
+  it("never interpolates an input or event field into a script (template injection)", () => expectNoInjection(release));
 
   it("grants each job only what it needs (nothing at the top)", () => {
     expect(release.permissions).toEqual({});
@@ -59,6 +72,23 @@ describe("release.yml", () => {
 });
 
 describe("infrastructure.yml", () => {
+  it("never interpolates an input or event field into a script (template injection)", () => expectNoInjection(infrastructure));
+
+  it("posts the comment the review wrote (within GitHub's limit), not a byte cut of the reports", () => {
+    const comment = stepsOf(infrastructure, "test-and-review").find((s) => s.run?.includes("gh pr comment"))!;
+    expect(comment.run).toContain("--body-file cdktf.out/review/pull-request-comment.md");
+    expect(comment.run).not.toMatch(/head -c|cat /);
+  });
+
+  it("holds a staged prod apply to the stages the approved review showed (--expect-plan, through env)", () => {
+    expect(infrastructure.jobs["review-prod-change"].outputs.plan).toBe("${{ steps.review.outputs.plan }}");
+    const review = stepsOf(infrastructure, "review-prod-change").find((s) => s.id === "review")!;
+    expect(review.run).toMatch(/echo "plan=\$plan" >> "\$GITHUB_OUTPUT"/);
+    const staged = stepsOf(infrastructure, "deploy-prod").find((s) => s.run?.includes("npm run apply:staged"))!;
+    expect(staged.env).toEqual({ EXPECT_PLAN: "${{ needs.review-prod-change.outputs.plan }}" });
+    expect(staged.run).toContain('--expect-plan "$EXPECT_PLAN"');
+  });
+
   it("checks the pinned digests before any prod apply, with the registry credentials", () => {
     const steps = stepsOf(infrastructure, "deploy-prod");
     const check = steps.findIndex((s) => s.run === "npm run release:check -- --env prod");
