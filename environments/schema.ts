@@ -370,7 +370,10 @@ const offsite = z.strictObject({
     .regex(OFFSITE_PATTERNS.bucket, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes)" }),
   prefix: z
     .string()
-    .regex(OFFSITE_PATTERNS.prefix, { error: "must be path segments without leading or trailing slash, e.g. prod/postgres" })
+    .regex(OFFSITE_PATTERNS.prefix, {
+      error: (issue) =>
+        `${showText(String(issue.input))} is refused; write path segments of letters, digits and . _ - without a leading or trailing slash and without "." or ".." segments (the S3 client resolves them: test/../prod/postgres writes into prod/postgres), e.g. prod/postgres`,
+    })
     .optional(),
   region: z.string().regex(OFFSITE_PATTERNS.region, { error: "must be a region name such as eu-central-1" }).optional(),
   provider: z
@@ -656,7 +659,12 @@ const edge = z.strictObject({
         // Both end up in the Caddyfile: allow-lists, so no value can add a token or a directive.
         email: z
           .string({ error: "must be an email address for the ACME account, e.g. ops@updateio.app" })
-          .regex(VARIABLE_PATTERNS.EMAIL, { error: "must be an email address for the ACME account, e.g. ops@updateio.app" }),
+          .regex(VARIABLE_PATTERNS.EMAIL, { error: "must be an email address for the ACME account, e.g. ops@updateio.app" })
+          // The CA checks the contact as an RFC 5322 address (Let's Encrypt: invalidContact), which refuses these dots.
+          .refine((email) => !/^\.|\.\.|\.@/.test(email), {
+            error: (issue) =>
+              `${showText(String(issue.input))} starts or ends its part before the @ with a dot, or has two dots in a row: the ACME CA refuses such a contact, so Caddy would get no certificate; write it like ops@updateio.app`,
+          }),
         caUrl: z
           .string()
           .regex(VARIABLE_PATTERNS.HTTPS_URL, {
@@ -1139,6 +1147,25 @@ export function crossFieldProblems(input: unknown): Problem[] {
       for (const text of found.subnet) issue(["vpn", "subnet"], `${JSON.stringify(subnet)} ${text}`);
       for (const p of found.peers) issue(["vpn", "peers", p.peer, p.field], p.text.trim());
     }
+  }
+  // Every store of every environment copies to the one bucket under <env>/<store>: Postgres' own prefix must not reach another's.
+  const offsitePrefix = obj(obj(cfg.postgres).offsite).prefix;
+  if (typeof offsitePrefix === "string" && typeof name === "string") {
+    const [first] = offsitePrefix.split("/");
+    const otherEnv = ENVIRONMENTS.find((e) => e !== name && e === first);
+    const otherStore = Object.keys(obj(cfg.backups)).find(
+      (s) => offsitePrefix === `${name}/${s}` || offsitePrefix.startsWith(`${name}/${s}/`),
+    );
+    if (otherEnv !== undefined)
+      issue(
+        ["postgres", "offsite", "prefix"],
+        `"${offsitePrefix}" is under ${otherEnv}/, where the ${otherEnv} environment's backups go: ${name}'s dumps and WAL would mix with them, and a restore from the bucket could bring the wrong environment's data back; start it with ${name}/, e.g. ${name}/postgres`,
+      );
+    else if (otherStore !== undefined)
+      issue(
+        ["postgres", "offsite", "prefix"],
+        `"${offsitePrefix}" is ${name}/${otherStore}, or under it, where the ${otherStore} backups are copied: the two stores' files would mix; pick a prefix of its own, e.g. ${name}/postgres`,
+      );
   }
   for (const [store, raw] of Object.entries(obj(cfg.backups))) {
     const b = obj(raw);

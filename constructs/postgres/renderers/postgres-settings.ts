@@ -26,6 +26,8 @@ export interface PostgresSettingSpec {
   readonly values?: readonly string[];
   /** Allow-list for a string value, on top of the rules every string obeys. */
   readonly pattern?: RegExp;
+  /** The server's own grammar for a string value: why it would refuse `value` and the fix, or undefined. */
+  readonly grammar?: (value: string) => string | undefined;
   /** Set by PostgresCluster itself (paths, port, replication wiring): refused in user settings. */
   readonly managed?: true;
   /** pg_settings hides it from roles without pg_read_all_settings: the reload job cannot check it. */
@@ -133,7 +135,18 @@ export const POSTGRES_SETTINGS: Readonly<Record<string, PostgresSettingSpec>> = 
   statement_timeout: { context: "user", type: "integer", unit: "ms", min: 0, max: 2147483647 },
   superuser_reserved_connections: { context: "postmaster", type: "integer", min: 0, max: 262143 },
   synchronous_commit: { context: "user", type: "enum", values: ["local", "remote_write", "remote_apply", "on", "off"] },
-  synchronous_standby_names: { context: "sighup", type: "string", pattern: /^[A-Za-z0-9_ ,()*]*$/ },
+  synchronous_standby_names: {
+    context: "sighup",
+    type: "string",
+    pattern: /^[A-Za-z0-9_ ,()*]*$/,
+    grammar: (v) => {
+      const problem = synchronousStandbyNamesProblem(v);
+      return (
+        problem &&
+        `${problem}; write standby names separated by commas (a, b), FIRST n (a, b) or ANY n (a, b) with n at most the names listed, or *`
+      );
+    },
+  },
   tcp_keepalives_count: { context: "user", type: "integer", min: 0, max: 2147483647 },
   tcp_keepalives_idle: { context: "user", type: "integer", unit: "s", min: 0, max: 2147483647 },
   tcp_keepalives_interval: { context: "user", type: "integer", unit: "s", min: 0, max: 2147483647 },
@@ -154,6 +167,50 @@ export const POSTGRES_SETTINGS: Readonly<Record<string, PostgresSettingSpec>> = 
   wal_writer_delay: { context: "sighup", type: "integer", unit: "ms", min: 1, max: 10000 },
   work_mem: { context: "user", type: "integer", unit: "kB", min: 64, max: 2147483647 },
 };
+
+/**
+ * Why PostgreSQL's synchronous_standby_names parser (src/backend/replication/syncrep_gram.y) would
+ * refuse `value`, or undefined. A server whose settings file holds a refused value does not start
+ * ("invalid value for parameter"), and a reload keeps the old value. Its grammar: a list of names
+ * (identifiers, numbers or *), or [FIRST|ANY] n (list) with n >= 1; FIRST and ANY are key words,
+ * never names. A number of synchronous standbys above the names listed (none being *) can never be
+ * met: every commit would wait forever.
+ */
+export function synchronousStandbyNamesProblem(value: string): string | undefined {
+  if (value === "") return undefined;
+  const refused = (why: string) => `${why}, which PostgreSQL refuses (a server started with it exits, a reload keeps the old value)`;
+  const tokens = value.match(/[A-Za-z_][A-Za-z0-9_]*|\d+|[*,()]|\S/g) ?? [];
+  if (tokens.some((t) => !/^(?:[A-Za-z_][A-Za-z0-9_]*|\d+|[*,()])$/.test(t))) return refused("holds a character outside its grammar");
+  const keyword = (t: string | undefined) => t !== undefined && /^(first|any)$/i.test(t);
+  let i = 0;
+  let count: number | undefined;
+  if (keyword(tokens[0]) || (/^\d+$/.test(tokens[0]!) && tokens[1] === "(")) {
+    if (keyword(tokens[0])) i++;
+    if (!/^\d+$/.test(tokens[i] ?? "")) return refused(`expects a number after ${tokens[0]!.toUpperCase()}`);
+    count = Number(tokens[i]);
+    if (count < 1) return refused("asks for 0 synchronous standbys; PostgreSQL wants at least 1");
+    if (tokens[i + 1] !== "(") return refused(`expects "(" after the number ${tokens[i]}`);
+    i += 2;
+  }
+  const names: string[] = [];
+  for (;;) {
+    const t = tokens[i];
+    if (t === undefined || keyword(t) || !/^(?:[A-Za-z_][A-Za-z0-9_]*|\d+|\*)$/.test(t))
+      return refused(t === undefined ? "ends where a standby name belongs" : `has "${t}" where a standby name belongs`);
+    names.push(t);
+    i++;
+    if (tokens[i] !== ",") break;
+    i++;
+  }
+  if (count !== undefined) {
+    if (tokens[i] !== ")") return refused(tokens[i] === undefined ? 'lacks the closing ")"' : `has "${tokens[i]}" where ")" belongs`);
+    i++;
+  }
+  if (i < tokens.length) return refused(`has "${tokens[i]}" after the end of the list`);
+  if (count !== undefined && count > names.length && !names.includes("*"))
+    return `asks for ${count} synchronous standbys among ${names.length} name(s): every commit would wait forever`;
+  return undefined;
+}
 
 /** The spec of a setting name, own keys only: "constructor" or "__proto__" is no setting (they would find Object's members). */
 export function postgresSettingSpec(name: string): PostgresSettingSpec | undefined {
@@ -177,6 +234,9 @@ function unitsFor(unit: Unit): Readonly<Record<string, number>> {
 const WRITABLE_UNITS = (unit: Unit) => Object.keys(unitsFor(unit)).filter((u) => u !== "8kB");
 
 type Value = string | number | boolean;
+
+/** C1 controls, the line and paragraph separators, bidi and zero-width format characters (the config check's free-text rule). */
+const INVISIBLE = /[\u0080-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
 
 /**
  * The value as pg_settings.setting shows it once the server runs with it (booleans on/off, enums
@@ -232,11 +292,17 @@ export function normalizePostgresSetting(name: string, value: Value): { setting:
       // eslint-disable-next-line no-control-regex
       if (/[\u0000-\u001f\u007f]/.test(text))
         return { problem: `the value of ${name} contains a newline or another control character; write it on one line` };
+      if (INVISIBLE.test(text))
+        return {
+          problem: `the value of ${name} contains a line separator or an invisible bidi/zero-width character (U+${INVISIBLE.exec(text)![0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}), which makes what the server writes read differently from what it is; write it with visible characters only`,
+        };
       if (/[$%]\{/.test(text))
         return { problem: `the value of ${name} contains "\${" or "%{", which Terraform reads as a template; remove it` };
       if (text.length > 1024) return { problem: `the value of ${name} is longer than 1024 characters` };
       if (spec.pattern && !spec.pattern.test(text))
         return { problem: `"${text}" is not an accepted value of ${name} (allowed: ${spec.pattern.source})` };
+      const refused = spec.grammar?.(text);
+      if (refused !== undefined) return { problem: `"${text}" ${refused}` };
       return { setting: text };
     }
   }
