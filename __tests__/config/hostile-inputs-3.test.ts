@@ -198,7 +198,9 @@ describe("the renderers refuse the same values themselves", () => {
       accessKeyIdFile: "/run/secrets/offsite_access_key_id",
       secretAccessKeyFile: "/run/secrets/offsite_secret_access_key",
     };
-    expect(() => renderOffsiteScript(input)).toThrow(/offsite\.prefix: "test\/\.\.\/prod\/postgres" has a "\." or "\.\." segment/);
+    expect(() => renderOffsiteScript(input)).toThrow(
+      /offsite\.prefix: "test\/\.\.\/prod\/postgres" must be path segments .*without "\." or "\.\." segments/,
+    );
     expect(renderOffsiteScript({ ...input, prefix: "test/postgres.v2/x" })).toContain("test/postgres.v2/x");
   });
 });

@@ -54,7 +54,8 @@ export const BACKUP_PATTERNS = {
   /** Same as PostgresBackup's off-host settings. */
   offsiteEndpoint: /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?\/?$/,
   offsiteBucket: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
-  offsitePrefix: /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/,
+  /** No "." or ".." segment: rclone's S3 client cleans the path, so test/../prod/postgres writes into prod/postgres. */
+  offsitePrefix: /^(?!\.\.?(?:\/|$))(?!.*\/\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/,
   offsiteRegion: /^[a-z0-9-]+$/,
   offsiteProvider: /^[A-Za-z0-9]+$/,
 } as const;
@@ -287,7 +288,9 @@ export function offsiteCopyProblems(input: OffsiteCopyScriptInput, configPath = 
   if (!BACKUP_PATTERNS.offsiteBucket.test(input.bucket))
     p.push(`offsite.bucket: "${input.bucket}" must be an S3 bucket name (lowercase letters, digits, dots, dashes; 3-63) ${fix}`);
   if (!BACKUP_PATTERNS.offsitePrefix.test(input.prefix))
-    p.push(`offsite.prefix: "${input.prefix}" must be path segments without leading or trailing slash, e.g. prod/${input.store} ${fix}`);
+    p.push(
+      `offsite.prefix: "${input.prefix}" must be path segments without leading or trailing slash and without "." or ".." segments (the S3 client resolves them: test/../prod/postgres writes into prod/postgres), e.g. prod/${input.store} ${fix}`,
+    );
   if (input.region !== undefined && !BACKUP_PATTERNS.offsiteRegion.test(input.region))
     p.push(`offsite.region: "${input.region}" must be lowercase letters, digits and dashes, e.g. eu-central-1 ${fix}`);
   if (input.provider !== undefined && !BACKUP_PATTERNS.offsiteProvider.test(input.provider))

@@ -31,17 +31,11 @@ export const OFFSITE_DIRS = ["dumps", "base", "wal-archive"] as const;
 /** Node-exporter textfile collector directory inside the backups volume. */
 export const BACKUP_METRICS_DIR = `${BACKUP_ROOT}/metrics`;
 
-/**
- * The kit's prefix pattern without "." and ".." segments: rclone's S3 client cleans the request
- * path, so "test/../prod/postgres" writes into prod/postgres (checked with rclone on s3rver).
- */
-const OFFSITE_PREFIX = /^(?!\.\.?(?:\/|$))(?!.*\/\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
-
-/** What each setting must look like; the environment schema checks its config with the same patterns (the kit's, the prefix stricter). */
+/** What each setting must look like; the environment schema checks its config with the same (the kit's) patterns. */
 export const OFFSITE_PATTERNS = {
   endpoint: BACKUP_PATTERNS.offsiteEndpoint,
   bucket: BACKUP_PATTERNS.offsiteBucket,
-  prefix: OFFSITE_PREFIX,
+  prefix: BACKUP_PATTERNS.offsitePrefix,
   region: BACKUP_PATTERNS.offsiteRegion,
   provider: BACKUP_PATTERNS.offsiteProvider,
 } as const;
@@ -63,12 +57,7 @@ function kitInput(input: OffsiteScriptInput): OffsiteCopyScriptInput {
 
 /** Validates and returns the problems (empty when fine), each naming the key and the fix. */
 export function offsiteScriptProblems(input: OffsiteScriptInput): string[] {
-  const problems = offsiteCopyProblems(kitInput(input), "postgres.offsite");
-  if (BACKUP_PATTERNS.offsitePrefix.test(input.prefix) && !OFFSITE_PREFIX.test(input.prefix))
-    problems.push(
-      `offsite.prefix: "${input.prefix}" has a "." or ".." segment, which the S3 client resolves (test/../prod/postgres writes into prod/postgres); write the prefix without them, e.g. prod/postgres (fix: set it in the environment's postgres.offsite)`,
-    );
-  return problems;
+  return offsiteCopyProblems(kitInput(input), "postgres.offsite");
 }
 
 /**
