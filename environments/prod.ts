@@ -153,7 +153,7 @@ export function offsiteConfig(vars: Variables) {
   const bucket = vars.pattern(
     "BACKUP_OFFSITE_BUCKET",
     OFFSITE_PATTERNS.bucket,
-    "write an existing S3 bucket name: 3-63 lowercase letters, digits, dots and dashes",
+    "write an existing S3 bucket name: 3-63 lowercase letters, digits and dashes in dot-separated labels that start and end with a letter or digit (not an IP address, no xn-- prefix)",
   );
   const region = vars.pattern("BACKUP_OFFSITE_REGION", OFFSITE_PATTERNS.region, "write a region name such as eu-central-1");
   const provider = vars.pattern(

@@ -367,7 +367,10 @@ const offsite = z.strictObject({
   }),
   bucket: z
     .string()
-    .regex(OFFSITE_PATTERNS.bucket, { error: "must be an existing S3 bucket name (3-63 lowercase letters, digits, dots, dashes)" }),
+    .regex(OFFSITE_PATTERNS.bucket, {
+      error:
+        "must be an existing S3 bucket name (3-63 lowercase letters, digits and dashes in dot-separated labels that start and end with a letter or digit; not an IP address, no xn-- prefix)",
+    }),
   prefix: z
     .string()
     .regex(OFFSITE_PATTERNS.prefix, {

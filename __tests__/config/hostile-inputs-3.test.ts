@@ -15,13 +15,17 @@
  *                      → normalizePostgresSetting (same file), the free-text rule of the config check
  *   - postgres.offsite.prefix with "." or ".." segments: rclone's S3 client resolves them, so test's
  *     "test/../prod/postgres" copies test's dumps and WAL into prod's prefix
- *                      → OFFSITE_PATTERNS.prefix / offsiteScriptProblems (constructs/postgres/renderers/postgres-offsite.ts)
+ *                      → BACKUP_PATTERNS.offsitePrefix (constructs/kit/scheduled-backup-script.ts), which
+ *                        OFFSITE_PATTERNS and every store's off-host copy use
  *   - postgres.offsite.prefix under another environment's <env>/ or on another store's <env>/<store>
  *     (the one bucket every store of every environment copies to)
  *                      → crossFieldProblems (environments/schema.ts)
  *   - edge.tls.email / UPDATEIO_PROD_ACME_EMAIL with a dot at the start or end of the part before
  *     the @, or two dots in a row: the Caddyfile takes it, the ACME CA refuses the contact, and
  *     Caddy gets no certificate   → edge.tls.email in environments/schema.ts
+ *   - UPDATEIO_<ENV>_BACKUP_OFFSITE_BUCKET names S3 refuses ("a..b", "a.-b", an IP address, xn--,
+ *     -s3alias): the copy fails at its first run, days after the apply
+ *                      → BACKUP_PATTERNS.offsiteBucket (constructs/kit/scheduled-backup-script.ts)
  *
  * The legitimate values next to each still pass; __tests__/config/hostile-renderers.integration.test.ts
  * shows the refused values on the real PostgreSQL and on rclone against an S3 server.
@@ -174,6 +178,23 @@ describe("hostile config values are refused with their key and the fix (third ro
     expect(problemAt(loadProblems("prod", { UPDATEIO_PROD_ACME_EMAIL: ".ops@updateio.app" }), "UPDATEIO_PROD_ACME_EMAIL")).toMatch(
       /ACME CA refuses such a contact/,
     );
+  });
+});
+
+describe("off-host bucket names S3 refuses (the first copy would fail days after the apply)", () => {
+  it.each(["a..b", "a.-b", "a-.b", "192.168.1.1", "xn--backups", "backups-s3alias", "backups--ol-s3", "ab", "-backups", "Backups"])(
+    "UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET=%s is refused, naming the variable",
+    (bucket) => {
+      const line = problemAt(
+        loadProblems("prod", { ...OFFSITE("prod"), UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET: bucket }),
+        "UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET",
+      );
+      expect(line).toMatch(/write an existing S3 bucket name: 3-63 lowercase letters, digits and dashes in dot-separated labels/);
+    },
+  );
+
+  it.each(["updateio-backups", "my.backups.eu", "a1b", "b".repeat(63), "1.2.3.4.5"])("%s passes", (bucket) => {
+    expect(loadProblems("prod", { ...OFFSITE("prod"), UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET: bucket })).toEqual([]);
   });
 });
 

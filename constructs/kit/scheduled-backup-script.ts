@@ -53,7 +53,14 @@ export const BACKUP_PATTERNS = {
   at: /^([01][0-9]|2[0-3]):[0-5][0-9]$/,
   /** Same as PostgresBackup's off-host settings. */
   offsiteEndpoint: /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]+)?\/?$/,
-  offsiteBucket: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+  /**
+   * S3's bucket naming rules: 3-63 characters, dot-separated labels of lowercase letters, digits
+   * and dashes that start and end with a letter or digit (so no "..", ".-" or "-."), not shaped
+   * like an IP address, none of the reserved prefixes and suffixes. A name S3 refuses only fails
+   * at the first off-host copy, days after the apply.
+   */
+  offsiteBucket:
+    /^(?=.{3,63}$)(?!xn--|sthree-|amzn-s3-demo-)(?!\d{1,3}(?:\.\d{1,3}){3}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$(?<!-s3alias|--ol-s3|\.mrap|--x-s3)/,
   /** No "." or ".." segment: rclone's S3 client cleans the path, so test/../prod/postgres writes into prod/postgres. */
   offsitePrefix: /^(?!\.\.?(?:\/|$))(?!.*\/\.\.?(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/,
   offsiteRegion: /^[a-z0-9-]+$/,
@@ -286,7 +293,9 @@ export function offsiteCopyProblems(input: OffsiteCopyScriptInput, configPath = 
   if (!BACKUP_PATTERNS.offsiteEndpoint.test(input.endpoint))
     p.push(`offsite.endpoint: "${input.endpoint}" must be an http(s) URL with no path, e.g. https://s3.example.com ${fix}`);
   if (!BACKUP_PATTERNS.offsiteBucket.test(input.bucket))
-    p.push(`offsite.bucket: "${input.bucket}" must be an S3 bucket name (lowercase letters, digits, dots, dashes; 3-63) ${fix}`);
+    p.push(
+      `offsite.bucket: "${input.bucket}" must be an S3 bucket name (3-63 lowercase letters, digits and dashes in dot-separated labels that start and end with a letter or digit; not an IP address, no xn-- prefix) ${fix}`,
+    );
   if (!BACKUP_PATTERNS.offsitePrefix.test(input.prefix))
     p.push(
       `offsite.prefix: "${input.prefix}" must be path segments without leading or trailing slash and without "." or ".." segments (the S3 client resolves them: test/../prod/postgres writes into prod/postgres), e.g. prod/${input.store} ${fix}`,
