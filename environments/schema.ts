@@ -257,26 +257,26 @@ const appRoute = z.strictObject({
     .optional(),
 });
 
+/** The secret's file name (under /run/secrets) and the *_FILE variable that points the service at it. */
+const secretFile = (example: string) => ({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: `must be a file name in snake_case of at most 63 characters, e.g. ${example}` }),
+  envVar: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]{0,58}_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE, at most 64 characters" }),
+});
+
 /** A secret file the service reads through <envVar> (a *_FILE variable): generated here, or a Terraform variable. */
 const appSecret = z.union(
   [
     z.strictObject({
-      name: z
-        .string()
-        .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "must be a file name in snake_case of at most 63 characters, e.g. session_secret" }),
-      envVar: z
-        .string()
-        .regex(/^[A-Z][A-Z0-9_]{0,58}_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE, at most 64 characters" }),
+      ...secretFile("session_secret"),
       /** Random letters and digits of this length, kept in state. */
       generate: z.strictObject({ length: z.int().min(24, { error: "must be at least 24" }).max(256, { error: "must be at most 256" }) }),
     }),
     z.strictObject({
-      name: z
-        .string()
-        .regex(/^[a-z][a-z0-9_]{0,62}$/, { error: "must be a file name in snake_case of at most 63 characters, e.g. discord_bot_token" }),
-      envVar: z
-        .string()
-        .regex(/^[A-Z][A-Z0-9_]{0,58}_FILE$/, { error: "must be an UPPER_SNAKE_CASE name ending in _FILE, at most 64 characters" }),
+      ...secretFile("discord_bot_token"),
       /** A sensitive Terraform variable (TF_VAR_<name> or a workspace variable) the operators set. */
       variable: z.strictObject({
         name: z
@@ -365,12 +365,10 @@ const offsite = z.strictObject({
   endpoint: z.string().regex(VARIABLE_PATTERNS.ENDPOINT_URL, {
     error: "must be the S3 endpoint URL with no path, e.g. https://s3.eu-central-1.amazonaws.com",
   }),
-  bucket: z
-    .string()
-    .regex(OFFSITE_PATTERNS.bucket, {
-      error:
-        "must be an existing S3 bucket name (3-63 lowercase letters, digits and dashes in dot-separated labels that start and end with a letter or digit; not an IP address, no xn-- prefix)",
-    }),
+  bucket: z.string().regex(OFFSITE_PATTERNS.bucket, {
+    error:
+      "must be an existing S3 bucket name (3-63 lowercase letters, digits and dashes in dot-separated labels that start and end with a letter or digit; not an IP address, no xn-- prefix)",
+  }),
   prefix: z
     .string()
     .regex(OFFSITE_PATTERNS.prefix, {
