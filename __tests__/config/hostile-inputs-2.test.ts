@@ -13,7 +13,7 @@ import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import { configWarnings, type EnvironmentConfig } from "../../environments/schema";
 import { PLATFORM_OUTPUTS, PLATFORM_VARIABLES } from "../../environments/topology-problems";
-import { loadProblems, mutatedConfig, mutatedProblems } from "../support/config-problems";
+import { loadProblems, mutatedConfig, mutatedProblems, problemAt } from "../support/config-problems";
 import { buildEnvironment } from "../support/stacks";
 
 const VALID: Record<EnvironmentName, EnvironmentConfig> = {
@@ -21,13 +21,6 @@ const VALID: Record<EnvironmentName, EnvironmentConfig> = {
   test: loadEnvironmentConfig("test", {}),
   prod: loadEnvironmentConfig("prod", {}),
 };
-
-/** The problem line starting with `key`, which must exist. */
-function problemAt(lines: readonly string[], key: string): string {
-  const line = lines.find((l) => l.startsWith(`${key}: `) || l.startsWith(`${key} (environment variable`));
-  expect(line, `no problem names ${key}:\n${lines.join("\n")}`).toBeDefined();
-  return line!;
-}
 
 /** A copy of the mini app's entry (no routes) under `name`, using `uses`. */
 const addService = (c: any, name: string, uses: string[], change: (svc: any) => void = () => {}) => {

@@ -39,7 +39,7 @@ import {
   splitPostgresSettings,
   synchronousStandbyNamesProblem,
 } from "../../constructs/postgres";
-import { configProblems, loadProblems, mutatedProblems } from "../support/config-problems";
+import { configProblems, loadProblems, mutatedProblems, problemAt } from "../support/config-problems";
 
 const OFFSITE = (env: "test" | "prod") => ({
   [`UPDATEIO_${env.toUpperCase()}_BACKUP_OFFSITE_ENDPOINT`]: "https://s3.example.com",
@@ -50,13 +50,6 @@ const VALID: Record<EnvironmentName, EnvironmentConfig> = {
   test: loadEnvironmentConfig("test", OFFSITE("test")),
   prod: loadEnvironmentConfig("prod", OFFSITE("prod")),
 };
-
-/** The problem line starting with `key`, which must exist. */
-function problemAt(lines: readonly string[], key: string): string {
-  const line = lines.find((l) => l.startsWith(`${key}: `) || l.startsWith(`${key} (environment variable`));
-  expect(line, `no problem names ${key}:\n${lines.join("\n")}`).toBeDefined();
-  return line!;
-}
 
 const setting = (name: string, value: string) => (c: any) => (c.postgres.settings = { ...c.postgres.settings, [name]: value });
 const prefix = (value: string) => (c: any) => (c.postgres.offsite.prefix = value);

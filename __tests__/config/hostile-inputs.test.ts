@@ -14,7 +14,7 @@ import { COMMITTED_RELEASES_FILE } from "../../environments/prod";
 import { CONNECTION_SECRET_NAMES, SERVICE_NAME_MAX, type EnvironmentConfig } from "../../environments/schema";
 import { hasUrlCredentials } from "../../constructs/contract";
 import { normalizePostgresSetting } from "../../constructs/postgres";
-import { configProblems, loadProblems, mutatedProblems } from "../support/config-problems";
+import { configProblems, loadProblems, mutatedProblems, problemAt } from "../support/config-problems";
 import { sharedEnvironment } from "../support/stacks";
 
 const VALID: Record<EnvironmentName, EnvironmentConfig> = {
@@ -24,13 +24,6 @@ const VALID: Record<EnvironmentName, EnvironmentConfig> = {
 };
 const TMP = mkdtempSync(join(tmpdir(), "hostile-inputs-"));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
-
-/** The problem line starting with `key`, which must exist (and nothing but ConfigErrors may be thrown). */
-function problemAt(lines: readonly string[], key: string): string {
-  const line = lines.find((l) => l.startsWith(`${key}: `) || l.startsWith(`${key} (environment variable`));
-  expect(line, `no problem names ${key}:\n${lines.join("\n")}`).toBeDefined();
-  return line!;
-}
 
 /** `JSON.parse` keeps "__proto__" as an own key (an object literal would set the prototype instead). */
 const withProtoKey = (record: Record<string, unknown>, value: unknown): Record<string, unknown> =>

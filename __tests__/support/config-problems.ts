@@ -1,4 +1,5 @@
 /** The problems a configuration check reports, for tests that assert what is refused and why. */
+import { expect } from "vitest";
 import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 
 /** The ConfigError's problems from fn; empty when fn accepts. Any other error is rethrown. */
@@ -34,4 +35,11 @@ export function mutatedConfig(base: unknown, mutate: (c: any) => void): unknown 
 /** Problems of `base` (a valid config of `env`) after `mutate` changed a copy of it. */
 export function mutatedProblems(env: EnvironmentName, base: unknown, mutate: (c: any) => void): string[] {
   return configProblems(() => validateEnvironmentConfig(mutatedConfig(base, mutate), env));
+}
+
+/** The problem line that names `key` (a key path, or a variable "KEY (environment variable)"), which must exist. */
+export function problemAt(lines: readonly string[], key: string): string {
+  const line = lines.find((l) => l.startsWith(`${key}: `) || l.startsWith(`${key} (environment variable`));
+  expect(line, `no problem names ${key}:\n${lines.join("\n")}`).toBeDefined();
+  return line!;
 }
