@@ -49,6 +49,7 @@ export const POLICY_RULE_IDS = [
   "no-extra-hosts",
   "no-docker-socket",
   "no-host-paths",
+  "host-binds-confined",
   "no-volumes-from",
   "plain-volumes",
   "published-ports",

@@ -44,14 +44,15 @@ function answeringWorkloads(json: TerraformJson): Map<string, Map<Record<string,
   return index;
 }
 
-const BUILTIN_NETWORK_MODES = ["none", "bridge", "default"];
+/** "bridge" and "default" are Docker's default bridge: shared by every container on the host that joins no network of its own. */
+const DEFAULT_BRIDGE_MODES = ["bridge", "default"];
 
 export const declaredNetworks: PolicyRule = {
   id: "declared-networks",
   level: "error",
   title: "Containers and services join only networks declared in this stack, and answer only to their own names there",
-  why: "a network created outside Terraform (a macvlan on the host's LAN, another project's network) is checked by no rule of this policy, and joining it bypasses the internal networks the design relies on; a workload that takes another one's alias (or name) on a network gets a share of its connections (Docker's DNS answers with both), e.g. the database's clients and the passwords they send",
-  fix: 'attach to docker_network resources of this stack by reference (`${docker_network.<x>.name}` for containers, `.id` for services); leave network_mode unset (or "none"); share a network alias only between replicas of one image.',
+  why: "a network created outside Terraform (a macvlan on the host's LAN, another project's network) is checked by no rule of this policy, and so is Docker's default bridge (every container on the host that joins no network of its own), and joining one bypasses the internal networks the design relies on; a workload that takes another one's alias (or name) on a network gets a share of its connections (Docker's DNS answers with both), e.g. the database's clients and the passwords they send",
+  fix: 'attach to docker_network resources of this stack by reference (`${docker_network.<x>.name}` for containers, `.id` for services); leave network_mode unset (or "none"), and give a container that needs no network network_mode "none" (with neither, it lands on the default bridge of the engine); share a network alias only between replicas of one image.',
   appliesTo: WORKLOADS,
   check: onWorkload((w, ctx) => {
     const problems: string[] = [];
@@ -79,12 +80,25 @@ export const declaredNetworks: PolicyRule = {
           );
       }
     }
-    if (w.kind === "container" && typeof w.resource.network_mode === "string" && !isExpression(w.resource.network_mode)) {
-      const mode = w.resource.network_mode.trim();
-      const m = mode.toLowerCase();
-      if (!BUILTIN_NETWORK_MODES.includes(m) && m !== "host" && !m.startsWith("container:") && !names.has(mode)) {
+    if (w.kind === "container") {
+      const raw = w.resource.network_mode;
+      const mode = typeof raw === "string" && !isExpression(raw) ? raw.trim() : undefined;
+      const m = mode?.toLowerCase();
+      // The provider leaves the default bridge only to join networks_advanced; without them it stays.
+      if (attachments(w).length === 0 && (raw === undefined || raw === null || m === "" || DEFAULT_BRIDGE_MODES.includes(m ?? "")))
+        problems.push(
+          `${w.name} joins no network of this stack (network_mode = ${raw === undefined ? "unset" : JSON.stringify(raw)}), so it lands on Docker's default bridge with every other such container on the host`,
+        );
+      else if (
+        mode !== undefined &&
+        m !== undefined &&
+        m !== "none" &&
+        !DEFAULT_BRIDGE_MODES.includes(m) &&
+        m !== "host" &&
+        !m.startsWith("container:") &&
+        !names.has(mode)
+      )
         problems.push(`${w.name} sets network_mode ${JSON.stringify(mode)}, a network this stack does not declare`);
-      }
     }
     return problems;
   }),

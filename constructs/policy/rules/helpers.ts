@@ -260,3 +260,21 @@ export function dynamicBlocks(resource: Record<string, unknown>, what: string): 
   if (typeof dyn !== "object" || dyn === null) return [];
   return Object.keys(dyn).map((n) => `${what} builds ${n} with a dynamic block, which the policy cannot check at synth time`);
 }
+
+/**
+ * `["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:<port>/<path>"]`: a probe of the
+ * workload's own HTTP endpoint, and nothing else (no shell, no other host).
+ */
+export function isLocalProbe(test: unknown): boolean {
+  if (!Array.isArray(test) || test.length !== 6) return false;
+  const [cmd, wget, q, o, sink, url] = test as unknown[];
+  return (
+    cmd === "CMD" &&
+    wget === "wget" &&
+    q === "-q" &&
+    o === "-O" &&
+    sink === "/dev/null" &&
+    typeof url === "string" &&
+    /^http:\/\/127\.0\.0\.1:\d{1,5}\/[A-Za-z0-9_/.-]*$/.test(url)
+  );
+}

@@ -26,6 +26,7 @@ import { dataInternalNetworks } from "./data-internal-networks";
 import { declaredNetworks } from "./declared-networks";
 import { defaultRuntime } from "./default-runtime";
 import { healthcheck } from "./healthcheck";
+import { hostBindsConfined } from "./host-binds-confined";
 import { imageDigest } from "./image-digest";
 import { knownResourceTypes } from "./known-resource-types";
 import { logRotation } from "./log-rotation";
@@ -99,6 +100,7 @@ export const RULES: readonly PolicyRule[] = Object.freeze([
   // What it mounts.
   noDockerSocket,
   noHostPaths,
+  hostBindsConfined,
   noVolumesFrom,
   plainVolumes,
   // What it exposes and joins (network-by-id is a warning: a name works, it is only fragile).
@@ -153,6 +155,7 @@ export {
   declaredNetworks,
   defaultRuntime,
   healthcheck,
+  hostBindsConfined,
   imageDigest,
   knownResourceTypes,
   logRotation,

@@ -1,3 +1,4 @@
+import { isMetaKey } from "../expressions";
 import { blockKeyProblems, blockLabels, blocks, describe, isRecord } from "../json";
 import type { PolicyRule, TerraformJson } from "../types";
 
@@ -18,6 +19,14 @@ export const ALLOWED_RESOURCE_TYPES = [
 ];
 
 export const ALLOWED_DATA_SOURCES = ["docker_network", "docker_image", "docker_registry_image", "docker_registry_image_manifests"];
+
+/**
+ * What a data source may set besides meta-arguments: the name it looks up. The registry ones also
+ * take insecure_skip_verify, which sends the provider's registry login for that address over TLS
+ * that is not verified (anyone on the path reads it), and auth_config, a login written into the
+ * JSON and sent to an address of its choosing; an id is never needed.
+ */
+const ALLOWED_DATA_SOURCE_KEYS: readonly string[] = ["name"];
 
 /**
  * The top-level keys a stack may have ("//" is cdktf's metadata). Anything else is refused, not only
@@ -176,15 +185,17 @@ export const knownResourceTypes: PolicyRule = {
   id: "known-resource-types",
   level: "error",
   title: "Only resource and data source types the policy knows",
-  why: "a docker_plugin runs with the privileges it asks for on the host, docker_buildx_builder/docker_registry_image/docker_tag build and push images outside review, other providers' resources and data sources (null_resource, external, local_file ...) run or read anything, and top-level blocks other than resources and data sources (a module, a check with its own data sources, import/moved/removed) bring in configuration no rule sees; a provider runs on the machine that applies, so its settings (ssh_opts, cert_path, a registry config file) and its source are part of what is checked",
-  fix: `use only ${ALLOWED_RESOURCE_TYPES.join(", ")} (data sources: ${ALLOWED_DATA_SOURCES.join(", ")}), and at the top of the stack only ${ALLOWED_STACK_KEYS.filter((k) => k !== "//").join(", ")}, with resources and data sources written as objects (type, then name, then body); write a module's resources in the stack instead; configure only the docker provider (host, registry_auth with address, username and password) and random, from ${Object.values(PROVIDER_SOURCES).join(" and ")} at exact versions; a new type, block or provider setting needs rules first.`,
+  why: "a docker_plugin runs with the privileges it asks for on the host, docker_buildx_builder/docker_registry_image/docker_tag build and push images outside review, other providers' resources and data sources (null_resource, external, local_file ...) run or read anything, and a data source's insecure_skip_verify or auth_config sends a registry login where anyone on the path can read it, top-level blocks other than resources and data sources (a module, a check with its own data sources, import/moved/removed) bring in configuration no rule sees; a provider runs on the machine that applies, so its settings (ssh_opts, cert_path, a registry config file) and its source are part of what is checked",
+  fix: `use only ${ALLOWED_RESOURCE_TYPES.join(", ")} (data sources: ${ALLOWED_DATA_SOURCES.join(", ")}, setting only ${ALLOWED_DATA_SOURCE_KEYS.join(", ")}), and at the top of the stack only ${ALLOWED_STACK_KEYS.filter((k) => k !== "//").join(", ")}, with resources and data sources written as objects (type, then name, then body); write a module's resources in the stack instead; configure only the docker provider (host, registry_auth with address, username and password) and random, from ${Object.values(PROVIDER_SOURCES).join(" and ")} at exact versions; a new type, block or provider setting needs rules first.`,
   appliesTo: "*",
   check(resource, _ctx, resourceType) {
     if (resourceType.startsWith("data.")) {
       const t = resourceType.slice("data.".length);
-      return ALLOWED_DATA_SOURCES.includes(t)
-        ? []
-        : [`data source ${t}${typeof resource.name === "string" ? ` "${resource.name}"` : ""} is of a type the policy does not know`];
+      const what = `data source ${t}${typeof resource.name === "string" ? ` "${resource.name}"` : ""}`;
+      if (!ALLOWED_DATA_SOURCES.includes(t)) return [`${what} is of a type the policy does not know`];
+      return Object.keys(resource)
+        .filter((k) => !isMetaKey(k) && !ALLOWED_DATA_SOURCE_KEYS.includes(k))
+        .map((k) => `${what} sets ${k}, which the policy does not allow on a data source (only ${ALLOWED_DATA_SOURCE_KEYS.join(", ")})`);
     }
     return ALLOWED_RESOURCE_TYPES.includes(resourceType)
       ? []

@@ -4,7 +4,7 @@ import { blocks, isExpression } from "../json";
 import { exposesDockerSocket, isSocketPath, normalizeHostPath } from "../normalize";
 import type { PolicyRule } from "../types";
 import type { Workload } from "../workload";
-import { bindsOf, envEntries, isSocketProxy, MOUNTING } from "./helpers";
+import { bindsOf, envEntries, isLocalProbe, isSocketProxy, MOUNTING } from "./helpers";
 
 /**
  * What the proxy's environment may turn on (any value but "0" turns a variable on: the image tests
@@ -112,26 +112,11 @@ function proxyConfigProblems(w: Workload): string[] {
   );
   // A healthcheck runs in the proxy, next to the unfiltered socket: only the probe of its own API.
   const test = blocks(w.resource.healthcheck)[0]?.test;
-  if (test !== undefined && !isProxyProbe(test))
+  if (test !== undefined && !isLocalProbe(test))
     problems.push(
       `${who} has healthcheck.test ${shorten(JSON.stringify(test))}, a command run next to the unfiltered socket: use ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:<port>/_ping"]`,
     );
   return problems;
-}
-
-/** `["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2375/_ping"]`: a probe of the proxy's own API, nothing else. */
-function isProxyProbe(test: unknown): boolean {
-  if (!Array.isArray(test) || test.length !== 6) return false;
-  const [cmd, wget, q, o, sink, url] = test as unknown[];
-  return (
-    cmd === "CMD" &&
-    wget === "wget" &&
-    q === "-q" &&
-    o === "-O" &&
-    sink === "/dev/null" &&
-    typeof url === "string" &&
-    /^http:\/\/127\.0\.0\.1:\d{1,5}\/[A-Za-z0-9_/.-]*$/.test(url)
-  );
 }
 
 export const noDockerSocket: PolicyRule = {

@@ -1,5 +1,5 @@
 import { hasUrlCredentials, isSecretEnvName } from "../../contract/index";
-import { block, isExpression } from "../json";
+import { block, blocks, isExpression } from "../json";
 import type { PolicyRule } from "../types";
 import { envEntries, onWorkload, WORKLOADS } from "./helpers";
 
@@ -9,8 +9,8 @@ export const noSecretLiteralEnv: PolicyRule = {
   id: "no-secret-literal-env",
   level: "error",
   title: "No secrets in environment variables (or registry passwords in the JSON)",
-  why: "env vars show up in `docker inspect`, in crash dumps and in child processes, and literal ones also land in the synthesized JSON",
-  fix: "deliver the secret as a file (a seed-filled volume for containers, a docker_secret for services) and pass its path in a *_FILE variable; build connection URLs inside the service.",
+  why: "env vars show up in `docker inspect`, in crash dumps and in child processes, and literal ones also land in the synthesized JSON; a service's auth block is a registry login that Swarm sends to whatever registry the service's image names, so a variable's password goes wherever the image says",
+  fix: "deliver the secret as a file (a seed-filled volume for containers, a docker_secret for services) and pass its path in a *_FILE variable; build connection URLs inside the service; Swarm services log in to their registry through the provider's registry_auth, never a service `auth` block.",
   appliesTo: WORKLOADS,
   check: onWorkload((w) => {
     const problems: string[] = [];
@@ -28,6 +28,11 @@ export const noSecretLiteralEnv: PolicyRule = {
       const password = block(w.resource.auth).password;
       if (typeof password === "string" && password !== "" && !isExpression(password))
         problems.push(`${w.name} writes a registry password into auth.password`);
+      // The nodes send this login to whatever registry the image names, not to server_address.
+      else if (blocks(w.resource.auth).some((a) => Object.keys(a).length > 0))
+        problems.push(
+          `${w.name} sets auth, a registry login the Swarm nodes send to the registry its image names (whichever that is): log in through the provider's registry_auth`,
+        );
     }
     return problems;
   }),

@@ -48,11 +48,13 @@ function containerPorts(w: Workload, ctx: RuleContext): string[] {
   }
   if (!edge) {
     for (const p of fields) {
-      const ip = typeof p.ip === "string" ? p.ip.trim() : undefined;
+      // Exactly as written: the engine reads the address with net.ParseIP, which gives nothing for
+      // " 127.0.0.1", and a binding without an address is published on 0.0.0.0.
+      const ip = typeof p.ip === "string" ? p.ip : undefined;
       if (!ip || !LOOPBACK.includes(ip)) {
         const why = label === "edge" ? ` and ${notEdge}` : "";
         problems.push(
-          `${w.name} publishes port ${p.internal}${p.external !== undefined ? ` as ${p.external}` : ""} on ${ip ?? "all interfaces (ip unset = 0.0.0.0)"}${why}`,
+          `${w.name} publishes port ${p.internal}${p.external !== undefined ? ` as ${p.external}` : ""} on ${ip === undefined ? "all interfaces (ip unset = 0.0.0.0)" : JSON.stringify(ip)}${why}`,
         );
       }
     }
