@@ -6,7 +6,7 @@ import { HardenedService, type HardenedServiceProps } from "../../constructs/kit
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
-import { suppressionsOf } from "../../constructs/policy/policy-aspect";
+import { evaluatePolicy, suppressionsOf } from "../../constructs/policy/policy-aspect";
 import { serviceProps, WORKER_IMAGE } from "../support/construct-kit-service";
 import { containersOf, resourceKey, testOutdir, testStack, type Json } from "../support/test-stack";
 
@@ -359,6 +359,18 @@ describe("HardenedService: seed container for secrets and config files", () => {
     expect(seed.labels).toContainEqual({ label: "io.updateio.component", value: "seed" });
     expect(seed.networks_advanced).toBeUndefined();
     expect(svc.seed).toBeDefined();
+  });
+
+  it("carries no suppression: read-only-rootfs exempts it only while it never starts", () => {
+    expect(suppressionsOf(svc.seed!)).toEqual([]);
+    // Started by an override, its writable rootfs is a finding like any container's.
+    const g = fixture();
+    const started = service(g, { secrets: [{ name: "api_token", value: new GeneratedSecret(g.stack, "t").value }] });
+    started.seed!.addOverride("start", true);
+    const findings = evaluatePolicy(g.stack, { environment: "dev" }).filter((x) => x.ruleId === "read-only-rootfs");
+    expect(findings.map((x) => [x.severity, x.suppressed, x.message.split(" — ")[0]])).toEqual([
+      ["error", undefined, '[read-only-rootfs] container "dev-worker-seed" has a writable root filesystem (read_only not true)'],
+    ]);
   });
 
   it("uploads secrets to /run/secrets/<name> and config files to their directories", () => {

@@ -324,11 +324,7 @@ describe("LokiStack with Promtail", () => {
       { name: ref("docker_network", "dev-logs-push"), aliases: ["promtail"] },
       { name: ref("docker_network", "dev-docker-api"), aliases: ["promtail"] },
     ]);
-    // Besides the kit's own exemption of the never-started seed (uploads need a writable rootfs).
-    expect(suppressionsOf(logs.shipper).map((s) => [s.constructPath, s.ruleId])).toEqual([
-      ["dev/logs/shipper", "non-root"],
-      ["dev/logs/shipper/seed", "read-only-rootfs"],
-    ]);
+    expect(suppressionsOf(logs.shipper).map((s) => [s.constructPath, s.ruleId])).toEqual([["dev/logs/shipper", "non-root"]]);
   });
 
   it("keeps positions on the <env>-promtail-data volume, not tmpfs", () => {
@@ -382,8 +378,8 @@ describe("LokiStack policy (prod)", () => {
       // socket itself): no suppression hides that rule, so a read-write or directory bind would fail.
       expect(findings.filter((f) => f.ruleId === "no-docker-socket")).toEqual([]);
       expect(suppressionsOf(stack).some((s) => s.ruleId === "no-docker-socket")).toBe(false);
-      // Loki needs none: only the kit's exemption of its never-started config seed.
-      expect(suppressionsOf(logs.loki).map((s) => [s.constructPath, s.ruleId])).toEqual([["prod/logs/loki/seed", "read-only-rootfs"]]);
+      // Loki needs none, nor does its never-started config seed (read-only-rootfs exempts seeds).
+      expect(suppressionsOf(logs.loki).map((s) => [s.constructPath, s.ruleId])).toEqual([]);
     });
   }
 

@@ -88,7 +88,9 @@ export class ContainerRuntime implements ServiceRuntime {
         })),
       ),
     ];
-    const seed = new Container(scope, "seed", {
+    // Its rootfs stays writable (Docker accepts uploads only then): read-only-rootfs exempts a
+    // never-started seed by itself, so no suppression, which would also cover it once started.
+    return new Container(scope, "seed", {
       name: `${spec.environment}-${spec.service}-seed`,
       image: spec.image.imageId,
       ...SEED_CONTAINER_SETTINGS,
@@ -96,13 +98,6 @@ export class ContainerRuntime implements ServiceRuntime {
       volumes: mounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: false })),
       upload: uploads,
     });
-    PolicySuppressions.addResourceSuppressions(seed, [
-      {
-        id: "read-only-rootfs",
-        reason: "seed container never starts; Docker accepts uploads only into a container whose rootfs is writable",
-      },
-    ]);
-    return seed;
   }
 
   /**
