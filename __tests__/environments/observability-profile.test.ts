@@ -114,7 +114,7 @@ describe("dev's observability profile", () => {
     for (const n of metricsNets) expect(nets.full, n).toContain(n);
     for (const n of metricsNets) expect(nets.logs, n).not.toContain(n);
     // The data tier follows: no Redis monitor user below full, no Grafana network to Postgres with off.
-    const acl = (p: ObservabilityProfile) => uploadedFile(dev(p).json, "/run/secrets/users_acl")!;
+    const acl = (p: ObservabilityProfile) => uploadedFile(dev(p).json, "/usr/local/etc/redis-acl/users.acl")!;
     expect(acl("full")).toMatch(/^user monitor on /m);
     expect(acl("logs")).not.toMatch(/^user monitor /m);
     for (const n of ["dev-logs-push", "dev-logs-query", "dev-docker-api", "dev-edge-grafana", "dev-postgres-grafana"]) {

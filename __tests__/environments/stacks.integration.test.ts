@@ -159,6 +159,7 @@ const HA_RUNNING = [
   "postgres-backup",
   "postgres-reload",
   "postgres-restore-drill",
+  "redis-acl-reload",
   ...HA_DATA,
   ...O11Y,
   ...HA_EXPORTERS,
@@ -183,6 +184,7 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     "postgres-restore-drill",
     "rabbitmq",
     "redis",
+    "redis-acl-reload",
     "telegram-bot",
     ...O11Y,
   ].map((s) => `dev-${s}`),
@@ -197,8 +199,19 @@ const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
 // The mini app has no secret and no file, so no seed; every data node has its own. The socket proxy,
 // cAdvisor and node-exporter take neither secrets nor files. Swarm services take docker_secrets instead.
 const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
-// postgres-settings: the reloadable settings file (no container is replaced with it); postgres-reload: its job's files.
-const CORE_SEEDS = ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", "postgres-restore-drill", "postgres-settings"];
+// postgres-settings and redis-acl: files that change under running servers (no container is replaced
+// with them); postgres-reload and redis-acl-reload: their jobs' files.
+const CORE_SEEDS = [
+  "api-migrate",
+  "edge",
+  "postgres",
+  "postgres-backup",
+  "postgres-reload",
+  "postgres-restore-drill",
+  "postgres-settings",
+  "redis-acl",
+  "redis-acl-reload",
+];
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
 const HA_SEEDS = [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
@@ -344,6 +357,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
           "rabbitmq_erlang-cookie_password",
           "rabbitmq_password",
           "rabbitmq_telegram-bot-password",
+          "redis_acl-reload-password",
           "redis_api-password",
           "redis_discord-bot-password",
           "redis_healthcheck-password",
@@ -528,13 +542,21 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
       expect(count).toBeGreaterThan(20);
     });
 
-    it("secret references appear only in files under /run/secrets", () => {
+    it("secret references appear only in files under /run/secrets (elsewhere only their SHA-256: the Redis ACL file)", () => {
+      const HASHED = /\$\{sha256\(random_password\.[A-Za-z0-9_-]+\.result\)\}/g;
       const carriers = seeds(json()).flatMap((s) =>
         s.upload
-          .filter((u: Json) => !u.file.startsWith("/run/secrets/") && /random_password|\$\{var\./.test(u.content))
+          .filter((u: Json) => !u.file.startsWith("/run/secrets/") && /random_password|\$\{var\./.test(u.content.replace(HASHED, "")))
           .map((u: Json) => u.file),
       );
       expect(carriers).toEqual([]);
+      const hashed = seeds(json()).flatMap((s) =>
+        s.upload.filter((u: Json) => u.content.search(HASHED) >= 0).map((u: Json) => `${s.name}:${u.file}`),
+      );
+      expect(hashed.sort()).toEqual([
+        `${env}-redis-acl-reload-seed:/etc/redis-acl-reload/expected.acl`,
+        `${env}-redis-acl-seed:/usr/local/etc/redis-acl/users.acl`,
+      ]);
     });
 
     it("contains no literal that looks like a generated password anywhere in the JSON", () => {

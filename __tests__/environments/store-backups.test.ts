@@ -12,6 +12,9 @@ import { REDIS_BACKUP_ACL } from "../../constructs/redis/renderers/redis-backup"
 import { loadEnvironmentConfig } from "../../environments/load";
 import { sharedEnvironment, synthEnvironment, uploadedFile, type TerraformJson } from "../support/stacks";
 
+/** RedisCache's ACL file, in its live config volume. */
+const REDIS_ACL_FILE = "/usr/local/etc/redis-acl/users.acl";
+
 type Json = Record<string, any>;
 const OUT = mkdtempSync(join(tmpdir(), "store-backups-env-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -86,17 +89,17 @@ describe.each(["test", "prod"] as const)("%s: store backups", (env) => {
   });
 
   it("Redis: the backup user is in the ACL file of every data node, with its own generated password", () => {
-    const acl = uploadedFile(json(), "/run/secrets/users_acl")!;
+    const acl = uploadedFile(json(), REDIS_ACL_FILE)!;
     const line = acl.split("\n").find((l) => l.startsWith("user backup "));
-    expect(line).toMatch(/^user backup on >\$\{random_password\.redis_backup-password_[0-9A-F]{8}\.result\} /);
+    expect(line).toMatch(/^user backup on #\$\{sha256\(random_password\.redis_backup-password_[0-9A-F]{8}\.result\)\} /);
     expect(line!.endsWith(` ${REDIS_BACKUP_ACL}`)).toBe(true);
-    const seeds = containers(json()).filter((c) => /-redis(-replica-\d+)?-seed$/.test(c.name));
-    expect(seeds.length).toBe(2);
-    for (const seed of seeds)
-      expect((seed.upload as Json[]).find((u) => u.file === "/run/secrets/users_acl")!.content).toContain("user backup on");
+    // One file, in the volume every data node mounts.
+    const nodes = containers(json()).filter((c) => /-redis(-replica-\d+)?$/.test(c.name));
+    expect(nodes.length).toBe(2);
+    for (const node of nodes) expect((node.volumes as Json[]).map((v) => v.container_path)).toContain("/usr/local/etc/redis-acl");
     const job = containerNamed(json(), `${env}-redis-backup-seed`)!;
-    const password = (job.upload as Json[]).find((u) => u.file === "/run/secrets/redis_backup_password")!.content;
-    expect(acl).toContain(`>${password} `);
+    const password = (job.upload as Json[]).find((u) => u.file === "/run/secrets/redis_backup_password")!.content as string;
+    expect(acl).toContain(`#\${sha256(${password.slice(2, -1)})} `);
   });
 
   it("Grafana and the edge: their data volume read-only, a pinned image, started after their server", () => {
@@ -156,7 +159,7 @@ describe("dev: store backups are off", () => {
       expect(containerNamed(json, `dev-${st}-backup`)).toBeUndefined();
       expect(Object.values(json.resource.docker_volume as Json).map((v) => v.name)).not.toContain(`dev-${st}-backups`);
     }
-    expect(uploadedFile(json, "/run/secrets/users_acl")).not.toContain("user backup");
+    expect(uploadedFile(json, REDIS_ACL_FILE)).not.toContain("user backup");
     // node-exporter runs with observability.profile "full" only (dev's default is "logs").
     const ne = containerNamed(synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }, OUT).json, "dev-node-exporter")!;
     expect((ne.command as string[]).filter((a) => a.startsWith("--collector.textfile.directory="))).toEqual([

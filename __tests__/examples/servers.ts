@@ -80,7 +80,8 @@ export class RedisSet {
       mkdirSync(d, { recursive: true });
       const acl = join(d, "users_acl");
       const repl = join(d, "redis_replication_conf");
-      writeFileSync(acl, upload(json, seed, "/run/secrets/users_acl"));
+      // One ACL file for every data node (the acl seed's live volume); a copy each, as each mounts it.
+      writeFileSync(acl, upload(json, `${env}-redis-acl-seed`, "/usr/local/etc/redis-acl/users.acl"));
       writeFileSync(repl, upload(json, seed, "/run/secrets/redis_replication_conf"));
       const conf = upload(json, seed, "/usr/local/etc/redis/redis.conf")
         .replace(/^port 6379$/m, `port ${port}`)

@@ -40,6 +40,8 @@ function expression(json: TerraformJson, expr: string, whole: string): string {
   if (m) return testPassword(m[1]!);
   m = /^urlencode\(random_password\.([A-Za-z0-9_-]+)\.result\)$/.exec(expr);
   if (m) return encodeURIComponent(testPassword(m[1]!));
+  m = /^sha256\(random_password\.([A-Za-z0-9_-]+)\.result\)$/.exec(expr);
+  if (m) return createHash("sha256").update(testPassword(m[1]!)).digest("hex");
   m = /^var\.([a-z_]+)$/.exec(expr);
   if (m) return `test-value-of-${m[1]}`;
   m = /^local\.([A-Za-z0-9_-]+)$/.exec(expr);

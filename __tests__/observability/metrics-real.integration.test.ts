@@ -124,9 +124,16 @@ const flagArgs = (flags: readonly [string, string | undefined][]) => flags.map((
  * Terraform expression is left: a file we hand to a server must be fully resolved.
  */
 function resolveTerraform(content: string): string {
-  const replaced = content.replace(/(?<!\$)\$\{random_password\.([A-Za-z0-9_-]+)\.result\}/g, (_, id: string) => testPassword(id));
+  const replaced = content
+    .replace(/(?<!\$)\$\{random_password\.([A-Za-z0-9_-]+)\.result\}/g, (_, id: string) => testPassword(id))
+    .replace(/(?<!\$)\$\{sha256\(random_password\.([A-Za-z0-9_-]+)\.result\)\}/g, (_, id: string) =>
+      createHash("sha256").update(testPassword(id)).digest("hex"),
+    );
   const left = /(?<!\$)\$\{[^}]*\}/.exec(replaced);
-  if (left) throw new Error(`unresolved Terraform expression ${left[0]} (only random_password results are replaced by test passwords)`);
+  if (left)
+    throw new Error(
+      `unresolved Terraform expression ${left[0]} (only random_password results and their sha256 are replaced by test values)`,
+    );
   return replaced.replace(/\$\$\{/g, "${");
 }
 
@@ -520,7 +527,7 @@ function redisBytes(value: string): number {
  * `redis-server <conf>`), then redis_exporter with its container's env.
  *
  * Rewritten in redis.conf: `bind * -::*` → `bind 127.0.0.1`, `port 6379` → a free port,
- * `aclfile /run/secrets/users_acl` → the temp copy, `dir /data` → the temp dir. In the exporter's
+ * `aclfile /usr/local/etc/redis-acl/users.acl` (the acl seed's file) → the temp copy, `dir /data` → the temp dir. In the exporter's
  * env: REDIS_ADDR redis://redis:6379 → redis://127.0.0.1:<port> (and the same key in the password
  * map, which redis_exporter looks up by the exact address), REDIS_PASSWORD_FILE → a temp copy of the
  * uploaded map, the listen address → 127.0.0.1:<free port>. redis-server runs as the current user.
@@ -528,6 +535,7 @@ function redisBytes(value: string): number {
 async function startRedisWithExporter(): Promise<RedisFixture> {
   const redis = container("redis");
   const redisSeed = container("redis-seed");
+  const aclSeed = container("redis-acl-seed");
   const exporterC = container("redis-exporter");
   const exporterSeed = container("redis-exporter-seed");
   const dir = tempDir("updateio-redis-metrics-");
@@ -541,11 +549,11 @@ async function startRedisWithExporter(): Promise<RedisFixture> {
     expect(command[0]).toBe("redis-server");
     const confUpload = command[1]!;
     const redisPort = await freePort();
-    const aclPath = writeUpload(join(dir, "users_acl"), resolveTerraform(uploadOf(redisSeed, "/run/secrets/users_acl")));
+    const aclPath = writeUpload(join(dir, "users_acl"), resolveTerraform(uploadOf(aclSeed, "/usr/local/etc/redis-acl/users.acl")));
     const rewrites: Record<string, { from: RegExp; to: string }> = {
       bind: { from: /^bind .*$/m, to: "bind 127.0.0.1" },
       port: { from: /^port 6379$/m, to: `port ${redisPort}` },
-      aclfile: { from: /^aclfile \/run\/secrets\/users_acl$/m, to: `aclfile ${aclPath}` },
+      aclfile: { from: /^aclfile \/usr\/local\/etc\/redis-acl\/users\.acl$/m, to: `aclfile ${aclPath}` },
       dir: { from: /^dir \/data$/m, to: `dir ${dir}` },
     };
     let conf = resolveTerraform(uploadOf(redisSeed, confUpload));

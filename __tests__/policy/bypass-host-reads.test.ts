@@ -27,14 +27,14 @@ function withValues(f: Fixture) {
 const upload = (content: string) => set("upload", [{ file: "/etc/app/app.env", content }]);
 
 describe("uploaded file contents", () => {
-  it("our forms pass: literal text with generated passwords, urlencode() of one, variables, locals and escaped shell", () => {
+  it("our forms pass: literal text with generated passwords, urlencode() or sha256() of one, variables, locals and escaped shell", () => {
     const f = fixture("prod");
     const v = withValues(f);
     container(f, {
       upload: [
         {
           file: "/etc/app/app.env",
-          content: `PASSWORD=${v.password.result}\nURL=${v.url.asString}\nENCODED=${Fn.urlencode(v.password.result)}\nTOKEN=${v.token.stringValue}\n`,
+          content: `PASSWORD=${v.password.result}\nURL=${v.url.asString}\nENCODED=${Fn.urlencode(v.password.result)}\nTOKEN=${v.token.stringValue}\nHASH=${Fn.sha256(v.password.result)}\n`,
         },
         { file: "/etc/app/run.sh", content: ': "$${BACKUP_ROOT:=/backups}"\necho "%%{not a directive}"\n' },
       ],
@@ -53,6 +53,9 @@ describe("uploaded file contents", () => {
     ["an undeclared variable", "${var.nope}"],
     ["a prototype name as a variable", "${var.__proto__}"],
     ["a generated value wrapped in another function", "${upper(random_password.db-password.result)}"],
+    ["sha256() of a file of the applier", '${sha256(file("/etc/shadow"))}'],
+    ["sha256() of an undeclared password", "${sha256(random_password.nope.result)}"],
+    ["sha256() of a variable (only generated passwords are hashed)", "${sha256(var.bot_token)}"],
     ["a strip marker", "${~ var.bot_token ~}"],
     ["an interpolation that never closes", "TOKEN=${var.bot_token"],
     ["a brace inside the interpolation", '${var.bot_token}${{a = file("/etc/passwd")}.a}'],

@@ -22,6 +22,10 @@ function build(overrides: Partial<RedisCacheProps> = {}, later?: (redis: RedisCa
 describe("RedisCache", () => {
   const { redis, stack, text, json, server, seed, key, ref } = build({ apps: ["api"] }, (r) => r.addApp("discord-bot"));
   const upload = (file: string): string => seed.upload.find((u: Json) => u.file === file)!.content;
+  const aclSeed = (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === "dev-redis-acl-seed")!;
+  const acl = aclSeed.upload.find((u: Json) => u.file === "/usr/local/etc/redis-acl/users.acl")!.content as string;
+  /** `#${sha256(random_password.<id>.result)}`: the file holds hashes, never a password. */
+  const HASHED = String.raw`#\$\{sha256\(random_password\.([^.}]+)\.result\)\}`;
 
   it("drops every privilege, publishes no port, and bounds its logs and shutdown", () => {
     expect(server).toMatchObject({
@@ -36,11 +40,13 @@ describe("RedisCache", () => {
     });
     expect(server.image).toBe(`\${docker_image.${key("docker_image", REDIS_IMAGE)}.image_id}`);
     expect(json.resource.docker_image[key("docker_image", REDIS_IMAGE)]).toEqual({ name: REDIS_IMAGE, keep_locally: true });
-    // a new seed (new config or secrets) replaces the server, after the secrets have been handed to redis
+    // a new seed (new config or secrets) replaces the server, after the secrets have been handed to
+    // redis; a new ACL file (its own seed) does not: the acl-reload job loads it
     expect(server.lifecycle.replace_triggered_by).toEqual([`docker_container.${key("docker_container", "dev-redis-seed")}`]);
     expect(server.depends_on).toEqual([
       `docker_container.${key("docker_container", "dev-redis-seed")}`,
       `docker_container.${key("docker_container", "dev-redis-secrets-owner")}`,
+      `docker_container.${key("docker_container", "dev-redis-acl-seed")}`,
     ]);
   });
 
@@ -59,13 +65,14 @@ describe("RedisCache", () => {
   });
 
   it("denies each app user admin and destructive commands, and writes secrets 0400", () => {
-    const acl = upload("/run/secrets/users_acl");
     for (const app of ["api", "discord-bot"])
       expect(acl).toMatch(
-        new RegExp(`^user ${app} on >\\S+ ~\\* &\\* \\+@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore$`, "m"),
+        new RegExp(`^user ${app} on ${HASHED} ~\\* &\\* \\+@all -@admin -flushall -flushdb -swapdb -debug -migrate -restore$`, "m"),
       );
-    for (const file of ["/run/secrets/users_acl", "/run/secrets/redis_healthcheck_password"])
-      expect(seed.upload.find((u: Json) => u.file === file).permissions).toBe("0400");
+    expect(seed.upload.find((u: Json) => u.file === "/run/secrets/redis_healthcheck_password").permissions).toBe("0400");
+    expect(seed.upload.map((u: Json) => u.file)).not.toContain("/run/secrets/users_acl");
+    // The ACL file is a plain config file: every password in it is hashed.
+    expect(acl.replace(new RegExp(HASHED, "g"), "#HASH")).not.toContain("random_password");
     for (const pw of Object.values(json.resource.random_password) as Json[])
       expect(pw).toEqual({ length: 32, min_lower: 2, min_numeric: 2, min_upper: 2, special: false });
   });
@@ -117,19 +124,22 @@ describe("RedisCache", () => {
     const conf = upload("/usr/local/etc/redis/redis.conf");
     expect(conf).toContain("maxmemory 96mb\n");
     expect(conf).toContain("maxmemory-policy noeviction\n");
-    expect(conf).toContain("aclfile /run/secrets/users_acl\n");
-    const acl = upload("/run/secrets/users_acl");
+    expect(conf).toContain("aclfile /usr/local/etc/redis-acl/users.acl\n");
     expect(acl.split("\n")[0]).toBe("user default off");
-    expect(acl).toMatch(/^user api on >\$\{random_password\.[^}]+\.result\} /m);
-    expect(acl).toMatch(/^user healthcheck on >\$\{random_password\.[^}]+\.result\} -@all \+ping$/m);
+    expect(acl).toMatch(new RegExp(`^user api on ${HASHED} `, "m"));
+    expect(acl).toMatch(new RegExp(`^user healthcheck on ${HASHED} -@all \\+ping$`, "m"));
+    expect(acl).toMatch(
+      new RegExp(`^user acl-reload on ${HASHED} resetkeys resetchannels -@all \\+acl\\|load \\+acl\\|users \\+ping$`, "m"),
+    );
     expect(upload("/run/secrets/redis_healthcheck_password")).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
   });
 
-  it("mounts the config and secrets read-only, and data at /data", () => {
+  it("mounts the config, the ACL file and the secrets read-only, and data at /data", () => {
     expect(server.volumes).toEqual([
       { volume_name: ref("docker_volume", "dev-redis-secrets"), container_path: "/run/secrets", read_only: true },
       { volume_name: ref("docker_volume", "dev-redis-config"), container_path: "/usr/local/etc/redis", read_only: true },
       { volume_name: ref("docker_volume", "dev-redis-data"), container_path: "/data", read_only: false },
+      { volume_name: ref("docker_volume", "dev-redis-acl"), container_path: "/usr/local/etc/redis-acl", read_only: true },
     ]);
     expect(server.env).toEqual([]);
   });
@@ -155,8 +165,7 @@ describe("RedisCache", () => {
     expect(c.network).toBe(redis.network);
     expect(c.ready).toEqual(redis.service.containers);
     // Each app's files carry its own random_password, the one its ACL line checks.
-    const acl = upload("/run/secrets/users_acl");
-    const passwordOf = (app: string) => new RegExp(`^user ${app} on >\\$\\{random_password\\.([^.}]+)\\.result\\} `, "m").exec(acl)![1]!;
+    const passwordOf = (app: string) => new RegExp(`^user ${app} on ${HASHED} `, "m").exec(acl)![1]!;
     const [api, bot] = [passwordOf("api"), passwordOf("discord-bot")];
     expect(api).not.toBe(bot);
     expect(Object.keys(json.resource.random_password)).toEqual(expect.arrayContaining([api, bot]));
@@ -198,6 +207,7 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
       .map((c) => [c.name, c.hostname]);
     expect(running.sort()).toEqual([
       ["dev-redis", "redis"],
+      ["dev-redis-acl-reload", "redis-acl-reload"],
       ["dev-redis-replica-1", "redis-replica-1"],
       ["dev-redis-sentinel-1", "redis-sentinel-1"],
       ["dev-redis-sentinel-2", "redis-sentinel-2"],
@@ -218,9 +228,9 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
     const master = upload("dev-redis-seed", "/usr/local/etc/redis/redis.conf");
     expect(master).toContain("replica-announce-ip redis\n");
     expect(master).not.toContain("replicaof");
-    const acl = upload("dev-redis-seed", "/run/secrets/users_acl");
-    expect(acl).toMatch(/^user replication on >\$\{random_password\.[^}]+\.result\} -@all \+psync \+replconf \+ping$/m);
-    expect(acl).toMatch(/^user sentinel on >\$\{random_password\.[^}]+\.result\} &\* -@all \+multi /m);
+    const acl = upload("dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl");
+    expect(acl).toMatch(/^user replication on #\$\{sha256\(random_password\.[^}]+\.result\)\} -@all \+psync \+replconf \+ping$/m);
+    expect(acl).toMatch(/^user sentinel on #\$\{sha256\(random_password\.[^}]+\.result\)\} &\* -@all \+multi /m);
     expect(byName("dev-redis-replica-1").depends_on).toContain(`docker_container.${key("docker_container", "dev-redis")}`);
   });
 
@@ -272,13 +282,74 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
   });
 
   it("lists every app user on every data node (each with ROLE for Sentinel-aware clients) and none in sentinel.conf", () => {
-    for (const node of ["dev-redis-seed", "dev-redis-replica-1-seed"]) {
-      const acl = upload(node, "/run/secrets/users_acl");
-      expect(acl.match(/^user (api|discord-bot) on .* -@admin \+role -flushall /gm), node).toHaveLength(2);
+    const acl = upload("dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl");
+    expect(acl.match(/^user (api|discord-bot) on .* -@admin \+role -flushall /gm)).toHaveLength(2);
+    // One file for every data node: each mounts the acl volume and points redis.conf at it.
+    for (const node of ["dev-redis", "dev-redis-replica-1"]) {
+      expect(byName(node).volumes, node).toContainEqual({
+        volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-acl")}.name}`,
+        container_path: "/usr/local/etc/redis-acl",
+        read_only: true,
+      });
+      expect(upload(`${node}-seed`, "/usr/local/etc/redis/redis.conf"), node).toContain("aclfile /usr/local/etc/redis-acl/users.acl\n");
     }
     const conf = upload("dev-redis-sentinel-1-seed", "/run/secrets/sentinel_conf");
     expect(conf).toMatch(/^user updateio on >\S+ &\* -@all \+ping /m);
     expect(conf).not.toMatch(/^user (api|discord-bot) /m);
+  });
+});
+
+describe("RedisCache: the ACL file changes under running nodes", () => {
+  const prodShape = (apps: string[]) => build({ replicas: 1, sentinels: 3, apps });
+  const byName = (json: Json, name: string) => (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === name)!;
+  const fileOf = (json: Json, seed: string, file: string) => byName(json, seed).upload.find((u: Json) => u.file === file)?.content;
+  const one = prodShape(["api"]);
+  const two = prodShape(["api", "discord-bot"]);
+
+  it("adding an app changes the acl seed and re-runs the reload job, and leaves every data node and Sentinel as it was", () => {
+    const unchanged = [
+      "dev-redis",
+      "dev-redis-seed",
+      "dev-redis-replica-1",
+      "dev-redis-replica-1-seed",
+      "dev-redis-sentinel-1",
+      "dev-redis-sentinel-1-seed",
+    ];
+    for (const name of unchanged) expect(byName(two.json, name), name).toEqual(byName(one.json, name));
+    expect(fileOf(two.json, "dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl")).not.toEqual(
+      fileOf(one.json, "dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl"),
+    );
+    expect(byName(two.json, "dev-redis-acl-reload-seed")).not.toEqual(byName(one.json, "dev-redis-acl-reload-seed"));
+    // The job is replaced with its seed (the kit's replace_triggered_by), so it runs again.
+    expect(byName(two.json, "dev-redis-acl-reload").lifecycle.replace_triggered_by).toEqual([
+      `docker_container.${two.key("docker_container", "dev-redis-acl-reload-seed")}`,
+    ]);
+  });
+
+  it("the reload job: one-shot, config-reload role, the live file read-only, its own copy identical, after the seed and every node", () => {
+    const job = byName(two.json, "dev-redis-acl-reload");
+    expect(job).toMatchObject({
+      user: "redis",
+      read_only: true,
+      restart: "no",
+      must_run: false,
+      command: ["sh", "/etc/redis-acl-reload/acl-reload.sh"],
+    });
+    expect(job.labels).toContainEqual({ label: "io.updateio.role", value: "config-reload" });
+    expect(job.volumes).toContainEqual({
+      volume_name: `\${docker_volume.${two.key("docker_volume", "dev-redis-acl")}.name}`,
+      container_path: "/usr/local/etc/redis-acl",
+      read_only: true,
+    });
+    for (const dep of ["dev-redis-acl-seed", "dev-redis", "dev-redis-replica-1"])
+      expect(job.depends_on).toContain(`docker_container.${two.key("docker_container", dep)}`);
+    expect(fileOf(two.json, "dev-redis-acl-reload-seed", "/etc/redis-acl-reload/expected.acl")).toBe(
+      fileOf(two.json, "dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl"),
+    );
+    const script = fileOf(two.json, "dev-redis-acl-reload-seed", "/etc/redis-acl-reload/acl-reload.sh") as string;
+    expect(script).toContain(': "$${HOSTS:=redis redis-replica-1}"');
+    expect(script).toContain(': "$${PASSWORD_FILE:=/run/secrets/redis_acl_reload_password}"');
+    expect(two.redis.aclReloadJob.containers).toHaveLength(1);
   });
 });
 
@@ -296,8 +367,9 @@ describe("RedisCache props", () => {
   });
 
   it("creates no replication or Sentinel passwords by default, and one password per app", () => {
-    expect(Object.keys(build().json.resource.random_password)).toHaveLength(1);
-    expect(Object.keys(build({ apps: ["api", "discord-bot"] }).json.resource.random_password)).toHaveLength(3);
+    // The healthcheck's and the acl-reload job's, then one per app.
+    expect(Object.keys(build().json.resource.random_password)).toHaveLength(2);
+    expect(Object.keys(build({ apps: ["api", "discord-bot"] }).json.resource.random_password)).toHaveLength(4);
   });
 
   it("renders the same stack whether apps are listed up front or added after the constructor", () => {

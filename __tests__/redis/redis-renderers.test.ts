@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { RESERVED_REDIS_USERS, renderRedisAcl, renderRedisConf, renderRedisReplicationAuth } from "../../constructs/redis/renderers/redis";
+import {
+  RESERVED_REDIS_USERS,
+  renderAclReloadScript,
+  renderRedisAcl,
+  renderRedisConf,
+  renderRedisReplicationAuth,
+} from "../../constructs/redis/renderers/redis";
 import { renderSentinelConf } from "../../constructs/redis/renderers/redis-sentinel";
 
 function directives(text: string): Map<string, string> {
@@ -147,6 +153,7 @@ describe("renderRedisAcl", () => {
       "sentinel-client",
       "monitor",
       "backup",
+      "acl-reload",
       "updateio",
     ]) {
       expect(RESERVED_REDIS_USERS).toContain(reserved);
@@ -164,6 +171,75 @@ describe("renderRedisAcl", () => {
     // A space or newline in the password would end the rule and start another (or another user).
     for (const password of ["${p} +@admin", "${p}\nuser evil on nopass +@all", ""])
       expect(render("api", password), JSON.stringify(password)).toThrow(/apps\.0\.password: must be one token/);
+  });
+});
+
+describe("renderRedisAcl hashed (the file RedisCache writes: no password in it)", () => {
+  const hex = (c: string) => c.repeat(64);
+  const TOKEN = "${TfToken[TOKEN.42]}";
+
+  it("writes every user's SHA-256 as #<hash>, the reload user included", () => {
+    const acl = renderRedisAcl({
+      hashed: true,
+      apps: [{ user: "api", password: hex("a") }],
+      healthPassword: TOKEN,
+      replicationPassword: hex("b"),
+      sentinelPassword: hex("c"),
+      monitorPassword: hex("d"),
+      backupPassword: hex("e"),
+      reloadPassword: hex("f"),
+    });
+    expect(acl).toContain(`user api on #${hex("a")} ~* `);
+    expect(acl).toContain(`user healthcheck on #${TOKEN} -@all +ping\n`);
+    expect(acl).toContain(`user replication on #${hex("b")} `);
+    expect(acl).toContain(`user sentinel on #${hex("c")} `);
+    expect(acl).toContain(`user monitor on #${hex("d")} `);
+    expect(acl).toContain(`user backup on #${hex("e")} `);
+    expect(acl).toContain(`user acl-reload on #${hex("f")} resetkeys resetchannels -@all +acl|load +acl|users +ping\n`);
+    expect(acl).not.toContain(">");
+  });
+
+  it("refuses a value that is not a SHA-256 or a token (a password passed by mistake), naming the key", () => {
+    const render = (over: object) => () =>
+      renderRedisAcl({ hashed: true, apps: [{ user: "api", password: hex("a") }], healthPassword: hex("b"), ...over });
+    expect(render({ healthPassword: "HealthPw0123456789abcdefABCDEF01" })).toThrow(/healthPassword: with hashed, must be a SHA-256/);
+    expect(render({ apps: [{ user: "api", password: hex("A") }] })).toThrow(/apps\.0\.password: with hashed/);
+    expect(render({ reloadPassword: `${hex("c")}\nuser evil on nopass +@all` })).toThrow(/reloadPassword: with hashed/);
+    expect(render({ monitorPassword: "${var.x}" })).toThrow(/monitorPassword: with hashed/);
+  });
+});
+
+describe("renderAclReloadScript", () => {
+  const input = {
+    hosts: ["redis", "redis-replica-1"],
+    port: 6379,
+    liveFile: "/usr/local/etc/redis-acl/users.acl",
+    expectedFile: "/etc/redis-acl-reload/expected.acl",
+    passwordFile: "/run/secrets/redis_acl_reload_password",
+    waitSeconds: 120,
+  };
+
+  it("fills in the hosts, port, user, files and wait", () => {
+    const script = renderAclReloadScript(input);
+    expect(script).toContain(': "${HOSTS:=redis redis-replica-1}"');
+    expect(script).toContain(': "${ACL_USER:=acl-reload}"');
+    expect(script).toContain(': "${WAIT_SECONDS:=120}"');
+    expect(script).not.toContain("@@");
+  });
+
+  it("refuses hosts, paths and numbers that would change the script, naming each key", () => {
+    expect(() =>
+      renderAclReloadScript({
+        ...input,
+        hosts: ["redis; rm -rf /", "$(id)"],
+        port: 0,
+        liveFile: "relative/users.acl",
+        expectedFile: "/x y",
+        passwordFile: '/run/"x',
+        waitSeconds: 0,
+      }),
+    ).toThrow(/hosts\.0: [\s\S]*hosts\.1: [\s\S]*port: 0 [\s\S]*liveFile: [\s\S]*expectedFile: [\s\S]*passwordFile: [\s\S]*waitSeconds: 0/);
+    expect(() => renderAclReloadScript({ ...input, hosts: [] })).toThrow(/hosts: at least the master/);
   });
 });
 

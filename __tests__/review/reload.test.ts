@@ -129,3 +129,31 @@ describe("a reloadable-setting-only change on the synthesized prod stack", () =>
     expect(restart.downtime.map((x) => x.service)).toEqual(expect.arrayContaining(["postgres", "postgres-replica-1"]));
   });
 });
+
+describe("on the real prod stack: a new app service that uses Redis", () => {
+  const OUT = mkdtempSync(join(tmpdir(), "review-redis-acl-test-"));
+  afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+  const synth = (withStatusPage: boolean, dir: string) => {
+    const config = loadEnvironmentConfig("prod", {});
+    const services = { ...config.services };
+    // The add-a-service runbook's example, without a route: it only adds a Redis user.
+    if (withStatusPage)
+      services["status-page"] = { ...structuredClone(config.services["mini-app"]!), routes: [], uses: ["redis"], secrets: [] };
+    const stack = new EnvironmentStack(Testing.app({ outdir: join(OUT, dir) }), "prod", { ...config, services });
+    return JSON.parse(Testing.synth(stack));
+  };
+  const d = diffStacks("prod", synth(false, "a"), synth(true, "b"));
+  const label = (address: string) => change(d, address).label;
+  const redisChanges = d.changed.map((c) => label(c.address)).filter((n) => n.startsWith("prod-redis"));
+
+  it("loads the new user into the running nodes: only the ACL file's seed and the reload job change, no Redis node or Sentinel", () => {
+    expect(redisChanges.filter((n) => !n.endsWith("-secrets-owner")).sort()).toEqual([
+      "prod-redis-acl-reload",
+      "prod-redis-acl-reload-seed",
+      "prod-redis-acl-seed",
+    ]);
+    expect(d.downtime.filter((x) => x.service.startsWith("redis"))).toEqual([]);
+    expect(d.staged === undefined || d.staged.conflicts.length === 0).toBe(true);
+    expect(d.warnings).toContain("prod-redis-acl-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart");
+  });
+});

@@ -16,6 +16,7 @@ import { renderReloadJobScript } from "../../constructs/postgres/renderers/postg
 import { renderCookieEntrypoint } from "../../constructs/rabbitmq/renderers/rabbitmq";
 import { renderVpnEntrypoint } from "../../constructs/vpn/renderers/wireguard";
 import { renderOffsiteCopyScript, renderScheduledBackupScript } from "../../constructs/kit/scheduled-backup-script";
+import { renderAclReloadScript } from "../../constructs/redis/renderers/redis";
 import { renderRedisBackupHooks, renderRedisRestoreScript } from "../../constructs/redis/renderers/redis-backup";
 import { renderRabbitBackupHooks, renderRabbitRestoreScript } from "../../constructs/rabbitmq/renderers/rabbitmq-backup";
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "../../constructs/observability/renderers/grafana-backup";
@@ -157,6 +158,19 @@ const SAMPLES: readonly Sample[] = [
     render: () => renderPreMigrationDumpScript(PRE_MIGRATION_DUMP_INPUT),
   },
   { asset: "constructs/postgres/assets/restore-drill.sh", name: "as synthesized", render: () => RESTORE_DRILL_SCRIPT },
+  {
+    asset: "constructs/redis/assets/acl-reload.sh",
+    name: "master and a replica",
+    render: () =>
+      renderAclReloadScript({
+        hosts: ["redis", "redis-replica-1"],
+        port: 6379,
+        liveFile: "/usr/local/etc/redis-acl/users.acl",
+        expectedFile: "/etc/redis-acl-reload/expected.acl",
+        passwordFile: "/run/secrets/redis_acl_reload_password",
+        waitSeconds: 120,
+      }),
+  },
   { asset: "constructs/postgres/assets/offsite-dirs.sh", name: "defaults", render: () => renderOffsiteScript(offsiteInput) },
   {
     asset: "constructs/postgres/assets/offsite-dirs.sh",

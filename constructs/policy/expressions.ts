@@ -176,6 +176,7 @@ const STACK_VALUE = new RegExp(
   [
     /random_password\.(?<password>[A-Za-z0-9_-]+)\.result/,
     /urlencode\(random_password\.(?<encoded>[A-Za-z0-9_-]+)\.result\)/,
+    /sha256\(random_password\.(?<hashed>[A-Za-z0-9_-]+)\.result\)/,
     /(?<input>var|local)\.(?<inputName>[A-Za-z_][A-Za-z0-9_-]*)/,
     /tolist\(docker_network\.(?<network>[A-Za-z0-9_-]+)\.ipam_config\)\.0\.subnet/,
     /(?<type>docker_[a-z_]+)\.(?<name>[A-Za-z0-9_-]+)\.[a-z0-9_]+/,
@@ -192,7 +193,7 @@ function declares(section: unknown, name: string): boolean {
 
 /**
  * Whether an interpolation's body is a value of this stack itself: a generated password
- * (`random_password.x.result`, `urlencode(...)` of one), an input (`var.x`, `local.x`), or an
+ * (`random_password.x.result`, `urlencode(...)` or `sha256(...)` of one), an input (`var.x`, `local.x`), or an
  * attribute of a docker resource the stack declares (`docker_volume.x.name`, a network's subnet).
  * Config files, connection URLs and secret names are made of these; a function that reads the
  * applying machine (`file`, `templatefile`, `fileset` ...) is none of them.
@@ -200,7 +201,7 @@ function declares(section: unknown, name: string): boolean {
 export function isStackValue(json: TerraformJson, body: string): boolean {
   const g = STACK_VALUE.exec(body)?.groups;
   if (!g) return false;
-  const password = g.password ?? g.encoded;
+  const password = g.password ?? g.encoded ?? g.hashed;
   if (password !== undefined) return declares(json.resource?.random_password, password);
   if (g.input !== undefined) return declares(g.input === "var" ? json.variable : json.locals, g.inputName!);
   if (g.network !== undefined) return declares(json.resource?.docker_network, g.network);

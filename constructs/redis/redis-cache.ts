@@ -1,11 +1,12 @@
 import type { Container } from "@cdktf/provider-docker/lib/container";
-import { Lazy } from "cdktf";
+import { Fn, Lazy } from "cdktf";
 import { Construct } from "constructs";
 import {
   MONITOR_USER,
   REPLICATION_USER,
   SENTINEL_USER,
   redisAppUserProblem,
+  renderAclReloadScript,
   renderRedisAcl,
   renderRedisConf,
   renderRedisReplicationAuth,
@@ -17,11 +18,13 @@ import type { Connectable, ServiceConnection } from "../kit/connection";
 import { escapeTemplateText } from "../kit/container-runtime";
 import { GeneratedSecret } from "../kit/generated-secret";
 import { HardenedService } from "../kit/hardened-service";
+import { LiveConfig } from "../kit/live-config";
 import { PlatformNetwork } from "../kit/platform-network";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
 import type { SecretFile } from "../kit/service-spec";
+import { CONFIG_RELOAD_ROLE } from "../contract/index";
 import { ValidationError } from "../contract/errors";
 
 export type { RedisRole } from "./renderers/redis";
@@ -105,6 +108,10 @@ const SENTINEL_PORT = 26379;
 const SENTINEL_CLIENT_USER = "updateio";
 const SENTINEL_PEER_USER = "sentinel-peer";
 const CONFIG_DIR = "/usr/local/etc/redis";
+/** The ACL file's live volume (LiveConfig), mounted read-only by every data node and the reload job. */
+const ACL_DIR = "/usr/local/etc/redis-acl";
+const ACL_FILE = "users.acl";
+const ACL_RELOAD_DIR = "/etc/redis-acl-reload";
 /** tmpfs where each Sentinel keeps the copy of its config that it rewrites. */
 const SENTINEL_DIR = "/sentinel";
 
@@ -115,8 +122,10 @@ const SENTINEL_DIR = "/sentinel";
  * failover the master is no longer the container behind the `<name>` alias.
  *
  * Each app service gets its own ACL user through addApp (or `apps`); the ACL file is rendered from
- * them at synth, so apps may be added after the cache is constructed. Adding an app or rotating an
- * app's password changes the ACL file, which replaces the data nodes (the file is read at start).
+ * them at synth, so apps may be added after the cache is constructed. The file holds SHA-256
+ * hashes, not passwords, and lives in a LiveConfig volume: adding an app or rotating a password
+ * replaces the file's seed and re-runs the `<name>-acl-reload` job (ACL LOAD on every data node),
+ * without restarting the nodes. Redis 7.2 and later disconnect only the clients of a removed user.
  */
 export class RedisCache extends Construct implements Connectable {
   readonly host: string;
@@ -149,6 +158,10 @@ export class RedisCache extends Construct implements Connectable {
   /** Its password, a Terraform token (deliver it as a file), when `backup` is on. */
   readonly backupPassword?: string;
   private readonly sentinelClientPassword?: GeneratedSecret;
+  /** The ACL file's live volume and seed: a changed file reaches the nodes without replacing them. */
+  readonly aclConfig: LiveConfig;
+  /** Runs ACL LOAD on every data node whenever the ACL file changes (role config-reload). */
+  readonly aclReloadJob: HardenedService;
   /** The apps added so far (props.apps, then addApp), in order; the ACL file lists their users in this order. */
   private readonly appList: { readonly name: string; readonly password: GeneratedSecret }[] = [];
 
@@ -177,24 +190,32 @@ export class RedisCache extends Construct implements Connectable {
       this.backupUser = REDIS_BACKUP_USER;
       this.backupPassword = new GeneratedSecret(this, "backup-password").value;
     }
-    const aclFile = `${SECURE_DEFAULTS.secretsDir}/users_acl`;
+    const reloadPassword = new GeneratedSecret(this, "acl-reload-password");
+    const hash = (secret: string | undefined) => (secret === undefined ? undefined : Fn.sha256(secret));
     // Rendered at synth (Lazy): apps added after this constructor get their users too.
-    const aclSecret = {
-      name: "users_acl",
-      value: Lazy.stringValue({
-        produce: () =>
-          escapeTemplateText(
-            renderRedisAcl({
-              apps: this.appList.map((a) => ({ user: a.name, password: a.password.value })),
-              healthPassword: healthPassword.value,
-              replicationPassword: replicationPassword?.value,
-              sentinelPassword: sentinelPassword?.value,
-              monitorPassword: this.monitorPassword,
-              backupPassword: this.backupPassword,
-            }),
-          ),
-      }),
-    };
+    const aclContent = Lazy.stringValue({
+      produce: () =>
+        escapeTemplateText(
+          renderRedisAcl({
+            hashed: true,
+            apps: this.appList.map((a) => ({ user: a.name, password: Fn.sha256(a.password.value) })),
+            healthPassword: Fn.sha256(healthPassword.value),
+            replicationPassword: hash(replicationPassword?.value),
+            sentinelPassword: hash(sentinelPassword?.value),
+            monitorPassword: hash(this.monitorPassword),
+            backupPassword: hash(this.backupPassword),
+            reloadPassword: Fn.sha256(reloadPassword.value),
+          }),
+        ),
+    });
+    this.aclConfig = new LiveConfig(this, "acl", {
+      environment: props.environment,
+      service: name,
+      purpose: "acl",
+      image,
+      path: ACL_DIR,
+      files: [{ name: ACL_FILE, content: aclContent }],
+    });
     const healthSecret = { name: "redis_healthcheck_password", value: healthPassword.value };
     const replicationSecret = replicationPassword
       ? [
@@ -215,7 +236,7 @@ export class RedisCache extends Construct implements Connectable {
         memoryMb: props.memoryMb,
         cpuShares: props.cpuShares,
         command: ["redis-server", `${CONFIG_DIR}/redis.conf`],
-        secrets: [aclSecret, healthSecret, ...replicationSecret],
+        secrets: [healthSecret, ...replicationSecret],
         configDirs: [
           {
             path: CONFIG_DIR,
@@ -224,7 +245,7 @@ export class RedisCache extends Construct implements Connectable {
                 name: "redis.conf",
                 content: renderRedisConf({
                   memoryMb: props.memoryMb,
-                  aclFile,
+                  aclFile: `${ACL_DIR}/${ACL_FILE}`,
                   port: PORT,
                   role: this.role,
                   replication: replicationPassword
@@ -239,10 +260,10 @@ export class RedisCache extends Construct implements Connectable {
             ],
           },
         ],
-        volumes: [{ volume, containerPath: "/data" }],
+        volumes: [{ volume, containerPath: "/data" }, this.aclConfig.mount],
         networks: [{ network: this.network }],
         healthcheck: pingHealthcheck(PORT),
-        dependsOn,
+        dependsOn: [this.aclConfig.seed, ...dependsOn],
       });
 
     this.dataVolume = new ServiceVolume(this, "data", {
@@ -265,6 +286,49 @@ export class RedisCache extends Construct implements Connectable {
     });
 
     this.nodeHosts = [name, ...this.replicaServices.map((r) => r.spec.service)];
+
+    // Its own copy of the file (expected.acl) changes with it, which replaces the job's seed and,
+    // through the kit's replace_triggered_by, runs the job again after the acl seed uploaded it.
+    const reloadPasswordFile = `${SECURE_DEFAULTS.secretsDir}/redis_acl_reload_password`;
+    this.aclReloadJob = new HardenedService(this, "acl-reload", {
+      environment: props.environment,
+      service: `${name}-acl-reload`,
+      component: "job",
+      role: CONFIG_RELOAD_ROLE,
+      image,
+      user: "redis",
+      memoryMb: 32,
+      cpuShares: props.cpuShares,
+      command: ["sh", `${ACL_RELOAD_DIR}/acl-reload.sh`],
+      secrets: [{ name: "redis_acl_reload_password", value: reloadPassword.value }],
+      configDirs: [
+        {
+          path: ACL_RELOAD_DIR,
+          files: [
+            {
+              name: "acl-reload.sh",
+              content: renderAclReloadScript({
+                hosts: this.nodeHosts,
+                port: PORT,
+                liveFile: `${ACL_DIR}/${ACL_FILE}`,
+                expectedFile: `${ACL_RELOAD_DIR}/expected.acl`,
+                passwordFile: reloadPasswordFile,
+                waitSeconds: 120,
+              }),
+            },
+            { name: "expected.acl", content: aclContent },
+          ],
+        },
+      ],
+      volumes: [this.aclConfig.mount],
+      networks: [{ network: this.network }],
+      oneShot: true,
+      relax: {
+        healthcheck: "a one-shot job: apply waits for its exit code instead",
+        "restart-policy": "a one-shot job: it loads the ACL file once per change and must not restart",
+      },
+      dependsOn: [this.aclConfig.seed, ...master, ...this.replicaServices.flatMap((r) => r.containers)],
+    });
 
     const sentinelHosts = Array.from({ length: sentinels }, (_, i) => `${name}-sentinel-${i + 1}`);
     this.sentinelAddresses = sentinelHosts.map((h) => `${h}:${SENTINEL_PORT}`);

@@ -22,10 +22,10 @@ export const REDIS_BACKUP_USER = "backup";
  */
 export const REDIS_BACKUP_ACL = "resetkeys resetchannels -@all +sync +psync +replconf +ping +info";
 
-/** The ACL file line for RedisCache (to append in renderRedisAcl when backups are on). */
-export function renderRedisBackupAclLine(password: string, user: string = REDIS_BACKUP_USER): string {
+/** The ACL file line for RedisCache (to append in renderRedisAcl when backups are on); hashed: `password` is its SHA-256. */
+export function renderRedisBackupAclLine(password: string, user: string = REDIS_BACKUP_USER, hashed = false): string {
   if (!USER.test(user)) throw new Error(`renderRedisBackupAclLine: user "${user}" must be lowercase letters, digits and dashes`);
-  return `user ${user} on >${password} ${REDIS_BACKUP_ACL}`;
+  return `user ${user} on ${hashed ? "#" : ">"}${password} ${REDIS_BACKUP_ACL}`;
 }
 
 const HOST = /^[a-z0-9][a-z0-9.-]{0,62}$/;

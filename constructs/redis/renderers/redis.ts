@@ -1,6 +1,8 @@
-/** Pure renderers for the RedisCache: redis.conf, the ACL file and the replication credentials. */
+/** Pure renderers for the RedisCache: redis.conf, the ACL file, its reload job's script and the replication credentials. */
+import { join } from "node:path";
 import { renderRedisBackupAclLine } from "./redis-backup";
 import { ValidationError } from "../../contract/errors";
+import { fillAsset, readAsset } from "../../kit/assets";
 
 /**
  * What one Redis instance is for. With a single instance only one maxmemory-policy applies, and
@@ -106,11 +108,23 @@ export interface RedisAclInput {
   readonly monitorPassword?: string;
   /** Adds the backup user (RedisBackup's `redis-cli --rdb`); see REDIS_BACKUP_ACL. */
   readonly backupPassword?: string;
+  /** Adds the ACL reload user (the job that runs ACL LOAD after the file changed); see ACL_RELOAD_ACL. */
+  readonly reloadPassword?: string;
+  /**
+   * Every password above is its SHA-256 (64 hex digits, or a Terraform token such as
+   * `Fn.sha256(secret)`), written as `#<hash>`: the file then holds no password, so it can be a
+   * plain config file that changes under running nodes. Otherwise `><password>`.
+   * @default false
+   */
+  readonly hashed?: boolean;
 }
 
 export const REPLICATION_USER = "replication";
 export const SENTINEL_USER = "sentinel";
 export const MONITOR_USER = "monitor";
+export const ACL_RELOAD_USER = "acl-reload";
+/** Loads the ACL file and lists the users (to check what it loaded); nothing else, no keys. */
+export const ACL_RELOAD_ACL = "resetkeys resetchannels -@all +acl|load +acl|users +ping";
 
 /**
  * Names an app's Redis user may not take: the built-in users of the data nodes and the Sentinels;
@@ -126,6 +140,7 @@ export const RESERVED_REDIS_USERS: readonly string[] = [
   "sentinel-client",
   MONITOR_USER,
   "backup",
+  ACL_RELOAD_USER,
   "updateio",
 ];
 
@@ -208,25 +223,87 @@ export function renderRedisAcl(input: RedisAclInput): string {
     if (typeof app.password !== "string" || !/^\S+$/.test(app.password))
       problems.push(`apps.${i}.password: must be one token without spaces or newlines (pass the GeneratedSecret's value)`);
   }
+  const hashed = input.hashed ?? false;
+  if (hashed) {
+    const named: [string, string | undefined][] = [
+      ...input.apps.map((a, i): [string, string] => [`apps.${i}.password`, a.password]),
+      ["healthPassword", input.healthPassword],
+      ["replicationPassword", input.replicationPassword],
+      ["sentinelPassword", input.sentinelPassword],
+      ["monitorPassword", input.monitorPassword],
+      ["backupPassword", input.backupPassword],
+      ["reloadPassword", input.reloadPassword],
+    ];
+    for (const [key, value] of named)
+      if (value !== undefined && !/^(?:[0-9a-f]{64}|\$\{TfToken\[[A-Za-z0-9_.]+\]\})$/.test(value))
+        problems.push(`${key}: with hashed, must be a SHA-256 in 64 lowercase hex digits or a token (Fn.sha256 of the secret)`);
+  }
   if (problems.length > 0) throw new ValidationError("renderRedisAcl input", problems);
+  // ">" adds a password, "#" the SHA-256 of one (Redis ACL rules).
+  const pw = (value: string) => `${hashed ? "#" : ">"}${value}`;
   const rules = redisAppRules(input.sentinelPassword !== undefined);
   const lines = [
     "user default off",
-    ...input.apps.map((app) => `user ${app.user} on >${app.password} ${rules}`),
-    `user healthcheck on >${input.healthPassword} -@all +ping`,
+    ...input.apps.map((app) => `user ${app.user} on ${pw(app.password)} ${rules}`),
+    `user healthcheck on ${pw(input.healthPassword)} -@all +ping`,
   ];
   if (input.replicationPassword !== undefined) {
-    lines.push(`user ${REPLICATION_USER} on >${input.replicationPassword} -@all +psync +replconf +ping`);
+    lines.push(`user ${REPLICATION_USER} on ${pw(input.replicationPassword)} -@all +psync +replconf +ping`);
   }
   if (input.sentinelPassword !== undefined) {
     lines.push(
-      `user ${SENTINEL_USER} on >${input.sentinelPassword} &* -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill`,
+      `user ${SENTINEL_USER} on ${pw(input.sentinelPassword)} &* -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill`,
     );
   }
   if (input.monitorPassword !== undefined) {
-    lines.push(`user ${MONITOR_USER} on >${input.monitorPassword} ${MONITOR_ACL}`);
+    lines.push(`user ${MONITOR_USER} on ${pw(input.monitorPassword)} ${MONITOR_ACL}`);
   }
-  if (input.backupPassword !== undefined) lines.push(renderRedisBackupAclLine(input.backupPassword));
+  if (input.backupPassword !== undefined) lines.push(renderRedisBackupAclLine(input.backupPassword, undefined, hashed));
+  if (input.reloadPassword !== undefined) lines.push(`user ${ACL_RELOAD_USER} on ${pw(input.reloadPassword)} ${ACL_RELOAD_ACL}`);
   lines.push("");
   return lines.join("\n");
+}
+
+const ACL_RELOAD_SH = readAsset(join(__dirname, "..", "assets"), "acl-reload.sh");
+const HOST = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+const ABS_PATH = /^\/[A-Za-z0-9_./-]+$/;
+
+export interface AclReloadScriptInput {
+  /** Every data node (the master's alias and each replica's), in the order they are loaded. */
+  readonly hosts: readonly string[];
+  readonly port: number;
+  /** The file the nodes read (the live config volume, mounted in this job too). */
+  readonly liveFile: string;
+  /** This job's own copy of the file: its seed changes with the file, which re-runs the job. */
+  readonly expectedFile: string;
+  /** The acl-reload user's password file. */
+  readonly passwordFile: string;
+  /** How long a node may take to answer before the job fails. */
+  readonly waitSeconds: number;
+}
+
+/** `acl-reload.sh`: ACL LOAD on every data node, then a check that each lists exactly the file's users. */
+export function renderAclReloadScript(input: AclReloadScriptInput): string {
+  const problems: string[] = [];
+  if (input.hosts.length === 0) problems.push("hosts: at least the master");
+  for (const [i, h] of input.hosts.entries()) if (!HOST.test(h)) problems.push(`hosts.${i}: "${h}" must be a host name`);
+  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) problems.push(`port: ${input.port} must be a port`);
+  for (const key of ["liveFile", "expectedFile", "passwordFile"] as const)
+    if (!ABS_PATH.test(input[key])) problems.push(`${key}: "${input[key]}" must be an absolute path of letters, digits and _ . / -`);
+  if (!Number.isInteger(input.waitSeconds) || input.waitSeconds < 1 || input.waitSeconds > 3600)
+    problems.push(`waitSeconds: ${input.waitSeconds} must be whole seconds from 1 to 3600`);
+  if (problems.length > 0) throw new ValidationError("renderAclReloadScript input", problems);
+  return fillAsset(
+    ACL_RELOAD_SH,
+    {
+      HOSTS: input.hosts.join(" "),
+      PORT: input.port,
+      USER: ACL_RELOAD_USER,
+      PASSWORD_FILE: input.passwordFile,
+      LIVE_FILE: input.liveFile,
+      EXPECTED_FILE: input.expectedFile,
+      WAIT_SECONDS: input.waitSeconds,
+    },
+    "renderAclReloadScript",
+  );
 }
