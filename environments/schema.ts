@@ -5,7 +5,7 @@ import { hasUrlCredentials } from "../constructs/contract";
 import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT, SWARM_OBJECT_BASE_MAX } from "../constructs/kit";
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
-import { OFFSITE_PATTERNS, postgresSettingsProblems } from "../constructs/postgres";
+import { OFFSITE_PATTERNS, parseSynchronousStandbyNames, postgresSettingsProblems, postgresStandbyName } from "../constructs/postgres";
 import { PEER_NAME, vpnSettingsProblems, WG_KEY, WIREGUARD_DEFAULTS } from "../constructs/vpn";
 import {
   MIN_VOLUME_BUDGET_MB,
@@ -965,6 +965,25 @@ export function crossFieldProblems(input: unknown): Problem[] {
   ) {
     issue(["redis", "replicas"], "must be at least 1 when redis.sentinels is set: Sentinels need a replica to promote");
   }
+  // Synchronous replication waits on standbys this cluster has: a name none of them carries (or more
+  // than it runs) makes every commit wait forever, and the primary looks healthy meanwhile.
+  const pgCfg = obj(cfg.postgres);
+  const sync = obj(pgCfg.settings).synchronous_standby_names;
+  const parsed = typeof sync === "string" ? parseSynchronousStandbyNames(sync.trim()) : undefined;
+  if (parsed && !("problem" in parsed) && parsed.count > 0) {
+    const replicas = typeof pgCfg.replicas === "number" ? pgCfg.replicas : 0;
+    const standbys = Array.from({ length: replicas }, (_, i) => postgresStandbyName(i + 1));
+    const named = parsed.names.includes("*") ? standbys : standbys.filter((s) => parsed.names.some((n) => n.toLowerCase() === s));
+    if (named.length < parsed.count)
+      issue(
+        ["postgres", "settings", "synchronous_standby_names"],
+        `"${sync}" waits for ${parsed.count} synchronous standby(s), ${
+          replicas === 0
+            ? "but this cluster has none (postgres.replicas is 0)"
+            : `and ${named.length === 0 ? "none" : `only ${named.join(", ")}`} of this cluster's standbys (${standbys.join(", ")}) ${named.length === 1 ? "matches" : "match"}`
+        }: every commit would wait forever; name them as ${postgresStandbyName(1)}, ..., or raise postgres.replicas`,
+      );
+  }
   const names = new Set(Object.keys(services));
   const routeOwners = new Map<string, string>();
   for (const [svcName, raw] of Object.entries(services)) {
@@ -1077,7 +1096,6 @@ export function crossFieldProblems(input: unknown): Problem[] {
       debugPortOwners.set(p, svcName);
     }
   }
-  const pgCfg = obj(cfg.postgres);
   if (name !== undefined && name !== "dev") {
     if (pgCfg.hostPort !== undefined)
       issue(["postgres", "hostPort"], "publishes the database on the host: dev only; reach it through the VPN or `docker exec` instead");

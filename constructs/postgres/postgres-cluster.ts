@@ -178,6 +178,14 @@ const POOLER_CONFIG_DIR = "/etc/pgbouncer";
 const DEFAULT_POOLER_IMAGE = "edoburu/pgbouncer:v1.23.1-p3";
 
 /**
+ * The n-th standby's replication slot and application_name (what synchronous_standby_names
+ * matches, case-insensitively).
+ */
+export function postgresStandbyName(n: number): string {
+  return `postgres_replica_${n}`;
+}
+
+/**
  * PostgreSQL on its own internal network, with generated passwords for a superuser, a migration
  * owner (DDL, used by Prisma migrate), the app role (data only), a read-only role (dashboards)
  * and a replication role; pg_hba from renderPgHba (scram-sha-256 on the postgres network only).
@@ -272,7 +280,7 @@ export class PostgresCluster extends Construct implements Connectable {
     this.replicationPassword = new GeneratedSecret(this, "replication-password");
     const reloadPassword = new GeneratedSecret(this, "reload-password");
     const secretPath = (name: string) => `${SECURE_DEFAULTS.secretsDir}/${name}`;
-    const slots = Array.from({ length: replicas }, (_, i) => `postgres_replica_${i + 1}`);
+    const slots = Array.from({ length: replicas }, (_, i) => postgresStandbyName(i + 1));
     this.readOnlyClientNetworks = [...(props.readOnlyClientNetworks ?? [])];
     const settings = postgresClusterSettings({
       memoryMb: props.memoryMb,

@@ -177,8 +177,25 @@ export const POSTGRES_SETTINGS: Readonly<Record<string, PostgresSettingSpec>> = 
  * met: every commit would wait forever.
  */
 export function synchronousStandbyNamesProblem(value: string): string | undefined {
-  if (value === "") return undefined;
-  const refused = (why: string) => `${why}, which PostgreSQL refuses (a server started with it exits, a reload keeps the old value)`;
+  const parsed = parseSynchronousStandbyNames(value);
+  if ("problem" in parsed) return parsed.problem;
+  if (parsed.explicit && parsed.count > parsed.names.length && !parsed.names.includes("*"))
+    return `asks for ${parsed.count} synchronous standbys among ${parsed.names.length} name(s): every commit would wait forever`;
+  return undefined;
+}
+
+/**
+ * synchronous_standby_names read as PostgreSQL reads it: how many standbys each commit waits for
+ * (`count`; a plain list waits for its first name that is connected, so 1) among which `names`;
+ * `explicit` when written as FIRST/ANY n (...). An empty value waits for none.
+ */
+export function parseSynchronousStandbyNames(
+  value: string,
+): { readonly count: number; readonly names: readonly string[]; readonly explicit: boolean } | { readonly problem: string } {
+  if (value === "") return { count: 0, names: [], explicit: false };
+  const refused = (why: string) => ({
+    problem: `${why}, which PostgreSQL refuses (a server started with it exits, a reload keeps the old value)`,
+  });
   const tokens = value.match(/[A-Za-z_][A-Za-z0-9_]*|\d+|[*,()]|\S/g) ?? [];
   if (tokens.some((t) => !/^(?:[A-Za-z_][A-Za-z0-9_]*|\d+|[*,()])$/.test(t))) return refused("holds a character outside its grammar");
   const keyword = (t: string | undefined) => t !== undefined && /^(first|any)$/i.test(t);
@@ -207,9 +224,7 @@ export function synchronousStandbyNamesProblem(value: string): string | undefine
     i++;
   }
   if (i < tokens.length) return refused(`has "${tokens[i]}" after the end of the list`);
-  if (count !== undefined && count > names.length && !names.includes("*"))
-    return `asks for ${count} synchronous standbys among ${names.length} name(s): every commit would wait forever`;
-  return undefined;
+  return { count: count ?? 1, names, explicit: count !== undefined };
 }
 
 /** The spec of a setting name, own keys only: "constructor" or "__proto__" is no setting (they would find Object's members). */
