@@ -35,6 +35,9 @@
  *   - data sources' arguments, only type-checked so far: docker_registry_image(_manifests)
  *     insecure_skip_verify (the provider's registry login for that address over unverified TLS),
  *     auth_config (a login in the JSON)                                              → known-resource-types
+ *   - a prod data volume labelled io.updateio.ephemeral instead of protected: the label lifted
+ *     prevent_destroy (and the review reports its loss as nothing lost); it now holds only for a
+ *     volume no running server writes to                                            → prod-volume-protected
  *
  * Tried and already refused (no new case needed): ipc_mode/pid_mode "container:x" in any case,
  * userns_mode/cgroupns_mode "host", runtime other than runc, a volume mount with driver_options
@@ -377,5 +380,43 @@ describe("Docker's default bridge (declared-networks)", () => {
   it('network_mode "none", or a declared network, still passes', () => {
     expect(blockingMessages(app({ networksAdvanced: undefined, networkMode: "none" }), "declared-networks")).toEqual([]);
     expect(blockingMessages(app({}), "declared-networks")).toEqual([]);
+  });
+});
+
+describe("the ephemeral label on a volume a server writes (prod-volume-protected)", () => {
+  const ephemeral = [{ label: "io.updateio.ephemeral", value: "true" }];
+
+  it("a database's data volume labelled ephemeral, without prevent_destroy", () => {
+    const f = fixture("prod");
+    container(f);
+    f.volume.addOverride("lifecycle", undefined);
+    f.volume.addOverride("labels", ephemeral);
+    expect(blockingMessages(f, "prod-volume-protected").join("\n")).toContain(
+      'volume "prod-db-data" is labelled io.updateio.ephemeral but container "prod-db" writes to it',
+    );
+  });
+
+  it("ours pass: an ephemeral volume only a seed fills and the server reads, or a one-shot job's scratch", () => {
+    const f = fixture("prod");
+    f.volume.addOverride("lifecycle", undefined);
+    f.volume.addOverride("labels", ephemeral);
+    container(f, { volumes: [{ volumeName: f.volume.name, containerPath: "/etc/db", readOnly: true }] });
+    container(
+      f,
+      {
+        start: false,
+        mustRun: false,
+        restart: "no",
+        labels: labels("prod", "seed"),
+        volumes: [{ volumeName: f.volume.name, containerPath: "/etc/db" }],
+      },
+      "seed",
+    );
+    container(
+      f,
+      { labels: labels("prod", "job"), restart: "no", volumes: [{ volumeName: f.volume.name, containerPath: "/scratch" }] },
+      "job",
+    );
+    expect(blockingMessages(f, "prod-volume-protected")).toEqual([]);
   });
 });
