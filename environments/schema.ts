@@ -6,7 +6,7 @@ import { BUILD_NAME, ENV_NAME, networkPoolProblem, PLACEMENT_CONSTRAINT, SWARM_O
 import { isPinnedByDigest, isSecretEnvName } from "../constructs/policy";
 import { isCidr } from "../constructs/edge";
 import { OFFSITE_PATTERNS, parseSynchronousStandbyNames, postgresSettingsProblems, postgresStandbyName } from "../constructs/postgres";
-import { PEER_NAME, vpnSettingsProblems, WG_KEY, WIREGUARD_DEFAULTS } from "../constructs/vpn";
+import { cidrsOverlap, PEER_NAME, vpnSettingsProblems, WG_KEY, WIREGUARD_DEFAULTS } from "../constructs/vpn";
 import {
   MIN_VOLUME_BUDGET_MB,
   VOLUME_BUDGET_HELP,
@@ -1166,6 +1166,14 @@ export function crossFieldProblems(input: unknown): Problem[] {
       for (const text of found.subnet) issue(["vpn", "subnet"], `${JSON.stringify(subnet)} ${text}`);
       for (const p of found.peers) issue(["vpn", "peers", p.peer, p.field], p.text.trim());
     }
+    // The stack's networks take their subnets from the pool: one inside the VPN subnet would answer
+    // for VPN peers' addresses (and the gateway routes between them).
+    const pool = obj(cfg.runtime).networkPool;
+    if (typeof pool === "string" && cidrsOverlap(subnet, pool) === true)
+      issue(
+        ["runtime", "networkPool"],
+        `${JSON.stringify(pool)} overlaps the VPN subnet ${JSON.stringify(subnet)}: a network of the stack would take addresses of VPN peers; pick a range that leaves it out, e.g. "172.16.0.0/16"`,
+      );
   }
   // Every store of every environment copies to the one bucket under <env>/<store>: Postgres' own prefix must not reach another's.
   const offsitePrefix = obj(obj(cfg.postgres).offsite).prefix;

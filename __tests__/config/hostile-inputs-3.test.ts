@@ -23,6 +23,8 @@
  *   - edge.tls.email / UPDATEIO_PROD_ACME_EMAIL with a dot at the start or end of the part before
  *     the @, or two dots in a row: the Caddyfile takes it, the ACME CA refuses the contact, and
  *     Caddy gets no certificate   → edge.tls.email in environments/schema.ts
+ *   - runtime.networkPool (UPDATEIO_DEV_NETWORK_POOL) holding the VPN subnet: a stack network would
+ *     take VPN peers' addresses             → crossFieldProblems (environments/schema.ts), cidrsOverlap
  *   - UPDATEIO_<ENV>_BACKUP_OFFSITE_BUCKET names S3 refuses ("a..b", "a.-b", an IP address, xn--,
  *     -s3alias): the copy fails at its first run, days after the apply
  *                      → BACKUP_PATTERNS.offsiteBucket (constructs/kit/scheduled-backup-script.ts)
@@ -195,6 +197,19 @@ describe("hostile config values are refused with their key and the fix (third ro
     expect(problemAt(loadProblems("prod", { UPDATEIO_PROD_ACME_EMAIL: ".ops@updateio.app" }), "UPDATEIO_PROD_ACME_EMAIL")).toMatch(
       /ACME CA refuses such a contact/,
     );
+  });
+});
+
+describe("the VPN subnet and dev's network pool", () => {
+  it("a pool that holds the VPN subnet is refused, naming the variable", () => {
+    const lines = loadProblems("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_NETWORK_POOL: "10.13.0.0/16" });
+    expect(problemAt(lines, "UPDATEIO_DEV_NETWORK_POOL")).toMatch(
+      /"10\.13\.0\.0\/16" overlaps the VPN subnet "10\.13\.13\.0\/24": a network of the stack would take addresses of VPN peers/,
+    );
+  });
+
+  it.each(["10.14.0.0/16", "172.16.0.0/16", "docker"])("pool %s beside the default VPN subnet passes", (pool) => {
+    expect(loadProblems("dev", { UPDATEIO_DEV_VPN: "on", UPDATEIO_DEV_NETWORK_POOL: pool })).toEqual([]);
   });
 });
 

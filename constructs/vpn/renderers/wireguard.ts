@@ -172,6 +172,12 @@ function overlaps(a: Cidr, b: Cidr): boolean {
   return (a.base & mask(p)) >>> 0 === (b.base & mask(p)) >>> 0;
 }
 
+/** Whether two IPv4 CIDRs share an address; undefined when either is not one. */
+export function cidrsOverlap(a: string, b: string): boolean | undefined {
+  const [x, y] = [parseCidr(a), parseCidr(b)];
+  return x && y ? overlaps(x, y) : undefined;
+}
+
 /** The server's address: the subnet's first host, e.g. "10.13.13.1" for 10.13.13.0/24. */
 export function serverAddressOf(subnet: string): string {
   const c = parseCidr(subnet);
