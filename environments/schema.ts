@@ -236,7 +236,7 @@ export type BackingService = (typeof BACKING_SERVICES)[number];
 const brokerName = z.string().regex(/^[a-z][a-z0-9_.-]{0,100}$/, { error: "must be an exchange or queue name such as updateio.events" });
 
 /** An app's metrics path: it lands in prometheus.yml, so an allow-list (no query, no spaces, no quotes). */
-export const METRICS_PATH = /^\/[a-z0-9_-]+(?:\/[a-z0-9_-]+)*$/;
+export const METRICS_PATH = /^(?=.{2,256}$)\/[a-z0-9_-]+(?:\/[a-z0-9_-]+)*$/;
 
 /** A CSP frame-ancestors source: https:// and a host name (its labels as HOSTNAME's), optionally behind "*.". */
 const FRAME_ORIGIN = new RegExp(`^https://(?:\\*\\.)?${HOSTNAME.source.slice(1)}`);
@@ -247,7 +247,7 @@ const appRoute = z.strictObject({
   /** Only this exact path on the host, e.g. /telegram/webhook (Caddy's path matcher: not the paths below it); the host's other paths go elsewhere. */
   path: z
     .string()
-    .regex(/^\/[a-z0-9/_-]+$/, { error: "must be a URL path such as /telegram/webhook" })
+    .regex(/^\/[a-z0-9/_-]{1,255}$/, { error: "must be a URL path of at most 256 characters such as /telegram/webhook" })
     .optional(),
   /** Behind the edge's admin allow-list (admin surfaces). */
   adminOnly: z.boolean({ error: "must be true or false" }).default(false),
@@ -335,7 +335,7 @@ const appService = z.strictObject({
     .strictObject({
       path: z
         .string()
-        .regex(METRICS_PATH, { error: "must be a URL path of lowercase letters, digits, /, _ and -, such as /metrics" })
+        .regex(METRICS_PATH, { error: "must be a URL path of at most 256 lowercase letters, digits, /, _ and -, such as /metrics" })
         .default("/metrics"),
     })
     .optional(),

@@ -97,6 +97,18 @@ const CASES: Record<string, Case> = {
       } satisfies Case,
     ]),
   ),
+  "a route path of 300 characters": {
+    env: "prod",
+    mutate: (c) => (c.services.api.routes[0].path = `/${"a".repeat(299)}`),
+    key: "services.api.routes.0.path",
+    says: /must be a URL path of at most 256 characters/,
+  },
+  "a metrics path of 300 characters": {
+    env: "prod",
+    mutate: (c) => (c.services.api.metrics = { path: `/${"m".repeat(299)}` }),
+    key: "services.api.metrics.path",
+    says: /must be a URL path of at most 256 lowercase letters/,
+  },
   // Names with no length limit reached file names, Terraform variables and the broker's URLs.
   "a secret name of 64 characters": {
     env: "dev",

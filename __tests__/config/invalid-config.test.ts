@@ -409,7 +409,7 @@ const CASES: readonly Case[] = [
     env: "prod",
     mutate: (c) => (c.services["telegram-bot"].routes[0].path = "telegram/webhook"),
     path: "services.telegram-bot.routes.0.path",
-    says: /URL path such as \/telegram\/webhook/,
+    says: /URL path of at most 256 characters such as \/telegram\/webhook/,
   },
   // services as a map
   {
