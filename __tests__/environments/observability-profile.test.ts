@@ -298,7 +298,7 @@ describe("an app service's metrics key", () => {
       expect(
         problemsOf("dev", (c) => (c.services.api.metrics = { path })),
         JSON.stringify(path),
-      ).toEqual(["services.api.metrics.path: must be a URL path of lowercase letters, digits, /, _ and -, such as /metrics"]);
+      ).toEqual(["services.api.metrics.path: must be a URL path of at most 256 lowercase letters, digits, /, _ and -, such as /metrics"]);
     }
     expect(problemsOf("dev", (c) => (c.services.api.metrics = { path: "/internal/prom_metrics-v1" }))).toEqual([]);
     expect(problemsOf("dev", (c) => (c.services.api.metrics = { path: "/metrics", port: 9100 }))[0]).toMatch(
