@@ -151,21 +151,10 @@ const STORE_BACKUPS = ["redis-backup", "rabbitmq-backup", "grafana-backup", "edg
 const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
 // dev runs the apps as containers; test and prod run them as Swarm services (everything else stays a
 // container on the manager).
+/** Every environment's containers that both run and carry a seed. */
+const CORE = ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", "postgres-restore-drill", "redis-acl-reload"];
 // Test and prod run the same set (the Swarm environments).
-const HA_RUNNING = [
-  "api-migrate",
-  "edge",
-  "postgres",
-  "postgres-backup",
-  "postgres-reload",
-  "postgres-restore-drill",
-  "redis-acl-reload",
-  ...HA_DATA,
-  ...O11Y,
-  ...HA_EXPORTERS,
-  ...STORE_BACKUPS,
-  "postgres-pre-migration-dump",
-];
+const HA_RUNNING = [...CORE, ...HA_DATA, ...O11Y, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
   dev: [
     "admin-panel",
@@ -201,17 +190,7 @@ const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
 const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
 // postgres-settings and redis-acl: files that change under running servers (no container is replaced
 // with them); postgres-reload and redis-acl-reload: their jobs' files.
-const CORE_SEEDS = [
-  "api-migrate",
-  "edge",
-  "postgres",
-  "postgres-backup",
-  "postgres-reload",
-  "postgres-restore-drill",
-  "postgres-settings",
-  "redis-acl",
-  "redis-acl-reload",
-];
+const CORE_SEEDS = [...CORE, "postgres-settings", "redis-acl"];
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
 const HA_SEEDS = [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {

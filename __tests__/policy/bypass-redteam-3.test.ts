@@ -55,12 +55,22 @@ import type { Container, ContainerConfig } from "@cdktf/provider-docker/lib/cont
 import { DataDockerRegistryImage } from "@cdktf/provider-docker/lib/data-docker-registry-image";
 import { DataDockerRegistryImageManifests } from "@cdktf/provider-docker/lib/data-docker-registry-image-manifests";
 import { Network } from "@cdktf/provider-docker/lib/network";
-import type { Service } from "@cdktf/provider-docker/lib/service";
 import { describe, expect, it } from "vitest";
-import { blockingFindings, suppressPolicy } from "../../constructs/policy/policy-aspect";
-import type { Environment } from "../../constructs/policy/rules";
-import { attacked, blockingMessages, container, DIGEST, findings, fixture, image, labels, set, type Fixture } from "./fixtures";
-import { service, swarmFixture, type SwarmFixture } from "./swarm-fixtures";
+import { suppressPolicy } from "../../constructs/policy/policy-aspect";
+import {
+  attacked,
+  blockingMessages,
+  blockingRuleIds,
+  container,
+  DIGEST,
+  expectCaught,
+  fixture,
+  image,
+  labels,
+  set,
+  type Fixture,
+} from "./fixtures";
+import { attackedService } from "./swarm-fixtures";
 
 const SPEC = "task_spec.container_spec";
 /** The gid of the docker group on the host these attacks were checked on. */
@@ -70,27 +80,6 @@ const PROBE = (port: number, path: string) => ["CMD", "wget", "-q", "-O", "/dev/
 const NODE_EXPORTER = `quay.io/prometheus/node-exporter:v1.8.2@${DIGEST}`;
 const CADVISOR = `gcr.io/cadvisor/cadvisor:v0.49.1@${DIGEST}`;
 const VPN = `lscr.io/linuxserver/wireguard:1.0.20210914@${DIGEST}`;
-
-const blockingRuleIds = (f: Fixture) => [...new Set(blockingFindings(findings(f)).map((x) => x.ruleId))];
-
-function expectCaught(f: Fixture, ruleId: string, messagePart?: string) {
-  const messages = blockingMessages(f, ruleId);
-  expect(
-    messages,
-    JSON.stringify(
-      blockingFindings(findings(f)).map((x) => x.message),
-      null,
-      1,
-    ),
-  ).not.toEqual([]);
-  if (messagePart !== undefined) expect(messages.join("\n")).toContain(messagePart);
-}
-
-function attackedService(fn: (s: Service, f: SwarmFixture) => void, environment: Environment = "prod"): SwarmFixture {
-  const f = swarmFixture(environment);
-  fn(service(f), f);
-  return f;
-}
 
 /** The node-exporter as our observability stack makes it: host / read-only at /host, its no-docker-socket suppression. */
 function nodeExporter(f: Fixture, overrides: Partial<ContainerConfig> = {}): Container {

@@ -26,7 +26,6 @@
  * (mixed case), uts_mode host, an "npipe" mount of the socket, security_opts "label=disable" and
  * "label:disable", and a docker_volume whose driver_opts say only o=bind.
  */
-import type { Service } from "@cdktf/provider-docker/lib/service";
 import { Image, type ImageBuild } from "@cdktf/provider-docker/lib/image";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { describe, expect, it } from "vitest";
@@ -35,8 +34,10 @@ import type { Environment } from "../../constructs/policy/rules";
 import {
   attacked,
   blockingMessages,
+  blockingRuleIds,
   container,
   DIGEST,
+  expectCaught,
   findings,
   fixture,
   image,
@@ -45,34 +46,13 @@ import {
   SOCKET_PROXY_IMAGE,
   type Fixture,
 } from "./fixtures";
-import { service, swarmFixture, type SwarmFixture } from "./swarm-fixtures";
+import { attackedService } from "./swarm-fixtures";
 
 const SPEC = "task_spec.container_spec";
 /** A host path relative to the stack directory, the way the kit writes it. */
 const rel = (...parts: string[]) => `\${abspath(join("/", [path.root${parts.map((p) => `, "${p}"`).join("")}]))}`;
 const SOURCE_DIR = rel("../../..", "examples/reference-service");
 const PROXY_PROBE = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:2375/_ping"];
-
-const ruleIds = (f: Fixture) => [...new Set(blockingFindings(findings(f)).map((x) => x.ruleId))];
-
-function expectCaught(f: Fixture, ruleId: string, messagePart?: string) {
-  const messages = blockingMessages(f, ruleId);
-  expect(
-    messages,
-    JSON.stringify(
-      blockingFindings(findings(f)).map((x) => x.message),
-      null,
-      1,
-    ),
-  ).not.toEqual([]);
-  if (messagePart !== undefined) expect(messages.join("\n")).toContain(messagePart);
-}
-
-function attackedService(fn: (s: Service, f: SwarmFixture) => void, environment: Environment = "prod"): SwarmFixture {
-  const f = swarmFixture(environment);
-  fn(service(f), f);
-  return f;
-}
 
 describe("DNS search domains and resolver options (no-extra-hosts)", () => {
   it.each([
@@ -172,7 +152,7 @@ describe("docker_image builds read the applier's files (no-host-paths, no-host-n
   it("a builder set up outside the stack", () =>
     expectCaught(build("dev", { ...OURS, builder: "remote-insecure" }), "no-host-namespaces", 'builder = "remote-insecure"'));
   it("our own build passes in dev", () => {
-    expect(ruleIds(build("dev", OURS)).filter((id) => id === "no-host-paths" || id === "no-host-namespaces")).toEqual([]);
+    expect(blockingRuleIds(build("dev", OURS)).filter((id) => id === "no-host-paths" || id === "no-host-namespaces")).toEqual([]);
   });
   it("a plain Dockerfile name, which the provider reads from Terraform's working directory (state, .terraform)", () =>
     expectCaught(build("dev", { context: SOURCE_DIR, dockerfile: "terraform.tfstate" }), "no-host-paths", "build.dockerfile"));

@@ -11,6 +11,7 @@ import { type App, TerraformStack, Testing } from "cdktf";
 import type { Construct } from "constructs";
 import { blockingFindings, evaluatePolicy, type Finding } from "../../constructs/policy/policy-aspect";
 import type { Environment } from "../../constructs/policy/rules";
+import { expect } from "vitest";
 
 export const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
 export const PINNED_IMAGE = `postgres:17.2-bookworm@${DIGEST}`;
@@ -121,4 +122,21 @@ export function check(ruleId: string, overrides: Partial<ContainerConfig> = {}, 
   const f = fixture(environment);
   container(f, overrides);
   return findings(f, ruleId);
+}
+
+/** The rule ids of the fixture's blocking findings, each once. */
+export const blockingRuleIds = (f: Fixture): string[] => [...new Set(blockingFindings(findings(f)).map((x) => x.ruleId))];
+
+/** The attack produced a blocking finding of `ruleId` (containing `messagePart`); on failure, every blocking message is shown. */
+export function expectCaught(f: Fixture, ruleId: string, messagePart?: string): void {
+  const messages = blockingMessages(f, ruleId);
+  expect(
+    messages,
+    JSON.stringify(
+      blockingFindings(findings(f)).map((x) => x.message),
+      null,
+      1,
+    ),
+  ).not.toEqual([]);
+  if (messagePart !== undefined) expect(messages.join("\n")).toContain(messagePart);
 }

@@ -111,3 +111,10 @@ export function compliantServiceConfig(f: SwarmFixture): ServiceConfig {
 export function service(f: SwarmFixture, overrides: Partial<ServiceConfig> = {}, id = "api"): Service {
   return new Service(f.stack, id, { ...compliantServiceConfig(f), ...overrides });
 }
+
+/** A Swarm fixture whose compliant service `fn` attacked. */
+export function attackedService(fn: (s: Service, f: SwarmFixture) => void, environment: Environment = "prod"): SwarmFixture {
+  const f = swarmFixture(environment);
+  fn(service(f), f);
+  return f;
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ACL_RELOAD_INPUT } from "../support/redis-inputs";
 import {
   RESERVED_REDIS_USERS,
   renderAclReloadScript,
@@ -210,14 +211,7 @@ describe("renderRedisAcl hashed (the file RedisCache writes: no password in it)"
 });
 
 describe("renderAclReloadScript", () => {
-  const input = {
-    hosts: ["redis", "redis-replica-1"],
-    port: 6379,
-    liveFile: "/usr/local/etc/redis-acl/users.acl",
-    expectedFile: "/etc/redis-acl-reload/expected.acl",
-    passwordFile: "/run/secrets/redis_acl_reload_password",
-    waitSeconds: 120,
-  };
+  const input = ACL_RELOAD_INPUT;
 
   it("fills in the hosts, port, user, files and wait", () => {
     const script = renderAclReloadScript(input);
@@ -238,8 +232,10 @@ describe("renderAclReloadScript", () => {
         passwordFile: '/run/"x',
         waitSeconds: 0,
       }),
-    ).toThrow(/hosts\.0: [\s\S]*hosts\.1: [\s\S]*port: 0 [\s\S]*liveFile: [\s\S]*expectedFile: [\s\S]*passwordFile: [\s\S]*waitSeconds: 0/);
-    expect(() => renderAclReloadScript({ ...input, hosts: [] })).toThrow(/hosts: at least the master/);
+    ).toThrow(
+      /hosts: "redis; rm -rf \/" must be a DNS name[\s\S]*hosts: "\$\(id\)"[\s\S]*port: 0 [\s\S]*liveFile: [\s\S]*expectedFile: [\s\S]*passwordFile: [\s\S]*waitSeconds: 0/,
+    );
+    expect(() => renderAclReloadScript({ ...input, hosts: [] })).toThrow(/hosts: is empty/);
   });
 });
 

@@ -22,6 +22,7 @@ import { renderRabbitBackupHooks, renderRabbitRestoreScript } from "../../constr
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "../../constructs/observability/renderers/grafana-backup";
 import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "../../constructs/edge/renderers/edge-backup";
 import { describeIf, requireBinary } from "../support/binaries";
+import { ACL_RELOAD_INPUT } from "../support/redis-inputs";
 import { BACKUP_SCRIPT_INPUT, PRE_MIGRATION_DUMP_INPUT, RELOAD_JOB_INPUT, REPLICA_BOOTSTRAP_INPUT } from "../support/postgres-inputs";
 
 const ROOT = join(__dirname, "..", "..");
@@ -161,15 +162,7 @@ const SAMPLES: readonly Sample[] = [
   {
     asset: "constructs/redis/assets/acl-reload.sh",
     name: "master and a replica",
-    render: () =>
-      renderAclReloadScript({
-        hosts: ["redis", "redis-replica-1"],
-        port: 6379,
-        liveFile: "/usr/local/etc/redis-acl/users.acl",
-        expectedFile: "/etc/redis-acl-reload/expected.acl",
-        passwordFile: "/run/secrets/redis_acl_reload_password",
-        waitSeconds: 120,
-      }),
+    render: () => renderAclReloadScript(ACL_RELOAD_INPUT),
   },
   { asset: "constructs/postgres/assets/offsite-dirs.sh", name: "defaults", render: () => renderOffsiteScript(offsiteInput) },
   {

@@ -4,6 +4,7 @@
  * they are filled in (they land in shell and in Terraform strings).
  */
 import { join } from "node:path";
+import { ABS_PATH, redisNodesProblems } from "./node-input";
 import { fillAsset, readAsset } from "../../kit/assets";
 import { restoreArgs } from "../../kit/scheduled-backup-script";
 
@@ -28,9 +29,7 @@ export function renderRedisBackupAclLine(password: string, user: string = REDIS_
   return `user ${user} on ${hashed ? "#" : ">"}${password} ${REDIS_BACKUP_ACL}`;
 }
 
-const HOST = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 const USER = /^[a-z][a-z0-9-]{0,30}$/;
-const ABS_PATH = /^\/[A-Za-z0-9_./-]+$/;
 
 export interface RedisBackupHooksInput {
   /** Nodes tried in order (replicas first, so the master does not fork for backups). */
@@ -41,10 +40,7 @@ export interface RedisBackupHooksInput {
 }
 
 export function redisBackupHooksProblems(input: RedisBackupHooksInput): string[] {
-  const p: string[] = [];
-  if (input.hosts.length === 0) p.push("hosts: is empty (fix: pass redis.nodeHosts)");
-  for (const h of input.hosts) if (!HOST.test(h)) p.push(`hosts: "${h}" must be a DNS name (lowercase letters, digits, dots, dashes)`);
-  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) p.push(`port: ${input.port} must be 1-65535`);
+  const p = redisNodesProblems(input.hosts, input.port);
   if (!USER.test(input.user)) p.push(`user: "${input.user}" must be lowercase letters, digits and dashes (fix: e.g. "backup")`);
   if (!ABS_PATH.test(input.passwordFile)) p.push(`passwordFile: "${input.passwordFile}" must be an absolute path under /run/secrets`);
   return p;

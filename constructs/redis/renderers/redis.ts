@@ -1,5 +1,6 @@
 /** Pure renderers for the RedisCache: redis.conf, the ACL file, its reload job's script and the replication credentials. */
 import { join } from "node:path";
+import { ABS_PATH, redisNodesProblems } from "./node-input";
 import { renderRedisBackupAclLine } from "./redis-backup";
 import { ValidationError } from "../../contract/errors";
 import { fillAsset, readAsset } from "../../kit/assets";
@@ -265,8 +266,6 @@ export function renderRedisAcl(input: RedisAclInput): string {
 }
 
 const ACL_RELOAD_SH = readAsset(join(__dirname, "..", "assets"), "acl-reload.sh");
-const HOST = /^[a-z0-9][a-z0-9.-]{0,62}$/;
-const ABS_PATH = /^\/[A-Za-z0-9_./-]+$/;
 
 export interface AclReloadScriptInput {
   /** Every data node (the master's alias and each replica's), in the order they are loaded. */
@@ -284,10 +283,7 @@ export interface AclReloadScriptInput {
 
 /** `acl-reload.sh`: ACL LOAD on every data node, then a check that each lists exactly the file's users. */
 export function renderAclReloadScript(input: AclReloadScriptInput): string {
-  const problems: string[] = [];
-  if (input.hosts.length === 0) problems.push("hosts: at least the master");
-  for (const [i, h] of input.hosts.entries()) if (!HOST.test(h)) problems.push(`hosts.${i}: "${h}" must be a host name`);
-  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) problems.push(`port: ${input.port} must be a port`);
+  const problems = redisNodesProblems(input.hosts, input.port);
   for (const key of ["liveFile", "expectedFile", "passwordFile"] as const)
     if (!ABS_PATH.test(input[key])) problems.push(`${key}: "${input[key]}" must be an absolute path of letters, digits and _ . / -`);
   if (!Number.isInteger(input.waitSeconds) || input.waitSeconds < 1 || input.waitSeconds > 3600)
