@@ -272,8 +272,14 @@ describeIf(
           ).toEqual(
             // The dump right before migrations runs in test and prod only.
             env === "prod"
-              ? [`${env}-api-migrate`, `${env}-postgres-pre-migration-dump`, `${env}-postgres-reload`, `${env}-redis-acl-reload`]
-              : [`${env}-api-migrate`, `${env}-postgres-reload`, `${env}-redis-acl-reload`],
+              ? [
+                  `${env}-api-migrate`,
+                  `${env}-postgres-pre-migration-dump`,
+                  `${env}-postgres-reload`,
+                  `${env}-rabbitmq-users`,
+                  `${env}-redis-acl-reload`,
+                ]
+              : [`${env}-api-migrate`, `${env}-postgres-reload`, `${env}-rabbitmq-users`, `${env}-redis-acl-reload`],
           );
           // One secrets owner per seed that carries secrets.
           expect(jobs.filter((p) => p.synthesizedName.endsWith("-secrets-owner")).length).toBe(

@@ -152,7 +152,17 @@ const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
 // dev runs the apps as containers; test and prod run them as Swarm services (everything else stays a
 // container on the manager).
 /** Every environment's containers that both run and carry a seed. */
-const CORE = ["api-migrate", "edge", "postgres", "postgres-backup", "postgres-reload", "postgres-restore-drill", "redis-acl-reload"];
+const CORE = [
+  "api-migrate",
+  "edge",
+  "postgres",
+  "postgres-backup",
+  "postgres-reload",
+  "postgres-restore-drill",
+  // Applies the RabbitMQ app users to the running nodes (a one-shot job with its own seed).
+  "rabbitmq-users",
+  "redis-acl-reload",
+];
 // Test and prod run the same set (the Swarm environments).
 const HA_RUNNING = [...CORE, ...HA_DATA, ...O11Y, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
@@ -172,6 +182,7 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     "postgres-reload",
     "postgres-restore-drill",
     "rabbitmq",
+    "rabbitmq-users",
     "redis",
     "redis-acl-reload",
     "telegram-bot",
@@ -189,7 +200,7 @@ const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
 // cAdvisor and node-exporter take neither secrets nor files. Swarm services take docker_secrets instead.
 const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
 // postgres-settings and redis-acl: files that change under running servers (no container is replaced
-// with them); postgres-reload and redis-acl-reload: their jobs' files.
+// with them); postgres-reload, redis-acl-reload and rabbitmq-users: their jobs' files.
 const CORE_SEEDS = [...CORE, "postgres-settings", "redis-acl"];
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
 const HA_SEEDS = [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];

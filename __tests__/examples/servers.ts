@@ -10,7 +10,7 @@ import { requireBinary } from "../support/binaries";
 import { sleep } from "../support/postgres-server";
 import { container, upload } from "./stack-settings";
 import type { TerraformJson } from "../support/stacks";
-import { rabbitNodeEnv } from "../support/rabbitmq-node";
+import { rabbitNodeEnv, runRabbitUsersJob } from "../support/rabbitmq-node";
 
 export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, stepMs = 100): Promise<number> {
   const start = Date.now();
@@ -116,14 +116,18 @@ export class RedisSet {
 }
 
 /**
- * One RabbitMQ node with the stack's conf.d file, enabled plugins and definitions. The test stack
- * runs three clustered nodes; the cluster_formation lines are dropped (one node here), which is the
- * only change to what the nodes import and enforce (users, permissions, topology, policies).
+ * One RabbitMQ node with the stack's conf.d file, enabled plugins and boot definitions (vhost,
+ * topology, the legacy user), and the app users applied as the stack does it: the users job's
+ * rendered script, run with its own files once the node is up. The test stack runs three clustered
+ * nodes; the cluster_formation lines are dropped (one node here), which is the only change to what
+ * the nodes import and enforce (users, permissions, topology, policies).
  */
 export class RabbitNode {
   readonly node: string;
   private proc?: Proc;
   private readonly env: NodeJS.ProcessEnv;
+  /** The users job's run (its log), once it has applied the app users on the first start. */
+  usersJobOutput?: string;
   constructor(
     private readonly dir: string,
     readonly ports: {
@@ -164,6 +168,16 @@ export class RabbitNode {
       .replace(/^definitions\.local\.path = .*$/m, `definitions.local.path = ${definitions}`);
     writeFileSync(join(this.dir, "conf.d", "20-updateio.conf"), conf);
     writeFileSync(join(this.dir, "enabled_plugins"), upload(json, seed, "/etc/rabbitmq/plugins/enabled_plugins"));
+    // The users job's files, as its seed uploads them (its secret, its expected permissions, its script).
+    const jobSeed = `${env}-rabbitmq-users-seed`;
+    for (const d of ["users", "users-home"]) mkdirSync(join(this.dir, d), { recursive: true });
+    for (const file of [
+      "/run/secrets/rabbitmq_users",
+      "/run/secrets/erlang_cookie",
+      "/etc/rabbitmq-users/expected-permissions.tsv",
+      "/etc/rabbitmq-users/sync-users.sh",
+    ])
+      writeFileSync(join(this.dir, "users", file.slice(file.lastIndexOf("/") + 1)), upload(json, jobSeed, file));
     if (!/rabbit@rabbitmq-1/.test(container(json, `${env}-rabbitmq-1`).env.join(" "))) throw new Error("unexpected rabbitmq node name");
   }
 
@@ -190,7 +204,23 @@ export class RabbitNode {
     ).catch((e: Error) => {
       throw new Error(`${e.message}\n${this.proc!.output().slice(-3000)}`);
     });
+    // As on the first apply: the job runs after the nodes. Restarts keep the users (in the node's data).
+    if (this.usersJobOutput === undefined) this.usersJobOutput = this.applyUsers();
     return Date.now() - started;
+  }
+
+  /** Runs the users job's rendered script against this node; only paths and the node name are overridden. */
+  private applyUsers(): string {
+    const users = join(this.dir, "users");
+    const r = runRabbitUsersJob({
+      node: this.node,
+      env: this.env,
+      files: users,
+      home: join(this.dir, "users-home"),
+      cookieFile: join(users, "erlang_cookie"),
+    });
+    if (r.status !== 0) throw new Error(`the rabbitmq-users job failed (${r.status}):\n${r.out}`);
+    return r.out;
   }
 
   async stop(): Promise<void> {

@@ -38,9 +38,16 @@ const AMQP_SECRET_FILES = [
 describe("RabbitBroker", () => {
   const { rabbit, added, text, json, server, seed, key, ref } = build();
 
-  it("declares one node, its seed and secrets owner, one network, one data volume and a password per user", () => {
+  it("declares one node and the users job, each with its seed and secrets owner, one network, one data volume and a password per user", () => {
     const names = (Object.values(json.resource.docker_container) as Json[]).map((c) => c.name).sort();
-    expect(names).toEqual(["dev-rabbitmq", "dev-rabbitmq-secrets-owner", "dev-rabbitmq-seed"]);
+    expect(names).toEqual([
+      "dev-rabbitmq",
+      "dev-rabbitmq-secrets-owner",
+      "dev-rabbitmq-seed",
+      "dev-rabbitmq-users",
+      "dev-rabbitmq-users-secrets-owner",
+      "dev-rabbitmq-users-seed",
+    ]);
     expect(Object.keys(json.resource.docker_network)).toHaveLength(1);
     // The legacy user, the Erlang cookie and one per app (api, discord-bot, telegram-bot).
     expect(Object.keys(json.resource.random_password)).toHaveLength(5);
@@ -54,7 +61,8 @@ describe("RabbitBroker", () => {
     expect(api.env).toEqual(amqpEnv("api"));
     expect(api.secrets.map((x) => [x.name, x.envVar])).toEqual(AMQP_SECRET_FILES);
     expect(api.secrets[0]!.value).toBe(api.passwordSecret.value);
-    expect(api.ready).toEqual(rabbit.service.containers);
+    // The users job too: a new app starts only once the job has created its user.
+    expect(api.ready).toEqual([...rabbit.service.containers, ...rabbit.usersJob.containers]);
     expect(api.passwordSecret.node.path).toBe("dev/rabbitmq/api-password");
   });
 
@@ -110,22 +118,17 @@ describe("RabbitBroker", () => {
     expect(upload("/run/secrets/erlang_cookie").content).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
   });
 
-  it("defines the vhost, one least-privilege user per app and the default topology", () => {
+  it("boots with the vhost, the default topology and the legacy user only: no app user in a node's files", () => {
     const defs = JSON.parse(upload("/run/secrets/rabbitmq_definitions").content);
     expect(defs.vhosts).toEqual([{ name: "updateio-dev" }]);
-    expect(defs.users.map((u: Json) => u.name)).toEqual(["api", "discord-bot", "telegram-bot", "updateio"]);
-    for (const u of defs.users) {
-      expect(u.password).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
-      expect(u).not.toHaveProperty("password_hash");
+    expect(defs.users).toEqual([
+      { name: "updateio", password: expect.stringMatching(/^\$\{random_password\.[^}]+\.result\}$/), tags: ["management"] },
+    ]);
+    expect(defs.permissions.map((p: Json) => p.user)).toEqual(["updateio"]);
+    for (const app of DEFAULT_APPS) {
+      expect(JSON.stringify(seed.upload), app.name).not.toContain(`"${app.name}"`);
+      expect(JSON.stringify(seed.upload), app.name).not.toContain(added[app.name]!.passwordSecret.resource.friendlyUniqueId);
     }
-    expect(new Set(defs.users.map((u: Json) => u.password)).size).toBe(4);
-    expect(defs.permissions.find((p: Json) => p.user === "telegram-bot")).toEqual({
-      user: "telegram-bot",
-      vhost: "updateio-dev",
-      configure: "^(notifications\\.telegram)$",
-      write: "^(updateio\\.commands)$",
-      read: "^(notifications\\.telegram)$",
-    });
     expect(defs.queues.every((q: Json) => q.arguments["x-queue-type"] === "quorum")).toBe(true);
     expect(defs.queues.map((q: Json) => q.name).sort()).toEqual([
       "notifications.discord",
@@ -140,6 +143,76 @@ describe("RabbitBroker", () => {
       "updateio.commands:direct",
       "updateio.dlx:direct",
     ]);
+  });
+
+  const containerNamed = (name: string) => (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === name)!;
+  const jobSeed = containerNamed("dev-rabbitmq-users-seed");
+  const job = containerNamed("dev-rabbitmq-users");
+  const jobUpload = (file: string) => jobSeed.upload.find((u: Json) => u.file === file);
+
+  it("puts the app users, least privilege each, in the users job's secret file, tagged as app users", () => {
+    expect(jobSeed.upload.map((u: Json) => u.file).sort()).toEqual([
+      "/etc/rabbitmq-users/expected-permissions.tsv",
+      "/etc/rabbitmq-users/sync-users.sh",
+      "/run/secrets/erlang_cookie",
+      "/run/secrets/rabbitmq_users",
+    ]);
+    const defs = JSON.parse(jobUpload("/run/secrets/rabbitmq_users").content);
+    expect(defs.users.map((u: Json) => u.name)).toEqual(["api", "discord-bot", "telegram-bot"]);
+    for (const u of defs.users) {
+      expect(u.password).toBe(`\${random_password.${added[u.name]!.passwordSecret.resource.friendlyUniqueId}.result}`);
+      expect(u.tags).toEqual(["updateio-app"]);
+    }
+    expect(defs.vhosts).toEqual([{ name: "updateio-dev" }]);
+    expect(defs.permissions.find((p: Json) => p.user === "telegram-bot")).toEqual({
+      user: "telegram-bot",
+      vhost: "updateio-dev",
+      configure: "^(notifications\\.telegram)$",
+      write: "^(updateio\\.commands)$",
+      read: "^(notifications\\.telegram)$",
+    });
+    expect(jobUpload("/etc/rabbitmq-users/expected-permissions.tsv").content).toContain(
+      "telegram-bot\t^(notifications\\.telegram)$\t^(updateio\\.commands)$\t^(notifications\\.telegram)$\n",
+    );
+    // Passwords only in the secret file: the script and the expected permissions carry none.
+    for (const f of ["/etc/rabbitmq-users/expected-permissions.tsv", "/etc/rabbitmq-users/sync-users.sh"])
+      expect(jobUpload(f).content, f).not.toContain("random_password");
+  });
+
+  it("runs the users job once per change, as rabbitmq, after every node, on the broker's network only", () => {
+    expect(job).toMatchObject({
+      user: "rabbitmq",
+      restart: "no",
+      must_run: false,
+      read_only: true,
+      entrypoint: ["sh", "/etc/rabbitmq-users/sync-users.sh"],
+      env: ["HOME=/run/rabbitmq-cli"],
+      memory: 256,
+    });
+    expect(job.labels).toContainEqual({ label: "io.updateio.role", value: "config-reload" });
+    expect(job.labels).toContainEqual({ label: "io.updateio.component", value: "job" });
+    expect(job.depends_on).toEqual(expect.arrayContaining([`docker_container.${key("docker_container", "dev-rabbitmq")}`]));
+    expect(job.lifecycle.replace_triggered_by).toEqual([`docker_container.${key("docker_container", "dev-rabbitmq-users-seed")}`]);
+    expect(job.networks_advanced).toEqual([expect.objectContaining({ name: ref("docker_network", "dev-rabbitmq") })]);
+    const script = jobUpload("/etc/rabbitmq-users/sync-users.sh").content;
+    expect(script).toContain(': "$${RABBITMQ_NODES:=rabbit@rabbitmq}"');
+    expect(script).toContain(': "$${KEEP_USERS:=updateio}"');
+  });
+
+  it("an app added or a password rotated changes the users job's files only, never a node's", () => {
+    const stackA = testStack(OUT, "dev");
+    const a = new RabbitBroker(stackA, "rabbitmq", { environment: "dev", image: IMAGE, memoryMb: 512, vhost: "updateio-dev" });
+    a.addApp(DEFAULT_APPS[0]!);
+    const stackB = testStack(OUT, "dev");
+    const b = new RabbitBroker(stackB, "rabbitmq", { environment: "dev", image: IMAGE, memoryMb: 512, vhost: "updateio-dev" });
+    b.addApp(DEFAULT_APPS[0]!);
+    b.addApp(DEFAULT_APPS[1]!);
+    const ja = synthConstruct(stackA, "dev-rabbitmq");
+    const jb = synthConstruct(stackB, "dev-rabbitmq");
+    expect(jb.seed).toEqual(ja.seed);
+    expect(jb.server).toEqual(ja.server);
+    const usersSeed = (s: typeof ja) => s.containers.find((c) => c.name === "dev-rabbitmq-users-seed")!;
+    expect(usersSeed(jb)).not.toEqual(usersSeed(ja));
   });
 
   it("installs the Erlang cookie through an entrypoint wrapper, then runs the image's entrypoint", () => {
@@ -196,7 +269,12 @@ describe("RabbitBroker", () => {
   it("forms a cluster of per-node containers and volumes with static peer discovery", () => {
     const b = build({ clusterSize: 3 });
     const names = (Object.values(b.json.resource.docker_container) as Json[]).map((c) => c.name).sort();
-    expect(names).toEqual([1, 2, 3].flatMap((n) => [`dev-rabbitmq-${n}`, `dev-rabbitmq-${n}-secrets-owner`, `dev-rabbitmq-${n}-seed`]));
+    expect(names).toEqual([
+      ...[1, 2, 3].flatMap((n) => [`dev-rabbitmq-${n}`, `dev-rabbitmq-${n}-secrets-owner`, `dev-rabbitmq-${n}-seed`]),
+      "dev-rabbitmq-users",
+      "dev-rabbitmq-users-secrets-owner",
+      "dev-rabbitmq-users-seed",
+    ]);
     const node2 = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-2")!;
     expect(node2.env).toContain("RABBITMQ_NODENAME=rabbit@rabbitmq-2");
     expect(node2.networks_advanced[0].aliases).toEqual(["rabbitmq", "rabbitmq-2"]);
@@ -208,7 +286,13 @@ describe("RabbitBroker", () => {
     expect(Object.values(b.json.resource.docker_volume).map((v) => (v as Json).name)).toEqual(
       expect.arrayContaining(["dev-rabbitmq-1-data", "dev-rabbitmq-2-data", "dev-rabbitmq-3-data"]),
     );
-    expect(b.rabbit.connectionFor("api").ready).toHaveLength(3);
+    expect(b.rabbit.connectionFor("api").ready).toHaveLength(4);
+    const users = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-users-seed")!;
+    expect(users.upload.find((u: Json) => u.file.endsWith("sync-users.sh")).content).toContain(
+      "RABBITMQ_NODES:=rabbit@rabbitmq-1 rabbit@rabbitmq-2 rabbit@rabbitmq-3",
+    );
+    const usersJob = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-users")!;
+    for (const n of [1, 2, 3]) expect(usersJob.depends_on).toContain(`docker_container.${b.key("docker_container", `dev-rabbitmq-${n}`)}`);
     expect(() => build({ clusterSize: 2 })).toThrow(/clusterSize: 2 must be 1 or an odd/);
   });
 

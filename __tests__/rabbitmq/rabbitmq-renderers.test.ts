@@ -7,6 +7,15 @@ import {
   renderRabbitDefinitions,
   topologyProblems,
 } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
+import { renderRabbitBackupHooks } from "../../constructs/rabbitmq/renderers/rabbitmq-backup";
+import {
+  installCookieFunction,
+  RABBIT_APP_TAG,
+  renderRabbitExpectedPermissions,
+  renderRabbitUserDefinitions,
+  renderRabbitUsersScript,
+} from "../../constructs/rabbitmq/renderers/rabbitmq-users";
+import { ValidationError } from "../../constructs/contract/errors";
 
 function keys(text: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -261,5 +270,112 @@ describe("renderCookieEntrypoint and renderEnabledPlugins", () => {
 
   it("enables management and Prometheus", () => {
     expect(renderEnabledPlugins()).toBe("[rabbitmq_management,rabbitmq_prometheus].\n");
+  });
+});
+
+describe("the users job's renderers", () => {
+  const users = DEFAULT_APPS.map((app) => ({
+    name: app.name,
+    password: `\${random_password.${app.name}.result}`,
+    permissions: appPermissions(app),
+  }));
+  const input = { vhost: "updateio-dev", users: [...users].reverse(), keepUsers: ["updateio"] };
+  const scriptInput = {
+    nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"],
+    cookieFile: "/run/secrets/erlang_cookie",
+    usersFile: "/run/secrets/rabbitmq_users",
+    expectedFile: "/etc/rabbitmq-users/expected-permissions.tsv",
+    vhost: "updateio-dev",
+    keepUsers: ["updateio"],
+    waitSeconds: 180,
+  };
+
+  it("renders the app users sorted, tagged as app users, one object a line (the job reads passwords back with sed)", () => {
+    const text = renderRabbitUserDefinitions(input);
+    const defs = JSON.parse(text);
+    expect(defs.users).toEqual(users.map((u) => ({ name: u.name, password: u.password, tags: [RABBIT_APP_TAG] })));
+    expect(defs.vhosts).toEqual([{ name: "updateio-dev" }]);
+    expect(defs.permissions).toEqual(users.map((u) => ({ user: u.name, vhost: "updateio-dev", ...u.permissions })));
+    // The script's sed pattern, on each user's line.
+    const lines = text.split("\n").filter((l) => l.includes('"password"'));
+    expect(lines.map((l) => /^ *\{"name":"([^"]*)","password":"([^"]*)"/.exec(l)?.slice(1))).toEqual(
+      users.map((u) => [u.name, u.password]),
+    );
+    expect(renderRabbitUserDefinitions({ ...input, users: [] })).toBe(
+      '{\n  "users": [],\n  "vhosts": [\n    {"name":"updateio-dev"}\n  ],\n  "permissions": []\n}\n',
+    );
+  });
+
+  it("renders the expected permissions as list_permissions prints them, without passwords", () => {
+    const tsv = renderRabbitExpectedPermissions(input);
+    expect(tsv.split("\n")).toEqual([
+      "api\t^(updates\\.fetch)$\t^(updateio\\.commands|updateio\\.events)$\t^(updates\\.fetch)$",
+      "discord-bot\t^(notifications\\.discord)$\t^(updateio\\.commands)$\t^(notifications\\.discord)$",
+      "telegram-bot\t^(notifications\\.telegram)$\t^(updateio\\.commands)$\t^(notifications\\.telegram)$",
+      "",
+    ]);
+    expect(tsv).not.toContain("random_password");
+  });
+
+  it("refuses bad users, each naming the key and the fix", () => {
+    const bad = {
+      vhost: "Bad Vhost",
+      users: [
+        { name: "updateio", password: "x", permissions: users[0]!.permissions },
+        { name: "api", password: 'has "quote"', permissions: { ...users[0]!.permissions, read: "a\tb" } },
+        { name: "api", password: "", permissions: users[0]!.permissions },
+      ],
+      keepUsers: ["updateio"],
+    };
+    const e = (() => {
+      try {
+        renderRabbitUserDefinitions(bad);
+      } catch (err) {
+        return err as ValidationError;
+      }
+      throw new Error("no error");
+    })();
+    expect(e).toBeInstanceOf(ValidationError);
+    expect(e.problems).toEqual([
+      'vhost: "Bad Vhost" must be a simple name (lowercase letters, digits, _ and -)',
+      'users.0.name: "updateio" is a boot user (keepUsers), which the job never manages (fix: pick another app name)',
+      "users.1.password: must be non-empty, without quotes, backslashes or spaces (fix: pass a GeneratedSecret's value)",
+      'users.1.permissions.read: "a\tb" must be a non-empty regex without tabs, newlines or quotes',
+      'users.2.name: "api" is listed twice (fix: add each app once)',
+      "users.2.password: must be non-empty, without quotes, backslashes or spaces (fix: pass a GeneratedSecret's value)",
+    ]);
+    expect(() => renderRabbitExpectedPermissions(bad)).toThrow(ValidationError);
+  });
+
+  it("fills in the users script: every node, the files, the boot users it keeps, and the shared cookie function", () => {
+    const script = renderRabbitUsersScript(scriptInput);
+    expect(script).toContain(': "${RABBITMQ_NODES:=rabbit@rabbitmq-1 rabbit@rabbitmq-2 rabbit@rabbitmq-3}"\n');
+    expect(script).toContain(': "${USERS_FILE:=/run/secrets/rabbitmq_users}"\n');
+    expect(script).toContain(': "${KEEP_USERS:=updateio}"\n');
+    expect(script).toContain(`: "\${APP_TAG:=${RABBIT_APP_TAG}}"\n`);
+    expect(script).toContain(installCookieFunction());
+    expect(installCookieFunction()).toMatch(/^install_cookie\(\) \{\n[\s\S]*\n\}$/);
+    // The backup hooks inline the very same function.
+    expect(renderRabbitBackupHooks({ nodes: ["rabbit@rabbitmq"], cookieFile: "/run/secrets/erlang_cookie", backupRoot: "/b" })).toContain(
+      installCookieFunction(),
+    );
+    expect(script).not.toMatch(/@@/);
+  });
+
+  it("refuses script input that would put passwords outside /run/secrets or delete the boot users", () => {
+    expect(() =>
+      renderRabbitUsersScript({ ...scriptInput, nodes: [], usersFile: "/etc/users.json", keepUsers: [], waitSeconds: 0, vhost: "x y" }),
+    ).toThrow(
+      new ValidationError("renderRabbitUsersScript input", [
+        "nodes: is empty (fix: pass the broker's nodeHosts as rabbit@<host>)",
+        'usersFile: "/etc/users.json" holds passwords: it must be under /run/secrets/',
+        'vhost: "x y" must be a simple name (lowercase letters, digits, _ and -)',
+        "keepUsers: is empty (fix: pass the boot definitions' users, at least the legacy user)",
+        "waitSeconds: 0 must be whole seconds from 1 to 3600",
+      ]),
+    );
+    expect(() => renderRabbitUsersScript({ ...scriptInput, nodes: ["rabbitmq-1; rm -rf /"] })).toThrow(
+      /nodes: "rabbitmq-1; rm -rf \/" must look like rabbit@<host>/,
+    );
   });
 });

@@ -11,13 +11,19 @@ import {
   renderRabbitDefinitions,
   type RabbitUser,
 } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
+import {
+  renderRabbitExpectedPermissions,
+  renderRabbitUserDefinitions,
+  renderRabbitUsersScript,
+} from "../../constructs/rabbitmq/renderers/rabbitmq-users";
 import { describeIfBinary, requireBinary } from "../support/binaries";
-import { rabbitBin, rabbitCtl, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
+import { rabbitBin, rabbitCtl, rabbitNodeEnv, runRabbitUsersJob, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
 import { rabbitNodeDirs } from "../support/shared-rabbit-dirs";
 
-// rabbitmq.conf, enabled_plugins, the definitions file and the cookie entrypoint exactly as rendered,
-// on a real broker (Debian's rabbitmq-server, 3.10.x in bookworm) on loopback. Only paths and ports are
-// rewritten (listeners bound to 127.0.0.1). Everything rendered is also valid for 4.1 (the pinned image):
+// rabbitmq.conf, enabled_plugins, the boot definitions, the cookie entrypoint and the users job (its
+// script and files) exactly as rendered, on a real broker (Debian's rabbitmq-server, 3.10.x in bookworm)
+// on loopback: the node boots with the legacy user and the topology, the job adds the app users. Only
+// paths and ports are rewritten (listeners bound to 127.0.0.1). Everything rendered is also valid for 4.1 (the pinned image):
 // definitions.import_backend/local.path (3.9+), policy apply-to "queues", quorum x-arguments and the
 // `password` key of users (rabbit_auth_backend_internal:put_user/3) exist in both.
 describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker config and definitions on a real rabbitmq-server", () => {
@@ -27,7 +33,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
   const ports = { amqp: 56720, management: 56721, prometheus: 56722, dist: 56725, epmd: 56729 };
   const password = (name: string) => `${name.replace(/[^a-z]/g, "")}Pw0123456789abcdefABCDEF`.padEnd(32, "x");
   const cookie = "CookieABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstu";
-  const paths = rabbitNodeDirs(dir, "stub");
+  const paths = rabbitNodeDirs(dir, "stub", "job", "jobHome");
   const env: NodeJS.ProcessEnv = {
     ...rabbitNodeEnv({
       dir,
@@ -157,14 +163,34 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
       .replace("prometheus.tcp.port = 15692", `prometheus.tcp.port = ${ports.prometheus}\nprometheus.tcp.ip = 127.0.0.1`);
     writeFileSync(join(paths.etc, "20-updateio.conf"), conf);
     writeFileSync(join(paths.plugins, "enabled_plugins"), renderEnabledPlugins());
-    writeFileSync(join(paths.secrets, "rabbitmq_definitions"), renderRabbitDefinitions({ vhost, users, topology: DEFAULT_TOPOLOGY }), {
-      mode: 0o644,
-    });
+    // As RabbitBroker splits them: the legacy user boots with the node, the app users are the job's.
+    writeFileSync(
+      join(paths.secrets, "rabbitmq_definitions"),
+      renderRabbitDefinitions({ vhost, users: users.slice(0, 1), topology: DEFAULT_TOPOLOGY }),
+      { mode: 0o644 },
+    );
+    const appUsers = { vhost, users: users.slice(1), keepUsers: ["updateio"] };
+    writeFileSync(join(paths.job, "rabbitmq_users"), renderRabbitUserDefinitions(appUsers), { mode: 0o644 });
+    writeFileSync(join(paths.job, "expected-permissions.tsv"), renderRabbitExpectedPermissions(appUsers));
+    writeFileSync(
+      join(paths.job, "sync-users.sh"),
+      renderRabbitUsersScript({
+        nodes: ["rabbit@rabbitmq"],
+        cookieFile: "/run/secrets/erlang_cookie",
+        usersFile: "/run/secrets/rabbitmq_users",
+        expectedFile: "/etc/rabbitmq-users/expected-permissions.tsv",
+        vhost,
+        keepUsers: ["updateio"],
+        waitSeconds: 60,
+      }),
+    );
     writeFileSync(join(paths.secrets, "erlang_cookie"), cookie, { mode: 0o644 });
     writeFileSync(join(paths.stub, "docker-entrypoint.sh"), '#!/bin/sh\nexec "$@"\n');
     chmodSync(join(paths.stub, "docker-entrypoint.sh"), 0o755);
     await start();
-  }, 90_000);
+    const job = runRabbitUsersJob({ node, env, files: paths.job, home: paths.jobHome, cookieFile: join(paths.secrets, "erlang_cookie") });
+    if (job.status !== 0) throw new Error(`the users job failed:\n${job.out}`);
+  }, 120_000);
 
   afterAll(async () => {
     await stop();
@@ -190,7 +216,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
     expect(metrics.status).toBe(200);
   });
 
-  it("imports the vhost and one user per app, and no guest", () => {
+  it("imports the vhost and the legacy user at boot, one user per app from the users job, and no guest", () => {
     expect(rows(["list_vhosts", "name"]).map((r) => r[0])).toContain(vhost);
     const names = rows(["list_users"])
       .map((r) => r[0])
@@ -258,7 +284,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
     await start();
     figures.after = await messages("updates.fetch", 1);
     expect(figures.after).toBe(1);
-    // The definitions are imported again at boot: the app passwords still work after the restart.
+    // The boot definitions no longer list the app users: they are in the node's data, and still work after the restart.
     for (const app of DEFAULT_APPS) ctl(["set_user_tags", app.name, "management"]);
     const got = await get("api", "updates.fetch", "ack_requeue_false");
     allowed(got, "api consumes after restart");

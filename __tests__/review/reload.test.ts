@@ -157,3 +157,55 @@ describe("on the real prod stack: a new app service that uses Redis", () => {
     expect(d.warnings).toContain("prod-redis-acl-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart");
   });
 });
+
+describe("on the real prod stack: a new app service that uses RabbitMQ", () => {
+  const OUT = mkdtempSync(join(tmpdir(), "review-rabbit-users-test-"));
+  afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+  const synth = (withNotifier: boolean, dir: string) => {
+    const config = loadEnvironmentConfig("prod", {});
+    const services = { ...config.services };
+    // The add-a-service runbook's case, without a route: it only adds a RabbitMQ user.
+    if (withNotifier)
+      services["notifier"] = {
+        ...structuredClone(config.services["mini-app"]!),
+        routes: [],
+        uses: ["rabbitmq"],
+        secrets: [],
+        messaging: { publishes: ["updateio.events"], consumes: ["notifications.telegram"] },
+      };
+    const stack = new EnvironmentStack(Testing.app({ outdir: join(OUT, dir) }), "prod", { ...config, services });
+    return JSON.parse(Testing.synth(stack));
+  };
+  const before = synth(false, "a");
+  const after = synth(true, "b");
+  const d = diffStacks("prod", before, after);
+  const label = (address: string) => change(d, address).label;
+  const rabbitChanges = d.changed.map((c) => label(c.address)).filter((n) => n.startsWith("prod-rabbitmq"));
+  const seedText = (stack: { resource: { docker_container: Record<string, Body> } }, name: string) =>
+    JSON.stringify(Object.values(stack.resource.docker_container).find((c) => c.name === name));
+
+  it("applies the new user to the running cluster: only the users job and its seed change, no broker node or its seed", () => {
+    expect(rabbitChanges.filter((n) => !n.endsWith("-secrets-owner")).sort()).toEqual(["prod-rabbitmq-users", "prod-rabbitmq-users-seed"]);
+    expect(rabbitChanges.filter((n) => /^prod-rabbitmq-\d/.test(n))).toEqual([]);
+    for (const n of [1, 2, 3]) expect(seedText(after, `prod-rabbitmq-${n}-seed`)).toBe(seedText(before, `prod-rabbitmq-${n}-seed`));
+    // The new user is in the job's secret file, and in no node's.
+    expect(seedText(after, "prod-rabbitmq-users-seed")).toContain('\\"name\\":\\"notifier\\"');
+    expect(seedText(after, "prod-rabbitmq-1-seed")).not.toContain("notifier");
+  });
+
+  it("is no broker downtime and needs no staged apply", () => {
+    // Adding any service also touches what serves it (the api it calls, Prometheus, Grafana): that is
+    // not the broker's, and none of it is staged.
+    expect(d.downtime.filter((x) => x.service.startsWith("rabbitmq"))).toEqual([]);
+    expect(d.staged === undefined || d.staged.conflicts.length === 0).toBe(true);
+    expect(reviewExitCode([d])).not.toBe(4);
+    expect(d.warnings).toContain("prod-rabbitmq-users (one-shot job) runs again: the changed settings are reloaded in place, no restart");
+  });
+
+  it("adds the new app's own resources only, its RabbitMQ password among them", () => {
+    expect(d.removed).toEqual([]);
+    const added = d.added.map((a) => label(a.address));
+    expect(added.filter((n) => !n.includes("notifier"))).toEqual([]);
+    expect(added).toContain("random_password.rabbitmq_notifier-password_D05D908F");
+  });
+});

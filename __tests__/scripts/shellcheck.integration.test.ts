@@ -19,6 +19,7 @@ import { renderOffsiteCopyScript, renderScheduledBackupScript } from "../../cons
 import { renderAclReloadScript } from "../../constructs/redis/renderers/redis";
 import { renderRedisBackupHooks, renderRedisRestoreScript } from "../../constructs/redis/renderers/redis-backup";
 import { renderRabbitBackupHooks, renderRabbitRestoreScript } from "../../constructs/rabbitmq/renderers/rabbitmq-backup";
+import { renderRabbitUsersScript } from "../../constructs/rabbitmq/renderers/rabbitmq-users";
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "../../constructs/observability/renderers/grafana-backup";
 import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "../../constructs/edge/renderers/edge-backup";
 import { describeIf, requireBinary } from "../support/binaries";
@@ -65,6 +66,16 @@ const replicaInput = { ...REPLICA_BOOTSTRAP_INPUT, settings: { ...REPLICA_BOOTST
 
 /** Each script that has placeholders, rendered as the stacks do (and in the variants that change its text). */
 const rabbitInput = { nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2"], cookieFile: "/run/secrets/erlang_cookie", backupRoot: "/backups" };
+/** RabbitBroker's users job, as a 3-node cluster renders it. */
+const rabbitUsersInput = {
+  nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"],
+  cookieFile: "/run/secrets/erlang_cookie",
+  usersFile: "/run/secrets/rabbitmq_users",
+  expectedFile: "/etc/rabbitmq-users/expected-permissions.tsv",
+  vhost: "updateio-prod",
+  keepUsers: ["updateio"],
+  waitSeconds: 180,
+};
 /** A store's hooks inside the scheduler script, as ScheduledBackup renders them. */
 const scheduled = (store: string, suffix: string, hooks: string) =>
   renderScheduledBackupScript({ store, suffix, backupRoot: "/backups", hooks, schedule: { everyMinutes: 60, at: "00:05" }, keep: 48 });
@@ -193,6 +204,22 @@ const SAMPLES: readonly Sample[] = [
     asset: "constructs/postgres/assets/replica-bootstrap.sh",
     name: "replica with a settings file",
     render: () => renderReplicaBootstrapScript({ ...replicaInput, configFile: "/etc/postgresql/postgresql.conf" }),
+  },
+  { asset: "constructs/rabbitmq/assets/sync-users.sh", name: "three nodes", render: () => renderRabbitUsersScript(rabbitUsersInput) },
+  {
+    asset: "constructs/rabbitmq/assets/sync-users.sh",
+    name: "one node",
+    render: () => renderRabbitUsersScript({ ...rabbitUsersInput, nodes: ["rabbit@rabbitmq"], vhost: "updateio-dev" }),
+  },
+  {
+    asset: "constructs/rabbitmq/assets/install-cookie.sh",
+    name: "inside the users job",
+    render: () => renderRabbitUsersScript(rabbitUsersInput),
+  },
+  {
+    asset: "constructs/rabbitmq/assets/install-cookie.sh",
+    name: "inside the backup hooks, inside the scheduler",
+    render: () => scheduled("rabbitmq", ".json", renderRabbitBackupHooks(rabbitInput)),
   },
   {
     asset: "constructs/rabbitmq/assets/cookie-entrypoint.sh",

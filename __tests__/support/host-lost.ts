@@ -13,7 +13,7 @@ import S3rver from "s3rver";
 import { renderEnabledPlugins, renderRabbitConf } from "../../constructs/rabbitmq";
 import { renderRedisAcl, renderRedisBackupAclLine, renderRedisConf } from "../../constructs/redis";
 import { execAsync, freePort, freePorts } from "./helpers";
-import { rabbitBin, rabbitCtl, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "./rabbitmq-node";
+import { rabbitBin, rabbitCtl, rabbitNodeEnv, runRabbitUsersJob, stopRabbitNode, waitForRabbitNode } from "./rabbitmq-node";
 
 export { execAsync, type ExecResult } from "./helpers";
 
@@ -225,8 +225,9 @@ export function rabbitInventory(defs: Definitions): RabbitInventory {
 }
 
 /**
- * Debian's rabbitmq-server on loopback, booted on RabbitBroker's rendered config and definitions
- * (imported at boot), every port picked free and every path in a temp dir.
+ * Debian's rabbitmq-server on loopback, booted on RabbitBroker's rendered config and boot definitions
+ * (imported at boot: vhost, topology, the legacy user; the app users come from the users job, see
+ * runUsersJob), every port picked free and every path in a temp dir.
  */
 export class RabbitNode {
   static readonly COOKIE = "CookieHostLostABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnop";
@@ -300,6 +301,11 @@ export class RabbitNode {
 
   ctl(args: readonly string[]): { status: number | null; out: string } {
     return rabbitCtl(this.node, this.env, args, 60_000);
+  }
+
+  /** RabbitBroker's users job script in `files`, run against this node (see runRabbitUsersJob). */
+  runUsersJob(files: string, home: string, overrides: NodeJS.ProcessEnv = {}): { status: number | null; out: string } {
+    return runRabbitUsersJob({ node: this.node, env: this.env, files, home, cookieFile: this.cookieFile, overrides });
   }
 
   /** The node's definitions (`rabbitmqctl export_definitions -`). */

@@ -83,3 +83,36 @@ export async function stopRabbitNode(node: ChildProcess, shutdown: () => void, w
     // already gone
   }
 }
+
+/**
+ * Runs RabbitBroker's users job script (`<files>/sync-users.sh`, as rendered) against `node`, as the
+ * job container does: its own HOME (it installs the cookie itself), the files in `files`
+ * (rabbitmq_users, expected-permissions.tsv) instead of /run/secrets and /etc/rabbitmq-users.
+ * `overrides` replace any of the script's settings (e.g. a wrong cookie file).
+ */
+export function runRabbitUsersJob(input: {
+  readonly node: string;
+  /** The node's environment (its epmd port): the CLI finds the node through it. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly files: string;
+  readonly home: string;
+  readonly cookieFile: string;
+  readonly overrides?: NodeJS.ProcessEnv;
+}): { status: number | null; out: string } {
+  const r = spawnSync("sh", [join(input.files, "sync-users.sh")], {
+    env: {
+      ...input.env,
+      HOME: input.home,
+      RABBITMQ_NODES: input.node,
+      RABBITMQ_COOKIE_FILE: input.cookieFile,
+      USERS_FILE: join(input.files, "rabbitmq_users"),
+      EXPECTED_FILE: join(input.files, "expected-permissions.tsv"),
+      RABBITMQCTL: rabbitBin("rabbitmqctl"),
+      WAIT_SECONDS: "30",
+      ...input.overrides,
+    },
+    encoding: "utf8",
+    timeout: 180_000,
+  });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}

@@ -4,3 +4,4 @@ export * from "./renderers/rabbitmq";
 export * from "./renderers/rabbitmq-definitions";
 export * from "./rabbit-backup";
 export * from "./renderers/rabbitmq-backup";
+export * from "./renderers/rabbitmq-users";

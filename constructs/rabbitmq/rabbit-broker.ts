@@ -8,8 +8,8 @@ import {
   topologyProblems,
   type RabbitApp,
   type RabbitTopology,
-  type RabbitUser,
 } from "./renderers/rabbitmq-definitions";
+import { renderRabbitExpectedPermissions, renderRabbitUserDefinitions, renderRabbitUsersScript } from "./renderers/rabbitmq-users";
 import type { Connectable, ServiceConnection } from "../kit/connection";
 import { escapeTemplateText } from "../kit/container-runtime";
 import { GeneratedSecret } from "../kit/generated-secret";
@@ -18,6 +18,7 @@ import { PlatformNetwork } from "../kit/platform-network";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
+import { CONFIG_RELOAD_ROLE } from "../contract/index";
 import { ValidationError } from "../contract/errors";
 
 export interface RabbitBrokerProps {
@@ -65,6 +66,10 @@ export const RABBIT_LEGACY_USER = "updateio";
 const USER = RABBIT_LEGACY_USER;
 const DEFINITIONS_SECRET = "rabbitmq_definitions";
 const COOKIE_SECRET = "erlang_cookie";
+const USERS_SECRET = "rabbitmq_users";
+const USERS_DIR = "/etc/rabbitmq-users";
+/** rabbitmqctl's HOME in the users job (its Erlang cookie): a tmpfs, as in RabbitBackup. */
+const CLI_HOME = "/run/rabbitmq-cli";
 const CONF_DIR = "/etc/rabbitmq/conf.d";
 // RabbitMQ parses every file in conf.d as rabbitmq.conf (checked on a real broker), so the plugins file lives apart.
 const PLUGINS_DIR = "/etc/rabbitmq/plugins";
@@ -77,9 +82,11 @@ export interface RabbitAppConnection extends ServiceConnection {
 }
 
 /**
- * RabbitMQ on its own internal network; the management UI is never published. Apps get their own
- * users through addApp; the definitions file (users, permissions, topology) is rendered from them
- * at synth, so apps may be added after the broker is constructed.
+ * RabbitMQ on its own internal network; the management UI is never published. Each node imports
+ * the boot definitions (vhost, topology, the legacy user) at every start. Apps get their own users
+ * through addApp; those live apart, in the `<env>-rabbitmq-users` job's secret file (rendered at
+ * synth, so apps may be added after the broker is constructed), which the job imports into the
+ * running cluster: adding an app or rotating its password re-runs the job and replaces no node.
  */
 export class RabbitBroker extends Construct implements Connectable {
   readonly host = "rabbitmq";
@@ -106,7 +113,12 @@ export class RabbitBroker extends Construct implements Connectable {
   /** Shared by every node and the CLI tools; installed by the entrypoint wrapper. */
   readonly erlangCookie: GeneratedSecret;
   readonly topology: RabbitTopology;
-  /** The apps added so far (props.apps, then addApp), in order; the definitions list their users in this order. */
+  /**
+   * Imports the app users into the running cluster, deletes removed ones and checks the result
+   * (role config-reload): re-run whenever an app is added or removed or a password rotates.
+   */
+  readonly usersJob: HardenedService;
+  /** The apps added so far (props.apps, then addApp), in order. */
   private readonly appList: { readonly app: RabbitApp; readonly password: GeneratedSecret }[] = [];
 
   constructor(scope: Construct, id: string, props: RabbitBrokerProps) {
@@ -125,17 +137,18 @@ export class RabbitBroker extends Construct implements Connectable {
     this.metricsNetwork = props.metricsNetwork;
     this.password = new GeneratedSecret(this, "password");
     this.erlangCookie = new GeneratedSecret(this, "erlang-cookie", { length: 64 });
-    // Rendered at synth (Lazy): apps added after this constructor get their users too.
-    const definitions = Lazy.stringValue({
-      produce: () => {
-        const users: RabbitUser[] = [
+    // Only what rarely changes: app users are in the users job's file, so an app added or a password
+    // rotated replaces no node (a changed boot file would replace every node at once).
+    const definitions = escapeTemplateText(
+      renderRabbitDefinitions({
+        vhost: props.vhost,
+        users: [
           // Today's user, kept so connectionFor() without a role behaves as before.
           { name: USER, password: this.password.value, tags: ["management"], permissions: { configure: ".*", write: ".*", read: ".*" } },
-          ...this.appList.map(({ app, password }) => ({ name: app.name, password: password.value, permissions: appPermissions(app) })),
-        ];
-        return escapeTemplateText(renderRabbitDefinitions({ vhost: props.vhost, users, topology: this.topology }));
-      },
-    });
+        ],
+        topology: this.topology,
+      }),
+    );
     const image = new ServiceImage(this, "image", { ref: props.image });
     const nodeNames = Array.from({ length: clusterSize }, (_, i) => (clusterSize === 1 ? this.host : `${this.host}-${i + 1}`));
     this.nodeHosts = nodeNames;
@@ -176,7 +189,7 @@ export class RabbitBroker extends Construct implements Connectable {
             RABBITMQ_ENABLED_PLUGINS_FILE: `${PLUGINS_DIR}/enabled_plugins`,
           },
           secrets: [
-            // Carries the users' passwords (hashed by RabbitMQ on import), so it is a secret, not config.
+            // Carries the legacy user's password (hashed by RabbitMQ on import), so it is a secret, not config.
             { name: DEFINITIONS_SECRET, value: definitions },
             { name: COOKIE_SECRET, value: this.erlangCookie.value },
           ],
@@ -204,6 +217,65 @@ export class RabbitBroker extends Construct implements Connectable {
     this.service = nodes[0]!;
     this.dataVolumes = volumes;
     this.dataVolume = volumes[0]!;
+
+    // Rendered at synth (Lazy): apps added after this constructor get their users too. Its own files
+    // change with the app users, which replaces the job's seed and, through the kit's
+    // replace_triggered_by, runs the job again; the nodes' files stay as they were.
+    const usersInput = () => ({
+      vhost: props.vhost,
+      users: this.appList.map(({ app, password }) => ({ name: app.name, password: password.value, permissions: appPermissions(app) })),
+      keepUsers: [USER],
+    });
+    const usersFile = `${SECURE_DEFAULTS.secretsDir}/${USERS_SECRET}`;
+    this.usersJob = new HardenedService(this, "users", {
+      environment: props.environment,
+      service: `${this.host}-users`,
+      component: "job",
+      role: CONFIG_RELOAD_ROLE,
+      image,
+      user: "rabbitmq",
+      // rabbitmqctl starts an Erlang VM (RabbitBackup's size).
+      memoryMb: 256,
+      cpuShares: props.cpuShares,
+      entrypoint: ["sh", `${USERS_DIR}/sync-users.sh`],
+      env: { HOME: CLI_HOME },
+      tmpfs: { [CLI_HOME]: 1 },
+      secrets: [
+        // The app users' passwords (hashed by RabbitMQ on import): a secret, never config.
+        { name: USERS_SECRET, value: Lazy.stringValue({ produce: () => escapeTemplateText(renderRabbitUserDefinitions(usersInput())) }) },
+        { name: COOKIE_SECRET, value: this.erlangCookie.value },
+      ],
+      configDirs: [
+        {
+          path: USERS_DIR,
+          files: [
+            {
+              name: "sync-users.sh",
+              content: renderRabbitUsersScript({
+                nodes: nodeNames.map((n) => `rabbit@${n}`),
+                cookieFile: `${SECURE_DEFAULTS.secretsDir}/${COOKIE_SECRET}`,
+                usersFile,
+                expectedFile: `${USERS_DIR}/expected-permissions.tsv`,
+                vhost: props.vhost,
+                keepUsers: [USER],
+                waitSeconds: 180,
+              }),
+            },
+            {
+              name: "expected-permissions.tsv",
+              content: Lazy.stringValue({ produce: () => escapeTemplateText(renderRabbitExpectedPermissions(usersInput())) }),
+            },
+          ],
+        },
+      ],
+      networks: [{ network: this.network }],
+      oneShot: true,
+      relax: {
+        healthcheck: "a one-shot job: apply waits for its exit code instead",
+        "restart-policy": "a one-shot job: it applies the app users once per change and must not restart",
+      },
+      dependsOn: nodes.flatMap((n) => n.containers),
+    });
     for (const app of props.apps ?? []) this.addApp(app);
   }
 
@@ -252,7 +324,8 @@ export class RabbitBroker extends Construct implements Connectable {
   private connectionAs(user: string, password: string): ServiceConnection {
     return {
       network: this.network,
-      ready: this.nodes.flatMap((n) => n.containers),
+      // The users job too: an app added in the same apply starts only once its user exists.
+      ready: [...this.nodes.flatMap((n) => n.containers), ...this.usersJob.containers],
       env: { AMQP_HOST: this.host, AMQP_PORT: String(this.port), AMQP_VHOST: this.vhost, AMQP_USER: user },
       secrets: [
         { name: "amqp_password", value: password, envVar: "AMQP_PASSWORD_FILE" },

@@ -12,13 +12,7 @@ snapshot_describe() { echo "rabbitmq ${RABBITMQ_SOURCE:-$RABBITMQ_NODES}"; }
 
 # The CLI reads the cookie from $HOME/.erlang.cookie and insists it is private: copy the secret
 # there 0400 (HOME is a tmpfs). An empty RABBITMQ_COOKIE_FILE leaves an existing cookie alone.
-install_cookie() {
-  [ -n "$RABBITMQ_COOKIE_FILE" ] || return 0
-  [ -r "$RABBITMQ_COOKIE_FILE" ] || { echo "error: cannot read the Erlang cookie $RABBITMQ_COOKIE_FILE" >&2; return 1; }
-  if cmp -s "$RABBITMQ_COOKIE_FILE" "$HOME/.erlang.cookie"; then return 0; fi
-  (umask 0277 && cat "$RABBITMQ_COOKIE_FILE" > "$HOME/.erlang.cookie.new") || return 1
-  mv -f "$HOME/.erlang.cookie.new" "$HOME/.erlang.cookie"
-}
+@@INSTALL_COOKIE@@
 
 # Definitions are replicated to every node: the first node that answers will do.
 snapshot_take() {

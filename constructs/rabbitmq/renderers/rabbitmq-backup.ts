@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
 import { latestSnapshot } from "../../kit/scheduled-backup-script";
+import { installCookieFunction } from "./rabbitmq-users";
 
 const ASSETS = join(__dirname, "..", "assets");
 const HOOKS_SH = readAsset(ASSETS, "definitions-backup-hooks.sh");
@@ -42,7 +43,11 @@ function check(what: string, input: RabbitBackupScriptInput): void {
 
 export function renderRabbitBackupHooks(input: RabbitBackupScriptInput): string {
   check("renderRabbitBackupHooks", input);
-  return fillAsset(HOOKS_SH, { NODES: input.nodes.join(" "), COOKIE_FILE: input.cookieFile }, "renderRabbitBackupHooks");
+  return fillAsset(
+    HOOKS_SH,
+    { NODES: input.nodes.join(" "), COOKIE_FILE: input.cookieFile, INSTALL_COOKIE: installCookieFunction() },
+    "renderRabbitBackupHooks",
+  );
 }
 
 /** `restore.sh <snapshot.json|latest> [node]`: rabbitmqctl import_definitions (merges; deletes nothing). */
