@@ -77,9 +77,11 @@ describe("a reloadable-setting-only change (fixture)", () => {
   it("is no downtime: reported as reloaded in place, the server untouched", () => {
     expect(d.downtime).toEqual([]);
     expect(d.dataLoss).toEqual([]);
-    expect(d.warnings).toEqual(["t-db-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart"]);
+    expect(d.warnings).toEqual([
+      "t-db-reload (one-shot job) runs again: the change is applied to the running servers in place, no restart",
+    ]);
     expect(reviewExitCode([d])).toBe(0);
-    expect(risksSection(d).join("\n")).toContain("reloaded in place, no restart");
+    expect(risksSection(d).join("\n")).toContain("applied to the running servers in place, no restart");
   });
 
   it("an ordinary one-shot job keeps the plain wording", () => {
@@ -119,7 +121,7 @@ describe("a reloadable-setting-only change on the synthesized prod stack", () =>
     expect(d.downtime).toEqual([]);
     expect(d.staged === undefined || d.staged.conflicts.length === 0).toBe(true);
     expect(d.warnings.filter((w) => !w.includes("-secrets-owner "))).toEqual([
-      "prod-postgres-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart",
+      "prod-postgres-reload (one-shot job) runs again: the change is applied to the running servers in place, no restart",
     ]);
     expect(reviewExitCode([d])).toBe(0);
   });
@@ -154,7 +156,9 @@ describe("on the real prod stack: a new app service that uses Redis", () => {
     ]);
     expect(d.downtime.filter((x) => x.service.startsWith("redis"))).toEqual([]);
     expect(d.staged === undefined || d.staged.conflicts.length === 0).toBe(true);
-    expect(d.warnings).toContain("prod-redis-acl-reload (one-shot job) runs again: the changed settings are reloaded in place, no restart");
+    expect(d.warnings).toContain(
+      "prod-redis-acl-reload (one-shot job) runs again: the change is applied to the running servers in place, no restart",
+    );
   });
 });
 
@@ -199,7 +203,9 @@ describe("on the real prod stack: a new app service that uses RabbitMQ", () => {
     expect(d.downtime.filter((x) => x.service.startsWith("rabbitmq"))).toEqual([]);
     expect(d.staged === undefined || d.staged.conflicts.length === 0).toBe(true);
     expect(reviewExitCode([d])).not.toBe(4);
-    expect(d.warnings).toContain("prod-rabbitmq-users (one-shot job) runs again: the changed settings are reloaded in place, no restart");
+    expect(d.warnings).toContain(
+      "prod-rabbitmq-users (one-shot job) runs again: the change is applied to the running servers in place, no restart",
+    );
   });
 
   it("adds the new app's own resources only, its RabbitMQ password among them", () => {

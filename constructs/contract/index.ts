@@ -32,8 +32,9 @@ export const ULIMIT_BOUNDS: Readonly<Record<string, number>> & { readonly nofile
 };
 
 /**
- * The role label of a one-shot job that makes running servers re-read a changed config file:
- * the review reports its re-run as a reload in place (no restart), not as a replacement.
+ * The role label of a one-shot job that applies a changed file to running servers (PostgreSQL's
+ * reload, Redis' ACL LOAD, RabbitMQ's users import): the review reports its re-run as a change in
+ * place (no restart), not as a replacement.
  */
 export const CONFIG_RELOAD_ROLE = "config-reload";
 

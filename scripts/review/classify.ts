@@ -844,7 +844,7 @@ function oneShotReruns(before: Map<string, Resource>, states: Map<string, State>
     .map((r) =>
       // A config-reload job applies a changed file to servers that keep running (constructs/contract/index.ts).
       label(r.body, LABELS.role) === CONFIG_RELOAD_ROLE
-        ? `${displayName(r)} (one-shot job) runs again: the changed settings are reloaded in place, no restart`
+        ? `${displayName(r)} (one-shot job) runs again: the change is applied to the running servers in place, no restart`
         : `${displayName(r)} (one-shot job) runs again`,
     );
 }
