@@ -18,6 +18,7 @@ import {
 } from "../../constructs/rabbitmq/renderers/rabbitmq-users";
 import { describeIfBinary, requireBinary } from "../support/binaries";
 import { RabbitNode } from "../support/host-lost";
+import { RABBIT_USERS_SCRIPT_INPUT } from "../support/rabbitmq-node";
 
 // RabbitBroker's users job (`<env>-rabbitmq-users`): its script exactly as rendered, run with sh against
 // Debian's rabbitmq-server (3.10) on loopback, booted on the boot definitions the broker now renders
@@ -37,15 +38,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBroker
   });
   const node = new RabbitNode(join(dir, "node"), vhost, boot, "rabbit-users");
   const job = { home: join(dir, "job-home"), files: join(dir, "job-files"), tmp: join(dir, "job-tmp") };
-  const script = renderRabbitUsersScript({
-    nodes: ["rabbit@rabbitmq"],
-    cookieFile: "/run/secrets/erlang_cookie",
-    usersFile: "/run/secrets/rabbitmq_users",
-    expectedFile: "/etc/rabbitmq-users/expected-permissions.tsv",
-    vhost,
-    keepUsers: ["updateio"],
-    waitSeconds: 180,
-  });
+  const script = renderRabbitUsersScript({ ...RABBIT_USERS_SCRIPT_INPUT, vhost });
   const app = (name: string): RabbitApp => DEFAULT_APPS.find((a) => a.name === name)!;
   const pw = (name: string, generation = 1) => `${name.replace(/[^a-z]/g, "")}Gen${generation}Pw0123456789ABCDEFabcdef`;
   const figures = { runs: 0, slowestMs: 0 };

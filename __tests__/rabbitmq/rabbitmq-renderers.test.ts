@@ -16,6 +16,7 @@ import {
   renderRabbitUsersScript,
 } from "../../constructs/rabbitmq/renderers/rabbitmq-users";
 import { ValidationError } from "../../constructs/contract/errors";
+import { RABBIT_USERS_SCRIPT_INPUT } from "../support/rabbitmq-node";
 
 function keys(text: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -280,15 +281,7 @@ describe("the users job's renderers", () => {
     permissions: appPermissions(app),
   }));
   const input = { vhost: "updateio-dev", users: [...users].reverse(), keepUsers: ["updateio"] };
-  const scriptInput = {
-    nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"],
-    cookieFile: "/run/secrets/erlang_cookie",
-    usersFile: "/run/secrets/rabbitmq_users",
-    expectedFile: "/etc/rabbitmq-users/expected-permissions.tsv",
-    vhost: "updateio-dev",
-    keepUsers: ["updateio"],
-    waitSeconds: 180,
-  };
+  const scriptInput = { ...RABBIT_USERS_SCRIPT_INPUT, nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"] };
 
   it("renders the app users sorted, tagged as app users, one object a line (the job reads passwords back with sed)", () => {
     const text = renderRabbitUserDefinitions(input);

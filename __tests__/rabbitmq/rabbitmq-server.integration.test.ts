@@ -17,7 +17,15 @@ import {
   renderRabbitUsersScript,
 } from "../../constructs/rabbitmq/renderers/rabbitmq-users";
 import { describeIfBinary, requireBinary } from "../support/binaries";
-import { rabbitBin, rabbitCtl, rabbitNodeEnv, runRabbitUsersJob, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
+import {
+  RABBIT_USERS_SCRIPT_INPUT,
+  rabbitBin,
+  rabbitCtl,
+  rabbitNodeEnv,
+  runRabbitUsersJob,
+  stopRabbitNode,
+  waitForRabbitNode,
+} from "../support/rabbitmq-node";
 import { rabbitNodeDirs } from "../support/shared-rabbit-dirs";
 
 // rabbitmq.conf, enabled_plugins, the boot definitions, the cookie entrypoint and the users job (its
@@ -172,18 +180,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd"], "RabbitBroker confi
     const appUsers = { vhost, users: users.slice(1), keepUsers: ["updateio"] };
     writeFileSync(join(paths.job, "rabbitmq_users"), renderRabbitUserDefinitions(appUsers), { mode: 0o644 });
     writeFileSync(join(paths.job, "expected-permissions.tsv"), renderRabbitExpectedPermissions(appUsers));
-    writeFileSync(
-      join(paths.job, "sync-users.sh"),
-      renderRabbitUsersScript({
-        nodes: ["rabbit@rabbitmq"],
-        cookieFile: "/run/secrets/erlang_cookie",
-        usersFile: "/run/secrets/rabbitmq_users",
-        expectedFile: "/etc/rabbitmq-users/expected-permissions.tsv",
-        vhost,
-        keepUsers: ["updateio"],
-        waitSeconds: 60,
-      }),
-    );
+    writeFileSync(join(paths.job, "sync-users.sh"), renderRabbitUsersScript({ ...RABBIT_USERS_SCRIPT_INPUT, vhost, waitSeconds: 60 }));
     writeFileSync(join(paths.secrets, "erlang_cookie"), cookie, { mode: 0o644 });
     writeFileSync(join(paths.stub, "docker-entrypoint.sh"), '#!/bin/sh\nexec "$@"\n');
     chmodSync(join(paths.stub, "docker-entrypoint.sh"), 0o755);

@@ -25,6 +25,7 @@ import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "../../constructs
 import { describeIf, requireBinary } from "../support/binaries";
 import { ACL_RELOAD_INPUT } from "../support/redis-inputs";
 import { BACKUP_SCRIPT_INPUT, PRE_MIGRATION_DUMP_INPUT, RELOAD_JOB_INPUT, REPLICA_BOOTSTRAP_INPUT } from "../support/postgres-inputs";
+import { RABBIT_USERS_SCRIPT_INPUT } from "../support/rabbitmq-node";
 
 const ROOT = join(__dirname, "..", "..");
 /** The glob constructs/**\/assets/*.sh, as a pattern on repository-relative paths. */
@@ -68,13 +69,9 @@ const replicaInput = { ...REPLICA_BOOTSTRAP_INPUT, settings: { ...REPLICA_BOOTST
 const rabbitInput = { nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2"], cookieFile: "/run/secrets/erlang_cookie", backupRoot: "/backups" };
 /** RabbitBroker's users job, as a 3-node cluster renders it. */
 const rabbitUsersInput = {
+  ...RABBIT_USERS_SCRIPT_INPUT,
   nodes: ["rabbit@rabbitmq-1", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"],
-  cookieFile: "/run/secrets/erlang_cookie",
-  usersFile: "/run/secrets/rabbitmq_users",
-  expectedFile: "/etc/rabbitmq-users/expected-permissions.tsv",
   vhost: "updateio-prod",
-  keepUsers: ["updateio"],
-  waitSeconds: 180,
 };
 /** A store's hooks inside the scheduler script, as ScheduledBackup renders them. */
 const scheduled = (store: string, suffix: string, hooks: string) =>

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { requireBinary } from "./binaries";
+import type { RabbitUsersScriptInput } from "../../constructs/rabbitmq/renderers/rabbitmq-users";
 
 export interface RabbitNodeEnvInput {
   /** RABBITMQ_BASE: logs, pid file and crash dump go below it. */
@@ -116,3 +117,14 @@ export function runRabbitUsersJob(input: {
   });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
+
+/** RabbitBroker's users job script input, as the stacks render it (one node; `nodes` and `vhost` vary per test). */
+export const RABBIT_USERS_SCRIPT_INPUT: RabbitUsersScriptInput = {
+  nodes: ["rabbit@rabbitmq"],
+  cookieFile: "/run/secrets/erlang_cookie",
+  usersFile: "/run/secrets/rabbitmq_users",
+  expectedFile: "/etc/rabbitmq-users/expected-permissions.tsv",
+  vhost: "updateio-dev",
+  keepUsers: ["updateio"],
+  waitSeconds: 180,
+};

@@ -47,3 +47,17 @@ export function fillAsset(asset: string, values: AssetValues, what: string): str
   if (problems.length > 0) throw new Error(`${what}: ${problems.join("; ")}`);
   return text.replace(PLACEHOLDER, (_, name: string) => String(values[name]));
 }
+
+const SCRIPT_PATH = /^\/[A-Za-z0-9_./-]+$/;
+
+/** Script inputs that are absolute paths of letters, digits and _ . / - (safe unquoted): each problem names its key. */
+export function absolutePathProblems<K extends string>(input: Readonly<Record<K, string>>, keys: readonly K[]): string[] {
+  return keys
+    .filter((k) => !SCRIPT_PATH.test(input[k]))
+    .map((k) => `${k}: "${input[k]}" must be an absolute path of letters, digits and _ . / -`);
+}
+
+/** A script's wait in whole seconds, 1 to 3600 (an hour is longer than any apply should hang). */
+export function waitSecondsProblems(value: number, key = "waitSeconds"): string[] {
+  return Number.isInteger(value) && value >= 1 && value <= 3600 ? [] : [`${key}: ${value} must be whole seconds from 1 to 3600`];
+}

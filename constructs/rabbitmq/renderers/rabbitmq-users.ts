@@ -11,7 +11,7 @@
  * broker by __tests__/rabbitmq/rabbit-users.integration.test.ts.
  */
 import { join } from "node:path";
-import { fillAsset, readAsset } from "../../kit/assets";
+import { absolutePathProblems, fillAsset, readAsset, waitSecondsProblems } from "../../kit/assets";
 import { fillFragment } from "../../kit/scheduled-backup-script";
 import { ValidationError } from "../../contract/errors";
 import type { RabbitPermissions } from "./rabbitmq-definitions";
@@ -33,7 +33,6 @@ export function installCookieFunction(): string {
 }
 
 const NODE = /^rabbit@[a-z][a-z0-9-]{0,62}$/;
-const ABS_PATH = /^\/[A-Za-z0-9_./-]+$/;
 const VHOST = /^[a-z0-9_-]+$/;
 const USER = /^[a-z][a-z0-9_-]{0,100}$/;
 /** A permission regex as the file and list_permissions carry it: no tab, newline, quote or backslash-quote. */
@@ -130,15 +129,13 @@ export function renderRabbitUsersScript(input: RabbitUsersScriptInput): string {
   const p: string[] = [];
   if (input.nodes.length === 0) p.push("nodes: is empty (fix: pass the broker's nodeHosts as rabbit@<host>)");
   for (const n of input.nodes) if (!NODE.test(n)) p.push(`nodes: "${n}" must look like rabbit@<host> (lowercase host name)`);
-  for (const key of ["cookieFile", "usersFile", "expectedFile"] as const)
-    if (!ABS_PATH.test(input[key])) p.push(`${key}: "${input[key]}" must be an absolute path of letters, digits and _ . / -`);
+  p.push(...absolutePathProblems(input, ["cookieFile", "usersFile", "expectedFile"]));
   if (!input.usersFile.startsWith("/run/secrets/"))
     p.push(`usersFile: "${input.usersFile}" holds passwords: it must be under /run/secrets/`);
   if (!VHOST.test(input.vhost)) p.push(`vhost: "${input.vhost}" must be a simple name (lowercase letters, digits, _ and -)`);
   if (input.keepUsers.length === 0) p.push("keepUsers: is empty (fix: pass the boot definitions' users, at least the legacy user)");
   for (const k of input.keepUsers) if (!USER.test(k)) p.push(`keepUsers: "${k}" must be a simple user name`);
-  if (!Number.isInteger(input.waitSeconds) || input.waitSeconds < 1 || input.waitSeconds > 3600)
-    p.push(`waitSeconds: ${input.waitSeconds} must be whole seconds from 1 to 3600`);
+  p.push(...waitSecondsProblems(input.waitSeconds));
   if (p.length > 0) throw new ValidationError("renderRabbitUsersScript input", p);
   return fillAsset(
     SYNC_USERS_SH,

@@ -1,9 +1,9 @@
 /** Pure renderers for the RedisCache: redis.conf, the ACL file, its reload job's script and the replication credentials. */
 import { join } from "node:path";
-import { ABS_PATH, redisNodesProblems } from "./node-input";
+import { redisNodesProblems } from "./node-input";
 import { renderRedisBackupAclLine } from "./redis-backup";
 import { ValidationError } from "../../contract/errors";
-import { fillAsset, readAsset } from "../../kit/assets";
+import { absolutePathProblems, fillAsset, readAsset, waitSecondsProblems } from "../../kit/assets";
 
 /**
  * What one Redis instance is for. With a single instance only one maxmemory-policy applies, and
@@ -284,10 +284,7 @@ export interface AclReloadScriptInput {
 /** `acl-reload.sh`: ACL LOAD on every data node, then a check that each lists exactly the file's users. */
 export function renderAclReloadScript(input: AclReloadScriptInput): string {
   const problems = redisNodesProblems(input.hosts, input.port);
-  for (const key of ["liveFile", "expectedFile", "passwordFile"] as const)
-    if (!ABS_PATH.test(input[key])) problems.push(`${key}: "${input[key]}" must be an absolute path of letters, digits and _ . / -`);
-  if (!Number.isInteger(input.waitSeconds) || input.waitSeconds < 1 || input.waitSeconds > 3600)
-    problems.push(`waitSeconds: ${input.waitSeconds} must be whole seconds from 1 to 3600`);
+  problems.push(...absolutePathProblems(input, ["liveFile", "expectedFile", "passwordFile"]), ...waitSecondsProblems(input.waitSeconds));
   if (problems.length > 0) throw new ValidationError("renderAclReloadScript input", problems);
   return fillAsset(
     ACL_RELOAD_SH,
