@@ -42,7 +42,22 @@ export interface Workload {
   readonly healthcheck: Located;
 }
 
+/**
+ * Every rule asks for the workload view of every container and service (about fifty times per
+ * resource and synth): made once per resource object of a rendering. Rules only read it.
+ */
+const views = new WeakMap<Record<string, unknown>, Workload>();
+
 export function workloadOf(resource: Record<string, unknown>, resourceType: string): Workload | undefined {
+  if (resourceType !== "docker_container" && resourceType !== "docker_service") return undefined;
+  const cached = views.get(resource);
+  if (cached && cached.resourceType === resourceType) return cached;
+  const w = makeWorkload(resource, resourceType);
+  if (w) views.set(resource, w);
+  return w;
+}
+
+function makeWorkload(resource: Record<string, unknown>, resourceType: string): Workload | undefined {
   if (resourceType === "docker_container") {
     const caps = block(resource.capabilities);
     return {
@@ -106,8 +121,16 @@ export function bindLikeDevice(options: unknown): string | undefined {
   return undefined;
 }
 
+const binds = new WeakMap<Workload, HostBind[]>();
+
 /** Every host path a workload mounts (binds, and volumes whose driver options make a bind). */
 export function hostBinds(w: Workload): HostBind[] {
+  let out = binds.get(w);
+  if (!out) binds.set(w, (out = collectHostBinds(w)));
+  return out;
+}
+
+function collectHostBinds(w: Workload): HostBind[] {
   const out: HostBind[] = [];
   if (w.kind === "container") {
     blocks(w.resource.volumes).forEach((v, i) => {
