@@ -132,19 +132,26 @@ describe("a reloadable-setting-only change on the synthesized prod stack", () =>
   });
 });
 
-describe("on the real prod stack: a new app service that uses Redis", () => {
-  const OUT = mkdtempSync(join(tmpdir(), "review-redis-acl-test-"));
-  afterAll(() => rmSync(OUT, { recursive: true, force: true }));
-  const synth = (withStatusPage: boolean, dir: string) => {
+/**
+ * The real prod stack, before and after one more app service: the mini app's entry without routes
+ * or secrets (the add-a-service runbook's case), changed by `entry`. Call it inside a describe.
+ */
+function prodWithNewService(name: string, entry: Record<string, unknown>): { before: Stack; after: Stack } {
+  const out = mkdtempSync(join(tmpdir(), `review-new-${name}-`));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  const synth = (withService: boolean, dir: string) => {
     const config = loadEnvironmentConfig("prod", {});
     const services = { ...config.services };
-    // The add-a-service runbook's example, without a route: it only adds a Redis user.
-    if (withStatusPage)
-      services["status-page"] = { ...structuredClone(config.services["mini-app"]!), routes: [], uses: ["redis"], secrets: [] };
-    const stack = new EnvironmentStack(Testing.app({ outdir: join(OUT, dir) }), "prod", { ...config, services });
-    return JSON.parse(Testing.synth(stack));
+    if (withService) services[name] = { ...structuredClone(config.services["mini-app"]!), routes: [], secrets: [], ...entry };
+    return JSON.parse(Testing.synth(new EnvironmentStack(Testing.app({ outdir: join(out, dir) }), "prod", { ...config, services })));
   };
-  const d = diffStacks("prod", synth(false, "a"), synth(true, "b"));
+  return { before: synth(false, "a"), after: synth(true, "b") };
+}
+
+describe("on the real prod stack: a new app service that uses Redis", () => {
+  // It only adds a Redis user.
+  const { before, after } = prodWithNewService("status-page", { uses: ["redis"] });
+  const d = diffStacks("prod", before, after);
   const label = (address: string) => change(d, address).label;
   const redisChanges = d.changed.map((c) => label(c.address)).filter((n) => n.startsWith("prod-redis"));
 
@@ -163,30 +170,16 @@ describe("on the real prod stack: a new app service that uses Redis", () => {
 });
 
 describe("on the real prod stack: a new app service that uses RabbitMQ", () => {
-  const OUT = mkdtempSync(join(tmpdir(), "review-rabbit-users-test-"));
-  afterAll(() => rmSync(OUT, { recursive: true, force: true }));
-  const synth = (withNotifier: boolean, dir: string) => {
-    const config = loadEnvironmentConfig("prod", {});
-    const services = { ...config.services };
-    // The add-a-service runbook's case, without a route: it only adds a RabbitMQ user.
-    if (withNotifier)
-      services["notifier"] = {
-        ...structuredClone(config.services["mini-app"]!),
-        routes: [],
-        uses: ["rabbitmq"],
-        secrets: [],
-        messaging: { publishes: ["updateio.events"], consumes: ["notifications.telegram"] },
-      };
-    const stack = new EnvironmentStack(Testing.app({ outdir: join(OUT, dir) }), "prod", { ...config, services });
-    return JSON.parse(Testing.synth(stack));
-  };
-  const before = synth(false, "a");
-  const after = synth(true, "b");
+  // It only adds a RabbitMQ user.
+  const { before, after } = prodWithNewService("notifier", {
+    uses: ["rabbitmq"],
+    messaging: { publishes: ["updateio.events"], consumes: ["notifications.telegram"] },
+  });
   const d = diffStacks("prod", before, after);
   const label = (address: string) => change(d, address).label;
   const rabbitChanges = d.changed.map((c) => label(c.address)).filter((n) => n.startsWith("prod-rabbitmq"));
-  const seedText = (stack: { resource: { docker_container: Record<string, Body> } }, name: string) =>
-    JSON.stringify(Object.values(stack.resource.docker_container).find((c) => c.name === name));
+  const seedText = (stack: Stack, name: string) =>
+    JSON.stringify(Object.values(stack.resource.docker_container ?? {}).find((c) => c.name === name));
 
   it("applies the new user to the running cluster: only the users job and its seed change, no broker node or its seed", () => {
     expect(rabbitChanges.filter((n) => !n.endsWith("-secrets-owner")).sort()).toEqual(["prod-rabbitmq-users", "prod-rabbitmq-users-seed"]);
