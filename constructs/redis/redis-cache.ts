@@ -192,10 +192,14 @@ export class RedisCache extends Construct implements Connectable {
     }
     const reloadPassword = new GeneratedSecret(this, "acl-reload-password");
     const hash = (secret: string | undefined) => (secret === undefined ? undefined : Fn.sha256(secret));
-    // Rendered at synth (Lazy): apps added after this constructor get their users too.
+    // Rendered at synth (Lazy): apps added after this constructor get their users too. The file and
+    // the reload job's copy are one token, resolved twice per rendering: render once per app list
+    // (apps are only ever added, so its length names it).
+    let rendered: { readonly apps: number; readonly text: string } | undefined;
     const aclContent = Lazy.stringValue({
-      produce: () =>
-        escapeTemplateText(
+      produce: () => {
+        if (rendered?.apps === this.appList.length) return rendered.text;
+        const text = escapeTemplateText(
           renderRedisAcl({
             hashed: true,
             apps: this.appList.map((a) => ({ user: a.name, password: Fn.sha256(a.password.value) })),
@@ -206,7 +210,10 @@ export class RedisCache extends Construct implements Connectable {
             backupPassword: hash(this.backupPassword),
             reloadPassword: Fn.sha256(reloadPassword.value),
           }),
-        ),
+        );
+        rendered = { apps: this.appList.length, text };
+        return text;
+      },
     });
     this.aclConfig = new LiveConfig(this, "acl", {
       environment: props.environment,
