@@ -1,4 +1,5 @@
 /** Public API of the kit module. */
+export * from "./config-reload-job";
 export * from "./connection";
 export * from "./container-runtime";
 export * from "./durations";

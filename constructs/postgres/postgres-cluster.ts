@@ -8,6 +8,7 @@ import { renderReloadCheckSql, renderReloadJobScript, renderReloadRoleSql } from
 import { postgresSettingsProblems, renderPostgresSettingsFile, splitPostgresSettings } from "./renderers/postgres-settings";
 import type { Connectable, ServiceConnection } from "../kit/connection";
 import { escapeTemplateText, SECRET_FILE_PERMISSIONS } from "../kit/container-runtime";
+import { ConfigReloadJob } from "../kit/config-reload-job";
 import { GeneratedSecret } from "../kit/generated-secret";
 import { HardenedService } from "../kit/hardened-service";
 import { LiveConfig } from "../kit/live-config";
@@ -16,7 +17,6 @@ import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
 import type { VolumeMount } from "../kit/service-spec";
-import { CONFIG_RELOAD_ROLE } from "../contract/index";
 
 export interface PostgresClusterProps {
   readonly environment: string;
@@ -440,45 +440,31 @@ export class PostgresCluster extends Construct implements Connectable {
     // re-runs it (no kit change needed); it starts only after the new file is uploaded (settings
     // seed) and every server is up.
     const reloadPasswordFile = secretPath("postgres_reload_password");
-    this.reloadJob = new HardenedService(this, "reload", {
+    this.reloadJob = new ConfigReloadJob(this, "reload", {
       environment: props.environment,
       service: "postgres-reload",
-      component: "job",
-      role: CONFIG_RELOAD_ROLE,
       image,
       user: "postgres",
-      memoryMb: 32,
       cpuShares: props.cpuShares,
-      command: ["sh", `${RELOAD_DIR}/reload.sh`],
-      secrets: [{ name: "postgres_reload_password", value: reloadPassword.value }],
-      configDirs: [
-        {
-          path: RELOAD_DIR,
-          files: [
-            {
-              name: "reload.sh",
-              content: renderReloadJobScript({
-                role: this.reloadRole,
-                database: this.database,
-                port: PORT,
-                hosts: [this.host, ...this.replicaServices.map((r) => r.spec.service)],
-                passwordFile: reloadPasswordFile,
-                passfile: "/tmp/reload.pgpass",
-                checkFile: `${RELOAD_DIR}/check.sql`,
-                primaryContainer: `${props.environment}-postgres`,
-                roleSqlFile: RELOAD_ROLE_SQL,
-              }),
-            },
-            { name: "check.sql", content: renderReloadCheckSql(settings, settingsFile) },
-          ],
-        },
-      ],
-      networks: [{ network: this.network }],
-      oneShot: true,
-      relax: {
-        healthcheck: "a one-shot job: apply waits for its exit code instead",
-        "restart-policy": "a one-shot job: it reloads once per settings change and must not restart",
+      dir: RELOAD_DIR,
+      script: {
+        name: "reload.sh",
+        content: renderReloadJobScript({
+          role: this.reloadRole,
+          database: this.database,
+          port: PORT,
+          hosts: [this.host, ...this.replicaServices.map((r) => r.spec.service)],
+          passwordFile: reloadPasswordFile,
+          passfile: "/tmp/reload.pgpass",
+          checkFile: `${RELOAD_DIR}/check.sql`,
+          primaryContainer: `${props.environment}-postgres`,
+          roleSqlFile: RELOAD_ROLE_SQL,
+        }),
       },
+      files: [{ name: "check.sql", content: renderReloadCheckSql(settings, settingsFile) }],
+      secrets: [{ name: "postgres_reload_password", value: reloadPassword.value }],
+      network: this.network,
+      applies: "reloads the settings",
       dependsOn: [this.settingsConfig.seed, ...primary, ...this.replicaServices.flatMap((r) => r.containers)],
     });
 

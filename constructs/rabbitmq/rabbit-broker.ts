@@ -12,13 +12,13 @@ import {
 import { renderRabbitExpectedPermissions, renderRabbitUserDefinitions, renderRabbitUsersScript } from "./renderers/rabbitmq-users";
 import type { Connectable, ServiceConnection } from "../kit/connection";
 import { escapeTemplateText } from "../kit/container-runtime";
+import { ConfigReloadJob } from "../kit/config-reload-job";
 import { GeneratedSecret } from "../kit/generated-secret";
 import { HardenedService } from "../kit/hardened-service";
 import { PlatformNetwork } from "../kit/platform-network";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
-import { CONFIG_RELOAD_ROLE } from "../contract/index";
 import { ValidationError } from "../contract/errors";
 
 export interface RabbitBrokerProps {
@@ -227,17 +227,35 @@ export class RabbitBroker extends Construct implements Connectable {
       keepUsers: [USER],
     });
     const usersFile = `${SECURE_DEFAULTS.secretsDir}/${USERS_SECRET}`;
-    this.usersJob = new HardenedService(this, "users", {
+    this.usersJob = new ConfigReloadJob(this, "users", {
       environment: props.environment,
       service: `${this.host}-users`,
-      component: "job",
-      role: CONFIG_RELOAD_ROLE,
       image,
       user: "rabbitmq",
       // rabbitmqctl starts an Erlang VM (RabbitBackup's size).
       memoryMb: 256,
       cpuShares: props.cpuShares,
-      entrypoint: ["sh", `${USERS_DIR}/sync-users.sh`],
+      dir: USERS_DIR,
+      script: {
+        name: "sync-users.sh",
+        content: renderRabbitUsersScript({
+          nodes: nodeNames.map((n) => `rabbit@${n}`),
+          cookieFile: `${SECURE_DEFAULTS.secretsDir}/${COOKIE_SECRET}`,
+          usersFile,
+          expectedFile: `${USERS_DIR}/expected-permissions.tsv`,
+          vhost: props.vhost,
+          keepUsers: [USER],
+          waitSeconds: 180,
+        }),
+      },
+      files: [
+        {
+          name: "expected-permissions.tsv",
+          content: Lazy.stringValue({ produce: () => escapeTemplateText(renderRabbitExpectedPermissions(usersInput())) }),
+        },
+      ],
+      // The image's entrypoint would start a broker first.
+      asEntrypoint: true,
       env: { HOME: CLI_HOME },
       tmpfs: { [CLI_HOME]: 1 },
       secrets: [
@@ -245,35 +263,8 @@ export class RabbitBroker extends Construct implements Connectable {
         { name: USERS_SECRET, value: Lazy.stringValue({ produce: () => escapeTemplateText(renderRabbitUserDefinitions(usersInput())) }) },
         { name: COOKIE_SECRET, value: this.erlangCookie.value },
       ],
-      configDirs: [
-        {
-          path: USERS_DIR,
-          files: [
-            {
-              name: "sync-users.sh",
-              content: renderRabbitUsersScript({
-                nodes: nodeNames.map((n) => `rabbit@${n}`),
-                cookieFile: `${SECURE_DEFAULTS.secretsDir}/${COOKIE_SECRET}`,
-                usersFile,
-                expectedFile: `${USERS_DIR}/expected-permissions.tsv`,
-                vhost: props.vhost,
-                keepUsers: [USER],
-                waitSeconds: 180,
-              }),
-            },
-            {
-              name: "expected-permissions.tsv",
-              content: Lazy.stringValue({ produce: () => escapeTemplateText(renderRabbitExpectedPermissions(usersInput())) }),
-            },
-          ],
-        },
-      ],
-      networks: [{ network: this.network }],
-      oneShot: true,
-      relax: {
-        healthcheck: "a one-shot job: apply waits for its exit code instead",
-        "restart-policy": "a one-shot job: it applies the app users once per change and must not restart",
-      },
+      network: this.network,
+      applies: "applies the app users",
       dependsOn: nodes.flatMap((n) => n.containers),
     });
     for (const app of props.apps ?? []) this.addApp(app);

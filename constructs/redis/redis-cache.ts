@@ -16,6 +16,7 @@ import { REDIS_BACKUP_USER } from "./renderers/redis-backup";
 import { renderSentinelConf } from "./renderers/redis-sentinel";
 import type { Connectable, ServiceConnection } from "../kit/connection";
 import { escapeTemplateText } from "../kit/container-runtime";
+import { ConfigReloadJob } from "../kit/config-reload-job";
 import { GeneratedSecret } from "../kit/generated-secret";
 import { HardenedService } from "../kit/hardened-service";
 import { LiveConfig } from "../kit/live-config";
@@ -24,7 +25,6 @@ import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
 import type { SecretFile } from "../kit/service-spec";
-import { CONFIG_RELOAD_ROLE } from "../contract/index";
 import { ValidationError } from "../contract/errors";
 
 export type { RedisRole } from "./renderers/redis";
@@ -297,43 +297,29 @@ export class RedisCache extends Construct implements Connectable {
     // Its own copy of the file (expected.acl) changes with it, which replaces the job's seed and,
     // through the kit's replace_triggered_by, runs the job again after the acl seed uploaded it.
     const reloadPasswordFile = `${SECURE_DEFAULTS.secretsDir}/redis_acl_reload_password`;
-    this.aclReloadJob = new HardenedService(this, "acl-reload", {
+    this.aclReloadJob = new ConfigReloadJob(this, "acl-reload", {
       environment: props.environment,
       service: `${name}-acl-reload`,
-      component: "job",
-      role: CONFIG_RELOAD_ROLE,
       image,
       user: "redis",
-      memoryMb: 32,
       cpuShares: props.cpuShares,
-      command: ["sh", `${ACL_RELOAD_DIR}/acl-reload.sh`],
-      secrets: [{ name: "redis_acl_reload_password", value: reloadPassword.value }],
-      configDirs: [
-        {
-          path: ACL_RELOAD_DIR,
-          files: [
-            {
-              name: "acl-reload.sh",
-              content: renderAclReloadScript({
-                hosts: this.nodeHosts,
-                port: PORT,
-                liveFile: `${ACL_DIR}/${ACL_FILE}`,
-                expectedFile: `${ACL_RELOAD_DIR}/expected.acl`,
-                passwordFile: reloadPasswordFile,
-                waitSeconds: 120,
-              }),
-            },
-            { name: "expected.acl", content: aclContent },
-          ],
-        },
-      ],
-      volumes: [this.aclConfig.mount],
-      networks: [{ network: this.network }],
-      oneShot: true,
-      relax: {
-        healthcheck: "a one-shot job: apply waits for its exit code instead",
-        "restart-policy": "a one-shot job: it loads the ACL file once per change and must not restart",
+      dir: ACL_RELOAD_DIR,
+      script: {
+        name: "acl-reload.sh",
+        content: renderAclReloadScript({
+          hosts: this.nodeHosts,
+          port: PORT,
+          liveFile: `${ACL_DIR}/${ACL_FILE}`,
+          expectedFile: `${ACL_RELOAD_DIR}/expected.acl`,
+          passwordFile: reloadPasswordFile,
+          waitSeconds: 120,
+        }),
       },
+      files: [{ name: "expected.acl", content: aclContent }],
+      secrets: [{ name: "redis_acl_reload_password", value: reloadPassword.value }],
+      volumes: [this.aclConfig.mount],
+      network: this.network,
+      applies: "loads the ACL file",
       dependsOn: [this.aclConfig.seed, ...master, ...this.replicaServices.flatMap((r) => r.containers)],
     });
 

@@ -1,0 +1,96 @@
+/**
+ * A one-shot job that applies a changed file to servers that keep running: PostgreSQL's settings
+ * reload, Redis' ACL LOAD, RabbitMQ's users import.
+ *
+ *   new ConfigReloadJob(this, "reload", {
+ *     environment, service: "prod-postgres-reload", image, user: "postgres", network,
+ *     dir: "/etc/postgres-reload", script: { name: "reload.sh", content },
+ *     files: [{ name: "check.sql", content: checkSql }], applies: "reloads the settings",
+ *     secrets: [...], dependsOn: [settingsSeed, ...servers],
+ *   });
+ *
+ * The job's own files carry what it applies (or its hash), so a change of the file replaces the
+ * job's seed and, through the kit's replace_triggered_by, runs the job again once the new file is
+ * uploaded. Its role (CONFIG_RELOAD_ROLE) tells the review that such a re-run changes the running
+ * servers in place, with no restart.
+ */
+import { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { CONFIG_RELOAD_ROLE } from "../contract/index";
+import { HardenedService } from "./hardened-service";
+import { PlatformNetwork } from "./platform-network";
+import { ServiceImage } from "./service-image";
+import type { ConfigFile, SecretFile, VolumeMount } from "./service-spec";
+
+export interface ConfigReloadJobProps {
+  readonly environment: string;
+  /** The job's service name, e.g. "prod-postgres-reload". */
+  readonly service: string;
+  /** The servers' own image, whose client tools talk to them. */
+  readonly image: ServiceImage;
+  /** The image's unprivileged user the script runs as. */
+  readonly user: string;
+  /** @default 32 (a shell script and one client at a time) */
+  readonly memoryMb?: number;
+  /** @default the kit's default for jobs */
+  readonly cpuShares?: number;
+  /** The read-only directory that holds the script and its files, e.g. "/etc/postgres-reload". */
+  readonly dir: string;
+  /** The POSIX shell script the job runs (`sh <dir>/<name>`). */
+  readonly script: ConfigFile;
+  /** Files beside the script: what it applies or checks the servers against. @default none */
+  readonly files?: readonly ConfigFile[];
+  /**
+   * Run the script as the entrypoint rather than as the command, for images whose entrypoint would
+   * start a server first. @default false
+   */
+  readonly asEntrypoint?: boolean;
+  /** @default none */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Writable scratch directories (path → MB). @default none */
+  readonly tmpfs?: Readonly<Record<string, number>>;
+  /** @default none */
+  readonly secrets?: readonly SecretFile[];
+  /** @default none */
+  readonly volumes?: readonly VolumeMount[];
+  /** The network the servers listen on. */
+  readonly network: PlatformNetwork;
+  /** What one run does, for the restart-policy exemption: "loads the ACL file". */
+  readonly applies: string;
+  /** The upload of the new file and every server it talks to. */
+  readonly dependsOn: readonly ITerraformDependable[];
+}
+
+/** The defaults of a config-reload job, in one place. */
+const DEFAULT_MEMORY_MB = 32;
+
+export class ConfigReloadJob extends HardenedService {
+  constructor(scope: Construct, id: string, props: ConfigReloadJobProps) {
+    if (props.applies.trim() === "")
+      throw new Error(`${scope.node.path}/${id}: ConfigReloadJob.applies is empty: say what one run does ("loads the ACL file").`);
+    const run = ["sh", `${props.dir}/${props.script.name}`];
+    super(scope, id, {
+      environment: props.environment,
+      service: props.service,
+      component: "job",
+      role: CONFIG_RELOAD_ROLE,
+      image: props.image,
+      user: props.user,
+      memoryMb: props.memoryMb ?? DEFAULT_MEMORY_MB,
+      cpuShares: props.cpuShares,
+      ...(props.asEntrypoint ? { entrypoint: run } : { command: run }),
+      env: props.env,
+      tmpfs: props.tmpfs,
+      secrets: props.secrets,
+      configDirs: [{ path: props.dir, files: [props.script, ...(props.files ?? [])] }],
+      volumes: props.volumes,
+      networks: [{ network: props.network }],
+      oneShot: true,
+      relax: {
+        healthcheck: "a one-shot job: apply waits for its exit code instead",
+        "restart-policy": `a one-shot job: it ${props.applies} once per change and must not restart`,
+      },
+      dependsOn: props.dependsOn,
+    });
+  }
+}
