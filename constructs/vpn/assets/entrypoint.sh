@@ -1,5 +1,5 @@
 #!/bin/sh
-# UpdateIO VPN gateway entrypoint: rendered by constructs/renderers/wireguard.ts, do not edit.
+# UpdateIO VPN gateway entrypoint: rendered by constructs/vpn/renderers/wireguard.ts, do not edit.
 #   run | health | public-key | ensure-key
 set -e
 

@@ -418,7 +418,7 @@ export function renderWireguardConfig(input: WireguardServerInput): string {
   down.push(`${ipt} -X ${chain}`);
 
   const out = [
-    "# UpdateIO VPN gateway: rendered by constructs/renderers/wireguard.ts, do not edit.",
+    "# UpdateIO VPN gateway: rendered by constructs/vpn/renderers/wireguard.ts, do not edit.",
     `# The private key is not in this file: PostUp loads it from ${input.privateKeyFile}.`,
     "# Reachable through the VPN (TCP only, masqueraded):",
     ...(input.routes.length === 0
