@@ -69,6 +69,8 @@ describe("normalizePostgresSetting: the value as pg_settings.setting will show i
     ["wal_level", "Replica", "replica"],
     ["default_transaction_isolation", "read committed", "read committed"],
     ["log_line_prefix", "%m [%p] ", "%m [%p] "],
+    ["shared_preload_libraries", "pg_stat_statements,auto_explain", "pg_stat_statements,auto_explain"],
+    ["shared_preload_libraries", "", ""],
   ])("%s = %j → %s", (name, value, expected) => {
     expect(setting(name, value)).toBe(expected);
   });
@@ -88,6 +90,16 @@ describe("normalizePostgresSetting: the value as pg_settings.setting will show i
     ["log_line_prefix", "${var.x}", /Terraform reads as a template/],
     ["archive_command", "%{ if true }", /Terraform reads as a template/],
     ["shared_preload_libraries", "pg_stat_statements; rm", /not an accepted value/],
+    // A library the server cannot load (or any code in the library folder) stops it at start.
+    [
+      "shared_preload_libraries",
+      "pg_stat_statements,timescaledb",
+      /names "timescaledb", which is not a library this project preloads \(allowed: auth_delay, auto_explain/,
+    ],
+    ["shared_preload_libraries", "plpgsql", /names "plpgsql", which is not a library/],
+    ["shared_preload_libraries", "sepgsql", /names "sepgsql", which is not a library/],
+    ["shared_preload_libraries", "auto_explain,auto_explain", /names "auto_explain" twice; name each library once/],
+    ["shared_preload_libraries", "pg_stat_statements,", /not an accepted value/],
     ["log_destination", "eventlog", /not an accepted value/],
     [
       "no_such_setting",

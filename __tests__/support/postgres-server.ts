@@ -128,7 +128,8 @@ export class TempPostgres {
     return join(this.bin, name);
   }
 
-  start(): void {
+  /** initdb, then the server on this port; `settings` go on its command line as `-c name=value`. */
+  start(settings: Readonly<Record<string, string>> = {}): void {
     this.run(this.tool("initdb"), ["-D", this.dataDir, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"]);
     this.run(this.tool("pg_ctl"), [
       "-D",
@@ -139,7 +140,9 @@ export class TempPostgres {
       "-l",
       join(this.dir, "server.log"),
       "-o",
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`,
+      [`-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(
+        " ",
+      ),
       "start",
     ]);
   }

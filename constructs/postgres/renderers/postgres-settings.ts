@@ -35,6 +35,23 @@ export interface PostgresSettingSpec {
 }
 
 /**
+ * The libraries shared_preload_libraries may name: the contrib modules the image ships that are
+ * made to be preloaded. A name the server cannot find stops it at start, so the primary would not
+ * come back after a restart; a library is code run inside every server process.
+ */
+export const PRELOADABLE_LIBRARIES = ["auth_delay", "auto_explain", "passwordcheck", "pg_prewarm", "pg_stat_statements"] as const;
+
+function preloadLibrariesProblem(value: string): string | undefined {
+  const names = value === "" ? [] : value.split(",");
+  const unknown = names.filter((n) => !(PRELOADABLE_LIBRARIES as readonly string[]).includes(n));
+  if (unknown.length > 0)
+    return `names ${unknown.map((n) => `"${n}"`).join(", ")}, which is not a library this project preloads (allowed: ${PRELOADABLE_LIBRARIES.join(", ")}); a library the server cannot load stops it at start`;
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) return `names "${twice}" twice; name each library once`;
+  return undefined;
+}
+
+/**
  * The settings this project knows, with pg_settings' own context, type, unit, range and values.
  * __tests__/postgres/postgres-reload.integration.test.ts compares every entry with a real server (Debian's
  * PostgreSQL 15; the image runs 17, where these entries are the same). To allow another setting,
@@ -131,7 +148,13 @@ export const POSTGRES_SETTINGS: Readonly<Record<string, PostgresSettingSpec>> = 
   random_page_cost: { context: "user", type: "real", min: 0, max: Number.MAX_VALUE },
   seq_page_cost: { context: "user", type: "real", min: 0, max: Number.MAX_VALUE },
   shared_buffers: { context: "postmaster", type: "integer", unit: "8kB", min: 16, max: 1073741823 },
-  shared_preload_libraries: { context: "postmaster", type: "string", hidden: true, pattern: /^([a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*)?$/ },
+  shared_preload_libraries: {
+    context: "postmaster",
+    type: "string",
+    hidden: true,
+    pattern: /^([a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*)?$/,
+    grammar: preloadLibrariesProblem,
+  },
   statement_timeout: { context: "user", type: "integer", unit: "ms", min: 0, max: 2147483647 },
   superuser_reserved_connections: { context: "postmaster", type: "integer", min: 0, max: 262143 },
   synchronous_commit: { context: "user", type: "enum", values: ["local", "remote_write", "remote_apply", "on", "off"] },
