@@ -345,6 +345,7 @@ describe("MetricsExporters", () => {
       ["cadvisor", "non-root"],
       ["cadvisor", "no-host-paths"],
       ["node-exporter", "no-docker-socket"],
+      ["node-exporter", "volume-sharing"],
     ]);
     const reason = (service: string, rule: string) =>
       suppressionsOf(b.exporters).find((s) => s.constructPath.endsWith(`/${service}`) && s.ruleId === rule)!.reason;
@@ -353,6 +354,7 @@ describe("MetricsExporters", () => {
       /\/var\/lib\/docker\/image, root-only.*capability dropped.*no volumes.*no Docker socket/,
     );
     expect(reason("node-exporter", "no-docker-socket")).toMatch(/statfs every host mount point.*nobody.*refuses its connect/);
+    expect(reason("node-exporter", "volume-sharing")).toMatch(/textfile collector reads the metrics files.*read-only/);
   });
 
   it("gives Prometheus one target per exporter: postgres and redis labelled by instance_role, cadvisor, node", () => {
@@ -406,6 +408,8 @@ describe("MetricsExporters in prod", () => {
       "cadvisor/container no-host-paths",
       "cadvisor/container non-root",
       "node-exporter/container no-docker-socket",
+      // The store's backups volume, read-only, for the metrics files written there.
+      "node-exporter/container volume-sharing",
       ...["postgres-exporter-replica-1", "postgres-exporter"].flatMap((s) =>
         ["healthcheck", "non-root", "restart-policy"].map((r) => `${s}/secrets-owner ${r}`),
       ),

@@ -52,6 +52,7 @@ export const POLICY_RULE_IDS = [
   "host-binds-confined",
   "no-volumes-from",
   "plain-volumes",
+  "volume-sharing",
   "published-ports",
   "data-internal-networks",
   "declared-networks",

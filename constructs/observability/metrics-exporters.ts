@@ -442,6 +442,12 @@ export class MetricsExporters extends Construct {
             "node-exporter's filesystem collector must statfs every host mount point under --path.rootfs, so host / is bind-mounted read-only at /host; it runs as nobody (65534) with every capability dropped and no-new-privileges, so the socket inside (root:docker 0660) refuses its connect(), and it never talks to Docker",
           image: ne.image,
         },
+        {
+          id: "volume-sharing",
+          reason:
+            "its textfile collector reads the metrics files the backup schedulers and volume-usage write into each store's backups volume, so it mounts those volumes, read-only",
+          image: ne.image,
+        },
       ]);
       this.targets.push({ job: "node", targets: [`node-exporter:${port}`] });
     }

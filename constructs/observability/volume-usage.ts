@@ -6,6 +6,7 @@ import { PlatformNetwork } from "../kit/platform-network";
 import type { ServiceImage } from "../kit/service-image";
 import type { ServiceVolume } from "../kit/service-volume";
 import { ValidationError } from "../contract/errors";
+import { PolicySuppressions } from "../contract/index";
 
 export interface WatchedVolume {
   readonly volume: ServiceVolume;
@@ -131,6 +132,14 @@ export class VolumeUsage extends Construct {
       // The capacity alerts watch it; a slow first measurement must not block deploys.
       waitHealthy: false,
     });
+    PolicySuppressions.addResourceSuppressions(this.service, [
+      {
+        id: "volume-sharing",
+        reason:
+          "measures the size of every stateful volume (du, as each volume's owner), so it mounts every service's volumes, read-only; only the metrics volume (node-exporter's textfile directory, in the backups volume) is read-write, for the metrics file it writes",
+        image: props.image.ref,
+      },
+    ]);
   }
 }
 

@@ -3,7 +3,7 @@
  * sit under task_spec.container_spec): the rules shared by both read this, each value with the
  * attribute path it came from (for messages and for judging expressions).
  */
-import { block, blocks, describe, isExpression, isRecord, isSeedContainer, labelsOf, parseRef, referenced } from "./json";
+import { block, blocks, describe, isExpression, isRecord, isSeedContainer, labelsOf, parseRef, referenced, resourcesOf } from "./json";
 import { imageRepository, plain } from "./normalize";
 import type { TerraformJson } from "./types";
 
@@ -168,17 +168,37 @@ function collectHostBinds(w: Workload): HostBind[] {
   return out;
 }
 
-/** Named docker_volumes a container mounts, by reference, with the path of the reference. */
+/** The docker_volume of this stack that a mount names: by reference, or by its literal name. */
+function volumeNamed(json: TerraformJson, source: unknown): Record<string, unknown> | undefined {
+  const ref = parseRef(source);
+  if (ref) return ref.type === "docker_volume" ? referenced(json, ref) : undefined;
+  const name = plain(source);
+  if (typeof name !== "string" || isExpression(name)) return undefined;
+  let byName = volumesByName.get(json);
+  if (!byName) {
+    byName = new Map();
+    for (const v of Object.values(resourcesOf(json, "docker_volume")))
+      if (typeof v.name === "string" && !byName.has(v.name)) byName.set(v.name, v);
+    volumesByName.set(json, byName);
+  }
+  return byName.get(name);
+}
+const volumesByName = new WeakMap<TerraformJson, Map<string, Record<string, unknown>>>();
+
+/**
+ * The docker_volumes of this stack a workload mounts, with the path of the mount's source: named by
+ * reference or by their literal name (the engine finds the same volume either way).
+ */
 export function mountedVolumes(w: Workload, json: TerraformJson): { path: string; volume: Record<string, unknown>; readOnly: boolean }[] {
   const out: { path: string; volume: Record<string, unknown>; readOnly: boolean }[] = [];
   if (w.kind === "container") {
     blocks(w.resource.volumes).forEach((v, i) => {
-      const vol = referenced(json, parseRef(v.volume_name));
+      const vol = volumeNamed(json, v.volume_name);
       if (vol) out.push({ path: `volumes[${i}].volume_name`, volume: vol, readOnly: plain(v.read_only) === true });
     });
   }
   blocks(w.spec.mounts).forEach((m, i) => {
-    const vol = referenced(json, parseRef(m.source));
+    const vol = volumeNamed(json, m.source);
     if (vol) out.push({ path: `${w.specPath}mounts[${i}].source`, volume: vol, readOnly: plain(m.read_only) === true });
   });
   return out;

@@ -66,6 +66,7 @@ import { sysctlsAllowed } from "./sysctls-allowed";
 import { tmpfsOptions } from "./tmpfs-options";
 import { ulimitsBounded } from "./ulimits-bounded";
 import { updateConfig } from "./update-config";
+import { volumeSharing } from "./volume-sharing";
 
 /** Every rule, in the order they are evaluated (and findings reported): the contract's POLICY_RULE_IDS. */
 export const RULES: readonly PolicyRule[] = Object.freeze([
@@ -103,6 +104,7 @@ export const RULES: readonly PolicyRule[] = Object.freeze([
   hostBindsConfined,
   noVolumesFrom,
   plainVolumes,
+  volumeSharing,
   // What it exposes and joins (network-by-id is a warning: a name works, it is only fragile).
   publishedPorts,
   dataInternalNetworks,
@@ -180,6 +182,7 @@ export {
   noUploadOnReadOnly,
   noVolumesFrom,
   plainVolumes,
+  volumeSharing,
   prodVolumeProtected,
   publishedPorts,
   readOnlyRootfs,
