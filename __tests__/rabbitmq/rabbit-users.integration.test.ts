@@ -181,14 +181,27 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBroker
       expect(authenticates("discord-bot", pw("discord-bot"))).toBe(true);
     };
 
-    it("a wrong Erlang cookie: no node answers, exit 1", () => {
+    it("a wrong Erlang cookie: the node refuses it three times, exit 1 without waiting out WAIT_SECONDS", () => {
       const wrong = join(dir, "wrong-cookie");
       writeFileSync(wrong, "WrongCookieABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", { mode: 0o644 });
       mkdirSync(join(dir, "job-home-2"));
-      const r = runJob(apps, { RABBITMQ_COOKIE_FILE: wrong, HOME: join(dir, "job-home-2"), WAIT_SECONDS: "2" });
+      const started = Date.now();
+      const r = runJob(apps, { RABBITMQ_COOKIE_FILE: wrong, HOME: join(dir, "job-home-2"), WAIT_SECONDS: "180" });
+      const seconds = (Date.now() - started) / 1000;
       rmSync(join(dir, "job-home-2"), { recursive: true, force: true });
       expect(r.status, r.out).toBe(1);
-      expect(r.out).toMatch(/FAILED: no RabbitMQ node answered among \[rabbit-users@localhost\] after 2s/);
+      expect(r.out).toMatch(
+        /FAILED: rabbit-users@localhost took the connection but refused Erlang distribution 3 times: the cookie in .*wrong-cookie \(or this job's host name\) is not the cluster's/,
+      );
+      // Three probes (each starts an Erlang VM) and two pauses, not the 180 s wait.
+      expect(seconds).toBeLessThan(60);
+      unchanged();
+    }, 120_000);
+
+    it("no node up at all: waits WAIT_SECONDS, then exit 1", () => {
+      const r = runJob(apps, { RABBITMQ_NODES: "rabbit-gone@localhost", WAIT_SECONDS: "2" });
+      expect(r.status, r.out).toBe(1);
+      expect(r.out).toMatch(/FAILED: no RabbitMQ node answered among \[rabbit-gone@localhost\] after 2s/);
       unchanged();
     }, 120_000);
 

@@ -38,17 +38,24 @@ trap 'rm -rf "$work"' EXIT
 sort "$EXPECTED_FILE" > "$work/expected"
 cut -f 1 "$work/expected" > "$work/expected-names"
 
-# The first node that answers; a node restarting in a rolling apply is skipped.
+# The first node that answers; a node restarting in a rolling apply is skipped. A node that takes
+# the TCP connection but refuses Erlang distribution, three rounds running, refuses this job's
+# cookie (or its host name): waiting does not change that, so the job stops there.
 node=""
 waited=0
+refused=0
 while [ -z "$node" ]; do
+  refusing=""
   for _n in $RABBITMQ_NODES; do
     if "$RABBITMQCTL" -n "$_n" -q await_startup --timeout 5 > "$work/probe" 2>&1; then
       node=$_n
       break
     fi
+    grep -q 'Erlang distribution failed' "$work/probe" && refusing=$_n
   done
   [ -n "$node" ] && break
+  if [ -n "$refusing" ]; then refused=$((refused + 1)); else refused=0; fi
+  [ "$refused" -lt 3 ] || fail "$refusing took the connection but refused Erlang distribution 3 times: the cookie in $RABBITMQ_COOKIE_FILE (or this job's host name) is not the cluster's (no user was changed)"
   [ "$waited" -lt "$WAIT_SECONDS" ] || fail "no RabbitMQ node answered among [$RABBITMQ_NODES] after ${WAIT_SECONDS}s: $(grep -v '^$' "$work/probe" | tail -n 1)"
   sleep 2
   waited=$((waited + 2))
