@@ -9,16 +9,14 @@ set -eu
 : "${RABBITMQ_NODES:=@@NODES@@}"
 : "${RABBITMQ_COOKIE_FILE:=@@COOKIE_FILE@@}"
 : "${RABBITMQCTL:=rabbitmqctl}"
+@@INSTALL_COOKIE@@
 src=${1:-}
 [ -n "$src" ] || { echo "usage: sh restore.sh <snapshot.json|latest> [node]" >&2; exit 2; }
 @@LATEST@@
 grep -q '"rabbit_version"' "$src" || { echo "error: $src is not a definitions export" >&2; exit 1; }
 node=${2:-}
 if [ -z "$node" ]; then for n in $RABBITMQ_NODES; do node=$n; break; done; fi
-if [ -n "$RABBITMQ_COOKIE_FILE" ]; then
-  (umask 0277 && cat "$RABBITMQ_COOKIE_FILE" > "$HOME/.erlang.cookie.new")
-  mv -f "$HOME/.erlang.cookie.new" "$HOME/.erlang.cookie"
-fi
+install_cookie || exit 1
 "$RABBITMQCTL" -n "$node" await_startup --timeout 60
 "$RABBITMQCTL" -n "$node" import_definitions "$src"
 echo "imported $src into $node"

@@ -59,6 +59,7 @@ export function renderRabbitRestoreScript(input: RabbitBackupScriptInput): strin
       BACKUP_ROOT: input.backupRoot,
       NODES: input.nodes.join(" "),
       COOKIE_FILE: input.cookieFile,
+      INSTALL_COOKIE: installCookieFunction(),
       LATEST: latestSnapshot(RABBIT_SNAPSHOT_SUFFIX, RABBIT_BACKUP_STORE),
     },
     "renderRabbitRestoreScript",
