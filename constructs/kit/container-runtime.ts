@@ -273,17 +273,20 @@ const PROCESS_POOLS = new WeakMap<IConstruct, Map<string, number>>();
  * the whole host: there are no user namespaces, and uid 0 is exempt. So a per-container value is a
  * per-uid budget shared with every other container (and host process) of that uid. A numeric user
  * is its own pool; a named user ("postgres", "redis", "rabbitmq") resolves inside its image to a uid
- * we cannot see at synth: 999 in the official postgres, redis and rabbitmq images. So every named
- * user joins uid 999's pool, with the jobs that run as 999 by number (the off-host backup copies):
- * in a pool of their own they would be refused a fork as soon as the databases ran more processes
- * than the copies' budget. A named user of another uid only gets a larger limit than it needs.
+ * we cannot see at synth: 999 in the official postgres and redis images. So every named user joins
+ * uid 999's pool, with the jobs that run as 999 by number (the off-host backup copies): in a pool of
+ * their own they would be refused a fork as soon as the databases ran more processes than the
+ * copies' budget. A named user of another uid only gets a larger limit than it needs, and its
+ * budget raises 999's: the rabbitmq Alpine image's user is uid 100 (docker-library/rabbitmq,
+ * 4.1/alpine/Dockerfile). Splitting it out would change the RabbitMQ nodes' ulimit, which replaces
+ * every node in one apply, for a tighter limit only.
  */
 export function processPool(user: string): string {
   const uid = user.split(":")[0]!;
   return `uid ${/^\d+$/.test(uid) ? Number(uid) : NAMED_USER_UID}`;
 }
 
-/** The uid of the named users of the official postgres, redis and rabbitmq images. */
+/** The uid of the named users of the official postgres and redis images. */
 const NAMED_USER_UID = 999;
 
 /**
