@@ -128,6 +128,13 @@ describe("volume-sharing: mounts across services", () => {
     expectCaught(other, RULE);
   });
 
+  it("a second declaration of the database's volume under another label is caught (the engine hands it the same volume)", () => {
+    const f = labelled();
+    new Volume(f.stack, "claimed", { name: "prod-db-data", labels: [{ label: "io.updateio.service", value: "status-page" }] });
+    intruder(f, "status-page", { volumes: [{ volumeName: "${docker_volume.claimed.name}", containerPath: "/d" }] });
+    expectCaught(f, RULE, 'volume "prod-db-data" is declared more than once in this stack');
+  });
+
   it("a volume of this stack without a service label is left to required-labels", () => {
     const f = fixture("prod");
     intruder(f, "status-page", { volumes: [{ volumeName: f.volume.name, containerPath: "/d" }] });

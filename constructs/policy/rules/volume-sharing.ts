@@ -1,6 +1,7 @@
 import { LABELS } from "../../contract/index";
-import { labelsOf } from "../json";
-import type { PolicyRule } from "../types";
+import { labelsOf, resourcesOf } from "../json";
+import { plain } from "../normalize";
+import type { PolicyRule, TerraformJson } from "../types";
 import { mountedVolumes, workloadOf } from "../workload";
 import { WORKLOADS } from "./helpers";
 
@@ -16,14 +17,37 @@ function mayMount(mounter: string, owner: string): boolean {
   return mounter === owner || (mounter.startsWith(`${owner}-`) && HELPER_SUFFIX.test(mounter.slice(owner.length + 1)));
 }
 
+/** How many docker_volume blocks of the stack carry each literal name (once per rendering). */
+const nameCounts = new WeakMap<TerraformJson, Map<string, number>>();
+function volumesNamed(json: TerraformJson, name: string): number {
+  let counts = nameCounts.get(json);
+  if (!counts) {
+    counts = new Map();
+    for (const v of Object.values(resourcesOf(json, "docker_volume"))) {
+      const n = plain(v.name);
+      if (typeof n === "string") counts.set(n, (counts.get(n) ?? 0) + 1);
+    }
+    nameCounts.set(json, counts);
+  }
+  return counts.get(name) ?? 0;
+}
+
 export const volumeSharing: PolicyRule = {
   id: "volume-sharing",
   level: "error",
   title: "A container mounts only its own service's volumes, or those of the service it is a backup, replica or reload helper of",
-  why: "a volume holds one service's state (a database's files, its backups, the ACL file, a proxy's keys): any other container that mounts it reads all of it, and with write access can corrupt it or plant a backup that a restore would load; the kit labels every volume with its service, so a mount across services is either a helper of that service or a mistake",
-  fix: `mount only volumes whose ${LABELS.service} label is the container's own service, or <service>-backup/-restore-drill/-pre-migration-dump/-replica-<n>/-reload/-acl-reload/-users for <service>'s volumes; a collector that must read other services' volumes (sizes, metrics files) relaxes volume-sharing on its construct with the reason, limited to its image, and mounts them read-only wherever it can.`,
-  appliesTo: WORKLOADS,
+  why: "a volume holds one service's state (a database's files, its backups, the ACL file, a proxy's keys): any other container that mounts it reads all of it, and with write access can corrupt it or plant a backup that a restore would load; the kit labels every volume with its service, so a mount across services is either a helper of that service or a mistake; and a volume declared twice is one volume (the engine hands the second create the first's), so its second label would lie",
+  fix: `mount only volumes whose ${LABELS.service} label is the container's own service, or <service>-backup/-restore-drill/-pre-migration-dump/-replica-<n>/-reload/-acl-reload/-users for <service>'s volumes; a collector that must read other services' volumes (sizes, metrics files) relaxes volume-sharing on its construct with the reason, limited to its image, and mounts them read-only wherever it can; declare each volume once.`,
+  appliesTo: [...WORKLOADS, "docker_volume"],
   check(resource, ctx, type) {
+    if (type === "docker_volume") {
+      // The engine answers a second create of a name with the volume that exists, labels and all:
+      // a second block could claim another service's volume under its own label.
+      const name = plain(resource.name);
+      return typeof name === "string" && volumesNamed(ctx.stackJson, name) > 1
+        ? [`volume ${JSON.stringify(name)} is declared more than once in this stack, and every declaration gets the same volume`]
+        : [];
+    }
     const w = workloadOf(resource, type);
     // A seed never runs: it only receives uploads into its service's volumes.
     if (!w || w.seed) return [];
