@@ -16,6 +16,7 @@ import {
   type PublishedPort,
   type SecretFile,
   type ServiceRuntime,
+  type ServiceIdentity,
   type ServiceSpec,
   type Upstream,
   type VolumeMount,
@@ -63,21 +64,7 @@ function resourceLimitsFor(scope: IConstruct | undefined, component: Component):
 /** Secure defaults that a service may weaken, each only with a written reason (its policy rule id). */
 export type Relaxation = "read-only-rootfs" | "non-root" | "healthcheck" | "restart-policy";
 
-export interface HardenedServiceProps {
-  readonly environment: string;
-  /** Logical service name: DNS alias and name suffix, lowercase with dashes (e.g. "discord-bot"). */
-  readonly service: string;
-  readonly component: Component;
-  /** Optional finer role label, e.g. "docker-socket-proxy". */
-  readonly role?: string;
-  readonly image: ServiceImage;
-  /**
-   * On the container runtime a one-shot job runs this image's `chown` to give the secret files to
-   * `user`. An image without chown (scratch, distroless) must name one that has it, pulled on the
-   * same host; `user` must then be numeric, since names resolve in the service's own image only.
-   * @default the service's own image
-   */
-  readonly secretsOwnerImage?: ServiceImage;
+export interface HardenedServiceProps extends ServiceIdentity {
   /**
    * Containers behind the service's alias; each also answers to <service>-<n>.
    * @default 1

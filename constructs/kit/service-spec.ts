@@ -7,21 +7,31 @@ import type { ServiceImage } from "./service-image";
 import type { ServiceVolume } from "./service-volume";
 import type { Component } from "./secure-defaults";
 
+/** Who a service is and what it runs: the part of HardenedServiceProps that passes into the spec as given. */
+export interface ServiceIdentity {
+  readonly environment: string;
+  /** Logical service name: DNS alias and name suffix, lowercase with dashes (e.g. "discord-bot"). */
+  readonly service: string;
+  readonly component: Component;
+  /** Optional finer role label, e.g. "docker-socket-proxy". */
+  readonly role?: string;
+  readonly image: ServiceImage;
+  /**
+   * On the container runtime a one-shot job runs this image's `chown` to give the secret files to
+   * `user`. An image without chown (scratch, distroless) must name one that has it, pulled on the
+   * same host; `user` must then be numeric, since names resolve in the service's own image only.
+   * @default the service's own image
+   */
+  readonly secretsOwnerImage?: ServiceImage;
+}
+
 /**
  * The runtime-neutral description of a service: what runs, with which limits, secrets, files,
  * networks and volumes. The container runtime turns it into docker_container resources today;
  * a Swarm runtime can turn the same spec into a docker_service later without touching the
  * constructs that build it.
  */
-export interface ServiceSpec {
-  readonly environment: string;
-  /** Logical name and primary DNS alias, e.g. "api". */
-  readonly service: string;
-  readonly component: Component;
-  readonly role?: string;
-  readonly image: ServiceImage;
-  /** Runs `chown` on the secret files (container runtime); undefined: the service's own image. */
-  readonly secretsOwnerImage?: ServiceImage;
+export interface ServiceSpec extends ServiceIdentity {
   readonly replicas: number;
   readonly command?: readonly string[];
   readonly entrypoint?: readonly string[];
