@@ -8,7 +8,9 @@
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../constructs/contract";
 import { ConfigError, loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
+import { renderReloadJobScript } from "../../constructs/postgres/renderers/postgres-reload";
 import { mutatedConfig } from "../support/config-problems";
+import { RELOAD_JOB_INPUT } from "../support/postgres-inputs";
 
 const HOSTILE = "\u001b]0;pwned\u0007\u001b[2J\u202e\n  - all good";
 const SHOWN = "\\u{001B}]0;pwned\\u{0007}\\u{001B}[2J\\u{202E}\\u{000A}  - all good";
@@ -60,6 +62,20 @@ describe("refusals quote hostile text inertly", () => {
     expect(e.message).not.toMatch(ACTIVE);
     expect(e.message.split("\n")).toHaveLength(3);
     expect(e.message).toBe(`Thing${SHOWN} is invalid:\n  - name "${SHOWN}" is refused\n  - plain`);
+  });
+
+  it("a renderer's refusal: one ValidationError, every problem on its own line", () => {
+    let e: unknown;
+    try {
+      renderReloadJobScript({ ...RELOAD_JOB_INPUT, role: HOSTILE, port: 0 });
+    } catch (caught) {
+      e = caught;
+    }
+    expect(e).toBeInstanceOf(ValidationError);
+    const v = e as ValidationError;
+    expect(v.problems).toEqual([`role "${HOSTILE}" must be a lowercase SQL identifier`, "port 0 must be a TCP port"]);
+    expect(v.message).not.toMatch(ACTIVE);
+    expect(v.message.split("\n")).toHaveLength(3);
   });
 
   it("ordinary text is left as it was", () => {

@@ -282,7 +282,7 @@ describe("EdgeProxy.addRoute", () => {
       () => ({}),
       ({ proxy }) => {
         const host = errorOf(() => proxy.addRoute({ host: "API.updateio.app", upstreams: ["api:3000"] }));
-        expect(host).toMatch(/^EdgeProxy prod\/edge: addRoute refused routes\[2\]:$/m);
+        expect(host).toMatch(/^EdgeProxy prod\/edge: addRoute routes\[2\] is invalid:$/m);
         expect(host).toMatch(/^  - routes\[2\]\.host "API\.updateio\.app" must be lowercase/m);
         expect(errorOf(() => proxy.addRoute({ host: "x.updateio.app", upstreams: ["http://x:3000"] }))).toMatch(
           /routes\[2\]\.upstreams\[0\] "http:\/\/x:3000" is not "name:port" \(no scheme, port 1\.\.65535\), e\.g\. "api-1:3000"/,

@@ -251,7 +251,7 @@ describe("GeneratedSecret", () => {
 
   it("rejects lengths outside 24..256, naming the construct", () => {
     expect(() => new GeneratedSecret(stack(), "short", { length: 16 })).toThrow(
-      /GeneratedSecret dev\/short: length 16 must be a whole number from 24 to 256/,
+      /^GeneratedSecret dev\/short is invalid:\n {2}- length 16 must be a whole number from 24 to 256$/,
     );
     expect(() => new GeneratedSecret(stack(), "long", { length: 300 })).toThrow(/length 300/);
     expect(() => new GeneratedSecret(stack(), "frac", { length: 32.5 })).toThrow(/length 32.5/);

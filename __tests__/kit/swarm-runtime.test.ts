@@ -269,7 +269,7 @@ describe("SwarmRuntime", () => {
         "bad",
       ),
     );
-    expect(message).toMatch(/SwarmRuntime prod\/bad cannot run this service/);
+    expect(message).toMatch(/^Service prod\/bad on the Swarm runtime is invalid:$/m);
     for (const [key, fix] of [
       ["image", /not pinned by digest.*@sha256/],
       ["user", /must be numeric uid:gid/],

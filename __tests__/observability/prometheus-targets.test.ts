@@ -133,7 +133,7 @@ describe("PrometheusServer scrape targets", () => {
   it("refuses a bad entry in the call, naming the field and the fix, and registers nothing", () => {
     const { stack, prometheus } = stackWithPrometheus([{ job: "redis", targets: ["redis-exporter:9121"] }]);
     const scheme = errorOf(() => prometheus.addScrapeTarget({ job: "node", targets: ["http://node-exporter:9100"] }));
-    expect(scheme).toMatch(/^PrometheusServer dev\/prometheus: addScrapeTarget refused job "node"/m);
+    expect(scheme).toMatch(/^PrometheusServer dev\/prometheus: addScrapeTarget job "node" \(.*\) is invalid:$/m);
     expect(scheme).toMatch(
       /^  - scrapeTargets\[1\]\.targets\[0\]: "http:\/\/node-exporter:9100" must not include a scheme: write "host:port"/m,
     );
@@ -144,7 +144,7 @@ describe("PrometheusServer scrape targets", () => {
       /scrapeTargets\[1\]\.targets\[0\]: "redis-exporter:9121" is already listed for job redis at scrapeTargets\[0\]\.targets\[0\]: list each instance once/,
     );
     const exporter = new FakeExporter(stack, "bad-exporter", ["bad host"]);
-    expect(errorOf(() => prometheus.addScrapeTarget(exporter))).toMatch(/addScrapeTarget refused dev\/bad-exporter/);
+    expect(errorOf(() => prometheus.addScrapeTarget(exporter))).toMatch(/addScrapeTarget dev\/bad-exporter .* is invalid:/);
     expect(prometheus.scrapeTargets).toEqual([{ job: "redis", targets: ["redis-exporter:9121"] }, SELF]);
   });
 
@@ -184,7 +184,9 @@ describe("PrometheusServer scrape targets", () => {
     const exporter = new FakeExporter(stack, "redis-exporters", ["redis-exporter"]);
     prometheus.addScrapeTarget(exporter);
     exporter.hosts.push("redis-exporter");
-    expect(() => Testing.synth(stack)).toThrow(/PrometheusServer dev\/prometheus: prometheus\.yml cannot be rendered at synth/);
+    expect(() => Testing.synth(stack)).toThrow(
+      /PrometheusServer dev\/prometheus: prometheus\.yml at synth is invalid:\n {2}- scrapeTargets\[0\]\.targets\[1\] "redis-exporter:9121" is already listed/,
+    );
   });
 });
 

@@ -20,7 +20,7 @@ import {
   splitPostgresSettings,
 } from "../../constructs/postgres/renderers/postgres-settings";
 import { walArchiveSettings } from "../../constructs/postgres/renderers/backup-scripts";
-import { errorOf } from "../support/helpers";
+import { errorOf, validationOf } from "../support/helpers";
 import { RELOAD_JOB_INPUT } from "../support/postgres-inputs";
 import { expectPasswordFileRole } from "../support/role-sql";
 
@@ -219,9 +219,14 @@ describe("renderReloadRoleSql", () => {
   });
 
   it("refuses identifiers and paths that would need quoting, all at once", () => {
-    expect(() => renderReloadRoleSql({ role: "Reload;", database: "up-dateio", passwordFile: "rel/file" })).toThrow(
-      /role "Reload;".*; database "up-dateio".*; passwordFile "rel\/file"/,
-    );
+    expect(validationOf(() => renderReloadRoleSql({ role: "Reload;", database: "up-dateio", passwordFile: "rel/file" }))).toEqual({
+      subject: "renderReloadRoleSql input",
+      problems: [
+        'role "Reload;" must be a lowercase SQL identifier',
+        'database "up-dateio" must be a lowercase SQL identifier',
+        'passwordFile "rel/file" must be an absolute path of letters, digits, _ . / -',
+      ],
+    });
   });
 });
 
@@ -264,7 +269,10 @@ describe("renderReloadCheckSql and renderReloadJobScript", () => {
   it("refuses odd names, hosts, paths and ports", () => {
     expect(() => renderReloadJobScript({ ...input, hosts: [] })).toThrow(/hosts is empty/);
     expect(() => renderReloadJobScript({ ...input, hosts: ["postgres; rm -rf /"] })).toThrow(/host "postgres; rm -rf \/"/);
-    expect(() => renderReloadJobScript({ ...input, port: 0, role: "Reload" })).toThrow(/role "Reload".*port 0/);
+    expect(validationOf(() => renderReloadJobScript({ ...input, port: 0, role: "Reload" })).problems).toEqual([
+      'role "Reload" must be a lowercase SQL identifier',
+      "port 0 must be a TCP port",
+    ]);
     expect(() => renderReloadJobScript({ ...input, checkFile: "check.sql" })).toThrow(/checkFile "check.sql"/);
   });
 });

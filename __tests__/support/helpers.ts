@@ -1,6 +1,7 @@
 /** Small helpers shared by test files. */
 import { spawn } from "node:child_process";
 import { createServer, type AddressInfo, type Server } from "node:net";
+import { ValidationError } from "../../constructs/contract/errors";
 
 /** Distinct loopback ports free right now (held open together so they differ; the kernel picks them). */
 export async function freePorts(n: number): Promise<number[]> {
@@ -33,6 +34,17 @@ export function errorOf(fn: () => unknown): string {
     return (e as Error).message;
   }
   throw new Error("expected an error, got none");
+}
+
+/** What the ValidationError fn throws names: its subject and every problem (fails the test on any other outcome). */
+export function validationOf(fn: () => unknown): { readonly subject: string; readonly problems: readonly string[] } {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ValidationError) return { subject: e.subject, problems: e.problems };
+    throw e;
+  }
+  throw new Error("expected a ValidationError, got none");
 }
 
 export interface ExecResult {

@@ -19,3 +19,8 @@ export class ValidationError extends Error {
     this.problems = [...problems];
   }
 }
+
+/** Throws one ValidationError for `subject` when any problem was found: the end of every "collect all problems" check. */
+export function throwIfProblems(subject: string, problems: readonly string[]): void {
+  if (problems.length > 0) throw new ValidationError(subject, problems);
+}

@@ -15,7 +15,7 @@ import type { IScrapeTarget, ScrapeTarget } from "../observability/renderers/pro
 import type { PlatformNetwork } from "../kit/platform-network";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
-import { ValidationError } from "../contract/errors";
+import { throwIfProblems, ValidationError } from "../contract/errors";
 
 export interface EdgeProxyProps {
   readonly environment: string;
@@ -114,8 +114,8 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
     try {
       renderCaddyfile({ ...this.input, routes: props.routes ?? [] });
     } catch (e) {
-      const lines = (e as Error).message.split("\n").filter((l) => l.startsWith("  - "));
-      problems.push(...(lines.length > 0 ? lines.map((l) => l.slice(4)) : [(e as Error).message]));
+      if (!(e instanceof ValidationError)) throw e;
+      problems.push(...e.problems);
     }
     if (problems.length > 0) throw new ValidationError(`EdgeProxy ${this.node.path}`, problems);
     for (const route of props.routes ?? []) this.addRoute(route);
@@ -183,8 +183,7 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
     const problems = caddyRouteProblems(route, at);
     const first = this.added.findIndex((r) => routeKey(r) === routeKey(route));
     if (first !== -1) problems.push(duplicateRouteProblem(route, at, first));
-    if (problems.length > 0)
-      throw new Error(`EdgeProxy ${this.node.path}: addRoute refused ${at}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throwIfProblems(`EdgeProxy ${this.node.path}: addRoute ${at}`, problems);
     const copy = copyRoute(route);
     this.added.push(copy);
     const origin = this.httpsPort === 443 ? `https://${copy.host}` : `https://${copy.host}:${this.httpsPort}`;

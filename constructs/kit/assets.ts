@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { throwIfProblems } from "../contract/errors";
 
 /** A placeholder: `@@` + upper-case name + `@@`. */
 const PLACEHOLDER = /@@([A-Z][A-Z0-9_]*)@@/g;
@@ -44,7 +45,7 @@ export function fillAsset(asset: string, values: AssetValues, what: string): str
   for (const [name, value] of Object.entries(values)) {
     if (typeof value === "number" && !Number.isFinite(value)) problems.push(`${name} is ${value}, not a number`);
   }
-  if (problems.length > 0) throw new Error(`${what}: ${problems.join("; ")}`);
+  throwIfProblems(`${what} asset`, problems);
   return text.replace(PLACEHOLDER, (_, name: string) => String(values[name]));
 }
 

@@ -15,6 +15,7 @@ import {
   type VolumeMount,
 } from "./service-spec";
 import { ServiceVolume } from "./service-volume";
+import { ValidationError } from "../contract/errors";
 
 /**
  * Runs a ServiceSpec as plain docker_container resources on one Docker host: one container per
@@ -26,9 +27,9 @@ export class ContainerRuntime implements ServiceRuntime {
 
   deploy(scope: Construct, spec: ServiceSpec): DeployedService {
     if (!spec.image.resource)
-      throw new Error(
-        `ContainerRuntime ${scope.node.path}: image "${spec.image.ref}" was declared with pull: false; a container needs the image pulled onto its host`,
-      );
+      throw new ValidationError(`ContainerRuntime ${scope.node.path}`, [
+        `image "${spec.image.ref}" was declared with pull: false; a container needs the image pulled onto its host`,
+      ]);
     const seedMounts = this.seedVolumes(scope, spec);
     const seed = seedMounts.length > 0 ? this.createSeed(scope, spec, seedMounts) : undefined;
     const secretsMount = spec.secrets.length > 0 ? seedMounts[0] : undefined;
@@ -111,9 +112,9 @@ export class ContainerRuntime implements ServiceRuntime {
     const name = `${spec.environment}-${spec.service}-secrets-owner`;
     const image = spec.secretsOwnerImage ?? spec.image;
     if (!image.resource)
-      throw new Error(
-        `ContainerRuntime ${scope.node.path}: secretsOwnerImage "${image.ref}" was declared with pull: false; the secrets owner runs on this host and needs it pulled`,
-      );
+      throw new ValidationError(`ContainerRuntime ${scope.node.path}`, [
+        `secretsOwnerImage "${image.ref}" was declared with pull: false; the secrets owner runs on this host and needs it pulled`,
+      ]);
     const job = new Container(scope, "secrets-owner", {
       name,
       image: image.imageId,

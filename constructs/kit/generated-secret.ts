@@ -1,5 +1,6 @@
 import { Password } from "@cdktf/provider-random/lib/password";
 import { Construct } from "constructs";
+import { ValidationError } from "../contract/errors";
 
 export interface GeneratedSecretProps {
   /**
@@ -28,7 +29,7 @@ export class GeneratedSecret extends Construct {
     super(scope, id);
     const length = props.length ?? 32;
     if (!Number.isInteger(length) || length < 24 || length > 256) {
-      throw new Error(`GeneratedSecret ${this.node.path}: length ${length} must be a whole number from 24 to 256`);
+      throw new ValidationError(`GeneratedSecret ${this.node.path}`, [`length ${length} must be a whole number from 24 to 256`]);
     }
     this.resource = new Password(this, "password", {
       length,

@@ -95,7 +95,9 @@ export class PlatformNetwork extends Construct {
   constructor(scope: Construct, id: string, props: PlatformNetworkProps) {
     super(scope, id);
     if (!/^[a-z][a-z0-9-]*$/.test(props.purpose)) {
-      throw new Error(`PlatformNetwork ${this.node.path}: purpose "${props.purpose}" must be lowercase letters, digits and dashes`);
+      throw new ValidationError(`PlatformNetwork ${this.node.path}`, [
+        `purpose "${props.purpose}" must be lowercase letters, digits and dashes`,
+      ]);
     }
     const defaults = defaultsFor(this);
     this.internal = props.internal ?? true;

@@ -9,6 +9,7 @@
  */
 import { join } from "node:path";
 import { fillAsset, readAsset, type AssetValues } from "./assets";
+import { throwIfProblems } from "../contract/errors";
 
 const ASSETS = join(__dirname, "assets");
 const SCHEDULER_SH = readAsset(ASSETS, "scheduled-backup.sh");
@@ -210,7 +211,7 @@ export function backupMetricsFile(store: string): string {
  */
 export function renderScheduledBackupScript(input: ScheduledBackupScriptInput): string {
   const problems = scheduledBackupProblems(input);
-  if (problems.length > 0) throw new Error(`renderScheduledBackupScript: ${problems.join("; ")}`);
+  throwIfProblems("renderScheduledBackupScript input", problems);
   const every = input.schedule.everyMinutes * 60;
   return fillAsset(
     SCHEDULER_SH,
@@ -329,7 +330,7 @@ export function offsiteCopyProblems(input: OffsiteCopyScriptInput, configPath = 
  */
 export function renderOffsiteCopyScript(input: OffsiteCopyScriptInput): string {
   const problems = offsiteCopyProblems(input);
-  if (problems.length > 0) throw new Error(`renderOffsiteCopyScript: ${problems.join("; ")}`);
+  throwIfProblems("renderOffsiteCopyScript input", problems);
   const copy = input.copy ?? { shell: fillFragment(OFFSITE_SNAPSHOTS_SH, {}, "renderOffsiteCopyScript"), source: "$BACKUP_ROOT/snapshots" };
   return fillAsset(
     OFFSITE_SH,

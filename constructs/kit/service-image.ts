@@ -72,7 +72,7 @@ export class ServiceImage extends Construct {
   constructor(scope: Construct, id: string, props: ServiceImageProps) {
     super(scope, id);
     if ((props.ref === undefined) === (props.build === undefined)) {
-      throw new Error(`ServiceImage ${this.node.path}: set exactly one of ref (registry image) or build (local source)`);
+      throw new ValidationError(`ServiceImage ${this.node.path}`, [`set exactly one of ref (registry image) or build (local source)`]);
     }
     if (props.build) {
       const { context, tag, target } = props.build;
@@ -112,7 +112,9 @@ export class ServiceImage extends Construct {
       if (props.pull ?? true) this.resource = new Image(this, "image", { name: this.ref, keepLocally: true });
     }
     if (props.build && props.pull === false)
-      throw new Error(`ServiceImage ${this.node.path}: a locally built image exists only on this host; pull: false needs a registry ref`);
+      throw new ValidationError(`ServiceImage ${this.node.path}`, [
+        `a locally built image exists only on this host; pull: false needs a registry ref`,
+      ]);
     // Only a container can use the local image ID; a Swarm service takes `ref`.
     this.imageId = this.resource?.imageId ?? this.ref;
   }

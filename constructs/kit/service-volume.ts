@@ -1,6 +1,7 @@
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Construct } from "constructs";
 import { LABELS, PROJECT } from "./secure-defaults";
+import { ValidationError } from "../contract/errors";
 
 export interface ServiceVolumeProps {
   readonly environment: string;
@@ -32,9 +33,9 @@ export class ServiceVolume extends Construct {
   constructor(scope: Construct, id: string, props: ServiceVolumeProps) {
     super(scope, id);
     if (props.protect && props.ephemeral) {
-      throw new Error(
-        `ServiceVolume ${this.node.path}: a volume is either protected (holds data) or ephemeral (rebuilt from config), not both`,
-      );
+      throw new ValidationError(`ServiceVolume ${this.node.path}`, [
+        `a volume is either protected (holds data) or ephemeral (rebuilt from config), not both`,
+      ]);
     }
     this.protected = props.protect ?? false;
     this.ephemeral = props.ephemeral ?? false;

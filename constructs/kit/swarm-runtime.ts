@@ -8,7 +8,7 @@ import { envMap, escapeTemplateText, labelList, registerProcesses } from "./cont
 import { durationSeconds, swarmDuration } from "./durations";
 import { LABELS, PROJECT, SECURE_DEFAULTS } from "./secure-defaults";
 import type { DeployedService, ServiceRuntime, ServiceSpec, Upstream } from "./service-spec";
-import { ValidationError } from "../contract/errors";
+import { throwIfProblems, ValidationError } from "../contract/errors";
 
 const MIB = 1024 * 1024;
 /** Swarm object names (services, secrets, configs) are at most 64 characters. */
@@ -274,5 +274,5 @@ function assertSwarmable(path: string, spec: ServiceSpec): void {
   if (spec.networks.some((n) => n.network.driver !== "overlay"))
     fail("networks", "a Swarm service can only join overlay networks; set the stack's network defaults to overlay");
   if (!(spec.cpus > 0 && spec.cpus <= 64)) fail("cpus", `${spec.cpus} must be between 0 and 64 CPUs`);
-  if (problems.length > 0) throw new Error(`SwarmRuntime ${path} cannot run this service:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  throwIfProblems(`Service ${path} on the Swarm runtime`, problems);
 }

@@ -385,9 +385,9 @@ export class GrafanaServer extends Construct {
       const setting = COMMAND_LINE_SETTINGS[name];
       if (setting !== undefined) command.push(`cfg:${setting}=${value}`);
       else if (isSecretEnvName(name))
-        throw new Error(
-          `GrafanaServer ${this.node.path}: grafanaEnv returned ${name}, whose name looks secret to the policy; add it to COMMAND_LINE_SETTINGS`,
-        );
+        throw new ValidationError(`GrafanaServer ${this.node.path}`, [
+          `grafanaEnv returned ${name}, whose name looks secret to the policy; add it to COMMAND_LINE_SETTINGS`,
+        ]);
       else containerEnv[name] = value;
     }
     this.postgresRole = pgRole;
@@ -410,7 +410,9 @@ export class GrafanaServer extends Construct {
     ];
     const envFiles = [env.GF_SECURITY_ADMIN_PASSWORD__FILE, env.GF_SECURITY_SECRET_KEY__FILE];
     if (envFiles[0] !== secretPath(GRAFANA_SECRETS.adminPassword) || envFiles[1] !== secretPath(GRAFANA_SECRETS.secretKey)) {
-      throw new Error(`GrafanaServer ${this.node.path}: grafanaEnv points at ${envFiles.join(", ")}, not at the delivered secret files`);
+      throw new ValidationError(`GrafanaServer ${this.node.path}`, [
+        `grafanaEnv points at ${envFiles.join(", ")}, not at the delivered secret files`,
+      ]);
     }
 
     const networks: NetworkAttachment[] = [];
@@ -483,7 +485,7 @@ export class GrafanaServer extends Construct {
    */
   edgeRoute(): CaddyRoute {
     if (this.exposure !== "edge")
-      throw new Error(`GrafanaServer ${this.node.path}: edgeRoute() needs exposure "edge"; it is published on localhost`);
+      throw new ValidationError(`GrafanaServer ${this.node.path}`, [`edgeRoute() needs exposure "edge"; it is published on localhost`]);
     const url = new URL(this.rootUrl);
     const subPath = url.pathname === "/" ? undefined : url.pathname;
     return {

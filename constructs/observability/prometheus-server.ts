@@ -213,8 +213,9 @@ export class PrometheusServer extends Construct {
     collect(problems, {}, () => this.check([...this.sources, kept]));
     if (problems.length > 0) {
       const what = isScrapeTargetSource(source) ? sourceName(source) : `job ${JSON.stringify(source.job)}`;
-      throw new Error(
-        `PrometheusServer ${this.node.path}: addScrapeTarget refused ${what} (indexes count every entry registered, in order):\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      throw new ValidationError(
+        `PrometheusServer ${this.node.path}: addScrapeTarget ${what} (indexes count every entry registered, in order)`,
+        problems,
       );
     }
     this.sources.push(kept);
@@ -254,7 +255,8 @@ export class PrometheusServer extends Construct {
     try {
       return this.configText;
     } catch (e) {
-      throw new Error(`PrometheusServer ${this.node.path}: prometheus.yml cannot be rendered at synth:\n${(e as Error).message}`);
+      const problems = e instanceof ValidationError ? e.problems : [(e as Error).message];
+      throw new ValidationError(`PrometheusServer ${this.node.path}: prometheus.yml at synth`, problems);
     }
   }
 }

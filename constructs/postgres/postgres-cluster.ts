@@ -17,6 +17,7 @@ import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
 import { ServiceVolume } from "../kit/service-volume";
 import type { VolumeMount } from "../kit/service-spec";
+import { ValidationError } from "../contract/errors";
 
 export interface PostgresClusterProps {
   readonly environment: string;
@@ -243,17 +244,17 @@ export class PostgresCluster extends Construct implements Connectable {
     super(scope, id);
     this.database = props.database ?? "updateio";
     if (!/^[a-z_][a-z0-9_]{0,50}$/.test(this.database)) {
-      throw new Error(
-        `PostgresCluster ${this.node.path}: database "${this.database}" must be a lowercase SQL identifier of at most 51 characters`,
-      );
+      throw new ValidationError(`PostgresCluster ${this.node.path}`, [
+        `database "${this.database}" must be a lowercase SQL identifier of at most 51 characters`,
+      ]);
     }
     const replicas = props.replicas ?? 0;
     if (!Number.isInteger(replicas) || replicas < 0 || replicas > 9) {
-      throw new Error(`PostgresCluster ${this.node.path}: replicas ${replicas} must be a whole number from 0 to 9`);
+      throw new ValidationError(`PostgresCluster ${this.node.path}`, [`replicas ${replicas} must be a whole number from 0 to 9`]);
     }
     this.poolSize = props.poolSize ?? 20;
     if (!Number.isInteger(this.poolSize) || this.poolSize < 1 || this.poolSize > 1000) {
-      throw new Error(`PostgresCluster ${this.node.path}: poolSize ${this.poolSize} must be a whole number from 1 to 1000`);
+      throw new ValidationError(`PostgresCluster ${this.node.path}`, [`poolSize ${this.poolSize} must be a whole number from 1 to 1000`]);
     }
     this.ownerRole = `${this.database}_owner`;
     this.ownerCreatedb = props.ownerCreatedb ?? false;
@@ -262,8 +263,7 @@ export class PostgresCluster extends Construct implements Connectable {
     this.replicationRole = `${this.database}_replication`;
     this.reloadRole = `${this.database}_reload`;
     const settingProblems = postgresSettingsProblems(props.settings ?? {}, "settings.");
-    if (settingProblems.length > 0)
-      throw new Error(`PostgresCluster ${this.node.path}: invalid server settings:\n${settingProblems.map((p) => `  - ${p}`).join("\n")}`);
+    if (settingProblems.length > 0) throw new ValidationError(`PostgresCluster ${this.node.path}: settings`, settingProblems);
     this.readOnlyHost = replicas > 0 ? "postgres-ro" : this.host;
     this.network = new PlatformNetwork(this, "network", { environment: props.environment, purpose: "postgres" });
     this.dataVolume = new ServiceVolume(this, "data", {
@@ -598,9 +598,9 @@ export class PostgresCluster extends Construct implements Connectable {
     const added = this.roles.find((r) => r.role.name === role);
     if (!added) {
       const declared = this.roles.map((r) => r.role.name).join(", ") || "none";
-      throw new Error(
-        `PostgresCluster ${this.node.path}: loginFor("${role}"): no such role (added: ${declared}); add it with cluster.addRole`,
-      );
+      throw new ValidationError(`PostgresCluster ${this.node.path}`, [
+        `loginFor("${role}"): no such role (added: ${declared}); add it with cluster.addRole`,
+      ]);
     }
     return added.role.login;
   }
@@ -619,9 +619,9 @@ export class PostgresCluster extends Construct implements Connectable {
    */
   ownerUrlAt(host: string, port: number): string {
     if (!/^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\d{1,3}(?:\.\d{1,3}){3})$/.test(host) || !Number.isInteger(port) || port < 1 || port > 65535)
-      throw new Error(
-        `PostgresCluster ${this.node.path}: ownerUrlAt("${host}", ${port}) needs a host name or IPv4 address and a port from 1 to 65535`,
-      );
+      throw new ValidationError(`PostgresCluster ${this.node.path}`, [
+        `ownerUrlAt("${host}", ${port}) needs a host name or IPv4 address and a port from 1 to 65535`,
+      ]);
     return `postgresql://${this.ownerRole}:${Fn.urlencode(this.ownerPassword.value)}@${host}:${port}/${this.database}?schema=public`;
   }
 
@@ -672,7 +672,9 @@ export class PostgresCluster extends Construct implements Connectable {
     directUrl: string;
   } {
     if (role !== "app" && role !== "migrations" && role !== "readonly") {
-      throw new Error(`PostgresCluster ${this.node.path}: connection role "${role}" is unknown; use "app", "migrations" or "readonly"`);
+      throw new ValidationError(`PostgresCluster ${this.node.path}`, [
+        `connection role "${role}" is unknown; use "app", "migrations" or "readonly"`,
+      ]);
     }
     const [user, password] =
       role === "app"
@@ -728,14 +730,14 @@ export class PostgresCluster extends Construct implements Connectable {
     const seed = this.service.seed;
     const base = seed?.uploadInput;
     if (!seed || !Array.isArray(base))
-      throw new Error(`PostgresCluster ${this.node.path}: the server has no seed container to deliver role files`);
+      throw new ValidationError(`PostgresCluster ${this.node.path}`, [`the server has no seed container to deliver role files`]);
     const kitUploads: readonly ContainerUpload[] = [...base];
     const after = (dir: string) => {
       let last = -1;
       kitUploads.forEach((u, i) => {
         if (u.file.startsWith(`${dir}/`)) last = i;
       });
-      if (last < 0) throw new Error(`PostgresCluster ${this.node.path}: no upload under ${dir} to add role files after`);
+      if (last < 0) throw new ValidationError(`PostgresCluster ${this.node.path}`, [`no upload under ${dir} to add role files after`]);
       return last + 1;
     };
     const secretsEnd = after(SECURE_DEFAULTS.secretsDir);

@@ -306,9 +306,9 @@ export class RabbitBroker extends Construct implements Connectable {
     if (role === undefined) return this.connectionAs(this.user, this.password.value);
     const added = this.appList.find((a) => a.app.name === role);
     if (!added)
-      throw new Error(
-        `RabbitBroker ${this.node.path}: no app "${role}"; added apps: ${this.appList.map((a) => a.app.name).join(", ") || "(none)"} (add it with broker.addApp)`,
-      );
+      throw new ValidationError(`RabbitBroker ${this.node.path}`, [
+        `no app "${role}"; added apps: ${this.appList.map((a) => a.app.name).join(", ") || "(none)"} (add it with broker.addApp)`,
+      ]);
     return this.connectionAs(role, added.password.value);
   }
 

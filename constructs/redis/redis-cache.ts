@@ -416,9 +416,9 @@ export class RedisCache extends Construct implements Connectable {
   connectionFor(role?: string): ServiceConnection {
     const added = this.appList.find((a) => a.name === role);
     if (role === undefined || !added)
-      throw new Error(
-        `RedisCache ${this.node.path}: ${role === undefined ? "connectionFor() needs the app's name (each app has its own Redis user)" : `no app "${role}"`}; added apps: ${this.apps.join(", ") || "(none)"} (add it with apps or redis.addApp, then pass role: "<app>")`,
-      );
+      throw new ValidationError(`RedisCache ${this.node.path}`, [
+        `${role === undefined ? "connectionFor() needs the app's name (each app has its own Redis user)" : `no app "${role}"`}; added apps: ${this.apps.join(", ") || "(none)"} (add it with apps or redis.addApp, then pass role: "<app>")`,
+      ]);
     return this.connectionAs(role, added.password.value);
   }
 

@@ -3,7 +3,7 @@
 import type { GrafanaAlertingInput } from "./grafana-alerting";
 import { PROM_DURATION, durationSeconds, grafanaRuleUid } from "./shared";
 import { ALERT_DEFAULTS, type AlertRule, type AlertRulesInput } from "./types";
-import { ValidationError } from "../../contract/errors";
+import { throwIfProblems } from "../../contract/errors";
 
 const NAME = /^[A-Z][A-Za-z0-9]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -74,7 +74,7 @@ export function assertValidAlertInput(input: AlertRulesInput): void {
     if (!(Number.isInteger(maxAgeHours) && maxAgeHours > 0))
       problems.push(`backupStores[${i}].maxAgeHours ${String(maxAgeHours)} must be a positive integer, e.g. 3 for hourly backups.`);
   });
-  throwIfAny("alert rules input", problems);
+  throwIfProblems("alert rules input", problems);
 }
 
 export function assertValidCatalogue(rules: readonly AlertRule[]): void {
@@ -87,7 +87,7 @@ export function assertValidCatalogue(rules: readonly AlertRule[]): void {
     seen.add(r.name);
     problems.push(...ruleProblems(r, at), ...labelProblems(r, at), ...textProblems(r, at));
   });
-  throwIfAny("alert catalogue", problems);
+  throwIfProblems("alert catalogue", problems);
 }
 
 function ruleProblems(r: AlertRule, at: string): string[] {
@@ -142,7 +142,7 @@ export function assertValidGrafanaInput(input: GrafanaAlertingInput): void {
   if (input.rules.length === 0)
     problems.push("rules is empty: pass alertRules(...), the catalogue the Prometheus rule file is rendered from.");
   problems.push(...channelProblems(input), ...scheduleProblems(input));
-  throwIfAny("Grafana alerting input", problems);
+  throwIfProblems("Grafana alerting input", problems);
 }
 
 /** Telegram/Discord settings must be secret references (never the secret), and warningsTo a configured channel. */
@@ -195,10 +195,4 @@ function scheduleProblems(input: GrafanaAlertingInput): string[] {
       problems.push(`timing.${key} ${JSON.stringify(value)} must be a positive duration, e.g. "5m".`);
   }
   return problems;
-}
-
-export function throwIfAny(what: string, problems: readonly string[]): void {
-  if (problems.length > 0) {
-    throw new ValidationError(what, problems);
-  }
 }

@@ -4,7 +4,7 @@
 import { isIP } from "node:net";
 import { PROM_DURATION, durationSeconds, toYaml } from "./alert-rules";
 import { SCRAPE_JOBS, type ScrapeJob } from "./observability-catalogue";
-import { ValidationError } from "../../contract/errors";
+import { throwIfProblems } from "../../contract/errors";
 
 export interface ScrapeTarget {
   /** Catalogue job (the `job` label): decides the default metrics path, and which metric names the job may be queried for. */
@@ -186,7 +186,7 @@ export function prometheusArgs(input: PrometheusArgsInput): string[] {
   if (input.listenAddress !== undefined && !/^[^\s:]*:\d{1,5}$/.test(input.listenAddress)) {
     problems.push(`listenAddress ${JSON.stringify(input.listenAddress)} must be "host:port", e.g. "0.0.0.0:9090".`);
   }
-  throwIfAny("Prometheus args", problems);
+  throwIfProblems("Prometheus args", problems);
   return [
     `--config.file=${input.configPath ?? PROMETHEUS_ARGS_DEFAULTS.configPath}`,
     `--storage.tsdb.path=${input.storagePath ?? PROMETHEUS_ARGS_DEFAULTS.storagePath}`,
@@ -315,7 +315,7 @@ export function checkPrometheusConfig(input: PrometheusConfigInput): void {
       );
     }
   });
-  throwIfAny("Prometheus config input", problems);
+  throwIfProblems("Prometheus config input", problems);
 }
 
 function targetError(target: string): string | undefined {
@@ -352,10 +352,4 @@ function paramsEntry(params: ScrapeTarget["params"]): { params?: Record<string, 
         .map(([k, v]) => [k, [...v]]),
     ),
   };
-}
-
-function throwIfAny(what: string, problems: readonly string[]): void {
-  if (problems.length > 0) {
-    throw new ValidationError(what, problems);
-  }
 }

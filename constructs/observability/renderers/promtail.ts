@@ -10,6 +10,7 @@
 import { stringify } from "yaml";
 import { assertValidLogPipeline, type LogPipeline } from "./log-pipeline";
 import { SCRAPE_JOBS } from "./observability-catalogue";
+import { throwIfProblems } from "../../contract/errors";
 
 export interface PromtailOptions {
   /**
@@ -43,7 +44,7 @@ export function renderPromtailConfig(pipeline: LogPipeline, options: PromtailOpt
   }
   if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535)
     problems.push(`httpPort ${httpPort} must be a TCP port (1-65535), e.g. ${PROMTAIL_DEFAULTS.httpPort}.`);
-  if (problems.length > 0) throw new Error(`Invalid Promtail options:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  throwIfProblems("Promtail options", problems);
 
   const j = pipeline.json;
   const stages: Record<string, unknown>[] = [

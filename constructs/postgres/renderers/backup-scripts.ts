@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ABS_PATH, IDENT, renderLoginRoleSql, type LoginRoleInput } from "./login-role";
 import { fillAsset, readAsset } from "../../kit/assets";
 import { fillFragment, renderTextfileMetricsFunction, schedulerSteps } from "../../kit/scheduled-backup-script";
+import { throwIfProblems } from "../../contract/errors";
 
 // The scripts are files (shellcheck runs on them); every value below is validated before it is filled in.
 const ASSETS = join(__dirname, "..", "assets");
@@ -186,7 +187,7 @@ export function backupScriptProblems(input: BackupScriptInput): string[] {
  */
 export function renderBackupScript(input: BackupScriptInput): string {
   const problems = backupScriptProblems(input);
-  if (problems.length > 0) throw new Error(`renderBackupScript: ${problems.join("; ")}`);
+  throwIfProblems("renderBackupScript input", problems);
   return fillAsset(
     BACKUP_SH,
     {

@@ -1,3 +1,5 @@
+import { throwIfProblems } from "../../contract/errors";
+
 /**
  * The shape every first-boot role script shares (backup, monitoring, reload, restore drill): a role
  * that logs in with the password of a secret file. psql reads the password through backquote
@@ -41,7 +43,7 @@ export interface LoginRoleSql {
 /** The script; `what` names the renderer in the one error listing every problem of `input` and the caller's `more`. */
 export function renderLoginRoleSql(what: string, input: LoginRoleInput, sql: LoginRoleSql, more: readonly string[] = []): string {
   const problems = [...loginRoleProblems(input), ...more];
-  if (problems.length > 0) throw new Error(`${what}: ${problems.join("; ")}`);
+  throwIfProblems(`${what} input`, problems);
   const v = `${sql.variable}_password`;
   return `${sql.header}
 \\set ON_ERROR_STOP on

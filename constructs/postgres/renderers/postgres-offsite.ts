@@ -19,6 +19,7 @@ import {
   renderOffsiteCopyScript,
   type OffsiteCopyScriptInput,
 } from "../../kit/scheduled-backup-script";
+import { throwIfProblems } from "../../contract/errors";
 
 /** The copy step (a file, so shellcheck runs on it); its only value is OFFSITE_DIRS. */
 const OFFSITE_DIRS_SH = readAsset(join(__dirname, "..", "assets"), "offsite-dirs.sh");
@@ -67,6 +68,6 @@ export function offsiteScriptProblems(input: OffsiteScriptInput): string[] {
  */
 export function renderOffsiteScript(input: OffsiteScriptInput): string {
   const problems = offsiteScriptProblems(input);
-  if (problems.length > 0) throw new Error(`renderOffsiteScript: ${problems.join("; ")}`);
+  throwIfProblems("renderOffsiteScript input", problems);
   return renderOffsiteCopyScript(kitInput(input));
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { expectedPostgresSettings } from "./postgres-settings";
 import { ABS_PATH, IDENT, renderLoginRoleSql, type LoginRoleInput } from "./login-role";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { throwIfProblems } from "../../contract/errors";
 
 /** The job's script (a file, so shellcheck runs on it); renderReloadJobScript validates every value it fills in. */
 const RELOAD_JOB_SH = readAsset(join(__dirname, "..", "assets"), "postgres-reload.sh");
@@ -127,7 +128,7 @@ export function renderReloadJobScript(input: ReloadJobInput): string {
   const wait = input.waitSeconds ?? 30;
   if (!Number.isInteger(wait) || wait < 1 || wait > 600) problems.push(`waitSeconds ${wait} must be a whole number from 1 to 600`);
   if (!CONTAINER.test(input.primaryContainer)) problems.push(`primaryContainer "${input.primaryContainer}" must be a container name`);
-  if (problems.length > 0) throw new Error(`renderReloadJobScript: ${problems.join("; ")}`);
+  throwIfProblems("renderReloadJobScript input", problems);
   return fillAsset(
     RELOAD_JOB_SH,
     {

@@ -1,3 +1,5 @@
+import { throwIfProblems } from "../../contract/errors";
+
 /**
  * Which PostgreSQL settings the platform accepts, whether each needs a restart, and the rendered
  * settings file. Pure: no constructs, no I/O.
@@ -377,7 +379,7 @@ export function splitPostgresSettings(settings: Readonly<Record<string, string>>
     const r = normalizePostgresSetting(name, value);
     return "problem" in r ? [`${name}: ${r.problem}`] : [];
   });
-  if (problems.length > 0) throw new Error(`splitPostgresSettings:\n  - ${problems.join("\n  - ")}`);
+  throwIfProblems("Postgres settings", problems);
   const restart: Record<string, string> = {};
   const reload: Record<string, string> = {};
   for (const name of Object.keys(settings).sort()) (isReloadable(name) ? reload : restart)[name] = settings[name]!;
@@ -419,7 +421,7 @@ export function renderPostgresSettingsFile(input: PostgresSettingsFileInput): st
       return "problem" in r ? [`${n}: ${r.problem}`] : [];
     }),
   ];
-  if (wrong.length > 0) throw new Error(`renderPostgresSettingsFile:\n  - ${wrong.join("\n  - ")}`);
+  throwIfProblems("renderPostgresSettingsFile input", wrong);
   const lines = (settings: Record<string, string>) =>
     Object.keys(settings)
       .sort()

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { BACKUP_ROOT, backupConnectionPlaceholders, backupConnectionProblems, WHOLE_MATCH, type BackupConnection } from "./backup-scripts";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { throwIfProblems } from "../../contract/errors";
 
 const PRE_MIGRATION_DUMP_SH = readAsset(join(__dirname, "..", "assets"), "pre-migration-dump.sh");
 
@@ -45,7 +46,7 @@ export function preMigrationDumpProblems(input: PreMigrationDumpScriptInput): st
  */
 export function renderPreMigrationDumpScript(input: PreMigrationDumpScriptInput): string {
   const problems = preMigrationDumpProblems(input);
-  if (problems.length > 0) throw new Error(`renderPreMigrationDumpScript: ${problems.join("; ")}`);
+  throwIfProblems("renderPreMigrationDumpScript input", problems);
   return fillAsset(
     PRE_MIGRATION_DUMP_SH,
     {

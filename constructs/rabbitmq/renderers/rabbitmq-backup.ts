@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
 import { latestSnapshot } from "../../kit/scheduled-backup-script";
 import { installCookieFunction } from "./rabbitmq-users";
+import { throwIfProblems } from "../../contract/errors";
 
 const ASSETS = join(__dirname, "..", "assets");
 const HOOKS_SH = readAsset(ASSETS, "definitions-backup-hooks.sh");
@@ -38,7 +39,7 @@ export function rabbitBackupProblems(input: RabbitBackupScriptInput): string[] {
 
 function check(what: string, input: RabbitBackupScriptInput): void {
   const problems = rabbitBackupProblems(input);
-  if (problems.length > 0) throw new Error(`${what}: ${problems.join("; ")}`);
+  throwIfProblems(`${what} input`, problems);
 }
 
 export function renderRabbitBackupHooks(input: RabbitBackupScriptInput): string {

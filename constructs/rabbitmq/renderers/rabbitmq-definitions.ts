@@ -1,3 +1,5 @@
+import { throwIfProblems } from "../../contract/errors";
+
 /**
  * Pure renderer for the RabbitBroker's definitions file (vhost, users, permissions, exchanges,
  * queues, bindings, policies), imported by the node at every boot.
@@ -207,7 +209,7 @@ export function renderRabbitDefinitions(input: RabbitDefinitionsInput): string {
     userNames.add(u.name);
     if (u.password.length === 0) problems.push(`users.${u.name}: password is empty`);
   }
-  if (problems.length > 0) throw new Error(`renderRabbitDefinitions: invalid input:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  throwIfProblems("renderRabbitDefinitions input", problems);
 
   const dlx = deadLetterExchangeOf(topology);
   const exchange = (name: string, type: ExchangeType) => ({

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { ABS_PATH, redisNodesProblems } from "./node-input";
 import { fillAsset, readAsset } from "../../kit/assets";
 import { restoreArgs } from "../../kit/scheduled-backup-script";
+import { throwIfProblems } from "../../contract/errors";
 
 const ASSETS = join(__dirname, "..", "assets");
 const HOOKS_SH = readAsset(ASSETS, "backup-hooks.sh");
@@ -48,7 +49,7 @@ export function redisBackupHooksProblems(input: RedisBackupHooksInput): string[]
 
 export function renderRedisBackupHooks(input: RedisBackupHooksInput): string {
   const problems = redisBackupHooksProblems(input);
-  if (problems.length > 0) throw new Error(`renderRedisBackupHooks: ${problems.join("; ")}`);
+  throwIfProblems("renderRedisBackupHooks input", problems);
   return fillAsset(
     HOOKS_SH,
     { HOSTS: input.hosts.join(" "), PORT: input.port, USER: input.user, PASSWORD_FILE: input.passwordFile },
