@@ -78,6 +78,6 @@ describe("ConfigReloadJob", () => {
   });
 
   it.each(["", "   "])("refuses an empty `applies` (%j), naming the prop", (applies) => {
-    expect(() => build({ applies })).toThrow(/ConfigReloadJob\.applies is empty: say what one run does/);
+    expect(() => build({ applies })).toThrow(/^ConfigReloadJob dev\/reload is invalid:\n {2}- applies is empty: say what one run does/);
   });
 });

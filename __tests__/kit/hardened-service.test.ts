@@ -680,6 +680,12 @@ describe("HardenedService: validation names the prop and the fix", () => {
       /plain file name/,
     ],
     ["a zero log size", "log.maxSizeMb", () => ({ log: { maxSizeMb: 0 } }), /≥ 1/],
+    [
+      "a healthcheck interval that is not a duration",
+      "healthcheck.interval",
+      () => ({ healthcheck: { test: ["CMD", "true"], interval: "soon" } }),
+      /^ {2}- healthcheck\.interval: "soon" is not a duration like 30s, 1m30s or 1h$/,
+    ],
   ];
 
   for (const [label, key, build, fix] of cases) {

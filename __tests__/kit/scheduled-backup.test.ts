@@ -150,7 +150,7 @@ describe("latestSnapshot (how every restore script settles its src)", () => {
   });
 
   it.each(["rabbit*", "a b", "x)", "", "Redis"])("refuses the store %j (it becomes a case pattern)", (store) => {
-    expect(() => latestSnapshot(".json", store)).toThrow(/latestSnapshot: store/);
+    expect(() => latestSnapshot(".json", store)).toThrow(/^latestSnapshot input is invalid:\n {2}- store /);
   });
 });
 
@@ -167,7 +167,7 @@ describe("restoreArgs (the restore scripts' shared argument checks)", () => {
   it.each([".tar.gz'; rm -rf /", "${x}", "%{x}", ".rdb\nrm -rf /", '.rdb"', ".rdb .x", "rdb", ""])(
     "refuses the suffix %j (it ends up inside quotes in a shell script)",
     (suffix) => {
-      expect(() => restoreArgs(suffix)).toThrow(/restoreArgs: suffix/);
+      expect(() => restoreArgs(suffix)).toThrow(/^restoreArgs input is invalid:\n {2}- suffix /);
     },
   );
 });

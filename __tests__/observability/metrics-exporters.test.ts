@@ -485,7 +485,7 @@ describe("MetricsExporters validation", () => {
       /postgres\.role: "Monitor" must be a lowercase SQL identifier, e\.g\. "updateio_monitor" \(or leave it out\)/,
     );
     expect(invalid((p) => ({ postgres: { cluster: p.pg, role: "updateio_app", image: IMAGES.postgresExporter } }))).toThrow(
-      /addRole: name "updateio_app" is a built-in role/,
+      /addRole is invalid:\n {2}- name "updateio_app" is a built-in role/,
     );
   });
 

@@ -189,7 +189,9 @@ describe("PostgresBackup", () => {
     expect(() =>
       build("dev", {}, { endpoint: "https://s3.example.com", bucket: "bkt", accessKeyId: "a", secretAccessKey: "b", internal: true }),
     ).toThrow(/offsite\.network: the "egress" network is internal/);
-    expect(() => build("dev", { role: "updateio_app" })).toThrow(/addRole: name "updateio_app" is a built-in role .*pick another/);
+    expect(() => build("dev", { role: "updateio_app" })).toThrow(
+      /addRole is invalid:\n {2}- name "updateio_app" is a built-in role .*pick another/,
+    );
   });
   it("uses a volume created by the caller (so the cluster can mount it first)", () => {
     const st = testStack(OUT, "test");

@@ -331,13 +331,17 @@ describe("PostgresCluster with replicas and the pooler", () => {
     const { pg: cluster } = build();
     const add = (o: Partial<PostgresRoleOptions>) => errorOf(() => cluster.addRole({ name: "x_role", initSql: () => "", ...o }));
     expect(add({ name: "Bad-Name" })).toMatch(
-      /addRole: name "Bad-Name" must be a lowercase SQL identifier of at most 41 characters, e\.g\. "updateio_backup"/,
+      /addRole is invalid:\n {2}- name "Bad-Name" must be a lowercase SQL identifier of at most 41 characters, e\.g\. "updateio_backup"/,
     );
-    expect(add({ name: "updateio_app" })).toMatch(/addRole: name "updateio_app" is a built-in role .*pick another/);
-    expect(add({ name: "owner" })).toMatch(/addRole: name "owner" is a built-in role \(or its password file's name\)/);
-    expect(add({ initSql: undefined })).toMatch(/addRole: initSql is required: a function rendering the role's first-boot SQL/);
+    expect(add({ name: "updateio_app" })).toMatch(/addRole is invalid:\n {2}- name "updateio_app" is a built-in role .*pick another/);
+    expect(add({ name: "owner" })).toMatch(/addRole is invalid:\n {2}- name "owner" is a built-in role \(or its password file's name\)/);
+    expect(add({ initSql: undefined })).toMatch(
+      /addRole is invalid:\n {2}- initSql is required: a function rendering the role's first-boot SQL/,
+    );
     cluster.addRole({ name: "twice", initSql: () => "" });
-    expect(add({ name: "twice" })).toMatch(/addRole: name "twice" was already added; use the PostgresRole the first addRole returned/);
+    expect(add({ name: "twice" })).toMatch(
+      /addRole is invalid:\n {2}- name "twice" was already added; use the PostgresRole the first addRole returned/,
+    );
   });
 
   it("rejects a replica count or pool size out of range", () => {
@@ -530,12 +534,12 @@ describe("PostgresCluster roles with a database of their own (Grafana's), and lo
     for (const database of ["updateio", "postgres", "template1", "Grafana-DB"]) {
       expect(() => build({}, [{ ...grafana, database }])).toThrow(
         new RegExp(
-          `addRole: database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "updateio"`,
+          `addRole is invalid:\\n {2}- database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "updateio"`,
         ),
       );
     }
     expect(() => build({}, [{ ...grafana, endpoint: "replica" as never }])).toThrow(
-      /addRole: endpoint "replica" must be "primary" or "read-only"/,
+      /addRole is invalid:\n {2}- endpoint "replica" must be "primary" or "read-only"/,
     );
   });
 

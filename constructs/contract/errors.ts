@@ -24,3 +24,9 @@ export class ValidationError extends Error {
 export function throwIfProblems(subject: string, problems: readonly string[]): void {
   if (problems.length > 0) throw new ValidationError(subject, problems);
 }
+
+/** What an error says, one line a problem: a ValidationError's problems, or any other error's message. */
+export function problemsOf(e: unknown): readonly string[] {
+  if (e instanceof ValidationError) return e.problems;
+  return [e instanceof Error ? e.message : String(e)];
+}

@@ -55,7 +55,7 @@ export const COMPONENTS = ["edge", "app", "data", "job", "seed", "proxy", "obser
 export type Component = (typeof COMPONENTS)[number];
 
 export { consoleLines, consoleText } from "./console-text";
-export { throwIfProblems, ValidationError } from "./errors";
+export { problemsOf, throwIfProblems, ValidationError } from "./errors";
 export { hasUrlCredentials, imageRepository, isPinnedByDigest, isSecretEnvName } from "./patterns";
 export {
   MIN_REASON_LENGTH,

@@ -21,6 +21,7 @@ import { HardenedService } from "./hardened-service";
 import { PlatformNetwork } from "./platform-network";
 import { ServiceImage } from "./service-image";
 import type { ConfigFile, SecretFile, VolumeMount } from "./service-spec";
+import { ValidationError } from "../contract/errors";
 
 export interface ConfigReloadJobProps {
   readonly environment: string;
@@ -67,7 +68,9 @@ const DEFAULT_MEMORY_MB = 32;
 export class ConfigReloadJob extends HardenedService {
   constructor(scope: Construct, id: string, props: ConfigReloadJobProps) {
     if (props.applies.trim() === "")
-      throw new Error(`${scope.node.path}/${id}: ConfigReloadJob.applies is empty: say what one run does ("loads the ACL file").`);
+      throw new ValidationError(`ConfigReloadJob ${scope.node.path}/${id}`, [
+        'applies is empty: say what one run does ("loads the ACL file").',
+      ]);
     const run = ["sh", `${props.dir}/${props.script.name}`];
     super(scope, id, {
       environment: props.environment,

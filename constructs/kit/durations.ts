@@ -1,10 +1,12 @@
+import { ValidationError } from "../contract/errors";
+
 /**
  * Go's canonical duration form ("30s", "1m0s", "1h0m0s"), which is how the Docker provider reads
  * healthcheck durations back; writing "1m" would leave a permanent diff in every plan.
  */
 export function goDuration(seconds: number): string {
   if (!Number.isInteger(seconds) || seconds < 0) {
-    throw new Error(`duration: ${seconds} is not a whole number of seconds ≥ 0`);
+    throw new ValidationError("duration input", [`${seconds} is not a whole number of seconds ≥ 0`]);
   }
   if (seconds === 0) return "0s";
   const h = Math.floor(seconds / 3600);
@@ -32,6 +34,6 @@ export function swarmDuration(seconds: number): string {
 /** Seconds of a duration written like 30s, 1m30s, 1m0s or 1h. */
 export function durationSeconds(value: string): number {
   const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(value);
-  if (!m || value === "") throw new Error(`duration: "${value}" is not a duration like 30s, 1m30s or 1h`);
+  if (!m || value === "") throw new ValidationError("duration input", [`"${value}" is not a duration like 30s, 1m30s or 1h`]);
   return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
 }

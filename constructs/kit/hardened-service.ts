@@ -21,7 +21,7 @@ import {
   type Upstream,
   type VolumeMount,
 } from "./service-spec";
-import { ValidationError } from "../contract/errors";
+import { problemsOf, ValidationError } from "../contract/errors";
 import { LOOPBACK_ADDRESSES } from "../contract/environments";
 
 const DEFAULT_RUNTIME: ServiceRuntime = new ContainerRuntime();
@@ -314,7 +314,7 @@ export function resolveSpec(path: string, props: HardenedServiceProps, scope?: I
       try {
         return canonicalDuration(value ?? fallback);
       } catch (e) {
-        fail(`healthcheck.${key}`, (e as Error).message);
+        for (const problem of problemsOf(e)) fail(`healthcheck.${key}`, problem);
         return fallback;
       }
     };

@@ -34,7 +34,9 @@ const POOLS = new WeakMap<NetworkDefaults, PoolState>();
 /** Sets the network driver for every PlatformNetwork created below `scope` (the environment stack). */
 export function setNetworkDefaults(scope: IConstruct, defaults: NetworkDefaults): void {
   if (defaults.driver === "bridge" && defaults.encryptInternal) {
-    throw new Error(`setNetworkDefaults ${scope.node.path}: encryptInternal needs the overlay driver (bridges never leave the host)`);
+    throw new ValidationError(`setNetworkDefaults ${scope.node.path}`, [
+      "encryptInternal needs the overlay driver (bridges never leave the host)",
+    ]);
   }
   if (defaults.pool !== undefined) {
     // Overlays take their subnets from the swarm's own pool (docker swarm init --default-addr-pool).

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { fillAsset, readAsset, type AssetValues } from "./assets";
-import { throwIfProblems } from "../contract/errors";
+import { throwIfProblems, ValidationError } from "../contract/errors";
 
 const ASSETS = join(__dirname, "assets");
 const SCHEDULER_SH = readAsset(ASSETS, "scheduled-backup.sh");
@@ -73,7 +73,8 @@ export const BACKUP_PATTERNS = {
  * @@RESTORE_ARGS@@, for snapshots named `*<suffix>` (the store's ScheduledBackup suffix).
  */
 export function restoreArgs(suffix: string): string {
-  if (!BACKUP_PATTERNS.suffix.test(suffix)) throw new Error(`restoreArgs: suffix "${suffix}" must be like ".rdb" or ".tar.gz"`);
+  if (!BACKUP_PATTERNS.suffix.test(suffix))
+    throw new ValidationError("restoreArgs input", [`suffix "${suffix}" must be like ".rdb" or ".tar.gz"`]);
   return fillFragment(RESTORE_ARGS_SH, { SUFFIX: suffix, LATEST: latestSnapshot(suffix) }, "restoreArgs");
 }
 
@@ -83,9 +84,10 @@ export function restoreArgs(suffix: string): string {
  * `store`: the one store name accepted; unset, any store name (the script does not know it).
  */
 export function latestSnapshot(suffix: string, store?: string): string {
-  if (!BACKUP_PATTERNS.suffix.test(suffix)) throw new Error(`latestSnapshot: suffix "${suffix}" must be like ".rdb" or ".tar.gz"`);
+  if (!BACKUP_PATTERNS.suffix.test(suffix))
+    throw new ValidationError("latestSnapshot input", [`suffix "${suffix}" must be like ".rdb" or ".tar.gz"`]);
   if (store !== undefined && !BACKUP_PATTERNS.store.test(store))
-    throw new Error(`latestSnapshot: store "${store}" must be a store name like "redis"`);
+    throw new ValidationError("latestSnapshot input", [`store "${store}" must be a store name like "redis"`]);
   return fillFragment(LATEST_SNAPSHOT_SH, { SUFFIX: suffix, STORE: store ?? "[a-z]*" }, "latestSnapshot");
 }
 
@@ -173,8 +175,9 @@ export interface TextfileGauge {
  */
 export function renderTextfileMetricsFunction(file: string, gauges: readonly TextfileGauge[], store?: string): string {
   if (store !== undefined && !BACKUP_PATTERNS.store.test(store))
-    throw new Error(`renderTextfileMetricsFunction: store "${store}" must match ${BACKUP_PATTERNS.store}`);
-  if (!/^[a-z_]+\.prom$/.test(file)) throw new Error(`renderTextfileMetricsFunction: file "${file}" must be a name like redis_backup.prom`);
+    throw new ValidationError("renderTextfileMetricsFunction input", [`store "${store}" must match ${BACKUP_PATTERNS.store}`]);
+  if (!/^[a-z_]+\.prom$/.test(file))
+    throw new ValidationError("renderTextfileMetricsFunction input", [`file "${file}" must be a name like redis_backup.prom`]);
   const label = store === undefined ? "" : `{store=\\"${store}\\"}`;
   const lines = gauges.flatMap((g) => [
     `    echo "# HELP ${g.name} ${g.help}"`,

@@ -48,9 +48,9 @@ export const DEFAULT_BUILDER = "default";
  */
 export function projectPath(path: string): string {
   if (!SAFE_PATH.test(path)) {
-    throw new Error(
-      `projectPath: ${JSON.stringify(path)} may hold letters, digits and . _ - + @ / only; a path is never written into a Terraform expression with other characters`,
-    );
+    throw new ValidationError("projectPath input", [
+      `${JSON.stringify(path)} may hold letters, digits and . _ - + @ / only; a path is never written into a Terraform expression with other characters`,
+    ]);
   }
   if (path.startsWith("/")) return path;
   // join() rather than a "${...}" template: cdktf mis-escapes templates nested in function calls.

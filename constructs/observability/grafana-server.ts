@@ -22,7 +22,7 @@ import {
 } from "./renderers/grafana";
 import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
 import type { ScrapeTarget } from "./renderers/prometheus";
-import { ValidationError } from "../contract/errors";
+import { problemsOf, ValidationError } from "../contract/errors";
 import { isSecretEnvName } from "../contract/index";
 
 /** How browsers reach Grafana. */
@@ -320,7 +320,9 @@ export class GrafanaServer extends Construct {
         passwordAt: pg.passwordAt,
       });
     } catch (e) {
-      problems.push(`postgres.role: ${(e as Error).message}`);
+      // addRole names its own subject (the cluster and the call): keep it, the fix is on the cluster's side.
+      const subject = e instanceof ValidationError ? `${e.subject}: ` : "";
+      problems.push(...problemsOf(e).map((p) => `postgres.role: ${subject}${p}`));
     }
 
     // The renderers' own checks, re-keyed to this construct's props.

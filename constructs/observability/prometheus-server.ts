@@ -16,7 +16,7 @@ import {
   type PrometheusConfigInput,
   type ScrapeTarget,
 } from "./renderers/prometheus";
-import { ValidationError } from "../contract/errors";
+import { problemsOf, ValidationError } from "../contract/errors";
 import { MIN_PROMETHEUS_BUDGET_MB, prometheusRetentionSize } from "./volume-budgets";
 
 export interface PrometheusServerProps {
@@ -255,7 +255,7 @@ export class PrometheusServer extends Construct {
     try {
       return this.configText;
     } catch (e) {
-      const problems = e instanceof ValidationError ? e.problems : [(e as Error).message];
+      const problems = problemsOf(e);
       throw new ValidationError(`PrometheusServer ${this.node.path}: prometheus.yml at synth`, problems);
     }
   }

@@ -532,9 +532,9 @@ export class PostgresCluster extends Construct implements Connectable {
     const where = `PostgresCluster ${this.node.path}: addRole`;
     const { name } = options;
     if (typeof name !== "string" || !/^[a-z_][a-z0-9_]{0,40}$/.test(name))
-      throw new Error(
-        `${where}: name "${String(name)}" must be a lowercase SQL identifier of at most 41 characters, e.g. "${this.database}_backup"`,
-      );
+      throw new ValidationError(where, [
+        `name "${String(name)}" must be a lowercase SQL identifier of at most 41 characters, e.g. "${this.database}_backup"`,
+      ]);
     const taken = [
       ...BUILT_IN_SECRET_ROLES,
       "postgres",
@@ -545,26 +545,28 @@ export class PostgresCluster extends Construct implements Connectable {
       this.reloadRole,
     ];
     if (taken.includes(name))
-      throw new Error(
-        `${where}: name "${name}" is a built-in role (or its password file's name); pick another, e.g. "${this.database}_${name}_client"`,
-      );
+      throw new ValidationError(where, [
+        `name "${name}" is a built-in role (or its password file's name); pick another, e.g. "${this.database}_${name}_client"`,
+      ]);
     if (this.roles.some((r) => r.role.name === name))
-      throw new Error(`${where}: name "${name}" was already added; use the PostgresRole the first addRole returned`);
+      throw new ValidationError(where, [`name "${name}" was already added; use the PostgresRole the first addRole returned`]);
     const database = options.database;
     if (
       database !== undefined &&
       (!/^[a-z_][a-z0-9_]{0,62}$/.test(database) || ["postgres", "template0", "template1", this.database].includes(database))
     ) {
-      throw new Error(
-        `${where}: database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "${this.database}"`,
-      );
+      throw new ValidationError(where, [
+        `database "${database}" must be a lowercase SQL identifier naming a database of the role's own; leave it out for "${this.database}"`,
+      ]);
     }
     if (options.endpoint !== undefined && options.endpoint !== "primary" && options.endpoint !== "read-only")
-      throw new Error(`${where}: endpoint "${String(options.endpoint)}" must be "primary" or "read-only" (or left out for the primary)`);
+      throw new ValidationError(where, [
+        `endpoint "${String(options.endpoint)}" must be "primary" or "read-only" (or left out for the primary)`,
+      ]);
     if (typeof options.initSql !== "function")
-      throw new Error(`${where}: initSql is required: a function rendering the role's first-boot SQL (e.g. renderBackupRoleSql)`);
+      throw new ValidationError(where, [`initSql is required: a function rendering the role's first-boot SQL (e.g. renderBackupRoleSql)`]);
     // Two digits keep the files in order after 10- and 15- (the entrypoint sorts them by name).
-    if (this.roles.length >= MAX_ADDED_ROLES) throw new Error(`${where}: at most ${MAX_ADDED_ROLES} roles can be added`);
+    if (this.roles.length >= MAX_ADDED_ROLES) throw new ValidationError(where, [`at most ${MAX_ADDED_ROLES} roles can be added`]);
     const at = options.passwordAt ?? { scope: this, id: `role-${name}-password` };
     const passwordSecret = new GeneratedSecret(at.scope, at.id);
     const passwordFile = `${SECURE_DEFAULTS.secretsDir}/${roleSecretName(name)}`;

@@ -1,6 +1,7 @@
 // Alert rules for PostgresRestoreDrill, as data in the catalogue's shape (observability/alerts/types):
 // rendered by renderPrometheusRules and renderGrafanaAlerting like every other rule.
 import type { AlertRule } from "./types";
+import { ValidationError } from "../../contract/errors";
 
 export interface RestoreDrillAlertInput {
   /** Seconds between scheduled drills (PostgresRestoreDrill.intervalSeconds): 21600 (6 h) or more. */
@@ -22,12 +23,14 @@ const NOT_RUN_FOR_SECONDS = 7200;
 export function restoreDrillAlerts(input: RestoreDrillAlertInput): AlertRule[] {
   const interval = input.intervalSeconds;
   if (!Number.isInteger(interval) || interval < 21600 || interval > 7 * 86400)
-    throw new Error(
-      `restoreDrillAlerts: intervalSeconds ${String(interval)} must be a whole number of seconds from 21600 (6 h) to 604800 (7 days)`,
-    );
+    throw new ValidationError("restoreDrillAlerts input", [
+      `intervalSeconds ${String(interval)} must be a whole number of seconds from 21600 (6 h) to 604800 (7 days)`,
+    ]);
   const container = input.containerName ?? "<env>-postgres-restore-drill";
   if (!/^[<>a-z0-9][<>a-z0-9_.-]*$/.test(container))
-    throw new Error(`restoreDrillAlerts: containerName "${container}" must be a Docker container name (lowercase letters, digits, - _ .)`);
+    throw new ValidationError("restoreDrillAlerts input", [
+      `containerName "${container}" must be a Docker container name (lowercase letters, digits, - _ .)`,
+    ]);
   const limit = (interval * 3) / 2;
   const hours = Math.round((limit / 3600) * 10) / 10;
   const byHand = `docker exec ${container} sh /etc/postgres-restore-drill/restore-drill.sh --now`;

@@ -3,7 +3,7 @@
 import type { GrafanaAlertingInput } from "./grafana-alerting";
 import { PROM_DURATION, durationSeconds, grafanaRuleUid } from "./shared";
 import { ALERT_DEFAULTS, type AlertRule, type AlertRulesInput } from "./types";
-import { throwIfProblems } from "../../contract/errors";
+import { problemsOf, throwIfProblems } from "../../contract/errors";
 
 const NAME = /^[A-Z][A-Za-z0-9]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -137,7 +137,7 @@ export function assertValidGrafanaInput(input: GrafanaAlertingInput): void {
   try {
     assertValidCatalogue(input.rules);
   } catch (e) {
-    problems.push((e as Error).message);
+    problems.push(...problemsOf(e));
   }
   if (input.rules.length === 0)
     problems.push("rules is empty: pass alertRules(...), the catalogue the Prometheus rule file is rendered from.");

@@ -15,6 +15,7 @@
  * re-sends lines.
  */
 import { assertValidLogPipeline, type DropRule, type LogPipeline, type RelabelRule } from "./log-pipeline";
+import { ValidationError } from "../../contract/errors";
 
 /** Component labels used in the rendered file (other components reference them). */
 export const ALLOY_COMPONENTS = {
@@ -42,7 +43,9 @@ export function alloyString(value: string): string {
         i++;
         continue;
       }
-      throw new Error(`alloyString: lone UTF-16 surrogate at index ${i} in ${JSON.stringify(value)}: pass valid Unicode text.`);
+      throw new ValidationError("alloyString input", [
+        `lone UTF-16 surrogate at index ${i} in ${JSON.stringify(value)}: pass valid Unicode text.`,
+      ]);
     }
     if (ch === "\\") out += "\\\\";
     else if (ch === '"') out += '\\"';

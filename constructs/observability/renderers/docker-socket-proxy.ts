@@ -1,3 +1,5 @@
+import { ValidationError } from "../../contract/errors";
+
 /**
  * Environment of the read-only Docker socket proxy (image tecnativa/docker-socket-proxy, HAProxy in
  * front of the socket) that the log shippers use instead of the raw socket (docs/architecture.md "Logs").
@@ -97,9 +99,9 @@ export const SOCKET_PROXY_SECTIONS: readonly SocketProxySection[] = [
 export function socketProxyEnv(options: SocketProxyOptions = {}): Record<string, string> {
   const logLevel = options.logLevel ?? "notice";
   if (!["debug", "info", "notice", "warning", "err"].includes(logLevel)) {
-    throw new Error(
-      `socketProxyEnv: logLevel ${JSON.stringify(logLevel)} is not an HAProxy level: use "debug", "info", "notice", "warning" or "err".`,
-    );
+    throw new ValidationError("socketProxyEnv input", [
+      `logLevel ${JSON.stringify(logLevel)} is not an HAProxy level: use "debug", "info", "notice", "warning" or "err".`,
+    ]);
   }
   const env: Record<string, string> = {};
   for (const s of SOCKET_PROXY_SECTIONS) env[s.name] = s.value;

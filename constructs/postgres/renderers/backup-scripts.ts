@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ABS_PATH, IDENT, renderLoginRoleSql, type LoginRoleInput } from "./login-role";
 import { fillAsset, readAsset } from "../../kit/assets";
 import { fillFragment, renderTextfileMetricsFunction, schedulerSteps } from "../../kit/scheduled-backup-script";
-import { throwIfProblems } from "../../contract/errors";
+import { throwIfProblems, ValidationError } from "../../contract/errors";
 
 // The scripts are files (shellcheck runs on them); every value below is validated before it is filled in.
 const ASSETS = join(__dirname, "..", "assets");
@@ -52,10 +52,12 @@ export interface WalArchiveOptions {
  */
 export function walArchiveSettings(archiveDir: string = WAL_ARCHIVE_DIR, options: WalArchiveOptions = {}): Record<string, string> {
   if (!ABS_PATH.test(archiveDir))
-    throw new Error(`walArchiveSettings: archiveDir "${archiveDir}" must be an absolute path of letters, digits, _ . / -`);
+    throw new ValidationError("walArchiveSettings input", [
+      `archiveDir "${archiveDir}" must be an absolute path of letters, digits, _ . / -`,
+    ]);
   const timeout = options.archiveTimeoutSeconds ?? 300;
   if (!Number.isInteger(timeout) || timeout < 30 || timeout > 86400)
-    throw new Error(`walArchiveSettings: archiveTimeoutSeconds ${timeout} must be a whole number from 30 to 86400`);
+    throw new ValidationError("walArchiveSettings input", [`archiveTimeoutSeconds ${timeout} must be a whole number from 30 to 86400`]);
   const d = archiveDir;
   return {
     archive_command: `mkdir -p ${d} && if [ -f ${d}/%f ]; then cmp -s %p ${d}/%f; else cp %p ${d}/%f.tmp && sync ${d}/%f.tmp && mv ${d}/%f.tmp ${d}/%f; fi`,
@@ -219,7 +221,7 @@ export interface RestoreScriptInput {
 
 function checkRestoreInput(name: string, input: RestoreScriptInput): void {
   for (const [k, v] of Object.entries(input)) {
-    if (!IDENT.test(v)) throw new Error(`${name}: ${k} "${v}" must be a lowercase SQL identifier`);
+    if (!IDENT.test(v)) throw new ValidationError(`${name} input`, [`${k} "${v}" must be a lowercase SQL identifier`]);
   }
 }
 
@@ -260,6 +262,7 @@ export interface PitrScriptInput {
  */
 export function renderRestorePitrScript(input: PitrScriptInput = {}): string {
   const wait = input.waitSeconds ?? 900;
-  if (!Number.isInteger(wait) || wait < 10) throw new Error(`renderRestorePitrScript: waitSeconds ${wait} must be a whole number ≥ 10`);
+  if (!Number.isInteger(wait) || wait < 10)
+    throw new ValidationError("renderRestorePitrScript input", [`waitSeconds ${wait} must be a whole number ≥ 10`]);
   return fillAsset(RESTORE_PITR_SH, { BACKUP_ROOT, PGDATA: DEFAULT_PGDATA, WAIT_SECONDS: wait, WHOLE_MATCH }, "renderRestorePitrScript");
 }

@@ -1,3 +1,5 @@
+import { ValidationError } from "../../contract/errors";
+
 /** Pure renderers for the PostgresCluster's connection pooler (PgBouncer): pgbouncer.ini and its auth file. */
 
 export interface PgBouncerIniInput {
@@ -35,27 +37,31 @@ const PATH = /^\/[A-Za-z0-9_./-]*$/;
  * own SCRAM keys). No admin_users: nobody can PAUSE/RELOAD/SHUTDOWN over the network.
  */
 export function renderPgBouncerIni(input: PgBouncerIniInput): string {
-  if (!IDENT.test(input.database)) throw new Error(`renderPgBouncerIni: database "${input.database}" must be a lowercase SQL identifier`);
+  if (!IDENT.test(input.database))
+    throw new ValidationError("renderPgBouncerIni input", [`database "${input.database}" must be a lowercase SQL identifier`]);
   if (!/^[A-Za-z0-9.*:-]+$/.test(input.serverHost))
-    throw new Error(`renderPgBouncerIni: serverHost "${input.serverHost}" must be a host name or address`);
+    throw new ValidationError("renderPgBouncerIni input", [`serverHost "${input.serverHost}" must be a host name or address`]);
   if (!/^[A-Za-z0-9.*:,-]+$/.test(input.listenAddr))
-    throw new Error(`renderPgBouncerIni: listenAddr "${input.listenAddr}" must be an address list or *`);
+    throw new ValidationError("renderPgBouncerIni input", [`listenAddr "${input.listenAddr}" must be an address list or *`]);
   for (const [key, value] of Object.entries({ serverPort: input.serverPort, listenPort: input.listenPort })) {
-    if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`renderPgBouncerIni: ${key} ${value} must be a TCP port`);
+    if (!Number.isInteger(value) || value < 1 || value > 65535)
+      throw new ValidationError("renderPgBouncerIni input", [`${key} ${value} must be a TCP port`]);
   }
-  if (!PATH.test(input.authFile)) throw new Error(`renderPgBouncerIni: authFile "${input.authFile}" must be an absolute path`);
+  if (!PATH.test(input.authFile))
+    throw new ValidationError("renderPgBouncerIni input", [`authFile "${input.authFile}" must be an absolute path`]);
   const socketDir = input.unixSocketDir ?? "";
   if (socketDir !== "" && !PATH.test(socketDir))
-    throw new Error(`renderPgBouncerIni: unixSocketDir "${socketDir}" must be an absolute path or ""`);
+    throw new ValidationError("renderPgBouncerIni input", [`unixSocketDir "${socketDir}" must be an absolute path or ""`]);
   if (!Number.isInteger(input.poolSize) || input.poolSize < 1)
-    throw new Error(`renderPgBouncerIni: poolSize ${input.poolSize} must be a whole number ≥ 1`);
+    throw new ValidationError("renderPgBouncerIni input", [`poolSize ${input.poolSize} must be a whole number ≥ 1`]);
   if (!Number.isInteger(input.maxClientConnections) || input.maxClientConnections < input.poolSize) {
-    throw new Error(
-      `renderPgBouncerIni: maxClientConnections ${input.maxClientConnections} must be a whole number ≥ poolSize (${input.poolSize})`,
-    );
+    throw new ValidationError("renderPgBouncerIni input", [
+      `maxClientConnections ${input.maxClientConnections} must be a whole number ≥ poolSize (${input.poolSize})`,
+    ]);
   }
   for (const user of input.statsUsers ?? []) {
-    if (!IDENT.test(user)) throw new Error(`renderPgBouncerIni: statsUsers entry "${user}" must be a lowercase SQL identifier`);
+    if (!IDENT.test(user))
+      throw new ValidationError("renderPgBouncerIni input", [`statsUsers entry "${user}" must be a lowercase SQL identifier`]);
   }
   const settings: [string, string | number][] = [
     ["listen_addr", input.listenAddr],
@@ -101,11 +107,12 @@ export interface PgBouncerUser {
 
 /** PgBouncer's auth_file: `"user" "password"` per line; a `"` in a value is doubled. */
 export function renderPgBouncerUserlist(users: readonly PgBouncerUser[]): string {
-  if (users.length === 0) throw new Error("renderPgBouncerUserlist: no users; PgBouncer would accept nobody");
+  if (users.length === 0) throw new ValidationError("renderPgBouncerUserlist input", ["no users; PgBouncer would accept nobody"]);
   for (const u of users) {
-    if (!IDENT.test(u.name)) throw new Error(`renderPgBouncerUserlist: user "${u.name}" must be a lowercase SQL identifier`);
+    if (!IDENT.test(u.name))
+      throw new ValidationError("renderPgBouncerUserlist input", [`user "${u.name}" must be a lowercase SQL identifier`]);
     if (u.password.length === 0 || /[\r\n]/.test(u.password))
-      throw new Error(`renderPgBouncerUserlist: the password of "${u.name}" must be one non-empty line`);
+      throw new ValidationError("renderPgBouncerUserlist input", [`the password of "${u.name}" must be one non-empty line`]);
   }
   return users.map((u) => `"${u.name}" "${u.password.replace(/"/g, '""')}"`).join("\n") + "\n";
 }

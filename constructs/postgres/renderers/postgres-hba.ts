@@ -1,3 +1,5 @@
+import { ValidationError } from "../../contract/errors";
+
 /** Pure renderer for the PostgresCluster's pg_hba.conf (delivered through the hba_file setting). */
 
 export interface PgHbaInput {
@@ -42,43 +44,50 @@ const DATABASE_KEYWORDS = new Set(["all", "sameuser", "samerole", "samegroup", "
 export function renderPgHba(input: PgHbaInput): string {
   const names = { superuser: input.superuser, database: input.database };
   for (const [key, value] of Object.entries(names)) {
-    if (!IDENT.test(value)) throw new Error(`renderPgHba: ${key} "${value}" must be a lowercase SQL identifier`);
+    if (!IDENT.test(value)) throw new ValidationError("renderPgHba input", [`${key} "${value}" must be a lowercase SQL identifier`]);
   }
-  if (input.databaseRoles.length === 0) throw new Error("renderPgHba: databaseRoles is empty; list the roles that may connect");
-  if (input.replicationRoles.length === 0) throw new Error("renderPgHba: replicationRoles is empty; list the replication role");
+  if (input.databaseRoles.length === 0)
+    throw new ValidationError("renderPgHba input", ["databaseRoles is empty; list the roles that may connect"]);
+  if (input.replicationRoles.length === 0)
+    throw new ValidationError("renderPgHba input", ["replicationRoles is empty; list the replication role"]);
   for (const [key, list] of [
     ["databaseRoles", input.databaseRoles],
     ["replicationRoles", input.replicationRoles],
   ] as const) {
     for (const role of list) {
-      if (!IDENT.test(role)) throw new Error(`renderPgHba: ${key} entry "${role}" must be a lowercase SQL identifier`);
-      if (role === input.superuser) throw new Error(`renderPgHba: the superuser "${role}" may only connect over the local socket`);
+      if (!IDENT.test(role)) throw new ValidationError("renderPgHba input", [`${key} entry "${role}" must be a lowercase SQL identifier`]);
+      if (role === input.superuser)
+        throw new ValidationError("renderPgHba input", [`the superuser "${role}" may only connect over the local socket`]);
     }
   }
   const others = input.otherDatabases ?? [];
   others.forEach((other, i) => {
     const key = `otherDatabases.${i}`;
     if (!IDENT.test(other.database) || DATABASE_KEYWORDS.has(other.database))
-      throw new Error(`renderPgHba: ${key}.database "${other.database}" must be a lowercase SQL identifier and not a pg_hba keyword`);
+      throw new ValidationError("renderPgHba input", [
+        `${key}.database "${other.database}" must be a lowercase SQL identifier and not a pg_hba keyword`,
+      ]);
     if (other.database === input.database || others.findIndex((o) => o.database === other.database) !== i)
-      throw new Error(`renderPgHba: ${key}.database "${other.database}" is listed twice; merge its roles`);
-    if (other.roles.length === 0) throw new Error(`renderPgHba: ${key}.roles is empty; list the roles that may connect or drop the entry`);
+      throw new ValidationError("renderPgHba input", [`${key}.database "${other.database}" is listed twice; merge its roles`]);
+    if (other.roles.length === 0)
+      throw new ValidationError("renderPgHba input", [`${key}.roles is empty; list the roles that may connect or drop the entry`]);
     for (const role of other.roles) {
       if (!IDENT.test(role) || role === "all")
-        throw new Error(`renderPgHba: ${key}.roles entry "${role}" must be a lowercase SQL identifier`);
-      if (role === input.superuser) throw new Error(`renderPgHba: the superuser "${role}" may only connect over the local socket`);
+        throw new ValidationError("renderPgHba input", [`${key}.roles entry "${role}" must be a lowercase SQL identifier`]);
+      if (role === input.superuser)
+        throw new ValidationError("renderPgHba input", [`the superuser "${role}" may only connect over the local socket`]);
       if (input.databaseRoles.includes(role))
-        throw new Error(
-          `renderPgHba: ${key}.roles entry "${role}" is also in databaseRoles; a role of another database must not get "${input.database}" too`,
-        );
+        throw new ValidationError("renderPgHba input", [
+          `${key}.roles entry "${role}" is also in databaseRoles; a role of another database must not get "${input.database}" too`,
+        ]);
     }
   });
   const anywhere = input.anyDatabaseRoles ?? [];
   for (const role of anywhere)
     if (!input.databaseRoles.includes(role))
-      throw new Error(
-        `renderPgHba: anyDatabaseRoles entry "${role}" must also be in databaseRoles (only a role of the database may get more)`,
-      );
+      throw new ValidationError("renderPgHba input", [
+        `anyDatabaseRoles entry "${role}" must also be in databaseRoles (only a role of the database may get more)`,
+      ]);
   const rows: [string, string, string, string, string][] = [
     ["local", "all", input.superuser, "", "peer"],
     ["local", "all", "all", "", "reject"],

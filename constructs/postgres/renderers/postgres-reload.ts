@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { expectedPostgresSettings } from "./postgres-settings";
 import { ABS_PATH, IDENT, renderLoginRoleSql, type LoginRoleInput } from "./login-role";
 import { fillAsset, readAsset } from "../../kit/assets";
-import { throwIfProblems } from "../../contract/errors";
+import { throwIfProblems, ValidationError } from "../../contract/errors";
 
 /** The job's script (a file, so shellcheck runs on it); renderReloadJobScript validates every value it fills in. */
 const RELOAD_JOB_SH = readAsset(join(__dirname, "..", "assets"), "postgres-reload.sh");
@@ -56,7 +56,7 @@ export function renderReloadRoleSql(input: ReloadRoleInput): string {
  */
 export function renderReloadCheckSql(settings: Readonly<Record<string, string>>, settingsFile?: string): string {
   const rows = expectedPostgresSettings(settings).map((e) => `  (${sqlText(e.name)}, ${sqlText(e.setting)}, ${e.real})`);
-  if (rows.length === 0) throw new Error("renderReloadCheckSql: no settings to check");
+  if (rows.length === 0) throw new ValidationError("renderReloadCheckSql input", ["no settings to check"]);
   // The file's hash ties this script to the file: any change to it changes the job's own uploads,
   // so the job runs again (its seed is what it is replace_triggered_by).
   const tie =

@@ -1,4 +1,4 @@
-import { throwIfProblems } from "../../contract/errors";
+import { throwIfProblems, ValidationError } from "../../contract/errors";
 
 /**
  * Which PostgreSQL settings the platform accepts, whether each needs a restart, and the rendered
@@ -408,7 +408,9 @@ function confQuote(value: string): string {
  */
 export function renderPostgresSettingsFile(input: PostgresSettingsFileInput): string {
   if (!/^\/[A-Za-z0-9_./-]+$/.test(input.includeFile))
-    throw new Error(`renderPostgresSettingsFile: includeFile "${input.includeFile}" must be an absolute path of letters, digits, _ . / -`);
+    throw new ValidationError("renderPostgresSettingsFile input", [
+      `includeFile "${input.includeFile}" must be an absolute path of letters, digits, _ . / -`,
+    ]);
   const wrong = [
     ...Object.keys(input.reload)
       .filter((n) => !isReloadable(n))
@@ -446,7 +448,7 @@ export function expectedPostgresSettings(settings: Readonly<Record<string, strin
     .sort()
     .map((name) => {
       const r = normalizePostgresSetting(name, settings[name]!);
-      if ("problem" in r) throw new Error(`expectedPostgresSettings: ${name}: ${r.problem}`);
+      if ("problem" in r) throw new ValidationError("expectedPostgresSettings input", [`${name}: ${r.problem}`]);
       return { name, setting: r.setting, real: postgresSettingSpec(name)!.type === "real" };
     });
 }

@@ -1,6 +1,7 @@
 /** Pure renderers for the PostgresCluster: server arguments, the first-boot role script and the replica's start script. */
 import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { ValidationError } from "../../contract/errors";
 
 /** The replica's start script (a file, so shellcheck runs on it); the renderer validates or quotes every value. */
 const REPLICA_BOOTSTRAP_SH = readAsset(join(__dirname, "..", "assets"), "replica-bootstrap.sh");
@@ -116,14 +117,15 @@ export function renderPostgresInitSql(input: PostgresRolesInput): string {
   }
   for (const [key, value] of Object.entries(identifiers)) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
-      throw new Error(`renderPostgresInitSql: ${key} "${value}" must be a lowercase SQL identifier`);
+      throw new ValidationError("renderPostgresInitSql input", [`${key} "${value}" must be a lowercase SQL identifier`]);
   }
   for (const [key, value] of Object.entries(files)) {
     if (!/^\/[A-Za-z0-9_./-]+$/.test(value))
-      throw new Error(`renderPostgresInitSql: ${key} "${value}" must be an absolute path of letters, digits, _ . / -`);
+      throw new ValidationError("renderPostgresInitSql input", [`${key} "${value}" must be an absolute path of letters, digits, _ . / -`]);
   }
   const roles = [input.ownerRole, input.appRole, input.readonly?.role, input.replication?.role].filter((r): r is string => r !== undefined);
-  if (new Set(roles).size !== roles.length) throw new Error(`renderPostgresInitSql: role names must differ (${roles.join(", ")})`);
+  if (new Set(roles).size !== roles.length)
+    throw new ValidationError("renderPostgresInitSql input", [`role names must differ (${roles.join(", ")})`]);
   return (
     renderBaseSql(input) +
     (input.readonly ? renderReadonlySql(input, input.readonly) : "") +
@@ -234,7 +236,9 @@ export function renderReplicaBootstrapScript(input: ReplicaBootstrapInput): stri
     ...(input.configFile !== undefined ? { configFile: input.configFile } : {}),
   })) {
     if (!/^\/[A-Za-z0-9_./-]+$/.test(value))
-      throw new Error(`renderReplicaBootstrapScript: ${key} "${value}" must be an absolute path of letters, digits, _ . / -`);
+      throw new ValidationError("renderReplicaBootstrapScript input", [
+        `${key} "${value}" must be an absolute path of letters, digits, _ . / -`,
+      ]);
   }
   for (const [key, value] of Object.entries({
     replicationRole: input.replicationRole,
@@ -242,13 +246,13 @@ export function renderReplicaBootstrapScript(input: ReplicaBootstrapInput): stri
     applicationName: input.applicationName,
   })) {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
-      throw new Error(`renderReplicaBootstrapScript: ${key} "${value}" must be a lowercase SQL identifier`);
+      throw new ValidationError("renderReplicaBootstrapScript input", [`${key} "${value}" must be a lowercase SQL identifier`]);
   }
   if (!/^[A-Za-z0-9.-]+$/.test(input.primaryHost))
-    throw new Error(`renderReplicaBootstrapScript: primaryHost "${input.primaryHost}" must be a host name or address`);
+    throw new ValidationError("renderReplicaBootstrapScript input", [`primaryHost "${input.primaryHost}" must be a host name or address`]);
   for (const [key, value] of Object.entries({ primaryPort: input.primaryPort, port: input.port })) {
     if (!Number.isInteger(value) || value < 1 || value > 65535)
-      throw new Error(`renderReplicaBootstrapScript: ${key} ${value} must be a TCP port`);
+      throw new ValidationError("renderReplicaBootstrapScript input", [`${key} ${value} must be a TCP port`]);
   }
   const conninfo = `host=${input.primaryHost} port=${input.primaryPort} user=${input.replicationRole} passfile=${input.passfile} application_name=${input.applicationName}`;
   const settings: Record<string, string> = {

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { BACKUP_ROOT, backupConnectionPlaceholders, backupConnectionProblems, WHOLE_MATCH, type BackupConnection } from "./backup-scripts";
 import { fillAsset, readAsset } from "../../kit/assets";
-import { throwIfProblems } from "../../contract/errors";
+import { throwIfProblems, ValidationError } from "../../contract/errors";
 
 const PRE_MIGRATION_DUMP_SH = readAsset(join(__dirname, "..", "assets"), "pre-migration-dump.sh");
 
@@ -84,8 +84,9 @@ export const PRE_MIGRATION_RESTORE_TEMPLATE = {
 /** PRE_MIGRATION_RESTORE_TEMPLATE for one environment and release. */
 export function preMigrationRestoreCommands(environment: string, release: string): { check: string; restore: string } {
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(environment))
-    throw new Error(`preMigrationRestoreCommands: environment "${environment}" is not a name`);
-  if (!RELEASE_ID.test(release)) throw new Error(`preMigrationRestoreCommands: release "${release}" must match ${RELEASE_ID}`);
+    throw new ValidationError("preMigrationRestoreCommands input", [`environment "${environment}" is not a name`]);
+  if (!RELEASE_ID.test(release))
+    throw new ValidationError("preMigrationRestoreCommands input", [`release "${release}" must match ${RELEASE_ID}`]);
   const fill = (t: string) => t.replace(/\$ENV/g, environment).replace(/\$RELEASE/g, release);
   return { check: fill(PRE_MIGRATION_RESTORE_TEMPLATE.check), restore: fill(PRE_MIGRATION_RESTORE_TEMPLATE.restore) };
 }

@@ -1,4 +1,4 @@
-import { throwIfProblems } from "../../contract/errors";
+import { throwIfProblems, ValidationError } from "../../contract/errors";
 
 /**
  * Pure renderer for the RabbitBroker's definitions file (vhost, users, permissions, exchanges,
@@ -200,7 +200,7 @@ export function topologyProblems(topology: RabbitTopology, apps: readonly Rabbit
 /** The definitions JSON: deterministic (sorted where order does not matter), pretty-printed. */
 export function renderRabbitDefinitions(input: RabbitDefinitionsInput): string {
   const { vhost, topology } = input;
-  if (!/^[a-z0-9_-]+$/.test(vhost)) throw new Error(`renderRabbitDefinitions: vhost "${vhost}" must be a simple name`);
+  if (!/^[a-z0-9_-]+$/.test(vhost)) throw new ValidationError("renderRabbitDefinitions input", [`vhost "${vhost}" must be a simple name`]);
   const problems = topologyProblems(topology, []);
   const userNames = new Set<string>();
   for (const u of input.users) {

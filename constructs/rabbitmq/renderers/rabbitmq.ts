@@ -1,6 +1,7 @@
 /** Pure renderers for the RabbitBroker's rabbitmq.conf (new-style sysctl format), plugins and entrypoint. */
 import { join } from "node:path";
 import { fillAsset, readAsset } from "../../kit/assets";
+import { ValidationError } from "../../contract/errors";
 
 /** The entrypoint wrapper (a file, so shellcheck runs on it); renderCookieEntrypoint validates the path it fills in. */
 const COOKIE_ENTRYPOINT_SH = readAsset(join(__dirname, "..", "assets"), "cookie-entrypoint.sh");
@@ -37,18 +38,21 @@ export interface RabbitConfInput {
 const SIMPLE = /^[a-z][a-z0-9_-]*$/;
 
 export function renderRabbitConf(input: RabbitConfInput): string {
-  if (!/^[a-z0-9_-]+$/.test(input.vhost)) throw new Error(`renderRabbitConf: vhost "${input.vhost}" must be a simple name`);
-  if (input.user !== undefined && !SIMPLE.test(input.user)) throw new Error(`renderRabbitConf: user "${input.user}" must be a simple name`);
+  if (!/^[a-z0-9_-]+$/.test(input.vhost))
+    throw new ValidationError("renderRabbitConf input", [`vhost "${input.vhost}" must be a simple name`]);
+  if (input.user !== undefined && !SIMPLE.test(input.user))
+    throw new ValidationError("renderRabbitConf input", [`user "${input.user}" must be a simple name`]);
   if (input.definitionsFile === undefined && (input.user === undefined || input.password === undefined)) {
-    throw new Error("renderRabbitConf: give user and password (legacy default user) or definitionsFile");
+    throw new ValidationError("renderRabbitConf input", ["give user and password (legacy default user) or definitionsFile"]);
   }
   if (input.definitionsFile !== undefined && !/^\/[A-Za-z0-9._/-]+$/.test(input.definitionsFile)) {
-    throw new Error(`renderRabbitConf: definitionsFile "${input.definitionsFile}" must be an absolute path`);
+    throw new ValidationError("renderRabbitConf input", [`definitionsFile "${input.definitionsFile}" must be an absolute path`]);
   }
   const nodes = input.clusterNodes ?? [];
   for (const n of nodes)
-    if (!/^rabbit@[a-z][a-z0-9-]*$/.test(n)) throw new Error(`renderRabbitConf: cluster node "${n}" must look like rabbit@<host>`);
-  if (new Set(nodes).size !== nodes.length) throw new Error("renderRabbitConf: cluster nodes must be distinct");
+    if (!/^rabbit@[a-z][a-z0-9-]*$/.test(n))
+      throw new ValidationError("renderRabbitConf input", [`cluster node "${n}" must look like rabbit@<host>`]);
+  if (new Set(nodes).size !== nodes.length) throw new ValidationError("renderRabbitConf input", ["cluster nodes must be distinct"]);
 
   const access =
     input.definitionsFile === undefined
@@ -102,7 +106,7 @@ export function renderRabbitConf(input: RabbitConfInput): string {
  */
 export function renderEnabledPlugins(plugins: readonly string[] = ["rabbitmq_management", "rabbitmq_prometheus"]): string {
   for (const p of plugins)
-    if (!/^rabbitmq_[a-z0-9_]+$/.test(p)) throw new Error(`renderEnabledPlugins: "${p}" is not a RabbitMQ plugin name`);
+    if (!/^rabbitmq_[a-z0-9_]+$/.test(p)) throw new ValidationError("renderEnabledPlugins input", [`"${p}" is not a RabbitMQ plugin name`]);
   return `[${[...plugins].sort().join(",")}].\n`;
 }
 
@@ -122,7 +126,8 @@ export function renderEnabledPlugins(plugins: readonly string[] = ["rabbitmq_man
  * It contains no "${" so Terraform leaves it alone.
  */
 export function renderCookieEntrypoint(cookieFile: string): string {
-  if (!/^\/[A-Za-z0-9._/-]+$/.test(cookieFile)) throw new Error(`renderCookieEntrypoint: "${cookieFile}" must be an absolute path`);
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(cookieFile))
+    throw new ValidationError("renderCookieEntrypoint input", [`"${cookieFile}" must be an absolute path`]);
   // Without the file's final newline, as the `sh -c` argument always was (a changed entrypoint recreates the broker).
   return fillAsset(COOKIE_ENTRYPOINT_SH, { COOKIE_FILE: cookieFile }, "renderCookieEntrypoint").replace(/\n$/, "");
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ABS_PATH, redisNodesProblems } from "./node-input";
 import { fillAsset, readAsset } from "../../kit/assets";
 import { restoreArgs } from "../../kit/scheduled-backup-script";
-import { throwIfProblems } from "../../contract/errors";
+import { throwIfProblems, ValidationError } from "../../contract/errors";
 
 const ASSETS = join(__dirname, "..", "assets");
 const HOOKS_SH = readAsset(ASSETS, "backup-hooks.sh");
@@ -26,7 +26,8 @@ export const REDIS_BACKUP_ACL = "resetkeys resetchannels -@all +sync +psync +rep
 
 /** The ACL file line for RedisCache (to append in renderRedisAcl when backups are on); hashed: `password` is its SHA-256. */
 export function renderRedisBackupAclLine(password: string, user: string = REDIS_BACKUP_USER, hashed = false): string {
-  if (!USER.test(user)) throw new Error(`renderRedisBackupAclLine: user "${user}" must be lowercase letters, digits and dashes`);
+  if (!USER.test(user))
+    throw new ValidationError("renderRedisBackupAclLine input", [`user "${user}" must be lowercase letters, digits and dashes`]);
   return `user ${user} on ${hashed ? "#" : ">"}${password} ${REDIS_BACKUP_ACL}`;
 }
 
@@ -59,6 +60,7 @@ export function renderRedisBackupHooks(input: RedisBackupHooksInput): string {
 
 /** `restore.sh <snapshot.rdb|latest> <data dir>`: see assets/restore.sh. */
 export function renderRedisRestoreScript(backupRoot: string): string {
-  if (!ABS_PATH.test(backupRoot)) throw new Error(`renderRedisRestoreScript: backupRoot "${backupRoot}" must be an absolute path`);
+  if (!ABS_PATH.test(backupRoot))
+    throw new ValidationError("renderRedisRestoreScript input", [`backupRoot "${backupRoot}" must be an absolute path`]);
   return fillAsset(RESTORE_SH, { BACKUP_ROOT: backupRoot, RESTORE_ARGS: restoreArgs(".rdb") }, "renderRedisRestoreScript");
 }

@@ -181,7 +181,7 @@ export function cidrsOverlap(a: string, b: string): boolean | undefined {
 /** The server's address: the subnet's first host, e.g. "10.13.13.1" for 10.13.13.0/24. */
 export function serverAddressOf(subnet: string): string {
   const c = parseCidr(subnet);
-  if (!c) throw new Error(`serverAddressOf: ${JSON.stringify(subnet)} is not an IPv4 CIDR`);
+  if (!c) throw new ValidationError("serverAddressOf input", [`${JSON.stringify(subnet)} is not an IPv4 CIDR`]);
   return formatIpv4(c.base + 1);
 }
 
