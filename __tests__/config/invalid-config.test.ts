@@ -849,60 +849,51 @@ describe("invalid configurations are rejected with the key path and the fix", ()
 });
 
 describe("inputs that would otherwise lose their fix or break later", () => {
-  it("a lowercase env var name says UPPER_SNAKE_CASE", () => {
-    expect(
-      problemAt(
-        breakConfig("dev", (c) => (c.services.api.env.log_format = "json")),
-        "services.api.env.log_format",
-      ),
-    ).toMatch(/UPPER_SNAKE_CASE/);
-  });
-  it("a bad feature flag name says camelCase", () => {
-    expect(
-      problemAt(
-        breakConfig("dev", (c) => (c.services.api.features["new-onboarding"] = true)),
-        "services.api.features.new-onboarding",
-      ),
-    ).toMatch(/camelCase/);
-  });
+  it.each<[string, (c: any) => void, string, RegExp]>([
+    [
+      "a lowercase env var name says UPPER_SNAKE_CASE",
+      (c) => (c.services.api.env.log_format = "json"),
+      "services.api.env.log_format",
+      /UPPER_SNAKE_CASE/,
+    ],
+    [
+      "a bad feature flag name says camelCase",
+      (c) => (c.services.api.features["new-onboarding"] = true),
+      "services.api.features.new-onboarding",
+      /camelCase/,
+    ],
+  ])("%s", (_name, mutate, path, says) => expect(problemAt(breakConfig("dev", mutate), path)).toMatch(says));
 
-  it("an image with a registry port but no tag is rejected", () => {
-    problemAt(
-      breakConfig("dev", (c) => (c.postgres.image = "localhost:5000/postgres")),
+  // Refused at the key, whatever the message says.
+  it.each<[string, EnvironmentName, (c: any) => void, string]>([
+    [
+      "an image with a registry port but no tag is rejected",
+      "dev",
+      (c) => (c.postgres.image = "localhost:5000/postgres"),
       "postgres.image",
-    );
-  });
-
-  it("a state path ./cdktf.out/... is rejected", () => {
-    problemAt(
-      breakConfig("dev", (c) => (c.state.path = "./cdktf.out/dev.tfstate")),
-      "state.path",
-    );
-  });
-
-  it("an http:// ACME directory is rejected by the schema", () => {
-    problemAt(
-      breakConfig("prod", (c) => (c.edge.tls.caUrl = "http://acme.example/directory")),
+    ],
+    ["a state path ./cdktf.out/... is rejected", "dev", (c) => (c.state.path = "./cdktf.out/dev.tfstate"), "state.path"],
+    [
+      "an http:// ACME directory is rejected by the schema",
+      "prod",
+      (c) => (c.edge.tls.caUrl = "http://acme.example/directory"),
       "edge.tls.caUrl",
-    );
-  });
-
-  it("prod with requireDigests false is rejected", () => {
-    problemAt(
-      breakConfig("prod", (c) => (c.requireDigests = false)),
-      "requireDigests",
-    );
-  });
-
-  it("CIDRs that Caddy would refuse are rejected by the schema", () => {
-    problemAt(
-      breakConfig("dev", (c) => (c.edge.adminAllowList = ["010.0.0.0/8"])),
+    ],
+    ["prod with requireDigests false is rejected", "prod", (c) => (c.requireDigests = false), "requireDigests"],
+    [
+      "a CIDR with a leading zero, which Caddy would refuse, is rejected by the schema",
+      "dev",
+      (c) => (c.edge.adminAllowList = ["010.0.0.0/8"]),
       "edge.adminAllowList.0",
-    );
-    problemAt(
-      breakConfig("dev", (c) => (c.edge.adminAllowList = [":::::/64"])),
+    ],
+    [
+      "an IPv6 CIDR Caddy would refuse is rejected by the schema",
+      "dev",
+      (c) => (c.edge.adminAllowList = [":::::/64"]),
       "edge.adminAllowList.0",
-    );
+    ],
+  ])("%s", (_name, env, mutate, path) => {
+    problemAt(breakConfig(env, mutate), path);
   });
 });
 

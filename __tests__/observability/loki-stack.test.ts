@@ -46,8 +46,7 @@ function build(overrides: Partial<LokiStackProps> = {}, opts: BuildOptions = {})
     protectData: env === "prod",
     ...overrides,
   });
-  const { text, json, containers, named: byName, key, ref } = synthConstruct(stack, `${env}-loki`);
-  const upload = (seedName: string, file: string): string => byName(seedName).upload.find((u: Json) => u.file === file)!.content;
+  const { text, json, containers, named: byName, key, ref, upload } = synthConstruct(stack, `${env}-loki`);
   return { stack, logs, monitoring, text, json, containers, byName, key, ref, upload, env };
 }
 

@@ -16,7 +16,7 @@ import { RedisCache } from "../../constructs/redis/redis-cache";
 import { CADVISOR_LABELS, METRICS, SCRAPE_JOBS } from "../../constructs/observability/renderers/observability-catalogue";
 import { renderPrometheusConfig } from "../../constructs/observability/renderers/prometheus";
 import { MONITOR_ACL } from "../../constructs/redis/renderers/redis";
-import { testOutdir, testStack } from "../support/test-stack";
+import { synthJson, testOutdir, testStack } from "../support/test-stack";
 
 const OUT = testOutdir("metrics-exporters-test");
 
@@ -78,18 +78,9 @@ function build(env: Env = "dev", overrides: (parts: Parts) => Partial<MetricsExp
     ...overrides(parts),
   };
   const exporters = new MetricsExporters(stack, "exporters", props);
-  const text = Testing.synth(stack);
-  const json: Json = JSON.parse(text);
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const byName = (name: string) => {
-    const c = containers.find((x) => x.name === name);
-    if (!c) throw new Error(`no container ${name}; have ${containers.map((x) => x.name).join(", ")}`);
-    return c;
-  };
-  const netKey = (name: string) => Object.entries(json.resource.docker_network).find(([, v]) => (v as Json).name === name)![0];
-  const netRef = (name: string) => `\${docker_network.${netKey(name)}.name}`;
-  const volKey = (name: string) => Object.entries(json.resource.docker_volume).find(([, v]) => (v as Json).name === name)![0];
-  const upload = (seedName: string, file: string): string => byName(seedName).upload.find((u: Json) => u.file === file)!.content;
+  const { text, json, containers, named: byName, key, upload } = synthJson(stack);
+  const netRef = (name: string) => `\${docker_network.${key("docker_network", name)}.name}`;
+  const volKey = (name: string) => key("docker_volume", name);
   return { ...parts, exporters, text, json, containers, byName, netRef, volKey, upload };
 }
 interface Parts {
@@ -140,13 +131,12 @@ describe("MetricsExporters", () => {
     const role = b.exporters.postgresRole!;
     expect(role.name).toBe("updateio_monitor");
     expect(role.passwordSecret.node.path).toBe("dev/postgres-monitor-password");
-    const pgSeed = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-postgres-seed")!;
-    const sql = pgSeed.upload.find((u: Json) => u.file === "/docker-entrypoint-initdb.d/20-updateio-monitor.sql").content as string;
+    const sql = b.upload("dev-postgres-seed", "/docker-entrypoint-initdb.d/20-updateio-monitor.sql");
     expect(sql).toContain("GRANT pg_monitor TO updateio_monitor;");
-    const hba = pgSeed.upload.find((u: Json) => u.file === "/etc/postgresql/pg_hba.conf").content as string;
+    const hba = b.upload("dev-postgres-seed", "/etc/postgresql/pg_hba.conf");
     expect(hba).toMatch(/^host +updateio +[a-z_,]*updateio_monitor +samenet +scram-sha-256$/m);
     expect(b.upload("dev-postgres-exporter-seed", "/run/secrets/postgres_monitor_password")).toBe(
-      pgSeed.upload.find((u: Json) => u.file === "/run/secrets/postgres_updateio_monitor_password").content,
+      b.upload("dev-postgres-seed", "/run/secrets/postgres_updateio_monitor_password"),
     );
   });
 

@@ -46,6 +46,7 @@ import { METRICS, SCRAPE_JOBS } from "../../constructs/observability/renderers/o
 import { describeIf, requireBinary, type Requirement } from "../support/binaries";
 import { peerAsPostgresRequirement, postgresBinDir, postgresRequirement, sleep, TempPostgres } from "../support/postgres-server";
 import { synthEnvironment, type TerraformJson } from "../support/stacks";
+import { uploadOf } from "../support/test-stack";
 import { freePort } from "../support/helpers";
 
 const ENV = "dev" as const;
@@ -86,12 +87,6 @@ function container(service: string): Json {
 /** A container's env list as a record. */
 function envOf(c: Json): Record<string, string> {
   return Object.fromEntries(((c.env ?? []) as string[]).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-}
-
-function uploadOf(seed: Json, file: string): string {
-  const u = ((seed.upload ?? []) as Upload[]).find((x) => x.file === file);
-  if (!u) throw new Error(`${seed.name} uploads no ${file}; it uploads ${((seed.upload ?? []) as Upload[]).map((x) => x.file).join(", ")}`);
-  return u.content;
 }
 
 function uploadsOf(seed: Json): Upload[] {

@@ -4,7 +4,7 @@ import { RabbitBroker, type RabbitAppConnection, type RabbitBrokerProps } from "
 import { DEFAULT_APPS } from "../../constructs/rabbitmq/renderers/rabbitmq-definitions";
 import { errorOf } from "../support/helpers";
 import { synthConstruct } from "../support/construct-harness";
-import { testOutdir, testStack, type Json } from "../support/test-stack";
+import { testOutdir, testStack, uploadOf, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("rabbit-broker-test");
 
@@ -36,10 +36,10 @@ const AMQP_SECRET_FILES = [
 ];
 
 describe("RabbitBroker", () => {
-  const { rabbit, added, text, json, server, seed, key, ref } = build();
+  const { rabbit, added, text, json, containers, server, seed, named, key, ref } = build();
 
   it("declares one node and the users job, each with its seed and secrets owner, one network, one data volume and a password per user", () => {
-    const names = (Object.values(json.resource.docker_container) as Json[]).map((c) => c.name).sort();
+    const names = containers.map((c) => c.name).sort();
     expect(names).toEqual([
       "dev-rabbitmq",
       "dev-rabbitmq-secrets-owner",
@@ -99,7 +99,7 @@ describe("RabbitBroker", () => {
     expect(server.tmpfs).toEqual({ "/tmp": "rw,noexec,nosuid,size=64m", "/var/log/rabbitmq": "rw,noexec,nosuid,size=16m" });
   });
 
-  const upload = (file: string) => seed.upload.find((u: Json) => u.file === file);
+  const upload = (file: string) => uploadOf(seed, file);
 
   it("drops its config into conf.d, imports the definitions from a secret file, and carries no password in config", () => {
     expect(seed.upload.map((u: Json) => u.file).sort()).toEqual([
@@ -108,18 +108,18 @@ describe("RabbitBroker", () => {
       "/run/secrets/erlang_cookie",
       "/run/secrets/rabbitmq_definitions",
     ]);
-    const conf = upload("/etc/rabbitmq/conf.d/20-updateio.conf").content;
+    const conf = upload("/etc/rabbitmq/conf.d/20-updateio.conf");
     expect(conf).toContain("definitions.local.path = /run/secrets/rabbitmq_definitions\n");
     expect(conf).not.toMatch(/default_(user|pass|vhost)|random_password/);
     expect(conf).toContain(`total_memory_available_override_value = ${512 * 1024 * 1024}\n`);
     expect(conf).toContain("log.console.level = info\n");
     expect(conf).not.toContain("cluster_formation");
-    expect(upload("/etc/rabbitmq/plugins/enabled_plugins").content).toBe("[rabbitmq_management,rabbitmq_prometheus].\n");
-    expect(upload("/run/secrets/erlang_cookie").content).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
+    expect(upload("/etc/rabbitmq/plugins/enabled_plugins")).toBe("[rabbitmq_management,rabbitmq_prometheus].\n");
+    expect(upload("/run/secrets/erlang_cookie")).toMatch(/^\$\{random_password\.[^}]+\.result\}$/);
   });
 
   it("boots with the vhost, the default topology and the legacy user only: no app user in a node's files", () => {
-    const defs = JSON.parse(upload("/run/secrets/rabbitmq_definitions").content);
+    const defs = JSON.parse(upload("/run/secrets/rabbitmq_definitions"));
     expect(defs.vhosts).toEqual([{ name: "updateio-dev" }]);
     expect(defs.users).toEqual([
       { name: "updateio", password: expect.stringMatching(/^\$\{random_password\.[^}]+\.result\}$/), tags: ["management"] },
@@ -145,10 +145,9 @@ describe("RabbitBroker", () => {
     ]);
   });
 
-  const containerNamed = (name: string) => (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === name)!;
-  const jobSeed = containerNamed("dev-rabbitmq-users-seed");
-  const job = containerNamed("dev-rabbitmq-users");
-  const jobUpload = (file: string) => jobSeed.upload.find((u: Json) => u.file === file);
+  const jobSeed = named("dev-rabbitmq-users-seed");
+  const job = named("dev-rabbitmq-users");
+  const jobUpload = (file: string) => uploadOf(jobSeed, file);
 
   it("puts the app users, least privilege each, in the users job's secret file, tagged as app users", () => {
     expect(jobSeed.upload.map((u: Json) => u.file).sort()).toEqual([
@@ -157,7 +156,7 @@ describe("RabbitBroker", () => {
       "/run/secrets/erlang_cookie",
       "/run/secrets/rabbitmq_users",
     ]);
-    const defs = JSON.parse(jobUpload("/run/secrets/rabbitmq_users").content);
+    const defs = JSON.parse(jobUpload("/run/secrets/rabbitmq_users"));
     expect(defs.users.map((u: Json) => u.name)).toEqual(["api", "discord-bot", "telegram-bot"]);
     for (const u of defs.users) {
       expect(u.password).toBe(`\${random_password.${added[u.name]!.passwordSecret.resource.friendlyUniqueId}.result}`);
@@ -171,12 +170,12 @@ describe("RabbitBroker", () => {
       write: "^(updateio\\.commands)$",
       read: "^(notifications\\.telegram)$",
     });
-    expect(jobUpload("/etc/rabbitmq-users/expected-permissions.tsv").content).toContain(
+    expect(jobUpload("/etc/rabbitmq-users/expected-permissions.tsv")).toContain(
       "telegram-bot\t^(notifications\\.telegram)$\t^(updateio\\.commands)$\t^(notifications\\.telegram)$\n",
     );
     // Passwords only in the secret file: the script and the expected permissions carry none.
     for (const f of ["/etc/rabbitmq-users/expected-permissions.tsv", "/etc/rabbitmq-users/sync-users.sh"])
-      expect(jobUpload(f).content, f).not.toContain("random_password");
+      expect(jobUpload(f), f).not.toContain("random_password");
   });
 
   it("runs the users job once per change, as rabbitmq, after every node, on the broker's network only", () => {
@@ -194,7 +193,7 @@ describe("RabbitBroker", () => {
     expect(job.depends_on).toEqual(expect.arrayContaining([`docker_container.${key("docker_container", "dev-rabbitmq")}`]));
     expect(job.lifecycle.replace_triggered_by).toEqual([`docker_container.${key("docker_container", "dev-rabbitmq-users-seed")}`]);
     expect(job.networks_advanced).toEqual([expect.objectContaining({ name: ref("docker_network", "dev-rabbitmq") })]);
-    const script = jobUpload("/etc/rabbitmq-users/sync-users.sh").content;
+    const script = jobUpload("/etc/rabbitmq-users/sync-users.sh");
     expect(script).toContain(': "$${RABBITMQ_NODES:=rabbit@rabbitmq}"');
     expect(script).toContain(': "$${KEEP_USERS:=updateio}"');
   });
@@ -211,8 +210,7 @@ describe("RabbitBroker", () => {
     const jb = synthConstruct(stackB, "dev-rabbitmq");
     expect(jb.seed).toEqual(ja.seed);
     expect(jb.server).toEqual(ja.server);
-    const usersSeed = (s: typeof ja) => s.containers.find((c) => c.name === "dev-rabbitmq-users-seed")!;
-    expect(usersSeed(jb)).not.toEqual(usersSeed(ja));
+    expect(jb.named("dev-rabbitmq-users-seed")).not.toEqual(ja.named("dev-rabbitmq-users-seed"));
   });
 
   it("installs the Erlang cookie through an entrypoint wrapper, then runs the image's entrypoint", () => {
@@ -268,30 +266,27 @@ describe("RabbitBroker", () => {
 
   it("forms a cluster of per-node containers and volumes with static peer discovery", () => {
     const b = build({ clusterSize: 3 });
-    const names = (Object.values(b.json.resource.docker_container) as Json[]).map((c) => c.name).sort();
+    const names = b.containers.map((c) => c.name).sort();
     expect(names).toEqual([
       ...[1, 2, 3].flatMap((n) => [`dev-rabbitmq-${n}`, `dev-rabbitmq-${n}-secrets-owner`, `dev-rabbitmq-${n}-seed`]),
       "dev-rabbitmq-users",
       "dev-rabbitmq-users-secrets-owner",
       "dev-rabbitmq-users-seed",
     ]);
-    const node2 = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-2")!;
+    const node2 = b.named("dev-rabbitmq-2");
     expect(node2.env).toContain("RABBITMQ_NODENAME=rabbit@rabbitmq-2");
     expect(node2.networks_advanced[0].aliases).toEqual(["rabbitmq", "rabbitmq-2"]);
-    const conf = (Object.values(b.json.resource.docker_container) as Json[])
-      .find((c) => c.name === "dev-rabbitmq-2-seed")!
-      .upload.find((u: Json) => u.file.endsWith("20-updateio.conf")).content;
+    const conf = b.upload("dev-rabbitmq-2-seed", "/etc/rabbitmq/conf.d/20-updateio.conf");
     expect(conf).toContain("cluster_formation.peer_discovery_backend = classic_config\n");
     expect(conf).toContain("cluster_formation.classic_config.nodes.3 = rabbit@rabbitmq-3\n");
     expect(Object.values(b.json.resource.docker_volume).map((v) => (v as Json).name)).toEqual(
       expect.arrayContaining(["dev-rabbitmq-1-data", "dev-rabbitmq-2-data", "dev-rabbitmq-3-data"]),
     );
     expect(b.rabbit.connectionFor("api").ready).toHaveLength(4);
-    const users = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-users-seed")!;
-    expect(users.upload.find((u: Json) => u.file.endsWith("sync-users.sh")).content).toContain(
+    expect(b.upload("dev-rabbitmq-users-seed", "/etc/rabbitmq-users/sync-users.sh")).toContain(
       "RABBITMQ_NODES:=rabbit@rabbitmq-1 rabbit@rabbitmq-2 rabbit@rabbitmq-3",
     );
-    const usersJob = (Object.values(b.json.resource.docker_container) as Json[]).find((c) => c.name === "dev-rabbitmq-users")!;
+    const usersJob = b.named("dev-rabbitmq-users");
     for (const n of [1, 2, 3]) expect(usersJob.depends_on).toContain(`docker_container.${b.key("docker_container", `dev-rabbitmq-${n}`)}`);
     expect(() => build({ clusterSize: 2 })).toThrow(/clusterSize: 2 must be 1 or an odd/);
   });
@@ -304,7 +299,7 @@ describe("RabbitBroker", () => {
 
   it("passes the log level and protects data when asked", () => {
     const b = build({ logLevel: "warning", protectData: true });
-    expect(b.seed.upload.find((u: Json) => u.file.endsWith("20-updateio.conf")).content).toContain("log.console.level = warning\n");
+    expect(uploadOf(b.seed, "/etc/rabbitmq/conf.d/20-updateio.conf")).toContain("log.console.level = warning\n");
     expect(b.json.resource.docker_volume[b.key("docker_volume", "dev-rabbitmq-data")].lifecycle).toEqual({ prevent_destroy: true });
   });
 

@@ -6,7 +6,7 @@ import { RESERVED_REDIS_USERS } from "../../constructs/redis/renderers/redis";
 import { SEED_CONTAINER } from "../support/synth-expectations";
 import { synthConstruct } from "../support/construct-harness";
 import { REDIS_IMAGE } from "../support/construct-images";
-import { testOutdir, testStack, type Json } from "../support/test-stack";
+import { testOutdir, testStack, uploadOf, type Json } from "../support/test-stack";
 
 const OUT = testOutdir("redis-cache-test");
 
@@ -20,10 +20,9 @@ function build(overrides: Partial<RedisCacheProps> = {}, later?: (redis: RedisCa
 }
 
 describe("RedisCache", () => {
-  const { redis, stack, text, json, server, seed, key, ref } = build({ apps: ["api"] }, (r) => r.addApp("discord-bot"));
-  const upload = (file: string): string => seed.upload.find((u: Json) => u.file === file)!.content;
-  const aclSeed = (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === "dev-redis-acl-seed")!;
-  const acl = aclSeed.upload.find((u: Json) => u.file === "/usr/local/etc/redis-acl/users.acl")!.content as string;
+  const { redis, stack, text, json, server, seed, named, key, ref } = build({ apps: ["api"] }, (r) => r.addApp("discord-bot"));
+  const upload = (file: string) => uploadOf(seed, file);
+  const acl = uploadOf(named("dev-redis-acl-seed"), "/usr/local/etc/redis-acl/users.acl");
   /** `#${sha256(random_password.<id>.result)}`: the file holds hashes, never a password. */
   const HASHED = String.raw`#\$\{sha256\(random_password\.([^.}]+)\.result\)\}`;
 
@@ -196,10 +195,12 @@ describe("RedisCache", () => {
 });
 
 describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
-  const { redis, json, key } = build({ replicas: 1, sentinels: 3, protectData: true, apps: ["api", "discord-bot"] });
-  const containers = Object.values(json.resource.docker_container) as Json[];
-  const byName = (name: string) => containers.find((c) => c.name === name)!;
-  const upload = (seedName: string, file: string): string => byName(seedName).upload.find((u: Json) => u.file === file)!.content;
+  const { redis, json, key, containers, named, upload } = build({
+    replicas: 1,
+    sentinels: 3,
+    protectData: true,
+    apps: ["api", "discord-bot"],
+  });
 
   it("runs a master, one replica and three Sentinels, each with its own hostname", () => {
     const running = containers
@@ -231,11 +232,11 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
     const acl = upload("dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl");
     expect(acl).toMatch(/^user replication on #\$\{sha256\(random_password\.[^}]+\.result\)\} -@all \+psync \+replconf \+ping$/m);
     expect(acl).toMatch(/^user sentinel on #\$\{sha256\(random_password\.[^}]+\.result\)\} &\* -@all \+multi /m);
-    expect(byName("dev-redis-replica-1").depends_on).toContain(`docker_container.${key("docker_container", "dev-redis")}`);
+    expect(named("dev-redis-replica-1").depends_on).toContain(`docker_container.${key("docker_container", "dev-redis")}`);
   });
 
   it("runs each Sentinel from a writable tmpfs copy of its rendered (secret) config", () => {
-    const s2 = byName("dev-redis-sentinel-2");
+    const s2 = named("dev-redis-sentinel-2");
     expect(s2.command).toEqual([
       "sh",
       "-c",
@@ -286,7 +287,7 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
     expect(acl.match(/^user (api|discord-bot) on .* -@admin \+role -flushall /gm)).toHaveLength(2);
     // One file for every data node: each mounts the acl volume and points redis.conf at it.
     for (const node of ["dev-redis", "dev-redis-replica-1"]) {
-      expect(byName(node).volumes, node).toContainEqual({
+      expect(named(node).volumes, node).toContainEqual({
         volume_name: `\${docker_volume.${key("docker_volume", "dev-redis-acl")}.name}`,
         container_path: "/usr/local/etc/redis-acl",
         read_only: true,
@@ -301,8 +302,6 @@ describe("RedisCache with a replica and three Sentinels (prod shape)", () => {
 
 describe("RedisCache: the ACL file changes under running nodes", () => {
   const prodShape = (apps: string[]) => build({ replicas: 1, sentinels: 3, apps });
-  const byName = (json: Json, name: string) => (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === name)!;
-  const fileOf = (json: Json, seed: string, file: string) => byName(json, seed).upload.find((u: Json) => u.file === file)?.content;
   const one = prodShape(["api"]);
   const two = prodShape(["api", "discord-bot"]);
 
@@ -315,19 +314,19 @@ describe("RedisCache: the ACL file changes under running nodes", () => {
       "dev-redis-sentinel-1",
       "dev-redis-sentinel-1-seed",
     ];
-    for (const name of unchanged) expect(byName(two.json, name), name).toEqual(byName(one.json, name));
-    expect(fileOf(two.json, "dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl")).not.toEqual(
-      fileOf(one.json, "dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl"),
+    for (const name of unchanged) expect(two.named(name), name).toEqual(one.named(name));
+    expect(two.upload("dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl")).not.toEqual(
+      one.upload("dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl"),
     );
-    expect(byName(two.json, "dev-redis-acl-reload-seed")).not.toEqual(byName(one.json, "dev-redis-acl-reload-seed"));
+    expect(two.named("dev-redis-acl-reload-seed")).not.toEqual(one.named("dev-redis-acl-reload-seed"));
     // The job is replaced with its seed (the kit's replace_triggered_by), so it runs again.
-    expect(byName(two.json, "dev-redis-acl-reload").lifecycle.replace_triggered_by).toEqual([
+    expect(two.named("dev-redis-acl-reload").lifecycle.replace_triggered_by).toEqual([
       `docker_container.${two.key("docker_container", "dev-redis-acl-reload-seed")}`,
     ]);
   });
 
   it("the reload job: one-shot, config-reload role, the live file read-only, its own copy identical, after the seed and every node", () => {
-    const job = byName(two.json, "dev-redis-acl-reload");
+    const job = two.named("dev-redis-acl-reload");
     expect(job).toMatchObject({
       user: "redis",
       read_only: true,
@@ -343,10 +342,10 @@ describe("RedisCache: the ACL file changes under running nodes", () => {
     });
     for (const dep of ["dev-redis-acl-seed", "dev-redis", "dev-redis-replica-1"])
       expect(job.depends_on).toContain(`docker_container.${two.key("docker_container", dep)}`);
-    expect(fileOf(two.json, "dev-redis-acl-reload-seed", "/etc/redis-acl-reload/expected.acl")).toBe(
-      fileOf(two.json, "dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl"),
+    expect(two.upload("dev-redis-acl-reload-seed", "/etc/redis-acl-reload/expected.acl")).toBe(
+      two.upload("dev-redis-acl-seed", "/usr/local/etc/redis-acl/users.acl"),
     );
-    const script = fileOf(two.json, "dev-redis-acl-reload-seed", "/etc/redis-acl-reload/acl-reload.sh") as string;
+    const script = two.upload("dev-redis-acl-reload-seed", "/etc/redis-acl-reload/acl-reload.sh") as string;
     expect(script).toContain(': "$${HOSTS:=redis redis-replica-1}"');
     expect(script).toContain(': "$${PASSWORD_FILE:=/run/secrets/redis_acl_reload_password}"');
     expect(two.redis.aclReloadJob.containers).toHaveLength(1);
@@ -355,12 +354,9 @@ describe("RedisCache: the ACL file changes under running nodes", () => {
 
 describe("RedisCache props", () => {
   it("cache role: allkeys-lru without persistence, under its own name", () => {
-    const { seed, json } = build({ role: "cache", name: "redis-cache" });
+    const { seed, json, upload } = build({ role: "cache", name: "redis-cache" });
     expect(seed).toBeUndefined();
-    const containers = Object.values(json.resource.docker_container) as Json[];
-    const conf = containers
-      .find((c) => c.name === "dev-redis-cache-seed")!
-      .upload.find((u: Json) => u.file === "/usr/local/etc/redis/redis.conf").content;
+    const conf = upload("dev-redis-cache-seed", "/usr/local/etc/redis/redis.conf");
     expect(conf).toContain("maxmemory-policy allkeys-lru\n");
     expect(conf).toContain("appendonly no\n");
     expect(Object.values(json.resource.docker_network).map((n) => (n as Json).name)).toEqual(["dev-redis-cache"]);

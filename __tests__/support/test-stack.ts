@@ -41,16 +41,28 @@ export function resourceKey(json: Json, type: string, name: string): string {
   return entry[0];
 }
 
-/** Synthesizes the stack: its text and JSON, its containers, one by name (must exist), a resource's logical id by name. */
+/** What a (seed) container uploads to `file`: its content (throws, listing what it uploads, when there is none). */
+export function uploadOf(container: Json, file: string): string {
+  const uploads = (container.upload ?? []) as Json[];
+  const found = uploads.find((u) => u.file === file);
+  if (!found) throw new Error(`${container.name} uploads no ${file}; it uploads ${uploads.map((u) => u.file).join(", ")}`);
+  return found.content;
+}
+
+/**
+ * Synthesizes the stack: its text and JSON, its containers, one by name (must exist), a resource's
+ * logical id by name, and what a container (by name) uploads to a file.
+ */
 export function synthJson(stack: TerraformStack) {
   const text = Testing.synth(stack);
   const json: Json = JSON.parse(text);
   const containers = containersOf(json);
   const named = (name: string): Json => {
     const c = containers.find((x) => x.name === name);
-    if (!c) throw new Error(`no container named ${name}`);
+    if (!c) throw new Error(`no container named ${name}; have ${containers.map((x) => x.name).join(", ")}`);
     return c;
   };
   const key = (type: string, name: string) => resourceKey(json, type, name);
-  return { text, json, containers, named, key };
+  const upload = (containerName: string, file: string) => uploadOf(named(containerName), file);
+  return { text, json, containers, named, key, upload };
 }
