@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { ValidationError } from "../contract/errors";
 
 /**
  * Pinned subnets for bridge networks. Docker's default address pools hold 31 networks in all
@@ -58,11 +59,11 @@ export interface PinnedSubnet {
  */
 export function allocateSubnets(pool: string, names: readonly string[]): Map<string, PinnedSubnet> {
   const problem = networkPoolProblem(pool);
-  if (problem) throw new Error(`network pool ${problem}`);
+  if (problem) throw new ValidationError("network pool", [problem]);
   const slots = poolCapacity(pool);
   const unique = [...new Set(names)].sort();
   if (unique.length > slots)
-    throw new Error(`network pool "${pool}" holds ${slots} /${POOL_SUBNET_PREFIX} networks; ${unique.length} needed`);
+    throw new ValidationError("network pool", [`"${pool}" holds ${slots} /${POOL_SUBNET_PREFIX} networks; ${unique.length} needed`]);
   const base = ipv4(pool.split("/")[0]!);
   const taken = new Set<number>();
   const out = new Map<string, PinnedSubnet>();

@@ -239,9 +239,9 @@ function base64Of(content: string): string {
  */
 function contentName(base: string, content: string): string {
   if (base.length > SWARM_OBJECT_BASE_MAX) {
-    throw new Error(
-      `SwarmRuntime: "${base}" is too long for a Swarm object name (${MAX_OBJECT_NAME} characters with the ${CONTENT_SUFFIX_LENGTH}-character content suffix); shorten the service or file name`,
-    );
+    throw new ValidationError("Swarm object name", [
+      `"${base}" is too long for a Swarm object name (${MAX_OBJECT_NAME} characters with the ${CONTENT_SUFFIX_LENGTH}-character content suffix); shorten the service or file name`,
+    ]);
   }
   if (!Token.isUnresolved(content)) return `${base}-${createHash("sha256").update(content).digest("hex").slice(0, 12)}`;
   // Generated values are known only at apply: Terraform hashes them (the name is then sensitive too).
