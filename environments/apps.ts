@@ -34,17 +34,22 @@ export class Apps {
     const egressFor = (svc: string) => ctx.egressNetwork(svc);
     // Dev: the internal network a service shares with its debug ports' forwarders only.
     const debugNet = (svc: string) => ctx.network(`${svc}-debug`);
-    // One network per caller and callee pair (`api-discord-bot`).
+    // One network per caller and callee pair (`api-discord-bot`), or one per callee that its
+    // callers share (`api-callers`, inbound "shared"), which the callee joins before any caller.
+    const shared = (callee: string) => services[callee]!.inbound === "shared";
+    const callersNet = (callee: string) => ctx.network(`${callee}-callers`, true, `services.${callee} and its callers (inbound "shared")`);
     const callNet = (callee: string, caller: string) =>
-      ctx.network(`${callee}-${caller}`, true, `services.${caller} calling services.${callee}`);
+      shared(callee) ? callersNet(callee) : ctx.network(`${callee}-${caller}`, true, `services.${caller} calling services.${callee}`);
     const callers = (callee: string) => names.filter((n) => services[n]!.calls.includes(callee));
+    const inbound = (callee: string) =>
+      shared(callee) ? [{ network: callersNet(callee) }] : callers(callee).map((caller) => ({ network: callNet(callee, caller) }));
     const targets: Record<Exclude<BackingService, "rabbitmq">, ServiceUse["target"]> = {
       postgres: data.postgres,
       redis: data.redis,
     };
 
     // Networks first, in the order today's resources were declared: callers, then routes.
-    for (const callee of names) for (const caller of callers(callee)) callNet(callee, caller);
+    for (const callee of names) inbound(callee);
     for (const name of names) if (services[name]!.routes.length > 0) routeNet(name);
 
     const migrationSvc = config.migrations.service;
@@ -107,7 +112,7 @@ export class Apps {
       const networks = [
         ...(cfg.egress ? outside : []),
         ...(routed && !cfg.egress ? [{ network: routeNet(name) }] : []),
-        ...callers(name).map((caller) => ({ network: callNet(name, caller) })),
+        ...inbound(name),
         ...cfg.calls.map((callee) => ({ network: callNet(callee, name) })),
         ...(routed && cfg.egress ? [{ network: routeNet(name) }] : []),
         ...(debug ? [{ network: debugNet(name) }] : []),

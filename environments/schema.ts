@@ -318,6 +318,15 @@ const appService = z.strictObject({
   routes: z.array(appRoute).default([]),
   /** Services it calls over a network of their own (it gets <NAME>_INTERNAL_URL), e.g. ["api"]. */
   calls: z.array(serviceName).default([]),
+  /**
+   * How the services that call this one reach it. "per-caller": a network for each caller and this
+   * service alone, so callers cannot reach each other. "shared": one `<name>-callers` network that
+   * this service joins whether or not anything calls it yet and that every caller joins, so a new
+   * caller leaves this service as it is (on Swarm, joining a network replaces a service: provider
+   * 3.6.2 treats networks_advanced as ForceNew, and every task stops), at the cost of its callers
+   * reaching each other on that network. Switching replaces it and its callers once.
+   */
+  inbound: z.enum(["per-caller", "shared"], { error: 'must be "per-caller" or "shared"' }).default("per-caller"),
   /** Reaches the internet (e.g. the Discord gateway, the Telegram Bot API). */
   egress: z.boolean({ error: "must be true or false" }).default(false),
   secrets: z.array(appSecret).default([]),

@@ -24,10 +24,20 @@ export function statusPageEntry(env: EnvironmentName) {
   };
 }
 
+export interface SynthOptions {
+  /** Add the status page. @default true */
+  readonly statusPage?: boolean;
+  /** How the API's callers reach it (its `inbound`). @default as configured ("per-caller") */
+  readonly apiInbound?: "per-caller" | "shared";
+}
+
 /** One environment with the status page added, synthesized in-process (the policy pack runs at synth). */
-export function synthWithStatusPage(env: EnvironmentName): { stack: EnvironmentStack; json: TerraformJson } {
+export function synthWithStatusPage(env: EnvironmentName, options: SynthOptions = {}): { stack: EnvironmentStack; json: TerraformJson } {
   const base = loadEnvironmentConfig(env, {});
-  const config = validateEnvironmentConfig({ ...base, services: { ...base.services, "status-page": statusPageEntry(env) } }, env);
+  const services: Record<string, unknown> = { ...base.services };
+  if (options.statusPage ?? true) services["status-page"] = statusPageEntry(env);
+  if (options.apiInbound) services.api = { ...base.services.api, inbound: options.apiInbound };
+  const config = validateEnvironmentConfig({ ...base, services }, env);
   const stack = new EnvironmentStack(Testing.app(), env, config);
   return { stack, json: JSON.parse(Testing.synth(stack)) as TerraformJson };
 }

@@ -1,0 +1,88 @@
+/**
+ * How a service's callers reach it: a network per caller and callee (the default, callers cannot
+ * reach each other), or one `<callee>-callers` network they all share (inbound "shared"). On Swarm
+ * a service joins a network only by being replaced (provider 3.6.2 treats networks_advanced as
+ * ForceNew: every task stops), so only the shared network lets a new caller leave the callee as it is.
+ */
+import { Testing } from "cdktf";
+import { describe, expect, it } from "vitest";
+import { EnvironmentStack } from "../../environments/environment-stack";
+import { loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
+import { diffStacks } from "../../scripts/review/classify";
+import { mutatedProblems, problemAt } from "../support/config-problems";
+import { synthWithStatusPage } from "../support/status-page";
+import type { TerraformJson } from "../support/stacks";
+
+type Body = Record<string, any>;
+const byName = (json: TerraformJson, type: string, name: string) =>
+  Object.values((json.resource as Record<string, Record<string, Body>>)[type] ?? {}).find((r) => r.name === name)!;
+const networkName = (json: TerraformJson, ref: string) => {
+  const key = /^\$\{docker_network\.([^.]+)\.(?:id|name)\}$/.exec(ref)?.[1];
+  return key ? (json.resource as Record<string, Record<string, Body>>).docker_network![key]!.name : ref;
+};
+/** The networks a Swarm service (test, prod) or a container (dev) joins, by name. */
+const networksOf = (json: TerraformJson, env: string, service: string): string[] => {
+  const svc = byName(json, "docker_service", `${env}-${service}`);
+  const attachments: Body[] = svc
+    ? (svc.task_spec[0]?.networks_advanced ?? svc.task_spec.networks_advanced)
+    : byName(json, "docker_container", `${env}-${service}`).networks_advanced;
+  return attachments.map((n) => networkName(json, n.name)).sort();
+};
+const networkNames = (json: TerraformJson) =>
+  Object.values((json.resource as Record<string, Record<string, Body>>).docker_network ?? {}).map((n) => n.name as string);
+const API_CALLERS = ["admin-panel", "discord-bot", "mini-app", "telegram-bot"];
+
+describe("prod: adding a service that calls the API", () => {
+  const perCaller = { before: synthWithStatusPage("prod", { statusPage: false }).json, after: synthWithStatusPage("prod").json };
+  const shared = {
+    before: synthWithStatusPage("prod", { statusPage: false, apiInbound: "shared" }).json,
+    after: synthWithStatusPage("prod", { apiInbound: "shared" }).json,
+  };
+
+  it("per caller (the default): the API joins a new network, so the review reports the API replaced", () => {
+    expect(networksOf(perCaller.after, "prod", "api")).toContain("prod-api-status-page");
+    expect(byName(perCaller.after, "docker_service", "prod-api")).not.toEqual(byName(perCaller.before, "docker_service", "prod-api"));
+    expect(diffStacks("prod", perCaller.before, perCaller.after).downtime.map((d) => d.service)).toContain("api");
+  });
+
+  it("shared: the API is left exactly as it was, and the review reports no API downtime", () => {
+    expect(byName(shared.after, "docker_service", "prod-api")).toEqual(byName(shared.before, "docker_service", "prod-api"));
+    expect(diffStacks("prod", shared.before, shared.after).downtime.map((d) => d.service)).not.toContain("api");
+  });
+
+  it("shared: the API and every caller meet on prod-api-callers; no per-caller network to the API is left", () => {
+    for (const svc of ["api", "status-page", ...API_CALLERS])
+      expect(networksOf(shared.after, "prod", svc), svc).toContain("prod-api-callers");
+    expect(
+      networkNames(shared.after).filter((n) => n.startsWith("prod-api-") && n !== "prod-api-callers" && n !== "prod-api-metrics"),
+    ).toEqual([]);
+    // What is not a caller stays off it.
+    expect(networksOf(shared.after, "prod", "prometheus")).not.toContain("prod-api-callers");
+  });
+});
+
+describe("inbound shared before anything calls the service", () => {
+  it("dev: the API joins api-callers with no caller yet, so the first caller changes nothing of the API's", () => {
+    const base = loadEnvironmentConfig("dev", {});
+    const services = Object.fromEntries(
+      Object.entries(base.services).map(([name, s]) => [
+        name,
+        { ...s, calls: [], ...(name === "api" ? { inbound: "shared" as const } : {}) },
+      ]),
+    );
+    const stack = new EnvironmentStack(Testing.app(), "dev", validateEnvironmentConfig({ ...base, services }, "dev"));
+    const json = JSON.parse(Testing.synth(stack)) as TerraformJson;
+    expect(networksOf(json, "dev", "api")).toContain("dev-api-callers");
+    for (const svc of API_CALLERS) expect(networksOf(json, "dev", svc), svc).not.toContain("dev-api-callers");
+    const { json: called } = synthWithStatusPage("dev", { statusPage: false, apiInbound: "shared" });
+    expect(byName(called, "docker_container", "dev-api")).toEqual(byName(json, "docker_container", "dev-api"));
+  });
+});
+
+describe("the inbound key", () => {
+  const base = loadEnvironmentConfig("dev", {});
+  it.each([["both"], ["Shared"], [""], [true]])("refuses %j, naming the key and the choices", (value) => {
+    const problems = mutatedProblems("dev", base, (c) => (c.services.api.inbound = value));
+    expect(problemAt(problems, "services.api.inbound")).toMatch(/must be "per-caller" or "shared"/);
+  });
+});
