@@ -100,7 +100,7 @@ function isRuleId(id: unknown): id is PolicyRuleId {
 }
 
 /** Problems with one suppression on `scope`, given those already recorded there. */
-function problemsOf(
+function suppressionProblems(
   scope: IConstruct,
   s: { id: unknown; reason: unknown; image?: unknown },
   recorded: readonly RecordedSuppression[],
@@ -142,7 +142,7 @@ export const PolicySuppressions = {
     const recorded = PolicySuppressions.of(construct);
     const entries: RecordedSuppression[] = [];
     const problems = suppressions.flatMap((s) => {
-      const found = problemsOf(construct, s, [...recorded, ...entries]);
+      const found = suppressionProblems(construct, s, [...recorded, ...entries]);
       if (found.length === 0)
         entries.push({
           rule: s.id as PolicyRuleId,
@@ -165,7 +165,7 @@ export const PolicySuppressions = {
     for (const m of construct.node.metadata) {
       if (m.type !== SUPPRESSION_METADATA_TYPE) continue;
       const d = (typeof m.data === "object" && m.data !== null ? m.data : {}) as { rule?: unknown; reason?: unknown; image?: unknown };
-      const problems = problemsOf(construct, { id: d.rule, reason: d.reason, image: d.image }, out);
+      const problems = suppressionProblems(construct, { id: d.rule, reason: d.reason, image: d.image }, out);
       if (problems.length > 0) fail(construct, [...problems, "(recorded without PolicySuppressions.addResourceSuppressions)"]);
       out.push({
         rule: d.rule as PolicyRuleId,
