@@ -13,7 +13,7 @@ import {
 } from "../../constructs/postgres/renderers/postgres-grafana";
 import { renderPgHba } from "../../constructs/postgres/renderers/postgres-hba";
 import { describeIf } from "../support/binaries";
-import { freePort } from "../support/helpers";
+import { freePort, validationOf } from "../support/helpers";
 import { expectPasswordFileRole } from "../support/role-sql";
 import { peerAsPostgresRequirement, postgresRequirement, sleep, TempPostgres } from "../support/postgres-server";
 import { synthEnvironment, type TerraformJson } from "../support/stacks";
@@ -54,17 +54,26 @@ describe("renderGrafanaRoleSql", () => {
   });
 
   it("rejects names and paths that would need quoting, a reserved database, and limits out of range, all at once", () => {
-    expect(() =>
-      renderGrafanaRoleSql({
-        role: "Grafana; DROP",
-        database: "postgres",
-        passwordFile: "relative/file",
-        connectionLimit: 1,
-        statementTimeoutSeconds: 0,
-      }),
-    ).toThrow(
-      /role "Grafana; DROP" must be a lowercase SQL identifier.*; database "postgres" is reserved; give Grafana a database of its own.*; passwordFile "relative\/file" must be an absolute path.*; connectionLimit 1 must be a whole number from 2 to 50; statementTimeoutSeconds 0 must be a whole number from 1 to 300/,
-    );
+    expect(
+      validationOf(() =>
+        renderGrafanaRoleSql({
+          role: "Grafana; DROP",
+          database: "postgres",
+          passwordFile: "relative/file",
+          connectionLimit: 1,
+          statementTimeoutSeconds: 0,
+        }),
+      ),
+    ).toEqual({
+      subject: "renderGrafanaRoleSql input",
+      problems: [
+        'role "Grafana; DROP" must be a lowercase SQL identifier of at most 57 characters',
+        'database "postgres" is reserved; give Grafana a database of its own, e.g. "updateio_grafana"',
+        'passwordFile "relative/file" must be an absolute path of letters, digits, _ . / -',
+        "connectionLimit 1 must be a whole number from 2 to 50",
+        "statementTimeoutSeconds 0 must be a whole number from 1 to 300",
+      ],
+    });
     expect(() => renderGrafanaRoleSql({ role: "g", database: "all", passwordFile: "/f" })).toThrow(/database "all" is reserved/);
     expect(() => renderGrafanaRoleSql({ role: "x".repeat(60), database: "g", passwordFile: "/f" })).toThrow(
       /must be a lowercase SQL identifier of at most 57 characters/,

@@ -4,6 +4,7 @@ import { renderPostgresInitSql } from "../../constructs/postgres/renderers/postg
 import { MONITOR_ROLE_DEFAULTS, renderMonitorRoleSql } from "../../constructs/postgres/renderers/postgres-monitor";
 import { describeIf } from "../support/binaries";
 import { expectPasswordFileRole } from "../support/role-sql";
+import { validationOf } from "../support/helpers";
 import { CLUSTER, postgresRequirement, sleep, TempPostgres, writeClusterHba } from "../support/postgres-server";
 
 const MONITOR = { user: "updateio_monitor", password: "MonitorPw0123456789abcdefABCDEF01", database: CLUSTER.database };
@@ -28,11 +29,19 @@ describe("renderMonitorRoleSql", () => {
   });
 
   it("rejects identifiers and paths that would need quoting, and a silly connection limit, all at once", () => {
-    expect(() =>
-      renderMonitorRoleSql({ role: "Monitor; DROP", database: "up-dateio", passwordFile: "relative/file", connectionLimit: 1 }),
-    ).toThrow(
-      /role "Monitor; DROP" must be a lowercase SQL identifier; database "up-dateio" must be a lowercase SQL identifier; passwordFile "relative\/file" must be an absolute path.*; connectionLimit 1 must be a whole number from 2 to 100/,
-    );
+    expect(
+      validationOf(() =>
+        renderMonitorRoleSql({ role: "Monitor; DROP", database: "up-dateio", passwordFile: "relative/file", connectionLimit: 1 }),
+      ),
+    ).toEqual({
+      subject: "renderMonitorRoleSql input",
+      problems: [
+        'role "Monitor; DROP" must be a lowercase SQL identifier',
+        'database "up-dateio" must be a lowercase SQL identifier',
+        'passwordFile "relative/file" must be an absolute path of letters, digits, _ . / -',
+        "connectionLimit 1 must be a whole number from 2 to 100",
+      ],
+    });
   });
 });
 

@@ -258,7 +258,7 @@ describe("fillAsset", () => {
   });
 
   it("refuses a missing value, an unknown value, a stray @@ and a non-number", () => {
-    expect(() => fillAsset(asset, { A: "x" }, "t")).toThrow(/t: no value for @@B@@/);
+    expect(() => fillAsset(asset, { A: "x" }, "t")).toThrow(/^t asset is invalid:\n {2}- no value for @@B@@$/);
     expect(() => fillAsset(asset, { A: "x", B: "y", C: "z" }, "t")).toThrow(/placeholders it does not have: C/);
     expect(() => fillAsset("echo @@a@@\n", {}, "t")).toThrow(/stray "@@"/);
     expect(() => fillAsset(asset, { A: "x", B: Number.NaN }, "t")).toThrow(/B is NaN/);

@@ -29,11 +29,13 @@ export interface SynthOptions {
   readonly statusPage?: boolean;
   /** How the API's callers reach it (its `inbound`). @default as configured ("per-caller") */
   readonly apiInbound?: "per-caller" | "shared";
+  /** UPDATEIO_* variables the environment is loaded with. @default {} */
+  readonly variables?: Readonly<Record<string, string>>;
 }
 
 /** One environment with the status page added, synthesized in-process (the policy pack runs at synth). */
 export function synthWithStatusPage(env: EnvironmentName, options: SynthOptions = {}): { stack: EnvironmentStack; json: TerraformJson } {
-  const base = loadEnvironmentConfig(env, {});
+  const base = loadEnvironmentConfig(env, { ...options.variables });
   const services: Record<string, unknown> = { ...base.services };
   if (options.statusPage ?? true) services["status-page"] = statusPageEntry(env);
   if (options.apiInbound) services.api = { ...base.services.api, inbound: options.apiInbound };

@@ -1,0 +1,84 @@
+/**
+ * The API on `inbound: "shared"`, on the real Docker engine with the dev stack's networks as
+ * synthesized: each caller reaches the API over dev-api-callers, callers now reach each other there
+ * (the documented price), and what never called the API still cannot reach it.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeIf, requireBinary } from "../support/binaries";
+import { synthWithStatusPage } from "../support/status-page";
+import type { ContainerPlan, StackJson } from "../engine/docker-cli";
+import { dockerDaemonRequirement, EngineSession, ensureTestImage, mapLimit, runPrefix, staticBusyboxRequirement } from "../engine/fixtures";
+
+const PROBE_PORT = 7777;
+const SERVE = ["sh", "-c", `echo ok > /tmp/probe && exec httpd -f -p ${PROBE_PORT} -h /tmp`];
+const CALLERS = ["admin-panel", "mini-app", "discord-bot", "telegram-bot"];
+/** Share no network with the API in dev, with either inbound. */
+const STRANGERS = ["loki", "grafana"];
+
+const busybox = staticBusyboxRequirement();
+
+describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the API's shared caller network on the Docker engine", () => {
+  const plans = new Map<string, ContainerPlan>();
+  let session: EngineSession;
+
+  beforeAll(async () => {
+    const image = await ensureTestImage(busybox.path!);
+    const { json } = synthWithStatusPage("dev", {
+      statusPage: false,
+      apiInbound: "shared",
+      variables: { UPDATEIO_DEV_OBSERVABILITY: "full" },
+    });
+    session = new EngineSession(json as unknown as StackJson, `${runPrefix()}inb-`, image);
+    const all = ["api", ...CALLERS, ...STRANGERS].map((name) => {
+      const plan = session.plan(`dev-${name}`, { command: SERVE, ports: "loopback-ephemeral" });
+      plans.set(name, plan);
+      return plan;
+    });
+    await session.prepare(all);
+    await mapLimit(all, 4, async (p) => {
+      await session.create(p);
+      await session.start(p);
+    });
+  }, 240_000);
+  afterAll(async () => {
+    await session?.cleanup();
+  }, 120_000);
+
+  const fetches = async (from: string, to: string) => {
+    // timeout bounds a connect that would hang on a dropped packet (busybox wget -T crashes here).
+    const r = await session.exec(plans.get(from)!, ["timeout", "3", "wget", "-q", "-O", "-", `http://${to}:${PROBE_PORT}/probe`]);
+    return r.code === 0 && r.stdout.trim() === "ok";
+  };
+  /** A denial must not be just a name that does not resolve: every address of the target is tried too. */
+  const reachesAnyAddress = async (from: string, to: string) => {
+    const [c] = await session.inspect([plans.get(to)!.name]);
+    const nets = (c as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }).NetworkSettings.Networks;
+    for (const { IPAddress } of Object.values(nets)) if (IPAddress && (await fetches(from, IPAddress))) return true;
+    return false;
+  };
+  const results = (pairs: readonly (readonly [string, string])[]) =>
+    mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await fetches(from, to) }));
+
+  it("every caller reaches the API by its alias, and the API reaches them back", async () => {
+    const r = await results(CALLERS.flatMap((c) => [[c, "api"] as const, ["api", c] as const]));
+    expect(r.filter((x) => !x.ok).map((x) => x.pair)).toEqual([]);
+  }, 120_000);
+
+  it("callers reach each other on dev-api-callers (closed with a network per caller)", async () => {
+    const r = await results([
+      ["admin-panel", "mini-app"],
+      ["mini-app", "discord-bot"],
+      ["telegram-bot", "admin-panel"],
+    ]);
+    expect(r.filter((x) => !x.ok).map((x) => x.pair)).toEqual([]);
+  }, 120_000);
+
+  it("services that do not call the API still cannot reach it, nor it them", async () => {
+    const pairs = STRANGERS.flatMap((s) => [[s, "api"] as const, ["api", s] as const, [s, "admin-panel"] as const]);
+    const r = await mapLimit(pairs, 4, async ([from, to]) => ({
+      pair: `${from} -> ${to}`,
+      ok: (await fetches(from, to)) || (await reachesAnyAddress(from, to)),
+    }));
+    expect(r.filter((x) => x.ok).map((x) => x.pair)).toEqual([]);
+  }, 120_000);
+});
