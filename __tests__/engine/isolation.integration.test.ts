@@ -19,10 +19,7 @@ import {
   staticBusyboxRequirement,
   synthesizedStack,
 } from "./fixtures";
-
-const PROBE_PORT = 7777;
-/** Serves "ok" on the probe port from the container's /tmp tmpfs, as the container's own user. */
-const SERVE = ["sh", "-c", `echo ok > /tmp/probe && exec httpd -f -p ${PROBE_PORT} -h /tmp`];
+import { containerAddresses, fetchesProbe, SERVE } from "./probe";
 
 /** Paths that must work: the edge to what it routes, callers to the API, apps to their data, monitoring to its targets. */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -128,24 +125,11 @@ describeIf(
 
     const addresses = new Map<string, string[]>();
     async function addressesOf(name: string): Promise<string[]> {
-      if (!addresses.has(name)) {
-        const [c] = await session.inspect([plans.get(name)!.name]);
-        const nets = (c as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }).NetworkSettings.Networks;
-        addresses.set(
-          name,
-          Object.values(nets)
-            .map((n) => n.IPAddress)
-            .filter((ip) => ip !== ""),
-        );
-      }
+      if (!addresses.has(name)) addresses.set(name, await containerAddresses(session, plans.get(name)!));
       return addresses.get(name)!;
     }
 
-    async function fetches(from: ContainerPlan, host: string, seconds = 3): Promise<boolean> {
-      // busybox wget -T crashes here; timeout bounds a connect that would hang on a dropped packet.
-      const r = await session.exec(from, ["timeout", String(seconds), "wget", "-q", "-O", "-", `http://${host}:${PROBE_PORT}/probe`]);
-      return r.code === 0 && r.stdout.trim() === "ok";
-    }
+    const fetches = (from: ContainerPlan, host: string, seconds = 3) => fetchesProbe(session, from, host, seconds);
 
     /**
      * true when `from` fetched the probe page from `to` by its alias, or can resolve the alias at all

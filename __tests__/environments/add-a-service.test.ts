@@ -5,14 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { synthWithStatusPage } from "../support/status-page";
-import { uploadedFile } from "../support/stacks";
+import { attachedNetworkNames, resourceNamed, uploadedFile, type TerraformJson } from "../support/stacks";
 
-const byName = (json: any, type: string, name: string) => Object.values(json.resource[type] ?? {}).find((r: any) => r.name === name) as any;
-const networkNames = (json: any, refs: { name: string }[]) =>
-  refs.map((n) => {
-    const key = /docker_network\.([^.]+)\./.exec(n.name)?.[1];
-    return key ? json.resource.docker_network[key].name : n.name;
-  });
+const byName = (json: TerraformJson, type: string, name: string) => resourceNamed(json, type, name)!;
+const networkNames = attachedNetworkNames;
 
 describe("a new service is one entry in services", () => {
   for (const env of ["dev", "test", "prod"] as const) {

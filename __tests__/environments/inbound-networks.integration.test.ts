@@ -8,9 +8,8 @@ import { describeIf, requireBinary } from "../support/binaries";
 import { synthWithStatusPage } from "../support/status-page";
 import type { ContainerPlan, StackJson } from "../engine/docker-cli";
 import { dockerDaemonRequirement, EngineSession, ensureTestImage, mapLimit, runPrefix, staticBusyboxRequirement } from "../engine/fixtures";
+import { containerAddresses, fetchesProbe, SERVE } from "../engine/probe";
 
-const PROBE_PORT = 7777;
-const SERVE = ["sh", "-c", `echo ok > /tmp/probe && exec httpd -f -p ${PROBE_PORT} -h /tmp`];
 const CALLERS = ["admin-panel", "mini-app", "discord-bot", "telegram-bot"];
 /** Share no network with the API in dev, with either inbound. */
 const STRANGERS = ["loki", "grafana"];
@@ -44,16 +43,10 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the A
     await session?.cleanup();
   }, 120_000);
 
-  const fetches = async (from: string, to: string) => {
-    // timeout bounds a connect that would hang on a dropped packet (busybox wget -T crashes here).
-    const r = await session.exec(plans.get(from)!, ["timeout", "3", "wget", "-q", "-O", "-", `http://${to}:${PROBE_PORT}/probe`]);
-    return r.code === 0 && r.stdout.trim() === "ok";
-  };
+  const fetches = (from: string, to: string) => fetchesProbe(session, plans.get(from)!, to);
   /** A denial must not be just a name that does not resolve: every address of the target is tried too. */
   const reachesAnyAddress = async (from: string, to: string) => {
-    const [c] = await session.inspect([plans.get(to)!.name]);
-    const nets = (c as unknown as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }).NetworkSettings.Networks;
-    for (const { IPAddress } of Object.values(nets)) if (IPAddress && (await fetches(from, IPAddress))) return true;
+    for (const ip of await containerAddresses(session, plans.get(to)!)) if (await fetches(from, ip)) return true;
     return false;
   };
   const results = (pairs: readonly (readonly [string, string])[]) =>

@@ -11,25 +11,18 @@ import { loadEnvironmentConfig, validateEnvironmentConfig } from "../../environm
 import { diffStacks } from "../../scripts/review/classify";
 import { mutatedProblems, problemAt } from "../support/config-problems";
 import { synthWithStatusPage } from "../support/status-page";
-import type { TerraformJson } from "../support/stacks";
+import { attachedNetworkNames, resourceNamed, type TerraformJson } from "../support/stacks";
 
-type Body = Record<string, any>;
-const byName = (json: TerraformJson, type: string, name: string) =>
-  Object.values((json.resource as Record<string, Record<string, Body>>)[type] ?? {}).find((r) => r.name === name)!;
-const networkName = (json: TerraformJson, ref: string) => {
-  const key = /^\$\{docker_network\.([^.]+)\.(?:id|name)\}$/.exec(ref)?.[1];
-  return key ? (json.resource as Record<string, Record<string, Body>>).docker_network![key]!.name : ref;
-};
+const byName = (json: TerraformJson, type: string, name: string) => resourceNamed(json, type, name)!;
 /** The networks a Swarm service (test, prod) or a container (dev) joins, by name. */
 const networksOf = (json: TerraformJson, env: string, service: string): string[] => {
-  const svc = byName(json, "docker_service", `${env}-${service}`);
-  const attachments: Body[] = svc
+  const svc = resourceNamed(json, "docker_service", `${env}-${service}`);
+  const attachments: { name: string }[] = svc
     ? (svc.task_spec[0]?.networks_advanced ?? svc.task_spec.networks_advanced)
     : byName(json, "docker_container", `${env}-${service}`).networks_advanced;
-  return attachments.map((n) => networkName(json, n.name)).sort();
+  return attachedNetworkNames(json, attachments).sort();
 };
-const networkNames = (json: TerraformJson) =>
-  Object.values((json.resource as Record<string, Record<string, Body>>).docker_network ?? {}).map((n) => n.name as string);
+const networkNames = (json: TerraformJson) => Object.values(json.resource.docker_network ?? {}).map((n) => n.name as string);
 const API_CALLERS = ["admin-panel", "discord-bot", "mini-app", "telegram-bot"];
 
 describe("prod: adding a service that calls the API", () => {

@@ -87,3 +87,16 @@ export function uploadedFile(json: TerraformJson, path: string): string | undefi
   }
   return undefined;
 }
+
+/** The resource of `type` whose `name` attribute is `name` (undefined when there is none). */
+export function resourceNamed(json: TerraformJson, type: string, name: string): Record<string, any> | undefined {
+  return Object.values(json.resource[type] ?? {}).find((r) => r.name === name);
+}
+
+/** Names of the networks in `networks_advanced` entries (a `${docker_network.<key>.id|name}` reference resolved to its name). */
+export function attachedNetworkNames(json: TerraformJson, attachments: readonly { name: string }[]): string[] {
+  return attachments.map((n) => {
+    const key = /^\$\{docker_network\.([^.]+)\.(?:id|name)\}$/.exec(n.name)?.[1];
+    return key ? json.resource.docker_network![key]!.name : n.name;
+  });
+}
