@@ -255,8 +255,7 @@ export class PrometheusServer extends Construct {
     try {
       return this.configText;
     } catch (e) {
-      const problems = problemsOf(e);
-      throw new ValidationError(`PrometheusServer ${this.node.path}: prometheus.yml at synth`, problems);
+      throw new ValidationError(`PrometheusServer ${this.node.path}: prometheus.yml at synth`, problemsOf(e));
     }
   }
 }
@@ -270,7 +269,7 @@ export function collect<T>(problems: string[], rename: Readonly<Record<string, s
     return render();
   } catch (e) {
     if (!(e instanceof ValidationError)) {
-      problems.push((e as Error).message);
+      problems.push(...problemsOf(e));
       return undefined;
     }
     for (const text of e.problems) {
