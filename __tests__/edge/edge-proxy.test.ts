@@ -3,6 +3,8 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { EdgeProxy, type EdgeProxyProps } from "../../constructs/edge/edge-proxy";
 import { renderCaddyfile, type CaddyRoute } from "../../constructs/edge/renderers/caddyfile";
+import { renderEdgeReloadScript } from "../../constructs/edge/renderers/edge-reload";
+import { escapeTemplateText } from "../../constructs/kit/container-runtime";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { suppressionsOf } from "../../constructs/policy/policy-aspect";
 import { errorOf } from "../support/helpers";
@@ -41,12 +43,19 @@ function build(
     ...overrides({ stack, edge, egress }),
   });
   after({ stack, proxy });
-  const synth = synthConstruct(stack, "prod-edge");
+  // The edge has no kit seed (its Caddyfile is a live config), so `seed` is looked up here.
+  const synth = synthConstruct(stack, "prod-edge", { optional: true });
+  const seed = synth.named("prod-edge-caddyfile-seed");
   return {
     proxy,
     ...synth,
+    server: synth.named("prod-edge"),
+    /** The Caddyfile's live-config seed: the edge has no kit seed of its own. */
+    seed,
+    reload: synth.named("prod-edge-reload"),
+    reloadSeed: synth.named("prod-edge-reload-seed"),
     /** The Caddyfile as synthesized (the seed's only upload). */
-    uploaded: (synth.seed.upload as Json[])[0]!.content as string,
+    uploaded: (seed.upload as Json[])[0]!.content as string,
   };
 }
 
@@ -59,28 +68,38 @@ function expectedCaddyfile(routes: readonly CaddyRoute[]): string {
     healthPort: 8099,
     adminAllowList: ["10.8.0.0/16"],
     hsts: true,
+    adminSocket: "/run/caddy-admin/admin.sock",
     routes,
   });
 }
 
 describe("EdgeProxy", () => {
-  const { proxy, text, json, server, seed, key, ref } = build();
+  const { proxy, text, json, server, seed, reload, reloadSeed, key, ref } = build();
 
-  it("creates the server, its seed, image and volumes under the same construct paths (logical ids)", () => {
+  it("keeps the server, data volume and image under their construct paths (logical ids)", () => {
     // A changed path changes the logical id, and Terraform would destroy and recreate the resource.
-    expect(Object.keys(json.resource.docker_container).sort()).toEqual(["edge_proxy_container_FD84CAF5", "edge_proxy_seed_6922FAE1"]);
+    expect(Object.keys(json.resource.docker_container).sort()).toEqual([
+      "edge_caddyfile_seed_E1B5E243",
+      "edge_proxy_container_FD84CAF5",
+      "edge_reload_container_B7F61F3A",
+      "edge_reload_seed_DF12E03F",
+    ]);
     expect(Object.keys(json.resource.docker_image)).toEqual(["edge_image_285FE466"]);
     expect(Object.keys(json.resource.docker_volume).sort()).toEqual([
+      "edge_admin_volume_4C951C15",
+      "edge_caddyfile_volume_6BE35569",
       "edge_data_volume_52C96B18",
-      "edge_proxy_config-volume-0_volume_F2EBF520",
+      "edge_reload_config-volume-0_volume_5BF1446F",
     ]);
     expect(json.resource.docker_image.edge_image_285FE466.name).toBe(IMAGE);
     expect(server.image).toBe("${docker_image.edge_image_285FE466.image_id}");
     expect(seed.image).toBe(server.image);
+    expect(reload.image).toBe(server.image);
     expect(server.hostname).toBe("edge");
-    expect(server.depends_on).toEqual(["docker_container.edge_proxy_seed_6922FAE1"]);
-    // A new Caddyfile replaces the seed, and with it the server.
-    expect(server.lifecycle).toEqual({ replace_triggered_by: ["docker_container.edge_proxy_seed_6922FAE1"] });
+    // The Caddyfile is in place before the first start; a new one replaces the seed and re-runs the
+    // reload job, and nothing replaces the server.
+    expect(server.depends_on).toEqual(["docker_container.edge_caddyfile_seed_E1B5E243"]);
+    expect(server.lifecycle?.replace_triggered_by).toBeUndefined();
     expect(server).toMatchObject({ privileged: false, must_run: true, wait: true, wait_timeout: 180, stop_timeout: 30 });
     const labels = Object.fromEntries((server.labels as Json[]).map((l) => [l.label, l.value]));
     expect(labels).toMatchObject({
@@ -94,7 +113,7 @@ describe("EdgeProxy", () => {
   it("uploads through a never-started seed with no network", () => {
     expect(seed).toMatchObject({ start: false, must_run: false, network_mode: "none", read_only: false, memory: 16 });
     expect(seed.volumes).toEqual([
-      { volume_name: ref("docker_volume", "prod-edge-config"), container_path: "/etc/caddy", read_only: false },
+      { volume_name: ref("docker_volume", "prod-edge-caddyfile"), container_path: "/etc/caddy", read_only: false },
     ]);
   });
 
@@ -148,7 +167,7 @@ describe("EdgeProxy", () => {
   it("delivers the rendered Caddyfile through the seed, mounted read-only at /etc/caddy", () => {
     expect(seed.upload).toEqual([{ file: "/etc/caddy/Caddyfile", content: proxy.caddyfile, executable: false }]);
     expect(server.volumes).toContainEqual({
-      volume_name: ref("docker_volume", "prod-edge-config"),
+      volume_name: ref("docker_volume", "prod-edge-caddyfile"),
       container_path: "/etc/caddy",
       read_only: true,
     });
@@ -172,6 +191,63 @@ describe("EdgeProxy", () => {
     expect(p.json.resource.docker_volume[p.key("docker_volume", "prod-edge-data")].lifecycle).toEqual({ prevent_destroy: true });
     expect(server.env).toEqual(["XDG_CONFIG_HOME=/config", "XDG_DATA_HOME=/data"]);
     expect(server.tmpfs["/config"]).toBe("rw,noexec,nosuid,size=16m");
+  });
+
+  it("serves its admin API on a unix socket in a volume that only the edge and its reload job mount", () => {
+    expect(proxy.caddyfile).toMatch(/^\tadmin unix\/\/run\/caddy-admin\/admin\.sock$/m);
+    expect(proxy.caddyfile).not.toMatch(/admin localhost|admin :|admin 0\.0\.0\.0/);
+    const admin = ref("docker_volume", "prod-edge-admin");
+    expect(server.volumes).toContainEqual({ volume_name: admin, container_path: "/run/caddy-admin", read_only: false });
+    const mounters = Object.values(json.resource.docker_container as Record<string, Json>)
+      .filter((c) => (c.volumes as Json[] | undefined)?.some((v) => v.volume_name === admin))
+      .map((c) => c.name);
+    expect(mounters.sort()).toEqual(["prod-edge", "prod-edge-reload"]);
+    // The running edge writes the socket there, so the volume is protected like the data volume.
+    const p = build(() => ({ protectData: true }));
+    expect(p.json.resource.docker_volume[p.key("docker_volume", "prod-edge-admin")].lifecycle).toEqual({ prevent_destroy: true });
+  });
+
+  it("reloads a changed Caddyfile with a one-shot job that has no network, as root without capabilities", () => {
+    expect(reload).toMatchObject({
+      user: "0:0",
+      network_mode: "none",
+      read_only: true,
+      restart: "no",
+      must_run: false,
+      capabilities: { drop: ["ALL"] },
+      security_opts: ["no-new-privileges:true"],
+      command: ["sh", "/etc/edge-reload/reload.sh"],
+    });
+    expect(reload.networks_advanced).toBeUndefined();
+    expect(reload.ports).toEqual([]);
+    expect(reload.volumes).toEqual([
+      { volume_name: ref("docker_volume", "prod-edge-reload-config"), container_path: "/etc/edge-reload", read_only: true },
+      { volume_name: ref("docker_volume", "prod-edge-caddyfile"), container_path: "/etc/caddy", read_only: true },
+      { volume_name: ref("docker_volume", "prod-edge-admin"), container_path: "/run/caddy-admin", read_only: false },
+    ]);
+    // After the new file is uploaded and the edge is healthy; again whenever its own copy changes.
+    expect(reload.depends_on).toEqual(
+      expect.arrayContaining(["docker_container.edge_caddyfile_seed_E1B5E243", "docker_container.edge_proxy_container_FD84CAF5"]),
+    );
+    expect(reload.lifecycle.replace_triggered_by).toEqual(["docker_container.edge_reload_seed_DF12E03F"]);
+    expect(reload.lifecycle.postcondition[0].condition).toBe("${self.exit_code == 0}");
+    expect(reloadSeed.upload).toEqual([
+      {
+        file: "/etc/edge-reload/reload.sh",
+        // The kit escapes Terraform's template sequences in uploads; the engine receives the script as rendered.
+        content: escapeTemplateText(
+          renderEdgeReloadScript({
+            liveFile: "/etc/caddy/Caddyfile",
+            expectedFile: "/etc/edge-reload/Caddyfile",
+            adminSocket: "/run/caddy-admin/admin.sock",
+            waitSeconds: 60,
+          }),
+        ),
+        executable: false,
+      },
+      { file: "/etc/edge-reload/Caddyfile", content: proxy.caddyfile, executable: false },
+    ]);
+    expect(suppressionsOf(proxy.reloadJob).map((s) => s.ruleId)).toContain("non-root");
   });
 
   it("checks health on the internal-only health port", () => {
@@ -216,6 +292,7 @@ describe("EdgeProxy", () => {
 });
 
 describe("EdgeProxy.addRoute", () => {
+  const { server, seed, reload, reloadSeed, uploaded: uploadedBefore } = build();
   const MINI: CaddyRoute = { host: "mini.updateio.app", upstreams: ["mini-app:3002"], frameAncestors: ["https://web.telegram.org"] };
   const WEBHOOK: CaddyRoute = { host: "api.updateio.app", path: "/telegram/webhook*", upstreams: ["telegram-bot:3001"] };
 
@@ -233,6 +310,20 @@ describe("EdgeProxy.addRoute", () => {
     expect(uploaded).toContain('+Content-Security-Policy "frame-ancestors https://web.telegram.org"');
     expect(uploaded).toBe(expectedCaddyfile([API, ADMIN, MINI]));
     expect(proxy.caddyfile).toBe(uploaded);
+  });
+
+  it("a new route changes the Caddyfile's seed and the reload job's seed, and leaves the edge container as it was", () => {
+    const more = build(
+      () => ({}),
+      ({ proxy }) => {
+        proxy.addRoute(MINI);
+      },
+    );
+    expect(more.uploaded).not.toBe(uploadedBefore);
+    expect(more.seed.upload).not.toEqual(seed.upload);
+    expect(more.reloadSeed.upload).not.toEqual(reloadSeed.upload);
+    expect(more.server).toEqual(server);
+    expect(more.reload).toEqual(reload);
   });
 
   it("renders the same bytes whatever the order and time routes are added", () => {

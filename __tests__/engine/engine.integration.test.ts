@@ -274,12 +274,13 @@ describeIf(
             env === "prod"
               ? [
                   `${env}-api-migrate`,
+                  `${env}-edge-reload`,
                   `${env}-postgres-pre-migration-dump`,
                   `${env}-postgres-reload`,
                   `${env}-rabbitmq-users`,
                   `${env}-redis-acl-reload`,
                 ]
-              : [`${env}-api-migrate`, `${env}-postgres-reload`, `${env}-rabbitmq-users`, `${env}-redis-acl-reload`],
+              : [`${env}-api-migrate`, `${env}-edge-reload`, `${env}-postgres-reload`, `${env}-rabbitmq-users`, `${env}-redis-acl-reload`],
           );
           // One secrets owner per seed that carries secrets.
           expect(jobs.filter((p) => p.synthesizedName.endsWith("-secrets-owner")).length).toBe(

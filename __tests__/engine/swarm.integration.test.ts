@@ -13,7 +13,7 @@
  * unchanged: the image's `node` is a shim that understands exactly the synthesized
  * `node -e "fetch('http://127.0.0.1:<port>/health')..."` and fetches the URL with wget. The edge is
  * Debian's caddy in a busybox image, run as the plain container the stack synthesizes, with the
- * Caddyfile the stack renders for it (from the edge seed's upload).
+ * Caddyfile the stack renders for it (from the upload of the edge's caddyfile seed).
  *
  * What this machine cannot show: its kernel has no ip_vs (no service VIPs, no routing mesh; the
  * services use dnsrr and the edge resolves tasks.<alias>) and no ESP/GCM, so an encrypted overlay is
@@ -503,9 +503,9 @@ describeIf(
       const deployment = await deployedTest();
       const session = new EngineSession(synthesizedStack("test"), prefix, baseImage);
       session.adoptNetworks(deployment.networks.map((n) => n.name));
-      const seed = session.plan("test-edge-seed");
+      const seed = session.plan("test-edge-caddyfile-seed");
       const caddyfile = seed.uploads.find((u) => u.file === "/etc/caddy/Caddyfile");
-      expect(caddyfile, "the edge seed uploads /etc/caddy/Caddyfile").toBeDefined();
+      expect(caddyfile, "the edge's caddyfile seed uploads /etc/caddy/Caddyfile").toBeDefined();
       // The api site proxies to the api's tasks by Swarm DNS (the service's alias on the edge network).
       const site = caddyfile!.content.split(/\n(?=\S)/).find((block) => /dynamic a tasks\.api \d+ \{\s*refresh 1s\s*\}/.test(block));
       expect(site, "a Caddyfile site with `dynamic a tasks.api <port> { refresh 1s }`").toBeDefined();

@@ -101,8 +101,8 @@ function upstreamOf(json: Json, env: string, svc: string, port: number): string 
     .join(" ")} {`;
 }
 function caddyfile(json: Json, env: string): string {
-  const upload = container(json, `${env}-edge-seed`).upload.find((u: Json) => u.file === "/etc/caddy/Caddyfile");
-  if (!upload) throw new Error("no Caddyfile upload on the edge seed");
+  const upload = container(json, `${env}-edge-caddyfile-seed`).upload.find((u: Json) => u.file === "/etc/caddy/Caddyfile");
+  if (!upload) throw new Error("no Caddyfile upload on the edge's caddyfile seed");
   return upload.content;
 }
 /** The lines of the site block that starts with "<host> {". */
@@ -154,7 +154,8 @@ const APPS = ["admin-panel", "api", "discord-bot", "mini-app", "telegram-bot"];
 /** Every environment's containers that both run and carry a seed. */
 const CORE = [
   "api-migrate",
-  "edge",
+  // Loads a changed Caddyfile into the running edge (the edge itself has no seed: its Caddyfile is a live config).
+  "edge-reload",
   "postgres",
   "postgres-backup",
   "postgres-reload",
@@ -164,7 +165,7 @@ const CORE = [
   "redis-acl-reload",
 ];
 // Test and prod run the same set (the Swarm environments).
-const HA_RUNNING = [...CORE, ...HA_DATA, ...O11Y, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
+const HA_RUNNING = [...CORE, "edge", ...HA_DATA, ...O11Y, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
 const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
   dev: [
     "admin-panel",
@@ -174,6 +175,7 @@ const EXPECTED_RUNNING: Record<EnvironmentName, string[]> = {
     "api-migrate",
     "discord-bot",
     "edge",
+    "edge-reload",
     "mini-app",
     "postgres",
     // The forwarder of postgres.hostPort (prisma migrate dev / studio from the host).
@@ -199,9 +201,10 @@ const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
 // The mini app has no secret and no file, so no seed; every data node has its own. The socket proxy,
 // cAdvisor and node-exporter take neither secrets nor files. Swarm services take docker_secrets instead.
 const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
-// postgres-settings and redis-acl: files that change under running servers (no container is replaced
-// with them); postgres-reload, redis-acl-reload and rabbitmq-users: their jobs' files.
-const CORE_SEEDS = [...CORE, "postgres-settings", "redis-acl"];
+// postgres-settings, redis-acl and edge-caddyfile: files that change under running servers (no
+// container is replaced with them); postgres-reload, redis-acl-reload, rabbitmq-users and
+// edge-reload: their jobs' files.
+const CORE_SEEDS = [...CORE, "postgres-settings", "redis-acl", "edge-caddyfile"];
 const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
 const HA_SEEDS = [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
@@ -661,6 +664,7 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
         env === "prod"
           ? [
               "prod-alloy-data",
+              "prod-edge-admin",
               "prod-edge-backups",
               "prod-edge-data",
               "prod-grafana-backups",

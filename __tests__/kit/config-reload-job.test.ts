@@ -77,6 +77,35 @@ describe("ConfigReloadJob", () => {
     expect(blockingFindings(evaluatePolicy(stack, { environment: "dev" }))).toEqual([]);
   });
 
+  it("joins the servers' network by default, and with no network gets network_mode none (never the default bridge)", () => {
+    const { json, job_container: c } = build();
+    const net = Object.keys(json.resource.docker_network).find((k) => json.resource.docker_network[k].name === "dev-store");
+    expect(c.networks_advanced).toEqual([{ name: `\${docker_network.${net}.name}`, aliases: ["store-reload"] }]);
+    expect(c.network_mode).toBeUndefined();
+    const { stack, job_container: alone } = build({ network: undefined });
+    expect(alone.network_mode).toBe("none");
+    expect(alone.networks_advanced).toBeUndefined();
+    expect(blockingFindings(evaluatePolicy(stack, { environment: "dev" }))).toEqual([]);
+  });
+
+  it("runs as root only with rootReason, recorded as a non-root suppression for its image", () => {
+    const root = build({ user: "0:0", rootReason: "the image has no other user and the socket is root's" });
+    expect(root.job_container.user).toBe("0:0");
+    expect(suppressionsOf(root.job).find((s) => s.ruleId === "non-root")?.reason).toBe(
+      "the image has no other user and the socket is root's",
+    );
+    expect(blockingFindings(evaluatePolicy(root.stack, { environment: "dev" }))).toEqual([]);
+    // Without the reason, root is refused, naming the key and the fix.
+    expect(() => build({ user: "0:0" })).toThrow(
+      /^ConfigReloadJob dev\/reload is invalid:\n {2}- user "0:0" is root: run as the image's unprivileged user, or say why not in rootReason$/,
+    );
+    expect(() => build({ user: "root", rootReason: "  " })).toThrow(/user "root" is root/);
+    // A reason for a user that is not root would record a suppression nothing needs.
+    expect(() => build({ rootReason: "the image has no other user" })).toThrow(
+      /rootReason is set but user "65534" is not root: drop rootReason/,
+    );
+  });
+
   it.each(["", "   "])("refuses an empty `applies` (%j), naming the prop", (applies) => {
     expect(() => build({ applies })).toThrow(/^ConfigReloadJob dev\/reload is invalid:\n {2}- applies is empty: say what one run does/);
   });

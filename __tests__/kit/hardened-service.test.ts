@@ -480,6 +480,27 @@ describe("HardenedService: one-shot job", () => {
       { condition: "${self.exit_code == 0}", error_message: "dev-migrate did not exit 0; read its logs with: docker logs dev-migrate" },
     ]);
   });
+
+  it("may have no network: then network_mode none, so Docker does not put it on the default bridge", () => {
+    expect(c.networks_advanced).toHaveLength(1);
+    expect(c.network_mode).toBeUndefined();
+    const g = fixture();
+    service(
+      g,
+      {
+        service: "migrate",
+        component: "job",
+        oneShot: true,
+        healthcheck: undefined,
+        networks: [],
+        relax: { healthcheck: "one-shot job: its exit code is the check", "restart-policy": "one-shot job: must not loop on failure" },
+      },
+      "migrate",
+    );
+    const alone = byName(synth(g).json, "dev-migrate");
+    expect(alone.network_mode).toBe("none");
+    expect(alone.networks_advanced).toBeUndefined();
+  });
 });
 
 describe("HardenedService: validation names the prop and the fix", () => {
@@ -656,7 +677,7 @@ describe("HardenedService: validation names the prop and the fix", () => {
     ["memory below 16 MiB", "memoryMb", () => ({ memoryMb: 8 }), /≥ 16/],
     ["cpuShares below 2", "cpuShares", () => ({ cpuShares: 1 }), /≥ 2/],
     ["restart no without a reason", "restart", () => ({ restart: "no" }), /unless-stopped/],
-    ["no network", "networks", () => ({ networks: [] }), /attach at least one network/],
+    ["no network", "networks", () => ({ networks: [] }), /attach at least one network .*; only a one-shot job may have none/],
     ["the same network twice", "networks", (f) => ({ networks: [{ network: f.internal }, { network: f.internal }] }), /attached twice/],
     [
       "a relax reason that is too short",

@@ -7,8 +7,8 @@
 import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { describe, expect, it } from "vitest";
-import { evaluatePolicy, suppressPolicy } from "../../constructs/policy/policy-aspect";
-import { sharedEnvironment } from "../support/stacks";
+import { blockingFindings, evaluatePolicy, suppressPolicy } from "../../constructs/policy/policy-aspect";
+import { buildEnvironment, sharedEnvironment } from "../support/stacks";
 import { blockingMessages, compliantConfig, expectCaught, fixture, labels, PINNED_IMAGE, type Fixture } from "./fixtures";
 
 const RULE = "volume-sharing";
@@ -169,5 +169,22 @@ describe("the real stacks", () => {
     expect(new Set(found.map((x) => x.constructPath.replace(/^[a-z]+\//, "")))).toEqual(
       name === "dev" ? new Set() : new Set(["exporters/node-exporter/container", "volume-usage/job/container"]),
     );
+  });
+
+  it("prod: another service mounting the edge's admin socket volume (it could reconfigure the edge) is caught", () => {
+    const stack = buildEnvironment("prod");
+    new Container(stack, "intruder", {
+      name: "prod-intruder",
+      image: PINNED_IMAGE,
+      labels: [
+        { label: "io.updateio.project", value: "updateio" },
+        { label: "io.updateio.environment", value: "prod" },
+        { label: "io.updateio.service", value: "api" },
+      ],
+      volumes: [{ volumeName: "prod-edge-admin", containerPath: "/run/caddy-admin", readOnly: true }],
+    });
+    const found = blockingFindings(evaluatePolicy(stack, { environment: "prod" }).filter((x) => x.ruleId === RULE));
+    expect(found).toHaveLength(1);
+    expect(found[0]!.message).toContain('container "prod-intruder" (service "api") mounts "prod-edge-admin" of service "edge" read-only');
   });
 });

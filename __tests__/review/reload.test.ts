@@ -10,10 +10,11 @@ import { Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
 import { CONFIG_RELOAD_ROLE } from "../../constructs/contract/index";
 import { EnvironmentStack } from "../../environments/environment-stack";
-import { loadEnvironmentConfig } from "../../environments/load";
+import { loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
 import { diffStacks, reviewExitCode } from "../../scripts/review/classify";
 import { risksSection } from "../../scripts/review/markdown";
 import { LABELS, type Body } from "../../scripts/review/terraform-json";
+import { synthWithStatusPage } from "../support/status-page";
 import { addresses, baseStack, change, containers, type Stack } from "./fixtures";
 
 const labels = (service: string, component: string, extra: Record<string, string> = {}) =>
@@ -206,5 +207,47 @@ describe("on the real prod stack: a new app service that uses RabbitMQ", () => {
     const added = d.added.map((a) => label(a.address));
     expect(added.filter((n) => !n.includes("notifier"))).toEqual([]);
     expect(added).toContain("random_password.rabbitmq_notifier-password_D05D908F");
+  });
+});
+
+/**
+ * The edge's Caddyfile is a live config: a route change replaces its seed and re-runs the edge's
+ * reload job (`caddy reload` through the admin socket), and the edge container stays. A new routed
+ * service still replaces it: the edge joins the new service's network.
+ */
+describe("on the real stacks: a route change reloads the edge in place", () => {
+  const edgeChanges = (d: ReturnType<typeof diffStacks>) =>
+    [...d.added, ...d.removed, ...d.changed].map((c) => change(d, c.address).label).filter((n) => /-edge(-|$)/.test(n));
+  const RELOADED = ["edge-caddyfile-seed", "edge-reload", "edge-reload-seed"];
+  const prod = synthWithStatusPage("prod", { statusPage: false }).json;
+
+  it("prod: another host for the API replaces only the Caddyfile's seed and the reload job, with no downtime (exit 0)", () => {
+    const d = diffStacks("prod", prod, synthWithStatusPage("prod", { statusPage: false, apiHosts: ["status.updateio.app"] }).json);
+    expect(edgeChanges(d).sort()).toEqual(RELOADED.map((n) => `prod-${n}`));
+    expect(d.downtime).toEqual([]);
+    expect(d.warnings).toContain(
+      "prod-edge-reload (one-shot job) runs again: the change is applied to the running servers in place, no restart",
+    );
+    expect(reviewExitCode([d])).toBe(0);
+  });
+
+  it("dev: a second API replica (the Caddyfile names every replica) reloads the edge and adds the replica, nothing else of the edge", () => {
+    const synth = (replicas: number) => {
+      const base = loadEnvironmentConfig("dev", {});
+      // A debug port forwards to one replica: dev refuses it with more than one.
+      const services = { ...base.services, api: { ...base.services.api!, replicas, debugPorts: [] } };
+      return JSON.parse(Testing.synth(new EnvironmentStack(Testing.app(), "dev", validateEnvironmentConfig({ ...base, services }, "dev"))));
+    };
+    const d = diffStacks("dev", synth(1), synth(2));
+    expect(d.added.map((c) => c.label)).toEqual(expect.arrayContaining(["dev-api-1", "dev-api-2"]));
+    expect(edgeChanges(d).sort()).toEqual(RELOADED.map((n) => `dev-${n}`));
+    expect(d.downtime.map((x) => x.service)).not.toContain("edge");
+  });
+
+  it("a new routed service, by contrast, replaces the edge: it joins the new service's network", () => {
+    const d = diffStacks("prod", prod, synthWithStatusPage("prod").json);
+    expect(d.downtime.map((x) => x.service)).toContain("edge");
+    const edge = d.changed.find((c) => change(d, c.address).label === "prod-edge")!;
+    expect(edge.attributes).toContain("networks_advanced");
   });
 });

@@ -22,6 +22,7 @@ import { renderRabbitBackupHooks, renderRabbitRestoreScript } from "../../constr
 import { renderRabbitUsersScript } from "../../constructs/rabbitmq/renderers/rabbitmq-users";
 import { renderGrafanaBackupHooks, renderGrafanaRestoreScript } from "../../constructs/observability/renderers/grafana-backup";
 import { renderEdgeBackupHooks, renderEdgeRestoreScript } from "../../constructs/edge/renderers/edge-backup";
+import { renderEdgeReloadScript } from "../../constructs/edge/renderers/edge-reload";
 import { describeIf, requireBinary } from "../support/binaries";
 import { ACL_RELOAD_INPUT } from "../support/redis-inputs";
 import { BACKUP_SCRIPT_INPUT, PRE_MIGRATION_DUMP_INPUT, RELOAD_JOB_INPUT, REPLICA_BOOTSTRAP_INPUT } from "../support/postgres-inputs";
@@ -217,6 +218,27 @@ const SAMPLES: readonly Sample[] = [
     asset: "constructs/rabbitmq/assets/install-cookie.sh",
     name: "inside the backup hooks, inside the scheduler",
     render: () => scheduled("rabbitmq", ".json", renderRabbitBackupHooks(rabbitInput)),
+  },
+  {
+    asset: "constructs/edge/assets/caddy-reload.sh",
+    name: "as EdgeProxy renders it",
+    render: () =>
+      renderEdgeReloadScript({
+        liveFile: "/etc/caddy/Caddyfile",
+        expectedFile: "/etc/edge-reload/Caddyfile",
+        adminSocket: "/run/caddy-admin/admin.sock",
+        waitSeconds: 60,
+      }),
+  },
+  {
+    asset: "constructs/kit/assets/job-log.sh",
+    name: "inside the Redis ACL reload job",
+    render: () => renderAclReloadScript(ACL_RELOAD_INPUT),
+  },
+  {
+    asset: "constructs/kit/assets/job-log.sh",
+    name: "inside the RabbitMQ users job",
+    render: () => renderRabbitUsersScript(rabbitUsersInput),
   },
   {
     asset: "constructs/rabbitmq/assets/cookie-entrypoint.sh",

@@ -31,6 +31,8 @@ export interface SynthOptions {
   readonly apiInbound?: "per-caller" | "shared";
   /** UPDATEIO_* variables the environment is loaded with. @default {} */
   readonly variables?: Readonly<Record<string, string>>;
+  /** More hosts routed to the API, after its own. @default [] */
+  readonly apiHosts?: readonly string[];
 }
 
 /** One environment with the status page added, synthesized in-process (the policy pack runs at synth). */
@@ -39,6 +41,10 @@ export function synthWithStatusPage(env: EnvironmentName, options: SynthOptions 
   const services: Record<string, unknown> = { ...base.services };
   if (options.statusPage ?? true) services["status-page"] = statusPageEntry(env);
   if (options.apiInbound) services.api = { ...base.services.api, inbound: options.apiInbound };
+  if (options.apiHosts) {
+    const api = services.api as typeof base.services.api;
+    services.api = { ...api, routes: [...(api.routes ?? []), ...options.apiHosts.map((host) => ({ host }))] };
+  }
   const config = validateEnvironmentConfig({ ...base, services }, env);
   const stack = new EnvironmentStack(Testing.app(), env, config);
   return { stack, json: JSON.parse(Testing.synth(stack)) as TerraformJson };

@@ -8,8 +8,11 @@ import {
   type CaddyfileInput,
   type CaddyRoute,
 } from "./renderers/caddyfile";
+import { renderEdgeReloadScript } from "./renderers/edge-reload";
+import { ConfigReloadJob } from "../kit/config-reload-job";
 import { escapeTemplateText } from "../kit/container-runtime";
 import { HardenedService } from "../kit/hardened-service";
+import { LiveConfig } from "../kit/live-config";
 import { SCRAPE_JOBS } from "../observability/renderers/observability-catalogue";
 import type { IScrapeTarget, ScrapeTarget } from "../observability/renderers/prometheus";
 import type { PlatformNetwork } from "../kit/platform-network";
@@ -58,6 +61,14 @@ export interface EdgeProxyProps {
 }
 
 const HEALTH_PORT = 8099;
+/** `caddy reload` adapts the Caddyfile in the job: it peaked at 31 MiB resident (Debian's caddy 2.6.2). */
+const RELOAD_MEMORY_MB = 96;
+/** sh and one Go client (a handful of threads); the job kit's default (128) would grow the root pool's nproc. */
+const RELOAD_PROCESSES = 32;
+const CADDYFILE_DIR = "/etc/caddy";
+const ADMIN_DIR = "/run/caddy-admin";
+const ADMIN_SOCKET = `${ADMIN_DIR}/admin.sock`;
+const RELOAD_DIR = "/etc/edge-reload";
 
 /** What EdgeProxy.addRoute creates: the route as it will be rendered, and where it answers. */
 export interface EdgeRoute {
@@ -76,11 +87,21 @@ export interface EdgeRoute {
  * before synth: the Caddyfile is rendered when the stack is synthesized, from every route added by
  * then, so the edge no longer has to be built after the services it routes to. The networks the edge
  * joins are still props: the kit attaches them when it creates the container.
+ *
+ * The Caddyfile lives in a LiveConfig volume and a reload job loads a changed one through Caddy's
+ * admin socket, so a new route, a new replica or a new allow-list entry leaves the edge running.
+ * A new network still replaces it: Docker attaches a container's networks when it creates it.
  */
 export class EdgeProxy extends Construct implements IScrapeTarget {
   readonly service: HardenedService;
   /** Caddy's /data (ACME account, certificates, internal CA): EdgeBackup reads it. */
   readonly dataVolume: ServiceVolume;
+  /** The Caddyfile, delivered without replacing the edge. */
+  readonly caddyfileConfig: LiveConfig;
+  /** Holds the admin API's unix socket: mounted by the edge and its reload job only. */
+  readonly adminVolume: ServiceVolume;
+  /** Loads a changed Caddyfile into the running edge (`caddy reload` through the admin socket). */
+  readonly reloadJob: ConfigReloadJob;
   /** Prometheus scrape target of the edge's metrics, when a monitoring network is given. */
   readonly metricsTarget?: string;
   /** Public HTTPS port (the host port mapped to 443); origins carry it when it is not 443. */
@@ -105,6 +126,7 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
       httpPort: 80,
       httpsPort: 443,
       healthPort: HEALTH_PORT,
+      adminSocket: ADMIN_SOCKET,
       metricsPort: props.metricsNetwork ? SCRAPE_JOBS.edge.port : undefined,
       adminAllowList: props.adminAllowList,
       hsts: props.hsts,
@@ -128,17 +150,34 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
     // file contents but leaves a token alone, and cdktf inserts a produced string verbatim, so the
     // producer escapes (same bytes as the kit's escaping of a plain string).
     const caddyfile = Lazy.stringValue({ produce: () => escapeTemplateText(this.caddyfile) });
+    const image = new ServiceImage(this, "image", { ref: props.image });
     this.dataVolume = new ServiceVolume(this, "data", {
       environment: props.environment,
       service: "edge",
       purpose: "data",
       protect: props.protectData ?? false,
     });
+    this.caddyfileConfig = new LiveConfig(this, "caddyfile", {
+      environment: props.environment,
+      service: "edge",
+      purpose: "caddyfile",
+      image,
+      path: CADDYFILE_DIR,
+      files: [{ name: "Caddyfile", content: caddyfile }],
+    });
+    // Not ephemeral: the running edge writes its socket here (prod-volume-protected keeps that label
+    // for volumes only seeds and jobs write). It holds nothing but the socket.
+    this.adminVolume = new ServiceVolume(this, "admin", {
+      environment: props.environment,
+      service: "edge",
+      purpose: "admin",
+      protect: props.protectData ?? false,
+    });
     this.service = new HardenedService(this, "proxy", {
       environment: props.environment,
       service: "edge",
       component: "edge",
-      image: new ServiceImage(this, "image", { ref: props.image }),
+      image,
       // The official image has no unprivileged user and its /data is root-owned.
       user: "0:0",
       capabilities: { NET_BIND_SERVICE: "listens on 80 and 443 inside the container" },
@@ -148,11 +187,14 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
       },
       memoryMb: props.memoryMb,
       cpuShares: props.cpuShares,
-      command: ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+      command: ["caddy", "run", "--config", `${CADDYFILE_DIR}/Caddyfile`, "--adapter", "caddyfile"],
       env: { XDG_CONFIG_HOME: "/config", XDG_DATA_HOME: "/data" },
-      configDirs: [{ path: "/etc/caddy", files: [{ name: "Caddyfile", content: caddyfile }] }],
       tmpfs: { "/config": 16 },
-      volumes: [{ volume: this.dataVolume, containerPath: "/data" }],
+      volumes: [
+        { volume: this.dataVolume, containerPath: "/data" },
+        this.caddyfileConfig.mount,
+        { volume: this.adminVolume, containerPath: ADMIN_DIR },
+      ],
       networks: [
         { network: props.egressNetwork },
         ...props.routeNetworks.map((network) => ({ network })),
@@ -169,6 +211,31 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
         retries: 3,
         startPeriod: "10s",
       },
+      dependsOn: [this.caddyfileConfig.seed],
+    });
+    this.reloadJob = new ConfigReloadJob(this, "reload", {
+      environment: props.environment,
+      service: "edge-reload",
+      image,
+      user: "0:0",
+      rootReason:
+        "the caddy image ships no unprivileged user and the edge (root) creates the admin socket; runs with every capability dropped, no network, read-only rootfs",
+      memoryMb: RELOAD_MEMORY_MB,
+      processes: RELOAD_PROCESSES,
+      dir: RELOAD_DIR,
+      script: {
+        name: "reload.sh",
+        content: renderEdgeReloadScript({
+          liveFile: `${CADDYFILE_DIR}/Caddyfile`,
+          expectedFile: `${RELOAD_DIR}/Caddyfile`,
+          adminSocket: ADMIN_SOCKET,
+          waitSeconds: 60,
+        }),
+      },
+      files: [{ name: "Caddyfile", content: caddyfile }],
+      volumes: [this.caddyfileConfig.mount, { volume: this.adminVolume, containerPath: ADMIN_DIR }],
+      applies: "loads the Caddyfile into the running edge",
+      dependsOn: [this.caddyfileConfig.seed, ...this.service.containers],
     });
   }
 

@@ -17,11 +17,11 @@
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { CONFIG_RELOAD_ROLE } from "../contract/index";
-import { HardenedService } from "./hardened-service";
+import { HardenedService, ROOT_USER } from "./hardened-service";
 import { PlatformNetwork } from "./platform-network";
 import { ServiceImage } from "./service-image";
 import type { ConfigFile, SecretFile, VolumeMount } from "./service-spec";
-import { ValidationError } from "../contract/errors";
+import { throwIfProblems } from "../contract/errors";
 
 export interface ConfigReloadJobProps {
   readonly environment: string;
@@ -35,6 +35,8 @@ export interface ConfigReloadJobProps {
   readonly memoryMb?: number;
   /** @default the kit's default for jobs */
   readonly cpuShares?: number;
+  /** Process budget (RLIMIT_NPROC pool of its user). @default the kit's default for jobs */
+  readonly processes?: number;
   /** The read-only directory that holds the script and its files, e.g. "/etc/postgres-reload". */
   readonly dir: string;
   /** The POSIX shell script the job runs (`sh <dir>/<name>`). */
@@ -54,8 +56,16 @@ export interface ConfigReloadJobProps {
   readonly secrets?: readonly SecretFile[];
   /** @default none */
   readonly volumes?: readonly VolumeMount[];
-  /** The network the servers listen on. */
-  readonly network: PlatformNetwork;
+  /**
+   * The network the servers listen on.
+   * @default none (network_mode "none": the job reaches the server through a socket in `volumes`)
+   */
+  readonly network?: PlatformNetwork;
+  /**
+   * Why the job runs as root, when `user` is root (an image with no other user, a root-owned socket).
+   * @default none: `user` must be unprivileged (the non-root policy rule)
+   */
+  readonly rootReason?: string;
   /** What one run does, for the restart-policy exemption: "loads the ACL file". */
   readonly applies: string;
   /** The upload of the new file and every server it talks to. */
@@ -67,10 +77,13 @@ const DEFAULT_MEMORY_MB = 32;
 
 export class ConfigReloadJob extends HardenedService {
   constructor(scope: Construct, id: string, props: ConfigReloadJobProps) {
-    if (props.applies.trim() === "")
-      throw new ValidationError(`ConfigReloadJob ${scope.node.path}/${id}`, [
-        'applies is empty: say what one run does ("loads the ACL file").',
-      ]);
+    const problems: string[] = [];
+    if (props.applies.trim() === "") problems.push('applies is empty: say what one run does ("loads the ACL file").');
+    if (ROOT_USER.test(props.user) && (props.rootReason ?? "").trim() === "")
+      problems.push(`user "${props.user}" is root: run as the image's unprivileged user, or say why not in rootReason`);
+    if (!ROOT_USER.test(props.user) && props.rootReason !== undefined)
+      problems.push(`rootReason is set but user "${props.user}" is not root: drop rootReason`);
+    throwIfProblems(`ConfigReloadJob ${scope.node.path}/${id}`, problems);
     const run = ["sh", `${props.dir}/${props.script.name}`];
     super(scope, id, {
       environment: props.environment,
@@ -81,15 +94,17 @@ export class ConfigReloadJob extends HardenedService {
       user: props.user,
       memoryMb: props.memoryMb ?? DEFAULT_MEMORY_MB,
       cpuShares: props.cpuShares,
+      processes: props.processes,
       ...(props.asEntrypoint ? { entrypoint: run } : { command: run }),
       env: props.env,
       tmpfs: props.tmpfs,
       secrets: props.secrets,
       configDirs: [{ path: props.dir, files: [props.script, ...(props.files ?? [])] }],
       volumes: props.volumes,
-      networks: [{ network: props.network }],
+      networks: props.network ? [{ network: props.network }] : [],
       oneShot: true,
       relax: {
+        ...(props.rootReason !== undefined ? { "non-root": props.rootReason } : {}),
         healthcheck: "a one-shot job: apply waits for its exit code instead",
         "restart-policy": `a one-shot job: it ${props.applies} once per change and must not restart`,
       },

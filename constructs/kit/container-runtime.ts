@@ -205,10 +205,15 @@ export class ContainerRuntime implements ServiceRuntime {
       logDriver: SECURE_DEFAULTS.logDriver,
       logOpts: { "max-size": `${spec.log.maxSizeMb}m`, "max-file": String(spec.log.maxFiles) },
       labels: withCpuLabel(labelList(spec, spec.component, hc), spec.cpus),
-      networksAdvanced: spec.networks.map((n) => ({
-        name: n.network.name,
-        aliases: uniqueSorted([spec.service, host, ...(n.aliases ?? [])]),
-      })),
+      // A job with no network (it talks through a mounted socket) must not land on the default bridge.
+      networkMode: spec.networks.length === 0 ? "none" : undefined,
+      networksAdvanced:
+        spec.networks.length === 0
+          ? undefined
+          : spec.networks.map((n) => ({
+              name: n.network.name,
+              aliases: uniqueSorted([spec.service, host, ...(n.aliases ?? [])]),
+            })),
       volumes: [
         ...seedMounts.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: true })),
         ...spec.volumes.map((m) => ({ volumeName: m.volume.name, containerPath: m.containerPath, readOnly: m.readOnly ?? false })),

@@ -122,6 +122,10 @@ export interface HardenedServiceProps extends ServiceIdentity {
   readonly restart?: ServiceSpec["restart"];
   /** @default 10 MiB x 3 files */
   readonly log?: { readonly maxSizeMb?: number; readonly maxFiles?: number };
+  /**
+   * Empty only for a one-shot job that talks through a mounted socket: the container runtime then
+   * gives it network_mode "none" (without it, Docker would put it on the default bridge).
+   */
   readonly networks: readonly NetworkAttachment[];
   /** @default [] */
   readonly volumes?: readonly VolumeMount[];
@@ -159,6 +163,8 @@ const SECRET_FILE = /^[a-z][a-z0-9_]{0,62}$/;
 /** Environment variable names: UPPER_SNAKE_CASE (the config schema uses the same rule). */
 export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const CAPABILITY = /^[A-Z][A-Z_]+$/;
+/** A user that is root: the name, or uid 0 with or without a group. */
+export const ROOT_USER = /^(root|0)(:|$)/;
 const USER = /^(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10})(?::(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10}))?$/;
 const LOOPBACK: ReadonlySet<string> = new Set(LOOPBACK_ADDRESSES);
 
@@ -248,7 +254,7 @@ export function resolveSpec(path: string, props: HardenedServiceProps, scope?: I
       "secretsOwnerImage",
       `needs a numeric user (uid[:gid]); ${JSON.stringify(user)} is a name that only the service's own image resolves`,
     );
-  if (/^(root|0)(:|$)/.test(user) && !relax["non-root"])
+  if (ROOT_USER.test(user) && !relax["non-root"])
     fail("user", `"${user}" is root; run as the image's unprivileged user, or state why in relax["non-root"]`);
   const readOnlyRootfs = props.readOnlyRootfs ?? SECURE_DEFAULTS.readOnlyRootfs;
   if (!readOnlyRootfs && !relax["read-only-rootfs"])
@@ -333,7 +339,8 @@ export function resolveSpec(path: string, props: HardenedServiceProps, scope?: I
     fail("restart", '"no" leaves a crashed service down; use unless-stopped, or state why in relax["restart-policy"]');
 
   const networks = props.networks;
-  if (networks.length === 0) fail("networks", "attach at least one network (the service is unreachable otherwise)");
+  if (networks.length === 0 && !props.oneShot)
+    fail("networks", "attach at least one network (the service is unreachable otherwise); only a one-shot job may have none");
   const seenNetworks = new Set<PlatformNetwork>();
   for (const n of networks) {
     if (seenNetworks.has(n.network)) fail("networks", `network "${n.network.purpose}" is attached twice`);

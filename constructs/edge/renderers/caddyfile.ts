@@ -62,6 +62,13 @@ export interface CaddyfileInput {
    */
   readonly adminPort?: number;
   /**
+   * Absolute path of a unix socket for Caddy's admin API instead of the localhost port: another
+   * container that mounts the socket's volume (the edge's reload job) can then load a new
+   * configuration, and nothing on any network can.
+   * @default undefined (the localhost port)
+   */
+  readonly adminSocket?: string;
+  /**
    * Serve HTTP/3. Off by default because the edge publishes only TCP 80/443: advertising h3 (Alt-Svc)
    * without publishing 443/udp makes browsers try QUIC for nothing. Turn on together with a 443/udp publish.
    * @default false
@@ -138,7 +145,9 @@ export function renderCaddyfile(input: CaddyfileInput): string {
 }
 
 function globalOptions(input: CaddyfileInput): string[] {
-  const lines = ["{", `\tadmin localhost:${input.adminPort ?? CADDYFILE_DEFAULTS.adminPort}`];
+  const admin =
+    input.adminSocket !== undefined ? `unix/${input.adminSocket}` : `localhost:${input.adminPort ?? CADDYFILE_DEFAULTS.adminPort}`;
+  const lines = ["{", `\tadmin ${admin}`];
   if (input.tls.mode === "acme") {
     lines.push(`\temail ${input.tls.email}`);
     if (input.tls.caUrl !== undefined) lines.push(`\tacme_ca ${input.tls.caUrl}`);
@@ -277,6 +286,7 @@ const HOSTNAME = new RegExp(`^(\\*\\.)?${HOST_LABEL}(\\.${HOST_LABEL})*$`);
 const UPSTREAM = /^([A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 // Caddyfile-significant characters (quotes, braces, comment, whitespace) are refused so no input can break out of a token.
 const PATH = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
+const ADMIN_SOCKET = /^\/[A-Za-z0-9_./-]{1,100}\.sock$/;
 const FRAME_SOURCE = /^('self'|'none'|[A-Za-z0-9*][A-Za-z0-9*+.:/_-]*)$/;
 
 function assertValid(input: CaddyfileInput): void {
@@ -286,13 +296,20 @@ function assertValid(input: CaddyfileInput): void {
   checkPort(problems, "httpsPort", input.httpsPort);
   checkPort(problems, "healthPort", input.healthPort);
   if (input.adminPort !== undefined) checkPort(problems, "adminPort", input.adminPort);
+  if (input.adminSocket !== undefined) {
+    if (input.adminPort !== undefined) problems.push("adminPort and adminSocket are both set: Caddy has one admin endpoint; keep one.");
+    if (!ADMIN_SOCKET.test(input.adminSocket) || input.adminSocket.split("/").includes(".."))
+      problems.push(
+        `adminSocket ${JSON.stringify(input.adminSocket)} must be an absolute path of letters, digits and _ . / - ending in .sock, such as "/run/caddy-admin/admin.sock".`,
+      );
+  }
   if (input.metricsPort !== undefined) checkPort(problems, "metricsPort", input.metricsPort);
   const ports = [
     ["httpPort", input.httpPort],
     ["httpsPort", input.httpsPort],
     ["healthPort", input.healthPort],
     ...(input.metricsPort !== undefined ? ([["metricsPort", input.metricsPort]] as const) : []),
-    ["adminPort", input.adminPort ?? CADDYFILE_DEFAULTS.adminPort],
+    ...(input.adminSocket === undefined ? ([["adminPort", input.adminPort ?? CADDYFILE_DEFAULTS.adminPort]] as const) : []),
   ] as const;
   for (let i = 0; i < ports.length; i++) {
     for (let j = i + 1; j < ports.length; j++) {

@@ -19,11 +19,7 @@ set -u
 : "${WAIT_SECONDS:=@@WAIT_SECONDS@@}"
 : "${RABBITMQCTL:=rabbitmqctl}"
 
-log() { printf '%s rabbitmq-users: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
-fail() {
-  log "FAILED: $*" >&2
-  exit 1
-}
+@@LOG_FUNCTIONS@@
 
 @@INSTALL_COOKIE@@
 

@@ -12,6 +12,7 @@
  */
 import { join } from "node:path";
 import { absolutePathProblems, fillAsset, readAsset, waitSecondsProblems } from "../../kit/assets";
+import { jobLogFunctions } from "../../kit/job-log";
 import { fillFragment } from "../../kit/scheduled-backup-script";
 import { ValidationError } from "../../contract/errors";
 import type { RabbitPermissions } from "./rabbitmq-definitions";
@@ -149,6 +150,7 @@ export function renderRabbitUsersScript(input: RabbitUsersScriptInput): string {
       KEEP_USERS: input.keepUsers.join(" "),
       WAIT_SECONDS: input.waitSeconds,
       INSTALL_COOKIE: installCookieFunction(),
+      LOG_FUNCTIONS: jobLogFunctions("rabbitmq-users"),
     },
     "renderRabbitUsersScript",
   );

@@ -14,11 +14,7 @@ set -u
 : "${EXPECTED_FILE:=@@EXPECTED_FILE@@}"
 : "${WAIT_SECONDS:=@@WAIT_SECONDS@@}"
 
-log() { printf '%s redis-acl-reload: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
-fail() {
-  log "FAILED: $*" >&2
-  exit 1
-}
+@@LOG_FUNCTIONS@@
 
 # The job starts after the seed uploaded the new file; a node loading an older one would drop
 # a new app's user, so the file must be exactly the one this job was made for.

@@ -4,6 +4,7 @@ import { redisNodesProblems } from "./node-input";
 import { renderRedisBackupAclLine } from "./redis-backup";
 import { ValidationError } from "../../contract/errors";
 import { absolutePathProblems, fillAsset, readAsset, waitSecondsProblems } from "../../kit/assets";
+import { jobLogFunctions } from "../../kit/job-log";
 
 /**
  * What one Redis instance is for. With a single instance only one maxmemory-policy applies, and
@@ -296,6 +297,7 @@ export function renderAclReloadScript(input: AclReloadScriptInput): string {
       LIVE_FILE: input.liveFile,
       EXPECTED_FILE: input.expectedFile,
       WAIT_SECONDS: input.waitSeconds,
+      LOG_FUNCTIONS: jobLogFunctions("redis-acl-reload"),
     },
     "renderAclReloadScript",
   );
