@@ -24,13 +24,18 @@ export class Apps {
   readonly preMigrationDump?: PreMigrationDump;
   /** The edge routes the services declared, in declaration order, with the network each needs. */
   readonly routes: { readonly route: CaddyRoute; readonly network: PlatformNetwork }[] = [];
+  /** The networks the edge joins to reach the app services (edge.appNetwork "shared": `edge-apps` alone, routed services or not). */
+  readonly edgeNetworks: readonly PlatformNetwork[];
 
   /** `runtime`: where the app services run (@default plain containers). */
   constructor(ctx: StackContext, data: DataTier, runtime?: ServiceRuntime) {
     const { scope: stack, config, env } = ctx;
     const services = config.services;
     const names = Object.keys(services);
-    const routeNet = (svc: string) => ctx.routeNetwork(svc);
+    // One network per routed service and the edge (`edge-api`), or one that they all share
+    // (`edge-apps`, edge.appNetwork "shared"), which the edge joins before any service is routed.
+    const sharedEdgeNet = () => ctx.network("edge-apps", true, 'edge.appNetwork "shared"');
+    const routeNet = (svc: string) => (config.edge.appNetwork === "shared" ? sharedEdgeNet() : ctx.routeNetwork(svc));
     const egressFor = (svc: string) => ctx.egressNetwork(svc);
     // Dev: the internal network a service shares with its debug ports' forwarders only.
     const debugNet = (svc: string) => ctx.network(`${svc}-debug`);
@@ -51,6 +56,7 @@ export class Apps {
     // Networks first, in the order today's resources were declared: callers, then routes.
     for (const callee of names) inbound(callee);
     for (const name of names) if (services[name]!.routes.length > 0) routeNet(name);
+    const sharedEdgeNetwork = config.edge.appNetwork === "shared" ? sharedEdgeNet() : undefined;
 
     const migrationSvc = config.migrations.service;
     const migrationCfg = services[migrationSvc]!;
@@ -164,6 +170,7 @@ export class Apps {
         });
       }
     }
+    this.edgeNetworks = sharedEdgeNetwork ? [sharedEdgeNetwork] : [...new Set(this.routes.map((r) => r.network))];
   }
 }
 

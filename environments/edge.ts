@@ -62,11 +62,7 @@ export class Edge {
       // The VPN masquerades: the edge sees the gateway's Docker address (see VpnGateway.allowListCidrs).
       adminAllowList: [...config.edge.adminAllowList, ...(this.vpn?.allowListCidrs ?? [])],
       hsts: env === "prod",
-      routeNetworks: [
-        ...new Set(apps.routes.map((r) => r.network)),
-        ...(o11y.grafanaRoute ? [o11y.grafanaRoute] : []),
-        ...(vpnRoute ? [vpnRoute] : []),
-      ],
+      routeNetworks: [...apps.edgeNetworks, ...(o11y.grafanaRoute ? [o11y.grafanaRoute] : []), ...(vpnRoute ? [vpnRoute] : [])],
       egressNetwork: ctx.egressNetwork("edge"),
       metricsNetwork: o11y.edgeMetricsNetwork,
       protectData: config.protectData,

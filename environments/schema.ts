@@ -687,6 +687,15 @@ const edge = z.strictObject({
   ),
   /** Client networks allowed on admin surfaces (admin panel, later Grafana). Empty = nobody. */
   adminAllowList: z.array(cidr).default([]),
+  /**
+   * How the edge reaches the routed app services. "per-service": an `edge-<name>` network for each,
+   * shared by the edge and that service alone, so routed services cannot reach each other. "shared":
+   * one `edge-apps` network that the edge joins whether or not a service is routed yet and that every
+   * routed app service joins, so a new routed service leaves the edge container as it is (a container
+   * joins a network only by being replaced), at the cost of routed services reaching each other there.
+   * Grafana and the VPN keep their own networks. Switching replaces the edge and the routed services once.
+   */
+  appNetwork: z.enum(["per-service", "shared"], { error: 'must be "per-service" or "shared"' }).default("per-service"),
 });
 
 const hosts = z.strictObject({

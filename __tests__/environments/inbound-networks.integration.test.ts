@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeIf, requireBinary } from "../support/binaries";
+import { loadEnvironmentConfig } from "../../environments/load";
 import { synthWithStatusPage } from "../support/status-page";
 import type { ContainerPlan, StackJson } from "../engine/docker-cli";
 import { dockerDaemonRequirement, EngineSession, ensureTestImage, mapLimit, runPrefix, staticBusyboxRequirement } from "../engine/fixtures";
@@ -72,6 +73,63 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the A
       pair: `${from} -> ${to}`,
       ok: (await fetches(from, to)) || (await reachesAnyAddress(from, to)),
     }));
+    expect(r.filter((x) => x.ok).map((x) => x.pair)).toEqual([]);
+  }, 120_000);
+});
+
+/** edge.appNetwork "shared": the edge and the routed app services on one dev-edge-apps network. */
+describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the edge's shared app network on the Docker engine", () => {
+  const plans = new Map<string, ContainerPlan>();
+  let session: EngineSession;
+  let routed: string[] = [];
+
+  beforeAll(async () => {
+    const image = await ensureTestImage(busybox.path!);
+    const base = loadEnvironmentConfig("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" });
+    routed = Object.entries(base.services)
+      .filter(([, s]) => s.routes.length > 0)
+      .map(([n]) => n);
+    const { json } = synthWithStatusPage("dev", {
+      statusPage: false,
+      edge: { ...base.edge, appNetwork: "shared" },
+      variables: { UPDATEIO_DEV_OBSERVABILITY: "full" },
+    });
+    session = new EngineSession(json as unknown as StackJson, `${runPrefix()}edg-`, image);
+    const all = ["edge", ...routed, "discord-bot", ...STRANGERS].map((name) => {
+      const plan = session.plan(`dev-${name}`, { command: SERVE, ports: "loopback-ephemeral" });
+      plans.set(name, plan);
+      return plan;
+    });
+    await session.prepare(all);
+    await mapLimit(all, 4, async (p) => {
+      await session.create(p);
+      await session.start(p);
+    });
+  }, 240_000);
+  afterAll(async () => {
+    await session?.cleanup();
+  }, 120_000);
+
+  const fetches = (from: string, to: string) => fetchesProbe(session, plans.get(from)!, to);
+
+  it("the edge reaches every routed app service by its alias", async () => {
+    expect(routed.length).toBeGreaterThan(2);
+    const r = await mapLimit(routed, 4, async (svc) => ({ svc, ok: await fetches("edge", svc) }));
+    expect(r.filter((x) => !x.ok).map((x) => x.svc)).toEqual([]);
+  }, 120_000);
+
+  it("routed services reach each other on dev-edge-apps (the price; closed with a network per service)", async () => {
+    const pairs = routed.slice(1).map((to) => [routed[0]!, to] as const);
+    const r = await mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await fetches(from, to) }));
+    expect(r.filter((x) => !x.ok).map((x) => x.pair)).toEqual([]);
+  }, 120_000);
+
+  it("a service that is not routed, and the observability services, reach no routed service through it", async () => {
+    // The Discord bot calls the API over their own network, so that pair is left out.
+    const pairs = ["discord-bot", ...STRANGERS].flatMap((from) =>
+      routed.filter((to) => !(from === "discord-bot" && to === "api")).map((to) => [from, to] as const),
+    );
+    const r = await mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await fetches(from, to) }));
     expect(r.filter((x) => x.ok).map((x) => x.pair)).toEqual([]);
   }, 120_000);
 });

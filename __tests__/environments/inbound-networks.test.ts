@@ -79,3 +79,62 @@ describe("the inbound key", () => {
     expect(problemAt(problems, "services.api.inbound")).toMatch(/must be "per-caller" or "shared"/);
   });
 });
+
+/**
+ * The edge's side: a network per routed service (the default), or one `edge-apps` network that the
+ * edge joins from the start and every routed app service joins (edge.appNetwork "shared"). The edge
+ * is one container, and a container joins a network only by being replaced.
+ */
+describe("edge.appNetwork", () => {
+  const withEdge = (env: "dev" | "prod", appNetwork: "per-service" | "shared", statusPage: boolean) => {
+    const base = loadEnvironmentConfig(env, {});
+    const { json } = synthWithStatusPage(env, { statusPage, apiInbound: "shared", edge: { ...base.edge, appNetwork } });
+    return json;
+  };
+  const edgeNetworks = (json: TerraformJson, env: string) => networksOf(json, env, "edge");
+
+  it("shared: every routed app service and the edge meet on edge-apps; Grafana and the VPN keep their own; no edge-<app> network is left", () => {
+    const json = withEdge("prod", "shared", true);
+    for (const svc of ["api", "admin-panel", "mini-app", "telegram-bot", "status-page"])
+      expect(networksOf(json, "prod", svc), svc).toContain("prod-edge-apps");
+    expect(edgeNetworks(json, "prod").filter((n) => n.startsWith("prod-edge-"))).toEqual([
+      "prod-edge-apps",
+      "prod-edge-grafana",
+      "prod-edge-metrics",
+    ]);
+    // Not routed: never on it.
+    expect(networksOf(json, "prod", "discord-bot")).not.toContain("prod-edge-apps");
+    expect(networksOf(json, "prod", "grafana")).not.toContain("prod-edge-apps");
+  });
+
+  it("shared: adding a routed service leaves the edge container exactly as it was, and the review reports no edge downtime", () => {
+    const before = withEdge("prod", "shared", false);
+    const after = withEdge("prod", "shared", true);
+    expect(byName(after, "docker_container", "prod-edge")).toEqual(byName(before, "docker_container", "prod-edge"));
+    const d = diffStacks("prod", before, after);
+    expect(d.downtime.map((x) => x.service)).not.toContain("edge");
+    // The new route reaches the running edge through its reload job.
+    expect(d.warnings).toContain(
+      "prod-edge-reload (one-shot job) runs again: the change is applied to the running servers in place, no restart",
+    );
+  });
+
+  it("per-service (the default): the edge joins the new service's network, so the review reports it replaced", () => {
+    const d = diffStacks("prod", withEdge("prod", "per-service", false), withEdge("prod", "per-service", true));
+    expect(d.downtime.map((x) => x.service)).toContain("edge");
+  });
+
+  it("dev, shared, with no routed service at all: the edge is already on edge-apps", () => {
+    const base = loadEnvironmentConfig("dev", {});
+    const services = Object.fromEntries(Object.entries(base.services).map(([name, s]) => [name, { ...s, routes: [] }]));
+    const config = validateEnvironmentConfig({ ...base, services, edge: { ...base.edge, appNetwork: "shared" } }, "dev");
+    const json = JSON.parse(Testing.synth(new EnvironmentStack(Testing.app(), "dev", config))) as TerraformJson;
+    expect(edgeNetworks(json, "dev")).toContain("dev-edge-apps");
+  });
+
+  it.each([["both"], ["Shared"], [""], [false]])("refuses %j, naming the key and the choices", (value) => {
+    const base = loadEnvironmentConfig("dev", {});
+    const problems = mutatedProblems("dev", base, (c) => (c.edge.appNetwork = value));
+    expect(problemAt(problems, "edge.appNetwork")).toMatch(/must be "per-service" or "shared"/);
+  });
+});

@@ -33,6 +33,8 @@ export interface SynthOptions {
   readonly variables?: Readonly<Record<string, string>>;
   /** More hosts routed to the API, after its own. @default [] */
   readonly apiHosts?: readonly string[];
+  /** The edge's settings. @default as configured */
+  readonly edge?: unknown;
 }
 
 /** One environment with the status page added, synthesized in-process (the policy pack runs at synth). */
@@ -45,7 +47,7 @@ export function synthWithStatusPage(env: EnvironmentName, options: SynthOptions 
     const api = services.api as typeof base.services.api;
     services.api = { ...api, routes: [...(api.routes ?? []), ...options.apiHosts.map((host) => ({ host }))] };
   }
-  const config = validateEnvironmentConfig({ ...base, services }, env);
+  const config = validateEnvironmentConfig({ ...base, services, ...(options.edge ? { edge: options.edge } : {}) }, env);
   const stack = new EnvironmentStack(Testing.app(), env, config);
   return { stack, json: JSON.parse(Testing.synth(stack)) as TerraformJson };
 }
