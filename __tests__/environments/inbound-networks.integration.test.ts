@@ -1,7 +1,9 @@
 /**
- * The API on `inbound: "shared"`, on the real Docker engine with the dev stack's networks as
- * synthesized: each caller reaches the API over dev-api-callers, callers now reach each other there
- * (the documented price), and what never called the API still cannot reach it.
+ * The shared networks on the real Docker engine, with the dev stack's networks as synthesized. The API
+ * on `inbound: "shared"`: each caller reaches the API over dev-api-callers, callers now reach each
+ * other there (the documented price), and what never called the API still cannot reach it. The edge
+ * on `appNetwork: "shared"`: it reaches every routed service over dev-edge-apps, routed services
+ * reach each other there (the price), and nothing else reaches them through it.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeIf, requireBinary } from "../support/binaries";
@@ -16,42 +18,53 @@ const CALLERS = ["admin-panel", "mini-app", "discord-bot", "telegram-bot"];
 const STRANGERS = ["loki", "grafana"];
 
 const busybox = staticBusyboxRequirement();
+const FULL = { UPDATEIO_DEV_OBSERVABILITY: "full" };
 
-describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the API's shared caller network on the Docker engine", () => {
+/**
+ * Starts dev's `names` (synthesized by `synth`) as probe servers before the describe block's tests
+ * and removes them after; returns who fetches whose probe page.
+ */
+function probeServers(prefix: string, synth: () => { readonly json: unknown; readonly names: readonly string[] }) {
   const plans = new Map<string, ContainerPlan>();
-  let session: EngineSession;
-
+  let session: EngineSession | undefined;
   beforeAll(async () => {
     const image = await ensureTestImage(busybox.path!);
-    const { json } = synthWithStatusPage("dev", {
-      statusPage: false,
-      apiInbound: "shared",
-      variables: { UPDATEIO_DEV_OBSERVABILITY: "full" },
-    });
-    session = new EngineSession(json as unknown as StackJson, `${runPrefix()}inb-`, image);
-    const all = ["api", ...CALLERS, ...STRANGERS].map((name) => {
-      const plan = session.plan(`dev-${name}`, { command: SERVE, ports: "loopback-ephemeral" });
+    const { json, names } = synth();
+    const s = new EngineSession(json as StackJson, `${runPrefix()}${prefix}`, image);
+    session = s;
+    const all = names.map((name) => {
+      const plan = s.plan(`dev-${name}`, { command: SERVE, ports: "loopback-ephemeral" });
       plans.set(name, plan);
       return plan;
     });
-    await session.prepare(all);
+    await s.prepare(all);
     await mapLimit(all, 4, async (p) => {
-      await session.create(p);
-      await session.start(p);
+      await s.create(p);
+      await s.start(p);
     });
   }, 240_000);
   afterAll(async () => {
     await session?.cleanup();
   }, 120_000);
-
-  const fetches = (from: string, to: string) => fetchesProbe(session, plans.get(from)!, to);
-  /** A denial must not be just a name that does not resolve: every address of the target is tried too. */
-  const reachesAnyAddress = async (from: string, to: string) => {
-    for (const ip of await containerAddresses(session, plans.get(to)!)) if (await fetches(from, ip)) return true;
-    return false;
+  const fetches = (from: string, to: string) => fetchesProbe(session!, plans.get(from)!, to);
+  return {
+    fetches,
+    /** Each pair, "from -> to", and whether `from` fetched `to`'s probe page by its alias. */
+    results: (pairs: readonly (readonly [string, string])[]) =>
+      mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await fetches(from, to) })),
+    /** A denial must not be just a name that does not resolve: every address of the target is tried too. */
+    reachesAnyAddress: async (from: string, to: string) => {
+      for (const ip of await containerAddresses(session!, plans.get(to)!)) if (await fetches(from, ip)) return true;
+      return false;
+    },
   };
-  const results = (pairs: readonly (readonly [string, string])[]) =>
-    mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await fetches(from, to) }));
+}
+
+describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the API's shared caller network on the Docker engine", () => {
+  const { fetches, reachesAnyAddress, results } = probeServers("inb-", () => ({
+    json: synthWithStatusPage("dev", { statusPage: false, apiInbound: "shared", variables: FULL }).json,
+    names: ["api", ...CALLERS, ...STRANGERS],
+  }));
 
   it("every caller reaches the API by its alias, and the API reaches them back", async () => {
     const r = await results(CALLERS.flatMap((c) => [[c, "api"] as const, ["api", c] as const]));
@@ -79,48 +92,24 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the A
 
 /** edge.appNetwork "shared": the edge and the routed app services on one dev-edge-apps network. */
 describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the edge's shared app network on the Docker engine", () => {
-  const plans = new Map<string, ContainerPlan>();
-  let session: EngineSession;
-  let routed: string[] = [];
-
-  beforeAll(async () => {
-    const image = await ensureTestImage(busybox.path!);
-    const base = loadEnvironmentConfig("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" });
-    routed = Object.entries(base.services)
-      .filter(([, s]) => s.routes.length > 0)
-      .map(([n]) => n);
-    const { json } = synthWithStatusPage("dev", {
-      statusPage: false,
-      edge: { ...base.edge, appNetwork: "shared" },
-      variables: { UPDATEIO_DEV_OBSERVABILITY: "full" },
-    });
-    session = new EngineSession(json as unknown as StackJson, `${runPrefix()}edg-`, image);
-    const all = ["edge", ...routed, "discord-bot", ...STRANGERS].map((name) => {
-      const plan = session.plan(`dev-${name}`, { command: SERVE, ports: "loopback-ephemeral" });
-      plans.set(name, plan);
-      return plan;
-    });
-    await session.prepare(all);
-    await mapLimit(all, 4, async (p) => {
-      await session.create(p);
-      await session.start(p);
-    });
-  }, 240_000);
-  afterAll(async () => {
-    await session?.cleanup();
-  }, 120_000);
-
-  const fetches = (from: string, to: string) => fetchesProbe(session, plans.get(from)!, to);
+  const base = loadEnvironmentConfig("dev", FULL);
+  const routed = Object.entries(base.services)
+    .filter(([, svc]) => svc.routes.length > 0)
+    .map(([name]) => name);
+  const { results } = probeServers("edg-", () => ({
+    json: synthWithStatusPage("dev", { statusPage: false, edge: { ...base.edge, appNetwork: "shared" }, variables: FULL }).json,
+    names: ["edge", ...routed, "discord-bot", ...STRANGERS],
+  }));
 
   it("the edge reaches every routed app service by its alias", async () => {
     expect(routed.length).toBeGreaterThan(2);
-    const r = await mapLimit(routed, 4, async (svc) => ({ svc, ok: await fetches("edge", svc) }));
-    expect(r.filter((x) => !x.ok).map((x) => x.svc)).toEqual([]);
+    const r = await results(routed.map((svc) => ["edge", svc] as const));
+    expect(r.filter((x) => !x.ok).map((x) => x.pair)).toEqual([]);
   }, 120_000);
 
   it("routed services reach each other on dev-edge-apps (the price; closed with a network per service)", async () => {
     const pairs = routed.slice(1).map((to) => [routed[0]!, to] as const);
-    const r = await mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await fetches(from, to) }));
+    const r = await results(pairs);
     expect(r.filter((x) => !x.ok).map((x) => x.pair)).toEqual([]);
   }, 120_000);
 
@@ -129,7 +118,7 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the e
     const pairs = ["discord-bot", ...STRANGERS].flatMap((from) =>
       routed.filter((to) => !(from === "discord-bot" && to === "api")).map((to) => [from, to] as const),
     );
-    const r = await mapLimit(pairs, 4, async ([from, to]) => ({ pair: `${from} -> ${to}`, ok: await fetches(from, to) }));
+    const r = await results(pairs);
     expect(r.filter((x) => x.ok).map((x) => x.pair)).toEqual([]);
   }, 120_000);
 });
