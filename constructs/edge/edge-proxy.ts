@@ -151,12 +151,12 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
     // producer escapes (same bytes as the kit's escaping of a plain string).
     const caddyfile = Lazy.stringValue({ produce: () => escapeTemplateText(this.caddyfile) });
     const image = new ServiceImage(this, "image", { ref: props.image });
-    this.dataVolume = new ServiceVolume(this, "data", {
-      environment: props.environment,
-      service: "edge",
-      purpose: "data",
-      protect: props.protectData ?? false,
-    });
+    // Both the edge's volumes are protected in prod. The admin volume is not ephemeral although it
+    // holds nothing but the socket: the running edge writes it (prod-volume-protected keeps that
+    // label for volumes only seeds and jobs write).
+    const edgeVolume = (purpose: "data" | "admin") =>
+      new ServiceVolume(this, purpose, { environment: props.environment, service: "edge", purpose, protect: props.protectData ?? false });
+    this.dataVolume = edgeVolume("data");
     this.caddyfileConfig = new LiveConfig(this, "caddyfile", {
       environment: props.environment,
       service: "edge",
@@ -165,14 +165,7 @@ export class EdgeProxy extends Construct implements IScrapeTarget {
       path: CADDYFILE_DIR,
       files: [{ name: "Caddyfile", content: caddyfile }],
     });
-    // Not ephemeral: the running edge writes its socket here (prod-volume-protected keeps that label
-    // for volumes only seeds and jobs write). It holds nothing but the socket.
-    this.adminVolume = new ServiceVolume(this, "admin", {
-      environment: props.environment,
-      service: "edge",
-      purpose: "admin",
-      protect: props.protectData ?? false,
-    });
+    this.adminVolume = edgeVolume("admin");
     this.service = new HardenedService(this, "proxy", {
       environment: props.environment,
       service: "edge",
