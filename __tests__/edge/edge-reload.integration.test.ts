@@ -12,7 +12,7 @@ import { connect } from "node:tls";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeIf, requireBinary } from "../support/binaries";
 import { synthWithStatusPage } from "../support/status-page";
-import type { ContainerPlan, StackJson } from "../engine/docker-cli";
+import { literal, type ContainerPlan, type StackJson } from "../engine/docker-cli";
 import {
   docker,
   dockerDaemonRequirement,
@@ -67,7 +67,7 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox, caddy],
     await session.create(seed);
     for (const u of seed.uploads)
       await dockerOk(["cp", "-", `${seed.name}:/`], {
-        input: providerUploadTar(u.file, edit(u.content.replace(/\$\$\{/g, "${")), u.executable),
+        input: providerUploadTar(u.file, edit(literal(`${seed.name} ${u.file}`, u.content)), u.executable),
       });
   };
   /** The reload job (a new container each run, as replace_triggered_by makes it): its exit code and logs. */
