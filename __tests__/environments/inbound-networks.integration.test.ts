@@ -97,7 +97,7 @@ describeIf([requireBinary("docker"), dockerDaemonRequirement(), busybox], "the e
     .filter(([, svc]) => svc.routes.length > 0)
     .map(([name]) => name);
   const { results } = probeServers("edg-", () => ({
-    json: synthWithStatusPage("dev", { statusPage: false, edge: { ...base.edge, appNetwork: "shared" }, variables: FULL }).json,
+    json: synthWithStatusPage("dev", { statusPage: false, edgeAppNetwork: "shared", variables: FULL }).json,
     names: ["edge", ...routed, "discord-bot", ...STRANGERS],
   }));
 

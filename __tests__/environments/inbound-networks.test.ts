@@ -4,10 +4,8 @@
  * a service joins a network only by being replaced (provider 3.6.2 treats networks_advanced as
  * ForceNew: every task stops), so only the shared network lets a new caller leave the callee as it is.
  */
-import { Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
-import { EnvironmentStack } from "../../environments/environment-stack";
-import { loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
+import { loadEnvironmentConfig } from "../../environments/load";
 import { diffStacks } from "../../scripts/review/classify";
 import { mutatedProblems, problemAt } from "../support/config-problems";
 import { synthWithStatusPage } from "../support/status-page";
@@ -56,15 +54,7 @@ describe("prod: adding a service that calls the API", () => {
 
 describe("inbound shared before anything calls the service", () => {
   it("dev: the API joins api-callers with no caller yet, so the first caller changes nothing of the API's", () => {
-    const base = loadEnvironmentConfig("dev", {});
-    const services = Object.fromEntries(
-      Object.entries(base.services).map(([name, s]) => [
-        name,
-        { ...s, calls: [], ...(name === "api" ? { inbound: "shared" as const } : {}) },
-      ]),
-    );
-    const stack = new EnvironmentStack(Testing.app(), "dev", validateEnvironmentConfig({ ...base, services }, "dev"));
-    const json = JSON.parse(Testing.synth(stack)) as TerraformJson;
+    const { json } = synthWithStatusPage("dev", { statusPage: false, apiInbound: "shared", editService: (_, s) => ({ ...s, calls: [] }) });
     expect(networksOf(json, "dev", "api")).toContain("dev-api-callers");
     for (const svc of API_CALLERS) expect(networksOf(json, "dev", svc), svc).not.toContain("dev-api-callers");
     const { json: called } = synthWithStatusPage("dev", { statusPage: false, apiInbound: "shared" });
@@ -87,9 +77,7 @@ describe("the inbound key", () => {
  */
 describe("edge.appNetwork", () => {
   const withEdge = (env: "dev" | "prod", appNetwork: "per-service" | "shared", statusPage: boolean) => {
-    const base = loadEnvironmentConfig(env, {});
-    const { json } = synthWithStatusPage(env, { statusPage, apiInbound: "shared", edge: { ...base.edge, appNetwork } });
-    return json;
+    return synthWithStatusPage(env, { statusPage, apiInbound: "shared", edgeAppNetwork: appNetwork }).json;
   };
   const edgeNetworks = (json: TerraformJson, env: string) => networksOf(json, env, "edge");
 
@@ -125,10 +113,11 @@ describe("edge.appNetwork", () => {
   });
 
   it("dev, shared, with no routed service at all: the edge is already on edge-apps", () => {
-    const base = loadEnvironmentConfig("dev", {});
-    const services = Object.fromEntries(Object.entries(base.services).map(([name, s]) => [name, { ...s, routes: [] }]));
-    const config = validateEnvironmentConfig({ ...base, services, edge: { ...base.edge, appNetwork: "shared" } }, "dev");
-    const json = JSON.parse(Testing.synth(new EnvironmentStack(Testing.app(), "dev", config))) as TerraformJson;
+    const { json } = synthWithStatusPage("dev", {
+      statusPage: false,
+      edgeAppNetwork: "shared",
+      editService: (_, s) => ({ ...s, routes: [] }),
+    });
     expect(edgeNetworks(json, "dev")).toContain("dev-edge-apps");
   });
 

@@ -10,7 +10,7 @@ import { Testing } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
 import { CONFIG_RELOAD_ROLE } from "../../constructs/contract/index";
 import { EnvironmentStack } from "../../environments/environment-stack";
-import { loadEnvironmentConfig, validateEnvironmentConfig } from "../../environments/load";
+import { loadEnvironmentConfig } from "../../environments/load";
 import { diffStacks, reviewExitCode } from "../../scripts/review/classify";
 import { risksSection } from "../../scripts/review/markdown";
 import { LABELS, type Body } from "../../scripts/review/terraform-json";
@@ -232,12 +232,12 @@ describe("on the real stacks: a route change reloads the edge in place", () => {
   });
 
   it("dev: a second API replica (the Caddyfile names every replica) reloads the edge and adds the replica, nothing else of the edge", () => {
-    const synth = (replicas: number) => {
-      const base = loadEnvironmentConfig("dev", {});
-      // A debug port forwards to one replica: dev refuses it with more than one.
-      const services = { ...base.services, api: { ...base.services.api!, replicas, debugPorts: [] } };
-      return JSON.parse(Testing.synth(new EnvironmentStack(Testing.app(), "dev", validateEnvironmentConfig({ ...base, services }, "dev"))));
-    };
+    // A debug port forwards to one replica: dev refuses it with more than one.
+    const synth = (replicas: number) =>
+      synthWithStatusPage("dev", {
+        statusPage: false,
+        editService: (name, s) => (name === "api" ? { ...s, replicas, debugPorts: [] } : s),
+      }).json as Stack;
     const d = diffStacks("dev", synth(1), synth(2));
     expect(d.added.map((c) => c.label)).toEqual(expect.arrayContaining(["dev-api-1", "dev-api-2"]));
     expect(edgeChanges(d).sort()).toEqual(RELOADED.map((n) => `dev-${n}`));

@@ -33,21 +33,25 @@ export interface SynthOptions {
   readonly variables?: Readonly<Record<string, string>>;
   /** More hosts routed to the API, after its own. @default [] */
   readonly apiHosts?: readonly string[];
-  /** The edge's settings. @default as configured */
-  readonly edge?: unknown;
+  /** How the edge reaches the routed services (edge.appNetwork). @default as configured ("per-service") */
+  readonly edgeAppNetwork?: "per-service" | "shared";
+  /** Edits each configured service's entry first (the options above apply after it). @default none */
+  readonly editService?: (name: string, entry: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** One environment with the status page added, synthesized in-process (the policy pack runs at synth). */
 export function synthWithStatusPage(env: EnvironmentName, options: SynthOptions = {}): { stack: EnvironmentStack; json: TerraformJson } {
   const base = loadEnvironmentConfig(env, { ...options.variables });
-  const services: Record<string, unknown> = { ...base.services };
+  const edit = options.editService ?? ((_: string, entry: Record<string, unknown>) => entry);
+  const services: Record<string, unknown> = Object.fromEntries(Object.entries(base.services).map(([name, s]) => [name, edit(name, s)]));
   if (options.statusPage ?? true) services["status-page"] = statusPageEntry(env);
-  if (options.apiInbound) services.api = { ...base.services.api, inbound: options.apiInbound };
+  if (options.apiInbound) services.api = { ...(services.api as typeof base.services.api), inbound: options.apiInbound };
   if (options.apiHosts) {
     const api = services.api as typeof base.services.api;
     services.api = { ...api, routes: [...(api.routes ?? []), ...options.apiHosts.map((host) => ({ host }))] };
   }
-  const config = validateEnvironmentConfig({ ...base, services, ...(options.edge ? { edge: options.edge } : {}) }, env);
+  const edge = options.edgeAppNetwork ? { ...base.edge, appNetwork: options.edgeAppNetwork } : base.edge;
+  const config = validateEnvironmentConfig({ ...base, services, edge }, env);
   const stack = new EnvironmentStack(Testing.app(), env, config);
   return { stack, json: JSON.parse(Testing.synth(stack)) as TerraformJson };
 }
