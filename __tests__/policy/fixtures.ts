@@ -35,7 +35,16 @@ export function fixture(environment: Environment = "dev", app: App = Testing.app
   const internalNet = new Network(stack, "backend-net", { name: `${environment}-backend`, internal: true });
   const publicNet = new Network(stack, "frontend-net", { name: `${environment}-frontend` });
   const image = new Image(stack, "image", { name: PINNED_IMAGE, keepLocally: true });
-  const volume = new Volume(stack, "db-data", { name: `${environment}-db-data`, lifecycle: { preventDestroy: true } });
+  // Labelled as the kit labels every volume: volume-sharing reads whose it is from its name and label.
+  const volume = new Volume(stack, "db-data", {
+    name: `${environment}-db-data`,
+    labels: [
+      { label: "io.updateio.project", value: "updateio" },
+      { label: "io.updateio.environment", value: environment },
+      { label: "io.updateio.service", value: "db" },
+    ],
+    lifecycle: { preventDestroy: true },
+  });
   return { stack, environment, internalNet, publicNet, image, volume };
 }
 
@@ -80,9 +89,10 @@ export function compliantConfig(f: Fixture, name = "db"): ContainerConfig {
     readOnly: true,
     user: "999:999",
     env: ["POSTGRES_USER=app", "POSTGRES_PASSWORD_FILE=/run/secrets/db_password", "PGDATA=/var/lib/postgresql/data"],
-    labels: labels(f.environment, "data"),
+    // Its name and service label agree, and only the database mounts the database's volume (volume-sharing).
+    labels: labels(f.environment, "data", { "io.updateio.service": name }),
     networksAdvanced: [{ name: f.internalNet.name, aliases: ["db"] }],
-    volumes: [{ volumeName: f.volume.name, containerPath: "/var/lib/postgresql/data" }],
+    volumes: name === "db" ? [{ volumeName: f.volume.name, containerPath: "/var/lib/postgresql/data" }] : undefined,
   };
 }
 

@@ -1,11 +1,16 @@
 /**
- * volume-sharing: a container mounts only its own service's volumes, or those of the service it is
- * a backup, replica or reload helper of; anything else takes a suppression on the construct, for
- * its image. Each attack below mounts the fixture's database volume (service "db") from a
- * container of another service.
+ * volume-sharing: a container mounts only its own service's volumes, or what it needs of the
+ * service it is a backup, replica or reload helper of; anything else takes a suppression on the
+ * construct, for its image. Who a container is and whose a volume is are read from their names
+ * (`<env>-<service>`, `<env>-<service>-<purpose>`), which the engine keeps unique, checked against
+ * their labels, which anyone writes. Each attack below reaches for the fixture's database volume
+ * (service "db") from a container that is not the database.
  */
 import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/container";
+import { Service } from "@cdktf/provider-docker/lib/service";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
+import type { TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
 import { describe, expect, it } from "vitest";
 import { blockingFindings, evaluatePolicy, suppressPolicy } from "../../constructs/policy/policy-aspect";
 import { buildEnvironment, sharedEnvironment } from "../support/stacks";
@@ -13,27 +18,43 @@ import { blockingMessages, compliantConfig, expectCaught, fixture, labels, PINNE
 
 const RULE = "volume-sharing";
 
-/** The fixture with its database volume labelled as service "db"'s (as the kit labels every volume). */
+/** The fixture, whose database `prod-db` mounts its `prod-db-data` volume (both labelled service "db"). */
 function labelled(): Fixture {
   const f = fixture("prod");
-  f.volume.addOverride("labels", [
-    { label: "io.updateio.project", value: "updateio" },
-    { label: "io.updateio.environment", value: "prod" },
-    { label: "io.updateio.service", value: "db" },
-  ]);
   new Container(f.stack, "db", compliantConfig(f, "db"));
   return f;
 }
 
+/** Another volume of service `service` (labelled as the kit labels volumes), named `prod-<service>-<purpose>` unless `name` is given. */
+function volume(f: Fixture, service: string, purpose: string, opts: { name?: string; ephemeral?: boolean } = {}): Volume {
+  return new Volume(f.stack, `${service}-${purpose}-volume`, {
+    name: opts.name ?? `${f.environment}-${service}-${purpose}`,
+    labels: labels(f.environment, "data", { "io.updateio.service": service }).concat(
+      opts.ephemeral ? [{ label: "io.updateio.ephemeral", value: "true" }] : [],
+    ),
+  });
+}
+
 type Mounts = Partial<ContainerConfig>;
 
-/** A compliant container of service `service` (no service label when undefined) with the given mounts, beside the database. */
-function intruder(f: Fixture, service: string | undefined, mounts: Mounts, id = "intruder"): Container {
+/**
+ * A compliant container labelled service `service` (no service label when undefined) and named
+ * `prod-<service>` unless `name` is given, with the given mounts, beside the database.
+ */
+function intruder(f: Fixture, service: string | undefined, mounts: Mounts, name?: string, id = "intruder"): Container {
   const all = labels(f.environment, "app", service === undefined ? {} : { "io.updateio.service": service }).filter(
     (l) => service !== undefined || l.label !== "io.updateio.service",
   );
-  return new Container(f.stack, id, { ...compliantConfig(f, id), labels: all, volumes: undefined, ...mounts });
+  return new Container(f.stack, id, {
+    ...compliantConfig(f, id),
+    name: name ?? `${f.environment}-${service ?? id}`,
+    labels: all,
+    volumes: undefined,
+    ...mounts,
+  });
 }
+
+const dataMount = (f: Fixture, readOnly = false): Mounts => ({ volumes: [{ volumeName: f.volume.name, containerPath: "/d", readOnly }] });
 
 describe("volume-sharing: mounts across services", () => {
   it("the database mounting its own volume passes", () => {
@@ -41,12 +62,8 @@ describe("volume-sharing: mounts across services", () => {
   });
 
   it.each([
-    [
-      "read-only, by reference",
-      (f: Fixture): Mounts => ({ volumes: [{ volumeName: f.volume.name, containerPath: "/d", readOnly: true }] }),
-      "read-only",
-    ],
-    ["read-write, by reference", (f: Fixture): Mounts => ({ volumes: [{ volumeName: f.volume.name, containerPath: "/d" }] }), "read-write"],
+    ["read-only, by reference", (f: Fixture): Mounts => dataMount(f, true), "read-only"],
+    ["read-write, by reference", (f: Fixture): Mounts => dataMount(f), "read-write"],
     [
       "by its literal name (the engine finds the same volume)",
       (): Mounts => ({ volumes: [{ volumeName: "prod-db-data", containerPath: "/d" }] }),
@@ -61,7 +78,9 @@ describe("volume-sharing: mounts across services", () => {
     const f = labelled();
     intruder(f, "status-page", mounts(f));
     expectCaught(f, RULE, says);
-    expect(blockingMessages(f, RULE).join("\n")).toContain('(service "status-page") mounts "prod-db-data" of service "db"');
+    expect(blockingMessages(f, RULE).join("\n")).toContain(
+      'container "prod-status-page" (service "status-page") mounts "prod-db-data" of service "db"',
+    );
   });
 
   it.each([
@@ -70,61 +89,159 @@ describe("volume-sharing: mounts across services", () => {
     ["a replica number 0", "db-replica-0"],
     ["a helper of a helper's name", "db-backup-x"],
     ["the owner's name in capitals", "DB"],
+    ["a users job (it reads no volume of its service)", "db-users"],
     ["no service label at all", undefined],
   ])("%s (%s) is caught", (_what, service) => {
     const f = labelled();
-    intruder(f, service, { volumes: [{ volumeName: f.volume.name, containerPath: "/d", readOnly: true }] });
+    intruder(f, service, dataMount(f, true));
     expectCaught(f, RULE);
   });
 
+  // What each helper may mount of the database's volumes, written out (not read from the rule's table).
+  const PURPOSES = ["data", "backups", "settings", "acl", "caddyfile", "admin", "secrets", "config"] as const;
   it.each([
-    "db-backup",
-    "db-restore-drill",
-    "db-pre-migration-dump",
-    "db-replica-1",
-    "db-replica-12",
-    "db-reload",
-    "db-acl-reload",
-    "db-users",
-  ])("the kit's helper %s may mount it", (service) => {
+    ["db-backup", { ro: ["data", "backups"], rw: ["backups"] }],
+    ["db-restore-drill", { ro: ["backups"], rw: ["backups"] }],
+    ["db-pre-migration-dump", { ro: ["backups"], rw: ["backups"] }],
+    ["db-replica-1", { ro: ["settings", "acl"], rw: [] }],
+    ["db-replica-12", { ro: ["settings", "acl"], rw: [] }],
+    ["db-reload", { ro: ["caddyfile", "admin"], rw: ["admin"] }],
+    ["db-acl-reload", { ro: ["acl"], rw: [] }],
+  ])("the kit's helper %s mounts only what it needs of the database's volumes", (service, allowed) => {
+    for (const readOnly of [true, false]) {
+      const mayMount = PURPOSES.filter((purpose) => {
+        const f = labelled();
+        const v = purpose === "data" ? f.volume : volume(f, "db", purpose, { ephemeral: purpose !== "backups" });
+        intruder(f, service, { volumes: [{ volumeName: v.name, containerPath: "/d", readOnly }] });
+        return blockingMessages(f, RULE).length === 0;
+      });
+      expect(mayMount, readOnly ? "read-only" : "read-write").toEqual(readOnly ? allowed.ro : allowed.rw);
+    }
+  });
+
+  it("a replica that never was (db-replica-7) cannot mount the primary's data, read-write or read-only", () => {
+    for (const readOnly of [false, true]) {
+      const f = labelled();
+      intruder(f, "db-replica-7", dataMount(f, readOnly));
+      expectCaught(f, RULE, 'container "prod-db-replica-7" (service "db-replica-7") mounts "prod-db-data" of service "db"');
+    }
+  });
+
+  it("a backup helper that asks for the data read-write is told it may only read it", () => {
     const f = labelled();
-    intruder(f, service, { volumes: [{ volumeName: f.volume.name, containerPath: "/d" }] });
+    intruder(f, "db-backup", dataMount(f));
+    expectCaught(f, RULE, 'as its helper, it may mount "data" only read-only');
+  });
+});
+
+describe("volume-sharing: names and labels agree", () => {
+  it.each([
+    ["another name", "prod-db-2"],
+    ["the name of another service", "prod-status-page"],
+    ["the database's name in capitals", "PROD-db"],
+    ["the database's name with a trailing space", "prod-db "],
+    ["the database's name in another environment", "test-db"],
+    ["the database's name with the engine's leading slash (the engine then calls it prod-db)", "/prod-db"],
+    ["a name Terraform computes", '${lower("PROD-DB")}'],
+  ])('a container labelled service "db" with %s is caught', (_what, name) => {
+    const f = labelled();
+    intruder(f, "db", dataMount(f), name);
+    expectCaught(f, RULE, "mounts");
+    expect(blockingMessages(f, RULE).join("\n")).toMatch(
+      /is labelled service "db" but is not named "prod-db"|is not a literal|more than once/,
+    );
+  });
+
+  it("a second container named like the database (the engine keeps one of them) is caught, on both", () => {
+    const f = labelled();
+    intruder(f, "db", dataMount(f), "prod-db");
+    const messages = blockingMessages(f, RULE);
+    expect(messages.filter((m) => m.includes('container "prod-db" is declared more than once'))).toHaveLength(2);
+  });
+
+  it("a Swarm service named like the database container is caught too", () => {
+    const f = labelled();
+    new Service(f.stack, "twin", {
+      name: "prod-db",
+      labels: labels("prod", "data"),
+      taskSpec: { containerSpec: { image: PINNED_IMAGE, mounts: [{ type: "volume", source: "prod-db-data", target: "/d" }] } },
+    });
+    expectCaught(f, RULE, 'service "prod-db" is declared more than once');
+  });
+
+  it("a secrets owner mounts its own service's secrets volume and nothing else of it", () => {
+    const ok = labelled();
+    const secrets = volume(ok, "db", "secrets", { ephemeral: true });
+    intruder(ok, "db", { volumes: [{ volumeName: secrets.name, containerPath: "/run/secrets" }] }, "prod-db-secrets-owner");
+    expect(blockingMessages(ok, RULE)).toEqual([]);
+    const data = labelled();
+    intruder(data, "db", dataMount(data), "prod-db-secrets-owner");
+    expectCaught(data, RULE, "a secrets owner may mount only its own service's secrets volume");
+  });
+
+  it.each([
+    ["no service label", undefined, "prod-db-cache", "has no io.updateio.service label"],
+    ["a label that its name does not repeat", "db", "prod-cache-data", 'is labelled service "db" but its name does not say so'],
+    ["a name with nothing after the service", "db", "prod-db", "its name does not say so"],
+    ["a name with capitals after the service", "db", "prod-db-Cache", "its name does not say so"],
+    ["a name Terraform computes", "db", '${lower("PROD-DB-CACHE")}', "has a name that is not a literal"],
+  ])("a volume with %s is caught", (_what, service, name, says) => {
+    const f = labelled();
+    new Volume(f.stack, "odd", {
+      name,
+      labels: labels("prod", "data", service === undefined ? {} : { "io.updateio.service": service }).filter(
+        (l) => service !== undefined || l.label !== "io.updateio.service",
+      ),
+    });
+    expectCaught(f, RULE, says);
+  });
+});
+
+describe("volume-sharing: seeds", () => {
+  it("a seed fills its own service's ephemeral volume", () => {
+    const f = labelled();
+    const config = volume(f, "db", "config", { ephemeral: true });
+    intruder(f, "db", { start: false, restart: "no", volumes: [{ volumeName: config.name, containerPath: "/c" }] }, "prod-db-seed");
     expect(blockingMessages(f, RULE)).toEqual([]);
   });
 
-  it("a seed (never started) of another service is not a reader; one the engine would restart is", () => {
-    const seed = labelled();
-    intruder(seed, "status-page", { start: false, restart: "no", volumes: [{ volumeName: seed.volume.name, containerPath: "/d" }] });
-    expect(blockingMessages(seed, RULE)).toEqual([]);
-    const restarted = labelled();
-    intruder(restarted, "status-page", {
-      start: false,
-      restart: "always",
-      volumes: [{ volumeName: restarted.volume.name, containerPath: "/d" }],
-    });
-    expectCaught(restarted, RULE);
+  it.each([
+    ["of another service, into the database's data", "status-page", "prod-status-page-seed"],
+    ["of the database itself, into its data (not ephemeral: its uploads would land in the live files)", "db", "prod-db-settings-seed"],
+  ])("a seed %s is caught: it never runs, but its uploads are written there", (_what, service, name) => {
+    const f = labelled();
+    intruder(
+      f,
+      service,
+      {
+        start: false,
+        restart: "no",
+        volumes: [{ volumeName: f.volume.name, containerPath: "/d" }],
+        upload: [{ file: "/d/postgresql.auto.conf", content: "archive_command = 'sh /d/x'" }],
+      },
+      name,
+    );
+    expectCaught(f, RULE, "a seed writes its uploads into what it mounts");
   });
 
+  it("a seed the engine would restart is judged as what it then is, a container of its name", () => {
+    const f = labelled();
+    intruder(f, "status-page", { start: false, restart: "always", volumes: [{ volumeName: f.volume.name, containerPath: "/d" }] });
+    expectCaught(f, RULE, '(service "status-page") mounts "prod-db-data" of service "db"');
+  });
+});
+
+describe("volume-sharing: suppressions and declarations", () => {
   it("a suppression covers it only for the image it names", () => {
     const covered = labelled();
-    suppressPolicy(
-      intruder(covered, "collector", { volumes: [{ volumeName: covered.volume.name, containerPath: "/d", readOnly: true }] }),
-      RULE,
-      "reads the sizes of every volume",
-      {
-        image: PINNED_IMAGE.split(":")[0],
-      },
-    );
+    suppressPolicy(intruder(covered, "collector", dataMount(covered, true)), RULE, "reads the sizes of every volume", {
+      image: PINNED_IMAGE.split(":")[0],
+    });
     expect(blockingMessages(covered, RULE)).toEqual([]);
     const other = labelled();
-    suppressPolicy(
-      intruder(other, "collector", { volumes: [{ volumeName: other.volume.name, containerPath: "/d", readOnly: true }] }),
-      RULE,
-      "reads the sizes of every volume",
-      {
-        image: "registry.example/collector",
-      },
-    );
+    suppressPolicy(intruder(other, "collector", dataMount(other, true)), RULE, "reads the sizes of every volume", {
+      image: "registry.example/collector",
+    });
     expectCaught(other, RULE);
   });
 
@@ -135,10 +252,11 @@ describe("volume-sharing: mounts across services", () => {
     expectCaught(f, RULE, 'volume "prod-db-data" is declared more than once in this stack');
   });
 
-  it("a volume of this stack without a service label is left to required-labels", () => {
-    const f = fixture("prod");
-    intruder(f, "status-page", { volumes: [{ volumeName: f.volume.name, containerPath: "/d" }] });
-    expect(blockingMessages(f, RULE)).toEqual([]);
+  it("a volume without a service label is caught on the volume (any container could mount it)", () => {
+    const f = labelled();
+    const bare = new Volume(f.stack, "bare", { name: "prod-db-cache" });
+    intruder(f, "status-page", { volumes: [{ volumeName: bare.name, containerPath: "/d" }] });
+    expect(blockingMessages(f, RULE)).toEqual([expect.stringContaining('volume "prod-db-cache" has no io.updateio.service label')]);
   });
 });
 
@@ -161,6 +279,27 @@ describe("prod-volume-protected sees a server that writes a volume by its litera
   });
 });
 
+/** A container of service `service` named `prod-<service>` in a real stack, with the given mounts. */
+function realIntruder(
+  stack: Construct,
+  service: string,
+  volumes: ContainerConfig["volumes"],
+  extra: Partial<ContainerConfig> = {},
+): Container {
+  return new Container(stack, `intruder-${service}`, {
+    name: `prod-${service}`,
+    image: PINNED_IMAGE,
+    labels: labels("prod", "app", { "io.updateio.service": service }),
+    volumes,
+    ...extra,
+  });
+}
+
+/** The blocking volume-sharing messages of a real prod stack. */
+function blockingFor(stack: TerraformStack): string[] {
+  return blockingFindings(evaluatePolicy(stack, { environment: "prod" }).filter((x) => x.ruleId === RULE)).map((x) => x.message);
+}
+
 describe("the real stacks", () => {
   it.each(["dev", "test", "prod"] as const)("%s: only the collectors mount other services' volumes, each with its reason", (name) => {
     const { stack } = sharedEnvironment(name);
@@ -171,20 +310,34 @@ describe("the real stacks", () => {
     );
   });
 
-  it("prod: another service mounting the edge's admin socket volume (it could reconfigure the edge) is caught", () => {
+  it("prod: each intruder is caught for its own mount, and nothing else is (one stack for all)", () => {
     const stack = buildEnvironment("prod");
-    new Container(stack, "intruder", {
-      name: "prod-intruder",
-      image: PINNED_IMAGE,
-      labels: [
-        { label: "io.updateio.project", value: "updateio" },
-        { label: "io.updateio.environment", value: "prod" },
-        { label: "io.updateio.service", value: "api" },
-      ],
-      volumes: [{ volumeName: "prod-edge-admin", containerPath: "/run/caddy-admin", readOnly: true }],
+    const mount = (volumeName: string, readOnly = false) => [{ volumeName, containerPath: "/d", readOnly }];
+    // Another service on the edge's admin socket (it could reconfigure the edge).
+    realIntruder(stack, "intruder", mount("prod-edge-admin", true));
+    // A replica that never was, on the primary's data; a seventh replica of the edge, on its admin socket.
+    realIntruder(stack, "postgres-replica-7", mount("prod-postgres-data", true));
+    realIntruder(stack, "edge-replica-7", mount("prod-edge-admin"));
+    // The edge's reload job's name, on the database's data (also a second prod-edge-reload).
+    realIntruder(stack, "edge-reload", mount("prod-postgres-data", true));
+    // A seed of the database that uploads into its live data.
+    realIntruder(stack, "postgres", mount("prod-postgres-data"), {
+      name: "prod-postgres-extra-seed",
+      start: false,
+      restart: "no",
+      upload: [{ file: "/d/postgresql.auto.conf", content: "archive_command = 'sh /d/x'" }],
     });
-    const found = blockingFindings(evaluatePolicy(stack, { environment: "prod" }).filter((x) => x.ruleId === RULE));
-    expect(found).toHaveLength(1);
-    expect(found[0]!.message).toContain('container "prod-intruder" (service "api") mounts "prod-edge-admin" of service "edge" read-only');
+    const messages = blockingFor(stack).map((m) => m.replace(/ — .*/s, ""));
+    expect(messages.sort()).toEqual(
+      [
+        '[volume-sharing] container "prod-intruder" (service "intruder") mounts "prod-edge-admin" of service "edge" read-only (volumes[0].volume_name)',
+        '[volume-sharing] container "prod-postgres-replica-7" (service "postgres-replica-7") mounts "prod-postgres-data" of service "postgres" read-only (volumes[0].volume_name)',
+        '[volume-sharing] container "prod-edge-replica-7" (service "edge-replica-7") mounts "prod-edge-admin" of service "edge" read-write (volumes[0].volume_name)',
+        '[volume-sharing] container "prod-edge-reload" is declared more than once in this stack (containers and services), so its name says nothing about which one mounts what',
+        '[volume-sharing] container "prod-edge-reload" is declared more than once in this stack (containers and services), so its name says nothing about which one mounts what',
+        '[volume-sharing] container "prod-edge-reload" (service "edge-reload") mounts "prod-postgres-data" of service "postgres" read-only (volumes[0].volume_name)',
+        '[volume-sharing] container "prod-postgres-extra-seed" (service "postgres") mounts "prod-postgres-data" of service "postgres" read-write (volumes[0].volume_name): a seed writes its uploads into what it mounts: it may mount only its own service\'s ephemeral volumes',
+      ].sort(),
+    );
   });
 });
