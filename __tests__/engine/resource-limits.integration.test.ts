@@ -204,8 +204,15 @@ describeIf([dockerDaemonRequirement(), busybox, cgroupV1PidsRequirement()], "CPU
     await dockerOk(["rm", "-f", `${prefix}fork-control`]);
   }, 180_000);
 
-  it("root is exempt from RLIMIT_NPROC (the edge, cAdvisor, the socket proxy run as root): only a pids cgroup holds it", async () => {
-    const limited = await forkLoop(`${prefix}fork-root`, ["--user", "0:0", "--ulimit", "nproc=40:40", "--pids-limit", "300"], 200, image);
+  it("root is exempt from RLIMIT_NPROC (the edge, cAdvisor, the socket proxy run as root), with every capability dropped as the kit drops them: only a pids cgroup holds it", async () => {
+    // Why the kit gives every root container one constant nproc (ROOT_NPROC) rather than root's sum.
+    const hardened = ["--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"];
+    const limited = await forkLoop(
+      `${prefix}fork-root`,
+      ["--user", "0:0", ...hardened, "--ulimit", "nproc=40:40", "--pids-limit", "300"],
+      200,
+      image,
+    );
     console.log(`fork loop as root under nproc 40: ${limited.tasks} tasks`);
     expect(limited.tasks).toBeGreaterThan(150);
     await dockerOk(["rm", "-f", `${prefix}fork-root`]);

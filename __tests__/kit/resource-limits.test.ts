@@ -6,7 +6,7 @@
  */
 import { TerraformStack, Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
-import { poolLimit, processPool } from "../../constructs/kit/container-runtime";
+import { poolLimit, processPool, ROOT_NPROC } from "../../constructs/kit/container-runtime";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { HardenedService, setResourceLimits, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
 import { PlatformNetwork, setNetworkDefaults } from "../../constructs/kit/platform-network";
@@ -15,6 +15,7 @@ import { ServiceImage } from "../../constructs/kit/service-image";
 import { SwarmRuntime } from "../../constructs/kit/swarm-runtime";
 import { errorOf } from "../support/helpers";
 import { serviceProps, WORKER_IMAGE } from "../support/construct-kit-service";
+import { buildEnvironment } from "../support/stacks";
 import { testOutdir, testStack } from "../support/test-stack";
 
 const OUT = testOutdir("resource-limits-test");
@@ -40,6 +41,13 @@ const container = (json: Json, name: string): Json => {
   return c;
 };
 const nproc = (c: Json) => c.ulimit.find((u: Json) => u.name === "nproc");
+/** The nproc of every started root container of a synthesized stack, by name. */
+const rootLimits = (json: Json): Map<string, number> =>
+  new Map(
+    Object.values(json.resource.docker_container as Record<string, Json>)
+      .filter((c) => /^(root|0)(:|$)/.test(String(c.user)) && c.start !== false)
+      .map((c) => [c.name as string, nproc(c).hard as number]),
+  );
 const label = (c: Json, key: string) => c.labels.find((l: Json) => l.label === key)?.value;
 
 describe("CPU cap on containers", () => {
@@ -117,6 +125,56 @@ describe("process limit (ulimit nproc) per user pool", () => {
     g.add("copy", { user: "999:999", component: "job", processes: 200 });
     const withCopy = synth(g.stack);
     for (const name of ["dev-db", "dev-cache", "dev-copy"]) expect(nproc(container(withCopy, name)).hard).toBe(1024);
+  });
+
+  it("gives every root container the constant ROOT_NPROC, whatever root's budgets add up to (the kernel does not apply it to uid 0)", () => {
+    const f = fixture();
+    f.add("proxy", {
+      user: "0:0",
+      component: "observability",
+      processes: 64,
+      relax: { "non-root": "binds a port below 1024 in its image" },
+    });
+    const json = synth(f.stack);
+    expect(nproc(container(json, "dev-proxy"))).toEqual({ name: "nproc", soft: ROOT_NPROC, hard: ROOT_NPROC });
+    // A root job whose budget alone is above the constant leaves the proxy's ulimit as it was: no replacement.
+    const g = fixture();
+    g.add("proxy", {
+      user: "0:0",
+      component: "observability",
+      processes: 64,
+      relax: { "non-root": "binds a port below 1024 in its image" },
+    });
+    g.add("chown", {
+      user: "0:0",
+      component: "job",
+      processes: 3 * ROOT_NPROC,
+      relax: { "non-root": "gives files to the service's user" },
+    });
+    const withJob = synth(g.stack);
+    for (const name of ["dev-proxy", "dev-chown"]) expect(nproc(container(withJob, name)).hard).toBe(ROOT_NPROC);
+    // Another uid's pool still grows with its sum.
+    g.add("worker", { user: "1000:1000", processes: 3000 });
+    expect(nproc(container(synth(g.stack), "dev-worker")).hard).toBe(4096);
+  });
+
+  it("prod: a new root job leaves the edge's and every other root container's nproc as it was", () => {
+    const before = rootLimits(synth(buildEnvironment("prod")));
+    const stack = buildEnvironment("prod");
+    const network = new PlatformNetwork(stack, "extra-net", { environment: "prod", purpose: "extra" });
+    const image = new ServiceImage(stack, "extra-image", { ref: WORKER_IMAGE });
+    new HardenedService(
+      stack,
+      "extra-root-job",
+      serviceProps(
+        { environment: "prod", service: "extra", image, network },
+        { component: "observability", user: "0:0", processes: 4096, relax: { "non-root": "reads files that only root may read" } },
+      ),
+    );
+    const after = rootLimits(synth(stack));
+    expect(after.get("prod-extra")).toBe(ROOT_NPROC);
+    expect(before.get("prod-edge")).toBe(ROOT_NPROC);
+    for (const [name, value] of before) expect(after.get(name), name).toBe(value);
   });
 
   it("caps a pool at the policy's nproc bound (65536), however many containers share the uid", () => {

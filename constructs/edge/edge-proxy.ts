@@ -63,7 +63,7 @@ export interface EdgeProxyProps {
 const HEALTH_PORT = 8099;
 /** `caddy reload` adapts the Caddyfile in the job: it peaked at 31 MiB resident (Debian's caddy 2.6.2). */
 const RELOAD_MEMORY_MB = 96;
-/** sh and one Go client (a handful of threads); the job kit's default (128) would grow the root pool's nproc. */
+/** sh and one Go client (a handful of threads), well under the job kit's default of 128. */
 const RELOAD_PROCESSES = 32;
 const CADDYFILE_DIR = "/etc/caddy";
 const ADMIN_DIR = "/run/caddy-admin";

@@ -305,9 +305,23 @@ const NAMED_USER_UID = 999;
 export function processLimit(scope: Construct, user: string, budget: number): { name: string; soft: number; hard: number } {
   const pools = registerProcesses(scope, user, budget);
   const pool = processPool(user);
+  if (pool === ROOT_POOL) return { name: "nproc", soft: ROOT_NPROC, hard: ROOT_NPROC };
   const limit = Lazy.numberValue({ produce: () => poolLimit(pools.get(pool)!) });
   return { name: "nproc", soft: limit, hard: limit };
 }
+
+const ROOT_POOL = processPool("0");
+
+/**
+ * The `ulimit nproc` of every uid-0 container, whatever root's budgets add up to. The kernel does not
+ * apply RLIMIT_NPROC to uid 0 (a root fork loop under nproc 40 runs on: the engine's
+ * resource-limits test), so root's value bounds nothing and is written only because process-limit
+ * asks every container for one. Held constant, so that a new root job no longer replaces every
+ * root container (the edge, cAdvisor, the socket proxy, every secrets owner) when root's sum
+ * crosses a power of two. What holds root's processes is a pids cgroup (docs/runbooks/swarm.md).
+ * 2048 is what test and prod already had.
+ */
+export const ROOT_NPROC = 2048;
 
 /**
  * The nproc a pool of `sum` budgeted processes gets: the next power of two (at most twice the sum),
