@@ -50,6 +50,22 @@ describe("PolicySuppressions (contract)", () => {
     [{ id: "memory", reason: REASON }, /unknown rule id "memory".*Known rule ids: .*memory-limit.*image-digest/],
     [{ id: "memory-limit", reason: "too short" }, /written reason of at least 10 characters/],
     [{ id: "memory-limit", reason: REASON, image: "" }, /image must be an image repository/],
+    // appliesTo: only on a rule whose findings name a subject, written as the rule reports it.
+    [
+      { id: "memory-limit", reason: REASON, appliesTo: ["/proc"] },
+      /this rule names none \(rules that do: no-host-paths, no-docker-socket\)/,
+    ],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: [] }, /appliesTo must list 1 to 16 host paths/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: "/proc" as unknown as string[] }, /appliesTo must list 1 to 16 host paths/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: Array.from({ length: 17 }, (_, i) => `/p${i}`) }, /appliesTo must list 1 to 16/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: ["/proc/"] }, /appliesTo holds "\/proc\/", not host paths/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: ["proc"] }, /appliesTo holds "proc"/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: ["//proc"] }, /appliesTo holds "\/\/proc"/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: ["/sys/../etc"] }, /appliesTo holds "\/sys\/..\/etc"/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: ["/./proc"] }, /appliesTo holds "\/.\/proc"/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: ["/proc\n/etc"] }, /appliesTo holds "\/proc\\n\/etc"/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: [42 as unknown as string] }, /appliesTo holds 42/],
+    [{ id: "no-docker-socket", reason: REASON, appliesTo: ["/", "/"] }, /appliesTo lists "\/" more than once/],
   ])("refuses %j", (suppression, message) => {
     const f = fixture();
     const c = container(f);

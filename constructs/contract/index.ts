@@ -61,6 +61,7 @@ export {
   MIN_REASON_LENGTH,
   POLICY_RULE_IDS,
   PolicySuppressions,
+  SUBJECT_RULES,
   SUPPRESSION_METADATA_TYPE,
   type PolicyRuleId,
   type PolicySuppression,

@@ -12,7 +12,9 @@
  * on a resource covers that resource alone (a resource made inside it does not borrow it). Limited
  * to an image (`image`), it covers only resources that run that image repository: the exemption
  * then rests on what the container IS and does not carry over to anything else the construct
- * creates or is changed to run.
+ * creates or is changed to run. Limited to subjects (`appliesTo`, cdk-nag's granular suppressions),
+ * it covers only the findings about those subjects, such as the host paths its reason names: a
+ * bind added later is judged on its own.
  */
 import { App, TerraformStack } from "cdktf";
 import type { IConstruct } from "constructs";
@@ -75,6 +77,20 @@ export type PolicyRuleId = (typeof POLICY_RULE_IDS)[number];
 
 export const MIN_REASON_LENGTH = 10;
 
+/**
+ * The rules whose findings name a subject a suppression can be limited to (`appliesTo`), and what
+ * that subject is. A host path is written absolute and normalized ("/proc", "/var/lib/docker/image"),
+ * as the rule reports it; only plain binds carry one (a bind through volume driver options does not).
+ */
+export const SUBJECT_RULES: Readonly<Partial<Record<PolicyRuleId, "host path">>> = {
+  "no-host-paths": "host path",
+  "no-docker-socket": "host path",
+};
+
+/** An absolute host path with no empty, "." or ".." segment and no trailing slash ("/" itself allowed). */
+const NORMAL_HOST_PATH = /^\/(?:(?!\.{1,2}(?:\/|$))[^/\0\n]+(?:\/(?!\.{1,2}(?:\/|$))[^/\0\n]+)*)?$/;
+const MAX_SUBJECTS = 16;
+
 /** Type of the metadata entry a suppression is recorded as, on the construct's node. */
 export const SUPPRESSION_METADATA_TYPE = "io.updateio/policy-suppression";
 
@@ -86,6 +102,11 @@ export interface PolicySuppression {
   readonly reason: string;
   /** Image reference whose repository the suppression is limited to ("gcr.io/cadvisor/cadvisor:v0.49", tag and digest ignored). */
   readonly image?: string;
+  /**
+   * The subjects whose findings it covers, for a rule in SUBJECT_RULES (host paths such as "/proc");
+   * any other finding of the rule is still reported. @default every finding of the rule
+   */
+  readonly appliesTo?: readonly string[];
 }
 
 /** A suppression as recorded on a construct: reason trimmed, image reduced to its repository. */
@@ -93,6 +114,7 @@ export interface RecordedSuppression {
   readonly rule: PolicyRuleId;
   readonly reason: string;
   readonly image?: string;
+  readonly appliesTo?: readonly string[];
 }
 
 function isRuleId(id: unknown): id is PolicyRuleId {
@@ -102,7 +124,7 @@ function isRuleId(id: unknown): id is PolicyRuleId {
 /** Problems with one suppression on `scope`, given those already recorded there. */
 function suppressionProblems(
   scope: IConstruct,
-  s: { id: unknown; reason: unknown; image?: unknown },
+  s: { id: unknown; reason: unknown; image?: unknown; appliesTo?: unknown },
   recorded: readonly RecordedSuppression[],
 ): string[] {
   if (!isRuleId(s.id)) return [`unknown rule id ${JSON.stringify(s.id)}. Known rule ids: ${POLICY_RULE_IDS.join(", ")}.`];
@@ -123,7 +145,34 @@ function suppressionProblems(
   if (s.image !== undefined && (typeof s.image !== "string" || imageRepository(s.image) === "")) {
     return [`"${s.id}": image must be an image repository such as "gcr.io/cadvisor/cadvisor"; got ${JSON.stringify(s.image)}.`];
   }
-  return [];
+  return s.appliesTo === undefined ? [] : appliesToProblems(s.id, s.appliesTo);
+}
+
+function appliesToProblems(id: PolicyRuleId, appliesTo: unknown): string[] {
+  const subject = SUBJECT_RULES[id];
+  if (subject === undefined)
+    return [
+      `"${id}": appliesTo limits a suppression to the subjects a rule names, and this rule names none (rules that do: ${Object.keys(SUBJECT_RULES).join(", ")}); drop appliesTo.`,
+    ];
+  if (!Array.isArray(appliesTo) || appliesTo.length === 0 || appliesTo.length > MAX_SUBJECTS)
+    return [`"${id}": appliesTo must list 1 to ${MAX_SUBJECTS} ${subject}s; got ${JSON.stringify(appliesTo)}.`];
+  const bad = appliesTo.filter((x) => typeof x !== "string" || !NORMAL_HOST_PATH.test(x));
+  if (bad.length > 0)
+    return [
+      `"${id}": appliesTo holds ${bad.map((x) => JSON.stringify(x)).join(", ")}, not ${subject}s as the rule reports them: write absolute paths without "." or ".." segments, doubled or trailing slashes ("/proc", "/var/lib/docker/image").`,
+    ];
+  const twice = appliesTo.filter((x, i) => appliesTo.indexOf(x) !== i);
+  return twice.length > 0 ? [`"${id}": appliesTo lists ${JSON.stringify(twice[0])} more than once.`] : [];
+}
+
+/** A checked suppression as recorded: reason trimmed, image reduced to its repository, subjects frozen. */
+function toRecorded(rule: PolicyRuleId, reason: string, image?: string, appliesTo?: readonly string[]): RecordedSuppression {
+  return {
+    rule,
+    reason: reason.trim(),
+    ...(image !== undefined ? { image: imageRepository(image) } : {}),
+    ...(appliesTo !== undefined ? { appliesTo: Object.freeze([...appliesTo]) } : {}),
+  };
 }
 
 function fail(scope: IConstruct, problems: readonly string[]): never {
@@ -135,7 +184,8 @@ export const PolicySuppressions = {
    * Suppress each rule on `construct` and everything below it, with its written reason. Throws a
    * ValidationError for an unknown rule id, a reason shorter than MIN_REASON_LENGTH characters, an
    * app or stack (suppressions are per construct, never global), a rule already suppressed on this
-   * construct, or an image that is not an image reference.
+   * construct, an image that is not an image reference, or an appliesTo on a rule that names no
+   * subjects or with subjects not written as the rule reports them.
    */
   addResourceSuppressions(construct: IConstruct, suppressions: readonly PolicySuppression[]): void {
     // All or nothing: every entry is checked (against those recorded and those before it) first.
@@ -143,12 +193,7 @@ export const PolicySuppressions = {
     const entries: RecordedSuppression[] = [];
     const problems = suppressions.flatMap((s) => {
       const found = suppressionProblems(construct, s, [...recorded, ...entries]);
-      if (found.length === 0)
-        entries.push({
-          rule: s.id as PolicyRuleId,
-          reason: s.reason.trim(),
-          ...(s.image !== undefined ? { image: imageRepository(s.image) } : {}),
-        });
+      if (found.length === 0) entries.push(toRecorded(s.id as PolicyRuleId, s.reason, s.image, s.appliesTo));
       return found;
     });
     if (problems.length > 0) fail(construct, problems);
@@ -164,14 +209,15 @@ export const PolicySuppressions = {
     const out: RecordedSuppression[] = [];
     for (const m of construct.node.metadata) {
       if (m.type !== SUPPRESSION_METADATA_TYPE) continue;
-      const d = (typeof m.data === "object" && m.data !== null ? m.data : {}) as { rule?: unknown; reason?: unknown; image?: unknown };
-      const problems = suppressionProblems(construct, { id: d.rule, reason: d.reason, image: d.image }, out);
+      const d = (typeof m.data === "object" && m.data !== null ? m.data : {}) as {
+        rule?: unknown;
+        reason?: unknown;
+        image?: unknown;
+        appliesTo?: unknown;
+      };
+      const problems = suppressionProblems(construct, { id: d.rule, reason: d.reason, image: d.image, appliesTo: d.appliesTo }, out);
       if (problems.length > 0) fail(construct, [...problems, "(recorded without PolicySuppressions.addResourceSuppressions)"]);
-      out.push({
-        rule: d.rule as PolicyRuleId,
-        reason: (d.reason as string).trim(),
-        ...(d.image !== undefined ? { image: imageRepository(d.image as string) } : {}),
-      });
+      out.push(toRecorded(d.rule as PolicyRuleId, d.reason as string, d.image as string | undefined, d.appliesTo as string[] | undefined));
     }
     return out;
   },

@@ -150,6 +150,13 @@ export const CADVISOR_DOCKER_API_SECTIONS = ["CONTAINERS", "INFO", "PING", "VERS
 export const NODE_EXPORTER_HOST_ROOT = "/host";
 export const NODE_EXPORTER_BACKUPS_MOUNT = "/backups";
 
+/** cAdvisor's read-only host paths (why each: where they are bound, below); its no-host-paths suppression covers these only. */
+const CADVISOR_BINDS = [
+  { hostPath: "/proc", containerPath: "/rootfs/proc" },
+  { hostPath: "/var/lib/docker/image", containerPath: "/rootfs/var/lib/docker/image" },
+  { hostPath: "/sys", containerPath: "/sys" },
+] as const;
+
 /**
  * cAdvisor metric groups switched off: per-CPU, disk usage (a `du` of every container layer every
  * minute) and disk I/O, TCP/UDP socket tables, process and scheduler stats, NUMA, hugetlb,
@@ -359,11 +366,7 @@ export class MetricsExporters extends Construct {
         // - /sys: the cgroup hierarchy (CPU and memory of every container);
         // No /dev/disk (in cAdvisor's documented run line): the disk metrics are disabled above, and
         // hosts without udev links have no /dev/disk, where Docker refuses to create the container.
-        binds: [
-          { hostPath: "/proc", containerPath: "/rootfs/proc" },
-          { hostPath: "/var/lib/docker/image", containerPath: "/rootfs/var/lib/docker/image" },
-          { hostPath: "/sys", containerPath: "/sys" },
-        ],
+        binds: CADVISOR_BINDS,
         // No capability is added back. As uid 0 cAdvisor owns /var/lib/docker/image (root 0700), so
         // it needs no CAP_DAC_*; cgroup files and /proc/<pid>/net/dev are world-readable; du on layers
         // (DAC_READ_SEARCH) is off with the disk metrics; OOM events from /dev/kmsg are not used
@@ -385,6 +388,8 @@ export class MetricsExporters extends Construct {
           reason:
             "cAdvisor needs host /proc (per-container network counters), /sys (the cgroup hierarchy) and /var/lib/docker/image (the layer database, to register containers), all bound read-only: as uid 0 with every capability dropped it cannot write them, read /proc/kcore (SYS_RAWIO) or other processes' environ and root (SYS_PTRACE), and no volume or socket directory is reachable",
           image: ca.image,
+          // Those three paths only: any other host path bound here is judged by the rule.
+          appliesTo: CADVISOR_BINDS.map((b) => b.hostPath),
         },
       ]);
       this.targets.push({ job: "cadvisor", targets: [`cadvisor:${port}`] });
@@ -441,6 +446,8 @@ export class MetricsExporters extends Construct {
           reason:
             "node-exporter's filesystem collector must statfs every host mount point under --path.rootfs, so host / is bind-mounted read-only at /host; it runs as nobody (65534) with every capability dropped and no-new-privileges, so the socket inside (root:docker 0660) refuses its connect(), and it never talks to Docker",
           image: ne.image,
+          // Host / only: a bind of the socket itself, or of /var/run, is judged by the rule.
+          appliesTo: ["/"],
         },
         {
           id: "volume-sharing",

@@ -30,7 +30,7 @@ import { pattern } from "./expressions";
 import { PACKS, severityOf } from "./packs/index";
 import { knownResourceTypes, stackProblems } from "./rules/known-resource-types";
 import { noUnjudgedExpressions, stackExpressionProblems, vouchedExpressions } from "./rules/no-unjudged-expressions";
-import { ruleAppliesTo, type Environment, type PolicyRule, type Severity, type TerraformJson } from "./types";
+import { problemParts, ruleAppliesTo, type Environment, type PolicyRule, type Severity, type TerraformJson } from "./types";
 import { repositoryOf, workloadOf } from "./workload";
 
 export type { Environment, PolicyRule, Severity } from "./types";
@@ -64,6 +64,8 @@ export interface Suppression {
   readonly constructPath: string;
   /** Image repository the suppression is limited to, when it is (see SuppressOptions). */
   readonly image?: string;
+  /** The subjects (host paths) the suppression is limited to, when it is (see SuppressOptions). */
+  readonly appliesTo?: readonly string[];
 }
 
 export interface SuppressOptions {
@@ -73,6 +75,8 @@ export interface SuppressOptions {
    * carry over to anything else the construct creates or is changed to run.
    */
   readonly image?: string;
+  /** Limit it to the findings about these subjects (host paths, for the contract's SUBJECT_RULES). */
+  readonly appliesTo?: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,7 +89,12 @@ export interface SuppressOptions {
  * contract, which is what constructs call (they never import the policy).
  */
 export function suppressPolicy(scope: IConstruct, ruleId: string, reason: string, options: SuppressOptions = {}): void {
-  const s: PolicySuppression = options.image === undefined ? { id: ruleId, reason } : { id: ruleId, reason, image: options.image };
+  const s: PolicySuppression = {
+    id: ruleId,
+    reason,
+    ...(options.image !== undefined ? { image: options.image } : {}),
+    ...(options.appliesTo !== undefined ? { appliesTo: options.appliesTo } : {}),
+  };
   PolicySuppressions.addResourceSuppressions(scope, [s]);
 }
 
@@ -94,7 +103,13 @@ export function suppressionsOf(scope: IConstruct): Suppression[] {
   const out: Suppression[] = [];
   for (const c of scope.node.findAll()) {
     for (const e of PolicySuppressions.of(c))
-      out.push({ ruleId: e.rule, reason: e.reason, constructPath: c.node.path, ...(e.image !== undefined ? { image: e.image } : {}) });
+      out.push({
+        ruleId: e.rule,
+        reason: e.reason,
+        constructPath: c.node.path,
+        ...(e.image !== undefined ? { image: e.image } : {}),
+        ...(e.appliesTo !== undefined ? { appliesTo: e.appliesTo } : {}),
+      });
   }
   return out;
 }
@@ -124,20 +139,26 @@ export function effectiveSuppression(
   construct: IConstruct,
   ruleId: string,
   imageRepo?: string,
+  subject?: string,
 ): { reason: string; scopePath: string; image?: string } | undefined {
   const found = nearestSuppression(construct, ruleId);
   if (!found) return undefined;
   const e = found.entry;
   if (e.image !== undefined && e.image !== imageRepo) return undefined;
+  // Limited to subjects, it covers only a finding that names one of them (never one without a subject).
+  if (e.appliesTo !== undefined && (subject === undefined || !e.appliesTo.includes(subject))) return undefined;
   return { reason: e.reason, scopePath: found.scope.node.path, ...(e.image !== undefined ? { image: e.image } : {}) };
 }
 
-/** Why a suppression on the construct did not apply (an image limit), for the finding's message. */
+/** Why a suppression on the construct did not apply (an image or subject limit), for the finding's message. */
 function missedSuppression(construct: IConstruct, ruleId: string): string | undefined {
   const found = nearestSuppression(construct, ruleId);
-  return found?.entry.image !== undefined
-    ? ` (the suppression on ${found.scope.node.path} covers only image ${found.entry.image})`
-    : undefined;
+  if (!found) return undefined;
+  const limits = [
+    ...(found.entry.image !== undefined ? [`image ${found.entry.image}`] : []),
+    ...(found.entry.appliesTo !== undefined ? [`${found.entry.appliesTo.map((x) => JSON.stringify(x)).join(", ")}`] : []),
+  ];
+  return limits.length > 0 ? ` (the suppression on ${found.scope.node.path} covers only ${limits.join(", and only ")})` : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,8 +326,9 @@ function evaluate(stack: TerraformStack, ctx: PolicyContext, keepRendering = fal
         }
       }
       for (const { rule, severity } of rules) {
-        for (const problem of rule.check(resource, ruleCtx, resourceType)) {
-          const found = effectiveSuppression(construct, rule.id, imageRepo);
+        for (const p of rule.check(resource, ruleCtx, resourceType)) {
+          const { message: problem, subject } = problemParts(p);
+          const found = effectiveSuppression(construct, rule.id, imageRepo, subject);
           const suppressed = found ? { reason: found.reason, scopePath: found.scopePath } : undefined;
           const message = suppressed
             ? formatSuppressedMessage(rule, problem, suppressed.reason, suppressed.scopePath)

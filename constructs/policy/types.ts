@@ -43,7 +43,18 @@ export interface PolicyRule {
    */
   readonly appliesTo: ResourceType | readonly ResourceType[] | "*";
   /** Problems found on one resource of a type in `appliesTo`; empty when compliant. */
-  check(resource: Record<string, unknown>, ctx: RuleContext, resourceType: string): string[];
+  check(resource: Record<string, unknown>, ctx: RuleContext, resourceType: string): Problem[];
+}
+
+/**
+ * What a rule found: its text, or its text and the subject it is about (a host path, for the rules
+ * in the contract's SUBJECT_RULES), which a suppression limited with `appliesTo` must name to cover it.
+ */
+export type Problem = string | { readonly message: string; readonly subject: string };
+
+/** A problem's text and subject, whichever form the rule returned. */
+export function problemParts(p: Problem): { message: string; subject?: string } {
+  return typeof p === "string" ? { message: p } : { message: p.message, subject: p.subject };
 }
 
 /** A rule as an environment's pack runs it. */

@@ -6,7 +6,7 @@ import { DOCKER_SOCKET_PROXY_ROLE, LABELS } from "../../contract/index";
 import { judge, relativeHostPath, shorten } from "../expressions";
 import { block, blocks, describe, isExpression, isRecord } from "../json";
 import { goDurationSeconds, imageRepository, isUnreadableNumber, numberOf, plain } from "../normalize";
-import type { PolicyRule, RuleContext, TerraformJson } from "../types";
+import type { PolicyRule, Problem, RuleContext, TerraformJson } from "../types";
 import { bindLikeDevice, builtByStack, type HostBind, hostBinds, repositoryOf, type Workload, workloadOf } from "../workload";
 
 export { COMPONENTS, DOCKER_SOCKET_PROXY_ROLE, LABELS, type Component } from "../../contract/index";
@@ -127,12 +127,12 @@ export function bindsOf(
   resource: Record<string, unknown>,
   type: string,
   ctx: RuleContext,
-): { what: string; w?: Workload; binds: HostBind[]; problems: string[] } {
+): { what: string; w?: Workload; binds: HostBind[]; problems: Problem[] } {
   const w = workloadOf(resource, type);
   const what = w ? w.name : describe(resource, type);
   const all = w ? hostBinds(w) : volumeBinds(resource);
   const binds: HostBind[] = [];
-  const problems: string[] = [];
+  const problems: Problem[] = [];
   for (const b of all) {
     if (relativeHostPath(b.hostPath)) {
       binds.push(b);

@@ -2,7 +2,7 @@ import { DOCKER_SOCKET_PROXY_ROLE, LABELS } from "../../contract/index";
 import { relativeHostPath, shorten } from "../expressions";
 import { blocks, isExpression } from "../json";
 import { exposesDockerSocket, isSocketPath, normalizeHostPath } from "../normalize";
-import type { PolicyRule } from "../types";
+import type { PolicyRule, Problem } from "../types";
 import type { Workload } from "../workload";
 import { bindsOf, envEntries, isLocalProbe, isSocketProxy, MOUNTING } from "./helpers";
 
@@ -128,7 +128,7 @@ export const noDockerSocket: PolicyRule = {
   appliesTo: MOUNTING,
   check(resource, ctx, type) {
     const { what, w, binds } = bindsOf(resource, type, ctx);
-    const problems: string[] = [];
+    const problems: Problem[] = [];
     const proxy = w !== undefined && w.kind === "container" && isSocketProxy(w, ctx.stackJson);
     for (const b of binds) {
       if (relativeHostPath(b.hostPath)) continue; // judged by no-host-paths
@@ -136,11 +136,15 @@ export const noDockerSocket: PolicyRule = {
       const itself = isSocketPath(b.hostPath);
       if (proxy && b.readOnly && itself && b.via === "bind") continue;
       const how = b.via === "bind" ? "mounts" : "binds through volume driver options";
-      problems.push(
-        proxy
-          ? `docker socket proxy ${what} ${how} "${b.hostPath}"${b.readOnly ? "" : " read-write"}${itself ? "" : " (a whole directory that contains the socket)"}`
-          : `${what} ${how} "${b.hostPath}" (${normalizeHostPath(b.hostPath)}), which exposes the Docker socket`,
-      );
+      if (proxy) {
+        problems.push(
+          `docker socket proxy ${what} ${how} "${b.hostPath}"${b.readOnly ? "" : " read-write"}${itself ? "" : " (a whole directory that contains the socket)"}`,
+        );
+        continue;
+      }
+      const message = `${what} ${how} "${b.hostPath}" (${normalizeHostPath(b.hostPath)}), which exposes the Docker socket`;
+      // A plain bind names its host path, which a suppression may be limited to; driver options never do.
+      problems.push(b.via === "bind" ? { message, subject: normalizeHostPath(b.hostPath) } : message);
     }
     if (proxy) problems.push(...proxyConfigProblems(w));
     return problems;

@@ -79,10 +79,10 @@ export const noHostPaths: PolicyRule = {
       }
       if (exposesDockerSocket(p)) continue; // no-docker-socket reports it
       const sensitive = sensitiveHostPath(p);
-      if (sensitive)
-        problems.push(
-          `${what} ${how} "${b.hostPath}" (${normalizeHostPath(p)}${b.readOnly ? ", read-only" : ", read-write"}), which reaches the host's ${sensitive}`,
-        );
+      if (!sensitive) continue;
+      const message = `${what} ${how} "${b.hostPath}" (${normalizeHostPath(p)}${b.readOnly ? ", read-only" : ", read-write"}), which reaches the host's ${sensitive}`;
+      // A plain bind names its host path, which a suppression may be limited to; driver options never do.
+      problems.push(b.via === "bind" ? { message, subject: normalizeHostPath(p) } : message);
     }
     return problems;
   },
