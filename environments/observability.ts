@@ -121,6 +121,7 @@ export class Observability {
       ...(data.rabbitmqBackup ? [{ store: "rabbitmq", volume: data.rabbitmqBackup.backup.volume }] : []),
       ...Object.entries(this.backupVolumes).flatMap(([store, volume]) => (volume ? [{ store, volume }] : [])),
     ];
+    const expectedServices = [...Object.keys(apps.services), ...data.serviceNames, "edge", "loki"];
     this.exporters = new MetricsExporters(scope, "exporters", {
       environment: env,
       monitoringNetwork: monitoringNet,
@@ -136,7 +137,12 @@ export class Observability {
         password: redis.monitorPassword!,
       },
       cadvisor: { image: o11y.exporters.cadvisorImage, dockerHost: this.logs.dockerHost, dockerApiNetwork: this.logs.dockerApiNetwork },
-      node: { image: o11y.exporters.nodeImage, backupsVolume: data.backupsVolume, extraBackupVolumes: storeBackupVolumes },
+      node: {
+        image: o11y.exporters.nodeImage,
+        backupsVolume: data.backupsVolume,
+        extraBackupVolumes: storeBackupVolumes,
+        expectedServices,
+      },
     });
     // Each app that serves /metrics shares a network with Prometheus alone (`<svc>-metrics`, joined in Apps).
     const scraped = Object.entries(apps.services).filter(([name]) => config.services[name]?.metrics !== undefined);
@@ -153,9 +159,11 @@ export class Observability {
         { job: "rabbitmq", targets: rabbitmq.nodeHosts.map((h) => `${h}:${rabbitmq.metricsPort}`) },
         ...scraped.map(([name, svc]) => appScrapeTarget(name, svc.upstream(), config.services[name]!.metrics!.path)),
       ],
-      // ContainerMissing watches the io.updateio.service label of every long-running service.
+      // ContainerMissing watches the io.updateio.service label of every long-running service, whose
+      // list node-exporter publishes: a new service changes that file, not the rules.
       alerts: {
-        expectedServices: [...Object.keys(apps.services), ...data.serviceNames, "edge", "loki"],
+        expectedServices,
+        expectedServicesFrom: "metric",
         restoreDrillIntervalSeconds: data.restoreDrill.intervalSeconds,
         backupStores: storeBackupAlerts(config),
       },

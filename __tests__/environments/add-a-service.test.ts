@@ -59,7 +59,15 @@ describe("a new service is one entry in services", () => {
     const caddyfile = uploadedFile(json, "/etc/caddy/Caddyfile") ?? "";
     expect(caddyfile).toContain("status.updateio.app {");
     expect(caddyfile).toMatch(/dynamic a tasks\.status-page 3005 \{/);
+    // The list node-exporter publishes names it; the rules name no service, so they do not change.
+    expect(uploadedFile(json, "/expected-services/expected-services.prom")).toContain(
+      'updateio_expected_service{container_label_io_updateio_service="status-page",container_label_io_updateio_environment="prod"} 1',
+    );
     const rules = uploadedFile(json, "/etc/updateio-prometheus-rules/updateio.yml") ?? "";
-    expect(rules).toMatch(/absent\(container_last_seen\{container_label_io_updateio_service="status-page"/);
+    expect(rules).toContain("alert: ContainerMissing");
+    expect(rules).not.toContain("status-page");
+    expect(rules).toBe(
+      uploadedFile(synthWithStatusPage("prod", { statusPage: false }).json, "/etc/updateio-prometheus-rules/updateio.yml"),
+    );
   });
 });

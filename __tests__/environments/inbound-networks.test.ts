@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { loadEnvironmentConfig } from "../../environments/load";
-import { diffStacks } from "../../scripts/review/classify";
+import { diffStacks, reviewExitCode } from "../../scripts/review/classify";
 import { mutatedProblems, problemAt } from "../support/config-problems";
 import { synthWithStatusPage } from "../support/status-page";
 import { attachedNetworkNames, resourceNamed, type TerraformJson } from "../support/stacks";
@@ -105,6 +105,13 @@ describe("edge.appNetwork", () => {
     expect(d.warnings).toContain(
       "prod-edge-reload (one-shot job) runs again: the change is applied to the running servers in place, no restart",
     );
+  });
+
+  it("shared, with the API on inbound shared: adding the runbook's status page stops nothing at all (review exit 0)", () => {
+    // No network to join (edge, API), and ContainerMissing's list lives in node-exporter's live config (Prometheus, Grafana).
+    const d = diffStacks("prod", withEdge("prod", "shared", false), withEdge("prod", "shared", true));
+    expect(d.downtime).toEqual([]);
+    expect(reviewExitCode([d])).toBe(0);
   });
 
   it("per-service (the default): the edge joins the new service's network, so the review reports it replaced", () => {

@@ -201,11 +201,20 @@ const EXPECTED_SERVICES: Record<EnvironmentName, string[]> = {
 // The mini app has no secret and no file, so no seed; every data node has its own. The socket proxy,
 // cAdvisor and node-exporter take neither secrets nor files. Swarm services take docker_secrets instead.
 const APP_SEEDS = ["admin-panel", "api", "discord-bot", "telegram-bot"];
-// postgres-settings, redis-acl and edge-caddyfile: files that change under running servers (no
-// container is replaced with them); postgres-reload, redis-acl-reload, rabbitmq-users and
-// edge-reload: their jobs' files.
+// postgres-settings, redis-acl, edge-caddyfile and node-exporter-expected-services: files that
+// change under running servers (no container is replaced with them); postgres-reload,
+// redis-acl-reload, rabbitmq-users and edge-reload: their jobs' files.
 const CORE_SEEDS = [...CORE, "postgres-settings", "redis-acl", "edge-caddyfile"];
-const O11Y_SEEDS = ["alloy", "grafana", "loki", "postgres-exporter", "prometheus", "redis-exporter", "volume-usage"];
+const O11Y_SEEDS = [
+  "alloy",
+  "grafana",
+  "loki",
+  "node-exporter-expected-services",
+  "postgres-exporter",
+  "prometheus",
+  "redis-exporter",
+  "volume-usage",
+];
 const HA_SEEDS = [...CORE_SEEDS, ...HA_DATA, ...O11Y_SEEDS, ...HA_EXPORTERS, ...STORE_BACKUPS, "postgres-pre-migration-dump"];
 const EXPECTED_SEEDS: Record<EnvironmentName, string[]> = {
   dev: [...APP_SEEDS, ...CORE_SEEDS, "rabbitmq", "redis", ...O11Y_SEEDS],

@@ -119,7 +119,8 @@ describe.each(["test", "prod"] as const)("%s: store backups", (env) => {
     const ne = containerNamed(json(), `${env}-node-exporter`)!;
     const m = mounts(json(), ne);
     const dirs = (ne.command as string[]).filter((a) => a.startsWith("--collector.textfile.directory=")).map((a) => a.split("=")[1]);
-    expect(dirs).toEqual(["/backups/metrics", ...STORE_NAMES.map((st) => `/backups-${st}/metrics`)]);
+    // Then the list of the stack's services (ContainerMissing's), from its own live config.
+    expect(dirs).toEqual(["/backups/metrics", ...STORE_NAMES.map((st) => `/backups-${st}/metrics`), "/expected-services"]);
     for (const st of STORE_NAMES) expect(m[`/backups-${st}`]).toEqual({ volume: `${env}-${st}-backups`, readOnly: true });
     // The scheduler writes its textfile under metrics/ of the volume node-exporter mounts.
     for (const st of STORE_NAMES) expect(backupOf(st).metricsFile).toBe(`metrics/${st}_backup.prom`);
@@ -164,6 +165,7 @@ describe("dev: store backups are off", () => {
     const ne = containerNamed(synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }, OUT).json, "dev-node-exporter")!;
     expect((ne.command as string[]).filter((a) => a.startsWith("--collector.textfile.directory="))).toEqual([
       "--collector.textfile.directory=/backups/metrics",
+      "--collector.textfile.directory=/expected-services",
     ]);
   });
 });

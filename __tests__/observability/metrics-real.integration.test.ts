@@ -680,23 +680,31 @@ interface NodeFixture {
   stop(): Promise<void>;
 }
 
+/** The list of the stack's services that node-exporter's live config uploads (ContainerMissing's). */
+function expectedServicesFile(): string {
+  return resolveTerraform(uploadOf(container(`node-exporter-expected-services-seed`), "/expected-services/expected-services.prom"));
+}
+
 /**
  * node-exporter with its container's flags. Rewritten: --path.rootfs=/host, --path.procfs=/host/proc
  * and --path.sysfs=/host/sys → /, /proc and /sys (the container binds the host's / at /host; here
  * the host's root is ours), --web.listen-address=:9100 → 127.0.0.1:<free port>, and the textfile
- * directory /backups/metrics (the backups volume mounted at /backups) → <backups dir>/metrics.
+ * directories /backups/metrics (the backups volume mounted at /backups) and /expected-services (the
+ * live config with the list of services) → <backups dir>/metrics alone, with the list's uploaded
+ * file copied there: Debian's node-exporter 1.5 refuses the flag twice (the pinned image, 1.9 or
+ * later, takes it more than once).
  */
 async function startNodeExporter(backupsDir: string, logDir: string): Promise<NodeFixture> {
   const c = container("node-exporter");
-  const volumeMount = ((c.volumes ?? []) as Json[]).find((v) => v.container_path === "/backups");
-  expect(volumeMount, "node-exporter mounts the backups volume at /backups").toBeDefined();
+  const mountAt = (path: string) => ((c.volumes ?? []) as Json[]).find((v) => v.container_path === path);
+  expect(mountAt("/backups"), "node-exporter mounts the backups volume at /backups").toBeDefined();
+  expect(mountAt("/expected-services")?.read_only, "node-exporter mounts the list of services read-only at /expected-services").toBe(true);
   const port = await freePort();
   const rewrite: Record<string, string> = {
     "path.rootfs": "/",
     "path.procfs": "/proc",
     "path.sysfs": "/sys",
     "web.listen-address": `127.0.0.1:${port}`,
-    "collector.textfile.directory": join(backupsDir, "metrics"),
   };
   const synthesized = flagsOf(c.command as string[]);
   const expectedOriginal: Record<string, string> = {
@@ -704,10 +712,20 @@ async function startNodeExporter(backupsDir: string, logDir: string): Promise<No
     "path.procfs": "/host/proc",
     "path.sysfs": "/host/sys",
     "web.listen-address": `:${SCRAPE_JOBS.node.port}`,
-    "collector.textfile.directory": "/backups/metrics",
   };
   for (const [k, v] of Object.entries(expectedOriginal)) expect(synthesized.find(([f]) => f === k)?.[1], `--${k} as synthesized`).toBe(v);
-  const flags = synthesized.map(([k, v]): [string, string | undefined] => [k, k in rewrite ? rewrite[k] : v]);
+  expect(synthesized.filter(([f]) => f === "collector.textfile.directory").map(([, v]) => v)).toEqual([
+    "/backups/metrics",
+    "/expected-services",
+  ]);
+  mkdirSync(join(backupsDir, "metrics"), { recursive: true, mode: 0o755 });
+  writeUpload(join(backupsDir, "metrics", "expected-services.prom"), expectedServicesFile());
+  const flags = [
+    ...synthesized
+      .filter(([k]) => k !== "collector.textfile.directory")
+      .map(([k, v]): [string, string | undefined] => [k, k in rewrite ? rewrite[k] : v]),
+    ["collector.textfile.directory", join(backupsDir, "metrics")] as [string, string],
+  ];
   const exporter = new Proc("node-exporter", "prometheus-node-exporter", flagArgs(flags), {}, logDir, c.user);
   try {
     await waitFor(
@@ -928,6 +946,20 @@ describeIf(
       // Written by the off-site copy script, which the dev stack does not run (no off-site target).
       expect(namesOf(samples).has("updateio_backup_offsite_success")).toBe(false);
       expect(value("node_textfile_scrape_error")).toEqual([0]);
+    });
+
+    it("serves one updateio_expected_service series per service of the stack, from the live config's file", () => {
+      const listed = valuesOf(samples, "updateio_expected_service");
+      const services = listed.map((x) => x.labels.container_label_io_updateio_service!).sort();
+      expect(listed.every((x) => x.value === 1 && x.labels.container_label_io_updateio_environment === ENV)).toBe(true);
+      // Every long-running service of the stack, each once, whatever its replicas.
+      expect(services).toEqual([...new Set(services)]);
+      for (const s of ["api", "postgres", "redis", "rabbitmq", "edge", "loki"]) expect(services).toContain(s);
+      expect(services).toHaveLength(
+        expectedServicesFile()
+          .split("\n")
+          .filter((l) => l.startsWith("updateio_expected_service{")).length,
+      );
     });
 
     it("serves node_filesystem_* for exactly the mount points our excludes leave (computed from this host's mount table)", () => {
@@ -1200,6 +1232,22 @@ describeIf(
         expect(falling, `${alert.metric.alertname} is pending for ${mountpoint}, whose free space did not fall`).not.toEqual([]);
       }
       expect(pending.filter((a) => !notRunHere.includes(a) && !hostDisk.includes(a))).toEqual([]);
+    });
+
+    it("ContainerMissing reads the services node-exporter lists: pending for each of them, as no cAdvisor runs here", async () => {
+      const listed = (await query("updateio_expected_service")).map((r) => r.metric.container_label_io_updateio_service!).sort();
+      expect(listed.length).toBeGreaterThan(5);
+      let missing: string[] = [];
+      await waitFor(
+        "ContainerMissing for every listed service",
+        async () => {
+          missing = (await query('ALERTS{alertname="ContainerMissing"}')).map((r) => r.metric.service!).sort();
+          return missing.length === listed.length;
+        },
+        30,
+        () => `ContainerMissing for ${missing.join(", ")}; listed ${listed.join(", ")}`,
+      );
+      expect(missing).toEqual(listed);
     });
   },
 );

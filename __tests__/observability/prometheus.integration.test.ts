@@ -958,6 +958,49 @@ describeIfBinary("promtool", "prometheus.yml and the alert rules on promtool", (
     expect(r.stdout).toContain("SUCCESS");
   });
 
+  it('promtool test rules: ContainerMissing from node-exporter\'s list (expectedServicesFrom "metric") fires and stays quiet as absent() does', () => {
+    const rules = alertRules({ ...RULE_OPTIONS, expectedServicesFrom: "metric" }).filter((r) => r.name === "ContainerMissing");
+    expect(rules).toHaveLength(1);
+    // The rule names no service: the list is the series node-exporter publishes from renderExpectedServices.
+    expect(rules[0]!.expr).not.toMatch(/api|telegram-bot/);
+    const listed = (service: string, env = "test") => s("updateio_expected_service", { ...node, [SVC]: service, [ENV]: env }, "1+0x40");
+    const metricFile = join(dir, "rules", "metric.yml");
+    writeFileSync(metricFile, renderPrometheusRules(rules));
+    const cases: Record<string, AlertCase> = {
+      ContainerMissing: {
+        // The bot runs only in another environment on the same host: still missing for "test".
+        firing: [
+          listed("api"),
+          listed("telegram-bot"),
+          s("container_last_seen", apiContainer, "0+60x40"),
+          s("container_last_seen", prodBotContainer, "0+60x40"),
+        ],
+        alerts: [{ ...node, [SVC]: "telegram-bot", [ENV]: "test", service: "telegram-bot" }],
+        // Both run; and a service the list no longer names (removed from the stack) is not missing.
+        healthy: [
+          listed("api"),
+          s("container_last_seen", apiContainer, "0+60x40"),
+          listed("telegram-bot"),
+          s("container_last_seen", botContainer, "0+60x40"),
+        ],
+      },
+    };
+    const testFile = join(dir, "metric.test.yml");
+    writeFileSync(testFile, promtoolTests(metricFile, rules, cases));
+    const r = promtool(["test", "rules", testFile]);
+    expect(r.status, explain(r)).toBe(0);
+    expect(r.stdout).toContain("SUCCESS");
+    // Another environment's list on the same Prometheus does not count for this one.
+    const other: Record<string, AlertCase> = {
+      ContainerMissing: {
+        ...cases.ContainerMissing!,
+        healthy: [listed("worker", "prod"), s("container_last_seen", apiContainer, "0+60x40")],
+      },
+    };
+    writeFileSync(testFile, promtoolTests(metricFile, rules, other));
+    expect(promtool(["test", "rules", testFile]).status, "the other environment's list").toBe(0);
+  });
+
   it("promtool test rules fails when an expectation is wrong (the harness can fail)", () => {
     const rule = RULES.find((x) => x.name === "PostgresDown")!;
     const wrong = { PostgresDown: { ...CASES.PostgresDown!, healthy: CASES.PostgresDown!.firing } };

@@ -170,6 +170,31 @@ describe("on the real prod stack: a new app service that uses Redis", () => {
   });
 });
 
+describe("on the real prod stack: a new service leaves Grafana running, and Prometheus unless it serves metrics", () => {
+  // ContainerMissing reads the list of services from node-exporter's live config, not from its rule.
+  const observability = (name: string, entry: Record<string, unknown>) => {
+    const { before, after } = prodWithNewService(name, entry);
+    const d = diffStacks("prod", before, after);
+    const touched = [...d.added, ...d.removed, ...d.changed].map((c) => change(d, c.address).label);
+    return {
+      touched: touched.filter((n) => /prometheus|grafana|node-exporter/.test(n)).sort(),
+      down: d.downtime.filter((x) => /prometheus|grafana|node-exporter/.test(x.service)).map((x) => x.service),
+    };
+  };
+  const quiet = observability("status-page", { uses: ["redis"], metrics: undefined });
+  const scraped = observability("status-page", { uses: ["redis"], metrics: { path: "/metrics" } });
+
+  it("without metrics: only node-exporter's list of services changes (its seed), no Prometheus, Grafana or node-exporter container", () => {
+    expect(quiet.touched).toEqual(["prod-node-exporter-expected-services-seed"]);
+    expect(quiet.down).toEqual([]);
+  });
+
+  it("with metrics: Prometheus joins its metrics network and loads its scrape job (replaced); Grafana still stays", () => {
+    expect(scraped.touched).toEqual(["prod-node-exporter-expected-services-seed", "prod-prometheus", "prod-prometheus-seed"]);
+    expect(scraped.down).toEqual(["prometheus"]);
+  });
+});
+
 describe("on the real prod stack: a new app service that uses RabbitMQ", () => {
   // It only adds a RabbitMQ user.
   const { before, after } = prodWithNewService("notifier", {

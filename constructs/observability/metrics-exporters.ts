@@ -1,8 +1,10 @@
 import { Token } from "cdktf";
 import { Construct } from "constructs";
+import { EXPECTED_SERVICES_FILE, renderExpectedServices } from "./renderers/expected-services";
 import { SCRAPE_JOBS } from "./renderers/observability-catalogue";
 import type { ScrapeTarget } from "./renderers/prometheus";
 import { HardenedService } from "../kit/hardened-service";
+import { LiveConfig } from "../kit/live-config";
 import type { PlatformNetwork } from "../kit/platform-network";
 import { LABELS, SECURE_DEFAULTS } from "../kit/secure-defaults";
 import { ServiceImage } from "../kit/service-image";
@@ -100,6 +102,15 @@ export interface NodeExporterProps {
    * @default []
    */
   readonly extraBackupVolumes?: readonly StoreBackupsVolume[];
+  /**
+   * The long-running services of the stack (io.updateio.service values), published as one
+   * `updateio_expected_service` series each (renderExpectedServices) from a live config mounted at
+   * NODE_EXPORTER_EXPECTED_MOUNT, one more textfile directory: ContainerMissing's list when its
+   * rules take it from the metric (expectedServicesFrom "metric"). A changed list replaces only
+   * the live config's seed; the textfile collector reads the new file at the next scrape.
+   * @default none (no list published)
+   */
+  readonly expectedServices?: readonly string[];
 }
 
 /** One store's backups volume, for node-exporter's textfile collector. */
@@ -149,6 +160,7 @@ export const CADVISOR_DOCKER_API_SECTIONS = ["CONTAINERS", "INFO", "PING", "VERS
 /** Where node-exporter sees the host's root, and the backups volume. */
 export const NODE_EXPORTER_HOST_ROOT = "/host";
 export const NODE_EXPORTER_BACKUPS_MOUNT = "/backups";
+export const NODE_EXPORTER_EXPECTED_MOUNT = "/expected-services";
 
 /** cAdvisor's read-only host paths (why each: where they are bound, below); its no-host-paths suppression covers these only. */
 const CADVISOR_BINDS = [
@@ -225,6 +237,8 @@ export class MetricsExporters extends Construct {
   readonly redisExporters: readonly HardenedService[];
   readonly cadvisor?: HardenedService;
   readonly nodeExporter?: HardenedService;
+  /** The list of expected services node-exporter publishes, when NodeExporterProps.expectedServices is set. */
+  readonly expectedServices?: LiveConfig;
   /** Every exporter service, in the order above. */
   readonly services: readonly HardenedService[];
   private readonly targets: ScrapeTarget[] = [];
@@ -405,12 +419,28 @@ export class MetricsExporters extends Construct {
         containerPath: `${NODE_EXPORTER_BACKUPS_MOUNT}-${store}`,
         readOnly: true,
       }));
-      const textfileDirs = [...(ne.backupsVolume ? [textfileDir] : []), ...extra.map((m) => `${m.containerPath}/metrics`)];
+      const image = new ServiceImage(this, "node-exporter-image", { ref: ne.image });
+      this.expectedServices =
+        ne.expectedServices === undefined
+          ? undefined
+          : new LiveConfig(this, "expected-services", {
+              environment: props.environment,
+              service: "node-exporter",
+              purpose: "expected-services",
+              image,
+              path: NODE_EXPORTER_EXPECTED_MOUNT,
+              files: [{ name: EXPECTED_SERVICES_FILE, content: renderExpectedServices(props.environment, ne.expectedServices) }],
+            });
+      const textfileDirs = [
+        ...(ne.backupsVolume ? [textfileDir] : []),
+        ...extra.map((m) => `${m.containerPath}/metrics`),
+        ...(this.expectedServices ? [NODE_EXPORTER_EXPECTED_MOUNT] : []),
+      ];
       this.nodeExporter = new HardenedService(this, "node-exporter", {
         ...common,
         service: "node-exporter",
         role: "node-exporter",
-        image: new ServiceImage(this, "node-exporter-image", { ref: ne.image }),
+        image,
         // The image's USER nobody.
         user: SECURE_DEFAULTS.user,
         memoryMb: memory.node,
@@ -436,9 +466,12 @@ export class MetricsExporters extends Construct {
         volumes: [
           ...(ne.backupsVolume ? [{ volume: ne.backupsVolume, containerPath: NODE_EXPORTER_BACKUPS_MOUNT, readOnly: true }] : []),
           ...extra,
+          ...(this.expectedServices ? [this.expectedServices.mount] : []),
         ],
         healthcheck: wgetHealthcheck(port, SCRAPE_JOBS.node.path),
         networks: [monitoring],
+        // The list is in place before its first start.
+        ...(this.expectedServices ? { dependsOn: [this.expectedServices.seed] } : {}),
       });
       PolicySuppressions.addResourceSuppressions(this.nodeExporter, [
         {

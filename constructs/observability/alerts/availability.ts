@@ -1,5 +1,5 @@
 // Availability: scrape targets down, and containers missing or crash-looping (cAdvisor).
-import { CADVISOR_LABELS } from "../renderers/observability-catalogue";
+import { CADVISOR_LABELS, EXPECTED_SERVICE_METRIC } from "../renderers/observability-catalogue";
 import { withService, type CatalogueContext } from "./context";
 import type { AlertRule } from "./types";
 
@@ -40,16 +40,23 @@ function appTargetDown(): AlertRule {
   };
 }
 
-/** One rule over every expected service (none when there are none): absent() per service, or-ed. */
+/**
+ * One rule over every expected service (none when there are none): each expected service without a
+ * container_last_seen series. From "rule", absent() per service, or-ed; from "metric", the services
+ * node-exporter publishes (EXPECTED_SERVICE_METRIC), unless cAdvisor sees a container of them.
+ */
 function containerMissing({ o, envMatcher }: CatalogueContext): AlertRule[] {
   const expected = [...new Set(o.expectedServices)].sort();
   if (expected.length === 0) return [];
-  const absents = expected.map((s) => `absent(container_last_seen{${svc}="${s}"${envMatcher}})`).join(" or ");
+  const missing =
+    o.expectedServicesFrom === "metric"
+      ? `${EXPECTED_SERVICE_METRIC}{${svc}!=""${envMatcher}} unless on (${svc}) container_last_seen{${svc}!=""${envMatcher}}`
+      : expected.map((s) => `absent(container_last_seen{${svc}="${s}"${envMatcher}})`).join(" or ");
   return [
     {
       name: "ContainerMissing",
       group: "availability",
-      expr: withService(absents, svc),
+      expr: withService(missing, svc),
       for: "2m",
       severity: "critical",
       labels: {},

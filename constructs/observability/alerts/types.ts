@@ -40,6 +40,16 @@ export interface AlertRulesInput {
    * @default []
    */
   readonly expectedServices?: readonly string[];
+  /**
+   * Where ContainerMissing reads expectedServices from. "rule": the rule names each service
+   * (absent() per service), so a new service changes the rule file, and Prometheus and Grafana are
+   * replaced to load it. "metric": the rule compares the `updateio_expected_service` series that
+   * node-exporter publishes from its live config (renderExpectedServices) with cAdvisor's
+   * containers and names no service; only that file changes. Use "metric" only where node-exporter
+   * publishes the list: without the series the rule never fires.
+   * @default "rule"
+   */
+  readonly expectedServicesFrom?: "rule" | "metric";
   /** Redis used/maxmemory ratio above which RedisMemoryNearLimit fires. @default 0.9 */
   readonly redisMemoryRatio?: number;
   /** Age of the last successful backup (hours) above which BackupTooOld fires: daily backups plus slack. @default 26 */
@@ -96,6 +106,7 @@ export interface BackupStoreAlert {
 
 export const ALERT_DEFAULTS = {
   expectedServices: [] as readonly string[],
+  expectedServicesFrom: "rule" as "rule" | "metric",
   redisMemoryRatio: 0.9,
   backupMaxAgeHours: 26,
   queueReadyThreshold: 1000,

@@ -33,6 +33,8 @@ export function assertValidAlertInput(input: AlertRulesInput): void {
         `expectedServices[${i}] ${JSON.stringify(s)} is not an io.updateio.service value: use lowercase letters, digits, "-", "_", ".", e.g. "api".`,
       );
   });
+  if (input.expectedServicesFrom !== undefined && !["rule", "metric"].includes(input.expectedServicesFrom))
+    problems.push(`expectedServicesFrom ${JSON.stringify(input.expectedServicesFrom)} must be "rule" or "metric".`);
   const ratio = (key: keyof AlertRulesInput, value: number | undefined, example: string) => {
     if (value !== undefined && !(Number.isFinite(value) && value > 0 && value < 1))
       problems.push(`${key} ${String(value)} must be a ratio strictly between 0 and 1, e.g. ${example}.`);

@@ -51,7 +51,10 @@ export type ScrapeJob = keyof typeof SCRAPE_JOBS;
  * Metric names we rely on, by job. Every job also has Prometheus' own `up`. Names follow the
  * exporters' documentation for the pinned versions (see environments/images.ts).
  */
-export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes" | "restoreDrill", readonly string[]>> = {
+/** One series per service the stack declares, from node-exporter's live config (renderExpectedServices). */
+export const EXPECTED_SERVICE_METRIC = "updateio_expected_service";
+
+export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes" | "restoreDrill" | "expected", readonly string[]>> = {
   prometheus: ["prometheus_tsdb_head_series", "prometheus_rule_evaluation_failures_total"],
   // prometheuscommunity/postgres-exporter (one per Postgres node).
   postgres: [
@@ -125,6 +128,8 @@ export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes" | "restor
     "updateio_volume_usage_last_run_timestamp_seconds",
     "updateio_volume_usage_last_run_success",
   ],
+  // node-exporter's live config of the services the stack declares (ContainerMissing's list).
+  expected: [EXPECTED_SERVICE_METRIC],
   // Written by the Postgres restore drill (PostgresRestoreDrill) into the same textfile directory.
   restoreDrill: [
     "updateio_restore_drill_success",
