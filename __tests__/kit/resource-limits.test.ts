@@ -128,23 +128,20 @@ describe("process limit (ulimit nproc) per user pool", () => {
   });
 
   it("gives every root container the constant ROOT_NPROC, whatever root's budgets add up to (the kernel does not apply it to uid 0)", () => {
-    const f = fixture();
-    f.add("proxy", {
-      user: "0:0",
-      component: "observability",
-      processes: 64,
-      relax: { "non-root": "binds a port below 1024 in its image" },
-    });
-    const json = synth(f.stack);
+    const withProxy = () => {
+      const f = fixture();
+      f.add("proxy", {
+        user: "0:0",
+        component: "observability",
+        processes: 64,
+        relax: { "non-root": "binds a port below 1024 in its image" },
+      });
+      return f;
+    };
+    const json = synth(withProxy().stack);
     expect(nproc(container(json, "dev-proxy"))).toEqual({ name: "nproc", soft: ROOT_NPROC, hard: ROOT_NPROC });
     // A root job whose budget alone is above the constant leaves the proxy's ulimit as it was: no replacement.
-    const g = fixture();
-    g.add("proxy", {
-      user: "0:0",
-      component: "observability",
-      processes: 64,
-      relax: { "non-root": "binds a port below 1024 in its image" },
-    });
+    const g = withProxy();
     g.add("chown", {
       user: "0:0",
       component: "job",
