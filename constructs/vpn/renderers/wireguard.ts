@@ -385,8 +385,8 @@ function byName<T extends { name: string }>(items: readonly T[]): T[] {
 }
 
 /**
- * wg0.conf in wg-quick format. The private key is not in it: the first PostUp loads it from
- * `privateKeyFile`, and the pre-shared keys likewise. Traffic from the VPN may only reach the
+ * wg0.conf in wg-quick format. The private key is not in it: the last PostUp loads it from
+ * `privateKeyFile`, after the filter rules and the pre-shared keys. Traffic from the VPN may only reach the
  * routes' CIDRs on their TCP ports (masqueraded, so the other side answers the gateway); peers
  * cannot reach each other, and nothing on the routed networks can open a connection into the VPN.
  * [Peer] blocks are sorted by name, so the text does not depend on the order of the input.
@@ -399,15 +399,18 @@ export function renderWireguardConfig(input: WireguardServerInput): string {
   const vpn = parseCidr(input.subnet)!;
   const peers = byName(input.peers);
 
-  const up: string[] = [`wg set %i private-key ${input.privateKeyFile}`];
-  for (const p of peers) if (p.presharedKeyFile) up.push(`wg set %i peer ${p.publicKey} preshared-key ${p.presharedKeyFile}`);
-  up.push(`${ipt} -N ${chain}`);
+  // The filter first, the keys last: without its private key the interface answers no handshake,
+  // so no peer gets a packet through before the filter is in place, and the healthcheck (the live
+  // key is the server's) passes only once everything is up.
+  const up: string[] = [`${ipt} -N ${chain}`];
   for (const r of input.routes) for (const port of r.tcpPorts) up.push(`${ipt} -A ${chain} -d ${r.cidr} -p tcp --dport ${port} -j ACCEPT`);
   up.push(`${ipt} -A ${chain} -j DROP`);
   up.push(`${ipt} -A FORWARD -i %i -j ${chain}`);
   up.push(`${ipt} -A FORWARD -o %i -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`);
   up.push(`${ipt} -A FORWARD -o %i -j DROP`);
   for (const r of input.routes) up.push(`${ipt} -t nat -A POSTROUTING -s ${input.subnet} -d ${r.cidr} -j MASQUERADE`);
+  for (const p of peers) if (p.presharedKeyFile) up.push(`wg set %i peer ${p.publicKey} preshared-key ${p.presharedKeyFile}`);
+  up.push(`wg set %i private-key ${input.privateKeyFile}`);
 
   const down: string[] = [];
   for (const r of [...input.routes].reverse()) down.push(`${ipt} -t nat -D POSTROUTING -s ${input.subnet} -d ${r.cidr} -j MASQUERADE`);
@@ -419,7 +422,7 @@ export function renderWireguardConfig(input: WireguardServerInput): string {
 
   const out = [
     "# UpdateIO VPN gateway: rendered by constructs/vpn/renderers/wireguard.ts, do not edit.",
-    `# The private key is not in this file: PostUp loads it from ${input.privateKeyFile}.`,
+    `# The private key is not in this file: the last PostUp loads it from ${input.privateKeyFile}.`,
     "# Reachable through the VPN (TCP only, masqueraded):",
     ...(input.routes.length === 0
       ? ["#   nothing (no routes)"]
