@@ -3,8 +3,8 @@
  * no-host-paths suppression covers the three host paths its reason names, node-exporter's
  * no-docker-socket suppression covers host / only. Each attack adds one more bind to the real
  * container of the real prod stack; before the limit, the image-limited suppression covered it.
+ * The attacks on one container share one stack: each bind is its own finding, judged on its own.
  */
-import type { TerraformStack } from "cdktf";
 import { TerraformResource } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { evaluatePolicy, suppressionsOf, type Finding } from "../../constructs/policy/policy-aspect";
@@ -12,79 +12,106 @@ import { buildEnvironment } from "../support/stacks";
 
 type Bind = { host_path: string; container_path: string; read_only: boolean };
 
-/** The real prod stack with `extra` binds added to the container at `path` (as an escape-hatch override would add them). */
-function withBinds(path: string, extra: Bind[]): { stack: TerraformStack; found: Finding[] } {
+/** Findings of the real prod stack with `extra` binds added to the container at `path` (as an escape-hatch override would add them). */
+function withBinds(path: string, extra: readonly string[]): Finding[] {
   const stack = buildEnvironment("prod");
   const container = stack.node.findAll().find((c) => c.node.path === `prod/${path}`);
   if (!container || !TerraformResource.isTerraformResource(container)) throw new Error(`no resource at prod/${path}`);
   // cdktf merges an overriding list into the synthesized one: these binds come after the container's own.
-  container.addOverride("volumes", extra);
-  return { stack, found: evaluatePolicy(stack, { environment: "prod" }) };
+  const binds: Bind[] = extra.map((host, i) => ({ host_path: host, container_path: `/extra-${i}`, read_only: true }));
+  container.addOverride("volumes", binds);
+  return evaluatePolicy(stack, { environment: "prod" });
+}
+
+/** Computed once, on first use (a real prod stack takes a few hundred milliseconds). */
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
 }
 
 const blocking = (found: Finding[], rule: string, path: string) =>
   found.filter((f) => f.ruleId === rule && !f.suppressed && f.severity === "error" && f.constructPath === `prod/${path}`);
 const suppressed = (found: Finding[], rule: string, path: string) =>
   found.filter((f) => f.ruleId === rule && f.suppressed && f.constructPath === `prod/${path}`);
+/** The one message among `found` that names the bind of `host`. */
+const about = (found: Finding[], host: string) => {
+  const hits = found.filter((f) => f.message.includes(`"${host}"`));
+  expect(hits, host).toHaveLength(1);
+  return hits[0]!.message;
+};
 
 const CADVISOR = "exporters/cadvisor/container";
 const NODE_EXPORTER = "exporters/node-exporter/container";
-const ro = (host: string, at = "/x"): Bind => ({ host_path: host, container_path: at, read_only: true });
+
+const asBuilt = once(() => {
+  const stack = buildEnvironment("prod");
+  return { suppressions: suppressionsOf(stack), found: evaluatePolicy(stack, { environment: "prod" }) };
+});
 
 describe("cAdvisor's no-host-paths suppression covers /proc, /sys and /var/lib/docker/image only", () => {
-  it("is recorded with those three paths, and covers exactly its three binds as built", () => {
-    const stack = buildEnvironment("prod");
-    const s = suppressionsOf(stack).find((x) => x.ruleId === "no-host-paths" && x.constructPath === `prod/exporters/cadvisor`);
-    expect(s?.appliesTo).toEqual(["/proc", "/var/lib/docker/image", "/sys"]);
-    const found = evaluatePolicy(stack, { environment: "prod" });
-    expect(suppressed(found, "no-host-paths", CADVISOR)).toHaveLength(3);
-    expect(blocking(found, "no-host-paths", CADVISOR)).toEqual([]);
-  });
-
-  it.each([
+  const ATTACKS = [
     ["/etc (the host's accounts and keys)", "/etc", "/etc"],
     ["/proc/1/root (the host's / through procfs)", "/proc/1/root", "/proc/1/root"],
     ["/sys/../etc (normalized: /etc)", "/sys/../etc", "/etc"],
     ["/var/lib/docker (every volume, not only the layer database)", "/var/lib/docker", "/var/lib/docker"],
     ["/root/.ssh", "/root/.ssh", "/root/.ssh"],
-  ])("a further read-only bind of %s is caught", (_what, host, normalized) => {
-    const { found } = withBinds(CADVISOR, [ro(host)]);
-    const caught = blocking(found, "no-host-paths", CADVISOR);
-    expect(caught).toHaveLength(1);
-    expect(caught[0]!.message).toContain(`(${normalized}, read-only)`);
-    expect(caught[0]!.message).toContain('covers only image gcr.io/cadvisor/cadvisor, and only "/proc", "/var/lib/docker/image", "/sys"');
-    // The three binds it was built with stay covered.
-    expect(suppressed(found, "no-host-paths", CADVISOR)).toHaveLength(3);
+  ] as const;
+  // The same paths as its own, written another way: still covered.
+  const SAME = ["/proc/", "//sys"];
+  const attacked = once(() => withBinds(CADVISOR, [...ATTACKS.map(([, host]) => host), "/", ...SAME]));
+
+  it("is recorded with those three paths, and covers exactly its three binds as built", () => {
+    const s = asBuilt().suppressions.find((x) => x.ruleId === "no-host-paths" && x.constructPath === `prod/exporters/cadvisor`);
+    expect(s?.appliesTo).toEqual(["/proc", "/var/lib/docker/image", "/sys"]);
+    expect(suppressed(asBuilt().found, "no-host-paths", CADVISOR)).toHaveLength(3);
+    expect(blocking(asBuilt().found, "no-host-paths", CADVISOR)).toEqual([]);
+  });
+
+  it.each(ATTACKS)("a further read-only bind of %s is caught", (_what, host, normalized) => {
+    const message = about(blocking(attacked(), "no-host-paths", CADVISOR), host);
+    expect(message).toContain(`(${normalized}, read-only)`);
+    expect(message).toContain('covers only image gcr.io/cadvisor/cadvisor, and only "/proc", "/var/lib/docker/image", "/sys"');
+  });
+
+  it("each further bind is one finding of its own, and the three binds it was built with stay covered", () => {
+    expect(blocking(attacked(), "no-host-paths", CADVISOR)).toHaveLength(ATTACKS.length);
+    expect(suppressed(attacked(), "no-host-paths", CADVISOR).map((f) => f.message.match(/binds "([^"]+)"/)?.[1])).toEqual([
+      "/proc",
+      "/var/lib/docker/image",
+      "/sys",
+      ...SAME,
+    ]);
   });
 
   it("a further bind of / is caught by no-docker-socket (it holds the socket), which cAdvisor has no suppression of", () => {
-    const { found } = withBinds(CADVISOR, [ro("/")]);
-    expect(blocking(found, "no-docker-socket", CADVISOR).map((f) => f.message)).toEqual([expect.stringContaining('mounts "/" (/)')]);
-  });
-
-  it("the same path written another way (/proc/, //sys) is the same path, and stays covered", () => {
-    const { found } = withBinds(CADVISOR, [ro("/proc/", "/y"), ro("//sys", "/z")]);
-    expect(blocking(found, "no-host-paths", CADVISOR)).toEqual([]);
-    expect(suppressed(found, "no-host-paths", CADVISOR)).toHaveLength(5);
+    expect(blocking(attacked(), "no-docker-socket", CADVISOR).map((f) => f.message)).toEqual([expect.stringContaining('mounts "/" (/)')]);
   });
 });
 
 describe("node-exporter's no-docker-socket suppression covers host / only", () => {
-  it("covers its bind of / as built", () => {
-    const found = evaluatePolicy(buildEnvironment("prod"), { environment: "prod" });
-    expect(suppressed(found, "no-docker-socket", NODE_EXPORTER)).toHaveLength(1);
-    expect(blocking(found, "no-docker-socket", NODE_EXPORTER)).toEqual([]);
-  });
-
-  it.each([
+  const ATTACKS = [
     ["the socket itself", "/var/run/docker.sock"],
     ["/var/run, which holds it", "/var/run"],
     ["/run, which holds it", "/run"],
-  ])("a further read-only bind of %s is caught", (_what, host) => {
-    const { found } = withBinds(NODE_EXPORTER, [ro(host)]);
-    const caught = blocking(found, "no-docker-socket", NODE_EXPORTER);
-    expect(caught).toHaveLength(1);
-    expect(caught[0]!.message).toContain(`"${host}"`);
-    expect(caught[0]!.message).toContain('and only "/"');
+  ] as const;
+  const attacked = once(() =>
+    withBinds(
+      NODE_EXPORTER,
+      ATTACKS.map(([, host]) => host),
+    ),
+  );
+
+  it("covers its bind of / as built", () => {
+    expect(suppressed(asBuilt().found, "no-docker-socket", NODE_EXPORTER)).toHaveLength(1);
+    expect(blocking(asBuilt().found, "no-docker-socket", NODE_EXPORTER)).toEqual([]);
+  });
+
+  it.each(ATTACKS)("a further read-only bind of %s is caught", (_what, host) => {
+    expect(about(blocking(attacked(), "no-docker-socket", NODE_EXPORTER), host)).toContain('and only "/"');
+  });
+
+  it("each further bind is one finding of its own, and its bind of / stays covered", () => {
+    expect(blocking(attacked(), "no-docker-socket", NODE_EXPORTER)).toHaveLength(ATTACKS.length);
+    expect(suppressed(attacked(), "no-docker-socket", NODE_EXPORTER)).toHaveLength(1);
   });
 });
