@@ -76,8 +76,13 @@ describe("the inbound key", () => {
  * is one container, and a container joins a network only by being replaced.
  */
 describe("edge.appNetwork", () => {
+  // Each variant is synthesized once for the tests that compare it (the JSON is only read).
+  const synthesized = new Map<string, TerraformJson>();
   const withEdge = (env: "dev" | "prod", appNetwork: "per-service" | "shared", statusPage: boolean) => {
-    return synthWithStatusPage(env, { statusPage, apiInbound: "shared", edgeAppNetwork: appNetwork }).json;
+    const key = `${env} ${appNetwork} ${statusPage}`;
+    if (!synthesized.has(key))
+      synthesized.set(key, synthWithStatusPage(env, { statusPage, apiInbound: "shared", edgeAppNetwork: appNetwork }).json);
+    return synthesized.get(key)!;
   };
   const edgeNetworks = (json: TerraformJson, env: string) => networksOf(json, env, "edge");
 

@@ -133,6 +133,9 @@ describe("a reloadable-setting-only change on the synthesized prod stack", () =>
   });
 });
 
+/** The prod stack without the new service, which every prodWithNewService compares with: synthesized once. */
+let prodWithoutNewService: Stack | undefined;
+
 /**
  * The real prod stack, before and after one more app service: the mini app's entry without routes
  * or secrets (the add-a-service runbook's case), changed by `entry`. Call it inside a describe.
@@ -146,7 +149,8 @@ function prodWithNewService(name: string, entry: Record<string, unknown>): { bef
     if (withService) services[name] = { ...structuredClone(config.services["mini-app"]!), routes: [], secrets: [], ...entry };
     return JSON.parse(Testing.synth(new EnvironmentStack(Testing.app({ outdir: join(out, dir) }), "prod", { ...config, services })));
   };
-  return { before: synth(false, "a"), after: synth(true, "b") };
+  const before = (prodWithoutNewService ??= synth(false, "a"));
+  return { before, after: synth(true, "b") };
 }
 
 describe("on the real prod stack: a new app service that uses Redis", () => {
