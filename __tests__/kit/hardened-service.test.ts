@@ -518,6 +518,7 @@ describe("HardenedService: validation names the prop and the fix", () => {
   const cases: [string, string, (f: Fixture) => Partial<HardenedServiceProps>, RegExp][] = [
     ["root user without a relax reason", "user", () => ({ user: "root" }), /relax\["non-root"\]/],
     ["uid 0 without a relax reason", "user", () => ({ user: "0:0" }), /is root/],
+    ["uid 0 written with leading zeros, without a relax reason", "user", () => ({ user: "000:0" }), /is root/],
     ["readOnlyRootfs false without a reason", "readOnlyRootfs", () => ({ readOnlyRootfs: false }), /relax\["read-only-rootfs"\]/],
     ["a secret-looking env var", "env.DB_PASSWORD", () => ({ env: { DB_PASSWORD: "hunter2" } }), /pass it in secrets/],
     ["a token-looking env var", "env.BOT_TOKEN", () => ({ env: { BOT_TOKEN: "x" } }), /secrets/],

@@ -10,7 +10,7 @@ import { poolLimit, processPool, ROOT_NPROC } from "../../constructs/kit/contain
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { HardenedService, setResourceLimits, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
 import { PlatformNetwork, setNetworkDefaults } from "../../constructs/kit/platform-network";
-import { RESOURCE_LIMITS, SECURE_DEFAULTS } from "../../constructs/kit/secure-defaults";
+import { RESOURCE_LIMITS, ROOT_USER, SECURE_DEFAULTS } from "../../constructs/kit/secure-defaults";
 import { ServiceImage } from "../../constructs/kit/service-image";
 import { SwarmRuntime } from "../../constructs/kit/swarm-runtime";
 import { errorOf } from "../support/helpers";
@@ -45,7 +45,7 @@ const nproc = (c: Json) => c.ulimit.find((u: Json) => u.name === "nproc");
 const rootLimits = (json: Json): Map<string, number> =>
   new Map(
     Object.values(json.resource.docker_container as Record<string, Json>)
-      .filter((c) => /^(root|0)(:|$)/.test(String(c.user)) && c.start !== false)
+      .filter((c) => ROOT_USER.test(String(c.user)) && c.start !== false)
       .map((c) => [c.name as string, nproc(c).hard as number]),
   );
 const label = (c: Json, key: string) => c.labels.find((l: Json) => l.label === key)?.value;
@@ -111,6 +111,10 @@ describe("process limit (ulimit nproc) per user pool", () => {
     expect(processPool("1000:1000")).toBe("uid 1000");
     expect(processPool("01000")).toBe("uid 1000");
     expect(processPool("1000")).not.toBe(processPool("postgres"));
+    // Root by name is uid 0 in every image, not a named user of 999's pool.
+    expect(processPool("root")).toBe(processPool("0:0"));
+    expect(processPool("root:root")).toBe("uid 0");
+    expect(processPool("000")).toBe("uid 0");
     const f = fixture();
     f.add("db", { user: "postgres", component: "data", processes: 300 });
     f.add("cache", { user: "redis", component: "data", processes: 64 });

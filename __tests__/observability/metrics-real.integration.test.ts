@@ -682,7 +682,7 @@ interface NodeFixture {
 
 /** The list of the stack's services that node-exporter's live config uploads (ContainerMissing's). */
 function expectedServicesFile(): string {
-  return resolveTerraform(uploadOf(container(`node-exporter-expected-services-seed`), "/expected-services/expected-services.prom"));
+  return resolveTerraform(uploadOf(container("node-exporter-expected-services-seed"), "/expected-services/expected-services.prom"));
 }
 
 /**

@@ -3,7 +3,7 @@ import { Container, type ContainerConfig } from "@cdktf/provider-docker/lib/cont
 import { Lazy, TerraformStack } from "cdktf";
 import type { Construct, IConstruct } from "constructs";
 import { PolicySuppressions, SECRETS_OWNER_ROLE } from "../contract/index";
-import { LABELS, PROJECT, SECURE_DEFAULTS, SEED_CONTAINER_SETTINGS, type Component } from "./secure-defaults";
+import { LABELS, PROJECT, ROOT_USER, SECURE_DEFAULTS, SEED_CONTAINER_SETTINGS, type Component } from "./secure-defaults";
 import { ULIMIT_BOUNDS } from "../contract";
 import {
   replicaHost,
@@ -274,6 +274,9 @@ function withCpuLabel(labels: { label: string; value: string }[], cpus: number):
 /** Per stack: the process budgets registered under each pool (processPool). */
 const PROCESS_POOLS = new WeakMap<IConstruct, Map<string, number>>();
 
+/** uid 0's pool: every root container gets ROOT_NPROC, whatever it sums to. */
+const ROOT_POOL = "uid 0";
+
 /**
  * RLIMIT_NPROC is checked at fork against every task (threads included) of the caller's real uid on
  * the whole host: there are no user namespaces, and uid 0 is exempt. So a per-container value is a
@@ -288,6 +291,8 @@ const PROCESS_POOLS = new WeakMap<IConstruct, Map<string, number>>();
  * every node in one apply, for a tighter limit only.
  */
 export function processPool(user: string): string {
+  // Root by name is uid 0 in every image: its pool, not the named users'.
+  if (ROOT_USER.test(user)) return ROOT_POOL;
   const uid = user.split(":")[0]!;
   return `uid ${/^\d+$/.test(uid) ? Number(uid) : NAMED_USER_UID}`;
 }
@@ -309,8 +314,6 @@ export function processLimit(scope: Construct, user: string, budget: number): { 
   const limit = Lazy.numberValue({ produce: () => poolLimit(pools.get(pool)!) });
   return { name: "nproc", soft: limit, hard: limit };
 }
-
-const ROOT_POOL = processPool("0");
 
 /**
  * The `ulimit nproc` of every uid-0 container, whatever root's budgets add up to. The kernel does not

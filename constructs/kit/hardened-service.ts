@@ -6,7 +6,9 @@ import { hasUrlCredentials, isSecretEnvName, PolicySuppressions } from "../contr
 import { canonicalDuration } from "./durations";
 import type { PlatformNetwork } from "./platform-network";
 import { ContainerRuntime } from "./container-runtime";
-import { COMPONENTS, RESOURCE_LIMITS, SECURE_DEFAULTS, type Component } from "./secure-defaults";
+import { COMPONENTS, RESOURCE_LIMITS, ROOT_USER, SECURE_DEFAULTS, type Component } from "./secure-defaults";
+
+export { ROOT_USER } from "./secure-defaults";
 import type { ServiceImage } from "./service-image";
 import {
   type BindMount,
@@ -163,8 +165,6 @@ const SECRET_FILE = /^[a-z][a-z0-9_]{0,62}$/;
 /** Environment variable names: UPPER_SNAKE_CASE (the config schema uses the same rule). */
 export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
 const CAPABILITY = /^[A-Z][A-Z_]+$/;
-/** A user that is root: the name, or uid 0 with or without a group. */
-export const ROOT_USER = /^(root|0)(:|$)/;
 const USER = /^(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10})(?::(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10}))?$/;
 const LOOPBACK: ReadonlySet<string> = new Set(LOOPBACK_ADDRESSES);
 

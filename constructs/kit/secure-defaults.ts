@@ -1,5 +1,8 @@
 import type { Component } from "../contract/index";
 
+/** A user that is root: the name, or uid 0 (written with any number of zeros) with or without a group. */
+export const ROOT_USER = /^(root|0+)(:|$)/;
+
 /**
  * The secure defaults every container gets, in one place. Constructs never repeat these; they
  * state only what differs, and a weaker setting needs a written reason (see HardenedService).
