@@ -4,10 +4,10 @@ import type { GrafanaAlertingInput } from "./grafana-alerting";
 import { PROM_DURATION, durationSeconds, grafanaRuleUid } from "./shared";
 import { ALERT_DEFAULTS, type AlertRule, type AlertRulesInput } from "./types";
 import { problemsOf, throwIfProblems } from "../../contract/errors";
+import { LABEL_VALUE } from "../renderers/observability-catalogue";
 
 const NAME = /^[A-Z][A-Za-z0-9]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const SERVICE_NAME = /^[a-z0-9][a-z0-9_.-]*$/;
 
 /**
  * Whether a value handed in for a secret setting is a reference, not the secret: Grafana's
@@ -22,13 +22,13 @@ export function isSecretReference(value: string): boolean {
 
 export function assertValidAlertInput(input: AlertRulesInput): void {
   const problems: string[] = [];
-  if (input.environment !== undefined && !SERVICE_NAME.test(input.environment)) {
+  if (input.environment !== undefined && !LABEL_VALUE.test(input.environment)) {
     problems.push(
       `environment ${JSON.stringify(input.environment)} is not an io.updateio.environment value: use lowercase letters, digits, "-", e.g. "prod".`,
     );
   }
   (input.expectedServices ?? []).forEach((s, i) => {
-    if (!SERVICE_NAME.test(s))
+    if (!LABEL_VALUE.test(s))
       problems.push(
         `expectedServices[${i}] ${JSON.stringify(s)} is not an io.updateio.service value: use lowercase letters, digits, "-", "_", ".", e.g. "api".`,
       );

@@ -5,19 +5,16 @@
  * and a new service changes this file (a live config) instead of Prometheus' and Grafana's rules.
  */
 import { ValidationError } from "../../contract/index";
-import { CADVISOR_LABELS, EXPECTED_SERVICE_METRIC } from "./observability-catalogue";
+import { CADVISOR_LABELS, EXPECTED_SERVICE_METRIC, LABEL_VALUE } from "./observability-catalogue";
 
 /** The file name: the textfile collector reads `*.prom` only. */
 export const EXPECTED_SERVICES_FILE = "expected-services.prom";
 
-/** An io.updateio.service value: nothing a label value would have to escape. */
-const SERVICE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-
 export function renderExpectedServices(environment: string, services: readonly string[]): string {
   const problems = [
-    ...(SERVICE.test(environment) ? [] : [`environment ${JSON.stringify(environment)} is not an io.updateio.environment value`]),
+    ...(LABEL_VALUE.test(environment) ? [] : [`environment ${JSON.stringify(environment)} is not an io.updateio.environment value`]),
     ...services.flatMap((s, i) =>
-      SERVICE.test(s)
+      LABEL_VALUE.test(s)
         ? []
         : [
             `services[${i}] ${JSON.stringify(s)} is not an io.updateio.service value: use lowercase letters, digits, "-", "_", ".", e.g. "api"`,

@@ -51,6 +51,12 @@ export type ScrapeJob = keyof typeof SCRAPE_JOBS;
  * Metric names we rely on, by job. Every job also has Prometheus' own `up`. Names follow the
  * exporters' documentation for the pinned versions (see environments/images.ts).
  */
+/**
+ * An io.updateio.service or .environment value as the alerts and the expected-services file put it
+ * in a label value: nothing there would have to be escaped.
+ */
+export const LABEL_VALUE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+
 /** One series per service the stack declares, from node-exporter's live config (renderExpectedServices). */
 export const EXPECTED_SERVICE_METRIC = "updateio_expected_service";
 
