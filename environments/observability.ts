@@ -9,7 +9,7 @@ import { REDIS_BACKUP_DEFAULTS } from "../constructs/redis";
 import { PlatformNetwork, ServiceVolume, type Upstream } from "../constructs/kit";
 import type { ScrapeTarget } from "../constructs/observability/renderers/prometheus";
 import { ValidationError } from "../constructs/contract/errors";
-import { VolumeUsage, type WatchedVolume } from "../constructs/observability/volume-usage";
+import { VolumeUsage, volumeUsageMetricsVolume, type WatchedVolume } from "../constructs/observability/volume-usage";
 import type { Apps } from "./apps";
 import type { Edge } from "./edge";
 import type { DataTier } from "./data-tier";
@@ -68,6 +68,8 @@ export class Observability {
   readonly backupVolumes: { readonly grafana?: ServiceVolume; readonly edge?: ServiceVolume };
   /** Grafana's database snapshots, when backups.grafana is on. */
   readonly grafanaBackup?: GrafanaBackup;
+  /** The volume-usage job's metrics volume, node-exporter's to read (profile full). */
+  private readonly volumeUsageMetrics?: ServiceVolume;
 
   /** `apps`: the app services ContainerMissing watches, beside the data tier's; those with `metrics` are scraped. */
   constructor(ctx: StackContext, data: DataTier, apps: Apps) {
@@ -122,6 +124,7 @@ export class Observability {
       ...Object.entries(this.backupVolumes).flatMap(([store, volume]) => (volume ? [{ store, volume }] : [])),
     ];
     const expectedServices = [...Object.keys(apps.services), ...data.serviceNames, "edge", "loki"];
+    this.volumeUsageMetrics = volumeUsageMetricsVolume(scope, env, config.protectData);
     this.exporters = new MetricsExporters(scope, "exporters", {
       environment: env,
       monitoringNetwork: monitoringNet,
@@ -141,6 +144,7 @@ export class Observability {
         image: o11y.exporters.nodeImage,
         backupsVolume: data.backupsVolume,
         extraBackupVolumes: storeBackupVolumes,
+        volumeUsageVolume: this.volumeUsageMetrics,
         expectedServices,
       },
     });
@@ -236,7 +240,8 @@ export class Observability {
       ...stateful(edge.proxy.service.spec.volumes).map((volume) => ({ volume, service: "edge", budgetMb: b.edgeData })),
       ...(edge.vpn?.keyVolume ? [{ volume: edge.vpn.keyVolume, service: "vpn", budgetMb: b.vpnKeys }] : []),
     ];
-    const known = new Set(watched.map((w) => w.volume));
+    // The job's own metrics file is not a store.
+    const known = new Set([...watched.map((w) => w.volume), ...(this.volumeUsageMetrics ? [this.volumeUsageMetrics] : [])]);
     const unbudgeted = scope.node.findAll().filter((c): c is ServiceVolume => c instanceof ServiceVolume && !c.ephemeral && !known.has(c));
     if (unbudgeted.length > 0)
       throw new ValidationError(
@@ -247,11 +252,11 @@ export class Observability {
         ),
       );
     // The job's only reader is node-exporter's textfile collector: without Prometheus, the check above is what remains.
-    if (!this.prometheus) return undefined;
+    if (!this.prometheus || !this.volumeUsageMetrics) return undefined;
     return new VolumeUsage(scope, "volume-usage", {
       environment: env,
       image: postgres.service.spec.image,
-      metricsVolume: data.backupsVolume,
+      metricsVolume: this.volumeUsageMetrics,
       volumes: watched,
     });
   }

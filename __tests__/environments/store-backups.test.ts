@@ -119,9 +119,10 @@ describe.each(["test", "prod"] as const)("%s: store backups", (env) => {
     const ne = containerNamed(json(), `${env}-node-exporter`)!;
     const m = mounts(json(), ne);
     const dirs = (ne.command as string[]).filter((a) => a.startsWith("--collector.textfile.directory=")).map((a) => a.split("=")[1]);
-    // Then the list of the stack's services (ContainerMissing's), from its own live config.
-    expect(dirs).toEqual(["/backups/metrics", ...STORE_NAMES.map((st) => `/backups-${st}/metrics`), "/expected-services"]);
+    // Then volume-usage's own volume, and the list of the stack's services (ContainerMissing's), from its own live config.
+    expect(dirs).toEqual(["/backups/metrics", ...STORE_NAMES.map((st) => `/backups-${st}/metrics`), "/volume-usage", "/expected-services"]);
     for (const st of STORE_NAMES) expect(m[`/backups-${st}`]).toEqual({ volume: `${env}-${st}-backups`, readOnly: true });
+    expect(m["/volume-usage"]).toEqual({ volume: `${env}-volume-usage-metrics`, readOnly: true });
     // The scheduler writes its textfile under metrics/ of the volume node-exporter mounts.
     for (const st of STORE_NAMES) expect(backupOf(st).metricsFile).toBe(`metrics/${st}_backup.prom`);
   });
@@ -165,6 +166,7 @@ describe("dev: store backups are off", () => {
     const ne = containerNamed(synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }, OUT).json, "dev-node-exporter")!;
     expect((ne.command as string[]).filter((a) => a.startsWith("--collector.textfile.directory="))).toEqual([
       "--collector.textfile.directory=/backups/metrics",
+      "--collector.textfile.directory=/volume-usage",
       "--collector.textfile.directory=/expected-services",
     ]);
   });

@@ -6,7 +6,7 @@
  * SETUID/SETGID in effect.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -293,18 +293,23 @@ const rootWithSetpriv: Requirement[] = [
 ];
 
 describeIf(rootWithSetpriv, "volume-usage.sh with SETUID/SETGID only (as in its container)", () => {
-  it("measures a 0700 directory of another user that root itself cannot read, and writes the metrics as the directory's owner", () => {
+  it("measures 0700 directories of another user that root itself cannot read, and writes the metrics into its own root-owned volume", () => {
     const dir = mkdtempSync(join(tmpdir(), "updateio-volume-usage-"));
     try {
       const data = join(dir, "volumes", "prod-postgres-data");
-      const backups = join(dir, "backups");
+      const backups = join(dir, "volumes", "prod-postgres-backups");
+      // Its own volume, as Docker creates a new one: root-owned 0755.
+      const metricsDir = join(dir, "metrics");
       mkdirSync(data, { recursive: true });
-      mkdirSync(join(backups, "metrics"), { recursive: true });
+      mkdirSync(join(backups, "dumps"), { recursive: true });
+      mkdirSync(metricsDir);
       writeFileSync(join(data, "base"), Buffer.alloc(300 * 1024, 1));
-      for (const d of [data, join(data, "base"), backups, join(backups, "metrics")]) chownSync(d, 999, 999);
+      writeFileSync(join(backups, "dumps", "app.dump"), Buffer.alloc(200 * 1024, 1));
+      for (const d of [data, join(data, "base"), backups, join(backups, "dumps"), join(backups, "dumps", "app.dump")])
+        chownSync(d, 999, 999);
       chmodSync(data, 0o700);
-      chmodSync(backups, 0o755);
-      chmodSync(join(backups, "metrics"), 0o755);
+      chmodSync(join(backups, "dumps"), 0o700);
+      chmodSync(metricsDir, 0o755);
       chmodSync(dir, 0o755);
       const script = join(dir, "volume-usage.sh");
       writeFileSync(script, VOLUME_USAGE_SCRIPT);
@@ -322,20 +327,24 @@ describeIf(rootWithSetpriv, "volume-usage.sh with SETUID/SETGID only (as in its 
           "-c",
           `cat ${data}/base >/dev/null 2>&1 && echo readable || echo unreadable; sh ${script} once`,
         ],
-        { encoding: "utf8", env: { ...process.env, VOLUMES_FILE: join(dir, "volumes.txt"), METRICS_DIR: join(backups, "metrics") } },
+        { encoding: "utf8", env: { ...process.env, VOLUMES_FILE: join(dir, "volumes.txt"), METRICS_DIR: metricsDir } },
       );
       expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
       expect(r.stdout.trim()).toBe("unreadable");
-      const metrics = readFileSync(join(backups, "metrics", "volume_usage.prom"), "utf8");
-      const used = Number(/^updateio_volume_used_bytes\{volume="prod-postgres-data",service="postgres"\} (\d+)$/m.exec(metrics)?.[1]);
-      expect(used).toBeGreaterThanOrEqual(300 * 1024);
+      const metrics = readFileSync(join(metricsDir, "volume_usage.prom"), "utf8");
+      const usedBy = (volume: string, service: string) =>
+        Number(new RegExp(`^updateio_volume_used_bytes\\{volume="${volume}",service="${service}"\\} (\\d+)$`, "m").exec(metrics)?.[1]);
+      expect(usedBy("prod-postgres-data", "postgres")).toBeGreaterThanOrEqual(300 * 1024);
+      expect(usedBy("prod-postgres-backups", "postgres-backup")).toBeGreaterThanOrEqual(200 * 1024);
       expect(metrics).toMatch(
         new RegExp(`^updateio_volume_budget_bytes\\{volume="prod-postgres-data",service="postgres"\\} ${2048 * MiB}$`, "m"),
       );
       expect(metrics).toMatch(/^updateio_volume_usage_last_run_success 1$/m);
-      // Written as the metrics directory's owner, readable by node-exporter (nobody).
-      const stat = spawnSync("stat", ["-c", "%u %a", join(backups, "metrics", "volume_usage.prom")], { encoding: "utf8" });
-      expect(stat.stdout.trim()).toBe("999 644");
+      // Written as the metrics directory's owner (root, for its own volume), readable by node-exporter (nobody).
+      const stat = spawnSync("stat", ["-c", "%u %a", join(metricsDir, "volume_usage.prom")], { encoding: "utf8" });
+      expect(stat.stdout.trim()).toBe("0 644");
+      // Nothing written into the volumes it measures.
+      expect(readdirSync(backups).sort()).toEqual(["dumps"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -689,8 +689,9 @@ function expectedServicesFile(): string {
  * node-exporter with its container's flags. Rewritten: --path.rootfs=/host, --path.procfs=/host/proc
  * and --path.sysfs=/host/sys → /, /proc and /sys (the container binds the host's / at /host; here
  * the host's root is ours), --web.listen-address=:9100 → 127.0.0.1:<free port>, and the textfile
- * directories /backups/metrics (the backups volume mounted at /backups) and /expected-services (the
- * live config with the list of services) → <backups dir>/metrics alone, with the list's uploaded
+ * directories /backups/metrics (the backups volume mounted at /backups), /volume-usage (that job's
+ * own volume, empty here: the job does not run) and /expected-services (the live config with the
+ * list of services) → <backups dir>/metrics alone, with the list's uploaded
  * file copied there: Debian's node-exporter 1.5 refuses the flag twice (the pinned image, 1.9 or
  * later, takes it more than once).
  */
@@ -716,8 +717,10 @@ async function startNodeExporter(backupsDir: string, logDir: string): Promise<No
   for (const [k, v] of Object.entries(expectedOriginal)) expect(synthesized.find(([f]) => f === k)?.[1], `--${k} as synthesized`).toBe(v);
   expect(synthesized.filter(([f]) => f === "collector.textfile.directory").map(([, v]) => v)).toEqual([
     "/backups/metrics",
+    "/volume-usage",
     "/expected-services",
   ]);
+  expect(mountAt("/volume-usage")?.read_only, "node-exporter mounts volume-usage's metrics volume read-only at /volume-usage").toBe(true);
   mkdirSync(join(backupsDir, "metrics"), { recursive: true, mode: 0o755 });
   writeUpload(join(backupsDir, "metrics", "expected-services.prom"), expectedServicesFile());
   const flags = [

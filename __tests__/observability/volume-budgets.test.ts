@@ -19,7 +19,7 @@ import {
   minLokiBudgetMb,
   prometheusRetentionSize,
 } from "../../constructs/observability/volume-budgets";
-import { VOLUME_USAGE_SCRIPT, VolumeUsage } from "../../constructs/observability/volume-usage";
+import { VOLUME_USAGE_SCRIPT, VolumeUsage, volumeUsageMetricsVolume } from "../../constructs/observability/volume-usage";
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import type { EnvironmentConfig } from "../../environments/schema";
 import { errorOf } from "../support/helpers";
@@ -165,7 +165,7 @@ describe("VolumeUsage", () => {
     const usage = new VolumeUsage(stack, "volume-usage", {
       environment: "dev",
       image: new ServiceImage(stack, "image", { ref: "postgres:17.6-bookworm" }),
-      metricsVolume: backups,
+      metricsVolume: volumeUsageMetricsVolume(stack, "dev", false),
       volumes: [
         { volume: data, service: "postgres", budgetMb: 2048 },
         { volume: backups, service: "postgres-backup", budgetMb: 8192 },
@@ -174,7 +174,7 @@ describe("VolumeUsage", () => {
     return { stack, usage, backups, data };
   }
 
-  it("runs hardened: read-only rootfs, SETUID/SETGID only, no-new-privileges, memory limit, volumes read-only but the metrics one", () => {
+  it("runs hardened: read-only rootfs, SETUID/SETGID only, no-new-privileges, memory limit, every volume read-only but its own", () => {
     const { stack } = build();
     const json = JSON.parse(Testing.synth(stack));
     const job = json.resource.docker_container["volume-usage_job_container_E770382F"];
@@ -185,7 +185,16 @@ describe("VolumeUsage", () => {
     expect(job.privileged ?? false).toBe(false);
     expect(job.ports ?? []).toEqual([]);
     const mounts = Object.fromEntries((job.volumes as any[]).map((v) => [v.container_path, v.read_only]));
-    expect(mounts).toEqual({ "/etc/volume-usage": true, "/backups": false, "/volumes/dev-postgres-data": true });
+    // It writes only its own metrics volume: a backups volume it could write, a restore would trust.
+    expect(mounts).toEqual({
+      "/etc/volume-usage": true,
+      "/metrics": false,
+      "/volumes/dev-postgres-data": true,
+      "/volumes/dev-postgres-backups": true,
+    });
+    const rw = (job.volumes as any[]).filter((v) => !v.read_only).map((v) => v.volume_name);
+    expect(rw).toEqual(["${docker_volume.volume-usage-metrics_volume_8CCCE964.name}"]);
+    expect(job.env).toContain("METRICS_DIR=/metrics");
     // Its only network is its own internal one: it reaches nothing.
     expect(job.networks_advanced).toHaveLength(1);
     const network = Object.values(json.resource.docker_network as Record<string, any>)[0];
@@ -196,7 +205,7 @@ describe("VolumeUsage", () => {
   it("lists each volume with its literal name, service, budget in bytes and mount path", () => {
     const { usage } = build();
     expect(usage.volumesFile).toBe(
-      "dev-postgres-data postgres 2147483648 /volumes/dev-postgres-data\ndev-postgres-backups postgres-backup 8589934592 /backups\n",
+      "dev-postgres-data postgres 2147483648 /volumes/dev-postgres-data\ndev-postgres-backups postgres-backup 8589934592 /volumes/dev-postgres-backups\n",
     );
     expect(usage.script).toBe(VOLUME_USAGE_SCRIPT);
     expect(usage.script).toContain("updateio_volume_used_bytes{volume=");
@@ -208,15 +217,32 @@ describe("VolumeUsage", () => {
     const image = new ServiceImage(stack, "image", { ref: "postgres:17.6-bookworm" });
     const backups = new ServiceVolume(stack, "backups", { environment: "dev", service: "postgres", purpose: "backups" });
     const config = new ServiceVolume(stack, "config", { environment: "dev", service: "x", purpose: "config", ephemeral: true });
-    expect(errorOf(() => new VolumeUsage(stack, "a", { environment: "dev", image, metricsVolume: backups, volumes: [] }))).toMatch(
+    const metricsVolume = volumeUsageMetricsVolume(stack, "dev", false);
+    expect(errorOf(() => new VolumeUsage(stack, "a", { environment: "dev", image, metricsVolume, volumes: [] }))).toMatch(
       /volumes: is empty/,
     );
+    // Its metrics go to its own volume only, and that volume is not a store to measure.
+    const watched = [{ volume: backups, service: "postgres-backup", budgetMb: 64 }];
+    expect(errorOf(() => new VolumeUsage(stack, "c", { environment: "dev", image, metricsVolume: backups, volumes: watched }))).toMatch(
+      /metricsVolume: dev-postgres-backups is not the job's own metrics volume \(fix: pass volumeUsageMetricsVolume/,
+    );
+    expect(
+      errorOf(
+        () =>
+          new VolumeUsage(stack, "d", {
+            environment: "dev",
+            image,
+            metricsVolume,
+            volumes: [{ volume: metricsVolume, service: "volume-usage", budgetMb: 16 }],
+          }),
+      ),
+    ).toMatch(/volumes\.0: dev-volume-usage-metrics is the job's own metrics volume, not a store/);
     const message = errorOf(
       () =>
         new VolumeUsage(stack, "b", {
           environment: "dev",
           image,
-          metricsVolume: backups,
+          metricsVolume,
           intervalSeconds: 5,
           volumes: [
             { volume: config, service: "x", budgetMb: 16 },
@@ -238,9 +264,11 @@ describe("VolumeUsage", () => {
         .trim()
         .split("\n")
         .map((l) => l.split(" ")[0]);
+      // Every volume but the ephemeral ones and the job's own metrics file.
       const stateful = Object.values(json.resource.docker_volume as Record<string, any>)
         .filter((v) => !(v.labels as { label: string }[]).some((l) => l.label === "io.updateio.ephemeral"))
-        .map((v) => v.name as string);
+        .map((v) => v.name as string)
+        .filter((n) => n !== `${env}-volume-usage-metrics`);
       expect(listed.sort(), env).toEqual(stateful.sort());
       expect(listed).toContain(`${env}-postgres-backups`);
     }

@@ -1,8 +1,10 @@
 /**
  * Suppressions limited to subjects (`appliesTo`, cdk-nag's granular suppressions): cAdvisor's
  * no-host-paths suppression covers the three host paths its reason names, node-exporter's
- * no-docker-socket suppression covers host / only. Each attack adds one more bind to the real
- * container of the real prod stack; before the limit, the image-limited suppression covered it.
+ * no-docker-socket suppression covers host / only, and the volume-sharing suppressions of the two
+ * collectors that read every volume (volume-usage, node-exporter) cover read-only mounts only.
+ * Each attack adds one more bind or mount to the real container of the real prod stack; before
+ * the limit, the image-limited suppression covered it.
  * The attacks on one container share one stack: each bind is its own finding, judged on its own.
  */
 import { TerraformResource } from "cdktf";
@@ -20,6 +22,18 @@ function withBinds(path: string, extra: readonly string[]): Finding[] {
   // cdktf merges an overriding list into the synthesized one: these binds come after the container's own.
   const binds: Bind[] = extra.map((host, i) => ({ host_path: host, container_path: `/extra-${i}`, read_only: true }));
   container.addOverride("volumes", binds);
+  return evaluatePolicy(stack, { environment: "prod" });
+}
+
+type Mount = { volume_name: string; container_path: string; read_only: boolean | string };
+
+/** Findings of the real prod stack with `extra` volume mounts added to the container at `path`. */
+function withMounts(path: string, extra: readonly { volume: string; readOnly: boolean | string }[]): Finding[] {
+  const stack = buildEnvironment("prod");
+  const container = stack.node.findAll().find((c) => c.node.path === `prod/${path}`);
+  if (!container || !TerraformResource.isTerraformResource(container)) throw new Error(`no resource at prod/${path}`);
+  const mounts: Mount[] = extra.map((m, i) => ({ volume_name: m.volume, container_path: `/extra-${i}`, read_only: m.readOnly }));
+  container.addOverride("volumes", mounts);
   return evaluatePolicy(stack, { environment: "prod" });
 }
 
@@ -113,5 +127,74 @@ describe("node-exporter's no-docker-socket suppression covers host / only", () =
   it("each further bind is one finding of its own, and its bind of / stays covered", () => {
     expect(blocking(attacked(), "no-docker-socket", NODE_EXPORTER)).toHaveLength(ATTACKS.length);
     expect(suppressed(attacked(), "no-docker-socket", NODE_EXPORTER)).toHaveLength(1);
+  });
+});
+
+describe("the volume-sharing suppressions of volume-usage and node-exporter cover read-only mounts only", () => {
+  const VOLUME_USAGE = "volume-usage/job/container";
+  const VOLUME_USAGE_SEED = "volume-usage/job/seed";
+  // Read-write: each could plant a backup a restore loads, or corrupt a store's files.
+  const WRITES = [
+    ["Postgres' data", "prod-postgres-data", false],
+    ["Postgres' backups (a planted dump)", "prod-postgres-backups", false],
+    ["the edge's certificates", "prod-edge-data", false],
+    ["Redis' backups with read_only from a variable (unknown at synth: judged read-write)", "prod-redis-backups", "${var.read_only}"],
+  ] as const;
+  // Read-only reads of other volumes stay what the reason says.
+  const READS = [{ volume: "prod-grafana-data", readOnly: true }];
+  const usage = once(() => withMounts(VOLUME_USAGE, [...WRITES.map(([, volume, readOnly]) => ({ volume, readOnly })), ...READS]));
+  const exporter = once(() =>
+    withMounts(NODE_EXPORTER, [
+      { volume: "prod-postgres-backups", readOnly: false },
+      { volume: "prod-redis-data", readOnly: true },
+    ]),
+  );
+  const mountOf = (found: Finding[], volume: string) => found.filter((f) => f.message.includes(`mounts "${volume}"`));
+
+  it("are recorded limited to read-only, and cover every mount as built (which are all read-only)", () => {
+    for (const construct of ["volume-usage/job", "exporters/node-exporter"]) {
+      const s = asBuilt().suppressions.find((x) => x.ruleId === "volume-sharing" && x.constructPath === `prod/${construct}`);
+      expect(s?.appliesTo, construct).toEqual(["read-only"]);
+    }
+    expect(blocking(asBuilt().found, "volume-sharing", VOLUME_USAGE)).toEqual([]);
+    expect(blocking(asBuilt().found, "volume-sharing", NODE_EXPORTER)).toEqual([]);
+    // Every store volume but the job's own (Postgres, replicas, Redis, RabbitMQ, Loki, Prometheus, Grafana, the edge, the backups).
+    expect(suppressed(asBuilt().found, "volume-sharing", VOLUME_USAGE).length).toBeGreaterThanOrEqual(15);
+    expect(suppressed(asBuilt().found, "volume-sharing", VOLUME_USAGE).every((f) => f.message.includes(" read-only ("))).toBe(true);
+    expect(suppressed(asBuilt().found, "volume-sharing", NODE_EXPORTER).map((f) => /mounts "([^"]+)"/.exec(f.message)?.[1])).toEqual([
+      "prod-postgres-backups",
+      "prod-redis-backups",
+      "prod-rabbitmq-backups",
+      "prod-grafana-backups",
+      "prod-edge-backups",
+      "prod-volume-usage-metrics",
+    ]);
+  });
+
+  it.each(WRITES)("volume-usage mounting %s read-write is caught", (_what, volume) => {
+    const hits = mountOf(blocking(usage(), "volume-sharing", VOLUME_USAGE), volume);
+    expect(hits).toHaveLength(1);
+    expect(hits[0]!.message).toContain(`"${volume}" of service`);
+    expect(hits[0]!.message).toContain("read-write (volumes[");
+    expect(hits[0]!.message).toContain('covers only image postgres, and only "read-only"');
+  });
+
+  it("a further read-only mount is covered, as the reason says; the writes are one finding each", () => {
+    expect(blocking(usage(), "volume-sharing", VOLUME_USAGE)).toHaveLength(WRITES.length);
+    expect(mountOf(suppressed(usage(), "volume-sharing", VOLUME_USAGE), "prod-grafana-data")).toHaveLength(2);
+  });
+
+  it("node-exporter mounting a backups volume read-write is caught, a further read-only mount is covered", () => {
+    const hits = blocking(exporter(), "volume-sharing", NODE_EXPORTER);
+    expect(hits.map((f) => /mounts "([^"]+)"/.exec(f.message)?.[1])).toEqual(["prod-postgres-backups"]);
+    expect(hits[0]!.message).toContain('covers only image prom/node-exporter, and only "read-only"');
+    expect(mountOf(suppressed(exporter(), "volume-sharing", NODE_EXPORTER), "prod-redis-data")).toHaveLength(1);
+  });
+
+  it("a seed below the suppressed construct mounting another service's volume is caught even read-only (its uploads land there)", () => {
+    const found = withMounts(VOLUME_USAGE_SEED, [{ volume: "prod-postgres-data", readOnly: true }]);
+    const hits = mountOf(blocking(found, "volume-sharing", VOLUME_USAGE_SEED), "prod-postgres-data");
+    expect(hits).toHaveLength(1);
+    expect(hits[0]!.message).toContain("a seed writes its uploads into what it mounts");
   });
 });

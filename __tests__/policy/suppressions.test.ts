@@ -53,7 +53,7 @@ describe("PolicySuppressions (contract)", () => {
     // appliesTo: only on a rule whose findings name a subject, written as the rule reports it.
     [
       { id: "memory-limit", reason: REASON, appliesTo: ["/proc"] },
-      /this rule names none \(rules that do: no-host-paths, no-docker-socket\)/,
+      /this rule names none \(rules that do: no-host-paths, no-docker-socket, volume-sharing\)/,
     ],
     [{ id: "no-host-paths", reason: REASON, appliesTo: [] }, /appliesTo must list 1 to 16 host paths/],
     [{ id: "no-host-paths", reason: REASON, appliesTo: "/proc" as unknown as string[] }, /appliesTo must list 1 to 16 host paths/],
@@ -66,6 +66,18 @@ describe("PolicySuppressions (contract)", () => {
     [{ id: "no-host-paths", reason: REASON, appliesTo: ["/proc\n/etc"] }, /appliesTo holds "\/proc\\n\/etc"/],
     [{ id: "no-host-paths", reason: REASON, appliesTo: [42 as unknown as string] }, /appliesTo holds 42/],
     [{ id: "no-docker-socket", reason: REASON, appliesTo: ["/", "/"] }, /appliesTo lists "\/" more than once/],
+    // volume-sharing's subjects are the access of a mount, spelled exactly as the rule reports it.
+    [
+      { id: "volume-sharing", reason: REASON, appliesTo: ["/proc"] },
+      /appliesTo holds "\/proc", not volume accesses as the rule reports them: write "read-only" or "read-write"/,
+    ],
+    [{ id: "volume-sharing", reason: REASON, appliesTo: ["ro"] }, /appliesTo holds "ro"/],
+    [{ id: "volume-sharing", reason: REASON, appliesTo: ["Read-Only"] }, /appliesTo holds "Read-Only"/],
+    [{ id: "volume-sharing", reason: REASON, appliesTo: ["read-only "] }, /appliesTo holds "read-only "/],
+    [{ id: "volume-sharing", reason: REASON, appliesTo: ["read-only\n"] }, /appliesTo holds "read-only\\n"/],
+    [{ id: "volume-sharing", reason: REASON, appliesTo: ["*"] }, /appliesTo holds "\*"/],
+    [{ id: "volume-sharing", reason: REASON, appliesTo: ["read-only", "read-only"] }, /appliesTo lists "read-only" more than once/],
+    [{ id: "no-host-paths", reason: REASON, appliesTo: ["read-only"] }, /appliesTo holds "read-only", not host paths/],
   ])("refuses %j", (suppression, message) => {
     const f = fixture();
     const c = container(f);

@@ -245,6 +245,28 @@ describe("volume-sharing: suppressions and declarations", () => {
     expectCaught(other, RULE);
   });
 
+  it("a suppression limited to read-only mounts covers a read-only read, not a write, and never a seed's or a secrets owner's mount", () => {
+    const limited = (c: Container) =>
+      suppressPolicy(c, RULE, "reads the sizes of every volume", { image: PINNED_IMAGE.split(":")[0], appliesTo: ["read-only"] });
+    const reads = labelled();
+    limited(intruder(reads, "collector", dataMount(reads, true)));
+    expect(blockingMessages(reads, RULE)).toEqual([]);
+    const writes = labelled();
+    limited(intruder(writes, "collector", dataMount(writes, false)));
+    expectCaught(
+      writes,
+      RULE,
+      'read-write (volumes[0].volume_name) (the suppression on prod/intruder covers only image postgres, and only "read-only")',
+    );
+    // A secrets owner or a seed of another service gives no access to limit to: the whole rule applies.
+    const owner = labelled();
+    limited(intruder(owner, "collector", dataMount(owner, true), "prod-collector-secrets-owner"));
+    expectCaught(owner, RULE, "a secrets owner may mount only its own service's secrets volume");
+    const seed = labelled();
+    limited(intruder(seed, "collector", { start: false, restart: "no", ...dataMount(seed, true) }, "prod-collector-seed"));
+    expectCaught(seed, RULE, "a seed writes its uploads into what it mounts");
+  });
+
   it("a second declaration of the database's volume under another label is caught (the engine hands it the same volume)", () => {
     const f = labelled();
     new Volume(f.stack, "claimed", { name: "prod-db-data", labels: [{ label: "io.updateio.service", value: "status-page" }] });

@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -64,6 +64,35 @@ describe("backup scheduler retention (pruning step only)", () => {
     console.log(
       `retention: 401 dumps over 400 days -> ${kept.length} kept (${daily.length} daily + ${weekly.length} weekly + ${monthly.length} monthly)`,
     );
+  });
+});
+
+describe("backup scheduler start", () => {
+  it("removes the volume_usage.prom volume-usage wrote into the metrics directory before it had its own volume, and nothing else", async () => {
+    const root = mkdtempSync(join(tmpdir(), "updateio-backup-legacy-"));
+    try {
+      const metrics = join(root, "metrics");
+      mkdirSync(metrics);
+      // node-exporter would read this stale copy beside the live one (in /volume-usage) and keep the first.
+      writeFileSync(join(metrics, "volume_usage.prom"), "updateio_volume_usage_last_run_timestamp_seconds 1\n");
+      writeFileSync(join(metrics, "postgres_offsite.prom"), "updateio_backup_offsite_success 1\n");
+      const script = join(root, "backup.sh");
+      writeFileSync(script, renderBackupScript(scriptInput));
+      // No server: the first run fails at once, then the loop waits for its retry until it is stopped.
+      const child = spawn("sh", [script, "loop"], {
+        env: { ...process.env, BACKUP_ROOT: root, PGHOST: join(root, "no-socket"), PGPORT: "1" },
+        stdio: "ignore",
+      });
+      try {
+        for (let i = 0; i < 100 && existsSync(join(metrics, "volume_usage.prom")); i++) await sleepMs(50);
+      } finally {
+        child.kill("SIGTERM");
+      }
+      expect(existsSync(join(metrics, "volume_usage.prom"))).toBe(false);
+      expect(readFileSync(join(metrics, "postgres_offsite.prom"), "utf8")).toBe("updateio_backup_offsite_success 1\n");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

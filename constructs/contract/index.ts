@@ -63,6 +63,7 @@ export {
   PolicySuppressions,
   SUBJECT_RULES,
   SUPPRESSION_METADATA_TYPE,
+  VOLUME_ACCESS,
   type PolicyRuleId,
   type PolicySuppression,
   type RecordedSuppression,

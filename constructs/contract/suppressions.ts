@@ -81,15 +81,32 @@ export const MIN_REASON_LENGTH = 10;
  * The rules whose findings name a subject a suppression can be limited to (`appliesTo`), and what
  * that subject is. A host path is written absolute and normalized ("/proc", "/var/lib/docker/image"),
  * as the rule reports it; only plain binds carry one (a bind through volume driver options does not).
+ * An access is how a workload mounts another service's volume, "read-only" or "read-write"; only
+ * such mounts by a service's own container carry one (a seed's, a secrets owner's, a duplicate
+ * name or a volume that does not say whose it is never do).
  */
-export const SUBJECT_RULES: Readonly<Partial<Record<PolicyRuleId, "host path">>> = {
+export const SUBJECT_RULES: Readonly<Partial<Record<PolicyRuleId, SubjectKind>>> = {
   "no-host-paths": "host path",
   "no-docker-socket": "host path",
+  "volume-sharing": "volume access",
 };
+type SubjectKind = "host path" | "volume access";
+
+/** The subjects of volume-sharing's findings: how the foreign volume is mounted. */
+export const VOLUME_ACCESS = ["read-only", "read-write"] as const;
 
 /** An absolute host path with no empty, "." or ".." segment and no trailing slash ("/" itself allowed). */
 const NORMAL_HOST_PATH = /^\/(?:(?!\.{1,2}(?:\/|$))[^/\0\n]+(?:\/(?!\.{1,2}(?:\/|$))[^/\0\n]+)*)?$/;
 const MAX_SUBJECTS = 16;
+const SUBJECT_FORMS: Readonly<Record<SubjectKind, RegExp>> = {
+  "host path": NORMAL_HOST_PATH,
+  "volume access": new RegExp(`^(?:${VOLUME_ACCESS.join("|")})$`),
+};
+const SUBJECT_PLURALS: Readonly<Record<SubjectKind, string>> = { "host path": "host paths", "volume access": "volume accesses" };
+const SUBJECT_FIXES: Readonly<Record<SubjectKind, string>> = {
+  "host path": `write absolute paths without "." or ".." segments, doubled or trailing slashes ("/proc", "/var/lib/docker/image")`,
+  "volume access": `write ${VOLUME_ACCESS.map((a) => JSON.stringify(a)).join(" or ")}`,
+};
 
 /** Type of the metadata entry a suppression is recorded as, on the construct's node. */
 export const SUPPRESSION_METADATA_TYPE = "io.updateio/policy-suppression";
@@ -103,8 +120,9 @@ export interface PolicySuppression {
   /** Image reference whose repository the suppression is limited to ("gcr.io/cadvisor/cadvisor:v0.49", tag and digest ignored). */
   readonly image?: string;
   /**
-   * The subjects whose findings it covers, for a rule in SUBJECT_RULES (host paths such as "/proc");
-   * any other finding of the rule is still reported. @default every finding of the rule
+   * The subjects whose findings it covers, for a rule in SUBJECT_RULES (host paths such as "/proc",
+   * or "read-only" for volume-sharing); any other finding of the rule is still reported.
+   * @default every finding of the rule
    */
   readonly appliesTo?: readonly string[];
 }
@@ -155,11 +173,11 @@ function appliesToProblems(id: PolicyRuleId, appliesTo: unknown): string[] {
       `"${id}": appliesTo limits a suppression to the subjects a rule names, and this rule names none (rules that do: ${Object.keys(SUBJECT_RULES).join(", ")}); drop appliesTo.`,
     ];
   if (!Array.isArray(appliesTo) || appliesTo.length === 0 || appliesTo.length > MAX_SUBJECTS)
-    return [`"${id}": appliesTo must list 1 to ${MAX_SUBJECTS} ${subject}s; got ${JSON.stringify(appliesTo)}.`];
-  const bad = appliesTo.filter((x) => typeof x !== "string" || !NORMAL_HOST_PATH.test(x));
+    return [`"${id}": appliesTo must list 1 to ${MAX_SUBJECTS} ${SUBJECT_PLURALS[subject]}; got ${JSON.stringify(appliesTo)}.`];
+  const bad = appliesTo.filter((x) => typeof x !== "string" || !SUBJECT_FORMS[subject].test(x));
   if (bad.length > 0)
     return [
-      `"${id}": appliesTo holds ${bad.map((x) => JSON.stringify(x)).join(", ")}, not ${subject}s as the rule reports them: write absolute paths without "." or ".." segments, doubled or trailing slashes ("/proc", "/var/lib/docker/image").`,
+      `"${id}": appliesTo holds ${bad.map((x) => JSON.stringify(x)).join(", ")}, not ${SUBJECT_PLURALS[subject]} as the rule reports them: ${SUBJECT_FIXES[subject]}.`,
     ];
   const twice = appliesTo.filter((x, i) => appliesTo.indexOf(x) !== i);
   return twice.length > 0 ? [`"${id}": appliesTo lists ${JSON.stringify(twice[0])} more than once.`] : [];

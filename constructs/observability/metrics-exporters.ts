@@ -103,6 +103,12 @@ export interface NodeExporterProps {
    */
   readonly extraBackupVolumes?: readonly StoreBackupsVolume[];
   /**
+   * The volume-usage job's own metrics volume (volumeUsageMetricsVolume), mounted read-only at
+   * NODE_EXPORTER_VOLUME_USAGE_MOUNT, one more textfile directory.
+   * @default none (no volume usage metrics)
+   */
+  readonly volumeUsageVolume?: ServiceVolume;
+  /**
    * The long-running services of the stack (io.updateio.service values), published as one
    * `updateio_expected_service` series each (renderExpectedServices) from a live config mounted at
    * NODE_EXPORTER_EXPECTED_MOUNT, one more textfile directory: ContainerMissing's list when its
@@ -161,6 +167,7 @@ export const CADVISOR_DOCKER_API_SECTIONS = ["CONTAINERS", "INFO", "PING", "VERS
 export const NODE_EXPORTER_HOST_ROOT = "/host";
 export const NODE_EXPORTER_BACKUPS_MOUNT = "/backups";
 export const NODE_EXPORTER_EXPECTED_MOUNT = "/expected-services";
+export const NODE_EXPORTER_VOLUME_USAGE_MOUNT = "/volume-usage";
 
 /** cAdvisor's read-only host paths (why each: where they are bound, below); its no-host-paths suppression covers these only. */
 const CADVISOR_BINDS = [
@@ -434,6 +441,7 @@ export class MetricsExporters extends Construct {
       const textfileDirs = [
         ...(ne.backupsVolume ? [textfileDir] : []),
         ...extra.map((m) => `${m.containerPath}/metrics`),
+        ...(ne.volumeUsageVolume ? [NODE_EXPORTER_VOLUME_USAGE_MOUNT] : []),
         ...(this.expectedServices ? [NODE_EXPORTER_EXPECTED_MOUNT] : []),
       ];
       this.nodeExporter = new HardenedService(this, "node-exporter", {
@@ -466,6 +474,9 @@ export class MetricsExporters extends Construct {
         volumes: [
           ...(ne.backupsVolume ? [{ volume: ne.backupsVolume, containerPath: NODE_EXPORTER_BACKUPS_MOUNT, readOnly: true }] : []),
           ...extra,
+          ...(ne.volumeUsageVolume
+            ? [{ volume: ne.volumeUsageVolume, containerPath: NODE_EXPORTER_VOLUME_USAGE_MOUNT, readOnly: true }]
+            : []),
           ...(this.expectedServices ? [this.expectedServices.mount] : []),
         ],
         healthcheck: wgetHealthcheck(port, SCRAPE_JOBS.node.path),
@@ -485,8 +496,10 @@ export class MetricsExporters extends Construct {
         {
           id: "volume-sharing",
           reason:
-            "its textfile collector reads the metrics files the backup schedulers and volume-usage write into each store's backups volume, so it mounts those volumes, read-only",
+            "its textfile collector reads the metrics files the backup schedulers write into each store's backups volume and volume-usage into its own, so it mounts those volumes, read-only",
           image: ne.image,
+          // Read-only mounts only: a read-write mount of any of them is judged by the rule.
+          appliesTo: ["read-only"],
         },
       ]);
       this.targets.push({ job: "node", targets: [`node-exporter:${port}`] });

@@ -4,7 +4,7 @@ import { readAsset } from "../kit/assets";
 import { HardenedService } from "../kit/hardened-service";
 import { PlatformNetwork } from "../kit/platform-network";
 import type { ServiceImage } from "../kit/service-image";
-import type { ServiceVolume } from "../kit/service-volume";
+import { ServiceVolume } from "../kit/service-volume";
 import { ValidationError } from "../contract/errors";
 import { PolicySuppressions } from "../contract/index";
 
@@ -24,8 +24,9 @@ export interface VolumeUsageProps {
    */
   readonly image: ServiceImage;
   /**
-   * The volume holding node-exporter's textfile directory (the backups volume): mounted read-write,
-   * the metrics file is written into `<mount>/metrics`. It is measured too when it is listed in `volumes`.
+   * Its own volume for the metrics file, one of node-exporter's textfile directories
+   * (volumeUsageMetricsVolume), mounted read-write at VOLUME_USAGE_METRICS_MOUNT. It is the only volume the job may write: a collector with write
+   * access to a backups volume could plant a backup that a restore would load.
    */
   readonly metricsVolume: ServiceVolume;
   /** Every stateful volume to measure, each with its budget; mounted read-only. */
@@ -40,12 +41,29 @@ export interface VolumeUsageProps {
 
 export const VOLUME_USAGE_SERVICE = "volume-usage";
 export const VOLUME_USAGE_DEFAULTS = { intervalSeconds: 300, memoryMb: 64, cpuShares: 128 } as const;
-/** Where the metrics volume is mounted; node-exporter reads `<its mount>/metrics` (same volume). */
-export const VOLUME_USAGE_METRICS_MOUNT = "/backups";
+/** Where its metrics volume is mounted, and the metrics file written (node-exporter mounts the same volume). */
+export const VOLUME_USAGE_METRICS_MOUNT = "/metrics";
+const METRICS_PURPOSE = "metrics";
 const SCRIPTS_DIR = "/etc/volume-usage";
 const VOLUMES_ROOT = "/volumes";
 /** The script, read at synth (shellcheck runs on the file itself). */
 export const VOLUME_USAGE_SCRIPT = readAsset(join(__dirname, "assets"), "volume-usage.sh");
+
+/**
+ * The job's own volume for its metrics file, `<env>-volume-usage-metrics`: made before the job
+ * because node-exporter, built earlier, mounts it read-only as a textfile directory. It holds one
+ * file rewritten every round, yet it is not ephemeral: the running job writes it (the policy keeps
+ * that label for volumes only seeds and one-shot jobs write), so it is protected where data is,
+ * like the edge's admin socket volume. It is not measured (not a store: one file of a few KiB).
+ */
+export function volumeUsageMetricsVolume(scope: Construct, environment: string, protect: boolean): ServiceVolume {
+  return new ServiceVolume(scope, "volume-usage-metrics", {
+    environment,
+    service: VOLUME_USAGE_SERVICE,
+    purpose: METRICS_PURPOSE,
+    protect,
+  });
+}
 
 /**
  * A small scheduled job that measures every stateful volume (`du`) and writes
@@ -54,7 +72,8 @@ export const VOLUME_USAGE_SCRIPT = readAsset(join(__dirname, "assets"), "volume-
  * Docker's local volume driver has no size limit, so a budget that the server itself cannot enforce
  * is watched here.
  *
- * Hardening: read-only rootfs, every volume but the metrics one mounted read-only, every capability
+ * Hardening: read-only rootfs, every measured volume mounted read-only (it writes only its own
+ * metrics volume), every capability
  * dropped except SETUID and SETGID (the script measures each volume as the user owning it, and
  * writes the metrics file as the metrics directory's owner: no DAC_* capability, so it never reads
  * more than the volume's own service could), a memory limit, and an internal network of its own
@@ -75,7 +94,7 @@ export class VolumeUsage extends Construct {
 
     // Literal names (the Volume's own input), not the resource's token: mount paths and the volume
     // list are plain text the policy can judge.
-    const pathOf = (v: ServiceVolume) => (v === props.metricsVolume ? VOLUME_USAGE_METRICS_MOUNT : `${VOLUMES_ROOT}/${volumeName(v)}`);
+    const pathOf = (v: ServiceVolume) => `${VOLUMES_ROOT}/${volumeName(v)}`;
     this.volumesFile = props.volumes
       .map((w) => `${volumeName(w.volume)} ${w.service} ${w.budgetMb * 1024 * 1024} ${pathOf(w.volume)}`)
       .join("\n")
@@ -101,7 +120,7 @@ export class VolumeUsage extends Construct {
       // Uploaded root-owned 0644: always run through sh.
       entrypoint: ["sh", `${SCRIPTS_DIR}/volume-usage.sh`],
       command: ["run"],
-      env: { INTERVAL_SECONDS: String(this.intervalSeconds), METRICS_DIR: `${VOLUME_USAGE_METRICS_MOUNT}/metrics` },
+      env: { INTERVAL_SECONDS: String(this.intervalSeconds), METRICS_DIR: VOLUME_USAGE_METRICS_MOUNT },
       configDirs: [
         {
           path: SCRIPTS_DIR,
@@ -116,9 +135,7 @@ export class VolumeUsage extends Construct {
       tmpfs: { "/var/lib/postgresql/data": 1 },
       volumes: [
         { volume: props.metricsVolume, containerPath: VOLUME_USAGE_METRICS_MOUNT },
-        ...props.volumes
-          .filter((w) => w.volume !== props.metricsVolume)
-          .map((w) => ({ volume: w.volume, containerPath: pathOf(w.volume), readOnly: true })),
+        ...props.volumes.map((w) => ({ volume: w.volume, containerPath: pathOf(w.volume), readOnly: true })),
       ],
       networks: [{ network }],
       healthcheck: {
@@ -126,7 +143,6 @@ export class VolumeUsage extends Construct {
         interval: "60s",
         timeout: "10s",
         retries: 1,
-        // The backup scheduler creates the metrics directory on its first run.
         startPeriod: `${Math.max(600, this.intervalSeconds * 3)}s`,
       },
       // The capacity alerts watch it; a slow first measurement must not block deploys.
@@ -136,8 +152,10 @@ export class VolumeUsage extends Construct {
       {
         id: "volume-sharing",
         reason:
-          "measures the size of every stateful volume (du, as each volume's owner), so it mounts every service's volumes, read-only; only the metrics volume (node-exporter's textfile directory, in the backups volume) is read-write, for the metrics file it writes",
+          "measures the size of every stateful volume (du, as each volume's owner), so it mounts every service's volumes, read-only; the only volume it writes is its own (the metrics file)",
         image: props.image.ref,
+        // Read-only mounts only: a read-write mount of any other service's volume is judged by the rule.
+        appliesTo: ["read-only"],
       },
     ]);
   }
@@ -153,11 +171,19 @@ export function volumeName(v: ServiceVolume): string {
 function validate(path: string, props: VolumeUsageProps, intervalSeconds: number, memoryMb: number): void {
   const problems: string[] = [];
   if (props.volumes.length === 0) problems.push("volumes: is empty (fix: list every stateful volume with its budget)");
+  const metrics = volumeName(props.metricsVolume);
+  if (metrics !== `${props.environment}-${VOLUME_USAGE_SERVICE}-${METRICS_PURPOSE}`)
+    problems.push(
+      `metricsVolume: ${metrics} is not the job's own metrics volume (fix: pass volumeUsageMetricsVolume(scope, "${props.environment}", protect); the job writes no other service's volume)`,
+    );
   const seen = new Set<string>();
   props.volumes.forEach((w, i) => {
     if (w.volume.ephemeral)
       problems.push(`volumes.${i}: ${w.volume.name} is ephemeral (rebuilt from config) (fix: measure stateful volumes only)`);
-    if (seen.has(w.volume.node.path)) problems.push(`volumes.${i}: ${w.volume.node.path} is listed twice (fix: list each volume once)`);
+    if (w.volume === props.metricsVolume)
+      problems.push(`volumes.${i}: ${metrics} is the job's own metrics volume, not a store (fix: measure the stores' volumes only)`);
+    else if (seen.has(w.volume.node.path))
+      problems.push(`volumes.${i}: ${w.volume.node.path} is listed twice (fix: list each volume once)`);
     seen.add(w.volume.node.path);
     if (!/^[a-z0-9][a-z0-9_.-]*$/.test(w.service))
       problems.push(`volumes.${i}.service: "${w.service}" must be an io.updateio.service value (lowercase letters, digits, - _ .)`);

@@ -64,7 +64,7 @@ export interface Suppression {
   readonly constructPath: string;
   /** Image repository the suppression is limited to, when it is (see SuppressOptions). */
   readonly image?: string;
-  /** The subjects (host paths) the suppression is limited to, when it is (see SuppressOptions). */
+  /** The subjects (host paths, volume access) the suppression is limited to, when it is (see SuppressOptions). */
   readonly appliesTo?: readonly string[];
 }
 
@@ -75,7 +75,7 @@ export interface SuppressOptions {
    * carry over to anything else the construct creates or is changed to run.
    */
   readonly image?: string;
-  /** Limit it to the findings about these subjects (host paths, for the contract's SUBJECT_RULES). */
+  /** Limit it to the findings about these subjects (host paths, volume access: the contract's SUBJECT_RULES). */
   readonly appliesTo?: readonly string[];
 }
 

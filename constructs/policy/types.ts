@@ -47,8 +47,8 @@ export interface PolicyRule {
 }
 
 /**
- * What a rule found: its text, or its text and the subject it is about (a host path, for the rules
- * in the contract's SUBJECT_RULES), which a suppression limited with `appliesTo` must name to cover it.
+ * What a rule found: its text, or its text and the subject it is about (a host path, a volume's
+ * access: the contract's SUBJECT_RULES), which a suppression limited with `appliesTo` must name to cover it.
  */
 export type Problem = string | { readonly message: string; readonly subject: string };
 

@@ -8,7 +8,8 @@
 #   volume-usage.sh health   exit 0 when the metrics file is fresher than 3 x $INTERVAL_SECONDS
 #
 # $VOLUMES_FILE lists one volume a line: "<docker volume> <service> <budget bytes> <mount path>".
-# Every volume is mounted read-only except the backups volume, which holds $METRICS_DIR.
+# Every measured volume is mounted read-only; $METRICS_DIR is the job's own volume (root-owned, as
+# Docker creates a new volume), the only one it writes.
 #
 # Runs as root with SETUID and SETGID only (no DAC_* capability): each volume is measured as the
 # user and group owning its root directory (setpriv, which drops every capability with the switch),
@@ -17,7 +18,7 @@
 set -eu
 
 : "${VOLUMES_FILE:=/etc/volume-usage/volumes.txt}"
-: "${METRICS_DIR:=/backups/metrics}"
+: "${METRICS_DIR:=/metrics}"
 : "${INTERVAL_SECONDS:=300}"
 METRICS_FILE="$METRICS_DIR/volume_usage.prom"
 
@@ -42,10 +43,8 @@ used_bytes() {
 }
 
 measure() {
-  # The backup scheduler creates the directory (owned by the backups volume's user, 0755) on its
-  # first run; creating it here would make it root's and lock the scheduler out of its own metrics.
   if [ ! -d "$METRICS_DIR" ]; then
-    log "$METRICS_DIR does not exist yet (the backup scheduler creates it on its first run); retrying next round"
+    log "$METRICS_DIR is not a directory (the job's metrics volume is mounted there); retrying next round"
     return 1
   fi
   _tmp=/tmp/volume_usage.prom

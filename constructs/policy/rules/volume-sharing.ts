@@ -1,11 +1,11 @@
-import { LABELS } from "../../contract/index";
+import { LABELS, VOLUME_ACCESS } from "../../contract/index";
 import { isExpression, labelsOf, resourcesOf } from "../json";
 import { plain } from "../normalize";
-import type { PolicyRule, TerraformJson } from "../types";
+import type { PolicyRule, Problem, TerraformJson } from "../types";
 import { mountedVolumes, type Workload, workloadOf } from "../workload";
 import { WORKLOADS } from "./helpers";
 
-type Access = "read-only" | "read-write";
+type Access = (typeof VOLUME_ACCESS)[number];
 
 /**
  * What each helper of a service may mount of that service's volumes, by the helper's suffix
@@ -129,7 +129,7 @@ export const volumeSharing: PolicyRule = {
   title:
     "A container mounts only its own service's volumes, or what it needs of the service it is a backup, replica or reload helper of; names and labels agree",
   why: "a volume holds one service's state (a database's files, its backups, the ACL file, a proxy's keys): any other container that mounts it reads all of it, and with write access can corrupt it or plant a backup that a restore would load; a seed never runs, but its uploads are written into what it mounts; a label is whatever the resource's author wrote, so who a container is and whose a volume is are read from their names (`<env>-<service>`, `<env>-<service>-<purpose>`), which the engine keeps unique, checked against their labels; and a volume or container declared twice is one object (the engine hands the second create the first's volume), so its second label would lie",
-  fix: `name a volume "<env>-<service>-<purpose>" and label it with that ${LABELS.service}; name a container "<env>-<service>" (its secrets owner "<env>-<service>-secrets-owner", a seed "<env>-<service>[-<name>]-seed") with its own ${LABELS.service}; mount only your own service's volumes (a seed: only ephemeral ones; a secrets owner: only "secrets"), or as <service>-backup (backups, data read-only), -restore-drill or -pre-migration-dump (backups), -replica-<n> (settings or acl, read-only), -reload (caddyfile read-only, admin) or -acl-reload (acl, read-only) what that helper needs of <service>'s; a collector that must read other services' volumes (sizes, metrics files) relaxes volume-sharing on its construct with the reason, limited to its image, and mounts them read-only wherever it can; declare each volume and container once.`,
+  fix: `name a volume "<env>-<service>-<purpose>" and label it with that ${LABELS.service}; name a container "<env>-<service>" (its secrets owner "<env>-<service>-secrets-owner", a seed "<env>-<service>[-<name>]-seed") with its own ${LABELS.service}; mount only your own service's volumes (a seed: only ephemeral ones; a secrets owner: only "secrets"), or as <service>-backup (backups, data read-only), -restore-drill or -pre-migration-dump (backups), -replica-<n> (settings or acl, read-only), -reload (caddyfile read-only, admin) or -acl-reload (acl, read-only) what that helper needs of <service>'s; a collector that must read other services' volumes (sizes, metrics files) mounts them read-only and relaxes volume-sharing on its construct with the reason, limited to its image and to read-only mounts (appliesTo: ["read-only"]); declare each volume and container once.`,
   appliesTo: [...WORKLOADS, "docker_volume"],
   check(resource, ctx, type) {
     if (type === "docker_volume") {
@@ -148,7 +148,7 @@ export const volumeSharing: PolicyRule = {
     if (!w) return [];
     const mounts = mountedVolumes(w, ctx.stackJson);
     if (mounts.length === 0) return [];
-    const problems: string[] = [];
+    const problems: Problem[] = [];
     const name = plain(resource.name);
     if (typeof name === "string" && namedTimes(ctx.stackJson, WORKLOADS, name) > 1)
       problems.push(
@@ -169,9 +169,11 @@ export const volumeSharing: PolicyRule = {
       if (typeof what === "string") continue;
       const why = refusal(who, what, m.readOnly);
       if (why === undefined) continue;
-      problems.push(
-        `${w.name} (service "${who.service}") mounts ${JSON.stringify(m.volume.name)} of service "${what.owner}" ${m.readOnly ? "read-only" : "read-write"} (${m.path})${why ? `: ${why}` : ""}`,
-      );
+      const access: Access = m.readOnly ? "read-only" : "read-write";
+      const message = `${w.name} (service "${who.service}") mounts ${JSON.stringify(m.volume.name)} of service "${what.owner}" ${access} (${m.path})${why ? `: ${why}` : ""}`;
+      // Only a service's own container names the access a suppression may be limited to: a seed
+      // writes into whatever it mounts, a secrets owner holds secrets.
+      problems.push(who.as === "server" ? { message, subject: access } : message);
     }
     return problems;
   },

@@ -189,8 +189,13 @@ seconds_until_next() {
 
 @@LOOP@@
 
+# volume-usage wrote volume_usage.prom here before it had a volume of its own: node-exporter would
+# read this stale copy beside the live one and keep one of the two. Remove this once every
+# environment has applied that change.
+drop_legacy_metrics() { rm -f "$METRICS_DIR/volume_usage.prom" 2>/dev/null; return 0; }
+
 case "${1:-loop}" in
-  loop) loop ;;
+  loop) drop_legacy_metrics; loop ;;
   once) run_once ;;
   dump) take_dump ;;
   base) take_base ;;
