@@ -46,6 +46,8 @@ const STORES = {
   grafana: { root: "/var/tmp", network: "backups", budget: "grafanaBackups", secrets: [], every: 1440, keep: 14 },
   edge: { root: "/backups", network: "backups", budget: "edgeBackups", secrets: [], every: 1440, keep: 14 },
 } as const;
+// Every store's job also holds its own snapshot signing key.
+const SIGNING_KEY = "backup_signing_key";
 type Store = keyof typeof STORES;
 const STORE_NAMES = Object.keys(STORES) as Store[];
 
@@ -82,7 +84,7 @@ describe.each(["test", "prod"] as const)("%s: store backups", (env) => {
   it.each(STORE_NAMES)("%s: secrets are generated values delivered as files, and nothing else is", (store) => {
     const seed = containerNamed(json(), `${env}-${store}-backup-seed`)!;
     const secretUploads = (seed.upload as Json[]).filter((u) => String(u.file).startsWith("/run/secrets/"));
-    expect(secretUploads.map((u) => u.file.replace("/run/secrets/", "")).sort()).toEqual([...STORES[store].secrets].sort());
+    expect(secretUploads.map((u) => u.file.replace("/run/secrets/", "")).sort()).toEqual([...STORES[store].secrets, SIGNING_KEY].sort());
     for (const u of secretUploads) expect(u.content).toMatch(/^\$\{random_password\.[^.]+\.result\}$/);
     for (const e of (containerNamed(json(), `${env}-${store}-backup`)!.env ?? []) as string[])
       expect(e).not.toMatch(/random_password|PASSWORD=|COOKIE=/);

@@ -6,6 +6,7 @@ import { afterAll, expect, it } from "vitest";
 import { renderScheduledBackupScript } from "../../constructs/kit/scheduled-backup-script";
 import { describeIfBinary, itIfBinary } from "../support/binaries";
 import { buildStoreBackups } from "../support/store-backups";
+import { snapshotMac, writeSigningKey } from "../support/snapshot-signing";
 import { seedGrafanaLikeDb } from "../support/store-fixtures";
 
 // The rendered scripts, run with sh on this machine: the generic scheduler's retention, status,
@@ -21,13 +22,22 @@ function workspace(name: string, files: Record<string, string>) {
   const scripts = join(dir, "scripts");
   mkdirSync(scripts, { recursive: true });
   for (const [file, content] of Object.entries(files)) writeFileSync(join(scripts, file), content);
+  // The store's signing key, as the job's secret file (its own path here).
+  const key = writeSigningKey(dir);
   const sh = (script: string, args: string[], env: Record<string, string> = {}) =>
     spawnSync("sh", [join(scripts, script), ...args], {
-      env: { ...process.env, BACKUP_ROOT: join(dir, "backups"), BACKUP_HOOKS: join(scripts, "hooks.sh"), TMPDIR: dir, ...env },
+      env: {
+        ...process.env,
+        BACKUP_ROOT: join(dir, "backups"),
+        BACKUP_HOOKS: join(scripts, "hooks.sh"),
+        BACKUP_SIGNING_KEY_FILE: key,
+        TMPDIR: dir,
+        ...env,
+      },
       encoding: "utf8",
       timeout: 60_000,
     });
-  return { dir, scripts, sh, backups: join(dir, "backups") };
+  return { dir, scripts, sh, key, backups: join(dir, "backups") };
 }
 
 describeIfBinary(["shellcheck"], "the rendered backup scripts pass shellcheck", () => {
@@ -72,10 +82,12 @@ snapshot_items() { echo "items=1"; }
     mkdirSync(join(w.backups, "snapshots"), { recursive: true });
     // 20 older snapshots (two in 2020), a foreign file and a leftover temp file.
     const old = Array.from({ length: 20 }, (_, i) => `edge-202001${String(i + 1).padStart(2, "0")}T034000Z.tar.gz`);
-    for (const f of [...old, "notes.txt", ".tmp-edge-20200101T000000Z.tar.gz"]) writeFileSync(join(w.backups, "snapshots", f), "x");
+    // Each with its signature, which goes with it when it is pruned.
+    for (const f of [...old, ...old.map((o) => `${o}.hmac`), "notes.txt", ".tmp-edge-20200101T000000Z.tar.gz"])
+      writeFileSync(join(w.backups, "snapshots", f), "x");
     const failed = w.sh("backup.sh", ["once"], { FAIL: "1" });
     expect(failed.status).not.toBe(0);
-    expect(readdirSync(join(w.backups, "snapshots")).filter((f) => f.startsWith("edge-"))).toHaveLength(20);
+    expect(readdirSync(join(w.backups, "snapshots")).filter((f) => f.startsWith("edge-"))).toHaveLength(40);
     expect(readFileSync(join(w.backups, "backup-status"), "utf8")).toMatch(/^last_result=error$/m);
     expect(readFileSync(join(w.backups, "metrics", "edge_backup.prom"), "utf8")).toMatch(
       /^updateio_backup_last_run_success\{store="edge"\} 0$/m,
@@ -85,9 +97,13 @@ snapshot_items() { echo "items=1"; }
     const ok = w.sh("backup.sh", ["once"]);
     expect(ok.status, ok.stderr).toBe(0);
     const left = readdirSync(join(w.backups, "snapshots")).sort();
-    const kept = left.filter((f) => f.startsWith("edge-"));
+    const kept = left.filter((f) => f.startsWith("edge-") && f.endsWith(".tar.gz"));
     expect(kept).toHaveLength(keep);
     expect(kept).toEqual([...old.slice(old.length - (keep - 1)), kept[kept.length - 1]]);
+    // Every snapshot kept has its signature and no pruned one's is left; the new one's is its HMAC under its name.
+    expect(left.filter((f) => f.endsWith(".hmac"))).toEqual(kept.map((f) => `${f}.hmac`));
+    const newest = join(w.backups, "snapshots", kept[kept.length - 1]!);
+    expect(readFileSync(`${newest}.hmac`, "utf8")).toBe(`hmac-sha256 ${snapshotMac(newest)}\n`);
     expect(left).toContain("notes.txt");
     expect(left.some((f) => f.startsWith(".tmp-"))).toBe(false);
     const metrics = readFileSync(join(w.backups, "metrics", "edge_backup.prom"), "utf8");
@@ -98,6 +114,21 @@ snapshot_items() { echo "items=1"; }
     expect(statSync(join(w.backups, "snapshots", kept[kept.length - 1]!)).mode & 0o777).toBe(0o600);
     expect(w.sh("backup.sh", ["health"]).status).toBe(0);
     expect(w.sh("backup.sh", ["latest"]).stdout.trim()).toBe(join(w.backups, "snapshots", kept[kept.length - 1]!));
+  });
+
+  it.each([
+    ["missing", undefined],
+    ["not 32 to 64 letters and digits (a trailing newline)", "k".repeat(40) + "\n"],
+  ])("writes no snapshot when the signing key is %s, and reports the run failed", (_what, content) => {
+    const k = workspace(`key-${_what.split(" ")[0]}`, { "backup.sh": script });
+    const keyFile = join(k.dir, "key");
+    if (content !== undefined) writeFileSync(keyFile, content);
+    const r = k.sh("backup.sh", ["once"], { BACKUP_SIGNING_KEY_FILE: keyFile });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`error: the signing key ${keyFile} is missing or not 32 to 64 letters and digits`);
+    // Nothing half-written: no snapshot, no signature, no temp file.
+    expect(readdirSync(join(k.backups, "snapshots"))).toEqual([]);
+    expect(readFileSync(join(k.backups, "backup-status"), "utf8")).toMatch(/^last_result=error$/m);
   });
 });
 

@@ -159,8 +159,9 @@ describe("restoreArgs (the restore scripts' shared argument checks)", () => {
     const text = restoreArgs(".tar.gz");
     expect(text).toContain('for _p in "$BACKUP_ROOT/snapshots"/*.tar.gz; do');
     expect(text).toContain("usage: sh restore.sh <snapshot.tar.gz|latest> <data directory>");
-    // Inlined into a script: the fragment's own comment lines (its shellcheck directives) are dropped.
-    expect(text).not.toMatch(/^#/m);
+    // Inlined into a script: the fragment's own leading comment lines (its shellcheck directives) are dropped.
+    expect(text).not.toMatch(/^# shellcheck (shell|disable)=/m);
+    expect(text.split("\n")).toContain(': "${BACKUP_SIGNING_KEY_FILE:=/run/secrets/backup_signing_key}"');
     expect(text).not.toContain("@@");
   });
 

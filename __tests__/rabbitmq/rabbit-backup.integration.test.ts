@@ -11,6 +11,7 @@ import { buildStoreBackups } from "../support/store-backups";
 import { rabbitBin, rabbitCtl, rabbitNodeEnv, stopRabbitNode, waitForRabbitNode } from "../support/rabbitmq-node";
 import { rabbitNodeDirs } from "../support/shared-rabbit-dirs";
 import { reportsRuntimeTopology } from "../support/store-fixtures";
+import { writeSigningKey } from "../support/snapshot-signing";
 
 // The scripts RabbitBackup renders, run with sh against Debian's rabbitmq-server (3.10) on loopback,
 // booted on the config RabbitBroker renders (definitions imported at boot). Things made at runtime
@@ -69,6 +70,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
         BACKUP_HOOKS: join(paths.scripts, "hooks.sh"),
         RABBITMQ_NODES: node,
         RABBITMQ_COOKIE_FILE: join(paths.secrets, "erlang_cookie"),
+        BACKUP_SIGNING_KEY_FILE: join(paths.secrets, "backup_signing_key"),
         RABBITMQCTL: rabbitBin("rabbitmqctl"),
         TMPDIR: dir,
       },
@@ -78,6 +80,7 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
 
   beforeAll(async () => {
     for (const p of Object.values(paths)) mkdirSync(p, { recursive: true });
+    writeSigningKey(paths.secrets);
     const [amqp, management, prometheus, dist, epmd] = await freePorts(5);
     env = rabbitNodeEnv({
       dir,
@@ -139,9 +142,11 @@ describeIfBinary(["rabbitmq-server", "rabbitmqctl", "epmd", "sh"], "RabbitBackup
 
     const run = sh("backup.sh", ["once"]);
     expect(run.status, run.stderr).toBe(0);
-    const snapshots = readdirSync(join(paths.backups, "snapshots"));
-    expect(snapshots).toHaveLength(1);
+    const snapshots = readdirSync(join(paths.backups, "snapshots")).sort();
+    // The snapshot and its signature.
+    expect(snapshots).toHaveLength(2);
     expect(snapshots[0]).toMatch(/^rabbitmq-\d{8}T\d{6}Z\.json$/);
+    expect(snapshots[1]).toBe(`${snapshots[0]}.hmac`);
     const status = readFileSync(join(paths.backups, "backup-status"), "utf8");
     expect(status).toMatch(/^last_result=ok$/m);
     expect(status).toMatch(new RegExp(`last_items=users=${before.users} bindings=\\d+ source=${node}`));

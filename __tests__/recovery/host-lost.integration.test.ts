@@ -27,6 +27,7 @@ import { postgresRequirement } from "../support/postgres-server";
 import { rabbitBin } from "../support/rabbitmq-node";
 import { buildStoreBackups } from "../support/store-backups";
 import { redisKeysInput, reportsRuntimeTopology, seedGrafanaLikeDb } from "../support/store-fixtures";
+import { writeSigningKey } from "../support/snapshot-signing";
 
 const ENV = "prod";
 const BUCKET = "updateio-backups";
@@ -90,9 +91,11 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
     const dir = join(root, `${name}-scripts`);
     mkdirSync(dir, { recursive: true });
     for (const [f, content] of Object.entries(files)) writeFileSync(join(dir, f), content);
+    // The store's signing key: a secret from the state, delivered again to the new host.
+    const key = writeSigningKey(dir);
     return (script: string, args: string[], env: Record<string, string>) =>
       spawnSync("sh", [join(dir, script), ...args], {
-        env: { ...process.env, BACKUP_HOOKS: join(dir, "hooks.sh"), TMPDIR: root, ...env },
+        env: { ...process.env, BACKUP_HOOKS: join(dir, "hooks.sh"), BACKUP_SIGNING_KEY_FILE: key, TMPDIR: root, ...env },
         encoding: "utf8",
         timeout: 120_000,
       });
@@ -276,7 +279,10 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
     const run = redisSh("backup.sh", ["once"], redisEnv());
     expect(run.status, run.stderr).toBe(0);
     const prefix = await offsiteOnce(built.redisBackup.backup.offsiteScript!, redisBackups, "redis");
-    expect(await s3.list(prefix, rcloneHome)).toEqual([expect.stringMatching(/^redis-\d{8}T\d{6}Z\.rdb$/)]);
+    expect(await s3.list(prefix, rcloneHome)).toEqual([
+      expect.stringMatching(/^redis-\d{8}T\d{6}Z\.rdb$/),
+      expect.stringMatching(/^redis-\d{8}T\d{6}Z\.rdb\.hmac$/),
+    ]);
     written.redis = REDIS_KEYS;
   });
 
@@ -355,7 +361,10 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
       const run = rabbitSh("backup.sh", ["once"], rabbitEnv());
       expect(run.status, run.stderr).toBe(0);
       const prefix = await offsiteOnce(built.rabbitBackup.backup.offsiteScript!, rabbitBackups, "rabbitmq");
-      expect(await s3.list(prefix, rcloneHome)).toEqual([expect.stringMatching(/^rabbitmq-\d{8}T\d{6}Z\.json$/)]);
+      expect(await s3.list(prefix, rcloneHome)).toEqual([
+        expect.stringMatching(/^rabbitmq-\d{8}T\d{6}Z\.json$/),
+        expect.stringMatching(/^rabbitmq-\d{8}T\d{6}Z\.json\.hmac$/),
+      ]);
       written.rabbitmq = before;
     },
     180_000,
@@ -396,7 +405,10 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
     });
     expect(run.status, run.stderr).toBe(0);
     const prefix = await offsiteOnce(built.grafanaBackup.backup.offsiteScript!, grafanaBackups, "grafana");
-    expect(await s3.list(prefix, rcloneHome)).toEqual([expect.stringMatching(/^grafana-\d{8}T\d{6}Z\.db\.gz$/)]);
+    expect(await s3.list(prefix, rcloneHome)).toEqual([
+      expect.stringMatching(/^grafana-\d{8}T\d{6}Z\.db\.gz$/),
+      expect.stringMatching(/^grafana-\d{8}T\d{6}Z\.db\.gz\.hmac$/),
+    ]);
     written.grafana = grafanaCounts();
     expect(written.grafana).toBe("ok 50 200 20000");
   });
@@ -439,7 +451,10 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
     const run = edgeSh("backup.sh", ["once"], { BACKUP_ROOT: edgeBackups, CADDY_DATA: edgeData });
     expect(run.status, run.stderr).toBe(0);
     const prefix = await offsiteOnce(built.edgeBackup.backup.offsiteScript!, edgeBackups, "edge");
-    expect(await s3.list(prefix, rcloneHome)).toEqual([expect.stringMatching(/^edge-\d{8}T\d{6}Z\.tar\.gz$/)]);
+    expect(await s3.list(prefix, rcloneHome)).toEqual([
+      expect.stringMatching(/^edge-\d{8}T\d{6}Z\.tar\.gz$/),
+      expect.stringMatching(/^edge-\d{8}T\d{6}Z\.tar\.gz\.hmac$/),
+    ]);
     written.edge = edgeIntact().length;
     expect(written.edge).toBe(edgeFiles.length);
   });
@@ -538,10 +553,17 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
     const startSeconds = seconds(t0);
     expect(redisDbsize()).toBe(0);
     await redis.stop();
+    // Planted in the bucket after the host was lost, stamped newer than every real snapshot: not signed with the store's key.
+    const planted = `redis-${new Date()
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d+Z$/, "Z")}.rdb`;
+    await s3.plant(`${ENV}/redis`, planted, "REDIS0011 planted", rcloneHome);
     const fetched = await s3.fetch(`${ENV}/redis`, join(redisBackups, "snapshots"), rcloneHome);
     t0 = performance.now();
     const restore = redisSh("restore.sh", ["latest", redis.dataDir], redisEnv());
     expect(restore.status, restore.stderr).toBe(0);
+    expect(restore.stderr).toContain(`warning: skipped ${planted}: no valid signature`);
     await redis.start();
     const restoreSeconds = seconds(t0);
     const restored = redisDbsize();

@@ -9,6 +9,7 @@ import { describeIfBinary } from "../support/binaries";
 import { freePort } from "../support/helpers";
 import { buildStoreBackups } from "../support/store-backups";
 import { redisKeysInput } from "../support/store-fixtures";
+import { writeSigningKey } from "../support/snapshot-signing";
 
 // The scripts RedisBackup renders, run with sh against Debian's redis-server on loopback, on the
 // config RedisCache renders plus the backup ACL line: write keys, back up, wipe, restore, count.
@@ -57,6 +58,7 @@ describeIfBinary(
       REDIS_HOSTS: "127.0.0.1",
       REDIS_PORT: "",
       REDIS_PASSWORD_FILE: join(dir, "redis_backup_password"),
+      BACKUP_SIGNING_KEY_FILE: join(dir, "backup_signing_key"),
       TMPDIR: dir,
     };
     const sh = (script: string, args: string[]) =>
@@ -66,6 +68,7 @@ describeIfBinary(
       mkdirSync(data);
       mkdirSync(scripts);
       port = await freePort();
+      writeSigningKey(dir);
       writeFileSync(join(scripts, "backup.sh"), rb.backup.script);
       writeFileSync(join(scripts, "hooks.sh"), rb.hooks);
       writeFileSync(join(scripts, "restore.sh"), rb.restoreScript);
@@ -109,9 +112,11 @@ describeIfBinary(
       const status = readFileSync(join(backups, "backup-status"), "utf8");
       expect(status).toMatch(/^last_result=ok$/m);
       expect(status).toContain(`last_items=keys=${N} source=127.0.0.1`);
-      const snapshots = readdirSync(join(backups, "snapshots"));
-      expect(snapshots).toHaveLength(1);
+      const snapshots = readdirSync(join(backups, "snapshots")).sort();
+      // The snapshot and its signature.
+      expect(snapshots).toHaveLength(2);
       expect(snapshots[0]).toMatch(/^redis-\d{8}T\d{6}Z\.rdb$/);
+      expect(snapshots[1]).toBe(`${snapshots[0]}.hmac`);
       const metrics = readFileSync(join(backups, "metrics", "redis_backup.prom"), "utf8");
       expect(metrics).toMatch(/^updateio_backup_last_run_success\{store="redis"\} 1$/m);
       expect(metrics).toMatch(/^updateio_backup_last_success_timestamp_seconds\{store="redis"\} \d{10}$/m);
@@ -148,7 +153,7 @@ describeIfBinary(
 
     it("installing dump.rdb alone would NOT restore a node with appendonly yes (why restore.sh builds the AOF)", async () => {
       await stop();
-      const snap = readdirSync(join(backups, "snapshots"))[0]!;
+      const snap = readdirSync(join(backups, "snapshots")).find((f) => f.endsWith(".rdb"))!;
       rmSync(data, { recursive: true, force: true });
       mkdirSync(data);
       writeFileSync(join(data, "dump.rdb"), readFileSync(join(backups, "snapshots", snap)));

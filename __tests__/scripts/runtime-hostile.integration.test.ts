@@ -30,6 +30,7 @@ import { renderPreMigrationDumpScript } from "../../constructs/postgres/renderer
 import { renderRabbitRestoreScript } from "../../constructs/rabbitmq/renderers/rabbitmq-backup";
 import { describeIf, requireBinary, type Requirement } from "../support/binaries";
 import { PRE_MIGRATION_DUMP_INPUT } from "../support/postgres-inputs";
+import { signSnapshot, snapshotMac, TEST_SIGNING_KEY, writeSigningKey } from "../support/snapshot-signing";
 
 const root = mkdtempSync(join(tmpdir(), "updateio-hostile-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -196,7 +197,15 @@ describeIf([requireBinary("sh"), requireBinary("tar"), requireBinary("gzip")], "
             const members = cases(outside).find((x) => x.name === c.name)!.members;
             const snapshot = join(dir, "edge-20200101T000000Z.tar.gz");
             writeFileSync(snapshot, tarGz(members));
-            const r = run(shell, writeScript(dir, "restore.sh", script), [snapshot, data], { BACKUP_ROOT: join(dir, "backups") }, bin);
+            // Signed: the member checks hold even for a snapshot made with the key.
+            signSnapshot(snapshot);
+            const r = run(
+              shell,
+              writeScript(dir, "restore.sh", script),
+              [snapshot, data],
+              { BACKUP_ROOT: join(dir, "backups"), ...keyEnv(dir) },
+              bin,
+            );
             expect(r.status, r.stderr).not.toBe(0);
             expect(r.stderr).toContain("unsafe members");
             for (const p of c.planted) expect(existsSync(join(dir, p)) || isLink(join(dir, p)), p).toBe(false);
@@ -220,7 +229,14 @@ describeIf([requireBinary("sh"), requireBinary("tar"), requireBinary("gzip")], "
               { name: "./caddy/acme/x/users/ops@example.com/ops.key", data: "key", mode: 0o600 },
             ]),
           );
-          const r = run(shell, writeScript(dir, "restore.sh", script), [snapshot, data], { BACKUP_ROOT: join(dir, "backups") }, bin);
+          signSnapshot(snapshot);
+          const r = run(
+            shell,
+            writeScript(dir, "restore.sh", script),
+            [snapshot, data],
+            { BACKUP_ROOT: join(dir, "backups"), ...keyEnv(dir) },
+            bin,
+          );
           expect(r.status, r.stderr).toBe(0);
           expect(readFileSync(join(data, "caddy/certificates/a.example.com.crt"), "utf8")).toBe("crt");
           expect(lstatSync(join(data, "caddy/acme/x/users/ops@example.com/ops.key")).mode & 0o777).toBe(0o600);
@@ -230,6 +246,11 @@ describeIf([requireBinary("sh"), requireBinary("tar"), requireBinary("gzip")], "
     }
   }
 });
+
+/** The store's signing key, written into `dir`, as the restore reads it (the backup job's secret file). */
+function keyEnv(dir: string): { BACKUP_SIGNING_KEY_FILE: string } {
+  return { BACKUP_SIGNING_KEY_FILE: writeSigningKey(dir) };
+}
 
 function isLink(p: string): boolean {
   try {
@@ -248,8 +269,39 @@ describeIf(
   () => {
     const script = renderGrafanaRestoreScript("/backups");
     const legit = "grafana-20200101T000000Z.db.gz";
+    const newer = "grafana-20250101T000000Z.db.gz";
     const plants: { name: string; plant: (snapshots: string, dir: string) => void }[] = [
       { name: "a name sorting last (zzz.db.gz)", plant: (s) => writeFileSync(join(s, "zzz.db.gz"), gzipSync("planted")) },
+      // Planted in the bucket by whoever holds its write key, then fetched with the rest.
+      { name: "a newer snapshot without a signature", plant: (s) => writeFileSync(join(s, newer), gzipSync("planted")) },
+      {
+        name: "a newer snapshot signed with another key",
+        plant: (s) => {
+          writeFileSync(join(s, newer), gzipSync("planted"));
+          signSnapshot(join(s, newer), "Z".repeat(64));
+        },
+      },
+      {
+        name: "a newer snapshot with a malformed signature file",
+        plant: (s) => {
+          writeFileSync(join(s, newer), gzipSync("planted"));
+          writeFileSync(join(s, `${newer}.hmac`), `hmac-sha256 ${"0".repeat(64)}\nhmac-sha256 ${snapshotMac(join(s, legit))}\n`);
+        },
+      },
+      {
+        name: "the genuine snapshot and its signature copied under a newer name (a rollback)",
+        plant: (s) => {
+          writeFileSync(join(s, newer), readFileSync(join(s, legit)));
+          writeFileSync(join(s, `${newer}.hmac`), readFileSync(join(s, `${legit}.hmac`)));
+        },
+      },
+      {
+        name: "a newer snapshot whose signature file is a link to the genuine one's",
+        plant: (s) => {
+          writeFileSync(join(s, newer), readFileSync(join(s, legit)));
+          symlinkSync(join(s, `${legit}.hmac`), join(s, `${newer}.hmac`));
+        },
+      },
       {
         name: "a name stamped in the future",
         plant: (s) => writeFileSync(join(s, "grafana-99991231T235959Z.db.gz"), gzipSync("planted")),
@@ -277,12 +329,17 @@ describeIf(
             const snapshots = join(dir, "backups", "snapshots");
             mkdirSync(snapshots, { recursive: true });
             writeFileSync(join(snapshots, legit), gzipSync("legit"));
+            signSnapshot(join(snapshots, legit));
             p.plant(snapshots, dir);
             const data = join(dir, "data");
             mkdirSync(data);
             const [cmd, argv] = shell.argv(writeScript(dir, "restore.sh", script), ["latest", data]);
             // cwd: the dir, where a relative name cut from a newline would be looked up.
-            const r = spawnSync(cmd, argv, { cwd: dir, env: { ...process.env, BACKUP_ROOT: join(dir, "backups") }, encoding: "utf8" });
+            const r = spawnSync(cmd, argv, {
+              cwd: dir,
+              env: { ...process.env, BACKUP_ROOT: join(dir, "backups"), ...keyEnv(dir) },
+              encoding: "utf8",
+            });
             expect(r.status, r.stderr).toBe(0);
             expect(r.stdout).toContain(join(snapshots, legit));
             expect(readFileSync(join(data, "grafana.db"), "utf8")).toBe("legit");
@@ -297,10 +354,67 @@ describeIf(
           mkdirSync(data);
           const r = run(shell, writeScript(dir, "restore.sh", script), [join(dir, "grafana-20200101T000000Z.db.gz"), data], {
             BACKUP_ROOT: join(dir, "backups"),
+            ...keyEnv(dir),
           });
           expect(r.status).not.toBe(0);
           expect(r.stderr).toContain("symbolic link");
           expect(existsSync(join(data, "grafana.db"))).toBe(false);
+        });
+
+        /** A workspace with one snapshot, signed or not, and an empty data directory. */
+        const one = (name: string, signed: boolean) => {
+          const dir = freshDir(name);
+          const snapshots = join(dir, "backups", "snapshots");
+          mkdirSync(snapshots, { recursive: true });
+          const snapshot = join(snapshots, legit);
+          writeFileSync(snapshot, gzipSync("checked by hand"));
+          if (signed) signSnapshot(snapshot);
+          const data = join(dir, "data");
+          mkdirSync(data);
+          return { dir, snapshot, data, restore: writeScript(dir, "restore.sh", script), env: { BACKUP_ROOT: join(dir, "backups") } };
+        };
+
+        it("refuses an unsigned snapshot given by its path, and restores it with RESTORE_UNSIGNED=yes, saying so", () => {
+          const w = one("explicit-unsigned", false);
+          const refused = run(shell, w.restore, [w.snapshot, w.data], { ...w.env, ...keyEnv(w.dir) });
+          expect(refused.status).not.toBe(0);
+          expect(refused.stderr).toContain(`error: ${w.snapshot} has no valid signature`);
+          expect(refused.stderr).toContain("RESTORE_UNSIGNED=yes");
+          expect(existsSync(join(w.data, "grafana.db"))).toBe(false);
+          // The operator checked it; without a key at all (a key from before a rotation is lost).
+          const forced = run(shell, w.restore, [w.snapshot, w.data], {
+            ...w.env,
+            RESTORE_UNSIGNED: "yes",
+            BACKUP_SIGNING_KEY_FILE: join(w.dir, "none"),
+          });
+          expect(forced.status, forced.stderr).toBe(0);
+          expect(forced.stderr).toContain("warning: RESTORE_UNSIGNED=yes");
+          expect(readFileSync(join(w.data, "grafana.db"), "utf8")).toBe("checked by hand");
+        });
+
+        it("latest never takes an unsigned snapshot, even with RESTORE_UNSIGNED=yes, and says how many it skipped", () => {
+          const w = one("latest-unsigned", false);
+          const r = run(shell, w.restore, ["latest", w.data], { ...w.env, ...keyEnv(w.dir), RESTORE_UNSIGNED: "yes" });
+          expect(r.status).not.toBe(0);
+          expect(r.stderr).toContain("error: no signed snapshot");
+          expect(r.stderr).toContain("1 skipped without a valid signature");
+          expect(existsSync(join(w.data, "grafana.db"))).toBe(false);
+        });
+
+        it.each([
+          ["missing", undefined],
+          ["with a trailing newline", `${TEST_SIGNING_KEY}\n`],
+          ["too short", "abc123"],
+          ["with a quote", `${TEST_SIGNING_KEY.slice(0, 40)}'`],
+        ])("refuses to restore when the key file is %s, naming the secret to mount", (_what, content) => {
+          const w = one(`key-${_what}`, true);
+          const keyFile = join(w.dir, "key");
+          if (content !== undefined) writeFileSync(keyFile, content);
+          const r = run(shell, w.restore, ["latest", w.data], { ...w.env, BACKUP_SIGNING_KEY_FILE: keyFile });
+          expect(r.status).not.toBe(0);
+          expect(r.stderr).toContain(`error: cannot read the signing key ${keyFile}`);
+          expect(r.stderr).toContain("-v <env>-<store>-backup-secrets:/run/secrets:ro");
+          expect(existsSync(join(w.data, "grafana.db"))).toBe(false);
         });
       });
     }
@@ -317,6 +431,14 @@ describeIf(requireBinary("sh"), "rabbitmq restore.sh latest imports only the sch
   const plants: { name: string; plant: (snapshots: string, dir: string) => void }[] = [
     { name: "zzz.json (an administrator it defines)", plant: (s) => writeFileSync(join(s, "zzz.json"), def("planted-admin")) },
     { name: "a future stamp", plant: (s) => writeFileSync(join(s, "rabbitmq-99991231T235959Z.json"), def("planted-admin")) },
+    { name: "a newer unsigned export", plant: (s) => writeFileSync(join(s, "rabbitmq-20250101T000000Z.json"), def("planted-admin")) },
+    {
+      name: "a newer export signed with another key",
+      plant: (s) => {
+        writeFileSync(join(s, "rabbitmq-20250101T000000Z.json"), def("planted-admin"));
+        signSnapshot(join(s, "rabbitmq-20250101T000000Z.json"), "Q".repeat(48));
+      },
+    },
     {
       name: "a newer link to another file",
       plant: (s, dir) => {
@@ -333,6 +455,7 @@ describeIf(requireBinary("sh"), "rabbitmq restore.sh latest imports only the sch
           const snapshots = join(dir, "backups", "snapshots");
           mkdirSync(snapshots, { recursive: true });
           writeFileSync(join(snapshots, "rabbitmq-20200101T000000Z.json"), def("legit"));
+          signSnapshot(join(snapshots, "rabbitmq-20200101T000000Z.json"));
           p.plant(snapshots, dir);
           const log = join(dir, "rabbitmqctl.log");
           const cookie = join(dir, "cookie");
@@ -340,6 +463,7 @@ describeIf(requireBinary("sh"), "rabbitmq restore.sh latest imports only the sch
           const bin = binDir({ rabbitmqctl: `printf '%s\\n' "$*" >> "${log}"; [ "$3" != import_definitions ] || cat "$4" >> "${log}"` });
           const r = run(shell, writeScript(dir, "restore.sh", script), ["latest"], {
             BACKUP_ROOT: join(dir, "backups"),
+            ...keyEnv(dir),
             RABBITMQ_COOKIE_FILE: cookie,
             HOME: dir,
             RABBITMQCTL: join(bin, "rabbitmqctl"),

@@ -19,6 +19,17 @@ const SCHEDULER_RUN_SH = readAsset(ASSETS, "scheduler-run.sh");
 const SCHEDULER_LOOP_SH = readAsset(ASSETS, "scheduler-loop.sh");
 const RESTORE_ARGS_SH = readAsset(ASSETS, "restore-args.sh");
 const LATEST_SNAPSHOT_SH = readAsset(ASSETS, "latest-snapshot.sh");
+const SNAPSHOT_MAC_SH = readAsset(ASSETS, "snapshot-mac.sh");
+
+/** The secret file a store's snapshots are signed with (ScheduledBackup's GeneratedSecret), under the kit's secrets directory. */
+export const BACKUP_SIGNING_KEY_SECRET = "backup_signing_key";
+/** Where the backup job and a restore read it; BACKUP_SIGNING_KEY_FILE overrides it. */
+export const BACKUP_SIGNING_KEY_FILE = `/run/secrets/${BACKUP_SIGNING_KEY_SECRET}`;
+
+/** The signing functions (`assets/snapshot-mac.sh`: hmac_sha256, signing_key_ok, snapshot_mac, snapshot_signed). */
+export function snapshotMacFunctions(): string {
+  return fillFragment(SNAPSHOT_MAC_SH, {}, "snapshotMacFunctions");
+}
 
 /**
  * A fragment asset (a part of a script, inlined at synth) filled in: its leading comment lines (the
@@ -80,7 +91,8 @@ export function restoreArgs(suffix: string): string {
 
 /**
  * How a restore script settles its `src` (`assets/latest-snapshot.sh`): "latest" becomes the
- * newest snapshot named `<store>-<UTC stamp><suffix>`, and src must be a regular file, not a link.
+ * newest snapshot named `<store>-<UTC stamp><suffix>` whose signature verifies, and src must be a
+ * regular file, not a link, signed with the store's key (or RESTORE_UNSIGNED=yes for a named one).
  * `store`: the one store name accepted; unset, any store name (the script does not know it).
  */
 export function latestSnapshot(suffix: string, store?: string): string {
@@ -88,7 +100,11 @@ export function latestSnapshot(suffix: string, store?: string): string {
     throw new ValidationError("latestSnapshot input", [`suffix "${suffix}" must be like ".rdb" or ".tar.gz"`]);
   if (store !== undefined && !BACKUP_PATTERNS.store.test(store))
     throw new ValidationError("latestSnapshot input", [`store "${store}" must be a store name like "redis"`]);
-  return fillFragment(LATEST_SNAPSHOT_SH, { SUFFIX: suffix, STORE: store ?? "[a-z]*" }, "latestSnapshot");
+  return fillFragment(
+    LATEST_SNAPSHOT_SH,
+    { SUFFIX: suffix, STORE: store ?? "[a-z]*", KEY_FILE: BACKUP_SIGNING_KEY_FILE, SNAPSHOT_MAC: snapshotMacFunctions() },
+    "latestSnapshot",
+  );
 }
 
 /** When backups run: every `everyMinutes`, on UTC midnight + `at` + k × everyMinutes. */
@@ -226,6 +242,8 @@ export function renderScheduledBackupScript(input: ScheduledBackupScriptInput): 
       OFFSET_SECONDS: offsetMinutes(input.schedule.at) * 60,
       RETRY_SECONDS: input.retrySeconds ?? Math.min(3600, every),
       KEEP: input.keep,
+      KEY_FILE: BACKUP_SIGNING_KEY_FILE,
+      SNAPSHOT_MAC: snapshotMacFunctions(),
       STORE: input.store,
       SUFFIX: input.suffix,
       ...schedulerSteps(

@@ -1,5 +1,6 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { GeneratedSecret } from "./generated-secret";
 import { HardenedService, type Relaxation } from "./hardened-service";
 import { offsiteCopyService, offsiteCopySettings, offsitePropsProblems } from "./offsite-copy";
 import type { PlatformNetwork } from "./platform-network";
@@ -8,6 +9,7 @@ import {
   renderOffsiteCopyScript,
   renderScheduledBackupScript,
   scheduledBackupProblems,
+  BACKUP_SIGNING_KEY_SECRET,
   type BackupSchedule,
   type OffsiteCopyScriptInput,
   type ScheduledBackupScriptInput,
@@ -113,6 +115,8 @@ export class ScheduledBackup extends Construct {
   readonly metricsFile: string;
   readonly intervalSeconds: number;
   readonly keep: number;
+  /** The key every snapshot is signed with (`<snapshot>.hmac`), delivered as BACKUP_SIGNING_KEY_FILE. */
+  readonly signingKey: GeneratedSecret;
 
   constructor(scope: Construct, id: string, props: ScheduledBackupProps) {
     super(scope, id);
@@ -160,6 +164,9 @@ export class ScheduledBackup extends Construct {
         protect: props.protectData ?? false,
       });
     const backupsMount: VolumeMount = { volume: this.volume, containerPath: props.backupsPath };
+    // The store's own key: a forged or planted snapshot, in the volume or in the bucket, does not
+    // verify, and another store's job cannot sign for this one. In the state, so a rebuilt host has it.
+    this.signingKey = new GeneratedSecret(this, "signing-key", { length: 64 });
     this.service = new HardenedService(this, "scheduler", {
       environment: props.environment,
       service,
@@ -174,7 +181,7 @@ export class ScheduledBackup extends Construct {
       entrypoint: ["sh", `${this.scriptsDir}/backup.sh`],
       command: ["loop"],
       env: props.env,
-      secrets: props.secrets,
+      secrets: [...(props.secrets ?? []), { name: BACKUP_SIGNING_KEY_SECRET, value: this.signingKey.value }],
       configDirs: [
         {
           path: this.scriptsDir,
