@@ -1001,6 +1001,29 @@ describeIfBinary("promtool", "prometheus.yml and the alert rules on promtool", (
     expect(promtool(["test", "rules", testFile]).status, "the other environment's list").toBe(0);
   });
 
+  it('promtool test rules: ExpectedServicesMissing ("metric" only) fires when node-exporter publishes no list for this environment', () => {
+    expect(RULES.map((r) => r.name)).not.toContain("ExpectedServicesMissing");
+    const rules = alertRules({ ...RULE_OPTIONS, expectedServicesFrom: "metric" }).filter((r) => r.name === "ExpectedServicesMissing");
+    expect(rules).toHaveLength(1);
+    const listed = (service: string, env: string) => s("updateio_expected_service", { ...node, [SVC]: service, [ENV]: env }, "1+0x40");
+    const file = join(dir, "rules", "expected-missing.yml");
+    writeFileSync(file, renderPrometheusRules(rules));
+    // absent() keeps the equality matcher's labels only: the environment.
+    const cases: Record<string, AlertCase> = {
+      ExpectedServicesMissing: {
+        // Only another environment's list on this Prometheus: this one's is missing.
+        firing: [listed("api", "prod")],
+        alerts: [{ [ENV]: "test" }],
+        healthy: [listed("api", "test")],
+      },
+    };
+    const testFile = join(dir, "expected-missing.test.yml");
+    writeFileSync(testFile, promtoolTests(file, rules, cases));
+    const r = promtool(["test", "rules", testFile]);
+    expect(r.status, explain(r)).toBe(0);
+    expect(r.stdout).toContain("SUCCESS");
+  });
+
   it("promtool test rules fails when an expectation is wrong (the harness can fail)", () => {
     const rule = RULES.find((x) => x.name === "PostgresDown")!;
     const wrong = { PostgresDown: { ...CASES.PostgresDown!, healthy: CASES.PostgresDown!.firing } };

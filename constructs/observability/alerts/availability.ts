@@ -6,7 +6,7 @@ import type { AlertRule } from "./types";
 const svc = CADVISOR_LABELS.service;
 
 export function availabilityAlerts(c: CatalogueContext): AlertRule[] {
-  return [scrapeTargetDown(), appTargetDown(), ...containerMissing(c), containerRestarting(c)];
+  return [scrapeTargetDown(), appTargetDown(), ...containerMissing(c), ...expectedServicesMissing(c), containerRestarting(c)];
 }
 
 function scrapeTargetDown(): AlertRule {
@@ -63,6 +63,27 @@ function containerMissing({ o, envMatcher }: CatalogueContext): AlertRule[] {
       summary: "No running container for service {{ $labels.service }}",
       description:
         "cAdvisor has seen no container labelled io.updateio.service={{ $labels.service }} for 2 minutes: every replica is stopped or removed. If all services alert at once, cAdvisor itself is down (see ScrapeTargetDown).",
+    },
+  ];
+}
+
+/**
+ * ContainerMissing from "metric" reads the list node-exporter publishes: with no list (node-exporter
+ * down, its textfile unreadable) it cannot fire for anything, so that silence is an alert of its own.
+ */
+function expectedServicesMissing({ o, envMatcher }: CatalogueContext): AlertRule[] {
+  if (o.expectedServicesFrom !== "metric" || o.expectedServices.length === 0) return [];
+  return [
+    {
+      name: "ExpectedServicesMissing",
+      group: "availability",
+      expr: `absent(${EXPECTED_SERVICE_METRIC}{${svc}!=""${envMatcher}})`,
+      for: "10m",
+      severity: "warning",
+      labels: { service: "node-exporter" },
+      summary: "node-exporter publishes no list of the stack's services: ContainerMissing cannot fire",
+      description:
+        "No updateio_expected_service series for 10 minutes: node-exporter is down (see ScrapeTargetDown) or cannot read /expected-services (node_textfile_scrape_error). Until it is back, a stopped service raises no ContainerMissing.",
     },
   ];
 }
