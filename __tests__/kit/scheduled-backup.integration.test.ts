@@ -114,6 +114,11 @@ snapshot_items() { echo "items=1"; }
     expect(statSync(join(w.backups, "snapshots", kept[kept.length - 1]!)).mode & 0o777).toBe(0o600);
     expect(w.sh("backup.sh", ["health"]).status).toBe(0);
     expect(w.sh("backup.sh", ["latest"]).stdout.trim()).toBe(join(w.backups, "snapshots", kept[kept.length - 1]!));
+    // A name sorting last without a signature: `latest` names the newest signed one, as a restore would take it.
+    writeFileSync(join(w.backups, "snapshots", "edge-29991231T000000Z.tar.gz"), "planted");
+    const latest = w.sh("backup.sh", ["latest"]);
+    expect(latest.stdout.trim()).toBe(join(w.backups, "snapshots", kept[kept.length - 1]!));
+    expect(latest.stderr).toContain("warning: skipped edge-29991231T000000Z.tar.gz: no valid signature");
   });
 
   it.each([

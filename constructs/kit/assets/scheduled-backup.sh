@@ -49,10 +49,17 @@ list_snapshots() {
   done | sort
 }
 
+# The newest snapshot whose signature verifies: the one a restore's "latest" takes.
 latest() {
-  _l=$(list_snapshots | tail -n 1)
-  [ -n "$_l" ] || { echo "error: no snapshot in $SNAPSHOTS" >&2; return 1; }
-  echo "$SNAPSHOTS/$_l"
+  for _n in $(list_snapshots | sort -r); do
+    if snapshot_signed "$BACKUP_SIGNING_KEY_FILE" "$SNAPSHOTS/$_n"; then
+      echo "$SNAPSHOTS/$_n"
+      return 0
+    fi
+    echo "warning: skipped $_n: no valid signature" >&2
+  done
+  echo "error: no signed snapshot in $SNAPSHOTS" >&2
+  return 1
 }
 
 cleanup_tmp() {
