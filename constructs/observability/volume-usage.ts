@@ -25,8 +25,9 @@ export interface VolumeUsageProps {
   readonly image: ServiceImage;
   /**
    * Its own volume for the metrics file, one of node-exporter's textfile directories
-   * (volumeUsageMetricsVolume), mounted read-write at VOLUME_USAGE_METRICS_MOUNT. It is the only volume the job may write: a collector with write
-   * access to a backups volume could plant a backup that a restore would load.
+   * (volumeUsageMetricsVolume), mounted read-write at VOLUME_USAGE_METRICS_MOUNT. It is the only
+   * volume the job may write: a collector with write access to a backups volume could plant a
+   * backup that a restore would load.
    */
   readonly metricsVolume: ServiceVolume;
   /** Every stateful volume to measure, each with its budget; mounted read-only. */
@@ -73,11 +74,11 @@ export function volumeUsageMetricsVolume(scope: Construct, environment: string, 
  * is watched here.
  *
  * Hardening: read-only rootfs, every measured volume mounted read-only (it writes only its own
- * metrics volume), every capability
- * dropped except SETUID and SETGID (the script measures each volume as the user owning it, and
- * writes the metrics file as the metrics directory's owner: no DAC_* capability, so it never reads
- * more than the volume's own service could), a memory limit, and an internal network of its own
- * that nothing else joins (the kit attaches at least one network; this one reaches nothing).
+ * metrics volume), every capability dropped except SETUID and SETGID (the script measures each
+ * volume as the user owning it, and writes the metrics file as the metrics directory's owner: no
+ * DAC_* capability, so it never reads more than the volume's own service could), a memory limit,
+ * and an internal network of its own that nothing else joins (the kit attaches at least one
+ * network; this one reaches nothing).
  */
 export class VolumeUsage extends Construct {
   readonly service: HardenedService;

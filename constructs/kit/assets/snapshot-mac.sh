@@ -6,7 +6,7 @@
 # The stores' images ship sha256sum and od (coreutils or busybox) but no HMAC tool, so the
 # construction is written out; the tests check it against RFC 4231's vectors and Node's crypto.
 
-# One byte (0-255) as a printf %b octal escape, by arithmetic alone (no fork per byte).
+# One byte (0-255) as a printf %b octal escape, by shell arithmetic (no external command).
 mac_octal() { printf '%s' "\\0$((($1 >> 6) & 7))$((($1 >> 3) & 7))$(($1 & 7))"; }
 
 # The key file's bytes XOR a pad byte (decimal), zero-filled to SHA-256's 64-byte block, as %b
