@@ -366,6 +366,15 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
           "redis_monitor-password",
           "redis_telegram-bot-password",
           ...(webhook ? ["redis_backup-password"] : []),
+          // Each store backup's snapshot signing key (test and prod, where the store backups run).
+          ...(webhook
+            ? [
+                "edge-backup_signing-key_password",
+                "grafana-backup_signing-key_password",
+                "rabbitmq-backup_signing-key_password",
+                "redis-backup_signing-key_password",
+              ]
+            : []),
           ...(webhook
             ? ["redis_replication-password", "redis_sentinel-client-password", "redis_sentinel-password", "redis_sentinel-peer-password"]
             : []),
@@ -690,6 +699,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
               "prod-redis-backups",
               "prod-redis-data",
               "prod-redis-replica-1-data",
+              // Written by the running volume-usage job, so not ephemeral (prod-volume-protected).
+              "prod-volume-usage-metrics",
             ]
           : [],
       );
