@@ -185,6 +185,19 @@ describeIf([requireBinary("sh"), requireBinary("tar"), requireBinary("gzip")], "
     for (const tar of TARS) {
       describeIf([shell.requirement, tar.requirement], `${shell.name}, ${tar.name}`, () => {
         const bin = binDir({}, tar.links());
+        /** Writes the archive as the edge's snapshot in `dir`, signed with the store's key, and restores it into `data`. */
+        const restore = (dir: string, data: string, archive: Buffer) => {
+          const snapshot = join(dir, "edge-20200101T000000Z.tar.gz");
+          writeFileSync(snapshot, archive);
+          signSnapshot(snapshot);
+          return run(
+            shell,
+            writeScript(dir, "restore.sh", script),
+            [snapshot, data],
+            { BACKUP_ROOT: join(dir, "backups"), ...keyEnv(dir) },
+            bin,
+          );
+        };
         for (const c of cases("OUTSIDE")) {
           it(`refuses ${c.name}: nothing written, the current data left in place`, () => {
             const dir = freshDir(`edge-${c.name}`);
@@ -195,17 +208,8 @@ describeIf([requireBinary("sh"), requireBinary("tar"), requireBinary("gzip")], "
             mkdirSync(join(data, "caddy"), { recursive: true });
             writeFileSync(join(data, "caddy", "current.crt"), "current");
             const members = cases(outside).find((x) => x.name === c.name)!.members;
-            const snapshot = join(dir, "edge-20200101T000000Z.tar.gz");
-            writeFileSync(snapshot, tarGz(members));
             // Signed: the member checks hold even for a snapshot made with the key.
-            signSnapshot(snapshot);
-            const r = run(
-              shell,
-              writeScript(dir, "restore.sh", script),
-              [snapshot, data],
-              { BACKUP_ROOT: join(dir, "backups"), ...keyEnv(dir) },
-              bin,
-            );
+            const r = restore(dir, data, tarGz(members));
             expect(r.status, r.stderr).not.toBe(0);
             expect(r.stderr).toContain("unsafe members");
             for (const p of c.planted) expect(existsSync(join(dir, p)) || isLink(join(dir, p)), p).toBe(false);
@@ -219,23 +223,15 @@ describeIf([requireBinary("sh"), requireBinary("tar"), requireBinary("gzip")], "
           const data = join(dir, "data");
           mkdirSync(join(data, "caddy"), { recursive: true });
           writeFileSync(join(data, "caddy", "old.crt"), "old");
-          const snapshot = join(dir, "edge-20200101T000000Z.tar.gz");
-          writeFileSync(
-            snapshot,
+          const r = restore(
+            dir,
+            data,
             tarGz([
               { name: "./caddy/", type: "5" },
               { name: "./caddy/certificates/", type: "5" },
               { name: "./caddy/certificates/a.example.com.crt", data: "crt" },
               { name: "./caddy/acme/x/users/ops@example.com/ops.key", data: "key", mode: 0o600 },
             ]),
-          );
-          signSnapshot(snapshot);
-          const r = run(
-            shell,
-            writeScript(dir, "restore.sh", script),
-            [snapshot, data],
-            { BACKUP_ROOT: join(dir, "backups"), ...keyEnv(dir) },
-            bin,
           );
           expect(r.status, r.stderr).toBe(0);
           expect(readFileSync(join(data, "caddy/certificates/a.example.com.crt"), "utf8")).toBe("crt");
