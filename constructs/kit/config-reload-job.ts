@@ -17,7 +17,8 @@
 import { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { CONFIG_RELOAD_ROLE } from "../contract/index";
-import { HardenedService, ROOT_USER } from "./hardened-service";
+import { HardenedService } from "./hardened-service";
+import { ROOT_USER } from "./secure-defaults";
 import { PlatformNetwork } from "./platform-network";
 import { ServiceImage } from "./service-image";
 import type { ConfigFile, SecretFile, VolumeMount } from "./service-spec";

@@ -7,8 +7,6 @@ import { canonicalDuration } from "./durations";
 import type { PlatformNetwork } from "./platform-network";
 import { ContainerRuntime } from "./container-runtime";
 import { COMPONENTS, RESOURCE_LIMITS, ROOT_USER, SECURE_DEFAULTS, type Component } from "./secure-defaults";
-
-export { ROOT_USER } from "./secure-defaults";
 import type { ServiceImage } from "./service-image";
 import {
   type BindMount,

@@ -48,10 +48,6 @@ export const SCRAPE_JOBS = {
 export type ScrapeJob = keyof typeof SCRAPE_JOBS;
 
 /**
- * Metric names we rely on, by job. Every job also has Prometheus' own `up`. Names follow the
- * exporters' documentation for the pinned versions (see environments/images.ts).
- */
-/**
  * An io.updateio.service or .environment value as the alerts and the expected-services file put it
  * in a label value: nothing there would have to be escaped.
  */
@@ -60,6 +56,10 @@ export const LABEL_VALUE = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 /** One series per service the stack declares, from node-exporter's live config (renderExpectedServices). */
 export const EXPECTED_SERVICE_METRIC = "updateio_expected_service";
 
+/**
+ * Metric names we rely on, by job. Every job also has Prometheus' own `up`. Names follow the
+ * exporters' documentation for the pinned versions (see environments/images.ts).
+ */
 export const METRICS: Readonly<Record<ScrapeJob | "backup" | "volumes" | "restoreDrill" | "expected", readonly string[]>> = {
   prometheus: ["prometheus_tsdb_head_series", "prometheus_rule_evaluation_failures_total"],
   // prometheuscommunity/postgres-exporter (one per Postgres node).
