@@ -1,5 +1,5 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
@@ -12,6 +12,7 @@ import { API_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE } from "../support/construct-ima
 import { errorOf } from "../support/helpers";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 import { HARDENED_CONTAINER } from "../support/synth-expectations";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("updateio-service-test");
 
@@ -236,7 +237,7 @@ describe("UpdateioService with a broker connection (addApp) and its props", () =
       uses: [{ target: redis, role: "discord-bot" }],
       connections: [amqp],
     });
-    const json: Json = JSON.parse(Testing.synth(stack));
+    const json: Json = JSON.parse(synthText(stack));
     const bot = (Object.values(json.resource.docker_container) as Json[]).find((c) => c.name === "prod-discord-bot-1")!;
     expect(bot.env).toContain("AMQP_USER=discord-bot");
     expect(bot.env).toContain("AMQP_URL_FILE=/run/secrets/amqp_url");

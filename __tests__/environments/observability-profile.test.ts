@@ -17,6 +17,7 @@ import type { EnvironmentConfig, ObservabilityProfile } from "../../environments
 import { synthEnvironment, uploadedFile, type SynthesizedEnvironment, type TerraformJson } from "../support/stacks";
 import { mutatedProblems } from "../support/config-problems";
 import { API_SCRAPE_CONFIG } from "../support/synth-expectations";
+import { synthText } from "../support/synth-text";
 
 const OUT = mkdtempSync(join(tmpdir(), "observability-profile-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -310,7 +311,7 @@ describe("an app service's metrics key", () => {
     const config = structuredClone(loadEnvironmentConfig("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" })) as any;
     delete config.services["mini-app"].metrics;
     const stack = new EnvironmentStack(Testing.app({ outdir: OUT }), "dev", validateEnvironmentConfig(config, "dev"));
-    const json = JSON.parse(Testing.synth(stack)) as TerraformJson;
+    const json = JSON.parse(synthText(stack)) as TerraformJson;
     expect(networkNames(json)).not.toContain("dev-mini-app-metrics");
     expect(networkNames(json)).toContain("dev-admin-panel-metrics");
     const jobs = (parse(uploadedFile(json, "/etc/updateio-prometheus/prometheus.yml")!).scrape_configs as Json[]).map((j) => j.job_name);

@@ -10,11 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Network } from "@cdktf/provider-docker/lib/network";
-import { App, TerraformOutput, TerraformStack, Testing } from "cdktf";
+import { App, TerraformOutput, TerraformStack } from "cdktf";
 import { afterAll, describe, expect, it } from "vitest";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { ENVIRONMENTS, loadEnvironmentConfig } from "../../environments/load";
 import { sharedEnvironment } from "../support/stacks";
+import { synthText } from "../support/synth-text";
 
 const OUT = mkdtempSync(join(tmpdir(), "prepare-stack-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
@@ -28,7 +29,7 @@ describe("EnvironmentStack.prepareStack", () => {
     const stacks = ENVIRONMENTS.map((name) => new EnvironmentStack(app, name, loadEnvironmentConfig(name, {})));
     for (const stack of stacks) cdktfPrepare.call(stack);
     for (const stack of stacks) {
-      const withCdktfPrepare = Testing.synth(stack);
+      const withCdktfPrepare = synthText(stack);
       expect(withCdktfPrepare, `${stack.node.id} rendered differently after cdktf's preparing resolve`).toBe(
         sharedEnvironment(stack.config.name).text,
       );
@@ -39,7 +40,7 @@ describe("EnvironmentStack.prepareStack", () => {
     const app = new App({ outdir: OUT });
     const stack = new EnvironmentStack(app, "dev", loadEnvironmentConfig("dev", {}));
     stack.prepareStack();
-    expect(Object.keys(JSON.parse(Testing.synth(stack)).terraform.backend ?? {})).toEqual(["local"]);
+    expect(Object.keys(JSON.parse(synthText(stack)).terraform.backend ?? {})).toEqual(["local"]);
   });
 
   it("a reference between stacks is what cdktf's pass rewrites, so the comparison above would see one", () => {
@@ -50,10 +51,10 @@ describe("EnvironmentStack.prepareStack", () => {
     const consumer = new TerraformStack(app, "consumer");
     new DockerProvider(consumer, "docker", {});
     new TerraformOutput(consumer, "net_name", { value: net.name });
-    const before = JSON.parse(Testing.synth(consumer));
+    const before = JSON.parse(synthText(consumer));
     expect(before.output.net_name.value).toBe("${docker_network.net.name}");
     cdktfPrepare.call(consumer);
-    const after = JSON.parse(Testing.synth(consumer));
+    const after = JSON.parse(synthText(consumer));
     expect(after.output.net_name.value).not.toBe(before.output.net_name.value);
     expect(Object.keys(after.data?.terraform_remote_state ?? {})).toHaveLength(1);
   });

@@ -1,4 +1,3 @@
-import { Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { CONFIG_RELOAD_ROLE } from "../../constructs/contract/index";
 import { ConfigReloadJob, type ConfigReloadJobProps } from "../../constructs/kit/config-reload-job";
@@ -7,6 +6,7 @@ import { ServiceImage } from "../../constructs/kit/service-image";
 import { evaluatePolicy, suppressionsOf, blockingFindings } from "../../constructs/policy/policy-aspect";
 import { WORKER_IMAGE } from "../support/construct-kit-service";
 import { containerNamed, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("config-reload-job-test");
 
@@ -28,7 +28,7 @@ function build(overrides: Partial<ConfigReloadJobProps> = {}) {
     dependsOn: [server.resource],
     ...overrides,
   });
-  const json = JSON.parse(Testing.synth(stack)) as Json;
+  const json = JSON.parse(synthText(stack)) as Json;
   return { stack, job, json, job_container: containerNamed(json, "dev-store-reload")! };
 }
 

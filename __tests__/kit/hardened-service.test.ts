@@ -1,5 +1,5 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
 import { HardenedService, type HardenedServiceProps } from "../../constructs/kit/hardened-service";
@@ -9,6 +9,7 @@ import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { evaluatePolicy, suppressionsOf } from "../../constructs/policy/policy-aspect";
 import { serviceProps, WORKER_IMAGE } from "../support/construct-kit-service";
 import { containersOf, resourceKey, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("hardened-service-test");
 
@@ -39,7 +40,7 @@ function service(f: Fixture, overrides: Partial<HardenedServiceProps> = {}, id =
 }
 
 function synth(f: Fixture): { text: string; json: Json } {
-  const text = Testing.synth(f.stack);
+  const text = synthText(f.stack);
   return { text, json: JSON.parse(text) };
 }
 const byName = (json: Json, name: string): Json => {

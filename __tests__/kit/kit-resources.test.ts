@@ -2,7 +2,7 @@ import { Image } from "@cdktf/provider-docker/lib/image";
 import { Network } from "@cdktf/provider-docker/lib/network";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import { Password } from "@cdktf/provider-random/lib/password";
-import { TerraformOutput, TerraformStack, Testing } from "cdktf";
+import { TerraformOutput, TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { canonicalDuration, goDuration } from "../../constructs/kit/durations";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
@@ -10,13 +10,14 @@ import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { projectPath, ServiceImage } from "../../constructs/kit/service-image";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { testOutdir, testStack } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("kit-resources-test");
 
 type Json = Record<string, any>;
 const stack = (): TerraformStack => testStack(OUT, "dev");
 function synth(s: TerraformStack): { text: string; json: Json } {
-  const text = Testing.synth(s);
+  const text = synthText(s);
   return { text, json: JSON.parse(text) };
 }
 const only = (json: Json, type: string): Json => {

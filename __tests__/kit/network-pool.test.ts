@@ -1,4 +1,3 @@
-import { Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { ValidationError } from "../../constructs/contract/errors";
 import { allocateSubnets, networkPoolProblem, poolCapacity } from "../../constructs/kit/network-pool";
@@ -8,6 +7,7 @@ import { loadProblems } from "../support/config-problems";
 import { sharedEnvironment, synthEnvironment } from "../support/stacks";
 import { testOutdir, testStack, type Json } from "../support/test-stack";
 import { loadEnvironmentConfig } from "../../environments/load";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("network-pool-test");
 const NAMES = Array.from({ length: 40 }, (_, i) => `dev-net-${i}`);
@@ -86,7 +86,7 @@ describe("PlatformNetwork in a pool", () => {
       const s = testStack(OUT, "dev", { random: false });
       setNetworkDefaults(s, { driver: "bridge", pool: "172.16.0.0/16" });
       for (const n of names) new PlatformNetwork(s, n, { environment: "dev", purpose: n });
-      return networksOf(JSON.parse(Testing.synth(s)));
+      return networksOf(JSON.parse(synthText(s)));
     };
     const purposes = ["postgres", "redis", "edge-api", "egress-edge"];
     const plan = allocateSubnets(
@@ -102,7 +102,7 @@ describe("PlatformNetwork in a pool", () => {
     const s = testStack(OUT, "dev", { random: false });
     setNetworkDefaults(s, { driver: "bridge" });
     new PlatformNetwork(s, "n", { environment: "dev", purpose: "postgres" });
-    expect(networksOf(JSON.parse(Testing.synth(s)))[0]!.ipam_config).toBeUndefined();
+    expect(networksOf(JSON.parse(synthText(s)))[0]!.ipam_config).toBeUndefined();
   });
 
   it("refuses a network more than the pool holds, naming the setting and the fix", () => {

@@ -4,7 +4,7 @@
  * the stack that shares its user's kernel counter (a uid, or all named users together), Swarm tasks
  * included; environments override the per-component sizes with setResourceLimits.
  */
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { poolLimit, processPool, ROOT_NPROC } from "../../constructs/kit/container-runtime";
 import { GeneratedSecret } from "../../constructs/kit/generated-secret";
@@ -17,6 +17,7 @@ import { errorOf } from "../support/helpers";
 import { serviceProps, WORKER_IMAGE } from "../support/construct-kit-service";
 import { buildEnvironment } from "../support/stacks";
 import { testOutdir, testStack } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("resource-limits-test");
 
@@ -33,7 +34,7 @@ function fixture(opts: { overlay?: boolean } = {}) {
 }
 
 function synth(stack: TerraformStack): Json {
-  return JSON.parse(Testing.synth(stack));
+  return JSON.parse(synthText(stack));
 }
 const container = (json: Json, name: string): Json => {
   const c = Object.values(json.resource.docker_container as Record<string, Json>).find((x) => x.name === name);

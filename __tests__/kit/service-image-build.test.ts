@@ -9,18 +9,19 @@
  *   legacy path goes through docker/cli's GetContextFromLocalDir, buildx through its LoadInputs).
  * - the rebuild trigger stays the Dockerfile's hash only.
  */
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { appImage, DEV_STAGE } from "../../constructs/app/app-settings";
 import { ValidationError } from "../../constructs/contract";
 import { BUILD_NAME, DEFAULT_BUILDER, ServiceImage } from "../../constructs/kit/service-image";
 import { testOutdir, testStack } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("service-image-build-test");
 
 type Json = Record<string, any>;
 const stack = (): TerraformStack => testStack(OUT, "dev", { random: false });
-const images = (s: TerraformStack): Json[] => Object.values(JSON.parse(Testing.synth(s)).resource.docker_image) as Json[];
+const images = (s: TerraformStack): Json[] => Object.values(JSON.parse(synthText(s)).resource.docker_image) as Json[];
 const rel = (path: string) => `\${abspath(join("/", [path.root, "../../..", "${path}"]))}`;
 
 describe("ServiceImage build block", () => {

@@ -10,6 +10,7 @@ import { healthFailureSeconds, SwarmRuntime } from "../../constructs/kit/swarm-r
 import { errorOf } from "../support/helpers";
 import { serviceProps, WORKER_IMAGE } from "../support/construct-kit-service";
 import { testOutdir, testStack } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("swarm-runtime-test");
 
@@ -52,7 +53,7 @@ function service(f: Fixture, overrides: Partial<HardenedServiceProps> = {}, id =
   return new HardenedService(f.stack, id, props(f, overrides));
 }
 
-const synth = (f: Fixture): Json => JSON.parse(Testing.synth(f.stack));
+const synth = (f: Fixture): Json => JSON.parse(synthText(f.stack));
 const only = (json: Json, type: string): Json => {
   const all = Object.values(json.resource[type] ?? {});
   expect(all, type).toHaveLength(1);

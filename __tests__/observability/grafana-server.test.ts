@@ -1,5 +1,5 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { TerraformStack, TerraformVariable } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { GRAFANA_MOUNTS, GRAFANA_SECRETS, GrafanaServer, type GrafanaServerProps } from "../../constructs/observability/grafana-server";
@@ -21,6 +21,7 @@ import { synthConstruct } from "../support/construct-harness";
 import { POSTGRES_IMAGE } from "../support/construct-images";
 import { testOutdir, testStack, type Json } from "../support/test-stack";
 import { HARDENED_CONTAINER, ROTATED_LOGS } from "../support/synth-expectations";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("grafana-server-test");
 
@@ -349,7 +350,7 @@ describe("GrafanaServer", () => {
       postgres: { cluster, network: readNet },
       rules: RULES,
     });
-    const j: Json = JSON.parse(Testing.synth(stack));
+    const j: Json = JSON.parse(synthText(stack));
     const uploadsOf = (name: string) =>
       new Map<string, string>(
         ((Object.values(j.resource.docker_container) as Json[]).find((c) => c.name === name)!.upload as Json[]).map((u) => [

@@ -1,4 +1,4 @@
-import { TerraformStack, Testing } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -17,6 +17,7 @@ import {
 import { errorOf } from "../support/helpers";
 import { API_SCRAPE_CONFIG } from "../support/synth-expectations";
 import { synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("prometheus-targets-test");
 
@@ -184,7 +185,7 @@ describe("PrometheusServer scrape targets", () => {
     const exporter = new FakeExporter(stack, "redis-exporters", ["redis-exporter"]);
     prometheus.addScrapeTarget(exporter);
     exporter.hosts.push("redis-exporter");
-    expect(() => Testing.synth(stack)).toThrow(
+    expect(() => synthText(stack)).toThrow(
       /PrometheusServer dev\/prometheus: prometheus\.yml at synth is invalid:\n {2}- scrapeTargets\[0\]\.targets\[1\] "redis-exporter:9121" is already listed/,
     );
   });

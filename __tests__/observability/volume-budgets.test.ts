@@ -26,6 +26,7 @@ import { errorOf } from "../support/helpers";
 import { sharedEnvironment, synthEnvironment, uploadedFile, type SynthesizedEnvironment } from "../support/stacks";
 import { mutatedConfig, refusals } from "../support/config-problems";
 import { testOutdir, testStack } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("volume-budgets-test");
 
@@ -176,7 +177,7 @@ describe("VolumeUsage", () => {
 
   it("runs hardened: read-only rootfs, SETUID/SETGID only, no-new-privileges, memory limit, every volume read-only but its own", () => {
     const { stack } = build();
-    const json = JSON.parse(Testing.synth(stack));
+    const json = JSON.parse(synthText(stack));
     const job = json.resource.docker_container["volume-usage_job_container_E770382F"];
     expect(job.read_only).toBe(true);
     expect(job.capabilities).toEqual({ add: ["SETGID", "SETUID"], drop: ["ALL"] });

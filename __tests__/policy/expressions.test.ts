@@ -2,12 +2,13 @@
  * Expressions: which forms the policy judges by themselves, and vouching for the rest.
  */
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { TerraformVariable, Testing } from "cdktf";
+import { TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { describe, expect, it } from "vitest";
 import { applyPolicy, blockingFindings, vouchForExpression } from "../../constructs/policy/policy-aspect";
 import { isExpression, judgeUser, normalizeHostPath, relativeHostPath, unwrapLiteral } from "../../constructs/policy/rules";
 import { container, findings, fixture, type Fixture } from "./fixtures";
+import { synthText } from "../support/synth-text";
 
 /** The rule ids of the stack's error findings, sorted. */
 const blockingRuleIds = (f: Fixture) =>
@@ -105,7 +106,7 @@ describe("vouchForExpression", () => {
   it("shows up as an info annotation through the aspect", () => {
     const { f, c } = vouched();
     applyPolicy(f.stack, { environment: "prod" });
-    Testing.synth(f.stack);
+    synthText(f.stack);
     expect(c.node.metadata.filter((m) => m.type.startsWith("@cdktf/")).map((m) => m.type)).toEqual(["@cdktf/info"]);
   });
 

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { App, Aspects, Testing } from "cdktf";
+import { App, Aspects } from "cdktf";
 import { Construct, type IConstruct } from "constructs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -14,6 +14,7 @@ import {
   suppressionsOf,
 } from "../../constructs/policy/policy-aspect";
 import { container, findings, fixture, image } from "./fixtures";
+import { synthText } from "../support/synth-text";
 
 const REASON = "postgres entrypoint needs root to chown PGDATA, then drops to uid 999";
 
@@ -128,7 +129,7 @@ describe("the policy aspect", () => {
     const c = container(f, { memory: undefined, image: "postgres:17.2", readOnly: false });
     suppressPolicy(c, "read-only-rootfs", "image writes its pid file into / at start");
     applyPolicy(f.stack, { environment: "dev" });
-    Testing.synth(f.stack); // invokes aspects, ignores annotations
+    synthText(f.stack); // invokes aspects, ignores annotations
 
     const byType = (t: string) => annotations(c, t).map((m) => String(m.data));
     expect(byType("@cdktf/error")).toEqual([expect.stringMatching(/^\[memory-limit\] .* — .*\. Fix: /)]);
@@ -148,8 +149,8 @@ describe("the policy aspect", () => {
     const c = container(f, { memory: undefined });
     applyPolicy(f.stack, { environment: "dev" });
     applyPolicy(f.stack, { environment: "dev" }); // idempotent
-    Testing.synth(f.stack);
-    Testing.synth(f.stack);
+    synthText(f.stack);
+    synthText(f.stack);
     expect(annotations(c)).toHaveLength(1);
     expect(Aspects.of(f.stack).all.filter((a) => a instanceof PolicyAspect)).toHaveLength(1);
     expect(() => applyPolicy(f.stack, { environment: "prod" })).toThrow(/already applied for "dev"/);
@@ -164,7 +165,7 @@ describe("the policy aspect", () => {
       },
     });
     applyPolicy(f.stack, { environment: "dev" });
-    Testing.synth(f.stack);
+    synthText(f.stack);
     expect(annotations(c)).toEqual([]);
   });
 
@@ -173,7 +174,7 @@ describe("the policy aspect", () => {
     container(f, { ports: [{ internal: 5432, external: 5432, ip: "127.0.0.1" }], user: "0:0" });
     const expected = evaluatePolicy(f.stack, { environment: "prod" }).map((x) => x.message);
     applyPolicy(f.stack, { environment: "prod" });
-    Testing.synth(f.stack);
+    synthText(f.stack);
     const annotated = f.stack.node.findAll().flatMap((n) => annotations(n).map((m) => String(m.data)));
     expect(annotated).toEqual(expected);
     expect(expected).toHaveLength(2);

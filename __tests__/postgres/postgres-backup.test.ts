@@ -1,6 +1,6 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
-import { Testing } from "cdktf";
+
 import { describe, expect, it } from "vitest";
 import { ServiceVolume } from "../../constructs/kit/service-volume";
 import { blockingFindings, evaluatePolicy } from "../../constructs/policy/policy-aspect";
@@ -10,6 +10,7 @@ import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
 import { walArchiveSettings } from "../../constructs/postgres/renderers/backup-scripts";
 import { containerNamed, containersOf, synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
 import { HARDENED_CONTAINER } from "../support/synth-expectations";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("postgres-backup-test");
 
@@ -200,7 +201,7 @@ describe("PostgresBackup", () => {
     const b = new PostgresBackup(st, "postgres-backup", { environment: "test", cluster: pg, volume });
     expect(b.volume).toBe(volume);
     expect(b.primaryMount).toEqual({ volume, containerPath: "/var/lib/postgresql" });
-    const json: Json = JSON.parse(Testing.synth(st));
+    const json: Json = JSON.parse(synthText(st));
     expect(Object.values(json.resource.docker_volume).filter((v) => (v as Json).name === "test-postgres-backups")).toHaveLength(1);
   });
 });

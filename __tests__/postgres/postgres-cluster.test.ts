@@ -1,5 +1,5 @@
 import { Container } from "@cdktf/provider-docker/lib/container";
-import { Testing } from "cdktf";
+
 import { describe, expect, it } from "vitest";
 import { PostgresCluster, type PostgresClusterProps, type PostgresRoleOptions } from "../../constructs/postgres/postgres-cluster";
 import { errorOf } from "../support/helpers";
@@ -7,6 +7,7 @@ import { EPHEMERAL_LABEL, HARDENED_CONTAINER, ROTATED_LOGS } from "../support/sy
 import { synthConstruct } from "../support/construct-harness";
 import { POSTGRES_IMAGE } from "../support/construct-images";
 import { testOutdir, testStack, type Json } from "../support/test-stack";
+import { synthText } from "../support/synth-text";
 
 const OUT = testOutdir("postgres-cluster-test");
 
@@ -310,7 +311,7 @@ describe("PostgresCluster with replicas and the pooler", () => {
     const pg = new PostgresCluster(stack, "postgres", { environment: "dev", image: POSTGRES_IMAGE, memoryMb: 512 });
     pg.connectionFor("app");
     pg.addRole(role);
-    expect(Testing.synth(stack)).toBe(early);
+    expect(synthText(stack)).toBe(early);
   });
 
   it("puts a role's password where passwordAt says (its Terraform address), numbering first-boot files in the order roles are added", () => {
@@ -319,7 +320,7 @@ describe("PostgresCluster with replicas and the pooler", () => {
     const a = pg.addRole({ name: "role_a", initSql: () => "", passwordAt: { scope: stack, id: "legacy-a-password" } });
     pg.addRole({ name: "role_b", initSql: () => "" });
     expect(a.passwordSecret.node.path).toBe("dev/legacy-a-password");
-    const j: Json = JSON.parse(Testing.synth(stack));
+    const j: Json = JSON.parse(synthText(stack));
     const files = (Object.values(j.resource.docker_container) as Json[])
       .find((c) => c.name === "dev-postgres-seed")!
       .upload.map((u: Json) => u.file as string)

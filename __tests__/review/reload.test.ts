@@ -16,6 +16,7 @@ import { risksSection } from "../../scripts/review/markdown";
 import { LABELS, type Body } from "../../scripts/review/terraform-json";
 import { synthWithStatusPage } from "../support/status-page";
 import { addresses, baseStack, change, containers, type Stack } from "./fixtures";
+import { synthText } from "../support/synth-text";
 
 const labels = (service: string, component: string, extra: Record<string, string> = {}) =>
   Object.entries({ [LABELS.project]: "updateio", [LABELS.service]: service, [LABELS.component]: component, ...extra }).map(
@@ -103,7 +104,7 @@ describe("a reloadable-setting-only change on the synthesized prod stack", () =>
       ...config,
       postgres: { ...config.postgres, settings },
     });
-    return JSON.parse(Testing.synth(stack));
+    return JSON.parse(synthText(stack));
   };
   const before = synth({ statement_timeout: "30s" }, "a");
   const after = synth({ statement_timeout: "60s", work_mem: "8MB" }, "b");
@@ -147,7 +148,7 @@ function prodWithNewService(name: string, entry: Record<string, unknown>): { bef
     const config = loadEnvironmentConfig("prod", {});
     const services = { ...config.services };
     if (withService) services[name] = { ...structuredClone(config.services["mini-app"]!), routes: [], secrets: [], ...entry };
-    return JSON.parse(Testing.synth(new EnvironmentStack(Testing.app({ outdir: join(out, dir) }), "prod", { ...config, services })));
+    return JSON.parse(synthText(new EnvironmentStack(Testing.app({ outdir: join(out, dir) }), "prod", { ...config, services })));
   };
   const before = (prodWithoutNewService ??= synth(false, "a"));
   return { before, after: synth(true, "b") };

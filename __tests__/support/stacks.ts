@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Testing } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
+import { synthText } from "./synth-text";
 
 export interface SynthesizedEnvironment {
   readonly name: EnvironmentName;
@@ -19,9 +20,9 @@ export interface TerraformJson {
 }
 
 /**
- * Synthesizes one environment in-process (Testing.synth runs no validations: prod's CloudBackend
- * would run `terraform version`). Pass an outdir the caller removes: Testing.app() otherwise leaves a
- * temp dir behind per call. Always a fresh app and stack; see sharedEnvironment for the cached one.
+ * Synthesizes one environment in-process (synthText, like Testing.synth, runs no validations:
+ * prod's CloudBackend would run `terraform version`). Pass an outdir the caller removes:
+ * Testing.app() otherwise leaves a temp dir behind per call. Always a fresh app and stack; see sharedEnvironment for the cached one.
  */
 export function synthEnvironment(name: EnvironmentName, env: Record<string, string> = {}, outdir?: string): SynthesizedEnvironment {
   return synthesize(name, env, outdir);
@@ -55,7 +56,7 @@ export function buildEnvironment(name: EnvironmentName, env: Record<string, stri
 
 function synthesize(name: EnvironmentName, env: Record<string, string>, outdir?: string): SynthesizedEnvironment {
   const stack = buildEnvironment(name, env, outdir);
-  const text = Testing.synth(stack);
+  const text = synthText(stack);
   return { name, stack, text, json: JSON.parse(text) as TerraformJson };
 }
 

@@ -2,6 +2,7 @@ import { Testing } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import type { TerraformJson } from "./stacks";
+import { synthText } from "./synth-text";
 
 /**
  * The add-a-service runbook's example: a status page on its own host, using Postgres and Redis and
@@ -53,5 +54,5 @@ export function synthWithStatusPage(env: EnvironmentName, options: SynthOptions 
   const edge = options.edgeAppNetwork ? { ...base.edge, appNetwork: options.edgeAppNetwork } : base.edge;
   const config = validateEnvironmentConfig({ ...base, services, edge }, env);
   const stack = new EnvironmentStack(Testing.app(), env, config);
-  return { stack, json: JSON.parse(Testing.synth(stack)) as TerraformJson };
+  return { stack, json: JSON.parse(synthText(stack)) as TerraformJson };
 }

@@ -14,6 +14,7 @@ import { RabbitBackup, type RabbitBackupProps } from "../../constructs/rabbitmq/
 import { RabbitBroker } from "../../constructs/rabbitmq/rabbit-broker";
 import { RedisBackup, type RedisBackupProps } from "../../constructs/redis/redis-backup";
 import { RedisCache } from "../../constructs/redis/redis-cache";
+import { synthText } from "./synth-text";
 
 export const TEST_IMAGES = {
   redis: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`,
@@ -89,7 +90,7 @@ export function buildStoreBackups(env: "dev" | "prod" = "prod", o: StoreBackupOv
     offsite,
     ...o.edge,
   });
-  const json: Json = JSON.parse(Testing.synth(stack));
+  const json: Json = JSON.parse(synthText(stack));
   const containers = Object.values(json.resource.docker_container) as Json[];
   const container = (name: string) => containers.find((c) => c.name === `${env}-${name}`);
   return { stack, json, containers, container, redis, broker, redisBackup, rabbitBackup, grafanaBackup, edgeBackup, egress, backups };

@@ -6,6 +6,7 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { afterAll } from "vitest";
+import { synthText } from "./synth-text";
 
 export type Json = Record<string, any>;
 
@@ -54,7 +55,7 @@ export function uploadOf(container: Json, file: string): string {
  * logical id by name, and what a container (by name) uploads to a file.
  */
 export function synthJson(stack: TerraformStack) {
-  const text = Testing.synth(stack);
+  const text = synthText(stack);
   const json: Json = JSON.parse(text);
   const containers = containersOf(json);
   const named = (name: string): Json => {
