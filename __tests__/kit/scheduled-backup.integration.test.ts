@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
@@ -119,6 +119,40 @@ snapshot_items() { echo "items=1"; }
     const latest = w.sh("backup.sh", ["latest"]);
     expect(latest.stdout.trim()).toBe(join(w.backups, "snapshots", kept[kept.length - 1]!));
     expect(latest.stderr).toContain("warning: skipped edge-29991231T000000Z.tar.gz: no valid signature");
+  });
+
+  it("lists every snapshot, oldest first, marked as a restore judges it", () => {
+    const l = workspace("list", { "backup.sh": script });
+    expect(l.sh("backup.sh", ["once"]).status).toBe(0);
+    const snapshots = join(l.backups, "snapshots");
+    const real = readdirSync(snapshots).find((f) => f.endsWith(".tar.gz"))!;
+    // Unsigned; signed with another key; the real one copied under a newer name with its signature.
+    writeFileSync(join(snapshots, "edge-20200101T000000Z.tar.gz"), "data");
+    writeFileSync(join(snapshots, "edge-20200102T000000Z.tar.gz"), "data");
+    writeFileSync(join(snapshots, "edge-20200102T000000Z.tar.gz.hmac"), `hmac-sha256 ${"0".repeat(64)}\n`);
+    copyFileSync(join(snapshots, real), join(snapshots, "edge-29991231T000000Z.tar.gz"));
+    copyFileSync(join(snapshots, `${real}.hmac`), join(snapshots, "edge-29991231T000000Z.tar.gz.hmac"));
+    const listed = l.sh("backup.sh", ["list"]);
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toBe(
+      [
+        "edge-20200101T000000Z.tar.gz unsigned",
+        "edge-20200102T000000Z.tar.gz unsigned",
+        `${real} signed`,
+        "edge-29991231T000000Z.tar.gz unsigned",
+        "",
+      ].join("\n"),
+    );
+    // Without a usable key the names are still listed, unchecked, with a warning.
+    const noKey = l.sh("backup.sh", ["list"], { BACKUP_SIGNING_KEY_FILE: join(l.dir, "no-such-key") });
+    expect(noKey.status).toBe(0);
+    expect(noKey.stdout.trim().split("\n")).toEqual(
+      listed.stdout
+        .trim()
+        .split("\n")
+        .map((line) => line.replace(/ \w+$/, " unchecked")),
+    );
+    expect(noKey.stderr).toContain("warning: signatures not checked: the signing key");
   });
 
   it.each([

@@ -62,6 +62,19 @@ latest() {
   return 1
 }
 
+# Every snapshot, oldest first, marked "signed" (a restore takes it) or "unsigned" (a restore
+# refuses it unless RESTORE_UNSIGNED=yes; "latest" passes over it); "unchecked" without a usable key.
+list_marked() {
+  if ! signing_key_ok "$BACKUP_SIGNING_KEY_FILE"; then
+    echo "warning: signatures not checked: the signing key $BACKUP_SIGNING_KEY_FILE is missing or not 32 to 64 letters and digits" >&2
+    list_snapshots | sed 's/$/ unchecked/'
+    return 0
+  fi
+  list_snapshots | while read -r _n; do
+    if snapshot_signed "$BACKUP_SIGNING_KEY_FILE" "$SNAPSHOTS/$_n"; then echo "$_n signed"; else echo "$_n unsigned"; fi
+  done
+}
+
 cleanup_tmp() {
   # Leftovers of an interrupted run (only one scheduler writes here).
   rm -rf "$SNAPSHOTS"/.tmp-* 2>/dev/null
@@ -153,7 +166,7 @@ case "${1:-loop}" in
   prune) prune ;;
   health) health ;;
   status) cat "$STATUS" ;;
-  list) list_snapshots ;;
+  list) list_marked ;;
   latest) latest ;;
   *) echo "usage: sh backup.sh [loop|once|prune|health|status|list|latest]" >&2; exit 2 ;;
 esac
