@@ -9,32 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { installFastResolve } from "../../environments/fast-resolve";
-import type { EnvironmentName } from "../../environments/load";
-import { synthEnvironment } from "../support/stacks";
+import { RENDER_CASES as CASES, synthEnvironment } from "../support/stacks";
 
 const OUT = mkdtempSync(join(tmpdir(), "fast-resolve-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 const resolveModule = require("cdktf/lib/tokens/private/resolve") as { resolve: unknown };
-
-/** The default of each environment, and the configurations that add the most tokens and lazy values. */
-const CASES: [EnvironmentName, Record<string, string>][] = [
-  ["dev", {}],
-  ["dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }],
-  ["dev", { UPDATEIO_DEV_OBSERVABILITY: "off", UPDATEIO_DEV_NETWORK_POOL: "docker" }],
-  ["test", {}],
-  ["prod", {}],
-  [
-    "prod",
-    {
-      UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT: "https://s3.eu-central-1.amazonaws.com",
-      UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET: "updateio-backups",
-      UPDATEIO_PROD_BACKUP_OFFSITE_REGION: "eu-central-1",
-      UPDATEIO_PROD_ALERT_TELEGRAM_CHAT_ID: "-1001234567890",
-      UPDATEIO_PROD_ALERT_DISCORD: "1",
-    },
-  ],
-];
 
 describe("the fast resolve path", () => {
   it("renders every environment to the same text as cdktf's resolve alone", () => {

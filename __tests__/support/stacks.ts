@@ -60,6 +60,28 @@ function synthesize(name: EnvironmentName, env: Record<string, string>, outdir?:
   return { name, stack, text, json: JSON.parse(text) as TerraformJson };
 }
 
+/**
+ * The default of each environment, and the configurations that add the most tokens and lazy values:
+ * what the tests that compare two ways of rendering (fast resolve, synthText) render both ways.
+ */
+export const RENDER_CASES: readonly (readonly [EnvironmentName, Readonly<Record<string, string>>])[] = [
+  ["dev", {}],
+  ["dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }],
+  ["dev", { UPDATEIO_DEV_OBSERVABILITY: "off", UPDATEIO_DEV_NETWORK_POOL: "docker" }],
+  ["test", {}],
+  ["prod", {}],
+  [
+    "prod",
+    {
+      UPDATEIO_PROD_BACKUP_OFFSITE_ENDPOINT: "https://s3.eu-central-1.amazonaws.com",
+      UPDATEIO_PROD_BACKUP_OFFSITE_BUCKET: "updateio-backups",
+      UPDATEIO_PROD_BACKUP_OFFSITE_REGION: "eu-central-1",
+      UPDATEIO_PROD_ALERT_TELEGRAM_CHAT_ID: "-1001234567890",
+      UPDATEIO_PROD_ALERT_DISCORD: "1",
+    },
+  ],
+];
+
 const defaults = new Map<EnvironmentName, SynthesizedEnvironment>();
 let outdirOfDefaults: string | undefined;
 
