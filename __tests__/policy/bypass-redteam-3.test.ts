@@ -38,6 +38,9 @@
  *   - a prod data volume labelled io.updateio.ephemeral instead of protected: the label lifted
  *     prevent_destroy (and the review reports its loss as nothing lost); it now holds only for a
  *     volume no running server writes to                                            → prod-volume-protected
+ *   - the same with the server labelled component "job" (which exempted its writes): a workload
+ *     counts as a one-shot job only when the engine does not restart it (a container with restart
+ *     "no" or unset); a Swarm service always counts as running                      → prod-volume-protected
  *
  * Tried and already refused (no new case needed): ipc_mode/pid_mode "container:x" in any case,
  * userns_mode/cgroupns_mode "host", runtime other than runc, a volume mount with driver_options
@@ -70,7 +73,7 @@ import {
   set,
   type Fixture,
 } from "./fixtures";
-import { attackedService } from "./swarm-fixtures";
+import { attackedService, compliantServiceConfig, service, serviceLabels, swarmFixture } from "./swarm-fixtures";
 
 const SPEC = "task_spec.container_spec";
 /** The gid of the docker group on the host these attacks were checked on. */
@@ -382,6 +385,36 @@ describe("the ephemeral label on a volume a server writes (prod-volume-protected
     f.volume.addOverride("labels", ephemeral);
     expect(blockingMessages(f, "prod-volume-protected").join("\n")).toContain(
       'volume "prod-db-data" is labelled io.updateio.ephemeral but container "prod-db" writes to it',
+    );
+  });
+
+  // The component label is the workload's own claim: what counts is whether the engine keeps it running.
+  const stillWrites = 'volume "prod-db-data" is labelled io.updateio.ephemeral but container "prod-db" writes to it';
+  it.each<[string, Partial<ContainerConfig>]>([
+    ["restarted unless stopped", { restart: "unless-stopped" }],
+    ['restarted "always"', { restart: "always" }],
+    ["restarted on failure", { restart: "on-failure" }],
+    ["its restart policy from an expression", { restart: "${var.restart}" }],
+  ])("a database labelled as a one-shot job, %s", (_what, overrides) => {
+    const f = fixture("prod");
+    container(f, { labels: labels("prod", "job"), ...overrides });
+    f.volume.addOverride("lifecycle", undefined);
+    f.volume.addOverride("labels", ephemeral);
+    expect(blockingMessages(f, "prod-volume-protected").join("\n")).toContain(stillWrites);
+  });
+
+  it("a Swarm service labelled as a one-shot job", () => {
+    const f = swarmFixture("prod");
+    const mounts = [{ target: "/var/lib/db", type: "volume", source: f.volume.name }];
+    const config = compliantServiceConfig(f);
+    service(f, {
+      labels: serviceLabels("prod", "job"),
+      taskSpec: { ...config.taskSpec, containerSpec: { ...config.taskSpec.containerSpec, mounts } },
+    });
+    f.volume.addOverride("lifecycle", undefined);
+    f.volume.addOverride("labels", ephemeral);
+    expect(blockingMessages(f, "prod-volume-protected").join("\n")).toContain(
+      'volume "prod-db-data" is labelled io.updateio.ephemeral but service "prod-api" writes to it',
     );
   });
 

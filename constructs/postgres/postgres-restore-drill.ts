@@ -7,6 +7,7 @@ import { BACKUP_ROOT, DEFAULT_PGDATA, WHOLE_MATCH } from "./renderers/backup-scr
 import { renderRestoreDrillRoleSql } from "./renderers/restore-drill-role";
 import { restoreDrillAlerts } from "../observability/alerts/restore-drill";
 import { ValidationError } from "../contract/errors";
+import { PolicySuppressions } from "../contract/suppressions";
 import { fillAsset, readAsset } from "../kit/assets";
 import { HardenedService } from "../kit/hardened-service";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
@@ -219,6 +220,14 @@ export class PostgresRestoreDrill extends Construct {
       // Emptied at the start and end of every drill: losing it loses nothing.
       ephemeral: true,
     });
+    // The drill runs on between drills (it is not a one-shot job), so the policy counts it as a
+    // server writing this volume: the exception is stated here, for this volume alone.
+    PolicySuppressions.addResourceSuppressions(this.scratchVolume.resource, [
+      {
+        id: "prod-volume-protected",
+        reason: "the restore drill's scratch: a throwaway server's data directory, emptied at the start and end of every drill",
+      },
+    ]);
     const script = `${RESTORE_DRILL_SCRIPTS_DIR}/restore-drill.sh`;
     this.service = new HardenedService(this, "drill", {
       environment: props.environment,

@@ -2,13 +2,16 @@ import { LABELS } from "../../contract/index";
 import { block, labelsOf, resourcesOf } from "../json";
 import { plain } from "../normalize";
 import type { PolicyRule, TerraformJson } from "../types";
-import { mountedVolumes, workloadOf } from "../workload";
+import { mountedVolumes, workloadOf, type Workload } from "../workload";
 import { WORKLOADS } from "./helpers";
 
 /**
  * Per stack, the volumes a running workload other than a one-shot job writes to, with its name:
  * the ephemeral label (no prevent_destroy needed, and "nothing to lose" in the review) is for
  * volumes that only seeds and jobs fill (secrets, config, scratch), never for a server's data.
+ * A one-shot job is a container the engine does not restart (restart "no", or unset: Docker's
+ * default), not one labelled "job": the label is the workload's own claim, and a server labelled
+ * so would lift the protection from its data. Swarm services always run, so they always count.
  */
 const writers = new WeakMap<TerraformJson, Map<Record<string, unknown>, string>>();
 
@@ -19,11 +22,17 @@ function writtenByServers(json: TerraformJson): Map<Record<string, unknown>, str
   for (const type of WORKLOADS)
     for (const resource of Object.values(resourcesOf(json, type))) {
       const w = workloadOf(resource, type);
-      if (!w || w.seed || w.labels.get(LABELS.component) === "job") continue;
+      if (!w || w.seed || runsOnce(w)) continue;
       for (const m of mountedVolumes(w, json)) if (!m.readOnly && !map.has(m.volume)) map.set(m.volume, w.name);
     }
   writers.set(json, map);
   return map;
+}
+
+function runsOnce(w: Workload): boolean {
+  if (w.kind !== "container") return false;
+  const restart = plain(w.resource.restart);
+  return restart === undefined || restart === "no";
 }
 
 export const prodVolumeProtected: PolicyRule = {
