@@ -14,7 +14,7 @@ import { parse } from "yaml";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import type { EnvironmentConfig, ObservabilityProfile } from "../../environments/schema";
-import { synthEnvironment, uploadedFile, type SynthesizedEnvironment, type TerraformJson } from "../support/stacks";
+import { sharedEnvironment, uploadedFile, type SynthesizedEnvironment, type TerraformJson } from "../support/stacks";
 import { mutatedProblems } from "../support/config-problems";
 import { API_SCRAPE_CONFIG } from "../support/synth-expectations";
 import { synthText } from "../support/synth-text";
@@ -24,17 +24,9 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 type Json = Record<string, any>;
 const PROFILES: readonly ObservabilityProfile[] = ["off", "logs", "full"];
-const synthesized = new Map<string, SynthesizedEnvironment>();
 /** Dev with UPDATEIO_DEV_OBSERVABILITY=<profile> (undefined: the variable unset). */
-function dev(profile?: ObservabilityProfile): SynthesizedEnvironment {
-  const key = profile ?? "default";
-  let s = synthesized.get(key);
-  if (!s) {
-    s = synthEnvironment("dev", profile ? { UPDATEIO_DEV_OBSERVABILITY: profile } : {}, OUT);
-    synthesized.set(key, s);
-  }
-  return s;
-}
+const dev = (profile?: ObservabilityProfile): SynthesizedEnvironment =>
+  sharedEnvironment("dev", profile ? { UPDATEIO_DEV_OBSERVABILITY: profile } : {});
 
 const containers = (json: TerraformJson): Json[] => Object.values(json.resource.docker_container ?? {});
 const containerNames = (json: TerraformJson): string[] => containers(json).map((c) => c.name as string);
@@ -188,7 +180,7 @@ describe("dev's observability profile", () => {
 
 describe("test and prod: the full profile, and every task of a Swarm service scraped", () => {
   it.each(["test", "prod"] as const)("%s: tasks.<service> by DNS (A records), one scrape config per service", (env) => {
-    const { json } = synthEnvironment(env, {}, OUT);
+    const { json } = sharedEnvironment(env);
     const yaml = parse(uploadedFile(json, "/etc/updateio-prometheus/prometheus.yml")!) as { scrape_configs: Json[] };
     const api = yaml.scrape_configs.find((j) => j.job_name === "app-api")!;
     expect(api).toEqual(API_SCRAPE_CONFIG);

@@ -165,7 +165,7 @@ describe("dev: store backups are off", () => {
     }
     expect(uploadedFile(json, REDIS_ACL_FILE)).not.toContain("user backup");
     // node-exporter runs with observability.profile "full" only (dev's default is "logs").
-    const ne = containerNamed(synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }, OUT).json, "dev-node-exporter")!;
+    const ne = containerNamed(sharedEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }).json, "dev-node-exporter")!;
     expect((ne.command as string[]).filter((a) => a.startsWith("--collector.textfile.directory="))).toEqual([
       "--collector.textfile.directory=/backups/metrics",
       "--collector.textfile.directory=/volume-usage",

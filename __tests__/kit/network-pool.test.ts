@@ -125,8 +125,7 @@ describe("PlatformNetwork in a pool", () => {
 describe("dev's network pool (UPDATEIO_DEV_NETWORK_POOL)", () => {
   it("pins every dev network to its own /24 of 172.16.0.0/16 by default, in every observability profile", () => {
     for (const profile of ["off", "logs", "full"]) {
-      const json =
-        profile === "logs" ? sharedEnvironment("dev").json : synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: profile }, OUT).json;
+      const json = sharedEnvironment("dev", profile === "logs" ? {} : { UPDATEIO_DEV_OBSERVABILITY: profile }).json;
       const nets = Object.values(json.resource.docker_network) as Json[];
       const subnets = nets.map((n) => n.ipam_config?.[0]?.subnet as string);
       expect(subnets.every((s) => /^172\.16\.\d{1,3}\.0\/24$/.test(s))).toBe(true);

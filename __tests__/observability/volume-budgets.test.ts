@@ -23,7 +23,7 @@ import { VOLUME_USAGE_SCRIPT, VolumeUsage, volumeUsageMetricsVolume } from "../.
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import type { EnvironmentConfig } from "../../environments/schema";
 import { errorOf } from "../support/helpers";
-import { sharedEnvironment, synthEnvironment, uploadedFile, type SynthesizedEnvironment } from "../support/stacks";
+import { sharedEnvironment, uploadedFile, type SynthesizedEnvironment } from "../support/stacks";
 import { mutatedConfig, refusals } from "../support/config-problems";
 import { testOutdir, testStack } from "../support/test-stack";
 import { synthText } from "../support/synth-text";
@@ -40,7 +40,7 @@ let devFull: SynthesizedEnvironment | undefined;
 /** Each environment with everything that has a budget: dev's default profile (logs) has no Prometheus or volume-usage job. */
 function withMetrics(env: EnvironmentName): SynthesizedEnvironment {
   if (env !== "dev") return sharedEnvironment(env);
-  devFull ??= synthEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" }, OUT);
+  devFull ??= sharedEnvironment("dev", { UPDATEIO_DEV_OBSERVABILITY: "full" });
   return devFull;
 }
 

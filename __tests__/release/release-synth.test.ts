@@ -6,7 +6,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildEnvironment, synthEnvironment, type TerraformJson } from "../support/stacks";
+import { buildEnvironment, sharedEnvironment, synthEnvironment, type TerraformJson } from "../support/stacks";
 import { refOf, releasedFixture, SERVICES } from "./fixtures";
 import { loadProblems } from "../support/config-problems";
 
@@ -88,7 +88,7 @@ describe.each(["test", "prod"] as const)("%s from a releases file written by rel
 
 describe("dev needs no registry credentials", () => {
   it("has no registry_auth and no registry variables", () => {
-    const dev = synthEnvironment("dev", {});
+    const dev = sharedEnvironment("dev");
     expect(dev.json.provider.docker).toEqual([{ host: "unix:///var/run/docker.sock" }]);
     expect(Object.keys(dev.json.variable ?? {}).filter((v) => v.startsWith("registry_"))).toEqual([]);
   });

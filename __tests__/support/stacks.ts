@@ -29,19 +29,20 @@ export function synthEnvironment(name: EnvironmentName, env: Record<string, stri
 }
 
 /**
- * One environment with default variables (what a fresh checkout gets), synthesized once per worker
- * and shared by every test file that asks (the unit project runs with isolate: false): a full
- * environment takes about half a second, and several files want the same three. Read-only: the JSON
- * is deep-frozen, so a test that writes into it fails instead of leaking into the next file, and the
- * stack must not be changed either (no new constructs, aspects or metadata). A test that compares
- * two syntheses, or needs files in an outdir, uses synthEnvironment.
+ * One environment with the given variables (none: what a fresh checkout gets), synthesized once
+ * per worker and shared by every test file that asks for the same (the unit project runs with
+ * isolate: false): a full environment takes about half a second, and several files want the same
+ * few. Read-only: the JSON is deep-frozen, so a test that writes into it fails instead of leaking
+ * into the next file, and the stack must not be changed either (no new constructs, aspects or
+ * metadata). A test that compares two syntheses, or needs files in an outdir, uses synthEnvironment.
  */
-export function sharedEnvironment(name: EnvironmentName): SynthesizedEnvironment {
-  let shared = defaults.get(name);
+export function sharedEnvironment(name: EnvironmentName, variables: Readonly<Record<string, string>> = {}): SynthesizedEnvironment {
+  const key = `${name} ${JSON.stringify(Object.entries(variables).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
+  let shared = defaults.get(key);
   if (shared === undefined) {
-    shared = synthesize(name, {}, sharedOutdir());
+    shared = synthesize(name, { ...variables }, sharedOutdir());
     deepFreeze(shared.json);
-    defaults.set(name, shared);
+    defaults.set(key, shared);
   }
   return shared;
 }
@@ -82,7 +83,7 @@ export const RENDER_CASES: readonly (readonly [EnvironmentName, Readonly<Record<
   ],
 ];
 
-const defaults = new Map<EnvironmentName, SynthesizedEnvironment>();
+const defaults = new Map<string, SynthesizedEnvironment>();
 let outdirOfDefaults: string | undefined;
 
 /** One temp dir per worker for the shared stacks, removed when the worker exits. */

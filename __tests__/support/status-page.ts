@@ -1,7 +1,7 @@
 import { Testing } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig, validateEnvironmentConfig, type EnvironmentName } from "../../environments/load";
-import type { TerraformJson } from "./stacks";
+import { sharedEnvironment, type TerraformJson } from "./stacks";
 import { synthText } from "./synth-text";
 
 /**
@@ -40,8 +40,13 @@ export interface SynthOptions {
   readonly editService?: (name: string, entry: Record<string, unknown>) => Record<string, unknown>;
 }
 
-/** One environment with the status page added, synthesized in-process (the policy pack runs at synth). */
+/**
+ * One environment with the status page added, synthesized in-process (the policy pack runs at synth).
+ * Without it and with no other option, that is the environment as configured: the shared one, read-only.
+ */
 export function synthWithStatusPage(env: EnvironmentName, options: SynthOptions = {}): { stack: EnvironmentStack; json: TerraformJson } {
+  const { statusPage, ...others } = options;
+  if (statusPage === false && Object.values(others).every((v) => v === undefined)) return sharedEnvironment(env);
   const base = loadEnvironmentConfig(env, { ...options.variables });
   const edit = options.editService ?? ((_: string, entry: Record<string, unknown>) => entry);
   const services: Record<string, unknown> = Object.fromEntries(Object.entries(base.services).map(([name, s]) => [name, edit(name, s)]));
