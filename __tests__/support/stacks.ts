@@ -22,7 +22,8 @@ export interface TerraformJson {
 /**
  * Synthesizes one environment in-process (synthText, like Testing.synth, runs no validations:
  * prod's CloudBackend would run `terraform version`). Pass an outdir the caller removes:
- * Testing.app() otherwise leaves a temp dir behind per call. Always a fresh app and stack; see sharedEnvironment for the cached one.
+ * Testing.app() otherwise leaves a temp dir behind per call. Always a fresh app and stack; see
+ * sharedEnvironment for the cached one.
  */
 export function synthEnvironment(name: EnvironmentName, env: Record<string, string> = {}, outdir?: string): SynthesizedEnvironment {
   return synthesize(name, env, outdir);
