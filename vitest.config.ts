@@ -12,6 +12,7 @@ const INTEGRATION = "__tests__/**/*.integration.test.ts";
 export default defineConfig({
   test: {
     setupFiles: ["__tests__/setup.ts"],
+    globalSetup: ["__tests__/global-setup.ts"],
     // Transformed modules are kept on disk (node_modules/.experimental-vitest-cache, keyed by each
     // file's content) between runs: about 2 s less per unit run, where transforming took ~3.4 s of
     // the workers' time. Vitest 4.1 marks it experimental; the version is pinned.

@@ -6,8 +6,10 @@ import {
   type AssertionReturn,
   type TerraformConstructor,
 } from "cdktf/lib/testing/matchers";
+import { Testing } from "cdktf";
 import { createRequire } from "node:module";
 import { expect } from "vitest";
+import { scratchDir } from "./support/temp-dirs";
 
 /**
  * cdktf records a full creation stack trace (Error.stackTraceLimit = MAX_SAFE_INTEGER) for every token
@@ -19,6 +21,13 @@ import { expect } from "vitest";
  */
 const stackTrace = createRequire(__filename)("cdktf/lib/tokens/private/stack-trace") as { captureStackTrace: () => string[] };
 stackTrace.captureStackTrace = () => [];
+
+/**
+ * Testing.app() without an outdir makes one in the system temp dir and leaves it there: one per app,
+ * thousands per run. Here it goes under the run's scratch root, which the global setup removes.
+ */
+const cdktfTestingApp = Testing.app.bind(Testing);
+Testing.app = (options = {}) => cdktfTestingApp(options.outdir ? options : { ...options, outdir: scratchDir("cdktf.outdir.") });
 
 /**
  * cdktf 0.21 ships its matchers for Jest only (docs/architecture.md); this wires the same assertion functions

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Testing } from "cdktf";
 import { EnvironmentStack } from "../../environments/environment-stack";
 import { loadEnvironmentConfig, type EnvironmentName } from "../../environments/load";
 import { synthText } from "./synth-text";
+import { scratchDir } from "./temp-dirs";
 
 export interface SynthesizedEnvironment {
   readonly name: EnvironmentName;
@@ -21,8 +19,8 @@ export interface TerraformJson {
 
 /**
  * Synthesizes one environment in-process (synthText, like Testing.synth, runs no validations:
- * prod's CloudBackend would run `terraform version`). Pass an outdir the caller removes:
- * Testing.app() otherwise leaves a temp dir behind per call. Always a fresh app and stack; see
+ * prod's CloudBackend would run `terraform version`). Without an outdir, the app's goes under the
+ * run's scratch root (__tests__/setup.ts). Always a fresh app and stack; see
  * sharedEnvironment for the cached one.
  */
 export function synthEnvironment(name: EnvironmentName, env: Record<string, string> = {}, outdir?: string): SynthesizedEnvironment {
@@ -89,11 +87,7 @@ let outdirOfDefaults: string | undefined;
 
 /** One temp dir per worker for the shared stacks, removed when the worker exits. */
 function sharedOutdir(): string {
-  if (outdirOfDefaults === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), "updateio-shared-stacks-"));
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    outdirOfDefaults = dir;
-  }
+  outdirOfDefaults ??= scratchDir("updateio-shared-stacks-");
   return outdirOfDefaults;
 }
 

@@ -1,7 +1,4 @@
 /** Builds a stack with the four store backups (RedisBackup, RabbitBackup, GrafanaBackup, EdgeBackup) for tests. */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
@@ -15,6 +12,7 @@ import { RabbitBroker } from "../../constructs/rabbitmq/rabbit-broker";
 import { RedisBackup, type RedisBackupProps } from "../../constructs/redis/redis-backup";
 import { RedisCache } from "../../constructs/redis/redis-cache";
 import { synthText } from "./synth-text";
+import { scratchDir } from "./temp-dirs";
 
 export const TEST_IMAGES = {
   redis: `redis:7.4.6-alpine@sha256:${"3b".repeat(32)}`,
@@ -38,7 +36,7 @@ export interface StoreBackupOverrides {
 type Json = Record<string, any>;
 
 export function buildStoreBackups(env: "dev" | "prod" = "prod", o: StoreBackupOverrides = {}) {
-  const stack = new TerraformStack(Testing.app({ outdir: mkdtempSync(join(tmpdir(), "store-backups-")) }), env);
+  const stack = new TerraformStack(Testing.app({ outdir: scratchDir("store-backups-") }), env);
   new DockerProvider(stack, "docker", { host: "unix:///var/run/docker.sock" });
   new RandomProvider(stack, "random");
   const egress = new PlatformNetwork(stack, "egress", { environment: env, purpose: "egress", internal: false });

@@ -1,18 +1,17 @@
 /** The scaffolding of a construct's unit test: a stack with the providers, and lookups in its synthesized JSON. */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { RandomProvider } from "@cdktf/provider-random/lib/provider";
 import { TerraformStack, Testing } from "cdktf";
 import { afterAll } from "vitest";
 import { synthText } from "./synth-text";
+import { scratchDir } from "./temp-dirs";
 
 export type Json = Record<string, any>;
 
-/** A temp directory for Testing.app's output, removed after the calling file's tests. */
+/** A directory for Testing.app's output, removed after the calling file's tests (or with the run's scratch root). */
 export function testOutdir(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `${name}-`));
+  const dir = scratchDir(`${name}-`);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
