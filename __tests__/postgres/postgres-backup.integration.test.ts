@@ -1,5 +1,17 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +28,7 @@ import { ArchivingPostgres, sleepMs } from "../support/postgres-backup-env";
 import { BACKUP_SCRIPT_INPUT } from "../support/postgres-inputs";
 import { BACKUP, CLUSTER, postgresRequirement } from "../support/postgres-server";
 import { freePort } from "../support/helpers";
+import { signSnapshot, snapshotMac, TEST_SIGNING_KEY } from "../support/snapshot-signing";
 
 // Runs exactly the rendered scripts; only paths, host and port are rewritten, through the
 // environment variables the scripts read their defaults from.
@@ -41,6 +54,8 @@ describe("backup scheduler retention (pruning step only)", () => {
     const stamp = (t: number, hh: string) => new Date(t).toISOString().slice(0, 10).replace(/-/g, "") + `T${hh}0000Z`;
     for (let i = 0; i < 400; i++) writeFileSync(join(dumps, `${DB}-${stamp(last - i * 86_400_000, "02")}.dump`), "");
     writeFileSync(join(dumps, `${DB}-${stamp(last, "14")}.dump`), "");
+    // Each with its signature (contents do not matter to pruning).
+    for (const f of readdirSync(dumps)) writeFileSync(join(dumps, `${f}.hmac`), "");
     writeFileSync(join(dumps, "notes.txt"), "");
     writeFileSync(join(dumps, `${DB}-20990101T000000Z.dump.partial`), "");
     const script = join(root, "backup.sh");
@@ -60,6 +75,8 @@ describe("backup scheduler retention (pruning step only)", () => {
     const monthly = ["20260430", "20260531", "20260630", "20260731", "20260831", "20260930"].map((d) => `${DB}-${d}T020000Z.dump`);
     expect(kept).toEqual([...monthly, ...weekly, ...daily].sort());
     expect(kept).toHaveLength(17);
+    // A pruned dump's signature goes with it; a kept one's stays.
+    expect(readdirSync(dumps).filter((f) => f.endsWith(".dump.hmac"))).toEqual(kept.map((f) => `${f}.hmac`));
     expect(readdirSync(dumps)).toEqual(expect.arrayContaining(["notes.txt", `${DB}-20990101T000000Z.dump.partial`]));
     console.log(
       `retention: 401 dumps over 400 days -> ${kept.length} kept (${daily.length} daily + ${weekly.length} weekly + ${monthly.length} monthly)`,
@@ -90,6 +107,59 @@ describe("backup scheduler start", () => {
       }
       expect(existsSync(join(metrics, "volume_usage.prom"))).toBe(false);
       expect(readFileSync(join(metrics, "postgres_offsite.prom"), "utf8")).toBe("updateio_backup_offsite_success 1\n");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("backup scheduler signing loop", () => {
+  it("signs what the archive gets every SIGN_EVERY_SECONDS beside the schedule, and stops with the scheduler", async () => {
+    const root = mkdtempSync(join(tmpdir(), "updateio-backup-signer-"));
+    const wal = join(root, "wal-archive");
+    mkdirSync(wal);
+    writeFileSync(join(root, "key"), TEST_SIGNING_KEY);
+    const script = join(root, "backup.sh");
+    writeFileSync(script, renderBackupScript(scriptInput));
+    const segment = (n: number) => join(wal, `0000000100000000000000${n.toString(16).toUpperCase().padStart(2, "0")}`);
+    const signedSoon = async (file: string) => {
+      for (let i = 0; i < 100 && !existsSync(`${file}.hmac`); i++) await sleepMs(50);
+      return existsSync(`${file}.hmac`);
+    };
+    // No server: the run fails at once, and the loop waits for its retry; the signer runs beside it.
+    const child = spawn("sh", [script, "loop"], {
+      env: {
+        ...process.env,
+        BACKUP_ROOT: root,
+        PGHOST: join(root, "no-socket"),
+        PGPORT: "1",
+        BACKUP_SIGNING_KEY_FILE: join(root, "key"),
+        SIGN_EVERY_SECONDS: "1",
+      },
+      stdio: "ignore",
+      detached: true,
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      writeFileSync(segment(1), "wal 1");
+      expect(await signedSoon(segment(1))).toBe(true);
+      writeFileSync(segment(2), "wal 2");
+      expect(await signedSoon(segment(2))).toBe(true);
+      expect(readFileSync(`${segment(2)}.hmac`, "utf8")).toBe(
+        `hmac-sha256 ${snapshotMac(segment(2), TEST_SIGNING_KEY, `wal-archive/${segment(2).slice(wal.length + 1)}`)}\n`,
+      );
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+    try {
+      // The signer went with the scheduler: no process of the group is left (a sleep started in the
+      // instant of the signal may finish its second), and nothing more is signed.
+      for (let i = 0; i < 30 && liveProcessesOfGroup(child.pid!).length > 0; i++) await sleepMs(100);
+      expect(liveProcessesOfGroup(child.pid!)).toEqual([]);
+      writeFileSync(segment(3), "wal 3");
+      await sleepMs(2500);
+      expect(existsSync(`${segment(3)}.hmac`)).toBe(false);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
@@ -132,8 +202,14 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
       renderRestoreDumpScript({ database: DB, ownerRole: OWNER, appRole: APP, backupRole: BACKUP_ROLE }),
     );
     scripts.restorePitr = server.writeFile("restore-pitr.sh", renderRestorePitrScript({ waitSeconds: 60 }));
-    // The backup container's view: TCP, the backup role, its password file.
-    backupEnv = { BACKUP_ROOT: backupRoot, PGHOST: "127.0.0.1", PGPORT: String(PORT), BACKUP_PASSWORD_FILE: backupFile };
+    // The backup container's view: TCP, the backup role, its password file, its signing key.
+    backupEnv = {
+      BACKUP_ROOT: backupRoot,
+      PGHOST: "127.0.0.1",
+      PGPORT: String(PORT),
+      BACKUP_PASSWORD_FILE: backupFile,
+      BACKUP_SIGNING_KEY_FILE: secret("backup_signing_key", TEST_SIGNING_KEY),
+    };
     // The postgres container's view (restores): superuser on the local socket.
     superEnv = { BACKUP_ROOT: backupRoot, PGHOST: server.dir, PGPORT: String(PORT), PGUSER: "postgres", PGDATA: server.dataDir };
   });
@@ -264,5 +340,160 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     console.log(`WAL pruning: ${walBefore.length} archived segments -> ${walAfter.length}, oldest kept base starts at ${start}`);
     expect(walAfter.length).toBeLessThan(walBefore.length);
     expect(walAfter.every((f) => f.slice(8) >= start.slice(8))).toBe(true);
+    // A segment's signature goes with it (pg_archivecleanup -x .hmac): none is left without its file.
+    const signatures = readdirSync(join(backupRoot, "wal-archive")).filter((f) => f.endsWith(".hmac"));
+    expect(signatures.length).toBeGreaterThan(0);
+    expect(signatures.filter((h) => !existsSync(join(backupRoot, "wal-archive", h.slice(0, -".hmac".length))))).toEqual([]);
+  });
+
+  /** The backups volume's files a restore reads: dumps, base backups and the WAL archive, as paths below it. */
+  const restorable = (root: string): string[] => {
+    const list = (dir: string) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)) : []);
+    return [
+      ...list("dumps")
+        .filter((f) => f.endsWith(".dump"))
+        .map((f) => `dumps/${f}`),
+      ...list("base")
+        .filter((b) => existsSync(join(root, "base", b, "base.tar.gz")))
+        .map((b) => `base/${b}/base.tar.gz`),
+      ...list("wal-archive")
+        .filter((f) => /^([0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/.test(f))
+        .map((f) => `wal-archive/${f}`),
+    ].sort();
+  };
+
+  it("signs every dump, base backup and archived WAL file under its path below the volume, with the job's key", () => {
+    server.psql("INSERT INTO pitr (batch) SELECT 'E' FROM generate_series(1, 50)", app);
+    const segment = server.psql("SELECT pg_walfile_name(pg_switch_wal())").trim();
+    for (let i = 0; i < 100 && server.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").trim() < segment; i++)
+      sleepMs(100);
+    expect(readdirSync(join(backupRoot, "wal-archive"))).toContain(segment);
+    const files = restorable(backupRoot);
+    const unsigned = files.filter((f) => !existsSync(join(backupRoot, `${f}.hmac`)));
+    expect(unsigned).toContain(`wal-archive/${segment}`); // archived after the last run signed
+
+    const sign = server.sh(scripts.backup!, ["sign"], backupEnv);
+    expect(sign.status, sign.stderr).toBe(0);
+    expect(sign.stderr).toMatch(new RegExp(`signed ${unsigned.length} file\\(s\\)`));
+    // Node's HMAC of "<path below the volume>\n" and the bytes, with the same key: the name is bound.
+    for (const f of files)
+      expect(readFileSync(join(backupRoot, `${f}.hmac`), "utf8"), f).toBe(
+        `hmac-sha256 ${snapshotMac(join(backupRoot, f), TEST_SIGNING_KEY, f)}\n`,
+      );
+    expect(files.filter((f) => f.startsWith("dumps/")).length).toBeGreaterThan(0);
+    expect(files.filter((f) => f.startsWith("base/")).length).toBe(1);
+    expect(files.filter((f) => f.startsWith("wal-archive/")).length).toBeGreaterThan(1);
+    // Nothing left to sign: a second round signs nothing and leaves no temp file.
+    const again = server.sh(scripts.backup!, ["sign"], backupEnv);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/signed/);
+    expect(readdirSync(join(backupRoot, "wal-archive")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+
+    // Without a usable key the run fails and says which file and what it needs.
+    const noKey = server.sh(scripts.backup!, ["sign"], { ...backupEnv, BACKUP_SIGNING_KEY_FILE: join(server.dir, "missing") });
+    expect(noKey.status).toBe(1);
+    expect(noKey.stderr).toMatch(/no usable signing key in .*missing \(32 to 64 letters and digits/);
+  });
+
+  it("admit: of a bucket's copy fetched after a host loss, only our names with valid signatures reach the new volume", () => {
+    const files = restorable(backupRoot);
+    const host = server.makeOwnedDir("new-host");
+    const incoming = join(host, "incoming");
+    const put = (rel: string, from: string) => {
+      mkdirSync(join(incoming, rel, ".."), { recursive: true });
+      copyFileSync(from, join(incoming, rel));
+    };
+    for (const f of files) {
+      put(f, join(backupRoot, f));
+      put(`${f}.hmac`, join(backupRoot, `${f}.hmac`));
+    }
+    const dump = files.find((f) => f.startsWith("dumps/"))!;
+    const base = files.find((f) => f.startsWith("base/"))!;
+    const wal = files.filter((f) => /^wal-archive\/[0-9A-F]{24}$/.test(f));
+    const realBase = base.split("/")[1]!;
+    // What someone with write access to the bucket could leave there:
+    // a real dump with its signature under a newer name;
+    put("dumps/updateio-29991231T235959Z.dump", join(backupRoot, dump));
+    put("dumps/updateio-29991231T235959Z.dump.hmac", join(backupRoot, `${dump}.hmac`));
+    // a newer base backup (a copy of the real one: restore-pitr.sh would pick it), unsigned, and
+    // another signed with a key of its own;
+    put("base/29991231T235959Z/base.tar.gz", join(backupRoot, base));
+    put("base/29991231T235958Z/base.tar.gz", join(backupRoot, base));
+    signSnapshot(join(incoming, "base/29991231T235958Z/base.tar.gz"), "x".repeat(64), "base/29991231T235958Z/base.tar.gz");
+    // the real base backup's backup_label, changed (admit reads it from the archive instead);
+    writeFileSync(join(incoming, "base", realBase, "backup_label"), "START WAL LOCATION: 0/1 (file FFFFFFFFFFFFFFFFFFFFFFFF)\n");
+    // the last real segment's bytes and signature as the segment after it;
+    const last = wal[wal.length - 1]!;
+    const segment = last.slice("wal-archive/".length);
+    const nextName = `wal-archive/${segment.slice(0, 16)}${(parseInt(segment.slice(16), 16) + 1).toString(16).toUpperCase().padStart(8, "0")}`;
+    put(nextName, join(backupRoot, last));
+    put(`${nextName}.hmac`, join(backupRoot, `${last}.hmac`));
+    // a real segment changed by one byte, its signature kept;
+    const changed = wal[0]!;
+    appendFileSync(join(incoming, changed), "x");
+    // a timeline history whose signature is a link to a real one; a file of a name we never write.
+    writeFileSync(join(incoming, "wal-archive", "00000009.history"), "1\t0/3000000\tno recovery target specified\n");
+    symlinkSync(join(backupRoot, `${wal[1]!}.hmac`), join(incoming, "wal-archive", "00000009.history.hmac"));
+    writeFileSync(join(incoming, "wal-archive", "restore.sh"), "#!/bin/sh\n");
+    // a name holding a newline, each line one of ours; a link where a segment should be.
+    const twoLines = `${wal[0]!.slice("wal-archive/".length)}\nFFFFFFFF0000000000000001`;
+    writeFileSync(join(incoming, "wal-archive", twoLines), "two lines");
+    symlinkSync(join(backupRoot, wal[1]!), join(incoming, "wal-archive", "0000000100000000000000FE"));
+    copyFileSync(join(backupRoot, `${wal[1]!}.hmac`), join(incoming, "wal-archive", "0000000100000000000000FE.hmac"));
+    if (process.getuid?.() === 0) execFileSync("chown", ["-R", "postgres:postgres", host]);
+
+    const admitEnv = { ...backupEnv, BACKUP_ROOT: host };
+    // Without its key it lets nothing in.
+    const noKey = server.sh(scripts.backup!, ["admit", incoming], { ...admitEnv, BACKUP_SIGNING_KEY_FILE: join(host, "none") });
+    expect(noKey.status).toBe(1);
+    expect(noKey.stderr).toMatch(/no usable signing key/);
+    expect(restorable(host)).toEqual([]);
+
+    const admit = server.sh(scripts.backup!, ["admit", incoming], admitEnv);
+    expect(admit.status, admit.stderr).toBe(1);
+    const genuine = files.filter((f) => f !== changed);
+    expect(restorable(host)).toEqual(genuine);
+    for (const f of genuine) expect(readFileSync(join(host, f)).equals(readFileSync(join(backupRoot, f))), f).toBe(true);
+    expect(readFileSync(join(host, "base", realBase, "backup_label"), "utf8")).toBe(
+      readFileSync(join(backupRoot, "base", realBase, "backup_label"), "utf8"),
+    );
+    expect(admit.stderr).toMatch(/refused dumps\/updateio-29991231T235959Z\.dump: its signature does not verify/);
+    expect(admit.stderr).toMatch(/refused base\/29991231T235959Z\/base\.tar\.gz: unsigned/);
+    expect(admit.stderr).toMatch(/refused base\/29991231T235958Z\/base\.tar\.gz: its signature does not verify/);
+    expect(admit.stderr).toContain(`refused ${nextName}: its signature does not verify`);
+    expect(admit.stderr).toContain(`refused ${changed}: its signature does not verify`);
+    expect(admit.stderr).toMatch(/refused wal-archive\/00000009\.history: its signature does not verify/);
+    expect(admit.stderr).toMatch(/not admitted \(left in .*incoming\):[\s\S]*wal-archive\/restore\.sh/);
+    expect(admit.stderr).toContain("refused wal-archive/0000000100000000000000FE: not a regular file");
+    // The newline name is left and listed, never mistaken for the segment named by its first line.
+    expect(admit.stderr).toContain(`wal-archive/${twoLines}`);
+    expect(admit.stderr).not.toMatch(/refused wal-archive\/FFFFFFFF0000000000000001/);
+
+    // RESTORE_UNSIGNED=yes lets in what has no signature at all, never what has a wrong one.
+    const unsigned = server.sh(scripts.backup!, ["admit", incoming], { ...admitEnv, RESTORE_UNSIGNED: "yes" });
+    expect(unsigned.status).toBe(1);
+    expect(unsigned.stderr).toMatch(/warning: admitted base\/29991231T235959Z\/base\.tar\.gz unsigned/);
+    expect(restorable(host)).toEqual([...genuine, "base/29991231T235959Z/base.tar.gz"].sort());
+    expect(unsigned.stderr).toContain(`refused ${changed}: its signature does not verify`);
+    expect(unsigned.stderr).toContain(`refused ${nextName}: its signature does not verify`);
   });
 });
+
+/** The processes of a process group that are not zombies (a zombie only waits for its parent to reap it), as "pid command". */
+function liveProcessesOfGroup(pgid: number): string[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((pid) => {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        return []; // gone meanwhile
+      }
+      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")".
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(pgrp) === pgid && state !== "Z"
+        ? [`${pid} ${readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim()}`]
+        : [];
+    });
+}

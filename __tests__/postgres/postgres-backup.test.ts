@@ -100,9 +100,28 @@ describe("PostgresBackup", () => {
       "/etc/postgres-backup/backup.sh",
       "/etc/postgres-backup/restore-dump.sh",
       "/etc/postgres-backup/restore-pitr.sh",
+      "/run/secrets/backup_signing_key",
       "/run/secrets/postgres_backup_password",
     ]);
     expect(seed.upload.find((u: Json) => u.file.endsWith("postgres_backup_password")).content).toMatch(/^\$\{random_password\./);
+  });
+
+  it("signs with a key of its own that only the scheduler holds: not the server, not the off-host copy", () => {
+    const keyOf = (j: Json) =>
+      containerNamed(j, "prod-postgres-backup-seed")!.upload.find((u: Json) => u.file === "/run/secrets/backup_signing_key")
+        .content as string;
+    const id = /^\$\{random_password\.([A-Za-z0-9_-]+)\.result\}$/.exec(keyOf(json))![1]!;
+    expect(json.resource.random_password[id]).toMatchObject({ length: 64, special: false });
+    expect(backup.scripts.backup).toContain(': "${BACKUP_SIGNING_KEY_FILE:=/run/secrets/backup_signing_key}"');
+    const withOffsite = build(
+      "prod",
+      {},
+      { endpoint: "https://s3.example.com", bucket: "updateio-backups", accessKeyId: "k", secretAccessKey: "s" },
+    );
+    expect(withOffsite.offsiteC).toBeDefined();
+    const token = keyOf(withOffsite.json);
+    const holders = containersOf(withOffsite.json).filter((x) => JSON.stringify(x).includes(token));
+    expect(holders.map((x) => x.name)).toEqual(["prod-postgres-backup-seed"]);
   });
 
   it("writes to the <env>-postgres-backups volume, protected in prod, and exposes it for the primary", () => {

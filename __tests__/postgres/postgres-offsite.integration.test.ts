@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { offsiteScriptProblems, renderOffsiteScript, type OffsiteScriptInput } from "../../constructs/postgres/renderers/postgres-offsite";
 import { describeIfBinary } from "../support/binaries";
 import { execAsync } from "../support/host-lost";
+import { signSnapshot } from "../support/snapshot-signing";
 
 const FIXED_TIME = new Date("2026-11-02T02:00:00Z");
 
@@ -92,11 +93,17 @@ describeIfBinary(["rclone", "sh"], "off-host copy with rclone against an S3 serv
     if (r.status !== 0) throw new Error(`rclone lsf failed: ${r.stderr}`);
     return r.stdout.split("\n").filter(Boolean).sort();
   };
-  const put = (path: string, content: string) => {
+  /** Writes a file of the backups volume, signed by default as the scheduler signs it (under its path below the volume). */
+  const put = (path: string, content: string, opts: { signed?: boolean; time?: Date } = {}) => {
     mkdirSync(join(root, path, ".."), { recursive: true });
     writeFileSync(join(root, path), content);
     // Whole seconds, so a test can put a file back exactly as it was copied (rclone compares times).
-    utimesSync(join(root, path), FIXED_TIME, FIXED_TIME);
+    const time = opts.time ?? FIXED_TIME;
+    utimesSync(join(root, path), time, time);
+    if (opts.signed ?? true) {
+      signSnapshot(join(root, path), undefined, path);
+      utimesSync(join(root, `${path}.hmac`), time, time);
+    }
   };
 
   beforeAll(async () => {
@@ -115,28 +122,31 @@ describeIfBinary(["rclone", "sh"], "off-host copy with rclone against an S3 serv
     writeFileSync(secretFile, "S3RVER\n");
     put("dumps/updateio-20261101T020000Z.dump", "dump-1");
     put("dumps/updateio-20261102T020000Z.dump", "dump-2");
-    put("dumps/.tmp-updateio-20261103T020000Z.dump", "partial");
+    put("dumps/.tmp-updateio-20261103T020000Z.dump", "partial", { signed: false });
     put("base/20261101T020000Z/base.tar.gz", "base");
-    put("base/20261101T020000Z/backup_label", "label");
-    put("base/.tmp-20261108T020000Z/base.tar.gz", "partial base");
+    put("base/20261101T020000Z/backup_label", "label", { signed: false });
+    put("base/.tmp-20261108T020000Z/base.tar.gz", "partial base", { signed: false });
     put("wal-archive/000000010000000000000001", "wal-1");
-    put("wal-archive/000000010000000000000002.tmp", "wal being archived");
-    put("backup-status", "not copied");
+    put("wal-archive/000000010000000000000002.tmp", "wal being archived", { signed: false });
+    put("backup-status", "not copied", { signed: false });
   });
   afterAll(async () => {
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("copies dumps, base backups and the WAL archive, skipping temp files, and records success", async () => {
+  it("copies the signed dumps, base backups and WAL, each with its signature, never temp files or the label, and records success", async () => {
     const r = await run("once");
     expect(r.status, r.stderr).toBe(0);
     expect(await remote()).toEqual([
-      "base/20261101T020000Z/backup_label",
       "base/20261101T020000Z/base.tar.gz",
+      "base/20261101T020000Z/base.tar.gz.hmac",
       "dumps/updateio-20261101T020000Z.dump",
+      "dumps/updateio-20261101T020000Z.dump.hmac",
       "dumps/updateio-20261102T020000Z.dump",
+      "dumps/updateio-20261102T020000Z.dump.hmac",
       "wal-archive/000000010000000000000001",
+      "wal-archive/000000010000000000000001.hmac",
     ]);
     expect((await run("health")).status).toBe(0);
     expect(readFileSync(join(state, "offsite-status"), "utf8")).toMatch(/^last_result=ok$/m);
@@ -148,8 +158,36 @@ describeIfBinary(["rclone", "sh"], "off-host copy with rclone against an S3 serv
     expect(metrics).toMatch(/^updateio_backup_offsite_last_success_timestamp_seconds [0-9]{10}$/m);
   });
 
+  it("an unsigned file waits for its signature; one unsigned for over 15 minutes fails the round, after the signed ones are copied", async () => {
+    put("wal-archive/000000010000000000000003", "wal-3", { signed: false, time: new Date() });
+    const fresh = await run("once");
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(await remote()).not.toContain("wal-archive/000000010000000000000003");
+
+    const twentyMinutesAgo = new Date(Date.now() - 20 * 60_000);
+    put("wal-archive/000000010000000000000003", "wal-3", { signed: false, time: twentyMinutesAgo });
+    put("wal-archive/000000010000000000000004", "wal-4", { time: new Date() });
+    const late = await run("once");
+    expect(late.status).toBe(1);
+    expect(late.stderr).toMatch(
+      /error: unsigned for over 15 minutes, so not copied: wal-archive\/000000010000000000000003 \(fix: read the scheduler's log, docker logs <env>-postgres-backup; it signs every 60 s\)/,
+    );
+    expect((await run("health")).stdout).toMatch(/unhealthy: last copy failed: .*unsigned for over 15 minutes/);
+    const copied = await remote();
+    expect(copied).toContain("wal-archive/000000010000000000000004.hmac");
+    expect(copied).not.toContain("wal-archive/000000010000000000000003");
+
+    put("wal-archive/000000010000000000000003", "wal-3", { time: twentyMinutesAgo });
+    const signed = await run("once");
+    expect(signed.status, signed.stderr).toBe(0);
+    expect(await remote()).toEqual(
+      expect.arrayContaining(["wal-archive/000000010000000000000003", "wal-archive/000000010000000000000003.hmac"]),
+    );
+  });
+
   it("never deletes remotely: a dump pruned on the host stays off-host", async () => {
     rmSync(join(root, "dumps/updateio-20261101T020000Z.dump"));
+    rmSync(join(root, "dumps/updateio-20261101T020000Z.dump.hmac"));
     put("dumps/updateio-20261104T020000Z.dump", "dump-4");
     expect((await run("once")).status).toBe(0);
     expect(await remote()).toEqual(

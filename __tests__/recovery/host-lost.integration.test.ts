@@ -27,7 +27,7 @@ import { postgresRequirement } from "../support/postgres-server";
 import { rabbitBin } from "../support/rabbitmq-node";
 import { buildStoreBackups } from "../support/store-backups";
 import { redisKeysInput, reportsRuntimeTopology, seedGrafanaLikeDb } from "../support/store-fixtures";
-import { writeSigningKey } from "../support/snapshot-signing";
+import { TEST_SIGNING_KEY, writeSigningKey } from "../support/snapshot-signing";
 
 const ENV = "prod";
 const BUCKET = "updateio-backups";
@@ -42,6 +42,8 @@ interface Row {
   fetchSeconds: number;
   restoreSeconds: number;
   startSeconds?: number;
+  /** Postgres: `backup.sh admit`, checking every fetched file's signature before it is let in. */
+  admitSeconds?: number;
   written: string;
   restored: string;
 }
@@ -123,6 +125,8 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
   const pgBackups = join(host, "postgres-backups");
   let pg: ArchivingPostgres | undefined;
   let pgScripts: Record<string, string> = {};
+  /** The backup job's signing key: a secret from the state, delivered again to the new host. */
+  let pgKey = "";
   const pgApp = { user: APP, password: pw.app, database: DB };
   /** count and md5 of every row, per table: equal fingerprints mean equal contents. */
   const pgFingerprint = (database = DB): Record<string, string> =>
@@ -170,6 +174,7 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
       postgresOwnedDir(pgBackups);
       pg.start();
       pgFirstBoot(pg);
+      pgKey = pg.writeFile("backup_signing_key", TEST_SIGNING_KEY);
       pgScripts = {
         backup: pg.writeFile(
           "backup.sh",
@@ -211,6 +216,7 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
         PGHOST: "127.0.0.1",
         PGPORT: String(pg.port),
         BACKUP_PASSWORD_FILE: join(pg.dir, "backup_password"),
+        BACKUP_SIGNING_KEY_FILE: pgKey,
       });
       expect(run.status, run.stderr).toBe(0);
       sleepMs(1100); // the writes below must be stamped after the base backup (second resolution)
@@ -223,6 +229,9 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
       for (let i = 0; i < 200 && pg.psql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver").trim() < segment; i++)
         sleepMs(100);
       expect(readdirSync(join(pgBackups, "wal-archive"))).toContain(segment);
+      // The scheduler's signing round (every 60 s in its loop), before the off-host copy's.
+      const sign = pg.sh(pgScripts.backup!, ["sign"], { BACKUP_ROOT: pgBackups, BACKUP_SIGNING_KEY_FILE: pgKey });
+      expect(sign.status, sign.stderr).toBe(0);
 
       const file = pg.writeFile(
         "offsite.sh",
@@ -244,9 +253,11 @@ describeIfBinary(["rclone", "sh"], "the host is gone: every store recovered from
       });
       expect(copy.status, copy.stderr).toBe(0);
       const remote = await s3.list(`${ENV}/postgres`, rcloneHome);
-      expect(remote.some((f) => /^dumps\/updateio-\d{8}T\d{6}Z\.dump$/.test(f))).toBe(true);
-      expect(remote.some((f) => /^base\/\d{8}T\d{6}Z\/base\.tar\.gz$/.test(f))).toBe(true);
-      expect(remote).toContain(`wal-archive/${segment}`);
+      expect(remote.some((f) => /^dumps\/updateio-\d{8}T\d{6}Z\.dump\.hmac$/.test(f))).toBe(true);
+      expect(remote.some((f) => /^base\/\d{8}T\d{6}Z\/base\.tar\.gz\.hmac$/.test(f))).toBe(true);
+      expect(remote).toContain(`wal-archive/${segment}.hmac`);
+      // Only signed files, each with its signature.
+      expect(remote.filter((f) => !f.endsWith(".hmac") && !remote.includes(`${f}.hmac`))).toEqual([]);
       written.postgres = { atDump, total };
       expect(pgRows(atDump)).toBe(100_000);
       expect(pgRows(total)).toBe(103_000);
@@ -492,8 +503,29 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
       const startSeconds = seconds(t0);
       pgCtl(p!, "stop");
       postgresOwnedDir(pgBackups);
-      // As the postgres user (the runbook: docker run --user 999:999), so the server can write its archive there.
-      const fetched = await s3.fetch(`${ENV}/postgres`, pgBackups, rcloneHome, process.getuid?.() === 0 ? "postgres" : undefined);
+      // What anyone with the bucket's write key could have left there: the newest base backup
+      // (restore-pitr.sh's "prepare end" would pick it), and the segment after the last one.
+      const remote = await s3.list(`${ENV}/postgres`, rcloneHome);
+      const lastSegment = remote
+        .filter((f) => /^wal-archive\/[0-9A-F]{24}$/.test(f))
+        .sort()
+        .pop()!
+        .slice("wal-archive/".length);
+      const plantedSegment = `${lastSegment.slice(0, 16)}${(parseInt(lastSegment.slice(16), 16) + 1).toString(16).toUpperCase().padStart(8, "0")}`;
+      const planted = ["base/29991231T235959Z/base.tar.gz", `wal-archive/${plantedSegment}`, `wal-archive/${plantedSegment}.hmac`];
+      for (const f of planted) await s3.plant(`${ENV}/postgres`, f, `planted ${f}`, rcloneHome);
+      // As the postgres user (the runbook: docker run --user 999:999), so the server can write its
+      // archive there; into incoming/, never straight into place.
+      const incoming = join(pgBackups, "incoming");
+      const fetched = await s3.fetch(`${ENV}/postgres`, incoming, rcloneHome, process.getuid?.() === 0 ? "postgres" : undefined);
+      t0 = performance.now();
+      const admit = p!.sh(pgScripts.backup!, ["admit", incoming], { BACKUP_ROOT: pgBackups, BACKUP_SIGNING_KEY_FILE: pgKey });
+      const admitSeconds = seconds(t0);
+      expect(admit.status, admit.stderr).toBe(1);
+      expect(admit.stderr).toContain("refused base/29991231T235959Z/base.tar.gz: unsigned");
+      expect(admit.stderr).toContain(`refused wal-archive/${plantedSegment}: its signature does not verify`);
+      expect(treeFiles(incoming)).toEqual(planted.slice().sort());
+      expect(readdirSync(join(pgBackups, "base"))).toHaveLength(1);
 
       // To the end of the archive ("prepare end": the newest base backup, no target), so recovery
       // replays every archived segment and promotes. With the loss time (or the last archived
@@ -527,6 +559,7 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
           fetchedBytes: fetched.bytes,
           fetchedFiles: fetched.files,
           fetchSeconds: fetched.seconds,
+          admitSeconds,
           restoreSeconds: pitrSeconds,
           startSeconds,
           written: `${pgRows(w.total)} rows`,
@@ -658,12 +691,14 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
   });
 
   it("reports per store: bytes fetched, fetch and restore seconds, items written vs restored", () => {
-    const header = "| store | fetched | fetch s | restore s | server start s | written | restored |";
+    const header = "| store | fetched | fetch s | admit s | restore s | server start s | written | restored |";
     const lines = rows.map(
       (r) =>
-        `| ${r.store} | ${(r.fetchedBytes / 1024).toFixed(0)} KiB in ${r.fetchedFiles} files | ${r.fetchSeconds.toFixed(2)} | ${r.restoreSeconds.toFixed(2)} | ${r.startSeconds?.toFixed(2) ?? "-"} | ${r.written} | ${r.restored} |`,
+        `| ${r.store} | ${(r.fetchedBytes / 1024).toFixed(0)} KiB in ${r.fetchedFiles} files | ${r.fetchSeconds.toFixed(2)} | ${r.admitSeconds?.toFixed(2) ?? "-"} | ${r.restoreSeconds.toFixed(2)} | ${r.startSeconds?.toFixed(2) ?? "-"} | ${r.written} | ${r.restored} |`,
     );
-    console.info(`[figures] host lost, recovered from the bucket alone:\n${header}\n|---|---|---|---|---|---|---|\n${lines.join("\n")}`);
+    console.info(
+      `[figures] host lost, recovered from the bucket alone:\n${header}\n|---|---|---|---|---|---|---|---|\n${lines.join("\n")}`,
+    );
     // Every store that ran reported a row (the skipped ones printed their reason).
     expect(rows.length).toBe(Object.keys(written).length + (written.postgres ? 1 : 0));
   });
@@ -681,6 +716,13 @@ print(c.execute("pragma integrity_check").fetchone()[0], *[c.execute("select cou
 function postgresOwnedDir(path: string): void {
   mkdirSync(path, { recursive: true, mode: 0o700 });
   if (process.getuid?.() === 0) execFileSync("chown", ["postgres:postgres", path]);
+}
+
+/** Every file below `dir`, as sorted relative paths. */
+function treeFiles(dir: string, below = ""): string[] {
+  return readdirSync(join(dir, below), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? treeFiles(dir, join(below, e.name)) : [join(below, e.name)]))
+    .sort();
 }
 
 function fetchedOf(f: { bytes: number; files: number; seconds: number }) {

@@ -87,15 +87,15 @@ export class S3Loopback {
     return { files, bytes, seconds };
   }
 
-  /** Every object under the prefix, sorted (relative names). */
   /** Writes `content` as the object `<prefix>/<name>`, as anyone holding the bucket's write key could. */
   async plant(prefix: string, name: string, content: string | Buffer, home: string): Promise<void> {
-    const local = join(home, `planted-${name}`);
+    const local = join(home, `planted-${name.replace(/\//g, "_")}`);
     writeFileSync(local, content);
     const r = await execAsync("rclone", ["copyto", "--stats", "0", local, `:s3:${this.bucket}/${prefix}/${name}`], this.rcloneEnv(home));
     if (r.status !== 0) throw new Error(`rclone copyto ${prefix}/${name} failed: ${r.stderr}`);
   }
 
+  /** Every object under the prefix, sorted (relative names). */
   async list(prefix: string, home: string): Promise<string[]> {
     const r = await execAsync("rclone", ["lsf", "-R", "--files-only", `:s3:${this.bucket}/${prefix}`], this.rcloneEnv(home));
     if (r.status !== 0) throw new Error(`rclone lsf ${prefix} failed: ${r.stderr}`);

@@ -16,9 +16,11 @@ import {
   type RetentionPolicy,
 } from "./renderers/backup-scripts";
 import { offsiteScriptProblems, renderOffsiteScript, type OffsiteScriptInput } from "./renderers/postgres-offsite";
+import { GeneratedSecret } from "../kit/generated-secret";
 import { HardenedService } from "../kit/hardened-service";
 import { offsiteCopyService, offsiteCopySettings, offsitePropsProblems, offsiteServiceName } from "../kit/offsite-copy";
 import type { BackupOffsiteProps } from "../kit/scheduled-backup";
+import { BACKUP_SIGNING_KEY_SECRET } from "../kit/scheduled-backup-script";
 import { SECURE_DEFAULTS } from "../kit/secure-defaults";
 import type { VolumeMount } from "../kit/service-spec";
 import { ServiceVolume } from "../kit/service-volume";
@@ -106,6 +108,12 @@ export class PostgresBackup extends Construct {
   /** The off-host copy (rclone), when `offsite` is set. */
   readonly offsite?: HardenedService;
   readonly offsiteScript?: string;
+  /**
+   * The key the scheduler signs every dump, base backup and archived WAL file with (only it holds
+   * the key; the off-host copy uploads signed files only, and `backup.sh admit` lets fetched files
+   * back in only when they verify).
+   */
+  readonly signingKey: GeneratedSecret;
   /** Seconds between scheduled runs; the healthcheck fails after 1.5 x this without a success. */
   readonly intervalSeconds = BACKUP_INTERVAL_SECONDS;
 
@@ -181,7 +189,11 @@ export class PostgresBackup extends Construct {
     // The cluster's own image: no second docker_image, and pg_dump matches the server's major version.
     const image = cluster.service.spec.image;
 
-    const secrets = [{ name: "postgres_backup_password", value: this.clusterRole.passwordSecret.value }];
+    this.signingKey = new GeneratedSecret(this, "signing-key", { length: 64 });
+    const secrets = [
+      { name: "postgres_backup_password", value: this.clusterRole.passwordSecret.value },
+      { name: BACKUP_SIGNING_KEY_SECRET, value: this.signingKey.value },
+    ];
     const healthInterval = 300;
     this.service = new HardenedService(this, "scheduler", {
       environment: props.environment,

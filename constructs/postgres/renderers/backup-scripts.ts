@@ -4,13 +4,19 @@
  * restore scripts, which are files in ../assets (backup.sh, restore-dump.sh, restore-pitr.sh) filled
  * in here. Every script is POSIX sh using only what the official postgres
  * image (Debian) ships: pg_dump, pg_restore, pg_basebackup, pg_archivecleanup, psql, tar, gzip,
- * sed, grep, sort, cmp, sync. Paths and connection settings are rendered as defaults that the
+ * sed, grep, sort, cmp, sync, find, od, sha256sum. Paths and connection settings are rendered as defaults that the
  * environment may override (`: "${X:=default}"`), which is how the tests point them at temp dirs.
  */
 import { join } from "node:path";
 import { ABS_PATH, IDENT, renderLoginRoleSql, type LoginRoleInput } from "./login-role";
 import { fillAsset, readAsset } from "../../kit/assets";
-import { fillFragment, renderTextfileMetricsFunction, schedulerSteps } from "../../kit/scheduled-backup-script";
+import {
+  BACKUP_SIGNING_KEY_FILE,
+  fillFragment,
+  renderTextfileMetricsFunction,
+  schedulerSteps,
+  snapshotMacFunctions,
+} from "../../kit/scheduled-backup-script";
 import { throwIfProblems, ValidationError } from "../../contract/errors";
 
 // The scripts are files (shellcheck runs on them); every value below is validated before it is filled in.
@@ -149,6 +155,11 @@ const BACKUP_METRICS = renderTextfileMetricsFunction("postgres_backup.prom", [
 
 /** Seconds between scheduled runs (daily). */
 export const BACKUP_INTERVAL_SECONDS = 86400;
+/**
+ * Seconds between the scheduler's signing rounds (new WAL segments, see renderBackupScript): a
+ * segment reaches the bucket at the first off-host round after it is signed.
+ */
+export const SIGN_EVERY_SECONDS = 60;
 
 /** Validates and returns the problems (empty when fine). */
 export function backupScriptProblems(input: BackupScriptInput): string[] {
@@ -175,6 +186,12 @@ export function backupScriptProblems(input: BackupScriptInput): string[] {
  *   (METRICS_DIR, for node-exporter's textfile collector).
  * - health: exit 0 only when the last run succeeded and the last success is at most 1.5 x the
  *   interval old (the container healthcheck).
+ * - sign: signs every dump, base backup and archived WAL file without a signature (the loop does
+ *   it every SIGN_EVERY_SECONDS, and every run at its end): `<file>.hmac`, HMAC-SHA256 of its path
+ *   below the backups root and its bytes, keyed with BACKUP_SIGNING_KEY_FILE (the job's own secret).
+ * - admit <dir>: after a host loss, moves the files fetched from the bucket into <dir> to their
+ *   places only when their signature verifies (RESTORE_UNSIGNED=yes: also those without one);
+ *   lists what it left in <dir> and exits 1 when anything is left.
  *
  * Retention of dumps (`<db>-YYYYMMDDTHHMMSSZ.dump`, UTC), tiers filled newest first, each tier
  * keeping the newest dump of each period and only considering periods strictly older than the
@@ -203,6 +220,9 @@ export function renderBackupScript(input: BackupScriptInput): string {
       KEEP_MONTHLY: input.retention.monthly,
       KEEP_BASE_BACKUPS: input.keepBaseBackups,
       WRITE_METRICS: BACKUP_METRICS,
+      SIGNING_KEY_FILE: BACKUP_SIGNING_KEY_FILE,
+      SIGN_EVERY_SECONDS,
+      SNAPSHOT_MAC: snapshotMacFunctions(),
       ...schedulerSteps("daily at $BACKUP_AT UTC, $PGDATABASE on $PGHOST:$PGPORT as $PGUSER"),
     },
     "renderBackupScript",

@@ -10,7 +10,7 @@
  * once under a unique name). Remote retention is the bucket's lifecycle rule (docs/runbooks).
  */
 import { join } from "node:path";
-import { BACKUP_ROOT } from "./backup-scripts";
+import { BACKUP_ROOT, SIGN_EVERY_SECONDS } from "./backup-scripts";
 import { readAsset } from "../../kit/assets";
 import {
   BACKUP_PATTERNS,
@@ -29,6 +29,11 @@ export type OffsiteScriptInput = Omit<OffsiteCopyScriptInput, "store" | "backupR
 
 /** The directories of the backups volume that are copied (see renderers/backup-scripts.ts). */
 export const OFFSITE_DIRS = ["dumps", "base", "wal-archive"] as const;
+/**
+ * A file unsigned for longer fails the copy round (BackupOffsiteFailed): the scheduler signs every
+ * SIGN_EVERY_SECONDS, so only a stopped or failing scheduler leaves one that long.
+ */
+export const UNSIGNED_MINUTES = 15;
 /** Node-exporter textfile collector directory inside the backups volume. */
 export const BACKUP_METRICS_DIR = `${BACKUP_ROOT}/metrics`;
 
@@ -47,7 +52,7 @@ function kitInput(input: OffsiteScriptInput): OffsiteCopyScriptInput {
     store: "postgres",
     backupRoot: BACKUP_ROOT,
     copy: {
-      shell: fillFragment(OFFSITE_DIRS_SH, { DIRS: OFFSITE_DIRS.join(" ") }, "renderOffsiteScript"),
+      shell: fillFragment(OFFSITE_DIRS_SH, { DIRS: OFFSITE_DIRS.join(" "), UNSIGNED_MINUTES, SIGN_EVERY_SECONDS }, "renderOffsiteScript"),
       source: `$BACKUP_ROOT (${OFFSITE_DIRS.join(", ")})`,
     },
     // The Postgres series predate the store label; alerts and dashboards read them unlabelled.
@@ -62,9 +67,9 @@ export function offsiteScriptProblems(input: OffsiteScriptInput): string[] {
 }
 
 /**
- * `offsite.sh [loop|once|health|status]` (see renderOffsiteCopyScript): each round copies every
- * directory of OFFSITE_DIRS to `<prefix>/<dir>`, never the temp names of the scheduler (.tmp-*)
- * or of archive_command (*.tmp); metrics go to `postgres_offsite.prom`.
+ * `offsite.sh [loop|once|health|status]` (see renderOffsiteCopyScript): each round copies the
+ * signed files of every directory of OFFSITE_DIRS, each with its `.hmac`, to `<prefix>/<dir>`, and
+ * fails when a file stayed unsigned longer than UNSIGNED_MINUTES; metrics go to `postgres_offsite.prom`.
  */
 export function renderOffsiteScript(input: OffsiteScriptInput): string {
   const problems = offsiteScriptProblems(input);
