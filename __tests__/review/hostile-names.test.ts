@@ -13,7 +13,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { diffStacks } from "../../scripts/review/classify";
 import { buildInventory, type Annotation } from "../../scripts/review/inventory";
 import { renderReport } from "../../scripts/review/markdown";
-import { consoleLines, consoleText, mdText, mermaidText } from "../../scripts/review/safe-text";
+import { consoleLines, consoleText, dotHtmlText, dotText, mdText, mermaidText } from "../../scripts/review/safe-text";
 import {
   checkPlanDigest,
   fileStack,
@@ -53,6 +53,10 @@ const H = {
   entity: "&#x202E;reversed",
   long: "y".repeat(5000),
   backslash: "x\\",
+  /** Cyrillic а (U+0430) and о (U+043E): reads as "postgres-api". */
+  cyrillic: "p\u043Estgres-\u0430pi",
+  /** One dot leader (U+2024) and division slash (U+2215): reads as "api.updateio.com/admin". */
+  dotSlash: "api\u2024updateio.com\u2215admin",
 } as const;
 
 const labelsOf = (body: Body) => body.labels as { label: string; value: string }[];
@@ -71,6 +75,8 @@ function hostileStack(): Stack {
   c.db!.name = H.bidi;
   setService(c.db!, H.mention);
   c.db!.user = H.escape;
+  // Where the report prints them: a mount's path inside the container, a volume's name.
+  (c.db!.volumes as Body[])[0]!.container_path = `/var/lib/${H.cyrillic}/${H.dotSlash}`;
   c.db!.ports = [{ internal: 5432, external: 5432, ip: H.zeroWidth, protocol: H.strike }];
   for (const k of ["api_1", "api_2", "api_seed"]) setService(c[k]!, `api${H.fence}`);
   c.api_1!.user = c.api_2!.user = H.long;
@@ -167,6 +173,12 @@ describe("the Markdown report with hostile names", () => {
     expect(md.trimEnd().split("\n").pop()).toMatch(/^\| /);
   });
 
+  it("shows look-alike letters and punctuation as \\u{...}: a name cannot pass for another", () => {
+    expect(md).not.toContain(H.cyrillic);
+    expect(md).toContain("/var/lib/p\\u{043E}stgres-\\u{0430}pi/api\\u{2024}updateio.com\\u{2215}admin");
+    expect(prose(md)).not.toMatch(/(?![\x00-\x7F])[\p{L}\p{M}\p{N}]/u);
+  });
+
   it("shows hidden characters as \\u{...} and long words cut with a count", () => {
     expect(md).toContain("t-db\\u{202E}gnp.exe");
     expect(md).toContain("t-a\\u{200B}pi");
@@ -192,7 +204,7 @@ describe("escaping functions", () => {
     "lifecycle.ignore_changes",
     "apply it with `terraform apply -replace=docker_service.api` = downtime",
     'overlay options without lifecycle ignore_changes ["options"]: replaced',
-    "A & B (x) {y} #1 ×3 ↔ …",
+    "A & B (x) {y} #1 ×3 ↔ … — 8080→3000",
   ];
 
   it.each(ordinary)("leaves ordinary text as it is: %s", (text) => {
@@ -211,6 +223,24 @@ describe("escaping functions", () => {
     [H.backslash, "x\\\\"],
   ])("mdText(%j) = %j", (input, output) => {
     expect(mdText(input)).toBe(output);
+  });
+
+  it.each([
+    ["Cyrillic а and о", H.cyrillic, "p\\u{043E}stgres-\\u{0430}pi"],
+    ["Greek ο", "p\u03BFstgres", "p\\u{03BF}stgres"],
+    ["fullwidth letters", "\uFF41pi", "\\u{FF41}pi"],
+    ["Arabic-Indic digits", "api-\u0663", "api-\\u{0663}"],
+    ["a combining accent", "api\u0301", "api\\u{0301}"],
+    ["one dot leader and division slash", H.dotSlash, "api\\u{2024}updateio.com\\u{2215}admin"],
+    ["hyphen and minus sign", "t\u2010db\u2212data", "t\\u{2010}db\\u{2212}data"],
+    ["fullwidth solidus and colon", "a\uFF0Fb\uFF1Ac", "a\\u{FF0F}b\\u{FF1A}c"],
+  ])("look-alikes: %s are shown as code points everywhere", (_what, input, shown) => {
+    expect(mdText(input)).toBe(shown);
+    expect(consoleText(input)).toBe(shown);
+    expect(consoleLines(`${input}\n${input}`)).toBe(`${shown}\n${shown}`);
+    expect(mermaidText(input)).toBe(`"${shown.replace(/\\/g, "#92;")}"`);
+    expect(dotText(input)).toBe(`"${shown.replace(/\\/g, "\\\\")}"`);
+    expect(dotHtmlText(input)).toBe(shown);
   });
 
   it("consoleText: no escape sequence, carriage return, line break or bidi override reaches the terminal", () => {

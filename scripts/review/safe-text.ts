@@ -3,17 +3,35 @@
  * diff's sentences that quote them) is written by whoever wrote the change under review. These
  * functions show it inertly where it leaves the tooling: `mdText` for the Markdown report (a PR
  * comment), `consoleText` for terminal lines, `mermaidText` for labels inside the Mermaid block.
- * Ordinary names (letters, digits, - _ . / : , spaces) pass through unchanged.
+ * Ordinary names (letters, digits, - _ . / : , spaces) pass through unchanged; hidden characters
+ * and look-alikes are shown as their code points (`\u{0430}`).
  * Node built-ins and the contract only: the apply script imports this without the review.
  */
 import {
-  consoleLines,
-  consoleText,
+  consoleText as hiddenShown,
   HIDDEN_CHARACTERS as HIDDEN,
   visibleCodePoint as visible,
 } from "../../constructs/contract/console-text";
 
-export { consoleLines, consoleText };
+/**
+ * Look-alikes: a letter, mark or digit outside ASCII (Cyrillic а, Greek ο, fullwidth ａ,
+ * Arabic-Indic ٣, a combining accent), or punctuation drawn like a separator of our names
+ * (Unicode's confusables of - . _ : /, and the fullwidth forms). "аpi" in a label, a path or an
+ * environment value would read as "api" in the review; our stacks hold no character outside
+ * ASCII, and our own sentences only the arrows, ×, … and —, which are none of these.
+ */
+const LOOK_ALIKE =
+  /(?![\x00-\x7F])[\p{L}\p{M}\p{N}]|[\u02D7\u2010-\u2013\u2043\u2212\uFE58\uFE63\u00B7\u0701\u0702\u2024\u2027\uA4F8\u0589\u05C3\u2236\uA789\uFE13\uFE55\u1735\u2044\u2215\u2571\u29F8\u3033\u2017\uFF01-\uFF5E]/gu;
+
+/** One line of terminal output: hidden characters and look-alikes as code points. */
+export function consoleText(text: string): string {
+  return hiddenShown(text).replace(LOOK_ALIKE, visible);
+}
+
+/** Several lines (a report, a message): each line through consoleText, our own line breaks kept. */
+export function consoleLines(text: string): string {
+  return text.split("\n").map(consoleText).join("\n");
+}
 
 /** Longer runs without a space push the rest of a table row off screen. */
 const MAX_WORD = 240;
@@ -50,7 +68,7 @@ function mdEscape(text: string): string {
 export function mdText(text: string): string {
   return shorten(text)
     .split(/(`[^`\r\n]+`)/)
-    .map((part, i) => (i % 2 === 1 ? part : mdEscape(part)).replace(HIDDEN, visible))
+    .map((part, i) => (i % 2 === 1 ? part : mdEscape(part)).replace(HIDDEN, visible).replace(LOOK_ALIKE, visible))
     .join("");
 }
 
@@ -62,11 +80,21 @@ export function mermaidText(text: string): string {
   const escaped = shorten(text)
     .replace(/[#`<>&\\]/g, (ch) => `#${ch.codePointAt(0)};`)
     .replace(/"/g, "#quot;")
-    .replace(HIDDEN, (ch) => visible(ch).replace("\\", "#92;"));
+    .replace(HIDDEN, (ch) => visible(ch).replace("\\", "#92;"))
+    .replace(LOOK_ALIKE, (ch) => visible(ch).replace("\\", "#92;"));
   return `"${escaped}"`;
 }
 
-/** Text inside an HTML-like Graphviz label (<...>): entities for markup. */
+/** A quoted Graphviz string: hidden characters and look-alikes as code points, then backslashes and quotes escaped. */
+export function dotText(text: string): string {
+  const shown = text.replace(HIDDEN, visible).replace(LOOK_ALIKE, visible);
+  return `"${shown.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+/** Text inside an HTML-like Graphviz label (<...>): entities for markup, hidden characters and look-alikes as code points. */
 export function dotHtmlText(text: string): string {
-  return text.replace(/[&<>"]/g, (ch) => `&#${ch.codePointAt(0)};`);
+  return text
+    .replace(/[&<>"]/g, (ch) => `&#${ch.codePointAt(0)};`)
+    .replace(HIDDEN, visible)
+    .replace(LOOK_ALIKE, visible);
 }

@@ -14,7 +14,7 @@
  * replicas: its aliases, env, command and config files count the same way.
  */
 import type { NetworkRef, ServiceInfo, StackInventory } from "./inventory";
-import { dotHtmlText, mermaidText } from "./safe-text";
+import { dotHtmlText, dotText, mermaidText } from "./safe-text";
 import {
   asArray,
   asString,
@@ -375,10 +375,6 @@ export function renderMermaid(topology: Topology): string {
 // ---------------------------------------------------------------------------------------------
 // Graphviz DOT
 // ---------------------------------------------------------------------------------------------
-
-function dotText(text: string): string {
-  return `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-}
 
 const GROUP_FILL: Record<string, string> = {
   edge: "#fff4e0",
