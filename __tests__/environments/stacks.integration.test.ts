@@ -345,6 +345,8 @@ describe.each(ENVIRONMENTS)("%s stack", (env) => {
           "grafana_admin-password",
           "grafana_secret-key_password",
           "postgres-backup-password",
+          // The Postgres backup job's signing key (every environment runs it).
+          "postgres-backup_signing-key_password",
           "postgres-grafana-password",
           "postgres-monitor-password",
           "postgres-restore-drill-password",

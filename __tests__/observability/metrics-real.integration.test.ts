@@ -621,7 +621,8 @@ interface BackupsVolume {
  * The backups volume and the scheduler's uploaded backup.sh, run as the scheduler container's user
  * with the environment overrides the script reads its defaults from: BACKUP_ROOT (the volume,
  * /var/lib/postgresql in the container) → the temp dir, PGHOST postgres → 127.0.0.1, PGPORT 5432 →
- * the given port, BACKUP_PASSWORD_FILE → a temp copy of the uploaded password. The temp dir is
+ * the given port, BACKUP_PASSWORD_FILE and BACKUP_SIGNING_KEY_FILE → temp copies of the uploaded
+ * password and signing key. The temp dir is
  * 0755 and owned by the scheduler's user, like the image's /var/lib/postgresql that the volume
  * copies up.
  */
@@ -634,6 +635,7 @@ function backupsVolume(): BackupsVolume {
   const script = uploadOf(seed, "/etc/postgres-backup/backup.sh");
   const scriptText = resolveTerraform(script);
   const password = resolveTerraform(uploadOf(seed, "/run/secrets/postgres_backup_password"));
+  const signingKey = resolveTerraform(uploadOf(seed, "/run/secrets/backup_signing_key"));
   const dir = tempDir("updateio-backups-");
   const filesDir = tempDir("updateio-backup-files-");
   const remove = () => {
@@ -642,10 +644,12 @@ function backupsVolume(): BackupsVolume {
   };
   let scriptPath = "";
   let passwordFile = "";
+  let keyFile = "";
   try {
     giveTo(dir, scheduler.user);
     scriptPath = writeUpload(join(filesDir, "backup.sh"), scriptText);
     passwordFile = writeUpload(join(filesDir, "postgres_backup_password"), password);
+    keyFile = writeUpload(join(filesDir, "backup_signing_key"), signingKey);
   } catch (e) {
     remove();
     throw e;
@@ -661,6 +665,7 @@ function backupsVolume(): BackupsVolume {
         PGHOST: "127.0.0.1",
         PGPORT: String(pgPort),
         BACKUP_PASSWORD_FILE: passwordFile,
+        BACKUP_SIGNING_KEY_FILE: keyFile,
         TMPDIR: dir,
       };
       const [cmd, argv] = asContainerUser(scheduler.user, "sh", [scriptPath, "once"]);
