@@ -469,13 +469,30 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     expect(admit.stderr).toContain(`wal-archive/${twoLines}`);
     expect(admit.stderr).not.toMatch(/refused wal-archive\/FFFFFFFF0000000000000001/);
 
-    // RESTORE_UNSIGNED=yes lets in what has no signature at all, never what has a wrong one.
-    const unsigned = server.sh(scripts.backup!, ["admit", incoming], { ...admitEnv, RESTORE_UNSIGNED: "yes" });
+    // RESTORE_UNSIGNED=yes (the key was replaced with the state, or files from before signing):
+    // the operator first removes what they do not want; every other file of our names goes in,
+    // each with a warning, without the signature that did not verify. Links and other names never.
+    for (const f of [
+      "dumps/updateio-29991231T235959Z.dump",
+      nextName,
+      "wal-archive/00000009.history",
+      "base/29991231T235958Z/base.tar.gz",
+    ]) {
+      rmSync(join(incoming, f));
+      rmSync(join(incoming, `${f}.hmac`));
+    }
+    const unsigned = server.sh(scripts.backup!, ["admit", incoming], {
+      ...admitEnv,
+      RESTORE_UNSIGNED: "yes",
+      BACKUP_SIGNING_KEY_FILE: join(host, "none"),
+    });
     expect(unsigned.status).toBe(1);
-    expect(unsigned.stderr).toMatch(/warning: admitted base\/29991231T235959Z\/base\.tar\.gz unsigned/);
-    expect(restorable(host)).toEqual([...genuine, "base/29991231T235959Z/base.tar.gz"].sort());
-    expect(unsigned.stderr).toContain(`refused ${changed}: its signature does not verify`);
-    expect(unsigned.stderr).toContain(`refused ${nextName}: its signature does not verify`);
+    expect(unsigned.stderr).toContain("warning: admitted base/29991231T235959Z/base.tar.gz unsigned (RESTORE_UNSIGNED=yes)");
+    expect(unsigned.stderr).toContain(`warning: admitted ${changed} although its signature does not verify (RESTORE_UNSIGNED=yes)`);
+    expect(restorable(host)).toEqual([...files, "base/29991231T235959Z/base.tar.gz"].sort());
+    expect(existsSync(join(host, `${changed}.hmac`))).toBe(false);
+    expect(unsigned.stderr).toContain("refused wal-archive/0000000100000000000000FE: not a regular file");
+    expect(unsigned.stderr).toMatch(/not admitted[\s\S]*wal-archive\/restore\.sh/);
   });
 });
 

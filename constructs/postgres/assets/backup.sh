@@ -229,18 +229,22 @@ sign_loop() {
 }
 
 # admit_file <name below BACKUP_ROOT> <fetched file>: moves a fetched file with its signature to
-# its place here when the signature verifies (or, with RESTORE_UNSIGNED=yes, when it has none).
+# its place here when the signature verifies (with RESTORE_UNSIGNED=yes, every file, unchecked).
 admit_file() {
   _to="$BACKUP_ROOT/$1"
   # A line of a name holding a newline: the whole name is listed with what is left.
   if [ ! -e "$2" ] && [ ! -L "$2" ]; then return 1; fi
   if [ ! -f "$2" ] || [ -L "$2" ]; then echo "refused $1: not a regular file" >&2; return 1; fi
   if signed_as "$1" "$2"; then :
-  elif [ "$RESTORE_UNSIGNED" = yes ] && [ ! -e "$2.hmac" ] && [ -f "$2" ] && [ ! -L "$2" ]; then
-    echo "warning: admitted $1 unsigned (RESTORE_UNSIGNED=yes)" >&2
+  elif [ "$RESTORE_UNSIGNED" = yes ]; then
+    # The operator's override (a key replaced with the state, files from before signing): the
+    # signature that did not verify stays behind; this job signs the file again with its own key.
+    if [ -e "$2.hmac" ] || [ -L "$2.hmac" ]; then echo "warning: admitted $1 although its signature does not verify (RESTORE_UNSIGNED=yes)" >&2
+    else echo "warning: admitted $1 unsigned (RESTORE_UNSIGNED=yes)" >&2; fi
+    rm -f "$2.hmac"
   else
-    if [ -e "$2.hmac" ]; then echo "refused $1: its signature does not verify (planted, changed, or moved from another name)" >&2
-    else echo "refused $1: unsigned (a file from before signing, or planted; RESTORE_UNSIGNED=yes admits it)" >&2; fi
+    if [ -e "$2.hmac" ] || [ -L "$2.hmac" ]; then echo "refused $1: its signature does not verify (planted, changed, moved from another name, or signed with a key since replaced)" >&2
+    else echo "refused $1: unsigned (a file from before signing, or planted)" >&2; fi
     return 1
   fi
   if [ -e "$_to" ] && cmp -s "$2" "$_to"; then

@@ -190,8 +190,8 @@ export function backupScriptProblems(input: BackupScriptInput): string[] {
  *   it every SIGN_EVERY_SECONDS, and every run at its end): `<file>.hmac`, HMAC-SHA256 of its path
  *   below the backups root and its bytes, keyed with BACKUP_SIGNING_KEY_FILE (the job's own secret).
  * - admit <dir>: after a host loss, moves the files fetched from the bucket into <dir> to their
- *   places only when their signature verifies (RESTORE_UNSIGNED=yes: also those without one);
- *   lists what it left in <dir> and exits 1 when anything is left.
+ *   places only when their signature verifies (RESTORE_UNSIGNED=yes: every file of the job's
+ *   names, unchecked); lists what it left in <dir> and exits 1 when anything is left.
  *
  * Retention of dumps (`<db>-YYYYMMDDTHHMMSSZ.dump`, UTC), tiers filled newest first, each tier
  * keeping the newest dump of each period and only considering periods strictly older than the
