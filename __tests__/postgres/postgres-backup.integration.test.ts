@@ -481,6 +481,10 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
       rmSync(join(incoming, f));
       rmSync(join(incoming, `${f}.hmac`));
     }
+    // An archive let in unchecked must still be a base backup: one without a backup_label goes back.
+    mkdirSync(join(incoming, "base", "29991231T235957Z"));
+    writeFileSync(join(incoming, "base", "29991231T235957Z", "base.tar.gz"), "not a tar");
+    if (process.getuid?.() === 0) execFileSync("chown", ["-R", "postgres:postgres", incoming]);
     const unsigned = server.sh(scripts.backup!, ["admit", incoming], {
       ...admitEnv,
       RESTORE_UNSIGNED: "yes",
@@ -491,6 +495,9 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     expect(unsigned.stderr).toContain(`warning: admitted ${changed} although its signature does not verify (RESTORE_UNSIGNED=yes)`);
     expect(restorable(host)).toEqual([...files, "base/29991231T235959Z/base.tar.gz"].sort());
     expect(existsSync(join(host, `${changed}.hmac`))).toBe(false);
+    expect(unsigned.stderr).toContain("refused base/29991231T235957Z/base.tar.gz: it has no backup_label");
+    expect(existsSync(join(incoming, "base", "29991231T235957Z", "base.tar.gz"))).toBe(true);
+    expect(existsSync(join(host, "base", "29991231T235957Z"))).toBe(false);
     expect(unsigned.stderr).toContain("refused wal-archive/0000000100000000000000FE: not a regular file");
     expect(unsigned.stderr).toMatch(/not admitted[\s\S]*wal-archive\/restore\.sh/);
   });

@@ -62,6 +62,8 @@ stamp_fields() {
 cleanup_tmp() {
   # Leftovers of an interrupted run (only one scheduler writes here).
   rm -rf "$DUMPS"/.tmp-* "$BASES"/.tmp-* 2>/dev/null
+  # A signature's temp file of a signer stopped while writing it (a running one is never that old).
+  find "$DUMPS" "$BASES" "$WAL_ARCHIVE_DIR" -name '*.hmac.*.tmp' -mmin +10 -exec rm -f {} + 2>/dev/null
   return 0
 }
 
@@ -249,6 +251,7 @@ admit_file() {
   fi
   if [ -e "$_to" ] && cmp -s "$2" "$_to"; then
     rm -f "$2" "$2.hmac"
+    ADMITTED=$((ADMITTED + 1))
     return 0
   fi
   if [ -e "$_to" ]; then
@@ -282,7 +285,13 @@ admit() {
     admit_file "base/$_b/base.tar.gz" "$_in/base/$_b/base.tar.gz" || continue
     # Read from the admitted archive, never taken from the bucket.
     rm -f "$_in/base/$_b/backup_label"
-    tar -xzOf "$BASES/$_b/base.tar.gz" backup_label > "$BASES/$_b/backup_label" || { echo "refused base/$_b: base.tar.gz has no backup_label" >&2; rm -rf "${BASES:?}/$_b"; }
+    if ! tar -xzOf "$BASES/$_b/base.tar.gz" backup_label > "$BASES/$_b/backup_label"; then
+      # Only an archive let in unchecked (RESTORE_UNSIGNED=yes) can lack it: back where it came from.
+      echo "refused base/$_b/base.tar.gz: it has no backup_label" >&2
+      rm -f "$BASES/$_b/backup_label"
+      mv "$BASES/$_b/base.tar.gz" "$_in/base/$_b/base.tar.gz" && rmdir "$BASES/$_b" 2>/dev/null
+      ADMITTED=$((ADMITTED - 1))
+    fi
   done
   # shellcheck disable=SC2010 # as above
   for _f in $(ls "$_in/wal-archive" 2>/dev/null | grep -E "$WAL_RE"); do admit_file "wal-archive/$_f" "$_in/wal-archive/$_f" || :; done
