@@ -1,4 +1,4 @@
-import { existsSync, statSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
@@ -218,6 +218,14 @@ describeIfBinary(["rclone", "sh"], "off-host copy with rclone against an S3 serv
     const again = await run("once");
     expect(again.status, again.stderr).toBe(0);
     expect((await run("health")).status).toBe(0);
+  });
+
+  it("a signature left behind by a pruned dump is not copied and does not fail the round", async () => {
+    for (const f of readdirSync(join(root, "dumps"))) if (f.endsWith(".dump")) rmSync(join(root, "dumps", f));
+    const before = await remote();
+    const r = await run("once");
+    expect(r.status, r.stderr).toBe(0);
+    expect(await remote()).toEqual(before);
   });
 
   it("is unhealthy before its first run", async () => {

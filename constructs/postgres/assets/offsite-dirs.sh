@@ -12,7 +12,8 @@
     # Temp names of the scheduler (.tmp-*, *.tmp) and of archive_command (*.tmp) are never listed.
     (cd "$BACKUP_ROOT/$_d" && find . -type f -name '*.hmac' ! -path '*/.tmp-*') | while read -r _h; do
       _f=${_h%.hmac}
-      [ -f "$BACKUP_ROOT/$_d/$_f" ] && printf '%s\n%s\n' "${_f#./}" "${_h#./}"
+      # A signature whose file retention removed stays behind (the scheduler drops it).
+      if [ -f "$BACKUP_ROOT/$_d/$_f" ]; then printf '%s\n%s\n' "${_f#./}" "${_h#./}"; fi
     done > "$_list" || { echo "error: cannot list the signed files of $BACKUP_ROOT/$_d" >&2; return 1; }
     rclone copy --immutable --s3-no-check-bucket --files-from-raw "$_list" \
       --retries 3 --low-level-retries 5 --stats 0 \

@@ -2,9 +2,9 @@
  * Pure renderers for PostgresBackup: the primary's WAL archive settings, the backup role SQL, the
  * scheduler script (dumps, base backups, retention, status, metrics, healthcheck) and the two
  * restore scripts, which are files in ../assets (backup.sh, restore-dump.sh, restore-pitr.sh) filled
- * in here. Every script is POSIX sh using only what the official postgres
- * image (Debian) ships: pg_dump, pg_restore, pg_basebackup, pg_archivecleanup, psql, tar, gzip,
- * sed, grep, sort, cmp, sync, find, od, sha256sum. Paths and connection settings are rendered as defaults that the
+ * in here. Every script is POSIX sh using only what the official postgres image (Debian) ships:
+ * pg_dump, pg_restore, pg_basebackup, pg_archivecleanup, psql, tar, gzip, sed, grep, sort, cmp,
+ * sync, find, od, sha256sum. Paths and connection settings are rendered as defaults that the
  * environment may override (`: "${X:=default}"`), which is how the tests point them at temp dirs.
  */
 import { join } from "node:path";
