@@ -443,6 +443,17 @@ describeIf([postgresRequirement(), requireBinary("sh")], "PostgresBackup scripts
     if (process.getuid?.() === 0) execFileSync("chown", ["-R", "postgres:postgres", host]);
 
     const admitEnv = { ...backupEnv, BACKUP_ROOT: host };
+    // The volume itself, a directory above it or one of its restore directories is refused before
+    // anything is moved or removed (the live backups would be "admitted" onto themselves).
+    const live = { ...backupEnv };
+    for (const dir of [backupRoot, join(backupRoot, ".."), join(backupRoot, "wal-archive")]) {
+      const before = restorable(backupRoot);
+      const wrong = server.sh(scripts.backup!, ["admit", dir], live);
+      expect(wrong.status, dir).toBe(2);
+      expect(wrong.stderr).toMatch(/error: .* (holds the backups volume|is inside the backups the restore reads)/);
+      expect(restorable(backupRoot)).toEqual(before);
+    }
+    expect(existsSync(join(backupRoot, "pre-restore"))).toBe(true);
     // Without its key it lets nothing in.
     const noKey = server.sh(scripts.backup!, ["admit", incoming], { ...admitEnv, BACKUP_SIGNING_KEY_FILE: join(host, "none") });
     expect(noKey.status).toBe(1);

@@ -273,7 +273,12 @@ admit_file() {
 admit() {
   _in=${1:-}
   if [ -z "$_in" ] || [ ! -d "$_in" ]; then echo "usage: sh backup.sh admit <directory the bucket was fetched into>" >&2; return 2; fi
-  case $_in in /*) ;; *) _in=$(pwd)/$_in ;; esac
+  _in=$(cd "$_in" && pwd -P) || return 2
+  _root=$(cd "$BACKUP_ROOT" && pwd -P) || return 2
+  # The volume itself, a directory above it or one of its own would have its files "admitted" onto
+  # themselves and its empty directories removed.
+  case "$_root/" in "$_in"/*) echo "error: $1 holds the backups volume ($BACKUP_ROOT): fetch into a directory of its own, e.g. $BACKUP_ROOT/incoming" >&2; return 2 ;; esac
+  case "$_in/" in "$_root"/dumps/* | "$_root"/base/* | "$_root"/wal-archive/*) echo "error: $1 is inside the backups the restore reads: fetch into $BACKUP_ROOT/incoming" >&2; return 2 ;; esac
   [ "$RESTORE_UNSIGNED" = yes ] || key_ok || return 1
   ADMITTED=0
   # shellcheck disable=SC2010 # only names matching the strict regexes are ever used
@@ -295,7 +300,10 @@ admit() {
   done
   # shellcheck disable=SC2010 # as above
   for _f in $(ls "$_in/wal-archive" 2>/dev/null | grep -E "$WAL_RE"); do admit_file "wal-archive/$_f" "$_in/wal-archive/$_f" || :; done
-  find "$_in" -depth -type d -empty -delete 2>/dev/null
+  for _d in dumps base wal-archive; do
+    if [ -d "$_in/$_d" ]; then find "$_in/$_d" -depth -type d -empty -delete 2>/dev/null; fi
+  done
+  rmdir "$_in" 2>/dev/null
   _left=$(find "$_in" ! -type d 2>/dev/null | wc -l | tr -d ' ')
   log "admitted $ADMITTED file(s) from $_in; $_left file(s) left there"
   [ "$_left" -eq 0 ] && return 0
