@@ -97,7 +97,8 @@ describe("backup scheduler start", () => {
       writeFileSync(script, renderBackupScript(scriptInput));
       // No server: the first run fails at once, then the loop waits for its retry until it is stopped.
       const child = spawn("sh", [script, "loop"], {
-        env: { ...process.env, BACKUP_ROOT: root, PGHOST: join(root, "no-socket"), PGPORT: "1" },
+        // TMPDIR: a run stopped mid-way leaves its error file there (the kit's run_once).
+        env: { ...process.env, BACKUP_ROOT: root, PGHOST: join(root, "no-socket"), PGPORT: "1", TMPDIR: root },
         stdio: "ignore",
       });
       try {
@@ -131,6 +132,7 @@ describe("backup scheduler signing loop", () => {
       env: {
         ...process.env,
         BACKUP_ROOT: root,
+        TMPDIR: root,
         PGHOST: join(root, "no-socket"),
         PGPORT: "1",
         BACKUP_SIGNING_KEY_FILE: join(root, "key"),
