@@ -105,6 +105,11 @@ for (const shell of SHELLS) {
       writeFileSync(other, "A".repeat(64));
       expect(shell.run(`snapshot_signed ${other} ${snapshot}`).status).toBe(1);
       expect(shell.run(`snapshot_signed ${key} ${join(dir, "missing.tar.gz")}`).status).toBe(1);
+      // Under a name given in place of the file's own (a path below the volume, as Postgres signs).
+      signSnapshot(snapshot, TEST_SIGNING_KEY, "base/20261207T000000Z/edge.tar.gz");
+      expect(shell.run(`snapshot_signed ${key} ${snapshot} base/20261207T000000Z/edge.tar.gz`).status).toBe(0);
+      expect(shell.run(`snapshot_signed ${key} ${snapshot}`).status).toBe(1);
+      expect(shell.run(`snapshot_signed ${key} ${snapshot} base/20261208T000000Z/edge.tar.gz`).status).toBe(1);
     });
 
     it.each([

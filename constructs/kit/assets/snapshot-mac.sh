@@ -62,12 +62,12 @@ snapshot_mac() {
   { printf '%s\n' "$2" && cat "$3"; } | hmac_sha256 "$1"
 }
 
-# snapshot_signed <key file> <snapshot path>: 0 when <path>.hmac, a regular file, holds the
-# snapshot's signature under its own file name.
+# snapshot_signed <key file> <snapshot path> [name]: 0 when <path>.hmac, a regular file, holds the
+# snapshot's signature under <name>, by default its own file name.
 snapshot_signed() {
   [ -f "$2.hmac" ] && [ ! -L "$2.hmac" ] || return 1
   _mw=$(sed -n 's/^hmac-sha256 \([0-9a-f]\{64\}\)$/\1/p' "$2.hmac" | head -n 1)
   [ -n "$_mw" ] || return 1
-  _mg=$(snapshot_mac "$1" "${2##*/}" "$2") || return 1
+  _mg=$(snapshot_mac "$1" "${3:-${2##*/}}" "$2") || return 1
   [ "$_mg" = "$_mw" ]
 }

@@ -169,16 +169,6 @@ sign_as() {
   printf 'hmac-sha256 %s\n' "$_sig" > "$2.hmac.$SIGNER.tmp" && mv "$2.hmac.$SIGNER.tmp" "$2.hmac"
 }
 
-# signed_as <name> <file>: 0 when <file> and <file>.hmac are regular files and the second holds
-# the first's signature under <name>.
-signed_as() {
-  [ -f "$2" ] && [ ! -L "$2" ] && [ -f "$2.hmac" ] && [ ! -L "$2.hmac" ] || return 1
-  _want=$(sed -n 's/^hmac-sha256 \([0-9a-f]\{64\}\)$/\1/p' "$2.hmac" | head -n 1)
-  [ -n "$_want" ] || return 1
-  _got=$(snapshot_mac "$BACKUP_SIGNING_KEY_FILE" "$1" "$2") || return 1
-  [ "$_got" = "$_want" ]
-}
-
 key_ok() {
   signing_key_ok "$BACKUP_SIGNING_KEY_FILE" && return 0
   echo "error: no usable signing key in $BACKUP_SIGNING_KEY_FILE (32 to 64 letters and digits; the job's backup_signing_key secret)" >&2
@@ -237,7 +227,7 @@ admit_file() {
   # A line of a name holding a newline: the whole name is listed with what is left.
   if [ ! -e "$2" ] && [ ! -L "$2" ]; then return 1; fi
   if [ ! -f "$2" ] || [ -L "$2" ]; then echo "refused $1: not a regular file" >&2; return 1; fi
-  if signed_as "$1" "$2"; then :
+  if snapshot_signed "$BACKUP_SIGNING_KEY_FILE" "$2" "$1"; then :
   elif [ "$RESTORE_UNSIGNED" = yes ]; then
     # The operator's override (a key replaced with the state, files from before signing): the
     # signature that did not verify stays behind; this job signs the file again with its own key.
