@@ -718,10 +718,10 @@ function postgresOwnedDir(path: string): void {
   if (process.getuid?.() === 0) execFileSync("chown", ["postgres:postgres", path]);
 }
 
-/** Every file below `dir`, as sorted relative paths. */
-function treeFiles(dir: string, below = ""): string[] {
-  return readdirSync(join(dir, below), { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? treeFiles(dir, join(below, e.name)) : [join(below, e.name)]))
+/** Every file below `dir`, as sorted relative paths (as treeSize walks it). */
+function treeFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => statSync(join(dir, f)).isFile())
     .sort();
 }
 
