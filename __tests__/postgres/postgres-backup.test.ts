@@ -8,7 +8,7 @@ import { PostgresBackup, type PostgresBackupOffsiteProps, type PostgresBackupPro
 import { PlatformNetwork } from "../../constructs/kit/platform-network";
 import { PostgresCluster } from "../../constructs/postgres/postgres-cluster";
 import { walArchiveSettings } from "../../constructs/postgres/renderers/backup-scripts";
-import { containerNamed, containersOf, synthJson, testOutdir, testStack, type Json } from "../support/test-stack";
+import { containerNamed, containersOf, synthJson, testOutdir, testStack, uploadOf, type Json } from "../support/test-stack";
 import { HARDENED_CONTAINER } from "../support/synth-expectations";
 import { synthText } from "../support/synth-text";
 
@@ -107,9 +107,7 @@ describe("PostgresBackup", () => {
   });
 
   it("signs with a key of its own that only the scheduler holds: not the server, not the off-host copy", () => {
-    const keyOf = (j: Json) =>
-      containerNamed(j, "prod-postgres-backup-seed")!.upload.find((u: Json) => u.file === "/run/secrets/backup_signing_key")
-        .content as string;
+    const keyOf = (j: Json): string => uploadOf(containerNamed(j, "prod-postgres-backup-seed")!, "/run/secrets/backup_signing_key");
     const id = /^\$\{random_password\.([A-Za-z0-9_-]+)\.result\}$/.exec(keyOf(json))![1]!;
     expect(json.resource.random_password[id]).toMatchObject({ length: 64, special: false });
     expect(backup.scripts.backup).toContain(': "${BACKUP_SIGNING_KEY_FILE:=/run/secrets/backup_signing_key}"');
